@@ -1,0 +1,23 @@
+"""Settings common to every service, read from the environment (and a `.env` file if present)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class CommonSettings(BaseSettings):
+    """Variables every service reads. Each service subclasses this with its own fields."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    app_env: str = Field("development", description="development | test | production")
+    log_level: str = Field("INFO", description="Python log level of the JSON logs")
+    grpc_host: str = Field("127.0.0.1", description="interface the gRPC server binds")
+    shutdown_grace_s: float = Field(
+        10.0, gt=0, description="seconds in-flight calls get to finish after SIGTERM"
+    )
+    # The seed caps calls to the ML engine at 30 s; no outgoing call may wait longer.
+    outgoing_timeout_ms: int = Field(
+        30_000, gt=0, le=30_000, description="default deadline of outgoing gRPC calls (ms)"
+    )

@@ -1,0 +1,58 @@
+"""SQLAlchemy engines for the services' stores and a probe used by health checks."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+
+from trading.common.v1 import health_pb2
+
+
+def normalize_url(url: str) -> str:
+    """Pick our drivers: psycopg 3 for PostgreSQL, PyMySQL for MySQL/MariaDB."""
+    parsed = make_url(url)
+    driver = {"postgresql": "postgresql+psycopg", "postgres": "postgresql+psycopg",
+              "mysql": "mysql+pymysql", "mariadb": "mysql+pymysql"}.get(parsed.drivername)
+    return parsed.set(drivername=driver).render_as_string(hide_password=False) if driver else url
+
+
+def make_engine(url: str) -> Engine:
+    url = normalize_url(url)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        return create_engine(url, connect_args={"timeout": 5})
+    connect_args = {"connect_timeout": 3}
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5,
+                         pool_timeout=3, connect_args=connect_args)
+
+
+def describe(engine: Engine) -> str:
+    """Backend and database, never the password."""
+    url = engine.url
+    where = f"{url.host}:{url.port or ''}/{url.database}" if url.host else str(url.database)
+    return f"{url.get_backend_name()} {where}"
+
+
+def _ping(engine: Engine) -> None:
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+
+
+async def probe_database(name: str, engine: Engine, timeout_s: float) -> health_pb2.DependencyHealth:
+    started = time.perf_counter()
+    try:
+        await asyncio.wait_for(asyncio.to_thread(_ping, engine), timeout_s)
+        state, detail = health_pb2.DEPENDENCY_STATE_UP, describe(engine)
+    except Exception as exc:  # any failure of the dependency means "down", with the reason
+        state = health_pb2.DEPENDENCY_STATE_DOWN
+        detail = f"{describe(engine)}: {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+    return health_pb2.DependencyHealth(
+        name=name, state=state, detail=detail,
+        latency_ms=round((time.perf_counter() - started) * 1000, 3),
+    )

@@ -1,0 +1,84 @@
+"""Ed25519 signing keys for access tokens, kept as PEM files named by key id (kid).
+
+The newest key signs; the JWKS publishes the newest and the previous one, so tokens signed
+just before a rotation stay valid while Envoy and the services refresh their cached JWKS.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+KEEP_KEYS = 2  # current + previous
+
+
+def _b64url(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+class SigningKeyStore:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def _paths(self) -> list[Path]:
+        # kids start with a zero-padded creation time, so name order is age order.
+        return sorted(self.folder.glob("*.pem"))
+
+    def ensure(self) -> None:
+        """Create the first key if the folder has none."""
+        if not self._paths():
+            self.rotate()
+
+    def rotate(self) -> str:
+        """Add a new current key and drop all but the newest KEEP_KEYS. Returns the new kid."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        kid = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
+        pem = Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        path = self.folder / f"{kid}.pem"
+        # Private key: readable by its owner only, written atomically.
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(pem)
+        tmp.rename(path)
+        for old in self._paths()[:-KEEP_KEYS]:
+            old.unlink()
+        return kid
+
+    def _load(self, path: Path) -> Ed25519PrivateKey:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        if not isinstance(key, Ed25519PrivateKey):
+            raise ValueError(f"{path} is not an Ed25519 key")
+        return key
+
+    def jwks(self) -> dict[str, Any]:
+        keys = []
+        for path in reversed(self._paths()):
+            public = self._load(path).public_key().public_bytes(
+                serialization.Encoding.Raw, serialization.PublicFormat.Raw
+            )
+            keys.append(
+                {"kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig",
+                 "kid": path.stem, "x": _b64url(public)}
+            )
+        return {"keys": keys}
+
+    def sign(self, claims: dict[str, Any]) -> str:
+        paths = self._paths()
+        if not paths:
+            raise RuntimeError(f"no signing key in {self.folder}")
+        current = paths[-1]
+        return jwt.encode(claims, self._load(current), algorithm="EdDSA",
+                          headers={"kid": current.stem})

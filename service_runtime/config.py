@@ -21,3 +21,9 @@ class CommonSettings(BaseSettings):
     outgoing_timeout_ms: int = Field(
         30_000, gt=0, le=30_000, description="default deadline of outgoing gRPC calls (ms)"
     )
+
+    # Access tokens (signed by the platform, verified by Envoy and by the services).
+    jwt_issuer: str = Field("trading-platform", description="`iss` of access tokens")
+    jwt_audience: str = Field("trading-api", description="`aud` of access tokens")
+    jwt_keys_dir: str = Field(".data/keys", description="folder of Ed25519 signing keys (PEM)")
+    jwt_access_ttl_s: int = Field(900, gt=0, le=3600, description="access token lifetime (s)")

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
+from service_runtime.health import timed_probe
 from trading.common.v1 import health_pb2
 
 
@@ -45,14 +45,8 @@ def _ping(engine: Engine) -> None:
 
 
 async def probe_database(name: str, engine: Engine, timeout_s: float) -> health_pb2.DependencyHealth:
-    started = time.perf_counter()
-    try:
+    async def probe() -> str:
         await asyncio.wait_for(asyncio.to_thread(_ping, engine), timeout_s)
-        state, detail = health_pb2.DEPENDENCY_STATE_UP, describe(engine)
-    except Exception as exc:  # any failure of the dependency means "down", with the reason
-        state = health_pb2.DEPENDENCY_STATE_DOWN
-        detail = f"{describe(engine)}: {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
-    return health_pb2.DependencyHealth(
-        name=name, state=state, detail=detail,
-        latency_ms=round((time.perf_counter() - started) * 1000, 3),
-    )
+        return describe(engine)
+
+    return await timed_probe(name, probe)

@@ -1,0 +1,61 @@
+"""Business service process: settings, migrations, stores, handlers; serves until SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from business.clients.ml_engine import MlEngineClient
+from business.config import BusinessSettings
+from business.data.cache import RedisCache
+from business.data.database import BusinessStore, migrate
+from business.status.handlers import StatusHandlers
+from service_runtime.logging import configure_logging
+from service_runtime.metrics import CallStats
+from service_runtime.server import ServiceHost
+from trading.status.v1 import status_service_pb2, status_service_pb2_grpc
+
+log = logging.getLogger("business")
+
+
+def build_host(settings: BusinessSettings) -> ServiceHost:
+    store = BusinessStore(settings.database_url)
+    cache = RedisCache(settings.redis_url)
+    ml = MlEngineClient(settings.ml_target, settings.ml_service_timeout)
+    status = StatusHandlers(store, cache, ml, settings.health_probe_timeout_ms / 1000)
+
+    async def close() -> None:
+        await ml.close()
+        await cache.close()
+        store.close()
+
+    return ServiceHost(
+        name="business",
+        host=settings.grpc_host,
+        port=settings.business_grpc_port,
+        service_names=[status_service_pb2.DESCRIPTOR.services_by_name["StatusService"].full_name],
+        registrars=[lambda server: status_service_pb2_grpc.add_StatusServiceServicer_to_server(status, server)],
+        stats=CallStats("business"),
+        grace_s=settings.shutdown_grace_s,
+        metrics_port=settings.business_metrics_port,
+        on_stop=close,
+    )
+
+
+async def serve(settings: BusinessSettings) -> None:
+    if settings.migrate_on_start:
+        # Alembic is synchronous; keep the event loop free while it runs.
+        await asyncio.to_thread(migrate, settings.database_url)
+        log.info("migrations applied")
+    # The gRPC server must be built inside the running event loop.
+    await build_host(settings).run()
+
+
+def main() -> None:
+    settings = BusinessSettings()
+    configure_logging("business", settings.log_level)
+    asyncio.run(serve(settings))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""EngineService handlers: translate between protobuf and the engine's state."""
+
+from __future__ import annotations
+
+import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from ml_engine.config import SERVICE_VERSION
+from ml_engine.data.market_store import MarketStore
+from ml_engine.domain.models import ModelRegistry
+from service_runtime.health import overall_status
+from service_runtime.metrics import CallStats
+from trading.ml.v1 import engine_service_pb2 as pb
+from trading.ml.v1 import engine_service_pb2_grpc as pb_grpc
+
+
+class EngineHandlers(pb_grpc.EngineServiceServicer):
+    def __init__(
+        self, store: MarketStore, stats: CallStats, models: ModelRegistry, probe_timeout_s: float
+    ) -> None:
+        self.store = store
+        self.stats = stats
+        self.models = models
+        self.probe_timeout_s = probe_timeout_s
+
+    async def GetEngineHealth(
+        self, request: pb.GetEngineHealthRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetEngineHealthResponse:
+        dependencies = [await self.store.probe(self.probe_timeout_s)]
+        checked_at = Timestamp()
+        checked_at.GetCurrentTime()
+        return pb.GetEngineHealthResponse(
+            status=overall_status(dependencies),
+            version=SERVICE_VERSION,
+            dependencies=dependencies,
+            checked_at=checked_at,
+        )
+
+    async def GetStats(
+        self, request: pb.GetStatsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetStatsResponse:
+        methods = self.stats.snapshot()
+        started_at = Timestamp()
+        started_at.FromNanoseconds(int(self.stats.started_at * 1e9))
+        loaded = self.models.loaded()
+        return pb.GetStatsResponse(
+            version=SERVICE_VERSION,
+            started_at=started_at,
+            uptime_seconds=round(self.stats.uptime_seconds, 3),
+            # This call counts itself once it finishes, like any other.
+            requests_total=sum(c.requests for c in methods.values()),
+            methods=[
+                pb.MethodStats(method=name, requests=c.requests, errors=c.errors)
+                for name, c in sorted(methods.items())
+            ],
+            models_loaded=len(loaded),
+            models=[
+                pb.LoadedModel(name=m.name, version=m.version, execution_provider=m.execution_provider)
+                for m in loaded
+            ],
+        )
+

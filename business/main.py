@@ -10,6 +10,7 @@ from business.config import BusinessSettings
 from business.data.cache import RedisCache
 from business.data.database import BusinessStore, migrate
 from business.status.handlers import StatusHandlers
+from service_runtime.contracts import platform_services
 from service_runtime.logging import configure_logging
 from service_runtime.metrics import CallStats
 from service_runtime.server import ServiceHost
@@ -38,6 +39,8 @@ def build_host(settings: BusinessSettings) -> ServiceHost:
         stats=CallStats("business"),
         grace_s=settings.shutdown_grace_s,
         metrics_port=settings.business_metrics_port,
+        # Envoy sends reflection to business, which describes the platform's whole API.
+        reflect_services=platform_services(),
         on_stop=close,
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
+from service_runtime.errors import DomainError
 from trading.common.v1 import health_pb2
 
 UP = health_pb2.DEPENDENCY_STATE_UP
@@ -28,6 +29,8 @@ async def timed_probe(
     started = time.perf_counter()
     try:
         detail, state = await probe(), UP
+    except DomainError as exc:
+        detail, state = exc.message, DOWN
     except Exception as exc:  # the reason goes into the report, not a stack trace
         first_line = str(exc).splitlines()[0][:200] if str(exc) else ""
         detail, state = f"{type(exc).__name__}: {first_line}", DOWN

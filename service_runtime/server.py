@@ -38,6 +38,7 @@ class ServiceHost:
         stats: CallStats,
         grace_s: float,
         metrics_port: int = 0,
+        reflect_services: Sequence[str] = (),
         on_stop: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.name = name
@@ -61,8 +62,10 @@ class ServiceHost:
         for register in registrars:
             register(self.server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        # Reflection may describe more than this process serves (see contracts.platform_services).
+        reflected = sorted({*self.service_names, *reflect_services})
         reflection.enable_server_reflection(
-            [*self.service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], self.server
+            [*reflected, health.SERVICE_NAME, reflection.SERVICE_NAME], self.server
         )
         self._stopping = asyncio.Event()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import grpc
 
 from service_runtime.client import outgoing_channel
+from service_runtime.errors import DependencyUnavailable
 from trading.common.v1 import health_pb2
 from trading.ml.v1 import engine_service_pb2 as ml_pb
 from trading.ml.v1 import engine_service_pb2_grpc as ml_grpc
@@ -17,15 +18,14 @@ class MlEngineClient:
         self.engine = ml_grpc.EngineServiceStub(self.channel)
 
     async def health(self, timeout_s: float) -> tuple[str, list[health_pb2.DependencyHealth]]:
-        """The engine's verdict and its own dependencies; raises grpc.aio.AioRpcError."""
-        reply: ml_pb.GetEngineHealthResponse = await self.engine.GetEngineHealth(
-            ml_pb.GetEngineHealthRequest(), timeout=timeout_s
-        )
+        """The engine's verdict and its own dependencies; DependencyUnavailable if unreachable."""
+        try:
+            reply: ml_pb.GetEngineHealthResponse = await self.engine.GetEngineHealth(
+                ml_pb.GetEngineHealthRequest(), timeout=timeout_s
+            )
+        except grpc.aio.AioRpcError as error:
+            raise DependencyUnavailable(f"{error.code().name}: {error.details()}") from error
         return reply.status, list(reply.dependencies)
 
     async def close(self) -> None:
         await self.channel.close()
-
-
-def describe_rpc_error(error: grpc.aio.AioRpcError) -> str:
-    return f"{error.code().name}: {error.details()}"

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from google.api import annotations_pb2
 from google.protobuf import descriptor_pb2
 from pydantic import Field
 
+from gateway.proto_index import http_bindings
 from gateway.public_paths import is_public_path
 from service_runtime.config import CommonSettings
 
@@ -95,15 +95,12 @@ def load_rpcs(descriptor_set: Path) -> list[Rpc]:
             continue
         for service in file.service:
             for method in service.method:
-                rule = method.options.Extensions[annotations_pb2.http]
-                http_path = getattr(rule, rule.WhichOneof("pattern")) if rule.WhichOneof("pattern") else ""
-                if rule.WhichOneof("pattern") == "custom":
-                    http_path = rule.custom.path
+                bindings = http_bindings(method)
                 rpcs.append(
                     Rpc(
                         path=f"/{file.package}.{service.name}/{method.name}",
                         upstream=upstream_of(file.package),
-                        http_path=http_path,
+                        http_path=bindings[0].template if bindings else "",
                         read=method.options.idempotency_level
                         == descriptor_pb2.MethodOptions.NO_SIDE_EFFECTS,
                     )
@@ -150,7 +147,7 @@ def _route(match: dict[str, Any], cluster: str, edge: EdgeSettings, *, retry: bo
 
 
 def _routes(rpcs: list[Rpc], edge: EdgeSettings) -> list[dict[str, Any]]:
-    grpc_only = {"grpc": {}}
+    grpc_only: dict[str, Any] = {"grpc": {}}
     routes = [
         # Reads get their own exact route so only they are retried.
         _route({"path": rpc.path}, rpc.upstream, edge, retry=True)

@@ -137,7 +137,7 @@ class Stack:
         if self.log_dir is None:
             return None
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        return open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - child owns it
+        return open(self.log_dir / f"{name}.log", "ab")
 
     def start_child(self, name: str, timeout_s: float = 60.0) -> None:
         child = self.children[name]

@@ -11,7 +11,8 @@ from typing import Any
 from service_runtime.context import request_id_var
 
 # Attributes every LogRecord has; anything else passed through `extra=` is emitted as a field.
-_STANDARD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message"}
+# uvicorn's color_message duplicates msg with terminal colour codes.
+_STANDARD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "color_message"}
 
 
 class JsonFormatter(logging.Formatter):

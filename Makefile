@@ -1,0 +1,63 @@
+# Two commands matter: `make run` (the whole system on embedded defaults) and `make test`.
+SHELL := /bin/bash
+PY := .venv/bin/python
+VENV := .venv/.installed
+WEB_DEPS := web/node_modules/.installed
+
+.PHONY: run test gen gen-check lint breaking web web-deps venv bench-edge admin-keys clean
+
+venv: $(VENV)
+$(VENV): requirements.txt requirements-dev.txt
+	test -x .venv/bin/python || python3 -m venv .venv
+	.venv/bin/pip install -q --disable-pip-version-check --upgrade pip
+	.venv/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
+	# Repo root and generated stubs on the venv's path (no install step for our own code).
+	printf '%s\n%s\n' "$(CURDIR)" "$(CURDIR)/gen/python" > \
+	  "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/trading_platform.pth"
+	touch $@
+
+web-deps: $(WEB_DEPS)
+$(WEB_DEPS): web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## Regenerate gen/ (Python, TypeScript, descriptor set) from proto/.
+gen: $(VENV) $(WEB_DEPS)
+	$(PY) tools/gen.py
+
+## Fails when gen/ is not what proto/ generates.
+gen-check: $(VENV) $(WEB_DEPS)
+	$(PY) -m pytest -q tests/contracts/test_gen_fresh.py
+
+lint: $(VENV)
+	$(PY) tools/gen.py --deps-only
+	.venv/bin/buf lint
+	.venv/bin/ruff check .
+	.venv/bin/mypy
+
+## buf breaking against the contracts of the previous commit on main.
+breaking: $(VENV)
+	bash tools/breaking.sh
+
+web: $(WEB_DEPS)
+	cd web && npm run build --silent
+
+## The whole system: ml_engine, business, gateway (web app, JWKS, docs) and Envoy on :8080.
+run: $(VENV) web
+	$(PY) -m gateway.supervisor
+
+## Every test: lint, contracts, unit, end-to-end through Envoy, browser.
+test: $(VENV) web
+	bash tools/ensure_chromium.sh
+	$(MAKE) --no-print-directory lint
+	$(PY) -m pytest
+
+bench-edge: $(VENV)
+	$(PY) -m bench.edge
+
+## Rotate the access-token signing key (the JWKS keeps the previous one).
+admin-keys: $(VENV)
+	$(PY) -m gateway.keys_cli rotate
+
+clean:
+	rm -rf build .data web/dist

@@ -1,0 +1,34 @@
+"""`python -m gateway`: serve the gateway with uvicorn on GATEWAY_HOST:GATEWAY_PORT."""
+
+from __future__ import annotations
+
+import sys
+
+import uvicorn
+from pydantic import ValidationError
+
+from gateway.app import create_app
+from gateway.config import GatewaySettings
+from service_runtime.logging import configure_logging
+
+
+def main() -> int:
+    try:
+        settings = GatewaySettings()
+    except ValidationError as exc:  # e.g. dev tokens on in production: refuse to start
+        print(f"gateway: invalid settings: {exc}", file=sys.stderr)
+        return 2
+    configure_logging("gateway", settings.log_level)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.gateway_host,
+        port=settings.gateway_port,
+        log_config=None,  # keep our JSON logging; uvicorn's loggers propagate to it
+        timeout_graceful_shutdown=int(settings.shutdown_grace_s),
+        server_header=False,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

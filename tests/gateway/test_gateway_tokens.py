@@ -1,0 +1,97 @@
+"""JWKS publication, dev tokens and key rotation."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import ValidationError
+
+from gateway.app import create_app
+from gateway.config import GatewaySettings
+from gateway.keys_cli import main as keys_cli
+from service_runtime.signing_keys import SigningKeyStore
+
+MakeSettings = Callable[..., GatewaySettings]
+
+
+def _verify(token: str, jwks: dict[str, Any], settings: GatewaySettings) -> dict[str, Any]:
+    kid = jwt.get_unverified_header(token)["kid"]
+    jwk = next(k for k in jwks["keys"] if k["kid"] == kid)
+    key = jwt.PyJWK.from_dict(jwk).key
+    claims: dict[str, Any] = jwt.decode(
+        token, key, algorithms=["EdDSA"], audience=settings.jwt_audience,
+        issuer=settings.jwt_issuer,
+    )
+    return claims
+
+
+def test_jwks_has_an_ed25519_key_with_kid(client: TestClient, settings: GatewaySettings) -> None:
+    res = client.get("/.well-known/jwks.json")
+    assert res.status_code == 200
+    assert res.headers["cache-control"] == f"public, max-age={settings.jwks_max_age_s}"
+    (key,) = res.json()["keys"]
+    assert key["kty"] == "OKP" and key["crv"] == "Ed25519" and key["alg"] == "EdDSA"
+    assert key["kid"] and key["x"]
+    assert "d" not in key  # never the private part
+
+
+def test_dev_token_verifies_against_the_jwks(client: TestClient, settings: GatewaySettings) -> None:
+    res = client.post("/api/auth/dev-token")
+    assert res.status_code == 200
+    body = res.json()
+    assert body["token_type"] == "Bearer" and body["expires_in"] == 900
+    claims = _verify(body["access_token"], client.get("/.well-known/jwks.json").json(), settings)
+    assert claims["sub"] == "dev-user" and claims["roles"] == ["user"] and claims["plan"] == "free"
+    assert claims["iss"] == "trading-platform" and claims["aud"] == "trading-api"
+    assert claims["exp"] - claims["iat"] == 15 * 60
+    assert claims["nbf"] == claims["iat"] and abs(claims["iat"] - time.time()) < 5
+    assert len(claims["jti"]) == 32
+
+
+def test_rotation_keeps_tokens_signed_before_it_valid(
+    client: TestClient, settings: GatewaySettings
+) -> None:
+    old_token = client.post("/api/auth/dev-token").json()["access_token"]
+    old_kid = jwt.get_unverified_header(old_token)["kid"]
+    # Rotated by another process (the CLI): the running app publishes it without restart.
+    new_kid = SigningKeyStore(Path(settings.jwt_keys_dir)).rotate()
+    jwks = client.get("/.well-known/jwks.json").json()
+    assert {k["kid"] for k in jwks["keys"]} == {old_kid, new_kid}
+    assert _verify(old_token, jwks, settings)["sub"] == "dev-user"
+    new_token = client.post("/api/auth/dev-token").json()["access_token"]
+    assert jwt.get_unverified_header(new_token)["kid"] == new_kid
+    assert _verify(new_token, jwks, settings)["sub"] == "dev-user"
+
+
+def test_dev_token_is_404_when_disabled(make_settings: MakeSettings) -> None:
+    client = TestClient(create_app(make_settings(dev_tokens_enabled=False)))
+    res = client.post("/api/auth/dev-token")
+    assert res.status_code == 404
+    assert res.json()["error"] == "not_found"
+
+
+def test_dev_tokens_refused_in_production(make_settings: MakeSettings) -> None:
+    with pytest.raises(ValidationError, match="DEV_TOKENS_ENABLED"):
+        make_settings(app_env="production", dev_tokens_enabled=True)
+    assert make_settings(app_env="production").dev_tokens_enabled is False
+
+
+def test_dev_tokens_refused_in_production_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("APP_ENV", "production")
+    monkeypatch.setenv("DEV_TOKENS_ENABLED", "true")
+    with pytest.raises(ValidationError):
+        GatewaySettings(_env_file=None)
+
+
+def test_keys_cli_rotate_and_show(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    keys = str(tmp_path / "cli-keys")
+    assert keys_cli(["rotate", "--keys-dir", keys]) == 0
+    kid = capsys.readouterr().out.strip()
+    assert keys_cli(["show", "--keys-dir", keys]) == 0
+    assert f'"kid": "{kid}"' in capsys.readouterr().out

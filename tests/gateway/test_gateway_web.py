@@ -1,0 +1,68 @@
+"""The built web app with SPA fallback, health, and JSON errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from gateway.app import create_app
+from gateway.config import GatewaySettings
+
+
+def _dist(settings: GatewaySettings) -> Path:
+    dist = Path(settings.web_dist_dir)
+    (dist / "assets").mkdir(parents=True)
+    (dist / "index.html").write_text("<!doctype html><div id=root>app</div>")
+    (dist / "assets" / "main-abc123.js").write_text("console.log('app')")
+    return dist
+
+
+def test_healthz(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_static_files_and_spa_fallback(client: TestClient, settings: GatewaySettings) -> None:
+    _dist(settings)
+    root = client.get("/")
+    assert root.status_code == 200 and "id=root" in root.text
+    assert root.headers["cache-control"] == "no-cache"
+
+    asset = client.get("/assets/main-abc123.js")
+    assert asset.status_code == 200 and "console.log" in asset.text
+    assert "immutable" in asset.headers["cache-control"]
+
+    route = client.get("/markets/BTCUSD/chart")  # a client-side route
+    assert route.status_code == 200 and "id=root" in route.text
+
+    assert client.get("/assets/missing.js").status_code == 404  # not index.html
+    api = client.get("/api/nope")
+    assert api.status_code == 404 and api.json()["error"] == "not_found"
+    escape = client.get("/..%2f..%2f..%2fetc/passwd")  # decoded to ../../../etc/passwd
+    assert escape.status_code == 404 and "root:" not in escape.text
+
+
+def test_missing_dist_is_503_json(client: TestClient) -> None:
+    res = client.get("/")
+    assert res.status_code == 503
+    assert res.json()["error"] == "unavailable"
+    assert "make web" in res.json()["message"]
+
+
+def test_errors_are_json(settings: GatewaySettings) -> None:
+    app = create_app(settings)
+
+    @app.get("/api/boom")
+    def boom() -> Any:
+        raise RuntimeError("secret detail")
+
+    app.router.routes.insert(0, app.router.routes.pop())  # before the web app's catch-all
+    client = TestClient(app, raise_server_exceptions=False)
+    res = client.get("/api/boom")
+    assert res.status_code == 500
+    assert res.json() == {"error": "internal", "message": "internal error"}
+
+    wrong_method = client.delete("/healthz")
+    assert wrong_method.status_code == 405
+    assert wrong_method.json()["error"] == "method_not_allowed"

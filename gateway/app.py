@@ -30,5 +30,5 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(jwks.router(store, settings.jwks_max_age_s))
     app.include_router(dev_tokens.router(settings, store))
     app.include_router(api_docs.router(api_docs.OpenApiSource(Path(settings.descriptor_set))))
-    app.include_router(web_app.router(Path(settings.web_dist_dir)))  # catch-all: keep last
+    app.include_router(web_app.router(Path(settings.web_dist_dir), settings.public_api_url))  # catch-all: keep last
     return app

@@ -23,6 +23,10 @@ class GatewaySettings(CommonSettings):
         description="serve POST /api/auth/dev-token, which mints a short-lived token for local "
         "demos without a login; refused when APP_ENV=production",
     )
+    public_api_url: str = Field(
+        default="",
+        description="Envoy URL the web app calls; empty: the page's own host on port 8080",
+    )
     web_dist_dir: str = Field(
         default="web/dist", description="folder of the built web app (`make web`) served at /"
     )

@@ -6,10 +6,11 @@ restart; until it exists, app paths answer a 503 that says how to build it.
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 from fastapi import APIRouter
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from starlette.responses import Response
 
 from gateway.errors import error_response
@@ -25,7 +26,16 @@ def _file_response(path: Path, rel: str) -> FileResponse:
     return FileResponse(path, headers={"Cache-Control": cache})
 
 
-def router(dist_dir: Path) -> APIRouter:
+def _index_response(index: Path, api_url: str) -> Response:
+    """index.html, telling the page where the API is when that is configured."""
+    if not api_url:
+        return _file_response(index, "index.html")
+    meta = f'<meta name="api-base-url" content="{html.escape(api_url, quote=True)}" />'
+    page = index.read_text().replace("</head>", f"    {meta}\n  </head>", 1)
+    return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
+
+
+def router(dist_dir: Path, api_url: str = "") -> APIRouter:
     api = APIRouter()
 
     @api.api_route("/{rel:path}", methods=["GET", "HEAD"], response_model=None)
@@ -41,11 +51,13 @@ def router(dist_dir: Path) -> APIRouter:
         target = (root / rel).resolve()
         if not target.is_relative_to(root):  # `..` or a symlink out of the folder
             return error_response(404, f"no route for /{rel}")
+        if target == index or rel == "":
+            return _index_response(index, api_url)
         if target.is_file():
             return _file_response(target, rel)
         if "." in rel.rsplit("/", 1)[-1]:
             # A missing file (script, image...): answering index.html would hide the error.
             return error_response(404, f"no file /{rel}")
-        return _file_response(index, "index.html")  # a client-side route
+        return _index_response(index, api_url)  # a client-side route
 
     return api

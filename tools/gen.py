@@ -88,7 +88,10 @@ def generate(out: Path, *, with_ts: bool) -> None:
     if with_ts:
         if not ES_PLUGIN.exists():
             sys.exit(f"{ES_PLUGIN} is missing: run `npm ci` in web/ first (make web-deps)")
-        protoc([f"--plugin=protoc-gen-es={ES_PLUGIN}", f"--es_out={ts_out}", "--es_opt=target=ts"])
+        # The generated TS imports the googleapis annotations, so they are generated too.
+        protoc(
+            [f"--plugin=protoc-gen-es={ES_PLUGIN}", f"--es_out={ts_out}", "--es_opt=target=ts", *GOOGLEAPIS_FILES]
+        )
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from ml_engine.config import SERVICE_VERSION
 from ml_engine.data.market_store import MarketStore
 from ml_engine.domain.models import ModelRegistry
+from ml_engine.domain.stats import select_methods
 from service_runtime.health import overall_status
 from service_runtime.metrics import CallStats
 from trading.ml.v1 import engine_service_pb2 as pb
@@ -40,6 +41,7 @@ class EngineHandlers(pb_grpc.EngineServiceServicer):
         self, request: pb.GetStatsRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetStatsResponse:
         methods = self.stats.snapshot()
+        chosen = select_methods(methods, request.method_prefix, request.max_methods)
         started_at = Timestamp()
         started_at.FromNanoseconds(int(self.stats.started_at * 1e9))
         loaded = self.models.loaded()
@@ -51,7 +53,7 @@ class EngineHandlers(pb_grpc.EngineServiceServicer):
             requests_total=sum(c.requests for c in methods.values()),
             methods=[
                 pb.MethodStats(method=name, requests=c.requests, errors=c.errors)
-                for name, c in sorted(methods.items())
+                for name, c in chosen
             ],
             models_loaded=len(loaded),
             models=[

@@ -73,16 +73,27 @@ Global___GetEngineHealthResponse: _TypeAlias = GetEngineHealthResponse  # noqa: 
 
 @_typing.final
 class GetStatsRequest(_message.Message):
-    """GetStatsRequest has no fields."""
+    """GetStatsRequest optionally narrows the per-method counters returned."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
+    METHOD_PREFIX_FIELD_NUMBER: _builtins.int
+    MAX_METHODS_FIELD_NUMBER: _builtins.int
+    method_prefix: _builtins.str
+    """Only list methods whose full name starts with this, for example "/trading.ml.v1.".
+    Empty: every method. At most 200 characters, and it must start with "/".
+    """
+    max_methods: _builtins.int
+    """At most this many methods, the busiest first. 0: all of them. At most 1000."""
     def __init__(
         self,
+        *,
+        method_prefix: _builtins.str = ...,
+        max_methods: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["max_methods", b"max_methods", "method_prefix", b"method_prefix"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

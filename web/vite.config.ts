@@ -1,0 +1,37 @@
+/// <reference types="vitest/config" />
+import { fileURLToPath } from "node:url";
+import { defineConfig } from "vite";
+import react from "@vitejs/plugin-react";
+
+const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
+const genTs = here("../gen/ts");
+const protobuf = here("./node_modules/@bufbuild/protobuf/dist/esm");
+
+// The generated messages live outside web/ (../gen/ts) and import "@bufbuild/protobuf";
+// Node resolution from there would never reach web/node_modules, so point the runtime (and
+// its subpaths such as /codegenv2 and /wkt) at the one copy installed here. tsconfig.json
+// "paths" mirrors these aliases for the type checker.
+export default defineConfig({
+  plugins: [react()],
+  resolve: {
+    alias: [
+      { find: /^@gen\/(.*)$/, replacement: `${genTs}/$1` },
+      { find: /^@bufbuild\/protobuf$/, replacement: `${protobuf}/index.js` },
+      { find: /^@bufbuild\/protobuf\/([a-z0-9]+)$/, replacement: `${protobuf}/$1/index.js` },
+    ],
+  },
+  server: {
+    port: 5173,
+    strictPort: true,
+    fs: { allow: [here("."), genTs] },
+  },
+  build: {
+    outDir: "dist",
+    emptyOutDir: true,
+    sourcemap: true,
+  },
+  test: {
+    environment: "node",
+    include: ["src/**/*.test.ts"],
+  },
+});

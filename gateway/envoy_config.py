@@ -319,6 +319,8 @@ def render(edge: EdgeSettings) -> dict[str, Any]:
         stat_prefix="edge",
         codec_type="AUTO",
         generate_request_id=True,
+        # A caller's own x-request-id is kept, so its logs and ours line up.
+        preserve_external_request_id=True,
         use_remote_address=True,
         route_config={
             "name": "edge",

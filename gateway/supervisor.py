@@ -106,6 +106,8 @@ class Stack:
         }
         business = f"{edge.business.host}:{edge.business.port}"
         ml = f"{edge.ml_engine.host}:{edge.ml_engine.port}"
+        # business reaches the ML engine wherever this stack put it.
+        self.env.setdefault("ML_SERVICE_URL", ml)
         gateway_url = f"http://{edge.gateway.host}:{edge.gateway.port}"
         admin = f"http://{edge.admin_host}:{edge.admin_port}"
         envoy_bin = str(Path(sys.executable).parent / "envoy")

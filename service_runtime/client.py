@@ -44,5 +44,11 @@ def outgoing_channel(target: str, *, timeout_ms: int) -> grpc.aio.Channel:
     return grpc.aio.insecure_channel(
         target,
         interceptors=[_OutgoingCallInterceptor(timeout_ms / 1000)],
-        options=[("grpc.enable_retries", 0)],
+        options=[
+            ("grpc.enable_retries", 0),
+            # Reconnect soon after a dependency comes back (the default backoff grows to 120 s).
+            ("grpc.initial_reconnect_backoff_ms", 200),
+            ("grpc.min_reconnect_backoff_ms", 200),
+            ("grpc.max_reconnect_backoff_ms", 2000),
+        ],
     )

@@ -23,6 +23,8 @@ PROTO_DIR = ROOT / "proto"
 DEPS_DIR = ROOT / "build" / "proto-deps"
 # The googleapis files our contracts import, taken from googleapis-common-protos.
 GOOGLEAPIS_FILES = ("google/api/annotations.proto", "google/api/http.proto")
+# Error detail types Envoy's transcoder must know to turn grpc-status-details-bin into JSON.
+GOOGLE_RPC_FILES = ("google/rpc/status.proto", "google/rpc/error_details.proto")
 # Plugins installed beside this interpreter (the project's .venv).
 BIN_DIR = Path(sys.executable).parent
 ES_PLUGIN = ROOT / "web" / "node_modules" / ".bin" / "protoc-gen-es"
@@ -33,7 +35,7 @@ def sync_proto_deps() -> Path:
     import google.api  # provided by googleapis-common-protos
 
     site_root = Path(google.api.__path__[0]).parent.parent
-    for rel in GOOGLEAPIS_FILES:
+    for rel in GOOGLEAPIS_FILES + GOOGLE_RPC_FILES:
         target = DEPS_DIR / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(site_root / rel, target)
@@ -44,7 +46,7 @@ def proto_files() -> list[str]:
     return sorted(str(p.relative_to(PROTO_DIR)) for p in PROTO_DIR.rglob("*.proto"))
 
 
-def protoc(args: list[str]) -> None:
+def protoc(args: list[str], extra_inputs: tuple[str, ...] = ()) -> None:
     wkt = resources.files("grpc_tools") / "_proto"
     cmd = [
         sys.executable,
@@ -55,6 +57,7 @@ def protoc(args: list[str]) -> None:
         f"-I{wkt}",
         *args,
         *proto_files(),
+        *extra_inputs,
     ]
     subprocess.run(cmd, check=True, cwd=ROOT)
 
@@ -83,14 +86,15 @@ def generate(out: Path, *, with_ts: bool) -> None:
             "--include_imports",
             "--include_source_info",
             f"--descriptor_set_out={desc_out / 'trading.binpb'}",
-        ]
+        ],
+        GOOGLE_RPC_FILES,
     )
     if with_ts:
         if not ES_PLUGIN.exists():
             sys.exit(f"{ES_PLUGIN} is missing: run `npm ci` in web/ first (make web-deps)")
         # The generated TS imports the googleapis annotations, so they are generated too.
         protoc(
-            [f"--plugin=protoc-gen-es={ES_PLUGIN}", f"--es_out={ts_out}", "--es_opt=target=ts", *GOOGLEAPIS_FILES]
+            [f"--plugin=protoc-gen-es={ES_PLUGIN}", f"--es_out={ts_out}", "--es_opt=target=ts"], GOOGLEAPIS_FILES
         )
 
 

@@ -1,0 +1,43 @@
+"""A minimal gRPC-Web client over HTTP/1.1 (what a browser sends), for the tests and bench."""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+import httpx
+from google.protobuf.message import Message
+
+
+@dataclass
+class GrpcWebReply:
+    http_status: int
+    grpc_status: int
+    grpc_message: str
+    messages: list[bytes]
+
+
+def call(url: str, request: Message, headers: dict[str, str] | None = None) -> GrpcWebReply:
+    payload = request.SerializeToString()
+    reply = httpx.post(
+        url,
+        content=struct.pack(">BI", 0, len(payload)) + payload,
+        headers={"content-type": "application/grpc-web+proto", "x-grpc-web": "1", **(headers or {})},
+    )
+    messages: list[bytes] = []
+    trailers: dict[str, str] = {}
+    body = reply.content
+    while len(body) >= 5:
+        flag, length = struct.unpack(">BI", body[:5])
+        frame, body = body[5 : 5 + length], body[5 + length :]
+        if flag & 0x80:
+            for line in frame.decode().split("\r\n"):
+                if ":" in line:
+                    key, value = line.split(":", 1)
+                    trailers[key.strip().lower()] = value.strip()
+        else:
+            messages.append(frame)
+    # A trailers-only answer carries the status in the headers.
+    status = trailers.get("grpc-status", reply.headers.get("grpc-status", ""))
+    message = trailers.get("grpc-message", reply.headers.get("grpc-message", ""))
+    return GrpcWebReply(reply.status_code, int(status) if status else -1, message, messages)

@@ -4,7 +4,7 @@ PY := .venv/bin/python
 VENV := .venv/.installed
 WEB_DEPS := web/node_modules/.installed
 
-.PHONY: run test gen gen-check lint breaking web web-deps venv bench-edge admin-keys clean
+.PHONY: run test gen gen-check lint breaking web web-deps venv bench-edge admin-keys k8s-envoy clean
 
 venv: $(VENV)
 $(VENV): requirements.txt requirements-dev.txt
@@ -58,6 +58,11 @@ bench-edge: $(VENV)
 ## Rotate the access-token signing key (the JWKS keeps the previous one).
 admin-keys: $(VENV)
 	$(PY) -m gateway.keys_cli rotate
+
+## Envoy config for Kubernetes: the same template, in-cluster service names.
+k8s-envoy: $(VENV)
+	ENVOY_HOST=0.0.0.0 BUSINESS_HOST=business ML_HOST=ml-engine GATEWAY_UPSTREAM_HOST=gateway \
+	  $(PY) -m gateway.envoy_config --out k8s/generated/envoy.json --descriptor-path /etc/envoy/trading.binpb
 
 clean:
 	rm -rf build .data web/dist

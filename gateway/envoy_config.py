@@ -369,7 +369,23 @@ def write(edge: EdgeSettings, target: Path) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description="Render the Envoy config (JSON, valid YAML).")
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "envoy" / "envoy.json")
-    print(write(EdgeEnvSettings().edge(), parser.parse_args().out))
+    parser.add_argument("--descriptor-path", help="where Envoy will find the descriptor set (k8s: the ConfigMap)")
+    args = parser.parse_args()
+    edge = EdgeEnvSettings().edge()
+    rendered = render(edge)
+    if args.descriptor_path:
+        _set_descriptor_path(rendered, args.descriptor_path)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(rendered, indent=2))
+    print(args.out)
+
+
+def _set_descriptor_path(config: dict[str, Any], path: str) -> None:
+    """Point the transcoder at the descriptor's location inside the target (a mounted file)."""
+    manager = config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
+    for http_filter in manager["http_filters"]:
+        if http_filter["name"] == "envoy.filters.http.grpc_json_transcoder":
+            http_filter["typed_config"]["proto_descriptor"] = path
 
 
 

@@ -1,0 +1,62 @@
+"""`make run`'s supervisor: everything up, URLs printed, SIGTERM stops every child."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import stack_env
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _children(pid: int) -> set[int]:
+    found = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children = (task / "children").read_text().split()
+        found.update(int(c) for c in children)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat").read_text() if Path(f"/proc/{pid}/stat").exists() else ""
+    return " Z " not in stat  # a zombie is already dead
+
+
+def test_supervisor_starts_everything_and_stops_cleanly(tmp_path: Path) -> None:
+    env = stack_env(tmp_path)
+    env.update(ENVOY_PORT="38080", ENVOY_ADMIN_PORT="39901", BUSINESS_GRPC_PORT="35051", ML_GRPC_PORT="35052",
+               GATEWAY_PORT="38000", BUSINESS_METRICS_PORT="0", ML_METRICS_PORT="0", ML_SERVICE_URL="127.0.0.1:35052",
+               CORS_ALLOWED_ORIGINS="http://127.0.0.1:38000", PUBLIC_API_URL="")
+    proc = subprocess.Popen([sys.executable, "-m", "gateway.supervisor"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 90
+        lines = []
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            lines.append(line)
+            if "Ctrl-C stops everything" in line:
+                break
+        assert any("http://127.0.0.1:38080/health" in line for line in lines), lines
+        assert httpx.get("http://127.0.0.1:38080/health").json()["status"] == "ok"
+        children = _children(proc.pid)
+        assert len(children) == 4
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+        time.sleep(0.2)
+        assert not [pid for pid in children if _alive(pid)], "orphaned children after SIGTERM"
+    finally:
+        if proc.poll() is None:
+            proc.kill()

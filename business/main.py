@@ -11,9 +11,8 @@ from business.data.cache import RedisCache
 from business.data.database import BusinessStore, migrate
 from business.status.handlers import StatusHandlers
 from service_runtime.contracts import platform_services
-from service_runtime.logging import configure_logging
 from service_runtime.metrics import CallStats
-from service_runtime.server import ServiceHost
+from service_runtime.server import ServiceHost, run_service
 from trading.status.v1 import status_service_pb2, status_service_pb2_grpc
 
 log = logging.getLogger("business")
@@ -45,19 +44,16 @@ def build_host(settings: BusinessSettings) -> ServiceHost:
     )
 
 
-async def serve(settings: BusinessSettings) -> None:
-    if settings.migrate_on_start:
-        # Alembic is synchronous; keep the event loop free while it runs.
-        await asyncio.to_thread(migrate, settings.database_url)
-        log.info("migrations applied")
-    # The gRPC server must be built inside the running event loop.
-    await build_host(settings).run()
-
-
 def main() -> None:
     settings = BusinessSettings()
-    configure_logging("business", settings.log_level)
-    asyncio.run(serve(settings))
+
+    async def migrate_first() -> None:
+        if settings.migrate_on_start:
+            # Alembic is synchronous; keep the event loop free while it runs.
+            await asyncio.to_thread(migrate, settings.database_url)
+            log.info("migrations applied")
+
+    run_service("business", settings, lambda: build_host(settings), before_start=migrate_first)
 
 
 if __name__ == "__main__":

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from ml_engine.config import MlEngineSettings
 from ml_engine.data.market_store import MarketStore
 from ml_engine.domain.models import ModelRegistry
 from ml_engine.engine.handlers import EngineHandlers
-from service_runtime.logging import configure_logging
 from service_runtime.metrics import CallStats
-from service_runtime.server import ServiceHost
+from service_runtime.server import ServiceHost, run_service
 from trading.ml.v1 import engine_service_pb2, engine_service_pb2_grpc
 
 log = logging.getLogger("ml_engine")
@@ -40,15 +38,9 @@ def build_host(settings: MlEngineSettings) -> ServiceHost:
     )
 
 
-async def serve(settings: MlEngineSettings) -> None:
-    # The gRPC server must be built inside the running event loop.
-    await build_host(settings).run()
-
-
 def main() -> None:
     settings = MlEngineSettings()
-    configure_logging("ml_engine", settings.log_level)
-    asyncio.run(serve(settings))
+    run_service("ml_engine", settings, lambda: build_host(settings))
 
 
 if __name__ == "__main__":

@@ -50,3 +50,17 @@ async def probe_database(name: str, engine: Engine, timeout_s: float) -> health_
         return describe(engine)
 
     return await timed_probe(name, probe)
+
+
+class SqlStore:
+    """A service's relational store: the engine, a health probe under a role name, close."""
+
+    def __init__(self, name: str, url: str) -> None:
+        self.name = name
+        self.engine: Engine = make_engine(url)
+
+    async def probe(self, timeout_s: float) -> health_pb2.DependencyHealth:
+        return await probe_database(self.name, self.engine, timeout_s)
+
+    def close(self) -> None:
+        self.engine.dispose()

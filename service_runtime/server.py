@@ -12,11 +12,13 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from service_runtime.config import CommonSettings
 from service_runtime.interceptors import (
     ErrorMappingInterceptor,
     MetricsInterceptor,
     RequestContextInterceptor,
 )
+from service_runtime.logging import configure_logging
 from service_runtime.metrics import CallStats, start_metrics_server
 
 log = logging.getLogger("service_runtime.server")
@@ -98,3 +100,21 @@ class ServiceHost:
             loop.add_signal_handler(sig, self._stopping.set)
         await self._stopping.wait()
         await self.stop()
+
+
+def run_service(
+    name: str,
+    settings: CommonSettings,
+    build_host: Callable[[], ServiceHost],
+    before_start: Callable[[], Awaitable[None]] | None = None,
+) -> None:
+    """The whole life of a service process: JSON logs, optional start-up work, serve."""
+    configure_logging(name, settings.log_level)
+
+    async def serve() -> None:
+        if before_start is not None:
+            await before_start()
+        # The gRPC server must be built inside the running event loop.
+        await build_host().run()
+
+    asyncio.run(serve())

@@ -6,10 +6,8 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine
 
-from service_runtime.databases import make_engine, normalize_url, probe_database
-from trading.common.v1 import health_pb2
+from service_runtime.databases import SqlStore, normalize_url
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -28,12 +26,6 @@ def migrate(url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(url), revision)
 
 
-class BusinessStore:
+class BusinessStore(SqlStore):
     def __init__(self, url: str) -> None:
-        self.engine: Engine = make_engine(url)
-
-    async def probe(self, timeout_s: float) -> health_pb2.DependencyHealth:
-        return await probe_database("business_db", self.engine, timeout_s)
-
-    def close(self) -> None:
-        self.engine.dispose()
+        super().__init__("business_db", url)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,8 @@ class EdgeSettings:
     ml_engine: Upstream = field(default_factory=lambda: Upstream("127.0.0.1", 50052))
     gateway: Upstream = field(default_factory=lambda: Upstream("127.0.0.1", 8000))
     descriptor_set: Path = ROOT / "gen" / "descriptor" / "trading.binpb"
+    # Where Envoy itself finds the descriptor set, when not at `descriptor_set` (k8s: a ConfigMap).
+    descriptor_path_in_envoy: str = ""
     cors_origins: tuple[str, ...] = ("http://localhost:5173", "http://127.0.0.1:5173")
     jwt_issuer: str = "trading-platform"
     jwt_audience: str = "trading-api"
@@ -278,7 +281,7 @@ def render(edge: EdgeSettings) -> dict[str, Any]:
         {"name": "envoy.filters.http.grpc_json_transcoder",
          "typed_config": _typed(
              "type.googleapis.com/envoy.extensions.filters.http.grpc_json_transcoder.v3.GrpcJsonTranscoder",
-             proto_descriptor=str(edge.descriptor_set),
+             proto_descriptor=edge.descriptor_path_in_envoy or str(edge.descriptor_set),
              services=services,
              convert_grpc_status=True,
              print_options={"add_whitespace": False, "always_print_primitive_fields": True,
@@ -369,24 +372,11 @@ def write(edge: EdgeSettings, target: Path) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description="Render the Envoy config (JSON, valid YAML).")
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "envoy" / "envoy.json")
-    parser.add_argument("--descriptor-path", help="where Envoy will find the descriptor set (k8s: the ConfigMap)")
+    parser.add_argument("--descriptor-path", default="", help="where Envoy will find the descriptor set (k8s)")
     args = parser.parse_args()
     edge = EdgeEnvSettings().edge()
-    rendered = render(edge)
-    if args.descriptor_path:
-        _set_descriptor_path(rendered, args.descriptor_path)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(rendered, indent=2))
-    print(args.out)
-
-
-def _set_descriptor_path(config: dict[str, Any], path: str) -> None:
-    """Point the transcoder at the descriptor's location inside the target (a mounted file)."""
-    manager = config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
-    for http_filter in manager["http_filters"]:
-        if http_filter["name"] == "envoy.filters.http.grpc_json_transcoder":
-            http_filter["typed_config"]["proto_descriptor"] = path
-
+    edge.descriptor_path_in_envoy = args.descriptor_path
+    print(write(edge, args.out))
 
 
 class EdgeEnvSettings(CommonSettings):
@@ -408,6 +398,13 @@ class EdgeEnvSettings(CommonSettings):
     rate_limit_scale: float = Field(
         1.0, gt=0, description="multiplies every route's rate limit (tests use a tiny value)"
     )
+
+    @classmethod
+    def from_environment(cls, env: Mapping[str, str]) -> EdgeEnvSettings:
+        """Settings from `env` (a child's environment) rather than this process's own."""
+        fields = {name.upper(): name for name in cls.model_fields}
+        given: dict[str, Any] = {fields[key.upper()]: value for key, value in env.items() if key.upper() in fields}
+        return cls(**given)
 
     def edge(self) -> EdgeSettings:
         edge = EdgeSettings(

@@ -94,7 +94,8 @@ class Stack:
     children: dict[str, Child] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self._read_edge_settings()
+        # The stack's own environment decides its ports (tests pass theirs in `env`).
+        self.edge = EdgeEnvSettings.from_environment(self.env)
         edge = self.edge.edge()
         self.envoy_config = write(edge, ROOT / "build" / "envoy" / f"envoy-{edge.listen_port}.json")
         py = sys.executable
@@ -123,17 +124,6 @@ class Stack:
             ),
         ):
             self.children[child.name] = child
-
-    def _read_edge_settings(self) -> None:
-        # Read with the stack's own environment (tests pass their ports in `env`).
-        saved = dict(os.environ)
-        try:
-            os.environ.clear()
-            os.environ.update(self.env)
-            self.edge = EdgeEnvSettings()
-        finally:
-            os.environ.clear()
-            os.environ.update(saved)
 
     def _log(self, name: str) -> IO[bytes] | None:
         if self.log_dir is None:

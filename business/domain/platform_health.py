@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 
-from service_runtime.health import DOWN, timed_probe
+from service_runtime.health import timed_probe
 from trading.common.v1 import health_pb2
 
 MlHealth = Callable[[], Awaitable[tuple[str, list[health_pb2.DependencyHealth]]]]
@@ -36,6 +36,3 @@ async def gather_health(
         flat.extend(result if isinstance(result, list) else [result])
     return flat
 
-
-def is_down(dep: health_pb2.DependencyHealth) -> bool:
-    return dep.state == DOWN

@@ -28,13 +28,7 @@ TIGHT_PORT = 18081
 def tight_edge(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Envoy rendered from the same template with every bucket scaled down to one token."""
     env = {**stack.env, "ENVOY_PORT": str(TIGHT_PORT), "ENVOY_ADMIN_PORT": "19902", "RATE_LIMIT_SCALE": "0.0001"}
-    saved = dict(os.environ)
-    os.environ.update(env)
-    try:
-        edge = EdgeEnvSettings().edge()
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    edge = EdgeEnvSettings.from_environment(env).edge()
     config = write(edge, tmp_path_factory.mktemp("tight") / "envoy.json")
     envoy = subprocess.Popen(
         [str(Path(sys.executable).parent / "envoy"), "-c", str(config), "--base-id", str(TIGHT_PORT),

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState } from "react";
+import { type ReactNode, useCallback, useEffect, useState } from "react";
 import { DependencyState } from "@gen/trading/common/v1/health_pb";
 import type { GetStatsResponse } from "@gen/trading/ml/v1/engine_service_pb";
 import type { GetHealthResponse } from "@gen/trading/status/v1/status_service_pb";
@@ -14,27 +14,45 @@ function stateName(state: DependencyState): string {
   return (DependencyState[state] ?? "UNSPECIFIED").toLowerCase();
 }
 
-function HealthCard({ result }: { result: Result<GetHealthResponse> }) {
+/** A card that shows loading, the error (under `${id}-error`) or what `render` makes of the value. */
+function ResultCard<T>(props: {
+  id: string;
+  title: string;
+  result: Result<T>;
+  render: (value: T) => ReactNode;
+}) {
+  const { id, title, result, render } = props;
   return (
-    <section className="card" aria-labelledby="health-title" aria-busy={result.kind === "loading"}>
-      <h2 id="health-title">Platform health</h2>
+    <section className="card" aria-labelledby={`${id}-title`} aria-busy={result.kind === "loading"}>
+      <h2 id={`${id}-title`}>{title}</h2>
       {result.kind === "loading" && <p className="muted">Loading…</p>}
       {result.kind === "error" && (
-        <p className="error" role="alert" data-testid="health-error">
+        <p className="error" role="alert" data-testid={`${id}-error`}>
           {result.message}
         </p>
       )}
-      {result.kind === "ok" && (
+      {result.kind === "ok" && render(result.value)}
+    </section>
+  );
+}
+
+function HealthCard({ result }: { result: Result<GetHealthResponse> }) {
+  return (
+    <ResultCard
+      id="health"
+      title="Platform health"
+      result={result}
+      render={(health) => (
         <>
           <p>
             Status:{" "}
-            <span className={`badge badge-${result.value.status}`} data-testid="health-status">
-              {result.value.status}
+            <span className={`badge badge-${health.status}`} data-testid="health-status">
+              {health.status}
             </span>
-            {result.value.service && (
+            {health.service && (
               <span className="muted">
                 {" "}
-                · {result.value.service} {result.value.version}
+                · {health.service} {health.version}
               </span>
             )}
           </p>
@@ -51,7 +69,7 @@ function HealthCard({ result }: { result: Result<GetHealthResponse> }) {
               </tr>
             </thead>
             <tbody>
-              {result.value.dependencies.map((dep) => (
+              {health.dependencies.map((dep) => (
                 <tr key={dep.name} data-testid="dependency-row">
                   <th scope="row">{dep.name}</th>
                   <td>
@@ -67,37 +85,33 @@ function HealthCard({ result }: { result: Result<GetHealthResponse> }) {
           </table>
         </>
       )}
-    </section>
+    />
   );
 }
 
 function StatsCard({ result }: { result: Result<GetStatsResponse> }) {
   return (
-    <section className="card" aria-labelledby="stats-title" aria-busy={result.kind === "loading"}>
-      <h2 id="stats-title">ML engine</h2>
-      {result.kind === "loading" && <p className="muted">Loading…</p>}
-      {result.kind === "error" && (
-        <p className="error" role="alert" data-testid="stats-error">
-          {result.message}
-        </p>
-      )}
-      {result.kind === "ok" && (
+    <ResultCard
+      id="stats"
+      title="ML engine"
+      result={result}
+      render={(stats) => (
         <dl className="stats">
           <div>
             <dt>Uptime</dt>
-            <dd data-testid="stats-uptime">{formatDuration(result.value.uptimeSeconds)}</dd>
+            <dd data-testid="stats-uptime">{formatDuration(stats.uptimeSeconds)}</dd>
           </div>
           <div>
             <dt>Requests</dt>
-            <dd data-testid="stats-requests">{result.value.requestsTotal.toString()}</dd>
+            <dd data-testid="stats-requests">{stats.requestsTotal.toString()}</dd>
           </div>
           <div>
             <dt>Models loaded</dt>
-            <dd data-testid="stats-models">{result.value.modelsLoaded}</dd>
+            <dd data-testid="stats-models">{stats.modelsLoaded}</dd>
           </div>
         </dl>
       )}
-    </section>
+    />
   );
 }
 

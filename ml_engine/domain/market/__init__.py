@@ -1,0 +1,1 @@
+"""Market data in the domain: bars, timeframes, resampling and row validation (no I/O)."""

@@ -21,7 +21,6 @@ class BusinessSettings(CommonSettings):
     # The seed's ML_SERVICE_TIMEOUT, in ms; capped at 30 s like every outgoing call.
     ml_service_timeout: int = Field(30_000, gt=0, le=30_000, description="deadline of calls to the ML engine (ms)")
     health_probe_timeout_ms: int = Field(2000, gt=0, le=30_000, description="deadline of each health probe (ms)")
-    migrate_on_start: bool = Field(True, description="apply Alembic migrations when the service starts")
 
     @property
     def ml_target(self) -> str:

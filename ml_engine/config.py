@@ -24,6 +24,12 @@ class MlEngineSettings(CommonSettings):
     )
     model_path: str = Field("./models", description="model repository (Triton layout)")
     model_version: str = Field("1.0.0", description="default model version")
+    load_sample_data: bool = Field(
+        True, description="import the bundled EURUSD (1h) and GOOG (1d) samples at start if not stored yet"
+    )
+    backtest_time_budget_s: float = Field(
+        20.0, gt=0, le=30, description="backtests estimated to take longer are refused up front (s)"
+    )
     health_probe_timeout_ms: int = Field(2000, gt=0, le=30_000, description="deadline of each health probe (ms)")
 
     @property

@@ -22,6 +22,8 @@ class CommonSettings(BaseSettings):
         30_000, gt=0, le=30_000, description="default deadline of outgoing gRPC calls (ms)"
     )
 
+    migrate_on_start: bool = Field(True, description="apply the service's Alembic migrations when it starts")
+
     # Access tokens (signed by the platform, verified by Envoy and by the services).
     jwt_issuer: str = Field("trading-platform", description="`iss` of access tokens")
     jwt_audience: str = Field("trading-api", description="`aud` of access tokens")

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
+import sqlalchemy.exc
 from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
@@ -212,6 +213,10 @@ class _ErrorScope(_Around):
             return False
         if isinstance(exc, errors.DomainError):
             await self.context.abort_with_status(rpc_status.to_status(to_status(exc)))
+        if isinstance(exc, sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError):
+            # The database is down or unreachable: the caller may retry, and the pool reconnects.
+            log.warning("database unavailable in %s: %s", self.method, exc.orig)
+            await self.context.abort(grpc.StatusCode.UNAVAILABLE, "database unavailable, please retry later")
         # grpc's own abort exception must pass through untouched.
         if type(exc).__module__.startswith("grpc"):
             return False

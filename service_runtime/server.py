@@ -42,6 +42,7 @@ class ServiceHost:
         metrics_port: int = 0,
         reflect_services: Sequence[str] = (),
         on_stop: Callable[[], Awaitable[None]] | None = None,
+        inner_interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
     ) -> None:
         self.name = name
         self.address = f"{host}:{port}"
@@ -58,8 +59,11 @@ class ServiceHost:
                 RequestContextInterceptor(),
                 MetricsInterceptor(stats),
                 ErrorMappingInterceptor(),
+                # Innermost, e.g. access checks: their domain errors reach the caller mapped.
+                *inner_interceptors,
             ],
-            options=[("grpc.so_reuseport", 0)],
+            # 8 MiB: room for a 4 MiB CSV import and its envelope.
+            options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 8 * 1024 * 1024)],
         )
         for register in registrars:
             register(self.server)

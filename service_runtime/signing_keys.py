@@ -15,7 +15,7 @@ from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 KEEP_KEYS = 2  # current + previous
 
@@ -62,6 +62,10 @@ class SigningKeyStore:
         if not isinstance(key, Ed25519PrivateKey):
             raise ValueError(f"{path} is not an Ed25519 key")
         return key
+
+    def public_keys(self) -> dict[str, Ed25519PublicKey]:
+        """kid → public key of every published key (what the JWKS holds)."""
+        return {path.stem: self._load(path).public_key() for path in self._paths()}
 
     def jwks(self) -> dict[str, Any]:
         keys = []

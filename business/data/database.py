@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-
-from service_runtime.databases import SqlStore, normalize_url
+from service_runtime.databases import SqlStore
+from service_runtime.migrations import upgrade
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -15,15 +13,8 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SCHEMAS = ("public", "education", "trading", "investment", "financial", "ml", "audit")
 
 
-def alembic_config(url: str) -> Config:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    config.set_main_option("sqlalchemy.url", normalize_url(url).replace("%", "%%"))
-    return config
-
-
 def migrate(url: str, revision: str = "head") -> None:
-    command.upgrade(alembic_config(url), revision)
+    upgrade(url, MIGRATIONS_DIR, revision)
 
 
 class BusinessStore(SqlStore):

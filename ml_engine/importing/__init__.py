@@ -1,0 +1,1 @@
+"""Importing bars into the market store: CSV files, bundled sample data, a console script."""

@@ -1,0 +1,1 @@
+"""IndicatorService: the indicator catalogue and indicator values over stored bars."""

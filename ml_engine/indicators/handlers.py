@@ -1,0 +1,67 @@
+"""IndicatorService handlers: parse the request, read bars with warm-up, compute with TA-Lib."""
+
+from __future__ import annotations
+
+import asyncio
+
+import grpc
+
+from ml_engine.domain.indicators import CATALOGUE, compute, json_values, max_lookback, parse_indicators
+from ml_engine.domain.indicators.catalogue import IndicatorSpec
+from ml_engine.domain.market.times import parse_request_time
+from ml_engine.market_data.bar_windows import BarWindows
+from ml_engine.market_data.handlers import check_limit, timestamp
+from trading.market.v1 import indicator_service_pb2 as pb
+from trading.market.v1 import indicator_service_pb2_grpc as pb_grpc
+
+PARAMETER_TYPES = {"int": pb.PARAMETER_TYPE_INTEGER, "float": pb.PARAMETER_TYPE_FLOAT}
+
+
+def indicator_info(spec: IndicatorSpec) -> pb.IndicatorInfo:
+    return pb.IndicatorInfo(
+        name=spec.name,
+        description=spec.description,
+        parameters=[
+            pb.Parameter(name=p.name, type=PARAMETER_TYPES[p.type], default_value=p.default,
+                         min_value=p.min, max_value=p.max, description=p.description)
+            for p in spec.params
+        ],
+        outputs=list(spec.outputs),
+        talib_function=", ".join(spec.talib_functions),
+    )
+
+
+class IndicatorHandlers(pb_grpc.IndicatorServiceServicer):
+    def __init__(self, windows: BarWindows) -> None:
+        self.windows = windows
+        self._catalogue = pb.ListIndicatorsResponse(indicators=[indicator_info(s) for s in CATALOGUE.values()])
+
+    async def ListIndicators(self, request: pb.ListIndicatorsRequest, context: grpc.aio.ServicerContext
+                             ) -> pb.ListIndicatorsResponse:
+        return self._catalogue
+
+    async def GetIndicators(self, request: pb.GetIndicatorsRequest, context: grpc.aio.ServicerContext
+                            ) -> pb.GetIndicatorsResponse:
+        wanted = parse_indicators(list(request.indicators))
+        limit = check_limit(request.limit)
+        end = parse_request_time(request.end, "end")
+        series = await asyncio.to_thread(self.windows.resolve, request.symbol, request.timeframe)
+        warmup = max_lookback(wanted)
+        # Read the warm-up bars too, so the first returned values exist whenever the data allows.
+        window = await asyncio.to_thread(self.windows.latest, series, limit + warmup, None, end)
+        bars = window.bars
+        results = await asyncio.to_thread(compute, bars, wanted)
+        first = max(0, len(bars) - limit)
+        response = pb.GetIndicatorsResponse(
+            symbol=series.symbol, timeframe=series.target.name,
+            times=[timestamp(int(t)) for t in bars.times[first:]],
+            bars_used=len(bars), warmup_bars=warmup,
+        )
+        for result in results:
+            item = response.indicators.add(key=result.key, name=result.name, warmup_bars=result.warmup_bars)
+            for name, value in result.params.items():
+                item.params[name] = float(value)
+            for output_name, values in result.outputs.items():
+                output = item.outputs.add(name=output_name)
+                output.values.extend(json_values(values[first:]))
+        return response

@@ -1,0 +1,1 @@
+"""MarketDataService: the symbol catalogue, bar history and imports."""

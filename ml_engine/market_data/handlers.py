@@ -1,0 +1,139 @@
+"""MarketDataService handlers: translate requests into bar windows and imports, and back."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+
+import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from ml_engine.data import market_repository as repo
+from ml_engine.data.market_store import MarketStore
+from ml_engine.domain.market.bars import Bars
+from ml_engine.domain.market.symbols import SymbolInfo, normalize_symbol
+from ml_engine.domain.market.timeframes import parse_timeframe
+from ml_engine.domain.market.times import parse_request_time
+from ml_engine.importing.csv_rows import CsvColumns
+from ml_engine.importing.importer import ImportReport, ImportTarget, import_csv, import_sample
+from ml_engine.market_data import page_tokens
+from ml_engine.market_data.bar_windows import BarWindows
+from service_runtime.errors import InvalidArgument
+from trading.market.v1 import market_data_service_pb2 as pb
+from trading.market.v1 import market_data_service_pb2_grpc as pb_grpc
+
+DEFAULT_LIMIT = 500
+MAX_LIMIT = 5000
+MAX_CSV_BYTES = 4 * 1024 * 1024
+
+ASSET_CLASS_NAMES = {
+    pb.ASSET_CLASS_FX: "fx",
+    pb.ASSET_CLASS_EQUITY: "equity",
+    pb.ASSET_CLASS_CRYPTO: "crypto",
+    pb.ASSET_CLASS_COMMODITY: "commodity",
+    pb.ASSET_CLASS_INDEX: "index",
+}
+ASSET_CLASS_VALUES = {name: value for value, name in ASSET_CLASS_NAMES.items()}
+
+
+def timestamp(seconds: int) -> Timestamp:
+    ts = Timestamp()
+    ts.FromSeconds(int(seconds))
+    return ts
+
+
+def check_limit(limit: int, field: str = "limit") -> int:
+    if limit == 0:
+        return DEFAULT_LIMIT
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidArgument.field(field, f"must be between 1 and {MAX_LIMIT}, got {limit}")
+    return limit
+
+
+def bars_to_proto(bars: Bars) -> list[pb.Bar]:
+    last = len(bars) - 1
+    return [
+        pb.Bar(time=timestamp(int(bars.times[i])), open=float(bars.open[i]), high=float(bars.high[i]),
+               low=float(bars.low[i]), close=float(bars.close[i]), volume=float(bars.volume[i]),
+               complete=bars.last_complete or i != last)
+        for i in range(len(bars))
+    ]
+
+
+def symbol_info_to_proto(info: SymbolInfo) -> pb.SymbolInfo:
+    return pb.SymbolInfo(symbol=info.symbol, name=info.name, asset_class=ASSET_CLASS_VALUES[info.asset_class],
+                         tick_size=info.tick_size, quote_currency=info.quote_currency, timezone=info.timezone)
+
+
+class MarketDataHandlers(pb_grpc.MarketDataServiceServicer):
+    def __init__(self, store: MarketStore, windows: BarWindows) -> None:
+        self.store = store
+        self.windows = windows
+
+    async def ListSymbols(self, request: pb.ListSymbolsRequest, context: grpc.aio.ServicerContext
+                          ) -> pb.ListSymbolsResponse:
+        def read() -> list[repo.SymbolStats]:
+            with self.store.engine.connect() as conn:
+                return repo.list_symbols(conn)
+
+        summaries = []
+        for s in await asyncio.to_thread(read):
+            summary = pb.SymbolSummary(info=symbol_info_to_proto(s.stored.info),
+                                       base_timeframe=s.stored.base_timeframe, bar_count=s.bar_count)
+            if s.first_time is not None and s.last_time is not None:
+                summary.first_bar.CopyFrom(timestamp(s.first_time))
+                summary.last_bar.CopyFrom(timestamp(s.last_time))
+            summaries.append(summary)
+        return pb.ListSymbolsResponse(symbols=summaries)
+
+    async def GetHistory(self, request: pb.GetHistoryRequest, context: grpc.aio.ServicerContext
+                         ) -> pb.GetHistoryResponse:
+        limit = check_limit(request.limit)
+        start = parse_request_time(request.start, "start")
+        end = parse_request_time(request.end, "end")
+        if start is not None and end is not None and end <= start:
+            raise InvalidArgument.field("end", "must be after start")
+        series = await asyncio.to_thread(self.windows.resolve, request.symbol, request.timeframe)
+        if request.page_token:
+            before = page_tokens.decode(request.page_token, series.symbol, series.target.name)
+            end = before if end is None else min(end, before)
+        window = await asyncio.to_thread(self.windows.latest, series, limit, start, end)
+        next_token = ""
+        if window.has_earlier and len(window.bars):
+            next_token = page_tokens.encode(series.symbol, series.target.name, int(window.bars.times[0]))
+        return pb.GetHistoryResponse(
+            symbol=series.symbol, timeframe=series.target.name, base_timeframe=series.base.name,
+            bars=bars_to_proto(window.bars), next_page_token=next_token,
+        )
+
+    async def ImportBars(self, request: pb.ImportBarsRequest, context: grpc.aio.ServicerContext
+                         ) -> pb.ImportBarsResponse:
+        source = request.WhichOneof("source")
+        if source == "sample":
+            report = await asyncio.to_thread(import_sample, self.store.engine, request.sample, request.dry_run)
+        elif source == "csv_content":
+            report = await asyncio.to_thread(self._import_csv, request)
+        else:
+            raise InvalidArgument.field("csv_content", "set csv_content (CSV text) or sample")
+        return pb.ImportBarsResponse(
+            symbol=report.symbol, timeframe=report.timeframe, rows_read=report.rows_read,
+            rows_inserted=report.rows_inserted, rows_existing=report.rows_existing, committed=report.committed,
+        )
+
+    def _import_csv(self, request: pb.ImportBarsRequest) -> ImportReport:
+        if len(request.csv_content) > MAX_CSV_BYTES:
+            raise InvalidArgument.field(
+                "csv_content", f"is over {MAX_CSV_BYTES // (1024 * 1024)} MiB; use the console importer"
+            )
+        symbol = normalize_symbol(request.symbol)
+        if not request.timeframe:
+            raise InvalidArgument.field("timeframe", "is required with csv_content")
+        info = None
+        if request.HasField("info"):
+            i = request.info
+            info = SymbolInfo(symbol, i.name, ASSET_CLASS_NAMES.get(i.asset_class, ""), i.tick_size,
+                              i.quote_currency.upper(), i.timezone).validate()
+        c = request.columns
+        columns = CsvColumns(c.time, c.open, c.high, c.low, c.close, c.volume)
+        target = ImportTarget(symbol, parse_timeframe(request.timeframe), info, request.dry_run)
+        return import_csv(self.store.engine, io.StringIO(request.csv_content, newline=""), target, columns)

@@ -1,0 +1,29 @@
+"""Shared by the indicator tests (no tests here): backtesting.py's bundled EURUSD (hourly) and GOOG (daily) as Bars."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from backtesting.test import EURUSD, GOOG
+
+from ml_engine.domain.market.bars import Bars, FloatArray
+
+
+def bars_from_frame(frame: pd.DataFrame) -> Bars:
+    return Bars.from_columns(
+        frame.index.values.astype("datetime64[s]").astype(np.int64),
+        frame["Open"],
+        frame["High"],
+        frame["Low"],
+        frame["Close"],
+        frame["Volume"],
+    )
+
+
+DATASETS = {"EURUSD": bars_from_frame(EURUSD), "GOOG": bars_from_frame(GOOG)}
+
+
+def leading_nans(values: FloatArray) -> int:
+    """How many values at the start are NaN (all of them when none is set)."""
+    present = np.flatnonzero(~np.isnan(values))
+    return int(present[0]) if len(present) else len(values)

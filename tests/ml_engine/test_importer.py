@@ -14,7 +14,6 @@ from ml_engine.domain.market.timeframes import parse_timeframe
 from ml_engine.importing.csv_rows import CsvColumns
 from ml_engine.importing.importer import CHUNK_ROWS, ImportTarget, RowsRejected, import_csv, import_sample
 from service_runtime.errors import FailedPrecondition, InvalidArgument
-from tests.ml_engine.stores import market_store  # noqa: F401  (fixture)
 
 HOUR = 3600
 T0 = 1_600_000_000 - 1_600_000_000 % HOUR

@@ -1,4 +1,4 @@
-"""Market stores for the ML engine's data-layer tests: MariaDB when TEST_MYSQL_HOST is set
+"""Fixtures of the ML engine tests. Market stores: MariaDB when TEST_MYSQL_HOST is set
 (CI), and always a fresh SQLite file, each with the migrations applied."""
 
 from __future__ import annotations

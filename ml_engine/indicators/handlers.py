@@ -14,6 +14,9 @@ from ml_engine.market_data.handlers import check_limit, timestamp
 from trading.market.v1 import indicator_service_pb2 as pb
 from trading.market.v1 import indicator_service_pb2_grpc as pb_grpc
 
+# Indicator values are not paged: one call may cover a long series.
+MAX_INDICATOR_LIMIT = 100_000
+
 PARAMETER_TYPES = {"int": pb.PARAMETER_TYPE_INTEGER, "float": pb.PARAMETER_TYPE_FLOAT}
 
 
@@ -43,7 +46,7 @@ class IndicatorHandlers(pb_grpc.IndicatorServiceServicer):
     async def GetIndicators(self, request: pb.GetIndicatorsRequest, context: grpc.aio.ServicerContext
                             ) -> pb.GetIndicatorsResponse:
         wanted = parse_indicators(list(request.indicators))
-        limit = check_limit(request.limit)
+        limit = check_limit(request.limit, MAX_INDICATOR_LIMIT)
         end = parse_request_time(request.end, "end")
         series = await asyncio.to_thread(self.windows.resolve, request.symbol, request.timeframe)
         warmup = max_lookback(wanted)

@@ -42,11 +42,11 @@ def timestamp(seconds: int) -> Timestamp:
     return ts
 
 
-def check_limit(limit: int, field: str = "limit") -> int:
+def check_limit(limit: int, maximum: int = MAX_LIMIT, field: str = "limit") -> int:
     if limit == 0:
         return DEFAULT_LIMIT
-    if not 1 <= limit <= MAX_LIMIT:
-        raise InvalidArgument.field(field, f"must be between 1 and {MAX_LIMIT}, got {limit}")
+    if not 1 <= limit <= maximum:
+        raise InvalidArgument.field(field, f"must be between 1 and {maximum}, got {limit}")
     return limit
 
 

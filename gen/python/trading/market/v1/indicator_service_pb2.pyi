@@ -171,8 +171,9 @@ class GetIndicatorsRequest(_message.Message):
     timeframe: _builtins.str
     """Timeframe, as in GetHistory. Empty: the symbol's stored timeframe."""
     limit: _builtins.int
-    """Most recent bars to return values for. 0: 500. At most 5000. Earlier bars are read as
-    warm-up so the first returned values are defined whenever the data allows.
+    """Most recent bars to return values for. 0: 500. At most 100000 (one call, no paging).
+    Earlier bars are read as warm-up so the first returned values are defined whenever the
+    data allows.
     """
     end: _builtins.str
     """Only bars opening before this time: RFC 3339 or YYYY-MM-DD (UTC). Empty: up to the latest."""

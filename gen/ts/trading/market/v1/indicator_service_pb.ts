@@ -169,8 +169,9 @@ export type GetIndicatorsRequest = Message<"trading.market.v1.GetIndicatorsReque
   timeframe: string;
 
   /**
-   * Most recent bars to return values for. 0: 500. At most 5000. Earlier bars are read as
-   * warm-up so the first returned values are defined whenever the data allows.
+   * Most recent bars to return values for. 0: 500. At most 100000 (one call, no paging).
+   * Earlier bars are read as warm-up so the first returned values are defined whenever the
+   * data allows.
    *
    * @generated from field: int32 limit = 4;
    */

@@ -1,0 +1,223 @@
+"""Market data benchmarks, each a ratio measured in one run:
+
+    python -m bench.market_data [--import-bars 200000] [--requests 30]
+
+1. import rate into MySQL (bars/s): our validating, idempotent importer vs a plain bulk INSERT of
+   the same rows (the floor of what the database can take), and the same importer into SQLite;
+2. `GET /api/history/{symbol}` of 5000 bars: REST through Envoy vs native gRPC through Envoy and
+   gRPC straight to the engine (median latency of sequential calls);
+3. indicators over 100k bars: the GetIndicators RPC (gRPC, direct) vs calling TA-Lib on the same
+   arrays in-process.
+
+Needs MariaDB/MySQL (BENCH_MYSQL_HOST, default 127.0.0.1, root without password): it creates and
+drops a database of its own. Starts a private stack on its own ports against that database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import grpc
+import httpx
+import numpy as np
+import pymysql
+import talib
+
+from ml_engine.data import market_repository as repo
+from ml_engine.data.market_store import MarketStore
+from ml_engine.data.tables import bars as bars_table
+from ml_engine.domain.market.symbols import SymbolInfo
+from ml_engine.domain.market.timeframes import parse_timeframe
+from ml_engine.importing.importer import ImportTarget, import_csv
+from trading.market.v1 import indicator_service_pb2 as ind_pb
+from trading.market.v1 import indicator_service_pb2_grpc as ind_grpc
+from trading.market.v1 import market_data_service_pb2 as md_pb
+from trading.market.v1 import market_data_service_pb2_grpc as md_grpc
+
+PORTS = {"ENVOY_PORT": 28180, "ENVOY_ADMIN_PORT": 29911, "BUSINESS_GRPC_PORT": 25151,
+         "ML_GRPC_PORT": 25152, "GATEWAY_PORT": 28100}
+HOUR = 3600
+INDICATORS = "rsi,macd,atr,bbands,stoch"
+GRPC_OPTIONS = [("grpc.max_receive_message_length", 256 * 1024 * 1024)]
+
+
+def random_walk_csv(n: int, seed: int = 7) -> tuple[str, dict[str, np.ndarray]]:
+    rng = np.random.default_rng(seed)
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.002, n)))
+    open_ = np.r_[close[0], close[:-1]]
+    spread = np.abs(rng.normal(0, 0.001, n)) * close
+    high = np.maximum(open_, close) + spread
+    low = np.minimum(open_, close) - spread
+    volume = rng.integers(100, 10_000, n).astype(float)
+    t0 = 1_500_000_000 - 1_500_000_000 % HOUR
+    times = t0 + np.arange(n) * HOUR
+    lines = ["time,open,high,low,close,volume"]
+    lines += [f"{t},{o!r},{h!r},{lo!r},{c!r},{v!r}" for t, o, h, lo, c, v in
+              zip(times.tolist(), open_.tolist(), high.tolist(), low.tolist(), close.tolist(), volume.tolist(),
+                  strict=True)]
+    return "\n".join(lines) + "\n", {"high": high, "low": low, "close": close, "volume": volume}
+
+
+def timed(fn: Callable[[], object], repeat: int) -> float:
+    """Median seconds of `repeat` calls after one warm-up call."""
+    fn()
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - started)
+    return statistics.median(samples)
+
+
+def bench_import(mysql_url: str, sqlite_url: str, text: str, n: int) -> list[tuple[str, float]]:
+    info = SymbolInfo("BENCH", "Benchmark random walk", "crypto", 0.0001, "USD", "UTC")
+    target = ImportTarget("BENCH", parse_timeframe("1h"), info)
+    rows: list[tuple[str, float]] = []
+    for label, url in (("importer → MySQL", mysql_url), ("importer → SQLite", sqlite_url)):
+        store = MarketStore(url)
+        store.migrate()
+        started = time.perf_counter()
+        report = import_csv(store.engine, io.StringIO(text), target)
+        rows.append((label, n / (time.perf_counter() - started)))
+        assert report.rows_inserted == n, report
+        if label.endswith("MySQL"):
+            started = time.perf_counter()
+            again = import_csv(store.engine, io.StringIO(text), target)
+            rows.append(("re-import (no change) → MySQL", n / (time.perf_counter() - started)))
+            assert again.rows_inserted == 0
+            # The floor: the same rows as one plain multi-row INSERT, no parsing or validation.
+            values = [{"symbol": "BENCH", "timeframe": "1m", "ts": r["ts"], "open": r["open"], "high": r["high"],
+                       "low": r["low"], "close": r["close"], "volume": r["volume"]}
+                      for r in _rows_of(store, n)]
+            started = time.perf_counter()
+            with store.engine.begin() as conn:
+                conn.execute(bars_table.insert(), values)
+            rows.append(("plain bulk INSERT → MySQL (floor)", n / (time.perf_counter() - started)))
+        store.close()
+    return rows
+
+
+def _rows_of(store: MarketStore, n: int) -> list[dict[str, float]]:
+    with store.engine.connect() as conn:
+        loaded = repo.load_bars(conn, "BENCH", "1h")
+    assert len(loaded) == n
+    return [{"ts": int(loaded.times[i]), "open": loaded.open[i], "high": loaded.high[i], "low": loaded.low[i],
+             "close": loaded.close[i], "volume": loaded.volume[i]} for i in range(n)]
+
+
+def bench_history(token: str, repeat: int) -> dict[str, float]:
+    headers = {"authorization": f"Bearer {token}"}
+    metadata = list(headers.items())
+    request = md_pb.GetHistoryRequest(symbol="BENCH", limit=5000, timeframe="1h")
+    results: dict[str, float] = {}
+    with httpx.Client(base_url=f"http://127.0.0.1:{PORTS['ENVOY_PORT']}", headers=headers) as http:
+        def rest() -> None:
+            reply = http.get("/api/history/BENCH", params={"limit": "5000", "timeframe": "1h"})
+            assert reply.status_code == 200 and len(reply.json()["bars"]) == 5000, reply.text[:200]
+
+        results["REST via Envoy"] = timed(rest, repeat)
+    for label, port in (("gRPC via Envoy", PORTS["ENVOY_PORT"]), ("gRPC direct", PORTS["ML_GRPC_PORT"])):
+        with grpc.insecure_channel(f"127.0.0.1:{port}", options=GRPC_OPTIONS) as channel:
+            stub = md_grpc.MarketDataServiceStub(channel)
+
+            def call(stub: md_grpc.MarketDataServiceStub = stub) -> None:
+                assert len(stub.GetHistory(request, metadata=metadata, timeout=30).bars) == 5000
+
+            results[label] = timed(call, repeat)
+    return results
+
+
+def bench_indicators(token: str, columns: dict[str, np.ndarray], n: int, repeat: int) -> dict[str, float]:
+    high, low, close = (columns[c] for c in ("high", "low", "close"))
+
+    def direct() -> None:
+        talib.RSI(close, 14)
+        talib.MACD(close, 12, 26, 9)
+        talib.ATR(high, low, close, 14)
+        talib.BBANDS(close, 20, 2.0, 2.0, 0)
+        talib.STOCH(high, low, close, 14, 3, 0, 3, 0)
+
+    request = ind_pb.GetIndicatorsRequest(symbol="BENCH", indicators=[INDICATORS], limit=n)
+    with grpc.insecure_channel(f"127.0.0.1:{PORTS['ML_GRPC_PORT']}", options=GRPC_OPTIONS) as channel:
+        stub = ind_grpc.IndicatorServiceStub(channel)
+
+        def rpc() -> None:
+            reply = stub.GetIndicators(request, metadata=[("authorization", f"Bearer {token}")], timeout=60)
+            assert len(reply.times) == n
+
+        return {"TA-Lib in-process": timed(direct, repeat), "GetIndicators RPC (gRPC direct)": timed(rpc, repeat)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--import-bars", type=int, default=200_000)
+    parser.add_argument("--indicator-bars", type=int, default=100_000)
+    parser.add_argument("--requests", type=int, default=30)
+    args = parser.parse_args(argv)
+    n = max(args.import_bars, args.indicator_bars, 5000)
+
+    from gateway.supervisor import Stack
+    from service_runtime.signing_keys import SigningKeyStore
+
+    host = os.environ.get("BENCH_MYSQL_HOST", "127.0.0.1")
+    user = os.environ.get("BENCH_MYSQL_USER", "root")
+    password = os.environ.get("BENCH_MYSQL_PASSWORD", "")
+    database = f"bench_market_{os.getpid()}"
+    admin = pymysql.connect(host=host, user=user, password=password)
+    admin.cursor().execute(f"CREATE DATABASE {database} CHARACTER SET utf8mb4")
+    tmp = Path(tempfile.mkdtemp(prefix="bench-market-"))
+    mysql_url = f"mysql+pymysql://{user}:{password}@{host}:3306/{database}?charset=utf8mb4"
+    stack = None
+    try:
+        text, columns = random_walk_csv(n)
+        print(f"generated {n} hourly bars; importing ...", flush=True)
+        imports = bench_import(mysql_url, f"sqlite:///{tmp / 'import.db'}", text, n)
+
+        env = dict(os.environ)
+        env.update({k: str(v) for k, v in PORTS.items()})
+        env.update({"BUSINESS_METRICS_PORT": "0", "ML_METRICS_PORT": "0", "JWT_KEYS_DIR": str(tmp / "keys"),
+                    "RATE_LIMIT_SCALE": "1000", "DATABASE_URL": f"sqlite:///{tmp / 'business.db'}",
+                    "MYSQL_HOST": host, "MYSQL_USER": user, "MYSQL_PASSWORD": password,
+                    "MYSQL_DATABASE": database, "LOG_LEVEL": "WARNING"})
+        stack = Stack(env=env, log_dir=tmp / "logs")
+        stack.start()
+        keys = SigningKeyStore(tmp / "keys")
+        now = int(time.time())
+        token = keys.sign({"iss": stack.edge.jwt_issuer, "aud": stack.edge.jwt_audience, "sub": "bench",
+                           "roles": ["user"], "plan": "free", "iat": now, "exp": now + 3600, "jti": "bench"})
+        history = bench_history(token, args.requests)
+        indicators = bench_indicators(token, {k: v[-args.indicator_bars:] for k, v in columns.items()},
+                                      args.indicator_bars, max(5, args.requests // 3))
+    finally:
+        if stack is not None:
+            stack.stop()
+        admin.cursor().execute(f"DROP DATABASE IF EXISTS {database}")
+        admin.close()
+
+    floor = next(rate for label, rate in imports if "floor" in label)
+    print(f"\n### Import, {n} hourly bars ({os.cpu_count()} cores, MariaDB on the same machine)\n")
+    print("| path | bars/s | vs plain INSERT |\n|---|---:|---:|")
+    for label, rate in imports:
+        print(f"| {label} | {rate:,.0f} | {rate / floor:.2f}x |")
+    grpc_direct = history["gRPC direct"]
+    print(f"\n### GET /api/history, 5000 bars, median of {args.requests} sequential calls\n")
+    print("| path | median ms | vs gRPC direct |\n|---|---:|---:|")
+    for label, seconds in history.items():
+        print(f"| {label} | {seconds * 1000:.1f} | {seconds / grpc_direct:.2f}x |")
+    talib_s = indicators["TA-Lib in-process"]
+    print(f"\n### Indicators {INDICATORS} over {args.indicator_bars} bars\n")
+    print("| path | median ms | vs TA-Lib |\n|---|---:|---:|")
+    for label, seconds in indicators.items():
+        print(f"| {label} | {seconds * 1000:.1f} | {seconds / talib_s:.1f}x |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

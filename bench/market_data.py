@@ -27,8 +27,9 @@ from pathlib import Path
 import grpc
 import httpx
 import numpy as np
-import pymysql
 import talib
+from sqlalchemy import create_engine
+from sqlalchemy import text as sql
 
 from ml_engine.data import market_repository as repo
 from ml_engine.data.market_store import MarketStore
@@ -141,8 +142,8 @@ def bench_indicators(token: str, columns: dict[str, np.ndarray], n: int, repeat:
         talib.RSI(close, 14)
         talib.MACD(close, 12, 26, 9)
         talib.ATR(high, low, close, 14)
-        talib.BBANDS(close, 20, 2.0, 2.0, 0)
-        talib.STOCH(high, low, close, 14, 3, 0, 3, 0)
+        talib.BBANDS(close, 20, 2.0, 2.0, talib.MA_Type.SMA)
+        talib.STOCH(high, low, close, 14, 3, talib.MA_Type.SMA, 3, talib.MA_Type.SMA)
 
     request = ind_pb.GetIndicatorsRequest(symbol="BENCH", indicators=[INDICATORS], limit=n)
     with grpc.insecure_channel(f"127.0.0.1:{PORTS['ML_GRPC_PORT']}", options=GRPC_OPTIONS) as channel:
@@ -170,8 +171,9 @@ def main(argv: list[str] | None = None) -> int:
     user = os.environ.get("BENCH_MYSQL_USER", "root")
     password = os.environ.get("BENCH_MYSQL_PASSWORD", "")
     database = f"bench_market_{os.getpid()}"
-    admin = pymysql.connect(host=host, user=user, password=password)
-    admin.cursor().execute(f"CREATE DATABASE {database} CHARACTER SET utf8mb4")
+    admin = create_engine(f"mysql+pymysql://{user}:{password}@{host}:3306/", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sql(f"CREATE DATABASE {database} CHARACTER SET utf8mb4"))
     tmp = Path(tempfile.mkdtemp(prefix="bench-market-"))
     mysql_url = f"mysql+pymysql://{user}:{password}@{host}:3306/{database}?charset=utf8mb4"
     stack = None
@@ -198,8 +200,9 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if stack is not None:
             stack.stop()
-        admin.cursor().execute(f"DROP DATABASE IF EXISTS {database}")
-        admin.close()
+        with admin.connect() as conn:
+            conn.execute(sql(f"DROP DATABASE IF EXISTS {database}"))
+        admin.dispose()
 
     floor = next(rate for label, rate in imports if "floor" in label)
     print(f"\n### Import, {n} hourly bars ({os.cpu_count()} cores, MariaDB on the same machine)\n")

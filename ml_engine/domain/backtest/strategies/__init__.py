@@ -1,0 +1,23 @@
+"""Trading strategies: catalogue specs, parameter checks and desired positions per bar."""
+
+from ml_engine.domain.backtest.strategies.base import (
+    ParamSpec,
+    ParamValue,
+    PositionArray,
+    StrategyDefinition,
+    StrategyParams,
+    StrategySpec,
+)
+from ml_engine.domain.backtest.strategies.registry import get_strategy, list_strategies, register_strategy
+
+__all__ = [
+    "ParamSpec",
+    "ParamValue",
+    "PositionArray",
+    "StrategyDefinition",
+    "StrategyParams",
+    "StrategySpec",
+    "get_strategy",
+    "list_strategies",
+    "register_strategy",
+]

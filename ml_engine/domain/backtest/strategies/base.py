@@ -1,0 +1,112 @@
+"""What a strategy is: a parameter catalogue entry plus a pure bars -> desired-position function."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from ml_engine.domain.market.bars import Bars
+from service_runtime.errors import FieldViolation, InvalidArgument
+
+ParamValue = int | float
+StrategyParams = Mapping[str, ParamValue]
+ParamType = Literal["int", "float"]
+PositionArray = npt.NDArray[np.int8]
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    name: str
+    type: ParamType
+    default: ParamValue
+    min: ParamValue
+    max: ParamValue
+    description: str
+
+    def violation(self, value: object) -> FieldViolation | None:
+        """Why `value` is not acceptable for this parameter, or None when it is."""
+        kind = "an integer" if self.type == "int" else "a number"
+        problem = f"must be {kind} in [{self.min}, {self.max}], got {value!r}"
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            return FieldViolation(f"params.{self.name}", problem)
+        if not self.min <= value <= self.max or (self.type == "int" and not float(value).is_integer()):
+            return FieldViolation(f"params.{self.name}", problem)
+        return None
+
+    def coerce(self, value: ParamValue) -> ParamValue:
+        # 14.0 arrives as a float through the API's map<string, double>; it means 14.
+        return int(value) if self.type == "int" else float(value)
+
+
+@dataclass(frozen=True)
+class StrategySpec:
+    """A catalogue entry: what ListStrategies shows."""
+
+    name: str
+    description: str
+    params: tuple[ParamSpec, ...]
+
+    def param(self, name: str) -> ParamSpec:
+        return next(p for p in self.params if p.name == name)
+
+
+PositionsFunction = Callable[[Bars, StrategyParams], PositionArray]
+CrossCheck = Callable[[StrategyParams], Sequence[FieldViolation]]
+
+
+def no_cross_checks(_: StrategyParams) -> Sequence[FieldViolation]:
+    return ()
+
+
+@dataclass(frozen=True)
+class StrategyDefinition:
+    """A registered strategy.
+
+    `positions(bars, params)` returns the desired position for each bar (+1 long, -1 short, 0 flat)
+    as int8, where entry i uses only bars[0..i]; the engine acts on it at bar i+1's open.
+    `first_signal_bar(params)` is the earliest bar index whose position may be non-zero: like
+    backtesting.py, the first bar on which every indicator has a value is only history.
+    `cross_checks` reports violations that involve several parameters (fast < slow).
+    """
+
+    spec: StrategySpec
+    positions: PositionsFunction
+    first_signal_bar: Callable[[StrategyParams], int]
+    cross_checks: CrossCheck = field(default=no_cross_checks)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def resolve_params(self, params: Mapping[str, float]) -> dict[str, ParamValue]:
+        """User params checked and typed, defaults filled in; InvalidArgument names each bad `params.<name>`."""
+        known = {p.name for p in self.spec.params}
+        violations = [
+            FieldViolation(
+                f"params.{name}",
+                f"unknown parameter for {self.name}; it takes {', '.join(p.name for p in self.spec.params)}",
+            )
+            for name in sorted(set(params) - known)
+        ]
+        resolved: dict[str, ParamValue] = {}
+        for spec in self.spec.params:
+            value = params.get(spec.name, spec.default)
+            problem = spec.violation(value)
+            if problem is not None:
+                violations.append(problem)
+            else:
+                resolved[spec.name] = spec.coerce(value)
+        if not violations:
+            violations.extend(self.cross_checks(resolved))
+        if violations:
+            raise InvalidArgument(*violations)
+        return resolved
+
+    def minimum_bars(self, params: StrategyParams) -> int:
+        """Bars needed for one trade to be possible: the first signal bar plus the bar it fills on."""
+        return self.first_signal_bar(params) + 2

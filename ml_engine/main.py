@@ -6,8 +6,10 @@ import asyncio
 import logging
 from pathlib import Path
 
+from ml_engine.backtests.handlers import BacktestHandlers
 from ml_engine.config import MlEngineSettings
 from ml_engine.data.market_store import MarketStore
+from ml_engine.domain.backtest import warm_up
 from ml_engine.domain.models import ModelRegistry
 from ml_engine.engine.handlers import EngineHandlers
 from ml_engine.importing.importer import load_missing_samples
@@ -19,6 +21,8 @@ from service_runtime.metrics import CallStats
 from service_runtime.server import ServiceHost, run_service
 from service_runtime.signing_keys import SigningKeyStore
 from trading.market.v1 import (
+    backtest_service_pb2,
+    backtest_service_pb2_grpc,
     indicator_service_pb2,
     indicator_service_pb2_grpc,
     market_data_service_pb2,
@@ -32,6 +36,7 @@ SERVICES = [
     engine_service_pb2.DESCRIPTOR.services_by_name["EngineService"].full_name,
     market_data_service_pb2.DESCRIPTOR.services_by_name["MarketDataService"].full_name,
     indicator_service_pb2.DESCRIPTOR.services_by_name["IndicatorService"].full_name,
+    backtest_service_pb2.DESCRIPTOR.services_by_name["BacktestService"].full_name,
 ]
 
 
@@ -41,6 +46,7 @@ def build_host(settings: MlEngineSettings, store: MarketStore) -> ServiceHost:
     engine = EngineHandlers(store, stats, ModelRegistry(), settings.health_probe_timeout_ms / 1000)
     market = MarketDataHandlers(store, windows)
     indicators = IndicatorHandlers(windows)
+    backtests = BacktestHandlers(windows, settings.backtest_time_budget_s)
     verifier = TokenVerifier(SigningKeyStore(Path(settings.jwt_keys_dir)), settings.jwt_issuer, settings.jwt_audience)
 
     async def close() -> None:
@@ -55,6 +61,7 @@ def build_host(settings: MlEngineSettings, store: MarketStore) -> ServiceHost:
             lambda server: engine_service_pb2_grpc.add_EngineServiceServicer_to_server(engine, server),
             lambda server: market_data_service_pb2_grpc.add_MarketDataServiceServicer_to_server(market, server),
             lambda server: indicator_service_pb2_grpc.add_IndicatorServiceServicer_to_server(indicators, server),
+            lambda server: backtest_service_pb2_grpc.add_BacktestServiceServicer_to_server(backtests, server),
         ],
         stats=stats,
         grace_s=settings.shutdown_grace_s,
@@ -68,6 +75,8 @@ def prepare_store(settings: MlEngineSettings, store: MarketStore) -> None:
     if settings.migrate_on_start:
         store.migrate()
         log.info("migrations applied")
+    # Compile the backtest kernel now (numba caches it on disk), not on the first request.
+    log.info("backtest kernel ready", extra={"seconds": round(warm_up(), 3)})
     if settings.load_sample_data:
         for report in load_missing_samples(store.engine):
             log.info("sample data imported", extra={"symbol": report.symbol, "rows": report.rows_inserted})

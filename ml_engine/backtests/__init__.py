@@ -1,0 +1,1 @@
+"""BacktestService: the strategy catalogue and backtests over stored bars."""

@@ -1,0 +1,136 @@
+"""BacktestService handlers: read the bars of the range, refuse what cannot finish in time, run."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import grpc
+
+from ml_engine.domain.backtest import (
+    BacktestConfig,
+    BacktestMetrics,
+    BacktestResult,
+    ExitReason,
+    Side,
+    StrategySpec,
+    estimate_seconds,
+    get_strategy,
+    list_strategies,
+    periods_per_year_for,
+    run_backtest,
+)
+from ml_engine.domain.market.times import parse_request_time
+from ml_engine.indicators.handlers import PARAMETER_TYPES
+from ml_engine.market_data.bar_windows import BarWindows
+from ml_engine.market_data.handlers import timestamp
+from service_runtime.errors import InvalidArgument
+from trading.market.v1 import backtest_service_pb2 as pb
+from trading.market.v1 import backtest_service_pb2_grpc as pb_grpc
+from trading.market.v1 import indicator_service_pb2 as ind_pb
+
+# Reading stored bars costs about this much per row (PyMySQL; bench/market_data.py measures it).
+READ_SECONDS_PER_ROW = 6e-6
+
+SIDES = {Side.LONG: pb.TRADE_SIDE_LONG, Side.SHORT: pb.TRADE_SIDE_SHORT}
+EXIT_REASONS = {
+    ExitReason.SIGNAL: pb.EXIT_REASON_SIGNAL,
+    ExitReason.STOP_LOSS: pb.EXIT_REASON_STOP_LOSS,
+    ExitReason.TAKE_PROFIT: pb.EXIT_REASON_TAKE_PROFIT,
+    ExitReason.END: pb.EXIT_REASON_END,
+}
+
+
+def strategy_info(spec: StrategySpec) -> pb.StrategyInfo:
+    return pb.StrategyInfo(
+        name=spec.name,
+        description=spec.description,
+        parameters=[
+            ind_pb.Parameter(name=p.name, type=PARAMETER_TYPES[p.type], default_value=p.default,
+                             min_value=p.min, max_value=p.max, description=p.description)
+            for p in spec.params
+        ],
+    )
+
+
+def metrics_to_proto(m: BacktestMetrics) -> pb.BacktestMetrics:
+    return pb.BacktestMetrics(
+        start=timestamp(m.start), end=timestamp(m.end), bars=m.bars, final_equity=m.final_equity,
+        total_return=m.total_return, cagr=m.cagr, annual_volatility=m.annual_volatility, sharpe=m.sharpe,
+        sortino=m.sortino, max_drawdown=m.max_drawdown, max_drawdown_bars=m.max_drawdown_bars,
+        max_drawdown_seconds=m.max_drawdown_seconds, win_rate=m.win_rate, profit_factor=m.profit_factor,
+        expectancy=m.expectancy, exposure=m.exposure, trades=m.trades, buy_and_hold_return=m.buy_and_hold_return,
+    )
+
+
+def result_to_proto(result: BacktestResult) -> pb.RunBacktestResponse:
+    response = pb.RunBacktestResponse(
+        strategy=result.strategy,
+        metrics=metrics_to_proto(result.metrics),
+        trades=[
+            pb.Trade(side=SIDES[t.side], size=t.size, entry_time=timestamp(t.entry_time), entry_price=t.entry_price,
+                     exit_time=timestamp(t.exit_time), exit_price=t.exit_price, pnl=t.pnl, return_pct=t.return_pct,
+                     exit_reason=EXIT_REASONS[t.exit_reason], entry_bar=t.entry_bar, exit_bar=t.exit_bar)
+            for t in result.trades
+        ],
+        equity_curve=[
+            pb.EquityPoint(time=timestamp(int(t)), equity=float(e))
+            for t, e in zip(result.equity_curve.times, result.equity_curve.equity, strict=True)
+        ],
+        folds=[metrics_to_proto(f) for f in result.folds],
+    )
+    for name, value in result.params.items():
+        response.params[name] = float(value)
+    return response
+
+
+class BacktestHandlers(pb_grpc.BacktestServiceServicer):
+    def __init__(self, windows: BarWindows, time_budget_s: float) -> None:
+        self.windows = windows
+        self.time_budget_s = time_budget_s
+        self._catalogue = pb.ListStrategiesResponse(strategies=[strategy_info(s) for s in list_strategies()])
+
+    async def ListStrategies(self, request: pb.ListStrategiesRequest, context: grpc.aio.ServicerContext
+                             ) -> pb.ListStrategiesResponse:
+        return self._catalogue
+
+    async def RunBacktest(self, request: pb.RunBacktestRequest, context: grpc.aio.ServicerContext
+                          ) -> pb.RunBacktestResponse:
+        started = time.perf_counter()
+        if not request.strategy.strip():
+            raise InvalidArgument.field("strategy", "is required; see GET /api/strategies")
+        get_strategy(request.strategy)  # unknown strategy: INVALID_ARGUMENT before any reading
+        start = parse_request_time(request.start_date, "start_date")
+        end = parse_request_time(request.end_date, "end_date")
+        if start is not None and end is not None and end <= start:
+            raise InvalidArgument.field("end_date", "must be after start_date")
+        series = await asyncio.to_thread(self.windows.resolve, request.symbol, request.timeframe)
+        config = BacktestConfig(
+            initial_cash=request.initial_cash or 10_000.0,
+            commission=request.commission,
+            slippage=request.slippage,
+            position_size=request.position_size if request.HasField("position_size") else 1.0,
+            allow_short=request.allow_short if request.HasField("allow_short") else True,
+            stop_loss=request.stop_loss or None,
+            take_profit=request.take_profit or None,
+            max_equity_points=request.max_equity_points or 1000,
+            walk_forward_splits=request.walk_forward_splits,
+            periods_per_year=periods_per_year_for(series.target),
+        )
+        rows = await asyncio.to_thread(self.windows.count_base_bars, series, start, end)
+        ratio = series.target.seconds // series.base.seconds
+        expected_s = rows * READ_SECONDS_PER_ROW + estimate_seconds(rows // ratio, config.walk_forward_splits)
+        if expected_s > self.time_budget_s:
+            raise InvalidArgument.field(
+                "start_date",
+                f"the range holds {rows} stored bars, an estimated {expected_s:.0f} s of work, over the "
+                f"{self.time_budget_s:.0f} s a backtest may take; shorten the range or use a coarser timeframe",
+            )
+        # A resampled window has at most one bar per stored row.
+        window = await asyncio.to_thread(self.windows.latest, series, max(rows, 1), start, end)
+        result = await asyncio.to_thread(run_backtest, window.bars, request.strategy, dict(request.params), config)
+        response = result_to_proto(result)
+        response.symbol = series.symbol
+        response.timeframe = series.target.name
+        response.elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
+        return response

@@ -4,7 +4,7 @@ PY := .venv/bin/python
 VENV := .venv/.installed
 WEB_DEPS := web/node_modules/.installed
 
-.PHONY: run test gen gen-check lint breaking web web-deps venv bench-edge admin-keys k8s-envoy clean
+.PHONY: run test gen gen-check lint breaking web web-deps venv bench-edge bench-data import-bars admin-keys k8s-envoy clean
 
 venv: $(VENV)
 $(VENV): requirements.txt requirements-dev.txt
@@ -54,6 +54,16 @@ test: $(VENV) web
 
 bench-edge: $(VENV)
 	$(PY) -m bench.edge
+
+## Market data benchmarks: import rate, history REST vs gRPC, indicators, backtests vs backtesting.py.
+bench-data: $(VENV)
+	$(PY) -m bench.market_data
+	$(PY) -m bench.indicators
+	$(PY) -m bench.backtest
+
+## Import bars into the configured market store: make import-bars ARGS="file.csv --symbol X --timeframe 1h ..."
+import-bars: $(VENV)
+	$(PY) -m ml_engine.importing $(ARGS)
 
 ## Rotate the access-token signing key (the JWKS keeps the previous one).
 admin-keys: $(VENV)

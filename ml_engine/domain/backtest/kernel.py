@@ -22,8 +22,8 @@ from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
-from numba import njit
 
+from ml_engine.domain.backtest.jit import njit_cached
 from ml_engine.domain.market.bars import FloatArray, IntArray
 
 EXIT_SIGNAL = 0
@@ -52,7 +52,7 @@ _ENTRY_BAR, _EXIT_BAR, _UNITS, _ENTRY_PRICE, _EXIT_PRICE, _PNL, _RETURN, _COMMIS
 _COLUMNS = 9
 
 
-@njit(cache=True)
+@njit_cached
 def _count_changes(desired: npt.NDArray[np.int8]) -> int:
     changes = 0
     previous = 0
@@ -63,7 +63,7 @@ def _count_changes(desired: npt.NDArray[np.int8]) -> int:
     return changes
 
 
-@njit(cache=True)
+@njit_cached
 def _close_trade(
     trades: FloatArray,
     row: int,
@@ -92,7 +92,7 @@ def _close_trade(
     return units * (exit_price - entry_price) - exit_commission
 
 
-@njit(cache=True)
+@njit_cached
 def _simulate(
     open_: FloatArray,
     high: FloatArray,
@@ -138,6 +138,7 @@ def _simulate(
                 adjusted = o * (1 + math.copysign(slippage, side))
                 per_unit = adjusted + (size_fraction * o * commission) / size_fraction
                 margin_available = max(0.0, cash)  # flat here, so equity is cash
+                # `* 1.0` is backtesting.py's leverage (margin 1): exact, kept to mirror its expression.
                 size = (margin_available * 1.0 * size_fraction) // per_unit
                 # No whole unit affordable: backtesting.py's broker cancels the order.
                 if size > 0 and not size * per_unit > margin_available * 1.0:

@@ -20,12 +20,13 @@ every figure is a finite number for the API.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
 from ml_engine.domain.backtest.kernel import SimulationOutput
 from ml_engine.domain.backtest.results import BacktestMetrics
-from ml_engine.domain.market.bars import Bars, FloatArray
+from ml_engine.domain.market.bars import Bars, FloatArray, IntArray
 
 SECONDS_PER_CALENDAR_YEAR = 365.25 * 86400
 
@@ -36,6 +37,8 @@ def _ratio(numerator: float, denominator: float) -> float:
 
 def bar_returns(equity: FloatArray) -> FloatArray:
     """Simple returns between consecutive closes; 0 where the previous equity is 0 (wiped out)."""
+    if len(equity) == 0 or equity[-1] > 0:  # equity only reaches 0 by being wiped out, and stays there
+        return equity[1:] / equity[:-1] - 1
     previous = equity[:-1]
     returns = np.zeros(len(previous))
     alive = previous > 0
@@ -48,40 +51,64 @@ def drawdown(equity: FloatArray) -> FloatArray:
     return 1 - equity / np.maximum.accumulate(equity)
 
 
-def max_drawdown_span(equity: FloatArray) -> tuple[int, int, int]:
-    """(peak, trough, recovery) bar indices of the deepest drawdown; recovery is the last bar if none."""
+class DrawdownSpan(NamedTuple):
+    """The deepest drawdown: bar indices of its peak, its trough and the recovery (the last bar if none)."""
+
+    depth: float
+    peak: int
+    trough: int
+    recovery: int
+
+
+def max_drawdown_span(equity: FloatArray) -> DrawdownSpan:
     dd = drawdown(equity)
     trough = int(np.argmax(dd))
-    if dd[trough] <= 0:
-        return trough, trough, trough
+    depth = float(dd[trough])
+    if depth <= 0:
+        return DrawdownSpan(0.0, trough, trough, trough)
     peak_value = equity[: trough + 1].max()
+    # The latest bar at the peak: the drawdown starts when equity leaves it for the last time.
     peak = int(trough - np.argmax(equity[trough::-1] >= peak_value))
-    back = np.flatnonzero(equity[trough:] >= peak_value)
-    recovery = trough + int(back[0]) if len(back) else len(equity) - 1
-    return peak, trough, recovery
+    back = np.argmax(equity[trough:] >= peak_value)
+    recovery = trough + int(back) if equity[trough + back] >= peak_value else len(equity) - 1
+    return DrawdownSpan(depth, peak, trough, recovery)
 
 
-def exposure(n_bars: int, entry_bars: np.ndarray, exit_bars: np.ndarray) -> float:
-    held = np.zeros(n_bars + 1, dtype=np.int64)
-    np.add.at(held, entry_bars, 1)
-    np.add.at(held, exit_bars + 1, -1)
-    return float(np.count_nonzero(np.cumsum(held[:n_bars]) > 0)) / n_bars
+def exposure(n_bars: int, entry_bars: IntArray, exit_bars: IntArray) -> float:
+    """Share of bars from an entry bar to its exit bar, inclusive; trades are sequential, and a trade
+    entered on the bar where the previous one exited shares that bar with it."""
+    if len(entry_bars) == 0:
+        return 0.0
+    held = int(np.sum(exit_bars - entry_bars + 1))
+    shared = int(np.count_nonzero(entry_bars[1:] == exit_bars[:-1]))
+    return (held - shared) / n_bars
 
 
-def compute_metrics(bars: Bars, run: SimulationOutput, initial_cash: float, periods_per_year: float) -> BacktestMetrics:
+def compute_metrics(
+    bars: Bars,
+    run: SimulationOutput,
+    initial_cash: float,
+    periods_per_year: float,
+    span: DrawdownSpan | None = None,
+) -> BacktestMetrics:
+    """Metrics of one run; `span` is max_drawdown_span(run.equity) when the caller already has it."""
     equity = run.equity
     final = float(equity[-1])
     returns = bar_returns(equity)
     annualizer = math.sqrt(periods_per_year)
     volatility = float(np.std(returns, ddof=1)) if len(returns) > 1 else 0.0
     mean_return = float(np.mean(returns)) if len(returns) else 0.0
-    downside = float(np.sqrt(np.mean(np.minimum(returns, 0.0) ** 2))) if len(returns) else 0.0
+    downside = (
+        math.sqrt(float(np.dot(np.minimum(returns, 0.0), np.minimum(returns, 0.0))) / len(returns))
+        if len(returns)
+        else 0.0
+    )
 
     years = (int(bars.times[-1]) - int(bars.times[0])) / SECONDS_PER_CALENDAR_YEAR
     growth = final / initial_cash
     cagr = (growth ** (1 / years) - 1) if years > 0 else 0.0
 
-    peak, trough, recovery = max_drawdown_span(equity)
+    span = span or max_drawdown_span(equity)
     pnl = run.pnl
     n_trades = len(pnl)
     gross_profit = float(pnl[pnl > 0].sum())
@@ -97,9 +124,9 @@ def compute_metrics(bars: Bars, run: SimulationOutput, initial_cash: float, peri
         annual_volatility=volatility * annualizer,
         sharpe=_ratio(mean_return, volatility) * annualizer,
         sortino=_ratio(mean_return, downside) * annualizer,
-        max_drawdown=float(drawdown(equity)[trough]),
-        max_drawdown_bars=recovery - peak,
-        max_drawdown_seconds=int(bars.times[recovery] - bars.times[peak]),
+        max_drawdown=span.depth,
+        max_drawdown_bars=span.recovery - span.peak,
+        max_drawdown_seconds=int(bars.times[span.recovery] - bars.times[span.peak]),
         win_rate=_ratio(float(np.count_nonzero(pnl > 0)), n_trades),
         profit_factor=_ratio(gross_profit, gross_loss),
         expectancy=float(pnl.mean()) if n_trades else 0.0,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 from ml_engine.domain.backtest.config import BacktestConfig
 from ml_engine.domain.backtest.strategies.base import ParamValue
@@ -22,9 +23,12 @@ class ExitReason(StrEnum):
     END = "end"  # still open after the last bar (closed at its close), or equity wiped out
 
 
-@dataclass(frozen=True)
-class Trade:
-    """One closed round trip. Times are the open times of the entry and exit bars."""
+class Trade(NamedTuple):
+    """One closed round trip. Times are the open times of the entry and exit bars.
+
+    A NamedTuple rather than a frozen dataclass: as immutable, and several times cheaper to build,
+    which shows with tens of thousands of trades.
+    """
 
     side: Side
     size: int  # whole units, positive for both sides

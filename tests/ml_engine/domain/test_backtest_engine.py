@@ -6,8 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from backtesting.test import EURUSD, GOOG
+from numba import njit
+from numba.core import caching
 
 from ml_engine.domain.backtest import BacktestConfig
+from ml_engine.domain.backtest.jit import njit_cached
 from ml_engine.domain.backtest.kernel import EXIT_END, EXIT_SIGNAL, EXIT_STOP_LOSS, EXIT_TAKE_PROFIT, simulate
 from ml_engine.domain.market.bars import Bars
 from tests.ml_engine.domain.test_backtest_reference import (
@@ -185,3 +188,19 @@ def test_reversal_closes_at_the_open_then_opens_the_other_side() -> None:
     assert list(ours.entry_price) == [110.0, 120.0] and list(ours.exit_price) == [120.0, 120.0]
     assert list(ours.entry_bar) == [2, 3] and list(ours.exit_bar) == [3, 3]
     assert ours.equity[-1] == 1_000.0 + 9 * (120 - 110)
+
+
+def _double(x: float) -> float:
+    return 2 * x
+
+
+def test_jit_without_a_writable_cache_still_compiles(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A read-only filesystem (the ml_engine pod) must not break the import: numba's cache=True raises there."""
+
+    def read_only(self: object) -> None:
+        raise OSError("read-only file system")
+
+    monkeypatch.setattr(caching._CacheLocator, "ensure_cache_path", read_only)
+    with pytest.raises(RuntimeError, match="no locator"):
+        njit(cache=True)(_double)
+    assert njit_cached(_double)(2.0) == 4.0

@@ -106,10 +106,9 @@ def test_commission_and_slippage_by_hand() -> None:
 
 def test_max_drawdown_span_with_recovery() -> None:
     equity = np.array([100, 120, 90, 60, 80, 125, 130, 110], dtype=float)
-    peak, trough, recovery = max_drawdown_span(equity)
-    assert (peak, trough, recovery) == (1, 3, 5)  # 120 -> 60 (50 %), back above 120 at bar 5
-    flat = np.full(5, 100.0)
-    assert max_drawdown_span(flat) == (0, 0, 0)
+    assert max_drawdown_span(equity) == (0.5, 1, 3, 5)  # 120 -> 60, back above 120 at bar 5
+    assert max_drawdown_span(np.array([100, 120, 90, 120, 60, 70.0])) == (0.5, 3, 4, 5)  # latest peak; never back
+    assert max_drawdown_span(np.full(5, 100.0)) == (0.0, 0, 0, 0)
 
 
 def test_no_trades_gives_finite_zero_ratios() -> None:
@@ -144,7 +143,7 @@ def test_downsampling_size_and_kept_points(max_points: int) -> None:
     assert len(indices) <= max_points
     assert np.all(np.diff(indices) > 0)
     assert indices[0] == 0 and indices[-1] == len(equity) - 1
-    peak, trough, _ = max_drawdown_span(equity)
+    _, peak, trough, _ = max_drawdown_span(equity)
     if max_points >= 3:
         assert trough in indices
     if max_points >= 4:

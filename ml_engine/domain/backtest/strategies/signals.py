@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from ml_engine.domain.backtest.jit import njit_cached
 from ml_engine.domain.backtest.strategies.base import PositionArray
 from ml_engine.domain.market.bars import FloatArray
 
@@ -32,18 +33,33 @@ def crosses_below(series: FloatArray, level: FloatArray | float) -> BoolArray:
     return out
 
 
+@njit_cached
 def last_index_where(condition: BoolArray) -> npt.NDArray[np.int64]:
     """For each bar, the latest index <= it where `condition` held, or -1."""
-    return np.maximum.accumulate(np.where(condition, np.arange(len(condition), dtype=np.int64), -1))
+    # A loop: np.maximum.accumulate over np.where(...) is several times slower on large series.
+    out = np.empty(len(condition), dtype=np.int64)
+    last = -1
+    for i in range(len(condition)):
+        if condition[i]:
+            last = i
+        out[i] = last
+    return out
 
 
+@njit_cached
 def positions_from_events(go_long: BoolArray, go_short: BoolArray) -> PositionArray:
-    """+1 from each `go_long` bar and -1 from each `go_short` bar, held until the other kind; 0 before either."""
-    last_long = last_index_where(go_long)
-    last_short = last_index_where(go_short)
-    positions = np.zeros(len(go_long), dtype=np.int8)
-    positions[last_long > last_short] = 1
-    positions[last_short > last_long] = -1
+    """+1 from each `go_long` bar and -1 from each `go_short` bar, held until the other kind; 0 before
+    either (and from a bar that has both)."""
+    positions = np.empty(len(go_long), dtype=np.int8)
+    state = 0
+    for i in range(len(go_long)):
+        if go_long[i] and go_short[i]:
+            state = 0
+        elif go_long[i]:
+            state = 1
+        elif go_short[i]:
+            state = -1
+        positions[i] = state
     return positions
 
 

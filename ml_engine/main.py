@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from pathlib import Path
 
 from ml_engine.backtests.handlers import BacktestHandlers
 from ml_engine.config import MlEngineSettings
@@ -16,10 +15,9 @@ from ml_engine.importing.importer import load_missing_samples
 from ml_engine.indicators.handlers import IndicatorHandlers
 from ml_engine.market_data.bar_windows import BarWindows
 from ml_engine.market_data.handlers import MarketDataHandlers
-from service_runtime.access import AccessInterceptor, TokenVerifier, access_rules
+from service_runtime.access import AccessInterceptor, access_rules
 from service_runtime.metrics import CallStats
 from service_runtime.server import ServiceHost, run_service
-from service_runtime.signing_keys import SigningKeyStore
 from trading.market.v1 import (
     backtest_service_pb2,
     backtest_service_pb2_grpc,
@@ -47,7 +45,6 @@ def build_host(settings: MlEngineSettings, store: MarketStore) -> ServiceHost:
     market = MarketDataHandlers(store, windows)
     indicators = IndicatorHandlers(windows)
     backtests = BacktestHandlers(windows, settings.backtest_time_budget_s)
-    verifier = TokenVerifier(SigningKeyStore(Path(settings.jwt_keys_dir)), settings.jwt_issuer, settings.jwt_audience)
 
     async def close() -> None:
         store.close()
@@ -67,7 +64,7 @@ def build_host(settings: MlEngineSettings, store: MarketStore) -> ServiceHost:
         grace_s=settings.shutdown_grace_s,
         metrics_port=settings.ml_metrics_port,
         on_stop=close,
-        inner_interceptors=[AccessInterceptor(verifier, access_rules(SERVICES))],
+        inner_interceptors=[AccessInterceptor(settings.token_verifier(), access_rules(SERVICES))],
     )
 
 

@@ -7,10 +7,14 @@ port without passing through Envoy. RPCs without a rule are not checked here yet
 
 from __future__ import annotations
 
+import base64
 import contextvars
+import json
 import time
-from collections.abc import Iterable
+import urllib.request
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -18,7 +22,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from google.protobuf import descriptor_pool
 
-from service_runtime.errors import PermissionDenied, Unauthenticated
+from service_runtime.errors import DependencyUnavailable, PermissionDenied, Unauthenticated
 from service_runtime.interceptors import _Around, _WrappingInterceptor
 from service_runtime.signing_keys import SigningKeyStore
 from trading.common.v1 import access_pb2
@@ -37,20 +41,48 @@ caller_var: contextvars.ContextVar[Caller | None] = contextvars.ContextVar("call
 KEY_RELOAD_INTERVAL_S = 5.0
 
 
+PublicKeys = Callable[[], dict[str, Ed25519PublicKey]]
+
+
+def keys_from_folder(folder: Path) -> PublicKeys:
+    """Public keys read from the signing-key folder (local runs share it with the gateway)."""
+    return SigningKeyStore(folder).public_keys
+
+
+def keys_from_jwks_url(url: str, timeout_s: float = 2.0) -> PublicKeys:
+    """Public keys read from the published JWKS: a service needs no private key material."""
+
+    def fetch() -> dict[str, Ed25519PublicKey]:
+        with urllib.request.urlopen(url, timeout=timeout_s) as reply:
+            document = json.load(reply)
+        keys = {}
+        for jwk in document.get("keys", []):
+            if jwk.get("kty") == "OKP" and jwk.get("crv") == "Ed25519":
+                raw = base64.urlsafe_b64decode(jwk["x"] + "=" * (-len(jwk["x"]) % 4))
+                keys[str(jwk["kid"])] = Ed25519PublicKey.from_public_bytes(raw)
+        return keys
+
+    return fetch
+
+
 class TokenVerifier:
     """Verifies EdDSA access tokens against the platform's published keys."""
 
-    def __init__(self, keys: SigningKeyStore, issuer: str, audience: str) -> None:
+    def __init__(self, keys: PublicKeys, issuer: str, audience: str) -> None:
         self.keys = keys
         self.issuer = issuer
         self.audience = audience
         self._public: dict[str, Ed25519PublicKey] = {}
-        self._loaded_at = 0.0
+        self._loaded_at = -KEY_RELOAD_INTERVAL_S
 
     def _key(self, kid: str) -> Ed25519PublicKey | None:
+        # Keys rotate: an unknown kid triggers a re-read, rate-limited so junk tokens cannot flood it.
         if kid not in self._public and time.monotonic() - self._loaded_at > KEY_RELOAD_INTERVAL_S:
-            self._public = self.keys.public_keys()
             self._loaded_at = time.monotonic()
+            try:
+                self._public = self.keys()
+            except OSError as error:
+                raise DependencyUnavailable(f"cannot read the token signing keys: {error}") from None
         return self._public.get(kid)
 
     def verify(self, token: str) -> Caller:

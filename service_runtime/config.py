@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from service_runtime.access import TokenVerifier, keys_from_folder, keys_from_jwks_url
 
 
 class CommonSettings(BaseSettings):
@@ -28,4 +32,13 @@ class CommonSettings(BaseSettings):
     jwt_issuer: str = Field("trading-platform", description="`iss` of access tokens")
     jwt_audience: str = Field("trading-api", description="`aud` of access tokens")
     jwt_keys_dir: str = Field(".data/keys", description="folder of Ed25519 signing keys (PEM)")
+    jwks_url: str = Field(
+        "", description="JWKS services verify tokens with (e.g. http://gateway:8000/.well-known/jwks.json); "
+        "empty: the public halves of the keys in JWT_KEYS_DIR"
+    )
     jwt_access_ttl_s: int = Field(900, gt=0, le=3600, description="access token lifetime (s)")
+
+    def token_verifier(self) -> TokenVerifier:
+        """The verifier of access tokens for this service's own checks (zero trust)."""
+        keys = keys_from_jwks_url(self.jwks_url) if self.jwks_url else keys_from_folder(Path(self.jwt_keys_dir))
+        return TokenVerifier(keys, self.jwt_issuer, self.jwt_audience)

@@ -128,7 +128,10 @@ class BacktestHandlers(pb_grpc.BacktestServiceServicer):
             )
         # A resampled window has at most one bar per stored row.
         window = await asyncio.to_thread(self.windows.latest, series, max(rows, 1), start, end)
-        result = await asyncio.to_thread(run_backtest, window.bars, request.strategy, dict(request.params), config)
+        bars = window.bars
+        if len(bars) and not bars.last_complete:
+            bars = bars.slice(0, len(bars) - 1)  # a bar still being built is no fill price to trade on
+        result = await asyncio.to_thread(run_backtest, bars, request.strategy, dict(request.params), config)
         response = result_to_proto(result)
         response.symbol = series.symbol
         response.timeframe = series.target.name

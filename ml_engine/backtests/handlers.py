@@ -21,13 +21,12 @@ from ml_engine.domain.backtest import (
     run_backtest,
 )
 from ml_engine.domain.market.times import parse_request_time
-from ml_engine.indicators.handlers import PARAMETER_TYPES
+from ml_engine.indicators.handlers import parameter_proto
 from ml_engine.market_data.bar_windows import BarWindows
 from ml_engine.market_data.handlers import timestamp
 from service_runtime.errors import InvalidArgument
 from trading.market.v1 import backtest_service_pb2 as pb
 from trading.market.v1 import backtest_service_pb2_grpc as pb_grpc
-from trading.market.v1 import indicator_service_pb2 as ind_pb
 
 # Reading stored bars costs about this much per row (PyMySQL; bench/market_data.py measures it).
 READ_SECONDS_PER_ROW = 6e-6
@@ -45,11 +44,7 @@ def strategy_info(spec: StrategySpec) -> pb.StrategyInfo:
     return pb.StrategyInfo(
         name=spec.name,
         description=spec.description,
-        parameters=[
-            ind_pb.Parameter(name=p.name, type=PARAMETER_TYPES[p.type], default_value=p.default,
-                             min_value=p.min, max_value=p.max, description=p.description)
-            for p in spec.params
-        ],
+        parameters=[parameter_proto(p) for p in spec.params],
     )
 
 

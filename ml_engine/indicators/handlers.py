@@ -9,6 +9,7 @@ import grpc
 from ml_engine.domain.indicators import CATALOGUE, compute, json_values, max_lookback, parse_indicators
 from ml_engine.domain.indicators.catalogue import IndicatorSpec
 from ml_engine.domain.market.times import parse_request_time
+from ml_engine.domain.parameters import ParamSpec
 from ml_engine.market_data.bar_windows import BarWindows
 from ml_engine.market_data.handlers import check_limit, timestamp
 from trading.market.v1 import indicator_service_pb2 as pb
@@ -20,15 +21,17 @@ MAX_INDICATOR_LIMIT = 100_000
 PARAMETER_TYPES = {"int": pb.PARAMETER_TYPE_INTEGER, "float": pb.PARAMETER_TYPE_FLOAT}
 
 
+def parameter_proto(p: ParamSpec) -> pb.Parameter:
+    """A catalogue parameter (indicators and strategies share the message)."""
+    return pb.Parameter(name=p.name, type=PARAMETER_TYPES[p.type], default_value=p.default,
+                        min_value=p.min, max_value=p.max, description=p.description)
+
+
 def indicator_info(spec: IndicatorSpec) -> pb.IndicatorInfo:
     return pb.IndicatorInfo(
         name=spec.name,
         description=spec.description,
-        parameters=[
-            pb.Parameter(name=p.name, type=PARAMETER_TYPES[p.type], default_value=p.default,
-                         min_value=p.min, max_value=p.max, description=p.description)
-            for p in spec.params
-        ],
+        parameters=[parameter_proto(p) for p in spec.params],
         outputs=list(spec.outputs),
         talib_function=", ".join(spec.talib_functions),
     )

@@ -2,45 +2,18 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 
 from ml_engine.domain.market.bars import Bars
+from ml_engine.domain.parameters import ParamSpec, ParamValue
 from service_runtime.errors import FieldViolation, InvalidArgument
 
-ParamValue = int | float
 StrategyParams = Mapping[str, ParamValue]
-ParamType = Literal["int", "float"]
 PositionArray = npt.NDArray[np.int8]
-
-
-@dataclass(frozen=True)
-class ParamSpec:
-    name: str
-    type: ParamType
-    default: ParamValue
-    min: ParamValue
-    max: ParamValue
-    description: str
-
-    def violation(self, value: object) -> FieldViolation | None:
-        """Why `value` is not acceptable for this parameter, or None when it is."""
-        kind = "an integer" if self.type == "int" else "a number"
-        problem = f"must be {kind} in [{self.min}, {self.max}], got {value!r}"
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            return FieldViolation(f"params.{self.name}", problem)
-        if not self.min <= value <= self.max or (self.type == "int" and not float(value).is_integer()):
-            return FieldViolation(f"params.{self.name}", problem)
-        return None
-
-    def coerce(self, value: ParamValue) -> ParamValue:
-        # 14.0 arrives as a float through the API's map<string, double>; it means 14.
-        return int(value) if self.type == "int" else float(value)
 
 
 @dataclass(frozen=True)
@@ -96,7 +69,7 @@ class StrategyDefinition:
         resolved: dict[str, ParamValue] = {}
         for spec in self.spec.params:
             value = params.get(spec.name, spec.default)
-            problem = spec.violation(value)
+            problem = spec.violation(value, f"params.{spec.name}")
             if problem is not None:
                 violations.append(problem)
             else:

@@ -12,6 +12,8 @@ from backtesting.test import EURUSD, GOOG
 
 from gateway.supervisor import Stack
 from tests.conftest import EDGE, ENVOY_PORT, ML_PORT, bearer
+from tests.e2e import grpc_web
+from trading.market.v1 import backtest_service_pb2 as bt_pb
 from trading.market.v1 import indicator_service_pb2 as ind_pb
 from trading.market.v1 import indicator_service_pb2_grpc as ind_grpc
 from trading.market.v1 import market_data_service_pb2 as md_pb
@@ -186,3 +188,19 @@ def test_grpc_direct_and_via_envoy_agree(stack: Stack, token: str) -> None:
             assert len(indicators.indicators[0].outputs[0].values.values) == 5
     assert answers[0] == answers[1]
     assert [b.close for b in answers[0].bars] == GOOG.Close.iloc[-50:].tolist()
+
+
+def test_grpc_web_serves_history_and_backtests(stack: Stack, token: str) -> None:
+    history = grpc_web.call(f"{EDGE}/trading.market.v1.MarketDataService/GetHistory",
+                            md_pb.GetHistoryRequest(symbol="EURUSD", limit=24, timeframe="4h"), bearer(token))
+    assert history.grpc_status == 0, history.grpc_message
+    bars = md_pb.GetHistoryResponse.FromString(history.messages[0]).bars
+    assert len(bars) == 24 and all(b.high >= max(b.open, b.close) for b in bars)
+    backtest = grpc_web.call(f"{EDGE}/trading.market.v1.BacktestService/RunBacktest",
+                             bt_pb.RunBacktestRequest(strategy="bollinger_breakout", symbol="GOOG"), bearer(token))
+    assert backtest.grpc_status == 0, backtest.grpc_message
+    assert bt_pb.RunBacktestResponse.FromString(backtest.messages[0]).metrics.bars == len(GOOG)
+    bad = grpc_web.call(f"{EDGE}/trading.market.v1.MarketDataService/GetHistory",
+                        md_pb.GetHistoryRequest(symbol="EURUSD", timeframe="2h"), bearer(token))
+    assert bad.grpc_status == grpc.StatusCode.INVALID_ARGUMENT.value[0]
+    assert "timeframe" in bad.grpc_message

@@ -8,7 +8,7 @@ from alembic import command, context
 from alembic.config import Config
 from sqlalchemy import engine_from_config, pool
 
-from service_runtime.databases import normalize_url
+from service_runtime.databases import ensure_sqlite_folder, normalize_url
 
 
 def alembic_config(url: str, migrations_dir: Path) -> Config:
@@ -19,6 +19,7 @@ def alembic_config(url: str, migrations_dir: Path) -> Config:
 
 
 def upgrade(url: str, migrations_dir: Path, revision: str = "head") -> None:
+    ensure_sqlite_folder(url)
     command.upgrade(alembic_config(url, migrations_dir), revision)
 
 

@@ -19,9 +19,8 @@ from service_runtime.errors import InvalidArgument, NotFound
 
 @dataclass(frozen=True)
 class BarWindow:
-    symbol: str
-    timeframe: Timeframe
-    base_timeframe: Timeframe
+    """The bars of a request (its Series says which symbol and timeframes they are)."""
+
     bars: Bars
     # Whether bars before the first one exist inside the requested bounds.
     has_earlier: bool
@@ -85,5 +84,4 @@ class BarWindows:
                     break
                 fetch *= 2  # gaps (weekends, holidays) left too few buckets: read further back
         has_earlier = len(usable) > limit
-        return BarWindow(series.symbol, target, base, usable.slice(len(usable) - min(limit, len(usable))),
-                         has_earlier)
+        return BarWindow(usable.slice(len(usable) - min(limit, len(usable))), has_earlier)

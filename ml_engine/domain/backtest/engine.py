@@ -15,6 +15,7 @@ from ml_engine.domain.backtest.kernel import SimulationOutput, simulate
 from ml_engine.domain.backtest.metrics import compute_metrics, max_drawdown_span
 from ml_engine.domain.backtest.results import BacktestResult, ExitReason, Side, Trade
 from ml_engine.domain.backtest.strategies import StrategyDefinition, StrategyParams, get_strategy
+from ml_engine.domain.backtest.strategies.base import PositionArray
 from ml_engine.domain.backtest.walk_forward import fold_bounds, folds
 from ml_engine.domain.market.bars import Bars
 from service_runtime.errors import InvalidArgument
@@ -85,6 +86,11 @@ def simulate_strategy(
     desired = definition.positions(bars, params)
     if not config.allow_short:
         desired = np.maximum(desired, 0).astype(np.int8)
+    return simulate_positions(bars, desired, config)
+
+
+def simulate_positions(bars: Bars, desired: PositionArray, config: BacktestConfig) -> SimulationOutput:
+    """A desired position per bar (+1/-1/0) run through the fill kernel with `config`'s costs and stops."""
     return simulate(
         bars.open,
         bars.high,

@@ -10,15 +10,16 @@ from numba import njit
 from numba.core import caching
 
 from ml_engine.domain.backtest import BacktestConfig
+from ml_engine.domain.backtest.engine import simulate_positions
 from ml_engine.domain.backtest.jit import njit_cached
-from ml_engine.domain.backtest.kernel import EXIT_END, EXIT_SIGNAL, EXIT_STOP_LOSS, EXIT_TAKE_PROFIT, simulate
+from ml_engine.domain.backtest.kernel import EXIT_END, EXIT_SIGNAL, EXIT_STOP_LOSS, EXIT_TAKE_PROFIT
 from ml_engine.domain.market.bars import Bars
 from tests.ml_engine.domain.test_backtest_reference import (
     TargetPositions,
     assert_matches_reference,
-    bars_from_frame,
     run_reference,
 )
+from tests.ml_engine.frames import bars_from_frame
 
 
 def random_desired(n: int, seed: int, change_probability: float = 0.04, allow_short: bool = True) -> np.ndarray:
@@ -29,22 +30,6 @@ def random_desired(n: int, seed: int, change_probability: float = 0.04, allow_sh
     for i in range(1, n):
         desired[i] = rng.choice(choices) if rng.random() < change_probability else desired[i - 1]
     return desired
-
-
-def run_ours(bars: Bars, desired: np.ndarray, config: BacktestConfig):  # type: ignore[no-untyped-def]
-    return simulate(
-        bars.open,
-        bars.high,
-        bars.low,
-        bars.close,
-        desired,
-        initial_cash=config.initial_cash,
-        commission=config.commission,
-        slippage=config.slippage,
-        size_fraction=config.order_size_fraction,
-        stop_loss=config.stop_loss,
-        take_profit=config.take_profit,
-    )
 
 
 CASES = [
@@ -71,7 +56,7 @@ CASES = [
 @pytest.mark.parametrize(("frame", "config", "seed"), CASES)
 def test_trades_and_equity_match_backtesting_py(frame: pd.DataFrame, config: BacktestConfig, seed: int) -> None:
     desired = random_desired(len(frame), seed)
-    ours = run_ours(bars_from_frame(frame), desired, config)
+    ours = simulate_positions(bars_from_frame(frame), desired, config)
     stats = run_reference(frame, TargetPositions, config, desired=desired)
     assert len(ours.pnl) >= 15
     assert_matches_reference(frame, ours, stats)
@@ -87,7 +72,7 @@ def test_open_position_at_the_end_closes_at_the_last_close_unlike_backtesting_py
     desired = np.zeros(len(frame), dtype=np.int8)
     desired[100:] = 1
     config = BacktestConfig(commission=0.001)
-    ours = run_ours(bars_from_frame(frame), desired, config)
+    ours = simulate_positions(bars_from_frame(frame), desired, config)
     stats = run_reference(frame, TargetPositions, config, desired=desired)
 
     assert list(ours.exit_reason) == [EXIT_END]
@@ -108,7 +93,7 @@ def test_change_on_the_last_bar_is_not_traded() -> None:
     frame = EURUSD.iloc[:50]
     desired = np.zeros(len(frame), dtype=np.int8)
     desired[-1] = 1  # backtesting.py's finalize_trades would fill this at the last bar's open
-    ours = run_ours(bars_from_frame(frame), desired, BacktestConfig())
+    ours = simulate_positions(bars_from_frame(frame), desired, BacktestConfig())
     assert len(ours.pnl) == 0
     assert np.all(ours.equity == 10_000)
 
@@ -129,7 +114,7 @@ def test_stop_counts_first_when_both_levels_are_inside_one_bar() -> None:
     )
     desired = np.array([0, 1, 1, 1, 1], dtype=np.int8)
     config = BacktestConfig(stop_loss=0.1, take_profit=0.1)
-    ours = run_ours(bars, desired, config)
+    ours = simulate_positions(bars, desired, config)
     assert list(ours.exit_reason) == [EXIT_STOP_LOSS]
     assert ours.entry_bar[0] == 2 and ours.exit_bar[0] == 3
     assert ours.exit_price[0] == pytest.approx(90.0)
@@ -151,7 +136,7 @@ def test_levels_are_checked_on_the_entry_bar_and_gaps_fill_at_the_open() -> None
     )
     desired = np.array([0, 1, 1, 0, -1, -1, -1, -1], dtype=np.int8)
     config = BacktestConfig(stop_loss=0.05)
-    ours = run_ours(bars, desired, config)
+    ours = simulate_positions(bars, desired, config)
     assert list(ours.exit_reason) == [EXIT_STOP_LOSS, EXIT_STOP_LOSS]
     assert (ours.entry_bar[0], ours.exit_bar[0], ours.exit_price[0]) == (2, 2, 95.0)
     assert (ours.entry_bar[1], ours.exit_bar[1], ours.exit_price[1]) == (5, 6, 115.0)
@@ -163,7 +148,7 @@ def test_wiped_out_short_stops_the_run_like_backtesting_py() -> None:
     rows += [(100.0, 101.0, 99.0, 100.0)] * 3
     bars, frame = synthetic_bars(rows)
     desired = np.array([0, -1, -1, -1, -1, 0, 1, 1], dtype=np.int8)
-    ours = run_ours(bars, desired, BacktestConfig())
+    ours = simulate_positions(bars, desired, BacktestConfig())
     assert list(ours.exit_reason) == [EXIT_END]
     assert ours.exit_bar[0] == 4 and ours.exit_price[0] == 210.0
     assert np.all(ours.equity[4:] == 0)
@@ -173,7 +158,7 @@ def test_wiped_out_short_stops_the_run_like_backtesting_py() -> None:
 def test_entry_that_cannot_buy_one_unit_is_skipped() -> None:
     bars, _ = synthetic_bars([(100, 101, 99, 100)] * 4)
     desired = np.array([0, 1, 1, 1], dtype=np.int8)
-    ours = run_ours(bars, desired, BacktestConfig(initial_cash=99.0))
+    ours = simulate_positions(bars, desired, BacktestConfig(initial_cash=99.0))
     assert len(ours.pnl) == 0
     assert np.all(ours.equity == 99.0)
 
@@ -181,7 +166,7 @@ def test_entry_that_cannot_buy_one_unit_is_skipped() -> None:
 def test_reversal_closes_at_the_open_then_opens_the_other_side() -> None:
     bars, _ = synthetic_bars([(100, 101, 99, 100), (100, 101, 99, 100), (110, 111, 109, 110), (120, 121, 119, 120)])
     desired = np.array([0, 1, -1, -1], dtype=np.int8)  # long from bar 2's open, short from bar 3's
-    ours = run_ours(bars, desired, BacktestConfig(initial_cash=1_000))
+    ours = simulate_positions(bars, desired, BacktestConfig(initial_cash=1_000))
     assert list(ours.exit_reason) == [EXIT_SIGNAL, EXIT_END]
     # All in is backtesting.py's (1 - eps) of equity: 1000 * (1 - eps) // 110 is 9 units.
     assert list(ours.units) == [9.0, -9.0]  # then 1090 * (1 - eps) // 120

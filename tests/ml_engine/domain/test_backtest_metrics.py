@@ -22,7 +22,7 @@ from ml_engine.domain.backtest.metrics import compute_metrics, max_drawdown_span
 from ml_engine.domain.backtest.walk_forward import fold_bounds
 from ml_engine.domain.market.bars import Bars
 from ml_engine.domain.market.timeframes import TIMEFRAMES
-from tests.ml_engine.domain.test_backtest_reference import bars_from_frame
+from tests.ml_engine.frames import bars_from_frame
 
 DAY = 86400
 

@@ -23,14 +23,9 @@ from backtesting.test import EURUSD, GOOG
 
 from ml_engine.domain.backtest import BacktestConfig, BacktestResult, ExitReason, Side
 from ml_engine.domain.backtest.kernel import SimulationOutput
-from ml_engine.domain.market.bars import Bars
+from tests.ml_engine.frames import bars_from_frame
 
 REL = 1e-9
-
-
-def bars_from_frame(frame: pd.DataFrame) -> Bars:
-    times = frame.index.values.astype("datetime64[s]").astype(np.int64)
-    return Bars.from_columns(times, frame.Open, frame.High, frame.Low, frame.Close, frame.Volume)
 
 
 class ReferenceBase(Strategy):

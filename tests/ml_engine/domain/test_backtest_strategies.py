@@ -17,9 +17,9 @@ from tests.ml_engine.domain.test_backtest_reference import (
     RsiReversionReference,
     SmaCrossReference,
     assert_matches_reference,
-    bars_from_frame,
     run_reference,
 )
+from tests.ml_engine.frames import bars_from_frame
 
 FULL_CURVE = 100_000  # max_equity_points: keep every bar so equity can be compared bar by bar
 FX_COSTS = {"commission": 0.0002, "slippage": 0.0001}

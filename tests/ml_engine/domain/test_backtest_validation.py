@@ -21,7 +21,7 @@ from ml_engine.domain.backtest import (
 )
 from ml_engine.domain.backtest.strategies import registry
 from service_runtime.errors import InvalidArgument
-from tests.ml_engine.domain.test_backtest_reference import bars_from_frame
+from tests.ml_engine.frames import bars_from_frame
 
 BARS = bars_from_frame(GOOG.iloc[:300])
 

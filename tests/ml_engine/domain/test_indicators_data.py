@@ -3,22 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 from backtesting.test import EURUSD, GOOG
 
-from ml_engine.domain.market.bars import Bars, FloatArray
-
-
-def bars_from_frame(frame: pd.DataFrame) -> Bars:
-    return Bars.from_columns(
-        frame.index.values.astype("datetime64[s]").astype(np.int64),
-        frame["Open"],
-        frame["High"],
-        frame["Low"],
-        frame["Close"],
-        frame["Volume"],
-    )
-
+from ml_engine.domain.market.bars import FloatArray
+from tests.ml_engine.frames import bars_from_frame
 
 DATASETS = {"EURUSD": bars_from_frame(EURUSD), "GOOG": bars_from_frame(GOOG)}
 

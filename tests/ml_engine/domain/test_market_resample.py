@@ -11,16 +11,12 @@ from ml_engine.domain.market.bars import Bars
 from ml_engine.domain.market.resample import resample
 from ml_engine.domain.market.timeframes import TIMEFRAMES, parse_timeframe
 from service_runtime.errors import InvalidArgument
-
-
-def eurusd_bars() -> Bars:
-    times = EURUSD.index.tz_localize("UTC").as_unit("s").asi8
-    return Bars.from_columns(times, EURUSD.Open, EURUSD.High, EURUSD.Low, EURUSD.Close, EURUSD.Volume)
+from tests.ml_engine.frames import bars_from_frame
 
 
 @pytest.mark.parametrize("target", ["4h", "1d"])
 def test_matches_pandas_resample(target: str) -> None:
-    bars = eurusd_bars()
+    bars = bars_from_frame(EURUSD)
     got = resample(bars, TIMEFRAMES["1h"], TIMEFRAMES[target])
     utc = EURUSD.tz_localize("UTC")
     frame = utc.resample("4h", origin="epoch") if target == "4h" else utc.resample("1D")

@@ -22,25 +22,39 @@ DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
 class AccessRule(_message.Message):
-    """AccessRule declares, next to the RPC it guards, who may call it. Services read it from
-    their descriptors and enforce it in an interceptor, so the rule lives in one place.
+    """AccessRule declares, next to the RPC it guards, who may call it. It is the one place the
+    platform's authorization lives: Envoy reads `public` to decide where a token is needed, and
+    every service enforces the whole rule in an interceptor. An RPC without a rule is refused
+    (deny by default).
     """
 
     DESCRIPTOR: _descriptor.Descriptor
 
     ROLES_FIELD_NUMBER: _builtins.int
+    PUBLIC_FIELD_NUMBER: _builtins.int
+    PLANS_FIELD_NUMBER: _builtins.int
+    public: _builtins.bool
+    """No token is needed (login, registration, health). Excludes roles and plans."""
     @_builtins.property
     def roles(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """The caller's verified access token must carry at least one of these roles."""
+        """The caller's verified access token must carry at least one of these roles
+        ("user", "admin", or "service" for platform components).
+        """
+
+    @_builtins.property
+    def plans(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The caller's token must carry one of these plans ("free", "pro", ...); empty: any plan."""
 
     def __init__(
         self,
         *,
         roles: _abc.Iterable[_builtins.str] | None = ...,
+        public: _builtins.bool = ...,
+        plans: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["roles", b"roles"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["plans", b"plans", "public", b"public", "roles", b"roles"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -48,4 +62,4 @@ Global___AccessRule: _TypeAlias = AccessRule  # noqa: Y015
 
 ACCESS_FIELD_NUMBER: _builtins.int
 access: _extension_dict._ExtensionFieldDescriptor[_descriptor_pb2.MethodOptions, Global___AccessRule]
-"""Who may call this RPC beyond holding a valid access token (checked by Envoy)."""
+"""Who may call this RPC. Required on every RPC of the platform."""

@@ -24,10 +24,11 @@ _sym_db = _symbol_database.Default()
 
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from trading.common.v1 import access_pb2 as trading_dot_common_dot_v1_dot_access__pb2
 from trading.market.v1 import indicator_service_pb2 as trading_dot_market_dot_v1_dot_indicator__service__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(trading/market/v1/backtest_service.proto\x12\x11trading.market.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a)trading/market/v1/indicator_service.proto\"c\n\x0cStrategyInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x30\n\nparameters\x18\x03 \x03(\x0b\x32\x1c.trading.market.v1.Parameter\"\x17\n\x15ListStrategiesRequest\"M\n\x16ListStrategiesResponse\x12\x33\n\nstrategies\x18\x01 \x03(\x0b\x32\x1f.trading.market.v1.StrategyInfo\"\xd5\x03\n\x12RunBacktestRequest\x12\x10\n\x08strategy\x18\x01 \x01(\t\x12\x0e\n\x06symbol\x18\x02 \x01(\t\x12\x12\n\nstart_date\x18\x03 \x01(\t\x12\x10\n\x08\x65nd_date\x18\x04 \x01(\t\x12\x11\n\ttimeframe\x18\x05 \x01(\t\x12\x41\n\x06params\x18\x06 \x03(\x0b\x32\x31.trading.market.v1.RunBacktestRequest.ParamsEntry\x12\x14\n\x0cinitial_cash\x18\x07 \x01(\x01\x12\x12\n\ncommission\x18\x08 \x01(\x01\x12\x10\n\x08slippage\x18\t \x01(\x01\x12\x1a\n\rposition_size\x18\n \x01(\x01H\x00\x88\x01\x01\x12\x18\n\x0b\x61llow_short\x18\x0b \x01(\x08H\x01\x88\x01\x01\x12\x11\n\tstop_loss\x18\x0c \x01(\x01\x12\x13\n\x0btake_profit\x18\r \x01(\x01\x12\x19\n\x11max_equity_points\x18\x0e \x01(\x05\x12\x1b\n\x13walk_forward_splits\x18\x0f \x01(\x05\x1a-\n\x0bParamsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x42\x10\n\x0e_position_sizeB\x0e\n\x0c_allow_short\"\xc3\x02\n\x05Trade\x12*\n\x04side\x18\x01 \x01(\x0e\x32\x1c.trading.market.v1.TradeSide\x12\x0c\n\x04size\x18\x02 \x01(\x03\x12.\n\nentry_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x65ntry_price\x18\x04 \x01(\x01\x12-\n\texit_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nexit_price\x18\x06 \x01(\x01\x12\x0b\n\x03pnl\x18\x07 \x01(\x01\x12\x12\n\nreturn_pct\x18\x08 \x01(\x01\x12\x32\n\x0b\x65xit_reason\x18\t \x01(\x0e\x32\x1d.trading.market.v1.ExitReason\x12\x11\n\tentry_bar\x18\n \x01(\x05\x12\x10\n\x08\x65xit_bar\x18\x0b \x01(\x05\"G\n\x0b\x45quityPoint\x12(\n\x04time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06\x65quity\x18\x02 \x01(\x01\"\xb4\x03\n\x0f\x42\x61\x63ktestMetrics\x12)\n\x05start\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x03\x65nd\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x62\x61rs\x18\x03 \x01(\x05\x12\x14\n\x0c\x66inal_equity\x18\x04 \x01(\x01\x12\x14\n\x0ctotal_return\x18\x05 \x01(\x01\x12\x0c\n\x04\x63\x61gr\x18\x06 \x01(\x01\x12\x19\n\x11\x61nnual_volatility\x18\x07 \x01(\x01\x12\x0e\n\x06sharpe\x18\x08 \x01(\x01\x12\x0f\n\x07sortino\x18\t \x01(\x01\x12\x14\n\x0cmax_drawdown\x18\n \x01(\x01\x12\x19\n\x11max_drawdown_bars\x18\x0b \x01(\x05\x12\x1c\n\x14max_drawdown_seconds\x18\x0c \x01(\x01\x12\x10\n\x08win_rate\x18\r \x01(\x01\x12\x15\n\rprofit_factor\x18\x0e \x01(\x01\x12\x12\n\nexpectancy\x18\x0f \x01(\x01\x12\x10\n\x08\x65xposure\x18\x10 \x01(\x01\x12\x0e\n\x06trades\x18\x11 \x01(\x05\x12\x1b\n\x13\x62uy_and_hold_return\x18\x12 \x01(\x01\"\x99\x03\n\x13RunBacktestResponse\x12\x10\n\x08strategy\x18\x01 \x01(\t\x12\x0e\n\x06symbol\x18\x02 \x01(\t\x12\x11\n\ttimeframe\x18\x03 \x01(\t\x12\x42\n\x06params\x18\x04 \x03(\x0b\x32\x32.trading.market.v1.RunBacktestResponse.ParamsEntry\x12\x33\n\x07metrics\x18\x05 \x01(\x0b\x32\".trading.market.v1.BacktestMetrics\x12(\n\x06trades\x18\x06 \x03(\x0b\x32\x18.trading.market.v1.Trade\x12\x34\n\x0c\x65quity_curve\x18\x07 \x03(\x0b\x32\x1e.trading.market.v1.EquityPoint\x12\x31\n\x05\x66olds\x18\x08 \x03(\x0b\x32\".trading.market.v1.BacktestMetrics\x12\x12\n\nelapsed_ms\x18\t \x01(\x01\x1a-\n\x0bParamsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01*R\n\tTradeSide\x12\x1a\n\x16TRADE_SIDE_UNSPECIFIED\x10\x00\x12\x13\n\x0fTRADE_SIDE_LONG\x10\x01\x12\x14\n\x10TRADE_SIDE_SHORT\x10\x02*\x8e\x01\n\nExitReason\x12\x1b\n\x17\x45XIT_REASON_UNSPECIFIED\x10\x00\x12\x16\n\x12\x45XIT_REASON_SIGNAL\x10\x01\x12\x19\n\x15\x45XIT_REASON_STOP_LOSS\x10\x02\x12\x1b\n\x17\x45XIT_REASON_TAKE_PROFIT\x10\x03\x12\x13\n\x0f\x45XIT_REASON_END\x10\x04\x32\x90\x02\n\x0f\x42\x61\x63ktestService\x12\x81\x01\n\x0eListStrategies\x12(.trading.market.v1.ListStrategiesRequest\x1a).trading.market.v1.ListStrategiesResponse\"\x1a\x90\x02\x01\x82\xd3\xe4\x93\x02\x11\x12\x0f/api/strategies\x12y\n\x0bRunBacktest\x12%.trading.market.v1.RunBacktestRequest\x1a&.trading.market.v1.RunBacktestResponse\"\x1b\x90\x02\x01\x82\xd3\xe4\x93\x02\x12\"\r/api/backtest:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(trading/market/v1/backtest_service.proto\x12\x11trading.market.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1etrading/common/v1/access.proto\x1a)trading/market/v1/indicator_service.proto\"c\n\x0cStrategyInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x30\n\nparameters\x18\x03 \x03(\x0b\x32\x1c.trading.market.v1.Parameter\"\x17\n\x15ListStrategiesRequest\"M\n\x16ListStrategiesResponse\x12\x33\n\nstrategies\x18\x01 \x03(\x0b\x32\x1f.trading.market.v1.StrategyInfo\"\xd5\x03\n\x12RunBacktestRequest\x12\x10\n\x08strategy\x18\x01 \x01(\t\x12\x0e\n\x06symbol\x18\x02 \x01(\t\x12\x12\n\nstart_date\x18\x03 \x01(\t\x12\x10\n\x08\x65nd_date\x18\x04 \x01(\t\x12\x11\n\ttimeframe\x18\x05 \x01(\t\x12\x41\n\x06params\x18\x06 \x03(\x0b\x32\x31.trading.market.v1.RunBacktestRequest.ParamsEntry\x12\x14\n\x0cinitial_cash\x18\x07 \x01(\x01\x12\x12\n\ncommission\x18\x08 \x01(\x01\x12\x10\n\x08slippage\x18\t \x01(\x01\x12\x1a\n\rposition_size\x18\n \x01(\x01H\x00\x88\x01\x01\x12\x18\n\x0b\x61llow_short\x18\x0b \x01(\x08H\x01\x88\x01\x01\x12\x11\n\tstop_loss\x18\x0c \x01(\x01\x12\x13\n\x0btake_profit\x18\r \x01(\x01\x12\x19\n\x11max_equity_points\x18\x0e \x01(\x05\x12\x1b\n\x13walk_forward_splits\x18\x0f \x01(\x05\x1a-\n\x0bParamsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x42\x10\n\x0e_position_sizeB\x0e\n\x0c_allow_short\"\xc3\x02\n\x05Trade\x12*\n\x04side\x18\x01 \x01(\x0e\x32\x1c.trading.market.v1.TradeSide\x12\x0c\n\x04size\x18\x02 \x01(\x03\x12.\n\nentry_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x65ntry_price\x18\x04 \x01(\x01\x12-\n\texit_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nexit_price\x18\x06 \x01(\x01\x12\x0b\n\x03pnl\x18\x07 \x01(\x01\x12\x12\n\nreturn_pct\x18\x08 \x01(\x01\x12\x32\n\x0b\x65xit_reason\x18\t \x01(\x0e\x32\x1d.trading.market.v1.ExitReason\x12\x11\n\tentry_bar\x18\n \x01(\x05\x12\x10\n\x08\x65xit_bar\x18\x0b \x01(\x05\"G\n\x0b\x45quityPoint\x12(\n\x04time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06\x65quity\x18\x02 \x01(\x01\"\xb4\x03\n\x0f\x42\x61\x63ktestMetrics\x12)\n\x05start\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x03\x65nd\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x62\x61rs\x18\x03 \x01(\x05\x12\x14\n\x0c\x66inal_equity\x18\x04 \x01(\x01\x12\x14\n\x0ctotal_return\x18\x05 \x01(\x01\x12\x0c\n\x04\x63\x61gr\x18\x06 \x01(\x01\x12\x19\n\x11\x61nnual_volatility\x18\x07 \x01(\x01\x12\x0e\n\x06sharpe\x18\x08 \x01(\x01\x12\x0f\n\x07sortino\x18\t \x01(\x01\x12\x14\n\x0cmax_drawdown\x18\n \x01(\x01\x12\x19\n\x11max_drawdown_bars\x18\x0b \x01(\x05\x12\x1c\n\x14max_drawdown_seconds\x18\x0c \x01(\x01\x12\x10\n\x08win_rate\x18\r \x01(\x01\x12\x15\n\rprofit_factor\x18\x0e \x01(\x01\x12\x12\n\nexpectancy\x18\x0f \x01(\x01\x12\x10\n\x08\x65xposure\x18\x10 \x01(\x01\x12\x0e\n\x06trades\x18\x11 \x01(\x05\x12\x1b\n\x13\x62uy_and_hold_return\x18\x12 \x01(\x01\"\x99\x03\n\x13RunBacktestResponse\x12\x10\n\x08strategy\x18\x01 \x01(\t\x12\x0e\n\x06symbol\x18\x02 \x01(\t\x12\x11\n\ttimeframe\x18\x03 \x01(\t\x12\x42\n\x06params\x18\x04 \x03(\x0b\x32\x32.trading.market.v1.RunBacktestResponse.ParamsEntry\x12\x33\n\x07metrics\x18\x05 \x01(\x0b\x32\".trading.market.v1.BacktestMetrics\x12(\n\x06trades\x18\x06 \x03(\x0b\x32\x18.trading.market.v1.Trade\x12\x34\n\x0c\x65quity_curve\x18\x07 \x03(\x0b\x32\x1e.trading.market.v1.EquityPoint\x12\x31\n\x05\x66olds\x18\x08 \x03(\x0b\x32\".trading.market.v1.BacktestMetrics\x12\x12\n\nelapsed_ms\x18\t \x01(\x01\x1a-\n\x0bParamsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01*R\n\tTradeSide\x12\x1a\n\x16TRADE_SIDE_UNSPECIFIED\x10\x00\x12\x13\n\x0fTRADE_SIDE_LONG\x10\x01\x12\x14\n\x10TRADE_SIDE_SHORT\x10\x02*\x8e\x01\n\nExitReason\x12\x1b\n\x17\x45XIT_REASON_UNSPECIFIED\x10\x00\x12\x16\n\x12\x45XIT_REASON_SIGNAL\x10\x01\x12\x19\n\x15\x45XIT_REASON_STOP_LOSS\x10\x02\x12\x1b\n\x17\x45XIT_REASON_TAKE_PROFIT\x10\x03\x12\x13\n\x0f\x45XIT_REASON_END\x10\x04\x32\xb3\x02\n\x0f\x42\x61\x63ktestService\x12\x92\x01\n\x0eListStrategies\x12(.trading.market.v1.ListStrategiesRequest\x1a).trading.market.v1.ListStrategiesResponse\"+\x90\x02\x01\xc2\xf3\x18\r\n\x04user\n\x05\x61\x64min\x82\xd3\xe4\x93\x02\x11\x12\x0f/api/strategies\x12\x8a\x01\n\x0bRunBacktest\x12%.trading.market.v1.RunBacktestRequest\x1a&.trading.market.v1.RunBacktestResponse\",\x90\x02\x01\xc2\xf3\x18\r\n\x04user\n\x05\x61\x64min\x82\xd3\xe4\x93\x02\x12\"\r/api/backtest:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,33 +40,33 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RUNBACKTESTRESPONSE_PARAMSENTRY']._loaded_options = None
   _globals['_RUNBACKTESTRESPONSE_PARAMSENTRY']._serialized_options = b'8\001'
   _globals['_BACKTESTSERVICE'].methods_by_name['ListStrategies']._loaded_options = None
-  _globals['_BACKTESTSERVICE'].methods_by_name['ListStrategies']._serialized_options = b'\220\002\001\202\323\344\223\002\021\022\017/api/strategies'
+  _globals['_BACKTESTSERVICE'].methods_by_name['ListStrategies']._serialized_options = b'\220\002\001\302\363\030\r\n\004user\n\005admin\202\323\344\223\002\021\022\017/api/strategies'
   _globals['_BACKTESTSERVICE'].methods_by_name['RunBacktest']._loaded_options = None
-  _globals['_BACKTESTSERVICE'].methods_by_name['RunBacktest']._serialized_options = b'\220\002\001\202\323\344\223\002\022\"\r/api/backtest:\001*'
-  _globals['_TRADESIDE']._serialized_start=2096
-  _globals['_TRADESIDE']._serialized_end=2178
-  _globals['_EXITREASON']._serialized_start=2181
-  _globals['_EXITREASON']._serialized_end=2323
-  _globals['_STRATEGYINFO']._serialized_start=169
-  _globals['_STRATEGYINFO']._serialized_end=268
-  _globals['_LISTSTRATEGIESREQUEST']._serialized_start=270
-  _globals['_LISTSTRATEGIESREQUEST']._serialized_end=293
-  _globals['_LISTSTRATEGIESRESPONSE']._serialized_start=295
-  _globals['_LISTSTRATEGIESRESPONSE']._serialized_end=372
-  _globals['_RUNBACKTESTREQUEST']._serialized_start=375
-  _globals['_RUNBACKTESTREQUEST']._serialized_end=844
-  _globals['_RUNBACKTESTREQUEST_PARAMSENTRY']._serialized_start=765
-  _globals['_RUNBACKTESTREQUEST_PARAMSENTRY']._serialized_end=810
-  _globals['_TRADE']._serialized_start=847
-  _globals['_TRADE']._serialized_end=1170
-  _globals['_EQUITYPOINT']._serialized_start=1172
-  _globals['_EQUITYPOINT']._serialized_end=1243
-  _globals['_BACKTESTMETRICS']._serialized_start=1246
-  _globals['_BACKTESTMETRICS']._serialized_end=1682
-  _globals['_RUNBACKTESTRESPONSE']._serialized_start=1685
-  _globals['_RUNBACKTESTRESPONSE']._serialized_end=2094
-  _globals['_RUNBACKTESTRESPONSE_PARAMSENTRY']._serialized_start=765
-  _globals['_RUNBACKTESTRESPONSE_PARAMSENTRY']._serialized_end=810
-  _globals['_BACKTESTSERVICE']._serialized_start=2326
-  _globals['_BACKTESTSERVICE']._serialized_end=2598
+  _globals['_BACKTESTSERVICE'].methods_by_name['RunBacktest']._serialized_options = b'\220\002\001\302\363\030\r\n\004user\n\005admin\202\323\344\223\002\022\"\r/api/backtest:\001*'
+  _globals['_TRADESIDE']._serialized_start=2128
+  _globals['_TRADESIDE']._serialized_end=2210
+  _globals['_EXITREASON']._serialized_start=2213
+  _globals['_EXITREASON']._serialized_end=2355
+  _globals['_STRATEGYINFO']._serialized_start=201
+  _globals['_STRATEGYINFO']._serialized_end=300
+  _globals['_LISTSTRATEGIESREQUEST']._serialized_start=302
+  _globals['_LISTSTRATEGIESREQUEST']._serialized_end=325
+  _globals['_LISTSTRATEGIESRESPONSE']._serialized_start=327
+  _globals['_LISTSTRATEGIESRESPONSE']._serialized_end=404
+  _globals['_RUNBACKTESTREQUEST']._serialized_start=407
+  _globals['_RUNBACKTESTREQUEST']._serialized_end=876
+  _globals['_RUNBACKTESTREQUEST_PARAMSENTRY']._serialized_start=797
+  _globals['_RUNBACKTESTREQUEST_PARAMSENTRY']._serialized_end=842
+  _globals['_TRADE']._serialized_start=879
+  _globals['_TRADE']._serialized_end=1202
+  _globals['_EQUITYPOINT']._serialized_start=1204
+  _globals['_EQUITYPOINT']._serialized_end=1275
+  _globals['_BACKTESTMETRICS']._serialized_start=1278
+  _globals['_BACKTESTMETRICS']._serialized_end=1714
+  _globals['_RUNBACKTESTRESPONSE']._serialized_start=1717
+  _globals['_RUNBACKTESTRESPONSE']._serialized_end=2126
+  _globals['_RUNBACKTESTRESPONSE_PARAMSENTRY']._serialized_start=797
+  _globals['_RUNBACKTESTRESPONSE_PARAMSENTRY']._serialized_end=842
+  _globals['_BACKTESTSERVICE']._serialized_start=2358
+  _globals['_BACKTESTSERVICE']._serialized_end=2665
 # @@protoc_insertion_point(module_scope)

@@ -12,21 +12,38 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file trading/common/v1/access.proto.
  */
 export const file_trading_common_v1_access: GenFile = /*@__PURE__*/
-  fileDesc("Ch50cmFkaW5nL2NvbW1vbi92MS9hY2Nlc3MucHJvdG8SEXRyYWRpbmcuY29tbW9uLnYxIhsKCkFjY2Vzc1J1bGUSDQoFcm9sZXMYASADKAk6VwoGYWNjZXNzEh4uZ29vZ2xlLnByb3RvYnVmLk1ldGhvZE9wdGlvbnMYuI4DIAEoCzIdLnRyYWRpbmcuY29tbW9uLnYxLkFjY2Vzc1J1bGVSBmFjY2Vzc2IGcHJvdG8z", [file_google_protobuf_descriptor]);
+  fileDesc("Ch50cmFkaW5nL2NvbW1vbi92MS9hY2Nlc3MucHJvdG8SEXRyYWRpbmcuY29tbW9uLnYxIjoKCkFjY2Vzc1J1bGUSDQoFcm9sZXMYASADKAkSDgoGcHVibGljGAIgASgIEg0KBXBsYW5zGAMgAygJOlcKBmFjY2VzcxIeLmdvb2dsZS5wcm90b2J1Zi5NZXRob2RPcHRpb25zGLiOAyABKAsyHS50cmFkaW5nLmNvbW1vbi52MS5BY2Nlc3NSdWxlUgZhY2Nlc3NiBnByb3RvMw", [file_google_protobuf_descriptor]);
 
 /**
- * AccessRule declares, next to the RPC it guards, who may call it. Services read it from
- * their descriptors and enforce it in an interceptor, so the rule lives in one place.
+ * AccessRule declares, next to the RPC it guards, who may call it. It is the one place the
+ * platform's authorization lives: Envoy reads `public` to decide where a token is needed, and
+ * every service enforces the whole rule in an interceptor. An RPC without a rule is refused
+ * (deny by default).
  *
  * @generated from message trading.common.v1.AccessRule
  */
 export type AccessRule = Message<"trading.common.v1.AccessRule"> & {
   /**
-   * The caller's verified access token must carry at least one of these roles.
+   * The caller's verified access token must carry at least one of these roles
+   * ("user", "admin", or "service" for platform components).
    *
    * @generated from field: repeated string roles = 1;
    */
   roles: string[];
+
+  /**
+   * No token is needed (login, registration, health). Excludes roles and plans.
+   *
+   * @generated from field: bool public = 2;
+   */
+  public: boolean;
+
+  /**
+   * The caller's token must carry one of these plans ("free", "pro", ...); empty: any plan.
+   *
+   * @generated from field: repeated string plans = 3;
+   */
+  plans: string[];
 };
 
 /**
@@ -37,7 +54,7 @@ export const AccessRuleSchema: GenMessage<AccessRule> = /*@__PURE__*/
   messageDesc(file_trading_common_v1_access, 0);
 
 /**
- * Who may call this RPC beyond holding a valid access token (checked by Envoy).
+ * Who may call this RPC. Required on every RPC of the platform.
  *
  * @generated from extension: trading.common.v1.AccessRule access = 51000;
  */

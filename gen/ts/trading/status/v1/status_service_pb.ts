@@ -7,6 +7,7 @@ import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2
 import { file_google_api_annotations } from "../../../google/api/annotations_pb";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import { file_trading_common_v1_access } from "../../common/v1/access_pb";
 import type { DependencyHealth } from "../../common/v1/health_pb";
 import { file_trading_common_v1_health } from "../../common/v1/health_pb";
 import type { Message } from "@bufbuild/protobuf";
@@ -15,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file trading/status/v1/status_service.proto.
  */
 export const file_trading_status_v1_status_service: GenFile = /*@__PURE__*/
-  fileDesc("CiZ0cmFkaW5nL3N0YXR1cy92MS9zdGF0dXNfc2VydmljZS5wcm90bxIRdHJhZGluZy5zdGF0dXMudjEiEgoQR2V0SGVhbHRoUmVxdWVzdCKwAQoRR2V0SGVhbHRoUmVzcG9uc2USDgoGc3RhdHVzGAEgASgJEg8KB3NlcnZpY2UYAiABKAkSDwoHdmVyc2lvbhgDIAEoCRI5CgxkZXBlbmRlbmNpZXMYBCADKAsyIy50cmFkaW5nLmNvbW1vbi52MS5EZXBlbmRlbmN5SGVhbHRoEi4KCmNoZWNrZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wMnsKDVN0YXR1c1NlcnZpY2USagoJR2V0SGVhbHRoEiMudHJhZGluZy5zdGF0dXMudjEuR2V0SGVhbHRoUmVxdWVzdBokLnRyYWRpbmcuc3RhdHVzLnYxLkdldEhlYWx0aFJlc3BvbnNlIhKQAgGC0+STAgkSBy9oZWFsdGhiBnByb3RvMw", [file_google_api_annotations, file_google_protobuf_timestamp, file_trading_common_v1_health]);
+  fileDesc("CiZ0cmFkaW5nL3N0YXR1cy92MS9zdGF0dXNfc2VydmljZS5wcm90bxIRdHJhZGluZy5zdGF0dXMudjEiEgoQR2V0SGVhbHRoUmVxdWVzdCKwAQoRR2V0SGVhbHRoUmVzcG9uc2USDgoGc3RhdHVzGAEgASgJEg8KB3NlcnZpY2UYAiABKAkSDwoHdmVyc2lvbhgDIAEoCRI5CgxkZXBlbmRlbmNpZXMYBCADKAsyIy50cmFkaW5nLmNvbW1vbi52MS5EZXBlbmRlbmN5SGVhbHRoEi4KCmNoZWNrZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wMoEBCg1TdGF0dXNTZXJ2aWNlEnAKCUdldEhlYWx0aBIjLnRyYWRpbmcuc3RhdHVzLnYxLkdldEhlYWx0aFJlcXVlc3QaJC50cmFkaW5nLnN0YXR1cy52MS5HZXRIZWFsdGhSZXNwb25zZSIYkAIBwvMYAhABgtPkkwIJEgcvaGVhbHRoYgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_timestamp, file_trading_common_v1_access, file_trading_common_v1_health]);
 
 /**
  * GetHealthRequest has no fields.

@@ -4,7 +4,7 @@ PY := .venv/bin/python
 VENV := .venv/.installed
 WEB_DEPS := web/node_modules/.installed
 
-.PHONY: run test gen gen-check lint breaking web web-deps venv bench-edge bench-data import-bars admin-keys k8s-envoy clean
+.PHONY: run test gen gen-check lint breaking web web-deps venv bench-edge bench-data bench-auth import-bars admin admin-keys k8s-envoy clean
 
 venv: $(VENV)
 $(VENV): requirements.txt requirements-dev.txt
@@ -61,9 +61,17 @@ bench-data: $(VENV)
 	$(PY) -m bench.indicators
 	$(PY) -m bench.backtest
 
+## Identity benchmark: argon2 cost, login throughput/p99, token verification, jwt_authn at Envoy.
+bench-auth: $(VENV)
+	$(PY) -m bench.auth
+
 ## Import bars into the configured market store: make import-bars ARGS="file.csv --symbol X --timeframe 1h ..."
 import-bars: $(VENV)
 	$(PY) -m ml_engine.importing $(ARGS)
+
+## Create the first admin (or promote an account): make admin EMAIL=you@example.com (asks for the password)
+admin: $(VENV)
+	$(PY) -m business.identity.admin_cli create-admin --email "$(EMAIL)"
 
 ## Rotate the access-token signing key (the JWKS keeps the previous one).
 admin-keys: $(VENV)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Literal
+
+from pydantic import Field, model_validator
 
 from service_runtime.config import CommonSettings
 
@@ -16,11 +18,59 @@ class BusinessSettings(CommonSettings):
         "sqlite:///.data/business.db",
         description="business store; postgresql://user:pass@host:5432/db in production",
     )
-    redis_url: str = Field("", description="Redis URL; empty: in-process caches and limits")
     ml_service_url: str = Field("127.0.0.1:50052", description="gRPC target of the ML engine")
     # The seed's ML_SERVICE_TIMEOUT, in ms; capped at 30 s like every outgoing call.
     ml_service_timeout: int = Field(30_000, gt=0, le=30_000, description="deadline of calls to the ML engine (ms)")
     health_probe_timeout_ms: int = Field(2000, gt=0, le=30_000, description="deadline of each health probe (ms)")
+
+
+    # --- identity: outgoing mail and SMS ------------------------------------------------------
+    mail_backend: Literal["console", "smtp"] = Field(
+        "console", description="console: emails are logged (local runs); smtp: sent through SMTP_HOST"
+    )
+    smtp_host: str = Field("localhost", description="SMTP server (MAIL_BACKEND=smtp)")
+    smtp_port: int = Field(587, gt=0, lt=65536, description="SMTP port")
+    smtp_from: str = Field("Trading Platform <no-reply@localhost>", description="From: of outgoing emails")
+    smtp_username: str = Field("", description="SMTP login; empty: no AUTH")
+    smtp_password: str = Field("", description="SMTP password")
+    smtp_starttls: bool = Field(False, description="upgrade the SMTP connection with STARTTLS")
+    sms_backend: Literal["console", "twilio"] = Field(
+        "console", description="console: texts are logged (local runs); twilio: sent with the Twilio API"
+    )
+    twilio_account_sid: str = Field("", description="Twilio account SID (SMS_BACKEND=twilio)")
+    twilio_auth_token: str = Field("", description="Twilio auth token")
+    twilio_phone_number: str = Field("", description="Twilio sender number, E.164")
+    twilio_api_base_url: str = Field("", description="replaces https://api.twilio.com (tests only)")
+    public_web_url: str = Field(
+        "http://localhost:8080", description="base URL of the links in emails (verify-email, reset-password)"
+    )
+
+    # --- identity: second factor, passwords, token and code lifetimes -------------------------
+    totp_issuer: str = Field("Trading Platform", description="issuer shown by authenticator apps")
+    totp_encryption_key: str = Field(
+        "", description="Fernet key(s), comma-separated, first encrypts: TOTP secrets at rest. Required in "
+        "production; empty elsewhere: a key file is generated under .data/"
+    )
+    totp_key_file: str = Field(".data/totp.key", description="where the generated development TOTP key is kept")
+    argon2_time_cost: int = Field(2, ge=1, le=20, description="argon2id iterations (see docs for the benchmark)")
+    argon2_memory_kib: int = Field(19456, ge=8192, le=1048576, description="argon2id memory per hash (KiB)")
+    argon2_parallelism: int = Field(1, ge=1, le=16, description="argon2id lanes")
+    jwt_refresh_ttl_s: int = Field(7 * 24 * 3600, gt=0, description="refresh token (session) lifetime (s)")
+    login_challenge_ttl_s: int = Field(300, gt=0, le=3600, description="2FA challenge lifetime (s)")
+    sms_code_ttl_s: int = Field(300, gt=0, le=3600, description="lifetime of a texted sign-in code (s)")
+    sms_code_max_attempts: int = Field(5, ge=1, le=20, description="wrong answers a texted code survives")
+    email_verify_ttl_s: int = Field(24 * 3600, gt=0, description="lifetime of an email-verification link (s)")
+    password_reset_ttl_s: int = Field(30 * 60, gt=0, le=24 * 3600, description="lifetime of a password-reset link (s)")
+
+    @model_validator(mode="after")
+    def _production_needs_real_secrets(self) -> BusinessSettings:
+        if self.app_env == "production" and not self.totp_encryption_key:
+            raise ValueError("TOTP_ENCRYPTION_KEY is required when APP_ENV=production")
+        if self.sms_backend == "twilio" and not (
+            self.twilio_account_sid and self.twilio_auth_token and self.twilio_phone_number
+        ):
+            raise ValueError("SMS_BACKEND=twilio needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_PHONE_NUMBER")
+        return self
 
     @property
     def ml_target(self) -> str:

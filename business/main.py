@@ -9,13 +9,33 @@ from business.clients.ml_engine import MlEngineClient
 from business.config import BusinessSettings
 from business.data.cache import RedisCache
 from business.data.database import BusinessStore, migrate
+from business.identity.admin_handlers import AdminHandlers
+from business.identity.auth_handlers import AuthHandlers
+from business.identity.user_handlers import UserHandlers
+from business.identity.wiring import build_identity
 from business.status.handlers import StatusHandlers
 from service_runtime.contracts import platform_services
 from service_runtime.metrics import CallStats
+from service_runtime.revocations import make_revocations
 from service_runtime.server import ServiceHost, run_service
+from trading.identity.v1 import (
+    auth_service_pb2,
+    auth_service_pb2_grpc,
+    user_admin_service_pb2,
+    user_admin_service_pb2_grpc,
+    user_service_pb2,
+    user_service_pb2_grpc,
+)
 from trading.status.v1 import status_service_pb2, status_service_pb2_grpc
 
 log = logging.getLogger("business")
+
+SERVICE_NAMES = [
+    status_service_pb2.DESCRIPTOR.services_by_name["StatusService"].full_name,
+    auth_service_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name,
+    user_service_pb2.DESCRIPTOR.services_by_name["UserService"].full_name,
+    user_admin_service_pb2.DESCRIPTOR.services_by_name["UserAdminService"].full_name,
+]
 
 
 def build_host(settings: BusinessSettings) -> ServiceHost:
@@ -23,8 +43,13 @@ def build_host(settings: BusinessSettings) -> ServiceHost:
     cache = RedisCache(settings.redis_url)
     ml = MlEngineClient(settings.ml_target, settings.ml_service_timeout)
     status = StatusHandlers(store, cache, ml, settings.health_probe_timeout_ms / 1000)
+    revocations = make_revocations(settings.redis_url, settings.jwt_access_ttl_s)
+    identity = build_identity(settings, revocations)
+    auth, users, admin = AuthHandlers(identity), UserHandlers(identity), AdminHandlers(identity)
 
     async def close() -> None:
+        await identity.close()
+        await revocations.close()
         await ml.close()
         await cache.close()
         store.close()
@@ -33,14 +58,20 @@ def build_host(settings: BusinessSettings) -> ServiceHost:
         name="business",
         host=settings.grpc_host,
         port=settings.business_grpc_port,
-        service_names=[status_service_pb2.DESCRIPTOR.services_by_name["StatusService"].full_name],
-        registrars=[lambda server: status_service_pb2_grpc.add_StatusServiceServicer_to_server(status, server)],
+        service_names=SERVICE_NAMES,
+        registrars=[
+            lambda server: status_service_pb2_grpc.add_StatusServiceServicer_to_server(status, server),
+            lambda server: auth_service_pb2_grpc.add_AuthServiceServicer_to_server(auth, server),
+            lambda server: user_service_pb2_grpc.add_UserServiceServicer_to_server(users, server),
+            lambda server: user_admin_service_pb2_grpc.add_UserAdminServiceServicer_to_server(admin, server),
+        ],
         stats=CallStats("business"),
         grace_s=settings.shutdown_grace_s,
         metrics_port=settings.business_metrics_port,
         # Envoy sends reflection to business, which describes the platform's whole API.
         reflect_services=platform_services(),
         on_stop=close,
+        inner_interceptors=[settings.access_interceptor(SERVICE_NAMES, revocations)],
     )
 
 

@@ -37,6 +37,66 @@ class GatewaySettings(CommonSettings):
     jwks_max_age_s: int = Field(
         default=300, ge=0, description="Cache-Control max-age of /.well-known/jwks.json (s)"
     )
+    # Same names as Envoy's settings: the gateway calls business (CompleteOAuthLogin) where Envoy does.
+    business_host: str = Field(
+        default="127.0.0.1", description="host of the business service, as Envoy and the gateway see it"
+    )
+    business_grpc_port: int = Field(
+        default=50051, gt=0, lt=65536, description="business service gRPC port"
+    )
+
+    # OAuth 2.0 / OpenID Connect sign-in (gateway/oauth). A provider without a client id is off.
+    google_client_id: str = Field(default="", description="Google OAuth client id; empty: Google sign-in off")
+    google_client_secret: str = Field(default="", description="Google OAuth client secret (secret)")
+    facebook_app_id: str = Field(default="", description="Facebook app id; empty: Facebook sign-in off")
+    facebook_app_secret: str = Field(default="", description="Facebook app secret (secret)")
+    github_client_id: str = Field(default="", description="GitHub OAuth app client id; empty: GitHub sign-in off")
+    github_client_secret: str = Field(default="", description="GitHub OAuth app client secret (secret)")
+    oauth_google_metadata_url: str = Field(
+        default="https://accounts.google.com/.well-known/openid-configuration",
+        description="OpenID Connect discovery document of the Google sign-in (tests: a local provider)",
+    )
+    oauth_github_authorize_url: str = Field(
+        default="https://github.com/login/oauth/authorize", description="GitHub authorization endpoint"
+    )
+    oauth_github_token_url: str = Field(
+        default="https://github.com/login/oauth/access_token", description="GitHub token endpoint"
+    )
+    oauth_github_api_url: str = Field(
+        default="https://api.github.com", description="GitHub REST API base (/user, /user/emails)"
+    )
+    oauth_facebook_authorize_url: str = Field(
+        default="https://www.facebook.com/v19.0/dialog/oauth", description="Facebook authorization endpoint"
+    )
+    oauth_facebook_token_url: str = Field(
+        default="https://graph.facebook.com/v19.0/oauth/access_token", description="Facebook token endpoint"
+    )
+    oauth_facebook_api_url: str = Field(
+        default="https://graph.facebook.com/v19.0", description="Facebook Graph API base (/me)"
+    )
+    oauth_redirect_base_url: str = Field(
+        default="",
+        description="public base URL of the OAuth callbacks (redirect_uri); empty: PUBLIC_API_URL, "
+        "or the request's own host when that is empty too",
+    )
+    oauth_success_redirect: str = Field(
+        default="",
+        description="where the browser goes after an OAuth sign-in, tokens in the URL fragment; "
+        "empty: PUBLIC_API_URL + /",
+    )
+    oauth_state_ttl_s: int = Field(
+        default=600, gt=0, le=3600, description="seconds an OAuth sign-in may take (state lifetime)"
+    )
+    oauth_http_timeout_s: float = Field(
+        default=5.0, gt=0, le=30, description="timeout of each call to an OAuth provider (s)"
+    )
+    oauth_business_timeout_s: float = Field(
+        default=5.0, gt=0, le=30, description="deadline of the CompleteOAuthLogin call to business (s)"
+    )
+
+    @property
+    def business_grpc_target(self) -> str:
+        return f"{self.business_host}:{self.business_grpc_port}"
 
     @model_validator(mode="after")
     def _no_dev_tokens_in_production(self) -> Self:

@@ -2,8 +2,8 @@
 
 Routes, retries and which calls need a token are derived from the contracts (the descriptor
 set): each RPC is routed to the service that owns its package, reads marked
-`idempotency_level = NO_SIDE_EFFECTS` are retried, and calls whose REST path is public
-(`gateway.public_paths`) skip JWT validation. Only addresses and limits differ per profile.
+`idempotency_level = NO_SIDE_EFFECTS` are retried, and RPCs whose AccessRule is `public`
+skip JWT validation. Only addresses and limits differ per profile.
 """
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ from typing import Any
 from google.protobuf import descriptor_pb2
 from pydantic import Field
 
-from gateway.proto_index import http_bindings
-from gateway.public_paths import is_public_path
+from gateway.proto_index import http_bindings, is_public
 from service_runtime.config import CommonSettings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,6 +80,7 @@ class Rpc:
     upstream: str
     http_path: str  # REST path template, "" when the RPC has none
     read: bool
+    public: bool = False  # its AccessRule says no token is needed
 
 
 def upstream_of(package: str) -> str:
@@ -106,6 +106,7 @@ def load_rpcs(descriptor_set: Path) -> list[Rpc]:
                         http_path=bindings[0].template if bindings else "",
                         read=method.options.idempotency_level
                         == descriptor_pb2.MethodOptions.NO_SIDE_EFFECTS,
+                        public=is_public(method),
                     )
                 )
     return rpcs
@@ -164,12 +165,16 @@ def _routes(rpcs: list[Rpc], edge: EdgeSettings) -> list[dict[str, Any]]:
     # Server reflection for ops (`buf curl` through the edge) is answered by business,
     # which links every contract of the platform; it needs a token like any other call.
     routes.append(_route({"prefix": "/grpc.reflection.", **grpc_only}, "business", edge, retry=False))
+    # OAuth callbacks spend their single-use state: a retry would only fail, so none.
+    routes.append(_route({"prefix": "/api/auth/oauth/"}, "gateway", edge, retry=False))
     routes.append(_route({"prefix": "/"}, "gateway", edge, retry=True))
     return routes
 
 
 def _jwt_rules(rpcs: list[Rpc]) -> list[dict[str, Any]]:
-    public = [{"match": {"path": rpc.path}} for rpc in rpcs if rpc.http_path and is_public_path(rpc.http_path)]
+    # Public RPCs are the ones whose proto AccessRule says so (REST calls are matched on their
+    # gRPC path: the transcoder runs first). Everything else needs a valid token.
+    public = [{"match": {"path": rpc.path}} for rpc in rpcs if rpc.public]
     public += [{"match": {"prefix": prefix}} for prefix in GATEWAY_PUBLIC_PREFIXES]
     # The web app's own files (index.html and the SPA routes) are public too; API calls
     # from it go through the transcoded or gRPC routes above.

@@ -16,8 +16,7 @@ from typing import Any
 
 from google.protobuf import descriptor_pb2
 
-from gateway.proto_index import HttpBinding, ProtoIndex, http_bindings
-from gateway.public_paths import is_public_path
+from gateway.proto_index import HttpBinding, ProtoIndex, access_rule, http_bindings
 
 FDP = descriptor_pb2.FieldDescriptorProto
 Schema = dict[str, Any]
@@ -305,8 +304,11 @@ def build_openapi(index: ProtoIndex, title: str = "Trading platform API") -> dic
                     op = builder.operation(full, method, binding)
                     op_id = f"{tag.replace('.', '_')}_{method.name}" + (f"_{n}" if n else "")
                     op = {"tags": [tag], "operationId": op_id, **op}
-                    if not is_public_path(path):
+                    rule = access_rule(method)
+                    if rule is None or not rule.public:
                         op["security"] = [{BEARER: []}]
+                        if rule is not None:
+                            op["x-required-roles"] = list(rule.roles)
                     paths.setdefault(path, {}).setdefault(binding.verb, op)
     versions = sorted({f.package.rsplit(".", 1)[-1] for f in files}) or ["v1"]
     return {

@@ -13,6 +13,8 @@ from typing import Any, cast
 from google.api import annotations_pb2, http_pb2
 from google.protobuf import descriptor_pb2
 
+from trading.common.v1 import access_pb2
+
 # Field numbers in FileDescriptorProto / DescriptorProto / ServiceDescriptorProto that
 # source_code_info paths are made of.
 _FILE_MESSAGE, _FILE_ENUM, _FILE_SERVICE = 4, 5, 6
@@ -52,6 +54,21 @@ def http_bindings(method: descriptor_pb2.MethodDescriptorProto) -> list[HttpBind
         if verb in HTTP_VERBS:
             out.append(HttpBinding(verb, template, r.body, r.response_body))
     return out
+
+
+def access_rule(method: descriptor_pb2.MethodDescriptorProto) -> access_pb2.AccessRule | None:
+    """The method's `(trading.common.v1.access)` rule, None when it declares none."""
+    extension = cast("Any", access_pb2.access)
+    if not method.options.HasExtension(extension):
+        return None
+    rule: access_pb2.AccessRule = method.options.Extensions[extension]
+    return rule
+
+
+def is_public(method: descriptor_pb2.MethodDescriptorProto) -> bool:
+    """Callable without an access token (the rule says `public: true`)."""
+    rule = access_rule(method)
+    return rule is not None and rule.public
 
 
 def clean_comment(raw: str) -> str:

@@ -15,8 +15,8 @@ from ml_engine.importing.importer import load_missing_samples
 from ml_engine.indicators.handlers import IndicatorHandlers
 from ml_engine.market_data.bar_windows import BarWindows
 from ml_engine.market_data.handlers import MarketDataHandlers
-from service_runtime.access import AccessInterceptor, access_rules
 from service_runtime.metrics import CallStats
+from service_runtime.revocations import make_revocations
 from service_runtime.server import ServiceHost, run_service
 from trading.market.v1 import (
     backtest_service_pb2,
@@ -45,8 +45,11 @@ def build_host(settings: MlEngineSettings, store: MarketStore) -> ServiceHost:
     market = MarketDataHandlers(store, windows)
     indicators = IndicatorHandlers(windows)
     backtests = BacktestHandlers(windows, settings.backtest_time_budget_s)
+    # Suspensions and logouts reach this service through Redis (written by business).
+    revocations = make_revocations(settings.redis_url, settings.jwt_access_ttl_s)
 
     async def close() -> None:
+        await revocations.close()
         store.close()
 
     return ServiceHost(
@@ -64,7 +67,7 @@ def build_host(settings: MlEngineSettings, store: MarketStore) -> ServiceHost:
         grace_s=settings.shutdown_grace_s,
         metrics_port=settings.ml_metrics_port,
         on_stop=close,
-        inner_interceptors=[AccessInterceptor(settings.token_verifier(), access_rules(SERVICES))],
+        inner_interceptors=[settings.access_interceptor(SERVICES, revocations)],
     )
 
 

@@ -2,7 +2,7 @@
 AccessRule its proto declares for the RPC (`option (trading.common.v1.access)`).
 
 Envoy already validated the token; a service checks again because a request may reach its
-port without passing through Envoy. RPCs without a rule are not checked here yet.
+port without passing through Envoy. Every RPC declares a rule; one without is refused.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import grpc
 import jwt
@@ -30,12 +30,26 @@ from trading.common.v1 import access_pb2
 
 @dataclass(frozen=True)
 class Caller:
+    """The verified claims of the access token a call carries."""
+
     subject: str
     roles: frozenset[str]
     plan: str
+    # `sid`: the session (refresh token family) the token was issued in; empty for service tokens.
+    session_id: str = ""
+    token_id: str = ""
+    issued_at: float = 0.0
 
 
 caller_var: contextvars.ContextVar[Caller | None] = contextvars.ContextVar("caller", default=None)
+
+
+def current_caller() -> Caller:
+    """The caller of the RPC being served; the access interceptor has verified its token."""
+    caller = caller_var.get()
+    if caller is None:
+        raise Unauthenticated("an access token is required (authorization: Bearer <token>)")
+    return caller
 
 # A kid we do not know triggers a re-read of the keys, at most this often.
 KEY_RELOAD_INTERVAL_S = 5.0
@@ -104,50 +118,93 @@ class TokenVerifier:
             raise Unauthenticated(f"access token rejected: {error}") from None
         roles = claims.get("roles", [])
         return Caller(str(claims["sub"]), frozenset(r for r in roles if isinstance(r, str)),
-                      str(claims.get("plan", "")))
+                      str(claims.get("plan", "")), session_id=str(claims.get("sid", "")),
+                      token_id=str(claims.get("jti", "")), issued_at=float(claims["iat"]))
 
 
 def access_rules(service_names: Iterable[str]) -> dict[str, access_pb2.AccessRule]:
-    """gRPC method path → the AccessRule its proto declares, for methods that declare one."""
+    """gRPC method path → the AccessRule its proto declares.
+
+    Deny by default: a method of ours without a rule, or with a contradictory one, stops the
+    service from starting rather than being served open or silently closed."""
     pool = descriptor_pool.Default()
     rules: dict[str, access_pb2.AccessRule] = {}
+    problems: list[str] = []
     for name in service_names:
         for method in pool.FindServiceByName(name).methods:
+            path = f"/{name}/{method.name}"
             options = method.GetOptions()
-            if options.HasExtension(access_pb2.access):
-                rules[f"/{name}/{method.name}"] = options.Extensions[access_pb2.access]
+            if not options.HasExtension(access_pb2.access):
+                problems.append(f"{path} declares no (trading.common.v1.access) rule")
+                continue
+            rule = options.Extensions[access_pb2.access]
+            if rule.public and (rule.roles or rule.plans):
+                problems.append(f"{path} is public and also requires roles or plans")
+            elif not rule.public and not rule.roles:
+                problems.append(f"{path} names no role (use public: true for open RPCs)")
+            rules[path] = rule
+    if problems:
+        raise ValueError("access rules: " + "; ".join(problems))
     return rules
 
 
+def bearer_token(context: grpc.aio.ServicerContext) -> str:
+    """The token of `authorization: Bearer <token>`; only that header is trusted (never a
+    claims header some proxy might add)."""
+    metadata = dict(context.invocation_metadata() or ())
+    scheme, _, token = str(metadata.get("authorization", "")).partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("an access token is required (authorization: Bearer <token>)")
+    return token.strip()
+
+
+class RevocationCheck(Protocol):
+    async def is_revoked(self, caller: Caller) -> bool: ...
+
+
 class AccessInterceptor(_WrappingInterceptor):
-    def __init__(self, verifier: TokenVerifier, rules: dict[str, access_pb2.AccessRule]) -> None:
+    """Enforces each RPC's AccessRule: verifies the token (zero trust: Envoy checked it too, but
+    a call may reach this port directly), rejects revoked tokens, then roles and plans."""
+
+    def __init__(self, verifier: TokenVerifier, rules: dict[str, access_pb2.AccessRule],
+                 revocations: RevocationCheck | None = None) -> None:
         self.verifier = verifier
         self.rules = rules
+        self.revocations = revocations
 
     def around(self, method: str, context: grpc.aio.ServicerContext) -> Any:
-        return _AccessScope(self, self.rules.get(method), context)
+        return _AccessScope(self, method, context)
+
+    async def admit(self, method: str, context: grpc.aio.ServicerContext) -> Caller | None:
+        """The verified caller, None for a public RPC; raises when the call is not allowed."""
+        if not method.startswith("/trading."):
+            return None  # gRPC health and reflection: infrastructure, not the platform's API
+        rule = self.rules.get(method)
+        if rule is None:
+            raise PermissionDenied(f"{method} is not open to any caller")
+        if rule.public:
+            return None
+        caller = self.verifier.verify(bearer_token(context))
+        if self.revocations is not None and await self.revocations.is_revoked(caller):
+            raise Unauthenticated("access token has been revoked")
+        if not caller.roles & set(rule.roles):
+            raise PermissionDenied(f"requires role {' or '.join(rule.roles)}")
+        if rule.plans and caller.plan not in rule.plans:
+            raise PermissionDenied(f"requires plan {' or '.join(rule.plans)}")
+        return caller
 
 
 class _AccessScope(_Around):
-    def __init__(self, owner: AccessInterceptor, rule: access_pb2.AccessRule | None,
-                 context: grpc.aio.ServicerContext) -> None:
+    def __init__(self, owner: AccessInterceptor, method: str, context: grpc.aio.ServicerContext) -> None:
         self.owner = owner
-        self.rule = rule
+        self.method = method
         self.context = context
         self.token: contextvars.Token[Caller | None] | None = None
 
     async def __aenter__(self) -> None:
-        if self.rule is None:
-            return
-        metadata = dict(self.context.invocation_metadata() or ())
-        authorization = str(metadata.get("authorization", ""))
-        scheme, _, token = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            raise Unauthenticated("an access token is required (authorization: Bearer <token>)")
-        caller = self.owner.verifier.verify(token.strip())
-        if self.rule.roles and not caller.roles & set(self.rule.roles):
-            raise PermissionDenied(f"requires role {' or '.join(self.rule.roles)}")
-        self.token = caller_var.set(caller)
+        caller = await self.owner.admit(self.method, self.context)
+        if caller is not None:
+            self.token = caller_var.set(caller)
 
     async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
         if self.token is not None:

@@ -7,7 +7,15 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from service_runtime.access import TokenVerifier, keys_from_folder, keys_from_jwks_url
+from service_runtime.access import (
+    AccessInterceptor,
+    RevocationCheck,
+    TokenVerifier,
+    access_rules,
+    keys_from_folder,
+    keys_from_jwks_url,
+)
+from service_runtime.signing_keys import SigningKeyStore
 
 
 class CommonSettings(BaseSettings):
@@ -26,6 +34,9 @@ class CommonSettings(BaseSettings):
         30_000, gt=0, le=30_000, description="default deadline of outgoing gRPC calls (ms)"
     )
 
+    redis_url: str = Field(
+        "", description="Redis URL (rate limits, revoked tokens, OAuth state); empty: in-process state"
+    )
     migrate_on_start: bool = Field(True, description="apply the service's Alembic migrations when it starts")
 
     # Access tokens (signed by the platform, verified by Envoy and by the services).
@@ -36,9 +47,22 @@ class CommonSettings(BaseSettings):
         "", description="JWKS services verify tokens with (e.g. http://gateway:8000/.well-known/jwks.json); "
         "empty: the public halves of the keys in JWT_KEYS_DIR"
     )
+    jwt_key_activation_delay_s: float = Field(
+        300.0, ge=0, description="a rotated signing key signs only after it has been published this long "
+        "(at least the JWKS cache time of Envoy and the services)"
+    )
     jwt_access_ttl_s: int = Field(900, gt=0, le=3600, description="access token lifetime (s)")
+
+    def signing_keys(self) -> SigningKeyStore:
+        """The private signing keys (business signs access tokens, the gateway service tokens)."""
+        return SigningKeyStore(Path(self.jwt_keys_dir), self.jwt_key_activation_delay_s)
 
     def token_verifier(self) -> TokenVerifier:
         """The verifier of access tokens for this service's own checks (zero trust)."""
         keys = keys_from_jwks_url(self.jwks_url) if self.jwks_url else keys_from_folder(Path(self.jwt_keys_dir))
         return TokenVerifier(keys, self.jwt_issuer, self.jwt_audience)
+
+    def access_interceptor(self, service_names: list[str], revocations: RevocationCheck) -> AccessInterceptor:
+        """The per-RPC authorization of this service's contracts (refuses to build when an RPC
+        declares no rule)."""
+        return AccessInterceptor(self.token_verifier(), access_rules(service_names), revocations)

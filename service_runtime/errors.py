@@ -53,5 +53,13 @@ class FailedPrecondition(DomainError):
     pass
 
 
+class TooManyAttempts(DomainError):
+    """Too many failed attempts (or requests); the caller may try again after `retry_after_s`."""
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class DependencyUnavailable(DomainError):
     """A dependency (database, another service) cannot be reached; the caller may retry."""

@@ -171,6 +171,7 @@ _STATUS_OF: dict[type[errors.DomainError], int] = {
     errors.Unauthenticated: code_pb2.UNAUTHENTICATED,
     errors.FailedPrecondition: code_pb2.FAILED_PRECONDITION,
     errors.DependencyUnavailable: code_pb2.UNAVAILABLE,
+    errors.TooManyAttempts: code_pb2.RESOURCE_EXHAUSTED,
 }
 
 
@@ -191,6 +192,12 @@ def to_status(error: errors.DomainError) -> status_pb2.Status:
         )
         detail = any_pb2.Any()
         detail.Pack(bad_request)
+        status.details.append(detail)
+    if isinstance(error, errors.TooManyAttempts):
+        retry = error_details_pb2.RetryInfo()
+        retry.retry_delay.FromMilliseconds(max(1, round(error.retry_after_s * 1000)))
+        detail = any_pb2.Any()
+        detail.Pack(retry)
         status.details.append(detail)
     return status
 

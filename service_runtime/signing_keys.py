@@ -1,7 +1,10 @@
 """Ed25519 signing keys for access tokens, kept as PEM files named by key id (kid).
 
-The newest key signs; the JWKS publishes the newest and the previous one, so tokens signed
-just before a rotation stay valid while Envoy and the services refresh their cached JWKS.
+A rotation publishes the new key before anyone signs with it: a key signs only once it is
+`activation_delay_s` old (set it to the JWKS cache time of Envoy and the services), so every
+verifier has it by then. Until then the previous key keeps signing. The JWKS holds the next
+key (if any), the current one and the previous one, so tokens signed just before a switch stay
+valid until they expire. Rotate at most once per access-token lifetime plus that delay.
 """
 
 from __future__ import annotations
@@ -17,16 +20,22 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-KEEP_KEYS = 2  # current + previous
+KEEP_KEYS = 3  # next (published, not signing yet) + current + previous
 
 
 def _b64url(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
+def _created_at(path: Path) -> float:
+    # kids start with the creation time in nanoseconds.
+    return int(path.stem.split("-", 1)[0]) / 1e9
+
+
 class SigningKeyStore:
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, activation_delay_s: float = 0.0) -> None:
         self.folder = folder
+        self.activation_delay_s = activation_delay_s
 
     def _paths(self) -> list[Path]:
         # kids start with a zero-padded creation time, so name order is age order.
@@ -38,7 +47,8 @@ class SigningKeyStore:
             self.rotate()
 
     def rotate(self) -> str:
-        """Add a new current key and drop all but the newest KEEP_KEYS. Returns the new kid."""
+        """Publish a new key (it signs after activation_delay_s) and drop all but the newest
+        KEEP_KEYS. Returns the new kid."""
         self.folder.mkdir(parents=True, exist_ok=True)
         kid = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
         pem = Ed25519PrivateKey.generate().private_bytes(
@@ -79,10 +89,16 @@ class SigningKeyStore:
             )
         return {"keys": keys}
 
-    def sign(self, claims: dict[str, Any]) -> str:
+    def current_path(self) -> Path:
+        """The signing key: the newest one published for at least activation_delay_s, or the
+        oldest there is (a fresh store's only key signs at once)."""
         paths = self._paths()
         if not paths:
             raise RuntimeError(f"no signing key in {self.folder}")
-        current = paths[-1]
+        ready = [p for p in paths if time.time() - _created_at(p) >= self.activation_delay_s]
+        return ready[-1] if ready else paths[0]
+
+    def sign(self, claims: dict[str, Any]) -> str:
+        current = self.current_path()
         return jwt.encode(claims, self._load(current), algorithm="EdDSA",
                           headers={"kid": current.stem})

@@ -1,7 +1,9 @@
 """Fixtures shared by the cross-service tests: the real system, started once per session.
 
 Stores: PostgreSQL, MariaDB and Redis when TEST_DATABASE_URL, TEST_MYSQL_HOST and
-TEST_REDIS_URL are set (CI sets them); SQLite files and no Redis otherwise.
+TEST_REDIS_URL are set (CI sets them); SQLite files and no Redis otherwise. Before the system
+starts, the servers it talks to are started too: a real SMTP server (aiosmtpd), a stand-in of
+Twilio's HTTP API (the SaaS we cannot reach) and a local OpenID Connect provider.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ import pytest
 
 from gateway.supervisor import Stack
 from service_runtime.signing_keys import SigningKeyStore
+from tests.support.oidc_provider import OidcProvider
+from tests.support.smtp_sink import SmtpSink
+from tests.support.twilio_api import TwilioApi
 
 ENVOY_PORT = 18080
 GATEWAY_PORT = 18000
@@ -58,10 +63,64 @@ def stack_env(tmp: Path) -> dict[str, str]:
     return env
 
 
+def forget_redis_state(url: str) -> None:
+    """Failed-attempt counters, revocations and OAuth states from an earlier run (every test
+    client is 127.0.0.1, so old failures would count against this run's per-address limit)."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        for pattern in ("identity:attempts:*", "trading:revoked:*", "trading:oauth:*"):
+            keys = list(client.scan_iter(match=pattern, count=1000))
+            if keys:
+                client.delete(*keys)
+    finally:
+        client.close()
+
+
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def smtp_sink() -> Iterator[SmtpSink]:
+    sink = SmtpSink()
+    sink.start()
+    try:
+        yield sink
+    finally:
+        sink.stop()
+
+
+@pytest.fixture(scope="session")
+def twilio_api() -> Iterator[TwilioApi]:
+    api = TwilioApi()
+    api.start()
+    try:
+        yield api
+    finally:
+        api.stop()
+
+
+@pytest.fixture(scope="session")
+def oidc_provider() -> Iterator[OidcProvider]:
+    provider = OidcProvider()
+    provider.start()
+    try:
+        yield provider
+    finally:
+        provider.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(
+    tmp_path_factory: pytest.TempPathFactory, smtp_sink: SmtpSink, twilio_api: TwilioApi,
+    oidc_provider: OidcProvider,
+) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("stack")
-    running = Stack(env=stack_env(tmp), log_dir=tmp / "logs")
+    env = stack_env(tmp)
+    if env["REDIS_URL"]:
+        forget_redis_state(env["REDIS_URL"])
+    env.update(smtp_sink.env())
+    env.update(twilio_api.env())
+    env.update(oidc_provider.env())
+    running = Stack(env=env, log_dir=tmp / "logs")
     running.start()
     try:
         yield running

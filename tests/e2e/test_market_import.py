@@ -3,23 +3,18 @@ the token (zero trust): missing, forged, key-confused, expired and non-admin tok
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import time
 import uuid
 
 import grpc
 import httpx
-import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from gateway.supervisor import Stack
 from service_runtime.signing_keys import SigningKeyStore
 from tests.conftest import EDGE, ML_PORT, bearer, claims
+from tests.e2e.tokens import b64url, forged_tokens
 from trading.market.v1 import market_data_service_pb2 as md_pb
 from trading.market.v1 import market_data_service_pb2_grpc as md_grpc
 
@@ -82,32 +77,6 @@ def test_sample_import_by_admin_is_idempotent(stack: Stack, admin_token: str) ->
     assert reply.json()["rowsInserted"] == "0"  # loaded at start-up already
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def forged_tokens(keys: SigningKeyStore) -> dict[str, str]:
-    admin = claims(sub="mallory", roles=["admin"])
-    kid = keys.jwks()["keys"][0]["kid"]
-    stranger = Ed25519PrivateKey.generate()
-    public_raw = keys.public_keys()[kid].public_bytes(Encoding.Raw, PublicFormat.Raw)
-    header_payload = f"{_b64(json.dumps({'alg': 'HS256', 'kid': kid}).encode())}.{_b64(json.dumps(admin).encode())}"
-    confused = header_payload + "." + _b64(hmac.new(public_raw, header_payload.encode(), hashlib.sha256).digest())
-    unsigned = f"{_b64(json.dumps({'alg': 'none', 'kid': kid}).encode())}.{_b64(json.dumps(admin).encode())}."
-    genuine_user = keys.sign(claims(roles=["user"]))
-    head, _, sig = genuine_user.split(".")
-    tampered = f"{head}.{_b64(json.dumps(admin).encode())}.{sig}"
-    return {
-        "forged_key": jwt.encode(admin, stranger, algorithm="EdDSA", headers={"kid": kid}),
-        "hs256_key_confusion": confused,
-        "alg_none": unsigned,
-        "tampered_payload": tampered,
-        "expired": keys.sign(claims(roles=["admin"], exp=int(time.time()) - 60)),
-        "wrong_audience": keys.sign(claims(roles=["admin"], aud="someone-else")),
-        "wrong_issuer": keys.sign(claims(roles=["admin"], iss="evil")),
-    }
-
-
 def test_service_port_rejects_every_bad_token(stack: Stack, keys: SigningKeyStore, admin_token: str) -> None:
     request = md_pb.ImportBarsRequest(sample="GOOG", dry_run=True)
     with grpc.insecure_channel(f"127.0.0.1:{ML_PORT}") as channel:
@@ -117,7 +86,7 @@ def test_service_port_rejects_every_bad_token(stack: Stack, keys: SigningKeyStor
         assert missing.value.code() == grpc.StatusCode.UNAUTHENTICATED
         # A claims header Envoy would never forward proves nothing here.
         with pytest.raises(grpc.RpcError) as header_only:
-            stub.ImportBars(request, metadata=[("x-jwt-payload", _b64(json.dumps(claims(roles=["admin"])).encode()))],
+            stub.ImportBars(request, metadata=[("x-jwt-payload", b64url(json.dumps(claims(roles=["admin"])).encode()))],
                             timeout=10)
         assert header_only.value.code() == grpc.StatusCode.UNAUTHENTICATED
         for name, bad in forged_tokens(keys).items():

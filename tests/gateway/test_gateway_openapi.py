@@ -37,7 +37,12 @@ def test_openapi_paths_and_security(client: TestClient) -> None:
     assert stats["security"] == [{"bearerAuth": []}]
     assert stats["operationId"] == "EngineService_GetStats"
     assert "uptime" in stats["summary"]  # from the proto comment
-    assert doc["paths"]["/api/ml/health"]["get"]["security"] == [{"bearerAuth": []}]
+    assert stats["x-required-roles"] == ["user", "admin"]
+    # Security follows each RPC's access rule, not its path.
+    assert not doc["paths"]["/api/ml/health"]["get"].get("security")
+    assert not doc["paths"]["/api/auth/login"]["post"].get("security")
+    suspend = doc["paths"]["/api/admin/users/{user_id}/suspend"]["post"]
+    assert suspend["security"] == [{"bearerAuth": []}] and suspend["x-required-roles"] == ["admin"]
 
 
 def test_openapi_stats_response_schema(client: TestClient) -> None:

@@ -54,19 +54,30 @@ def test_dev_token_verifies_against_the_jwks(client: TestClient, settings: Gatew
     assert len(claims["jti"]) == 32
 
 
-def test_rotation_keeps_tokens_signed_before_it_valid(
-    client: TestClient, settings: GatewaySettings
-) -> None:
+def test_rotation_publishes_the_new_key_before_it_signs(make_settings: MakeSettings) -> None:
+    settings = make_settings(dev_tokens_enabled=True, jwt_key_activation_delay_s=0.5)
+    client = TestClient(create_app(settings))
     old_token = client.post("/api/auth/dev-token").json()["access_token"]
     old_kid = jwt.get_unverified_header(old_token)["kid"]
     # Rotated by another process (the CLI): the running app publishes it without restart.
     new_kid = SigningKeyStore(Path(settings.jwt_keys_dir)).rotate()
     jwks = client.get("/.well-known/jwks.json").json()
     assert {k["kid"] for k in jwks["keys"]} == {old_kid, new_kid}
-    assert _verify(old_token, jwks, settings)["sub"] == "dev-user"
+    # Published, not yet signing: verifiers with a cached JWKS would not know it.
+    assert jwt.get_unverified_header(client.post("/api/auth/dev-token").json()["access_token"])["kid"] == old_kid
+    time.sleep(0.6)
     new_token = client.post("/api/auth/dev-token").json()["access_token"]
     assert jwt.get_unverified_header(new_token)["kid"] == new_kid
+    jwks = client.get("/.well-known/jwks.json").json()
+    assert _verify(old_token, jwks, settings)["sub"] == "dev-user"
     assert _verify(new_token, jwks, settings)["sub"] == "dev-user"
+
+
+def test_jwks_keeps_next_current_and_previous_keys(tmp_path: Path) -> None:
+    store = SigningKeyStore(tmp_path / "keys")
+    kids = [store.rotate() for _ in range(4)]
+    assert [k["kid"] for k in store.jwks()["keys"]] == kids[:0:-1]
+    assert store.current_path().stem == kids[-1]  # no activation delay: the newest signs
 
 
 def test_dev_token_is_404_when_disabled(make_settings: MakeSettings) -> None:

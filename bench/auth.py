@@ -1,0 +1,228 @@
+"""Identity benchmark, every figure from one run on one machine:
+
+    python -m bench.auth [--logins 200] [--concurrency 1 8] [--requests 1500]   (make bench-auth)
+
+1. argon2id alone, in process: time of one verify at the configured cost (ARGON2_* settings).
+2. Login through Envoy (POST /api/auth/login, REST): throughput and p50/p99 per concurrency.
+   Each login is an argon2 verify plus a session, a refresh token and an audit row.
+3. Token verification in a service, per request: TokenVerifier.verify (EdDSA signature and
+   claims) in process, and the revocation look-up (one Redis MGET) when Redis is reachable.
+4. The latency jwt_authn adds at Envoy: GET /api/users/me through the normal Envoy and through
+   a second Envoy rendered from the same config without the jwt_authn filter, in alternating
+   rounds, same token, same upstream (business still verifies the token itself on both).
+
+It starts a private Stack on its own ports with temp keys and SQLite (or DATABASE_URL /
+REDIS_URL when given), so it does not touch a running system.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+PORTS = {
+    "ENVOY_PORT": 38080,
+    "ENVOY_ADMIN_PORT": 39901,
+    "BUSINESS_GRPC_PORT": 35051,
+    "ML_GRPC_PORT": 35052,
+    "GATEWAY_PORT": 38000,
+}
+NO_JWT_PORT, NO_JWT_ADMIN_PORT = 38081, 39902
+PASSWORD = "bench-correct-horse-battery-staple"
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def argon2_figures() -> dict[str, float]:
+    from business.config import BusinessSettings
+    from business.identity.domain.passwords import PasswordHasher
+
+    settings = BusinessSettings(_env_file=None)
+    hasher = PasswordHasher(settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism)
+    stored = hasher.hash(PASSWORD)
+    samples = []
+    for _ in range(20):
+        started = time.perf_counter()
+        assert hasher.verify(stored, PASSWORD)
+        samples.append((time.perf_counter() - started) * 1000)
+    return {"time_cost": settings.argon2_time_cost, "memory_kib": settings.argon2_memory_kib,
+            "parallelism": settings.argon2_parallelism, "verify_ms_p50": statistics.median(samples)}
+
+
+def verification_figures(keys_dir: Path, issuer: str, audience: str, redis_url: str) -> dict[str, float]:
+    from service_runtime.access import Caller, TokenVerifier, keys_from_folder
+    from service_runtime.revocations import RedisRevocations
+    from service_runtime.signing_keys import SigningKeyStore
+
+    store = SigningKeyStore(keys_dir)
+    now = time.time()
+    token = store.sign({"iss": issuer, "aud": audience, "sub": "bench", "roles": ["user"], "plan": "free",
+                        "iat": now, "nbf": int(now), "exp": int(now) + 900, "jti": uuid.uuid4().hex, "sid": "s"})
+    verifier = TokenVerifier(keys_from_folder(keys_dir), issuer, audience)
+    verifier.verify(token)  # loads the keys
+    rounds = 5000
+    started = time.perf_counter()
+    for _ in range(rounds):
+        verifier.verify(token)
+    figures = {"verify_us": (time.perf_counter() - started) / rounds * 1e6}
+    if redis_url:
+        async def lookups() -> float:
+            revocations = RedisRevocations(redis_url, 60)
+            caller = Caller("bench", frozenset({"user"}), "free", session_id="s", issued_at=now)
+            await revocations.is_revoked(caller)
+            begun = time.perf_counter()
+            for _ in range(2000):
+                await revocations.is_revoked(caller)
+            elapsed = (time.perf_counter() - begun) / 2000 * 1e6
+            await revocations.close()
+            return elapsed
+
+        figures["revocation_lookup_us"] = asyncio.run(lookups())
+    return figures
+
+
+async def login_figures(edge: str, email: str, logins: int, concurrency: int) -> dict[str, float]:
+    latencies: list[float] = []
+    errors = 0
+    remaining = logins
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        nonlocal remaining, errors
+        while remaining > 0:
+            remaining -= 1
+            started = time.perf_counter()
+            res = await client.post("/api/auth/login", json={"email": email, "password": PASSWORD})
+            latencies.append((time.perf_counter() - started) * 1000)
+            if res.status_code != 200 or "tokens" not in res.json():
+                errors += 1
+
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=edge, timeout=60, limits=limits) as client:
+        begun = time.perf_counter()
+        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
+        elapsed = time.perf_counter() - begun
+    return {"concurrency": concurrency, "logins": len(latencies), "errors": errors,
+            "per_s": len(latencies) / elapsed, "p50_ms": statistics.median(latencies),
+            "p99_ms": percentile(latencies, 0.99)}
+
+
+def jwt_overhead(with_jwt: str, without_jwt: str, token: str, requests: int) -> dict[str, float]:
+    headers = {"authorization": f"Bearer {token}"}
+    samples: dict[str, list[float]] = {"with": [], "without": []}
+    with httpx.Client(base_url=with_jwt, timeout=10) as a, httpx.Client(base_url=without_jwt, timeout=10) as b:
+        for client in (a, b):
+            for _ in range(50):  # warm connections, caches and the JWKS fetch
+                assert client.get("/api/users/me", headers=headers).status_code == 200
+        # Alternate in small rounds so drift on a shared machine hits both sides alike.
+        for _ in range(requests // 50):
+            for name, client in (("with", a), ("without", b)):
+                for _ in range(50):
+                    started = time.perf_counter()
+                    res = client.get("/api/users/me", headers=headers)
+                    samples[name].append((time.perf_counter() - started) * 1000)
+                    if res.status_code != 200:
+                        raise RuntimeError(f"GET /api/users/me answered {res.status_code}: {res.text}")
+    with_p50, without_p50 = statistics.median(samples["with"]), statistics.median(samples["without"])
+    return {"requests_each": len(samples["with"]), "with_p50_ms": with_p50, "without_p50_ms": without_p50,
+            "added_p50_ms": with_p50 - without_p50, "ratio": with_p50 / without_p50,
+            "with_p99_ms": percentile(samples["with"], 0.99), "without_p99_ms": percentile(samples["without"], 0.99)}
+
+
+def start_envoy_without_jwt(config_path: Path, tmp: Path) -> subprocess.Popen[bytes]:
+    config: dict[str, Any] = json.loads(config_path.read_text())
+    listener = config["static_resources"]["listeners"][0]
+    listener["address"]["socket_address"]["port_value"] = NO_JWT_PORT
+    config["admin"]["address"]["socket_address"]["port_value"] = NO_JWT_ADMIN_PORT
+    manager = listener["filter_chains"][0]["filters"][0]["typed_config"]
+    manager["http_filters"] = [f for f in manager["http_filters"] if f["name"] != "envoy.filters.http.jwt_authn"]
+    path = tmp / "envoy-no-jwt.json"
+    path.write_text(json.dumps(config))
+    envoy = str(Path(sys.executable).parent / "envoy")
+    with open(tmp / "envoy-no-jwt.log", "wb") as log:  # the child keeps its own copy of the handle
+        process = subprocess.Popen([envoy, "-c", str(path), "--log-level", "warn", "--base-id", str(NO_JWT_PORT)],
+                                   stdout=subprocess.DEVNULL, stderr=log)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{NO_JWT_ADMIN_PORT}/ready", timeout=1).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    process.kill()
+    raise RuntimeError("the Envoy without jwt_authn did not become ready")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--logins", type=int, default=200, help="logins per concurrency level")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8])
+    parser.add_argument("--requests", type=int, default=1500, help="GET /api/users/me per Envoy")
+    args = parser.parse_args(argv)
+
+    from gateway.supervisor import Stack
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-auth-"))
+    keys_dir = tmp / "keys"
+    env = dict(os.environ)
+    env.update({k: str(v) for k, v in PORTS.items()})
+    env.update({
+        "APP_ENV": "test", "BUSINESS_METRICS_PORT": "0", "ML_METRICS_PORT": "0",
+        "JWT_KEYS_DIR": str(keys_dir), "DEV_TOKENS_ENABLED": "false", "RATE_LIMIT_SCALE": "1000",
+        "DATABASE_URL": os.environ.get("DATABASE_URL", f"sqlite:///{tmp / 'business.db'}"),
+        "ML_SERVICE_URL": f"127.0.0.1:{PORTS['ML_GRPC_PORT']}", "MARKET_SQLITE_PATH": str(tmp / "market.db"),
+        "LOAD_SAMPLE_DATA": "false", "LOG_LEVEL": "WARNING", "MAIL_BACKEND": "console", "SMS_BACKEND": "console",
+    })
+    redis_url = env.get("REDIS_URL", "")
+    stack = Stack(env=env, log_dir=tmp / "logs")
+    edge = f"http://127.0.0.1:{PORTS['ENVOY_PORT']}"
+    print(f"starting stack (logs in {tmp / 'logs'}) ...", flush=True)
+    no_jwt: subprocess.Popen[bytes] | None = None
+    report: dict[str, Any] = {"cpu_cores": os.cpu_count(), "redis": bool(redis_url)}
+    try:
+        stack.start()
+        no_jwt = start_envoy_without_jwt(stack.envoy_config, tmp)
+        email = f"bench-{uuid.uuid4().hex[:8]}@example.com"
+        res = httpx.post(f"{edge}/api/auth/register", json={"email": email, "password": PASSWORD}, timeout=30)
+        res.raise_for_status()
+        report["argon2"] = argon2_figures()
+        print(f"argon2id verify: {report['argon2']['verify_ms_p50']:.1f} ms", flush=True)
+        report["login"] = [asyncio.run(login_figures(edge, email, args.logins, c)) for c in args.concurrency]
+        for row in report["login"]:
+            print(f"login c={row['concurrency']}: {row['per_s']:.1f}/s p50 {row['p50_ms']:.1f} ms "
+                  f"p99 {row['p99_ms']:.1f} ms errors {row['errors']}", flush=True)
+        token = httpx.post(f"{edge}/api/auth/login", json={"email": email, "password": PASSWORD},
+                           timeout=30).json()["tokens"]["accessToken"]
+        report["verification"] = verification_figures(keys_dir, stack.edge.jwt_issuer, stack.edge.jwt_audience,
+                                                       redis_url)
+        report["jwt_authn"] = jwt_overhead(edge, f"http://127.0.0.1:{NO_JWT_PORT}", token, args.requests)
+    finally:
+        if no_jwt is not None:
+            no_jwt.terminate()
+            no_jwt.wait()
+        stack.stop()
+
+    print(json.dumps(report, indent=2))
+    out = Path(__file__).resolve().parent / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "auth.json").write_text(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Identity and access: accounts, sessions, second factors, and the primitives they use."""

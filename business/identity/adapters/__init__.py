@@ -1,0 +1,1 @@
+"""Adapters to the outside world used by identity: mail and SMS delivery."""

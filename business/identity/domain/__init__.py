@@ -1,0 +1,1 @@
+"""Identity domain: pure rules and use cases, free of gRPC."""

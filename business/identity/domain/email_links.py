@@ -1,0 +1,153 @@
+"""Emailed single-use links: email verification and password reset."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import timedelta
+
+from sqlalchemy.orm import Session
+
+from business.identity.data import repositories as repo
+from business.identity.data.tables import OneTimeCode, User
+from business.identity.domain import audit
+from business.identity.domain.context import Client, Identity
+from business.identity.domain.emails import password_reset_email, verification_email
+from business.identity.domain.one_time_secrets import digest, new_opaque_token
+from business.identity.domain.passwords import MAX_PASSWORD_LENGTH, check_password_policy
+from business.identity.domain.validation import normalize_email
+from service_runtime.errors import InvalidArgument, NotFound
+
+EMAIL_VERIFY = "email_verify"
+PASSWORD_RESET = "password_reset"
+_PATHS = {EMAIL_VERIFY: "verify-email", PASSWORD_RESET: "reset-password"}
+FORGOT_MESSAGE = "If an account uses this address, we sent it a link to reset the password."
+INVALID_LINK = "this link is invalid, expired or already used"
+# Requests for links to one address (or from one client) before the limiter holds them back.
+MAIL_SCOPE = "mail"
+
+
+def new_link(s: Session, identity: Identity, user: User, purpose: str) -> str:
+    """A fresh link for `purpose`; older open links of the same purpose stop working."""
+    now = identity.now()
+    ttl = identity.policy.verify_link_ttl_s if purpose == EMAIL_VERIFY else identity.policy.reset_link_ttl_s
+    repo.retire_codes(s, purpose, now, user_id=user.id)
+    token = new_opaque_token()
+    s.add(OneTimeCode(id=str(uuid.uuid4()), user_id=user.id, purpose=purpose, digest=digest(token),
+                      target=user.email, created_at=now, expires_at=now + timedelta(seconds=ttl)))
+    return identity.policy.link(_PATHS[purpose], token)
+
+
+def _token_field(token: str) -> str:
+    token = token.strip()
+    if not token:
+        raise InvalidArgument.field("token", "is required")
+    if len(token) > 512:
+        raise InvalidArgument.field("token", "must be at most 512 characters")
+    return token
+
+
+def _redeem(s: Session, identity: Identity, purpose: str, token: str) -> User:
+    """Consumes the link's code (single use) and returns its user, in the caller's transaction."""
+    code = repo.code_by_digest(s, purpose, digest(token))
+    if code is None or not code.user_id or not repo.consume_code(s, code.id, identity.now()):
+        raise InvalidArgument.field("token", INVALID_LINK)
+    user = repo.get_user(s, code.user_id, lock=True)
+    # A link mailed to an address the account no longer has proves nothing about the account.
+    if user is None or user.email != code.target:
+        raise InvalidArgument.field("token", INVALID_LINK)
+    return user
+
+
+async def verify_email(identity: Identity, token: str, client: Client) -> None:
+    token = _token_field(token)
+
+    def work(s: Session) -> None:
+        user = _redeem(s, identity, EMAIL_VERIFY, token)
+        if not user.email_verified:
+            user.email_verified = True
+            user.updated_at = identity.now()
+            audit.record(s, identity, "auth.email.verified", client, actor_id=user.id, subject_id=user.id,
+                         before={"email_verified": False}, after={"email_verified": True})
+
+    try:
+        await identity.db.run(work)
+    except InvalidArgument:
+        await audit.record_alone(identity, "auth.email.verify_failed", client, detail={"reason": "invalid_link"})
+        raise
+
+
+async def resend_verification(identity: Identity, user_id: str, client: Client) -> bool:
+    await identity.limiter.check(MAIL_SCOPE, user_id, client.ip)
+
+    def work(s: Session) -> tuple[User, str] | None:
+        user = repo.get_user(s, user_id)
+        if user is None:
+            raise NotFound("account not found")
+        if user.email_verified:
+            return None
+        link = new_link(s, identity, user, EMAIL_VERIFY)
+        audit.record(s, identity, "user.email.verification_sent", client, actor_id=user.id, subject_id=user.id)
+        return user, link
+
+    sent = await identity.db.run(work)
+    if sent is None:
+        return False
+    await identity.limiter.record_failure(MAIL_SCOPE, user_id, client.ip)  # counts sends, not failures
+    await identity.mailer.send(verification_email(sent[0].email, sent[1]))
+    return True
+
+
+async def forgot_password(identity: Identity, email: str, client: Client) -> str:
+    email_n = normalize_email(email)
+    await identity.limiter.check(MAIL_SCOPE, email_n, client.ip)
+    await identity.limiter.record_failure(MAIL_SCOPE, email_n, client.ip)
+
+    def work(s: Session) -> tuple[User, str] | None:
+        user = repo.user_by_email(s, email_n)
+        if user is None or user.status != "active":
+            return None
+        link = new_link(s, identity, user, PASSWORD_RESET)
+        audit.record(s, identity, "auth.password.reset_requested", client, subject_id=user.id)
+        return user, link
+
+    found = await identity.db.run(work)
+    if found is not None:
+        # Not awaited: an unknown address sends nothing, and the answer must not take longer
+        # for a known one.
+        identity.in_background(identity.mailer.send(password_reset_email(found[0].email, found[1])),
+                               "password reset email")
+    return FORGOT_MESSAGE
+
+
+async def reset_password(identity: Identity, token: str, new_password: str, client: Client) -> None:
+    token = _token_field(token)
+    if not new_password:
+        raise InvalidArgument.field("new_password", "is required")
+    if len(new_password) > MAX_PASSWORD_LENGTH:
+        raise InvalidArgument.field("new_password", f"must be at most {MAX_PASSWORD_LENGTH} characters")
+    check_password_policy(new_password, field="new_password")
+    new_hash = await asyncio.to_thread(identity.hasher.hash, new_password)
+
+    def work(s: Session) -> str:
+        user = _redeem(s, identity, PASSWORD_RESET, token)
+        check_password_policy(new_password, field="new_password", email=user.email)
+        user.password_hash = new_hash
+        # The link reached the mailbox: the address is proven.
+        was_verified = user.email_verified
+        user.email_verified = True
+        user.updated_at = identity.now()
+        ended = repo.revoke_user_sessions(s, user.id, identity.now(), "password_reset")
+        audit.record(s, identity, "auth.password.reset", client, actor_id=user.id, subject_id=user.id,
+                     before={"email_verified": was_verified}, after={"email_verified": True},
+                     detail={"sessions_ended": len(ended)})
+        return user.id
+
+    try:
+        user_id = await identity.db.run(work)
+    except InvalidArgument as error:
+        if any(v.field == "token" for v in error.violations):
+            await audit.record_alone(identity, "auth.password.reset_failed", client, detail={"reason": "invalid_link"})
+        raise
+    # Every access token issued until now stops working, whatever its session.
+    await identity.revocations.revoke_subject(user_id)

@@ -1,0 +1,92 @@
+"""Sign-in by a code texted to the account's phone number."""
+
+from __future__ import annotations
+
+import hmac
+import uuid
+from datetime import timedelta
+
+from sqlalchemy.orm import Session
+
+from business.identity.data import repositories as repo
+from business.identity.data.tables import OneTimeCode
+from business.identity.domain import audit
+from business.identity.domain.accounts import complete_sign_in
+from business.identity.domain.context import Client, Identity
+from business.identity.domain.one_time_secrets import code_digest, new_numeric_code, new_salt
+from business.identity.domain.sessions import SignInResult
+from business.identity.domain.validation import normalize_phone
+from service_runtime.errors import InvalidArgument, Unauthenticated
+
+PHONE_LOGIN = "phone_login"
+SEND_SCOPE = "sms_send"
+CODE_SCOPE = "sms_code"
+INVALID_CODE = "invalid or expired code"
+
+
+async def start_phone_login(identity: Identity, phone_number: str, client: Client) -> int:
+    """Texts a code if an active account has this number; the answer never says whether."""
+    phone = normalize_phone(phone_number)
+    # Each request counts, known number or not: texts cost money and annoy their receivers.
+    await identity.limiter.check(SEND_SCOPE, phone, client.ip)
+    await identity.limiter.record_failure(SEND_SCOPE, phone, client.ip)
+    ttl = identity.policy.sms_code_ttl_s
+    code = new_numeric_code()
+
+    def work(s: Session) -> bool:
+        user = repo.user_by_phone(s, phone)
+        if user is None or user.status != "active":
+            return False
+        now = identity.now()
+        repo.retire_codes(s, PHONE_LOGIN, now, target=phone)
+        salt = new_salt()
+        s.add(OneTimeCode(id=str(uuid.uuid4()), user_id=user.id, purpose=PHONE_LOGIN, digest=code_digest(code, salt),
+                          salt=salt, target=phone, created_at=now, expires_at=now + timedelta(seconds=ttl)))
+        audit.record(s, identity, "auth.phone.code_sent", client, subject_id=user.id)
+        return True
+
+    if await identity.db.run(work):
+        body = f"Your {identity.policy.totp_issuer} sign-in code is {code}. It expires in {ttl // 60} minutes."
+        # Not awaited, so a known number answers as fast as an unknown one.
+        identity.in_background(identity.sms.send(phone, body), "sign-in SMS")
+    return ttl
+
+
+async def verify_phone_login(identity: Identity, phone_number: str, code: str, client: Client) -> SignInResult:
+    phone = normalize_phone(phone_number)
+    code = code.strip()
+    if not code:
+        raise InvalidArgument.field("code", "is required")
+    if len(code) > 16:
+        raise InvalidArgument.field("code", "must be at most 16 characters")
+    await identity.limiter.check(CODE_SCOPE, phone, client.ip)
+    stored = await identity.db.run(lambda s: repo.latest_code_for_target(s, PHONE_LOGIN, phone, identity.now()))
+    if stored is None or not stored.user_id or not hmac.compare_digest(stored.digest, code_digest(code, stored.salt)):
+        def count(s: Session) -> None:
+            if stored is not None:
+                repo.count_code_attempt(s, stored.id, identity.policy.sms_code_max_attempts, identity.now())
+            audit.record(s, identity, "auth.phone.failed", client, outcome=audit.FAILED,
+                         subject_id=stored.user_id or "" if stored else "",
+                         detail={"reason": "wrong_code" if stored else "no_open_code"})
+
+        await identity.db.run(count)
+        await identity.limiter.record_failure(CODE_SCOPE, phone, client.ip)
+        raise Unauthenticated(INVALID_CODE)
+    user_id = stored.user_id
+
+    def work(s: Session) -> SignInResult:
+        if not repo.consume_code(s, stored.id, identity.now()):
+            raise Unauthenticated(INVALID_CODE)
+        user = repo.get_user(s, user_id, lock=True)
+        if user is None or user.phone_number != phone:
+            raise Unauthenticated(INVALID_CODE)
+        if not user.phone_verified:
+            user.phone_verified = True
+            user.updated_at = identity.now()
+        audit.record(s, identity, "auth.phone.verified", client, actor_id=user.id, subject_id=user.id,
+                     after={"phone_verified": True})
+        return complete_sign_in(s, identity, user.id, "phone", client)
+
+    result = await identity.db.run(work)
+    await identity.limiter.record_success(CODE_SCOPE, phone)
+    return result

@@ -1,0 +1,87 @@
+"""Builds the identity use cases' dependencies from the business settings."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from business.config import BusinessSettings
+from business.identity.adapters.mail import ConsoleMailer, Mailer, SmtpMailer
+from business.identity.adapters.sms import ConsoleSmsSender, SmsSender, TwilioSmsSender
+from business.identity.data.db import IdentityDb
+from business.identity.domain.access_tokens import AccessTokenIssuer
+from business.identity.domain.context import Identity, IdentityPolicy
+from business.identity.domain.passwords import PasswordHasher
+from business.identity.domain.secret_box import SecretBox
+from business.identity.domain.throttle import AttemptLimiter, make_attempt_counters
+from service_runtime.revocations import Revocations
+
+log = logging.getLogger("business.identity")
+
+
+def totp_key(settings: BusinessSettings) -> str:
+    """TOTP_ENCRYPTION_KEY, or (outside production) a key generated once into a private file,
+    like the development signing keys, so local runs keep working across restarts."""
+    if settings.totp_encryption_key:
+        return settings.totp_encryption_key
+    if settings.app_env == "production":
+        raise RuntimeError("TOTP_ENCRYPTION_KEY is required when APP_ENV=production")
+    path = Path(settings.totp_key_file)
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = SecretBox.generate_key()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key + "\n")
+    log.warning("generated a development TOTP encryption key in %s; set TOTP_ENCRYPTION_KEY in production", path)
+    return key
+
+
+def mailer(settings: BusinessSettings) -> Mailer:
+    if settings.mail_backend == "smtp":
+        return SmtpMailer(settings.smtp_host, settings.smtp_port, settings.smtp_from, settings.smtp_username,
+                          settings.smtp_password, settings.smtp_starttls)
+    return ConsoleMailer()
+
+
+def sms_sender(settings: BusinessSettings) -> SmsSender:
+    if settings.sms_backend == "twilio":
+        return TwilioSmsSender(settings.twilio_account_sid, settings.twilio_auth_token,
+                               settings.twilio_phone_number, settings.twilio_api_base_url)
+    return ConsoleSmsSender()
+
+
+def policy(settings: BusinessSettings) -> IdentityPolicy:
+    return IdentityPolicy(
+        public_web_url=settings.public_web_url,
+        totp_issuer=settings.totp_issuer,
+        refresh_ttl_s=settings.jwt_refresh_ttl_s,
+        challenge_ttl_s=settings.login_challenge_ttl_s,
+        sms_code_ttl_s=settings.sms_code_ttl_s,
+        sms_code_max_attempts=settings.sms_code_max_attempts,
+        verify_link_ttl_s=settings.email_verify_ttl_s,
+        reset_link_ttl_s=settings.password_reset_ttl_s,
+    )
+
+
+def password_hasher(settings: BusinessSettings) -> PasswordHasher:
+    return PasswordHasher(settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism)
+
+
+def build_identity(settings: BusinessSettings, revocations: Revocations) -> Identity:
+    keys = settings.signing_keys()
+    # Business signs access tokens; a fresh clone has no key until someone makes one.
+    keys.ensure()
+    return Identity(
+        db=IdentityDb(settings.database_url),
+        hasher=password_hasher(settings),
+        limiter=AttemptLimiter(make_attempt_counters(settings.redis_url)),
+        mailer=mailer(settings),
+        sms=sms_sender(settings),
+        revocations=revocations,
+        tokens=AccessTokenIssuer(keys.sign, settings.jwt_issuer, settings.jwt_audience, settings.jwt_access_ttl_s),
+        secrets=SecretBox(totp_key(settings)),
+        policy=policy(settings),
+    )

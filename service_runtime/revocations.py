@@ -1,0 +1,108 @@
+"""Access tokens that must stop working before they expire: a suspended user's, the tokens of a
+session that was logged out or revoked, and every token issued before a password reset.
+
+Access tokens are short-lived (JWT_ACCESS_TTL_S), so an entry only has to outlive the tokens
+it covers. With Redis every service sees the same list (the business service writes it, the ML
+engine reads it); without Redis each process keeps its own, which covers the business service
+itself and a single-process setup.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Protocol
+
+import redis.asyncio as aioredis
+import redis.exceptions
+
+from service_runtime.access import Caller
+from service_runtime.errors import DependencyUnavailable
+
+KEY_PREFIX = "trading:revoked:"
+
+
+class Revocations(Protocol):
+    async def revoke_subject(self, subject: str) -> None:
+        """Every access token of the subject issued until now stops working."""
+
+    async def revoke_session(self, session_id: str) -> None:
+        """Every access token carrying this `sid` stops working."""
+
+    async def is_revoked(self, caller: Caller) -> bool: ...
+
+    async def close(self) -> None: ...
+
+
+class MemoryRevocations:
+    def __init__(self, ttl_s: float) -> None:
+        self.ttl_s = ttl_s
+        # key → (revoked at, forget after)
+        self._entries: dict[str, tuple[float, float]] = {}
+
+    def _put(self, key: str) -> None:
+        now = time.time()
+        self._entries[key] = (now, now + self.ttl_s)
+        if len(self._entries) > 10_000:
+            self._entries = {k: v for k, v in self._entries.items() if v[1] > now}
+
+    async def revoke_subject(self, subject: str) -> None:
+        self._put("sub:" + subject)
+
+    async def revoke_session(self, session_id: str) -> None:
+        self._put("sid:" + session_id)
+
+    def _revoked_at(self, key: str) -> float | None:
+        entry = self._entries.get(key)
+        return entry[0] if entry and entry[1] > time.time() else None
+
+    async def is_revoked(self, caller: Caller) -> bool:
+        if caller.session_id and self._revoked_at("sid:" + caller.session_id) is not None:
+            return True
+        revoked_at = self._revoked_at("sub:" + caller.subject)
+        return revoked_at is not None and caller.issued_at <= revoked_at
+
+    async def close(self) -> None:
+        return None
+
+
+class RedisRevocations:
+    def __init__(self, url: str, ttl_s: float) -> None:
+        self.ttl_s = ttl_s
+        self.client = aioredis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+
+    async def _put(self, key: str) -> None:
+        try:
+            await self.client.set(KEY_PREFIX + key, repr(time.time()), ex=max(1, int(self.ttl_s)))
+        except redis.exceptions.RedisError as error:
+            raise DependencyUnavailable(f"revocation store unavailable: {error}") from None
+
+    async def revoke_subject(self, subject: str) -> None:
+        await self._put("sub:" + subject)
+
+    async def revoke_session(self, session_id: str) -> None:
+        await self._put("sid:" + session_id)
+
+    async def is_revoked(self, caller: Caller) -> bool:
+        keys = [KEY_PREFIX + "sub:" + caller.subject]
+        if caller.session_id:
+            keys.append(KEY_PREFIX + "sid:" + caller.session_id)
+        try:
+            values = await self.client.mget(keys)
+        except redis.exceptions.RedisError as error:
+            # Fail closed: without the list we cannot tell a revoked token from a good one.
+            raise DependencyUnavailable(f"revocation store unavailable: {error}") from None
+        subject_revoked_at = values[0]
+        if len(values) > 1 and values[1] is not None:
+            return True
+        return subject_revoked_at is not None and caller.issued_at <= float(subject_revoked_at)
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+def make_revocations(redis_url: str, ttl_s: float) -> Revocations:
+    """Shared through Redis when configured, in process otherwise. Entries outlive the tokens
+    they cover by a minute (clock skew between services)."""
+    if redis_url:
+        return RedisRevocations(redis_url, ttl_s + 60)
+    return MemoryRevocations(ttl_s + 60)

@@ -1,0 +1,117 @@
+"""Password policy and argon2id hashing, on the real argon2 library."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import argon2
+import pytest
+
+from business.identity.domain.passwords import (
+    MAX_PASSWORD_LENGTH,
+    MIN_PASSWORD_LENGTH,
+    PasswordHasher,
+    check_password_policy,
+    common_passwords,
+)
+from service_runtime.errors import InvalidArgument
+
+# Cheap parameters keep the suite fast; the defaults are checked separately.
+FAST = {"time_cost": 1, "memory_kib": 1024, "parallelism": 1}
+
+
+def violation(password: str, **kwargs: str) -> tuple[str, str]:
+    with pytest.raises(InvalidArgument) as caught:
+        check_password_policy(password, **kwargs)
+    only = caught.value.violations[0]
+    return only.field, only.description
+
+
+def test_a_long_uncommon_password_passes() -> None:
+    check_password_policy("correct horse battery staple", email="alice@example.com")
+
+
+def test_too_short_and_too_long_name_the_field() -> None:
+    assert violation("a" * (MIN_PASSWORD_LENGTH - 1)) == (
+        "password",
+        f"must be at least {MIN_PASSWORD_LENGTH} characters",
+    )
+    check_password_policy("Zq8#" * 3)  # exactly the minimum
+    check_password_policy("x7" * (MAX_PASSWORD_LENGTH // 2))  # exactly the maximum
+    field, why = violation("x" * (MAX_PASSWORD_LENGTH + 1), field="new_password")
+    assert field == "new_password" and "at most 128" in why
+
+
+@pytest.mark.parametrize("common", ["qwerty123456", "QWERTY123456", "1q2w3e4r5t6y", "QwertyUiop123"])
+def test_common_passwords_are_refused_case_insensitively(common: str) -> None:
+    assert common.lower() in common_passwords()
+    field, why = violation(common)
+    assert field == "password" and "commonly used" in why
+
+
+def test_the_common_list_is_zxcvbns_30k_passwords() -> None:
+    assert len(common_passwords()) > 29_000
+    assert "password" in common_passwords()
+
+
+def test_email_local_part_is_refused() -> None:
+    field, why = violation("my-AliceSmith-2024!", email="alicesmith@example.com", field="new_password")
+    assert field == "new_password" and "email" in why
+    check_password_policy("my-AliceSmith-2024!", email="bob@example.com")
+    check_password_policy("al is short for something", email="al@example.com")  # too short to matter
+
+
+def test_hash_and_verify_round_trip() -> None:
+    hasher = PasswordHasher(**FAST)
+    stored = hasher.hash("correct horse battery staple")
+    assert stored.startswith("$argon2id$")
+    assert hasher.verify(stored, "correct horse battery staple")
+    assert not hasher.verify(stored, "correct horse battery stapler")
+    assert stored != hasher.hash("correct horse battery staple")  # salted
+
+
+def test_default_parameters_are_owasps_baseline() -> None:
+    stored = PasswordHasher().hash("correct horse battery staple")
+    assert "$argon2id$v=19$m=19456,t=2,p=1$" in stored
+
+
+def test_malformed_stored_hash_is_a_mismatch_not_a_crash() -> None:
+    hasher = PasswordHasher(**FAST)
+    assert not hasher.verify("not-a-hash", "whatever password")
+    assert hasher.needs_rehash("not-a-hash")
+
+
+class CountingArgon(argon2.PasswordHasher):
+    """The real argon2 hasher, remembering which hashes it was asked to verify."""
+
+    def __init__(self) -> None:
+        super().__init__(time_cost=1, memory_cost=1024, parallelism=1, type=argon2.Type.ID)
+        self.verified: list[str] = []
+
+    def verify(self, hash: str | bytes, password: str | bytes) -> Literal[True]:
+        self.verified.append(hash if isinstance(hash, str) else hash.decode())
+        return super().verify(hash, password)
+
+
+def test_unknown_account_still_runs_argon2_with_the_same_parameters() -> None:
+    hasher = PasswordHasher(**FAST)
+    counting = CountingArgon()
+    hasher.argon = counting
+    assert hasher.verify(None, "correct horse battery staple") is False
+    assert len(counting.verified) == 1
+    dummy = counting.verified[0]
+    assert dummy == hasher.dummy_hash
+    assert not counting.check_needs_rehash(dummy)  # same parameters as real hashes
+    assert hasher.verify(None, "") is False
+    assert len(counting.verified) == 2
+
+
+def test_needs_rehash_for_other_parameters() -> None:
+    current = PasswordHasher(**FAST)
+    assert not current.needs_rehash(current.hash("correct horse battery staple"))
+    weaker = PasswordHasher(time_cost=1, memory_kib=512, parallelism=1)
+    old = weaker.hash("correct horse battery staple")
+    assert current.needs_rehash(old)
+    assert current.verify(old, "correct horse battery staple")  # still verifies, then gets upgraded
+    argon2i = argon2.PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1, type=argon2.Type.I)
+    assert current.needs_rehash(argon2i.hash("correct horse battery staple"))

@@ -71,7 +71,7 @@ import-bars: $(VENV)
 
 ## Create the first admin (or promote an account): make admin EMAIL=you@example.com (asks for the password)
 admin: $(VENV)
-	$(PY) -m business.identity.admin_cli create-admin --email "$(EMAIL)"
+	$(PY) -m business.identity.admin_cli create-admin --email "$(EMAIL)" $(ARGS)
 
 ## Rotate the access-token signing key (the JWKS keeps the previous one).
 admin-keys: $(VENV)

@@ -7,7 +7,9 @@
    Each login is an argon2 verify plus a session, a refresh token and an audit row.
 3. Token verification in a service, per request: TokenVerifier.verify (EdDSA signature and
    claims) in process, and the revocation look-up (one Redis MGET) when Redis is reachable.
-4. The latency jwt_authn adds at Envoy: GET /api/users/me through the normal Envoy and through
+4. User enumeration by timing: failed logins for an unknown email and for a known email with a
+   wrong password, alternating (lock-outs raised for the run), p50 of each and the gap.
+5. The latency jwt_authn adds at Envoy: GET /api/users/me through the normal Envoy and through
    a second Envoy rendered from the same config without the jwt_authn filter, in alternating
    rounds, same token, same upstream (business still verifies the token itself on both).
 
@@ -121,6 +123,24 @@ async def login_figures(edge: str, email: str, logins: int, concurrency: int) ->
             "p99_ms": percentile(latencies, 0.99)}
 
 
+def enumeration_figures(edge: str, email: str, rounds: int) -> dict[str, Any]:
+    samples: dict[str, list[float]] = {"unknown_email": [], "wrong_password": []}
+    bodies: dict[str, set[str]] = {"unknown_email": set(), "wrong_password": set()}
+    with httpx.Client(base_url=edge, timeout=30) as client:
+        for n in range(rounds):
+            for case, body in (("unknown_email", {"email": f"nobody-{n}@example.com", "password": PASSWORD}),
+                               ("wrong_password", {"email": email, "password": PASSWORD + "-wrong"})):
+                started = time.perf_counter()
+                res = client.post("/api/auth/login", json=body)
+                samples[case].append((time.perf_counter() - started) * 1000)
+                bodies[case].add(f"{res.status_code} {res.json().get('message')}")
+    if bodies["unknown_email"] != bodies["wrong_password"] or len(bodies["unknown_email"]) != 1:
+        raise RuntimeError(f"the two failures answer differently: {bodies}")
+    unknown, wrong = statistics.median(samples["unknown_email"]), statistics.median(samples["wrong_password"])
+    return {"rounds": rounds, "answer": bodies["unknown_email"].pop(), "unknown_email_p50_ms": unknown,
+            "wrong_password_p50_ms": wrong, "gap_ms": unknown - wrong, "gap_ratio": unknown / wrong}
+
+
 def jwt_overhead(with_jwt: str, without_jwt: str, token: str, requests: int) -> dict[str, float]:
     headers = {"authorization": f"Bearer {token}"}
     samples: dict[str, list[float]] = {"with": [], "without": []}
@@ -173,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--logins", type=int, default=200, help="logins per concurrency level")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8])
     parser.add_argument("--requests", type=int, default=1500, help="GET /api/users/me per Envoy")
+    parser.add_argument("--rounds", type=int, default=100, help="failed logins of each kind")
     args = parser.parse_args(argv)
 
     from gateway.supervisor import Stack
@@ -187,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
         "DATABASE_URL": os.environ.get("DATABASE_URL", f"sqlite:///{tmp / 'business.db'}"),
         "ML_SERVICE_URL": f"127.0.0.1:{PORTS['ML_GRPC_PORT']}", "MARKET_SQLITE_PATH": str(tmp / "market.db"),
         "LOAD_SAMPLE_DATA": "false", "LOG_LEVEL": "WARNING", "MAIL_BACKEND": "console", "SMS_BACKEND": "console",
+        # The enumeration figures need many failed logins from one address.
+        "ATTEMPT_LIMIT_PER_ACCOUNT": "100000", "ATTEMPT_LIMIT_PER_IP": "100000",
     })
     redis_url = env.get("REDIS_URL", "")
     stack = Stack(env=env, log_dir=tmp / "logs")
@@ -206,6 +229,9 @@ def main(argv: list[str] | None = None) -> int:
         for row in report["login"]:
             print(f"login c={row['concurrency']}: {row['per_s']:.1f}/s p50 {row['p50_ms']:.1f} ms "
                   f"p99 {row['p99_ms']:.1f} ms errors {row['errors']}", flush=True)
+        report["enumeration"] = enumeration_figures(edge, email, args.rounds)
+        print(f"failed login p50: unknown email {report['enumeration']['unknown_email_p50_ms']:.1f} ms, "
+              f"wrong password {report['enumeration']['wrong_password_p50_ms']:.1f} ms", flush=True)
         token = httpx.post(f"{edge}/api/auth/login", json={"email": email, "password": PASSWORD},
                            timeout=30).json()["tokens"]["accessToken"]
         report["verification"] = verification_figures(keys_dir, stack.edge.jwt_issuer, stack.edge.jwt_audience,

@@ -55,6 +55,12 @@ class BusinessSettings(CommonSettings):
     argon2_time_cost: int = Field(2, ge=1, le=20, description="argon2id iterations (see docs for the benchmark)")
     argon2_memory_kib: int = Field(19456, ge=8192, le=1048576, description="argon2id memory per hash (KiB)")
     argon2_parallelism: int = Field(1, ge=1, le=16, description="argon2id lanes")
+    attempt_limit_per_account: int = Field(
+        5, ge=1, le=100_000, description="failed credential checks per account (15 min) before lock-outs start"
+    )
+    attempt_limit_per_ip: int = Field(
+        20, ge=1, le=100_000, description="failed credential checks per client address (15 min) before lock-outs start"
+    )
     jwt_refresh_ttl_s: int = Field(7 * 24 * 3600, gt=0, description="refresh token (session) lifetime (s)")
     login_challenge_ttl_s: int = Field(300, gt=0, le=3600, description="2FA challenge lifetime (s)")
     sms_code_ttl_s: int = Field(300, gt=0, le=3600, description="lifetime of a texted sign-in code (s)")

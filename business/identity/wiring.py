@@ -77,7 +77,9 @@ def build_identity(settings: BusinessSettings, revocations: Revocations) -> Iden
     return Identity(
         db=IdentityDb(settings.database_url),
         hasher=password_hasher(settings),
-        limiter=AttemptLimiter(make_attempt_counters(settings.redis_url)),
+        limiter=AttemptLimiter(make_attempt_counters(settings.redis_url),
+                               account_limit=settings.attempt_limit_per_account,
+                               ip_limit=settings.attempt_limit_per_ip),
         mailer=mailer(settings),
         sms=sms_sender(settings),
         revocations=revocations,

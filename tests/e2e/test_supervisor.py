@@ -38,18 +38,23 @@ def test_supervisor_starts_everything_and_stops_cleanly(tmp_path: Path) -> None:
     env.update(ENVOY_PORT="38080", ENVOY_ADMIN_PORT="39901", BUSINESS_GRPC_PORT="35051", ML_GRPC_PORT="35052",
                GATEWAY_PORT="38000", BUSINESS_METRICS_PORT="0", ML_METRICS_PORT="0", ML_SERVICE_URL="127.0.0.1:35052",
                CORS_ALLOWED_ORIGINS="http://127.0.0.1:38000", PUBLIC_API_URL="")
-    proc = subprocess.Popen([sys.executable, "-m", "gateway.supervisor"], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    errors = tmp_path / "supervisor.stderr"
+    with open(errors, "wb") as stderr:  # the child keeps its own handle
+        proc = subprocess.Popen([sys.executable, "-m", "gateway.supervisor"], cwd=ROOT, env=env,
+                                stdout=subprocess.PIPE, stderr=stderr, text=True)
     try:
         assert proc.stdout is not None
         deadline = time.monotonic() + 90
         lines = []
         while time.monotonic() < deadline:
             line = proc.stdout.readline()
+            if not line:  # the supervisor exited: no point waiting for the deadline
+                break
             lines.append(line)
             if "Ctrl-C stops everything" in line:
                 break
-        assert any("http://127.0.0.1:38080/health" in line for line in lines), lines
+        started = any("http://127.0.0.1:38080/health" in line for line in lines)
+        assert started, (proc.poll(), lines[-20:], errors.read_text()[-4000:])
         assert httpx.get("http://127.0.0.1:38080/health").json()["status"] == "ok"
         children = _children(proc.pid)
         assert len(children) == 4

@@ -143,6 +143,13 @@ def upgrade() -> None:
             "CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON audit.events "
             "FOR EACH ROW EXECUTE FUNCTION audit.events_append_only()"
         )
+    else:
+        # SQLite (local runs): the same guarantee with its own trigger syntax.
+        for verb in ("UPDATE", "DELETE"):
+            op.execute(
+                f"CREATE TRIGGER events_no_{verb.lower()} BEFORE {verb} ON events "
+                "BEGIN SELECT RAISE(ABORT, 'audit.events is append-only'); END"
+            )
 
 
 def downgrade() -> None:
@@ -150,6 +157,9 @@ def downgrade() -> None:
     if schema is not None:
         op.execute("DROP TRIGGER IF EXISTS events_append_only ON audit.events")
         op.execute("DROP FUNCTION IF EXISTS audit.events_append_only()")
+    else:
+        for verb in ("update", "delete"):
+            op.execute(f"DROP TRIGGER IF EXISTS events_no_{verb}")
     op.drop_table("events", schema=schema)
     for table in ("one_time_codes", "backup_codes", "refresh_tokens", "sessions", "oauth_identities", "users"):
         op.drop_table(table)

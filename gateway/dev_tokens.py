@@ -6,7 +6,6 @@ Off unless DEV_TOKENS_ENABLED; GatewaySettings refuses to load with it on in pro
 from __future__ import annotations
 
 import time
-import uuid
 from typing import Any
 
 from fastapi import APIRouter
@@ -15,22 +14,14 @@ from fastapi.responses import JSONResponse
 from gateway.config import GatewaySettings
 from gateway.errors import error_response
 from service_runtime.signing_keys import SigningKeyStore
+from service_runtime.token_claims import access_claims
 
 PATH = "/api/auth/dev-token"
 
 
 def dev_claims(settings: GatewaySettings, now: int) -> dict[str, Any]:
-    return {
-        "sub": "dev-user",
-        "roles": ["user"],
-        "plan": "free",
-        "iss": settings.jwt_issuer,
-        "aud": settings.jwt_audience,
-        "iat": now,
-        "nbf": now,
-        "exp": now + settings.jwt_access_ttl_s,
-        "jti": uuid.uuid4().hex,
-    }
+    return access_claims(subject="dev-user", roles=["user"], plan="free", issuer=settings.jwt_issuer,
+                         audience=settings.jwt_audience, ttl_s=settings.jwt_access_ttl_s, now=now)
 
 
 def router(settings: GatewaySettings, store: SigningKeyStore) -> APIRouter:

@@ -21,6 +21,12 @@ class RequestMeta:
     request_id: str
 
 
+def last_forwarded_for(header: str) -> str:
+    """The address Envoy saw (the last X-Forwarded-For entry), "" when there is none."""
+    entries = [part.strip() for part in header.split(",") if part.strip()]
+    return entries[-1][:64] if entries else ""
+
+
 def _peer_ip(peer: str) -> str:
     # grpc peers look like "ipv4:127.0.0.1:5555" or "ipv6:[::1]:5555".
     kind, _, rest = peer.partition(":")
@@ -33,8 +39,7 @@ def _peer_ip(peer: str) -> str:
 
 def request_meta(context: grpc.aio.ServicerContext) -> RequestMeta:
     metadata = {key: str(value) for key, value in (context.invocation_metadata() or ())}
-    forwarded = [part.strip() for part in metadata.get("x-forwarded-for", "").split(",") if part.strip()]
-    ip = forwarded[-1] if forwarded else _peer_ip(context.peer() or "")
+    ip = last_forwarded_for(metadata.get("x-forwarded-for", "")) or _peer_ip(context.peer() or "")
     # Envoy passes the browser's user agent through transcoding; grpc appends its own to it.
     agent = metadata.get("x-original-user-agent") or metadata.get("user-agent", "")
     return RequestMeta(ip=ip[:64], user_agent=agent[:300], request_id=request_id_var.get())

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
 from typing import Any
 
 import grpc
@@ -20,6 +19,7 @@ from gateway.oauth.errors import OAuthFlowError
 from gateway.oauth.userinfo import ProviderIdentity
 from service_runtime.client import outgoing_channel
 from service_runtime.signing_keys import SigningKeyStore
+from service_runtime.token_claims import access_claims
 from trading.identity.v1 import auth_service_pb2, auth_service_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -48,17 +48,8 @@ _PASS_THROUGH = frozenset(_HTTP_STATUS)
 
 
 def service_token_claims(settings: GatewaySettings, now: int) -> dict[str, Any]:
-    return {
-        "sub": SERVICE_SUBJECT,
-        "roles": ["service"],
-        "plan": "",
-        "iss": settings.jwt_issuer,
-        "aud": settings.jwt_audience,
-        "iat": now,
-        "nbf": now,
-        "exp": now + SERVICE_TOKEN_TTL_S,
-        "jti": uuid.uuid4().hex,
-    }
+    return access_claims(subject=SERVICE_SUBJECT, roles=["service"], plan="", issuer=settings.jwt_issuer,
+                         audience=settings.jwt_audience, ttl_s=SERVICE_TOKEN_TTL_S, now=now)
 
 
 class BusinessAuth:

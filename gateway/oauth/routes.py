@@ -28,6 +28,7 @@ from gateway.oauth.provider_client import ProviderClient
 from gateway.oauth.providers import provider_configs
 from gateway.oauth.result import NO_STORE, json_result, redirect_with_result
 from gateway.oauth.state_store import PendingLogin, StateStore, make_state_store
+from service_runtime.request_meta import last_forwarded_for
 from service_runtime.signing_keys import SigningKeyStore
 
 log = logging.getLogger(__name__)
@@ -42,10 +43,8 @@ def _digest(value: str) -> str:
 
 def client_ip(request: Request) -> str:
     """Envoy (use_remote_address) appends the address it saw: the last entry is trustworthy."""
-    forwarded = [p.strip() for p in request.headers.get("x-forwarded-for", "").split(",") if p.strip()]
-    if forwarded:
-        return forwarded[-1][:64]
-    return request.client.host if request.client else ""
+    forwarded = last_forwarded_for(request.headers.get("x-forwarded-for", ""))
+    return forwarded or (request.client.host if request.client else "")
 
 
 def wants_json(request: Request) -> bool:

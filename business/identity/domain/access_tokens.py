@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from typing import Any
+
+from service_runtime.token_claims import access_claims
 
 
 class AccessTokenIssuer:
@@ -15,20 +16,8 @@ class AccessTokenIssuer:
         self.ttl_s = ttl_s
 
     def claims(self, *, user_id: str, role: str, plan: str, session_id: str, now: float) -> dict[str, Any]:
-        # iat is a float: revoking a subject at time T must not also reject a token issued
-        # within the same second right after T (a re-login after a password reset).
-        return {
-            "sub": user_id,
-            "roles": [role],
-            "plan": plan,
-            "iss": self.issuer,
-            "aud": self.audience,
-            "iat": now,
-            "nbf": int(now),
-            "exp": int(now) + self.ttl_s,
-            "jti": uuid.uuid4().hex,
-            "sid": session_id,
-        }
+        return access_claims(subject=user_id, roles=[role], plan=plan, issuer=self.issuer, audience=self.audience,
+                             ttl_s=self.ttl_s, now=now, session_id=session_id)
 
     def issue(self, *, user_id: str, role: str, plan: str, session_id: str, now: float) -> str:
         return self.sign(self.claims(user_id=user_id, role=role, plan=plan, session_id=session_id, now=now))

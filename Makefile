@@ -7,7 +7,7 @@ WEB_DEPS := web/node_modules/.installed
 .PHONY: run test gen gen-check lint breaking web web-deps venv bench-edge bench-data bench-auth import-bars admin admin-keys k8s-envoy clean
 
 venv: $(VENV)
-$(VENV): requirements.txt requirements-dev.txt
+$(VENV): requirements.txt requirements-dev.txt requirements-train.txt
 	test -x .venv/bin/python || python3 -m venv .venv
 	.venv/bin/pip install -q --disable-pip-version-check --upgrade pip
 	.venv/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt

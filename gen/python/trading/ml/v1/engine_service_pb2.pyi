@@ -137,20 +137,44 @@ class LoadedModel(_message.Message):
     NAME_FIELD_NUMBER: _builtins.int
     VERSION_FIELD_NUMBER: _builtins.int
     EXECUTION_PROVIDER_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    REQUESTS_FIELD_NUMBER: _builtins.int
+    LATENCY_P50_MS_FIELD_NUMBER: _builtins.int
+    LATENCY_P99_MS_FIELD_NUMBER: _builtins.int
+    MEAN_BATCH_SIZE_FIELD_NUMBER: _builtins.int
+    MAX_BATCH_SIZE_FIELD_NUMBER: _builtins.int
+    BATCHES_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     version: _builtins.str
     execution_provider: _builtins.str
     """Execution provider actually in use, read back from the inference session."""
+    state: _builtins.str
+    """"READY", "DEGRADED", "LOADING", ... (ModelState without its prefix)."""
+    requests: _builtins.int
+    """Inference calls (batches count once per request in them) and their latency (ms)."""
+    latency_p50_ms: _builtins.float
+    latency_p99_ms: _builtins.float
+    mean_batch_size: _builtins.float
+    """Requests per session run: the micro-batcher's effect."""
+    max_batch_size: _builtins.int
+    batches: _builtins.int
     def __init__(
         self,
         *,
         name: _builtins.str = ...,
         version: _builtins.str = ...,
         execution_provider: _builtins.str = ...,
+        state: _builtins.str = ...,
+        requests: _builtins.int = ...,
+        latency_p50_ms: _builtins.float = ...,
+        latency_p99_ms: _builtins.float = ...,
+        mean_batch_size: _builtins.float = ...,
+        max_batch_size: _builtins.int = ...,
+        batches: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["execution_provider", b"execution_provider", "name", b"name", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batches", b"batches", "execution_provider", b"execution_provider", "latency_p50_ms", b"latency_p50_ms", "latency_p99_ms", b"latency_p99_ms", "max_batch_size", b"max_batch_size", "mean_batch_size", b"mean_batch_size", "name", b"name", "requests", b"requests", "state", b"state", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file trading/ml/v1/engine_service.proto.
  */
 export const file_trading_ml_v1_engine_service: GenFile = /*@__PURE__*/
-  fileDesc("CiJ0cmFkaW5nL21sL3YxL2VuZ2luZV9zZXJ2aWNlLnByb3RvEg10cmFkaW5nLm1sLnYxIhgKFkdldEVuZ2luZUhlYWx0aFJlcXVlc3QipQEKF0dldEVuZ2luZUhlYWx0aFJlc3BvbnNlEg4KBnN0YXR1cxgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEjkKDGRlcGVuZGVuY2llcxgDIAMoCzIjLnRyYWRpbmcuY29tbW9uLnYxLkRlcGVuZGVuY3lIZWFsdGgSLgoKY2hlY2tlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiPQoPR2V0U3RhdHNSZXF1ZXN0EhUKDW1ldGhvZF9wcmVmaXgYASABKAkSEwoLbWF4X21ldGhvZHMYAiABKAUiPwoLTWV0aG9kU3RhdHMSDgoGbWV0aG9kGAEgASgJEhAKCHJlcXVlc3RzGAIgASgDEg4KBmVycm9ycxgDIAEoAyJICgtMb2FkZWRNb2RlbBIMCgRuYW1lGAEgASgJEg8KB3ZlcnNpb24YAiABKAkSGgoSZXhlY3V0aW9uX3Byb3ZpZGVyGAMgASgJIvMBChBHZXRTdGF0c1Jlc3BvbnNlEg8KB3ZlcnNpb24YASABKAkSLgoKc3RhcnRlZF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFgoOdXB0aW1lX3NlY29uZHMYAyABKAESFgoOcmVxdWVzdHNfdG90YWwYBCABKAMSKwoHbWV0aG9kcxgFIAMoCzIaLnRyYWRpbmcubWwudjEuTWV0aG9kU3RhdHMSFQoNbW9kZWxzX2xvYWRlZBgGIAEoBRIqCgZtb2RlbHMYByADKAsyGi50cmFkaW5nLm1sLnYxLkxvYWRlZE1vZGVsMqACCg1FbmdpbmVTZXJ2aWNlEoEBCg9HZXRFbmdpbmVIZWFsdGgSJS50cmFkaW5nLm1sLnYxLkdldEVuZ2luZUhlYWx0aFJlcXVlc3QaJi50cmFkaW5nLm1sLnYxLkdldEVuZ2luZUhlYWx0aFJlc3BvbnNlIh+QAgHC8xgCEAGC0+STAhASDi9hcGkvbWwvaGVhbHRoEooBCghHZXRTdGF0cxIeLnRyYWRpbmcubWwudjEuR2V0U3RhdHNSZXF1ZXN0Gh8udHJhZGluZy5tbC52MS5HZXRTdGF0c1Jlc3BvbnNlIj2QAgHC8xgNCgR1c2VyCgVhZG1pboLT5JMCIxIKL2FwaS9zdGF0c1oVIhAvYXBpL3N0YXRzOnF1ZXJ5OgEqYgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_timestamp, file_trading_common_v1_access, file_trading_common_v1_health]);
+  fileDesc("CiJ0cmFkaW5nL21sL3YxL2VuZ2luZV9zZXJ2aWNlLnByb3RvEg10cmFkaW5nLm1sLnYxIhgKFkdldEVuZ2luZUhlYWx0aFJlcXVlc3QipQEKF0dldEVuZ2luZUhlYWx0aFJlc3BvbnNlEg4KBnN0YXR1cxgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEjkKDGRlcGVuZGVuY2llcxgDIAMoCzIjLnRyYWRpbmcuY29tbW9uLnYxLkRlcGVuZGVuY3lIZWFsdGgSLgoKY2hlY2tlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiPQoPR2V0U3RhdHNSZXF1ZXN0EhUKDW1ldGhvZF9wcmVmaXgYASABKAkSEwoLbWF4X21ldGhvZHMYAiABKAUiPwoLTWV0aG9kU3RhdHMSDgoGbWV0aG9kGAEgASgJEhAKCHJlcXVlc3RzGAIgASgDEg4KBmVycm9ycxgDIAEoAyLbAQoLTG9hZGVkTW9kZWwSDAoEbmFtZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEhoKEmV4ZWN1dGlvbl9wcm92aWRlchgDIAEoCRINCgVzdGF0ZRgEIAEoCRIQCghyZXF1ZXN0cxgFIAEoAxIWCg5sYXRlbmN5X3A1MF9tcxgGIAEoARIWCg5sYXRlbmN5X3A5OV9tcxgHIAEoARIXCg9tZWFuX2JhdGNoX3NpemUYCCABKAESFgoObWF4X2JhdGNoX3NpemUYCSABKAUSDwoHYmF0Y2hlcxgKIAEoAyLzAQoQR2V0U3RhdHNSZXNwb25zZRIPCgd2ZXJzaW9uGAEgASgJEi4KCnN0YXJ0ZWRfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhYKDnVwdGltZV9zZWNvbmRzGAMgASgBEhYKDnJlcXVlc3RzX3RvdGFsGAQgASgDEisKB21ldGhvZHMYBSADKAsyGi50cmFkaW5nLm1sLnYxLk1ldGhvZFN0YXRzEhUKDW1vZGVsc19sb2FkZWQYBiABKAUSKgoGbW9kZWxzGAcgAygLMhoudHJhZGluZy5tbC52MS5Mb2FkZWRNb2RlbDKgAgoNRW5naW5lU2VydmljZRKBAQoPR2V0RW5naW5lSGVhbHRoEiUudHJhZGluZy5tbC52MS5HZXRFbmdpbmVIZWFsdGhSZXF1ZXN0GiYudHJhZGluZy5tbC52MS5HZXRFbmdpbmVIZWFsdGhSZXNwb25zZSIfkAIBwvMYAhABgtPkkwIQEg4vYXBpL21sL2hlYWx0aBKKAQoIR2V0U3RhdHMSHi50cmFkaW5nLm1sLnYxLkdldFN0YXRzUmVxdWVzdBofLnRyYWRpbmcubWwudjEuR2V0U3RhdHNSZXNwb25zZSI9kAIBwvMYDQoEdXNlcgoFYWRtaW6C0+STAiMSCi9hcGkvc3RhdHNaFSIQL2FwaS9zdGF0czpxdWVyeToBKmIGcHJvdG8z", [file_google_api_annotations, file_google_protobuf_timestamp, file_trading_common_v1_access, file_trading_common_v1_health]);
 
 /**
  * GetEngineHealthRequest has no fields.
@@ -155,6 +155,47 @@ export type LoadedModel = Message<"trading.ml.v1.LoadedModel"> & {
    * @generated from field: string execution_provider = 3;
    */
   executionProvider: string;
+
+  /**
+   * "READY", "DEGRADED", "LOADING", ... (ModelState without its prefix).
+   *
+   * @generated from field: string state = 4;
+   */
+  state: string;
+
+  /**
+   * Inference calls (batches count once per request in them) and their latency (ms).
+   *
+   * @generated from field: int64 requests = 5;
+   */
+  requests: bigint;
+
+  /**
+   * @generated from field: double latency_p50_ms = 6;
+   */
+  latencyP50Ms: number;
+
+  /**
+   * @generated from field: double latency_p99_ms = 7;
+   */
+  latencyP99Ms: number;
+
+  /**
+   * Requests per session run: the micro-batcher's effect.
+   *
+   * @generated from field: double mean_batch_size = 8;
+   */
+  meanBatchSize: number;
+
+  /**
+   * @generated from field: int32 max_batch_size = 9;
+   */
+  maxBatchSize: number;
+
+  /**
+   * @generated from field: int64 batches = 10;
+   */
+  batches: bigint;
 };
 
 /**

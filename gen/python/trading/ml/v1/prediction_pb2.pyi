@@ -103,6 +103,8 @@ class HorizonPrediction(_message.Message):
     MODELS_FIELD_NUMBER: _builtins.int
     INFERENCE_MS_FIELD_NUMBER: _builtins.int
     PREDICTION_ID_FIELD_NUMBER: _builtins.int
+    SHORT_TP_PROBABILITY_FIELD_NUMBER: _builtins.int
+    RANGE_SOURCE_FIELD_NUMBER: _builtins.int
     horizon: _builtins.str
     """"scalping", "intraday", "swing" or "position"."""
     timeframe: _builtins.str
@@ -131,6 +133,14 @@ class HorizonPrediction(_message.Message):
     """Time spent in model inference for this horizon (ms), batching wait included."""
     prediction_id: _builtins.str
     """Identifier of the recorded prediction, to look up its outcome later."""
+    short_tp_probability: _builtins.float
+    """Probability that a short take-profit at take_profit_atr x ATR below the close is hit
+    before its stop-loss at stop_loss_atr x ATR above it.
+    """
+    range_source: _builtins.str
+    """"models" when models predicted the range, "baseline" when none beat the ATR baseline on
+    held-out folds and the baseline answered instead.
+    """
     @_builtins.property
     def as_of(self) -> _timestamp_pb2.Timestamp:
         """Open time of the last complete bar the prediction is computed from."""
@@ -156,10 +166,12 @@ class HorizonPrediction(_message.Message):
         models: _abc.Iterable[Global___ModelUse] | None = ...,
         inference_ms: _builtins.float = ...,
         prediction_id: _builtins.str = ...,
+        short_tp_probability: _builtins.float = ...,
+        range_source: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of", "atr", b"atr", "close", b"close", "horizon", b"horizon", "inference_ms", b"inference_ms", "lookahead_bars", b"lookahead_bars", "models", b"models", "predicted_high", b"predicted_high", "predicted_high_pct", b"predicted_high_pct", "predicted_low", b"predicted_low", "predicted_low_pct", b"predicted_low_pct", "prediction_id", b"prediction_id", "stop_loss_atr", b"stop_loss_atr", "take_profit_atr", b"take_profit_atr", "timeframe", b"timeframe", "tp_probability", b"tp_probability"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of", "atr", b"atr", "close", b"close", "horizon", b"horizon", "inference_ms", b"inference_ms", "lookahead_bars", b"lookahead_bars", "models", b"models", "predicted_high", b"predicted_high", "predicted_high_pct", b"predicted_high_pct", "predicted_low", b"predicted_low", "predicted_low_pct", b"predicted_low_pct", "prediction_id", b"prediction_id", "range_source", b"range_source", "short_tp_probability", b"short_tp_probability", "stop_loss_atr", b"stop_loss_atr", "take_profit_atr", b"take_profit_atr", "timeframe", b"timeframe", "tp_probability", b"tp_probability"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import quote_plus
 
+from typing import Literal
+
 from pydantic import Field
 
 from service_runtime.config import CommonSettings
@@ -22,8 +24,33 @@ class MlEngineSettings(CommonSettings):
     market_sqlite_path: str = Field(
         ".data/market.db", description="SQLite file of market data when MYSQL_HOST is empty"
     )
-    model_path: str = Field("./models", description="model repository (Triton layout)")
-    model_version: str = Field("1.0.0", description="default model version")
+    model_path: str = Field(
+        "ml_engine/model_repository", description="model repository (Triton layout: <name>/<version>/model.onnx)"
+    )
+    ml_execution_provider: Literal["auto", "cpu", "cuda"] = Field(
+        "auto",
+        description="ONNX Runtime provider: auto (CUDA when the installed onnxruntime offers it), cpu or cuda; "
+        "a CUDA session that falls back to CPU is reported DEGRADED",
+    )
+    ml_intra_op_threads: int = Field(
+        1, ge=0, le=256, description="ONNX Runtime threads per session (0: ONNX Runtime's default, all cores)"
+    )
+    ml_warmup_runs: int = Field(3, ge=1, le=100, description="inference runs at load before a model is READY")
+    ml_batching: bool = Field(True, description="micro-batch concurrent requests for the same model")
+    ml_batch_max_size: int = Field(64, ge=1, le=4096, description="largest micro-batch")
+    ml_batch_max_delay_ms: float = Field(
+        2.0, ge=0, le=1000, description="longest a request waits for others to join its batch (ms)"
+    )
+    ml_model_watch_interval_s: float = Field(
+        2.0, ge=0, le=3600, description="how often the model repository is checked for new versions (s; 0: off)"
+    )
+    ml_replay_speed: float = Field(
+        1800.0, gt=0, description="prediction streams replay stored bars this many times faster than real time"
+    )
+    ml_record_predictions: bool = Field(True, description="record each distinct served prediction for scoring")
+    ml_score_interval_s: float = Field(
+        30.0, ge=0, le=86400, description="how often recorded predictions whose horizon passed are scored (s; 0: off)"
+    )
     load_sample_data: bool = Field(
         True, description="import the bundled EURUSD (1h) and GOOG (1d) samples at start if not stored yet"
     )

@@ -40,6 +40,9 @@ class HorizonEnsemble:
     # Whether the TP/SL classifiers beat the base rate on held-out folds (AUC materially above
     # 0.5); when not, signals say HOLD and tell why.
     classifier_beats_baseline: bool = False
+    # The ensemble's own held-out walk-forward figures, the card numbers live scores are compared
+    # with: "coverage", "mae_pct", "tp_long_hit_rate", "tp_short_hit_rate", "auc_long", "auc_short".
+    heldout_metrics: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
 

@@ -175,6 +175,7 @@ class StreamPredictionsResponse(_message.Message):
     CLOSE_FIELD_NUMBER: _builtins.int
     PREDICTION_FIELD_NUMBER: _builtins.int
     SIGNAL_FIELD_NUMBER: _builtins.int
+    PUBLISHED_AT_FIELD_NUMBER: _builtins.int
     symbol: _builtins.str
     timeframe: _builtins.str
     sequence: _builtins.int
@@ -188,6 +189,10 @@ class StreamPredictionsResponse(_message.Message):
     def prediction(self) -> _prediction_pb2.HorizonPrediction: ...
     @_builtins.property
     def signal(self) -> _prediction_pb2.Signal: ...
+    @_builtins.property
+    def published_at(self) -> _timestamp_pb2.Timestamp:
+        """When the engine received the bar from its feed: bar-to-client latency is measured from here."""
+
     def __init__(
         self,
         *,
@@ -198,10 +203,11 @@ class StreamPredictionsResponse(_message.Message):
         close: _builtins.float = ...,
         prediction: _prediction_pb2.HorizonPrediction | None = ...,
         signal: _prediction_pb2.Signal | None = ...,
+        published_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["bar_time", b"bar_time", "prediction", b"prediction", "signal", b"signal"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["bar_time", b"bar_time", "prediction", b"prediction", "published_at", b"published_at", "signal", b"signal"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bar_time", b"bar_time", "close", b"close", "prediction", b"prediction", "sequence", b"sequence", "signal", b"signal", "symbol", b"symbol", "timeframe", b"timeframe"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bar_time", b"bar_time", "close", b"close", "prediction", b"prediction", "published_at", b"published_at", "sequence", b"sequence", "signal", b"signal", "symbol", b"symbol", "timeframe", b"timeframe"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

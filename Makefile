@@ -4,7 +4,7 @@ PY := .venv/bin/python
 VENV := .venv/.installed
 WEB_DEPS := web/node_modules/.installed
 
-.PHONY: run test gen gen-check lint breaking web web-deps venv bench-edge bench-data bench-auth import-bars admin admin-keys k8s-envoy clean
+.PHONY: run test gen gen-check lint breaking web web-deps venv bench-edge bench-data bench-auth bench-ml train import-bars admin admin-keys k8s-envoy clean
 
 venv: $(VENV)
 $(VENV): requirements.txt requirements-dev.txt requirements-train.txt
@@ -64,6 +64,14 @@ bench-data: $(VENV)
 ## Identity benchmark: argon2 cost, login throughput/p99, token verification, jwt_authn at Envoy.
 bench-auth: $(VENV)
 	$(PY) -m bench.auth
+
+## ML serving benchmark: ORT vs native, Predict REST vs gRPC, micro-batching, stream fan-out (ARGS="--only a,b").
+bench-ml: $(VENV)
+	flock /tmp/e2e.lock $(PY) -m bench.ml $(ARGS)
+
+## Train every model with real data (walk-forward, ONNX export, cards, docs/models.md); about 1 min on 2 cores.
+train: $(VENV)
+	$(PY) -m ml_engine.training --out ml_engine/model_repository
 
 ## Import bars into the configured market store: make import-bars ARGS="file.csv --symbol X --timeframe 1h ..."
 import-bars: $(VENV)

@@ -1,4 +1,5 @@
-"""The gateway's FastAPI app: JWKS, dev tokens, OAuth sign-in, API docs, health and the built web app."""
+"""The gateway's FastAPI app: JWKS, dev tokens, OAuth sign-in, the prediction WebSocket, API docs,
+health and the built web app."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from gateway import api_docs, dev_tokens, health, jwks, oauth, web_app
+from gateway import api_docs, dev_tokens, health, jwks, oauth, web_app, ws_bridge
 from gateway.config import GatewaySettings
 from gateway.errors import install_error_handlers
 
@@ -29,6 +30,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(jwks.router(store, settings.jwks_max_age_s))
     app.include_router(dev_tokens.router(settings, store))
     app.include_router(oauth.router(settings, store))
+    app.include_router(ws_bridge.router(settings))
     app.include_router(api_docs.router(api_docs.OpenApiSource(Path(settings.descriptor_set))))
     app.include_router(web_app.router(Path(settings.web_dist_dir), settings.public_api_url))  # catch-all: keep last
     return app

@@ -44,6 +44,8 @@ class GatewaySettings(CommonSettings):
     business_grpc_port: int = Field(
         default=50051, gt=0, lt=65536, description="business service gRPC port"
     )
+    # Same name as business's setting: the gateway calls the ML engine for WS /ws/{symbol}.
+    ml_service_url: str = Field(default="127.0.0.1:50052", description="gRPC target of the ML engine")
 
     # OAuth 2.0 / OpenID Connect sign-in (gateway/oauth). A provider without a client id is off.
     google_client_id: str = Field(default="", description="Google OAuth client id; empty: Google sign-in off")
@@ -97,6 +99,10 @@ class GatewaySettings(CommonSettings):
     @property
     def business_grpc_target(self) -> str:
         return f"{self.business_host}:{self.business_grpc_port}"
+
+    @property
+    def ml_grpc_target(self) -> str:
+        return self.ml_service_url.split("://", 1)[-1].rstrip("/")
 
     @model_validator(mode="after")
     def _no_dev_tokens_in_production(self) -> Self:

@@ -28,6 +28,11 @@ LUA_REST_ERRORS = ROOT / "envoy" / "rest_errors.lua"
 PACKAGE_UPSTREAMS = {"trading.ml.": "ml_engine", "trading.market.": "ml_engine", "trading.": "business"}
 # Public plain-HTTP paths served by the gateway (everything else there needs a token).
 GATEWAY_PUBLIC_PREFIXES = ("/.well-known/", "/api/auth/", "/api/docs", "/assets/", "/healthz")
+# WS /ws/{symbol} (gateway/ws_bridge.py) verifies the token itself, as the header or the
+# `access_token` query parameter, and refuses with WebSocket close code 1008 and a reason: a
+# handshake refused here with HTTP 401 would show a browser nothing (the WebSocket API hides the
+# status). So jwt_authn lets the path through; the rate limit and the request id still apply.
+WEBSOCKET_PREFIX = "/ws/"
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,7 @@ class Rpc:
     http_path: str  # REST path template, "" when the RPC has none
     read: bool
     public: bool = False  # its AccessRule says no token is needed
+    server_streaming: bool = False
 
 
 def upstream_of(package: str) -> str:
@@ -107,6 +113,7 @@ def load_rpcs(descriptor_set: Path) -> list[Rpc]:
                         read=method.options.idempotency_level
                         == descriptor_pb2.MethodOptions.NO_SIDE_EFFECTS,
                         public=is_public(method),
+                        server_streaming=method.server_streaming,
                     )
                 )
     return rpcs
@@ -150,13 +157,34 @@ def _route(match: dict[str, Any], cluster: str, edge: EdgeSettings, *, retry: bo
     }
 
 
+def _streaming_route(rpc: Rpc, edge: EdgeSettings) -> dict[str, Any]:
+    """A server stream lives as long as its client wants: the route timeout (which for gRPC
+    runs until the whole response is in) would cut every stream. With grpc_timeout_header_max
+    0 a gRPC or gRPC-Web call is bounded by its own grpc-timeout (none: unbounded) instead of
+    the route timeout, and the idle timeout is off since bars may be an hour apart. Unary
+    calls keep the route timeout; a stream is never retried (it may have sent messages)."""
+    route = _route({"path": rpc.path}, rpc.upstream, edge, retry=False)
+    route["route"]["max_stream_duration"] = {"grpc_timeout_header_max": "0s"}
+    route["route"]["idle_timeout"] = "0s"
+    return route
+
+
+def _websocket_route(edge: EdgeSettings) -> dict[str, Any]:
+    """WS /ws/{symbol} to the gateway's bridge: upgraded, never timed out (a prediction stream
+    is long-lived and may be idle for an hour between bars), never retried."""
+    route = _route({"prefix": WEBSOCKET_PREFIX}, "gateway", edge, retry=False)
+    route["route"].update(timeout="0s", idle_timeout="0s", upgrade_configs=[{"upgrade_type": "websocket"}])
+    return route
+
+
 def _routes(rpcs: list[Rpc], edge: EdgeSettings) -> list[dict[str, Any]]:
     grpc_only: dict[str, Any] = {"grpc": {}}
-    routes = [
-        # Reads get their own exact route so only they are retried.
+    routes = [_streaming_route(rpc, edge) for rpc in rpcs if rpc.server_streaming]
+    # Reads get their own exact route so only they are retried.
+    routes += [
         _route({"path": rpc.path}, rpc.upstream, edge, retry=True)
         for rpc in rpcs
-        if rpc.read
+        if rpc.read and not rpc.server_streaming
     ]
     for package_prefix in sorted(PACKAGE_UPSTREAMS, key=len, reverse=True):
         routes.append(
@@ -167,6 +195,7 @@ def _routes(rpcs: list[Rpc], edge: EdgeSettings) -> list[dict[str, Any]]:
     routes.append(_route({"prefix": "/grpc.reflection.", **grpc_only}, "business", edge, retry=False))
     # OAuth callbacks spend their single-use state: a retry would only fail, so none.
     routes.append(_route({"prefix": "/api/auth/oauth/"}, "gateway", edge, retry=False))
+    routes.append(_websocket_route(edge))
     routes.append(_route({"prefix": "/"}, "gateway", edge, retry=True))
     return routes
 
@@ -176,6 +205,7 @@ def _jwt_rules(rpcs: list[Rpc]) -> list[dict[str, Any]]:
     # gRPC path: the transcoder runs first). Everything else needs a valid token.
     public = [{"match": {"path": rpc.path}} for rpc in rpcs if rpc.public]
     public += [{"match": {"prefix": prefix}} for prefix in GATEWAY_PUBLIC_PREFIXES]
+    public += [{"match": {"prefix": WEBSOCKET_PREFIX}}]  # verified by the bridge itself
     # The web app's own files (index.html and the SPA routes) are public too; API calls
     # from it go through the transcoded or gRPC routes above.
     public += [{"match": {"path": "/"}}, {"match": {"path": "/favicon.ico"}}]

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote_plus
-
 from typing import Literal
+from urllib.parse import quote_plus
 
 from pydantic import Field
 

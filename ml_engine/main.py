@@ -1,20 +1,35 @@
-"""ML engine process: read settings, wire store and handlers, serve gRPC until SIGTERM."""
+"""ML engine process: read settings, wire store, models and handlers, serve gRPC until SIGTERM."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from pathlib import Path
 
 from ml_engine.backtests.handlers import BacktestHandlers
 from ml_engine.config import MlEngineSettings
 from ml_engine.data.market_store import MarketStore
+from ml_engine.data.prediction_repository import PredictionStore
 from ml_engine.domain.backtest import warm_up
-from ml_engine.domain.models import ModelRegistry
+from ml_engine.domain.forecasting.ensemble import load_manifest
 from ml_engine.engine.handlers import EngineHandlers
+from ml_engine.feeds.replay import ReplayFeed
 from ml_engine.importing.importer import load_missing_samples
 from ml_engine.indicators.handlers import IndicatorHandlers
+from ml_engine.inference.handlers import SERVICE_NAME as INFERENCE_SERVICE
+from ml_engine.inference.handlers import InferenceHandlers, add_inference_service
 from ml_engine.market_data.bar_windows import BarWindows
 from ml_engine.market_data.handlers import MarketDataHandlers
+from ml_engine.models.handlers import ModelHandlers
+from ml_engine.predictions.backtest_models import register_ml_signals
+from ml_engine.predictions.explain import XgbExplainer
+from ml_engine.predictions.forecaster import Forecaster
+from ml_engine.predictions.handlers import PredictionHandlers
+from ml_engine.predictions.recording import PredictionRecorder
+from ml_engine.predictions.scoring import Scorer
+from ml_engine.predictions.streams import StreamHub
+from ml_engine.serving.registry import ModelRegistry
 from service_runtime.metrics import CallStats
 from service_runtime.revocations import make_revocations
 from service_runtime.server import ServiceHost, run_service
@@ -26,29 +41,66 @@ from trading.market.v1 import (
     market_data_service_pb2,
     market_data_service_pb2_grpc,
 )
-from trading.ml.v1 import engine_service_pb2, engine_service_pb2_grpc
+from trading.ml.v1 import (
+    engine_service_pb2,
+    engine_service_pb2_grpc,
+    model_service_pb2,
+    model_service_pb2_grpc,
+    prediction_service_pb2,
+    prediction_service_pb2_grpc,
+)
 
 log = logging.getLogger("ml_engine")
 
 SERVICES = [
     engine_service_pb2.DESCRIPTOR.services_by_name["EngineService"].full_name,
+    prediction_service_pb2.DESCRIPTOR.services_by_name["PredictionService"].full_name,
+    model_service_pb2.DESCRIPTOR.services_by_name["ModelService"].full_name,
     market_data_service_pb2.DESCRIPTOR.services_by_name["MarketDataService"].full_name,
     indicator_service_pb2.DESCRIPTOR.services_by_name["IndicatorService"].full_name,
     backtest_service_pb2.DESCRIPTOR.services_by_name["BacktestService"].full_name,
+    # KServe v2 (not our proto): importing its handlers declared its access rules.
+    INFERENCE_SERVICE,
 ]
+# Bars a prediction stream replays: enough history for the models' windows, close to the present.
+STREAM_HISTORY_BARS = 1000
 
 
-def build_host(settings: MlEngineSettings, store: MarketStore) -> ServiceHost:
+def build_host(settings: MlEngineSettings, store: MarketStore, registry: ModelRegistry) -> ServiceHost:
     stats = CallStats("ml_engine")
     windows = BarWindows(store.engine)
-    engine = EngineHandlers(store, stats, ModelRegistry(), settings.health_probe_timeout_ms / 1000)
+    repository = Path(settings.model_path)
+    manifest = load_manifest(repository)
+    # Before BacktestHandlers: it reads the strategy catalogue once.
+    register_ml_signals(registry, manifest)
+    recorder = PredictionRecorder(PredictionStore(store.engine), enabled=settings.ml_record_predictions)
+    forecaster = Forecaster(windows, registry, manifest, recorder, XgbExplainer(repository))
+    hub = StreamHub(forecaster, ReplayFeed(windows, speed=settings.ml_replay_speed, history=STREAM_HISTORY_BARS))
+    scorer = Scorer(windows, manifest)
+    engine = EngineHandlers(store, stats, registry, settings.health_probe_timeout_ms / 1000)
+    predictions = PredictionHandlers(forecaster, hub, scorer)
+    models = ModelHandlers(registry)
+    inference = InferenceHandlers(registry)
     market = MarketDataHandlers(store, windows)
     indicators = IndicatorHandlers(windows)
     backtests = BacktestHandlers(windows, settings.backtest_time_budget_s)
     # Suspensions and logouts reach this service through Redis (written by business).
     revocations = make_revocations(settings.redis_url, settings.jwt_access_ttl_s)
+    # build_host runs inside the server's loop (run_service): the scorer is one of its tasks.
+    scoring = (
+        asyncio.create_task(scorer.run(settings.ml_score_interval_s), name="prediction scorer")
+        if settings.ml_score_interval_s > 0
+        else None
+    )
 
     async def close() -> None:
+        if scoring is not None:
+            scoring.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await scoring
+        await hub.close()
+        await registry.stop()
+        await asyncio.to_thread(recorder.close)
         await revocations.close()
         store.close()
 
@@ -59,6 +111,9 @@ def build_host(settings: MlEngineSettings, store: MarketStore) -> ServiceHost:
         service_names=SERVICES,
         registrars=[
             lambda server: engine_service_pb2_grpc.add_EngineServiceServicer_to_server(engine, server),
+            lambda server: prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(predictions, server),
+            lambda server: model_service_pb2_grpc.add_ModelServiceServicer_to_server(models, server),
+            lambda server: add_inference_service(inference, server),
             lambda server: market_data_service_pb2_grpc.add_MarketDataServiceServicer_to_server(market, server),
             lambda server: indicator_service_pb2_grpc.add_IndicatorServiceServicer_to_server(indicators, server),
             lambda server: backtest_service_pb2_grpc.add_BacktestServiceServicer_to_server(backtests, server),
@@ -85,11 +140,15 @@ def prepare_store(settings: MlEngineSettings, store: MarketStore) -> None:
 def main() -> None:
     settings = MlEngineSettings()
     store = MarketStore(settings.market_database_url)
+    registry = ModelRegistry(settings)
 
     async def before_start() -> None:
         await asyncio.to_thread(prepare_store, settings, store)
+        # In the server's loop: the registry's file watch is a task of it. Models are READY
+        # (warmed up on their execution provider) before the port opens.
+        await registry.start()
 
-    run_service("ml_engine", settings, lambda: build_host(settings, store), before_start=before_start)
+    run_service("ml_engine", settings, lambda: build_host(settings, store, registry), before_start=before_start)
 
 
 if __name__ == "__main__":

@@ -12,8 +12,8 @@ import contextvars
 import json
 import time
 import urllib.request
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -122,27 +122,78 @@ class TokenVerifier:
                       token_id=str(claims.get("jti", "")), issued_at=float(claims["iat"]))
 
 
-def access_rules(service_names: Iterable[str]) -> dict[str, access_pb2.AccessRule]:
-    """gRPC method path → the AccessRule its proto declares.
+@dataclass(frozen=True)
+class ForeignRules:
+    """Access rules for a service whose proto we do not own (e.g. the KServe v2
+    `inference.GRPCInferenceService`), so no (trading.common.v1.access) option can be read.
+
+    Deny by default still holds: every method of the service must be listed, either with a rule
+    or in `refused` (methods we deliberately do not open); a method in neither stops the start."""
+
+    rules: Mapping[str, access_pb2.AccessRule]
+    refused: frozenset[str] = field(default_factory=frozenset)
+
+
+# Service full name -> its rules, declared by the module that serves it (declare_foreign_rules).
+_foreign_rules: dict[str, ForeignRules] = {}
+
+
+def declare_foreign_rules(service_name: str, rules: ForeignRules) -> None:
+    """Declare the rules of a foreign service before access_rules() is asked for it."""
+    _foreign_rules[service_name] = rules
+
+
+# Infrastructure every server carries: not the platform's API, open to probes and tools.
+INFRASTRUCTURE_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.v1alpha.ServerReflection/",
+                           "/grpc.reflection.v1.ServerReflection/")
+
+
+def _rule_problem(path: str, rule: access_pb2.AccessRule) -> str | None:
+    if rule.public and (rule.roles or rule.plans):
+        return f"{path} is public and also requires roles or plans"
+    if not rule.public and not rule.roles:
+        return f"{path} names no role (use public: true for open RPCs)"
+    return None
+
+
+def access_rules(
+    service_names: Iterable[str], foreign: Mapping[str, ForeignRules] | None = None
+) -> dict[str, access_pb2.AccessRule]:
+    """gRPC method path → the AccessRule its proto declares (or, for a foreign service, the
+    rule declared for it with declare_foreign_rules; `foreign` overrides those declarations).
 
     Deny by default: a method of ours without a rule, or with a contradictory one, stops the
     service from starting rather than being served open or silently closed."""
     pool = descriptor_pool.Default()
+    declared = _foreign_rules if foreign is None else foreign
     rules: dict[str, access_pb2.AccessRule] = {}
     problems: list[str] = []
     for name in service_names:
+        outside = declared.get(name)
         for method in pool.FindServiceByName(name).methods:
             path = f"/{name}/{method.name}"
-            options = method.GetOptions()
-            if not options.HasExtension(access_pb2.access):
-                problems.append(f"{path} declares no (trading.common.v1.access) rule")
-                continue
-            rule = options.Extensions[access_pb2.access]
-            if rule.public and (rule.roles or rule.plans):
-                problems.append(f"{path} is public and also requires roles or plans")
-            elif not rule.public and not rule.roles:
-                problems.append(f"{path} names no role (use public: true for open RPCs)")
+            if outside is not None:
+                if method.name in outside.refused:
+                    continue  # no rule: the interceptor refuses it
+                if method.name not in outside.rules:
+                    problems.append(f"{path} (foreign service) is neither given a rule nor refused")
+                    continue
+                rule = outside.rules[method.name]
+            else:
+                options = method.GetOptions()
+                if not options.HasExtension(access_pb2.access):
+                    problems.append(f"{path} declares no (trading.common.v1.access) rule")
+                    continue
+                rule = options.Extensions[access_pb2.access]
+            problem = _rule_problem(path, rule)
+            if problem:
+                problems.append(problem)
             rules[path] = rule
+        if outside is not None:
+            known = {m.name for m in pool.FindServiceByName(name).methods}
+            unknown = sorted((set(outside.rules) | outside.refused) - known)
+            if unknown:
+                problems.append(f"{name} has no method {', '.join(unknown)} (foreign rules name it)")
     if problems:
         raise ValueError("access rules: " + "; ".join(problems))
     return rules
@@ -177,7 +228,7 @@ class AccessInterceptor(_WrappingInterceptor):
 
     async def admit(self, method: str, context: grpc.aio.ServicerContext) -> Caller | None:
         """The verified caller, None for a public RPC; raises when the call is not allowed."""
-        if not method.startswith("/trading."):
+        if method.startswith(INFRASTRUCTURE_PREFIXES):
             return None  # gRPC health and reflection: infrastructure, not the platform's API
         rule = self.rules.get(method)
         if rule is None:

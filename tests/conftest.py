@@ -51,6 +51,8 @@ def stack_env(tmp: Path) -> dict[str, str]:
         MARKET_SQLITE_PATH=str(tmp / "market.db"),
         REDIS_URL=os.environ.get("TEST_REDIS_URL", ""),
         SHUTDOWN_GRACE_S="3",
+        # Score recorded predictions every second, so a test sees past predictions realized.
+        ML_SCORE_INTERVAL_S="1",
     )
     if os.environ.get("TEST_MYSQL_HOST"):
         env.update(

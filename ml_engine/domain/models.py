@@ -1,23 +1,46 @@
-"""What the engine knows about the models it holds in memory.
+"""What the engine reports about the models it holds in memory (GetStats).
 
-Serving arrives with the ML issue; until then the registry is empty and says so.
-"""
+The serving layer (ml_engine.serving.registry.ModelRegistry) fills these in; the engine
+handlers only need something with `loaded()`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 
 @dataclass(frozen=True)
 class LoadedModelInfo:
     name: str
+    # The version serving requests; "" when none is.
     version: str
+    # Read back from the inference session, never assumed.
     execution_provider: str
+    # ModelState name: "READY", "DEGRADED", "LOADING", "FAILED" or "AVAILABLE".
+    state: str
+    requests: int = 0
+    latency_p50_ms: float = 0.0
+    latency_p99_ms: float = 0.0
+    # Requests per session run: what the micro-batcher achieves.
+    mean_batch_size: float = 0.0
+    max_batch_size: int = 0
+    batches: int = 0
+
+    @property
+    def serving(self) -> bool:
+        return self.state in ("READY", "DEGRADED")
 
 
-class ModelRegistry:
-    def __init__(self) -> None:
-        self._models: dict[str, LoadedModelInfo] = {}
+class LoadedModels(Protocol):
+    def loaded(self) -> list[LoadedModelInfo]: ...
+
+
+class NoModels:
+    """No model repository: nothing loaded (tests of the engine without serving)."""
 
     def loaded(self) -> list[LoadedModelInfo]:
-        return sorted(self._models.values(), key=lambda m: m.name)
+        return []
+
+
+# Kept until ml_engine/main.py passes the serving registry to EngineHandlers.
+ModelRegistry = NoModels

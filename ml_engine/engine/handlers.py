@@ -7,7 +7,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from ml_engine.config import SERVICE_VERSION
 from ml_engine.data.market_store import MarketStore
-from ml_engine.domain.models import ModelRegistry
+from ml_engine.domain.models import LoadedModels
 from ml_engine.domain.stats import select_methods
 from service_runtime.health import overall_status
 from service_runtime.metrics import CallStats
@@ -17,7 +17,7 @@ from trading.ml.v1 import engine_service_pb2_grpc as pb_grpc
 
 class EngineHandlers(pb_grpc.EngineServiceServicer):
     def __init__(
-        self, store: MarketStore, stats: CallStats, models: ModelRegistry, probe_timeout_s: float
+        self, store: MarketStore, stats: CallStats, models: LoadedModels, probe_timeout_s: float
     ) -> None:
         self.store = store
         self.stats = stats
@@ -55,9 +55,14 @@ class EngineHandlers(pb_grpc.EngineServiceServicer):
                 pb.MethodStats(method=name, requests=c.requests, errors=c.errors)
                 for name, c in chosen
             ],
-            models_loaded=len(loaded),
+            # Models able to serve; `models` lists every model of the repository with its state.
+            models_loaded=sum(1 for m in loaded if m.serving),
             models=[
-                pb.LoadedModel(name=m.name, version=m.version, execution_provider=m.execution_provider)
+                pb.LoadedModel(
+                    name=m.name, version=m.version, execution_provider=m.execution_provider, state=m.state,
+                    requests=m.requests, latency_p50_ms=m.latency_p50_ms, latency_p99_ms=m.latency_p99_ms,
+                    mean_batch_size=m.mean_batch_size, max_batch_size=m.max_batch_size, batches=m.batches,
+                )
                 for m in loaded
             ],
         )

@@ -40,7 +40,10 @@ def test_stats_shape_with_token(stack: Stack, token: str) -> None:
     body = reply.json()
     assert body["uptimeSeconds"] > 0
     assert int(body["requestsTotal"]) >= 1
-    assert body["modelsLoaded"] == 0 and body["models"] == []
+    # Every model of the committed repository is loaded, with the provider it really runs on.
+    models = body["models"]
+    assert body["modelsLoaded"] == len(models) > 0
+    assert all(m["executionProvider"] == "CPUExecutionProvider" for m in models)
     methods = {m["method"] for m in body["methods"]}
     assert "/trading.ml.v1.EngineService/GetEngineHealth" in methods
 

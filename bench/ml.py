@@ -1,0 +1,770 @@
+"""ML serving benchmark, every part side by side in one run:
+
+    python -m bench.ml [--only a,b,c,d] [--seconds 3] [--subscribers 500] [--bars 5]   (make bench-ml)
+
+a. ONNX Runtime vs the native framework, in process, batch 1 and 64, one thread each: XGBoost
+   (`Booster` from <model>/1/xgb.json, `inplace_predict`) vs ONNX Runtime on the same model, and
+   torch eager (`build_net` + torch_state.pt, needs the training extra) vs ONNX Runtime for the
+   GRU and the Transformer. Median and p99 per call; parity (max |native - ORT|) alongside.
+b. Predict (horizon=all, EURUSD): REST through Envoy and native gRPC straight to the ML engine,
+   concurrency 1, 16 and 64, p50/p99 and throughput. A private Stack on its own ports.
+c. Micro-batching at concurrency 64, with vs without: (1) in process, two ModelRegistry
+   instances (ML_BATCHING true / false), 64 tasks calling `infer` on one model with [1, ...]
+   inputs; (2) end to end, Predict over direct gRPC at c=64 with the stack's ML engine started
+   with ML_BATCHING=true, then restarted with false (only when the stack runs, i.e. with b or d).
+d. Streaming fan-out: N concurrent gRPC-Web subscribers through Envoy to
+   StreamPredictions(EURUSD, 1h); bar-to-client latency = client receive time - published_at,
+   p50/p99 over several bars (only bars published after every subscriber was connected).
+
+Load generators run in their own processes (spawned), so they share no event loop or GC with
+the stack or each other. Results are printed as markdown tables, appended to bench/RESULTS.md
+and written as JSON to bench/results/ml-<time>.json. Any failed request makes the run exit 1.
+Runs that start the stack use fixed ports: run them under `flock /tmp/e2e.lock` beside tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import concurrent.futures
+import json
+import multiprocessing
+import os
+import platform
+import struct
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS_MD = Path(__file__).resolve().parent / "RESULTS.md"
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+PORTS = {
+    "ENVOY_PORT": 48080,
+    "ENVOY_ADMIN_PORT": 49901,
+    "BUSINESS_GRPC_PORT": 45051,
+    "ML_GRPC_PORT": 45052,
+    "GATEWAY_PORT": 48000,
+}
+SYMBOL = "EURUSD"
+PREDICT_METHOD = "/trading.ml.v1.PredictionService/Predict"
+STREAM_METHOD = "/trading.ml.v1.PredictionService/StreamPredictions"
+PARTS = ("a", "b", "c", "d")
+
+Float32Array = npt.NDArray[np.float32]
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
+
+
+# =========================================================================== a: ORT vs native
+
+
+@dataclass
+class KernelRow:
+    model: str
+    runtime: str  # "xgboost", "torch eager" or "onnxruntime"
+    batch: int
+    calls: int
+    median_us: float
+    p99_us: float
+    parity: float = float("nan")
+
+
+def _time_calls(run: Callable[[], object], seconds: float, min_calls: int = 50) -> tuple[int, float, float]:
+    for _ in range(10):  # warm-up: allocations, caches, lazy initialisation
+        run()
+    samples: list[float] = []
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline or len(samples) < min_calls:
+        started = time.perf_counter_ns()
+        run()
+        samples.append((time.perf_counter_ns() - started) / 1000)
+    samples.sort()
+    return len(samples), percentile(samples, 0.5), percentile(samples, 0.99)
+
+
+def _model_inputs(meta: Any, batch: int) -> Float32Array:
+    """Real EURUSD feature rows (or windows), normalized as serving does, NaN -> 0 after."""
+    from backtesting.test import EURUSD
+
+    from ml_engine.domain.forecasting.features import compute_features
+    from ml_engine.domain.market.bars import Bars
+
+    frame = EURUSD.tz_localize("UTC")
+    bars = Bars.from_columns(frame.index.as_unit("s").asi8, frame.Open, frame.High, frame.Low, frame.Close,
+                             frame.Volume)
+    features = compute_features(bars)
+    normalized = (features - np.asarray(meta.norm_mean)) / np.asarray(meta.norm_std)
+    normalized = np.nan_to_num(normalized, nan=0.0).astype(np.float32)
+    window = int(meta.window_bars)
+    if window <= 1:
+        return np.ascontiguousarray(normalized[-batch:])
+    windows = [normalized[len(normalized) - window - i:len(normalized) - i] for i in range(batch)]
+    return np.ascontiguousarray(np.stack(windows[::-1]))
+
+
+def _ort_session(path: Path, provider: str, threads: int) -> Any:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if provider == "cuda" else ["CPUExecutionProvider"]
+    session = ort.InferenceSession(str(path), options, providers=providers)
+    if provider == "cuda" and session.get_providers()[0] != "CUDAExecutionProvider":
+        raise RuntimeError(f"CUDA was asked for but the session runs on {session.get_providers()}")
+    return session
+
+
+def _metadata(session: Any) -> Any:
+    from ml_engine.domain.forecasting.model_metadata import METADATA_KEY, ModelMetadata
+
+    return ModelMetadata.from_json(session.get_modelmeta().custom_metadata_map[METADATA_KEY])
+
+
+def _ort_runner(session: Any, meta: Any, x: Float32Array) -> Callable[[], Any]:
+    feeds = {meta.input_name: x}
+    outputs = [meta.output_name]
+    return lambda: session.run(outputs, feeds)[0]
+
+
+def _ort_columns(session: Any, meta: Any, x: Float32Array) -> npt.NDArray[np.float64]:
+    out = np.asarray(session.run([meta.output_name], {meta.input_name: x})[0], dtype=np.float64)
+    out = out.reshape(len(x), -1)
+    return out[:, list(meta.output_indices)] if out.shape[1] > len(meta.output_indices) else out
+
+
+def _xgb_native(version_dir: Path, threads: int) -> Callable[[Float32Array], npt.NDArray[np.float64]]:
+    """`inplace_predict` on the native booster, plus what the exported graph adds after the
+    trees: range regressors predict in ATR units and the graph rescales by the ATR feature
+    (x100, to percent), so the native side does the same for a like-for-like answer."""
+    import onnx
+    import xgboost as xgb
+    from onnx import numpy_helper
+
+    booster = xgb.Booster(model_file=str(version_dir / "xgb.json"))
+    booster.set_param({"nthread": threads})
+    graph = onnx.load(str(version_dir / "model.onnx")).graph
+    constants = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    if "atr_start" not in constants:
+        return lambda x: np.asarray(booster.inplace_predict(x), dtype=np.float64)
+    column = int(constants["atr_start"].reshape(-1)[0])
+
+    def rescaled(x: Float32Array) -> npt.NDArray[np.float64]:
+        raw = np.asarray(booster.inplace_predict(x), dtype=np.float64)
+        return raw * np.maximum(x[:, column], 0.0) * 100.0
+
+    return rescaled
+
+
+def part_a(repo: Path, horizon: str, seconds: float, provider: str, threads: int) -> list[KernelRow]:
+    rows: list[KernelRow] = []
+    xgb_names = [f"{horizon}_xgb_range_high", f"{horizon}_xgb_tp_long"]
+    sequence_names = [f"{horizon}_gru", f"{horizon}_transformer"]
+    missing = [n for n in (*xgb_names, *sequence_names) if not (repo / n / "1" / "model.onnx").is_file()]
+    if missing:
+        raise FileNotFoundError(f"models missing in {repo}: {', '.join(missing)} (run `make train`)")
+    for xgb_name in xgb_names:
+        session = _ort_session(repo / xgb_name / "1" / "model.onnx", provider, threads)
+        meta = _metadata(session)
+        native_run = _xgb_native(repo / xgb_name / "1", threads)
+        for batch in (1, 64):
+            x = _model_inputs(meta, batch)
+            native = native_run(x).reshape(len(x), -1)
+            parity = float(np.max(np.abs(native - _ort_columns(session, meta, x)[:, : native.shape[1]])))
+            calls, med, p99 = _time_calls(partial(native_run, x), seconds)
+            rows.append(KernelRow(xgb_name, "xgboost", batch, calls, med, p99, parity))
+            calls, med, p99 = _time_calls(_ort_runner(session, meta, x), seconds)
+            rows.append(KernelRow(xgb_name, "onnxruntime", batch, calls, med, p99, parity))
+            print(f"  a {xgb_name} batch {batch}: xgboost {rows[-2].median_us:.1f} us, ORT {med:.1f} us",
+                  flush=True)
+    try:
+        import torch
+
+        from ml_engine.training.nets import build_net
+    except ImportError as error:
+        print(f"  a: torch eager skipped ({error}; `pip install -r requirements-train.txt`)", flush=True)
+        return rows
+    torch.set_num_threads(max(1, threads))
+    for name in sequence_names:
+        session = _ort_session(repo / name / "1" / "model.onnx", provider, threads)
+        meta = _metadata(session)
+        net = build_net(meta.family, len(meta.feature_names), meta.window_bars)
+        net.load_state_dict(torch.load(repo / name / "1" / "torch_state.pt", map_location="cpu", weights_only=True))
+        net.eval()
+        for batch in (1, 64):
+            x = _model_inputs(meta, batch)
+            tensor = torch.from_numpy(x)
+
+            def eager(tensor: Any = tensor, net: Any = net) -> Any:
+                with torch.inference_mode():
+                    return net(tensor)
+
+            native = np.asarray(eager().numpy(), dtype=np.float64).reshape(len(x), -1)
+            ort_out = np.asarray(session.run([meta.output_name], {meta.input_name: x})[0],
+                                 dtype=np.float64).reshape(len(x), -1)
+            parity = float(np.max(np.abs(native - ort_out))) if native.shape == ort_out.shape else float("nan")
+            calls, med, p99 = _time_calls(eager, seconds)
+            rows.append(KernelRow(name, "torch eager", batch, calls, med, p99, parity))
+            calls, med, p99 = _time_calls(_ort_runner(session, meta, x), seconds)
+            rows.append(KernelRow(name, "onnxruntime", batch, calls, med, p99, parity))
+            print(f"  a {name} batch {batch}: torch {rows[-2].median_us:.1f} us, ORT {med:.1f} us", flush=True)
+    return rows
+
+
+def render_a(rows: list[KernelRow], provider: str, threads: int) -> str:
+    lines = [f"### a. ONNX Runtime ({provider}) vs native, in process, {threads} thread(s), per call",
+             "", "| model | batch | native | native median us | native p99 us | ORT median us | ORT p99 us "
+             "| speed-up (median) | max abs diff |", "|---|---:|---|---:|---:|---:|---:|---:|---:|"]
+    for native in (r for r in rows if r.runtime != "onnxruntime"):
+        ort = next(r for r in rows if r.runtime == "onnxruntime" and r.model == native.model
+                   and r.batch == native.batch)
+        lines.append(f"| {native.model} | {native.batch} | {native.runtime} | {native.median_us:.1f} | "
+                     f"{native.p99_us:.1f} | {ort.median_us:.1f} | {ort.p99_us:.1f} | "
+                     f"{native.median_us / ort.median_us:.1f}x | {native.parity:.1e} |")
+    return "\n".join(lines)
+
+
+# =========================================================================== b, c: load cells
+
+
+@dataclass
+class CellSpec:
+    path: str  # "grpc-direct" or "rest-envoy"
+    concurrency: int
+    seconds: float
+    warmup_s: float
+    token: str
+    ml_target: str
+    envoy_port: int
+    label: str = ""
+
+
+@dataclass
+class CellResult:
+    path: str
+    concurrency: int
+    label: str
+    requests: int
+    errors: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    rps: float
+    first_error: str = ""
+
+
+async def _run_cell(spec: CellSpec) -> CellResult:
+    import grpc
+
+    from bench.edge import HttpConn
+    from trading.ml.v1 import prediction_service_pb2, prediction_service_pb2_grpc
+
+    latencies: list[float] = []
+    errors, first_error, measuring = 0, "", False
+    channel: grpc.aio.Channel | None = None
+    call: Callable[[HttpConn | None], Awaitable[str | None]]
+    if spec.path == "grpc-direct":
+        channel = grpc.aio.insecure_channel(spec.ml_target)
+        stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+        request = prediction_service_pb2.PredictRequest(symbol=SYMBOL, horizon="all")
+        metadata = (("authorization", f"Bearer {spec.token}"),)
+
+        async def call_grpc(_conn: HttpConn | None) -> str | None:
+            reply = await stub.Predict(request, metadata=metadata, timeout=30)
+            return None if reply.predictions else "no predictions in the reply"
+
+        call = call_grpc
+    else:
+        raw = (f"GET /api/predict/{SYMBOL}?horizon=all HTTP/1.1\r\nHost: 127.0.0.1:{spec.envoy_port}\r\n"
+               f"Authorization: Bearer {spec.token}\r\nAccept: application/json\r\n\r\n").encode()
+
+        async def call_rest(conn: HttpConn | None) -> str | None:
+            assert conn is not None
+            status, _, body = await conn.request(raw)
+            if status != 200 or b'"predictions"' not in body:
+                return f"HTTP {status}: {body[:200]!r}"
+            return None
+
+        call = call_rest
+
+    async def worker(deadline: float) -> None:
+        nonlocal errors, first_error
+        conn = None if channel is not None else HttpConn("127.0.0.1", spec.envoy_port)
+        while (start := time.perf_counter()) < deadline:
+            try:
+                problem = await call(conn)
+            except Exception as exc:  # any failure counts as an error
+                problem = f"{type(exc).__name__}: {exc}"
+                if conn is not None:
+                    conn.writer = None
+            took = time.perf_counter() - start
+            if measuring:
+                if problem is None:
+                    latencies.append(took * 1000)
+                else:
+                    errors += 1
+                    first_error = first_error or problem[:300]
+
+    try:
+        await asyncio.gather(*(worker(time.perf_counter() + spec.warmup_s) for _ in range(spec.concurrency)))
+        measuring = True
+        began = time.perf_counter()
+        await asyncio.gather(*(worker(began + spec.seconds) for _ in range(spec.concurrency)))
+        elapsed = time.perf_counter() - began
+    finally:
+        if channel is not None:
+            await channel.close()
+    latencies.sort()
+    return CellResult(spec.path, spec.concurrency, spec.label, len(latencies), errors, elapsed,
+                      percentile(latencies, 0.5), percentile(latencies, 0.99), len(latencies) / elapsed,
+                      first_error)
+
+
+def run_cell(spec: CellSpec) -> CellResult:
+    """Entry point of a load-generator process."""
+    return asyncio.run(_run_cell(spec))
+
+
+def in_subprocess(function: Callable[..., Any], *args: Any) -> Any:
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as pool:
+        return pool.submit(function, *args).result()
+
+
+def render_b(results: list[CellResult]) -> str:
+    lines = ["### b. Predict (horizon=all, EURUSD): REST through Envoy vs direct gRPC", "",
+             "| path | conc | p50 ms | p99 ms | req/s | errors |", "|---|---:|---:|---:|---:|---:|"]
+    for r in results:
+        lines.append(f"| {r.path} | {r.concurrency} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.rps:.0f} | {r.errors} |")
+    return "\n".join(lines)
+
+
+# =========================================================================== c: micro-batching in process
+
+
+@dataclass
+class BatchingRow:
+    model: str
+    batching: bool
+    requests: int
+    seconds: float
+    rps: float
+    p50_ms: float
+    p99_ms: float
+
+
+def _registry_throughput(repo: str, provider: str, model: str, batching: bool, concurrency: int,
+                         seconds: float) -> BatchingRow:
+    """Entry point of a process: one ModelRegistry, `concurrency` tasks calling infer()."""
+    from ml_engine.config import MlEngineSettings
+    from ml_engine.serving.registry import ModelRegistry
+
+    async def run() -> BatchingRow:
+        settings = MlEngineSettings(_env_file=None, model_path=repo, ml_batching=batching,
+                                    ml_execution_provider=provider, ml_model_watch_interval_s=0)
+        registry = ModelRegistry(settings)
+        await registry.start()
+        try:
+            x = _model_inputs(registry.metadata(model), 1)
+            latencies: list[float] = []
+            measuring = False
+
+            async def worker(deadline: float) -> None:
+                while (start := time.perf_counter()) < deadline:
+                    await registry.infer(model, x)
+                    if measuring:
+                        latencies.append((time.perf_counter() - start) * 1000)
+
+            await asyncio.gather(*(worker(time.perf_counter() + 1.0) for _ in range(concurrency)))
+            measuring = True
+            began = time.perf_counter()
+            await asyncio.gather(*(worker(began + seconds) for _ in range(concurrency)))
+            elapsed = time.perf_counter() - began
+        finally:
+            await registry.stop()
+        latencies.sort()
+        return BatchingRow(model, batching, len(latencies), elapsed, len(latencies) / elapsed,
+                           percentile(latencies, 0.5), percentile(latencies, 0.99))
+
+    return asyncio.run(run())
+
+
+def part_c_in_process(repo: Path, horizon: str, provider: str, seconds: float) -> list[BatchingRow]:
+    rows = []
+    for model in (f"{horizon}_gru", f"{horizon}_transformer", f"{horizon}_xgb_range_high"):
+        for batching in (True, False):
+            row: BatchingRow = in_subprocess(_registry_throughput, str(repo), provider, model, batching, 64, seconds)
+            rows.append(row)
+            print(f"  c {model} batching={batching}: {row.rps:.0f} infer/s p50 {row.p50_ms:.2f} ms", flush=True)
+    return rows
+
+
+def render_c(rows: list[BatchingRow], engine: list[CellResult]) -> str:
+    lines = ["### c. Micro-batching at concurrency 64, with vs without", ""]
+    if rows:
+        lines += ["In process: one `ModelRegistry` per setting (ML_BATCHING=true / false), 64 asyncio tasks "
+                  "calling `infer` with one row each.", "",
+                  "| model | batching | infer/s | p50 ms | p99 ms | throughput ratio |",
+                  "|---|---|---:|---:|---:|---:|"]
+        for row in rows:
+            off = next(r for r in rows if r.model == row.model and not r.batching)
+            ratio = f"{row.rps / off.rps:.2f}x" if row.batching else "1.00x"
+            lines.append(f"| {row.model} | {'on' if row.batching else 'off'} | {row.rps:.0f} | {row.p50_ms:.2f} | "
+                         f"{row.p99_ms:.2f} | {ratio} |")
+    if engine:
+        on = next((r for r in engine if r.label == "batching on"), None)
+        unbatched = next((r for r in engine if r.label == "batching off"), None)
+        lines += ["", "End to end: Predict (horizon=all) over direct gRPC at c=64, the ML engine started with "
+                  "ML_BATCHING=true, then restarted with false.", "",
+                  "| ML engine | req/s | p50 ms | p99 ms | errors |", "|---|---:|---:|---:|---:|"]
+        for r in engine:
+            lines.append(f"| {r.label} | {r.rps:.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.errors} |")
+        if on and unbatched and unbatched.rps:
+            lines.append(f"\nthroughput ratio on/off: {on.rps / unbatched.rps:.2f}x")
+    return "\n".join(lines)
+
+
+# =========================================================================== d: streaming fan-out
+
+
+@dataclass
+class FanoutSpec:
+    subscribers: int
+    bars: int
+    token: str
+    envoy_port: int
+    timeout_s: float
+
+
+@dataclass
+class FanoutResult:
+    subscribers: int
+    connected: int
+    completed: int
+    samples: int
+    distinct_bars: int
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    connect_s: float
+    first_message_p50_s: float = float("nan")
+    first_message_max_s: float = float("nan")
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class FanoutState:
+    ready_at: float = float("inf")  # wall-clock time by which every subscriber had sent its request
+    connected: int = 0  # requests sent
+    first_message_s: list[float] = field(default_factory=list)  # request sent -> first message
+    latencies: list[float] = field(default_factory=list)
+    bars_seen: set[int] = field(default_factory=set)
+
+
+async def _subscribe(spec: FanoutSpec, state: FanoutState) -> str | None:
+    """One gRPC-Web subscriber over raw HTTP/1.1 (what a browser sends); None once it received
+    `spec.bars` messages published after every subscriber was connected."""
+    from trading.ml.v1 import prediction_service_pb2
+
+    payload = prediction_service_pb2.StreamPredictionsRequest(symbol=SYMBOL, timeframe="1h").SerializeToString()
+    body = struct.pack(">BI", 0, len(payload)) + payload
+    reader, writer = await asyncio.open_connection("127.0.0.1", spec.envoy_port)
+    try:
+        sent_at = time.perf_counter()
+        writer.write((f"POST {STREAM_METHOD} HTTP/1.1\r\nHost: 127.0.0.1:{spec.envoy_port}\r\n"
+                      f"Authorization: Bearer {spec.token}\r\nContent-Type: application/grpc-web+proto\r\n"
+                      f"X-Grpc-Web: 1\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body)
+        await writer.drain()
+        state.connected += 1
+        # gRPC sends the response headers with the first message: this waits for the first bar.
+        head = await reader.readuntil(b"\r\n\r\n")
+        if b" 200 " not in head.split(b"\r\n", 1)[0]:
+            return f"HTTP status: {head[:200]!r}"
+        if b"grpc-status:" in head.lower():
+            return f"trailers-only answer: {head[:300]!r}"
+        buffer = b""
+        counted, first = 0, True
+        while counted < spec.bars:
+            # Envoy streams the gRPC-Web body to an HTTP/1.1 client in chunks.
+            size = int((await reader.readuntil(b"\r\n"))[:-2].split(b";")[0], 16)
+            if size == 0:
+                return "stream ended"
+            buffer += await reader.readexactly(size)
+            await reader.readexactly(2)
+            received_at = time.time()
+            if first:
+                state.first_message_s.append(time.perf_counter() - sent_at)
+                first = False
+            while len(buffer) >= 5:
+                flags, length = struct.unpack(">BI", buffer[:5])
+                if len(buffer) < 5 + length:
+                    break
+                frame, buffer = buffer[5:5 + length], buffer[5 + length:]
+                if flags & 0x80:
+                    return f"stream ended: {frame[:200]!r}"
+                message = prediction_service_pb2.StreamPredictionsResponse.FromString(frame)
+                published = message.published_at.ToNanoseconds() / 1e9
+                # Bars published while subscribers were still connecting would measure the ramp.
+                if published > state.ready_at:
+                    state.latencies.append((received_at - published) * 1000)
+                    state.bars_seen.add(message.bar_time.seconds)
+                    counted += 1
+        return None
+    finally:
+        writer.close()
+
+
+async def _fanout(spec: FanoutSpec) -> FanoutResult:
+    state = FanoutState()
+    began = time.perf_counter()
+    tasks = [asyncio.create_task(_subscribe(spec, state)) for _ in range(spec.subscribers)]
+    connect_deadline = time.perf_counter() + 60
+    while state.connected < spec.subscribers and time.perf_counter() < connect_deadline:
+        if all(t.done() for t in tasks):
+            break
+        await asyncio.sleep(0.01)
+    connect_s = time.perf_counter() - began
+    state.ready_at = time.time()
+    done, pending = await asyncio.wait(tasks, timeout=spec.timeout_s)
+    for task in pending:
+        task.cancel()
+    errors: list[str] = []
+    completed = 0
+    for task in done:
+        problem = task.exception() or task.result()
+        if problem is None:
+            completed += 1
+        else:
+            errors.append(str(problem)[:300])
+    if pending:
+        errors.append(f"{len(pending)} subscribers timed out after {spec.timeout_s:.0f} s")
+    latencies, firsts = sorted(state.latencies), sorted(state.first_message_s)
+    return FanoutResult(spec.subscribers, state.connected, completed, len(latencies), len(state.bars_seen),
+                        percentile(latencies, 0.5), percentile(latencies, 0.99),
+                        latencies[-1] if latencies else float("nan"), connect_s, percentile(firsts, 0.5),
+                        firsts[-1] if firsts else float("nan"), errors[:5])
+
+
+def run_fanout(spec: FanoutSpec) -> FanoutResult:
+    """Entry point of the subscribers' process."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, spec.subscribers + 256)), hard))
+    return asyncio.run(_fanout(spec))
+
+
+def render_d(result: FanoutResult, bars: int) -> str:
+    return "\n".join([
+        f"### d. Streaming fan-out: gRPC-Web subscribers through Envoy, StreamPredictions({SYMBOL}, 1h)", "",
+        "| subscribers | subscribed | completed | bars | samples | p50 ms | p99 ms | max ms | subscribe s "
+        "| first message p50 / max s |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"| {result.subscribers} | {result.connected} | {result.completed} | {result.distinct_bars} (of {bars} "
+        f"asked) | {result.samples} | {result.p50_ms:.1f} | {result.p99_ms:.1f} | {result.max_ms:.1f} | "
+        f"{result.connect_s:.1f} | {result.first_message_p50_s:.1f} / {result.first_message_max_s:.1f} |",
+        "", "Latency: subscriber receive time - the message's published_at (same host clock); the "
+        "subscribers run in one Python process on the same cores as the stack. Only bars published after "
+        "every subscriber had sent its request count. subscribe s: time to open every connection and send "
+        "every request; first message: request sent -> first message received.",
+    ])
+
+
+# =========================================================================== stack + main
+
+
+def mint_token(keys_dir: Path, issuer: str, audience: str) -> str:
+    from service_runtime.signing_keys import SigningKeyStore
+
+    store = SigningKeyStore(keys_dir)
+    store.ensure()
+    now = int(time.time())
+    return store.sign({"iss": issuer, "aud": audience, "sub": "bench", "roles": ["user"], "plan": "free",
+                       "iat": now, "nbf": now - 5, "exp": now + 3600, "jti": uuid.uuid4().hex})
+
+
+def stack_env(tmp: Path, provider: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({k: str(v) for k, v in PORTS.items()})
+    env.update({
+        "APP_ENV": "test", "BUSINESS_METRICS_PORT": "0", "ML_METRICS_PORT": "0",
+        "JWT_KEYS_DIR": str(tmp / "keys"), "DEV_TOKENS_ENABLED": "false", "RATE_LIMIT_SCALE": "1000",
+        "DATABASE_URL": f"sqlite:///{tmp / 'business.db'}",
+        "ML_SERVICE_URL": f"127.0.0.1:{PORTS['ML_GRPC_PORT']}",
+        "MARKET_SQLITE_PATH": env.get("MARKET_SQLITE_PATH", str(tmp / "market.db")),
+        "ML_EXECUTION_PROVIDER": provider, "ML_BATCHING": "true", "LOG_LEVEL": "WARNING",
+    })
+    return env
+
+
+def wait_for_predictions(token: str, timeout_s: float = 120) -> None:
+    """Until Predict answers (models loaded, warm-up done), or raise with the last answer."""
+    import grpc
+
+    from trading.ml.v1 import prediction_service_pb2, prediction_service_pb2_grpc
+
+    deadline = time.monotonic() + timeout_s
+    last = ""
+    with grpc.insecure_channel(f"127.0.0.1:{PORTS['ML_GRPC_PORT']}") as channel:
+        stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+        while time.monotonic() < deadline:
+            try:
+                stub.Predict(prediction_service_pb2.PredictRequest(symbol=SYMBOL, horizon="all"),
+                             metadata=(("authorization", f"Bearer {token}"),), timeout=10)
+                return
+            except grpc.RpcError as error:
+                last = f"{error.code().name}: {error.details()}"
+            time.sleep(0.5)
+    raise RuntimeError(f"Predict not answering after {timeout_s:.0f} s: {last}")
+
+
+@dataclass
+class Report:
+    parts: list[str]
+    provider: str
+    a: list[KernelRow] = field(default_factory=list)
+    b: list[CellResult] = field(default_factory=list)
+    c: list[BatchingRow] = field(default_factory=list)
+    c_engine: list[CellResult] = field(default_factory=list)
+    d: FanoutResult | None = None
+    failures: list[str] = field(default_factory=list)
+
+
+def run_stack_parts(args: argparse.Namespace, report: Report) -> None:
+    from gateway.supervisor import Stack
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-ml-"))
+    stack = Stack(env=stack_env(tmp, args.provider), log_dir=tmp / "logs")
+    token = mint_token(tmp / "keys", stack.edge.jwt_issuer, stack.edge.jwt_audience)
+    ml_target = f"127.0.0.1:{PORTS['ML_GRPC_PORT']}"
+    print(f"starting stack (logs in {tmp / 'logs'}) ...", flush=True)
+
+    def cell(path: str, conc: int, label: str = "") -> CellResult:
+        result: CellResult = in_subprocess(run_cell, CellSpec(path, conc, args.seconds, args.warmup, token,
+                                                              ml_target, PORTS["ENVOY_PORT"], label))
+        print(f"  {label or 'b'} {path:<12} c={conc:<3} p50 {result.p50_ms:7.2f} ms p99 {result.p99_ms:7.2f} ms "
+              f"{result.rps:7.0f} req/s errors {result.errors}", flush=True)
+        if result.errors or not result.requests:
+            report.failures.append(f"{path} c={conc} {label}: {result.errors} errors ({result.first_error})")
+        return result
+
+    try:
+        stack.start(timeout_s=180)
+        wait_for_predictions(token)
+        if "b" in report.parts:
+            for conc in args.concurrency:
+                for path in ("grpc-direct", "rest-envoy"):
+                    report.b.append(cell(path, conc))
+        if "d" in report.parts:
+            spec = FanoutSpec(args.subscribers, args.bars, token, PORTS["ENVOY_PORT"], args.fanout_timeout)
+            print(f"  d: {args.subscribers} subscribers, {args.bars} bars ...", flush=True)
+            report.d = in_subprocess(run_fanout, spec)
+            print(f"  d: p50 {report.d.p50_ms:.1f} ms p99 {report.d.p99_ms:.1f} ms, completed "
+                  f"{report.d.completed}/{report.d.subscribers}", flush=True)
+            if report.d.errors or report.d.completed < report.d.subscribers:
+                report.failures.append(f"fan-out: {report.d.completed}/{report.d.subscribers} completed; "
+                                       f"{report.d.errors}")
+        if "c" in report.parts:
+            report.c_engine.append(cell("grpc-direct", 64, "batching on"))
+            stack.children["ml_engine"].stop()
+            stack.env["ML_BATCHING"] = "false"
+            stack.start_child("ml_engine", timeout_s=180)
+            wait_for_predictions(token)
+            report.c_engine.append(cell("grpc-direct", 64, "batching off"))
+        for name, child in stack.children.items():
+            if not child.running:
+                report.failures.append(f"{name} died during the benchmark (logs in {tmp / 'logs'})")
+    finally:
+        stack.stop()
+
+
+def render(report: Report, args: argparse.Namespace) -> str:
+    cpu = platform.processor() or platform.machine()
+    lines = [f"## ML serving (`make bench-ml`, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC)", "",
+             f"Command: `python -m bench.ml --only {','.join(report.parts)} --seconds {args.seconds:g}`. "
+             f"Machine: {os.cpu_count()} CPU cores ({cpu}), provider {report.provider}; load generators, "
+             "Envoy and the services share the cores.", ""]
+    if report.a:
+        lines += [render_a(report.a, report.provider, args.threads), ""]
+    if report.b:
+        lines += [render_b(report.b), ""]
+    if report.c or report.c_engine:
+        lines += [render_c(report.c, report.c_engine), ""]
+    if report.d is not None:
+        lines += [render_d(report.d, args.bars), ""]
+    if report.failures:
+        lines += ["Failures: " + "; ".join(report.failures), ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--only", default=",".join(PARTS), help="parts to run, e.g. a,b (default: all)")
+    parser.add_argument("--seconds", type=float, default=3.0, help="measured seconds per cell")
+    parser.add_argument("--warmup", type=float, default=1.0, help="warm-up seconds per load cell")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
+    parser.add_argument("--subscribers", type=int, default=500)
+    parser.add_argument("--bars", type=int, default=5, help="bars each subscriber waits for")
+    parser.add_argument("--fanout-timeout", type=float, default=180.0)
+    parser.add_argument("--horizon", default="intraday", help="horizon whose models part a and c use")
+    parser.add_argument("--provider", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--threads", type=int, default=1, help="threads per runtime in part a")
+    parser.add_argument("--model-path", type=Path, default=ROOT / "ml_engine" / "model_repository")
+    parser.add_argument("--no-append", action="store_true", help="do not append to bench/RESULTS.md")
+    args = parser.parse_args(argv)
+    parts = [p.strip() for p in args.only.split(",") if p.strip()]
+    unknown = sorted(set(parts) - set(PARTS))
+    if unknown:
+        parser.error(f"unknown parts {unknown}; choose from {','.join(PARTS)}")
+    report = Report(parts, args.provider)
+    # Each part runs on its own: one that cannot run is reported and the others still run.
+    if "a" in parts:
+        try:
+            report.a = part_a(args.model_path, args.horizon, args.seconds, args.provider, args.threads)
+        except Exception as error:  # report and go on with the other parts
+            report.failures.append(f"a: {type(error).__name__}: {error}")
+    if "c" in parts:
+        try:
+            report.c = part_c_in_process(args.model_path, args.horizon, args.provider, args.seconds)
+        except Exception as error:  # report and go on with the other parts
+            report.failures.append(f"c (in process): {type(error).__name__}: {error}")
+    if {"b", "d"} & set(parts):  # c end to end rides along when the stack runs anyway
+        try:
+            run_stack_parts(args, report)
+        except Exception as error:  # report and go on with the other parts
+            report.failures.append(f"stack parts: {type(error).__name__}: {error}")
+    text = render(report, args)
+    print()
+    print(text)
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    out = RESULTS_DIR / f"ml-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    out.write_text(json.dumps({"cpu_count": os.cpu_count(), "python": sys.version.split()[0],
+                               **asdict(report)}, indent=2, default=str))
+    if not args.no_append:
+        with RESULTS_MD.open("a") as results:
+            results.write("\n" + text)
+    print(f"\nwrote {out}" + ("" if args.no_append else f" and appended to {RESULTS_MD}"))
+    if report.failures:
+        for failure in report.failures:
+            print(f"FAILED {failure}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,260 @@
+"""Recorded predictions (table ml_predictions, migration 0002): insert once, score, aggregate.
+
+A prediction's id is the SHA-256 of what makes it distinct, so however many users ask for the same
+prediction, one row exists: INSERT IGNORE on MySQL, ON CONFLICT DO NOTHING on SQLite, and a small
+in-memory set of recently written ids skips the database round trip for repeats altogether.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Engine,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    and_,
+    bindparam,
+    case,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.dialects import mysql, sqlite
+
+metadata = MetaData()
+
+# Mirrors migration 0002 (the migration is what creates it).
+predictions = Table(
+    "ml_predictions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("model", String(64), nullable=False),
+    Column("version", String(16), nullable=False),
+    Column("symbol", String(32), nullable=False),
+    Column("horizon", String(16), nullable=False),
+    Column("timeframe", String(8), nullable=False),
+    Column("as_of", BigInteger, nullable=False),
+    Column("lookahead", Integer, nullable=False),
+    Column("close", Float(53), nullable=False),
+    Column("atr", Float(53), nullable=False),
+    Column("predicted_high", Float(53), nullable=False),
+    Column("predicted_low", Float(53), nullable=False),
+    Column("tp_long", Float(53), nullable=False),
+    Column("tp_short", Float(53), nullable=False),
+    Column("members", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("realized_at", BigInteger, nullable=True),
+    Column("realized_high", Float(53), nullable=True),
+    Column("realized_low", Float(53), nullable=True),
+    Column("tp_long_outcome", Float(53), nullable=True),
+    Column("tp_short_outcome", Float(53), nullable=True),
+)
+
+
+@dataclass(frozen=True)
+class PredictionRecord:
+    id: str
+    model: str
+    version: str
+    symbol: str
+    horizon: str
+    timeframe: str
+    as_of: int
+    lookahead: int
+    close: float
+    atr: float
+    predicted_high: float
+    predicted_low: float
+    tp_long: float
+    tp_short: float
+    members: str
+    created_at: int
+
+
+@dataclass(frozen=True)
+class PendingPrediction:
+    id: str
+    as_of: int
+    close: float
+    atr: float
+
+
+@dataclass(frozen=True)
+class Outcome:
+    id: str
+    realized_at: int
+    realized_high: float
+    realized_low: float
+    tp_long_outcome: float
+    tp_short_outcome: float
+
+
+@dataclass(frozen=True)
+class PendingSeries:
+    symbol: str
+    timeframe: str
+    lookahead: int
+
+
+@dataclass(frozen=True)
+class ScoreRow:
+    model: str
+    version: str
+    symbol: str
+    horizon: str
+    recorded: int
+    realized: int
+    coverage: float
+    mae_pct: float
+    tp_hit_rate: float
+    mean_tp_probability: float
+
+
+def insert_ignore(conn: Connection, record: PredictionRecord) -> bool:
+    """Inserts `record` unless its id is stored; True when a row was written."""
+    values = asdict(record)
+    if conn.dialect.name == "mysql":
+        result = conn.execute(mysql.insert(predictions).values(**values).prefix_with("IGNORE"))
+    elif conn.dialect.name == "sqlite":
+        result = conn.execute(
+            sqlite.insert(predictions).values(**values).on_conflict_do_nothing(index_elements=["id"])
+        )
+    else:
+        raise NotImplementedError(f"no insert-once for {conn.dialect.name}")
+    return bool(result.rowcount)
+
+
+def get_prediction(conn: Connection, prediction_id: str) -> dict[str, object] | None:
+    row = conn.execute(select(predictions).where(predictions.c.id == prediction_id)).first()
+    return dict(row._mapping) if row else None
+
+
+def pending_series(conn: Connection) -> list[PendingSeries]:
+    """Series that have predictions not scored yet."""
+    rows = conn.execute(
+        select(predictions.c.symbol, predictions.c.timeframe, predictions.c.lookahead)
+        .where(predictions.c.realized_at.is_(None))
+        .distinct()
+    )
+    return [PendingSeries(r.symbol, r.timeframe, int(r.lookahead)) for r in rows]
+
+
+def pending_due(conn: Connection, series: PendingSeries, as_of_max: int, limit: int) -> list[PendingPrediction]:
+    """Unscored predictions of `series` as of bars opening at or before `as_of_max`, oldest first."""
+    rows = conn.execute(
+        select(predictions.c.id, predictions.c.as_of, predictions.c.close, predictions.c.atr)
+        .where(
+            predictions.c.realized_at.is_(None),
+            predictions.c.symbol == series.symbol,
+            predictions.c.timeframe == series.timeframe,
+            predictions.c.lookahead == series.lookahead,
+            predictions.c.as_of <= as_of_max,
+        )
+        .order_by(predictions.c.as_of)
+        .limit(limit)
+    )
+    return [PendingPrediction(r.id, int(r.as_of), float(r.close), float(r.atr)) for r in rows]
+
+
+def mark_realized(conn: Connection, outcomes: Sequence[Outcome]) -> None:
+    if not outcomes:
+        return
+    stmt = (
+        update(predictions)
+        .where(predictions.c.id == bindparam("b_id"))
+        .values(
+            realized_at=bindparam("b_realized_at"),
+            realized_high=bindparam("b_realized_high"),
+            realized_low=bindparam("b_realized_low"),
+            tp_long_outcome=bindparam("b_tp_long_outcome"),
+            tp_short_outcome=bindparam("b_tp_short_outcome"),
+        )
+    )
+    conn.execute(stmt, [{f"b_{k}": v for k, v in asdict(o).items()} for o in outcomes])
+
+
+def aggregate_scores(conn: Connection, model: str = "", symbol: str = "", horizon: str = "") -> list[ScoreRow]:
+    """Live scores per (model, version, symbol, horizon); empty filters match everything.
+
+    `model` matches the ensemble name or any member's name (members JSON). Coverage: the realized
+    high and low both inside the predicted range; MAE: mean of |high error| and |low error| in
+    percent of the as-of close; TP hit rate and mean probability: the long side.
+    """
+    p = predictions.c
+    realized = p.realized_at.is_not(None)
+    inside = and_(realized, p.realized_high <= p.predicted_high, p.realized_low >= p.predicted_low)
+    abs_err = (func.abs(p.predicted_high - p.realized_high) + func.abs(p.predicted_low - p.realized_low)) / (
+        2 * p.close
+    ) * 100.0
+    query = select(
+        p.model, p.version, p.symbol, p.horizon,
+        func.count().label("recorded"),
+        func.sum(case((realized, 1), else_=0)).label("realized"),
+        func.sum(case((inside, 1), else_=0)).label("inside"),
+        func.sum(case((realized, abs_err), else_=0.0)).label("abs_err"),
+        func.sum(case((realized, p.tp_long_outcome), else_=0.0)).label("hits"),
+        func.sum(case((realized, p.tp_long), else_=0.0)).label("prob"),
+    )
+    if model:
+        query = query.where((p.model == model) | p.members.like(f'%"name": "{_like_safe(model)}"%', escape="\\"))
+    if symbol:
+        query = query.where(p.symbol == symbol)
+    if horizon:
+        query = query.where(p.horizon == horizon)
+    rows = conn.execute(query.group_by(p.model, p.version, p.symbol, p.horizon))
+    scores = []
+    for r in rows:
+        n = int(r.realized or 0)
+        scores.append(ScoreRow(
+            r.model, r.version, r.symbol, r.horizon, int(r.recorded), n,
+            float(r.inside or 0) / n if n else 0.0,
+            float(r.abs_err or 0) / n if n else 0.0,
+            float(r.hits or 0) / n if n else 0.0,
+            float(r.prob or 0) / n if n else 0.0,
+        ))
+    scores.sort(key=lambda s: (-s.realized, -s.recorded, s.model, s.symbol, s.horizon))
+    return scores
+
+
+def _like_safe(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_").replace('"', "")
+
+
+class PredictionStore:
+    """Insert-once with a bounded memory of recently written ids; thread-safe."""
+
+    def __init__(self, engine: Engine, remember: int = 10_000) -> None:
+        self.engine = engine
+        self.remember = remember
+        self._recent: OrderedDict[str, None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def seen(self, prediction_id: str) -> bool:
+        with self._lock:
+            if prediction_id in self._recent:
+                self._recent.move_to_end(prediction_id)
+                return True
+            return False
+
+    def insert_once(self, record: PredictionRecord) -> bool:
+        """True when this call wrote the row; a repeat (remembered or already stored) writes nothing."""
+        if self.seen(record.id):
+            return False
+        with self.engine.begin() as conn:
+            written = insert_ignore(conn, record)
+        with self._lock:
+            self._recent[record.id] = None
+            while len(self._recent) > self.remember:
+                self._recent.popitem(last=False)
+        return written

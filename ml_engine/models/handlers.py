@@ -1,0 +1,137 @@
+"""ModelService handlers: the model repository as the registry sees it, and version switches."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from ml_engine.domain.forecasting.model_metadata import ModelMetadata
+from ml_engine.serving.registry import ModelEntry, ModelRegistry, VersionStatus
+from ml_engine.serving.session import ModelState
+from service_runtime.access import current_caller
+from service_runtime.errors import DomainError, InvalidArgument
+from trading.ml.v1 import model_service_pb2 as pb
+from trading.ml.v1 import model_service_pb2_grpc as pb_grpc
+
+audit = logging.getLogger("ml_engine.audit")
+
+_STATE = {
+    ModelState.AVAILABLE: pb.MODEL_STATE_AVAILABLE,
+    ModelState.LOADING: pb.MODEL_STATE_LOADING,
+    ModelState.READY: pb.MODEL_STATE_READY,
+    ModelState.DEGRADED: pb.MODEL_STATE_DEGRADED,
+    ModelState.FAILED: pb.MODEL_STATE_FAILED,
+}
+_TARGETS = {
+    ("range_high_pct",): "range_high",
+    ("range_low_pct",): "range_low",
+    ("tp_long",): "tp_long",
+    ("tp_short",): "tp_short",
+    ("range_high_pct", "range_low_pct"): "range",
+    ("tp_long", "tp_short"): "tpsl",
+    ("range_high_pct", "range_low_pct", "tp_long", "tp_short"): "range_tpsl",
+}
+CARD_FOLDER = "ml_engine/model_repository"
+
+
+def target_of(meta: ModelMetadata) -> str:
+    return _TARGETS.get(tuple(meta.output_columns), "+".join(meta.output_columns))
+
+
+def _timestamp(text: str) -> Timestamp | None:
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    stamp = Timestamp()
+    stamp.FromDatetime(moment)
+    return stamp
+
+
+def _seconds(value: float | None) -> Timestamp | None:
+    if value is None:
+        return None
+    stamp = Timestamp()
+    stamp.FromNanoseconds(int(value * 1e9))
+    return stamp
+
+
+def version_info(status: VersionStatus) -> pb.ModelVersion:
+    version = pb.ModelVersion(
+        version=status.version, state=_STATE[status.state], reason=status.reason,
+        intended_provider=status.intended_provider, execution_provider=status.execution_provider,
+        file_sha256=status.file_sha256, loaded_at=_seconds(status.loaded_at),
+    )
+    meta = status.metadata
+    if meta is not None:
+        version.feature_schema_hash = meta.feature_schema_hash
+        for name, text in (("trained_at", meta.trained_at), ("training_start", meta.training.start),
+                           ("training_end", meta.training.end)):
+            stamp = _timestamp(text)
+            if stamp is not None:
+                getattr(version, name).CopyFrom(stamp)
+        version.training_data_sha256 = meta.training.sha256
+        version.metrics.update(meta.metrics)
+        version.baseline_metrics.update(meta.baseline_metrics)
+        version.beats_baseline = meta.beats_baseline
+    return version
+
+
+def model_info(entry: ModelEntry) -> pb.ModelInfo:
+    info = pb.ModelInfo(
+        name=entry.name, active_version=entry.active_version,
+        versions=[version_info(v) for v in entry.versions],
+        card_path=f"{CARD_FOLDER}/{entry.name}/README.md",
+    )
+    meta = entry.metadata
+    if meta is not None:
+        info.family = meta.family
+        info.target = target_of(meta)
+        info.horizon = meta.horizon
+        info.timeframe = meta.timeframe
+        info.lookahead_bars = meta.lookahead_bars
+        info.window_bars = meta.window_bars
+        info.feature_names.extend(meta.feature_names)
+    return info
+
+
+class ModelHandlers(pb_grpc.ModelServiceServicer):
+    def __init__(self, registry: ModelRegistry) -> None:
+        self.registry = registry
+
+    async def ListModels(
+        self, request: pb.ListModelsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListModelsResponse:
+        return pb.ListModelsResponse(models=[model_info(e) for e in self.registry.models()],
+                                     repository=str(self.registry.root))
+
+    async def GetModel(self, request: pb.GetModelRequest, context: grpc.aio.ServicerContext) -> pb.GetModelResponse:
+        if not request.name:
+            raise InvalidArgument.field("name", "is required")
+        return pb.GetModelResponse(model=model_info(self.registry.entry(request.name)))
+
+    async def ActivateModelVersion(
+        self, request: pb.ActivateModelVersionRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ActivateModelVersionResponse:
+        actor = current_caller().subject
+        record = {"actor": actor, "action": "activate_model_version", "model": request.name,
+                  "to_version": request.version}
+        try:
+            if not request.name:
+                raise InvalidArgument.field("name", "is required")
+            if not request.version:
+                raise InvalidArgument.field("version", "is required")
+            record["from_version"] = self.registry.entry(request.name).active_version
+            entry = await self.registry.activate(request.name, request.version)
+        except DomainError as error:
+            audit.warning("audit", extra={**record, "outcome": "refused", "reason": error.message})
+            raise
+        audit.info("audit", extra={**record, "outcome": "activated", "state": entry.state.value})
+        return pb.ActivateModelVersionResponse(model=model_info(entry))

@@ -1,0 +1,376 @@
+"""Predictions and signals for a symbol: bars -> features -> ensemble members -> combined forecast.
+
+No gRPC here: handlers.py translates. Errors are domain errors: an unknown symbol is NotFound, a
+horizon the stored bars cannot make (scalping's 5m from 1h data) or too little history is
+FailedPrecondition naming what to import or how many bars are needed, a horizon or timeframe no
+model serves is DependencyUnavailable (503), like a member model that is not loaded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from ml_engine.data import market_repository
+from ml_engine.data.prediction_repository import PredictionRecord
+from ml_engine.domain.forecasting.combine import (
+    TARGET_OF_COLUMN,
+    HorizonForecast,
+    ModelUse,
+    active_members,
+    combine,
+    models_to_run,
+    prices_from_pct,
+    range_source,
+)
+from ml_engine.domain.forecasting.ensemble import BASELINE_MEMBER, HorizonEnsemble
+from ml_engine.domain.forecasting.features import FEATURE_NAMES, FEATURE_SCHEMA_HASH, FEATURE_WARMUP, compute_features
+from ml_engine.domain.forecasting.horizons import (
+    HORIZONS,
+    SIGNAL_TIMEFRAMES,
+    Horizon,
+    horizon_for_timeframe,
+)
+from ml_engine.domain.forecasting.model_metadata import OUTPUT_COLUMNS, ModelMetadata
+from ml_engine.domain.forecasting.signals import (
+    Action,
+    Contribution,
+    Decision,
+    SignalLevels,
+    decide,
+    levels,
+    summary,
+)
+from ml_engine.domain.market.bars import Bars, FloatArray
+from ml_engine.domain.market.timeframes import TIMEFRAMES, parse_timeframe
+from ml_engine.market_data.bar_windows import BarWindows, Series
+from ml_engine.serving.inputs import model_input
+from service_runtime.errors import DependencyUnavailable, FailedPrecondition, InvalidArgument, NotFound
+
+# Bars read behind every prediction. The recursive indicators (ATR, RSI, ADX, MACD's EMAs) depend
+# on where their series starts; training computed them over the whole history, so serving reads
+# enough bars for them to have converged, not just the warm-up.
+FEATURE_HISTORY = 300
+# Feature windows kept (per symbol, timeframe and as-of cut-off), reused while the stored data is unchanged.
+FEATURE_CACHE_SIZE = 256
+ATR_PCT_INDEX = FEATURE_NAMES.index("atr_pct")
+
+
+class InferenceResult(Protocol):
+    """What ModelRegistry.infer returns (ml_engine.serving.registry.Inference)."""
+
+    @property
+    def values(self) -> np.ndarray: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def version(self) -> str: ...
+    @property
+    def file_sha256(self) -> str: ...
+    @property
+    def provider(self) -> str: ...
+
+
+class ModelServer(Protocol):
+    """The part of ml_engine.serving.registry.ModelRegistry predictions use."""
+
+    def metadata(self, name: str) -> ModelMetadata: ...
+
+    async def infer(self, name: str, x: np.ndarray) -> InferenceResult: ...
+
+
+class Recorder(Protocol):
+    def record(self, record: PredictionRecord) -> None: ...
+
+
+class Explainer(Protocol):
+    def explain(self, model: str, version: str, features: tuple[float, ...], negate: bool) -> tuple[Contribution, ...]:
+        ...
+
+
+@dataclass(frozen=True)
+class Forecast:
+    symbol: str
+    predictions: list[HorizonForecast]
+    # Horizons of an "all" request left out, each with why and what to import.
+    skipped: list[str]
+
+
+@dataclass(frozen=True)
+class SignalResult:
+    symbol: str
+    timeframe: str
+    forecast: HorizonForecast
+    decision: Decision
+    levels: SignalLevels
+    explanation: tuple[Contribution, ...]
+    summary: str
+
+    @property
+    def action(self) -> Action:
+        return self.decision.action
+
+
+@dataclass(frozen=True)
+class _Window:
+    bars: Bars
+    features: FloatArray
+
+
+def import_hint(horizon_or_timeframe: str, symbol: str, timeframe: str, stored: str) -> str:
+    return (
+        f"{horizon_or_timeframe} needs {timeframe} bars of {symbol} (stored: {stored}); import them with "
+        f"make import-bars ARGS='<file.csv> --symbol {symbol} --timeframe {timeframe}'"
+    )
+
+
+def member_identity(uses: list[tuple[ModelUse, str]]) -> list[dict[str, object]]:
+    """The members of a served prediction as recorded (JSON): name, version, file hash, target, weight."""
+    return [
+        {"name": u.name, "version": u.version, "file_sha256": sha, "target": u.target, "weight": u.weight}
+        for u, sha in uses
+    ]
+
+
+def prediction_id(members: list[dict[str, object]], symbol: str, horizon: str, as_of: int,
+                  ensemble: HorizonEnsemble) -> str:
+    """SHA-256 of what makes a served prediction distinct (same inputs, same models: same id)."""
+    key = {
+        "members": members,
+        # The baseline member's values come from these; a retrained baseline is a new prediction.
+        "baseline": [ensemble.baseline_high_coef, ensemble.baseline_low_coef, ensemble.tp_long_base_rate,
+                     ensemble.tp_short_base_rate],
+        "feature_schema": FEATURE_SCHEMA_HASH,
+        "symbol": symbol,
+        "horizon": horizon,
+        "as_of": as_of,
+    }
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
+
+
+def ensemble_version(members: list[dict[str, object]]) -> str:
+    """A short hash of the members: the `version` scores are grouped by."""
+    return hashlib.sha256(json.dumps(members, sort_keys=True).encode()).hexdigest()[:12]
+
+
+class Forecaster:
+    def __init__(
+        self,
+        windows: BarWindows,
+        registry: ModelServer,
+        manifest: dict[str, HorizonEnsemble],
+        recorder: Recorder | None = None,
+        explainer: Explainer | None = None,
+    ) -> None:
+        self.windows = windows
+        self.registry = registry
+        self.manifest = manifest
+        self.recorder = recorder
+        self.explainer = explainer
+        self._cache: OrderedDict[tuple[str, str, int | None], tuple[int | None, _Window]] = OrderedDict()
+
+    # ---- Predict -------------------------------------------------------------------------------
+
+    async def predict(self, symbol: str, horizons: list[Horizon], as_of: int | None = None) -> Forecast:
+        """One forecast per horizon. With several horizons (an "all" request), a horizon the stored
+        bars cannot make or no model serves is skipped with why; an error only when none is left."""
+        base = await self._resolve(symbol)
+        several = len(horizons) > 1
+        runnable: list[Horizon] = []
+        skipped: list[str] = []
+        first_error: Exception | None = None
+        for horizon in horizons:
+            try:
+                self._check_servable(base, horizon)
+                runnable.append(horizon)
+            except (FailedPrecondition, DependencyUnavailable) as error:
+                if not several:
+                    raise
+                first_error = first_error or error
+                skipped.append(f"{horizon.name}: {error.message}")
+        if not runnable:
+            assert first_error is not None
+            raise first_error
+        last = await asyncio.to_thread(self._last_bar_time, base)
+        results = await asyncio.gather(*(self._forecast(base, h, as_of, last) for h in runnable))
+        return Forecast(base.symbol, list(results), skipped)
+
+    async def _resolve(self, symbol: str) -> Series:
+        """The symbol at its stored timeframe (NotFound when unknown)."""
+        return await asyncio.to_thread(self.windows.resolve, symbol, "")
+
+    def _check_servable(self, base: Series, horizon: Horizon) -> None:
+        target = parse_timeframe(horizon.timeframe)
+        if not base.base.divides(target):
+            raise FailedPrecondition(import_hint(horizon.name, base.symbol, horizon.timeframe, base.base.name))
+        if horizon.name not in self.manifest:
+            raise DependencyUnavailable(
+                f"no model is trained for the {horizon.name} horizon ({horizon.timeframe} bars)"
+            )
+
+    def _last_bar_time(self, base: Series) -> int | None:
+        with self.windows.engine.connect() as conn:
+            return market_repository.last_bar_time(conn, base.symbol, base.base.name)
+
+    def _window(self, base: Series, horizon: Horizon, as_of: int | None, needed: int, last: int | None) -> _Window:
+        """Complete bars up to the cut-off and their features; cached while the stored data is the same."""
+        target = TIMEFRAMES[horizon.timeframe]
+        key = (base.symbol, target.name, as_of)
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] == last and len(hit[1].bars) >= min(needed, FEATURE_HISTORY):
+            self._cache.move_to_end(key)
+            return hit[1]
+        series = Series(base.symbol, base.base, target)
+        bars = self.windows.latest(series, max(needed, FEATURE_HISTORY) + 1, end=as_of).bars
+        # Complete bars only: a bucket still being built, or (as of a time) one that had not closed by then.
+        keep = len(bars)
+        while keep and (
+            (keep == len(bars) and not bars.last_complete)
+            or (as_of is not None and int(bars.times[keep - 1]) + target.seconds > as_of)
+        ):
+            keep -= 1
+        bars = bars.slice(0, keep)
+        window = _Window(bars, compute_features(bars))
+        self._cache[key] = (last, window)
+        while len(self._cache) > FEATURE_CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return window
+
+    def _metadata(self, name: str, horizon: Horizon) -> ModelMetadata:
+        try:
+            return self.registry.metadata(name)
+        except NotFound:  # listed by the manifest but not in the repository: the service cannot serve it
+            raise DependencyUnavailable(
+                f"model {name} of the {horizon.name} ensemble is not in the model repository"
+            ) from None
+
+    async def _forecast(self, base: Series, horizon: Horizon, as_of: int | None, last: int | None) -> HorizonForecast:
+        ensemble = self.manifest[horizon.name]
+        names = models_to_run(ensemble)
+        metas = {name: self._metadata(name, horizon) for name in names}
+        needed = FEATURE_WARMUP + max([1, *(m.window_bars for m in metas.values())])
+        window = await asyncio.to_thread(self._window, base, horizon, as_of, needed, last)
+        have = len(window.bars)
+        if have < needed:
+            cut = f" before {_iso(as_of)}" if as_of is not None else ""
+            raise FailedPrecondition(
+                f"{horizon.name} needs {needed} bars of {horizon.timeframe}, has {have} "
+                f"(complete {horizon.timeframe} bars of {base.symbol}{cut})"
+            )
+        features = window.features
+        row = features[-1]
+        close = float(window.bars.close[-1])
+        atr_pct = float(row[ATR_PCT_INDEX])
+        started = time.perf_counter()
+        inferences = await asyncio.gather(
+            *(self.registry.infer(name, model_input(metas[name], features)) for name in names)
+        )
+        inference_ms = (time.perf_counter() - started) * 1000.0
+        by_name = dict(zip(names, inferences, strict=True))
+        values: dict[tuple[str, str], float] = {}
+        for name, inference in by_name.items():
+            for j, column in enumerate(metas[name].output_columns):
+                values[(name, column)] = float(np.asarray(inference.values)[0, j])
+        combined = combine(ensemble, values, atr_pct)
+        uses: list[tuple[ModelUse, str]] = []
+        for column in OUTPUT_COLUMNS:
+            for member in active_members(ensemble, column):
+                inf = by_name.get(member.model)
+                if member.model == BASELINE_MEMBER or inf is None:
+                    uses.append((ModelUse(BASELINE_MEMBER, "", TARGET_OF_COLUMN[column], member.weight), ""))
+                else:
+                    uses.append((ModelUse(inf.name, str(inf.version), TARGET_OF_COLUMN[column], member.weight,
+                                          inf.provider), inf.file_sha256))
+        members = member_identity(uses)
+        as_of_bar = int(window.bars.times[-1])
+        pid = prediction_id(members, base.symbol, horizon.name, as_of_bar, ensemble)
+        high, low = prices_from_pct(close, combined.range_high_pct, combined.range_low_pct)
+        forecast = HorizonForecast(
+            symbol=base.symbol, horizon=horizon, as_of=as_of_bar, close=close, atr=atr_pct * close,
+            predicted_high=high, predicted_low=low, predicted_high_pct=combined.range_high_pct,
+            predicted_low_pct=combined.range_low_pct, tp_long=combined.tp_long, tp_short=combined.tp_short,
+            models=tuple(u for u, _ in uses), inference_ms=inference_ms, range_source=range_source(ensemble),
+            prediction_id=pid, features=tuple(float(v) for v in row),
+        )
+        if self.recorder is not None:
+            self.recorder.record(PredictionRecord(
+                id=pid, model=f"{horizon.name}_ensemble", version=ensemble_version(members), symbol=base.symbol,
+                horizon=horizon.name, timeframe=horizon.timeframe, as_of=as_of_bar, lookahead=horizon.lookahead,
+                close=close, atr=forecast.atr, predicted_high=high, predicted_low=low, tp_long=combined.tp_long,
+                tp_short=combined.tp_short, members=json.dumps(members, sort_keys=True), created_at=int(time.time()),
+            ))
+        return forecast
+
+    # ---- Signals -------------------------------------------------------------------------------
+
+    def signal_horizon(self, base: Series, timeframe_text: str) -> tuple[str, Horizon]:
+        """The signal timeframe (empty: 1h) and the horizon whose models read it; errors name the fix."""
+        timeframe = timeframe_text.strip().lower() or "1h"
+        if timeframe not in SIGNAL_TIMEFRAMES:
+            raise InvalidArgument.field(
+                "timeframe", f"unknown signal timeframe {timeframe_text!r}; use one of {', '.join(SIGNAL_TIMEFRAMES)}"
+            )
+        target = TIMEFRAMES[timeframe]
+        if not base.base.divides(target):
+            raise FailedPrecondition(import_hint(f"a {timeframe} signal", base.symbol, timeframe, base.base.name))
+        horizon = horizon_for_timeframe(timeframe)
+        if horizon is None or horizon.name not in self.manifest:
+            served = ", ".join(f"{h.timeframe} ({h.name})" for h in HORIZONS.values()
+                               if h.name in self.manifest and h.timeframe in SIGNAL_TIMEFRAMES)
+            raise DependencyUnavailable(
+                f"no model reads {timeframe} bars; signals are served for {served or 'no timeframe yet'}"
+            )
+        return timeframe, horizon
+
+    async def check_signal(self, symbol: str, timeframe_text: str) -> tuple[Series, str, Horizon]:
+        """Everything a signal (or a stream) needs, checked without computing one."""
+        timeframe = timeframe_text.strip().lower() or "1h"
+        if timeframe not in SIGNAL_TIMEFRAMES:  # before touching the store: a bad argument is a bad argument
+            self.signal_horizon(Series("", TIMEFRAMES["1m"], TIMEFRAMES["1m"]), timeframe_text)
+        base = await self._resolve(symbol)
+        tf, horizon = self.signal_horizon(base, timeframe_text)
+        return base, tf, horizon
+
+    async def signal(self, symbol: str, timeframe_text: str, as_of: int | None = None) -> SignalResult:
+        base, timeframe, horizon = await self.check_signal(symbol, timeframe_text)
+        return await self.signal_at(base, timeframe, horizon, as_of)
+
+    async def signal_at(self, base: Series, timeframe: str, horizon: Horizon, as_of: int | None) -> SignalResult:
+        """The signal (and the prediction it comes from) of checked arguments (see `check_signal`)."""
+        last = await asyncio.to_thread(self._last_bar_time, base)
+        forecast = await self._forecast(base, horizon, as_of, last)
+        return self.decide(forecast, timeframe)
+
+    def decide(self, forecast: HorizonForecast, timeframe: str) -> SignalResult:
+        ensemble = self.manifest[forecast.horizon.name]
+        decision = decide(forecast.tp_long, forecast.tp_short, ensemble)
+        lv = levels(decision.action, forecast.close, forecast.atr)
+        explanation = self._explain(forecast, decision.action)
+        text = summary(forecast.symbol, timeframe, decision, lv, explanation)
+        return SignalResult(forecast.symbol, timeframe, forecast, decision, lv, explanation, text)
+
+    def _explain(self, forecast: HorizonForecast, action: Action) -> tuple[Contribution, ...]:
+        """Top contributions of the horizon's XGBoost TP classifier (the short one, sign flipped so
+        positive still favours the long, for a SELL)."""
+        if self.explainer is None:
+            return ()
+        short = action is Action.SELL
+        name = f"{forecast.horizon.name}_xgb_{'tp_short' if short else 'tp_long'}"
+        version = next((m.version for m in forecast.models if m.name == name), "")
+        if not version:
+            try:
+                version = self.registry.metadata(name).version
+            except Exception:  # no such model (none trained): no explanation rather than no signal
+                return ()
+        return self.explainer.explain(name, version, forecast.features, short)
+
+
+def _iso(ts: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))

@@ -1,0 +1,132 @@
+"""Score recorded predictions against what the market then did, and report live figures.
+
+A prediction as of bar t of a horizon with lookahead L is due once the store holds bars t+1..t+L
+(complete). Its realized high/low and TP/SL outcomes are the training labels of that bar, computed
+by the same functions (`labels.range_labels`, `labels.barrier_labels`) with the ATR the prediction's
+levels used, so live scores and the model card measure the same thing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from ml_engine.data import market_repository
+from ml_engine.data import prediction_repository as repo
+from ml_engine.domain.forecasting.ensemble import HorizonEnsemble
+from ml_engine.domain.forecasting.horizons import STOP_LOSS_ATR, TAKE_PROFIT_ATR
+from ml_engine.domain.forecasting.labels import barrier_labels, range_labels
+from ml_engine.domain.market.timeframes import TIMEFRAMES
+from ml_engine.market_data.bar_windows import BarWindows, Series
+from service_runtime.errors import NotFound
+
+log = logging.getLogger(__name__)
+
+# Predictions scored per series and pass: a backlog is worked off over several passes.
+BATCH = 500
+# Longest market closure the lookahead of a prediction may span (a long holiday weekend).
+GAP_ALLOWANCE_S = 7 * 86400
+
+
+@dataclass(frozen=True)
+class Score:
+    row: repo.ScoreRow
+    card_coverage: float
+    card_mae_pct: float
+    card_tp_hit_rate: float
+
+
+class Scorer:
+    def __init__(self, windows: BarWindows, manifest: dict[str, HorizonEnsemble]) -> None:
+        self.windows = windows
+        self.manifest = manifest
+        self.scored = 0
+        self.failures = 0
+        self.last_pass_at: int | None = None
+
+    def score_once(self, now: int | None = None) -> int:
+        """Scores every due prediction (up to BATCH per series); returns how many were scored."""
+        engine = self.windows.engine
+        with engine.connect() as conn:
+            pending = repo.pending_series(conn)
+        total = 0
+        for series in pending:
+            try:
+                total += self._score_series(series, now if now is not None else int(time.time()))
+            except NotFound:
+                continue  # the symbol was removed; its predictions can never be scored
+        self.scored += total
+        self.last_pass_at = int(time.time())
+        return total
+
+    def _score_series(self, pending: repo.PendingSeries, now: int) -> int:
+        base = self.windows.resolve(pending.symbol, "")
+        target = TIMEFRAMES[pending.timeframe]
+        if not base.base.divides(target):
+            return 0
+        with self.windows.engine.connect() as conn:
+            last = market_repository.last_bar_time(conn, base.symbol, base.base.name)
+        if last is None:
+            return 0
+        data_end = last + base.base.seconds
+        # Bar t is due when bar t+L has closed: t + (L + 1) * tf <= end of the stored data.
+        cutoff = data_end - (pending.lookahead + 1) * target.seconds
+        with self.windows.engine.connect() as conn:
+            due = repo.pending_due(conn, pending, cutoff, BATCH)
+        if not due:
+            return 0
+        series = Series(base.symbol, base.base, target)
+        start = due[0].as_of
+        # The lookahead counts bars, not time: leave room for weekends and holidays after the last as-of bar.
+        end = due[-1].as_of + 2 * (pending.lookahead + 1) * target.seconds + GAP_ALLOWANCE_S
+        span = (end - start) // target.seconds + 1  # at most one bar per period
+        bars = self.windows.latest(series, span, start=start, end=end).bars
+        if len(bars) and not bars.last_complete:
+            bars = bars.slice(0, len(bars) - 1)
+        index = {int(t): i for i, t in enumerate(bars.times)}
+        atr = np.full(len(bars), np.nan, dtype=np.float64)
+        rows = [(p, index.get(p.as_of)) for p in due]
+        for p, i in rows:
+            if i is not None:
+                atr[i] = p.atr
+        high_pct, low_pct = range_labels(bars, pending.lookahead)
+        tp_long, tp_short = barrier_labels(bars, atr, pending.lookahead, TAKE_PROFIT_ATR, STOP_LOSS_ATR)
+        outcomes = []
+        for p, i in rows:
+            if i is None or not np.isfinite(high_pct[i]) or not np.isfinite(tp_long[i]):
+                continue  # the as-of bar or its lookahead is not (yet) in the store
+            close = float(bars.close[i])
+            outcomes.append(repo.Outcome(
+                p.id, now, close * (1 + float(high_pct[i]) / 100), close * (1 + float(low_pct[i]) / 100),
+                float(tp_long[i]), float(tp_short[i]),
+            ))
+        with self.windows.engine.begin() as conn:
+            repo.mark_realized(conn, outcomes)
+        return len(outcomes)
+
+    async def run(self, interval_s: float) -> None:
+        """Scores every `interval_s` seconds until cancelled; a failed pass is logged and retried."""
+        while True:
+            try:
+                scored = await asyncio.to_thread(self.score_once)
+                if scored:
+                    log.info("predictions scored", extra={"count": scored})
+            except Exception:
+                self.failures += 1
+                log.exception("scoring pass failed")
+            await asyncio.sleep(interval_s)
+
+    def scores(self, model: str = "", symbol: str = "", horizon: str = "") -> list[Score]:
+        """Live figures per model (ensemble), symbol and horizon, beside the card's held-out ones."""
+        with self.windows.engine.connect() as conn:
+            rows = repo.aggregate_scores(conn, model, symbol.strip().upper(), horizon.strip().lower())
+        result = []
+        for row in rows:
+            card = self.manifest[row.horizon].heldout_metrics if row.horizon in self.manifest else {}
+            result.append(Score(row, card.get("coverage", 0.0), card.get("mae_pct", 0.0),
+                                card.get("tp_long_hit_rate", 0.0)))
+        return result

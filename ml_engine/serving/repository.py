@@ -1,0 +1,75 @@
+"""The model repository on disk, in NVIDIA Triton's layout: `<name>/<int version>/model.onnx`
+(`<name>/config.pbtxt` optional), so the same folder can be served by Triton when one process
+is not enough. Scanning only reads the directory tree; sessions are made elsewhere."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+MODEL_FILE = "model.onnx"
+
+
+@dataclass(frozen=True)
+class VersionFile:
+    version: int
+    path: Path
+    # Size and modification time: a version is loaded only once they stop changing (a copy in
+    # progress must not be loaded half-written), and a changed file is worth retrying.
+    size: int
+    mtime_ns: int
+
+    @property
+    def signature(self) -> tuple[int, int]:
+        return (self.size, self.mtime_ns)
+
+
+@dataclass(frozen=True)
+class RepositoryModel:
+    name: str
+    folder: Path
+    # Sorted ascending by version number.
+    versions: tuple[VersionFile, ...]
+
+    def version(self, number: int) -> VersionFile | None:
+        return next((v for v in self.versions if v.version == number), None)
+
+
+def scan(root: Path) -> dict[str, RepositoryModel]:
+    """Every model folder holding at least one `<int>/model.onnx`; anything else is ignored."""
+    models: dict[str, RepositoryModel] = {}
+    if not root.is_dir():
+        return models
+    for folder in sorted(root.iterdir()):
+        if not folder.is_dir() or folder.name.startswith("."):
+            continue
+        versions = []
+        for child in folder.iterdir():
+            model_file = child / MODEL_FILE
+            if not child.is_dir() or not child.name.isdigit():
+                continue
+            try:
+                stat = model_file.stat()
+            except OSError:
+                continue
+            versions.append(VersionFile(int(child.name), model_file, stat.st_size, stat.st_mtime_ns))
+        if versions:
+            models[folder.name] = RepositoryModel(folder.name, folder, tuple(sorted(versions, key=lambda v: v.version)))
+    return models
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def parse_version(text: str) -> int | None:
+    """A version folder name ("1", "12"), or None when `text` is not one."""
+    text = text.strip()
+    if not text.isdigit() or len(text) > 9:
+        return None
+    return int(text)

@@ -1,0 +1,213 @@
+"""Model cards (<repo>/<name>/README.md) and the overview docs/models.md, rendered from the results.
+
+A card states one verdict, the same as metadata.beats_baseline: "Verdict: beats its baseline" or
+"Verdict: does NOT beat its baseline". Numbers are the held-out walk-forward test folds.
+"""
+
+from __future__ import annotations
+
+from ml_engine.domain.forecasting.ensemble import HorizonEnsemble
+from ml_engine.domain.forecasting.model_metadata import ModelMetadata
+from ml_engine.training.pipeline import HorizonResult, ModelReport, model_columns
+
+BEATS = "Verdict: beats its baseline"
+DOES_NOT_BEAT = "Verdict: does NOT beat its baseline"
+REPRODUCE = "make train   # = .venv/bin/python -m ml_engine.training --out ml_engine/model_repository"
+
+
+def verdict_line(beats: bool) -> str:
+    return BEATS if beats else DOES_NOT_BEAT
+
+
+def _f(value: float | None, digits: int = 4) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _weights(ensemble: HorizonEnsemble, name: str) -> str:
+    parts = [f"{m.column} {m.weight:.2f}" for ms in ensemble.members.values() for m in ms if m.model == name]
+    return ", ".join(parts) or "-"
+
+
+def model_card(meta: ModelMetadata, report: ModelReport, result: HorizonResult, train_seconds: float) -> str:
+    cols = model_columns(report.key)
+    m, b = report.metrics, report.baseline_metrics
+    lines = [
+        f"# {meta.name}",
+        "",
+        f"**{verdict_line(meta.beats_baseline)}** (held-out walk-forward test folds; "
+        + ", ".join(f"{k}: {'beats' if v else 'does not beat'}" for k, v in report.verdicts.items())
+        + ").",
+        "",
+        f"- Family: {meta.family}; version {meta.version}; trained {meta.trained_at}.",
+        f"- Horizon: **{meta.horizon}**: {meta.timeframe} bars, predicts the next {meta.lookahead_bars} bars; "
+        f"input window {meta.window_bars} bar(s), input `{meta.input_name}` float32 "
+        f"{'[N, F]' if meta.window_bars == 1 else '[N, W, F]'}, output `{meta.output_name}` columns "
+        f"{meta.output_columns} (indices {meta.output_indices}).",
+        f"- Targets: range_high_pct / range_low_pct = max(high) / min(low) of the next {meta.lookahead_bars} bars "
+        "relative to the as-of close, in percent; tp_long / tp_short = probability that a take-profit at "
+        f"{meta.take_profit_atr} x ATR(14) is hit before a stop-loss at {meta.stop_loss_atr} x ATR(14) "
+        "(a bar touching both counts as the stop).",
+        f"- Data: {'SYNTHETIC (generated) data' if meta.training.synthetic else 'real bundled samples'} "
+        f"{', '.join(result.symbols)}; the shipped model was fit on {meta.training.rows} rows, bars "
+        f"{meta.training.start} .. {meta.training.end} (symbols {', '.join(meta.training.symbols)}; "
+        f"sha256 {meta.training.sha256[:16]}...). Everything after that was never trained on.",
+        f"- Features ({len(meta.feature_names)}, schema {meta.feature_schema_hash[:12]}...): "
+        + ", ".join(f"`{n}`" for n in meta.feature_names)
+        + ". Serving normalizes with the stored mean/std"
+        + (" (identity for XGBoost)" if meta.window_bars == 1 else "")
+        + " and zero-fills NaN afterwards.",
+        f"- ONNX parity on held-out rows: max |ONNX Runtime - framework| = {meta.parity_max_abs_diff:.2e} "
+        "(export fails at 1e-4).",
+        f"- Ensemble weight (chosen on validation rows only): {_weights(result.ensemble, meta.name)}.",
+        "",
+        "## Held-out walk-forward evaluation",
+        "",
+        f"{len(report.per_fold)} expanding-window folds; purge gap {meta.lookahead_bars + result.window} bars "
+        "(lookahead + window) between training, validation and test. Test periods: "
+        + "; ".join(
+            f"fold {p['fold']}: " + ", ".join(f"{k} {v}" for k, v in p.items() if k != "fold")
+            for p in result.fold_periods
+        )
+        + ".",
+        "",
+    ]
+    if any(c.startswith("range") for c in cols):
+        both = len([c for c in cols if c.startswith("range")]) == 2
+        lines += [
+            "### Range (MAE in percent of the close; lower is better)",
+            "",
+            "| fold | rows | model MAE | ATR-scaled MAE | persistence MAE |" + (" model coverage |" if both else ""),
+            "|---|---|---|---|---|" + ("---|" if both else ""),
+        ]
+        for f in report.per_fold:
+            lines.append(
+                f"| {int(f['fold'])} | {int(f['rows'])} | {_f(f['mae_pct'])} | {_f(f['mae_pct_atr'])} | "
+                f"{_f(f['mae_pct_persistence'])} |" + (f" {_f(f.get('coverage'), 3)} |" if both else "")
+            )
+        lines.append(
+            f"| all | {int(m['test_rows'])} | **{_f(m['mae_pct'])}** | {_f(b['mae_pct_atr'])} | "
+            f"{_f(b['mae_pct_persistence'])} |" + (f" {_f(m.get('coverage'), 3)} |" if both else "")
+        )
+        if both:
+            lines += [
+                "",
+                f"Coverage (share of rows whose realized high <= predicted high AND realized low >= predicted low): "
+                f"model {_f(m['coverage'], 3)}, ATR-scaled {_f(b['coverage_atr'], 3)}, persistence "
+                f"{_f(b['coverage_persistence'], 3)}. The range is a point estimate of each extreme (median-like, "
+                "fit by absolute error), not an interval: a low coverage is expected, not a defect.",
+            ]
+        lines.append("")
+    for column in (c for c in cols if c.startswith("tp_")):
+        prefix = "" if len(cols) == 1 else f"{column}_"
+        lines += [
+            f"### {column} (TP before SL)",
+            "",
+            "| metric | model | base rate (naive) |",
+            "|---|---|---|",
+            f"| AUC | {_f(m[prefix + 'auc'], 3)} | 0.500 |",
+            f"| Brier | {_f(m[prefix + 'brier'])} | {_f(b[prefix + 'brier'])} |",
+            f"| log loss | {_f(m[prefix + 'log_loss'])} | {_f(b[prefix + 'log_loss'])} |",
+            f"| positive rate on test | {_f(m[prefix + 'base_rate'], 3)} | |",
+            "",
+            "Per fold: "
+            + "; ".join(
+                f"fold {int(f['fold'])} AUC {_f(f[column + '_auc'], 3)}, Brier {_f(f[column + '_brier'])} "
+                f"(base {_f(f[column + '_brier_base'])})"
+                for f in report.per_fold
+            )
+            + ".",
+            "",
+            "Calibration (equal-count bins of the predicted probability):",
+            "",
+            "| mean predicted | observed rate | rows |",
+            "|---|---|---|",
+            *(
+                f"| {_f(c['predicted'], 3)} | {_f(c['observed'], 3)} | {int(c['rows'])} |"
+                for c in report.calibration[column]
+            ),
+            "",
+        ]
+    lines += [
+        "## Reproduce",
+        "",
+        "```",
+        REPRODUCE,
+        "```",
+        "",
+        f"The whole `make train` (every horizon, all folds, export) took {train_seconds:.0f} s on 2 CPU cores; "
+        "seeds are fixed, so the metrics repeat (file hashes may not).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def models_doc(results: list[HorizonResult], train_seconds: float, skipped: dict[str, str]) -> str:
+    lines = [
+        "# Trained models",
+        "",
+        "Generated by `make train` (`.venv/bin/python -m ml_engine.training --out ml_engine/model_repository`); "
+        f"the last run took **{train_seconds:.0f} s** on 2 CPU cores. Each model's card is "
+        "`ml_engine/model_repository/<name>/README.md`; the ensembles are in `ensembles.json`.",
+        "",
+        "How they are judged: expanding-window walk-forward folds with a purge gap of lookahead + window bars; "
+        "each fold's models early-stop on a validation slice (the last 15 % of its training part, purged) "
+        "and are scored on the next test block, which they never saw. The shipped model of each name is the "
+        "last fold's (its test block stays unseen). Range models must have a strictly lower MAE than the "
+        "better of two naive baselines (ATR-scaled, coefficients fit on training rows; last-range "
+        "persistence); TP/SL classifiers must reach AUC > 0.52 and a Brier score below the base rate's. "
+        "Ensemble weights come from validation rows only (inverse validation MAE / Brier among members "
+        "that beat the baseline there; none: the ATR baseline / base rate serves).",
+        "",
+    ]
+    if skipped:
+        lines += [f"- **{h}**: no model. {why}" for h, why in skipped.items()] + [""]
+    for r in results:
+        e = r.ensemble
+        lines += [
+            f"## {r.horizon} ({r.timeframe} bars, lookahead {r.lookahead}, window {r.window}; "
+            f"data {', '.join(r.symbols)}{' SYNTHETIC' if r.synthetic else ''})",
+            "",
+            "| model | held-out range MAE % (baseline) | coverage | TP long AUC / Brier (base) | "
+            "TP short AUC / Brier (base) | verdict | parity |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for name, meta in r.metadata.items():
+            rep = r.reports[name.removeprefix(f"{r.horizon}_")]
+            m, b = rep.metrics, rep.baseline_metrics
+            rng = f"{_f(m['mae_pct'])} ({_f(b['mae_pct'])})" if "mae_pct" in m else "-"
+            cov = _f(m.get("coverage"), 3) if "coverage" in m else "-"
+            tps = []
+            for column in ("tp_long", "tp_short"):
+                prefix = "" if len(model_columns(rep.key)) == 1 else f"{column}_"
+                if column in model_columns(rep.key):
+                    tps.append(f"{_f(m[prefix + 'auc'], 3)} / {_f(m[prefix + 'brier'])} ({_f(b[prefix + 'brier'])})")
+                else:
+                    tps.append("-")
+            verdict = "beats" if meta.beats_baseline else "does NOT beat"
+            parity = f"{meta.parity_max_abs_diff:.1e}"
+            lines.append(f"| {name} | {rng} | {cov} | {tps[0]} | {tps[1]} | {verdict} | {parity} |")
+        h = e.heldout_metrics
+        lines += [
+            "",
+            f"Baselines on the same rows: ATR-scaled MAE {_f(r.baseline_metrics.get('mae_pct_atr'))} %, "
+            f"persistence MAE {_f(r.baseline_metrics.get('mae_pct_persistence'))} %, ATR coverage "
+            f"{_f(r.baseline_metrics.get('coverage_atr'), 3)}. Shipped baseline coefficients: high "
+            f"{e.baseline_high_coef:.3f} x ATR%, low {e.baseline_low_coef:.3f} x ATR%; TP base rates long "
+            f"{e.tp_long_base_rate:.3f}, short {e.tp_short_base_rate:.3f}.",
+            "",
+            f"Ensemble held-out: MAE {_f(h['mae_pct'])} % (ATR baseline {_f(h['baseline_atr_mae_pct'])} %: "
+            f"{'beats' if h['mae_pct'] < h['baseline_atr_mae_pct'] else 'does NOT beat'}), "
+            f"coverage {_f(h['coverage'], 3)}, AUC long "
+            f"{_f(h['auc_long'], 3)}, AUC short {_f(h['auc_short'], 3)}, TP hit rate long "
+            f"{_f(h['tp_long_hit_rate'], 3)} / short {_f(h['tp_short_hit_rate'], 3)}; classifiers beat the base "
+            f"rate: **{'yes' if e.classifier_beats_baseline else 'no'}**.",
+            "",
+            "Ensemble weights (validation only):",
+            "",
+            *(
+                f"- {column}: " + ", ".join(f"{mb.model} {mb.weight:.2f}" for mb in members if mb.weight > 0)
+                for column, members in e.members.items()
+            ),
+            "",
+        ]
+    return "\n".join(lines)

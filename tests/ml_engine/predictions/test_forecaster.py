@@ -1,0 +1,185 @@
+"""Predict and GetSignals' application layer on the real EURUSD sample with the committed models."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from sqlalchemy import func, select
+
+from ml_engine.data.market_store import MarketStore
+from ml_engine.data.prediction_repository import PredictionStore, predictions
+from ml_engine.domain.forecasting.combine import combine, models_to_run
+from ml_engine.domain.forecasting.features import FEATURE_NAMES, FEATURE_WARMUP, compute_features
+from ml_engine.domain.forecasting.horizons import HORIZONS, parse_horizons
+from ml_engine.domain.forecasting.signals import Action, decide
+from ml_engine.domain.market.timeframes import TIMEFRAMES
+from ml_engine.importing.importer import import_sample
+from ml_engine.market_data.bar_windows import BarWindows, Series
+from ml_engine.predictions.explain import XgbExplainer
+from ml_engine.predictions.forecaster import Forecaster
+from ml_engine.predictions.recording import PredictionRecorder
+from ml_engine.serving.inputs import model_input
+from ml_engine.serving.registry import ModelRegistry
+from service_runtime.errors import DependencyUnavailable, FailedPrecondition, InvalidArgument, NotFound
+from tests.ml_engine.predictions.support import MODEL_REPOSITORY, manifest, store_synthetic
+
+SERVED = [h for h in ("intraday", "swing", "position") if h in manifest()]
+
+
+def forecaster(store: MarketStore, registry: ModelRegistry, recorder: PredictionRecorder | None = None) -> Forecaster:
+    import_sample(store.engine, "EURUSD")
+    return Forecaster(BarWindows(store.engine), registry, manifest(), recorder, XgbExplainer(MODEL_REPOSITORY))
+
+
+def complete_bars(store: MarketStore, timeframe: str, end: int | None = None):  # type: ignore[no-untyped-def]
+    series = Series("EURUSD", TIMEFRAMES["1h"], TIMEFRAMES[timeframe])
+    bars = BarWindows(store.engine).latest(series, 301, end=end).bars
+    return bars if bars.last_complete else bars.slice(0, len(bars) - 1)
+
+
+def test_models_are_shipped_for_the_horizons_with_real_data() -> None:
+    assert set(SERVED) == {"intraday", "swing", "position"}
+    assert "scalping" not in manifest()  # no real 5m data: no model
+
+
+async def test_predict_all_horizons_matches_the_models_run_by_hand(
+    market_store: MarketStore, registry: ModelRegistry
+) -> None:
+    result = await forecaster(market_store, registry).predict("eurusd", parse_horizons("all"))
+    assert result.symbol == "EURUSD"
+    assert [p.horizon.name for p in result.predictions] == SERVED
+    assert len(result.skipped) == 1 and result.skipped[0].startswith("scalping: ")
+    assert "import them with make import-bars ARGS='<file.csv> --symbol EURUSD --timeframe 5m'" in result.skipped[0]
+    for p in result.predictions:
+        ensemble = manifest()[p.horizon.name]
+        bars = complete_bars(market_store, p.horizon.timeframe)
+        assert p.as_of == int(bars.times[-1]) and p.close == bars.close[-1]
+        features = compute_features(bars)
+        np.testing.assert_array_equal(np.asarray(p.features), features[-1])
+        values = {}
+        for name in models_to_run(ensemble):
+            meta = registry.metadata(name)
+            out = registry.infer_sync(name, model_input(meta, features)).values[0]
+            values.update({(name, c): float(out[j]) for j, c in enumerate(meta.output_columns)})
+        expected = combine(ensemble, values, float(features[-1, FEATURE_NAMES.index("atr_pct")]))
+        assert p.predicted_high_pct == pytest.approx(expected.range_high_pct, abs=1e-6)
+        assert p.predicted_low_pct == pytest.approx(expected.range_low_pct, abs=1e-6)
+        assert p.tp_long == pytest.approx(expected.tp_long, abs=1e-6)
+        assert p.tp_short == pytest.approx(expected.tp_short, abs=1e-6)
+        assert p.predicted_high == pytest.approx(p.close * (1 + p.predicted_high_pct / 100))
+        assert p.predicted_low <= p.predicted_high
+        assert p.atr > 0 and p.inference_ms > 0
+        used = {u.name: u for u in p.models}
+        for name in models_to_run(ensemble):
+            assert used[name].version == registry.metadata(name).version
+            assert used[name].provider == "CPUExecutionProvider"
+        assert p.range_source in ("models", "baseline")
+        assert len(p.prediction_id) == 64
+
+
+async def test_scalping_alone_is_refused_naming_the_import(market_store: MarketStore, registry: ModelRegistry) -> None:
+    with pytest.raises(FailedPrecondition) as error:
+        await forecaster(market_store, registry).predict("EURUSD", parse_horizons("scalping"))
+    assert error.value.message == (
+        "scalping needs 5m bars of EURUSD (stored: 1h); import them with "
+        "make import-bars ARGS='<file.csv> --symbol EURUSD --timeframe 5m'"
+    )
+
+
+async def test_unknown_symbol_and_bad_horizon(market_store: MarketStore, registry: ModelRegistry) -> None:
+    with pytest.raises(NotFound):
+        await forecaster(market_store, registry).predict("NOPE", parse_horizons("intraday"))
+    with pytest.raises(InvalidArgument) as error:
+        parse_horizons("weekly")
+    assert error.value.violations[0].field == "horizon"
+
+
+async def test_too_little_history_says_how_many_bars(market_store: MarketStore, registry: ModelRegistry) -> None:
+    store_synthetic(market_store.engine, "SHORTHIST", "1h", 3600, 50)
+    f = forecaster(market_store, registry)
+    with pytest.raises(FailedPrecondition) as error:
+        await f.predict("SHORTHIST", parse_horizons("intraday"))
+    windows = [registry.metadata(n).window_bars for n in models_to_run(manifest()["intraday"])]
+    needed = FEATURE_WARMUP + max([1, *windows])
+    assert f"needs {needed} bars of 1h, has 50" in error.value.message
+
+
+async def test_as_of_uses_the_last_bar_complete_by_then(market_store: MarketStore, registry: ModelRegistry) -> None:
+    f = forecaster(market_store, registry)
+    bars = complete_bars(market_store, "1h")
+    t = int(bars.times[-100])
+    mid = await f.predict("EURUSD", parse_horizons("intraday"), as_of=t + 1800)  # bar t still open
+    closed = await f.predict("EURUSD", parse_horizons("intraday"), as_of=t + 3600)
+    assert mid.predictions[0].as_of == int(bars.times[-101])
+    assert closed.predictions[0].as_of == t
+    assert closed.predictions[0].close == bars.close[-100]
+
+
+async def test_same_prediction_twice_is_recorded_once(market_store: MarketStore, registry: ModelRegistry) -> None:
+    with market_store.engine.begin() as conn:
+        conn.execute(predictions.delete())
+    recorder = PredictionRecorder(PredictionStore(market_store.engine))
+    f = forecaster(market_store, registry, recorder)
+    first = await f.predict("EURUSD", parse_horizons("all"))
+    second = await f.predict("EURUSD", parse_horizons("all"))
+    recorder.flush()
+    assert [p.prediction_id for p in first.predictions] == [p.prediction_id for p in second.predictions]
+    with market_store.engine.connect() as conn:
+        rows = conn.execute(select(predictions.c.horizon, func.count()).group_by(predictions.c.horizon)).all()
+    assert sorted(rows) == sorted((h, 1) for h in SERVED)
+    recorder.close()
+
+
+async def test_signal_follows_the_decision_rule_and_explains_it(
+    market_store: MarketStore, registry: ModelRegistry
+) -> None:
+    f = forecaster(market_store, registry)
+    for timeframe in ("", "1h"):
+        signal = await f.signal("EURUSD", timeframe)
+        assert signal.timeframe == "1h" and signal.forecast.horizon.name == "intraday"
+        expected = decide(signal.forecast.tp_long, signal.forecast.tp_short, manifest()["intraday"])
+        assert signal.decision == expected
+        assert signal.levels.entry == signal.forecast.close
+        if signal.action is Action.HOLD:
+            assert signal.levels.take_profit == 0 and signal.levels.stop_loss == 0
+        else:
+            assert signal.levels.risk_reward == pytest.approx(1.5)
+        assert len(signal.explanation) == 5
+        shares = [abs(c.contribution) for c in signal.explanation]
+        assert shares == sorted(shares, reverse=True)
+        for c in signal.explanation:
+            assert c.value == pytest.approx(signal.forecast.features[FEATURE_NAMES.index(c.feature)], nan_ok=True)
+        assert signal.summary.startswith(f"{signal.action.value} EURUSD on 1h")
+
+
+async def test_signal_timeframe_errors(market_store: MarketStore, registry: ModelRegistry) -> None:
+    f = forecaster(market_store, registry)
+    with pytest.raises(InvalidArgument) as bad:
+        await f.signal("EURUSD", "2h")
+    assert bad.value.violations[0].field == "timeframe"
+    with pytest.raises(FailedPrecondition) as no_data:
+        await f.signal("EURUSD", "5m")
+    assert "import them with make import-bars ARGS='<file.csv> --symbol EURUSD --timeframe 5m'" in no_data.value.message
+    # 5-minute bars (synthetic) make 15m bars, but no model reads 15m bars.
+    store_synthetic(market_store.engine, "SYNTH5M", "5m", 300, 400)
+    with pytest.raises(DependencyUnavailable) as no_model:
+        await f.signal("SYNTH5M", "15m")
+    assert "no model reads 15m bars" in no_model.value.message
+    with pytest.raises(DependencyUnavailable):
+        await f.signal("SYNTH5M", "5m")  # scalping: data, but no model is shipped for it
+    assert HORIZONS["scalping"].timeframe == "5m"
+
+
+async def test_a_member_that_is_not_loaded_is_unavailable(market_store: MarketStore, registry: ModelRegistry) -> None:
+    import_sample(market_store.engine, "EURUSD")
+    ensembles = manifest()
+    intraday = ensembles["intraday"]
+    members = dict(intraday.members)
+    members["tp_long"] = [replace(m, model="intraday_not_shipped") for m in members["tp_long"]]
+    ensembles["intraday"] = replace(intraday, members=members)
+    f = Forecaster(BarWindows(market_store.engine), registry, ensembles)
+    with pytest.raises(DependencyUnavailable) as error:
+        await f.predict("EURUSD", parse_horizons("intraday"))
+    assert "intraday_not_shipped" in error.value.message

@@ -1,0 +1,147 @@
+"""Recorded predictions: written once however often served, then scored from the bars that followed
+with the training label functions (real MariaDB when TEST_MYSQL_HOST is set, and SQLite)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import create_engine, func, inspect, select
+
+from ml_engine.data.market_store import MarketStore
+from ml_engine.data.prediction_repository import PredictionRecord, PredictionStore, get_prediction, predictions
+from ml_engine.domain.forecasting.ensemble import HorizonEnsemble
+from ml_engine.domain.forecasting.features import atr
+from ml_engine.domain.forecasting.horizons import HORIZONS, STOP_LOSS_ATR, TAKE_PROFIT_ATR
+from ml_engine.domain.forecasting.labels import barrier_labels, range_labels
+from ml_engine.domain.market.bars import Bars
+from ml_engine.domain.market.timeframes import TIMEFRAMES
+from ml_engine.importing.importer import import_sample
+from ml_engine.market_data.bar_windows import BarWindows, Series
+from ml_engine.predictions.recording import PredictionRecorder
+from ml_engine.predictions.scoring import Scorer
+
+
+def clear(store: MarketStore) -> None:
+    with store.engine.begin() as conn:
+        conn.execute(predictions.delete())
+
+
+def count(store: MarketStore) -> int:
+    with store.engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(predictions)).scalar_one())
+
+
+def record_for(bars: Bars, i: int, horizon: str, atr_value: float, suffix: str = "") -> PredictionRecord:
+    h = HORIZONS[horizon]
+    close = float(bars.close[i])
+    members = json.dumps([{"name": f"{horizon}_gru", "version": "1", "file_sha256": "ab", "target": "range_high",
+                           "weight": 1.0}], sort_keys=True)
+    return PredictionRecord(
+        id=f"{horizon}-{i}{suffix}".ljust(64, "0"), model=f"{horizon}_ensemble", version="v1", symbol="EURUSD",
+        horizon=horizon, timeframe=h.timeframe, as_of=int(bars.times[i]), lookahead=h.lookahead, close=close,
+        atr=atr_value, predicted_high=close * 1.002, predicted_low=close * 0.998, tp_long=0.4, tp_short=0.3,
+        members=members, created_at=1_700_000_000,
+    )
+
+
+def manifest() -> dict[str, HorizonEnsemble]:
+    return {"intraday": HorizonEnsemble("intraday", {}, 1.0, -1.0, 0.3, 0.3, True,
+                                        {"coverage": 0.61, "mae_pct": 0.12, "tp_long_hit_rate": 0.29})}
+
+
+def test_same_prediction_is_recorded_once(market_store: MarketStore) -> None:
+    clear(market_store)
+    import_sample(market_store.engine, "EURUSD")
+    bars = BarWindows(market_store.engine).latest(
+        Series("EURUSD", TIMEFRAMES["1h"], TIMEFRAMES["1h"]), 200).bars
+    record = record_for(bars, 150, "intraday", 0.001)
+    store = PredictionStore(market_store.engine)
+    recorder = PredictionRecorder(store)
+    for _ in range(5):
+        recorder.record(record)
+    recorder.flush()
+    recorder.record(record)  # remembered: no database round trip
+    recorder.flush()
+    assert count(market_store) == 1
+    assert recorder.written == 1 and recorder.failures == 0
+    # A second process (no memory of it) is stopped by the database itself.
+    assert PredictionStore(market_store.engine).insert_once(record) is False
+    assert count(market_store) == 1
+    recorder.close()
+
+
+def test_store_failure_is_counted_not_raised(tmp_path: Path) -> None:
+    unmigrated = create_engine(f"sqlite:///{tmp_path / 'empty.db'}")  # no ml_predictions table: every write fails
+    bars = Bars.from_columns([0, 3600], [1, 1], [1, 1], [1, 1], [1, 1], [0, 0])
+    recorder = PredictionRecorder(PredictionStore(unmigrated))
+    recorder.record(record_for(bars, 1, "intraday", 0.001))
+    recorder.flush()
+    assert recorder.failures == 1 and recorder.written == 0
+    recorder.close()
+    unmigrated.dispose()
+
+
+@pytest.mark.parametrize("horizon", ["intraday", "swing"])
+def test_scorer_fills_realized_values_from_the_label_functions(market_store: MarketStore, horizon: str) -> None:
+    clear(market_store)
+    import_sample(market_store.engine, "EURUSD")
+    windows = BarWindows(market_store.engine)
+    h = HORIZONS[horizon]
+    series = Series("EURUSD", TIMEFRAMES["1h"], TIMEFRAMES[h.timeframe])
+    bars = windows.latest(series, 10_000).bars
+    if not bars.last_complete:
+        bars = bars.slice(0, len(bars) - 1)
+    atr_values = atr(bars)
+    store = PredictionStore(market_store.engine)
+    picks = [100, 400, 777]
+    for i in picks:
+        store.insert_once(record_for(bars, i, horizon, float(atr_values[i])))
+    latest = len(bars) - 2  # its lookahead is not in the store yet: stays pending
+    store.insert_once(record_for(bars, latest, horizon, float(atr_values[latest])))
+
+    scorer = Scorer(windows, manifest())
+    assert scorer.score_once(now=1_800_000_000) == len(picks)
+    high_pct, low_pct = range_labels(bars, h.lookahead)
+    tp_long, tp_short = barrier_labels(bars, atr_values, h.lookahead, TAKE_PROFIT_ATR, STOP_LOSS_ATR)
+    with market_store.engine.connect() as conn:
+        for i in picks:
+            row = get_prediction(conn, f"{horizon}-{i}".ljust(64, "0"))
+            assert row is not None
+            close = bars.close[i]
+            assert row["realized_at"] == 1_800_000_000
+            assert row["realized_high"] == pytest.approx(close * (1 + high_pct[i] / 100), rel=1e-12)
+            assert row["realized_low"] == pytest.approx(close * (1 + low_pct[i] / 100), rel=1e-12)
+            assert row["tp_long_outcome"] == tp_long[i]
+            assert row["tp_short_outcome"] == tp_short[i]
+        pending = get_prediction(conn, f"{horizon}-{latest}".ljust(64, "0"))
+        assert pending is not None and pending["realized_at"] is None
+    assert scorer.score_once() == 0  # nothing new is due
+
+    scores = scorer.scores(symbol="eurusd", horizon=horizon)
+    assert len(scores) == 1
+    s = scores[0]
+    assert (s.row.recorded, s.row.realized) == (4, 3)
+    inside = [bool(high_pct[i] <= 0.2 and low_pct[i] >= -0.2) for i in picks]  # predicted range: +-0.2 %
+    assert s.row.coverage == pytest.approx(np.mean(inside))
+    assert s.row.tp_hit_rate == pytest.approx(np.mean([tp_long[i] for i in picks]))
+    assert s.row.mean_tp_probability == pytest.approx(0.4)
+    expected_mae = np.mean([(abs(0.2 - high_pct[i]) + abs(-0.2 - low_pct[i])) / 2 for i in picks])
+    assert s.row.mae_pct == pytest.approx(expected_mae, rel=1e-9)
+    if horizon == "intraday":
+        assert (s.card_coverage, s.card_mae_pct, s.card_tp_hit_rate) == (0.61, 0.12, 0.29)
+    assert scorer.scores(model=f"{horizon}_gru")[0].row.recorded == 4  # a member name matches too
+    assert scorer.scores(model="position_gru") == []
+
+
+def test_migration_matches_the_table_the_repository_writes(market_store: MarketStore) -> None:
+    inspector = inspect(market_store.engine)
+    columns = {c["name"]: c for c in inspector.get_columns("ml_predictions")}
+    assert set(columns) == set(predictions.c.keys())
+    for column in predictions.c:
+        assert columns[column.name]["nullable"] == column.nullable, column.name
+    indexes = {i["name"]: i["column_names"] for i in inspector.get_indexes("ml_predictions")}
+    assert indexes["ix_ml_predictions_pending"] == ["realized_at", "symbol", "timeframe", "as_of"]
+    assert indexes["ix_ml_predictions_scores"] == ["model", "symbol", "horizon"]

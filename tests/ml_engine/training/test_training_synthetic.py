@@ -1,0 +1,48 @@
+"""A tiny end-to-end training run on a generated series: labelled synthetic, and never shipped."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import onnx
+import pytest
+
+from ml_engine.domain.forecasting.ensemble import load_manifest
+from ml_engine.domain.forecasting.horizons import HORIZONS
+from ml_engine.training.data import synthetic_data
+from ml_engine.training.export import SHIPPED_REPOSITORY, SyntheticModelRefused, guard_destination
+from ml_engine.training.fitting import NetConfig
+from ml_engine.training.pipeline import MODEL_KEYS, TrainConfig
+from ml_engine.training.train import train_datasets
+from tests.ml_engine.training.repository import model_dirs, onnx_path, read_metadata
+
+TINY = TrainConfig(folds=2, net=NetConfig(max_epochs=2, patience=1))
+
+
+def _snapshot(repository: Path) -> dict[str, float]:
+    return {str(p): p.stat().st_mtime for p in repository.rglob("*")}
+
+
+def test_tiny_synthetic_run_is_marked_and_refused_for_the_shipped_repository(tmp_path: Path) -> None:
+    data = synthetic_data(HORIZONS["scalping"], n=700)
+    written = train_datasets([data], tmp_path, docs=None, config=TINY)
+
+    assert set(written) == {f"scalping_{k}" for k in MODEL_KEYS}
+    for folder in model_dirs(tmp_path):
+        meta = read_metadata(onnx.load(str(onnx_path(folder))))
+        assert meta.training.synthetic is True
+        assert meta.training.symbols == ["SYNTH"]
+        assert meta.parity_max_abs_diff < 1e-4
+        assert "SYNTHETIC" in (folder / "README.md").read_text()
+    assert set(load_manifest(tmp_path)) == {"scalping"}
+
+    before = _snapshot(SHIPPED_REPOSITORY)
+    with pytest.raises(SyntheticModelRefused):
+        train_datasets([data], SHIPPED_REPOSITORY, docs=None, config=TINY)
+    # The exporter's own guard, whichever caller reaches it.
+    meta = next(iter(written.values()))
+    with pytest.raises(SyntheticModelRefused):
+        guard_destination(SHIPPED_REPOSITORY, meta)
+    guard_destination(SHIPPED_REPOSITORY, replace(meta, training=replace(meta.training, synthetic=False)))
+    assert _snapshot(SHIPPED_REPOSITORY) == before

@@ -181,7 +181,8 @@ class Forecaster:
     async def predict(self, symbol: str, horizons: list[Horizon], as_of: int | None = None) -> Forecast:
         """One forecast per horizon. With several horizons (an "all" request), a horizon the stored
         bars cannot make or no model serves is skipped with why; an error only when none is left."""
-        base = await self._resolve(symbol)
+        # One worker-thread hop for both reads: each hop costs more than the SQL it runs.
+        base, last = await asyncio.to_thread(self._resolve_with_last_bar, symbol)
         several = len(horizons) > 1
         runnable: list[Horizon] = []
         skipped: list[str] = []
@@ -198,7 +199,6 @@ class Forecaster:
         if not runnable:
             assert first_error is not None
             raise first_error
-        last = await asyncio.to_thread(self._last_bar_time, base)
         results = await asyncio.gather(*(self._forecast(base, h, as_of, last) for h in runnable))
         return Forecast(base.symbol, list(results), skipped)
 
@@ -215,18 +215,32 @@ class Forecaster:
                 f"no model is trained for the {horizon.name} horizon ({horizon.timeframe} bars)"
             )
 
+    def _resolve_with_last_bar(self, symbol: str) -> tuple[Series, int | None]:
+        base = self.windows.resolve(symbol, "")
+        return base, self._last_bar_time(base)
+
     def _last_bar_time(self, base: Series) -> int | None:
         with self.windows.engine.connect() as conn:
             return market_repository.last_bar_time(conn, base.symbol, base.base.name)
+
+    def _cached_window(
+        self, base: Series, horizon: Horizon, as_of: int | None, needed: int, last: int | None
+    ) -> _Window | None:
+        """The cached window when the stored data has not changed since it was computed."""
+        key = (base.symbol, horizon.timeframe, as_of)
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] == last and len(hit[1].bars) >= min(needed, FEATURE_HISTORY):
+            self._cache.move_to_end(key)
+            return hit[1]
+        return None
 
     def _window(self, base: Series, horizon: Horizon, as_of: int | None, needed: int, last: int | None) -> _Window:
         """Complete bars up to the cut-off and their features; cached while the stored data is the same."""
         target = TIMEFRAMES[horizon.timeframe]
         key = (base.symbol, target.name, as_of)
-        hit = self._cache.get(key)
-        if hit is not None and hit[0] == last and len(hit[1].bars) >= min(needed, FEATURE_HISTORY):
-            self._cache.move_to_end(key)
-            return hit[1]
+        cached = self._cached_window(base, horizon, as_of, needed, last)
+        if cached is not None:
+            return cached
         series = Series(base.symbol, base.base, target)
         bars = self.windows.latest(series, max(needed, FEATURE_HISTORY) + 1, end=as_of).bars
         # Complete bars only: a bucket still being built, or (as of a time) one that had not closed by then.
@@ -256,7 +270,10 @@ class Forecaster:
         names = models_to_run(ensemble)
         metas = {name: self._metadata(name, horizon) for name in names}
         needed = FEATURE_WARMUP + max([1, *(m.window_bars for m in metas.values())])
-        window = await asyncio.to_thread(self._window, base, horizon, as_of, needed, last)
+        # A cache hit is a dict look-up: only a miss (a database read) goes to a worker thread.
+        window = self._cached_window(base, horizon, as_of, needed, last)
+        if window is None:
+            window = await asyncio.to_thread(self._window, base, horizon, as_of, needed, last)
         have = len(window.bars)
         if have < needed:
             cut = f" before {_iso(as_of)}" if as_of is not None else ""

@@ -17,6 +17,18 @@ class GrpcWebReply:
     messages: list[bytes]
 
 
+def split_frames(buffer: bytes) -> tuple[list[tuple[int, bytes]], bytes]:
+    """The complete gRPC-Web frames (flags, payload) at the start of `buffer`, and what is left."""
+    frames: list[tuple[int, bytes]] = []
+    while len(buffer) >= 5:
+        flags, length = struct.unpack(">BI", buffer[:5])
+        if len(buffer) < 5 + length:
+            break
+        frames.append((flags, buffer[5 : 5 + length]))
+        buffer = buffer[5 + length :]
+    return frames, buffer
+
+
 def call(url: str, request: Message, headers: dict[str, str] | None = None) -> GrpcWebReply:
     payload = request.SerializeToString()
     reply = httpx.post(
@@ -26,10 +38,8 @@ def call(url: str, request: Message, headers: dict[str, str] | None = None) -> G
     )
     messages: list[bytes] = []
     trailers: dict[str, str] = {}
-    body = reply.content
-    while len(body) >= 5:
-        flag, length = struct.unpack(">BI", body[:5])
-        frame, body = body[5 : 5 + length], body[5 + length :]
+    frames, _ = split_frames(reply.content)
+    for flag, frame in frames:
         if flag & 0x80:
             for line in frame.decode().split("\r\n"):
                 if ":" in line:

@@ -16,6 +16,7 @@ from websockets.exceptions import ConnectionClosed
 
 from gateway.supervisor import Stack
 from tests.conftest import ENVOY_PORT, bearer
+from tests.e2e import grpc_web
 from trading.ml.v1 import prediction_service_pb2 as ps_pb
 
 WS = f"ws://127.0.0.1:{ENVOY_PORT}"
@@ -106,12 +107,8 @@ def grpc_web_stream(request: ps_pb.StreamPredictionsRequest, token: str,
         assert reply.headers.get("grpc-status", "0") == "0", reply.headers.get("grpc-message")
         buffer, seen = b"", 0
         for chunk in reply.iter_bytes():
-            buffer += chunk
-            while len(buffer) >= 5:
-                flags, length = struct.unpack(">BI", buffer[:5])
-                if len(buffer) < 5 + length:
-                    break
-                frame, buffer = buffer[5:5 + length], buffer[5 + length:]
+            frames, buffer = grpc_web.split_frames(buffer + chunk)
+            for flags, frame in frames:
                 if flags & 0x80:
                     raise AssertionError(f"stream ended early: {frame.decode(errors='replace')}")
                 yield ps_pb.StreamPredictionsResponse.FromString(frame)

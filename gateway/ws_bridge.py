@@ -32,13 +32,12 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import grpc
-import jwt
 from fastapi import APIRouter, FastAPI, WebSocket
 from google.protobuf.json_format import MessageToJson
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from gateway.config import GatewaySettings
-from service_runtime.access import Caller, TokenVerifier
+from service_runtime.access import Caller, TokenVerifier, token_of_authorization
 from service_runtime.client import outgoing_channel
 from service_runtime.context import REQUEST_ID_HEADER, new_request_id, request_id_var
 from service_runtime.errors import DependencyUnavailable, Unauthenticated
@@ -86,15 +85,8 @@ def presented_token(websocket: WebSocket) -> str:
     """`Authorization: Bearer <token>` when sent, else the `access_token` query parameter."""
     header = websocket.headers.get("authorization", "")
     if header:
-        scheme, _, token = header.partition(" ")
-        return token.strip() if scheme.lower() == "bearer" else ""
+        return token_of_authorization(header)
     return websocket.query_params.get(TOKEN_QUERY_PARAMETER, "").strip()
-
-
-def token_expiry(token: str) -> float:
-    """`exp` of a token the verifier has already accepted (it requires the claim)."""
-    claims: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
-    return float(claims["exp"])
 
 
 class Refused(Exception):
@@ -165,7 +157,7 @@ class StreamBridge:
             prediction_service_pb2.StreamPredictionsRequest(symbol=symbol, timeframe=timeframe),
             metadata=(("authorization", f"Bearer {token}"), (REQUEST_ID_HEADER, request_id)),
         )
-        code, reason = await self._relay(websocket, call, token_expiry(token))
+        code, reason = await self._relay(websocket, call, caller.expires_at)
         call.cancel()
         log.info("stream ended", extra={"symbol": symbol, "timeframe": timeframe, "subject": caller.subject,
                                         "close_code": code})

@@ -39,6 +39,8 @@ class Caller:
     session_id: str = ""
     token_id: str = ""
     issued_at: float = 0.0
+    # `exp`: a long-lived connection (the WebSocket bridge) ends when its token does.
+    expires_at: float = 0.0
 
 
 caller_var: contextvars.ContextVar[Caller | None] = contextvars.ContextVar("caller", default=None)
@@ -119,7 +121,8 @@ class TokenVerifier:
         roles = claims.get("roles", [])
         return Caller(str(claims["sub"]), frozenset(r for r in roles if isinstance(r, str)),
                       str(claims.get("plan", "")), session_id=str(claims.get("sid", "")),
-                      token_id=str(claims.get("jti", "")), issued_at=float(claims["iat"]))
+                      token_id=str(claims.get("jti", "")), issued_at=float(claims["iat"]),
+                      expires_at=float(claims["exp"]))
 
 
 @dataclass(frozen=True)
@@ -199,14 +202,20 @@ def access_rules(
     return rules
 
 
+def token_of_authorization(value: str) -> str:
+    """The token of an `Authorization: Bearer <token>` value; empty for any other scheme."""
+    scheme, _, token = value.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
 def bearer_token(context: grpc.aio.ServicerContext) -> str:
     """The token of `authorization: Bearer <token>`; only that header is trusted (never a
     claims header some proxy might add)."""
     metadata = dict(context.invocation_metadata() or ())
-    scheme, _, token = str(metadata.get("authorization", "")).partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = token_of_authorization(str(metadata.get("authorization", "")))
+    if not token:
         raise Unauthenticated("an access token is required (authorization: Bearer <token>)")
-    return token.strip()
+    return token
 
 
 class RevocationCheck(Protocol):

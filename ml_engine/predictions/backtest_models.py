@@ -17,12 +17,10 @@ from ml_engine.domain.backtest.strategies.ml_signals import MlSignalModel, TpPre
 from ml_engine.domain.forecasting.combine import active_members, baseline_outputs, combine_column, models_to_run
 from ml_engine.domain.forecasting.ensemble import BASELINE_MEMBER, HorizonEnsemble
 from ml_engine.domain.forecasting.horizons import HORIZONS
-from ml_engine.domain.forecasting.model_metadata import ModelMetadata
+from ml_engine.domain.forecasting.model_metadata import TP_COLUMNS, ModelMetadata
 from ml_engine.domain.market.bars import FloatArray
 from ml_engine.serving.inputs import model_inputs_all
 from service_runtime.errors import DomainError
-
-TP_COLUMNS = ("tp_long", "tp_short")
 
 
 class SyncInference(Protocol):
@@ -37,12 +35,7 @@ class SyncModelServer(Protocol):
 
 
 def tp_model_names(ensemble: HorizonEnsemble) -> list[str]:
-    names: list[str] = []
-    for column in TP_COLUMNS:
-        for member in active_members(ensemble, column):
-            if member.model != BASELINE_MEMBER and member.model not in names:
-                names.append(member.model)
-    return names
+    return models_to_run(ensemble, TP_COLUMNS)
 
 
 def tp_predictor(registry: SyncModelServer, ensemble: HorizonEnsemble) -> TpPredictor:

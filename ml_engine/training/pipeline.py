@@ -22,7 +22,7 @@ from ml_engine.domain.forecasting.baselines import AtrRangeBaseline, base_rate, 
 from ml_engine.domain.forecasting.ensemble import BASELINE_MEMBER, HorizonEnsemble, Member
 from ml_engine.domain.forecasting.features import FEATURE_NAMES, FEATURE_SCHEMA_HASH
 from ml_engine.domain.forecasting.horizons import STOP_LOSS_ATR, TAKE_PROFIT_ATR
-from ml_engine.domain.forecasting.model_metadata import OUTPUT_COLUMNS, ModelMetadata, TrainingData
+from ml_engine.domain.forecasting.model_metadata import OUTPUT_COLUMNS, TP_COLUMNS, ModelMetadata, TrainingData
 from ml_engine.domain.forecasting.walk_forward import DEFAULT_FOLDS, Fold, pooled_folds, purge_gap
 from ml_engine.domain.market.bars import FloatArray, IntArray
 from ml_engine.training import export
@@ -40,7 +40,6 @@ XGB_MODELS: dict[str, str] = {
 SEQUENCE_MODELS = ("gru", "transformer")
 MODEL_KEYS = (*XGB_MODELS, *SEQUENCE_MODELS)
 RANGE_COLUMNS = ("range_high_pct", "range_low_pct")
-TP_COLUMNS = ("tp_long", "tp_short")
 
 
 def model_columns(key: str) -> tuple[str, ...]:

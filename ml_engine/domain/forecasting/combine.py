@@ -9,7 +9,7 @@ they are left out) are not run at all.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from ml_engine.domain.forecasting.ensemble import BASELINE_MEMBER, HorizonEnsemble, Member
@@ -31,10 +31,10 @@ def active_members(ensemble: HorizonEnsemble, column: str) -> list[Member]:
     return [m for m in ensemble.members.get(column, []) if m.weight > 0]
 
 
-def models_to_run(ensemble: HorizonEnsemble) -> list[str]:
-    """Model names (baseline excluded) any column needs, each once, in manifest order."""
+def models_to_run(ensemble: HorizonEnsemble, columns: Sequence[str] = OUTPUT_COLUMNS) -> list[str]:
+    """Model names (baseline excluded) any of `columns` needs, each once, in manifest order."""
     names: list[str] = []
-    for column in OUTPUT_COLUMNS:
+    for column in columns:
         for member in active_members(ensemble, column):
             if member.model != BASELINE_MEMBER and member.model not in names:
                 names.append(member.model)

@@ -18,6 +18,8 @@ FAMILIES = ("xgboost", "gru", "transformer")
 # range_*_pct: future high / low over the lookahead relative to the as-of close, in percent.
 # tp_long / tp_short: probability that the long (short) take-profit is hit before its stop-loss.
 OUTPUT_COLUMNS = ("range_high_pct", "range_low_pct", "tp_long", "tp_short")
+# The TP/SL classifier's columns (what signals and the ml_signals strategy read).
+TP_COLUMNS = ("tp_long", "tp_short")
 
 
 @dataclass(frozen=True)

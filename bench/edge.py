@@ -28,7 +28,6 @@ import struct
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -141,6 +140,63 @@ def _grpc_web_status(headers: dict[bytes, bytes], body: bytes) -> str | None:
     return "no trailer frame"
 
 
+Call = Callable[[HttpConn | None], Awaitable[str | None]]
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
+
+
+@dataclass
+class LoopOutcome:
+    # Seconds per successful call of the measured window, sorted.
+    latencies: list[float]
+    errors: int
+    first_error: str
+    elapsed: float
+
+
+async def closed_loop(call: Call, new_conn: Callable[[], HttpConn | None], concurrency: int, warmup_s: float,
+                      seconds: float, on_measure: Callable[[], None] | None = None) -> LoopOutcome:
+    """`concurrency` workers each send the next call as soon as the last answered: a warm-up of
+    `warmup_s`, then `seconds` measured (`on_measure` runs just before). `call` answers None or
+    what went wrong; an exception counts as an error too, and drops the worker's connection."""
+    latencies: list[float] = []
+    errors, first_error, measuring = 0, "", False
+
+    async def worker(deadline: float) -> None:
+        nonlocal errors, first_error
+        conn = new_conn()
+        while (start := time.perf_counter()) < deadline:
+            try:
+                problem = await call(conn)
+            except Exception as exc:  # any failure counts as an error
+                problem = f"{type(exc).__name__}: {exc}"
+                if conn is not None:
+                    conn.writer = None
+            took = time.perf_counter() - start
+            if not measuring:
+                continue
+            if problem is None:
+                latencies.append(took)
+            else:
+                errors += 1
+                first_error = first_error or problem[:300]
+
+    warm_end = time.perf_counter() + warmup_s
+    await asyncio.gather(*(worker(warm_end) for _ in range(concurrency)))
+    measuring = True
+    if on_measure is not None:
+        on_measure()
+    began = time.perf_counter()
+    await asyncio.gather(*(worker(began + seconds) for _ in range(concurrency)))
+    elapsed = time.perf_counter() - began
+    latencies.sort()
+    return LoopOutcome(latencies, errors, first_error, elapsed)
+
+
 async def _run_cell(spec: CellSpec) -> CellResult:
     import grpc
 
@@ -148,13 +204,9 @@ async def _run_cell(spec: CellSpec) -> CellResult:
 
     request = engine_service_pb2.GetStatsRequest()
     metadata = (("authorization", f"Bearer {spec.token}"),)
-    latencies: list[float] = []
-    errors = 0
-    first_error = ""
-    measuring = False
     channel: grpc.aio.Channel | None = None
     host = f"{spec.envoy_host}:{spec.envoy_port}"
-    call: Callable[[HttpConn | None], Awaitable[str | None]]
+    call: Call
 
     if spec.path in ("grpc-direct", "grpc-envoy"):
         target = spec.ml_target if spec.path == "grpc-direct" else host
@@ -195,52 +247,30 @@ async def _run_cell(spec: CellSpec) -> CellResult:
 
         call = call_web
 
-    async def worker(deadline: float) -> None:
-        nonlocal errors, first_error
-        conn = None if channel is not None else HttpConn(spec.envoy_host, spec.envoy_port)
-        while True:
-            start = time.perf_counter()
-            if start >= deadline:
-                break
-            try:
-                problem = await call(conn)
-            except Exception as exc:  # any failure counts as an error
-                problem = f"{type(exc).__name__}: {exc}"
-                if conn is not None:
-                    conn.writer = None
-            took = time.perf_counter() - start
-            if not measuring:
-                continue
-            if problem is None:
-                latencies.append(took)
-            else:
-                errors += 1
-                first_error = first_error or problem[:300]
+    # CPU of this process and of every stack process over exactly the measured window.
+    before: dict[str, float] = {}
+    cpu0 = 0.0
+
+    def snapshot() -> None:
+        nonlocal cpu0
+        before.update({n: _cpu_seconds(p) for n, p in spec.stack_pids.items()})
+        cpu0 = time.process_time()
 
     try:
-        warm_end = time.perf_counter() + spec.warmup_s
-        await asyncio.gather(*(worker(warm_end) for _ in range(spec.concurrency)))
-        measuring = True
-        # CPU of every stack process over exactly the measured window.
-        before = {n: _cpu_seconds(p) for n, p in spec.stack_pids.items()}
-        cpu0 = time.process_time()
-        t0 = time.perf_counter()
-        await asyncio.gather(*(worker(t0 + spec.seconds) for _ in range(spec.concurrency)))
-        elapsed = time.perf_counter() - t0
+        outcome = await closed_loop(
+            call, lambda: None if channel is not None else HttpConn(spec.envoy_host, spec.envoy_port),
+            spec.concurrency, spec.warmup_s, spec.seconds, on_measure=snapshot,
+        )
         cpu = time.process_time() - cpu0
+        elapsed = outcome.elapsed
         stack_cpu = {n: (_cpu_seconds(p) - before[n]) / elapsed for n, p in spec.stack_pids.items()}
     finally:
         if channel is not None:
             await channel.close()
-    latencies.sort()
-
-    def pct(q: float) -> float:
-        if not latencies:
-            return float("nan")
-        return latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000
-
-    return CellResult(spec.path, spec.concurrency, len(latencies), errors, elapsed,
-                      pct(0.50), pct(0.99), len(latencies) / elapsed, cpu, first_error, stack_cpu)
+    latencies = outcome.latencies
+    return CellResult(spec.path, spec.concurrency, len(latencies), outcome.errors, elapsed,
+                      percentile(latencies, 0.5) * 1000, percentile(latencies, 0.99) * 1000,
+                      len(latencies) / elapsed, cpu, outcome.first_error, stack_cpu)
 
 
 def run_cell(spec: CellSpec) -> CellResult:
@@ -262,12 +292,13 @@ def _cpu_seconds(pid: int) -> float:
 
 def mint_token(keys_dir: Path, issuer: str, audience: str) -> str:
     from service_runtime.signing_keys import SigningKeyStore
+    from service_runtime.token_claims import access_claims
 
     store = SigningKeyStore(keys_dir)
     store.ensure()
-    now = int(time.time())
-    return store.sign({"iss": issuer, "aud": audience, "sub": "bench", "iat": now,
-                       "nbf": now - 5, "exp": now + 3600, "jti": uuid.uuid4().hex})
+    # A user's token (every RPC declares its roles, deny by default), in the one claim shape.
+    return store.sign(access_claims(subject="bench", roles=["user"], plan="free", issuer=issuer,
+                                    audience=audience, ttl_s=3600, now=time.time()))
 
 
 def render(results: list[CellResult], concurrencies: list[int]) -> str:

@@ -36,7 +36,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -45,6 +45,8 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from bench.edge import percentile
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_MD = Path(__file__).resolve().parent / "RESULTS.md"
@@ -62,12 +64,6 @@ STREAM_METHOD = "/trading.ml.v1.PredictionService/StreamPredictions"
 PARTS = ("a", "b", "c", "d")
 
 Float32Array = npt.NDArray[np.float32]
-
-
-def percentile(sorted_values: list[float], q: float) -> float:
-    if not sorted_values:
-        return float("nan")
-    return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
 
 
 # =========================================================================== a: ORT vs native
@@ -271,13 +267,11 @@ class CellResult:
 async def _run_cell(spec: CellSpec) -> CellResult:
     import grpc
 
-    from bench.edge import HttpConn
+    from bench.edge import Call, HttpConn, closed_loop
     from trading.ml.v1 import prediction_service_pb2, prediction_service_pb2_grpc
 
-    latencies: list[float] = []
-    errors, first_error, measuring = 0, "", False
     channel: grpc.aio.Channel | None = None
-    call: Callable[[HttpConn | None], Awaitable[str | None]]
+    call: Call
     if spec.path == "grpc-direct":
         channel = grpc.aio.insecure_channel(spec.ml_target)
         stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
@@ -302,37 +296,18 @@ async def _run_cell(spec: CellSpec) -> CellResult:
 
         call = call_rest
 
-    async def worker(deadline: float) -> None:
-        nonlocal errors, first_error
-        conn = None if channel is not None else HttpConn("127.0.0.1", spec.envoy_port)
-        while (start := time.perf_counter()) < deadline:
-            try:
-                problem = await call(conn)
-            except Exception as exc:  # any failure counts as an error
-                problem = f"{type(exc).__name__}: {exc}"
-                if conn is not None:
-                    conn.writer = None
-            took = time.perf_counter() - start
-            if measuring:
-                if problem is None:
-                    latencies.append(took * 1000)
-                else:
-                    errors += 1
-                    first_error = first_error or problem[:300]
-
     try:
-        await asyncio.gather(*(worker(time.perf_counter() + spec.warmup_s) for _ in range(spec.concurrency)))
-        measuring = True
-        began = time.perf_counter()
-        await asyncio.gather(*(worker(began + spec.seconds) for _ in range(spec.concurrency)))
-        elapsed = time.perf_counter() - began
+        outcome = await closed_loop(
+            call, lambda: None if channel is not None else HttpConn("127.0.0.1", spec.envoy_port),
+            spec.concurrency, spec.warmup_s, spec.seconds,
+        )
     finally:
         if channel is not None:
             await channel.close()
-    latencies.sort()
-    return CellResult(spec.path, spec.concurrency, spec.label, len(latencies), errors, elapsed,
-                      percentile(latencies, 0.5), percentile(latencies, 0.99), len(latencies) / elapsed,
-                      first_error)
+    latencies = [s * 1000 for s in outcome.latencies]
+    return CellResult(spec.path, spec.concurrency, spec.label, len(latencies), outcome.errors, outcome.elapsed,
+                      percentile(latencies, 0.5), percentile(latencies, 0.99), len(latencies) / outcome.elapsed,
+                      outcome.first_error)
 
 
 def run_cell(spec: CellSpec) -> CellResult:

@@ -55,15 +55,21 @@ def argon2_figures() -> dict[str, float]:
     from business.identity.domain.passwords import PasswordHasher
 
     settings = BusinessSettings(_env_file=None)
-    hasher = PasswordHasher(settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism)
+    hasher = PasswordHasher(
+        settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism
+    )
     stored = hasher.hash(PASSWORD)
     samples = []
     for _ in range(20):
         started = time.perf_counter()
         assert hasher.verify(stored, PASSWORD)
         samples.append((time.perf_counter() - started) * 1000)
-    return {"time_cost": settings.argon2_time_cost, "memory_kib": settings.argon2_memory_kib,
-            "parallelism": settings.argon2_parallelism, "verify_ms_p50": statistics.median(samples)}
+    return {
+        "time_cost": settings.argon2_time_cost,
+        "memory_kib": settings.argon2_memory_kib,
+        "parallelism": settings.argon2_parallelism,
+        "verify_ms_p50": statistics.median(samples),
+    }
 
 
 def verification_figures(keys_dir: Path, issuer: str, audience: str, redis_url: str) -> dict[str, float]:
@@ -73,8 +79,20 @@ def verification_figures(keys_dir: Path, issuer: str, audience: str, redis_url: 
 
     store = SigningKeyStore(keys_dir)
     now = time.time()
-    token = store.sign({"iss": issuer, "aud": audience, "sub": "bench", "roles": ["user"], "plan": "free",
-                        "iat": now, "nbf": int(now), "exp": int(now) + 900, "jti": uuid.uuid4().hex, "sid": "s"})
+    token = store.sign(
+        {
+            "iss": issuer,
+            "aud": audience,
+            "sub": "bench",
+            "roles": ["user"],
+            "plan": "free",
+            "iat": now,
+            "nbf": int(now),
+            "exp": int(now) + 900,
+            "jti": uuid.uuid4().hex,
+            "sid": "s",
+        }
+    )
     verifier = TokenVerifier(keys_from_folder(keys_dir), issuer, audience)
     verifier.verify(token)  # loads the keys
     rounds = 5000
@@ -83,6 +101,7 @@ def verification_figures(keys_dir: Path, issuer: str, audience: str, redis_url: 
         verifier.verify(token)
     figures = {"verify_us": (time.perf_counter() - started) / rounds * 1e6}
     if redis_url:
+
         async def lookups() -> float:
             revocations = RedisRevocations(redis_url, 60)
             caller = Caller("bench", frozenset({"user"}), "free", session_id="s", issued_at=now)
@@ -118,9 +137,14 @@ async def login_figures(edge: str, email: str, logins: int, concurrency: int) ->
         begun = time.perf_counter()
         await asyncio.gather(*(worker(client) for _ in range(concurrency)))
         elapsed = time.perf_counter() - begun
-    return {"concurrency": concurrency, "logins": len(latencies), "errors": errors,
-            "per_s": len(latencies) / elapsed, "p50_ms": statistics.median(latencies),
-            "p99_ms": percentile(latencies, 0.99)}
+    return {
+        "concurrency": concurrency,
+        "logins": len(latencies),
+        "errors": errors,
+        "per_s": len(latencies) / elapsed,
+        "p50_ms": statistics.median(latencies),
+        "p99_ms": percentile(latencies, 0.99),
+    }
 
 
 def enumeration_figures(edge: str, email: str, rounds: int) -> dict[str, Any]:
@@ -128,8 +152,10 @@ def enumeration_figures(edge: str, email: str, rounds: int) -> dict[str, Any]:
     bodies: dict[str, set[str]] = {"unknown_email": set(), "wrong_password": set()}
     with httpx.Client(base_url=edge, timeout=30) as client:
         for n in range(rounds):
-            for case, body in (("unknown_email", {"email": f"nobody-{n}@example.com", "password": PASSWORD}),
-                               ("wrong_password", {"email": email, "password": PASSWORD + "-wrong"})):
+            for case, body in (
+                ("unknown_email", {"email": f"nobody-{n}@example.com", "password": PASSWORD}),
+                ("wrong_password", {"email": email, "password": PASSWORD + "-wrong"}),
+            ):
                 started = time.perf_counter()
                 res = client.post("/api/auth/login", json=body)
                 samples[case].append((time.perf_counter() - started) * 1000)
@@ -137,14 +163,23 @@ def enumeration_figures(edge: str, email: str, rounds: int) -> dict[str, Any]:
     if bodies["unknown_email"] != bodies["wrong_password"] or len(bodies["unknown_email"]) != 1:
         raise RuntimeError(f"the two failures answer differently: {bodies}")
     unknown, wrong = statistics.median(samples["unknown_email"]), statistics.median(samples["wrong_password"])
-    return {"rounds": rounds, "answer": bodies["unknown_email"].pop(), "unknown_email_p50_ms": unknown,
-            "wrong_password_p50_ms": wrong, "gap_ms": unknown - wrong, "gap_ratio": unknown / wrong}
+    return {
+        "rounds": rounds,
+        "answer": bodies["unknown_email"].pop(),
+        "unknown_email_p50_ms": unknown,
+        "wrong_password_p50_ms": wrong,
+        "gap_ms": unknown - wrong,
+        "gap_ratio": unknown / wrong,
+    }
 
 
 def jwt_overhead(with_jwt: str, without_jwt: str, token: str, requests: int) -> dict[str, float]:
     headers = {"authorization": f"Bearer {token}"}
     samples: dict[str, list[float]] = {"with": [], "without": []}
-    with httpx.Client(base_url=with_jwt, timeout=10) as a, httpx.Client(base_url=without_jwt, timeout=10) as b:
+    with (
+        httpx.Client(base_url=with_jwt, timeout=10) as a,
+        httpx.Client(base_url=without_jwt, timeout=10) as b,
+    ):
         for client in (a, b):
             for _ in range(50):  # warm connections, caches and the JWKS fetch
                 assert client.get("/api/users/me", headers=headers).status_code == 200
@@ -158,9 +193,15 @@ def jwt_overhead(with_jwt: str, without_jwt: str, token: str, requests: int) -> 
                     if res.status_code != 200:
                         raise RuntimeError(f"GET /api/users/me answered {res.status_code}: {res.text}")
     with_p50, without_p50 = statistics.median(samples["with"]), statistics.median(samples["without"])
-    return {"requests_each": len(samples["with"]), "with_p50_ms": with_p50, "without_p50_ms": without_p50,
-            "added_p50_ms": with_p50 - without_p50, "ratio": with_p50 / without_p50,
-            "with_p99_ms": percentile(samples["with"], 0.99), "without_p99_ms": percentile(samples["without"], 0.99)}
+    return {
+        "requests_each": len(samples["with"]),
+        "with_p50_ms": with_p50,
+        "without_p50_ms": without_p50,
+        "added_p50_ms": with_p50 - without_p50,
+        "ratio": with_p50 / without_p50,
+        "with_p99_ms": percentile(samples["with"], 0.99),
+        "without_p99_ms": percentile(samples["without"], 0.99),
+    }
 
 
 def start_envoy_without_jwt(config_path: Path, tmp: Path) -> subprocess.Popen[bytes]:
@@ -169,13 +210,18 @@ def start_envoy_without_jwt(config_path: Path, tmp: Path) -> subprocess.Popen[by
     listener["address"]["socket_address"]["port_value"] = NO_JWT_PORT
     config["admin"]["address"]["socket_address"]["port_value"] = NO_JWT_ADMIN_PORT
     manager = listener["filter_chains"][0]["filters"][0]["typed_config"]
-    manager["http_filters"] = [f for f in manager["http_filters"] if f["name"] != "envoy.filters.http.jwt_authn"]
+    manager["http_filters"] = [
+        f for f in manager["http_filters"] if f["name"] != "envoy.filters.http.jwt_authn"
+    ]
     path = tmp / "envoy-no-jwt.json"
     path.write_text(json.dumps(config))
     envoy = str(Path(sys.executable).parent / "envoy")
     with open(tmp / "envoy-no-jwt.log", "wb") as log:  # the child keeps its own copy of the handle
-        process = subprocess.Popen([envoy, "-c", str(path), "--log-level", "warn", "--base-id", str(NO_JWT_PORT)],
-                                   stdout=subprocess.DEVNULL, stderr=log)
+        process = subprocess.Popen(
+            [envoy, "-c", str(path), "--log-level", "warn", "--base-id", str(NO_JWT_PORT)],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -202,15 +248,26 @@ def main(argv: list[str] | None = None) -> int:
     keys_dir = tmp / "keys"
     env = dict(os.environ)
     env.update({k: str(v) for k, v in PORTS.items()})
-    env.update({
-        "APP_ENV": "test", "BUSINESS_METRICS_PORT": "0", "ML_METRICS_PORT": "0",
-        "JWT_KEYS_DIR": str(keys_dir), "DEV_TOKENS_ENABLED": "false", "RATE_LIMIT_SCALE": "1000",
-        "DATABASE_URL": os.environ.get("DATABASE_URL", f"sqlite:///{tmp / 'business.db'}"),
-        "ML_SERVICE_URL": f"127.0.0.1:{PORTS['ML_GRPC_PORT']}", "MARKET_SQLITE_PATH": str(tmp / "market.db"),
-        "LOAD_SAMPLE_DATA": "false", "LOG_LEVEL": "WARNING", "MAIL_BACKEND": "console", "SMS_BACKEND": "console",
-        # The enumeration figures need many failed logins from one address.
-        "ATTEMPT_LIMIT_PER_ACCOUNT": "100000", "ATTEMPT_LIMIT_PER_IP": "100000",
-    })
+    env.update(
+        {
+            "APP_ENV": "test",
+            "BUSINESS_METRICS_PORT": "0",
+            "ML_METRICS_PORT": "0",
+            "JWT_KEYS_DIR": str(keys_dir),
+            "DEV_TOKENS_ENABLED": "false",
+            "RATE_LIMIT_SCALE": "1000",
+            "DATABASE_URL": os.environ.get("DATABASE_URL", f"sqlite:///{tmp / 'business.db'}"),
+            "ML_SERVICE_URL": f"127.0.0.1:{PORTS['ML_GRPC_PORT']}",
+            "MARKET_SQLITE_PATH": str(tmp / "market.db"),
+            "LOAD_SAMPLE_DATA": "false",
+            "LOG_LEVEL": "WARNING",
+            "MAIL_BACKEND": "console",
+            "SMS_BACKEND": "console",
+            # The enumeration figures need many failed logins from one address.
+            "ATTEMPT_LIMIT_PER_ACCOUNT": "100000",
+            "ATTEMPT_LIMIT_PER_IP": "100000",
+        }
+    )
     redis_url = env.get("REDIS_URL", "")
     stack = Stack(env=env, log_dir=tmp / "logs")
     edge = f"http://127.0.0.1:{PORTS['ENVOY_PORT']}"
@@ -227,15 +284,23 @@ def main(argv: list[str] | None = None) -> int:
         print(f"argon2id verify: {report['argon2']['verify_ms_p50']:.1f} ms", flush=True)
         report["login"] = [asyncio.run(login_figures(edge, email, args.logins, c)) for c in args.concurrency]
         for row in report["login"]:
-            print(f"login c={row['concurrency']}: {row['per_s']:.1f}/s p50 {row['p50_ms']:.1f} ms "
-                  f"p99 {row['p99_ms']:.1f} ms errors {row['errors']}", flush=True)
+            print(
+                f"login c={row['concurrency']}: {row['per_s']:.1f}/s p50 {row['p50_ms']:.1f} ms "
+                f"p99 {row['p99_ms']:.1f} ms errors {row['errors']}",
+                flush=True,
+            )
         report["enumeration"] = enumeration_figures(edge, email, args.rounds)
-        print(f"failed login p50: unknown email {report['enumeration']['unknown_email_p50_ms']:.1f} ms, "
-              f"wrong password {report['enumeration']['wrong_password_p50_ms']:.1f} ms", flush=True)
-        token = httpx.post(f"{edge}/api/auth/login", json={"email": email, "password": PASSWORD},
-                           timeout=30).json()["tokens"]["accessToken"]
-        report["verification"] = verification_figures(keys_dir, stack.edge.jwt_issuer, stack.edge.jwt_audience,
-                                                       redis_url)
+        print(
+            f"failed login p50: unknown email {report['enumeration']['unknown_email_p50_ms']:.1f} ms, "
+            f"wrong password {report['enumeration']['wrong_password_p50_ms']:.1f} ms",
+            flush=True,
+        )
+        token = httpx.post(
+            f"{edge}/api/auth/login", json={"email": email, "password": PASSWORD}, timeout=30
+        ).json()["tokens"]["accessToken"]
+        report["verification"] = verification_figures(
+            keys_dir, stack.edge.jwt_issuer, stack.edge.jwt_audience, redis_url
+        )
         report["jwt_authn"] = jwt_overhead(edge, f"http://127.0.0.1:{NO_JWT_PORT}", token, args.requests)
     finally:
         if no_jwt is not None:

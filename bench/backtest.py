@@ -3,9 +3,9 @@
     python -m bench.backtest [--bars 1000000] [--repeat 5]
 
 Builds an hourly geometric random walk (fixed seed), runs `sma_cross` long/short (no costs unless
---commission/--slippage) through `run_backtest` (after `warm_up`, median of --repeat runs; signals, fill kernel,
-metrics, trade list and equity curve included) and through backtesting.py once (its SmaCross example,
-a trade at a time), checks the trades are the same, and prints bars/s and the speed ratio.
+--commission/--slippage) through `run_backtest` (after `warm_up`, median of --repeat runs; signals,
+fill kernel, metrics, trade list and equity curve included) and through backtesting.py once (its
+SmaCross example, a trade at a time), checks the trades are the same, and prints bars/s and the speed ratio.
 backtesting.py takes minutes on a million bars.
 """
 
@@ -142,7 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     check_same_trades(bars, result, theirs_trades)
 
     print(
-        f"\n### sma_cross({FAST}, {SLOW}) long/short, {args.bars:,} hourly bars, commission {args.commission:g}, "
+        f"\n### sma_cross({FAST}, {SLOW}) long/short, {args.bars:,} hourly bars, commission "
+        f"{args.commission:g}, "
         f"slippage {args.slippage:g}: {len(result.trades):,} identical trades, last exit at bar "
         f"{result.trades[-1].exit_bar:,} ({os.cpu_count()} cores; warm-up {warm_seconds:.2f} s)\n"
     )

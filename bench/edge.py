@@ -125,8 +125,8 @@ def _grpc_web_status(headers: dict[bytes, bytes], body: bytes) -> str | None:
         return None if code == b"0" and body else f"header grpc-status {code!r}"
     offset, saw_data = 0, False
     while offset + 5 <= len(body):
-        flags, length = struct.unpack(">BI", body[offset:offset + 5])
-        payload = body[offset + 5:offset + 5 + length]
+        flags, length = struct.unpack(">BI", body[offset : offset + 5])
+        payload = body[offset + 5 : offset + 5 + length]
         offset += 5 + length
         if flags & 0x80:
             for line in payload.split(b"\r\n"):
@@ -158,8 +158,14 @@ class LoopOutcome:
     elapsed: float
 
 
-async def closed_loop(call: Call, new_conn: Callable[[], HttpConn | None], concurrency: int, warmup_s: float,
-                      seconds: float, on_measure: Callable[[], None] | None = None) -> LoopOutcome:
+async def closed_loop(
+    call: Call,
+    new_conn: Callable[[], HttpConn | None],
+    concurrency: int,
+    warmup_s: float,
+    seconds: float,
+    on_measure: Callable[[], None] | None = None,
+) -> LoopOutcome:
     """`concurrency` workers each send the next call as soon as the last answered: a warm-up of
     `warmup_s`, then `seconds` measured (`on_measure` runs just before). `call` answers None or
     what went wrong; an exception counts as an error too, and drops the worker's connection."""
@@ -219,8 +225,10 @@ async def _run_cell(spec: CellSpec) -> CellResult:
 
         call = call_grpc
     elif spec.path == "rest-envoy":
-        raw = (f"GET /api/stats HTTP/1.1\r\nHost: {host}\r\n"
-               f"Authorization: Bearer {spec.token}\r\nAccept: application/json\r\n\r\n").encode()
+        raw = (
+            f"GET /api/stats HTTP/1.1\r\nHost: {host}\r\n"
+            f"Authorization: Bearer {spec.token}\r\nAccept: application/json\r\n\r\n"
+        ).encode()
 
         async def call_rest(conn: HttpConn | None) -> str | None:
             assert conn is not None
@@ -233,10 +241,12 @@ async def _run_cell(spec: CellSpec) -> CellResult:
     else:
         message = request.SerializeToString()
         frame = struct.pack(">BI", 0, len(message)) + message
-        raw = (f"POST {GRPC_METHOD} HTTP/1.1\r\nHost: {host}\r\n"
-               f"Authorization: Bearer {spec.token}\r\n"
-               "Content-Type: application/grpc-web+proto\r\nX-Grpc-Web: 1\r\n"
-               f"Content-Length: {len(frame)}\r\n\r\n").encode() + frame
+        raw = (
+            f"POST {GRPC_METHOD} HTTP/1.1\r\nHost: {host}\r\n"
+            f"Authorization: Bearer {spec.token}\r\n"
+            "Content-Type: application/grpc-web+proto\r\nX-Grpc-Web: 1\r\n"
+            f"Content-Length: {len(frame)}\r\n\r\n"
+        ).encode() + frame
 
         async def call_web(conn: HttpConn | None) -> str | None:
             assert conn is not None
@@ -258,8 +268,12 @@ async def _run_cell(spec: CellSpec) -> CellResult:
 
     try:
         outcome = await closed_loop(
-            call, lambda: None if channel is not None else HttpConn(spec.envoy_host, spec.envoy_port),
-            spec.concurrency, spec.warmup_s, spec.seconds, on_measure=snapshot,
+            call,
+            lambda: None if channel is not None else HttpConn(spec.envoy_host, spec.envoy_port),
+            spec.concurrency,
+            spec.warmup_s,
+            spec.seconds,
+            on_measure=snapshot,
         )
         cpu = time.process_time() - cpu0
         elapsed = outcome.elapsed
@@ -268,9 +282,19 @@ async def _run_cell(spec: CellSpec) -> CellResult:
         if channel is not None:
             await channel.close()
     latencies = outcome.latencies
-    return CellResult(spec.path, spec.concurrency, len(latencies), outcome.errors, elapsed,
-                      percentile(latencies, 0.5) * 1000, percentile(latencies, 0.99) * 1000,
-                      len(latencies) / elapsed, cpu, outcome.first_error, stack_cpu)
+    return CellResult(
+        spec.path,
+        spec.concurrency,
+        len(latencies),
+        outcome.errors,
+        elapsed,
+        percentile(latencies, 0.5) * 1000,
+        percentile(latencies, 0.99) * 1000,
+        len(latencies) / elapsed,
+        cpu,
+        outcome.first_error,
+        stack_cpu,
+    )
 
 
 def run_cell(spec: CellSpec) -> CellResult:
@@ -286,7 +310,7 @@ def _cpu_seconds(pid: int) -> float:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return 0.0
-    fields = stat[stat.rindex(")") + 2:].split()
+    fields = stat[stat.rindex(")") + 2 :].split()
     return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
 
 
@@ -297,29 +321,48 @@ def mint_token(keys_dir: Path, issuer: str, audience: str) -> str:
     store = SigningKeyStore(keys_dir)
     store.ensure()
     # A user's token (every RPC declares its roles, deny by default), in the one claim shape.
-    return store.sign(access_claims(subject="bench", roles=["user"], plan="free", issuer=issuer,
-                                    audience=audience, ttl_s=3600, now=time.time()))
+    return store.sign(
+        access_claims(
+            subject="bench",
+            roles=["user"],
+            plan="free",
+            issuer=issuer,
+            audience=audience,
+            ttl_s=3600,
+            now=time.time(),
+        )
+    )
 
 
 def render(results: list[CellResult], concurrencies: list[int]) -> str:
-    lines = ["| path | conc | p50 ms | p99 ms | req/s | errors | stack CPU (cores) | loadgen CPU (cores) |",
-             "|---|---:|---:|---:|---:|---:|---|---:|"]
+    lines = [
+        "| path | conc | p50 ms | p99 ms | req/s | errors | stack CPU (cores) | loadgen CPU (cores) |",
+        "|---|---:|---:|---:|---:|---:|---|---:|",
+    ]
     for r in results:
         cpu = ", ".join(f"{k} {v:.2f}" for k, v in r.stack_cpu_cores.items() if v >= 0.01)
-        lines.append(f"| {r.path} | {r.concurrency} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | "
-                     f"{r.rps:.0f} | {r.errors} | {cpu} | {r.loadgen_cpu_s / r.seconds:.2f} |")
+        lines.append(
+            f"| {r.path} | {r.concurrency} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | "
+            f"{r.rps:.0f} | {r.errors} | {cpu} | {r.loadgen_cpu_s / r.seconds:.2f} |"
+        )
     by = {(r.path, r.concurrency): r for r in results}
     lo, hi = min(concurrencies), max(concurrencies)
-    lines += ["", f"| path | p50 ratio vs direct (c={lo}) | throughput ratio vs direct (c={hi}) |",
-              "|---|---:|---:|"]
+    lines += [
+        "",
+        f"| path | p50 ratio vs direct (c={lo}) | throughput ratio vs direct (c={hi}) |",
+        "|---|---:|---:|",
+    ]
     base_lo, base_hi = by.get(("grpc-direct", lo)), by.get(("grpc-direct", hi))
     for path in PATHS:
         a, b = by.get((path, lo)), by.get((path, hi))
         p50 = f"{a.p50_ms / base_lo.p50_ms:.2f}x" if a and base_lo else "-"
         thr = f"{b.rps / base_hi.rps:.2f}x" if b and base_hi else "-"
         lines.append(f"| {path} | {p50} | {thr} |")
-    lines += ["", f"CPU at c={hi} (cores; a Python service tops out near 1.0 because of the GIL; "
-              f"{os.cpu_count()} cores in all):"]
+    lines += [
+        "",
+        f"CPU at c={hi} (cores; a Python service tops out near 1.0 because of the GIL; "
+        f"{os.cpu_count()} cores in all):",
+    ]
     for path in PATHS:
         cell = by.get((path, hi))
         if cell is None:
@@ -327,10 +370,12 @@ def render(results: list[CellResult], concurrencies: list[int]) -> str:
         cores = cell.stack_cpu_cores
         busiest = max(cores, key=lambda n: cores[n])
         total = sum(cores.values()) + cell.loadgen_cpu_s / cell.seconds
-        lines.append(f"- {path}: busiest {busiest} {cores[busiest]:.2f}, "
-                     f"envoy {cores.get('envoy', 0):.2f}, stack+loadgen {total:.2f}; CPU per request: "
-                     f"ml_engine {cores.get('ml_engine', 0) * 1000 / cell.rps:.3f} ms, "
-                     f"envoy {cores.get('envoy', 0) * 1000 / cell.rps:.3f} ms")
+        lines.append(
+            f"- {path}: busiest {busiest} {cores[busiest]:.2f}, "
+            f"envoy {cores.get('envoy', 0):.2f}, stack+loadgen {total:.2f}; CPU per request: "
+            f"ml_engine {cores.get('ml_engine', 0) * 1000 / cell.rps:.3f} ms, "
+            f"envoy {cores.get('envoy', 0) * 1000 / cell.rps:.3f} ms"
+        )
     return "\n".join(lines)
 
 
@@ -348,17 +393,19 @@ def main(argv: list[str] | None = None) -> int:
     keys_dir = tmp / "keys"
     env = dict(os.environ)
     env.update({k: str(v) for k, v in PORTS.items()})
-    env.update({
-        "BUSINESS_METRICS_PORT": "0",
-        "ML_METRICS_PORT": "0",
-        "JWT_KEYS_DIR": str(keys_dir),
-        "DEV_TOKENS_ENABLED": "false",
-        "RATE_LIMIT_SCALE": "1000",
-        "DATABASE_URL": f"sqlite:///{tmp / 'business.db'}",
-        "ML_SERVICE_URL": f"127.0.0.1:{PORTS['ML_GRPC_PORT']}",
-        "MARKET_SQLITE_PATH": str(tmp / "market.db"),
-        "LOG_LEVEL": "WARNING",
-    })
+    env.update(
+        {
+            "BUSINESS_METRICS_PORT": "0",
+            "ML_METRICS_PORT": "0",
+            "JWT_KEYS_DIR": str(keys_dir),
+            "DEV_TOKENS_ENABLED": "false",
+            "RATE_LIMIT_SCALE": "1000",
+            "DATABASE_URL": f"sqlite:///{tmp / 'business.db'}",
+            "ML_SERVICE_URL": f"127.0.0.1:{PORTS['ML_GRPC_PORT']}",
+            "MARKET_SQLITE_PATH": str(tmp / "market.db"),
+            "LOG_LEVEL": "WARNING",
+        }
+    )
     stack = Stack(env=env, log_dir=tmp / "logs")
     token = mint_token(keys_dir, stack.edge.jwt_issuer, stack.edge.jwt_audience)
     results: list[CellResult] = []
@@ -369,14 +416,25 @@ def main(argv: list[str] | None = None) -> int:
         ctx = multiprocessing.get_context("spawn")
         for conc in args.concurrency:
             for path in args.paths:
-                spec = CellSpec(path, conc, args.seconds, args.warmup, token,
-                                f"127.0.0.1:{PORTS['ML_GRPC_PORT']}", "127.0.0.1", PORTS["ENVOY_PORT"],
-                                pids)
+                spec = CellSpec(
+                    path,
+                    conc,
+                    args.seconds,
+                    args.warmup,
+                    token,
+                    f"127.0.0.1:{PORTS['ML_GRPC_PORT']}",
+                    "127.0.0.1",
+                    PORTS["ENVOY_PORT"],
+                    pids,
+                )
                 with concurrent.futures.ProcessPoolExecutor(1, mp_context=ctx) as pool:
                     result = pool.submit(run_cell, spec).result()
                 results.append(result)
-                print(f"  {path:<14} c={conc:<3} p50 {result.p50_ms:7.2f} ms  p99 {result.p99_ms:7.2f} ms"
-                      f"  {result.rps:7.0f} req/s  errors {result.errors}", flush=True)
+                print(
+                    f"  {path:<14} c={conc:<3} p50 {result.p50_ms:7.2f} ms  p99 {result.p99_ms:7.2f} ms"
+                    f"  {result.rps:7.0f} req/s  errors {result.errors}",
+                    flush=True,
+                )
                 for name, child in stack.children.items():
                     if not child.running:
                         raise RuntimeError(f"{name} died during the benchmark")
@@ -385,22 +443,35 @@ def main(argv: list[str] | None = None) -> int:
 
     table = render(results, args.concurrency)
     print()
-    print(f"EngineService.GetStats, {args.seconds:g} s per cell after {args.warmup:g} s warm-up, "
-          f"{os.cpu_count()} CPU cores shared by load generator and stack")
+    print(
+        f"EngineService.GetStats, {args.seconds:g} s per cell after {args.warmup:g} s warm-up, "
+        f"{os.cpu_count()} CPU cores shared by load generator and stack"
+    )
     print(table)
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     out = RESULTS_DIR / f"edge-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-    out.write_text(json.dumps({
-        "rpc": GRPC_METHOD, "seconds": args.seconds, "warmup": args.warmup,
-        "cpu_count": os.cpu_count(), "python": sys.version.split()[0],
-        "results": [asdict(r) for r in results],
-    }, indent=2))
+    out.write_text(
+        json.dumps(
+            {
+                "rpc": GRPC_METHOD,
+                "seconds": args.seconds,
+                "warmup": args.warmup,
+                "cpu_count": os.cpu_count(),
+                "python": sys.version.split()[0],
+                "results": [asdict(r) for r in results],
+            },
+            indent=2,
+        )
+    )
     print(f"\nwrote {out}")
     failed = [r for r in results if r.errors or not r.requests]
     if failed:
         for r in failed:
-            print(f"FAILED {r.path} c={r.concurrency}: {r.errors} errors, {r.requests} ok; "
-                  f"first error: {r.first_error}", file=sys.stderr)
+            print(
+                f"FAILED {r.path} c={r.concurrency}: {r.errors} errors, {r.requests} ok; "
+                f"first error: {r.first_error}",
+                file=sys.stderr,
+            )
         return 1
     return 0
 

@@ -48,7 +48,9 @@ def direct_calls(bars: Bars) -> dict[str, Callable[[], object]]:
     }
 
 
-def paired_medians(first: Callable[[], object], second: Callable[[], object], repeat: int) -> tuple[float, float]:
+def paired_medians(
+    first: Callable[[], object], second: Callable[[], object], repeat: int
+) -> tuple[float, float]:
     """Median seconds of each, timed alternately so that drift on a shared machine hits both alike."""
     first(), second()  # warm-up: fills the lookback cache, allocator pools and CPU caches for both
     samples: tuple[list[float], list[float]] = ([], [])
@@ -75,7 +77,9 @@ def all_outputs(bars: Bars, requests: tuple[IndicatorRequest, ...]) -> list[Floa
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--bars", type=int, default=100_000, help="bars in the random walk (default 100000)")
     parser.add_argument("--repeat", type=int, default=50, help="timed runs per cell; the median is shown")
     parser.add_argument("--seed", type=int, default=7)
@@ -89,20 +93,28 @@ def main() -> None:
     for request in requests:
         rows.append((request.key, *paired_medians(ours(bars, (request,)), direct[request.name], args.repeat)))
     all_direct = list(direct.values())
-    rows.append(("all five", *paired_medians(ours(bars, requests), lambda: [f() for f in all_direct], args.repeat)))
+    rows.append(
+        ("all five", *paired_medians(ours(bars, requests), lambda: [f() for f in all_direct], args.repeat))
+    )
 
     print(f"Indicator domain layer vs TA-Lib direct: {args.bars} bars, median of {args.repeat} runs\n")
     print("| indicator | ours ms | TA-Lib ms | overhead us | ratio |")
     print("|---|---:|---:|---:|---:|")
     for key, t_ours, t_talib in rows:
         overhead_us = (t_ours - t_talib) * 1e6
-        print(f"| {key} | {t_ours * 1e3:.3f} | {t_talib * 1e3:.3f} | {overhead_us:.1f} | {t_ours / t_talib:.3f}x |")
+        print(
+            f"| {key} | {t_ours * 1e3:.3f} | {t_talib * 1e3:.3f} | {overhead_us:.1f} | "
+            f"{t_ours / t_talib:.3f}x |"
+        )
 
     outputs = all_outputs(bars, requests)
     t_parse = median_seconds(lambda: parse_indicators(INDICATORS), args.repeat)
     t_json = median_seconds(lambda: [json_values(values) for values in outputs], args.repeat)
     print(f"\nparse_indicators({INDICATORS!r}): {t_parse * 1e6:.1f} us")
-    print(f"json_values on all {len(outputs)} output arrays ({len(outputs) * args.bars} values): {t_json * 1e3:.1f} ms")
+    print(
+        f"json_values on all {len(outputs)} output arrays ({len(outputs) * args.bars} values): "
+        f"{t_json * 1e3:.1f} ms"
+    )
 
 
 if __name__ == "__main__":

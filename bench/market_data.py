@@ -43,8 +43,13 @@ from trading.market.v1 import indicator_service_pb2_grpc as ind_grpc
 from trading.market.v1 import market_data_service_pb2 as md_pb
 from trading.market.v1 import market_data_service_pb2_grpc as md_grpc
 
-PORTS = {"ENVOY_PORT": 28180, "ENVOY_ADMIN_PORT": 29911, "BUSINESS_GRPC_PORT": 25151,
-         "ML_GRPC_PORT": 25152, "GATEWAY_PORT": 28100}
+PORTS = {
+    "ENVOY_PORT": 28180,
+    "ENVOY_ADMIN_PORT": 29911,
+    "BUSINESS_GRPC_PORT": 25151,
+    "ML_GRPC_PORT": 25152,
+    "GATEWAY_PORT": 28100,
+}
 HOUR = 3600
 INDICATORS = "rsi,macd,atr,bbands,stoch"
 GRPC_OPTIONS = [("grpc.max_receive_message_length", 256 * 1024 * 1024)]
@@ -61,9 +66,18 @@ def random_walk_csv(n: int, seed: int = 7) -> tuple[str, dict[str, np.ndarray]]:
     t0 = 1_500_000_000 - 1_500_000_000 % HOUR
     times = t0 + np.arange(n) * HOUR
     lines = ["time,open,high,low,close,volume"]
-    lines += [f"{t},{o!r},{h!r},{lo!r},{c!r},{v!r}" for t, o, h, lo, c, v in
-              zip(times.tolist(), open_.tolist(), high.tolist(), low.tolist(), close.tolist(), volume.tolist(),
-                  strict=True)]
+    lines += [
+        f"{t},{o!r},{h!r},{lo!r},{c!r},{v!r}"
+        for t, o, h, lo, c, v in zip(
+            times.tolist(),
+            open_.tolist(),
+            high.tolist(),
+            low.tolist(),
+            close.tolist(),
+            volume.tolist(),
+            strict=True,
+        )
+    ]
     return "\n".join(lines) + "\n", {"high": high, "low": low, "close": close, "volume": volume}
 
 
@@ -95,9 +109,19 @@ def bench_import(mysql_url: str, sqlite_url: str, text: str, n: int) -> list[tup
             rows.append(("re-import (no change) → MySQL", n / (time.perf_counter() - started)))
             assert again.rows_inserted == 0
             # The floor: the same rows as one plain multi-row INSERT, no parsing or validation.
-            values = [{"symbol": "BENCH", "timeframe": "1m", "ts": r["ts"], "open": r["open"], "high": r["high"],
-                       "low": r["low"], "close": r["close"], "volume": r["volume"]}
-                      for r in _rows_of(store, n)]
+            values = [
+                {
+                    "symbol": "BENCH",
+                    "timeframe": "1m",
+                    "ts": r["ts"],
+                    "open": r["open"],
+                    "high": r["high"],
+                    "low": r["low"],
+                    "close": r["close"],
+                    "volume": r["volume"],
+                }
+                for r in _rows_of(store, n)
+            ]
             started = time.perf_counter()
             with store.engine.begin() as conn:
                 conn.execute(bars_table.insert(), values)
@@ -110,8 +134,17 @@ def _rows_of(store: MarketStore, n: int) -> list[dict[str, float]]:
     with store.engine.connect() as conn:
         loaded = repo.load_bars(conn, "BENCH", "1h")
     assert len(loaded) == n
-    return [{"ts": int(loaded.times[i]), "open": loaded.open[i], "high": loaded.high[i], "low": loaded.low[i],
-             "close": loaded.close[i], "volume": loaded.volume[i]} for i in range(n)]
+    return [
+        {
+            "ts": int(loaded.times[i]),
+            "open": loaded.open[i],
+            "high": loaded.high[i],
+            "low": loaded.low[i],
+            "close": loaded.close[i],
+            "volume": loaded.volume[i],
+        }
+        for i in range(n)
+    ]
 
 
 def bench_history(token: str, repeat: int) -> dict[str, float]:
@@ -120,6 +153,7 @@ def bench_history(token: str, repeat: int) -> dict[str, float]:
     request = md_pb.GetHistoryRequest(symbol="BENCH", limit=5000, timeframe="1h")
     results: dict[str, float] = {}
     with httpx.Client(base_url=f"http://127.0.0.1:{PORTS['ENVOY_PORT']}", headers=headers) as http:
+
         def rest() -> None:
             reply = http.get("/api/history/BENCH", params={"limit": "5000", "timeframe": "1h"})
             assert reply.status_code == 200 and len(reply.json()["bars"]) == 5000, reply.text[:200]
@@ -136,8 +170,9 @@ def bench_history(token: str, repeat: int) -> dict[str, float]:
     return results
 
 
-def bench_indicators(token: str, columns: dict[str, np.ndarray], n: int, repeat: int,
-                     mysql_url: str) -> dict[str, float]:
+def bench_indicators(
+    token: str, columns: dict[str, np.ndarray], n: int, repeat: int, mysql_url: str
+) -> dict[str, float]:
     high, low, close = (columns[c] for c in ("high", "low", "close"))
 
     def direct() -> None:
@@ -162,8 +197,11 @@ def bench_indicators(token: str, columns: dict[str, np.ndarray], n: int, repeat:
     series = windows.resolve("BENCH", "1h")
     read_s = timed(lambda: windows.latest(series, n + 33), repeat)
     store.close()
-    return {"TA-Lib in-process": timed(direct, repeat), "reading the bars (repository, in-process)": read_s,
-            "GetIndicators RPC (gRPC direct)": rpc_s}
+    return {
+        "TA-Lib in-process": timed(direct, repeat),
+        "reading the bars (repository, in-process)": read_s,
+        "GetIndicators RPC (gRPC direct)": rpc_s,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -194,19 +232,44 @@ def main(argv: list[str] | None = None) -> int:
 
         env = dict(os.environ)
         env.update({k: str(v) for k, v in PORTS.items()})
-        env.update({"BUSINESS_METRICS_PORT": "0", "ML_METRICS_PORT": "0", "JWT_KEYS_DIR": str(tmp / "keys"),
-                    "RATE_LIMIT_SCALE": "1000", "DATABASE_URL": f"sqlite:///{tmp / 'business.db'}",
-                    "MYSQL_HOST": host, "MYSQL_USER": user, "MYSQL_PASSWORD": password,
-                    "MYSQL_DATABASE": database, "LOG_LEVEL": "WARNING"})
+        env.update(
+            {
+                "BUSINESS_METRICS_PORT": "0",
+                "ML_METRICS_PORT": "0",
+                "JWT_KEYS_DIR": str(tmp / "keys"),
+                "RATE_LIMIT_SCALE": "1000",
+                "DATABASE_URL": f"sqlite:///{tmp / 'business.db'}",
+                "MYSQL_HOST": host,
+                "MYSQL_USER": user,
+                "MYSQL_PASSWORD": password,
+                "MYSQL_DATABASE": database,
+                "LOG_LEVEL": "WARNING",
+            }
+        )
         stack = Stack(env=env, log_dir=tmp / "logs")
         stack.start()
         keys = SigningKeyStore(tmp / "keys")
         now = int(time.time())
-        token = keys.sign({"iss": stack.edge.jwt_issuer, "aud": stack.edge.jwt_audience, "sub": "bench",
-                           "roles": ["user"], "plan": "free", "iat": now, "exp": now + 3600, "jti": "bench"})
+        token = keys.sign(
+            {
+                "iss": stack.edge.jwt_issuer,
+                "aud": stack.edge.jwt_audience,
+                "sub": "bench",
+                "roles": ["user"],
+                "plan": "free",
+                "iat": now,
+                "exp": now + 3600,
+                "jti": "bench",
+            }
+        )
         history = bench_history(token, args.requests)
-        indicators = bench_indicators(token, {k: v[-args.indicator_bars:] for k, v in columns.items()},
-                                      args.indicator_bars, max(5, args.requests // 3), mysql_url)
+        indicators = bench_indicators(
+            token,
+            {k: v[-args.indicator_bars :] for k, v in columns.items()},
+            args.indicator_bars,
+            max(5, args.requests // 3),
+            mysql_url,
+        )
     finally:
         if stack is not None:
             stack.stop()

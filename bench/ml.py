@@ -101,15 +101,16 @@ def _model_inputs(meta: Any, batch: int) -> Float32Array:
     from ml_engine.domain.market.bars import Bars
 
     frame = EURUSD.tz_localize("UTC")
-    bars = Bars.from_columns(frame.index.as_unit("s").asi8, frame.Open, frame.High, frame.Low, frame.Close,
-                             frame.Volume)
+    bars = Bars.from_columns(
+        frame.index.as_unit("s").asi8, frame.Open, frame.High, frame.Low, frame.Close, frame.Volume
+    )
     features = compute_features(bars)
     normalized = (features - np.asarray(meta.norm_mean)) / np.asarray(meta.norm_std)
     normalized = np.nan_to_num(normalized, nan=0.0).astype(np.float32)
     window = int(meta.window_bars)
     if window <= 1:
         return np.ascontiguousarray(normalized[-batch:])
-    windows = [normalized[len(normalized) - window - i:len(normalized) - i] for i in range(batch)]
+    windows = [normalized[len(normalized) - window - i : len(normalized) - i] for i in range(batch)]
     return np.ascontiguousarray(np.stack(windows[::-1]))
 
 
@@ -119,7 +120,9 @@ def _ort_session(path: Path, provider: str, threads: int) -> Any:
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
-    providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if provider == "cuda" else ["CPUExecutionProvider"]
+    providers = (
+        ["CUDAExecutionProvider", "CPUExecutionProvider"] if provider == "cuda" else ["CPUExecutionProvider"]
+    )
     session = ort.InferenceSession(str(path), options, providers=providers)
     if provider == "cuda" and session.get_providers()[0] != "CUDAExecutionProvider":
         raise RuntimeError(f"CUDA was asked for but the session runs on {session.get_providers()}")
@@ -186,8 +189,10 @@ def part_a(repo: Path, horizon: str, seconds: float, provider: str, threads: int
             rows.append(KernelRow(xgb_name, "xgboost", batch, calls, med, p99, parity))
             calls, med, p99 = _time_calls(_ort_runner(session, meta, x), seconds)
             rows.append(KernelRow(xgb_name, "onnxruntime", batch, calls, med, p99, parity))
-            print(f"  a {xgb_name} batch {batch}: xgboost {rows[-2].median_us:.1f} us, ORT {med:.1f} us",
-                  flush=True)
+            print(
+                f"  a {xgb_name} batch {batch}: xgboost {rows[-2].median_us:.1f} us, ORT {med:.1f} us",
+                flush=True,
+            )
     try:
         import torch
 
@@ -200,7 +205,9 @@ def part_a(repo: Path, horizon: str, seconds: float, provider: str, threads: int
         session = _ort_session(repo / name / "1" / "model.onnx", provider, threads)
         meta = _metadata(session)
         net = build_net(meta.family, len(meta.feature_names), meta.window_bars)
-        net.load_state_dict(torch.load(repo / name / "1" / "torch_state.pt", map_location="cpu", weights_only=True))
+        net.load_state_dict(
+            torch.load(repo / name / "1" / "torch_state.pt", map_location="cpu", weights_only=True)
+        )
         net.eval()
         for batch in (1, 64):
             x = _model_inputs(meta, batch)
@@ -211,27 +218,41 @@ def part_a(repo: Path, horizon: str, seconds: float, provider: str, threads: int
                     return net(tensor)
 
             native = np.asarray(eager().numpy(), dtype=np.float64).reshape(len(x), -1)
-            ort_out = np.asarray(session.run([meta.output_name], {meta.input_name: x})[0],
-                                 dtype=np.float64).reshape(len(x), -1)
-            parity = float(np.max(np.abs(native - ort_out))) if native.shape == ort_out.shape else float("nan")
+            ort_out = np.asarray(
+                session.run([meta.output_name], {meta.input_name: x})[0], dtype=np.float64
+            ).reshape(len(x), -1)
+            parity = (
+                float(np.max(np.abs(native - ort_out))) if native.shape == ort_out.shape else float("nan")
+            )
             calls, med, p99 = _time_calls(eager, seconds)
             rows.append(KernelRow(name, "torch eager", batch, calls, med, p99, parity))
             calls, med, p99 = _time_calls(_ort_runner(session, meta, x), seconds)
             rows.append(KernelRow(name, "onnxruntime", batch, calls, med, p99, parity))
-            print(f"  a {name} batch {batch}: torch {rows[-2].median_us:.1f} us, ORT {med:.1f} us", flush=True)
+            print(
+                f"  a {name} batch {batch}: torch {rows[-2].median_us:.1f} us, ORT {med:.1f} us", flush=True
+            )
     return rows
 
 
 def render_a(rows: list[KernelRow], provider: str, threads: int) -> str:
-    lines = [f"### a. ONNX Runtime ({provider}) vs native, in process, {threads} thread(s), per call",
-             "", "| model | batch | native | native median us | native p99 us | ORT median us | ORT p99 us "
-             "| speed-up (median) | max abs diff |", "|---|---:|---|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"### a. ONNX Runtime ({provider}) vs native, in process, {threads} thread(s), per call",
+        "",
+        "| model | batch | native | native median us | native p99 us | ORT median us | ORT p99 us "
+        "| speed-up (median) | max abs diff |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for native in (r for r in rows if r.runtime != "onnxruntime"):
-        ort = next(r for r in rows if r.runtime == "onnxruntime" and r.model == native.model
-                   and r.batch == native.batch)
-        lines.append(f"| {native.model} | {native.batch} | {native.runtime} | {native.median_us:.1f} | "
-                     f"{native.p99_us:.1f} | {ort.median_us:.1f} | {ort.p99_us:.1f} | "
-                     f"{native.median_us / ort.median_us:.1f}x | {native.parity:.1e} |")
+        ort = next(
+            r
+            for r in rows
+            if r.runtime == "onnxruntime" and r.model == native.model and r.batch == native.batch
+        )
+        lines.append(
+            f"| {native.model} | {native.batch} | {native.runtime} | {native.median_us:.1f} | "
+            f"{native.p99_us:.1f} | {ort.median_us:.1f} | {ort.p99_us:.1f} | "
+            f"{native.median_us / ort.median_us:.1f}x | {native.parity:.1e} |"
+        )
     return "\n".join(lines)
 
 
@@ -284,8 +305,10 @@ async def _run_cell(spec: CellSpec) -> CellResult:
 
         call = call_grpc
     else:
-        raw = (f"GET /api/predict/{SYMBOL}?horizon=all HTTP/1.1\r\nHost: 127.0.0.1:{spec.envoy_port}\r\n"
-               f"Authorization: Bearer {spec.token}\r\nAccept: application/json\r\n\r\n").encode()
+        raw = (
+            f"GET /api/predict/{SYMBOL}?horizon=all HTTP/1.1\r\nHost: 127.0.0.1:{spec.envoy_port}\r\n"
+            f"Authorization: Bearer {spec.token}\r\nAccept: application/json\r\n\r\n"
+        ).encode()
 
         async def call_rest(conn: HttpConn | None) -> str | None:
             assert conn is not None
@@ -298,16 +321,28 @@ async def _run_cell(spec: CellSpec) -> CellResult:
 
     try:
         outcome = await closed_loop(
-            call, lambda: None if channel is not None else HttpConn("127.0.0.1", spec.envoy_port),
-            spec.concurrency, spec.warmup_s, spec.seconds,
+            call,
+            lambda: None if channel is not None else HttpConn("127.0.0.1", spec.envoy_port),
+            spec.concurrency,
+            spec.warmup_s,
+            spec.seconds,
         )
     finally:
         if channel is not None:
             await channel.close()
     latencies = [s * 1000 for s in outcome.latencies]
-    return CellResult(spec.path, spec.concurrency, spec.label, len(latencies), outcome.errors, outcome.elapsed,
-                      percentile(latencies, 0.5), percentile(latencies, 0.99), len(latencies) / outcome.elapsed,
-                      outcome.first_error)
+    return CellResult(
+        spec.path,
+        spec.concurrency,
+        spec.label,
+        len(latencies),
+        outcome.errors,
+        outcome.elapsed,
+        percentile(latencies, 0.5),
+        percentile(latencies, 0.99),
+        len(latencies) / outcome.elapsed,
+        outcome.first_error,
+    )
 
 
 def run_cell(spec: CellSpec) -> CellResult:
@@ -322,10 +357,16 @@ def in_subprocess(function: Callable[..., Any], *args: Any) -> Any:
 
 
 def render_b(results: list[CellResult]) -> str:
-    lines = ["### b. Predict (horizon=all, EURUSD): REST through Envoy vs direct gRPC", "",
-             "| path | conc | p50 ms | p99 ms | req/s | errors |", "|---|---:|---:|---:|---:|---:|"]
+    lines = [
+        "### b. Predict (horizon=all, EURUSD): REST through Envoy vs direct gRPC",
+        "",
+        "| path | conc | p50 ms | p99 ms | req/s | errors |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for r in results:
-        lines.append(f"| {r.path} | {r.concurrency} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.rps:.0f} | {r.errors} |")
+        lines.append(
+            f"| {r.path} | {r.concurrency} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.rps:.0f} | {r.errors} |"
+        )
     return "\n".join(lines)
 
 
@@ -343,15 +384,21 @@ class BatchingRow:
     p99_ms: float
 
 
-def _registry_throughput(repo: str, provider: str, model: str, batching: bool, concurrency: int,
-                         seconds: float) -> BatchingRow:
+def _registry_throughput(
+    repo: str, provider: str, model: str, batching: bool, concurrency: int, seconds: float
+) -> BatchingRow:
     """Entry point of a process: one ModelRegistry, `concurrency` tasks calling infer()."""
     from ml_engine.config import MlEngineSettings
     from ml_engine.serving.registry import ModelRegistry
 
     async def run() -> BatchingRow:
-        settings = MlEngineSettings(_env_file=None, model_path=repo, ml_batching=batching,
-                                    ml_execution_provider=provider, ml_model_watch_interval_s=0)
+        settings = MlEngineSettings(
+            _env_file=None,
+            model_path=repo,
+            ml_batching=batching,
+            ml_execution_provider=provider,
+            ml_model_watch_interval_s=0,
+        )
         registry = ModelRegistry(settings)
         await registry.start()
         try:
@@ -373,8 +420,15 @@ def _registry_throughput(repo: str, provider: str, model: str, batching: bool, c
         finally:
             await registry.stop()
         latencies.sort()
-        return BatchingRow(model, batching, len(latencies), elapsed, len(latencies) / elapsed,
-                           percentile(latencies, 0.5), percentile(latencies, 0.99))
+        return BatchingRow(
+            model,
+            batching,
+            len(latencies),
+            elapsed,
+            len(latencies) / elapsed,
+            percentile(latencies, 0.5),
+            percentile(latencies, 0.99),
+        )
 
     return asyncio.run(run())
 
@@ -383,30 +437,44 @@ def part_c_in_process(repo: Path, horizon: str, provider: str, seconds: float) -
     rows = []
     for model in (f"{horizon}_gru", f"{horizon}_transformer", f"{horizon}_xgb_range_high"):
         for batching in (True, False):
-            row: BatchingRow = in_subprocess(_registry_throughput, str(repo), provider, model, batching, 64, seconds)
+            row: BatchingRow = in_subprocess(
+                _registry_throughput, str(repo), provider, model, batching, 64, seconds
+            )
             rows.append(row)
-            print(f"  c {model} batching={batching}: {row.rps:.0f} infer/s p50 {row.p50_ms:.2f} ms", flush=True)
+            print(
+                f"  c {model} batching={batching}: {row.rps:.0f} infer/s p50 {row.p50_ms:.2f} ms", flush=True
+            )
     return rows
 
 
 def render_c(rows: list[BatchingRow], engine: list[CellResult]) -> str:
     lines = ["### c. Micro-batching at concurrency 64, with vs without", ""]
     if rows:
-        lines += ["In process: one `ModelRegistry` per setting (ML_BATCHING=true / false), 64 asyncio tasks "
-                  "calling `infer` with one row each.", "",
-                  "| model | batching | infer/s | p50 ms | p99 ms | throughput ratio |",
-                  "|---|---|---:|---:|---:|---:|"]
+        lines += [
+            "In process: one `ModelRegistry` per setting (ML_BATCHING=true / false), 64 asyncio tasks "
+            "calling `infer` with one row each.",
+            "",
+            "| model | batching | infer/s | p50 ms | p99 ms | throughput ratio |",
+            "|---|---|---:|---:|---:|---:|",
+        ]
         for row in rows:
             off = next(r for r in rows if r.model == row.model and not r.batching)
             ratio = f"{row.rps / off.rps:.2f}x" if row.batching else "1.00x"
-            lines.append(f"| {row.model} | {'on' if row.batching else 'off'} | {row.rps:.0f} | {row.p50_ms:.2f} | "
-                         f"{row.p99_ms:.2f} | {ratio} |")
+            lines.append(
+                f"| {row.model} | {'on' if row.batching else 'off'} | {row.rps:.0f} | {row.p50_ms:.2f} | "
+                f"{row.p99_ms:.2f} | {ratio} |"
+            )
     if engine:
         on = next((r for r in engine if r.label == "batching on"), None)
         unbatched = next((r for r in engine if r.label == "batching off"), None)
-        lines += ["", "End to end: Predict (horizon=all) over direct gRPC at c=64, the ML engine started with "
-                  "ML_BATCHING=true, then restarted with false.", "",
-                  "| ML engine | req/s | p50 ms | p99 ms | errors |", "|---|---:|---:|---:|---:|"]
+        lines += [
+            "",
+            "End to end: Predict (horizon=all) over direct gRPC at c=64, the ML engine started with "
+            "ML_BATCHING=true, then restarted with false.",
+            "",
+            "| ML engine | req/s | p50 ms | p99 ms | errors |",
+            "|---|---:|---:|---:|---:|",
+        ]
         for r in engine:
             lines.append(f"| {r.label} | {r.rps:.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.errors} |")
         if on and unbatched and unbatched.rps:
@@ -456,14 +524,21 @@ async def _subscribe(spec: FanoutSpec, state: FanoutState) -> str | None:
     `spec.bars` messages published after every subscriber was connected."""
     from trading.ml.v1 import prediction_service_pb2
 
-    payload = prediction_service_pb2.StreamPredictionsRequest(symbol=SYMBOL, timeframe="1h").SerializeToString()
+    payload = prediction_service_pb2.StreamPredictionsRequest(
+        symbol=SYMBOL, timeframe="1h"
+    ).SerializeToString()
     body = struct.pack(">BI", 0, len(payload)) + payload
     reader, writer = await asyncio.open_connection("127.0.0.1", spec.envoy_port)
     try:
         sent_at = time.perf_counter()
-        writer.write((f"POST {STREAM_METHOD} HTTP/1.1\r\nHost: 127.0.0.1:{spec.envoy_port}\r\n"
-                      f"Authorization: Bearer {spec.token}\r\nContent-Type: application/grpc-web+proto\r\n"
-                      f"X-Grpc-Web: 1\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body)
+        writer.write(
+            (
+                f"POST {STREAM_METHOD} HTTP/1.1\r\nHost: 127.0.0.1:{spec.envoy_port}\r\n"
+                f"Authorization: Bearer {spec.token}\r\nContent-Type: application/grpc-web+proto\r\n"
+                f"X-Grpc-Web: 1\r\nContent-Length: {len(body)}\r\n\r\n"
+            ).encode()
+            + body
+        )
         await writer.drain()
         state.connected += 1
         # gRPC sends the response headers with the first message: this waits for the first bar.
@@ -489,7 +564,7 @@ async def _subscribe(spec: FanoutSpec, state: FanoutState) -> str | None:
                 flags, length = struct.unpack(">BI", buffer[:5])
                 if len(buffer) < 5 + length:
                     break
-                frame, buffer = buffer[5:5 + length], buffer[5 + length:]
+                frame, buffer = buffer[5 : 5 + length], buffer[5 + length :]
                 if flags & 0x80:
                     return f"stream ended: {frame[:200]!r}"
                 message = prediction_service_pb2.StreamPredictionsResponse.FromString(frame)
@@ -529,10 +604,20 @@ async def _fanout(spec: FanoutSpec) -> FanoutResult:
     if pending:
         errors.append(f"{len(pending)} subscribers timed out after {spec.timeout_s:.0f} s")
     latencies, firsts = sorted(state.latencies), sorted(state.first_message_s)
-    return FanoutResult(spec.subscribers, state.connected, completed, len(latencies), len(state.bars_seen),
-                        percentile(latencies, 0.5), percentile(latencies, 0.99),
-                        latencies[-1] if latencies else float("nan"), connect_s, percentile(firsts, 0.5),
-                        firsts[-1] if firsts else float("nan"), errors[:5])
+    return FanoutResult(
+        spec.subscribers,
+        state.connected,
+        completed,
+        len(latencies),
+        len(state.bars_seen),
+        percentile(latencies, 0.5),
+        percentile(latencies, 0.99),
+        latencies[-1] if latencies else float("nan"),
+        connect_s,
+        percentile(firsts, 0.5),
+        firsts[-1] if firsts else float("nan"),
+        errors[:5],
+    )
 
 
 def run_fanout(spec: FanoutSpec) -> FanoutResult:
@@ -545,19 +630,26 @@ def run_fanout(spec: FanoutSpec) -> FanoutResult:
 
 
 def render_d(result: FanoutResult, bars: int) -> str:
-    return "\n".join([
-        f"### d. Streaming fan-out: gRPC-Web subscribers through Envoy, StreamPredictions({SYMBOL}, 1h)", "",
-        "| subscribers | subscribed | completed | bars | samples | p50 ms | p99 ms | max ms | subscribe s "
-        "| first message p50 / max s |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-        f"| {result.subscribers} | {result.connected} | {result.completed} | {result.distinct_bars} (of {bars} "
-        f"asked) | {result.samples} | {result.p50_ms:.1f} | {result.p99_ms:.1f} | {result.max_ms:.1f} | "
-        f"{result.connect_s:.1f} | {result.first_message_p50_s:.1f} / {result.first_message_max_s:.1f} |",
-        "", "Latency: subscriber receive time - the message's published_at (same host clock); the "
-        "subscribers run in one Python process on the same cores as the stack. Only bars published after "
-        "every subscriber had sent its request count. subscribe s: time to open every connection and send "
-        "every request; first message: request sent -> first message received.",
-    ])
+    return "\n".join(
+        [
+            f"### d. Streaming fan-out: gRPC-Web subscribers through Envoy, StreamPredictions({SYMBOL}, 1h)",
+            "",
+            "| subscribers | subscribed | completed | bars | samples | p50 ms | p99 ms | max ms | "
+            "subscribe s "
+            "| first message p50 / max s |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            f"| {result.subscribers} | {result.connected} | {result.completed} | {result.distinct_bars} (of "
+            f"{bars} "
+            f"asked) | {result.samples} | {result.p50_ms:.1f} | {result.p99_ms:.1f} | {result.max_ms:.1f} | "
+            f"{result.connect_s:.1f} | {result.first_message_p50_s:.1f} / {result.first_message_max_s:.1f} |",
+            "",
+            "Latency: subscriber receive time - the message's published_at (same host clock); the "
+            "subscribers run in one Python process on the same cores as the stack. Only bars published after "
+            "every subscriber had sent its request count. subscribe s: time to open every connection and "
+            "send "
+            "every request; first message: request sent -> first message received.",
+        ]
+    )
 
 
 # =========================================================================== stack + main
@@ -569,21 +661,40 @@ def mint_token(keys_dir: Path, issuer: str, audience: str) -> str:
     store = SigningKeyStore(keys_dir)
     store.ensure()
     now = int(time.time())
-    return store.sign({"iss": issuer, "aud": audience, "sub": "bench", "roles": ["user"], "plan": "free",
-                       "iat": now, "nbf": now - 5, "exp": now + 3600, "jti": uuid.uuid4().hex})
+    return store.sign(
+        {
+            "iss": issuer,
+            "aud": audience,
+            "sub": "bench",
+            "roles": ["user"],
+            "plan": "free",
+            "iat": now,
+            "nbf": now - 5,
+            "exp": now + 3600,
+            "jti": uuid.uuid4().hex,
+        }
+    )
 
 
 def stack_env(tmp: Path, provider: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update({k: str(v) for k, v in PORTS.items()})
-    env.update({
-        "APP_ENV": "test", "BUSINESS_METRICS_PORT": "0", "ML_METRICS_PORT": "0",
-        "JWT_KEYS_DIR": str(tmp / "keys"), "DEV_TOKENS_ENABLED": "false", "RATE_LIMIT_SCALE": "1000",
-        "DATABASE_URL": f"sqlite:///{tmp / 'business.db'}",
-        "ML_SERVICE_URL": f"127.0.0.1:{PORTS['ML_GRPC_PORT']}",
-        "MARKET_SQLITE_PATH": env.get("MARKET_SQLITE_PATH", str(tmp / "market.db")),
-        "ML_EXECUTION_PROVIDER": provider, "ML_BATCHING": "true", "LOG_LEVEL": "WARNING",
-    })
+    env.update(
+        {
+            "APP_ENV": "test",
+            "BUSINESS_METRICS_PORT": "0",
+            "ML_METRICS_PORT": "0",
+            "JWT_KEYS_DIR": str(tmp / "keys"),
+            "DEV_TOKENS_ENABLED": "false",
+            "RATE_LIMIT_SCALE": "1000",
+            "DATABASE_URL": f"sqlite:///{tmp / 'business.db'}",
+            "ML_SERVICE_URL": f"127.0.0.1:{PORTS['ML_GRPC_PORT']}",
+            "MARKET_SQLITE_PATH": env.get("MARKET_SQLITE_PATH", str(tmp / "market.db")),
+            "ML_EXECUTION_PROVIDER": provider,
+            "ML_BATCHING": "true",
+            "LOG_LEVEL": "WARNING",
+        }
+    )
     return env
 
 
@@ -599,8 +710,11 @@ def wait_for_predictions(token: str, timeout_s: float = 120) -> None:
         stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
         while time.monotonic() < deadline:
             try:
-                stub.Predict(prediction_service_pb2.PredictRequest(symbol=SYMBOL, horizon="all"),
-                             metadata=(("authorization", f"Bearer {token}"),), timeout=10)
+                stub.Predict(
+                    prediction_service_pb2.PredictRequest(symbol=SYMBOL, horizon="all"),
+                    metadata=(("authorization", f"Bearer {token}"),),
+                    timeout=10,
+                )
                 return
             except grpc.RpcError as error:
                 last = f"{error.code().name}: {error.details()}"
@@ -630,10 +744,16 @@ def run_stack_parts(args: argparse.Namespace, report: Report) -> None:
     print(f"starting stack (logs in {tmp / 'logs'}) ...", flush=True)
 
     def cell(path: str, conc: int, label: str = "") -> CellResult:
-        result: CellResult = in_subprocess(run_cell, CellSpec(path, conc, args.seconds, args.warmup, token,
-                                                              ml_target, PORTS["ENVOY_PORT"], label))
-        print(f"  {label or 'b'} {path:<12} c={conc:<3} p50 {result.p50_ms:7.2f} ms p99 {result.p99_ms:7.2f} ms "
-              f"{result.rps:7.0f} req/s errors {result.errors}", flush=True)
+        result: CellResult = in_subprocess(
+            run_cell,
+            CellSpec(path, conc, args.seconds, args.warmup, token, ml_target, PORTS["ENVOY_PORT"], label),
+        )
+        print(
+            f"  {label or 'b'} {path:<12} c={conc:<3} p50 {result.p50_ms:7.2f} ms p99 {result.p99_ms:7.2f} "
+            "ms "
+            f"{result.rps:7.0f} req/s errors {result.errors}",
+            flush=True,
+        )
         if result.errors or not result.requests:
             report.failures.append(f"{path} c={conc} {label}: {result.errors} errors ({result.first_error})")
         return result
@@ -649,11 +769,15 @@ def run_stack_parts(args: argparse.Namespace, report: Report) -> None:
             spec = FanoutSpec(args.subscribers, args.bars, token, PORTS["ENVOY_PORT"], args.fanout_timeout)
             print(f"  d: {args.subscribers} subscribers, {args.bars} bars ...", flush=True)
             report.d = in_subprocess(run_fanout, spec)
-            print(f"  d: p50 {report.d.p50_ms:.1f} ms p99 {report.d.p99_ms:.1f} ms, completed "
-                  f"{report.d.completed}/{report.d.subscribers}", flush=True)
+            print(
+                f"  d: p50 {report.d.p50_ms:.1f} ms p99 {report.d.p99_ms:.1f} ms, completed "
+                f"{report.d.completed}/{report.d.subscribers}",
+                flush=True,
+            )
             if report.d.errors or report.d.completed < report.d.subscribers:
-                report.failures.append(f"fan-out: {report.d.completed}/{report.d.subscribers} completed; "
-                                       f"{report.d.errors}")
+                report.failures.append(
+                    f"fan-out: {report.d.completed}/{report.d.subscribers} completed; {report.d.errors}"
+                )
         if "c" in report.parts:
             report.c_engine.append(cell("grpc-direct", 64, "batching on"))
             stack.children["ml_engine"].stop()
@@ -670,10 +794,14 @@ def run_stack_parts(args: argparse.Namespace, report: Report) -> None:
 
 def render(report: Report, args: argparse.Namespace) -> str:
     cpu = platform.processor() or platform.machine()
-    lines = [f"## ML serving (`make bench-ml`, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC)", "",
-             f"Command: `python -m bench.ml --only {','.join(report.parts)} --seconds {args.seconds:g}`. "
-             f"Machine: {os.cpu_count()} CPU cores ({cpu}), provider {report.provider}; load generators, "
-             "Envoy and the services share the cores.", ""]
+    lines = [
+        f"## ML serving (`make bench-ml`, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC)",
+        "",
+        f"Command: `python -m bench.ml --only {','.join(report.parts)} --seconds {args.seconds:g}`. "
+        f"Machine: {os.cpu_count()} CPU cores ({cpu}), provider {report.provider}; load generators, "
+        "Envoy and the services share the cores.",
+        "",
+    ]
     if report.a:
         lines += [render_a(report.a, report.provider, args.threads), ""]
     if report.b:
@@ -728,8 +856,13 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     out = RESULTS_DIR / f"ml-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-    out.write_text(json.dumps({"cpu_count": os.cpu_count(), "python": sys.version.split()[0],
-                               **asdict(report)}, indent=2, default=str))
+    out.write_text(
+        json.dumps(
+            {"cpu_count": os.cpu_count(), "python": sys.version.split()[0], **asdict(report)},
+            indent=2,
+            default=str,
+        )
+    )
     if not args.no_append:
         with RESULTS_MD.open("a") as results:
             results.write("\n" + text)

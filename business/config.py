@@ -20,9 +20,12 @@ class BusinessSettings(CommonSettings):
     )
     ml_service_url: str = Field("127.0.0.1:50052", description="gRPC target of the ML engine")
     # The seed's ML_SERVICE_TIMEOUT, in ms; capped at 30 s like every outgoing call.
-    ml_service_timeout: int = Field(30_000, gt=0, le=30_000, description="deadline of calls to the ML engine (ms)")
-    health_probe_timeout_ms: int = Field(2000, gt=0, le=30_000, description="deadline of each health probe (ms)")
-
+    ml_service_timeout: int = Field(
+        30_000, gt=0, le=30_000, description="deadline of calls to the ML engine (ms)"
+    )
+    health_probe_timeout_ms: int = Field(
+        2000, gt=0, le=30_000, description="deadline of each health probe (ms)"
+    )
 
     # --- identity: outgoing mail and SMS ------------------------------------------------------
     mail_backend: Literal["console", "smtp"] = Field(
@@ -48,25 +51,38 @@ class BusinessSettings(CommonSettings):
     # --- identity: second factor, passwords, token and code lifetimes -------------------------
     totp_issuer: str = Field("Trading Platform", description="issuer shown by authenticator apps")
     totp_encryption_key: str = Field(
-        "", description="Fernet key(s), comma-separated, first encrypts: TOTP secrets at rest. Required in "
-        "production; empty elsewhere: a key file is generated under .data/"
+        "",
+        description="Fernet key(s), comma-separated, first encrypts: TOTP secrets at rest. Required in "
+        "production; empty elsewhere: a key file is generated under .data/",
     )
-    totp_key_file: str = Field(".data/totp.key", description="where the generated development TOTP key is kept")
-    argon2_time_cost: int = Field(2, ge=1, le=20, description="argon2id iterations (see docs for the benchmark)")
+    totp_key_file: str = Field(
+        ".data/totp.key", description="where the generated development TOTP key is kept"
+    )
+    argon2_time_cost: int = Field(
+        2, ge=1, le=20, description="argon2id iterations (see docs for the benchmark)"
+    )
     argon2_memory_kib: int = Field(19456, ge=8192, le=1048576, description="argon2id memory per hash (KiB)")
     argon2_parallelism: int = Field(1, ge=1, le=16, description="argon2id lanes")
     attempt_limit_per_account: int = Field(
-        5, ge=1, le=100_000, description="failed credential checks per account (15 min) before lock-outs start"
+        5,
+        ge=1,
+        le=100_000,
+        description="failed credential checks per account (15 min) before lock-outs start",
     )
     attempt_limit_per_ip: int = Field(
-        20, ge=1, le=100_000, description="failed credential checks per client address (15 min) before lock-outs start"
+        20,
+        ge=1,
+        le=100_000,
+        description="failed credential checks per client address (15 min) before lock-outs start",
     )
     jwt_refresh_ttl_s: int = Field(7 * 24 * 3600, gt=0, description="refresh token (session) lifetime (s)")
     login_challenge_ttl_s: int = Field(300, gt=0, le=3600, description="2FA challenge lifetime (s)")
     sms_code_ttl_s: int = Field(300, gt=0, le=3600, description="lifetime of a texted sign-in code (s)")
     sms_code_max_attempts: int = Field(5, ge=1, le=20, description="wrong answers a texted code survives")
     email_verify_ttl_s: int = Field(24 * 3600, gt=0, description="lifetime of an email-verification link (s)")
-    password_reset_ttl_s: int = Field(30 * 60, gt=0, le=24 * 3600, description="lifetime of a password-reset link (s)")
+    password_reset_ttl_s: int = Field(
+        30 * 60, gt=0, le=24 * 3600, description="lifetime of a password-reset link (s)"
+    )
 
     @model_validator(mode="after")
     def _production_needs_real_secrets(self) -> BusinessSettings:
@@ -75,7 +91,9 @@ class BusinessSettings(CommonSettings):
         if self.sms_backend == "twilio" and not (
             self.twilio_account_sid and self.twilio_auth_token and self.twilio_phone_number
         ):
-            raise ValueError("SMS_BACKEND=twilio needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_PHONE_NUMBER")
+            raise ValueError(
+                "SMS_BACKEND=twilio needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_PHONE_NUMBER"
+            )
         return self
 
     @property

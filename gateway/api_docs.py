@@ -43,8 +43,7 @@ class OpenApiSource:
 def _missing(source: OpenApiSource) -> JSONResponse:
     return error_response(
         503,
-        f"descriptor set {source.path} not found: generate it with "
-        "`.venv/bin/python tools/gen.py`",
+        f"descriptor set {source.path} not found: generate it with `.venv/bin/python tools/gen.py`",
     )
 
 
@@ -118,8 +117,7 @@ def render_docs_html(doc: dict[str, Any]) -> str:
             by_tag.setdefault(tag, []).append(_operation_html(path, verb, op))
     descriptions = {t["name"]: t.get("description", "") for t in doc.get("tags", [])}
     sections = "".join(
-        f"<h2>{e(tag)}</h2><p>{e(descriptions.get(tag, ''))}</p>{''.join(ops)}"
-        for tag, ops in by_tag.items()
+        f"<h2>{e(tag)}</h2><p>{e(descriptions.get(tag, ''))}</p>{''.join(ops)}" for tag, ops in by_tag.items()
     )
     info = doc.get("info", {})
     return (

@@ -32,5 +32,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(oauth.router(settings, store))
     app.include_router(ws_bridge.router(settings))
     app.include_router(api_docs.router(api_docs.OpenApiSource(Path(settings.descriptor_set))))
-    app.include_router(web_app.router(Path(settings.web_dist_dir), settings.public_api_url))  # catch-all: keep last
+    app.include_router(
+        web_app.router(Path(settings.web_dist_dir), settings.public_api_url)
+    )  # catch-all: keep last
     return app

@@ -12,12 +12,8 @@ from service_runtime.config import CommonSettings
 class GatewaySettings(CommonSettings):
     """Environment names are the upper-case field names (GATEWAY_PORT, DEV_TOKENS_ENABLED, ...)."""
 
-    gateway_host: str = Field(
-        default="127.0.0.1", description="interface the gateway's HTTP server binds"
-    )
-    gateway_port: int = Field(
-        default=8000, gt=0, lt=65536, description="port of the gateway's HTTP server"
-    )
+    gateway_host: str = Field(default="127.0.0.1", description="interface the gateway's HTTP server binds")
+    gateway_port: int = Field(default=8000, gt=0, lt=65536, description="port of the gateway's HTTP server")
     dev_tokens_enabled: bool = Field(
         default=False,
         description="serve POST /api/auth/dev-token, which mints a short-lived token for local "
@@ -41,9 +37,7 @@ class GatewaySettings(CommonSettings):
     business_host: str = Field(
         default="127.0.0.1", description="host of the business service, as Envoy and the gateway see it"
     )
-    business_grpc_port: int = Field(
-        default=50051, gt=0, lt=65536, description="business service gRPC port"
-    )
+    business_grpc_port: int = Field(default=50051, gt=0, lt=65536, description="business service gRPC port")
     # Same name as business's setting: the gateway calls the ML engine for WS /ws/{symbol}.
     ml_service_url: str = Field(default="127.0.0.1:50052", description="gRPC target of the ML engine")
 
@@ -52,7 +46,9 @@ class GatewaySettings(CommonSettings):
     google_client_secret: str = Field(default="", description="Google OAuth client secret (secret)")
     facebook_app_id: str = Field(default="", description="Facebook app id; empty: Facebook sign-in off")
     facebook_app_secret: str = Field(default="", description="Facebook app secret (secret)")
-    github_client_id: str = Field(default="", description="GitHub OAuth app client id; empty: GitHub sign-in off")
+    github_client_id: str = Field(
+        default="", description="GitHub OAuth app client id; empty: GitHub sign-in off"
+    )
     github_client_secret: str = Field(default="", description="GitHub OAuth app client secret (secret)")
     oauth_google_metadata_url: str = Field(
         default="https://accounts.google.com/.well-known/openid-configuration",

@@ -20,8 +20,15 @@ PATH = "/api/auth/dev-token"
 
 
 def dev_claims(settings: GatewaySettings, now: int) -> dict[str, Any]:
-    return access_claims(subject="dev-user", roles=["user"], plan="free", issuer=settings.jwt_issuer,
-                         audience=settings.jwt_audience, ttl_s=settings.jwt_access_ttl_s, now=now)
+    return access_claims(
+        subject="dev-user",
+        roles=["user"],
+        plan="free",
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        ttl_s=settings.jwt_access_ttl_s,
+        now=now,
+    )
 
 
 def router(settings: GatewaySettings, store: SigningKeyStore) -> APIRouter:

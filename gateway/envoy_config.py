@@ -110,8 +110,7 @@ def load_rpcs(descriptor_set: Path) -> list[Rpc]:
                         path=f"/{file.package}.{service.name}/{method.name}",
                         upstream=upstream_of(file.package),
                         http_path=bindings[0].template if bindings else "",
-                        read=method.options.idempotency_level
-                        == descriptor_pb2.MethodOptions.NO_SIDE_EFFECTS,
+                        read=method.options.idempotency_level == descriptor_pb2.MethodOptions.NO_SIDE_EFFECTS,
                         public=is_public(method),
                         server_streaming=method.server_streaming,
                     )
@@ -127,15 +126,22 @@ def _bucket(limit: RateLimit, prefix: str) -> dict[str, Any]:
     return _typed(
         "type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit",
         stat_prefix=prefix,
-        token_bucket={"max_tokens": limit.burst, "tokens_per_fill": limit.per_second,
-                      "fill_interval": "1s"},
-        filter_enabled={"default_value": {"numerator": 100, "denominator": "HUNDRED"},
-                        "runtime_key": f"{prefix}_enabled"},
-        filter_enforced={"default_value": {"numerator": 100, "denominator": "HUNDRED"},
-                         "runtime_key": f"{prefix}_enforced"},
+        token_bucket={"max_tokens": limit.burst, "tokens_per_fill": limit.per_second, "fill_interval": "1s"},
+        filter_enabled={
+            "default_value": {"numerator": 100, "denominator": "HUNDRED"},
+            "runtime_key": f"{prefix}_enabled",
+        },
+        filter_enforced={
+            "default_value": {"numerator": 100, "denominator": "HUNDRED"},
+            "runtime_key": f"{prefix}_enforced",
+        },
         rate_limited_as_resource_exhausted=True,
-        response_headers_to_add=[{"append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
-                                  "header": {"key": "x-ratelimit-limited", "value": "true"}}],
+        response_headers_to_add=[
+            {
+                "append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
+                "header": {"key": "x-ratelimit-limited", "value": "true"},
+            }
+        ],
     )
 
 
@@ -225,8 +231,19 @@ def _cluster(name: str, upstream: Upstream, *, http2: bool) -> dict[str, Any]:
         "dns_lookup_family": "V4_ONLY",
         "load_assignment": {
             "cluster_name": name,
-            "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {"socket_address": {
-                "address": upstream.host, "port_value": upstream.port}}}}]}],
+            "endpoints": [
+                {
+                    "lb_endpoints": [
+                        {
+                            "endpoint": {
+                                "address": {
+                                    "socket_address": {"address": upstream.host, "port_value": upstream.port}
+                                }
+                            }
+                        }
+                    ]
+                }
+            ],
         },
         "outlier_detection": {
             "consecutive_5xx": 5,
@@ -271,28 +288,60 @@ def _ml_path_prefixes(rpcs: list[Rpc]) -> list[str]:
 # Local replies (no token, rate limited, bad request, upstream down) answer JSON to REST
 # callers. gRPC and gRPC-Web callers are left alone: Envoy gives them the matching
 # grpc-status, and a JSON body would only end up inside grpc-message.
-_LOCAL_REPLY_ERRORS = {400: "bad_request", 401: "unauthenticated", 403: "forbidden",
-                       404: "not_found", 413: "payload_too_large", 429: "rate_limited",
-                       503: "unavailable", 504: "timeout"}
+_LOCAL_REPLY_ERRORS = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    413: "payload_too_large",
+    429: "rate_limited",
+    503: "unavailable",
+    504: "timeout",
+}
 
 
 def _local_reply_config() -> dict[str, Any]:
     # Transcoded REST calls look like gRPC by now; the transcoder left the original path.
-    rest = {"or_filter": {"filters": [
-        {"header_filter": {"header": {"name": "content-type",
-                                      "string_match": {"prefix": "application/grpc"},
-                                      "invert_match": True}}},
-        {"header_filter": {"header": {"name": "x-envoy-original-path", "present_match": True}}},
-    ]}}
+    rest = {
+        "or_filter": {
+            "filters": [
+                {
+                    "header_filter": {
+                        "header": {
+                            "name": "content-type",
+                            "string_match": {"prefix": "application/grpc"},
+                            "invert_match": True,
+                        }
+                    }
+                },
+                {"header_filter": {"header": {"name": "x-envoy-original-path", "present_match": True}}},
+            ]
+        }
+    }
     mappers = [
         {
-            "filter": {"and_filter": {"filters": [
-                {"status_code_filter": {"comparison": {
-                    "op": "EQ", "value": {"default_value": code, "runtime_key": f"local_reply_{code}"}}}},
-                rest,
-            ]}},
-            "body_format_override": {"json_format": {
-                "error": error, "message": "%LOCAL_REPLY_BODY%", "request_id": "%REQ(X-REQUEST-ID)%"}},
+            "filter": {
+                "and_filter": {
+                    "filters": [
+                        {
+                            "status_code_filter": {
+                                "comparison": {
+                                    "op": "EQ",
+                                    "value": {"default_value": code, "runtime_key": f"local_reply_{code}"},
+                                }
+                            }
+                        },
+                        rest,
+                    ]
+                }
+            },
+            "body_format_override": {
+                "json_format": {
+                    "error": error,
+                    "message": "%LOCAL_REPLY_BODY%",
+                    "request_id": "%REQ(X-REQUEST-ID)%",
+                }
+            },
         }
         for code, error in _LOCAL_REPLY_ERRORS.items()
     ]
@@ -305,52 +354,81 @@ def render(edge: EdgeSettings) -> dict[str, Any]:
     lua_prefixes = ", ".join(json.dumps(p) for p in _ml_path_prefixes(rpcs))
     lua_code = f"ML_PATH_PREFIXES = {{{lua_prefixes}}}\n" + LUA_REST_ERRORS.read_text()
     http_filters = [
-        {"name": "envoy.filters.http.cors",
-         "typed_config": _typed("type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors")},
-        {"name": "envoy.filters.http.lua",
-         "typed_config": _typed("type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua",
-                                default_source_code={"inline_string": lua_code})},
-        {"name": "envoy.filters.http.grpc_web",
-         "typed_config": _typed("type.googleapis.com/envoy.extensions.filters.http.grpc_web.v3.GrpcWeb")},
+        {
+            "name": "envoy.filters.http.cors",
+            "typed_config": _typed("type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors"),
+        },
+        {
+            "name": "envoy.filters.http.lua",
+            "typed_config": _typed(
+                "type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua",
+                default_source_code={"inline_string": lua_code},
+            ),
+        },
+        {
+            "name": "envoy.filters.http.grpc_web",
+            "typed_config": _typed("type.googleapis.com/envoy.extensions.filters.http.grpc_web.v3.GrpcWeb"),
+        },
         # Transcode first so the checks below and the routes see one kind of request: gRPC.
-        {"name": "envoy.filters.http.grpc_json_transcoder",
-         "typed_config": _typed(
-             "type.googleapis.com/envoy.extensions.filters.http.grpc_json_transcoder.v3.GrpcJsonTranscoder",
-             proto_descriptor=edge.descriptor_path_in_envoy or str(edge.descriptor_set),
-             services=services,
-             convert_grpc_status=True,
-             print_options={"add_whitespace": False, "always_print_primitive_fields": True,
-                            "preserve_proto_field_names": False},
-             request_validation_options={"reject_unknown_method": False,
-                                         "reject_unknown_query_parameters": True,
-                                         "reject_binding_body_field_collisions": True},
-         )},
-        {"name": "envoy.filters.http.jwt_authn",
-         "typed_config": _typed(
-             "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication",
-             providers={"platform": {
-                 "issuer": edge.jwt_issuer,
-                 "audiences": [edge.jwt_audience],
-                 "remote_jwks": {
-                     "http_uri": {"uri": f"http://{edge.gateway.host}:{edge.gateway.port}/.well-known/jwks.json",
-                                  "cluster": "gateway", "timeout": "2s"},
-                     "cache_duration": f"{edge.jwks_cache_s}s",
-                     "async_fetch": {"fast_listener": False, "failed_refetch_duration": "1s"},
-                     "retry_policy": {"num_retries": 3,
-                                      "retry_back_off": {"base_interval": "0.2s", "max_interval": "2s"}},
-                 },
-                 # Services verify the token again themselves (zero trust), so it travels on.
-                 "forward": True,
-             }},
-             rules=_jwt_rules(rpcs),
-             bypass_cors_preflight=True,
-         )},
-        {"name": "envoy.filters.http.local_ratelimit",
-         "typed_config": _typed(
-             "type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit",
-             stat_prefix="rl_listener")},
-        {"name": "envoy.filters.http.router",
-         "typed_config": _typed("type.googleapis.com/envoy.extensions.filters.http.router.v3.Router")},
+        {
+            "name": "envoy.filters.http.grpc_json_transcoder",
+            "typed_config": _typed(
+                "type.googleapis.com/envoy.extensions.filters.http.grpc_json_transcoder.v3.GrpcJsonTranscoder",
+                proto_descriptor=edge.descriptor_path_in_envoy or str(edge.descriptor_set),
+                services=services,
+                convert_grpc_status=True,
+                print_options={
+                    "add_whitespace": False,
+                    "always_print_primitive_fields": True,
+                    "preserve_proto_field_names": False,
+                },
+                request_validation_options={
+                    "reject_unknown_method": False,
+                    "reject_unknown_query_parameters": True,
+                    "reject_binding_body_field_collisions": True,
+                },
+            ),
+        },
+        {
+            "name": "envoy.filters.http.jwt_authn",
+            "typed_config": _typed(
+                "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication",
+                providers={
+                    "platform": {
+                        "issuer": edge.jwt_issuer,
+                        "audiences": [edge.jwt_audience],
+                        "remote_jwks": {
+                            "http_uri": {
+                                "uri": f"http://{edge.gateway.host}:{edge.gateway.port}/.well-known/jwks.json",
+                                "cluster": "gateway",
+                                "timeout": "2s",
+                            },
+                            "cache_duration": f"{edge.jwks_cache_s}s",
+                            "async_fetch": {"fast_listener": False, "failed_refetch_duration": "1s"},
+                            "retry_policy": {
+                                "num_retries": 3,
+                                "retry_back_off": {"base_interval": "0.2s", "max_interval": "2s"},
+                            },
+                        },
+                        # Services verify the token again themselves (zero trust), so it travels on.
+                        "forward": True,
+                    }
+                },
+                rules=_jwt_rules(rpcs),
+                bypass_cors_preflight=True,
+            ),
+        },
+        {
+            "name": "envoy.filters.http.local_ratelimit",
+            "typed_config": _typed(
+                "type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit",
+                stat_prefix="rl_listener",
+            ),
+        },
+        {
+            "name": "envoy.filters.http.router",
+            "typed_config": _typed("type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"),
+        },
     ]
     manager = _typed(
         "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
@@ -362,33 +440,61 @@ def render(edge: EdgeSettings) -> dict[str, Any]:
         use_remote_address=True,
         route_config={
             "name": "edge",
-            "virtual_hosts": [{
-                "name": "platform",
-                "domains": ["*"],
-                "routes": _routes(rpcs, edge),
-                "typed_per_filter_config": {"envoy.filters.http.cors": _cors(edge)},
-            }],
+            "virtual_hosts": [
+                {
+                    "name": "platform",
+                    "domains": ["*"],
+                    "routes": _routes(rpcs, edge),
+                    "typed_per_filter_config": {"envoy.filters.http.cors": _cors(edge)},
+                }
+            ],
         },
         http_filters=http_filters,
         local_reply_config=_local_reply_config(),
-        access_log=[{"name": "envoy.access_loggers.stdout", "typed_config": _typed(
-            "type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog",
-            log_format={"json_format": {
-                "ts": "%START_TIME%", "service": "envoy", "method": "%REQ(:METHOD)%",
-                "path": "%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%", "status": "%RESPONSE_CODE%",
-                "grpc_status": "%GRPC_STATUS%", "duration_ms": "%DURATION%",
-                "upstream": "%UPSTREAM_CLUSTER%", "flags": "%RESPONSE_FLAGS%",
-                "request_id": "%REQ(X-REQUEST-ID)%"}})}],
+        access_log=[
+            {
+                "name": "envoy.access_loggers.stdout",
+                "typed_config": _typed(
+                    "type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog",
+                    log_format={
+                        "json_format": {
+                            "ts": "%START_TIME%",
+                            "service": "envoy",
+                            "method": "%REQ(:METHOD)%",
+                            "path": "%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%",
+                            "status": "%RESPONSE_CODE%",
+                            "grpc_status": "%GRPC_STATUS%",
+                            "duration_ms": "%DURATION%",
+                            "upstream": "%UPSTREAM_CLUSTER%",
+                            "flags": "%RESPONSE_FLAGS%",
+                            "request_id": "%REQ(X-REQUEST-ID)%",
+                        }
+                    },
+                ),
+            }
+        ],
     )
     return {
         "admin": {"address": {"socket_address": {"address": edge.admin_host, "port_value": edge.admin_port}}},
         "static_resources": {
-            "listeners": [{
-                "name": "edge",
-                "address": {"socket_address": {"address": edge.listen_host, "port_value": edge.listen_port}},
-                "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager",
-                                                "typed_config": manager}]}],
-            }],
+            "listeners": [
+                {
+                    "name": "edge",
+                    "address": {
+                        "socket_address": {"address": edge.listen_host, "port_value": edge.listen_port}
+                    },
+                    "filter_chains": [
+                        {
+                            "filters": [
+                                {
+                                    "name": "envoy.filters.network.http_connection_manager",
+                                    "typed_config": manager,
+                                }
+                            ]
+                        }
+                    ],
+                }
+            ],
             "clusters": [
                 _cluster("business", edge.business, http2=True),
                 _cluster("ml_engine", edge.ml_engine, http2=True),
@@ -407,7 +513,9 @@ def write(edge: EdgeSettings, target: Path) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description="Render the Envoy config (JSON, valid YAML).")
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "envoy" / "envoy.json")
-    parser.add_argument("--descriptor-path", default="", help="where Envoy will find the descriptor set (k8s)")
+    parser.add_argument(
+        "--descriptor-path", default="", help="where Envoy will find the descriptor set (k8s)"
+    )
     args = parser.parse_args()
     edge = EdgeEnvSettings().edge()
     edge.descriptor_path_in_envoy = args.descriptor_path
@@ -438,7 +546,9 @@ class EdgeEnvSettings(CommonSettings):
     def from_environment(cls, env: Mapping[str, str]) -> EdgeEnvSettings:
         """Settings from `env` (a child's environment) rather than this process's own."""
         fields = {name.upper(): name for name in cls.model_fields}
-        given: dict[str, Any] = {fields[key.upper()]: value for key, value in env.items() if key.upper() in fields}
+        given: dict[str, Any] = {
+            fields[key.upper()]: value for key, value in env.items() if key.upper() in fields
+        }
         return cls(**given)
 
     def edge(self) -> EdgeSettings:
@@ -454,8 +564,10 @@ class EdgeEnvSettings(CommonSettings):
             jwt_audience=self.jwt_audience,
         )
         edge.rate_limits = {
-            name: RateLimit(max(1, int(limit.burst * self.rate_limit_scale)),
-                            max(1, int(limit.per_second * self.rate_limit_scale)))
+            name: RateLimit(
+                max(1, int(limit.burst * self.rate_limit_scale)),
+                max(1, int(limit.per_second * self.rate_limit_scale)),
+            )
             for name, limit in edge.rate_limits.items()
         }
         return edge

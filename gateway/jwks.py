@@ -16,8 +16,6 @@ def router(store: SigningKeyStore, max_age_s: int) -> APIRouter:
     def jwks() -> JSONResponse:
         # Read from disk on every request (a few small files): a rotation done by another
         # process is published at once; the max-age bounds how long verifiers cache it.
-        return JSONResponse(
-            read_jwks(store), headers={"Cache-Control": f"public, max-age={max_age_s}"}
-        )
+        return JSONResponse(read_jwks(store), headers={"Cache-Control": f"public, max-age={max_age_s}"})
 
     return api

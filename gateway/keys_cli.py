@@ -15,8 +15,11 @@ from service_runtime.config import CommonSettings
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m gateway.keys_cli", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m gateway.keys_cli",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("command", choices=["rotate", "show"])
     parser.add_argument("--keys-dir", help="key folder (default: JWT_KEYS_DIR)")
     args = parser.parse_args(argv)

@@ -138,19 +138,18 @@ class _Builder:
 
     def properties(self, name: str, skip: frozenset[str] = frozenset()) -> dict[str, Schema]:
         msg = self.index.messages[name]
-        return {
-            f.json_name or f.name: self.field_schema(name, f)
-            for f in msg.field
-            if f.name not in skip
-        }
+        return {f.json_name or f.name: self.field_schema(name, f) for f in msg.field if f.name not in skip}
 
     def _message_schema(self, name: str) -> Schema:
         msg = self.index.messages[name]
         schema: Schema = {"type": "object", "properties": self.properties(name)}
         notes = [self.index.comment(name)] if self.index.comment(name) else []
         for i, oneof in enumerate(msg.oneof_decl):
-            members = [f.json_name for f in msg.field if f.HasField("oneof_index")
-                       and f.oneof_index == i and not f.proto3_optional]
+            members = [
+                f.json_name
+                for f in msg.field
+                if f.HasField("oneof_index") and f.oneof_index == i and not f.proto3_optional
+            ]
             if len(members) > 1:
                 notes.append(f"At most one of {', '.join(members)} is set ({oneof.name}).")
         if notes:
@@ -182,9 +181,7 @@ class _Builder:
             return self.type_schema(fld.type_name)
         return dict(_SCALARS[fld.type])
 
-    def lookup(
-        self, message: str, dotted: str
-    ) -> tuple[str, descriptor_pb2.FieldDescriptorProto] | None:
+    def lookup(self, message: str, dotted: str) -> tuple[str, descriptor_pb2.FieldDescriptorProto] | None:
         """Field at a dotted path ("book.name") below a message, with its owning message."""
         owner = message
         fld = None
@@ -323,8 +320,6 @@ def build_openapi(index: ProtoIndex, title: str = "Trading platform API") -> dic
         "paths": paths,
         "components": {
             "schemas": {**dict(sorted(builder.schemas.items())), ERROR_SCHEMA: _STATUS_SCHEMA},
-            "securitySchemes": {
-                BEARER: {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
-            },
+            "securitySchemes": {BEARER: {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
         },
     }

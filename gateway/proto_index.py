@@ -104,42 +104,50 @@ class ProtoIndex:
         return self.comments.get(full_name, "")
 
     def _add_file(self, file: descriptor_pb2.FileDescriptorProto) -> None:
-        by_path: dict[tuple[int, ...], str] = {}
-        for loc in file.source_code_info.location:
-            text = loc.leading_comments or loc.trailing_comments
-            if text.strip():
-                by_path[tuple(loc.path)] = clean_comment(text)
+        walk = _FileWalk(self, _comments_by_path(file))
         prefix = file.package + "." if file.package else ""
-
-        def note(name: str, path: tuple[int, ...]) -> None:
-            if path in by_path:
-                self.comments[name] = by_path[path]
-
-        def add_enum(
-            enum: descriptor_pb2.EnumDescriptorProto, name: str, path: tuple[int, ...]
-        ) -> None:
-            self.enums[name] = enum
-            note(name, path)
-            for i, value in enumerate(enum.value):
-                note(f"{name}.{value.name}", (*path, _ENUM_VALUE, i))
-
-        def add_message(
-            msg: descriptor_pb2.DescriptorProto, name: str, path: tuple[int, ...]
-        ) -> None:
-            self.messages[name] = msg
-            note(name, path)
-            for i, fld in enumerate(msg.field):
-                note(f"{name}.{fld.name}", (*path, _MSG_FIELD, i))
-            for i, nested in enumerate(msg.nested_type):
-                add_message(nested, f"{name}.{nested.name}", (*path, _MSG_NESTED, i))
-            for i, enum in enumerate(msg.enum_type):
-                add_enum(enum, f"{name}.{enum.name}", (*path, _MSG_ENUM, i))
-
         for i, msg in enumerate(file.message_type):
-            add_message(msg, prefix + msg.name, (_FILE_MESSAGE, i))
+            walk.add_message(msg, prefix + msg.name, (_FILE_MESSAGE, i))
         for i, enum in enumerate(file.enum_type):
-            add_enum(enum, prefix + enum.name, (_FILE_ENUM, i))
+            walk.add_enum(enum, prefix + enum.name, (_FILE_ENUM, i))
         for i, svc in enumerate(file.service):
-            note(prefix + svc.name, (_FILE_SERVICE, i))
+            walk.note(prefix + svc.name, (_FILE_SERVICE, i))
             for j, method in enumerate(svc.method):
-                note(f"{prefix}{svc.name}.{method.name}", (_FILE_SERVICE, i, _SERVICE_METHOD, j))
+                walk.note(f"{prefix}{svc.name}.{method.name}", (_FILE_SERVICE, i, _SERVICE_METHOD, j))
+
+
+def _comments_by_path(file: descriptor_pb2.FileDescriptorProto) -> dict[tuple[int, ...], str]:
+    by_path: dict[tuple[int, ...], str] = {}
+    for loc in file.source_code_info.location:
+        text = loc.leading_comments or loc.trailing_comments
+        if text.strip():
+            by_path[tuple(loc.path)] = clean_comment(text)
+    return by_path
+
+
+class _FileWalk:
+    """Records one file's messages, enums and their comments (keyed by source path) into an index."""
+
+    def __init__(self, index: ProtoIndex, by_path: dict[tuple[int, ...], str]) -> None:
+        self.index = index
+        self.by_path = by_path
+
+    def note(self, name: str, path: tuple[int, ...]) -> None:
+        if path in self.by_path:
+            self.index.comments[name] = self.by_path[path]
+
+    def add_enum(self, enum: descriptor_pb2.EnumDescriptorProto, name: str, path: tuple[int, ...]) -> None:
+        self.index.enums[name] = enum
+        self.note(name, path)
+        for i, value in enumerate(enum.value):
+            self.note(f"{name}.{value.name}", (*path, _ENUM_VALUE, i))
+
+    def add_message(self, msg: descriptor_pb2.DescriptorProto, name: str, path: tuple[int, ...]) -> None:
+        self.index.messages[name] = msg
+        self.note(name, path)
+        for i, fld in enumerate(msg.field):
+            self.note(f"{name}.{fld.name}", (*path, _MSG_FIELD, i))
+        for i, nested in enumerate(msg.nested_type):
+            self.add_message(nested, f"{name}.{nested.name}", (*path, _MSG_NESTED, i))
+        for i, enum in enumerate(msg.enum_type):
+            self.add_enum(enum, f"{name}.{enum.name}", (*path, _MSG_ENUM, i))

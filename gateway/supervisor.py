@@ -60,7 +60,11 @@ class Child:
 
     def start(self, env: Mapping[str, str], log: IO[bytes] | None) -> None:
         self.process = subprocess.Popen(
-            self.argv, cwd=ROOT, env=dict(env), stdout=log, stderr=subprocess.STDOUT,
+            self.argv,
+            cwd=ROOT,
+            env=dict(env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
             preexec_fn=_die_with_parent,
         )
 
@@ -118,8 +122,17 @@ class Stack:
             Child("gateway", [py, "-m", "gateway"], lambda: http_ok(f"{gateway_url}/healthz")),
             Child(
                 "envoy",
-                [envoy_bin, "-c", str(self.envoy_config), "--log-level", "warn",
-                 "--base-id", str(edge.listen_port), "--drain-time-s", "2"],
+                [
+                    envoy_bin,
+                    "-c",
+                    str(self.envoy_config),
+                    "--log-level",
+                    "warn",
+                    "--base-id",
+                    str(edge.listen_port),
+                    "--drain-time-s",
+                    "2",
+                ],
                 lambda: http_ok(f"{admin}/ready"),
             ),
         ):

@@ -101,8 +101,12 @@ class Refused(Exception):
 class StreamBridge:
     """Verifies the caller, then relays one StreamPredictions call per socket."""
 
-    def __init__(self, settings: GatewaySettings, verifier: TokenVerifier | None = None,
-                 revocations: Revocations | None = None) -> None:
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        verifier: TokenVerifier | None = None,
+        revocations: Revocations | None = None,
+    ) -> None:
         self.settings = settings
         self.verifier = verifier or settings.token_verifier()
         # Suspensions and logouts reach the gateway through Redis, as they reach the services.
@@ -114,8 +118,9 @@ class StreamBridge:
         # Created lazily, per event loop: a grpc.aio channel belongs to the loop that made it.
         loop = asyncio.get_running_loop()
         if self._channel is None or self._loop is not loop:
-            self._channel = outgoing_channel(self.settings.ml_grpc_target,
-                                             timeout_ms=self.settings.outgoing_timeout_ms)
+            self._channel = outgoing_channel(
+                self.settings.ml_grpc_target, timeout_ms=self.settings.outgoing_timeout_ms
+            )
             self._loop = loop
         return prediction_service_pb2_grpc.PredictionServiceStub(self._channel)
 
@@ -127,8 +132,11 @@ class StreamBridge:
 
     async def admit(self, token: str) -> Caller:
         if not token:
-            raise Refused(POLICY_VIOLATION, "an access token is required (Authorization: Bearer <token> "
-                                            f"or ?{TOKEN_QUERY_PARAMETER}=<token>)")
+            raise Refused(
+                POLICY_VIOLATION,
+                "an access token is required (Authorization: Bearer <token> "
+                f"or ?{TOKEN_QUERY_PARAMETER}=<token>)",
+            )
         try:
             # Off the event loop: an unknown kid may re-read the keys (a file or the JWKS URL).
             caller = await asyncio.to_thread(self.verifier.verify, token)
@@ -159,8 +167,10 @@ class StreamBridge:
         )
         code, reason = await self._relay(websocket, call, caller.expires_at)
         call.cancel()
-        log.info("stream ended", extra={"symbol": symbol, "timeframe": timeframe, "subject": caller.subject,
-                                        "close_code": code})
+        log.info(
+            "stream ended",
+            extra={"symbol": symbol, "timeframe": timeframe, "subject": caller.subject, "close_code": code},
+        )
         if websocket.application_state is WebSocketState.CONNECTED and code is not None:
             with contextlib.suppress(RuntimeError, WebSocketDisconnect):
                 await websocket.close(code, close_reason(reason))

@@ -24,11 +24,13 @@ class MlEngineSettings(CommonSettings):
         ".data/market.db", description="SQLite file of market data when MYSQL_HOST is empty"
     )
     model_path: str = Field(
-        "ml_engine/model_repository", description="model repository (Triton layout: <name>/<version>/model.onnx)"
+        "ml_engine/model_repository",
+        description="model repository (Triton layout: <name>/<version>/model.onnx)",
     )
     ml_execution_provider: Literal["auto", "cpu", "cuda"] = Field(
         "auto",
-        description="ONNX Runtime provider: auto (CUDA when the installed onnxruntime offers it), cpu or cuda; "
+        description="ONNX Runtime provider: auto (CUDA when the installed onnxruntime offers it), cpu or "
+        "cuda; "
         "a CUDA session that falls back to CPU is reported DEGRADED",
     )
     ml_intra_op_threads: int = Field(
@@ -41,14 +43,24 @@ class MlEngineSettings(CommonSettings):
         2.0, ge=0, le=1000, description="longest a request waits for others to join its batch (ms)"
     )
     ml_model_watch_interval_s: float = Field(
-        2.0, ge=0, le=3600, description="how often the model repository is checked for new versions (s; 0: off)"
+        2.0,
+        ge=0,
+        le=3600,
+        description="how often the model repository is checked for new versions (s; 0: off)",
     )
     ml_replay_speed: float = Field(
-        1800.0, gt=0, description="prediction streams replay stored bars this many times faster than real time"
+        1800.0,
+        gt=0,
+        description="prediction streams replay stored bars this many times faster than real time",
     )
-    ml_record_predictions: bool = Field(True, description="record each distinct served prediction for scoring")
+    ml_record_predictions: bool = Field(
+        True, description="record each distinct served prediction for scoring"
+    )
     ml_score_interval_s: float = Field(
-        30.0, ge=0, le=86400, description="how often recorded predictions whose horizon passed are scored (s; 0: off)"
+        30.0,
+        ge=0,
+        le=86400,
+        description="how often recorded predictions whose horizon passed are scored (s; 0: off)",
     )
     load_sample_data: bool = Field(
         True, description="import the bundled EURUSD (1h) and GOOG (1d) samples at start if not stored yet"
@@ -56,7 +68,9 @@ class MlEngineSettings(CommonSettings):
     backtest_time_budget_s: float = Field(
         20.0, gt=0, le=30, description="backtests estimated to take longer are refused up front (s)"
     )
-    health_probe_timeout_ms: int = Field(2000, gt=0, le=30_000, description="deadline of each health probe (ms)")
+    health_probe_timeout_ms: int = Field(
+        2000, gt=0, le=30_000, description="deadline of each health probe (ms)"
+    )
 
     @property
     def market_database_url(self) -> str:

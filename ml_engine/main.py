@@ -75,7 +75,9 @@ def build_host(settings: MlEngineSettings, store: MarketStore, registry: ModelRe
     register_ml_signals(registry, manifest)
     recorder = PredictionRecorder(PredictionStore(store.engine), enabled=settings.ml_record_predictions)
     forecaster = Forecaster(windows, registry, manifest, recorder, XgbExplainer(repository))
-    hub = StreamHub(forecaster, ReplayFeed(windows, speed=settings.ml_replay_speed, history=STREAM_HISTORY_BARS))
+    hub = StreamHub(
+        forecaster, ReplayFeed(windows, speed=settings.ml_replay_speed, history=STREAM_HISTORY_BARS)
+    )
     scorer = Scorer(windows, manifest)
     engine = EngineHandlers(store, stats, registry, settings.health_probe_timeout_ms / 1000)
     predictions = PredictionHandlers(forecaster, hub, scorer)
@@ -111,11 +113,17 @@ def build_host(settings: MlEngineSettings, store: MarketStore, registry: ModelRe
         service_names=SERVICES,
         registrars=[
             lambda server: engine_service_pb2_grpc.add_EngineServiceServicer_to_server(engine, server),
-            lambda server: prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(predictions, server),
+            lambda server: prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
+                predictions, server
+            ),
             lambda server: model_service_pb2_grpc.add_ModelServiceServicer_to_server(models, server),
             lambda server: add_inference_service(inference, server),
-            lambda server: market_data_service_pb2_grpc.add_MarketDataServiceServicer_to_server(market, server),
-            lambda server: indicator_service_pb2_grpc.add_IndicatorServiceServicer_to_server(indicators, server),
+            lambda server: market_data_service_pb2_grpc.add_MarketDataServiceServicer_to_server(
+                market, server
+            ),
+            lambda server: indicator_service_pb2_grpc.add_IndicatorServiceServicer_to_server(
+                indicators, server
+            ),
             lambda server: backtest_service_pb2_grpc.add_BacktestServiceServicer_to_server(backtests, server),
         ],
         stats=stats,
@@ -148,7 +156,9 @@ def main() -> None:
         # (warmed up on their execution provider) before the port opens.
         await registry.start()
 
-    run_service("ml_engine", settings, lambda: build_host(settings, store, registry), before_start=before_start)
+    run_service(
+        "ml_engine", settings, lambda: build_host(settings, store, registry), before_start=before_start
+    )
 
 
 if __name__ == "__main__":

@@ -53,6 +53,7 @@ def current_caller() -> Caller:
         raise Unauthenticated("an access token is required (authorization: Bearer <token>)")
     return caller
 
+
 # A kid we do not know triggers a re-read of the keys, at most this often.
 KEY_RELOAD_INTERVAL_S = 5.0
 
@@ -113,16 +114,25 @@ class TokenVerifier:
             raise Unauthenticated("access token is signed by an unknown key")
         try:
             claims: dict[str, Any] = jwt.decode(
-                token, key, algorithms=["EdDSA"], audience=self.audience, issuer=self.issuer,
+                token,
+                key,
+                algorithms=["EdDSA"],
+                audience=self.audience,
+                issuer=self.issuer,
                 options={"require": ["exp", "iat", "sub", "iss", "aud"]},
             )
         except jwt.InvalidTokenError as error:
             raise Unauthenticated(f"access token rejected: {error}") from None
         roles = claims.get("roles", [])
-        return Caller(str(claims["sub"]), frozenset(r for r in roles if isinstance(r, str)),
-                      str(claims.get("plan", "")), session_id=str(claims.get("sid", "")),
-                      token_id=str(claims.get("jti", "")), issued_at=float(claims["iat"]),
-                      expires_at=float(claims["exp"]))
+        return Caller(
+            str(claims["sub"]),
+            frozenset(r for r in roles if isinstance(r, str)),
+            str(claims.get("plan", "")),
+            session_id=str(claims.get("sid", "")),
+            token_id=str(claims.get("jti", "")),
+            issued_at=float(claims["iat"]),
+            expires_at=float(claims["exp"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -147,8 +157,11 @@ def declare_foreign_rules(service_name: str, rules: ForeignRules) -> None:
 
 
 # Infrastructure every server carries: not the platform's API, open to probes and tools.
-INFRASTRUCTURE_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.v1alpha.ServerReflection/",
-                           "/grpc.reflection.v1.ServerReflection/")
+INFRASTRUCTURE_PREFIXES = (
+    "/grpc.health.v1.Health/",
+    "/grpc.reflection.v1alpha.ServerReflection/",
+    "/grpc.reflection.v1.ServerReflection/",
+)
 
 
 def _rule_problem(path: str, rule: access_pb2.AccessRule) -> str | None:
@@ -226,8 +239,12 @@ class AccessInterceptor(_WrappingInterceptor):
     """Enforces each RPC's AccessRule: verifies the token (zero trust: Envoy checked it too, but
     a call may reach this port directly), rejects revoked tokens, then roles and plans."""
 
-    def __init__(self, verifier: TokenVerifier, rules: dict[str, access_pb2.AccessRule],
-                 revocations: RevocationCheck | None = None) -> None:
+    def __init__(
+        self,
+        verifier: TokenVerifier,
+        rules: dict[str, access_pb2.AccessRule],
+        revocations: RevocationCheck | None = None,
+    ) -> None:
         self.verifier = verifier
         self.rules = rules
         self.revocations = revocations

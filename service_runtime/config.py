@@ -44,12 +44,15 @@ class CommonSettings(BaseSettings):
     jwt_audience: str = Field("trading-api", description="`aud` of access tokens")
     jwt_keys_dir: str = Field(".data/keys", description="folder of Ed25519 signing keys (PEM)")
     jwks_url: str = Field(
-        "", description="JWKS services verify tokens with (e.g. http://gateway:8000/.well-known/jwks.json); "
-        "empty: the public halves of the keys in JWT_KEYS_DIR"
+        "",
+        description="JWKS services verify tokens with (e.g. http://gateway:8000/.well-known/jwks.json); "
+        "empty: the public halves of the keys in JWT_KEYS_DIR",
     )
     jwt_key_activation_delay_s: float = Field(
-        300.0, ge=0, description="a rotated signing key signs only after it has been published this long "
-        "(at least the JWKS cache time of Envoy and the services)"
+        300.0,
+        ge=0,
+        description="a rotated signing key signs only after it has been published this long "
+        "(at least the JWKS cache time of Envoy and the services)",
     )
     jwt_access_ttl_s: int = Field(900, gt=0, le=3600, description="access token lifetime (s)")
 
@@ -59,7 +62,9 @@ class CommonSettings(BaseSettings):
 
     def token_verifier(self) -> TokenVerifier:
         """The verifier of access tokens for this service's own checks (zero trust)."""
-        keys = keys_from_jwks_url(self.jwks_url) if self.jwks_url else keys_from_folder(Path(self.jwt_keys_dir))
+        keys = (
+            keys_from_jwks_url(self.jwks_url) if self.jwks_url else keys_from_folder(Path(self.jwt_keys_dir))
+        )
         return TokenVerifier(keys, self.jwt_issuer, self.jwt_audience)
 
     def access_interceptor(self, service_names: list[str], revocations: RevocationCheck) -> AccessInterceptor:

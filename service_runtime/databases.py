@@ -15,8 +15,12 @@ from trading.common.v1 import health_pb2
 def normalize_url(url: str) -> str:
     """Pick our drivers: psycopg 3 for PostgreSQL, PyMySQL for MySQL/MariaDB."""
     parsed = make_url(url)
-    driver = {"postgresql": "postgresql+psycopg", "postgres": "postgresql+psycopg",
-              "mysql": "mysql+pymysql", "mariadb": "mysql+pymysql"}.get(parsed.drivername)
+    driver = {
+        "postgresql": "postgresql+psycopg",
+        "postgres": "postgresql+psycopg",
+        "mysql": "mysql+pymysql",
+        "mariadb": "mysql+pymysql",
+    }.get(parsed.drivername)
     return parsed.set(drivername=driver).render_as_string(hide_password=False) if driver else url
 
 
@@ -34,8 +38,9 @@ def make_engine(url: str) -> Engine:
         ensure_sqlite_folder(url)
         return create_engine(url, connect_args={"timeout": 5})
     connect_args = {"connect_timeout": 3}
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5,
-                         pool_timeout=3, connect_args=connect_args)
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=5, max_overflow=5, pool_timeout=3, connect_args=connect_args
+    )
 
 
 def describe(engine: Engine) -> str:

@@ -14,7 +14,7 @@ DISABLED = health_pb2.DEPENDENCY_STATE_DISABLED
 
 
 def overall_status(dependencies: Sequence[health_pb2.DependencyHealth]) -> str:
-    """"ok" when every configured dependency is up; disabled ones do not count."""
+    """ "ok" when every configured dependency is up; disabled ones do not count."""
     return "ok" if all(d.state in (UP, DISABLED) for d in dependencies) else "degraded"
 
 
@@ -22,9 +22,7 @@ def disabled(name: str, why: str) -> health_pb2.DependencyHealth:
     return health_pb2.DependencyHealth(name=name, state=DISABLED, detail=why)
 
 
-async def timed_probe(
-    name: str, probe: Callable[[], Awaitable[str]]
-) -> health_pb2.DependencyHealth:
+async def timed_probe(name: str, probe: Callable[[], Awaitable[str]]) -> health_pb2.DependencyHealth:
     """Run `probe` (returns a detail string or raises); any exception means down."""
     started = time.perf_counter()
     try:
@@ -35,6 +33,8 @@ async def timed_probe(
         first_line = str(exc).splitlines()[0][:200] if str(exc) else ""
         detail, state = f"{type(exc).__name__}: {first_line}", DOWN
     return health_pb2.DependencyHealth(
-        name=name, state=state, detail=detail,
+        name=name,
+        state=state,
+        detail=detail,
         latency_ms=round((time.perf_counter() - started) * 1000, 3),
     )

@@ -177,16 +177,12 @@ _STATUS_OF: dict[type[errors.DomainError], int] = {
 
 def to_status(error: errors.DomainError) -> status_pb2.Status:
     """The google.rpc.Status for a domain error, with BadRequest details for bad input."""
-    code = next(
-        (c for cls, c in _STATUS_OF.items() if isinstance(error, cls)), code_pb2.UNKNOWN
-    )
+    code = next((c for cls, c in _STATUS_OF.items() if isinstance(error, cls)), code_pb2.UNKNOWN)
     status = status_pb2.Status(code=code, message=error.message)
     if isinstance(error, errors.InvalidArgument):
         bad_request = error_details_pb2.BadRequest(
             field_violations=[
-                error_details_pb2.BadRequest.FieldViolation(
-                    field=v.field, description=v.description
-                )
+                error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
                 for v in error.violations
             ]
         )
@@ -230,4 +226,3 @@ class _ErrorScope(_Around):
         log.exception("unhandled error in %s", self.method, exc_info=exc)
         await self.context.abort(grpc.StatusCode.INTERNAL, "internal error")
         return False
-

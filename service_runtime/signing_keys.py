@@ -80,12 +80,20 @@ class SigningKeyStore:
     def jwks(self) -> dict[str, Any]:
         keys = []
         for path in reversed(self._paths()):
-            public = self._load(path).public_key().public_bytes(
-                serialization.Encoding.Raw, serialization.PublicFormat.Raw
+            public = (
+                self._load(path)
+                .public_key()
+                .public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
             )
             keys.append(
-                {"kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig",
-                 "kid": path.stem, "x": _b64url(public)}
+                {
+                    "kty": "OKP",
+                    "crv": "Ed25519",
+                    "alg": "EdDSA",
+                    "use": "sig",
+                    "kid": path.stem,
+                    "x": _b64url(public),
+                }
             )
         return {"keys": keys}
 
@@ -100,5 +108,4 @@ class SigningKeyStore:
 
     def sign(self, claims: dict[str, Any]) -> str:
         current = self.current_path()
-        return jwt.encode(claims, self._load(current), algorithm="EdDSA",
-                          headers={"kid": current.stem})
+        return jwt.encode(claims, self._load(current), algorithm="EdDSA", headers={"kid": current.stem})

@@ -7,8 +7,17 @@ import uuid
 from typing import Any
 
 
-def access_claims(*, subject: str, roles: list[str], plan: str, issuer: str, audience: str,
-                  ttl_s: int, now: float, session_id: str = "") -> dict[str, Any]:
+def access_claims(
+    *,
+    subject: str,
+    roles: list[str],
+    plan: str,
+    issuer: str,
+    audience: str,
+    ttl_s: int,
+    now: float,
+    session_id: str = "",
+) -> dict[str, Any]:
     # iat keeps `now` as given (business passes a float: revoking a subject at time T must not
     # also reject a token issued within the same second right after T); nbf and exp are whole
     # seconds as JWT verifiers expect.

@@ -20,13 +20,14 @@ import pytest
 from gateway.supervisor import Stack
 from service_runtime.signing_keys import SigningKeyStore
 from tests.support.oidc_provider import OidcProvider
+from tests.support.ports import free_ports
 from tests.support.smtp_sink import SmtpSink
 from tests.support.twilio_api import TwilioApi
 
-ENVOY_PORT = 18080
-GATEWAY_PORT = 18000
-BUSINESS_PORT = 15051
-ML_PORT = 15052
+# Picked at import, once per session: two checkouts' suites can run at the same time.
+ENVOY_PORT, ENVOY_ADMIN_PORT, GATEWAY_PORT, BUSINESS_PORT, ML_PORT, BUSINESS_METRICS_PORT, ML_METRICS_PORT = (
+    free_ports(7)
+)
 EDGE = f"http://127.0.0.1:{ENVOY_PORT}"
 PAGE_ORIGIN = f"http://127.0.0.1:{GATEWAY_PORT}"
 
@@ -37,12 +38,12 @@ def stack_env(tmp: Path) -> dict[str, str]:
         APP_ENV="test",
         LOG_LEVEL="INFO",
         ENVOY_PORT=str(ENVOY_PORT),
-        ENVOY_ADMIN_PORT="19901",
+        ENVOY_ADMIN_PORT=str(ENVOY_ADMIN_PORT),
         BUSINESS_GRPC_PORT=str(BUSINESS_PORT),
         ML_GRPC_PORT=str(ML_PORT),
         GATEWAY_PORT=str(GATEWAY_PORT),
-        BUSINESS_METRICS_PORT="19101",
-        ML_METRICS_PORT="19102",
+        BUSINESS_METRICS_PORT=str(BUSINESS_METRICS_PORT),
+        ML_METRICS_PORT=str(ML_METRICS_PORT),
         JWT_KEYS_DIR=str(tmp / "keys"),
         DEV_TOKENS_ENABLED="true",
         PUBLIC_API_URL=EDGE,
@@ -112,7 +113,9 @@ def oidc_provider() -> Iterator[OidcProvider]:
 
 @pytest.fixture(scope="session")
 def stack(
-    tmp_path_factory: pytest.TempPathFactory, smtp_sink: SmtpSink, twilio_api: TwilioApi,
+    tmp_path_factory: pytest.TempPathFactory,
+    smtp_sink: SmtpSink,
+    twilio_api: TwilioApi,
     oidc_provider: OidcProvider,
 ) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("stack")
@@ -137,8 +140,17 @@ def keys(stack: Stack) -> SigningKeyStore:
 
 def claims(**overrides: Any) -> dict[str, Any]:
     now = int(time.time())
-    base = {"iss": "trading-platform", "aud": "trading-api", "sub": "user-1", "roles": ["user"],
-            "plan": "free", "iat": now, "nbf": now, "exp": now + 900, "jti": uuid.uuid4().hex}
+    base = {
+        "iss": "trading-platform",
+        "aud": "trading-api",
+        "sub": "user-1",
+        "roles": ["user"],
+        "plan": "free",
+        "iat": now,
+        "nbf": now,
+        "exp": now + 900,
+        "jti": uuid.uuid4().hex,
+    }
     base.update(overrides)
     return base
 

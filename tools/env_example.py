@@ -38,8 +38,10 @@ def rows() -> list[tuple[str, str, str, str]]:
 
 
 def env_example() -> str:
-    lines = ["# Every variable the platform reads, with its default. Copy to .env and adjust.",
-             "# Secrets (passwords, keys) never go into git: .env is ignored."]
+    lines = [
+        "# Every variable the platform reads, with its default. Copy to .env and adjust.",
+        "# Secrets (passwords, keys) never go into git: .env is ignored.",
+    ]
     section = ""
     for sec, name, default, description in rows():
         if sec != section:

@@ -94,7 +94,8 @@ def generate(out: Path, *, with_ts: bool) -> None:
             sys.exit(f"{ES_PLUGIN} is missing: run `npm ci` in web/ first (make web-deps)")
         # The generated TS imports the googleapis annotations, so they are generated too.
         protoc(
-            [f"--plugin=protoc-gen-es={ES_PLUGIN}", f"--es_out={ts_out}", "--es_opt=target=ts"], GOOGLEAPIS_FILES
+            [f"--plugin=protoc-gen-es={ES_PLUGIN}", f"--es_out={ts_out}", "--es_opt=target=ts"],
+            GOOGLEAPIS_FILES,
         )
 
 

@@ -35,4 +35,3 @@ async def gather_health(
     for result in results:
         flat.extend(result if isinstance(result, list) else [result])
     return flat
-

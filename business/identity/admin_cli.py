@@ -28,8 +28,9 @@ from business.identity.wiring import password_hasher
 from service_runtime.errors import InvalidArgument
 
 
-def create_admin(database_url: str, email: str, password: str, display_name: str = "",
-                 hasher: PasswordHasher | None = None) -> tuple[str, bool]:
+def create_admin(
+    database_url: str, email: str, password: str, display_name: str = "", hasher: PasswordHasher | None = None
+) -> tuple[str, bool]:
     """Creates an active, verified admin, or makes the account with this email one (its
     password is then set too). Returns (user id, created). Audited as done by "system"."""
     email = normalize_email(email)
@@ -43,8 +44,15 @@ def create_admin(database_url: str, email: str, password: str, display_name: str
         user = repo.user_by_email(s, email)
         created = user is None
         if user is None:
-            user = User(id=str(uuid.uuid4()), email=email, display_name=name, phone_verified=False,
-                        plan="free", totp_enabled=False, created_at=now)
+            user = User(
+                id=str(uuid.uuid4()),
+                email=email,
+                display_name=name,
+                phone_verified=False,
+                plan="free",
+                totp_enabled=False,
+                created_at=now,
+            )
             s.add(user)
             before: dict[str, object] = {}
         else:
@@ -59,11 +67,19 @@ def create_admin(database_url: str, email: str, password: str, display_name: str
         user.updated_at = now
         s.flush()
         old, new = changes(before, snapshot(user, PROFILE_FIELDS))
-        repo.add_audit_event(s, AuditEvent(
-            at=now, action="admin.cli.admin_created" if created else "admin.cli.admin_promoted",
-            outcome="succeeded", actor_id="system", subject_id=user.id, user_agent="admin-cli",
-            before=repo.json_safe(old or None), after=repo.json_safe(new),
-        ))
+        repo.add_audit_event(
+            s,
+            AuditEvent(
+                at=now,
+                action="admin.cli.admin_created" if created else "admin.cli.admin_promoted",
+                outcome="succeeded",
+                actor_id="system",
+                subject_id=user.id,
+                user_agent="admin-cli",
+                before=repo.json_safe(old or None),
+                after=repo.json_safe(new),
+            ),
+        )
         return user.id, created
 
     try:
@@ -82,8 +98,11 @@ def _read_password(from_stdin: bool) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m business.identity.admin_cli", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m business.identity.admin_cli",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     create = commands.add_parser("create-admin", help="create the first admin or promote an account")
     create.add_argument("--email", required=True)
@@ -95,8 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     migrate(settings.database_url)
     password = _read_password(args.password_stdin)
     try:
-        user_id, created = create_admin(settings.database_url, args.email, password, args.display_name,
-                                        password_hasher(settings))
+        user_id, created = create_admin(
+            settings.database_url, args.email, password, args.display_name, password_hasher(settings)
+        )
     except InvalidArgument as error:
         print(f"refused: {error.message}", file=sys.stderr)
         return 2

@@ -22,31 +22,56 @@ class AdminHandlers(pb_grpc.UserAdminServiceServicer):
             raise InvalidArgument.field("role", "is not a known role")
         if request.status not in (identity_pb2.USER_STATUS_UNSPECIFIED, *messages.STATUS_FROM_PB):
             raise InvalidArgument.field("status", "is not a known status")
-        page = await admin.list_users(self.identity, admin.UserFilter(
-            query=request.query, role=messages.ROLE_FROM_PB.get(request.role, ""),
-            status=messages.STATUS_FROM_PB.get(request.status, ""), page_size=request.page_size,
-            page_token=request.page_token,
-        ))
-        return pb.ListUsersResponse(users=[messages.user(a) for a in page.items], next_page_token=page.next_page_token)
+        page = await admin.list_users(
+            self.identity,
+            admin.UserFilter(
+                query=request.query,
+                role=messages.ROLE_FROM_PB.get(request.role, ""),
+                status=messages.STATUS_FROM_PB.get(request.status, ""),
+                page_size=request.page_size,
+                page_token=request.page_token,
+            ),
+        )
+        return pb.ListUsersResponse(
+            users=[messages.user(a) for a in page.items], next_page_token=page.next_page_token
+        )
 
     async def SetUserRole(self, request: pb.SetUserRoleRequest, context: Context) -> pb.SetUserRoleResponse:
-        account = await admin.set_role(self.identity, current_caller().subject, request.user_id,
-                                       messages.ROLE_FROM_PB.get(request.role, ""), messages.client_of(context))
+        account = await admin.set_role(
+            self.identity,
+            current_caller().subject,
+            request.user_id,
+            messages.ROLE_FROM_PB.get(request.role, ""),
+            messages.client_of(context),
+        )
         return pb.SetUserRoleResponse(user=messages.user(account))
 
     async def SuspendUser(self, request: pb.SuspendUserRequest, context: Context) -> pb.SuspendUserResponse:
-        account = await admin.suspend_user(self.identity, current_caller().subject, request.user_id,
-                                           request.suspended, request.reason, messages.client_of(context))
+        account = await admin.suspend_user(
+            self.identity,
+            current_caller().subject,
+            request.user_id,
+            request.suspended,
+            request.reason,
+            messages.client_of(context),
+        )
         return pb.SuspendUserResponse(user=messages.user(account))
 
     async def ListAuditEvents(
         self, request: pb.ListAuditEventsRequest, context: Context
     ) -> pb.ListAuditEventsResponse:
-        page = await admin.list_audit_events(self.identity, admin.AuditFilter(
-            actor_id=request.actor_id, subject_id=request.subject_id, action=request.action,
-            since=messages.to_datetime(request.since, request.HasField("since")),
-            until=messages.to_datetime(request.until, request.HasField("until")),
-            page_size=request.page_size, page_token=request.page_token,
-        ))
-        return pb.ListAuditEventsResponse(events=[messages.audit_event(e) for e in page.items],
-                                          next_page_token=page.next_page_token)
+        page = await admin.list_audit_events(
+            self.identity,
+            admin.AuditFilter(
+                actor_id=request.actor_id,
+                subject_id=request.subject_id,
+                action=request.action,
+                since=messages.to_datetime(request.since, request.HasField("since")),
+                until=messages.to_datetime(request.until, request.HasField("until")),
+                page_size=request.page_size,
+                page_token=request.page_token,
+            ),
+        )
+        return pb.ListAuditEventsResponse(
+            events=[messages.audit_event(e) for e in page.items], next_page_token=page.next_page_token
+        )

@@ -16,12 +16,15 @@ class AuthHandlers(pb_grpc.AuthServiceServicer):
         self.identity = identity
 
     async def Register(self, request: pb.RegisterRequest, context: Context) -> pb.RegisterResponse:
-        message = await accounts.register(self.identity, request.email, request.password, request.display_name,
-                                          messages.client_of(context))
+        message = await accounts.register(
+            self.identity, request.email, request.password, request.display_name, messages.client_of(context)
+        )
         return pb.RegisterResponse(message=message)
 
     async def Login(self, request: pb.LoginRequest, context: Context) -> pb.LoginResponse:
-        result = await accounts.login(self.identity, request.email, request.password, messages.client_of(context))
+        result = await accounts.login(
+            self.identity, request.email, request.password, messages.client_of(context)
+        )
         return pb.LoginResponse(**messages.sign_in_fields(result))
 
     async def VerifySecondFactor(
@@ -30,7 +33,9 @@ class AuthHandlers(pb_grpc.AuthServiceServicer):
         kind = request.WhichOneof("factor")
         code = request.totp_code if kind == "totp_code" else request.backup_code
         factor = Factor.parse({"totp_code": "totp", "backup_code": "backup_code"}.get(kind or ""), code)
-        pair = await verify_second_factor(self.identity, request.challenge_token, factor, messages.client_of(context))
+        pair = await verify_second_factor(
+            self.identity, request.challenge_token, factor, messages.client_of(context)
+        )
         return pb.VerifySecondFactorResponse(tokens=messages.token_pair(pair))
 
     async def Refresh(self, request: pb.RefreshRequest, context: Context) -> pb.RefreshResponse:
@@ -44,14 +49,17 @@ class AuthHandlers(pb_grpc.AuthServiceServicer):
     async def StartPhoneLogin(
         self, request: pb.StartPhoneLoginRequest, context: Context
     ) -> pb.StartPhoneLoginResponse:
-        ttl = await phone_login.start_phone_login(self.identity, request.phone_number, messages.client_of(context))
+        ttl = await phone_login.start_phone_login(
+            self.identity, request.phone_number, messages.client_of(context)
+        )
         return pb.StartPhoneLoginResponse(expires_in=ttl)
 
     async def VerifyPhoneLogin(
         self, request: pb.VerifyPhoneLoginRequest, context: Context
     ) -> pb.VerifyPhoneLoginResponse:
-        result = await phone_login.verify_phone_login(self.identity, request.phone_number, request.code,
-                                                      messages.client_of(context))
+        result = await phone_login.verify_phone_login(
+            self.identity, request.phone_number, request.code, messages.client_of(context)
+        )
         return pb.VerifyPhoneLoginResponse(**messages.sign_in_fields(result))
 
     async def VerifyEmail(self, request: pb.VerifyEmailRequest, context: Context) -> pb.VerifyEmailResponse:
@@ -67,8 +75,9 @@ class AuthHandlers(pb_grpc.AuthServiceServicer):
     async def ResetPassword(
         self, request: pb.ResetPasswordRequest, context: Context
     ) -> pb.ResetPasswordResponse:
-        await email_links.reset_password(self.identity, request.token, request.new_password,
-                                         messages.client_of(context))
+        await email_links.reset_password(
+            self.identity, request.token, request.new_password, messages.client_of(context)
+        )
         return pb.ResetPasswordResponse()
 
     async def CompleteOAuthLogin(
@@ -76,12 +85,16 @@ class AuthHandlers(pb_grpc.AuthServiceServicer):
     ) -> pb.CompleteOAuthLoginResponse:
         # The gateway calls on the browser's behalf: its address and agent describe the sign-in.
         seen = messages.client_of(context)
-        client = Client(request.client_ip[:64] or seen.ip, request.user_agent[:300] or seen.user_agent,
-                        seen.request_id)
-        profile = oauth_login.ProviderProfile(request.provider, request.subject, request.email,
-                                              request.email_verified, request.display_name)
+        client = Client(
+            request.client_ip[:64] or seen.ip, request.user_agent[:300] or seen.user_agent, seen.request_id
+        )
+        profile = oauth_login.ProviderProfile(
+            request.provider, request.subject, request.email, request.email_verified, request.display_name
+        )
         outcome = await oauth_login.complete_oauth_login(self.identity, profile, client)
         return pb.CompleteOAuthLoginResponse(
-            **messages.sign_in_fields(outcome.result), user_id=outcome.user_id, created=outcome.created,
+            **messages.sign_in_fields(outcome.result),
+            user_id=outcome.user_id,
+            created=outcome.created,
             linked=outcome.linked,
         )

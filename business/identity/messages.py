@@ -50,24 +50,37 @@ def to_datetime(stamp: Timestamp, present: bool) -> datetime | None:
 def user(account: Account) -> pb.User:
     u = account.user
     return pb.User(
-        id=u.id, email=u.email, email_verified=u.email_verified, display_name=u.display_name,
-        phone_number=u.phone_number or "", phone_verified=u.phone_verified,
-        role=ROLE_TO_PB.get(u.role, pb.ROLE_UNSPECIFIED), status=STATUS_TO_PB.get(u.status, pb.USER_STATUS_UNSPECIFIED),
-        plan=u.plan, totp_enabled=u.totp_enabled, created_at=timestamp(u.created_at),
-        last_login_at=timestamp(u.last_login_at), linked_providers=account.linked_providers,
+        id=u.id,
+        email=u.email,
+        email_verified=u.email_verified,
+        display_name=u.display_name,
+        phone_number=u.phone_number or "",
+        phone_verified=u.phone_verified,
+        role=ROLE_TO_PB.get(u.role, pb.ROLE_UNSPECIFIED),
+        status=STATUS_TO_PB.get(u.status, pb.USER_STATUS_UNSPECIFIED),
+        plan=u.plan,
+        totp_enabled=u.totp_enabled,
+        created_at=timestamp(u.created_at),
+        last_login_at=timestamp(u.last_login_at),
+        linked_providers=account.linked_providers,
     )
 
 
 def token_pair(pair: TokenPair) -> pb.TokenPair:
     return pb.TokenPair(
-        access_token=pair.access_token, token_type="Bearer", expires_in=pair.expires_in,
-        refresh_token=pair.refresh_token, refresh_expires_in=pair.refresh_expires_in, session_id=pair.session_id,
+        access_token=pair.access_token,
+        token_type="Bearer",
+        expires_in=pair.expires_in,
+        refresh_token=pair.refresh_token,
+        refresh_expires_in=pair.refresh_expires_in,
+        session_id=pair.session_id,
     )
 
 
 def challenge(value: Challenge) -> pb.SecondFactorChallenge:
-    return pb.SecondFactorChallenge(challenge_token=value.token, expires_in=value.expires_in,
-                                    methods=list(value.methods))
+    return pb.SecondFactorChallenge(
+        challenge_token=value.token, expires_in=value.expires_in, methods=list(value.methods)
+    )
 
 
 def sign_in_fields(result: TokenPair | Challenge) -> dict[str, Any]:
@@ -79,8 +92,13 @@ def sign_in_fields(result: TokenPair | Challenge) -> dict[str, Any]:
 
 def session(value: SignInSession, current_session_id: str) -> user_pb.Session:
     return user_pb.Session(
-        id=value.id, created_at=timestamp(value.created_at), last_used_at=timestamp(value.last_used_at),
-        expires_at=timestamp(value.expires_at), ip=value.ip, user_agent=value.user_agent, method=value.method,
+        id=value.id,
+        created_at=timestamp(value.created_at),
+        last_used_at=timestamp(value.last_used_at),
+        expires_at=timestamp(value.expires_at),
+        ip=value.ip,
+        user_agent=value.user_agent,
+        method=value.method,
         current=value.id == current_session_id,
     )
 
@@ -95,8 +113,16 @@ def _struct(values: dict[str, Any] | None) -> Struct | None:
 
 def audit_event(event: AuditEvent) -> admin_pb.AuditEvent:
     return admin_pb.AuditEvent(
-        id=str(event.id), time=timestamp(event.at), action=event.action, outcome=event.outcome,
-        actor_id=event.actor_id, subject_id=event.subject_id, ip=event.ip, user_agent=event.user_agent,
-        request_id=event.request_id, before=_struct(event.before), after=_struct(event.after),
+        id=str(event.id),
+        time=timestamp(event.at),
+        action=event.action,
+        outcome=event.outcome,
+        actor_id=event.actor_id,
+        subject_id=event.subject_id,
+        ip=event.ip,
+        user_agent=event.user_agent,
+        request_id=event.request_id,
+        before=_struct(event.before),
+        after=_struct(event.after),
         detail=_struct(event.detail),
     )

@@ -21,7 +21,8 @@ class UserHandlers(pb_grpc.UserServiceServicer):
 
     async def UpdateMe(self, request: pb.UpdateMeRequest, context: Context) -> pb.UpdateMeResponse:
         account = await accounts.update_me(
-            self.identity, current_caller().subject,
+            self.identity,
+            current_caller().subject,
             request.display_name if request.HasField("display_name") else None,
             request.phone_number if request.HasField("phone_number") else None,
             messages.client_of(context),
@@ -32,26 +33,39 @@ class UserHandlers(pb_grpc.UserServiceServicer):
         self, request: pb.ChangePasswordRequest, context: Context
     ) -> pb.ChangePasswordResponse:
         caller = current_caller()
-        await accounts.change_password(self.identity, caller.subject, caller.session_id, request.current_password,
-                                       request.new_password, messages.client_of(context))
+        await accounts.change_password(
+            self.identity,
+            caller.subject,
+            caller.session_id,
+            request.current_password,
+            request.new_password,
+            messages.client_of(context),
+        )
         return pb.ChangePasswordResponse()
 
     async def EnrollTotp(self, request: pb.EnrollTotpRequest, context: Context) -> pb.EnrollTotpResponse:
-        enrollment = await second_factor.enroll_totp(self.identity, current_caller().subject,
-                                                     messages.client_of(context))
-        return pb.EnrollTotpResponse(secret=enrollment.secret, otpauth_uri=enrollment.otpauth_uri,
-                                     qr_svg=enrollment.qr_svg)
+        enrollment = await second_factor.enroll_totp(
+            self.identity, current_caller().subject, messages.client_of(context)
+        )
+        return pb.EnrollTotpResponse(
+            secret=enrollment.secret, otpauth_uri=enrollment.otpauth_uri, qr_svg=enrollment.qr_svg
+        )
 
     async def ConfirmTotp(self, request: pb.ConfirmTotpRequest, context: Context) -> pb.ConfirmTotpResponse:
-        codes = await second_factor.confirm_totp(self.identity, current_caller().subject, request.code,
-                                                 messages.client_of(context))
+        codes = await second_factor.confirm_totp(
+            self.identity, current_caller().subject, request.code, messages.client_of(context)
+        )
         return pb.ConfirmTotpResponse(backup_codes=codes)
 
     async def DisableTotp(self, request: pb.DisableTotpRequest, context: Context) -> pb.DisableTotpResponse:
         kind = request.WhichOneof("factor")
         code = request.totp_code if kind == "totp_code" else request.backup_code
-        factor = second_factor.Factor.parse({"totp_code": "totp", "backup_code": "backup_code"}.get(kind or ""), code)
-        await second_factor.disable_totp(self.identity, current_caller().subject, factor, messages.client_of(context))
+        factor = second_factor.Factor.parse(
+            {"totp_code": "totp", "backup_code": "backup_code"}.get(kind or ""), code
+        )
+        await second_factor.disable_totp(
+            self.identity, current_caller().subject, factor, messages.client_of(context)
+        )
         return pb.DisableTotpResponse()
 
     async def ListSessions(
@@ -64,13 +78,15 @@ class UserHandlers(pb_grpc.UserServiceServicer):
     async def RevokeSession(
         self, request: pb.RevokeSessionRequest, context: Context
     ) -> pb.RevokeSessionResponse:
-        await sessions.revoke_own_session(self.identity, current_caller().subject, request.session_id,
-                                          messages.client_of(context))
+        await sessions.revoke_own_session(
+            self.identity, current_caller().subject, request.session_id, messages.client_of(context)
+        )
         return pb.RevokeSessionResponse()
 
     async def ResendEmailVerification(
         self, request: pb.ResendEmailVerificationRequest, context: Context
     ) -> pb.ResendEmailVerificationResponse:
-        sent = await email_links.resend_verification(self.identity, current_caller().subject,
-                                                     messages.client_of(context))
+        sent = await email_links.resend_verification(
+            self.identity, current_caller().subject, messages.client_of(context)
+        )
         return pb.ResendEmailVerificationResponse(sent=sent)

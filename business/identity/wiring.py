@@ -35,21 +35,33 @@ def totp_key(settings: BusinessSettings) -> str:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(key + "\n")
-    log.warning("generated a development TOTP encryption key in %s; set TOTP_ENCRYPTION_KEY in production", path)
+    log.warning(
+        "generated a development TOTP encryption key in %s; set TOTP_ENCRYPTION_KEY in production", path
+    )
     return key
 
 
 def mailer(settings: BusinessSettings) -> Mailer:
     if settings.mail_backend == "smtp":
-        return SmtpMailer(settings.smtp_host, settings.smtp_port, settings.smtp_from, settings.smtp_username,
-                          settings.smtp_password, settings.smtp_starttls)
+        return SmtpMailer(
+            settings.smtp_host,
+            settings.smtp_port,
+            settings.smtp_from,
+            settings.smtp_username,
+            settings.smtp_password,
+            settings.smtp_starttls,
+        )
     return ConsoleMailer()
 
 
 def sms_sender(settings: BusinessSettings) -> SmsSender:
     if settings.sms_backend == "twilio":
-        return TwilioSmsSender(settings.twilio_account_sid, settings.twilio_auth_token,
-                               settings.twilio_phone_number, settings.twilio_api_base_url)
+        return TwilioSmsSender(
+            settings.twilio_account_sid,
+            settings.twilio_auth_token,
+            settings.twilio_phone_number,
+            settings.twilio_api_base_url,
+        )
     return ConsoleSmsSender()
 
 
@@ -77,13 +89,17 @@ def build_identity(settings: BusinessSettings, revocations: Revocations) -> Iden
     return Identity(
         db=IdentityDb(settings.database_url),
         hasher=password_hasher(settings),
-        limiter=AttemptLimiter(make_attempt_counters(settings.redis_url),
-                               account_limit=settings.attempt_limit_per_account,
-                               ip_limit=settings.attempt_limit_per_ip),
+        limiter=AttemptLimiter(
+            make_attempt_counters(settings.redis_url),
+            account_limit=settings.attempt_limit_per_account,
+            ip_limit=settings.attempt_limit_per_ip,
+        ),
         mailer=mailer(settings),
         sms=sms_sender(settings),
         revocations=revocations,
-        tokens=AccessTokenIssuer(keys.sign, settings.jwt_issuer, settings.jwt_audience, settings.jwt_access_ttl_s),
+        tokens=AccessTokenIssuer(
+            keys.sign, settings.jwt_issuer, settings.jwt_audience, settings.jwt_access_ttl_s
+        ),
         secrets=SecretBox(totp_key(settings)),
         policy=policy(settings),
     )

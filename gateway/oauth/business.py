@@ -48,8 +48,15 @@ _PASS_THROUGH = frozenset(_HTTP_STATUS)
 
 
 def service_token_claims(settings: GatewaySettings, now: int) -> dict[str, Any]:
-    return access_claims(subject=SERVICE_SUBJECT, roles=["service"], plan="", issuer=settings.jwt_issuer,
-                         audience=settings.jwt_audience, ttl_s=SERVICE_TOKEN_TTL_S, now=now)
+    return access_claims(
+        subject=SERVICE_SUBJECT,
+        roles=["service"],
+        plan="",
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        ttl_s=SERVICE_TOKEN_TTL_S,
+        now=now,
+    )
 
 
 class BusinessAuth:
@@ -67,7 +74,8 @@ class BusinessAuth:
         loop = asyncio.get_running_loop()
         if self._channel is None or self._loop is not loop:
             self._channel = outgoing_channel(
-                self.settings.business_grpc_target, timeout_ms=int(self.settings.oauth_business_timeout_s * 1000)
+                self.settings.business_grpc_target,
+                timeout_ms=int(self.settings.oauth_business_timeout_s * 1000),
             )
             self._loop = loop
         return auth_service_pb2_grpc.AuthServiceStub(self._channel)

@@ -23,7 +23,9 @@ from gateway.oauth.provider_http import bad_answer, get_json
 
 # Asymmetric signatures only: an HMAC id_token would be keyed with our client secret, and
 # `none` is no signature at all.
-ACCEPTED_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"})
+ACCEPTED_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"}
+)
 # Google documents both spellings of its issuer.
 ISSUER_ALIASES = {"https://accounts.google.com": ("accounts.google.com",)}
 CLOCK_LEEWAY_S = 60
@@ -78,11 +80,17 @@ class OidcDiscovery:
                 token = jwt.decode(id_token, await self.keys(client, refresh=True), registry=registry)
             issuers = [metadata["issuer"], *ISSUER_ALIASES.get(metadata["issuer"], ())]
             claims = CodeIDToken(
-                token.claims, token.header,
-                {"iss": {"essential": True, "values": issuers}, "aud": {"essential": True, "value": client_id}},
+                token.claims,
+                token.header,
+                {
+                    "iss": {"essential": True, "values": issuers},
+                    "aud": {"essential": True, "value": client_id},
+                },
                 {"nonce": nonce, "client_id": client_id, "access_token": access_token},
             )
             claims.validate(leeway=CLOCK_LEEWAY_S)
         except (JoseError, ValueError) as exc:
-            raise OAuthFlowError(502, f"{self.provider} sign-in failed: the id_token is not valid ({exc})") from exc
+            raise OAuthFlowError(
+                502, f"{self.provider} sign-in failed: the id_token is not valid ({exc})"
+            ) from exc
         return dict(claims)

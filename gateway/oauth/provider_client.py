@@ -51,12 +51,16 @@ class ProviderClient:
             timeout=self.timeout_s,
         )
 
-    async def authorization_url(self, *, redirect_uri: str, state: str, nonce: str, code_verifier: str) -> str:
+    async def authorization_url(
+        self, *, redirect_uri: str, state: str, nonce: str, code_verifier: str
+    ) -> str:
         async with http_client(self.timeout_s) as client:
             authorize, _, method = await self._endpoints(client)
         extra = {"nonce": nonce} if self.config.kind is Kind.OIDC else {}
         async with self._oauth(redirect_uri, method) as oauth:
-            url, _ = oauth.create_authorization_url(authorize, state=state, code_verifier=code_verifier, **extra)
+            url, _ = oauth.create_authorization_url(
+                authorize, state=state, code_verifier=code_verifier, **extra
+            )
         return str(url)
 
     async def _exchange(self, client: httpx.AsyncClient, code: str, pending: PendingLogin) -> dict[str, Any]:
@@ -72,7 +76,9 @@ class ProviderClient:
                 status = 400 if error in CLIENT_SIDE_GRANT_ERRORS else 502
                 raise OAuthFlowError(status, message, provider_error=error) from exc
             except httpx.HTTPStatusError as exc:
-                raise bad_answer(name, f"the token endpoint answered HTTP {exc.response.status_code}") from exc
+                raise bad_answer(
+                    name, f"the token endpoint answered HTTP {exc.response.status_code}"
+                ) from exc
             except httpx.HTTPError as exc:
                 raise unreachable(name, exc) from exc
             except ValueError as exc:
@@ -90,10 +96,15 @@ class ProviderClient:
                 if not isinstance(id_token, str) or not id_token:
                     raise bad_answer(self.config.name, "the token endpoint returned no id_token")
                 claims = await self.discovery.validate_id_token(
-                    client, id_token, client_id=self.config.client_id, nonce=pending.nonce,
+                    client,
+                    id_token,
+                    client_id=self.config.client_id,
+                    nonce=pending.nonce,
                     access_token=access_token,
                 )
                 return oidc_identity(self.config.name, claims)
             if self.config.kind is Kind.GITHUB:
                 return await github_identity(client, self.config.api_url, access_token)
-            return await facebook_identity(client, self.config.api_url, access_token, self.config.client_secret)
+            return await facebook_identity(
+                client, self.config.api_url, access_token, self.config.client_secret
+            )

@@ -32,7 +32,12 @@ def bad_answer(provider: str, what: str) -> OAuthFlowError:
 
 
 async def get_json(
-    client: httpx.AsyncClient, provider: str, url: str, *, what: str, headers: dict[str, str] | None = None,
+    client: httpx.AsyncClient,
+    provider: str,
+    url: str,
+    *,
+    what: str,
+    headers: dict[str, str] | None = None,
     params: dict[str, str] | None = None,
 ) -> Any:
     """GET `url` and return its JSON body; `what` names the call in error messages."""

@@ -53,14 +53,19 @@ def wants_json(request: Request) -> bool:
 
 class OAuthRoutes:
     def __init__(
-        self, settings: GatewaySettings, keys: SigningKeyStore, *, state_store: StateStore | None = None,
+        self,
+        settings: GatewaySettings,
+        keys: SigningKeyStore,
+        *,
+        state_store: StateStore | None = None,
         business: BusinessAuth | None = None,
     ) -> None:
         self.settings = settings
         self.configs = provider_configs(settings)
         self.clients = {
             name: ProviderClient(config, settings.oauth_http_timeout_s)
-            for name, config in self.configs.items() if config.enabled
+            for name, config in self.configs.items()
+            if config.enabled
         }
         self.states = state_store or make_state_store(settings.redis_url)
         self.business = business or BusinessAuth(settings, keys)
@@ -70,7 +75,9 @@ class OAuthRoutes:
         if found is None:
             if provider in self.configs:
                 raise OAuthFlowError(404, f"sign-in with {provider} is not enabled on this server")
-            raise OAuthFlowError(404, f"unknown sign-in provider {provider!r}; known: google, facebook, github")
+            raise OAuthFlowError(
+                404, f"unknown sign-in provider {provider!r}; known: google, facebook, github"
+            )
         return found
 
     def redirect_uri(self, request: Request, provider: str) -> str:
@@ -82,21 +89,38 @@ class OAuthRoutes:
 
     async def start(self, provider: str, request: Request) -> Response:
         client = self.client(provider)
-        state, nonce, verifier = secrets.token_urlsafe(32), secrets.token_urlsafe(32), secrets.token_urlsafe(48)
+        state, nonce, verifier = (
+            secrets.token_urlsafe(32),
+            secrets.token_urlsafe(32),
+            secrets.token_urlsafe(48),
+        )
         binding = secrets.token_urlsafe(32)
         redirect_uri = self.redirect_uri(request, provider)
-        url = await client.authorization_url(redirect_uri=redirect_uri, state=state, nonce=nonce,
-                                             code_verifier=verifier)
-        pending = PendingLogin(provider=provider, code_verifier=verifier, nonce=nonce, redirect_uri=redirect_uri,
-                               created_at=time.time(), binding_digest=_digest(binding))
+        url = await client.authorization_url(
+            redirect_uri=redirect_uri, state=state, nonce=nonce, code_verifier=verifier
+        )
+        pending = PendingLogin(
+            provider=provider,
+            code_verifier=verifier,
+            nonce=nonce,
+            redirect_uri=redirect_uri,
+            created_at=time.time(),
+            binding_digest=_digest(binding),
+        )
         await self.states.put(state, pending, self.settings.oauth_state_ttl_s)
         response: Response = (
-            JSONResponse({"authorization_url": url}, headers=NO_STORE) if wants_json(request)
+            JSONResponse({"authorization_url": url}, headers=NO_STORE)
+            if wants_json(request)
             else RedirectResponse(url, status_code=302, headers=NO_STORE)
         )
         # Lax: the cookie comes back on the provider's top-level redirect to the callback.
         response.set_cookie(
-            COOKIE, binding, max_age=self.settings.oauth_state_ttl_s, path=PREFIX, httponly=True, samesite="lax",
+            COOKIE,
+            binding,
+            max_age=self.settings.oauth_state_ttl_s,
+            path=PREFIX,
+            httponly=True,
+            samesite="lax",
             secure=redirect_uri.startswith("https://"),
         )
         return response
@@ -110,7 +134,9 @@ class OAuthRoutes:
         if query.get("error"):
             description = query.get("error_description", "")
             raise OAuthFlowError(
-                400, f"{provider} did not sign you in: {query['error']}" + (f" ({description})" if description else ""),
+                400,
+                f"{provider} did not sign you in: {query['error']}"
+                + (f" ({description})" if description else ""),
                 provider_error=query["error"],
             )
         if pending is None or pending.provider != provider:
@@ -122,12 +148,18 @@ class OAuthRoutes:
             raise OAuthFlowError(400, f"{provider} returned no authorization code")
         identity = await client.identity(code, pending)
         reply = await self.business.complete_login(
-            identity, client_ip=client_ip(request), user_agent=request.headers.get("user-agent", "")[:300],
+            identity,
+            client_ip=client_ip(request),
+            user_agent=request.headers.get("user-agent", "")[:300],
             request_id=request.headers.get("x-request-id", ""),
         )
-        log.info("oauth sign-in", extra={"provider": provider, "account_created": reply.created,
-                                          "account_linked": reply.linked})
-        response = json_result(reply) if wants_json(request) else redirect_with_result(self.success_target(), reply)
+        log.info(
+            "oauth sign-in",
+            extra={"provider": provider, "account_created": reply.created, "account_linked": reply.linked},
+        )
+        response = (
+            json_result(reply) if wants_json(request) else redirect_with_result(self.success_target(), reply)
+        )
         response.delete_cookie(COOKIE, path=PREFIX)
         return response
 
@@ -168,8 +200,10 @@ def router(settings: GatewaySettings, keys: SigningKeyStore, routes: OAuthRoutes
             return await oauth.callback(provider, request)
         except OAuthFlowError as exc:
             if exc.status >= 500:
-                log.warning("oauth sign-in failed", extra={"provider": provider, "status": exc.status,
-                                                           "error": exc.message})
+                log.warning(
+                    "oauth sign-in failed",
+                    extra={"provider": provider, "status": exc.status, "error": exc.message},
+                )
             return _error(exc, provider)
 
     return api

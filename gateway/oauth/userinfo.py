@@ -66,8 +66,9 @@ async def github_identity(client: httpx.AsyncClient, api_url: str, access_token:
     if not isinstance(user, dict) or user.get("id") in (None, ""):
         raise bad_answer("github", "the user API returned no user id")
     try:
-        emails: object = await get_json(client, "github", f"{api_url}/user/emails", what="the emails API",
-                                        headers=headers)
+        emails: object = await get_json(
+            client, "github", f"{api_url}/user/emails", what="the emails API", headers=headers
+        )
     except OAuthFlowError as exc:
         if exc.status != 502:  # unreachable: the sign-in cannot go on
             raise
@@ -88,7 +89,10 @@ async def facebook_identity(
     # appsecret_proof ties the call to our app: a leaked user token alone cannot make it.
     proof = hmac.new(app_secret.encode(), access_token.encode(), hashlib.sha256).hexdigest()
     me = await get_json(
-        client, "facebook", f"{api_url}/me", what="the Graph API",
+        client,
+        "facebook",
+        f"{api_url}/me",
+        what="the Graph API",
         headers={"Authorization": f"Bearer {access_token}"},
         params={"fields": "id,name,email", "appsecret_proof": proof},
     )
@@ -96,6 +100,9 @@ async def facebook_identity(
         raise bad_answer("facebook", "the Graph API returned no user id")
     email = _text(me.get("email"))
     return ProviderIdentity(
-        provider="facebook", subject=_text(me["id"]), email=email, email_verified=bool(email),
+        provider="facebook",
+        subject=_text(me["id"]),
+        email=email,
+        email_verified=bool(email),
         display_name=_text(me.get("name")),
     )

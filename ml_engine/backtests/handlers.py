@@ -50,11 +50,24 @@ def strategy_info(spec: StrategySpec) -> pb.StrategyInfo:
 
 def metrics_to_proto(m: BacktestMetrics) -> pb.BacktestMetrics:
     return pb.BacktestMetrics(
-        start=timestamp(m.start), end=timestamp(m.end), bars=m.bars, final_equity=m.final_equity,
-        total_return=m.total_return, cagr=m.cagr, annual_volatility=m.annual_volatility, sharpe=m.sharpe,
-        sortino=m.sortino, max_drawdown=m.max_drawdown, max_drawdown_bars=m.max_drawdown_bars,
-        max_drawdown_seconds=m.max_drawdown_seconds, win_rate=m.win_rate, profit_factor=m.profit_factor,
-        expectancy=m.expectancy, exposure=m.exposure, trades=m.trades, buy_and_hold_return=m.buy_and_hold_return,
+        start=timestamp(m.start),
+        end=timestamp(m.end),
+        bars=m.bars,
+        final_equity=m.final_equity,
+        total_return=m.total_return,
+        cagr=m.cagr,
+        annual_volatility=m.annual_volatility,
+        sharpe=m.sharpe,
+        sortino=m.sortino,
+        max_drawdown=m.max_drawdown,
+        max_drawdown_bars=m.max_drawdown_bars,
+        max_drawdown_seconds=m.max_drawdown_seconds,
+        win_rate=m.win_rate,
+        profit_factor=m.profit_factor,
+        expectancy=m.expectancy,
+        exposure=m.exposure,
+        trades=m.trades,
+        buy_and_hold_return=m.buy_and_hold_return,
     )
 
 
@@ -63,9 +76,19 @@ def result_to_proto(result: BacktestResult) -> pb.RunBacktestResponse:
         strategy=result.strategy,
         metrics=metrics_to_proto(result.metrics),
         trades=[
-            pb.Trade(side=SIDES[t.side], size=t.size, entry_time=timestamp(t.entry_time), entry_price=t.entry_price,
-                     exit_time=timestamp(t.exit_time), exit_price=t.exit_price, pnl=t.pnl, return_pct=t.return_pct,
-                     exit_reason=EXIT_REASONS[t.exit_reason], entry_bar=t.entry_bar, exit_bar=t.exit_bar)
+            pb.Trade(
+                side=SIDES[t.side],
+                size=t.size,
+                entry_time=timestamp(t.entry_time),
+                entry_price=t.entry_price,
+                exit_time=timestamp(t.exit_time),
+                exit_price=t.exit_price,
+                pnl=t.pnl,
+                return_pct=t.return_pct,
+                exit_reason=EXIT_REASONS[t.exit_reason],
+                entry_bar=t.entry_bar,
+                exit_bar=t.exit_bar,
+            )
             for t in result.trades
         ],
         equity_curve=[
@@ -85,12 +108,14 @@ class BacktestHandlers(pb_grpc.BacktestServiceServicer):
         self.time_budget_s = time_budget_s
         self._catalogue = pb.ListStrategiesResponse(strategies=[strategy_info(s) for s in list_strategies()])
 
-    async def ListStrategies(self, request: pb.ListStrategiesRequest, context: grpc.aio.ServicerContext
-                             ) -> pb.ListStrategiesResponse:
+    async def ListStrategies(
+        self, request: pb.ListStrategiesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListStrategiesResponse:
         return self._catalogue
 
-    async def RunBacktest(self, request: pb.RunBacktestRequest, context: grpc.aio.ServicerContext
-                          ) -> pb.RunBacktestResponse:
+    async def RunBacktest(
+        self, request: pb.RunBacktestRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RunBacktestResponse:
         started = time.perf_counter()
         if not request.strategy.strip():
             raise InvalidArgument.field("strategy", "is required; see GET /api/strategies")
@@ -119,7 +144,8 @@ class BacktestHandlers(pb_grpc.BacktestServiceServicer):
             raise InvalidArgument.field(
                 "start_date",
                 f"the range holds {rows} stored bars, an estimated {expected_s:.0f} s of work, over the "
-                f"{self.time_budget_s:.0f} s a backtest may take; shorten the range or use a coarser timeframe",
+                f"{self.time_budget_s:.0f} s a backtest may take; shorten the range or use a coarser "
+                "timeframe",
             )
         # A resampled window has at most one bar per stored row.
         window = await asyncio.to_thread(self.windows.latest, series, max(rows, 1), start, end)

@@ -33,7 +33,9 @@ class SymbolStats:
 def _stored(row: object) -> StoredSymbol:
     m = row._mapping  # type: ignore[attr-defined]
     return StoredSymbol(
-        SymbolInfo(m["symbol"], m["name"], m["asset_class"], m["tick_size"], m["quote_currency"], m["timezone"]),
+        SymbolInfo(
+            m["symbol"], m["name"], m["asset_class"], m["tick_size"], m["quote_currency"], m["timezone"]
+        ),
         m["base_timeframe"],
     )
 
@@ -53,8 +55,12 @@ def save_symbol(conn: Connection, stored: StoredSymbol) -> None:
 
 def list_symbols(conn: Connection) -> list[SymbolStats]:
     counts = (
-        select(bars.c.symbol, func.count().label("n"), func.min(bars.c.ts).label("first"),
-               func.max(bars.c.ts).label("last"))
+        select(
+            bars.c.symbol,
+            func.count().label("n"),
+            func.min(bars.c.ts).label("first"),
+            func.max(bars.c.ts).label("last"),
+        )
         .group_by(bars.c.symbol)
         .subquery()
     )
@@ -76,7 +82,9 @@ def last_bar_time(conn: Connection, symbol: str, timeframe: str) -> int | None:
 def count_bars(
     conn: Connection, symbol: str, timeframe: str, start: int | None = None, end: int | None = None
 ) -> int:
-    query = select(func.count()).select_from(bars).where(bars.c.symbol == symbol, bars.c.timeframe == timeframe)
+    query = (
+        select(func.count()).select_from(bars).where(bars.c.symbol == symbol, bars.c.timeframe == timeframe)
+    )
     if start is not None:
         query = query.where(bars.c.ts >= start)
     if end is not None:
@@ -89,8 +97,16 @@ def upsert_bars(conn: Connection, symbol: str, timeframe: str, rows: Sequence[Ba
     if not rows:
         return
     values = [
-        {"symbol": symbol, "timeframe": timeframe, "ts": r.time, "open": r.open, "high": r.high,
-         "low": r.low, "close": r.close, "volume": r.volume}
+        {
+            "symbol": symbol,
+            "timeframe": timeframe,
+            "ts": r.time,
+            "open": r.open,
+            "high": r.high,
+            "low": r.low,
+            "close": r.close,
+            "volume": r.volume,
+        }
         for r in rows
     ]
     updated = ("open", "high", "low", "close", "volume")
@@ -127,7 +143,9 @@ def load_bars(
     if end is not None:
         query = query.where(bars.c.ts < end)
     # The most recent `latest` bars: read newest first, then flip.
-    query = query.order_by(bars.c.ts.desc()).limit(latest) if latest is not None else query.order_by(bars.c.ts)
+    query = (
+        query.order_by(bars.c.ts.desc()).limit(latest) if latest is not None else query.order_by(bars.c.ts)
+    )
     rows = conn.execute(query).all()
     if not rows:
         return Bars.empty()

@@ -150,7 +150,9 @@ def pending_series(conn: Connection) -> list[PendingSeries]:
     return [PendingSeries(r.symbol, r.timeframe, int(r.lookahead)) for r in rows]
 
 
-def pending_due(conn: Connection, series: PendingSeries, as_of_max: int, limit: int) -> list[PendingPrediction]:
+def pending_due(
+    conn: Connection, series: PendingSeries, as_of_max: int, limit: int
+) -> list[PendingPrediction]:
     """Unscored predictions of `series` as of bars opening at or before `as_of_max`, oldest first."""
     rows = conn.execute(
         select(predictions.c.id, predictions.c.as_of, predictions.c.close, predictions.c.atr)
@@ -184,7 +186,9 @@ def mark_realized(conn: Connection, outcomes: Sequence[Outcome]) -> None:
     conn.execute(stmt, [{f"b_{k}": v for k, v in asdict(o).items()} for o in outcomes])
 
 
-def aggregate_scores(conn: Connection, model: str = "", symbol: str = "", horizon: str = "") -> list[ScoreRow]:
+def aggregate_scores(
+    conn: Connection, model: str = "", symbol: str = "", horizon: str = ""
+) -> list[ScoreRow]:
     """Live scores per (model, version, symbol, horizon); empty filters match everything.
 
     `model` matches the ensemble name or any member's name (members JSON). Coverage: the realized
@@ -194,11 +198,16 @@ def aggregate_scores(conn: Connection, model: str = "", symbol: str = "", horizo
     p = predictions.c
     realized = p.realized_at.is_not(None)
     inside = and_(realized, p.realized_high <= p.predicted_high, p.realized_low >= p.predicted_low)
-    abs_err = (func.abs(p.predicted_high - p.realized_high) + func.abs(p.predicted_low - p.realized_low)) / (
-        2 * p.close
-    ) * 100.0
+    abs_err = (
+        (func.abs(p.predicted_high - p.realized_high) + func.abs(p.predicted_low - p.realized_low))
+        / (2 * p.close)
+        * 100.0
+    )
     query = select(
-        p.model, p.version, p.symbol, p.horizon,
+        p.model,
+        p.version,
+        p.symbol,
+        p.horizon,
         func.count().label("recorded"),
         func.sum(case((realized, 1), else_=0)).label("realized"),
         func.sum(case((inside, 1), else_=0)).label("inside"),
@@ -207,7 +216,9 @@ def aggregate_scores(conn: Connection, model: str = "", symbol: str = "", horizo
         func.sum(case((realized, p.tp_long), else_=0.0)).label("prob"),
     )
     if model:
-        query = query.where((p.model == model) | p.members.like(f'%"name": "{_like_safe(model)}"%', escape="\\"))
+        query = query.where(
+            (p.model == model) | p.members.like(f'%"name": "{_like_safe(model)}"%', escape="\\")
+        )
     if symbol:
         query = query.where(p.symbol == symbol)
     if horizon:
@@ -216,13 +227,20 @@ def aggregate_scores(conn: Connection, model: str = "", symbol: str = "", horizo
     scores = []
     for r in rows:
         n = int(r.realized or 0)
-        scores.append(ScoreRow(
-            r.model, r.version, r.symbol, r.horizon, int(r.recorded), n,
-            float(r.inside or 0) / n if n else 0.0,
-            float(r.abs_err or 0) / n if n else 0.0,
-            float(r.hits or 0) / n if n else 0.0,
-            float(r.prob or 0) / n if n else 0.0,
-        ))
+        scores.append(
+            ScoreRow(
+                r.model,
+                r.version,
+                r.symbol,
+                r.horizon,
+                int(r.recorded),
+                n,
+                float(r.inside or 0) / n if n else 0.0,
+                float(r.abs_err or 0) / n if n else 0.0,
+                float(r.hits or 0) / n if n else 0.0,
+                float(r.prob or 0) / n if n else 0.0,
+            )
+        )
     scores.sort(key=lambda s: (-s.realized, -s.recorded, s.model, s.symbol, s.horizon))
     return scores
 

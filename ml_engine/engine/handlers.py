@@ -51,19 +51,22 @@ class EngineHandlers(pb_grpc.EngineServiceServicer):
             uptime_seconds=round(self.stats.uptime_seconds, 3),
             # This call counts itself once it finishes, like any other.
             requests_total=sum(c.requests for c in methods.values()),
-            methods=[
-                pb.MethodStats(method=name, requests=c.requests, errors=c.errors)
-                for name, c in chosen
-            ],
+            methods=[pb.MethodStats(method=name, requests=c.requests, errors=c.errors) for name, c in chosen],
             # Models able to serve; `models` lists every model of the repository with its state.
             models_loaded=sum(1 for m in loaded if m.serving),
             models=[
                 pb.LoadedModel(
-                    name=m.name, version=m.version, execution_provider=m.execution_provider, state=m.state,
-                    requests=m.requests, latency_p50_ms=m.latency_p50_ms, latency_p99_ms=m.latency_p99_ms,
-                    mean_batch_size=m.mean_batch_size, max_batch_size=m.max_batch_size, batches=m.batches,
+                    name=m.name,
+                    version=m.version,
+                    execution_provider=m.execution_provider,
+                    state=m.state,
+                    requests=m.requests,
+                    latency_p50_ms=m.latency_p50_ms,
+                    latency_p99_ms=m.latency_p99_ms,
+                    mean_batch_size=m.mean_batch_size,
+                    max_batch_size=m.max_batch_size,
+                    batches=m.batches,
                 )
                 for m in loaded
             ],
         )
-

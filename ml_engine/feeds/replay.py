@@ -47,8 +47,16 @@ class ReplayFeed:
                 if i:
                     gap = (int(stored.times[i]) - int(stored.times[i - 1])) / self.speed
                     await self.sleep(min(gap, self.max_gap_s))
-                yield FeedBar(series.symbol, series.target.name, int(stored.times[i]), float(stored.open[i]),
-                              float(stored.high[i]), float(stored.low[i]), float(stored.close[i]),
-                              float(stored.volume[i]), complete=stored.last_complete or i != len(stored) - 1)
+                yield FeedBar(
+                    series.symbol,
+                    series.target.name,
+                    int(stored.times[i]),
+                    float(stored.open[i]),
+                    float(stored.high[i]),
+                    float(stored.low[i]),
+                    float(stored.close[i]),
+                    float(stored.volume[i]),
+                    complete=stored.last_complete or i != len(stored) - 1,
+                )
             if not self.loop:
                 return

@@ -48,10 +48,22 @@ def run(argv: list[str], store: MarketStore) -> ImportReport:
     symbol = normalize_symbol(args.symbol)
     info = None
     if args.name:
-        info = SymbolInfo(symbol, args.name, args.asset_class or "", args.tick_size or 0.0,
-                          (args.quote_currency or "").upper(), args.timezone).validate()
-    columns = CsvColumns(args.time_column, args.open_column, args.high_column, args.low_column,
-                         args.close_column, args.volume_column)
+        info = SymbolInfo(
+            symbol,
+            args.name,
+            args.asset_class or "",
+            args.tick_size or 0.0,
+            (args.quote_currency or "").upper(),
+            args.timezone,
+        ).validate()
+    columns = CsvColumns(
+        args.time_column,
+        args.open_column,
+        args.high_column,
+        args.low_column,
+        args.close_column,
+        args.volume_column,
+    )
     target = ImportTarget(symbol, parse_timeframe(args.timeframe), info, args.dry_run)
     with args.file.open(newline="") as handle:
         return import_csv(store.engine, handle, target, columns, source_field=str(args.file))

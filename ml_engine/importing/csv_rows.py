@@ -75,5 +75,6 @@ def read_rows(lines: Iterable[str], columns: CsvColumns) -> Iterator[BarRow | Re
                 break
         if len(values) < len(_FIELDS) - 1:
             continue
-        yield BarRow(line, ts, values["open"], values["high"], values["low"], values["close"], values["volume"])
-
+        yield BarRow(
+            line, ts, values["open"], values["high"], values["low"], values["close"], values["volume"]
+        )

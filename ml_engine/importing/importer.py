@@ -65,7 +65,9 @@ def import_csv(
     with engine.connect() as conn, conn.begin() as tx:
         stored = repo.get_symbol(conn, target.symbol)
         if stored is None and target.info is None:
-            raise InvalidArgument.field("info", f"{target.symbol} is a new symbol: its catalogue entry is required")
+            raise InvalidArgument.field(
+                "info", f"{target.symbol} is a new symbol: its catalogue entry is required"
+            )
         if stored is not None and stored.base_timeframe != target.timeframe.name:
             raise FailedPrecondition(
                 f"{target.symbol} is stored at {stored.base_timeframe}; import {stored.base_timeframe} rows "
@@ -82,7 +84,9 @@ def import_csv(
         chunk: list[BarRow] = []
         for item in read_rows(lines, columns or CsvColumns()):
             rows_read += 1
-            reason = item.reason if isinstance(item, RejectedRow) else check_row(item, previous, target.timeframe)
+            reason = (
+                item.reason if isinstance(item, RejectedRow) else check_row(item, previous, target.timeframe)
+            )
             if reason is not None:
                 rejected_total += 1
                 if len(rejected) < REPORTED_REJECTS:

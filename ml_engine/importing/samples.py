@@ -27,6 +27,8 @@ SAMPLES: dict[str, SampleDataset] = {
         "EURUSD.csv", "1h", SymbolInfo("EURUSD", "Euro / US Dollar", "fx", 0.00001, "USD", "UTC")
     ),
     "GOOG": SampleDataset(
-        "GOOG.csv", "1d", SymbolInfo("GOOG", "Alphabet Inc. class C", "equity", 0.01, "USD", "America/New_York")
+        "GOOG.csv",
+        "1d",
+        SymbolInfo("GOOG", "Alphabet Inc. class C", "equity", 0.01, "USD", "America/New_York"),
     ),
 }

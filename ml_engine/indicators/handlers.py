@@ -23,8 +23,14 @@ PARAMETER_TYPES = {"int": pb.PARAMETER_TYPE_INTEGER, "float": pb.PARAMETER_TYPE_
 
 def parameter_proto(p: ParamSpec) -> pb.Parameter:
     """A catalogue parameter (indicators and strategies share the message)."""
-    return pb.Parameter(name=p.name, type=PARAMETER_TYPES[p.type], default_value=p.default,
-                        min_value=p.min, max_value=p.max, description=p.description)
+    return pb.Parameter(
+        name=p.name,
+        type=PARAMETER_TYPES[p.type],
+        default_value=p.default,
+        min_value=p.min,
+        max_value=p.max,
+        description=p.description,
+    )
 
 
 def indicator_info(spec: IndicatorSpec) -> pb.IndicatorInfo:
@@ -40,14 +46,18 @@ def indicator_info(spec: IndicatorSpec) -> pb.IndicatorInfo:
 class IndicatorHandlers(pb_grpc.IndicatorServiceServicer):
     def __init__(self, windows: BarWindows) -> None:
         self.windows = windows
-        self._catalogue = pb.ListIndicatorsResponse(indicators=[indicator_info(s) for s in CATALOGUE.values()])
+        self._catalogue = pb.ListIndicatorsResponse(
+            indicators=[indicator_info(s) for s in CATALOGUE.values()]
+        )
 
-    async def ListIndicators(self, request: pb.ListIndicatorsRequest, context: grpc.aio.ServicerContext
-                             ) -> pb.ListIndicatorsResponse:
+    async def ListIndicators(
+        self, request: pb.ListIndicatorsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListIndicatorsResponse:
         return self._catalogue
 
-    async def GetIndicators(self, request: pb.GetIndicatorsRequest, context: grpc.aio.ServicerContext
-                            ) -> pb.GetIndicatorsResponse:
+    async def GetIndicators(
+        self, request: pb.GetIndicatorsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetIndicatorsResponse:
         wanted = parse_indicators(list(request.indicators))
         limit = check_limit(request.limit, MAX_INDICATOR_LIMIT)
         end = parse_request_time(request.end, "end")
@@ -59,9 +69,11 @@ class IndicatorHandlers(pb_grpc.IndicatorServiceServicer):
         results = await asyncio.to_thread(compute, bars, wanted)
         first = max(0, len(bars) - limit)
         response = pb.GetIndicatorsResponse(
-            symbol=series.symbol, timeframe=series.target.name,
+            symbol=series.symbol,
+            timeframe=series.target.name,
             times=[timestamp(int(t)) for t in bars.times[first:]],
-            bars_used=len(bars), warmup_bars=warmup,
+            bars_used=len(bars),
+            warmup_bars=warmup,
         )
         for result in results:
             item = response.indicators.add(key=result.key, name=result.name, warmup_bars=result.warmup_bars)

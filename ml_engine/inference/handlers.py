@@ -36,9 +36,9 @@ INFERENCE_RULES = ForeignRules(
         **{m: access_pb2.AccessRule(roles=["user", "admin", "service"]) for m in _CALLS},
     },
     # Repository control, shared memory, tracing, logging, statistics, streaming: not served.
-    refused=frozenset(
-        m.name for m in pb.DESCRIPTOR.services_by_name["GRPCInferenceService"].methods
-    ) - set(_PROBES) - set(_CALLS),
+    refused=frozenset(m.name for m in pb.DESCRIPTOR.services_by_name["GRPCInferenceService"].methods)
+    - set(_PROBES)
+    - set(_CALLS),
 )
 declare_foreign_rules(SERVICE_NAME, INFERENCE_RULES)
 
@@ -69,7 +69,8 @@ def _feeds(request: pb.ModelInferRequest, session: ModelSession) -> dict[str, np
     raw = list(request.raw_input_contents)
     if raw and len(raw) != len(request.inputs):
         raise InvalidArgument.field(
-            "raw_input_contents", f"{len(raw)} raw buffers for {len(request.inputs)} inputs: give one per input"
+            "raw_input_contents",
+            f"{len(raw)} raw buffers for {len(request.inputs)} inputs: give one per input",
         )
     feeds: dict[str, np.ndarray] = {}
     for index, tensor in enumerate(request.inputs):
@@ -87,16 +88,19 @@ def _feeds(request: pb.ModelInferRequest, session: ModelSession) -> dict[str, np
         if len(shape) != len(model_input.shape) or any(
             want >= 0 and got != want for got, want in zip(shape, model_input.shape, strict=True)
         ):
-            raise InvalidArgument.field(f"{where}.shape", f"model {session.name} takes {list(model_input.shape)} "
-                                                          f"(-1: any size), got {shape}")
+            raise InvalidArgument.field(
+                f"{where}.shape",
+                f"model {session.name} takes {list(model_input.shape)} (-1: any size), got {shape}",
+            )
         if shape[0] < 1:
             raise InvalidArgument.field(f"{where}.shape", "the batch dimension must be at least 1")
         count = math.prod(shape)
         if raw:
             if len(raw[index]) != count * 4:
                 raise InvalidArgument.field(
-                    "raw_input_contents", f"input {tensor.name!r} of shape {shape} needs {count * 4} bytes "
-                                          f"(FP32), got {len(raw[index])}"
+                    "raw_input_contents",
+                    f"input {tensor.name!r} of shape {shape} needs {count * 4} bytes "
+                    f"(FP32), got {len(raw[index])}",
                 )
             values = np.frombuffer(raw[index], dtype="<f4")
         else:
@@ -121,8 +125,9 @@ def _outputs(request: pb.ModelInferRequest, session: ModelSession) -> list[str]:
     unknown = [name for name in asked if name not in served]
     if unknown:
         raise InvalidArgument.field(
-            "outputs", f"model {session.name} has no tensor output {', '.join(map(repr, unknown))} "
-                       f"(outputs: {', '.join(sorted(served))})"
+            "outputs",
+            f"model {session.name} has no tensor output {', '.join(map(repr, unknown))} "
+            f"(outputs: {', '.join(sorted(served))})",
         )
     return asked
 
@@ -144,7 +149,9 @@ class InferenceHandlers(pb_grpc.GRPCInferenceServiceServicer):
             return pb.ModelReadyResponse(ready=False)
         return pb.ModelReadyResponse(ready=True)
 
-    async def ServerMetadata(self, request: pb.ServerMetadataRequest, context: grpc.aio.ServicerContext) -> Any:
+    async def ServerMetadata(
+        self, request: pb.ServerMetadataRequest, context: grpc.aio.ServicerContext
+    ) -> Any:
         return pb.ServerMetadataResponse(name=SERVER_NAME, version=SERVICE_VERSION, extensions=[])
 
     async def ModelMetadata(self, request: pb.ModelMetadataRequest, context: grpc.aio.ServicerContext) -> Any:
@@ -162,13 +169,17 @@ class InferenceHandlers(pb_grpc.GRPCInferenceServiceServicer):
         feeds = _feeds(request, session)
         names = _outputs(request, session)
         results = await asyncio.to_thread(self.registry.run_raw_sync, session, feeds, names)
-        response = pb.ModelInferResponse(model_name=session.name, model_version=str(session.version), id=request.id)
+        response = pb.ModelInferResponse(
+            model_name=session.name, model_version=str(session.version), id=request.id
+        )
         for name, value in zip(names, results, strict=True):
             array = np.asarray(value)
             dtype = array.dtype.newbyteorder("=")
-            response.outputs.append(pb.ModelInferResponse.InferOutputTensor(
-                name=name, datatype=_DATATYPE[np.dtype(dtype)], shape=list(array.shape)
-            ))
+            response.outputs.append(
+                pb.ModelInferResponse.InferOutputTensor(
+                    name=name, datatype=_DATATYPE[np.dtype(dtype)], shape=list(array.shape)
+                )
+            )
             little_endian = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<"))
             response.raw_output_contents.append(little_endian.tobytes())
         return response

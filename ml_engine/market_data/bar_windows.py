@@ -61,7 +61,9 @@ class BarWindows:
         with self.engine.connect() as conn:
             return repo.count_bars(conn, series.symbol, series.base.name, start=start, end=end)
 
-    def latest(self, series: Series, limit: int, start: int | None = None, end: int | None = None) -> BarWindow:
+    def latest(
+        self, series: Series, limit: int, start: int | None = None, end: int | None = None
+    ) -> BarWindow:
         """The most recent `limit` bars opening in [start, end), oldest first."""
         base, target = series.base, series.target
         # Whole buckets only: a bucket belongs to the window when it opens inside it.
@@ -75,7 +77,9 @@ class BarWindows:
             if base_end is not None:
                 data_end = min(data_end, base_end)
             while True:
-                raw = repo.load_bars(conn, series.symbol, base.name, start=base_start, end=base_end, latest=fetch)
+                raw = repo.load_bars(
+                    conn, series.symbol, base.name, start=base_start, end=base_end, latest=fetch
+                )
                 everything = len(raw) < fetch
                 bars = resample(raw, base, target, data_end) if ratio > 1 else raw
                 # When the read was cut by `fetch`, the oldest bucket may miss some of its bars.

@@ -53,16 +53,28 @@ def check_limit(limit: int, maximum: int = MAX_LIMIT, field: str = "limit") -> i
 def bars_to_proto(bars: Bars) -> list[pb.Bar]:
     last = len(bars) - 1
     return [
-        pb.Bar(time=timestamp(int(bars.times[i])), open=float(bars.open[i]), high=float(bars.high[i]),
-               low=float(bars.low[i]), close=float(bars.close[i]), volume=float(bars.volume[i]),
-               complete=bars.last_complete or i != last)
+        pb.Bar(
+            time=timestamp(int(bars.times[i])),
+            open=float(bars.open[i]),
+            high=float(bars.high[i]),
+            low=float(bars.low[i]),
+            close=float(bars.close[i]),
+            volume=float(bars.volume[i]),
+            complete=bars.last_complete or i != last,
+        )
         for i in range(len(bars))
     ]
 
 
 def symbol_info_to_proto(info: SymbolInfo) -> pb.SymbolInfo:
-    return pb.SymbolInfo(symbol=info.symbol, name=info.name, asset_class=ASSET_CLASS_VALUES[info.asset_class],
-                         tick_size=info.tick_size, quote_currency=info.quote_currency, timezone=info.timezone)
+    return pb.SymbolInfo(
+        symbol=info.symbol,
+        name=info.name,
+        asset_class=ASSET_CLASS_VALUES[info.asset_class],
+        tick_size=info.tick_size,
+        quote_currency=info.quote_currency,
+        timezone=info.timezone,
+    )
 
 
 class MarketDataHandlers(pb_grpc.MarketDataServiceServicer):
@@ -70,24 +82,29 @@ class MarketDataHandlers(pb_grpc.MarketDataServiceServicer):
         self.store = store
         self.windows = windows
 
-    async def ListSymbols(self, request: pb.ListSymbolsRequest, context: grpc.aio.ServicerContext
-                          ) -> pb.ListSymbolsResponse:
+    async def ListSymbols(
+        self, request: pb.ListSymbolsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListSymbolsResponse:
         def read() -> list[repo.SymbolStats]:
             with self.store.engine.connect() as conn:
                 return repo.list_symbols(conn)
 
         summaries = []
         for s in await asyncio.to_thread(read):
-            summary = pb.SymbolSummary(info=symbol_info_to_proto(s.stored.info),
-                                       base_timeframe=s.stored.base_timeframe, bar_count=s.bar_count)
+            summary = pb.SymbolSummary(
+                info=symbol_info_to_proto(s.stored.info),
+                base_timeframe=s.stored.base_timeframe,
+                bar_count=s.bar_count,
+            )
             if s.first_time is not None and s.last_time is not None:
                 summary.first_bar.CopyFrom(timestamp(s.first_time))
                 summary.last_bar.CopyFrom(timestamp(s.last_time))
             summaries.append(summary)
         return pb.ListSymbolsResponse(symbols=summaries)
 
-    async def GetHistory(self, request: pb.GetHistoryRequest, context: grpc.aio.ServicerContext
-                         ) -> pb.GetHistoryResponse:
+    async def GetHistory(
+        self, request: pb.GetHistoryRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetHistoryResponse:
         limit = check_limit(request.limit)
         start = parse_request_time(request.start, "start")
         end = parse_request_time(request.end, "end")
@@ -102,22 +119,32 @@ class MarketDataHandlers(pb_grpc.MarketDataServiceServicer):
         if window.has_earlier and len(window.bars):
             next_token = page_tokens.encode(series.symbol, series.target.name, int(window.bars.times[0]))
         return pb.GetHistoryResponse(
-            symbol=series.symbol, timeframe=series.target.name, base_timeframe=series.base.name,
-            bars=bars_to_proto(window.bars), next_page_token=next_token,
+            symbol=series.symbol,
+            timeframe=series.target.name,
+            base_timeframe=series.base.name,
+            bars=bars_to_proto(window.bars),
+            next_page_token=next_token,
         )
 
-    async def ImportBars(self, request: pb.ImportBarsRequest, context: grpc.aio.ServicerContext
-                         ) -> pb.ImportBarsResponse:
+    async def ImportBars(
+        self, request: pb.ImportBarsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ImportBarsResponse:
         source = request.WhichOneof("source")
         if source == "sample":
-            report = await asyncio.to_thread(import_sample, self.store.engine, request.sample, request.dry_run)
+            report = await asyncio.to_thread(
+                import_sample, self.store.engine, request.sample, request.dry_run
+            )
         elif source == "csv_content":
             report = await asyncio.to_thread(self._import_csv, request)
         else:
             raise InvalidArgument.field("csv_content", "set csv_content (CSV text) or sample")
         return pb.ImportBarsResponse(
-            symbol=report.symbol, timeframe=report.timeframe, rows_read=report.rows_read,
-            rows_inserted=report.rows_inserted, rows_existing=report.rows_existing, committed=report.committed,
+            symbol=report.symbol,
+            timeframe=report.timeframe,
+            rows_read=report.rows_read,
+            rows_inserted=report.rows_inserted,
+            rows_existing=report.rows_existing,
+            committed=report.committed,
         )
 
     def _import_csv(self, request: pb.ImportBarsRequest) -> ImportReport:
@@ -131,8 +158,14 @@ class MarketDataHandlers(pb_grpc.MarketDataServiceServicer):
         info = None
         if request.HasField("info"):
             i = request.info
-            info = SymbolInfo(symbol, i.name, ASSET_CLASS_NAMES.get(i.asset_class, ""), i.tick_size,
-                              i.quote_currency.upper(), i.timezone).validate()
+            info = SymbolInfo(
+                symbol,
+                i.name,
+                ASSET_CLASS_NAMES.get(i.asset_class, ""),
+                i.tick_size,
+                i.quote_currency.upper(),
+                i.timezone,
+            ).validate()
         c = request.columns
         columns = CsvColumns(c.time, c.open, c.high, c.low, c.close, c.volume)
         target = ImportTarget(symbol, parse_timeframe(request.timeframe), info, request.dry_run)

@@ -65,15 +65,22 @@ def _seconds(value: float | None) -> Timestamp | None:
 
 def version_info(status: VersionStatus) -> pb.ModelVersion:
     version = pb.ModelVersion(
-        version=status.version, state=_STATE[status.state], reason=status.reason,
-        intended_provider=status.intended_provider, execution_provider=status.execution_provider,
-        file_sha256=status.file_sha256, loaded_at=_seconds(status.loaded_at),
+        version=status.version,
+        state=_STATE[status.state],
+        reason=status.reason,
+        intended_provider=status.intended_provider,
+        execution_provider=status.execution_provider,
+        file_sha256=status.file_sha256,
+        loaded_at=_seconds(status.loaded_at),
     )
     meta = status.metadata
     if meta is not None:
         version.feature_schema_hash = meta.feature_schema_hash
-        for name, text in (("trained_at", meta.trained_at), ("training_start", meta.training.start),
-                           ("training_end", meta.training.end)):
+        for name, text in (
+            ("trained_at", meta.trained_at),
+            ("training_start", meta.training.start),
+            ("training_end", meta.training.end),
+        ):
             stamp = _timestamp(text)
             if stamp is not None:
                 getattr(version, name).CopyFrom(stamp)
@@ -86,7 +93,8 @@ def version_info(status: VersionStatus) -> pb.ModelVersion:
 
 def model_info(entry: ModelEntry) -> pb.ModelInfo:
     info = pb.ModelInfo(
-        name=entry.name, active_version=entry.active_version,
+        name=entry.name,
+        active_version=entry.active_version,
         versions=[version_info(v) for v in entry.versions],
         card_path=f"{CARD_FOLDER}/{entry.name}/README.md",
     )
@@ -109,10 +117,13 @@ class ModelHandlers(pb_grpc.ModelServiceServicer):
     async def ListModels(
         self, request: pb.ListModelsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListModelsResponse:
-        return pb.ListModelsResponse(models=[model_info(e) for e in self.registry.models()],
-                                     repository=str(self.registry.root))
+        return pb.ListModelsResponse(
+            models=[model_info(e) for e in self.registry.models()], repository=str(self.registry.root)
+        )
 
-    async def GetModel(self, request: pb.GetModelRequest, context: grpc.aio.ServicerContext) -> pb.GetModelResponse:
+    async def GetModel(
+        self, request: pb.GetModelRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetModelResponse:
         if not request.name:
             raise InvalidArgument.field("name", "is required")
         return pb.GetModelResponse(model=model_info(self.registry.entry(request.name)))
@@ -121,8 +132,12 @@ class ModelHandlers(pb_grpc.ModelServiceServicer):
         self, request: pb.ActivateModelVersionRequest, context: grpc.aio.ServicerContext
     ) -> pb.ActivateModelVersionResponse:
         actor = current_caller().subject
-        record = {"actor": actor, "action": "activate_model_version", "model": request.name,
-                  "to_version": request.version}
+        record = {
+            "actor": actor,
+            "action": "activate_model_version",
+            "model": request.name,
+            "to_version": request.version,
+        }
         try:
             if not request.name:
                 raise InvalidArgument.field("name", "is required")

@@ -14,7 +14,12 @@ import numpy as np
 
 from ml_engine.domain.backtest.strategies import register_strategy
 from ml_engine.domain.backtest.strategies.ml_signals import MlSignalModel, TpPredictor, ml_signals_definition
-from ml_engine.domain.forecasting.combine import active_members, baseline_outputs, combine_column, models_to_run
+from ml_engine.domain.forecasting.combine import (
+    active_members,
+    baseline_outputs,
+    combine_column,
+    models_to_run,
+)
 from ml_engine.domain.forecasting.ensemble import BASELINE_MEMBER, HorizonEnsemble
 from ml_engine.domain.forecasting.horizons import HORIZONS
 from ml_engine.domain.forecasting.model_metadata import TP_COLUMNS, ModelMetadata
@@ -49,10 +54,12 @@ def tp_predictor(registry: SyncModelServer, ensemble: HorizonEnsemble) -> TpPred
             if n < max(1, meta.window_bars):
                 nan = np.full(n, np.nan)
                 return nan, nan.copy()
-            values = np.asarray(registry.infer_sync(name, model_inputs_all(meta, features)).values, dtype=np.float64)
+            values = np.asarray(
+                registry.infer_sync(name, model_inputs_all(meta, features)).values, dtype=np.float64
+            )
             # A sequence model's first output is as of row W-1: earlier rows have no input.
             full = np.full((n, values.shape[1]), np.nan)
-            full[n - len(values):] = values
+            full[n - len(values) :] = values
             for j, column in enumerate(meta.output_columns):
                 outputs[(name, column)] = full[:, j]
         tp_long = np.full(n, np.nan)
@@ -88,8 +95,11 @@ def _horizon_models(registry: SyncModelServer, ensemble: HorizonEnsemble) -> lis
     return metas
 
 
-def ml_signal_models(registry: SyncModelServer, manifest: dict[str, HorizonEnsemble],
-                     predictors: dict[str, TpPredictor] | None = None) -> dict[str, MlSignalModel]:
+def ml_signal_models(
+    registry: SyncModelServer,
+    manifest: dict[str, HorizonEnsemble],
+    predictors: dict[str, TpPredictor] | None = None,
+) -> dict[str, MlSignalModel]:
     """A model per horizon of the manifest, from the active versions' metadata (training end, window)."""
     models: dict[str, MlSignalModel] = {}
     for name, ensemble in manifest.items():

@@ -40,7 +40,9 @@ class XgbExplainer:
                 self._boosters[key] = booster
             return self._boosters[key]
 
-    def explain(self, model: str, version: str, features: tuple[float, ...], negate: bool) -> tuple[Contribution, ...]:
+    def explain(
+        self, model: str, version: str, features: tuple[float, ...], negate: bool
+    ) -> tuple[Contribution, ...]:
         """Top contributions to `model`'s margin (log-odds); `negate` flips their sign (a short model
         explained so that positive still favours the long)."""
         booster = self.booster(model, version)

@@ -31,7 +31,12 @@ from ml_engine.domain.forecasting.combine import (
     range_source,
 )
 from ml_engine.domain.forecasting.ensemble import BASELINE_MEMBER, HorizonEnsemble
-from ml_engine.domain.forecasting.features import FEATURE_NAMES, FEATURE_SCHEMA_HASH, FEATURE_WARMUP, compute_features
+from ml_engine.domain.forecasting.features import (
+    FEATURE_NAMES,
+    FEATURE_SCHEMA_HASH,
+    FEATURE_WARMUP,
+    compute_features,
+)
 from ml_engine.domain.forecasting.horizons import (
     HORIZONS,
     SIGNAL_TIMEFRAMES,
@@ -91,8 +96,9 @@ class Recorder(Protocol):
 
 
 class Explainer(Protocol):
-    def explain(self, model: str, version: str, features: tuple[float, ...], negate: bool) -> tuple[Contribution, ...]:
-        ...
+    def explain(
+        self, model: str, version: str, features: tuple[float, ...], negate: bool
+    ) -> tuple[Contribution, ...]: ...
 
 
 @dataclass(frozen=True)
@@ -139,14 +145,19 @@ def member_identity(uses: list[tuple[ModelUse, str]]) -> list[dict[str, object]]
     ]
 
 
-def prediction_id(members: list[dict[str, object]], symbol: str, horizon: str, as_of: int,
-                  ensemble: HorizonEnsemble) -> str:
+def prediction_id(
+    members: list[dict[str, object]], symbol: str, horizon: str, as_of: int, ensemble: HorizonEnsemble
+) -> str:
     """SHA-256 of what makes a served prediction distinct (same inputs, same models: same id)."""
     key = {
         "members": members,
         # The baseline member's values come from these; a retrained baseline is a new prediction.
-        "baseline": [ensemble.baseline_high_coef, ensemble.baseline_low_coef, ensemble.tp_long_base_rate,
-                     ensemble.tp_short_base_rate],
+        "baseline": [
+            ensemble.baseline_high_coef,
+            ensemble.baseline_low_coef,
+            ensemble.tp_long_base_rate,
+            ensemble.tp_short_base_rate,
+        ],
         "feature_schema": FEATURE_SCHEMA_HASH,
         "symbol": symbol,
         "horizon": horizon,
@@ -209,7 +220,9 @@ class Forecaster:
     def _check_servable(self, base: Series, horizon: Horizon) -> None:
         target = parse_timeframe(horizon.timeframe)
         if not base.base.divides(target):
-            raise FailedPrecondition(import_hint(horizon.name, base.symbol, horizon.timeframe, base.base.name))
+            raise FailedPrecondition(
+                import_hint(horizon.name, base.symbol, horizon.timeframe, base.base.name)
+            )
         if horizon.name not in self.manifest:
             raise DependencyUnavailable(
                 f"no model is trained for the {horizon.name} horizon ({horizon.timeframe} bars)"
@@ -234,7 +247,9 @@ class Forecaster:
             return hit[1]
         return None
 
-    def _window(self, base: Series, horizon: Horizon, as_of: int | None, needed: int, last: int | None) -> _Window:
+    def _window(
+        self, base: Series, horizon: Horizon, as_of: int | None, needed: int, last: int | None
+    ) -> _Window:
         """Complete bars up to the cut-off and their features; cached while the stored data is the same."""
         target = TIMEFRAMES[horizon.timeframe]
         key = (base.symbol, target.name, as_of)
@@ -265,7 +280,9 @@ class Forecaster:
                 f"model {name} of the {horizon.name} ensemble is not in the model repository"
             ) from None
 
-    async def _forecast(self, base: Series, horizon: Horizon, as_of: int | None, last: int | None) -> HorizonForecast:
+    async def _forecast(
+        self, base: Series, horizon: Horizon, as_of: int | None, last: int | None
+    ) -> HorizonForecast:
         ensemble = self.manifest[horizon.name]
         names = models_to_run(ensemble)
         metas = {name: self._metadata(name, horizon) for name in names}
@@ -303,26 +320,61 @@ class Forecaster:
                 if member.model == BASELINE_MEMBER or inf is None:
                     uses.append((ModelUse(BASELINE_MEMBER, "", TARGET_OF_COLUMN[column], member.weight), ""))
                 else:
-                    uses.append((ModelUse(inf.name, str(inf.version), TARGET_OF_COLUMN[column], member.weight,
-                                          inf.provider), inf.file_sha256))
+                    uses.append(
+                        (
+                            ModelUse(
+                                inf.name,
+                                str(inf.version),
+                                TARGET_OF_COLUMN[column],
+                                member.weight,
+                                inf.provider,
+                            ),
+                            inf.file_sha256,
+                        )
+                    )
         members = member_identity(uses)
         as_of_bar = int(window.bars.times[-1])
         pid = prediction_id(members, base.symbol, horizon.name, as_of_bar, ensemble)
         high, low = prices_from_pct(close, combined.range_high_pct, combined.range_low_pct)
         forecast = HorizonForecast(
-            symbol=base.symbol, horizon=horizon, as_of=as_of_bar, close=close, atr=atr_pct * close,
-            predicted_high=high, predicted_low=low, predicted_high_pct=combined.range_high_pct,
-            predicted_low_pct=combined.range_low_pct, tp_long=combined.tp_long, tp_short=combined.tp_short,
-            models=tuple(u for u, _ in uses), inference_ms=inference_ms, range_source=range_source(ensemble),
-            prediction_id=pid, features=tuple(float(v) for v in row),
+            symbol=base.symbol,
+            horizon=horizon,
+            as_of=as_of_bar,
+            close=close,
+            atr=atr_pct * close,
+            predicted_high=high,
+            predicted_low=low,
+            predicted_high_pct=combined.range_high_pct,
+            predicted_low_pct=combined.range_low_pct,
+            tp_long=combined.tp_long,
+            tp_short=combined.tp_short,
+            models=tuple(u for u, _ in uses),
+            inference_ms=inference_ms,
+            range_source=range_source(ensemble),
+            prediction_id=pid,
+            features=tuple(float(v) for v in row),
         )
         if self.recorder is not None:
-            self.recorder.record(PredictionRecord(
-                id=pid, model=f"{horizon.name}_ensemble", version=ensemble_version(members), symbol=base.symbol,
-                horizon=horizon.name, timeframe=horizon.timeframe, as_of=as_of_bar, lookahead=horizon.lookahead,
-                close=close, atr=forecast.atr, predicted_high=high, predicted_low=low, tp_long=combined.tp_long,
-                tp_short=combined.tp_short, members=json.dumps(members, sort_keys=True), created_at=int(time.time()),
-            ))
+            self.recorder.record(
+                PredictionRecord(
+                    id=pid,
+                    model=f"{horizon.name}_ensemble",
+                    version=ensemble_version(members),
+                    symbol=base.symbol,
+                    horizon=horizon.name,
+                    timeframe=horizon.timeframe,
+                    as_of=as_of_bar,
+                    lookahead=horizon.lookahead,
+                    close=close,
+                    atr=forecast.atr,
+                    predicted_high=high,
+                    predicted_low=low,
+                    tp_long=combined.tp_long,
+                    tp_short=combined.tp_short,
+                    members=json.dumps(members, sort_keys=True),
+                    created_at=int(time.time()),
+                )
+            )
         return forecast
 
     # ---- Signals -------------------------------------------------------------------------------
@@ -332,15 +384,21 @@ class Forecaster:
         timeframe = timeframe_text.strip().lower() or "1h"
         if timeframe not in SIGNAL_TIMEFRAMES:
             raise InvalidArgument.field(
-                "timeframe", f"unknown signal timeframe {timeframe_text!r}; use one of {', '.join(SIGNAL_TIMEFRAMES)}"
+                "timeframe",
+                f"unknown signal timeframe {timeframe_text!r}; use one of {', '.join(SIGNAL_TIMEFRAMES)}",
             )
         target = TIMEFRAMES[timeframe]
         if not base.base.divides(target):
-            raise FailedPrecondition(import_hint(f"a {timeframe} signal", base.symbol, timeframe, base.base.name))
+            raise FailedPrecondition(
+                import_hint(f"a {timeframe} signal", base.symbol, timeframe, base.base.name)
+            )
         horizon = horizon_for_timeframe(timeframe)
         if horizon is None or horizon.name not in self.manifest:
-            served = ", ".join(f"{h.timeframe} ({h.name})" for h in HORIZONS.values()
-                               if h.name in self.manifest and h.timeframe in SIGNAL_TIMEFRAMES)
+            served = ", ".join(
+                f"{h.timeframe} ({h.name})"
+                for h in HORIZONS.values()
+                if h.name in self.manifest and h.timeframe in SIGNAL_TIMEFRAMES
+            )
             raise DependencyUnavailable(
                 f"no model reads {timeframe} bars; signals are served for {served or 'no timeframe yet'}"
             )
@@ -359,7 +417,9 @@ class Forecaster:
         base, timeframe, horizon = await self.check_signal(symbol, timeframe_text)
         return await self.signal_at(base, timeframe, horizon, as_of)
 
-    async def signal_at(self, base: Series, timeframe: str, horizon: Horizon, as_of: int | None) -> SignalResult:
+    async def signal_at(
+        self, base: Series, timeframe: str, horizon: Horizon, as_of: int | None
+    ) -> SignalResult:
         """The signal (and the prediction it comes from) of checked arguments (see `check_signal`)."""
         last = await asyncio.to_thread(self._last_bar_time, base)
         forecast = await self._forecast(base, horizon, as_of, last)

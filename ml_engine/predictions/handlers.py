@@ -29,30 +29,56 @@ ACTIONS = {
 
 
 def model_use_proto(use: ModelUse) -> ml_pb.ModelUse:
-    return ml_pb.ModelUse(name=use.name, version=use.version, target=use.target, weight=use.weight,
-                          execution_provider=use.provider)
+    return ml_pb.ModelUse(
+        name=use.name,
+        version=use.version,
+        target=use.target,
+        weight=use.weight,
+        execution_provider=use.provider,
+    )
 
 
 def horizon_prediction_proto(f: HorizonForecast) -> ml_pb.HorizonPrediction:
     return ml_pb.HorizonPrediction(
-        horizon=f.horizon.name, timeframe=f.horizon.timeframe, lookahead_bars=f.horizon.lookahead,
-        as_of=timestamp(f.as_of), close=f.close, predicted_high=f.predicted_high, predicted_low=f.predicted_low,
-        predicted_high_pct=f.predicted_high_pct, predicted_low_pct=f.predicted_low_pct, tp_probability=f.tp_long,
-        take_profit_atr=TAKE_PROFIT_ATR, stop_loss_atr=STOP_LOSS_ATR, atr=f.atr,
-        models=[model_use_proto(u) for u in f.models], inference_ms=round(f.inference_ms, 3),
-        prediction_id=f.prediction_id, short_tp_probability=f.tp_short, range_source=f.range_source,
+        horizon=f.horizon.name,
+        timeframe=f.horizon.timeframe,
+        lookahead_bars=f.horizon.lookahead,
+        as_of=timestamp(f.as_of),
+        close=f.close,
+        predicted_high=f.predicted_high,
+        predicted_low=f.predicted_low,
+        predicted_high_pct=f.predicted_high_pct,
+        predicted_low_pct=f.predicted_low_pct,
+        tp_probability=f.tp_long,
+        take_profit_atr=TAKE_PROFIT_ATR,
+        stop_loss_atr=STOP_LOSS_ATR,
+        atr=f.atr,
+        models=[model_use_proto(u) for u in f.models],
+        inference_ms=round(f.inference_ms, 3),
+        prediction_id=f.prediction_id,
+        short_tp_probability=f.tp_short,
+        range_source=f.range_source,
     )
 
 
 def signal_proto(s: SignalResult) -> ml_pb.Signal:
     lv = s.levels
     return ml_pb.Signal(
-        action=ACTIONS[s.action], timeframe=s.timeframe, horizon=s.forecast.horizon.name,
-        as_of=timestamp(s.forecast.as_of), entry=lv.entry, take_profit=lv.take_profit, stop_loss=lv.stop_loss,
-        confidence=s.decision.confidence, risk_reward=lv.risk_reward,
-        explanation=[ml_pb.FeatureContribution(feature=c.feature, value=c.value, contribution=c.contribution)
-                     for c in s.explanation],
-        summary=s.summary, models=[model_use_proto(u) for u in s.forecast.models],
+        action=ACTIONS[s.action],
+        timeframe=s.timeframe,
+        horizon=s.forecast.horizon.name,
+        as_of=timestamp(s.forecast.as_of),
+        entry=lv.entry,
+        take_profit=lv.take_profit,
+        stop_loss=lv.stop_loss,
+        confidence=s.decision.confidence,
+        risk_reward=lv.risk_reward,
+        explanation=[
+            ml_pb.FeatureContribution(feature=c.feature, value=c.value, contribution=c.contribution)
+            for c in s.explanation
+        ],
+        summary=s.summary,
+        models=[model_use_proto(u) for u in s.forecast.models],
     )
 
 
@@ -68,7 +94,9 @@ class PredictionHandlers(pb_grpc.PredictionServiceServicer):
         self.hub = hub
         self.scorer = scorer
 
-    async def Predict(self, request: pb.PredictRequest, context: grpc.aio.ServicerContext) -> pb.PredictResponse:
+    async def Predict(
+        self, request: pb.PredictRequest, context: grpc.aio.ServicerContext
+    ) -> pb.PredictResponse:
         normalize_symbol(request.symbol)  # empty or malformed: INVALID_ARGUMENT on `symbol`
         horizons = parse_horizons(request.horizon)
         as_of = request.as_of.seconds if request.HasField("as_of") else None
@@ -79,39 +107,57 @@ class PredictionHandlers(pb_grpc.PredictionServiceServicer):
             skipped=forecast.skipped,
         )
 
-    async def GetSignals(self, request: pb.GetSignalsRequest, context: grpc.aio.ServicerContext
-                         ) -> pb.GetSignalsResponse:
+    async def GetSignals(
+        self, request: pb.GetSignalsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetSignalsResponse:
         normalize_symbol(request.symbol)
         result = await self.forecaster.signal(request.symbol, request.timeframe)
         return pb.GetSignalsResponse(symbol=result.symbol, signal=signal_proto(result))
 
-    async def StreamPredictions(self, request: pb.StreamPredictionsRequest, context: grpc.aio.ServicerContext
-                                ) -> AsyncIterator[pb.StreamPredictionsResponse]:
+    async def StreamPredictions(
+        self, request: pb.StreamPredictionsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.StreamPredictionsResponse]:
         normalize_symbol(request.symbol)
         # Raises (bad timeframe, unknown symbol, no data, no model) before the first message.
         subscription = await self.hub.subscribe(request.symbol, request.timeframe)
         try:
             async for m in subscription.messages():
                 yield pb.StreamPredictionsResponse(
-                    symbol=m.symbol, timeframe=m.timeframe, sequence=m.sequence, bar_time=timestamp(m.bar_time),
-                    close=m.close, prediction=horizon_prediction_proto(m.signal.forecast),
-                    signal=signal_proto(m.signal), published_at=precise_timestamp(m.published_at),
+                    symbol=m.symbol,
+                    timeframe=m.timeframe,
+                    sequence=m.sequence,
+                    bar_time=timestamp(m.bar_time),
+                    close=m.close,
+                    prediction=horizon_prediction_proto(m.signal.forecast),
+                    signal=signal_proto(m.signal),
+                    published_at=precise_timestamp(m.published_at),
                 )
         finally:
             subscription.close()
 
-    async def GetPredictionScores(self, request: pb.GetPredictionScoresRequest, context: grpc.aio.ServicerContext
-                                  ) -> pb.GetPredictionScoresResponse:
-        scores = await asyncio.to_thread(self.scorer.scores, request.model.strip(), request.symbol, request.horizon)
+    async def GetPredictionScores(
+        self, request: pb.GetPredictionScoresRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetPredictionScoresResponse:
+        scores = await asyncio.to_thread(
+            self.scorer.scores, request.model.strip(), request.symbol, request.horizon
+        )
         scored_at = self.scorer.last_pass_at or int(time.time())
         return pb.GetPredictionScoresResponse(
             scores=[
                 pb.PredictionScore(
-                    model=s.row.model, version=s.row.version, symbol=s.row.symbol, horizon=s.row.horizon,
-                    recorded=s.row.recorded, realized=s.row.realized, coverage=s.row.coverage,
-                    mae_pct=s.row.mae_pct, tp_hit_rate=s.row.tp_hit_rate,
-                    mean_tp_probability=s.row.mean_tp_probability, card_coverage=s.card_coverage,
-                    card_mae_pct=s.card_mae_pct, card_tp_hit_rate=s.card_tp_hit_rate,
+                    model=s.row.model,
+                    version=s.row.version,
+                    symbol=s.row.symbol,
+                    horizon=s.row.horizon,
+                    recorded=s.row.recorded,
+                    realized=s.row.realized,
+                    coverage=s.row.coverage,
+                    mae_pct=s.row.mae_pct,
+                    tp_hit_rate=s.row.tp_hit_rate,
+                    mean_tp_probability=s.row.mean_tp_probability,
+                    card_coverage=s.card_coverage,
+                    card_mae_pct=s.card_mae_pct,
+                    card_tp_hit_rate=s.card_tp_hit_rate,
                 )
                 for s in scores
             ],

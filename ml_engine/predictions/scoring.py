@@ -100,10 +100,16 @@ class Scorer:
             if i is None or not np.isfinite(high_pct[i]) or not np.isfinite(tp_long[i]):
                 continue  # the as-of bar or its lookahead is not (yet) in the store
             close = float(bars.close[i])
-            outcomes.append(repo.Outcome(
-                p.id, now, close * (1 + float(high_pct[i]) / 100), close * (1 + float(low_pct[i]) / 100),
-                float(tp_long[i]), float(tp_short[i]),
-            ))
+            outcomes.append(
+                repo.Outcome(
+                    p.id,
+                    now,
+                    close * (1 + float(high_pct[i]) / 100),
+                    close * (1 + float(low_pct[i]) / 100),
+                    float(tp_long[i]),
+                    float(tp_short[i]),
+                )
+            )
         with self.windows.engine.begin() as conn:
             repo.mark_realized(conn, outcomes)
         return len(outcomes)
@@ -127,6 +133,12 @@ class Scorer:
         result = []
         for row in rows:
             card = self.manifest[row.horizon].heldout_metrics if row.horizon in self.manifest else {}
-            result.append(Score(row, card.get("coverage", 0.0), card.get("mae_pct", 0.0),
-                                card.get("tp_long_hit_rate", 0.0)))
+            result.append(
+                Score(
+                    row,
+                    card.get("coverage", 0.0),
+                    card.get("mae_pct", 0.0),
+                    card.get("tp_long_hit_rate", 0.0),
+                )
+            )
         return result

@@ -83,8 +83,13 @@ class _Producer:
 
 
 class StreamHub:
-    def __init__(self, forecaster: Forecaster, feed: MarketFeed, queue_size: int = QUEUE_SIZE,
-                 linger_s: float = LINGER_S) -> None:
+    def __init__(
+        self,
+        forecaster: Forecaster,
+        feed: MarketFeed,
+        queue_size: int = QUEUE_SIZE,
+        linger_s: float = LINGER_S,
+    ) -> None:
         self.forecaster = forecaster
         self.feed = feed
         self.queue_size = queue_size
@@ -122,7 +127,9 @@ class StreamHub:
             return
         producer.subscribers.discard(subscription)
         if not producer.subscribers and producer.stopper is None:
-            producer.stopper = asyncio.get_running_loop().create_task(self._stop_later(subscription.key, producer))
+            producer.stopper = asyncio.get_running_loop().create_task(
+                self._stop_later(subscription.key, producer)
+            )
 
     async def _stop_later(self, key: tuple[str, str], producer: _Producer) -> None:
         await asyncio.sleep(self.linger_s)
@@ -149,12 +156,23 @@ class StreamHub:
                         producer.base, producer.timeframe, producer.horizon, bar.time + timeframe.seconds
                     )
                 except Exception:
-                    log.exception("stream %s %s: no prediction for the bar at %s", producer.base.symbol,
-                                  producer.timeframe, bar.time)
+                    log.exception(
+                        "stream %s %s: no prediction for the bar at %s",
+                        producer.base.symbol,
+                        producer.timeframe,
+                        bar.time,
+                    )
                     continue
                 self.computations += 1
-                message = StreamMessage(producer.base.symbol, producer.timeframe, producer.sequence, bar.time,
-                                        bar.close, result, received)
+                message = StreamMessage(
+                    producer.base.symbol,
+                    producer.timeframe,
+                    producer.sequence,
+                    bar.time,
+                    bar.close,
+                    result,
+                    received,
+                )
                 for subscriber in list(producer.subscribers):
                     subscriber.offer(message)
         except asyncio.CancelledError:

@@ -31,7 +31,9 @@ class BatcherClosed(RuntimeError):
 
 
 class MicroBatcher:
-    def __init__(self, run: Runner, stats: ModelStats, *, enabled: bool, max_size: int, max_delay_s: float) -> None:
+    def __init__(
+        self, run: Runner, stats: ModelStats, *, enabled: bool, max_size: int, max_delay_s: float
+    ) -> None:
         self.run = run
         self.stats = stats
         self.enabled = enabled

@@ -25,7 +25,8 @@ def _check(meta: ModelMetadata, features: np.ndarray) -> None:
     needed = max(1, meta.window_bars)
     if features.shape[0] < needed:
         raise FailedPrecondition(
-            f"model {meta.name} needs at least {needed} bars of {meta.timeframe} history, got {features.shape[0]}"
+            f"model {meta.name} needs at least {needed} bars of {meta.timeframe} history, got "
+            f"{features.shape[0]}"
         )
 
 
@@ -34,7 +35,7 @@ def model_input(meta: ModelMetadata, features: np.ndarray) -> np.ndarray:
     _check(meta, features)
     if meta.window_bars <= 1:
         return _normalize(meta, features[-1:])
-    return _normalize(meta, features[-meta.window_bars:])[np.newaxis]
+    return _normalize(meta, features[-meta.window_bars :])[np.newaxis]
 
 
 def model_inputs_all(meta: ModelMetadata, features: np.ndarray) -> np.ndarray:

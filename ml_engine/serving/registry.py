@@ -58,7 +58,9 @@ class ModelEntry:
     @property
     def metadata(self) -> ModelMetadata | None:
         """The active version's metadata, else the newest version's that could be read."""
-        for status in sorted(self.versions, key=lambda v: (v.version != self.active_version, -int(v.version))):
+        for status in sorted(
+            self.versions, key=lambda v: (v.version != self.active_version, -int(v.version))
+        ):
             if status.metadata is not None:
                 return status.metadata
         return None
@@ -102,7 +104,8 @@ def check_input(name: str, meta: ModelMetadata, x: np.ndarray) -> np.ndarray:
     expected = (features,) if meta.window_bars <= 1 else (meta.window_bars, features)
     if x.ndim != len(expected) + 1 or tuple(x.shape[1:]) != expected or x.shape[0] < 1:
         raise InvalidArgument.field(
-            "input", f"model {name} takes [n, {', '.join(map(str, expected))}] rows, got shape {list(x.shape)}"
+            "input",
+            f"model {name} takes [n, {', '.join(map(str, expected))}] rows, got shape {list(x.shape)}",
         )
     return np.ascontiguousarray(x, dtype=np.float32)
 
@@ -128,10 +131,14 @@ class ModelRegistry:
         await self._peek_unloaded()
         self._started = True
         serving = sum(1 for m in self._models.values() if m.active is not None)
-        log.info("model repository loaded", extra={"repository": str(self.root), "models": len(self._models),
-                                                    "serving": serving})
+        log.info(
+            "model repository loaded",
+            extra={"repository": str(self.root), "models": len(self._models), "serving": serving},
+        )
         if not self._models:
-            log.warning("the model repository holds no model (run `make train`)", extra={"repository": str(self.root)})
+            log.warning(
+                "the model repository holds no model (run `make train`)", extra={"repository": str(self.root)}
+            )
         if self.settings.ml_model_watch_interval_s > 0:
             self._watch = asyncio.get_running_loop().create_task(self._watch_loop())
 
@@ -174,7 +181,8 @@ class ModelRegistry:
             active = self._active(model)
             if active.session.version != number:
                 raise ModelUnavailable(
-                    f"version {number} of model {name} is not loaded (serving version {active.session.version})"
+                    f"version {number} of model {name} is not loaded (serving version "
+                    f"{active.session.version})"
                 )
             return active.session
         return self._active(model).session
@@ -184,12 +192,20 @@ class ModelRegistry:
         for name, model in sorted(self._models.items()):
             entry = self._entry(model)
             stats = model.stats.snapshot()
-            infos.append(LoadedModelInfo(
-                name=name, version=entry.active_version, execution_provider=entry.execution_provider,
-                state=entry.state.value, requests=stats.requests, latency_p50_ms=stats.latency_p50_ms,
-                latency_p99_ms=stats.latency_p99_ms, mean_batch_size=stats.mean_batch_size,
-                max_batch_size=stats.max_batch_size, batches=stats.batches,
-            ))
+            infos.append(
+                LoadedModelInfo(
+                    name=name,
+                    version=entry.active_version,
+                    execution_provider=entry.execution_provider,
+                    state=entry.state.value,
+                    requests=stats.requests,
+                    latency_p50_ms=stats.latency_p50_ms,
+                    latency_p99_ms=stats.latency_p99_ms,
+                    mean_batch_size=stats.mean_batch_size,
+                    max_batch_size=stats.max_batch_size,
+                    batches=stats.batches,
+                )
+            )
         return infos
 
     # ---- inference --------------------------------------------------------------------------
@@ -224,7 +240,9 @@ class ModelRegistry:
             raise
         return self._inference(model, session, values, started)
 
-    def run_raw_sync(self, session: ModelSession, feeds: dict[str, np.ndarray], outputs: list[str]) -> list[np.ndarray]:
+    def run_raw_sync(
+        self, session: ModelSession, feeds: dict[str, np.ndarray], outputs: list[str]
+    ) -> list[np.ndarray]:
         """Raw ONNX outputs of `session` (from `session()`), counted in the model's stats."""
         model = self._model(session.name)
         started = time.perf_counter()
@@ -244,21 +262,26 @@ class ModelRegistry:
         model = self._model(name)
         number = parse_version(version)
         if number is None:
-            raise InvalidArgument.field("version", f"must be a version folder number such as \"1\", got {version!r}")
+            raise InvalidArgument.field(
+                "version", f'must be a version folder number such as "1", got {version!r}'
+            )
         # The admin may have just copied the folder in: look at the disk, not the last scan.
         found = (await asyncio.to_thread(scan, self.root)).get(name)
         if found is not None:
             self._update_files(model, found)
         if number not in model.files:
             on_disk = ", ".join(str(v) for v in sorted(model.files)) or "none"
-            raise InvalidArgument.field("version", f"model {name} has no version {number} (on disk: {on_disk})")
+            raise InvalidArgument.field(
+                "version", f"model {name} has no version {number} (on disk: {on_disk})"
+            )
         if model.active is not None and model.active.session.version == number:
             return self._entry(model)
         serving = str(model.active.session.version) if model.active else "none"
         if not await self._activate_version(model, number, cause="activation"):
             reason = model.status[number].reason
-            raise FailedPrecondition(f"version {number} of model {name} cannot serve: {reason}; "
-                                     f"version {serving} keeps serving")
+            raise FailedPrecondition(
+                f"version {number} of model {name} cannot serve: {reason}; version {serving} keeps serving"
+            )
         return self._entry(model)
 
     async def _activate_version(self, model: _Model, number: int, *, cause: str) -> bool:
@@ -271,33 +294,58 @@ class ModelRegistry:
             try:
                 session = await asyncio.to_thread(load_session, model.name, file, self.settings)
             except Exception as error:  # ModelLoadError, or anything unexpected from a bad file
-                reason = error.reason if isinstance(error, ModelLoadError) else f"{type(error).__name__}: {error}"
+                reason = (
+                    error.reason if isinstance(error, ModelLoadError) else f"{type(error).__name__}: {error}"
+                )
                 model.status[number] = replace(previous, state=ModelState.FAILED, reason=reason)
                 model.failed[number] = file.signature
-                log.error("model version FAILED: %s", reason,
-                          extra={"model": model.name, "version": number, "cause": cause})
+                log.error(
+                    "model version FAILED: %s",
+                    reason,
+                    extra={"model": model.name, "version": number, "cause": cause},
+                )
                 return False
             model.failed.pop(number, None)
             old = model.active
-            model.active = _Active(session, MicroBatcher(
-                session.run, model.stats, enabled=self.settings.ml_batching,
-                max_size=self.settings.ml_batch_max_size, max_delay_s=self.settings.ml_batch_max_delay_ms / 1000,
-            ))
-            model.status[number] = VersionStatus(
-                str(number), session.state, session.reason, session.intended_provider, session.provider,
-                session.file_sha256, session.metadata, session.loaded_at,
+            model.active = _Active(
+                session,
+                MicroBatcher(
+                    session.run,
+                    model.stats,
+                    enabled=self.settings.ml_batching,
+                    max_size=self.settings.ml_batch_max_size,
+                    max_delay_s=self.settings.ml_batch_max_delay_ms / 1000,
+                ),
             )
-            log.info("model version activated", extra={
-                "model": model.name, "from_version": old.session.version if old else None, "to_version": number,
-                "state": session.state.value, "provider": session.provider, "cause": cause,
-            })
+            model.status[number] = VersionStatus(
+                str(number),
+                session.state,
+                session.reason,
+                session.intended_provider,
+                session.provider,
+                session.file_sha256,
+                session.metadata,
+                session.loaded_at,
+            )
+            log.info(
+                "model version activated",
+                extra={
+                    "model": model.name,
+                    "from_version": old.session.version if old else None,
+                    "to_version": number,
+                    "state": session.state.value,
+                    "provider": session.provider,
+                    "cause": cause,
+                },
+            )
             if old is not None:
                 # Requests queued on the old version finish there; then its session is released.
                 await old.batcher.close()
                 was = model.status.get(old.session.version)
                 if was is not None:
-                    model.status[old.session.version] = replace(was, state=ModelState.AVAILABLE, reason="",
-                                                                loaded_at=None)
+                    model.status[old.session.version] = replace(
+                        was, state=ModelState.AVAILABLE, reason="", loaded_at=None
+                    )
             return True
 
     async def _load_best(self, model: _Model) -> None:
@@ -365,8 +413,12 @@ class ModelRegistry:
         return active
 
     def _add_model(self, repo_model: RepositoryModel) -> _Model:
-        model = _Model(repo_model.name, repo_model.folder, {v.version: v for v in repo_model.versions},
-                       {v.version: VersionStatus(str(v.version), ModelState.AVAILABLE) for v in repo_model.versions})
+        model = _Model(
+            repo_model.name,
+            repo_model.folder,
+            {v.version: v for v in repo_model.versions},
+            {v.version: VersionStatus(str(v.version), ModelState.AVAILABLE) for v in repo_model.versions},
+        )
         self._models[repo_model.name] = model
         return model
 
@@ -382,8 +434,10 @@ class ModelRegistry:
         serving = model.active.session.version if model.active else None
         for gone in set(model.files) - {v.version for v in repo_model.versions}:
             if gone == serving:
-                log.warning("the serving version's folder disappeared; it keeps serving from memory",
-                            extra={"model": model.name, "version": gone})
+                log.warning(
+                    "the serving version's folder disappeared; it keeps serving from memory",
+                    extra={"model": model.name, "version": gone},
+                )
                 continue
             model.files.pop(gone)
             model.status.pop(gone, None)
@@ -410,7 +464,9 @@ class ModelRegistry:
                 if current is not None and current.state is ModelState.AVAILABLE:
                     model.status[number] = replace(current, metadata=meta)
 
-    def _inference(self, model: _Model, session: ModelSession, values: np.ndarray, started: float) -> Inference:
+    def _inference(
+        self, model: _Model, session: ModelSession, values: np.ndarray, started: float
+    ) -> Inference:
         ms = (time.perf_counter() - started) * 1000
         model.stats.record_request(ms)
         return Inference(values, model.name, str(session.version), session.file_sha256, session.provider, ms)
@@ -429,5 +485,12 @@ class ModelRegistry:
             reason = f"version {failed[-1].version}: {failed[-1].reason}" if failed else ""
             provider = ""
         assert active is None or state in SERVING_STATES
-        return ModelEntry(model.name, model.folder, str(active.session.version) if active else "", state, reason,
-                          provider, versions)
+        return ModelEntry(
+            model.name,
+            model.folder,
+            str(active.session.version) if active else "",
+            state,
+            reason,
+            provider,
+            versions,
+        )

@@ -55,7 +55,9 @@ def scan(root: Path) -> dict[str, RepositoryModel]:
                 continue
             versions.append(VersionFile(int(child.name), model_file, stat.st_size, stat.st_mtime_ns))
         if versions:
-            models[folder.name] = RepositoryModel(folder.name, folder, tuple(sorted(versions, key=lambda v: v.version)))
+            models[folder.name] = RepositoryModel(
+                folder.name, folder, tuple(sorted(versions, key=lambda v: v.version))
+            )
     return models
 
 

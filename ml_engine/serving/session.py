@@ -107,9 +107,20 @@ def input_shape(meta: ModelMetadata, rows: int) -> tuple[int, ...]:
 class ModelSession:
     """A warmed-up session of one version. `run` is thread-safe (ONNX Runtime sessions are)."""
 
-    def __init__(self, *, name: str, version: int, path: Path, session: ort.InferenceSession,
-                 metadata: ModelMetadata, file_sha256: str, intended_provider: str, provider: str,
-                 state: ModelState, reason: str) -> None:
+    def __init__(
+        self,
+        *,
+        name: str,
+        version: int,
+        path: Path,
+        session: ort.InferenceSession,
+        metadata: ModelMetadata,
+        file_sha256: str,
+        intended_provider: str,
+        provider: str,
+        state: ModelState,
+        reason: str,
+    ) -> None:
         self.name = name
         self.version = version
         self.path = path
@@ -145,7 +156,9 @@ def _check_metadata(name: str, meta: ModelMetadata, session: ort.InferenceSessio
         )
     unknown = [c for c in meta.output_columns if c not in OUTPUT_COLUMNS]
     if unknown or len(meta.output_columns) != len(meta.output_indices) or not meta.output_columns:
-        raise ModelLoadError(f"output columns {meta.output_columns} / indices {meta.output_indices} are inconsistent")
+        raise ModelLoadError(
+            f"output columns {meta.output_columns} / indices {meta.output_indices} are inconsistent"
+        )
     if len(meta.norm_mean) != len(meta.feature_names) or len(meta.norm_std) != len(meta.feature_names):
         raise ModelLoadError("normalization does not have one mean and one std per feature")
     if meta.input_name not in {i.name for i in session.get_inputs()}:
@@ -169,8 +182,7 @@ def session_options(intra_op_threads: int, *, optimize: bool = True) -> ort.Sess
 def peek_metadata(path: Path) -> ModelMetadata:
     """A version's metadata without warming it up (for listing versions that are not loaded)."""
     try:
-        session = ort.InferenceSession(str(path), session_options(1, optimize=False),
-                                       providers=[CPU])
+        session = ort.InferenceSession(str(path), session_options(1, optimize=False), providers=[CPU])
     except Exception as error:  # ONNX Runtime raises its own exception types for bad files
         raise ModelLoadError(f"ONNX Runtime cannot open {path.name}: {error}") from None
     return read_metadata(session)
@@ -188,9 +200,18 @@ def load_session(name: str, file: VersionFile, settings: MlEngineSettings) -> Mo
     meta = read_metadata(session)
     _check_metadata(name, meta, session)
     state, reason = provider_state(intended, session.get_providers())
-    loaded = ModelSession(name=name, version=file.version, path=file.path, session=session, metadata=meta,
-                          file_sha256=sha, intended_provider=intended, provider=session.get_providers()[0],
-                          state=ModelState.LOADING, reason="")
+    loaded = ModelSession(
+        name=name,
+        version=file.version,
+        path=file.path,
+        session=session,
+        metadata=meta,
+        file_sha256=sha,
+        intended_provider=intended,
+        provider=session.get_providers()[0],
+        state=ModelState.LOADING,
+        reason="",
+    )
     started = time.perf_counter()
     for rows in sorted({1, settings.ml_batch_max_size}):
         x = np.zeros(input_shape(meta, rows), dtype=np.float32)
@@ -200,12 +221,20 @@ def load_session(name: str, file: VersionFile, settings: MlEngineSettings) -> Mo
             except Exception as error:  # a graph that cannot run its own declared input
                 raise ModelLoadError(f"warm-up at batch {rows} failed: {error}") from None
             if values.shape != (rows, len(meta.output_columns)):
-                raise ModelLoadError(f"warm-up at batch {rows} gave shape {values.shape}, expected "
-                                     f"({rows}, {len(meta.output_columns)})")
+                raise ModelLoadError(
+                    f"warm-up at batch {rows} gave shape {values.shape}, expected "
+                    f"({rows}, {len(meta.output_columns)})"
+                )
     # Only now, with the provider read back and warm-up done, may the version serve.
     loaded.state, loaded.reason = state, reason
-    details = {"model": name, "version": file.version, "provider": loaded.provider, "intended": intended,
-               "warmup_ms": round((time.perf_counter() - started) * 1000, 3), "sha256": sha}
+    details = {
+        "model": name,
+        "version": file.version,
+        "provider": loaded.provider,
+        "intended": intended,
+        "warmup_ms": round((time.perf_counter() - started) * 1000, 3),
+        "sha256": sha,
+    }
     if state is ModelState.DEGRADED:
         log.error("model DEGRADED: %s", reason, extra=details)
     else:

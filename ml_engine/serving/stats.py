@@ -64,5 +64,12 @@ class ModelStats:
             samples = np.asarray(self._samples, dtype=np.float64)
             p50, p99 = (float(v) for v in np.percentile(samples, [50, 99])) if samples.size else (0.0, 0.0)
             mean = self.batched_requests / self.batches if self.batches else 0.0
-            return StatsSnapshot(self.requests, self.failures, round(p50, 3), round(p99, 3), self.batches,
-                                 round(mean, 3), self.max_batch_size)
+            return StatsSnapshot(
+                self.requests,
+                self.failures,
+                round(p50, 3),
+                round(p99, 3),
+                self.batches,
+                round(mean, 3),
+                self.max_batch_size,
+            )

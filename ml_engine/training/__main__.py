@@ -22,7 +22,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--horizons", default="all", help="comma-separated horizons, or all")
     parser.add_argument("--docs", type=Path, default=DOCS_FILE, help="overview to write (docs/models.md)")
     parser.add_argument(
-        "--threads", type=int, default=DEFAULT_THREADS, help="torch / XGBoost threads (1: fastest on 2 shared cores)"
+        "--threads",
+        type=int,
+        default=DEFAULT_THREADS,
+        help="torch / XGBoost threads (1: fastest on 2 shared cores)",
     )
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")

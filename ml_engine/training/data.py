@@ -76,7 +76,8 @@ def load_sample(symbol: str) -> Bars:
 
 
 def sample_bars(symbol: str, timeframe: str) -> Bars:
-    """The sample of `symbol` at `timeframe` (resampled from its stored timeframe; incomplete last bar dropped)."""
+    """The sample of `symbol` at `timeframe` (resampled from its stored timeframe; incomplete last bar
+    dropped)."""
     base = TIMEFRAMES[SAMPLES[symbol].timeframe]
     bars = resample(load_sample(symbol), base, TIMEFRAMES[timeframe])
     return bars if bars.last_complete else bars.slice(0, len(bars) - 1)
@@ -133,6 +134,7 @@ def bars_sha256(parts: list[Bars]) -> str:
 
 
 def windows(features: FloatArray, rows: IntArray, window: int) -> np.ndarray:
-    """[len(rows), window, F]: the `window` feature rows ending at each row (callers keep rows >= window-1)."""
+    """[len(rows), window, F]: the `window` feature rows ending at each row (callers keep rows >=
+    window-1)."""
     view = np.lib.stride_tricks.sliding_window_view(features, window, axis=0)  # [n-W+1, F, W]
     return np.ascontiguousarray(view[rows - (window - 1)].transpose(0, 2, 1))

@@ -129,13 +129,16 @@ def net_parity(model: onnx.ModelProto, net: nn.Module, x: np.ndarray) -> float:
 
 def check_parity(name: str, diff: float) -> None:
     if not np.isfinite(diff) or diff >= PARITY_TOLERANCE:
-        raise ParityError(f"{name}: ONNX Runtime differs from the framework by {diff:.3g} (limit {PARITY_TOLERANCE})")
+        raise ParityError(
+            f"{name}: ONNX Runtime differs from the framework by {diff:.3g} (limit {PARITY_TOLERANCE})"
+        )
 
 
 def guard_destination(repository: Path, meta: ModelMetadata) -> None:
     if meta.training.synthetic and repository.resolve() == SHIPPED_REPOSITORY.resolve():
         raise SyntheticModelRefused(
-            f"{meta.name} was fit on synthetic data and is never written to the shipped repository {repository}"
+            f"{meta.name} was fit on synthetic data and is never written to the shipped repository "
+            f"{repository}"
         )
 
 

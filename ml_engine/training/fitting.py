@@ -142,7 +142,12 @@ def fit_net(
         with torch.no_grad():
             val_loss = float(_loss(net, xv, yv))
         if val_loss < best_loss - 1e-5:
-            best_loss, best_state, best_epoch, waited = val_loss, copy.deepcopy(net.state_dict()), epoch + 1, 0
+            best_loss, best_state, best_epoch, waited = (
+                val_loss,
+                copy.deepcopy(net.state_dict()),
+                epoch + 1,
+                0,
+            )
         else:
             waited += 1
             if waited >= config.patience:

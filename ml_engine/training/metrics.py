@@ -53,7 +53,9 @@ def classifier_metrics(labels: FloatArray, probs: FloatArray) -> dict[str, float
     }
 
 
-def calibration_bins(labels: FloatArray, probs: FloatArray, bins: int = CALIBRATION_BINS) -> list[dict[str, float]]:
+def calibration_bins(
+    labels: FloatArray, probs: FloatArray, bins: int = CALIBRATION_BINS
+) -> list[dict[str, float]]:
     """Equal-count bins of the predicted probability: mean predicted vs observed rate."""
     order = np.argsort(probs, kind="stable")
     result = []

@@ -41,7 +41,10 @@ class SequenceNet(nn.Module):
     def raw(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(range in ATR multiples [N, 2], TP logits [N, 2], atr in percent [N, 1])."""
         out = self.head(self.encode(x))
-        atr_pct = torch.clamp(x[:, -1, ATR_FEATURE : ATR_FEATURE + 1] * self.atr_std + self.atr_mean, min=0.0) * 100.0
+        atr_pct = (
+            torch.clamp(x[:, -1, ATR_FEATURE : ATR_FEATURE + 1] * self.atr_std + self.atr_mean, min=0.0)
+            * 100.0
+        )
         return out[:, :2], out[:, 2:], atr_pct
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

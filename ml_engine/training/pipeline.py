@@ -18,11 +18,21 @@ import numpy as np
 import xgboost as xgb
 from torch import nn
 
-from ml_engine.domain.forecasting.baselines import AtrRangeBaseline, base_rate, fit_atr_baseline, persistence_range
+from ml_engine.domain.forecasting.baselines import (
+    AtrRangeBaseline,
+    base_rate,
+    fit_atr_baseline,
+    persistence_range,
+)
 from ml_engine.domain.forecasting.ensemble import BASELINE_MEMBER, HorizonEnsemble, Member
 from ml_engine.domain.forecasting.features import FEATURE_NAMES, FEATURE_SCHEMA_HASH
 from ml_engine.domain.forecasting.horizons import STOP_LOSS_ATR, TAKE_PROFIT_ATR
-from ml_engine.domain.forecasting.model_metadata import OUTPUT_COLUMNS, TP_COLUMNS, ModelMetadata, TrainingData
+from ml_engine.domain.forecasting.model_metadata import (
+    OUTPUT_COLUMNS,
+    TP_COLUMNS,
+    ModelMetadata,
+    TrainingData,
+)
 from ml_engine.domain.forecasting.walk_forward import DEFAULT_FOLDS, Fold, pooled_folds, purge_gap
 from ml_engine.domain.market.bars import FloatArray, IntArray
 from ml_engine.training import export
@@ -134,7 +144,9 @@ def _run_fold(data: HorizonData, fold: Fold, config: TrainConfig) -> FoldResult:
     features = data.concat("features")
     labels = data.concat("labels")
     usable = data.concat("usable")
-    fold = Fold(fold.index, _usable(fold.train, usable), _usable(fold.validation, usable), _usable(fold.test, usable))
+    fold = Fold(
+        fold.index, _usable(fold.train, usable), _usable(fold.validation, usable), _usable(fold.test, usable)
+    )
     train, val, test = fold.train, fold.validation, fold.test
     fitted = fold.fitted
     mean = np.nanmean(features[fitted], axis=0)
@@ -150,7 +162,9 @@ def _run_fold(data: HorizonData, fold: Fold, config: TrainConfig) -> FoldResult:
     stopped: dict[str, int] = {}
     for key, target in XGB_MODELS.items():
         col = TARGETS.index(target)
-        booster = fit_xgb(target, tab[train], labels[train, col], tab[val], labels[val, col], config.net.threads)
+        booster = fit_xgb(
+            target, tab[train], labels[train, col], tab[val], labels[val, col], config.net.threads
+        )
         models[key] = booster
         stopped[key] = booster.num_boosted_rounds()
         for rows, out in ((val, preds_val), (test, preds_test)):
@@ -266,7 +280,12 @@ def _evaluate_model(
 
 
 def _column_members(
-    horizon: str, column: str, fold: FoldResult, labels: FloatArray, features: FloatArray, persistence: FloatArray
+    horizon: str,
+    column: str,
+    fold: FoldResult,
+    labels: FloatArray,
+    features: FloatArray,
+    persistence: FloatArray,
 ) -> list[Member]:
     """Members of `column` weighted on the fold's VALIDATION rows only."""
     rows = fold.fold.validation
@@ -291,15 +310,23 @@ def _column_members(
             m = classifier_metrics(y[:, j], fold.val[key][:, j])
             if classifier_beats(m, base_brier):
                 scores[key] = 1.0 / m["brier"]
-            notes[key] = f"validation AUC {m['auc']:.3f}, Brier {m['brier']:.4f} vs base rate {base_brier:.4f}"
+            notes[key] = (
+                f"validation AUC {m['auc']:.3f}, Brier {m['brier']:.4f} vs base rate {base_brier:.4f}"
+            )
     total = sum(scores.values())
     members = [
-        Member(f"{horizon}_{k}", column, scores[k] / total if k in scores else 0.0,
-               notes[k] + ("" if k in scores else ": does not beat the baseline on validation"))
+        Member(
+            f"{horizon}_{k}",
+            column,
+            scores[k] / total if k in scores else 0.0,
+            notes[k] + ("" if k in scores else ": does not beat the baseline on validation"),
+        )
         for k in candidates
     ]
     if not scores:
-        members.insert(0, Member(BASELINE_MEMBER, column, 1.0, "no model beats the naive baseline on validation"))
+        members.insert(
+            0, Member(BASELINE_MEMBER, column, 1.0, "no model beats the naive baseline on validation")
+        )
     return members
 
 
@@ -316,7 +343,11 @@ def _ensemble_predict(
 
 
 def _ensemble(
-    data: HorizonData, folds: list[FoldResult], labels: FloatArray, features: FloatArray, persistence: FloatArray
+    data: HorizonData,
+    folds: list[FoldResult],
+    labels: FloatArray,
+    features: FloatArray,
+    persistence: FloatArray,
 ) -> HorizonEnsemble:
     h = data.horizon.name
     per_fold = [
@@ -327,7 +358,8 @@ def _ensemble(
         base = f.test_baseline.predict(features[f.fold.test])
         preds.append(
             np.stack(
-                [_ensemble_predict(members[c], h, f.test, base, j) for j, c in enumerate(OUTPUT_COLUMNS)], axis=1
+                [_ensemble_predict(members[c], h, f.test, base, j) for j, c in enumerate(OUTPUT_COLUMNS)],
+                axis=1,
             )
         )
     pred = np.concatenate(preds)
@@ -411,7 +443,9 @@ def _fold_periods(data: HorizonData, folds: list[FoldResult]) -> list[dict[str, 
         for off, s in zip(offsets, data.series, strict=True):
             own = f.fold.test[(f.fold.test >= off) & (f.fold.test < off + len(s.bars))] - off
             if len(own):
-                entry[s.symbol] = f"{_iso(s.bars.times[own.min()])[:10]} .. {_iso(s.bars.times[own.max()])[:10]}"
+                entry[s.symbol] = (
+                    f"{_iso(s.bars.times[own.min()])[:10]} .. {_iso(s.bars.times[own.max()])[:10]}"
+                )
         result.append(entry)
     return result
 

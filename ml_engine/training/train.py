@@ -42,7 +42,9 @@ def train_datasets(
 ) -> dict[str, ModelMetadata]:
     """Trains, exports and documents `datasets` into `repository`; returns the written models' metadata."""
     if any(d.synthetic for d in datasets) and repository.resolve() == SHIPPED_REPOSITORY.resolve():
-        raise SyntheticModelRefused(f"synthetic training data is never written to the shipped repository {repository}")
+        raise SyntheticModelRefused(
+            f"synthetic training data is never written to the shipped repository {repository}"
+        )
     config = config or TrainConfig()
     started = time.perf_counter()
     repository.mkdir(parents=True, exist_ok=True)

@@ -15,12 +15,19 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_k8s_envoy_config_validates(tmp_path: Path) -> None:
-    edge = EdgeSettings(business=Upstream("business", 50051), ml_engine=Upstream("ml-engine", 50052),
-                        gateway=Upstream("gateway", 8000))
+    edge = EdgeSettings(
+        business=Upstream("business", 50051),
+        ml_engine=Upstream("ml-engine", 50052),
+        gateway=Upstream("gateway", 8000),
+    )
     config = tmp_path / "envoy.json"
     config.write_text(json.dumps(render(edge)))
-    result = subprocess.run([str(Path(sys.executable).parent / "envoy"), "--mode", "validate", "-c", str(config)],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "envoy"), "--mode", "validate", "-c", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
 
 

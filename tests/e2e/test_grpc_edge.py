@@ -30,7 +30,9 @@ async def edge_channel(stack: Stack) -> AsyncIterator[grpc.aio.Channel]:
 
 
 async def test_native_grpc_via_envoy(edge_channel: grpc.aio.Channel, token: str) -> None:
-    health = await status_grpc.StatusServiceStub(edge_channel).GetHealth(status_pb.GetHealthRequest(), timeout=10)
+    health = await status_grpc.StatusServiceStub(edge_channel).GetHealth(
+        status_pb.GetHealthRequest(), timeout=10
+    )
     assert health.status == "ok"
     stats = await ml_grpc.EngineServiceStub(edge_channel).GetStats(
         ml_pb.GetStatsRequest(), metadata=tuple(bearer(token).items()), timeout=10
@@ -61,7 +63,9 @@ async def test_invalid_argument_carries_field_violations(edge_channel: grpc.aio.
 
 
 def test_grpc_web_via_envoy(stack: Stack, token: str) -> None:
-    reply = grpc_web.call(f"{EDGE}/trading.ml.v1.EngineService/GetStats", ml_pb.GetStatsRequest(), bearer(token))
+    reply = grpc_web.call(
+        f"{EDGE}/trading.ml.v1.EngineService/GetStats", ml_pb.GetStatsRequest(), bearer(token)
+    )
     assert reply.http_status == 200 and reply.grpc_status == 0, reply
     stats = ml_pb.GetStatsResponse.FromString(reply.messages[0])
     assert stats.version
@@ -70,16 +74,41 @@ def test_grpc_web_via_envoy(stack: Stack, token: str) -> None:
 def test_reflection_lists_the_platform_services(stack: Stack, token: str) -> None:
     auth = f"Authorization: Bearer {token}"
     listed = subprocess.run(
-        [BUF, "curl", "--protocol", "grpc", "--http2-prior-knowledge", "--reflect-header", auth,
-         "--list-services", EDGE],
-        capture_output=True, text=True, timeout=30, check=True,
+        [
+            BUF,
+            "curl",
+            "--protocol",
+            "grpc",
+            "--http2-prior-knowledge",
+            "--reflect-header",
+            auth,
+            "--list-services",
+            EDGE,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
     ).stdout.split()
     assert {"trading.status.v1.StatusService", "trading.ml.v1.EngineService"} <= set(listed)
     # The grpcurl-style ops call through the edge, schema from reflection.
     called = subprocess.run(
-        [BUF, "curl", "--protocol", "grpc", "--http2-prior-knowledge", "--reflect-header", auth,
-         "-H", auth, f"{EDGE}/trading.ml.v1.EngineService/GetStats"],
-        capture_output=True, text=True, timeout=30, check=True,
+        [
+            BUF,
+            "curl",
+            "--protocol",
+            "grpc",
+            "--http2-prior-knowledge",
+            "--reflect-header",
+            auth,
+            "-H",
+            auth,
+            f"{EDGE}/trading.ml.v1.EngineService/GetStats",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
     )
     assert '"uptimeSeconds"' in called.stdout
 
@@ -95,7 +124,9 @@ async def test_ml_engine_down_then_back(stack: Stack, token: str, edge_channel: 
                 ml_pb.GetStatsRequest(), metadata=tuple(bearer(token).items()), timeout=10
             )
         assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
-        web = grpc_web.call(f"{EDGE}/trading.ml.v1.EngineService/GetStats", ml_pb.GetStatsRequest(), bearer(token))
+        web = grpc_web.call(
+            f"{EDGE}/trading.ml.v1.EngineService/GetStats", ml_pb.GetStatsRequest(), bearer(token)
+        )
         # gRPC-Web clients read HTTP 503 as UNAVAILABLE; a trailers-only reply says 14.
         assert web.grpc_status == 14 or web.http_status == 503
         health = httpx.get(f"{EDGE}/health").json()
@@ -131,7 +162,18 @@ def test_direct_service_port_has_health_and_reflection(stack: Stack) -> None:
         )
     assert reply.status == health_pb2.HealthCheckResponse.SERVING
     listed = subprocess.run(
-        [BUF, "curl", "--protocol", "grpc", "--http2-prior-knowledge", "--list-services", f"http://127.0.0.1:{ML_PORT}"],
-        capture_output=True, text=True, timeout=30, check=True,
+        [
+            BUF,
+            "curl",
+            "--protocol",
+            "grpc",
+            "--http2-prior-knowledge",
+            "--list-services",
+            f"http://127.0.0.1:{ML_PORT}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
     ).stdout.split()
     assert "trading.ml.v1.EngineService" in listed and "grpc.health.v1.Health" in listed

@@ -60,30 +60,39 @@ def test_history_pages_back_through_every_bar(stack: Stack, token: str) -> None:
     collected = [b["time"] for b in smaller["bars"]]
     token_ = smaller["nextPageToken"]
     while token_:
-        page = httpx.get(f"{EDGE}/api/history/EURUSD", params={"limit": "1500", "pageToken": token_},
-                         headers=bearer(token)).json()
+        page = httpx.get(
+            f"{EDGE}/api/history/EURUSD", params={"limit": "1500", "pageToken": token_}, headers=bearer(token)
+        ).json()
         collected = [b["time"] for b in page["bars"]] + collected
         token_ = page["nextPageToken"]
     assert collected == seen == [iso(t) for t in utc_seconds(EURUSD.index)]  # ... and 4 pages of 1500
 
 
 def test_history_resampled_to_4h_with_a_window(stack: Stack, token: str) -> None:
-    reply = httpx.get(f"{EDGE}/api/history/EURUSD", headers=bearer(token),
-                      params={"timeframe": "4h", "start": "2017-06-01", "end": "2017-07-01", "limit": "5000"})
+    reply = httpx.get(
+        f"{EDGE}/api/history/EURUSD",
+        headers=bearer(token),
+        params={"timeframe": "4h", "start": "2017-06-01", "end": "2017-07-01", "limit": "5000"},
+    )
     assert reply.status_code == 200, reply.text
     bars = reply.json()["bars"]
     utc = EURUSD.tz_localize("UTC")["2017-06-01":"2017-06-30"]
-    expected = utc.resample("4h", origin="epoch").agg(
-        {"Open": "first", "High": "max", "Low": "min", "Close": "last", "Volume": "sum"}).dropna()
+    expected = (
+        utc.resample("4h", origin="epoch")
+        .agg({"Open": "first", "High": "max", "Low": "min", "Close": "last", "Volume": "sum"})
+        .dropna()
+    )
     assert [b["time"] for b in bars] == [iso(t) for t in expected.index.as_unit("s").asi8]
     assert [(b["open"], b["high"], b["low"], b["close"]) for b in bars] == list(
-        expected[["Open", "High", "Low", "Close"]].itertuples(index=False, name=None))
+        expected[["Open", "High", "Low", "Close"]].itertuples(index=False, name=None)
+    )
     assert not reply.json()["nextPageToken"]
 
 
 def test_the_last_daily_bar_of_hourly_data_is_marked_incomplete(stack: Stack, token: str) -> None:
-    body = httpx.get(f"{EDGE}/api/history/EURUSD", params={"timeframe": "1d", "limit": "3"},
-                     headers=bearer(token)).json()
+    body = httpx.get(
+        f"{EDGE}/api/history/EURUSD", params={"timeframe": "1d", "limit": "3"}, headers=bearer(token)
+    ).json()
     last_hour = EURUSD.index[-1]
     assert body["bars"][-1]["complete"] is (last_hour.hour == 23)
     assert all(b["complete"] for b in body["bars"][:-1])
@@ -105,8 +114,9 @@ def test_the_last_daily_bar_of_hourly_data_is_marked_incomplete(stack: Stack, to
         ("/api/indicators/GOOG", {}, 400, "indicators"),
     ],
 )
-def test_bad_requests_name_the_field(stack: Stack, token: str, path: str, params: dict[str, str],
-                                     status: int, field: str) -> None:
+def test_bad_requests_name_the_field(
+    stack: Stack, token: str, path: str, params: dict[str, str], status: int, field: str
+) -> None:
     reply = httpx.get(f"{EDGE}{path}", params=params, headers=bearer(token))
     assert reply.status_code == status, reply.text
     body = reply.json()
@@ -130,8 +140,11 @@ def test_symbols_catalogue(stack: Stack, token: str) -> None:
 
 
 def test_indicators_equal_talib_on_the_same_series(stack: Stack, token: str) -> None:
-    reply = httpx.get(f"{EDGE}/api/indicators/GOOG", headers=bearer(token),
-                      params={"indicators": "rsi:14,macd:12,26,9,bbands:20,2,atr,vwap", "limit": "5000"})
+    reply = httpx.get(
+        f"{EDGE}/api/indicators/GOOG",
+        headers=bearer(token),
+        params={"indicators": "rsi:14,macd:12,26,9,bbands:20,2,atr,vwap", "limit": "5000"},
+    )
     assert reply.status_code == 200, reply.text
     body = reply.json()
     assert body["timeframe"] == "1d" and body["barsUsed"] == len(GOOG)
@@ -143,9 +156,12 @@ def test_indicators_equal_talib_on_the_same_series(stack: Stack, token: str) -> 
     upper, middle, lower = talib.BBANDS(close, 20, 2.0, 2.0, 0)
     expected = {
         ("rsi:14", "rsi"): talib.RSI(close, 14),
-        ("macd:12,26,9", "macd"): macd, ("macd:12,26,9", "signal"): signal,
+        ("macd:12,26,9", "macd"): macd,
+        ("macd:12,26,9", "signal"): signal,
         ("macd:12,26,9", "histogram"): hist,
-        ("bbands:20,2", "upper"): upper, ("bbands:20,2", "middle"): middle, ("bbands:20,2", "lower"): lower,
+        ("bbands:20,2", "upper"): upper,
+        ("bbands:20,2", "middle"): middle,
+        ("bbands:20,2", "lower"): lower,
         ("atr:14", "atr"): talib.ATR(high, low, close, 14),
     }
     for (key, output), values in expected.items():
@@ -159,8 +175,9 @@ def test_indicators_equal_talib_on_the_same_series(stack: Stack, token: str) -> 
 
 
 def test_indicators_read_warmup_bars_before_the_window(stack: Stack, token: str) -> None:
-    body = httpx.get(f"{EDGE}/api/indicators/EURUSD", params={"indicators": "sma:50", "limit": "10"},
-                     headers=bearer(token)).json()
+    body = httpx.get(
+        f"{EDGE}/api/indicators/EURUSD", params={"indicators": "sma:50", "limit": "10"}, headers=bearer(token)
+    ).json()
     assert body["warmupBars"] == 49 and body["barsUsed"] == 59 and len(body["times"]) == 10
     values = body["indicators"][0]["outputs"][0]["values"]
     assert None not in values
@@ -168,10 +185,29 @@ def test_indicators_read_warmup_bars_before_the_window(stack: Stack, token: str)
 
 
 def test_indicator_catalogue(stack: Stack, token: str) -> None:
-    catalogue = {i["name"]: i for i in httpx.get(f"{EDGE}/api/indicators", headers=bearer(token)).json()["indicators"]}
-    assert {"rsi", "macd", "atr", "sma", "ema", "bbands", "stoch", "adx", "obv", "cci", "willr", "mfi",
-            "vwap"} <= set(catalogue)
-    assert [p["name"] for p in catalogue["macd"]["parameters"]] == ["fast_period", "slow_period", "signal_period"]
+    catalogue = {
+        i["name"]: i for i in httpx.get(f"{EDGE}/api/indicators", headers=bearer(token)).json()["indicators"]
+    }
+    assert {
+        "rsi",
+        "macd",
+        "atr",
+        "sma",
+        "ema",
+        "bbands",
+        "stoch",
+        "adx",
+        "obv",
+        "cci",
+        "willr",
+        "mfi",
+        "vwap",
+    } <= set(catalogue)
+    assert [p["name"] for p in catalogue["macd"]["parameters"]] == [
+        "fast_period",
+        "slow_period",
+        "signal_period",
+    ]
     assert catalogue["macd"]["outputs"] == ["macd", "signal", "histogram"]
 
 
@@ -180,27 +216,41 @@ def test_grpc_direct_and_via_envoy_agree(stack: Stack, token: str) -> None:
     answers = []
     for port in (ENVOY_PORT, ML_PORT):
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            answers.append(md_grpc.MarketDataServiceStub(channel).GetHistory(
-                request, metadata=list(bearer(token).items()), timeout=10))
+            answers.append(
+                md_grpc.MarketDataServiceStub(channel).GetHistory(
+                    request, metadata=list(bearer(token).items()), timeout=10
+                )
+            )
             indicators = ind_grpc.IndicatorServiceStub(channel).GetIndicators(
                 ind_pb.GetIndicatorsRequest(symbol="GOOG", indicators=["rsi"], limit=5),
-                metadata=list(bearer(token).items()), timeout=10)
+                metadata=list(bearer(token).items()),
+                timeout=10,
+            )
             assert len(indicators.indicators[0].outputs[0].values.values) == 5
     assert answers[0] == answers[1]
     assert [b.close for b in answers[0].bars] == GOOG.Close.iloc[-50:].tolist()
 
 
 def test_grpc_web_serves_history_and_backtests(stack: Stack, token: str) -> None:
-    history = grpc_web.call(f"{EDGE}/trading.market.v1.MarketDataService/GetHistory",
-                            md_pb.GetHistoryRequest(symbol="EURUSD", limit=24, timeframe="4h"), bearer(token))
+    history = grpc_web.call(
+        f"{EDGE}/trading.market.v1.MarketDataService/GetHistory",
+        md_pb.GetHistoryRequest(symbol="EURUSD", limit=24, timeframe="4h"),
+        bearer(token),
+    )
     assert history.grpc_status == 0, history.grpc_message
     bars = md_pb.GetHistoryResponse.FromString(history.messages[0]).bars
     assert len(bars) == 24 and all(b.high >= max(b.open, b.close) for b in bars)
-    backtest = grpc_web.call(f"{EDGE}/trading.market.v1.BacktestService/RunBacktest",
-                             bt_pb.RunBacktestRequest(strategy="bollinger_breakout", symbol="GOOG"), bearer(token))
+    backtest = grpc_web.call(
+        f"{EDGE}/trading.market.v1.BacktestService/RunBacktest",
+        bt_pb.RunBacktestRequest(strategy="bollinger_breakout", symbol="GOOG"),
+        bearer(token),
+    )
     assert backtest.grpc_status == 0, backtest.grpc_message
     assert bt_pb.RunBacktestResponse.FromString(backtest.messages[0]).metrics.bars == len(GOOG)
-    bad = grpc_web.call(f"{EDGE}/trading.market.v1.MarketDataService/GetHistory",
-                        md_pb.GetHistoryRequest(symbol="EURUSD", timeframe="2h"), bearer(token))
+    bad = grpc_web.call(
+        f"{EDGE}/trading.market.v1.MarketDataService/GetHistory",
+        md_pb.GetHistoryRequest(symbol="EURUSD", timeframe="2h"),
+        bearer(token),
+    )
     assert bad.grpc_status == grpc.StatusCode.INVALID_ARGUMENT.value[0]
     assert "timeframe" in bad.grpc_message

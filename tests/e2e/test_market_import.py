@@ -31,9 +31,18 @@ def daily_csv(days: int, bad_line: int | None = None) -> str:
 
 
 def import_body(symbol: str, csv_text: str) -> dict[str, object]:
-    return {"csvContent": csv_text, "symbol": symbol, "timeframe": "1d",
-            "info": {"name": "Test Corp", "assetClass": "ASSET_CLASS_EQUITY", "tickSize": 0.01,
-                     "quoteCurrency": "USD", "timezone": "America/New_York"}}
+    return {
+        "csvContent": csv_text,
+        "symbol": symbol,
+        "timeframe": "1d",
+        "info": {
+            "name": "Test Corp",
+            "assetClass": "ASSET_CLASS_EQUITY",
+            "tickSize": 0.01,
+            "quoteCurrency": "USD",
+            "timezone": "America/New_York",
+        },
+    }
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +55,14 @@ def test_admin_imports_csv_through_envoy_and_reimport_adds_nothing(stack: Stack,
     url = f"{EDGE}/api/admin/market/import"
     first = httpx.post(url, json=import_body(symbol, daily_csv(40)), headers=bearer(admin_token))
     assert first.status_code == 200, first.text
-    assert first.json() == {"symbol": symbol, "timeframe": "1d", "rowsRead": "40", "rowsInserted": "40",
-                            "rowsExisting": "0", "committed": True}
+    assert first.json() == {
+        "symbol": symbol,
+        "timeframe": "1d",
+        "rowsRead": "40",
+        "rowsInserted": "40",
+        "rowsExisting": "0",
+        "committed": True,
+    }
     again = httpx.post(url, json=import_body(symbol, daily_csv(40)), headers=bearer(admin_token)).json()
     assert (again["rowsInserted"], again["rowsExisting"]) == ("0", "40")
     history = httpx.get(f"{EDGE}/api/history/{symbol}", headers=bearer(admin_token)).json()
@@ -56,10 +71,15 @@ def test_admin_imports_csv_through_envoy_and_reimport_adds_nothing(stack: Stack,
 
 def test_a_bad_file_is_rejected_whole_with_line_numbers(stack: Stack, admin_token: str) -> None:
     symbol = f"BAD{uuid.uuid4().hex[:6].upper()}"
-    reply = httpx.post(f"{EDGE}/api/admin/market/import", json=import_body(symbol, daily_csv(30, bad_line=17)),
-                       headers=bearer(admin_token))
+    reply = httpx.post(
+        f"{EDGE}/api/admin/market/import",
+        json=import_body(symbol, daily_csv(30, bad_line=17)),
+        headers=bearer(admin_token),
+    )
     assert reply.status_code == 400, reply.text
-    violations = [(v["field"], v["description"]) for d in reply.json()["details"] for v in d.get("fieldViolations", [])]
+    violations = [
+        (v["field"], v["description"]) for d in reply.json()["details"] for v in d.get("fieldViolations", [])
+    ]
     assert violations == [("csv_content", "line 17: high 9 is below max(open, close) 11")]
     assert httpx.get(f"{EDGE}/api/history/{symbol}", headers=bearer(admin_token)).status_code == 404
 
@@ -72,7 +92,9 @@ def test_import_needs_the_admin_role(stack: Stack, token: str) -> None:
 
 
 def test_sample_import_by_admin_is_idempotent(stack: Stack, admin_token: str) -> None:
-    reply = httpx.post(f"{EDGE}/api/admin/market/import", json={"sample": "goog"}, headers=bearer(admin_token))
+    reply = httpx.post(
+        f"{EDGE}/api/admin/market/import", json={"sample": "goog"}, headers=bearer(admin_token)
+    )
     assert reply.status_code == 200, reply.text
     assert reply.json()["rowsInserted"] == "0"  # loaded at start-up already
 
@@ -86,15 +108,20 @@ def test_service_port_rejects_every_bad_token(stack: Stack, keys: SigningKeyStor
         assert missing.value.code() == grpc.StatusCode.UNAUTHENTICATED
         # A claims header Envoy would never forward proves nothing here.
         with pytest.raises(grpc.RpcError) as header_only:
-            stub.ImportBars(request, metadata=[("x-jwt-payload", b64url(json.dumps(claims(roles=["admin"])).encode()))],
-                            timeout=10)
+            stub.ImportBars(
+                request,
+                metadata=[("x-jwt-payload", b64url(json.dumps(claims(roles=["admin"])).encode()))],
+                timeout=10,
+            )
         assert header_only.value.code() == grpc.StatusCode.UNAUTHENTICATED
         for name, bad in forged_tokens(keys).items():
             with pytest.raises(grpc.RpcError) as rejected:
                 stub.ImportBars(request, metadata=list(bearer(bad).items()), timeout=10)
             assert rejected.value.code() == grpc.StatusCode.UNAUTHENTICATED, name
         with pytest.raises(grpc.RpcError) as not_admin:
-            stub.ImportBars(request, metadata=list(bearer(keys.sign(claims(roles=["user"]))).items()), timeout=10)
+            stub.ImportBars(
+                request, metadata=list(bearer(keys.sign(claims(roles=["user"]))).items()), timeout=10
+            )
         assert not_admin.value.code() == grpc.StatusCode.PERMISSION_DENIED
         ok = stub.ImportBars(request, metadata=list(bearer(admin_token).items()), timeout=10)
         assert ok.rows_read == 2148 and not ok.committed

@@ -52,21 +52,32 @@ def test_predict_all_horizons_for_eurusd(stack: Stack, token: str) -> None:
     # The ensembles the training chose: intraday's models beat the ATR baseline; position's do not.
     assert intraday["rangeSource"] == "models"
     assert {m["name"] for m in intraday["models"]} >= {"intraday_xgb_range_high", "intraday_gru"}
-    assert all(m["version"] == "1" and m["executionProvider"] == "CPUExecutionProvider"
-               for m in intraday["models"] if m["name"] != "baseline_atr")
+    assert all(
+        m["version"] == "1" and m["executionProvider"] == "CPUExecutionProvider"
+        for m in intraday["models"]
+        if m["name"] != "baseline_atr"
+    )
     assert by_horizon["position"]["rangeSource"] == "baseline"
 
 
 def test_predict_rest_grpc_web_and_direct_grpc_agree(stack: Stack, token: str) -> None:
     rest = get("/api/predict/EURUSD", token, horizon="intraday").json()["predictions"][0]
-    web = grpc_web.call(f"{EDGE}/trading.ml.v1.PredictionService/Predict",
-                        ps_pb.PredictRequest(symbol="EURUSD", horizon="intraday"), bearer(token))
+    web = grpc_web.call(
+        f"{EDGE}/trading.ml.v1.PredictionService/Predict",
+        ps_pb.PredictRequest(symbol="EURUSD", horizon="intraday"),
+        bearer(token),
+    )
     assert web.grpc_status == 0, web.grpc_message
     via_web = ps_pb.PredictResponse.FromString(web.messages[0]).predictions[0]
     with grpc.insecure_channel(f"127.0.0.1:{ML_PORT}") as channel:
-        direct = ps_grpc.PredictionServiceStub(channel).Predict(
-            ps_pb.PredictRequest(symbol="EURUSD", horizon="intraday"), metadata=[("authorization", f"Bearer {token}")]
-        ).predictions[0]
+        direct = (
+            ps_grpc.PredictionServiceStub(channel)
+            .Predict(
+                ps_pb.PredictRequest(symbol="EURUSD", horizon="intraday"),
+                metadata=[("authorization", f"Bearer {token}")],
+            )
+            .predictions[0]
+        )
     # One distinct prediction, however it was asked for: the same id and the same numbers.
     assert rest["predictionId"] == via_web.prediction_id == direct.prediction_id
     assert rest["predictedHigh"] == via_web.predicted_high == direct.predicted_high
@@ -89,7 +100,9 @@ def test_signals_for_eurusd_hourly(stack: Stack, token: str) -> None:
     reply = get("/api/signals/EURUSD", token, timeframe="1h")
     assert reply.status_code == 200, reply.text
     signal = reply.json()["signal"]
-    assert signal["timeframe"] == "1h" and signal["horizon"] == "intraday" and signal["asOf"] == LAST_EURUSD_BAR
+    assert (
+        signal["timeframe"] == "1h" and signal["horizon"] == "intraday" and signal["asOf"] == LAST_EURUSD_BAR
+    )
     assert signal["action"] in ("SIGNAL_ACTION_BUY", "SIGNAL_ACTION_SELL", "SIGNAL_ACTION_HOLD")
     assert signal["entry"] == EURUSD.Close.iloc[-1]
     if signal["action"] == "SIGNAL_ACTION_BUY":
@@ -125,18 +138,23 @@ def test_models_list_cards_and_activation(stack: Stack, keys: SigningKeyStore, t
     assert card["horizon"] == "swing" and card["cardPath"].endswith("swing_gru/README.md")
     assert card["featureNames"] == list(FEATURE_NAMES)
     assert "beatsBaseline" not in card["versions"][0] or card["versions"][0]["beatsBaseline"] is False
-    refused = httpx.post(f"{EDGE}/api/models/intraday_gru:activate", json={"version": "1"},
-                         headers=bearer(token), timeout=30)
+    refused = httpx.post(
+        f"{EDGE}/api/models/intraday_gru:activate", json={"version": "1"}, headers=bearer(token), timeout=30
+    )
     assert refused.status_code == 403
     admin = keys.sign(claims(sub="admin-1", roles=["admin"]))
     with grpc.insecure_channel(f"127.0.0.1:{ML_PORT}") as channel:
         stub = ms_grpc.ModelServiceStub(channel)
-        done = stub.ActivateModelVersion(ms_pb.ActivateModelVersionRequest(name="intraday_gru", version="1"),
-                                         metadata=[("authorization", f"Bearer {admin}")])
+        done = stub.ActivateModelVersion(
+            ms_pb.ActivateModelVersionRequest(name="intraday_gru", version="1"),
+            metadata=[("authorization", f"Bearer {admin}")],
+        )
         assert done.model.active_version == "1"
         try:
-            stub.ActivateModelVersion(ms_pb.ActivateModelVersionRequest(name="intraday_gru", version="9"),
-                                      metadata=[("authorization", f"Bearer {admin}")])
+            stub.ActivateModelVersion(
+                ms_pb.ActivateModelVersionRequest(name="intraday_gru", version="9"),
+                metadata=[("authorization", f"Bearer {admin}")],
+            )
             raise AssertionError("activating a missing version succeeded")
         except grpc.RpcError as error:
             assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and "version" in (error.details() or "")
@@ -152,7 +170,11 @@ def test_past_predictions_are_recorded_once_and_scored(stack: Stack, token: str)
     deadline = time.monotonic() + 30
     score: dict[str, Any] = {}
     while time.monotonic() < deadline:
-        scores = get("/api/predictions/scores", token, symbol="EURUSD", horizon="intraday").json().get("scores", [])
+        scores = (
+            get("/api/predictions/scores", token, symbol="EURUSD", horizon="intraday")
+            .json()
+            .get("scores", [])
+        )
         if scores and int(scores[0].get("realized", 0)) >= 1:
             score = scores[0]
             break

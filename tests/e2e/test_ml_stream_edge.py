@@ -95,14 +95,20 @@ def test_websocket_unknown_symbol_closes_with_4404(stack: Stack, token: str) -> 
     assert "NOPE" in reason
 
 
-def grpc_web_stream(request: ps_pb.StreamPredictionsRequest, token: str,
-                    count: int) -> Iterator[ps_pb.StreamPredictionsResponse]:
+def grpc_web_stream(
+    request: ps_pb.StreamPredictionsRequest, token: str, count: int
+) -> Iterator[ps_pb.StreamPredictionsResponse]:
     """Reads gRPC-Web frames as they arrive (what a browser's fetch stream sees) and stops after
     `count` messages; fails on a trailer with a non-zero grpc-status."""
     payload = request.SerializeToString()
     headers = {"content-type": "application/grpc-web+proto", "x-grpc-web": "1", **bearer(token)}
-    with httpx.stream("POST", EDGE + STREAM_PATH, content=struct.pack(">BI", 0, len(payload)) + payload,
-                      headers=headers, timeout=WAIT_S) as reply:
+    with httpx.stream(
+        "POST",
+        EDGE + STREAM_PATH,
+        content=struct.pack(">BI", 0, len(payload)) + payload,
+        headers=headers,
+        timeout=WAIT_S,
+    ) as reply:
         assert reply.status_code == 200, reply.read()
         assert reply.headers.get("grpc-status", "0") == "0", reply.headers.get("grpc-message")
         buffer, seen = b"", 0

@@ -58,7 +58,11 @@ def test_a_new_google_user_gets_an_account_and_working_tokens(
     assert body["created"] is True and body["linked"] is False
     tokens = body["tokens"]
     claims = jwt.decode(tokens["accessToken"], options={"verify_signature": False})
-    assert claims["sub"] == body["userId"] and claims["roles"] == ["user"] and claims["sid"] == tokens["sessionId"]
+    assert (
+        claims["sub"] == body["userId"]
+        and claims["roles"] == ["user"]
+        and claims["sid"] == tokens["sessionId"]
+    )
     me = browser.get("/api/users/me", headers=bearer(tokens["accessToken"]))
     assert me.status_code == 200, me.text
     user = me.json()["user"]
@@ -90,8 +94,10 @@ def test_an_unverified_email_does_not_take_over_a_password_account(
     browser: httpx.Client, oidc_provider: OidcProvider
 ) -> None:
     email = _email()
-    registered = browser.post("/api/auth/register", json={"email": email, "password": "plum-Velvet-Harbor-93",
-                                                          "displayName": "Owner"})
+    registered = browser.post(
+        "/api/auth/register",
+        json={"email": email, "password": "plum-Velvet-Harbor-93", "displayName": "Owner"},
+    )
     assert registered.status_code == 200, registered.text
     oidc_provider.set_next_user(f"g-{uuid.uuid4().hex}", email, email_verified=False, name="Intruder")
     res = sign_in(browser)
@@ -103,14 +109,22 @@ def test_the_browser_leg_redirects_with_tokens_in_the_fragment(
     browser: httpx.Client, oidc_provider: OidcProvider
 ) -> None:
     email = _email()
-    oidc_provider.set_next_user(f"fb{uuid.uuid4().int % 10**12}", email, email_verified=True, name="Face User")
+    oidc_provider.set_next_user(
+        f"fb{uuid.uuid4().int % 10**12}", email, email_verified=True, name="Face User"
+    )
     res = browser.get(callback_url(browser, "facebook"), follow_redirects=False)
     assert res.status_code == 302, res.text
     location = urlparse(res.headers["location"])
     assert f"{location.scheme}://{location.netloc}{location.path}" == f"{EDGE}/" and not location.query
     fragment = {k: v[0] for k, v in parse_qs(location.fragment).items()}
-    assert set(fragment) == {"access_token", "token_type", "expires_in", "refresh_token", "refresh_expires_in",
-                             "session_id"}
+    assert set(fragment) == {
+        "access_token",
+        "token_type",
+        "expires_in",
+        "refresh_token",
+        "refresh_expires_in",
+        "session_id",
+    }
     me = browser.get("/api/users/me", headers=bearer(fragment["access_token"]))
     assert me.status_code == 200 and me.json()["user"]["email"] == email
 
@@ -155,7 +169,9 @@ def test_a_replayed_code_with_a_fresh_state_gets_no_tokens(
     assert res.json()["provider_error"] == "invalid_grant" and "tokens" not in res.json()
 
 
-def test_a_provider_error_reaches_the_browser_as_a_400(browser: httpx.Client, oidc_provider: OidcProvider) -> None:
+def test_a_provider_error_reaches_the_browser_as_a_400(
+    browser: httpx.Client, oidc_provider: OidcProvider
+) -> None:
     oidc_provider.fail_next_authorization("access_denied", "The user denied the request")
     res = sign_in(browser, "github")
     assert res.status_code == 400

@@ -17,26 +17,42 @@ import pytest
 
 from gateway.envoy_config import ROOT, EdgeEnvSettings, write
 from gateway.supervisor import Stack, http_ok
-from tests.conftest import EDGE, PAGE_ORIGIN, bearer
+from tests.conftest import EDGE, ML_METRICS_PORT, PAGE_ORIGIN, bearer
+from tests.support.ports import free_ports
 from trading.status.v1 import status_service_pb2 as status_pb
 from trading.status.v1 import status_service_pb2_grpc as status_grpc
 
-TIGHT_PORT = 18081
+TIGHT_PORT, TIGHT_ADMIN_PORT = free_ports(2)
 
 
 @pytest.fixture(scope="module")
 def tight_edge(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Envoy rendered from the same template with every bucket scaled down to one token."""
-    env = {**stack.env, "ENVOY_PORT": str(TIGHT_PORT), "ENVOY_ADMIN_PORT": "19902", "RATE_LIMIT_SCALE": "0.0001"}
+    env = {
+        **stack.env,
+        "ENVOY_PORT": str(TIGHT_PORT),
+        "ENVOY_ADMIN_PORT": str(TIGHT_ADMIN_PORT),
+        "RATE_LIMIT_SCALE": "0.0001",
+    }
     edge = EdgeEnvSettings.from_environment(env).edge()
     config = write(edge, tmp_path_factory.mktemp("tight") / "envoy.json")
     envoy = subprocess.Popen(
-        [str(Path(sys.executable).parent / "envoy"), "-c", str(config), "--base-id", str(TIGHT_PORT),
-         "--log-level", "warn"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            str(Path(sys.executable).parent / "envoy"),
+            "-c",
+            str(config),
+            "--base-id",
+            str(TIGHT_PORT),
+            "--log-level",
+            "warn",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         deadline = time.monotonic() + 30
-        while not http_ok("http://127.0.0.1:19902/ready"):
+        while not http_ok(f"http://127.0.0.1:{TIGHT_ADMIN_PORT}/ready"):
             assert time.monotonic() < deadline, "tight Envoy did not become ready"
             time.sleep(0.1)
         yield f"http://127.0.0.1:{TIGHT_PORT}"
@@ -82,7 +98,11 @@ def test_grpc_web_from_a_real_browser(stack: Stack, tmp_path: Path) -> None:
     assert node, "node is required for the browser test"
     screenshot = tmp_path / "web.png"
     result = subprocess.run(
-        [node, "e2e/grpc-web.e2e.mjs"], cwd=ROOT / "web", capture_output=True, text=True, timeout=120,
+        [node, "e2e/grpc-web.e2e.mjs"],
+        cwd=ROOT / "web",
+        capture_output=True,
+        text=True,
+        timeout=120,
         env={**os.environ, "PAGE_URL": f"{PAGE_ORIGIN}/", "API_ORIGIN": EDGE, "SCREENSHOT": str(screenshot)},
     )
     assert result.returncode == 0, result.stdout + result.stderr
@@ -93,5 +113,5 @@ def test_grpc_web_from_a_real_browser(stack: Stack, tmp_path: Path) -> None:
 
 def test_metrics_endpoint(stack: Stack, token: str) -> None:
     httpx.get(f"{EDGE}/api/stats", headers=bearer(token))
-    text = httpx.get("http://127.0.0.1:19102/metrics").text
+    text = httpx.get(f"http://127.0.0.1:{ML_METRICS_PORT}/metrics").text
     assert 'rpc_server_calls_total{method="/trading.ml.v1.EngineService/GetStats"' in text

@@ -24,13 +24,19 @@ def test_health_answers_every_dependency(stack: Stack) -> None:
     assert states["business_db"] == "DEPENDENCY_STATE_UP"
     assert states["ml_engine"] == "DEPENDENCY_STATE_UP"
     assert states["ml_engine.market_db"] == "DEPENDENCY_STATE_UP"
-    expected_redis = "DEPENDENCY_STATE_UP" if os.environ.get("TEST_REDIS_URL") else "DEPENDENCY_STATE_DISABLED"
+    expected_redis = (
+        "DEPENDENCY_STATE_UP" if os.environ.get("TEST_REDIS_URL") else "DEPENDENCY_STATE_DISABLED"
+    )
     assert states["redis"] == expected_redis
     assert body["checkedAt"].endswith("Z")
     if os.environ.get("TEST_DATABASE_URL"):
-        assert next(d for d in body["dependencies"] if d["name"] == "business_db")["detail"].startswith("postgresql")
+        assert next(d for d in body["dependencies"] if d["name"] == "business_db")["detail"].startswith(
+            "postgresql"
+        )
     if os.environ.get("TEST_MYSQL_HOST"):
-        assert next(d for d in body["dependencies"] if d["name"] == "ml_engine.market_db")["detail"].startswith("mysql")
+        assert next(d for d in body["dependencies"] if d["name"] == "ml_engine.market_db")[
+            "detail"
+        ].startswith("mysql")
 
 
 def test_stats_shape_with_token(stack: Stack, token: str) -> None:
@@ -49,8 +55,9 @@ def test_stats_shape_with_token(stack: Stack, token: str) -> None:
 
 
 def test_stats_filters_methods(stack: Stack, token: str) -> None:
-    reply = httpx.get(f"{EDGE}/api/stats", params={"methodPrefix": "/trading.ml.", "maxMethods": 1},
-                      headers=bearer(token))
+    reply = httpx.get(
+        f"{EDGE}/api/stats", params={"methodPrefix": "/trading.ml.", "maxMethods": 1}, headers=bearer(token)
+    )
     assert reply.status_code == 200, reply.text
     methods = reply.json()["methods"]
     assert len(methods) == 1 and methods[0]["method"].startswith("/trading.ml.")
@@ -71,15 +78,18 @@ def test_malformed_input_is_400_naming_the_problem(
     stack: Stack, token: str, request_kwargs: dict[str, object], named: str
 ) -> None:
     kwargs = dict(request_kwargs)
-    reply = httpx.request(str(kwargs.pop("method")), EDGE + str(kwargs.pop("url")), headers=bearer(token), **kwargs)  # type: ignore[arg-type]
+    reply = httpx.request(
+        str(kwargs.pop("method")), EDGE + str(kwargs.pop("url")), headers=bearer(token), **kwargs
+    )  # type: ignore[arg-type]
     assert reply.status_code == 400, reply.text
     assert named in reply.text
     assert "Traceback" not in reply.text
 
 
 def test_domain_validation_is_400_with_field_violations(stack: Stack, token: str) -> None:
-    reply = httpx.post(f"{EDGE}/api/stats:query", json={"maxMethods": 5000, "methodPrefix": "x"},
-                       headers=bearer(token))
+    reply = httpx.post(
+        f"{EDGE}/api/stats:query", json={"maxMethods": 5000, "methodPrefix": "x"}, headers=bearer(token)
+    )
     assert reply.status_code == 400
     body = reply.json()
     assert body["code"] == 3  # INVALID_ARGUMENT, as google.rpc.Status
@@ -99,8 +109,17 @@ def _b64(obj: dict[str, object]) -> str:
 
 
 @pytest.mark.parametrize(
-    "kind", ["garbage", "expired", "not_yet_valid", "wrong_issuer", "wrong_audience", "alg_none",
-             "unknown_kid", "tampered"],
+    "kind",
+    [
+        "garbage",
+        "expired",
+        "not_yet_valid",
+        "wrong_issuer",
+        "wrong_audience",
+        "alg_none",
+        "unknown_kid",
+        "tampered",
+    ],
 )
 def test_bad_tokens_are_401(stack: Stack, keys: SigningKeyStore, kind: str) -> None:
     import time
@@ -131,8 +150,11 @@ def test_bad_tokens_are_401(stack: Stack, keys: SigningKeyStore, kind: str) -> N
 def test_cors_preflight_allowed_origin(stack: Stack) -> None:
     reply = httpx.options(
         f"{EDGE}/trading.ml.v1.EngineService/GetStats",
-        headers={"Origin": PAGE_ORIGIN, "Access-Control-Request-Method": "POST",
-                 "Access-Control-Request-Headers": "authorization,content-type,x-grpc-web"},
+        headers={
+            "Origin": PAGE_ORIGIN,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,content-type,x-grpc-web",
+        },
     )
     assert reply.status_code == 200
     assert reply.headers["access-control-allow-origin"] == PAGE_ORIGIN

@@ -14,8 +14,9 @@ from tests.conftest import PAGE_ORIGIN, claims
 
 
 def test_verifier_reads_the_gateway_jwks(stack: Stack, keys: SigningKeyStore) -> None:
-    verifier = TokenVerifier(keys_from_jwks_url(f"{PAGE_ORIGIN}/.well-known/jwks.json"),
-                             "trading-platform", "trading-api")
+    verifier = TokenVerifier(
+        keys_from_jwks_url(f"{PAGE_ORIGIN}/.well-known/jwks.json"), "trading-platform", "trading-api"
+    )
     caller = verifier.verify(keys.sign(claims(sub="u-7", roles=["admin", "user"], plan="pro")))
     assert (caller.subject, caller.roles, caller.plan) == ("u-7", frozenset({"admin", "user"}), "pro")
     kid = keys.jwks()["keys"][0]["kid"]
@@ -25,7 +26,8 @@ def test_verifier_reads_the_gateway_jwks(stack: Stack, keys: SigningKeyStore) ->
 
 
 def test_unreachable_jwks_is_unavailable_not_a_crash(keys: SigningKeyStore) -> None:
-    verifier = TokenVerifier(keys_from_jwks_url("http://127.0.0.1:9/jwks.json", timeout_s=0.5),
-                             "trading-platform", "trading-api")
+    verifier = TokenVerifier(
+        keys_from_jwks_url("http://127.0.0.1:9/jwks.json", timeout_s=0.5), "trading-platform", "trading-api"
+    )
     with pytest.raises(DependencyUnavailable):
         verifier.verify(keys.sign(claims()))

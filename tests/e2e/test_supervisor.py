@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import stack_env
+from tests.support.ports import free_ports
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,13 +36,29 @@ def _alive(pid: int) -> bool:
 
 def test_supervisor_starts_everything_and_stops_cleanly(tmp_path: Path) -> None:
     env = stack_env(tmp_path)
-    env.update(ENVOY_PORT="38080", ENVOY_ADMIN_PORT="39901", BUSINESS_GRPC_PORT="35051", ML_GRPC_PORT="35052",
-               GATEWAY_PORT="38000", BUSINESS_METRICS_PORT="0", ML_METRICS_PORT="0", ML_SERVICE_URL="127.0.0.1:35052",
-               CORS_ALLOWED_ORIGINS="http://127.0.0.1:38000", PUBLIC_API_URL="")
+    envoy, admin, business, ml, gateway = free_ports(5)
+    env.update(
+        ENVOY_PORT=str(envoy),
+        ENVOY_ADMIN_PORT=str(admin),
+        BUSINESS_GRPC_PORT=str(business),
+        ML_GRPC_PORT=str(ml),
+        GATEWAY_PORT=str(gateway),
+        BUSINESS_METRICS_PORT="0",
+        ML_METRICS_PORT="0",
+        ML_SERVICE_URL=f"127.0.0.1:{ml}",
+        CORS_ALLOWED_ORIGINS=f"http://127.0.0.1:{gateway}",
+        PUBLIC_API_URL="",
+    )
     errors = tmp_path / "supervisor.stderr"
     with open(errors, "wb") as stderr:  # the child keeps its own handle
-        proc = subprocess.Popen([sys.executable, "-m", "gateway.supervisor"], cwd=ROOT, env=env,
-                                stdout=subprocess.PIPE, stderr=stderr, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gateway.supervisor"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+        )
     try:
         assert proc.stdout is not None
         deadline = time.monotonic() + 90
@@ -53,9 +70,9 @@ def test_supervisor_starts_everything_and_stops_cleanly(tmp_path: Path) -> None:
             lines.append(line)
             if "Ctrl-C stops everything" in line:
                 break
-        started = any("http://127.0.0.1:38080/health" in line for line in lines)
+        started = any(f"http://127.0.0.1:{envoy}/health" in line for line in lines)
         assert started, (proc.poll(), lines[-20:], errors.read_text()[-4000:])
-        assert httpx.get("http://127.0.0.1:38080/health").json()["status"] == "ok"
+        assert httpx.get(f"http://127.0.0.1:{envoy}/health").json()["status"] == "ok"
         children = _children(proc.pid)
         assert len(children) == 4
         proc.send_signal(signal.SIGTERM)

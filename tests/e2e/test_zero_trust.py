@@ -35,14 +35,23 @@ def test_envoy_rejects_every_bad_token(stack: Stack, keys: SigningKeyStore) -> N
 
 def _direct_calls() -> list[tuple[str, int, object]]:
     return [
-        ("business UserService/GetMe", BUSINESS_PORT,
-         lambda ch: user_service_pb2_grpc.UserServiceStub(ch).GetMe),
-        ("ml_engine MarketDataService/ListSymbols", ML_PORT,
-         lambda ch: market_data_service_pb2_grpc.MarketDataServiceStub(ch).ListSymbols),
+        (
+            "business UserService/GetMe",
+            BUSINESS_PORT,
+            lambda ch: user_service_pb2_grpc.UserServiceStub(ch).GetMe,
+        ),
+        (
+            "ml_engine MarketDataService/ListSymbols",
+            ML_PORT,
+            lambda ch: market_data_service_pb2_grpc.MarketDataServiceStub(ch).ListSymbols,
+        ),
     ]
 
 
-REQUESTS = {BUSINESS_PORT: user_service_pb2.GetMeRequest(), ML_PORT: market_data_service_pb2.ListSymbolsRequest()}
+REQUESTS = {
+    BUSINESS_PORT: user_service_pb2.GetMeRequest(),
+    ML_PORT: market_data_service_pb2.ListSymbolsRequest(),
+}
 
 
 @pytest.mark.parametrize(("target", "port", "method_of"), _direct_calls(), ids=["business", "ml_engine"])
@@ -70,7 +79,10 @@ def test_a_service_token_cannot_call_user_rpcs(stack: Stack, keys: SigningKeySto
     with grpc.insecure_channel(f"127.0.0.1:{ML_PORT}") as channel:
         with pytest.raises(grpc.RpcError) as denied:
             market_data_service_pb2_grpc.MarketDataServiceStub(channel).ListSymbols(
-                market_data_service_pb2.ListSymbolsRequest(), metadata=list(bearer(service).items()), timeout=10)
+                market_data_service_pb2.ListSymbolsRequest(),
+                metadata=list(bearer(service).items()),
+                timeout=10,
+            )
         assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
 
 
@@ -78,7 +90,10 @@ def _ml_symbols_direct(access_token: str) -> grpc.StatusCode:
     with grpc.insecure_channel(f"127.0.0.1:{ML_PORT}") as channel:
         try:
             market_data_service_pb2_grpc.MarketDataServiceStub(channel).ListSymbols(
-                market_data_service_pb2.ListSymbolsRequest(), metadata=list(bearer(access_token).items()), timeout=10)
+                market_data_service_pb2.ListSymbolsRequest(),
+                metadata=list(bearer(access_token).items()),
+                timeout=10,
+            )
         except grpc.RpcError as error:
             return error.code()  # type: ignore[no-any-return]
     return grpc.StatusCode.OK
@@ -97,7 +112,9 @@ def _shared_revocations(stack: Stack) -> bool:
     return False
 
 
-def test_logged_out_and_suspended_users_tokens_stop_working_everywhere(stack: Stack, smtp_sink: SmtpSink) -> None:
+def test_logged_out_and_suspended_users_tokens_stop_working_everywhere(
+    stack: Stack, smtp_sink: SmtpSink
+) -> None:
     shared = _shared_revocations(stack)
     # A session that logs out: its access token dies with it, at Envoy and at both services.
     email = register_verified(smtp_sink)
@@ -106,8 +123,12 @@ def test_logged_out_and_suspended_users_tokens_stop_working_everywhere(stack: St
     assert _edge_status("/api/users/me", access) == 200
     assert _edge_status("/api/symbols", access) == 200
     assert _ml_symbols_direct(access) == grpc.StatusCode.OK
-    assert httpx.post(f"{EDGE}/api/auth/logout", json={"refreshToken": tokens["refreshToken"]},
-                      timeout=30).status_code == 200
+    assert (
+        httpx.post(
+            f"{EDGE}/api/auth/logout", json={"refreshToken": tokens["refreshToken"]}, timeout=30
+        ).status_code
+        == 200
+    )
     assert _edge_status("/api/users/me", access) == 401
     if shared:
         assert _edge_status("/api/symbols", access) == 401
@@ -121,17 +142,28 @@ def test_logged_out_and_suspended_users_tokens_stop_working_everywhere(stack: St
     victim = tokens_of(victim_email)["accessToken"]
     victim_id = ok(me(victim))["user"]["id"]
     assert _ml_symbols_direct(victim) == grpc.StatusCode.OK
-    ok(httpx.post(f"{EDGE}/api/admin/users/{victim_id}/suspend", json={"suspended": True, "reason": "zero trust"},
-                  headers=bearer(boss), timeout=30))
+    ok(
+        httpx.post(
+            f"{EDGE}/api/admin/users/{victim_id}/suspend",
+            json={"suspended": True, "reason": "zero trust"},
+            headers=bearer(boss),
+            timeout=30,
+        )
+    )
     assert _edge_status("/api/users/me", victim) == 401
     with grpc.insecure_channel(f"127.0.0.1:{BUSINESS_PORT}") as channel:
         with pytest.raises(grpc.RpcError) as rejected:
             user_service_pb2_grpc.UserServiceStub(channel).GetMe(
-                user_service_pb2.GetMeRequest(), metadata=list(bearer(victim).items()), timeout=10)
+                user_service_pb2.GetMeRequest(), metadata=list(bearer(victim).items()), timeout=10
+            )
         assert rejected.value.code() == grpc.StatusCode.UNAUTHENTICATED
     if shared:
         assert _edge_status("/api/symbols", victim) == 401
         assert _ml_symbols_direct(victim) == grpc.StatusCode.UNAUTHENTICATED
-    assert httpx.post(f"{EDGE}/api/auth/login", json={"email": victim_email, "password": PASSWORD},
-                      timeout=30).status_code == 401
+    assert (
+        httpx.post(
+            f"{EDGE}/api/auth/login", json={"email": victim_email, "password": PASSWORD}, timeout=30
+        ).status_code
+        == 401
+    )
     assert admin_id

@@ -27,9 +27,15 @@ def forged_tokens(keys: SigningKeyStore) -> dict[str, str]:
     kid = keys.jwks()["keys"][0]["kid"]
     stranger = Ed25519PrivateKey.generate()
     public_raw = keys.public_keys()[kid].public_bytes(Encoding.Raw, PublicFormat.Raw)
-    header_payload = f"{b64url(json.dumps({'alg': 'HS256', 'kid': kid}).encode())}.{b64url(json.dumps(admin).encode())}"
-    confused = header_payload + "." + b64url(hmac.new(public_raw, header_payload.encode(), hashlib.sha256).digest())
-    unsigned = f"{b64url(json.dumps({'alg': 'none', 'kid': kid}).encode())}.{b64url(json.dumps(admin).encode())}."
+    header_payload = (
+        f"{b64url(json.dumps({'alg': 'HS256', 'kid': kid}).encode())}.{b64url(json.dumps(admin).encode())}"
+    )
+    confused = (
+        header_payload + "." + b64url(hmac.new(public_raw, header_payload.encode(), hashlib.sha256).digest())
+    )
+    unsigned = (
+        f"{b64url(json.dumps({'alg': 'none', 'kid': kid}).encode())}.{b64url(json.dumps(admin).encode())}."
+    )
     genuine_user = keys.sign(claims(roles=["user"]))
     head, _, sig = genuine_user.split(".")
     tampered = f"{head}.{b64url(json.dumps(admin).encode())}.{sig}"

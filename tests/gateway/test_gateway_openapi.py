@@ -89,7 +89,11 @@ def _field(
 ) -> FDP:
     camel = name.split("_")[0] + "".join(p.title() for p in name.split("_")[1:])
     return FDP(
-        name=name, number=number, type=kind, type_name=type_name, json_name=camel,
+        name=name,
+        number=number,
+        type=kind,
+        type_name=type_name,
+        json_name=camel,
         label=FDP.LABEL_REPEATED if repeated else FDP.LABEL_OPTIONAL,
     )
 
@@ -101,27 +105,34 @@ def _synthetic_index(tmp_path: Path) -> ProtoIndex:
     )
     file.enum_type.add(name="Timeframe").value.add(name="TIMEFRAME_UNSPECIFIED", number=0)
     file.message_type.add(name="Bar").field.extend([_field("close", 1, FDP.TYPE_DOUBLE)])
-    file.message_type.add(name="HistoryRequest").field.extend([
-        _field("symbol", 1, FDP.TYPE_STRING),
-        _field("limit", 2, FDP.TYPE_INT32),
-        _field("timeframe", 3, FDP.TYPE_ENUM, ".trading.test.v1.Timeframe"),
-        _field("since", 4, FDP.TYPE_MESSAGE, ".google.protobuf.Timestamp"),
-        _field("bar", 5, FDP.TYPE_MESSAGE, ".trading.test.v1.Bar"),
-        _field("symbols", 6, FDP.TYPE_STRING, repeated=True),
-    ])
+    file.message_type.add(name="HistoryRequest").field.extend(
+        [
+            _field("symbol", 1, FDP.TYPE_STRING),
+            _field("limit", 2, FDP.TYPE_INT32),
+            _field("timeframe", 3, FDP.TYPE_ENUM, ".trading.test.v1.Timeframe"),
+            _field("since", 4, FDP.TYPE_MESSAGE, ".google.protobuf.Timestamp"),
+            _field("bar", 5, FDP.TYPE_MESSAGE, ".trading.test.v1.Bar"),
+            _field("symbols", 6, FDP.TYPE_STRING, repeated=True),
+        ]
+    )
     file.message_type.add(name="HistoryResponse").field.extend(
         [_field("bars", 1, FDP.TYPE_MESSAGE, ".trading.test.v1.Bar", repeated=True)]
     )
     svc = file.service.add(name="MarketService")
-    get = svc.method.add(name="GetHistory", input_type=".trading.test.v1.HistoryRequest",
-                         output_type=".trading.test.v1.HistoryResponse")
+    get = svc.method.add(
+        name="GetHistory",
+        input_type=".trading.test.v1.HistoryRequest",
+        output_type=".trading.test.v1.HistoryResponse",
+    )
     get.options.Extensions[annotations_pb2.http].get = "/api/history/{symbol}"
-    post = svc.method.add(name="Save", input_type=".trading.test.v1.HistoryRequest",
-                          output_type=".trading.test.v1.Bar")
+    post = svc.method.add(
+        name="Save", input_type=".trading.test.v1.HistoryRequest", output_type=".trading.test.v1.Bar"
+    )
     post.options.Extensions[annotations_pb2.http].post = "/api/history/{symbol=*}:save"
     post.options.Extensions[annotations_pb2.http].body = "*"
-    put = svc.method.add(name="PutBar", input_type=".trading.test.v1.HistoryRequest",
-                         output_type=".trading.test.v1.Bar")
+    put = svc.method.add(
+        name="PutBar", input_type=".trading.test.v1.HistoryRequest", output_type=".trading.test.v1.Bar"
+    )
     put.options.Extensions[annotations_pb2.http].put = "/api/bars/{symbol}"
     put.options.Extensions[annotations_pb2.http].body = "bar"
     path = tmp_path / "x.binpb"
@@ -136,9 +147,7 @@ def test_path_query_and_body_parameters(tmp_path: Path) -> None:
     params = {p["name"]: p for p in get["parameters"]}
     assert params["symbol"]["in"] == "path" and params["symbol"]["required"] is True
     # Remaining top-level scalars become query parameters; the message field `bar` does not.
-    assert {n for n, p in params.items() if p["in"] == "query"} == {
-        "limit", "timeframe", "since", "symbols"
-    }
+    assert {n for n, p in params.items() if p["in"] == "query"} == {"limit", "timeframe", "since", "symbols"}
     assert params["since"]["schema"]["format"] == "date-time"
     assert params["symbols"]["schema"] == {"type": "array", "items": {"type": "string"}}
     assert params["timeframe"]["schema"]["$ref"].endswith("trading.test.v1.Timeframe")

@@ -25,7 +25,10 @@ def _verify(token: str, jwks: dict[str, Any], settings: GatewaySettings) -> dict
     jwk = next(k for k in jwks["keys"] if k["kid"] == kid)
     key = jwt.PyJWK.from_dict(jwk).key
     claims: dict[str, Any] = jwt.decode(
-        token, key, algorithms=["EdDSA"], audience=settings.jwt_audience,
+        token,
+        key,
+        algorithms=["EdDSA"],
+        audience=settings.jwt_audience,
         issuer=settings.jwt_issuer,
     )
     return claims
@@ -64,7 +67,9 @@ def test_rotation_publishes_the_new_key_before_it_signs(make_settings: MakeSetti
     jwks = client.get("/.well-known/jwks.json").json()
     assert {k["kid"] for k in jwks["keys"]} == {old_kid, new_kid}
     # Published, not yet signing: verifiers with a cached JWKS would not know it.
-    assert jwt.get_unverified_header(client.post("/api/auth/dev-token").json()["access_token"])["kid"] == old_kid
+    assert (
+        jwt.get_unverified_header(client.post("/api/auth/dev-token").json()["access_token"])["kid"] == old_kid
+    )
     time.sleep(0.6)
     new_token = client.post("/api/auth/dev-token").json()["access_token"]
     assert jwt.get_unverified_header(new_token)["kid"] == new_kid

@@ -41,11 +41,20 @@ def _client(oidc: OidcProvider, name: str) -> ProviderClient:
 async def _sign_in(oidc: OidcProvider, name: str) -> tuple[ProviderClient, str, PendingLogin]:
     """Runs /authorize as a browser would; returns the code the provider sent back."""
     client = _client(oidc, name)
-    pending = PendingLogin(provider=name, code_verifier=secrets.token_urlsafe(48), nonce=secrets.token_urlsafe(32),
-                           redirect_uri=REDIRECT_URI.format(name), created_at=time.time())
+    pending = PendingLogin(
+        provider=name,
+        code_verifier=secrets.token_urlsafe(48),
+        nonce=secrets.token_urlsafe(32),
+        redirect_uri=REDIRECT_URI.format(name),
+        created_at=time.time(),
+    )
     state = secrets.token_urlsafe(32)
-    url = await client.authorization_url(redirect_uri=pending.redirect_uri, state=state, nonce=pending.nonce,
-                                         code_verifier=pending.code_verifier)
+    url = await client.authorization_url(
+        redirect_uri=pending.redirect_uri,
+        state=state,
+        nonce=pending.nonce,
+        code_verifier=pending.code_verifier,
+    )
     query = parse_qs(urlparse(url).query)
     assert query["code_challenge_method"] == ["S256"] and query["state"] == [state]
     assert "code_verifier" not in query  # only its hash travels through the browser
@@ -60,7 +69,8 @@ async def test_google_identity_comes_from_a_validated_id_token(oidc: OidcProvide
     oidc.set_next_user("g-123", "Ana@Example.com", email_verified=True, name="Ana")
     client, code, pending = await _sign_in(oidc, "google")
     assert await client.identity(code, pending) == ProviderIdentity(
-        provider="google", subject="g-123", email="Ana@Example.com", email_verified=True, display_name="Ana")
+        provider="google", subject="g-123", email="Ana@Example.com", email_verified=True, display_name="Ana"
+    )
 
 
 async def test_google_unverified_email_stays_unverified(oidc: OidcProvider) -> None:
@@ -74,7 +84,12 @@ async def test_github_identity_uses_the_verified_primary_email(oidc: OidcProvide
     oidc.set_next_user("4242", "octo@example.com", email_verified=True, name="Octo Cat")
     client, code, pending = await _sign_in(oidc, "github")
     assert await client.identity(code, pending) == ProviderIdentity(
-        provider="github", subject="4242", email="octo@example.com", email_verified=True, display_name="Octo Cat")
+        provider="github",
+        subject="4242",
+        email="octo@example.com",
+        email_verified=True,
+        display_name="Octo Cat",
+    )
 
 
 async def test_github_unverified_email_is_not_verified(oidc: OidcProvider) -> None:
@@ -88,7 +103,12 @@ async def test_facebook_identity_checks_appsecret_proof(oidc: OidcProvider) -> N
     oidc.set_next_user("fb-77", "fb@example.com", email_verified=True, name="Face Book")
     client, code, pending = await _sign_in(oidc, "facebook")
     assert await client.identity(code, pending) == ProviderIdentity(
-        provider="facebook", subject="fb-77", email="fb@example.com", email_verified=True, display_name="Face Book")
+        provider="facebook",
+        subject="fb-77",
+        email="fb@example.com",
+        email_verified=True,
+        display_name="Face Book",
+    )
 
 
 @pytest.mark.parametrize(
@@ -141,9 +161,14 @@ async def test_a_wrong_client_secret_is_a_bad_gateway(oidc: OidcProvider) -> Non
 
 
 async def test_an_unreachable_provider_is_a_clean_503() -> None:
-    settings = GatewaySettings(_env_file=None, google_client_id="x",
-                               oauth_google_metadata_url="http://127.0.0.1:1/.well-known/openid-configuration")
+    settings = GatewaySettings(
+        _env_file=None,
+        google_client_id="x",
+        oauth_google_metadata_url="http://127.0.0.1:1/.well-known/openid-configuration",
+    )
     client = ProviderClient(provider_configs(settings)["google"], timeout_s=2)
     with pytest.raises(OAuthFlowError) as raised:
-        await client.authorization_url(redirect_uri="http://x/cb", state="s", nonce="n", code_verifier="v" * 43)
+        await client.authorization_url(
+            redirect_uri="http://x/cb", state="s", nonce="n", code_verifier="v" * 43
+        )
     assert raised.value.status == 503 and "google" in raised.value.message

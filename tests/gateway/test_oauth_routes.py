@@ -39,7 +39,9 @@ class RecordingAuthService(auth_service_pb2_grpc.AuthServiceServicer):
 
     reply: auth_service_pb2.CompleteOAuthLoginResponse
     abort: tuple[grpc.StatusCode, str] | None = None
-    calls: list[tuple[auth_service_pb2.CompleteOAuthLoginRequest, dict[str, str]]] = field(default_factory=list)
+    calls: list[tuple[auth_service_pb2.CompleteOAuthLoginRequest, dict[str, str]]] = field(
+        default_factory=list
+    )
 
     def CompleteOAuthLogin(self, request: Any, context: grpc.ServicerContext) -> Any:
         self.calls.append((request, {k: str(v) for k, v in context.invocation_metadata()}))
@@ -49,13 +51,21 @@ class RecordingAuthService(auth_service_pb2_grpc.AuthServiceServicer):
 
 
 TOKENS = auth_service_pb2.CompleteOAuthLoginResponse(
-    tokens=identity_pb2.TokenPair(access_token="acc.ess.token", token_type="Bearer", expires_in=900,
-                                  refresh_token="refresh-1", refresh_expires_in=604800, session_id="sess-1"),
-    user_id="user-1", created=True,
+    tokens=identity_pb2.TokenPair(
+        access_token="acc.ess.token",
+        token_type="Bearer",
+        expires_in=900,
+        refresh_token="refresh-1",
+        refresh_expires_in=604800,
+        session_id="sess-1",
+    ),
+    user_id="user-1",
+    created=True,
 )
 CHALLENGE = auth_service_pb2.CompleteOAuthLoginResponse(
-    challenge=identity_pb2.SecondFactorChallenge(challenge_token="chal-1", expires_in=300,
-                                                 methods=["totp", "backup_code"]),
+    challenge=identity_pb2.SecondFactorChallenge(
+        challenge_token="chal-1", expires_in=300, methods=["totp", "backup_code"]
+    ),
     user_id="user-1",
 )
 
@@ -83,8 +93,12 @@ def oauth_settings(
 ) -> GatewaySettings:
     values: dict[str, Any] = {k.lower(): v for k, v in oidc.env().items()}
     # Facebook stays off: a provider without a client id is disabled.
-    values.update(facebook_app_id="", business_grpc_port=business[1], public_api_url="http://edge.test",
-                  oauth_redirect_base_url="http://testserver")
+    values.update(
+        facebook_app_id="",
+        business_grpc_port=business[1],
+        public_api_url="http://edge.test",
+        oauth_redirect_base_url="http://testserver",
+    )
     settings: GatewaySettings = make_settings(**values)
     return settings
 
@@ -108,7 +122,9 @@ def _fragment(location: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlparse(location).fragment).items()}
 
 
-def test_start_redirects_to_the_provider_with_state_nonce_and_pkce(client: TestClient, oidc: OidcProvider) -> None:
+def test_start_redirects_to_the_provider_with_state_nonce_and_pkce(
+    client: TestClient, oidc: OidcProvider
+) -> None:
     res = client.get(START.format("google"), follow_redirects=False)
     assert res.status_code == 302
     assert res.headers["cache-control"] == "no-store"
@@ -126,8 +142,9 @@ def test_start_redirects_to_the_provider_with_state_nonce_and_pkce(client: TestC
 
 def test_each_start_gets_a_fresh_state(client: TestClient) -> None:
     states = {
-        parse_qs(urlparse(client.get(START.format("github"), follow_redirects=False).headers["location"]).query)[
-            "state"][0]
+        parse_qs(
+            urlparse(client.get(START.format("github"), follow_redirects=False).headers["location"]).query
+        )["state"][0]
         for _ in range(3)
     }
     assert len(states) == 3
@@ -139,12 +156,17 @@ def test_start_answers_json_when_asked(client: TestClient, oidc: OidcProvider) -
     assert res.json()["authorization_url"].startswith(f"{oidc.issuer}/login/oauth/authorize?")
 
 
-@pytest.mark.parametrize("path", [START.format("facebook"), "/api/auth/oauth/facebook/callback?state=x&code=y"])
+@pytest.mark.parametrize(
+    "path", [START.format("facebook"), "/api/auth/oauth/facebook/callback?state=x&code=y"]
+)
 def test_a_disabled_provider_is_404_by_name(client: TestClient, path: str) -> None:
     res = client.get(path, follow_redirects=False)
     assert res.status_code == 404
-    assert res.json() == {"error": "not_found", "message": "sign-in with facebook is not enabled on this server",
-                          "provider": "facebook"}
+    assert res.json() == {
+        "error": "not_found",
+        "message": "sign-in with facebook is not enabled on this server",
+        "provider": "facebook",
+    }
 
 
 def test_an_unknown_provider_is_404(client: TestClient) -> None:
@@ -153,34 +175,54 @@ def test_an_unknown_provider_is_404(client: TestClient) -> None:
 
 
 def test_a_full_sign_in_redirects_with_tokens_in_the_fragment(
-    client: TestClient, oidc: OidcProvider, business: tuple[RecordingAuthService, int],
-    oauth_settings: GatewaySettings, caplog: pytest.LogCaptureFixture,
+    client: TestClient,
+    oidc: OidcProvider,
+    business: tuple[RecordingAuthService, int],
+    oauth_settings: GatewaySettings,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO)  # as in production: every log call is rendered
     service, _ = business
     oidc.set_next_user("g-500", "new.user@example.com", email_verified=True, name="New User")
-    res = client.get(_callback_url(client), headers={"user-agent": "pytest-browser/1.0",
-                                                      "x-forwarded-for": "203.0.113.9, 198.51.100.7"},
-                     follow_redirects=False)
+    res = client.get(
+        _callback_url(client),
+        headers={"user-agent": "pytest-browser/1.0", "x-forwarded-for": "203.0.113.9, 198.51.100.7"},
+        follow_redirects=False,
+    )
     assert res.status_code == 302, res.text
     assert res.headers["location"].startswith("http://edge.test/#")
     assert _fragment(res.headers["location"]) == {
-        "access_token": "acc.ess.token", "token_type": "Bearer", "expires_in": "900", "refresh_token": "refresh-1",
-        "refresh_expires_in": "604800", "session_id": "sess-1"}
+        "access_token": "acc.ess.token",
+        "token_type": "Bearer",
+        "expires_in": "900",
+        "refresh_token": "refresh-1",
+        "refresh_expires_in": "604800",
+        "session_id": "sess-1",
+    }
     assert res.headers["cache-control"] == "no-store" and res.headers["referrer-policy"] == "no-referrer"
     assert 'oauth_binding=""' in res.headers["set-cookie"]  # the binding cookie is cleared
 
-    (request, metadata), = service.calls
-    assert (request.provider, request.subject, request.email, request.email_verified, request.display_name) == (
-        "google", "g-500", "new.user@example.com", True, "New User")
+    ((request, metadata),) = service.calls
+    assert (
+        request.provider,
+        request.subject,
+        request.email,
+        request.email_verified,
+        request.display_name,
+    ) == ("google", "g-500", "new.user@example.com", True, "New User")
     # Envoy appends the address it saw: the last entry; earlier ones are the client's word.
     assert request.client_ip == "198.51.100.7" and request.user_agent == "pytest-browser/1.0"
     # The service token: signed by the gateway's key, role "service", one minute.
     bearer = metadata["authorization"].removeprefix("Bearer ")
-    verifier = TokenVerifier(keys_from_folder(Path(oauth_settings.jwt_keys_dir)), oauth_settings.jwt_issuer,
-                             oauth_settings.jwt_audience)
+    verifier = TokenVerifier(
+        keys_from_folder(Path(oauth_settings.jwt_keys_dir)),
+        oauth_settings.jwt_issuer,
+        oauth_settings.jwt_audience,
+    )
     caller = verifier.verify(bearer)
-    assert caller.subject == "service:gateway" and caller.roles == frozenset({"service"}) and caller.plan == ""
+    assert (
+        caller.subject == "service:gateway" and caller.roles == frozenset({"service"}) and caller.plan == ""
+    )
     claims = jwt.decode(bearer, options={"verify_signature": False})
     assert claims["exp"] - claims["iat"] == 60 and claims["nbf"] == claims["iat"] and claims["jti"]
 
@@ -191,8 +233,11 @@ def test_a_2fa_account_gets_a_challenge_in_the_fragment(
     business[0].reply = CHALLENGE
     res = client.get(_callback_url(client, "github"), follow_redirects=False)
     assert res.status_code == 302
-    assert _fragment(res.headers["location"]) == {"challenge_token": "chal-1", "expires_in": "300",
-                                                  "methods": "totp,backup_code"}
+    assert _fragment(res.headers["location"]) == {
+        "challenge_token": "chal-1",
+        "expires_in": "300",
+        "methods": "totp,backup_code",
+    }
     assert "access_token" not in res.headers["location"]
 
 
@@ -256,8 +301,12 @@ def test_a_provider_error_is_a_400_with_its_message(client: TestClient, oidc: Oi
     oidc.fail_next_authorization("access_denied", "The user denied the request")
     res = client.get(_callback_url(client), headers=JSON)
     assert res.status_code == 400
-    assert res.json() == {"error": "invalid_argument", "provider": "google", "provider_error": "access_denied",
-                          "message": "google did not sign you in: access_denied (The user denied the request)"}
+    assert res.json() == {
+        "error": "invalid_argument",
+        "provider": "google",
+        "provider_error": "access_denied",
+        "message": "google did not sign you in: access_denied (The user denied the request)",
+    }
 
 
 def test_a_replayed_code_with_a_fresh_state_gets_no_tokens(
@@ -284,7 +333,11 @@ def test_a_replayed_code_with_a_fresh_state_gets_no_tokens(
     ],
 )
 def test_business_errors_become_clean_json(
-    client: TestClient, business: tuple[RecordingAuthService, int], code: grpc.StatusCode, status: int, message: str
+    client: TestClient,
+    business: tuple[RecordingAuthService, int],
+    code: grpc.StatusCode,
+    status: int,
+    message: str,
 ) -> None:
     details = {403: "the account is suspended", 400: "email: not a valid address", 401: "sign-in refused"}
     business[0].abort = (code, details.get(status, "x"))

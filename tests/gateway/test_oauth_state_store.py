@@ -17,9 +17,14 @@ from gateway.oauth.state_store import KEY_PREFIX, MemoryStateStore, PendingLogin
 
 # Our own db number: never 0 (local runs) or 15; other helpers use 14.
 REDIS_DB = 13
-PENDING = PendingLogin(provider="google", code_verifier="v" * 64, nonce="n" * 43,
-                       redirect_uri="http://edge/api/auth/oauth/google/callback", created_at=1_700_000_000.5,
-                       binding_digest="b" * 64)
+PENDING = PendingLogin(
+    provider="google",
+    code_verifier="v" * 64,
+    nonce="n" * 43,
+    redirect_uri="http://edge/api/auth/oauth/google/callback",
+    created_at=1_700_000_000.5,
+    binding_digest="b" * 64,
+)
 
 
 def _redis_url() -> str:

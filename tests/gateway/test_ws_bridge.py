@@ -47,11 +47,14 @@ ERRORS = {
 @dataclass
 class FakeEngine(prediction_service_pb2_grpc.PredictionServiceServicer):
     calls: list[tuple[prediction_service_pb2.StreamPredictionsRequest, dict[str, str]]] = field(
-        default_factory=list)
+        default_factory=list
+    )
     cancelled: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def StreamPredictions(
-        self, request: prediction_service_pb2.StreamPredictionsRequest, context: grpc.aio.ServicerContext,
+        self,
+        request: prediction_service_pb2.StreamPredictionsRequest,
+        context: grpc.aio.ServicerContext,
     ) -> AsyncIterator[prediction_service_pb2.StreamPredictionsResponse]:
         self.calls.append((request, {k: str(v) for k, v in context.invocation_metadata() or ()}))
         if request.symbol in ERRORS:
@@ -60,8 +63,12 @@ class FakeEngine(prediction_service_pb2_grpc.PredictionServiceServicer):
         for n in range(MESSAGES):
             bar = Timestamp(seconds=FIRST_BAR + 3600 * n)
             yield prediction_service_pb2.StreamPredictionsResponse(
-                symbol=request.symbol, timeframe=request.timeframe, sequence=n + 1, bar_time=bar,
-                close=1.1 + n / 1000, published_at=Timestamp(seconds=FIRST_BAR + 3600 * n + 1),
+                symbol=request.symbol,
+                timeframe=request.timeframe,
+                sequence=n + 1,
+                bar_time=bar,
+                close=1.1 + n / 1000,
+                published_at=Timestamp(seconds=FIRST_BAR + 3600 * n + 1),
                 prediction=prediction_pb2.HorizonPrediction(horizon="intraday"),
             )
         if request.symbol == "FOREVER":
@@ -98,8 +105,9 @@ async def bridge(make_settings: MakeSettings) -> AsyncIterator[Bridge]:
     await server.start()
     settings = make_settings(ml_service_url=f"127.0.0.1:{grpc_port}")
     http_port = free_port()
-    web = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=http_port,
-                                        log_config=None, lifespan="on"))
+    web = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=http_port, log_config=None, lifespan="on")
+    )
     serving = asyncio.create_task(web.serve())
     while not web.started:
         await asyncio.sleep(0.01)
@@ -126,9 +134,10 @@ async def received(url: str, **kwargs: Any) -> tuple[list[dict[str, Any]], int, 
 
 async def test_streams_each_message_as_rest_shaped_json(bridge: Bridge) -> None:
     token = bridge.token()
-    messages, code, _ = await received(f"{bridge.url}/ws/EURUSD",
-                                       additional_headers={"authorization": f"Bearer {token}",
-                                                           "x-request-id": "req-ws-1"})
+    messages, code, _ = await received(
+        f"{bridge.url}/ws/EURUSD",
+        additional_headers={"authorization": f"Bearer {token}", "x-request-id": "req-ws-1"},
+    )
     assert code == ws_bridge.NORMAL
     assert [m["sequence"] for m in messages] == ["1", "2", "3"]  # int64: a JSON string, as in REST
     assert messages[0]["barTime"] == "2017-07-14T02:40:00Z"
@@ -154,10 +163,17 @@ async def test_the_token_may_come_as_a_query_parameter(bridge: Bridge) -> None:
 
 @pytest.mark.parametrize(
     ("case", "reason"),
-    [("missing", "access token is required"), ("garbage", "malformed"), ("expired", "expired"),
-     ("wrong_audience", "audience"), ("not_bearer", "access token is required")],
+    [
+        ("missing", "access token is required"),
+        ("garbage", "malformed"),
+        ("expired", "expired"),
+        ("wrong_audience", "audience"),
+        ("not_bearer", "access token is required"),
+    ],
 )
-async def test_a_bad_token_is_refused_with_1008_before_any_call(bridge: Bridge, case: str, reason: str) -> None:
+async def test_a_bad_token_is_refused_with_1008_before_any_call(
+    bridge: Bridge, case: str, reason: str
+) -> None:
     now = int(time.time())
     headers = {
         "missing": {},
@@ -188,9 +204,12 @@ async def test_a_revoked_token_is_refused(make_settings: MakeSettings, bridge: B
     ("symbol", "code"),
     [("NOPE", 4404), ("BADTF", 4400), ("THIN", 4412), ("SECRET", 1008), ("DOWN", 1013), ("BOOM", 1011)],
 )
-async def test_grpc_errors_close_with_a_mapped_code_and_the_message(bridge: Bridge, symbol: str, code: int) -> None:
-    messages, got, reason = await received(f"{bridge.url}/ws/{symbol}",
-                                           additional_headers={"authorization": f"Bearer {bridge.token()}"})
+async def test_grpc_errors_close_with_a_mapped_code_and_the_message(
+    bridge: Bridge, symbol: str, code: int
+) -> None:
+    messages, got, reason = await received(
+        f"{bridge.url}/ws/{symbol}", additional_headers={"authorization": f"Bearer {bridge.token()}"}
+    )
     assert messages == []
     assert (got, reason) == (code, ERRORS[symbol][1])
 
@@ -206,7 +225,8 @@ async def test_the_socket_closes_when_the_token_expires(bridge: Bridge) -> None:
     now = int(time.time())
     token = bridge.token(iat=now, nbf=now, exp=now + 2)
     messages, code, reason = await asyncio.wait_for(
-        received(f"{bridge.url}/ws/FOREVER?access_token={token}"), timeout=20)
+        received(f"{bridge.url}/ws/FOREVER?access_token={token}"), timeout=20
+    )
     assert len(messages) == MESSAGES
     assert code == ws_bridge.POLICY_VIOLATION and "expired" in reason
     await asyncio.wait_for(bridge.engine.cancelled.wait(), timeout=10)
@@ -227,7 +247,8 @@ def _edge_config() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     from gateway.envoy_config import EdgeSettings, render
 
     manager = render(EdgeSettings())["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0][
-        "typed_config"]
+        "typed_config"
+    ]
     jwt = next(f for f in manager["http_filters"] if f["name"] == "envoy.filters.http.jwt_authn")
     return manager["route_config"]["virtual_hosts"][0]["routes"], jwt["typed_config"]["rules"]
 
@@ -235,7 +256,9 @@ def _edge_config() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
 def test_envoy_upgrades_ws_to_the_gateway_and_leaves_the_token_to_the_bridge() -> None:
     routes, rules = _edge_config()
     ws = [r for r in routes if r["match"].get("prefix") == "/ws/"]
-    assert len(ws) == 1 and routes.index(ws[0]) < routes.index(next(r for r in routes if r["match"] == {"prefix": "/"}))
+    assert len(ws) == 1 and routes.index(ws[0]) < routes.index(
+        next(r for r in routes if r["match"] == {"prefix": "/"})
+    )
     action = ws[0]["route"]
     assert action["cluster"] == "gateway" and action["upgrade_configs"] == [{"upgrade_type": "websocket"}]
     assert action["timeout"] == "0s" and action["idle_timeout"] == "0s" and "retry_policy" not in action
@@ -244,7 +267,9 @@ def test_envoy_upgrades_ws_to_the_gateway_and_leaves_the_token_to_the_bridge() -
 
 def test_envoy_lets_server_streams_run_past_the_unary_timeout() -> None:
     routes, _ = _edge_config()
-    stream = next(r for r in routes if r["match"].get("path") == "/trading.ml.v1.PredictionService/StreamPredictions")
+    stream = next(
+        r for r in routes if r["match"].get("path") == "/trading.ml.v1.PredictionService/StreamPredictions"
+    )
     action = stream["route"]
     # gRPC and gRPC-Web calls are bounded by their own grpc-timeout instead of the route timeout.
     assert action["max_stream_duration"] == {"grpc_timeout_header_max": "0s"}

@@ -11,4 +11,6 @@ from ml_engine.domain.market.bars import Bars
 def bars_from_frame(frame: pd.DataFrame) -> Bars:
     """Bars of a frame indexed by naive UTC times, with Open/High/Low/Close/Volume columns."""
     times = frame.index.values.astype("datetime64[s]").astype(np.int64)
-    return Bars.from_columns(times, frame["Open"], frame["High"], frame["Low"], frame["Close"], frame["Volume"])
+    return Bars.from_columns(
+        times, frame["Open"], frame["High"], frame["Low"], frame["Close"], frame["Volume"]
+    )

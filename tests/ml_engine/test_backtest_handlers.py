@@ -29,7 +29,14 @@ def test_a_backtest_over_budget_is_refused_before_reading_bars(market_store: Mar
     assert violation.field == "start_date"
     assert "2148 stored bars" in violation.description and "shorten the range" in violation.description
     # The same request within budget runs, and a shorter range fits a tighter budget.
-    assert run(BacktestHandlers(windows, time_budget_s=20), strategy="sma_cross", symbol="GOOG").metrics.bars == 2148
-    short = run(BacktestHandlers(windows, time_budget_s=0.01), strategy="sma_cross", symbol="GOOG",
-                start_date="2012-01-01")
+    assert (
+        run(BacktestHandlers(windows, time_budget_s=20), strategy="sma_cross", symbol="GOOG").metrics.bars
+        == 2148
+    )
+    short = run(
+        BacktestHandlers(windows, time_budget_s=0.01),
+        strategy="sma_cross",
+        symbol="GOOG",
+        start_date="2012-01-01",
+    )
     assert 0 < short.metrics.bars < 400

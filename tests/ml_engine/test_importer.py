@@ -72,22 +72,27 @@ def test_a_bad_row_after_many_good_ones_stores_nothing(market_store: MarketStore
 
 def test_every_rejected_row_is_reported_with_its_line(market_store: MarketStore) -> None:
     symbol = fresh_symbol()
-    text = "\n".join([
-        "Date,Open,High,Low,Close",
-        f"{T0},1,2,0.5,1.5",
-        f"{T0 + HOUR},1,2,0.5,nan",          # NaN
-        f"{T0 + HOUR},1,2,1.2,1.5",          # low above min(open, close)
-        f"{T0 + 90 * 60},1,2,0.5,1.5",       # off the 1h grid
-        f"{T0},1,2,0.5,1.5",                 # not after the previous row
-        "yesterday,1,2,0.5,1.5",             # not a time
-        f"{T0 + 5 * HOUR},-1,2,-2,1.5",      # negative price
-        f"{T0 + 6 * HOUR},1,x,0.5,1.5",      # not a number
-        f"{T0 + 7 * HOUR},1,2",              # short row
-    ])
+    text = "\n".join(
+        [
+            "Date,Open,High,Low,Close",
+            f"{T0},1,2,0.5,1.5",
+            f"{T0 + HOUR},1,2,0.5,nan",  # NaN
+            f"{T0 + HOUR},1,2,1.2,1.5",  # low above min(open, close)
+            f"{T0 + 90 * 60},1,2,0.5,1.5",  # off the 1h grid
+            f"{T0},1,2,0.5,1.5",  # not after the previous row
+            "yesterday,1,2,0.5,1.5",  # not a time
+            f"{T0 + 5 * HOUR},-1,2,-2,1.5",  # negative price
+            f"{T0 + 6 * HOUR},1,x,0.5,1.5",  # not a number
+            f"{T0 + 7 * HOUR},1,2",  # short row
+        ]
+    )
     target = ImportTarget(symbol, parse_timeframe("1h"), info(symbol))
     with pytest.raises(RowsRejected) as rejected:
         import_csv(market_store.engine, io.StringIO(text), target)
-    reasons = {int(v.description.split(":")[0].removeprefix("line ")): v.description for v in rejected.value.violations}
+    reasons = {
+        int(v.description.split(":")[0].removeprefix("line ")): v.description
+        for v in rejected.value.violations
+    }
     assert sorted(reasons) == [3, 4, 5, 6, 7, 8, 9, 10]
     assert "close is not a finite number" in reasons[3]
     assert "low 1.2 is above min(open, close)" in reasons[4]
@@ -107,8 +112,12 @@ def test_column_mapping_and_missing_columns(market_store: MarketStore) -> None:
     with pytest.raises(InvalidArgument) as missing:
         import_csv(market_store.engine, io.StringIO(text), target)
     assert missing.value.violations[0].field == "columns.open"
-    report = import_csv(market_store.engine, io.StringIO(text), target,
-                        CsvColumns(time="when", open="o", high="h", low="l", close="c"))
+    report = import_csv(
+        market_store.engine,
+        io.StringIO(text),
+        target,
+        CsvColumns(time="when", open="o", high="h", low="l", close="c"),
+    )
     assert report.rows_inserted == 3
     with market_store.engine.connect() as conn:
         assert list(repo.load_bars(conn, symbol, "1h").volume) == [0.0, 0.0, 0.0]
@@ -116,7 +125,11 @@ def test_column_mapping_and_missing_columns(market_store: MarketStore) -> None:
 
 def test_a_symbol_keeps_its_base_timeframe(market_store: MarketStore) -> None:
     symbol = fresh_symbol()
-    import_csv(market_store.engine, io.StringIO(csv_text(3)), ImportTarget(symbol, parse_timeframe("1h"), info(symbol)))
+    import_csv(
+        market_store.engine,
+        io.StringIO(csv_text(3)),
+        ImportTarget(symbol, parse_timeframe("1h"), info(symbol)),
+    )
     with pytest.raises(FailedPrecondition, match="stored at 1h"):
         import_csv(market_store.engine, io.StringIO(csv_text(3)), ImportTarget(symbol, parse_timeframe("1d")))
 
@@ -126,8 +139,11 @@ def test_new_symbol_needs_a_catalogue_entry_and_dry_run_stores_nothing(market_st
     with pytest.raises(InvalidArgument) as no_info:
         import_csv(market_store.engine, io.StringIO(csv_text(3)), ImportTarget(symbol, parse_timeframe("1h")))
     assert no_info.value.violations[0].field == "info"
-    dry = import_csv(market_store.engine, io.StringIO(csv_text(3)),
-                     ImportTarget(symbol, parse_timeframe("1h"), info(symbol), dry_run=True))
+    dry = import_csv(
+        market_store.engine,
+        io.StringIO(csv_text(3)),
+        ImportTarget(symbol, parse_timeframe("1h"), info(symbol), dry_run=True),
+    )
     assert (dry.rows_read, dry.committed) == (3, False)
     assert bar_count(market_store, symbol) == 0
 

@@ -22,8 +22,9 @@ def test_replay_paces_and_loops(market_store: MarketStore) -> None:
     async def fake_clock(seconds: float) -> None:  # records the pacing instead of sleeping
         waits.append(seconds)
 
-    feed: MarketFeed = ReplayFeed(BarWindows(market_store.engine), speed=86400.0, history=5, max_gap_s=2.0,
-                                  sleep=fake_clock)
+    feed: MarketFeed = ReplayFeed(
+        BarWindows(market_store.engine), speed=86400.0, history=5, max_gap_s=2.0, sleep=fake_clock
+    )
 
     async def take(n: int) -> list[FeedBar]:
         out: list[FeedBar] = []

@@ -9,7 +9,8 @@ import sys
 def test_ml_engine_process_modules_do_not_import_torch() -> None:
     code = (
         "import sys, ml_engine.main, gateway.web_app\n"
-        "heavy = sorted(m for m in ('torch', 'onnxscript', 'onnxmltools', 'ml_engine.training') if m in sys.modules)\n"
+        "heavy = sorted(m for m in ('torch', 'onnxscript', 'onnxmltools', 'ml_engine.training') if m in "
+        "sys.modules)\n"
         "print(','.join(heavy))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

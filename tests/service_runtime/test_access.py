@@ -57,8 +57,18 @@ def keys(tmp_path: Path) -> SigningKeyStore:
 
 def sign(keys: SigningKeyStore, **overrides: Any) -> str:
     now = time.time()
-    claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "u1", "roles": ["user"], "plan": "free",
-              "iat": now, "nbf": int(now), "exp": int(now) + 900, "jti": uuid.uuid4().hex, "sid": "s1"}
+    claims = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": "u1",
+        "roles": ["user"],
+        "plan": "free",
+        "iat": now,
+        "nbf": int(now),
+        "exp": int(now) + 900,
+        "jti": uuid.uuid4().hex,
+        "sid": "s1",
+    }
     claims.update(overrides)
     return keys.sign(claims)
 
@@ -70,7 +80,9 @@ def interceptor(keys: SigningKeyStore, revocations: Revocations | None = None) -
         "/trading.x.v1.S/Admins": access_pb2.AccessRule(roles=["admin"]),
         "/trading.x.v1.S/Pro": access_pb2.AccessRule(roles=["user"], plans=["pro"]),
     }
-    return AccessInterceptor(TokenVerifier(keys_from_folder(keys.folder), ISSUER, AUDIENCE), rules, revocations)
+    return AccessInterceptor(
+        TokenVerifier(keys_from_folder(keys.folder), ISSUER, AUDIENCE), rules, revocations
+    )
 
 
 async def test_rules_are_enforced(keys: SigningKeyStore) -> None:

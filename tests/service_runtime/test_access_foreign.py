@@ -9,7 +9,13 @@ import pytest
 from grpc_health.v1 import health_pb2  # noqa: F401  (registers grpc.health.v1.Health)
 
 from ml_engine.inference.handlers import INFERENCE_RULES, SERVICE_NAME
-from service_runtime.access import AccessInterceptor, ForeignRules, TokenVerifier, access_rules, keys_from_folder
+from service_runtime.access import (
+    AccessInterceptor,
+    ForeignRules,
+    TokenVerifier,
+    access_rules,
+    keys_from_folder,
+)
 from service_runtime.errors import PermissionDenied, Unauthenticated
 from service_runtime.signing_keys import SigningKeyStore
 from tests.service_runtime.test_access import AUDIENCE, ISSUER, FakeContext, sign
@@ -22,7 +28,9 @@ OPEN = access_pb2.AccessRule(public=True)
 def test_foreign_rules_must_cover_every_method() -> None:
     with pytest.raises(ValueError, match=r"Watch .*neither given a rule nor refused"):
         access_rules([HEALTH], foreign={HEALTH: ForeignRules(rules={"Check": OPEN})})
-    rules = access_rules([HEALTH], foreign={HEALTH: ForeignRules(rules={"Check": OPEN}, refused=frozenset({"Watch"}))})
+    rules = access_rules(
+        [HEALTH], foreign={HEALTH: ForeignRules(rules={"Check": OPEN}, refused=frozenset({"Watch"}))}
+    )
     assert rules == {f"/{HEALTH}/Check": OPEN}
 
 
@@ -31,7 +39,9 @@ def test_foreign_rules_are_checked_like_ours() -> None:
     with pytest.raises(ValueError, match="public and also requires"):
         access_rules([HEALTH], foreign={HEALTH: ForeignRules(rules={"Check": contradictory, "Watch": OPEN})})
     with pytest.raises(ValueError, match="has no method Nope"):
-        access_rules([HEALTH], foreign={HEALTH: ForeignRules(rules={"Check": OPEN, "Watch": OPEN, "Nope": OPEN})})
+        access_rules(
+            [HEALTH], foreign={HEALTH: ForeignRules(rules={"Check": OPEN, "Watch": OPEN, "Nope": OPEN})}
+        )
 
 
 def test_the_inference_service_rules() -> None:
@@ -47,8 +57,9 @@ def test_the_inference_service_rules() -> None:
 async def test_the_interceptor_enforces_foreign_rules(tmp_path: Path) -> None:
     keys = SigningKeyStore(tmp_path / "keys")
     keys.ensure()
-    guard = AccessInterceptor(TokenVerifier(keys_from_folder(keys.folder), ISSUER, AUDIENCE),
-                              access_rules([SERVICE_NAME]))
+    guard = AccessInterceptor(
+        TokenVerifier(keys_from_folder(keys.folder), ISSUER, AUDIENCE), access_rules([SERVICE_NAME])
+    )
     assert await guard.admit(f"/{SERVICE_NAME}/ServerLive", FakeContext()) is None
     with pytest.raises(Unauthenticated):
         await guard.admit(f"/{SERVICE_NAME}/ModelInfer", FakeContext())
@@ -60,6 +71,9 @@ async def test_the_interceptor_enforces_foreign_rules(tmp_path: Path) -> None:
     with pytest.raises(PermissionDenied):
         await guard.admit(f"/{SERVICE_NAME}/RepositoryModelLoad", FakeContext(sign(keys, roles=["admin"])))
     # Only gRPC health and reflection are infrastructure; any other non-platform path is refused.
-    assert await guard.admit("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", FakeContext()) is None
+    assert (
+        await guard.admit("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", FakeContext())
+        is None
+    )
     with pytest.raises(PermissionDenied):
         await guard.admit("/other.Service/Method", FakeContext(sign(keys, roles=["admin"])))

@@ -30,9 +30,13 @@ async def test_stop_drains_in_flight_calls() -> None:
     )
     port = _free_port()
     host = ServiceHost(
-        name="test", host="127.0.0.1", port=port, service_names=["test.Slow"],
+        name="test",
+        host="127.0.0.1",
+        port=port,
+        service_names=["test.Slow"],
         registrars=[lambda server: server.add_generic_rpc_handlers((handler,))],
-        stats=CallStats("test"), grace_s=5,
+        stats=CallStats("test"),
+        grace_s=5,
     )
     await host.start()
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:

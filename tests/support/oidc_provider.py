@@ -104,11 +104,13 @@ class ProviderState:
     next_error: dict[str, str] | None = None
     next_id_token: dict[str, Any] | None = None
     codes: dict[str, Grant] = field(default_factory=dict)
-    tokens: dict[str, tuple[str, TestUser, float]] = field(default_factory=dict)  # token -> (client, user, exp)
+    tokens: dict[str, tuple[str, TestUser, float]] = field(
+        default_factory=dict
+    )  # token -> (client, user, exp)
     stats: dict[str, int] = field(default_factory=lambda: {"authorize": 0, "token": 0, "token_ok": 0})
 
 
-def create_app(issuer: str) -> FastAPI:
+def create_app(issuer: str) -> FastAPI:  # noqa: C901 - its routes are closures over one key and store
     """The provider's ASGI app."""
     key = RSAKey.generate_key(2048, parameters={"kid": "test-key-1", "use": "sig", "alg": "RS256"})
     # Same kid, another key: what a forged id_token would be signed with.
@@ -117,8 +119,11 @@ def create_app(issuer: str) -> FastAPI:
     app = FastAPI(title="test OIDC provider", docs_url=None, redoc_url=None, openapi_url=None)
 
     def oauth_error(error: str, description: str, status: int = 400) -> JSONResponse:
-        return JSONResponse({"error": error, "error_description": description}, status_code=status,
-                            headers={"Cache-Control": "no-store"})
+        return JSONResponse(
+            {"error": error, "error_description": description},
+            status_code=status,
+            headers={"Cache-Control": "no-store"},
+        )
 
     # authorization endpoint (all three flavours) ---------------------------------------
 
@@ -140,8 +145,12 @@ def create_app(issuer: str) -> FastAPI:
         else:
             code = secrets.token_urlsafe(24)
             state.codes[code] = Grant(
-                client=flavour, redirect_uri=redirect_uri, code_challenge=q["code_challenge"],
-                nonce=q.get("nonce", ""), scope=q.get("scope", ""), user=state.user,
+                client=flavour,
+                redirect_uri=redirect_uri,
+                code_challenge=q["code_challenge"],
+                nonce=q.get("nonce", ""),
+                scope=q.get("scope", ""),
+                user=state.user,
                 expires_at=time.time() + CODE_TTL_S,
             )
             back["code"] = code
@@ -166,10 +175,17 @@ def create_app(issuer: str) -> FastAPI:
         now = int(time.time())
         client_id = CLIENTS[grant.client][0]
         claims: dict[str, Any] = {
-            "iss": state.issuer, "sub": grant.user.sub, "aud": client_id, "azp": client_id,
-            "iat": now, "exp": now + ID_TOKEN_TTL_S, "auth_time": now,
+            "iss": state.issuer,
+            "sub": grant.user.sub,
+            "aud": client_id,
+            "azp": client_id,
+            "iat": now,
+            "exp": now + ID_TOKEN_TTL_S,
+            "auth_time": now,
             "at_hash": _b64url(hashlib.sha256(access_token.encode()).digest()[:16]),
-            "email": grant.user.email, "email_verified": grant.user.email_verified, "name": grant.user.name,
+            "email": grant.user.email,
+            "email_verified": grant.user.email_verified,
+            "name": grant.user.name,
         }
         if grant.nonce:
             claims["nonce"] = grant.nonce
@@ -219,8 +235,12 @@ def create_app(issuer: str) -> FastAPI:
         access_token = secrets.token_urlsafe(32)
         grant.access_tokens.append(access_token)
         state.tokens[access_token] = (flavour, grant.user, time.time() + ACCESS_TOKEN_TTL_S)
-        body: dict[str, Any] = {"access_token": access_token, "token_type": "Bearer",
-                                "expires_in": ACCESS_TOKEN_TTL_S, "scope": grant.scope}
+        body: dict[str, Any] = {
+            "access_token": access_token,
+            "token_type": "Bearer",
+            "expires_in": ACCESS_TOKEN_TTL_S,
+            "scope": grant.scope,
+        }
         if "openid" in grant.scope.split():
             body["id_token"] = id_token(grant, access_token)
         state.stats["token_ok"] += 1
@@ -249,8 +269,11 @@ def create_app(issuer: str) -> FastAPI:
         return found[1], value
 
     def unauthorized() -> JSONResponse:
-        return JSONResponse({"error": "invalid_token"}, status_code=401,
-                            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        return JSONResponse(
+            {"error": "invalid_token"},
+            status_code=401,
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
 
     @app.get("/userinfo")
     def userinfo(request: Request) -> JSONResponse:
@@ -258,8 +281,9 @@ def create_app(issuer: str) -> FastAPI:
         if found is None:
             return unauthorized()
         user = found[0]
-        return JSONResponse({"sub": user.sub, "email": user.email, "email_verified": user.email_verified,
-                             "name": user.name})
+        return JSONResponse(
+            {"sub": user.sub, "email": user.email, "email_verified": user.email_verified, "name": user.name}
+        )
 
     @app.get("/api/user")
     def github_user(request: Request) -> JSONResponse:
@@ -269,8 +293,14 @@ def create_app(issuer: str) -> FastAPI:
         user = found[0]
         github_id: int | str = int(user.sub) if user.sub.isdigit() else user.sub
         # GitHub shows only a public email here, verified or not; /user/emails says which is.
-        return JSONResponse({"id": github_id, "login": user.name.replace(" ", "-").lower() or "octo",
-                             "name": user.name, "email": user.email})
+        return JSONResponse(
+            {
+                "id": github_id,
+                "login": user.name.replace(" ", "-").lower() or "octo",
+                "name": user.name,
+                "email": user.email,
+            }
+        )
 
     @app.get("/api/user/emails")
     def github_emails(request: Request) -> Any:
@@ -278,21 +308,37 @@ def create_app(issuer: str) -> FastAPI:
         if found is None:
             return JSONResponse({"message": "Bad credentials"}, status_code=401)
         user = found[0]
-        return [{"email": f"{user.sub}+noreply@users.noreply.example", "primary": False, "verified": False,
-                 "visibility": None},
-                {"email": user.email, "primary": True, "verified": user.email_verified, "visibility": "private"}]
+        return [
+            {
+                "email": f"{user.sub}+noreply@users.noreply.example",
+                "primary": False,
+                "verified": False,
+                "visibility": None,
+            },
+            {"email": user.email, "primary": True, "verified": user.email_verified, "visibility": "private"},
+        ]
 
     @app.get("/facebook/me")
     def facebook_me(request: Request) -> JSONResponse:
         found = bearer_user(request, "facebook")
         if found is None:
-            return JSONResponse({"error": {"message": "Invalid OAuth access token.", "type": "OAuthException",
-                                           "code": 190}}, status_code=400)
+            return JSONResponse(
+                {"error": {"message": "Invalid OAuth access token.", "type": "OAuthException", "code": 190}},
+                status_code=400,
+            )
         user, value = found
         proof = hmac.new(CLIENTS["facebook"][1].encode(), value.encode(), hashlib.sha256).hexdigest()
         if not hmac.compare_digest(request.query_params.get("appsecret_proof", ""), proof):
-            return JSONResponse({"error": {"message": "Invalid appsecret_proof provided in the API argument",
-                                           "type": "GraphMethodException", "code": 100}}, status_code=400)
+            return JSONResponse(
+                {
+                    "error": {
+                        "message": "Invalid appsecret_proof provided in the API argument",
+                        "type": "GraphMethodException",
+                        "code": 100,
+                    }
+                },
+                status_code=400,
+            )
         fields = request.query_params.get("fields", "id").split(",")
         # Facebook returns only a confirmed email, and none otherwise.
         values = {"id": user.sub, "name": user.name, "email": user.email if user.email_verified else None}
@@ -326,14 +372,21 @@ def create_app(issuer: str) -> FastAPI:
     @app.post("/test/next-user")
     async def next_user(request: Request) -> dict[str, str]:
         body = await request.json()
-        state.user = TestUser(sub=str(body["sub"]), email=str(body.get("email", "")),
-                              email_verified=bool(body.get("email_verified", True)), name=str(body.get("name", "")))
+        state.user = TestUser(
+            sub=str(body["sub"]),
+            email=str(body.get("email", "")),
+            email_verified=bool(body.get("email_verified", True)),
+            name=str(body.get("name", "")),
+        )
         return {"status": "ok"}
 
     @app.post("/test/next-error")
     async def next_error(request: Request) -> dict[str, str]:
         body = await request.json()
-        state.next_error = {"error": str(body["error"]), "error_description": str(body.get("error_description", ""))}
+        state.next_error = {
+            "error": str(body["error"]),
+            "error_description": str(body.get("error_description", "")),
+        }
         return {"status": "ok"}
 
     @app.post("/test/next-id-token")
@@ -353,8 +406,13 @@ def _main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
-    uvicorn.run(create_app(f"http://{args.host}:{args.port}"), host=args.host, port=args.port,
-                log_level="warning", server_header=False)
+    uvicorn.run(
+        create_app(f"http://{args.host}:{args.port}"),
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        server_header=False,
+    )
 
 
 # --- the driver the tests use ---------------------------------------------------------------
@@ -380,14 +438,27 @@ class OidcProvider:
 
     def start(self, timeout_s: float = 30.0) -> OidcProvider:
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "tests.support.oidc_provider", "--host", self.host, "--port", str(self.port)],
-            cwd=ROOT, env=dict(os.environ), stdout=self._log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "tests.support.oidc_provider",
+                "--host",
+                self.host,
+                "--port",
+                str(self.port),
+            ],
+            cwd=ROOT,
+            env=dict(os.environ),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
             preexec_fn=_die_with_parent,
         )
         deadline = time.monotonic() + timeout_s
         while True:
             if self._process.poll() is not None:
-                raise RuntimeError(f"OIDC provider exited (code {self._process.returncode}): {self.log_text()}")
+                raise RuntimeError(
+                    f"OIDC provider exited (code {self._process.returncode}): {self.log_text()}"
+                )
             try:
                 if httpx.get(f"{self.issuer}/.well-known/openid-configuration", timeout=1).status_code == 200:
                     return self
@@ -441,7 +512,9 @@ class OidcProvider:
 
     def set_next_user(self, sub: str, email: str, email_verified: bool = True, name: str = "") -> None:
         """The user every following authorization signs in (until changed)."""
-        self._post("/test/next-user", {"sub": sub, "email": email, "email_verified": email_verified, "name": name})
+        self._post(
+            "/test/next-user", {"sub": sub, "email": email, "email_verified": email_verified, "name": name}
+        )
 
     def fail_next_authorization(self, error: str, description: str = "") -> None:
         """The next /authorize redirects back with `error=` instead of a code."""

@@ -68,7 +68,12 @@ class SmtpSink:
         self.stop()
 
     def env(self) -> dict[str, str]:
-        return {"MAIL_BACKEND": "smtp", "SMTP_HOST": self.host, "SMTP_PORT": str(self.port), "SMTP_FROM": SENDER}
+        return {
+            "MAIL_BACKEND": "smtp",
+            "SMTP_HOST": self.host,
+            "SMTP_PORT": str(self.port),
+            "SMTP_FROM": SENDER,
+        }
 
     def add(self, message: EmailMessage, recipients: list[str]) -> None:
         with self._changed:

@@ -41,7 +41,11 @@ class SentSms:
 
 class TwilioApi:
     def __init__(
-        self, host: str = "127.0.0.1", port: int = 0, account_sid: str = ACCOUNT_SID, auth_token: str = AUTH_TOKEN
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        account_sid: str = ACCOUNT_SID,
+        auth_token: str = AUTH_TOKEN,
     ) -> None:
         self.host = host
         self.port = port or free_port(host)
@@ -212,7 +216,9 @@ class _TwilioHandler(BaseHTTPRequestHandler):
             "price_unit": "USD",
             "sid": sms.sid,
             "status": "queued",
-            "subresource_uris": {"media": f"/2010-04-01/Accounts/{account_sid}/Messages/{sms.sid}/Media.json"},
+            "subresource_uris": {
+                "media": f"/2010-04-01/Accounts/{account_sid}/Messages/{sms.sid}/Media.json"
+            },
             "to": sms.to,
             "uri": f"/2010-04-01/Accounts/{account_sid}/Messages/{sms.sid}.json",
         }

@@ -41,10 +41,17 @@ class TwilioSmsSender:
     """The twilio SDK (synchronous), run in a worker thread."""
 
     def __init__(
-        self, account_sid: str, auth_token: str, from_number: str, api_base_url: str = "", timeout_s: float = 10
+        self,
+        account_sid: str,
+        auth_token: str,
+        from_number: str,
+        api_base_url: str = "",
+        timeout_s: float = 10,
     ) -> None:
         self.from_number = from_number
-        self.client = Client(account_sid, auth_token, http_client=_RebasedHttpClient(api_base_url, timeout=timeout_s))
+        self.client = Client(
+            account_sid, auth_token, http_client=_RebasedHttpClient(api_base_url, timeout=timeout_s)
+        )
 
     async def send(self, to: str, body: str) -> None:
         try:

@@ -53,8 +53,10 @@ def list_users(
     if query:
         pattern = "%" + query.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         statement = statement.where(
-            or_(func.lower(User.email).like(pattern, escape="\\"),
-                func.lower(User.display_name).like(pattern, escape="\\"))
+            or_(
+                func.lower(User.email).like(pattern, escape="\\"),
+                func.lower(User.display_name).like(pattern, escape="\\"),
+            )
         )
     if role:
         statement = statement.where(User.role == role)
@@ -70,7 +72,11 @@ def list_users(
 
 
 def linked_providers(s: Session, user_id: str) -> list[str]:
-    query = select(OAuthIdentity.provider).where(OAuthIdentity.user_id == user_id).order_by(OAuthIdentity.provider)
+    query = (
+        select(OAuthIdentity.provider)
+        .where(OAuthIdentity.user_id == user_id)
+        .order_by(OAuthIdentity.provider)
+    )
     return list(s.scalars(query))
 
 
@@ -88,7 +94,11 @@ def get_session(s: Session, session_id: str) -> SignInSession | None:
 def active_sessions(s: Session, user_id: str, now: datetime) -> list[SignInSession]:
     query = (
         select(SignInSession)
-        .where(SignInSession.user_id == user_id, SignInSession.revoked_at.is_(None), SignInSession.expires_at > now)
+        .where(
+            SignInSession.user_id == user_id,
+            SignInSession.revoked_at.is_(None),
+            SignInSession.expires_at > now,
+        )
         .order_by(SignInSession.created_at.desc(), SignInSession.id.desc())
     )
     return list(s.scalars(query))
@@ -109,8 +119,11 @@ def revoke_user_sessions(
 ) -> list[str]:
     """Ends every open session of the user (but `keep`); returns the ids ended."""
     ids = [
-        sid for sid in s.scalars(
-            select(SignInSession.id).where(SignInSession.user_id == user_id, SignInSession.revoked_at.is_(None))
+        sid
+        for sid in s.scalars(
+            select(SignInSession.id).where(
+                SignInSession.user_id == user_id, SignInSession.revoked_at.is_(None)
+            )
         )
         if sid != keep
     ]
@@ -132,7 +145,9 @@ def spend_refresh_token(s: Session, digest: str, now: datetime) -> bool:
     same token, exactly one changes the row (PostgreSQL re-checks the WHERE after the first
     commits; SQLite serialises writers)."""
     result = s.execute(
-        update(RefreshToken).where(RefreshToken.digest == digest, RefreshToken.spent_at.is_(None)).values(spent_at=now)
+        update(RefreshToken)
+        .where(RefreshToken.digest == digest, RefreshToken.spent_at.is_(None))
+        .values(spent_at=now)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
@@ -159,8 +174,10 @@ def delete_backup_codes(s: Session, user_id: str) -> None:
 
 
 def unused_backup_codes(s: Session, user_id: str) -> int:
-    query = select(func.count()).select_from(BackupCode).where(
-        BackupCode.user_id == user_id, BackupCode.used_at.is_(None)
+    query = (
+        select(func.count())
+        .select_from(BackupCode)
+        .where(BackupCode.user_id == user_id, BackupCode.used_at.is_(None))
     )
     return int(s.scalar(query) or 0)
 
@@ -176,8 +193,12 @@ def code_by_digest(s: Session, purpose: str, digest: str) -> OneTimeCode | None:
 def latest_code_for_target(s: Session, purpose: str, target: str, now: datetime) -> OneTimeCode | None:
     query = (
         select(OneTimeCode)
-        .where(OneTimeCode.purpose == purpose, OneTimeCode.target == target,
-               OneTimeCode.consumed_at.is_(None), OneTimeCode.expires_at > now)
+        .where(
+            OneTimeCode.purpose == purpose,
+            OneTimeCode.target == target,
+            OneTimeCode.consumed_at.is_(None),
+            OneTimeCode.expires_at > now,
+        )
         .order_by(OneTimeCode.created_at.desc())
         .limit(1)
     )
@@ -223,8 +244,15 @@ def add_audit_event(s: Session, event: AuditEvent) -> None:
 
 
 def list_audit_events(
-    s: Session, *, actor_id: str, subject_id: str, action: str, since: datetime | None,
-    until: datetime | None, limit: int, before_id: int | None,
+    s: Session,
+    *,
+    actor_id: str,
+    subject_id: str,
+    action: str,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+    before_id: int | None,
 ) -> list[AuditEvent]:
     """Newest first; keyset paging on the id (ids grow with time)."""
     statement = select(AuditEvent)

@@ -16,8 +16,16 @@ class AccessTokenIssuer:
         self.ttl_s = ttl_s
 
     def claims(self, *, user_id: str, role: str, plan: str, session_id: str, now: float) -> dict[str, Any]:
-        return access_claims(subject=user_id, roles=[role], plan=plan, issuer=self.issuer, audience=self.audience,
-                             ttl_s=self.ttl_s, now=now, session_id=session_id)
+        return access_claims(
+            subject=user_id,
+            roles=[role],
+            plan=plan,
+            issuer=self.issuer,
+            audience=self.audience,
+            ttl_s=self.ttl_s,
+            now=now,
+            session_id=session_id,
+        )
 
     def issue(self, *, user_id: str, role: str, plan: str, session_id: str, now: float) -> str:
         return self.sign(self.claims(user_id=user_id, role=role, plan=plan, session_id=session_id, now=now))

@@ -90,14 +90,32 @@ async def register(identity: Identity, email: str, password: str, display_name: 
 
     def create(s: Session) -> tuple[User, str]:
         now = identity.now()
-        user = User(id=str(uuid.uuid4()), email=email_n, email_verified=False, password_hash=password_hash,
-                    display_name=name, role="user", status="active", plan="free", totp_enabled=False,
-                    phone_verified=False, created_at=now, updated_at=now)
+        user = User(
+            id=str(uuid.uuid4()),
+            email=email_n,
+            email_verified=False,
+            password_hash=password_hash,
+            display_name=name,
+            role="user",
+            status="active",
+            plan="free",
+            totp_enabled=False,
+            phone_verified=False,
+            created_at=now,
+            updated_at=now,
+        )
         s.add(user)
         s.flush()  # the unique email is checked here, before the link and the audit row
         link = email_links.new_link(s, identity, user, email_links.EMAIL_VERIFY)
-        audit.record(s, identity, "auth.register", client, actor_id=user.id, subject_id=user.id,
-                     after={"email": user.email, "display_name": user.display_name})
+        audit.record(
+            s,
+            identity,
+            "auth.register",
+            client,
+            actor_id=user.id,
+            subject_id=user.id,
+            after={"email": user.email, "display_name": user.display_name},
+        )
         return user, link
 
     def taken(s: Session) -> tuple[User, str] | None:
@@ -105,8 +123,15 @@ async def register(identity: Identity, email: str, password: str, display_name: 
         if user is None:
             return None
         link = email_links.new_link(s, identity, user, email_links.PASSWORD_RESET)
-        audit.record(s, identity, "auth.register.duplicate", client, outcome=audit.FAILED, subject_id=user.id,
-                     detail={"reason": "email_taken"})
+        audit.record(
+            s,
+            identity,
+            "auth.register.duplicate",
+            client,
+            outcome=audit.FAILED,
+            subject_id=user.id,
+            detail={"reason": "email_taken"},
+        )
         return user, link
 
     existing = await identity.db.run(taken)
@@ -137,20 +162,31 @@ async def login(identity: Identity, email: str, password: str, client: Client) -
     ok = await asyncio.to_thread(identity.hasher.verify, user.password_hash if user else None, password)
     if user is None or not ok:
         await identity.limiter.record_failure("password", email_n, client.ip)
-        await audit.record_alone(identity, "auth.login.failed", client, subject_id=user.id if user else "",
-                                 detail={"reason": "wrong_password" if user else "unknown_email",
-                                         "method": "password"})
+        await audit.record_alone(
+            identity,
+            "auth.login.failed",
+            client,
+            subject_id=user.id if user else "",
+            detail={"reason": "wrong_password" if user else "unknown_email", "method": "password"},
+        )
         raise Unauthenticated(INVALID_LOGIN)
     if user.status != "active":
-        await audit.record_alone(identity, "auth.login.failed", client, subject_id=user.id,
-                                 detail={"reason": "suspended", "method": "password"})
+        await audit.record_alone(
+            identity,
+            "auth.login.failed",
+            client,
+            subject_id=user.id,
+            detail={"reason": "suspended", "method": "password"},
+        )
         raise Unauthenticated(INVALID_LOGIN)
     await identity.limiter.record_success("password", email_n)
     assert user.password_hash is not None
     new_hash = None
     if identity.hasher.needs_rehash(user.password_hash):
         new_hash = await asyncio.to_thread(identity.hasher.hash, password)
-    return await identity.db.run(lambda s: complete_sign_in(s, identity, user.id, "password", client, new_hash))
+    return await identity.db.run(
+        lambda s: complete_sign_in(s, identity, user.id, "password", client, new_hash)
+    )
 
 
 def complete_sign_in(
@@ -200,8 +236,16 @@ async def update_me(
         if new:
             user.updated_at = identity.now()
             s.flush()
-            audit.record(s, identity, "user.profile.updated", client, actor_id=user.id, subject_id=user.id,
-                         before=old, after=new)
+            audit.record(
+                s,
+                identity,
+                "user.profile.updated",
+                client,
+                actor_id=user.id,
+                subject_id=user.id,
+                before=old,
+                after=new,
+            )
         return Account(user, repo.linked_providers(s, user.id))
 
     try:
@@ -212,7 +256,11 @@ async def update_me(
 
 
 async def change_password(
-    identity: Identity, user_id: str, current_session_id: str, current_password: str, new_password: str,
+    identity: Identity,
+    user_id: str,
+    current_session_id: str,
+    current_password: str,
+    new_password: str,
     client: Client,
 ) -> None:
     v = _Violations()
@@ -227,8 +275,14 @@ async def change_password(
     ok = await asyncio.to_thread(identity.hasher.verify, user.password_hash, current_password)
     if not ok:
         await identity.limiter.record_failure("password", user.email, client.ip)
-        await audit.record_alone(identity, "user.password.change_failed", client, actor_id=user.id,
-                                 subject_id=user.id, detail={"reason": "wrong_current_password"})
+        await audit.record_alone(
+            identity,
+            "user.password.change_failed",
+            client,
+            actor_id=user.id,
+            subject_id=user.id,
+            detail={"reason": "wrong_current_password"},
+        )
         raise InvalidArgument.field("current_password", "is not correct")
     await identity.limiter.record_success("password", user.email)
     new_hash = await asyncio.to_thread(identity.hasher.hash, new_password)
@@ -240,9 +294,18 @@ async def change_password(
         fresh.password_hash = new_hash
         fresh.updated_at = identity.now()
         # Whoever else holds a session may hold it because they knew the old password.
-        ended = repo.revoke_user_sessions(s, user_id, identity.now(), "password_changed", keep=current_session_id)
-        audit.record(s, identity, "user.password.changed", client, actor_id=user_id, subject_id=user_id,
-                     detail={"sessions_ended": len(ended)})
+        ended = repo.revoke_user_sessions(
+            s, user_id, identity.now(), "password_changed", keep=current_session_id
+        )
+        audit.record(
+            s,
+            identity,
+            "user.password.changed",
+            client,
+            actor_id=user_id,
+            subject_id=user_id,
+            detail={"sessions_ended": len(ended)},
+        )
         return ended
 
     for session_id in await identity.db.run(work):

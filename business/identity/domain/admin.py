@@ -42,8 +42,11 @@ class UserFilter:
 def _providers(s: Session, user_ids: list[str]) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {uid: [] for uid in user_ids}
     if user_ids:
-        rows = s.execute(select(OAuthIdentity.user_id, OAuthIdentity.provider)
-                         .where(OAuthIdentity.user_id.in_(user_ids)).order_by(OAuthIdentity.provider))
+        rows = s.execute(
+            select(OAuthIdentity.user_id, OAuthIdentity.provider)
+            .where(OAuthIdentity.user_id.in_(user_ids))
+            .order_by(OAuthIdentity.provider)
+        )
         for user_id, provider in rows:
             found[user_id].append(provider)
     return found
@@ -62,7 +65,9 @@ async def list_users(identity: Identity, f: UserFilter) -> Page[Account]:
             raise InvalidArgument.field("page_token", "is not a token this API issued") from None
 
     def work(s: Session) -> Page[Account]:
-        users = repo.list_users(s, query=f.query.strip(), role=f.role, status=f.status, limit=size + 1, after=after)
+        users = repo.list_users(
+            s, query=f.query.strip(), role=f.role, status=f.status, limit=size + 1, after=after
+        )
         more = len(users) > size
         users = users[:size]
         providers = _providers(s, [u.id for u in users])
@@ -96,8 +101,17 @@ async def set_role(identity: Identity, actor_id: str, user_id: str, role: str, c
         user.role = role
         if changed:
             user.updated_at = identity.now()
-        audit.record(s, identity, "admin.user.role_changed", client, actor_id=actor_id, subject_id=user.id,
-                     before=before, after={"role": role}, detail={"changed": changed})
+        audit.record(
+            s,
+            identity,
+            "admin.user.role_changed",
+            client,
+            actor_id=actor_id,
+            subject_id=user.id,
+            before=before,
+            after={"role": role},
+            detail={"changed": changed},
+        )
         return Account(user, repo.linked_providers(s, user.id)), changed
 
     account, changed = await identity.db.run(work)
@@ -129,10 +143,17 @@ async def suspend_user(
         user.updated_at = now
         if suspended:
             ended = repo.revoke_user_sessions(s, user.id, now, "suspended")
-        audit.record(s, identity, "admin.user.suspended" if suspended else "admin.user.reinstated", client,
-                     actor_id=actor_id, subject_id=user.id, before=before,
-                     after=audit.snapshot(user, ("status", "suspended_reason")),
-                     detail={"sessions_ended": len(ended)})
+        audit.record(
+            s,
+            identity,
+            "admin.user.suspended" if suspended else "admin.user.reinstated",
+            client,
+            actor_id=actor_id,
+            subject_id=user.id,
+            before=before,
+            after=audit.snapshot(user, ("status", "suspended_reason")),
+            detail={"sessions_ended": len(ended)},
+        )
         return Account(user, repo.linked_providers(s, user.id)), ended
 
     account, ended = await identity.db.run(work)
@@ -170,8 +191,16 @@ async def list_audit_events(identity: Identity, f: AuditFilter) -> Page[AuditEve
         before_id = value
 
     def work(s: Session) -> Page[AuditEvent]:
-        events = repo.list_audit_events(s, actor_id=f.actor_id, subject_id=f.subject_id, action=f.action,
-                                        since=f.since, until=f.until, limit=size + 1, before_id=before_id)
+        events = repo.list_audit_events(
+            s,
+            actor_id=f.actor_id,
+            subject_id=f.subject_id,
+            action=f.action,
+            since=f.since,
+            until=f.until,
+            limit=size + 1,
+            before_id=before_id,
+        )
         more = len(events) > size
         events = events[:size]
         return Page(events, paging.encode({"i": events[-1].id}) if more else "")

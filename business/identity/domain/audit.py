@@ -19,8 +19,18 @@ FAILED = "failed"
 
 _SECRET_WORDS = ("password", "token", "secret", "code", "hash")
 # Fields of a user worth a before/after; secrets are not among them.
-PROFILE_FIELDS = ("email", "email_verified", "display_name", "phone_number", "phone_verified",
-                  "role", "status", "plan", "totp_enabled", "suspended_reason")
+PROFILE_FIELDS = (
+    "email",
+    "email_verified",
+    "display_name",
+    "phone_number",
+    "phone_verified",
+    "role",
+    "status",
+    "plan",
+    "totp_enabled",
+    "suspended_reason",
+)
 
 
 def _check_no_secrets(values: dict[str, Any] | None) -> None:

@@ -33,8 +33,17 @@ def new_link(s: Session, identity: Identity, user: User, purpose: str) -> str:
     ttl = identity.policy.verify_link_ttl_s if purpose == EMAIL_VERIFY else identity.policy.reset_link_ttl_s
     repo.retire_codes(s, purpose, now, user_id=user.id)
     token = new_opaque_token()
-    s.add(OneTimeCode(id=str(uuid.uuid4()), user_id=user.id, purpose=purpose, digest=digest(token),
-                      target=user.email, created_at=now, expires_at=now + timedelta(seconds=ttl)))
+    s.add(
+        OneTimeCode(
+            id=str(uuid.uuid4()),
+            user_id=user.id,
+            purpose=purpose,
+            digest=digest(token),
+            target=user.email,
+            created_at=now,
+            expires_at=now + timedelta(seconds=ttl),
+        )
+    )
     return identity.policy.link(_PATHS[purpose], token)
 
 
@@ -67,13 +76,23 @@ async def verify_email(identity: Identity, token: str, client: Client) -> None:
         if not user.email_verified:
             user.email_verified = True
             user.updated_at = identity.now()
-            audit.record(s, identity, "auth.email.verified", client, actor_id=user.id, subject_id=user.id,
-                         before={"email_verified": False}, after={"email_verified": True})
+            audit.record(
+                s,
+                identity,
+                "auth.email.verified",
+                client,
+                actor_id=user.id,
+                subject_id=user.id,
+                before={"email_verified": False},
+                after={"email_verified": True},
+            )
 
     try:
         await identity.db.run(work)
     except InvalidArgument:
-        await audit.record_alone(identity, "auth.email.verify_failed", client, detail={"reason": "invalid_link"})
+        await audit.record_alone(
+            identity, "auth.email.verify_failed", client, detail={"reason": "invalid_link"}
+        )
         raise
 
 
@@ -87,7 +106,9 @@ async def resend_verification(identity: Identity, user_id: str, client: Client) 
         if user.email_verified:
             return None
         link = new_link(s, identity, user, EMAIL_VERIFY)
-        audit.record(s, identity, "user.email.verification_sent", client, actor_id=user.id, subject_id=user.id)
+        audit.record(
+            s, identity, "user.email.verification_sent", client, actor_id=user.id, subject_id=user.id
+        )
         return user, link
 
     sent = await identity.db.run(work)
@@ -115,8 +136,9 @@ async def forgot_password(identity: Identity, email: str, client: Client) -> str
     if found is not None:
         # Not awaited: an unknown address sends nothing, and the answer must not take longer
         # for a known one.
-        identity.in_background(identity.mailer.send(password_reset_email(found[0].email, found[1])),
-                               "password reset email")
+        identity.in_background(
+            identity.mailer.send(password_reset_email(found[0].email, found[1])), "password reset email"
+        )
     return FORGOT_MESSAGE
 
 
@@ -138,16 +160,26 @@ async def reset_password(identity: Identity, token: str, new_password: str, clie
         user.email_verified = True
         user.updated_at = identity.now()
         ended = repo.revoke_user_sessions(s, user.id, identity.now(), "password_reset")
-        audit.record(s, identity, "auth.password.reset", client, actor_id=user.id, subject_id=user.id,
-                     before={"email_verified": was_verified}, after={"email_verified": True},
-                     detail={"sessions_ended": len(ended)})
+        audit.record(
+            s,
+            identity,
+            "auth.password.reset",
+            client,
+            actor_id=user.id,
+            subject_id=user.id,
+            before={"email_verified": was_verified},
+            after={"email_verified": True},
+            detail={"sessions_ended": len(ended)},
+        )
         return user.id
 
     try:
         user_id = await identity.db.run(work)
     except InvalidArgument as error:
         if any(v.field == "token" for v in error.violations):
-            await audit.record_alone(identity, "auth.password.reset_failed", client, detail={"reason": "invalid_link"})
+            await audit.record_alone(
+                identity, "auth.password.reset_failed", client, detail={"reason": "invalid_link"}
+            )
         raise
     # Every access token issued until now stops working, whatever its session.
     await identity.revocations.revoke_subject(user_id)

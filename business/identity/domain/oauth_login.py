@@ -84,24 +84,59 @@ async def complete_oauth_login(identity: Identity, profile: ProviderProfile, cli
                     cleared_sessions = repo.revoke_user_sessions(s, user.id, now, "account_claimed_by_oauth")
                     user.email_verified = True
                     detail["password_cleared"] = True
-                s.add(OAuthIdentity(provider=p.provider, subject=p.subject, user_id=user.id, email=p.email,
-                                    created_at=now))
+                s.add(
+                    OAuthIdentity(
+                        provider=p.provider, subject=p.subject, user_id=user.id, email=p.email, created_at=now
+                    )
+                )
                 user.updated_at = now
                 linked = True
-                audit.record(s, identity, "auth.oauth.linked", client, actor_id=user.id, subject_id=user.id,
-                             after={"linked_provider": p.provider}, detail=detail)
+                audit.record(
+                    s,
+                    identity,
+                    "auth.oauth.linked",
+                    client,
+                    actor_id=user.id,
+                    subject_id=user.id,
+                    after={"linked_provider": p.provider},
+                    detail=detail,
+                )
             else:
-                user = User(id=str(uuid.uuid4()), email=p.email, email_verified=p.email_verified, password_hash=None,
-                            display_name=p.display_name, role="user", status="active", plan="free",
-                            totp_enabled=False, phone_verified=False, created_at=now, updated_at=now)
+                user = User(
+                    id=str(uuid.uuid4()),
+                    email=p.email,
+                    email_verified=p.email_verified,
+                    password_hash=None,
+                    display_name=p.display_name,
+                    role="user",
+                    status="active",
+                    plan="free",
+                    totp_enabled=False,
+                    phone_verified=False,
+                    created_at=now,
+                    updated_at=now,
+                )
                 s.add(user)
                 s.flush()
-                s.add(OAuthIdentity(provider=p.provider, subject=p.subject, user_id=user.id, email=p.email,
-                                    created_at=now))
+                s.add(
+                    OAuthIdentity(
+                        provider=p.provider, subject=p.subject, user_id=user.id, email=p.email, created_at=now
+                    )
+                )
                 created = True
-                audit.record(s, identity, "auth.oauth.account_created", client, actor_id=user.id, subject_id=user.id,
-                             after={"email": user.email, "email_verified": user.email_verified,
-                                    "linked_provider": p.provider})
+                audit.record(
+                    s,
+                    identity,
+                    "auth.oauth.account_created",
+                    client,
+                    actor_id=user.id,
+                    subject_id=user.id,
+                    after={
+                        "email": user.email,
+                        "email_verified": user.email_verified,
+                        "linked_provider": p.provider,
+                    },
+                )
         if user.status != "active":
             return "suspended:" + user.id
         s.flush()
@@ -111,8 +146,13 @@ async def complete_oauth_login(identity: Identity, profile: ProviderProfile, cli
     outcome = await identity.db.run(work)
     if isinstance(outcome, str):
         reason, _, user_id = outcome.partition(":")
-        await audit.record_alone(identity, "auth.oauth.failed", client, subject_id=user_id,
-                                 detail={"reason": reason, "provider": p.provider})
+        await audit.record_alone(
+            identity,
+            "auth.oauth.failed",
+            client,
+            subject_id=user_id,
+            detail={"reason": reason, "provider": p.provider},
+        )
         if reason == "suspended":
             raise Unauthenticated("sign-in refused")
         raise FailedPrecondition(

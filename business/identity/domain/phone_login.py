@@ -40,19 +40,33 @@ async def start_phone_login(identity: Identity, phone_number: str, client: Clien
         now = identity.now()
         repo.retire_codes(s, PHONE_LOGIN, now, target=phone)
         salt = new_salt()
-        s.add(OneTimeCode(id=str(uuid.uuid4()), user_id=user.id, purpose=PHONE_LOGIN, digest=code_digest(code, salt),
-                          salt=salt, target=phone, created_at=now, expires_at=now + timedelta(seconds=ttl)))
+        s.add(
+            OneTimeCode(
+                id=str(uuid.uuid4()),
+                user_id=user.id,
+                purpose=PHONE_LOGIN,
+                digest=code_digest(code, salt),
+                salt=salt,
+                target=phone,
+                created_at=now,
+                expires_at=now + timedelta(seconds=ttl),
+            )
+        )
         audit.record(s, identity, "auth.phone.code_sent", client, subject_id=user.id)
         return True
 
     if await identity.db.run(work):
-        body = f"Your {identity.policy.totp_issuer} sign-in code is {code}. It expires in {ttl // 60} minutes."
+        body = (
+            f"Your {identity.policy.totp_issuer} sign-in code is {code}. It expires in {ttl // 60} minutes."
+        )
         # Not awaited, so a known number answers as fast as an unknown one.
         identity.in_background(identity.sms.send(phone, body), "sign-in SMS")
     return ttl
 
 
-async def verify_phone_login(identity: Identity, phone_number: str, code: str, client: Client) -> SignInResult:
+async def verify_phone_login(
+    identity: Identity, phone_number: str, code: str, client: Client
+) -> SignInResult:
     phone = normalize_phone(phone_number)
     code = code.strip()
     if not code:
@@ -60,14 +74,27 @@ async def verify_phone_login(identity: Identity, phone_number: str, code: str, c
     if len(code) > 16:
         raise InvalidArgument.field("code", "must be at most 16 characters")
     await identity.limiter.check(CODE_SCOPE, phone, client.ip)
-    stored = await identity.db.run(lambda s: repo.latest_code_for_target(s, PHONE_LOGIN, phone, identity.now()))
-    if stored is None or not stored.user_id or not hmac.compare_digest(stored.digest, code_digest(code, stored.salt)):
+    stored = await identity.db.run(
+        lambda s: repo.latest_code_for_target(s, PHONE_LOGIN, phone, identity.now())
+    )
+    if (
+        stored is None
+        or not stored.user_id
+        or not hmac.compare_digest(stored.digest, code_digest(code, stored.salt))
+    ):
+
         def count(s: Session) -> None:
             if stored is not None:
                 repo.count_code_attempt(s, stored.id, identity.policy.sms_code_max_attempts, identity.now())
-            audit.record(s, identity, "auth.phone.failed", client, outcome=audit.FAILED,
-                         subject_id=stored.user_id or "" if stored else "",
-                         detail={"reason": "wrong_code" if stored else "no_open_code"})
+            audit.record(
+                s,
+                identity,
+                "auth.phone.failed",
+                client,
+                outcome=audit.FAILED,
+                subject_id=stored.user_id or "" if stored else "",
+                detail={"reason": "wrong_code" if stored else "no_open_code"},
+            )
 
         await identity.db.run(count)
         await identity.limiter.record_failure(CODE_SCOPE, phone, client.ip)
@@ -83,8 +110,15 @@ async def verify_phone_login(identity: Identity, phone_number: str, code: str, c
         if not user.phone_verified:
             user.phone_verified = True
             user.updated_at = identity.now()
-        audit.record(s, identity, "auth.phone.verified", client, actor_id=user.id, subject_id=user.id,
-                     after={"phone_verified": True})
+        audit.record(
+            s,
+            identity,
+            "auth.phone.verified",
+            client,
+            actor_id=user.id,
+            subject_id=user.id,
+            after={"phone_verified": True},
+        )
         return complete_sign_in(s, identity, user.id, "phone", client)
 
     result = await identity.db.run(work)

@@ -48,7 +48,9 @@ class Factor:
     @classmethod
     def parse(cls, kind: str | None, code: str, field_prefix: str = "") -> Factor:
         if kind not in ("totp", "backup_code"):
-            raise InvalidArgument.field(f"{field_prefix}totp_code", "a totp_code or a backup_code is required")
+            raise InvalidArgument.field(
+                f"{field_prefix}totp_code", "a totp_code or a backup_code is required"
+            )
         field = f"{field_prefix}{'totp_code' if kind == 'totp' else 'backup_code'}"
         code = code.strip()
         if not code:
@@ -62,10 +64,17 @@ def issue_challenge(s: Session, identity: Identity, user: User, method: str, cli
     """Instead of tokens: an opaque, short-lived challenge, stored as its digest."""
     now = identity.now()
     token = new_opaque_token()
-    s.add(OneTimeCode(
-        id=str(uuid.uuid4()), user_id=user.id, purpose=LOGIN_CHALLENGE, digest=digest(token), target=method,
-        created_at=now, expires_at=now + timedelta(seconds=identity.policy.challenge_ttl_s),
-    ))
+    s.add(
+        OneTimeCode(
+            id=str(uuid.uuid4()),
+            user_id=user.id,
+            purpose=LOGIN_CHALLENGE,
+            digest=digest(token),
+            target=method,
+            created_at=now,
+            expires_at=now + timedelta(seconds=identity.policy.challenge_ttl_s),
+        )
+    )
     audit.record(s, identity, "auth.2fa.challenged", client, subject_id=user.id, detail={"method": method})
     return Challenge(token, identity.policy.challenge_ttl_s)
 
@@ -95,7 +104,9 @@ def _accept_factor(s: Session, identity: Identity, user: User, factor: Factor) -
     return True
 
 
-async def verify_second_factor(identity: Identity, challenge_token: str, factor: Factor, client: Client) -> TokenPair:
+async def verify_second_factor(
+    identity: Identity, challenge_token: str, factor: Factor, client: Client
+) -> TokenPair:
     token = challenge_token.strip()
     if not token:
         raise InvalidArgument.field("challenge_token", "is required")
@@ -104,7 +115,12 @@ async def verify_second_factor(identity: Identity, challenge_token: str, factor:
     challenge_digest = digest(token)
     now = identity.now()
     challenge = await identity.db.run(lambda s: repo.code_by_digest(s, LOGIN_CHALLENGE, challenge_digest))
-    if challenge is None or challenge.consumed_at is not None or challenge.expires_at <= now or not challenge.user_id:
+    if (
+        challenge is None
+        or challenge.consumed_at is not None
+        or challenge.expires_at <= now
+        or not challenge.user_id
+    ):
         await audit.record_alone(identity, "auth.2fa.failed", client, detail={"reason": "invalid_challenge"})
         raise Unauthenticated(INVALID_CHALLENGE)
     user_id = challenge.user_id
@@ -118,8 +134,15 @@ async def verify_second_factor(identity: Identity, challenge_token: str, factor:
             raise _Refused("invalid_challenge")
         if not _accept_factor(s, identity, user, factor):
             raise _Refused("wrong_code")  # undoes the consumption above: the challenge stays open
-        audit.record(s, identity, "auth.2fa.verified", client, actor_id=user.id, subject_id=user.id,
-                     detail={"factor": factor.kind, "method": challenge.target})
+        audit.record(
+            s,
+            identity,
+            "auth.2fa.verified",
+            client,
+            actor_id=user.id,
+            subject_id=user.id,
+            detail={"factor": factor.kind, "method": challenge.target},
+        )
         return open_session(s, identity, user, challenge.target, client)
 
     try:
@@ -133,8 +156,15 @@ async def verify_second_factor(identity: Identity, challenge_token: str, factor:
     def count_failure(s: Session) -> None:
         # The failed try is written on its own: the transaction above wrote nothing (or was undone).
         repo.count_code_attempt(s, challenge.id, identity.policy.challenge_max_attempts, identity.now())
-        audit.record(s, identity, "auth.2fa.failed", client, outcome=audit.FAILED, subject_id=user_id,
-                     detail={"reason": outcome, "factor": factor.kind})
+        audit.record(
+            s,
+            identity,
+            "auth.2fa.failed",
+            client,
+            outcome=audit.FAILED,
+            subject_id=user_id,
+            detail={"reason": outcome, "factor": factor.kind},
+        )
 
     await identity.db.run(count_failure)
     if outcome == "wrong_code":
@@ -166,7 +196,9 @@ async def enroll_totp(identity: Identity, user_id: str, client: Client) -> Enrol
         user.totp_secret_encrypted = identity.secrets.encrypt(secret)
         user.totp_last_step = None
         user.updated_at = identity.now()
-        audit.record(s, identity, "user.totp.enrollment_started", client, actor_id=user.id, subject_id=user.id)
+        audit.record(
+            s, identity, "user.totp.enrollment_started", client, actor_id=user.id, subject_id=user.id
+        )
         return user
 
     user = await identity.db.run(work)
@@ -193,14 +225,24 @@ async def confirm_totp(identity: Identity, user_id: str, code: str, client: Clie
         user.totp_enabled = True
         user.updated_at = identity.now()
         repo.replace_backup_codes(s, user.id, [backup_code_digest(c) for c in backup_codes])
-        audit.record(s, identity, "user.totp.enabled", client, actor_id=user.id, subject_id=user.id,
-                     before={"totp_enabled": False}, after={"totp_enabled": True},
-                     detail={"backup_codes_left": BACKUP_CODE_COUNT})
+        audit.record(
+            s,
+            identity,
+            "user.totp.enabled",
+            client,
+            actor_id=user.id,
+            subject_id=user.id,
+            before={"totp_enabled": False},
+            after={"totp_enabled": True},
+            detail={"backup_codes_left": BACKUP_CODE_COUNT},
+        )
         return True
 
     if not await identity.db.run(work):
         await identity.limiter.record_failure("totp", user_id, client.ip)
-        await audit.record_alone(identity, "user.totp.confirm_failed", client, actor_id=user_id, subject_id=user_id)
+        await audit.record_alone(
+            identity, "user.totp.confirm_failed", client, actor_id=user_id, subject_id=user_id
+        )
         raise InvalidArgument.field("code", "does not match the enrolled secret (or was already used)")
     await identity.limiter.record_success("totp", user_id)
     return backup_codes
@@ -222,14 +264,29 @@ async def disable_totp(identity: Identity, user_id: str, factor: Factor, client:
         user.totp_last_step = None
         user.updated_at = identity.now()
         repo.delete_backup_codes(s, user.id)
-        audit.record(s, identity, "user.totp.disabled", client, actor_id=user.id, subject_id=user.id,
-                     before={"totp_enabled": True}, after={"totp_enabled": False}, detail={"factor": factor.kind})
+        audit.record(
+            s,
+            identity,
+            "user.totp.disabled",
+            client,
+            actor_id=user.id,
+            subject_id=user.id,
+            before={"totp_enabled": True},
+            after={"totp_enabled": False},
+            detail={"factor": factor.kind},
+        )
         return True
 
     if not await identity.db.run(work):
         await identity.limiter.record_failure(factor.kind, user_id, client.ip)
-        await audit.record_alone(identity, "user.totp.disable_failed", client, actor_id=user_id, subject_id=user_id,
-                                 detail={"factor": factor.kind})
+        await audit.record_alone(
+            identity,
+            "user.totp.disable_failed",
+            client,
+            actor_id=user_id,
+            subject_id=user_id,
+            detail={"factor": factor.kind},
+        )
         field = "totp_code" if factor.kind == "totp" else "backup_code"
         raise InvalidArgument.field(field, "is not a valid, unused second factor")
     await identity.limiter.record_success(factor.kind, user_id)

@@ -64,15 +64,28 @@ def open_session(s: Session, identity: Identity, user: User, method: str, client
     """A completed sign-in, inside the caller's transaction (which also holds its audit row)."""
     now = identity.now()
     session = SignInSession(
-        id=str(uuid.uuid4()), user_id=user.id, method=method[:32], ip=client.ip[:64],
-        user_agent=client.user_agent[:300], created_at=now, last_used_at=now, expires_at=now,
+        id=str(uuid.uuid4()),
+        user_id=user.id,
+        method=method[:32],
+        ip=client.ip[:64],
+        user_agent=client.user_agent[:300],
+        created_at=now,
+        last_used_at=now,
+        expires_at=now,
     )
     s.add(session)
     s.flush()  # the session row before its refresh token (no ORM relationship orders them)
     refresh = _issue_refresh(s, identity, session)
     user.last_login_at = now
-    audit.record(s, identity, "auth.login.succeeded", client, actor_id=user.id, subject_id=user.id,
-                 detail={"method": method, "session_id": session.id})
+    audit.record(
+        s,
+        identity,
+        "auth.login.succeeded",
+        client,
+        actor_id=user.id,
+        subject_id=user.id,
+        detail={"method": method, "session_id": session.id},
+    )
     return _pair(identity, user, session.id, refresh)
 
 
@@ -106,8 +119,15 @@ def _presented(s: Session, token_digest: str) -> _Presented | None:
 async def _revoke_family(identity: Identity, found: _Presented, client: Client) -> None:
     def work(s: Session) -> None:
         repo.revoke_session(s, found.session.id, identity.now(), "refresh_reuse")
-        audit.record(s, identity, "auth.refresh.reuse_detected", client, outcome=audit.FAILED,
-                     subject_id=found.user.id, detail={"session_id": found.session.id})
+        audit.record(
+            s,
+            identity,
+            "auth.refresh.reuse_detected",
+            client,
+            outcome=audit.FAILED,
+            subject_id=found.user.id,
+            detail={"session_id": found.session.id},
+        )
 
     await identity.db.run(work)
     await identity.revocations.revoke_session(found.session.id)
@@ -134,8 +154,13 @@ async def refresh(identity: Identity, refresh_token: str, client: Client) -> Tok
     elif found.user.status != "active":
         reason = "suspended"
     if reason:
-        await audit.record_alone(identity, "auth.refresh.failed", client, subject_id=found.user.id,
-                                 detail={"reason": reason, "session_id": found.session.id})
+        await audit.record_alone(
+            identity,
+            "auth.refresh.failed",
+            client,
+            subject_id=found.user.id,
+            detail={"reason": reason, "session_id": found.session.id},
+        )
         raise Unauthenticated(INVALID_REFRESH)
 
     def rotate(s: Session) -> TokenPair | None:
@@ -146,14 +171,26 @@ async def refresh(identity: Identity, refresh_token: str, client: Client) -> Tok
         if session is None or user is None or session.revoked_at is not None or user.status != "active":
             return None
         new_token = _issue_refresh(s, identity, session)
-        audit.record(s, identity, "auth.refresh.succeeded", client, actor_id=user.id, subject_id=user.id,
-                     detail={"session_id": session.id})
+        audit.record(
+            s,
+            identity,
+            "auth.refresh.succeeded",
+            client,
+            actor_id=user.id,
+            subject_id=user.id,
+            detail={"session_id": session.id},
+        )
         return _pair(identity, user, session.id, new_token)
 
     pair = await identity.db.run(rotate)
     if pair is None:
-        await audit.record_alone(identity, "auth.refresh.failed", client, subject_id=found.user.id,
-                                 detail={"reason": "concurrent_refresh", "session_id": found.session.id})
+        await audit.record_alone(
+            identity,
+            "auth.refresh.failed",
+            client,
+            subject_id=found.user.id,
+            detail={"reason": "concurrent_refresh", "session_id": found.session.id},
+        )
         raise Unauthenticated(INVALID_REFRESH)
     return pair
 
@@ -168,8 +205,15 @@ async def logout(identity: Identity, refresh_token: str, client: Client) -> None
     def work(s: Session) -> None:
         ended = repo.revoke_session(s, found.session.id, identity.now(), "logout")
         if ended:
-            audit.record(s, identity, "auth.logout", client, actor_id=found.user.id, subject_id=found.user.id,
-                         detail={"session_id": found.session.id})
+            audit.record(
+                s,
+                identity,
+                "auth.logout",
+                client,
+                actor_id=found.user.id,
+                subject_id=found.user.id,
+                detail={"session_id": found.session.id},
+            )
 
     await identity.db.run(work)
     await identity.revocations.revoke_session(found.session.id)
@@ -192,8 +236,15 @@ async def revoke_own_session(identity: Identity, user_id: str, session_id: str, 
         if session is None or session.user_id != user_id or session.revoked_at is not None:
             return False
         repo.revoke_session(s, session_id, identity.now(), "revoked_by_user")
-        audit.record(s, identity, "user.session.revoked", client, actor_id=user_id, subject_id=user_id,
-                     detail={"session_id": session_id})
+        audit.record(
+            s,
+            identity,
+            "user.session.revoked",
+            client,
+            actor_id=user_id,
+            subject_id=user_id,
+            detail={"session_id": session_id},
+        )
         return True
 
     if not await identity.db.run(work):

@@ -115,7 +115,9 @@ class RedisAttemptCounters:
     ) -> None:
         """Connects to `url`, or uses a shared `client` (which close() then leaves open)."""
         self._owns_client = client is None
-        self.client: aioredis.Redis = client or aioredis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+        self.client: aioredis.Redis = client or aioredis.from_url(
+            url, socket_connect_timeout=2, socket_timeout=2
+        )
         self.prefix = prefix
         self.clock = clock
 
@@ -203,7 +205,9 @@ class AttemptLimiter:
 
     async def record_success(self, scope: str, account_key: str) -> None:
         """Forget the account's failures (and any lock) for `scope`."""
-        await self.counters.clear([_hashed("fail:acct", scope, account_key), _hashed("lock:acct", scope, account_key)])
+        await self.counters.clear(
+            [_hashed("fail:acct", scope, account_key), _hashed("lock:acct", scope, account_key)]
+        )
 
     def lock_seconds(self, failures: int, limit: int) -> float:
         """base_lock_s at the limit, doubling with each further failure, capped at max_lock_s."""
@@ -212,4 +216,6 @@ class AttemptLimiter:
     async def _count(self, scope: str, kind: str, value: str, limit: int) -> None:
         failures = await self.counters.add_failure(_hashed(f"fail:{kind}", scope, value), self.window_s)
         if failures >= limit:
-            await self.counters.lock(_hashed(f"lock:{kind}", scope, value), self.lock_seconds(failures, limit))
+            await self.counters.lock(
+                _hashed(f"lock:{kind}", scope, value), self.lock_seconds(failures, limit)
+            )

@@ -54,7 +54,13 @@ def provisioning_uri(secret: str, account_name: str, issuer: str) -> str:
     """otpauth:// URI (Google Authenticator key-uri format) with every parameter spelled out."""
     label = quote(f"{issuer}:{account_name}", safe="@:")
     query = urlencode(
-        {"secret": secret, "issuer": issuer, "algorithm": "SHA1", "digits": TOTP_DIGITS, "period": TOTP_PERIOD_S},
+        {
+            "secret": secret,
+            "issuer": issuer,
+            "algorithm": "SHA1",
+            "digits": TOTP_DIGITS,
+            "period": TOTP_PERIOD_S,
+        },
         quote_via=quote,
     )
     return f"otpauth://totp/{label}?{query}"

@@ -45,7 +45,9 @@ def normalize_phone(value: str, field: str = "phone_number") -> str:
 
 
 def _has_control_characters(value: str, allowed: str = "") -> bool:
-    return any((unicodedata.category(ch) == "Cc" and ch not in allowed) or ch in _BIDI_CONTROLS for ch in value)
+    return any(
+        (unicodedata.category(ch) == "Cc" and ch not in allowed) or ch in _BIDI_CONTROLS for ch in value
+    )
 
 
 def clean_display_name(value: str, field: str = "display_name") -> str:

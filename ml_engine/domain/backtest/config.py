@@ -78,7 +78,11 @@ def _is_int(value: object) -> bool:
 
 def config_violations(config: BacktestConfig) -> list[FieldViolation]:
     checks: list[tuple[str, bool, str]] = [
-        ("initial_cash", _is_number(config.initial_cash) and config.initial_cash > 0, "must be greater than 0"),
+        (
+            "initial_cash",
+            _is_number(config.initial_cash) and config.initial_cash > 0,
+            "must be greater than 0",
+        ),
         (
             "commission",
             _is_number(config.commission) and 0 <= config.commission < MAX_COST_FRACTION,
@@ -113,7 +117,9 @@ def config_violations(config: BacktestConfig) -> list[FieldViolation]:
         (
             "walk_forward_splits",
             _is_int(config.walk_forward_splits)
-            and (config.walk_forward_splits == 0 or 2 <= config.walk_forward_splits <= MAX_WALK_FORWARD_SPLITS),
+            and (
+                config.walk_forward_splits == 0 or 2 <= config.walk_forward_splits <= MAX_WALK_FORWARD_SPLITS
+            ),
             f"must be 0 (none) or an integer in [2, {MAX_WALK_FORWARD_SPLITS}]",
         ),
         (

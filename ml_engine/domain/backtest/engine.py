@@ -64,7 +64,10 @@ def run_backtest(
     span = max_drawdown_span(run.equity)
     fold_metrics = tuple(
         compute_metrics(
-            fold, simulate_strategy(fold, definition, resolved, config), config.initial_cash, config.periods_per_year
+            fold,
+            simulate_strategy(fold, definition, resolved, config),
+            config.initial_cash,
+            config.periods_per_year,
         )
         for fold in (folds(bars, config.walk_forward_splits) if config.walk_forward_splits else [])
     )
@@ -154,7 +157,9 @@ def warm_up() -> float:
     started = time.perf_counter()
     n = 256
     close = 100.0 + np.sin(np.arange(n) / 3.0) * 5.0 + np.arange(n) * 0.01
-    bars = Bars.from_columns(np.arange(n, dtype=np.int64) * 3600, close, close + 1.0, close - 1.0, close, np.ones(n))
+    bars = Bars.from_columns(
+        np.arange(n, dtype=np.int64) * 3600, close, close + 1.0, close - 1.0, close, np.ones(n)
+    )
     config = BacktestConfig(commission=0.001, slippage=0.001, stop_loss=0.05, take_profit=0.05)
     for name in BUILTIN_STRATEGIES:
         run_backtest(bars, name, {}, config)

@@ -39,6 +39,8 @@ def downsample_indices(equity: FloatArray, max_points: int, span: DrawdownSpan |
     return np.unique(np.concatenate([np.asarray(must_keep, dtype=np.int64), lows, highs]))
 
 
-def downsample(times: IntArray, equity: FloatArray, max_points: int, span: DrawdownSpan | None = None) -> EquityCurve:
+def downsample(
+    times: IntArray, equity: FloatArray, max_points: int, span: DrawdownSpan | None = None
+) -> EquityCurve:
     indices = downsample_indices(equity, max_points, span)
     return EquityCurve(bar_indices=indices, times=times[indices], equity=equity[indices])

@@ -75,7 +75,8 @@ def _close_trade(
     commission: float,
     reason: int,
 ) -> float:
-    """Writes the closed trade into `trades[row]`; returns what it adds to cash (backtesting.py's _close_trade)."""
+    """Writes the closed trade into `trades[row]`; returns what it adds to cash (backtesting.py's
+    _close_trade)."""
     exit_commission = abs(units) * exit_price * commission
     total_commission = exit_commission + abs(units) * entry_price * commission
     trades[row, _ENTRY_BAR] = entry_bar
@@ -93,7 +94,7 @@ def _close_trade(
 
 
 @njit_cached
-def _simulate(
+def _simulate(  # noqa: C901 - one compiled bar loop: the fill rules in backtesting.py's order
     open_: FloatArray,
     high: FloatArray,
     low: FloatArray,
@@ -130,7 +131,9 @@ def _simulate(
             wanted = desired[i - 1]
             previous_desired = wanted
             if units != 0.0:
-                cash += _close_trade(trades, n_trades, entry_bar, i, units, entry_price, o, commission, EXIT_SIGNAL)
+                cash += _close_trade(
+                    trades, n_trades, entry_bar, i, units, entry_price, o, commission, EXIT_SIGNAL
+                )
                 n_trades += 1
                 units = 0.0
             if wanted != 0:

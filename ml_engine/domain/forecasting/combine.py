@@ -55,7 +55,10 @@ def baseline_outputs(ensemble: HorizonEnsemble, atr_pct: float) -> dict[str, flo
 
 
 def combine_column(
-    members: list[Member], model_values: Mapping[tuple[str, str], float], baseline: Mapping[str, float], column: str
+    members: list[Member],
+    model_values: Mapping[tuple[str, str], float],
+    baseline: Mapping[str, float],
+    column: str,
 ) -> float:
     """Weighted mean of the members' values of `column`.
 
@@ -74,7 +77,7 @@ def combine_column(
 
 
 def range_source(ensemble: HorizonEnsemble) -> str:
-    """"models" when a model carries weight in a range column, "baseline" when only the baseline does."""
+    """ "models" when a model carries weight in a range column, "baseline" when only the baseline does."""
     for column in RANGE_COLUMNS:
         if any(m.model != BASELINE_MEMBER for m in active_members(ensemble, column)):
             return "models"
@@ -94,7 +97,9 @@ def combine(
 ) -> CombinedOutputs:
     """Every column combined. The range is kept ordered (low <= high) and probabilities in [0, 1]."""
     baseline = baseline_outputs(ensemble, atr_pct)
-    values = {c: combine_column(active_members(ensemble, c), model_values, baseline, c) for c in OUTPUT_COLUMNS}
+    values = {
+        c: combine_column(active_members(ensemble, c), model_values, baseline, c) for c in OUTPUT_COLUMNS
+    }
     high, low = values["range_high_pct"], values["range_low_pct"]
     if low > high:  # independent high and low models can cross; the range is then their span
         high, low = low, high

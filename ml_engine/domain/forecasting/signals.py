@@ -38,7 +38,9 @@ class Decision:
     reason: str
 
 
-def decide(tp_long: float, tp_short: float, ensemble: HorizonEnsemble, margin: float = SIGNAL_MARGIN) -> Decision:
+def decide(
+    tp_long: float, tp_short: float, ensemble: HorizonEnsemble, margin: float = SIGNAL_MARGIN
+) -> Decision:
     """The action for the classifier probabilities `tp_long` / `tp_short` (see the module doc)."""
     if not ensemble.classifier_beats_baseline:
         return Decision(
@@ -51,18 +53,21 @@ def decide(tp_long: float, tp_short: float, ensemble: HorizonEnsemble, margin: f
     edge_short = tp_short - ensemble.tp_short_base_rate
     if edge_long >= margin and edge_long > edge_short:
         return Decision(
-            Action.BUY, tp_long,
+            Action.BUY,
+            tp_long,
             f"P(long TP first) {tp_long:.0%} vs base rate {ensemble.tp_long_base_rate:.0%}",
         )
     if edge_short >= margin and edge_short > edge_long:
         return Decision(
-            Action.SELL, tp_short,
+            Action.SELL,
+            tp_short,
             f"P(short TP first) {tp_short:.0%} vs base rate {ensemble.tp_short_base_rate:.0%}",
         )
     return Decision(
         Action.HOLD,
         0.0,
-        f"neither side clears its base rate by {margin:.0%} (long {tp_long:.0%} vs {ensemble.tp_long_base_rate:.0%}, "
+        f"neither side clears its base rate by {margin:.0%} (long {tp_long:.0%} vs "
+        f"{ensemble.tp_long_base_rate:.0%}, "
         f"short {tp_short:.0%} vs {ensemble.tp_short_base_rate:.0%})",
     )
 
@@ -99,21 +104,27 @@ def levels(action: Action, close: float, atr: float) -> SignalLevels:
     return SignalLevels(close, take, stop, abs(take - close) / risk if risk > 0 else 0.0)
 
 
-def top_contributions(names: tuple[str, ...] | list[str], values: list[float], contribs: list[float],
-                      size: int = EXPLANATION_SIZE) -> tuple[Contribution, ...]:
+def top_contributions(
+    names: tuple[str, ...] | list[str],
+    values: list[float],
+    contribs: list[float],
+    size: int = EXPLANATION_SIZE,
+) -> tuple[Contribution, ...]:
     """The `size` largest |contribution| first (the bias term is not a feature: callers leave it out)."""
     order = sorted(range(len(contribs)), key=lambda i: abs(contribs[i]), reverse=True)[:size]
     return tuple(Contribution(names[i], values[i], contribs[i]) for i in order)
 
 
-def summary(symbol: str, timeframe: str, decision: Decision, lv: SignalLevels,
-            explanation: tuple[Contribution, ...]) -> str:
+def summary(
+    symbol: str, timeframe: str, decision: Decision, lv: SignalLevels, explanation: tuple[Contribution, ...]
+) -> str:
     """One sentence a person can read."""
     drivers = ", ".join(c.feature for c in explanation[:3])
     because = f"; main drivers: {drivers}" if drivers else ""
     if decision.action is Action.HOLD:
         return f"HOLD {symbol} on {timeframe}: {decision.reason}{because}."
     return (
-        f"{decision.action.value} {symbol} on {timeframe} at {lv.entry:.5g}, take-profit {lv.take_profit:.5g}, "
+        f"{decision.action.value} {symbol} on {timeframe} at {lv.entry:.5g}, take-profit "
+        f"{lv.take_profit:.5g}, "
         f"stop-loss {lv.stop_loss:.5g} (risk/reward {lv.risk_reward:.2f}): {decision.reason}{because}."
     )

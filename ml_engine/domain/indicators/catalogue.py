@@ -11,7 +11,15 @@ from ml_engine.domain.indicators.params import Params, ParamSpec, ParamType, Par
 from ml_engine.domain.indicators.talib_call import TalibCall
 from ml_engine.domain.market.bars import Bars, FloatArray
 
-__all__ = ["CATALOGUE", "IndicatorSpec", "ParamSpec", "ParamType", "ParamValue", "find_indicator", "supported_names"]
+__all__ = [
+    "CATALOGUE",
+    "IndicatorSpec",
+    "ParamSpec",
+    "ParamType",
+    "ParamValue",
+    "find_indicator",
+    "supported_names",
+]
 
 Calculator = Callable[[Bars, Params], tuple[FloatArray, ...]]
 Lookback = Callable[[Params], int]
@@ -51,7 +59,15 @@ def _talib_indicator(
     constraints: tuple[Constraint, ...] = (),
 ) -> IndicatorSpec:
     return IndicatorSpec(
-        name, description, params, outputs, (call.function,), call.inputs, call.calculate, call.lookback, constraints
+        name,
+        description,
+        params,
+        outputs,
+        (call.function,),
+        call.inputs,
+        call.calculate,
+        call.lookback,
+        constraints,
     )
 
 
@@ -76,7 +92,8 @@ _ENTRIES = (
     ),
     _talib_indicator(
         "macd",
-        "Moving Average Convergence/Divergence: EMA(fast) - EMA(slow), its EMA signal line and the histogram.",
+        "Moving Average Convergence/Divergence: EMA(fast) - EMA(slow), its EMA signal line and the "
+        "histogram.",
         (
             _period(12, "fast EMA period", "fast_period"),
             _period(26, "slow EMA period", "slow_period"),
@@ -86,7 +103,11 @@ _ENTRIES = (
         TalibCall(
             "MACD",
             ("close",),
-            {"fast_period": ("fastperiod",), "slow_period": ("slowperiod",), "signal_period": ("signalperiod",)},
+            {
+                "fast_period": ("fastperiod",),
+                "slow_period": ("slowperiod",),
+                "signal_period": ("signalperiod",),
+            },
         ),
         # TA-Lib silently swaps fast and slow when fast > slow; we refuse instead of guessing.
         (_fast_below_slow,),
@@ -117,10 +138,17 @@ _ENTRIES = (
         "Bollinger Bands: SMA of the close with bands nbdev population standard deviations above and below.",
         (
             _period(20, "bars in the moving average and standard deviation"),
-            ParamSpec("nbdev", "float", 2.0, 0.1, 10.0, "standard deviations for both the upper and lower band"),
+            ParamSpec(
+                "nbdev", "float", 2.0, 0.1, 10.0, "standard deviations for both the upper and lower band"
+            ),
         ),
         ("upper", "middle", "lower"),
-        TalibCall("BBANDS", ("close",), {"period": ("timeperiod",), "nbdev": ("nbdevup", "nbdevdn")}, {"matype": SMA}),
+        TalibCall(
+            "BBANDS",
+            ("close",),
+            {"period": ("timeperiod",), "nbdev": ("nbdevup", "nbdevdn")},
+            {"matype": SMA},
+        ),
     ),
     _talib_indicator(
         "stoch",
@@ -175,7 +203,8 @@ _ENTRIES = (
     ),
     IndicatorSpec(
         "vwap",
-        "Rolling Volume Weighted Average Price over the last period bars: sum(tp * volume) / sum(volume) with "
+        "Rolling Volume Weighted Average Price over the last period bars: sum(tp * volume) / sum(volume) "
+        "with "
         "tp = (high + low + close) / 3; not session-anchored; null where the window traded no volume.",
         (_period(14, "bars in the rolling window"),),
         ("vwap",),
@@ -187,7 +216,9 @@ _ENTRIES = (
 )
 
 # Read-only: handlers share it across threads.
-CATALOGUE: Mapping[str, IndicatorSpec] = MappingProxyType({s.name: s for s in sorted(_ENTRIES, key=lambda s: s.name)})
+CATALOGUE: Mapping[str, IndicatorSpec] = MappingProxyType(
+    {s.name: s for s in sorted(_ENTRIES, key=lambda s: s.name)}
+)
 
 
 def supported_names() -> tuple[str, ...]:

@@ -36,7 +36,8 @@ def lookback(request: IndicatorRequest) -> int:
 
 
 def max_lookback(requests: Iterable[IndicatorRequest]) -> int:
-    """Extra history to fetch before a window so that every requested indicator has a value on its first bar."""
+    """Extra history to fetch before a window so that every requested indicator has a value on its first
+    bar."""
     return max((lookback(r) for r in requests), default=0)
 
 

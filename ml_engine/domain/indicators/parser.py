@@ -45,7 +45,9 @@ class _Pending:
         # Checked per token, so a long run of numbers fails at once instead of piling up.
         if len(self.params) > len(self.spec.params):
             most = len(self.spec.params)
-            raise invalid(f"{self.spec.name}: too many parameters (max {most}), got {clip(','.join(self.params))}")
+            raise invalid(
+                f"{self.spec.name}: too many parameters (max {most}), got {clip(','.join(self.params))}"
+            )
 
 
 def parse_indicators(values: str | Iterable[str]) -> tuple[IndicatorRequest, ...]:
@@ -53,7 +55,8 @@ def parse_indicators(values: str | Iterable[str]) -> tuple[IndicatorRequest, ...
     elements = [values] if isinstance(values, str) else list(values)
     if not any(element.strip() for element in elements):
         raise invalid(
-            f"at least one indicator is required, e.g. rsi:14,macd:12,26,9; supported: {', '.join(supported_names())}"
+            "at least one indicator is required, e.g. rsi:14,macd:12,26,9; supported: "
+            f"{', '.join(supported_names())}"
         )
 
     pending: list[_Pending] = []
@@ -66,7 +69,9 @@ def parse_indicators(values: str | Iterable[str]) -> tuple[IndicatorRequest, ...
                 pending.append(_begin(token))
                 if len(pending) > MAX_INDICATORS_PER_REQUEST:
                     most = MAX_INDICATORS_PER_REQUEST
-                    raise invalid(f"too many indicators: at most {most} per request, {quote(token)} is one more")
+                    raise invalid(
+                        f"too many indicators: at most {most} per request, {quote(token)} is one more"
+                    )
             elif is_number(token):
                 if not pending:
                     raise invalid(f"parameter {quote(token)} does not follow an indicator name")

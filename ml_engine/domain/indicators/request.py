@@ -56,7 +56,9 @@ class IndicatorRequest:
             raise unknown_indicator(self.name)
         if len(self.values) != len(spec.params):
             names = ", ".join(p.name for p in spec.params) or "none"
-            raise invalid(f"{spec.name}: takes {len(spec.params)} parameter(s) ({names}), got {len(self.values)}")
+            raise invalid(
+                f"{spec.name}: takes {len(spec.params)} parameter(s) ({names}), got {len(self.values)}"
+            )
         checked = []
         for param, value in zip(spec.params, self.values, strict=True):
             ok = param.check(value)
@@ -98,7 +100,8 @@ def resolve_request(name: str, values: Sequence[str | ParamValue] = ()) -> Indic
         raise unknown_indicator(name)
     if len(values) > len(spec.params):
         raise invalid(
-            f"{spec.name}: too many parameters (max {len(spec.params)}), got {','.join(_show(v) for v in values)}"
+            f"{spec.name}: too many parameters (max {len(spec.params)}), got "
+            f"{','.join(_show(v) for v in values)}"
         )
     numbers: list[ParamValue] = []
     for param, value in zip(spec.params, values, strict=False):

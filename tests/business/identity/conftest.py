@@ -32,7 +32,14 @@ from service_runtime.signing_keys import SigningKeyStore
 
 CLIENT = Client(ip="203.0.113.7", user_agent="pytest", request_id="req-1")
 PASSWORD = "correct horse battery staple 42"
-IDENTITY_TABLES = ("refresh_tokens", "sessions", "backup_codes", "one_time_codes", "oauth_identities", "users")
+IDENTITY_TABLES = (
+    "refresh_tokens",
+    "sessions",
+    "backup_codes",
+    "one_time_codes",
+    "oauth_identities",
+    "users",
+)
 
 
 @dataclass

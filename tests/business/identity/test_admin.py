@@ -114,7 +114,9 @@ async def test_audit_events_page_and_filter(identity: Identity) -> None:
     collected: list[int] = []
     token = ""
     while True:
-        page = await admin.list_audit_events(identity, AuditFilter(subject_id=user.id, page_size=2, page_token=token))
+        page = await admin.list_audit_events(
+            identity, AuditFilter(subject_id=user.id, page_size=2, page_token=token)
+        )
         collected += [e.id for e in page.items]
         token = page.next_page_token
         if not token:
@@ -146,9 +148,13 @@ async def test_a_failing_action_leaves_no_half_written_rows(
     assert stored is not None and stored.status == "active" and stored.suspended_reason is None
     session = identity.db.run_sync(lambda s: repo.get_session(s, pair.session_id))
     assert session is not None and session.revoked_at is None
-    assert identity.db.run_sync(lambda s: s.scalar(select(func.count()).select_from(AuditEvent))) == count_before
+    assert (
+        identity.db.run_sync(lambda s: s.scalar(select(func.count()).select_from(AuditEvent))) == count_before
+    )
 
 
 async def test_the_audit_log_refuses_secrets(identity: Identity) -> None:
     with pytest.raises(ValueError, match="secret"):
-        await identity.db.run(lambda s: audit.record(s, identity, "x", CLIENT, detail={"refresh_token": "abc"}))
+        await identity.db.run(
+            lambda s: audit.record(s, identity, "x", CLIENT, detail={"refresh_token": "abc"})
+        )

@@ -37,7 +37,9 @@ async def test_register_names_every_bad_field(identity: Identity) -> None:
     assert [v.field for v in long.value.violations] == ["password"]
 
 
-async def test_verification_link_is_single_use_and_expires(identity: Identity, outbox: Outbox, clock: Clock) -> None:
+async def test_verification_link_is_single_use_and_expires(
+    identity: Identity, outbox: Outbox, clock: Clock
+) -> None:
     user = await registered(identity)
     token = outbox.link_token(user.email)
     await email_links.verify_email(identity, token, CLIENT)
@@ -58,8 +60,9 @@ async def test_verification_link_is_single_use_and_expires(identity: Identity, o
 
 async def test_password_reset_ends_every_session(identity: Identity, outbox: Outbox) -> None:
     user, pair = await signed_in(identity)
-    assert await email_links.forgot_password(identity, user.email, CLIENT) == \
-        await email_links.forgot_password(identity, new_email(), CLIENT)
+    assert await email_links.forgot_password(
+        identity, user.email, CLIENT
+    ) == await email_links.forgot_password(identity, new_email(), CLIENT)
     await identity.drain()
     token = outbox.link_token(user.email)
     with pytest.raises(InvalidArgument) as weak:
@@ -71,7 +74,9 @@ async def test_password_reset_ends_every_session(identity: Identity, outbox: Out
     assert await identity.revocations.is_revoked(Caller(user.id, frozenset(), "", issued_at=0))
     with pytest.raises(InvalidArgument):
         await email_links.reset_password(identity, token, "yet another passphrase 6", CLIENT)
-    assert isinstance(await accounts.login(identity, user.email, "a whole new passphrase 5", CLIENT), TokenPair)
+    assert isinstance(
+        await accounts.login(identity, user.email, "a whole new passphrase 5", CLIENT), TokenPair
+    )
     assert "auth.password.reset" in audit_actions(identity, user.id)
 
 
@@ -86,7 +91,9 @@ async def test_phone_login(identity: Identity, outbox: Outbox) -> None:
     await accounts.update_me(identity, user.id, None, "+34 600 111 222", CLIENT)
     texts = Texts(outbox)
     assert await phone_login.start_phone_login(identity, "+34600111222", CLIENT) == 300
-    assert await phone_login.start_phone_login(identity, "+34600999999", CLIENT) == 300  # unknown: same answer
+    assert (
+        await phone_login.start_phone_login(identity, "+34600999999", CLIENT) == 300
+    )  # unknown: same answer
     await identity.drain()
     assert [to for to, _ in outbox.texts] == ["+34600111222"]
     code = texts.code_for("+34600111222")
@@ -119,7 +126,9 @@ async def test_sms_code_dies_after_five_wrong_answers(identity: Identity, outbox
         await phone_login.verify_phone_login(identity, "+14155550123", code, CLIENT)
 
 
-def profile(email: str, verified: bool = True, subject: str = "sub-1", provider: str = "google") -> ProviderProfile:
+def profile(
+    email: str, verified: bool = True, subject: str = "sub-1", provider: str = "google"
+) -> ProviderProfile:
     return ProviderProfile(provider, subject, email, verified, "Oauth Person")
 
 
@@ -141,10 +150,12 @@ async def test_oauth_links_only_a_verified_email(identity: Identity, outbox: Out
     user = await registered(identity)
     await email_links.verify_email(identity, outbox.link_token(user.email), CLIENT)
     with pytest.raises(FailedPrecondition):
-        await oauth_login.complete_oauth_login(identity, profile(user.email, verified=False, subject="gh-1",
-                                                                  provider="github"), CLIENT)
-    linked = await oauth_login.complete_oauth_login(identity, profile(user.email, subject="gh-1", provider="github"),
-                                                    CLIENT)
+        await oauth_login.complete_oauth_login(
+            identity, profile(user.email, verified=False, subject="gh-1", provider="github"), CLIENT
+        )
+    linked = await oauth_login.complete_oauth_login(
+        identity, profile(user.email, subject="gh-1", provider="github"), CLIENT
+    )
     assert linked.linked and linked.user_id == user.id
     # The password still works: the local address was proven before the link.
     assert isinstance(await accounts.login(identity, user.email, PASSWORD, CLIENT), TokenPair)

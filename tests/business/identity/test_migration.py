@@ -16,8 +16,15 @@ def test_identity_tables_on_sqlite(tmp_path: Path) -> None:
     engine = make_engine(url)
     tables = set(inspect(engine).get_table_names())
     engine.dispose()
-    assert {"users", "oauth_identities", "sessions", "refresh_tokens", "backup_codes", "one_time_codes",
-            "events"} <= tables
+    assert {
+        "users",
+        "oauth_identities",
+        "sessions",
+        "refresh_tokens",
+        "backup_codes",
+        "one_time_codes",
+        "events",
+    } <= tables
 
 
 def test_identity_tables_on_postgresql(postgres_url: str) -> None:

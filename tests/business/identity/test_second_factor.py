@@ -24,7 +24,9 @@ def secret_of(uri: str) -> str:
 async def enabled_2fa(identity: Identity) -> tuple[str, str, str, list[str]]:
     user, _ = await signed_in(identity)
     enrollment = await second_factor.enroll_totp(identity, user.id, CLIENT)
-    assert enrollment.otpauth_uri.startswith("otpauth://totp/") and enrollment.qr_svg.lstrip().startswith("<svg")
+    assert enrollment.otpauth_uri.startswith("otpauth://totp/") and enrollment.qr_svg.lstrip().startswith(
+        "<svg"
+    )
     secret = secret_of(enrollment.otpauth_uri)
     assert secret == enrollment.secret
     codes = await second_factor.confirm_totp(identity, user.id, pyotp.TOTP(secret).now(), CLIENT)
@@ -62,7 +64,9 @@ async def test_login_with_2fa_needs_a_code_accepted_once(identity: Identity, clo
     with pytest.raises(Unauthenticated, match="invalid code"):  # same code, same step: refused
         await second_factor.verify_second_factor(identity, again.token, Factor("totp", code), CLIENT)
     # A wrong code leaves the challenge open for the right one.
-    pair = await second_factor.verify_second_factor(identity, again.token, Factor("backup_code", codes[0]), CLIENT)
+    pair = await second_factor.verify_second_factor(
+        identity, again.token, Factor("backup_code", codes[0]), CLIENT
+    )
     assert isinstance(pair, TokenPair)
     actions = audit_actions(identity, user_id)
     assert {"auth.2fa.challenged", "auth.2fa.verified", "auth.2fa.failed"} <= set(actions)
@@ -72,11 +76,15 @@ async def test_backup_codes_are_single_use(identity: Identity) -> None:
     _, email, _, codes = await enabled_2fa(identity)
     first = await accounts.login(identity, email, PASSWORD, CLIENT)
     assert isinstance(first, Challenge)
-    await second_factor.verify_second_factor(identity, first.token, Factor("backup_code", codes[3].upper()), CLIENT)
+    await second_factor.verify_second_factor(
+        identity, first.token, Factor("backup_code", codes[3].upper()), CLIENT
+    )
     second = await accounts.login(identity, email, PASSWORD, CLIENT)
     assert isinstance(second, Challenge)
     with pytest.raises(Unauthenticated):
-        await second_factor.verify_second_factor(identity, second.token, Factor("backup_code", codes[3]), CLIENT)
+        await second_factor.verify_second_factor(
+            identity, second.token, Factor("backup_code", codes[3]), CLIENT
+        )
 
 
 async def test_challenge_expires_and_wears_out(identity: Identity, clock: Clock) -> None:
@@ -85,24 +93,31 @@ async def test_challenge_expires_and_wears_out(identity: Identity, clock: Clock)
     assert isinstance(challenge, Challenge)
     clock.advance(301)
     with pytest.raises(Unauthenticated, match="challenge"):
-        await second_factor.verify_second_factor(identity, challenge.token, Factor("backup_code", codes[0]), CLIENT)
+        await second_factor.verify_second_factor(
+            identity, challenge.token, Factor("backup_code", codes[0]), CLIENT
+        )
 
     worn = await accounts.login(identity, email, PASSWORD, CLIENT)
     assert isinstance(worn, Challenge)
     for _ in range(5):
         with pytest.raises(Unauthenticated):
-            await second_factor.verify_second_factor(identity, worn.token, Factor("backup_code", "aaaaa-bbbbb"),
-                                                     CLIENT)
+            await second_factor.verify_second_factor(
+                identity, worn.token, Factor("backup_code", "aaaaa-bbbbb"), CLIENT
+            )
         clock.advance(60)  # past the limiter's growing lock; the challenge's own count is what is tested
         identity.limiter.counters = type(identity.limiter.counters)()
     with pytest.raises(Unauthenticated, match="challenge"):
-        await second_factor.verify_second_factor(identity, worn.token, Factor("backup_code", codes[0]), CLIENT)
+        await second_factor.verify_second_factor(
+            identity, worn.token, Factor("backup_code", codes[0]), CLIENT
+        )
 
 
 async def test_disabling_needs_a_fresh_second_factor(identity: Identity, clock: Clock) -> None:
     user_id, email, secret, codes = await enabled_2fa(identity)
     with pytest.raises(InvalidArgument) as stale:
-        await second_factor.disable_totp(identity, user_id, Factor("totp", pyotp.TOTP(secret).at(clock())), CLIENT)
+        await second_factor.disable_totp(
+            identity, user_id, Factor("totp", pyotp.TOTP(secret).at(clock())), CLIENT
+        )
     assert stale.value.violations[0].field == "totp_code"
     await second_factor.disable_totp(identity, user_id, Factor("backup_code", codes[1]), CLIENT)
     assert isinstance(await accounts.login(identity, email, PASSWORD, CLIENT), TokenPair)

@@ -22,12 +22,19 @@ from tests.business.identity.conftest import CLIENT, PASSWORD, new_email
 from tests.business.identity.helpers import audit_actions, make_admin, registered, signed_in
 
 
-async def test_login_issues_an_eddsa_token_with_the_platform_claims(identity: Identity, keys: SigningKeyStore) -> None:
+async def test_login_issues_an_eddsa_token_with_the_platform_claims(
+    identity: Identity, keys: SigningKeyStore
+) -> None:
     user, pair = await signed_in(identity)
     header = jwt.get_unverified_header(pair.access_token)
     assert header["alg"] == "EdDSA" and header["kid"] in keys.public_keys()
-    claims = jwt.decode(pair.access_token, keys.public_keys()[header["kid"]], algorithms=["EdDSA"],
-                        audience="trading-api", issuer="trading-platform")
+    claims = jwt.decode(
+        pair.access_token,
+        keys.public_keys()[header["kid"]],
+        algorithms=["EdDSA"],
+        audience="trading-api",
+        issuer="trading-platform",
+    )
     assert claims["sub"] == user.id and claims["roles"] == ["user"] and claims["plan"] == "free"
     assert claims["sid"] == pair.session_id and claims["exp"] - int(claims["iat"]) == 900
     assert {"jti", "nbf", "iat"} <= claims.keys()
@@ -85,8 +92,11 @@ async def test_two_concurrent_refreshes_exactly_one_wins(identity: Identity) -> 
         barrier = threading.Barrier(2)
         outcomes: list[object] = []
 
-        def attempt(token: str = pair.refresh_token, barrier: threading.Barrier = barrier,
-                    outcomes: list[object] = outcomes) -> None:
+        def attempt(
+            token: str = pair.refresh_token,
+            barrier: threading.Barrier = barrier,
+            outcomes: list[object] = outcomes,
+        ) -> None:
             barrier.wait()
             try:
                 outcomes.append(asyncio.run(sessions.refresh(identity, token, CLIENT)))
@@ -110,8 +120,9 @@ async def test_conditional_spend_lets_only_the_first_transaction_through(identit
     with identity.db.transaction() as s:
         assert repo.spend_refresh_token(s, token_digest, identity.now())
         racer = threading.Thread(
-            target=lambda: second.append(identity.db.run_sync(
-                lambda s2: repo.spend_refresh_token(s2, token_digest, identity.now())))
+            target=lambda: second.append(
+                identity.db.run_sync(lambda s2: repo.spend_refresh_token(s2, token_digest, identity.now()))
+            )
         )
         racer.start()
         racer.join(0.5)
@@ -152,15 +163,26 @@ async def test_change_password_ends_other_sessions(identity: Identity) -> None:
     other = await accounts.login(identity, user.email, PASSWORD, CLIENT)
     assert isinstance(other, TokenPair)
     with pytest.raises(InvalidArgument) as wrong:
-        await accounts.change_password(identity, user.id, current.session_id, "wrong wrong wrong", "a brand new "
-                                       "passphrase 77", CLIENT)
+        await accounts.change_password(
+            identity, user.id, current.session_id, "wrong wrong wrong", "a brand new passphrase 77", CLIENT
+        )
     assert wrong.value.violations[0].field == "current_password"
-    await accounts.change_password(identity, user.id, current.session_id, PASSWORD, "a brand new passphrase 77",
-                                   CLIENT)
-    open_ids = identity.db.run_sync(lambda s: list(s.scalars(
-        select(SignInSession.id).where(SignInSession.user_id == user.id, SignInSession.revoked_at.is_(None)))))
+    await accounts.change_password(
+        identity, user.id, current.session_id, PASSWORD, "a brand new passphrase 77", CLIENT
+    )
+    open_ids = identity.db.run_sync(
+        lambda s: list(
+            s.scalars(
+                select(SignInSession.id).where(
+                    SignInSession.user_id == user.id, SignInSession.revoked_at.is_(None)
+                )
+            )
+        )
+    )
     assert open_ids == [current.session_id]
-    assert isinstance(await accounts.login(identity, user.email, "a brand new passphrase 77", CLIENT), TokenPair)
+    assert isinstance(
+        await accounts.login(identity, user.email, "a brand new passphrase 77", CLIENT), TokenPair
+    )
 
 
 async def test_refresh_token_input_is_validated(identity: Identity) -> None:

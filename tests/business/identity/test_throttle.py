@@ -70,7 +70,13 @@ async def counters(request: pytest.FixtureRequest, clock: FakeClock) -> AsyncIte
 
 
 def limiter(counters: AttemptCounters, **overrides: float) -> AttemptLimiter:
-    settings: dict[str, float] = {"account_limit": 3, "ip_limit": 5, "window_s": 60, "base_lock_s": 2, "max_lock_s": 10}
+    settings: dict[str, float] = {
+        "account_limit": 3,
+        "ip_limit": 5,
+        "window_s": 60,
+        "base_lock_s": 2,
+        "max_lock_s": 10,
+    }
     settings.update(overrides)
     return AttemptLimiter(
         counters,
@@ -82,12 +88,16 @@ def limiter(counters: AttemptCounters, **overrides: float) -> AttemptLimiter:
     )
 
 
-async def fail(limits: AttemptLimiter, times: int, account: str = EMAIL, ip: str = IP, scope: str = "password") -> None:
+async def fail(
+    limits: AttemptLimiter, times: int, account: str = EMAIL, ip: str = IP, scope: str = "password"
+) -> None:
     for _ in range(times):
         await limits.record_failure(scope, account, ip)
 
 
-async def retry_after(limits: AttemptLimiter, account: str = EMAIL, ip: str = IP, scope: str = "password") -> float:
+async def retry_after(
+    limits: AttemptLimiter, account: str = EMAIL, ip: str = IP, scope: str = "password"
+) -> float:
     with pytest.raises(TooManyAttempts) as caught:
         await limits.check(scope, account, ip)
     assert "too many failed attempts; retry in" in caught.value.message
@@ -108,7 +118,9 @@ async def test_locks_after_the_account_limit(counters: AttemptCounters, clock: F
     await limits.check("totp", EMAIL, IP)  # scopes are separate
 
 
-async def test_each_further_failure_doubles_the_lock_up_to_the_cap(counters: AttemptCounters, clock: FakeClock) -> None:
+async def test_each_further_failure_doubles_the_lock_up_to_the_cap(
+    counters: AttemptCounters, clock: FakeClock
+) -> None:
     limits = limiter(counters)
     await fail(limits, 3)
     assert await retry_after(limits) == pytest.approx(2)

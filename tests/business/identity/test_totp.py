@@ -109,7 +109,11 @@ def test_provisioning_uri_spells_out_the_parameters() -> None:
         "period": "30",
     }
     parsed = pyotp.parse_uri(uri)
-    assert isinstance(parsed, pyotp.TOTP) and parsed.issuer == "Trading Platform" and parsed.name == "alice@example.com"
+    assert (
+        isinstance(parsed, pyotp.TOTP)
+        and parsed.issuer == "Trading Platform"
+        and parsed.name == "alice@example.com"
+    )
 
 
 def test_qr_svg_is_segnos_svg_of_the_uri() -> None:

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from business.identity.domain.validation import clean_display_name, normalize_email, normalize_phone, require_text
+from business.identity.domain.validation import (
+    clean_display_name,
+    normalize_email,
+    normalize_phone,
+    require_text,
+)
 from service_runtime.errors import InvalidArgument
 
 
@@ -21,7 +26,17 @@ def test_email_is_lower_cased_and_stripped() -> None:
 
 
 @pytest.mark.parametrize(
-    "bad", ["", "   ", "alice", "alice@", "@example.com", "a b@example.com", "alice@@example.com", "alice@localhost"]
+    "bad",
+    [
+        "",
+        "   ",
+        "alice",
+        "alice@",
+        "@example.com",
+        "a b@example.com",
+        "alice@@example.com",
+        "alice@localhost",
+    ],
 )
 def test_bad_emails_name_the_field(bad: str) -> None:
     assert field_of(lambda: normalize_email(bad)) == "email"
@@ -40,7 +55,9 @@ def test_phone_is_normalised_to_e164() -> None:
     assert normalize_phone(" +44 20 7946 0958 ") == "+442079460958"
 
 
-@pytest.mark.parametrize("bad", ["", "4155550123", "+0155550123", "+1 415", "+1415555012345678", "+1415abc0123"])
+@pytest.mark.parametrize(
+    "bad", ["", "4155550123", "+0155550123", "+1 415", "+1415555012345678", "+1415abc0123"]
+)
 def test_bad_phones_name_the_field(bad: str) -> None:
     assert field_of(lambda: normalize_phone(bad)) == "phone_number"
 

@@ -22,7 +22,9 @@ from tests.ml_engine.domain.test_backtest_reference import (
 from tests.ml_engine.frames import bars_from_frame
 
 
-def random_desired(n: int, seed: int, change_probability: float = 0.04, allow_short: bool = True) -> np.ndarray:
+def random_desired(
+    n: int, seed: int, change_probability: float = 0.04, allow_short: bool = True
+) -> np.ndarray:
     """A target position that changes now and then; 0 on bar 0 (backtesting.py never acts on bar 0)."""
     rng = np.random.default_rng(seed)
     desired = np.zeros(n, dtype=np.int8)
@@ -37,7 +39,9 @@ CASES = [
     pytest.param(EURUSD, BacktestConfig(commission=0.0002, slippage=0.0001), 2, id="eurusd-costs"),
     pytest.param(
         EURUSD,
-        BacktestConfig(commission=0.0002, slippage=0.0001, stop_loss=0.002, take_profit=0.003, position_size=0.3),
+        BacktestConfig(
+            commission=0.0002, slippage=0.0001, stop_loss=0.002, take_profit=0.003, position_size=0.3
+        ),
         3,
         id="eurusd-costs-stops-partial-size",
     ),
@@ -48,13 +52,18 @@ CASES = [
         id="goog-costs-stops",
     ),
     pytest.param(
-        GOOG, BacktestConfig(initial_cash=1_000, position_size=0.5, take_profit=0.08), 5, id="goog-small-account"
+        GOOG,
+        BacktestConfig(initial_cash=1_000, position_size=0.5, take_profit=0.08),
+        5,
+        id="goog-small-account",
     ),
 ]
 
 
 @pytest.mark.parametrize(("frame", "config", "seed"), CASES)
-def test_trades_and_equity_match_backtesting_py(frame: pd.DataFrame, config: BacktestConfig, seed: int) -> None:
+def test_trades_and_equity_match_backtesting_py(
+    frame: pd.DataFrame, config: BacktestConfig, seed: int
+) -> None:
     desired = random_desired(len(frame), seed)
     ours = simulate_positions(bars_from_frame(frame), desired, config)
     stats = run_reference(frame, TargetPositions, config, desired=desired)
@@ -110,7 +119,13 @@ def synthetic_bars(rows: list[tuple[float, float, float, float]]) -> tuple[Bars,
 
 def test_stop_counts_first_when_both_levels_are_inside_one_bar() -> None:
     bars, frame = synthetic_bars(
-        [(100, 101, 99, 100), (100, 101, 99, 100), (100, 101, 99, 100), (100, 112, 88, 100), (100, 101, 99, 100)]
+        [
+            (100, 101, 99, 100),
+            (100, 101, 99, 100),
+            (100, 101, 99, 100),
+            (100, 112, 88, 100),
+            (100, 101, 99, 100),
+        ]
     )
     desired = np.array([0, 1, 1, 1, 1], dtype=np.int8)
     config = BacktestConfig(stop_loss=0.1, take_profit=0.1)
@@ -152,7 +167,9 @@ def test_wiped_out_short_stops_the_run_like_backtesting_py() -> None:
     assert list(ours.exit_reason) == [EXIT_END]
     assert ours.exit_bar[0] == 4 and ours.exit_price[0] == 210.0
     assert np.all(ours.equity[4:] == 0)
-    assert_matches_reference(frame, ours, run_reference(frame, TargetPositions, BacktestConfig(), desired=desired))
+    assert_matches_reference(
+        frame, ours, run_reference(frame, TargetPositions, BacktestConfig(), desired=desired)
+    )
 
 
 def test_entry_that_cannot_buy_one_unit_is_skipped() -> None:
@@ -164,7 +181,9 @@ def test_entry_that_cannot_buy_one_unit_is_skipped() -> None:
 
 
 def test_reversal_closes_at_the_open_then_opens_the_other_side() -> None:
-    bars, _ = synthetic_bars([(100, 101, 99, 100), (100, 101, 99, 100), (110, 111, 109, 110), (120, 121, 119, 120)])
+    bars, _ = synthetic_bars(
+        [(100, 101, 99, 100), (100, 101, 99, 100), (110, 111, 109, 110), (120, 121, 119, 120)]
+    )
     desired = np.array([0, 1, -1, -1], dtype=np.int8)  # long from bar 2's open, short from bar 3's
     ours = simulate_positions(bars, desired, BacktestConfig(initial_cash=1_000))
     assert list(ours.exit_reason) == [EXIT_SIGNAL, EXIT_END]
@@ -180,7 +199,8 @@ def _double(x: float) -> float:
 
 
 def test_jit_without_a_writable_cache_still_compiles(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A read-only filesystem (the ml_engine pod) must not break the import: numba's cache=True raises there."""
+    """A read-only filesystem (the ml_engine pod) must not break the import: numba's cache=True raises
+    there."""
 
     def read_only(self: object) -> None:
         raise OSError("read-only file system")

@@ -107,7 +107,12 @@ def test_commission_and_slippage_by_hand() -> None:
 def test_max_drawdown_span_with_recovery() -> None:
     equity = np.array([100, 120, 90, 60, 80, 125, 130, 110], dtype=float)
     assert max_drawdown_span(equity) == (0.5, 1, 3, 5)  # 120 -> 60, back above 120 at bar 5
-    assert max_drawdown_span(np.array([100, 120, 90, 120, 60, 70.0])) == (0.5, 3, 4, 5)  # latest peak; never back
+    assert max_drawdown_span(np.array([100, 120, 90, 120, 60, 70.0])) == (
+        0.5,
+        3,
+        4,
+        5,
+    )  # latest peak; never back
     assert max_drawdown_span(np.full(5, 100.0)) == (0.0, 0, 0, 0)
 
 
@@ -128,7 +133,13 @@ def test_no_trades_gives_finite_zero_ratios() -> None:
     )
     m = compute_metrics(bars, run, 1000, 252)
     assert (m.trades, m.win_rate, m.profit_factor, m.expectancy, m.exposure) == (0, 0.0, 0.0, 0.0, 0.0)
-    assert (m.sharpe, m.sortino, m.annual_volatility, m.max_drawdown, m.total_return) == (0.0, 0.0, 0.0, 0.0, 0.0)
+    assert (m.sharpe, m.sortino, m.annual_volatility, m.max_drawdown, m.total_return) == (
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+    )
 
 
 def random_equity(n: int, seed: int) -> np.ndarray:
@@ -171,7 +182,9 @@ def test_result_curve_keeps_the_drawdown_of_the_full_run() -> None:
     assert len(small.equity_curve) <= 200
     assert small.equity_curve.equity[-1] == full.metrics.final_equity == small.metrics.final_equity
     kept = small.equity_curve.equity
-    assert np.max(1 - kept / np.maximum.accumulate(kept)) == pytest.approx(full.metrics.max_drawdown, rel=1e-12)
+    assert np.max(1 - kept / np.maximum.accumulate(kept)) == pytest.approx(
+        full.metrics.max_drawdown, rel=1e-12
+    )
 
 
 def test_walk_forward_folds() -> None:

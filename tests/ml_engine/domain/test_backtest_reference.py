@@ -124,13 +124,17 @@ class BollingerBreakoutReference(ReferenceBase):
             self._state = 1
         elif close < self.lower[-1]:
             self._state = -1
-        elif (self._state == 1 and close < self.middle[-1]) or (self._state == -1 and close > self.middle[-1]):
+        elif (self._state == 1 and close < self.middle[-1]) or (
+            self._state == -1 and close > self.middle[-1]
+        ):
             self._state = 0
         # Track the raw state (shorts included) so a long-only run exits a long on a short signal.
         self.set_target(self._state)
 
 
-def run_reference(frame: pd.DataFrame, strategy: type[Strategy], config: BacktestConfig, **params: Any) -> pd.Series:
+def run_reference(
+    frame: pd.DataFrame, strategy: type[Strategy], config: BacktestConfig, **params: Any
+) -> pd.Series:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "insufficient margin" cancellations are expected in some runs
         backtest = Backtest(
@@ -151,7 +155,9 @@ def run_reference(frame: pd.DataFrame, strategy: type[Strategy], config: Backtes
         )
 
 
-def assert_matches_reference(frame: pd.DataFrame, ours: SimulationOutput | BacktestResult, stats: pd.Series) -> None:
+def assert_matches_reference(
+    frame: pd.DataFrame, ours: SimulationOutput | BacktestResult, stats: pd.Series
+) -> None:
     """Same trades (bars, size, prices, pnl) and equity, except our documented end-of-data rule: a trade
     still open after the last bar exits at its close (backtesting.py: at its open)."""
     theirs = stats["_trades"]
@@ -159,7 +165,9 @@ def assert_matches_reference(frame: pd.DataFrame, ours: SimulationOutput | Backt
     columns = _our_trades(ours)
     assert len(columns["entry_bar"]) == len(theirs)
     last = len(frame) - 1
-    ends_open = len(theirs) > 0 and columns["exit_reason"][-1] == ExitReason.END and columns["exit_bar"][-1] == last
+    ends_open = (
+        len(theirs) > 0 and columns["exit_reason"][-1] == ExitReason.END and columns["exit_bar"][-1] == last
+    )
 
     np.testing.assert_array_equal(columns["entry_bar"], theirs.EntryBar)
     np.testing.assert_array_equal(columns["exit_bar"], theirs.ExitBar)
@@ -168,7 +176,9 @@ def assert_matches_reference(frame: pd.DataFrame, ours: SimulationOutput | Backt
     settled = slice(0, len(theirs) - 1) if ends_open else slice(None)
     np.testing.assert_allclose(columns["exit_price"][settled], theirs.ExitPrice.values[settled], rtol=REL)
     np.testing.assert_allclose(columns["pnl"][settled], theirs.PnL.values[settled], rtol=REL, atol=1e-9)
-    np.testing.assert_allclose(columns["return_pct"][settled], theirs.ReturnPct.values[settled], rtol=1e-7, atol=1e-12)
+    np.testing.assert_allclose(
+        columns["return_pct"][settled], theirs.ReturnPct.values[settled], rtol=1e-7, atol=1e-12
+    )
 
     their_equity = stats["_equity_curve"].Equity.to_numpy()
     our_equity = _our_equity(ours)

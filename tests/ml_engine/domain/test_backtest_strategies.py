@@ -149,5 +149,7 @@ def test_no_lookahead(name: str) -> None:
         settled = [t for t in base.trades if t.exit_bar <= k]
         assert [t for t in other.trades if t.exit_bar <= k] == settled
         entries = [(t.entry_bar, t.side, t.size, t.entry_price) for t in base.trades if t.entry_bar <= k + 1]
-        assert [(t.entry_bar, t.side, t.size, t.entry_price) for t in other.trades if t.entry_bar <= k + 1] == entries
+        assert [
+            (t.entry_bar, t.side, t.size, t.entry_price) for t in other.trades if t.entry_bar <= k + 1
+        ] == entries
         np.testing.assert_array_equal(other.equity_curve.equity[:k], base.equity_curve.equity[:k])

@@ -66,7 +66,11 @@ def test_integral_float_params_are_accepted_as_ints() -> None:
     resolved = get_strategy("sma_cross").resolve_params({"fast": 5.0, "slow": 30.0})
     assert resolved == {"fast": 5, "slow": 30}
     assert all(type(v) is int for v in resolved.values())
-    assert get_strategy("rsi_reversion").resolve_params({"lower": 20}) == {"period": 14, "lower": 20.0, "upper": 70.0}
+    assert get_strategy("rsi_reversion").resolve_params({"lower": 20}) == {
+        "period": 14,
+        "lower": 20.0,
+        "upper": 70.0,
+    }
 
 
 @pytest.mark.parametrize(
@@ -154,7 +158,10 @@ def test_catalogue_lists_the_builtin_strategies_with_valid_defaults() -> None:
             assert param.description
         defaults = {p.name: p.default for p in spec.params}
         assert get_strategy(spec.name).resolve_params({}) == defaults
-    assert [(p.name, p.type, p.default) for p in specs[0].params] == [("fast", "int", 10), ("slow", "int", 20)]
+    assert [(p.name, p.type, p.default) for p in specs[0].params] == [
+        ("fast", "int", 10),
+        ("slow", "int", 20),
+    ]
 
 
 def test_register_strategy_adds_to_the_catalogue(monkeypatch: pytest.MonkeyPatch) -> None:

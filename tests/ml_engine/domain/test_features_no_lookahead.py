@@ -23,6 +23,7 @@ def bars() -> Bars:
 
 def _perturb_from(bars: Bars, start: int, factor: float = 1.7) -> Bars:
     """Every bar from `start` on scaled (prices) and its volume changed."""
+
     def scaled(values: np.ndarray) -> np.ndarray:
         out = values.copy()
         out[start:] *= factor
@@ -30,8 +31,9 @@ def _perturb_from(bars: Bars, start: int, factor: float = 1.7) -> Bars:
 
     volume = bars.volume.copy()
     volume[start:] = volume[start:] * 3 + 11
-    return Bars.from_columns(bars.times, scaled(bars.open), scaled(bars.high), scaled(bars.low),
-                             scaled(bars.close), volume)
+    return Bars.from_columns(
+        bars.times, scaled(bars.open), scaled(bars.high), scaled(bars.low), scaled(bars.close), volume
+    )
 
 
 @pytest.mark.parametrize("t", [FEATURE_WARMUP, 200, 450, 598])
@@ -47,7 +49,9 @@ def test_atr_and_persistence_ignore_later_bars(bars: Bars) -> None:
     t = 300
     other = _perturb_from(bars, t + 1)
     np.testing.assert_array_equal(atr(bars)[: t + 1], atr(other)[: t + 1])
-    for ours, theirs in zip(persistence_range(bars, LOOKAHEAD), persistence_range(other, LOOKAHEAD), strict=True):
+    for ours, theirs in zip(
+        persistence_range(bars, LOOKAHEAD), persistence_range(other, LOOKAHEAD), strict=True
+    ):
         np.testing.assert_array_equal(ours[: t + 1], theirs[: t + 1])
 
 
@@ -56,7 +60,9 @@ def test_labels_at_t_read_only_bars_t_plus_1_to_t_plus_l(bars: Bars, t: int) -> 
     a = atr(bars)
 
     def labels(b: Bars) -> np.ndarray:
-        return np.stack([*range_labels(b, LOOKAHEAD), *barrier_labels(b, a, LOOKAHEAD, TAKE_PROFIT_ATR, STOP_LOSS_ATR)])
+        return np.stack(
+            [*range_labels(b, LOOKAHEAD), *barrier_labels(b, a, LOOKAHEAD, TAKE_PROFIT_ATR, STOP_LOSS_ATR)]
+        )
 
     base = labels(bars)
     # Bars after t + L do not change the label at t.

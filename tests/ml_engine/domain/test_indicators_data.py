@@ -1,4 +1,5 @@
-"""Shared by the indicator tests (no tests here): backtesting.py's bundled EURUSD (hourly) and GOOG (daily) as Bars."""
+"""Shared by the indicator tests (no tests here): backtesting.py's bundled EURUSD (hourly) and GOOG (daily)
+as Bars."""
 
 from __future__ import annotations
 

@@ -20,7 +20,10 @@ def test_round_trips_through_strict_json() -> None:
     [series] = compute(DATASETS["EURUSD"], parse_indicators("rsi"))
     values = json_values(series.outputs["rsi"])
     text = json.dumps(values, allow_nan=False)  # would raise on NaN
-    assert json.loads(text)[: series.warmup_bars + 1][-2:] == [None, float(series.outputs["rsi"][series.warmup_bars])]
+    assert json.loads(text)[: series.warmup_bars + 1][-2:] == [
+        None,
+        float(series.outputs["rsi"][series.warmup_bars]),
+    ]
     assert values.count(None) == series.warmup_bars
 
 

@@ -59,7 +59,10 @@ def test_limit_counts_indicators_as_written() -> None:
     assert len(parse_indicators([f"sma:{p}" for p in range(2, 2 + MAX_INDICATORS_PER_REQUEST)])) == 20
     with pytest.raises(InvalidArgument) as raised:
         parse_indicators(",".join(["rsi"] * (MAX_INDICATORS_PER_REQUEST + 1)))
-    assert raised.value.violations[0].description == "too many indicators: at most 20 per request, 'rsi' is one more"
+    assert (
+        raised.value.violations[0].description
+        == "too many indicators: at most 20 per request, 'rsi' is one more"
+    )
 
 
 SUPPORTED = "adx, atr, bbands, cci, ema, macd, mfi, obv, rsi, sma, stoch, vwap, willr"

@@ -27,9 +27,18 @@ TALIB_REFERENCE: dict[str, Reference] = {
     "bbands": lambda b: talib.BBANDS(b.close, timeperiod=20, nbdevup=2.0, nbdevdn=2.0, matype=0),
     "bbands:10,1.5": lambda b: talib.BBANDS(b.close, timeperiod=10, nbdevup=1.5, nbdevdn=1.5, matype=0),
     "stoch": lambda b: talib.STOCH(
-        b.high, b.low, b.close, fastk_period=14, slowk_period=3, slowk_matype=0, slowd_period=3, slowd_matype=0
+        b.high,
+        b.low,
+        b.close,
+        fastk_period=14,
+        slowk_period=3,
+        slowk_matype=0,
+        slowd_period=3,
+        slowd_matype=0,
     ),
-    "stoch:5,1,2": lambda b: talib.STOCH(b.high, b.low, b.close, fastk_period=5, slowk_period=1, slowd_period=2),
+    "stoch:5,1,2": lambda b: talib.STOCH(
+        b.high, b.low, b.close, fastk_period=5, slowk_period=1, slowd_period=2
+    ),
     "adx": lambda b: (talib.ADX(b.high, b.low, b.close, timeperiod=14),),
     "obv": lambda b: (talib.OBV(b.close, b.volume),),
     "cci": lambda b: (talib.CCI(b.high, b.low, b.close, timeperiod=20),),

@@ -20,10 +20,17 @@ def test_matches_pandas_resample(target: str) -> None:
     got = resample(bars, TIMEFRAMES["1h"], TIMEFRAMES[target])
     utc = EURUSD.tz_localize("UTC")
     frame = utc.resample("4h", origin="epoch") if target == "4h" else utc.resample("1D")
-    expected = frame.agg({"Open": "first", "High": "max", "Low": "min", "Close": "last", "Volume": "sum"}).dropna()
+    expected = frame.agg(
+        {"Open": "first", "High": "max", "Low": "min", "Close": "last", "Volume": "sum"}
+    ).dropna()
     assert list(got.times) == list(expected.index.as_unit("s").asi8)
-    for ours, theirs in ((got.open, "Open"), (got.high, "High"), (got.low, "Low"), (got.close, "Close"),
-                         (got.volume, "Volume")):
+    for ours, theirs in (
+        (got.open, "Open"),
+        (got.high, "High"),
+        (got.low, "Low"),
+        (got.close, "Close"),
+        (got.volume, "Volume"),
+    ):
         np.testing.assert_array_equal(ours, expected[theirs].to_numpy())
 
 
@@ -47,7 +54,9 @@ def test_buckets_align_to_utc_boundaries() -> None:
     start = 1_700_006_400 + 3 * 3600  # 03:00 UTC
     times = [start + i * 3600 for i in range(3)]
     ones = np.ones(3)
-    four_hourly = resample(Bars.from_columns(times, ones, ones, ones, ones, ones), TIMEFRAMES["1h"], TIMEFRAMES["4h"])
+    four_hourly = resample(
+        Bars.from_columns(times, ones, ones, ones, ones, ones), TIMEFRAMES["1h"], TIMEFRAMES["4h"]
+    )
     assert [t % 86400 // 3600 for t in four_hourly.times] == [0, 4]
 
 

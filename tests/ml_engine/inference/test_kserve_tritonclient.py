@@ -53,13 +53,22 @@ async def served(tmp_path: Path) -> AsyncIterator[Served]:
     keys.ensure()
     registry = ModelRegistry(serving_settings(repo))
     await registry.start()
-    guard = AccessInterceptor(TokenVerifier(keys_from_folder(keys.folder), "trading-platform", "trading-api"),
-                              access_rules([SERVICE_NAME]))
+    guard = AccessInterceptor(
+        TokenVerifier(keys_from_folder(keys.folder), "trading-platform", "trading-api"),
+        access_rules([SERVICE_NAME]),
+    )
     port = free_port()
     handlers = InferenceHandlers(registry)
-    host = ServiceHost(name="ml_engine_test", host="127.0.0.1", port=port, service_names=[SERVICE_NAME],
-                       registrars=[lambda server: add_inference_service(handlers, server)],
-                       stats=CallStats("ml_engine_test"), grace_s=1, inner_interceptors=[guard])
+    host = ServiceHost(
+        name="ml_engine_test",
+        host="127.0.0.1",
+        port=port,
+        service_names=[SERVICE_NAME],
+        registrars=[lambda server: add_inference_service(handlers, server)],
+        stats=CallStats("ml_engine_test"),
+        grace_s=1,
+        inner_interceptors=[guard],
+    )
     await host.start()
     client = triton.InferenceServerClient(url=f"127.0.0.1:{port}")
     token = keys.sign(claims(roles=["user"]))
@@ -95,9 +104,16 @@ async def test_probes_metadata_and_infer_round_trip(served: Served) -> None:
     assert [(t.name, t.datatype, list(t.shape)) for t in meta.outputs] == [("outputs", "FP32", [-1, 4])]
 
     x = np.random.default_rng(0).normal(size=(5, 4, F)).astype(np.float32)
-    result = await client.infer("seq", [_input(x)], outputs=[triton.InferRequestedOutput("outputs")],
-                                request_id="r-1", headers=headers)
-    direct = ort.InferenceSession(str(served.repo / "seq" / "1" / "model.onnx")).run(["outputs"], {"features": x})[0]
+    result = await client.infer(
+        "seq",
+        [_input(x)],
+        outputs=[triton.InferRequestedOutput("outputs")],
+        request_id="r-1",
+        headers=headers,
+    )
+    direct = ort.InferenceSession(str(served.repo / "seq" / "1" / "model.onnx")).run(
+        ["outputs"], {"features": x}
+    )[0]
     got = result.as_numpy("outputs")
     assert got.dtype == np.float32 and got.shape == (5, 4)
     np.testing.assert_allclose(got, direct, rtol=1e-6, atol=1e-6)
@@ -107,7 +123,9 @@ async def test_probes_metadata_and_infer_round_trip(served: Served) -> None:
     # model_version honoured; all outputs when none is requested.
     tab_x = np.random.default_rng(1).normal(size=(3, F)).astype(np.float32)
     tab = await client.infer("tab", [_input(tab_x)], model_version="2", headers=headers)
-    direct = ort.InferenceSession(str(served.repo / "tab" / "2" / "model.onnx")).run(None, {"features": tab_x})[0]
+    direct = ort.InferenceSession(str(served.repo / "tab" / "2" / "model.onnx")).run(
+        None, {"features": tab_x}
+    )[0]
     np.testing.assert_allclose(tab.as_numpy("outputs"), direct, rtol=1e-6, atol=1e-6)
 
 
@@ -147,8 +165,12 @@ async def test_bad_requests_are_invalid_argument_with_clear_messages(served: Ser
         await client.infer("tab", [fp64], headers=headers)
     assert caught.value.status() == "StatusCode.INVALID_ARGUMENT"
     with pytest.raises(InferenceServerException, match="no tensor output 'nope'"):
-        await client.infer("tab", [_input(np.zeros((1, F), np.float32))],
-                           outputs=[triton.InferRequestedOutput("nope")], headers=headers)
+        await client.infer(
+            "tab",
+            [_input(np.zeros((1, F), np.float32))],
+            outputs=[triton.InferRequestedOutput("nope")],
+            headers=headers,
+        )
     with pytest.raises(InferenceServerException) as caught:
         await client.infer("nope", [_input(np.zeros((1, F), np.float32))], headers=headers)
     assert caught.value.status() == "StatusCode.NOT_FOUND"
@@ -178,5 +200,7 @@ async def test_inference_needs_a_token_and_unserved_methods_are_refused(served: 
     assert caught.value.status() == "StatusCode.PERMISSION_DENIED"
     # Health stays open for probes.
     async with grpc.aio.insecure_channel(f"127.0.0.1:{served.port}") as channel:
-        reply = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=SERVICE_NAME))
+        reply = await health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(service=SERVICE_NAME)
+        )
     assert reply.status == health_pb2.HealthCheckResponse.SERVING

@@ -26,22 +26,34 @@ from ml_engine.domain.forecasting.signals import (
 
 def ensemble(beats: bool = True, **members: list[Member]) -> HorizonEnsemble:
     default = {
-        "range_high_pct": [Member("m_high", "range_high_pct", 0.75), Member(BASELINE_MEMBER, "range_high_pct", 0.25)],
+        "range_high_pct": [
+            Member("m_high", "range_high_pct", 0.75),
+            Member(BASELINE_MEMBER, "range_high_pct", 0.25),
+        ],
         "range_low_pct": [Member("m_seq", "range_low_pct", 1.0), Member("m_zero", "range_low_pct", 0.0)],
         "tp_long": [Member("m_seq", "tp_long", 0.5), Member("m_tp", "tp_long", 0.5)],
         "tp_short": [Member(BASELINE_MEMBER, "tp_short", 1.0)],
     }
     default.update(members)
     return HorizonEnsemble(
-        horizon="intraday", members=default, baseline_high_coef=1.2, baseline_low_coef=-1.1,
-        tp_long_base_rate=0.30, tp_short_base_rate=0.32, classifier_beats_baseline=beats,
+        horizon="intraday",
+        members=default,
+        baseline_high_coef=1.2,
+        baseline_low_coef=-1.1,
+        tp_long_base_rate=0.30,
+        tp_short_base_rate=0.32,
+        classifier_beats_baseline=beats,
     )
 
 
 def test_weighted_combination_per_column_with_the_baseline_member() -> None:
     e = ensemble()
-    values = {("m_high", "range_high_pct"): 0.8, ("m_seq", "range_low_pct"): -0.5, ("m_seq", "tp_long"): 0.4,
-              ("m_tp", "tp_long"): 0.6}
+    values = {
+        ("m_high", "range_high_pct"): 0.8,
+        ("m_seq", "range_low_pct"): -0.5,
+        ("m_seq", "tp_long"): 0.4,
+        ("m_tp", "tp_long"): 0.6,
+    }
     out = combine(e, values, atr_pct=0.002)
     # baseline high = 1.2 * 0.002 * 100 = 0.24
     assert out.range_high_pct == pytest.approx(0.75 * 0.8 + 0.25 * 0.24)
@@ -54,12 +66,22 @@ def test_weighted_combination_per_column_with_the_baseline_member() -> None:
 
 
 def test_baseline_only_ensemble_says_so_and_crossed_ranges_are_ordered() -> None:
-    e = ensemble(range_high_pct=[Member(BASELINE_MEMBER, "range_high_pct", 1.0)],
-                 range_low_pct=[Member(BASELINE_MEMBER, "range_low_pct", 1.0)])
+    e = ensemble(
+        range_high_pct=[Member(BASELINE_MEMBER, "range_high_pct", 1.0)],
+        range_low_pct=[Member(BASELINE_MEMBER, "range_low_pct", 1.0)],
+    )
     assert range_source(e) == "baseline"
     crossed = ensemble(range_low_pct=[Member("m_seq", "range_low_pct", 1.0)])
-    out = combine(crossed, {("m_high", "range_high_pct"): -0.2, ("m_seq", "range_low_pct"): 0.5,
-                            ("m_seq", "tp_long"): 2.0, ("m_tp", "tp_long"): 2.0}, atr_pct=0.0)
+    out = combine(
+        crossed,
+        {
+            ("m_high", "range_high_pct"): -0.2,
+            ("m_seq", "range_low_pct"): 0.5,
+            ("m_seq", "tp_long"): 2.0,
+            ("m_tp", "tp_long"): 2.0,
+        },
+        atr_pct=0.0,
+    )
     assert out.range_low_pct <= out.range_high_pct
     assert out.tp_long == 1.0  # clipped to a probability
     high, low = prices_from_pct(1.2, 1.0, -0.5)
@@ -99,8 +121,9 @@ def test_levels_risk_reward_and_summary() -> None:
     assert sell.take_profit < 1.1 < sell.stop_loss
     hold = levels(Action.HOLD, 1.1, 0.002)
     assert (hold.entry, hold.take_profit, hold.stop_loss, hold.risk_reward) == (1.1, 0.0, 0.0, 0.0)
-    explanation = top_contributions(("a", "b", "c", "d", "e", "f"), [1, 2, 3, 4, 5, 6],
-                                    [0.1, -0.9, 0.3, 0.0, 0.5, -0.2])
+    explanation = top_contributions(
+        ("a", "b", "c", "d", "e", "f"), [1, 2, 3, 4, 5, 6], [0.1, -0.9, 0.3, 0.0, 0.5, -0.2]
+    )
     assert [c.feature for c in explanation] == ["b", "e", "c", "f", "a"]
     text = summary("EURUSD", "1h", decide(0.5, 0.3, ensemble()), buy, explanation)
     assert text.startswith("BUY EURUSD on 1h") and "main drivers: b, e, c" in text

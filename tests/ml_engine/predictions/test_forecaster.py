@@ -28,9 +28,13 @@ from tests.ml_engine.predictions.support import MODEL_REPOSITORY, manifest, stor
 SERVED = [h for h in ("intraday", "swing", "position") if h in manifest()]
 
 
-def forecaster(store: MarketStore, registry: ModelRegistry, recorder: PredictionRecorder | None = None) -> Forecaster:
+def forecaster(
+    store: MarketStore, registry: ModelRegistry, recorder: PredictionRecorder | None = None
+) -> Forecaster:
     import_sample(store.engine, "EURUSD")
-    return Forecaster(BarWindows(store.engine), registry, manifest(), recorder, XgbExplainer(MODEL_REPOSITORY))
+    return Forecaster(
+        BarWindows(store.engine), registry, manifest(), recorder, XgbExplainer(MODEL_REPOSITORY)
+    )
 
 
 def complete_bars(store: MarketStore, timeframe: str, end: int | None = None):  # type: ignore[no-untyped-def]
@@ -51,7 +55,10 @@ async def test_predict_all_horizons_matches_the_models_run_by_hand(
     assert result.symbol == "EURUSD"
     assert [p.horizon.name for p in result.predictions] == SERVED
     assert len(result.skipped) == 1 and result.skipped[0].startswith("scalping: ")
-    assert "import them with make import-bars ARGS='<file.csv> --symbol EURUSD --timeframe 5m'" in result.skipped[0]
+    assert (
+        "import them with make import-bars ARGS='<file.csv> --symbol EURUSD --timeframe 5m'"
+        in result.skipped[0]
+    )
     for p in result.predictions:
         ensemble = manifest()[p.horizon.name]
         bars = complete_bars(market_store, p.horizon.timeframe)
@@ -79,7 +86,9 @@ async def test_predict_all_horizons_matches_the_models_run_by_hand(
         assert len(p.prediction_id) == 64
 
 
-async def test_scalping_alone_is_refused_naming_the_import(market_store: MarketStore, registry: ModelRegistry) -> None:
+async def test_scalping_alone_is_refused_naming_the_import(
+    market_store: MarketStore, registry: ModelRegistry
+) -> None:
     with pytest.raises(FailedPrecondition) as error:
         await forecaster(market_store, registry).predict("EURUSD", parse_horizons("scalping"))
     assert error.value.message == (
@@ -96,7 +105,9 @@ async def test_unknown_symbol_and_bad_horizon(market_store: MarketStore, registr
     assert error.value.violations[0].field == "horizon"
 
 
-async def test_too_little_history_says_how_many_bars(market_store: MarketStore, registry: ModelRegistry) -> None:
+async def test_too_little_history_says_how_many_bars(
+    market_store: MarketStore, registry: ModelRegistry
+) -> None:
     store_synthetic(market_store.engine, "SHORTHIST", "1h", 3600, 50)
     f = forecaster(market_store, registry)
     with pytest.raises(FailedPrecondition) as error:
@@ -106,7 +117,9 @@ async def test_too_little_history_says_how_many_bars(market_store: MarketStore, 
     assert f"needs {needed} bars of 1h, has 50" in error.value.message
 
 
-async def test_as_of_uses_the_last_bar_complete_by_then(market_store: MarketStore, registry: ModelRegistry) -> None:
+async def test_as_of_uses_the_last_bar_complete_by_then(
+    market_store: MarketStore, registry: ModelRegistry
+) -> None:
     f = forecaster(market_store, registry)
     bars = complete_bars(market_store, "1h")
     t = int(bars.times[-100])
@@ -117,7 +130,9 @@ async def test_as_of_uses_the_last_bar_complete_by_then(market_store: MarketStor
     assert closed.predictions[0].close == bars.close[-100]
 
 
-async def test_same_prediction_twice_is_recorded_once(market_store: MarketStore, registry: ModelRegistry) -> None:
+async def test_same_prediction_twice_is_recorded_once(
+    market_store: MarketStore, registry: ModelRegistry
+) -> None:
     with market_store.engine.begin() as conn:
         conn.execute(predictions.delete())
     recorder = PredictionRecorder(PredictionStore(market_store.engine))
@@ -150,7 +165,9 @@ async def test_signal_follows_the_decision_rule_and_explains_it(
         shares = [abs(c.contribution) for c in signal.explanation]
         assert shares == sorted(shares, reverse=True)
         for c in signal.explanation:
-            assert c.value == pytest.approx(signal.forecast.features[FEATURE_NAMES.index(c.feature)], nan_ok=True)
+            assert c.value == pytest.approx(
+                signal.forecast.features[FEATURE_NAMES.index(c.feature)], nan_ok=True
+            )
         assert signal.summary.startswith(f"{signal.action.value} EURUSD on 1h")
 
 
@@ -161,7 +178,10 @@ async def test_signal_timeframe_errors(market_store: MarketStore, registry: Mode
     assert bad.value.violations[0].field == "timeframe"
     with pytest.raises(FailedPrecondition) as no_data:
         await f.signal("EURUSD", "5m")
-    assert "import them with make import-bars ARGS='<file.csv> --symbol EURUSD --timeframe 5m'" in no_data.value.message
+    assert (
+        "import them with make import-bars ARGS='<file.csv> --symbol EURUSD --timeframe 5m'"
+        in no_data.value.message
+    )
     # 5-minute bars (synthetic) make 15m bars, but no model reads 15m bars.
     store_synthetic(market_store.engine, "SYNTH5M", "5m", 300, 400)
     with pytest.raises(DependencyUnavailable) as no_model:
@@ -172,7 +192,9 @@ async def test_signal_timeframe_errors(market_store: MarketStore, registry: Mode
     assert HORIZONS["scalping"].timeframe == "5m"
 
 
-async def test_a_member_that_is_not_loaded_is_unavailable(market_store: MarketStore, registry: ModelRegistry) -> None:
+async def test_a_member_that_is_not_loaded_is_unavailable(
+    market_store: MarketStore, registry: ModelRegistry
+) -> None:
     import_sample(market_store.engine, "EURUSD")
     ensembles = manifest()
     intraday = ensembles["intraday"]

@@ -28,7 +28,9 @@ async def no_wait(_: float) -> None:
     await asyncio.sleep(0)
 
 
-def handlers(store: MarketStore, registry: ModelRegistry) -> tuple[PredictionHandlers, PredictionRecorder, Scorer]:
+def handlers(
+    store: MarketStore, registry: ModelRegistry
+) -> tuple[PredictionHandlers, PredictionRecorder, Scorer]:
     import_sample(store.engine, "EURUSD")
     with store.engine.begin() as conn:
         conn.execute(predictions.delete())
@@ -42,8 +44,10 @@ def handlers(store: MarketStore, registry: ModelRegistry) -> tuple[PredictionHan
 
 async def test_request_checks_name_the_field(market_store: MarketStore, registry: ModelRegistry) -> None:
     h, recorder, _ = handlers(market_store, registry)
-    for request, field in ((pb.PredictRequest(symbol="", horizon="all"), "symbol"),
-                           (pb.PredictRequest(symbol="EURUSD", horizon="weekly"), "horizon")):
+    for request, field in (
+        (pb.PredictRequest(symbol="", horizon="all"), "symbol"),
+        (pb.PredictRequest(symbol="EURUSD", horizon="weekly"), "horizon"),
+    ):
         with pytest.raises(InvalidArgument) as error:
             await h.Predict(request, None)  # type: ignore[arg-type]
         assert error.value.violations[0].field == field
@@ -53,7 +57,9 @@ async def test_request_checks_name_the_field(market_store: MarketStore, registry
     recorder.close()
 
 
-async def test_predict_signal_stream_and_scores_protos(market_store: MarketStore, registry: ModelRegistry) -> None:
+async def test_predict_signal_stream_and_scores_protos(
+    market_store: MarketStore, registry: ModelRegistry
+) -> None:
     h, recorder, scorer = handlers(market_store, registry)
     response = await h.Predict(pb.PredictRequest(symbol="eurusd"), None)  # type: ignore[arg-type]
     assert response.symbol == "EURUSD"

@@ -59,9 +59,11 @@ async def test_refuses_training_data_and_trades_after_it(registry: ModelRegistry
         np.testing.assert_array_equal(definition.positions(bars.slice(0, k), params), positions[:k])
     # The same decision function as GetSignals, on the ensemble's probabilities at each bar.
     tp_long, tp_short = model.predict(compute_features(bars))
-    expected = [position_of(decide(float(tp_long[i]), float(tp_short[i]), model.ensemble).action)
-                for i in range(model.first_bar, len(bars))]
-    assert positions[model.first_bar:].tolist() == expected
+    expected = [
+        position_of(decide(float(tp_long[i]), float(tp_short[i]), model.ensemble).action)
+        for i in range(model.first_bar, len(bars))
+    ]
+    assert positions[model.first_bar :].tolist() == expected
     assert not positions[: model.first_bar].any()
     if not model.ensemble.classifier_beats_baseline:
         assert result.metrics.trades == 0  # the classifiers earned no trust: always HOLD

@@ -11,7 +11,12 @@ import pytest
 from sqlalchemy import create_engine, func, inspect, select
 
 from ml_engine.data.market_store import MarketStore
-from ml_engine.data.prediction_repository import PredictionRecord, PredictionStore, get_prediction, predictions
+from ml_engine.data.prediction_repository import (
+    PredictionRecord,
+    PredictionStore,
+    get_prediction,
+    predictions,
+)
 from ml_engine.domain.forecasting.ensemble import HorizonEnsemble
 from ml_engine.domain.forecasting.features import atr
 from ml_engine.domain.forecasting.horizons import HORIZONS, STOP_LOSS_ATR, TAKE_PROFIT_ATR
@@ -37,26 +42,59 @@ def count(store: MarketStore) -> int:
 def record_for(bars: Bars, i: int, horizon: str, atr_value: float, suffix: str = "") -> PredictionRecord:
     h = HORIZONS[horizon]
     close = float(bars.close[i])
-    members = json.dumps([{"name": f"{horizon}_gru", "version": "1", "file_sha256": "ab", "target": "range_high",
-                           "weight": 1.0}], sort_keys=True)
+    members = json.dumps(
+        [
+            {
+                "name": f"{horizon}_gru",
+                "version": "1",
+                "file_sha256": "ab",
+                "target": "range_high",
+                "weight": 1.0,
+            }
+        ],
+        sort_keys=True,
+    )
     return PredictionRecord(
-        id=f"{horizon}-{i}{suffix}".ljust(64, "0"), model=f"{horizon}_ensemble", version="v1", symbol="EURUSD",
-        horizon=horizon, timeframe=h.timeframe, as_of=int(bars.times[i]), lookahead=h.lookahead, close=close,
-        atr=atr_value, predicted_high=close * 1.002, predicted_low=close * 0.998, tp_long=0.4, tp_short=0.3,
-        members=members, created_at=1_700_000_000,
+        id=f"{horizon}-{i}{suffix}".ljust(64, "0"),
+        model=f"{horizon}_ensemble",
+        version="v1",
+        symbol="EURUSD",
+        horizon=horizon,
+        timeframe=h.timeframe,
+        as_of=int(bars.times[i]),
+        lookahead=h.lookahead,
+        close=close,
+        atr=atr_value,
+        predicted_high=close * 1.002,
+        predicted_low=close * 0.998,
+        tp_long=0.4,
+        tp_short=0.3,
+        members=members,
+        created_at=1_700_000_000,
     )
 
 
 def manifest() -> dict[str, HorizonEnsemble]:
-    return {"intraday": HorizonEnsemble("intraday", {}, 1.0, -1.0, 0.3, 0.3, True,
-                                        {"coverage": 0.61, "mae_pct": 0.12, "tp_long_hit_rate": 0.29})}
+    return {
+        "intraday": HorizonEnsemble(
+            "intraday",
+            {},
+            1.0,
+            -1.0,
+            0.3,
+            0.3,
+            True,
+            {"coverage": 0.61, "mae_pct": 0.12, "tp_long_hit_rate": 0.29},
+        )
+    }
 
 
 def test_same_prediction_is_recorded_once(market_store: MarketStore) -> None:
     clear(market_store)
     import_sample(market_store.engine, "EURUSD")
-    bars = BarWindows(market_store.engine).latest(
-        Series("EURUSD", TIMEFRAMES["1h"], TIMEFRAMES["1h"]), 200).bars
+    bars = (
+        BarWindows(market_store.engine).latest(Series("EURUSD", TIMEFRAMES["1h"], TIMEFRAMES["1h"]), 200).bars
+    )
     record = record_for(bars, 150, "intraday", 0.001)
     store = PredictionStore(market_store.engine)
     recorder = PredictionRecorder(store)
@@ -74,7 +112,9 @@ def test_same_prediction_is_recorded_once(market_store: MarketStore) -> None:
 
 
 def test_store_failure_is_counted_not_raised(tmp_path: Path) -> None:
-    unmigrated = create_engine(f"sqlite:///{tmp_path / 'empty.db'}")  # no ml_predictions table: every write fails
+    unmigrated = create_engine(
+        f"sqlite:///{tmp_path / 'empty.db'}"
+    )  # no ml_predictions table: every write fails
     bars = Bars.from_columns([0, 3600], [1, 1], [1, 1], [1, 1], [1, 1], [0, 0])
     recorder = PredictionRecorder(PredictionStore(unmigrated))
     recorder.record(record_for(bars, 1, "intraday", 0.001))
@@ -85,7 +125,9 @@ def test_store_failure_is_counted_not_raised(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("horizon", ["intraday", "swing"])
-def test_scorer_fills_realized_values_from_the_label_functions(market_store: MarketStore, horizon: str) -> None:
+def test_scorer_fills_realized_values_from_the_label_functions(
+    market_store: MarketStore, horizon: str
+) -> None:
     clear(market_store)
     import_sample(market_store.engine, "EURUSD")
     windows = BarWindows(market_store.engine)

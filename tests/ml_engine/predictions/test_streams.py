@@ -42,21 +42,26 @@ async def collect(subscription: Subscription) -> list[StreamMessage]:
     return [m async for m in subscription.messages()]
 
 
-def hub_for(store: MarketStore, registry: ModelRegistry, loop: bool = False,
-            linger_s: float = 0.01) -> tuple[StreamHub, GatedFeed]:
+def hub_for(
+    store: MarketStore, registry: ModelRegistry, loop: bool = False, linger_s: float = 0.01
+) -> tuple[StreamHub, GatedFeed]:
     import_sample(store.engine, "EURUSD")
     windows = BarWindows(store.engine)
     feed = GatedFeed(ReplayFeed(windows, speed=1e9, history=6, loop=loop, sleep=no_wait))
     return StreamHub(Forecaster(windows, registry, manifest()), feed, linger_s=linger_s), feed
 
 
-async def test_subscribers_share_one_computation_per_bar(market_store: MarketStore, registry: ModelRegistry) -> None:
+async def test_subscribers_share_one_computation_per_bar(
+    market_store: MarketStore, registry: ModelRegistry
+) -> None:
     hub, feed = hub_for(market_store, registry)
     subscriptions = [await hub.subscribe("eurusd", tf) for tf in ("1h", "", "1h")]
     assert hub.subscribers("EURUSD", "1h") == 3 and hub.running() == [("EURUSD", "1h")]
     feed.open.set()
     received = await asyncio.wait_for(asyncio.gather(*(collect(s) for s in subscriptions)), 60)
-    stored = BarWindows(market_store.engine).latest(Series("EURUSD", TIMEFRAMES["1h"], TIMEFRAMES["1h"]), 6).bars
+    stored = (
+        BarWindows(market_store.engine).latest(Series("EURUSD", TIMEFRAMES["1h"], TIMEFRAMES["1h"]), 6).bars
+    )
     for messages in received:
         assert [m.sequence for m in messages] == [1, 2, 3, 4, 5, 6]
         assert [m.bar_time for m in messages] == [int(t) for t in stored.times]

@@ -38,7 +38,9 @@ async def test_concurrent_requests_share_session_runs(repo: Path) -> None:
 async def test_multi_row_requests_get_their_own_rows(repo: Path) -> None:
     session = _session(repo)
     batcher = MicroBatcher(session.run, ModelStats(), enabled=True, max_size=16, max_delay_s=0.05)
-    parts = [np.random.default_rng(i).normal(size=(k, 23)).astype(np.float32) for i, k in enumerate([1, 3, 2, 5])]
+    parts = [
+        np.random.default_rng(i).normal(size=(k, 23)).astype(np.float32) for i, k in enumerate([1, 3, 2, 5])
+    ]
     results = await asyncio.gather(*(batcher.submit(p) for p in parts))
     for part, values in zip(parts, results, strict=True):
         np.testing.assert_allclose(values, expected(part, 3), rtol=1e-5, atol=1e-5)

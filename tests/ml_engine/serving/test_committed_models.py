@@ -36,8 +36,11 @@ async def test_every_committed_model_serves_and_matches_onnx_runtime() -> None:
             served = registry.infer_sync(entry.name, x)
             assert served.values.shape == (7, len(meta.output_columns))
             path = REPOSITORY / entry.name / entry.active_version / "model.onnx"
-            raw = np.asarray(ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-                             .run([meta.output_name], {meta.input_name: x})[0])
+            raw = np.asarray(
+                ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(
+                    [meta.output_name], {meta.input_name: x}
+                )[0]
+            )
             direct = raw.reshape(len(x), -1)[:, meta.output_indices]
             np.testing.assert_allclose(served.values, direct, rtol=1e-6, atol=1e-6)
             batched = await registry.infer(entry.name, x[:1])

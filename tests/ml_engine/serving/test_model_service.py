@@ -42,8 +42,14 @@ async def test_list_and_get_models(registry: ModelRegistry) -> None:
     assert model.card_path == "ml_engine/model_repository/intraday_xgb_range_high/README.md"
     v1, v2 = model.versions
     assert v2.state == pb.MODEL_STATE_READY and v2.execution_provider == "CPUExecutionProvider"
-    assert v2.intended_provider == "CPUExecutionProvider" and len(v2.file_sha256) == 64 and v2.loaded_at.seconds > 0
-    assert v1.state == pb.MODEL_STATE_AVAILABLE and v1.metrics["coverage"] == 0.8  # card figures of an unloaded version
+    assert (
+        v2.intended_provider == "CPUExecutionProvider"
+        and len(v2.file_sha256) == 64
+        and v2.loaded_at.seconds > 0
+    )
+    assert (
+        v1.state == pb.MODEL_STATE_AVAILABLE and v1.metrics["coverage"] == 0.8
+    )  # card figures of an unloaded version
     assert v2.baseline_metrics["mae_pct"] == 0.35 and v2.beats_baseline
     assert v2.training_start.ToJsonString() == "2020-01-01T00:00:00Z" and v2.training_data_sha256 == "0" * 64
     with pytest.raises(NotFound):
@@ -56,20 +62,26 @@ async def test_activation_is_audited(registry: ModelRegistry, caplog: pytest.Log
     token = caller_var.set(Caller("admin-7", frozenset({"admin"}), "pro"))
     try:
         reply = await handlers.ActivateModelVersion(
-            pb.ActivateModelVersionRequest(name="intraday_xgb_range_high", version="1"), None  # type: ignore[arg-type]
+            pb.ActivateModelVersionRequest(name="intraday_xgb_range_high", version="1"),
+            None,  # type: ignore[arg-type]
         )
         assert reply.model.active_version == "1"
         with pytest.raises(InvalidArgument) as caught:
             await handlers.ActivateModelVersion(
-                pb.ActivateModelVersionRequest(name="intraday_xgb_range_high", version="7"), None  # type: ignore[arg-type]
+                pb.ActivateModelVersionRequest(name="intraday_xgb_range_high", version="7"),
+                None,  # type: ignore[arg-type]
             )
         assert caught.value.violations[0].field == "version"
         with pytest.raises(NotFound):
-            await handlers.ActivateModelVersion(pb.ActivateModelVersionRequest(name="nope", version="1"), None)  # type: ignore[arg-type]
+            await handlers.ActivateModelVersion(
+                pb.ActivateModelVersionRequest(name="nope", version="1"), None
+            )  # type: ignore[arg-type]
     finally:
         caller_var.reset(token)
     records = [r.__dict__ for r in caplog.records if r.name == "ml_engine.audit"]
-    assert [(r["actor"], r["model"], r.get("from_version"), r["to_version"], r["outcome"]) for r in records] == [
+    assert [
+        (r["actor"], r["model"], r.get("from_version"), r["to_version"], r["outcome"]) for r in records
+    ] == [
         ("admin-7", "intraday_xgb_range_high", "2", "1", "activated"),
         ("admin-7", "intraday_xgb_range_high", "1", "7", "refused"),
         ("admin-7", "nope", None, "1", "refused"),

@@ -39,7 +39,11 @@ async def test_start_loads_the_highest_version_of_each_model(repo: Path) -> None
         assert tab.execution_provider == "CPUExecutionProvider"
         # The version not loaded is listed with its card figures, not loaded.
         v1 = next(v for v in tab.versions if v.version == "1")
-        assert v1.state is ModelState.AVAILABLE and v1.metadata is not None and v1.metadata.metrics["coverage"] == 0.8
+        assert (
+            v1.state is ModelState.AVAILABLE
+            and v1.metadata is not None
+            and v1.metadata.metrics["coverage"] == 0.8
+        )
         assert registry.is_ready("tab") and registry.ready()
         result = await registry.infer("tab", ROW)
         np.testing.assert_allclose(result.values, expected(ROW, 2), rtol=1e-5, atol=1e-5)
@@ -112,7 +116,9 @@ async def test_activate_checks_the_version(repo: Path) -> None:
         assert entry.active_version == "1"
         states = {v.version: v.state for v in entry.versions}
         assert states == {"1": ModelState.READY, "2": ModelState.AVAILABLE, "3": ModelState.FAILED}
-        np.testing.assert_allclose((await registry.infer("m", ROW)).values, expected(ROW, 1), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(
+            (await registry.infer("m", ROW)).values, expected(ROW, 1), rtol=1e-5, atol=1e-5
+        )
     finally:
         await registry.stop()
 
@@ -178,14 +184,19 @@ async def test_file_watch_loads_a_new_version_once_its_file_is_stable(repo: Path
         assert {v.version: v.state for v in registry.entry("m").versions}["2"] is ModelState.AVAILABLE
         await registry.refresh()
         assert registry.entry("m").active_version == "2"
-        np.testing.assert_allclose((await registry.infer("m", ROW)).values, expected(ROW, 2), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(
+            (await registry.infer("m", ROW)).values, expected(ROW, 2), rtol=1e-5, atol=1e-5
+        )
         # A broken new version is marked FAILED, not retried while unchanged, and 2 keeps serving.
         write(repo, "m", 3, meta=replace(metadata("m", 3), feature_schema_hash="0" * 64))
         await registry.refresh()
         await registry.refresh()
         await registry.refresh()
         entry = registry.entry("m")
-        assert entry.active_version == "2" and {v.version: v.state for v in entry.versions}["3"] is ModelState.FAILED
+        assert (
+            entry.active_version == "2"
+            and {v.version: v.state for v in entry.versions}["3"] is ModelState.FAILED
+        )
         # A whole new model folder is picked up too.
         write(repo, "other", 1)
         await registry.refresh()

@@ -70,7 +70,9 @@ def test_cuda_asked_on_a_cpu_only_runtime_is_degraded_and_says_so_loudly(
 ) -> None:
     write(repo, "m", 1)
     caplog.set_level(logging.ERROR, logger="ml_engine.serving")
-    loaded = load_session("m", scan(repo)["m"].versions[0], serving_settings(repo, ml_execution_provider="cuda"))
+    loaded = load_session(
+        "m", scan(repo)["m"].versions[0], serving_settings(repo, ml_execution_provider="cuda")
+    )
     assert loaded.intended_provider == CUDA and loaded.provider == CPU
     assert loaded.state is ModelState.DEGRADED and "CUDAExecutionProvider did not load" in loaded.reason
     assert any(r.levelno == logging.ERROR and "DEGRADED" in r.getMessage() for r in caplog.records)

@@ -15,7 +15,9 @@ def model_dirs(repository: Path = SHIPPED_REPOSITORY) -> list[Path]:
 
 
 def onnx_path(folder: Path) -> Path:
-    versions = sorted((p for p in folder.iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name))
+    versions = sorted(
+        (p for p in folder.iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name)
+    )
     return versions[-1] / "model.onnx"
 
 

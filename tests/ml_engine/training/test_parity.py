@@ -1,4 +1,5 @@
-"""Every committed model: ONNX Runtime vs its framework (xgb.json / torch_state.pt) on real rows it never saw."""
+"""Every committed model: ONNX Runtime vs its framework (xgb.json / torch_state.pt) on real rows it never
+saw."""
 
 from __future__ import annotations
 

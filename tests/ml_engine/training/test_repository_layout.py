@@ -47,7 +47,9 @@ def _config(folder: Path) -> dict[str, object]:
 
 
 def _dims(value_info: onnx.ValueInfoProto) -> list[int | str]:
-    return [d.dim_value if d.HasField("dim_value") else d.dim_param for d in value_info.type.tensor_type.shape.dim]
+    return [
+        d.dim_value if d.HasField("dim_value") else d.dim_param for d in value_info.type.tensor_type.shape.dim
+    ]
 
 
 def test_every_horizon_with_real_data_has_all_its_models_and_scalping_none() -> None:
@@ -83,7 +85,9 @@ def test_model_folder(folder: Path) -> None:
     assert config["name"] == folder.name
     assert config["platform"] == "onnxruntime_onnx"
     assert int(str(config["max_batch_size"])) > 0 and config["dynamic_batching"]
-    graph_inputs = {i.name: i for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer}}
+    graph_inputs = {
+        i.name: i for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer}
+    }
     graph_outputs = {o.name: o for o in model.graph.output}
     in_name, in_dims, in_type = config["input"]  # type: ignore[misc]
     out_name, out_dims, out_type = config["output"]  # type: ignore[misc]
@@ -95,7 +99,9 @@ def test_model_folder(folder: Path) -> None:
     graph_out = _dims(graph_outputs[out_name])
     assert graph_in[1:] == in_dims and graph_out[1:] == out_dims
     assert not isinstance(graph_in[0], int) or graph_in[0] == 0  # a named or unset (dynamic) batch dim
-    assert in_dims == ([len(FEATURE_NAMES)] if meta.window_bars == 1 else [meta.window_bars, len(FEATURE_NAMES)])
+    assert in_dims == (
+        [len(FEATURE_NAMES)] if meta.window_bars == 1 else [meta.window_bars, len(FEATURE_NAMES)]
+    )
     assert max(meta.output_indices) < out_dims[-1]
     assert len(meta.output_indices) == len(meta.output_columns)
 

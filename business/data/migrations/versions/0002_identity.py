@@ -112,7 +112,9 @@ def upgrade() -> None:
     schema = _audit_schema()
     op.create_table(
         "events",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True),
+        sa.Column(
+            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True
+        ),
         _ts("at"),
         sa.Column("action", sa.String(64), nullable=False),
         sa.Column("outcome", sa.String(16), nullable=False),
@@ -161,5 +163,12 @@ def downgrade() -> None:
         for verb in ("update", "delete"):
             op.execute(f"DROP TRIGGER IF EXISTS events_no_{verb}")
     op.drop_table("events", schema=schema)
-    for table in ("one_time_codes", "backup_codes", "refresh_tokens", "sessions", "oauth_identities", "users"):
+    for table in (
+        "one_time_codes",
+        "backup_codes",
+        "refresh_tokens",
+        "sessions",
+        "oauth_identities",
+        "users",
+    ):
         op.drop_table(table)

@@ -47,7 +47,9 @@ def upgrade() -> None:
         sa.Column("tp_short_outcome", sa.Float(53), nullable=True),
     )
     # The scorer: pending predictions of a series whose lookahead has passed.
-    op.create_index("ix_ml_predictions_pending", "ml_predictions", ["realized_at", "symbol", "timeframe", "as_of"])
+    op.create_index(
+        "ix_ml_predictions_pending", "ml_predictions", ["realized_at", "symbol", "timeframe", "as_of"]
+    )
     # GetPredictionScores: aggregates per model, symbol and horizon.
     op.create_index("ix_ml_predictions_scores", "ml_predictions", ["model", "symbol", "horizon"])
 

@@ -57,7 +57,8 @@ class StrategyDefinition:
         return self.spec.name
 
     def resolve_params(self, params: Mapping[str, float]) -> dict[str, ParamValue]:
-        """User params checked and typed, defaults filled in; InvalidArgument names each bad `params.<name>`."""
+        """User params checked and typed, defaults filled in; InvalidArgument names each bad
+        `params.<name>`."""
         known = {p.name for p in self.spec.params}
         violations = [
             FieldViolation(

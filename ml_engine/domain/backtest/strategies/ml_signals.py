@@ -57,16 +57,25 @@ class MlSignalModel:
 SPEC = StrategySpec(
     name=NAME,
     description=(
-        "Trades the ML engine's signals on 1h (intraday models), 4h (swing) or 1d (position) bars: long on BUY, "
+        "Trades the ML engine's signals on 1h (intraday models), 4h (swing) or 1d (position) bars: long on "
+        "BUY, "
         "short (or flat when shorting is off) on SELL, flat on HOLD. A signal is BUY when the ensemble's "
-        "probability that a long take-profit (1.5 ATR) is hit before its stop-loss (1 ATR) beats the long base "
+        "probability that a long take-profit (1.5 ATR) is hit before its stop-loss (1 ATR) beats the long "
+        "base "
         "rate by at least `margin` and by more than the short side does; SELL mirrored; always HOLD when the "
-        "classifiers did not beat their base rate on held-out data. Computed walk-forward from the bars up to "
+        "classifiers did not beat their base rate on held-out data. Computed walk-forward from the bars up "
+        "to "
         "each bar; the range must start after the models' training data."
     ),
     params=(
-        ParamSpec("margin", "float", SIGNAL_MARGIN, 0.0, 0.5,
-                  "How far a TP probability must exceed its base rate to trade (probability points)."),
+        ParamSpec(
+            "margin",
+            "float",
+            SIGNAL_MARGIN,
+            0.0,
+            0.5,
+            "How far a TP probability must exceed its base rate to trade (probability points).",
+        ),
     ),
 )
 
@@ -87,7 +96,8 @@ def check_after_training(model: MlSignalModel, first_time: int, seconds: int) ->
     seen_until = model.trained_until + model.horizon.lookahead * seconds
     if first_time <= seen_until:
         raise FailedPrecondition(
-            f"the {model.horizon.name} models were trained on data up to {_iso(seen_until)} (training end plus "
+            f"the {model.horizon.name} models were trained on data up to {_iso(seen_until)} (training end "
+            "plus "
             f"the {model.horizon.lookahead}-bar lookahead); start the backtest after {_iso(seen_until)}"
         )
 
@@ -121,7 +131,9 @@ def ml_signals_definition(current_models: Callable[[], Mapping[str, MlSignalMode
         margin = float(params["margin"])
         for i in range(model.first_bar, len(bars)):
             if np.isfinite(tp_long[i]) and np.isfinite(tp_short[i]):
-                out[i] = position_of(decide(float(tp_long[i]), float(tp_short[i]), model.ensemble, margin).action)
+                out[i] = position_of(
+                    decide(float(tp_long[i]), float(tp_short[i]), model.ensemble, margin).action
+                )
         return out
 
     def first_signal_bar(_: StrategyParams) -> int:

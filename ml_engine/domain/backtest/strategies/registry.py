@@ -27,7 +27,9 @@ def get_strategy(name: str) -> StrategyDefinition:
     """The strategy called `name`, or INVALID_ARGUMENT on `strategy`."""
     definition = _STRATEGIES.get(name)
     if definition is None:
-        raise InvalidArgument.field("strategy", f"unknown strategy {name!r}; use one of {', '.join(_STRATEGIES)}")
+        raise InvalidArgument.field(
+            "strategy", f"unknown strategy {name!r}; use one of {', '.join(_STRATEGIES)}"
+        )
     return definition
 
 

@@ -45,7 +45,11 @@ def first_signal_bar(params: StrategyParams) -> int:
 
 def cross_checks(params: StrategyParams) -> Sequence[FieldViolation]:
     if params["lower"] >= params["upper"]:
-        return (FieldViolation("params.lower", f"must be less than upper ({params['upper']}), got {params['lower']}"),)
+        return (
+            FieldViolation(
+                "params.lower", f"must be less than upper ({params['upper']}), got {params['lower']}"
+            ),
+        )
     return ()
 
 

@@ -44,7 +44,9 @@ def first_signal_bar(params: StrategyParams) -> int:
 
 def cross_checks(params: StrategyParams) -> Sequence[FieldViolation]:
     if params["fast"] >= params["slow"]:
-        return (FieldViolation("params.fast", f"must be less than slow ({params['slow']}), got {params['fast']}"),)
+        return (
+            FieldViolation("params.fast", f"must be less than slow ({params['slow']}), got {params['fast']}"),
+        )
     return ()
 
 

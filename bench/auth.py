@@ -73,7 +73,8 @@ def argon2_figures() -> dict[str, float]:
 
 
 def verification_figures(keys_dir: Path, issuer: str, audience: str, redis_url: str) -> dict[str, float]:
-    from service_runtime.access import Caller, TokenVerifier, keys_from_folder
+    from service_runtime.access import TokenVerifier, keys_from_folder
+    from service_runtime.caller import Caller
     from service_runtime.revocations import RedisRevocations
     from service_runtime.signing_keys import SigningKeyStore
 

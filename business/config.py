@@ -6,19 +6,22 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from service_runtime import defaults
 from service_runtime.config import CommonSettings
 
 SERVICE_VERSION = "0.1.0"
 
 
 class BusinessSettings(CommonSettings):
-    business_grpc_port: int = Field(50051, description="business service gRPC port")
-    business_metrics_port: int = Field(9101, description="business Prometheus /metrics port (0: off)")
+    business_grpc_port: int = Field(defaults.BUSINESS_GRPC_PORT, description="business service gRPC port")
+    business_metrics_port: int = Field(
+        defaults.BUSINESS_METRICS_PORT, description="business Prometheus /metrics port (0: off)"
+    )
     database_url: str = Field(
         "sqlite:///.data/business.db",
         description="business store; postgresql://user:pass@host:5432/db in production",
     )
-    ml_service_url: str = Field("127.0.0.1:50052", description="gRPC target of the ML engine")
+    ml_service_url: str = Field(defaults.ML_GRPC_TARGET, description="gRPC target of the ML engine")
     # The seed's ML_SERVICE_TIMEOUT, in ms; capped at 30 s like every outgoing call.
     ml_service_timeout: int = Field(
         30_000, gt=0, le=30_000, description="deadline of calls to the ML engine (ms)"
@@ -45,7 +48,7 @@ class BusinessSettings(CommonSettings):
     twilio_phone_number: str = Field("", description="Twilio sender number, E.164")
     twilio_api_base_url: str = Field("", description="replaces https://api.twilio.com (tests only)")
     public_web_url: str = Field(
-        "http://localhost:8080", description="base URL of the links in emails (verify-email, reset-password)"
+        defaults.EDGE_URL, description="base URL of the links in emails (verify-email, reset-password)"
     )
 
     # --- identity: second factor, passwords, token and code lifetimes -------------------------

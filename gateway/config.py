@@ -6,14 +6,19 @@ from typing import Self
 
 from pydantic import Field, model_validator
 
+from service_runtime import defaults
 from service_runtime.config import CommonSettings
 
 
 class GatewaySettings(CommonSettings):
     """Environment names are the upper-case field names (GATEWAY_PORT, DEV_TOKENS_ENABLED, ...)."""
 
-    gateway_host: str = Field(default="127.0.0.1", description="interface the gateway's HTTP server binds")
-    gateway_port: int = Field(default=8000, gt=0, lt=65536, description="port of the gateway's HTTP server")
+    gateway_host: str = Field(
+        default=defaults.LOOPBACK, description="interface the gateway's HTTP server binds"
+    )
+    gateway_port: int = Field(
+        default=defaults.GATEWAY_PORT, gt=0, lt=65536, description="port of the gateway's HTTP server"
+    )
     dev_tokens_enabled: bool = Field(
         default=False,
         description="serve POST /api/auth/dev-token, which mints a short-lived token for local "
@@ -35,11 +40,13 @@ class GatewaySettings(CommonSettings):
     )
     # Same names as Envoy's settings: the gateway calls business (CompleteOAuthLogin) where Envoy does.
     business_host: str = Field(
-        default="127.0.0.1", description="host of the business service, as Envoy and the gateway see it"
+        default=defaults.LOOPBACK, description="host of the business service, as Envoy and the gateway see it"
     )
-    business_grpc_port: int = Field(default=50051, gt=0, lt=65536, description="business service gRPC port")
+    business_grpc_port: int = Field(
+        default=defaults.BUSINESS_GRPC_PORT, gt=0, lt=65536, description="business service gRPC port"
+    )
     # Same name as business's setting: the gateway calls the ML engine for WS /ws/{symbol}.
-    ml_service_url: str = Field(default="127.0.0.1:50052", description="gRPC target of the ML engine")
+    ml_service_url: str = Field(default=defaults.ML_GRPC_TARGET, description="gRPC target of the ML engine")
 
     # OAuth 2.0 / OpenID Connect sign-in (gateway/oauth). A provider without a client id is off.
     google_client_id: str = Field(default="", description="Google OAuth client id; empty: Google sign-in off")

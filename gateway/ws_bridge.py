@@ -37,7 +37,8 @@ from google.protobuf.json_format import MessageToJson
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from gateway.config import GatewaySettings
-from service_runtime.access import Caller, TokenVerifier, token_of_authorization
+from service_runtime.access import TokenVerifier, token_of_authorization
+from service_runtime.caller import Caller
 from service_runtime.client import outgoing_channel
 from service_runtime.context import REQUEST_ID_HEADER, new_request_id, request_id_var
 from service_runtime.errors import DependencyUnavailable, Unauthenticated

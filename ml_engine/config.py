@@ -7,14 +7,17 @@ from urllib.parse import quote_plus
 
 from pydantic import Field
 
+from service_runtime import defaults
 from service_runtime.config import CommonSettings
 
 SERVICE_VERSION = "0.1.0"
 
 
 class MlEngineSettings(CommonSettings):
-    ml_grpc_port: int = Field(50052, description="ML engine gRPC port")
-    ml_metrics_port: int = Field(9102, description="ML engine Prometheus /metrics port (0: off)")
+    ml_grpc_port: int = Field(defaults.ML_GRPC_PORT, description="ML engine gRPC port")
+    ml_metrics_port: int = Field(
+        defaults.ML_METRICS_PORT, description="ML engine Prometheus /metrics port (0: off)"
+    )
     mysql_host: str = Field("", description="MySQL/MariaDB host of the market data store; empty: SQLite")
     mysql_port: int = Field(3306, description="MySQL port")
     mysql_database: str = Field("trading_trading", description="MySQL database of market data")

@@ -22,37 +22,11 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from google.protobuf import descriptor_pool
 
+from service_runtime.caller import Caller, caller_var
 from service_runtime.errors import DependencyUnavailable, PermissionDenied, Unauthenticated
 from service_runtime.interceptors import _Around, _WrappingInterceptor
 from service_runtime.signing_keys import SigningKeyStore
 from trading.common.v1 import access_pb2
-
-
-@dataclass(frozen=True)
-class Caller:
-    """The verified claims of the access token a call carries."""
-
-    subject: str
-    roles: frozenset[str]
-    plan: str
-    # `sid`: the session (refresh token family) the token was issued in; empty for service tokens.
-    session_id: str = ""
-    token_id: str = ""
-    issued_at: float = 0.0
-    # `exp`: a long-lived connection (the WebSocket bridge) ends when its token does.
-    expires_at: float = 0.0
-
-
-caller_var: contextvars.ContextVar[Caller | None] = contextvars.ContextVar("caller", default=None)
-
-
-def current_caller() -> Caller:
-    """The caller of the RPC being served; the access interceptor has verified its token."""
-    caller = caller_var.get()
-    if caller is None:
-        raise Unauthenticated("an access token is required (authorization: Bearer <token>)")
-    return caller
-
 
 # A kid we do not know triggers a re-read of the keys, at most this often.
 KEY_RELOAD_INTERVAL_S = 5.0

@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from service_runtime import defaults
 from service_runtime.access import (
     AccessInterceptor,
     RevocationCheck,
@@ -25,7 +26,7 @@ class CommonSettings(BaseSettings):
 
     app_env: str = Field("development", description="development | test | production")
     log_level: str = Field("INFO", description="Python log level of the JSON logs")
-    grpc_host: str = Field("127.0.0.1", description="interface the gRPC server binds")
+    grpc_host: str = Field(defaults.LOOPBACK, description="interface the gRPC server binds")
     shutdown_grace_s: float = Field(
         10.0, gt=0, description="seconds in-flight calls get to finish after SIGTERM"
     )

@@ -15,7 +15,7 @@ from typing import Protocol
 import redis.asyncio as aioredis
 import redis.exceptions
 
-from service_runtime.access import Caller
+from service_runtime.caller import Caller
 from service_runtime.errors import DependencyUnavailable
 
 KEY_PREFIX = "trading:revoked:"

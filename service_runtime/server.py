@@ -47,6 +47,8 @@ class ServiceHost:
         self.name = name
         self.address = f"{host}:{port}"
         self.host = host
+        # The port actually bound: `port` itself, or the kernel's pick when `port` is 0.
+        self.port = port
         self.metrics_port = metrics_port
         self.service_names = list(service_names)
         self.grace_s = grace_s
@@ -83,6 +85,7 @@ class ServiceHost:
         bound = self.server.add_insecure_port(self.address)
         if not bound:
             raise RuntimeError(f"{self.name}: cannot bind {self.address}")
+        self.port = bound
         await self.server.start()
         start_metrics_server(self.host, self.metrics_port)
         await self._set_serving(health_pb2.HealthCheckResponse.SERVING)

@@ -6,7 +6,7 @@ from business.identity import messages
 from business.identity.domain import admin
 from business.identity.domain.context import Identity
 from business.identity.messages import Context
-from service_runtime.access import current_caller
+from service_runtime.caller import current_caller
 from service_runtime.errors import InvalidArgument
 from trading.identity.v1 import identity_pb2
 from trading.identity.v1 import user_admin_service_pb2 as pb

@@ -6,7 +6,7 @@ from business.identity import messages
 from business.identity.domain import accounts, email_links, second_factor, sessions
 from business.identity.domain.context import Identity
 from business.identity.messages import Context
-from service_runtime.access import current_caller
+from service_runtime.caller import current_caller
 from trading.identity.v1 import user_service_pb2 as pb
 from trading.identity.v1 import user_service_pb2_grpc as pb_grpc
 

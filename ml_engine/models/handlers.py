@@ -11,7 +11,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from ml_engine.domain.forecasting.model_metadata import ModelMetadata
 from ml_engine.serving.registry import ModelEntry, ModelRegistry, VersionStatus
 from ml_engine.serving.session import ModelState
-from service_runtime.access import current_caller
+from service_runtime.caller import current_caller
 from service_runtime.errors import DomainError, InvalidArgument
 from trading.ml.v1 import model_service_pb2 as pb
 from trading.ml.v1 import model_service_pb2_grpc as pb_grpc

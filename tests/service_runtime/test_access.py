@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 import redis
 
-from service_runtime.access import AccessInterceptor, Caller, TokenVerifier, access_rules, keys_from_folder
+from service_runtime.access import AccessInterceptor, TokenVerifier, access_rules, keys_from_folder
+from service_runtime.caller import Caller
 from service_runtime.contracts import platform_services
 from service_runtime.errors import PermissionDenied, Unauthenticated
 from service_runtime.revocations import MemoryRevocations, RedisRevocations, Revocations

@@ -36,7 +36,8 @@ SYSTEM = Client(ip="", user_agent="admin-cli", request_id="")
 
 @dataclass(frozen=True)
 class IdentityPolicy:
-    public_web_url: str = "http://localhost:8080"
+    # Base URL of the links in emails (PUBLIC_WEB_URL); no default here, the settings own it.
+    public_web_url: str
     totp_issuer: str = "Trading Platform"
     refresh_ttl_s: int = 7 * 24 * 3600
     challenge_ttl_s: int = 300
@@ -64,7 +65,7 @@ class Identity:
     revocations: Revocations
     tokens: AccessTokenIssuer
     secrets: SecretBox
-    policy: IdentityPolicy = field(default_factory=IdentityPolicy)
+    policy: IdentityPolicy
     clock: Callable[[], datetime] = utcnow
     _background: set[asyncio.Task[None]] = field(default_factory=set)
 

@@ -1,7 +1,9 @@
-"""Parsing the times users send: RFC 3339, plain dates and date-times (UTC), epoch seconds."""
+"""Times users send (RFC 3339, plain dates and date-times in UTC, epoch seconds) and the one form
+messages show them in."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 from service_runtime.errors import InvalidArgument
@@ -41,3 +43,8 @@ def parse_request_time(text: str, field: str) -> int | None:
     if ts is None:
         raise InvalidArgument.field(field, f"{text!r} is not a time; use RFC 3339 or YYYY-MM-DD (UTC)")
     return ts
+
+
+def format_time(seconds: float) -> str:
+    """Epoch seconds as `2018-01-09T00:00:00Z`, the form messages show to people."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))

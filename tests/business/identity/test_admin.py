@@ -12,7 +12,7 @@ from business.identity.data.tables import AuditEvent
 from business.identity.domain import accounts, admin, audit
 from business.identity.domain.admin import AuditFilter, UserFilter
 from business.identity.domain.context import Identity
-from service_runtime.access import Caller
+from service_runtime.caller import Caller
 from service_runtime.errors import FailedPrecondition, InvalidArgument, NotFound
 from tests.business.identity.conftest import CLIENT
 from tests.business.identity.helpers import make_admin, registered, signed_in

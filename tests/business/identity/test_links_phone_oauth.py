@@ -10,7 +10,7 @@ from business.identity.domain import accounts, email_links, oauth_login, phone_l
 from business.identity.domain.context import Identity
 from business.identity.domain.oauth_login import ProviderProfile
 from business.identity.domain.sessions import TokenPair
-from service_runtime.access import Caller
+from service_runtime.caller import Caller
 from service_runtime.errors import FailedPrecondition, InvalidArgument, Unauthenticated
 from tests.business.identity.conftest import CLIENT, PASSWORD, Clock, Outbox, Texts, new_email
 from tests.business.identity.helpers import audit_actions, registered, signed_in

@@ -15,7 +15,7 @@ from business.identity.domain import accounts, admin, sessions
 from business.identity.domain.context import Identity
 from business.identity.domain.one_time_secrets import digest
 from business.identity.domain.sessions import TokenPair
-from service_runtime.access import Caller
+from service_runtime.caller import Caller
 from service_runtime.errors import InvalidArgument, Unauthenticated
 from service_runtime.signing_keys import SigningKeyStore
 from tests.business.identity.conftest import CLIENT, PASSWORD, new_email

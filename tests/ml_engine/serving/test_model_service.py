@@ -11,7 +11,7 @@ import pytest
 from ml_engine.engine.handlers import EngineHandlers
 from ml_engine.models.handlers import ModelHandlers
 from ml_engine.serving.registry import ModelRegistry
-from service_runtime.access import Caller, caller_var
+from service_runtime.caller import Caller, caller_var
 from service_runtime.errors import InvalidArgument, NotFound
 from service_runtime.metrics import CallStats
 from tests.ml_engine.serving.conftest import serving_settings

@@ -1,0 +1,37 @@
+"""Who is calling: the verified claims of the access token an RPC carries.
+
+Free of gRPC so that domain code can take a Caller; the access interceptor
+(service_runtime.access) verifies the token and sets it for the duration of the call."""
+
+from __future__ import annotations
+
+import contextvars
+from dataclasses import dataclass
+
+from service_runtime.errors import Unauthenticated
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The verified claims of the access token a call carries."""
+
+    subject: str
+    roles: frozenset[str]
+    plan: str
+    # `sid`: the session (refresh token family) the token was issued in; empty for service tokens.
+    session_id: str = ""
+    token_id: str = ""
+    issued_at: float = 0.0
+    # `exp`: a long-lived connection (the WebSocket bridge) ends when its token does.
+    expires_at: float = 0.0
+
+
+caller_var: contextvars.ContextVar[Caller | None] = contextvars.ContextVar("caller", default=None)
+
+
+def current_caller() -> Caller:
+    """The caller of the RPC being served; the access interceptor has verified its token."""
+    caller = caller_var.get()
+    if caller is None:
+        raise Unauthenticated("an access token is required (authorization: Bearer <token>)")
+    return caller

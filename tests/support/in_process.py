@@ -1,0 +1,46 @@
+"""What handler tests need to call a service on a real in-process server: signing keys, the
+verifier the server checks them with, and the metadata of a caller with given roles and plan."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from service_runtime.access import TokenVerifier, keys_from_folder
+from service_runtime.signing_keys import SigningKeyStore
+from service_runtime.token_claims import access_claims
+
+ISSUER = "trading-platform"
+AUDIENCE = "trading-api"
+Metadata = tuple[tuple[str, str], ...]
+
+
+class TestCallers:
+    """Signs access tokens with a throwaway key; `verifier()` is what the server trusts."""
+
+    __test__ = False  # not a test class, despite the name
+
+    def __init__(self, folder: Path) -> None:
+        self.keys = SigningKeyStore(folder, activation_delay_s=0)
+        self.keys.ensure()
+        self.folder = folder
+
+    def verifier(self) -> TokenVerifier:
+        return TokenVerifier(keys_from_folder(self.folder), ISSUER, AUDIENCE)
+
+    def token(self, subject: str = "user-1", roles: tuple[str, ...] = ("user",), plan: str = "free") -> str:
+        claims = access_claims(
+            subject=subject,
+            roles=list(roles),
+            plan=plan,
+            issuer=ISSUER,
+            audience=AUDIENCE,
+            ttl_s=900,
+            now=time.time(),
+        )
+        return self.keys.sign(claims)
+
+    def metadata(
+        self, subject: str = "user-1", roles: tuple[str, ...] = ("user",), plan: str = "free"
+    ) -> Metadata:
+        return (("authorization", f"Bearer {self.token(subject, roles, plan)}"),)

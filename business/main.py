@@ -16,7 +16,6 @@ from business.identity.wiring import build_identity
 from business.status.handlers import StatusHandlers
 from service_runtime.contracts import platform_services
 from service_runtime.metrics import CallStats
-from service_runtime.revocations import make_revocations
 from service_runtime.server import ServiceHost, run_service
 from trading.identity.v1 import (
     auth_service_pb2,
@@ -43,7 +42,7 @@ def build_host(settings: BusinessSettings) -> ServiceHost:
     cache = RedisCache(settings.redis_url)
     ml = MlEngineClient(settings.ml_target, settings.ml_service_timeout)
     status = StatusHandlers(store, cache, ml, settings.health_probe_timeout_ms / 1000)
-    revocations = make_revocations(settings.redis_url, settings.jwt_access_ttl_s)
+    revocations = settings.revocations()
     identity = build_identity(settings, revocations)
     auth, users, admin = AuthHandlers(identity), UserHandlers(identity), AdminHandlers(identity)
 

@@ -51,6 +51,7 @@ def stack_env(tmp: Path) -> dict[str, str]:
         DATABASE_URL=os.environ.get("TEST_DATABASE_URL", f"sqlite:///{tmp / 'business.db'}"),
         MARKET_SQLITE_PATH=str(tmp / "market.db"),
         REDIS_URL=os.environ.get("TEST_REDIS_URL", ""),
+        REVOCATIONS_FILE=str(tmp / "revocations.db"),
         SHUTDOWN_GRACE_S="3",
         # Score recorded predictions every second, so a test sees past predictions realized.
         ML_SCORE_INTERVAL_S="1",

@@ -32,6 +32,7 @@ gen-check: $(VENV) $(WEB_DEPS)
 lint: $(VENV)
 	$(PY) tools/gen.py --deps-only
 	.venv/bin/buf lint
+	.venv/bin/buf format --diff --exit-code proto
 	.venv/bin/ruff format --check .
 	.venv/bin/ruff check .
 	.venv/bin/mypy

@@ -34,3 +34,13 @@ def test_buf_lint_is_clean() -> None:
         [str(Path(sys.executable).parent / "buf"), "lint"], cwd=ROOT, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_buf_format_is_clean() -> None:
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "buf"), "format", "--diff", "--exit-code", "proto"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, f"run `buf format -w proto`:\n{result.stdout}{result.stderr}"

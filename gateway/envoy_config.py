@@ -18,8 +18,8 @@ from typing import Any
 from google.protobuf import descriptor_pb2
 from pydantic import Field
 
-from gateway.proto_index import http_bindings, is_public
 from service_runtime.config import CommonSettings
+from service_runtime.proto_index import http_bindings, is_public
 
 ROOT = Path(__file__).resolve().parent.parent
 LUA_REST_ERRORS = ROOT / "envoy" / "rest_errors.lua"

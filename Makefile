@@ -89,7 +89,7 @@ admin-keys: $(VENV)
 ## Envoy config for Kubernetes: the same template, in-cluster service names.
 k8s-envoy: $(VENV)
 	ENVOY_HOST=0.0.0.0 BUSINESS_HOST=business ML_HOST=ml-engine GATEWAY_UPSTREAM_HOST=gateway \
-	  $(PY) -m gateway.envoy_config --out k8s/generated/envoy.json --descriptor-path /etc/envoy/trading.binpb
+	  ENVOY_DESCRIPTOR_SET=/etc/envoy/trading.binpb $(PY) -m envoy.render --out k8s/generated/envoy.json
 
 clean:
 	rm -rf build .data web/dist

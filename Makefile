@@ -45,7 +45,7 @@ web: $(WEB_DEPS)
 
 ## The whole system: ml_engine, business, gateway (web app, JWKS, docs) and Envoy on :8080.
 run: $(VENV) web
-	$(PY) -m gateway.supervisor
+	$(PY) -m tools.supervisor
 
 ## Every test: lint, contracts, unit, end-to-end through Envoy, browser.
 test: $(VENV) web

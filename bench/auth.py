@@ -245,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=100, help="failed logins of each kind")
     args = parser.parse_args(argv)
 
-    from gateway.supervisor import Stack
+    from tools.supervisor import Stack
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-auth-"))
     keys_dir = tmp / "keys"

@@ -17,9 +17,9 @@ import pytest
 from envoy.binary import envoy_binary
 from envoy.render import write
 from envoy.settings import EdgeSettings
-from gateway.supervisor import ROOT, Stack, http_ok
 from tests.conftest import EDGE, ML_METRICS_PORT, PAGE_ORIGIN, bearer
 from tests.support.ports import free_ports
+from tools.supervisor import ROOT, Stack, http_ok
 from trading.status.v1 import status_service_pb2 as status_pb
 from trading.status.v1 import status_service_pb2_grpc as status_grpc
 

@@ -1,7 +1,8 @@
-"""Local process supervisor: `make run` starts ml_engine, business, gateway and Envoy,
-waits until every health check passes, prints the URLs, and on Ctrl-C/SIGTERM stops them
-all (Envoy first, so no new traffic reaches a stopping service). Children also die with the
-supervisor if it is killed outright (PR_SET_PDEATHSIG), so nothing is left orphaned.
+"""Local process supervisor: `make run` (`python -m tools.supervisor`, from the repo root)
+starts ml_engine, business, gateway and Envoy, waits until every health check passes, prints the
+URLs, and on Ctrl-C/SIGTERM stops them all (Envoy first, so no new traffic reaches a stopping
+service). Children also die with the supervisor if it is killed outright (PR_SET_PDEATHSIG), so
+nothing is left orphaned.
 
 Tests and benchmarks drive the same `Stack` class to run the real system.
 """

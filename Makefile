@@ -56,7 +56,7 @@ web: $(WEB_DEPS)
 
 ## The whole system: ml_engine, business, gateway (web app, JWKS, docs) and Envoy on :8080.
 run: $(VENV) web
-	$(PY) -m gateway.supervisor
+	$(PY) -m tools.supervisor
 
 ## Every test: lint, contracts, unit, end-to-end through Envoy, browser.
 test: $(VENV) web
@@ -100,7 +100,7 @@ admin-keys: $(VENV)
 ## Envoy config for Kubernetes: the same template, in-cluster service names.
 k8s-envoy: $(VENV)
 	ENVOY_HOST=0.0.0.0 BUSINESS_HOST=business ML_HOST=ml-engine GATEWAY_UPSTREAM_HOST=gateway \
-	  $(PY) -m gateway.envoy_config --out k8s/generated/envoy.json --descriptor-path /etc/envoy/trading.binpb
+	  ENVOY_DESCRIPTOR_SET=/etc/envoy/trading.binpb $(PY) -m envoy.render --out k8s/generated/envoy.json
 
 clean:
 	rm -rf build .data web/dist

@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from gateway.errors import error_response
 from gateway.openapi import build_openapi
-from gateway.proto_index import ProtoIndex
+from service_runtime.proto_index import ProtoIndex
 
 OPENAPI_PATH = "/api/docs/openapi.json"
 DOCS_PATH = "/api/docs"

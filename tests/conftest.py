@@ -17,12 +17,12 @@ from typing import Any
 
 import pytest
 
-from gateway.supervisor import Stack
 from service_runtime.signing_keys import SigningKeyStore
 from tests.support.oidc_provider import OidcProvider
 from tests.support.ports import free_ports
 from tests.support.smtp_sink import SmtpSink
 from tests.support.twilio_api import TwilioApi
+from tools.supervisor import Stack
 
 # Picked at import, once per session: two checkouts' suites can run at the same time.
 ENVOY_PORT, ENVOY_ADMIN_PORT, GATEWAY_PORT, BUSINESS_PORT, ML_PORT, BUSINESS_METRICS_PORT, ML_METRICS_PORT = (

@@ -11,12 +11,12 @@ import httpx
 import pytest
 
 from business.identity.admin_cli import create_admin
-from gateway.supervisor import Stack
 from service_runtime.signing_keys import SigningKeyStore
 from tests.conftest import BUSINESS_PORT, EDGE, ML_PORT, bearer, claims
 from tests.e2e.accounts import PASSWORD, me, ok, register_verified, tokens_of
 from tests.e2e.tokens import b64url, forged_tokens
 from tests.support.smtp_sink import SmtpSink
+from tools.supervisor import Stack
 from trading.identity.v1 import user_service_pb2, user_service_pb2_grpc
 from trading.market.v1 import market_data_service_pb2, market_data_service_pb2_grpc
 

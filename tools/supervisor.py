@@ -1,7 +1,8 @@
-"""Local process supervisor: `make run` starts ml_engine, business, gateway and Envoy,
-waits until every health check passes, prints the URLs, and on Ctrl-C/SIGTERM stops them
-all (Envoy first, so no new traffic reaches a stopping service). Children also die with the
-supervisor if it is killed outright (PR_SET_PDEATHSIG), so nothing is left orphaned.
+"""Local process supervisor: `make run` (`python -m tools.supervisor`, from the repo root)
+starts ml_engine, business, gateway and Envoy, waits until every health check passes, prints the
+URLs, and on Ctrl-C/SIGTERM stops them all (Envoy first, so no new traffic reaches a stopping
+service). Children also die with the supervisor if it is killed outright (PR_SET_PDEATHSIG), so
+nothing is left orphaned.
 
 Tests and benchmarks drive the same `Stack` class to run the real system.
 """
@@ -23,8 +24,12 @@ from typing import IO
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from gateway.envoy_config import ROOT, EdgeEnvSettings, write
+from envoy.binary import envoy_binary
+from envoy.render import write
+from envoy.settings import EdgeSettings
+from service_runtime.defaults import LOOPBACK
 
+ROOT = Path(__file__).resolve().parent.parent
 PR_SET_PDEATHSIG = 1
 
 
@@ -99,23 +104,22 @@ class Stack:
 
     def __post_init__(self) -> None:
         # The stack's own environment decides its ports (tests pass theirs in `env`).
-        self.edge = EdgeEnvSettings.from_environment(self.env)
-        edge = self.edge.edge()
-        self.envoy_config = write(edge, ROOT / "build" / "envoy" / f"envoy-{edge.listen_port}.json")
+        self.edge = edge = EdgeSettings.from_environment(self.env)
+        # Envoy runs from the repo root (`cwd` below), where the config's relative paths lead.
+        self.envoy_config = write(edge, ROOT / "build" / "envoy" / f"envoy-{edge.envoy_port}.json")
         py = sys.executable
         self.urls = {
-            "web app": f"http://127.0.0.1:{edge.gateway.port}/",
-            "REST/gRPC-Web/gRPC (Envoy)": f"http://127.0.0.1:{edge.listen_port}",
-            "health": f"http://127.0.0.1:{edge.listen_port}/health",
-            "API docs": f"http://127.0.0.1:{edge.listen_port}/api/docs",
+            "web app": f"http://{LOOPBACK}:{edge.gateway.port}/",
+            "REST/gRPC-Web/gRPC (Envoy)": f"http://{LOOPBACK}:{edge.envoy_port}",
+            "health": f"http://{LOOPBACK}:{edge.envoy_port}/health",
+            "API docs": f"http://{LOOPBACK}:{edge.envoy_port}/api/docs",
         }
         business = f"{edge.business.host}:{edge.business.port}"
         ml = f"{edge.ml_engine.host}:{edge.ml_engine.port}"
         # business reaches the ML engine wherever this stack put it.
         self.env.setdefault("ML_SERVICE_URL", ml)
         gateway_url = f"http://{edge.gateway.host}:{edge.gateway.port}"
-        admin = f"http://{edge.admin_host}:{edge.admin_port}"
-        envoy_bin = str(Path(sys.executable).parent / "envoy")
+        admin = f"http://{LOOPBACK}:{edge.envoy_admin_port}"
         for child in (
             Child("ml_engine", [py, "-m", "ml_engine.main"], lambda: grpc_serving(ml)),
             Child("business", [py, "-m", "business.main"], lambda: grpc_serving(business)),
@@ -123,13 +127,13 @@ class Stack:
             Child(
                 "envoy",
                 [
-                    envoy_bin,
+                    str(envoy_binary()),
                     "-c",
                     str(self.envoy_config),
                     "--log-level",
                     "warn",
                     "--base-id",
-                    str(edge.listen_port),
+                    str(edge.envoy_port),
                     "--drain-time-s",
                     "2",
                 ],

@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from business.clients.ml_engine import MlEngineClient
 from business.config import BusinessSettings
-from business.data.cache import RedisCache
-from business.data.database import BusinessStore, migrate
-from business.identity.admin_handlers import AdminHandlers
-from business.identity.auth_handlers import AuthHandlers
-from business.identity.user_handlers import UserHandlers
+from business.identity.handlers.admin import AdminHandlers
+from business.identity.handlers.auth import AuthHandlers
+from business.identity.handlers.users import UserHandlers
 from business.identity.wiring import build_identity
+from business.shared.database import BusinessStore, migrate
+from business.status.adapters.ml_engine import MlEngineClient
+from business.status.adapters.redis import RedisCache
 from business.status.handlers import StatusHandlers
 from service_runtime.contracts import platform_services
 from service_runtime.metrics import CallStats

@@ -16,7 +16,6 @@ import uuid
 from sqlalchemy.orm import Session
 
 from business.config import BusinessSettings
-from business.data.database import migrate
 from business.identity.data import repositories as repo
 from business.identity.data.db import IdentityDb
 from business.identity.data.tables import AuditEvent, User
@@ -25,6 +24,7 @@ from business.identity.domain.context import utcnow
 from business.identity.domain.passwords import PasswordHasher, check_password_policy
 from business.identity.domain.validation import clean_display_name, normalize_email
 from business.identity.wiring import password_hasher
+from business.shared.database import migrate
 from service_runtime.errors import InvalidArgument
 
 

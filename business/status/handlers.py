@@ -5,11 +5,11 @@ from __future__ import annotations
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from business.clients.ml_engine import MlEngineClient
 from business.config import SERVICE_VERSION
-from business.data.cache import RedisCache
-from business.data.database import BusinessStore
-from business.domain.platform_health import gather_health, probe_ml_engine
+from business.shared.database import BusinessStore
+from business.status.adapters.ml_engine import MlEngineClient
+from business.status.adapters.redis import RedisCache
+from business.status.domain import gather_health, probe_ml_engine
 from service_runtime.health import overall_status
 from trading.status.v1 import status_service_pb2 as pb
 from trading.status.v1 import status_service_pb2_grpc as pb_grpc

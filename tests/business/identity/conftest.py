@@ -1,12 +1,8 @@
-"""Identity use cases on a real store: SQLite always, PostgreSQL when TEST_DATABASE_URL is set.
-
-PostgreSQL runs get their own throwaway database (created next to TEST_DATABASE_URL's and
-dropped at the end), so counts such as "active admins" are not disturbed by other tests.
-"""
+"""Identity use cases on a real store: SQLite always, PostgreSQL when TEST_DATABASE_URL is set
+(the throwaway database of tests/business/conftest.py)."""
 
 from __future__ import annotations
 
-import os
 import re
 import uuid
 from collections.abc import Iterator
@@ -16,9 +12,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
-from business.data.database import migrate
 from business.identity.data.db import IdentityDb
 from business.identity.domain.access_tokens import AccessTokenIssuer
 from business.identity.domain.context import Client, Identity, IdentityPolicy
@@ -26,6 +20,7 @@ from business.identity.domain.emails import OutgoingEmail
 from business.identity.domain.passwords import PasswordHasher
 from business.identity.domain.secret_box import SecretBox
 from business.identity.domain.throttle import AttemptLimiter, MemoryAttemptCounters
+from business.shared.database import migrate
 from service_runtime.databases import normalize_url
 from service_runtime.revocations import MemoryRevocations
 from service_runtime.signing_keys import SigningKeyStore
@@ -85,32 +80,6 @@ class Clock:
 
     def advance(self, seconds: float) -> None:
         self.offset += timedelta(seconds=seconds)
-
-
-def _postgres_url() -> Iterator[str]:
-    base = os.environ.get("TEST_DATABASE_URL", "")
-    if not base.startswith("postgres"):
-        pytest.skip("needs PostgreSQL (TEST_DATABASE_URL)")
-    parsed = make_url(normalize_url(base))
-    name = f"identity_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield parsed.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    url_iter = _postgres_url()
-    url = next(url_iter)
-    migrate(url)
-    yield url
-    next(url_iter, None)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from business.identity import messages
 from business.identity.domain import admin
 from business.identity.domain.context import Identity
-from business.identity.messages import Context
+from business.identity.handlers import messages
+from business.identity.handlers.messages import Context
 from service_runtime.caller import current_caller
 from service_runtime.errors import InvalidArgument
 from trading.identity.v1 import identity_pb2

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from business.data.database import SCHEMAS
+from business.shared.database import SCHEMAS
 
 revision = "0001_schemas"
 down_revision = None

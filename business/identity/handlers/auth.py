@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from business.identity import messages
 from business.identity.domain import accounts, email_links, oauth_login, phone_login, sessions
 from business.identity.domain.context import Client, Identity
 from business.identity.domain.second_factor import Factor, verify_second_factor
-from business.identity.messages import Context
+from business.identity.handlers import messages
+from business.identity.handlers.messages import Context
 from trading.identity.v1 import auth_service_pb2 as pb
 from trading.identity.v1 import auth_service_pb2_grpc as pb_grpc
 

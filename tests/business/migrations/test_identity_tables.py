@@ -6,7 +6,7 @@ from pathlib import Path
 
 from sqlalchemy import inspect
 
-from business.data.database import migrate
+from business.shared.database import migrate
 from service_runtime.databases import make_engine
 
 
@@ -42,7 +42,7 @@ def test_downgrade_and_upgrade_again(tmp_path: Path) -> None:
     migrate(url)
     from alembic import command
 
-    from business.data.database import MIGRATIONS_DIR
+    from business.shared.database import MIGRATIONS_DIR
     from service_runtime.migrations import alembic_config
 
     command.downgrade(alembic_config(url, MIGRATIONS_DIR), "0001_schemas")

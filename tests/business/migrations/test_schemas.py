@@ -7,7 +7,7 @@ import os
 import pytest
 from sqlalchemy import text
 
-from business.data.database import SCHEMAS, migrate
+from business.shared.database import SCHEMAS, migrate
 from service_runtime.databases import make_engine
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from business.identity import messages
 from business.identity.domain import accounts, email_links, second_factor, sessions
 from business.identity.domain.context import Identity
-from business.identity.messages import Context
+from business.identity.handlers import messages
+from business.identity.handlers.messages import Context
 from service_runtime.caller import current_caller
 from trading.identity.v1 import user_service_pb2 as pb
 from trading.identity.v1 import user_service_pb2_grpc as pb_grpc

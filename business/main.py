@@ -44,7 +44,7 @@ def build_host(settings: BusinessSettings) -> ServiceHost:
     ml = MlEngineClient(settings.ml_target, settings.ml_service_timeout)
     status = StatusHandlers(store, cache, ml, settings.health_probe_timeout_ms / 1000)
     revocations = make_revocations(settings.redis_url, settings.jwt_access_ttl_s)
-    identity = build_identity(settings, revocations)
+    identity = build_identity(settings, store, revocations)
     auth, users, admin = AuthHandlers(identity), UserHandlers(identity), AdminHandlers(identity)
 
     async def close() -> None:

@@ -17,14 +17,13 @@ from sqlalchemy.orm import Session
 
 from business.config import BusinessSettings
 from business.identity.data import repositories as repo
-from business.identity.data.db import IdentityDb
 from business.identity.data.tables import AuditEvent, User
 from business.identity.domain.audit import PROFILE_FIELDS, changes, snapshot
 from business.identity.domain.context import utcnow
 from business.identity.domain.passwords import PasswordHasher, check_password_policy
 from business.identity.domain.validation import clean_display_name, normalize_email
 from business.identity.wiring import password_hasher
-from business.shared.database import migrate
+from business.shared.database import BusinessStore, migrate
 from service_runtime.errors import InvalidArgument
 
 
@@ -37,7 +36,7 @@ def create_admin(
     check_password_policy(password, email=email)
     name = clean_display_name(display_name)
     password_hash = (hasher or PasswordHasher()).hash(password)
-    db = IdentityDb(database_url)
+    store = BusinessStore(database_url)
 
     def work(s: Session) -> tuple[str, bool]:
         now = utcnow()
@@ -83,9 +82,9 @@ def create_admin(
         return user.id, created
 
     try:
-        return db.run_sync(work)
+        return store.units_of_work(lambda session: session).run_sync(work)
     finally:
-        db.close()
+        store.close()
 
 
 def _read_password(from_stdin: bool) -> str:

@@ -9,12 +9,12 @@ from pathlib import Path
 from business.config import BusinessSettings
 from business.identity.adapters.mail import ConsoleMailer, Mailer, SmtpMailer
 from business.identity.adapters.sms import ConsoleSmsSender, SmsSender, TwilioSmsSender
-from business.identity.data.db import IdentityDb
 from business.identity.domain.access_tokens import AccessTokenIssuer
 from business.identity.domain.context import Identity, IdentityPolicy
 from business.identity.domain.passwords import PasswordHasher
 from business.identity.domain.secret_box import SecretBox
 from business.identity.domain.throttle import AttemptLimiter, make_attempt_counters
+from business.shared.database import BusinessStore
 from service_runtime.revocations import Revocations
 
 log = logging.getLogger("business.identity")
@@ -82,12 +82,12 @@ def password_hasher(settings: BusinessSettings) -> PasswordHasher:
     return PasswordHasher(settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism)
 
 
-def build_identity(settings: BusinessSettings, revocations: Revocations) -> Identity:
+def build_identity(settings: BusinessSettings, store: BusinessStore, revocations: Revocations) -> Identity:
     keys = settings.signing_keys()
     # Business signs access tokens; a fresh clone has no key until someone makes one.
     keys.ensure()
     return Identity(
-        db=IdentityDb(settings.database_url),
+        db=store.units_of_work(lambda session: session),
         hasher=password_hasher(settings),
         limiter=AttemptLimiter(
             make_attempt_counters(settings.redis_url),

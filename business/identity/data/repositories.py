@@ -1,5 +1,5 @@
 """Reads and writes of the identity tables. Every function works inside the caller's
-transaction (a Session from IdentityDb.transaction) and never commits on its own."""
+transaction (a Session of a BusinessStore unit of work) and never commits on its own."""
 
 from __future__ import annotations
 

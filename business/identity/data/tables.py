@@ -1,45 +1,19 @@
-"""Identity tables: accounts and sessions in `public`, the append-only audit log in `audit`.
-
-Timestamps are timezone-aware UTC in Python. SQLite (local runs) keeps them as text without a
-zone, so `UtcDateTime` puts UTC back on the way out; comparisons stay correct because every
-stored value is UTC.
-"""
+"""Identity tables: accounts and sessions in `public`, the append-only audit log in `audit`."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Integer, String, Text
-from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from business.shared.database import Base, UtcDateTime
 
 AUDIT_SCHEMA = "audit"
 
 # SQLite only auto-increments INTEGER PRIMARY KEY, PostgreSQL's audit log may outgrow 32 bits.
 AuditId = BigInteger().with_variant(Integer(), "sqlite")
-
-
-class UtcDateTime(TypeDecorator[datetime]):
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime: the identity store only takes UTC-aware values")
-        return value.astimezone(UTC)
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-class Base(DeclarativeBase):
-    pass
 
 
 class User(Base):

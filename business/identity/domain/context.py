@@ -10,13 +10,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from business.identity.adapters.mail import Mailer
 from business.identity.adapters.sms import SmsSender
-from business.identity.data.db import IdentityDb
 from business.identity.domain.access_tokens import AccessTokenIssuer
 from business.identity.domain.passwords import PasswordHasher
 from business.identity.domain.secret_box import SecretBox
 from business.identity.domain.throttle import AttemptLimiter
+from business.shared.database import UnitsOfWork
 from service_runtime.revocations import Revocations
 
 log = logging.getLogger("business.identity")
@@ -57,7 +59,7 @@ def utcnow() -> datetime:
 
 @dataclass
 class Identity:
-    db: IdentityDb
+    db: UnitsOfWork[Session]
     hasher: PasswordHasher
     limiter: AttemptLimiter
     mailer: Mailer
@@ -94,4 +96,3 @@ class Identity:
     async def close(self) -> None:
         await self.drain()
         await self.limiter.counters.close()
-        self.db.close()

@@ -13,14 +13,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from business.identity.data.db import IdentityDb
 from business.identity.domain.access_tokens import AccessTokenIssuer
 from business.identity.domain.context import Client, Identity, IdentityPolicy
 from business.identity.domain.emails import OutgoingEmail
 from business.identity.domain.passwords import PasswordHasher
 from business.identity.domain.secret_box import SecretBox
 from business.identity.domain.throttle import AttemptLimiter, MemoryAttemptCounters
-from business.shared.database import migrate
+from business.shared.database import BusinessStore, migrate
 from service_runtime.databases import normalize_url
 from service_runtime.revocations import MemoryRevocations
 from service_runtime.signing_keys import SigningKeyStore
@@ -116,8 +115,9 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> SigningKeyStore:
 
 @pytest.fixture
 def identity(db_url: str, clock: Clock, outbox: Outbox, keys: SigningKeyStore) -> Iterator[Identity]:
+    store = BusinessStore(db_url)
     built = Identity(
-        db=IdentityDb(db_url),
+        db=store.units_of_work(lambda session: session),
         # The cheapest argon2id parameters: these tests are about flows, not hashing cost.
         hasher=PasswordHasher(time_cost=1, memory_kib=8192, parallelism=1),
         limiter=AttemptLimiter(MemoryAttemptCounters()),
@@ -130,7 +130,7 @@ def identity(db_url: str, clock: Clock, outbox: Outbox, keys: SigningKeyStore) -
         clock=clock,
     )
     yield built
-    built.db.close()
+    store.close()
 
 
 def new_email() -> str:

@@ -171,7 +171,7 @@ async def test_oauth_claims_an_unproven_registration(identity: Identity) -> None
 
 async def test_audit_log_is_append_only(identity: Identity) -> None:
     await registered(identity)
-    table = "audit.events" if identity.db.dialect == "postgresql" else "events"
+    table = "audit.events" if identity.db.store.dialect == "postgresql" else "events"
     with pytest.raises(Exception, match="append-only"):
         identity.db.run_sync(lambda s: s.execute(text(f"UPDATE {table} SET action = 'x'")))
     with pytest.raises(Exception, match="append-only"):

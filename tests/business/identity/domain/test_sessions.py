@@ -117,7 +117,7 @@ async def test_conditional_spend_lets_only_the_first_transaction_through(identit
     _, pair = await signed_in(identity)
     token_digest = digest(pair.refresh_token)
     second: list[bool] = []
-    with identity.db.transaction() as s:
+    with identity.db.store.transaction() as s:
         assert repo.spend_refresh_token(s, token_digest, identity.now())
         racer = threading.Thread(
             target=lambda: second.append(

@@ -12,7 +12,7 @@ from business.identity.handlers.users import UserHandlers
 from business.identity.wiring import build_identity
 from business.shared.database import BusinessStore, migrate
 from business.status.adapters.ml_engine import MlEngineClient
-from business.status.adapters.redis import RedisCache
+from business.status.adapters.redis import RedisProbe
 from business.status.handlers import StatusHandlers
 from service_runtime.contracts import platform_services
 from service_runtime.metrics import CallStats
@@ -40,9 +40,9 @@ SERVICE_NAMES = [
 
 def build_host(settings: BusinessSettings) -> ServiceHost:
     store = BusinessStore(settings.database_url)
-    cache = RedisCache(settings.redis_url)
+    redis = RedisProbe(settings.redis_url)
     ml = MlEngineClient(settings.ml_target, settings.ml_service_timeout)
-    status = StatusHandlers(store, cache, ml, settings.health_probe_timeout_ms / 1000)
+    status = StatusHandlers(store, redis, ml, settings.health_probe_timeout_ms / 1000)
     revocations = make_revocations(settings.redis_url, settings.jwt_access_ttl_s)
     identity = build_identity(settings, store, revocations)
     auth, users, admin = AuthHandlers(identity), UserHandlers(identity), AdminHandlers(identity)
@@ -51,7 +51,7 @@ def build_host(settings: BusinessSettings) -> ServiceHost:
         await identity.close()
         await revocations.close()
         await ml.close()
-        await cache.close()
+        await redis.close()
         store.close()
 
     return ServiceHost(

@@ -63,6 +63,11 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def escape_like(text: str) -> str:
+    """`text` matched literally inside a LIKE pattern written with `escape="\\"`."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 class Base(DeclarativeBase):
     """The declarative base of every business table (one metadata for the one database)."""
 

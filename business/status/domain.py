@@ -1,37 +1,36 @@
-"""Probing every dependency of the platform at once and naming each result."""
+"""The platform's health as the business service sees it: every dependency probed at once, the
+ML engine's own dependencies nested under it.
+
+Generic over the report type (the handlers' `DependencyHealth` message fits): anything with a
+settable `name`.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
-
-from service_runtime.health import timed_probe
-from trading.common.v1 import health_pb2
-
-MlHealth = Callable[[], Awaitable[tuple[str, list[health_pb2.DependencyHealth]]]]
+from collections.abc import Awaitable, Sequence
+from typing import Protocol, TypeVar
 
 
-async def probe_ml_engine(target: str, ml_health: MlHealth) -> list[health_pb2.DependencyHealth]:
-    """The engine itself plus its dependencies, prefixed `ml_engine.`; the engine's own
-    dependencies count only when the engine answered."""
-    nested: list[health_pb2.DependencyHealth] = []
+class Named(Protocol):
+    name: str
 
-    async def probe() -> str:
-        status, deps = await ml_health()
-        nested.extend(deps)
-        return f"{target} ({status})"
 
-    own = await timed_probe("ml_engine", probe)
-    for dep in nested:
-        dep.name = f"ml_engine.{dep.name}"
+D = TypeVar("D", bound=Named)
+
+
+def nested_under(owner: str, own: D, nested: Sequence[D]) -> list[D]:
+    """The owner's own report, then its dependencies' renamed `owner.name`. The caller passes
+    dependencies only when the owner answered."""
+    for dependency in nested:
+        dependency.name = f"{owner}.{dependency.name}"
     return [own, *nested]
 
 
-async def gather_health(
-    probes: Sequence[Awaitable[health_pb2.DependencyHealth | list[health_pb2.DependencyHealth]]],
-) -> list[health_pb2.DependencyHealth]:
+async def gather_health(*probes: Awaitable[D | list[D]]) -> list[D]:
+    """Runs every probe at once; one list of reports, in the order of the probes."""
     results = await asyncio.gather(*probes)
-    flat: list[health_pb2.DependencyHealth] = []
+    flat: list[D] = []
     for result in results:
         flat.extend(result if isinstance(result, list) else [result])
     return flat

@@ -5,9 +5,10 @@ from __future__ import annotations
 from business.identity.domain import admin
 from business.identity.domain.context import Identity
 from business.identity.handlers import messages
-from business.identity.handlers.messages import Context
+from business.shared.proto_mapping import Context, client_of
 from service_runtime.caller import current_caller
 from service_runtime.errors import InvalidArgument
+from service_runtime.timestamps import from_timestamp
 from trading.identity.v1 import identity_pb2
 from trading.identity.v1 import user_admin_service_pb2 as pb
 from trading.identity.v1 import user_admin_service_pb2_grpc as pb_grpc
@@ -42,7 +43,7 @@ class AdminHandlers(pb_grpc.UserAdminServiceServicer):
             current_caller().subject,
             request.user_id,
             messages.ROLE_FROM_PB.get(request.role, ""),
-            messages.client_of(context),
+            client_of(context),
         )
         return pb.SetUserRoleResponse(user=messages.user(account))
 
@@ -53,7 +54,7 @@ class AdminHandlers(pb_grpc.UserAdminServiceServicer):
             request.user_id,
             request.suspended,
             request.reason,
-            messages.client_of(context),
+            client_of(context),
         )
         return pb.SuspendUserResponse(user=messages.user(account))
 
@@ -66,8 +67,8 @@ class AdminHandlers(pb_grpc.UserAdminServiceServicer):
                 actor_id=request.actor_id,
                 subject_id=request.subject_id,
                 action=request.action,
-                since=messages.to_datetime(request.since, request.HasField("since")),
-                until=messages.to_datetime(request.until, request.HasField("until")),
+                since=from_timestamp(request.since) if request.HasField("since") else None,
+                until=from_timestamp(request.until) if request.HasField("until") else None,
                 page_size=request.page_size,
                 page_token=request.page_token,
             ),

@@ -1,50 +1,35 @@
-"""Domain results → identity protobuf messages (and the few enums back)."""
+"""Identity's proto mapping: domain results -> identity messages, and the few enums and oneofs back."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any, TypeAlias
+from typing import Any
 
-import grpc
 from google.protobuf.struct_pb2 import Struct
-from google.protobuf.timestamp_pb2 import Timestamp
 
-from business.identity.data.tables import AuditEvent
-from business.identity.data.tables import Session as SignInSession
+from business.audit.domain import AuditEvent
 from business.identity.domain.accounts import Account
-from business.identity.domain.context import Client
-from business.identity.domain.sessions import Challenge, TokenPair
-from service_runtime.request_meta import request_meta
+from business.identity.domain.entities import ACTIVE, ADMIN, SUSPENDED, USER, SignInSession
+from business.identity.domain.second_factor import Factor
+from business.identity.domain.sessions import Challenge, SignInResult, TokenPair
+from service_runtime.timestamps import to_timestamp
+from trading.identity.v1 import auth_service_pb2 as auth_pb
 from trading.identity.v1 import identity_pb2 as pb
 from trading.identity.v1 import user_admin_service_pb2 as admin_pb
 from trading.identity.v1 import user_service_pb2 as user_pb
 
-# The servicer context of a grpc.aio call (a short name keeps handler signatures on one line).
-Context: TypeAlias = grpc.aio.ServicerContext
-
-ROLE_TO_PB = {"user": pb.ROLE_USER, "admin": pb.ROLE_ADMIN}
-ROLE_FROM_PB = {pb.ROLE_USER: "user", pb.ROLE_ADMIN: "admin"}
-STATUS_TO_PB = {"active": pb.USER_STATUS_ACTIVE, "suspended": pb.USER_STATUS_SUSPENDED}
-STATUS_FROM_PB = {pb.USER_STATUS_ACTIVE: "active", pb.USER_STATUS_SUSPENDED: "suspended"}
+ROLE_TO_PB = {USER: pb.ROLE_USER, ADMIN: pb.ROLE_ADMIN}
+ROLE_FROM_PB = {pb.ROLE_USER: USER, pb.ROLE_ADMIN: ADMIN}
+STATUS_TO_PB = {ACTIVE: pb.USER_STATUS_ACTIVE, SUSPENDED: pb.USER_STATUS_SUSPENDED}
+STATUS_FROM_PB = {pb.USER_STATUS_ACTIVE: ACTIVE, pb.USER_STATUS_SUSPENDED: SUSPENDED}
+_FACTOR_KINDS = {"totp_code": "totp", "backup_code": "backup_code"}
 
 
-def client_of(context: Context) -> Client:
-    meta = request_meta(context)
-    return Client(meta.ip, meta.user_agent, meta.request_id)
-
-
-def timestamp(value: datetime | None) -> Timestamp | None:
-    if value is None:
-        return None
-    stamp = Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
-
-
-def to_datetime(stamp: Timestamp, present: bool) -> datetime | None:
-    if not present:
-        return None
-    return stamp.ToDatetime(tzinfo=UTC)
+def factor(request: auth_pb.VerifySecondFactorRequest | user_pb.DisableTotpRequest) -> Factor:
+    """The second factor of the request's `factor` oneof; InvalidArgument names the field when
+    there is none."""
+    kind = request.WhichOneof("factor")
+    code = request.totp_code if kind == "totp_code" else request.backup_code
+    return Factor.parse(_FACTOR_KINDS.get(kind or ""), code)
 
 
 def user(account: Account) -> pb.User:
@@ -60,8 +45,8 @@ def user(account: Account) -> pb.User:
         status=STATUS_TO_PB.get(u.status, pb.USER_STATUS_UNSPECIFIED),
         plan=u.plan,
         totp_enabled=u.totp_enabled,
-        created_at=timestamp(u.created_at),
-        last_login_at=timestamp(u.last_login_at),
+        created_at=to_timestamp(u.created_at),
+        last_login_at=to_timestamp(u.last_login_at) if u.last_login_at else None,
         linked_providers=account.linked_providers,
     )
 
@@ -83,7 +68,7 @@ def challenge(value: Challenge) -> pb.SecondFactorChallenge:
     )
 
 
-def sign_in_fields(result: TokenPair | Challenge) -> dict[str, Any]:
+def sign_in_fields(result: SignInResult) -> dict[str, Any]:
     """The `result` oneof of LoginResponse and its siblings."""
     if isinstance(result, TokenPair):
         return {"tokens": token_pair(result)}
@@ -93,9 +78,9 @@ def sign_in_fields(result: TokenPair | Challenge) -> dict[str, Any]:
 def session(value: SignInSession, current_session_id: str) -> user_pb.Session:
     return user_pb.Session(
         id=value.id,
-        created_at=timestamp(value.created_at),
-        last_used_at=timestamp(value.last_used_at),
-        expires_at=timestamp(value.expires_at),
+        created_at=to_timestamp(value.created_at),
+        last_used_at=to_timestamp(value.last_used_at),
+        expires_at=to_timestamp(value.expires_at),
         ip=value.ip,
         user_agent=value.user_agent,
         method=value.method,
@@ -114,7 +99,7 @@ def _struct(values: dict[str, Any] | None) -> Struct | None:
 def audit_event(event: AuditEvent) -> admin_pb.AuditEvent:
     return admin_pb.AuditEvent(
         id=str(event.id),
-        time=timestamp(event.at),
+        time=to_timestamp(event.at),
         action=event.action,
         outcome=event.outcome,
         actor_id=event.actor_id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from business.identity.domain import accounts, email_links, second_factor, sessions
 from business.identity.domain.context import Identity
 from business.identity.handlers import messages
-from business.identity.handlers.messages import Context
+from business.shared.proto_mapping import Context, client_of
 from service_runtime.caller import current_caller
 from trading.identity.v1 import user_service_pb2 as pb
 from trading.identity.v1 import user_service_pb2_grpc as pb_grpc
@@ -25,7 +25,7 @@ class UserHandlers(pb_grpc.UserServiceServicer):
             current_caller().subject,
             request.display_name if request.HasField("display_name") else None,
             request.phone_number if request.HasField("phone_number") else None,
-            messages.client_of(context),
+            client_of(context),
         )
         return pb.UpdateMeResponse(user=messages.user(account))
 
@@ -39,13 +39,13 @@ class UserHandlers(pb_grpc.UserServiceServicer):
             caller.session_id,
             request.current_password,
             request.new_password,
-            messages.client_of(context),
+            client_of(context),
         )
         return pb.ChangePasswordResponse()
 
     async def EnrollTotp(self, request: pb.EnrollTotpRequest, context: Context) -> pb.EnrollTotpResponse:
         enrollment = await second_factor.enroll_totp(
-            self.identity, current_caller().subject, messages.client_of(context)
+            self.identity, current_caller().subject, client_of(context)
         )
         return pb.EnrollTotpResponse(
             secret=enrollment.secret, otpauth_uri=enrollment.otpauth_uri, qr_svg=enrollment.qr_svg
@@ -53,18 +53,13 @@ class UserHandlers(pb_grpc.UserServiceServicer):
 
     async def ConfirmTotp(self, request: pb.ConfirmTotpRequest, context: Context) -> pb.ConfirmTotpResponse:
         codes = await second_factor.confirm_totp(
-            self.identity, current_caller().subject, request.code, messages.client_of(context)
+            self.identity, current_caller().subject, request.code, client_of(context)
         )
         return pb.ConfirmTotpResponse(backup_codes=codes)
 
     async def DisableTotp(self, request: pb.DisableTotpRequest, context: Context) -> pb.DisableTotpResponse:
-        kind = request.WhichOneof("factor")
-        code = request.totp_code if kind == "totp_code" else request.backup_code
-        factor = second_factor.Factor.parse(
-            {"totp_code": "totp", "backup_code": "backup_code"}.get(kind or ""), code
-        )
         await second_factor.disable_totp(
-            self.identity, current_caller().subject, factor, messages.client_of(context)
+            self.identity, current_caller().subject, messages.factor(request), client_of(context)
         )
         return pb.DisableTotpResponse()
 
@@ -79,7 +74,7 @@ class UserHandlers(pb_grpc.UserServiceServicer):
         self, request: pb.RevokeSessionRequest, context: Context
     ) -> pb.RevokeSessionResponse:
         await sessions.revoke_own_session(
-            self.identity, current_caller().subject, request.session_id, messages.client_of(context)
+            self.identity, current_caller().subject, request.session_id, client_of(context)
         )
         return pb.RevokeSessionResponse()
 
@@ -87,6 +82,6 @@ class UserHandlers(pb_grpc.UserServiceServicer):
         self, request: pb.ResendEmailVerificationRequest, context: Context
     ) -> pb.ResendEmailVerificationResponse:
         sent = await email_links.resend_verification(
-            self.identity, current_caller().subject, messages.client_of(context)
+            self.identity, current_caller().subject, client_of(context)
         )
         return pb.ResendEmailVerificationResponse(sent=sent)

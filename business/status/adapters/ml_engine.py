@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import grpc
 
+from business.status.domain import nested_under
 from service_runtime.client import outgoing_channel
 from service_runtime.errors import DependencyUnavailable
+from service_runtime.health import timed_probe
 from trading.common.v1 import health_pb2
 from trading.ml.v1 import engine_service_pb2 as ml_pb
 from trading.ml.v1 import engine_service_pb2_grpc as ml_grpc
@@ -26,6 +28,18 @@ class MlEngineClient:
         except grpc.aio.AioRpcError as error:
             raise DependencyUnavailable(f"{error.code().name}: {error.details()}") from error
         return reply.status, list(reply.dependencies)
+
+    async def probe(self, timeout_s: float) -> list[health_pb2.DependencyHealth]:
+        """`ml_engine` itself, then its dependencies as `ml_engine.<name>` (only when it answered)."""
+        nested: list[health_pb2.DependencyHealth] = []
+
+        async def ask() -> str:
+            status, dependencies = await self.health(timeout_s)
+            nested.extend(dependencies)
+            return f"{self.target} ({status})"
+
+        own = await timed_probe("ml_engine", ask)
+        return nested_under("ml_engine", own, nested)
 
     async def close(self) -> None:
         await self.channel.close()

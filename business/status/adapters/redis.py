@@ -1,4 +1,5 @@
-"""Redis, when configured (REDIS_URL); the service works without it on in-process state."""
+"""The Redis probe of the platform's health. Redis is optional (REDIS_URL): without it the service
+works on in-process state and the probe says so."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from service_runtime.health import disabled, timed_probe
 from trading.common.v1 import health_pb2
 
 
-class RedisCache:
+class RedisProbe:
     def __init__(self, url: str) -> None:
         self.url = url
         self.client: aioredis.Redis | None = (

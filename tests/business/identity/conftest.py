@@ -1,39 +1,30 @@
-"""Identity use cases on a real store: SQLite always, PostgreSQL when TEST_DATABASE_URL is set
-(the throwaway database of tests/business/conftest.py)."""
+"""Identity use cases on a real store (`store` of tests/business/conftest.py: SQLite always,
+PostgreSQL when TEST_DATABASE_URL is set), with an outbox in place of mail and SMS."""
 
 from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
+from business.audit.domain import Client
+from business.identity.adapters.attempt_counters import MemoryAttemptCounters
+from business.identity.data.repositories import SqlIdentityUnitOfWork
 from business.identity.domain.access_tokens import AccessTokenIssuer
-from business.identity.domain.context import Client, Identity, IdentityPolicy
+from business.identity.domain.context import Identity, IdentityPolicy
 from business.identity.domain.emails import OutgoingEmail
 from business.identity.domain.passwords import PasswordHasher
 from business.identity.domain.secret_box import SecretBox
-from business.identity.domain.throttle import AttemptLimiter, MemoryAttemptCounters
-from business.shared.database import BusinessStore, migrate
-from service_runtime.databases import normalize_url
+from business.identity.domain.throttle import AttemptLimiter
+from business.shared.database import BusinessStore
 from service_runtime.revocations import MemoryRevocations
 from service_runtime.signing_keys import SigningKeyStore
 
 CLIENT = Client(ip="203.0.113.7", user_agent="pytest", request_id="req-1")
 PASSWORD = "correct horse battery staple 42"
-IDENTITY_TABLES = (
-    "refresh_tokens",
-    "sessions",
-    "backup_codes",
-    "one_time_codes",
-    "oauth_identities",
-    "users",
-)
 
 
 @dataclass
@@ -81,21 +72,6 @@ class Clock:
         self.offset += timedelta(seconds=seconds)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path}/business.db"
-        migrate(url)
-        return url
-    url: str = request.getfixturevalue("postgres_url")
-    engine = create_engine(normalize_url(url))
-    with engine.begin() as conn:
-        # TRUNCATE fires no row triggers: the append-only audit log can be emptied between tests.
-        conn.execute(text(f"TRUNCATE {', '.join(IDENTITY_TABLES)}, audit.events RESTART IDENTITY CASCADE"))
-    engine.dispose()
-    return url
-
-
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
@@ -114,10 +90,9 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> SigningKeyStore:
 
 
 @pytest.fixture
-def identity(db_url: str, clock: Clock, outbox: Outbox, keys: SigningKeyStore) -> Iterator[Identity]:
-    store = BusinessStore(db_url)
-    built = Identity(
-        db=store.units_of_work(lambda session: session),
+def identity(store: BusinessStore, clock: Clock, outbox: Outbox, keys: SigningKeyStore) -> Identity:
+    return Identity(
+        transactions=store.units_of_work(SqlIdentityUnitOfWork),
         # The cheapest argon2id parameters: these tests are about flows, not hashing cost.
         hasher=PasswordHasher(time_cost=1, memory_kib=8192, parallelism=1),
         limiter=AttemptLimiter(MemoryAttemptCounters()),
@@ -129,8 +104,6 @@ def identity(db_url: str, clock: Clock, outbox: Outbox, keys: SigningKeyStore) -
         policy=IdentityPolicy(public_web_url="http://web.test"),
         clock=clock,
     )
-    yield built
-    store.close()
 
 
 def new_email() -> str:

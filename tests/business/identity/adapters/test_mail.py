@@ -7,8 +7,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from business.identity.adapters.mail import ConsoleMailer, OutgoingEmail, SmtpMailer
-from business.identity.domain.emails import already_registered_email, password_reset_email, verification_email
+from business.identity.adapters.mail import ConsoleMailer, SmtpMailer
+from business.identity.domain.emails import (
+    OutgoingEmail,
+    already_registered_email,
+    password_reset_email,
+    verification_email,
+)
 from service_runtime.errors import DependencyUnavailable
 from tests.support.smtp_sink import SmtpSink, free_port
 

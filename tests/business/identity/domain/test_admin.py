@@ -5,17 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
 
-from business.identity.data import repositories as repo
-from business.identity.data.tables import AuditEvent
-from business.identity.domain import accounts, admin, audit
+from business.audit.data import SqlAuditLog
+from business.audit.domain import AuditQuery
+from business.identity.domain import accounts, admin
 from business.identity.domain.admin import AuditFilter, UserFilter
 from business.identity.domain.context import Identity
 from service_runtime.caller import Caller
 from service_runtime.errors import FailedPrecondition, InvalidArgument, NotFound
 from tests.business.identity.conftest import CLIENT
 from tests.business.identity.helpers import make_admin, registered, signed_in
+
+
+def audit_events(identity: Identity) -> list[object]:
+    return identity.transactions.run_sync(
+        lambda uow: list(uow.audit.newest_first(AuditQuery(), limit=100_000, before_id=None))
+    )
 
 
 async def test_the_last_active_admin_cannot_be_demoted_or_suspended(identity: Identity) -> None:
@@ -61,7 +66,7 @@ async def test_role_change_and_suspension_are_audited_and_revoke_tokens(identity
     assert suspended.request_id == CLIENT.request_id
     caller = Caller(user.id, frozenset({"user"}), "free", session_id=pair.session_id, issued_at=0)
     assert await identity.revocations.is_revoked(caller)
-    session = identity.db.run_sync(lambda s: repo.get_session(s, pair.session_id))
+    session = identity.transactions.run_sync(lambda uow: uow.sign_in_sessions.get(pair.session_id))
     assert session is not None and session.revoke_reason == "suspended"
 
 
@@ -134,27 +139,25 @@ async def test_a_failing_action_leaves_no_half_written_rows(
     boss = await registered(identity)
     make_admin(identity, boss.id)
     user, pair = await signed_in(identity)
-    count_before = identity.db.run_sync(lambda s: s.scalar(select(func.count()).select_from(AuditEvent)))
+    count_before = len(audit_events(identity))
 
-    def broken_record(*args: Any, **kwargs: Any) -> None:
+    def broken_append(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("audit write failed")
 
-    monkeypatch.setattr(audit, "record", broken_record)
+    monkeypatch.setattr(SqlAuditLog, "append", broken_append)
     with pytest.raises(RuntimeError):
         await admin.suspend_user(identity, boss.id, user.id, True, "fraud", CLIENT)
     monkeypatch.undo()
 
-    stored = identity.db.run_sync(lambda s: repo.get_user(s, user.id))
+    stored = identity.transactions.run_sync(lambda uow: uow.users.get(user.id))
     assert stored is not None and stored.status == "active" and stored.suspended_reason is None
-    session = identity.db.run_sync(lambda s: repo.get_session(s, pair.session_id))
+    session = identity.transactions.run_sync(lambda uow: uow.sign_in_sessions.get(pair.session_id))
     assert session is not None and session.revoked_at is None
-    assert (
-        identity.db.run_sync(lambda s: s.scalar(select(func.count()).select_from(AuditEvent))) == count_before
-    )
+    assert len(audit_events(identity)) == count_before
 
 
 async def test_the_audit_log_refuses_secrets(identity: Identity) -> None:
     with pytest.raises(ValueError, match="secret"):
-        await identity.db.run(
-            lambda s: audit.record(s, identity, "x", CLIENT, detail={"refresh_token": "abc"})
+        await identity.transactions.run(
+            lambda uow: identity.record(uow, "x", CLIENT, detail={"refresh_token": "abc"})
         )

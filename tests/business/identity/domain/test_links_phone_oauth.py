@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from business.identity.data import repositories as repo
 from business.identity.domain import accounts, email_links, oauth_login, phone_login
 from business.identity.domain.context import Identity
 from business.identity.domain.oauth_login import ProviderProfile
 from business.identity.domain.sessions import TokenPair
+from business.shared.database import BusinessStore
 from service_runtime.caller import Caller
 from service_runtime.errors import FailedPrecondition, InvalidArgument, Unauthenticated
 from tests.business.identity.conftest import CLIENT, PASSWORD, Clock, Outbox, Texts, new_email
@@ -43,7 +43,7 @@ async def test_verification_link_is_single_use_and_expires(
     user = await registered(identity)
     token = outbox.link_token(user.email)
     await email_links.verify_email(identity, token, CLIENT)
-    stored = identity.db.run_sync(lambda s: repo.get_user(s, user.id))
+    stored = identity.transactions.run_sync(lambda uow: uow.users.get(user.id))
     assert stored is not None and stored.email_verified
     with pytest.raises(InvalidArgument) as again:
         await email_links.verify_email(identity, token, CLIENT)
@@ -102,7 +102,7 @@ async def test_phone_login(identity: Identity, outbox: Outbox) -> None:
         await phone_login.verify_phone_login(identity, "+34600111222", wrong, CLIENT)
     result = await phone_login.verify_phone_login(identity, "+34600111222", code, CLIENT)
     assert isinstance(result, TokenPair)
-    stored = identity.db.run_sync(lambda s: repo.get_user(s, user.id))
+    stored = identity.transactions.run_sync(lambda uow: uow.users.get(user.id))
     assert stored is not None and stored.phone_verified
     with pytest.raises(Unauthenticated):  # the code was used
         await phone_login.verify_phone_login(identity, "+34600111222", code, CLIENT)
@@ -169,10 +169,10 @@ async def test_oauth_claims_an_unproven_registration(identity: Identity) -> None
         await accounts.login(identity, squatter.email, PASSWORD, CLIENT)
 
 
-async def test_audit_log_is_append_only(identity: Identity) -> None:
+async def test_audit_log_is_append_only(identity: Identity, store: BusinessStore) -> None:
     await registered(identity)
-    table = "audit.events" if identity.db.store.dialect == "postgresql" else "events"
-    with pytest.raises(Exception, match="append-only"):
-        identity.db.run_sync(lambda s: s.execute(text(f"UPDATE {table} SET action = 'x'")))
-    with pytest.raises(Exception, match="append-only"):
-        identity.db.run_sync(lambda s: s.execute(text(f"DELETE FROM {table}")))
+    table = "audit.events" if store.dialect == "postgresql" else "events"
+    with pytest.raises(Exception, match="append-only"), store.transaction() as session:
+        session.execute(text(f"UPDATE {table} SET action = 'x'"))
+    with pytest.raises(Exception, match="append-only"), store.transaction() as session:
+        session.execute(text(f"DELETE FROM {table}"))

@@ -7,7 +7,6 @@ import urllib.parse
 import pyotp
 import pytest
 
-from business.identity.data import repositories as repo
 from business.identity.domain import accounts, second_factor
 from business.identity.domain.context import Identity
 from business.identity.domain.second_factor import Factor
@@ -36,7 +35,7 @@ async def enabled_2fa(identity: Identity) -> tuple[str, str, str, list[str]]:
 async def test_enrollment_is_pending_until_confirmed(identity: Identity) -> None:
     user, _ = await signed_in(identity)
     enrollment = await second_factor.enroll_totp(identity, user.id, CLIENT)
-    stored = identity.db.run_sync(lambda s: repo.get_user(s, user.id))
+    stored = identity.transactions.run_sync(lambda uow: uow.users.get(user.id))
     assert stored is not None and not stored.totp_enabled
     assert stored.totp_secret_encrypted and enrollment.secret not in stored.totp_secret_encrypted
     assert isinstance(await accounts.login(identity, user.email, PASSWORD, CLIENT), TokenPair)

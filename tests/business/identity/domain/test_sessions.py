@@ -7,14 +7,13 @@ import threading
 
 import jwt
 import pytest
-from sqlalchemy import select
 
-from business.identity.data import repositories as repo
-from business.identity.data.tables import Session as SignInSession
+from business.identity.data.repositories import SqlIdentityUnitOfWork
 from business.identity.domain import accounts, admin, sessions
 from business.identity.domain.context import Identity
 from business.identity.domain.one_time_secrets import digest
 from business.identity.domain.sessions import TokenPair
+from business.shared.database import BusinessStore
 from service_runtime.caller import Caller
 from service_runtime.errors import InvalidArgument, Unauthenticated
 from service_runtime.signing_keys import SigningKeyStore
@@ -39,10 +38,10 @@ async def test_login_issues_an_eddsa_token_with_the_platform_claims(
     assert claims["sid"] == pair.session_id and claims["exp"] - int(claims["iat"]) == 900
     assert {"jti", "nbf", "iat"} <= claims.keys()
     assert pair.refresh_expires_in == 7 * 24 * 3600
-    stored = identity.db.run_sync(lambda s: repo.get_refresh_token(s, digest(pair.refresh_token)))
+    stored = identity.transactions.run_sync(lambda uow: uow.refresh_tokens.get(digest(pair.refresh_token)))
     assert stored is not None, "the database keeps the digest, never the token"
     assert "auth.login.succeeded" in audit_actions(identity, user.id)
-    last_login = identity.db.run_sync(lambda s: repo.get_user(s, user.id))
+    last_login = identity.transactions.run_sync(lambda uow: uow.users.get(user.id))
     assert last_login is not None and last_login.last_login_at is not None
 
 
@@ -79,7 +78,7 @@ async def test_refresh_rotates_and_reuse_revokes_the_family(identity: Identity) 
         await sessions.refresh(identity, first.refresh_token, CLIENT)
     with pytest.raises(Unauthenticated):  # the newest token of the family is dead too
         await sessions.refresh(identity, third.refresh_token, CLIENT)
-    session = identity.db.run_sync(lambda s: repo.get_session(s, first.session_id))
+    session = identity.transactions.run_sync(lambda uow: uow.sign_in_sessions.get(first.session_id))
     assert session is not None and session.revoked_at is not None and session.revoke_reason == "refresh_reuse"
     caller = Caller(user.id, frozenset({"user"}), "free", session_id=first.session_id, issued_at=0)
     assert await identity.revocations.is_revoked(caller)
@@ -112,16 +111,20 @@ async def test_two_concurrent_refreshes_exactly_one_wins(identity: Identity) -> 
         assert sum(isinstance(o, Unauthenticated) for o in outcomes) == 1, outcomes
 
 
-async def test_conditional_spend_lets_only_the_first_transaction_through(identity: Identity) -> None:
+async def test_conditional_spend_lets_only_the_first_transaction_through(
+    identity: Identity, store: BusinessStore
+) -> None:
     """The row-level guarantee under the rotation: a second spender blocks, then loses."""
     _, pair = await signed_in(identity)
     token_digest = digest(pair.refresh_token)
     second: list[bool] = []
-    with identity.db.store.transaction() as s:
-        assert repo.spend_refresh_token(s, token_digest, identity.now())
+    with store.transaction() as session:
+        assert SqlIdentityUnitOfWork(session).refresh_tokens.spend(token_digest, identity.now())
         racer = threading.Thread(
             target=lambda: second.append(
-                identity.db.run_sync(lambda s2: repo.spend_refresh_token(s2, token_digest, identity.now()))
+                identity.transactions.run_sync(
+                    lambda uow: uow.refresh_tokens.spend(token_digest, identity.now())
+                )
             )
         )
         racer.start()
@@ -170,16 +173,10 @@ async def test_change_password_ends_other_sessions(identity: Identity) -> None:
     await accounts.change_password(
         identity, user.id, current.session_id, PASSWORD, "a brand new passphrase 77", CLIENT
     )
-    open_ids = identity.db.run_sync(
-        lambda s: list(
-            s.scalars(
-                select(SignInSession.id).where(
-                    SignInSession.user_id == user.id, SignInSession.revoked_at.is_(None)
-                )
-            )
-        )
+    still_open = identity.transactions.run_sync(
+        lambda uow: uow.sign_in_sessions.active_of(user.id, identity.now())
     )
-    assert open_ids == [current.session_id]
+    assert [s.id for s in still_open] == [current.session_id]
     assert isinstance(
         await accounts.login(identity, user.email, "a brand new passphrase 77", CLIENT), TokenPair
     )

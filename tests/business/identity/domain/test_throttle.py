@@ -9,13 +9,13 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
-from business.identity.domain.throttle import (
-    AttemptCounters,
-    AttemptLimiter,
+from business.identity.adapters.attempt_counters import (
     MemoryAttemptCounters,
     RedisAttemptCounters,
     make_attempt_counters,
 )
+from business.identity.domain.ports import AttemptCounters
+from business.identity.domain.throttle import AttemptLimiter
 from service_runtime.errors import DependencyUnavailable, TooManyAttempts
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/14"

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import text
 
 from business.identity.domain import accounts, email_links, oauth_login, phone_login
 from business.identity.domain.context import Identity
 from business.identity.domain.oauth_login import ProviderProfile
 from business.identity.domain.sessions import TokenPair
-from business.shared.database import BusinessStore
 from service_runtime.caller import Caller
 from service_runtime.errors import FailedPrecondition, InvalidArgument, Unauthenticated
 from tests.business.identity.conftest import CLIENT, PASSWORD, Clock, Outbox, Texts, new_email
@@ -167,12 +165,3 @@ async def test_oauth_claims_an_unproven_registration(identity: Identity) -> None
     assert outcome.linked and outcome.user_id == squatter.id
     with pytest.raises(Unauthenticated):
         await accounts.login(identity, squatter.email, PASSWORD, CLIENT)
-
-
-async def test_audit_log_is_append_only(identity: Identity, store: BusinessStore) -> None:
-    await registered(identity)
-    table = "audit.events" if store.dialect == "postgresql" else "events"
-    with pytest.raises(Exception, match="append-only"), store.transaction() as session:
-        session.execute(text(f"UPDATE {table} SET action = 'x'"))
-    with pytest.raises(Exception, match="append-only"), store.transaction() as session:
-        session.execute(text(f"DELETE FROM {table}"))

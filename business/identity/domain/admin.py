@@ -4,7 +4,7 @@ after, and the platform always keeps at least one active admin."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, TypeVar
 
@@ -19,7 +19,6 @@ from business.identity.domain.validation import require_text
 from service_runtime.errors import FailedPrecondition, InvalidArgument, NotFound
 
 ROLES = frozenset({USER, ADMIN})
-STATUSES = frozenset({ACTIVE, SUSPENDED})
 LAST_ADMIN = "the platform needs at least one active admin"
 T = TypeVar("T")
 
@@ -199,11 +198,7 @@ def ensure_admin(
 
 @dataclass(frozen=True)
 class AuditFilter:
-    actor_id: str = ""
-    subject_id: str = ""
-    action: str = ""
-    since: datetime | None = None
-    until: datetime | None = None
+    query: AuditQuery = field(default_factory=AuditQuery)
     page_size: int = 0
     page_token: str = ""
 
@@ -220,14 +215,18 @@ def _events_before(page_token: str) -> int | None:
 
 
 async def list_audit_events(identity: Identity, f: AuditFilter) -> Page[AuditEvent]:
-    for name, text in (("actor_id", f.actor_id), ("subject_id", f.subject_id), ("action", f.action)):
+    query = f.query
+    for name, text in (
+        ("actor_id", query.actor_id),
+        ("subject_id", query.subject_id),
+        ("action", query.action),
+    ):
         if len(text) > 64:
             raise InvalidArgument.field(name, "must be at most 64 characters")
-    if f.since and f.until and f.since >= f.until:
+    if query.since and query.until and query.since >= query.until:
         raise InvalidArgument.field("until", "must be after since")
     size = paging.page_size(f.page_size, default=100, maximum=500)
     before_id = _events_before(f.page_token)
-    query = AuditQuery(f.actor_id, f.subject_id, f.action, f.since, f.until)
 
     def work(uow: IdentityUnitOfWork) -> Page[AuditEvent]:
         events = uow.audit.newest_first(query, limit=size + 1, before_id=before_id)

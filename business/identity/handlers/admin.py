@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from business.audit.domain import AuditQuery
 from business.identity.domain import admin
 from business.identity.domain.context import Identity
 from business.identity.handlers import messages
@@ -64,11 +65,13 @@ class AdminHandlers(pb_grpc.UserAdminServiceServicer):
         page = await admin.list_audit_events(
             self.identity,
             admin.AuditFilter(
-                actor_id=request.actor_id,
-                subject_id=request.subject_id,
-                action=request.action,
-                since=from_timestamp(request.since) if request.HasField("since") else None,
-                until=from_timestamp(request.until) if request.HasField("until") else None,
+                AuditQuery(
+                    actor_id=request.actor_id,
+                    subject_id=request.subject_id,
+                    action=request.action,
+                    since=from_timestamp(request.since) if request.HasField("since") else None,
+                    until=from_timestamp(request.until) if request.HasField("until") else None,
+                ),
                 page_size=request.page_size,
                 page_token=request.page_token,
             ),

@@ -54,7 +54,9 @@ async def test_role_change_and_suspension_are_audited_and_revoke_tokens(identity
     reinstated = await admin.suspend_user(identity, boss.id, user.id, False, "", CLIENT)
     assert reinstated.user.status == "active" and reinstated.user.suspended_reason is None
 
-    page = await admin.list_audit_events(identity, AuditFilter(subject_id=user.id, action="admin.*"))
+    page = await admin.list_audit_events(
+        identity, AuditFilter(AuditQuery(subject_id=user.id, action="admin.*"))
+    )
     rows = {e.action: e for e in page.items}
     assert rows["admin.user.role_changed"].before == {"role": "user"}
     assert rows["admin.user.role_changed"].after == {"role": "admin"}
@@ -120,16 +122,18 @@ async def test_audit_events_page_and_filter(identity: Identity) -> None:
     token = ""
     while True:
         page = await admin.list_audit_events(
-            identity, AuditFilter(subject_id=user.id, page_size=2, page_token=token)
+            identity, AuditFilter(AuditQuery(subject_id=user.id), page_size=2, page_token=token)
         )
         collected += [e.id for e in page.items]
         token = page.next_page_token
         if not token:
             break
     assert collected == sorted(collected, reverse=True) and len(collected) == len(set(collected)) == 6
-    logins = await admin.list_audit_events(identity, AuditFilter(action="auth.login.succeeded"))
+    logins = await admin.list_audit_events(identity, AuditFilter(AuditQuery(action="auth.login.succeeded")))
     assert len(logins.items) == 5
-    prefix = await admin.list_audit_events(identity, AuditFilter(action="auth.*", subject_id=user.id))
+    prefix = await admin.list_audit_events(
+        identity, AuditFilter(AuditQuery(action="auth.*", subject_id=user.id))
+    )
     assert len(prefix.items) == 6
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 import redis.asyncio as aioredis
@@ -34,6 +35,23 @@ class FakeClock:
         self.now += seconds
 
 
+@asynccontextmanager
+async def redis_counters(clock: FakeClock) -> AsyncIterator[RedisAttemptCounters]:
+    """Counters under a fresh key prefix, removed afterwards. Skips without Redis (fails in CI)."""
+    if not await redis_reachable():
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"Redis is required in CI and unreachable at {REDIS_URL}")
+        pytest.skip(f"Redis unreachable at {REDIS_URL}")
+    store = RedisAttemptCounters(REDIS_URL, prefix=f"test-throttle-{uuid.uuid4().hex}:", clock=clock)
+    try:
+        yield store
+    finally:
+        keys = [key async for key in store.client.scan_iter(match=f"{store.prefix}*")]
+        if keys:
+            await store.client.delete(*keys)
+        await store.close()
+
+
 async def redis_reachable() -> bool:
     client = aioredis.from_url(REDIS_URL, socket_connect_timeout=1)
     try:
@@ -55,18 +73,8 @@ async def counters(request: pytest.FixtureRequest, clock: FakeClock) -> AsyncIte
     if request.param == "memory":
         yield MemoryAttemptCounters(clock=clock)
         return
-    if not await redis_reachable():
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"Redis is required in CI and unreachable at {REDIS_URL}")
-        pytest.skip(f"Redis unreachable at {REDIS_URL}")
-    store = RedisAttemptCounters(REDIS_URL, prefix=f"test-throttle-{uuid.uuid4().hex}:", clock=clock)
-    try:
+    async with redis_counters(clock) as store:
         yield store
-    finally:
-        keys = [key async for key in store.client.scan_iter(match=f"{store.prefix}*")]
-        if keys:
-            await store.client.delete(*keys)
-        await store.close()
 
 
 def limiter(counters: AttemptCounters, **overrides: float) -> AttemptLimiter:
@@ -179,12 +187,7 @@ async def test_no_ip_means_only_the_account_counts(counters: AttemptCounters) ->
 
 
 async def test_redis_keys_hold_no_email_or_ip(clock: FakeClock) -> None:
-    if not await redis_reachable():
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"Redis is required in CI and unreachable at {REDIS_URL}")
-        pytest.skip(f"Redis unreachable at {REDIS_URL}")
-    store = RedisAttemptCounters(REDIS_URL, prefix=f"test-throttle-{uuid.uuid4().hex}:", clock=clock)
-    try:
+    async with redis_counters(clock) as store:
         limits = limiter(store)
         await fail(limits, 3)
         keys = [key.decode() async for key in store.client.scan_iter(match=f"{store.prefix}*")]
@@ -196,11 +199,6 @@ async def test_redis_keys_hold_no_email_or_ip(clock: FakeClock) -> None:
             if await store.client.type(key) == b"zset":
                 for member in await store.client.zrange(key, 0, -1):
                     assert b"victim" not in member and IP.encode() not in member
-    finally:
-        keys = [key async for key in store.client.scan_iter(match=f"{store.prefix}*")]
-        if keys:
-            await store.client.delete(*keys)
-        await store.close()
 
 
 async def test_unreachable_redis_is_a_dependency_error() -> None:

@@ -16,23 +16,13 @@ from business.identity.domain.context import Identity
 from business.identity.handlers.admin import AdminHandlers
 from business.identity.handlers.auth import AuthHandlers
 from business.identity.handlers.users import UserHandlers
+from business.main import SERVICE_NAMES as BUSINESS_SERVICES
 from service_runtime.in_process import serve_in_process
 from service_runtime.signing_keys import SigningKeyStore
 from tests.support.in_process import TestCallers
-from trading.identity.v1 import (
-    auth_service_pb2,
-    auth_service_pb2_grpc,
-    user_admin_service_pb2,
-    user_admin_service_pb2_grpc,
-    user_service_pb2,
-    user_service_pb2_grpc,
-)
+from trading.identity.v1 import auth_service_pb2_grpc, user_admin_service_pb2_grpc, user_service_pb2_grpc
 
-SERVICE_NAMES = [
-    auth_service_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name,
-    user_service_pb2.DESCRIPTOR.services_by_name["UserService"].full_name,
-    user_admin_service_pb2.DESCRIPTOR.services_by_name["UserAdminService"].full_name,
-]
+SERVICE_NAMES = [name for name in BUSINESS_SERVICES if name.startswith("trading.identity.")]
 
 
 @pytest.fixture

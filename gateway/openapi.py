@@ -16,6 +16,8 @@ from typing import Any
 
 from google.protobuf import descriptor_pb2
 
+from gateway import error_envelope
+from gateway.error_envelope import error_responses
 from service_runtime.proto_index import HttpBinding, ProtoIndex, access_rule, http_bindings
 
 FDP = descriptor_pb2.FieldDescriptorProto
@@ -23,7 +25,6 @@ Schema = dict[str, Any]
 
 API_PACKAGE_PREFIX = "trading."
 BEARER = "bearerAuth"
-ERROR_SCHEMA = "google.rpc.Status"
 
 # proto3 JSON mapping of scalar types: 64-bit integers travel as strings (JavaScript numbers
 # lose precision past 2^53); uint32 needs more than OpenAPI's int32.
@@ -72,17 +73,6 @@ _WKT: dict[str, Schema] = {
     "google.protobuf.Value": {},
     "google.protobuf.ListValue": {"type": "array", "items": {}},
     "google.protobuf.Any": _ANY_OBJECT,
-}
-
-# What Envoy's transcoder answers on errors (with convert_grpc_status on).
-_STATUS_SCHEMA: Schema = {
-    "type": "object",
-    "description": "Error: the gRPC status of the failed call.",
-    "properties": {
-        "code": {"type": "integer", "format": "int32", "description": "gRPC status code"},
-        "message": {"type": "string", "description": "developer-facing error message"},
-        "details": {"type": "array", "items": _ANY_OBJECT},
-    },
 }
 
 _TEMPLATE_VAR = re.compile(r"\{([^}=]+)(?:=[^}]*)?\}")
@@ -272,10 +262,8 @@ class _Builder:
             )
         return {
             "200": {"description": ok, "content": {"application/json": {"schema": schema}}},
-            "default": {
-                "description": "Error",
-                "content": {"application/json": {"schema": _ref(ERROR_SCHEMA)}},
-            },
+            # Errors: the edge's one envelope (gateway/error_envelope.py).
+            **error_responses(),
         }
 
 
@@ -314,12 +302,16 @@ def build_openapi(index: ProtoIndex, title: str = "Trading platform API") -> dic
             "title": title,
             "version": ", ".join(versions),
             "description": "REST/JSON surface of the platform's gRPC services, served by the "
-            "Envoy front proxy by transcoding. Generated from the protobuf contracts.",
+            "Envoy front proxy by transcoding. Generated from the protobuf contracts. Every error "
+            "answer, whoever gives it (Envoy, a service, the gateway), is the Error schema.",
         },
         "tags": tags,
         "paths": paths,
         "components": {
-            "schemas": {**dict(sorted(builder.schemas.items())), ERROR_SCHEMA: _STATUS_SCHEMA},
+            "schemas": {
+                **dict(sorted(builder.schemas.items())),
+                error_envelope.SCHEMA_NAME: error_envelope.schema(),
+            },
             "securitySchemes": {BEARER: {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
         },
     }

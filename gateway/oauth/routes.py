@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.responses import Response
 
 from gateway.config import GatewaySettings
-from gateway.errors import error_response
+from gateway.errors import error_info, error_response
 from gateway.oauth.business import BusinessAuth
 from gateway.oauth.errors import OAuthFlowError
 from gateway.oauth.provider_client import ProviderClient
@@ -169,10 +169,9 @@ class OAuthRoutes:
 
 
 def _error(exc: OAuthFlowError, provider: str) -> JSONResponse:
-    extra = {"provider": provider}
-    if exc.provider_error:
-        extra["provider_error"] = exc.provider_error
-    response = error_response(exc.status, exc.message, headers=NO_STORE, **extra)
+    # ErrorInfo: the provider (domain) and its own error code (reason), when it gave one.
+    details = [error_info(exc.provider_error, provider)]
+    response = error_response(exc.status, exc.message, headers=NO_STORE, details=details)
     response.delete_cookie(COOKIE, path=PREFIX)
     return response
 

@@ -166,7 +166,7 @@ def test_a_replayed_code_with_a_fresh_state_gets_no_tokens(
     fresh = callback_url(browser, "google")  # a valid new state (and cookie), the old code
     res = browser.get(_with(fresh, code=code), headers=JSON)
     assert 400 <= res.status_code < 500, res.text
-    assert res.json()["provider_error"] == "invalid_grant" and "tokens" not in res.json()
+    assert res.json()["details"][0]["reason"] == "invalid_grant" and "tokens" not in res.json()
 
 
 def test_a_provider_error_reaches_the_browser_as_a_400(

@@ -59,10 +59,28 @@ def test_errors_are_json(settings: GatewaySettings) -> None:
 
     app.router.routes.insert(0, app.router.routes.pop())  # before the web app's catch-all
     client = TestClient(app, raise_server_exceptions=False)
-    res = client.get("/api/boom")
+    res = client.get("/api/boom", headers={"x-request-id": "edge-assigned-1"})
     assert res.status_code == 500
-    assert res.json() == {"error": "internal", "message": "internal error"}
+    assert res.json() == {
+        "error": "internal",
+        "message": "internal error",
+        "details": [],
+        "request_id": "edge-assigned-1",
+    }
 
     wrong_method = client.delete("/healthz")
     assert wrong_method.status_code == 405
     assert wrong_method.json()["error"] == "method_not_allowed"
+
+
+def test_error_envelope_carries_the_request_id_envoy_assigned(client: TestClient) -> None:
+    res = client.get("/api/nope", headers={"x-request-id": "edge-assigned-2"})
+    assert res.status_code == 404 and res.headers["x-request-id"] == "edge-assigned-2"
+    assert res.json() == {
+        "error": "not_found",
+        "message": "no route for /api/nope",
+        "details": [],
+        "request_id": "edge-assigned-2",
+    }
+    direct = client.get("/api/nope")  # no Envoy in front: the gateway makes one up
+    assert direct.json()["request_id"] == direct.headers["x-request-id"] != ""

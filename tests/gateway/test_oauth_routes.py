@@ -165,7 +165,10 @@ def test_a_disabled_provider_is_404_by_name(client: TestClient, path: str) -> No
     assert res.json() == {
         "error": "not_found",
         "message": "sign-in with facebook is not enabled on this server",
-        "provider": "facebook",
+        "details": [
+            {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "", "domain": "facebook"}
+        ],
+        "request_id": res.headers["x-request-id"],
     }
 
 
@@ -303,9 +306,16 @@ def test_a_provider_error_is_a_400_with_its_message(client: TestClient, oidc: Oi
     assert res.status_code == 400
     assert res.json() == {
         "error": "invalid_argument",
-        "provider": "google",
-        "provider_error": "access_denied",
         "message": "google did not sign you in: access_denied (The user denied the request)",
+        # ErrorInfo: the provider's own error code (reason) and the provider (domain).
+        "details": [
+            {
+                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                "reason": "access_denied",
+                "domain": "google",
+            }
+        ],
+        "request_id": res.headers["x-request-id"],
     }
 
 
@@ -318,7 +328,7 @@ def test_a_replayed_code_with_a_fresh_state_gets_no_tokens(
     fresh = urlparse(_callback_url(client))  # a new sign-in: new state, new binding cookie
     query = {k: v[0] for k, v in parse_qs(fresh.query).items()} | {"code": old_code}
     res = client.get(str(httpx.URL(fresh._replace(query="").geturl(), params=query)), headers=JSON)
-    assert res.status_code == 400 and res.json()["provider_error"] == "invalid_grant"
+    assert res.status_code == 400 and res.json()["details"][0]["reason"] == "invalid_grant"
     assert "tokens" not in res.json() and len(business[0].calls) == 1
 
 

@@ -24,7 +24,11 @@ class BusinessSettings(CommonSettings):
     ml_service_url: str = Field(defaults.ML_GRPC_TARGET, description="gRPC target of the ML engine")
     # The seed's ML_SERVICE_TIMEOUT, in ms; capped at 30 s like every outgoing call.
     ml_service_timeout: int = Field(
-        30_000, gt=0, le=30_000, description="deadline of calls to the ML engine (ms)"
+        30_000,
+        gt=0,
+        le=30_000,
+        description="deadline of calls to the ML engine (ms); also Envoy's route timeout of ML calls "
+        "(504 / DEADLINE_EXCEEDED past it)",
     )
     health_probe_timeout_ms: int = Field(
         2000, gt=0, le=30_000, description="deadline of each health probe (ms)"

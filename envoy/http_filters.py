@@ -1,7 +1,8 @@
-"""The HTTP filters every request passes, in order: CORS, the REST error bodies (Lua), gRPC-Web,
-REST transcoding, JWT validation, the rate limit, and the router.
+"""The HTTP filters every request passes, in order: CORS, the REST error envelope (Lua), gRPC-Web,
+REST transcoding, the body size limit (buffer), JWT validation, the rate limit, and the router.
 
-Transcoding comes before the checks, so they and the routes see one kind of request: gRPC.
+Transcoding comes before the checks, so they and the routes see one kind of request: gRPC; each
+route has its own body limit (routes.py).
 """
 
 from __future__ import annotations
@@ -10,12 +11,19 @@ import json
 from pathlib import Path
 from typing import Any
 
-from envoy.routes import WEBSOCKET_PREFIX
+import grpc
+
+from envoy.routes import MAX_REQUEST_BYTES, RPC_MAX_REQUEST_BYTES, WEBSOCKET_PREFIX
 from envoy.rpcs import Rpc, ml_path_prefixes
 from envoy.settings import EdgeSettings
 from envoy.typed import typed
 
 LUA_REST_ERRORS = Path(__file__).resolve().parent / "rest_errors.lua"
+# The envelope's stable code of each gRPC status, by number: its name in lower case.
+GRPC_CODES = {code.value[0]: code.name.lower() for code in grpc.StatusCode}
+# The largest REST answer the transcoder writes (a longer one is a 500): as much as the services
+# take in a message.
+MAX_RESPONSE_BYTES = 8 * 1024 * 1024
 # Public plain-HTTP paths served by the gateway (everything else there needs a token).
 GATEWAY_PUBLIC_PREFIXES = ("/.well-known/", "/api/auth/", "/api/docs", "/assets/", "/healthz")
 # How long Envoy keeps the JWKS (s); a rotated key signs only after it has been published this long.
@@ -30,6 +38,9 @@ def http_filters(edge: EdgeSettings, rpcs: list[Rpc]) -> list[dict[str, Any]]:
         _filter(
             "grpc_json_transcoder", "grpc_json_transcoder.v3.GrpcJsonTranscoder", **_transcoder(edge, rpcs)
         ),
+        # After the transcoder: a REST call's route is its RPC's by now, with that RPC's limit
+        # (routes.py). This is the default of a route that sets none.
+        _filter("buffer", "buffer.v3.Buffer", max_request_bytes=min(MAX_REQUEST_BYTES.values())),
         _filter("jwt_authn", "jwt_authn.v3.JwtAuthentication", **_jwt_authn(edge, rpcs)),
         # Buckets are per route (routes.py); this only turns the filter on.
         _filter("local_ratelimit", "local_ratelimit.v3.LocalRateLimit", stat_prefix="rl_listener"),
@@ -46,9 +57,10 @@ def _filter(name: str, config_type: str, **fields: Any) -> dict[str, Any]:
 
 
 def _rest_errors_lua(rpcs: list[Rpc]) -> str:
-    """REST callers of an unavailable upstream get the seed's JSON body (envoy/rest_errors.lua)."""
+    """A service's error to a REST caller in the envelope (envoy/rest_errors.lua)."""
     prefixes = ", ".join(json.dumps(prefix) for prefix in ml_path_prefixes(rpcs))
-    return f"ML_PATH_PREFIXES = {{{prefixes}}}\n" + LUA_REST_ERRORS.read_text()
+    codes = ", ".join(f"[{number}] = {json.dumps(name)}" for number, name in GRPC_CODES.items())
+    return f"ML_PATH_PREFIXES = {{{prefixes}}}\nGRPC_CODES = {{{codes}}}\n" + LUA_REST_ERRORS.read_text()
 
 
 def _transcoder(edge: EdgeSettings, rpcs: list[Rpc]) -> dict[str, Any]:
@@ -56,6 +68,10 @@ def _transcoder(edge: EdgeSettings, rpcs: list[Rpc]) -> dict[str, Any]:
         "proto_descriptor": edge.envoy_descriptor_set,
         "services": sorted({rpc.service for rpc in rpcs}),
         "convert_grpc_status": True,
+        # The JSON the transcoder holds before the route's own limit applies: the largest any
+        # route takes. Answers are bounded apart (the route's body limit would bound them too).
+        "max_request_body_size": max(RPC_MAX_REQUEST_BYTES.values()),
+        "max_response_body_size": MAX_RESPONSE_BYTES,
         "print_options": {
             "add_whitespace": False,
             "always_print_primitive_fields": True,

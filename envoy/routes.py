@@ -1,8 +1,9 @@
-"""The routes: where each request goes, with its timeout, retries and rate limit.
+"""The routes: where each request goes, with its timeout, retries, rate limit and body size limit.
 
-First match wins, top to bottom: server streams (no route timeout), reads (retried), every
-other RPC by its package, server reflection, the OAuth callbacks, the WebSocket bridge, and the
-gateway for everything else (JWKS, API docs, the web app).
+First match wins, top to bottom: server streams (no route timeout), reads (retried), RPCs with a
+body limit of their own, every other RPC by its package, server reflection, the OAuth callbacks,
+the WebSocket bridge, and the gateway for everything else (JWKS, API docs, the web app and its
+pages, such as the /verify-email and /reset-password links in mails).
 """
 
 from __future__ import annotations
@@ -40,8 +41,15 @@ RATE_LIMITS = {
     "ml_engine": RateLimit(burst=1000, per_second=500),
     "gateway": RateLimit(burst=500, per_second=200),
 }
-# Per-upstream route timeouts; the seed bounds ML calls at 30 s.
-TIMEOUTS_S = {"business": 10.0, "ml_engine": 30.0, "gateway": 15.0}
+# Per-upstream route timeouts; ML calls are bounded by ML_SERVICE_TIMEOUT (the seed's 30 s).
+TIMEOUTS_S = {"business": 10.0, "gateway": 15.0}
+KIB, MIB = 1024, 1024 * 1024
+# The largest request body a route takes (the JSON of a REST call, the framed messages of a gRPC
+# one); a bigger one is refused at the edge, before it reaches a service: REST 413, gRPC
+# RESOURCE_EXHAUSTED. The services themselves take up to 8 MiB (service_runtime/server.py).
+MAX_REQUEST_BYTES = {"business": 64 * KIB, "ml_engine": 64 * KIB, "gateway": 16 * KIB}
+# RPCs that carry data take more: the engine imports up to 4 MiB of CSV, a little more as JSON.
+RPC_MAX_REQUEST_BYTES = {"/trading.market.v1.MarketDataService/ImportBars": 5 * MIB}
 RETRY_ON = "connect-failure,refused-stream,reset,unavailable"
 RETRY_BACK_OFF = {"base_interval": "0.025s", "max_interval": "0.25s"}
 
@@ -69,15 +77,16 @@ def cors_policy(edge: EdgeSettings) -> dict[str, Any]:
 
 
 def routes(edge: EdgeSettings, rpcs: list[Rpc]) -> list[dict[str, Any]]:
-    to = _Routes(edge.rate_limit_scale)
+    to = _Routes(edge)
     return [
         *[to.stream(rpc) for rpc in rpcs if rpc.server_streaming],
         # Reads get their own exact route so only they are retried.
-        *[to.upstream({"path": rpc.path}, rpc.upstream, retry=True) for rpc in rpcs if _unary_read(rpc)],
+        *[to.rpc(rpc, retry=True) for rpc in rpcs if _unary_read(rpc)],
+        *[to.rpc(rpc) for rpc in rpcs if rpc.path in RPC_MAX_REQUEST_BYTES and not _unary_read(rpc)],
         *[to.upstream({"prefix": "/" + p}, PACKAGE_UPSTREAMS[p]) for p in packages_longest_first()],
         # Server reflection for ops (`buf curl` through the edge) is answered by business, which
         # links every contract of the platform; it needs a token like any other call.
-        to.upstream({"prefix": "/grpc.reflection.", "grpc": {}}, "business"),
+        to.unbuffered(to.upstream({"prefix": "/grpc.reflection.", "grpc": {}}, "business")),
         # OAuth callbacks spend their single-use state: a retry would only fail, so none.
         to.upstream({"prefix": "/api/auth/oauth/"}, "gateway"),
         to.websocket(),
@@ -89,14 +98,33 @@ def _unary_read(rpc: Rpc) -> bool:
     return rpc.read and not rpc.server_streaming
 
 
+def timeouts_s(edge: EdgeSettings) -> dict[str, float]:
+    """Route timeout per upstream (s)."""
+    return {**TIMEOUTS_S, "ml_engine": edge.ml_service_timeout / 1000}
+
+
 class _Routes:
-    """Builds routes to the upstreams, each with its timeout and its rate-limit bucket."""
+    """Builds routes to the upstreams, each with its timeout, its rate-limit bucket and its body
+    size limit."""
 
-    def __init__(self, rate_limit_scale: float) -> None:
-        self.rate_limit_scale = rate_limit_scale
+    def __init__(self, edge: EdgeSettings) -> None:
+        self.rate_limit_scale = edge.rate_limit_scale
+        self.timeouts_s = timeouts_s(edge)
 
-    def upstream(self, match: dict[str, Any], cluster: str, *, retry: bool = False) -> dict[str, Any]:
-        timeout = f"{TIMEOUTS_S[cluster]}s"
+    def rpc(self, rpc: Rpc, *, retry: bool = False) -> dict[str, Any]:
+        """The exact route of one RPC."""
+        limit = RPC_MAX_REQUEST_BYTES.get(rpc.path, MAX_REQUEST_BYTES[rpc.upstream])
+        return self.upstream({"path": rpc.path}, rpc.upstream, retry=retry, max_request_bytes=limit)
+
+    def upstream(
+        self,
+        match: dict[str, Any],
+        cluster: str,
+        *,
+        retry: bool = False,
+        max_request_bytes: int | None = None,
+    ) -> dict[str, Any]:
+        timeout = f"{self.timeouts_s[cluster]}s"
         action: dict[str, Any] = {"cluster": cluster, "timeout": timeout}
         if retry:
             action["retry_policy"] = {
@@ -106,10 +134,14 @@ class _Routes:
                 "retry_back_off": RETRY_BACK_OFF,
             }
         bucket = rate_limit_bucket(RATE_LIMITS[cluster].scaled(self.rate_limit_scale), f"rl_{cluster}")
+        body_limit = body_size_limit(max_request_bytes or MAX_REQUEST_BYTES[cluster])
         return {
             "match": match,
             "route": action,
-            "typed_per_filter_config": {"envoy.filters.http.local_ratelimit": bucket},
+            "typed_per_filter_config": {
+                "envoy.filters.http.local_ratelimit": bucket,
+                "envoy.filters.http.buffer": body_limit,
+            },
         }
 
     def stream(self, rpc: Rpc) -> dict[str, Any]:
@@ -118,7 +150,7 @@ class _Routes:
         0 a gRPC or gRPC-Web call is bounded by its own grpc-timeout (none: unbounded) instead of
         the route timeout, and the idle timeout is off since bars may be an hour apart. A stream
         is never retried (it may have sent messages)."""
-        route = self.upstream({"path": rpc.path}, rpc.upstream)
+        route = self.rpc(rpc)
         route["route"].update(max_stream_duration={"grpc_timeout_header_max": "0s"}, idle_timeout="0s")
         return route
 
@@ -129,6 +161,13 @@ class _Routes:
         route["route"].update(
             timeout="0s", idle_timeout="0s", upgrade_configs=[{"upgrade_type": "websocket"}]
         )
+        return self.unbuffered(route)  # an upgraded connection's body never ends
+
+    @staticmethod
+    def unbuffered(route: dict[str, Any]) -> dict[str, Any]:
+        """`route` without the body limit, for a request body that stays open (a WebSocket, the
+        reflection's bidirectional stream): the buffer filter would wait for its end forever."""
+        route["typed_per_filter_config"]["envoy.filters.http.buffer"] = typed(BUFFER_PER_ROUTE, disabled=True)
         return route
 
 
@@ -149,6 +188,15 @@ def rate_limit_bucket(limit: RateLimit, prefix: str) -> dict[str, Any]:
             }
         ],
     )
+
+
+BUFFER_PER_ROUTE = "type.googleapis.com/envoy.extensions.filters.http.buffer.v3.BufferPerRoute"
+
+
+def body_size_limit(max_request_bytes: int) -> dict[str, Any]:
+    """The per-route config of the buffer filter: the whole request body is read (up to the
+    limit) before it goes on; past the limit the edge answers 413 itself."""
+    return typed(BUFFER_PER_ROUTE, buffer={"max_request_bytes": max_request_bytes})
 
 
 def _always(runtime_key: str) -> dict[str, Any]:

@@ -71,9 +71,14 @@ def _rpc(package: str, service: str, method: descriptor_pb2.MethodDescriptorProt
     )
 
 
+def ml_packages() -> list[str]:
+    """gRPC path prefixes of the ML engine's packages ("/trading.ml.", ...)."""
+    return sorted("/" + prefix for prefix, upstream in PACKAGE_UPSTREAMS.items() if upstream == "ml_engine")
+
+
 def ml_path_prefixes(rpcs: list[Rpc]) -> list[str]:
     """REST path prefixes served by the ML engine, for the seed's 'ML service unavailable'."""
-    paths = {"/" + prefix for prefix, upstream in PACKAGE_UPSTREAMS.items() if upstream == "ml_engine"}
+    paths = set(ml_packages())
     for rpc in rpcs:
         if rpc.upstream == "ml_engine" and rpc.http_path:
             paths.add(rpc.http_path.split("{", 1)[0])

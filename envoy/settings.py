@@ -1,8 +1,9 @@
 """The one settings class of the edge: the environment variables that shape the Envoy config.
 
 Environment names are the upper-case field names (ENVOY_PORT, BUSINESS_HOST, ...); defaults come
-from `service_runtime.defaults`. Limits that do not vary per deployment (rate limits, timeouts)
-are constants beside the part of the config they shape (`routes.py`).
+from `service_runtime.defaults`. Limits that do not vary per deployment (rate limits, body and
+header sizes, the other timeouts) are constants beside the part of the config they shape
+(`routes.py`, `listener.py`).
 """
 
 from __future__ import annotations
@@ -53,6 +54,10 @@ class EdgeSettings(CommonSettings):
     ml_grpc_port: int = Field(defaults.ML_GRPC_PORT, description="ML engine gRPC port")
     gateway_upstream_host: str = Field(defaults.LOOPBACK, description="host of the gateway, as Envoy sees it")
     gateway_port: int = Field(defaults.GATEWAY_PORT, description="gateway HTTP port")
+    # Same name and unit as business's deadline of its calls to the ML engine: one bound for both.
+    ml_service_timeout: int = Field(
+        30_000, gt=0, le=30_000, description="route timeout of ML engine calls at Envoy (ms)"
+    )
     rate_limit_scale: float = Field(
         1.0, gt=0, description="multiplies every route's rate limit (tests use a tiny value)"
     )

@@ -24,6 +24,7 @@ from service_runtime.metrics import CallStats, start_metrics_server
 log = logging.getLogger("service_runtime.server")
 
 Registrar = Callable[[grpc.aio.Server], None]
+METADATA_LIMIT_BYTES = 32 * 1024
 
 
 class ServiceHost:
@@ -64,8 +65,15 @@ class ServiceHost:
                 # Innermost, e.g. access checks: their domain errors reach the caller mapped.
                 *inner_interceptors,
             ],
-            # 8 MiB: room for a 4 MiB CSV import and its envelope.
-            options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 8 * 1024 * 1024)],
+            options=[
+                ("grpc.so_reuseport", 0),
+                # 8 MiB: room for a 4 MiB CSV import and its envelope.
+                ("grpc.max_receive_message_length", 8 * 1024 * 1024),
+                # 32 KiB of metadata: Envoy admits 8 KiB of request headers (envoy/listener.py)
+                # and forwards a transcoded call's URL twice; the edge decides (431), never this.
+                ("grpc.max_metadata_size", METADATA_LIMIT_BYTES),
+                ("grpc.absolute_max_metadata_size", METADATA_LIMIT_BYTES),
+            ],
         )
         for register in registrars:
             register(self.server)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 from google.protobuf.message import Message
@@ -15,6 +15,7 @@ class GrpcWebReply:
     grpc_status: int
     grpc_message: str
     messages: list[bytes]
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 def split_frames(buffer: bytes) -> tuple[list[tuple[int, bytes]], bytes]:
@@ -50,4 +51,6 @@ def call(url: str, request: Message, headers: dict[str, str] | None = None) -> G
     # A trailers-only answer carries the status in the headers.
     status = trailers.get("grpc-status", reply.headers.get("grpc-status", ""))
     message = trailers.get("grpc-message", reply.headers.get("grpc-message", ""))
-    return GrpcWebReply(reply.status_code, int(status) if status else -1, message, messages)
+    return GrpcWebReply(
+        reply.status_code, int(status) if status else -1, message, messages, dict(reply.headers)
+    )

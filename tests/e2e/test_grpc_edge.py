@@ -118,7 +118,12 @@ async def test_ml_engine_down_then_back(stack: Stack, token: str, edge_channel: 
     try:
         rest = httpx.get(f"{EDGE}/api/stats", headers=bearer(token))
         assert rest.status_code == 503
-        assert rest.json() == {"error": "ML service unavailable", "message": "Please try again later"}
+        assert rest.json() == {
+            "error": "ML service unavailable",
+            "message": "Please try again later",
+            "details": [],
+            "request_id": rest.headers["x-request-id"],
+        }
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await ml_grpc.EngineServiceStub(edge_channel).GetStats(
                 ml_pb.GetStatsRequest(), metadata=tuple(bearer(token).items()), timeout=10

@@ -1,5 +1,6 @@
 """Rate limiting at the edge (a second Envoy with tiny buckets in front of the same
-services), request ids across services, and gRPC-Web from a real browser."""
+services), on business's routes and the ML engine's, over REST, gRPC and gRPC-Web, and gRPC-Web
+from a real browser."""
 
 from __future__ import annotations
 
@@ -7,59 +8,30 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 import grpc
 import httpx
 import pytest
 
-from envoy.binary import envoy_binary
-from envoy.render import write
-from envoy.settings import EdgeSettings
 from tests.conftest import EDGE, ML_METRICS_PORT, PAGE_ORIGIN, bearer
-from tests.support.ports import free_ports
-from tools.supervisor import ROOT, Stack, http_ok
+from tests.e2e import grpc_web
+from tests.e2e.edges import extra_edge
+from tools.supervisor import ROOT, Stack
+from trading.ml.v1 import engine_service_pb2 as ml_pb
+from trading.ml.v1 import engine_service_pb2_grpc as ml_grpc
 from trading.status.v1 import status_service_pb2 as status_pb
 from trading.status.v1 import status_service_pb2_grpc as status_grpc
-
-TIGHT_PORT, TIGHT_ADMIN_PORT = free_ports(2)
 
 
 @pytest.fixture(scope="module")
 def tight_edge(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Envoy rendered from the same template with every bucket scaled down to one token."""
-    env = {
-        **stack.env,
-        "ENVOY_PORT": str(TIGHT_PORT),
-        "ENVOY_ADMIN_PORT": str(TIGHT_ADMIN_PORT),
-        "RATE_LIMIT_SCALE": "0.0001",
-    }
-    edge = EdgeSettings.from_environment(env)
-    config = write(edge, tmp_path_factory.mktemp("tight") / "envoy.json")
-    envoy = subprocess.Popen(
-        [
-            str(envoy_binary()),
-            "-c",
-            str(config),
-            "--base-id",
-            str(TIGHT_PORT),
-            "--log-level",
-            "warn",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while not http_ok(f"http://127.0.0.1:{TIGHT_ADMIN_PORT}/ready"):
-            assert time.monotonic() < deadline, "tight Envoy did not become ready"
-            time.sleep(0.1)
-        yield f"http://127.0.0.1:{TIGHT_PORT}"
-    finally:
-        envoy.terminate()
-        envoy.wait(10)
+    with extra_edge(stack, tmp_path_factory.mktemp("tight"), RATE_LIMIT_SCALE="0.0001") as edge:
+        yield edge.url
 
 
 def test_rest_over_the_limit_is_429(tight_edge: str) -> None:
@@ -83,14 +55,47 @@ def test_grpc_over_the_limit_is_resource_exhausted(tight_edge: str) -> None:
     assert grpc.StatusCode.RESOURCE_EXHAUSTED in codes
 
 
-def test_request_id_follows_the_call_across_services(stack: Stack) -> None:
-    request_id = "e2e-" + os.urandom(6).hex()
-    assert httpx.get(f"{EDGE}/health", headers={"x-request-id": request_id}).status_code == 200
-    assert stack.log_dir is not None
-    time.sleep(0.3)  # let the services flush their log lines
-    for service in ("business", "ml_engine"):
-        log = (stack.log_dir / f"{service}.log").read_text()
-        assert f'"request_id": "{request_id}"' in log, service
+T = TypeVar("T")
+
+
+def _burst(call: Callable[[], T], times: int = 5) -> list[T]:
+    time.sleep(1.1)  # a full bucket (one token, refilled every second) to start with
+    return [call() for _ in range(times)]
+
+
+def test_ml_rest_routes_are_rate_limited(tight_edge: str, token: str) -> None:
+    for path in ("/api/stats", "/api/predict/EURUSD?horizon=intraday"):
+        url = f"{tight_edge}{path}"
+        replies = _burst(partial(httpx.get, url, headers=bearer(token), timeout=30))
+        codes = [reply.status_code for reply in replies]
+        assert codes[0] == 200 and 429 in codes, (path, codes)
+        limited = replies[codes.index(429)]
+        assert limited.headers["x-ratelimit-limited"] == "true"
+        assert limited.json() == {
+            "error": "rate_limited",
+            "message": "too many requests: slow down and try again",
+            "details": [],
+            "request_id": limited.headers["x-request-id"],
+        }
+
+
+def test_ml_grpc_and_grpc_web_calls_are_rate_limited(tight_edge: str, token: str) -> None:
+    metadata = tuple(bearer(token).items())
+    with grpc.insecure_channel(tight_edge.removeprefix("http://")) as channel:
+        stub = ml_grpc.EngineServiceStub(channel)
+
+        def grpc_call() -> grpc.StatusCode:
+            try:
+                stub.GetStats(ml_pb.GetStatsRequest(), metadata=metadata, timeout=10)
+            except grpc.RpcError as error:
+                return error.code()  # type: ignore[no-any-return]
+            return grpc.StatusCode.OK
+
+        codes = _burst(grpc_call)
+    assert codes[0] == grpc.StatusCode.OK and grpc.StatusCode.RESOURCE_EXHAUSTED in codes, codes
+    url = f"{tight_edge}/trading.ml.v1.EngineService/GetStats"
+    web = _burst(lambda: grpc_web.call(url, ml_pb.GetStatsRequest(), bearer(token)).grpc_status)
+    assert web[0] == 0 and 8 in web, web  # RESOURCE_EXHAUSTED for gRPC-Web too
 
 
 @pytest.mark.browser

@@ -28,7 +28,9 @@ def test_envoy_rejects_every_bad_token(stack: Stack, keys: SigningKeyStore) -> N
             for path in ("/api/users/me", "/api/symbols"):
                 res = client.get(path, headers=bearer(bad))
                 # Envoy itself answers (its JSON error body): 401, or 403 for a wrong audience.
-                expected = (403, "forbidden") if name == "wrong_audience" else (401, "unauthenticated")
+                expected = (
+                    (403, "permission_denied") if name == "wrong_audience" else (401, "unauthenticated")
+                )
                 assert (res.status_code, res.json().get("error")) == expected, (name, path, res.text)
 
 

@@ -10,6 +10,8 @@ from envoy.render import render
 from envoy.rpcs import load_rpcs, upstream_of
 from envoy.settings import EdgeSettings
 
+IMPORT_BARS = "/trading.market.v1.MarketDataService/ImportBars"
+
 
 @pytest.fixture(scope="module")
 def config() -> dict[str, Any]:
@@ -52,6 +54,15 @@ def test_ml_routes_are_bounded_by_the_seed_timeout(config: dict[str, Any]) -> No
     assert ml and all(r["route"]["timeout"] == "30.0s" for r in ml)
 
 
+def test_ml_routes_are_bounded_by_ml_service_timeout() -> None:
+    edge = EdgeSettings.from_environment({"ML_SERVICE_TIMEOUT": "1500"})
+    ml = [r for r in _routes(render(edge)) if r["route"]["cluster"] == "ml_engine"]
+    assert ml and all(r["route"]["timeout"] == "1.5s" for r in ml)
+    assert all(
+        r["route"]["retry_policy"]["per_try_timeout"] == "1.5s" for r in ml if "retry_policy" in r["route"]
+    )
+
+
 def test_envoy_upgrades_ws_to_the_gateway_and_leaves_the_token_to_the_bridge(config: dict[str, Any]) -> None:
     routes = _routes(config)
     ws = [r for r in routes if r["match"].get("prefix") == "/ws/"]
@@ -63,6 +74,8 @@ def test_envoy_upgrades_ws_to_the_gateway_and_leaves_the_token_to_the_bridge(con
     assert action["timeout"] == "0s" and action["idle_timeout"] == "0s" and "retry_policy" not in action
     # no `requires`: the bridge verifies the token (close code 1008)
     assert {"match": {"prefix": "/ws/"}} in _jwt_rules(config)
+    # an upgraded connection is never buffered
+    assert ws[0]["typed_per_filter_config"]["envoy.filters.http.buffer"]["disabled"] is True
 
 
 def test_envoy_lets_server_streams_run_past_the_unary_timeout(config: dict[str, Any]) -> None:
@@ -99,3 +112,36 @@ def test_rate_limits_scale_and_never_reach_zero() -> None:
     route = _routes(render(tiny))[0]
     bucket = route["typed_per_filter_config"]["envoy.filters.http.local_ratelimit"]["token_bucket"]
     assert bucket["max_tokens"] == 1 and bucket["tokens_per_fill"] == 1
+
+
+def _body_limit(route: dict[str, Any]) -> int:
+    limit: int = route["typed_per_filter_config"]["envoy.filters.http.buffer"]["buffer"]["max_request_bytes"]
+    return limit
+
+
+def test_every_route_limits_its_body(config: dict[str, Any]) -> None:
+    unbuffered = ("/ws/", "/grpc.reflection.")  # bodies that stay open: never buffered
+    for route in _routes(config):
+        if route["match"].get("prefix") in unbuffered:
+            assert route["typed_per_filter_config"]["envoy.filters.http.buffer"]["disabled"] is True
+    routes = [r for r in _routes(config) if r["match"].get("prefix") not in unbuffered]
+    assert routes and all(
+        _body_limit(r) <= 64 * 1024 for r in routes if r["match"].get("path") != IMPORT_BARS
+    )
+    # The CSV import takes more: the engine imports up to 4 MiB of CSV.
+    (import_bars,) = [r for r in routes if r["match"].get("path") == IMPORT_BARS]
+    assert _body_limit(import_bars) == 5 * 1024 * 1024 and import_bars["route"]["cluster"] == "ml_engine"
+    names = [f["name"] for f in _manager(config)["http_filters"]]
+    # After the transcoder: a REST call is routed as its RPC, with the RPC's limit.
+    assert names.index("envoy.filters.http.buffer") > names.index("envoy.filters.http.grpc_json_transcoder")
+
+
+def test_the_edge_assigns_the_request_id(config: dict[str, Any]) -> None:
+    manager = _manager(config)
+    assert manager["generate_request_id"] is True
+    assert manager["preserve_external_request_id"] is False
+    assert manager["always_set_request_id_in_response"] is True
+    # Loopback callers are not "internal" (they would keep their own x-request-id).
+    ranges = manager["internal_address_config"]["cidr_ranges"]
+    assert ranges == [{"address_prefix": "0.0.0.0", "prefix_len": 32}]
+    assert manager["max_request_headers_kb"] == 8

@@ -38,7 +38,11 @@ class EdgeSettings(CommonSettings):
     """Listener, upstream addresses, CORS origins, a rate-limit scale, and where Envoy finds the
     descriptor set (the token's issuer and audience come from CommonSettings)."""
 
-    envoy_host: str = Field(defaults.ALL_INTERFACES, description="interface of Envoy's public listener")
+    envoy_host: str = Field(
+        defaults.LOOPBACK,
+        description="interface of Envoy's public listener: loopback for local runs, 0.0.0.0 in a "
+        "container (make k8s-envoy)",
+    )
     envoy_port: int = Field(defaults.ENVOY_PORT, description="Envoy's public port (REST, gRPC-Web, gRPC)")
     envoy_admin_port: int = Field(
         defaults.ENVOY_ADMIN_PORT, description="Envoy admin port, bound to loopback only"

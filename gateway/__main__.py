@@ -26,6 +26,9 @@ def main() -> int:
         log_config=None,  # keep our JSON logging; uvicorn's loggers propagate to it
         timeout_graceful_shutdown=int(settings.shutdown_grace_s),
         server_header=False,
+        # request.client stays the real peer: the gateway reads X-Forwarded-For itself, trusting
+        # only Envoy's last entry (gateway/client_address.py).
+        proxy_headers=False,
     )
     return 0
 

@@ -20,6 +20,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.responses import Response
 
+from gateway.client_address import client_ip
 from gateway.config import GatewaySettings
 from gateway.errors import error_info, error_response
 from gateway.oauth.business import BusinessAuth
@@ -28,7 +29,6 @@ from gateway.oauth.provider_client import ProviderClient
 from gateway.oauth.providers import provider_configs
 from gateway.oauth.result import NO_STORE, json_result, redirect_with_result
 from gateway.oauth.state_store import PendingLogin, StateStore, make_state_store
-from service_runtime.request_meta import last_forwarded_for
 from service_runtime.signing_keys import SigningKeyStore
 
 log = logging.getLogger(__name__)
@@ -39,12 +39,6 @@ COOKIE = "oauth_binding"
 
 def _digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
-
-
-def client_ip(request: Request) -> str:
-    """Envoy (use_remote_address) appends the address it saw: the last entry is trustworthy."""
-    forwarded = last_forwarded_for(request.headers.get("x-forwarded-for", ""))
-    return forwarded or (request.client.host if request.client else "")
 
 
 def wants_json(request: Request) -> bool:

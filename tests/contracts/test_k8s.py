@@ -17,7 +17,12 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_k8s_envoy_config_validates(tmp_path: Path) -> None:
     # `make k8s-envoy`'s hosts; the descriptor set stays where it is here (not /etc/envoy).
     edge = EdgeSettings.defaults().model_copy(
-        update={"business_host": "business", "ml_host": "ml-engine", "gateway_upstream_host": "gateway"}
+        update={
+            "envoy_host": "0.0.0.0",  # in a pod, unlike make run's loopback
+            "business_host": "business",
+            "ml_host": "ml-engine",
+            "gateway_upstream_host": "gateway",
+        }
     )
     config = write(edge, tmp_path / "envoy.json")
     result = subprocess.run(

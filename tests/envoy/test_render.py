@@ -145,3 +145,8 @@ def test_the_edge_assigns_the_request_id(config: dict[str, Any]) -> None:
     ranges = manager["internal_address_config"]["cidr_ranges"]
     assert ranges == [{"address_prefix": "0.0.0.0", "prefix_len": 32}]
     assert manager["max_request_headers_kb"] == 8
+
+
+def test_the_local_default_listens_on_loopback(config: dict[str, Any]) -> None:
+    address = config["static_resources"]["listeners"][0]["address"]["socket_address"]
+    assert address["address"] == "127.0.0.1"

@@ -38,6 +38,10 @@ def settings(make_settings: MakeSettings) -> GatewaySettings:
     return make_settings(dev_tokens_enabled=True)
 
 
+# Envoy on this host, as under `make run`: the gateway's peer is loopback.
+LOCAL_PEER = ("127.0.0.1", 50000)
+
+
 @pytest.fixture
 def client(settings: GatewaySettings) -> TestClient:
-    return TestClient(create_app(settings))
+    return TestClient(create_app(settings), client=LOCAL_PEER)

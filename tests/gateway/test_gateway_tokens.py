@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +15,7 @@ from gateway.app import create_app
 from gateway.config import GatewaySettings
 from gateway.keys_cli import main as keys_cli
 from service_runtime.signing_keys import SigningKeyStore
-
-MakeSettings = Callable[..., GatewaySettings]
+from tests.gateway.conftest import LOCAL_PEER, MakeSettings
 
 
 def _verify(token: str, jwks: dict[str, Any], settings: GatewaySettings) -> dict[str, Any]:
@@ -59,7 +57,7 @@ def test_dev_token_verifies_against_the_jwks(client: TestClient, settings: Gatew
 
 def test_rotation_publishes_the_new_key_before_it_signs(make_settings: MakeSettings) -> None:
     settings = make_settings(dev_tokens_enabled=True, jwt_key_activation_delay_s=0.5)
-    client = TestClient(create_app(settings))
+    client = TestClient(create_app(settings), client=LOCAL_PEER)
     old_token = client.post("/api/auth/dev-token").json()["access_token"]
     old_kid = jwt.get_unverified_header(old_token)["kid"]
     # Rotated by another process (the CLI): the running app publishes it without restart.
@@ -90,6 +88,37 @@ def test_dev_token_is_404_when_disabled(make_settings: MakeSettings) -> None:
     res = client.post("/api/auth/dev-token")
     assert res.status_code == 404
     assert res.json()["error"] == "not_found"
+
+
+@pytest.mark.parametrize(
+    ("peer", "headers"),
+    [
+        # Straight from another host.
+        (("192.0.2.7", 40000), {}),
+        (("192.0.2.7", 40000), {"x-envoy-external-address": "127.0.0.1", "x-forwarded-for": "127.0.0.1"}),
+        # Through Envoy on this host from another host: Envoy says where from, whatever was sent.
+        (LOCAL_PEER, {"x-envoy-external-address": "192.0.2.7", "x-forwarded-for": "127.0.0.1,192.0.2.2"}),
+        # Only Envoy's own (last) X-Forwarded-For entry counts, never the client's earlier ones.
+        (LOCAL_PEER, {"x-forwarded-for": "127.0.0.1, 203.0.113.9"}),
+    ],
+)
+def test_dev_tokens_only_for_callers_on_this_host(
+    settings: GatewaySettings, peer: tuple[str, int], headers: dict[str, str]
+) -> None:
+    client = TestClient(create_app(settings), client=peer)
+    res = client.post("/api/auth/dev-token", headers=headers)
+    assert res.status_code == 403, res.text
+    assert res.json()["error"] == "permission_denied" and "access_token" not in res.json()
+
+
+def test_dev_tokens_for_a_loopback_caller_through_envoy(settings: GatewaySettings) -> None:
+    client = TestClient(create_app(settings), client=LOCAL_PEER)
+    # What Envoy sends for a loopback caller: its address, and this host's in X-Forwarded-For.
+    res = client.post(
+        "/api/auth/dev-token",
+        headers={"x-envoy-external-address": "127.0.0.1", "x-forwarded-for": "192.0.2.2"},
+    )
+    assert res.status_code == 200 and res.json()["access_token"]
 
 
 def test_dev_tokens_refused_in_production(make_settings: MakeSettings) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import grpc
 
-from envoy.routes import MAX_REQUEST_BYTES, RPC_MAX_REQUEST_BYTES, WEBSOCKET_PREFIX
+from envoy.routes import MAX_REQUEST_BYTES, RPC_MAX_REQUEST_BYTES
 from envoy.rpcs import Rpc, ml_path_prefixes
 from envoy.settings import EdgeSettings
 from envoy.typed import typed
@@ -24,8 +24,11 @@ GRPC_CODES = {code.value[0]: code.name.lower() for code in grpc.StatusCode}
 # The largest REST answer the transcoder writes (a longer one is a 500): as much as the services
 # take in a message.
 MAX_RESPONSE_BYTES = 8 * 1024 * 1024
-# Public plain-HTTP paths served by the gateway (everything else there needs a token).
-GATEWAY_PUBLIC_PREFIXES = ("/.well-known/", "/api/auth/", "/api/docs", "/assets/", "/healthz")
+# Paths that need a valid token at the edge: every RPC, REST calls included (the transcoder has
+# turned them into RPCs by then), except the public ones. Whatever else reaches the gateway (the
+# web app and its pages, JWKS, API docs, dev tokens, OAuth, the WebSocket bridge, and the 404 of an
+# unknown route) is public at the edge; the gateway guards what needs guarding itself.
+PROTECTED_PREFIXES = ("/trading.", "/grpc.reflection.")
 # How long Envoy keeps the JWKS (s); a rotated key signs only after it has been published this long.
 JWKS_CACHE_S = 300
 
@@ -109,19 +112,14 @@ def _jwt_authn(edge: EdgeSettings, rpcs: list[Rpc]) -> dict[str, Any]:
 
 def _jwt_rules(rpcs: list[Rpc]) -> list[dict[str, Any]]:
     # Public RPCs are the ones whose proto AccessRule says so (REST calls are matched on their
-    # gRPC path: the transcoder runs first). Everything else needs a valid token.
+    # gRPC path: the transcoder runs first). Every other RPC needs a valid token. A path matching
+    # no rule needs none: the gateway's (PROTECTED_PREFIXES). Among them WS /ws/{symbol}, which
+    # verifies the token itself (header or `access_token` query parameter) and refuses with close
+    # code 1008 and a reason: a handshake refused here with HTTP 401 would show a browser nothing
+    # (the WebSocket API hides the status).
     public = [{"match": {"path": rpc.path}} for rpc in rpcs if rpc.public]
-    public += [{"match": {"prefix": prefix}} for prefix in GATEWAY_PUBLIC_PREFIXES]
-    # WS /ws/{symbol} verifies the token itself, as the header or the `access_token` query
-    # parameter, and refuses with WebSocket close code 1008 and a reason: a handshake refused here
-    # with HTTP 401 would show a browser nothing (the WebSocket API hides the status). So jwt_authn
-    # lets the path through; the rate limit and the request id still apply.
-    public += [{"match": {"prefix": WEBSOCKET_PREFIX}}]
-    # The web app's own files (index.html and the SPA routes) are public too; API calls from it
-    # go through the transcoded or gRPC routes.
-    public += [{"match": {"path": "/"}}, {"match": {"path": "/favicon.ico"}}]
     protected = [
         {"match": {"prefix": prefix}, "requires": {"provider_name": "platform"}}
-        for prefix in ("/trading.", "/grpc.reflection.", "/")
+        for prefix in PROTECTED_PREFIXES
     ]
     return public + protected

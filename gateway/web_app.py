@@ -1,5 +1,13 @@
 """The built web app (web/dist) at `/`, with the single-page-app fallback to index.html.
 
+Envoy sends every path that is not an API call here, so the app's pages open by their own URL,
+the links in mails included (/verify-email?token=..., /reset-password?token=...). A path the app
+may route itself gets index.html when a browser asks for a page (Accept: text/html), and the
+404 of the error envelope otherwise (an API client's unknown route); /api/..., /.well-known/...,
+/ws/... and missing files are always 404 JSON. The app's HTML goes out with a strict
+Content-Security-Policy: scripts, styles and everything else from the app's own origin only (no
+inline script), calls to the API's origin.
+
 The folder is looked up on every request, so `make web` after the gateway started needs no
 restart; until it exists, app paths answer a 503 that says how to build it.
 """
@@ -8,38 +16,90 @@ from __future__ import annotations
 
 import html
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from starlette.responses import Response
 
 from gateway.errors import error_response
+from service_runtime import defaults
 
 # Paths the web app never owns: unknown ones are plain 404s, not the SPA's index.html.
 NON_APP_PREFIXES = ("api/", ".well-known/", "ws/", "healthz")
+ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 # Vite puts content-hashed bundles here: they never change under the same name.
 IMMUTABLE_DIR = "assets/"
 
 
+def api_origin(api_url: str, request: Request) -> str:
+    """The origin the page calls: PUBLIC_API_URL's, else what the web app assumes without it
+    (web/src/format.ts): the page's own host on Envoy's port."""
+    if api_url:
+        parts = urlsplit(api_url)
+        return f"{parts.scheme}://{parts.netloc}"
+    host = request.url.hostname or defaults.LOOPBACK
+    host = f"[{host}]" if ":" in host else host
+    return f"{request.url.scheme}://{host}:{defaults.ENVOY_PORT}"
+
+
+def content_security_policy(api_url: str, request: Request) -> str:
+    api = api_origin(api_url, request)
+    websocket = "ws" + api.removeprefix("http")  # the prediction stream, WS /ws/{symbol}
+    return "; ".join(
+        (
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' data:",
+            "font-src 'self'",
+            f"connect-src 'self' {api} {websocket}",
+            "object-src 'none'",
+            "base-uri 'self'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        )
+    )
+
+
+def _page_headers(api_url: str, request: Request) -> dict[str, str]:
+    return {
+        "Cache-Control": "no-cache",
+        "Content-Security-Policy": content_security_policy(api_url, request),
+        "X-Content-Type-Options": "nosniff",
+        # Page URLs may carry a one-time token (?token=...): never hand them on to another site.
+        "Referrer-Policy": "no-referrer",
+    }
+
+
 def _file_response(path: Path, rel: str) -> FileResponse:
     cache = "public, max-age=31536000, immutable" if rel.startswith(IMMUTABLE_DIR) else "no-cache"
-    return FileResponse(path, headers={"Cache-Control": cache})
+    return FileResponse(path, headers={"Cache-Control": cache, "X-Content-Type-Options": "nosniff"})
 
 
-def _index_response(index: Path, api_url: str) -> Response:
+def _index_response(index: Path, api_url: str, request: Request) -> Response:
     """index.html, telling the page where the API is when that is configured."""
-    if not api_url:
-        return _file_response(index, "index.html")
-    meta = f'<meta name="api-base-url" content="{html.escape(api_url, quote=True)}" />'
-    page = index.read_text().replace("</head>", f"    {meta}\n  </head>", 1)
-    return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
+    page = index.read_text()
+    if api_url:
+        meta = f'<meta name="api-base-url" content="{html.escape(api_url, quote=True)}" />'
+        page = page.replace("</head>", f"    {meta}\n  </head>", 1)
+    return HTMLResponse(page, headers=_page_headers(api_url, request))
+
+
+def _wants_page(request: Request) -> bool:
+    return "text/html" in request.headers.get("accept", "")
 
 
 def router(dist_dir: Path, api_url: str = "") -> APIRouter:
     api = APIRouter()
 
+    @api.api_route("/api/{rel:path}", methods=ANY_METHOD, response_model=None)
+    def unknown_api_route(rel: str, request: Request) -> JSONResponse:
+        # Whatever the method: a POST to an unknown API route is not a page's 405.
+        return error_response(404, f"no route for {request.method} /api/{rel}")
+
     @api.api_route("/{rel:path}", methods=["GET", "HEAD"], response_model=None)
-    def web_app(rel: str) -> Response | JSONResponse:
+    def web_app(rel: str, request: Request) -> Response | JSONResponse:
         if rel == "api" or rel.startswith(NON_APP_PREFIXES):
             return error_response(404, f"no route for /{rel}")
         root = dist_dir.resolve()
@@ -52,12 +112,14 @@ def router(dist_dir: Path, api_url: str = "") -> APIRouter:
         if not target.is_relative_to(root):  # `..` or a symlink out of the folder
             return error_response(404, f"no route for /{rel}")
         if target == index or rel == "":
-            return _index_response(index, api_url)
+            return _index_response(index, api_url, request)
         if target.is_file():
             return _file_response(target, rel)
         if "." in rel.rsplit("/", 1)[-1]:
             # A missing file (script, image...): answering index.html would hide the error.
             return error_response(404, f"no file /{rel}")
-        return _index_response(index, api_url)  # a client-side route
+        if not _wants_page(request):
+            return error_response(404, f"no route for /{rel} (the web app's pages are for browsers)")
+        return _index_response(index, api_url, request)  # a client-side route
 
     return api

@@ -1,7 +1,7 @@
 """What the edge answers when something is wrong, through Envoy (issue 13, items 8, 9 and 10):
-one REST error envelope whoever answers, limits decided at the edge per route (413, 431),
-nothing internal in any body, the request id assigned by the edge, and an access log whose
-grpc_status is the service's."""
+one REST error envelope whoever answers, limits decided at the edge per route (413, 431), 404
+JSON for unknown routes, nothing internal in any body, the request id assigned by the edge, and
+an access log whose grpc_status is the service's."""
 
 from __future__ import annotations
 
@@ -39,6 +39,15 @@ def envelope(reply: httpx.Response, status: int, error: str) -> dict[str, Any]:
     assert body["request_id"] == reply.headers["x-request-id"]
     assert not INTERNAL.search(reply.text), reply.text
     return body
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/nope"), ("GET", "/api/nope"), ("POST", "/api/v2/anything"), ("GET", "/.well-known/nope")],
+)
+def test_unknown_routes_are_404_json(stack: Stack, method: str, path: str) -> None:
+    # Not a 401 "Jwt is missing" (text/plain): there is nothing here to authenticate for.
+    envelope(httpx.request(method, f"{EDGE}{path}"), 404, "not_found")
 
 
 def test_unknown_query_parameters_are_400_json(stack: Stack, token: str) -> None:

@@ -1,21 +1,64 @@
-"""The browser's view of the edge, through Envoy (issue 13, item 7, and the seed's CORS
-validation): dev tokens only for callers on this host, the local Envoy on loopback; CORS from
-Vite's dev server."""
+"""The web app's pages and the browser's view of the edge, through Envoy (issue 13, items 6 and 7,
+and the seed's CORS validation): the links in mails open the app, with a strict CSP; dev tokens
+only for callers on this host, the local Envoy on loopback; CORS from Vite's dev server."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
 from tests.conftest import EDGE, ENVOY_PORT, bearer
 from tests.e2e import grpc_web
+from tests.e2e.accounts import PASSWORD, new_email, ok, post
 from tests.e2e.edges import Edge, extra_edge, non_loopback_address
+from tests.support.smtp_sink import SmtpSink
 from tools.supervisor import Stack
 from trading.ml.v1 import engine_service_pb2 as ml_pb
 
+# What a browser sends when it opens a link.
+PAGE = {"accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 DEV_SERVER_ORIGINS = ("http://localhost:5173", "http://127.0.0.1:5173")
+
+
+def assert_app_page(reply: httpx.Response) -> None:
+    """The web app's index.html, under a strict Content-Security-Policy."""
+    assert reply.status_code == 200, reply.text
+    assert reply.headers["content-type"].startswith("text/html")
+    assert '<div id="root"></div>' in reply.text  # web/dist/index.html (make web)
+    policy = reply.headers["content-security-policy"]
+    directives = dict(d.strip().split(" ", 1) for d in policy.split(";"))
+    assert directives["script-src"] == "'self'" and "unsafe-inline" not in policy  # no inline script
+    assert directives["default-src"] == "'self'" and directives["object-src"] == "'none'"
+    assert directives["connect-src"].split() == ["'self'", EDGE, EDGE.replace("http", "ws", 1)]
+    assert reply.headers["referrer-policy"] == "no-referrer"
+
+
+@pytest.mark.parametrize("path", ["/verify-email?token=x", "/reset-password?token=x"])
+def test_mail_link_paths_open_the_web_app(stack: Stack, path: str) -> None:
+    # Not a 401 "Jwt is missing" from Envoy.
+    assert_app_page(httpx.get(f"{EDGE}{path}", headers=PAGE))
+
+
+def test_the_links_of_real_mails_open_the_web_app(stack: Stack, smtp_sink: SmtpSink) -> None:
+    email = new_email()
+    ok(post("/api/auth/register", {"email": email, "password": PASSWORD}))
+    ok(post("/api/auth/password/forgot", {"email": email}))
+    for subject in ("confirm", "reset"):
+        (link, *_) = SmtpSink.links(smtp_sink.wait_for(email, subject_contains=subject))
+        parts = urlsplit(link)
+        assert parts.path in ("/verify-email", "/reset-password") and "token=" in parts.query
+        assert_app_page(httpx.get(f"{EDGE}{parts.path}?{parts.query}", headers=PAGE))
+
+
+def test_app_assets_are_served_through_the_edge(stack: Stack) -> None:
+    page = httpx.get(f"{EDGE}/", headers=PAGE)
+    assert_app_page(page)
+    script = page.text.split('src="', 1)[1].split('"', 1)[0]  # /assets/index-<hash>.js
+    asset = httpx.get(f"{EDGE}{script}")
+    assert asset.status_code == 200 and "javascript" in asset.headers["content-type"]
 
 
 # --- dev tokens and the loopback listener (item 7) ----------------------------------------

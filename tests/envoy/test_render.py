@@ -72,8 +72,8 @@ def test_envoy_upgrades_ws_to_the_gateway_and_leaves_the_token_to_the_bridge(con
     action = ws[0]["route"]
     assert action["cluster"] == "gateway" and action["upgrade_configs"] == [{"upgrade_type": "websocket"}]
     assert action["timeout"] == "0s" and action["idle_timeout"] == "0s" and "retry_policy" not in action
-    # no `requires`: the bridge verifies the token (close code 1008)
-    assert {"match": {"prefix": "/ws/"}} in _jwt_rules(config)
+    # no rule requires a token there: the bridge verifies it (close code 1008)
+    assert not any(r["match"].get("prefix") in ("/", "/ws/") for r in _jwt_rules(config))
     # an upgraded connection is never buffered
     assert ws[0]["typed_per_filter_config"]["envoy.filters.http.buffer"]["disabled"] is True
 
@@ -96,7 +96,13 @@ def test_public_rpcs_skip_jwt_and_everything_else_needs_a_token(config: dict[str
     assert {"match": {"path": "/trading.status.v1.StatusService/GetHealth"}} in rules
     assert {"match": {"path": "/trading.identity.v1.AuthService/Login"}} in rules
     assert not any(r["match"].get("path") == "/trading.ml.v1.EngineService/GetStats" for r in rules)
-    assert rules[-1] == {"match": {"prefix": "/"}, "requires": {"provider_name": "platform"}}
+    # Every RPC (REST calls too: transcoded before jwt_authn) needs a token unless public; the
+    # gateway's paths (web app pages, mail links, JWKS, docs, the 404 of unknown routes) do not.
+    required = {"requires": {"provider_name": "platform"}}
+    assert rules[-2:] == [
+        {"match": {"prefix": "/trading."}, **required},
+        {"match": {"prefix": "/grpc.reflection."}, **required},
+    ]
 
 
 def test_each_package_goes_to_the_service_owning_it() -> None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from gateway.app import create_app
 from gateway.config import GatewaySettings
+from tests.gateway.conftest import MakeSettings
 
 
 def _dist(settings: GatewaySettings) -> Path:
@@ -17,6 +19,10 @@ def _dist(settings: GatewaySettings) -> Path:
     (dist / "index.html").write_text("<!doctype html><div id=root>app</div>")
     (dist / "assets" / "main-abc123.js").write_text("console.log('app')")
     return dist
+
+
+# A browser opening a page.
+PAGE = {"accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 
 
 def test_healthz(client: TestClient) -> None:
@@ -33,12 +39,17 @@ def test_static_files_and_spa_fallback(client: TestClient, settings: GatewaySett
     assert asset.status_code == 200 and "console.log" in asset.text
     assert "immutable" in asset.headers["cache-control"]
 
-    route = client.get("/markets/BTCUSD/chart")  # a client-side route
+    route = client.get("/markets/BTCUSD/chart", headers=PAGE)  # a client-side route
     assert route.status_code == 200 and "id=root" in route.text
+    # An API client's unknown route is a 404, not the app's page.
+    unknown = client.get("/markets/BTCUSD/chart", headers={"accept": "application/json"})
+    assert unknown.status_code == 404 and unknown.json()["error"] == "not_found"
 
     assert client.get("/assets/missing.js").status_code == 404  # not index.html
     api = client.get("/api/nope")
     assert api.status_code == 404 and api.json()["error"] == "not_found"
+    posted = client.post("/api/v2/anything", json={})  # whatever the method
+    assert posted.status_code == 404 and posted.json()["error"] == "not_found"
     escape = client.get("/..%2f..%2f..%2fetc/passwd")  # decoded to ../../../etc/passwd
     assert escape.status_code == 404 and "root:" not in escape.text
 
@@ -78,9 +89,36 @@ def test_error_envelope_carries_the_request_id_envoy_assigned(client: TestClient
     assert res.status_code == 404 and res.headers["x-request-id"] == "edge-assigned-2"
     assert res.json() == {
         "error": "not_found",
-        "message": "no route for /api/nope",
+        "message": "no route for GET /api/nope",
         "details": [],
         "request_id": "edge-assigned-2",
     }
     direct = client.get("/api/nope")  # no Envoy in front: the gateway makes one up
     assert direct.json()["request_id"] == direct.headers["x-request-id"] != ""
+
+
+@pytest.mark.parametrize("path", ["/verify-email?token=abc", "/reset-password?token=abc"])
+def test_mail_links_open_the_app_with_a_strict_csp(
+    client: TestClient, settings: GatewaySettings, path: str
+) -> None:
+    _dist(settings)
+    res = client.get(path, headers=PAGE)
+    assert res.status_code == 200 and "id=root" in res.text
+    assert res.headers["content-type"].startswith("text/html")
+    csp = dict(d.strip().split(" ", 1) for d in res.headers["content-security-policy"].split(";"))
+    assert csp["script-src"] == "'self'" and "unsafe-inline" not in res.headers["content-security-policy"]
+    assert csp["default-src"] == "'self'" and csp["frame-ancestors"] == "'none'"
+    # The page calls the API: Envoy's origin (the page's host on Envoy's port without PUBLIC_API_URL).
+    assert csp["connect-src"] == "'self' http://testserver:8080 ws://testserver:8080"
+    assert res.headers["referrer-policy"] == "no-referrer"  # the token in the URL stays here
+
+
+def test_csp_allows_the_configured_api_origin(make_settings: MakeSettings) -> None:
+    settings = make_settings(public_api_url="https://api.example.com/")
+    _dist(settings)
+    res = TestClient(create_app(settings)).get("/", headers=PAGE)
+    assert res.status_code == 200
+    assert (
+        "connect-src 'self' https://api.example.com wss://api.example.com;"
+        in res.headers["content-security-policy"]
+    )

@@ -9,7 +9,6 @@ from pathlib import Path
 
 from ml_engine.backtests.handlers import BacktestHandlers
 from ml_engine.config import MlEngineSettings
-from ml_engine.data.market_store import MarketStore
 from ml_engine.data.prediction_repository import PredictionStore
 from ml_engine.domain.backtest import warm_up
 from ml_engine.domain.forecasting.ensemble import load_manifest
@@ -30,6 +29,7 @@ from ml_engine.predictions.recording import PredictionRecorder
 from ml_engine.predictions.scoring import Scorer
 from ml_engine.predictions.streams import StreamHub
 from ml_engine.serving.registry import ModelRegistry
+from ml_engine.shared.database import MarketStore
 from service_runtime.metrics import CallStats
 from service_runtime.revocations import make_revocations
 from service_runtime.server import ServiceHost, run_service

@@ -14,11 +14,11 @@ from dataclasses import asdict
 from pathlib import Path
 
 from ml_engine.config import MlEngineSettings
-from ml_engine.data.market_store import MarketStore
 from ml_engine.domain.market.symbols import SymbolInfo, normalize_symbol
 from ml_engine.domain.market.timeframes import parse_timeframe
 from ml_engine.importing.csv_rows import CsvColumns
 from ml_engine.importing.importer import ImportReport, ImportTarget, RowsRejected, import_csv, import_sample
+from ml_engine.shared.database import MarketStore
 from service_runtime.errors import DomainError
 
 

@@ -10,7 +10,7 @@ from urllib.parse import quote_plus
 
 import pytest
 
-from ml_engine.data.market_store import MarketStore
+from ml_engine.shared.database import MarketStore
 
 
 def mysql_url() -> str | None:

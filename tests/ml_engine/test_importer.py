@@ -8,11 +8,11 @@ import uuid
 import pytest
 
 from ml_engine.data import market_repository as repo
-from ml_engine.data.market_store import MarketStore
 from ml_engine.domain.market.symbols import SymbolInfo
 from ml_engine.domain.market.timeframes import parse_timeframe
 from ml_engine.importing.csv_rows import CsvColumns
 from ml_engine.importing.importer import CHUNK_ROWS, ImportTarget, RowsRejected, import_csv, import_sample
+from ml_engine.shared.database import MarketStore
 from service_runtime.errors import FailedPrecondition, InvalidArgument
 
 HOUR = 3600

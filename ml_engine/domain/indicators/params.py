@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ml_engine.domain.parameters import ParamSpec, ParamType, ParamValue, format_value
+from ml_engine.shared.parameters import ParamSpec, ParamType, ParamValue, format_value
 
 __all__ = ["ParamSpec", "ParamType", "ParamValue", "Params", "format_params", "format_value"]
 

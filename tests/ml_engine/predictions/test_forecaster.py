@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from sqlalchemy import func, select
 
-from ml_engine.data.market_store import MarketStore
 from ml_engine.data.prediction_repository import PredictionStore, predictions
 from ml_engine.domain.forecasting.combine import combine, models_to_run
 from ml_engine.domain.forecasting.features import FEATURE_NAMES, FEATURE_WARMUP, compute_features
@@ -22,6 +21,7 @@ from ml_engine.predictions.forecaster import Forecaster
 from ml_engine.predictions.recording import PredictionRecorder
 from ml_engine.serving.inputs import model_input
 from ml_engine.serving.registry import ModelRegistry
+from ml_engine.shared.database import MarketStore
 from service_runtime.errors import DependencyUnavailable, FailedPrecondition, InvalidArgument, NotFound
 from tests.ml_engine.predictions.support import MODEL_REPOSITORY, manifest, store_synthetic
 

@@ -6,7 +6,6 @@ import asyncio
 
 import pytest
 
-from ml_engine.data.market_store import MarketStore
 from ml_engine.data.prediction_repository import PredictionStore, predictions
 from ml_engine.feeds.replay import ReplayFeed
 from ml_engine.importing.importer import import_sample
@@ -18,6 +17,7 @@ from ml_engine.predictions.recording import PredictionRecorder
 from ml_engine.predictions.scoring import Scorer
 from ml_engine.predictions.streams import StreamHub
 from ml_engine.serving.registry import ModelRegistry
+from ml_engine.shared.database import MarketStore
 from service_runtime.errors import InvalidArgument
 from tests.ml_engine.predictions.support import MODEL_REPOSITORY, manifest
 from trading.ml.v1 import prediction_pb2 as ml_pb

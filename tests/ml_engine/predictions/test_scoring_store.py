@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from sqlalchemy import create_engine, func, inspect, select
 
-from ml_engine.data.market_store import MarketStore
 from ml_engine.data.prediction_repository import (
     PredictionRecord,
     PredictionStore,
@@ -27,6 +26,7 @@ from ml_engine.importing.importer import import_sample
 from ml_engine.market_data.bar_windows import BarWindows, Series
 from ml_engine.predictions.recording import PredictionRecorder
 from ml_engine.predictions.scoring import Scorer
+from ml_engine.shared.database import MarketStore
 
 
 def clear(store: MarketStore) -> None:

@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from ml_engine.data.market_store import MarketStore
 from ml_engine.domain.market.timeframes import TIMEFRAMES, Timeframe
 from ml_engine.feeds.feed import FeedBar
 from ml_engine.feeds.replay import ReplayFeed
@@ -17,6 +16,7 @@ from ml_engine.market_data.bar_windows import BarWindows, Series
 from ml_engine.predictions.forecaster import Forecaster
 from ml_engine.predictions.streams import StreamHub, StreamMessage, Subscription
 from ml_engine.serving.registry import ModelRegistry
+from ml_engine.shared.database import MarketStore
 from service_runtime.errors import FailedPrecondition, InvalidArgument, NotFound
 from tests.ml_engine.predictions.support import manifest
 

@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ml_engine.domain.market.bars import Bars
-from ml_engine.domain.parameters import ParamSpec, ParamValue
+from ml_engine.shared.parameters import ParamSpec, ParamValue
 from service_runtime.errors import FieldViolation, InvalidArgument
 
 StrategyParams = Mapping[str, ParamValue]

@@ -7,7 +7,7 @@ from pathlib import Path
 from service_runtime.databases import SqlStore
 from service_runtime.migrations import upgrade
 
-MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+MIGRATIONS_DIR = Path(__file__).parents[1] / "migrations"
 
 
 class MarketStore(SqlStore):

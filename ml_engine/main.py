@@ -12,7 +12,6 @@ from ml_engine.config import MlEngineSettings
 from ml_engine.data.prediction_repository import PredictionStore
 from ml_engine.domain.backtest import warm_up
 from ml_engine.domain.forecasting.ensemble import load_manifest
-from ml_engine.engine.handlers import EngineHandlers
 from ml_engine.feeds.replay import ReplayFeed
 from ml_engine.importing.importer import load_missing_samples
 from ml_engine.indicators.handlers import IndicatorHandlers
@@ -30,6 +29,7 @@ from ml_engine.predictions.scoring import Scorer
 from ml_engine.predictions.streams import StreamHub
 from ml_engine.serving.registry import ModelRegistry
 from ml_engine.shared.database import MarketStore
+from ml_engine.status.handlers import EngineHandlers
 from service_runtime.metrics import CallStats
 from service_runtime.revocations import make_revocations
 from service_runtime.server import ServiceHost, run_service

@@ -9,8 +9,8 @@ import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from ml_engine.domain.models import NoModels
-from ml_engine.engine.handlers import EngineHandlers
+from ml_engine.status.domain import NoModels
+from ml_engine.status.handlers import EngineHandlers
 from service_runtime.in_process import serve_in_process
 from service_runtime.metrics import CallStats
 from tests.support.in_process import TestCallers

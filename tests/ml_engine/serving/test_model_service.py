@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from ml_engine.engine.handlers import EngineHandlers
 from ml_engine.models.handlers import ModelHandlers
 from ml_engine.serving.registry import ModelRegistry
+from ml_engine.status.handlers import EngineHandlers
 from service_runtime.caller import Caller, caller_var
 from service_runtime.errors import InvalidArgument, NotFound
 from service_runtime.metrics import CallStats

@@ -6,9 +6,8 @@ import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from ml_engine.config import SERVICE_VERSION
-from ml_engine.domain.models import LoadedModels
-from ml_engine.domain.stats import select_methods
 from ml_engine.shared.database import MarketStore
+from ml_engine.status.domain import LoadedModels, select_methods
 from service_runtime.health import overall_status
 from service_runtime.metrics import CallStats
 from trading.ml.v1 import engine_service_pb2 as pb

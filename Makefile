@@ -76,7 +76,7 @@ train: $(VENV)
 
 ## Import bars into the configured market store: make import-bars ARGS="file.csv --symbol X --timeframe 1h ..."
 import-bars: $(VENV)
-	$(PY) -m ml_engine.importing $(ARGS)
+	$(PY) -m ml_engine.market_data.importing $(ARGS)
 
 ## Create the first admin (or promote an account): make admin EMAIL=you@example.com (asks for the password)
 admin: $(VENV)

@@ -98,7 +98,7 @@ def _model_inputs(meta: Any, batch: int) -> Float32Array:
     from backtesting.test import EURUSD
 
     from ml_engine.domain.forecasting.features import compute_features
-    from ml_engine.domain.market.bars import Bars
+    from ml_engine.market_data.domain.bars import Bars
 
     frame = EURUSD.tz_localize("UTC")
     bars = Bars.from_columns(

@@ -12,13 +12,13 @@ from ml_engine.config import MlEngineSettings
 from ml_engine.data.prediction_repository import PredictionStore
 from ml_engine.domain.backtest import warm_up
 from ml_engine.domain.forecasting.ensemble import load_manifest
-from ml_engine.feeds.replay import ReplayFeed
-from ml_engine.importing.importer import load_missing_samples
 from ml_engine.indicators.handlers import IndicatorHandlers
 from ml_engine.inference.handlers import SERVICE_NAME as INFERENCE_SERVICE
 from ml_engine.inference.handlers import InferenceHandlers, add_inference_service
 from ml_engine.market_data.bar_windows import BarWindows
+from ml_engine.market_data.feeds.replay import ReplayFeed
 from ml_engine.market_data.handlers import MarketDataHandlers
+from ml_engine.market_data.importing.importer import load_missing_samples
 from ml_engine.models.handlers import ModelHandlers
 from ml_engine.predictions.backtest_models import register_ml_signals
 from ml_engine.predictions.explain import XgbExplainer

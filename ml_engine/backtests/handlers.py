@@ -20,9 +20,9 @@ from ml_engine.domain.backtest import (
     periods_per_year_for,
     run_backtest,
 )
-from ml_engine.domain.market.times import parse_request_time
 from ml_engine.indicators.handlers import parameter_proto
 from ml_engine.market_data.bar_windows import BarWindows
+from ml_engine.market_data.domain.times import parse_request_time
 from ml_engine.market_data.handlers import timestamp
 from service_runtime.errors import InvalidArgument
 from trading.market.v1 import backtest_service_pb2 as pb

@@ -8,8 +8,8 @@ import grpc
 
 from ml_engine.domain.indicators import CATALOGUE, compute, json_values, max_lookback, parse_indicators
 from ml_engine.domain.indicators.catalogue import IndicatorSpec
-from ml_engine.domain.market.times import parse_request_time
 from ml_engine.market_data.bar_windows import BarWindows
+from ml_engine.market_data.domain.times import parse_request_time
 from ml_engine.market_data.handlers import check_limit, timestamp
 from ml_engine.shared.parameters import ParamSpec
 from trading.market.v1 import indicator_service_pb2 as pb

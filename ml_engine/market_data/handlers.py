@@ -8,15 +8,15 @@ import io
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from ml_engine.data import market_repository as repo
-from ml_engine.domain.market.bars import Bars
-from ml_engine.domain.market.symbols import SymbolInfo, normalize_symbol
-from ml_engine.domain.market.timeframes import parse_timeframe
-from ml_engine.domain.market.times import parse_request_time
-from ml_engine.importing.csv_rows import CsvColumns
-from ml_engine.importing.importer import ImportReport, ImportTarget, import_csv, import_sample
-from ml_engine.market_data import page_tokens
 from ml_engine.market_data.bar_windows import BarWindows
+from ml_engine.market_data.data import repository as repo
+from ml_engine.market_data.domain import page_tokens
+from ml_engine.market_data.domain.bars import Bars
+from ml_engine.market_data.domain.symbols import SymbolInfo, normalize_symbol
+from ml_engine.market_data.domain.timeframes import parse_timeframe
+from ml_engine.market_data.domain.times import parse_request_time
+from ml_engine.market_data.importing.csv_rows import CsvColumns
+from ml_engine.market_data.importing.importer import ImportReport, ImportTarget, import_csv, import_sample
 from ml_engine.shared.database import MarketStore
 from service_runtime.errors import InvalidArgument
 from trading.market.v1 import market_data_service_pb2 as pb

@@ -23,7 +23,7 @@ from ml_engine.domain.forecasting.combine import (
 from ml_engine.domain.forecasting.ensemble import BASELINE_MEMBER, HorizonEnsemble
 from ml_engine.domain.forecasting.horizons import HORIZONS
 from ml_engine.domain.forecasting.model_metadata import TP_COLUMNS, ModelMetadata
-from ml_engine.domain.market.bars import FloatArray
+from ml_engine.market_data.domain.bars import FloatArray
 from ml_engine.serving.inputs import model_inputs_all
 from service_runtime.errors import DomainError
 

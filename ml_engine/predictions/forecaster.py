@@ -18,7 +18,6 @@ from typing import Protocol
 
 import numpy as np
 
-from ml_engine.data import market_repository
 from ml_engine.data.prediction_repository import PredictionRecord
 from ml_engine.domain.forecasting.combine import (
     TARGET_OF_COLUMN,
@@ -53,9 +52,10 @@ from ml_engine.domain.forecasting.signals import (
     levels,
     summary,
 )
-from ml_engine.domain.market.bars import Bars, FloatArray
-from ml_engine.domain.market.timeframes import TIMEFRAMES, parse_timeframe
 from ml_engine.market_data.bar_windows import BarWindows, Series
+from ml_engine.market_data.data import repository as market_repository
+from ml_engine.market_data.domain.bars import Bars, FloatArray
+from ml_engine.market_data.domain.timeframes import TIMEFRAMES, parse_timeframe
 from ml_engine.serving.inputs import model_input
 from service_runtime.errors import DependencyUnavailable, FailedPrecondition, InvalidArgument, NotFound
 

@@ -12,7 +12,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from ml_engine.domain.forecasting.combine import HorizonForecast, ModelUse
 from ml_engine.domain.forecasting.horizons import STOP_LOSS_ATR, TAKE_PROFIT_ATR, parse_horizons
 from ml_engine.domain.forecasting.signals import Action
-from ml_engine.domain.market.symbols import normalize_symbol
+from ml_engine.market_data.domain.symbols import normalize_symbol
 from ml_engine.market_data.handlers import timestamp
 from ml_engine.predictions.forecaster import Forecaster, SignalResult
 from ml_engine.predictions.scoring import Scorer

@@ -34,7 +34,7 @@ from ml_engine.domain.forecasting.model_metadata import (
     TrainingData,
 )
 from ml_engine.domain.forecasting.walk_forward import DEFAULT_FOLDS, Fold, pooled_folds, purge_gap
-from ml_engine.domain.market.bars import FloatArray, IntArray
+from ml_engine.market_data.domain.bars import FloatArray, IntArray
 from ml_engine.training import export
 from ml_engine.training.data import ATR_FEATURE, TARGETS, HorizonData, bars_sha256, windows
 from ml_engine.training.fitting import NetConfig, fit_net, fit_xgb, predict_net, predict_xgb

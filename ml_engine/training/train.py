@@ -18,8 +18,8 @@ from ml_engine.training.pipeline import HorizonResult, TrainConfig, train_horizo
 DOCS_FILE = Path(__file__).resolve().parents[2] / "docs" / "models.md"
 NO_DATA = (
     "no real data: the bundled samples have no bars below 1h, and a model trained on synthetic data is "
-    "never shipped. Import 5m bars (python -m ml_engine.importing FILE --symbol S --timeframe 5m) and "
-    "extend ml_engine/training/data.py HORIZON_SOURCES to train it."
+    "never shipped. Import 5m bars (python -m ml_engine.market_data.importing FILE --symbol S "
+    "--timeframe 5m) and extend ml_engine/training/data.py HORIZON_SOURCES to train it."
 )
 
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from ml_engine.backtests.handlers import BacktestHandlers
-from ml_engine.importing.importer import import_sample
 from ml_engine.market_data.bar_windows import BarWindows
+from ml_engine.market_data.importing.importer import import_sample
 from ml_engine.shared.database import MarketStore
 from service_runtime.errors import InvalidArgument
 from trading.market.v1 import backtest_service_pb2 as pb

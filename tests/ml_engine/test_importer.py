@@ -7,11 +7,17 @@ import uuid
 
 import pytest
 
-from ml_engine.data import market_repository as repo
-from ml_engine.domain.market.symbols import SymbolInfo
-from ml_engine.domain.market.timeframes import parse_timeframe
-from ml_engine.importing.csv_rows import CsvColumns
-from ml_engine.importing.importer import CHUNK_ROWS, ImportTarget, RowsRejected, import_csv, import_sample
+from ml_engine.market_data.data import repository as repo
+from ml_engine.market_data.domain.symbols import SymbolInfo
+from ml_engine.market_data.domain.timeframes import parse_timeframe
+from ml_engine.market_data.importing.csv_rows import CsvColumns
+from ml_engine.market_data.importing.importer import (
+    CHUNK_ROWS,
+    ImportTarget,
+    RowsRejected,
+    import_csv,
+    import_sample,
+)
 from ml_engine.shared.database import MarketStore
 from service_runtime.errors import FailedPrecondition, InvalidArgument
 

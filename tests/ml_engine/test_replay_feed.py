@@ -7,11 +7,11 @@ import asyncio
 import numpy as np
 from backtesting.test import GOOG
 
-from ml_engine.domain.market.timeframes import TIMEFRAMES
-from ml_engine.feeds.feed import FeedBar, MarketFeed
-from ml_engine.feeds.replay import ReplayFeed
-from ml_engine.importing.importer import import_sample
 from ml_engine.market_data.bar_windows import BarWindows
+from ml_engine.market_data.domain.timeframes import TIMEFRAMES
+from ml_engine.market_data.feeds.feed import FeedBar, MarketFeed
+from ml_engine.market_data.feeds.replay import ReplayFeed
+from ml_engine.market_data.importing.importer import import_sample
 from ml_engine.shared.database import MarketStore
 
 

@@ -6,7 +6,7 @@ import math
 import sys
 from dataclasses import dataclass
 
-from ml_engine.domain.market.timeframes import Timeframe
+from ml_engine.market_data.domain.timeframes import Timeframe
 from service_runtime.errors import FieldViolation, InvalidArgument
 
 # backtesting.py's `buy()` default size: "all of the available margin", just under 1 so that it is read

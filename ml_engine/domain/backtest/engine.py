@@ -17,7 +17,7 @@ from ml_engine.domain.backtest.results import BacktestResult, ExitReason, Side, 
 from ml_engine.domain.backtest.strategies import StrategyDefinition, StrategyParams, get_strategy
 from ml_engine.domain.backtest.strategies.base import PositionArray
 from ml_engine.domain.backtest.walk_forward import fold_bounds, folds
-from ml_engine.domain.market.bars import Bars
+from ml_engine.market_data.domain.bars import Bars
 from service_runtime.errors import InvalidArgument
 
 _EXIT_REASONS = (ExitReason.SIGNAL, ExitReason.STOP_LOSS, ExitReason.TAKE_PROFIT, ExitReason.END)

@@ -13,7 +13,7 @@ import numpy as np
 
 from ml_engine.domain.backtest.metrics import DrawdownSpan, max_drawdown_span
 from ml_engine.domain.backtest.results import EquityCurve
-from ml_engine.domain.market.bars import FloatArray, IntArray
+from ml_engine.market_data.domain.bars import FloatArray, IntArray
 
 
 def downsample_indices(equity: FloatArray, max_points: int, span: DrawdownSpan | None = None) -> IntArray:

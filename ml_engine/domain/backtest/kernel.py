@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ml_engine.domain.backtest.jit import njit_cached
-from ml_engine.domain.market.bars import FloatArray, IntArray
+from ml_engine.market_data.domain.bars import FloatArray, IntArray
 
 EXIT_SIGNAL = 0
 EXIT_STOP_LOSS = 1

@@ -26,7 +26,7 @@ import numpy as np
 
 from ml_engine.domain.backtest.kernel import SimulationOutput
 from ml_engine.domain.backtest.results import BacktestMetrics
-from ml_engine.domain.market.bars import Bars, FloatArray, IntArray
+from ml_engine.market_data.domain.bars import Bars, FloatArray, IntArray
 
 SECONDS_PER_CALENDAR_YEAR = 365.25 * 86400
 

@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 from ml_engine.domain.backtest.config import BacktestConfig
 from ml_engine.domain.backtest.strategies.base import ParamValue
-from ml_engine.domain.market.bars import FloatArray, IntArray
+from ml_engine.market_data.domain.bars import FloatArray, IntArray
 
 
 class Side(StrEnum):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from itertools import pairwise
 
-from ml_engine.domain.market.bars import Bars
+from ml_engine.market_data.domain.bars import Bars
 
 
 def fold_bounds(n_bars: int, splits: int) -> list[tuple[int, int]]:

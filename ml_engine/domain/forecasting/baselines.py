@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ml_engine.domain.market.bars import Bars, FloatArray
+from ml_engine.market_data.domain.bars import Bars, FloatArray
 
 
 @dataclass(frozen=True)

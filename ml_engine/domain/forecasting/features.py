@@ -13,7 +13,7 @@ import json
 import numpy as np
 import talib
 
-from ml_engine.domain.market.bars import Bars, FloatArray
+from ml_engine.market_data.domain.bars import Bars, FloatArray
 
 FEATURE_NAMES: tuple[str, ...] = (
     "ret_1",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ml_engine.domain.market.bars import Bars, FloatArray
+from ml_engine.market_data.domain.bars import Bars, FloatArray
 
 
 def _future_windows(values: FloatArray, lookahead: int) -> np.ndarray:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ml_engine.domain.market.bars import IntArray
+from ml_engine.market_data.domain.bars import IntArray
 
 DEFAULT_FOLDS = 4
 DEFAULT_TEST_FRACTION = 0.4

@@ -9,7 +9,7 @@ from types import MappingProxyType
 from ml_engine.domain.indicators import vwap
 from ml_engine.domain.indicators.params import Params, ParamSpec, ParamType, ParamValue
 from ml_engine.domain.indicators.talib_call import TalibCall
-from ml_engine.domain.market.bars import Bars, FloatArray
+from ml_engine.market_data.domain.bars import Bars, FloatArray
 
 __all__ = [
     "CATALOGUE",

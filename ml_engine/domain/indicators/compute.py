@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from ml_engine.domain.indicators.params import ParamValue
 from ml_engine.domain.indicators.request import IndicatorRequest
-from ml_engine.domain.market.bars import Bars, FloatArray
+from ml_engine.market_data.domain.bars import Bars, FloatArray
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from typing import cast
 
 import numpy as np
 
-from ml_engine.domain.market.bars import FloatArray
+from ml_engine.market_data.domain.bars import FloatArray
 
 
 def json_values(values: FloatArray) -> list[float | None]:

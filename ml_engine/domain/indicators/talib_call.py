@@ -11,7 +11,7 @@ import talib
 from talib import abstract
 
 from ml_engine.domain.indicators.params import Params, ParamValue
-from ml_engine.domain.market.bars import Bars, FloatArray
+from ml_engine.market_data.domain.bars import Bars, FloatArray
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import numpy as np
 import talib
 
 from ml_engine.domain.indicators.params import Params
-from ml_engine.domain.market.bars import Bars, FloatArray
+from ml_engine.market_data.domain.bars import Bars, FloatArray
 
 TALIB_FUNCTIONS = ("TYPPRICE", "SUM", "MAX")
 

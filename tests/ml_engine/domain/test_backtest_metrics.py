@@ -20,8 +20,8 @@ from ml_engine.domain.backtest.equity_curve import downsample, downsample_indice
 from ml_engine.domain.backtest.kernel import simulate
 from ml_engine.domain.backtest.metrics import compute_metrics, max_drawdown_span
 from ml_engine.domain.backtest.walk_forward import fold_bounds
-from ml_engine.domain.market.bars import Bars
-from ml_engine.domain.market.timeframes import TIMEFRAMES
+from ml_engine.market_data.domain.bars import Bars
+from ml_engine.market_data.domain.timeframes import TIMEFRAMES
 from tests.ml_engine.frames import bars_from_frame
 
 DAY = 86400

@@ -11,7 +11,7 @@ from backtesting import Strategy
 from backtesting.test import EURUSD, GOOG
 
 from ml_engine.domain.backtest import BacktestConfig, ExitReason, get_strategy, run_backtest
-from ml_engine.domain.market.bars import Bars
+from ml_engine.market_data.domain.bars import Bars
 from tests.ml_engine.domain.test_backtest_reference import (
     BollingerBreakoutReference,
     RsiReversionReference,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from backtesting.test import EURUSD, GOOG
 
-from ml_engine.domain.market.bars import FloatArray
+from ml_engine.market_data.domain.bars import FloatArray
 from tests.ml_engine.frames import bars_from_frame
 
 DATASETS = {"EURUSD": bars_from_frame(EURUSD), "GOOG": bars_from_frame(GOOG)}

@@ -10,7 +10,7 @@ import pytest
 import talib
 
 from ml_engine.domain.indicators import compute, lookback, max_lookback, parse_indicators
-from ml_engine.domain.market.bars import Bars, FloatArray
+from ml_engine.market_data.domain.bars import Bars, FloatArray
 from tests.ml_engine.domain.test_indicators_data import DATASETS, leading_nans
 
 # TA-Lib called directly, written out here rather than derived from the catalogue's mapping.

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ml_engine.domain.forecasting.labels import barrier_labels, range_labels
-from ml_engine.domain.market.bars import Bars
+from ml_engine.market_data.domain.bars import Bars
 
 
 def _bars(highs: list[float], lows: list[float], closes: list[float]) -> Bars:

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from backtesting.test import EURUSD
 
-from ml_engine.domain.market.bars import Bars
-from ml_engine.domain.market.resample import resample
-from ml_engine.domain.market.timeframes import TIMEFRAMES, parse_timeframe
+from ml_engine.market_data.domain.bars import Bars
+from ml_engine.market_data.domain.resample import resample
+from ml_engine.market_data.domain.timeframes import TIMEFRAMES, parse_timeframe
 from service_runtime.errors import InvalidArgument
 from tests.ml_engine.frames import bars_from_frame
 

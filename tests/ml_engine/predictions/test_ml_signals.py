@@ -12,7 +12,7 @@ from ml_engine.domain.backtest import BacktestConfig, get_strategy, list_strateg
 from ml_engine.domain.backtest.strategies.ml_signals import NAME
 from ml_engine.domain.forecasting.features import compute_features
 from ml_engine.domain.forecasting.signals import decide, position_of
-from ml_engine.domain.market.bars import Bars
+from ml_engine.market_data.domain.bars import Bars
 from ml_engine.predictions.backtest_models import ml_signal_models, register_ml_signals
 from ml_engine.serving.registry import ModelRegistry
 from service_runtime.errors import FailedPrecondition

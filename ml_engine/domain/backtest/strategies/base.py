@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from ml_engine.domain.market.bars import Bars
+from ml_engine.market_data.domain.bars import Bars
 from ml_engine.shared.parameters import ParamSpec, ParamValue
 from service_runtime.errors import FieldViolation, InvalidArgument
 

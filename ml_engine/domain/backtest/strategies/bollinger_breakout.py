@@ -13,7 +13,7 @@ from ml_engine.domain.backtest.strategies.base import (
     StrategySpec,
 )
 from ml_engine.domain.backtest.strategies.signals import from_bar, last_index_where
-from ml_engine.domain.market.bars import Bars
+from ml_engine.market_data.domain.bars import Bars
 
 SPEC = StrategySpec(
     name="bollinger_breakout",

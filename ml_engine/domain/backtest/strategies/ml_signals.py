@@ -29,8 +29,8 @@ from ml_engine.domain.forecasting.ensemble import HorizonEnsemble
 from ml_engine.domain.forecasting.features import FEATURE_WARMUP, compute_features
 from ml_engine.domain.forecasting.horizons import HORIZONS, Horizon
 from ml_engine.domain.forecasting.signals import SIGNAL_MARGIN, decide, position_of
-from ml_engine.domain.market.bars import Bars, FloatArray
-from ml_engine.domain.market.timeframes import TIMEFRAMES
+from ml_engine.market_data.domain.bars import Bars, FloatArray
+from ml_engine.market_data.domain.timeframes import TIMEFRAMES
 from service_runtime.errors import DependencyUnavailable, DomainError, FailedPrecondition, InvalidArgument
 
 NAME = "ml_signals"

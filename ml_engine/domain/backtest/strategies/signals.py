@@ -7,7 +7,7 @@ import numpy.typing as npt
 
 from ml_engine.domain.backtest.jit import njit_cached
 from ml_engine.domain.backtest.strategies.base import PositionArray
-from ml_engine.domain.market.bars import FloatArray
+from ml_engine.market_data.domain.bars import FloatArray
 
 BoolArray = npt.NDArray[np.bool_]
 

@@ -14,7 +14,7 @@ from ml_engine.domain.backtest.strategies.base import (
     StrategySpec,
 )
 from ml_engine.domain.backtest.strategies.signals import crosses_above, positions_from_events
-from ml_engine.domain.market.bars import Bars
+from ml_engine.market_data.domain.bars import Bars
 from service_runtime.errors import FieldViolation
 
 SPEC = StrategySpec(

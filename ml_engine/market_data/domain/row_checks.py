@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ml_engine.domain.market.timeframes import Timeframe
+from ml_engine.market_data.domain.timeframes import Timeframe
 
 
 @dataclass(frozen=True)

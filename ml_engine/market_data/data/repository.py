@@ -10,10 +10,10 @@ import numpy as np
 from sqlalchemy import Connection, func, select
 from sqlalchemy.dialects import mysql, sqlite
 
-from ml_engine.data.tables import bars, symbols
-from ml_engine.domain.market.bars import Bars
-from ml_engine.domain.market.row_checks import BarRow
-from ml_engine.domain.market.symbols import SymbolInfo
+from ml_engine.market_data.data.tables import bars, symbols
+from ml_engine.market_data.domain.bars import Bars
+from ml_engine.market_data.domain.row_checks import BarRow
+from ml_engine.market_data.domain.symbols import SymbolInfo
 
 
 @dataclass(frozen=True)

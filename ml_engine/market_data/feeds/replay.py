@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-from ml_engine.domain.market.timeframes import Timeframe
-from ml_engine.feeds.feed import FeedBar
 from ml_engine.market_data.bar_windows import BarWindows
+from ml_engine.market_data.domain.timeframes import Timeframe
+from ml_engine.market_data.feeds.feed import FeedBar
 
 Sleep = Callable[[float], Awaitable[None]]
 

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
-from ml_engine.data import market_repository as repo
-from ml_engine.domain.market.row_checks import BarRow, RejectedRow, check_row
-from ml_engine.domain.market.symbols import SymbolInfo
-from ml_engine.domain.market.timeframes import Timeframe, parse_timeframe
-from ml_engine.importing.csv_rows import CsvColumns, read_rows
-from ml_engine.importing.samples import SAMPLES
+from ml_engine.market_data.data import repository as repo
+from ml_engine.market_data.domain.row_checks import BarRow, RejectedRow, check_row
+from ml_engine.market_data.domain.symbols import SymbolInfo
+from ml_engine.market_data.domain.timeframes import Timeframe, parse_timeframe
+from ml_engine.market_data.importing.csv_rows import CsvColumns, read_rows
+from ml_engine.market_data.importing.samples import SAMPLES
 from service_runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument
 
 CHUNK_ROWS = 5_000

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
 
-from ml_engine.domain.market.timeframes import Timeframe
+from ml_engine.market_data.domain.timeframes import Timeframe
 
 
 @dataclass(frozen=True)

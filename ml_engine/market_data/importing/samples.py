@@ -7,7 +7,7 @@ from pathlib import Path
 
 import backtesting.test
 
-from ml_engine.domain.market.symbols import SymbolInfo
+from ml_engine.market_data.domain.symbols import SymbolInfo
 
 
 @dataclass(frozen=True)

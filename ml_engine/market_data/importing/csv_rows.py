@@ -6,8 +6,8 @@ import csv
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from ml_engine.domain.market.row_checks import BarRow, RejectedRow
-from ml_engine.domain.market.times import parse_time
+from ml_engine.market_data.domain.row_checks import BarRow, RejectedRow
+from ml_engine.market_data.domain.times import parse_time
 from service_runtime.errors import InvalidArgument
 
 

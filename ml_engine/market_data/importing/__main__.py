@@ -1,4 +1,5 @@
-"""Console importer: `python -m ml_engine.importing FILE --symbol S --timeframe 1h ...` or `--sample EURUSD`.
+"""Console importer: `python -m ml_engine.market_data.importing FILE --symbol S --timeframe 1h ...`
+or `--sample EURUSD`.
 
 Writes to the store the ML engine is configured for (MYSQL_* or MARKET_SQLITE_PATH), after
 applying its migrations. Exit status 0 when stored, 1 when rows were rejected (nothing stored),
@@ -14,16 +15,25 @@ from dataclasses import asdict
 from pathlib import Path
 
 from ml_engine.config import MlEngineSettings
-from ml_engine.domain.market.symbols import SymbolInfo, normalize_symbol
-from ml_engine.domain.market.timeframes import parse_timeframe
-from ml_engine.importing.csv_rows import CsvColumns
-from ml_engine.importing.importer import ImportReport, ImportTarget, RowsRejected, import_csv, import_sample
+from ml_engine.market_data.domain.symbols import SymbolInfo, normalize_symbol
+from ml_engine.market_data.domain.timeframes import parse_timeframe
+from ml_engine.market_data.importing.csv_rows import CsvColumns
+from ml_engine.market_data.importing.importer import (
+    ImportReport,
+    ImportTarget,
+    RowsRejected,
+    import_csv,
+    import_sample,
+)
 from ml_engine.shared.database import MarketStore
 from service_runtime.errors import DomainError
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m ml_engine.importing", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(
+        prog="python -m ml_engine.market_data.importing",
+        description=" ".join(__doc__.split("\n\n")[0].split()),
+    )
     p.add_argument("file", nargs="?", type=Path, help="CSV file with a header row")
     p.add_argument("--sample", help="import a bundled sample instead: EURUSD or GOOG")
     p.add_argument("--symbol")

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ml_engine.domain.market.bars import Bars
-from ml_engine.domain.market.timeframes import Timeframe
+from ml_engine.market_data.domain.bars import Bars
+from ml_engine.market_data.domain.timeframes import Timeframe
 
 
 def resample(bars: Bars, base: Timeframe, target: Timeframe, data_end: int | None = None) -> Bars:

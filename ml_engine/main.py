@@ -7,10 +7,10 @@ import contextlib
 import logging
 from pathlib import Path
 
+from ml_engine.backtests.domain import warm_up
 from ml_engine.backtests.handlers import BacktestHandlers
 from ml_engine.config import MlEngineSettings
 from ml_engine.data.prediction_repository import PredictionStore
-from ml_engine.domain.backtest import warm_up
 from ml_engine.domain.forecasting.ensemble import load_manifest
 from ml_engine.indicators.handlers import IndicatorHandlers
 from ml_engine.inference.handlers import SERVICE_NAME as INFERENCE_SERVICE

@@ -7,7 +7,7 @@ import time
 
 import grpc
 
-from ml_engine.domain.backtest import (
+from ml_engine.backtests.domain import (
     BacktestConfig,
     BacktestMetrics,
     BacktestResult,

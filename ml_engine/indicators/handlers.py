@@ -6,8 +6,8 @@ import asyncio
 
 import grpc
 
-from ml_engine.domain.indicators import CATALOGUE, compute, json_values, max_lookback, parse_indicators
-from ml_engine.domain.indicators.catalogue import IndicatorSpec
+from ml_engine.indicators.domain import CATALOGUE, compute, json_values, max_lookback, parse_indicators
+from ml_engine.indicators.domain.catalogue import IndicatorSpec
 from ml_engine.market_data.bar_windows import BarWindows
 from ml_engine.market_data.domain.times import parse_request_time
 from ml_engine.market_data.handlers import check_limit, timestamp

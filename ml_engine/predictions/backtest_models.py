@@ -1,6 +1,6 @@
 """Wiring of the `ml_signals` backtest strategy: the ensembles' TP classifiers as plain callables.
 
-The strategy (ml_engine/domain/backtest/strategies/ml_signals.py) is pure; here each horizon's TP
+The strategy (ml_engine/backtests/domain/strategies/ml_signals.py) is pure; here each horizon's TP
 predictor is built from the model registry (`infer_sync`, every row in one batch) and the manifest
 weights, combined with the same `combine_column` Predict uses.
 """
@@ -12,8 +12,8 @@ from typing import Protocol
 
 import numpy as np
 
-from ml_engine.domain.backtest.strategies import register_strategy
-from ml_engine.domain.backtest.strategies.ml_signals import MlSignalModel, TpPredictor, ml_signals_definition
+from ml_engine.backtests.domain.strategies import register_strategy
+from ml_engine.backtests.domain.strategies.ml_signals import MlSignalModel, TpPredictor, ml_signals_definition
 from ml_engine.domain.forecasting.combine import (
     active_members,
     baseline_outputs,

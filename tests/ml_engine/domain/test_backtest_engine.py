@@ -9,10 +9,10 @@ from backtesting.test import EURUSD, GOOG
 from numba import njit
 from numba.core import caching
 
-from ml_engine.domain.backtest import BacktestConfig
-from ml_engine.domain.backtest.engine import simulate_positions
-from ml_engine.domain.backtest.jit import njit_cached
-from ml_engine.domain.backtest.kernel import EXIT_END, EXIT_SIGNAL, EXIT_STOP_LOSS, EXIT_TAKE_PROFIT
+from ml_engine.backtests.domain import BacktestConfig
+from ml_engine.backtests.domain.engine import simulate_positions
+from ml_engine.backtests.domain.jit import njit_cached
+from ml_engine.backtests.domain.kernel import EXIT_END, EXIT_SIGNAL, EXIT_STOP_LOSS, EXIT_TAKE_PROFIT
 from ml_engine.market_data.domain.bars import Bars
 from tests.ml_engine.domain.test_backtest_reference import (
     TargetPositions,

@@ -9,17 +9,17 @@ import numpy as np
 import pytest
 from backtesting.test import EURUSD
 
-from ml_engine.domain.backtest import (
+from ml_engine.backtests.domain import (
     BacktestConfig,
     estimate_seconds,
     periods_per_year_for,
     run_backtest,
     warm_up,
 )
-from ml_engine.domain.backtest.equity_curve import downsample, downsample_indices
-from ml_engine.domain.backtest.kernel import simulate
-from ml_engine.domain.backtest.metrics import compute_metrics, max_drawdown_span
-from ml_engine.domain.backtest.walk_forward import fold_bounds
+from ml_engine.backtests.domain.equity_curve import downsample, downsample_indices
+from ml_engine.backtests.domain.kernel import simulate
+from ml_engine.backtests.domain.metrics import compute_metrics, max_drawdown_span
+from ml_engine.backtests.domain.walk_forward import fold_bounds
 from ml_engine.market_data.domain.bars import Bars
 from ml_engine.market_data.domain.timeframes import TIMEFRAMES
 from tests.ml_engine.frames import bars_from_frame

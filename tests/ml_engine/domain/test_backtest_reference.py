@@ -21,8 +21,8 @@ from backtesting import Backtest, Strategy
 from backtesting.lib import crossover
 from backtesting.test import EURUSD, GOOG
 
-from ml_engine.domain.backtest import BacktestConfig, BacktestResult, ExitReason, Side
-from ml_engine.domain.backtest.kernel import SimulationOutput
+from ml_engine.backtests.domain import BacktestConfig, BacktestResult, ExitReason, Side
+from ml_engine.backtests.domain.kernel import SimulationOutput
 from tests.ml_engine.frames import bars_from_frame
 
 REL = 1e-9

@@ -10,7 +10,7 @@ import pytest
 from backtesting import Strategy
 from backtesting.test import EURUSD, GOOG
 
-from ml_engine.domain.backtest import BacktestConfig, ExitReason, get_strategy, run_backtest
+from ml_engine.backtests.domain import BacktestConfig, ExitReason, get_strategy, run_backtest
 from ml_engine.market_data.domain.bars import Bars
 from tests.ml_engine.domain.test_backtest_reference import (
     BollingerBreakoutReference,

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from backtesting.test import GOOG
 
-from ml_engine.domain.backtest import (
+from ml_engine.backtests.domain import (
     BacktestConfig,
     StrategyDefinition,
     StrategySpec,
@@ -19,7 +19,7 @@ from ml_engine.domain.backtest import (
     register_strategy,
     run_backtest,
 )
-from ml_engine.domain.backtest.strategies import registry
+from ml_engine.backtests.domain.strategies import registry
 from service_runtime.errors import InvalidArgument
 from tests.ml_engine.frames import bars_from_frame
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 import talib
 
-from ml_engine.domain.indicators import (
+from ml_engine.indicators.domain import (
     CATALOGUE,
     IndicatorRequest,
     IndicatorSpec,

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 
-from ml_engine.domain.indicators import compute, json_values, parse_indicators
+from ml_engine.indicators.domain import compute, json_values, parse_indicators
 from tests.ml_engine.domain.test_indicators_data import DATASETS
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ml_engine.domain.indicators import (
+from ml_engine.indicators.domain import (
     CATALOGUE,
     MAX_INDICATORS_PER_REQUEST,
     IndicatorRequest,

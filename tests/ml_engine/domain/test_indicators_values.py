@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import talib
 
-from ml_engine.domain.indicators import compute, lookback, max_lookback, parse_indicators
+from ml_engine.indicators.domain import compute, lookback, max_lookback, parse_indicators
 from ml_engine.market_data.domain.bars import Bars, FloatArray
 from tests.ml_engine.domain.test_indicators_data import DATASETS, leading_nans
 

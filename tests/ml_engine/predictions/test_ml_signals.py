@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from backtesting.test import EURUSD
 
-from ml_engine.domain.backtest import BacktestConfig, get_strategy, list_strategies, run_backtest
-from ml_engine.domain.backtest.strategies.ml_signals import NAME
+from ml_engine.backtests.domain import BacktestConfig, get_strategy, list_strategies, run_backtest
+from ml_engine.backtests.domain.strategies.ml_signals import NAME
 from ml_engine.domain.forecasting.features import compute_features
 from ml_engine.domain.forecasting.signals import decide, position_of
 from ml_engine.market_data.domain.bars import Bars

@@ -4,7 +4,7 @@ No gRPC and no I/O here; REST and gRPC handlers share `parse_indicators`, `compu
 and `json_values`.
 """
 
-from ml_engine.domain.indicators.catalogue import (
+from ml_engine.indicators.domain.catalogue import (
     CATALOGUE,
     IndicatorSpec,
     ParamSpec,
@@ -13,10 +13,10 @@ from ml_engine.domain.indicators.catalogue import (
     find_indicator,
     supported_names,
 )
-from ml_engine.domain.indicators.compute import IndicatorSeries, compute, lookback, max_lookback
-from ml_engine.domain.indicators.json_values import json_values
-from ml_engine.domain.indicators.parser import MAX_INDICATORS_PER_REQUEST, parse_indicators
-from ml_engine.domain.indicators.request import INDICATORS_FIELD, IndicatorRequest, resolve_request
+from ml_engine.indicators.domain.compute import IndicatorSeries, compute, lookback, max_lookback
+from ml_engine.indicators.domain.json_values import json_values
+from ml_engine.indicators.domain.parser import MAX_INDICATORS_PER_REQUEST, parse_indicators
+from ml_engine.indicators.domain.request import INDICATORS_FIELD, IndicatorRequest, resolve_request
 
 __all__ = [
     "CATALOGUE",

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ml_engine.domain.backtest.metrics import DrawdownSpan, max_drawdown_span
-from ml_engine.domain.backtest.results import EquityCurve
+from ml_engine.backtests.domain.metrics import DrawdownSpan, max_drawdown_span
+from ml_engine.backtests.domain.results import EquityCurve
 from ml_engine.market_data.domain.bars import FloatArray, IntArray
 
 

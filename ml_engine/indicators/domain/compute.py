@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ml_engine.domain.indicators.params import ParamValue
-from ml_engine.domain.indicators.request import IndicatorRequest
+from ml_engine.indicators.domain.params import ParamValue
+from ml_engine.indicators.domain.request import IndicatorRequest
 from ml_engine.market_data.domain.bars import Bars, FloatArray
 
 

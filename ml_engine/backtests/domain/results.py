@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import NamedTuple
 
-from ml_engine.domain.backtest.config import BacktestConfig
-from ml_engine.domain.backtest.strategies.base import ParamValue
+from ml_engine.backtests.domain.config import BacktestConfig
+from ml_engine.backtests.domain.strategies.base import ParamValue
 from ml_engine.market_data.domain.bars import FloatArray, IntArray
 
 

@@ -9,14 +9,14 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from ml_engine.domain.backtest.config import BacktestConfig
-from ml_engine.domain.backtest.equity_curve import downsample
-from ml_engine.domain.backtest.kernel import SimulationOutput, simulate
-from ml_engine.domain.backtest.metrics import compute_metrics, max_drawdown_span
-from ml_engine.domain.backtest.results import BacktestResult, ExitReason, Side, Trade
-from ml_engine.domain.backtest.strategies import StrategyDefinition, StrategyParams, get_strategy
-from ml_engine.domain.backtest.strategies.base import PositionArray
-from ml_engine.domain.backtest.walk_forward import fold_bounds, folds
+from ml_engine.backtests.domain.config import BacktestConfig
+from ml_engine.backtests.domain.equity_curve import downsample
+from ml_engine.backtests.domain.kernel import SimulationOutput, simulate
+from ml_engine.backtests.domain.metrics import compute_metrics, max_drawdown_span
+from ml_engine.backtests.domain.results import BacktestResult, ExitReason, Side, Trade
+from ml_engine.backtests.domain.strategies import StrategyDefinition, StrategyParams, get_strategy
+from ml_engine.backtests.domain.strategies.base import PositionArray
+from ml_engine.backtests.domain.walk_forward import fold_bounds, folds
 from ml_engine.market_data.domain.bars import Bars
 from service_runtime.errors import InvalidArgument
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import talib
 
-from ml_engine.domain.indicators.params import Params
+from ml_engine.indicators.domain.params import Params
 from ml_engine.market_data.domain.bars import Bars, FloatArray
 
 TALIB_FUNCTIONS = ("TYPPRICE", "SUM", "MAX")

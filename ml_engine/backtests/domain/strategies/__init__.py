@@ -1,6 +1,6 @@
 """Trading strategies: catalogue specs, parameter checks and desired positions per bar."""
 
-from ml_engine.domain.backtest.strategies.base import (
+from ml_engine.backtests.domain.strategies.base import (
     ParamSpec,
     ParamValue,
     PositionArray,
@@ -8,7 +8,7 @@ from ml_engine.domain.backtest.strategies.base import (
     StrategyParams,
     StrategySpec,
 )
-from ml_engine.domain.backtest.strategies.registry import get_strategy, list_strategies, register_strategy
+from ml_engine.backtests.domain.strategies.registry import get_strategy, list_strategies, register_strategy
 
 __all__ = [
     "ParamSpec",

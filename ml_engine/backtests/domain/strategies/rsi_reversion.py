@@ -6,14 +6,14 @@ from collections.abc import Sequence
 
 import talib
 
-from ml_engine.domain.backtest.strategies.base import (
+from ml_engine.backtests.domain.strategies.base import (
     ParamSpec,
     PositionArray,
     StrategyDefinition,
     StrategyParams,
     StrategySpec,
 )
-from ml_engine.domain.backtest.strategies.signals import crosses_above, crosses_below, positions_from_events
+from ml_engine.backtests.domain.strategies.signals import crosses_above, crosses_below, positions_from_events
 from ml_engine.market_data.domain.bars import Bars
 from service_runtime.errors import FieldViolation
 

@@ -30,9 +30,9 @@ Differences from backtesting.py, each tested as such:
   duration of the deepest drawdown. Win rate and exposure match backtesting.py's.
 """
 
-from ml_engine.domain.backtest.config import BacktestConfig, periods_per_year_for
-from ml_engine.domain.backtest.engine import estimate_seconds, minimum_bars, run_backtest, warm_up
-from ml_engine.domain.backtest.results import (
+from ml_engine.backtests.domain.config import BacktestConfig, periods_per_year_for
+from ml_engine.backtests.domain.engine import estimate_seconds, minimum_bars, run_backtest, warm_up
+from ml_engine.backtests.domain.results import (
     BacktestMetrics,
     BacktestResult,
     EquityCurve,
@@ -40,7 +40,7 @@ from ml_engine.domain.backtest.results import (
     Side,
     Trade,
 )
-from ml_engine.domain.backtest.strategies import (
+from ml_engine.backtests.domain.strategies import (
     ParamSpec,
     StrategyDefinition,
     StrategySpec,

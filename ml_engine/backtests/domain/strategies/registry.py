@@ -7,10 +7,10 @@ own import; nothing else in the engine needs to change.
 
 from __future__ import annotations
 
-from ml_engine.domain.backtest.strategies.base import StrategyDefinition, StrategySpec
-from ml_engine.domain.backtest.strategies.bollinger_breakout import BOLLINGER_BREAKOUT
-from ml_engine.domain.backtest.strategies.rsi_reversion import RSI_REVERSION
-from ml_engine.domain.backtest.strategies.sma_cross import SMA_CROSS
+from ml_engine.backtests.domain.strategies.base import StrategyDefinition, StrategySpec
+from ml_engine.backtests.domain.strategies.bollinger_breakout import BOLLINGER_BREAKOUT
+from ml_engine.backtests.domain.strategies.rsi_reversion import RSI_REVERSION
+from ml_engine.backtests.domain.strategies.sma_cross import SMA_CROSS
 from service_runtime.errors import InvalidArgument
 
 _STRATEGIES: dict[str, StrategyDefinition] = {}

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ml_engine.domain.backtest.strategies.base import (
+from ml_engine.backtests.domain.strategies.base import (
     ParamSpec,
     PositionArray,
     StrategyDefinition,

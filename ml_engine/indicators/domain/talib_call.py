@@ -10,7 +10,7 @@ import numpy as np
 import talib
 from talib import abstract
 
-from ml_engine.domain.indicators.params import Params, ParamValue
+from ml_engine.indicators.domain.params import Params, ParamValue
 from ml_engine.market_data.domain.bars import Bars, FloatArray
 
 

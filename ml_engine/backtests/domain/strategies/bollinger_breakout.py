@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import talib
 
-from ml_engine.domain.backtest.strategies.base import (
+from ml_engine.backtests.domain.strategies.base import (
     ParamSpec,
     PositionArray,
     StrategyDefinition,
     StrategyParams,
     StrategySpec,
 )
-from ml_engine.domain.backtest.strategies.signals import from_bar, last_index_where
+from ml_engine.backtests.domain.strategies.signals import from_bar, last_index_where
 from ml_engine.market_data.domain.bars import Bars
 
 SPEC = StrategySpec(

@@ -6,9 +6,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from ml_engine.domain.indicators import vwap
-from ml_engine.domain.indicators.params import Params, ParamSpec, ParamType, ParamValue
-from ml_engine.domain.indicators.talib_call import TalibCall
+from ml_engine.indicators.domain import vwap
+from ml_engine.indicators.domain.params import Params, ParamSpec, ParamType, ParamValue
+from ml_engine.indicators.domain.talib_call import TalibCall
 from ml_engine.market_data.domain.bars import Bars, FloatArray
 
 __all__ = [

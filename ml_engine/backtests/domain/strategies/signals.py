@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from ml_engine.domain.backtest.jit import njit_cached
-from ml_engine.domain.backtest.strategies.base import PositionArray
+from ml_engine.backtests.domain.jit import njit_cached
+from ml_engine.backtests.domain.strategies.base import PositionArray
 from ml_engine.market_data.domain.bars import FloatArray
 
 BoolArray = npt.NDArray[np.bool_]

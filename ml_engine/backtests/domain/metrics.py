@@ -24,8 +24,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ml_engine.domain.backtest.kernel import SimulationOutput
-from ml_engine.domain.backtest.results import BacktestMetrics
+from ml_engine.backtests.domain.kernel import SimulationOutput
+from ml_engine.backtests.domain.results import BacktestMetrics
 from ml_engine.market_data.domain.bars import Bars, FloatArray, IntArray
 
 SECONDS_PER_CALENDAR_YEAR = 365.25 * 86400

@@ -21,8 +21,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from ml_engine.domain.indicators.catalogue import IndicatorSpec, find_indicator, supported_names
-from ml_engine.domain.indicators.request import (
+from ml_engine.indicators.domain.catalogue import IndicatorSpec, find_indicator, supported_names
+from ml_engine.indicators.domain.request import (
     IndicatorRequest,
     clip,
     invalid,

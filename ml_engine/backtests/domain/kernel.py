@@ -23,7 +23,7 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from ml_engine.domain.backtest.jit import njit_cached
+from ml_engine.backtests.domain.jit import njit_cached
 from ml_engine.market_data.domain.bars import FloatArray, IntArray
 
 EXIT_SIGNAL = 0

@@ -97,8 +97,8 @@ def _model_inputs(meta: Any, batch: int) -> Float32Array:
     """Real EURUSD feature rows (or windows), normalized as serving does, NaN -> 0 after."""
     from backtesting.test import EURUSD
 
-    from ml_engine.domain.forecasting.features import compute_features
     from ml_engine.market_data.domain.bars import Bars
+    from ml_engine.predictions.domain.features import compute_features
 
     frame = EURUSD.tz_localize("UTC")
     bars = Bars.from_columns(
@@ -130,7 +130,7 @@ def _ort_session(path: Path, provider: str, threads: int) -> Any:
 
 
 def _metadata(session: Any) -> Any:
-    from ml_engine.domain.forecasting.model_metadata import METADATA_KEY, ModelMetadata
+    from ml_engine.predictions.domain.model_metadata import METADATA_KEY, ModelMetadata
 
     return ModelMetadata.from_json(session.get_modelmeta().custom_metadata_map[METADATA_KEY])
 

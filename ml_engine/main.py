@@ -10,8 +10,6 @@ from pathlib import Path
 from ml_engine.backtests.domain import warm_up
 from ml_engine.backtests.handlers import BacktestHandlers
 from ml_engine.config import MlEngineSettings
-from ml_engine.data.prediction_repository import PredictionStore
-from ml_engine.domain.forecasting.ensemble import load_manifest
 from ml_engine.indicators.handlers import IndicatorHandlers
 from ml_engine.inference.handlers import SERVICE_NAME as INFERENCE_SERVICE
 from ml_engine.inference.handlers import InferenceHandlers, add_inference_service
@@ -20,10 +18,12 @@ from ml_engine.market_data.feeds.replay import ReplayFeed
 from ml_engine.market_data.handlers import MarketDataHandlers
 from ml_engine.market_data.importing.importer import load_missing_samples
 from ml_engine.models.handlers import ModelHandlers
-from ml_engine.predictions.backtest_models import register_ml_signals
+from ml_engine.predictions.data.prediction_repository import PredictionStore
+from ml_engine.predictions.domain.ensemble import load_manifest
 from ml_engine.predictions.explain import XgbExplainer
 from ml_engine.predictions.forecaster import Forecaster
 from ml_engine.predictions.handlers import PredictionHandlers
+from ml_engine.predictions.ml_signals_models import register_ml_signals
 from ml_engine.predictions.recording import PredictionRecorder
 from ml_engine.predictions.scoring import Scorer
 from ml_engine.predictions.streams import StreamHub

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from ml_engine.domain.forecasting.model_metadata import ModelMetadata
+from ml_engine.predictions.domain.model_metadata import ModelMetadata
 from ml_engine.serving.registry import ModelEntry, ModelRegistry, VersionStatus
 from ml_engine.serving.session import ModelState
 from service_runtime.caller import current_caller

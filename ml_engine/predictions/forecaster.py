@@ -18,8 +18,12 @@ from typing import Protocol
 
 import numpy as np
 
-from ml_engine.data.prediction_repository import PredictionRecord
-from ml_engine.domain.forecasting.combine import (
+from ml_engine.market_data.bar_windows import BarWindows, Series
+from ml_engine.market_data.data import repository as market_repository
+from ml_engine.market_data.domain.bars import Bars, FloatArray
+from ml_engine.market_data.domain.timeframes import TIMEFRAMES, parse_timeframe
+from ml_engine.predictions.data.prediction_repository import PredictionRecord
+from ml_engine.predictions.domain.combine import (
     TARGET_OF_COLUMN,
     HorizonForecast,
     ModelUse,
@@ -29,21 +33,21 @@ from ml_engine.domain.forecasting.combine import (
     prices_from_pct,
     range_source,
 )
-from ml_engine.domain.forecasting.ensemble import BASELINE_MEMBER, HorizonEnsemble
-from ml_engine.domain.forecasting.features import (
+from ml_engine.predictions.domain.ensemble import BASELINE_MEMBER, HorizonEnsemble
+from ml_engine.predictions.domain.features import (
     FEATURE_NAMES,
     FEATURE_SCHEMA_HASH,
     FEATURE_WARMUP,
     compute_features,
 )
-from ml_engine.domain.forecasting.horizons import (
+from ml_engine.predictions.domain.horizons import (
     HORIZONS,
     SIGNAL_TIMEFRAMES,
     Horizon,
     horizon_for_timeframe,
 )
-from ml_engine.domain.forecasting.model_metadata import OUTPUT_COLUMNS, ModelMetadata
-from ml_engine.domain.forecasting.signals import (
+from ml_engine.predictions.domain.model_metadata import OUTPUT_COLUMNS, ModelMetadata
+from ml_engine.predictions.domain.signals import (
     Action,
     Contribution,
     Decision,
@@ -52,10 +56,6 @@ from ml_engine.domain.forecasting.signals import (
     levels,
     summary,
 )
-from ml_engine.market_data.bar_windows import BarWindows, Series
-from ml_engine.market_data.data import repository as market_repository
-from ml_engine.market_data.domain.bars import Bars, FloatArray
-from ml_engine.market_data.domain.timeframes import TIMEFRAMES, parse_timeframe
 from ml_engine.serving.inputs import model_input
 from service_runtime.errors import DependencyUnavailable, FailedPrecondition, InvalidArgument, NotFound
 

@@ -9,11 +9,11 @@ from collections.abc import AsyncIterator
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from ml_engine.domain.forecasting.combine import HorizonForecast, ModelUse
-from ml_engine.domain.forecasting.horizons import STOP_LOSS_ATR, TAKE_PROFIT_ATR, parse_horizons
-from ml_engine.domain.forecasting.signals import Action
 from ml_engine.market_data.domain.symbols import normalize_symbol
 from ml_engine.market_data.handlers import timestamp
+from ml_engine.predictions.domain.combine import HorizonForecast, ModelUse
+from ml_engine.predictions.domain.horizons import STOP_LOSS_ATR, TAKE_PROFIT_ATR, parse_horizons
+from ml_engine.predictions.domain.signals import Action
 from ml_engine.predictions.forecaster import Forecaster, SignalResult
 from ml_engine.predictions.scoring import Scorer
 from ml_engine.predictions.streams import StreamHub

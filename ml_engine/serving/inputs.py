@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ml_engine.domain.forecasting.model_metadata import ModelMetadata
+from ml_engine.predictions.domain.model_metadata import ModelMetadata
 from service_runtime.errors import FailedPrecondition
 
 

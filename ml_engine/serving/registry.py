@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ml_engine.config import MlEngineSettings
-from ml_engine.domain.forecasting.model_metadata import ModelMetadata
+from ml_engine.predictions.domain.model_metadata import ModelMetadata
 from ml_engine.serving.batcher import BatcherClosed, MicroBatcher
 from ml_engine.serving.errors import ModelLoadError, ModelUnavailable
 from ml_engine.serving.repository import RepositoryModel, VersionFile, parse_version, scan

@@ -18,8 +18,8 @@ import numpy as np
 import onnxruntime as ort
 
 from ml_engine.config import MlEngineSettings
-from ml_engine.domain.forecasting.features import FEATURE_SCHEMA_HASH
-from ml_engine.domain.forecasting.model_metadata import METADATA_KEY, OUTPUT_COLUMNS, ModelMetadata
+from ml_engine.predictions.domain.features import FEATURE_SCHEMA_HASH
+from ml_engine.predictions.domain.model_metadata import METADATA_KEY, OUTPUT_COLUMNS, ModelMetadata
 from ml_engine.serving.errors import ModelLoadError
 from ml_engine.serving.repository import VersionFile, file_sha256
 

@@ -6,8 +6,8 @@ A card states one verdict, the same as metadata.beats_baseline: "Verdict: beats 
 
 from __future__ import annotations
 
-from ml_engine.domain.forecasting.ensemble import HorizonEnsemble
-from ml_engine.domain.forecasting.model_metadata import ModelMetadata
+from ml_engine.predictions.domain.ensemble import HorizonEnsemble
+from ml_engine.predictions.domain.model_metadata import ModelMetadata
 from ml_engine.training.pipeline import HorizonResult, ModelReport, model_columns
 
 BEATS = "Verdict: beats its baseline"

@@ -18,23 +18,23 @@ import numpy as np
 import xgboost as xgb
 from torch import nn
 
-from ml_engine.domain.forecasting.baselines import (
+from ml_engine.market_data.domain.bars import FloatArray, IntArray
+from ml_engine.predictions.domain.baselines import (
     AtrRangeBaseline,
     base_rate,
     fit_atr_baseline,
     persistence_range,
 )
-from ml_engine.domain.forecasting.ensemble import BASELINE_MEMBER, HorizonEnsemble, Member
-from ml_engine.domain.forecasting.features import FEATURE_NAMES, FEATURE_SCHEMA_HASH
-from ml_engine.domain.forecasting.horizons import STOP_LOSS_ATR, TAKE_PROFIT_ATR
-from ml_engine.domain.forecasting.model_metadata import (
+from ml_engine.predictions.domain.ensemble import BASELINE_MEMBER, HorizonEnsemble, Member
+from ml_engine.predictions.domain.features import FEATURE_NAMES, FEATURE_SCHEMA_HASH
+from ml_engine.predictions.domain.horizons import STOP_LOSS_ATR, TAKE_PROFIT_ATR
+from ml_engine.predictions.domain.model_metadata import (
     OUTPUT_COLUMNS,
     TP_COLUMNS,
     ModelMetadata,
     TrainingData,
 )
-from ml_engine.domain.forecasting.walk_forward import DEFAULT_FOLDS, Fold, pooled_folds, purge_gap
-from ml_engine.market_data.domain.bars import FloatArray, IntArray
+from ml_engine.predictions.domain.walk_forward import DEFAULT_FOLDS, Fold, pooled_folds, purge_gap
 from ml_engine.training import export
 from ml_engine.training.data import ATR_FEATURE, TARGETS, HorizonData, bars_sha256, windows
 from ml_engine.training.fitting import NetConfig, fit_net, fit_xgb, predict_net, predict_xgb

@@ -7,9 +7,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ml_engine.domain.forecasting.ensemble import load_manifest, save_manifest
-from ml_engine.domain.forecasting.horizons import HORIZONS, parse_horizons
-from ml_engine.domain.forecasting.model_metadata import ModelMetadata
+from ml_engine.predictions.domain.ensemble import load_manifest, save_manifest
+from ml_engine.predictions.domain.horizons import HORIZONS, parse_horizons
+from ml_engine.predictions.domain.model_metadata import ModelMetadata
 from ml_engine.training.cards import model_card, models_doc
 from ml_engine.training.data import HorizonData, real_data
 from ml_engine.training.export import SHIPPED_REPOSITORY, SyntheticModelRefused

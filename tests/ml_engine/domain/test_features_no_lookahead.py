@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from backtesting.test import EURUSD
 
-from ml_engine.domain.forecasting.baselines import persistence_range
-from ml_engine.domain.forecasting.features import FEATURE_WARMUP, atr, compute_features
-from ml_engine.domain.forecasting.horizons import STOP_LOSS_ATR, TAKE_PROFIT_ATR
-from ml_engine.domain.forecasting.labels import barrier_labels, range_labels
 from ml_engine.market_data.domain.bars import Bars
+from ml_engine.predictions.domain.baselines import persistence_range
+from ml_engine.predictions.domain.features import FEATURE_WARMUP, atr, compute_features
+from ml_engine.predictions.domain.horizons import STOP_LOSS_ATR, TAKE_PROFIT_ATR
+from ml_engine.predictions.domain.labels import barrier_labels, range_labels
 from tests.ml_engine.frames import bars_from_frame
 
 LOOKAHEAD = 8

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ml_engine.domain.forecasting.labels import barrier_labels, range_labels
 from ml_engine.market_data.domain.bars import Bars
+from ml_engine.predictions.domain.labels import barrier_labels, range_labels
 
 
 def _bars(highs: list[float], lows: list[float], closes: list[float]) -> Bars:

@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from ml_engine.domain.forecasting.walk_forward import pooled_folds, purge_gap, walk_forward_folds
+from ml_engine.predictions.domain.walk_forward import pooled_folds, purge_gap, walk_forward_folds
 
 
 @pytest.mark.parametrize(("n", "gap"), [(5000, 40), (1292, 44), (2148, 37)])

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from ml_engine.domain.forecasting.combine import (
+from ml_engine.predictions.domain.combine import (
     baseline_outputs,
     combine,
     models_to_run,
     prices_from_pct,
     range_source,
 )
-from ml_engine.domain.forecasting.ensemble import BASELINE_MEMBER, HorizonEnsemble, Member
-from ml_engine.domain.forecasting.horizons import STOP_LOSS_ATR, TAKE_PROFIT_ATR
-from ml_engine.domain.forecasting.signals import (
+from ml_engine.predictions.domain.ensemble import BASELINE_MEMBER, HorizonEnsemble, Member
+from ml_engine.predictions.domain.horizons import STOP_LOSS_ATR, TAKE_PROFIT_ATR
+from ml_engine.predictions.domain.signals import (
     SIGNAL_MARGIN,
     Action,
     decide,

@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 from sqlalchemy import func, select
 
-from ml_engine.data.prediction_repository import PredictionStore, predictions
-from ml_engine.domain.forecasting.combine import combine, models_to_run
-from ml_engine.domain.forecasting.features import FEATURE_NAMES, FEATURE_WARMUP, compute_features
-from ml_engine.domain.forecasting.horizons import HORIZONS, parse_horizons
-from ml_engine.domain.forecasting.signals import Action, decide
 from ml_engine.market_data.bar_windows import BarWindows, Series
 from ml_engine.market_data.domain.timeframes import TIMEFRAMES
 from ml_engine.market_data.importing.importer import import_sample
+from ml_engine.predictions.data.prediction_repository import PredictionStore, predictions
+from ml_engine.predictions.domain.combine import combine, models_to_run
+from ml_engine.predictions.domain.features import FEATURE_NAMES, FEATURE_WARMUP, compute_features
+from ml_engine.predictions.domain.horizons import HORIZONS, parse_horizons
+from ml_engine.predictions.domain.signals import Action, decide
 from ml_engine.predictions.explain import XgbExplainer
 from ml_engine.predictions.forecaster import Forecaster
 from ml_engine.predictions.recording import PredictionRecorder

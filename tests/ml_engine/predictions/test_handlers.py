@@ -6,10 +6,10 @@ import asyncio
 
 import pytest
 
-from ml_engine.data.prediction_repository import PredictionStore, predictions
 from ml_engine.market_data.bar_windows import BarWindows
 from ml_engine.market_data.feeds.replay import ReplayFeed
 from ml_engine.market_data.importing.importer import import_sample
+from ml_engine.predictions.data.prediction_repository import PredictionStore, predictions
 from ml_engine.predictions.explain import XgbExplainer
 from ml_engine.predictions.forecaster import Forecaster
 from ml_engine.predictions.handlers import PredictionHandlers

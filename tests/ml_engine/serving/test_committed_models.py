@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from ml_engine.domain.forecasting.features import FEATURE_SCHEMA_HASH
+from ml_engine.predictions.domain.features import FEATURE_SCHEMA_HASH
 from ml_engine.serving.registry import ModelRegistry
 from ml_engine.serving.session import ModelState, input_shape
 from tests.ml_engine.serving.conftest import serving_settings

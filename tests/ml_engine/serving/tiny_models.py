@@ -10,8 +10,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from ml_engine.domain.forecasting.features import FEATURE_NAMES, FEATURE_SCHEMA_HASH
-from ml_engine.domain.forecasting.model_metadata import (
+from ml_engine.predictions.domain.features import FEATURE_NAMES, FEATURE_SCHEMA_HASH
+from ml_engine.predictions.domain.model_metadata import (
     METADATA_KEY,
     OUTPUT_COLUMNS,
     ModelMetadata,

@@ -25,12 +25,12 @@ from ml_engine.backtests.domain.strategies.base import (
     StrategyParams,
     StrategySpec,
 )
-from ml_engine.domain.forecasting.ensemble import HorizonEnsemble
-from ml_engine.domain.forecasting.features import FEATURE_WARMUP, compute_features
-from ml_engine.domain.forecasting.horizons import HORIZONS, Horizon
-from ml_engine.domain.forecasting.signals import SIGNAL_MARGIN, decide, position_of
 from ml_engine.market_data.domain.bars import Bars, FloatArray
 from ml_engine.market_data.domain.timeframes import TIMEFRAMES
+from ml_engine.predictions.domain.ensemble import HorizonEnsemble
+from ml_engine.predictions.domain.features import FEATURE_WARMUP, compute_features
+from ml_engine.predictions.domain.horizons import HORIZONS, Horizon
+from ml_engine.predictions.domain.signals import SIGNAL_MARGIN, decide, position_of
 from service_runtime.errors import DependencyUnavailable, DomainError, FailedPrecondition, InvalidArgument
 
 NAME = "ml_signals"

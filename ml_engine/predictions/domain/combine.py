@@ -12,9 +12,9 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from ml_engine.domain.forecasting.ensemble import BASELINE_MEMBER, HorizonEnsemble, Member
-from ml_engine.domain.forecasting.horizons import Horizon
-from ml_engine.domain.forecasting.model_metadata import OUTPUT_COLUMNS
+from ml_engine.predictions.domain.ensemble import BASELINE_MEMBER, HorizonEnsemble, Member
+from ml_engine.predictions.domain.horizons import Horizon
+from ml_engine.predictions.domain.model_metadata import OUTPUT_COLUMNS
 
 RANGE_COLUMNS = ("range_high_pct", "range_low_pct")
 # What a member predicts, as ModelUse.target says it.

@@ -389,7 +389,7 @@ def _registry_throughput(
 ) -> BatchingRow:
     """Entry point of a process: one ModelRegistry, `concurrency` tasks calling infer()."""
     from ml_engine.config import MlEngineSettings
-    from ml_engine.serving.registry import ModelRegistry
+    from ml_engine.models.serving.registry import ModelRegistry
 
     async def run() -> BatchingRow:
         settings = MlEngineSettings(

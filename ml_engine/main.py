@@ -11,13 +11,14 @@ from ml_engine.backtests.domain import warm_up
 from ml_engine.backtests.handlers import BacktestHandlers
 from ml_engine.config import MlEngineSettings
 from ml_engine.indicators.handlers import IndicatorHandlers
-from ml_engine.inference.handlers import SERVICE_NAME as INFERENCE_SERVICE
-from ml_engine.inference.handlers import InferenceHandlers, add_inference_service
 from ml_engine.market_data.bar_windows import BarWindows
 from ml_engine.market_data.feeds.replay import ReplayFeed
 from ml_engine.market_data.handlers import MarketDataHandlers
 from ml_engine.market_data.importing.importer import load_missing_samples
 from ml_engine.models.handlers import ModelHandlers
+from ml_engine.models.kserve_handlers import SERVICE_NAME as INFERENCE_SERVICE
+from ml_engine.models.kserve_handlers import InferenceHandlers, add_inference_service
+from ml_engine.models.serving.registry import ModelRegistry
 from ml_engine.predictions.data.prediction_repository import PredictionStore
 from ml_engine.predictions.domain.ensemble import load_manifest
 from ml_engine.predictions.explain import XgbExplainer
@@ -27,7 +28,6 @@ from ml_engine.predictions.ml_signals_models import register_ml_signals
 from ml_engine.predictions.recording import PredictionRecorder
 from ml_engine.predictions.scoring import Scorer
 from ml_engine.predictions.streams import StreamHub
-from ml_engine.serving.registry import ModelRegistry
 from ml_engine.shared.database import MarketStore
 from ml_engine.status.handlers import EngineHandlers
 from service_runtime.metrics import CallStats

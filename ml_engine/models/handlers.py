@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from ml_engine.models.serving.registry import ModelEntry, ModelRegistry, VersionStatus
+from ml_engine.models.serving.session import ModelState
 from ml_engine.predictions.domain.model_metadata import ModelMetadata
-from ml_engine.serving.registry import ModelEntry, ModelRegistry, VersionStatus
-from ml_engine.serving.session import ModelState
 from service_runtime.caller import current_caller
 from service_runtime.errors import DomainError, InvalidArgument
 from trading.ml.v1 import model_service_pb2 as pb

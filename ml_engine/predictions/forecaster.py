@@ -22,6 +22,7 @@ from ml_engine.market_data.bar_windows import BarWindows, Series
 from ml_engine.market_data.data import repository as market_repository
 from ml_engine.market_data.domain.bars import Bars, FloatArray
 from ml_engine.market_data.domain.timeframes import TIMEFRAMES, parse_timeframe
+from ml_engine.models.serving.inputs import model_input
 from ml_engine.predictions.data.prediction_repository import PredictionRecord
 from ml_engine.predictions.domain.combine import (
     TARGET_OF_COLUMN,
@@ -56,7 +57,6 @@ from ml_engine.predictions.domain.signals import (
     levels,
     summary,
 )
-from ml_engine.serving.inputs import model_input
 from service_runtime.errors import DependencyUnavailable, FailedPrecondition, InvalidArgument, NotFound
 
 # Bars read behind every prediction. The recursive indicators (ATR, RSI, ADX, MACD's EMAs) depend
@@ -69,7 +69,7 @@ ATR_PCT_INDEX = FEATURE_NAMES.index("atr_pct")
 
 
 class InferenceResult(Protocol):
-    """What ModelRegistry.infer returns (ml_engine.serving.registry.Inference)."""
+    """What ModelRegistry.infer returns (ml_engine.models.serving.registry.Inference)."""
 
     @property
     def values(self) -> np.ndarray: ...
@@ -84,7 +84,7 @@ class InferenceResult(Protocol):
 
 
 class ModelServer(Protocol):
-    """The part of ml_engine.serving.registry.ModelRegistry predictions use."""
+    """The part of ml_engine.models.serving.registry.ModelRegistry predictions use."""
 
     def metadata(self, name: str) -> ModelMetadata: ...
 

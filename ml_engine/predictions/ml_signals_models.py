@@ -15,6 +15,7 @@ import numpy as np
 from ml_engine.backtests.domain.strategies import register_strategy
 from ml_engine.backtests.domain.strategies.ml_signals import MlSignalModel, TpPredictor, ml_signals_definition
 from ml_engine.market_data.domain.bars import FloatArray
+from ml_engine.models.serving.inputs import model_inputs_all
 from ml_engine.predictions.domain.combine import (
     active_members,
     baseline_outputs,
@@ -24,7 +25,6 @@ from ml_engine.predictions.domain.combine import (
 from ml_engine.predictions.domain.ensemble import BASELINE_MEMBER, HorizonEnsemble
 from ml_engine.predictions.domain.horizons import HORIZONS
 from ml_engine.predictions.domain.model_metadata import TP_COLUMNS, ModelMetadata
-from ml_engine.serving.inputs import model_inputs_all
 from service_runtime.errors import DomainError
 
 

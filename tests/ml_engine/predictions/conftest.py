@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest_asyncio
 
-from ml_engine.serving.registry import ModelRegistry
+from ml_engine.models.serving.registry import ModelRegistry
 from tests.ml_engine.predictions.support import started_registry
 
 

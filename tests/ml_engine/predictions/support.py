@@ -13,8 +13,8 @@ from ml_engine.market_data.data import repository as repo
 from ml_engine.market_data.domain.bars import Bars
 from ml_engine.market_data.domain.row_checks import BarRow
 from ml_engine.market_data.domain.symbols import SymbolInfo
+from ml_engine.models.serving.registry import ModelRegistry
 from ml_engine.predictions.domain.ensemble import HorizonEnsemble, load_manifest
-from ml_engine.serving.registry import ModelRegistry
 
 MODEL_REPOSITORY = Path(__file__).resolve().parents[3] / "ml_engine" / "model_repository"
 

@@ -11,6 +11,8 @@ from sqlalchemy import func, select
 from ml_engine.market_data.bar_windows import BarWindows, Series
 from ml_engine.market_data.domain.timeframes import TIMEFRAMES
 from ml_engine.market_data.importing.importer import import_sample
+from ml_engine.models.serving.inputs import model_input
+from ml_engine.models.serving.registry import ModelRegistry
 from ml_engine.predictions.data.prediction_repository import PredictionStore, predictions
 from ml_engine.predictions.domain.combine import combine, models_to_run
 from ml_engine.predictions.domain.features import FEATURE_NAMES, FEATURE_WARMUP, compute_features
@@ -19,8 +21,6 @@ from ml_engine.predictions.domain.signals import Action, decide
 from ml_engine.predictions.explain import XgbExplainer
 from ml_engine.predictions.forecaster import Forecaster
 from ml_engine.predictions.recording import PredictionRecorder
-from ml_engine.serving.inputs import model_input
-from ml_engine.serving.registry import ModelRegistry
 from ml_engine.shared.database import MarketStore
 from service_runtime.errors import DependencyUnavailable, FailedPrecondition, InvalidArgument, NotFound
 from tests.ml_engine.predictions.support import MODEL_REPOSITORY, manifest, store_synthetic

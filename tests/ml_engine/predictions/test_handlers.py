@@ -9,6 +9,7 @@ import pytest
 from ml_engine.market_data.bar_windows import BarWindows
 from ml_engine.market_data.feeds.replay import ReplayFeed
 from ml_engine.market_data.importing.importer import import_sample
+from ml_engine.models.serving.registry import ModelRegistry
 from ml_engine.predictions.data.prediction_repository import PredictionStore, predictions
 from ml_engine.predictions.explain import XgbExplainer
 from ml_engine.predictions.forecaster import Forecaster
@@ -16,7 +17,6 @@ from ml_engine.predictions.handlers import PredictionHandlers
 from ml_engine.predictions.recording import PredictionRecorder
 from ml_engine.predictions.scoring import Scorer
 from ml_engine.predictions.streams import StreamHub
-from ml_engine.serving.registry import ModelRegistry
 from ml_engine.shared.database import MarketStore
 from service_runtime.errors import InvalidArgument
 from tests.ml_engine.predictions.support import MODEL_REPOSITORY, manifest

@@ -11,12 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ml_engine.serving.errors import ModelUnavailable
-from ml_engine.serving.registry import ModelRegistry
-from ml_engine.serving.session import ModelState
+from ml_engine.models.serving.errors import ModelUnavailable
+from ml_engine.models.serving.registry import ModelRegistry
+from ml_engine.models.serving.session import ModelState
 from service_runtime.errors import FailedPrecondition, InvalidArgument, NotFound
-from tests.ml_engine.serving.conftest import serving_settings
-from tests.ml_engine.serving.tiny_models import expected, metadata, write
+from tests.ml_engine.models.conftest import serving_settings
+from tests.ml_engine.models.serving.tiny_models import expected, metadata, write
 
 ROW = np.random.default_rng(11).normal(size=(1, 23)).astype(np.float32)
 

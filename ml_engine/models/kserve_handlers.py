@@ -17,9 +17,9 @@ from tritonclient.grpc import service_pb2 as pb
 from tritonclient.grpc import service_pb2_grpc as pb_grpc
 
 from ml_engine.config import SERVICE_VERSION
-from ml_engine.serving.errors import ModelUnavailable
-from ml_engine.serving.registry import ModelRegistry
-from ml_engine.serving.session import ModelSession, TensorInfo
+from ml_engine.models.serving.errors import ModelUnavailable
+from ml_engine.models.serving.registry import ModelRegistry
+from ml_engine.models.serving.session import ModelSession, TensorInfo
 from service_runtime.access import ForeignRules, declare_foreign_rules
 from service_runtime.errors import InvalidArgument, NotFound
 from trading.common.v1 import access_pb2

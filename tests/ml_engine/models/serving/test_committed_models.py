@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from ml_engine.models.serving.registry import ModelRegistry
+from ml_engine.models.serving.session import ModelState, input_shape
 from ml_engine.predictions.domain.features import FEATURE_SCHEMA_HASH
-from ml_engine.serving.registry import ModelRegistry
-from ml_engine.serving.session import ModelState, input_shape
-from tests.ml_engine.serving.conftest import serving_settings
+from tests.ml_engine.models.conftest import serving_settings
 
-REPOSITORY = Path(__file__).resolve().parents[3] / "ml_engine" / "model_repository"
+REPOSITORY = Path(__file__).resolve().parents[4] / "ml_engine" / "model_repository"
 
 
 async def test_every_committed_model_serves_and_matches_onnx_runtime() -> None:

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ml_engine.serving.batcher import MicroBatcher
-from ml_engine.serving.repository import scan
-from ml_engine.serving.session import load_session
-from ml_engine.serving.stats import ModelStats
-from tests.ml_engine.serving.conftest import serving_settings
-from tests.ml_engine.serving.tiny_models import expected, write
+from ml_engine.models.serving.batcher import MicroBatcher
+from ml_engine.models.serving.repository import scan
+from ml_engine.models.serving.session import load_session
+from ml_engine.models.serving.stats import ModelStats
+from tests.ml_engine.models.conftest import serving_settings
+from tests.ml_engine.models.serving.tiny_models import expected, write
 
 
 def _session(repo: Path):  # type: ignore[no-untyped-def]

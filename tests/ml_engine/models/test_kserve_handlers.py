@@ -17,15 +17,15 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from tritonclient.grpc import service_pb2
 from tritonclient.utils import InferenceServerException
 
-from ml_engine.inference.handlers import SERVICE_NAME, InferenceHandlers, add_inference_service
-from ml_engine.serving.registry import ModelRegistry
+from ml_engine.models.kserve_handlers import SERVICE_NAME, InferenceHandlers, add_inference_service
+from ml_engine.models.serving.registry import ModelRegistry
 from service_runtime.access import AccessInterceptor, TokenVerifier, access_rules, keys_from_folder
 from service_runtime.metrics import CallStats
 from service_runtime.server import ServiceHost
 from service_runtime.signing_keys import SigningKeyStore
 from tests.conftest import claims
-from tests.ml_engine.serving.conftest import serving_settings
-from tests.ml_engine.serving.tiny_models import F, write
+from tests.ml_engine.models.conftest import serving_settings
+from tests.ml_engine.models.serving.tiny_models import F, write
 
 
 def free_port() -> int:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ml_engine.serving.stats import ModelStats
+from ml_engine.models.serving.stats import ModelStats
 
 log = logging.getLogger("ml_engine.serving")
 

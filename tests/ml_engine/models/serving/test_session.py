@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ml_engine.serving import session as session_module
-from ml_engine.serving.errors import ModelLoadError
-from ml_engine.serving.repository import scan
-from ml_engine.serving.session import (
+from ml_engine.models.serving import session as session_module
+from ml_engine.models.serving.errors import ModelLoadError
+from ml_engine.models.serving.repository import scan
+from ml_engine.models.serving.session import (
     CPU,
     CUDA,
     ModelSession,
@@ -21,8 +21,8 @@ from ml_engine.serving.session import (
     load_session,
     provider_state,
 )
-from tests.ml_engine.serving.conftest import serving_settings
-from tests.ml_engine.serving.tiny_models import expected, metadata, write
+from tests.ml_engine.models.conftest import serving_settings
+from tests.ml_engine.models.serving.tiny_models import expected, metadata, write
 
 
 def test_provider_choice() -> None:

@@ -18,10 +18,10 @@ import numpy as np
 import onnxruntime as ort
 
 from ml_engine.config import MlEngineSettings
+from ml_engine.models.serving.errors import ModelLoadError
+from ml_engine.models.serving.repository import VersionFile, file_sha256
 from ml_engine.predictions.domain.features import FEATURE_SCHEMA_HASH
 from ml_engine.predictions.domain.model_metadata import METADATA_KEY, OUTPUT_COLUMNS, ModelMetadata
-from ml_engine.serving.errors import ModelLoadError
-from ml_engine.serving.repository import VersionFile, file_sha256
 
 log = logging.getLogger("ml_engine.serving")
 

@@ -10,6 +10,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from ml_engine.models.serving.repository import MODEL_FILE
 from ml_engine.predictions.domain.features import FEATURE_NAMES, FEATURE_SCHEMA_HASH
 from ml_engine.predictions.domain.model_metadata import (
     METADATA_KEY,
@@ -17,7 +18,6 @@ from ml_engine.predictions.domain.model_metadata import (
     ModelMetadata,
     TrainingData,
 )
-from ml_engine.serving.repository import MODEL_FILE
 
 F = len(FEATURE_NAMES)
 

@@ -7,9 +7,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from ml_engine.serving.inputs import model_input, model_inputs_all
+from ml_engine.models.serving.inputs import model_input, model_inputs_all
 from service_runtime.errors import FailedPrecondition
-from tests.ml_engine.serving.tiny_models import F, metadata
+from tests.ml_engine.models.serving.tiny_models import F, metadata
 
 
 def test_tabular_input_is_the_normalized_last_row_with_nan_as_zero() -> None:

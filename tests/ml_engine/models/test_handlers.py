@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from ml_engine.models.handlers import ModelHandlers
-from ml_engine.serving.registry import ModelRegistry
+from ml_engine.models.serving.registry import ModelRegistry
 from ml_engine.status.handlers import EngineHandlers
 from service_runtime.caller import Caller, caller_var
 from service_runtime.errors import InvalidArgument, NotFound
 from service_runtime.metrics import CallStats
-from tests.ml_engine.serving.conftest import serving_settings
-from tests.ml_engine.serving.tiny_models import write
+from tests.ml_engine.models.conftest import serving_settings
+from tests.ml_engine.models.serving.tiny_models import write
 from trading.ml.v1 import engine_service_pb2
 from trading.ml.v1 import model_service_pb2 as pb
 

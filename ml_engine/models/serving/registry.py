@@ -18,12 +18,18 @@ from pathlib import Path
 import numpy as np
 
 from ml_engine.config import MlEngineSettings
+from ml_engine.models.serving.batcher import BatcherClosed, MicroBatcher
+from ml_engine.models.serving.errors import ModelLoadError, ModelUnavailable
+from ml_engine.models.serving.repository import RepositoryModel, VersionFile, parse_version, scan
+from ml_engine.models.serving.session import (
+    SERVING_STATES,
+    ModelSession,
+    ModelState,
+    load_session,
+    peek_metadata,
+)
+from ml_engine.models.serving.stats import ModelStats
 from ml_engine.predictions.domain.model_metadata import ModelMetadata
-from ml_engine.serving.batcher import BatcherClosed, MicroBatcher
-from ml_engine.serving.errors import ModelLoadError, ModelUnavailable
-from ml_engine.serving.repository import RepositoryModel, VersionFile, parse_version, scan
-from ml_engine.serving.session import SERVING_STATES, ModelSession, ModelState, load_session, peek_metadata
-from ml_engine.serving.stats import ModelStats
 from ml_engine.status.domain import LoadedModelInfo
 from service_runtime.errors import FailedPrecondition, InvalidArgument, NotFound
 

@@ -12,7 +12,7 @@ from backtesting.test import EURUSD, GOOG
 
 from ml_engine.backtests.domain import BacktestConfig, ExitReason, get_strategy, run_backtest
 from ml_engine.market_data.domain.bars import Bars
-from tests.ml_engine.domain.test_backtest_reference import (
+from tests.ml_engine.backtests.domain.test_backtest_reference import (
     BollingerBreakoutReference,
     RsiReversionReference,
     SmaCrossReference,

@@ -7,7 +7,7 @@ import json
 import numpy as np
 
 from ml_engine.indicators.domain import compute, json_values, parse_indicators
-from tests.ml_engine.domain.test_indicators_data import DATASETS
+from tests.ml_engine.indicators.domain.test_indicators_data import DATASETS
 
 
 def test_nan_and_infinities_become_none() -> None:

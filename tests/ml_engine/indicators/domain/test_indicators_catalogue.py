@@ -18,7 +18,7 @@ from ml_engine.indicators.domain import (
     supported_names,
 )
 from service_runtime.errors import InvalidArgument
-from tests.ml_engine.domain.test_indicators_data import DATASETS, leading_nans
+from tests.ml_engine.indicators.domain.test_indicators_data import DATASETS, leading_nans
 
 EXPECTED_DEFAULTS = {
     "adx": {"period": 14},

@@ -11,7 +11,7 @@ import talib
 
 from ml_engine.indicators.domain import compute, lookback, max_lookback, parse_indicators
 from ml_engine.market_data.domain.bars import Bars, FloatArray
-from tests.ml_engine.domain.test_indicators_data import DATASETS, leading_nans
+from tests.ml_engine.indicators.domain.test_indicators_data import DATASETS, leading_nans
 
 # TA-Lib called directly, written out here rather than derived from the catalogue's mapping.
 Reference = Callable[[Bars], tuple[FloatArray, ...]]

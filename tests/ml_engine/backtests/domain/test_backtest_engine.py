@@ -14,7 +14,7 @@ from ml_engine.backtests.domain.engine import simulate_positions
 from ml_engine.backtests.domain.jit import njit_cached
 from ml_engine.backtests.domain.kernel import EXIT_END, EXIT_SIGNAL, EXIT_STOP_LOSS, EXIT_TAKE_PROFIT
 from ml_engine.market_data.domain.bars import Bars
-from tests.ml_engine.domain.test_backtest_reference import (
+from tests.ml_engine.backtests.domain.test_backtest_reference import (
     TargetPositions,
     assert_matches_reference,
     run_reference,

@@ -22,6 +22,7 @@ from ml_engine.market_data.bar_windows import BarWindows, Series
 from ml_engine.market_data.data import repository as market_repository
 from ml_engine.market_data.domain.bars import Bars, FloatArray
 from ml_engine.market_data.domain.timeframes import TIMEFRAMES, parse_timeframe
+from ml_engine.market_data.domain.times import format_time
 from ml_engine.models.serving.inputs import model_input
 from ml_engine.predictions.data.prediction_repository import PredictionRecord
 from ml_engine.predictions.domain.combine import (
@@ -293,7 +294,7 @@ class Forecaster:
             window = await asyncio.to_thread(self._window, base, horizon, as_of, needed, last)
         have = len(window.bars)
         if have < needed:
-            cut = f" before {_iso(as_of)}" if as_of is not None else ""
+            cut = f" before {format_time(as_of)}" if as_of is not None else ""
             raise FailedPrecondition(
                 f"{horizon.name} needs {needed} bars of {horizon.timeframe}, has {have} "
                 f"(complete {horizon.timeframe} bars of {base.symbol}{cut})"
@@ -447,7 +448,3 @@ class Forecaster:
             except Exception:  # no such model (none trained): no explanation rather than no signal
                 return ()
         return self.explainer.explain(name, version, forecast.features, short)
-
-
-def _iso(ts: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))

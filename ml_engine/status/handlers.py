@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import grpc
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from ml_engine.config import SERVICE_VERSION
 from ml_engine.shared.database import MarketStore
 from ml_engine.status.domain import LoadedModels, select_methods
 from service_runtime.health import overall_status
 from service_runtime.metrics import CallStats
+from service_runtime.timestamps import now_timestamp, to_timestamp
 from trading.ml.v1 import engine_service_pb2 as pb
 from trading.ml.v1 import engine_service_pb2_grpc as pb_grpc
 
@@ -27,13 +27,11 @@ class EngineHandlers(pb_grpc.EngineServiceServicer):
         self, request: pb.GetEngineHealthRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetEngineHealthResponse:
         dependencies = [await self.store.probe(self.probe_timeout_s)]
-        checked_at = Timestamp()
-        checked_at.GetCurrentTime()
         return pb.GetEngineHealthResponse(
             status=overall_status(dependencies),
             version=SERVICE_VERSION,
             dependencies=dependencies,
-            checked_at=checked_at,
+            checked_at=now_timestamp(),
         )
 
     async def GetStats(
@@ -41,12 +39,10 @@ class EngineHandlers(pb_grpc.EngineServiceServicer):
     ) -> pb.GetStatsResponse:
         methods = self.stats.snapshot()
         chosen = select_methods(methods, request.method_prefix, request.max_methods)
-        started_at = Timestamp()
-        started_at.FromNanoseconds(int(self.stats.started_at * 1e9))
         loaded = self.models.loaded()
         return pb.GetStatsResponse(
             version=SERVICE_VERSION,
-            started_at=started_at,
+            started_at=to_timestamp(self.stats.started_at),
             uptime_seconds=round(self.stats.uptime_seconds, 3),
             # This call counts itself once it finishes, like any other.
             requests_total=sum(c.requests for c in methods.values()),

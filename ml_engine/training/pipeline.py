@@ -19,6 +19,7 @@ import xgboost as xgb
 from torch import nn
 
 from ml_engine.market_data.domain.bars import FloatArray, IntArray
+from ml_engine.market_data.domain.times import format_time
 from ml_engine.predictions.domain.baselines import (
     AtrRangeBaseline,
     base_rate,
@@ -407,10 +408,6 @@ def _ensemble(
     )
 
 
-def _iso(ts: int) -> str:
-    return datetime.fromtimestamp(int(ts), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _training_data(data: HorizonData, fold: Fold) -> TrainingData:
     """The bars the last fold's models were fit on: from each series' start to its last fitted label bar."""
     offsets = np.concatenate([[0], np.cumsum(data.lengths)[:-1]])
@@ -427,8 +424,8 @@ def _training_data(data: HorizonData, fold: Fold) -> TrainingData:
         symbols.append(s.symbol)
     return TrainingData(
         symbols=symbols,
-        start=_iso(min(starts)),
-        end=_iso(max(ends)),
+        start=format_time(int(min(starts))),
+        end=format_time(int(max(ends))),
         rows=len(fitted),
         sha256=bars_sha256(parts),
         synthetic=data.synthetic,
@@ -443,9 +440,8 @@ def _fold_periods(data: HorizonData, folds: list[FoldResult]) -> list[dict[str, 
         for off, s in zip(offsets, data.series, strict=True):
             own = f.fold.test[(f.fold.test >= off) & (f.fold.test < off + len(s.bars))] - off
             if len(own):
-                entry[s.symbol] = (
-                    f"{_iso(s.bars.times[own.min()])[:10]} .. {_iso(s.bars.times[own.max()])[:10]}"
-                )
+                first, last = (format_time(int(s.bars.times[i]))[:10] for i in (own.min(), own.max()))
+                entry[s.symbol] = f"{first} .. {last}"
         result.append(entry)
     return result
 

@@ -12,7 +12,6 @@ labels read `lookahead` bars further, so any range starting earlier is refused (
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -27,6 +26,7 @@ from ml_engine.backtests.domain.strategies.base import (
 )
 from ml_engine.market_data.domain.bars import Bars, FloatArray
 from ml_engine.market_data.domain.timeframes import TIMEFRAMES
+from ml_engine.market_data.domain.times import format_time
 from ml_engine.predictions.domain.ensemble import HorizonEnsemble
 from ml_engine.predictions.domain.features import FEATURE_WARMUP, compute_features
 from ml_engine.predictions.domain.horizons import HORIZONS, Horizon
@@ -87,18 +87,14 @@ def bar_seconds(bars: Bars) -> int:
     return int(np.min(np.diff(bars.times)))
 
 
-def _iso(ts: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
-
-
 def check_after_training(model: MlSignalModel, first_time: int, seconds: int) -> None:
     """FAILED_PRECONDITION unless the range starts after every bar the models' training read."""
     seen_until = model.trained_until + model.horizon.lookahead * seconds
     if first_time <= seen_until:
+        seen = format_time(seen_until)
         raise FailedPrecondition(
-            f"the {model.horizon.name} models were trained on data up to {_iso(seen_until)} (training end "
-            "plus "
-            f"the {model.horizon.lookahead}-bar lookahead); start the backtest after {_iso(seen_until)}"
+            f"the {model.horizon.name} models were trained on data up to {seen} (training end plus "
+            f"the {model.horizon.lookahead}-bar lookahead); start the backtest after {seen}"
         )
 
 

@@ -389,6 +389,7 @@ def _registry_throughput(
 ) -> BatchingRow:
     """Entry point of a process: one ModelRegistry, `concurrency` tasks calling infer()."""
     from ml_engine.config import MlEngineSettings
+    from ml_engine.models.serving.activation import VersionActivation
     from ml_engine.models.serving.registry import ModelRegistry
 
     async def run() -> BatchingRow:
@@ -399,8 +400,9 @@ def _registry_throughput(
             ml_execution_provider=provider,
             ml_model_watch_interval_s=0,
         )
-        registry = ModelRegistry(settings)
-        await registry.start()
+        registry = ModelRegistry(Path(settings.model_path))
+        activation = VersionActivation(registry, settings)
+        await activation.start()
         try:
             x = _model_inputs(registry.metadata(model), 1)
             latencies: list[float] = []
@@ -418,7 +420,7 @@ def _registry_throughput(
             await asyncio.gather(*(worker(began + seconds) for _ in range(concurrency)))
             elapsed = time.perf_counter() - began
         finally:
-            await registry.stop()
+            await activation.stop()
         latencies.sort()
         return BatchingRow(
             model,

@@ -18,6 +18,7 @@ from ml_engine.market_data.importing.importer import load_missing_samples
 from ml_engine.models.handlers import ModelHandlers
 from ml_engine.models.kserve_handlers import SERVICE_NAME as INFERENCE_SERVICE
 from ml_engine.models.kserve_handlers import InferenceHandlers, add_inference_service
+from ml_engine.models.serving.activation import VersionActivation
 from ml_engine.models.serving.registry import ModelRegistry
 from ml_engine.predictions.data.prediction_repository import PredictionStore
 from ml_engine.predictions.domain.ensemble import load_manifest
@@ -66,7 +67,9 @@ SERVICES = [
 STREAM_HISTORY_BARS = 1000
 
 
-def build_host(settings: MlEngineSettings, store: MarketStore, registry: ModelRegistry) -> ServiceHost:
+def build_host(
+    settings: MlEngineSettings, store: MarketStore, registry: ModelRegistry, activation: VersionActivation
+) -> ServiceHost:
     stats = CallStats("ml_engine")
     windows = BarWindows(store.engine)
     repository = Path(settings.model_path)
@@ -81,7 +84,7 @@ def build_host(settings: MlEngineSettings, store: MarketStore, registry: ModelRe
     scorer = Scorer(windows, manifest)
     engine = EngineHandlers(store, stats, registry, settings.health_probe_timeout_ms / 1000)
     predictions = PredictionHandlers(forecaster, hub, scorer)
-    models = ModelHandlers(registry)
+    models = ModelHandlers(registry, activation)
     inference = InferenceHandlers(registry)
     market = MarketDataHandlers(store, windows)
     indicators = IndicatorHandlers(windows)
@@ -101,7 +104,7 @@ def build_host(settings: MlEngineSettings, store: MarketStore, registry: ModelRe
             with contextlib.suppress(asyncio.CancelledError):
                 await scoring
         await hub.close()
-        await registry.stop()
+        await activation.stop()
         await asyncio.to_thread(recorder.close)
         await revocations.close()
         store.close()
@@ -148,16 +151,20 @@ def prepare_store(settings: MlEngineSettings, store: MarketStore) -> None:
 def main() -> None:
     settings = MlEngineSettings()
     store = MarketStore(settings.market_database_url)
-    registry = ModelRegistry(settings)
+    registry = ModelRegistry(Path(settings.model_path))
+    activation = VersionActivation(registry, settings)
 
     async def before_start() -> None:
         await asyncio.to_thread(prepare_store, settings, store)
-        # In the server's loop: the registry's file watch is a task of it. Models are READY
+        # In the server's loop: the activation's file watch is a task of it. Models are READY
         # (warmed up on their execution provider) before the port opens.
-        await registry.start()
+        await activation.start()
 
     run_service(
-        "ml_engine", settings, lambda: build_host(settings, store, registry), before_start=before_start
+        "ml_engine",
+        settings,
+        lambda: build_host(settings, store, registry, activation),
+        before_start=before_start,
     )
 
 

@@ -7,6 +7,7 @@ from datetime import datetime
 
 import grpc
 
+from ml_engine.models.serving.activation import VersionActivation
 from ml_engine.models.serving.registry import ModelEntry, ModelRegistry, VersionStatus
 from ml_engine.models.serving.session import ModelState
 from ml_engine.predictions.domain.model_metadata import ModelMetadata
@@ -99,8 +100,9 @@ def model_info(entry: ModelEntry) -> pb.ModelInfo:
 
 
 class ModelHandlers(pb_grpc.ModelServiceServicer):
-    def __init__(self, registry: ModelRegistry) -> None:
+    def __init__(self, registry: ModelRegistry, activation: VersionActivation) -> None:
         self.registry = registry
+        self.activation = activation
 
     async def ListModels(
         self, request: pb.ListModelsRequest, context: grpc.aio.ServicerContext
@@ -132,7 +134,7 @@ class ModelHandlers(pb_grpc.ModelServiceServicer):
             if not request.version:
                 raise InvalidArgument.field("version", "is required")
             record["from_version"] = self.registry.entry(request.name).active_version
-            entry = await self.registry.activate(request.name, request.version)
+            entry = await self.activation.activate(request.name, request.version)
         except DomainError as error:
             audit.warning("audit", extra={**record, "outcome": "refused", "reason": error.message})
             raise

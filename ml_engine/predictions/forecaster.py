@@ -23,7 +23,6 @@ from ml_engine.market_data.data import repository as market_repository
 from ml_engine.market_data.domain.bars import Bars, FloatArray
 from ml_engine.market_data.domain.timeframes import TIMEFRAMES, parse_timeframe
 from ml_engine.market_data.domain.times import format_time
-from ml_engine.models.serving.inputs import model_input
 from ml_engine.predictions.data.prediction_repository import PredictionRecord
 from ml_engine.predictions.domain.combine import (
     TARGET_OF_COLUMN,
@@ -70,7 +69,7 @@ ATR_PCT_INDEX = FEATURE_NAMES.index("atr_pct")
 
 
 class InferenceResult(Protocol):
-    """What ModelRegistry.infer returns (ml_engine.models.serving.registry.Inference)."""
+    """What ModelRegistry.infer_last_row returns (ml_engine.models.serving.registry.Inference)."""
 
     @property
     def values(self) -> np.ndarray: ...
@@ -82,6 +81,8 @@ class InferenceResult(Protocol):
     def file_sha256(self) -> str: ...
     @property
     def provider(self) -> str: ...
+    @property
+    def metadata(self) -> ModelMetadata: ...
 
 
 class ModelServer(Protocol):
@@ -89,7 +90,7 @@ class ModelServer(Protocol):
 
     def metadata(self, name: str) -> ModelMetadata: ...
 
-    async def infer(self, name: str, x: np.ndarray) -> InferenceResult: ...
+    async def infer_last_row(self, name: str, features: np.ndarray) -> InferenceResult: ...
 
 
 class Recorder(Protocol):
@@ -304,14 +305,12 @@ class Forecaster:
         close = float(window.bars.close[-1])
         atr_pct = float(row[ATR_PCT_INDEX])
         started = time.perf_counter()
-        inferences = await asyncio.gather(
-            *(self.registry.infer(name, model_input(metas[name], features)) for name in names)
-        )
+        inferences = await asyncio.gather(*(self.registry.infer_last_row(name, features) for name in names))
         inference_ms = (time.perf_counter() - started) * 1000.0
         by_name = dict(zip(names, inferences, strict=True))
         values: dict[tuple[str, str], float] = {}
         for name, inference in by_name.items():
-            for j, column in enumerate(metas[name].output_columns):
+            for j, column in enumerate(inference.metadata.output_columns):
                 values[(name, column)] = float(np.asarray(inference.values)[0, j])
         combined = combine(ensemble, values, atr_pct)
         uses: list[tuple[ModelUse, str]] = []

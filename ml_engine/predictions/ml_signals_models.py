@@ -1,7 +1,7 @@
 """Wiring of the `ml_signals` backtest strategy: the ensembles' TP classifiers as plain callables.
 
 The strategy (ml_engine/backtests/domain/strategies/ml_signals.py) is pure; here each horizon's TP
-predictor is built from the model registry (`infer_sync`, every row in one batch) and the manifest
+predictor is built from the model registry (`infer_rows_sync`, every row in one batch) and the manifest
 weights, combined with the same `combine_column` Predict uses.
 """
 
@@ -15,7 +15,6 @@ import numpy as np
 from ml_engine.backtests.domain.strategies import register_strategy
 from ml_engine.backtests.domain.strategies.ml_signals import MlSignalModel, TpPredictor, ml_signals_definition
 from ml_engine.market_data.domain.bars import FloatArray
-from ml_engine.models.serving.inputs import model_inputs_all
 from ml_engine.predictions.domain.combine import (
     active_members,
     baseline_outputs,
@@ -31,12 +30,14 @@ from service_runtime.errors import DomainError
 class SyncInference(Protocol):
     @property
     def values(self) -> np.ndarray: ...
+    @property
+    def metadata(self) -> ModelMetadata: ...
 
 
 class SyncModelServer(Protocol):
     def metadata(self, name: str) -> ModelMetadata: ...
 
-    def infer_sync(self, name: str, x: np.ndarray) -> SyncInference: ...
+    def infer_rows_sync(self, name: str, features: np.ndarray) -> SyncInference: ...
 
 
 def tp_model_names(ensemble: HorizonEnsemble) -> list[str]:
@@ -54,13 +55,13 @@ def tp_predictor(registry: SyncModelServer, ensemble: HorizonEnsemble) -> TpPred
             if n < max(1, meta.window_bars):
                 nan = np.full(n, np.nan)
                 return nan, nan.copy()
-            values = np.asarray(
-                registry.infer_sync(name, model_inputs_all(meta, features)).values, dtype=np.float64
-            )
+            inference = registry.infer_rows_sync(name, features)
+            values = np.asarray(inference.values, dtype=np.float64)
             # A sequence model's first output is as of row W-1: earlier rows have no input.
             full = np.full((n, values.shape[1]), np.nan)
             full[n - len(values) :] = values
-            for j, column in enumerate(meta.output_columns):
+            # The columns of the version that ran (a hot reload may have swapped it since `meta`).
+            for j, column in enumerate(inference.metadata.output_columns):
                 outputs[(name, column)] = full[:, j]
         tp_long = np.full(n, np.nan)
         tp_short = np.full(n, np.nan)

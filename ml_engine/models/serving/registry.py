@@ -1,39 +1,33 @@
-"""The models the engine serves: every model of the repository loaded at start (its highest
-version that can serve), per-version state, hot reload (admin activation or a new version folder
-found by the file watch) without failing requests in flight, and per-model stats.
+"""The models the engine serves, as requests see them: look-up (entries, states, metadata, the
+active session, per-model stats) and inference, micro-batched or direct.
 
-A swap is atomic from the event loop's point of view: the new version is loaded and warmed up in
-a worker thread first, then one assignment makes it active; requests already queued on the old
-version's batcher finish there before its session is released."""
+Which version of a model is active is decided by activation.py (start-up load, admin activation,
+file watch). An inference runs on the version active when it is submitted and carries that
+version's metadata; an input built from features is normalised with that same metadata, in the
+same step as the submission, so a hot reload between a caller's look-up and the run cannot mix
+one version's figures with another version's graph."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 import time
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ml_engine.config import MlEngineSettings
 from ml_engine.models.serving.batcher import BatcherClosed, MicroBatcher
-from ml_engine.models.serving.errors import ModelLoadError, ModelUnavailable
-from ml_engine.models.serving.repository import RepositoryModel, VersionFile, parse_version, scan
-from ml_engine.models.serving.session import (
-    SERVING_STATES,
-    ModelSession,
-    ModelState,
-    load_session,
-    peek_metadata,
-)
+from ml_engine.models.serving.errors import ModelUnavailable
+from ml_engine.models.serving.inputs import model_input, model_inputs_all
+from ml_engine.models.serving.repository import VersionFile, parse_version
+from ml_engine.models.serving.session import SERVING_STATES, ModelSession, ModelState
 from ml_engine.models.serving.stats import ModelStats
 from ml_engine.predictions.domain.model_metadata import ModelMetadata
 from ml_engine.status.domain import LoadedModelInfo
-from service_runtime.errors import FailedPrecondition, InvalidArgument, NotFound
+from service_runtime.errors import InvalidArgument, NotFound
 
-log = logging.getLogger("ml_engine.serving")
+# Builds a model's input from the metadata of the version about to run it.
+Prepare = Callable[[ModelMetadata], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -81,27 +75,27 @@ class Inference:
     file_sha256: str
     provider: str
     ms: float
+    # The metadata of the version that ran: its output columns, its normalisation, its provenance.
+    metadata: ModelMetadata
 
 
 @dataclass
-class _Active:
+class ActiveVersion:
     session: ModelSession
     batcher: MicroBatcher
 
 
 @dataclass
-class _Model:
+class ServedModel:
+    """One model of the repository: its version files, each version's status, and the version
+    serving (activation.py swaps `active` with one assignment)."""
+
     name: str
     folder: Path
     files: dict[int, VersionFile]
     status: dict[int, VersionStatus]
     stats: ModelStats = field(default_factory=ModelStats)
-    active: _Active | None = None
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    # Versions the file watch found after start: activated automatically once their file is stable.
-    candidates: set[int] = field(default_factory=set)
-    # Signature of each version's file when its load failed: retried only once the file changes.
-    failed: dict[int, tuple[int, int]] = field(default_factory=dict)
+    active: ActiveVersion | None = None
 
 
 def check_input(name: str, meta: ModelMetadata, x: np.ndarray) -> np.ndarray:
@@ -117,57 +111,23 @@ def check_input(name: str, meta: ModelMetadata, x: np.ndarray) -> np.ndarray:
 
 
 class ModelRegistry:
-    def __init__(self, settings: MlEngineSettings) -> None:
-        self.settings = settings
-        self.root = Path(settings.model_path)
-        self._models: dict[str, _Model] = {}
-        self._previous_scan: dict[tuple[str, int], tuple[int, int]] = {}
-        self._watch: asyncio.Task[None] | None = None
-        self._started = False
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        # Set by the activation once every model of the repository has had its start-up load.
+        self.started = False
+        self._models: dict[str, ServedModel] = {}
 
-    # ---- life cycle -------------------------------------------------------------------------
-
-    async def start(self) -> None:
-        """Load every model of the repository (each one's highest version that can serve)."""
-        scanned = await asyncio.to_thread(scan, self.root)
-        self._remember(scanned)
-        for repo_model in scanned.values():
-            model = self._add_model(repo_model)
-            await self._load_best(model)
-        await self._peek_unloaded()
-        self._started = True
-        serving = sum(1 for m in self._models.values() if m.active is not None)
-        log.info(
-            "model repository loaded",
-            extra={"repository": str(self.root), "models": len(self._models), "serving": serving},
-        )
-        if not self._models:
-            log.warning(
-                "the model repository holds no model (run `make train`)", extra={"repository": str(self.root)}
-            )
-        if self.settings.ml_model_watch_interval_s > 0:
-            self._watch = asyncio.get_running_loop().create_task(self._watch_loop())
-
-    async def stop(self) -> None:
-        if self._watch is not None:
-            self._watch.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watch
-            self._watch = None
-        for model in self._models.values():
-            if model.active is not None:
-                await model.active.batcher.close()
-
-    # ---- reads ------------------------------------------------------------------------------
+    # ---- look-up ----------------------------------------------------------------------------
 
     def models(self) -> list[ModelEntry]:
         return [self._entry(m) for _, m in sorted(self._models.items())]
 
     def entry(self, name: str) -> ModelEntry:
-        return self._entry(self._model(name))
+        return self._entry(self.served(name))
 
     def metadata(self, name: str) -> ModelMetadata:
-        return self._active(self._model(name)).session.metadata
+        """The active version's metadata (an inference carries the metadata of the version it ran on)."""
+        return self._active(self.served(name)).session.metadata
 
     def is_ready(self, name: str) -> bool:
         model = self._models.get(name)
@@ -175,11 +135,11 @@ class ModelRegistry:
 
     def ready(self) -> bool:
         """Started and every model of the repository serving (Triton's strict readiness)."""
-        return self._started and all(m.active is not None for m in self._models.values())
+        return self.started and all(m.active is not None for m in self._models.values())
 
     def session(self, name: str, version: str = "") -> ModelSession:
         """The serving session of `name`; with `version`, only if that version is the active one."""
-        model = self._model(name)
+        model = self.served(name)
         if version:
             number = parse_version(version)
             if number is None or number not in model.files:
@@ -214,43 +174,51 @@ class ModelRegistry:
             )
         return infos
 
+    # ---- the served models, for the activation ----------------------------------------------
+
+    def served(self, name: str) -> ServedModel:
+        model = self._models.get(name)
+        if model is None:
+            raise NotFound(f"unknown model {name!r}")
+        return model
+
+    def find(self, name: str) -> ServedModel | None:
+        return self._models.get(name)
+
+    def served_models(self) -> list[ServedModel]:
+        return list(self._models.values())
+
+    def add(self, model: ServedModel) -> None:
+        self._models[model.name] = model
+
     # ---- inference --------------------------------------------------------------------------
 
     async def infer(self, name: str, x: np.ndarray) -> Inference:
-        """Micro-batched with other concurrent requests for the same model."""
-        model = self._model(name)
-        started = time.perf_counter()
-        while True:
-            active = self._active(model)
-            x = check_input(name, active.session.metadata, x)
-            try:
-                values = await active.batcher.submit(x)
-            except BatcherClosed:
-                continue  # swapped between reading `active` and submitting: serve on the new version
-            except Exception:
-                model.stats.record_request((time.perf_counter() - started) * 1000, failed=True)
-                raise
-            return self._inference(model, active.session, values, started)
+        """`x` (the model's input, already normalised), micro-batched with other concurrent
+        requests for the same model."""
+        return await self._submit(name, lambda meta: check_input(name, meta, x))
+
+    async def infer_last_row(self, name: str, features: np.ndarray) -> Inference:
+        """The prediction as of the last row of `features` (`compute_features` rows), normalised
+        with the metadata of the version that runs it; micro-batched."""
+        return await self._submit(name, lambda meta: check_input(name, meta, model_input(meta, features)))
 
     def infer_sync(self, name: str, x: np.ndarray, version: str = "") -> Inference:
         """One direct session run, any batch size; thread-safe (backtests, KServe)."""
-        model = self._model(name)
-        session = self.session(name, version)
-        x = check_input(name, session.metadata, x)
-        started = time.perf_counter()
-        model.stats.record_batch(1)
-        try:
-            values = session.run(x)
-        except Exception:
-            model.stats.record_request((time.perf_counter() - started) * 1000, failed=True)
-            raise
-        return self._inference(model, session, values, started)
+        return self._run_sync(name, version, lambda meta: check_input(name, meta, x))
+
+    def infer_rows_sync(self, name: str, features: np.ndarray) -> Inference:
+        """Predictions as of every row of `features` (see `model_inputs_all`) in one direct run,
+        normalised with the metadata of the version that runs them; thread-safe (backtests)."""
+        return self._run_sync(
+            name, "", lambda meta: check_input(name, meta, model_inputs_all(meta, features))
+        )
 
     def run_raw_sync(
         self, session: ModelSession, feeds: dict[str, np.ndarray], outputs: list[str]
     ) -> list[np.ndarray]:
         """Raw ONNX outputs of `session` (from `session()`), counted in the model's stats."""
-        model = self._model(session.name)
+        model = self.served(session.name)
         started = time.perf_counter()
         model.stats.record_batch(1)
         try:
@@ -261,156 +229,39 @@ class ModelRegistry:
         model.stats.record_request((time.perf_counter() - started) * 1000)
         return result
 
-    # ---- activation -------------------------------------------------------------------------
-
-    async def activate(self, name: str, version: str) -> ModelEntry:
-        """Load and warm up `version`, then make it the one serving `name`."""
-        model = self._model(name)
-        number = parse_version(version)
-        if number is None:
-            raise InvalidArgument.field(
-                "version", f'must be a version folder number such as "1", got {version!r}'
-            )
-        # The admin may have just copied the folder in: look at the disk, not the last scan.
-        found = (await asyncio.to_thread(scan, self.root)).get(name)
-        if found is not None:
-            self._update_files(model, found)
-        if number not in model.files:
-            on_disk = ", ".join(str(v) for v in sorted(model.files)) or "none"
-            raise InvalidArgument.field(
-                "version", f"model {name} has no version {number} (on disk: {on_disk})"
-            )
-        if model.active is not None and model.active.session.version == number:
-            return self._entry(model)
-        serving = str(model.active.session.version) if model.active else "none"
-        if not await self._activate_version(model, number, cause="activation"):
-            reason = model.status[number].reason
-            raise FailedPrecondition(
-                f"version {number} of model {name} cannot serve: {reason}; version {serving} keeps serving"
-            )
-        return self._entry(model)
-
-    async def _activate_version(self, model: _Model, number: int, *, cause: str) -> bool:
-        async with model.lock:
-            if model.active is not None and model.active.session.version == number:
-                return True
-            file = model.files[number]
-            previous = model.status.get(number, VersionStatus(str(number), ModelState.AVAILABLE))
-            model.status[number] = replace(previous, state=ModelState.LOADING, reason="")
-            try:
-                session = await asyncio.to_thread(load_session, model.name, file, self.settings)
-            except Exception as error:  # ModelLoadError, or anything unexpected from a bad file
-                reason = (
-                    error.reason if isinstance(error, ModelLoadError) else f"{type(error).__name__}: {error}"
-                )
-                model.status[number] = replace(previous, state=ModelState.FAILED, reason=reason)
-                model.failed[number] = file.signature
-                log.error(
-                    "model version FAILED: %s",
-                    reason,
-                    extra={"model": model.name, "version": number, "cause": cause},
-                )
-                return False
-            model.failed.pop(number, None)
-            old = model.active
-            model.active = _Active(
-                session,
-                MicroBatcher(
-                    session.run,
-                    model.stats,
-                    enabled=self.settings.ml_batching,
-                    max_size=self.settings.ml_batch_max_size,
-                    max_delay_s=self.settings.ml_batch_max_delay_ms / 1000,
-                ),
-            )
-            model.status[number] = VersionStatus(
-                str(number),
-                session.state,
-                session.reason,
-                session.intended_provider,
-                session.provider,
-                session.file_sha256,
-                session.metadata,
-                session.loaded_at,
-            )
-            log.info(
-                "model version activated",
-                extra={
-                    "model": model.name,
-                    "from_version": old.session.version if old else None,
-                    "to_version": number,
-                    "state": session.state.value,
-                    "provider": session.provider,
-                    "cause": cause,
-                },
-            )
-            if old is not None:
-                # Requests queued on the old version finish there; then its session is released.
-                await old.batcher.close()
-                was = model.status.get(old.session.version)
-                if was is not None:
-                    model.status[old.session.version] = replace(
-                        was, state=ModelState.AVAILABLE, reason="", loaded_at=None
-                    )
-            return True
-
-    async def _load_best(self, model: _Model) -> None:
-        for number in sorted(model.files, reverse=True):
-            if await self._activate_version(model, number, cause="start"):
-                return
-
-    # ---- file watch -------------------------------------------------------------------------
-
-    async def _watch_loop(self) -> None:
+    async def _submit(self, name: str, prepare: Prepare) -> Inference:
+        model = self.served(name)
+        started = time.perf_counter()
         while True:
-            await asyncio.sleep(self.settings.ml_model_watch_interval_s)
+            active = self._active(model)
+            # No await between building the input from this version's metadata and queueing it
+            # on this version's batcher: the version that runs is the one the input was made for.
+            x = prepare(active.session.metadata)
             try:
-                await self.refresh()
-            except Exception:  # the watch must outlive a bad scan
-                log.exception("model repository scan failed")
+                values = await active.batcher.submit(x)
+            except BatcherClosed:
+                continue  # swapped between reading `active` and submitting: serve on the new version
+            except Exception:
+                model.stats.record_request((time.perf_counter() - started) * 1000, failed=True)
+                raise
+            return self._inference(model, active.session, values, started)
 
-    async def refresh(self) -> None:
-        """One file-watch pass: pick up new models and versions; activate a new higher version
-        once its file has stayed the same for two scans (a copy in progress is not loaded)."""
-        scanned = await asyncio.to_thread(scan, self.root)
-        for name, repo_model in scanned.items():
-            model = self._models.get(name)
-            if model is None:
-                model = self._add_model(repo_model)
-                model.candidates.update(model.files)
-                log.info("new model found", extra={"model": name, "versions": sorted(model.files)})
-            else:
-                self._update_files(model, repo_model)
-            await self._activate_candidates(model)
-        self._remember(scanned)
-        await self._peek_unloaded()
-
-    async def _activate_candidates(self, model: _Model) -> None:
-        serving = model.active.session.version if model.active else -1
-        for number in sorted(model.candidates, reverse=True):
-            file = model.files.get(number)
-            if file is None or number <= serving:
-                model.candidates.discard(number)
-                continue
-            if self._previous_scan.get((model.name, number)) != file.signature:
-                return  # still being written (or first seen in this scan): next pass
-            if model.failed.get(number) == file.signature:
-                model.candidates.discard(number)
-                continue
-            model.candidates.discard(number)
-            log.info("new model version found", extra={"model": model.name, "version": number})
-            if await self._activate_version(model, number, cause="file watch"):
-                return
+    def _run_sync(self, name: str, version: str, prepare: Prepare) -> Inference:
+        model = self.served(name)
+        session = self.session(name, version)
+        x = prepare(session.metadata)
+        started = time.perf_counter()
+        model.stats.record_batch(1)
+        try:
+            values = session.run(x)
+        except Exception:
+            model.stats.record_request((time.perf_counter() - started) * 1000, failed=True)
+            raise
+        return self._inference(model, session, values, started)
 
     # ---- internals --------------------------------------------------------------------------
 
-    def _model(self, name: str) -> _Model:
-        model = self._models.get(name)
-        if model is None:
-            raise NotFound(f"unknown model {name!r}")
-        return model
-
-    def _active(self, model: _Model) -> _Active:
+    def _active(self, model: ServedModel) -> ActiveVersion:
         active = model.active
         if active is None:
             entry = self._entry(model)
@@ -418,66 +269,22 @@ class ModelRegistry:
             raise ModelUnavailable(f"model {model.name} is not loaded ({entry.state.value}{why})")
         return active
 
-    def _add_model(self, repo_model: RepositoryModel) -> _Model:
-        model = _Model(
-            repo_model.name,
-            repo_model.folder,
-            {v.version: v for v in repo_model.versions},
-            {v.version: VersionStatus(str(v.version), ModelState.AVAILABLE) for v in repo_model.versions},
-        )
-        self._models[repo_model.name] = model
-        return model
-
-    def _update_files(self, model: _Model, repo_model: RepositoryModel) -> None:
-        for file in repo_model.versions:
-            known = model.files.get(file.version)
-            model.files[file.version] = file
-            if known is None:
-                model.status[file.version] = VersionStatus(str(file.version), ModelState.AVAILABLE)
-                model.candidates.add(file.version)
-            elif model.failed.get(file.version) not in (None, file.signature):
-                model.candidates.add(file.version)  # a failed version was rewritten: try again
-        serving = model.active.session.version if model.active else None
-        for gone in set(model.files) - {v.version for v in repo_model.versions}:
-            if gone == serving:
-                log.warning(
-                    "the serving version's folder disappeared; it keeps serving from memory",
-                    extra={"model": model.name, "version": gone},
-                )
-                continue
-            model.files.pop(gone)
-            model.status.pop(gone, None)
-            model.candidates.discard(gone)
-
-    def _remember(self, scanned: dict[str, RepositoryModel]) -> None:
-        self._previous_scan = {(n, v.version): v.signature for n, m in scanned.items() for v in m.versions}
-
-    async def _peek_unloaded(self) -> None:
-        """Metadata of versions on disk that are not loaded, so listings show their card figures."""
-        for model in self._models.values():
-            for number, status in list(model.status.items()):
-                if status.metadata is not None or status.state is not ModelState.AVAILABLE or status.reason:
-                    continue
-                file = model.files.get(number)
-                if file is None:
-                    continue
-                try:
-                    meta = await asyncio.to_thread(peek_metadata, file.path)
-                except ModelLoadError as error:
-                    model.status[number] = replace(status, reason=error.reason)
-                    continue
-                current = model.status.get(number)
-                if current is not None and current.state is ModelState.AVAILABLE:
-                    model.status[number] = replace(current, metadata=meta)
-
     def _inference(
-        self, model: _Model, session: ModelSession, values: np.ndarray, started: float
+        self, model: ServedModel, session: ModelSession, values: np.ndarray, started: float
     ) -> Inference:
         ms = (time.perf_counter() - started) * 1000
         model.stats.record_request(ms)
-        return Inference(values, model.name, str(session.version), session.file_sha256, session.provider, ms)
+        return Inference(
+            values,
+            model.name,
+            str(session.version),
+            session.file_sha256,
+            session.provider,
+            ms,
+            session.metadata,
+        )
 
-    def _entry(self, model: _Model) -> ModelEntry:
+    def _entry(self, model: ServedModel) -> ModelEntry:
         versions = tuple(model.status[n] for n in sorted(model.status))
         active = model.active
         if active is not None:

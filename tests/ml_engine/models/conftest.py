@@ -1,4 +1,5 @@
-"""Settings for serving tests: a temporary repository, CPU, small batches, no background watch."""
+"""Serving for the model tests: settings (a temporary repository, CPU, small batches, no background
+watch) and a started registry with its activation."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from typing import Any
 import pytest
 
 from ml_engine.config import MlEngineSettings
+from ml_engine.models.serving.activation import VersionActivation
+from ml_engine.models.serving.registry import ModelRegistry
 
 
 def serving_settings(root: Path, **overrides: Any) -> MlEngineSettings:
@@ -23,6 +26,14 @@ def serving_settings(root: Path, **overrides: Any) -> MlEngineSettings:
     }
     values.update(overrides)
     return MlEngineSettings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+async def start_serving(settings: MlEngineSettings) -> tuple[ModelRegistry, VersionActivation]:
+    """A registry of `settings.model_path` with every model loaded (stop it with `activation.stop()`)."""
+    registry = ModelRegistry(Path(settings.model_path))
+    activation = VersionActivation(registry, settings)
+    await activation.start()
+    return registry, activation
 
 
 @pytest.fixture

@@ -9,30 +9,31 @@ from pathlib import Path
 import pytest
 
 from ml_engine.models.handlers import ModelHandlers
+from ml_engine.models.serving.activation import VersionActivation
 from ml_engine.models.serving.registry import ModelRegistry
 from ml_engine.status.handlers import EngineHandlers
 from service_runtime.caller import Caller, caller_var
 from service_runtime.errors import InvalidArgument, NotFound
 from service_runtime.metrics import CallStats
-from tests.ml_engine.models.conftest import serving_settings
+from tests.ml_engine.models.conftest import serving_settings, start_serving
 from tests.ml_engine.models.serving.tiny_models import write
 from trading.ml.v1 import engine_service_pb2
 from trading.ml.v1 import model_service_pb2 as pb
 
 
 @pytest.fixture
-async def registry(repo: Path) -> AsyncIterator[ModelRegistry]:
+async def serving(repo: Path) -> AsyncIterator[tuple[ModelRegistry, VersionActivation]]:
     write(repo, "intraday_xgb_range_high", 1)
     write(repo, "intraday_xgb_range_high", 2)
     write(repo, "intraday_gru", 1, window=4)
-    registry = ModelRegistry(serving_settings(repo))
-    await registry.start()
-    yield registry
-    await registry.stop()
+    registry, activation = await start_serving(serving_settings(repo))
+    yield registry, activation
+    await activation.stop()
 
 
-async def test_list_and_get_models(registry: ModelRegistry) -> None:
-    handlers = ModelHandlers(registry)
+async def test_list_and_get_models(serving: tuple[ModelRegistry, VersionActivation]) -> None:
+    registry, activation = serving
+    handlers = ModelHandlers(registry, activation)
     listed = await handlers.ListModels(pb.ListModelsRequest(), None)  # type: ignore[arg-type]
     assert [m.name for m in listed.models] == ["intraday_gru", "intraday_xgb_range_high"]
     assert listed.repository == str(registry.root)
@@ -56,8 +57,10 @@ async def test_list_and_get_models(registry: ModelRegistry) -> None:
         await handlers.GetModel(pb.GetModelRequest(name="nope"), None)  # type: ignore[arg-type]
 
 
-async def test_activation_is_audited(registry: ModelRegistry, caplog: pytest.LogCaptureFixture) -> None:
-    handlers = ModelHandlers(registry)
+async def test_activation_is_audited(
+    serving: tuple[ModelRegistry, VersionActivation], caplog: pytest.LogCaptureFixture
+) -> None:
+    handlers = ModelHandlers(*serving)
     caplog.set_level(logging.INFO, logger="ml_engine.audit")
     token = caller_var.set(Caller("admin-7", frozenset({"admin"}), "pro"))
     try:
@@ -88,8 +91,12 @@ async def test_activation_is_audited(registry: ModelRegistry, caplog: pytest.Log
     ]
 
 
-async def test_engine_stats_report_per_model_serving_figures(registry: ModelRegistry) -> None:
+async def test_engine_stats_report_per_model_serving_figures(
+    serving: tuple[ModelRegistry, VersionActivation],
+) -> None:
     import numpy as np
+
+    registry, _ = serving
 
     for _ in range(3):
         await registry.infer("intraday_gru", np.zeros((1, 4, 23), np.float32))

@@ -18,13 +18,12 @@ from tritonclient.grpc import service_pb2
 from tritonclient.utils import InferenceServerException
 
 from ml_engine.models.kserve_handlers import SERVICE_NAME, InferenceHandlers, add_inference_service
-from ml_engine.models.serving.registry import ModelRegistry
 from service_runtime.access import AccessInterceptor, TokenVerifier, access_rules, keys_from_folder
 from service_runtime.metrics import CallStats
 from service_runtime.server import ServiceHost
 from service_runtime.signing_keys import SigningKeyStore
 from tests.conftest import claims
-from tests.ml_engine.models.conftest import serving_settings
+from tests.ml_engine.models.conftest import serving_settings, start_serving
 from tests.ml_engine.models.serving.tiny_models import F, write
 
 
@@ -51,8 +50,7 @@ async def served(tmp_path: Path) -> AsyncIterator[Served]:
     write(repo, "seq", 1, window=4)
     keys = SigningKeyStore(tmp_path / "keys")
     keys.ensure()
-    registry = ModelRegistry(serving_settings(repo))
-    await registry.start()
+    registry, activation = await start_serving(serving_settings(repo))
     guard = AccessInterceptor(
         TokenVerifier(keys_from_folder(keys.folder), "trading-platform", "trading-api"),
         access_rules([SERVICE_NAME]),
@@ -77,7 +75,7 @@ async def served(tmp_path: Path) -> AsyncIterator[Served]:
     finally:
         await client.close()
         await host.stop()
-        await registry.stop()
+        await activation.stop()
 
 
 def _input(x: np.ndarray, name: str = "features") -> triton.InferInput:

@@ -8,17 +8,15 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from ml_engine.models.serving.registry import ModelRegistry
 from ml_engine.models.serving.session import ModelState, input_shape
 from ml_engine.predictions.domain.features import FEATURE_SCHEMA_HASH
-from tests.ml_engine.models.conftest import serving_settings
+from tests.ml_engine.models.conftest import serving_settings, start_serving
 
 REPOSITORY = Path(__file__).resolve().parents[4] / "ml_engine" / "model_repository"
 
 
 async def test_every_committed_model_serves_and_matches_onnx_runtime() -> None:
-    registry = ModelRegistry(serving_settings(REPOSITORY))
-    await registry.start()
+    registry, activation = await start_serving(serving_settings(REPOSITORY))
     try:
         entries = registry.models()
         assert entries, f"no model in {REPOSITORY}: run `make train`"
@@ -46,4 +44,4 @@ async def test_every_committed_model_serves_and_matches_onnx_runtime() -> None:
             batched = await registry.infer(entry.name, x[:1])
             np.testing.assert_allclose(batched.values, direct[:1], rtol=1e-6, atol=1e-6)
     finally:
-        await registry.stop()
+        await activation.stop()

@@ -1,9 +1,8 @@
-"""The KServe v2 service through a real grpc.aio server (the shared ServiceHost with the real
-AccessInterceptor), called by the standard tritonclient."""
+"""The KServe v2 service through an in-process server (service_runtime.in_process: the production
+interceptors, the real AccessInterceptor), called by the standard tritonclient."""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,23 +13,14 @@ import onnxruntime as ort
 import pytest
 import tritonclient.grpc.aio as triton
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from tritonclient.grpc import service_pb2
+from tritonclient.grpc import service_pb2, service_pb2_grpc
 from tritonclient.utils import InferenceServerException
 
 from ml_engine.models.kserve_handlers import SERVICE_NAME, InferenceHandlers, add_inference_service
-from service_runtime.access import AccessInterceptor, TokenVerifier, access_rules, keys_from_folder
-from service_runtime.metrics import CallStats
-from service_runtime.server import ServiceHost
-from service_runtime.signing_keys import SigningKeyStore
-from tests.conftest import claims
+from tests.ml_engine.in_process import serve
 from tests.ml_engine.models.conftest import serving_settings, start_serving
 from tests.ml_engine.models.serving.tiny_models import F, write
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.support.in_process import TestCallers
 
 
 @dataclass
@@ -38,43 +28,34 @@ class Served:
     client: triton.InferenceServerClient
     headers: dict[str, str]
     repo: Path
-    port: int
-    keys: SigningKeyStore
+    channel: grpc.aio.Channel
+    callers: TestCallers
+
+
+def address(channel: grpc.aio.Channel) -> str:
+    """host:port the in-process server listens on: tritonclient dials an address, it takes no channel
+    (grpc.aio exposes a channel's target only on its Cython core)."""
+    return str(channel._channel.target.decode())
 
 
 @pytest.fixture
-async def served(tmp_path: Path) -> AsyncIterator[Served]:
+async def served(tmp_path: Path, callers: TestCallers) -> AsyncIterator[Served]:
     repo = tmp_path / "models"
     write(repo, "tab", 1)
     write(repo, "tab", 2)
     write(repo, "seq", 1, window=4)
-    keys = SigningKeyStore(tmp_path / "keys")
-    keys.ensure()
     registry, activation = await start_serving(serving_settings(repo))
-    guard = AccessInterceptor(
-        TokenVerifier(keys_from_folder(keys.folder), "trading-platform", "trading-api"),
-        access_rules([SERVICE_NAME]),
-    )
-    port = free_port()
     handlers = InferenceHandlers(registry)
-    host = ServiceHost(
-        name="ml_engine_test",
-        host="127.0.0.1",
-        port=port,
-        service_names=[SERVICE_NAME],
-        registrars=[lambda server: add_inference_service(handlers, server)],
-        stats=CallStats("ml_engine_test"),
-        grace_s=1,
-        inner_interceptors=[guard],
-    )
-    await host.start()
-    client = triton.InferenceServerClient(url=f"127.0.0.1:{port}")
-    token = keys.sign(claims(roles=["user"]))
     try:
-        yield Served(client, {"authorization": f"Bearer {token}"}, repo, port, keys)
+        async with serve(
+            SERVICE_NAME, lambda server: add_inference_service(handlers, server), callers
+        ) as channel:
+            client = triton.InferenceServerClient(url=address(channel))
+            try:
+                yield Served(client, dict(callers.metadata(roles=("user",))), repo, channel, callers)
+            finally:
+                await client.close()
     finally:
-        await client.close()
-        await host.stop()
         await activation.stop()
 
 
@@ -132,18 +113,11 @@ async def test_fp32_contents_are_accepted(served: Served) -> None:
     request = service_pb2.ModelInferRequest(model_name="tab")
     tensor = request.inputs.add(name="features", datatype="FP32", shape=[2, F])
     tensor.contents.fp32_contents.extend(x.ravel().tolist())
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{served.port}") as channel:
-        stub = service_pb2_grpc_stub(channel)
-        reply = await stub.ModelInfer(request, metadata=tuple(served.headers.items()))
+    stub = service_pb2_grpc.GRPCInferenceServiceStub(served.channel)
+    reply = await stub.ModelInfer(request, metadata=tuple(served.headers.items()))
     values = np.frombuffer(reply.raw_output_contents[0], dtype="<f4").reshape(2, 4)
     direct = ort.InferenceSession(str(served.repo / "tab" / "2" / "model.onnx")).run(None, {"features": x})[0]
     np.testing.assert_allclose(values, direct, rtol=1e-6, atol=1e-6)
-
-
-def service_pb2_grpc_stub(channel: grpc.aio.Channel):  # type: ignore[no-untyped-def]
-    from tritonclient.grpc import service_pb2_grpc
-
-    return service_pb2_grpc.GRPCInferenceServiceStub(channel)
 
 
 async def test_bad_requests_are_invalid_argument_with_clear_messages(served: Served) -> None:
@@ -187,18 +161,17 @@ async def test_inference_needs_a_token_and_unserved_methods_are_refused(served: 
         await client.get_model_metadata("tab")
     assert caught.value.status() == "StatusCode.UNAUTHENTICATED"
     # A token without any of the roles is refused.
-    stranger = {"authorization": f"Bearer {served.keys.sign(claims(roles=['guest']))}"}
+    stranger = dict(served.callers.metadata(roles=("guest",)))
     with pytest.raises(InferenceServerException) as caught:
         await client.infer("tab", [_input(x)], headers=stranger)
     assert caught.value.status() == "StatusCode.PERMISSION_DENIED"
     # Repository control is not opened, not even to an admin.
-    admin = {"authorization": f"Bearer {served.keys.sign(claims(roles=['admin']))}"}
+    admin = dict(served.callers.metadata(roles=("admin",)))
     with pytest.raises(InferenceServerException) as caught:
         await client.load_model("tab", headers=admin)
     assert caught.value.status() == "StatusCode.PERMISSION_DENIED"
     # Health stays open for probes.
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{served.port}") as channel:
-        reply = await health_pb2_grpc.HealthStub(channel).Check(
-            health_pb2.HealthCheckRequest(service=SERVICE_NAME)
-        )
+    reply = await health_pb2_grpc.HealthStub(served.channel).Check(
+        health_pb2.HealthCheckRequest(service=SERVICE_NAME)
+    )
     assert reply.status == health_pb2.HealthCheckResponse.SERVING

@@ -41,7 +41,6 @@ from ml_engine.backtests.domain.results import (
     Trade,
 )
 from ml_engine.backtests.domain.strategies import (
-    ParamSpec,
     StrategyDefinition,
     StrategySpec,
     get_strategy,
@@ -55,7 +54,6 @@ __all__ = [
     "BacktestResult",
     "EquityCurve",
     "ExitReason",
-    "ParamSpec",
     "Side",
     "StrategyDefinition",
     "StrategySpec",

@@ -7,8 +7,8 @@ from enum import StrEnum
 from typing import NamedTuple
 
 from ml_engine.backtests.domain.config import BacktestConfig
-from ml_engine.backtests.domain.strategies.base import ParamValue
 from ml_engine.market_data.domain.bars import FloatArray, IntArray
+from ml_engine.shared.parameters import ParamValue
 
 
 class Side(StrEnum):

@@ -7,9 +7,6 @@ and `json_values`.
 from ml_engine.indicators.domain.catalogue import (
     CATALOGUE,
     IndicatorSpec,
-    ParamSpec,
-    ParamType,
-    ParamValue,
     find_indicator,
     supported_names,
 )
@@ -25,9 +22,6 @@ __all__ = [
     "IndicatorRequest",
     "IndicatorSeries",
     "IndicatorSpec",
-    "ParamSpec",
-    "ParamType",
-    "ParamValue",
     "compute",
     "find_indicator",
     "json_values",

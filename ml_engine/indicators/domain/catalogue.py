@@ -7,16 +7,14 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from ml_engine.indicators.domain import vwap
-from ml_engine.indicators.domain.params import Params, ParamSpec, ParamType, ParamValue
+from ml_engine.indicators.domain.params import Params
 from ml_engine.indicators.domain.talib_call import TalibCall
 from ml_engine.market_data.domain.bars import Bars, FloatArray
+from ml_engine.shared.parameters import ParamSpec, ParamValue
 
 __all__ = [
     "CATALOGUE",
     "IndicatorSpec",
-    "ParamSpec",
-    "ParamType",
-    "ParamValue",
     "find_indicator",
     "supported_names",
 ]

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ml_engine.indicators.domain.params import ParamValue
 from ml_engine.indicators.domain.request import IndicatorRequest
 from ml_engine.market_data.domain.bars import Bars, FloatArray
+from ml_engine.shared.parameters import ParamValue
 
 
 @dataclass(frozen=True)

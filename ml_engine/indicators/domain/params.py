@@ -1,12 +1,10 @@
-"""Indicator parameters: their declared shape, and how values are checked and written in keys."""
+"""Indicator parameter values and how they are written in keys (their specs: ml_engine.shared.parameters)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ml_engine.shared.parameters import ParamSpec, ParamType, ParamValue, format_value
-
-__all__ = ["ParamSpec", "ParamType", "ParamValue", "Params", "format_params", "format_value"]
+from ml_engine.shared.parameters import ParamValue, format_value
 
 Params = Mapping[str, ParamValue]
 

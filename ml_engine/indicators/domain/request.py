@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ml_engine.indicators.domain.catalogue import IndicatorSpec, find_indicator, supported_names
-from ml_engine.indicators.domain.params import ParamValue, format_value
+from ml_engine.shared.parameters import ParamValue, format_value
 from service_runtime.errors import InvalidArgument
 
 INDICATORS_FIELD = "indicators"  # the request field (REST query and gRPC) every error names

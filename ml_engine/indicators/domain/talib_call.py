@@ -10,8 +10,9 @@ import numpy as np
 import talib
 from talib import abstract
 
-from ml_engine.indicators.domain.params import Params, ParamValue
+from ml_engine.indicators.domain.params import Params
 from ml_engine.market_data.domain.bars import Bars, FloatArray
+from ml_engine.shared.parameters import ParamValue
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,6 @@
 """Trading strategies: catalogue specs, parameter checks and desired positions per bar."""
 
 from ml_engine.backtests.domain.strategies.base import (
-    ParamSpec,
-    ParamValue,
     PositionArray,
     StrategyDefinition,
     StrategyParams,
@@ -11,8 +9,6 @@ from ml_engine.backtests.domain.strategies.base import (
 from ml_engine.backtests.domain.strategies.registry import get_strategy, list_strategies, register_strategy
 
 __all__ = [
-    "ParamSpec",
-    "ParamValue",
     "PositionArray",
     "StrategyDefinition",
     "StrategyParams",

@@ -12,8 +12,8 @@ from ml_engine.backtests.handlers import BacktestHandlers
 from ml_engine.market_data.bar_windows import BarWindows
 from ml_engine.market_data.importing.importer import import_sample
 from ml_engine.shared.database import MarketStore
-from tests.ml_engine.in_process import serve, violations
-from tests.support.in_process import TestCallers
+from tests.ml_engine.in_process import serve
+from tests.support.in_process import TestCallers, violations
 from trading.market.v1 import backtest_service_pb2 as pb
 from trading.market.v1 import backtest_service_pb2_grpc as pb_grpc
 

@@ -11,10 +11,10 @@ import grpc
 import pytest
 
 from ml_engine.models.handlers import ModelHandlers
-from tests.ml_engine.in_process import serve, violations
+from tests.ml_engine.in_process import serve
 from tests.ml_engine.models.conftest import serving_settings, start_serving
 from tests.ml_engine.models.serving.tiny_models import write
-from tests.support.in_process import TestCallers
+from tests.support.in_process import TestCallers, violations
 from trading.ml.v1 import model_service_pb2 as pb
 from trading.ml.v1 import model_service_pb2_grpc as pb_grpc
 

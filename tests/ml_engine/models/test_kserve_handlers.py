@@ -17,7 +17,7 @@ from tritonclient.grpc import service_pb2, service_pb2_grpc
 from tritonclient.utils import InferenceServerException
 
 from ml_engine.models.kserve_handlers import SERVICE_NAME, InferenceHandlers, add_inference_service
-from tests.ml_engine.in_process import serve
+from service_runtime.in_process import serve_in_process
 from tests.ml_engine.models.conftest import serving_settings, start_serving
 from tests.ml_engine.models.serving.tiny_models import F, write
 from tests.support.in_process import TestCallers
@@ -32,12 +32,6 @@ class Served:
     callers: TestCallers
 
 
-def address(channel: grpc.aio.Channel) -> str:
-    """host:port the in-process server listens on: tritonclient dials an address, it takes no channel
-    (grpc.aio exposes a channel's target only on its Cython core)."""
-    return str(channel._channel.target.decode())
-
-
 @pytest.fixture
 async def served(tmp_path: Path, callers: TestCallers) -> AsyncIterator[Served]:
     repo = tmp_path / "models"
@@ -47,12 +41,15 @@ async def served(tmp_path: Path, callers: TestCallers) -> AsyncIterator[Served]:
     registry, activation = await start_serving(serving_settings(repo))
     handlers = InferenceHandlers(registry)
     try:
-        async with serve(
-            SERVICE_NAME, lambda server: add_inference_service(handlers, server), callers
-        ) as channel:
-            client = triton.InferenceServerClient(url=address(channel))
+        async with serve_in_process(
+            service_names=[SERVICE_NAME],
+            registrars=[lambda server: add_inference_service(handlers, server)],
+            verifier=callers.verifier(),
+        ) as server:
+            # tritonclient dials an address; it takes no channel.
+            client = triton.InferenceServerClient(url=server.address)
             try:
-                yield Served(client, dict(callers.metadata(roles=("user",))), repo, channel, callers)
+                yield Served(client, dict(callers.metadata(roles=("user",))), repo, server.channel, callers)
             finally:
                 await client.close()
     finally:

@@ -23,9 +23,9 @@ from ml_engine.predictions.recording import PredictionRecorder
 from ml_engine.predictions.scoring import Scorer
 from ml_engine.predictions.streams import StreamHub
 from ml_engine.shared.database import MarketStore
-from tests.ml_engine.in_process import serve, violations
+from tests.ml_engine.in_process import serve
 from tests.ml_engine.predictions.support import MODEL_REPOSITORY, manifest
-from tests.support.in_process import TestCallers
+from tests.support.in_process import TestCallers, violations
 from trading.ml.v1 import prediction_pb2 as ml_pb
 from trading.ml.v1 import prediction_service_pb2 as pb
 from trading.ml.v1 import prediction_service_pb2_grpc as pb_grpc

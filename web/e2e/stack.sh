@@ -47,6 +47,8 @@ export SMTP_FROM="Trading Platform <no-reply@example.com>"
 # Every browser test signs in from 127.0.0.1: the per-address lock-out would trip across tests.
 export ATTEMPT_LIMIT_PER_IP="${ATTEMPT_LIMIT_PER_IP:-10000}"
 export SHUTDOWN_GRACE_S=2
+# Short access tokens, so that the tests see the silent refresh happen (and live with it).
+export JWT_ACCESS_TTL_S="${E2E_ACCESS_TTL_S:-30}"
 
 pids=()
 cleanup() {
@@ -80,6 +82,7 @@ export E2E_API_URL=${API}
 export E2E_MAIL_DIR=${STATE}/mail
 export E2E_ADMIN_EMAIL=${ADMIN_EMAIL}
 export E2E_ADMIN_PASSWORD=${ADMIN_PASSWORD}
+export E2E_ACCESS_TTL_S=${JWT_ACCESS_TTL_S}
 EOF
     wait "${pids[-1]}"
     exit $?

@@ -9,10 +9,12 @@ export interface TextFieldProps extends InputProps {
   onChange: (value: string) => void;
   error?: string;
   hint?: ReactNode;
+  /** Say "(optional)" after the label of a field that is not required (default); off for filters. */
+  markOptional?: boolean;
 }
 
 /** A labelled input with an optional hint and its error right below, tied by aria-describedby. */
-export function TextField({ label, name, value, onChange, error, hint, required, className, ...rest }: TextFieldProps) {
+export function TextField({ label, name, value, onChange, error, hint, required, className, markOptional = true, ...rest }: TextFieldProps) {
   const id = useId();
   const hintId = hint ? `${id}-hint` : undefined;
   const errorId = error ? `${id}-error` : undefined;
@@ -21,7 +23,7 @@ export function TextField({ label, name, value, onChange, error, hint, required,
     <div className={`field${error ? " field-invalid" : ""}${className ? ` ${className}` : ""}`}>
       <label htmlFor={id}>
         {label}
-        {required ? null : <span className="optional"> (optional)</span>}
+        {required || !markOptional ? null : <span className="optional"> (optional)</span>}
       </label>
       {hint && (
         <p className="field-hint" id={hintId}>

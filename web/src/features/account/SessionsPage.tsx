@@ -60,9 +60,10 @@ export function SessionsPage() {
                 </th>
                 <td>{s.ip || "–"}</td>
                 <td>{methodName(s.method)}</td>
-                <td>{formatDateTime(timestampDate(s.createdAt))}</td>
-                <td>{formatDateTime(timestampDate(s.lastUsedAt))}</td>
-                <td className="actions">
+                <td className="time">{formatDateTime(timestampDate(s.createdAt))}</td>
+                <td className="time">{formatDateTime(timestampDate(s.lastUsedAt))}</td>
+                <td>
+                      <div className="row-actions">
                   {s.current ? (
                     <Button variant="secondary" onClick={() => void session.logout()}>
                       Sign out
@@ -72,7 +73,8 @@ export function SessionsPage() {
                       Sign out
                     </Button>
                   )}
-                </td>
+                </div>
+                    </td>
               </tr>
             ))}
           </tbody>

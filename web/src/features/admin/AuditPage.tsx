@@ -97,11 +97,11 @@ export function AuditPage() {
     <div className="page">
       <PageHeader title="Audit log" lead="Every security-relevant action, newest first. Entries cannot be changed." />
       <form className="filters" onSubmit={apply} role="search" aria-label="Filter audit events" data-testid="audit-filters">
-        <TextField label="Action" name="action" value={draft.action} onChange={(v) => setDraft({ ...draft, action: v })} hint='For example auth.login.* ("*" at the end matches a prefix).' />
-        <TextField label="Actor id" name="actor" value={draft.actor} onChange={(v) => setDraft({ ...draft, actor: v })} />
-        <TextField label="Subject id" name="subject" value={draft.subject} onChange={(v) => setDraft({ ...draft, subject: v })} />
-        <TextField label="Since" name="since" type="datetime-local" value={draft.since} onChange={(v) => setDraft({ ...draft, since: v })} />
-        <TextField label="Until" name="until" type="datetime-local" value={draft.until} onChange={(v) => setDraft({ ...draft, until: v })} />
+        <TextField markOptional={false} label="Action" name="action" value={draft.action} onChange={(v) => setDraft({ ...draft, action: v })} hint='For example auth.login.* ("*" at the end matches a prefix).' />
+        <TextField markOptional={false} label="Actor id" name="actor" value={draft.actor} onChange={(v) => setDraft({ ...draft, actor: v })} />
+        <TextField markOptional={false} label="Subject id" name="subject" value={draft.subject} onChange={(v) => setDraft({ ...draft, subject: v })} />
+        <TextField markOptional={false} label="Since" name="since" type="datetime-local" value={draft.since} onChange={(v) => setDraft({ ...draft, since: v })} />
+        <TextField markOptional={false} label="Until" name="until" type="datetime-local" value={draft.until} onChange={(v) => setDraft({ ...draft, until: v })} />
         <div className="filters-submit">
           <Button type="submit">Filter</Button>
         </div>
@@ -133,7 +133,7 @@ export function AuditPage() {
                 )}
                 {events.data.events.map((e) => (
                   <tr key={e.id} data-testid="audit-row" data-action={e.action}>
-                    <td>{formatDateTime(timestampDate(e.time))}</td>
+                    <td className="time">{formatDateTime(timestampDate(e.time))}</td>
                     <th scope="row">
                       <code>{e.action}</code>
                     </th>

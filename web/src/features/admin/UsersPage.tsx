@@ -104,7 +104,7 @@ function SuspendDialog({ user, onClose }: { user: User; onClose: () => void }) {
             ? "They are signed out everywhere at once and cannot sign in until reinstated."
             : "They can sign in again."}
         </p>
-        <TextField label="Reason" name="reason" value={reason} onChange={setReason} error={reasonError} hint="Kept in the audit log." maxLength={500} />
+        <TextField markOptional={false} label="Reason" name="reason" value={reason} onChange={setReason} error={reasonError} hint="Kept in the audit log." maxLength={500} />
         {change.isError && !reasonError && <Alert>{toApiError(change.error).message}</Alert>}
         <div className="dialog-actions">
           <Button variant="secondary" onClick={onClose}>
@@ -144,7 +144,7 @@ export function UsersPage() {
     <div className="page">
       <PageHeader title="Users" lead="Every account, newest first." />
       <form className="filters" onSubmit={search} role="search" aria-label="Filter users" data-testid="user-filters">
-        <TextField label="Email or name contains" name="query" type="search" value={draft.query} onChange={(q) => setDraft({ ...draft, query: q })} />
+        <TextField markOptional={false} label="Email or name contains" name="query" type="search" value={draft.query} onChange={(q) => setDraft({ ...draft, query: q })} />
         <SelectField label="Role" name="role" value={draft.role} onChange={(r) => setDraft({ ...draft, role: r })} options={ROLE_OPTIONS} />
         <SelectField label="Status" name="status" value={draft.status} onChange={(s) => setDraft({ ...draft, status: s })} options={STATUS_OPTIONS} />
         <div className="filters-submit">
@@ -193,9 +193,10 @@ export function UsersPage() {
                       </span>
                     </td>
                     <td>{u.totpEnabled ? "on" : "off"}</td>
-                    <td>{formatDateTime(timestampDate(u.createdAt))}</td>
-                    <td>{formatDateTime(timestampDate(u.lastLoginAt))}</td>
-                    <td className="actions">
+                    <td className="time">{formatDateTime(timestampDate(u.createdAt))}</td>
+                    <td className="time">{formatDateTime(timestampDate(u.lastLoginAt))}</td>
+                    <td>
+                      <div className="row-actions">
                       <Button variant="secondary" onClick={() => setAction({ kind: "role", user: u })} disabled={u.id === me?.id} aria-label={`Change role of ${u.email}`}>
                         Role…
                       </Button>
@@ -211,6 +212,7 @@ export function UsersPage() {
                       <Link to="/admin/audit" search={{ subject: u.id }} className="btn btn-link" aria-label={`Audit events about ${u.email}`}>
                         Audit
                       </Link>
+                    </div>
                     </td>
                   </tr>
                 ))}

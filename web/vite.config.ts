@@ -2,6 +2,7 @@
 import { fileURLToPath } from "node:url";
 import { defineConfig } from "vite";
 import react from "@vitejs/plugin-react";
+import { contentSecurityPolicy } from "./csp.mjs";
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 const genTs = here("../gen/ts");
@@ -24,6 +25,17 @@ export default defineConfig({
     port: 5173,
     strictPort: true,
     fs: { allow: [here("."), genTs] },
+  },
+  // `vite preview` serves the built app under the production policy (the dev server cannot:
+  // React's fast refresh injects an inline script).
+  preview: {
+    port: 4173,
+    strictPort: true,
+    headers: {
+      "Content-Security-Policy": contentSecurityPolicy(
+        process.env.VITE_API_BASE_URL ? [process.env.VITE_API_BASE_URL] : ["http://127.0.0.1:8080", "http://localhost:8080"],
+      ),
+    },
   },
   build: {
     outDir: "dist",

@@ -26,6 +26,12 @@ ADMIN_PASSWORD="${E2E_ADMIN_PASSWORD:-Correct-horse-battery-e2e-7}"
 PAGE="http://127.0.0.1:${GATEWAY_PORT}"
 API="http://127.0.0.1:${ENVOY_PORT}"
 
+# Another stack on these ports would answer the health checks below in place of this one.
+if curl -fsS -o /dev/null "${API}/health" 2>/dev/null || curl -fsS -o /dev/null "${PAGE}/healthz" 2>/dev/null; then
+  echo "something already answers on ${API} or ${PAGE}: stop it first (or choose other ports)" >&2
+  exit 1
+fi
+
 rm -rf "$STATE"
 mkdir -p "$STATE/mail/tmp" "$STATE/mail/new" "$STATE/mail/cur" "$STATE/logs"
 
@@ -62,6 +68,8 @@ cd "$ROOT"
 "$PY" -m aiosmtpd -n -l "127.0.0.1:${SMTP_PORT}" -c aiosmtpd.handlers.Mailbox "$STATE/mail" \
   >"$STATE/logs/smtp.log" 2>&1 &
 pids+=($!)
+sleep 1
+kill -0 "${pids[-1]}" 2>/dev/null || { echo "the SMTP server did not start:" >&2; cat "$STATE/logs/smtp.log" >&2; exit 1; }
 
 printf '%s\n' "$ADMIN_PASSWORD" |
   "$PY" -m business.identity.admin_cli create-admin --email "$ADMIN_EMAIL" --display-name "E2E Admin" \

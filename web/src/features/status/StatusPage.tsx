@@ -73,7 +73,7 @@ export function StatusPage() {
         }
       />
       <div className="cards">
-        <section className="card" aria-labelledby="health-title" aria-busy={health.isPending}>
+        <section className="card card-wide" aria-labelledby="health-title" aria-busy={health.isPending}>
           <h2 id="health-title">Platform health</h2>
           {health.isPending && <Loading />}
           {health.isError && (

@@ -100,8 +100,8 @@ test("tabs share the session, refresh it silently, and sign out together; web st
       const before = callsTo(first, "AuthService/Refresh");
       await first.waitForTimeout((ACCESS_TTL_S + 3) * 1000);
       const refreshes = callsTo(first, "AuthService/Refresh") - before;
-      assert.ok(refreshes >= 1, "the access token was refreshed before it expired");
-      assert.ok(refreshes <= 2, `${refreshes} refreshes for one token lifetime in two tabs`);
+      // Both tabs hold the same token and would renew it at the same moment: exactly one does.
+      assert.equal(refreshes, 1, `${refreshes} refreshes for one token lifetime in two tabs`);
       await second.getByRole("navigation", { name: "Account" }).getByRole("link", { name: "Profile" }).click();
       await second.getByLabel("Display name (optional)").fill("Refreshed");
       await second.getByRole("button", { name: "Save" }).click();

@@ -4,7 +4,7 @@ PY := .venv/bin/python
 VENV := .venv/.installed
 WEB_DEPS := web/node_modules/.installed
 
-.PHONY: run test gen gen-check lint breaking web web-deps venv bench-edge bench-data bench-auth bench-ml train import-bars admin admin-keys k8s-envoy clean
+.PHONY: run test gen generate gen-check lint breaking web web-deps venv bench-edge bench-data bench-auth bench-ml train import-bars admin admin-keys k8s-envoy clean
 
 venv: $(VENV)
 $(VENV): requirements.txt requirements-dev.txt requirements-train.txt
@@ -23,15 +23,26 @@ $(WEB_DEPS): web/package.json web/package-lock.json
 
 ## Regenerate gen/ (Python, TypeScript, descriptor set) from proto/.
 gen: $(VENV) $(WEB_DEPS)
-	$(PY) tools/gen.py
+	@$(MAKE) --no-print-directory generate
+
+# buf.gen.yaml writes gen/python and gen/ts; `buf build` writes the descriptor set (imports and
+# source info included: Envoy's transcoder and the API docs load it). GEN_ROOT=DIR writes DIR/gen
+# instead: tests/contracts/test_gen_fresh.py compares that with gen/. No install prerequisites.
+GEN_ROOT := .
+generate:
+	$(PY) tools/proto_deps.py
+	.venv/bin/buf generate -o "$(GEN_ROOT)"
+	mkdir -p "$(GEN_ROOT)/gen/descriptor"
+	.venv/bin/buf build --as-file-descriptor-set -o "$(GEN_ROOT)/gen/descriptor/trading.binpb"
 
 ## Fails when gen/ is not what proto/ generates.
 gen-check: $(VENV) $(WEB_DEPS)
 	$(PY) -m pytest -q tests/contracts/test_gen_fresh.py
 
 lint: $(VENV)
-	$(PY) tools/gen.py --deps-only
+	$(PY) tools/proto_deps.py
 	.venv/bin/buf lint
+	.venv/bin/buf format --diff --exit-code proto
 	.venv/bin/ruff format --check .
 	.venv/bin/ruff check .
 	.venv/bin/mypy
@@ -45,7 +56,7 @@ web: $(WEB_DEPS)
 
 ## The whole system: ml_engine, business, gateway (web app, JWKS, docs) and Envoy on :8080.
 run: $(VENV) web
-	$(PY) -m gateway.supervisor
+	$(PY) -m tools.supervisor
 
 ## Every test: lint, contracts, unit, end-to-end through Envoy, browser.
 test: $(VENV) web
@@ -89,7 +100,7 @@ admin-keys: $(VENV)
 ## Envoy config for Kubernetes: the same template, in-cluster service names.
 k8s-envoy: $(VENV)
 	ENVOY_HOST=0.0.0.0 BUSINESS_HOST=business ML_HOST=ml-engine GATEWAY_UPSTREAM_HOST=gateway \
-	  $(PY) -m gateway.envoy_config --out k8s/generated/envoy.json --descriptor-path /etc/envoy/trading.binpb
+	  ENVOY_DESCRIPTOR_SET=/etc/envoy/trading.binpb $(PY) -m envoy.render --out k8s/generated/envoy.json
 
 clean:
 	rm -rf build .data web/dist

@@ -34,6 +34,8 @@ from typing import Any
 
 import httpx
 
+from envoy.binary import envoy_binary
+
 PORTS = {
     "ENVOY_PORT": 38080,
     "ENVOY_ADMIN_PORT": 39901,
@@ -216,7 +218,7 @@ def start_envoy_without_jwt(config_path: Path, tmp: Path) -> subprocess.Popen[by
     ]
     path = tmp / "envoy-no-jwt.json"
     path.write_text(json.dumps(config))
-    envoy = str(Path(sys.executable).parent / "envoy")
+    envoy = str(envoy_binary())
     with open(tmp / "envoy-no-jwt.log", "wb") as log:  # the child keeps its own copy of the handle
         process = subprocess.Popen(
             [envoy, "-c", str(path), "--log-level", "warn", "--base-id", str(NO_JWT_PORT)],
@@ -243,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=100, help="failed logins of each kind")
     args = parser.parse_args(argv)
 
-    from gateway.supervisor import Stack
+    from tools.supervisor import Stack
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-auth-"))
     keys_dir = tmp / "keys"

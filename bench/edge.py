@@ -387,7 +387,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--paths", nargs="+", choices=PATHS, default=list(PATHS))
     args = parser.parse_args(argv)
 
-    from gateway.supervisor import Stack
+    from tools.supervisor import Stack
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-edge-"))
     keys_dir = tmp / "keys"

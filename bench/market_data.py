@@ -212,8 +212,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     n = max(args.import_bars, args.indicator_bars, 5000)
 
-    from gateway.supervisor import Stack
     from service_runtime.signing_keys import SigningKeyStore
+    from tools.supervisor import Stack
 
     host = os.environ.get("BENCH_MYSQL_HOST", "127.0.0.1")
     user = os.environ.get("BENCH_MYSQL_USER", "root")

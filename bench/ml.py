@@ -735,7 +735,7 @@ class Report:
 
 
 def run_stack_parts(args: argparse.Namespace, report: Report) -> None:
-    from gateway.supervisor import Stack
+    from tools.supervisor import Stack
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-ml-"))
     stack = Stack(env=stack_env(tmp, args.provider), log_dir=tmp / "logs")

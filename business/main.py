@@ -5,18 +5,17 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from business.clients.ml_engine import MlEngineClient
 from business.config import BusinessSettings
-from business.data.cache import RedisCache
-from business.data.database import BusinessStore, migrate
-from business.identity.admin_handlers import AdminHandlers
-from business.identity.auth_handlers import AuthHandlers
-from business.identity.user_handlers import UserHandlers
+from business.identity.handlers.admin import AdminHandlers
+from business.identity.handlers.auth import AuthHandlers
+from business.identity.handlers.users import UserHandlers
 from business.identity.wiring import build_identity
+from business.shared.database import BusinessStore, migrate
+from business.status.adapters.ml_engine import MlEngineClient
+from business.status.adapters.redis import RedisProbe
 from business.status.handlers import StatusHandlers
 from service_runtime.contracts import platform_services
 from service_runtime.metrics import CallStats
-from service_runtime.revocations import make_revocations
 from service_runtime.server import ServiceHost, run_service
 from trading.identity.v1 import (
     auth_service_pb2,
@@ -40,18 +39,18 @@ SERVICE_NAMES = [
 
 def build_host(settings: BusinessSettings) -> ServiceHost:
     store = BusinessStore(settings.database_url)
-    cache = RedisCache(settings.redis_url)
+    redis = RedisProbe(settings.redis_url)
     ml = MlEngineClient(settings.ml_target, settings.ml_service_timeout)
-    status = StatusHandlers(store, cache, ml, settings.health_probe_timeout_ms / 1000)
-    revocations = make_revocations(settings.redis_url, settings.jwt_access_ttl_s)
-    identity = build_identity(settings, revocations)
+    status = StatusHandlers(store, redis, ml, settings.health_probe_timeout_ms / 1000)
+    revocations = settings.revocations()
+    identity = build_identity(settings, store, revocations)
     auth, users, admin = AuthHandlers(identity), UserHandlers(identity), AdminHandlers(identity)
 
     async def close() -> None:
         await identity.close()
         await revocations.close()
         await ml.close()
-        await cache.close()
+        await redis.close()
         store.close()
 
     return ServiceHost(

@@ -1,7 +1,7 @@
 """GET /api/docs/openapi.json and GET /api/docs: API docs generated from the protos.
 
 The document is built from the descriptor set on first request and rebuilt when the file
-changes (`tools/gen.py` rewrites it), so regenerating contracts needs no gateway restart.
+changes (`make gen` rewrites it), so regenerating contracts needs no gateway restart.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from gateway.errors import error_response
 from gateway.openapi import build_openapi
-from gateway.proto_index import ProtoIndex
+from service_runtime.proto_index import ProtoIndex
 
 OPENAPI_PATH = "/api/docs/openapi.json"
 DOCS_PATH = "/api/docs"
@@ -43,7 +43,7 @@ class OpenApiSource:
 def _missing(source: OpenApiSource) -> JSONResponse:
     return error_response(
         503,
-        f"descriptor set {source.path} not found: generate it with `.venv/bin/python tools/gen.py`",
+        f"descriptor set {source.path} not found: generate it with `make gen`",
     )
 
 

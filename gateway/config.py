@@ -33,7 +33,7 @@ class GatewaySettings(CommonSettings):
     )
     descriptor_set: str = Field(
         default="gen/descriptor/trading.binpb",
-        description="FileDescriptorSet the API docs are generated from (tools/gen.py writes it)",
+        description="FileDescriptorSet the API docs are generated from (make gen writes it)",
     )
     jwks_max_age_s: int = Field(
         default=300, ge=0, description="Cache-Control max-age of /.well-known/jwks.json (s)"

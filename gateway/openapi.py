@@ -16,7 +16,7 @@ from typing import Any
 
 from google.protobuf import descriptor_pb2
 
-from gateway.proto_index import HttpBinding, ProtoIndex, access_rule, http_bindings
+from service_runtime.proto_index import HttpBinding, ProtoIndex, access_rule, http_bindings
 
 FDP = descriptor_pb2.FieldDescriptorProto
 Schema = dict[str, Any]

@@ -42,7 +42,7 @@ from service_runtime.caller import Caller
 from service_runtime.client import outgoing_channel
 from service_runtime.context import REQUEST_ID_HEADER, new_request_id, request_id_var
 from service_runtime.errors import DependencyUnavailable, Unauthenticated
-from service_runtime.revocations import Revocations, make_revocations
+from service_runtime.revocations import Revocations
 from trading.ml.v1 import prediction_service_pb2, prediction_service_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ class StreamBridge:
         self.settings = settings
         self.verifier = verifier or settings.token_verifier()
         # Suspensions and logouts reach the gateway through Redis, as they reach the services.
-        self.revocations = revocations or make_revocations(settings.redis_url, settings.jwt_access_ttl_s)
+        self.revocations = revocations or settings.revocations()
         self._channel: grpc.aio.Channel | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 

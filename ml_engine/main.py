@@ -31,7 +31,6 @@ from ml_engine.predictions.scoring import Scorer
 from ml_engine.predictions.streams import StreamHub
 from ml_engine.serving.registry import ModelRegistry
 from service_runtime.metrics import CallStats
-from service_runtime.revocations import make_revocations
 from service_runtime.server import ServiceHost, run_service
 from trading.market.v1 import (
     backtest_service_pb2,
@@ -87,7 +86,7 @@ def build_host(settings: MlEngineSettings, store: MarketStore, registry: ModelRe
     indicators = IndicatorHandlers(windows)
     backtests = BacktestHandlers(windows, settings.backtest_time_budget_s)
     # Suspensions and logouts reach this service through Redis (written by business).
-    revocations = make_revocations(settings.redis_url, settings.jwt_access_ttl_s)
+    revocations = settings.revocations()
     # build_host runs inside the server's loop (run_service): the scorer is one of its tasks.
     scoring = (
         asyncio.create_task(scorer.run(settings.ml_score_interval_s), name="prediction scorer")

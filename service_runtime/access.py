@@ -7,12 +7,13 @@ port without passing through Envoy. Every RPC declares a rule; one without is re
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextvars
 import json
 import time
 import urllib.request
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -23,8 +24,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from google.protobuf import descriptor_pool
 
 from service_runtime.caller import Caller, caller_var
-from service_runtime.errors import DependencyUnavailable, PermissionDenied, Unauthenticated
-from service_runtime.interceptors import _Around, _WrappingInterceptor
+from service_runtime.errors import DependencyUnavailable, DomainError, PermissionDenied, Unauthenticated
+from service_runtime.interceptors import Behavior, _Around, _WrappingInterceptor
 from service_runtime.signing_keys import SigningKeyStore
 from trading.common.v1 import access_pb2
 
@@ -209,22 +210,44 @@ class RevocationCheck(Protocol):
     async def is_revoked(self, caller: Caller) -> bool: ...
 
 
+# How often an open stream's token is checked again (expiry, logout, suspension).
+STREAM_RECHECK_S = 2.0
+
+
 class AccessInterceptor(_WrappingInterceptor):
     """Enforces each RPC's AccessRule: verifies the token (zero trust: Envoy checked it too, but
-    a call may reach this port directly), rejects revoked tokens, then roles and plans."""
+    a call may reach this port directly), rejects revoked tokens, then roles and plans.
+
+    A stream is checked when it opens and again every `stream_recheck_s` while it stays open:
+    when its token expires or is revoked, the stream ends with UNAUTHENTICATED."""
 
     def __init__(
         self,
         verifier: TokenVerifier,
         rules: dict[str, access_pb2.AccessRule],
         revocations: RevocationCheck | None = None,
+        stream_recheck_s: float = STREAM_RECHECK_S,
     ) -> None:
         self.verifier = verifier
         self.rules = rules
         self.revocations = revocations
+        self.stream_recheck_s = stream_recheck_s
 
     def around(self, method: str, context: grpc.aio.ServicerContext) -> Any:
         return _AccessScope(self, method, context)
+
+    def _wrap(self, method: str, behavior: Behavior, streaming: bool) -> Behavior:
+        if not streaming:
+            return super()._wrap(method, behavior, streaming)
+
+        async def guarded_stream(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            async with self.around(method, context) as caller:
+                stream = behavior(request, context)
+                items = stream if caller is None else self._while_valid(caller, stream)
+                async for item in items:
+                    yield item
+
+        return guarded_stream
 
     async def admit(self, method: str, context: grpc.aio.ServicerContext) -> Caller | None:
         """The verified caller, None for a public RPC; raises when the call is not allowed."""
@@ -244,6 +267,44 @@ class AccessInterceptor(_WrappingInterceptor):
             raise PermissionDenied(f"requires plan {' or '.join(rule.plans)}")
         return caller
 
+    async def still_valid(self, caller: Caller) -> None:
+        """Raises when the caller's token has expired or been revoked since the call began."""
+        if caller.expires_at and time.time() >= caller.expires_at:
+            raise Unauthenticated("access token expired; the stream ends, reconnect with a fresh token")
+        if self.revocations is not None and await self.revocations.is_revoked(caller):
+            raise Unauthenticated("access token has been revoked; the stream ends")
+
+    async def _while_valid(self, caller: Caller, stream: AsyncIterator[Any]) -> AsyncIterator[Any]:
+        """The stream's items for as long as the caller's token stays valid.
+
+        One watchdog task per stream (not one per item): when the token expires or is revoked it
+        cancels the streaming task, and the cancellation becomes the watchdog's error."""
+        streaming_task = asyncio.current_task()
+        ended_by: list[DomainError] = []
+
+        async def watch() -> None:
+            while True:
+                until_expiry = caller.expires_at - time.time() if caller.expires_at else self.stream_recheck_s
+                await asyncio.sleep(max(0.0, min(self.stream_recheck_s, until_expiry)))
+                try:
+                    await self.still_valid(caller)
+                except DomainError as error:
+                    ended_by.append(error)
+                    if streaming_task is not None:
+                        streaming_task.cancel()
+                    return
+
+        watchdog = asyncio.create_task(watch(), name="stream access watchdog")
+        try:
+            async for item in stream:
+                yield item
+        except asyncio.CancelledError:
+            if ended_by:
+                raise ended_by[0] from None
+            raise
+        finally:
+            watchdog.cancel()
+
 
 class _AccessScope(_Around):
     def __init__(self, owner: AccessInterceptor, method: str, context: grpc.aio.ServicerContext) -> None:
@@ -252,10 +313,11 @@ class _AccessScope(_Around):
         self.context = context
         self.token: contextvars.Token[Caller | None] | None = None
 
-    async def __aenter__(self) -> None:
+    async def __aenter__(self) -> Caller | None:
         caller = await self.owner.admit(self.method, self.context)
         if caller is not None:
             self.token = caller_var.set(caller)
+        return caller
 
     async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
         if self.token is not None:

@@ -16,6 +16,7 @@ from service_runtime.access import (
     keys_from_folder,
     keys_from_jwks_url,
 )
+from service_runtime.revocations import Revocations, make_revocations
 from service_runtime.signing_keys import SigningKeyStore
 
 
@@ -38,6 +39,11 @@ class CommonSettings(BaseSettings):
     redis_url: str = Field(
         "", description="Redis URL (rate limits, revoked tokens, OAuth state); empty: in-process state"
     )
+    revocations_file: str = Field(
+        ".data/revocations.db",
+        description="without Redis: the SQLite file through which every local process shares the list "
+        "of revoked access tokens (logout, suspension)",
+    )
     migrate_on_start: bool = Field(True, description="apply the service's Alembic migrations when it starts")
 
     # Access tokens (signed by the platform, verified by Envoy and by the services).
@@ -56,10 +62,21 @@ class CommonSettings(BaseSettings):
         "(at least the JWKS cache time of Envoy and the services)",
     )
     jwt_access_ttl_s: int = Field(900, gt=0, le=3600, description="access token lifetime (s)")
+    access_stream_recheck_s: float = Field(
+        2.0,
+        gt=0,
+        le=60,
+        description="how often an open stream's token is checked again; an expired or revoked one "
+        "ends the stream with UNAUTHENTICATED",
+    )
 
     def signing_keys(self) -> SigningKeyStore:
         """The private signing keys (business signs access tokens, the gateway service tokens)."""
         return SigningKeyStore(Path(self.jwt_keys_dir), self.jwt_key_activation_delay_s)
+
+    def revocations(self) -> Revocations:
+        """The list of revoked access tokens, shared by every service (Redis, else the local file)."""
+        return make_revocations(self.redis_url, self.jwt_access_ttl_s, self.revocations_file)
 
     def token_verifier(self) -> TokenVerifier:
         """The verifier of access tokens for this service's own checks (zero trust)."""
@@ -71,4 +88,6 @@ class CommonSettings(BaseSettings):
     def access_interceptor(self, service_names: list[str], revocations: RevocationCheck) -> AccessInterceptor:
         """The per-RPC authorization of this service's contracts (refuses to build when an RPC
         declares no rule)."""
-        return AccessInterceptor(self.token_verifier(), access_rules(service_names), revocations)
+        return AccessInterceptor(
+            self.token_verifier(), access_rules(service_names), revocations, self.access_stream_recheck_s
+        )

@@ -6,6 +6,7 @@ defaults from these names; an environment variable of the same name overrides ea
 from __future__ import annotations
 
 LOOPBACK = "127.0.0.1"
+ALL_INTERFACES = "0.0.0.0"  # Envoy's public listener
 
 ENVOY_PORT = 8080  # the only public port: REST, gRPC-Web and gRPC
 ENVOY_ADMIN_PORT = 9901  # bound to loopback only

@@ -11,7 +11,13 @@ from contextlib import asynccontextmanager
 
 import grpc
 
-from service_runtime.access import AccessInterceptor, RevocationCheck, TokenVerifier, access_rules
+from service_runtime.access import (
+    STREAM_RECHECK_S,
+    AccessInterceptor,
+    RevocationCheck,
+    TokenVerifier,
+    access_rules,
+)
 from service_runtime.metrics import CallStats
 from service_runtime.server import Registrar, ServiceHost
 
@@ -24,6 +30,7 @@ async def serve_in_process(
     verifier: TokenVerifier,
     revocations: RevocationCheck | None = None,
     stats: CallStats | None = None,
+    stream_recheck_s: float = STREAM_RECHECK_S,
 ) -> AsyncIterator[grpc.aio.Channel]:
     """Serve the handlers on 127.0.0.1:<free port>; yields a channel to them, stops on exit."""
     host = ServiceHost(
@@ -34,7 +41,9 @@ async def serve_in_process(
         registrars=registrars,
         stats=stats or CallStats("in-process"),
         grace_s=1.0,
-        inner_interceptors=[AccessInterceptor(verifier, access_rules(service_names), revocations)],
+        inner_interceptors=[
+            AccessInterceptor(verifier, access_rules(service_names), revocations, stream_recheck_s)
+        ],
     )
     await host.start()
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{host.port}")

@@ -90,7 +90,7 @@ class _WrappingInterceptor(grpc.aio.ServerInterceptor):
 class _Around:
     """Async context manager base with an enter hook and an exit hook."""
 
-    async def __aenter__(self) -> None:
+    async def __aenter__(self) -> Any:
         return None
 
     async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:

@@ -2,14 +2,16 @@
 session that was logged out or revoked, and every token issued before a password reset.
 
 Access tokens are short-lived (JWT_ACCESS_TTL_S), so an entry only has to outlive the tokens
-it covers. With Redis every service sees the same list (the business service writes it, the ML
-engine reads it); without Redis each process keeps its own, which covers the business service
-itself and a single-process setup.
+it covers. Every service must see the same list (the business service writes it; the ML engine
+and the gateway's WebSocket bridge read it): through Redis when it is configured, else through
+one SQLite file all processes of a single-machine run open (the `make run` default).
 """
 
 from __future__ import annotations
 
+import sqlite3
 import time
+from pathlib import Path
 from typing import Protocol
 
 import redis.asyncio as aioredis
@@ -100,9 +102,62 @@ class RedisRevocations:
         await self.client.aclose()
 
 
-def make_revocations(redis_url: str, ttl_s: float) -> Revocations:
-    """Shared through Redis when configured, in process otherwise. Entries outlive the tokens
-    they cover by a minute (clock skew between services)."""
+class SqliteRevocations:
+    """The list in one SQLite file shared by every process on this machine.
+
+    Reads are a primary-key lookup (microseconds) on a connection of this process; WAL mode lets
+    readers run while the business service writes. Expired entries are deleted on each write."""
+
+    def __init__(self, path: Path, ttl_s: float) -> None:
+        self.ttl_s = ttl_s
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # One connection per process, used from the event loop's thread only.
+        self.db = sqlite3.connect(path, timeout=5, isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS revoked (key TEXT PRIMARY KEY, revoked_at REAL, forget_after REAL)"
+        )
+
+    def _put(self, key: str) -> None:
+        now = time.time()
+        try:
+            self.db.execute("DELETE FROM revoked WHERE forget_after < ?", (now,))
+            self.db.execute("INSERT OR REPLACE INTO revoked VALUES (?, ?, ?)", (key, now, now + self.ttl_s))
+        except sqlite3.Error as error:
+            raise DependencyUnavailable(f"revocation store unavailable: {error}") from None
+
+    async def revoke_subject(self, subject: str) -> None:
+        self._put("sub:" + subject)
+
+    async def revoke_session(self, session_id: str) -> None:
+        self._put("sid:" + session_id)
+
+    def _revoked_at(self, key: str) -> float | None:
+        try:
+            row = self.db.execute(
+                "SELECT revoked_at FROM revoked WHERE key = ? AND forget_after > ?", (key, time.time())
+            ).fetchone()
+        except sqlite3.Error as error:
+            # Fail closed, as with Redis.
+            raise DependencyUnavailable(f"revocation store unavailable: {error}") from None
+        return float(row[0]) if row else None
+
+    async def is_revoked(self, caller: Caller) -> bool:
+        if caller.session_id and self._revoked_at("sid:" + caller.session_id) is not None:
+            return True
+        revoked_at = self._revoked_at("sub:" + caller.subject)
+        return revoked_at is not None and caller.issued_at <= revoked_at
+
+    async def close(self) -> None:
+        self.db.close()
+
+
+def make_revocations(redis_url: str, ttl_s: float, shared_file: str = "") -> Revocations:
+    """Shared through Redis when configured, else through `shared_file` (SQLite) when given, else
+    in this process only (tests of one service). Entries outlive the tokens they cover by a minute
+    (clock skew between services)."""
     if redis_url:
         return RedisRevocations(redis_url, ttl_s + 60)
+    if shared_file:
+        return SqliteRevocations(Path(shared_file), ttl_s + 60)
     return MemoryRevocations(ttl_s + 60)

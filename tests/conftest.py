@@ -17,12 +17,12 @@ from typing import Any
 
 import pytest
 
-from gateway.supervisor import Stack
 from service_runtime.signing_keys import SigningKeyStore
 from tests.support.oidc_provider import OidcProvider
 from tests.support.ports import free_ports
 from tests.support.smtp_sink import SmtpSink
 from tests.support.twilio_api import TwilioApi
+from tools.supervisor import Stack
 
 # Picked at import, once per session: two checkouts' suites can run at the same time.
 ENVOY_PORT, ENVOY_ADMIN_PORT, GATEWAY_PORT, BUSINESS_PORT, ML_PORT, BUSINESS_METRICS_PORT, ML_METRICS_PORT = (
@@ -51,6 +51,7 @@ def stack_env(tmp: Path) -> dict[str, str]:
         DATABASE_URL=os.environ.get("TEST_DATABASE_URL", f"sqlite:///{tmp / 'business.db'}"),
         MARKET_SQLITE_PATH=str(tmp / "market.db"),
         REDIS_URL=os.environ.get("TEST_REDIS_URL", ""),
+        REVOCATIONS_FILE=str(tmp / "revocations.db"),
         SHUTDOWN_GRACE_S="3",
         # Score recorded predictions every second, so a test sees past predictions realized.
         ML_SCORE_INTERVAL_S="1",

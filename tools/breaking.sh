@@ -9,7 +9,7 @@ if ! git rev-parse --verify -q "$against^{commit}" >/dev/null || \
   echo "buf breaking: no earlier contracts at $against; nothing to compare"
   exit 0
 fi
-.venv/bin/python tools/gen.py --deps-only
+.venv/bin/python tools/proto_deps.py
 work=build/breaking && rm -rf "$work" && mkdir -p "$work/against"
 git archive "$against" proto buf.yaml | tar -x -C "$work/against"
 mkdir -p "$work/against/build" && cp -r build/proto-deps "$work/against/build/"

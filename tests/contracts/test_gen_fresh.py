@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+BUF = str(Path(sys.executable).parent / "buf")
 
 
 def _files(folder: Path) -> set[str]:
@@ -17,20 +18,30 @@ def _files(folder: Path) -> set[str]:
 
 
 def test_generated_code_is_fresh(tmp_path: Path) -> None:
-    subprocess.run(
-        [sys.executable, str(ROOT / "tools" / "gen.py"), "--out", str(tmp_path)],
-        check=True,
+    # The same recipe as `make gen` (buf generate + buf build), written under tmp_path/gen.
+    result = subprocess.run(
+        ["make", "--no-print-directory", "generate", f"GEN_ROOT={tmp_path}"],
+        cwd=ROOT,
         capture_output=True,
+        text=True,
     )
-    committed, fresh = _files(ROOT / "gen"), _files(tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    committed, fresh = _files(ROOT / "gen"), _files(tmp_path / "gen")
     assert committed == fresh, f"gen/ differs in files: {sorted(committed ^ fresh)}; run `make gen`"
-    stale = [f for f in sorted(fresh) if not filecmp.cmp(ROOT / "gen" / f, tmp_path / f, shallow=False)]
+    stale = [
+        f for f in sorted(fresh) if not filecmp.cmp(ROOT / "gen" / f, tmp_path / "gen" / f, shallow=False)
+    ]
     assert not stale, f"stale generated files {stale}: run `make gen` and commit gen/"
 
 
 def test_buf_lint_is_clean() -> None:
-    subprocess.run([sys.executable, str(ROOT / "tools" / "gen.py"), "--deps-only"], check=True)
-    result = subprocess.run(
-        [str(Path(sys.executable).parent / "buf"), "lint"], cwd=ROOT, capture_output=True, text=True
-    )
+    subprocess.run([sys.executable, str(ROOT / "tools" / "proto_deps.py")], check=True)
+    result = subprocess.run([BUF, "lint"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_buf_format_is_clean() -> None:
+    result = subprocess.run(
+        [BUF, "format", "--diff", "--exit-code", "proto"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 0, f"run `buf format -w proto`:\n{result.stdout}{result.stderr}"

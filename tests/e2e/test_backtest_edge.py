@@ -12,8 +12,8 @@ from backtesting import Backtest, Strategy
 from backtesting.lib import crossover
 from backtesting.test import GOOG
 
-from gateway.supervisor import Stack
 from tests.conftest import EDGE, bearer
+from tools.supervisor import Stack
 
 
 class SmaCross(Strategy):

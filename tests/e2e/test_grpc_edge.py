@@ -12,9 +12,9 @@ import grpc
 import httpx
 import pytest
 
-from gateway.supervisor import Stack
 from tests.conftest import EDGE, ENVOY_PORT, ML_PORT, bearer
 from tests.e2e import grpc_web
+from tools.supervisor import Stack
 from trading.ml.v1 import engine_service_pb2 as ml_pb
 from trading.ml.v1 import engine_service_pb2_grpc as ml_grpc
 from trading.status.v1 import status_service_pb2 as status_pb

@@ -9,7 +9,6 @@ import httpx
 import pytest
 
 from business.identity.admin_cli import create_admin
-from gateway.supervisor import Stack
 from tests.conftest import EDGE, bearer
 from tests.e2e import grpc_web
 from tests.e2e.accounts import (
@@ -26,6 +25,7 @@ from tests.e2e.accounts import (
 )
 from tests.support.smtp_sink import SmtpSink
 from tests.support.twilio_api import TwilioApi
+from tools.supervisor import Stack
 from trading.identity.v1 import auth_service_pb2
 
 

@@ -10,9 +10,9 @@ import pytest
 import talib
 from backtesting.test import EURUSD, GOOG
 
-from gateway.supervisor import Stack
 from tests.conftest import EDGE, ENVOY_PORT, ML_PORT, bearer
 from tests.e2e import grpc_web
+from tools.supervisor import Stack
 from trading.market.v1 import backtest_service_pb2 as bt_pb
 from trading.market.v1 import indicator_service_pb2 as ind_pb
 from trading.market.v1 import indicator_service_pb2_grpc as ind_grpc

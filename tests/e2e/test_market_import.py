@@ -11,10 +11,10 @@ import grpc
 import httpx
 import pytest
 
-from gateway.supervisor import Stack
 from service_runtime.signing_keys import SigningKeyStore
 from tests.conftest import EDGE, ML_PORT, bearer, claims
 from tests.e2e.tokens import b64url, forged_tokens
+from tools.supervisor import Stack
 from trading.market.v1 import market_data_service_pb2 as md_pb
 from trading.market.v1 import market_data_service_pb2_grpc as md_grpc
 

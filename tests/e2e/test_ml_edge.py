@@ -13,11 +13,11 @@ import httpx
 import pandas as pd
 from backtesting.test import EURUSD
 
-from gateway.supervisor import Stack
 from ml_engine.domain.forecasting.features import FEATURE_NAMES
 from service_runtime.signing_keys import SigningKeyStore
 from tests.conftest import EDGE, ML_PORT, bearer, claims
 from tests.e2e import grpc_web
+from tools.supervisor import Stack
 from trading.ml.v1 import model_service_pb2 as ms_pb
 from trading.ml.v1 import model_service_pb2_grpc as ms_grpc
 from trading.ml.v1 import prediction_service_pb2 as ps_pb

@@ -14,9 +14,9 @@ import httpx
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from gateway.supervisor import Stack
 from tests.conftest import ENVOY_PORT, bearer
 from tests.e2e import grpc_web
+from tools.supervisor import Stack
 from trading.ml.v1 import prediction_service_pb2 as ps_pb
 
 WS = f"ws://127.0.0.1:{ENVOY_PORT}"

@@ -13,9 +13,9 @@ import httpx
 import jwt
 import pytest
 
-from gateway.supervisor import Stack
 from tests.conftest import EDGE, bearer
 from tests.support.oidc_provider import OidcProvider
+from tools.supervisor import Stack
 
 JSON = {"accept": "application/json"}
 

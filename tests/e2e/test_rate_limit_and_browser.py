@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,10 +14,12 @@ import grpc
 import httpx
 import pytest
 
-from gateway.envoy_config import ROOT, EdgeEnvSettings, write
-from gateway.supervisor import Stack, http_ok
+from envoy.binary import envoy_binary
+from envoy.render import write
+from envoy.settings import EdgeSettings
 from tests.conftest import EDGE, ML_METRICS_PORT, PAGE_ORIGIN, bearer
 from tests.support.ports import free_ports
+from tools.supervisor import ROOT, Stack, http_ok
 from trading.status.v1 import status_service_pb2 as status_pb
 from trading.status.v1 import status_service_pb2_grpc as status_grpc
 
@@ -34,11 +35,11 @@ def tight_edge(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         "ENVOY_ADMIN_PORT": str(TIGHT_ADMIN_PORT),
         "RATE_LIMIT_SCALE": "0.0001",
     }
-    edge = EdgeEnvSettings.from_environment(env).edge()
+    edge = EdgeSettings.from_environment(env)
     config = write(edge, tmp_path_factory.mktemp("tight") / "envoy.json")
     envoy = subprocess.Popen(
         [
-            str(Path(sys.executable).parent / "envoy"),
+            str(envoy_binary()),
             "-c",
             str(config),
             "--base-id",

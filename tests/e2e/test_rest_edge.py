@@ -9,9 +9,9 @@ import os
 import httpx
 import pytest
 
-from gateway.supervisor import Stack
 from service_runtime.signing_keys import SigningKeyStore
 from tests.conftest import EDGE, PAGE_ORIGIN, bearer, claims
+from tools.supervisor import Stack
 
 
 def test_health_answers_every_dependency(stack: Stack) -> None:

@@ -6,11 +6,11 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gateway.supervisor import Stack
 from service_runtime.access import TokenVerifier, keys_from_jwks_url
 from service_runtime.errors import DependencyUnavailable, Unauthenticated
 from service_runtime.signing_keys import SigningKeyStore
 from tests.conftest import PAGE_ORIGIN, claims
+from tools.supervisor import Stack
 
 
 def test_verifier_reads_the_gateway_jwks(stack: Stack, keys: SigningKeyStore) -> None:

@@ -52,7 +52,7 @@ def test_supervisor_starts_everything_and_stops_cleanly(tmp_path: Path) -> None:
     errors = tmp_path / "supervisor.stderr"
     with open(errors, "wb") as stderr:  # the child keeps its own handle
         proc = subprocess.Popen(
-            [sys.executable, "-m", "gateway.supervisor"],
+            [sys.executable, "-m", "tools.supervisor"],
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,

@@ -4,7 +4,6 @@ for the business service and the ML engine alike; only the Authorization header 
 from __future__ import annotations
 
 import json
-import os
 import uuid
 
 import grpc
@@ -12,12 +11,12 @@ import httpx
 import pytest
 
 from business.identity.admin_cli import create_admin
-from gateway.supervisor import Stack
 from service_runtime.signing_keys import SigningKeyStore
 from tests.conftest import BUSINESS_PORT, EDGE, ML_PORT, bearer, claims
 from tests.e2e.accounts import PASSWORD, me, ok, register_verified, tokens_of
 from tests.e2e.tokens import b64url, forged_tokens
 from tests.support.smtp_sink import SmtpSink
+from tools.supervisor import Stack
 from trading.identity.v1 import user_service_pb2, user_service_pb2_grpc
 from trading.market.v1 import market_data_service_pb2, market_data_service_pb2_grpc
 
@@ -103,19 +102,11 @@ def _edge_status(path: str, access_token: str) -> int:
     return httpx.get(f"{EDGE}{path}", headers=bearer(access_token), timeout=30).status_code
 
 
-def _shared_revocations(stack: Stack) -> bool:
-    """The ML engine learns of logouts and suspensions through Redis; CI always has it."""
-    if stack.env.get("REDIS_URL"):
-        return True
-    if os.environ.get("CI"):
-        pytest.fail("CI must run the stack with Redis (TEST_REDIS_URL)")
-    return False
-
-
 def test_logged_out_and_suspended_users_tokens_stop_working_everywhere(
     stack: Stack, smtp_sink: SmtpSink
 ) -> None:
-    shared = _shared_revocations(stack)
+    # The ML engine learns of logouts and suspensions through Redis when the stack has it (CI),
+    # else through the shared SQLite file (the `make run` default): either way, at once.
     # A session that logs out: its access token dies with it, at Envoy and at both services.
     email = register_verified(smtp_sink)
     tokens = tokens_of(email)
@@ -130,9 +121,8 @@ def test_logged_out_and_suspended_users_tokens_stop_working_everywhere(
         == 200
     )
     assert _edge_status("/api/users/me", access) == 401
-    if shared:
-        assert _edge_status("/api/symbols", access) == 401
-        assert _ml_symbols_direct(access) == grpc.StatusCode.UNAUTHENTICATED
+    assert _edge_status("/api/symbols", access) == 401
+    assert _ml_symbols_direct(access) == grpc.StatusCode.UNAUTHENTICATED
 
     # A suspended user: every token issued before the suspension is rejected, login refused.
     admin_email = f"zt-admin-{uuid.uuid4().hex[:8]}@example.com"
@@ -157,9 +147,8 @@ def test_logged_out_and_suspended_users_tokens_stop_working_everywhere(
                 user_service_pb2.GetMeRequest(), metadata=list(bearer(victim).items()), timeout=10
             )
         assert rejected.value.code() == grpc.StatusCode.UNAUTHENTICATED
-    if shared:
-        assert _edge_status("/api/symbols", victim) == 401
-        assert _ml_symbols_direct(victim) == grpc.StatusCode.UNAUTHENTICATED
+    assert _edge_status("/api/symbols", victim) == 401
+    assert _ml_symbols_direct(victim) == grpc.StatusCode.UNAUTHENTICATED
     assert (
         httpx.post(
             f"{EDGE}/api/auth/login", json={"email": victim_email, "password": PASSWORD}, timeout=30

@@ -10,7 +10,7 @@ from google.api import annotations_pb2
 from google.protobuf import descriptor_pb2
 
 from gateway.openapi import build_openapi
-from gateway.proto_index import ProtoIndex
+from service_runtime.proto_index import ProtoIndex
 
 FDP = descriptor_pb2.FieldDescriptorProto
 REF = "#/components/schemas/"

@@ -3,7 +3,7 @@
 The real gateway app is served by uvicorn and reached with a real WebSocket client; the ML
 engine is a small gRPC server playing PredictionService, so each outcome of the call (messages,
 each error status, a client leaving) can be produced at will. The whole path through Envoy to
-the real ML engine is tests/e2e/test_ml_stream_edge.py.
+the real ML engine is tests/e2e/test_ml_stream_edge.py; the Envoy route to it, tests/envoy/test_render.py.
 """
 
 from __future__ import annotations
@@ -240,39 +240,3 @@ def test_close_reasons_fit_a_close_frame() -> None:
 def test_unmapped_statuses_are_internal_errors() -> None:
     assert ws_bridge.close_code(grpc.StatusCode.DEADLINE_EXCEEDED) == ws_bridge.INTERNAL_ERROR
     assert ws_bridge.close_code(grpc.StatusCode.UNAUTHENTICATED) == ws_bridge.POLICY_VIOLATION
-
-
-def _edge_config() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The rendered Envoy routes and jwt_authn rules."""
-    from gateway.envoy_config import EdgeSettings, render
-
-    manager = render(EdgeSettings())["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0][
-        "typed_config"
-    ]
-    jwt = next(f for f in manager["http_filters"] if f["name"] == "envoy.filters.http.jwt_authn")
-    return manager["route_config"]["virtual_hosts"][0]["routes"], jwt["typed_config"]["rules"]
-
-
-def test_envoy_upgrades_ws_to_the_gateway_and_leaves_the_token_to_the_bridge() -> None:
-    routes, rules = _edge_config()
-    ws = [r for r in routes if r["match"].get("prefix") == "/ws/"]
-    assert len(ws) == 1 and routes.index(ws[0]) < routes.index(
-        next(r for r in routes if r["match"] == {"prefix": "/"})
-    )
-    action = ws[0]["route"]
-    assert action["cluster"] == "gateway" and action["upgrade_configs"] == [{"upgrade_type": "websocket"}]
-    assert action["timeout"] == "0s" and action["idle_timeout"] == "0s" and "retry_policy" not in action
-    assert {"match": {"prefix": "/ws/"}} in rules  # no `requires`: the bridge verifies (close code 1008)
-
-
-def test_envoy_lets_server_streams_run_past_the_unary_timeout() -> None:
-    routes, _ = _edge_config()
-    stream = next(
-        r for r in routes if r["match"].get("path") == "/trading.ml.v1.PredictionService/StreamPredictions"
-    )
-    action = stream["route"]
-    # gRPC and gRPC-Web calls are bounded by their own grpc-timeout instead of the route timeout.
-    assert action["max_stream_duration"] == {"grpc_timeout_header_max": "0s"}
-    assert action["idle_timeout"] == "0s" and "retry_policy" not in action
-    unary = next(r for r in routes if r["match"].get("path") == "/trading.ml.v1.PredictionService/Predict")
-    assert "max_stream_duration" not in unary["route"] and "retry_policy" in unary["route"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 from service_runtime.access import TokenVerifier, keys_from_folder
 from service_runtime.signing_keys import SigningKeyStore
@@ -28,19 +29,26 @@ class TestCallers:
     def verifier(self) -> TokenVerifier:
         return TokenVerifier(keys_from_folder(self.folder), ISSUER, AUDIENCE)
 
-    def token(self, subject: str = "user-1", roles: tuple[str, ...] = ("user",), plan: str = "free") -> str:
+    def token(
+        self,
+        subject: str = "user-1",
+        roles: tuple[str, ...] = ("user",),
+        plan: str = "free",
+        ttl_s: int = 900,
+        session_id: str = "",
+    ) -> str:
         claims = access_claims(
             subject=subject,
             roles=list(roles),
             plan=plan,
             issuer=ISSUER,
             audience=AUDIENCE,
-            ttl_s=900,
+            ttl_s=ttl_s,
             now=time.time(),
+            session_id=session_id,
         )
         return self.keys.sign(claims)
 
-    def metadata(
-        self, subject: str = "user-1", roles: tuple[str, ...] = ("user",), plan: str = "free"
-    ) -> Metadata:
-        return (("authorization", f"Bearer {self.token(subject, roles, plan)}"),)
+    def metadata(self, **token_options: Any) -> Metadata:
+        """`authorization` metadata with a token of `token(**token_options)`."""
+        return (("authorization", f"Bearer {self.token(**token_options)}"),)

@@ -75,10 +75,7 @@ printf '%s\n' "$ADMIN_PASSWORD" |
   "$PY" -m business.identity.admin_cli create-admin --email "$ADMIN_EMAIL" --display-name "E2E Admin" \
     --password-stdin >"$STATE/logs/admin.log" 2>&1 || { cat "$STATE/logs/admin.log" >&2; exit 1; }
 
-# The supervisor moves to tools.supervisor in the restructuring; take whichever exists.
-SUPERVISOR=gateway.supervisor
-[ -f "$ROOT/tools/supervisor.py" ] && SUPERVISOR=tools.supervisor
-"$PY" -m "$SUPERVISOR" >"$STATE/logs/supervisor.log" 2>&1 &
+"$PY" -m tools.supervisor >"$STATE/logs/supervisor.log" 2>&1 &
 pids+=($!)
 
 for _ in $(seq 1 240); do

@@ -1,1 +1,1 @@
-"""Adapters to the outside world used by identity: mail and SMS delivery."""
+"""Adapters to the outside world used by identity: mail and SMS delivery, attempt counters."""

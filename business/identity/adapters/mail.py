@@ -1,4 +1,4 @@
-"""Sending email: SMTP in production and tests, the log for local runs."""
+"""Sending email (the domain's `Mailer` port): SMTP in production and tests, the log for local runs."""
 
 from __future__ import annotations
 
@@ -9,18 +9,11 @@ import ssl
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
-from typing import Protocol
 
 from business.identity.domain.emails import OutgoingEmail
 from service_runtime.errors import DependencyUnavailable
 
-__all__ = ["ConsoleMailer", "Mailer", "OutgoingEmail", "SmtpMailer"]
-
 log = logging.getLogger(__name__)
-
-
-class Mailer(Protocol):
-    async def send(self, email: OutgoingEmail) -> None: ...
 
 
 class SmtpMailer:

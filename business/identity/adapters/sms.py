@@ -1,10 +1,10 @@
-"""Sending SMS: Twilio in production and tests, the log for local runs."""
+"""Sending SMS (the domain's `SmsSender` port): Twilio in production and tests, the log for local runs."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Protocol
+from typing import Any
 
 import requests
 from twilio.base.exceptions import TwilioException, TwilioRestException
@@ -18,10 +18,6 @@ log = logging.getLogger(__name__)
 TWILIO_API_BASE_URL = "https://api.twilio.com"
 # Twilio error codes meaning "this destination number is wrong", not "Twilio is down".
 _BAD_NUMBER_CODES = frozenset({21211, 21214, 21217, 21219, 21408, 21610, 21612, 21614})
-
-
-class SmsSender(Protocol):
-    async def send(self, to: str, body: str) -> None: ...
 
 
 class _RebasedHttpClient(TwilioHttpClient):

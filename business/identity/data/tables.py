@@ -1,48 +1,17 @@
-"""Identity tables: accounts and sessions in `public`, the append-only audit log in `audit`.
-
-Timestamps are timezone-aware UTC in Python. SQLite (local runs) keeps them as text without a
-zone, so `UtcDateTime` puts UTC back on the way out; comparisons stay correct because every
-stored value is UTC.
-"""
+"""Identity tables, in `public`: accounts, OAuth links, sessions, refresh tokens, backup codes and
+one-time codes. (The audit log is business/audit/data.py.)"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Integer, String, Text
-from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
 
-AUDIT_SCHEMA = "audit"
-
-# SQLite only auto-increments INTEGER PRIMARY KEY, PostgreSQL's audit log may outgrow 32 bits.
-AuditId = BigInteger().with_variant(Integer(), "sqlite")
+from business.shared.database import Base, UtcDateTime
 
 
-class UtcDateTime(TypeDecorator[datetime]):
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime: the identity store only takes UTC-aware values")
-        return value.astimezone(UTC)
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-class Base(DeclarativeBase):
-    pass
-
-
-class User(Base):
+class UserRow(Base):
     __tablename__ = "users"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -67,7 +36,7 @@ class User(Base):
     suspended_reason: Mapped[str | None] = mapped_column(String(500))
 
 
-class OAuthIdentity(Base):
+class OAuthIdentityRow(Base):
     __tablename__ = "oauth_identities"
 
     provider: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -77,7 +46,7 @@ class OAuthIdentity(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
-class Session(Base):
+class SessionRow(Base):
     """A signed-in device: the family of refresh tokens issued since one sign-in."""
 
     __tablename__ = "sessions"
@@ -94,7 +63,7 @@ class Session(Base):
     revoke_reason: Mapped[str | None] = mapped_column(String(64))
 
 
-class RefreshToken(Base):
+class RefreshTokenRow(Base):
     __tablename__ = "refresh_tokens"
 
     # sha256 of the opaque token: a database leak yields no usable token.
@@ -105,7 +74,7 @@ class RefreshToken(Base):
     spent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
-class BackupCode(Base):
+class BackupCodeRow(Base):
     __tablename__ = "backup_codes"
 
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), primary_key=True)
@@ -113,7 +82,7 @@ class BackupCode(Base):
     used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
-class OneTimeCode(Base):
+class OneTimeCodeRow(Base):
     """Email links, SMS codes and login challenges: stored as digests, single use, expiring."""
 
     __tablename__ = "one_time_codes"
@@ -130,23 +99,3 @@ class OneTimeCode(Base):
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     consumed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-
-
-class AuditEvent(Base):
-    """Append-only (PostgreSQL rejects UPDATE and DELETE with a trigger). Never holds secrets."""
-
-    __tablename__ = "events"
-    __table_args__ = {"schema": AUDIT_SCHEMA}  # noqa: RUF012 - SQLAlchemy's declarative form
-
-    id: Mapped[int] = mapped_column(AuditId, primary_key=True, autoincrement=True)
-    at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
-    action: Mapped[str] = mapped_column(String(64), index=True)
-    outcome: Mapped[str] = mapped_column(String(16))
-    actor_id: Mapped[str] = mapped_column(String(64), default="", index=True)
-    subject_id: Mapped[str] = mapped_column(String(64), default="", index=True)
-    ip: Mapped[str] = mapped_column(String(64), default="")
-    user_agent: Mapped[str] = mapped_column(String(300), default="")
-    request_id: Mapped[str] = mapped_column(String(64), default="")
-    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)

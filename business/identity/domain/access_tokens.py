@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
+from business.identity.domain.ports import TokenSigner
 from service_runtime.token_claims import access_claims
 
 
 class AccessTokenIssuer:
-    def __init__(self, sign: Callable[[dict[str, Any]], str], issuer: str, audience: str, ttl_s: int) -> None:
+    def __init__(self, sign: TokenSigner, issuer: str, audience: str, ttl_s: int) -> None:
         self.sign = sign
         self.issuer = issuer
         self.audience = audience

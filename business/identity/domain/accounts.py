@@ -6,17 +6,16 @@ import asyncio
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
-
-from business.identity.data import repositories as repo
-from business.identity.data.tables import User
-from business.identity.domain import audit, email_links
-from business.identity.domain.context import Client, Identity
+from business.audit import domain as audit
+from business.audit.domain import Client
+from business.identity.domain import email_links
+from business.identity.domain.context import Identity
 from business.identity.domain.emails import already_registered_email, verification_email
+from business.identity.domain.entities import PROFILE_FIELDS, User
 from business.identity.domain.passwords import MAX_PASSWORD_LENGTH, check_password_policy
+from business.identity.domain.ports import IdentityUnitOfWork, UniqueConflict
 from business.identity.domain.second_factor import issue_challenge
 from business.identity.domain.sessions import SignInResult, open_session
 from business.identity.domain.validation import clean_display_name, normalize_email, normalize_phone
@@ -24,16 +23,21 @@ from service_runtime.errors import AlreadyExists, FieldViolation, InvalidArgumen
 
 INVALID_LOGIN = "invalid email or password"
 REGISTERED_MESSAGE = "Check your inbox: we sent a link to verify the address."
+PHONE_TAKEN = "phone_number: this number belongs to another account"
 
 T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class Account:
-    """A user as returned to its owner or an admin (no secrets leave through User's fields)."""
+    """A user as returned to its owner or an admin (the handlers choose what leaves)."""
 
     user: User
     linked_providers: list[str]
+
+
+def account_of(uow: IdentityUnitOfWork, user: User) -> Account:
+    return Account(user, uow.oauth_identities.providers_of(user.id))
 
 
 class _Violations:
@@ -63,21 +67,22 @@ def _password_field(password: str, field: str) -> str:
     return password
 
 
-async def load_account(identity: Identity, user_id: str) -> Account:
-    def work(s: Session) -> Account:
-        user = repo.get_user(s, user_id)
-        if user is None:
-            raise NotFound("account not found")
-        return Account(user, repo.linked_providers(s, user.id))
+def _existing_user(uow: IdentityUnitOfWork, user_id: str, *, for_update: bool = False) -> User:
+    user = uow.users.get(user_id, for_update=for_update)
+    if user is None:
+        raise NotFound("account not found")
+    return user
 
-    return await identity.db.run(work)
+
+async def load_account(identity: Identity, user_id: str) -> Account:
+    return await identity.transactions.run(lambda uow: account_of(uow, _existing_user(uow, user_id)))
 
 
 # --- registration --------------------------------------------------------------------------------
 
 
-async def register(identity: Identity, email: str, password: str, display_name: str, client: Client) -> str:
-    """Same answer, mail included, whether the email is new or taken: no enumeration."""
+def _registration_fields(email: str, password: str, display_name: str) -> tuple[str, str]:
+    """The normalised email and name; every bad field named at once."""
     v = _Violations()
     email_n = v.check(normalize_email, email)
     name = v.check(clean_display_name, display_name)
@@ -85,160 +90,177 @@ async def register(identity: Identity, email: str, password: str, display_name: 
         v.check(check_password_policy, password, field="password", email=email_n)
     v.raise_any()
     assert isinstance(email_n, str) and isinstance(name, str)
+    return email_n, name
+
+
+def _create_account(
+    uow: IdentityUnitOfWork, identity: Identity, email: str, password_hash: str, name: str, client: Client
+) -> tuple[User, str]:
+    """The new account and its verification link."""
+    now = identity.now()
+    user = User(
+        id=str(uuid.uuid4()),
+        email=email,
+        password_hash=password_hash,
+        display_name=name,
+        created_at=now,
+        updated_at=now,
+    )
+    uow.users.add(user)  # the unique email is checked here, before the link and the audit entry
+    link = email_links.new_link(uow, identity, user, email_links.EMAIL_VERIFY)
+    identity.record(
+        uow,
+        "auth.register",
+        client,
+        actor_id=user.id,
+        subject_id=user.id,
+        after={"email": user.email, "display_name": user.display_name},
+    )
+    return user, link
+
+
+def _answer_taken_email(
+    uow: IdentityUnitOfWork, identity: Identity, email: str, client: Client
+) -> tuple[User, str] | None:
+    """For an email already registered: its owner and a password-reset link (None if it is free)."""
+    user = uow.users.by_email(email)
+    if user is None:
+        return None
+    link = email_links.new_link(uow, identity, user, email_links.PASSWORD_RESET)
+    identity.record(
+        uow,
+        "auth.register.duplicate",
+        client,
+        outcome=audit.FAILED,
+        subject_id=user.id,
+        detail={"reason": "email_taken"},
+    )
+    return user, link
+
+
+async def register(identity: Identity, email: str, password: str, display_name: str, client: Client) -> str:
+    """Same answer, mail included, whether the email is new or taken: no enumeration."""
+    email_n, name = _registration_fields(email, password, display_name)
     # Hashed even for a taken email, so both answers cost the same.
     password_hash = await asyncio.to_thread(identity.hasher.hash, password)
-
-    def create(s: Session) -> tuple[User, str]:
-        now = identity.now()
-        user = User(
-            id=str(uuid.uuid4()),
-            email=email_n,
-            email_verified=False,
-            password_hash=password_hash,
-            display_name=name,
-            role="user",
-            status="active",
-            plan="free",
-            totp_enabled=False,
-            phone_verified=False,
-            created_at=now,
-            updated_at=now,
-        )
-        s.add(user)
-        s.flush()  # the unique email is checked here, before the link and the audit row
-        link = email_links.new_link(s, identity, user, email_links.EMAIL_VERIFY)
-        audit.record(
-            s,
-            identity,
-            "auth.register",
-            client,
-            actor_id=user.id,
-            subject_id=user.id,
-            after={"email": user.email, "display_name": user.display_name},
-        )
-        return user, link
-
-    def taken(s: Session) -> tuple[User, str] | None:
-        user = repo.user_by_email(s, email_n)
-        if user is None:
-            return None
-        link = email_links.new_link(s, identity, user, email_links.PASSWORD_RESET)
-        audit.record(
-            s,
-            identity,
-            "auth.register.duplicate",
-            client,
-            outcome=audit.FAILED,
-            subject_id=user.id,
-            detail={"reason": "email_taken"},
-        )
-        return user, link
-
-    existing = await identity.db.run(taken)
-    if existing is None:
+    taken = await identity.transactions.run(lambda uow: _answer_taken_email(uow, identity, email_n, client))
+    if taken is None:
         try:
-            user, link = await identity.db.run(create)
-        except IntegrityError:
+            user, link = await identity.transactions.run(
+                lambda uow: _create_account(uow, identity, email_n, password_hash, name, client)
+            )
+        except UniqueConflict:
             # A concurrent registration of the same email won; answer as for a taken one.
-            existing = await identity.db.run(taken)
-            if existing is None:
+            taken = await identity.transactions.run(
+                lambda uow: _answer_taken_email(uow, identity, email_n, client)
+            )
+            if taken is None:
                 raise
         else:
             await identity.mailer.send(verification_email(user.email, link))
             return REGISTERED_MESSAGE
-    await identity.mailer.send(already_registered_email(existing[0].email, existing[1]))
+    await identity.mailer.send(already_registered_email(taken[0].email, taken[1]))
     return REGISTERED_MESSAGE
 
 
 # --- password sign-in ----------------------------------------------------------------------------
 
 
+async def _refuse_login(identity: Identity, user: User | None, reason: str, client: Client) -> NoReturn:
+    await identity.record_failure(
+        "auth.login.failed",
+        client,
+        subject_id=user.id if user else "",
+        detail={"reason": reason, "method": "password"},
+    )
+    raise Unauthenticated(INVALID_LOGIN)
+
+
 async def login(identity: Identity, email: str, password: str, client: Client) -> SignInResult:
     email_n = normalize_email(email)
     _password_field(password, "password")
     await identity.limiter.check("password", email_n, client.ip)
-    user = await identity.db.run(lambda s: repo.user_by_email(s, email_n))
+    user = await identity.transactions.run(lambda uow: uow.users.by_email(email_n))
     # Unknown accounts verify against a dummy hash: the same cost as a wrong password.
     ok = await asyncio.to_thread(identity.hasher.verify, user.password_hash if user else None, password)
     if user is None or not ok:
         await identity.limiter.record_failure("password", email_n, client.ip)
-        await audit.record_alone(
-            identity,
-            "auth.login.failed",
-            client,
-            subject_id=user.id if user else "",
-            detail={"reason": "wrong_password" if user else "unknown_email", "method": "password"},
-        )
-        raise Unauthenticated(INVALID_LOGIN)
-    if user.status != "active":
-        await audit.record_alone(
-            identity,
-            "auth.login.failed",
-            client,
-            subject_id=user.id,
-            detail={"reason": "suspended", "method": "password"},
-        )
-        raise Unauthenticated(INVALID_LOGIN)
+        await _refuse_login(identity, user, "wrong_password" if user else "unknown_email", client)
+    if not user.is_active:
+        await _refuse_login(identity, user, "suspended", client)
     await identity.limiter.record_success("password", email_n)
     assert user.password_hash is not None
     new_hash = None
     if identity.hasher.needs_rehash(user.password_hash):
         new_hash = await asyncio.to_thread(identity.hasher.hash, password)
-    return await identity.db.run(
-        lambda s: complete_sign_in(s, identity, user.id, "password", client, new_hash)
+    return await identity.transactions.run(
+        lambda uow: complete_sign_in(uow, identity, user.id, "password", client, new_hash)
     )
 
 
 def complete_sign_in(
-    s: Session, identity: Identity, user_id: str, method: str, client: Client, new_hash: str | None = None
+    uow: IdentityUnitOfWork,
+    identity: Identity,
+    user_id: str,
+    method: str,
+    client: Client,
+    new_hash: str | None = None,
 ) -> SignInResult:
     """After a first factor: a challenge when 2FA is on, tokens otherwise (one transaction)."""
-    user = repo.get_user(s, user_id)
-    if user is None or user.status != "active":
+    user = uow.users.get(user_id)
+    if user is None or not user.is_active:
         raise Unauthenticated(INVALID_LOGIN)
     if new_hash is not None:
         # Parameters were raised since this hash was made: upgrade it while we have the password.
         user.password_hash = new_hash
+        uow.users.save(user)
     if user.totp_enabled:
-        return issue_challenge(s, identity, user, method, client)
-    return open_session(s, identity, user, method, client)
+        return issue_challenge(uow, identity, user, method, client)
+    return open_session(uow, identity, user, method, client)
 
 
 # --- the signed-in user's own account ------------------------------------------------------------
 
 
-async def update_me(
-    identity: Identity, user_id: str, display_name: str | None, phone_number: str | None, client: Client
-) -> Account:
+def _profile_fields(display_name: str | None, phone_number: str | None) -> tuple[str | None, str | None]:
+    """The cleaned name (None: unchanged) and phone ("" or None: none given or cleared)."""
     v = _Violations()
     name = v.check(clean_display_name, display_name) if display_name is not None else None
     phone: str | None = None
     if phone_number is not None and phone_number.strip():
         phone = v.check(normalize_phone, phone_number)
     v.raise_any()
+    return name, phone
 
-    def work(s: Session) -> Account:
-        user = repo.get_user(s, user_id, lock=True)
-        if user is None:
-            raise NotFound("account not found")
-        before = audit.snapshot(user)
+
+def _change_phone(uow: IdentityUnitOfWork, user: User, new_phone: str | None) -> None:
+    if new_phone == user.phone_number:
+        return
+    other = uow.users.by_phone(new_phone) if new_phone else None
+    if other is not None:
+        raise AlreadyExists(PHONE_TAKEN)
+    user.phone_number = new_phone
+    user.phone_verified = False
+
+
+async def update_me(
+    identity: Identity, user_id: str, display_name: str | None, phone_number: str | None, client: Client
+) -> Account:
+    name, phone = _profile_fields(display_name, phone_number)
+
+    def work(uow: IdentityUnitOfWork) -> Account:
+        user = _existing_user(uow, user_id, for_update=True)
+        before = audit.snapshot(user, PROFILE_FIELDS)
         if isinstance(name, str):
             user.display_name = name
         if phone_number is not None:
-            new_phone = phone or None
-            if new_phone != user.phone_number:
-                other = repo.user_by_phone(s, new_phone) if new_phone else None
-                if other is not None:
-                    raise AlreadyExists("phone_number: this number belongs to another account")
-                user.phone_number = new_phone
-                user.phone_verified = False
-        old, new = audit.changes(before, audit.snapshot(user))
+            _change_phone(uow, user, phone or None)
+        old, new = audit.changes(before, audit.snapshot(user, PROFILE_FIELDS))
         if new:
             user.updated_at = identity.now()
-            s.flush()
-            audit.record(
-                s,
-                identity,
+            uow.users.save(user)
+            identity.record(
+                uow,
                 "user.profile.updated",
                 client,
                 actor_id=user.id,
@@ -246,13 +268,13 @@ async def update_me(
                 before=old,
                 after=new,
             )
-        return Account(user, repo.linked_providers(s, user.id))
+        return account_of(uow, user)
 
     try:
-        return await identity.db.run(work)
-    except IntegrityError:
+        return await identity.transactions.run(work)
+    except UniqueConflict:
         # Two accounts claimed the same number at once; the unique index kept one.
-        raise AlreadyExists("phone_number: this number belongs to another account") from None
+        raise AlreadyExists(PHONE_TAKEN) from None
 
 
 async def change_password(
@@ -267,16 +289,13 @@ async def change_password(
     v.check(_password_field, current_password, "current_password")
     v.check(_password_field, new_password, "new_password")
     v.raise_any()
-    user = await identity.db.run(lambda s: repo.get_user(s, user_id))
-    if user is None:
-        raise NotFound("account not found")
+    user = await identity.transactions.run(lambda uow: _existing_user(uow, user_id))
     check_password_policy(new_password, field="new_password", email=user.email)
     await identity.limiter.check("password", user.email, client.ip)
     ok = await asyncio.to_thread(identity.hasher.verify, user.password_hash, current_password)
     if not ok:
         await identity.limiter.record_failure("password", user.email, client.ip)
-        await audit.record_alone(
-            identity,
+        await identity.record_failure(
             "user.password.change_failed",
             client,
             actor_id=user.id,
@@ -287,19 +306,17 @@ async def change_password(
     await identity.limiter.record_success("password", user.email)
     new_hash = await asyncio.to_thread(identity.hasher.hash, new_password)
 
-    def work(s: Session) -> list[str]:
-        fresh = repo.get_user(s, user_id, lock=True)
-        if fresh is None:
-            raise NotFound("account not found")
+    def work(uow: IdentityUnitOfWork) -> list[str]:
+        fresh = _existing_user(uow, user_id, for_update=True)
         fresh.password_hash = new_hash
         fresh.updated_at = identity.now()
+        uow.users.save(fresh)
         # Whoever else holds a session may hold it because they knew the old password.
-        ended = repo.revoke_user_sessions(
-            s, user_id, identity.now(), "password_changed", keep=current_session_id
+        ended = uow.sign_in_sessions.revoke_all_of(
+            user_id, identity.now(), "password_changed", keep=current_session_id
         )
-        audit.record(
-            s,
-            identity,
+        identity.record(
+            uow,
             "user.password.changed",
             client,
             actor_id=user_id,
@@ -308,5 +325,5 @@ async def change_password(
         )
         return ended
 
-    for session_id in await identity.db.run(work):
+    for session_id in await identity.transactions.run(work):
         await identity.revocations.revoke_session(session_id)

@@ -3,23 +3,22 @@ after, and the platform always keeps at least one active admin."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, TypeVar
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from business.identity.data import repositories as repo
-from business.identity.data.tables import AuditEvent, OAuthIdentity
-from business.identity.domain import audit, paging
-from business.identity.domain.accounts import Account
-from business.identity.domain.context import Client, Identity
+from business.audit import domain as audit
+from business.audit.domain import AuditEvent, AuditQuery, Client
+from business.identity.domain import paging
+from business.identity.domain.accounts import Account, account_of
+from business.identity.domain.context import ADMIN_CLI, Identity
+from business.identity.domain.entities import ACTIVE, ADMIN, PROFILE_FIELDS, SUSPENDED, USER, User
+from business.identity.domain.ports import IdentityUnitOfWork
 from business.identity.domain.validation import require_text
 from service_runtime.errors import FailedPrecondition, InvalidArgument, NotFound
 
-ROLES = frozenset({"user", "admin"})
-STATUSES = frozenset({"active", "suspended"})
+ROLES = frozenset({USER, ADMIN})
 LAST_ADMIN = "the platform needs at least one active admin"
 T = TypeVar("T")
 
@@ -39,50 +38,48 @@ class UserFilter:
     page_token: str = ""
 
 
-def _providers(s: Session, user_ids: list[str]) -> dict[str, list[str]]:
-    found: dict[str, list[str]] = {uid: [] for uid in user_ids}
-    if user_ids:
-        rows = s.execute(
-            select(OAuthIdentity.user_id, OAuthIdentity.provider)
-            .where(OAuthIdentity.user_id.in_(user_ids))
-            .order_by(OAuthIdentity.provider)
-        )
-        for user_id, provider in rows:
-            found[user_id].append(provider)
-    return found
+def _users_after(page_token: str) -> tuple[datetime, str] | None:
+    """The (created_at, id) key a users page token carries."""
+    key = paging.decode(page_token)
+    if key is None:
+        return None
+    try:
+        return datetime.fromisoformat(str(key["t"])), str(key["i"])
+    except (KeyError, ValueError):
+        raise InvalidArgument.field("page_token", "is not a token this API issued") from None
 
 
 async def list_users(identity: Identity, f: UserFilter) -> Page[Account]:
     if len(f.query) > 254:
         raise InvalidArgument.field("query", "must be at most 254 characters")
     size = paging.page_size(f.page_size, default=50, maximum=200)
-    key = paging.decode(f.page_token)
-    after: tuple[datetime, str] | None = None
-    if key is not None:
-        try:
-            after = (datetime.fromisoformat(str(key["t"])), str(key["i"]))
-        except (KeyError, ValueError):
-            raise InvalidArgument.field("page_token", "is not a token this API issued") from None
+    after = _users_after(f.page_token)
 
-    def work(s: Session) -> Page[Account]:
-        users = repo.list_users(
-            s, query=f.query.strip(), role=f.role, status=f.status, limit=size + 1, after=after
+    def work(uow: IdentityUnitOfWork) -> Page[Account]:
+        users = uow.users.newest_first(
+            text=f.query.strip(), role=f.role, status=f.status, limit=size + 1, after=after
         )
         more = len(users) > size
         users = users[:size]
-        providers = _providers(s, [u.id for u in users])
+        providers = uow.oauth_identities.providers_of_each([u.id for u in users])
         token = paging.encode({"t": users[-1].created_at.isoformat(), "i": users[-1].id}) if more else ""
         return Page([Account(u, providers[u.id]) for u in users], token)
 
-    return await identity.db.run(work)
+    return await identity.transactions.run(work)
 
 
-def _guard_last_admin(s: Session, user_id: str) -> None:
+def _guard_last_admin(uow: IdentityUnitOfWork, user_id: str) -> None:
     """Refuses a change that would leave no active admin. The admins' rows are locked first,
     so two admins demoting each other at once cannot both pass."""
-    admins = repo.lock_active_admins(s)
-    if admins == [user_id]:
+    if uow.users.lock_active_admins() == [user_id]:
         raise FailedPrecondition(LAST_ADMIN)
+
+
+def _target(uow: IdentityUnitOfWork, user_id: str) -> User:
+    user = uow.users.get(user_id, for_update=True)
+    if user is None:
+        raise NotFound(f"no user {user_id}")
+    return user
 
 
 async def set_role(identity: Identity, actor_id: str, user_id: str, role: str, client: Client) -> Account:
@@ -90,20 +87,18 @@ async def set_role(identity: Identity, actor_id: str, user_id: str, role: str, c
     if role not in ROLES:
         raise InvalidArgument.field("role", "must be ROLE_USER or ROLE_ADMIN")
 
-    def work(s: Session) -> tuple[Account, bool]:
-        user = repo.get_user(s, user_id, lock=True)
-        if user is None:
-            raise NotFound(f"no user {user_id}")
-        if user.role == "admin" and role != "admin" and user.status == "active":
-            _guard_last_admin(s, user.id)
+    def work(uow: IdentityUnitOfWork) -> tuple[Account, bool]:
+        user = _target(uow, user_id)
+        if user.role == ADMIN and role != ADMIN and user.is_active:
+            _guard_last_admin(uow, user.id)
         before = audit.snapshot(user, ("role",))
         changed = user.role != role
-        user.role = role
         if changed:
+            user.role = role
             user.updated_at = identity.now()
-        audit.record(
-            s,
-            identity,
+            uow.users.save(user)
+        identity.record(
+            uow,
             "admin.user.role_changed",
             client,
             actor_id=actor_id,
@@ -112,9 +107,9 @@ async def set_role(identity: Identity, actor_id: str, user_id: str, role: str, c
             after={"role": role},
             detail={"changed": changed},
         )
-        return Account(user, repo.linked_providers(s, user.id)), changed
+        return account_of(uow, user), changed
 
-    account, changed = await identity.db.run(work)
+    account, changed = await identity.transactions.run(work)
     if changed:
         # Tokens carry the role: those issued before the change must not keep the old one.
         await identity.revocations.revoke_subject(user_id)
@@ -129,23 +124,21 @@ async def suspend_user(
     if len(reason) > 500:
         raise InvalidArgument.field("reason", "must be at most 500 characters")
 
-    def work(s: Session) -> tuple[Account, list[str]]:
-        user = repo.get_user(s, user_id, lock=True)
-        if user is None:
-            raise NotFound(f"no user {user_id}")
-        if suspended and user.role == "admin" and user.status == "active":
-            _guard_last_admin(s, user.id)
+    def work(uow: IdentityUnitOfWork) -> tuple[Account, list[str]]:
+        user = _target(uow, user_id)
+        if suspended and user.role == ADMIN and user.is_active:
+            _guard_last_admin(uow, user.id)
         before = audit.snapshot(user, ("status", "suspended_reason"))
         now = identity.now()
         ended: list[str] = []
-        user.status = "suspended" if suspended else "active"
+        user.status = SUSPENDED if suspended else ACTIVE
         user.suspended_reason = (reason or None) if suspended else None
         user.updated_at = now
+        uow.users.save(user)
         if suspended:
-            ended = repo.revoke_user_sessions(s, user.id, now, "suspended")
-        audit.record(
-            s,
-            identity,
+            ended = uow.sign_in_sessions.revoke_all_of(user.id, now, "suspended")
+        identity.record(
+            uow,
             "admin.user.suspended" if suspended else "admin.user.reinstated",
             client,
             actor_id=actor_id,
@@ -154,9 +147,9 @@ async def suspend_user(
             after=audit.snapshot(user, ("status", "suspended_reason")),
             detail={"sessions_ended": len(ended)},
         )
-        return Account(user, repo.linked_providers(s, user.id)), ended
+        return account_of(uow, user), ended
 
-    account, ended = await identity.db.run(work)
+    account, ended = await identity.transactions.run(work)
     if suspended:
         await identity.revocations.revoke_subject(user_id)
         for session_id in ended:
@@ -164,45 +157,81 @@ async def suspend_user(
     return account
 
 
+def ensure_admin(
+    uow: IdentityUnitOfWork, now: datetime, email: str, password_hash: str, display_name: str
+) -> tuple[str, bool]:
+    """The first admin (the admin command line): creates an active, verified admin, or makes the
+    account with this email one, its password set too. Returns (user id, created); audited as
+    done by "system"."""
+    user = uow.users.by_email(email)
+    created = user is None
+    before = {} if user is None else audit.snapshot(user, PROFILE_FIELDS)
+    if user is None:
+        user = User(
+            id=str(uuid.uuid4()), email=email, display_name=display_name, created_at=now, updated_at=now
+        )
+    user.password_hash = password_hash
+    user.email_verified = True
+    user.role = ADMIN
+    user.status = ACTIVE
+    user.suspended_reason = None
+    if display_name:
+        user.display_name = display_name
+    user.updated_at = now
+    if created:
+        uow.users.add(user)
+    else:
+        uow.users.save(user)
+    old, new = audit.changes(before, audit.snapshot(user, PROFILE_FIELDS))
+    audit.record(
+        uow.audit,
+        now,
+        "admin.cli.admin_created" if created else "admin.cli.admin_promoted",
+        ADMIN_CLI,
+        actor_id="system",
+        subject_id=user.id,
+        before=old or None,
+        after=new,
+    )
+    return user.id, created
+
+
 @dataclass(frozen=True)
 class AuditFilter:
-    actor_id: str = ""
-    subject_id: str = ""
-    action: str = ""
-    since: datetime | None = None
-    until: datetime | None = None
+    query: AuditQuery = field(default_factory=AuditQuery)
     page_size: int = 0
     page_token: str = ""
 
 
+def _events_before(page_token: str) -> int | None:
+    """The id an audit page token carries: the next page holds older events."""
+    key = paging.decode(page_token)
+    if key is None:
+        return None
+    value = key.get("i")
+    if not isinstance(value, int):
+        raise InvalidArgument.field("page_token", "is not a token this API issued")
+    return value
+
+
 async def list_audit_events(identity: Identity, f: AuditFilter) -> Page[AuditEvent]:
-    for name, text in (("actor_id", f.actor_id), ("subject_id", f.subject_id), ("action", f.action)):
+    query = f.query
+    for name, text in (
+        ("actor_id", query.actor_id),
+        ("subject_id", query.subject_id),
+        ("action", query.action),
+    ):
         if len(text) > 64:
             raise InvalidArgument.field(name, "must be at most 64 characters")
-    if f.since and f.until and f.since >= f.until:
+    if query.since and query.until and query.since >= query.until:
         raise InvalidArgument.field("until", "must be after since")
     size = paging.page_size(f.page_size, default=100, maximum=500)
-    key = paging.decode(f.page_token)
-    before_id = None
-    if key is not None:
-        value = key.get("i")
-        if not isinstance(value, int):
-            raise InvalidArgument.field("page_token", "is not a token this API issued")
-        before_id = value
+    before_id = _events_before(f.page_token)
 
-    def work(s: Session) -> Page[AuditEvent]:
-        events = repo.list_audit_events(
-            s,
-            actor_id=f.actor_id,
-            subject_id=f.subject_id,
-            action=f.action,
-            since=f.since,
-            until=f.until,
-            limit=size + 1,
-            before_id=before_id,
-        )
+    def work(uow: IdentityUnitOfWork) -> Page[AuditEvent]:
+        events = uow.audit.newest_first(query, limit=size + 1, before_id=before_id)
         more = len(events) > size
         events = events[:size]
         return Page(events, paging.encode({"i": events[-1].id}) if more else "")
 
-    return await identity.db.run(work)
+    return await identity.transactions.run(work)

@@ -1,5 +1,5 @@
-"""What the identity use cases share: the caller's client, the policy (TTLs, limits) and the
-ports they talk to. Built once by business.identity.wiring; plain data, no gRPC."""
+"""What the identity use cases share: the policy (TTLs, limits), the clock and the ports they talk
+to. Built once by business.identity.wiring (and by tests, with fakes where they like)."""
 
 from __future__ import annotations
 
@@ -10,28 +10,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from business.identity.adapters.mail import Mailer
-from business.identity.adapters.sms import SmsSender
-from business.identity.data.db import IdentityDb
+from business.audit import domain as audit
+from business.audit.domain import Client
 from business.identity.domain.access_tokens import AccessTokenIssuer
 from business.identity.domain.passwords import PasswordHasher
+from business.identity.domain.ports import IdentityUnitOfWork, Mailer, Revocations, SmsSender, Transactions
 from business.identity.domain.secret_box import SecretBox
 from business.identity.domain.throttle import AttemptLimiter
-from service_runtime.revocations import Revocations
 
 log = logging.getLogger("business.identity")
 
-
-@dataclass(frozen=True)
-class Client:
-    """Who is on the other end, for sessions, throttling and the audit log."""
-
-    ip: str = ""
-    user_agent: str = ""
-    request_id: str = ""
-
-
-SYSTEM = Client(ip="", user_agent="admin-cli", request_id="")
+# The admin command line, as the audit log names it.
+ADMIN_CLI = Client(ip="", user_agent="admin-cli", request_id="")
 
 
 @dataclass(frozen=True)
@@ -57,7 +47,7 @@ def utcnow() -> datetime:
 
 @dataclass
 class Identity:
-    db: IdentityDb
+    transactions: Transactions
     hasher: PasswordHasher
     limiter: AttemptLimiter
     mailer: Mailer
@@ -71,6 +61,16 @@ class Identity:
 
     def now(self) -> datetime:
         return self.clock()
+
+    def record(self, uow: IdentityUnitOfWork, action: str, client: Client, **fields: Any) -> None:
+        """An audit entry, dated now, in the unit of work's transaction (see audit.domain.record)."""
+        audit.record(uow.audit, self.now(), action, client, **fields)
+
+    async def record_failure(self, action: str, client: Client, **fields: Any) -> None:
+        """A failed attempt that changes nothing else: its audit entry is its own transaction."""
+        await self.transactions.run(
+            lambda uow: self.record(uow, action, client, outcome=audit.FAILED, **fields)
+        )
 
     def in_background(self, work: Coroutine[Any, Any, None], what: str) -> None:
         """Deliver a message without making the caller wait for it. Used where waiting would
@@ -92,6 +92,6 @@ class Identity:
             await asyncio.gather(*list(self._background), return_exceptions=True)
 
     async def close(self) -> None:
+        """Deliveries finished, counters closed; the store belongs to the service and closes with it."""
         await self.drain()
         await self.limiter.counters.close()
-        self.db.close()

@@ -6,15 +6,13 @@ import asyncio
 import uuid
 from datetime import timedelta
 
-from sqlalchemy.orm import Session
-
-from business.identity.data import repositories as repo
-from business.identity.data.tables import OneTimeCode, User
-from business.identity.domain import audit
-from business.identity.domain.context import Client, Identity
+from business.audit.domain import Client
+from business.identity.domain.context import Identity
 from business.identity.domain.emails import password_reset_email, verification_email
+from business.identity.domain.entities import OneTimeCode, User
 from business.identity.domain.one_time_secrets import digest, new_opaque_token
 from business.identity.domain.passwords import MAX_PASSWORD_LENGTH, check_password_policy
+from business.identity.domain.ports import IdentityUnitOfWork
 from business.identity.domain.validation import normalize_email
 from service_runtime.errors import InvalidArgument, NotFound
 
@@ -27,13 +25,13 @@ INVALID_LINK = "this link is invalid, expired or already used"
 MAIL_SCOPE = "mail"
 
 
-def new_link(s: Session, identity: Identity, user: User, purpose: str) -> str:
+def new_link(uow: IdentityUnitOfWork, identity: Identity, user: User, purpose: str) -> str:
     """A fresh link for `purpose`; older open links of the same purpose stop working."""
     now = identity.now()
     ttl = identity.policy.verify_link_ttl_s if purpose == EMAIL_VERIFY else identity.policy.reset_link_ttl_s
-    repo.retire_codes(s, purpose, now, user_id=user.id)
+    uow.one_time_codes.retire(purpose, now, user_id=user.id)
     token = new_opaque_token()
-    s.add(
+    uow.one_time_codes.add(
         OneTimeCode(
             id=str(uuid.uuid4()),
             user_id=user.id,
@@ -56,12 +54,12 @@ def _token_field(token: str) -> str:
     return token
 
 
-def _redeem(s: Session, identity: Identity, purpose: str, token: str) -> User:
+def _redeem(uow: IdentityUnitOfWork, identity: Identity, purpose: str, token: str) -> User:
     """Consumes the link's code (single use) and returns its user, in the caller's transaction."""
-    code = repo.code_by_digest(s, purpose, digest(token))
-    if code is None or not code.user_id or not repo.consume_code(s, code.id, identity.now()):
+    code = uow.one_time_codes.by_digest(purpose, digest(token))
+    if code is None or not code.user_id or not uow.one_time_codes.consume(code.id, identity.now()):
         raise InvalidArgument.field("token", INVALID_LINK)
-    user = repo.get_user(s, code.user_id, lock=True)
+    user = uow.users.get(code.user_id, for_update=True)
     # A link mailed to an address the account no longer has proves nothing about the account.
     if user is None or user.email != code.target:
         raise InvalidArgument.field("token", INVALID_LINK)
@@ -71,14 +69,14 @@ def _redeem(s: Session, identity: Identity, purpose: str, token: str) -> User:
 async def verify_email(identity: Identity, token: str, client: Client) -> None:
     token = _token_field(token)
 
-    def work(s: Session) -> None:
-        user = _redeem(s, identity, EMAIL_VERIFY, token)
+    def work(uow: IdentityUnitOfWork) -> None:
+        user = _redeem(uow, identity, EMAIL_VERIFY, token)
         if not user.email_verified:
             user.email_verified = True
             user.updated_at = identity.now()
-            audit.record(
-                s,
-                identity,
+            uow.users.save(user)
+            identity.record(
+                uow,
                 "auth.email.verified",
                 client,
                 actor_id=user.id,
@@ -88,30 +86,26 @@ async def verify_email(identity: Identity, token: str, client: Client) -> None:
             )
 
     try:
-        await identity.db.run(work)
+        await identity.transactions.run(work)
     except InvalidArgument:
-        await audit.record_alone(
-            identity, "auth.email.verify_failed", client, detail={"reason": "invalid_link"}
-        )
+        await identity.record_failure("auth.email.verify_failed", client, detail={"reason": "invalid_link"})
         raise
 
 
 async def resend_verification(identity: Identity, user_id: str, client: Client) -> bool:
     await identity.limiter.check(MAIL_SCOPE, user_id, client.ip)
 
-    def work(s: Session) -> tuple[User, str] | None:
-        user = repo.get_user(s, user_id)
+    def work(uow: IdentityUnitOfWork) -> tuple[User, str] | None:
+        user = uow.users.get(user_id)
         if user is None:
             raise NotFound("account not found")
         if user.email_verified:
             return None
-        link = new_link(s, identity, user, EMAIL_VERIFY)
-        audit.record(
-            s, identity, "user.email.verification_sent", client, actor_id=user.id, subject_id=user.id
-        )
+        link = new_link(uow, identity, user, EMAIL_VERIFY)
+        identity.record(uow, "user.email.verification_sent", client, actor_id=user.id, subject_id=user.id)
         return user, link
 
-    sent = await identity.db.run(work)
+    sent = await identity.transactions.run(work)
     if sent is None:
         return False
     await identity.limiter.record_failure(MAIL_SCOPE, user_id, client.ip)  # counts sends, not failures
@@ -124,15 +118,15 @@ async def forgot_password(identity: Identity, email: str, client: Client) -> str
     await identity.limiter.check(MAIL_SCOPE, email_n, client.ip)
     await identity.limiter.record_failure(MAIL_SCOPE, email_n, client.ip)
 
-    def work(s: Session) -> tuple[User, str] | None:
-        user = repo.user_by_email(s, email_n)
-        if user is None or user.status != "active":
+    def work(uow: IdentityUnitOfWork) -> tuple[User, str] | None:
+        user = uow.users.by_email(email_n)
+        if user is None or not user.is_active:
             return None
-        link = new_link(s, identity, user, PASSWORD_RESET)
-        audit.record(s, identity, "auth.password.reset_requested", client, subject_id=user.id)
+        link = new_link(uow, identity, user, PASSWORD_RESET)
+        identity.record(uow, "auth.password.reset_requested", client, subject_id=user.id)
         return user, link
 
-    found = await identity.db.run(work)
+    found = await identity.transactions.run(work)
     if found is not None:
         # Not awaited: an unknown address sends nothing, and the answer must not take longer
         # for a known one.
@@ -151,18 +145,18 @@ async def reset_password(identity: Identity, token: str, new_password: str, clie
     check_password_policy(new_password, field="new_password")
     new_hash = await asyncio.to_thread(identity.hasher.hash, new_password)
 
-    def work(s: Session) -> str:
-        user = _redeem(s, identity, PASSWORD_RESET, token)
+    def work(uow: IdentityUnitOfWork) -> str:
+        user = _redeem(uow, identity, PASSWORD_RESET, token)
         check_password_policy(new_password, field="new_password", email=user.email)
         user.password_hash = new_hash
         # The link reached the mailbox: the address is proven.
         was_verified = user.email_verified
         user.email_verified = True
         user.updated_at = identity.now()
-        ended = repo.revoke_user_sessions(s, user.id, identity.now(), "password_reset")
-        audit.record(
-            s,
-            identity,
+        uow.users.save(user)
+        ended = uow.sign_in_sessions.revoke_all_of(user.id, identity.now(), "password_reset")
+        identity.record(
+            uow,
             "auth.password.reset",
             client,
             actor_id=user.id,
@@ -174,11 +168,11 @@ async def reset_password(identity: Identity, token: str, new_password: str, clie
         return user.id
 
     try:
-        user_id = await identity.db.run(work)
+        user_id = await identity.transactions.run(work)
     except InvalidArgument as error:
         if any(v.field == "token" for v in error.violations):
-            await audit.record_alone(
-                identity, "auth.password.reset_failed", client, detail={"reason": "invalid_link"}
+            await identity.record_failure(
+                "auth.password.reset_failed", client, detail={"reason": "invalid_link"}
             )
         raise
     # Every access token issued until now stops working, whatever its session.

@@ -5,13 +5,11 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy.orm import Session
-
-from business.identity.data import repositories as repo
-from business.identity.data.tables import OAuthIdentity, User
-from business.identity.domain import audit
+from business.audit.domain import Client
 from business.identity.domain.accounts import complete_sign_in
-from business.identity.domain.context import Client, Identity
+from business.identity.domain.context import Identity
+from business.identity.domain.entities import OAuthIdentity, User
+from business.identity.domain.ports import IdentityUnitOfWork
 from business.identity.domain.sessions import SignInResult
 from business.identity.domain.validation import (
     MAX_DISPLAY_NAME_LENGTH,
@@ -54,106 +52,121 @@ def _validated(profile: ProviderProfile) -> ProviderProfile:
     return ProviderProfile(provider, subject, email, profile.email_verified, name)
 
 
+@dataclass(frozen=True)
+class _Refusal:
+    """A sign-in refused; what the transaction wrote until then stays. The reason (and the account
+    concerned) go to the audit log."""
+
+    reason: str
+    user_id: str = ""
+
+
+def _link(uow: IdentityUnitOfWork, identity: Identity, user: User, p: ProviderProfile) -> None:
+    uow.oauth_identities.add(
+        OAuthIdentity(
+            provider=p.provider, subject=p.subject, user_id=user.id, email=p.email, created_at=identity.now()
+        )
+    )
+
+
+def _claim_unproven_account(uow: IdentityUnitOfWork, identity: Identity, user: User) -> list[str]:
+    """Someone registered this address without proving it; the provider now proves the real owner.
+    Drops what the unproven registrant may have set up; returns the sessions ended."""
+    user.password_hash = None
+    user.totp_enabled = False
+    user.totp_secret_encrypted = None
+    uow.backup_codes.delete_all(user.id)
+    ended = uow.sign_in_sessions.revoke_all_of(user.id, identity.now(), "account_claimed_by_oauth")
+    user.email_verified = True
+    return ended
+
+
+def _link_existing_account(
+    uow: IdentityUnitOfWork, identity: Identity, user: User, p: ProviderProfile, client: Client
+) -> list[str]:
+    """Links the provider to `user`, the account with the provider's (verified) email; returns
+    the sessions of an unproven registrant it ended."""
+    uow.users.get(user.id, for_update=True)  # the row stays locked from here on
+    detail: dict[str, object] = {"provider": p.provider}
+    ended: list[str] = []
+    if not user.email_verified:
+        ended = _claim_unproven_account(uow, identity, user)
+        detail["password_cleared"] = True
+    _link(uow, identity, user, p)
+    user.updated_at = identity.now()
+    uow.users.save(user)
+    identity.record(
+        uow,
+        "auth.oauth.linked",
+        client,
+        actor_id=user.id,
+        subject_id=user.id,
+        after={"linked_provider": p.provider},
+        detail=detail,
+    )
+    return ended
+
+
+def _create_account(uow: IdentityUnitOfWork, identity: Identity, p: ProviderProfile, client: Client) -> User:
+    now = identity.now()
+    user = User(
+        id=str(uuid.uuid4()),
+        email=p.email,
+        email_verified=p.email_verified,
+        display_name=p.display_name,
+        created_at=now,
+        updated_at=now,
+    )
+    uow.users.add(user)
+    _link(uow, identity, user, p)
+    identity.record(
+        uow,
+        "auth.oauth.account_created",
+        client,
+        actor_id=user.id,
+        subject_id=user.id,
+        after={"email": user.email, "email_verified": user.email_verified, "linked_provider": p.provider},
+    )
+    return user
+
+
+def _sign_in(
+    uow: IdentityUnitOfWork, identity: Identity, p: ProviderProfile, client: Client
+) -> OAuthOutcome | _Refusal:
+    """Finds the linked account, or links the one with the same email (verified by the provider),
+    or creates one; then signs in (one transaction)."""
+    known = uow.oauth_identities.get(p.provider, p.subject)
+    created = linked = False
+    ended: list[str] = []
+    if known is not None:
+        user = uow.users.get(known.user_id, for_update=True)
+        assert user is not None
+    elif (existing := uow.users.by_email(p.email)) is not None:
+        if not p.email_verified:
+            return _Refusal("unverified_email_matches_account")
+        user = existing
+        ended = _link_existing_account(uow, identity, user, p, client)
+        linked = True
+    else:
+        user = _create_account(uow, identity, p, client)
+        created = True
+    if not user.is_active:
+        return _Refusal("suspended", user.id)
+    result = complete_sign_in(uow, identity, user.id, f"oauth:{p.provider}", client)
+    return OAuthOutcome(result, user.id, created, linked, tuple(ended))
+
+
 async def complete_oauth_login(identity: Identity, profile: ProviderProfile, client: Client) -> OAuthOutcome:
     p = _validated(profile)
-    method = f"oauth:{p.provider}"
-
-    def work(s: Session) -> OAuthOutcome | str:
-        now = identity.now()
-        created = linked = False
-        cleared_sessions: list[str] = []
-        known = repo.oauth_identity(s, p.provider, p.subject)
-        if known is not None:
-            user = repo.get_user(s, known.user_id, lock=True)
-            assert user is not None
-        else:
-            existing = repo.user_by_email(s, p.email)
-            if existing is not None:
-                if not p.email_verified:
-                    return "unverified_email_matches_account"
-                user = existing
-                repo.get_user(s, user.id, lock=True)
-                detail: dict[str, object] = {"provider": p.provider}
-                if not user.email_verified:
-                    # Someone registered this address without proving it; the provider now proves
-                    # the real owner. Drop what the unproven registrant may have set up.
-                    user.password_hash = None
-                    user.totp_enabled = False
-                    user.totp_secret_encrypted = None
-                    repo.delete_backup_codes(s, user.id)
-                    cleared_sessions = repo.revoke_user_sessions(s, user.id, now, "account_claimed_by_oauth")
-                    user.email_verified = True
-                    detail["password_cleared"] = True
-                s.add(
-                    OAuthIdentity(
-                        provider=p.provider, subject=p.subject, user_id=user.id, email=p.email, created_at=now
-                    )
-                )
-                user.updated_at = now
-                linked = True
-                audit.record(
-                    s,
-                    identity,
-                    "auth.oauth.linked",
-                    client,
-                    actor_id=user.id,
-                    subject_id=user.id,
-                    after={"linked_provider": p.provider},
-                    detail=detail,
-                )
-            else:
-                user = User(
-                    id=str(uuid.uuid4()),
-                    email=p.email,
-                    email_verified=p.email_verified,
-                    password_hash=None,
-                    display_name=p.display_name,
-                    role="user",
-                    status="active",
-                    plan="free",
-                    totp_enabled=False,
-                    phone_verified=False,
-                    created_at=now,
-                    updated_at=now,
-                )
-                s.add(user)
-                s.flush()
-                s.add(
-                    OAuthIdentity(
-                        provider=p.provider, subject=p.subject, user_id=user.id, email=p.email, created_at=now
-                    )
-                )
-                created = True
-                audit.record(
-                    s,
-                    identity,
-                    "auth.oauth.account_created",
-                    client,
-                    actor_id=user.id,
-                    subject_id=user.id,
-                    after={
-                        "email": user.email,
-                        "email_verified": user.email_verified,
-                        "linked_provider": p.provider,
-                    },
-                )
-        if user.status != "active":
-            return "suspended:" + user.id
-        s.flush()
-        result = complete_sign_in(s, identity, user.id, method, client)
-        return OAuthOutcome(result, user.id, created, linked, tuple(cleared_sessions))
-
-    outcome = await identity.db.run(work)
-    if isinstance(outcome, str):
-        reason, _, user_id = outcome.partition(":")
-        await audit.record_alone(
-            identity,
+    outcome = await identity.transactions.run(lambda uow: _sign_in(uow, identity, p, client))
+    if isinstance(outcome, _Refusal):
+        await identity.record_failure(
             "auth.oauth.failed",
             client,
-            subject_id=user_id,
-            detail={"reason": reason, "provider": p.provider},
+            subject_id=outcome.user_id,
+            detail={"reason": outcome.reason, "provider": p.provider},
         )
-        if reason == "suspended":
+        if outcome.reason == "suspended":
             raise Unauthenticated("sign-in refused")
         raise FailedPrecondition(
             "an account already uses this email; sign in to it first (the provider did not verify the email)"

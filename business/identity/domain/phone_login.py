@@ -6,14 +6,13 @@ import hmac
 import uuid
 from datetime import timedelta
 
-from sqlalchemy.orm import Session
-
-from business.identity.data import repositories as repo
-from business.identity.data.tables import OneTimeCode
-from business.identity.domain import audit
+from business.audit import domain as audit
+from business.audit.domain import Client
 from business.identity.domain.accounts import complete_sign_in
-from business.identity.domain.context import Client, Identity
+from business.identity.domain.context import Identity
+from business.identity.domain.entities import OneTimeCode
 from business.identity.domain.one_time_secrets import code_digest, new_numeric_code, new_salt
+from business.identity.domain.ports import IdentityUnitOfWork
 from business.identity.domain.sessions import SignInResult
 from business.identity.domain.validation import normalize_phone
 from service_runtime.errors import InvalidArgument, Unauthenticated
@@ -33,14 +32,14 @@ async def start_phone_login(identity: Identity, phone_number: str, client: Clien
     ttl = identity.policy.sms_code_ttl_s
     code = new_numeric_code()
 
-    def work(s: Session) -> bool:
-        user = repo.user_by_phone(s, phone)
-        if user is None or user.status != "active":
+    def work(uow: IdentityUnitOfWork) -> bool:
+        user = uow.users.by_phone(phone)
+        if user is None or not user.is_active:
             return False
         now = identity.now()
-        repo.retire_codes(s, PHONE_LOGIN, now, target=phone)
+        uow.one_time_codes.retire(PHONE_LOGIN, now, target=phone)
         salt = new_salt()
-        s.add(
+        uow.one_time_codes.add(
             OneTimeCode(
                 id=str(uuid.uuid4()),
                 user_id=user.id,
@@ -52,10 +51,10 @@ async def start_phone_login(identity: Identity, phone_number: str, client: Clien
                 expires_at=now + timedelta(seconds=ttl),
             )
         )
-        audit.record(s, identity, "auth.phone.code_sent", client, subject_id=user.id)
+        identity.record(uow, "auth.phone.code_sent", client, subject_id=user.id)
         return True
 
-    if await identity.db.run(work):
+    if await identity.transactions.run(work):
         body = (
             f"Your {identity.policy.totp_issuer} sign-in code is {code}. It expires in {ttl // 60} minutes."
         )
@@ -74,8 +73,8 @@ async def verify_phone_login(
     if len(code) > 16:
         raise InvalidArgument.field("code", "must be at most 16 characters")
     await identity.limiter.check(CODE_SCOPE, phone, client.ip)
-    stored = await identity.db.run(
-        lambda s: repo.latest_code_for_target(s, PHONE_LOGIN, phone, identity.now())
+    stored = await identity.transactions.run(
+        lambda uow: uow.one_time_codes.latest_open(PHONE_LOGIN, phone, identity.now())
     )
     if (
         stored is None
@@ -83,12 +82,13 @@ async def verify_phone_login(
         or not hmac.compare_digest(stored.digest, code_digest(code, stored.salt))
     ):
 
-        def count(s: Session) -> None:
+        def count(uow: IdentityUnitOfWork) -> None:
             if stored is not None:
-                repo.count_code_attempt(s, stored.id, identity.policy.sms_code_max_attempts, identity.now())
-            audit.record(
-                s,
-                identity,
+                uow.one_time_codes.count_wrong_answer(
+                    stored.id, identity.policy.sms_code_max_attempts, identity.now()
+                )
+            identity.record(
+                uow,
                 "auth.phone.failed",
                 client,
                 outcome=audit.FAILED,
@@ -96,31 +96,31 @@ async def verify_phone_login(
                 detail={"reason": "wrong_code" if stored else "no_open_code"},
             )
 
-        await identity.db.run(count)
+        await identity.transactions.run(count)
         await identity.limiter.record_failure(CODE_SCOPE, phone, client.ip)
         raise Unauthenticated(INVALID_CODE)
     user_id = stored.user_id
 
-    def work(s: Session) -> SignInResult:
-        if not repo.consume_code(s, stored.id, identity.now()):
+    def work(uow: IdentityUnitOfWork) -> SignInResult:
+        if not uow.one_time_codes.consume(stored.id, identity.now()):
             raise Unauthenticated(INVALID_CODE)
-        user = repo.get_user(s, user_id, lock=True)
+        user = uow.users.get(user_id, for_update=True)
         if user is None or user.phone_number != phone:
             raise Unauthenticated(INVALID_CODE)
         if not user.phone_verified:
             user.phone_verified = True
             user.updated_at = identity.now()
-        audit.record(
-            s,
-            identity,
+            uow.users.save(user)
+        identity.record(
+            uow,
             "auth.phone.verified",
             client,
             actor_id=user.id,
             subject_id=user.id,
             after={"phone_verified": True},
         )
-        return complete_sign_in(s, identity, user.id, "phone", client)
+        return complete_sign_in(uow, identity, user.id, "phone", client)
 
-    result = await identity.db.run(work)
+    result = await identity.transactions.run(work)
     await identity.limiter.record_success(CODE_SCOPE, phone)
     return result

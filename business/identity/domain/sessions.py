@@ -7,14 +7,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy.orm import Session
-
-from business.identity.data import repositories as repo
-from business.identity.data.tables import RefreshToken, User
-from business.identity.data.tables import Session as SignInSession
-from business.identity.domain import audit
-from business.identity.domain.context import Client, Identity
+from business.audit import domain as audit
+from business.audit.domain import Client
+from business.identity.domain.context import Identity
+from business.identity.domain.entities import RefreshToken, SignInSession, User
 from business.identity.domain.one_time_secrets import digest, new_opaque_token
+from business.identity.domain.ports import IdentityUnitOfWork
 from service_runtime.errors import InvalidArgument, NotFound, Unauthenticated
 
 MAX_TOKEN_LENGTH = 512
@@ -42,14 +40,17 @@ class Challenge:
 SignInResult = TokenPair | Challenge
 
 
-def _issue_refresh(s: Session, identity: Identity, session: SignInSession) -> str:
+def _issue_refresh(uow: IdentityUnitOfWork, identity: Identity, session: SignInSession) -> str:
     now = identity.now()
     token = new_opaque_token()
     expires_at = now + timedelta(seconds=identity.policy.refresh_ttl_s)
-    s.add(RefreshToken(digest=digest(token), session_id=session.id, issued_at=now, expires_at=expires_at))
+    uow.refresh_tokens.add(
+        RefreshToken(digest=digest(token), session_id=session.id, issued_at=now, expires_at=expires_at)
+    )
     # A session lives as long as its newest refresh token.
     session.expires_at = expires_at
     session.last_used_at = now
+    uow.sign_in_sessions.save(session)
     return token
 
 
@@ -60,8 +61,10 @@ def _pair(identity: Identity, user: User, session_id: str, refresh_token: str) -
     return TokenPair(access, identity.tokens.ttl_s, refresh_token, identity.policy.refresh_ttl_s, session_id)
 
 
-def open_session(s: Session, identity: Identity, user: User, method: str, client: Client) -> TokenPair:
-    """A completed sign-in, inside the caller's transaction (which also holds its audit row)."""
+def open_session(
+    uow: IdentityUnitOfWork, identity: Identity, user: User, method: str, client: Client
+) -> TokenPair:
+    """A completed sign-in, inside the caller's unit of work (which also holds its audit entry)."""
     now = identity.now()
     session = SignInSession(
         id=str(uuid.uuid4()),
@@ -73,13 +76,12 @@ def open_session(s: Session, identity: Identity, user: User, method: str, client
         last_used_at=now,
         expires_at=now,
     )
-    s.add(session)
-    s.flush()  # the session row before its refresh token (no ORM relationship orders them)
-    refresh = _issue_refresh(s, identity, session)
+    uow.sign_in_sessions.add(session)  # the session before its refresh token
+    refresh = _issue_refresh(uow, identity, session)
     user.last_login_at = now
-    audit.record(
-        s,
-        identity,
+    uow.users.save(user)
+    identity.record(
+        uow,
         "auth.login.succeeded",
         client,
         actor_id=user.id,
@@ -100,28 +102,29 @@ def _token_digest(refresh_token: str) -> str:
 
 @dataclass(frozen=True)
 class _Presented:
+    """A refresh token as presented: the token, its session and its user."""
+
     token: RefreshToken
     session: SignInSession
     user: User
 
 
-def _presented(s: Session, token_digest: str) -> _Presented | None:
-    token = repo.get_refresh_token(s, token_digest)
+def _presented(uow: IdentityUnitOfWork, token_digest: str) -> _Presented | None:
+    token = uow.refresh_tokens.get(token_digest)
     if token is None:
         return None
-    session = repo.get_session(s, token.session_id)
-    user = repo.get_user(s, session.user_id) if session else None
+    session = uow.sign_in_sessions.get(token.session_id)
+    user = uow.users.get(session.user_id) if session else None
     if session is None or user is None:
         return None
     return _Presented(token, session, user)
 
 
 async def _revoke_family(identity: Identity, found: _Presented, client: Client) -> None:
-    def work(s: Session) -> None:
-        repo.revoke_session(s, found.session.id, identity.now(), "refresh_reuse")
-        audit.record(
-            s,
-            identity,
+    def work(uow: IdentityUnitOfWork) -> None:
+        uow.sign_in_sessions.revoke(found.session.id, identity.now(), "refresh_reuse")
+        identity.record(
+            uow,
             "auth.refresh.reuse_detected",
             client,
             outcome=audit.FAILED,
@@ -129,63 +132,68 @@ async def _revoke_family(identity: Identity, found: _Presented, client: Client) 
             detail={"session_id": found.session.id},
         )
 
-    await identity.db.run(work)
+    await identity.transactions.run(work)
     await identity.revocations.revoke_session(found.session.id)
+
+
+def _refusal(found: _Presented, identity: Identity) -> str:
+    """Why a presented, unspent token may not be rotated ("" when it may)."""
+    if found.session.revoked_at is not None:
+        return "session_revoked"
+    if found.token.expires_at <= identity.now():
+        return "expired"
+    if not found.user.is_active:
+        return "suspended"
+    return ""
+
+
+def _rotate(
+    uow: IdentityUnitOfWork, identity: Identity, token_digest: str, found: _Presented, client: Client
+) -> TokenPair | None:
+    """Spends the token and issues its successor; None when a concurrent refresh spent it first
+    (or the session ended meanwhile)."""
+    if not uow.refresh_tokens.spend(token_digest, identity.now()):
+        return None
+    session = uow.sign_in_sessions.get(found.session.id)
+    user = uow.users.get(found.user.id)
+    if session is None or user is None or session.revoked_at is not None or not user.is_active:
+        return None
+    new_token = _issue_refresh(uow, identity, session)
+    identity.record(
+        uow,
+        "auth.refresh.succeeded",
+        client,
+        actor_id=user.id,
+        subject_id=user.id,
+        detail={"session_id": session.id},
+    )
+    return _pair(identity, user, session.id, new_token)
 
 
 async def refresh(identity: Identity, refresh_token: str, client: Client) -> TokenPair:
     token_digest = _token_digest(refresh_token)
     # Read first, outside the write: a token already spent when we first look is a replay
-    # (reuse); one still unspent that loses the conditional UPDATE below lost a race with a
+    # (reuse); one still unspent that loses the conditional spend below lost a race with a
     # concurrent refresh of the same token, and only that request is refused.
-    found = await identity.db.run(lambda s: _presented(s, token_digest))
+    found = await identity.transactions.run(lambda uow: _presented(uow, token_digest))
     if found is None:
-        await audit.record_alone(identity, "auth.refresh.failed", client, detail={"reason": "unknown_token"})
+        await identity.record_failure("auth.refresh.failed", client, detail={"reason": "unknown_token"})
         raise Unauthenticated(INVALID_REFRESH)
     if found.token.spent_at is not None:
         await _revoke_family(identity, found, client)
         raise Unauthenticated(INVALID_REFRESH)
-    now = identity.now()
-    reason = ""
-    if found.session.revoked_at is not None:
-        reason = "session_revoked"
-    elif found.token.expires_at <= now:
-        reason = "expired"
-    elif found.user.status != "active":
-        reason = "suspended"
+    reason = _refusal(found, identity)
     if reason:
-        await audit.record_alone(
-            identity,
+        await identity.record_failure(
             "auth.refresh.failed",
             client,
             subject_id=found.user.id,
             detail={"reason": reason, "session_id": found.session.id},
         )
         raise Unauthenticated(INVALID_REFRESH)
-
-    def rotate(s: Session) -> TokenPair | None:
-        if not repo.spend_refresh_token(s, token_digest, identity.now()):
-            return None
-        session = repo.get_session(s, found.session.id)
-        user = repo.get_user(s, found.user.id)
-        if session is None or user is None or session.revoked_at is not None or user.status != "active":
-            return None
-        new_token = _issue_refresh(s, identity, session)
-        audit.record(
-            s,
-            identity,
-            "auth.refresh.succeeded",
-            client,
-            actor_id=user.id,
-            subject_id=user.id,
-            detail={"session_id": session.id},
-        )
-        return _pair(identity, user, session.id, new_token)
-
-    pair = await identity.db.run(rotate)
+    pair = await identity.transactions.run(lambda uow: _rotate(uow, identity, token_digest, found, client))
     if pair is None:
-        await audit.record_alone(
-            identity,
+        await identity.record_failure(
             "auth.refresh.failed",
             client,
             subject_id=found.user.id,
@@ -197,17 +205,15 @@ async def refresh(identity: Identity, refresh_token: str, client: Client) -> Tok
 
 async def logout(identity: Identity, refresh_token: str, client: Client) -> None:
     token_digest = _token_digest(refresh_token)
-    found = await identity.db.run(lambda s: _presented(s, token_digest))
+    found = await identity.transactions.run(lambda uow: _presented(uow, token_digest))
     if found is None:
-        await audit.record_alone(identity, "auth.logout.failed", client, detail={"reason": "unknown_token"})
+        await identity.record_failure("auth.logout.failed", client, detail={"reason": "unknown_token"})
         raise Unauthenticated(INVALID_REFRESH)
 
-    def work(s: Session) -> None:
-        ended = repo.revoke_session(s, found.session.id, identity.now(), "logout")
-        if ended:
-            audit.record(
-                s,
-                identity,
+    def work(uow: IdentityUnitOfWork) -> None:
+        if uow.sign_in_sessions.revoke(found.session.id, identity.now(), "logout"):
+            identity.record(
+                uow,
                 "auth.logout",
                 client,
                 actor_id=found.user.id,
@@ -215,12 +221,14 @@ async def logout(identity: Identity, refresh_token: str, client: Client) -> None
                 detail={"session_id": found.session.id},
             )
 
-    await identity.db.run(work)
+    await identity.transactions.run(work)
     await identity.revocations.revoke_session(found.session.id)
 
 
 async def list_sessions(identity: Identity, user_id: str) -> list[SignInSession]:
-    return await identity.db.run(lambda s: repo.active_sessions(s, user_id, identity.now()))
+    return await identity.transactions.run(
+        lambda uow: uow.sign_in_sessions.active_of(user_id, identity.now())
+    )
 
 
 async def revoke_own_session(identity: Identity, user_id: str, session_id: str, client: Client) -> None:
@@ -230,15 +238,14 @@ async def revoke_own_session(identity: Identity, user_id: str, session_id: str, 
     if len(session_id) > 36:
         raise InvalidArgument.field("session_id", "must be at most 36 characters")
 
-    def work(s: Session) -> bool:
-        session = repo.get_session(s, session_id)
+    def work(uow: IdentityUnitOfWork) -> bool:
+        session = uow.sign_in_sessions.get(session_id)
         # Another user's session is answered like a missing one: ids reveal nothing.
         if session is None or session.user_id != user_id or session.revoked_at is not None:
             return False
-        repo.revoke_session(s, session_id, identity.now(), "revoked_by_user")
-        audit.record(
-            s,
-            identity,
+        uow.sign_in_sessions.revoke(session_id, identity.now(), "revoked_by_user")
+        identity.record(
+            uow,
             "user.session.revoked",
             client,
             actor_id=user_id,
@@ -247,6 +254,6 @@ async def revoke_own_session(identity: Identity, user_id: str, session_id: str, 
         )
         return True
 
-    if not await identity.db.run(work):
+    if not await identity.transactions.run(work):
         raise NotFound(f"no active session {session_id}")
     await identity.revocations.revoke_session(session_id)

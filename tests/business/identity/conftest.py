@@ -1,45 +1,30 @@
-"""Identity use cases on a real store: SQLite always, PostgreSQL when TEST_DATABASE_URL is set.
-
-PostgreSQL runs get their own throwaway database (created next to TEST_DATABASE_URL's and
-dropped at the end), so counts such as "active admins" are not disturbed by other tests.
-"""
+"""Identity use cases on a real store (`store` of tests/business/conftest.py: SQLite always,
+PostgreSQL when TEST_DATABASE_URL is set), with an outbox in place of mail and SMS."""
 
 from __future__ import annotations
 
-import os
 import re
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
-from business.data.database import migrate
-from business.identity.data.db import IdentityDb
+from business.audit.domain import Client
+from business.identity.adapters.attempt_counters import MemoryAttemptCounters
+from business.identity.data.repositories import SqlIdentityUnitOfWork
 from business.identity.domain.access_tokens import AccessTokenIssuer
-from business.identity.domain.context import Client, Identity, IdentityPolicy
+from business.identity.domain.context import Identity, IdentityPolicy
 from business.identity.domain.emails import OutgoingEmail
 from business.identity.domain.passwords import PasswordHasher
 from business.identity.domain.secret_box import SecretBox
-from business.identity.domain.throttle import AttemptLimiter, MemoryAttemptCounters
-from service_runtime.databases import normalize_url
+from business.identity.domain.throttle import AttemptLimiter
+from business.shared.database import BusinessStore
 from service_runtime.revocations import MemoryRevocations
 from service_runtime.signing_keys import SigningKeyStore
 
 CLIENT = Client(ip="203.0.113.7", user_agent="pytest", request_id="req-1")
 PASSWORD = "correct horse battery staple 42"
-IDENTITY_TABLES = (
-    "refresh_tokens",
-    "sessions",
-    "backup_codes",
-    "one_time_codes",
-    "oauth_identities",
-    "users",
-)
 
 
 @dataclass
@@ -87,47 +72,6 @@ class Clock:
         self.offset += timedelta(seconds=seconds)
 
 
-def _postgres_url() -> Iterator[str]:
-    base = os.environ.get("TEST_DATABASE_URL", "")
-    if not base.startswith("postgres"):
-        pytest.skip("needs PostgreSQL (TEST_DATABASE_URL)")
-    parsed = make_url(normalize_url(base))
-    name = f"identity_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield parsed.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    url_iter = _postgres_url()
-    url = next(url_iter)
-    migrate(url)
-    yield url
-    next(url_iter, None)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path}/business.db"
-        migrate(url)
-        return url
-    url: str = request.getfixturevalue("postgres_url")
-    engine = create_engine(normalize_url(url))
-    with engine.begin() as conn:
-        # TRUNCATE fires no row triggers: the append-only audit log can be emptied between tests.
-        conn.execute(text(f"TRUNCATE {', '.join(IDENTITY_TABLES)}, audit.events RESTART IDENTITY CASCADE"))
-    engine.dispose()
-    return url
-
-
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
@@ -146,9 +90,9 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> SigningKeyStore:
 
 
 @pytest.fixture
-def identity(db_url: str, clock: Clock, outbox: Outbox, keys: SigningKeyStore) -> Iterator[Identity]:
-    built = Identity(
-        db=IdentityDb(db_url),
+def identity(store: BusinessStore, clock: Clock, outbox: Outbox, keys: SigningKeyStore) -> Identity:
+    return Identity(
+        transactions=store.units_of_work(SqlIdentityUnitOfWork),
         # The cheapest argon2id parameters: these tests are about flows, not hashing cost.
         hasher=PasswordHasher(time_cost=1, memory_kib=8192, parallelism=1),
         limiter=AttemptLimiter(MemoryAttemptCounters()),
@@ -160,8 +104,6 @@ def identity(db_url: str, clock: Clock, outbox: Outbox, keys: SigningKeyStore) -
         policy=IdentityPolicy(public_web_url="http://web.test"),
         clock=clock,
     )
-    yield built
-    built.db.close()
 
 
 def new_email() -> str:

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
-from business.identity.data.tables import AuditEvent, User
+from business.audit.domain import AuditQuery
 from business.identity.domain import accounts
 from business.identity.domain.context import Identity
+from business.identity.domain.entities import User
 from business.identity.domain.sessions import TokenPair
 from tests.business.identity.conftest import CLIENT, PASSWORD, new_email
+
+
+def stored_user(identity: Identity, user_id: str) -> User:
+    user = identity.transactions.run_sync(lambda uow: uow.users.get(user_id))
+    assert user is not None
+    return user
 
 
 async def registered(identity: Identity, email: str = "", password: str = PASSWORD) -> User:
     email = email or new_email()
     await accounts.register(identity, email, password, "Test User", CLIENT)
-    user = identity.db.run_sync(lambda s: s.scalars(select(User).where(User.email == email)).one())
+    user = identity.transactions.run_sync(lambda uow: uow.users.by_email(email))
+    assert user is not None
     return user
 
 
@@ -26,18 +32,17 @@ async def signed_in(identity: Identity, email: str = "") -> tuple[User, TokenPai
 
 
 def audit_actions(identity: Identity, subject_id: str = "") -> list[str]:
-    def work(s: object) -> list[str]:
-        query = select(AuditEvent.action).order_by(AuditEvent.id)
-        if subject_id:
-            query = query.where(AuditEvent.subject_id == subject_id)
-        return list(s.scalars(query))  # type: ignore[attr-defined]
-
-    return identity.db.run_sync(work)
+    """The actions of the audit log, oldest first."""
+    events = identity.transactions.run_sync(
+        lambda uow: uow.audit.newest_first(AuditQuery(subject_id=subject_id), limit=100_000, before_id=None)
+    )
+    return [e.action for e in reversed(events)]
 
 
 def make_admin(identity: Identity, user_id: str) -> None:
-    def work(s: object) -> None:
-        user = s.get(User, user_id)  # type: ignore[attr-defined]
+    def work(uow: object) -> None:
+        user = uow.users.get(user_id)  # type: ignore[attr-defined]
         user.role = "admin"
+        uow.users.save(user)  # type: ignore[attr-defined]
 
-    identity.db.run_sync(work)
+    identity.transactions.run_sync(work)

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import descriptor_pb2 as google_dot_protobuf_dot_descriptor__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1etrading/common/v1/access.proto\x12\x11trading.common.v1\x1a google/protobuf/descriptor.proto\":\n\nAccessRule\x12\r\n\x05roles\x18\x01 \x03(\t\x12\x0e\n\x06public\x18\x02 \x01(\x08\x12\r\n\x05plans\x18\x03 \x03(\t:O\n\x06\x61\x63\x63\x65ss\x12\x1e.google.protobuf.MethodOptions\x18\xb8\x8e\x03 \x01(\x0b\x32\x1d.trading.common.v1.AccessRuleb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1etrading/common/v1/access.proto\x12\x11trading.common.v1\x1a google/protobuf/descriptor.proto\"P\n\nAccessRule\x12\x14\n\x05roles\x18\x01 \x03(\tR\x05roles\x12\x16\n\x06public\x18\x02 \x01(\x08R\x06public\x12\x14\n\x05plans\x18\x03 \x03(\tR\x05plans:W\n\x06\x61\x63\x63\x65ss\x12\x1e.google.protobuf.MethodOptions\x18\xb8\x8e\x03 \x01(\x0b\x32\x1d.trading.common.v1.AccessRuleR\x06\x61\x63\x63\x65ssb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,5 +33,5 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'trading.common.v1.access_pb
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_ACCESSRULE']._serialized_start=87
-  _globals['_ACCESSRULE']._serialized_end=145
+  _globals['_ACCESSRULE']._serialized_end=167
 # @@protoc_insertion_point(module_scope)

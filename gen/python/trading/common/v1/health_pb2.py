@@ -24,15 +24,15 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1etrading/common/v1/health.proto\x12\x11trading.common.v1\"w\n\x10\x44\x65pendencyHealth\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x31\n\x05state\x18\x02 \x01(\x0e\x32\".trading.common.v1.DependencyState\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\x12\x12\n\nlatency_ms\x18\x04 \x01(\x01*\x86\x01\n\x0f\x44\x65pendencyState\x12 \n\x1c\x44\x45PENDENCY_STATE_UNSPECIFIED\x10\x00\x12\x17\n\x13\x44\x45PENDENCY_STATE_UP\x10\x01\x12\x19\n\x15\x44\x45PENDENCY_STATE_DOWN\x10\x02\x12\x1d\n\x19\x44\x45PENDENCY_STATE_DISABLED\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1etrading/common/v1/health.proto\x12\x11trading.common.v1\"\x97\x01\n\x10\x44\x65pendencyHealth\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x38\n\x05state\x18\x02 \x01(\x0e\x32\".trading.common.v1.DependencyStateR\x05state\x12\x16\n\x06\x64\x65tail\x18\x03 \x01(\tR\x06\x64\x65tail\x12\x1d\n\nlatency_ms\x18\x04 \x01(\x01R\tlatencyMs*\x86\x01\n\x0f\x44\x65pendencyState\x12 \n\x1c\x44\x45PENDENCY_STATE_UNSPECIFIED\x10\x00\x12\x17\n\x13\x44\x45PENDENCY_STATE_UP\x10\x01\x12\x19\n\x15\x44\x45PENDENCY_STATE_DOWN\x10\x02\x12\x1d\n\x19\x44\x45PENDENCY_STATE_DISABLED\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'trading.common.v1.health_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DEPENDENCYSTATE']._serialized_start=175
-  _globals['_DEPENDENCYSTATE']._serialized_end=309
-  _globals['_DEPENDENCYHEALTH']._serialized_start=53
-  _globals['_DEPENDENCYHEALTH']._serialized_end=172
+  _globals['_DEPENDENCYSTATE']._serialized_start=208
+  _globals['_DEPENDENCYSTATE']._serialized_end=342
+  _globals['_DEPENDENCYHEALTH']._serialized_start=54
+  _globals['_DEPENDENCYHEALTH']._serialized_end=205
 # @@protoc_insertion_point(module_scope)

@@ -29,7 +29,7 @@ from trading.common.v1 import access_pb2 as trading_dot_common_dot_v1_dot_access
 from trading.identity.v1 import identity_pb2 as trading_dot_identity_dot_v1_dot_identity__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n,trading/identity/v1/user_admin_service.proto\x12\x13trading.identity.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1etrading/common/v1/access.proto\x1a\"trading/identity/v1/identity.proto\"\xa2\x01\n\x10ListUsersRequest\x12\r\n\x05query\x18\x01 \x01(\t\x12\'\n\x04role\x18\x02 \x01(\x0e\x32\x19.trading.identity.v1.Role\x12/\n\x06status\x18\x03 \x01(\x0e\x32\x1f.trading.identity.v1.UserStatus\x12\x11\n\tpage_size\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\t\"V\n\x11ListUsersResponse\x12(\n\x05users\x18\x01 \x03(\x0b\x32\x19.trading.identity.v1.User\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"N\n\x12SetUserRoleRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\'\n\x04role\x18\x02 \x01(\x0e\x32\x19.trading.identity.v1.Role\">\n\x13SetUserRoleResponse\x12\'\n\x04user\x18\x01 \x01(\x0b\x32\x19.trading.identity.v1.User\"H\n\x12SuspendUserRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\tsuspended\x18\x02 \x01(\x08\x12\x0e\n\x06reason\x18\x03 \x01(\t\">\n\x13SuspendUserResponse\x12\'\n\x04user\x18\x01 \x01(\x0b\x32\x19.trading.identity.v1.User\"\xcb\x01\n\x16ListAuditEventsRequest\x12\x10\n\x08\x61\x63tor_id\x18\x01 \x01(\t\x12\x12\n\nsubject_id\x18\x02 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x03 \x01(\t\x12)\n\x05since\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05until\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tpage_size\x18\x06 \x01(\x05\x12\x12\n\npage_token\x18\x07 \x01(\t\"\xb7\x02\n\nAuditEvent\x12\n\n\x02id\x18\x01 \x01(\t\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06\x61\x63tion\x18\x03 \x01(\t\x12\x0f\n\x07outcome\x18\x04 \x01(\t\x12\x10\n\x08\x61\x63tor_id\x18\x05 \x01(\t\x12\x12\n\nsubject_id\x18\x06 \x01(\t\x12\n\n\x02ip\x18\x07 \x01(\t\x12\x12\n\nuser_agent\x18\x08 \x01(\t\x12\x12\n\nrequest_id\x18\t \x01(\t\x12\'\n\x06\x62\x65\x66ore\x18\n \x01(\x0b\x32\x17.google.protobuf.Struct\x12&\n\x05\x61\x66ter\x18\x0b \x01(\x0b\x32\x17.google.protobuf.Struct\x12\'\n\x06\x64\x65tail\x18\x0c \x01(\x0b\x32\x17.google.protobuf.Struct\"c\n\x17ListAuditEventsResponse\x12/\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x1f.trading.identity.v1.AuditEvent\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xec\x04\n\x10UserAdminService\x12\x82\x01\n\tListUsers\x12%.trading.identity.v1.ListUsersRequest\x1a&.trading.identity.v1.ListUsersResponse\"&\x90\x02\x01\xc2\xf3\x18\x07\n\x05\x61\x64min\x82\xd3\xe4\x93\x02\x12\x12\x10/api/admin/users\x12\x97\x01\n\x0bSetUserRole\x12\'.trading.identity.v1.SetUserRoleRequest\x1a(.trading.identity.v1.SetUserRoleResponse\"5\xc2\xf3\x18\x07\n\x05\x61\x64min\x82\xd3\xe4\x93\x02$\"\x1f/api/admin/users/{user_id}/role:\x01*\x12\x9a\x01\n\x0bSuspendUser\x12\'.trading.identity.v1.SuspendUserRequest\x1a(.trading.identity.v1.SuspendUserResponse\"8\xc2\xf3\x18\x07\n\x05\x61\x64min\x82\xd3\xe4\x93\x02\'\"\"/api/admin/users/{user_id}/suspend:\x01*\x12\x9b\x01\n\x0fListAuditEvents\x12+.trading.identity.v1.ListAuditEventsRequest\x1a,.trading.identity.v1.ListAuditEventsResponse\"-\x90\x02\x01\xc2\xf3\x18\x07\n\x05\x61\x64min\x82\xd3\xe4\x93\x02\x19\x12\x17/api/admin/audit-eventsb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n,trading/identity/v1/user_admin_service.proto\x12\x13trading.identity.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1etrading/common/v1/access.proto\x1a\"trading/identity/v1/identity.proto\"\xcc\x01\n\x10ListUsersRequest\x12\x14\n\x05query\x18\x01 \x01(\tR\x05query\x12-\n\x04role\x18\x02 \x01(\x0e\x32\x19.trading.identity.v1.RoleR\x04role\x12\x37\n\x06status\x18\x03 \x01(\x0e\x32\x1f.trading.identity.v1.UserStatusR\x06status\x12\x1b\n\tpage_size\x18\x04 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x05 \x01(\tR\tpageToken\"l\n\x11ListUsersResponse\x12/\n\x05users\x18\x01 \x03(\x0b\x32\x19.trading.identity.v1.UserR\x05users\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\\\n\x12SetUserRoleRequest\x12\x17\n\x07user_id\x18\x01 \x01(\tR\x06userId\x12-\n\x04role\x18\x02 \x01(\x0e\x32\x19.trading.identity.v1.RoleR\x04role\"D\n\x13SetUserRoleResponse\x12-\n\x04user\x18\x01 \x01(\x0b\x32\x19.trading.identity.v1.UserR\x04user\"c\n\x12SuspendUserRequest\x12\x17\n\x07user_id\x18\x01 \x01(\tR\x06userId\x12\x1c\n\tsuspended\x18\x02 \x01(\x08R\tsuspended\x12\x16\n\x06reason\x18\x03 \x01(\tR\x06reason\"D\n\x13SuspendUserResponse\x12-\n\x04user\x18\x01 \x01(\x0b\x32\x19.trading.identity.v1.UserR\x04user\"\x8a\x02\n\x16ListAuditEventsRequest\x12\x19\n\x08\x61\x63tor_id\x18\x01 \x01(\tR\x07\x61\x63torId\x12\x1d\n\nsubject_id\x18\x02 \x01(\tR\tsubjectId\x12\x16\n\x06\x61\x63tion\x18\x03 \x01(\tR\x06\x61\x63tion\x12\x30\n\x05since\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x05since\x12\x30\n\x05until\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x05until\x12\x1b\n\tpage_size\x18\x06 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x07 \x01(\tR\tpageToken\"\x97\x03\n\nAuditEvent\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12.\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x04time\x12\x16\n\x06\x61\x63tion\x18\x03 \x01(\tR\x06\x61\x63tion\x12\x18\n\x07outcome\x18\x04 \x01(\tR\x07outcome\x12\x19\n\x08\x61\x63tor_id\x18\x05 \x01(\tR\x07\x61\x63torId\x12\x1d\n\nsubject_id\x18\x06 \x01(\tR\tsubjectId\x12\x0e\n\x02ip\x18\x07 \x01(\tR\x02ip\x12\x1d\n\nuser_agent\x18\x08 \x01(\tR\tuserAgent\x12\x1d\n\nrequest_id\x18\t \x01(\tR\trequestId\x12/\n\x06\x62\x65\x66ore\x18\n \x01(\x0b\x32\x17.google.protobuf.StructR\x06\x62\x65\x66ore\x12-\n\x05\x61\x66ter\x18\x0b \x01(\x0b\x32\x17.google.protobuf.StructR\x05\x61\x66ter\x12/\n\x06\x64\x65tail\x18\x0c \x01(\x0b\x32\x17.google.protobuf.StructR\x06\x64\x65tail\"z\n\x17ListAuditEventsResponse\x12\x37\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x1f.trading.identity.v1.AuditEventR\x06\x65vents\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xec\x04\n\x10UserAdminService\x12\x82\x01\n\tListUsers\x12%.trading.identity.v1.ListUsersRequest\x1a&.trading.identity.v1.ListUsersResponse\"&\x90\x02\x01\xc2\xf3\x18\x07\n\x05\x61\x64min\x82\xd3\xe4\x93\x02\x12\x12\x10/api/admin/users\x12\x97\x01\n\x0bSetUserRole\x12\'.trading.identity.v1.SetUserRoleRequest\x1a(.trading.identity.v1.SetUserRoleResponse\"5\xc2\xf3\x18\x07\n\x05\x61\x64min\x82\xd3\xe4\x93\x02$\"\x1f/api/admin/users/{user_id}/role:\x01*\x12\x9a\x01\n\x0bSuspendUser\x12\'.trading.identity.v1.SuspendUserRequest\x1a(.trading.identity.v1.SuspendUserResponse\"8\xc2\xf3\x18\x07\n\x05\x61\x64min\x82\xd3\xe4\x93\x02\'\"\"/api/admin/users/{user_id}/suspend:\x01*\x12\x9b\x01\n\x0fListAuditEvents\x12+.trading.identity.v1.ListAuditEventsRequest\x1a,.trading.identity.v1.ListAuditEventsResponse\"-\x90\x02\x01\xc2\xf3\x18\x07\n\x05\x61\x64min\x82\xd3\xe4\x93\x02\x19\x12\x17/api/admin/audit-eventsb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -45,23 +45,23 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_USERADMINSERVICE'].methods_by_name['ListAuditEvents']._loaded_options = None
   _globals['_USERADMINSERVICE'].methods_by_name['ListAuditEvents']._serialized_options = b'\220\002\001\302\363\030\007\n\005admin\202\323\344\223\002\031\022\027/api/admin/audit-events'
   _globals['_LISTUSERSREQUEST']._serialized_start=231
-  _globals['_LISTUSERSREQUEST']._serialized_end=393
-  _globals['_LISTUSERSRESPONSE']._serialized_start=395
-  _globals['_LISTUSERSRESPONSE']._serialized_end=481
-  _globals['_SETUSERROLEREQUEST']._serialized_start=483
-  _globals['_SETUSERROLEREQUEST']._serialized_end=561
-  _globals['_SETUSERROLERESPONSE']._serialized_start=563
-  _globals['_SETUSERROLERESPONSE']._serialized_end=625
-  _globals['_SUSPENDUSERREQUEST']._serialized_start=627
-  _globals['_SUSPENDUSERREQUEST']._serialized_end=699
-  _globals['_SUSPENDUSERRESPONSE']._serialized_start=701
-  _globals['_SUSPENDUSERRESPONSE']._serialized_end=763
-  _globals['_LISTAUDITEVENTSREQUEST']._serialized_start=766
-  _globals['_LISTAUDITEVENTSREQUEST']._serialized_end=969
-  _globals['_AUDITEVENT']._serialized_start=972
-  _globals['_AUDITEVENT']._serialized_end=1283
-  _globals['_LISTAUDITEVENTSRESPONSE']._serialized_start=1285
-  _globals['_LISTAUDITEVENTSRESPONSE']._serialized_end=1384
-  _globals['_USERADMINSERVICE']._serialized_start=1387
-  _globals['_USERADMINSERVICE']._serialized_end=2007
+  _globals['_LISTUSERSREQUEST']._serialized_end=435
+  _globals['_LISTUSERSRESPONSE']._serialized_start=437
+  _globals['_LISTUSERSRESPONSE']._serialized_end=545
+  _globals['_SETUSERROLEREQUEST']._serialized_start=547
+  _globals['_SETUSERROLEREQUEST']._serialized_end=639
+  _globals['_SETUSERROLERESPONSE']._serialized_start=641
+  _globals['_SETUSERROLERESPONSE']._serialized_end=709
+  _globals['_SUSPENDUSERREQUEST']._serialized_start=711
+  _globals['_SUSPENDUSERREQUEST']._serialized_end=810
+  _globals['_SUSPENDUSERRESPONSE']._serialized_start=812
+  _globals['_SUSPENDUSERRESPONSE']._serialized_end=880
+  _globals['_LISTAUDITEVENTSREQUEST']._serialized_start=883
+  _globals['_LISTAUDITEVENTSREQUEST']._serialized_end=1149
+  _globals['_AUDITEVENT']._serialized_start=1152
+  _globals['_AUDITEVENT']._serialized_end=1559
+  _globals['_LISTAUDITEVENTSRESPONSE']._serialized_start=1561
+  _globals['_LISTAUDITEVENTSRESPONSE']._serialized_end=1683
+  _globals['_USERADMINSERVICE']._serialized_start=1686
+  _globals['_USERADMINSERVICE']._serialized_end=2306
 # @@protoc_insertion_point(module_scope)

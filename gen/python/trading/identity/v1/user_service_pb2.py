@@ -28,7 +28,7 @@ from trading.common.v1 import access_pb2 as trading_dot_common_dot_v1_dot_access
 from trading.identity.v1 import identity_pb2 as trading_dot_identity_dot_v1_dot_identity__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&trading/identity/v1/user_service.proto\x12\x13trading.identity.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1etrading/common/v1/access.proto\x1a\"trading/identity/v1/identity.proto\"\x0e\n\x0cGetMeRequest\"8\n\rGetMeResponse\x12\'\n\x04user\x18\x01 \x01(\x0b\x32\x19.trading.identity.v1.User\"i\n\x0fUpdateMeRequest\x12\x19\n\x0c\x64isplay_name\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x19\n\x0cphone_number\x18\x02 \x01(\tH\x01\x88\x01\x01\x42\x0f\n\r_display_nameB\x0f\n\r_phone_number\";\n\x10UpdateMeResponse\x12\'\n\x04user\x18\x01 \x01(\x0b\x32\x19.trading.identity.v1.User\"G\n\x15\x43hangePasswordRequest\x12\x18\n\x10\x63urrent_password\x18\x01 \x01(\t\x12\x14\n\x0cnew_password\x18\x02 \x01(\t\"\x18\n\x16\x43hangePasswordResponse\"\x13\n\x11\x45nrollTotpRequest\"I\n\x12\x45nrollTotpResponse\x12\x0e\n\x06secret\x18\x01 \x01(\t\x12\x13\n\x0botpauth_uri\x18\x02 \x01(\t\x12\x0e\n\x06qr_svg\x18\x03 \x01(\t\"\"\n\x12\x43onfirmTotpRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\"+\n\x13\x43onfirmTotpResponse\x12\x14\n\x0c\x62\x61\x63kup_codes\x18\x01 \x03(\t\"J\n\x12\x44isableTotpRequest\x12\x13\n\ttotp_code\x18\x01 \x01(\tH\x00\x12\x15\n\x0b\x62\x61\x63kup_code\x18\x02 \x01(\tH\x00\x42\x08\n\x06\x66\x61\x63tor\"\x15\n\x13\x44isableTotpResponse\"\x15\n\x13ListSessionsRequest\"\xe8\x01\n\x07Session\x12\n\n\x02id\x18\x01 \x01(\t\x12.\n\ncreated_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0clast_used_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\n\n\x02ip\x18\x05 \x01(\t\x12\x12\n\nuser_agent\x18\x06 \x01(\t\x12\x0e\n\x06method\x18\x07 \x01(\t\x12\x0f\n\x07\x63urrent\x18\x08 \x01(\x08\"F\n\x14ListSessionsResponse\x12.\n\x08sessions\x18\x01 \x03(\x0b\x32\x1c.trading.identity.v1.Session\"*\n\x14RevokeSessionRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\"\x17\n\x15RevokeSessionResponse\" \n\x1eResendEmailVerificationRequest\"/\n\x1fResendEmailVerificationResponse\x12\x0c\n\x04sent\x18\x01 \x01(\x08\x32\xfd\n\n\x0bUserService\x12y\n\x05GetMe\x12!.trading.identity.v1.GetMeRequest\x1a\".trading.identity.v1.GetMeResponse\")\x90\x02\x01\xc2\xf3\x18\r\n\x04user\n\x05\x61\x64min\x82\xd3\xe4\x93\x02\x0f\x12\r/api/users/me\x12\x82\x01\n\x08UpdateMe\x12$.trading.identity.v1.UpdateMeRequest\x1a%.trading.identity.v1.UpdateMeResponse\")\xc2\xf3\x18\r\n\x04user\n\x05\x61\x64min\x82\xd3\xe4\x93\x02\x12\x32\r/api/users/me:\x01*\x12\x9d\x01\n\x0e\x43hangePassword\x12*.trading.identity.v1.ChangePasswordRequest\x1a+.trading.identity.v1.ChangePasswordResponse\"2\xc2\xf3\x18\r\n\x04user\n\x05\x61\x64min\x82\xd3\xe4\x93\x02\x1b\"\x16/api/users/me/password:\x01*\x12\x91\x01\n\nEnrollTotp\x12&.trading.identity.v1.EnrollTotpRequest\x1a\'.trading.identity.v1.EnrollTotpResponse\"2\xc2\xf3\x18\r\n\x04user\n\x05\x61\x64min\x82\xd3\xe4\x93\x02\x1b\"\x16/api/users/me/2fa/totp:\x01*\x12\x9c\x01\n\x0b\x43onfirmTotp\x12\'.trading.identity.v1.ConfirmTotpRequest\x1a(.trading.identity.v1.ConfirmTotpResponse\":\xc2\xf3\x18\r\n\x04user\n\x05\x61\x64min\x82\xd3\xe4\x93\x02#\"\x1e/api/users/me/2fa/totp/confirm:\x01*\x12\x94\x01\n\x0b\x44isableTotp\x12\'.trading.identity.v1.DisableTotpRequest\x1a(.trading.identity.v1.DisableTotpResponse\"2\xc2\xf3\x18\r\n\x04user\n\x05\x61\x64min\x82\xd3\xe4\x93\x02\x1b*\x16/api/users/me/2fa/totp:\x01*\x12\x97\x01\n\x0cListSessions\x12(.trading.identity.v1.ListSessionsRequest\x1a).trading.identity.v1.ListSessionsResponse\"2\x90\x02\x01\xc2\xf3\x18\r\n\x04user\n\x05\x61\x64min\x82\xd3\xe4\x93\x02\x18\x12\x16/api/users/me/sessions\x12\xa4\x01\n\rRevokeSession\x12).trading.identity.v1.RevokeSessionRequest\x1a*.trading.identity.v1.RevokeSessionResponse\"<\xc2\xf3\x18\r\n\x04user\n\x05\x61\x64min\x82\xd3\xe4\x93\x02%*#/api/users/me/sessions/{session_id}\x12\xc2\x01\n\x17ResendEmailVerification\x12\x33.trading.identity.v1.ResendEmailVerificationRequest\x1a\x34.trading.identity.v1.ResendEmailVerificationResponse\"<\xc2\xf3\x18\r\n\x04user\n\x05\x61\x64min\x82\xd3\xe4\x93\x02%\" /api/users/me/email/verification:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&trading/identity/v1/user_service.proto\x12\x13trading.identity.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1etrading/common/v1/access.proto\x1a\"trading/identity/v1/identity.proto\"\x0e\n\x0cGetMeRequest\">\n\rGetMeResponse\x12-\n\x04user\x18\x01 \x01(\x0b\x32\x19.trading.identity.v1.UserR\x04user\"\x83\x01\n\x0fUpdateMeRequest\x12&\n\x0c\x64isplay_name\x18\x01 \x01(\tH\x00R\x0b\x64isplayName\x88\x01\x01\x12&\n\x0cphone_number\x18\x02 \x01(\tH\x01R\x0bphoneNumber\x88\x01\x01\x42\x0f\n\r_display_nameB\x0f\n\r_phone_number\"A\n\x10UpdateMeResponse\x12-\n\x04user\x18\x01 \x01(\x0b\x32\x19.trading.identity.v1.UserR\x04user\"e\n\x15\x43hangePasswordRequest\x12)\n\x10\x63urrent_password\x18\x01 \x01(\tR\x0f\x63urrentPassword\x12!\n\x0cnew_password\x18\x02 \x01(\tR\x0bnewPassword\"\x18\n\x16\x43hangePasswordResponse\"\x13\n\x11\x45nrollTotpRequest\"d\n\x12\x45nrollTotpResponse\x12\x16\n\x06secret\x18\x01 \x01(\tR\x06secret\x12\x1f\n\x0botpauth_uri\x18\x02 \x01(\tR\notpauthUri\x12\x15\n\x06qr_svg\x18\x03 \x01(\tR\x05qrSvg\"(\n\x12\x43onfirmTotpRequest\x12\x12\n\x04\x63ode\x18\x01 \x01(\tR\x04\x63ode\"8\n\x13\x43onfirmTotpResponse\x12!\n\x0c\x62\x61\x63kup_codes\x18\x01 \x03(\tR\x0b\x62\x61\x63kupCodes\"`\n\x12\x44isableTotpRequest\x12\x1d\n\ttotp_code\x18\x01 \x01(\tH\x00R\x08totpCode\x12!\n\x0b\x62\x61\x63kup_code\x18\x02 \x01(\tH\x00R\nbackupCodeB\x08\n\x06\x66\x61\x63tor\"\x15\n\x13\x44isableTotpResponse\"\x15\n\x13ListSessionsRequest\"\xae\x02\n\x07Session\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x39\n\ncreated_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tcreatedAt\x12<\n\x0clast_used_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nlastUsedAt\x12\x39\n\nexpires_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\texpiresAt\x12\x0e\n\x02ip\x18\x05 \x01(\tR\x02ip\x12\x1d\n\nuser_agent\x18\x06 \x01(\tR\tuserAgent\x12\x16\n\x06method\x18\x07 \x01(\tR\x06method\x12\x18\n\x07\x63urrent\x18\x08 \x01(\x08R\x07\x63urrent\"P\n\x14ListSessionsResponse\x12\x38\n\x08sessions\x18\x01 \x03(\x0b\x32\x1c.trading.identity.v1.SessionR\x08sessions\"5\n\x14RevokeSessionRequest\x12\x1d\n\nsession_id\x18\x01 \x01(\tR\tsessionId\"\x17\n\x15RevokeSessionResponse\" \n\x1eResendEmailVerificationRequest\"5\n\x1fResendEmailVerificationResponse\x12\x12\n\x04sent\x18\x01 \x01(\x08R\x04sent2\xfd\n\n\x0bUserService\x12y\n\x05GetMe\x12!.trading.identity.v1.GetMeRequest\x1a\".trading.identity.v1.GetMeResponse\")\x90\x02\x01\xc2\xf3\x18\r\n\x04user\n\x05\x61\x64min\x82\xd3\xe4\x93\x02\x0f\x12\r/api/users/me\x12\x82\x01\n\x08UpdateMe\x12$.trading.identity.v1.UpdateMeRequest\x1a%.trading.identity.v1.UpdateMeResponse\")\xc2\xf3\x18\r\n\x04user\n\x05\x61\x64min\x82\xd3\xe4\x93\x02\x12\x32\r/api/users/me:\x01*\x12\x9d\x01\n\x0e\x43hangePassword\x12*.trading.identity.v1.ChangePasswordRequest\x1a+.trading.identity.v1.ChangePasswordResponse\"2\xc2\xf3\x18\r\n\x04user\n\x05\x61\x64min\x82\xd3\xe4\x93\x02\x1b\"\x16/api/users/me/password:\x01*\x12\x91\x01\n\nEnrollTotp\x12&.trading.identity.v1.EnrollTotpRequest\x1a\'.trading.identity.v1.EnrollTotpResponse\"2\xc2\xf3\x18\r\n\x04user\n\x05\x61\x64min\x82\xd3\xe4\x93\x02\x1b\"\x16/api/users/me/2fa/totp:\x01*\x12\x9c\x01\n\x0b\x43onfirmTotp\x12\'.trading.identity.v1.ConfirmTotpRequest\x1a(.trading.identity.v1.ConfirmTotpResponse\":\xc2\xf3\x18\r\n\x04user\n\x05\x61\x64min\x82\xd3\xe4\x93\x02#\"\x1e/api/users/me/2fa/totp/confirm:\x01*\x12\x94\x01\n\x0b\x44isableTotp\x12\'.trading.identity.v1.DisableTotpRequest\x1a(.trading.identity.v1.DisableTotpResponse\"2\xc2\xf3\x18\r\n\x04user\n\x05\x61\x64min\x82\xd3\xe4\x93\x02\x1b*\x16/api/users/me/2fa/totp:\x01*\x12\x97\x01\n\x0cListSessions\x12(.trading.identity.v1.ListSessionsRequest\x1a).trading.identity.v1.ListSessionsResponse\"2\x90\x02\x01\xc2\xf3\x18\r\n\x04user\n\x05\x61\x64min\x82\xd3\xe4\x93\x02\x18\x12\x16/api/users/me/sessions\x12\xa4\x01\n\rRevokeSession\x12).trading.identity.v1.RevokeSessionRequest\x1a*.trading.identity.v1.RevokeSessionResponse\"<\xc2\xf3\x18\r\n\x04user\n\x05\x61\x64min\x82\xd3\xe4\x93\x02%*#/api/users/me/sessions/{session_id}\x12\xc2\x01\n\x17ResendEmailVerification\x12\x33.trading.identity.v1.ResendEmailVerificationRequest\x1a\x34.trading.identity.v1.ResendEmailVerificationResponse\"<\xc2\xf3\x18\r\n\x04user\n\x05\x61\x64min\x82\xd3\xe4\x93\x02%\" /api/users/me/email/verification:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -56,41 +56,41 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETMEREQUEST']._serialized_start=194
   _globals['_GETMEREQUEST']._serialized_end=208
   _globals['_GETMERESPONSE']._serialized_start=210
-  _globals['_GETMERESPONSE']._serialized_end=266
-  _globals['_UPDATEMEREQUEST']._serialized_start=268
-  _globals['_UPDATEMEREQUEST']._serialized_end=373
-  _globals['_UPDATEMERESPONSE']._serialized_start=375
-  _globals['_UPDATEMERESPONSE']._serialized_end=434
-  _globals['_CHANGEPASSWORDREQUEST']._serialized_start=436
-  _globals['_CHANGEPASSWORDREQUEST']._serialized_end=507
-  _globals['_CHANGEPASSWORDRESPONSE']._serialized_start=509
-  _globals['_CHANGEPASSWORDRESPONSE']._serialized_end=533
-  _globals['_ENROLLTOTPREQUEST']._serialized_start=535
-  _globals['_ENROLLTOTPREQUEST']._serialized_end=554
-  _globals['_ENROLLTOTPRESPONSE']._serialized_start=556
-  _globals['_ENROLLTOTPRESPONSE']._serialized_end=629
-  _globals['_CONFIRMTOTPREQUEST']._serialized_start=631
-  _globals['_CONFIRMTOTPREQUEST']._serialized_end=665
-  _globals['_CONFIRMTOTPRESPONSE']._serialized_start=667
-  _globals['_CONFIRMTOTPRESPONSE']._serialized_end=710
-  _globals['_DISABLETOTPREQUEST']._serialized_start=712
-  _globals['_DISABLETOTPREQUEST']._serialized_end=786
-  _globals['_DISABLETOTPRESPONSE']._serialized_start=788
-  _globals['_DISABLETOTPRESPONSE']._serialized_end=809
-  _globals['_LISTSESSIONSREQUEST']._serialized_start=811
-  _globals['_LISTSESSIONSREQUEST']._serialized_end=832
-  _globals['_SESSION']._serialized_start=835
-  _globals['_SESSION']._serialized_end=1067
-  _globals['_LISTSESSIONSRESPONSE']._serialized_start=1069
-  _globals['_LISTSESSIONSRESPONSE']._serialized_end=1139
-  _globals['_REVOKESESSIONREQUEST']._serialized_start=1141
-  _globals['_REVOKESESSIONREQUEST']._serialized_end=1183
-  _globals['_REVOKESESSIONRESPONSE']._serialized_start=1185
-  _globals['_REVOKESESSIONRESPONSE']._serialized_end=1208
-  _globals['_RESENDEMAILVERIFICATIONREQUEST']._serialized_start=1210
-  _globals['_RESENDEMAILVERIFICATIONREQUEST']._serialized_end=1242
-  _globals['_RESENDEMAILVERIFICATIONRESPONSE']._serialized_start=1244
-  _globals['_RESENDEMAILVERIFICATIONRESPONSE']._serialized_end=1291
-  _globals['_USERSERVICE']._serialized_start=1294
-  _globals['_USERSERVICE']._serialized_end=2699
+  _globals['_GETMERESPONSE']._serialized_end=272
+  _globals['_UPDATEMEREQUEST']._serialized_start=275
+  _globals['_UPDATEMEREQUEST']._serialized_end=406
+  _globals['_UPDATEMERESPONSE']._serialized_start=408
+  _globals['_UPDATEMERESPONSE']._serialized_end=473
+  _globals['_CHANGEPASSWORDREQUEST']._serialized_start=475
+  _globals['_CHANGEPASSWORDREQUEST']._serialized_end=576
+  _globals['_CHANGEPASSWORDRESPONSE']._serialized_start=578
+  _globals['_CHANGEPASSWORDRESPONSE']._serialized_end=602
+  _globals['_ENROLLTOTPREQUEST']._serialized_start=604
+  _globals['_ENROLLTOTPREQUEST']._serialized_end=623
+  _globals['_ENROLLTOTPRESPONSE']._serialized_start=625
+  _globals['_ENROLLTOTPRESPONSE']._serialized_end=725
+  _globals['_CONFIRMTOTPREQUEST']._serialized_start=727
+  _globals['_CONFIRMTOTPREQUEST']._serialized_end=767
+  _globals['_CONFIRMTOTPRESPONSE']._serialized_start=769
+  _globals['_CONFIRMTOTPRESPONSE']._serialized_end=825
+  _globals['_DISABLETOTPREQUEST']._serialized_start=827
+  _globals['_DISABLETOTPREQUEST']._serialized_end=923
+  _globals['_DISABLETOTPRESPONSE']._serialized_start=925
+  _globals['_DISABLETOTPRESPONSE']._serialized_end=946
+  _globals['_LISTSESSIONSREQUEST']._serialized_start=948
+  _globals['_LISTSESSIONSREQUEST']._serialized_end=969
+  _globals['_SESSION']._serialized_start=972
+  _globals['_SESSION']._serialized_end=1274
+  _globals['_LISTSESSIONSRESPONSE']._serialized_start=1276
+  _globals['_LISTSESSIONSRESPONSE']._serialized_end=1356
+  _globals['_REVOKESESSIONREQUEST']._serialized_start=1358
+  _globals['_REVOKESESSIONREQUEST']._serialized_end=1411
+  _globals['_REVOKESESSIONRESPONSE']._serialized_start=1413
+  _globals['_REVOKESESSIONRESPONSE']._serialized_end=1436
+  _globals['_RESENDEMAILVERIFICATIONREQUEST']._serialized_start=1438
+  _globals['_RESENDEMAILVERIFICATIONREQUEST']._serialized_end=1470
+  _globals['_RESENDEMAILVERIFICATIONRESPONSE']._serialized_start=1472
+  _globals['_RESENDEMAILVERIFICATIONRESPONSE']._serialized_end=1525
+  _globals['_USERSERVICE']._serialized_start=1528
+  _globals['_USERSERVICE']._serialized_end=2933
 # @@protoc_insertion_point(module_scope)

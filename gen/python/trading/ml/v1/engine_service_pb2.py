@@ -28,7 +28,7 @@ from trading.common.v1 import access_pb2 as trading_dot_common_dot_v1_dot_access
 from trading.common.v1 import health_pb2 as trading_dot_common_dot_v1_dot_health__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"trading/ml/v1/engine_service.proto\x12\rtrading.ml.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1etrading/common/v1/access.proto\x1a\x1etrading/common/v1/health.proto\"\x18\n\x16GetEngineHealthRequest\"\xa5\x01\n\x17GetEngineHealthResponse\x12\x0e\n\x06status\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x39\n\x0c\x64\x65pendencies\x18\x03 \x03(\x0b\x32#.trading.common.v1.DependencyHealth\x12.\n\nchecked_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"=\n\x0fGetStatsRequest\x12\x15\n\rmethod_prefix\x18\x01 \x01(\t\x12\x13\n\x0bmax_methods\x18\x02 \x01(\x05\"?\n\x0bMethodStats\x12\x0e\n\x06method\x18\x01 \x01(\t\x12\x10\n\x08requests\x18\x02 \x01(\x03\x12\x0e\n\x06\x65rrors\x18\x03 \x01(\x03\"\xdb\x01\n\x0bLoadedModel\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x1a\n\x12\x65xecution_provider\x18\x03 \x01(\t\x12\r\n\x05state\x18\x04 \x01(\t\x12\x10\n\x08requests\x18\x05 \x01(\x03\x12\x16\n\x0elatency_p50_ms\x18\x06 \x01(\x01\x12\x16\n\x0elatency_p99_ms\x18\x07 \x01(\x01\x12\x17\n\x0fmean_batch_size\x18\x08 \x01(\x01\x12\x16\n\x0emax_batch_size\x18\t \x01(\x05\x12\x0f\n\x07\x62\x61tches\x18\n \x01(\x03\"\xf3\x01\n\x10GetStatsResponse\x12\x0f\n\x07version\x18\x01 \x01(\t\x12.\n\nstarted_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0euptime_seconds\x18\x03 \x01(\x01\x12\x16\n\x0erequests_total\x18\x04 \x01(\x03\x12+\n\x07methods\x18\x05 \x03(\x0b\x32\x1a.trading.ml.v1.MethodStats\x12\x15\n\rmodels_loaded\x18\x06 \x01(\x05\x12*\n\x06models\x18\x07 \x03(\x0b\x32\x1a.trading.ml.v1.LoadedModel2\xa0\x02\n\rEngineService\x12\x81\x01\n\x0fGetEngineHealth\x12%.trading.ml.v1.GetEngineHealthRequest\x1a&.trading.ml.v1.GetEngineHealthResponse\"\x1f\x90\x02\x01\xc2\xf3\x18\x02\x10\x01\x82\xd3\xe4\x93\x02\x10\x12\x0e/api/ml/health\x12\x8a\x01\n\x08GetStats\x12\x1e.trading.ml.v1.GetStatsRequest\x1a\x1f.trading.ml.v1.GetStatsResponse\"=\x90\x02\x01\xc2\xf3\x18\r\n\x04user\n\x05\x61\x64min\x82\xd3\xe4\x93\x02#\x12\n/api/statsZ\x15\"\x10/api/stats:query:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"trading/ml/v1/engine_service.proto\x12\rtrading.ml.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1etrading/common/v1/access.proto\x1a\x1etrading/common/v1/health.proto\"\x18\n\x16GetEngineHealthRequest\"\xcf\x01\n\x17GetEngineHealthResponse\x12\x16\n\x06status\x18\x01 \x01(\tR\x06status\x12\x18\n\x07version\x18\x02 \x01(\tR\x07version\x12G\n\x0c\x64\x65pendencies\x18\x03 \x03(\x0b\x32#.trading.common.v1.DependencyHealthR\x0c\x64\x65pendencies\x12\x39\n\nchecked_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tcheckedAt\"W\n\x0fGetStatsRequest\x12#\n\rmethod_prefix\x18\x01 \x01(\tR\x0cmethodPrefix\x12\x1f\n\x0bmax_methods\x18\x02 \x01(\x05R\nmaxMethods\"Y\n\x0bMethodStats\x12\x16\n\x06method\x18\x01 \x01(\tR\x06method\x12\x1a\n\x08requests\x18\x02 \x01(\x03R\x08requests\x12\x16\n\x06\x65rrors\x18\x03 \x01(\x03R\x06\x65rrors\"\xd0\x02\n\x0bLoadedModel\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n\x07version\x18\x02 \x01(\tR\x07version\x12-\n\x12\x65xecution_provider\x18\x03 \x01(\tR\x11\x65xecutionProvider\x12\x14\n\x05state\x18\x04 \x01(\tR\x05state\x12\x1a\n\x08requests\x18\x05 \x01(\x03R\x08requests\x12$\n\x0elatency_p50_ms\x18\x06 \x01(\x01R\x0clatencyP50Ms\x12$\n\x0elatency_p99_ms\x18\x07 \x01(\x01R\x0clatencyP99Ms\x12&\n\x0fmean_batch_size\x18\x08 \x01(\x01R\rmeanBatchSize\x12$\n\x0emax_batch_size\x18\t \x01(\x05R\x0cmaxBatchSize\x12\x18\n\x07\x62\x61tches\x18\n \x01(\x03R\x07\x62\x61tches\"\xc4\x02\n\x10GetStatsResponse\x12\x18\n\x07version\x18\x01 \x01(\tR\x07version\x12\x39\n\nstarted_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tstartedAt\x12%\n\x0euptime_seconds\x18\x03 \x01(\x01R\ruptimeSeconds\x12%\n\x0erequests_total\x18\x04 \x01(\x03R\rrequestsTotal\x12\x34\n\x07methods\x18\x05 \x03(\x0b\x32\x1a.trading.ml.v1.MethodStatsR\x07methods\x12#\n\rmodels_loaded\x18\x06 \x01(\x05R\x0cmodelsLoaded\x12\x32\n\x06models\x18\x07 \x03(\x0b\x32\x1a.trading.ml.v1.LoadedModelR\x06models2\xa0\x02\n\rEngineService\x12\x81\x01\n\x0fGetEngineHealth\x12%.trading.ml.v1.GetEngineHealthRequest\x1a&.trading.ml.v1.GetEngineHealthResponse\"\x1f\x90\x02\x01\xc2\xf3\x18\x02\x10\x01\x82\xd3\xe4\x93\x02\x10\x12\x0e/api/ml/health\x12\x8a\x01\n\x08GetStats\x12\x1e.trading.ml.v1.GetStatsRequest\x1a\x1f.trading.ml.v1.GetStatsResponse\"=\x90\x02\x01\xc2\xf3\x18\r\n\x04user\n\x05\x61\x64min\x82\xd3\xe4\x93\x02#\x12\n/api/statsZ\x15\"\x10/api/stats:query:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -42,15 +42,15 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETENGINEHEALTHREQUEST']._serialized_start=180
   _globals['_GETENGINEHEALTHREQUEST']._serialized_end=204
   _globals['_GETENGINEHEALTHRESPONSE']._serialized_start=207
-  _globals['_GETENGINEHEALTHRESPONSE']._serialized_end=372
-  _globals['_GETSTATSREQUEST']._serialized_start=374
-  _globals['_GETSTATSREQUEST']._serialized_end=435
-  _globals['_METHODSTATS']._serialized_start=437
-  _globals['_METHODSTATS']._serialized_end=500
-  _globals['_LOADEDMODEL']._serialized_start=503
-  _globals['_LOADEDMODEL']._serialized_end=722
-  _globals['_GETSTATSRESPONSE']._serialized_start=725
-  _globals['_GETSTATSRESPONSE']._serialized_end=968
-  _globals['_ENGINESERVICE']._serialized_start=971
-  _globals['_ENGINESERVICE']._serialized_end=1259
+  _globals['_GETENGINEHEALTHRESPONSE']._serialized_end=414
+  _globals['_GETSTATSREQUEST']._serialized_start=416
+  _globals['_GETSTATSREQUEST']._serialized_end=503
+  _globals['_METHODSTATS']._serialized_start=505
+  _globals['_METHODSTATS']._serialized_end=594
+  _globals['_LOADEDMODEL']._serialized_start=597
+  _globals['_LOADEDMODEL']._serialized_end=933
+  _globals['_GETSTATSRESPONSE']._serialized_start=936
+  _globals['_GETSTATSRESPONSE']._serialized_end=1260
+  _globals['_ENGINESERVICE']._serialized_start=1263
+  _globals['_ENGINESERVICE']._serialized_end=1551
 # @@protoc_insertion_point(module_scope)

@@ -27,7 +27,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from trading.common.v1 import access_pb2 as trading_dot_common_dot_v1_dot_access__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!trading/ml/v1/model_service.proto\x12\rtrading.ml.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1etrading/common/v1/access.proto\"\xac\x05\n\x0cModelVersion\x12\x0f\n\x07version\x18\x01 \x01(\t\x12(\n\x05state\x18\x02 \x01(\x0e\x32\x19.trading.ml.v1.ModelState\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x19\n\x11intended_provider\x18\x04 \x01(\t\x12\x1a\n\x12\x65xecution_provider\x18\x05 \x01(\t\x12\x13\n\x0b\x66ile_sha256\x18\x06 \x01(\t\x12\x1b\n\x13\x66\x65\x61ture_schema_hash\x18\x07 \x01(\t\x12-\n\tloaded_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\ntrained_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0etraining_start\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0ctraining_end\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1c\n\x14training_data_sha256\x18\x0c \x01(\t\x12\x39\n\x07metrics\x18\r \x03(\x0b\x32(.trading.ml.v1.ModelVersion.MetricsEntry\x12J\n\x10\x62\x61seline_metrics\x18\x0e \x03(\x0b\x32\x30.trading.ml.v1.ModelVersion.BaselineMetricsEntry\x12\x16\n\x0e\x62\x65\x61ts_baseline\x18\x0f \x01(\x08\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x1a\x36\n\x14\x42\x61selineMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\xfb\x01\n\tModelInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06\x66\x61mily\x18\x02 \x01(\t\x12\x0e\n\x06target\x18\x03 \x01(\t\x12\x0f\n\x07horizon\x18\x04 \x01(\t\x12\x11\n\ttimeframe\x18\x05 \x01(\t\x12\x16\n\x0elookahead_bars\x18\x06 \x01(\x05\x12\x13\n\x0bwindow_bars\x18\x07 \x01(\x05\x12\x15\n\rfeature_names\x18\x08 \x03(\t\x12\x16\n\x0e\x61\x63tive_version\x18\t \x01(\t\x12-\n\x08versions\x18\n \x03(\x0b\x32\x1b.trading.ml.v1.ModelVersion\x12\x11\n\tcard_path\x18\x0b \x01(\t\"\x13\n\x11ListModelsRequest\"R\n\x12ListModelsResponse\x12(\n\x06models\x18\x01 \x03(\x0b\x32\x18.trading.ml.v1.ModelInfo\x12\x12\n\nrepository\x18\x02 \x01(\t\"\x1f\n\x0fGetModelRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\";\n\x10GetModelResponse\x12\'\n\x05model\x18\x01 \x01(\x0b\x32\x18.trading.ml.v1.ModelInfo\"<\n\x1b\x41\x63tivateModelVersionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\"G\n\x1c\x41\x63tivateModelVersionResponse\x12\'\n\x05model\x18\x01 \x01(\x0b\x32\x18.trading.ml.v1.ModelInfo*\xa6\x01\n\nModelState\x12\x1b\n\x17MODEL_STATE_UNSPECIFIED\x10\x00\x12\x19\n\x15MODEL_STATE_AVAILABLE\x10\x01\x12\x17\n\x13MODEL_STATE_LOADING\x10\x02\x12\x15\n\x11MODEL_STATE_READY\x10\x03\x12\x18\n\x14MODEL_STATE_DEGRADED\x10\x04\x12\x16\n\x12MODEL_STATE_FAILED\x10\x05\x32\xac\x03\n\x0cModelService\x12z\n\nListModels\x12 .trading.ml.v1.ListModelsRequest\x1a!.trading.ml.v1.ListModelsResponse\"\'\x90\x02\x01\xc2\xf3\x18\r\n\x04user\n\x05\x61\x64min\x82\xd3\xe4\x93\x02\r\x12\x0b/api/models\x12{\n\x08GetModel\x12\x1e.trading.ml.v1.GetModelRequest\x1a\x1f.trading.ml.v1.GetModelResponse\".\x90\x02\x01\xc2\xf3\x18\r\n\x04user\n\x05\x61\x64min\x82\xd3\xe4\x93\x02\x14\x12\x12/api/models/{name}\x12\xa2\x01\n\x14\x41\x63tivateModelVersion\x12*.trading.ml.v1.ActivateModelVersionRequest\x1a+.trading.ml.v1.ActivateModelVersionResponse\"1\xc2\xf3\x18\x07\n\x05\x61\x64min\x82\xd3\xe4\x93\x02 \"\x1b/api/models/{name}:activate:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!trading/ml/v1/model_service.proto\x12\rtrading.ml.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1etrading/common/v1/access.proto\"\x8e\x07\n\x0cModelVersion\x12\x18\n\x07version\x18\x01 \x01(\tR\x07version\x12/\n\x05state\x18\x02 \x01(\x0e\x32\x19.trading.ml.v1.ModelStateR\x05state\x12\x16\n\x06reason\x18\x03 \x01(\tR\x06reason\x12+\n\x11intended_provider\x18\x04 \x01(\tR\x10intendedProvider\x12-\n\x12\x65xecution_provider\x18\x05 \x01(\tR\x11\x65xecutionProvider\x12\x1f\n\x0b\x66ile_sha256\x18\x06 \x01(\tR\nfileSha256\x12.\n\x13\x66\x65\x61ture_schema_hash\x18\x07 \x01(\tR\x11\x66\x65\x61tureSchemaHash\x12\x37\n\tloaded_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x08loadedAt\x12\x39\n\ntrained_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ttrainedAt\x12\x41\n\x0etraining_start\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampR\rtrainingStart\x12=\n\x0ctraining_end\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0btrainingEnd\x12\x30\n\x14training_data_sha256\x18\x0c \x01(\tR\x12trainingDataSha256\x12\x42\n\x07metrics\x18\r \x03(\x0b\x32(.trading.ml.v1.ModelVersion.MetricsEntryR\x07metrics\x12[\n\x10\x62\x61seline_metrics\x18\x0e \x03(\x0b\x32\x30.trading.ml.v1.ModelVersion.BaselineMetricsEntryR\x0f\x62\x61selineMetrics\x12%\n\x0e\x62\x65\x61ts_baseline\x18\x0f \x01(\x08R\rbeatsBaseline\x1a:\n\x0cMetricsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\x01R\x05value:\x02\x38\x01\x1a\x42\n\x14\x42\x61selineMetricsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\x01R\x05value:\x02\x38\x01\"\xf1\x02\n\tModelInfo\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n\x06\x66\x61mily\x18\x02 \x01(\tR\x06\x66\x61mily\x12\x16\n\x06target\x18\x03 \x01(\tR\x06target\x12\x18\n\x07horizon\x18\x04 \x01(\tR\x07horizon\x12\x1c\n\ttimeframe\x18\x05 \x01(\tR\ttimeframe\x12%\n\x0elookahead_bars\x18\x06 \x01(\x05R\rlookaheadBars\x12\x1f\n\x0bwindow_bars\x18\x07 \x01(\x05R\nwindowBars\x12#\n\rfeature_names\x18\x08 \x03(\tR\x0c\x66\x65\x61tureNames\x12%\n\x0e\x61\x63tive_version\x18\t \x01(\tR\ractiveVersion\x12\x37\n\x08versions\x18\n \x03(\x0b\x32\x1b.trading.ml.v1.ModelVersionR\x08versions\x12\x1b\n\tcard_path\x18\x0b \x01(\tR\x08\x63\x61rdPath\"\x13\n\x11ListModelsRequest\"f\n\x12ListModelsResponse\x12\x30\n\x06models\x18\x01 \x03(\x0b\x32\x18.trading.ml.v1.ModelInfoR\x06models\x12\x1e\n\nrepository\x18\x02 \x01(\tR\nrepository\"%\n\x0fGetModelRequest\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\"B\n\x10GetModelResponse\x12.\n\x05model\x18\x01 \x01(\x0b\x32\x18.trading.ml.v1.ModelInfoR\x05model\"K\n\x1b\x41\x63tivateModelVersionRequest\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n\x07version\x18\x02 \x01(\tR\x07version\"N\n\x1c\x41\x63tivateModelVersionResponse\x12.\n\x05model\x18\x01 \x01(\x0b\x32\x18.trading.ml.v1.ModelInfoR\x05model*\xa6\x01\n\nModelState\x12\x1b\n\x17MODEL_STATE_UNSPECIFIED\x10\x00\x12\x19\n\x15MODEL_STATE_AVAILABLE\x10\x01\x12\x17\n\x13MODEL_STATE_LOADING\x10\x02\x12\x15\n\x11MODEL_STATE_READY\x10\x03\x12\x18\n\x14MODEL_STATE_DEGRADED\x10\x04\x12\x16\n\x12MODEL_STATE_FAILED\x10\x05\x32\xac\x03\n\x0cModelService\x12z\n\nListModels\x12 .trading.ml.v1.ListModelsRequest\x1a!.trading.ml.v1.ListModelsResponse\"\'\x90\x02\x01\xc2\xf3\x18\r\n\x04user\n\x05\x61\x64min\x82\xd3\xe4\x93\x02\r\x12\x0b/api/models\x12{\n\x08GetModel\x12\x1e.trading.ml.v1.GetModelRequest\x1a\x1f.trading.ml.v1.GetModelResponse\".\x90\x02\x01\xc2\xf3\x18\r\n\x04user\n\x05\x61\x64min\x82\xd3\xe4\x93\x02\x14\x12\x12/api/models/{name}\x12\xa2\x01\n\x14\x41\x63tivateModelVersion\x12*.trading.ml.v1.ActivateModelVersionRequest\x1a+.trading.ml.v1.ActivateModelVersionResponse\"1\xc2\xf3\x18\x07\n\x05\x61\x64min\x82\xd3\xe4\x93\x02 \"\x1b/api/models/{name}:activate:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -44,28 +44,28 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MODELSERVICE'].methods_by_name['GetModel']._serialized_options = b'\220\002\001\302\363\030\r\n\004user\n\005admin\202\323\344\223\002\024\022\022/api/models/{name}'
   _globals['_MODELSERVICE'].methods_by_name['ActivateModelVersion']._loaded_options = None
   _globals['_MODELSERVICE'].methods_by_name['ActivateModelVersion']._serialized_options = b'\302\363\030\007\n\005admin\202\323\344\223\002 \"\033/api/models/{name}:activate:\001*'
-  _globals['_MODELSTATE']._serialized_start=1423
-  _globals['_MODELSTATE']._serialized_end=1589
+  _globals['_MODELSTATE']._serialized_start=1822
+  _globals['_MODELSTATE']._serialized_end=1988
   _globals['_MODELVERSION']._serialized_start=148
-  _globals['_MODELVERSION']._serialized_end=832
-  _globals['_MODELVERSION_METRICSENTRY']._serialized_start=730
-  _globals['_MODELVERSION_METRICSENTRY']._serialized_end=776
-  _globals['_MODELVERSION_BASELINEMETRICSENTRY']._serialized_start=778
-  _globals['_MODELVERSION_BASELINEMETRICSENTRY']._serialized_end=832
-  _globals['_MODELINFO']._serialized_start=835
-  _globals['_MODELINFO']._serialized_end=1086
-  _globals['_LISTMODELSREQUEST']._serialized_start=1088
-  _globals['_LISTMODELSREQUEST']._serialized_end=1107
-  _globals['_LISTMODELSRESPONSE']._serialized_start=1109
-  _globals['_LISTMODELSRESPONSE']._serialized_end=1191
-  _globals['_GETMODELREQUEST']._serialized_start=1193
-  _globals['_GETMODELREQUEST']._serialized_end=1224
-  _globals['_GETMODELRESPONSE']._serialized_start=1226
-  _globals['_GETMODELRESPONSE']._serialized_end=1285
-  _globals['_ACTIVATEMODELVERSIONREQUEST']._serialized_start=1287
-  _globals['_ACTIVATEMODELVERSIONREQUEST']._serialized_end=1347
-  _globals['_ACTIVATEMODELVERSIONRESPONSE']._serialized_start=1349
-  _globals['_ACTIVATEMODELVERSIONRESPONSE']._serialized_end=1420
-  _globals['_MODELSERVICE']._serialized_start=1592
-  _globals['_MODELSERVICE']._serialized_end=2020
+  _globals['_MODELVERSION']._serialized_end=1058
+  _globals['_MODELVERSION_METRICSENTRY']._serialized_start=932
+  _globals['_MODELVERSION_METRICSENTRY']._serialized_end=990
+  _globals['_MODELVERSION_BASELINEMETRICSENTRY']._serialized_start=992
+  _globals['_MODELVERSION_BASELINEMETRICSENTRY']._serialized_end=1058
+  _globals['_MODELINFO']._serialized_start=1061
+  _globals['_MODELINFO']._serialized_end=1430
+  _globals['_LISTMODELSREQUEST']._serialized_start=1432
+  _globals['_LISTMODELSREQUEST']._serialized_end=1451
+  _globals['_LISTMODELSRESPONSE']._serialized_start=1453
+  _globals['_LISTMODELSRESPONSE']._serialized_end=1555
+  _globals['_GETMODELREQUEST']._serialized_start=1557
+  _globals['_GETMODELREQUEST']._serialized_end=1594
+  _globals['_GETMODELRESPONSE']._serialized_start=1596
+  _globals['_GETMODELRESPONSE']._serialized_end=1662
+  _globals['_ACTIVATEMODELVERSIONREQUEST']._serialized_start=1664
+  _globals['_ACTIVATEMODELVERSIONREQUEST']._serialized_end=1739
+  _globals['_ACTIVATEMODELVERSIONRESPONSE']._serialized_start=1741
+  _globals['_ACTIVATEMODELVERSIONRESPONSE']._serialized_end=1819
+  _globals['_MODELSERVICE']._serialized_start=1991
+  _globals['_MODELSERVICE']._serialized_end=2419
 # @@protoc_insertion_point(module_scope)

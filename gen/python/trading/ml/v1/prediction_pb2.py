@@ -25,21 +25,21 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1etrading/ml/v1/prediction.proto\x12\rtrading.ml.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"e\n\x08ModelUse\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x0e\n\x06target\x18\x03 \x01(\t\x12\x0e\n\x06weight\x18\x04 \x01(\x01\x12\x1a\n\x12\x65xecution_provider\x18\x05 \x01(\t\"\xce\x03\n\x11HorizonPrediction\x12\x0f\n\x07horizon\x18\x01 \x01(\t\x12\x11\n\ttimeframe\x18\x02 \x01(\t\x12\x16\n\x0elookahead_bars\x18\x03 \x01(\x05\x12)\n\x05\x61s_of\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x63lose\x18\x05 \x01(\x01\x12\x16\n\x0epredicted_high\x18\x06 \x01(\x01\x12\x15\n\rpredicted_low\x18\x07 \x01(\x01\x12\x1a\n\x12predicted_high_pct\x18\x08 \x01(\x01\x12\x19\n\x11predicted_low_pct\x18\t \x01(\x01\x12\x16\n\x0etp_probability\x18\n \x01(\x01\x12\x17\n\x0ftake_profit_atr\x18\x0b \x01(\x01\x12\x15\n\rstop_loss_atr\x18\x0c \x01(\x01\x12\x0b\n\x03\x61tr\x18\r \x01(\x01\x12\'\n\x06models\x18\x0e \x03(\x0b\x32\x17.trading.ml.v1.ModelUse\x12\x14\n\x0cinference_ms\x18\x0f \x01(\x01\x12\x15\n\rprediction_id\x18\x10 \x01(\t\x12\x1c\n\x14short_tp_probability\x18\x11 \x01(\x01\x12\x14\n\x0crange_source\x18\x12 \x01(\t\"K\n\x13\x46\x65\x61tureContribution\x12\x0f\n\x07\x66\x65\x61ture\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01\x12\x14\n\x0c\x63ontribution\x18\x03 \x01(\x01\"\xd7\x02\n\x06Signal\x12+\n\x06\x61\x63tion\x18\x01 \x01(\x0e\x32\x1b.trading.ml.v1.SignalAction\x12\x11\n\ttimeframe\x18\x02 \x01(\t\x12\x0f\n\x07horizon\x18\x03 \x01(\t\x12)\n\x05\x61s_of\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x65ntry\x18\x05 \x01(\x01\x12\x13\n\x0btake_profit\x18\x06 \x01(\x01\x12\x11\n\tstop_loss\x18\x07 \x01(\x01\x12\x12\n\nconfidence\x18\x08 \x01(\x01\x12\x13\n\x0brisk_reward\x18\t \x01(\x01\x12\x37\n\x0b\x65xplanation\x18\n \x03(\x0b\x32\".trading.ml.v1.FeatureContribution\x12\x0f\n\x07summary\x18\x0b \x01(\t\x12\'\n\x06models\x18\x0c \x03(\x0b\x32\x17.trading.ml.v1.ModelUse*t\n\x0cSignalAction\x12\x1d\n\x19SIGNAL_ACTION_UNSPECIFIED\x10\x00\x12\x15\n\x11SIGNAL_ACTION_BUY\x10\x01\x12\x16\n\x12SIGNAL_ACTION_SELL\x10\x02\x12\x16\n\x12SIGNAL_ACTION_HOLD\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1etrading/ml/v1/prediction.proto\x12\rtrading.ml.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x97\x01\n\x08ModelUse\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n\x07version\x18\x02 \x01(\tR\x07version\x12\x16\n\x06target\x18\x03 \x01(\tR\x06target\x12\x16\n\x06weight\x18\x04 \x01(\x01R\x06weight\x12-\n\x12\x65xecution_provider\x18\x05 \x01(\tR\x11\x65xecutionProvider\"\xb2\x05\n\x11HorizonPrediction\x12\x18\n\x07horizon\x18\x01 \x01(\tR\x07horizon\x12\x1c\n\ttimeframe\x18\x02 \x01(\tR\ttimeframe\x12%\n\x0elookahead_bars\x18\x03 \x01(\x05R\rlookaheadBars\x12/\n\x05\x61s_of\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x04\x61sOf\x12\x14\n\x05\x63lose\x18\x05 \x01(\x01R\x05\x63lose\x12%\n\x0epredicted_high\x18\x06 \x01(\x01R\rpredictedHigh\x12#\n\rpredicted_low\x18\x07 \x01(\x01R\x0cpredictedLow\x12,\n\x12predicted_high_pct\x18\x08 \x01(\x01R\x10predictedHighPct\x12*\n\x11predicted_low_pct\x18\t \x01(\x01R\x0fpredictedLowPct\x12%\n\x0etp_probability\x18\n \x01(\x01R\rtpProbability\x12&\n\x0ftake_profit_atr\x18\x0b \x01(\x01R\rtakeProfitAtr\x12\"\n\rstop_loss_atr\x18\x0c \x01(\x01R\x0bstopLossAtr\x12\x10\n\x03\x61tr\x18\r \x01(\x01R\x03\x61tr\x12/\n\x06models\x18\x0e \x03(\x0b\x32\x17.trading.ml.v1.ModelUseR\x06models\x12!\n\x0cinference_ms\x18\x0f \x01(\x01R\x0binferenceMs\x12#\n\rprediction_id\x18\x10 \x01(\tR\x0cpredictionId\x12\x30\n\x14short_tp_probability\x18\x11 \x01(\x01R\x12shortTpProbability\x12!\n\x0crange_source\x18\x12 \x01(\tR\x0brangeSource\"i\n\x13\x46\x65\x61tureContribution\x12\x18\n\x07\x66\x65\x61ture\x18\x01 \x01(\tR\x07\x66\x65\x61ture\x12\x14\n\x05value\x18\x02 \x01(\x01R\x05value\x12\"\n\x0c\x63ontribution\x18\x03 \x01(\x01R\x0c\x63ontribution\"\xcc\x03\n\x06Signal\x12\x33\n\x06\x61\x63tion\x18\x01 \x01(\x0e\x32\x1b.trading.ml.v1.SignalActionR\x06\x61\x63tion\x12\x1c\n\ttimeframe\x18\x02 \x01(\tR\ttimeframe\x12\x18\n\x07horizon\x18\x03 \x01(\tR\x07horizon\x12/\n\x05\x61s_of\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x04\x61sOf\x12\x14\n\x05\x65ntry\x18\x05 \x01(\x01R\x05\x65ntry\x12\x1f\n\x0btake_profit\x18\x06 \x01(\x01R\ntakeProfit\x12\x1b\n\tstop_loss\x18\x07 \x01(\x01R\x08stopLoss\x12\x1e\n\nconfidence\x18\x08 \x01(\x01R\nconfidence\x12\x1f\n\x0brisk_reward\x18\t \x01(\x01R\nriskReward\x12\x44\n\x0b\x65xplanation\x18\n \x03(\x0b\x32\".trading.ml.v1.FeatureContributionR\x0b\x65xplanation\x12\x18\n\x07summary\x18\x0b \x01(\tR\x07summary\x12/\n\x06models\x18\x0c \x03(\x0b\x32\x17.trading.ml.v1.ModelUseR\x06models*t\n\x0cSignalAction\x12\x1d\n\x19SIGNAL_ACTION_UNSPECIFIED\x10\x00\x12\x15\n\x11SIGNAL_ACTION_BUY\x10\x01\x12\x16\n\x12SIGNAL_ACTION_SELL\x10\x02\x12\x16\n\x12SIGNAL_ACTION_HOLD\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'trading.ml.v1.prediction_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SIGNALACTION']._serialized_start=1073
-  _globals['_SIGNALACTION']._serialized_end=1189
-  _globals['_MODELUSE']._serialized_start=82
-  _globals['_MODELUSE']._serialized_end=183
-  _globals['_HORIZONPREDICTION']._serialized_start=186
-  _globals['_HORIZONPREDICTION']._serialized_end=648
-  _globals['_FEATURECONTRIBUTION']._serialized_start=650
-  _globals['_FEATURECONTRIBUTION']._serialized_end=725
-  _globals['_SIGNAL']._serialized_start=728
-  _globals['_SIGNAL']._serialized_end=1071
+  _globals['_SIGNALACTION']._serialized_start=1499
+  _globals['_SIGNALACTION']._serialized_end=1615
+  _globals['_MODELUSE']._serialized_start=83
+  _globals['_MODELUSE']._serialized_end=234
+  _globals['_HORIZONPREDICTION']._serialized_start=237
+  _globals['_HORIZONPREDICTION']._serialized_end=927
+  _globals['_FEATURECONTRIBUTION']._serialized_start=929
+  _globals['_FEATURECONTRIBUTION']._serialized_end=1034
+  _globals['_SIGNAL']._serialized_start=1037
+  _globals['_SIGNAL']._serialized_end=1497
 # @@protoc_insertion_point(module_scope)

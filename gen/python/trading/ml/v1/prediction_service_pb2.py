@@ -28,7 +28,7 @@ from trading.common.v1 import access_pb2 as trading_dot_common_dot_v1_dot_access
 from trading.ml.v1 import prediction_pb2 as trading_dot_ml_dot_v1_dot_prediction__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&trading/ml/v1/prediction_service.proto\x12\rtrading.ml.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1etrading/common/v1/access.proto\x1a\x1etrading/ml/v1/prediction.proto\"\\\n\x0ePredictRequest\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\x0f\n\x07horizon\x18\x02 \x01(\t\x12)\n\x05\x61s_of\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"i\n\x0fPredictResponse\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\x35\n\x0bpredictions\x18\x02 \x03(\x0b\x32 .trading.ml.v1.HorizonPrediction\x12\x0f\n\x07skipped\x18\x03 \x03(\t\"6\n\x11GetSignalsRequest\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\x11\n\ttimeframe\x18\x02 \x01(\t\"K\n\x12GetSignalsResponse\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12%\n\x06signal\x18\x02 \x01(\x0b\x32\x15.trading.ml.v1.Signal\"=\n\x18StreamPredictionsRequest\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\x11\n\ttimeframe\x18\x02 \x01(\t\"\x9c\x02\n\x19StreamPredictionsResponse\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\x11\n\ttimeframe\x18\x02 \x01(\t\x12\x10\n\x08sequence\x18\x03 \x01(\x03\x12,\n\x08\x62\x61r_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x63lose\x18\x05 \x01(\x01\x12\x34\n\nprediction\x18\x06 \x01(\x0b\x32 .trading.ml.v1.HorizonPrediction\x12%\n\x06signal\x18\x07 \x01(\x0b\x32\x15.trading.ml.v1.Signal\x12\x30\n\x0cpublished_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"L\n\x1aGetPredictionScoresRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0e\n\x06symbol\x18\x02 \x01(\t\x12\x0f\n\x07horizon\x18\x03 \x01(\t\"\x92\x02\n\x0fPredictionScore\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x0e\n\x06symbol\x18\x03 \x01(\t\x12\x0f\n\x07horizon\x18\x04 \x01(\t\x12\x10\n\x08recorded\x18\x05 \x01(\x03\x12\x10\n\x08realized\x18\x06 \x01(\x03\x12\x10\n\x08\x63overage\x18\x07 \x01(\x01\x12\x0f\n\x07mae_pct\x18\x08 \x01(\x01\x12\x13\n\x0btp_hit_rate\x18\t \x01(\x01\x12\x1b\n\x13mean_tp_probability\x18\n \x01(\x01\x12\x15\n\rcard_coverage\x18\x0b \x01(\x01\x12\x14\n\x0c\x63\x61rd_mae_pct\x18\x0c \x01(\x01\x12\x18\n\x10\x63\x61rd_tp_hit_rate\x18\r \x01(\x01\"|\n\x1bGetPredictionScoresResponse\x12.\n\x06scores\x18\x01 \x03(\x0b\x32\x1e.trading.ml.v1.PredictionScore\x12-\n\tscored_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp2\xb8\x04\n\x11PredictionService\x12{\n\x07Predict\x12\x1d.trading.ml.v1.PredictRequest\x1a\x1e.trading.ml.v1.PredictResponse\"1\x90\x02\x01\xc2\xf3\x18\r\n\x04user\n\x05\x61\x64min\x82\xd3\xe4\x93\x02\x17\x12\x15/api/predict/{symbol}\x12\x84\x01\n\nGetSignals\x12 .trading.ml.v1.GetSignalsRequest\x1a!.trading.ml.v1.GetSignalsResponse\"1\x90\x02\x01\xc2\xf3\x18\r\n\x04user\n\x05\x61\x64min\x82\xd3\xe4\x93\x02\x17\x12\x15/api/signals/{symbol}\x12{\n\x11StreamPredictions\x12\'.trading.ml.v1.StreamPredictionsRequest\x1a(.trading.ml.v1.StreamPredictionsResponse\"\x11\xc2\xf3\x18\r\n\x04user\n\x05\x61\x64min0\x01\x12\xa1\x01\n\x13GetPredictionScores\x12).trading.ml.v1.GetPredictionScoresRequest\x1a*.trading.ml.v1.GetPredictionScoresResponse\"3\x90\x02\x01\xc2\xf3\x18\r\n\x04user\n\x05\x61\x64min\x82\xd3\xe4\x93\x02\x19\x12\x17/api/predictions/scoresb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&trading/ml/v1/prediction_service.proto\x12\rtrading.ml.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1etrading/common/v1/access.proto\x1a\x1etrading/ml/v1/prediction.proto\"s\n\x0ePredictRequest\x12\x16\n\x06symbol\x18\x01 \x01(\tR\x06symbol\x12\x18\n\x07horizon\x18\x02 \x01(\tR\x07horizon\x12/\n\x05\x61s_of\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x04\x61sOf\"\x87\x01\n\x0fPredictResponse\x12\x16\n\x06symbol\x18\x01 \x01(\tR\x06symbol\x12\x42\n\x0bpredictions\x18\x02 \x03(\x0b\x32 .trading.ml.v1.HorizonPredictionR\x0bpredictions\x12\x18\n\x07skipped\x18\x03 \x03(\tR\x07skipped\"I\n\x11GetSignalsRequest\x12\x16\n\x06symbol\x18\x01 \x01(\tR\x06symbol\x12\x1c\n\ttimeframe\x18\x02 \x01(\tR\ttimeframe\"[\n\x12GetSignalsResponse\x12\x16\n\x06symbol\x18\x01 \x01(\tR\x06symbol\x12-\n\x06signal\x18\x02 \x01(\x0b\x32\x15.trading.ml.v1.SignalR\x06signal\"P\n\x18StreamPredictionsRequest\x12\x16\n\x06symbol\x18\x01 \x01(\tR\x06symbol\x12\x1c\n\ttimeframe\x18\x02 \x01(\tR\ttimeframe\"\xea\x02\n\x19StreamPredictionsResponse\x12\x16\n\x06symbol\x18\x01 \x01(\tR\x06symbol\x12\x1c\n\ttimeframe\x18\x02 \x01(\tR\ttimeframe\x12\x1a\n\x08sequence\x18\x03 \x01(\x03R\x08sequence\x12\x35\n\x08\x62\x61r_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x07\x62\x61rTime\x12\x14\n\x05\x63lose\x18\x05 \x01(\x01R\x05\x63lose\x12@\n\nprediction\x18\x06 \x01(\x0b\x32 .trading.ml.v1.HorizonPredictionR\nprediction\x12-\n\x06signal\x18\x07 \x01(\x0b\x32\x15.trading.ml.v1.SignalR\x06signal\x12=\n\x0cpublished_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0bpublishedAt\"d\n\x1aGetPredictionScoresRequest\x12\x14\n\x05model\x18\x01 \x01(\tR\x05model\x12\x16\n\x06symbol\x18\x02 \x01(\tR\x06symbol\x12\x18\n\x07horizon\x18\x03 \x01(\tR\x07horizon\"\xa0\x03\n\x0fPredictionScore\x12\x14\n\x05model\x18\x01 \x01(\tR\x05model\x12\x18\n\x07version\x18\x02 \x01(\tR\x07version\x12\x16\n\x06symbol\x18\x03 \x01(\tR\x06symbol\x12\x18\n\x07horizon\x18\x04 \x01(\tR\x07horizon\x12\x1a\n\x08recorded\x18\x05 \x01(\x03R\x08recorded\x12\x1a\n\x08realized\x18\x06 \x01(\x03R\x08realized\x12\x1a\n\x08\x63overage\x18\x07 \x01(\x01R\x08\x63overage\x12\x17\n\x07mae_pct\x18\x08 \x01(\x01R\x06maePct\x12\x1e\n\x0btp_hit_rate\x18\t \x01(\x01R\ttpHitRate\x12.\n\x13mean_tp_probability\x18\n \x01(\x01R\x11meanTpProbability\x12#\n\rcard_coverage\x18\x0b \x01(\x01R\x0c\x63\x61rdCoverage\x12 \n\x0c\x63\x61rd_mae_pct\x18\x0c \x01(\x01R\ncardMaePct\x12\'\n\x10\x63\x61rd_tp_hit_rate\x18\r \x01(\x01R\rcardTpHitRate\"\x8e\x01\n\x1bGetPredictionScoresResponse\x12\x36\n\x06scores\x18\x01 \x03(\x0b\x32\x1e.trading.ml.v1.PredictionScoreR\x06scores\x12\x37\n\tscored_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x08scoredAt2\xb8\x04\n\x11PredictionService\x12{\n\x07Predict\x12\x1d.trading.ml.v1.PredictRequest\x1a\x1e.trading.ml.v1.PredictResponse\"1\x90\x02\x01\xc2\xf3\x18\r\n\x04user\n\x05\x61\x64min\x82\xd3\xe4\x93\x02\x17\x12\x15/api/predict/{symbol}\x12\x84\x01\n\nGetSignals\x12 .trading.ml.v1.GetSignalsRequest\x1a!.trading.ml.v1.GetSignalsResponse\"1\x90\x02\x01\xc2\xf3\x18\r\n\x04user\n\x05\x61\x64min\x82\xd3\xe4\x93\x02\x17\x12\x15/api/signals/{symbol}\x12{\n\x11StreamPredictions\x12\'.trading.ml.v1.StreamPredictionsRequest\x1a(.trading.ml.v1.StreamPredictionsResponse\"\x11\xc2\xf3\x18\r\n\x04user\n\x05\x61\x64min0\x01\x12\xa1\x01\n\x13GetPredictionScores\x12).trading.ml.v1.GetPredictionScoresRequest\x1a*.trading.ml.v1.GetPredictionScoresResponse\"3\x90\x02\x01\xc2\xf3\x18\r\n\x04user\n\x05\x61\x64min\x82\xd3\xe4\x93\x02\x19\x12\x17/api/predictions/scoresb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -44,23 +44,23 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PREDICTIONSERVICE'].methods_by_name['GetPredictionScores']._loaded_options = None
   _globals['_PREDICTIONSERVICE'].methods_by_name['GetPredictionScores']._serialized_options = b'\220\002\001\302\363\030\r\n\004user\n\005admin\202\323\344\223\002\031\022\027/api/predictions/scores'
   _globals['_PREDICTREQUEST']._serialized_start=184
-  _globals['_PREDICTREQUEST']._serialized_end=276
-  _globals['_PREDICTRESPONSE']._serialized_start=278
-  _globals['_PREDICTRESPONSE']._serialized_end=383
-  _globals['_GETSIGNALSREQUEST']._serialized_start=385
-  _globals['_GETSIGNALSREQUEST']._serialized_end=439
-  _globals['_GETSIGNALSRESPONSE']._serialized_start=441
-  _globals['_GETSIGNALSRESPONSE']._serialized_end=516
-  _globals['_STREAMPREDICTIONSREQUEST']._serialized_start=518
-  _globals['_STREAMPREDICTIONSREQUEST']._serialized_end=579
-  _globals['_STREAMPREDICTIONSRESPONSE']._serialized_start=582
-  _globals['_STREAMPREDICTIONSRESPONSE']._serialized_end=866
-  _globals['_GETPREDICTIONSCORESREQUEST']._serialized_start=868
-  _globals['_GETPREDICTIONSCORESREQUEST']._serialized_end=944
-  _globals['_PREDICTIONSCORE']._serialized_start=947
-  _globals['_PREDICTIONSCORE']._serialized_end=1221
-  _globals['_GETPREDICTIONSCORESRESPONSE']._serialized_start=1223
-  _globals['_GETPREDICTIONSCORESRESPONSE']._serialized_end=1347
-  _globals['_PREDICTIONSERVICE']._serialized_start=1350
-  _globals['_PREDICTIONSERVICE']._serialized_end=1918
+  _globals['_PREDICTREQUEST']._serialized_end=299
+  _globals['_PREDICTRESPONSE']._serialized_start=302
+  _globals['_PREDICTRESPONSE']._serialized_end=437
+  _globals['_GETSIGNALSREQUEST']._serialized_start=439
+  _globals['_GETSIGNALSREQUEST']._serialized_end=512
+  _globals['_GETSIGNALSRESPONSE']._serialized_start=514
+  _globals['_GETSIGNALSRESPONSE']._serialized_end=605
+  _globals['_STREAMPREDICTIONSREQUEST']._serialized_start=607
+  _globals['_STREAMPREDICTIONSREQUEST']._serialized_end=687
+  _globals['_STREAMPREDICTIONSRESPONSE']._serialized_start=690
+  _globals['_STREAMPREDICTIONSRESPONSE']._serialized_end=1052
+  _globals['_GETPREDICTIONSCORESREQUEST']._serialized_start=1054
+  _globals['_GETPREDICTIONSCORESREQUEST']._serialized_end=1154
+  _globals['_PREDICTIONSCORE']._serialized_start=1157
+  _globals['_PREDICTIONSCORE']._serialized_end=1573
+  _globals['_GETPREDICTIONSCORESRESPONSE']._serialized_start=1576
+  _globals['_GETPREDICTIONSCORESRESPONSE']._serialized_end=1718
+  _globals['_PREDICTIONSERVICE']._serialized_start=1721
+  _globals['_PREDICTIONSERVICE']._serialized_end=2289
 # @@protoc_insertion_point(module_scope)

@@ -28,7 +28,7 @@ from trading.common.v1 import access_pb2 as trading_dot_common_dot_v1_dot_access
 from trading.common.v1 import health_pb2 as trading_dot_common_dot_v1_dot_health__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&trading/status/v1/status_service.proto\x12\x11trading.status.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1etrading/common/v1/access.proto\x1a\x1etrading/common/v1/health.proto\"\x12\n\x10GetHealthRequest\"\xb0\x01\n\x11GetHealthResponse\x12\x0e\n\x06status\x18\x01 \x01(\t\x12\x0f\n\x07service\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x39\n\x0c\x64\x65pendencies\x18\x04 \x03(\x0b\x32#.trading.common.v1.DependencyHealth\x12.\n\nchecked_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp2\x81\x01\n\rStatusService\x12p\n\tGetHealth\x12#.trading.status.v1.GetHealthRequest\x1a$.trading.status.v1.GetHealthResponse\"\x18\x90\x02\x01\xc2\xf3\x18\x02\x10\x01\x82\xd3\xe4\x93\x02\t\x12\x07/healthb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&trading/status/v1/status_service.proto\x12\x11trading.status.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1etrading/common/v1/access.proto\x1a\x1etrading/common/v1/health.proto\"\x12\n\x10GetHealthRequest\"\xe3\x01\n\x11GetHealthResponse\x12\x16\n\x06status\x18\x01 \x01(\tR\x06status\x12\x18\n\x07service\x18\x02 \x01(\tR\x07service\x12\x18\n\x07version\x18\x03 \x01(\tR\x07version\x12G\n\x0c\x64\x65pendencies\x18\x04 \x03(\x0b\x32#.trading.common.v1.DependencyHealthR\x0c\x64\x65pendencies\x12\x39\n\nchecked_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tcheckedAt2\x81\x01\n\rStatusService\x12p\n\tGetHealth\x12#.trading.status.v1.GetHealthRequest\x1a$.trading.status.v1.GetHealthResponse\"\x18\x90\x02\x01\xc2\xf3\x18\x02\x10\x01\x82\xd3\xe4\x93\x02\t\x12\x07/healthb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,7 +40,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETHEALTHREQUEST']._serialized_start=188
   _globals['_GETHEALTHREQUEST']._serialized_end=206
   _globals['_GETHEALTHRESPONSE']._serialized_start=209
-  _globals['_GETHEALTHRESPONSE']._serialized_end=385
-  _globals['_STATUSSERVICE']._serialized_start=388
-  _globals['_STATUSSERVICE']._serialized_end=517
+  _globals['_GETHEALTHRESPONSE']._serialized_end=436
+  _globals['_STATUSSERVICE']._serialized_start=439
+  _globals['_STATUSSERVICE']._serialized_end=568
 # @@protoc_insertion_point(module_scope)

@@ -1,0 +1,1 @@
+"""The append-only audit log every business feature writes; it serves no RPC of its own."""

@@ -1,0 +1,1 @@
+"""Identity's gRPC servicers: protos in, domain calls, protos out."""

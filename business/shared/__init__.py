@@ -1,0 +1,1 @@
+"""What several business features share: the one store (database.py) and proto mapping helpers."""

@@ -1,0 +1,1 @@
+"""Clients of what the status feature probes: the ML engine and Redis."""

@@ -1,0 +1,217 @@
+"""Attempt limits, run against in-process counters and against real Redis (db 14)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import pytest
+import redis.asyncio as aioredis
+
+from business.identity.adapters.attempt_counters import (
+    MemoryAttemptCounters,
+    RedisAttemptCounters,
+    make_attempt_counters,
+)
+from business.identity.domain.ports import AttemptCounters
+from business.identity.domain.throttle import AttemptLimiter
+from service_runtime.errors import DependencyUnavailable, TooManyAttempts
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/14"
+EMAIL = "victim@example.com"
+IP = "203.0.113.7"
+
+
+class FakeClock:
+    def __init__(self, now: float = 1_700_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@asynccontextmanager
+async def redis_counters(clock: FakeClock) -> AsyncIterator[RedisAttemptCounters]:
+    """Counters under a fresh key prefix, removed afterwards. Skips without Redis (fails in CI)."""
+    if not await redis_reachable():
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"Redis is required in CI and unreachable at {REDIS_URL}")
+        pytest.skip(f"Redis unreachable at {REDIS_URL}")
+    store = RedisAttemptCounters(REDIS_URL, prefix=f"test-throttle-{uuid.uuid4().hex}:", clock=clock)
+    try:
+        yield store
+    finally:
+        keys = [key async for key in store.client.scan_iter(match=f"{store.prefix}*")]
+        if keys:
+            await store.client.delete(*keys)
+        await store.close()
+
+
+async def redis_reachable() -> bool:
+    client = aioredis.from_url(REDIS_URL, socket_connect_timeout=1)
+    try:
+        await client.ping()
+        return True
+    except (OSError, aioredis.RedisError):
+        return False
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def counters(request: pytest.FixtureRequest, clock: FakeClock) -> AsyncIterator[AttemptCounters]:
+    if request.param == "memory":
+        yield MemoryAttemptCounters(clock=clock)
+        return
+    async with redis_counters(clock) as store:
+        yield store
+
+
+def limiter(counters: AttemptCounters, **overrides: float) -> AttemptLimiter:
+    settings: dict[str, float] = {
+        "account_limit": 3,
+        "ip_limit": 5,
+        "window_s": 60,
+        "base_lock_s": 2,
+        "max_lock_s": 10,
+    }
+    settings.update(overrides)
+    return AttemptLimiter(
+        counters,
+        account_limit=int(settings["account_limit"]),
+        ip_limit=int(settings["ip_limit"]),
+        window_s=settings["window_s"],
+        base_lock_s=settings["base_lock_s"],
+        max_lock_s=settings["max_lock_s"],
+    )
+
+
+async def fail(
+    limits: AttemptLimiter, times: int, account: str = EMAIL, ip: str = IP, scope: str = "password"
+) -> None:
+    for _ in range(times):
+        await limits.record_failure(scope, account, ip)
+
+
+async def retry_after(
+    limits: AttemptLimiter, account: str = EMAIL, ip: str = IP, scope: str = "password"
+) -> float:
+    with pytest.raises(TooManyAttempts) as caught:
+        await limits.check(scope, account, ip)
+    assert "too many failed attempts; retry in" in caught.value.message
+    return caught.value.retry_after_s
+
+
+async def test_locks_after_the_account_limit(counters: AttemptCounters, clock: FakeClock) -> None:
+    limits = limiter(counters)
+    await fail(limits, 2)
+    await limits.check("password", EMAIL, IP)  # below the limit: still allowed
+    await fail(limits, 1)
+    assert 0 < await retry_after(limits) <= 2
+    clock.advance(1)
+    assert 0 < await retry_after(limits) <= 1
+    clock.advance(1.01)
+    await limits.check("password", EMAIL, IP)  # the lock ended
+    await limits.check("password", "someone-else@example.com", "198.51.100.1")  # others never locked
+    await limits.check("totp", EMAIL, IP)  # scopes are separate
+
+
+async def test_each_further_failure_doubles_the_lock_up_to_the_cap(
+    counters: AttemptCounters, clock: FakeClock
+) -> None:
+    limits = limiter(counters)
+    await fail(limits, 3)
+    assert await retry_after(limits) == pytest.approx(2)
+    await fail(limits, 1)
+    assert await retry_after(limits) == pytest.approx(4)
+    await fail(limits, 1)
+    assert await retry_after(limits) == pytest.approx(8)
+    await fail(limits, 1)
+    assert await retry_after(limits) == pytest.approx(10)  # capped at max_lock_s
+    await fail(limits, 10)
+    assert await retry_after(limits) == pytest.approx(10)
+    clock.advance(10.01)
+    await limits.check("password", EMAIL, IP)
+
+
+async def test_failures_outside_the_window_are_forgotten(counters: AttemptCounters, clock: FakeClock) -> None:
+    limits = limiter(counters, window_s=60)
+    await fail(limits, 2)
+    clock.advance(61)
+    await fail(limits, 2)
+    await limits.check("password", EMAIL, IP)  # 2 in the window, not 4
+
+
+async def test_the_ip_limit_spans_accounts(counters: AttemptCounters) -> None:
+    limits = limiter(counters, account_limit=100, ip_limit=5)
+    for n in range(5):
+        await limits.check("password", f"user{n}@example.com", IP)
+        await limits.record_failure("password", f"user{n}@example.com", IP)
+    # A fresh account from the same address is refused; the same account from elsewhere is not.
+    assert await retry_after(limits, account="fresh@example.com") == pytest.approx(2)
+    await limits.check("password", "fresh@example.com", "198.51.100.9")
+
+
+async def test_success_clears_the_account_but_not_the_ip(counters: AttemptCounters, clock: FakeClock) -> None:
+    limits = limiter(counters, ip_limit=6)
+    await fail(limits, 2)
+    await limits.record_success("password", EMAIL)
+    await fail(limits, 2)
+    await limits.check("password", EMAIL, IP)  # counting restarted: 2 < 3
+    await fail(limits, 1)
+    await retry_after(limits)
+    await limits.record_success("password", EMAIL)
+    await limits.check("password", EMAIL, IP)
+    await fail(limits, 1)  # the ip's 6th failure in the window: the ip locks, success does not clear it
+    await limits.record_success("password", EMAIL)
+    await retry_after(limits)
+    await limits.check("password", EMAIL, "198.51.100.9")
+
+
+async def test_no_ip_means_only_the_account_counts(counters: AttemptCounters) -> None:
+    limits = limiter(counters, ip_limit=1)
+    await fail(limits, 2, ip="")
+    await limits.check("password", EMAIL, "")
+    await fail(limits, 1, ip="")
+    await retry_after(limits, ip="")
+
+
+async def test_redis_keys_hold_no_email_or_ip(clock: FakeClock) -> None:
+    async with redis_counters(clock) as store:
+        limits = limiter(store)
+        await fail(limits, 3)
+        keys = [key.decode() async for key in store.client.scan_iter(match=f"{store.prefix}*")]
+        assert len(keys) == 3  # account failures, ip failures, account lock
+        assert any(":lock:acct:" in key for key in keys)
+        for key in keys:
+            assert EMAIL not in key and "victim" not in key and IP not in key
+        for key in keys:
+            if await store.client.type(key) == b"zset":
+                for member in await store.client.zrange(key, 0, -1):
+                    assert b"victim" not in member and IP.encode() not in member
+
+
+async def test_unreachable_redis_is_a_dependency_error() -> None:
+    store = RedisAttemptCounters("redis://127.0.0.1:1/14")
+    try:
+        with pytest.raises(DependencyUnavailable):
+            await AttemptLimiter(store).check("password", EMAIL, IP)
+        with pytest.raises(DependencyUnavailable):
+            await AttemptLimiter(store).record_failure("password", EMAIL, IP)
+    finally:
+        await store.close()
+
+
+def test_make_attempt_counters_picks_the_store() -> None:
+    assert isinstance(make_attempt_counters(""), MemoryAttemptCounters)
+    assert isinstance(make_attempt_counters(REDIS_URL), RedisAttemptCounters)

@@ -1,0 +1,61 @@
+"""Identity's three services on a real in-process gRPC server, behind the production interceptors
+(access rules, token verification, error mapping), over the `identity` of ../conftest.py whose
+access tokens the server's verifier accepts."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
+from business.identity.domain.context import Identity
+from business.identity.handlers.admin import AdminHandlers
+from business.identity.handlers.auth import AuthHandlers
+from business.identity.handlers.users import UserHandlers
+from business.main import SERVICE_NAMES as BUSINESS_SERVICES
+from service_runtime.in_process import serve_in_process
+from service_runtime.signing_keys import SigningKeyStore
+from tests.support.in_process import TestCallers
+from trading.identity.v1 import auth_service_pb2_grpc, user_admin_service_pb2_grpc, user_service_pb2_grpc
+
+SERVICE_NAMES = [name for name in BUSINESS_SERVICES if name.startswith("trading.identity.")]
+
+
+@pytest.fixture
+def callers(tmp_path: Path) -> TestCallers:
+    return TestCallers(tmp_path / "keys")
+
+
+@pytest.fixture
+def keys(callers: TestCallers) -> SigningKeyStore:
+    """Identity signs with the key the in-process server trusts."""
+    return callers.keys
+
+
+@pytest.fixture
+async def channel(identity: Identity, callers: TestCallers) -> AsyncIterator[grpc.aio.Channel]:
+    auth, users, admin = AuthHandlers(identity), UserHandlers(identity), AdminHandlers(identity)
+    async with serve_in_process(
+        service_names=SERVICE_NAMES,
+        registrars=[
+            lambda server: auth_service_pb2_grpc.add_AuthServiceServicer_to_server(auth, server),
+            lambda server: user_service_pb2_grpc.add_UserServiceServicer_to_server(users, server),
+            lambda server: user_admin_service_pb2_grpc.add_UserAdminServiceServicer_to_server(admin, server),
+        ],
+        verifier=callers.verifier(),
+        revocations=identity.revocations,  # type: ignore[arg-type]  # MemoryRevocations in tests
+    ) as opened:
+        yield opened
+
+
+def violated_fields(error: grpc.aio.AioRpcError) -> list[str]:
+    """The fields a google.rpc.BadRequest detail of the status names."""
+    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    assert status is not None, error
+    request = error_details_pb2.BadRequest()
+    assert status.details[0].Unpack(request)
+    return [v.field for v in request.field_violations]

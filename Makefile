@@ -4,7 +4,7 @@ PY := .venv/bin/python
 VENV := .venv/.installed
 WEB_DEPS := web/node_modules/.installed
 
-.PHONY: run test gen generate gen-check lint breaking web web-deps venv bench-edge bench-data bench-auth bench-ml train import-bars admin admin-keys k8s-envoy clean
+.PHONY: migration run test gen generate gen-check lint breaking web web-deps venv bench-edge bench-data bench-auth bench-ml train import-bars admin admin-keys k8s-envoy clean
 
 venv: $(VENV)
 $(VENV): requirements.txt requirements-dev.txt requirements-train.txt
@@ -46,6 +46,7 @@ lint: $(VENV)
 	.venv/bin/ruff format --check .
 	.venv/bin/ruff check .
 	.venv/bin/mypy
+	.venv/bin/lint-imports --no-cache
 
 ## buf breaking against the contracts of the previous commit on main.
 breaking: $(VENV)
@@ -85,9 +86,13 @@ bench-ml: $(VENV)
 train: $(VENV)
 	$(PY) -m ml_engine.training --out ml_engine/model_repository
 
+## Start a migration: make migration SERVICE=business NAME="education catalogue"
+migration: $(VENV)
+	$(PY) -m tools.new_migration --service "$(SERVICE)" --name "$(NAME)"
+
 ## Import bars into the configured market store: make import-bars ARGS="file.csv --symbol X --timeframe 1h ..."
 import-bars: $(VENV)
-	$(PY) -m ml_engine.importing $(ARGS)
+	$(PY) -m ml_engine.market_data.importing $(ARGS)
 
 ## Create the first admin (or promote an account): make admin EMAIL=you@example.com (asks for the password)
 admin: $(VENV)

@@ -24,8 +24,8 @@ import talib
 from backtesting import Backtest, Strategy
 from backtesting.lib import crossover
 
-from ml_engine.domain.backtest import BacktestConfig, BacktestResult, ExitReason, Side, run_backtest, warm_up
-from ml_engine.domain.market.bars import Bars
+from ml_engine.backtests.domain import BacktestConfig, BacktestResult, ExitReason, Side, run_backtest, warm_up
+from ml_engine.market_data.domain.bars import Bars
 
 HOUR = 3600
 FAST, SLOW = 10, 20

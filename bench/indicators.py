@@ -19,8 +19,8 @@ from collections.abc import Callable
 import numpy as np
 import talib
 
-from ml_engine.domain.indicators import IndicatorRequest, compute, json_values, parse_indicators
-from ml_engine.domain.market.bars import Bars, FloatArray
+from ml_engine.indicators.domain import IndicatorRequest, compute, json_values, parse_indicators
+from ml_engine.market_data.domain.bars import Bars, FloatArray
 
 INDICATORS = "rsi,macd,atr,bbands,stoch"
 

@@ -31,13 +31,13 @@ import talib
 from sqlalchemy import create_engine
 from sqlalchemy import text as sql
 
-from ml_engine.data import market_repository as repo
-from ml_engine.data.market_store import MarketStore
-from ml_engine.data.tables import bars as bars_table
-from ml_engine.domain.market.symbols import SymbolInfo
-from ml_engine.domain.market.timeframes import parse_timeframe
-from ml_engine.importing.importer import ImportTarget, import_csv
 from ml_engine.market_data.bar_windows import BarWindows
+from ml_engine.market_data.data import repository as repo
+from ml_engine.market_data.data.tables import bars as bars_table
+from ml_engine.market_data.domain.symbols import SymbolInfo
+from ml_engine.market_data.domain.timeframes import parse_timeframe
+from ml_engine.market_data.importing.importer import ImportTarget, import_csv
+from ml_engine.shared.database import MarketStore
 from trading.market.v1 import indicator_service_pb2 as ind_pb
 from trading.market.v1 import indicator_service_pb2_grpc as ind_grpc
 from trading.market.v1 import market_data_service_pb2 as md_pb

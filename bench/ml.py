@@ -97,8 +97,8 @@ def _model_inputs(meta: Any, batch: int) -> Float32Array:
     """Real EURUSD feature rows (or windows), normalized as serving does, NaN -> 0 after."""
     from backtesting.test import EURUSD
 
-    from ml_engine.domain.forecasting.features import compute_features
-    from ml_engine.domain.market.bars import Bars
+    from ml_engine.market_data.domain.bars import Bars
+    from ml_engine.predictions.domain.features import compute_features
 
     frame = EURUSD.tz_localize("UTC")
     bars = Bars.from_columns(
@@ -130,7 +130,7 @@ def _ort_session(path: Path, provider: str, threads: int) -> Any:
 
 
 def _metadata(session: Any) -> Any:
-    from ml_engine.domain.forecasting.model_metadata import METADATA_KEY, ModelMetadata
+    from ml_engine.predictions.domain.model_metadata import METADATA_KEY, ModelMetadata
 
     return ModelMetadata.from_json(session.get_modelmeta().custom_metadata_map[METADATA_KEY])
 
@@ -389,7 +389,8 @@ def _registry_throughput(
 ) -> BatchingRow:
     """Entry point of a process: one ModelRegistry, `concurrency` tasks calling infer()."""
     from ml_engine.config import MlEngineSettings
-    from ml_engine.serving.registry import ModelRegistry
+    from ml_engine.models.serving.activation import VersionActivation
+    from ml_engine.models.serving.registry import ModelRegistry
 
     async def run() -> BatchingRow:
         settings = MlEngineSettings(
@@ -399,8 +400,9 @@ def _registry_throughput(
             ml_execution_provider=provider,
             ml_model_watch_interval_s=0,
         )
-        registry = ModelRegistry(settings)
-        await registry.start()
+        registry = ModelRegistry(Path(settings.model_path))
+        activation = VersionActivation(registry, settings)
+        await activation.start()
         try:
             x = _model_inputs(registry.metadata(model), 1)
             latencies: list[float] = []
@@ -418,7 +420,7 @@ def _registry_throughput(
             await asyncio.gather(*(worker(began + seconds) for _ in range(concurrency)))
             elapsed = time.perf_counter() - began
         finally:
-            await registry.stop()
+            await activation.stop()
         latencies.sort()
         return BatchingRow(
             model,

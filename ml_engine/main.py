@@ -7,29 +7,30 @@ import contextlib
 import logging
 from pathlib import Path
 
+from ml_engine.backtests.domain import warm_up
 from ml_engine.backtests.handlers import BacktestHandlers
 from ml_engine.config import MlEngineSettings
-from ml_engine.data.market_store import MarketStore
-from ml_engine.data.prediction_repository import PredictionStore
-from ml_engine.domain.backtest import warm_up
-from ml_engine.domain.forecasting.ensemble import load_manifest
-from ml_engine.engine.handlers import EngineHandlers
-from ml_engine.feeds.replay import ReplayFeed
-from ml_engine.importing.importer import load_missing_samples
 from ml_engine.indicators.handlers import IndicatorHandlers
-from ml_engine.inference.handlers import SERVICE_NAME as INFERENCE_SERVICE
-from ml_engine.inference.handlers import InferenceHandlers, add_inference_service
 from ml_engine.market_data.bar_windows import BarWindows
+from ml_engine.market_data.feeds.replay import ReplayFeed
 from ml_engine.market_data.handlers import MarketDataHandlers
+from ml_engine.market_data.importing.importer import load_missing_samples
 from ml_engine.models.handlers import ModelHandlers
-from ml_engine.predictions.backtest_models import register_ml_signals
+from ml_engine.models.kserve_handlers import SERVICE_NAME as INFERENCE_SERVICE
+from ml_engine.models.kserve_handlers import InferenceHandlers, add_inference_service
+from ml_engine.models.serving.activation import VersionActivation
+from ml_engine.models.serving.registry import ModelRegistry
+from ml_engine.predictions.data.prediction_repository import PredictionStore
+from ml_engine.predictions.domain.ensemble import load_manifest
 from ml_engine.predictions.explain import XgbExplainer
 from ml_engine.predictions.forecaster import Forecaster
 from ml_engine.predictions.handlers import PredictionHandlers
+from ml_engine.predictions.ml_signals_models import register_ml_signals
 from ml_engine.predictions.recording import PredictionRecorder
 from ml_engine.predictions.scoring import Scorer
 from ml_engine.predictions.streams import StreamHub
-from ml_engine.serving.registry import ModelRegistry
+from ml_engine.shared.database import MarketStore
+from ml_engine.status.handlers import EngineHandlers
 from service_runtime.metrics import CallStats
 from service_runtime.server import ServiceHost, run_service
 from trading.market.v1 import (
@@ -65,7 +66,9 @@ SERVICES = [
 STREAM_HISTORY_BARS = 1000
 
 
-def build_host(settings: MlEngineSettings, store: MarketStore, registry: ModelRegistry) -> ServiceHost:
+def build_host(
+    settings: MlEngineSettings, store: MarketStore, registry: ModelRegistry, activation: VersionActivation
+) -> ServiceHost:
     stats = CallStats("ml_engine")
     windows = BarWindows(store.engine)
     repository = Path(settings.model_path)
@@ -80,7 +83,7 @@ def build_host(settings: MlEngineSettings, store: MarketStore, registry: ModelRe
     scorer = Scorer(windows, manifest)
     engine = EngineHandlers(store, stats, registry, settings.health_probe_timeout_ms / 1000)
     predictions = PredictionHandlers(forecaster, hub, scorer)
-    models = ModelHandlers(registry)
+    models = ModelHandlers(registry, activation)
     inference = InferenceHandlers(registry)
     market = MarketDataHandlers(store, windows)
     indicators = IndicatorHandlers(windows)
@@ -100,7 +103,7 @@ def build_host(settings: MlEngineSettings, store: MarketStore, registry: ModelRe
             with contextlib.suppress(asyncio.CancelledError):
                 await scoring
         await hub.close()
-        await registry.stop()
+        await activation.stop()
         await asyncio.to_thread(recorder.close)
         await revocations.close()
         store.close()
@@ -147,16 +150,20 @@ def prepare_store(settings: MlEngineSettings, store: MarketStore) -> None:
 def main() -> None:
     settings = MlEngineSettings()
     store = MarketStore(settings.market_database_url)
-    registry = ModelRegistry(settings)
+    registry = ModelRegistry(Path(settings.model_path))
+    activation = VersionActivation(registry, settings)
 
     async def before_start() -> None:
         await asyncio.to_thread(prepare_store, settings, store)
-        # In the server's loop: the registry's file watch is a task of it. Models are READY
+        # In the server's loop: the activation's file watch is a task of it. Models are READY
         # (warmed up on their execution provider) before the port opens.
-        await registry.start()
+        await activation.start()
 
     run_service(
-        "ml_engine", settings, lambda: build_host(settings, store, registry), before_start=before_start
+        "ml_engine",
+        settings,
+        lambda: build_host(settings, store, registry, activation),
+        before_start=before_start,
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 import grpc
 
@@ -22,6 +23,13 @@ from service_runtime.metrics import CallStats
 from service_runtime.server import Registrar, ServiceHost
 
 
+@dataclass(frozen=True)
+class InProcessServer:
+    channel: grpc.aio.Channel
+    # host:port, for clients that dial an address rather than take a channel (tritonclient).
+    address: str
+
+
 @asynccontextmanager
 async def serve_in_process(
     *,
@@ -31,7 +39,7 @@ async def serve_in_process(
     revocations: RevocationCheck | None = None,
     stats: CallStats | None = None,
     stream_recheck_s: float = STREAM_RECHECK_S,
-) -> AsyncIterator[grpc.aio.Channel]:
+) -> AsyncIterator[InProcessServer]:
     """Serve the handlers on 127.0.0.1:<free port>; yields a channel to them, stops on exit."""
     host = ServiceHost(
         name="in-process",
@@ -46,9 +54,10 @@ async def serve_in_process(
         ],
     )
     await host.start()
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{host.port}")
+    address = f"127.0.0.1:{host.port}"
+    channel = grpc.aio.insecure_channel(address)
     try:
-        yield channel
+        yield InProcessServer(channel, address)
     finally:
         await channel.close()
         await host.server.stop(None)

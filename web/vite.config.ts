@@ -2,6 +2,7 @@
 import { fileURLToPath } from "node:url";
 import { defineConfig } from "vite";
 import react from "@vitejs/plugin-react";
+import { contentSecurityPolicy } from "./csp.mjs";
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 const genTs = here("../gen/ts");
@@ -25,13 +26,25 @@ export default defineConfig({
     strictPort: true,
     fs: { allow: [here("."), genTs] },
   },
+  // `vite preview` serves the built app under the production policy (the dev server cannot:
+  // React's fast refresh injects an inline script).
+  preview: {
+    port: 4173,
+    strictPort: true,
+    headers: {
+      "Content-Security-Policy": contentSecurityPolicy(
+        process.env.VITE_API_BASE_URL ? [process.env.VITE_API_BASE_URL] : ["http://127.0.0.1:8080", "http://localhost:8080"],
+      ),
+    },
+  },
   build: {
     outDir: "dist",
     emptyOutDir: true,
     sourcemap: true,
+    manifest: true,
   },
   test: {
     environment: "node",
-    include: ["src/**/*.test.ts"],
+    include: ["src/**/*.test.ts", "src/**/*.test.tsx"],
   },
 });

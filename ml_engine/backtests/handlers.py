@@ -7,7 +7,7 @@ import time
 
 import grpc
 
-from ml_engine.domain.backtest import (
+from ml_engine.backtests.domain import (
     BacktestConfig,
     BacktestMetrics,
     BacktestResult,
@@ -20,11 +20,11 @@ from ml_engine.domain.backtest import (
     periods_per_year_for,
     run_backtest,
 )
-from ml_engine.domain.market.times import parse_request_time
-from ml_engine.indicators.handlers import parameter_proto
 from ml_engine.market_data.bar_windows import BarWindows
-from ml_engine.market_data.handlers import timestamp
+from ml_engine.market_data.domain.times import parse_request_time
+from ml_engine.shared.proto_mapping import parameter_proto
 from service_runtime.errors import InvalidArgument
+from service_runtime.timestamps import to_timestamp
 from trading.market.v1 import backtest_service_pb2 as pb
 from trading.market.v1 import backtest_service_pb2_grpc as pb_grpc
 
@@ -50,8 +50,8 @@ def strategy_info(spec: StrategySpec) -> pb.StrategyInfo:
 
 def metrics_to_proto(m: BacktestMetrics) -> pb.BacktestMetrics:
     return pb.BacktestMetrics(
-        start=timestamp(m.start),
-        end=timestamp(m.end),
+        start=to_timestamp(m.start),
+        end=to_timestamp(m.end),
         bars=m.bars,
         final_equity=m.final_equity,
         total_return=m.total_return,
@@ -79,9 +79,9 @@ def result_to_proto(result: BacktestResult) -> pb.RunBacktestResponse:
             pb.Trade(
                 side=SIDES[t.side],
                 size=t.size,
-                entry_time=timestamp(t.entry_time),
+                entry_time=to_timestamp(t.entry_time),
                 entry_price=t.entry_price,
-                exit_time=timestamp(t.exit_time),
+                exit_time=to_timestamp(t.exit_time),
                 exit_price=t.exit_price,
                 pnl=t.pnl,
                 return_pct=t.return_pct,
@@ -92,7 +92,7 @@ def result_to_proto(result: BacktestResult) -> pb.RunBacktestResponse:
             for t in result.trades
         ],
         equity_curve=[
-            pb.EquityPoint(time=timestamp(int(t)), equity=float(e))
+            pb.EquityPoint(time=to_timestamp(int(t)), equity=float(e))
             for t, e in zip(result.equity_curve.times, result.equity_curve.equity, strict=True)
         ],
         folds=[metrics_to_proto(f) for f in result.folds],

@@ -6,31 +6,17 @@ import asyncio
 
 import grpc
 
-from ml_engine.domain.indicators import CATALOGUE, compute, json_values, max_lookback, parse_indicators
-from ml_engine.domain.indicators.catalogue import IndicatorSpec
-from ml_engine.domain.market.times import parse_request_time
-from ml_engine.domain.parameters import ParamSpec
+from ml_engine.indicators.domain import CATALOGUE, compute, json_values, max_lookback, parse_indicators
+from ml_engine.indicators.domain.catalogue import IndicatorSpec
 from ml_engine.market_data.bar_windows import BarWindows
-from ml_engine.market_data.handlers import check_limit, timestamp
+from ml_engine.market_data.domain.times import parse_request_time
+from ml_engine.shared.proto_mapping import check_limit, parameter_proto
+from service_runtime.timestamps import to_timestamp
 from trading.market.v1 import indicator_service_pb2 as pb
 from trading.market.v1 import indicator_service_pb2_grpc as pb_grpc
 
 # Indicator values are not paged: one call may cover a long series.
 MAX_INDICATOR_LIMIT = 100_000
-
-PARAMETER_TYPES = {"int": pb.PARAMETER_TYPE_INTEGER, "float": pb.PARAMETER_TYPE_FLOAT}
-
-
-def parameter_proto(p: ParamSpec) -> pb.Parameter:
-    """A catalogue parameter (indicators and strategies share the message)."""
-    return pb.Parameter(
-        name=p.name,
-        type=PARAMETER_TYPES[p.type],
-        default_value=p.default,
-        min_value=p.min,
-        max_value=p.max,
-        description=p.description,
-    )
 
 
 def indicator_info(spec: IndicatorSpec) -> pb.IndicatorInfo:
@@ -71,7 +57,7 @@ class IndicatorHandlers(pb_grpc.IndicatorServiceServicer):
         response = pb.GetIndicatorsResponse(
             symbol=series.symbol,
             timeframe=series.target.name,
-            times=[timestamp(int(t)) for t in bars.times[first:]],
+            times=[to_timestamp(int(t)) for t in bars.times[first:]],
             bars_used=len(bars),
             warmup_bars=warmup,
         )

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
-from ml_engine.data import market_repository as repo
-from ml_engine.domain.market.bars import Bars
-from ml_engine.domain.market.resample import resample
-from ml_engine.domain.market.symbols import normalize_symbol
-from ml_engine.domain.market.timeframes import TIMEFRAMES, Timeframe, parse_timeframe
+from ml_engine.market_data.data import repository as repo
+from ml_engine.market_data.domain.bars import Bars
+from ml_engine.market_data.domain.resample import resample
+from ml_engine.market_data.domain.symbols import normalize_symbol
+from ml_engine.market_data.domain.timeframes import TIMEFRAMES, Timeframe, parse_timeframe
 from service_runtime.errors import InvalidArgument, NotFound
 
 

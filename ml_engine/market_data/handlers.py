@@ -6,23 +6,23 @@ import asyncio
 import io
 
 import grpc
-from google.protobuf.timestamp_pb2 import Timestamp
 
-from ml_engine.data import market_repository as repo
-from ml_engine.data.market_store import MarketStore
-from ml_engine.domain.market.bars import Bars
-from ml_engine.domain.market.symbols import SymbolInfo, normalize_symbol
-from ml_engine.domain.market.timeframes import parse_timeframe
-from ml_engine.domain.market.times import parse_request_time
-from ml_engine.importing.csv_rows import CsvColumns
-from ml_engine.importing.importer import ImportReport, ImportTarget, import_csv, import_sample
-from ml_engine.market_data import page_tokens
 from ml_engine.market_data.bar_windows import BarWindows
+from ml_engine.market_data.data import repository as repo
+from ml_engine.market_data.domain import page_tokens
+from ml_engine.market_data.domain.bars import Bars
+from ml_engine.market_data.domain.symbols import SymbolInfo, normalize_symbol
+from ml_engine.market_data.domain.timeframes import parse_timeframe
+from ml_engine.market_data.domain.times import parse_request_time
+from ml_engine.market_data.importing.csv_rows import CsvColumns
+from ml_engine.market_data.importing.importer import ImportReport, ImportTarget, import_csv, import_sample
+from ml_engine.shared.database import MarketStore
+from ml_engine.shared.proto_mapping import check_limit
 from service_runtime.errors import InvalidArgument
+from service_runtime.timestamps import to_timestamp
 from trading.market.v1 import market_data_service_pb2 as pb
 from trading.market.v1 import market_data_service_pb2_grpc as pb_grpc
 
-DEFAULT_LIMIT = 500
 MAX_LIMIT = 5000
 MAX_CSV_BYTES = 4 * 1024 * 1024
 
@@ -36,25 +36,11 @@ ASSET_CLASS_NAMES = {
 ASSET_CLASS_VALUES = {name: value for value, name in ASSET_CLASS_NAMES.items()}
 
 
-def timestamp(seconds: int) -> Timestamp:
-    ts = Timestamp()
-    ts.FromSeconds(int(seconds))
-    return ts
-
-
-def check_limit(limit: int, maximum: int = MAX_LIMIT, field: str = "limit") -> int:
-    if limit == 0:
-        return DEFAULT_LIMIT
-    if not 1 <= limit <= maximum:
-        raise InvalidArgument.field(field, f"must be between 1 and {maximum}, got {limit}")
-    return limit
-
-
 def bars_to_proto(bars: Bars) -> list[pb.Bar]:
     last = len(bars) - 1
     return [
         pb.Bar(
-            time=timestamp(int(bars.times[i])),
+            time=to_timestamp(int(bars.times[i])),
             open=float(bars.open[i]),
             high=float(bars.high[i]),
             low=float(bars.low[i]),
@@ -97,15 +83,15 @@ class MarketDataHandlers(pb_grpc.MarketDataServiceServicer):
                 bar_count=s.bar_count,
             )
             if s.first_time is not None and s.last_time is not None:
-                summary.first_bar.CopyFrom(timestamp(s.first_time))
-                summary.last_bar.CopyFrom(timestamp(s.last_time))
+                summary.first_bar.CopyFrom(to_timestamp(s.first_time))
+                summary.last_bar.CopyFrom(to_timestamp(s.last_time))
             summaries.append(summary)
         return pb.ListSymbolsResponse(symbols=summaries)
 
     async def GetHistory(
         self, request: pb.GetHistoryRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetHistoryResponse:
-        limit = check_limit(request.limit)
+        limit = check_limit(request.limit, MAX_LIMIT)
         start = parse_request_time(request.start, "start")
         end = parse_request_time(request.end, "end")
         if start is not None and end is not None and end <= start:

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 
 import grpc
-from google.protobuf.timestamp_pb2 import Timestamp
 
-from ml_engine.domain.forecasting.model_metadata import ModelMetadata
-from ml_engine.serving.registry import ModelEntry, ModelRegistry, VersionStatus
-from ml_engine.serving.session import ModelState
+from ml_engine.models.serving.activation import VersionActivation
+from ml_engine.models.serving.registry import ModelEntry, ModelRegistry, VersionStatus
+from ml_engine.models.serving.session import ModelState
+from ml_engine.predictions.domain.model_metadata import ModelMetadata
 from service_runtime.caller import current_caller
 from service_runtime.errors import DomainError, InvalidArgument
+from service_runtime.timestamps import to_timestamp
 from trading.ml.v1 import model_service_pb2 as pb
 from trading.ml.v1 import model_service_pb2_grpc as pb_grpc
 
@@ -41,26 +42,14 @@ def target_of(meta: ModelMetadata) -> str:
     return _TARGETS.get(tuple(meta.output_columns), "+".join(meta.output_columns))
 
 
-def _timestamp(text: str) -> Timestamp | None:
+def _moment(text: str) -> datetime | None:
+    """A metadata time (ISO 8601, "Z" or an offset; none: UTC), or None when empty or unreadable."""
     if not text:
         return None
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    stamp = Timestamp()
-    stamp.FromDatetime(moment)
-    return stamp
-
-
-def _seconds(value: float | None) -> Timestamp | None:
-    if value is None:
-        return None
-    stamp = Timestamp()
-    stamp.FromNanoseconds(int(value * 1e9))
-    return stamp
 
 
 def version_info(status: VersionStatus) -> pb.ModelVersion:
@@ -71,7 +60,7 @@ def version_info(status: VersionStatus) -> pb.ModelVersion:
         intended_provider=status.intended_provider,
         execution_provider=status.execution_provider,
         file_sha256=status.file_sha256,
-        loaded_at=_seconds(status.loaded_at),
+        loaded_at=to_timestamp(status.loaded_at) if status.loaded_at is not None else None,
     )
     meta = status.metadata
     if meta is not None:
@@ -81,9 +70,9 @@ def version_info(status: VersionStatus) -> pb.ModelVersion:
             ("training_start", meta.training.start),
             ("training_end", meta.training.end),
         ):
-            stamp = _timestamp(text)
-            if stamp is not None:
-                getattr(version, name).CopyFrom(stamp)
+            moment = _moment(text)
+            if moment is not None:
+                getattr(version, name).CopyFrom(to_timestamp(moment))
         version.training_data_sha256 = meta.training.sha256
         version.metrics.update(meta.metrics)
         version.baseline_metrics.update(meta.baseline_metrics)
@@ -111,8 +100,9 @@ def model_info(entry: ModelEntry) -> pb.ModelInfo:
 
 
 class ModelHandlers(pb_grpc.ModelServiceServicer):
-    def __init__(self, registry: ModelRegistry) -> None:
+    def __init__(self, registry: ModelRegistry, activation: VersionActivation) -> None:
         self.registry = registry
+        self.activation = activation
 
     async def ListModels(
         self, request: pb.ListModelsRequest, context: grpc.aio.ServicerContext
@@ -144,7 +134,7 @@ class ModelHandlers(pb_grpc.ModelServiceServicer):
             if not request.version:
                 raise InvalidArgument.field("version", "is required")
             record["from_version"] = self.registry.entry(request.name).active_version
-            entry = await self.registry.activate(request.name, request.version)
+            entry = await self.activation.activate(request.name, request.version)
         except DomainError as error:
             audit.warning("audit", extra={**record, "outcome": "refused", "reason": error.message})
             raise

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import xgboost
 
-from ml_engine.domain.forecasting.features import FEATURE_NAMES
-from ml_engine.domain.forecasting.signals import Contribution, top_contributions
+from ml_engine.predictions.domain.features import FEATURE_NAMES
+from ml_engine.predictions.domain.signals import Contribution, top_contributions
 
 log = logging.getLogger(__name__)
 

@@ -18,9 +18,13 @@ from typing import Protocol
 
 import numpy as np
 
-from ml_engine.data import market_repository
-from ml_engine.data.prediction_repository import PredictionRecord
-from ml_engine.domain.forecasting.combine import (
+from ml_engine.market_data.bar_windows import BarWindows, Series
+from ml_engine.market_data.data import repository as market_repository
+from ml_engine.market_data.domain.bars import Bars, FloatArray
+from ml_engine.market_data.domain.timeframes import TIMEFRAMES, parse_timeframe
+from ml_engine.market_data.domain.times import format_time
+from ml_engine.predictions.data.prediction_repository import PredictionRecord
+from ml_engine.predictions.domain.combine import (
     TARGET_OF_COLUMN,
     HorizonForecast,
     ModelUse,
@@ -30,21 +34,21 @@ from ml_engine.domain.forecasting.combine import (
     prices_from_pct,
     range_source,
 )
-from ml_engine.domain.forecasting.ensemble import BASELINE_MEMBER, HorizonEnsemble
-from ml_engine.domain.forecasting.features import (
+from ml_engine.predictions.domain.ensemble import BASELINE_MEMBER, HorizonEnsemble
+from ml_engine.predictions.domain.features import (
     FEATURE_NAMES,
     FEATURE_SCHEMA_HASH,
     FEATURE_WARMUP,
     compute_features,
 )
-from ml_engine.domain.forecasting.horizons import (
+from ml_engine.predictions.domain.horizons import (
     HORIZONS,
     SIGNAL_TIMEFRAMES,
     Horizon,
     horizon_for_timeframe,
 )
-from ml_engine.domain.forecasting.model_metadata import OUTPUT_COLUMNS, ModelMetadata
-from ml_engine.domain.forecasting.signals import (
+from ml_engine.predictions.domain.model_metadata import OUTPUT_COLUMNS, ModelMetadata
+from ml_engine.predictions.domain.signals import (
     Action,
     Contribution,
     Decision,
@@ -53,10 +57,6 @@ from ml_engine.domain.forecasting.signals import (
     levels,
     summary,
 )
-from ml_engine.domain.market.bars import Bars, FloatArray
-from ml_engine.domain.market.timeframes import TIMEFRAMES, parse_timeframe
-from ml_engine.market_data.bar_windows import BarWindows, Series
-from ml_engine.serving.inputs import model_input
 from service_runtime.errors import DependencyUnavailable, FailedPrecondition, InvalidArgument, NotFound
 
 # Bars read behind every prediction. The recursive indicators (ATR, RSI, ADX, MACD's EMAs) depend
@@ -69,7 +69,7 @@ ATR_PCT_INDEX = FEATURE_NAMES.index("atr_pct")
 
 
 class InferenceResult(Protocol):
-    """What ModelRegistry.infer returns (ml_engine.serving.registry.Inference)."""
+    """What ModelRegistry.infer_last_row returns (ml_engine.models.serving.registry.Inference)."""
 
     @property
     def values(self) -> np.ndarray: ...
@@ -81,14 +81,16 @@ class InferenceResult(Protocol):
     def file_sha256(self) -> str: ...
     @property
     def provider(self) -> str: ...
+    @property
+    def metadata(self) -> ModelMetadata: ...
 
 
 class ModelServer(Protocol):
-    """The part of ml_engine.serving.registry.ModelRegistry predictions use."""
+    """The part of ml_engine.models.serving.registry.ModelRegistry predictions use."""
 
     def metadata(self, name: str) -> ModelMetadata: ...
 
-    async def infer(self, name: str, x: np.ndarray) -> InferenceResult: ...
+    async def infer_last_row(self, name: str, features: np.ndarray) -> InferenceResult: ...
 
 
 class Recorder(Protocol):
@@ -169,6 +171,92 @@ def prediction_id(
 def ensemble_version(members: list[dict[str, object]]) -> str:
     """A short hash of the members: the `version` scores are grouped by."""
     return hashlib.sha256(json.dumps(members, sort_keys=True).encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class _MemberRun:
+    """The members' outputs for one window: each member's inference, and its values by column."""
+
+    inferences: dict[str, InferenceResult]
+    values: dict[tuple[str, str], float]
+    ms: float
+
+
+@dataclass(frozen=True)
+class _Provenance:
+    """Which members answered, in which versions: what the forecast shows and the record keeps."""
+
+    uses: tuple[ModelUse, ...]
+    # member_identity of the uses: the recorded members, the prediction id's and version's input.
+    members: list[dict[str, object]]
+    as_of: int
+    prediction_id: str
+
+
+def member_uses(
+    ensemble: HorizonEnsemble, inferences: dict[str, InferenceResult]
+) -> list[tuple[ModelUse, str]]:
+    """Every active member of every column, as the version that ran it (and its file hash)."""
+    uses: list[tuple[ModelUse, str]] = []
+    for column in OUTPUT_COLUMNS:
+        target = TARGET_OF_COLUMN[column]
+        for member in active_members(ensemble, column):
+            inf = inferences.get(member.model)
+            if member.model == BASELINE_MEMBER or inf is None:
+                uses.append((ModelUse(BASELINE_MEMBER, "", target, member.weight), ""))
+            else:
+                use = ModelUse(inf.name, str(inf.version), target, member.weight, inf.provider)
+                uses.append((use, inf.file_sha256))
+    return uses
+
+
+def member_provenance(
+    ensemble: HorizonEnsemble,
+    inferences: dict[str, InferenceResult],
+    symbol: str,
+    horizon: Horizon,
+    window: _Window,
+) -> _Provenance:
+    """Provenance: the members that ran and the id of the prediction they make as of the window's last bar."""
+    uses = member_uses(ensemble, inferences)
+    members = member_identity(uses)
+    as_of = int(window.bars.times[-1])
+    pid = prediction_id(members, symbol, horizon.name, as_of, ensemble)
+    return _Provenance(tuple(u for u, _ in uses), members, as_of, pid)
+
+
+def combined_forecast(
+    symbol: str,
+    horizon: Horizon,
+    ensemble: HorizonEnsemble,
+    window: _Window,
+    run: _MemberRun,
+    provenance: _Provenance,
+) -> HorizonForecast:
+    """The members' values combined with the ensemble's weights, as prices from the last close."""
+    row = window.features[-1]
+    close = float(window.bars.close[-1])
+    atr_pct = float(row[ATR_PCT_INDEX])
+    combined = combine(ensemble, run.values, atr_pct)
+    high, low = prices_from_pct(close, combined.range_high_pct, combined.range_low_pct)
+    return HorizonForecast(
+        symbol=symbol,
+        horizon=horizon,
+        as_of=provenance.as_of,
+        close=close,
+        atr=atr_pct * close,
+        predicted_high=high,
+        predicted_low=low,
+        predicted_high_pct=combined.range_high_pct,
+        predicted_low_pct=combined.range_low_pct,
+        tp_long=combined.tp_long,
+        tp_short=combined.tp_short,
+        models=provenance.uses,
+        inference_ms=run.ms,
+        range_source=range_source(ensemble),
+        prediction_id=provenance.prediction_id,
+        features=tuple(float(v) for v in row),
+    )
 
 
 class Forecaster:
@@ -283,99 +371,80 @@ class Forecaster:
     async def _forecast(
         self, base: Series, horizon: Horizon, as_of: int | None, last: int | None
     ) -> HorizonForecast:
+        """One horizon's forecast, step by step: the members' metadata says how many bars to read,
+        the window gives the features, the members run, the provenance names the versions that ran,
+        and the prediction is recorded."""
         ensemble = self.manifest[horizon.name]
         names = models_to_run(ensemble)
-        metas = {name: self._metadata(name, horizon) for name in names}
-        needed = FEATURE_WARMUP + max([1, *(m.window_bars for m in metas.values())])
+        needed = self._bars_needed(names, horizon)
+        window = await self._feature_window(base, horizon, as_of, needed, last)
+        run = await self._run_members(names, window.features)
+        provenance = member_provenance(ensemble, run.inferences, base.symbol, horizon, window)
+        forecast = combined_forecast(base.symbol, horizon, ensemble, window, run, provenance)
+        self._record(forecast, provenance)
+        return forecast
+
+    def _bars_needed(self, names: list[str], horizon: Horizon) -> int:
+        """Metadata: the feature warm-up plus the longest input window of the members."""
+        metas = [self._metadata(name, horizon) for name in names]
+        return FEATURE_WARMUP + max([1, *(m.window_bars for m in metas)])
+
+    async def _feature_window(
+        self, base: Series, horizon: Horizon, as_of: int | None, needed: int, last: int | None
+    ) -> _Window:
+        """Windowing: the complete bars up to the cut-off and their features, at least `needed` of them."""
         # A cache hit is a dict look-up: only a miss (a database read) goes to a worker thread.
         window = self._cached_window(base, horizon, as_of, needed, last)
         if window is None:
             window = await asyncio.to_thread(self._window, base, horizon, as_of, needed, last)
         have = len(window.bars)
         if have < needed:
-            cut = f" before {_iso(as_of)}" if as_of is not None else ""
+            cut = f" before {format_time(as_of)}" if as_of is not None else ""
             raise FailedPrecondition(
                 f"{horizon.name} needs {needed} bars of {horizon.timeframe}, has {have} "
                 f"(complete {horizon.timeframe} bars of {base.symbol}{cut})"
             )
-        features = window.features
-        row = features[-1]
-        close = float(window.bars.close[-1])
-        atr_pct = float(row[ATR_PCT_INDEX])
+        return window
+
+    async def _run_members(self, names: list[str], features: FloatArray) -> _MemberRun:
+        """Inference: every member as of the last row, concurrently (each micro-batched), each
+        normalised with the metadata of the version that runs it and read by that version's columns."""
         started = time.perf_counter()
-        inferences = await asyncio.gather(
-            *(self.registry.infer(name, model_input(metas[name], features)) for name in names)
-        )
-        inference_ms = (time.perf_counter() - started) * 1000.0
+        inferences = await asyncio.gather(*(self.registry.infer_last_row(name, features) for name in names))
+        ms = (time.perf_counter() - started) * 1000.0
         by_name = dict(zip(names, inferences, strict=True))
-        values: dict[tuple[str, str], float] = {}
-        for name, inference in by_name.items():
-            for j, column in enumerate(metas[name].output_columns):
-                values[(name, column)] = float(np.asarray(inference.values)[0, j])
-        combined = combine(ensemble, values, atr_pct)
-        uses: list[tuple[ModelUse, str]] = []
-        for column in OUTPUT_COLUMNS:
-            for member in active_members(ensemble, column):
-                inf = by_name.get(member.model)
-                if member.model == BASELINE_MEMBER or inf is None:
-                    uses.append((ModelUse(BASELINE_MEMBER, "", TARGET_OF_COLUMN[column], member.weight), ""))
-                else:
-                    uses.append(
-                        (
-                            ModelUse(
-                                inf.name,
-                                str(inf.version),
-                                TARGET_OF_COLUMN[column],
-                                member.weight,
-                                inf.provider,
-                            ),
-                            inf.file_sha256,
-                        )
-                    )
-        members = member_identity(uses)
-        as_of_bar = int(window.bars.times[-1])
-        pid = prediction_id(members, base.symbol, horizon.name, as_of_bar, ensemble)
-        high, low = prices_from_pct(close, combined.range_high_pct, combined.range_low_pct)
-        forecast = HorizonForecast(
-            symbol=base.symbol,
-            horizon=horizon,
-            as_of=as_of_bar,
-            close=close,
-            atr=atr_pct * close,
-            predicted_high=high,
-            predicted_low=low,
-            predicted_high_pct=combined.range_high_pct,
-            predicted_low_pct=combined.range_low_pct,
-            tp_long=combined.tp_long,
-            tp_short=combined.tp_short,
-            models=tuple(u for u, _ in uses),
-            inference_ms=inference_ms,
-            range_source=range_source(ensemble),
-            prediction_id=pid,
-            features=tuple(float(v) for v in row),
-        )
-        if self.recorder is not None:
-            self.recorder.record(
-                PredictionRecord(
-                    id=pid,
-                    model=f"{horizon.name}_ensemble",
-                    version=ensemble_version(members),
-                    symbol=base.symbol,
-                    horizon=horizon.name,
-                    timeframe=horizon.timeframe,
-                    as_of=as_of_bar,
-                    lookahead=horizon.lookahead,
-                    close=close,
-                    atr=forecast.atr,
-                    predicted_high=high,
-                    predicted_low=low,
-                    tp_long=combined.tp_long,
-                    tp_short=combined.tp_short,
-                    members=json.dumps(members, sort_keys=True),
-                    created_at=int(time.time()),
-                )
+        values = {
+            (name, column): float(np.asarray(inference.values)[0, j])
+            for name, inference in by_name.items()
+            for j, column in enumerate(inference.metadata.output_columns)
+        }
+        return _MemberRun(by_name, values, ms)
+
+    def _record(self, forecast: HorizonForecast, provenance: _Provenance) -> None:
+        """Recording: the served prediction, once, off the request path (see PredictionRecorder)."""
+        if self.recorder is None:
+            return
+        horizon = forecast.horizon
+        self.recorder.record(
+            PredictionRecord(
+                id=forecast.prediction_id,
+                model=f"{horizon.name}_ensemble",
+                version=ensemble_version(provenance.members),
+                symbol=forecast.symbol,
+                horizon=horizon.name,
+                timeframe=horizon.timeframe,
+                as_of=forecast.as_of,
+                lookahead=horizon.lookahead,
+                close=forecast.close,
+                atr=forecast.atr,
+                predicted_high=forecast.predicted_high,
+                predicted_low=forecast.predicted_low,
+                tp_long=forecast.tp_long,
+                tp_short=forecast.tp_short,
+                members=json.dumps(provenance.members, sort_keys=True),
+                created_at=int(time.time()),
             )
-        return forecast
+        )
 
     # ---- Signals -------------------------------------------------------------------------------
 
@@ -447,7 +516,3 @@ class Forecaster:
             except Exception:  # no such model (none trained): no explanation rather than no signal
                 return ()
         return self.explainer.explain(name, version, forecast.features, short)
-
-
-def _iso(ts: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))

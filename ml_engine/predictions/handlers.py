@@ -7,16 +7,15 @@ import time
 from collections.abc import AsyncIterator
 
 import grpc
-from google.protobuf.timestamp_pb2 import Timestamp
 
-from ml_engine.domain.forecasting.combine import HorizonForecast, ModelUse
-from ml_engine.domain.forecasting.horizons import STOP_LOSS_ATR, TAKE_PROFIT_ATR, parse_horizons
-from ml_engine.domain.forecasting.signals import Action
-from ml_engine.domain.market.symbols import normalize_symbol
-from ml_engine.market_data.handlers import timestamp
+from ml_engine.market_data.domain.symbols import normalize_symbol
+from ml_engine.predictions.domain.combine import HorizonForecast, ModelUse
+from ml_engine.predictions.domain.horizons import STOP_LOSS_ATR, TAKE_PROFIT_ATR, parse_horizons
+from ml_engine.predictions.domain.signals import Action
 from ml_engine.predictions.forecaster import Forecaster, SignalResult
 from ml_engine.predictions.scoring import Scorer
 from ml_engine.predictions.streams import StreamHub
+from service_runtime.timestamps import to_timestamp
 from trading.ml.v1 import prediction_pb2 as ml_pb
 from trading.ml.v1 import prediction_service_pb2 as pb
 from trading.ml.v1 import prediction_service_pb2_grpc as pb_grpc
@@ -43,7 +42,7 @@ def horizon_prediction_proto(f: HorizonForecast) -> ml_pb.HorizonPrediction:
         horizon=f.horizon.name,
         timeframe=f.horizon.timeframe,
         lookahead_bars=f.horizon.lookahead,
-        as_of=timestamp(f.as_of),
+        as_of=to_timestamp(f.as_of),
         close=f.close,
         predicted_high=f.predicted_high,
         predicted_low=f.predicted_low,
@@ -67,7 +66,7 @@ def signal_proto(s: SignalResult) -> ml_pb.Signal:
         action=ACTIONS[s.action],
         timeframe=s.timeframe,
         horizon=s.forecast.horizon.name,
-        as_of=timestamp(s.forecast.as_of),
+        as_of=to_timestamp(s.forecast.as_of),
         entry=lv.entry,
         take_profit=lv.take_profit,
         stop_loss=lv.stop_loss,
@@ -80,12 +79,6 @@ def signal_proto(s: SignalResult) -> ml_pb.Signal:
         summary=s.summary,
         models=[model_use_proto(u) for u in s.forecast.models],
     )
-
-
-def precise_timestamp(seconds: float) -> Timestamp:
-    ts = Timestamp()
-    ts.FromNanoseconds(int(seconds * 1e9))
-    return ts
 
 
 class PredictionHandlers(pb_grpc.PredictionServiceServicer):
@@ -126,11 +119,11 @@ class PredictionHandlers(pb_grpc.PredictionServiceServicer):
                     symbol=m.symbol,
                     timeframe=m.timeframe,
                     sequence=m.sequence,
-                    bar_time=timestamp(m.bar_time),
+                    bar_time=to_timestamp(m.bar_time),
                     close=m.close,
                     prediction=horizon_prediction_proto(m.signal.forecast),
                     signal=signal_proto(m.signal),
-                    published_at=precise_timestamp(m.published_at),
+                    published_at=to_timestamp(m.published_at),
                 )
         finally:
             subscription.close()
@@ -161,5 +154,5 @@ class PredictionHandlers(pb_grpc.PredictionServiceServicer):
                 )
                 for s in scores
             ],
-            scored_at=timestamp(scored_at),
+            scored_at=to_timestamp(scored_at),
         )

@@ -12,7 +12,7 @@ import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from ml_engine.data.prediction_repository import PredictionRecord, PredictionStore
+from ml_engine.predictions.data.prediction_repository import PredictionRecord, PredictionStore
 
 log = logging.getLogger(__name__)
 

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ml_engine.data import market_repository
-from ml_engine.data import prediction_repository as repo
-from ml_engine.domain.forecasting.ensemble import HorizonEnsemble
-from ml_engine.domain.forecasting.horizons import STOP_LOSS_ATR, TAKE_PROFIT_ATR
-from ml_engine.domain.forecasting.labels import barrier_labels, range_labels
-from ml_engine.domain.market.timeframes import TIMEFRAMES
 from ml_engine.market_data.bar_windows import BarWindows, Series
+from ml_engine.market_data.data import repository as market_repository
+from ml_engine.market_data.domain.timeframes import TIMEFRAMES
+from ml_engine.predictions.data import prediction_repository as repo
+from ml_engine.predictions.domain.ensemble import HorizonEnsemble
+from ml_engine.predictions.domain.horizons import STOP_LOSS_ATR, TAKE_PROFIT_ATR
+from ml_engine.predictions.domain.labels import barrier_labels, range_labels
 from service_runtime.errors import NotFound
 
 log = logging.getLogger(__name__)

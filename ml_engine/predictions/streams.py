@@ -16,10 +16,10 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from ml_engine.domain.forecasting.horizons import Horizon
-from ml_engine.domain.market.timeframes import TIMEFRAMES
-from ml_engine.feeds.feed import MarketFeed
 from ml_engine.market_data.bar_windows import Series
+from ml_engine.market_data.domain.timeframes import TIMEFRAMES
+from ml_engine.market_data.feeds.feed import MarketFeed
+from ml_engine.predictions.domain.horizons import Horizon
 from ml_engine.predictions.forecaster import Forecaster, SignalResult
 
 log = logging.getLogger(__name__)

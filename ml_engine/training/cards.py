@@ -6,8 +6,8 @@ A card states one verdict, the same as metadata.beats_baseline: "Verdict: beats 
 
 from __future__ import annotations
 
-from ml_engine.domain.forecasting.ensemble import HorizonEnsemble
-from ml_engine.domain.forecasting.model_metadata import ModelMetadata
+from ml_engine.predictions.domain.ensemble import HorizonEnsemble
+from ml_engine.predictions.domain.model_metadata import ModelMetadata
 from ml_engine.training.pipeline import HorizonResult, ModelReport, model_columns
 
 BEATS = "Verdict: beats its baseline"
@@ -29,15 +29,36 @@ def _weights(ensemble: HorizonEnsemble, name: str) -> str:
 
 
 def model_card(meta: ModelMetadata, report: ModelReport, result: HorizonResult, train_seconds: float) -> str:
+    """The card of one model, section by section."""
     cols = model_columns(report.key)
-    m, b = report.metrics, report.baseline_metrics
     lines = [
+        *_verdict_section(meta, report),
+        *_facts_section(meta, result),
+        *_evaluation_section(meta, report, result),
+    ]
+    if any(c.startswith("range") for c in cols):
+        lines += _range_section(report, cols)
+    for column in (c for c in cols if c.startswith("tp_")):
+        lines += _classifier_section(report, column, prefix="" if len(cols) == 1 else f"{column}_")
+    lines += _reproduce_section(train_seconds)
+    return "\n".join(lines)
+
+
+def _verdict_section(meta: ModelMetadata, report: ModelReport) -> list[str]:
+    """The title and the one verdict, with the verdict of each target."""
+    return [
         f"# {meta.name}",
         "",
         f"**{verdict_line(meta.beats_baseline)}** (held-out walk-forward test folds; "
         + ", ".join(f"{k}: {'beats' if v else 'does not beat'}" for k, v in report.verdicts.items())
         + ").",
         "",
+    ]
+
+
+def _facts_section(meta: ModelMetadata, result: HorizonResult) -> list[str]:
+    """What the model is: family, horizon and tensors, targets, data, features, parity, weight."""
+    return [
         f"- Family: {meta.family}; version {meta.version}; trained {meta.trained_at}.",
         f"- Horizon: **{meta.horizon}**: {meta.timeframe} bars, predicts the next {meta.lookahead_bars} "
         "bars; "
@@ -62,6 +83,12 @@ def model_card(meta: ModelMetadata, report: ModelReport, result: HorizonResult, 
         "(export fails at 1e-4).",
         f"- Ensemble weight (chosen on validation rows only): {_weights(result.ensemble, meta.name)}.",
         "",
+    ]
+
+
+def _evaluation_section(meta: ModelMetadata, report: ModelReport, result: HorizonResult) -> list[str]:
+    """How the model was judged: the folds, the purge gap and each fold's test period."""
+    return [
         "## Held-out walk-forward evaluation",
         "",
         f"{len(report.per_fold)} expanding-window folds; purge gap {meta.lookahead_bars + result.window} "
@@ -74,66 +101,77 @@ def model_card(meta: ModelMetadata, report: ModelReport, result: HorizonResult, 
         + ".",
         "",
     ]
-    if any(c.startswith("range") for c in cols):
-        both = len([c for c in cols if c.startswith("range")]) == 2
-        lines += [
-            "### Range (MAE in percent of the close; lower is better)",
-            "",
-            "| fold | rows | model MAE | ATR-scaled MAE | persistence MAE |"
-            + (" model coverage |" if both else ""),
-            "|---|---|---|---|---|" + ("---|" if both else ""),
-        ]
-        for f in report.per_fold:
-            lines.append(
-                f"| {int(f['fold'])} | {int(f['rows'])} | {_f(f['mae_pct'])} | {_f(f['mae_pct_atr'])} | "
-                f"{_f(f['mae_pct_persistence'])} |" + (f" {_f(f.get('coverage'), 3)} |" if both else "")
-            )
+
+
+def _range_section(report: ModelReport, cols: tuple[str, ...]) -> list[str]:
+    """Range MAE per fold and overall against both baselines; coverage when the model predicts both ends."""
+    m, b = report.metrics, report.baseline_metrics
+    both = len([c for c in cols if c.startswith("range")]) == 2
+    lines = [
+        "### Range (MAE in percent of the close; lower is better)",
+        "",
+        "| fold | rows | model MAE | ATR-scaled MAE | persistence MAE |"
+        + (" model coverage |" if both else ""),
+        "|---|---|---|---|---|" + ("---|" if both else ""),
+    ]
+    for f in report.per_fold:
         lines.append(
-            f"| all | {int(m['test_rows'])} | **{_f(m['mae_pct'])}** | {_f(b['mae_pct_atr'])} | "
-            f"{_f(b['mae_pct_persistence'])} |" + (f" {_f(m.get('coverage'), 3)} |" if both else "")
+            f"| {int(f['fold'])} | {int(f['rows'])} | {_f(f['mae_pct'])} | {_f(f['mae_pct_atr'])} | "
+            f"{_f(f['mae_pct_persistence'])} |" + (f" {_f(f.get('coverage'), 3)} |" if both else "")
         )
-        if both:
-            lines += [
-                "",
-                "Coverage (share of rows whose realized high <= predicted high AND realized low >= "
-                "predicted low): "
-                f"model {_f(m['coverage'], 3)}, ATR-scaled {_f(b['coverage_atr'], 3)}, persistence "
-                f"{_f(b['coverage_persistence'], 3)}. The range is a point estimate of each extreme "
-                "(median-like, "
-                "fit by absolute error), not an interval: a low coverage is expected, not a defect.",
-            ]
-        lines.append("")
-    for column in (c for c in cols if c.startswith("tp_")):
-        prefix = "" if len(cols) == 1 else f"{column}_"
+    lines.append(
+        f"| all | {int(m['test_rows'])} | **{_f(m['mae_pct'])}** | {_f(b['mae_pct_atr'])} | "
+        f"{_f(b['mae_pct_persistence'])} |" + (f" {_f(m.get('coverage'), 3)} |" if both else "")
+    )
+    if both:
         lines += [
-            f"### {column} (TP before SL)",
             "",
-            "| metric | model | base rate (naive) |",
-            "|---|---|---|",
-            f"| AUC | {_f(m[prefix + 'auc'], 3)} | 0.500 |",
-            f"| Brier | {_f(m[prefix + 'brier'])} | {_f(b[prefix + 'brier'])} |",
-            f"| log loss | {_f(m[prefix + 'log_loss'])} | {_f(b[prefix + 'log_loss'])} |",
-            f"| positive rate on test | {_f(m[prefix + 'base_rate'], 3)} | |",
-            "",
-            "Per fold: "
-            + "; ".join(
-                f"fold {int(f['fold'])} AUC {_f(f[column + '_auc'], 3)}, Brier {_f(f[column + '_brier'])} "
-                f"(base {_f(f[column + '_brier_base'])})"
-                for f in report.per_fold
-            )
-            + ".",
-            "",
-            "Calibration (equal-count bins of the predicted probability):",
-            "",
-            "| mean predicted | observed rate | rows |",
-            "|---|---|---|",
-            *(
-                f"| {_f(c['predicted'], 3)} | {_f(c['observed'], 3)} | {int(c['rows'])} |"
-                for c in report.calibration[column]
-            ),
-            "",
+            "Coverage (share of rows whose realized high <= predicted high AND realized low >= "
+            "predicted low): "
+            f"model {_f(m['coverage'], 3)}, ATR-scaled {_f(b['coverage_atr'], 3)}, persistence "
+            f"{_f(b['coverage_persistence'], 3)}. The range is a point estimate of each extreme "
+            "(median-like, "
+            "fit by absolute error), not an interval: a low coverage is expected, not a defect.",
         ]
-    lines += [
+    lines.append("")
+    return lines
+
+
+def _classifier_section(report: ModelReport, column: str, prefix: str) -> list[str]:
+    """One TP/SL target: AUC, Brier and log loss against the base rate, per fold, and calibration."""
+    m, b = report.metrics, report.baseline_metrics
+    return [
+        f"### {column} (TP before SL)",
+        "",
+        "| metric | model | base rate (naive) |",
+        "|---|---|---|",
+        f"| AUC | {_f(m[prefix + 'auc'], 3)} | 0.500 |",
+        f"| Brier | {_f(m[prefix + 'brier'])} | {_f(b[prefix + 'brier'])} |",
+        f"| log loss | {_f(m[prefix + 'log_loss'])} | {_f(b[prefix + 'log_loss'])} |",
+        f"| positive rate on test | {_f(m[prefix + 'base_rate'], 3)} | |",
+        "",
+        "Per fold: "
+        + "; ".join(
+            f"fold {int(f['fold'])} AUC {_f(f[column + '_auc'], 3)}, Brier {_f(f[column + '_brier'])} "
+            f"(base {_f(f[column + '_brier_base'])})"
+            for f in report.per_fold
+        )
+        + ".",
+        "",
+        "Calibration (equal-count bins of the predicted probability):",
+        "",
+        "| mean predicted | observed rate | rows |",
+        "|---|---|---|",
+        *(
+            f"| {_f(c['predicted'], 3)} | {_f(c['observed'], 3)} | {int(c['rows'])} |"
+            for c in report.calibration[column]
+        ),
+        "",
+    ]
+
+
+def _reproduce_section(train_seconds: float) -> list[str]:
+    return [
         "## Reproduce",
         "",
         "```",
@@ -145,7 +183,6 @@ def model_card(meta: ModelMetadata, report: ModelReport, result: HorizonResult, 
         "seeds are fixed, so the metrics repeat (file hashes may not).",
         "",
     ]
-    return "\n".join(lines)
 
 
 def models_doc(results: list[HorizonResult], train_seconds: float, skipped: dict[str, str]) -> str:

@@ -12,15 +12,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ml_engine.domain.forecasting.features import FEATURE_NAMES, FEATURE_WARMUP, atr, compute_features
-from ml_engine.domain.forecasting.horizons import STOP_LOSS_ATR, TAKE_PROFIT_ATR, Horizon
-from ml_engine.domain.forecasting.labels import barrier_labels, range_labels
-from ml_engine.domain.market.bars import Bars, FloatArray, IntArray
-from ml_engine.domain.market.resample import resample
-from ml_engine.domain.market.row_checks import BarRow
-from ml_engine.domain.market.timeframes import TIMEFRAMES
-from ml_engine.importing.csv_rows import CsvColumns, read_rows
-from ml_engine.importing.samples import SAMPLES
+from ml_engine.market_data.domain.bars import Bars, FloatArray, IntArray
+from ml_engine.market_data.domain.resample import resample
+from ml_engine.market_data.domain.row_checks import BarRow
+from ml_engine.market_data.domain.timeframes import TIMEFRAMES
+from ml_engine.market_data.importing.csv_rows import CsvColumns, read_rows
+from ml_engine.market_data.importing.samples import SAMPLES
+from ml_engine.predictions.domain.features import FEATURE_NAMES, FEATURE_WARMUP, atr, compute_features
+from ml_engine.predictions.domain.horizons import STOP_LOSS_ATR, TAKE_PROFIT_ATR, Horizon
+from ml_engine.predictions.domain.labels import barrier_labels, range_labels
 
 ATR_FEATURE = FEATURE_NAMES.index("atr_pct")
 # Which real samples feed each horizon (symbol, stored timeframe). Scalping (5m) has none.

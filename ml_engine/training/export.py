@@ -21,7 +21,7 @@ from onnx import TensorProto, helper
 from onnxmltools.convert.common.data_types import FloatTensorType
 from torch import nn
 
-from ml_engine.domain.forecasting.model_metadata import METADATA_KEY, ModelMetadata
+from ml_engine.predictions.domain.model_metadata import METADATA_KEY, ModelMetadata
 from ml_engine.training.data import ATR_FEATURE
 from ml_engine.training.fitting import predict_net, predict_xgb
 

@@ -15,7 +15,7 @@ import torch
 import xgboost as xgb
 from torch import nn
 
-from ml_engine.domain.market.bars import FloatArray
+from ml_engine.market_data.domain.bars import FloatArray
 from ml_engine.training.data import ATR_FEATURE
 from ml_engine.training.nets import SequenceNet, as_sequence_net, build_net
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ml_engine.domain.market.bars import FloatArray
+from ml_engine.market_data.domain.bars import FloatArray
 
 CALIBRATION_BINS = 5
 _EPS = 1e-6

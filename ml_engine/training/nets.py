@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ml_engine.domain.forecasting.features import FEATURE_NAMES
+from ml_engine.predictions.domain.features import FEATURE_NAMES
 
 FAMILIES = ("gru", "transformer")
 HIDDEN = 32

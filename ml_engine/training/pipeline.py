@@ -18,23 +18,24 @@ import numpy as np
 import xgboost as xgb
 from torch import nn
 
-from ml_engine.domain.forecasting.baselines import (
+from ml_engine.market_data.domain.bars import FloatArray, IntArray
+from ml_engine.market_data.domain.times import format_time
+from ml_engine.predictions.domain.baselines import (
     AtrRangeBaseline,
     base_rate,
     fit_atr_baseline,
     persistence_range,
 )
-from ml_engine.domain.forecasting.ensemble import BASELINE_MEMBER, HorizonEnsemble, Member
-from ml_engine.domain.forecasting.features import FEATURE_NAMES, FEATURE_SCHEMA_HASH
-from ml_engine.domain.forecasting.horizons import STOP_LOSS_ATR, TAKE_PROFIT_ATR
-from ml_engine.domain.forecasting.model_metadata import (
+from ml_engine.predictions.domain.ensemble import BASELINE_MEMBER, HorizonEnsemble, Member
+from ml_engine.predictions.domain.features import FEATURE_NAMES, FEATURE_SCHEMA_HASH
+from ml_engine.predictions.domain.horizons import STOP_LOSS_ATR, TAKE_PROFIT_ATR
+from ml_engine.predictions.domain.model_metadata import (
     OUTPUT_COLUMNS,
     TP_COLUMNS,
     ModelMetadata,
     TrainingData,
 )
-from ml_engine.domain.forecasting.walk_forward import DEFAULT_FOLDS, Fold, pooled_folds, purge_gap
-from ml_engine.domain.market.bars import FloatArray, IntArray
+from ml_engine.predictions.domain.walk_forward import DEFAULT_FOLDS, Fold, pooled_folds, purge_gap
 from ml_engine.training import export
 from ml_engine.training.data import ATR_FEATURE, TARGETS, HorizonData, bars_sha256, windows
 from ml_engine.training.fitting import NetConfig, fit_net, fit_xgb, predict_net, predict_xgb
@@ -407,10 +408,6 @@ def _ensemble(
     )
 
 
-def _iso(ts: int) -> str:
-    return datetime.fromtimestamp(int(ts), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _training_data(data: HorizonData, fold: Fold) -> TrainingData:
     """The bars the last fold's models were fit on: from each series' start to its last fitted label bar."""
     offsets = np.concatenate([[0], np.cumsum(data.lengths)[:-1]])
@@ -427,8 +424,8 @@ def _training_data(data: HorizonData, fold: Fold) -> TrainingData:
         symbols.append(s.symbol)
     return TrainingData(
         symbols=symbols,
-        start=_iso(min(starts)),
-        end=_iso(max(ends)),
+        start=format_time(int(min(starts))),
+        end=format_time(int(max(ends))),
         rows=len(fitted),
         sha256=bars_sha256(parts),
         synthetic=data.synthetic,
@@ -443,9 +440,8 @@ def _fold_periods(data: HorizonData, folds: list[FoldResult]) -> list[dict[str, 
         for off, s in zip(offsets, data.series, strict=True):
             own = f.fold.test[(f.fold.test >= off) & (f.fold.test < off + len(s.bars))] - off
             if len(own):
-                entry[s.symbol] = (
-                    f"{_iso(s.bars.times[own.min()])[:10]} .. {_iso(s.bars.times[own.max()])[:10]}"
-                )
+                first, last = (format_time(int(s.bars.times[i]))[:10] for i in (own.min(), own.max()))
+                entry[s.symbol] = f"{first} .. {last}"
         result.append(entry)
     return result
 

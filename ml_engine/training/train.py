@@ -7,9 +7,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ml_engine.domain.forecasting.ensemble import load_manifest, save_manifest
-from ml_engine.domain.forecasting.horizons import HORIZONS, parse_horizons
-from ml_engine.domain.forecasting.model_metadata import ModelMetadata
+from ml_engine.predictions.domain.ensemble import load_manifest, save_manifest
+from ml_engine.predictions.domain.horizons import HORIZONS, parse_horizons
+from ml_engine.predictions.domain.model_metadata import ModelMetadata
 from ml_engine.training.cards import model_card, models_doc
 from ml_engine.training.data import HorizonData, real_data
 from ml_engine.training.export import SHIPPED_REPOSITORY, SyntheticModelRefused
@@ -18,8 +18,8 @@ from ml_engine.training.pipeline import HorizonResult, TrainConfig, train_horizo
 DOCS_FILE = Path(__file__).resolve().parents[2] / "docs" / "models.md"
 NO_DATA = (
     "no real data: the bundled samples have no bars below 1h, and a model trained on synthetic data is "
-    "never shipped. Import 5m bars (python -m ml_engine.importing FILE --symbol S --timeframe 5m) and "
-    "extend ml_engine/training/data.py HORIZON_SOURCES to train it."
+    "never shipped. Import 5m bars (python -m ml_engine.market_data.importing FILE --symbol S "
+    "--timeframe 5m) and extend ml_engine/training/data.py HORIZON_SOURCES to train it."
 )
 
 

@@ -13,7 +13,7 @@ import httpx
 import pandas as pd
 from backtesting.test import EURUSD
 
-from ml_engine.domain.forecasting.features import FEATURE_NAMES
+from ml_engine.predictions.domain.features import FEATURE_NAMES
 from service_runtime.signing_keys import SigningKeyStore
 from tests.conftest import EDGE, ML_PORT, bearer, claims
 from tests.e2e import grpc_web

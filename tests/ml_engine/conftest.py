@@ -1,5 +1,6 @@
 """Fixtures of the ML engine tests. Market stores: MariaDB when TEST_MYSQL_HOST is set
-(CI), and always a fresh SQLite file, each with the migrations applied."""
+(CI), and always a fresh SQLite file, each with the migrations applied. Callers: signed tokens
+the in-process servers of the handler tests trust."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from urllib.parse import quote_plus
 
 import pytest
 
-from ml_engine.data.market_store import MarketStore
+from ml_engine.shared.database import MarketStore
+from tests.support.in_process import TestCallers
 
 
 def mysql_url() -> str | None:
@@ -38,3 +40,8 @@ def market_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Mar
         yield store
     finally:
         store.close()
+
+
+@pytest.fixture
+def callers(tmp_path: Path) -> TestCallers:
+    return TestCallers(tmp_path / "keys")

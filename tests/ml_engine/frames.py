@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ml_engine.domain.market.bars import Bars
+from ml_engine.market_data.domain.bars import Bars
 
 
 def bars_from_frame(frame: pd.DataFrame) -> Bars:

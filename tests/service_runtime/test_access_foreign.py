@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from grpc_health.v1 import health_pb2  # noqa: F401  (registers grpc.health.v1.Health)
 
-from ml_engine.inference.handlers import INFERENCE_RULES, SERVICE_NAME
+from ml_engine.models.kserve_handlers import INFERENCE_RULES, SERVICE_NAME
 from service_runtime.access import (
     AccessInterceptor,
     ForeignRules,
@@ -45,7 +45,7 @@ def test_foreign_rules_are_checked_like_ours() -> None:
 
 
 def test_the_inference_service_rules() -> None:
-    rules = access_rules([SERVICE_NAME])  # declared by ml_engine.inference.handlers
+    rules = access_rules([SERVICE_NAME])  # declared by ml_engine.models.kserve_handlers
     for probe in ("ServerLive", "ServerReady", "ModelReady"):
         assert rules[f"/{SERVICE_NAME}/{probe}"].public
     for call in ("ServerMetadata", "ModelMetadata", "ModelInfer"):

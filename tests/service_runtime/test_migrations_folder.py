@@ -6,7 +6,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, inspect
 
-from ml_engine.data.market_store import MIGRATIONS_DIR
+from ml_engine.shared.database import MIGRATIONS_DIR
 from service_runtime.migrations import upgrade
 
 

@@ -57,8 +57,8 @@ async def test_a_revoked_session_ends_its_open_stream(callers: TestCallers) -> N
         verifier=callers.verifier(),
         revocations=revocations,
         stream_recheck_s=RECHECK_S,
-    ) as channel:
-        stub = pb_grpc.PredictionServiceStub(channel)
+    ) as served:
+        stub = pb_grpc.PredictionServiceStub(served.channel)
         kept = stub.StreamPredictions(
             pb.StreamPredictionsRequest(symbol="EURUSD"), metadata=callers.metadata(session_id="other")
         )
@@ -85,8 +85,8 @@ async def test_an_expiring_token_ends_its_open_stream(callers: TestCallers) -> N
         registrars=[lambda s: pb_grpc.add_PredictionServiceServicer_to_server(EndlessStream(), s)],
         verifier=callers.verifier(),
         stream_recheck_s=30,  # expiry is watched to the second, whatever the recheck interval
-    ) as channel:
-        stub = pb_grpc.PredictionServiceStub(channel)
+    ) as served:
+        stub = pb_grpc.PredictionServiceStub(served.channel)
         started = time.monotonic()
         call = stub.StreamPredictions(
             pb.StreamPredictionsRequest(symbol="EURUSD"), metadata=callers.metadata(ttl_s=2)

@@ -7,6 +7,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import grpc
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
 from service_runtime.access import TokenVerifier, keys_from_folder
 from service_runtime.signing_keys import SigningKeyStore
 from service_runtime.token_claims import access_claims
@@ -52,3 +56,17 @@ class TestCallers:
     def metadata(self, **token_options: Any) -> Metadata:
         """`authorization` metadata with a token of `token(**token_options)`."""
         return (("authorization", f"Bearer {self.token(**token_options)}"),)
+
+
+def violations(error: grpc.aio.AioRpcError) -> list[tuple[str, str]]:
+    """(field, description) of each field violation in a refused call's google.rpc.BadRequest."""
+    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    assert status is not None, f"{error.code()} carries no google.rpc.Status: {error.details()}"
+    bad_request = error_details_pb2.BadRequest()
+    assert status.details and status.details[0].Unpack(bad_request)
+    return [(v.field, v.description) for v in bad_request.field_violations]
+
+
+def violated_fields(error: grpc.aio.AioRpcError) -> list[str]:
+    """The fields a refused call's google.rpc.BadRequest names."""
+    return [field for field, _ in violations(error)]

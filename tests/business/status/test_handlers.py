@@ -35,8 +35,8 @@ async def channel(store: BusinessStore, tmp_path: Path) -> AsyncIterator[grpc.ai
             service_names=[SERVICE],
             registrars=[lambda server: pb_grpc.add_StatusServiceServicer_to_server(handlers, server)],
             verifier=TestCallers(tmp_path / "keys").verifier(),
-        ) as opened:
-            yield opened
+        ) as served:
+            yield served.channel
     finally:
         await ml.close()
         await redis.close()

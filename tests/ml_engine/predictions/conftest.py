@@ -6,14 +6,14 @@ from collections.abc import AsyncIterator
 
 import pytest_asyncio
 
-from ml_engine.serving.registry import ModelRegistry
+from ml_engine.models.serving.registry import ModelRegistry
 from tests.ml_engine.predictions.support import started_registry
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def registry() -> AsyncIterator[ModelRegistry]:
-    registry = await started_registry()
+    registry, activation = await started_registry()
     try:
         yield registry
     finally:
-        await registry.stop()
+        await activation.stop()

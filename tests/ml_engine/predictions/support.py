@@ -9,12 +9,14 @@ import numpy as np
 from sqlalchemy import Engine
 
 from ml_engine.config import MlEngineSettings
-from ml_engine.data import market_repository as repo
-from ml_engine.domain.forecasting.ensemble import HorizonEnsemble, load_manifest
-from ml_engine.domain.market.bars import Bars
-from ml_engine.domain.market.row_checks import BarRow
-from ml_engine.domain.market.symbols import SymbolInfo
-from ml_engine.serving.registry import ModelRegistry
+from ml_engine.market_data.data import repository as repo
+from ml_engine.market_data.domain.bars import Bars
+from ml_engine.market_data.domain.row_checks import BarRow
+from ml_engine.market_data.domain.symbols import SymbolInfo
+from ml_engine.models.serving.activation import VersionActivation
+from ml_engine.models.serving.registry import ModelRegistry
+from ml_engine.predictions.domain.ensemble import HorizonEnsemble, load_manifest
+from tests.ml_engine.models.conftest import start_serving
 
 MODEL_REPOSITORY = Path(__file__).resolve().parents[3] / "ml_engine" / "model_repository"
 
@@ -37,10 +39,8 @@ def manifest() -> dict[str, HorizonEnsemble]:
     return load_manifest(MODEL_REPOSITORY)
 
 
-async def started_registry() -> ModelRegistry:
-    registry = ModelRegistry(settings())
-    await registry.start()
-    return registry
+async def started_registry() -> tuple[ModelRegistry, VersionActivation]:
+    return await start_serving(settings())
 
 
 def store_synthetic(

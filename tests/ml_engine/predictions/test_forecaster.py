@@ -3,26 +3,32 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
 from sqlalchemy import func, select
 
-from ml_engine.data.market_store import MarketStore
-from ml_engine.data.prediction_repository import PredictionStore, predictions
-from ml_engine.domain.forecasting.combine import combine, models_to_run
-from ml_engine.domain.forecasting.features import FEATURE_NAMES, FEATURE_WARMUP, compute_features
-from ml_engine.domain.forecasting.horizons import HORIZONS, parse_horizons
-from ml_engine.domain.forecasting.signals import Action, decide
-from ml_engine.domain.market.timeframes import TIMEFRAMES
-from ml_engine.importing.importer import import_sample
 from ml_engine.market_data.bar_windows import BarWindows, Series
+from ml_engine.market_data.domain.timeframes import TIMEFRAMES
+from ml_engine.market_data.importing.importer import import_sample
+from ml_engine.models.serving.activation import VersionActivation
+from ml_engine.models.serving.inputs import model_input
+from ml_engine.models.serving.registry import Inference, ModelRegistry
+from ml_engine.predictions.data.prediction_repository import PredictionStore, predictions
+from ml_engine.predictions.domain.combine import combine, models_to_run
+from ml_engine.predictions.domain.ensemble import HorizonEnsemble, Member
+from ml_engine.predictions.domain.features import FEATURE_NAMES, FEATURE_WARMUP, compute_features
+from ml_engine.predictions.domain.horizons import HORIZONS, parse_horizons
+from ml_engine.predictions.domain.model_metadata import OUTPUT_COLUMNS, ModelMetadata
+from ml_engine.predictions.domain.signals import Action, decide
 from ml_engine.predictions.explain import XgbExplainer
 from ml_engine.predictions.forecaster import Forecaster
 from ml_engine.predictions.recording import PredictionRecorder
-from ml_engine.serving.inputs import model_input
-from ml_engine.serving.registry import ModelRegistry
+from ml_engine.shared.database import MarketStore
 from service_runtime.errors import DependencyUnavailable, FailedPrecondition, InvalidArgument, NotFound
+from tests.ml_engine.models.conftest import serving_settings, start_serving
+from tests.ml_engine.models.serving import tiny_models as tiny
 from tests.ml_engine.predictions.support import MODEL_REPOSITORY, manifest, store_synthetic
 
 SERVED = [h for h in ("intraday", "swing", "position") if h in manifest()]
@@ -205,3 +211,65 @@ async def test_a_member_that_is_not_loaded_is_unavailable(
     with pytest.raises(DependencyUnavailable) as error:
         await f.predict("EURUSD", parse_horizons("intraday"))
     assert "intraday_not_shipped" in error.value.message
+
+
+class SwapBeforeRun:
+    """The registry, with version 2 of every model activated between the forecaster's metadata
+    read and its inference run: the hot reload that used to mix two versions' figures."""
+
+    def __init__(self, registry: ModelRegistry, activation: VersionActivation) -> None:
+        self.registry = registry
+        self.activation = activation
+        self.read: list[str] = []
+
+    def metadata(self, name: str) -> ModelMetadata:
+        meta = self.registry.metadata(name)
+        self.read.append(meta.version)
+        return meta
+
+    async def infer_last_row(self, name: str, features: np.ndarray) -> Inference:
+        await self.activation.activate(name, "2")
+        return await self.registry.infer_last_row(name, features)
+
+
+async def test_a_hot_reload_before_the_run_normalises_with_the_version_that_ran(
+    market_store: MarketStore, tmp_path: Path
+) -> None:
+    repo = tmp_path / "models"
+    name = "intraday_tiny"
+    old = tiny.metadata(name, 1)
+    new = tiny.metadata(name, 2, norm_mean=[0.5] * tiny.F, norm_std=[2.0] * tiny.F)
+    tiny.write(repo, name, 1, meta=old)
+    registry, activation = await start_serving(serving_settings(repo))
+    tiny.write(repo, name, 2, meta=new)  # on disk, not active yet
+    ensemble = HorizonEnsemble(
+        horizon="intraday",
+        members={c: [Member(name, c, 1.0)] for c in OUTPUT_COLUMNS},
+        baseline_high_coef=1.0,
+        baseline_low_coef=-1.0,
+        tp_long_base_rate=0.4,
+        tp_short_base_rate=0.4,
+    )
+    store_synthetic(market_store.engine, "RELOAD", "1h", 3600, 400)
+    server = SwapBeforeRun(registry, activation)
+    try:
+        forecast = await Forecaster(BarWindows(market_store.engine), server, {"intraday": ensemble}).predict(
+            "RELOAD", parse_horizons("intraday")
+        )
+    finally:
+        await activation.stop()
+    p = forecast.predictions[0]
+    assert server.read == ["1"] and registry.entry(name).active_version == "2"
+    # Provenance: the version that ran.
+    assert {(u.name, u.version) for u in p.models} == {(name, "2")}
+    # Normalisation: version 2's figures, not the version 1 metadata read before the swap.
+    row = np.asarray([p.features])
+    ran = tiny.expected(model_input(new, row), 2)[0]
+    mixed = tiny.expected(model_input(old, row), 2)[0]
+    assert not np.allclose(ran, mixed)
+    values = {(name, c): float(ran[j]) for j, c in enumerate(OUTPUT_COLUMNS)}
+    combined = combine(ensemble, values, float(row[0, FEATURE_NAMES.index("atr_pct")]))
+    assert p.predicted_high_pct == pytest.approx(combined.range_high_pct, abs=1e-4)
+    assert p.predicted_low_pct == pytest.approx(combined.range_low_pct, abs=1e-4)
+    assert p.tp_long == pytest.approx(combined.tp_long, abs=1e-4)
+    assert p.tp_short == pytest.approx(combined.tp_short, abs=1e-4)

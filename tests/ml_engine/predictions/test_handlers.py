@@ -1,36 +1,51 @@
-"""PredictionService handlers: request checks and the translation to the trading.ml.v1 protos."""
+"""PredictionService handlers through an in-process server: request checks, the translation to the
+trading.ml.v1 protos, and the access rules of the contract."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
+import grpc
 import pytest
 
-from ml_engine.data.market_store import MarketStore
-from ml_engine.data.prediction_repository import PredictionStore, predictions
-from ml_engine.feeds.replay import ReplayFeed
-from ml_engine.importing.importer import import_sample
 from ml_engine.market_data.bar_windows import BarWindows
+from ml_engine.market_data.feeds.replay import ReplayFeed
+from ml_engine.market_data.importing.importer import import_sample
+from ml_engine.models.serving.registry import ModelRegistry
+from ml_engine.predictions.data.prediction_repository import PredictionStore, predictions
 from ml_engine.predictions.explain import XgbExplainer
 from ml_engine.predictions.forecaster import Forecaster
 from ml_engine.predictions.handlers import PredictionHandlers
 from ml_engine.predictions.recording import PredictionRecorder
 from ml_engine.predictions.scoring import Scorer
 from ml_engine.predictions.streams import StreamHub
-from ml_engine.serving.registry import ModelRegistry
-from service_runtime.errors import InvalidArgument
+from ml_engine.shared.database import MarketStore
+from tests.ml_engine.in_process import serve
 from tests.ml_engine.predictions.support import MODEL_REPOSITORY, manifest
+from tests.support.in_process import TestCallers, violations
 from trading.ml.v1 import prediction_pb2 as ml_pb
 from trading.ml.v1 import prediction_service_pb2 as pb
+from trading.ml.v1 import prediction_service_pb2_grpc as pb_grpc
+
+SERVICE = pb.DESCRIPTOR.services_by_name["PredictionService"].full_name
 
 
 async def no_wait(_: float) -> None:
     await asyncio.sleep(0)
 
 
-def handlers(
-    store: MarketStore, registry: ModelRegistry
-) -> tuple[PredictionHandlers, PredictionRecorder, Scorer]:
+@dataclass
+class Served:
+    stub: pb_grpc.PredictionServiceStub
+    recorder: PredictionRecorder
+    scorer: Scorer
+
+
+@asynccontextmanager
+async def served(store: MarketStore, registry: ModelRegistry, callers: TestCallers) -> AsyncIterator[Served]:
     import_sample(store.engine, "EURUSD")
     with store.engine.begin() as conn:
         conn.execute(predictions.delete())
@@ -39,59 +54,83 @@ def handlers(
     forecaster = Forecaster(windows, registry, manifest(), recorder, XgbExplainer(MODEL_REPOSITORY))
     hub = StreamHub(forecaster, ReplayFeed(windows, speed=1e9, history=3, loop=False, sleep=no_wait))
     scorer = Scorer(windows, manifest())
-    return PredictionHandlers(forecaster, hub, scorer), recorder, scorer
+    handlers = PredictionHandlers(forecaster, hub, scorer)
+    try:
+        async with serve(
+            SERVICE, lambda server: pb_grpc.add_PredictionServiceServicer_to_server(handlers, server), callers
+        ) as channel:
+            yield Served(pb_grpc.PredictionServiceStub(channel), recorder, scorer)
+    finally:
+        recorder.close()
 
 
-async def test_request_checks_name_the_field(market_store: MarketStore, registry: ModelRegistry) -> None:
-    h, recorder, _ = handlers(market_store, registry)
-    for request, field in (
-        (pb.PredictRequest(symbol="", horizon="all"), "symbol"),
-        (pb.PredictRequest(symbol="EURUSD", horizon="weekly"), "horizon"),
-    ):
-        with pytest.raises(InvalidArgument) as error:
-            await h.Predict(request, None)  # type: ignore[arg-type]
-        assert error.value.violations[0].field == field
-    with pytest.raises(InvalidArgument) as error:
-        await h.GetSignals(pb.GetSignalsRequest(symbol="EURUSD", timeframe="3m"), None)  # type: ignore[arg-type]
-    assert error.value.violations[0].field == "timeframe"
-    recorder.close()
+async def test_request_checks_name_the_field(
+    market_store: MarketStore, registry: ModelRegistry, callers: TestCallers
+) -> None:
+    user = callers.metadata()
+    async with served(market_store, registry, callers) as s:
+        for request, field in (
+            (pb.PredictRequest(symbol="", horizon="all"), "symbol"),
+            (pb.PredictRequest(symbol="EURUSD", horizon="weekly"), "horizon"),
+        ):
+            with pytest.raises(grpc.aio.AioRpcError) as error:
+                await s.stub.Predict(request, metadata=user)
+            assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            assert violations(error.value)[0][0] == field
+        with pytest.raises(grpc.aio.AioRpcError) as error:
+            await s.stub.GetSignals(pb.GetSignalsRequest(symbol="EURUSD", timeframe="3m"), metadata=user)
+        assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert violations(error.value)[0][0] == "timeframe"
+        with pytest.raises(grpc.aio.AioRpcError) as anonymous:
+            await s.stub.Predict(pb.PredictRequest(symbol="EURUSD"))
+        assert anonymous.value.code() == grpc.StatusCode.UNAUTHENTICATED
 
 
 async def test_predict_signal_stream_and_scores_protos(
-    market_store: MarketStore, registry: ModelRegistry
+    market_store: MarketStore, registry: ModelRegistry, callers: TestCallers
 ) -> None:
-    h, recorder, scorer = handlers(market_store, registry)
-    response = await h.Predict(pb.PredictRequest(symbol="eurusd"), None)  # type: ignore[arg-type]
-    assert response.symbol == "EURUSD"
-    assert [p.horizon for p in response.predictions] == ["intraday", "swing", "position"]
-    assert response.skipped[0].startswith("scalping: scalping needs 5m bars of EURUSD")
-    p = response.predictions[0]
-    assert (p.timeframe, p.lookahead_bars, p.take_profit_atr, p.stop_loss_atr) == ("1h", 8, 1.5, 1.0)
-    assert p.predicted_low <= p.predicted_high and p.range_source in ("models", "baseline")
-    assert p.models and p.models[0].version and p.prediction_id and p.as_of.seconds > 0
-    assert 0 <= p.tp_probability <= 1 and 0 <= p.short_tp_probability <= 1
+    user = callers.metadata()
+    async with served(market_store, registry, callers) as s:
+        response = await s.stub.Predict(pb.PredictRequest(symbol="eurusd"), metadata=user)
+        assert response.symbol == "EURUSD"
+        assert [p.horizon for p in response.predictions] == ["intraday", "swing", "position"]
+        assert response.skipped[0].startswith("scalping: scalping needs 5m bars of EURUSD")
+        p = response.predictions[0]
+        assert (p.timeframe, p.lookahead_bars, p.take_profit_atr, p.stop_loss_atr) == ("1h", 8, 1.5, 1.0)
+        assert p.predicted_low <= p.predicted_high and p.range_source in ("models", "baseline")
+        assert p.models and p.models[0].version and p.prediction_id and p.as_of.seconds > 0
+        assert 0 <= p.tp_probability <= 1 and 0 <= p.short_tp_probability <= 1
 
-    signal = (await h.GetSignals(pb.GetSignalsRequest(symbol="EURUSD"), None)).signal  # type: ignore[arg-type]
-    assert signal.timeframe == "1h" and signal.horizon == "intraday"
-    assert signal.action in (ml_pb.SIGNAL_ACTION_BUY, ml_pb.SIGNAL_ACTION_SELL, ml_pb.SIGNAL_ACTION_HOLD)
-    assert len(signal.explanation) == 5 and signal.summary and signal.entry == p.close
+        signal = (await s.stub.GetSignals(pb.GetSignalsRequest(symbol="EURUSD"), metadata=user)).signal
+        assert signal.timeframe == "1h" and signal.horizon == "intraday"
+        assert signal.action in (ml_pb.SIGNAL_ACTION_BUY, ml_pb.SIGNAL_ACTION_SELL, ml_pb.SIGNAL_ACTION_HOLD)
+        assert len(signal.explanation) == 5 and signal.summary and signal.entry == p.close
 
-    stream = h.StreamPredictions(pb.StreamPredictionsRequest(symbol="EURUSD", timeframe="1h"), None)  # type: ignore[arg-type]
-    messages = [m async for m in stream]
-    assert [m.sequence for m in messages] == [1, 2, 3]
-    assert messages[-1].bar_time == p.as_of and messages[-1].prediction.as_of == p.as_of
-    assert messages[-1].published_at.seconds > 0 and messages[-1].signal.horizon == "intraday"
+        stream = s.stub.StreamPredictions(
+            pb.StreamPredictionsRequest(symbol="EURUSD", timeframe="1h"), metadata=user
+        )
+        messages = [m async for m in stream]
+        assert await stream.code() == grpc.StatusCode.OK
+        assert [m.sequence for m in messages] == [1, 2, 3]
+        assert messages[-1].bar_time == p.as_of and messages[-1].prediction.as_of == p.as_of
+        assert messages[-1].published_at.seconds > 0 and messages[-1].signal.horizon == "intraday"
 
-    # Ask again as of an older bar, so the scorer has something whose horizon has passed.
-    old = pb.PredictRequest(symbol="EURUSD", horizon="intraday")
-    old.as_of.FromSeconds(p.as_of.seconds - 50 * 3600)
-    await h.Predict(old, None)  # type: ignore[arg-type]
-    recorder.flush()
-    await asyncio.to_thread(scorer.score_once)
-    scores = await h.GetPredictionScores(pb.GetPredictionScoresRequest(horizon="intraday"), None)  # type: ignore[arg-type]
+        # Ask again as of an older bar, so the scorer has something whose horizon has passed.
+        old = pb.PredictRequest(symbol="EURUSD", horizon="intraday")
+        old.as_of.FromSeconds(p.as_of.seconds - 50 * 3600)
+        await s.stub.Predict(old, metadata=user)
+        s.recorder.flush()
+        await asyncio.to_thread(s.scorer.score_once)
+        scores = await s.stub.GetPredictionScores(
+            pb.GetPredictionScoresRequest(horizon="intraday"), metadata=user
+        )
     assert len(scores.scores) == 1
-    s = scores.scores[0]
-    assert (s.model, s.symbol, s.horizon, s.realized) == ("intraday_ensemble", "EURUSD", "intraday", 1)
-    assert s.recorded >= 2  # the latest bar (stream, Predict, signal) and the older one
-    assert s.card_coverage == manifest()["intraday"].heldout_metrics.get("coverage", 0.0)
-    recorder.close()
+    score = scores.scores[0]
+    assert (score.model, score.symbol, score.horizon, score.realized) == (
+        "intraday_ensemble",
+        "EURUSD",
+        "intraday",
+        1,
+    )
+    assert score.recorded >= 2  # the latest bar (stream, Predict, signal) and the older one
+    assert score.card_coverage == manifest()["intraday"].heldout_metrics.get("coverage", 0.0)

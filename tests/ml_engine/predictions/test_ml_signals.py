@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 from backtesting.test import EURUSD
 
-from ml_engine.domain.backtest import BacktestConfig, get_strategy, list_strategies, run_backtest
-from ml_engine.domain.backtest.strategies.ml_signals import NAME
-from ml_engine.domain.forecasting.features import compute_features
-from ml_engine.domain.forecasting.signals import decide, position_of
-from ml_engine.domain.market.bars import Bars
-from ml_engine.predictions.backtest_models import ml_signal_models, register_ml_signals
-from ml_engine.serving.registry import ModelRegistry
+from ml_engine.backtests.domain import BacktestConfig, get_strategy, list_strategies, run_backtest
+from ml_engine.backtests.domain.strategies.ml_signals import NAME
+from ml_engine.market_data.domain.bars import Bars
+from ml_engine.models.serving.registry import ModelRegistry
+from ml_engine.predictions.domain.features import compute_features
+from ml_engine.predictions.domain.signals import decide, position_of
+from ml_engine.predictions.ml_signals_models import ml_signal_models, register_ml_signals
 from service_runtime.errors import FailedPrecondition
 from tests.ml_engine.frames import bars_from_frame
 from tests.ml_engine.predictions.support import manifest

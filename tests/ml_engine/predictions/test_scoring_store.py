@@ -10,23 +10,23 @@ import numpy as np
 import pytest
 from sqlalchemy import create_engine, func, inspect, select
 
-from ml_engine.data.market_store import MarketStore
-from ml_engine.data.prediction_repository import (
+from ml_engine.market_data.bar_windows import BarWindows, Series
+from ml_engine.market_data.domain.bars import Bars
+from ml_engine.market_data.domain.timeframes import TIMEFRAMES
+from ml_engine.market_data.importing.importer import import_sample
+from ml_engine.predictions.data.prediction_repository import (
     PredictionRecord,
     PredictionStore,
     get_prediction,
     predictions,
 )
-from ml_engine.domain.forecasting.ensemble import HorizonEnsemble
-from ml_engine.domain.forecasting.features import atr
-from ml_engine.domain.forecasting.horizons import HORIZONS, STOP_LOSS_ATR, TAKE_PROFIT_ATR
-from ml_engine.domain.forecasting.labels import barrier_labels, range_labels
-from ml_engine.domain.market.bars import Bars
-from ml_engine.domain.market.timeframes import TIMEFRAMES
-from ml_engine.importing.importer import import_sample
-from ml_engine.market_data.bar_windows import BarWindows, Series
+from ml_engine.predictions.domain.ensemble import HorizonEnsemble
+from ml_engine.predictions.domain.features import atr
+from ml_engine.predictions.domain.horizons import HORIZONS, STOP_LOSS_ATR, TAKE_PROFIT_ATR
+from ml_engine.predictions.domain.labels import barrier_labels, range_labels
 from ml_engine.predictions.recording import PredictionRecorder
 from ml_engine.predictions.scoring import Scorer
+from ml_engine.shared.database import MarketStore
 
 
 def clear(store: MarketStore) -> None:

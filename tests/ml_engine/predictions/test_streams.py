@@ -8,15 +8,15 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from ml_engine.data.market_store import MarketStore
-from ml_engine.domain.market.timeframes import TIMEFRAMES, Timeframe
-from ml_engine.feeds.feed import FeedBar
-from ml_engine.feeds.replay import ReplayFeed
-from ml_engine.importing.importer import import_sample
 from ml_engine.market_data.bar_windows import BarWindows, Series
+from ml_engine.market_data.domain.timeframes import TIMEFRAMES, Timeframe
+from ml_engine.market_data.feeds.feed import FeedBar
+from ml_engine.market_data.feeds.replay import ReplayFeed
+from ml_engine.market_data.importing.importer import import_sample
+from ml_engine.models.serving.registry import ModelRegistry
 from ml_engine.predictions.forecaster import Forecaster
 from ml_engine.predictions.streams import StreamHub, StreamMessage, Subscription
-from ml_engine.serving.registry import ModelRegistry
+from ml_engine.shared.database import MarketStore
 from service_runtime.errors import FailedPrecondition, InvalidArgument, NotFound
 from tests.ml_engine.predictions.support import manifest
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import onnx
 
-from ml_engine.domain.forecasting.model_metadata import METADATA_KEY, ModelMetadata
+from ml_engine.predictions.domain.model_metadata import METADATA_KEY, ModelMetadata
 from ml_engine.training.export import SHIPPED_REPOSITORY
 
 

@@ -12,8 +12,8 @@ import pytest
 import torch
 import xgboost as xgb
 
-from ml_engine.domain.forecasting.horizons import HORIZONS
-from ml_engine.domain.forecasting.model_metadata import ModelMetadata
+from ml_engine.predictions.domain.horizons import HORIZONS
+from ml_engine.predictions.domain.model_metadata import ModelMetadata
 from ml_engine.training.data import HorizonData, real_data, windows
 from ml_engine.training.fitting import predict_net, predict_xgb
 from ml_engine.training.nets import build_net

@@ -8,10 +8,10 @@ from pathlib import Path
 import onnx
 import pytest
 
-from ml_engine.domain.forecasting.ensemble import BASELINE_MEMBER, load_manifest
-from ml_engine.domain.forecasting.features import FEATURE_NAMES, FEATURE_SCHEMA_HASH
-from ml_engine.domain.forecasting.horizons import HORIZONS
-from ml_engine.domain.forecasting.model_metadata import OUTPUT_COLUMNS
+from ml_engine.predictions.domain.ensemble import BASELINE_MEMBER, load_manifest
+from ml_engine.predictions.domain.features import FEATURE_NAMES, FEATURE_SCHEMA_HASH
+from ml_engine.predictions.domain.horizons import HORIZONS
+from ml_engine.predictions.domain.model_metadata import OUTPUT_COLUMNS
 from ml_engine.training.cards import BEATS, DOES_NOT_BEAT
 from ml_engine.training.export import SHIPPED_REPOSITORY
 from ml_engine.training.pipeline import MODEL_KEYS

@@ -8,8 +8,8 @@ from pathlib import Path
 import onnx
 import pytest
 
-from ml_engine.domain.forecasting.ensemble import load_manifest
-from ml_engine.domain.forecasting.horizons import HORIZONS
+from ml_engine.predictions.domain.ensemble import load_manifest
+from ml_engine.predictions.domain.horizons import HORIZONS
 from ml_engine.training.data import synthetic_data
 from ml_engine.training.export import SHIPPED_REPOSITORY, SyntheticModelRefused, guard_destination
 from ml_engine.training.fitting import NetConfig

@@ -9,8 +9,6 @@ from pathlib import Path
 
 import grpc
 import pytest
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
 from business.identity.domain.context import Identity
 from business.identity.handlers.admin import AdminHandlers
@@ -48,14 +46,5 @@ async def channel(identity: Identity, callers: TestCallers) -> AsyncIterator[grp
         ],
         verifier=callers.verifier(),
         revocations=identity.revocations,  # type: ignore[arg-type]  # MemoryRevocations in tests
-    ) as opened:
-        yield opened
-
-
-def violated_fields(error: grpc.aio.AioRpcError) -> list[str]:
-    """The fields a google.rpc.BadRequest detail of the status names."""
-    status = rpc_status.from_call(error)  # type: ignore[arg-type]
-    assert status is not None, error
-    request = error_details_pb2.BadRequest()
-    assert status.details[0].Unpack(request)
-    return [v.field for v in request.field_violations]
+    ) as served:
+        yield served.channel

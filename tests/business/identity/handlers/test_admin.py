@@ -8,9 +8,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from business.identity.domain.context import Identity
 from tests.business.identity.conftest import new_email
-from tests.business.identity.handlers.conftest import violated_fields
 from tests.business.identity.helpers import signed_in
-from tests.support.in_process import TestCallers
+from tests.support.in_process import TestCallers, violated_fields
 from trading.identity.v1 import identity_pb2
 from trading.identity.v1 import user_admin_service_pb2 as pb
 from trading.identity.v1 import user_admin_service_pb2_grpc as pb_grpc

@@ -6,8 +6,7 @@ import grpc
 import pytest
 
 from tests.business.identity.conftest import PASSWORD, new_email
-from tests.business.identity.handlers.conftest import violated_fields
-from tests.support.in_process import TestCallers
+from tests.support.in_process import TestCallers, violated_fields
 from trading.identity.v1 import auth_service_pb2 as pb
 from trading.identity.v1 import auth_service_pb2_grpc as pb_grpc
 from trading.identity.v1 import user_service_pb2 as user_pb

@@ -7,8 +7,8 @@ import pytest
 
 from business.identity.domain.context import Identity
 from tests.business.identity.conftest import CLIENT, PASSWORD, new_email
-from tests.business.identity.handlers.conftest import violated_fields
 from tests.business.identity.helpers import signed_in
+from tests.support.in_process import violated_fields
 from trading.identity.v1 import user_service_pb2 as pb
 from trading.identity.v1 import user_service_pb2_grpc as pb_grpc
 

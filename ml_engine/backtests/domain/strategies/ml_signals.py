@@ -1,0 +1,146 @@
+"""ml_signals: trade the TP/SL classifiers' signals, computed walk-forward, never on training data.
+
+The position at bar i is `signals.decide` (the very function GetSignals and the stream use) applied
+to the ensemble's TP probabilities from the features of bars 0..i: `compute_features` reads no bar
+after the row it fills, and each model input is the row (or the window ending at it), so computing
+every row in one pass is the same as recomputing bar by bar, only faster. BUY is long, SELL short,
+HOLD flat. The domain stays free of I/O: the models arrive as a `TpPredictor` built at wiring time.
+
+A backtest must start after the data the models saw: training used bars up to `training.end`, whose
+labels read `lookahead` bars further, so any range starting earlier is refused (FAILED_PRECONDITION).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from ml_engine.backtests.domain.strategies.base import (
+    ParamSpec,
+    PositionArray,
+    StrategyDefinition,
+    StrategyParams,
+    StrategySpec,
+)
+from ml_engine.market_data.domain.bars import Bars, FloatArray
+from ml_engine.market_data.domain.timeframes import TIMEFRAMES
+from ml_engine.market_data.domain.times import format_time
+from ml_engine.predictions.domain.ensemble import HorizonEnsemble
+from ml_engine.predictions.domain.features import FEATURE_WARMUP, compute_features
+from ml_engine.predictions.domain.horizons import HORIZONS, Horizon
+from ml_engine.predictions.domain.signals import SIGNAL_MARGIN, decide, position_of
+from service_runtime.errors import DependencyUnavailable, DomainError, FailedPrecondition, InvalidArgument
+
+NAME = "ml_signals"
+# features [n, F] -> (tp_long [n], tp_short [n]); NaN where a row has no model input.
+TpPredictor = Callable[[FloatArray], tuple[FloatArray, FloatArray]]
+
+
+@dataclass(frozen=True)
+class MlSignalModel:
+    horizon: Horizon
+    ensemble: HorizonEnsemble
+    # Open time (epoch s) of the last bar the models were fit on (latest over the models used).
+    trained_until: int
+    # Longest window of bars a model reads (1 for tabular models).
+    window: int
+    predict: TpPredictor
+
+    @property
+    def first_bar(self) -> int:
+        """First bar whose features are past the warm-up for every model."""
+        return FEATURE_WARMUP + self.window - 1
+
+
+SPEC = StrategySpec(
+    name=NAME,
+    description=(
+        "Trades the ML engine's signals on 1h (intraday models), 4h (swing) or 1d (position) bars: long on "
+        "BUY, "
+        "short (or flat when shorting is off) on SELL, flat on HOLD. A signal is BUY when the ensemble's "
+        "probability that a long take-profit (1.5 ATR) is hit before its stop-loss (1 ATR) beats the long "
+        "base "
+        "rate by at least `margin` and by more than the short side does; SELL mirrored; always HOLD when the "
+        "classifiers did not beat their base rate on held-out data. Computed walk-forward from the bars up "
+        "to "
+        "each bar; the range must start after the models' training data."
+    ),
+    params=(
+        ParamSpec(
+            "margin",
+            "float",
+            SIGNAL_MARGIN,
+            0.0,
+            0.5,
+            "How far a TP probability must exceed its base rate to trade (probability points).",
+        ),
+    ),
+)
+
+
+def bar_seconds(bars: Bars) -> int:
+    """The bars' timeframe: their smallest spacing (gaps such as weekends only make spacing larger)."""
+    if len(bars) < 2:
+        return 0
+    return int(np.min(np.diff(bars.times)))
+
+
+def check_after_training(model: MlSignalModel, first_time: int, seconds: int) -> None:
+    """FAILED_PRECONDITION unless the range starts after every bar the models' training read."""
+    seen_until = model.trained_until + model.horizon.lookahead * seconds
+    if first_time <= seen_until:
+        seen = format_time(seen_until)
+        raise FailedPrecondition(
+            f"the {model.horizon.name} models were trained on data up to {seen} (training end plus "
+            f"the {model.horizon.lookahead}-bar lookahead); start the backtest after {seen}"
+        )
+
+
+def ml_signals_definition(current_models: Callable[[], Mapping[str, MlSignalModel]]) -> StrategyDefinition:
+    """The strategy over the models `current_models()` gives (by horizon name), asked at every run so
+    a model version activated since (another training end) is what the check reads."""
+    by_seconds = {_seconds(h): h for h in HORIZONS.values()}
+
+    def model_for(bars: Bars) -> tuple[MlSignalModel, int]:
+        models = current_models()
+        seconds = bar_seconds(bars)
+        horizon = by_seconds.get(seconds)
+        if horizon is None:
+            served = ", ".join(f"{m.horizon.timeframe} ({name})" for name, m in models.items())
+            raise InvalidArgument.field("timeframe", f"{NAME} trades bars of {served or 'no timeframe yet'}")
+        model = models.get(horizon.name)
+        if model is None:
+            raise DependencyUnavailable(
+                f"no model is trained for the {horizon.name} horizon ({horizon.timeframe} bars)"
+            )
+        return model, seconds
+
+    def positions(bars: Bars, params: StrategyParams) -> PositionArray:
+        out = np.zeros(len(bars), dtype=np.int8)
+        if len(bars) < 2:
+            return out
+        model, seconds = model_for(bars)
+        check_after_training(model, int(bars.times[0]), seconds)
+        tp_long, tp_short = model.predict(compute_features(bars))
+        margin = float(params["margin"])
+        for i in range(model.first_bar, len(bars)):
+            if np.isfinite(tp_long[i]) and np.isfinite(tp_short[i]):
+                out[i] = position_of(
+                    decide(float(tp_long[i]), float(tp_short[i]), model.ensemble, margin).action
+                )
+        return out
+
+    def first_signal_bar(_: StrategyParams) -> int:
+        try:
+            models = current_models()
+        except DomainError:  # a model not loaded: positions() reports it; the warm-up is the floor here
+            return FEATURE_WARMUP
+        return max((m.first_bar for m in models.values()), default=FEATURE_WARMUP)
+
+    return StrategyDefinition(SPEC, positions, first_signal_bar)
+
+
+def _seconds(horizon: Horizon) -> int:
+    return TIMEFRAMES[horizon.timeframe].seconds

@@ -1,1 +1,0 @@
-"""Market data in the domain: bars, timeframes, resampling and row validation (no I/O)."""

@@ -1,0 +1,1 @@
+"""Market data storage: the symbol and bar tables and their repository (SQLAlchemy Core)."""

@@ -1,0 +1,292 @@
+"""Which version of each model serves: every model of the repository loaded at start (its highest
+version that can serve), admin activation, and the file watch that picks up a new version folder,
+all without failing requests in flight.
+
+A swap is atomic from the event loop's point of view: the new version is loaded and warmed up in
+a worker thread first (session.load_session), then one assignment makes it the registry's active
+version; requests already queued on the old version's batcher finish there before its session is
+released."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field, replace
+
+from ml_engine.config import MlEngineSettings
+from ml_engine.models.serving.batcher import MicroBatcher
+from ml_engine.models.serving.errors import ModelLoadError
+from ml_engine.models.serving.registry import (
+    ActiveVersion,
+    ModelEntry,
+    ModelRegistry,
+    ServedModel,
+    VersionStatus,
+)
+from ml_engine.models.serving.repository import RepositoryModel, parse_version, scan
+from ml_engine.models.serving.session import ModelSession, ModelState, load_session, peek_metadata
+from service_runtime.errors import FailedPrecondition, InvalidArgument
+
+log = logging.getLogger("ml_engine.serving")
+
+
+@dataclass
+class _Versions:
+    """The activation's bookkeeping for one model."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # Versions the file watch found after start: activated automatically once their file is stable.
+    candidates: set[int] = field(default_factory=set)
+    # Signature of each version's file when its load failed: retried only once the file changes.
+    failed: dict[int, tuple[int, int]] = field(default_factory=dict)
+
+
+class VersionActivation:
+    def __init__(self, registry: ModelRegistry, settings: MlEngineSettings) -> None:
+        self.registry = registry
+        self.settings = settings
+        self._versions: dict[str, _Versions] = {}
+        self._previous_scan: dict[tuple[str, int], tuple[int, int]] = {}
+        self._watch: asyncio.Task[None] | None = None
+
+    # ---- life cycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Load every model of the repository (each one's highest version that can serve)."""
+        root = self.registry.root
+        scanned = await asyncio.to_thread(scan, root)
+        self._remember(scanned)
+        for repo_model in scanned.values():
+            model = self._add_model(repo_model)
+            await self._load_best(model)
+        await self._peek_unloaded()
+        self.registry.started = True
+        models = self.registry.served_models()
+        serving = sum(1 for m in models if m.active is not None)
+        log.info(
+            "model repository loaded",
+            extra={"repository": str(root), "models": len(models), "serving": serving},
+        )
+        if not models:
+            log.warning(
+                "the model repository holds no model (run `make train`)", extra={"repository": str(root)}
+            )
+        if self.settings.ml_model_watch_interval_s > 0:
+            self._watch = asyncio.get_running_loop().create_task(self._watch_loop())
+
+    async def stop(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch
+            self._watch = None
+        for model in self.registry.served_models():
+            if model.active is not None:
+                await model.active.batcher.close()
+
+    # ---- admin activation -------------------------------------------------------------------
+
+    async def activate(self, name: str, version: str) -> ModelEntry:
+        """Load and warm up `version`, then make it the one serving `name`."""
+        model = self.registry.served(name)
+        number = parse_version(version)
+        if number is None:
+            raise InvalidArgument.field(
+                "version", f'must be a version folder number such as "1", got {version!r}'
+            )
+        # The admin may have just copied the folder in: look at the disk, not the last scan.
+        found = (await asyncio.to_thread(scan, self.registry.root)).get(name)
+        if found is not None:
+            self._update_files(model, found)
+        if number not in model.files:
+            on_disk = ", ".join(str(v) for v in sorted(model.files)) or "none"
+            raise InvalidArgument.field(
+                "version", f"model {name} has no version {number} (on disk: {on_disk})"
+            )
+        if model.active is not None and model.active.session.version == number:
+            return self.registry.entry(name)
+        serving = str(model.active.session.version) if model.active else "none"
+        if not await self._activate_version(model, number, cause="activation"):
+            reason = model.status[number].reason
+            raise FailedPrecondition(
+                f"version {number} of model {name} cannot serve: {reason}; version {serving} keeps serving"
+            )
+        return self.registry.entry(name)
+
+    # ---- load, warm up, swap ----------------------------------------------------------------
+
+    async def _activate_version(self, model: ServedModel, number: int, *, cause: str) -> bool:
+        versions = self._versions[model.name]
+        async with versions.lock:
+            if model.active is not None and model.active.session.version == number:
+                return True
+            file = model.files[number]
+            previous = model.status.get(number, VersionStatus(str(number), ModelState.AVAILABLE))
+            model.status[number] = replace(previous, state=ModelState.LOADING, reason="")
+            try:
+                session = await asyncio.to_thread(load_session, model.name, file, self.settings)
+            except Exception as error:  # ModelLoadError, or anything unexpected from a bad file
+                reason = (
+                    error.reason if isinstance(error, ModelLoadError) else f"{type(error).__name__}: {error}"
+                )
+                model.status[number] = replace(previous, state=ModelState.FAILED, reason=reason)
+                versions.failed[number] = file.signature
+                log.error(
+                    "model version FAILED: %s",
+                    reason,
+                    extra={"model": model.name, "version": number, "cause": cause},
+                )
+                return False
+            versions.failed.pop(number, None)
+            await self._swap(model, session, cause)
+            return True
+
+    async def _swap(self, model: ServedModel, session: ModelSession, cause: str) -> None:
+        """Make the loaded, warmed-up `session` the active version (one assignment), then retire
+        the old one once the requests queued on it are served."""
+        old = model.active
+        model.active = ActiveVersion(
+            session,
+            MicroBatcher(
+                session.run,
+                model.stats,
+                enabled=self.settings.ml_batching,
+                max_size=self.settings.ml_batch_max_size,
+                max_delay_s=self.settings.ml_batch_max_delay_ms / 1000,
+            ),
+        )
+        model.status[session.version] = VersionStatus(
+            str(session.version),
+            session.state,
+            session.reason,
+            session.intended_provider,
+            session.provider,
+            session.file_sha256,
+            session.metadata,
+            session.loaded_at,
+        )
+        log.info(
+            "model version activated",
+            extra={
+                "model": model.name,
+                "from_version": old.session.version if old else None,
+                "to_version": session.version,
+                "state": session.state.value,
+                "provider": session.provider,
+                "cause": cause,
+            },
+        )
+        if old is not None:
+            # Requests queued on the old version finish there; then its session is released.
+            await old.batcher.close()
+            was = model.status.get(old.session.version)
+            if was is not None:
+                model.status[old.session.version] = replace(
+                    was, state=ModelState.AVAILABLE, reason="", loaded_at=None
+                )
+
+    async def _load_best(self, model: ServedModel) -> None:
+        for number in sorted(model.files, reverse=True):
+            if await self._activate_version(model, number, cause="start"):
+                return
+
+    # ---- file watch -------------------------------------------------------------------------
+
+    async def _watch_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.ml_model_watch_interval_s)
+            try:
+                await self.refresh()
+            except Exception:  # the watch must outlive a bad scan
+                log.exception("model repository scan failed")
+
+    async def refresh(self) -> None:
+        """One file-watch pass: pick up new models and versions; activate a new higher version
+        once its file has stayed the same for two scans (a copy in progress is not loaded)."""
+        scanned = await asyncio.to_thread(scan, self.registry.root)
+        for name, repo_model in scanned.items():
+            model = self.registry.find(name)
+            if model is None:
+                model = self._add_model(repo_model)
+                self._versions[name].candidates.update(model.files)
+                log.info("new model found", extra={"model": name, "versions": sorted(model.files)})
+            else:
+                self._update_files(model, repo_model)
+            await self._activate_candidates(model)
+        self._remember(scanned)
+        await self._peek_unloaded()
+
+    async def _activate_candidates(self, model: ServedModel) -> None:
+        candidates = self._versions[model.name].candidates
+        serving = model.active.session.version if model.active else -1
+        for number in sorted(candidates, reverse=True):
+            file = model.files.get(number)
+            if file is None or number <= serving:
+                candidates.discard(number)
+                continue
+            if self._previous_scan.get((model.name, number)) != file.signature:
+                return  # still being written (or first seen in this scan): next pass
+            if self._versions[model.name].failed.get(number) == file.signature:
+                candidates.discard(number)
+                continue
+            candidates.discard(number)
+            log.info("new model version found", extra={"model": model.name, "version": number})
+            if await self._activate_version(model, number, cause="file watch"):
+                return
+
+    # ---- the repository on disk -------------------------------------------------------------
+
+    def _add_model(self, repo_model: RepositoryModel) -> ServedModel:
+        model = ServedModel(
+            repo_model.name,
+            repo_model.folder,
+            {v.version: v for v in repo_model.versions},
+            {v.version: VersionStatus(str(v.version), ModelState.AVAILABLE) for v in repo_model.versions},
+        )
+        self.registry.add(model)
+        self._versions[model.name] = _Versions()
+        return model
+
+    def _update_files(self, model: ServedModel, repo_model: RepositoryModel) -> None:
+        versions = self._versions[model.name]
+        for file in repo_model.versions:
+            known = model.files.get(file.version)
+            model.files[file.version] = file
+            if known is None:
+                model.status[file.version] = VersionStatus(str(file.version), ModelState.AVAILABLE)
+                versions.candidates.add(file.version)
+            elif versions.failed.get(file.version) not in (None, file.signature):
+                versions.candidates.add(file.version)  # a failed version was rewritten: try again
+        serving = model.active.session.version if model.active else None
+        for gone in set(model.files) - {v.version for v in repo_model.versions}:
+            if gone == serving:
+                log.warning(
+                    "the serving version's folder disappeared; it keeps serving from memory",
+                    extra={"model": model.name, "version": gone},
+                )
+                continue
+            model.files.pop(gone)
+            model.status.pop(gone, None)
+            versions.candidates.discard(gone)
+
+    def _remember(self, scanned: dict[str, RepositoryModel]) -> None:
+        self._previous_scan = {(n, v.version): v.signature for n, m in scanned.items() for v in m.versions}
+
+    async def _peek_unloaded(self) -> None:
+        """Metadata of versions on disk that are not loaded, so listings show their card figures."""
+        for model in self.registry.served_models():
+            for number, status in list(model.status.items()):
+                if status.metadata is not None or status.state is not ModelState.AVAILABLE or status.reason:
+                    continue
+                file = model.files.get(number)
+                if file is None:
+                    continue
+                try:
+                    meta = await asyncio.to_thread(peek_metadata, file.path)
+                except ModelLoadError as error:
+                    model.status[number] = replace(status, reason=error.reason)
+                    continue
+                current = model.status.get(number)
+                if current is not None and current.state is ModelState.AVAILABLE:
+                    model.status[number] = replace(current, metadata=meta)

@@ -1,0 +1,49 @@
+"""From feature rows (`compute_features`) to a model's input tensor: the model's window of rows,
+normalized with the mean / std it was trained with, NaN -> 0 after normalization (0 is then the
+training mean, the least surprising value for a feature still in its warm-up)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ml_engine.predictions.domain.model_metadata import ModelMetadata
+from service_runtime.errors import FailedPrecondition
+
+
+def _normalize(meta: ModelMetadata, rows: np.ndarray) -> np.ndarray:
+    mean = np.asarray(meta.norm_mean, dtype=np.float64)
+    std = np.asarray(meta.norm_std, dtype=np.float64)
+    # A constant feature has std 0 in training: divide by 1 instead of producing inf.
+    std = np.where(std > 0, std, 1.0)
+    x = (np.asarray(rows, dtype=np.float64) - mean) / std
+    return np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
+
+
+def _check(meta: ModelMetadata, features: np.ndarray) -> None:
+    if features.ndim != 2 or features.shape[1] != len(meta.feature_names):
+        raise ValueError(f"features must be [rows, {len(meta.feature_names)}], got {list(features.shape)}")
+    needed = max(1, meta.window_bars)
+    if features.shape[0] < needed:
+        raise FailedPrecondition(
+            f"model {meta.name} needs at least {needed} bars of {meta.timeframe} history, got "
+            f"{features.shape[0]}"
+        )
+
+
+def model_input(meta: ModelMetadata, features: np.ndarray) -> np.ndarray:
+    """The input for a prediction as of the last row: [1, F] (tabular) or [1, W, F] (sequence)."""
+    _check(meta, features)
+    if meta.window_bars <= 1:
+        return _normalize(meta, features[-1:])
+    return _normalize(meta, features[-meta.window_bars :])[np.newaxis]
+
+
+def model_inputs_all(meta: ModelMetadata, features: np.ndarray) -> np.ndarray:
+    """Inputs as of every row (backtests): [n, F], or [n - W + 1, W, F] sliding windows where
+    window i ends at row i + W - 1."""
+    _check(meta, features)
+    x = _normalize(meta, features)
+    if meta.window_bars <= 1:
+        return x
+    windows = np.lib.stride_tricks.sliding_window_view(x, meta.window_bars, axis=0)  # [n-W+1, F, W]
+    return np.ascontiguousarray(windows.transpose(0, 2, 1))

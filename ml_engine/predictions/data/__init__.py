@@ -1,0 +1,1 @@
+"""Recorded predictions: the ml_predictions table and its repository (SQLAlchemy Core)."""

@@ -1,0 +1,1 @@
+"""EngineService: the engine's health and its call and model statistics."""

@@ -1,0 +1,72 @@
+"""RunBacktest, through an in-process server, refuses up front what it estimates would outlast its
+time budget."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+import pytest
+
+from ml_engine.backtests.handlers import BacktestHandlers
+from ml_engine.market_data.bar_windows import BarWindows
+from ml_engine.market_data.importing.importer import import_sample
+from ml_engine.shared.database import MarketStore
+from tests.ml_engine.in_process import serve
+from tests.support.in_process import TestCallers, violations
+from trading.market.v1 import backtest_service_pb2 as pb
+from trading.market.v1 import backtest_service_pb2_grpc as pb_grpc
+
+SERVICE = pb.DESCRIPTOR.services_by_name["BacktestService"].full_name
+
+
+async def run(handlers: BacktestHandlers, callers: TestCallers, **fields: Any) -> pb.RunBacktestResponse:
+    async with serve(
+        SERVICE, lambda server: pb_grpc.add_BacktestServiceServicer_to_server(handlers, server), callers
+    ) as channel:
+        stub = pb_grpc.BacktestServiceStub(channel)
+        response: pb.RunBacktestResponse = await stub.RunBacktest(
+            pb.RunBacktestRequest(**fields), metadata=callers.metadata()
+        )
+        return response
+
+
+async def test_a_backtest_over_budget_is_refused_before_reading_bars(
+    market_store: MarketStore, callers: TestCallers
+) -> None:
+    import_sample(market_store.engine, "GOOG")
+    windows = BarWindows(market_store.engine)
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await run(
+            BacktestHandlers(windows, time_budget_s=0.001), callers, strategy="sma_cross", symbol="GOOG"
+        )
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    field, description = violations(refused.value)[0]
+    assert field == "start_date"
+    assert "2148 stored bars" in description and "shorten the range" in description
+    # The same request within budget runs, and a shorter range fits a tighter budget.
+    within = await run(
+        BacktestHandlers(windows, time_budget_s=20), callers, strategy="sma_cross", symbol="GOOG"
+    )
+    assert within.metrics.bars == 2148
+    short = await run(
+        BacktestHandlers(windows, time_budget_s=0.01),
+        callers,
+        strategy="sma_cross",
+        symbol="GOOG",
+        start_date="2012-01-01",
+    )
+    assert 0 < short.metrics.bars < 400
+
+
+async def test_backtests_need_a_caller(market_store: MarketStore, callers: TestCallers) -> None:
+    handlers = BacktestHandlers(BarWindows(market_store.engine), time_budget_s=20)
+    async with serve(
+        SERVICE, lambda server: pb_grpc.add_BacktestServiceServicer_to_server(handlers, server), callers
+    ) as channel:
+        stub = pb_grpc.BacktestServiceStub(channel)
+        with pytest.raises(grpc.aio.AioRpcError) as anonymous:
+            await stub.RunBacktest(pb.RunBacktestRequest(strategy="sma_cross", symbol="GOOG"))
+        assert anonymous.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        strategies = await stub.ListStrategies(pb.ListStrategiesRequest(), metadata=callers.metadata())
+    assert {"sma_cross", "rsi_reversion", "bollinger_breakout"} <= {s.name for s in strategies.strategies}

@@ -44,18 +44,17 @@ def api_origin(api_url: str, request: Request) -> str:
 
 
 def content_security_policy(api_url: str, request: Request) -> str:
-    api = api_origin(api_url, request)
-    websocket = "ws" + api.removeprefix("http")  # the prediction stream, WS /ws/{symbol}
+    """The policy the web app is built for (web/csp.mjs, which its browser tests apply)."""
     return "; ".join(
         (
             "default-src 'self'",
             "script-src 'self'",
             "style-src 'self'",
-            "img-src 'self' data:",
+            "img-src 'self'",
             "font-src 'self'",
-            f"connect-src 'self' {api} {websocket}",
+            f"connect-src 'self' {api_origin(api_url, request)}",
             "object-src 'none'",
-            "base-uri 'self'",
+            "base-uri 'none'",
             "form-action 'self'",
             "frame-ancestors 'none'",
         )
@@ -67,8 +66,8 @@ def _page_headers(api_url: str, request: Request) -> dict[str, str]:
         "Cache-Control": "no-cache",
         "Content-Security-Policy": content_security_policy(api_url, request),
         "X-Content-Type-Options": "nosniff",
-        # Page URLs may carry a one-time token (?token=...): never hand them on to another site.
-        "Referrer-Policy": "no-referrer",
+        # Page URLs may carry a one-time token (?token=...): another site sees the origin only.
+        "Referrer-Policy": "strict-origin-when-cross-origin",
     }
 
 

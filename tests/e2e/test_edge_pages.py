@@ -32,8 +32,8 @@ def assert_app_page(reply: httpx.Response) -> None:
     directives = dict(d.strip().split(" ", 1) for d in policy.split(";"))
     assert directives["script-src"] == "'self'" and "unsafe-inline" not in policy  # no inline script
     assert directives["default-src"] == "'self'" and directives["object-src"] == "'none'"
-    assert directives["connect-src"].split() == ["'self'", EDGE, EDGE.replace("http", "ws", 1)]
-    assert reply.headers["referrer-policy"] == "no-referrer"
+    assert directives["connect-src"].split() == ["'self'", EDGE]  # the app calls the API only
+    assert reply.headers["referrer-policy"] == "strict-origin-when-cross-origin"
 
 
 @pytest.mark.parametrize("path", ["/verify-email?token=x", "/reset-password?token=x"])

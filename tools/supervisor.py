@@ -293,9 +293,11 @@ class Supervisor:
             if not child.running:
                 self.stack.launch(name)
 
-    def tick(self) -> None:
+    def tick(self, stopping: Callable[[], bool] = lambda: False) -> None:
         now = self.clock()
         for watch in self.watches.values():
+            if stopping():  # Ctrl-C reaches the children too: their exits are no crashes
+                return
             self._follow(watch, now)
 
     def _follow(self, watch: Watch, now: float) -> None:
@@ -358,7 +360,7 @@ class Supervisor:
         Raises CrashLoop when a child is given up."""
         announced = False
         while not stopping():
-            self.tick()
+            self.tick(stopping)
             if not announced and self.healthy:
                 announced = True
                 on_healthy()

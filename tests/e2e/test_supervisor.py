@@ -33,10 +33,16 @@ COMMANDS = {
 
 
 def _children(pid: int) -> set[int]:
-    found = set()
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        children = (task / "children").read_text().split()
-        found.update(int(c) for c in children)
+    found: set[int] = set()
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except FileNotFoundError:  # it has exited
+        return found
+    for task in tasks:
+        try:
+            found.update(int(c) for c in (task / "children").read_text().split())
+        except FileNotFoundError:  # a thread (gRPC's) ended meanwhile
+            continue
     return found
 
 
@@ -66,7 +72,8 @@ class Supervised:
     seen: set[int] = field(default_factory=set)
 
     def __post_init__(self) -> None:
-        threading.Thread(target=self._read, daemon=True).start()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
@@ -97,14 +104,20 @@ class Supervised:
                     found[name] = pid
         return found
 
+    def exited(self, timeout_s: float = 30) -> int:
+        """Its exit code, once it has exited and all its output has been read."""
+        code = self.proc.wait(timeout_s)
+        self._reader.join(timeout_s)
+        return code
+
     def stop(self) -> int:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                return self.proc.wait(30)
+                return self.exited()
             except subprocess.TimeoutExpired:
                 self.proc.kill()
-        return self.proc.wait()
+        return self.exited()
 
 
 def supervise(tmp_path: Path, *args: str, **overrides: str) -> Supervised:
@@ -130,6 +143,7 @@ def supervise(tmp_path: Path, *args: str, **overrides: str) -> Supervised:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=True,  # its own process group, as a terminal gives `make run`
     )
     return Supervised(proc, f"http://127.0.0.1:{envoy}")
 
@@ -299,6 +313,18 @@ def test_a_killed_envoy_comes_back_on_the_same_port(supervised: Supervised, user
         assert statuses(load.since(killed, route)) <= {0, 200, 503}, route
 
 
+def test_ctrl_c_stops_everything_and_restarts_nothing(supervised: Supervised) -> None:
+    # A terminal's Ctrl-C: SIGINT to the whole process group, the children included.
+    children = set(supervised.pids().values())
+    said = len(supervised.output)
+    os.killpg(supervised.proc.pid, signal.SIGINT)
+    assert supervised.exited() == 0, supervised.tail()
+    time.sleep(0.2)
+    assert not [pid for pid in children if _alive(pid)], "orphaned children after Ctrl-C"
+    assert not [line for line in supervised.output[said:] if "supervisor:" in line], supervised.tail()
+    assert supervised.said("stopped.")
+
+
 def test_a_crash_loop_is_reported_and_given_up(tmp_path: Path) -> None:
     # A bad setting: the ML engine exits at once, every time.
     running = supervise(
@@ -307,18 +333,21 @@ def test_a_crash_loop_is_reported_and_given_up(tmp_path: Path) -> None:
     try:
         # Note every child started on the way (running.seen) until the supervisor gives up.
         _wait(lambda: not running.pids() and running.proc.poll() is not None, 120, "the supervisor's exit")
-        code = running.proc.wait()
+        code = running.exited()
     finally:
         running.stop()
     assert code == 1, running.tail()
-    assert running.said("ml_engine exited unexpectedly (exit code 1); restarting it in 0.2s (restart 1 of at")
+    assert running.said(
+        "ml_engine exited unexpectedly (exit code 1); restarting it in 0.2s (restart 1 of at"
+    ), running.tail()
     assert running.said("ml_engine exited unexpectedly (exit code 1); restarting it in 0.4s (restart 2 of at")
     assert running.said(
         "supervisor: ml_engine is crash-looping: it exited 3 times in a row without staying up "
         "(exit code 1, exit code 1, exit code 1); giving up after 2 restarts."
     ), running.tail()
     assert running.said("supervisor: stopping everything.")
-    assert sum("ml_execution_provider" in line for line in running.output) == 3  # the cause, each time
+    causes = sum("ml_execution_provider" in line for line in running.output)
+    assert causes == 3, running.tail()  # the cause, once per start
     time.sleep(0.2)
     assert len(running.seen) >= 4, running.tail()  # the others had started
     assert not [pid for pid in running.seen if _alive(pid)], "orphaned children after giving up"

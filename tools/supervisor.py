@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PR_SET_PDEATHSIG = 1
 
 
-def die_with_parent() -> None:
+def _die_with_parent() -> None:
     """Runs in the child before exec: SIGTERM it when the supervisor goes away."""
     libc = ctypes.CDLL("libc.so.6", use_errno=True)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
@@ -79,7 +79,7 @@ class Child:
             env=dict(env),
             stdout=log,
             stderr=subprocess.STDOUT,
-            preexec_fn=die_with_parent,
+            preexec_fn=_die_with_parent,
         )
 
     @property

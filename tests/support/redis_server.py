@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
 import redis
 
 from tests.support.ports import free_ports
-from tools.supervisor import die_with_parent
+from tools.supervisor import Child
 
 MISSING = (
     "the tests that need Redis start a private redis-server when TEST_REDIS_URL is not set, "
@@ -22,52 +21,43 @@ MISSING = (
 
 
 class PrivateRedis:
-    """A throwaway redis-server: no persistence, loopback only, its files in `folder`."""
+    """A throwaway redis-server: no persistence, loopback only, its files in `folder`; run as
+    the supervisor runs its children (gone with the test run, however it ends)."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.port = free_ports(1)[0]
         self.url = f"redis://127.0.0.1:{self.port}/0"
-        self._process: subprocess.Popen[bytes] | None = None
+        self._server: Child | None = None
+
+    def _answers(self) -> bool:
+        client = redis.Redis.from_url(self.url, socket_connect_timeout=1)
+        try:
+            return bool(client.ping())
+        except redis.RedisError:
+            return False
+        finally:
+            client.close()
 
     def start(self, timeout_s: float = 10.0) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError(MISSING)
         self.folder.mkdir(parents=True, exist_ok=True)
+        argv = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder)]
+        self._server = Child("redis", [*argv, "--save", "", "--appendonly", "no"], self._answers)
         with open(self.folder / "redis.log", "ab") as log:
-            self._process = subprocess.Popen(
-                [
-                    *(binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder)),
-                    *("--save", "", "--appendonly", "no"),  # nothing written to disk
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                preexec_fn=die_with_parent,
-            )
+            self._server.start(os.environ, log)
         deadline = time.monotonic() + timeout_s
-        client = redis.Redis.from_url(self.url, socket_connect_timeout=1)
-        try:
-            while True:
-                try:
-                    client.ping()
-                    return
-                except redis.RedisError:
-                    if self._process.poll() is not None or time.monotonic() > deadline:
-                        log_text = (self.folder / "redis.log").read_text(errors="replace")[-2000:]
-                        raise RuntimeError(f"private redis-server did not start: {log_text}") from None
-                    time.sleep(0.05)
-        finally:
-            client.close()
+        while not self._server.ready():
+            if not self._server.running or time.monotonic() > deadline:
+                log_text = (self.folder / "redis.log").read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"private redis-server did not start: {log_text}")
+            time.sleep(0.05)
 
     def stop(self) -> None:
-        if self._process is not None and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+        if self._server is not None:
+            self._server.stop(timeout_s=10)
 
 
 def configured_url() -> str:

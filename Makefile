@@ -1,19 +1,37 @@
 # Two commands matter: `make run` (the whole system on embedded defaults) and `make test`.
 SHELL := /bin/bash
 PY := .venv/bin/python
-VENV := .venv/.installed
+# Three install levels, one stamp each: serving (requirements.txt: what `make run` needs), training
+# (+ requirements-train.txt: torch and the ONNX exporters, `make train`), development (+ the test,
+# lint and codegen tools and the training extra the parity tests need, `make test`).
+VENV_RUN := .venv/.installed-run
+VENV_TRAIN := .venv/.installed-train
+VENV := .venv/.installed-dev
 WEB_DEPS := web/node_modules/.installed
+PIP := .venv/bin/pip install -q --disable-pip-version-check
 
-.PHONY: migration run test gen generate gen-check lint breaking web web-deps venv bench-edge bench-data bench-auth bench-ml train import-bars admin admin-keys k8s-envoy clean
+.PHONY: migration run test gen generate gen-check lint breaking web web-deps venv venv-run venv-train bench-edge bench-data bench-auth bench-ml train import-bars admin admin-keys k8s-envoy clean
 
-venv: $(VENV)
-$(VENV): requirements.txt requirements-dev.txt requirements-train.txt
+## Serving only (what `make run` installs): no torch.
+venv-run: $(VENV_RUN)
+$(VENV_RUN): requirements.txt
 	test -x .venv/bin/python || python3 -m venv .venv
-	.venv/bin/pip install -q --disable-pip-version-check --upgrade pip
-	.venv/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
+	$(PIP) --upgrade pip
+	$(PIP) -r requirements.txt
 	# Repo root and generated stubs on the venv's path (no install step for our own code).
 	printf '%s\n%s\n' "$(CURDIR)" "$(CURDIR)/gen/python" > \
 	  "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/trading_platform.pth"
+	touch $@
+
+venv-train: $(VENV_TRAIN)
+$(VENV_TRAIN): $(VENV_RUN) requirements-train.txt
+	$(PIP) -r requirements-train.txt
+	touch $@
+
+## Everything: serving, training and the development tools.
+venv: $(VENV)
+$(VENV): $(VENV_RUN) requirements-dev.txt requirements-train.txt
+	$(PIP) -r requirements-dev.txt
 	touch $@
 
 web-deps: $(WEB_DEPS)
@@ -49,14 +67,14 @@ lint: $(VENV)
 	.venv/bin/lint-imports --no-cache
 
 ## buf breaking against the contracts of the previous commit on main.
-breaking: $(VENV)
+breaking: $(VENV_RUN)
 	bash tools/breaking.sh
 
 web: $(WEB_DEPS)
 	cd web && npm run build --silent
 
 ## The whole system: ml_engine, business, gateway (web app, JWKS, docs) and Envoy on :8080.
-run: $(VENV) web
+run: $(VENV_RUN) web
 	$(PY) -m tools.supervisor
 
 ## Every test: lint, contracts, unit, end-to-end through Envoy, browser.
@@ -65,25 +83,25 @@ test: $(VENV) web
 	$(MAKE) --no-print-directory lint
 	$(PY) -m pytest
 
-bench-edge: $(VENV)
+bench-edge: $(VENV_RUN)
 	$(PY) -m bench.edge
 
 ## Market data benchmarks: import rate, history REST vs gRPC, indicators, backtests vs backtesting.py.
-bench-data: $(VENV)
+bench-data: $(VENV_RUN)
 	$(PY) -m bench.market_data
 	$(PY) -m bench.indicators
 	$(PY) -m bench.backtest
 
 ## Identity benchmark: argon2 cost, login throughput/p99, token verification, jwt_authn at Envoy.
-bench-auth: $(VENV)
+bench-auth: $(VENV_RUN)
 	$(PY) -m bench.auth
 
 ## ML serving benchmark: ORT vs native, Predict REST vs gRPC, micro-batching, stream fan-out (ARGS="--only a,b").
-bench-ml: $(VENV)
+bench-ml: $(VENV_TRAIN)
 	flock /tmp/e2e.lock $(PY) -m bench.ml $(ARGS)
 
 ## Train every model with real data (walk-forward, ONNX export, cards, docs/models.md); about 1 min on 2 cores.
-train: $(VENV)
+train: $(VENV_TRAIN)
 	$(PY) -m ml_engine.training --out ml_engine/model_repository
 
 ## Start a migration: make migration SERVICE=business NAME="education catalogue"
@@ -91,19 +109,19 @@ migration: $(VENV)
 	$(PY) -m tools.new_migration --service "$(SERVICE)" --name "$(NAME)"
 
 ## Import bars into the configured market store: make import-bars ARGS="file.csv --symbol X --timeframe 1h ..."
-import-bars: $(VENV)
+import-bars: $(VENV_RUN)
 	$(PY) -m ml_engine.market_data.importing $(ARGS)
 
 ## Create the first admin (or promote an account): make admin EMAIL=you@example.com (asks for the password)
-admin: $(VENV)
+admin: $(VENV_RUN)
 	$(PY) -m business.identity.admin_cli create-admin --email "$(EMAIL)" $(ARGS)
 
 ## Rotate the access-token signing key (the JWKS keeps the previous one).
-admin-keys: $(VENV)
+admin-keys: $(VENV_RUN)
 	$(PY) -m gateway.keys_cli rotate
 
 ## Envoy config for Kubernetes: the same template, in-cluster service names.
-k8s-envoy: $(VENV)
+k8s-envoy: $(VENV_RUN)
 	ENVOY_HOST=0.0.0.0 BUSINESS_HOST=business ML_HOST=ml-engine GATEWAY_UPSTREAM_HOST=gateway \
 	  ENVOY_DESCRIPTOR_SET=/etc/envoy/trading.binpb $(PY) -m envoy.render --out k8s/generated/envoy.json
 

@@ -1,7 +1,8 @@
 """Fixtures shared by the cross-service tests: the real system, started once per session.
 
 Stores: PostgreSQL, MariaDB and Redis when TEST_DATABASE_URL, TEST_MYSQL_HOST and
-TEST_REDIS_URL are set (CI sets them); SQLite files and no Redis otherwise. Before the system
+TEST_REDIS_URL are set (CI sets them); SQLite files and no Redis otherwise (the tests of the
+Redis stores themselves then get a private redis-server: `redis_url`). Before the system
 starts, the servers it talks to are started too: a real SMTP server (aiosmtpd), a stand-in of
 Twilio's HTTP API (the SaaS we cannot reach) and a local OpenID Connect provider.
 """
@@ -20,6 +21,7 @@ import pytest
 from service_runtime.signing_keys import SigningKeyStore
 from tests.support.oidc_provider import OidcProvider
 from tests.support.ports import free_ports
+from tests.support.redis_server import PrivateRedis, configured_url
 from tests.support.smtp_sink import SmtpSink
 from tests.support.twilio_api import TwilioApi
 from tools.supervisor import Stack
@@ -83,6 +85,24 @@ def forget_redis_state(url: str) -> None:
 
 
 @pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """TEST_REDIS_URL (shared: a test deletes the keys it wrote), or a private redis-server
+    started for this session. A missing redis-server fails the test, it never skips it."""
+    if configured_url():
+        yield configured_url()
+        return
+    server = PrivateRedis(tmp_path_factory.mktemp("redis"))
+    try:
+        server.start()
+    except RuntimeError as failed:
+        pytest.fail(str(failed), pytrace=False)
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
 def smtp_sink() -> Iterator[SmtpSink]:
     sink = SmtpSink()
     sink.start()
@@ -132,6 +152,8 @@ def stack(
         yield running
     finally:
         running.stop()
+        if env["REDIS_URL"]:
+            forget_redis_state(env["REDIS_URL"])  # leave no keys behind either
 
 
 @pytest.fixture(scope="session")

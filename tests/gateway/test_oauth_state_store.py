@@ -1,13 +1,14 @@
-"""The pending sign-in store: a state works once, expires, and stays out of key listings."""
+"""The pending sign-in store: a state works once, expires, and stays out of key listings.
+
+Redis: the `redis_url` fixture (TEST_REDIS_URL or a private redis-server); every key a test
+wrote is deleted afterwards."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 import secrets
 from collections.abc import AsyncIterator
-from urllib.parse import urlparse, urlunparse
 
 import pytest
 import redis.asyncio as aioredis
@@ -15,8 +16,6 @@ import redis.asyncio as aioredis
 from gateway.oauth.errors import OAuthFlowError
 from gateway.oauth.state_store import KEY_PREFIX, MemoryStateStore, PendingLogin, RedisStateStore, StateStore
 
-# Our own db number: never 0 (local runs) or 15; other helpers use 14.
-REDIS_DB = 13
 PENDING = PendingLogin(
     provider="google",
     code_verifier="v" * 64,
@@ -27,19 +26,28 @@ PENDING = PendingLogin(
 )
 
 
-def _redis_url() -> str:
-    parts = urlparse(os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/0")
-    return urlunparse(parts._replace(path=f"/{REDIS_DB}"))
+def _key(state: str) -> str:
+    return KEY_PREFIX + hashlib.sha256(state.encode()).hexdigest()
 
 
-async def _redis_or_skip() -> aioredis.Redis:
-    client = aioredis.Redis.from_url(_redis_url())
-    try:
-        await client.ping()
-    except (OSError, aioredis.ConnectionError):
-        await client.aclose()
-        pytest.skip(f"no Redis at {_redis_url()}")
-    return client
+class CleanRedisStateStore(RedisStateStore):
+    """Deletes every key it wrote when closed: the Redis may be shared (TEST_REDIS_URL)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.url = url
+        self.written: set[str] = set()
+
+    async def put(self, state: str, pending: PendingLogin, ttl_s: int) -> None:
+        self.written.add(_key(state))
+        await super().put(state, pending, ttl_s)
+
+    async def close(self) -> None:
+        if self.written:
+            client = aioredis.Redis.from_url(self.url)
+            await client.delete(*self.written)
+            await client.aclose()
+        await super().close()
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -47,8 +55,7 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[StateStore]:
     if request.param == "memory":
         yield MemoryStateStore()
         return
-    await (await _redis_or_skip()).aclose()
-    redis_store = RedisStateStore(_redis_url())
+    redis_store = CleanRedisStateStore(request.getfixturevalue("redis_url"))
     yield redis_store
     await redis_store.close()
 
@@ -93,13 +100,13 @@ async def test_memory_store_is_bounded() -> None:
     assert [await store.take(s) is not None for s in states] == [False, False, True, True, True]
 
 
-async def test_redis_keys_are_prefixed_hashed_and_expire() -> None:
-    client = await _redis_or_skip()
-    store = RedisStateStore(_redis_url())
+async def test_redis_keys_are_prefixed_hashed_and_expire(redis_url: str) -> None:
+    client = aioredis.Redis.from_url(redis_url)
+    store = CleanRedisStateStore(redis_url)
     state = _state()
     try:
         await store.put(state, PENDING, ttl_s=600)
-        key = KEY_PREFIX + hashlib.sha256(state.encode()).hexdigest()
+        key = _key(state)
         assert 0 < await client.ttl(key) <= 600
         assert not [k async for k in client.scan_iter(match=f"*{state}*")]  # the state itself is not stored
         assert await store.take(state) == PENDING

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from service_runtime import defaults
@@ -37,7 +37,9 @@ class CommonSettings(BaseSettings):
     )
 
     redis_url: str = Field(
-        "", description="Redis URL (rate limits, revoked tokens, OAuth state); empty: in-process state"
+        "",
+        description="Redis URL (rate limits, revoked tokens, OAuth state), required in production; "
+        "empty: in-process state and the local REVOCATIONS_FILE",
     )
     revocations_file: str = Field(
         ".data/revocations.db",
@@ -73,6 +75,17 @@ class CommonSettings(BaseSettings):
     def signing_keys(self) -> SigningKeyStore:
         """The private signing keys (business signs access tokens, the gateway service tokens)."""
         return SigningKeyStore(Path(self.jwt_keys_dir), self.jwt_key_activation_delay_s)
+
+    @model_validator(mode="after")
+    def _production_shares_state_through_redis(self) -> CommonSettings:
+        # Revocations, attempt limits and OAuth states must be one list for every replica; the
+        # local SQLite file and in-process state hold only on one machine.
+        if self.app_env == "production" and not self.redis_url:
+            raise ValueError(
+                "REDIS_URL is required when APP_ENV=production: revoked tokens, attempt limits and "
+                "OAuth states must be shared by every replica"
+            )
+        return self
 
     def revocations(self) -> Revocations:
         """The list of revoked access tokens, shared by every service (Redis, else the local file)."""

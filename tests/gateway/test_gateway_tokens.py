@@ -123,8 +123,8 @@ def test_dev_tokens_for_a_loopback_caller_through_envoy(settings: GatewaySetting
 
 def test_dev_tokens_refused_in_production(make_settings: MakeSettings) -> None:
     with pytest.raises(ValidationError, match="DEV_TOKENS_ENABLED"):
-        make_settings(app_env="production", redis_url="redis://redis:6379/0", dev_tokens_enabled=True)
-    assert make_settings(app_env="production", redis_url="redis://redis:6379/0").dev_tokens_enabled is False
+        make_settings(app_env="production", redis_url="redis://redis.invalid/0", dev_tokens_enabled=True)
+    assert make_settings(app_env="production", redis_url="redis://redis.invalid/0").dev_tokens_enabled is False
 
 
 def test_production_needs_redis(make_settings: MakeSettings) -> None:
@@ -134,7 +134,7 @@ def test_production_needs_redis(make_settings: MakeSettings) -> None:
 
 def test_dev_tokens_refused_in_production_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("APP_ENV", "production")
-    monkeypatch.setenv("REDIS_URL", "redis://redis:6379/0")
+    monkeypatch.setenv("REDIS_URL", "redis://redis.invalid/0")
     monkeypatch.setenv("DEV_TOKENS_ENABLED", "true")
     with pytest.raises(ValidationError):
         GatewaySettings(_env_file=None)

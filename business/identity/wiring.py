@@ -73,6 +73,7 @@ def policy(settings: BusinessSettings) -> IdentityPolicy:
         public_web_url=settings.public_web_url,
         totp_issuer=settings.totp_issuer,
         refresh_ttl_s=settings.jwt_refresh_ttl_s,
+        refresh_grace_s=settings.refresh_reuse_grace_s,
         challenge_ttl_s=settings.login_challenge_ttl_s,
         sms_code_ttl_s=settings.sms_code_ttl_s,
         sms_code_max_attempts=settings.sms_code_max_attempts,

@@ -30,6 +30,9 @@ class IdentityPolicy:
     public_web_url: str
     totp_issuer: str = "Trading Platform"
     refresh_ttl_s: int = 7 * 24 * 3600
+    # Seconds after a rotation in which the token just spent still yields its successor (two
+    # tabs refreshing at once); later, presenting it is reuse. 0: no grace.
+    refresh_grace_s: int = 10
     challenge_ttl_s: int = 300
     challenge_max_attempts: int = 5
     sms_code_ttl_s: int = 300

@@ -90,9 +90,10 @@ class RefreshTokens(Protocol):
 
     def add(self, token: RefreshToken) -> None: ...
 
-    def spend(self, digest: str, now: datetime) -> bool:
+    def spend(self, digest: str, now: datetime, successor_digest: str, successor_sealed: str) -> bool:
         """The conditional write that makes rotation safe: of two concurrent spends of the same
-        token exactly one returns True."""
+        token exactly one returns True. The spent token records its successor (digest and
+        sealed copy); the token it had itself replaced loses its sealed copy."""
         ...
 
 

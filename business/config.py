@@ -82,6 +82,19 @@ class BusinessSettings(CommonSettings):
         le=100_000,
         description="failed credential checks per client address (15 min) before lock-outs start",
     )
+    send_limit_per_recipient: int = Field(
+        5,
+        ge=1,
+        le=100_000,
+        description="mails to one address (registration, verification, password reset) or texts to one "
+        "number per hour before 429",
+    )
+    send_limit_per_client: int = Field(
+        20,
+        ge=1,
+        le=100_000,
+        description="mail- or SMS-sending requests per client address per hour before 429",
+    )
     jwt_refresh_ttl_s: int = Field(7 * 24 * 3600, gt=0, description="refresh token (session) lifetime (s)")
     refresh_reuse_grace_s: int = Field(
         10,

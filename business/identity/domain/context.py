@@ -43,6 +43,9 @@ class IdentityPolicy:
     def link(self, path: str, token: str) -> str:
         return f"{self.public_web_url.rstrip('/')}/{path}?token={token}"
 
+    def page(self, path: str) -> str:
+        return f"{self.public_web_url.rstrip('/')}/{path}"
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -53,6 +56,8 @@ class Identity:
     transactions: Transactions
     hasher: PasswordHasher
     limiter: AttemptLimiter
+    # Limits on sending mails and texts (AttemptLimiter.take), per recipient and per client.
+    sends: AttemptLimiter
     mailer: Mailer
     sms: SmsSender
     revocations: Revocations

@@ -259,6 +259,10 @@ class SqlBackupCodes:
     def delete_all(self, user_id: str) -> None:
         self._s.execute(delete(BackupCodeRow).where(BackupCodeRow.user_id == user_id))
 
+    def remaining(self, user_id: str) -> int:
+        query = select(func.count()).where(BackupCodeRow.user_id == user_id, BackupCodeRow.used_at.is_(None))
+        return int(self._s.scalar(query) or 0)
+
 
 class SqlOneTimeCodes:
     def __init__(self, session: Session) -> None:
@@ -352,6 +356,15 @@ class SqlOAuthIdentities:
             for user_id, provider in rows:
                 found[user_id].append(provider)
         return found
+
+    def remove(self, user_id: str, provider: str) -> int:
+        result = self._s.execute(
+            delete(OAuthIdentityRow).where(
+                OAuthIdentityRow.user_id == user_id, OAuthIdentityRow.provider == provider
+            )
+        )
+        assert isinstance(result, CursorResult)
+        return int(result.rowcount)
 
 
 class SqlIdentityUnitOfWork:

@@ -34,10 +34,13 @@ class Account:
 
     user: User
     linked_providers: list[str]
+    # Unused backup codes while 2FA is on; left 0 in admin listings.
+    backup_codes_remaining: int = 0
 
 
 def account_of(uow: IdentityUnitOfWork, user: User) -> Account:
-    return Account(user, uow.oauth_identities.providers_of(user.id))
+    remaining = uow.backup_codes.remaining(user.id) if user.totp_enabled else 0
+    return Account(user, uow.oauth_identities.providers_of(user.id), remaining)
 
 
 class _Violations:

@@ -106,6 +106,10 @@ class BackupCodes(Protocol):
 
     def delete_all(self, user_id: str) -> None: ...
 
+    def remaining(self, user_id: str) -> int:
+        """The user's unused backup codes."""
+        ...
+
 
 class OneTimeCodes(Protocol):
     def add(self, code: OneTimeCode) -> None: ...
@@ -140,6 +144,10 @@ class OAuthIdentities(Protocol):
 
     def providers_of_each(self, user_ids: Sequence[str]) -> dict[str, list[str]]:
         """`providers_of` for several users at once (every id is a key)."""
+        ...
+
+    def remove(self, user_id: str, provider: str) -> int:
+        """Unlinks the user's identities at `provider`; returns how many were removed."""
         ...
 
 

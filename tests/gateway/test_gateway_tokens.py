@@ -124,7 +124,9 @@ def test_dev_tokens_for_a_loopback_caller_through_envoy(settings: GatewaySetting
 def test_dev_tokens_refused_in_production(make_settings: MakeSettings) -> None:
     with pytest.raises(ValidationError, match="DEV_TOKENS_ENABLED"):
         make_settings(app_env="production", redis_url="redis://redis.invalid/0", dev_tokens_enabled=True)
-    assert make_settings(app_env="production", redis_url="redis://redis.invalid/0").dev_tokens_enabled is False
+    assert (
+        make_settings(app_env="production", redis_url="redis://redis.invalid/0").dev_tokens_enabled is False
+    )
 
 
 def test_production_needs_redis(make_settings: MakeSettings) -> None:

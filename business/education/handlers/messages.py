@@ -280,7 +280,8 @@ def quiz_result(result: QuizResult) -> learning_pb.SubmitQuizResponse:
         )
         if result.answers_revealed:
             grade.correct_choice_ids.extend(g.question.correct_choice_ids)
-            grade.correct_number = g.question.correct_number
+            if g.question.kind == e.NUMERIC:
+                grade.correct_number = g.question.correct_number
         grades.append(grade)
     return learning_pb.SubmitQuizResponse(
         score_percent=result.score_percent,

@@ -109,7 +109,9 @@ async def test_a_learner_completes_a_course_and_anyone_verifies_the_certificate(
         1,
     )
     assert failed.grades[0].explanation == SECRET_EXPLANATION
-    assert not any(g.answer_revealed or g.correct_choice_ids or g.correct_number for g in failed.grades)
+    assert not any(
+        g.answer_revealed or g.correct_choice_ids or g.HasField("correct_number") for g in failed.grades
+    )
 
     passed = await stub.SubmitQuiz(
         pb.SubmitQuizRequest(course_id=course_id, lesson_id="quiz", answers=RIGHT), metadata=me

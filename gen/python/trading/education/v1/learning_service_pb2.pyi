@@ -399,7 +399,7 @@ class QuestionGrade(_message.Message):
     correct: _builtins.bool
     explanation: _builtins.str
     correct_number: _builtins.float
-    """Revealed with correct_choice_ids (numeric questions)."""
+    """Revealed with correct_choice_ids (numeric questions); absent until then."""
     answer_revealed: _builtins.bool
     @_builtins.property
     def correct_choice_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
@@ -412,14 +412,16 @@ class QuestionGrade(_message.Message):
         correct: _builtins.bool = ...,
         explanation: _builtins.str = ...,
         correct_choice_ids: _abc.Iterable[_builtins.str] | None = ...,
-        correct_number: _builtins.float = ...,
+        correct_number: _builtins.float | None = ...,
         answer_revealed: _builtins.bool = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_correct_number", b"_correct_number", "correct_number", b"correct_number"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["answer_revealed", b"answer_revealed", "correct", b"correct", "correct_choice_ids", b"correct_choice_ids", "correct_number", b"correct_number", "explanation", b"explanation", "question_id", b"question_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_correct_number", b"_correct_number", "answer_revealed", b"answer_revealed", "correct", b"correct", "correct_choice_ids", b"correct_choice_ids", "correct_number", b"correct_number", "explanation", b"explanation", "question_id", b"question_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__correct_number: _TypeAlias = _typing.Literal["correct_number"]  # noqa: Y015
+    _WhichOneofArgType__correct_number: _TypeAlias = _typing.Literal["_correct_number", b"_correct_number"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__correct_number) -> _WhichOneofReturnType__correct_number | None: ...
 
 Global___QuestionGrade: _TypeAlias = QuestionGrade  # noqa: Y015
 

@@ -100,7 +100,7 @@ bench-auth: $(VENV_RUN)
 bench-ml: $(VENV_TRAIN)
 	flock /tmp/e2e.lock $(PY) -m bench.ml $(ARGS)
 
-## Train every model with real data (walk-forward, ONNX export, cards, docs/models.md); about 1 min on 2 cores.
+## Train every model with real data into a NEW version folder (walk-forward, ONNX export, cards, docs/models.md); ~1 min.
 train: $(VENV_TRAIN)
 	$(PY) -m ml_engine.training --out ml_engine/model_repository
 

@@ -26,7 +26,7 @@ from ml_engine.training.data import ATR_FEATURE
 from ml_engine.training.fitting import predict_net, predict_xgb
 
 SHIPPED_REPOSITORY = Path(__file__).resolve().parents[1] / "model_repository"
-VERSION = "1"
+FIRST_VERSION = 1
 PARITY_TOLERANCE = 1e-4
 XGB_OPSET = 15
 TORCH_OPSET = 18
@@ -132,6 +132,19 @@ def check_parity(name: str, diff: float) -> None:
         raise ParityError(
             f"{name}: ONNX Runtime differs from the framework by {diff:.3g} (limit {PARITY_TOLERANCE})"
         )
+
+
+def next_version(repository: Path, horizon: str) -> str:
+    """The version a new training run of `horizon` writes: one above every version already in the
+    repository for that horizon's models, so a run never overwrites what is served or committed."""
+    numbers = [
+        int(version.name)
+        for folder in repository.glob(f"{horizon}_*")
+        if (folder / "config.pbtxt").exists()
+        for version in folder.iterdir()
+        if version.is_dir() and version.name.isdigit()
+    ]
+    return str(max(numbers, default=FIRST_VERSION - 1) + 1)
 
 
 def guard_destination(repository: Path, meta: ModelMetadata) -> None:

@@ -446,8 +446,9 @@ def _fold_periods(data: HorizonData, folds: list[FoldResult]) -> list[dict[str, 
     return result
 
 
-def train_horizon(data: HorizonData, repository: Path, config: TrainConfig) -> HorizonResult:
-    """Walk-forward train + evaluate every model of a horizon and export the last fold's models."""
+def train_horizon(data: HorizonData, repository: Path, config: TrainConfig, version: str) -> HorizonResult:
+    """Walk-forward train + evaluate every model of a horizon and export the last fold's models as
+    `version`."""
     started = time.perf_counter()
     horizon = data.horizon
     folds = pooled_folds(data.lengths, purge_gap(horizon.lookahead, horizon.window), config.folds)
@@ -490,7 +491,7 @@ def train_horizon(data: HorizonData, repository: Path, config: TrainConfig) -> H
             output_name, columns, indices = export.SEQUENCE_OUTPUT, list(OUTPUT_COLUMNS), [0, 1, 2, 3]
         meta = ModelMetadata(
             name=name,
-            version=export.VERSION,
+            version=version,
             family=family,
             horizon=horizon.name,
             timeframe=horizon.timeframe,

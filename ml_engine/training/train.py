@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -12,7 +11,7 @@ from ml_engine.predictions.domain.horizons import HORIZONS, parse_horizons
 from ml_engine.predictions.domain.model_metadata import ModelMetadata
 from ml_engine.training.cards import model_card, models_doc
 from ml_engine.training.data import HorizonData, real_data
-from ml_engine.training.export import SHIPPED_REPOSITORY, SyntheticModelRefused
+from ml_engine.training.export import SHIPPED_REPOSITORY, SyntheticModelRefused, next_version
 from ml_engine.training.pipeline import HorizonResult, TrainConfig, train_horizon
 
 DOCS_FILE = Path(__file__).resolve().parents[2] / "docs" / "models.md"
@@ -21,15 +20,6 @@ NO_DATA = (
     "never shipped. Import 5m bars (python -m ml_engine.market_data.importing FILE --symbol S "
     "--timeframe 5m) and extend ml_engine/training/data.py HORIZON_SOURCES to train it."
 )
-
-
-def _clear_horizon(repository: Path, horizon: str) -> None:
-    """Removes the previous run's model folders of `horizon` (only folders that look like models)."""
-    if not repository.is_dir():
-        return
-    for folder in repository.iterdir():
-        if folder.is_dir() and folder.name.startswith(f"{horizon}_") and (folder / "config.pbtxt").exists():
-            shutil.rmtree(folder)
 
 
 def train_datasets(
@@ -50,9 +40,10 @@ def train_datasets(
     repository.mkdir(parents=True, exist_ok=True)
     results: list[HorizonResult] = []
     for data in datasets:
-        _clear_horizon(repository, data.horizon.name)
-        log(f"{data.horizon.name}: {', '.join(f'{s.symbol} {len(s.bars)} bars' for s in data.series)}")
-        result = train_horizon(data, repository, config)
+        version = next_version(repository, data.horizon.name)
+        bars = ", ".join(f"{s.symbol} {len(s.bars)} bars" for s in data.series)
+        log(f"{data.horizon.name}: version {version} from {bars}")
+        result = train_horizon(data, repository, config, version)
         results.append(result)
         log(
             f"{data.horizon.name}: {len(result.metadata)} models in {result.seconds:.0f} s; "
@@ -65,7 +56,10 @@ def train_datasets(
         manifest[result.horizon] = result.ensemble
         for name, meta in result.metadata.items():
             report = result.reports[name.removeprefix(f"{result.horizon}_")]
-            (repository / name / "README.md").write_text(model_card(meta, report, result, seconds))
+            card = model_card(meta, report, result, seconds)
+            # The folder's card describes the newest version; each version keeps its own copy.
+            (repository / name / "README.md").write_text(card)
+            (repository / name / meta.version / "README.md").write_text(card)
     save_manifest(repository, manifest)
     if docs is not None:
         docs.parent.mkdir(parents=True, exist_ok=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 from pathlib import Path
 
@@ -46,3 +47,28 @@ def test_tiny_synthetic_run_is_marked_and_refused_for_the_shipped_repository(tmp
         guard_destination(SHIPPED_REPOSITORY, meta)
     guard_destination(SHIPPED_REPOSITORY, replace(meta, training=replace(meta.training, synthetic=False)))
     assert _snapshot(SHIPPED_REPOSITORY) == before
+
+
+def _digests(repository: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(repository)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in repository.rglob("*")
+        if p.is_file() and any(part.isdigit() for part in p.relative_to(repository).parts)
+    }
+
+
+def test_a_second_run_writes_the_next_version_beside_the_first(tmp_path: Path) -> None:
+    data = synthetic_data(HORIZONS["scalping"], n=700)
+    first = train_datasets([data], tmp_path, docs=None, config=TINY)
+    before = _digests(tmp_path)
+
+    second = train_datasets([data], tmp_path, docs=None, config=TINY)
+
+    assert {m.version for m in first.values()} == {"1"}
+    assert {m.version for m in second.values()} == {"2"}
+    after = _digests(tmp_path)
+    assert {k: v for k, v in after.items() if k in before} == before  # version 1 untouched
+    for folder in model_dirs(tmp_path):
+        assert sorted(p.name for p in folder.iterdir() if p.is_dir()) == ["1", "2"]
+        assert read_metadata(onnx.load(str(onnx_path(folder)))).version == "2"
+        assert (folder / "2" / "README.md").read_text() == (folder / "README.md").read_text()

@@ -12,6 +12,9 @@ from datetime import datetime
 
 USER = "user"
 ADMIN = "admin"
+# Writes courses (education); learns like a user.
+INSTRUCTOR = "instructor"
+PLANS = ("free", "pro")
 ACTIVE = "active"
 SUSPENDED = "suspended"
 

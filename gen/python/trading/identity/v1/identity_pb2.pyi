@@ -29,6 +29,8 @@ class _RoleEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Role.ValueType],
     ROLE_UNSPECIFIED: _Role.ValueType  # 0
     ROLE_USER: _Role.ValueType  # 1
     ROLE_ADMIN: _Role.ValueType  # 2
+    ROLE_INSTRUCTOR: _Role.ValueType  # 3
+    """Writes courses: edits the courses they teach (and learns like a user)."""
 
 class Role(_Role, metaclass=_RoleEnumTypeWrapper):
     """Role is what a user may do on the platform. Access tokens carry it as "user" or "admin"."""
@@ -36,6 +38,8 @@ class Role(_Role, metaclass=_RoleEnumTypeWrapper):
 ROLE_UNSPECIFIED: Role.ValueType  # 0
 ROLE_USER: Role.ValueType  # 1
 ROLE_ADMIN: Role.ValueType  # 2
+ROLE_INSTRUCTOR: Role.ValueType  # 3
+"""Writes courses: edits the courses they teach (and learns like a user)."""
 Global___Role: _TypeAlias = Role  # noqa: Y015
 
 class _UserStatus:

@@ -214,6 +214,13 @@ const marketRoute = createRoute({
   component: lazyRouteComponent(() => import("../features/market/MarketPage"), "MarketPage"),
 });
 
+const backtestsRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: "/backtests",
+  beforeLoad: guard({ kind: "signed-in" }),
+  component: lazyRouteComponent(() => import("../features/backtests/BacktestsPage"), "BacktestsPage"),
+});
+
 // ---- public ----
 
 const statusRoute = createRoute({
@@ -236,6 +243,7 @@ export const routeTree = rootRoute.addChildren([
   adminRoute.addChildren([adminIndexRoute, adminUsersRoute, adminAuditRoute]),
   statusRoute,
   marketRoute,
+  backtestsRoute,
 ]);
 
 export function makeRouter(context: RouterContext) {

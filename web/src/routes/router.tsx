@@ -221,6 +221,13 @@ const backtestsRoute = createRoute({
   component: lazyRouteComponent(() => import("../features/backtests/BacktestsPage"), "BacktestsPage"),
 });
 
+const modelsRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: "/models",
+  beforeLoad: guard({ kind: "signed-in" }),
+  component: lazyRouteComponent(() => import("../features/models/ModelsPage"), "ModelsPage"),
+});
+
 // ---- public ----
 
 const statusRoute = createRoute({
@@ -244,6 +251,7 @@ export const routeTree = rootRoute.addChildren([
   statusRoute,
   marketRoute,
   backtestsRoute,
+  modelsRoute,
 ]);
 
 export function makeRouter(context: RouterContext) {

@@ -27,6 +27,7 @@ OUTSIDE = "x-outside"
 _IDENTITY = "trading.identity.v1"
 _MARKET = "trading.market.v1"
 _ML = "trading.ml.v1"
+_EDU = "trading.education.v1"
 
 # Not blank: the services strip text and answer "is required" for what is left empty.
 _PRESENT = r"\S"
@@ -66,6 +67,22 @@ _TIME: Rule = {
 TIMEFRAMES = ("1m", "5m", "15m", "30m", "1h", "4h", "1d")
 _TIMEFRAME: Rule = {"type": "string", "enum": ["", *TIMEFRAMES], OUTSIDE: "2h"}
 _NAME_FILTER: Rule = {"type": "string", "maxLength": 64}
+_TAG = r"^[a-z0-9][a-z0-9-]{0,31}$"
+_HTTPS: Rule = {
+    "type": "string",
+    "pattern": r"^(https://[^\s]{1,492})?$",
+    OUTSIDE: "http://example.com/a.png",
+}
+# An expected revision (optimistic concurrency): an int64, as JSON writes it, of at least 1.
+_REVISION: Rule = {"type": "string", "pattern": r"^[1-9][0-9]{0,17}$", OUTSIDE: "0"}
+
+
+def _text(least: int, most: int) -> Rule:
+    """Text the services strip, then hold to `least`..`most` characters."""
+    rule: Rule = {"type": "string", "maxLength": most}
+    if least:
+        rule.update(minLength=least, pattern=r"\S" if least == 1 else r"\S.*\S")
+    return rule
 
 
 def _count(minimum: int, maximum: int, *, not_one: bool = False) -> Rule:
@@ -114,6 +131,13 @@ RULES: dict[str, Rule] = {
     f"{_IDENTITY}.DisableTotpRequest.backup_code": _CODE,
     f"{_IDENTITY}.ConfirmTotpRequest.code": _CODE,
     f"{_IDENTITY}.RevokeSessionRequest.session_id": {"type": "string", "maxLength": 36},
+    f"{_IDENTITY}.RegenerateBackupCodesRequest.totp_code": _CODE,
+    f"{_IDENTITY}.RegenerateBackupCodesRequest.backup_code": _CODE,
+    f"{_IDENTITY}.UnlinkOAuthProviderRequest.provider": {
+        "type": "string",
+        "enum": ["facebook", "github", "google"],
+        OUTSIDE: "myspace",
+    },
     # identity: UserAdminService
     f"{_IDENTITY}.ListUsersRequest.query": {"type": "string", "maxLength": 254},
     f"{_IDENTITY}.ListUsersRequest.page_size": _count(0, 200),
@@ -125,6 +149,8 @@ RULES: dict[str, Rule] = {
     },
     f"{_IDENTITY}.SuspendUserRequest.user_id": {"type": "string", "maxLength": 36, "pattern": _NO_CONTROLS},
     f"{_IDENTITY}.SuspendUserRequest.reason": {"type": "string", "maxLength": 500},
+    f"{_IDENTITY}.SetUserPlanRequest.user_id": {"type": "string", "maxLength": 36, "pattern": _NO_CONTROLS},
+    f"{_IDENTITY}.SetUserPlanRequest.plan": {"type": "string", "enum": ["free", "pro"], OUTSIDE: "gold"},
     f"{_IDENTITY}.ListAuditEventsRequest.actor_id": _NAME_FILTER,
     f"{_IDENTITY}.ListAuditEventsRequest.subject_id": _NAME_FILTER,
     f"{_IDENTITY}.ListAuditEventsRequest.action": _NAME_FILTER,
@@ -185,6 +211,50 @@ RULES: dict[str, Rule] = {
     },
     f"{_ML}.GetSignalsRequest.symbol": _SYMBOL,
     f"{_ML}.GetSignalsRequest.timeframe": {"type": "string", "enum": ["", "5m", "15m", "1h"], OUTSIDE: "4h"},
+    # education: AuthoringService, CatalogService, LearningService
+    f"{_EDU}.CourseContent.title": {**_text(3, 200), OUTSIDE: "ab"},
+    f"{_EDU}.CourseContent.slug": {
+        "type": "string",
+        "pattern": r"^[a-z0-9][a-z0-9-]{1,78}[a-z0-9]$",
+        "example": "reading-candles",
+        OUTSIDE: "Not A Slug",
+    },
+    f"{_EDU}.CourseContent.summary": _text(0, 1000),
+    f"{_EDU}.CourseContent.level": {
+        "not": {"enum": ["COURSE_LEVEL_UNSPECIFIED"]},
+        OUTSIDE: "COURSE_LEVEL_UNSPECIFIED",
+    },
+    f"{_EDU}.CourseContent.tier": {
+        "not": {"enum": ["COURSE_TIER_UNSPECIFIED"]},
+        OUTSIDE: "COURSE_TIER_UNSPECIFIED",
+    },
+    f"{_EDU}.CourseContent.tags": {
+        "type": "array",
+        "maxItems": 10,
+        # Repeated tags count once (the services drop repeats); a client sends each once.
+        "uniqueItems": True,
+        "items": {"type": "string", "pattern": _TAG, "example": "candles"},
+    },
+    f"{_EDU}.CourseContent.instructor_ids": {
+        "type": "array",
+        "maxItems": 10,
+        "uniqueItems": True,
+        "items": {"type": "string"},
+    },
+    f"{_EDU}.CourseContent.cover_image_url": _HTTPS,
+    f"{_EDU}.CourseContent.modules": {"type": "array", "maxItems": 50},
+    f"{_EDU}.UpdateCourseRequest.expected_revision": _REVISION,
+    f"{_EDU}.PublishCourseRequest.expected_revision": _REVISION,
+    f"{_EDU}.ArchiveCourseRequest.expected_revision": _REVISION,
+    f"{_EDU}.ListAuthoredCoursesRequest.page_size": _count(0, 100),
+    f"{_EDU}.SearchCoursesRequest.query": {"type": "string", "maxLength": 200},
+    f"{_EDU}.SearchCoursesRequest.tag": {
+        "type": "string",
+        "pattern": f"^({_TAG[1:-1]})?$",
+        OUTSIDE: "Not a tag",
+    },
+    f"{_EDU}.SearchCoursesRequest.page_size": _count(0, 50),
+    f"{_EDU}.ListEnrollmentsRequest.page_size": _count(0, 100),
 }
 
 # Fields a request must carry (not blank). Exactly-one-of groups are proto oneofs: the generator
@@ -203,13 +273,20 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     f"{_IDENTITY}.ChangePasswordRequest": ("current_password", "new_password"),
     f"{_IDENTITY}.ConfirmTotpRequest": ("code",),
     f"{_IDENTITY}.SetUserRoleRequest": ("role",),
+    f"{_IDENTITY}.SetUserPlanRequest": ("plan",),
     f"{_MARKET}.GetIndicatorsRequest": ("indicators",),
     f"{_MARKET}.RunBacktestRequest": ("strategy", "symbol"),
     f"{_ML}.ActivateModelVersionRequest": ("version",),
+    f"{_EDU}.CreateCourseRequest": ("content",),
+    f"{_EDU}.CourseContent": ("title", "slug", "level", "tier"),
+    f"{_EDU}.UpdateCourseRequest": ("expected_revision",),
+    f"{_EDU}.PublishCourseRequest": ("expected_revision",),
+    f"{_EDU}.ArchiveCourseRequest": ("expected_revision",),
 }
 REQUIRED_ONEOFS: dict[str, tuple[str, ...]] = {
     f"{_IDENTITY}.VerifySecondFactorRequest": ("factor",),
     f"{_IDENTITY}.DisableTotpRequest": ("factor",),
+    f"{_IDENTITY}.RegenerateBackupCodesRequest": ("factor",),
     f"{_MARKET}.ImportBarsRequest": ("source",),
 }
 

@@ -31,11 +31,11 @@ BEARER = "bearerAuth"
 _SCALARS: dict[int, Schema] = {
     FDP.TYPE_DOUBLE: {"type": "number", "format": "double"},
     FDP.TYPE_FLOAT: {"type": "number", "format": "float"},
-    FDP.TYPE_INT64: {"type": "string", "format": "int64"},
-    FDP.TYPE_SINT64: {"type": "string", "format": "int64"},
-    FDP.TYPE_SFIXED64: {"type": "string", "format": "int64"},
-    FDP.TYPE_UINT64: {"type": "string", "format": "uint64"},
-    FDP.TYPE_FIXED64: {"type": "string", "format": "uint64"},
+    FDP.TYPE_INT64: {"type": "string", "format": "int64", "pattern": r"^-?[0-9]{1,19}$"},
+    FDP.TYPE_SINT64: {"type": "string", "format": "int64", "pattern": r"^-?[0-9]{1,19}$"},
+    FDP.TYPE_SFIXED64: {"type": "string", "format": "int64", "pattern": r"^-?[0-9]{1,19}$"},
+    FDP.TYPE_UINT64: {"type": "string", "format": "uint64", "pattern": r"^[0-9]{1,20}$"},
+    FDP.TYPE_FIXED64: {"type": "string", "format": "uint64", "pattern": r"^[0-9]{1,20}$"},
     FDP.TYPE_INT32: {"type": "integer", "format": "int32"},
     FDP.TYPE_SINT32: {"type": "integer", "format": "int32"},
     FDP.TYPE_SFIXED32: {"type": "integer", "format": "int32"},
@@ -176,11 +176,10 @@ class _Builder:
             if len(fields) < 2:
                 continue
             members = [json_names[f] for f in fields]
+            pairs = [[a, b] for n, a in enumerate(members) for b in members[n + 1 :]]
+            groups.append({"not": {"anyOf": [{"required": pair} for pair in pairs]}})
             if oneof.name in field_rules.REQUIRED_ONEOFS.get(name, ()):
-                groups.append({"oneOf": [{"required": with_companions(f)} for f in fields]})
-            else:
-                pairs = [[a, b] for n, a in enumerate(members) for b in members[n + 1 :]]
-                groups.append({"not": {"anyOf": [{"required": pair} for pair in pairs]}})
+                groups.append({"anyOf": [{"required": with_companions(f)} for f in fields]})
         if len(groups) == 1:
             constraints.update(groups[0])
         elif groups:
@@ -194,6 +193,11 @@ class _Builder:
             schema.update(self.request_constraints(name))
         elif name in self.request_parts and not msg.options.map_entry:
             schema["additionalProperties"] = False
+            required = [
+                f.json_name or f.name for f in msg.field if f.name in field_rules.REQUIRED.get(name, ())
+            ]
+            if required:
+                schema["required"] = required
         notes = [self.index.comment(name)] if self.index.comment(name) else []
         for i, oneof in enumerate(msg.oneof_decl):
             members = [

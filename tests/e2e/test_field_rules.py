@@ -26,6 +26,12 @@ DESCRIPTOR_SET = ROOT / "gen" / "descriptor" / "trading.binpb"
 TEMPLATE_VAR = re.compile(r"\{([^}=]+)(?:=[^}]*)?\}")
 ID = "7d0f4a52-0000-4000-8000-000000000000"
 
+COURSE = {
+    "title": "Probe course",
+    "slug": "probe-course",
+    "level": "COURSE_LEVEL_BEGINNER",
+    "tier": "COURSE_TIER_FREE",
+}
 # A request each rule's operation accepts as far as validation goes (it may still find no such
 # user or symbol): proto field names, path variables included.
 BASELINES: dict[str, dict[str, Any]] = {
@@ -51,6 +57,9 @@ BASELINES: dict[str, dict[str, Any]] = {
     "trading.identity.v1.SetUserRoleRequest": {"user_id": ID, "role": "ROLE_USER"},
     "trading.identity.v1.SuspendUserRequest": {"user_id": ID, "suspended": True, "reason": "probe"},
     "trading.identity.v1.ListAuditEventsRequest": {},
+    "trading.identity.v1.SetUserPlanRequest": {"user_id": ID, "plan": "pro"},
+    "trading.identity.v1.RegenerateBackupCodesRequest": {"totp_code": "123456"},
+    "trading.identity.v1.UnlinkOAuthProviderRequest": {"provider": "github"},
     "trading.market.v1.GetHistoryRequest": {"symbol": "EURUSD"},
     "trading.market.v1.GetIndicatorsRequest": {"symbol": "EURUSD", "indicators": ["rsi"]},
     "trading.market.v1.RunBacktestRequest": {"strategy": "sma_cross", "symbol": "GOOG"},
@@ -59,7 +68,20 @@ BASELINES: dict[str, dict[str, Any]] = {
     "trading.ml.v1.ActivateModelVersionRequest": {"name": "intraday_gru", "version": "1"},
     "trading.ml.v1.PredictRequest": {"symbol": "EURUSD"},
     "trading.ml.v1.GetSignalsRequest": {"symbol": "EURUSD"},
+    "trading.education.v1.CreateCourseRequest": {"content": COURSE},
+    "trading.education.v1.UpdateCourseRequest": {
+        "course_id": ID,
+        "expected_revision": "1",
+        "content": COURSE,
+    },
+    "trading.education.v1.PublishCourseRequest": {"course_id": ID, "expected_revision": "1"},
+    "trading.education.v1.ArchiveCourseRequest": {"course_id": ID, "expected_revision": "1"},
+    "trading.education.v1.ListAuthoredCoursesRequest": {},
+    "trading.education.v1.SearchCoursesRequest": {},
+    "trading.education.v1.ListEnrollmentsRequest": {},
 }
+# Messages inside a request: the request that carries one, and the field it is in.
+NESTED = {"trading.education.v1.CourseContent": ("trading.education.v1.CreateCourseRequest", "content")}
 
 
 class Operation:
@@ -134,9 +156,12 @@ def probes(rule: dict[str, Any]) -> Iterator[tuple[str, Any]]:
     if rule.get("minLength", 0) > 1:
         yield "minLength", "a" * (rule["minLength"] - 1)
     if rule.get("type") == "array" and rule.get("maxItems"):
-        yield "maxItems", [rule["items"].get("example", "x")] * (rule["maxItems"] + 1)
+        items = rule.get("items", {})
+        item = items.get("example", "x") if items.get("type") == "string" else {}
+        count = rule["maxItems"] + 1
+        yield "maxItems", [f"{item}{i}" for i in range(count)] if rule.get("uniqueItems") else [item] * count
     if rule.get("type") == "array" and "items" in rule and "pattern" in rule["items"]:
-        yield "items.pattern", ["not an indicator"]
+        yield "items.pattern", ["Not an item!"]
     if OUTSIDE in rule:
         yield "outside", rule[OUTSIDE]
 
@@ -161,17 +186,21 @@ def auth(stack: Stack, smtp_sink: SmtpSink) -> dict[str, dict[str, str]]:
 
 
 def violated(reply: httpx.Response) -> set[str]:
-    return {v["field"] for d in reply.json().get("details", []) for v in d.get("fieldViolations", [])}
+    """The fields a refusal names, each also as its parents ("content.tags[0]" names "content.tags")."""
+    names = {v["field"] for d in reply.json().get("details", []) for v in d.get("fieldViolations", [])}
+    return names | {re.sub(r"\[\d+\]$", "", n) for n in names}
 
 
 def test_every_rule_names_a_request_field_with_a_baseline() -> None:
     index = ProtoIndex.load(DESCRIPTOR_SET)
     for key in RULES:
         message, _, name = key.rpartition(".")
+        message = NESTED.get(message, (message, ""))[0]
         assert message in BASELINES, f"no baseline request for {message}"
-        assert name in {f.name for f in index.messages[message].field}, key
+        assert name in {f.name for f in index.messages[key.rpartition(".")[0]].field}, key
     for message, names in field_rules.REQUIRED.items():
         assert set(names) <= {f.name for f in index.messages[message].field}, message
+        assert NESTED.get(message, (message, ""))[0] in BASELINES, f"no baseline request for {message}"
 
 
 @pytest.mark.parametrize(("key", "what", "value"), CASES)
@@ -179,10 +208,14 @@ def test_a_value_outside_a_rule_is_refused_naming_the_field(
     stack: Stack, auth: dict[str, dict[str, str]], key: str, what: str, value: Any
 ) -> None:
     message, _, name = key.rpartition(".")
+    if message in NESTED:
+        message, outer = NESTED[message]
+        fields = {**BASELINES[message], outer: {**BASELINES[message][outer], name: value}}
+        name = f"{outer}.{name}"
+    else:
+        fields = OPERATIONS[message].with_field(BASELINES[message], name, value)
     operation = OPERATIONS[message]
-    reply = operation.send(
-        operation.with_field(BASELINES[message], name, value), auth["admin" if operation.admin else "user"]
-    )
+    reply = operation.send(fields, auth["admin" if operation.admin else "user"])
     assert reply.status_code == 400, f"{key} {what}={value!r}: {reply.status_code} {reply.text}"
     assert name in violated(reply), reply.text
 
@@ -191,11 +224,18 @@ def test_a_value_outside_a_rule_is_refused_naming_the_field(
 def test_a_request_without_a_required_field_is_refused_naming_it(
     stack: Stack, auth: dict[str, dict[str, str]], message: str, name: str
 ) -> None:
+    if message in NESTED:
+        message, outer = NESTED[message]
+        inner = {k: v for k, v in BASELINES[message][outer].items() if k != name}
+        fields = {**BASELINES[message], outer: inner}
+        name = f"{outer}.{name}"
+    else:
+        fields = {k: v for k, v in BASELINES[message].items() if k != name}
     operation = OPERATIONS[message]
-    fields = {k: v for k, v in BASELINES[message].items() if k != name}
     reply = operation.send(fields, auth["admin" if operation.admin else "user"])
     assert reply.status_code == 400, reply.text
-    assert name in violated(reply), reply.text
+    # A missing message field is named, or the fields inside it that its absence leaves empty.
+    assert any(v == name or v.startswith(f"{name}.") for v in violated(reply)), reply.text
 
 
 @pytest.mark.parametrize(
@@ -219,3 +259,18 @@ def test_a_field_without_its_companions_is_refused_naming_them(
     reply = operation.send(fields, auth["admin" if operation.admin else "user"])
     assert reply.status_code == 400, reply.text
     assert companion in violated(reply), reply.text
+
+
+def test_a_request_with_hundreds_of_violations_is_a_400_not_a_503(
+    stack: Stack, auth: dict[str, dict[str, str]]
+) -> None:
+    """Every violation of a course's content is collected; the refusal carried them all in its
+    trailers, past what gRPC sends, and the caller got 503 (found by the contract fuzzer)."""
+    lesson = {"title": "", "estimatedMinutes": -1, "videoUrl": "ftp://x", "quiz": {"passingScorePercent": 0}}
+    modules = [{"title": "", "lessons": [lesson] * 4} for _ in range(50)]
+    body = {"content": {**COURSE, "modules": modules}}
+    reply = httpx.post(f"{EDGE}/api/authoring/courses", json=body, headers=auth["admin"], timeout=30)
+    assert reply.status_code == 400, reply.text
+    named = violated(reply)
+    assert "content.modules[0].title" in named and len(named) <= 60
+    assert "more" in reply.json()["message"]

@@ -177,9 +177,13 @@ def test_request_schemas_say_what_the_services_check(client: TestClient) -> None
     assert backtest["properties"]["walkForwardSplits"]["not"] == {"enum": [1]}
     assert "x-outside" not in backtest["properties"]["strategy"]  # the tests' probe values stay out
     imports = schemas["trading.market.v1.ImportBarsRequest"]
-    assert imports["oneOf"] == [{"required": ["csvContent", "symbol", "timeframe"]}, {"required": ["sample"]}]
+    assert imports["allOf"] == [
+        {"not": {"anyOf": [{"required": ["csvContent", "sample"]}]}},
+        {"anyOf": [{"required": ["csvContent", "symbol", "timeframe"]}, {"required": ["sample"]}]},
+    ]
     verify = schemas["trading.identity.v1.VerifySecondFactorRequest"]
-    assert verify["oneOf"] == [{"required": ["totpCode"]}, {"required": ["backupCode"]}]
+    assert verify["allOf"][1] == {"anyOf": [{"required": ["totpCode"]}, {"required": ["backupCode"]}]}
+    assert schemas["trading.education.v1.CourseContent"]["required"] == ["title", "slug", "level", "tier"]
     history = doc["paths"]["/api/history/{symbol}"]["get"]["parameters"]
     limit = next(p for p in history if p["name"] == "limit")["schema"]
     assert (limit["minimum"], limit["maximum"]) == (0, 5000)

@@ -275,3 +275,16 @@ async def test_the_cache_is_bounded_and_keeps_no_failure() -> None:
     gate.set()
     assert await staying == 5
     assert cache.computations == 6  # a, b, c, a (failed), a again, d (once for both callers)
+
+
+def test_a_message_is_reused_only_for_the_same_forecast_objects() -> None:
+    from ml_engine.predictions.handlers import ProtoMemo
+
+    memo: ProtoMemo[list[str]] = ProtoMemo(size=1)
+    a, b = object(), object()
+    built = memo.get("k", (a,), lambda: ["a"])
+    assert memo.get("k", (a,), lambda: ["again"]) is built
+    assert memo.get("k", (b,), lambda: ["b"]) == ["b"]  # another forecast: built again
+    assert memo.get("k", (b, a), lambda: ["ba"]) == ["ba"]
+    memo.get("other", (a,), lambda: ["o"])
+    assert memo.get("k", (b, a), lambda: ["evicted"]) == ["evicted"]  # size 1: "k" went first

@@ -204,6 +204,30 @@ const adminAuditRoute = createRoute({
   component: lazyRouteComponent(() => import("../features/admin/AuditPage"), "AuditPage"),
 });
 
+// ---- trading (signed in) ----
+
+const marketRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: "/market",
+  validateSearch: (s: Record<string, unknown>): { symbol?: string; tf?: string } => ({ symbol: str(s.symbol), tf: str(s.tf) }),
+  beforeLoad: guard({ kind: "signed-in" }),
+  component: lazyRouteComponent(() => import("../features/market/MarketPage"), "MarketPage"),
+});
+
+const backtestsRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: "/backtests",
+  beforeLoad: guard({ kind: "signed-in" }),
+  component: lazyRouteComponent(() => import("../features/backtests/BacktestsPage"), "BacktestsPage"),
+});
+
+const modelsRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: "/models",
+  beforeLoad: guard({ kind: "signed-in" }),
+  component: lazyRouteComponent(() => import("../features/models/ModelsPage"), "ModelsPage"),
+});
+
 // ---- public ----
 
 const statusRoute = createRoute({
@@ -225,6 +249,9 @@ export const routeTree = rootRoute.addChildren([
   accountRoute.addChildren([profileRoute, securityRoute, sessionsRoute]),
   adminRoute.addChildren([adminIndexRoute, adminUsersRoute, adminAuditRoute]),
   statusRoute,
+  marketRoute,
+  backtestsRoute,
+  modelsRoute,
 ]);
 
 export function makeRouter(context: RouterContext) {

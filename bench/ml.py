@@ -300,31 +300,44 @@ async def _run_cell(spec: CellSpec) -> CellResult:
     import grpc
 
     from bench.edge import Call, HttpConn, _cpu_seconds, closed_loop
-    from trading.ml.v1 import prediction_service_pb2, prediction_service_pb2_grpc
+    from trading.ml.v1 import (
+        engine_service_pb2,
+        engine_service_pb2_grpc,
+        prediction_service_pb2,
+        prediction_service_pb2_grpc,
+    )
 
+    floor = spec.label == E_FLOOR  # GetStats: the cost of any RPC on this path, for reference
     channel: grpc.aio.Channel | None = None
     call: Call
     if spec.path == "grpc-direct":
         channel = grpc.aio.insecure_channel(spec.ml_target)
         stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+        engine = engine_service_pb2_grpc.EngineServiceStub(channel)
         request = prediction_service_pb2.PredictRequest(symbol=SYMBOL, horizon="all")
         metadata = (("authorization", f"Bearer {spec.token}"),)
 
         async def call_grpc(_conn: HttpConn | None) -> str | None:
+            if floor:
+                await engine.GetStats(engine_service_pb2.GetStatsRequest(), metadata=metadata, timeout=30)
+                return None
             reply = await stub.Predict(request, metadata=metadata, timeout=30)
             return None if reply.predictions else "no predictions in the reply"
 
         call = call_grpc
     else:
+        target, marker = (
+            ("/api/stats", b"{") if floor else (f"/api/predict/{SYMBOL}?horizon=all", b'"predictions"')
+        )
         raw = (
-            f"GET /api/predict/{SYMBOL}?horizon=all HTTP/1.1\r\nHost: 127.0.0.1:{spec.envoy_port}\r\n"
+            f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{spec.envoy_port}\r\n"
             f"Authorization: Bearer {spec.token}\r\nAccept: application/json\r\n\r\n"
         ).encode()
 
         async def call_rest(conn: HttpConn | None) -> str | None:
             assert conn is not None
             status, _, body = await conn.request(raw)
-            if status != 200 or b'"predictions"' not in body:
+            if status != 200 or marker not in body:
                 return f"HTTP {status}: {body[:200]!r}"
             return None
 
@@ -513,6 +526,7 @@ def render_c(rows: list[BatchingRow], engine: list[CellResult]) -> str:
 
 E_CACHED = "cached"
 E_ON_DEMAND = "on demand"
+E_FLOOR = "GetStats (floor)"
 
 
 def _cpu_text(r: CellResult) -> str:
@@ -525,10 +539,11 @@ def render_e(results: list[CellResult]) -> str:
         "### e. Latest-bar Predict (horizon=all, EURUSD, no as_of): cached vs on demand",
         "",
         "The ML engine with ML_PREDICTION_CACHE_SIZE at its default (cached), then restarted with 0 "
-        "(on demand: every request reads the bars and runs the models). CPU in cores over the measured "
-        "window, busiest first.",
+        "(on demand: every request reads the bars and runs the models). GetStats (floor): an RPC that "
+        "does almost nothing, on the same path and engine, alternating with the cached cells: what any "
+        "call costs there. CPU in cores over the measured window, busiest first.",
         "",
-        "| path | conc | ML engine | p50 ms | p99 ms | req/s | errors | CPU (cores) |",
+        "| path | conc | ML engine (RPC) | p50 ms | p99 ms | req/s | errors | CPU (cores) |",
         "|---|---:|---|---:|---:|---:|---:|---|",
     ]
     for r in results:
@@ -538,23 +553,22 @@ def render_e(results: list[CellResult]) -> str:
         )
     lines += [
         "",
-        "| path | conc | p50 on demand / cached | req/s cached / on demand |",
-        "|---|---:|---:|---:|",
+        "| path | conc | p50 on demand / cached | req/s cached / on demand | req/s cached / GetStats |",
+        "|---|---:|---:|---:|---:|",
     ]
+
+    def twin(cell: CellResult, label: str) -> CellResult | None:
+        key = (cell.path, cell.concurrency)
+        return next((r for r in results if r.label == label and (r.path, r.concurrency) == key), None)
+
     for cached in (r for r in results if r.label == E_CACHED):
-        other = next(
-            (
-                r
-                for r in results
-                if r.label == E_ON_DEMAND and r.path == cached.path and r.concurrency == cached.concurrency
-            ),
-            None,
-        )
+        other, floor = twin(cached, E_ON_DEMAND), twin(cached, E_FLOOR)
         if other is None or not cached.p50_ms or not other.rps:
             continue
+        vs_floor = f"{cached.rps / floor.rps:.2f}x" if floor is not None and floor.rps else "-"
         lines.append(
             f"| {cached.path} | {cached.concurrency} | {other.p50_ms / cached.p50_ms:.1f}x | "
-            f"{cached.rps / other.rps:.1f}x |"
+            f"{cached.rps / other.rps:.1f}x | {vs_floor} |"
         )
     return "\n".join(lines)
 
@@ -873,7 +887,7 @@ def run_stack_parts(args: argparse.Namespace, report: Report) -> None:
         e_cells = (
             [(p, c) for c in (1, 64) for p in ("rest-envoy", "grpc-direct")] if "e" in report.parts else []
         )
-        report.e += [cell(p, c, E_CACHED) for p, c in e_cells]
+        report.e += [cell(p, c, label) for p, c in e_cells for label in (E_CACHED, E_FLOOR)]
         if {"c", "e"} & set(report.parts):
             # On demand from here on: part c measures batching of predictions that run the models.
             restart_engine(ML_PREDICTION_CACHE_SIZE="0")

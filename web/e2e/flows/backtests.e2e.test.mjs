@@ -53,8 +53,10 @@ test("a backtest run shows metrics, curves, sortable trades and trades on the ch
     assert.ok((await rows.count()) > 1, "trades listed");
 
     // Sort by P&L, largest first (two clicks: ascending, then descending).
+    // (The second with the keyboard.)
     await page.getByTestId("sort-pnl").click();
-    await page.getByTestId("sort-pnl").click();
+    await page.getByTestId("sort-pnl").focus();
+    await page.keyboard.press("Enter");
     const header = page.locator("th", { has: page.getByTestId("sort-pnl") });
     assert.equal(await header.getAttribute("aria-sort"), "descending");
     const pnls = await rows.evaluateAll((els) => els.map((e) => Number(e.dataset.pnl)));

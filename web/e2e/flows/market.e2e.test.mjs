@@ -58,6 +58,18 @@ test("the dashboard shows candles, loads older bars, draws an indicator, shows r
     await page.getByTestId("indicator-form").getByRole("spinbutton").first().fill("0");
     await page.getByTestId("add-indicator").click();
     await page.getByTestId("indicator-form").locator(".field-error").first().waitFor();
+
+    // Keyboard: the timeframe radios switch with the arrow keys; the chart reloads at 4h.
+    await page.getByTestId("timeframes").getByLabel("1h").focus();
+    await page.keyboard.press("ArrowRight");
+    await page.waitForURL(/tf=4h/);
+    await page.waitForFunction(() => {
+      const el = document.querySelector('[data-testid="price-chart"]');
+      const [a, b] = [Number(el.dataset.firstTime), Number(el.dataset.lastTime)];
+      return Number(el.dataset.bars) > 1 && (b - a) / (Number(el.dataset.bars) - 1) >= 4 * 3600 * 0.9;
+    });
+    assert.equal(await page.getByTestId("follow-live").isDisabled(), true, "no live stream at 4h");
+    await checkPage(page, "market at 4h");
   } catch (err) {
     t.diagnostic(`screenshot: ${await failureScreenshot(page, "market")}`);
     throw err;

@@ -122,6 +122,8 @@ export function MarketPage() {
 
   // ---- the live stream ----
   const [following, setFollowing] = useState(true);
+  const followingRef = useRef(following);
+  followingRef.current = following;
   const [live, setLive] = useState<LiveState>({});
   const queue = useRef<Promise<void>>(Promise.resolve());
   useEffect(() => setLive({}), [symbol, timeframe]);
@@ -130,6 +132,7 @@ export function MarketPage() {
     (m: StreamPredictionsResponse) => {
       const gen = generation.current;
       queue.current = queue.current.then(async () => {
+        if (!followingRef.current) return; // turned off while this bar waited
         const t = toChartTime(m.barTime);
         const step = liveStep(candlesRef.current, t);
         try {
@@ -139,7 +142,7 @@ export function MarketPage() {
             end: rfc3339(t + 1),
             limit: step === "rebase" ? PAGE_BARS : 2,
           });
-          if (gen !== generation.current) return;
+          if (gen !== generation.current || !followingRef.current) return;
           const bars = toCandles(res.bars);
           if (step === "rebase") {
             generation.current += 1;
@@ -302,7 +305,7 @@ export function MarketPage() {
         {indicators.isError && <Alert>{errorText(indicators.error)}</Alert>}
       </section>
 
-      <div className="cards">
+      <div className="cards market-cards">
         <Card title="Signal" id="signal-card">
           {!liveCapable && <p className="muted">Signals are computed on 5m, 15m and 1h bars.</p>}
           {liveCapable && signalQuery.isPending && !live.signal && <Loading />}

@@ -20,7 +20,8 @@ async function openBacktests(page, user, { menu = false } = {}) {
   if (menu) await page.getByRole("button", { name: "Menu" }).click();
   await page.getByTestId("main-nav").getByRole("link", { name: "Backtests" }).click();
   await page.waitForURL(`${PAGE}/backtests`);
-  await page.getByTestId("backtest-form").waitFor();
+  // A fresh stack's ML engine may still be loading its models: the page retries until it answers.
+  await page.getByTestId("backtest-form").waitFor({ timeout: 90_000 });
 }
 
 const form = (page) => page.getByTestId("backtest-form");

@@ -23,8 +23,9 @@ async function openMarket(page, user) {
   await page.waitForURL(`${PAGE}/account`);
   await page.getByTestId("main-nav").getByRole("link", { name: "Market" }).click();
   await page.waitForURL(/\/market/);
+  // A fresh stack's ML engine may still be loading its models: the page retries until it answers.
   await page.waitForFunction(() => Number(document.querySelector('[data-testid="price-chart"]')?.dataset.bars ?? 0) > 0, null, {
-    timeout: 30_000,
+    timeout: 90_000,
   });
 }
 
@@ -87,8 +88,10 @@ test("the live prediction stream moves the chart, at phone width in the dark the
     await page.getByRole("button", { name: "Menu" }).click();
     await page.getByTestId("main-nav").getByRole("link", { name: "Market" }).click();
     await page.waitForURL(/\/market/);
-    await page.waitForFunction(() => Number(document.querySelector('[data-testid="price-chart"]')?.dataset.bars ?? 0) > 0);
-    await page.locator('[data-testid="stream-state"][data-state="live"]').waitFor({ timeout: 30_000 });
+    await page.waitForFunction(() => Number(document.querySelector('[data-testid="price-chart"]')?.dataset.bars ?? 0) > 0, null, {
+      timeout: 90_000,
+    });
+    await page.locator('[data-testid="stream-state"][data-state="live"]').waitFor({ timeout: 60_000 });
     // Two bars from the stream: the chart's last bar moves forward with each.
     const seen = [];
     for (let i = 0; i < 3; i++) {

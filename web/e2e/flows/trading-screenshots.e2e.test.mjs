@@ -37,7 +37,7 @@ for (const [size, viewport] of [
     await page.waitForURL(`${PAGE}/account`);
 
     await go(page, "Market", /\/market/, { menu });
-    await page.locator('[data-testid="stream-state"][data-state="live"]').waitFor({ timeout: 30_000 });
+    await page.locator('[data-testid="stream-state"][data-state="live"]').waitFor({ timeout: 90_000 });
     await page.getByTestId("signal-action").waitFor({ timeout: 30_000 });
     if (size === "desktop") {
       for (const indicator of ["bbands", "rsi"]) {

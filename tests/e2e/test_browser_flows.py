@@ -83,7 +83,12 @@ def browser_stack(
         # The screenshots flow checks each main page at desktop and phone width; its pictures go
         # to docs/ only when asked (UPDATE_SCREENSHOTS=1).
         shots = ROOT / "docs" if os.environ.get("UPDATE_SCREENSHOTS") else state / "screenshots"
-        yield {**variables, "E2E_ARTIFACTS": str(state / "artifacts"), "E2E_SCREENSHOT_DIR": str(shots)}
+        yield {
+            **variables,
+            "E2E_ARTIFACTS": str(state / "artifacts"),
+            "E2E_SCREENSHOT_DIR": str(shots),
+            "E2E_OIDC_URL": oidc_provider.issuer,
+        }
     finally:
         _stop(process)
 

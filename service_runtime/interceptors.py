@@ -13,13 +13,14 @@ from typing import Any
 
 import grpc
 import sqlalchemy.exc
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, descriptor, message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from service_runtime import errors
 from service_runtime.context import REQUEST_ID_HEADER, new_request_id, request_id_var
 from service_runtime.metrics import CallStats
+from service_runtime.wire import undecodable_field
 
 log = logging.getLogger("service_runtime.rpc")
 
@@ -28,28 +29,34 @@ Behavior = Callable[..., Any]
 Wrapper = Callable[[str, Behavior, bool], Behavior]
 
 
-def _rewrap(handler: grpc.RpcMethodHandler, method: str, wrap: Wrapper) -> grpc.RpcMethodHandler:
+def _rewrap(
+    handler: grpc.RpcMethodHandler,
+    method: str,
+    wrap: Wrapper,
+    deserializer: Callable[[Any], Any] = lambda parse: parse,
+) -> grpc.RpcMethodHandler:
+    parse = deserializer(handler.request_deserializer)
     if handler.unary_unary:
         return grpc.unary_unary_rpc_method_handler(
             wrap(method, handler.unary_unary, False),
-            request_deserializer=handler.request_deserializer,
+            request_deserializer=parse,
             response_serializer=handler.response_serializer,
         )
     if handler.unary_stream:
         return grpc.unary_stream_rpc_method_handler(
             wrap(method, handler.unary_stream, True),
-            request_deserializer=handler.request_deserializer,
+            request_deserializer=parse,
             response_serializer=handler.response_serializer,
         )
     if handler.stream_unary:
         return grpc.stream_unary_rpc_method_handler(
             wrap(method, handler.stream_unary, False),
-            request_deserializer=handler.request_deserializer,
+            request_deserializer=parse,
             response_serializer=handler.response_serializer,
         )
     return grpc.stream_stream_rpc_method_handler(
         wrap(method, handler.stream_stream, True),
-        request_deserializer=handler.request_deserializer,
+        request_deserializer=parse,
         response_serializer=handler.response_serializer,
     )
 
@@ -65,7 +72,11 @@ class _WrappingInterceptor(grpc.aio.ServerInterceptor):
         handler = await continuation(handler_call_details)
         if handler is None:
             return handler
-        return _rewrap(handler, handler_call_details.method, self._wrap)
+        return _rewrap(handler, handler_call_details.method, self._wrap, self._deserializer)
+
+    def _deserializer(self, parse: Any) -> Any:
+        """The request parser gRPC calls before any wrapped behaviour runs; kept by default."""
+        return parse
 
     def _wrap(self, method: str, behavior: Behavior, streaming: bool) -> Behavior:
         if streaming:
@@ -200,10 +211,82 @@ def to_status(error: errors.DomainError) -> status_pb2.Status:
 
 class ErrorMappingInterceptor(_WrappingInterceptor):
     """Domain errors become their gRPC status; anything unexpected becomes INTERNAL, logged
-    with its traceback here and never sent to the caller."""
+    with its traceback here and never sent to the caller (who gets the request id to quote).
+
+    It also parses the requests: gRPC parses before any wrapper runs, and a parse failure there
+    would reach the caller as UNKNOWN with the exception's class name. Here a request that does
+    not parse is INVALID_ARGUMENT naming the field (service_runtime/wire.py)."""
 
     def around(self, method: str, context: grpc.aio.ServicerContext) -> Any:
         return _ErrorScope(method, context)
+
+    def _deserializer(self, parse: Any) -> Any:
+        return _tolerant(parse) if parse is not None else None
+
+    def _wrap(self, method: str, behavior: Behavior, streaming: bool) -> Behavior:
+        return super()._wrap(method, _refusing_undecodable(behavior, streaming), streaming)
+
+
+class _Undecodable:
+    """A request the protobuf parser refused, in place of the message: never shown to a handler."""
+
+    def __init__(self, message_type: descriptor.Descriptor | None, raw: bytes) -> None:
+        self.message_type = message_type
+        self.raw = raw
+
+    def error(self) -> errors.InvalidArgument:
+        field = undecodable_field(self.message_type, self.raw) if self.message_type else ""
+        return errors.InvalidArgument.field(
+            field or "request",
+            "not a valid value of this field's type (see the API reference)",
+        )
+
+
+def _tolerant(parse: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
+    # Generated stubs pass the message class's FromString: its class names the message type.
+    message_type = getattr(getattr(parse, "__self__", None), "DESCRIPTOR", None)
+
+    def parse_or_mark(raw: bytes) -> Any:
+        try:
+            return parse(raw)
+        except message.DecodeError:
+            return _Undecodable(message_type, raw)
+
+    return parse_or_mark
+
+
+def _checked(request: Any) -> Any:
+    if isinstance(request, _Undecodable):
+        raise request.error()
+    if hasattr(request, "__aiter__"):  # a client stream: each message is checked as it arrives
+        return _checked_stream(request)
+    return request
+
+
+async def _checked_stream(requests: Any) -> Any:
+    async for request in requests:
+        yield _checked(request)
+
+
+def _refusing_undecodable(behavior: Behavior, streaming: bool) -> Behavior:
+    if streaming:
+
+        async def stream_behavior(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            async for item in behavior(_checked(request), context):
+                yield item
+
+        return stream_behavior
+
+    async def unary_behavior(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        return await behavior(_checked(request), context)
+
+    return unary_behavior
+
+
+def internal_error_message() -> str:
+    """What a caller learns of an unexpected error: that it happened, and the id to quote."""
+    request_id = request_id_var.get()
+    return f"internal error (request id {request_id})" if request_id else "internal error"
 
 
 class _ErrorScope(_Around):
@@ -224,5 +307,5 @@ class _ErrorScope(_Around):
         if type(exc).__module__.startswith("grpc"):
             return False
         log.exception("unhandled error in %s", self.method, exc_info=exc)
-        await self.context.abort(grpc.StatusCode.INTERNAL, "internal error")
+        await self.context.abort(grpc.StatusCode.INTERNAL, internal_error_message())
         return False

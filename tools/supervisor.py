@@ -193,13 +193,23 @@ class Stack:
                 child = self.children[name]
                 if not child.running:
                     code = child.process.returncode if child.process else None
-                    raise RuntimeError(f"{name} exited during start-up (exit code {code})")
+                    raise RuntimeError(
+                        f"{name} exited during start-up (exit code {code}){self._log_tail(name)}"
+                    )
                 if child.ready():
                     pending.remove(name)
             if pending and time.monotonic() > deadline:
                 raise TimeoutError(f"not healthy after {timeout_s:.0f}s: {', '.join(pending)}")
             if pending:
                 time.sleep(0.1)
+
+    def _log_tail(self, name: str, lines: int = 20) -> str:
+        """The end of a child's log, so a failed start says why without a hunt for the file."""
+        path = self.log_path(name)
+        if path is None or not path.exists():
+            return ""
+        tail = path.read_text(errors="replace").splitlines()[-lines:]
+        return f"; the end of {path}:\n" + "\n".join(tail)
 
     def start(self, timeout_s: float = 90.0) -> None:
         try:
@@ -213,7 +223,8 @@ class Stack:
     def stop(self) -> None:
         # Edge first, then the services that depend on others, then the rest.
         for name in ("envoy", "gateway", "business", "ml_engine"):
-            self.children[name].stop()
+            if name in self.children:
+                self.children[name].stop()
 
 
 @dataclass(frozen=True)

@@ -139,6 +139,8 @@ def test_strategy_catalogue(stack: Stack, token: str) -> None:
         ({"strategy": "sma_cross", "symbol": "GOOG", "position_size": 1.5}, "position_size"),
         ({"strategy": "sma_cross", "symbol": "GOOG", "start_date": "someday"}, "start_date"),
         ({"strategy": "sma_cross", "symbol": "GOOG", "timeframe": "1h"}, "timeframe"),
+        # A map value that is not a number: the transcoder hands the service bytes it cannot parse.
+        ({"strategy": "sma_cross", "symbol": "GOOG", "params": {"x": {}}}, "params.x"),
     ],
 )
 def test_bad_backtests_name_the_field(stack: Stack, token: str, body: dict[str, object], field: str) -> None:
@@ -146,3 +148,15 @@ def test_bad_backtests_name_the_field(stack: Stack, token: str, body: dict[str, 
     assert reply.status_code == 400, reply.text
     fields = {v["field"] for d in reply.json()["details"] for v in d.get("fieldViolations", [])}
     assert field in fields, reply.json()
+
+
+def test_a_body_the_service_cannot_parse_is_a_400_without_internal_names(stack: Stack, token: str) -> None:
+    """The transcoder accepts `{}` as a map<string, double> value and sends bytes that do not parse."""
+    body = {"strategy": "sma_cross", "symbol": "GOOG", "params": {"x": {}}}
+    reply = httpx.post(f"{EDGE}/api/backtest", json=body, headers=bearer(token), timeout=30)
+    assert reply.status_code == 400, reply.text
+    envelope = reply.json()
+    assert envelope["error"] == "invalid_argument"
+    assert envelope["message"].startswith("params.x: ")
+    for internal in ("DecodeError", "<class", "google.protobuf", "Traceback", "Unexpected"):
+        assert internal not in reply.text

@@ -138,3 +138,18 @@ def test_a_crash_loop_is_given_up_with_a_report(tmp_path: Path) -> None:
 def test_exits_are_described() -> None:
     assert describe_exit(-9) == "killed by SIGKILL"
     assert describe_exit(3) == "exit code 3"
+
+
+def test_a_child_that_dies_while_starting_is_reported_with_the_end_of_its_log(tmp_path: Path) -> None:
+    from tools.supervisor import Child, Stack
+
+    stack = Stack(env={"PATH": "/usr/bin:/bin"}, log_dir=tmp_path)
+    stack.children = {
+        "broken": Child(
+            "broken", ["sh", "-c", "echo first line; echo cannot bind 1.2.3.4; exit 3"], lambda: False
+        )
+    }
+    with pytest.raises(RuntimeError) as failed:
+        stack.start(timeout_s=10)
+    assert "broken exited during start-up (exit code 3)" in str(failed.value)
+    assert "cannot bind 1.2.3.4" in str(failed.value)

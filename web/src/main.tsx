@@ -9,6 +9,7 @@ import { session } from "./session/instance";
 import "./styles/tokens.css";
 import "./styles/base.css";
 import "./styles/components.css";
+import "./styles/trading.css";
 
 // An OAuth sign-in comes back with its result in the URL fragment (never sent to a server);
 // whatever page the gateway sent it to, the callback page reads it.

@@ -70,3 +70,22 @@ async def test_backtests_need_a_caller(market_store: MarketStore, callers: TestC
         assert anonymous.value.code() == grpc.StatusCode.UNAUTHENTICATED
         strategies = await stub.ListStrategies(pb.ListStrategiesRequest(), metadata=callers.metadata())
     assert {"sma_cross", "rsi_reversion", "bollinger_breakout"} <= {s.name for s in strategies.strategies}
+
+
+async def test_params_that_do_not_parse_name_the_parameter(
+    market_store: MarketStore, callers: TestCallers
+) -> None:
+    """What Envoy's transcoder sends for `"params": {"x": {}}`: a map value cut short."""
+    raw = b"\x0a\x09sma_cross\x12\x04GOOG\x32\x04\x0a\x01x\x11"
+    handlers = BacktestHandlers(BarWindows(market_store.engine), time_budget_s=20)
+    async with serve(
+        SERVICE, lambda server: pb_grpc.add_BacktestServiceServicer_to_server(handlers, server), callers
+    ) as channel:
+        call = channel.unary_unary(
+            f"/{SERVICE}/RunBacktest", response_deserializer=pb.RunBacktestResponse.FromString
+        )
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await call(raw, metadata=callers.metadata())
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert [field for field, _ in violations(refused.value)] == ["params.x"]
+    assert "DecodeError" not in (refused.value.details() or "")

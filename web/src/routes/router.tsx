@@ -204,6 +204,16 @@ const adminAuditRoute = createRoute({
   component: lazyRouteComponent(() => import("../features/admin/AuditPage"), "AuditPage"),
 });
 
+// ---- trading (signed in) ----
+
+const marketRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: "/market",
+  validateSearch: (s: Record<string, unknown>): { symbol?: string; tf?: string } => ({ symbol: str(s.symbol), tf: str(s.tf) }),
+  beforeLoad: guard({ kind: "signed-in" }),
+  component: lazyRouteComponent(() => import("../features/market/MarketPage"), "MarketPage"),
+});
+
 // ---- public ----
 
 const statusRoute = createRoute({
@@ -225,6 +235,7 @@ export const routeTree = rootRoute.addChildren([
   accountRoute.addChildren([profileRoute, securityRoute, sessionsRoute]),
   adminRoute.addChildren([adminIndexRoute, adminUsersRoute, adminAuditRoute]),
   statusRoute,
+  marketRoute,
 ]);
 
 export function makeRouter(context: RouterContext) {

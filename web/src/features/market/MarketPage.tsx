@@ -1,0 +1,383 @@
+import type { HorizonPrediction, Signal } from "@gen/trading/ml/v1/prediction_pb";
+import type { StreamPredictionsResponse } from "@gen/trading/ml/v1/prediction_service_pb";
+import { keepPreviousData, useQuery } from "@tanstack/react-query";
+import { useNavigate, useSearch } from "@tanstack/react-router";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { toApiError } from "../../api/errors";
+import { indicatorClient, marketClient, predictionClient } from "../../api/marketClients";
+import { formatDateTime } from "../../lib/format";
+import { formatPercent, formatPrice, formatSignedPct, priceDecimals } from "../../lib/marketFormat";
+import { timestampDate } from "../../lib/time";
+import { Alert, Loading } from "../../ui/Alert";
+import { Button } from "../../ui/Button";
+import { SelectField } from "../../ui/Field";
+import { Card, PageHeader } from "../../ui/page";
+import {
+  type Band,
+  bandsInView,
+  type Candle,
+  indicatorLayout,
+  LIVE_TIMEFRAMES,
+  liveStep,
+  mergeCandles,
+  predictionBand,
+  rfc3339,
+  timeframesFrom,
+  toCandles,
+  toChartTime,
+} from "./chartData";
+import { IndicatorPicker } from "./IndicatorPicker";
+import { PriceChart } from "./PriceChart";
+import { actionName, SignalDetails, signalPriceLines } from "./SignalCard";
+import { streamStateLabel, useLiveStream } from "./useLiveStream";
+
+const PAGE_BARS = 500;
+const MAX_INDICATOR_BARS = 5000;
+
+function errorText(err: unknown): string {
+  return toApiError(err).message;
+}
+
+/** Re-renders every second while `on` (for a countdown). */
+function useTick(on: boolean): void {
+  const [, set] = useState(0);
+  useEffect(() => {
+    if (!on) return;
+    const id = setInterval(() => set((n) => n + 1), 1000);
+    return () => clearInterval(id);
+  }, [on]);
+}
+
+interface LiveState {
+  prediction?: HorizonPrediction;
+  signal?: Signal;
+  barTime?: Date;
+  close?: number;
+}
+
+export function MarketPage() {
+  const search = useSearch({ from: "/market" });
+  const navigate = useNavigate();
+
+  const symbols = useQuery({
+    queryKey: ["market", "symbols"],
+    queryFn: () => marketClient.listSymbols({}),
+    staleTime: 60_000,
+  });
+  const list = symbols.data?.symbols ?? [];
+  const symbol = search.symbol ?? list.find((s) => s.info?.symbol === "EURUSD")?.info?.symbol ?? list[0]?.info?.symbol ?? "";
+  const summary = list.find((s) => s.info?.symbol === symbol);
+  const frames = timeframesFrom(summary?.baseTimeframe ?? "");
+  const timeframe = search.tf && (frames as string[]).includes(search.tf) ? search.tf : (frames[0] ?? "1h");
+  const decimals = priceDecimals(summary?.info?.tickSize, undefined);
+  const liveCapable = LIVE_TIMEFRAMES.includes(timeframe);
+
+  const setSearch = (next: { symbol?: string; tf?: string }) =>
+    void navigate({ to: "/market", search: { symbol: next.symbol ?? symbol, tf: next.tf ?? timeframe }, replace: true });
+
+  // ---- candles: the first page from the query cache, then older pages and live bars ----
+  const history = useQuery({
+    queryKey: ["market", "history", symbol, timeframe],
+    queryFn: () => marketClient.getHistory({ symbol, timeframe, limit: PAGE_BARS }),
+    enabled: Boolean(symbol),
+    staleTime: 30_000,
+  });
+  const [candles, setCandles] = useState<Candle[]>([]);
+  const [pageToken, setPageToken] = useState("");
+  const [olderBusy, setOlderBusy] = useState(false);
+  const [olderError, setOlderError] = useState("");
+  const candlesRef = useRef<Candle[]>([]);
+  candlesRef.current = candles;
+  const generation = useRef(0);
+
+  useEffect(() => {
+    generation.current += 1;
+    if (history.data) {
+      setCandles(toCandles(history.data.bars));
+      setPageToken(history.data.nextPageToken);
+    } else {
+      setCandles([]);
+      setPageToken("");
+    }
+    setOlderError("");
+  }, [history.data]);
+
+  const loadOlder = useCallback(async () => {
+    if (!pageToken || olderBusy) return;
+    const gen = generation.current;
+    setOlderBusy(true);
+    setOlderError("");
+    try {
+      const res = await marketClient.getHistory({ symbol, timeframe, limit: PAGE_BARS, pageToken });
+      if (gen !== generation.current) return;
+      setCandles((prev) => mergeCandles(prev, toCandles(res.bars)));
+      setPageToken(res.nextPageToken);
+    } catch (err) {
+      if (gen === generation.current) setOlderError(errorText(err));
+    } finally {
+      setOlderBusy(false);
+    }
+  }, [pageToken, olderBusy, symbol, timeframe]);
+
+  // ---- the live stream ----
+  const [following, setFollowing] = useState(true);
+  const [live, setLive] = useState<LiveState>({});
+  const queue = useRef<Promise<void>>(Promise.resolve());
+  useEffect(() => setLive({}), [symbol, timeframe]);
+
+  const onMessage = useCallback(
+    (m: StreamPredictionsResponse) => {
+      const gen = generation.current;
+      queue.current = queue.current.then(async () => {
+        const t = toChartTime(m.barTime);
+        const step = liveStep(candlesRef.current, t);
+        try {
+          const res = await marketClient.getHistory({
+            symbol,
+            timeframe,
+            end: rfc3339(t + 1),
+            limit: step === "rebase" ? PAGE_BARS : 2,
+          });
+          if (gen !== generation.current) return;
+          const bars = toCandles(res.bars);
+          if (step === "rebase") {
+            generation.current += 1;
+            candlesRef.current = bars;
+            setCandles(bars);
+            setPageToken(res.nextPageToken);
+          } else {
+            const merged = mergeCandles(candlesRef.current, bars);
+            candlesRef.current = merged;
+            setCandles(merged);
+          }
+        } catch {
+          // The bar's candle comes with the next one; the stream itself carries on.
+        }
+        setLive({ prediction: m.prediction, signal: m.signal, barTime: timestampDate(m.barTime), close: m.close });
+      });
+    },
+    [symbol, timeframe],
+  );
+  const stream = useLiveStream(symbol, timeframe, following && liveCapable && Boolean(symbol), onMessage);
+  useTick(stream.kind === "reconnecting");
+
+  // ---- predictions and signal ----
+  const predict = useQuery({
+    queryKey: ["market", "predict", symbol],
+    queryFn: () => predictionClient.predict({ symbol, horizon: "all" }),
+    enabled: Boolean(symbol),
+    staleTime: 60_000,
+    retry: false,
+  });
+  const signalQuery = useQuery({
+    queryKey: ["market", "signal", symbol, timeframe],
+    queryFn: () => predictionClient.getSignals({ symbol, timeframe }),
+    enabled: Boolean(symbol) && liveCapable,
+    staleTime: 60_000,
+    retry: false,
+  });
+  const predictions = useMemo(() => {
+    const byHorizon = new Map<string, HorizonPrediction>();
+    for (const p of predict.data?.predictions ?? []) byHorizon.set(p.horizon, p);
+    if (live.prediction) byHorizon.set(live.prediction.horizon, live.prediction);
+    return [...byHorizon.values()];
+  }, [predict.data, live.prediction]);
+  const [hiddenBands, setHiddenBands] = useState<string[]>([]);
+  const allBands = useMemo(
+    () => predictions.map((p) => predictionBand(p, timeframe)).filter((b): b is Band => b !== null),
+    [predictions, timeframe],
+  );
+  const bands = useMemo(
+    () => bandsInView(allBands, candles).filter((b) => !hiddenBands.includes(b.horizon)),
+    [allBands, candles, hiddenBands],
+  );
+  const signal = live.signal ?? signalQuery.data?.signal;
+  const priceLines = useMemo(() => signalPriceLines(signal), [signal]);
+
+  // ---- indicators ----
+  const catalogue = useQuery({
+    queryKey: ["market", "indicator-catalogue"],
+    queryFn: () => indicatorClient.listIndicators({}),
+    staleTime: Infinity,
+  });
+  const [specs, setSpecs] = useState<string[]>([]);
+  const last = candles[candles.length - 1];
+  const indicatorBars = Math.min(candles.length, MAX_INDICATOR_BARS);
+  const indicators = useQuery({
+    queryKey: ["market", "indicators", symbol, timeframe, specs, last?.time, indicatorBars],
+    queryFn: () =>
+      indicatorClient.getIndicators({
+        symbol,
+        timeframe,
+        indicators: specs,
+        limit: indicatorBars,
+        end: last ? rfc3339(last.time + 1) : "",
+      }),
+    enabled: Boolean(symbol) && specs.length > 0 && candles.length > 0,
+    placeholderData: keepPreviousData,
+    staleTime: Infinity,
+  });
+  const layout = useMemo(() => {
+    if (!indicators.data || specs.length === 0) return { overlays: [], panes: [] };
+    return indicatorLayout(indicators.data.times, indicators.data.indicators, candles.map((c) => c.close));
+  }, [indicators.data, specs, candles]);
+
+  const lastClose = live.close ?? last?.close;
+  const chartLabel = `${symbol} ${timeframe} candlestick chart, ${candles.length} bars${last ? `, last close ${formatPrice(last.close, decimals)}` : ""}`;
+
+  return (
+    <div className="page market-page">
+      <PageHeader title="Market" lead="Prices, indicators, predicted ranges and the current signal, live." />
+      <form className="filters market-controls" aria-label="Chart settings" onSubmit={(e) => e.preventDefault()}>
+        <SelectField
+          label="Symbol"
+          name="symbol"
+          value={symbol}
+          onChange={(v) => setSearch({ symbol: v, tf: timeframe })}
+          options={list.map((s) => ({ value: s.info?.symbol ?? "", label: `${s.info?.symbol ?? ""}${s.info?.name ? ` — ${s.info.name}` : ""}` }))}
+        />
+        <fieldset className="segmented" data-testid="timeframes">
+          <legend>Timeframe</legend>
+          {frames.map((tf) => (
+            <label key={tf} className={tf === timeframe ? "selected" : undefined}>
+              <input type="radio" name="timeframe" value={tf} checked={tf === timeframe} onChange={() => setSearch({ tf })} />
+              {tf}
+            </label>
+          ))}
+        </fieldset>
+        <div className="field field-check">
+          <label>
+            <input
+              type="checkbox"
+              checked={following && liveCapable}
+              disabled={!liveCapable}
+              onChange={(e) => setFollowing(e.target.checked)}
+              className="field-check-input"
+              data-testid="follow-live"
+            />{" "}
+            Follow the live stream
+          </label>
+          {!liveCapable && <p className="field-hint">Live predictions come on 5m, 15m and 1h.</p>}
+        </div>
+      </form>
+      {symbols.isError && <Alert>{errorText(symbols.error)}</Alert>}
+      {symbols.data && list.length === 0 && <Alert tone="info">No market data is stored yet. An admin can import bars.</Alert>}
+
+      <section className="card chart-card" aria-labelledby="chart-title">
+        <div className="card-header">
+          <h2 id="chart-title">
+            {symbol || "–"} · {timeframe}
+            {lastClose !== undefined && <span className="muted"> · {formatPrice(lastClose, decimals)}</span>}
+          </h2>
+          <p className={`stream-state stream-${stream.kind}`} role="status" data-testid="stream-state" data-state={stream.kind}>
+            <span className="stream-dot" aria-hidden="true" /> {streamStateLabel(stream)}
+          </p>
+        </div>
+        {history.isPending && symbol && <Loading label="Loading bars…" />}
+        {history.isError && <Alert testId="history-error">{errorText(history.error)}</Alert>}
+        <PriceChart
+          candles={candles}
+          overlays={layout.overlays}
+          panes={layout.panes}
+          bands={bands}
+          priceLines={priceLines}
+          decimals={decimals}
+          onNearStart={() => void loadOlder()}
+          label={chartLabel}
+        />
+        <div className="chart-footer">
+          <p className="muted" data-testid="bar-count">
+            {candles.length} bars
+            {candles[0] && ` from ${formatDateTime(new Date(candles[0].time * 1000))}`}
+            {last && ` to ${formatDateTime(new Date(last.time * 1000))}`}
+            {live.barTime && ` · live bar ${formatDateTime(live.barTime)}`}
+          </p>
+          <Button variant="secondary" onClick={() => void loadOlder()} disabled={!pageToken} busy={olderBusy} data-testid="load-older">
+            {pageToken ? "Load older bars" : "No older bars"}
+          </Button>
+        </div>
+        {olderError && <Alert>{olderError}</Alert>}
+        {indicators.isError && <Alert>{errorText(indicators.error)}</Alert>}
+      </section>
+
+      <div className="cards">
+        <Card title="Signal" id="signal-card">
+          {!liveCapable && <p className="muted">Signals are computed on 5m, 15m and 1h bars.</p>}
+          {liveCapable && signalQuery.isPending && !live.signal && <Loading />}
+          {signalQuery.isError && !live.signal && <Alert testId="signal-error">{errorText(signalQuery.error)}</Alert>}
+          {signal && <SignalDetails signal={signal} decimals={decimals} />}
+        </Card>
+
+        <Card title="Predicted ranges" id="predictions-card">
+          {predict.isPending && <Loading />}
+          {predict.isError && <Alert testId="predict-error">{errorText(predict.error)}</Alert>}
+          {predictions.length > 0 && (
+            <div className="table-scroll" role="region" aria-label="Predicted ranges" tabIndex={0}>
+              <table className="table" data-testid="predictions-table">
+                <caption className="visually-hidden">Predicted high and low of each horizon</caption>
+                <thead>
+                  <tr>
+                    <th scope="col">Horizon</th>
+                    <th scope="col" className="num">High</th>
+                    <th scope="col" className="num">Low</th>
+                    <th scope="col" className="num">Long TP first</th>
+                    <th scope="col">On chart</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {predictions.map((p) => (
+                    <tr key={p.horizon} data-testid="prediction-row">
+                      <th scope="row">
+                        {p.horizon}
+                        <span className="muted"> · {p.lookaheadBars} × {p.timeframe}</span>
+                        <br />
+                        <span className="muted small">as of {formatDateTime(timestampDate(p.asOf))}{p.rangeSource === "baseline" ? " · baseline" : ""}</span>
+                      </th>
+                      <td className="num">
+                        {formatPrice(p.predictedHigh, decimals)}
+                        <br />
+                        <span className="muted small">{formatSignedPct(p.predictedHighPct)}</span>
+                      </td>
+                      <td className="num">
+                        {formatPrice(p.predictedLow, decimals)}
+                        <br />
+                        <span className="muted small">{formatSignedPct(p.predictedLowPct)}</span>
+                      </td>
+                      <td className="num">{formatPercent(p.tpProbability, 0)}</td>
+                      <td>
+                        <label>
+                          <input
+                            type="checkbox"
+                            checked={!hiddenBands.includes(p.horizon)}
+                            onChange={(e) =>
+                              setHiddenBands((h) => (e.target.checked ? h.filter((x) => x !== p.horizon) : [...h, p.horizon]))
+                            }
+                          />
+                          <span className="visually-hidden"> Show the {p.horizon} band</span>
+                        </label>
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          )}
+          {predict.data && predict.data.skipped.length > 0 && (
+            <ul className="muted small">
+              {predict.data.skipped.map((s) => (
+                <li key={s}>{s}</li>
+              ))}
+            </ul>
+          )}
+          {signal && <p className="visually-hidden">Current signal {actionName(signal.action)}</p>}
+        </Card>
+
+        <Card title="Indicators" id="indicators-card">
+          {catalogue.isPending && <Loading />}
+          {catalogue.isError && <Alert>{errorText(catalogue.error)}</Alert>}
+          {catalogue.data && <IndicatorPicker catalogue={catalogue.data.indicators} chosen={specs} onChange={setSpecs} />}
+        </Card>
+      </div>
+    </div>
+  );
+}

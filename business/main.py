@@ -6,6 +6,10 @@ import asyncio
 import logging
 
 from business.config import BusinessSettings
+from business.education.handlers.authoring import AuthoringHandlers
+from business.education.handlers.catalog import CatalogHandlers
+from business.education.handlers.learning import CertificateHandlers, LearningHandlers
+from business.education.wiring import build_education, load_starter_catalogue
 from business.identity.handlers.admin import AdminHandlers
 from business.identity.handlers.auth import AuthHandlers
 from business.identity.handlers.users import UserHandlers
@@ -17,6 +21,16 @@ from business.status.handlers import StatusHandlers
 from service_runtime.contracts import platform_services
 from service_runtime.metrics import CallStats
 from service_runtime.server import ServiceHost, run_service
+from trading.education.v1 import (
+    authoring_service_pb2,
+    authoring_service_pb2_grpc,
+    catalog_service_pb2,
+    catalog_service_pb2_grpc,
+    certificate_service_pb2,
+    certificate_service_pb2_grpc,
+    learning_service_pb2,
+    learning_service_pb2_grpc,
+)
 from trading.identity.v1 import (
     auth_service_pb2,
     auth_service_pb2_grpc,
@@ -34,6 +48,10 @@ SERVICE_NAMES = [
     auth_service_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name,
     user_service_pb2.DESCRIPTOR.services_by_name["UserService"].full_name,
     user_admin_service_pb2.DESCRIPTOR.services_by_name["UserAdminService"].full_name,
+    catalog_service_pb2.DESCRIPTOR.services_by_name["CatalogService"].full_name,
+    authoring_service_pb2.DESCRIPTOR.services_by_name["AuthoringService"].full_name,
+    learning_service_pb2.DESCRIPTOR.services_by_name["LearningService"].full_name,
+    certificate_service_pb2.DESCRIPTOR.services_by_name["CertificateService"].full_name,
 ]
 
 
@@ -45,6 +63,9 @@ def build_host(settings: BusinessSettings) -> ServiceHost:
     revocations = settings.revocations()
     identity = build_identity(settings, store, revocations)
     auth, users, admin = AuthHandlers(identity), UserHandlers(identity), AdminHandlers(identity)
+    education = build_education(store)
+    catalog, authoring = CatalogHandlers(education), AuthoringHandlers(education)
+    learning, certificates = LearningHandlers(education), CertificateHandlers(education)
 
     async def close() -> None:
         await identity.close()
@@ -63,6 +84,14 @@ def build_host(settings: BusinessSettings) -> ServiceHost:
             lambda server: auth_service_pb2_grpc.add_AuthServiceServicer_to_server(auth, server),
             lambda server: user_service_pb2_grpc.add_UserServiceServicer_to_server(users, server),
             lambda server: user_admin_service_pb2_grpc.add_UserAdminServiceServicer_to_server(admin, server),
+            lambda server: catalog_service_pb2_grpc.add_CatalogServiceServicer_to_server(catalog, server),
+            lambda server: authoring_service_pb2_grpc.add_AuthoringServiceServicer_to_server(
+                authoring, server
+            ),
+            lambda server: learning_service_pb2_grpc.add_LearningServiceServicer_to_server(learning, server),
+            lambda server: certificate_service_pb2_grpc.add_CertificateServiceServicer_to_server(
+                certificates, server
+            ),
         ],
         stats=CallStats("business"),
         grace_s=settings.shutdown_grace_s,
@@ -82,6 +111,8 @@ def main() -> None:
             # Alembic is synchronous; keep the event loop free while it runs.
             await asyncio.to_thread(migrate, settings.database_url)
             log.info("migrations applied")
+        # The starter courses, loaded once (idempotent: a course whose slug exists is left alone).
+        await asyncio.to_thread(load_starter_catalogue, settings.database_url)
 
     run_service("business", settings, lambda: build_host(settings), before_start=migrate_first)
 

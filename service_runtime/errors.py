@@ -53,6 +53,16 @@ class FailedPrecondition(DomainError):
     pass
 
 
+class Aborted(DomainError):
+    """A concurrent change won (optimistic concurrency): the caller should reload and retry.
+    `metadata` (for example the current revision) goes to the caller as google.rpc.ErrorInfo."""
+
+    def __init__(self, message: str, *, reason: str, metadata: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.metadata = metadata or {}
+
+
 class TooManyAttempts(DomainError):
     """Too many failed attempts (or requests); the caller may try again after `retry_after_s`."""
 

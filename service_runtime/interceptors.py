@@ -181,6 +181,7 @@ _STATUS_OF: dict[type[errors.DomainError], int] = {
     errors.PermissionDenied: code_pb2.PERMISSION_DENIED,
     errors.Unauthenticated: code_pb2.UNAUTHENTICATED,
     errors.FailedPrecondition: code_pb2.FAILED_PRECONDITION,
+    errors.Aborted: code_pb2.ABORTED,
     errors.DependencyUnavailable: code_pb2.UNAVAILABLE,
     errors.TooManyAttempts: code_pb2.RESOURCE_EXHAUSTED,
 }
@@ -199,6 +200,11 @@ def to_status(error: errors.DomainError) -> status_pb2.Status:
         )
         detail = any_pb2.Any()
         detail.Pack(bad_request)
+        status.details.append(detail)
+    if isinstance(error, errors.Aborted):
+        info = error_details_pb2.ErrorInfo(reason=error.reason, domain="trading", metadata=error.metadata)
+        detail = any_pb2.Any()
+        detail.Pack(info)
         status.details.append(detail)
     if isinstance(error, errors.TooManyAttempts):
         retry = error_details_pb2.RetryInfo()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from business.identity.domain.entities import INSTRUCTOR, USER
 from business.identity.domain.ports import TokenSigner
 from service_runtime.token_claims import access_claims
 
@@ -15,10 +16,16 @@ class AccessTokenIssuer:
         self.audience = audience
         self.ttl_s = ttl_s
 
+    @staticmethod
+    def roles(role: str) -> list[str]:
+        """The token's roles for an account's role: an instructor is also a user (its own
+        account, learning), so RPCs open to users stay open to instructors."""
+        return [INSTRUCTOR, USER] if role == INSTRUCTOR else [role]
+
     def claims(self, *, user_id: str, role: str, plan: str, session_id: str, now: float) -> dict[str, Any]:
         return access_claims(
             subject=user_id,
-            roles=[role],
+            roles=self.roles(role),
             plan=plan,
             issuer=self.issuer,
             audience=self.audience,

@@ -13,12 +13,21 @@ from business.audit.domain import AuditEvent, AuditQuery, Client
 from business.identity.domain import paging
 from business.identity.domain.accounts import Account, account_of
 from business.identity.domain.context import ADMIN_CLI, Identity
-from business.identity.domain.entities import ACTIVE, ADMIN, PROFILE_FIELDS, SUSPENDED, USER, User
+from business.identity.domain.entities import (
+    ACTIVE,
+    ADMIN,
+    INSTRUCTOR,
+    PLANS,
+    PROFILE_FIELDS,
+    SUSPENDED,
+    USER,
+    User,
+)
 from business.identity.domain.ports import IdentityUnitOfWork
 from business.identity.domain.validation import require_text
 from service_runtime.errors import FailedPrecondition, InvalidArgument, NotFound
 
-ROLES = frozenset({USER, ADMIN})
+ROLES = frozenset({USER, ADMIN, INSTRUCTOR})
 LAST_ADMIN = "the platform needs at least one active admin"
 T = TypeVar("T")
 
@@ -85,7 +94,7 @@ def _target(uow: IdentityUnitOfWork, user_id: str) -> User:
 async def set_role(identity: Identity, actor_id: str, user_id: str, role: str, client: Client) -> Account:
     user_id = require_text(user_id, "user_id", 36)
     if role not in ROLES:
-        raise InvalidArgument.field("role", "must be ROLE_USER or ROLE_ADMIN")
+        raise InvalidArgument.field("role", "must be ROLE_USER, ROLE_ADMIN or ROLE_INSTRUCTOR")
 
     def work(uow: IdentityUnitOfWork) -> tuple[Account, bool]:
         user = _target(uow, user_id)
@@ -112,6 +121,39 @@ async def set_role(identity: Identity, actor_id: str, user_id: str, role: str, c
     account, changed = await identity.transactions.run(work)
     if changed:
         # Tokens carry the role: those issued before the change must not keep the old one.
+        await identity.revocations.revoke_subject(user_id)
+    return account
+
+
+async def set_plan(identity: Identity, actor_id: str, user_id: str, plan: str, client: Client) -> Account:
+    """Until billing changes plans, an admin does (audited); tokens issued before carry the old
+    plan, so they are revoked when it changes."""
+    user_id = require_text(user_id, "user_id", 36)
+    if plan not in PLANS:
+        raise InvalidArgument.field("plan", f"must be one of {', '.join(PLANS)}")
+
+    def work(uow: IdentityUnitOfWork) -> tuple[Account, bool]:
+        user = _target(uow, user_id)
+        before = audit.snapshot(user, ("plan",))
+        changed = user.plan != plan
+        if changed:
+            user.plan = plan
+            user.updated_at = identity.now()
+            uow.users.save(user)
+        identity.record(
+            uow,
+            "admin.user.plan_changed",
+            client,
+            actor_id=actor_id,
+            subject_id=user.id,
+            before=before,
+            after={"plan": plan},
+            detail={"changed": changed},
+        )
+        return account_of(uow, user), changed
+
+    account, changed = await identity.transactions.run(work)
+    if changed:
         await identity.revocations.revoke_subject(user_id)
     return account
 

@@ -48,6 +48,12 @@ class AdminHandlers(pb_grpc.UserAdminServiceServicer):
         )
         return pb.SetUserRoleResponse(user=messages.user(account))
 
+    async def SetUserPlan(self, request: pb.SetUserPlanRequest, context: Context) -> pb.SetUserPlanResponse:
+        account = await admin.set_plan(
+            self.identity, current_caller().subject, request.user_id, request.plan, client_of(context)
+        )
+        return pb.SetUserPlanResponse(user=messages.user(account))
+
     async def SuspendUser(self, request: pb.SuspendUserRequest, context: Context) -> pb.SuspendUserResponse:
         account = await admin.suspend_user(
             self.identity,

@@ -8,7 +8,7 @@ from google.protobuf.struct_pb2 import Struct
 
 from business.audit.domain import AuditEvent
 from business.identity.domain.accounts import Account
-from business.identity.domain.entities import ACTIVE, ADMIN, SUSPENDED, USER, SignInSession
+from business.identity.domain.entities import ACTIVE, ADMIN, INSTRUCTOR, SUSPENDED, USER, SignInSession
 from business.identity.domain.second_factor import Factor
 from business.identity.domain.sessions import Challenge, SignInResult, TokenPair
 from service_runtime.timestamps import to_timestamp
@@ -17,14 +17,18 @@ from trading.identity.v1 import identity_pb2 as pb
 from trading.identity.v1 import user_admin_service_pb2 as admin_pb
 from trading.identity.v1 import user_service_pb2 as user_pb
 
-ROLE_TO_PB = {USER: pb.ROLE_USER, ADMIN: pb.ROLE_ADMIN}
-ROLE_FROM_PB = {pb.ROLE_USER: USER, pb.ROLE_ADMIN: ADMIN}
+ROLE_TO_PB = {USER: pb.ROLE_USER, ADMIN: pb.ROLE_ADMIN, INSTRUCTOR: pb.ROLE_INSTRUCTOR}
+ROLE_FROM_PB = {v: k for k, v in ROLE_TO_PB.items()}
 STATUS_TO_PB = {ACTIVE: pb.USER_STATUS_ACTIVE, SUSPENDED: pb.USER_STATUS_SUSPENDED}
 STATUS_FROM_PB = {pb.USER_STATUS_ACTIVE: ACTIVE, pb.USER_STATUS_SUSPENDED: SUSPENDED}
 _FACTOR_KINDS = {"totp_code": "totp", "backup_code": "backup_code"}
 
 
-def factor(request: auth_pb.VerifySecondFactorRequest | user_pb.DisableTotpRequest) -> Factor:
+def factor(
+    request: auth_pb.VerifySecondFactorRequest
+    | user_pb.DisableTotpRequest
+    | user_pb.RegenerateBackupCodesRequest,
+) -> Factor:
     """The second factor of the request's `factor` oneof; InvalidArgument names the field when
     there is none."""
     kind = request.WhichOneof("factor")
@@ -48,6 +52,7 @@ def user(account: Account) -> pb.User:
         created_at=to_timestamp(u.created_at),
         last_login_at=to_timestamp(u.last_login_at) if u.last_login_at else None,
         linked_providers=account.linked_providers,
+        backup_codes_remaining=account.backup_codes_remaining,
     )
 
 

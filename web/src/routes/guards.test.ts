@@ -57,7 +57,7 @@ describe("navigation", () => {
   const labels = (s: GuardSession) => visible(NAV_ITEMS, s).map((i) => i.label);
   it("shows only what the roles allow", () => {
     expect(labels(out)).toEqual(["Status"]);
-    expect(labels(user)).toEqual(["Status", "Market", "Account"]);
-    expect(labels(admin)).toEqual(["Status", "Market", "Account", "Users", "Audit log"]);
+    expect(labels(user)).toEqual(["Status", "Market", "Backtests", "Models", "Account"]);
+    expect(labels(admin)).toEqual(["Status", "Market", "Backtests", "Models", "Account", "Users", "Audit log"]);
   });
 });

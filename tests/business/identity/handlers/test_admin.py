@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
+
 import grpc
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from business.identity.domain.context import Identity
+from service_runtime.caller import Caller
 from tests.business.identity.conftest import new_email
 from tests.business.identity.helpers import signed_in
 from tests.support.in_process import TestCallers, violated_fields
@@ -57,3 +60,41 @@ async def test_an_admin_lists_users_and_their_audit_trail(
         pb.ListAuditEventsRequest(subject_id=user.id, since=login_time), metadata=admin
     )
     assert [e.action for e in later.events] == ["auth.login.succeeded"]
+
+
+async def test_an_admin_sets_a_plan_and_the_instructor_role(
+    channel: grpc.aio.Channel, callers: TestCallers, identity: Identity
+) -> None:
+    user, _ = await signed_in(identity, new_email())
+    admin = callers.metadata(subject="boss", roles=("admin",))
+    stub = pb_grpc.UserAdminServiceStub(channel)
+    upgraded = await stub.SetUserPlan(pb.SetUserPlanRequest(user_id=user.id, plan="pro"), metadata=admin)
+    assert upgraded.user.plan == "pro"
+    # Tokens issued before carry the old plan: they are revoked.
+    before = Caller(subject=user.id, roles=frozenset({"user"}), plan="free", issued_at=time.time() - 1)
+    assert await identity.revocations.is_revoked(before)
+    with pytest.raises(grpc.aio.AioRpcError) as bad_plan:
+        await stub.SetUserPlan(pb.SetUserPlanRequest(user_id=user.id, plan="platinum"), metadata=admin)
+    assert violated_fields(bad_plan.value) == ["plan"]
+    with pytest.raises(grpc.aio.AioRpcError) as not_admin:
+        await stub.SetUserPlan(
+            pb.SetUserPlanRequest(user_id=user.id, plan="pro"), metadata=callers.metadata(roles=("user",))
+        )
+    assert not_admin.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+    promoted = await stub.SetUserRole(
+        pb.SetUserRoleRequest(user_id=user.id, role=identity_pb2.ROLE_INSTRUCTOR), metadata=admin
+    )
+    assert promoted.user.role == identity_pb2.ROLE_INSTRUCTOR
+    # An instructor's token also says "user": the RPCs open to users stay open to them.
+    claims = identity.tokens.claims(user_id=user.id, role="instructor", plan="pro", session_id="s", now=0)
+    assert claims["roles"] == ["instructor", "user"]
+
+    events = await stub.ListAuditEvents(
+        pb.ListAuditEventsRequest(subject_id=user.id, action="admin.user.*"), metadata=admin
+    )
+    changes = [(e.action, dict(e.before), dict(e.after)) for e in reversed(events.events)]
+    assert changes == [
+        ("admin.user.plan_changed", {"plan": "free"}, {"plan": "pro"}),
+        ("admin.user.role_changed", {"role": "user"}, {"role": "instructor"}),
+    ]

@@ -132,6 +132,53 @@ class SetUserRoleResponse(_message.Message):
 Global___SetUserRoleResponse: _TypeAlias = SetUserRoleResponse  # noqa: Y015
 
 @_typing.final
+class SetUserPlanRequest(_message.Message):
+    """SetUserPlanRequest names the account and its new plan."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USER_ID_FIELD_NUMBER: _builtins.int
+    PLAN_FIELD_NUMBER: _builtins.int
+    user_id: _builtins.str
+    plan: _builtins.str
+    """"free" or "pro"."""
+    def __init__(
+        self,
+        *,
+        user_id: _builtins.str = ...,
+        plan: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["plan", b"plan", "user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetUserPlanRequest: _TypeAlias = SetUserPlanRequest  # noqa: Y015
+
+@_typing.final
+class SetUserPlanResponse(_message.Message):
+    """SetUserPlanResponse holds the account after the change."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def user(self) -> _identity_pb2.User: ...
+    def __init__(
+        self,
+        *,
+        user: _identity_pb2.User | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["user", b"user"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["user", b"user"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetUserPlanResponse: _TypeAlias = SetUserPlanResponse  # noqa: Y015
+
+@_typing.final
 class SuspendUserRequest(_message.Message):
     """SuspendUserRequest suspends or reinstates an account."""
 

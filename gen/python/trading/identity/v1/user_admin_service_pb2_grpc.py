@@ -51,6 +51,11 @@ class UserAdminServiceStub:
                 request_serializer=trading_dot_identity_dot_v1_dot_user__admin__service__pb2.SuspendUserRequest.SerializeToString,
                 response_deserializer=trading_dot_identity_dot_v1_dot_user__admin__service__pb2.SuspendUserResponse.FromString,
                 _registered_method=True)
+        self.SetUserPlan = channel.unary_unary(
+                '/trading.identity.v1.UserAdminService/SetUserPlan',
+                request_serializer=trading_dot_identity_dot_v1_dot_user__admin__service__pb2.SetUserPlanRequest.SerializeToString,
+                response_deserializer=trading_dot_identity_dot_v1_dot_user__admin__service__pb2.SetUserPlanResponse.FromString,
+                _registered_method=True)
         self.ListAuditEvents = channel.unary_unary(
                 '/trading.identity.v1.UserAdminService/ListAuditEvents',
                 request_serializer=trading_dot_identity_dot_v1_dot_user__admin__service__pb2.ListAuditEventsRequest.SerializeToString,
@@ -85,6 +90,13 @@ class UserAdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetUserPlan(self, request, context):
+        """SetUserPlan changes an account's plan ("free" or "pro") until billing does; audited.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListAuditEvents(self, request, context):
         """ListAuditEvents pages through the audit log, newest first, with optional filters.
         """
@@ -109,6 +121,11 @@ def add_UserAdminServiceServicer_to_server(servicer, server):
                     servicer.SuspendUser,
                     request_deserializer=trading_dot_identity_dot_v1_dot_user__admin__service__pb2.SuspendUserRequest.FromString,
                     response_serializer=trading_dot_identity_dot_v1_dot_user__admin__service__pb2.SuspendUserResponse.SerializeToString,
+            ),
+            'SetUserPlan': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetUserPlan,
+                    request_deserializer=trading_dot_identity_dot_v1_dot_user__admin__service__pb2.SetUserPlanRequest.FromString,
+                    response_serializer=trading_dot_identity_dot_v1_dot_user__admin__service__pb2.SetUserPlanResponse.SerializeToString,
             ),
             'ListAuditEvents': grpc.unary_unary_rpc_method_handler(
                     servicer.ListAuditEvents,
@@ -199,6 +216,33 @@ class UserAdminService:
             '/trading.identity.v1.UserAdminService/SuspendUser',
             trading_dot_identity_dot_v1_dot_user__admin__service__pb2.SuspendUserRequest.SerializeToString,
             trading_dot_identity_dot_v1_dot_user__admin__service__pb2.SuspendUserResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetUserPlan(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/trading.identity.v1.UserAdminService/SetUserPlan',
+            trading_dot_identity_dot_v1_dot_user__admin__service__pb2.SetUserPlanRequest.SerializeToString,
+            trading_dot_identity_dot_v1_dot_user__admin__service__pb2.SetUserPlanResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -43,6 +43,8 @@ class UserAdminServiceStub:
     """SuspendUser suspends (or, with suspended=false, reinstates) an account. A suspended user's
     sessions end and its access tokens are rejected. The last active admin cannot be suspended.
     """
+    SetUserPlan: _grpc.UnaryUnaryMultiCallable[_user_admin_service_pb2.SetUserPlanRequest, _user_admin_service_pb2.SetUserPlanResponse]
+    """SetUserPlan changes an account's plan ("free" or "pro") until billing does; audited."""
     ListAuditEvents: _grpc.UnaryUnaryMultiCallable[_user_admin_service_pb2.ListAuditEventsRequest, _user_admin_service_pb2.ListAuditEventsResponse]
     """ListAuditEvents pages through the audit log, newest first, with optional filters."""
 
@@ -61,6 +63,8 @@ class UserAdminServiceAsyncStub(UserAdminServiceStub):
     """SuspendUser suspends (or, with suspended=false, reinstates) an account. A suspended user's
     sessions end and its access tokens are rejected. The last active admin cannot be suspended.
     """
+    SetUserPlan: _aio.UnaryUnaryMultiCallable[_user_admin_service_pb2.SetUserPlanRequest, _user_admin_service_pb2.SetUserPlanResponse]  # type: ignore[assignment]
+    """SetUserPlan changes an account's plan ("free" or "pro") until billing does; audited."""
     ListAuditEvents: _aio.UnaryUnaryMultiCallable[_user_admin_service_pb2.ListAuditEventsRequest, _user_admin_service_pb2.ListAuditEventsResponse]  # type: ignore[assignment]
     """ListAuditEvents pages through the audit log, newest first, with optional filters."""
 
@@ -94,6 +98,14 @@ class UserAdminServiceServicer(metaclass=_abc_1.ABCMeta):
         """SuspendUser suspends (or, with suspended=false, reinstates) an account. A suspended user's
         sessions end and its access tokens are rejected. The last active admin cannot be suspended.
         """
+
+    @_abc_1.abstractmethod
+    def SetUserPlan(
+        self,
+        request: _user_admin_service_pb2.SetUserPlanRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_user_admin_service_pb2.SetUserPlanResponse, _abc.Awaitable[_user_admin_service_pb2.SetUserPlanResponse]]:
+        """SetUserPlan changes an account's plan ("free" or "pro") until billing does; audited."""
 
     @_abc_1.abstractmethod
     def ListAuditEvents(

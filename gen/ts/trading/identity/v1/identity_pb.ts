@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file trading/identity/v1/identity.proto.
  */
 export const file_trading_identity_v1_identity: GenFile = /*@__PURE__*/
-  fileDesc("CiJ0cmFkaW5nL2lkZW50aXR5L3YxL2lkZW50aXR5LnByb3RvEhN0cmFkaW5nLmlkZW50aXR5LnYxIvgCCgRVc2VyEgoKAmlkGAEgASgJEg0KBWVtYWlsGAIgASgJEhYKDmVtYWlsX3ZlcmlmaWVkGAMgASgIEhQKDGRpc3BsYXlfbmFtZRgEIAEoCRIUCgxwaG9uZV9udW1iZXIYBSABKAkSFgoOcGhvbmVfdmVyaWZpZWQYBiABKAgSJwoEcm9sZRgHIAEoDjIZLnRyYWRpbmcuaWRlbnRpdHkudjEuUm9sZRIvCgZzdGF0dXMYCCABKA4yHy50cmFkaW5nLmlkZW50aXR5LnYxLlVzZXJTdGF0dXMSDAoEcGxhbhgJIAEoCRIUCgx0b3RwX2VuYWJsZWQYCiABKAgSLgoKY3JlYXRlZF9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMQoNbGFzdF9sb2dpbl9hdBgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGAoQbGlua2VkX3Byb3ZpZGVycxgNIAMoCSKQAQoJVG9rZW5QYWlyEhQKDGFjY2Vzc190b2tlbhgBIAEoCRISCgp0b2tlbl90eXBlGAIgASgJEhIKCmV4cGlyZXNfaW4YAyABKAUSFQoNcmVmcmVzaF90b2tlbhgEIAEoCRIaChJyZWZyZXNoX2V4cGlyZXNfaW4YBSABKAUSEgoKc2Vzc2lvbl9pZBgGIAEoCSJVChVTZWNvbmRGYWN0b3JDaGFsbGVuZ2USFwoPY2hhbGxlbmdlX3Rva2VuGAEgASgJEhIKCmV4cGlyZXNfaW4YAiABKAUSDwoHbWV0aG9kcxgDIAMoCSo7CgRSb2xlEhQKEFJPTEVfVU5TUEVDSUZJRUQQABINCglST0xFX1VTRVIQARIOCgpST0xFX0FETUlOEAIqXAoKVXNlclN0YXR1cxIbChdVU0VSX1NUQVRVU19VTlNQRUNJRklFRBAAEhYKElVTRVJfU1RBVFVTX0FDVElWRRABEhkKFVVTRVJfU1RBVFVTX1NVU1BFTkRFRBACYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("CiJ0cmFkaW5nL2lkZW50aXR5L3YxL2lkZW50aXR5LnByb3RvEhN0cmFkaW5nLmlkZW50aXR5LnYxIpgDCgRVc2VyEgoKAmlkGAEgASgJEg0KBWVtYWlsGAIgASgJEhYKDmVtYWlsX3ZlcmlmaWVkGAMgASgIEhQKDGRpc3BsYXlfbmFtZRgEIAEoCRIUCgxwaG9uZV9udW1iZXIYBSABKAkSFgoOcGhvbmVfdmVyaWZpZWQYBiABKAgSJwoEcm9sZRgHIAEoDjIZLnRyYWRpbmcuaWRlbnRpdHkudjEuUm9sZRIvCgZzdGF0dXMYCCABKA4yHy50cmFkaW5nLmlkZW50aXR5LnYxLlVzZXJTdGF0dXMSDAoEcGxhbhgJIAEoCRIUCgx0b3RwX2VuYWJsZWQYCiABKAgSLgoKY3JlYXRlZF9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMQoNbGFzdF9sb2dpbl9hdBgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGAoQbGlua2VkX3Byb3ZpZGVycxgNIAMoCRIeChZiYWNrdXBfY29kZXNfcmVtYWluaW5nGA4gASgFIpABCglUb2tlblBhaXISFAoMYWNjZXNzX3Rva2VuGAEgASgJEhIKCnRva2VuX3R5cGUYAiABKAkSEgoKZXhwaXJlc19pbhgDIAEoBRIVCg1yZWZyZXNoX3Rva2VuGAQgASgJEhoKEnJlZnJlc2hfZXhwaXJlc19pbhgFIAEoBRISCgpzZXNzaW9uX2lkGAYgASgJIlUKFVNlY29uZEZhY3RvckNoYWxsZW5nZRIXCg9jaGFsbGVuZ2VfdG9rZW4YASABKAkSEgoKZXhwaXJlc19pbhgCIAEoBRIPCgdtZXRob2RzGAMgAygJKlAKBFJvbGUSFAoQUk9MRV9VTlNQRUNJRklFRBAAEg0KCVJPTEVfVVNFUhABEg4KClJPTEVfQURNSU4QAhITCg9ST0xFX0lOU1RSVUNUT1IQAypcCgpVc2VyU3RhdHVzEhsKF1VTRVJfU1RBVFVTX1VOU1BFQ0lGSUVEEAASFgoSVVNFUl9TVEFUVVNfQUNUSVZFEAESGQoVVVNFUl9TVEFUVVNfU1VTUEVOREVEEAJiBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * User is an account as its owner and admins see it. Secrets never appear here.
@@ -94,6 +94,14 @@ export type User = Message<"trading.identity.v1.User"> & {
    * @generated from field: repeated string linked_providers = 13;
    */
   linkedProviders: string[];
+
+  /**
+   * Unused backup codes left while 2FA is on (0 when it is off). Shown to the account's owner;
+   * admin listings leave it 0.
+   *
+   * @generated from field: int32 backup_codes_remaining = 14;
+   */
+  backupCodesRemaining: number;
 };
 
 /**
@@ -214,6 +222,13 @@ export enum Role {
    * @generated from enum value: ROLE_ADMIN = 2;
    */
   ADMIN = 2,
+
+  /**
+   * Writes courses: edits the courses they teach (and learns like a user).
+   *
+   * @generated from enum value: ROLE_INSTRUCTOR = 3;
+   */
+  INSTRUCTOR = 3,
 }
 
 /**

@@ -16,7 +16,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file trading/identity/v1/user_admin_service.proto.
  */
 export const file_trading_identity_v1_user_admin_service: GenFile = /*@__PURE__*/
-  fileDesc("Cix0cmFkaW5nL2lkZW50aXR5L3YxL3VzZXJfYWRtaW5fc2VydmljZS5wcm90bxITdHJhZGluZy5pZGVudGl0eS52MSKiAQoQTGlzdFVzZXJzUmVxdWVzdBINCgVxdWVyeRgBIAEoCRInCgRyb2xlGAIgASgOMhkudHJhZGluZy5pZGVudGl0eS52MS5Sb2xlEi8KBnN0YXR1cxgDIAEoDjIfLnRyYWRpbmcuaWRlbnRpdHkudjEuVXNlclN0YXR1cxIRCglwYWdlX3NpemUYBCABKAUSEgoKcGFnZV90b2tlbhgFIAEoCSJWChFMaXN0VXNlcnNSZXNwb25zZRIoCgV1c2VycxgBIAMoCzIZLnRyYWRpbmcuaWRlbnRpdHkudjEuVXNlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiTgoSU2V0VXNlclJvbGVSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSJwoEcm9sZRgCIAEoDjIZLnRyYWRpbmcuaWRlbnRpdHkudjEuUm9sZSI+ChNTZXRVc2VyUm9sZVJlc3BvbnNlEicKBHVzZXIYASABKAsyGS50cmFkaW5nLmlkZW50aXR5LnYxLlVzZXIiSAoSU3VzcGVuZFVzZXJSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSEQoJc3VzcGVuZGVkGAIgASgIEg4KBnJlYXNvbhgDIAEoCSI+ChNTdXNwZW5kVXNlclJlc3BvbnNlEicKBHVzZXIYASABKAsyGS50cmFkaW5nLmlkZW50aXR5LnYxLlVzZXIiywEKFkxpc3RBdWRpdEV2ZW50c1JlcXVlc3QSEAoIYWN0b3JfaWQYASABKAkSEgoKc3ViamVjdF9pZBgCIAEoCRIOCgZhY3Rpb24YAyABKAkSKQoFc2luY2UYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEikKBXVudGlsGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCglwYWdlX3NpemUYBiABKAUSEgoKcGFnZV90b2tlbhgHIAEoCSK3AgoKQXVkaXRFdmVudBIKCgJpZBgBIAEoCRIoCgR0aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZhY3Rpb24YAyABKAkSDwoHb3V0Y29tZRgEIAEoCRIQCghhY3Rvcl9pZBgFIAEoCRISCgpzdWJqZWN0X2lkGAYgASgJEgoKAmlwGAcgASgJEhIKCnVzZXJfYWdlbnQYCCABKAkSEgoKcmVxdWVzdF9pZBgJIAEoCRInCgZiZWZvcmUYCiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EiYKBWFmdGVyGAsgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBInCgZkZXRhaWwYDCABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0ImMKF0xpc3RBdWRpdEV2ZW50c1Jlc3BvbnNlEi8KBmV2ZW50cxgBIAMoCzIfLnRyYWRpbmcuaWRlbnRpdHkudjEuQXVkaXRFdmVudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAky7AQKEFVzZXJBZG1pblNlcnZpY2USggEKCUxpc3RVc2VycxIlLnRyYWRpbmcuaWRlbnRpdHkudjEuTGlzdFVzZXJzUmVxdWVzdBomLnRyYWRpbmcuaWRlbnRpdHkudjEuTGlzdFVzZXJzUmVzcG9uc2UiJpACAcLzGAcKBWFkbWlugtPkkwISEhAvYXBpL2FkbWluL3VzZXJzEpcBCgtTZXRVc2VyUm9sZRInLnRyYWRpbmcuaWRlbnRpdHkudjEuU2V0VXNlclJvbGVSZXF1ZXN0GigudHJhZGluZy5pZGVudGl0eS52MS5TZXRVc2VyUm9sZVJlc3BvbnNlIjXC8xgHCgVhZG1pboLT5JMCJDoBKiIfL2FwaS9hZG1pbi91c2Vycy97dXNlcl9pZH0vcm9sZRKaAQoLU3VzcGVuZFVzZXISJy50cmFkaW5nLmlkZW50aXR5LnYxLlN1c3BlbmRVc2VyUmVxdWVzdBooLnRyYWRpbmcuaWRlbnRpdHkudjEuU3VzcGVuZFVzZXJSZXNwb25zZSI4wvMYBwoFYWRtaW6C0+STAic6ASoiIi9hcGkvYWRtaW4vdXNlcnMve3VzZXJfaWR9L3N1c3BlbmQSmwEKD0xpc3RBdWRpdEV2ZW50cxIrLnRyYWRpbmcuaWRlbnRpdHkudjEuTGlzdEF1ZGl0RXZlbnRzUmVxdWVzdBosLnRyYWRpbmcuaWRlbnRpdHkudjEuTGlzdEF1ZGl0RXZlbnRzUmVzcG9uc2UiLZACAcLzGAcKBWFkbWlugtPkkwIZEhcvYXBpL2FkbWluL2F1ZGl0LWV2ZW50c2IGcHJvdG8z", [file_google_api_annotations, file_google_protobuf_struct, file_google_protobuf_timestamp, file_trading_common_v1_access, file_trading_identity_v1_identity]);
+  fileDesc("Cix0cmFkaW5nL2lkZW50aXR5L3YxL3VzZXJfYWRtaW5fc2VydmljZS5wcm90bxITdHJhZGluZy5pZGVudGl0eS52MSKiAQoQTGlzdFVzZXJzUmVxdWVzdBINCgVxdWVyeRgBIAEoCRInCgRyb2xlGAIgASgOMhkudHJhZGluZy5pZGVudGl0eS52MS5Sb2xlEi8KBnN0YXR1cxgDIAEoDjIfLnRyYWRpbmcuaWRlbnRpdHkudjEuVXNlclN0YXR1cxIRCglwYWdlX3NpemUYBCABKAUSEgoKcGFnZV90b2tlbhgFIAEoCSJWChFMaXN0VXNlcnNSZXNwb25zZRIoCgV1c2VycxgBIAMoCzIZLnRyYWRpbmcuaWRlbnRpdHkudjEuVXNlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiTgoSU2V0VXNlclJvbGVSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSJwoEcm9sZRgCIAEoDjIZLnRyYWRpbmcuaWRlbnRpdHkudjEuUm9sZSI+ChNTZXRVc2VyUm9sZVJlc3BvbnNlEicKBHVzZXIYASABKAsyGS50cmFkaW5nLmlkZW50aXR5LnYxLlVzZXIiMwoSU2V0VXNlclBsYW5SZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSDAoEcGxhbhgCIAEoCSI+ChNTZXRVc2VyUGxhblJlc3BvbnNlEicKBHVzZXIYASABKAsyGS50cmFkaW5nLmlkZW50aXR5LnYxLlVzZXIiSAoSU3VzcGVuZFVzZXJSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSEQoJc3VzcGVuZGVkGAIgASgIEg4KBnJlYXNvbhgDIAEoCSI+ChNTdXNwZW5kVXNlclJlc3BvbnNlEicKBHVzZXIYASABKAsyGS50cmFkaW5nLmlkZW50aXR5LnYxLlVzZXIiywEKFkxpc3RBdWRpdEV2ZW50c1JlcXVlc3QSEAoIYWN0b3JfaWQYASABKAkSEgoKc3ViamVjdF9pZBgCIAEoCRIOCgZhY3Rpb24YAyABKAkSKQoFc2luY2UYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEikKBXVudGlsGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCglwYWdlX3NpemUYBiABKAUSEgoKcGFnZV90b2tlbhgHIAEoCSK3AgoKQXVkaXRFdmVudBIKCgJpZBgBIAEoCRIoCgR0aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZhY3Rpb24YAyABKAkSDwoHb3V0Y29tZRgEIAEoCRIQCghhY3Rvcl9pZBgFIAEoCRISCgpzdWJqZWN0X2lkGAYgASgJEgoKAmlwGAcgASgJEhIKCnVzZXJfYWdlbnQYCCABKAkSEgoKcmVxdWVzdF9pZBgJIAEoCRInCgZiZWZvcmUYCiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EiYKBWFmdGVyGAsgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBInCgZkZXRhaWwYDCABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0ImMKF0xpc3RBdWRpdEV2ZW50c1Jlc3BvbnNlEi8KBmV2ZW50cxgBIAMoCzIfLnRyYWRpbmcuaWRlbnRpdHkudjEuQXVkaXRFdmVudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkyhgYKEFVzZXJBZG1pblNlcnZpY2USggEKCUxpc3RVc2VycxIlLnRyYWRpbmcuaWRlbnRpdHkudjEuTGlzdFVzZXJzUmVxdWVzdBomLnRyYWRpbmcuaWRlbnRpdHkudjEuTGlzdFVzZXJzUmVzcG9uc2UiJpACAcLzGAcKBWFkbWlugtPkkwISEhAvYXBpL2FkbWluL3VzZXJzEpcBCgtTZXRVc2VyUm9sZRInLnRyYWRpbmcuaWRlbnRpdHkudjEuU2V0VXNlclJvbGVSZXF1ZXN0GigudHJhZGluZy5pZGVudGl0eS52MS5TZXRVc2VyUm9sZVJlc3BvbnNlIjXC8xgHCgVhZG1pboLT5JMCJDoBKiIfL2FwaS9hZG1pbi91c2Vycy97dXNlcl9pZH0vcm9sZRKaAQoLU3VzcGVuZFVzZXISJy50cmFkaW5nLmlkZW50aXR5LnYxLlN1c3BlbmRVc2VyUmVxdWVzdBooLnRyYWRpbmcuaWRlbnRpdHkudjEuU3VzcGVuZFVzZXJSZXNwb25zZSI4wvMYBwoFYWRtaW6C0+STAic6ASoiIi9hcGkvYWRtaW4vdXNlcnMve3VzZXJfaWR9L3N1c3BlbmQSlwEKC1NldFVzZXJQbGFuEicudHJhZGluZy5pZGVudGl0eS52MS5TZXRVc2VyUGxhblJlcXVlc3QaKC50cmFkaW5nLmlkZW50aXR5LnYxLlNldFVzZXJQbGFuUmVzcG9uc2UiNcLzGAcKBWFkbWlugtPkkwIkOgEqIh8vYXBpL2FkbWluL3VzZXJzL3t1c2VyX2lkfS9wbGFuEpsBCg9MaXN0QXVkaXRFdmVudHMSKy50cmFkaW5nLmlkZW50aXR5LnYxLkxpc3RBdWRpdEV2ZW50c1JlcXVlc3QaLC50cmFkaW5nLmlkZW50aXR5LnYxLkxpc3RBdWRpdEV2ZW50c1Jlc3BvbnNlIi2QAgHC8xgHCgVhZG1pboLT5JMCGRIXL2FwaS9hZG1pbi9hdWRpdC1ldmVudHNiBnByb3RvMw", [file_google_api_annotations, file_google_protobuf_struct, file_google_protobuf_timestamp, file_trading_common_v1_access, file_trading_identity_v1_identity]);
 
 /**
  * ListUsersRequest filters and pages accounts.
@@ -137,6 +137,51 @@ export const SetUserRoleResponseSchema: GenMessage<SetUserRoleResponse> = /*@__P
   messageDesc(file_trading_identity_v1_user_admin_service, 3);
 
 /**
+ * SetUserPlanRequest names the account and its new plan.
+ *
+ * @generated from message trading.identity.v1.SetUserPlanRequest
+ */
+export type SetUserPlanRequest = Message<"trading.identity.v1.SetUserPlanRequest"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * "free" or "pro".
+   *
+   * @generated from field: string plan = 2;
+   */
+  plan: string;
+};
+
+/**
+ * Describes the message trading.identity.v1.SetUserPlanRequest.
+ * Use `create(SetUserPlanRequestSchema)` to create a new message.
+ */
+export const SetUserPlanRequestSchema: GenMessage<SetUserPlanRequest> = /*@__PURE__*/
+  messageDesc(file_trading_identity_v1_user_admin_service, 4);
+
+/**
+ * SetUserPlanResponse holds the account after the change.
+ *
+ * @generated from message trading.identity.v1.SetUserPlanResponse
+ */
+export type SetUserPlanResponse = Message<"trading.identity.v1.SetUserPlanResponse"> & {
+  /**
+   * @generated from field: trading.identity.v1.User user = 1;
+   */
+  user?: User | undefined;
+};
+
+/**
+ * Describes the message trading.identity.v1.SetUserPlanResponse.
+ * Use `create(SetUserPlanResponseSchema)` to create a new message.
+ */
+export const SetUserPlanResponseSchema: GenMessage<SetUserPlanResponse> = /*@__PURE__*/
+  messageDesc(file_trading_identity_v1_user_admin_service, 5);
+
+/**
  * SuspendUserRequest suspends or reinstates an account.
  *
  * @generated from message trading.identity.v1.SuspendUserRequest
@@ -167,7 +212,7 @@ export type SuspendUserRequest = Message<"trading.identity.v1.SuspendUserRequest
  * Use `create(SuspendUserRequestSchema)` to create a new message.
  */
 export const SuspendUserRequestSchema: GenMessage<SuspendUserRequest> = /*@__PURE__*/
-  messageDesc(file_trading_identity_v1_user_admin_service, 4);
+  messageDesc(file_trading_identity_v1_user_admin_service, 6);
 
 /**
  * SuspendUserResponse holds the account after the change.
@@ -186,7 +231,7 @@ export type SuspendUserResponse = Message<"trading.identity.v1.SuspendUserRespon
  * Use `create(SuspendUserResponseSchema)` to create a new message.
  */
 export const SuspendUserResponseSchema: GenMessage<SuspendUserResponse> = /*@__PURE__*/
-  messageDesc(file_trading_identity_v1_user_admin_service, 5);
+  messageDesc(file_trading_identity_v1_user_admin_service, 7);
 
 /**
  * ListAuditEventsRequest filters and pages the audit log.
@@ -249,7 +294,7 @@ export type ListAuditEventsRequest = Message<"trading.identity.v1.ListAuditEvent
  * Use `create(ListAuditEventsRequestSchema)` to create a new message.
  */
 export const ListAuditEventsRequestSchema: GenMessage<ListAuditEventsRequest> = /*@__PURE__*/
-  messageDesc(file_trading_identity_v1_user_admin_service, 6);
+  messageDesc(file_trading_identity_v1_user_admin_service, 8);
 
 /**
  * AuditEvent is one append-only entry of the audit log.
@@ -337,7 +382,7 @@ export type AuditEvent = Message<"trading.identity.v1.AuditEvent"> & {
  * Use `create(AuditEventSchema)` to create a new message.
  */
 export const AuditEventSchema: GenMessage<AuditEvent> = /*@__PURE__*/
-  messageDesc(file_trading_identity_v1_user_admin_service, 7);
+  messageDesc(file_trading_identity_v1_user_admin_service, 9);
 
 /**
  * ListAuditEventsResponse is one page of events.
@@ -363,7 +408,7 @@ export type ListAuditEventsResponse = Message<"trading.identity.v1.ListAuditEven
  * Use `create(ListAuditEventsResponseSchema)` to create a new message.
  */
 export const ListAuditEventsResponseSchema: GenMessage<ListAuditEventsResponse> = /*@__PURE__*/
-  messageDesc(file_trading_identity_v1_user_admin_service, 8);
+  messageDesc(file_trading_identity_v1_user_admin_service, 10);
 
 /**
  * UserAdminService is the admin panel's view of accounts and the audit log. Admins only;
@@ -402,6 +447,16 @@ export const UserAdminService: GenService<{
     methodKind: "unary";
     input: typeof SuspendUserRequestSchema;
     output: typeof SuspendUserResponseSchema;
+  },
+  /**
+   * SetUserPlan changes an account's plan ("free" or "pro") until billing does; audited.
+   *
+   * @generated from rpc trading.identity.v1.UserAdminService.SetUserPlan
+   */
+  setUserPlan: {
+    methodKind: "unary";
+    input: typeof SetUserPlanRequestSchema;
+    output: typeof SetUserPlanResponseSchema;
   },
   /**
    * ListAuditEvents pages through the audit log, newest first, with optional filters.

@@ -1,0 +1,1 @@
+"""Education: courses, lessons, quizzes, progress and certificates, with authoring."""

@@ -1,0 +1,1 @@
+"""Education's tables and repositories."""

@@ -1,0 +1,1 @@
+"""Education's rules, pure."""

@@ -1,0 +1,39 @@
+"""What the education use cases share: the ports, the clock and the audit helper."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from business.audit import domain as audit
+from business.audit.domain import Client
+from business.education.domain.entities import ADMIN_ROLE, PRO
+from business.education.domain.ports import EducationUnitOfWork, Transactions
+from service_runtime.caller import Caller
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Education:
+    transactions: Transactions
+    clock: Callable[[], datetime] = utcnow
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def record(self, uow: EducationUnitOfWork, action: str, client: Client, **fields: Any) -> None:
+        """An audit entry, dated now, in the unit of work's transaction."""
+        audit.record(uow.audit, self.now(), action, client, **fields)
+
+
+def is_admin(caller: Caller) -> bool:
+    return ADMIN_ROLE in caller.roles
+
+
+def has_pro(caller: Caller) -> bool:
+    return caller.plan == PRO

@@ -1,0 +1,1 @@
+"""Education's four services: catalogue, authoring, learning, certificates."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from business.billing.handlers import PlanHandlers
+from business.billing.handlers import PlanHandlers, SubscriptionHandlers
 from business.billing.wiring import build_billing
 from business.config import BusinessSettings
 from business.education.handlers.authoring import AuthoringHandlers
@@ -23,7 +23,12 @@ from business.status.handlers import StatusHandlers
 from service_runtime.contracts import platform_services
 from service_runtime.metrics import CallStats
 from service_runtime.server import ServiceHost, run_service
-from trading.billing.v1 import plan_service_pb2, plan_service_pb2_grpc
+from trading.billing.v1 import (
+    plan_service_pb2,
+    plan_service_pb2_grpc,
+    subscription_service_pb2,
+    subscription_service_pb2_grpc,
+)
 from trading.education.v1 import (
     authoring_service_pb2,
     authoring_service_pb2_grpc,
@@ -56,6 +61,7 @@ SERVICE_NAMES = [
     learning_service_pb2.DESCRIPTOR.services_by_name["LearningService"].full_name,
     certificate_service_pb2.DESCRIPTOR.services_by_name["CertificateService"].full_name,
     plan_service_pb2.DESCRIPTOR.services_by_name["PlanService"].full_name,
+    subscription_service_pb2.DESCRIPTOR.services_by_name["SubscriptionService"].full_name,
 ]
 
 
@@ -70,7 +76,8 @@ def build_host(settings: BusinessSettings) -> ServiceHost:
     education = build_education(store)
     catalog, authoring = CatalogHandlers(education), AuthoringHandlers(education)
     learning, certificates = LearningHandlers(education), CertificateHandlers(education)
-    plans = PlanHandlers(build_billing(settings))
+    billing = build_billing(settings, store)
+    plans, subscriptions = PlanHandlers(billing), SubscriptionHandlers(billing)
 
     async def close() -> None:
         await identity.close()
@@ -98,6 +105,9 @@ def build_host(settings: BusinessSettings) -> ServiceHost:
                 certificates, server
             ),
             lambda server: plan_service_pb2_grpc.add_PlanServiceServicer_to_server(plans, server),
+            lambda server: subscription_service_pb2_grpc.add_SubscriptionServiceServicer_to_server(
+                subscriptions, server
+            ),
         ],
         stats=CallStats("business"),
         grace_s=settings.shutdown_grace_s,

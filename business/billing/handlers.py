@@ -1,9 +1,10 @@
-"""PlanService (the plans, public: the pricing page reads them without a token) and
-SubscriptionService (the caller's subscription through Stripe)."""
+"""PlanService (the plans, public: the pricing page reads them without a token),
+SubscriptionService (the caller's subscription through Stripe) and StripeEventService (Stripe's
+webhook events, from the gateway)."""
 
 from __future__ import annotations
 
-from business.billing.domain import subscriptions
+from business.billing.domain import subscriptions, webhooks
 from business.billing.domain.context import Billing
 from business.billing.domain.entities import SubscriptionState
 from business.billing.domain.plans import FREE, Interval, Plan
@@ -13,6 +14,8 @@ from service_runtime.errors import InvalidArgument
 from service_runtime.timestamps import to_timestamp
 from trading.billing.v1 import plan_service_pb2 as pb
 from trading.billing.v1 import plan_service_pb2_grpc as pb_grpc
+from trading.billing.v1 import stripe_event_service_pb2 as event_pb
+from trading.billing.v1 import stripe_event_service_pb2_grpc as event_grpc
 from trading.billing.v1 import subscription_service_pb2 as sub_pb
 from trading.billing.v1 import subscription_service_pb2_grpc as sub_grpc
 
@@ -112,3 +115,16 @@ class SubscriptionHandlers(sub_grpc.SubscriptionServiceServicer):
             self.billing, current_caller(), False, client_of(context)
         )
         return sub_pb.ResumeSubscriptionResponse(subscription=subscription_message(state))
+
+
+class StripeEventHandlers(event_grpc.StripeEventServiceServicer):
+    def __init__(self, billing: Billing) -> None:
+        self.billing = billing
+
+    async def RecordStripeEvent(
+        self, request: event_pb.RecordStripeEventRequest, context: Context
+    ) -> event_pb.RecordStripeEventResponse:
+        outcome = await webhooks.record_event(self.billing, request.payload)
+        return event_pb.RecordStripeEventResponse(
+            event_id=outcome.event_id, duplicate=outcome.duplicate, ignored=outcome.ignored
+        )

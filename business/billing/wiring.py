@@ -7,6 +7,7 @@ from business.billing.adapters.stripe_api import StripePayments
 from business.billing.data.repositories import SqlBillingUnitOfWork
 from business.billing.domain.context import Billing
 from business.billing.domain.plans import PriceSettings, catalogue
+from business.billing.domain.ports import TokenRevocations
 from business.config import BusinessSettings
 from business.shared.database import BusinessStore
 from service_runtime.access import access_rules
@@ -19,7 +20,11 @@ def plans_by_rpc() -> dict[str, list[str]]:
     return {path: list(rule.plans) for path, rule in rules.items() if rule.plans}
 
 
-def build_billing(settings: BusinessSettings, store: BusinessStore | None = None) -> Billing:
+def build_billing(
+    settings: BusinessSettings,
+    store: BusinessStore | None = None,
+    revocations: TokenRevocations | None = None,
+) -> Billing:
     prices = PriceSettings(
         monthly_amount_minor=settings.pro_monthly_amount_minor,
         yearly_amount_minor=settings.pro_yearly_amount_minor,
@@ -35,5 +40,6 @@ def build_billing(settings: BusinessSettings, store: BusinessStore | None = None
         provider=StripePayments(settings.stripe_secret_key, settings.stripe_api_base_url)
         if configured
         else None,
+        revocations=revocations,
         web_url=settings.public_web_url.rstrip("/"),
     )

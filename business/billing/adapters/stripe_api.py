@@ -14,36 +14,8 @@ import stripe
 from stripe._base_address import BaseAddresses
 
 from business.billing.domain.entities import SubscriptionState
-from business.billing.domain.plans import Interval
+from business.billing.domain.stripe_objects import subscription_state
 from service_runtime.errors import DependencyUnavailable
-
-STRIPE_INTERVALS = {"month": Interval.MONTHLY, "year": Interval.YEARLY}
-
-
-def _at(seconds: Any) -> datetime | None:
-    return datetime.fromtimestamp(int(seconds), UTC) if seconds else None
-
-
-def subscription_state(obj: Any, state_at: datetime) -> SubscriptionState:
-    """A Stripe Subscription object (SDK object or its JSON) as our state; user_id left empty."""
-    data = obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
-    items = (data.get("items") or {}).get("data") or [{}]
-    item = items[0]
-    price = item.get("price") or {}
-    recurring = price.get("recurring") or {}
-    period_end = data.get("current_period_end") or item.get("current_period_end")
-    customer = data.get("customer") or ""
-    return SubscriptionState(
-        subscription_id=str(data["id"]),
-        user_id="",
-        customer_id=str(customer if isinstance(customer, str) else customer.get("id", "")),
-        status=str(data.get("status", "")),
-        price_id=str(price.get("id", "")),
-        interval=STRIPE_INTERVALS.get(str(recurring.get("interval", ""))),
-        current_period_end=_at(period_end),
-        cancel_at_period_end=bool(data.get("cancel_at_period_end", False)),
-        state_at=state_at,
-    )
 
 
 class StripePayments:
@@ -105,4 +77,10 @@ class StripePayments:
                 subscription_id, params={"cancel_at_period_end": cancel}
             ),
         )
-        return subscription_state(subscription, datetime.now(UTC))
+        return subscription_state(subscription.to_dict(), datetime.now(UTC))
+
+    async def retrieve_subscription(self, subscription_id: str) -> SubscriptionState:
+        subscription = await self._call(
+            "read the subscription", lambda: self.client.v1.subscriptions.retrieve(subscription_id)
+        )
+        return subscription_state(subscription.to_dict(), datetime.now(UTC))

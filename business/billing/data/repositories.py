@@ -5,13 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from business.audit.data import SqlAuditLog
-from business.billing.data.tables import CustomerRow, SubscriptionRow
+from business.billing.data.tables import CustomerRow, SubscriptionRow, WebhookEventRow
 from business.billing.domain.entities import Customer, SubscriptionState
 from business.billing.domain.plans import Interval
+from business.billing.domain.ports import NEW, PENDING, PROCESSED
+from business.billing.domain.stripe_objects import StripeEvent
 from business.identity.data.tables import UserRow
+from service_runtime.errors import Aborted
 
 
 class SqlCustomers:
@@ -39,6 +43,68 @@ class SqlCustomers:
     def email_of(self, user_id: str) -> str | None:
         row = self.session.get(UserRow, user_id) if len(user_id) <= 36 else None
         return row.email if row else None
+
+    def user_of(self, stripe_customer_id: str) -> str | None:
+        return self.session.scalar(
+            select(CustomerRow.user_id).where(CustomerRow.stripe_customer_id == stripe_customer_id)
+        )
+
+
+class SqlAccounts:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def set_plan(self, user_id: str, plan: str) -> str | None:
+        row = self.session.get(UserRow, user_id, with_for_update=True) if len(user_id) <= 36 else None
+        if row is None:
+            return None
+        before = row.plan
+        if before != plan:
+            row.plan = plan
+            row.updated_at = datetime.now(UTC)
+            self.session.flush()
+        return before
+
+
+class SqlWebhookEvents:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, event: StripeEvent, received_at: datetime) -> str:
+        row = self.session.get(WebhookEventRow, event.id)
+        if row is not None:
+            return PROCESSED if row.processed_at is not None else PENDING
+        try:
+            with self.session.begin_nested():
+                self.session.add(
+                    WebhookEventRow(
+                        id=event.id,
+                        type=event.type[:100],
+                        created=event.created,
+                        received_at=received_at,
+                        attempts=0,
+                        last_error="",
+                        payload=event.payload,
+                    )
+                )
+        except IntegrityError:  # the same event delivered twice at once: the other one stored it
+            return PENDING
+        return NEW
+
+    def processed(self, event_id: str, at: datetime) -> None:
+        row = self.session.get(WebhookEventRow, event_id, with_for_update=True)
+        if row is not None:
+            row.attempts += 1
+            row.processed_at = at
+            row.last_error = ""
+            self.session.flush()
+
+    def failed(self, event_id: str, error: str) -> None:
+        row = self.session.get(WebhookEventRow, event_id, with_for_update=True)
+        if row is not None:
+            row.attempts += 1
+            row.last_error = error
+            self.session.flush()
 
 
 def _state(row: SubscriptionRow) -> SubscriptionState:
@@ -86,7 +152,12 @@ class SqlSubscriptions:
         row.cancel_at_period_end = state.cancel_at_period_end
         row.state_at = state.state_at
         row.updated_at = datetime.now(UTC)
-        self.session.flush()
+        try:
+            self.session.flush()
+        except IntegrityError:  # the whole transaction rolls back; the use case runs it again
+            raise Aborted(
+                f"subscription {state.subscription_id} was stored concurrently", reason="CONCURRENT_UPDATE"
+            ) from None
 
 
 class SqlBillingUnitOfWork:
@@ -95,4 +166,6 @@ class SqlBillingUnitOfWork:
     def __init__(self, session: Session) -> None:
         self.customers = SqlCustomers(session)
         self.subscriptions = SqlSubscriptions(session)
+        self.accounts = SqlAccounts(session)
+        self.events = SqlWebhookEvents(session)
         self.audit = SqlAuditLog(session)

@@ -10,7 +10,7 @@ from typing import Any
 from business.audit import domain as audit
 from business.audit.domain import Client
 from business.billing.domain.plans import Plan
-from business.billing.domain.ports import BillingUnitOfWork, PaymentProvider, Transactions
+from business.billing.domain.ports import BillingUnitOfWork, PaymentProvider, TokenRevocations, Transactions
 from service_runtime.errors import FailedPrecondition
 
 
@@ -24,6 +24,7 @@ class Billing:
     configured: bool  # Stripe keys and prices are set: plans can be bought
     transactions: Transactions | None = None
     provider: PaymentProvider | None = None
+    revocations: TokenRevocations | None = None  # a plan change revokes the user's older tokens
     web_url: str = "http://localhost:8080"  # where Checkout and the portal send the browser back
     clock: Callable[[], datetime] = utcnow
 

@@ -4,10 +4,12 @@ work per transaction. Repositories never commit on their own."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Protocol, TypeVar
 
 from business.audit.domain import AuditLog
 from business.billing.domain.entities import Customer, SubscriptionState
+from business.billing.domain.stripe_objects import StripeEvent
 
 T = TypeVar("T")
 
@@ -28,7 +30,17 @@ class PaymentProvider(Protocol):
         ...
 
     async def set_cancel_at_period_end(self, subscription_id: str, cancel: bool) -> SubscriptionState:
-        """The subscription after the change (user_id left empty: the provider does not know it)."""
+        """The subscription after the change."""
+        ...
+
+    async def retrieve_subscription(self, subscription_id: str) -> SubscriptionState:
+        """The subscription as the provider has it now."""
+        ...
+
+
+class TokenRevocations(Protocol):
+    async def revoke_subject(self, subject: str) -> None:
+        """Every access token of the subject issued until now stops working."""
         ...
 
 
@@ -41,6 +53,32 @@ class Customers(Protocol):
 
     def email_of(self, user_id: str) -> str | None:
         """The account's email; None when there is no such account."""
+        ...
+
+    def user_of(self, stripe_customer_id: str) -> str | None:
+        """The user whose customer this is; None when unknown."""
+        ...
+
+
+class Accounts(Protocol):
+    def set_plan(self, user_id: str, plan: str) -> str | None:
+        """Sets the account's plan; the plan it had before (None: no such account)."""
+        ...
+
+
+# What storing an event found: first time, seen but not processed yet, processed before.
+NEW, PENDING, PROCESSED = "new", "pending", "processed"
+
+
+class WebhookEvents(Protocol):
+    def add(self, event: StripeEvent, received_at: datetime) -> str:
+        """Stores the event unless its id is known; NEW, PENDING or PROCESSED."""
+        ...
+
+    def processed(self, event_id: str, at: datetime) -> None: ...
+
+    def failed(self, event_id: str, error: str) -> None:
+        """One more failed attempt, with its error (for admins)."""
         ...
 
 
@@ -62,6 +100,12 @@ class BillingUnitOfWork(Protocol):
 
     @property
     def subscriptions(self) -> Subscriptions: ...
+
+    @property
+    def accounts(self) -> Accounts: ...
+
+    @property
+    def events(self) -> WebhookEvents: ...
 
     @property
     def audit(self) -> AuditLog: ...

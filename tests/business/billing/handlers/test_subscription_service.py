@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import func, select
 
 from business.audit.data import AuditEventRow
-from business.billing.adapters.stripe_api import subscription_state
 from business.billing.data.repositories import SqlBillingUnitOfWork
 from business.billing.data.tables import CustomerRow
+from business.billing.domain.stripe_objects import subscription_state
 from business.billing.handlers import SubscriptionHandlers
 from business.billing.wiring import build_billing
 from business.config import BusinessSettings

@@ -382,3 +382,29 @@ def _error(status: int, code: str, message: str, param: str = "") -> tuple[int, 
     if param:
         error["param"] = param
     return status, {"error": error}
+
+
+def main() -> None:
+    """`python -m tests.support.stripe_api --port N --webhook-url URL`: the stand-in for a
+    browser-test stack (web/e2e/stack.sh); serves until terminated."""
+    import argparse
+    import signal
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--webhook-url", default="")
+    args = parser.parse_args()
+    api = StripeApi(port=args.port)
+    api.webhook_url = args.webhook_url
+    api.start()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    api.stop()
+
+
+if __name__ == "__main__":
+    main()

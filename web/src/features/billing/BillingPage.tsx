@@ -87,6 +87,11 @@ export function BillingPage() {
               </Button>
             )}
           </div>
+          {sub.status && (
+            <p>
+              <Link to="/pricing">Plans and prices</Link>
+            </p>
+          )}
         </section>
       )}
     </div>

@@ -15,6 +15,7 @@ set, delivers the events Stripe would, signed as Stripe signs them (sign_payload
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -399,10 +400,8 @@ def main() -> None:
     api.start()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         stop.wait()
-    except KeyboardInterrupt:
-        pass
     api.stop()
 
 

@@ -84,7 +84,12 @@ def browser_stack(
         # to docs/ only when asked (UPDATE_SCREENSHOTS=1).
         shots = ROOT / "docs" if os.environ.get("UPDATE_SCREENSHOTS") else state / "screenshots"
         # The flows get the test provider's settings too (its /test controls pick who signs in).
-        yield {**oidc_provider.env(), **variables, "E2E_ARTIFACTS": str(state / "artifacts"), "E2E_SCREENSHOT_DIR": str(shots)}
+        yield {
+            **oidc_provider.env(),
+            **variables,
+            "E2E_ARTIFACTS": str(state / "artifacts"),
+            "E2E_SCREENSHOT_DIR": str(shots),
+        }
     finally:
         _stop(process)
 

@@ -204,6 +204,18 @@ const adminAuditRoute = createRoute({
   component: lazyRouteComponent(() => import("../features/admin/AuditPage"), "AuditPage"),
 });
 
+const adminModelsRoute = createRoute({
+  getParentRoute: () => adminRoute,
+  path: "/models",
+  component: lazyRouteComponent(() => import("../features/admin/ModelsAdminPage"), "ModelsAdminPage"),
+});
+
+const adminImportRoute = createRoute({
+  getParentRoute: () => adminRoute,
+  path: "/import",
+  component: lazyRouteComponent(() => import("../features/admin/ImportPage"), "ImportPage"),
+});
+
 // ---- trading (signed in) ----
 
 const marketRoute = createRoute({
@@ -262,7 +274,7 @@ export const routeTree = rootRoute.addChildren([
   resetPasswordRoute,
   oauthCallbackRoute,
   accountRoute.addChildren([profileRoute, securityRoute, sessionsRoute]),
-  adminRoute.addChildren([adminIndexRoute, adminUsersRoute, adminAuditRoute]),
+  adminRoute.addChildren([adminIndexRoute, adminUsersRoute, adminAuditRoute, adminModelsRoute, adminImportRoute]),
   statusRoute,
   marketRoute,
   backtestsRoute,

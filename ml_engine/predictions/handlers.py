@@ -168,6 +168,10 @@ class PredictionHandlers(pb_grpc.PredictionServiceServicer):
                     prediction=horizon_prediction_proto(m.signal.forecast),
                     signal=signal_proto(m.signal),
                     published_at=to_timestamp(m.published_at),
+                    open=m.open,
+                    high=m.high,
+                    low=m.low,
+                    volume=m.volume,
                 )
         finally:
             subscription.close()

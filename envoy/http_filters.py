@@ -1,5 +1,6 @@
-"""The HTTP filters every request passes, in order: CORS, the REST error envelope (Lua), gRPC-Web,
-REST transcoding, the body size limit (buffer), JWT validation, the rate limit, and the router.
+"""The HTTP filters every request passes, in order: CORS, the REST error envelope (Lua), the refresh
+cookie (Lua, refresh_cookie.py), gRPC-Web, REST transcoding, the body size limit (buffer), JWT
+validation, the rate limit, and the router.
 
 Transcoding comes before the checks, so they and the routes see one kind of request: gRPC; each
 route has its own body limit (routes.py).
@@ -13,6 +14,7 @@ from typing import Any
 
 import grpc
 
+from envoy.refresh_cookie import refresh_cookie_lua
 from envoy.routes import MAX_REQUEST_BYTES, RPC_MAX_REQUEST_BYTES
 from envoy.rpcs import Rpc, ml_path_prefixes
 from envoy.settings import EdgeSettings
@@ -37,6 +39,14 @@ def http_filters(edge: EdgeSettings, rpcs: list[Rpc]) -> list[dict[str, Any]]:
     return [
         _filter("cors", "cors.v3.Cors"),
         _filter("lua", "lua.v3.Lua", default_source_code={"inline_string": _rest_errors_lua(rpcs)}),
+        # Before the transcoder, so it sees REST paths too (a second Lua filter needs its own name).
+        {
+            "name": "trading.refresh_cookie",
+            "typed_config": typed(
+                "type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua",
+                default_source_code={"inline_string": refresh_cookie_lua(edge, rpcs)},
+            ),
+        },
         _filter("grpc_web", "grpc_web.v3.GrpcWeb"),
         _filter(
             "grpc_json_transcoder", "grpc_json_transcoder.v3.GrpcJsonTranscoder", **_transcoder(edge, rpcs)

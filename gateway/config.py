@@ -86,8 +86,9 @@ class GatewaySettings(CommonSettings):
     )
     oauth_success_redirect: str = Field(
         default="",
-        description="where the browser goes after an OAuth sign-in, tokens in the URL fragment; "
-        "empty: PUBLIC_API_URL + /",
+        description="where the browser goes after an OAuth sign-in (the access token or the error "
+        "in the URL fragment, the refresh token in the httpOnly cookie); empty: the web app's "
+        "PUBLIC_API_URL + /oauth/callback",
     )
     oauth_state_ttl_s: int = Field(
         default=600, gt=0, le=3600, description="seconds an OAuth sign-in may take (state lifetime)"

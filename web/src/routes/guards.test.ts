@@ -58,6 +58,6 @@ describe("navigation", () => {
   it("shows only what the roles allow", () => {
     expect(labels(out)).toEqual(["Status"]);
     expect(labels(user)).toEqual(["Status", "Market", "Backtests", "Models", "Account"]);
-    expect(labels(admin)).toEqual(["Status", "Market", "Backtests", "Models", "Account", "Users", "Audit log"]);
+    expect(labels(admin)).toEqual(["Status", "Market", "Backtests", "Models", "Account", "Users", "Audit log", "Model versions", "Import"]);
   });
 });

@@ -82,7 +82,27 @@ class BusinessSettings(CommonSettings):
         le=100_000,
         description="failed credential checks per client address (15 min) before lock-outs start",
     )
+    send_limit_per_recipient: int = Field(
+        5,
+        ge=1,
+        le=100_000,
+        description="mails to one address (registration, verification, password reset) or texts to one "
+        "number per hour before 429",
+    )
+    send_limit_per_client: int = Field(
+        20,
+        ge=1,
+        le=100_000,
+        description="mail- or SMS-sending requests per client address per hour before 429",
+    )
     jwt_refresh_ttl_s: int = Field(7 * 24 * 3600, gt=0, description="refresh token (session) lifetime (s)")
+    refresh_reuse_grace_s: int = Field(
+        10,
+        ge=0,
+        le=60,
+        description="seconds in which a just-rotated refresh token yields the same new token (two tabs "
+        "refreshing at once) instead of counting as reuse; 0 turns the grace off",
+    )
     login_challenge_ttl_s: int = Field(300, gt=0, le=3600, description="2FA challenge lifetime (s)")
     sms_code_ttl_s: int = Field(300, gt=0, le=3600, description="lifetime of a texted sign-in code (s)")
     sms_code_max_attempts: int = Field(5, ge=1, le=20, description="wrong answers a texted code survives")

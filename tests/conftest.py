@@ -55,6 +55,8 @@ def stack_env(tmp: Path) -> dict[str, str]:
         REDIS_URL=os.environ.get("TEST_REDIS_URL", ""),
         REVOCATIONS_FILE=str(tmp / "revocations.db"),
         SHUTDOWN_GRACE_S="3",
+        # The suite registers many accounts from one address; the limits have their own tests.
+        SEND_LIMIT_PER_CLIENT="100000",
         # Score recorded predictions every second, so a test sees past predictions realized.
         ML_SCORE_INTERVAL_S="1",
     )

@@ -41,12 +41,39 @@ def create_admin(
         store.close()
 
 
+class _NoPassword(Exception):
+    """No password could be read: said in one line, exit code 2, never a traceback."""
+
+
+def _interactive() -> bool:
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (ValueError, OSError):  # closed or odd stdin
+        return False
+
+
 def _read_password(from_stdin: bool) -> str:
     if from_stdin:
-        return sys.stdin.readline().rstrip("\n")
-    first = getpass.getpass("Password for the admin: ")
-    if getpass.getpass("Again: ") != first:
-        raise SystemExit("the passwords differ")
+        try:
+            line = sys.stdin.readline() if sys.stdin is not None else ""
+        except (ValueError, OSError):
+            line = ""
+        password = line.rstrip("\r\n")
+        if not password:
+            raise _NoPassword("no password on stdin (--password-stdin reads one line)")
+        return password
+    if not _interactive():
+        raise _NoPassword(
+            "no terminal to ask for the password: pipe it in with --password-stdin "
+            "(make admin EMAIL=... ARGS=--password-stdin)"
+        )
+    try:
+        first = getpass.getpass("Password for the admin: ")
+        again = getpass.getpass("Again: ")
+    except (EOFError, KeyboardInterrupt):
+        raise _NoPassword("no password entered") from None
+    if again != first:
+        raise _NoPassword("the passwords differ")
     return first
 
 
@@ -63,9 +90,14 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     args = parser.parse_args(argv)
 
+    try:
+        # Before touching the database: a script without a terminal learns at once what to do.
+        password = _read_password(args.password_stdin)
+    except _NoPassword as error:
+        print(f"create-admin: {error}", file=sys.stderr)
+        return 2
     settings = BusinessSettings()
     migrate(settings.database_url)
-    password = _read_password(args.password_stdin)
     try:
         user_id, created = create_admin(
             settings.database_url, args.email, password, args.display_name, password_hasher(settings)

@@ -15,7 +15,7 @@ from business.identity.data.repositories import SqlIdentityUnitOfWork
 from business.identity.domain.access_tokens import AccessTokenIssuer
 from business.identity.domain.context import Identity, IdentityPolicy
 from business.identity.domain.passwords import PasswordHasher
-from business.identity.domain.ports import Mailer, Revocations, SmsSender
+from business.identity.domain.ports import AttemptCounters, Mailer, Revocations, SmsSender
 from business.identity.domain.secret_box import SecretBox
 from business.identity.domain.throttle import AttemptLimiter
 from business.shared.database import BusinessStore
@@ -73,6 +73,7 @@ def policy(settings: BusinessSettings) -> IdentityPolicy:
         public_web_url=settings.public_web_url,
         totp_issuer=settings.totp_issuer,
         refresh_ttl_s=settings.jwt_refresh_ttl_s,
+        refresh_grace_s=settings.refresh_reuse_grace_s,
         challenge_ttl_s=settings.login_challenge_ttl_s,
         sms_code_ttl_s=settings.sms_code_ttl_s,
         sms_code_max_attempts=settings.sms_code_max_attempts,
@@ -85,18 +86,33 @@ def password_hasher(settings: BusinessSettings) -> PasswordHasher:
     return PasswordHasher(settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism)
 
 
+def send_limiter(settings: BusinessSettings, counters: AttemptCounters) -> AttemptLimiter:
+    """Mails and texts: per recipient and per client, per hour; past the limit a lock of a
+    minute that doubles with each further request, up to the hour."""
+    return AttemptLimiter(
+        counters,
+        account_limit=settings.send_limit_per_recipient,
+        ip_limit=settings.send_limit_per_client,
+        window_s=3600,
+        base_lock_s=60,
+        max_lock_s=3600,
+    )
+
+
 def build_identity(settings: BusinessSettings, store: BusinessStore, revocations: Revocations) -> Identity:
     keys = settings.signing_keys()
     # Business signs access tokens; a fresh clone has no key until someone makes one.
     keys.ensure()
+    counters = make_attempt_counters(settings.redis_url)
     return Identity(
         transactions=store.units_of_work(SqlIdentityUnitOfWork),
         hasher=password_hasher(settings),
         limiter=AttemptLimiter(
-            make_attempt_counters(settings.redis_url),
+            counters,
             account_limit=settings.attempt_limit_per_account,
             ip_limit=settings.attempt_limit_per_ip,
         ),
+        sends=send_limiter(settings, counters),
         mailer=mailer(settings),
         sms=sms_sender(settings),
         revocations=revocations,

@@ -180,6 +180,17 @@ def router(settings: GatewaySettings, keys: SigningKeyStore, routes: OAuthRoutes
 
     api = APIRouter(lifespan=lifespan)
 
+    @api.get(PREFIX + "/providers")
+    async def oauth_providers() -> JSONResponse:
+        """Public: the sign-in providers enabled on this server (those with a client id), in a
+        fixed order, each with the path that starts its sign-in, so the web app shows only
+        buttons that work."""
+        enabled = [name for name in ("google", "github", "facebook") if name in oauth.clients]
+        return JSONResponse(
+            {"providers": [{"name": name, "startPath": f"{PREFIX}/{name}/start"} for name in enabled]},
+            headers={"cache-control": "public, max-age=60"},
+        )
+
     @api.get(PREFIX + "/{provider}/start", response_model=None)
     async def oauth_start(provider: str, request: Request) -> Response:
         try:

@@ -58,10 +58,15 @@ def test_register_2fa_login_refresh_reuse_logout(stack: Stack, smtp_sink: SmtpSi
     assert refreshed["sessionId"] == pair["sessionId"] and refreshed["refreshToken"] != pair["refreshToken"]
     assert me(refreshed["accessToken"]).status_code == 200
 
+    # A second tab presenting the same token moments later gets the same new token (grace window).
+    again = ok(post("/api/auth/refresh", {"refreshToken": pair["refreshToken"]}))["tokens"]
+    assert again["refreshToken"] == refreshed["refreshToken"]
+    newest = ok(post("/api/auth/refresh", {"refreshToken": refreshed["refreshToken"]}))["tokens"]
+    # The first token is no longer the newest one's predecessor: presenting it is reuse.
     reuse = post("/api/auth/refresh", {"refreshToken": pair["refreshToken"]})
     assert reuse.status_code == 401, reuse.text
-    assert post("/api/auth/refresh", {"refreshToken": refreshed["refreshToken"]}).status_code == 401
-    assert me(refreshed["accessToken"]).status_code == 401, "the family's access tokens die with it"
+    assert post("/api/auth/refresh", {"refreshToken": newest["refreshToken"]}).status_code == 401
+    assert me(newest["accessToken"]).status_code == 401, "the family's access tokens die with it"
 
     backup = ok(
         post(

@@ -181,3 +181,12 @@ def test_a_provider_error_reaches_the_browser_as_a_400(
 def test_an_unknown_provider_is_a_404_from_the_gateway(browser: httpx.Client) -> None:
     res = browser.get("/api/auth/oauth/myspace/start", follow_redirects=False)
     assert res.status_code == 404 and res.json()["error"] == "not_found"
+
+
+def test_the_web_app_learns_the_enabled_providers_without_a_token(browser: httpx.Client) -> None:
+    reply = browser.get("/api/auth/oauth/providers")
+    assert reply.status_code == 200, reply.text
+    names = [p["name"] for p in reply.json()["providers"]]
+    assert "google" in names and names == sorted(set(names), key=["google", "github", "facebook"].index)
+    for provider in reply.json()["providers"]:
+        assert provider["startPath"] == f"/api/auth/oauth/{provider['name']}/start"

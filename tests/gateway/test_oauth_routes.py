@@ -362,3 +362,22 @@ def test_business_down_is_a_503(make_settings: Any, oidc: OidcProvider) -> None:
     with TestClient(create_app(settings)) as client:
         res = client.get(_callback_url(client), headers=JSON)
     assert res.status_code == 503 and res.json()["error"] == "unavailable"
+
+
+def test_the_enabled_providers_are_listed_publicly(client: TestClient) -> None:
+    reply = client.get("/api/auth/oauth/providers")  # no token, no cookie
+    assert reply.status_code == 200
+    # Google and GitHub point at the local provider; Facebook has no client id here.
+    assert reply.json() == {
+        "providers": [
+            {"name": "google", "startPath": "/api/auth/oauth/google/start"},
+            {"name": "github", "startPath": "/api/auth/oauth/github/start"},
+        ]
+    }
+    assert client.get(reply.json()["providers"][0]["startPath"], follow_redirects=False).status_code == 302
+
+
+def test_no_provider_enabled_is_an_empty_list(make_settings: Any) -> None:
+    settings = make_settings(google_client_id="", github_client_id="", facebook_app_id="")
+    with TestClient(create_app(settings)) as plain:
+        assert plain.get("/api/auth/oauth/providers").json() == {"providers": []}

@@ -52,6 +52,7 @@ export MAIL_BACKEND=smtp SMTP_HOST=127.0.0.1 SMTP_PORT="$SMTP_PORT"
 export SMTP_FROM="Trading Platform <no-reply@example.com>"
 # Every browser test signs in from 127.0.0.1: the per-address lock-out would trip across tests.
 export ATTEMPT_LIMIT_PER_IP="${ATTEMPT_LIMIT_PER_IP:-10000}"
+export SEND_LIMIT_PER_CLIENT="${SEND_LIMIT_PER_CLIENT:-10000}"
 export SHUTDOWN_GRACE_S=2
 # Short access tokens, so that the tests see the silent refresh happen (and live with it).
 export JWT_ACCESS_TTL_S="${E2E_ACCESS_TTL_S:-30}"

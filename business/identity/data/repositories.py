@@ -216,15 +216,23 @@ class SqlRefreshTokens:
         self._s.add(RefreshTokenRow(**_values(token)))
         self._s.flush()
 
-    def spend(self, digest: str, now: datetime) -> bool:
+    def spend(self, digest: str, now: datetime, successor_digest: str, successor_sealed: str) -> bool:
         """PostgreSQL re-checks the WHERE after a concurrent spender commits; SQLite serialises
         writers (BEGIN IMMEDIATE)."""
         result = self._s.execute(
             update(RefreshTokenRow)
             .where(RefreshTokenRow.digest == digest, RefreshTokenRow.spent_at.is_(None))
-            .values(spent_at=now)
+            .values(spent_at=now, successor_digest=successor_digest, successor_sealed=successor_sealed)
         )
-        return _changed(result)
+        if not _changed(result):
+            return False
+        # The token this one replaced gets no grace any more: only the immediate predecessor may.
+        self._s.execute(
+            update(RefreshTokenRow)
+            .where(RefreshTokenRow.successor_digest == digest, RefreshTokenRow.successor_sealed.is_not(None))
+            .values(successor_sealed=None)
+        )
+        return True
 
 
 class SqlBackupCodes:
@@ -250,6 +258,10 @@ class SqlBackupCodes:
 
     def delete_all(self, user_id: str) -> None:
         self._s.execute(delete(BackupCodeRow).where(BackupCodeRow.user_id == user_id))
+
+    def remaining(self, user_id: str) -> int:
+        query = select(func.count()).where(BackupCodeRow.user_id == user_id, BackupCodeRow.used_at.is_(None))
+        return int(self._s.scalar(query) or 0)
 
 
 class SqlOneTimeCodes:
@@ -344,6 +356,15 @@ class SqlOAuthIdentities:
             for user_id, provider in rows:
                 found[user_id].append(provider)
         return found
+
+    def remove(self, user_id: str, provider: str) -> int:
+        result = self._s.execute(
+            delete(OAuthIdentityRow).where(
+                OAuthIdentityRow.user_id == user_id, OAuthIdentityRow.provider == provider
+            )
+        )
+        assert isinstance(result, CursorResult)
+        return int(result.rowcount)
 
 
 class SqlIdentityUnitOfWork:

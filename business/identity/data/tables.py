@@ -72,6 +72,10 @@ class RefreshTokenRow(Base):
     issued_at: Mapped[datetime] = mapped_column(UtcDateTime)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
     spent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The token that replaced this one, and that token sealed for this one's holder (the grace
+    # window of concurrent refreshes); the sealed copy is dropped once the successor is spent.
+    successor_digest: Mapped[str | None] = mapped_column(String(64), index=True)
+    successor_sealed: Mapped[str | None] = mapped_column(Text)
 
 
 class BackupCodeRow(Base):

@@ -34,10 +34,13 @@ class Account:
 
     user: User
     linked_providers: list[str]
+    # Unused backup codes while 2FA is on; left 0 in admin listings.
+    backup_codes_remaining: int = 0
 
 
 def account_of(uow: IdentityUnitOfWork, user: User) -> Account:
-    return Account(user, uow.oauth_identities.providers_of(user.id))
+    remaining = uow.backup_codes.remaining(user.id) if user.totp_enabled else 0
+    return Account(user, uow.oauth_identities.providers_of(user.id), remaining)
 
 
 class _Violations:
@@ -121,12 +124,12 @@ def _create_account(
 
 def _answer_taken_email(
     uow: IdentityUnitOfWork, identity: Identity, email: str, client: Client
-) -> tuple[User, str] | None:
-    """For an email already registered: its owner and a password-reset link (None if it is free)."""
+) -> User | None:
+    """For an email already registered: its owner (None if it is free). No reset link is made:
+    the owner did not ask for one (and a new one would retire the owner's own)."""
     user = uow.users.by_email(email)
     if user is None:
         return None
-    link = email_links.new_link(uow, identity, user, email_links.PASSWORD_RESET)
     identity.record(
         uow,
         "auth.register.duplicate",
@@ -135,12 +138,14 @@ def _answer_taken_email(
         subject_id=user.id,
         detail={"reason": "email_taken"},
     )
-    return user, link
+    return user
 
 
 async def register(identity: Identity, email: str, password: str, display_name: str, client: Client) -> str:
-    """Same answer, mail included, whether the email is new or taken: no enumeration."""
+    """Same answer, mail included, whether the email is new or taken: no enumeration. Every
+    registration counts against the address's and the client's mail limits, new or taken."""
     email_n, name = _registration_fields(email, password, display_name)
+    await identity.sends.take(email_links.MAIL_SCOPE, email_n, client.ip)
     # Hashed even for a taken email, so both answers cost the same.
     password_hash = await asyncio.to_thread(identity.hasher.hash, password)
     taken = await identity.transactions.run(lambda uow: _answer_taken_email(uow, identity, email_n, client))
@@ -159,7 +164,7 @@ async def register(identity: Identity, email: str, password: str, display_name: 
         else:
             await identity.mailer.send(verification_email(user.email, link))
             return REGISTERED_MESSAGE
-    await identity.mailer.send(already_registered_email(taken[0].email, taken[1]))
+    await identity.mailer.send(already_registered_email(taken.email, identity.policy.page("forgot-password")))
     return REGISTERED_MESSAGE
 
 

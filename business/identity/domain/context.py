@@ -30,6 +30,9 @@ class IdentityPolicy:
     public_web_url: str
     totp_issuer: str = "Trading Platform"
     refresh_ttl_s: int = 7 * 24 * 3600
+    # Seconds after a rotation in which the token just spent still yields its successor (two
+    # tabs refreshing at once); later, presenting it is reuse. 0: no grace.
+    refresh_grace_s: int = 10
     challenge_ttl_s: int = 300
     challenge_max_attempts: int = 5
     sms_code_ttl_s: int = 300
@@ -39,6 +42,9 @@ class IdentityPolicy:
 
     def link(self, path: str, token: str) -> str:
         return f"{self.public_web_url.rstrip('/')}/{path}?token={token}"
+
+    def page(self, path: str) -> str:
+        return f"{self.public_web_url.rstrip('/')}/{path}"
 
 
 def utcnow() -> datetime:
@@ -50,6 +56,8 @@ class Identity:
     transactions: Transactions
     hasher: PasswordHasher
     limiter: AttemptLimiter
+    # Limits on sending mails and texts (AttemptLimiter.take), per recipient and per client.
+    sends: AttemptLimiter
     mailer: Mailer
     sms: SmsSender
     revocations: Revocations

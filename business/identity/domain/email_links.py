@@ -21,7 +21,8 @@ PASSWORD_RESET = "password_reset"
 _PATHS = {EMAIL_VERIFY: "verify-email", PASSWORD_RESET: "reset-password"}
 FORGOT_MESSAGE = "If an account uses this address, we sent it a link to reset the password."
 INVALID_LINK = "this link is invalid, expired or already used"
-# Requests for links to one address (or from one client) before the limiter holds them back.
+# Mails to one address (or asked for by one client), whatever the path (registration, resent
+# verification, forgotten password), before the limiter holds them back.
 MAIL_SCOPE = "mail"
 
 
@@ -92,14 +93,23 @@ async def verify_email(identity: Identity, token: str, client: Client) -> None:
         raise
 
 
+def _unverified(uow: IdentityUnitOfWork, user_id: str) -> User | None:
+    user = uow.users.get(user_id)
+    if user is None:
+        raise NotFound("account not found")
+    return None if user.email_verified else user
+
+
 async def resend_verification(identity: Identity, user_id: str, client: Client) -> bool:
-    await identity.limiter.check(MAIL_SCOPE, user_id, client.ip)
+    pending = await identity.transactions.run(lambda uow: _unverified(uow, user_id))
+    if pending is None:
+        return False
+    # The address's mail budget, shared with registration and forgotten passwords.
+    await identity.sends.take(MAIL_SCOPE, pending.email, client.ip)
 
     def work(uow: IdentityUnitOfWork) -> tuple[User, str] | None:
-        user = uow.users.get(user_id)
+        user = _unverified(uow, user_id)
         if user is None:
-            raise NotFound("account not found")
-        if user.email_verified:
             return None
         link = new_link(uow, identity, user, EMAIL_VERIFY)
         identity.record(uow, "user.email.verification_sent", client, actor_id=user.id, subject_id=user.id)
@@ -108,15 +118,14 @@ async def resend_verification(identity: Identity, user_id: str, client: Client) 
     sent = await identity.transactions.run(work)
     if sent is None:
         return False
-    await identity.limiter.record_failure(MAIL_SCOPE, user_id, client.ip)  # counts sends, not failures
     await identity.mailer.send(verification_email(sent[0].email, sent[1]))
     return True
 
 
 async def forgot_password(identity: Identity, email: str, client: Client) -> str:
     email_n = normalize_email(email)
-    await identity.limiter.check(MAIL_SCOPE, email_n, client.ip)
-    await identity.limiter.record_failure(MAIL_SCOPE, email_n, client.ip)
+    # Counted whether or not an account has the address: the answer says nothing about it.
+    await identity.sends.take(MAIL_SCOPE, email_n, client.ip)
 
     def work(uow: IdentityUnitOfWork) -> tuple[User, str] | None:
         user = uow.users.by_email(email_n)

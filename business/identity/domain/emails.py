@@ -2,7 +2,8 @@
 
 Plain text only: no tracking, no HTML to sanitise, and the link is shown in full so the reader
 can see where it goes. `already_registered_email` answers a sign-up for an existing address
-without revealing to the requester that the account exists.
+without revealing to the requester that the account exists, and carries no reset link (the
+holder did not ask for one).
 """
 
 from __future__ import annotations
@@ -42,13 +43,16 @@ def password_reset_email(to: str, link: str) -> OutgoingEmail:
     )
 
 
-def already_registered_email(to: str, reset_link: str) -> OutgoingEmail:
+def already_registered_email(to: str, forgot_password_page: str) -> OutgoingEmail:
+    """No link that does anything: the holder did not ask for this mail. A reset starts from the
+    forgot-password page, where the holder asks for a link themselves."""
     return OutgoingEmail(
         to=to,
-        subject=f"Your {PRODUCT_NAME} account",
+        subject=f"Someone tried to sign up with your {PRODUCT_NAME} address",
         text=(
-            "Hello,\n\nSomeone tried to sign up with this email address, but it already has an account.\n"
-            f"If it was you and you forgot your password, reset it here:\n\n{reset_link}\n\n"
-            "If it was not you, ignore this email: nothing changed.\n"
+            "Hello,\n\nSomeone tried to create a new account with this email address, which already "
+            "has an account.\nNothing changed, and no one can sign in with it because of this.\n\n"
+            "If it was you and you forgot your password, ask for a reset link on this page:\n\n"
+            f"{forgot_password_page}\n\nIf it was not you, ignore this email.\n"
         ),
     )

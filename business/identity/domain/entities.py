@@ -86,6 +86,10 @@ class RefreshToken:
     issued_at: datetime
     expires_at: datetime
     spent_at: datetime | None = None
+    # Set when the token is spent: the digest of the token that replaced it and that token
+    # sealed for whoever holds this one (see sessions.py, the refresh grace window).
+    successor_digest: str | None = None
+    successor_sealed: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 
 from business.audit.domain import Client
-from business.identity.domain.accounts import complete_sign_in
+from business.identity.domain.accounts import Account, account_of, complete_sign_in
 from business.identity.domain.context import Identity
 from business.identity.domain.entities import OAuthIdentity, User
 from business.identity.domain.ports import IdentityUnitOfWork
@@ -17,7 +17,7 @@ from business.identity.domain.validation import (
     normalize_email,
     require_text,
 )
-from service_runtime.errors import FailedPrecondition, InvalidArgument, Unauthenticated
+from service_runtime.errors import FailedPrecondition, InvalidArgument, NotFound, Unauthenticated
 
 PROVIDERS = frozenset({"google", "facebook", "github"})
 
@@ -174,3 +174,43 @@ async def complete_oauth_login(identity: Identity, profile: ProviderProfile, cli
     for session_id in outcome.ended_sessions:
         await identity.revocations.revoke_session(session_id)
     return outcome
+
+
+def _sign_in_ways_without(uow: IdentityUnitOfWork, user: User, provider: str) -> list[str]:
+    """How the account could still sign in once `provider` is unlinked."""
+    ways = [p for p in uow.oauth_identities.providers_of(user.id) if p != provider]
+    if user.password_hash:
+        ways.append("password")
+    if user.phone_number:
+        ways.append("phone")
+    return ways
+
+
+async def unlink_provider(identity: Identity, user_id: str, provider: str, client: Client) -> Account:
+    """Unlinks `provider` from the account, unless it is the last way to sign in."""
+    name = provider.strip().lower()
+    if name not in PROVIDERS:
+        raise InvalidArgument.field("provider", f"must be one of {', '.join(sorted(PROVIDERS))}")
+
+    def work(uow: IdentityUnitOfWork) -> Account:
+        user = uow.users.get(user_id, for_update=True)
+        if user is None:
+            raise NotFound("account not found")
+        if name not in uow.oauth_identities.providers_of(user.id):
+            raise NotFound(f"{name} is not linked to this account")
+        if not _sign_in_ways_without(uow, user, name):
+            raise FailedPrecondition(
+                f"{name} is this account's only way to sign in: set a password or link another provider first"
+            )
+        uow.oauth_identities.remove(user.id, name)
+        identity.record(
+            uow,
+            "user.oauth.unlinked",
+            client,
+            actor_id=user.id,
+            subject_id=user.id,
+            detail={"provider": name},
+        )
+        return account_of(uow, user)
+
+    return await identity.transactions.run(work)

@@ -7,8 +7,12 @@ importantly, protected by attempt limits and short expiry.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import secrets
+
+from cryptography.fernet import Fernet, InvalidToken
 
 # Crockford-style base32 in lower case: no i, l, o, u, so "o"/"i"/"l" typed by a user map back.
 _BACKUP_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
@@ -24,6 +28,26 @@ def new_opaque_token() -> str:
 def digest(value: str) -> str:
     """sha256 hex of an opaque token: what the database stores."""
     return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+def _holder_key(holder_token: str) -> Fernet:
+    # HMAC, not the stored sha256: the database's digest of the token does not give the key.
+    raw = hmac.new(holder_token.encode("utf-8"), b"trading-platform/refresh-successor/v1", hashlib.sha256)
+    return Fernet(base64.urlsafe_b64encode(raw.digest()))
+
+
+def seal_for_holder(holder_token: str, secret: str) -> str:
+    """`secret` encrypted (Fernet) under a key derived from `holder_token`: only whoever presents
+    that token can open it, and the database, which keeps the token's digest only, cannot."""
+    return _holder_key(holder_token).encrypt(secret.encode("utf-8")).decode("ascii")
+
+
+def open_for_holder(holder_token: str, sealed: str) -> str | None:
+    """What `seal_for_holder` sealed, or None when `holder_token` is not the one it was sealed for."""
+    try:
+        return _holder_key(holder_token).decrypt(sealed.encode("ascii")).decode("utf-8")
+    except (InvalidToken, UnicodeError, ValueError):
+        return None
 
 
 def new_numeric_code(digits: int = 6) -> str:

@@ -27,8 +27,7 @@ async def start_phone_login(identity: Identity, phone_number: str, client: Clien
     """Texts a code if an active account has this number; the answer never says whether."""
     phone = normalize_phone(phone_number)
     # Each request counts, known number or not: texts cost money and annoy their receivers.
-    await identity.limiter.check(SEND_SCOPE, phone, client.ip)
-    await identity.limiter.record_failure(SEND_SCOPE, phone, client.ip)
+    await identity.sends.take(SEND_SCOPE, phone, client.ip)
     ttl = identity.policy.sms_code_ttl_s
     code = new_numeric_code()
 

@@ -90,9 +90,10 @@ class RefreshTokens(Protocol):
 
     def add(self, token: RefreshToken) -> None: ...
 
-    def spend(self, digest: str, now: datetime) -> bool:
+    def spend(self, digest: str, now: datetime, successor_digest: str, successor_sealed: str) -> bool:
         """The conditional write that makes rotation safe: of two concurrent spends of the same
-        token exactly one returns True."""
+        token exactly one returns True. The spent token records its successor (digest and
+        sealed copy); the token it had itself replaced loses its sealed copy."""
         ...
 
 
@@ -104,6 +105,10 @@ class BackupCodes(Protocol):
         ...
 
     def delete_all(self, user_id: str) -> None: ...
+
+    def remaining(self, user_id: str) -> int:
+        """The user's unused backup codes."""
+        ...
 
 
 class OneTimeCodes(Protocol):
@@ -139,6 +144,10 @@ class OAuthIdentities(Protocol):
 
     def providers_of_each(self, user_ids: Sequence[str]) -> dict[str, list[str]]:
         """`providers_of` for several users at once (every id is a key)."""
+        ...
+
+    def remove(self, user_id: str, provider: str) -> int:
+        """Unlinks the user's identities at `provider`; returns how many were removed."""
         ...
 
 

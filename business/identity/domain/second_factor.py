@@ -307,3 +307,44 @@ async def disable_totp(identity: Identity, user_id: str, factor: Factor, client:
         field = "totp_code" if factor.kind == "totp" else "backup_code"
         raise InvalidArgument.field(field, "is not a valid, unused second factor")
     await identity.limiter.record_success(factor.kind, user_id)
+
+
+async def regenerate_backup_codes(
+    identity: Identity, user_id: str, factor: Factor, client: Client
+) -> list[str]:
+    """Ten new backup codes in place of the old ones, for a fresh second factor (an old backup
+    code works too, and is spent like the rest)."""
+    await identity.limiter.check(factor.kind, user_id, client.ip)
+    codes = new_backup_codes(BACKUP_CODE_COUNT)
+
+    def work(uow: IdentityUnitOfWork) -> bool:
+        user = _user_for_update(uow, user_id)
+        if not user.totp_enabled:
+            raise FailedPrecondition("TOTP is not on: there are no backup codes to replace")
+        if not _accept_factor(uow, identity, user, factor):
+            return False
+        left = uow.backup_codes.remaining(user.id)
+        uow.backup_codes.replace(user.id, [backup_code_digest(c) for c in codes])
+        identity.record(
+            uow,
+            "user.backup_codes.regenerated",
+            client,
+            actor_id=user.id,
+            subject_id=user.id,
+            detail={"factor": factor.kind, "replaced_unused": left, "backup_codes_left": BACKUP_CODE_COUNT},
+        )
+        return True
+
+    if not await identity.transactions.run(work):
+        await identity.limiter.record_failure(factor.kind, user_id, client.ip)
+        await identity.record_failure(
+            "user.backup_codes.regenerate_failed",
+            client,
+            actor_id=user_id,
+            subject_id=user_id,
+            detail={"factor": factor.kind},
+        )
+        field = "totp_code" if factor.kind == "totp" else "backup_code"
+        raise InvalidArgument.field(field, "is not a valid, unused second factor")
+    await identity.limiter.record_success(factor.kind, user_id)
+    return codes

@@ -1,17 +1,34 @@
 """Sessions (refresh token families), token pairs, refresh rotation with reuse detection,
-logout and the user's own session list."""
+logout and the user's own session list.
+
+Rotation and concurrent refreshes: every refresh spends the presented token and issues its
+successor. Two tabs often refresh the same token at once; the one that loses the race (or
+arrives just after) would present a spent token, which otherwise means theft. So for
+`refresh_grace_s` seconds after the spend, the token just spent yields its successor again
+(the SAME refresh token, and an access token for the same session), provided the successor is
+still unspent (only the immediate predecessor of the live token qualifies), the session open
+and the user active. To give the successor back without keeping it in clear, the spend stores
+it sealed under a key derived from the spent token itself (`seal_for_holder`) and then under
+the server's key (`identity.secrets`): the database alone (digests only) opens nothing. The
+sealed copy is dropped when the successor is spent in turn. After the window, or for an older
+token, presenting a spent token is reuse: the family is revoked."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from business.audit import domain as audit
 from business.audit.domain import Client
 from business.identity.domain.context import Identity
 from business.identity.domain.entities import RefreshToken, SignInSession, User
-from business.identity.domain.one_time_secrets import digest, new_opaque_token
+from business.identity.domain.one_time_secrets import (
+    digest,
+    new_opaque_token,
+    open_for_holder,
+    seal_for_holder,
+)
 from business.identity.domain.ports import IdentityUnitOfWork
 from service_runtime.errors import InvalidArgument, NotFound, Unauthenticated
 
@@ -40,9 +57,11 @@ class Challenge:
 SignInResult = TokenPair | Challenge
 
 
-def _issue_refresh(uow: IdentityUnitOfWork, identity: Identity, session: SignInSession) -> str:
+def _issue_refresh(
+    uow: IdentityUnitOfWork, identity: Identity, session: SignInSession, token: str | None = None
+) -> str:
     now = identity.now()
-    token = new_opaque_token()
+    token = token or new_opaque_token()
     expires_at = now + timedelta(seconds=identity.policy.refresh_ttl_s)
     uow.refresh_tokens.add(
         RefreshToken(digest=digest(token), session_id=session.id, issued_at=now, expires_at=expires_at)
@@ -54,11 +73,15 @@ def _issue_refresh(uow: IdentityUnitOfWork, identity: Identity, session: SignInS
     return token
 
 
-def _pair(identity: Identity, user: User, session_id: str, refresh_token: str) -> TokenPair:
+def _pair(
+    identity: Identity, user: User, session_id: str, refresh_token: str, refresh_expires_in: int | None = None
+) -> TokenPair:
     access = identity.tokens.issue(
         user_id=user.id, role=user.role, plan=user.plan, session_id=session_id, now=identity.now().timestamp()
     )
-    return TokenPair(access, identity.tokens.ttl_s, refresh_token, identity.policy.refresh_ttl_s, session_id)
+    if refresh_expires_in is None:
+        refresh_expires_in = identity.policy.refresh_ttl_s
+    return TokenPair(access, identity.tokens.ttl_s, refresh_token, refresh_expires_in, session_id)
 
 
 def open_session(
@@ -147,18 +170,32 @@ def _refusal(found: _Presented, identity: Identity) -> str:
     return ""
 
 
+def _seal(identity: Identity, presented: str, successor: str) -> str:
+    return identity.secrets.encrypt(seal_for_holder(presented, successor))
+
+
+def _unseal(identity: Identity, presented: str, sealed: str) -> str | None:
+    try:
+        inner = identity.secrets.decrypt(sealed)
+    except ValueError:
+        return None
+    return open_for_holder(presented, inner)
+
+
 def _rotate(
-    uow: IdentityUnitOfWork, identity: Identity, token_digest: str, found: _Presented, client: Client
+    uow: IdentityUnitOfWork, identity: Identity, presented: str, found: _Presented, client: Client
 ) -> TokenPair | None:
     """Spends the token and issues its successor; None when a concurrent refresh spent it first
     (or the session ended meanwhile)."""
-    if not uow.refresh_tokens.spend(token_digest, identity.now()):
-        return None
     session = uow.sign_in_sessions.get(found.session.id)
     user = uow.users.get(found.user.id)
     if session is None or user is None or session.revoked_at is not None or not user.is_active:
         return None
-    new_token = _issue_refresh(uow, identity, session)
+    new_token = new_opaque_token()
+    sealed = _seal(identity, presented, new_token)
+    if not uow.refresh_tokens.spend(found.token.digest, identity.now(), digest(new_token), sealed):
+        return None
+    _issue_refresh(uow, identity, session, new_token)
     identity.record(
         uow,
         "auth.refresh.succeeded",
@@ -170,18 +207,64 @@ def _rotate(
     return _pair(identity, user, session.id, new_token)
 
 
-async def refresh(identity: Identity, refresh_token: str, client: Client) -> TokenPair:
-    token_digest = _token_digest(refresh_token)
-    # Read first, outside the write: a token already spent when we first look is a replay
-    # (reuse); one still unspent that loses the conditional spend below lost a race with a
-    # concurrent refresh of the same token, and only that request is refused.
+def _within_grace(identity: Identity, spent_at: datetime | None) -> bool:
+    grace = identity.policy.refresh_grace_s
+    return grace > 0 and spent_at is not None and identity.now() - spent_at <= timedelta(seconds=grace)
+
+
+def _again(
+    uow: IdentityUnitOfWork, identity: Identity, presented: str, found: _Presented, client: Client
+) -> TokenPair | None:
+    """The successor of a token spent moments ago, for a concurrent refresh of the same token
+    (see the module's docstring); None when the grace does not apply (then it is reuse)."""
+    spent = uow.refresh_tokens.get(found.token.digest)
+    if spent is None or not spent.successor_digest or not spent.successor_sealed:
+        return None
+    if not _within_grace(identity, spent.spent_at):
+        return None
+    successor = uow.refresh_tokens.get(spent.successor_digest)
+    now = identity.now()
+    if successor is None or successor.spent_at is not None or successor.expires_at <= now:
+        return None
+    session = uow.sign_in_sessions.get(found.session.id)
+    user = uow.users.get(found.user.id)
+    if session is None or user is None or session.revoked_at is not None or not user.is_active:
+        return None
+    token = _unseal(identity, presented, spent.successor_sealed)
+    if token is None or digest(token) != successor.digest:
+        return None
+    identity.record(
+        uow,
+        "auth.refresh.succeeded",
+        client,
+        actor_id=user.id,
+        subject_id=user.id,
+        detail={"session_id": session.id, "concurrent": True},
+    )
+    return _pair(identity, user, session.id, token, int((successor.expires_at - now).total_seconds()))
+
+
+async def _spent_presented(
+    identity: Identity, presented: str, found: _Presented, client: Client
+) -> TokenPair:
+    """A spent token: its successor again within the grace window, otherwise reuse."""
+    pair = await identity.transactions.run(lambda uow: _again(uow, identity, presented, found, client))
+    if pair is not None:
+        return pair
+    await _revoke_family(identity, found, client)
+    raise Unauthenticated(INVALID_REFRESH)
+
+
+async def _attempt(
+    identity: Identity, presented: str, token_digest: str, client: Client
+) -> tuple[TokenPair | None, _Presented]:
+    """One try: the pair, or None with the token as read when a concurrent refresh won the spend."""
     found = await identity.transactions.run(lambda uow: _presented(uow, token_digest))
     if found is None:
         await identity.record_failure("auth.refresh.failed", client, detail={"reason": "unknown_token"})
         raise Unauthenticated(INVALID_REFRESH)
     if found.token.spent_at is not None:
-        await _revoke_family(identity, found, client)
-        raise Unauthenticated(INVALID_REFRESH)
+        return await _spent_presented(identity, presented, found, client), found
     reason = _refusal(found, identity)
     if reason:
         await identity.record_failure(
@@ -191,7 +274,19 @@ async def refresh(identity: Identity, refresh_token: str, client: Client) -> Tok
             detail={"reason": reason, "session_id": found.session.id},
         )
         raise Unauthenticated(INVALID_REFRESH)
-    pair = await identity.transactions.run(lambda uow: _rotate(uow, identity, token_digest, found, client))
+    return await identity.transactions.run(
+        lambda uow: _rotate(uow, identity, presented, found, client)
+    ), found
+
+
+async def refresh(identity: Identity, refresh_token: str, client: Client) -> TokenPair:
+    token_digest = _token_digest(refresh_token)
+    presented = refresh_token.strip()
+    # Read first, outside the write. A refresh that loses the conditional spend to a concurrent
+    # one reads again: the winner has committed by then, and the grace path answers it.
+    pair, found = await _attempt(identity, presented, token_digest, client)
+    if pair is None:
+        pair, found = await _attempt(identity, presented, token_digest, client)
     if pair is None:
         await identity.record_failure(
             "auth.refresh.failed",

@@ -27,7 +27,8 @@ def _hashed(kind: str, scope: str, value: str) -> str:
 
 
 class AttemptLimiter:
-    """check() before verifying a secret; record_failure()/record_success() after."""
+    """check() before verifying a secret; record_failure()/record_success() after. For actions
+    that cost something whether or not they succeed (sending a mail or a text), take()."""
 
     def __init__(
         self,
@@ -46,7 +47,7 @@ class AttemptLimiter:
         self.base_lock_s = base_lock_s
         self.max_lock_s = max_lock_s
 
-    async def check(self, scope: str, account_key: str, ip: str) -> None:
+    async def check(self, scope: str, account_key: str, ip: str, *, what: str = "failed attempts") -> None:
         """Raise TooManyAttempts while the account or the ip is locked for `scope`."""
         keys = [_hashed("lock:acct", scope, account_key)]
         if ip:
@@ -54,7 +55,22 @@ class AttemptLimiter:
         remaining = await self.counters.lock_remaining(keys)
         if remaining > 0:
             retry_after = math.ceil(remaining * 1000) / 1000
-            raise TooManyAttempts(f"too many failed attempts; retry in {math.ceil(remaining)} s", retry_after)
+            raise TooManyAttempts(f"too many {what}; retry in {math.ceil(remaining)} s", retry_after)
+
+    async def take(self, scope: str, account_key: str, ip: str) -> None:
+        """Counts one use of a limited action (a mail or a text to `account_key`, an address or a
+        number) and raises TooManyAttempts when the account or the ip is over its limit. Every
+        call counts, whatever then happens, so the answer never depends on whether an account
+        exists; a burst of concurrent calls cannot slip past, since each call's own count decides."""
+        await self.check(scope, account_key, ip, what="requests")
+        over = await self._count(scope, "acct", account_key, self.account_limit)
+        if ip:
+            over = await self._count(scope, "ip", ip, self.ip_limit) or over
+        if over:
+            await self.check(scope, account_key, ip, what="requests")  # the lock just set
+            raise TooManyAttempts(
+                f"too many requests; retry in {math.ceil(self.base_lock_s)} s", self.base_lock_s
+            )
 
     async def record_failure(self, scope: str, account_key: str, ip: str) -> None:
         await self._count(scope, "acct", account_key, self.account_limit)
@@ -71,9 +87,11 @@ class AttemptLimiter:
         """base_lock_s at the limit, doubling with each further failure, capped at max_lock_s."""
         return min(self.max_lock_s, self.base_lock_s * 2.0 ** min(failures - limit, _MAX_DOUBLINGS))
 
-    async def _count(self, scope: str, kind: str, value: str, limit: int) -> None:
+    async def _count(self, scope: str, kind: str, value: str, limit: int) -> bool:
+        """Counts one; True when the count went past `limit` (the lock is then set)."""
         failures = await self.counters.add_failure(_hashed(f"fail:{kind}", scope, value), self.window_s)
         if failures >= limit:
             await self.counters.lock(
                 _hashed(f"lock:{kind}", scope, value), self.lock_seconds(failures, limit)
             )
+        return failures > limit

@@ -24,7 +24,11 @@ STATUS_FROM_PB = {pb.USER_STATUS_ACTIVE: ACTIVE, pb.USER_STATUS_SUSPENDED: SUSPE
 _FACTOR_KINDS = {"totp_code": "totp", "backup_code": "backup_code"}
 
 
-def factor(request: auth_pb.VerifySecondFactorRequest | user_pb.DisableTotpRequest) -> Factor:
+def factor(
+    request: auth_pb.VerifySecondFactorRequest
+    | user_pb.DisableTotpRequest
+    | user_pb.RegenerateBackupCodesRequest,
+) -> Factor:
     """The second factor of the request's `factor` oneof; InvalidArgument names the field when
     there is none."""
     kind = request.WhichOneof("factor")
@@ -48,6 +52,7 @@ def user(account: Account) -> pb.User:
         created_at=to_timestamp(u.created_at),
         last_login_at=to_timestamp(u.last_login_at) if u.last_login_at else None,
         linked_providers=account.linked_providers,
+        backup_codes_remaining=account.backup_codes_remaining,
     )
 
 

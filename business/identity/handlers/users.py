@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from business.identity.domain import accounts, email_links, second_factor, sessions
+from business.identity.domain import accounts, email_links, oauth_login, second_factor, sessions
 from business.identity.domain.context import Identity
 from business.identity.handlers import messages
 from business.shared.proto_mapping import Context, client_of
@@ -62,6 +62,22 @@ class UserHandlers(pb_grpc.UserServiceServicer):
             self.identity, current_caller().subject, messages.factor(request), client_of(context)
         )
         return pb.DisableTotpResponse()
+
+    async def RegenerateBackupCodes(
+        self, request: pb.RegenerateBackupCodesRequest, context: Context
+    ) -> pb.RegenerateBackupCodesResponse:
+        codes = await second_factor.regenerate_backup_codes(
+            self.identity, current_caller().subject, messages.factor(request), client_of(context)
+        )
+        return pb.RegenerateBackupCodesResponse(backup_codes=codes)
+
+    async def UnlinkOAuthProvider(
+        self, request: pb.UnlinkOAuthProviderRequest, context: Context
+    ) -> pb.UnlinkOAuthProviderResponse:
+        account = await oauth_login.unlink_provider(
+            self.identity, current_caller().subject, request.provider, client_of(context)
+        )
+        return pb.UnlinkOAuthProviderResponse(user=messages.user(account))
 
     async def ListSessions(
         self, request: pb.ListSessionsRequest, context: Context

@@ -96,6 +96,9 @@ def identity(store: BusinessStore, clock: Clock, outbox: Outbox, keys: SigningKe
         # The cheapest argon2id parameters: these tests are about flows, not hashing cost.
         hasher=PasswordHasher(time_cost=1, memory_kib=8192, parallelism=1),
         limiter=AttemptLimiter(MemoryAttemptCounters()),
+        sends=AttemptLimiter(
+            MemoryAttemptCounters(), account_limit=5, ip_limit=20, window_s=3600, base_lock_s=60
+        ),
         mailer=outbox,
         sms=Texts(outbox),
         revocations=MemoryRevocations(900),

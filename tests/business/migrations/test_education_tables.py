@@ -1,4 +1,4 @@
-"""0003_education: tables in the `education` schema (PostgreSQL) with the full-text index of each
+"""0004_education: tables in the `education` schema (PostgreSQL) with the full-text index of each
 dialect (a GIN-indexed tsvector, an FTS5 table), and back down."""
 
 from __future__ import annotations

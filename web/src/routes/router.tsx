@@ -214,6 +214,20 @@ const marketRoute = createRoute({
   component: lazyRouteComponent(() => import("../features/market/MarketPage"), "MarketPage"),
 });
 
+const backtestsRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: "/backtests",
+  beforeLoad: guard({ kind: "signed-in" }),
+  component: lazyRouteComponent(() => import("../features/backtests/BacktestsPage"), "BacktestsPage"),
+});
+
+const modelsRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: "/models",
+  beforeLoad: guard({ kind: "signed-in" }),
+  component: lazyRouteComponent(() => import("../features/models/ModelsPage"), "ModelsPage"),
+});
+
 // ---- education ----
 
 const coursesRoute = createRoute({ getParentRoute: () => rootRoute, path: "/courses", component: lazyRouteComponent(() => import("../features/education/CataloguePage"), "CataloguePage") });
@@ -267,6 +281,8 @@ export const routeTree = rootRoute.addChildren([
   adminRoute.addChildren([adminIndexRoute, adminUsersRoute, adminAuditRoute]),
   statusRoute,
   marketRoute,
+  backtestsRoute,
+  modelsRoute,
   coursesRoute,
   courseRoute,
   lessonRoute,

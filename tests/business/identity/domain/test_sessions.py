@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 
 import jwt
@@ -11,13 +12,13 @@ import pytest
 from business.identity.data.repositories import SqlIdentityUnitOfWork
 from business.identity.domain import accounts, admin, sessions
 from business.identity.domain.context import Identity
-from business.identity.domain.one_time_secrets import digest
+from business.identity.domain.one_time_secrets import digest, open_for_holder
 from business.identity.domain.sessions import TokenPair
 from business.shared.database import BusinessStore
 from service_runtime.caller import Caller
 from service_runtime.errors import InvalidArgument, Unauthenticated
 from service_runtime.signing_keys import SigningKeyStore
-from tests.business.identity.conftest import CLIENT, PASSWORD, new_email
+from tests.business.identity.conftest import CLIENT, PASSWORD, Clock, new_email
 from tests.business.identity.helpers import audit_actions, make_admin, registered, signed_in
 
 
@@ -85,8 +86,10 @@ async def test_refresh_rotates_and_reuse_revokes_the_family(identity: Identity) 
     assert "auth.refresh.reuse_detected" in audit_actions(identity, user.id)
 
 
-async def test_two_concurrent_refreshes_exactly_one_wins(identity: Identity) -> None:
-    for _ in range(3):
+async def test_two_concurrent_refreshes_both_get_the_same_new_token(identity: Identity) -> None:
+    """Two tabs refreshing one token at once: one rotates, the other gets the same successor;
+    neither is taken for theft (docs/identity.md, Tokens)."""
+    for _ in range(5):
         _, pair = await signed_in(identity)
         barrier = threading.Barrier(2)
         outcomes: list[object] = []
@@ -107,8 +110,67 @@ async def test_two_concurrent_refreshes_exactly_one_wins(identity: Identity) -> 
             thread.start()
         for thread in threads:
             thread.join(30)
-        assert sum(isinstance(o, TokenPair) for o in outcomes) == 1, outcomes
-        assert sum(isinstance(o, Unauthenticated) for o in outcomes) == 1, outcomes
+        pairs = [o for o in outcomes if isinstance(o, TokenPair)]
+        assert len(pairs) == 2, outcomes
+        assert pairs[0].refresh_token == pairs[1].refresh_token != pair.refresh_token
+        assert all(p.session_id == pair.session_id for p in pairs)
+        session_id = pair.session_id
+        session = identity.transactions.run_sync(lambda uow, sid=session_id: uow.sign_in_sessions.get(sid))
+        assert session is not None and session.revoked_at is None
+
+
+async def test_within_the_grace_window_the_spent_token_yields_its_successor_again(
+    identity: Identity,
+) -> None:
+    user, first = await signed_in(identity)
+    second = await sessions.refresh(identity, first.refresh_token, CLIENT)
+    again = await sessions.refresh(identity, first.refresh_token, CLIENT)
+    assert again.refresh_token == second.refresh_token and again.session_id == first.session_id
+    assert 0 < again.refresh_expires_in <= second.refresh_expires_in
+    caller = Caller(user.id, frozenset({"user"}), "free", session_id=first.session_id, issued_at=0)
+    assert not await identity.revocations.is_revoked(caller)  # type: ignore[attr-defined]
+    third = await sessions.refresh(identity, again.refresh_token, CLIENT)  # the family lives on
+    assert third.refresh_token not in {first.refresh_token, second.refresh_token}
+    assert "auth.refresh.reuse_detected" not in audit_actions(identity, user.id)
+
+
+async def test_after_the_grace_window_a_replay_revokes_the_family(identity: Identity, clock: Clock) -> None:
+    user, first = await signed_in(identity)
+    second = await sessions.refresh(identity, first.refresh_token, CLIENT)
+    clock.advance(identity.policy.refresh_grace_s + 1)
+    with pytest.raises(Unauthenticated):
+        await sessions.refresh(identity, first.refresh_token, CLIENT)
+    with pytest.raises(Unauthenticated):  # the successor died with its family
+        await sessions.refresh(identity, second.refresh_token, CLIENT)
+    session = identity.transactions.run_sync(lambda uow: uow.sign_in_sessions.get(first.session_id))
+    assert session is not None and session.revoke_reason == "refresh_reuse"
+    assert "auth.refresh.reuse_detected" in audit_actions(identity, user.id)
+
+
+async def test_no_grace_when_the_setting_is_zero(identity: Identity) -> None:
+    identity.policy = dataclasses.replace(identity.policy, refresh_grace_s=0)
+    _, first = await signed_in(identity)
+    await sessions.refresh(identity, first.refresh_token, CLIENT)
+    with pytest.raises(Unauthenticated):
+        await sessions.refresh(identity, first.refresh_token, CLIENT)
+    session = identity.transactions.run_sync(lambda uow: uow.sign_in_sessions.get(first.session_id))
+    assert session is not None and session.revoke_reason == "refresh_reuse"
+
+
+async def test_the_successor_is_stored_sealed_for_the_spent_tokens_holder_only(identity: Identity) -> None:
+    _, first = await signed_in(identity)
+    second = await sessions.refresh(identity, first.refresh_token, CLIENT)
+    spent = identity.transactions.run_sync(lambda uow: uow.refresh_tokens.get(digest(first.refresh_token)))
+    assert spent is not None and spent.successor_digest == digest(second.refresh_token)
+    assert spent.successor_sealed and second.refresh_token not in spent.successor_sealed
+    inner = identity.secrets.decrypt(spent.successor_sealed)
+    assert open_for_holder(first.refresh_token, inner) == second.refresh_token
+    assert open_for_holder(second.refresh_token, inner) is None
+    assert open_for_holder(digest(first.refresh_token), inner) is None  # the stored digest opens nothing
+    # Once the successor is spent in turn, the sealed copy is gone.
+    await sessions.refresh(identity, second.refresh_token, CLIENT)
+    spent = identity.transactions.run_sync(lambda uow: uow.refresh_tokens.get(digest(first.refresh_token)))
+    assert spent is not None and spent.successor_sealed is None
 
 
 async def test_conditional_spend_lets_only_the_first_transaction_through(
@@ -119,11 +181,13 @@ async def test_conditional_spend_lets_only_the_first_transaction_through(
     token_digest = digest(pair.refresh_token)
     second: list[bool] = []
     with store.transaction() as session:
-        assert SqlIdentityUnitOfWork(session).refresh_tokens.spend(token_digest, identity.now())
+        assert SqlIdentityUnitOfWork(session).refresh_tokens.spend(
+            token_digest, identity.now(), "a" * 64, "sealed"
+        )
         racer = threading.Thread(
             target=lambda: second.append(
                 identity.transactions.run_sync(
-                    lambda uow: uow.refresh_tokens.spend(token_digest, identity.now())
+                    lambda uow: uow.refresh_tokens.spend(token_digest, identity.now(), "b" * 64, "sealed")
                 )
             )
         )

@@ -3,6 +3,7 @@ TEST_REDIS_URL or a private redis-server; keys under a fresh prefix, deleted aft
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -198,3 +199,34 @@ async def test_unreachable_redis_is_a_dependency_error() -> None:
 def test_make_attempt_counters_picks_the_store() -> None:
     assert isinstance(make_attempt_counters(""), MemoryAttemptCounters)
     assert isinstance(make_attempt_counters("redis://127.0.0.1:1/0"), RedisAttemptCounters)  # never connects
+
+
+async def test_take_counts_every_use_and_refuses_past_the_limit(
+    counters: AttemptCounters, clock: FakeClock
+) -> None:
+    limits = limiter(counters)  # 3 per account, 5 per ip, lock 2 s doubling
+    for _ in range(3):
+        await limits.take("mail", EMAIL, IP)
+    with pytest.raises(TooManyAttempts, match="too many requests") as refused:
+        await limits.take("mail", EMAIL, IP)
+    assert refused.value.retry_after_s > 0
+    await limits.take("mail", "other@example.com", IP)  # another recipient, same client: 4 of 5
+    await limits.take("mail", "third@example.com", IP)
+    with pytest.raises(TooManyAttempts):  # the client's sixth
+        await limits.take("mail", "fourth@example.com", IP)
+    clock.advance(61)  # the window has passed and the locks with it
+    await limits.take("mail", EMAIL, IP)
+
+
+async def test_a_burst_of_concurrent_takes_lets_exactly_the_limit_through(counters: AttemptCounters) -> None:
+    limits = limiter(counters, account_limit=5, ip_limit=1000)
+
+    async def one() -> bool:
+        try:
+            await limits.take("mail", EMAIL, IP)
+        except TooManyAttempts:
+            return False
+        return True
+
+    passed = await asyncio.gather(*(one() for _ in range(40)))
+    assert sum(passed) == 5

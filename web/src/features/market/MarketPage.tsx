@@ -26,6 +26,7 @@ import {
   toCandles,
   toChartTime,
 } from "./chartData";
+import { ChartCredit } from "./ChartCredit";
 import { IndicatorPicker } from "./IndicatorPicker";
 import { PriceChart } from "./PriceChart";
 import { actionName, SignalDetails, signalPriceLines } from "./SignalCard";
@@ -296,6 +297,7 @@ export function MarketPage() {
             {pageToken ? "Load older bars" : "No older bars"}
           </Button>
         </div>
+        <ChartCredit />
         {olderError && <Alert>{olderError}</Alert>}
         {indicators.isError && <Alert>{errorText(indicators.error)}</Alert>}
       </section>

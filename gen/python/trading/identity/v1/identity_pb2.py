@@ -25,21 +25,21 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"trading/identity/v1/identity.proto\x12\x13trading.identity.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x85\x04\n\x04User\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n\x05\x65mail\x18\x02 \x01(\tR\x05\x65mail\x12%\n\x0e\x65mail_verified\x18\x03 \x01(\x08R\remailVerified\x12!\n\x0c\x64isplay_name\x18\x04 \x01(\tR\x0b\x64isplayName\x12!\n\x0cphone_number\x18\x05 \x01(\tR\x0bphoneNumber\x12%\n\x0ephone_verified\x18\x06 \x01(\x08R\rphoneVerified\x12-\n\x04role\x18\x07 \x01(\x0e\x32\x19.trading.identity.v1.RoleR\x04role\x12\x37\n\x06status\x18\x08 \x01(\x0e\x32\x1f.trading.identity.v1.UserStatusR\x06status\x12\x12\n\x04plan\x18\t \x01(\tR\x04plan\x12!\n\x0ctotp_enabled\x18\n \x01(\x08R\x0btotpEnabled\x12\x39\n\ncreated_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tcreatedAt\x12>\n\rlast_login_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0blastLoginAt\x12)\n\x10linked_providers\x18\r \x03(\tR\x0flinkedProviders\"\xde\x01\n\tTokenPair\x12!\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\tR\x0b\x61\x63\x63\x65ssToken\x12\x1d\n\ntoken_type\x18\x02 \x01(\tR\ttokenType\x12\x1d\n\nexpires_in\x18\x03 \x01(\x05R\texpiresIn\x12#\n\rrefresh_token\x18\x04 \x01(\tR\x0crefreshToken\x12,\n\x12refresh_expires_in\x18\x05 \x01(\x05R\x10refreshExpiresIn\x12\x1d\n\nsession_id\x18\x06 \x01(\tR\tsessionId\"y\n\x15SecondFactorChallenge\x12\'\n\x0f\x63hallenge_token\x18\x01 \x01(\tR\x0e\x63hallengeToken\x12\x1d\n\nexpires_in\x18\x02 \x01(\x05R\texpiresIn\x12\x18\n\x07methods\x18\x03 \x03(\tR\x07methods*P\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\r\n\tROLE_USER\x10\x01\x12\x0e\n\nROLE_ADMIN\x10\x02\x12\x13\n\x0fROLE_INSTRUCTOR\x10\x03*\\\n\nUserStatus\x12\x1b\n\x17USER_STATUS_UNSPECIFIED\x10\x00\x12\x16\n\x12USER_STATUS_ACTIVE\x10\x01\x12\x19\n\x15USER_STATUS_SUSPENDED\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"trading/identity/v1/identity.proto\x12\x13trading.identity.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbb\x04\n\x04User\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n\x05\x65mail\x18\x02 \x01(\tR\x05\x65mail\x12%\n\x0e\x65mail_verified\x18\x03 \x01(\x08R\remailVerified\x12!\n\x0c\x64isplay_name\x18\x04 \x01(\tR\x0b\x64isplayName\x12!\n\x0cphone_number\x18\x05 \x01(\tR\x0bphoneNumber\x12%\n\x0ephone_verified\x18\x06 \x01(\x08R\rphoneVerified\x12-\n\x04role\x18\x07 \x01(\x0e\x32\x19.trading.identity.v1.RoleR\x04role\x12\x37\n\x06status\x18\x08 \x01(\x0e\x32\x1f.trading.identity.v1.UserStatusR\x06status\x12\x12\n\x04plan\x18\t \x01(\tR\x04plan\x12!\n\x0ctotp_enabled\x18\n \x01(\x08R\x0btotpEnabled\x12\x39\n\ncreated_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tcreatedAt\x12>\n\rlast_login_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0blastLoginAt\x12)\n\x10linked_providers\x18\r \x03(\tR\x0flinkedProviders\x12\x34\n\x16\x62\x61\x63kup_codes_remaining\x18\x0e \x01(\x05R\x14\x62\x61\x63kupCodesRemaining\"\xde\x01\n\tTokenPair\x12!\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\tR\x0b\x61\x63\x63\x65ssToken\x12\x1d\n\ntoken_type\x18\x02 \x01(\tR\ttokenType\x12\x1d\n\nexpires_in\x18\x03 \x01(\x05R\texpiresIn\x12#\n\rrefresh_token\x18\x04 \x01(\tR\x0crefreshToken\x12,\n\x12refresh_expires_in\x18\x05 \x01(\x05R\x10refreshExpiresIn\x12\x1d\n\nsession_id\x18\x06 \x01(\tR\tsessionId\"y\n\x15SecondFactorChallenge\x12\'\n\x0f\x63hallenge_token\x18\x01 \x01(\tR\x0e\x63hallengeToken\x12\x1d\n\nexpires_in\x18\x02 \x01(\x05R\texpiresIn\x12\x18\n\x07methods\x18\x03 \x03(\tR\x07methods*P\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\r\n\tROLE_USER\x10\x01\x12\x0e\n\nROLE_ADMIN\x10\x02\x12\x13\n\x0fROLE_INSTRUCTOR\x10\x03*\\\n\nUserStatus\x12\x1b\n\x17USER_STATUS_UNSPECIFIED\x10\x00\x12\x16\n\x12USER_STATUS_ACTIVE\x10\x01\x12\x19\n\x15USER_STATUS_SUSPENDED\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'trading.identity.v1.identity_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ROLE']._serialized_start=960
-  _globals['_ROLE']._serialized_end=1040
-  _globals['_USERSTATUS']._serialized_start=1042
-  _globals['_USERSTATUS']._serialized_end=1134
+  _globals['_ROLE']._serialized_start=1014
+  _globals['_ROLE']._serialized_end=1094
+  _globals['_USERSTATUS']._serialized_start=1096
+  _globals['_USERSTATUS']._serialized_end=1188
   _globals['_USER']._serialized_start=93
-  _globals['_USER']._serialized_end=610
-  _globals['_TOKENPAIR']._serialized_start=613
-  _globals['_TOKENPAIR']._serialized_end=835
-  _globals['_SECONDFACTORCHALLENGE']._serialized_start=837
-  _globals['_SECONDFACTORCHALLENGE']._serialized_end=958
+  _globals['_USER']._serialized_end=664
+  _globals['_TOKENPAIR']._serialized_start=667
+  _globals['_TOKENPAIR']._serialized_end=889
+  _globals['_SECONDFACTORCHALLENGE']._serialized_start=891
+  _globals['_SECONDFACTORCHALLENGE']._serialized_end=1012
 # @@protoc_insertion_point(module_scope)

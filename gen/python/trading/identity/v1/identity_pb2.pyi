@@ -81,6 +81,7 @@ class User(_message.Message):
     CREATED_AT_FIELD_NUMBER: _builtins.int
     LAST_LOGIN_AT_FIELD_NUMBER: _builtins.int
     LINKED_PROVIDERS_FIELD_NUMBER: _builtins.int
+    BACKUP_CODES_REMAINING_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Opaque id (UUID), the `sub` of the user's access tokens."""
     email: _builtins.str
@@ -95,6 +96,10 @@ class User(_message.Message):
     """Subscription plan carried in access tokens, for example "free"."""
     totp_enabled: _builtins.bool
     """TOTP two-factor authentication is on: sign-in needs a second factor."""
+    backup_codes_remaining: _builtins.int
+    """Unused backup codes left while 2FA is on (0 when it is off). Shown to the account's owner;
+    admin listings leave it 0.
+    """
     @_builtins.property
     def created_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -119,10 +124,11 @@ class User(_message.Message):
         created_at: _timestamp_pb2.Timestamp | None = ...,
         last_login_at: _timestamp_pb2.Timestamp | None = ...,
         linked_providers: _abc.Iterable[_builtins.str] | None = ...,
+        backup_codes_remaining: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "last_login_at", b"last_login_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "display_name", b"display_name", "email", b"email", "email_verified", b"email_verified", "id", b"id", "last_login_at", b"last_login_at", "linked_providers", b"linked_providers", "phone_number", b"phone_number", "phone_verified", b"phone_verified", "plan", b"plan", "role", b"role", "status", b"status", "totp_enabled", b"totp_enabled"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["backup_codes_remaining", b"backup_codes_remaining", "created_at", b"created_at", "display_name", b"display_name", "email", b"email", "email_verified", b"email_verified", "id", b"id", "last_login_at", b"last_login_at", "linked_providers", b"linked_providers", "phone_number", b"phone_number", "phone_verified", b"phone_verified", "plan", b"plan", "role", b"role", "status", b"status", "totp_enabled", b"totp_enabled"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -450,3 +450,95 @@ class ResendEmailVerificationResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ResendEmailVerificationResponse: _TypeAlias = ResendEmailVerificationResponse  # noqa: Y015
+
+@_typing.final
+class RegenerateBackupCodesRequest(_message.Message):
+    """RegenerateBackupCodesRequest carries exactly one fresh second factor."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TOTP_CODE_FIELD_NUMBER: _builtins.int
+    BACKUP_CODE_FIELD_NUMBER: _builtins.int
+    totp_code: _builtins.str
+    backup_code: _builtins.str
+    def __init__(
+        self,
+        *,
+        totp_code: _builtins.str = ...,
+        backup_code: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["backup_code", b"backup_code", "factor", b"factor", "totp_code", b"totp_code"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["backup_code", b"backup_code", "factor", b"factor", "totp_code", b"totp_code"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_factor: _TypeAlias = _typing.Literal["totp_code", "backup_code"]  # noqa: Y015
+    _WhichOneofArgType_factor: _TypeAlias = _typing.Literal["factor", b"factor"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_factor) -> _WhichOneofReturnType_factor | None: ...
+
+Global___RegenerateBackupCodesRequest: _TypeAlias = RegenerateBackupCodesRequest  # noqa: Y015
+
+@_typing.final
+class RegenerateBackupCodesResponse(_message.Message):
+    """RegenerateBackupCodesResponse holds the new backup codes, shown this once."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BACKUP_CODES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def backup_codes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        backup_codes: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["backup_codes", b"backup_codes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RegenerateBackupCodesResponse: _TypeAlias = RegenerateBackupCodesResponse  # noqa: Y015
+
+@_typing.final
+class UnlinkOAuthProviderRequest(_message.Message):
+    """UnlinkOAuthProviderRequest names a provider linked to the caller's account."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROVIDER_FIELD_NUMBER: _builtins.int
+    provider: _builtins.str
+    """"google", "facebook" or "github"."""
+    def __init__(
+        self,
+        *,
+        provider: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["provider", b"provider"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UnlinkOAuthProviderRequest: _TypeAlias = UnlinkOAuthProviderRequest  # noqa: Y015
+
+@_typing.final
+class UnlinkOAuthProviderResponse(_message.Message):
+    """UnlinkOAuthProviderResponse holds the account after the change."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def user(self) -> _identity_pb2.User: ...
+    def __init__(
+        self,
+        *,
+        user: _identity_pb2.User | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["user", b"user"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["user", b"user"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UnlinkOAuthProviderResponse: _TypeAlias = UnlinkOAuthProviderResponse  # noqa: Y015

@@ -66,6 +66,16 @@ class UserServiceStub:
                 request_serializer=trading_dot_identity_dot_v1_dot_user__service__pb2.DisableTotpRequest.SerializeToString,
                 response_deserializer=trading_dot_identity_dot_v1_dot_user__service__pb2.DisableTotpResponse.FromString,
                 _registered_method=True)
+        self.RegenerateBackupCodes = channel.unary_unary(
+                '/trading.identity.v1.UserService/RegenerateBackupCodes',
+                request_serializer=trading_dot_identity_dot_v1_dot_user__service__pb2.RegenerateBackupCodesRequest.SerializeToString,
+                response_deserializer=trading_dot_identity_dot_v1_dot_user__service__pb2.RegenerateBackupCodesResponse.FromString,
+                _registered_method=True)
+        self.UnlinkOAuthProvider = channel.unary_unary(
+                '/trading.identity.v1.UserService/UnlinkOAuthProvider',
+                request_serializer=trading_dot_identity_dot_v1_dot_user__service__pb2.UnlinkOAuthProviderRequest.SerializeToString,
+                response_deserializer=trading_dot_identity_dot_v1_dot_user__service__pb2.UnlinkOAuthProviderResponse.FromString,
+                _registered_method=True)
         self.ListSessions = channel.unary_unary(
                 '/trading.identity.v1.UserService/ListSessions',
                 request_serializer=trading_dot_identity_dot_v1_dot_user__service__pb2.ListSessionsRequest.SerializeToString,
@@ -132,6 +142,24 @@ class UserServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RegenerateBackupCodes(self, request, context):
+        """RegenerateBackupCodes replaces the caller's backup codes with ten new single-use ones,
+        shown this once; the old ones stop working. It needs 2FA on and a fresh second factor
+        (a TOTP code or one of the old backup codes).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UnlinkOAuthProvider(self, request, context):
+        """UnlinkOAuthProvider removes the link between the caller's account and an OAuth provider.
+        Refused (FAILED_PRECONDITION) when it is the account's last way to sign in: no password,
+        no phone number and no other linked provider.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListSessions(self, request, context):
         """ListSessions lists the caller's active sessions, newest first.
         """
@@ -186,6 +214,16 @@ def add_UserServiceServicer_to_server(servicer, server):
                     servicer.DisableTotp,
                     request_deserializer=trading_dot_identity_dot_v1_dot_user__service__pb2.DisableTotpRequest.FromString,
                     response_serializer=trading_dot_identity_dot_v1_dot_user__service__pb2.DisableTotpResponse.SerializeToString,
+            ),
+            'RegenerateBackupCodes': grpc.unary_unary_rpc_method_handler(
+                    servicer.RegenerateBackupCodes,
+                    request_deserializer=trading_dot_identity_dot_v1_dot_user__service__pb2.RegenerateBackupCodesRequest.FromString,
+                    response_serializer=trading_dot_identity_dot_v1_dot_user__service__pb2.RegenerateBackupCodesResponse.SerializeToString,
+            ),
+            'UnlinkOAuthProvider': grpc.unary_unary_rpc_method_handler(
+                    servicer.UnlinkOAuthProvider,
+                    request_deserializer=trading_dot_identity_dot_v1_dot_user__service__pb2.UnlinkOAuthProviderRequest.FromString,
+                    response_serializer=trading_dot_identity_dot_v1_dot_user__service__pb2.UnlinkOAuthProviderResponse.SerializeToString,
             ),
             'ListSessions': grpc.unary_unary_rpc_method_handler(
                     servicer.ListSessions,
@@ -367,6 +405,60 @@ class UserService:
             '/trading.identity.v1.UserService/DisableTotp',
             trading_dot_identity_dot_v1_dot_user__service__pb2.DisableTotpRequest.SerializeToString,
             trading_dot_identity_dot_v1_dot_user__service__pb2.DisableTotpResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RegenerateBackupCodes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/trading.identity.v1.UserService/RegenerateBackupCodes',
+            trading_dot_identity_dot_v1_dot_user__service__pb2.RegenerateBackupCodesRequest.SerializeToString,
+            trading_dot_identity_dot_v1_dot_user__service__pb2.RegenerateBackupCodesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UnlinkOAuthProvider(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/trading.identity.v1.UserService/UnlinkOAuthProvider',
+            trading_dot_identity_dot_v1_dot_user__service__pb2.UnlinkOAuthProviderRequest.SerializeToString,
+            trading_dot_identity_dot_v1_dot_user__service__pb2.UnlinkOAuthProviderResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -51,6 +51,16 @@ class UserServiceStub:
     """
     DisableTotp: _grpc.UnaryUnaryMultiCallable[_user_service_pb2.DisableTotpRequest, _user_service_pb2.DisableTotpResponse]
     """DisableTotp turns 2FA off; it needs a fresh second factor (a TOTP code or a backup code)."""
+    RegenerateBackupCodes: _grpc.UnaryUnaryMultiCallable[_user_service_pb2.RegenerateBackupCodesRequest, _user_service_pb2.RegenerateBackupCodesResponse]
+    """RegenerateBackupCodes replaces the caller's backup codes with ten new single-use ones,
+    shown this once; the old ones stop working. It needs 2FA on and a fresh second factor
+    (a TOTP code or one of the old backup codes).
+    """
+    UnlinkOAuthProvider: _grpc.UnaryUnaryMultiCallable[_user_service_pb2.UnlinkOAuthProviderRequest, _user_service_pb2.UnlinkOAuthProviderResponse]
+    """UnlinkOAuthProvider removes the link between the caller's account and an OAuth provider.
+    Refused (FAILED_PRECONDITION) when it is the account's last way to sign in: no password,
+    no phone number and no other linked provider.
+    """
     ListSessions: _grpc.UnaryUnaryMultiCallable[_user_service_pb2.ListSessionsRequest, _user_service_pb2.ListSessionsResponse]
     """ListSessions lists the caller's active sessions, newest first."""
     RevokeSession: _grpc.UnaryUnaryMultiCallable[_user_service_pb2.RevokeSessionRequest, _user_service_pb2.RevokeSessionResponse]
@@ -83,6 +93,16 @@ class UserServiceAsyncStub(UserServiceStub):
     """
     DisableTotp: _aio.UnaryUnaryMultiCallable[_user_service_pb2.DisableTotpRequest, _user_service_pb2.DisableTotpResponse]  # type: ignore[assignment]
     """DisableTotp turns 2FA off; it needs a fresh second factor (a TOTP code or a backup code)."""
+    RegenerateBackupCodes: _aio.UnaryUnaryMultiCallable[_user_service_pb2.RegenerateBackupCodesRequest, _user_service_pb2.RegenerateBackupCodesResponse]  # type: ignore[assignment]
+    """RegenerateBackupCodes replaces the caller's backup codes with ten new single-use ones,
+    shown this once; the old ones stop working. It needs 2FA on and a fresh second factor
+    (a TOTP code or one of the old backup codes).
+    """
+    UnlinkOAuthProvider: _aio.UnaryUnaryMultiCallable[_user_service_pb2.UnlinkOAuthProviderRequest, _user_service_pb2.UnlinkOAuthProviderResponse]  # type: ignore[assignment]
+    """UnlinkOAuthProvider removes the link between the caller's account and an OAuth provider.
+    Refused (FAILED_PRECONDITION) when it is the account's last way to sign in: no password,
+    no phone number and no other linked provider.
+    """
     ListSessions: _aio.UnaryUnaryMultiCallable[_user_service_pb2.ListSessionsRequest, _user_service_pb2.ListSessionsResponse]  # type: ignore[assignment]
     """ListSessions lists the caller's active sessions, newest first."""
     RevokeSession: _aio.UnaryUnaryMultiCallable[_user_service_pb2.RevokeSessionRequest, _user_service_pb2.RevokeSessionResponse]  # type: ignore[assignment]
@@ -148,6 +168,28 @@ class UserServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_user_service_pb2.DisableTotpResponse, _abc.Awaitable[_user_service_pb2.DisableTotpResponse]]:
         """DisableTotp turns 2FA off; it needs a fresh second factor (a TOTP code or a backup code)."""
+
+    @_abc_1.abstractmethod
+    def RegenerateBackupCodes(
+        self,
+        request: _user_service_pb2.RegenerateBackupCodesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_user_service_pb2.RegenerateBackupCodesResponse, _abc.Awaitable[_user_service_pb2.RegenerateBackupCodesResponse]]:
+        """RegenerateBackupCodes replaces the caller's backup codes with ten new single-use ones,
+        shown this once; the old ones stop working. It needs 2FA on and a fresh second factor
+        (a TOTP code or one of the old backup codes).
+        """
+
+    @_abc_1.abstractmethod
+    def UnlinkOAuthProvider(
+        self,
+        request: _user_service_pb2.UnlinkOAuthProviderRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_user_service_pb2.UnlinkOAuthProviderResponse, _abc.Awaitable[_user_service_pb2.UnlinkOAuthProviderResponse]]:
+        """UnlinkOAuthProvider removes the link between the caller's account and an OAuth provider.
+        Refused (FAILED_PRECONDITION) when it is the account's last way to sign in: no password,
+        no phone number and no other linked provider.
+        """
 
     @_abc_1.abstractmethod
     def ListSessions(

@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file trading/identity/v1/user_service.proto.
  */
 export const file_trading_identity_v1_user_service: GenFile = /*@__PURE__*/
-  fileDesc("CiZ0cmFkaW5nL2lkZW50aXR5L3YxL3VzZXJfc2VydmljZS5wcm90bxITdHJhZGluZy5pZGVudGl0eS52MSIOCgxHZXRNZVJlcXVlc3QiOAoNR2V0TWVSZXNwb25zZRInCgR1c2VyGAEgASgLMhkudHJhZGluZy5pZGVudGl0eS52MS5Vc2VyImkKD1VwZGF0ZU1lUmVxdWVzdBIZCgxkaXNwbGF5X25hbWUYASABKAlIAIgBARIZCgxwaG9uZV9udW1iZXIYAiABKAlIAYgBAUIPCg1fZGlzcGxheV9uYW1lQg8KDV9waG9uZV9udW1iZXIiOwoQVXBkYXRlTWVSZXNwb25zZRInCgR1c2VyGAEgASgLMhkudHJhZGluZy5pZGVudGl0eS52MS5Vc2VyIkcKFUNoYW5nZVBhc3N3b3JkUmVxdWVzdBIYChBjdXJyZW50X3Bhc3N3b3JkGAEgASgJEhQKDG5ld19wYXNzd29yZBgCIAEoCSIYChZDaGFuZ2VQYXNzd29yZFJlc3BvbnNlIhMKEUVucm9sbFRvdHBSZXF1ZXN0IkkKEkVucm9sbFRvdHBSZXNwb25zZRIOCgZzZWNyZXQYASABKAkSEwoLb3RwYXV0aF91cmkYAiABKAkSDgoGcXJfc3ZnGAMgASgJIiIKEkNvbmZpcm1Ub3RwUmVxdWVzdBIMCgRjb2RlGAEgASgJIisKE0NvbmZpcm1Ub3RwUmVzcG9uc2USFAoMYmFja3VwX2NvZGVzGAEgAygJIkoKEkRpc2FibGVUb3RwUmVxdWVzdBITCgl0b3RwX2NvZGUYASABKAlIABIVCgtiYWNrdXBfY29kZRgCIAEoCUgAQggKBmZhY3RvciIVChNEaXNhYmxlVG90cFJlc3BvbnNlIhUKE0xpc3RTZXNzaW9uc1JlcXVlc3Qi6AEKB1Nlc3Npb24SCgoCaWQYASABKAkSLgoKY3JlYXRlZF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMbGFzdF91c2VkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpleHBpcmVzX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIKCgJpcBgFIAEoCRISCgp1c2VyX2FnZW50GAYgASgJEg4KBm1ldGhvZBgHIAEoCRIPCgdjdXJyZW50GAggASgIIkYKFExpc3RTZXNzaW9uc1Jlc3BvbnNlEi4KCHNlc3Npb25zGAEgAygLMhwudHJhZGluZy5pZGVudGl0eS52MS5TZXNzaW9uIioKFFJldm9rZVNlc3Npb25SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkiFwoVUmV2b2tlU2Vzc2lvblJlc3BvbnNlIiAKHlJlc2VuZEVtYWlsVmVyaWZpY2F0aW9uUmVxdWVzdCIvCh9SZXNlbmRFbWFpbFZlcmlmaWNhdGlvblJlc3BvbnNlEgwKBHNlbnQYASABKAgy/QoKC1VzZXJTZXJ2aWNlEnkKBUdldE1lEiEudHJhZGluZy5pZGVudGl0eS52MS5HZXRNZVJlcXVlc3QaIi50cmFkaW5nLmlkZW50aXR5LnYxLkdldE1lUmVzcG9uc2UiKZACAcLzGA0KBHVzZXIKBWFkbWlugtPkkwIPEg0vYXBpL3VzZXJzL21lEoIBCghVcGRhdGVNZRIkLnRyYWRpbmcuaWRlbnRpdHkudjEuVXBkYXRlTWVSZXF1ZXN0GiUudHJhZGluZy5pZGVudGl0eS52MS5VcGRhdGVNZVJlc3BvbnNlIinC8xgNCgR1c2VyCgVhZG1pboLT5JMCEjoBKjINL2FwaS91c2Vycy9tZRKdAQoOQ2hhbmdlUGFzc3dvcmQSKi50cmFkaW5nLmlkZW50aXR5LnYxLkNoYW5nZVBhc3N3b3JkUmVxdWVzdBorLnRyYWRpbmcuaWRlbnRpdHkudjEuQ2hhbmdlUGFzc3dvcmRSZXNwb25zZSIywvMYDQoEdXNlcgoFYWRtaW6C0+STAhs6ASoiFi9hcGkvdXNlcnMvbWUvcGFzc3dvcmQSkQEKCkVucm9sbFRvdHASJi50cmFkaW5nLmlkZW50aXR5LnYxLkVucm9sbFRvdHBSZXF1ZXN0GicudHJhZGluZy5pZGVudGl0eS52MS5FbnJvbGxUb3RwUmVzcG9uc2UiMsLzGA0KBHVzZXIKBWFkbWlugtPkkwIbOgEqIhYvYXBpL3VzZXJzL21lLzJmYS90b3RwEpwBCgtDb25maXJtVG90cBInLnRyYWRpbmcuaWRlbnRpdHkudjEuQ29uZmlybVRvdHBSZXF1ZXN0GigudHJhZGluZy5pZGVudGl0eS52MS5Db25maXJtVG90cFJlc3BvbnNlIjrC8xgNCgR1c2VyCgVhZG1pboLT5JMCIzoBKiIeL2FwaS91c2Vycy9tZS8yZmEvdG90cC9jb25maXJtEpQBCgtEaXNhYmxlVG90cBInLnRyYWRpbmcuaWRlbnRpdHkudjEuRGlzYWJsZVRvdHBSZXF1ZXN0GigudHJhZGluZy5pZGVudGl0eS52MS5EaXNhYmxlVG90cFJlc3BvbnNlIjLC8xgNCgR1c2VyCgVhZG1pboLT5JMCGzoBKioWL2FwaS91c2Vycy9tZS8yZmEvdG90cBKXAQoMTGlzdFNlc3Npb25zEigudHJhZGluZy5pZGVudGl0eS52MS5MaXN0U2Vzc2lvbnNSZXF1ZXN0GikudHJhZGluZy5pZGVudGl0eS52MS5MaXN0U2Vzc2lvbnNSZXNwb25zZSIykAIBwvMYDQoEdXNlcgoFYWRtaW6C0+STAhgSFi9hcGkvdXNlcnMvbWUvc2Vzc2lvbnMSpAEKDVJldm9rZVNlc3Npb24SKS50cmFkaW5nLmlkZW50aXR5LnYxLlJldm9rZVNlc3Npb25SZXF1ZXN0GioudHJhZGluZy5pZGVudGl0eS52MS5SZXZva2VTZXNzaW9uUmVzcG9uc2UiPMLzGA0KBHVzZXIKBWFkbWlugtPkkwIlKiMvYXBpL3VzZXJzL21lL3Nlc3Npb25zL3tzZXNzaW9uX2lkfRLCAQoXUmVzZW5kRW1haWxWZXJpZmljYXRpb24SMy50cmFkaW5nLmlkZW50aXR5LnYxLlJlc2VuZEVtYWlsVmVyaWZpY2F0aW9uUmVxdWVzdBo0LnRyYWRpbmcuaWRlbnRpdHkudjEuUmVzZW5kRW1haWxWZXJpZmljYXRpb25SZXNwb25zZSI8wvMYDQoEdXNlcgoFYWRtaW6C0+STAiU6ASoiIC9hcGkvdXNlcnMvbWUvZW1haWwvdmVyaWZpY2F0aW9uYgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_timestamp, file_trading_common_v1_access, file_trading_identity_v1_identity]);
+  fileDesc("CiZ0cmFkaW5nL2lkZW50aXR5L3YxL3VzZXJfc2VydmljZS5wcm90bxITdHJhZGluZy5pZGVudGl0eS52MSIOCgxHZXRNZVJlcXVlc3QiOAoNR2V0TWVSZXNwb25zZRInCgR1c2VyGAEgASgLMhkudHJhZGluZy5pZGVudGl0eS52MS5Vc2VyImkKD1VwZGF0ZU1lUmVxdWVzdBIZCgxkaXNwbGF5X25hbWUYASABKAlIAIgBARIZCgxwaG9uZV9udW1iZXIYAiABKAlIAYgBAUIPCg1fZGlzcGxheV9uYW1lQg8KDV9waG9uZV9udW1iZXIiOwoQVXBkYXRlTWVSZXNwb25zZRInCgR1c2VyGAEgASgLMhkudHJhZGluZy5pZGVudGl0eS52MS5Vc2VyIkcKFUNoYW5nZVBhc3N3b3JkUmVxdWVzdBIYChBjdXJyZW50X3Bhc3N3b3JkGAEgASgJEhQKDG5ld19wYXNzd29yZBgCIAEoCSIYChZDaGFuZ2VQYXNzd29yZFJlc3BvbnNlIhMKEUVucm9sbFRvdHBSZXF1ZXN0IkkKEkVucm9sbFRvdHBSZXNwb25zZRIOCgZzZWNyZXQYASABKAkSEwoLb3RwYXV0aF91cmkYAiABKAkSDgoGcXJfc3ZnGAMgASgJIiIKEkNvbmZpcm1Ub3RwUmVxdWVzdBIMCgRjb2RlGAEgASgJIisKE0NvbmZpcm1Ub3RwUmVzcG9uc2USFAoMYmFja3VwX2NvZGVzGAEgAygJIkoKEkRpc2FibGVUb3RwUmVxdWVzdBITCgl0b3RwX2NvZGUYASABKAlIABIVCgtiYWNrdXBfY29kZRgCIAEoCUgAQggKBmZhY3RvciIVChNEaXNhYmxlVG90cFJlc3BvbnNlIhUKE0xpc3RTZXNzaW9uc1JlcXVlc3Qi6AEKB1Nlc3Npb24SCgoCaWQYASABKAkSLgoKY3JlYXRlZF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMbGFzdF91c2VkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpleHBpcmVzX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIKCgJpcBgFIAEoCRISCgp1c2VyX2FnZW50GAYgASgJEg4KBm1ldGhvZBgHIAEoCRIPCgdjdXJyZW50GAggASgIIkYKFExpc3RTZXNzaW9uc1Jlc3BvbnNlEi4KCHNlc3Npb25zGAEgAygLMhwudHJhZGluZy5pZGVudGl0eS52MS5TZXNzaW9uIioKFFJldm9rZVNlc3Npb25SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkiFwoVUmV2b2tlU2Vzc2lvblJlc3BvbnNlIiAKHlJlc2VuZEVtYWlsVmVyaWZpY2F0aW9uUmVxdWVzdCIvCh9SZXNlbmRFbWFpbFZlcmlmaWNhdGlvblJlc3BvbnNlEgwKBHNlbnQYASABKAgiVAocUmVnZW5lcmF0ZUJhY2t1cENvZGVzUmVxdWVzdBITCgl0b3RwX2NvZGUYASABKAlIABIVCgtiYWNrdXBfY29kZRgCIAEoCUgAQggKBmZhY3RvciI1Ch1SZWdlbmVyYXRlQmFja3VwQ29kZXNSZXNwb25zZRIUCgxiYWNrdXBfY29kZXMYASADKAkiLgoaVW5saW5rT0F1dGhQcm92aWRlclJlcXVlc3QSEAoIcHJvdmlkZXIYASABKAkiRgobVW5saW5rT0F1dGhQcm92aWRlclJlc3BvbnNlEicKBHVzZXIYASABKAsyGS50cmFkaW5nLmlkZW50aXR5LnYxLlVzZXIy7g0KC1VzZXJTZXJ2aWNlEnkKBUdldE1lEiEudHJhZGluZy5pZGVudGl0eS52MS5HZXRNZVJlcXVlc3QaIi50cmFkaW5nLmlkZW50aXR5LnYxLkdldE1lUmVzcG9uc2UiKZACAcLzGA0KBHVzZXIKBWFkbWlugtPkkwIPEg0vYXBpL3VzZXJzL21lEoIBCghVcGRhdGVNZRIkLnRyYWRpbmcuaWRlbnRpdHkudjEuVXBkYXRlTWVSZXF1ZXN0GiUudHJhZGluZy5pZGVudGl0eS52MS5VcGRhdGVNZVJlc3BvbnNlIinC8xgNCgR1c2VyCgVhZG1pboLT5JMCEjoBKjINL2FwaS91c2Vycy9tZRKdAQoOQ2hhbmdlUGFzc3dvcmQSKi50cmFkaW5nLmlkZW50aXR5LnYxLkNoYW5nZVBhc3N3b3JkUmVxdWVzdBorLnRyYWRpbmcuaWRlbnRpdHkudjEuQ2hhbmdlUGFzc3dvcmRSZXNwb25zZSIywvMYDQoEdXNlcgoFYWRtaW6C0+STAhs6ASoiFi9hcGkvdXNlcnMvbWUvcGFzc3dvcmQSkQEKCkVucm9sbFRvdHASJi50cmFkaW5nLmlkZW50aXR5LnYxLkVucm9sbFRvdHBSZXF1ZXN0GicudHJhZGluZy5pZGVudGl0eS52MS5FbnJvbGxUb3RwUmVzcG9uc2UiMsLzGA0KBHVzZXIKBWFkbWlugtPkkwIbOgEqIhYvYXBpL3VzZXJzL21lLzJmYS90b3RwEpwBCgtDb25maXJtVG90cBInLnRyYWRpbmcuaWRlbnRpdHkudjEuQ29uZmlybVRvdHBSZXF1ZXN0GigudHJhZGluZy5pZGVudGl0eS52MS5Db25maXJtVG90cFJlc3BvbnNlIjrC8xgNCgR1c2VyCgVhZG1pboLT5JMCIzoBKiIeL2FwaS91c2Vycy9tZS8yZmEvdG90cC9jb25maXJtEpQBCgtEaXNhYmxlVG90cBInLnRyYWRpbmcuaWRlbnRpdHkudjEuRGlzYWJsZVRvdHBSZXF1ZXN0GigudHJhZGluZy5pZGVudGl0eS52MS5EaXNhYmxlVG90cFJlc3BvbnNlIjLC8xgNCgR1c2VyCgVhZG1pboLT5JMCGzoBKioWL2FwaS91c2Vycy9tZS8yZmEvdG90cBK6AQoVUmVnZW5lcmF0ZUJhY2t1cENvZGVzEjEudHJhZGluZy5pZGVudGl0eS52MS5SZWdlbmVyYXRlQmFja3VwQ29kZXNSZXF1ZXN0GjIudHJhZGluZy5pZGVudGl0eS52MS5SZWdlbmVyYXRlQmFja3VwQ29kZXNSZXNwb25zZSI6wvMYDQoEdXNlcgoFYWRtaW6C0+STAiM6ASoiHi9hcGkvdXNlcnMvbWUvMmZhL2JhY2t1cC1jb2RlcxKxAQoTVW5saW5rT0F1dGhQcm92aWRlchIvLnRyYWRpbmcuaWRlbnRpdHkudjEuVW5saW5rT0F1dGhQcm92aWRlclJlcXVlc3QaMC50cmFkaW5nLmlkZW50aXR5LnYxLlVubGlua09BdXRoUHJvdmlkZXJSZXNwb25zZSI3wvMYDQoEdXNlcgoFYWRtaW6C0+STAiAqHi9hcGkvdXNlcnMvbWUvb2F1dGgve3Byb3ZpZGVyfRKXAQoMTGlzdFNlc3Npb25zEigudHJhZGluZy5pZGVudGl0eS52MS5MaXN0U2Vzc2lvbnNSZXF1ZXN0GikudHJhZGluZy5pZGVudGl0eS52MS5MaXN0U2Vzc2lvbnNSZXNwb25zZSIykAIBwvMYDQoEdXNlcgoFYWRtaW6C0+STAhgSFi9hcGkvdXNlcnMvbWUvc2Vzc2lvbnMSpAEKDVJldm9rZVNlc3Npb24SKS50cmFkaW5nLmlkZW50aXR5LnYxLlJldm9rZVNlc3Npb25SZXF1ZXN0GioudHJhZGluZy5pZGVudGl0eS52MS5SZXZva2VTZXNzaW9uUmVzcG9uc2UiPMLzGA0KBHVzZXIKBWFkbWlugtPkkwIlKiMvYXBpL3VzZXJzL21lL3Nlc3Npb25zL3tzZXNzaW9uX2lkfRLCAQoXUmVzZW5kRW1haWxWZXJpZmljYXRpb24SMy50cmFkaW5nLmlkZW50aXR5LnYxLlJlc2VuZEVtYWlsVmVyaWZpY2F0aW9uUmVxdWVzdBo0LnRyYWRpbmcuaWRlbnRpdHkudjEuUmVzZW5kRW1haWxWZXJpZmljYXRpb25SZXNwb25zZSI8wvMYDQoEdXNlcgoFYWRtaW6C0+STAiU6ASoiIC9hcGkvdXNlcnMvbWUvZW1haWwvdmVyaWZpY2F0aW9uYgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_timestamp, file_trading_common_v1_access, file_trading_identity_v1_identity]);
 
 /**
  * GetMeRequest has no fields.
@@ -435,6 +435,96 @@ export const ResendEmailVerificationResponseSchema: GenMessage<ResendEmailVerifi
   messageDesc(file_trading_identity_v1_user_service, 18);
 
 /**
+ * RegenerateBackupCodesRequest carries exactly one fresh second factor.
+ *
+ * @generated from message trading.identity.v1.RegenerateBackupCodesRequest
+ */
+export type RegenerateBackupCodesRequest = Message<"trading.identity.v1.RegenerateBackupCodesRequest"> & {
+  /**
+   * @generated from oneof trading.identity.v1.RegenerateBackupCodesRequest.factor
+   */
+  factor: {
+    /**
+     * @generated from field: string totp_code = 1;
+     */
+    value: string;
+    case: "totpCode";
+  } | {
+    /**
+     * @generated from field: string backup_code = 2;
+     */
+    value: string;
+    case: "backupCode";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message trading.identity.v1.RegenerateBackupCodesRequest.
+ * Use `create(RegenerateBackupCodesRequestSchema)` to create a new message.
+ */
+export const RegenerateBackupCodesRequestSchema: GenMessage<RegenerateBackupCodesRequest> = /*@__PURE__*/
+  messageDesc(file_trading_identity_v1_user_service, 19);
+
+/**
+ * RegenerateBackupCodesResponse holds the new backup codes, shown this once.
+ *
+ * @generated from message trading.identity.v1.RegenerateBackupCodesResponse
+ */
+export type RegenerateBackupCodesResponse = Message<"trading.identity.v1.RegenerateBackupCodesResponse"> & {
+  /**
+   * @generated from field: repeated string backup_codes = 1;
+   */
+  backupCodes: string[];
+};
+
+/**
+ * Describes the message trading.identity.v1.RegenerateBackupCodesResponse.
+ * Use `create(RegenerateBackupCodesResponseSchema)` to create a new message.
+ */
+export const RegenerateBackupCodesResponseSchema: GenMessage<RegenerateBackupCodesResponse> = /*@__PURE__*/
+  messageDesc(file_trading_identity_v1_user_service, 20);
+
+/**
+ * UnlinkOAuthProviderRequest names a provider linked to the caller's account.
+ *
+ * @generated from message trading.identity.v1.UnlinkOAuthProviderRequest
+ */
+export type UnlinkOAuthProviderRequest = Message<"trading.identity.v1.UnlinkOAuthProviderRequest"> & {
+  /**
+   * "google", "facebook" or "github".
+   *
+   * @generated from field: string provider = 1;
+   */
+  provider: string;
+};
+
+/**
+ * Describes the message trading.identity.v1.UnlinkOAuthProviderRequest.
+ * Use `create(UnlinkOAuthProviderRequestSchema)` to create a new message.
+ */
+export const UnlinkOAuthProviderRequestSchema: GenMessage<UnlinkOAuthProviderRequest> = /*@__PURE__*/
+  messageDesc(file_trading_identity_v1_user_service, 21);
+
+/**
+ * UnlinkOAuthProviderResponse holds the account after the change.
+ *
+ * @generated from message trading.identity.v1.UnlinkOAuthProviderResponse
+ */
+export type UnlinkOAuthProviderResponse = Message<"trading.identity.v1.UnlinkOAuthProviderResponse"> & {
+  /**
+   * @generated from field: trading.identity.v1.User user = 1;
+   */
+  user?: User | undefined;
+};
+
+/**
+ * Describes the message trading.identity.v1.UnlinkOAuthProviderResponse.
+ * Use `create(UnlinkOAuthProviderResponseSchema)` to create a new message.
+ */
+export const UnlinkOAuthProviderResponseSchema: GenMessage<UnlinkOAuthProviderResponse> = /*@__PURE__*/
+  messageDesc(file_trading_identity_v1_user_service, 22);
+
+/**
  * UserService is a signed-in user's own account: profile, password, two-factor
  * authentication and sessions. The user is the `sub` of the access token.
  *
@@ -502,6 +592,30 @@ export const UserService: GenService<{
     methodKind: "unary";
     input: typeof DisableTotpRequestSchema;
     output: typeof DisableTotpResponseSchema;
+  },
+  /**
+   * RegenerateBackupCodes replaces the caller's backup codes with ten new single-use ones,
+   * shown this once; the old ones stop working. It needs 2FA on and a fresh second factor
+   * (a TOTP code or one of the old backup codes).
+   *
+   * @generated from rpc trading.identity.v1.UserService.RegenerateBackupCodes
+   */
+  regenerateBackupCodes: {
+    methodKind: "unary";
+    input: typeof RegenerateBackupCodesRequestSchema;
+    output: typeof RegenerateBackupCodesResponseSchema;
+  },
+  /**
+   * UnlinkOAuthProvider removes the link between the caller's account and an OAuth provider.
+   * Refused (FAILED_PRECONDITION) when it is the account's last way to sign in: no password,
+   * no phone number and no other linked provider.
+   *
+   * @generated from rpc trading.identity.v1.UserService.UnlinkOAuthProvider
+   */
+  unlinkOAuthProvider: {
+    methodKind: "unary";
+    input: typeof UnlinkOAuthProviderRequestSchema;
+    output: typeof UnlinkOAuthProviderResponseSchema;
   },
   /**
    * ListSessions lists the caller's active sessions, newest first.

@@ -4,8 +4,8 @@ full-text index, enrolments, quiz attempts and certificates, in the `education` 
 Full-text search: a weighted tsvector column with a GIN index on PostgreSQL, an FTS5 table on
 SQLite (business/education/data/search.py).
 
-Revision ID: 0003_education
-Revises: 0002_identity
+Revision ID: 0004_education
+Revises: 0003_refresh_successors
 Create Date: 2026-11-29
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_education"
-down_revision = "0002_identity"
+revision = "0004_education"
+down_revision = "0003_refresh_successors"
 branch_labels = None
 depends_on = None
 

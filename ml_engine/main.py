@@ -11,6 +11,7 @@ from ml_engine.backtests.domain import warm_up
 from ml_engine.backtests.handlers import BacktestHandlers
 from ml_engine.config import MlEngineSettings
 from ml_engine.indicators.handlers import IndicatorHandlers
+from ml_engine.market_data.bar_clock import BarClock
 from ml_engine.market_data.bar_windows import BarWindows
 from ml_engine.market_data.feeds.replay import ReplayFeed
 from ml_engine.market_data.handlers import MarketDataHandlers
@@ -76,7 +77,16 @@ def build_host(
     # Before BacktestHandlers: it reads the strategy catalogue once.
     register_ml_signals(registry, manifest)
     recorder = PredictionRecorder(PredictionStore(store.engine), enabled=settings.ml_record_predictions)
-    forecaster = Forecaster(windows, registry, manifest, recorder, XgbExplainer(repository))
+    clock = BarClock(store.engine)
+    forecaster = Forecaster(
+        windows,
+        registry,
+        manifest,
+        recorder,
+        XgbExplainer(repository),
+        clock=clock,
+        latest_cache_size=settings.ml_prediction_cache_size,
+    )
     hub = StreamHub(
         forecaster, ReplayFeed(windows, speed=settings.ml_replay_speed, history=STREAM_HISTORY_BARS)
     )
@@ -85,7 +95,7 @@ def build_host(
     predictions = PredictionHandlers(forecaster, hub, scorer)
     models = ModelHandlers(registry, activation)
     inference = InferenceHandlers(registry)
-    market = MarketDataHandlers(store, windows)
+    market = MarketDataHandlers(store, windows, clock)
     indicators = IndicatorHandlers(windows)
     backtests = BacktestHandlers(windows, settings.backtest_time_budget_s)
     # Suspensions and logouts reach this service through Redis (written by business).
@@ -96,12 +106,15 @@ def build_host(
         if settings.ml_score_interval_s > 0
         else None
     )
+    # The latest stored bars: the event that makes a cached latest-bar prediction out of date.
+    bar_watch = asyncio.create_task(clock.run(settings.ml_bar_poll_interval_s), name="bar clock")
 
     async def close() -> None:
-        if scoring is not None:
-            scoring.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await scoring
+        for task in (scoring, bar_watch):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await hub.close()
         await activation.stop()
         await asyncio.to_thread(recorder.close)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Hashable
+from typing import Generic, TypeVar
 
 import grpc
 
@@ -19,6 +21,35 @@ from service_runtime.timestamps import to_timestamp
 from trading.ml.v1 import prediction_pb2 as ml_pb
 from trading.ml.v1 import prediction_service_pb2 as pb
 from trading.ml.v1 import prediction_service_pb2_grpc as pb_grpc
+
+M = TypeVar("M")
+# Answers kept by the handlers' memos (latest-bar answers repeat until the next bar).
+MEMO_SIZE = 256
+
+
+class ProtoMemo(Generic[M]):
+    """The message last built for each key, reused while it is built from the same objects.
+
+    A latest-bar forecast is the same object for every request until the next bar, so its message
+    is built once; the messages are never mutated after they are built (gRPC only serialises them).
+    """
+
+    def __init__(self, size: int = MEMO_SIZE) -> None:
+        self.size = size
+        self._items: OrderedDict[Hashable, tuple[tuple[object, ...], M]] = OrderedDict()
+
+    def get(self, key: Hashable, sources: tuple[object, ...], build: Callable[[], M]) -> M:
+        hit = self._items.get(key)
+        same = hit is not None and len(hit[0]) == len(sources)
+        if hit is not None and same and all(a is b for a, b in zip(hit[0], sources, strict=True)):
+            return hit[1]
+        message = build()
+        self._items[key] = (sources, message)
+        self._items.move_to_end(key)
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
+        return message
+
 
 ACTIONS = {
     Action.BUY: ml_pb.SIGNAL_ACTION_BUY,
@@ -86,6 +117,8 @@ class PredictionHandlers(pb_grpc.PredictionServiceServicer):
         self.forecaster = forecaster
         self.hub = hub
         self.scorer = scorer
+        self._predict_memo: ProtoMemo[pb.PredictResponse] = ProtoMemo()
+        self._signal_memo: ProtoMemo[pb.GetSignalsResponse] = ProtoMemo()
 
     async def Predict(
         self, request: pb.PredictRequest, context: grpc.aio.ServicerContext
@@ -94,18 +127,29 @@ class PredictionHandlers(pb_grpc.PredictionServiceServicer):
         horizons = parse_horizons(request.horizon)
         as_of = request.as_of.seconds if request.HasField("as_of") else None
         forecast = await self.forecaster.predict(request.symbol, horizons, as_of)
-        return pb.PredictResponse(
-            symbol=forecast.symbol,
-            predictions=[horizon_prediction_proto(f) for f in forecast.predictions],
-            skipped=forecast.skipped,
-        )
+
+        def build() -> pb.PredictResponse:
+            return pb.PredictResponse(
+                symbol=forecast.symbol,
+                predictions=[horizon_prediction_proto(f) for f in forecast.predictions],
+                skipped=forecast.skipped,
+            )
+
+        if as_of is not None:
+            return build()
+        key = (forecast.symbol, tuple(h.name for h in horizons), tuple(forecast.skipped))
+        return self._predict_memo.get(key, tuple(forecast.predictions), build)
 
     async def GetSignals(
         self, request: pb.GetSignalsRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetSignalsResponse:
         normalize_symbol(request.symbol)
         result = await self.forecaster.signal(request.symbol, request.timeframe)
-        return pb.GetSignalsResponse(symbol=result.symbol, signal=signal_proto(result))
+        return self._signal_memo.get(
+            (result.symbol, result.timeframe),
+            (result,),
+            lambda: pb.GetSignalsResponse(symbol=result.symbol, signal=signal_proto(result)),
+        )
 
     async def StreamPredictions(
         self, request: pb.StreamPredictionsRequest, context: grpc.aio.ServicerContext

@@ -59,7 +59,8 @@ describe("navigation", () => {
     expect(labels(out)).toEqual(["Status", "Courses"]);
     expect(labels(user)).toEqual(["Status", "Market", "Backtests", "Models", "Account", "Courses", "My learning"]);
     expect(labels(admin)).toEqual([
-      "Status", "Market", "Backtests", "Models", "Account", "Users", "Audit log", "Courses", "My learning",
+      "Status", "Market", "Backtests", "Models", "Account", "Users", "Audit log", "Model versions", "Import",
+      "Courses", "My learning",
     ]);
     const instructor: GuardSession = { status: "signed-in", user: { roles: ["instructor", "user"] } };
     expect(labels(instructor)).toEqual([

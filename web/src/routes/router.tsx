@@ -204,6 +204,18 @@ const adminAuditRoute = createRoute({
   component: lazyRouteComponent(() => import("../features/admin/AuditPage"), "AuditPage"),
 });
 
+const adminModelsRoute = createRoute({
+  getParentRoute: () => adminRoute,
+  path: "/models",
+  component: lazyRouteComponent(() => import("../features/admin/ModelsAdminPage"), "ModelsAdminPage"),
+});
+
+const adminImportRoute = createRoute({
+  getParentRoute: () => adminRoute,
+  path: "/import",
+  component: lazyRouteComponent(() => import("../features/admin/ImportPage"), "ImportPage"),
+});
+
 // ---- trading (signed in) ----
 
 const marketRoute = createRoute({
@@ -226,6 +238,21 @@ const modelsRoute = createRoute({
   path: "/models",
   beforeLoad: guard({ kind: "signed-in" }),
   component: lazyRouteComponent(() => import("../features/models/ModelsPage"), "ModelsPage"),
+});
+
+// ---- billing ----
+
+const pricingRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: "/pricing",
+  component: lazyRouteComponent(() => import("../features/billing/PricingPage"), "PricingPage"),
+});
+
+const billingRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: "/billing",
+  beforeLoad: guard({ kind: "signed-in" }),
+  component: lazyRouteComponent(() => import("../features/billing/BillingPage"), "BillingPage"),
 });
 
 // ---- education ----
@@ -278,11 +305,13 @@ export const routeTree = rootRoute.addChildren([
   resetPasswordRoute,
   oauthCallbackRoute,
   accountRoute.addChildren([profileRoute, securityRoute, sessionsRoute]),
-  adminRoute.addChildren([adminIndexRoute, adminUsersRoute, adminAuditRoute]),
+  adminRoute.addChildren([adminIndexRoute, adminUsersRoute, adminAuditRoute, adminModelsRoute, adminImportRoute]),
   statusRoute,
   marketRoute,
   backtestsRoute,
   modelsRoute,
+  pricingRoute,
+  billingRoute,
   coursesRoute,
   courseRoute,
   lessonRoute,

@@ -41,7 +41,10 @@ async def test_get_model_returns_the_card_text_bounded(
     models: pb_grpc.ModelServiceStub, callers: TestCallers, repo: Path
 ) -> None:
     user = callers.metadata()
-    card = "# intraday_xgb_range_high\n\n| metric | value |\n|---|---|\n| coverage | 0.8 |\n\nÉtude <script>x</script>\n"
+    card = (
+        "# intraday_xgb_range_high\n\n| metric | value |\n|---|---|\n| coverage | 0.8 |\n\n"
+        "Étude <script>x</script>\n"
+    )
     (repo / "intraday_xgb_range_high" / "README.md").write_text(card, encoding="utf-8")
     got = await models.GetModel(pb.GetModelRequest(name="intraday_xgb_range_high"), metadata=user)
     assert (got.card_markdown, got.card_truncated) == (

@@ -1,20 +1,26 @@
 """ML serving benchmark, every part side by side in one run:
 
-    python -m bench.ml [--only a,b,c,d] [--seconds 3] [--subscribers 500] [--bars 5]   (make bench-ml)
+    python -m bench.ml [--only a,b,c,d,e] [--seconds 3] [--subscribers 500] [--bars 5]   (make bench-ml)
 
 a. ONNX Runtime vs the native framework, in process, batch 1 and 64, one thread each: XGBoost
    (`Booster` from <model>/1/xgb.json, `inplace_predict`) vs ONNX Runtime on the same model, and
    torch eager (`build_net` + torch_state.pt, needs the training extra) vs ONNX Runtime for the
    GRU and the Transformer. Median and p99 per call; parity (max |native - ORT|) alongside.
 b. Predict (horizon=all, EURUSD): REST through Envoy and native gRPC straight to the ML engine,
-   concurrency 1, 16 and 64, p50/p99 and throughput. A private Stack on its own ports.
+   concurrency 1, 16 and 64, p50/p99 and throughput. A private Stack on its own ports, the ML engine
+   with its defaults (latest-bar predictions cached).
 c. Micro-batching at concurrency 64, with vs without: (1) in process, two ModelRegistry
    instances (ML_BATCHING true / false), 64 tasks calling `infer` on one model with [1, ...]
    inputs; (2) end to end, Predict over direct gRPC at c=64 with the stack's ML engine started
-   with ML_BATCHING=true, then restarted with false (only when the stack runs, i.e. with b or d).
+   with ML_BATCHING=true, then restarted with false (only when the stack runs, i.e. with b, d or e),
+   both with ML_PREDICTION_CACHE_SIZE=0 so that every request runs the models.
 d. Streaming fan-out: N concurrent gRPC-Web subscribers through Envoy to
    StreamPredictions(EURUSD, 1h); bar-to-client latency = client receive time - published_at,
    p50/p99 over several bars (only bars published after every subscriber was connected).
+e. Latest-bar predictions cached vs on demand: Predict (horizon=all, EURUSD, no as_of) over REST
+   through Envoy and direct gRPC at concurrency 1 and 64, the ML engine with its default
+   ML_PREDICTION_CACHE_SIZE, then restarted with 0 (every request computes); CPU of each stack
+   process and of the load generator over each measured window, to say which saturates first.
 
 Load generators run in their own processes (spawned), so they share no event loop or GC with
 the stack or each other. Results are printed as markdown tables, appended to bench/RESULTS.md
@@ -61,7 +67,7 @@ PORTS = {
 SYMBOL = "EURUSD"
 PREDICT_METHOD = "/trading.ml.v1.PredictionService/Predict"
 STREAM_METHOD = "/trading.ml.v1.PredictionService/StreamPredictions"
-PARTS = ("a", "b", "c", "d")
+PARTS = ("a", "b", "c", "d", "e")
 
 Float32Array = npt.NDArray[np.float32]
 
@@ -269,6 +275,8 @@ class CellSpec:
     ml_target: str
     envoy_port: int
     label: str = ""
+    # Stack processes whose CPU time is sampled over the measured window (name -> pid).
+    stack_pids: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -283,41 +291,65 @@ class CellResult:
     p99_ms: float
     rps: float
     first_error: str = ""
+    # Cores used over the measured window: each stack process, and the load generator.
+    stack_cpu: dict[str, float] = field(default_factory=dict)
+    loadgen_cpu: float = 0.0
 
 
 async def _run_cell(spec: CellSpec) -> CellResult:
     import grpc
 
-    from bench.edge import Call, HttpConn, closed_loop
-    from trading.ml.v1 import prediction_service_pb2, prediction_service_pb2_grpc
+    from bench.edge import Call, HttpConn, _cpu_seconds, closed_loop
+    from trading.ml.v1 import (
+        engine_service_pb2,
+        engine_service_pb2_grpc,
+        prediction_service_pb2,
+        prediction_service_pb2_grpc,
+    )
 
+    floor = spec.label == E_FLOOR  # GetStats on the same path: a reference
     channel: grpc.aio.Channel | None = None
     call: Call
     if spec.path == "grpc-direct":
         channel = grpc.aio.insecure_channel(spec.ml_target)
         stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+        engine = engine_service_pb2_grpc.EngineServiceStub(channel)
         request = prediction_service_pb2.PredictRequest(symbol=SYMBOL, horizon="all")
         metadata = (("authorization", f"Bearer {spec.token}"),)
 
         async def call_grpc(_conn: HttpConn | None) -> str | None:
+            if floor:
+                await engine.GetStats(engine_service_pb2.GetStatsRequest(), metadata=metadata, timeout=30)
+                return None
             reply = await stub.Predict(request, metadata=metadata, timeout=30)
             return None if reply.predictions else "no predictions in the reply"
 
         call = call_grpc
     else:
+        target, marker = (
+            ("/api/stats", b"{") if floor else (f"/api/predict/{SYMBOL}?horizon=all", b'"predictions"')
+        )
         raw = (
-            f"GET /api/predict/{SYMBOL}?horizon=all HTTP/1.1\r\nHost: 127.0.0.1:{spec.envoy_port}\r\n"
+            f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{spec.envoy_port}\r\n"
             f"Authorization: Bearer {spec.token}\r\nAccept: application/json\r\n\r\n"
         ).encode()
 
         async def call_rest(conn: HttpConn | None) -> str | None:
             assert conn is not None
             status, _, body = await conn.request(raw)
-            if status != 200 or b'"predictions"' not in body:
+            if status != 200 or marker not in body:
                 return f"HTTP {status}: {body[:200]!r}"
             return None
 
         call = call_rest
+
+    before: dict[str, float] = {}
+    cpu0 = 0.0
+
+    def snapshot() -> None:
+        nonlocal cpu0
+        before.update({n: _cpu_seconds(p) for n, p in spec.stack_pids.items()})
+        cpu0 = time.process_time()
 
     try:
         outcome = await closed_loop(
@@ -326,7 +358,10 @@ async def _run_cell(spec: CellSpec) -> CellResult:
             spec.concurrency,
             spec.warmup_s,
             spec.seconds,
+            on_measure=snapshot,
         )
+        loadgen = (time.process_time() - cpu0) / outcome.elapsed
+        stack_cpu = {n: (_cpu_seconds(p) - before[n]) / outcome.elapsed for n, p in spec.stack_pids.items()}
     finally:
         if channel is not None:
             await channel.close()
@@ -342,6 +377,8 @@ async def _run_cell(spec: CellSpec) -> CellResult:
         percentile(latencies, 0.99),
         len(latencies) / outcome.elapsed,
         outcome.first_error,
+        stack_cpu,
+        loadgen,
     )
 
 
@@ -472,7 +509,8 @@ def render_c(rows: list[BatchingRow], engine: list[CellResult]) -> str:
         lines += [
             "",
             "End to end: Predict (horizon=all) over direct gRPC at c=64, the ML engine started with "
-            "ML_BATCHING=true, then restarted with false.",
+            "ML_BATCHING=true, then restarted with false (both with ML_PREDICTION_CACHE_SIZE=0: every "
+            "request runs the models).",
             "",
             "| ML engine | req/s | p50 ms | p99 ms | errors |",
             "|---|---:|---:|---:|---:|",
@@ -481,6 +519,58 @@ def render_c(rows: list[BatchingRow], engine: list[CellResult]) -> str:
             lines.append(f"| {r.label} | {r.rps:.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.errors} |")
         if on and unbatched and unbatched.rps:
             lines.append(f"\nthroughput ratio on/off: {on.rps / unbatched.rps:.2f}x")
+    return "\n".join(lines)
+
+
+# =================================================================== e: latest bar, cached vs on demand
+
+E_CACHED = "cached"
+E_ON_DEMAND = "on demand"
+E_FLOOR = "GetStats"
+
+
+def _cpu_text(r: CellResult) -> str:
+    cores = {**{k: v for k, v in r.stack_cpu.items() if v >= 0.01}, "loadgen": r.loadgen_cpu}
+    return ", ".join(f"{k} {v:.2f}" for k, v in sorted(cores.items(), key=lambda kv: -kv[1]))
+
+
+def render_e(results: list[CellResult]) -> str:
+    lines = [
+        "### e. Latest-bar Predict (horizon=all, EURUSD, no as_of): cached vs on demand",
+        "",
+        "The ML engine with ML_PREDICTION_CACHE_SIZE at its default (cached), then restarted with 0 "
+        "(on demand: every request reads the bars and runs the models). GetStats: EngineService.GetStats "
+        "(the RPC of `make bench-edge`; it builds every model's latency percentiles, so it is not free) on "
+        "the same path and engine, alternating with the cached cells, as a reference. CPU in cores over "
+        "the measured window, busiest first.",
+        "",
+        "| path | conc | ML engine (RPC) | p50 ms | p99 ms | req/s | errors | CPU (cores) |",
+        "|---|---:|---|---:|---:|---:|---:|---|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r.path} | {r.concurrency} | {r.label} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.rps:.0f} | "
+            f"{r.errors} | {_cpu_text(r)} |"
+        )
+    lines += [
+        "",
+        "| path | conc | p50 on demand / cached | req/s cached / on demand | req/s cached / GetStats |",
+        "|---|---:|---:|---:|---:|",
+    ]
+
+    def twin(cell: CellResult, label: str) -> CellResult | None:
+        key = (cell.path, cell.concurrency)
+        return next((r for r in results if r.label == label and (r.path, r.concurrency) == key), None)
+
+    for cached in (r for r in results if r.label == E_CACHED):
+        other, floor = twin(cached, E_ON_DEMAND), twin(cached, E_FLOOR)
+        if other is None or not cached.p50_ms or not other.rps:
+            continue
+        vs_floor = f"{cached.rps / floor.rps:.2f}x" if floor is not None and floor.rps else "-"
+        lines.append(
+            f"| {cached.path} | {cached.concurrency} | {other.p50_ms / cached.p50_ms:.1f}x | "
+            f"{cached.rps / other.rps:.1f}x | {vs_floor} |"
+        )
     return "\n".join(lines)
 
 
@@ -733,7 +823,40 @@ class Report:
     c: list[BatchingRow] = field(default_factory=list)
     c_engine: list[CellResult] = field(default_factory=list)
     d: FanoutResult | None = None
+    e: list[CellResult] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+
+
+def load_cell(
+    args: argparse.Namespace, report: Report, stack: Any, token: str, path: str, conc: int, label: str
+) -> CellResult:
+    """One Predict load cell in its own process, against the running stack."""
+    pids = {name: child.process.pid for name, child in stack.children.items() if child.process}
+    ml_target = f"127.0.0.1:{PORTS['ML_GRPC_PORT']}"
+    spec = CellSpec(path, conc, args.seconds, args.warmup, token, ml_target, PORTS["ENVOY_PORT"], label, pids)
+    result: CellResult = in_subprocess(run_cell, spec)
+    print(
+        f"  {label or 'b'} {path:<12} c={conc:<3} p50 {result.p50_ms:7.2f} ms p99 {result.p99_ms:7.2f} ms "
+        f"{result.rps:7.0f} req/s errors {result.errors}  CPU {_cpu_text(result)}",
+        flush=True,
+    )
+    if result.errors or not result.requests:
+        report.failures.append(f"{path} c={conc} {label}: {result.errors} errors ({result.first_error})")
+    return result
+
+
+def fanout_part(args: argparse.Namespace, report: Report, token: str) -> FanoutResult:
+    spec = FanoutSpec(args.subscribers, args.bars, token, PORTS["ENVOY_PORT"], args.fanout_timeout)
+    print(f"  d: {args.subscribers} subscribers, {args.bars} bars ...", flush=True)
+    result: FanoutResult = in_subprocess(run_fanout, spec)
+    print(
+        f"  d: p50 {result.p50_ms:.1f} ms p99 {result.p99_ms:.1f} ms, completed "
+        f"{result.completed}/{result.subscribers}",
+        flush=True,
+    )
+    if result.errors or result.completed < result.subscribers:
+        report.failures.append(f"fan-out: {result.completed}/{result.subscribers} completed; {result.errors}")
+    return result
 
 
 def run_stack_parts(args: argparse.Namespace, report: Report) -> None:
@@ -742,23 +865,16 @@ def run_stack_parts(args: argparse.Namespace, report: Report) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-ml-"))
     stack = Stack(env=stack_env(tmp, args.provider), log_dir=tmp / "logs")
     token = mint_token(tmp / "keys", stack.edge.jwt_issuer, stack.edge.jwt_audience)
-    ml_target = f"127.0.0.1:{PORTS['ML_GRPC_PORT']}"
     print(f"starting stack (logs in {tmp / 'logs'}) ...", flush=True)
 
     def cell(path: str, conc: int, label: str = "") -> CellResult:
-        result: CellResult = in_subprocess(
-            run_cell,
-            CellSpec(path, conc, args.seconds, args.warmup, token, ml_target, PORTS["ENVOY_PORT"], label),
-        )
-        print(
-            f"  {label or 'b'} {path:<12} c={conc:<3} p50 {result.p50_ms:7.2f} ms p99 {result.p99_ms:7.2f} "
-            "ms "
-            f"{result.rps:7.0f} req/s errors {result.errors}",
-            flush=True,
-        )
-        if result.errors or not result.requests:
-            report.failures.append(f"{path} c={conc} {label}: {result.errors} errors ({result.first_error})")
-        return result
+        return load_cell(args, report, stack, token, path, conc, label)
+
+    def restart_engine(**env: str) -> None:
+        stack.children["ml_engine"].stop()
+        stack.env.update(env)
+        stack.start_child("ml_engine", timeout_s=180)
+        wait_for_predictions(token)
 
     try:
         stack.start(timeout_s=180)
@@ -768,28 +884,21 @@ def run_stack_parts(args: argparse.Namespace, report: Report) -> None:
                 for path in ("grpc-direct", "rest-envoy"):
                     report.b.append(cell(path, conc))
         if "d" in report.parts:
-            spec = FanoutSpec(args.subscribers, args.bars, token, PORTS["ENVOY_PORT"], args.fanout_timeout)
-            print(f"  d: {args.subscribers} subscribers, {args.bars} bars ...", flush=True)
-            report.d = in_subprocess(run_fanout, spec)
-            print(
-                f"  d: p50 {report.d.p50_ms:.1f} ms p99 {report.d.p99_ms:.1f} ms, completed "
-                f"{report.d.completed}/{report.d.subscribers}",
-                flush=True,
-            )
-            if report.d.errors or report.d.completed < report.d.subscribers:
-                report.failures.append(
-                    f"fan-out: {report.d.completed}/{report.d.subscribers} completed; {report.d.errors}"
-                )
+            report.d = fanout_part(args, report, token)
+        e_cells = (
+            [(p, c) for c in (1, 64) for p in ("rest-envoy", "grpc-direct")] if "e" in report.parts else []
+        )
+        report.e += [cell(p, c, label) for p, c in e_cells for label in (E_CACHED, E_FLOOR)]
+        if {"c", "e"} & set(report.parts):
+            # On demand from here on: part c measures batching of predictions that run the models.
+            restart_engine(ML_PREDICTION_CACHE_SIZE="0")
+        report.e += [cell(p, c, E_ON_DEMAND) for p, c in e_cells]
         if "c" in report.parts:
             report.c_engine.append(cell("grpc-direct", 64, "batching on"))
-            stack.children["ml_engine"].stop()
-            stack.env["ML_BATCHING"] = "false"
-            stack.start_child("ml_engine", timeout_s=180)
-            wait_for_predictions(token)
+            restart_engine(ML_BATCHING="false")
             report.c_engine.append(cell("grpc-direct", 64, "batching off"))
-        for name, child in stack.children.items():
-            if not child.running:
-                report.failures.append(f"{name} died during the benchmark (logs in {tmp / 'logs'})")
+        dead = [name for name, child in stack.children.items() if not child.running]
+        report.failures += [f"{name} died during the benchmark (logs in {tmp / 'logs'})" for name in dead]
     finally:
         stack.stop()
 
@@ -812,6 +921,8 @@ def render(report: Report, args: argparse.Namespace) -> str:
         lines += [render_c(report.c, report.c_engine), ""]
     if report.d is not None:
         lines += [render_d(report.d, args.bars), ""]
+    if report.e:
+        lines += [render_e(report.e), ""]
     if report.failures:
         lines += ["Failures: " + "; ".join(report.failures), ""]
     return "\n".join(lines)
@@ -848,7 +959,7 @@ def main(argv: list[str] | None = None) -> int:
             report.c = part_c_in_process(args.model_path, args.horizon, args.provider, args.seconds)
         except Exception as error:  # report and go on with the other parts
             report.failures.append(f"c (in process): {type(error).__name__}: {error}")
-    if {"b", "d"} & set(parts):  # c end to end rides along when the stack runs anyway
+    if {"b", "d", "e"} & set(parts):  # c end to end rides along when the stack runs anyway
         try:
             run_stack_parts(args, report)
         except Exception as error:  # report and go on with the other parts

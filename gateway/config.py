@@ -99,6 +99,14 @@ class GatewaySettings(CommonSettings):
     oauth_business_timeout_s: float = Field(
         default=5.0, gt=0, le=30, description="deadline of the CompleteOAuthLogin call to business (s)"
     )
+    stripe_webhook_secret: str = Field(
+        "",
+        description="signing secret of the Stripe webhook endpoint (whsec_...); empty: "
+        "POST /api/billing/webhooks/stripe answers 503 (billing not configured)",
+    )
+    stripe_webhook_tolerance_s: int = Field(
+        300, ge=1, le=3600, description="how old a webhook's signed timestamp may be (s); older: replay, 400"
+    )
 
     @property
     def business_grpc_target(self) -> str:

@@ -59,6 +59,21 @@ class MlEngineSettings(CommonSettings):
     ml_record_predictions: bool = Field(
         True, description="record each distinct served prediction for scoring"
     )
+    ml_prediction_cache_size: int = Field(
+        1024,
+        ge=0,
+        le=1_000_000,
+        description="latest-bar predictions (per symbol and horizon) and signals (per symbol and "
+        "timeframe) kept, each computed once per bar and model versions (LRU; 0: off, every request "
+        "computes)",
+    )
+    ml_bar_poll_interval_s: float = Field(
+        1.0,
+        ge=0,
+        le=3600,
+        description="how often the last stored bar of every symbol is read, to see bars other processes "
+        "import (s; 0: at start and after this engine's own imports only)",
+    )
     ml_score_interval_s: float = Field(
         30.0,
         ge=0,

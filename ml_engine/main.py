@@ -11,6 +11,7 @@ from ml_engine.backtests.domain import warm_up
 from ml_engine.backtests.handlers import BacktestHandlers
 from ml_engine.config import MlEngineSettings
 from ml_engine.indicators.handlers import IndicatorHandlers
+from ml_engine.market_data.bar_clock import BarClock
 from ml_engine.market_data.bar_windows import BarWindows
 from ml_engine.market_data.feeds.replay import ReplayFeed
 from ml_engine.market_data.handlers import MarketDataHandlers
@@ -24,7 +25,7 @@ from ml_engine.predictions.data.prediction_repository import PredictionStore
 from ml_engine.predictions.domain.ensemble import load_manifest
 from ml_engine.predictions.explain import XgbExplainer
 from ml_engine.predictions.forecaster import Forecaster
-from ml_engine.predictions.handlers import PredictionHandlers
+from ml_engine.predictions.handlers import PredictionHandlers, add_prediction_service
 from ml_engine.predictions.ml_signals_models import register_ml_signals
 from ml_engine.predictions.recording import PredictionRecorder
 from ml_engine.predictions.scoring import Scorer
@@ -47,7 +48,6 @@ from trading.ml.v1 import (
     model_service_pb2,
     model_service_pb2_grpc,
     prediction_service_pb2,
-    prediction_service_pb2_grpc,
 )
 
 log = logging.getLogger("ml_engine")
@@ -76,7 +76,16 @@ def build_host(
     # Before BacktestHandlers: it reads the strategy catalogue once.
     register_ml_signals(registry, manifest)
     recorder = PredictionRecorder(PredictionStore(store.engine), enabled=settings.ml_record_predictions)
-    forecaster = Forecaster(windows, registry, manifest, recorder, XgbExplainer(repository))
+    clock = BarClock(store.engine)
+    forecaster = Forecaster(
+        windows,
+        registry,
+        manifest,
+        recorder,
+        XgbExplainer(repository),
+        clock=clock,
+        latest_cache_size=settings.ml_prediction_cache_size,
+    )
     hub = StreamHub(
         forecaster, ReplayFeed(windows, speed=settings.ml_replay_speed, history=STREAM_HISTORY_BARS)
     )
@@ -85,7 +94,7 @@ def build_host(
     predictions = PredictionHandlers(forecaster, hub, scorer)
     models = ModelHandlers(registry, activation)
     inference = InferenceHandlers(registry)
-    market = MarketDataHandlers(store, windows)
+    market = MarketDataHandlers(store, windows, clock)
     indicators = IndicatorHandlers(windows)
     backtests = BacktestHandlers(windows, settings.backtest_time_budget_s)
     # Suspensions and logouts reach this service through Redis (written by business).
@@ -96,12 +105,15 @@ def build_host(
         if settings.ml_score_interval_s > 0
         else None
     )
+    # The latest stored bars: the event that makes a cached latest-bar prediction out of date.
+    bar_watch = asyncio.create_task(clock.run(settings.ml_bar_poll_interval_s), name="bar clock")
 
     async def close() -> None:
-        if scoring is not None:
-            scoring.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await scoring
+        for task in (scoring, bar_watch):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await hub.close()
         await activation.stop()
         await asyncio.to_thread(recorder.close)
@@ -115,9 +127,7 @@ def build_host(
         service_names=SERVICES,
         registrars=[
             lambda server: engine_service_pb2_grpc.add_EngineServiceServicer_to_server(engine, server),
-            lambda server: prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
-                predictions, server
-            ),
+            lambda server: add_prediction_service(predictions, server),
             lambda server: model_service_pb2_grpc.add_ModelServiceServicer_to_server(models, server),
             lambda server: add_inference_service(inference, server),
             lambda server: market_data_service_pb2_grpc.add_MarketDataServiceServicer_to_server(

@@ -31,6 +31,10 @@ from trading.common.v1 import access_pb2
 
 # A kid we do not know triggers a re-read of the keys, at most this often.
 KEY_RELOAD_INTERVAL_S = 5.0
+# Verified tokens remembered (the token's exact text -> its caller) until they expire: checking an
+# EdDSA signature costs more than the rest of a cached prediction, and a client presents the same
+# token on every call. Revocation is still checked on every call; the oldest entry goes first.
+VERIFIED_TOKENS_KEPT = 4096
 
 
 PublicKeys = Callable[[], dict[str, Ed25519PublicKey]]
@@ -66,6 +70,8 @@ class TokenVerifier:
         self.audience = audience
         self._public: dict[str, Ed25519PublicKey] = {}
         self._loaded_at = -KEY_RELOAD_INTERVAL_S
+        # token -> (its caller, the key that verified it)
+        self._verified: dict[str, tuple[Caller, Ed25519PublicKey]] = {}
 
     def _key(self, kid: str) -> Ed25519PublicKey | None:
         # Keys rotate: an unknown kid triggers a re-read, rate-limited so junk tokens cannot flood it.
@@ -78,6 +84,21 @@ class TokenVerifier:
         return self._public.get(kid)
 
     def verify(self, token: str) -> Caller:
+        """The caller of a valid token; the same token again is answered from memory while it has
+        not expired and the key that verified it is still the one published under its kid."""
+        hit = self._verified.get(token)
+        if hit is not None:
+            caller, key = hit
+            if time.time() < caller.expires_at and any(k is key for k in self._public.values()):
+                return caller
+            del self._verified[token]
+        caller, key = self._verify(token)
+        if len(self._verified) >= VERIFIED_TOKENS_KEPT:
+            del self._verified[next(iter(self._verified))]
+        self._verified[token] = (caller, key)
+        return caller
+
+    def _verify(self, token: str) -> tuple[Caller, Ed25519PublicKey]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError:
@@ -99,7 +120,7 @@ class TokenVerifier:
         except jwt.InvalidTokenError as error:
             raise Unauthenticated(f"access token rejected: {error}") from None
         roles = claims.get("roles", [])
-        return Caller(
+        caller = Caller(
             str(claims["sub"]),
             frozenset(r for r in roles if isinstance(r, str)),
             str(claims.get("plan", "")),
@@ -108,6 +129,7 @@ class TokenVerifier:
             issued_at=float(claims["iat"]),
             expires_at=float(claims["exp"]),
         )
+        return caller, key
 
 
 @dataclass(frozen=True)

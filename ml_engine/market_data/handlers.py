@@ -7,6 +7,7 @@ import io
 
 import grpc
 
+from ml_engine.market_data.bar_clock import BarClock
 from ml_engine.market_data.bar_windows import BarWindows
 from ml_engine.market_data.data import repository as repo
 from ml_engine.market_data.domain import page_tokens
@@ -64,9 +65,11 @@ def symbol_info_to_proto(info: SymbolInfo) -> pb.SymbolInfo:
 
 
 class MarketDataHandlers(pb_grpc.MarketDataServiceServicer):
-    def __init__(self, store: MarketStore, windows: BarWindows) -> None:
+    def __init__(self, store: MarketStore, windows: BarWindows, clock: BarClock | None = None) -> None:
         self.store = store
         self.windows = windows
+        # Told of this engine's own imports at once (latest-bar predictions depend on the last bar).
+        self.clock = clock
 
     async def ListSymbols(
         self, request: pb.ListSymbolsRequest, context: grpc.aio.ServicerContext
@@ -124,6 +127,8 @@ class MarketDataHandlers(pb_grpc.MarketDataServiceServicer):
             report = await asyncio.to_thread(self._import_csv, request)
         else:
             raise InvalidArgument.field("csv_content", "set csv_content (CSV text) or sample")
+        if report.committed and self.clock is not None:
+            await self.clock.refresh()
         return pb.ImportBarsResponse(
             symbol=report.symbol,
             timeframe=report.timeframe,

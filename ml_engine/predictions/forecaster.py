@@ -11,16 +11,20 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import time
 from collections import OrderedDict
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
+from ml_engine.market_data.bar_clock import BarClock
 from ml_engine.market_data.bar_windows import BarWindows, Series
 from ml_engine.market_data.data import repository as market_repository
 from ml_engine.market_data.domain.bars import Bars, FloatArray
+from ml_engine.market_data.domain.symbols import normalize_symbol
 from ml_engine.market_data.domain.timeframes import TIMEFRAMES, parse_timeframe
 from ml_engine.market_data.domain.times import format_time
 from ml_engine.predictions.data.prediction_repository import PredictionRecord
@@ -57,7 +61,10 @@ from ml_engine.predictions.domain.signals import (
     levels,
     summary,
 )
+from ml_engine.predictions.latest_cache import LatestCache
 from service_runtime.errors import DependencyUnavailable, FailedPrecondition, InvalidArgument, NotFound
+
+log = logging.getLogger(__name__)
 
 # Bars read behind every prediction. The recursive indicators (ATR, RSI, ADX, MACD's EMAs) depend
 # on where their series starts; training computed them over the whole history, so serving reads
@@ -87,6 +94,10 @@ class InferenceResult(Protocol):
 
 class ModelServer(Protocol):
     """The part of ml_engine.models.serving.registry.ModelRegistry predictions use."""
+
+    # Counts model activations: a latest-bar prediction made before one is out of date.
+    @property
+    def generation(self) -> int: ...
 
     def metadata(self, name: str) -> ModelMetadata: ...
 
@@ -124,6 +135,21 @@ class SignalResult:
     @property
     def action(self) -> Action:
         return self.decision.action
+
+
+@dataclass
+class _Served:
+    """A latest-bar forecast and its record: recorded when first served, not when precomputed."""
+
+    forecast: HorizonForecast
+    record: PredictionRecord | None
+    recorded: bool = False
+
+
+@dataclass(frozen=True)
+class _ServedSignal:
+    prediction: _Served
+    signal: SignalResult
 
 
 @dataclass(frozen=True)
@@ -267,21 +293,47 @@ class Forecaster:
         manifest: dict[str, HorizonEnsemble],
         recorder: Recorder | None = None,
         explainer: Explainer | None = None,
+        clock: BarClock | None = None,
+        latest_cache_size: int = 0,
     ) -> None:
+        """With a `clock` and `latest_cache_size` > 0, predictions and signals for the latest bar
+        come from a cache (each key's entry holds until a new bar or a model activation), and the
+        cached ones are computed again as soon as the clock sees their symbol's next bar."""
         self.windows = windows
         self.registry = registry
         self.manifest = manifest
         self.recorder = recorder
         self.explainer = explainer
+        self.clock = clock
+        size = latest_cache_size if clock is not None else 0
+        # (symbol, horizon) -> the latest-bar forecast; (symbol, signal timeframe) -> the signal.
+        self.latest: LatestCache[_Served] = LatestCache(size)
+        self.latest_signals: LatestCache[_ServedSignal] = LatestCache(size)
+        self._background: set[asyncio.Task[object]] = set()
         self._cache: OrderedDict[tuple[str, str, int | None], tuple[int | None, _Window]] = OrderedDict()
+        if clock is not None and size > 0:
+            clock.on_new_bar(self._bar_closed)
 
     # ---- Predict -------------------------------------------------------------------------------
 
     async def predict(self, symbol: str, horizons: list[Horizon], as_of: int | None = None) -> Forecast:
         """One forecast per horizon. With several horizons (an "all" request), a horizon the stored
         bars cannot make or no model serves is skipped with why; an error only when none is left."""
-        # One worker-thread hop for both reads: each hop costs more than the SQL it runs.
-        base, last = await asyncio.to_thread(self._resolve_with_last_bar, symbol)
+        latest = self._latest_bar(symbol) if as_of is None else None
+        if latest is not None:
+            base, last = latest
+        else:
+            # One worker-thread hop for both reads: each hop costs more than the SQL it runs.
+            base, last = await asyncio.to_thread(self._resolve_with_last_bar, symbol)
+        runnable, skipped = self._servable(base, horizons)
+        if latest is not None:
+            return Forecast(base.symbol, await self._latest_forecasts(base, runnable, last), skipped)
+        results = await asyncio.gather(*(self._forecast(base, h, as_of, last) for h in runnable))
+        return Forecast(base.symbol, list(results), skipped)
+
+    def _servable(self, base: Series, horizons: list[Horizon]) -> tuple[list[Horizon], list[str]]:
+        """The horizons that can be served, and why the others cannot (an error when none is left,
+        or when a single horizon was asked for)."""
         several = len(horizons) > 1
         runnable: list[Horizon] = []
         skipped: list[str] = []
@@ -298,8 +350,87 @@ class Forecaster:
         if not runnable:
             assert first_error is not None
             raise first_error
-        results = await asyncio.gather(*(self._forecast(base, h, as_of, last) for h in runnable))
-        return Forecast(base.symbol, list(results), skipped)
+        return runnable, skipped
+
+    # ---- the latest bar: computed once per bar and model versions ---------------------------
+
+    def _latest_bar(self, symbol: str) -> tuple[Series, int | None] | None:
+        """The symbol and its last stored bar from the clock; None when the cache is off or the
+        clock does not know the symbol (yet): then the request is computed on demand."""
+        if self.clock is None or not self.latest.enabled:
+            return None
+        try:
+            bar = self.clock.last(normalize_symbol(symbol))
+        except InvalidArgument:
+            return None
+        if bar is None:
+            return None
+        return Series(bar.symbol, bar.base, bar.base), bar.time
+
+    def _stamp(self, last: int | None) -> tuple[int | None, int]:
+        """What a latest-bar prediction depends on besides its key: the last bar, the model versions."""
+        return last, self.registry.generation
+
+    async def _latest_forecasts(
+        self, base: Series, horizons: list[Horizon], last: int | None
+    ) -> list[HorizonForecast]:
+        stamp = self._stamp(last)
+        served = [self.latest.peek((base.symbol, h.name), stamp) for h in horizons]
+        if any(s is None for s in served):
+            served = list(await asyncio.gather(*(self._latest_served(base, h, last) for h in horizons)))
+        return [self._serve(s) for s in served if s is not None]
+
+    async def _latest_served(self, base: Series, horizon: Horizon, last: int | None) -> _Served:
+        async def compute() -> _Served:
+            forecast, provenance = await self._compute(base, horizon, None, last)
+            record = self._prediction_record(forecast, provenance) if self.recorder is not None else None
+            return _Served(forecast, record)
+
+        return await self.latest.get((base.symbol, horizon.name), self._stamp(last), compute)
+
+    def _serve(self, served: _Served) -> HorizonForecast:
+        """The cached forecast; recorded for scoring the first time it is served."""
+        if not served.recorded:
+            served.recorded = True
+            if self.recorder is not None and served.record is not None:
+                self.recorder.record(served.record)
+        return served.forecast
+
+    async def _latest_signal(self, base: Series, timeframe: str, last: int | None) -> _ServedSignal:
+        horizon = horizon_for_timeframe(timeframe)
+        assert horizon is not None  # checked by signal_horizon
+
+        async def compute() -> _ServedSignal:
+            prediction = await self._latest_served(base, horizon, last)
+            return _ServedSignal(prediction, self.decide(prediction.forecast, timeframe))
+
+        return await self.latest_signals.get((base.symbol, timeframe), self._stamp(last), compute)
+
+    def _bar_closed(self, symbol: str) -> None:
+        """The clock saw a new bar of `symbol`: compute its cached predictions and signals again
+        now, once, rather than on the next request (which waits for this computation if it comes first)."""
+        latest = self._latest_bar(symbol)
+        if latest is None:
+            return
+        base, last = latest
+        for key in self.latest.cached_keys():
+            if isinstance(key, tuple) and key[0] == symbol and key[1] in HORIZONS:
+                self._in_background(self._latest_served(base, HORIZONS[key[1]], last))
+        for key in self.latest_signals.cached_keys():
+            if isinstance(key, tuple) and key[0] == symbol:
+                self._in_background(self._latest_signal(base, key[1], last))
+
+    def _in_background(self, work: Coroutine[object, object, object]) -> None:
+        async def quietly() -> object:
+            try:
+                return await work
+            except Exception as error:  # the next request computes again, and reports the error
+                log.warning("precomputing a latest-bar prediction failed: %s", error)
+                return None
+
+        task = asyncio.get_running_loop().create_task(quietly())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def _resolve(self, symbol: str) -> Series:
         """The symbol at its stored timeframe (NotFound when unknown)."""
@@ -371,9 +502,17 @@ class Forecaster:
     async def _forecast(
         self, base: Series, horizon: Horizon, as_of: int | None, last: int | None
     ) -> HorizonForecast:
+        """One horizon's forecast computed on demand, and recorded."""
+        forecast, provenance = await self._compute(base, horizon, as_of, last)
+        if self.recorder is not None:
+            self.recorder.record(self._prediction_record(forecast, provenance))
+        return forecast
+
+    async def _compute(
+        self, base: Series, horizon: Horizon, as_of: int | None, last: int | None
+    ) -> tuple[HorizonForecast, _Provenance]:
         """One horizon's forecast, step by step: the members' metadata says how many bars to read,
-        the window gives the features, the members run, the provenance names the versions that ran,
-        and the prediction is recorded."""
+        the window gives the features, the members run, the provenance names the versions that ran."""
         ensemble = self.manifest[horizon.name]
         names = models_to_run(ensemble)
         needed = self._bars_needed(names, horizon)
@@ -381,8 +520,7 @@ class Forecaster:
         run = await self._run_members(names, window.features)
         provenance = member_provenance(ensemble, run.inferences, base.symbol, horizon, window)
         forecast = combined_forecast(base.symbol, horizon, ensemble, window, run, provenance)
-        self._record(forecast, provenance)
-        return forecast
+        return forecast, provenance
 
     def _bars_needed(self, names: list[str], horizon: Horizon) -> int:
         """Metadata: the feature warm-up plus the longest input window of the members."""
@@ -420,30 +558,28 @@ class Forecaster:
         }
         return _MemberRun(by_name, values, ms)
 
-    def _record(self, forecast: HorizonForecast, provenance: _Provenance) -> None:
-        """Recording: the served prediction, once, off the request path (see PredictionRecorder)."""
-        if self.recorder is None:
-            return
+    @staticmethod
+    def _prediction_record(forecast: HorizonForecast, provenance: _Provenance) -> PredictionRecord:
+        """Recording: what the served prediction is recorded as, once, off the request path (see
+        PredictionRecorder)."""
         horizon = forecast.horizon
-        self.recorder.record(
-            PredictionRecord(
-                id=forecast.prediction_id,
-                model=f"{horizon.name}_ensemble",
-                version=ensemble_version(provenance.members),
-                symbol=forecast.symbol,
-                horizon=horizon.name,
-                timeframe=horizon.timeframe,
-                as_of=forecast.as_of,
-                lookahead=horizon.lookahead,
-                close=forecast.close,
-                atr=forecast.atr,
-                predicted_high=forecast.predicted_high,
-                predicted_low=forecast.predicted_low,
-                tp_long=forecast.tp_long,
-                tp_short=forecast.tp_short,
-                members=json.dumps(provenance.members, sort_keys=True),
-                created_at=int(time.time()),
-            )
+        return PredictionRecord(
+            id=forecast.prediction_id,
+            model=f"{horizon.name}_ensemble",
+            version=ensemble_version(provenance.members),
+            symbol=forecast.symbol,
+            horizon=horizon.name,
+            timeframe=horizon.timeframe,
+            as_of=forecast.as_of,
+            lookahead=horizon.lookahead,
+            close=forecast.close,
+            atr=forecast.atr,
+            predicted_high=forecast.predicted_high,
+            predicted_low=forecast.predicted_low,
+            tp_long=forecast.tp_long,
+            tp_short=forecast.tp_short,
+            members=json.dumps(provenance.members, sort_keys=True),
+            created_at=int(time.time()),
         )
 
     # ---- Signals -------------------------------------------------------------------------------
@@ -483,8 +619,17 @@ class Forecaster:
         return base, tf, horizon
 
     async def signal(self, symbol: str, timeframe_text: str, as_of: int | None = None) -> SignalResult:
-        base, timeframe, horizon = await self.check_signal(symbol, timeframe_text)
-        return await self.signal_at(base, timeframe, horizon, as_of)
+        latest = self._latest_bar(symbol) if as_of is None else None
+        if latest is None:
+            base, timeframe, horizon = await self.check_signal(symbol, timeframe_text)
+            return await self.signal_at(base, timeframe, horizon, as_of)
+        base, last = latest
+        timeframe, _ = self.signal_horizon(base, timeframe_text)
+        served = self.latest_signals.peek((base.symbol, timeframe), self._stamp(last))
+        if served is None:
+            served = await self._latest_signal(base, timeframe, last)
+        self._serve(served.prediction)
+        return served.signal
 
     async def signal_at(
         self, base: Series, timeframe: str, horizon: Horizon, as_of: int | None

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Hashable
+from functools import partial
+from typing import Any, Generic, TypeVar
 
 import grpc
 
@@ -14,11 +17,40 @@ from ml_engine.predictions.domain.horizons import STOP_LOSS_ATR, TAKE_PROFIT_ATR
 from ml_engine.predictions.domain.signals import Action
 from ml_engine.predictions.forecaster import Forecaster, SignalResult
 from ml_engine.predictions.scoring import Scorer
-from ml_engine.predictions.streams import StreamHub
+from ml_engine.predictions.streams import StreamHub, StreamMessage
 from service_runtime.timestamps import to_timestamp
 from trading.ml.v1 import prediction_pb2 as ml_pb
 from trading.ml.v1 import prediction_service_pb2 as pb
 from trading.ml.v1 import prediction_service_pb2_grpc as pb_grpc
+
+M = TypeVar("M")
+# Answers kept by the handlers' memos (latest-bar answers repeat until the next bar).
+MEMO_SIZE = 256
+
+
+class ProtoMemo(Generic[M]):
+    """The message last built for each key, reused while it is built from the same objects.
+
+    A latest-bar forecast is the same object for every request until the next bar, so its message
+    is built once; the messages are never mutated after they are built (gRPC only serialises them).
+    """
+
+    def __init__(self, size: int = MEMO_SIZE) -> None:
+        self.size = size
+        self._items: OrderedDict[Hashable, tuple[tuple[object, ...], M]] = OrderedDict()
+
+    def get(self, key: Hashable, sources: tuple[object, ...], build: Callable[[], M]) -> M:
+        hit = self._items.get(key)
+        same = hit is not None and len(hit[0]) == len(sources)
+        if hit is not None and same and all(a is b for a, b in zip(hit[0], sources, strict=True)):
+            return hit[1]
+        message = build()
+        self._items[key] = (sources, message)
+        self._items.move_to_end(key)
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
+        return message
+
 
 ACTIONS = {
     Action.BUY: ml_pb.SIGNAL_ACTION_BUY,
@@ -81,11 +113,61 @@ def signal_proto(s: SignalResult) -> ml_pb.Signal:
     )
 
 
+def stream_response(m: StreamMessage) -> pb.StreamPredictionsResponse:
+    return pb.StreamPredictionsResponse(
+        symbol=m.symbol,
+        timeframe=m.timeframe,
+        sequence=m.sequence,
+        bar_time=to_timestamp(m.bar_time),
+        close=m.close,
+        prediction=horizon_prediction_proto(m.signal.forecast),
+        signal=signal_proto(m.signal),
+        published_at=to_timestamp(m.published_at),
+    )
+
+
+def _serialize_stream(m: StreamMessage) -> bytes:
+    return stream_response(m).SerializeToString()
+
+
+def serialized(message: bytes | Any) -> bytes:
+    """StreamPredictions' response serializer: bytes the handler serialised once go out as they are."""
+    return message if isinstance(message, bytes) else message.SerializeToString()
+
+
+def add_prediction_service(handlers: pb_grpc.PredictionServiceServicer, server: Any) -> None:
+    """The generated registration, except that StreamPredictions sends the bytes each bar's message
+    was serialised to once, for every subscriber (`serialized`), instead of a message per subscriber."""
+    service = pb.DESCRIPTOR.services_by_name["PredictionService"]
+    methods: dict[str, grpc.RpcMethodHandler] = {}
+    for method in service.methods:
+        request_class = getattr(pb, method.input_type.name)
+        response_class = getattr(pb, method.output_type.name)
+        make = (
+            grpc.unary_stream_rpc_method_handler
+            if method.server_streaming
+            else grpc.unary_unary_rpc_method_handler
+        )
+        methods[method.name] = make(
+            getattr(handlers, method.name),
+            request_deserializer=request_class.FromString,
+            response_serializer=serialized
+            if method.name == "StreamPredictions"
+            else response_class.SerializeToString,
+        )
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service.full_name, methods),))
+    server.add_registered_method_handlers(service.full_name, methods)
+
+
 class PredictionHandlers(pb_grpc.PredictionServiceServicer):
     def __init__(self, forecaster: Forecaster, hub: StreamHub, scorer: Scorer) -> None:
         self.forecaster = forecaster
         self.hub = hub
         self.scorer = scorer
+        self._predict_memo: ProtoMemo[pb.PredictResponse] = ProtoMemo()
+        self._signal_memo: ProtoMemo[pb.GetSignalsResponse] = ProtoMemo()
+        # Each bar's stream message, serialised once for all its subscribers.
+        self._stream_memo: ProtoMemo[bytes] = ProtoMemo()
 
     async def Predict(
         self, request: pb.PredictRequest, context: grpc.aio.ServicerContext
@@ -94,37 +176,41 @@ class PredictionHandlers(pb_grpc.PredictionServiceServicer):
         horizons = parse_horizons(request.horizon)
         as_of = request.as_of.seconds if request.HasField("as_of") else None
         forecast = await self.forecaster.predict(request.symbol, horizons, as_of)
-        return pb.PredictResponse(
-            symbol=forecast.symbol,
-            predictions=[horizon_prediction_proto(f) for f in forecast.predictions],
-            skipped=forecast.skipped,
-        )
+
+        def build() -> pb.PredictResponse:
+            return pb.PredictResponse(
+                symbol=forecast.symbol,
+                predictions=[horizon_prediction_proto(f) for f in forecast.predictions],
+                skipped=forecast.skipped,
+            )
+
+        if as_of is not None:
+            return build()
+        key = (forecast.symbol, tuple(h.name for h in horizons), tuple(forecast.skipped))
+        return self._predict_memo.get(key, tuple(forecast.predictions), build)
 
     async def GetSignals(
         self, request: pb.GetSignalsRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetSignalsResponse:
         normalize_symbol(request.symbol)
         result = await self.forecaster.signal(request.symbol, request.timeframe)
-        return pb.GetSignalsResponse(symbol=result.symbol, signal=signal_proto(result))
+        return self._signal_memo.get(
+            (result.symbol, result.timeframe),
+            (result,),
+            lambda: pb.GetSignalsResponse(symbol=result.symbol, signal=signal_proto(result)),
+        )
 
     async def StreamPredictions(
         self, request: pb.StreamPredictionsRequest, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[pb.StreamPredictionsResponse]:
+    ) -> AsyncIterator[Any]:  # bytes: see add_prediction_service
+        """Serialised StreamPredictionsResponse messages (registered by `add_prediction_service`,
+        whose serializer sends bytes as they are): one serialisation per bar, not per subscriber."""
         normalize_symbol(request.symbol)
         # Raises (bad timeframe, unknown symbol, no data, no model) before the first message.
         subscription = await self.hub.subscribe(request.symbol, request.timeframe)
         try:
             async for m in subscription.messages():
-                yield pb.StreamPredictionsResponse(
-                    symbol=m.symbol,
-                    timeframe=m.timeframe,
-                    sequence=m.sequence,
-                    bar_time=to_timestamp(m.bar_time),
-                    close=m.close,
-                    prediction=horizon_prediction_proto(m.signal.forecast),
-                    signal=signal_proto(m.signal),
-                    published_at=to_timestamp(m.published_at),
-                )
+                yield self._stream_memo.get((m.symbol, m.timeframe), (m,), partial(_serialize_stream, m))
         finally:
             subscription.close()
 

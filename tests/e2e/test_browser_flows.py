@@ -89,7 +89,9 @@ def browser_stack(
         # The screenshots flow checks each main page at desktop and phone width; its pictures go
         # to docs/ only when asked (UPDATE_SCREENSHOTS=1).
         shots = ROOT / "docs" if os.environ.get("UPDATE_SCREENSHOTS") else state / "screenshots"
+        # The flows get the test provider's settings too (its /test controls pick who signs in).
         yield {
+            **oidc_provider.env(),
             **variables,
             "E2E_ARTIFACTS": str(state / "artifacts"),
             "E2E_SCREENSHOT_DIR": str(shots),

@@ -210,3 +210,20 @@ def test_the_web_app_learns_the_enabled_providers_without_a_token(browser: httpx
     assert "google" in names and names == sorted(set(names), key=["google", "github", "facebook"].index)
     for provider in reply.json()["providers"]:
         assert provider["startPath"] == f"/api/auth/oauth/{provider['name']}/start"
+
+
+def test_the_only_provider_of_an_account_cannot_be_unlinked(
+    browser: httpx.Client, oidc_provider: OidcProvider
+) -> None:
+    email = _email()
+    oidc_provider.set_next_user(f"g-{uuid.uuid4().hex}", email, email_verified=True, name="Ada")
+    tokens = sign_in(browser).json()["tokens"]
+    auth = bearer(tokens["accessToken"])
+    refused = browser.delete("/api/users/me/oauth/google", headers=auth)
+    assert refused.status_code == 400 and "only way to sign in" in refused.text, refused.text
+    # With a second provider linked (same verified email), the first can go.
+    oidc_provider.set_next_user(f"gh-{uuid.uuid4().hex}", email, email_verified=True, name="Ada")
+    assert sign_in(browser, "github").status_code == 200
+    done = browser.delete("/api/users/me/oauth/google", headers=auth)
+    assert done.status_code == 200, done.text
+    assert done.json()["user"]["linkedProviders"] == ["github"]

@@ -158,3 +158,30 @@ async def test_revocations(keys: SigningKeyStore, revocations: Revocations) -> N
     after = sign(keys, sub=subject, sid=uuid.uuid4().hex, iat=time.time() + 0.001)
     assert await guard.admit("/trading.x.v1.S/Users", FakeContext(after))
     assert not await revocations.is_revoked(Caller("someone-else", frozenset({"user"}), "free", issued_at=0))
+
+
+def test_a_verified_token_is_remembered_until_it_expires(
+    keys: SigningKeyStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    verifier = TokenVerifier(keys_from_folder(keys.folder), ISSUER, AUDIENCE)
+    now = time.time()
+    token = sign(keys, exp=int(now) + 60)
+    first = verifier.verify(token)
+    assert verifier.verify(token) is first  # from memory: no second signature check
+    # Past its expiry the remembered caller is dropped and the token checked again (a new caller;
+    # PyJWT's own clock is not the patched one, so this check still passes it).
+    monkeypatch.setattr(time, "time", lambda: now + 120)
+    again = verifier.verify(token)
+    assert again is not first and again == first
+    monkeypatch.undo()
+    # Keys re-read (a rotation): a token verified with a key no longer published is checked again.
+    verifier._public = keys_from_folder(keys.folder)()
+    assert verifier.verify(token) is not again
+    # Expired or forged tokens are refused as before, however often they are presented.
+    expired = sign(keys, iat=now - 120, nbf=int(now) - 120, exp=int(now) - 60)
+    forged = token[:-2] + ("A" if token[-2] != "A" else "B") + token[-1]
+    for _ in range(2):
+        with pytest.raises(Unauthenticated, match="expired"):
+            verifier.verify(expired)
+        with pytest.raises(Unauthenticated):
+            verifier.verify(forged)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from itertools import chain
 
 import numpy as np
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, and_, func, select
 from sqlalchemy.dialects import mysql, sqlite
 
 from ml_engine.market_data.data.tables import bars, symbols
@@ -77,6 +77,20 @@ def last_bar_time(conn: Connection, symbol: str, timeframe: str) -> int | None:
         select(func.max(bars.c.ts)).where(bars.c.symbol == symbol, bars.c.timeframe == timeframe)
     ).scalar()
     return int(value) if value is not None else None
+
+
+def last_bar_times(conn: Connection) -> dict[str, tuple[str, int | None]]:
+    """Every stored symbol's base timeframe and its last bar's time there (None: no bar yet), in one read."""
+    last = (
+        select(bars.c.symbol, bars.c.timeframe, func.max(bars.c.ts).label("last"))
+        .group_by(bars.c.symbol, bars.c.timeframe)
+        .subquery()
+    )
+    joined = symbols.outerjoin(
+        last, and_(last.c.symbol == symbols.c.symbol, last.c.timeframe == symbols.c.base_timeframe)
+    )
+    rows = conn.execute(select(symbols.c.symbol, symbols.c.base_timeframe, last.c.last).select_from(joined))
+    return {r.symbol: (r.base_timeframe, int(r.last) if r.last is not None else None) for r in rows}
 
 
 def count_bars(

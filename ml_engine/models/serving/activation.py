@@ -146,6 +146,7 @@ class VersionActivation:
         """Make the loaded, warmed-up `session` the active version (one assignment), then retire
         the old one once the requests queued on it are served."""
         old = model.active
+        self.registry.generation += 1
         model.active = ActiveVersion(
             session,
             MicroBatcher(

@@ -115,6 +115,9 @@ class ModelRegistry:
         self.root = root
         # Set by the activation once every model of the repository has had its start-up load.
         self.started = False
+        # Counts activations (activation.py bumps it on every swap): results cached from an
+        # earlier count were made by versions that may no longer serve.
+        self.generation = 0
         self._models: dict[str, ServedModel] = {}
 
     # ---- look-up ----------------------------------------------------------------------------

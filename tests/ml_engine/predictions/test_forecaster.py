@@ -222,6 +222,10 @@ class SwapBeforeRun:
         self.activation = activation
         self.read: list[str] = []
 
+    @property
+    def generation(self) -> int:
+        return self.registry.generation
+
     def metadata(self, name: str) -> ModelMetadata:
         meta = self.registry.metadata(name)
         self.read.append(meta.version)

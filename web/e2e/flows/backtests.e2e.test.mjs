@@ -20,7 +20,8 @@ async function openBacktests(page, user, { menu = false } = {}) {
   if (menu) await page.getByRole("button", { name: "Menu" }).click();
   await page.getByTestId("main-nav").getByRole("link", { name: "Backtests" }).click();
   await page.waitForURL(`${PAGE}/backtests`);
-  await page.getByTestId("backtest-form").waitFor();
+  // A fresh stack's ML engine may still be loading its models: the page retries until it answers.
+  await page.getByTestId("backtest-form").waitFor({ timeout: 90_000 });
 }
 
 const form = (page) => page.getByTestId("backtest-form");
@@ -53,8 +54,10 @@ test("a backtest run shows metrics, curves, sortable trades and trades on the ch
     assert.ok((await rows.count()) > 1, "trades listed");
 
     // Sort by P&L, largest first (two clicks: ascending, then descending).
+    // (The second with the keyboard.)
     await page.getByTestId("sort-pnl").click();
-    await page.getByTestId("sort-pnl").click();
+    await page.getByTestId("sort-pnl").focus();
+    await page.keyboard.press("Enter");
     const header = page.locator("th", { has: page.getByTestId("sort-pnl") });
     assert.equal(await header.getAttribute("aria-sort"), "descending");
     const pnls = await rows.evaluateAll((els) => els.map((e) => Number(e.dataset.pnl)));

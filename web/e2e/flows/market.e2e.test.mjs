@@ -23,8 +23,9 @@ async function openMarket(page, user) {
   await page.waitForURL(`${PAGE}/account`);
   await page.getByTestId("main-nav").getByRole("link", { name: "Market" }).click();
   await page.waitForURL(/\/market/);
+  // A fresh stack's ML engine may still be loading its models: the page retries until it answers.
   await page.waitForFunction(() => Number(document.querySelector('[data-testid="price-chart"]')?.dataset.bars ?? 0) > 0, null, {
-    timeout: 30_000,
+    timeout: 90_000,
   });
 }
 
@@ -43,6 +44,9 @@ test("the dashboard shows candles, loads older bars, draws an indicator, shows r
 
     // Older bars: the button (the keyboard's way; scrolling the chart does the same).
     await page.getByTestId("follow-live").uncheck();
+    // Not following, the chart shows the latest bars again, with every horizon's range from its as-of bar.
+    const horizons = await page.getByTestId("prediction-row").count();
+    await page.waitForFunction((n) => Number(document.querySelector('[data-testid="price-chart"]').dataset.bands) === n, horizons);
     const before = Number(await attr(page, "data-bars"));
     await page.getByTestId("load-older").click();
     await page.waitForFunction((n) => Number(document.querySelector('[data-testid="price-chart"]').dataset.bars) > n, before);
@@ -58,6 +62,18 @@ test("the dashboard shows candles, loads older bars, draws an indicator, shows r
     await page.getByTestId("indicator-form").getByRole("spinbutton").first().fill("0");
     await page.getByTestId("add-indicator").click();
     await page.getByTestId("indicator-form").locator(".field-error").first().waitFor();
+
+    // Keyboard: the timeframe radios switch with the arrow keys; the chart reloads at 4h.
+    await page.getByTestId("timeframes").getByLabel("1h").focus();
+    await page.keyboard.press("ArrowRight");
+    await page.waitForURL(/tf=4h/);
+    await page.waitForFunction(() => {
+      const el = document.querySelector('[data-testid="price-chart"]');
+      const [a, b] = [Number(el.dataset.firstTime), Number(el.dataset.lastTime)];
+      return Number(el.dataset.bars) > 1 && (b - a) / (Number(el.dataset.bars) - 1) >= 4 * 3600 * 0.9;
+    });
+    assert.equal(await page.getByTestId("follow-live").isDisabled(), true, "no live stream at 4h");
+    await checkPage(page, "market at 4h");
   } catch (err) {
     t.diagnostic(`screenshot: ${await failureScreenshot(page, "market")}`);
     throw err;
@@ -75,8 +91,10 @@ test("the live prediction stream moves the chart, at phone width in the dark the
     await page.getByRole("button", { name: "Menu" }).click();
     await page.getByTestId("main-nav").getByRole("link", { name: "Market" }).click();
     await page.waitForURL(/\/market/);
-    await page.waitForFunction(() => Number(document.querySelector('[data-testid="price-chart"]')?.dataset.bars ?? 0) > 0);
-    await page.locator('[data-testid="stream-state"][data-state="live"]').waitFor({ timeout: 30_000 });
+    await page.waitForFunction(() => Number(document.querySelector('[data-testid="price-chart"]')?.dataset.bars ?? 0) > 0, null, {
+      timeout: 90_000,
+    });
+    await page.locator('[data-testid="stream-state"][data-state="live"]').waitFor({ timeout: 60_000 });
     // Two bars from the stream: the chart's last bar moves forward with each.
     const seen = [];
     for (let i = 0; i < 3; i++) {

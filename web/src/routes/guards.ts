@@ -74,6 +74,11 @@ export const NAV_ITEMS: NavItem[] = [
   { to: "/account", label: "Account", requirement: { kind: "signed-in" } },
   { to: "/admin/users", label: "Users", requirement: { kind: "role", role: "admin" } },
   { to: "/admin/audit", label: "Audit log", requirement: { kind: "role", role: "admin" } },
+  { to: "/admin/models", label: "Model versions", requirement: { kind: "role", role: "admin" } },
+  { to: "/admin/import", label: "Import", requirement: { kind: "role", role: "admin" } },
+  { to: "/courses", label: "Courses", requirement: { kind: "public" } },
+  { to: "/learning", label: "My learning", requirement: { kind: "signed-in" } },
+  { to: "/authoring", label: "Authoring", requirement: { kind: "role", role: "instructor" } },
 ];
 
 export function visible(items: NavItem[], session: GuardSession): NavItem[] {

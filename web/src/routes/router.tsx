@@ -204,6 +204,18 @@ const adminAuditRoute = createRoute({
   component: lazyRouteComponent(() => import("../features/admin/AuditPage"), "AuditPage"),
 });
 
+const adminModelsRoute = createRoute({
+  getParentRoute: () => adminRoute,
+  path: "/models",
+  component: lazyRouteComponent(() => import("../features/admin/ModelsAdminPage"), "ModelsAdminPage"),
+});
+
+const adminImportRoute = createRoute({
+  getParentRoute: () => adminRoute,
+  path: "/import",
+  component: lazyRouteComponent(() => import("../features/admin/ImportPage"), "ImportPage"),
+});
+
 // ---- trading (signed in) ----
 
 const marketRoute = createRoute({
@@ -228,6 +240,52 @@ const modelsRoute = createRoute({
   component: lazyRouteComponent(() => import("../features/models/ModelsPage"), "ModelsPage"),
 });
 
+// ---- billing ----
+
+const pricingRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: "/pricing",
+  component: lazyRouteComponent(() => import("../features/billing/PricingPage"), "PricingPage"),
+});
+
+const billingRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: "/billing",
+  beforeLoad: guard({ kind: "signed-in" }),
+  component: lazyRouteComponent(() => import("../features/billing/BillingPage"), "BillingPage"),
+});
+
+// ---- education ----
+
+const coursesRoute = createRoute({ getParentRoute: () => rootRoute, path: "/courses", component: lazyRouteComponent(() => import("../features/education/CataloguePage"), "CataloguePage") });
+const courseRoute = createRoute({ getParentRoute: () => rootRoute, path: "/courses/$course", component: lazyRouteComponent(() => import("../features/education/CoursePage"), "CoursePage") });
+const lessonRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: "/courses/$course/lessons/$lesson",
+  beforeLoad: guard({ kind: "signed-in" }),
+  component: lazyRouteComponent(() => import("../features/education/LessonPage"), "LessonPage"),
+});
+const learningRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: "/learning",
+  beforeLoad: guard({ kind: "signed-in" }),
+  component: lazyRouteComponent(() => import("../features/education/MyLearningPage"), "MyLearningPage"),
+});
+const certificateRoute = createRoute({ getParentRoute: () => rootRoute, path: "/certificates/$code", component: lazyRouteComponent(() => import("../features/education/CertificatePage"), "CertificatePage") });
+// Instructors and admins: the API decides (AuthoringService's access rule); signed in is enough to ask.
+const authoringRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: "/authoring",
+  beforeLoad: guard({ kind: "signed-in" }),
+  component: lazyRouteComponent(() => import("../features/education/AuthoringPage"), "AuthoringPage"),
+});
+const courseEditorRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: "/authoring/$courseId",
+  beforeLoad: guard({ kind: "signed-in" }),
+  component: lazyRouteComponent(() => import("../features/education/CourseEditorPage"), "CourseEditorPage"),
+});
+
 // ---- public ----
 
 const statusRoute = createRoute({
@@ -247,11 +305,20 @@ export const routeTree = rootRoute.addChildren([
   resetPasswordRoute,
   oauthCallbackRoute,
   accountRoute.addChildren([profileRoute, securityRoute, sessionsRoute]),
-  adminRoute.addChildren([adminIndexRoute, adminUsersRoute, adminAuditRoute]),
+  adminRoute.addChildren([adminIndexRoute, adminUsersRoute, adminAuditRoute, adminModelsRoute, adminImportRoute]),
   statusRoute,
   marketRoute,
   backtestsRoute,
   modelsRoute,
+  pricingRoute,
+  billingRoute,
+  coursesRoute,
+  courseRoute,
+  lessonRoute,
+  learningRoute,
+  certificateRoute,
+  authoringRoute,
+  courseEditorRoute,
 ]);
 
 export function makeRouter(context: RouterContext) {

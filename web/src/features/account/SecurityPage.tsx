@@ -15,7 +15,7 @@ export function SecurityPage() {
   const user = me.data;
   return (
     <div className="stack">
-      <TwoFactorSection enabled={user.totpEnabled} />
+      <TwoFactorSection enabled={user.totpEnabled} backupCodesRemaining={user.backupCodesRemaining} />
       <PasswordSection email={user.email} />
       <PhoneSection key={user.phoneNumber} user={user} />
       <LinkedProviders linked={user.linkedProviders} />

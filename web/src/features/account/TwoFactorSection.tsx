@@ -12,6 +12,7 @@ import { Card } from "../../ui/page";
 import { QrCode } from "../../ui/QrCode";
 import { toast } from "../../ui/toast";
 import { useForm } from "../../ui/useForm";
+import { backupCodesLevel, backupCodesText } from "./accountLogic";
 import { BackupCodes } from "./BackupCodes";
 import { useSetMe } from "./me";
 
@@ -100,7 +101,26 @@ function Enrolment({ onFinished }: { onFinished: () => void }) {
   );
 }
 
-function DisableDialog({ open, onClose, onDisabled }: { open: boolean; onClose: () => void; onDisabled: () => void }) {
+/** A dialog asking for a fresh second factor (a TOTP code or a backup code), then `action`. */
+function FactorDialog({
+  open,
+  onClose,
+  title,
+  intro,
+  submitLabel,
+  danger,
+  testId,
+  action,
+}: {
+  open: boolean;
+  onClose: () => void;
+  title: string;
+  intro: string;
+  submitLabel: string;
+  danger?: boolean;
+  testId: string;
+  action: (factor: { case: "totpCode"; value: string } | { case: "backupCode"; value: string }) => Promise<void>;
+}) {
   const [useBackup, setUseBackup] = useState(false);
   const form = useForm(
     { code: "", backupCode: "" },
@@ -108,16 +128,15 @@ function DisableDialog({ open, onClose, onDisabled }: { open: boolean; onClose: 
     { fields: CODE_FIELDS },
   );
   const submit = form.onSubmit(async ({ code, backupCode }) => {
-    await userClient.disableTotp({
-      factor: useBackup ? { case: "backupCode", value: backupCode.trim() } : { case: "totpCode", value: code.replace(/\s/g, "") },
-    });
+    await action(
+      useBackup ? { case: "backupCode", value: backupCode.trim() } : { case: "totpCode", value: code.replace(/\s/g, "") },
+    );
     form.reset();
-    onDisabled();
   });
   return (
-    <Dialog open={open} title="Turn off two-factor authentication" onClose={onClose} testId="totp-disable-dialog">
+    <Dialog open={open} title={title} onClose={onClose} testId={testId}>
       <form ref={form.formRef} onSubmit={submit} noValidate>
-        <p>Confirm with a fresh code. Your backup codes stop working too.</p>
+        <p>{intro}</p>
         <FormError message={form.formError} />
         {useBackup ? (
           <TextField label="Backup code" autoComplete="off" required {...form.field("backupCode")} />
@@ -126,13 +145,13 @@ function DisableDialog({ open, onClose, onDisabled }: { open: boolean; onClose: 
         )}
         <div className="dialog-actions">
           <Button variant="secondary" onClick={onClose}>
-            Keep it on
+            Cancel
           </Button>
           <Button variant="link" onClick={() => setUseBackup((b) => !b)}>
             {useBackup ? "Use the app instead" : "Use a backup code"}
           </Button>
-          <Button type="submit" variant="danger" busy={form.busy}>
-            Turn off
+          <Button type="submit" variant={danger ? "danger" : undefined} busy={form.busy} data-testid={`${testId}-submit`}>
+            {submitLabel}
           </Button>
         </div>
       </form>
@@ -140,9 +159,50 @@ function DisableDialog({ open, onClose, onDisabled }: { open: boolean; onClose: 
   );
 }
 
-export function TwoFactorSection({ enabled }: { enabled: boolean }) {
+/** The remaining backup codes (User.backup_codes_remaining), a warning when few are left, and new ones. */
+function BackupCodesStatus({ remaining, onNewCodes }: { remaining: number; onNewCodes: (codes: string[]) => void }) {
+  const [open, setOpen] = useState(false);
+  const level = backupCodesLevel(remaining);
+  return (
+    <div className="stack" data-testid="backup-codes-status">
+      {level === "ok" ? (
+        <p data-testid="backup-codes-remaining" data-remaining={remaining}>
+          {backupCodesText(remaining)}.
+        </p>
+      ) : (
+        <Alert tone="warning" testId="backup-codes-low">
+          <span data-testid="backup-codes-remaining" data-remaining={remaining}>
+            {backupCodesText(remaining)}.
+          </span>{" "}
+          Get new ones so you can still sign in if you lose your authenticator app.
+        </Alert>
+      )}
+      <div>
+        <Button variant="secondary" onClick={() => setOpen(true)} data-testid="backup-codes-regenerate">
+          Get new backup codes
+        </Button>
+      </div>
+      <FactorDialog
+        open={open}
+        onClose={() => setOpen(false)}
+        title="Get new backup codes"
+        intro="Confirm with a fresh code. Your old backup codes stop working."
+        submitLabel="Get new codes"
+        testId="backup-codes-dialog"
+        action={async (factor) => {
+          const res = await userClient.regenerateBackupCodes({ factor });
+          setOpen(false);
+          onNewCodes(res.backupCodes);
+        }}
+      />
+    </div>
+  );
+}
+
+export function TwoFactorSection({ enabled, backupCodesRemaining }: { enabled: boolean; backupCodesRemaining: number }) {
   const setMe = useSetMe();
   const [disabling, setDisabling] = useState(false);
+  const [newCodes, setNewCodes] = useState<string[] | null>(null);
   return (
     <Card title="Two-factor authentication" id="two-factor">
       {enabled ? (
@@ -151,16 +211,39 @@ export function TwoFactorSection({ enabled }: { enabled: boolean }) {
             <span className="badge badge-ok">on</span> Signing in needs a code from your authenticator app (or a backup
             code).
           </p>
-          <p className="muted">
-            Lost your backup codes? Turn two-factor authentication off and on again to get new ones.
-          </p>
-          <Button variant="danger" onClick={() => setDisabling(true)}>
-            Turn off
-          </Button>
-          <DisableDialog
+          {newCodes ? (
+            <BackupCodes
+              codes={newCodes}
+              onDone={() => {
+                setNewCodes(null);
+                setMe(undefined);
+              }}
+            />
+          ) : (
+            <BackupCodesStatus
+              remaining={backupCodesRemaining}
+              onNewCodes={(codes) => {
+                setNewCodes(codes);
+                setMe(undefined);
+                toast("New backup codes: the old ones no longer work.");
+              }}
+            />
+          )}
+          <div className="form-actions">
+            <Button variant="danger" onClick={() => setDisabling(true)}>
+              Turn off
+            </Button>
+          </div>
+          <FactorDialog
             open={disabling}
             onClose={() => setDisabling(false)}
-            onDisabled={() => {
+            title="Turn off two-factor authentication"
+            intro="Confirm with a fresh code. Your backup codes stop working too."
+            submitLabel="Turn off"
+            danger
+            testId="totp-disable-dialog"
+            action={async (factor) => {
+              await userClient.disableTotp({ factor });
               setDisabling(false);
               setMe(undefined);
               toast("Two-factor authentication is off.");

@@ -2,12 +2,12 @@ import { ExitReason, type BacktestMetrics, type RunBacktestResponse, type Trade,
 import { useMutation, useQuery } from "@tanstack/react-query";
 import { type FormEvent, useEffect, useMemo, useRef, useState } from "react";
 import { toApiError } from "../../api/errors";
+import { mlQueryRetry } from "../../api/mlRetry";
 import { backtestClient, marketClient } from "../../api/marketClients";
 import { formatDateTime } from "../../lib/format";
 import { formatMoney, formatPercent, formatPrice, formatRatio, priceDecimals } from "../../lib/marketFormat";
 import { initialValues, paramFields } from "../../lib/params";
 import { timestampDate } from "../../lib/time";
-import { Alert, Loading } from "../../ui/Alert";
 import { Button } from "../../ui/Button";
 import { SelectField, TextField } from "../../ui/Field";
 import { FormError } from "../../ui/FormError";
@@ -15,6 +15,7 @@ import { Card, PageHeader } from "../../ui/page";
 import { timeframesFrom, toCandles } from "../market/chartData";
 import { ChartCredit } from "../market/ChartCredit";
 import { PriceChart } from "../market/PriceChart";
+import { QueryStatus } from "../market/QueryStatus";
 import {
   apiFields,
   type BacktestFormValues,
@@ -144,6 +145,7 @@ function Results({ result, decimals, range }: { result: RunBacktestResponse; dec
   const bars = useQuery({
     queryKey: ["backtests", "bars", result.symbol, result.timeframe, range.start, range.end],
     queryFn: () => marketClient.getHistory({ symbol: result.symbol, timeframe: result.timeframe, start: range.start, end: range.end, limit: 5000 }),
+    ...mlQueryRetry,
   });
   const candles = useMemo(() => toCandles(bars.data?.bars ?? []), [bars.data]);
   const m = result.metrics;
@@ -165,8 +167,7 @@ function Results({ result, decimals, range }: { result: RunBacktestResponse; dec
         <EquityChart equity={curves.equity} drawdown={curves.drawdown} label={`Equity curve of ${curves.equity.length} points, drawdown below`} />
       </Card>
       <Card title="Trades on the chart" id="trades-on-chart">
-        {bars.isPending && <Loading label="Loading bars…" />}
-        {bars.isError && <Alert>{toApiError(bars.error).message}</Alert>}
+        <QueryStatus query={bars} loading="Loading bars…" />
         {bars.data?.nextPageToken && <p className="muted small">The chart shows the last {candles.length} bars of the range.</p>}
         <PriceChart
           candles={candles}
@@ -218,8 +219,8 @@ function Results({ result, decimals, range }: { result: RunBacktestResponse; dec
 }
 
 export function BacktestsPage() {
-  const strategies = useQuery({ queryKey: ["backtests", "strategies"], queryFn: () => backtestClient.listStrategies({}), staleTime: Infinity });
-  const symbols = useQuery({ queryKey: ["market", "symbols"], queryFn: () => marketClient.listSymbols({}), staleTime: 60_000 });
+  const strategies = useQuery({ queryKey: ["backtests", "strategies"], queryFn: () => backtestClient.listStrategies({}), staleTime: Infinity, ...mlQueryRetry });
+  const symbols = useQuery({ queryKey: ["market", "symbols"], queryFn: () => marketClient.listSymbols({}), staleTime: 60_000, ...mlQueryRetry });
   const [form, setForm] = useState<BacktestFormValues>({ ...DEFAULT_FORM, strategy: "", symbol: "", timeframe: "", params: {} });
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [formError, setFormError] = useState<string | null>(null);
@@ -301,8 +302,8 @@ export function BacktestsPage() {
   return (
     <div className="page">
       <PageHeader title="Backtests" lead="Run a strategy from the catalogue over stored bars, with costs, and see how it would have done." />
-      {(strategies.isError || symbols.isError) && <Alert>{toApiError(strategies.error ?? symbols.error).message}</Alert>}
-      {(strategies.isPending || symbols.isPending) && <Loading />}
+      <QueryStatus query={strategies} testId="strategies-error" />
+      <QueryStatus query={symbols} testId="symbols-error" />
       {strategies.data && symbols.data && (
         <form ref={formRef} onSubmit={submit} noValidate className="card" aria-labelledby="backtest-form-title" data-testid="backtest-form">
           <h2 id="backtest-form-title">Run a backtest</h2>

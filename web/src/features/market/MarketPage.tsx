@@ -4,11 +4,12 @@ import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import { useNavigate, useSearch } from "@tanstack/react-router";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { toApiError } from "../../api/errors";
+import { mlQueryRetry } from "../../api/mlRetry";
 import { indicatorClient, marketClient, predictionClient } from "../../api/marketClients";
 import { formatDateTime } from "../../lib/format";
 import { formatPercent, formatPrice, formatSignedPct, priceDecimals } from "../../lib/marketFormat";
 import { timestampDate } from "../../lib/time";
-import { Alert, Loading } from "../../ui/Alert";
+import { Alert } from "../../ui/Alert";
 import { Button } from "../../ui/Button";
 import { SelectField } from "../../ui/Field";
 import { Card, PageHeader } from "../../ui/page";
@@ -28,6 +29,7 @@ import {
 } from "./chartData";
 import { ChartCredit } from "./ChartCredit";
 import { IndicatorPicker } from "./IndicatorPicker";
+import { QueryStatus } from "./QueryStatus";
 import { PriceChart } from "./PriceChart";
 import { actionName, SignalDetails, signalPriceLines } from "./SignalCard";
 import { streamStateLabel, useLiveStream } from "./useLiveStream";
@@ -64,6 +66,7 @@ export function MarketPage() {
     queryKey: ["market", "symbols"],
     queryFn: () => marketClient.listSymbols({}),
     staleTime: 60_000,
+    ...mlQueryRetry,
   });
   const list = symbols.data?.symbols ?? [];
   const symbol = search.symbol ?? list.find((s) => s.info?.symbol === "EURUSD")?.info?.symbol ?? list[0]?.info?.symbol ?? "";
@@ -82,6 +85,7 @@ export function MarketPage() {
     queryFn: () => marketClient.getHistory({ symbol, timeframe, limit: PAGE_BARS }),
     enabled: Boolean(symbol),
     staleTime: 30_000,
+    ...mlQueryRetry,
   });
   const [candles, setCandles] = useState<Candle[]>([]);
   const [pageToken, setPageToken] = useState("");
@@ -90,7 +94,12 @@ export function MarketPage() {
   const candlesRef = useRef<Candle[]>([]);
   candlesRef.current = candles;
   const generation = useRef(0);
+  const [following, setFollowing] = useState(true);
+  const followingRef = useRef(following);
+  followingRef.current = following;
 
+  // The latest page of history; again when the live stream is turned on or off (a replay may
+  // have moved the chart to another period: off, it shows the latest bars and their ranges).
   useEffect(() => {
     generation.current += 1;
     if (history.data) {
@@ -101,7 +110,7 @@ export function MarketPage() {
       setPageToken("");
     }
     setOlderError("");
-  }, [history.data]);
+  }, [history.data, following]);
 
   const loadOlder = useCallback(async () => {
     if (!pageToken || olderBusy) return;
@@ -121,15 +130,15 @@ export function MarketPage() {
   }, [pageToken, olderBusy, symbol, timeframe]);
 
   // ---- the live stream ----
-  const [following, setFollowing] = useState(true);
   const [live, setLive] = useState<LiveState>({});
   const queue = useRef<Promise<void>>(Promise.resolve());
-  useEffect(() => setLive({}), [symbol, timeframe]);
+  useEffect(() => setLive({}), [symbol, timeframe, following]);
 
   const onMessage = useCallback(
     (m: StreamPredictionsResponse) => {
       const gen = generation.current;
       queue.current = queue.current.then(async () => {
+        if (!followingRef.current) return; // turned off while this bar waited
         const t = toChartTime(m.barTime);
         const step = liveStep(candlesRef.current, t);
         try {
@@ -139,7 +148,7 @@ export function MarketPage() {
             end: rfc3339(t + 1),
             limit: step === "rebase" ? PAGE_BARS : 2,
           });
-          if (gen !== generation.current) return;
+          if (gen !== generation.current || !followingRef.current) return;
           const bars = toCandles(res.bars);
           if (step === "rebase") {
             generation.current += 1;
@@ -168,14 +177,14 @@ export function MarketPage() {
     queryFn: () => predictionClient.predict({ symbol, horizon: "all" }),
     enabled: Boolean(symbol),
     staleTime: 60_000,
-    retry: false,
+    ...mlQueryRetry,
   });
   const signalQuery = useQuery({
     queryKey: ["market", "signal", symbol, timeframe],
     queryFn: () => predictionClient.getSignals({ symbol, timeframe }),
     enabled: Boolean(symbol) && liveCapable,
     staleTime: 60_000,
-    retry: false,
+    ...mlQueryRetry,
   });
   const predictions = useMemo(() => {
     const byHorizon = new Map<string, HorizonPrediction>();
@@ -200,6 +209,7 @@ export function MarketPage() {
     queryKey: ["market", "indicator-catalogue"],
     queryFn: () => indicatorClient.listIndicators({}),
     staleTime: Infinity,
+    ...mlQueryRetry,
   });
   const [specs, setSpecs] = useState<string[]>([]);
   const last = candles[candles.length - 1];
@@ -261,7 +271,7 @@ export function MarketPage() {
           {!liveCapable && <p className="field-hint">Live predictions come on 5m, 15m and 1h.</p>}
         </div>
       </form>
-      {symbols.isError && <Alert>{errorText(symbols.error)}</Alert>}
+      <QueryStatus query={symbols} testId="symbols-error" />
       {symbols.data && list.length === 0 && <Alert tone="info">No market data is stored yet. An admin can import bars.</Alert>}
 
       <section className="card chart-card" aria-labelledby="chart-title">
@@ -274,8 +284,7 @@ export function MarketPage() {
             <span className="stream-dot" aria-hidden="true" /> {streamStateLabel(stream)}
           </p>
         </div>
-        {history.isPending && symbol && <Loading label="Loading bars…" />}
-        {history.isError && <Alert testId="history-error">{errorText(history.error)}</Alert>}
+        <QueryStatus query={history} testId="history-error" loading="Loading bars…" />
         <PriceChart
           candles={candles}
           overlays={layout.overlays}
@@ -302,17 +311,15 @@ export function MarketPage() {
         {indicators.isError && <Alert>{errorText(indicators.error)}</Alert>}
       </section>
 
-      <div className="cards">
+      <div className="cards market-cards">
         <Card title="Signal" id="signal-card">
           {!liveCapable && <p className="muted">Signals are computed on 5m, 15m and 1h bars.</p>}
-          {liveCapable && signalQuery.isPending && !live.signal && <Loading />}
-          {signalQuery.isError && !live.signal && <Alert testId="signal-error">{errorText(signalQuery.error)}</Alert>}
+          {liveCapable && !live.signal && <QueryStatus query={signalQuery} testId="signal-error" />}
           {signal && <SignalDetails signal={signal} decimals={decimals} />}
         </Card>
 
         <Card title="Predicted ranges" id="predictions-card">
-          {predict.isPending && <Loading />}
-          {predict.isError && <Alert testId="predict-error">{errorText(predict.error)}</Alert>}
+          <QueryStatus query={predict} testId="predict-error" />
           {predictions.length > 0 && (
             <div className="table-scroll" role="region" aria-label="Predicted ranges" tabIndex={0}>
               <table className="table" data-testid="predictions-table">
@@ -375,8 +382,7 @@ export function MarketPage() {
         </Card>
 
         <Card title="Indicators" id="indicators-card">
-          {catalogue.isPending && <Loading />}
-          {catalogue.isError && <Alert>{errorText(catalogue.error)}</Alert>}
+          <QueryStatus query={catalogue} />
           {catalogue.data && <IndicatorPicker catalogue={catalogue.data.indicators} chosen={specs} onChange={setSpecs} />}
         </Card>
       </div>

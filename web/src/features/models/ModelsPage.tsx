@@ -2,14 +2,15 @@ import type { ModelInfo } from "@gen/trading/ml/v1/model_service_pb";
 import type { PredictionScore } from "@gen/trading/ml/v1/prediction_service_pb";
 import { useQuery } from "@tanstack/react-query";
 import { useMemo, useState } from "react";
-import { toApiError } from "../../api/errors";
+import { mlQueryRetry } from "../../api/mlRetry";
 import { modelClient, predictionClient } from "../../api/marketClients";
 import { formatDateTime } from "../../lib/format";
 import { timestampDate } from "../../lib/time";
-import { Alert, Loading } from "../../ui/Alert";
+import { Alert } from "../../ui/Alert";
 import { Button } from "../../ui/Button";
 import { SelectField } from "../../ui/Field";
 import { PageHeader } from "../../ui/page";
+import { QueryStatus } from "../market/QueryStatus";
 import { cardRows, liveVsCard, MIN_REALIZED, sortHorizons, STATE_NAMES, stateTone, verdict } from "./modelCards";
 
 const short = (hash: string) => (hash ? hash.slice(0, 12) : "–");
@@ -210,8 +211,8 @@ function LiveScores({ scores }: { scores: PredictionScore[] }) {
 }
 
 export function ModelsPage() {
-  const models = useQuery({ queryKey: ["models", "list"], queryFn: () => modelClient.listModels({}), staleTime: 30_000 });
-  const scores = useQuery({ queryKey: ["models", "scores"], queryFn: () => predictionClient.getPredictionScores({}), staleTime: 30_000 });
+  const models = useQuery({ queryKey: ["models", "list"], queryFn: () => modelClient.listModels({}), staleTime: 30_000, ...mlQueryRetry });
+  const scores = useQuery({ queryKey: ["models", "scores"], queryFn: () => predictionClient.getPredictionScores({}), staleTime: 30_000, ...mlQueryRetry });
   const [horizon, setHorizon] = useState("");
   const list = models.data?.models ?? [];
   const horizons = sortHorizons([...list.map((m) => m.horizon), ...(scores.data?.scores ?? []).map((s) => s.horizon)]);
@@ -236,9 +237,8 @@ export function ModelsPage() {
           </Button>
         }
       />
-      {models.isPending && <Loading />}
-      {models.isError && <Alert testId="models-error">{toApiError(models.error).message}</Alert>}
-      {scores.isError && <Alert testId="scores-error">{toApiError(scores.error).message}</Alert>}
+      <QueryStatus query={models} testId="models-error" />
+      <QueryStatus query={scores} testId="scores-error" />
       {models.data && (
         <>
           <form className="filters" aria-label="Filter models" onSubmit={(e) => e.preventDefault()}>

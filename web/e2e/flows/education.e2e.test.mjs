@@ -14,6 +14,15 @@ after(async () => {
   await browser?.close();
 });
 
+/** Opens `path`; signs in again when the page asks (a reload keeps the session only where the
+ * refresh token lives in a cookie), then waits for `ready`. */
+async function gotoSignedIn(page, path, user, ready) {
+  if (path) await page.goto(`${PAGE}${path}`);
+  await page.locator(`[data-testid="sign-in-form"], [data-testid="${ready}"]`).first().waitFor();
+  if (await page.getByTestId("sign-in-form").isVisible()) await signIn(page, user.email, user.password, { from: null });
+  await page.getByTestId(ready).first().waitFor();
+}
+
 async function tokenOf(user) {
   const res = await rest("POST", "/api/auth/login", { email: user.email, password: user.password });
   return res.tokens.accessToken;
@@ -145,9 +154,7 @@ test("an instructor edits a published course and publishes the revision", async 
     await page.waitForURL(`${PAGE}/account`);
     await page.getByTestId("main-nav").getByRole("link", { name: "Authoring" }).click();
     await page.getByTestId("authored-courses").waitFor();
-    await page.goto(`${PAGE}/authoring/${course.id}`);
-    await signIn(page, teacher.email, teacher.password, { from: null }); // a reload loses the in-memory session
-    await page.getByTestId("lesson-editor").waitFor();
+    await gotoSignedIn(page, `/authoring/${course.id}`, teacher, "lesson-editor");
     await page.locator('[data-field="lesson-body"]').fill("# New body\n\nWith a [link](https://example.com).");
     await page.getByTestId("lesson-preview").getByRole("heading", { name: "New body" }).waitFor();
     await checkPage(page, "editor");
@@ -175,7 +182,7 @@ test("an instructor edits a published course and publishes the revision", async 
     await page.getByTestId("editor-error").getByText(/revision 3, not 2/).waitFor();
 
     await page.reload();
-    await signIn(page, teacher.email, teacher.password, { from: null });
+    await gotoSignedIn(page, "", teacher, "lesson-editor");
     await page.getByTestId("draft-state").getByText(/revision 3/).waitFor();
     await page.getByTestId("publish").click();
     await page.getByTestId("draft-state").getByText(/learners see revision 3/).waitFor();
@@ -262,8 +269,7 @@ test("lesson markdown carrying an XSS corpus runs no script, with or without the
       });
       await signIn(page, learner.email, learner.password);
       await page.waitForURL(`${PAGE}/account`);
-      await page.goto(`${PAGE}/courses/${course.slug}/lessons/xss`);
-      await signIn(page, learner.email, learner.password, { from: null });
+      await gotoSignedIn(page, `/courses/${course.slug}/lessons/xss`, learner, "lesson-body");
       await expectNothingRan(page, label);
       // The author's preview renders the same way.
     }

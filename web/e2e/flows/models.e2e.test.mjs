@@ -1,5 +1,5 @@
 // Models: every model of the repository with its state, provider and version, its card (held-out
-// figures beside the baseline's), and the live scores of each horizon beside the card's figures.
+// figures beside the baseline's, and its README rendered when opened), and the live scores of each horizon beside the card's figures.
 // No CSP violation, no serious axe finding, at desktop width (light) and phone width (dark).
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
@@ -39,6 +39,13 @@ for (const [label, options] of [
       assert.ok((await first.getByTestId("card-figures").locator("tbody tr").count()) > 0, "the card's figures");
       // Live scores sit beside each horizon's models (the dashboard's predictions are scored).
       assert.ok((await page.getByTestId("horizon-section").count()) >= 1);
+      // The card's own text, read when opened (GetModel's card_markdown), rendered as safe Markdown.
+      await first.getByTestId("model-card-text").locator("summary").click();
+      const markdown = first.getByTestId("model-card-markdown");
+      await markdown.waitFor({ timeout: 30_000 });
+      assert.equal(await markdown.locator("h1").first().innerText(), models[0].name, "the README's heading");
+      assert.ok((await markdown.locator("table").count()) > 0, "the README's tables");
+      assert.equal(await markdown.locator("script, iframe, [onerror], [onclick]").count(), 0);
       await checkPage(page, `models (${label})`);
 
       // One horizon at a time.

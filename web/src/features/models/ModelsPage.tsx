@@ -10,10 +10,41 @@ import { Alert } from "../../ui/Alert";
 import { Button } from "../../ui/Button";
 import { SelectField } from "../../ui/Field";
 import { PageHeader } from "../../ui/page";
+import { Markdown } from "../education/Markdown";
 import { QueryStatus } from "../market/QueryStatus";
 import { cardRows, liveVsCard, MIN_REALIZED, sortHorizons, STATE_NAMES, stateTone, verdict } from "./modelCards";
 
 const short = (hash: string) => (hash ? hash.slice(0, 12) : "–");
+
+/**
+ * The model card's own text (GetModel's `card_markdown`), read when opened and rendered through
+ * education's two sanitising layers (raw HTML escaped, DOMPurify allow-list).
+ */
+function CardText({ name, path }: { name: string; path: string }) {
+  const [open, setOpen] = useState(false);
+  const card = useQuery({
+    queryKey: ["models", "card", name],
+    queryFn: () => modelClient.getModel({ name }),
+    enabled: open,
+    staleTime: 300_000,
+    ...mlQueryRetry,
+  });
+  return (
+    <details onToggle={(e) => setOpen(e.currentTarget.open)} data-testid="model-card-text">
+      <summary>Model card</summary>
+      <QueryStatus query={card} testId="model-card-text-error" loading="Loading the card…" />
+      {card.data &&
+        (card.data.cardMarkdown ? (
+          <div className="model-card-text" role="region" aria-label={`Model card of ${name}`} tabIndex={0}>
+            <Markdown source={card.data.cardMarkdown} testId="model-card-markdown" />
+            {card.data.cardTruncated && <p className="small muted">The card is longer than shown; read it in {path}.</p>}
+          </div>
+        ) : (
+          <p className="small muted">This model has no card ({path}).</p>
+        ))}
+    </details>
+  );
+}
 
 function ModelCard({ model }: { model: ModelInfo }) {
   const active = model.versions.find((v) => v.version === model.activeVersion) ?? model.versions[model.versions.length - 1];
@@ -125,6 +156,7 @@ function ModelCard({ model }: { model: ModelInfo }) {
           <p className="small muted">{model.featureNames.join(", ")}</p>
         </details>
       )}
+      <CardText name={model.name} path={model.cardPath} />
       {model.versions.length > 1 && (
         <div className="table-scroll" role="region" aria-label={`Versions of ${model.name}`} tabIndex={0}>
           <table className="table">

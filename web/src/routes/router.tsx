@@ -242,6 +242,12 @@ const modelsRoute = createRoute({
 
 // ---- public ----
 
+const apiReferenceRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: "/api-reference",
+  component: lazyRouteComponent(() => import("../features/apiReference/ApiReferencePage"), "ApiReferencePage"),
+});
+
 const statusRoute = createRoute({
   getParentRoute: () => rootRoute,
   path: "/status",
@@ -261,6 +267,7 @@ export const routeTree = rootRoute.addChildren([
   accountRoute.addChildren([profileRoute, securityRoute, sessionsRoute]),
   adminRoute.addChildren([adminIndexRoute, adminUsersRoute, adminAuditRoute, adminModelsRoute, adminImportRoute]),
   statusRoute,
+  apiReferenceRoute,
   marketRoute,
   backtestsRoute,
   modelsRoute,

@@ -307,7 +307,7 @@ async def _run_cell(spec: CellSpec) -> CellResult:
         prediction_service_pb2_grpc,
     )
 
-    floor = spec.label == E_FLOOR  # GetStats: the cost of any RPC on this path, for reference
+    floor = spec.label == E_FLOOR  # GetStats on the same path: a reference
     channel: grpc.aio.Channel | None = None
     call: Call
     if spec.path == "grpc-direct":
@@ -526,7 +526,7 @@ def render_c(rows: list[BatchingRow], engine: list[CellResult]) -> str:
 
 E_CACHED = "cached"
 E_ON_DEMAND = "on demand"
-E_FLOOR = "GetStats (floor)"
+E_FLOOR = "GetStats"
 
 
 def _cpu_text(r: CellResult) -> str:
@@ -539,9 +539,10 @@ def render_e(results: list[CellResult]) -> str:
         "### e. Latest-bar Predict (horizon=all, EURUSD, no as_of): cached vs on demand",
         "",
         "The ML engine with ML_PREDICTION_CACHE_SIZE at its default (cached), then restarted with 0 "
-        "(on demand: every request reads the bars and runs the models). GetStats (floor): an RPC that "
-        "does almost nothing, on the same path and engine, alternating with the cached cells: what any "
-        "call costs there. CPU in cores over the measured window, busiest first.",
+        "(on demand: every request reads the bars and runs the models). GetStats: EngineService.GetStats "
+        "(the RPC of `make bench-edge`; it builds every model's latency percentiles, so it is not free) on "
+        "the same path and engine, alternating with the cached cells, as a reference. CPU in cores over "
+        "the measured window, busiest first.",
         "",
         "| path | conc | ML engine (RPC) | p50 ms | p99 ms | req/s | errors | CPU (cores) |",
         "|---|---:|---|---:|---:|---:|---:|---|",

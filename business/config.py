@@ -111,6 +111,25 @@ class BusinessSettings(CommonSettings):
         30 * 60, gt=0, le=24 * 3600, description="lifetime of a password-reset link (s)"
     )
 
+    # --- billing: plans and Stripe (docs/plans.md, docs/billing.md) ----------------------------
+    stripe_secret_key: str = Field(
+        "", description="Stripe secret key (sk_...); empty: billing is not configured, admins set plans"
+    )
+    stripe_price_pro_monthly: str = Field(
+        "", description="Stripe price id of pro, billed monthly (price_...)"
+    )
+    stripe_price_pro_yearly: str = Field("", description="Stripe price id of pro, billed yearly (price_...)")
+    pro_monthly_amount_minor: int = Field(
+        1900, ge=0, description="pro's monthly price shown on the pricing page, in minor units (cents)"
+    )
+    pro_yearly_amount_minor: int = Field(
+        19000, ge=0, description="pro's yearly price shown on the pricing page, in minor units (cents)"
+    )
+    billing_currency: str = Field(
+        "usd", pattern=r"^[a-z]{3}$", description="ISO 4217 currency of the prices, lower case"
+    )
+    stripe_api_base_url: str = Field("", description="replaces https://api.stripe.com (tests only)")
+
     @model_validator(mode="after")
     def _production_needs_real_secrets(self) -> BusinessSettings:
         if self.app_env == "production" and not self.totp_encryption_key:

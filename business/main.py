@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from business.billing.handlers import PlanHandlers, StripeEventHandlers, SubscriptionHandlers
+from business.billing.wiring import build_billing
 from business.config import BusinessSettings
 from business.education.handlers.authoring import AuthoringHandlers
 from business.education.handlers.catalog import CatalogHandlers
@@ -21,6 +23,14 @@ from business.status.handlers import StatusHandlers
 from service_runtime.contracts import platform_services
 from service_runtime.metrics import CallStats
 from service_runtime.server import ServiceHost, run_service
+from trading.billing.v1 import (
+    plan_service_pb2,
+    plan_service_pb2_grpc,
+    stripe_event_service_pb2,
+    stripe_event_service_pb2_grpc,
+    subscription_service_pb2,
+    subscription_service_pb2_grpc,
+)
 from trading.education.v1 import (
     authoring_service_pb2,
     authoring_service_pb2_grpc,
@@ -52,6 +62,9 @@ SERVICE_NAMES = [
     authoring_service_pb2.DESCRIPTOR.services_by_name["AuthoringService"].full_name,
     learning_service_pb2.DESCRIPTOR.services_by_name["LearningService"].full_name,
     certificate_service_pb2.DESCRIPTOR.services_by_name["CertificateService"].full_name,
+    plan_service_pb2.DESCRIPTOR.services_by_name["PlanService"].full_name,
+    subscription_service_pb2.DESCRIPTOR.services_by_name["SubscriptionService"].full_name,
+    stripe_event_service_pb2.DESCRIPTOR.services_by_name["StripeEventService"].full_name,
 ]
 
 
@@ -66,6 +79,9 @@ def build_host(settings: BusinessSettings) -> ServiceHost:
     education = build_education(store)
     catalog, authoring = CatalogHandlers(education), AuthoringHandlers(education)
     learning, certificates = LearningHandlers(education), CertificateHandlers(education)
+    billing = build_billing(settings, store, revocations)
+    plans, subscriptions = PlanHandlers(billing), SubscriptionHandlers(billing)
+    stripe_events = StripeEventHandlers(billing)
 
     async def close() -> None:
         await identity.close()
@@ -91,6 +107,13 @@ def build_host(settings: BusinessSettings) -> ServiceHost:
             lambda server: learning_service_pb2_grpc.add_LearningServiceServicer_to_server(learning, server),
             lambda server: certificate_service_pb2_grpc.add_CertificateServiceServicer_to_server(
                 certificates, server
+            ),
+            lambda server: plan_service_pb2_grpc.add_PlanServiceServicer_to_server(plans, server),
+            lambda server: subscription_service_pb2_grpc.add_SubscriptionServiceServicer_to_server(
+                subscriptions, server
+            ),
+            lambda server: stripe_event_service_pb2_grpc.add_StripeEventServiceServicer_to_server(
+                stripe_events, server
             ),
         ],
         stats=CallStats("business"),

@@ -1,5 +1,6 @@
-"""The HTTP filters every request passes, in order: CORS, the REST error envelope (Lua), gRPC-Web,
-REST transcoding, the body size limit (buffer), JWT validation, the rate limit, and the router.
+"""The HTTP filters every request passes, in order: CORS, the REST error envelope (Lua), the refresh
+cookie (Lua, refresh_cookie.py), gRPC-Web, REST transcoding, the body size limit (buffer), JWT
+validation, the plan check (Lua), the rate limit, and the router.
 
 Transcoding comes before the checks, so they and the routes see one kind of request: gRPC; each
 route has its own body limit (routes.py).
@@ -13,12 +14,16 @@ from typing import Any
 
 import grpc
 
+from envoy.refresh_cookie import refresh_cookie_lua
 from envoy.routes import MAX_REQUEST_BYTES, RPC_MAX_REQUEST_BYTES
 from envoy.rpcs import Rpc, ml_path_prefixes
 from envoy.settings import EdgeSettings
 from envoy.typed import typed
 
 LUA_REST_ERRORS = Path(__file__).resolve().parent / "rest_errors.lua"
+LUA_PLAN_CHECK = Path(__file__).resolve().parent / "plan_check.lua"
+# Where jwt_authn puts a verified token's payload (namespace envoy.filters.http.jwt_authn).
+JWT_PAYLOAD_KEY = "jwt_payload"
 # The envelope's stable code of each gRPC status, by number: its name in lower case.
 GRPC_CODES = {code.value[0]: code.name.lower() for code in grpc.StatusCode}
 # The largest REST answer the transcoder writes (a longer one is a 500): as much as the services
@@ -37,6 +42,14 @@ def http_filters(edge: EdgeSettings, rpcs: list[Rpc]) -> list[dict[str, Any]]:
     return [
         _filter("cors", "cors.v3.Cors"),
         _filter("lua", "lua.v3.Lua", default_source_code={"inline_string": _rest_errors_lua(rpcs)}),
+        # Before the transcoder, so it sees REST paths too (a second Lua filter needs its own name).
+        {
+            "name": "trading.refresh_cookie",
+            "typed_config": typed(
+                "type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua",
+                default_source_code={"inline_string": refresh_cookie_lua(edge, rpcs)},
+            ),
+        },
         _filter("grpc_web", "grpc_web.v3.GrpcWeb"),
         _filter(
             "grpc_json_transcoder", "grpc_json_transcoder.v3.GrpcJsonTranscoder", **_transcoder(edge, rpcs)
@@ -45,6 +58,13 @@ def http_filters(edge: EdgeSettings, rpcs: list[Rpc]) -> list[dict[str, Any]]:
         # (routes.py). This is the default of a route that sets none.
         _filter("buffer", "buffer.v3.Buffer", max_request_bytes=min(MAX_REQUEST_BYTES.values())),
         _filter("jwt_authn", "jwt_authn.v3.JwtAuthentication", **_jwt_authn(edge, rpcs)),
+        {
+            "name": "trading.plan_check",
+            "typed_config": typed(
+                "type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua",
+                default_source_code={"inline_string": _plan_check_lua(rpcs)},
+            ),
+        },
         # Buckets are per route (routes.py); this only turns the filter on.
         _filter("local_ratelimit", "local_ratelimit.v3.LocalRateLimit", stat_prefix="rl_listener"),
         _filter("router", "router.v3.Router"),
@@ -64,6 +84,16 @@ def _rest_errors_lua(rpcs: list[Rpc]) -> str:
     prefixes = ", ".join(json.dumps(prefix) for prefix in ml_path_prefixes(rpcs))
     codes = ", ".join(f"[{number}] = {json.dumps(name)}" for number, name in GRPC_CODES.items())
     return f"ML_PATH_PREFIXES = {{{prefixes}}}\nGRPC_CODES = {{{codes}}}\n" + LUA_REST_ERRORS.read_text()
+
+
+def _plan_check_lua(rpcs: list[Rpc]) -> str:
+    """The plan check (envoy/plan_check.lua) with each plan-restricted RPC's plans."""
+    rules = ", ".join(
+        f"[{json.dumps(rpc.path)}] = {{{', '.join(json.dumps(p) for p in rpc.plans)}}}"
+        for rpc in rpcs
+        if rpc.plans
+    )
+    return f"PLAN_RULES = {{{rules}}}\n" + LUA_PLAN_CHECK.read_text()
 
 
 def _transcoder(edge: EdgeSettings, rpcs: list[Rpc]) -> dict[str, Any]:
@@ -106,6 +136,8 @@ def _jwt_authn(edge: EdgeSettings, rpcs: list[Rpc]) -> dict[str, Any]:
         "remote_jwks": jwks,
         # Services verify the token again themselves (zero trust), so it travels on.
         "forward": True,
+        # The plan check (plan_check.lua) reads the verified `plan` claim from here.
+        "payload_in_metadata": JWT_PAYLOAD_KEY,
     }
     return {"providers": {"platform": platform}, "rules": _jwt_rules(rpcs), "bypass_cors_preflight": True}
 

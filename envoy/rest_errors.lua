@@ -7,11 +7,28 @@
 -- "Service unavailable", "Please try again later". The code also goes out as the grpc-status
 -- header, so that the access log records the service's status rather than one guessed from the
 -- HTTP status. Envoy's own replies (listener.py) and the gateway's are in the envelope already;
--- gRPC and gRPC-Web callers are left alone.
+-- gRPC and gRPC-Web callers are left alone. On the way in, header names gRPC metadata cannot
+-- carry are dropped (drop_non_grpc_headers).
 -- ML_PATH_PREFIXES and GRPC_CODES are set above this text by envoy/http_filters.py.
+
+-- gRPC metadata keys are lower-case letters, digits, "_", "-" and "."; a request header with any
+-- other name (legal in HTTP: "a+b", "x|y") would make the service refuse the whole call, INTERNAL
+-- "Illegal header key". No such header means anything here: it is dropped before it goes on.
+local function drop_non_grpc_headers(headers)
+  local illegal = {}
+  for key, _ in pairs(headers) do
+    if string.sub(key, 1, 1) ~= ":" and string.find(key, "^[0-9a-z_.%-]+$") == nil then
+      table.insert(illegal, key)
+    end
+  end
+  for _, key in ipairs(illegal) do
+    headers:remove(key)
+  end
+end
 
 function envoy_on_request(request_handle)
   local headers = request_handle:headers()
+  drop_non_grpc_headers(headers)
   local content_type = headers:get("content-type") or ""
   if string.find(content_type, "application/grpc", 1, true) ~= 1 then
     local metadata = request_handle:streamInfo():dynamicMetadata()

@@ -19,7 +19,7 @@ from envoy.typed import typed
 WEBSOCKET_PREFIX = "/ws/"
 CORS_ALLOW_HEADERS = (
     "authorization, content-type, x-grpc-web, x-user-agent, grpc-timeout, "
-    "connect-protocol-version, connect-timeout-ms, x-request-id"
+    "connect-protocol-version, connect-timeout-ms, x-request-id, x-refresh-cookie"
 )
 CORS_EXPOSE_HEADERS = "grpc-status, grpc-message, grpc-status-details-bin, x-request-id"
 
@@ -73,6 +73,9 @@ def cors_policy(edge: EdgeSettings) -> dict[str, Any]:
         allow_headers=CORS_ALLOW_HEADERS,
         expose_headers=CORS_EXPOSE_HEADERS,
         max_age="600",
+        # The web app's AuthService calls carry the refresh cookie (refresh_cookie.lua); origins
+        # stay an exact list, never a wildcard.
+        allow_credentials=True,
     )
 
 

@@ -1,8 +1,9 @@
 """The RPC table the edge is rendered from, read from the descriptor set (`make gen`).
 
 Each RPC goes to the service that owns its package; reads (`idempotency_level =
-NO_SIDE_EFFECTS`) are retried; RPCs whose AccessRule is `public` skip JWT validation; server
-streams get no route timeout.
+NO_SIDE_EFFECTS`) are retried; RPCs whose AccessRule is `public` skip JWT validation, those whose
+rule lists `plans` pass the edge's plan check only with one of them; server streams get no route
+timeout.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 from google.protobuf import descriptor_pb2
 
 from envoy.settings import DESCRIPTOR_SET
-from service_runtime.proto_index import http_bindings, is_public
+from service_runtime.proto_index import access_rule, http_bindings, is_public
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,6 +30,7 @@ class Rpc:
     read: bool
     public: bool = False  # its AccessRule says no token is needed
     server_streaming: bool = False
+    plans: tuple[str, ...] = ()  # its AccessRule's plans: only tokens with one of them pass
 
     @property
     def service(self) -> str:
@@ -61,6 +63,7 @@ def load_rpcs(descriptor_set: Path = ROOT / DESCRIPTOR_SET) -> list[Rpc]:
 
 def _rpc(package: str, service: str, method: descriptor_pb2.MethodDescriptorProto) -> Rpc:
     bindings = http_bindings(method)
+    rule = access_rule(method)
     return Rpc(
         path=f"/{package}.{service}/{method.name}",
         upstream=upstream_of(package),
@@ -68,6 +71,7 @@ def _rpc(package: str, service: str, method: descriptor_pb2.MethodDescriptorProt
         read=method.options.idempotency_level == descriptor_pb2.MethodOptions.NO_SIDE_EFFECTS,
         public=is_public(method),
         server_streaming=method.server_streaming,
+        plans=tuple(rule.plans) if rule is not None else (),
     )
 
 

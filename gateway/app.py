@@ -8,7 +8,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from gateway import api_docs, dev_tokens, health, jwks, oauth, web_app, ws_bridge
+from gateway import api_docs, dev_tokens, health, jwks, oauth, stripe_webhooks, web_app, ws_bridge
 from gateway.config import GatewaySettings
 from gateway.errors import install_error_handlers
 
@@ -31,6 +31,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(dev_tokens.router(settings, store))
     app.include_router(oauth.router(settings, store))
     app.include_router(ws_bridge.router(settings))
+    app.include_router(stripe_webhooks.router(settings, store))
     app.include_router(api_docs.router(api_docs.OpenApiSource(Path(settings.descriptor_set))))
     app.include_router(
         web_app.router(Path(settings.web_dist_dir), settings.public_api_url)

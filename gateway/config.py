@@ -86,8 +86,9 @@ class GatewaySettings(CommonSettings):
     )
     oauth_success_redirect: str = Field(
         default="",
-        description="where the browser goes after an OAuth sign-in, tokens in the URL fragment; "
-        "empty: PUBLIC_API_URL + /",
+        description="where the browser goes after an OAuth sign-in (the access token or the error "
+        "in the URL fragment, the refresh token in the httpOnly cookie); empty: the web app's "
+        "PUBLIC_API_URL + /oauth/callback",
     )
     oauth_state_ttl_s: int = Field(
         default=600, gt=0, le=3600, description="seconds an OAuth sign-in may take (state lifetime)"
@@ -97,6 +98,14 @@ class GatewaySettings(CommonSettings):
     )
     oauth_business_timeout_s: float = Field(
         default=5.0, gt=0, le=30, description="deadline of the CompleteOAuthLogin call to business (s)"
+    )
+    stripe_webhook_secret: str = Field(
+        "",
+        description="signing secret of the Stripe webhook endpoint (whsec_...); empty: "
+        "POST /api/billing/webhooks/stripe answers 503 (billing not configured)",
+    )
+    stripe_webhook_tolerance_s: int = Field(
+        300, ge=1, le=3600, description="how old a webhook's signed timestamp may be (s); older: replay, 400"
     )
 
     @property

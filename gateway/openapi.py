@@ -16,7 +16,7 @@ from typing import Any
 
 from google.protobuf import descriptor_pb2
 
-from gateway import error_envelope
+from gateway import error_envelope, field_rules
 from gateway.error_envelope import error_responses
 from service_runtime.proto_index import HttpBinding, ProtoIndex, access_rule, http_bindings
 
@@ -31,11 +31,11 @@ BEARER = "bearerAuth"
 _SCALARS: dict[int, Schema] = {
     FDP.TYPE_DOUBLE: {"type": "number", "format": "double"},
     FDP.TYPE_FLOAT: {"type": "number", "format": "float"},
-    FDP.TYPE_INT64: {"type": "string", "format": "int64"},
-    FDP.TYPE_SINT64: {"type": "string", "format": "int64"},
-    FDP.TYPE_SFIXED64: {"type": "string", "format": "int64"},
-    FDP.TYPE_UINT64: {"type": "string", "format": "uint64"},
-    FDP.TYPE_FIXED64: {"type": "string", "format": "uint64"},
+    FDP.TYPE_INT64: {"type": "string", "format": "int64", "pattern": r"^-?[0-9]{1,19}$"},
+    FDP.TYPE_SINT64: {"type": "string", "format": "int64", "pattern": r"^-?[0-9]{1,19}$"},
+    FDP.TYPE_SFIXED64: {"type": "string", "format": "int64", "pattern": r"^-?[0-9]{1,19}$"},
+    FDP.TYPE_UINT64: {"type": "string", "format": "uint64", "pattern": r"^[0-9]{1,20}$"},
+    FDP.TYPE_FIXED64: {"type": "string", "format": "uint64", "pattern": r"^[0-9]{1,20}$"},
     FDP.TYPE_INT32: {"type": "integer", "format": "int32"},
     FDP.TYPE_SINT32: {"type": "integer", "format": "int32"},
     FDP.TYPE_SFIXED32: {"type": "integer", "format": "int32"},
@@ -98,6 +98,12 @@ class _Builder:
     def __init__(self, index: ProtoIndex) -> None:
         self.index = index
         self.schemas: dict[str, Schema] = {}
+        # Messages a method takes: their schemas also say what the services refuse (field_rules).
+        self.requests = {
+            m.input_type.lstrip(".") for f in index.files for svc in f.service for m in svc.method
+        }
+        # ...and every message inside one: none takes a field it does not declare.
+        self.request_parts = self._inside(self.requests)
 
     # ---- schemas -------------------------------------------------------------------------
 
@@ -130,9 +136,68 @@ class _Builder:
         msg = self.index.messages[name]
         return {f.json_name or f.name: self.field_schema(name, f) for f in msg.field if f.name not in skip}
 
+    def _inside(self, roots: set[str]) -> set[str]:
+        seen: set[str] = set()
+        pending = [r for r in roots if r in self.index.messages]
+        while pending:
+            name = pending.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            for fld in self.index.messages[name].field:
+                inner = fld.type_name.lstrip(".")
+                if fld.type == FDP.TYPE_MESSAGE and inner in self.index.messages and inner not in _WKT:
+                    pending.append(inner)
+        return seen - roots
+
+    def request_constraints(self, name: str, skip: frozenset[str] = frozenset()) -> Schema:
+        """What a request message's JSON must satisfy as a whole: its required fields
+        (field_rules.REQUIRED), at most one member of each oneof (exactly one where
+        field_rules.REQUIRED_ONEOFS says so), and only the message's fields: the edge ignores a
+        field it does not know (and refuses an empty name), so sending one is a mistake, never an
+        effect."""
+        msg = self.index.messages[name]
+        json_names = {f.name: f.json_name or f.name for f in msg.field}
+        constraints: Schema = {"additionalProperties": False}
+
+        def with_companions(field: str) -> list[str]:
+            return [json_names[f] for f in (field, *field_rules.REQUIRED_WITH.get(f"{name}.{field}", ()))]
+
+        required = [json_names[f] for f in field_rules.REQUIRED.get(name, ()) if f not in skip]
+        if required:
+            constraints["required"] = required
+        groups: list[Schema] = []
+        for i, oneof in enumerate(msg.oneof_decl):
+            fields = [
+                f.name
+                for f in msg.field
+                if f.HasField("oneof_index") and f.oneof_index == i and not f.proto3_optional
+            ]
+            if len(fields) < 2:
+                continue
+            members = [json_names[f] for f in fields]
+            pairs = [[a, b] for n, a in enumerate(members) for b in members[n + 1 :]]
+            groups.append({"not": {"anyOf": [{"required": pair} for pair in pairs]}})
+            if oneof.name in field_rules.REQUIRED_ONEOFS.get(name, ()):
+                groups.append({"anyOf": [{"required": with_companions(f)} for f in fields]})
+        if len(groups) == 1:
+            constraints.update(groups[0])
+        elif groups:
+            constraints["allOf"] = groups
+        return constraints
+
     def _message_schema(self, name: str) -> Schema:
         msg = self.index.messages[name]
         schema: Schema = {"type": "object", "properties": self.properties(name)}
+        if name in self.requests:
+            schema.update(self.request_constraints(name))
+        elif name in self.request_parts and not msg.options.map_entry:
+            schema["additionalProperties"] = False
+            required = [
+                f.json_name or f.name for f in msg.field if f.name in field_rules.REQUIRED.get(name, ())
+            ]
+            if required:
+                schema["required"] = required
         notes = [self.index.comment(name)] if self.index.comment(name) else []
         for i, oneof in enumerate(msg.oneof_decl):
             members = [
@@ -159,6 +224,10 @@ class _Builder:
             schema = {"type": "array", "items": self._single(fld)}
         else:
             schema = self._single(fld)
+        checked = field_rules.rule(owner, fld.name)
+        if checked:
+            # What the services refuse beyond the type (field_rules.py); beside a $ref, in allOf.
+            schema = {"allOf": [schema], **checked} if "$ref" in schema else {**schema, **checked}
         doc = self.index.comment(f"{owner}.{fld.name}") if describe else ""
         if doc:
             # OpenAPI 3.0 ignores siblings of $ref; allOf keeps the description.
@@ -217,7 +286,7 @@ class _Builder:
                 param = {
                     "name": fld.name,
                     "in": "query",
-                    "required": False,
+                    "required": fld.name in field_rules.REQUIRED.get(request, ()),
                     "schema": self.field_schema(request, fld, describe=False),
                 }
                 if self.index.comment(f"{request}.{fld.name}"):
@@ -229,7 +298,11 @@ class _Builder:
         body_schema: Schema | None = None
         if binding.body == "*":
             body_schema = (
-                {"type": "object", "properties": self.properties(request, skip=bound)}
+                {
+                    "type": "object",
+                    "properties": self.properties(request, skip=bound),
+                    **self.request_constraints(request, skip=bound),
+                }
                 if bound
                 else self.type_schema(request)
             )

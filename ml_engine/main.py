@@ -25,7 +25,7 @@ from ml_engine.predictions.data.prediction_repository import PredictionStore
 from ml_engine.predictions.domain.ensemble import load_manifest
 from ml_engine.predictions.explain import XgbExplainer
 from ml_engine.predictions.forecaster import Forecaster
-from ml_engine.predictions.handlers import PredictionHandlers
+from ml_engine.predictions.handlers import PredictionHandlers, add_prediction_service
 from ml_engine.predictions.ml_signals_models import register_ml_signals
 from ml_engine.predictions.recording import PredictionRecorder
 from ml_engine.predictions.scoring import Scorer
@@ -48,7 +48,6 @@ from trading.ml.v1 import (
     model_service_pb2,
     model_service_pb2_grpc,
     prediction_service_pb2,
-    prediction_service_pb2_grpc,
 )
 
 log = logging.getLogger("ml_engine")
@@ -128,9 +127,7 @@ def build_host(
         service_names=SERVICES,
         registrars=[
             lambda server: engine_service_pb2_grpc.add_EngineServiceServicer_to_server(engine, server),
-            lambda server: prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
-                predictions, server
-            ),
+            lambda server: add_prediction_service(predictions, server),
             lambda server: model_service_pb2_grpc.add_ModelServiceServicer_to_server(models, server),
             lambda server: add_inference_service(inference, server),
             lambda server: market_data_service_pb2_grpc.add_MarketDataServiceServicer_to_server(

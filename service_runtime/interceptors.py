@@ -187,15 +187,35 @@ _STATUS_OF: dict[type[errors.DomainError], int] = {
 }
 
 
+# What one refusal carries at most. It travels in the call's trailers (grpc-message and
+# grpc-status-details-bin), which gRPC and Envoy bound: a course with hundreds of bad fields made
+# trailers no one would send, and the caller got 502/503 instead of its 400.
+MAX_VIOLATIONS_SENT = 50
+MAX_VIOLATIONS_IN_MESSAGE = 10
+MAX_DESCRIPTION_CHARS = 300
+
+
+def _bounded_message(error: errors.DomainError) -> str:
+    if not isinstance(error, errors.InvalidArgument):
+        return error.message[:2000]
+    shown = error.violations[:MAX_VIOLATIONS_IN_MESSAGE]
+    text = "; ".join(f"{v.field}: {v.description[:MAX_DESCRIPTION_CHARS]}" for v in shown)
+    rest = len(error.violations) - len(shown)
+    return f"{text}; and {rest} more" if rest else text
+
+
 def to_status(error: errors.DomainError) -> status_pb2.Status:
-    """The google.rpc.Status for a domain error, with BadRequest details for bad input."""
+    """The google.rpc.Status for a domain error, with BadRequest details for bad input (the first
+    MAX_VIOLATIONS_SENT violations; the message says how many more there were)."""
     code = next((c for cls, c in _STATUS_OF.items() if isinstance(error, cls)), code_pb2.UNKNOWN)
-    status = status_pb2.Status(code=code, message=error.message)
+    status = status_pb2.Status(code=code, message=_bounded_message(error))
     if isinstance(error, errors.InvalidArgument):
         bad_request = error_details_pb2.BadRequest(
             field_violations=[
-                error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
-                for v in error.violations
+                error_details_pb2.BadRequest.FieldViolation(
+                    field=v.field, description=v.description[:MAX_DESCRIPTION_CHARS]
+                )
+                for v in error.violations[:MAX_VIOLATIONS_SENT]
             ]
         )
         detail = any_pb2.Any()

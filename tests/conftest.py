@@ -23,6 +23,7 @@ from tests.support.oidc_provider import OidcProvider
 from tests.support.ports import free_ports
 from tests.support.redis_server import PrivateRedis, configured_url
 from tests.support.smtp_sink import SmtpSink
+from tests.support.stripe_api import StripeApi
 from tests.support.twilio_api import TwilioApi
 from tools.supervisor import Stack
 
@@ -125,6 +126,12 @@ def twilio_api() -> Iterator[TwilioApi]:
 
 
 @pytest.fixture(scope="session")
+def stripe_api() -> Iterator[StripeApi]:
+    with StripeApi() as api:
+        yield api
+
+
+@pytest.fixture(scope="session")
 def oidc_provider() -> Iterator[OidcProvider]:
     provider = OidcProvider()
     provider.start()
@@ -140,6 +147,7 @@ def stack(
     smtp_sink: SmtpSink,
     twilio_api: TwilioApi,
     oidc_provider: OidcProvider,
+    stripe_api: StripeApi,
 ) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("stack")
     env = stack_env(tmp)
@@ -148,6 +156,7 @@ def stack(
     env.update(smtp_sink.env())
     env.update(twilio_api.env())
     env.update(oidc_provider.env())
+    env.update(stripe_api.env())
     running = Stack(env=env, log_dir=tmp / "logs")
     running.start()
     try:

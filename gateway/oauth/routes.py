@@ -27,7 +27,7 @@ from gateway.oauth.business import BusinessAuth
 from gateway.oauth.errors import OAuthFlowError
 from gateway.oauth.provider_client import ProviderClient
 from gateway.oauth.providers import provider_configs
-from gateway.oauth.result import NO_STORE, json_result, redirect_with_result
+from gateway.oauth.result import NO_STORE, json_result, redirect_with_error, redirect_with_result
 from gateway.oauth.state_store import PendingLogin, StateStore, make_state_store
 from service_runtime.signing_keys import SigningKeyStore
 
@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 
 PREFIX = "/api/auth/oauth"
 COOKIE = "oauth_binding"
+# The web app's page that completes a sign-in from the fragment (web/src/features/auth).
+WEB_CALLBACK = "/oauth/callback"
 
 
 def _digest(value: str) -> str:
@@ -79,7 +81,12 @@ class OAuthRoutes:
         return f"{base.rstrip('/')}{PREFIX}/{provider}/callback"
 
     def success_target(self) -> str:
-        return self.settings.oauth_success_redirect or f"{self.settings.public_api_url.rstrip('/')}/"
+        """Where a browser goes when the sign-in ends, well or not: the web app's OAuth page,
+        served through the edge (PUBLIC_API_URL), unless OAUTH_SUCCESS_REDIRECT says otherwise."""
+        return (
+            self.settings.oauth_success_redirect
+            or f"{self.settings.public_api_url.rstrip('/')}{WEB_CALLBACK}"
+        )
 
     async def start(self, provider: str, request: Request) -> Response:
         client = self.client(provider)
@@ -152,7 +159,11 @@ class OAuthRoutes:
             extra={"provider": provider, "account_created": reply.created, "account_linked": reply.linked},
         )
         response = (
-            json_result(reply) if wants_json(request) else redirect_with_result(self.success_target(), reply)
+            json_result(reply)
+            if wants_json(request)
+            else redirect_with_result(
+                self.success_target(), reply, secure=pending.redirect_uri.startswith("https://")
+            )
         )
         response.delete_cookie(COOKIE, path=PREFIX)
         return response
@@ -208,6 +219,11 @@ def router(settings: GatewaySettings, keys: SigningKeyStore, routes: OAuthRoutes
                     "oauth sign-in failed",
                     extra={"provider": provider, "status": exc.status, "error": exc.message},
                 )
-            return _error(exc, provider)
+            if wants_json(request):
+                return _error(exc, provider)
+            # A browser goes back to the web app, which shows what went wrong.
+            response = redirect_with_error(oauth.success_target(), exc)
+            response.delete_cookie(COOKIE, path=PREFIX)
+            return response
 
     return api

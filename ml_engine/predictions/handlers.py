@@ -6,7 +6,8 @@ import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Hashable
-from typing import Generic, TypeVar
+from functools import partial
+from typing import Any, Generic, TypeVar
 
 import grpc
 
@@ -16,7 +17,7 @@ from ml_engine.predictions.domain.horizons import STOP_LOSS_ATR, TAKE_PROFIT_ATR
 from ml_engine.predictions.domain.signals import Action
 from ml_engine.predictions.forecaster import Forecaster, SignalResult
 from ml_engine.predictions.scoring import Scorer
-from ml_engine.predictions.streams import StreamHub
+from ml_engine.predictions.streams import StreamHub, StreamMessage
 from service_runtime.timestamps import to_timestamp
 from trading.ml.v1 import prediction_pb2 as ml_pb
 from trading.ml.v1 import prediction_service_pb2 as pb
@@ -112,6 +113,52 @@ def signal_proto(s: SignalResult) -> ml_pb.Signal:
     )
 
 
+def stream_response(m: StreamMessage) -> pb.StreamPredictionsResponse:
+    return pb.StreamPredictionsResponse(
+        symbol=m.symbol,
+        timeframe=m.timeframe,
+        sequence=m.sequence,
+        bar_time=to_timestamp(m.bar_time),
+        close=m.close,
+        prediction=horizon_prediction_proto(m.signal.forecast),
+        signal=signal_proto(m.signal),
+        published_at=to_timestamp(m.published_at),
+    )
+
+
+def _serialize_stream(m: StreamMessage) -> bytes:
+    return stream_response(m).SerializeToString()
+
+
+def serialized(message: bytes | Any) -> bytes:
+    """StreamPredictions' response serializer: bytes the handler serialised once go out as they are."""
+    return message if isinstance(message, bytes) else message.SerializeToString()
+
+
+def add_prediction_service(handlers: pb_grpc.PredictionServiceServicer, server: Any) -> None:
+    """The generated registration, except that StreamPredictions sends the bytes each bar's message
+    was serialised to once, for every subscriber (`serialized`), instead of a message per subscriber."""
+    service = pb.DESCRIPTOR.services_by_name["PredictionService"]
+    methods: dict[str, grpc.RpcMethodHandler] = {}
+    for method in service.methods:
+        request_class = getattr(pb, method.input_type.name)
+        response_class = getattr(pb, method.output_type.name)
+        make = (
+            grpc.unary_stream_rpc_method_handler
+            if method.server_streaming
+            else grpc.unary_unary_rpc_method_handler
+        )
+        methods[method.name] = make(
+            getattr(handlers, method.name),
+            request_deserializer=request_class.FromString,
+            response_serializer=serialized
+            if method.name == "StreamPredictions"
+            else response_class.SerializeToString,
+        )
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service.full_name, methods),))
+    server.add_registered_method_handlers(service.full_name, methods)
+
+
 class PredictionHandlers(pb_grpc.PredictionServiceServicer):
     def __init__(self, forecaster: Forecaster, hub: StreamHub, scorer: Scorer) -> None:
         self.forecaster = forecaster
@@ -119,6 +166,8 @@ class PredictionHandlers(pb_grpc.PredictionServiceServicer):
         self.scorer = scorer
         self._predict_memo: ProtoMemo[pb.PredictResponse] = ProtoMemo()
         self._signal_memo: ProtoMemo[pb.GetSignalsResponse] = ProtoMemo()
+        # Each bar's stream message, serialised once for all its subscribers.
+        self._stream_memo: ProtoMemo[bytes] = ProtoMemo()
 
     async def Predict(
         self, request: pb.PredictRequest, context: grpc.aio.ServicerContext
@@ -153,22 +202,15 @@ class PredictionHandlers(pb_grpc.PredictionServiceServicer):
 
     async def StreamPredictions(
         self, request: pb.StreamPredictionsRequest, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[pb.StreamPredictionsResponse]:
+    ) -> AsyncIterator[Any]:  # bytes: see add_prediction_service
+        """Serialised StreamPredictionsResponse messages (registered by `add_prediction_service`,
+        whose serializer sends bytes as they are): one serialisation per bar, not per subscriber."""
         normalize_symbol(request.symbol)
         # Raises (bad timeframe, unknown symbol, no data, no model) before the first message.
         subscription = await self.hub.subscribe(request.symbol, request.timeframe)
         try:
             async for m in subscription.messages():
-                yield pb.StreamPredictionsResponse(
-                    symbol=m.symbol,
-                    timeframe=m.timeframe,
-                    sequence=m.sequence,
-                    bar_time=to_timestamp(m.bar_time),
-                    close=m.close,
-                    prediction=horizon_prediction_proto(m.signal.forecast),
-                    signal=signal_proto(m.signal),
-                    published_at=to_timestamp(m.published_at),
-                )
+                yield self._stream_memo.get((m.symbol, m.timeframe), (m,), partial(_serialize_stream, m))
         finally:
             subscription.close()
 

@@ -16,6 +16,7 @@ import pytest
 
 from business.identity.admin_cli import create_admin
 from tests.conftest import EDGE, ML_METRICS_PORT, bearer
+from tests.e2e import grpc_web
 from tests.e2e.accounts import PASSWORD, new_email, ok, post
 from tests.e2e.edges import Edge, extra_edge
 from tools.supervisor import Stack
@@ -140,6 +141,18 @@ def test_a_long_but_allowed_url_reaches_the_service(stack: Stack, token: str) ->
     # metadata limit.
     reply = httpx.get(f"{EDGE}/api/stats?methodPrefix=/{'a' * 7_000}", headers=bearer(token))
     assert "method_prefix" in envelope(reply, 400, "invalid_argument")["message"]
+
+
+@pytest.mark.parametrize("name", ["os.w+", "a|b", "x`y", "!s"])
+def test_header_names_grpc_cannot_carry_are_dropped_not_a_500(stack: Stack, token: str, name: str) -> None:
+    """Legal in HTTP, not in gRPC metadata: the service would refuse the call, INTERNAL "Illegal
+    header key" (found by the contract fuzzer)."""
+    reply = httpx.get(f"{EDGE}/api/symbols", headers={**bearer(token), name: "1"})
+    assert reply.status_code == 200, reply.text
+    web = grpc_web.call(
+        f"{EDGE}/trading.ml.v1.EngineService/GetStats", ml_pb.GetStatsRequest(), {**bearer(token), name: "1"}
+    )
+    assert web.grpc_status == 0, web.grpc_message
 
 
 # --- the request id (item 9) --------------------------------------------------------------

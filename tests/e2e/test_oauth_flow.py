@@ -13,7 +13,7 @@ import httpx
 import jwt
 import pytest
 
-from tests.conftest import EDGE, bearer
+from tests.conftest import EDGE, PAGE_ORIGIN, bearer
 from tests.support.oidc_provider import OidcProvider
 from tools.supervisor import Stack
 
@@ -115,18 +115,38 @@ def test_the_browser_leg_redirects_with_tokens_in_the_fragment(
     res = browser.get(callback_url(browser, "facebook"), follow_redirects=False)
     assert res.status_code == 302, res.text
     location = urlparse(res.headers["location"])
-    assert f"{location.scheme}://{location.netloc}{location.path}" == f"{EDGE}/" and not location.query
+    # By default, the web app's page that completes the sign-in, served through the edge.
+    assert f"{location.scheme}://{location.netloc}{location.path}" == f"{EDGE}/oauth/callback"
+    assert not location.query
     fragment = {k: v[0] for k, v in parse_qs(location.fragment).items()}
-    assert set(fragment) == {
-        "access_token",
-        "token_type",
-        "expires_in",
-        "refresh_token",
-        "refresh_expires_in",
-        "session_id",
-    }
+    assert set(fragment) == {"access_token", "token_type", "expires_in", "session_id"}
     me = browser.get("/api/users/me", headers=bearer(fragment["access_token"]))
     assert me.status_code == 200 and me.json()["user"]["email"] == email
+    # The refresh token is the httpOnly cookie the web app's Refresh sends (through the edge).
+    token = browser.cookies.get("refresh", path="/trading.identity.v1.AuthService/")
+    assert token and browser.cookies.get("refresh", path="/api/auth/") == token
+    refreshed = browser.post(
+        "/api/auth/refresh", json={}, headers={"origin": PAGE_ORIGIN, "x-refresh-cookie": "1"}
+    )
+    assert refreshed.status_code == 200, refreshed.text
+    assert (
+        refreshed.json()["tokens"]["refreshToken"] == ""
+        and refreshed.json()["tokens"]["sessionId"] == (fragment["session_id"])
+    )
+
+
+def test_a_browser_whose_sign_in_fails_goes_back_to_the_app_with_the_reason(
+    browser: httpx.Client, oidc_provider: OidcProvider
+) -> None:
+    oidc_provider.fail_next_authorization("access_denied", "The user denied the request")
+    res = browser.get(callback_url(browser, "github"), follow_redirects=False)
+    assert res.status_code == 302
+    location = urlparse(res.headers["location"])
+    assert f"{location.scheme}://{location.netloc}{location.path}" == f"{EDGE}/oauth/callback"
+    assert parse_qs(location.fragment) == {
+        "error": ["access_denied"],
+        "error_description": ["github did not sign you in: access_denied (The user denied the request)"],
+    }
 
 
 def _with(url: str, **changes: str) -> str:

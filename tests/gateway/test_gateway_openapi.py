@@ -163,3 +163,34 @@ def test_path_query_and_body_parameters(tmp_path: Path) -> None:
     assert "bar" not in {p["name"] for p in put["parameters"]}
     assert put["operationId"] == "MarketService_PutBar"
     assert put["security"] == [{"bearerAuth": []}]
+
+
+def test_request_schemas_say_what_the_services_check(client: TestClient) -> None:
+    """gateway/field_rules.py merged in: ranges, enums, patterns, required fields, oneofs."""
+    doc = client.get("/api/docs/openapi.json").json()
+    schemas = doc["components"]["schemas"]
+    backtest = schemas["trading.market.v1.RunBacktestRequest"]
+    assert backtest["required"] == ["strategy", "symbol"]
+    assert backtest["additionalProperties"] is False
+    commission = backtest["properties"]["commission"]
+    assert (commission["minimum"], commission["maximum"], commission["exclusiveMaximum"]) == (0, 0.1, True)
+    assert backtest["properties"]["walkForwardSplits"]["not"] == {"enum": [1]}
+    assert "x-outside" not in backtest["properties"]["strategy"]  # the tests' probe values stay out
+    imports = schemas["trading.market.v1.ImportBarsRequest"]
+    assert imports["allOf"] == [
+        {"not": {"anyOf": [{"required": ["csvContent", "sample"]}]}},
+        {"anyOf": [{"required": ["csvContent", "symbol", "timeframe"]}, {"required": ["sample"]}]},
+    ]
+    verify = schemas["trading.identity.v1.VerifySecondFactorRequest"]
+    assert verify["allOf"][1] == {"anyOf": [{"required": ["totpCode"]}, {"required": ["backupCode"]}]}
+    assert schemas["trading.education.v1.CourseContent"]["required"] == ["title", "slug", "level", "tier"]
+    history = doc["paths"]["/api/history/{symbol}"]["get"]["parameters"]
+    limit = next(p for p in history if p["name"] == "limit")["schema"]
+    assert (limit["minimum"], limit["maximum"]) == (0, 5000)
+    indicators = doc["paths"]["/api/indicators/{symbol}"]["get"]["parameters"]
+    assert next(p for p in indicators if p["name"] == "indicators")["required"] is True
+    role = doc["paths"]["/api/admin/users/{user_id}/role"]["post"]["requestBody"]["content"]
+    body = role["application/json"]["schema"]
+    assert body["required"] == ["role"] and body["properties"]["role"]["not"] == {
+        "enum": ["ROLE_UNSPECIFIED"]
+    }

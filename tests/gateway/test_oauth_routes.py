@@ -160,7 +160,7 @@ def test_start_answers_json_when_asked(client: TestClient, oidc: OidcProvider) -
     "path", [START.format("facebook"), "/api/auth/oauth/facebook/callback?state=x&code=y"]
 )
 def test_a_disabled_provider_is_404_by_name(client: TestClient, path: str) -> None:
-    res = client.get(path, follow_redirects=False)
+    res = client.get(path, headers=JSON, follow_redirects=False)
     assert res.status_code == 404
     assert res.json() == {
         "error": "not_found",
@@ -193,17 +193,22 @@ def test_a_full_sign_in_redirects_with_tokens_in_the_fragment(
         follow_redirects=False,
     )
     assert res.status_code == 302, res.text
-    assert res.headers["location"].startswith("http://edge.test/#")
+    assert res.headers["location"].startswith("http://edge.test/oauth/callback#")  # the web app's page
     assert _fragment(res.headers["location"]) == {
         "access_token": "acc.ess.token",
         "token_type": "Bearer",
         "expires_in": "900",
-        "refresh_token": "refresh-1",
-        "refresh_expires_in": "604800",
         "session_id": "sess-1",
     }
     assert res.headers["cache-control"] == "no-store" and res.headers["referrer-policy"] == "no-referrer"
-    assert 'oauth_binding=""' in res.headers["set-cookie"]  # the binding cookie is cleared
+    cookies = res.headers.get_list("set-cookie")
+    assert any(c.startswith('oauth_binding=""') for c in cookies)  # the binding cookie is cleared
+    # The refresh token only as the edge's httpOnly cookie (plain http here: no __Secure- prefix).
+    refresh = sorted(c for c in cookies if c.startswith("refresh="))
+    assert refresh == [
+        f"refresh=refresh-1; HttpOnly; Max-Age=604800; Path={path}; SameSite=strict"
+        for path in ("/api/auth/", "/trading.identity.v1.AuthService/")
+    ]
 
     ((request, metadata),) = service.calls
     assert (
@@ -242,6 +247,7 @@ def test_a_2fa_account_gets_a_challenge_in_the_fragment(
         "methods": "totp,backup_code",
     }
     assert "access_token" not in res.headers["location"]
+    assert not any(c.startswith("refresh=") for c in res.headers.get_list("set-cookie"))
 
 
 def test_json_callers_get_the_rest_shaped_result(client: TestClient) -> None:
@@ -351,9 +357,31 @@ def test_business_errors_become_clean_json(
 ) -> None:
     details = {403: "the account is suspended", 400: "email: not a valid address", 401: "sign-in refused"}
     business[0].abort = (code, details.get(status, "x"))
-    res = client.get(_callback_url(client), follow_redirects=False)
+    res = client.get(_callback_url(client), headers=JSON, follow_redirects=False)
     assert res.status_code == status
     assert res.json()["message"] == message and "location" not in res.headers
+
+
+def test_a_browser_goes_back_to_the_web_app_with_the_error_in_the_fragment(
+    client: TestClient, oidc: OidcProvider, business: tuple[RecordingAuthService, int]
+) -> None:
+    oidc.fail_next_authorization("access_denied", "The user denied the request")
+    res = client.get(_callback_url(client), follow_redirects=False)
+    assert res.status_code == 302 and res.headers["location"].startswith("http://edge.test/oauth/callback#")
+    assert _fragment(res.headers["location"]) == {
+        "error": "access_denied",
+        "error_description": "google did not sign you in: access_denied (The user denied the request)",
+    }
+    assert res.headers["cache-control"] == "no-store"
+
+    business[0].abort = (grpc.StatusCode.PERMISSION_DENIED, "the account is suspended")
+    refused = client.get(_callback_url(client), follow_redirects=False)
+    assert refused.status_code == 302
+    assert _fragment(refused.headers["location"]) == {
+        "error": "permission_denied",
+        "error_description": "the account is suspended",
+    }
+    assert not any(c.startswith("refresh=") for c in refused.headers.get_list("set-cookie"))
 
 
 def test_business_down_is_a_503(make_settings: Any, oidc: OidcProvider) -> None:

@@ -76,6 +76,15 @@ printf '%s\n' "$ADMIN_PASSWORD" |
   "$PY" -m business.identity.admin_cli create-admin --email "$ADMIN_EMAIL" --display-name "E2E Admin" \
     --password-stdin >"$STATE/logs/admin.log" 2>&1 || { cat "$STATE/logs/admin.log" >&2; exit 1; }
 
+# Stripe's API and hosted pages stand in for Stripe (tests/support/stripe_api.py): billing is
+# configured, and a completed checkout's events reach the gateway's webhook route through Envoy.
+STRIPE_PORT="${E2E_STRIPE_PORT:-$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}"
+"$PY" -m tests.support.stripe_api --port "$STRIPE_PORT" --webhook-url "${API}/api/billing/webhooks/stripe" \
+  >"$STATE/logs/stripe.log" 2>&1 &
+pids+=($!)
+eval "$("$PY" -c 'from tests.support.stripe_api import StripeApi; import sys; port = int(sys.argv[1])
+print("\n".join(f"export {k}={v}" for k, v in StripeApi(port=port).env().items()))' "$STRIPE_PORT")"
+
 "$PY" -m tools.supervisor >"$STATE/logs/supervisor.log" 2>&1 &
 pids+=($!)
 

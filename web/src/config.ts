@@ -13,18 +13,6 @@ function location(): { protocol: string; hostname: string } {
 /** Envoy's base URL: build-time VITE_API_BASE_URL, then the gateway's meta tag, then this host on :8080. */
 export const apiBaseUrl = resolveApiBaseUrl(import.meta.env.VITE_API_BASE_URL || meta("api-base-url"), location());
 
-/**
- * Where the refresh token lives.
- * - "memory" (today): the refresh token is kept in this tab's memory (and shared with this
- *   browser's other open tabs over BroadcastChannel); a reload signs out.
- * - "cookie": the edge keeps it in an httpOnly cookie; AuthService calls are sent with
- *   `credentials: "include"` and Refresh/Logout carry an empty refresh_token.
- * Chosen by VITE_REFRESH_MODE at build time or `<meta name="refresh-mode" content="cookie">`.
- */
-export type RefreshMode = "memory" | "cookie";
-export const refreshMode: RefreshMode =
-  (import.meta.env.VITE_REFRESH_MODE || meta("refresh-mode")) === "cookie" ? "cookie" : "memory";
-
 /** OAuth providers to offer: VITE_OAUTH_PROVIDERS or `<meta name="oauth-providers">`, comma-separated. */
 export const KNOWN_OAUTH_PROVIDERS = ["google", "github", "facebook"] as const;
 export type OAuthProvider = (typeof KNOWN_OAUTH_PROVIDERS)[number];

@@ -3,8 +3,6 @@
 interface ImportMetaEnv {
   /** Envoy's base URL, for example http://127.0.0.1:8080. Defaults to this host on port 8080. */
   readonly VITE_API_BASE_URL?: string;
-  /** "cookie" once the edge keeps the refresh token in an httpOnly cookie; default "memory". */
-  readonly VITE_REFRESH_MODE?: string;
   /** Comma-separated OAuth providers to offer (google, github, facebook); default all three. */
   readonly VITE_OAUTH_PROVIDERS?: string;
 }

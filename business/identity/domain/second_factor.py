@@ -45,12 +45,13 @@ class Factor:
     code: str
 
     @classmethod
-    def parse(cls, kind: str | None, code: str, field_prefix: str = "") -> Factor:
+    def parse(cls, kind: str | None, code: str, field_prefix: str = "", field: str = "") -> Factor:
+        """`field`: the request's name for the code when it is not totp_code / backup_code."""
         if kind not in ("totp", "backup_code"):
             raise InvalidArgument.field(
                 f"{field_prefix}totp_code", "a totp_code or a backup_code is required"
             )
-        field = f"{field_prefix}{'totp_code' if kind == 'totp' else 'backup_code'}"
+        field = field or f"{field_prefix}{'totp_code' if kind == 'totp' else 'backup_code'}"
         code = code.strip()
         if not code:
             raise InvalidArgument.field(field, "is required")
@@ -230,7 +231,8 @@ async def enroll_totp(identity: Identity, user_id: str, client: Client) -> Enrol
 
 
 async def confirm_totp(identity: Identity, user_id: str, code: str, client: Client) -> list[str]:
-    factor = Factor.parse("totp", code)
+    # ConfirmTotpRequest calls the code `code`: the violation names that field.
+    factor = Factor.parse("totp", code, field="code")
     await identity.limiter.check("totp", user_id, client.ip)
     backup_codes = new_backup_codes(BACKUP_CODE_COUNT)
 

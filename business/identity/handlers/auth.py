@@ -7,6 +7,7 @@ from business.identity.domain import accounts, email_links, oauth_login, phone_l
 from business.identity.domain.context import Identity
 from business.identity.domain.second_factor import verify_second_factor
 from business.identity.handlers import messages
+from business.identity.handlers.refresh_header import hand_to_edge, presented_token
 from business.shared.proto_mapping import Context, client_of
 from trading.identity.v1 import auth_service_pb2 as pb
 from trading.identity.v1 import auth_service_pb2_grpc as pb_grpc
@@ -24,7 +25,9 @@ class AuthHandlers(pb_grpc.AuthServiceServicer):
 
     async def Login(self, request: pb.LoginRequest, context: Context) -> pb.LoginResponse:
         result = await accounts.login(self.identity, request.email, request.password, client_of(context))
-        return pb.LoginResponse(**messages.sign_in_fields(result))
+        reply = pb.LoginResponse(**messages.sign_in_fields(result))
+        await hand_to_edge(context, reply.tokens if reply.HasField("tokens") else None)
+        return reply
 
     async def VerifySecondFactor(
         self, request: pb.VerifySecondFactorRequest, context: Context
@@ -32,14 +35,21 @@ class AuthHandlers(pb_grpc.AuthServiceServicer):
         pair = await verify_second_factor(
             self.identity, request.challenge_token, messages.factor(request), client_of(context)
         )
-        return pb.VerifySecondFactorResponse(tokens=messages.token_pair(pair))
+        reply = pb.VerifySecondFactorResponse(tokens=messages.token_pair(pair))
+        await hand_to_edge(context, reply.tokens)
+        return reply
 
     async def Refresh(self, request: pb.RefreshRequest, context: Context) -> pb.RefreshResponse:
-        pair = await sessions.refresh(self.identity, request.refresh_token, client_of(context))
-        return pb.RefreshResponse(tokens=messages.token_pair(pair))
+        token = presented_token(context, request.refresh_token)
+        pair = await sessions.refresh(self.identity, token, client_of(context))
+        reply = pb.RefreshResponse(tokens=messages.token_pair(pair))
+        await hand_to_edge(context, reply.tokens)
+        return reply
 
     async def Logout(self, request: pb.LogoutRequest, context: Context) -> pb.LogoutResponse:
-        await sessions.logout(self.identity, request.refresh_token, client_of(context))
+        await sessions.logout(
+            self.identity, presented_token(context, request.refresh_token), client_of(context)
+        )
         return pb.LogoutResponse()
 
     async def StartPhoneLogin(
@@ -54,7 +64,9 @@ class AuthHandlers(pb_grpc.AuthServiceServicer):
         result = await phone_login.verify_phone_login(
             self.identity, request.phone_number, request.code, client_of(context)
         )
-        return pb.VerifyPhoneLoginResponse(**messages.sign_in_fields(result))
+        reply = pb.VerifyPhoneLoginResponse(**messages.sign_in_fields(result))
+        await hand_to_edge(context, reply.tokens if reply.HasField("tokens") else None)
+        return reply
 
     async def VerifyEmail(self, request: pb.VerifyEmailRequest, context: Context) -> pb.VerifyEmailResponse:
         await email_links.verify_email(self.identity, request.token, client_of(context))

@@ -18,7 +18,7 @@ from ml_engine.models.serving.registry import ModelRegistry
 from ml_engine.predictions.data.prediction_repository import PredictionStore, predictions
 from ml_engine.predictions.explain import XgbExplainer
 from ml_engine.predictions.forecaster import Forecaster
-from ml_engine.predictions.handlers import PredictionHandlers
+from ml_engine.predictions.handlers import PredictionHandlers, add_prediction_service
 from ml_engine.predictions.recording import PredictionRecorder
 from ml_engine.predictions.scoring import Scorer
 from ml_engine.predictions.streams import StreamHub
@@ -57,7 +57,7 @@ async def served(store: MarketStore, registry: ModelRegistry, callers: TestCalle
     handlers = PredictionHandlers(forecaster, hub, scorer)
     try:
         async with serve(
-            SERVICE, lambda server: pb_grpc.add_PredictionServiceServicer_to_server(handlers, server), callers
+            SERVICE, lambda server: add_prediction_service(handlers, server), callers
         ) as channel:
             yield Served(pb_grpc.PredictionServiceStub(channel), recorder, scorer)
     finally:

@@ -120,3 +120,39 @@ def test_a_slow_subscriber_loses_its_oldest_messages() -> None:
         subscription.offer(m)  # never blocks
     assert subscription.dropped == 3
     assert [subscription.queue.get_nowait().sequence for _ in range(2)] == [4, 5]  # type: ignore[union-attr]
+
+
+async def test_each_bar_is_serialised_once_for_every_subscriber(
+    market_store: MarketStore, registry: ModelRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ml_engine.predictions import handlers as prediction_handlers
+    from trading.ml.v1 import prediction_service_pb2 as pb
+
+    built: list[int] = []
+    build = prediction_handlers.stream_response
+
+    def counting(m: StreamMessage) -> pb.StreamPredictionsResponse:
+        built.append(m.sequence)
+        return build(m)
+
+    monkeypatch.setattr(prediction_handlers, "stream_response", counting)
+    hub, feed = hub_for(market_store, registry)
+    handlers = prediction_handlers.PredictionHandlers(hub.forecaster, hub, None)  # type: ignore[arg-type]
+    request = pb.StreamPredictionsRequest(symbol="EURUSD", timeframe="1h")
+
+    async def receive() -> list[bytes]:
+        return [m async for m in handlers.StreamPredictions(request, None)]
+
+    readers = [asyncio.create_task(receive()) for _ in range(3)]
+    while hub.subscribers("EURUSD", "1h") < 3:
+        await asyncio.sleep(0.01)
+    feed.open.set()
+    received = await asyncio.wait_for(asyncio.gather(*readers), 60)
+    assert all(a is b is c for a, b, c in zip(*received, strict=True))  # the same bytes, sent to all
+    assert [pb.StreamPredictionsResponse.FromString(b).sequence for b in received[0]] == [1, 2, 3, 4, 5, 6]
+    assert built == [1, 2, 3, 4, 5, 6]  # one message built and serialised per bar, not per subscriber
+    # What goes on the wire is exactly the message, as the generated serializer would write it.
+    assert prediction_handlers.serialized(received[0][0]) is received[0][0]
+    message = pb.StreamPredictionsResponse.FromString(received[0][0])
+    assert prediction_handlers.serialized(message) == received[0][0]
+    await hub.close()

@@ -44,6 +44,9 @@ test("the dashboard shows candles, loads older bars, draws an indicator, shows r
 
     // Older bars: the button (the keyboard's way; scrolling the chart does the same).
     await page.getByTestId("follow-live").uncheck();
+    // Not following, the chart shows the latest bars again, with every horizon's range from its as-of bar.
+    const horizons = await page.getByTestId("prediction-row").count();
+    await page.waitForFunction((n) => Number(document.querySelector('[data-testid="price-chart"]').dataset.bands) === n, horizons);
     const before = Number(await attr(page, "data-bars"));
     await page.getByTestId("load-older").click();
     await page.waitForFunction((n) => Number(document.querySelector('[data-testid="price-chart"]').dataset.bars) > n, before);

@@ -86,19 +86,18 @@ test("the OAuth callback page completes a sign-in from the fragment and explains
     await page.goto(`${PAGE}/oauth/callback`);
     await page.getByTestId("oauth-error").waitFor();
 
-    // What the gateway's redirect carries after a successful sign-in (tokens of a real session,
-    // made here by the password sign-in since the test stack has no OAuth provider).
+    // What the gateway's redirect carries after a successful sign-in (an access token of a real
+    // session, made here by the password sign-in; oauth.e2e.test.mjs goes through a provider).
     const user = await verifiedUser("oauthcb");
     const { tokens } = await rest("POST", "/api/auth/login", { email: user.email, password: user.password });
     const fragment = new URLSearchParams({
       access_token: tokens.accessToken,
       token_type: "Bearer",
       expires_in: String(tokens.expiresIn),
-      refresh_token: tokens.refreshToken,
-      refresh_expires_in: String(tokens.refreshExpiresIn),
       session_id: tokens.sessionId,
     });
-    // The gateway's default target is the site's root: the app forwards the fragment.
+    // A result fragment that lands on the site's root (an OAUTH_SUCCESS_REDIRECT without the
+    // path) is forwarded to /oauth/callback by the app.
     await page.goto(`${PAGE}/#${fragment}`);
     await page.waitForURL(`${PAGE}/account`);
     await page.getByTestId("profile-email").waitFor();

@@ -55,8 +55,7 @@ for (const [size, viewport] of [
     await page.waitForURL(`${PAGE}/account`);
     await page.getByTestId("profile-email").waitFor();
     await shoot(page, "account", size);
-    await page.goto(`${PAGE}/account/security`);
-    await signIn(page, user.email, user.password, { from: null });
+    await page.goto(`${PAGE}/account/security`); // a new page load: the refresh cookie keeps the session
     await page.getByTestId("totp-start").click();
     await page.getByTestId("totp-qr").waitFor();
     await shoot(page, "two-factor-enrolment", size);

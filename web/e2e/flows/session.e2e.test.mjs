@@ -1,6 +1,7 @@
 // Session handling: guards send to sign-in and back; an ended session returns to sign-in and,
 // after signing in, to the same page; the access token is renewed silently; tabs share the
-// session and sign out together; nothing is kept in web storage.
+// session and sign out together; nothing is kept in web storage; the refresh token is an httpOnly
+// cookie the edge sets, which keeps the session over a reload.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import {
@@ -129,13 +130,48 @@ test("tabs share the session, refresh it silently, and sign out together; web st
   }
 });
 
-test("a reload keeps no session (the refresh token lives in memory until the edge sets a cookie)", async (t) => {
+test("the refresh token is an httpOnly cookie: a reload keeps the session, sign-out clears it", async (t) => {
   const user = await verifiedUser("reload");
   const page = await openPage(browser);
   try {
     await signIn(page, user.email, user.password);
     await page.waitForURL(`${PAGE}/account`);
+    await page.getByTestId("profile-email").waitFor();
+
+    // The edge set the cookie: httpOnly, SameSite=Strict, scoped to AuthService's paths; the page
+    // can read neither it nor any copy of the token.
+    const cookies = (await page.context().cookies()).filter((c) => /refresh$/.test(c.name));
+    assert.ok(cookies.length > 0, "the edge set the refresh cookie");
+    for (const cookie of cookies) {
+      assert.equal(cookie.httpOnly, true, `${cookie.name} on ${cookie.path} is httpOnly`);
+      assert.equal(cookie.sameSite, "Strict");
+      assert.ok(["/trading.identity.v1.AuthService/", "/api/auth/"].includes(cookie.path), cookie.path);
+    }
+    const token = cookies[0].value;
+    const visible = await page.evaluate(() => ({
+      cookie: document.cookie,
+      local: JSON.stringify({ ...localStorage }),
+      session: JSON.stringify({ ...sessionStorage }),
+    }));
+    for (const [where, text] of Object.entries(visible)) assert.ok(!text.includes(token), `the refresh token is in ${where}`);
+
+    // A reload finds the session again through the cookie (one Refresh), same page.
+    const before = callsTo(page, "AuthService/Refresh");
     await page.reload();
+    await page.getByTestId("profile-email").waitFor();
+    assert.equal(page.url(), `${PAGE}/account`);
+    assert.equal(callsTo(page, "AuthService/Refresh") - before, 1);
+    const rotated = (await page.context().cookies()).find((c) => c.path === cookies[0].path);
+    assert.ok(rotated && rotated.value !== token, "the refresh rotated the cookie");
+    await checkPage(page, "account after a reload");
+
+    // Signing out expires the cookie: a reload is signed out.
+    const loggedOut = page.waitForResponse((res) => res.request().method() === "POST" && res.url().endsWith(".AuthService/Logout"));
+    await signOut(page);
+    await loggedOut;
+    const left = (await page.context().cookies()).filter((c) => /refresh$/.test(c.name));
+    assert.deepEqual(left, [], "sign-out expired the refresh cookie");
+    await page.goto(`${PAGE}/account`);
     await page.waitForURL(`${PAGE}/sign-in?redirect=%2Faccount`);
   } catch (err) {
     t.diagnostic(`screenshot: ${await failureScreenshot(page, "reload")}`);

@@ -1,7 +1,7 @@
 import { Code, ConnectError, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
 import { AuthService } from "@gen/trading/identity/v1/auth_service_pb";
-import { apiBaseUrl, refreshMode } from "../config";
+import { apiBaseUrl } from "../config";
 import { isMlService, mlStatus } from "../lib/mlStatus";
 
 /** What the transport needs from the session (kept abstract: the session uses this transport). */
@@ -70,11 +70,23 @@ export const transport: Transport = createGrpcWebTransport({
 
 const withCredentials: typeof fetch = (input, init) => fetch(input, { ...init, credentials: "include" });
 
+/** The header that asks the edge to keep the refresh token in its httpOnly cookie. */
+export const REFRESH_COOKIE_HEADER = "x-refresh-cookie";
+
+/** Asks the edge for cookie mode (envoy/refresh_cookie.lua): only a call carrying it gets or uses the cookie. */
+export const refreshCookieInterceptor: Interceptor = (next) => async (req) => {
+  req.header.set(REFRESH_COOKIE_HEADER, "1");
+  return next(req);
+};
+
 /**
- * AuthService's transport. With the refresh cookie it sends credentials (the cookie) to the
- * edge; until then it is the same transport as everything else.
+ * AuthService's transport: credentials included (the refresh cookie, scoped to AuthService's
+ * paths) and cookie mode asked for, so sign-ins and Refresh answer the refresh token only as an
+ * httpOnly cookie the page cannot read, and Refresh/Logout with an empty refresh_token use it.
  */
-export const authTransport: Transport =
-  refreshMode === "cookie"
-    ? createGrpcWebTransport({ baseUrl: apiBaseUrl, fetch: withCredentials, defaultTimeoutMs: DEFAULT_TIMEOUT_MS })
-    : transport;
+export const authTransport: Transport = createGrpcWebTransport({
+  baseUrl: apiBaseUrl,
+  fetch: withCredentials,
+  interceptors: [refreshCookieInterceptor],
+  defaultTimeoutMs: DEFAULT_TIMEOUT_MS,
+});

@@ -240,6 +240,21 @@ const modelsRoute = createRoute({
   component: lazyRouteComponent(() => import("../features/models/ModelsPage"), "ModelsPage"),
 });
 
+// ---- billing ----
+
+const pricingRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: "/pricing",
+  component: lazyRouteComponent(() => import("../features/billing/PricingPage"), "PricingPage"),
+});
+
+const billingRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: "/billing",
+  beforeLoad: guard({ kind: "signed-in" }),
+  component: lazyRouteComponent(() => import("../features/billing/BillingPage"), "BillingPage"),
+});
+
 // ---- public ----
 
 const apiReferenceRoute = createRoute({
@@ -271,6 +286,8 @@ export const routeTree = rootRoute.addChildren([
   marketRoute,
   backtestsRoute,
   modelsRoute,
+  pricingRoute,
+  billingRoute,
 ]);
 
 export function makeRouter(context: RouterContext) {

@@ -2,9 +2,7 @@ import { useSyncExternalStore } from "react";
 import type { TokenPair } from "@gen/trading/identity/v1/identity_pb";
 import { authClient } from "../api/authClient";
 import { setTokenSource } from "../api/transport";
-import { refreshMode } from "../config";
 import { browserChannel, browserLock } from "./crossTab";
-import { createRefreshStore } from "./refreshStore";
 import { type AuthApi, Session, type SessionMessage, type SessionSnapshot, type TokenGrant } from "./session";
 
 export function grantOf(tokens: TokenPair | undefined): TokenGrant {
@@ -12,25 +10,24 @@ export function grantOf(tokens: TokenPair | undefined): TokenGrant {
   return {
     accessToken: tokens.accessToken,
     expiresIn: tokens.expiresIn,
-    refreshToken: tokens.refreshToken,
     sessionId: tokens.sessionId,
   };
 }
 
 const api: AuthApi = {
-  async refresh(refreshToken) {
-    const res = await authClient.refresh({ refreshToken });
+  // An empty refresh_token: the edge reads the httpOnly cookie (authTransport sends it).
+  async refresh() {
+    const res = await authClient.refresh({});
     return grantOf(res.tokens);
   },
-  async logout(refreshToken) {
-    await authClient.logout({ refreshToken });
+  async logout() {
+    await authClient.logout({});
   },
 };
 
 /** This tab's session (one per page). */
 export const session = new Session({
   api,
-  store: createRefreshStore(refreshMode),
   lock: browserLock(),
   channel: browserChannel<SessionMessage>("trading-session"),
 });

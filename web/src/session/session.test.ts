@@ -1,7 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { type ChannelLike, tabLock } from "./crossTab";
-import { CookieRefreshStore, MemoryRefreshStore } from "./refreshStore";
 import { type AuthApi, Session, type SessionMessage, type TokenGrant } from "./session";
 
 function b64url(value: object): string {
@@ -15,8 +14,8 @@ function jwt(claims: Partial<{ sub: string; roles: string[]; sid: string }> = {}
   return `${b64url({ alg: "EdDSA" })}.${b64url(payload)}.sig`;
 }
 
-function grant(expiresIn = 900, refreshToken = `r${serial + 1}`): TokenGrant {
-  return { accessToken: jwt(), expiresIn, refreshToken, sessionId: "s1" };
+function grant(expiresIn = 900): TokenGrant {
+  return { accessToken: jwt(), expiresIn, sessionId: "s1" };
 }
 
 /** An in-memory BroadcastChannel: delivers to every other member, asynchronously, in order. */
@@ -41,35 +40,45 @@ function bus() {
   };
 }
 
-/** An AuthService stand-in: rotates refresh tokens, refuses spent ones like the server. */
+/**
+ * AuthService behind the edge, as a browser sees it: the refresh token lives in the browser's
+ * one cookie jar (shared by every tab, never handed to the page); Refresh sends the jar's token,
+ * which the server spends and replaces (a spent one is refused, like the server does); Logout
+ * ends it and expires the cookie.
+ */
 function fakeApi(delayMs = 50) {
   const valid = new Set<string>();
+  let issued = 0;
   const api = {
+    cookie: "",
     refreshCalls: [] as string[],
     logoutCalls: [] as string[],
     fail: null as ConnectError | null,
+    /** A sign-in: new tokens, the cookie set. */
     issue(expiresIn = 900): TokenGrant {
-      const g = grant(expiresIn);
-      valid.add(g.refreshToken);
-      return g;
+      api.cookie = `r${++issued}`;
+      valid.add(api.cookie);
+      return grant(expiresIn);
     },
-    async refresh(token: string): Promise<TokenGrant> {
-      api.refreshCalls.push(token);
+    async refresh(): Promise<TokenGrant> {
+      const sent = api.cookie;
+      api.refreshCalls.push(sent);
       await new Promise((r) => setTimeout(r, delayMs));
       if (api.fail) throw api.fail;
-      if (!valid.delete(token)) throw new ConnectError("refresh token is not valid", Code.Unauthenticated);
+      if (!valid.delete(sent)) throw new ConnectError("refresh token is not valid", Code.Unauthenticated);
       return api.issue();
     },
-    async logout(token: string): Promise<void> {
-      api.logoutCalls.push(token);
-      valid.delete(token);
+    async logout(): Promise<void> {
+      api.logoutCalls.push(api.cookie);
+      valid.delete(api.cookie);
+      api.cookie = "";
     },
   } satisfies AuthApi & Record<string, unknown>;
   return api;
 }
 
-function tab(api: AuthApi, channel: () => ChannelLike<SessionMessage>, lock = sharedLock, store = new MemoryRefreshStore()) {
-  return new Session({ api, store, lock, channel: channel(), random: () => 0, helloWaitMs: 100, settleMs: 20 });
+function tab(api: AuthApi, channel: () => ChannelLike<SessionMessage>, lock = sharedLock) {
+  return new Session({ api, lock, channel: channel(), random: () => 0, helloWaitMs: 100 });
 }
 
 let sharedLock = tabLock();
@@ -87,6 +96,7 @@ describe("session", () => {
     const api = fakeApi();
     const a = tab(api, bus());
     await Promise.all([a.start(), vi.advanceTimersByTimeAsync(200)]);
+    api.refreshCalls.length = 0; // it opened signed out: no cookie yet
     a.signIn(api.issue(900));
     await vi.advanceTimersByTimeAsync(839_000);
     expect(api.refreshCalls).toHaveLength(0);
@@ -100,6 +110,7 @@ describe("session", () => {
     const channel = bus();
     const a = tab(api, channel);
     await Promise.all([a.start(), vi.advanceTimersByTimeAsync(200)]);
+    api.refreshCalls.length = 0; // it opened signed out: no cookie yet
     a.signIn(api.issue());
     const b = tab(api, channel);
     await Promise.all([b.start(), vi.advanceTimersByTimeAsync(200)]);
@@ -107,9 +118,11 @@ describe("session", () => {
     expect(await b.accessToken()).toBe(await a.accessToken());
   });
 
-  it("a new tab with nobody to ask is signed out", async () => {
-    const a = tab(fakeApi(), bus());
-    await Promise.all([a.start(), vi.advanceTimersByTimeAsync(200)]);
+  it("a new tab with nobody to ask and no cookie is signed out, with no 'expired' notice", async () => {
+    const api = fakeApi();
+    const a = tab(api, bus());
+    await Promise.all([a.start(), vi.advanceTimersByTimeAsync(300)]);
+    expect(api.refreshCalls).toEqual([""]);
     expect(a.getSnapshot()).toEqual({ status: "signed-out", user: null, ended: null });
   });
 
@@ -118,6 +131,7 @@ describe("session", () => {
     const channel = bus();
     const tabs = [tab(api, channel), tab(api, channel), tab(api, channel)];
     for (const t of tabs) await Promise.all([t.start(), vi.advanceTimersByTimeAsync(200)]);
+    api.refreshCalls.length = 0; // they opened signed out: no cookie yet
     tabs[0]!.signIn(api.issue());
     await vi.advanceTimersByTimeAsync(10);
     const results = Promise.all(tabs.map((t) => t.refresh()));
@@ -134,6 +148,7 @@ describe("session", () => {
     const channel = bus();
     const tabs = [tab(api, channel), tab(api, channel)];
     for (const t of tabs) await Promise.all([t.start(), vi.advanceTimersByTimeAsync(200)]);
+    api.refreshCalls.length = 0; // they opened signed out: no cookie yet
     tabs[0]!.signIn(api.issue(900));
     await vi.advanceTimersByTimeAsync(10);
     await vi.advanceTimersByTimeAsync(845_000);
@@ -164,6 +179,7 @@ describe("session", () => {
     const api = fakeApi();
     const a = tab(api, bus());
     await Promise.all([a.start(), vi.advanceTimersByTimeAsync(200)]);
+    api.refreshCalls.length = 0; // it opened signed out: no cookie yet
     a.signIn(api.issue());
     api.fail = new ConnectError("upstream connect error", Code.Unavailable);
     const refreshed = a.refresh();
@@ -181,6 +197,7 @@ describe("session", () => {
     const api = fakeApi();
     const a = tab(api, bus());
     await Promise.all([a.start(), vi.advanceTimersByTimeAsync(200)]);
+    api.refreshCalls.length = 0; // it opened signed out: no cookie yet
     a.signIn(api.issue());
     const current = (await a.accessToken())!;
     expect(await a.recover("an-older-token")).toBe(current);
@@ -199,13 +216,14 @@ describe("session", () => {
     const a = tab(api, channel);
     const b = tab(api, channel);
     for (const t of [a, b]) await Promise.all([t.start(), vi.advanceTimersByTimeAsync(200)]);
-    const g = api.issue();
-    a.signIn(g);
+    a.signIn(api.issue());
     await vi.advanceTimersByTimeAsync(10);
     expect(b.getSnapshot().status).toBe("signed-in");
+    const cookie = api.cookie;
     await a.logout();
     await vi.advanceTimersByTimeAsync(10);
-    expect(api.logoutCalls).toEqual([g.refreshToken]);
+    expect(api.logoutCalls).toEqual([cookie]);
+    expect(api.cookie).toBe("");
     expect(a.getSnapshot()).toMatchObject({ status: "signed-out", ended: "logout" });
     expect(b.getSnapshot()).toMatchObject({ status: "signed-out", ended: "logout" });
   });
@@ -214,6 +232,7 @@ describe("session", () => {
     const api = fakeApi();
     const a = tab(api, bus());
     await Promise.all([a.start(), vi.advanceTimersByTimeAsync(200)]);
+    api.refreshCalls.length = 0; // it opened signed out: no cookie yet
     a.signIn({ ...api.issue(), accessToken: jwt({ roles: ["admin"], sub: "u9" }) });
     expect(a.getSnapshot().user).toMatchObject({ id: "u9", roles: ["admin"] });
     expect(a.hasRole("admin")).toBe(true);
@@ -222,32 +241,30 @@ describe("session", () => {
 });
 
 describe("session with the refresh cookie", () => {
-  it("restores from the cookie with an empty refresh token", async () => {
+  it("a reload (a new tab, no other open) continues the session from the cookie", async () => {
     const api = fakeApi();
-    const calls: string[] = [];
-    const cookieApi: AuthApi = {
-      async refresh(token) {
-        calls.push(token);
-        return grant();
-      },
-      logout: async () => {},
-    };
-    const a = tab(cookieApi, bus(), sharedLock, new CookieRefreshStore() as never);
-    await Promise.all([a.start(), vi.advanceTimersByTimeAsync(300)]);
-    expect(calls).toEqual([""]);
-    expect(a.getSnapshot().status).toBe("signed-in");
-    void api;
+    const before = tab(api, bus());
+    await Promise.all([before.start(), vi.advanceTimersByTimeAsync(300)]);
+    api.refreshCalls.length = 0;
+    before.signIn(api.issue());
+    before.stop();
+    const reloaded = tab(api, bus()); // a fresh page: nobody to ask, only the cookie
+    await Promise.all([reloaded.start(), vi.advanceTimersByTimeAsync(300)]);
+    expect(reloaded.getSnapshot().status).toBe("signed-in");
+    expect(api.refreshCalls).toEqual(["r1"]);
+    expect(api.cookie).toBe("r2");
   });
 
-  it("without a cookie the tab is signed out, with no 'expired' notice", async () => {
-    const cookieApi: AuthApi = {
-      refresh: async () => {
-        throw new ConnectError("no refresh token", Code.Unauthenticated);
-      },
-      logout: async () => {},
-    };
-    const a = tab(cookieApi, bus(), sharedLock, new CookieRefreshStore() as never);
+  it("an open tab hands its session to a new one without a refresh", async () => {
+    const api = fakeApi();
+    const channel = bus();
+    const a = tab(api, channel);
     await Promise.all([a.start(), vi.advanceTimersByTimeAsync(300)]);
-    expect(a.getSnapshot()).toEqual({ status: "signed-out", user: null, ended: null });
+    const calls = api.refreshCalls.length;
+    a.signIn(api.issue());
+    const b = tab(api, channel);
+    await Promise.all([b.start(), vi.advanceTimersByTimeAsync(300)]);
+    expect(b.getSnapshot().status).toBe("signed-in");
+    expect(api.refreshCalls).toHaveLength(calls);
   });
 });

@@ -3,19 +3,21 @@
  *
  * - The access token lives only in this object (memory). It is never written to
  *   localStorage, sessionStorage or a cookie.
- * - The refresh token lives behind a RefreshStore: in memory today, in an httpOnly cookie set by
- *   the edge once the backend supports it (then the page never sees it).
+ * - The refresh token is never seen by the page: the edge keeps it in an httpOnly cookie
+ *   (envoy/refresh_cookie.lua), sets it on sign-in, reads and rotates it on Refresh, expires it
+ *   on Logout. Refresh and Logout go out with an empty refresh_token (api/transport.ts:
+ *   `authTransport`, credentials included).
  * - A refresh is scheduled before the access token expires (schedule.ts). One refresh at a time
  *   across all tabs of this origin: a Web Lock around the Refresh call, and the winner hands the
  *   new tokens to the other tabs over a BroadcastChannel; a tab that waited for the lock and
  *   finds a newer token than the one it started with uses it instead of refreshing again.
- * - A new tab asks the open ones for the session ("hello"); with the cookie it can also refresh.
+ * - A new tab (or a reload) asks the open ones for the session ("hello"), else refreshes with the
+ *   cookie: the session survives a reload.
  * - Logout, a revoked session or a refused refresh end the session in every tab.
  */
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { ChannelLike, LockLike } from "./crossTab";
 import { type AccessClaims, decodeClaims } from "./jwt";
-import type { RefreshStore } from "./refreshStore";
 import { isFresh, refreshDelayMs, retryBackoffMs } from "./schedule";
 
 /** What a sign-in or a refresh returns (trading.identity.v1.TokenPair, the fields we use). */
@@ -23,15 +25,13 @@ export interface TokenGrant {
   accessToken: string;
   /** Seconds until the access token expires. */
   expiresIn: number;
-  /** "" when the edge keeps it in a cookie. */
-  refreshToken: string;
   sessionId: string;
 }
 
-/** AuthService's Refresh and Logout, as the session needs them. */
+/** AuthService's Refresh and Logout, as the session needs them (the refresh token is the cookie's). */
 export interface AuthApi {
-  refresh(refreshToken: string): Promise<TokenGrant>;
-  logout(refreshToken: string): Promise<void>;
+  refresh(): Promise<TokenGrant>;
+  logout(): Promise<void>;
 }
 
 export type EndReason = "logout" | "expired" | "revoked";
@@ -68,8 +68,6 @@ interface WireSession {
   lifetimeMs: number;
   issuedAt: number;
   sessionId: string;
-  /** Memory mode only: the tabs share the one refresh token. */
-  refreshToken: string;
 }
 
 export type SessionMessage =
@@ -79,7 +77,6 @@ export type SessionMessage =
 
 export interface SessionDeps {
   api: AuthApi;
-  store: RefreshStore;
   lock: LockLike;
   channel: ChannelLike<SessionMessage>;
   now?: () => number;
@@ -88,11 +85,6 @@ export interface SessionDeps {
   clearTimer?: (handle: unknown) => void;
   /** How long a new tab waits for an open one to share its session. */
   helloWaitMs?: number;
-  /**
-   * Memory mode: how long the refreshing tab keeps the lock after broadcasting, so that the
-   * new refresh token reaches the other tabs before one of them can take the lock.
-   */
-  settleMs?: number;
 }
 
 export const LOCK_NAME = "trading-session-refresh";
@@ -117,8 +109,7 @@ function isWireSession(v: unknown): v is WireSession {
     typeof s.expiresAt === "number" &&
     typeof s.lifetimeMs === "number" &&
     typeof s.issuedAt === "number" &&
-    typeof s.sessionId === "string" &&
-    typeof s.refreshToken === "string"
+    typeof s.sessionId === "string"
   );
 }
 
@@ -142,7 +133,6 @@ export class Session {
       setTimer: (fn, ms) => setTimeout(fn, ms),
       clearTimer: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
       helloWaitMs: 150,
-      settleMs: 150,
       ...deps,
     };
   }
@@ -178,7 +168,7 @@ export class Session {
     if (!this.#current) {
       await this.#askOtherTabs();
     }
-    if (!this.#current && this.#deps.store.mode === "cookie") {
+    if (!this.#current) {
       try {
         await this.refresh();
       } catch {
@@ -241,10 +231,9 @@ export class Session {
       // While this tab waited for the lock, another one may have refreshed and shared it.
       const current = this.#current;
       if (current && current.issuedAt > startedWith) return current;
-      if (!this.#deps.store.mayRefresh()) return this.#current;
       let grant: TokenGrant;
       try {
-        grant = await this.#deps.api.refresh(this.#deps.store.read());
+        grant = await this.#deps.api.refresh();
       } catch (err) {
         const latest = this.#current;
         if (latest && latest.issuedAt > startedWith) return latest; // a newer one arrived meanwhile
@@ -257,9 +246,6 @@ export class Session {
       }
       const next = this.#adopt(grant);
       this.#broadcast(next);
-      if (this.#deps.store.mode === "memory" && this.#deps.settleMs > 0) {
-        await new Promise<void>((resolve) => this.#deps.setTimer(resolve, this.#deps.settleMs));
-      }
       return next;
     });
     this.#inflight = run.finally(() => {
@@ -270,12 +256,9 @@ export class Session {
 
   /** Ends the session at the server (best effort) and in every tab. */
   async logout(): Promise<void> {
-    const token = this.#deps.store.read();
-    const had = this.#current;
     this.#end("logout", true);
-    if (!had && this.#deps.store.mode === "memory") return;
     try {
-      await this.#deps.api.logout(token);
+      await this.#deps.api.logout(); // ends the session and expires the cookie
     } catch {
       // The local session is gone either way; the server's ends when its tokens expire.
     }
@@ -308,12 +291,11 @@ export class Session {
       sessionId: grant.sessionId || claims.sid,
       claims,
     };
-    return this.#set(current, grant.refreshToken);
+    return this.#set(current);
   }
 
-  #set(current: Current, refreshToken: string): Current {
+  #set(current: Current): Current {
     this.#current = current;
-    if (this.#deps.store.mode === "memory" && refreshToken) this.#deps.store.write(refreshToken);
     this.#failedAttempts = 0;
     this.#schedule(current);
     const user: SessionUser = {
@@ -338,7 +320,6 @@ export class Session {
   #end(reason: EndReason, broadcast: boolean): void {
     const sessionId = this.#current?.sessionId ?? "";
     this.#current = null;
-    this.#deps.store.clear();
     this.#cancelTimer();
     this.#publish({ status: "signed-out", user: null, ended: reason });
     if (broadcast) this.#deps.channel.post({ type: "ended", from: this.id, sessionId, reason });
@@ -357,7 +338,6 @@ export class Session {
       lifetimeMs: current.lifetimeMs,
       issuedAt: current.issuedAt,
       sessionId: current.sessionId,
-      refreshToken: this.#deps.store.mode === "memory" ? this.#deps.store.read() : "",
     };
   }
 
@@ -375,19 +355,15 @@ export class Session {
         const s = message.session;
         if (!isWireSession(s) || !decodeClaims(s.accessToken)) return;
         if (this.#current && this.#current.issuedAt >= s.issuedAt) return;
-        if (s.expiresAt <= this.#deps.now() && !s.refreshToken && this.#deps.store.mode === "memory") return;
         const claims = decodeClaims(s.accessToken)!;
-        this.#set(
-          {
-            accessToken: s.accessToken,
-            expiresAt: s.expiresAt,
-            lifetimeMs: s.lifetimeMs,
-            issuedAt: s.issuedAt,
-            sessionId: s.sessionId,
-            claims,
-          },
-          s.refreshToken,
-        );
+        this.#set({
+          accessToken: s.accessToken,
+          expiresAt: s.expiresAt,
+          lifetimeMs: s.lifetimeMs,
+          issuedAt: s.issuedAt,
+          sessionId: s.sessionId,
+          claims,
+        });
         break;
       }
       case "ended":

@@ -42,6 +42,10 @@ async def test_enrollment_is_pending_until_confirmed(identity: Identity) -> None
     with pytest.raises(InvalidArgument) as wrong:
         await second_factor.confirm_totp(identity, user.id, "000000", CLIENT)
     assert wrong.value.violations[0].field == "code"
+    # A missing code names the request's field too (it named totp_code, which ConfirmTotp lacks).
+    with pytest.raises(InvalidArgument) as missing:
+        await second_factor.confirm_totp(identity, user.id, "  ", CLIENT)
+    assert [v.field for v in missing.value.violations] == ["code"]
 
 
 async def test_login_with_2fa_needs_a_code_accepted_once(identity: Identity, clock: Clock) -> None:

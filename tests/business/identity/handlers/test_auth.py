@@ -67,3 +67,40 @@ async def test_oauth_completion_is_for_services_only(channel: grpc.aio.Channel, 
         request, metadata=callers.metadata(subject="gateway", roles=("service",))
     )
     assert reply.created and reply.WhichOneof("result") == "tokens"
+
+
+async def _initial(call: grpc.aio.UnaryUnaryCall) -> dict[str, str]:
+    return {key: str(value) for key, value in (await call.initial_metadata() or ())}
+
+
+async def test_in_cookie_mode_the_refresh_token_travels_in_headers_only(channel: grpc.aio.Channel) -> None:
+    """The edge's cookie (envoy/refresh_cookie.lua): the token leaves in x-refresh-token, never in
+    the message, and comes back in x-refresh-token for Refresh and Logout."""
+    stub = pb_grpc.AuthServiceStub(channel)
+    email = new_email()
+    await stub.Register(pb.RegisterRequest(email=email, password=PASSWORD))
+    cookie_mode = (("x-refresh-cookie", "1"),)
+    login_call = stub.Login(pb.LoginRequest(email=email, password=PASSWORD), metadata=cookie_mode)
+    login, headers = await login_call, await _initial(login_call)
+    assert login.tokens.access_token and login.tokens.refresh_token == ""
+    first = headers["x-refresh-token"]
+    assert len(first) > 20 and headers["x-refresh-max-age"] == str(login.tokens.refresh_expires_in)
+
+    refresh_call = stub.Refresh(pb.RefreshRequest(), metadata=(*cookie_mode, ("x-refresh-token", first)))
+    refreshed, headers = await refresh_call, await _initial(refresh_call)
+    second = headers["x-refresh-token"]
+    assert refreshed.tokens.refresh_token == "" and second != first
+    assert refreshed.tokens.session_id == login.tokens.session_id
+
+    # Without cookie mode the token is in the message, as for curl and gRPC clients.
+    in_body = await stub.Refresh(pb.RefreshRequest(), metadata=(("x-refresh-token", second),))
+    assert in_body.tokens.refresh_token not in ("", second)
+    await stub.Logout(pb.LogoutRequest(), metadata=(("x-refresh-token", in_body.tokens.refresh_token),))
+    with pytest.raises(grpc.aio.AioRpcError) as ended:
+        await stub.Refresh(pb.RefreshRequest(refresh_token=in_body.tokens.refresh_token))
+    assert ended.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+    with pytest.raises(grpc.aio.AioRpcError) as missing:
+        await stub.Refresh(pb.RefreshRequest(), metadata=cookie_mode)
+    assert missing.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert violated_fields(missing.value) == ["refresh_token"]

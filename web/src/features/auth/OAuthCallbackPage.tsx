@@ -1,6 +1,5 @@
 import { Link, useNavigate } from "@tanstack/react-router";
 import { useEffect, useState } from "react";
-import { refreshMode } from "../../config";
 import { HOME } from "../../routes/guards";
 import { session } from "../../session/instance";
 import { Alert, Loading } from "../../ui/Alert";
@@ -26,8 +25,6 @@ export function OAuthCallbackPage() {
       session.signIn({
         accessToken: result.accessToken,
         expiresIn: result.expiresIn,
-        // With the cookie, the edge keeps the refresh token; a fragment copy is not used.
-        refreshToken: refreshMode === "cookie" ? "" : result.refreshToken,
         sessionId: result.sessionId,
       });
       void navigate({ to: HOME, replace: true });

@@ -5,7 +5,7 @@ describe("parseOAuthFragment", () => {
   it("reads tokens as the gateway writes them", () => {
     expect(
       parseOAuthFragment("#access_token=a.b.c&token_type=Bearer&expires_in=900&refresh_token=r1&refresh_expires_in=604800&session_id=s1"),
-    ).toEqual({ kind: "tokens", accessToken: "a.b.c", expiresIn: 900, refreshToken: "r1", sessionId: "s1" });
+    ).toEqual({ kind: "tokens", accessToken: "a.b.c", expiresIn: 900, sessionId: "s1" });
   });
   it("reads a 2FA challenge", () => {
     expect(parseOAuthFragment("#challenge_token=c1&expires_in=300&methods=totp%2Cbackup_code")).toEqual({

@@ -1,6 +1,9 @@
-/** What the gateway's OAuth callback puts in the URL fragment (gateway/oauth/result.py). */
+/**
+ * What the gateway's OAuth callback puts in the URL fragment (gateway/oauth/result.py). The
+ * refresh token is never in it for the web app: the gateway sets the httpOnly cookie instead.
+ */
 export type OAuthResult =
-  | { kind: "tokens"; accessToken: string; expiresIn: number; refreshToken: string; sessionId: string }
+  | { kind: "tokens"; accessToken: string; expiresIn: number; sessionId: string }
   | { kind: "challenge"; challengeToken: string; expiresIn: number; methods: string[] }
   | { kind: "error"; message: string }
   | { kind: "none" };
@@ -21,7 +24,6 @@ export function parseOAuthFragment(hash: string): OAuthResult {
       kind: "tokens",
       accessToken: access,
       expiresIn: num("expires_in") || 900,
-      refreshToken: params.get("refresh_token") ?? "",
       sessionId: params.get("session_id") ?? "",
     };
   }

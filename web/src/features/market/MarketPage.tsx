@@ -94,7 +94,12 @@ export function MarketPage() {
   const candlesRef = useRef<Candle[]>([]);
   candlesRef.current = candles;
   const generation = useRef(0);
+  const [following, setFollowing] = useState(true);
+  const followingRef = useRef(following);
+  followingRef.current = following;
 
+  // The latest page of history; again when the live stream is turned on or off (a replay may
+  // have moved the chart to another period: off, it shows the latest bars and their ranges).
   useEffect(() => {
     generation.current += 1;
     if (history.data) {
@@ -105,7 +110,7 @@ export function MarketPage() {
       setPageToken("");
     }
     setOlderError("");
-  }, [history.data]);
+  }, [history.data, following]);
 
   const loadOlder = useCallback(async () => {
     if (!pageToken || olderBusy) return;
@@ -125,12 +130,9 @@ export function MarketPage() {
   }, [pageToken, olderBusy, symbol, timeframe]);
 
   // ---- the live stream ----
-  const [following, setFollowing] = useState(true);
-  const followingRef = useRef(following);
-  followingRef.current = following;
   const [live, setLive] = useState<LiveState>({});
   const queue = useRef<Promise<void>>(Promise.resolve());
-  useEffect(() => setLive({}), [symbol, timeframe]);
+  useEffect(() => setLive({}), [symbol, timeframe, following]);
 
   const onMessage = useCallback(
     (m: StreamPredictionsResponse) => {

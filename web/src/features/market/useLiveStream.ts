@@ -9,27 +9,9 @@ import { useEffect, useRef, useState } from "react";
 import { predictionClient } from "../../api/marketClients";
 import { toApiError } from "../../api/errors";
 import { backoffDelay } from "../../lib/marketFormat";
+import type { StreamState } from "./streamState";
 
-export type StreamState =
-  | { kind: "off" }
-  | { kind: "connecting"; attempt: number }
-  | { kind: "live"; messages: number; missed: number }
-  | { kind: "reconnecting"; attempt: number; retryAt: number; reason: string };
-
-export function streamStateLabel(state: StreamState, now = Date.now()): string {
-  switch (state.kind) {
-    case "off":
-      return "Off";
-    case "connecting":
-      return state.attempt > 0 ? `Connecting (attempt ${state.attempt + 1})…` : "Connecting…";
-    case "live":
-      return state.messages === 0 ? "Live, waiting for the next bar" : `Live · ${state.messages} bars received`;
-    case "reconnecting": {
-      const s = Math.max(0, Math.ceil((state.retryAt - now) / 1000));
-      return `Disconnected (${state.reason}). Reconnecting in ${s} s…`;
-    }
-  }
-}
+export { type StreamState, streamStateLabel } from "./streamState";
 
 /** Opens the stream while `enabled`; calls `onMessage` for each bar. Reopens after any failure. */
 export function useLiveStream(

@@ -1,0 +1,1 @@
+"""Billing's clients of the outside world: Stripe."""

@@ -1,0 +1,1 @@
+"""Billing's rules, pure: the plan catalogue."""

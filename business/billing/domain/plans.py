@@ -1,0 +1,92 @@
+"""The plans and what each gives. Which RPCs a plan opens is declared in the protos' access rules
+(`plans`); the catalogue here carries the words for people and the prices.
+
+docs/plans.md is the matrix in full; tests keep the two in step."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+FREE = "free"
+PRO = "pro"
+PLAN_IDS = (FREE, PRO)
+
+
+class Interval(StrEnum):
+    MONTHLY = "monthly"
+    YEARLY = "yearly"
+
+
+@dataclass(frozen=True)
+class Price:
+    interval: Interval
+    amount_minor: int  # in the currency's minor units (cents)
+    currency: str  # ISO 4217, lower case ("usd")
+    stripe_price_id: str  # empty: not configured, so not for sale
+
+    @property
+    def purchasable(self) -> bool:
+        return bool(self.stripe_price_id)
+
+
+@dataclass(frozen=True)
+class Plan:
+    id: str
+    name: str
+    summary: str
+    features: tuple[str, ...]
+    prices: tuple[Price, ...]
+    exclusive_rpcs: tuple[str, ...]  # RPCs whose access rule lists this plan
+
+
+@dataclass(frozen=True)
+class PriceSettings:
+    """What the deployment says pro costs, and its Stripe price ids."""
+
+    monthly_amount_minor: int
+    yearly_amount_minor: int
+    currency: str
+    monthly_price_id: str = ""
+    yearly_price_id: str = ""
+
+
+FREE_FEATURES = (
+    "Market history and every technical indicator",
+    "Backtests of the classic strategies over up to one year of data",
+    "Intraday predictions and 1h signals",
+    "Model cards and live prediction scores",
+    "Free courses",
+)
+PRO_FEATURES = (
+    "Everything in free",
+    "The live prediction stream (gRPC, gRPC-Web and the WebSocket bridge)",
+    "Every prediction horizon",
+    "ml_signals backtests and longer ranges",
+    "Pro courses",
+    "Higher rate limits",
+)
+
+
+def catalogue(prices: PriceSettings, plans_by_rpc: Mapping[str, Sequence[str]]) -> tuple[Plan, ...]:
+    """Every plan, free first, with the RPCs only it opens (from the access rules)."""
+
+    def exclusive(plan_id: str) -> tuple[str, ...]:
+        return tuple(sorted(path for path, plans in plans_by_rpc.items() if plan_id in plans))
+
+    pro_prices = (
+        Price(Interval.MONTHLY, prices.monthly_amount_minor, prices.currency, prices.monthly_price_id),
+        Price(Interval.YEARLY, prices.yearly_amount_minor, prices.currency, prices.yearly_price_id),
+    )
+    return (
+        Plan(FREE, "Free", "Learn and explore the markets.", FREE_FEATURES, (), exclusive(FREE)),
+        Plan(PRO, "Pro", "Trade with every model, live.", PRO_FEATURES, pro_prices, exclusive(PRO)),
+    )
+
+
+def price_of(plans: Sequence[Plan], plan_id: str, interval: Interval) -> Price | None:
+    for plan in plans:
+        if plan.id == plan_id:
+            return next((p for p in plan.prices if p.interval == interval), None)
+    return None

@@ -1,0 +1,120 @@
+"""A user's subscription: checkout (their Stripe customer created once and reused), the billing
+portal, cancelling at period end and resuming. Stripe is called outside any transaction; what
+it answers is stored, with its audit row, in one."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from business.audit.domain import Client
+from business.billing.domain.context import Billing
+from business.billing.domain.entities import Customer, SubscriptionState
+from business.billing.domain.plans import PRO, Interval, price_of
+from business.billing.domain.ports import BillingUnitOfWork, PaymentProvider, Transactions
+from service_runtime.caller import Caller
+from service_runtime.errors import FailedPrecondition, InvalidArgument, NotFound
+
+# Statuses in which a subscription can still be cancelled or resumed.
+LIVE_STATUSES = frozenset({"trialing", "active", "past_due", "unpaid", "incomplete"})
+
+
+async def current_subscription(billing: Billing, caller: Caller) -> SubscriptionState | None:
+    if billing.transactions is None:
+        return None
+    return await billing.transactions.run(lambda uow: uow.subscriptions.current_of(caller.subject))
+
+
+async def _customer(transactions: Transactions, provider: PaymentProvider, user_id: str) -> Customer:
+    """The user's Stripe customer, created on first need (the provider call is idempotent per
+    user, and the store keeps the first one should two requests race)."""
+
+    def known(uow: BillingUnitOfWork) -> tuple[Customer | None, str | None]:
+        return uow.customers.of_user(user_id), uow.customers.email_of(user_id)
+
+    customer, email = await transactions.run(known)
+    if customer is not None:
+        return customer
+    if email is None:
+        raise NotFound("no such account")
+    created = Customer(user_id, await provider.create_customer(user_id, email))
+    return await transactions.run(lambda uow: uow.customers.add(created))
+
+
+async def start_checkout(
+    billing: Billing, caller: Caller, interval: Interval, client: Client
+) -> tuple[str, str]:
+    """(session id, URL) of a Checkout Session for pro at `interval`."""
+    transactions, provider = billing.stripe()
+    price = price_of(billing.plans, PRO, interval)
+    if price is None or not price.purchasable:
+        raise InvalidArgument.field("interval", f"pro is not sold {interval.value} here")
+    current = await current_subscription(billing, caller)
+    if current is not None and current.status in LIVE_STATUSES:
+        raise FailedPrecondition("you already have a subscription: change it in the billing portal")
+    customer = await _customer(transactions, provider, caller.subject)
+    session_id, url = await provider.create_checkout_session(
+        customer.stripe_customer_id,
+        price.stripe_price_id,
+        caller.subject,
+        success_url=f"{billing.web_url}/billing?checkout=success&session_id={{CHECKOUT_SESSION_ID}}",
+        cancel_url=f"{billing.web_url}/pricing?checkout=cancelled",
+    )
+
+    def audit(uow: BillingUnitOfWork) -> None:
+        billing.record(
+            uow,
+            "billing.checkout.started",
+            client,
+            actor_id=caller.subject,
+            subject_id=caller.subject,
+            detail={
+                "session_id": session_id,
+                "interval": interval.value,
+                "customer_id": customer.stripe_customer_id,
+            },
+        )
+
+    await transactions.run(audit)
+    return session_id, url
+
+
+async def open_portal(billing: Billing, caller: Caller) -> str:
+    transactions, provider = billing.stripe()
+    customer = await transactions.run(lambda uow: uow.customers.of_user(caller.subject))
+    if customer is None:
+        raise FailedPrecondition("you have no billing account yet: subscribe first")
+    return await provider.create_portal_session(customer.stripe_customer_id, f"{billing.web_url}/billing")
+
+
+async def set_cancel_at_period_end(
+    billing: Billing, caller: Caller, cancel: bool, client: Client
+) -> SubscriptionState:
+    """Cancels at period end (cancel) or resumes; an unchanged flag is no change."""
+    transactions, provider = billing.stripe()
+    current = await current_subscription(billing, caller)
+    if current is None or current.status not in LIVE_STATUSES:
+        raise FailedPrecondition("you have no subscription to " + ("cancel" if cancel else "resume"))
+    if current.cancel_at_period_end == cancel:
+        return current
+    changed = replace(
+        await provider.set_cancel_at_period_end(current.subscription_id, cancel), user_id=caller.subject
+    )
+
+    def store(uow: BillingUnitOfWork) -> SubscriptionState:
+        stored = uow.subscriptions.get(changed.subscription_id, for_update=True)
+        if stored is None or stored.state_at <= changed.state_at:
+            uow.subscriptions.save(changed)
+            stored = changed
+        billing.record(
+            uow,
+            "billing.subscription.cancel_at_period_end" if cancel else "billing.subscription.resumed",
+            client,
+            actor_id=caller.subject,
+            subject_id=caller.subject,
+            before={"cancel_at_period_end": current.cancel_at_period_end},
+            after={"cancel_at_period_end": changed.cancel_at_period_end},
+            detail={"subscription_id": changed.subscription_id},
+        )
+        return stored
+
+    return await transactions.run(store)

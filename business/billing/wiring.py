@@ -1,0 +1,45 @@
+"""Builds billing's dependencies from the settings: the plan catalogue (prices from the settings,
+plan-exclusive RPCs from the access rules of every contract), the store and Stripe."""
+
+from __future__ import annotations
+
+from business.billing.adapters.stripe_api import StripePayments
+from business.billing.data.repositories import SqlBillingUnitOfWork
+from business.billing.domain.context import Billing
+from business.billing.domain.plans import PriceSettings, catalogue
+from business.billing.domain.ports import TokenRevocations
+from business.config import BusinessSettings
+from business.shared.database import BusinessStore
+from service_runtime.access import access_rules
+from service_runtime.contracts import platform_services
+
+
+def plans_by_rpc() -> dict[str, list[str]]:
+    """RPC path -> the plans its access rule lists (only RPCs that list some)."""
+    rules = access_rules(platform_services(), foreign={})
+    return {path: list(rule.plans) for path, rule in rules.items() if rule.plans}
+
+
+def build_billing(
+    settings: BusinessSettings,
+    store: BusinessStore | None = None,
+    revocations: TokenRevocations | None = None,
+) -> Billing:
+    prices = PriceSettings(
+        monthly_amount_minor=settings.pro_monthly_amount_minor,
+        yearly_amount_minor=settings.pro_yearly_amount_minor,
+        currency=settings.billing_currency,
+        monthly_price_id=settings.stripe_price_pro_monthly,
+        yearly_price_id=settings.stripe_price_pro_yearly,
+    )
+    configured = bool(settings.stripe_secret_key and (prices.monthly_price_id or prices.yearly_price_id))
+    return Billing(
+        plans=catalogue(prices, plans_by_rpc()),
+        configured=configured,
+        transactions=store.units_of_work(SqlBillingUnitOfWork) if store is not None else None,
+        provider=StripePayments(settings.stripe_secret_key, settings.stripe_api_base_url)
+        if configured
+        else None,
+        revocations=revocations,
+        web_url=settings.public_web_url.rstrip("/"),
+    )

@@ -1,0 +1,105 @@
+"""POST /api/billing/webhooks/stripe: Stripe's webhook events.
+
+The raw body's signature is checked with the SDK (`stripe.Webhook.construct_event`) against
+STRIPE_WEBHOOK_SECRET within the tolerance window: a bad or stale signature is 400 and nothing
+is stored. A verified event goes, as signed, to business's StripeEventService over gRPC, with a
+one-minute service token (role "service"), which stores it by id first and applies it. Any failure
+there answers 5xx, so that Stripe delivers the event again (with its own backoff)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import grpc
+import stripe
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from gateway.config import GatewaySettings
+from gateway.errors import error_response
+from gateway.oauth.business import service_token_claims
+from service_runtime.client import outgoing_channel
+from service_runtime.signing_keys import SigningKeyStore
+from trading.billing.v1 import stripe_event_service_pb2 as pb
+from trading.billing.v1 import stripe_event_service_pb2_grpc as pb_grpc
+
+PATH = "/api/billing/webhooks/stripe"
+log = logging.getLogger(__name__)
+# Stripe's events are small; a larger body is not one.
+MAX_BODY_BYTES = 512 * 1024
+
+
+class BusinessEvents:
+    """A channel to business per event loop (a grpc.aio channel belongs to the loop that made it)."""
+
+    def __init__(self, settings: GatewaySettings, keys: SigningKeyStore) -> None:
+        self.settings = settings
+        self.keys = keys
+        self._channel: grpc.aio.Channel | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def stub(self) -> pb_grpc.StripeEventServiceStub:
+        loop = asyncio.get_running_loop()
+        if self._channel is None or self._loop is not loop:
+            self._channel = outgoing_channel(
+                self.settings.business_grpc_target,
+                timeout_ms=int(self.settings.oauth_business_timeout_s * 1000),
+            )
+            self._loop = loop
+        return pb_grpc.StripeEventServiceStub(self._channel)
+
+    async def record(self, payload: bytes, request_id: str) -> pb.RecordStripeEventResponse:
+        token = self.keys.sign(service_token_claims(self.settings, int(time.time())))
+        metadata = [("authorization", f"Bearer {token}")]
+        if request_id:
+            metadata.append(("x-request-id", request_id))
+        reply: pb.RecordStripeEventResponse = await self.stub().RecordStripeEvent(
+            pb.RecordStripeEventRequest(payload=payload),
+            metadata=metadata,
+            timeout=self.settings.oauth_business_timeout_s,
+        )
+        return reply
+
+
+def router(settings: GatewaySettings, keys: SigningKeyStore) -> APIRouter:
+    api = APIRouter()
+    business = BusinessEvents(settings, keys)
+
+    @api.post(PATH)
+    async def stripe_webhook(request: Request) -> JSONResponse:
+        if not settings.stripe_webhook_secret:
+            return error_response(503, "billing is not configured (no STRIPE_WEBHOOK_SECRET)")
+        payload = await request.body()
+        if len(payload) > MAX_BODY_BYTES:
+            return error_response(413, "the event is larger than a Stripe event")
+        try:
+            event = stripe.Webhook.construct_event(
+                payload,
+                request.headers.get("stripe-signature", ""),
+                settings.stripe_webhook_secret,
+                tolerance=settings.stripe_webhook_tolerance_s,
+            )
+        except stripe.SignatureVerificationError as error:
+            return error_response(400, f"invalid Stripe-Signature: {error.user_message or error}")
+        except ValueError:
+            return error_response(400, "the body is not a JSON Stripe event")
+        try:
+            reply = await business.record(payload, request.headers.get("x-request-id", ""))
+        except grpc.aio.AioRpcError as error:
+            log.warning("Stripe event not recorded", extra={"event_id": event.id, "code": error.code().name})
+            status = 400 if error.code() is grpc.StatusCode.INVALID_ARGUMENT else 503
+            return error_response(
+                status, f"the event was not recorded: {error.details() or error.code().name}"
+            )
+        return JSONResponse(
+            {
+                "received": True,
+                "event_id": reply.event_id,
+                "duplicate": reply.duplicate,
+                "ignored": reply.ignored,
+            }
+        )
+
+    return api

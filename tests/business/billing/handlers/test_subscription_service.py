@@ -1,0 +1,166 @@
+"""SubscriptionService through a real server, with the real `stripe` SDK calling a local server
+speaking Stripe's API: checkout (the customer created once and reused), the portal, cancel at
+period end and resume, bad input, no token, and billing without Stripe keys."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import grpc
+import pytest
+from sqlalchemy import func, select
+
+from business.audit.data import AuditEventRow
+from business.billing.data.repositories import SqlBillingUnitOfWork
+from business.billing.data.tables import CustomerRow
+from business.billing.domain.stripe_objects import subscription_state
+from business.billing.handlers import SubscriptionHandlers
+from business.billing.wiring import build_billing
+from business.config import BusinessSettings
+from business.shared.database import BusinessStore
+from service_runtime.in_process import serve_in_process
+from tests.support.in_process import TestCallers, violated_fields
+from tests.support.stripe_api import PRICE_MONTHLY, PRICE_YEARLY, StripeApi
+from trading.billing.v1 import plan_service_pb2 as plan_pb
+from trading.billing.v1 import subscription_service_pb2 as pb
+from trading.billing.v1 import subscription_service_pb2_grpc as pb_grpc
+
+MONTHLY, YEARLY = plan_pb.BILLING_INTERVAL_MONTHLY, plan_pb.BILLING_INTERVAL_YEARLY
+
+
+def _stub(channel: grpc.aio.Channel) -> pb_grpc.SubscriptionServiceStub:
+    return pb_grpc.SubscriptionServiceStub(channel)
+
+
+async def test_checkout_creates_the_customer_once_and_reuses_it(
+    channel: grpc.aio.Channel, callers: TestCallers, stripe_api: StripeApi, store: BusinessStore
+) -> None:
+    me = callers.metadata(subject="buyer-1")
+    first = await _stub(channel).CreateCheckoutSession(
+        pb.CreateCheckoutSessionRequest(interval=MONTHLY), metadata=me
+    )
+    again = await _stub(channel).CreateCheckoutSession(
+        pb.CreateCheckoutSessionRequest(interval=YEARLY), metadata=me
+    )
+    assert (
+        first.url == f"{stripe_api.base_url}/checkout/{first.session_id}"
+        and first.session_id != again.session_id
+    )
+    assert len(stripe_api.customers) == 1
+    customer = next(iter(stripe_api.customers.values()))
+    assert customer["email"] == "buyer-1@example.com" and customer["metadata"] == {"user_id": "buyer-1"}
+    sessions = [stripe_api.sessions[first.session_id], stripe_api.sessions[again.session_id]]
+    assert {s["customer"] for s in sessions} == {customer["id"]}
+    assert [s["line_items"]["0"]["price"] for s in sessions] == [PRICE_MONTHLY, PRICE_YEARLY]
+    assert sessions[0]["client_reference_id"] == "buyer-1"
+    assert sessions[0]["subscription_data"]["metadata"] == {"user_id": "buyer-1"}
+    assert sessions[0]["success_url"].startswith("http://web.test/billing?checkout=success")
+    assert sessions[0]["cancel_url"] == "http://web.test/pricing?checkout=cancelled"
+    with store.transaction() as session:
+        assert (
+            session.scalar(select(CustomerRow.stripe_customer_id).where(CustomerRow.user_id == "buyer-1"))
+            == (customer["id"])
+        )
+        started = session.scalar(
+            select(func.count())
+            .select_from(AuditEventRow)
+            .where(AuditEventRow.action == "billing.checkout.started")
+        )
+        assert started == 2
+
+
+async def test_cancel_at_period_end_and_resume(
+    channel: grpc.aio.Channel, callers: TestCallers, stripe_api: StripeApi, store: BusinessStore
+) -> None:
+    me = callers.metadata(subject="buyer-2")
+    stub = _stub(channel)
+    with pytest.raises(grpc.aio.AioRpcError) as nothing:
+        await stub.CancelSubscription(pb.CancelSubscriptionRequest(), metadata=me)
+    assert nothing.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "no subscription to cancel" in (nothing.value.details() or "")
+    free = (await stub.GetSubscription(pb.GetSubscriptionRequest(), metadata=me)).subscription
+    assert (free.plan, free.status, free.subscription_id) == ("free", "", "")
+
+    session = await stub.CreateCheckoutSession(pb.CreateCheckoutSessionRequest(interval=YEARLY), metadata=me)
+    paid = stripe_api.complete_checkout(session.session_id)
+    # What the webhook handler stores when Stripe reports the subscription.
+    state = subscription_state(paid, datetime.now(UTC)).for_user("buyer-2")
+    store.units_of_work(SqlBillingUnitOfWork).run_sync(lambda uow: uow.subscriptions.save(state))
+    current = (await stub.GetSubscription(pb.GetSubscriptionRequest(), metadata=me)).subscription
+    assert (current.plan, current.status, current.interval) == ("pro", "active", YEARLY)
+    assert current.current_period_end.seconds == paid["current_period_end"]
+
+    with pytest.raises(grpc.aio.AioRpcError) as twice:
+        await stub.CreateCheckoutSession(pb.CreateCheckoutSessionRequest(interval=MONTHLY), metadata=me)
+    assert twice.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+    cancelled = (await stub.CancelSubscription(pb.CancelSubscriptionRequest(), metadata=me)).subscription
+    assert cancelled.cancel_at_period_end and cancelled.plan == "pro"  # pro until the period ends
+    assert stripe_api.subscriptions[paid["id"]]["cancel_at_period_end"] is True
+    calls = len(stripe_api.requests)
+    again = (await stub.CancelSubscription(pb.CancelSubscriptionRequest(), metadata=me)).subscription
+    assert again.cancel_at_period_end and len(stripe_api.requests) == calls  # no change, no call
+    resumed = (await stub.ResumeSubscription(pb.ResumeSubscriptionRequest(), metadata=me)).subscription
+    assert not resumed.cancel_at_period_end
+    assert stripe_api.subscriptions[paid["id"]]["cancel_at_period_end"] is False
+
+    portal = await stub.CreatePortalSession(pb.CreatePortalSessionRequest(), metadata=me)
+    assert portal.url.startswith(f"{stripe_api.base_url}/portal/")
+    assert next(iter(stripe_api.portal_sessions.values()))["return_url"] == "http://web.test/billing"
+
+
+async def test_bad_input_no_token_and_no_account(channel: grpc.aio.Channel, callers: TestCallers) -> None:
+    stub = _stub(channel)
+    with pytest.raises(grpc.aio.AioRpcError) as bad:
+        await stub.CreateCheckoutSession(
+            pb.CreateCheckoutSessionRequest(), metadata=callers.metadata(subject="buyer-1")
+        )
+    assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT and violated_fields(bad.value) == ["interval"]
+    with pytest.raises(grpc.aio.AioRpcError) as anonymous:
+        await stub.GetSubscription(pb.GetSubscriptionRequest())
+    assert anonymous.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    with pytest.raises(grpc.aio.AioRpcError) as portal:
+        await stub.CreatePortalSession(
+            pb.CreatePortalSessionRequest(), metadata=callers.metadata(subject="buyer-1")
+        )
+    assert portal.value.code() == grpc.StatusCode.FAILED_PRECONDITION  # no customer yet
+    with pytest.raises(grpc.aio.AioRpcError) as ghost:
+        await stub.CreateCheckoutSession(
+            pb.CreateCheckoutSessionRequest(interval=MONTHLY), metadata=callers.metadata(subject="nobody")
+        )
+    assert ghost.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_stripe_refusing_is_unavailable_and_stores_nothing(
+    billing_with_wrong_key: grpc.aio.Channel, callers: TestCallers, store: BusinessStore
+) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await _stub(billing_with_wrong_key).CreateCheckoutSession(
+            pb.CreateCheckoutSessionRequest(interval=MONTHLY), metadata=callers.metadata(subject="buyer-1")
+        )
+    assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert "Invalid API Key" in (refused.value.details() or "") and "Traceback" not in (
+        refused.value.details() or ""
+    )
+    with store.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(CustomerRow)) == 0
+
+
+async def test_without_stripe_keys_billing_is_not_configured(store: BusinessStore, tmp_path: Path) -> None:
+    callers = TestCallers(tmp_path / "keys")
+    handlers = SubscriptionHandlers(build_billing(BusinessSettings(_env_file=None), store))  # type: ignore[call-arg]
+    async with serve_in_process(
+        service_names=["trading.billing.v1.SubscriptionService"],
+        registrars=[lambda server: pb_grpc.add_SubscriptionServiceServicer_to_server(handlers, server)],
+        verifier=callers.verifier(),
+    ) as served:
+        stub = _stub(served.channel)
+        me = callers.metadata(subject="buyer-1")
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await stub.CreateCheckoutSession(pb.CreateCheckoutSessionRequest(interval=MONTHLY), metadata=me)
+        assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert "billing is not configured" in (refused.value.details() or "")
+        assert (
+            await stub.GetSubscription(pb.GetSubscriptionRequest(), metadata=me)
+        ).subscription.plan == "free"

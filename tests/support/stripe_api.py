@@ -1,0 +1,409 @@
+"""A local HTTP server speaking the subset of Stripe's API that billing uses, for the real `stripe`
+SDK to call (StripeClient(base_addresses={"api": base_url})), and Stripe's side of webhooks.
+
+Implements, form-encoded like Stripe (`a[b][0][c]=v`), with `Authorization: Bearer <secret key>`
+(a wrong key gets Stripe's 401) and Idempotency-Key replay (the same key and path: the same answer):
+
+- POST /v1/customers, GET /v1/customers/{id}
+- POST /v1/checkout/sessions (mode=subscription, a known price), GET /v1/checkout/sessions/{id}
+- POST /v1/billing_portal/sessions
+- GET /v1/subscriptions/{id}, POST /v1/subscriptions/{id} (cancel_at_period_end, items[0][price])
+
+The hosted pages stand in for Stripe's: GET /checkout/{id} shows a page with a Pay button, whose
+POST completes the session (complete_checkout: an active subscription) and, when a webhook URL is
+set, delivers the events Stripe would, signed as Stripe signs them (sign_payload)."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import json
+import re
+import secrets
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl
+
+import httpx
+
+from tests.support.smtp_sink import free_port
+
+SECRET_KEY = "sk_test_" + "a" * 24
+WEBHOOK_SECRET = "whsec_" + "b" * 32
+PRICE_MONTHLY = "price_pro_monthly"
+PRICE_YEARLY = "price_pro_yearly"
+PRICES = {
+    PRICE_MONTHLY: {"interval": "month", "unit_amount": 1900, "currency": "usd"},
+    PRICE_YEARLY: {"interval": "year", "unit_amount": 19000, "currency": "usd"},
+}
+PERIOD_S = {"month": 30 * 86400, "year": 365 * 86400}
+_INDEX = re.compile(r"\[([^\]]*)\]")
+
+
+def decode_form(body: str) -> dict[str, Any]:
+    """Stripe's form encoding (`a[b][0][c]=v`) as nested dicts; lists are dicts keyed "0", "1"..."""
+    out: dict[str, Any] = {}
+    for key, value in parse_qsl(body, keep_blank_values=True):
+        head = key.split("[", 1)[0]
+        parts = [head, *_INDEX.findall(key[len(head) :])]
+        node = out
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return out
+
+
+def sign_payload(payload: bytes, secret: str = WEBHOOK_SECRET, at: int | None = None) -> str:
+    """The Stripe-Signature header of `payload`: t=<unix>,v1=<HMAC-SHA256 of "<t>.<payload>">."""
+    timestamp = int(time.time()) if at is None else at
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + payload, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
+
+
+def _id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_hex(12)}"
+
+
+class StripeApi:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, secret_key: str = SECRET_KEY) -> None:
+        self.host = host
+        self.port = port or free_port(host)
+        self.secret_key = secret_key
+        self.webhook_url = ""  # where completed checkouts deliver their events; empty: none
+        self.webhook_secret = WEBHOOK_SECRET
+        self.customers: dict[str, dict[str, Any]] = {}
+        self.sessions: dict[str, dict[str, Any]] = {}
+        self.portal_sessions: dict[str, dict[str, Any]] = {}
+        self.subscriptions: dict[str, dict[str, Any]] = {}
+        self.requests: list[tuple[str, str]] = []  # (method, path) of every API call
+        self._idempotent: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {}
+        self.lock = threading.RLock()
+        self._server: ThreadingHTTPServer | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> StripeApi:
+        api = self
+
+        class Handler(_StripeHandler):
+            owner = api
+
+        self._server = ThreadingHTTPServer((self.host, self.port), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, name="stripe-api", daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> StripeApi:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def env(self) -> dict[str, str]:
+        return {
+            "STRIPE_SECRET_KEY": self.secret_key,
+            "STRIPE_WEBHOOK_SECRET": self.webhook_secret,
+            "STRIPE_PRICE_PRO_MONTHLY": PRICE_MONTHLY,
+            "STRIPE_PRICE_PRO_YEARLY": PRICE_YEARLY,
+            "STRIPE_API_BASE_URL": self.base_url,
+        }
+
+    # ---- Stripe's objects ----
+
+    def subscription(
+        self, customer: str, price_id: str, user_id: str, status: str = "active"
+    ) -> dict[str, Any]:
+        now = int(time.time())
+        price = PRICES[price_id]
+        subscription = {
+            "id": _id("sub"),
+            "object": "subscription",
+            "customer": customer,
+            "status": status,
+            "cancel_at_period_end": False,
+            "created": now,
+            "current_period_start": now,
+            "current_period_end": now + PERIOD_S[price["interval"]],
+            "metadata": {"user_id": user_id},
+            "items": {
+                "object": "list",
+                "data": [
+                    {
+                        "id": _id("si"),
+                        "object": "subscription_item",
+                        "price": {
+                            "id": price_id,
+                            "object": "price",
+                            "recurring": {"interval": price["interval"]},
+                            "unit_amount": price["unit_amount"],
+                            "currency": price["currency"],
+                        },
+                        "quantity": 1,
+                    }
+                ],
+            },
+        }
+        with self.lock:
+            self.subscriptions[subscription["id"]] = subscription
+        return subscription
+
+    def complete_checkout(self, session_id: str) -> dict[str, Any]:
+        """What paying on the hosted page does: the session completes with an active subscription;
+        the events Stripe sends are delivered to webhook_url when set."""
+        with self.lock:
+            session = self.sessions[session_id]
+            price_id = session["line_items"]["0"]["price"]
+            subscription = self.subscription(session["customer"], price_id, session["client_reference_id"])
+            session.update(status="complete", payment_status="paid", subscription=subscription["id"])
+        if self.webhook_url:
+            self.deliver("checkout.session.completed", session)
+            self.deliver("customer.subscription.created", subscription)
+        return subscription
+
+    def event(self, event_type: str, obj: dict[str, Any], created: int | None = None) -> dict[str, Any]:
+        return {
+            "id": _id("evt"),
+            "object": "event",
+            "api_version": "2024-06-20",
+            "created": int(time.time()) if created is None else created,
+            "type": event_type,
+            "livemode": False,
+            "data": {"object": obj},
+        }
+
+    def deliver(self, event_type: str, obj: dict[str, Any], created: int | None = None) -> httpx.Response:
+        payload = json.dumps(self.event(event_type, obj, created)).encode()
+        return httpx.post(
+            self.webhook_url,
+            content=payload,
+            headers={
+                "Stripe-Signature": sign_payload(payload, self.webhook_secret),
+                "content-type": "application/json",
+            },
+        )
+
+
+class _StripeHandler(BaseHTTPRequestHandler):
+    owner: StripeApi
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet test output
+        pass
+
+    def do_GET(self) -> None:
+        path = self.path.split("?", 1)[0]
+        if path.startswith("/checkout/"):
+            self._checkout_page(path.removeprefix("/checkout/"))
+            return
+        if path.startswith("/portal/"):
+            self._html(200, "<!doctype html><title>Billing portal</title><h1>Billing portal (test)</h1>")
+            return
+        if not self._authorised():
+            return
+        self.owner.requests.append(("GET", path))
+        for prefix, table in (
+            ("/v1/customers/", self.owner.customers),
+            ("/v1/checkout/sessions/", self.owner.sessions),
+            ("/v1/subscriptions/", self.owner.subscriptions),
+        ):
+            if path.startswith(prefix):
+                found = table.get(path.removeprefix(prefix))
+                if found is None:
+                    self._error(404, "resource_missing", f"No such object: '{path.removeprefix(prefix)}'")
+                else:
+                    self._json(200, found)
+                return
+        self._error(404, "resource_missing", f"Unrecognized request URL (GET: {path})")
+
+    def do_POST(self) -> None:
+        path = self.path.split("?", 1)[0]
+        length = int(self.headers.get("Content-Length") or 0)
+        form = decode_form(self.rfile.read(length).decode("utf-8"))
+        if path.startswith("/checkout/") and path.endswith("/pay"):
+            session_id = path.removeprefix("/checkout/").removesuffix("/pay")
+            if session_id not in self.owner.sessions:
+                self._html(404, "no such session")
+                return
+            self.owner.complete_checkout(session_id)
+            self.send_response(303)
+            self.send_header(
+                "Location",
+                self.owner.sessions[session_id]["success_url"].replace("{CHECKOUT_SESSION_ID}", session_id),
+            )
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if not self._authorised():
+            return
+        self.owner.requests.append(("POST", path))
+        key = (self.headers.get("Idempotency-Key") or "", path)
+        with self.owner.lock:
+            if key[0] and key in self.owner._idempotent:
+                self._json(*self.owner._idempotent[key])
+                return
+            status, body = self._post(path, form)
+            if key[0] and status < 500:
+                self.owner._idempotent[key] = (status, body)
+        self._json(status, body)
+
+    def _post(self, path: str, form: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        owner = self.owner
+        if path == "/v1/customers":
+            customer = {
+                "id": _id("cus"),
+                "object": "customer",
+                "email": form.get("email", ""),
+                "metadata": form.get("metadata", {}),
+                "created": int(time.time()),
+            }
+            owner.customers[customer["id"]] = customer
+            return 200, customer
+        if path == "/v1/checkout/sessions":
+            return self._new_session(form)
+        if path == "/v1/billing_portal/sessions":
+            if form.get("customer") not in owner.customers:
+                return _error(
+                    400, "resource_missing", f"No such customer: '{form.get('customer')}'", "customer"
+                )
+            portal = {
+                "id": _id("bps"),
+                "object": "billing_portal.session",
+                "customer": form["customer"],
+                "return_url": form.get("return_url", ""),
+            }
+            portal["url"] = f"{owner.base_url}/portal/{portal['id']}"
+            owner.portal_sessions[portal["id"]] = portal
+            return 200, portal
+        if path.startswith("/v1/subscriptions/"):
+            return self._update_subscription(path.removeprefix("/v1/subscriptions/"), form)
+        return _error(404, "resource_missing", f"Unrecognized request URL (POST: {path})")
+
+    def _new_session(self, form: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        owner = self.owner
+        if form.get("mode") != "subscription":
+            return _error(400, "parameter_invalid", "mode must be subscription here", "mode")
+        if form.get("customer") not in owner.customers:
+            return _error(400, "resource_missing", f"No such customer: '{form.get('customer')}'", "customer")
+        price = ((form.get("line_items") or {}).get("0") or {}).get("price")
+        if price not in PRICES:
+            return _error(400, "resource_missing", f"No such price: '{price}'", "line_items[0][price]")
+        for field in ("success_url", "cancel_url"):
+            if not form.get(field):
+                return _error(400, "parameter_missing", f"Missing required param: {field}.", field)
+        session = {
+            "id": _id("cs_test"),
+            "object": "checkout.session",
+            "status": "open",
+            "mode": "subscription",
+            "payment_status": "unpaid",
+            "subscription": None,
+            **form,
+        }
+        session["url"] = f"{owner.base_url}/checkout/{session['id']}"
+        owner.sessions[session["id"]] = session
+        return 200, session
+
+    def _update_subscription(self, subscription_id: str, form: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        subscription = self.owner.subscriptions.get(subscription_id)
+        if subscription is None:
+            return _error(404, "resource_missing", f"No such subscription: '{subscription_id}'")
+        if "cancel_at_period_end" in form:
+            subscription["cancel_at_period_end"] = form["cancel_at_period_end"] == "true"
+        price = ((form.get("items") or {}).get("0") or {}).get("price")
+        if price:
+            if price not in PRICES:
+                return _error(400, "resource_missing", f"No such price: '{price}'", "items[0][price]")
+            item = subscription["items"]["data"][0]
+            item["price"] = {
+                "id": price,
+                "object": "price",
+                "recurring": {"interval": PRICES[price]["interval"]},
+                "unit_amount": PRICES[price]["unit_amount"],
+                "currency": PRICES[price]["currency"],
+            }
+        return 200, subscription
+
+    def _checkout_page(self, session_id: str) -> None:
+        session = self.owner.sessions.get(session_id)
+        if session is None:
+            self._html(404, "<!doctype html><title>Not found</title>no such checkout session")
+            return
+        price = PRICES[session["line_items"]["0"]["price"]]
+        self._html(
+            200,
+            "<!doctype html><title>Checkout (test)</title><h1>Checkout (test)</h1>"
+            f'<p data-testid="amount">{price["unit_amount"] / 100:.2f} {price["currency"]}'
+            f" / {price['interval']}</p>"
+            f'<form method="post" action="/checkout/{session_id}/pay"><button>Pay</button></form>'
+            f'<a href="{session["cancel_url"]}">Cancel</a>',
+        )
+
+    def _authorised(self) -> bool:
+        header = self.headers.get("Authorization", "")
+        if header.startswith("Bearer ") and secrets.compare_digest(header[7:], self.owner.secret_key):
+            return True
+        self._json(*_error(401, "", "Invalid API Key provided"))
+        return False
+
+    def _error(self, status: int, code: str, message: str) -> None:
+        self._json(*_error(status, code, message))
+
+    def _json(self, status: int, payload: dict[str, Any]) -> None:
+        data = json.dumps(payload).encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Request-Id", _id("req"))
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _html(self, status: int, text: str) -> None:
+        data = text.encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def _error(status: int, code: str, message: str, param: str = "") -> tuple[int, dict[str, Any]]:
+    error: dict[str, Any] = {"type": "invalid_request_error", "message": message}
+    if code:
+        error["code"] = code
+    if param:
+        error["param"] = param
+    return status, {"error": error}
+
+
+def main() -> None:
+    """`python -m tests.support.stripe_api --port N --webhook-url URL`: the stand-in for a
+    browser-test stack (web/e2e/stack.sh); serves until terminated."""
+    import argparse
+    import signal
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--webhook-url", default="")
+    args = parser.parse_args()
+    api = StripeApi(port=args.port)
+    api.webhook_url = args.webhook_url
+    api.start()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with contextlib.suppress(KeyboardInterrupt):
+        stop.wait()
+    api.stop()
+
+
+if __name__ == "__main__":
+    main()

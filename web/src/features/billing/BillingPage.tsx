@@ -1,0 +1,99 @@
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { Link } from "@tanstack/react-router";
+import { toApiError } from "../../api/errors";
+import { formatDateTime } from "../../lib/format";
+import { timestampDate } from "../../lib/time";
+import { Alert, Loading } from "../../ui/Alert";
+import { Button } from "../../ui/Button";
+import { PageHeader } from "../../ui/page";
+import { subscriptionClient } from "./billingClients";
+import { INTERVAL_LABEL } from "./money";
+
+const checkoutResult = (): string => new URLSearchParams(window.location.search).get("checkout") ?? "";
+
+/** The signed-in user's plan and subscription: cancel at period end, resume, Stripe's portal. */
+export function BillingPage() {
+  const queryClient = useQueryClient();
+  const subscription = useQuery({
+    queryKey: ["billing", "subscription"],
+    queryFn: async () => (await subscriptionClient.getSubscription({})).subscription,
+  });
+  const refresh = () => queryClient.invalidateQueries({ queryKey: ["billing", "subscription"] });
+  const cancel = useMutation({ mutationFn: () => subscriptionClient.cancelSubscription({}), onSuccess: refresh });
+  const resume = useMutation({ mutationFn: () => subscriptionClient.resumeSubscription({}), onSuccess: refresh });
+  const portal = useMutation({
+    mutationFn: () => subscriptionClient.createPortalSession({}),
+    onSuccess: (reply) => window.location.assign(reply.url),
+  });
+  const failure = cancel.error ?? resume.error ?? portal.error;
+  const sub = subscription.data;
+  const end = sub?.currentPeriodEnd ? formatDateTime(timestampDate(sub.currentPeriodEnd)) : "";
+  return (
+    <div>
+      <PageHeader title="Billing" lead="Your plan and your subscription to pro." />
+      {checkoutResult() === "success" && (
+        <Alert tone="success" testId="checkout-success">
+          Thank you: your payment went through. Pro is yours as soon as Stripe confirms it (sign in again if a pro
+          feature is still refused).
+        </Alert>
+      )}
+      {subscription.isPending && <Loading />}
+      {subscription.isError && <Alert>{toApiError(subscription.error).message}</Alert>}
+      {failure && <Alert>{toApiError(failure).message}</Alert>}
+      {sub && (
+        <section className="card" aria-labelledby="subscription-heading">
+          <h2 id="subscription-heading">Subscription</h2>
+          <dl className="facts">
+            <div>
+              <dt>Plan</dt>
+              <dd data-testid="billing-plan">{sub.plan}</dd>
+            </div>
+            <div>
+              <dt>Status</dt>
+              <dd data-testid="billing-status">{sub.status || "no subscription"}</dd>
+            </div>
+            {sub.status && (
+              <div>
+                <dt>Billed</dt>
+                <dd>every {INTERVAL_LABEL[sub.interval] ?? "period"}</dd>
+              </div>
+            )}
+            {end && (
+              <div>
+                <dt>{sub.cancelAtPeriodEnd ? "Ends on" : "Renews on"}</dt>
+                <dd data-testid="billing-period-end">{end}</dd>
+              </div>
+            )}
+          </dl>
+          {!sub.status && (
+            <p>
+              You are on the free plan. <Link to="/pricing">See the plans</Link>.
+            </p>
+          )}
+          <div className="page-actions">
+            {sub.status && !sub.cancelAtPeriodEnd && sub.status !== "canceled" && (
+              <Button variant="secondary" busy={cancel.isPending} onClick={() => cancel.mutate()} data-testid="cancel-subscription">
+                Cancel at period end
+              </Button>
+            )}
+            {sub.cancelAtPeriodEnd && (
+              <Button busy={resume.isPending} onClick={() => resume.mutate()} data-testid="resume-subscription">
+                Resume
+              </Button>
+            )}
+            {sub.status && (
+              <Button variant="secondary" busy={portal.isPending} onClick={() => portal.mutate()}>
+                Payment methods and invoices
+              </Button>
+            )}
+          </div>
+          {sub.status && (
+            <p>
+              <Link to="/pricing">Plans and prices</Link>
+            </p>
+          )}
+        </section>
+      )}
+    </div>
+  );
+}

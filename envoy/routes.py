@@ -48,8 +48,13 @@ KIB, MIB = 1024, 1024 * 1024
 # one); a bigger one is refused at the edge, before it reaches a service: REST 413, gRPC
 # RESOURCE_EXHAUSTED. The services themselves take up to 8 MiB (service_runtime/server.py).
 MAX_REQUEST_BYTES = {"business": 64 * KIB, "ml_engine": 64 * KIB, "gateway": 16 * KIB}
-# RPCs that carry data take more: the engine imports up to 4 MiB of CSV, a little more as JSON.
-RPC_MAX_REQUEST_BYTES = {"/trading.market.v1.MarketDataService/ImportBars": 5 * MIB}
+# RPCs that carry data take more: the engine imports up to 4 MiB of CSV, a little more as JSON;
+# an author saves a whole course (its lessons' markdown) at once.
+RPC_MAX_REQUEST_BYTES = {
+    "/trading.market.v1.MarketDataService/ImportBars": 5 * MIB,
+    "/trading.education.v1.AuthoringService/CreateCourse": 4 * MIB,
+    "/trading.education.v1.AuthoringService/UpdateCourse": 4 * MIB,
+}
 RETRY_ON = "connect-failure,refused-stream,reset,unavailable"
 RETRY_BACK_OFF = {"base_interval": "0.025s", "max_interval": "0.25s"}
 

@@ -8,19 +8,16 @@ there answers 5xx, so that Stripe delivers the event again (with its own backoff
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 
 import grpc
 import stripe
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from gateway.business_channel import BusinessChannel
 from gateway.config import GatewaySettings
 from gateway.errors import error_response
-from gateway.oauth.business import service_token_claims
-from service_runtime.client import outgoing_channel
 from service_runtime.signing_keys import SigningKeyStore
 from trading.billing.v1 import stripe_event_service_pb2 as pb
 from trading.billing.v1 import stripe_event_service_pb2_grpc as pb_grpc
@@ -31,34 +28,15 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 512 * 1024
 
 
-class BusinessEvents:
-    """A channel to business per event loop (a grpc.aio channel belongs to the loop that made it)."""
-
-    def __init__(self, settings: GatewaySettings, keys: SigningKeyStore) -> None:
-        self.settings = settings
-        self.keys = keys
-        self._channel: grpc.aio.Channel | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    def stub(self) -> pb_grpc.StripeEventServiceStub:
-        loop = asyncio.get_running_loop()
-        if self._channel is None or self._loop is not loop:
-            self._channel = outgoing_channel(
-                self.settings.business_grpc_target,
-                timeout_ms=int(self.settings.oauth_business_timeout_s * 1000),
-            )
-            self._loop = loop
-        return pb_grpc.StripeEventServiceStub(self._channel)
+class BusinessEvents(BusinessChannel):
+    """The one call a webhook makes to business."""
 
     async def record(self, payload: bytes, request_id: str) -> pb.RecordStripeEventResponse:
-        token = self.keys.sign(service_token_claims(self.settings, int(time.time())))
-        metadata = [("authorization", f"Bearer {token}")]
-        if request_id:
-            metadata.append(("x-request-id", request_id))
-        reply: pb.RecordStripeEventResponse = await self.stub().RecordStripeEvent(
+        stub = pb_grpc.StripeEventServiceStub(self.channel())
+        reply: pb.RecordStripeEventResponse = await stub.RecordStripeEvent(
             pb.RecordStripeEventRequest(payload=payload),
-            metadata=metadata,
-            timeout=self.settings.oauth_business_timeout_s,
+            metadata=self.metadata(request_id),
+            timeout=self.timeout_s,
         )
         return reply
 

@@ -112,6 +112,10 @@ def test_authoring_learning_and_certificate_through_the_edge(stack: Stack, smtp_
 
     bad = post("/api/authoring/courses", {"content": {**content(slug), "slug": "No Slug"}}, teacher)
     assert bad.status_code == 400 and "content.slug" in bad.text
+    # A whole course is saved at once: the edge takes more than its usual 64 KiB for it.
+    big = content(f"{slug}-big")
+    big["modules"][0]["lessons"][0]["bodyMarkdown"] = "Long lesson. " * 7000
+    assert ok(post("/api/authoring/courses", {"content": big}, teacher))["course"]["revision"] == "1"
     course = ok(post("/api/authoring/courses", {"content": content(slug)}, teacher))["course"]
     course_id = course["courseId"]
     assert course["revision"] == "1"  # int64 is a string in JSON

@@ -125,18 +125,26 @@ def _body_limit(route: dict[str, Any]) -> int:
     return limit
 
 
+COURSE_SAVES = (
+    "/trading.education.v1.AuthoringService/CreateCourse",
+    "/trading.education.v1.AuthoringService/UpdateCourse",
+)
+
+
 def test_every_route_limits_its_body(config: dict[str, Any]) -> None:
     unbuffered = ("/ws/", "/grpc.reflection.")  # bodies that stay open: never buffered
     for route in _routes(config):
         if route["match"].get("prefix") in unbuffered:
             assert route["typed_per_filter_config"]["envoy.filters.http.buffer"]["disabled"] is True
     routes = [r for r in _routes(config) if r["match"].get("prefix") not in unbuffered]
-    assert routes and all(
-        _body_limit(r) <= 64 * 1024 for r in routes if r["match"].get("path") != IMPORT_BARS
-    )
+    larger = {IMPORT_BARS, *COURSE_SAVES}
+    assert routes and all(_body_limit(r) <= 64 * 1024 for r in routes if r["match"].get("path") not in larger)
     # The CSV import takes more: the engine imports up to 4 MiB of CSV.
     (import_bars,) = [r for r in routes if r["match"].get("path") == IMPORT_BARS]
     assert _body_limit(import_bars) == 5 * 1024 * 1024 and import_bars["route"]["cluster"] == "ml_engine"
+    # So does saving a whole course (its lessons' markdown), over gRPC and REST alike.
+    saves = [r for r in routes if r["match"].get("path") in COURSE_SAVES]
+    assert len(saves) == 2 and all(_body_limit(r) == 4 * 1024 * 1024 for r in saves)
     names = [f["name"] for f in _manager(config)["http_filters"]]
     # After the transcoder: a REST call is routed as its RPC, with the RPC's limit.
     assert names.index("envoy.filters.http.buffer") > names.index("envoy.filters.http.grpc_json_transcoder")

@@ -255,6 +255,37 @@ const billingRoute = createRoute({
   component: lazyRouteComponent(() => import("../features/billing/BillingPage"), "BillingPage"),
 });
 
+// ---- education ----
+
+const coursesRoute = createRoute({ getParentRoute: () => rootRoute, path: "/courses", component: lazyRouteComponent(() => import("../features/education/CataloguePage"), "CataloguePage") });
+const courseRoute = createRoute({ getParentRoute: () => rootRoute, path: "/courses/$course", component: lazyRouteComponent(() => import("../features/education/CoursePage"), "CoursePage") });
+const lessonRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: "/courses/$course/lessons/$lesson",
+  beforeLoad: guard({ kind: "signed-in" }),
+  component: lazyRouteComponent(() => import("../features/education/LessonPage"), "LessonPage"),
+});
+const learningRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: "/learning",
+  beforeLoad: guard({ kind: "signed-in" }),
+  component: lazyRouteComponent(() => import("../features/education/MyLearningPage"), "MyLearningPage"),
+});
+const certificateRoute = createRoute({ getParentRoute: () => rootRoute, path: "/certificates/$code", component: lazyRouteComponent(() => import("../features/education/CertificatePage"), "CertificatePage") });
+// Instructors and admins: the API decides (AuthoringService's access rule); signed in is enough to ask.
+const authoringRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: "/authoring",
+  beforeLoad: guard({ kind: "signed-in" }),
+  component: lazyRouteComponent(() => import("../features/education/AuthoringPage"), "AuthoringPage"),
+});
+const courseEditorRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: "/authoring/$courseId",
+  beforeLoad: guard({ kind: "signed-in" }),
+  component: lazyRouteComponent(() => import("../features/education/CourseEditorPage"), "CourseEditorPage"),
+});
+
 // ---- public ----
 
 const apiReferenceRoute = createRoute({
@@ -288,6 +319,13 @@ export const routeTree = rootRoute.addChildren([
   modelsRoute,
   pricingRoute,
   billingRoute,
+  coursesRoute,
+  courseRoute,
+  lessonRoute,
+  learningRoute,
+  certificateRoute,
+  authoringRoute,
+  courseEditorRoute,
 ]);
 
 export function makeRouter(context: RouterContext) {

@@ -44,6 +44,9 @@ export default defineConfig({
     emptyOutDir: true,
     sourcemap: true,
     manifest: true,
+    // No preload map of every route's chunks in the entry: it grows with each route, and the sign-in
+    // page has a 150 kB budget (scripts/bundle-report.mjs); a route's imports load when it opens.
+    modulePreload: false,
   },
   test: {
     environment: "node",

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime
+from pathlib import Path
 
 import grpc
 
@@ -36,6 +38,8 @@ _TARGETS = {
     ("range_high_pct", "range_low_pct", "tp_long", "tp_short"): "range_tpsl",
 }
 CARD_FOLDER = "ml_engine/model_repository"
+# The most of a model card GetModel returns (bytes of UTF-8).
+CARD_MAX_BYTES = 64 * 1024
 
 
 def target_of(meta: ModelMetadata) -> str:
@@ -99,6 +103,19 @@ def model_info(entry: ModelEntry) -> pb.ModelInfo:
     return info
 
 
+def read_card(path: Path, limit: int = CARD_MAX_BYTES) -> tuple[str, bool]:
+    """The card's Markdown (at most `limit` bytes, cut on a character) and whether it was cut;
+    ("", False) when the model has no card."""
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(limit + 1)
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return "", False
+    cut = len(data) > limit
+    # A cut can split a character: drop the partial one rather than showing a replacement mark.
+    return data[:limit].decode("utf-8", errors="ignore" if cut else "replace"), cut
+
+
 class ModelHandlers(pb_grpc.ModelServiceServicer):
     def __init__(self, registry: ModelRegistry, activation: VersionActivation) -> None:
         self.registry = registry
@@ -116,7 +133,11 @@ class ModelHandlers(pb_grpc.ModelServiceServicer):
     ) -> pb.GetModelResponse:
         if not request.name:
             raise InvalidArgument.field("name", "is required")
-        return pb.GetModelResponse(model=model_info(self.registry.entry(request.name)))
+        entry = self.registry.entry(request.name)  # NotFound unless a model of the registry: a safe path
+        markdown, truncated = await asyncio.to_thread(
+            read_card, self.registry.root / entry.name / "README.md"
+        )
+        return pb.GetModelResponse(model=model_info(entry), card_markdown=markdown, card_truncated=truncated)
 
     async def ActivateModelVersion(
         self, request: pb.ActivateModelVersionRequest, context: grpc.aio.ServicerContext

@@ -123,6 +123,10 @@ def stream_response(m: StreamMessage) -> pb.StreamPredictionsResponse:
         prediction=horizon_prediction_proto(m.signal.forecast),
         signal=signal_proto(m.signal),
         published_at=to_timestamp(m.published_at),
+        open=m.open,
+        high=m.high,
+        low=m.low,
+        volume=m.volume,
     )
 
 

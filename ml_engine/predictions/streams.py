@@ -39,6 +39,11 @@ class StreamMessage:
     signal: SignalResult
     # When the producer received the bar from the feed (epoch seconds, float).
     published_at: float
+    # The rest of the bar (the chart draws its candle from the message).
+    open: float = 0.0
+    high: float = 0.0
+    low: float = 0.0
+    volume: float = 0.0
 
 
 class Subscription:
@@ -172,6 +177,10 @@ class StreamHub:
                     bar.close,
                     result,
                     received,
+                    open=bar.open,
+                    high=bar.high,
+                    low=bar.low,
+                    volume=bar.volume,
                 )
                 for subscriber in list(producer.subscribers):
                     subscriber.offer(message)

@@ -45,7 +45,10 @@ def browser_stack(
     tmp_path_factory: pytest.TempPathFactory, oidc_provider: OidcProvider
 ) -> Iterator[dict[str, str]]:
     """web/e2e/stack.sh on free ports; yields the E2E_* variables it prints."""
-    assert (ROOT / "web" / "dist" / "index.html").exists(), "web/dist is missing: run `make web` first"
+    built = ROOT / "web" / "dist" / "index.html"
+    assert built.exists(), "web/dist is missing: run `make web` first"
+    newer = [p for p in (ROOT / "web" / "src").rglob("*") if p.stat().st_mtime > built.stat().st_mtime]
+    assert not newer, f"web/dist is older than {newer[0].relative_to(ROOT)}: run `make web` first"
     state = tmp_path_factory.mktemp("browser-stack")
     envoy, envoy_admin, gateway, business, ml, smtp = free_ports(6)
     env = {

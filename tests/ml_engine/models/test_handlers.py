@@ -10,7 +10,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from ml_engine.models.handlers import ModelHandlers
+from ml_engine.models.handlers import CARD_MAX_BYTES, ModelHandlers
 from tests.ml_engine.in_process import serve
 from tests.ml_engine.models.conftest import serving_settings, start_serving
 from tests.ml_engine.models.serving.tiny_models import write
@@ -35,6 +35,30 @@ async def models(repo: Path, callers: TestCallers) -> AsyncIterator[pb_grpc.Mode
             yield pb_grpc.ModelServiceStub(channel)
     finally:
         await activation.stop()
+
+
+async def test_get_model_returns_the_card_text_bounded(
+    models: pb_grpc.ModelServiceStub, callers: TestCallers, repo: Path
+) -> None:
+    user = callers.metadata()
+    card = (
+        "# intraday_xgb_range_high\n\n| metric | value |\n|---|---|\n| coverage | 0.8 |\n\n"
+        "Étude <script>x</script>\n"
+    )
+    (repo / "intraday_xgb_range_high" / "README.md").write_text(card, encoding="utf-8")
+    got = await models.GetModel(pb.GetModelRequest(name="intraday_xgb_range_high"), metadata=user)
+    assert (got.card_markdown, got.card_truncated) == (
+        card,
+        False,
+    )  # as written: the client renders it safely
+    # No card: empty, not an error.
+    none = await models.GetModel(pb.GetModelRequest(name="intraday_gru"), metadata=user)
+    assert (none.card_markdown, none.card_truncated, none.model.name) == ("", False, "intraday_gru")
+    # A card over the bound is cut at it, on a whole character ("é" is two bytes and straddles it).
+    big = "a" * (CARD_MAX_BYTES - 1) + "é" + "tail"
+    (repo / "intraday_gru" / "README.md").write_text(big, encoding="utf-8")
+    cut = await models.GetModel(pb.GetModelRequest(name="intraday_gru"), metadata=user)
+    assert cut.card_truncated and cut.card_markdown == "a" * (CARD_MAX_BYTES - 1)
 
 
 async def test_list_and_get_models(

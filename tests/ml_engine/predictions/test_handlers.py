@@ -114,6 +114,22 @@ async def test_predict_signal_stream_and_scores_protos(
         assert [m.sequence for m in messages] == [1, 2, 3]
         assert messages[-1].bar_time == p.as_of and messages[-1].prediction.as_of == p.as_of
         assert messages[-1].published_at.seconds > 0 and messages[-1].signal.horizon == "intraday"
+        # Each message carries its whole bar, as stored (the chart draws the candle from it).
+        windows = BarWindows(market_store.engine)
+        stored = windows.latest(windows.resolve("EURUSD", "1h"), 3).bars
+        assert [(m.bar_time.seconds, m.open, m.high, m.low, m.close, m.volume) for m in messages] == [
+            (
+                int(stored.times[i]),
+                float(stored.open[i]),
+                float(stored.high[i]),
+                float(stored.low[i]),
+                float(stored.close[i]),
+                float(stored.volume[i]),
+            )
+            for i in range(3)
+        ]
+        assert all(m.low <= min(m.open, m.close) <= max(m.open, m.close) <= m.high for m in messages)
+        assert any(m.open != m.close for m in messages) and all(m.volume > 0 for m in messages)
 
         # Ask again as of an older bar, so the scorer has something whose horizon has passed.
         old = pb.PredictRequest(symbol="EURUSD", horizon="intraday")

@@ -145,8 +145,7 @@ test("an instructor edits a published course and publishes the revision", async 
     await page.waitForURL(`${PAGE}/account`);
     await page.getByTestId("main-nav").getByRole("link", { name: "Authoring" }).click();
     await page.getByTestId("authored-courses").waitFor();
-    await page.goto(`${PAGE}/authoring/${course.id}`);
-    await signIn(page, teacher.email, teacher.password, { from: null }); // a reload loses the in-memory session
+    await page.goto(`${PAGE}/authoring/${course.id}`); // a new page load: the refresh cookie keeps the session
     await page.getByTestId("lesson-editor").waitFor();
     await page.locator('[data-field="lesson-body"]').fill("# New body\n\nWith a [link](https://example.com).");
     await page.getByTestId("lesson-preview").getByRole("heading", { name: "New body" }).waitFor();
@@ -175,7 +174,6 @@ test("an instructor edits a published course and publishes the revision", async 
     await page.getByTestId("editor-error").getByText(/revision 3, not 2/).waitFor();
 
     await page.reload();
-    await signIn(page, teacher.email, teacher.password, { from: null });
     await page.getByTestId("draft-state").getByText(/revision 3/).waitFor();
     await page.getByTestId("publish").click();
     await page.getByTestId("draft-state").getByText(/learners see revision 3/).waitFor();
@@ -263,7 +261,6 @@ test("lesson markdown carrying an XSS corpus runs no script, with or without the
       await signIn(page, learner.email, learner.password);
       await page.waitForURL(`${PAGE}/account`);
       await page.goto(`${PAGE}/courses/${course.slug}/lessons/xss`);
-      await signIn(page, learner.email, learner.password, { from: null });
       await expectNothingRan(page, label);
       // The author's preview renders the same way.
     }

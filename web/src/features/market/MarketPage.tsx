@@ -19,6 +19,7 @@ import {
   type Candle,
   indicatorLayout,
   LIVE_TIMEFRAMES,
+  liveCandle,
   liveStep,
   mergeCandles,
   predictionBand,
@@ -140,28 +141,25 @@ export function MarketPage() {
       queue.current = queue.current.then(async () => {
         if (!followingRef.current) return; // turned off while this bar waited
         const t = toChartTime(m.barTime);
-        const step = liveStep(candlesRef.current, t);
-        try {
-          const res = await marketClient.getHistory({
-            symbol,
-            timeframe,
-            end: rfc3339(t + 1),
-            limit: step === "rebase" ? PAGE_BARS : 2,
-          });
-          if (gen !== generation.current || !followingRef.current) return;
-          const bars = toCandles(res.bars);
-          if (step === "rebase") {
+        const candle = liveCandle(m);
+        if (candle && liveStep(candlesRef.current, t) !== "rebase") {
+          // The message carries its bar: append or replace the candle without reading the history.
+          const merged = mergeCandles(candlesRef.current, [candle]);
+          candlesRef.current = merged;
+          setCandles(merged);
+        } else {
+          // The feed is elsewhere in time (or the server sent no bar): reload the history ending at it.
+          try {
+            const res = await marketClient.getHistory({ symbol, timeframe, end: rfc3339(t + 1), limit: PAGE_BARS });
+            if (gen !== generation.current || !followingRef.current) return;
+            const bars = toCandles(res.bars);
             generation.current += 1;
             candlesRef.current = bars;
             setCandles(bars);
             setPageToken(res.nextPageToken);
-          } else {
-            const merged = mergeCandles(candlesRef.current, bars);
-            candlesRef.current = merged;
-            setCandles(merged);
+          } catch {
+            // The bar's candle comes with the next one; the stream itself carries on.
           }
-        } catch {
-          // The bar's candle comes with the next one; the stream itself carries on.
         }
         setLive({ prediction: m.prediction, signal: m.signal, barTime: timestampDate(m.barTime), close: m.close });
       });

@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import {
   bandsInView,
   indicatorLayout,
+  liveCandle,
   liveStep,
   listNumbers,
   MAX_BAND_POINTS,
@@ -116,6 +117,15 @@ describe("the live stream against the loaded bars", () => {
     expect(liveStep(candles, 7200)).toBe("replace");
     expect(liveStep(candles, 3600)).toBe("rebase");
     expect(liveStep([], 3600)).toBe("rebase");
+  });
+  it("draws the candle from the message's own bar", () => {
+    const m = { barTime: ts(10800), open: 1.1, high: 1.2, low: 1.05, close: 1.15, volume: 7 };
+    expect(liveCandle(m)).toEqual({ time: 10800, open: 1.1, high: 1.2, low: 1.05, close: 1.15, volume: 7 });
+    expect(mergeCandles(candles, [liveCandle(m)!]).map((c) => c.time)).toEqual([3600, 7200, 10800]);
+  });
+  it("has no candle for a message without the bar's range (an older server)", () => {
+    expect(liveCandle({ barTime: ts(10800), open: 0, high: 0, low: 0, close: 1.15, volume: 0 })).toBeNull();
+    expect(liveCandle({ open: 1, high: 1.2, low: 1, close: 1.1, volume: 1 })).toBeNull();
   });
 });
 

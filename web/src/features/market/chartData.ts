@@ -184,6 +184,26 @@ export function liveStep(candles: readonly Candle[], time: ChartTime): LiveStep 
   return time === last.time ? "replace" : "rebase";
 }
 
+/** Anything shaped like the stream's StreamPredictionsResponse: the bar that just closed. */
+export interface LiveBarLike {
+  barTime?: Timestamp;
+  open: number;
+  high: number;
+  low: number;
+  close: number;
+  volume: number;
+}
+
+/**
+ * The candle of a live message (the stream carries its whole bar); null when the message has no
+ * bar range (a server from before the stream carried open/high/low), so the chart reads it instead.
+ */
+export function liveCandle(m: LiveBarLike): Candle | null {
+  const time = toChartTime(m.barTime);
+  if (!time || !(m.high > 0) || m.low > m.high) return null;
+  return { time, open: m.open, high: m.high, low: m.low, close: m.close, volume: m.volume };
+}
+
 /** Anything shaped like the API's IndicatorSeries. */
 export interface IndicatorSeriesLike {
   key: string;

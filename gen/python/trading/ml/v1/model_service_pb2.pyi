@@ -306,16 +306,26 @@ class GetModelResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     MODEL_FIELD_NUMBER: _builtins.int
+    CARD_MARKDOWN_FIELD_NUMBER: _builtins.int
+    CARD_TRUNCATED_FIELD_NUMBER: _builtins.int
+    card_markdown: _builtins.str
+    """The model card itself: the Markdown of the README.md next to the model (`model.card_path`);
+    empty when the model has none. At most 64 KiB: a longer card is cut there and
+    `card_truncated` is set. Render it as untrusted text (no raw HTML).
+    """
+    card_truncated: _builtins.bool
     @_builtins.property
     def model(self) -> Global___ModelInfo: ...
     def __init__(
         self,
         *,
         model: Global___ModelInfo | None = ...,
+        card_markdown: _builtins.str = ...,
+        card_truncated: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["model", b"model"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["model", b"model"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["card_markdown", b"card_markdown", "card_truncated", b"card_truncated", "model", b"model"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

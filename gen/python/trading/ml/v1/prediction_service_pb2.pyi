@@ -176,11 +176,22 @@ class StreamPredictionsResponse(_message.Message):
     PREDICTION_FIELD_NUMBER: _builtins.int
     SIGNAL_FIELD_NUMBER: _builtins.int
     PUBLISHED_AT_FIELD_NUMBER: _builtins.int
+    OPEN_FIELD_NUMBER: _builtins.int
+    HIGH_FIELD_NUMBER: _builtins.int
+    LOW_FIELD_NUMBER: _builtins.int
+    VOLUME_FIELD_NUMBER: _builtins.int
     symbol: _builtins.str
     timeframe: _builtins.str
     sequence: _builtins.int
     """Counts the bars of this stream, from 1, so a client can see it missed none."""
     close: _builtins.float
+    open: _builtins.float
+    """The rest of the bar that just closed (with `bar_time` and `close`), so a chart can draw its
+    candle without reading the history again.
+    """
+    high: _builtins.float
+    low: _builtins.float
+    volume: _builtins.float
     @_builtins.property
     def bar_time(self) -> _timestamp_pb2.Timestamp:
         """Open time of the bar that just closed."""
@@ -204,10 +215,14 @@ class StreamPredictionsResponse(_message.Message):
         prediction: _prediction_pb2.HorizonPrediction | None = ...,
         signal: _prediction_pb2.Signal | None = ...,
         published_at: _timestamp_pb2.Timestamp | None = ...,
+        open: _builtins.float = ...,
+        high: _builtins.float = ...,
+        low: _builtins.float = ...,
+        volume: _builtins.float = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["bar_time", b"bar_time", "prediction", b"prediction", "published_at", b"published_at", "signal", b"signal"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bar_time", b"bar_time", "close", b"close", "prediction", b"prediction", "published_at", b"published_at", "sequence", b"sequence", "signal", b"signal", "symbol", b"symbol", "timeframe", b"timeframe"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bar_time", b"bar_time", "close", b"close", "high", b"high", "low", b"low", "open", b"open", "prediction", b"prediction", "published_at", b"published_at", "sequence", b"sequence", "signal", b"signal", "symbol", b"symbol", "timeframe", b"timeframe", "volume", b"volume"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

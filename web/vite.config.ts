@@ -3,6 +3,7 @@ import { fileURLToPath } from "node:url";
 import { defineConfig } from "vite";
 import react from "@vitejs/plugin-react";
 import { contentSecurityPolicy } from "./csp.mjs";
+import { cssDataUrlsToFiles } from "./scripts/vite-css-data-urls.mjs";
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 const genTs = here("../gen/ts");
@@ -13,7 +14,8 @@ const protobuf = here("./node_modules/@bufbuild/protobuf/dist/esm");
 // its subpaths such as /codegenv2 and /wkt) at the one copy installed here. tsconfig.json
 // "paths" mirrors these aliases for the type checker.
 export default defineConfig({
-  plugins: [react()],
+  // cssDataUrlsToFiles: no data: images under `img-src 'self'` (Swagger UI's icons).
+  plugins: [react(), cssDataUrlsToFiles()],
   resolve: {
     alias: [
       { find: /^@gen\/(.*)$/, replacement: `${genTs}/$1` },

@@ -68,6 +68,7 @@ export interface NavItem {
 
 export const NAV_ITEMS: NavItem[] = [
   { to: "/status", label: "Status", requirement: { kind: "public" } },
+  { to: "/api-reference", label: "API", requirement: { kind: "public" } },
   { to: "/market", label: "Market", requirement: { kind: "signed-in" } },
   { to: "/backtests", label: "Backtests", requirement: { kind: "signed-in" } },
   { to: "/models", label: "Models", requirement: { kind: "signed-in" } },

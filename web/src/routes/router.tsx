@@ -288,6 +288,12 @@ const courseEditorRoute = createRoute({
 
 // ---- public ----
 
+const apiReferenceRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: "/api-reference",
+  component: lazyRouteComponent(() => import("../features/apiReference/ApiReferencePage"), "ApiReferencePage"),
+});
+
 const statusRoute = createRoute({
   getParentRoute: () => rootRoute,
   path: "/status",
@@ -307,6 +313,7 @@ export const routeTree = rootRoute.addChildren([
   accountRoute.addChildren([profileRoute, securityRoute, sessionsRoute]),
   adminRoute.addChildren([adminIndexRoute, adminUsersRoute, adminAuditRoute, adminModelsRoute, adminImportRoute]),
   statusRoute,
+  apiReferenceRoute,
   marketRoute,
   backtestsRoute,
   modelsRoute,

@@ -1,7 +1,8 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
 import { toApiError } from "../../api/errors";
-import { backupCodesLevel, backupCodesText, parseEnabledProviders, unlinkErrorMessage } from "./accountLogic";
+import { parseEnabledProviders } from "../auth/oauthProviders";
+import { backupCodesLevel, backupCodesText, unlinkErrorMessage } from "./accountLogic";
 
 describe("backup codes remaining", () => {
   it("warns at three or fewer and says when none are left", () => {

@@ -1,6 +1,6 @@
 import { useQuery } from "@tanstack/react-query";
 import { apiBaseUrl, type OAuthProvider, oauthProviders } from "../../config";
-import { type EnabledProvider, PROVIDER_NAMES, parseEnabledProviders } from "../account/accountLogic";
+import { type EnabledProvider, PROVIDER_NAMES, parseEnabledProviders } from "./oauthProviders";
 
 /** The start URL of an OAuth sign-in: the gateway redirects to the provider from there. */
 export function oauthStartUrl(provider: OAuthProvider, startPath = `/api/auth/oauth/${provider}/start`): string {
@@ -51,3 +51,5 @@ export function OAuthButtons() {
     </div>
   );
 }
+
+export default OAuthButtons;

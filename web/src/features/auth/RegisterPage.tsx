@@ -8,7 +8,7 @@ import { TextField } from "../../ui/Field";
 import { FormError } from "../../ui/FormError";
 import { AuthCard } from "../../ui/page";
 import { useForm } from "../../ui/useForm";
-import { OAuthButtons } from "./OAuthButtons";
+import { LazyOAuthButtons as OAuthButtons } from "./LazyOAuthButtons";
 
 export function RegisterPage() {
   const [done, setDone] = useState<{ email: string; message: string } | null>(null);

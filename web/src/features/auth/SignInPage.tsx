@@ -9,7 +9,7 @@ import { AuthCard } from "../../ui/page";
 import { useForm } from "../../ui/useForm";
 import * as v from "../../lib/validation";
 import { finishSignIn } from "./finishSignIn";
-import { OAuthButtons } from "./OAuthButtons";
+import { LazyOAuthButtons as OAuthButtons } from "./LazyOAuthButtons";
 
 const REASONS: Record<string, { tone: "info" | "warning"; text: string }> = {
   expired: { tone: "warning", text: "Your session has ended. Sign in again to continue where you were." },

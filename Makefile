@@ -50,6 +50,8 @@ GEN_ROOT := .
 generate:
 	$(PY) tools/proto_deps.py
 	.venv/bin/buf generate -o "$(GEN_ROOT)"
+	.venv/bin/buf generate build/proto-deps --template buf.gen.rpc.yaml -o "$(GEN_ROOT)" \
+		--path build/proto-deps/google/rpc/status.proto --path build/proto-deps/google/rpc/error_details.proto
 	mkdir -p "$(GEN_ROOT)/gen/descriptor"
 	.venv/bin/buf build --as-file-descriptor-set -o "$(GEN_ROOT)/gen/descriptor/trading.binpb"
 

@@ -1,7 +1,7 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
-import { BadRequestSchema, RetryInfoSchema } from "../generated/google/rpc/error_details_pb";
+import { BadRequestSchema, RetryInfoSchema } from "@gen/google/rpc/error_details_pb";
 import { humanizeField, retryDelayMs, toApiError, violationText } from "./errors";
 
 /** A ConnectError as the gRPC-Web transport makes it from grpc-status-details-bin. */

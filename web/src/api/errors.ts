@@ -1,5 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { BadRequestSchema, RetryInfoSchema } from "../generated/google/rpc/error_details_pb";
+import { BadRequestSchema, RetryInfoSchema } from "@gen/google/rpc/error_details_pb";
 import { tryAgainMessage } from "../lib/format";
 
 /** What the page does about an error; finer than the code where people see a difference. */

@@ -2,7 +2,7 @@ import { ConnectError } from "@connectrpc/connect";
 import { type FormEvent, useState } from "react";
 import { toApiError } from "../../api/errors";
 import { marketClient } from "../../api/marketClients";
-import { BadRequestSchema } from "../../generated/google/rpc/error_details_pb";
+import { BadRequestSchema } from "@gen/google/rpc/error_details_pb";
 import { Alert } from "../../ui/Alert";
 import { Button } from "../../ui/Button";
 import { SelectField, TextField } from "../../ui/Field";

@@ -23,13 +23,13 @@ import re
 import secrets
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl
 
 import httpx
 
-from tests.support.smtp_sink import free_port
+from tests.support.stand_in import HttpStandIn
 
 SECRET_KEY = "sk_test_" + "a" * 24
 WEBHOOK_SECRET = "whsec_" + "b" * 32
@@ -67,10 +67,11 @@ def _id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(12)}"
 
 
-class StripeApi:
+class StripeApi(HttpStandIn):
+    thread_name = "stripe-api"
+
     def __init__(self, host: str = "127.0.0.1", port: int = 0, secret_key: str = SECRET_KEY) -> None:
-        self.host = host
-        self.port = port or free_port(host)
+        super().__init__(host, port)
         self.secret_key = secret_key
         self.webhook_url = ""  # where completed checkouts deliver their events; empty: none
         self.webhook_secret = WEBHOOK_SECRET
@@ -81,34 +82,9 @@ class StripeApi:
         self.requests: list[tuple[str, str]] = []  # (method, path) of every API call
         self._idempotent: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {}
         self.lock = threading.RLock()
-        self._server: ThreadingHTTPServer | None = None
 
-    @property
-    def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    def start(self) -> StripeApi:
-        api = self
-
-        class Handler(_StripeHandler):
-            owner = api
-
-        self._server = ThreadingHTTPServer((self.host, self.port), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, name="stripe-api", daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> StripeApi:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def request_handler(self) -> type[BaseHTTPRequestHandler]:
+        return _StripeHandler
 
     def env(self) -> dict[str, str]:
         return {

@@ -17,11 +17,11 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs
 
-from tests.support.smtp_sink import free_port
+from tests.support.stand_in import HttpStandIn
 
 ACCOUNT_SID = "AC" + "0" * 31 + "1"
 AUTH_TOKEN = "test-auth-token-" + "f" * 16
@@ -39,7 +39,9 @@ class SentSms:
     body: str
 
 
-class TwilioApi:
+class TwilioApi(HttpStandIn):
+    thread_name = "twilio-api"
+
     def __init__(
         self,
         host: str = "127.0.0.1",
@@ -47,8 +49,7 @@ class TwilioApi:
         account_sid: str = ACCOUNT_SID,
         auth_token: str = AUTH_TOKEN,
     ) -> None:
-        self.host = host
-        self.port = port or free_port(host)
+        super().__init__(host, port)
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.from_number = FROM_NUMBER
@@ -56,36 +57,9 @@ class TwilioApi:
         self.rejected: list[tuple[int, str]] = []  # (status, path) of refused requests
         self._taken: set[int] = set()
         self._changed = threading.Condition()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
-    @property
-    def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    def start(self) -> TwilioApi:
-        api = self
-
-        class Handler(_TwilioHandler):
-            owner = api
-
-        self._server = ThreadingHTTPServer((self.host, self.port), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="twilio-api", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> TwilioApi:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def request_handler(self) -> type[BaseHTTPRequestHandler]:
+        return _TwilioHandler
 
     def env(self) -> dict[str, str]:
         return {

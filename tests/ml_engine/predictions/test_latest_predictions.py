@@ -206,6 +206,8 @@ async def test_each_served_prediction_is_recorded_once_and_a_precomputed_one_onl
 ) -> None:
     store_synthetic(market_store.engine, "RECORD", "1h", 3600, 400)
     recorder = PredictionRecorder(PredictionStore(market_store.engine))
+    with market_store.engine.connect() as conn:  # on MariaDB the store is shared with other tests
+        recorded_before = conn.execute(select(func.count()).select_from(predictions)).scalar()
     cached, _, clock = pair(market_store, registry, recorder)
     await clock.refresh()
 
@@ -233,7 +235,7 @@ async def test_each_served_prediction_is_recorded_once_and_a_precomputed_one_onl
         await cached.predict("RECORD", parse_horizons("intraday"))
         assert recorded() == [first[0], first[0] + 3600]
         with market_store.engine.connect() as conn:
-            assert conn.execute(select(func.count()).select_from(predictions)).scalar() == 2
+            assert conn.execute(select(func.count()).select_from(predictions)).scalar() == recorded_before + 2
     finally:
         recorder.close()
 

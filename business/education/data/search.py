@@ -43,6 +43,17 @@ def _filters(query: CourseSearch, params: dict[str, Any], table: str) -> str:
     return sql
 
 
+def _document(course_id: str, content: CourseContent) -> dict[str, str]:
+    """The weighted parts of a course's search document, by the index's parameter names."""
+    return {
+        "id": course_id,
+        "title": content.title,
+        "tags": " ".join(content.tags),
+        "summary": content.summary,
+        "body": content.search_text(),
+    }
+
+
 class SqliteSearch:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -54,13 +65,7 @@ class SqliteSearch:
                 "INSERT INTO course_search (course_id, title, tags, summary, body) "
                 "VALUES (:id, :title, :tags, :summary, :body)"
             ),
-            {
-                "id": course_id,
-                "title": content.title,
-                "tags": " ".join(content.tags),
-                "summary": content.summary,
-                "body": content.search_text(),
-            },
+            _document(course_id, content),
         )
 
     def remove(self, course_id: str) -> None:
@@ -101,13 +106,7 @@ class PostgresSearch:
                 "setweight(to_tsvector('english', :body), 'D') "
                 "WHERE course_id = :id"
             ),
-            {
-                "id": course_id,
-                "title": content.title,
-                "tags": " ".join(content.tags),
-                "summary": content.summary,
-                "body": content.search_text(),
-            },
+            _document(course_id, content),
         )
 
     def remove(self, course_id: str) -> None:

@@ -57,6 +57,20 @@ def _changes(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, A
     return {k: before.get(k) for k in keys}, {k: after[k] for k in keys}
 
 
+def _record_change(
+    edu: Education,
+    uow: EducationUnitOfWork,
+    action: str,
+    client: Client,
+    caller: Caller,
+    course: Course,
+    before: dict[str, Any],
+) -> None:
+    """The audit row of a change to `course`: only the fields it changed, before and after."""
+    old, new = _changes(before, outline(course))
+    edu.record(uow, action, client, actor_id=caller.subject, subject_id=course.id, before=old, after=new)
+
+
 def _instructors(uow: EducationUnitOfWork, ids: tuple[str, ...]) -> tuple[Instructor, ...]:
     out = []
     for i, user_id in enumerate(ids):
@@ -155,16 +169,7 @@ async def update_course(
             uow.courses.save(course)
         except SlugTaken:
             raise AlreadyExists(f"another course has the slug {content.slug!r}") from None
-        old, new = _changes(before, outline(course))
-        edu.record(
-            uow,
-            "education.course.updated",
-            client,
-            actor_id=caller.subject,
-            subject_id=course.id,
-            before=old,
-            after=new,
-        )
+        _record_change(edu, uow, "education.course.updated", client, caller, course, before)
         return course
 
     return await edu.transactions.run(work)
@@ -187,16 +192,7 @@ async def publish_course(
         course.updated_at = now
         uow.courses.save(course)
         uow.catalogue.index(course)
-        old, new = _changes(before, outline(course))
-        edu.record(
-            uow,
-            "education.course.published",
-            client,
-            actor_id=caller.subject,
-            subject_id=course.id,
-            before=old,
-            after=new,
-        )
+        _record_change(edu, uow, "education.course.published", client, caller, course, before)
         return course
 
     return await edu.transactions.run(work)
@@ -215,16 +211,7 @@ async def archive_course(
         course.updated_at = edu.now()
         uow.courses.save(course)
         uow.catalogue.remove(course.id)
-        old, new = _changes(before, outline(course))
-        edu.record(
-            uow,
-            "education.course.archived",
-            client,
-            actor_id=caller.subject,
-            subject_id=course.id,
-            before=old,
-            after=new,
-        )
+        _record_change(edu, uow, "education.course.archived", client, caller, course, before)
         return course
 
     return await edu.transactions.run(work)

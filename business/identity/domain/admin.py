@@ -4,6 +4,7 @@ after, and the platform always keeps at least one active admin."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, TypeVar
@@ -96,58 +97,56 @@ async def set_role(identity: Identity, actor_id: str, user_id: str, role: str, c
     if role not in ROLES:
         raise InvalidArgument.field("role", "must be ROLE_USER, ROLE_ADMIN or ROLE_INSTRUCTOR")
 
-    def work(uow: IdentityUnitOfWork) -> tuple[Account, bool]:
-        user = _target(uow, user_id)
+    def keep_an_admin(uow: IdentityUnitOfWork, user: User) -> None:
         if user.role == ADMIN and role != ADMIN and user.is_active:
             _guard_last_admin(uow, user.id)
-        before = audit.snapshot(user, ("role",))
-        changed = user.role != role
-        if changed:
-            user.role = role
-            user.updated_at = identity.now()
-            uow.users.save(user)
-        identity.record(
-            uow,
-            "admin.user.role_changed",
-            client,
-            actor_id=actor_id,
-            subject_id=user.id,
-            before=before,
-            after={"role": role},
-            detail={"changed": changed},
-        )
-        return account_of(uow, user), changed
 
-    account, changed = await identity.transactions.run(work)
-    if changed:
-        # Tokens carry the role: those issued before the change must not keep the old one.
-        await identity.revocations.revoke_subject(user_id)
-    return account
+    change = ClaimChange("role", role, "admin.user.role_changed", keep_an_admin)
+    return await _change_claim(identity, actor_id, user_id, change, client)
 
 
 async def set_plan(identity: Identity, actor_id: str, user_id: str, plan: str, client: Client) -> Account:
-    """Until billing changes plans, an admin does (audited); tokens issued before carry the old
-    plan, so they are revoked when it changes."""
+    """Until billing changes plans, an admin does (audited)."""
     user_id = require_text(user_id, "user_id", 36)
     if plan not in PLANS:
         raise InvalidArgument.field("plan", f"must be one of {', '.join(PLANS)}")
+    change = ClaimChange("plan", plan, "admin.user.plan_changed")
+    return await _change_claim(identity, actor_id, user_id, change, client)
+
+
+@dataclass(frozen=True)
+class ClaimChange:
+    """An admin's change to a user field that access tokens carry (role, plan)."""
+
+    attribute: str
+    value: str
+    action: str
+    check: Callable[[IdentityUnitOfWork, User], None] = lambda uow, user: None
+
+
+async def _change_claim(
+    identity: Identity, actor_id: str, user_id: str, change: ClaimChange, client: Client
+) -> Account:
+    """Applies and audits `change`; tokens issued before it carry the old value, so they are
+    revoked when it changes anything."""
 
     def work(uow: IdentityUnitOfWork) -> tuple[Account, bool]:
         user = _target(uow, user_id)
-        before = audit.snapshot(user, ("plan",))
-        changed = user.plan != plan
+        change.check(uow, user)
+        before = audit.snapshot(user, (change.attribute,))
+        changed = getattr(user, change.attribute) != change.value
         if changed:
-            user.plan = plan
+            setattr(user, change.attribute, change.value)
             user.updated_at = identity.now()
             uow.users.save(user)
         identity.record(
             uow,
-            "admin.user.plan_changed",
+            change.action,
             client,
             actor_id=actor_id,
             subject_id=user.id,
             before=before,
-            after={"plan": plan},
+            after={change.attribute: change.value},
             detail={"changed": changed},
         )
         return account_of(uow, user), changed

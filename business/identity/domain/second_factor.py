@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import NoReturn
 
 from business.audit import domain as audit
 from business.audit.domain import Client
@@ -298,17 +299,20 @@ async def disable_totp(identity: Identity, user_id: str, factor: Factor, client:
         return True
 
     if not await identity.transactions.run(work):
-        await identity.limiter.record_failure(factor.kind, user_id, client.ip)
-        await identity.record_failure(
-            "user.totp.disable_failed",
-            client,
-            actor_id=user_id,
-            subject_id=user_id,
-            detail={"factor": factor.kind},
-        )
-        field = "totp_code" if factor.kind == "totp" else "backup_code"
-        raise InvalidArgument.field(field, "is not a valid, unused second factor")
+        await _refuse_factor(identity, user_id, factor, client, "user.totp.disable_failed")
     await identity.limiter.record_success(factor.kind, user_id)
+
+
+async def _refuse_factor(
+    identity: Identity, user_id: str, factor: Factor, client: Client, action: str
+) -> NoReturn:
+    """A wrong or spent second factor: counted for the lock-out, audited, refused naming its field."""
+    await identity.limiter.record_failure(factor.kind, user_id, client.ip)
+    await identity.record_failure(
+        action, client, actor_id=user_id, subject_id=user_id, detail={"factor": factor.kind}
+    )
+    field = "totp_code" if factor.kind == "totp" else "backup_code"
+    raise InvalidArgument.field(field, "is not a valid, unused second factor")
 
 
 async def regenerate_backup_codes(
@@ -338,15 +342,6 @@ async def regenerate_backup_codes(
         return True
 
     if not await identity.transactions.run(work):
-        await identity.limiter.record_failure(factor.kind, user_id, client.ip)
-        await identity.record_failure(
-            "user.backup_codes.regenerate_failed",
-            client,
-            actor_id=user_id,
-            subject_id=user_id,
-            detail={"factor": factor.kind},
-        )
-        field = "totp_code" if factor.kind == "totp" else "backup_code"
-        raise InvalidArgument.field(field, "is not a valid, unused second factor")
+        await _refuse_factor(identity, user_id, factor, client, "user.backup_codes.regenerate_failed")
     await identity.limiter.record_success(factor.kind, user_id)
     return codes

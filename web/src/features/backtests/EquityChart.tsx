@@ -1,22 +1,9 @@
 /** The equity curve over its drawdown (a pane below, in percent), drawn with lightweight-charts. */
-import { AreaSeries, ColorType, createChart, type IChartApi, type ISeriesApi, LineSeries, type Time } from "lightweight-charts";
+import { AreaSeries, createChart, type IChartApi, type ISeriesApi, LineSeries, type Time } from "lightweight-charts";
 import { useEffect, useRef } from "react";
-import { type ChartTheme, readChartTheme, useChartTheme } from "../market/chartTheme";
+import { baseChartOptions, readChartTheme, useChartTheme } from "../market/chartTheme";
 import type { CurvePoint } from "./backtestForm";
 
-function options(theme: ChartTheme) {
-  return {
-    layout: {
-      background: { type: ColorType.Solid, color: theme.background },
-      textColor: theme.text,
-      panes: { separatorColor: theme.border },
-      attributionLogo: false,
-    },
-    grid: { vertLines: { color: theme.grid }, horzLines: { color: theme.grid } },
-    rightPriceScale: { borderColor: theme.border },
-    timeScale: { borderColor: theme.border, timeVisible: true },
-  };
-}
 
 export function EquityChart({ equity, drawdown, label }: { equity: CurvePoint[]; drawdown: CurvePoint[]; label: string }) {
   const theme = useChartTheme();
@@ -28,7 +15,7 @@ export function EquityChart({ equity, drawdown, label }: { equity: CurvePoint[];
   useEffect(() => {
     if (!ref.current) return;
     // The options at creation: attributionLogo on (the default) would add an inline <style>.
-    const chart = createChart(ref.current, { autoSize: true, ...options(readChartTheme()) });
+    const chart = createChart(ref.current, { autoSize: true, ...baseChartOptions(readChartTheme()) });
     equityRef.current = chart.addSeries(LineSeries, { lineWidth: 2, title: "Equity", priceLineVisible: false });
     drawdownRef.current = chart.addSeries(
       AreaSeries,
@@ -44,7 +31,7 @@ export function EquityChart({ equity, drawdown, label }: { equity: CurvePoint[];
   }, []);
 
   useEffect(() => {
-    chartRef.current?.applyOptions(options(theme));
+    chartRef.current?.applyOptions(baseChartOptions(theme));
     equityRef.current?.applyOptions({ color: theme.series[0] });
     drawdownRef.current?.applyOptions({ lineColor: theme.down, topColor: theme.down, bottomColor: theme.background });
   }, [theme]);

@@ -6,7 +6,6 @@
  */
 import {
   CandlestickSeries,
-  ColorType,
   createChart,
   createSeriesMarkers,
   type IChartApi,
@@ -23,7 +22,7 @@ import {
 } from "lightweight-charts";
 import { useEffect, useRef } from "react";
 import type { Band, Candle, LinePoint } from "./chartData";
-import { type ChartTheme, readChartTheme, useChartTheme } from "./chartTheme";
+import { baseChartOptions, type ChartTheme, readChartTheme, useChartTheme } from "./chartTheme";
 
 export interface ChartLine {
   key: string;
@@ -71,17 +70,8 @@ export interface PriceChartProps {
 const INITIAL_BARS = 150;
 
 function chartOptions(theme: ChartTheme) {
-  return {
-    layout: {
-      background: { type: ColorType.Solid, color: theme.background },
-      textColor: theme.text,
-      panes: { separatorColor: theme.border },
-      attributionLogo: false,
-    },
-    grid: { vertLines: { color: theme.grid }, horzLines: { color: theme.grid } },
-    rightPriceScale: { borderColor: theme.border },
-    timeScale: { borderColor: theme.border, timeVisible: true, secondsVisible: false },
-  };
+  const options = baseChartOptions(theme);
+  return { ...options, timeScale: { ...options.timeScale, secondsVisible: false } };
 }
 
 function candleOptions(theme: ChartTheme, decimals: number) {

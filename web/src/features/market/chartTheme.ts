@@ -2,6 +2,7 @@
  * The chart's colours from the design tokens (tokens.css), read when the chart is made and
  * again when the system switches between light and dark.
  */
+import { ColorType } from "lightweight-charts";
 import { useEffect, useState } from "react";
 
 export interface ChartTheme {
@@ -45,4 +46,20 @@ export function useChartTheme(): ChartTheme {
     return () => media.removeEventListener("change", update);
   }, []);
   return theme;
+}
+
+/** What every chart of the app shares: the theme's colours, no logo (its inline style breaks the
+ * CSP; the credit is a link under each chart), the time on the time axis. */
+export function baseChartOptions(theme: ChartTheme) {
+  return {
+    layout: {
+      background: { type: ColorType.Solid, color: theme.background },
+      textColor: theme.text,
+      panes: { separatorColor: theme.border },
+      attributionLogo: false,
+    },
+    grid: { vertLines: { color: theme.grid }, horzLines: { color: theme.grid } },
+    rightPriceScale: { borderColor: theme.border },
+    timeScale: { borderColor: theme.border, timeVisible: true },
+  };
 }

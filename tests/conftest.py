@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from service_runtime.signing_keys import SigningKeyStore
+from tests.support.in_process import TestCallers
 from tests.support.oidc_provider import OidcProvider
 from tests.support.ports import free_ports
 from tests.support.redis_server import PrivateRedis, configured_url
@@ -196,3 +197,9 @@ def token(keys: SigningKeyStore) -> str:
 
 def bearer(value: str) -> dict[str, str]:
     return {"authorization": f"Bearer {value}"}
+
+
+@pytest.fixture
+def callers(tmp_path: Path) -> TestCallers:
+    """Signed tokens for any role, trusted by the in-process servers of the handler tests."""
+    return TestCallers(tmp_path / "keys")

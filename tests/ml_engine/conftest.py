@@ -1,6 +1,6 @@
 """Fixtures of the ML engine tests. Market stores: MariaDB when TEST_MYSQL_HOST is set
-(CI), and always a fresh SQLite file, each with the migrations applied. Callers: signed tokens
-the in-process servers of the handler tests trust."""
+(CI), and always a fresh SQLite file, each with the migrations applied (`callers`, the signed
+tokens of the handler tests, is in tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ import pytest
 import sqlalchemy
 
 from ml_engine.shared.database import MarketStore
-from tests.support.in_process import TestCallers
 
 
 def mysql_url(database: str | None = None) -> str | None:
@@ -67,8 +66,3 @@ def empty_market_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
         with server.begin() as conn:
             conn.execute(sqlalchemy.text(f"DROP DATABASE IF EXISTS `{name}`"))
         server.dispose()
-
-
-@pytest.fixture
-def callers(tmp_path: Path) -> TestCallers:
-    return TestCallers(tmp_path / "keys")

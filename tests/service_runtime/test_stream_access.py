@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import grpc
@@ -42,11 +41,6 @@ async def _read_until_closed(call: Any, within_s: float = 10) -> tuple[int, grpc
             while await call.read() is not grpc.aio.EOF:
                 received += 1
     return received, ended.value
-
-
-@pytest.fixture
-def callers(tmp_path: Path) -> TestCallers:
-    return TestCallers(tmp_path / "keys")
 
 
 async def test_a_revoked_session_ends_its_open_stream(callers: TestCallers) -> None:

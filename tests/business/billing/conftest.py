@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import grpc
 import pytest
@@ -54,11 +53,6 @@ def billing(store: BusinessStore, stripe_api: StripeApi) -> Billing:
     env = {k.lower(): v for k, v in stripe_api.env().items() if k != "STRIPE_WEBHOOK_SECRET"}
     settings = BusinessSettings(_env_file=None, public_web_url="http://web.test", **env)  # type: ignore[call-arg]
     return build_billing(settings, store)
-
-
-@pytest.fixture
-def callers(tmp_path: Path) -> TestCallers:
-    return TestCallers(tmp_path / "keys")
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import grpc
 import pytest
@@ -60,11 +59,6 @@ def add_people(store: BusinessStore) -> None:
 def education(store: BusinessStore) -> Education:
     add_people(store)
     return build_education(store)
-
-
-@pytest.fixture
-def callers(tmp_path: Path) -> TestCallers:
-    return TestCallers(tmp_path / "keys")
 
 
 @pytest.fixture

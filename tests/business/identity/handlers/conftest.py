@@ -5,7 +5,6 @@ access tokens the server's verifier accepts."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import grpc
 import pytest
@@ -21,11 +20,6 @@ from tests.support.in_process import TestCallers
 from trading.identity.v1 import auth_service_pb2_grpc, user_admin_service_pb2_grpc, user_service_pb2_grpc
 
 SERVICE_NAMES = [name for name in BUSINESS_SERVICES if name.startswith("trading.identity.")]
-
-
-@pytest.fixture
-def callers(tmp_path: Path) -> TestCallers:
-    return TestCallers(tmp_path / "keys")
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import logging
 from business.billing.handlers import PlanHandlers, StripeEventHandlers, SubscriptionHandlers
 from business.billing.wiring import build_billing
 from business.config import BusinessSettings
+from business.education.adapters.ml_engine import MlEngineMarket
 from business.education.handlers.authoring import AuthoringHandlers
 from business.education.handlers.catalog import CatalogHandlers
 from business.education.handlers.learning import CertificateHandlers, LearningHandlers
@@ -17,6 +18,7 @@ from business.identity.handlers.auth import AuthHandlers
 from business.identity.handlers.users import UserHandlers
 from business.identity.wiring import build_identity
 from business.shared.database import BusinessStore, migrate
+from business.shared.ml_engine_channel import ml_engine_channel
 from business.status.adapters.ml_engine import MlEngineClient
 from business.status.adapters.redis import RedisProbe
 from business.status.handlers import StatusHandlers
@@ -76,7 +78,8 @@ def build_host(settings: BusinessSettings) -> ServiceHost:
     revocations = settings.revocations()
     identity = build_identity(settings, store, revocations)
     auth, users, admin = AuthHandlers(identity), UserHandlers(identity), AdminHandlers(identity)
-    education = build_education(store)
+    ml_service = ml_engine_channel(settings)
+    education = build_education(store, MlEngineMarket(ml_service))
     catalog, authoring = CatalogHandlers(education), AuthoringHandlers(education)
     learning, certificates = LearningHandlers(education), CertificateHandlers(education)
     billing = build_billing(settings, store, revocations)
@@ -87,6 +90,7 @@ def build_host(settings: BusinessSettings) -> ServiceHost:
         await identity.close()
         await revocations.close()
         await ml.close()
+        await ml_service.close()
         await redis.close()
         store.close()
 

@@ -216,6 +216,12 @@ const adminImportRoute = createRoute({
   component: lazyRouteComponent(() => import("../features/admin/ImportPage"), "ImportPage"),
 });
 
+const adminEducationRoute = createRoute({
+  getParentRoute: () => adminRoute,
+  path: "/education",
+  component: lazyRouteComponent(() => import("../features/admin/EducationFiguresPage"), "EducationFiguresPage"),
+});
+
 // ---- trading (signed in) ----
 
 const marketRoute = createRoute({
@@ -311,7 +317,7 @@ export const routeTree = rootRoute.addChildren([
   resetPasswordRoute,
   oauthCallbackRoute,
   accountRoute.addChildren([profileRoute, securityRoute, sessionsRoute]),
-  adminRoute.addChildren([adminIndexRoute, adminUsersRoute, adminAuditRoute, adminModelsRoute, adminImportRoute]),
+  adminRoute.addChildren([adminIndexRoute, adminUsersRoute, adminAuditRoute, adminModelsRoute, adminImportRoute, adminEducationRoute]),
   statusRoute,
   apiReferenceRoute,
   marketRoute,

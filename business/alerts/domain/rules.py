@@ -3,7 +3,8 @@
 Every rule fires on a transition (once per crossing): its condition holds on this bar and did
 not on the previous one. The conditions read only the feed (this bar and the state the previous
 bar left), so the previous bar's outcome of any rule can be recomputed from the stored feed state:
-- SIGNAL: the signal's action is the wanted side with confidence >= min_confidence.
+- SIGNAL: the signal's action is the wanted side with confidence >= min_confidence (a flip from
+  BUY to SELL is a new turn for a rule on either side).
 - PRICE_CROSS: the close moved from one side of the level to the other (UP: from below to at or
   above; DOWN: from above to at or below).
 - RANGE_EXIT: the bar's high or low left the range predicted at the previous bar.
@@ -70,7 +71,12 @@ def fires(rule: AlertRule, previous: FeedState | None, bar: FeedBar, state: Feed
     """The alert's message when `rule` fires on `bar` (after `previous`), else None."""
     if rule.kind is AlertKind.SIGNAL:
         now = signal_holds(rule, bar.action, bar.confidence)
-        before = previous is not None and signal_holds(rule, previous.action, previous.confidence)
+        # A turn: BUY -> SELL is one for a rule on either side; BUY -> BUY is none.
+        before = (
+            previous is not None
+            and previous.action == bar.action
+            and signal_holds(rule, previous.action, previous.confidence)
+        )
         if now and not before:
             return (
                 f"{bar.symbol} {bar.timeframe} signal turned {bar.action.upper()} "

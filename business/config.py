@@ -130,6 +130,15 @@ class BusinessSettings(CommonSettings):
     )
     stripe_api_base_url: str = Field("", description="replaces https://api.stripe.com (tests only)")
 
+    # --- alerts (docs/alerts.md) --------------------------------------------------------------
+    alert_feeds_refresh_s: float = Field(
+        5.0,
+        gt=0,
+        le=300,
+        description="how often business reads which symbols' prediction streams alert rules watch (s); "
+        "a new or deleted rule is picked up at once anyway",
+    )
+
     @model_validator(mode="after")
     def _production_needs_real_secrets(self) -> BusinessSettings:
         if self.app_env == "production" and not self.totp_encryption_key:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from business.alerts.handlers import AlertHandlers, SavedBacktestHandlers, WatchlistHandlers
+from business.alerts.wiring import build_alerts
 from business.billing.handlers import PlanHandlers, StripeEventHandlers, SubscriptionHandlers
 from business.billing.wiring import build_billing
 from business.config import BusinessSettings
@@ -25,6 +27,14 @@ from business.status.handlers import StatusHandlers
 from service_runtime.contracts import platform_services
 from service_runtime.metrics import CallStats
 from service_runtime.server import ServiceHost, run_service
+from trading.alerts.v1 import (
+    alert_service_pb2,
+    alert_service_pb2_grpc,
+    saved_backtest_service_pb2,
+    saved_backtest_service_pb2_grpc,
+    watchlist_service_pb2,
+    watchlist_service_pb2_grpc,
+)
 from trading.billing.v1 import (
     plan_service_pb2,
     plan_service_pb2_grpc,
@@ -67,6 +77,9 @@ SERVICE_NAMES = [
     plan_service_pb2.DESCRIPTOR.services_by_name["PlanService"].full_name,
     subscription_service_pb2.DESCRIPTOR.services_by_name["SubscriptionService"].full_name,
     stripe_event_service_pb2.DESCRIPTOR.services_by_name["StripeEventService"].full_name,
+    watchlist_service_pb2.DESCRIPTOR.services_by_name["WatchlistService"].full_name,
+    alert_service_pb2.DESCRIPTOR.services_by_name["AlertService"].full_name,
+    saved_backtest_service_pb2.DESCRIPTOR.services_by_name["SavedBacktestService"].full_name,
 ]
 
 
@@ -85,8 +98,14 @@ def build_host(settings: BusinessSettings) -> ServiceHost:
     billing = build_billing(settings, store, revocations)
     plans, subscriptions = PlanHandlers(billing), SubscriptionHandlers(billing)
     stripe_events = StripeEventHandlers(billing)
+    # build_host runs inside the server's loop (run_service): the feed watcher is one of its tasks.
+    alerts = build_alerts(settings, store)
+    alerts.start()
+    watchlist_handlers, alert_handlers = WatchlistHandlers(alerts), AlertHandlers(alerts)
+    saved_backtests = SavedBacktestHandlers(alerts)
 
     async def close() -> None:
+        await alerts.close()
         await identity.close()
         await revocations.close()
         await ml.close()
@@ -118,6 +137,13 @@ def build_host(settings: BusinessSettings) -> ServiceHost:
             ),
             lambda server: stripe_event_service_pb2_grpc.add_StripeEventServiceServicer_to_server(
                 stripe_events, server
+            ),
+            lambda server: watchlist_service_pb2_grpc.add_WatchlistServiceServicer_to_server(
+                watchlist_handlers, server
+            ),
+            lambda server: alert_service_pb2_grpc.add_AlertServiceServicer_to_server(alert_handlers, server),
+            lambda server: saved_backtest_service_pb2_grpc.add_SavedBacktestServiceServicer_to_server(
+                saved_backtests, server
             ),
         ],
         stats=CallStats("business"),

@@ -127,8 +127,11 @@ class MarketDataHandlers(pb_grpc.MarketDataServiceServicer):
             report = await asyncio.to_thread(self._import_csv, request)
         else:
             raise InvalidArgument.field("csv_content", "set csv_content (CSV text) or sample")
-        if report.committed and self.clock is not None:
-            await self.clock.refresh()
+        if report.committed:
+            # Rows may have changed without a new last bar: the cached bars go either way.
+            self.windows.forget(report.symbol)
+            if self.clock is not None:
+                await self.clock.refresh()
         return pb.ImportBarsResponse(
             symbol=report.symbol,
             timeframe=report.timeframe,

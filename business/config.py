@@ -70,6 +70,9 @@ class BusinessSettings(CommonSettings):
     )
     argon2_memory_kib: int = Field(19456, ge=8192, le=1048576, description="argon2id memory per hash (KiB)")
     argon2_parallelism: int = Field(1, ge=1, le=16, description="argon2id lanes")
+    argon2_workers: int = Field(
+        0, ge=0, le=64, description="password hashes running at once (threads); 0: one per CPU core"
+    )
     attempt_limit_per_account: int = Field(
         5,
         ge=1,

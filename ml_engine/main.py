@@ -11,6 +11,7 @@ from ml_engine.backtests.domain import warm_up
 from ml_engine.backtests.handlers import BacktestHandlers
 from ml_engine.config import MlEngineSettings
 from ml_engine.indicators.handlers import IndicatorHandlers
+from ml_engine.market_data.bar_cache import BarCache
 from ml_engine.market_data.bar_clock import BarClock
 from ml_engine.market_data.bar_windows import BarWindows
 from ml_engine.market_data.feeds.replay import ReplayFeed
@@ -70,13 +71,15 @@ def build_host(
     settings: MlEngineSettings, store: MarketStore, registry: ModelRegistry, activation: VersionActivation
 ) -> ServiceHost:
     stats = CallStats("ml_engine")
-    windows = BarWindows(store.engine)
+    windows = BarWindows(store.engine, BarCache(settings.ml_bar_cache_max_bars))
     repository = Path(settings.model_path)
     manifest = load_manifest(repository)
     # Before BacktestHandlers: it reads the strategy catalogue once.
     register_ml_signals(registry, manifest)
     recorder = PredictionRecorder(PredictionStore(store.engine), enabled=settings.ml_record_predictions)
     clock = BarClock(store.engine)
+    # First listener: cached bars are dropped before anything recomputes from them.
+    clock.on_new_bar(windows.forget)
     forecaster = Forecaster(
         windows,
         registry,

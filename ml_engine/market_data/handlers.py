@@ -18,7 +18,7 @@ from ml_engine.market_data.domain.times import parse_request_time
 from ml_engine.market_data.importing.csv_rows import CsvColumns
 from ml_engine.market_data.importing.importer import ImportReport, ImportTarget, import_csv, import_sample
 from ml_engine.shared.database import MarketStore
-from ml_engine.shared.proto_mapping import check_limit
+from ml_engine.shared.proto_mapping import check_limit, packed_doubles, packed_varints
 from service_runtime.errors import InvalidArgument
 from service_runtime.timestamps import to_timestamp
 from trading.market.v1 import market_data_service_pb2 as pb
@@ -51,6 +51,20 @@ def bars_to_proto(bars: Bars) -> list[pb.Bar]:
         )
         for i in range(len(bars))
     ]
+
+
+_COLUMN_FIELDS = {f.name: f.number for f in pb.BarColumns.DESCRIPTOR.fields}
+
+
+def bar_columns(bars: Bars) -> pb.BarColumns:
+    """The packed form: one array per field, built from the numpy columns in one pass each."""
+    columns = pb.BarColumns(last_complete=bars.last_complete)
+    wire = packed_varints(_COLUMN_FIELDS["time_seconds"], bars.times) + b"".join(
+        packed_doubles(_COLUMN_FIELDS[name], getattr(bars, name))
+        for name in ("open", "high", "low", "close", "volume")
+    )
+    columns.MergeFromString(wire)
+    return columns
 
 
 def symbol_info_to_proto(info: SymbolInfo) -> pb.SymbolInfo:
@@ -107,13 +121,17 @@ class MarketDataHandlers(pb_grpc.MarketDataServiceServicer):
         next_token = ""
         if window.has_earlier and len(window.bars):
             next_token = page_tokens.encode(series.symbol, series.target.name, int(window.bars.times[0]))
-        return pb.GetHistoryResponse(
+        response = pb.GetHistoryResponse(
             symbol=series.symbol,
             timeframe=series.target.name,
             base_timeframe=series.base.name,
-            bars=bars_to_proto(window.bars),
             next_page_token=next_token,
         )
+        if request.packed:
+            response.columns.CopyFrom(bar_columns(window.bars))
+        else:
+            response.bars.extend(bars_to_proto(window.bars))
+        return response
 
     async def ImportBars(
         self, request: pb.ImportBarsRequest, context: grpc.aio.ServicerContext
@@ -127,8 +145,11 @@ class MarketDataHandlers(pb_grpc.MarketDataServiceServicer):
             report = await asyncio.to_thread(self._import_csv, request)
         else:
             raise InvalidArgument.field("csv_content", "set csv_content (CSV text) or sample")
-        if report.committed and self.clock is not None:
-            await self.clock.refresh()
+        if report.committed:
+            # Rows may have changed without a new last bar: the cached bars go either way.
+            self.windows.forget(report.symbol)
+            if self.clock is not None:
+                await self.clock.refresh()
         return pb.ImportBarsResponse(
             symbol=report.symbol,
             timeframe=report.timeframe,

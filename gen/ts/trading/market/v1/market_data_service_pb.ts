@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file trading/market/v1/market_data_service.proto.
  */
 export const file_trading_market_v1_market_data_service: GenFile = /*@__PURE__*/
-  fileDesc("Cit0cmFkaW5nL21hcmtldC92MS9tYXJrZXRfZGF0YV9zZXJ2aWNlLnByb3RvEhF0cmFkaW5nLm1hcmtldC52MSKbAQoKU3ltYm9sSW5mbxIOCgZzeW1ib2wYASABKAkSDAoEbmFtZRgCIAEoCRIyCgthc3NldF9jbGFzcxgDIAEoDjIdLnRyYWRpbmcubWFya2V0LnYxLkFzc2V0Q2xhc3MSEQoJdGlja19zaXplGAQgASgBEhYKDnF1b3RlX2N1cnJlbmN5GAUgASgJEhAKCHRpbWV6b25lGAYgASgJIsQBCg1TeW1ib2xTdW1tYXJ5EisKBGluZm8YASABKAsyHS50cmFkaW5nLm1hcmtldC52MS5TeW1ib2xJbmZvEhYKDmJhc2VfdGltZWZyYW1lGAIgASgJEhEKCWJhcl9jb3VudBgDIAEoAxItCglmaXJzdF9iYXIYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGxhc3RfYmFyGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIUChJMaXN0U3ltYm9sc1JlcXVlc3QiSAoTTGlzdFN5bWJvbHNSZXNwb25zZRIxCgdzeW1ib2xzGAEgAygLMiAudHJhZGluZy5tYXJrZXQudjEuU3ltYm9sU3VtbWFyeSKJAQoDQmFyEigKBHRpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgwKBG9wZW4YAiABKAESDAoEaGlnaBgDIAEoARILCgNsb3cYBCABKAESDQoFY2xvc2UYBSABKAESDgoGdm9sdW1lGAYgASgBEhAKCGNvbXBsZXRlGAcgASgIInUKEUdldEhpc3RvcnlSZXF1ZXN0Eg4KBnN5bWJvbBgBIAEoCRINCgVsaW1pdBgCIAEoBRIRCgl0aW1lZnJhbWUYAyABKAkSDQoFc3RhcnQYBCABKAkSCwoDZW5kGAUgASgJEhIKCnBhZ2VfdG9rZW4YBiABKAkijgEKEkdldEhpc3RvcnlSZXNwb25zZRIOCgZzeW1ib2wYASABKAkSEQoJdGltZWZyYW1lGAIgASgJEhYKDmJhc2VfdGltZWZyYW1lGAMgASgJEiQKBGJhcnMYBCADKAsyFi50cmFkaW5nLm1hcmtldC52MS5CYXISFwoPbmV4dF9wYWdlX3Rva2VuGAUgASgJImIKCkNzdkNvbHVtbnMSDAoEdGltZRgBIAEoCRIMCgRvcGVuGAIgASgJEgwKBGhpZ2gYAyABKAkSCwoDbG93GAQgASgJEg0KBWNsb3NlGAUgASgJEg4KBnZvbHVtZRgGIAEoCSLXAQoRSW1wb3J0QmFyc1JlcXVlc3QSFQoLY3N2X2NvbnRlbnQYASABKAlIABIQCgZzYW1wbGUYAiABKAlIABIOCgZzeW1ib2wYAyABKAkSEQoJdGltZWZyYW1lGAQgASgJEi4KB2NvbHVtbnMYBSABKAsyHS50cmFkaW5nLm1hcmtldC52MS5Dc3ZDb2x1bW5zEisKBGluZm8YBiABKAsyHS50cmFkaW5nLm1hcmtldC52MS5TeW1ib2xJbmZvEg8KB2RyeV9ydW4YByABKAhCCAoGc291cmNlIosBChJJbXBvcnRCYXJzUmVzcG9uc2USDgoGc3ltYm9sGAEgASgJEhEKCXRpbWVmcmFtZRgCIAEoCRIRCglyb3dzX3JlYWQYAyABKAMSFQoNcm93c19pbnNlcnRlZBgEIAEoAxIVCg1yb3dzX2V4aXN0aW5nGAUgASgDEhEKCWNvbW1pdHRlZBgGIAEoCCqfAQoKQXNzZXRDbGFzcxIbChdBU1NFVF9DTEFTU19VTlNQRUNJRklFRBAAEhIKDkFTU0VUX0NMQVNTX0ZYEAESFgoSQVNTRVRfQ0xBU1NfRVFVSVRZEAISFgoSQVNTRVRfQ0xBU1NfQ1JZUFRPEAMSGQoVQVNTRVRfQ0xBU1NfQ09NTU9ESVRZEAQSFQoRQVNTRVRfQ0xBU1NfSU5ERVgQBTLJAwoRTWFya2V0RGF0YVNlcnZpY2USjwEKC0xpc3RTeW1ib2xzEiUudHJhZGluZy5tYXJrZXQudjEuTGlzdFN5bWJvbHNSZXF1ZXN0GiYudHJhZGluZy5tYXJrZXQudjEuTGlzdFN5bWJvbHNSZXNwb25zZSIxkAIBwvMYFgoEdXNlcgoFYWRtaW4KB3NlcnZpY2WC0+STAg4SDC9hcGkvc3ltYm9scxKVAQoKR2V0SGlzdG9yeRIkLnRyYWRpbmcubWFya2V0LnYxLkdldEhpc3RvcnlSZXF1ZXN0GiUudHJhZGluZy5tYXJrZXQudjEuR2V0SGlzdG9yeVJlc3BvbnNlIjqQAgHC8xgWCgR1c2VyCgVhZG1pbgoHc2VydmljZYLT5JMCFxIVL2FwaS9oaXN0b3J5L3tzeW1ib2x9EokBCgpJbXBvcnRCYXJzEiQudHJhZGluZy5tYXJrZXQudjEuSW1wb3J0QmFyc1JlcXVlc3QaJS50cmFkaW5nLm1hcmtldC52MS5JbXBvcnRCYXJzUmVzcG9uc2UiLsLzGAcKBWFkbWlugtPkkwIdOgEqIhgvYXBpL2FkbWluL21hcmtldC9pbXBvcnRiBnByb3RvMw", [file_google_api_annotations, file_google_protobuf_timestamp, file_trading_common_v1_access]);
+  fileDesc("Cit0cmFkaW5nL21hcmtldC92MS9tYXJrZXRfZGF0YV9zZXJ2aWNlLnByb3RvEhF0cmFkaW5nLm1hcmtldC52MSKbAQoKU3ltYm9sSW5mbxIOCgZzeW1ib2wYASABKAkSDAoEbmFtZRgCIAEoCRIyCgthc3NldF9jbGFzcxgDIAEoDjIdLnRyYWRpbmcubWFya2V0LnYxLkFzc2V0Q2xhc3MSEQoJdGlja19zaXplGAQgASgBEhYKDnF1b3RlX2N1cnJlbmN5GAUgASgJEhAKCHRpbWV6b25lGAYgASgJIsQBCg1TeW1ib2xTdW1tYXJ5EisKBGluZm8YASABKAsyHS50cmFkaW5nLm1hcmtldC52MS5TeW1ib2xJbmZvEhYKDmJhc2VfdGltZWZyYW1lGAIgASgJEhEKCWJhcl9jb3VudBgDIAEoAxItCglmaXJzdF9iYXIYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGxhc3RfYmFyGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIUChJMaXN0U3ltYm9sc1JlcXVlc3QiSAoTTGlzdFN5bWJvbHNSZXNwb25zZRIxCgdzeW1ib2xzGAEgAygLMiAudHJhZGluZy5tYXJrZXQudjEuU3ltYm9sU3VtbWFyeSKJAQoDQmFyEigKBHRpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgwKBG9wZW4YAiABKAESDAoEaGlnaBgDIAEoARILCgNsb3cYBCABKAESDQoFY2xvc2UYBSABKAESDgoGdm9sdW1lGAYgASgBEhAKCGNvbXBsZXRlGAcgASgIIoUBChFHZXRIaXN0b3J5UmVxdWVzdBIOCgZzeW1ib2wYASABKAkSDQoFbGltaXQYAiABKAUSEQoJdGltZWZyYW1lGAMgASgJEg0KBXN0YXJ0GAQgASgJEgsKA2VuZBgFIAEoCRISCgpwYWdlX3Rva2VuGAYgASgJEg4KBnBhY2tlZBgHIAEoCCKBAQoKQmFyQ29sdW1ucxIUCgx0aW1lX3NlY29uZHMYASADKAMSDAoEb3BlbhgCIAMoARIMCgRoaWdoGAMgAygBEgsKA2xvdxgEIAMoARINCgVjbG9zZRgFIAMoARIOCgZ2b2x1bWUYBiADKAESFQoNbGFzdF9jb21wbGV0ZRgHIAEoCCLCAQoSR2V0SGlzdG9yeVJlc3BvbnNlEg4KBnN5bWJvbBgBIAEoCRIRCgl0aW1lZnJhbWUYAiABKAkSFgoOYmFzZV90aW1lZnJhbWUYAyABKAkSKAoEYmFycxgEIAMoCzIWLnRyYWRpbmcubWFya2V0LnYxLkJhckICGAESFwoPbmV4dF9wYWdlX3Rva2VuGAUgASgJEi4KB2NvbHVtbnMYBiABKAsyHS50cmFkaW5nLm1hcmtldC52MS5CYXJDb2x1bW5zImIKCkNzdkNvbHVtbnMSDAoEdGltZRgBIAEoCRIMCgRvcGVuGAIgASgJEgwKBGhpZ2gYAyABKAkSCwoDbG93GAQgASgJEg0KBWNsb3NlGAUgASgJEg4KBnZvbHVtZRgGIAEoCSLXAQoRSW1wb3J0QmFyc1JlcXVlc3QSFQoLY3N2X2NvbnRlbnQYASABKAlIABIQCgZzYW1wbGUYAiABKAlIABIOCgZzeW1ib2wYAyABKAkSEQoJdGltZWZyYW1lGAQgASgJEi4KB2NvbHVtbnMYBSABKAsyHS50cmFkaW5nLm1hcmtldC52MS5Dc3ZDb2x1bW5zEisKBGluZm8YBiABKAsyHS50cmFkaW5nLm1hcmtldC52MS5TeW1ib2xJbmZvEg8KB2RyeV9ydW4YByABKAhCCAoGc291cmNlIosBChJJbXBvcnRCYXJzUmVzcG9uc2USDgoGc3ltYm9sGAEgASgJEhEKCXRpbWVmcmFtZRgCIAEoCRIRCglyb3dzX3JlYWQYAyABKAMSFQoNcm93c19pbnNlcnRlZBgEIAEoAxIVCg1yb3dzX2V4aXN0aW5nGAUgASgDEhEKCWNvbW1pdHRlZBgGIAEoCCqfAQoKQXNzZXRDbGFzcxIbChdBU1NFVF9DTEFTU19VTlNQRUNJRklFRBAAEhIKDkFTU0VUX0NMQVNTX0ZYEAESFgoSQVNTRVRfQ0xBU1NfRVFVSVRZEAISFgoSQVNTRVRfQ0xBU1NfQ1JZUFRPEAMSGQoVQVNTRVRfQ0xBU1NfQ09NTU9ESVRZEAQSFQoRQVNTRVRfQ0xBU1NfSU5ERVgQBTLJAwoRTWFya2V0RGF0YVNlcnZpY2USjwEKC0xpc3RTeW1ib2xzEiUudHJhZGluZy5tYXJrZXQudjEuTGlzdFN5bWJvbHNSZXF1ZXN0GiYudHJhZGluZy5tYXJrZXQudjEuTGlzdFN5bWJvbHNSZXNwb25zZSIxkAIBwvMYFgoEdXNlcgoFYWRtaW4KB3NlcnZpY2WC0+STAg4SDC9hcGkvc3ltYm9scxKVAQoKR2V0SGlzdG9yeRIkLnRyYWRpbmcubWFya2V0LnYxLkdldEhpc3RvcnlSZXF1ZXN0GiUudHJhZGluZy5tYXJrZXQudjEuR2V0SGlzdG9yeVJlc3BvbnNlIjqQAgHC8xgWCgR1c2VyCgVhZG1pbgoHc2VydmljZYLT5JMCFxIVL2FwaS9oaXN0b3J5L3tzeW1ib2x9EokBCgpJbXBvcnRCYXJzEiQudHJhZGluZy5tYXJrZXQudjEuSW1wb3J0QmFyc1JlcXVlc3QaJS50cmFkaW5nLm1hcmtldC52MS5JbXBvcnRCYXJzUmVzcG9uc2UiLsLzGAcKBWFkbWlugtPkkwIdOgEqIhgvYXBpL2FkbWluL21hcmtldC9pbXBvcnRiBnByb3RvMw", [file_google_api_annotations, file_google_protobuf_timestamp, file_trading_common_v1_access]);
 
 /**
  * SymbolInfo describes an instrument in the catalogue.
@@ -244,6 +244,15 @@ export type GetHistoryRequest = Message<"trading.market.v1.GetHistoryRequest"> &
    * @generated from field: string page_token = 6;
    */
   pageToken: string;
+
+  /**
+   * Answer in the packed form: GetHistoryResponse.columns, one packed array per field instead of
+   * a Bar message (and a Timestamp) per bar; the deprecated bars are then left empty. False: the
+   * deprecated form, kept for existing clients. REST: `?packed=true`.
+   *
+   * @generated from field: bool packed = 7;
+   */
+  packed: boolean;
 };
 
 /**
@@ -252,6 +261,60 @@ export type GetHistoryRequest = Message<"trading.market.v1.GetHistoryRequest"> &
  */
 export const GetHistoryRequestSchema: GenMessage<GetHistoryRequest> = /*@__PURE__*/
   messageDesc(file_trading_market_v1_market_data_service, 5);
+
+/**
+ * BarColumns holds bars column by column, oldest first: index i of every array is bar i.
+ *
+ * @generated from message trading.market.v1.BarColumns
+ */
+export type BarColumns = Message<"trading.market.v1.BarColumns"> & {
+  /**
+   * Open times, epoch seconds (UTC).
+   *
+   * @generated from field: repeated int64 time_seconds = 1;
+   */
+  timeSeconds: bigint[];
+
+  /**
+   * @generated from field: repeated double open = 2;
+   */
+  open: number[];
+
+  /**
+   * @generated from field: repeated double high = 3;
+   */
+  high: number[];
+
+  /**
+   * @generated from field: repeated double low = 4;
+   */
+  low: number[];
+
+  /**
+   * @generated from field: repeated double close = 5;
+   */
+  close: number[];
+
+  /**
+   * @generated from field: repeated double volume = 6;
+   */
+  volume: number[];
+
+  /**
+   * False only when the last bar is a resampled bar whose period the data does not cover yet
+   * (it may still change); every earlier bar is complete.
+   *
+   * @generated from field: bool last_complete = 7;
+   */
+  lastComplete: boolean;
+};
+
+/**
+ * Describes the message trading.market.v1.BarColumns.
+ * Use `create(BarColumnsSchema)` to create a new message.
+ */
+export const BarColumnsSchema: GenMessage<BarColumns> = /*@__PURE__*/
+  messageDesc(file_trading_market_v1_market_data_service, 6);
 
 /**
  * GetHistoryResponse holds bars oldest first.
@@ -277,7 +340,11 @@ export type GetHistoryResponse = Message<"trading.market.v1.GetHistoryResponse">
   baseTimeframe: string;
 
   /**
-   * @generated from field: repeated trading.market.v1.Bar bars = 4;
+   * Deprecated: ask for the packed form (GetHistoryRequest.packed) and read columns. Filled only
+   * when the request is not packed.
+   *
+   * @generated from field: repeated trading.market.v1.Bar bars = 4 [deprecated = true];
+   * @deprecated
    */
   bars: Bar[];
 
@@ -287,6 +354,13 @@ export type GetHistoryResponse = Message<"trading.market.v1.GetHistoryResponse">
    * @generated from field: string next_page_token = 5;
    */
   nextPageToken: string;
+
+  /**
+   * Packed form: the bars, column by column.
+   *
+   * @generated from field: trading.market.v1.BarColumns columns = 6;
+   */
+  columns?: BarColumns | undefined;
 };
 
 /**
@@ -294,7 +368,7 @@ export type GetHistoryResponse = Message<"trading.market.v1.GetHistoryResponse">
  * Use `create(GetHistoryResponseSchema)` to create a new message.
  */
 export const GetHistoryResponseSchema: GenMessage<GetHistoryResponse> = /*@__PURE__*/
-  messageDesc(file_trading_market_v1_market_data_service, 6);
+  messageDesc(file_trading_market_v1_market_data_service, 7);
 
 /**
  * CsvColumns maps the CSV header names to bar fields. Empty names take the defaults
@@ -341,7 +415,7 @@ export type CsvColumns = Message<"trading.market.v1.CsvColumns"> & {
  * Use `create(CsvColumnsSchema)` to create a new message.
  */
 export const CsvColumnsSchema: GenMessage<CsvColumns> = /*@__PURE__*/
-  messageDesc(file_trading_market_v1_market_data_service, 7);
+  messageDesc(file_trading_market_v1_market_data_service, 8);
 
 /**
  * ImportBarsRequest names the source of the bars and what they are.
@@ -410,7 +484,7 @@ export type ImportBarsRequest = Message<"trading.market.v1.ImportBarsRequest"> &
  * Use `create(ImportBarsRequestSchema)` to create a new message.
  */
 export const ImportBarsRequestSchema: GenMessage<ImportBarsRequest> = /*@__PURE__*/
-  messageDesc(file_trading_market_v1_market_data_service, 8);
+  messageDesc(file_trading_market_v1_market_data_service, 9);
 
 /**
  * ImportBarsResponse reports what the import did.
@@ -460,7 +534,7 @@ export type ImportBarsResponse = Message<"trading.market.v1.ImportBarsResponse">
  * Use `create(ImportBarsResponseSchema)` to create a new message.
  */
 export const ImportBarsResponseSchema: GenMessage<ImportBarsResponse> = /*@__PURE__*/
-  messageDesc(file_trading_market_v1_market_data_service, 9);
+  messageDesc(file_trading_market_v1_market_data_service, 10);
 
 /**
  * AssetClass is what kind of instrument a symbol is.

@@ -16,6 +16,8 @@ from business.identity.handlers.admin import AdminHandlers
 from business.identity.handlers.auth import AuthHandlers
 from business.identity.handlers.users import UserHandlers
 from business.identity.wiring import build_identity
+from business.paper_trading.handlers import PaperTradingHandlers
+from business.paper_trading.wiring import build_paper_trading, load_instruments, parse_instruments
 from business.shared.database import BusinessStore, migrate
 from business.status.adapters.ml_engine import MlEngineClient
 from business.status.adapters.redis import RedisProbe
@@ -49,6 +51,7 @@ from trading.identity.v1 import (
     user_service_pb2,
     user_service_pb2_grpc,
 )
+from trading.paper.v1 import paper_trading_service_pb2, paper_trading_service_pb2_grpc
 from trading.status.v1 import status_service_pb2, status_service_pb2_grpc
 
 log = logging.getLogger("business")
@@ -65,6 +68,7 @@ SERVICE_NAMES = [
     plan_service_pb2.DESCRIPTOR.services_by_name["PlanService"].full_name,
     subscription_service_pb2.DESCRIPTOR.services_by_name["SubscriptionService"].full_name,
     stripe_event_service_pb2.DESCRIPTOR.services_by_name["StripeEventService"].full_name,
+    paper_trading_service_pb2.DESCRIPTOR.services_by_name["PaperTradingService"].full_name,
 ]
 
 
@@ -82,6 +86,7 @@ def build_host(settings: BusinessSettings) -> ServiceHost:
     billing = build_billing(settings, store, revocations)
     plans, subscriptions = PlanHandlers(billing), SubscriptionHandlers(billing)
     stripe_events = StripeEventHandlers(billing)
+    paper = PaperTradingHandlers(build_paper_trading(settings, store))
 
     async def close() -> None:
         await identity.close()
@@ -115,6 +120,9 @@ def build_host(settings: BusinessSettings) -> ServiceHost:
             lambda server: stripe_event_service_pb2_grpc.add_StripeEventServiceServicer_to_server(
                 stripe_events, server
             ),
+            lambda server: paper_trading_service_pb2_grpc.add_PaperTradingServiceServicer_to_server(
+                paper, server
+            ),
         ],
         stats=CallStats("business"),
         grace_s=settings.shutdown_grace_s,
@@ -136,6 +144,13 @@ def main() -> None:
             log.info("migrations applied")
         # The starter courses, loaded once (idempotent: a course whose slug exists is left alone).
         await asyncio.to_thread(load_starter_catalogue, settings.database_url)
+        # The configured instruments paper trading accepts orders for (tick and lot grids).
+        store = BusinessStore(settings.database_url)
+        try:
+            paper = build_paper_trading(settings, store)
+            await asyncio.to_thread(load_instruments, paper, parse_instruments(settings.paper_symbols))
+        finally:
+            store.close()
 
     run_service("business", settings, lambda: build_host(settings), before_start=migrate_first)
 

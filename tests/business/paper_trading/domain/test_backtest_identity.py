@@ -103,7 +103,8 @@ class PaperReplay:
 
 
 def paper_trades(fills: list[tuple[int, int, float, str]]) -> list[tuple[int, int, float, float, int, int]]:
-    """Pairs each opening fill with the fill that closes it: (entry bar, exit bar, entry, exit, units, reason)."""
+    """Pairs each opening fill with the fill that closes it:
+    (entry bar, exit bar, entry price, exit price, units, reason)."""
     trades = []
     opened: tuple[int, int, float, str] | None = None
     for fill in fills:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from business.billing.handlers import PlanHandlers, StripeEventHandlers, SubscriptionHandlers
@@ -16,9 +17,11 @@ from business.identity.handlers.admin import AdminHandlers
 from business.identity.handlers.auth import AuthHandlers
 from business.identity.handlers.users import UserHandlers
 from business.identity.wiring import build_identity
+from business.paper_trading.bar_feed import BarFeedConsumer
 from business.paper_trading.handlers import PaperTradingHandlers
 from business.paper_trading.wiring import build_paper_trading, load_instruments, parse_instruments
 from business.shared.database import BusinessStore, migrate
+from business.shared.ml_engine_channel import ml_engine_channel
 from business.status.adapters.ml_engine import MlEngineClient
 from business.status.adapters.redis import RedisProbe
 from business.status.handlers import StatusHandlers
@@ -86,9 +89,25 @@ def build_host(settings: BusinessSettings) -> ServiceHost:
     billing = build_billing(settings, store, revocations)
     plans, subscriptions = PlanHandlers(billing), SubscriptionHandlers(billing)
     stripe_events = StripeEventHandlers(billing)
-    paper = PaperTradingHandlers(build_paper_trading(settings, store))
+    paper_trading = build_paper_trading(settings, store)
+    paper = PaperTradingHandlers(paper_trading)
+    # build_host runs inside the server's loop: the bar feed paper trading fills on is one of its tasks.
+    ml_channel = ml_engine_channel(settings)
+    bar_feed = (
+        asyncio.create_task(
+            BarFeedConsumer(ml_channel, paper_trading, settings.paper_feed_timeframe).run(),
+            name="paper bar feed",
+        )
+        if settings.paper_feed_timeframe
+        else None
+    )
 
     async def close() -> None:
+        if bar_feed is not None:
+            bar_feed.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await bar_feed
+        await ml_channel.close()
         await identity.close()
         await revocations.close()
         await ml.close()

@@ -180,7 +180,19 @@ class PaperTradingHandlers(pb_grpc.PaperTradingServiceServicer):
             )
             for p, mark in view.positions
         ]
-        return pb.GetPortfolioResponse(portfolio=portfolio_message(view), positions=positions)
+        metrics = view.metrics
+        assert metrics is not None
+        return pb.GetPortfolioResponse(
+            portfolio=portfolio_message(view),
+            positions=positions,
+            metrics=pb.PortfolioMetrics(
+                total_return=metrics.total_return,
+                max_drawdown=metrics.max_drawdown,
+                sharpe=metrics.sharpe,
+                win_rate=metrics.win_rate,
+                trades=metrics.trades,
+            ),
+        )
 
     async def PlaceOrder(self, request: pb.PlaceOrderRequest, context: Context) -> pb.PlaceOrderResponse:
         entry, *legs = await order_cases.place_order(self.paper, current_caller(), order_request(request))

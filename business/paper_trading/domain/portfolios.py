@@ -3,7 +3,9 @@ positions marked to the latest bar, equity and buying power."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+import numpy as np
 
 from business.paper_trading.domain.context import PaperTrading
 from business.paper_trading.domain.entities import (
@@ -23,6 +25,7 @@ from business.paper_trading.domain.entities import (
 from business.paper_trading.domain.ports import PaperRepository
 from service_runtime.caller import Caller
 from service_runtime.errors import InvalidArgument, NotFound
+from service_runtime.performance import drawdown, return_stats
 
 MAX_INITIAL_CASH_MINOR = 10**12
 CURRENCIES = ("USD", "EUR", "GBP", "JPY", "CHF")
@@ -34,6 +37,38 @@ class PortfolioView:
     equity_minor: int
     buying_power_minor: int
     positions: list[tuple[Position, float]]  # with the mark price
+    metrics: PortfolioMetrics | None = None
+
+
+@dataclass(frozen=True)
+class PortfolioMetrics:
+    """The backtester's definitions (service_runtime.performance) over the equity history."""
+
+    total_return: float = 0.0
+    max_drawdown: float = 0.0
+    sharpe: float = 0.0
+    win_rate: float = 0.0  # share of symbols traded with a positive realised P&L
+    trades: int = 0  # fills
+
+
+SECONDS_PER_YEAR = 365 * 86400
+
+
+def portfolio_metrics(
+    initial_minor: int, history: list[EquityPoint], positions: list[Position], fills: int
+) -> PortfolioMetrics:
+    equity = np.array([initial_minor, *(p.equity_minor for p in history)], dtype=np.float64)
+    times = np.array([p.time for p in history], dtype=np.int64)
+    spacing = float(np.median(np.diff(times))) if len(times) > 1 else 0.0
+    periods_per_year = SECONDS_PER_YEAR / spacing if spacing > 0 else 1.0
+    closed = [p for p in positions if p.realised_pnl_minor != 0]
+    return PortfolioMetrics(
+        total_return=float(equity[-1] / equity[0] - 1),
+        max_drawdown=float(drawdown(equity).max()),
+        sharpe=return_stats(equity, periods_per_year).sharpe,
+        win_rate=sum(p.realised_pnl_minor > 0 for p in closed) / len(closed) if closed else 0.0,
+        trades=fills,
+    )
 
 
 def check_new_portfolio(name: str, currency: str, initial_cash_minor: int) -> None:
@@ -120,9 +155,20 @@ async def list_portfolios(paper: PaperTrading, caller: Caller) -> list[Portfolio
 
 
 async def get_portfolio(paper: PaperTrading, caller: Caller, portfolio_id: str) -> PortfolioView:
-    return await paper.transactions.run(
-        lambda repo: view_of(repo, owned_portfolio(repo, caller, portfolio_id))
-    )
+    """The portfolio, its positions and its metrics over the equity history."""
+
+    def work(repo: PaperRepository) -> PortfolioView:
+        portfolio = owned_portfolio(repo, caller, portfolio_id)
+        view = view_of(repo, portfolio)
+        metrics = portfolio_metrics(
+            portfolio.initial_cash_minor,
+            repo.equity_history(portfolio.id),
+            [p for p, _ in view.positions],
+            len(repo.fills_of(portfolio.id)),
+        )
+        return replace(view, metrics=metrics)
+
+    return await paper.transactions.run(work)
 
 
 def unrealised_pnl_minor(position: Position, mark: float, scale: int) -> int:

@@ -125,6 +125,10 @@ async def test_bracket_stop_first_and_one_cancels_the_other(
     view = await stub.GetPortfolio(pb.GetPortfolioRequest(portfolio_id=pid), metadata=meta)
     (position,) = view.positions
     assert (position.quantity, position.realised_pnl_minor) == (0, -2500)
+    assert view.metrics.trades == 2
+    assert view.metrics.total_return == pytest.approx(-(2500 + 98) / 1_000_000)
+    assert view.metrics.max_drawdown == pytest.approx((2500 + 98) / 1_000_000)
+    assert view.metrics.win_rate == 0.0
     cash, ledger = reconciled(paper, pid)
     assert cash == ledger == 1_000_000 - 2500 - 50 - 48  # the loss and both commissions (0.1%)
 

@@ -231,7 +231,9 @@ Global___Position: _TypeAlias = Position  # noqa: Y015
 
 @_typing.final
 class PortfolioMetrics(_message.Message):
-    """PortfolioMetrics: the backtester's metric functions over the equity history."""
+    """PortfolioMetrics: the backtester's metric definitions (service_runtime/performance.py) over the
+    equity history, starting from the opening deposit.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -241,10 +243,15 @@ class PortfolioMetrics(_message.Message):
     WIN_RATE_FIELD_NUMBER: _builtins.int
     TRADES_FIELD_NUMBER: _builtins.int
     total_return: _builtins.float
+    """Latest equity / opening deposit - 1."""
     max_drawdown: _builtins.float
+    """Deepest fall from a running peak of equity, as a fraction."""
     sharpe: _builtins.float
+    """Annualised at the spacing of the equity points (the feed's timeframe)."""
     win_rate: _builtins.float
+    """Share of the symbols traded whose realised P&L is positive."""
     trades: _builtins.int
+    """Fills so far."""
     def __init__(
         self,
         *,

@@ -123,32 +123,43 @@ export const PositionSchema: GenMessage<Position> = /*@__PURE__*/
   messageDesc(file_trading_paper_v1_paper_trading_service, 1);
 
 /**
- * PortfolioMetrics: the backtester's metric functions over the equity history.
+ * PortfolioMetrics: the backtester's metric definitions (service_runtime/performance.py) over the
+ * equity history, starting from the opening deposit.
  *
  * @generated from message trading.paper.v1.PortfolioMetrics
  */
 export type PortfolioMetrics = Message<"trading.paper.v1.PortfolioMetrics"> & {
   /**
+   * Latest equity / opening deposit - 1.
+   *
    * @generated from field: double total_return = 1;
    */
   totalReturn: number;
 
   /**
+   * Deepest fall from a running peak of equity, as a fraction.
+   *
    * @generated from field: double max_drawdown = 2;
    */
   maxDrawdown: number;
 
   /**
+   * Annualised at the spacing of the equity points (the feed's timeframe).
+   *
    * @generated from field: double sharpe = 3;
    */
   sharpe: number;
 
   /**
+   * Share of the symbols traded whose realised P&L is positive.
+   *
    * @generated from field: double win_rate = 4;
    */
   winRate: number;
 
   /**
+   * Fills so far.
+   *
    * @generated from field: int32 trades = 5;
    */
   trades: number;

@@ -132,6 +132,25 @@ class BusinessSettings(CommonSettings):
         "usd", pattern=r"^[a-z]{3}$", description="ISO 4217 currency of the prices, lower case"
     )
     stripe_api_base_url: str = Field("", description="replaces https://api.stripe.com (tests only)")
+    paper_commission: float = Field(
+        0.0,
+        ge=0,
+        lt=0.1,
+        description="paper trading commission, a fraction of traded value (the backtester's)",
+    )
+    paper_slippage: float = Field(
+        0.0,
+        ge=0,
+        lt=0.1,
+        description="paper trading slippage on entries, a fraction of price (the backtester's)",
+    )
+    paper_symbols: str = Field(
+        "EURUSD:0.00001,GOOG:0.01,BTCUSD:0.01",
+        description="instruments paper trading knows before their first bar: SYMBOL:TICK[:LOT],...",
+    )
+    paper_feed_timeframe: str = Field(
+        "1h", description="timeframe of the ML engine's bar stream paper trading fills on (empty: no feed)"
+    )
 
     # --- alerts (docs/alerts.md) --------------------------------------------------------------
     alert_feeds_refresh_s: float = Field(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from business.alerts.handlers import AlertHandlers, SavedBacktestHandlers, WatchlistHandlers
@@ -19,6 +20,9 @@ from business.identity.handlers.admin import AdminHandlers
 from business.identity.handlers.auth import AuthHandlers
 from business.identity.handlers.users import UserHandlers
 from business.identity.wiring import build_identity
+from business.paper_trading.bar_feed import BarFeedConsumer
+from business.paper_trading.handlers import PaperTradingHandlers
+from business.paper_trading.wiring import build_paper_trading, load_instruments, parse_instruments
 from business.shared.database import BusinessStore, migrate
 from business.shared.ml_engine_channel import ml_engine_channel
 from business.status.adapters.ml_engine import MlEngineClient
@@ -61,6 +65,7 @@ from trading.identity.v1 import (
     user_service_pb2,
     user_service_pb2_grpc,
 )
+from trading.paper.v1 import paper_trading_service_pb2, paper_trading_service_pb2_grpc
 from trading.status.v1 import status_service_pb2, status_service_pb2_grpc
 
 log = logging.getLogger("business")
@@ -80,6 +85,7 @@ SERVICE_NAMES = [
     watchlist_service_pb2.DESCRIPTOR.services_by_name["WatchlistService"].full_name,
     alert_service_pb2.DESCRIPTOR.services_by_name["AlertService"].full_name,
     saved_backtest_service_pb2.DESCRIPTOR.services_by_name["SavedBacktestService"].full_name,
+    paper_trading_service_pb2.DESCRIPTOR.services_by_name["PaperTradingService"].full_name,
 ]
 
 
@@ -98,14 +104,29 @@ def build_host(settings: BusinessSettings) -> ServiceHost:
     billing = build_billing(settings, store, revocations)
     plans, subscriptions = PlanHandlers(billing), SubscriptionHandlers(billing)
     stripe_events = StripeEventHandlers(billing)
-    # build_host runs inside the server's loop (run_service): the feed watcher is one of its tasks.
+    # build_host runs inside the server's loop (run_service): the alerts' feed watcher and paper
+    # trading's bar feed are its tasks.
     alerts = build_alerts(settings, store)
     alerts.start()
     watchlist_handlers, alert_handlers = WatchlistHandlers(alerts), AlertHandlers(alerts)
     saved_backtests = SavedBacktestHandlers(alerts)
+    paper_trading = build_paper_trading(settings, store)
+    paper = PaperTradingHandlers(paper_trading)
+    bar_feed = (
+        asyncio.create_task(
+            BarFeedConsumer(ml_service, paper_trading, settings.paper_feed_timeframe).run(),
+            name="paper bar feed",
+        )
+        if settings.paper_feed_timeframe
+        else None
+    )
 
     async def close() -> None:
         await alerts.close()
+        if bar_feed is not None:
+            bar_feed.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await bar_feed
         await identity.close()
         await revocations.close()
         await ml.close()
@@ -145,6 +166,9 @@ def build_host(settings: BusinessSettings) -> ServiceHost:
             lambda server: saved_backtest_service_pb2_grpc.add_SavedBacktestServiceServicer_to_server(
                 saved_backtests, server
             ),
+            lambda server: paper_trading_service_pb2_grpc.add_PaperTradingServiceServicer_to_server(
+                paper, server
+            ),
         ],
         stats=CallStats("business"),
         grace_s=settings.shutdown_grace_s,
@@ -166,6 +190,13 @@ def main() -> None:
             log.info("migrations applied")
         # The starter courses, loaded once (idempotent: a course whose slug exists is left alone).
         await asyncio.to_thread(load_starter_catalogue, settings.database_url)
+        # The configured instruments paper trading accepts orders for (tick and lot grids).
+        store = BusinessStore(settings.database_url)
+        try:
+            paper = build_paper_trading(settings, store)
+            await asyncio.to_thread(load_instruments, paper, parse_instruments(settings.paper_symbols))
+        finally:
+            store.close()
 
     run_service("business", settings, lambda: build_host(settings), before_start=migrate_first)
 

@@ -13,6 +13,7 @@ from ml_engine.config import MlEngineSettings
 from ml_engine.indicators.handlers import IndicatorHandlers
 from ml_engine.market_data.bar_cache import BarCache
 from ml_engine.market_data.bar_clock import BarClock
+from ml_engine.market_data.bar_stream import BarHub
 from ml_engine.market_data.bar_windows import BarWindows
 from ml_engine.market_data.feeds.replay import ReplayFeed
 from ml_engine.market_data.handlers import MarketDataHandlers
@@ -97,7 +98,8 @@ def build_host(
     predictions = PredictionHandlers(forecaster, hub, scorer)
     models = ModelHandlers(registry, activation)
     inference = InferenceHandlers(registry)
-    market = MarketDataHandlers(store, windows, clock)
+    bar_hub = BarHub(hub.feed)
+    market = MarketDataHandlers(store, windows, clock, bar_hub)
     indicators = IndicatorHandlers(windows)
     backtests = BacktestHandlers(windows, settings.backtest_time_budget_s)
     # Suspensions and logouts reach this service through Redis (written by business).
@@ -118,6 +120,7 @@ def build_host(
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         await hub.close()
+        await bar_hub.close()
         await activation.stop()
         await asyncio.to_thread(recorder.close)
         await revocations.close()

@@ -50,6 +50,62 @@ ASSET_CLASS_INDEX: AssetClass.ValueType  # 5
 Global___AssetClass: _TypeAlias = AssetClass  # noqa: Y015
 
 @_typing.final
+class StreamBarsRequest(_message.Message):
+    """StreamBarsRequest chooses the symbols and the timeframe of the bar stream."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SYMBOLS_FIELD_NUMBER: _builtins.int
+    TIMEFRAME_FIELD_NUMBER: _builtins.int
+    timeframe: _builtins.str
+    """1m, 5m, 15m, 30m, 1h, 4h or 1d. Empty: 1h."""
+    @_builtins.property
+    def symbols(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Symbols, for example "EURUSD" (case-insensitive); empty: every symbol with stored bars."""
+
+    def __init__(
+        self,
+        *,
+        symbols: _abc.Iterable[_builtins.str] | None = ...,
+        timeframe: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["symbols", b"symbols", "timeframe", b"timeframe"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StreamBarsRequest: _TypeAlias = StreamBarsRequest  # noqa: Y015
+
+@_typing.final
+class StreamBarsResponse(_message.Message):
+    """StreamBarsResponse is one new complete bar of one symbol."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SYMBOL_FIELD_NUMBER: _builtins.int
+    TIMEFRAME_FIELD_NUMBER: _builtins.int
+    BAR_FIELD_NUMBER: _builtins.int
+    symbol: _builtins.str
+    timeframe: _builtins.str
+    @_builtins.property
+    def bar(self) -> Global___Bar: ...
+    def __init__(
+        self,
+        *,
+        symbol: _builtins.str = ...,
+        timeframe: _builtins.str = ...,
+        bar: Global___Bar | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["bar", b"bar"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bar", b"bar", "symbol", b"symbol", "timeframe", b"timeframe"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StreamBarsResponse: _TypeAlias = StreamBarsResponse  # noqa: Y015
+
+@_typing.final
 class SymbolInfo(_message.Message):
     """SymbolInfo describes an instrument in the catalogue."""
 

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
-from business.billing.handlers import PlanHandlers, StripeEventHandlers, SubscriptionHandlers
+from business.billing.domain.maintenance import run_sweeps
+from business.billing.handlers import (
+    BillingAdminHandlers,
+    PlanHandlers,
+    StripeEventHandlers,
+    SubscriptionHandlers,
+)
 from business.billing.wiring import build_billing
 from business.config import BusinessSettings
 from business.education.handlers.authoring import AuthoringHandlers
@@ -24,6 +31,8 @@ from service_runtime.contracts import platform_services
 from service_runtime.metrics import CallStats
 from service_runtime.server import ServiceHost, run_service
 from trading.billing.v1 import (
+    billing_admin_service_pb2,
+    billing_admin_service_pb2_grpc,
     plan_service_pb2,
     plan_service_pb2_grpc,
     stripe_event_service_pb2,
@@ -65,6 +74,7 @@ SERVICE_NAMES = [
     plan_service_pb2.DESCRIPTOR.services_by_name["PlanService"].full_name,
     subscription_service_pb2.DESCRIPTOR.services_by_name["SubscriptionService"].full_name,
     stripe_event_service_pb2.DESCRIPTOR.services_by_name["StripeEventService"].full_name,
+    billing_admin_service_pb2.DESCRIPTOR.services_by_name["BillingAdminService"].full_name,
 ]
 
 
@@ -81,9 +91,19 @@ def build_host(settings: BusinessSettings) -> ServiceHost:
     learning, certificates = LearningHandlers(education), CertificateHandlers(education)
     billing = build_billing(settings, store, revocations)
     plans, subscriptions = PlanHandlers(billing), SubscriptionHandlers(billing)
-    stripe_events = StripeEventHandlers(billing)
+    stripe_events, billing_admin = StripeEventHandlers(billing), BillingAdminHandlers(billing)
+    # build_host runs inside the server's loop (run_service): the billing sweep is one of its tasks.
+    sweeping = (
+        asyncio.create_task(run_sweeps(billing, settings.billing_sweep_interval_s), name="billing sweep")
+        if billing.configured and settings.billing_sweep_interval_s > 0
+        else None
+    )
 
     async def close() -> None:
+        if sweeping is not None:
+            sweeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeping
         await identity.close()
         await revocations.close()
         await ml.close()
@@ -114,6 +134,9 @@ def build_host(settings: BusinessSettings) -> ServiceHost:
             ),
             lambda server: stripe_event_service_pb2_grpc.add_StripeEventServiceServicer_to_server(
                 stripe_events, server
+            ),
+            lambda server: billing_admin_service_pb2_grpc.add_BillingAdminServiceServicer_to_server(
+                billing_admin, server
             ),
         ],
         stats=CallStats("business"),

@@ -216,6 +216,13 @@ const adminImportRoute = createRoute({
   component: lazyRouteComponent(() => import("../features/admin/ImportPage"), "ImportPage"),
 });
 
+const adminBillingRoute = createRoute({
+  getParentRoute: () => adminRoute,
+  path: "/billing",
+  validateSearch: (s: Record<string, unknown>): { user?: string } => ({ user: str(s.user) }),
+  component: lazyRouteComponent(() => import("../features/billing/AdminBillingPage"), "AdminBillingPage"),
+});
+
 // ---- trading (signed in) ----
 
 const marketRoute = createRoute({
@@ -311,7 +318,7 @@ export const routeTree = rootRoute.addChildren([
   resetPasswordRoute,
   oauthCallbackRoute,
   accountRoute.addChildren([profileRoute, securityRoute, sessionsRoute]),
-  adminRoute.addChildren([adminIndexRoute, adminUsersRoute, adminAuditRoute, adminModelsRoute, adminImportRoute]),
+  adminRoute.addChildren([adminIndexRoute, adminUsersRoute, adminAuditRoute, adminModelsRoute, adminImportRoute, adminBillingRoute]),
   statusRoute,
   apiReferenceRoute,
   marketRoute,

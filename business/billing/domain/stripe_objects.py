@@ -109,9 +109,16 @@ def invoice_of(data: dict[str, Any], user_id: str, state_at: datetime) -> Invoic
 def invoice_payment(
     data: dict[str, Any], user_id: str, succeeded: bool, state_at: datetime
 ) -> Payment | None:
-    """The charge an invoice event reports (invoice.charge); None when it names none."""
+    """The charge an invoice event reports: `charge` (API versions before 2025-03-31) or its
+    `payments` list when the endpoint includes it (since); None when it names none (the charge's
+    own charge.succeeded event records it then)."""
     charge = data.get("charge")
     charge_id = reference(data, "charge")
+    if not charge_id:
+        listed = (data.get("payments") or {}).get("data") or []
+        charge_id = next(
+            (reference(item.get("payment") or {}, "charge") for item in listed if isinstance(item, dict)), ""
+        )
     if not charge_id:
         return None
     if isinstance(charge, dict):

@@ -37,7 +37,8 @@ SUBSCRIPTION_EVENTS = frozenset(
 INVOICE_EVENTS = frozenset({"invoice.paid", "invoice.payment_failed"})
 # Events that only refer to a subscription: its state is read from Stripe.
 REFERRING_EVENTS = frozenset({"checkout.session.completed"}) | INVOICE_EVENTS
-LEDGER_EVENTS = INVOICE_EVENTS | {"charge.refunded"}
+CHARGE_EVENTS = frozenset({"charge.succeeded", "charge.failed", "charge.refunded"})
+LEDGER_EVENTS = INVOICE_EVENTS | CHARGE_EVENTS
 WEBHOOK_CLIENT = Client(ip="", user_agent="stripe-webhook", request_id="")
 
 
@@ -133,7 +134,8 @@ def _owner(uow: BillingUnitOfWork, customer_id: str, state: SubscriptionState | 
 
 
 def _apply_ledger(uow: BillingUnitOfWork, event: StripeEvent, state: SubscriptionState | None) -> None:
-    """Invoice events store the invoice and its charge; charge.refunded the charge and its refunds."""
+    """Invoice events store the invoice and its charge; charge events the charge (and the refunds
+    it lists)."""
     obj = event.object
     user_id = _owner(uow, reference(obj, "customer"), state)
     if event.type in INVOICE_EVENTS:

@@ -374,3 +374,29 @@ async def test_figures_count_active_mrr_and_churn(
     assert ended.churned_last_30_days - before.churned_last_30_days == 1
     assert ended.mrr_minor - before.mrr_minor == 19000 // 12
     assert ended.churn_rate == pytest.approx(ended.churned_last_30_days / ended.live_30_days_ago)
+
+
+async def test_newer_api_shapes_invoice_parent_and_charge_events_reach_the_ledger(
+    bench: Bench, stripe_api: StripeApi, store: BusinessStore
+) -> None:
+    """Since API version 2025-03-31 an invoice names its subscription under
+    parent.subscription_details and no longer its charge: charge.succeeded records the payment."""
+    sub = subscribed(stripe_api, store, "buyer-2")
+    await bench.send(stripe_api.event("customer.subscription.created", sub))
+    invoice, charge = stripe_api.invoice_for(sub, paid=True)
+    newer = {k: v for k, v in invoice.items() if k not in ("charge", "subscription")}
+    newer["parent"] = {"type": "subscription_details", "subscription_details": {"subscription": sub["id"]}}
+    assert (await bench.send(stripe_api.event("invoice.paid", newer))).ignored is False
+    assert ("GET", f"/v1/subscriptions/{sub['id']}") in stripe_api.requests
+    await bench.send(
+        stripe_api.event("charge.succeeded", {k: v for k, v in charge.items() if k != "invoice"})
+    )
+    view = await bench.admin.GetBillingCustomer(
+        admin_pb.GetBillingCustomerRequest(user_id="buyer-2"), metadata=bench.admin_md
+    )
+    assert [(i.invoice_id, i.subscription_id, i.amount_paid_minor) for i in view.invoices] == [
+        (invoice["id"], sub["id"], 1900)
+    ]
+    assert [(p.payment_id, p.status, p.amount_minor) for p in view.payments] == [
+        (charge["id"], "succeeded", 1900)
+    ]

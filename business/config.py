@@ -161,6 +161,27 @@ class BusinessSettings(CommonSettings):
         "a new or deleted rule is picked up at once anyway",
     )
 
+    # --- billing (docs/billing.md) ------------------------------------------------------------
+    billing_past_due_grace_s: float = Field(
+        3 * 86400,
+        ge=0,
+        description="seconds a past_due subscription keeps pro after its payment failed; then free at once",
+    )
+    billing_sweep_interval_s: float = Field(
+        60,
+        ge=0,
+        description="seconds between billing sweeps (grace periods over, failed webhook events retried); "
+        "0 turns the sweep off",
+    )
+    billing_event_retry_base_s: float = Field(
+        30,
+        gt=0,
+        description="first retry of a failed webhook event after this many seconds, doubling each time",
+    )
+    billing_event_max_attempts: int = Field(
+        10, ge=1, le=50, description="automatic attempts at a webhook event before only an admin retries it"
+    )
+
     @model_validator(mode="after")
     def _production_needs_real_secrets(self) -> BusinessSettings:
         if self.app_env == "production" and not self.totp_encryption_key:

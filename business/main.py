@@ -5,10 +5,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Coroutine
+from typing import Any
 
 from business.alerts.handlers import AlertHandlers, SavedBacktestHandlers, WatchlistHandlers
 from business.alerts.wiring import build_alerts
-from business.billing.handlers import PlanHandlers, StripeEventHandlers, SubscriptionHandlers
+from business.billing.domain.maintenance import run_sweeps
+from business.billing.handlers import (
+    BillingAdminHandlers,
+    PlanHandlers,
+    StripeEventHandlers,
+    SubscriptionHandlers,
+)
 from business.billing.wiring import build_billing
 from business.config import BusinessSettings
 from business.education.adapters.ml_engine import MlEngineMarket
@@ -40,6 +48,8 @@ from trading.alerts.v1 import (
     watchlist_service_pb2_grpc,
 )
 from trading.billing.v1 import (
+    billing_admin_service_pb2,
+    billing_admin_service_pb2_grpc,
     plan_service_pb2,
     plan_service_pb2_grpc,
     stripe_event_service_pb2,
@@ -86,7 +96,25 @@ SERVICE_NAMES = [
     alert_service_pb2.DESCRIPTOR.services_by_name["AlertService"].full_name,
     saved_backtest_service_pb2.DESCRIPTOR.services_by_name["SavedBacktestService"].full_name,
     paper_trading_service_pb2.DESCRIPTOR.services_by_name["PaperTradingService"].full_name,
+    billing_admin_service_pb2.DESCRIPTOR.services_by_name["BillingAdminService"].full_name,
 ]
+
+
+class BackgroundTasks:
+    """The service's long-running tasks, cancelled and awaited together when it stops."""
+
+    def __init__(self) -> None:
+        self.tasks: list[asyncio.Task[None]] = []
+
+    def start(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        self.tasks.append(asyncio.create_task(work, name=name))
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 def build_host(settings: BusinessSettings) -> ServiceHost:
@@ -103,30 +131,25 @@ def build_host(settings: BusinessSettings) -> ServiceHost:
     learning, certificates = LearningHandlers(education), CertificateHandlers(education)
     billing = build_billing(settings, store, revocations)
     plans, subscriptions = PlanHandlers(billing), SubscriptionHandlers(billing)
-    stripe_events = StripeEventHandlers(billing)
-    # build_host runs inside the server's loop (run_service): the alerts' feed watcher and paper
-    # trading's bar feed are its tasks.
+    stripe_events, billing_admin = StripeEventHandlers(billing), BillingAdminHandlers(billing)
     alerts = build_alerts(settings, store)
-    alerts.start()
     watchlist_handlers, alert_handlers = WatchlistHandlers(alerts), AlertHandlers(alerts)
     saved_backtests = SavedBacktestHandlers(alerts)
     paper_trading = build_paper_trading(settings, store)
     paper = PaperTradingHandlers(paper_trading)
-    bar_feed = (
-        asyncio.create_task(
-            BarFeedConsumer(ml_service, paper_trading, settings.paper_feed_timeframe).run(),
-            name="paper bar feed",
-        )
-        if settings.paper_feed_timeframe
-        else None
-    )
+    # build_host runs inside the server's loop (run_service): the features' background work (the
+    # alerts' feed watcher, paper trading's bar feed, the billing sweep) runs as its tasks.
+    alerts.start()
+    background = BackgroundTasks()
+    if settings.paper_feed_timeframe:
+        feed = BarFeedConsumer(ml_service, paper_trading, settings.paper_feed_timeframe)
+        background.start(feed.run(), "paper bar feed")
+    if billing.configured and settings.billing_sweep_interval_s > 0:
+        background.start(run_sweeps(billing, settings.billing_sweep_interval_s), "billing sweep")
 
     async def close() -> None:
         await alerts.close()
-        if bar_feed is not None:
-            bar_feed.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await bar_feed
+        await background.stop()
         await identity.close()
         await revocations.close()
         await ml.close()
@@ -168,6 +191,9 @@ def build_host(settings: BusinessSettings) -> ServiceHost:
             ),
             lambda server: paper_trading_service_pb2_grpc.add_PaperTradingServiceServicer_to_server(
                 paper, server
+            ),
+            lambda server: billing_admin_service_pb2_grpc.add_BillingAdminServiceServicer_to_server(
+                billing_admin, server
             ),
         ],
         stats=CallStats("business"),

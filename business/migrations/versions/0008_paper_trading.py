@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008_paper_trading"
-down_revision = "0006_education_live"
+down_revision = "0007_billing_ledger"
 branch_labels = None
 depends_on = None
 

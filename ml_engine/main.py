@@ -35,6 +35,7 @@ from ml_engine.predictions.streams import StreamHub
 from ml_engine.shared.database import MarketStore
 from ml_engine.status.handlers import EngineHandlers
 from service_runtime.metrics import CallStats
+from service_runtime.rate_limits import RateLimitInterceptor, window_counter
 from service_runtime.server import ServiceHost, run_service
 from trading.market.v1 import (
     backtest_service_pb2,
@@ -64,6 +65,15 @@ SERVICES = [
     # KServe v2 (not our proto): importing its handlers declared its access rules.
     INFERENCE_SERVICE,
 ]
+# The RPCs that run models or strategies: each call counts against the caller's plan's rate limit.
+RATE_LIMITED = frozenset(
+    {
+        "/trading.ml.v1.PredictionService/Predict",
+        "/trading.ml.v1.PredictionService/GetSignals",
+        "/trading.ml.v1.PredictionService/StreamPredictions",
+        "/trading.market.v1.BacktestService/RunBacktest",
+    }
+)
 # Bars a prediction stream replays: enough history for the models' windows, close to the present.
 STREAM_HISTORY_BARS = 1000
 
@@ -104,6 +114,7 @@ def build_host(
     backtests = BacktestHandlers(windows, settings.backtest_time_budget_s)
     # Suspensions and logouts reach this service through Redis (written by business).
     revocations = settings.revocations()
+    rate_counter = window_counter(settings.redis_url)
     # build_host runs inside the server's loop (run_service): the scorer is one of its tasks.
     scoring = (
         asyncio.create_task(scorer.run(settings.ml_score_interval_s), name="prediction scorer")
@@ -124,6 +135,7 @@ def build_host(
         await activation.stop()
         await asyncio.to_thread(recorder.close)
         await revocations.close()
+        await rate_counter.close()
         store.close()
 
     return ServiceHost(
@@ -148,7 +160,12 @@ def build_host(
         grace_s=settings.shutdown_grace_s,
         metrics_port=settings.ml_metrics_port,
         on_stop=close,
-        inner_interceptors=[settings.access_interceptor(SERVICES, revocations)],
+        inner_interceptors=[
+            settings.access_interceptor(SERVICES, revocations),
+            # Per user and plan, inside the access check (it reads the verified caller); see
+            # service_runtime/rate_limits.py for why here rather than at the edge.
+            RateLimitInterceptor(settings.rate_limits(), RATE_LIMITED, rate_counter),
+        ],
     )
 
 

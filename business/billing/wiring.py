@@ -14,12 +14,35 @@ from business.config import BusinessSettings
 from business.shared.database import BusinessStore
 from service_runtime.access import access_rules
 from service_runtime.contracts import platform_services
+from trading.common.v1 import access_pb2
 
 
 def plans_by_rpc() -> dict[str, list[str]]:
     """RPC path -> the plans its access rule lists (only RPCs that list some)."""
     rules = access_rules(platform_services(), foreign={})
     return {path: list(rule.plans) for path, rule in rules.items() if rule.plans}
+
+
+def plan_limits_by_rpc() -> dict[str, list[access_pb2.PlanLimit]]:
+    """RPC path -> the request values its access rule reserves for some plans."""
+    rules = access_rules(platform_services(), foreign={})
+    return {path: list(rule.plan_limits) for path, rule in rules.items() if rule.plan_limits}
+
+
+def features_by_plan() -> dict[str, list[str]]:
+    """Plan -> what the access rules say it opens, in words, in RPC order (whole RPCs first)."""
+    rules = sorted(access_rules(platform_services(), foreign={}).items())
+    features: dict[str, list[str]] = {}
+    for _, rule in rules:
+        for plan in rule.plans:
+            if rule.plan_feature:
+                features.setdefault(plan, []).append(rule.plan_feature)
+    for _, rule in rules:
+        for limit in rule.plan_limits:
+            for plan in limit.plans:
+                if limit.feature:
+                    features.setdefault(plan, []).append(limit.feature)
+    return features
 
 
 def build_billing(
@@ -36,7 +59,7 @@ def build_billing(
     )
     configured = bool(settings.stripe_secret_key and (prices.monthly_price_id or prices.yearly_price_id))
     return Billing(
-        plans=catalogue(prices, plans_by_rpc()),
+        plans=catalogue(prices, plans_by_rpc(), features_by_plan()),
         configured=configured,
         transactions=store.units_of_work(SqlBillingUnitOfWork) if store is not None else None,
         provider=StripePayments(settings.stripe_secret_key, settings.stripe_api_base_url)

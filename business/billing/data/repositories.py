@@ -135,14 +135,18 @@ class SqlWebhookEvents:
         row = self.session.get(WebhookEventRow, event_id)
         return dict(row.payload) if row is not None else None
 
-    def due(self, now: datetime, limit: int) -> list[str]:
+    def due(self, now: datetime, limit: int, stranded_before: datetime) -> list[str]:
         return list(
             self.session.scalars(
                 select(WebhookEventRow.id)
                 .where(
                     WebhookEventRow.processed_at.is_(None),
-                    WebhookEventRow.next_attempt_at.is_not(None),
-                    WebhookEventRow.next_attempt_at <= now,
+                    (WebhookEventRow.next_attempt_at <= now)
+                    | (
+                        WebhookEventRow.next_attempt_at.is_(None)
+                        & (WebhookEventRow.attempts == 0)
+                        & (WebhookEventRow.received_at <= stranded_before)
+                    ),
                 )
                 .order_by(WebhookEventRow.created, WebhookEventRow.id)
                 .limit(limit)

@@ -104,8 +104,10 @@ class WebhookEvents(Protocol):
         """The event as Stripe sent it."""
         ...
 
-    def due(self, now: datetime, limit: int) -> list[str]:
-        """Unprocessed events whose next attempt is due, oldest first."""
+    def due(self, now: datetime, limit: int, stranded_before: datetime) -> list[str]:
+        """Unprocessed events whose next attempt is due, and those never attempted that were
+        received before `stranded_before` (the process stopped between storing and applying
+        them), oldest first."""
         ...
 
     def listed(self, include_processed: bool, limit: int) -> list[StoredEvent]:

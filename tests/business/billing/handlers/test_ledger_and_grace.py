@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from business.audit.data import AuditEventRow
 from business.billing.data.repositories import SqlBillingUnitOfWork
-from business.billing.data.tables import WebhookEventRow
+from business.billing.data.tables import SubscriptionRow, WebhookEventRow
 from business.billing.domain import maintenance
 from business.billing.domain.context import Billing
 from business.billing.domain.entities import Customer
@@ -424,3 +424,29 @@ async def test_an_event_stored_but_never_applied_is_picked_up_by_the_sweep(
     bench.clock.now += maintenance.STRANDED_AFTER
     assert await maintenance.retry_due_events(bench.billing) == (1, 0)
     assert plan_of(store, "buyer-1") == "pro"
+
+
+async def test_an_event_from_the_same_second_as_the_stored_state_re_reads_the_subscription(
+    bench: Bench, stripe_api: StripeApi, store: BusinessStore, callers: TestCallers
+) -> None:
+    """Stripe dates events to the second: in doubt about the order, Stripe's current state wins."""
+    sub = subscribed(stripe_api, store, "buyer-1")
+    await bench.send(stripe_api.event("customer.subscription.created", sub))
+    me = callers.metadata(subject="buyer-1")
+    await bench.subscriptions.CancelSubscription(sub_pb.CancelSubscriptionRequest(), metadata=me)
+    with store.transaction() as session:
+        stored_at = session.get(SubscriptionRow, sub["id"]).state_at  # type: ignore[union-attr]
+    ended = {**stripe_api.subscriptions[sub["id"]], "status": "canceled"}
+    stripe_api.subscriptions[sub["id"]] = ended
+    reads = stripe_api.requests.count(("GET", f"/v1/subscriptions/{sub['id']}"))
+    same_second = int(stored_at.timestamp())  # truncated: "older" than the stored state, by < 1 s
+    await bench.send(stripe_api.event("customer.subscription.deleted", ended, created=same_second))
+    assert stripe_api.requests.count(("GET", f"/v1/subscriptions/{sub['id']}")) == reads + 1
+    assert plan_of(store, "buyer-1") == "free"
+    # A clearly older event changes nothing and reads nothing.
+    stale = stripe_api.event(
+        "customer.subscription.updated", {**sub, "status": "active"}, created=same_second - 60
+    )
+    assert (await bench.send(stale)).ignored is True
+    assert stripe_api.requests.count(("GET", f"/v1/subscriptions/{sub['id']}")) == reads + 1
+    assert plan_of(store, "buyer-1") == "free"

@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 RETRY_BATCH = 100
 # An event stored but never attempted this long ago was stranded (the process stopped in between).
 STRANDED_AFTER = timedelta(minutes=5)
+# How long a sweep holds the events it is retrying before another may take them.
+CLAIM_LEASE = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,9 @@ async def retry_due_events(billing: Billing) -> tuple[int, int]:
     """(processed, still failing) among the failed events whose next attempt is due."""
     transactions, _ = billing.stripe()
     now = billing.now()
-    due = await transactions.run(lambda uow: uow.events.due(now, RETRY_BATCH, now - STRANDED_AFTER))
+    due = await transactions.run(
+        lambda uow: uow.events.claim_due(now, RETRY_BATCH, now - STRANDED_AFTER, now + CLAIM_LEASE)
+    )
     done = 0
     for event_id in due:
         done += await _process_stored(billing, event_id)

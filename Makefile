@@ -88,8 +88,10 @@ test: $(VENV) web
 bench-edge: $(VENV_RUN)
 	$(PY) -m bench.edge
 
-## Market data benchmarks: import rate, history REST vs gRPC, indicators, backtests vs backtesting.py.
+## Market data benchmarks: import rate, history REST vs gRPC, indicators, backtests vs backtesting.py
+## and vectorbt (installed here from bench/requirements.txt, never by the serving requirements).
 bench-data: $(VENV_RUN)
+	$(PIP) -r bench/requirements.txt
 	$(PY) -m bench.market_data
 	$(PY) -m bench.indicators
 	$(PY) -m bench.backtest

@@ -89,3 +89,63 @@ async def test_params_that_do_not_parse_name_the_parameter(
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert [field for field, _ in violations(refused.value)] == ["params.x"]
     assert "DecodeError" not in (refused.value.details() or "")
+
+
+async def sweep(handlers: BacktestHandlers, callers: TestCallers, **fields: Any) -> pb.RunSweepResponse:
+    async with serve(
+        SERVICE, lambda server: pb_grpc.add_BacktestServiceServicer_to_server(handlers, server), callers
+    ) as channel:
+        response: pb.RunSweepResponse = await pb_grpc.BacktestServiceStub(channel).RunSweep(
+            pb.RunSweepRequest(**fields), metadata=callers.metadata()
+        )
+        return response
+
+
+async def test_a_sweep_ranks_the_grid_and_refuses_what_outlasts_the_budget(
+    market_store: MarketStore, callers: TestCallers
+) -> None:
+    import_sample(market_store.engine, "GOOG")
+    windows = BarWindows(market_store.engine)
+    backtest = pb.RunBacktestRequest(strategy="sma_cross", symbol="GOOG", commission=0.001)
+    grid = [
+        pb.ParameterValues(name="fast", values=[5, 10, 20]),
+        pb.ParameterValues(name="slow", values=[10, 30]),
+    ]
+    reply = await sweep(
+        BacktestHandlers(windows, time_budget_s=20),
+        callers,
+        backtest=backtest,
+        grid=grid,
+        rank_by=pb.SWEEP_RANK_TOTAL_RETURN,
+        top=3,
+    )
+    assert reply.symbol == "GOOG" and reply.bars == 2148
+    assert reply.evaluated == 4 and reply.skipped == 2  # fast 10 and 20 are not below slow 10
+    assert [r.rank for r in reply.results] == [1, 2, 3]
+    returns = [r.metrics.total_return for r in reply.results]
+    assert returns == sorted(returns, reverse=True)
+    best = reply.results[0]
+    alone = await run(
+        BacktestHandlers(windows, time_budget_s=20),
+        callers,
+        strategy="sma_cross",
+        symbol="GOOG",
+        commission=0.001,
+        params=dict(best.params),
+    )
+    assert alone.metrics.total_return == best.metrics.total_return
+    assert alone.metrics.trades == best.metrics.trades
+
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await sweep(BacktestHandlers(windows, time_budget_s=0.02), callers, backtest=backtest, grid=grid)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    field, description = violations(refused.value)[0]
+    assert field == "backtest.start_date" and "6 backtests" in description
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await sweep(
+            BacktestHandlers(windows, time_budget_s=20),
+            callers,
+            backtest=backtest,
+            grid=[pb.ParameterValues(name="fast", values=[0])],
+        )
+    assert violations(refused.value)[0][0] == "grid"

@@ -20,15 +20,23 @@ from trading.market.v1 import backtest_service_pb2_grpc as pb_grpc
 SERVICE = pb.DESCRIPTOR.services_by_name["BacktestService"].full_name
 
 
-async def run(handlers: BacktestHandlers, callers: TestCallers, **fields: Any) -> pb.RunBacktestResponse:
+async def call(handlers: BacktestHandlers, callers: TestCallers, rpc: str, request: Any) -> Any:
     async with serve(
         SERVICE, lambda server: pb_grpc.add_BacktestServiceServicer_to_server(handlers, server), callers
     ) as channel:
-        stub = pb_grpc.BacktestServiceStub(channel)
-        response: pb.RunBacktestResponse = await stub.RunBacktest(
-            pb.RunBacktestRequest(**fields), metadata=callers.metadata()
-        )
-        return response
+        return await getattr(pb_grpc.BacktestServiceStub(channel), rpc)(request, metadata=callers.metadata())
+
+
+async def run(handlers: BacktestHandlers, callers: TestCallers, **fields: Any) -> pb.RunBacktestResponse:
+    response: pb.RunBacktestResponse = await call(
+        handlers, callers, "RunBacktest", pb.RunBacktestRequest(**fields)
+    )
+    return response
+
+
+async def sweep(handlers: BacktestHandlers, callers: TestCallers, **fields: Any) -> pb.RunSweepResponse:
+    response: pb.RunSweepResponse = await call(handlers, callers, "RunSweep", pb.RunSweepRequest(**fields))
+    return response
 
 
 async def test_a_backtest_over_budget_is_refused_before_reading_bars(
@@ -89,16 +97,6 @@ async def test_params_that_do_not_parse_name_the_parameter(
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert [field for field, _ in violations(refused.value)] == ["params.x"]
     assert "DecodeError" not in (refused.value.details() or "")
-
-
-async def sweep(handlers: BacktestHandlers, callers: TestCallers, **fields: Any) -> pb.RunSweepResponse:
-    async with serve(
-        SERVICE, lambda server: pb_grpc.add_BacktestServiceServicer_to_server(handlers, server), callers
-    ) as channel:
-        response: pb.RunSweepResponse = await pb_grpc.BacktestServiceStub(channel).RunSweep(
-            pb.RunSweepRequest(**fields), metadata=callers.metadata()
-        )
-        return response
 
 
 async def test_a_sweep_ranks_the_grid_and_refuses_what_outlasts_the_budget(

@@ -221,6 +221,12 @@ const adminEducationRoute = createRoute({
   path: "/education",
   component: lazyRouteComponent(() => import("../features/admin/EducationFiguresPage"), "EducationFiguresPage"),
 });
+const adminBillingRoute = createRoute({
+  getParentRoute: () => adminRoute,
+  path: "/billing",
+  validateSearch: (s: Record<string, unknown>): { user?: string } => ({ user: str(s.user) }),
+  component: lazyRouteComponent(() => import("../features/billing/AdminBillingPage"), "AdminBillingPage"),
+});
 
 // ---- trading (signed in) ----
 
@@ -317,7 +323,15 @@ export const routeTree = rootRoute.addChildren([
   resetPasswordRoute,
   oauthCallbackRoute,
   accountRoute.addChildren([profileRoute, securityRoute, sessionsRoute]),
-  adminRoute.addChildren([adminIndexRoute, adminUsersRoute, adminAuditRoute, adminModelsRoute, adminImportRoute, adminEducationRoute]),
+  adminRoute.addChildren([
+    adminIndexRoute,
+    adminUsersRoute,
+    adminAuditRoute,
+    adminModelsRoute,
+    adminImportRoute,
+    adminEducationRoute,
+    adminBillingRoute,
+  ]),
   statusRoute,
   apiReferenceRoute,
   marketRoute,

@@ -98,7 +98,7 @@ def build_host(settings: BusinessSettings) -> ServiceHost:
             BarFeedConsumer(ml_channel, paper_trading, settings.paper_feed_timeframe).run(),
             name="paper bar feed",
         )
-        if settings.paper_feed_timeframe
+        if settings.paper_feed_enabled
         else None
     )
 

@@ -240,6 +240,15 @@ const modelsRoute = createRoute({
   component: lazyRouteComponent(() => import("../features/models/ModelsPage"), "ModelsPage"),
 });
 
+// ---- paper trading ----
+
+const portfolioRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: "/portfolio",
+  beforeLoad: guard({ kind: "signed-in" }),
+  component: lazyRouteComponent(() => import("../features/paper/PortfolioPage"), "PortfolioPage"),
+});
+
 // ---- billing ----
 
 const pricingRoute = createRoute({
@@ -317,6 +326,7 @@ export const routeTree = rootRoute.addChildren([
   marketRoute,
   backtestsRoute,
   modelsRoute,
+  portfolioRoute,
   pricingRoute,
   billingRoute,
   coursesRoute,

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import random
 import sys
@@ -33,6 +32,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from bench.private_stack import private_stack_env, write_report
 
 PORTS = {
     "ENVOY_PORT": 38180,
@@ -260,25 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     report["catalogue_size"] = catalogue_size(url)
     print(f"{args.courses} synthetic courses published in {report['build_s']} s", flush=True)
     report["in_process"] = in_process_search(url, args.requests)
-    env = dict(os.environ)
-    env.update({k: str(v) for k, v in PORTS.items()})
-    env.update(
-        {
-            "APP_ENV": "test",
-            "BUSINESS_METRICS_PORT": "0",
-            "ML_METRICS_PORT": "0",
-            "JWT_KEYS_DIR": str(tmp / "keys"),
-            "DEV_TOKENS_ENABLED": "false",
-            "RATE_LIMIT_SCALE": "1000",
-            "DATABASE_URL": url,
-            "ML_SERVICE_URL": f"127.0.0.1:{PORTS['ML_GRPC_PORT']}",
-            "MARKET_SQLITE_PATH": str(tmp / "market.db"),
-            "LOAD_SAMPLE_DATA": "false",
-            "LOG_LEVEL": "WARNING",
-            "MAIL_BACKEND": "console",
-            "SMS_BACKEND": "console",
-        }
-    )
+    env = private_stack_env(tmp, PORTS, url)
     stack = Stack(env=env, log_dir=tmp / "logs")
     edge = f"http://127.0.0.1:{PORTS['ENVOY_PORT']}"
     print(f"starting stack (logs in {tmp / 'logs'}) ...", flush=True)
@@ -289,10 +272,7 @@ def main(argv: list[str] | None = None) -> int:
         report["lesson_load"] = lesson_load(edge, args.requests)
     finally:
         stack.stop()
-    print(json.dumps(report, indent=2))
-    out = Path(__file__).resolve().parent / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "education.json").write_text(json.dumps(report, indent=2))
+    write_report("education", report)
     return 0
 
 

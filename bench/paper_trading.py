@@ -30,6 +30,8 @@ from typing import Any
 
 import httpx
 
+from bench.private_stack import private_stack_env, write_report
+
 PORTS = {
     "ENVOY_PORT": 38280,
     "ENVOY_ADMIN_PORT": 39921,
@@ -169,25 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     report["one_bar"] = bar_with_open_orders(url, args.open_orders)
     print(json.dumps(report["one_bar"]), flush=True)
     if not args.no_edge:
-        env = dict(os.environ)
-        env.update({k: str(v) for k, v in PORTS.items()})
-        env.update(
-            {
-                "APP_ENV": "test",
-                "BUSINESS_METRICS_PORT": "0",
-                "ML_METRICS_PORT": "0",
-                "JWT_KEYS_DIR": str(tmp / "keys"),
-                "DEV_TOKENS_ENABLED": "false",
-                "RATE_LIMIT_SCALE": "1000",
-                "DATABASE_URL": url,
-                "ML_SERVICE_URL": f"127.0.0.1:{PORTS['ML_GRPC_PORT']}",
-                "MARKET_SQLITE_PATH": str(tmp / "market.db"),
-                "LOAD_SAMPLE_DATA": "false",
-                "LOG_LEVEL": "WARNING",
-                "MAIL_BACKEND": "console",
-                "SMS_BACKEND": "console",
-            }
-        )
+        env = private_stack_env(tmp, PORTS, url)
         stack = Stack(env=env, log_dir=tmp / "logs")
         edge = f"http://127.0.0.1:{PORTS['ENVOY_PORT']}"
         print(f"starting stack (logs in {tmp / 'logs'}) ...", flush=True)
@@ -197,10 +181,7 @@ def main(argv: list[str] | None = None) -> int:
             report["edge_8_clients"] = asyncio.run(edge_orders(edge, args.orders, 8))
         finally:
             stack.stop()
-    print(json.dumps(report, indent=2))
-    out = Path(__file__).resolve().parent / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "paper_trading.json").write_text(json.dumps(report, indent=2))
+    write_report("paper_trading", report)
     return 0
 
 

@@ -10,7 +10,7 @@ VENV := .venv/.installed-dev
 WEB_DEPS := web/node_modules/.installed
 PIP := .venv/bin/pip install -q --disable-pip-version-check
 
-.PHONY: migration run test gen generate gen-check lint breaking web web-deps venv venv-run venv-train bench bench-edge bench-data bench-auth bench-education bench-billing bench-ml train import-bars admin admin-keys k8s-envoy clean
+.PHONY: migration run test gen generate gen-check lint breaking web web-deps venv venv-run venv-train bench bench-edge bench-data bench-auth bench-education bench-billing bench-paper bench-ml train import-bars admin admin-keys k8s-envoy clean
 
 ## Serving only (what `make run` installs): no torch.
 venv-run: $(VENV_RUN)
@@ -113,6 +113,10 @@ bench-education: $(VENV_RUN)
 ## Billing benchmark: Stripe webhook events processed per second (ARGS="--users 200 --concurrency 8").
 bench-billing: $(VENV_RUN)
 	$(PY) -m bench.billing $(ARGS)
+
+## Paper trading: one bar with 10,000 open orders (in process), orders/s through Envoy.
+bench-paper: $(VENV_RUN)
+	$(PY) -m bench.paper_trading $(ARGS)
 
 ## ML serving benchmark: ORT vs native, Predict REST vs gRPC, micro-batching, stream fan-out (ARGS="--only a,b").
 bench-ml: $(VENV_TRAIN)

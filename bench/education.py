@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import random
 import sys
@@ -39,6 +38,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from bench.private_stack import private_stack_env, write_report
 
 PORTS = {
     "ENVOY_PORT": 38180,
@@ -301,26 +302,9 @@ def _through_the_edge(tmp: Path, url: str, requests: int, *, lessons: bool) -> d
     """Search (and, for the first database, lesson load) through Envoy on a private stack."""
     from tools.supervisor import Stack
 
-    env = dict(os.environ)
-    env.update({k: str(v) for k, v in PORTS.items()})
-    env.update(
-        {
-            "APP_ENV": "test",
-            "BUSINESS_METRICS_PORT": "0",
-            "ML_METRICS_PORT": "0",
-            "JWT_KEYS_DIR": str(tmp / "keys"),
-            "DEV_TOKENS_ENABLED": "false",
-            "RATE_LIMIT_SCALE": "1000",
-            "DATABASE_URL": url,
-            "ML_SERVICE_URL": f"127.0.0.1:{PORTS['ML_GRPC_PORT']}",
-            "MARKET_SQLITE_PATH": str(tmp / "market.db"),
-            # The live blocks read the EURUSD and GOOG samples.
-            "LOAD_SAMPLE_DATA": "true" if lessons else "false",
-            "LOG_LEVEL": "WARNING",
-            "MAIL_BACKEND": "console",
-            "SMS_BACKEND": "console",
-        }
-    )
+    env = private_stack_env(tmp, PORTS, url)
+    # The live blocks read the EURUSD and GOOG samples.
+    env["LOAD_SAMPLE_DATA"] = "true" if lessons else "false"
     stack = Stack(env=env, log_dir=tmp / "logs")
     edge = f"http://127.0.0.1:{PORTS['ENVOY_PORT']}"
     print(f"starting stack (logs in {tmp / 'logs'}) ...", flush=True)
@@ -388,10 +372,7 @@ def main(argv: list[str] | None = None) -> int:
             "in_process": _ratios(pg["in_process"], lite["in_process"]),
             "edge": _ratios(pg["edge_search"], lite["edge_search"]),
         }
-    print(json.dumps(report, indent=2))
-    out = Path(__file__).resolve().parent / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "education.json").write_text(json.dumps(report, indent=2))
+    write_report("education", report)
     return 0
 
 

@@ -2,7 +2,7 @@ import type { HorizonPrediction, Signal } from "@gen/trading/ml/v1/prediction_pb
 import type { StreamPredictionsResponse } from "@gen/trading/ml/v1/prediction_service_pb";
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import { useNavigate, useSearch } from "@tanstack/react-router";
-import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { lazy, Suspense, useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { toApiError } from "../../api/errors";
 import { mlQueryRetry } from "../../api/mlRetry";
 import { indicatorClient, marketClient, predictionClient } from "../../api/marketClients";
@@ -34,6 +34,10 @@ import { QueryStatus } from "./QueryStatus";
 import { PriceChart } from "./PriceChart";
 import { actionName, SignalDetails, signalPriceLines } from "./SignalCard";
 import { streamStateLabel, useLiveStream } from "./useLiveStream";
+
+// Paper trading on the dashboard, loaded with its own chunk when the page shows it.
+const TradeSignalButton = lazy(() => import("../paper/TradeSignalButton").then((m) => ({ default: m.TradeSignalButton })));
+const MarketOrderTicket = lazy(() => import("../paper/MarketOrderTicket").then((m) => ({ default: m.MarketOrderTicket })));
 
 const PAGE_BARS = 500;
 const MAX_INDICATOR_BARS = 5000;
@@ -315,6 +319,17 @@ export function MarketPage() {
           {!liveCapable && <p className="muted">Signals are computed on 5m, 15m and 1h bars.</p>}
           {liveCapable && !live.signal && <QueryStatus query={signalQuery} testId="signal-error" />}
           {signal && <SignalDetails signal={signal} decimals={decimals} />}
+          {signal && (
+            <Suspense fallback={null}>
+              <TradeSignalButton symbol={symbol} signal={signal} predictions={predictions} />
+            </Suspense>
+          )}
+        </Card>
+
+        <Card title="Paper order" id="order-ticket-card">
+          <Suspense fallback={null}>
+            <MarketOrderTicket symbol={symbol} />
+          </Suspense>
         </Card>
 
         <Card title="Predicted ranges" id="predictions-card">

@@ -138,36 +138,69 @@ def _range_section(report: ModelReport, cols: tuple[str, ...]) -> list[str]:
     return lines
 
 
+def _coverage_table(figures: dict[str, float]) -> list[str]:
+    """One row per offered coverage: held-out coverage (per-fold range) and width, beside the ATR
+    baseline's; `figures` by "<kind>@<coverage key>" (`_figures`)."""
+    lines = [
+        "| nominal | held-out coverage | per fold min..max | width % | ATR baseline coverage | "
+        "ATR baseline width % | width vs baseline |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for c in COVERAGES:
+        k = coverage_key(c)
+        v = {kind: figures[f"{kind}@{k}"] for kind in _MODEL_FIGURES}
+        lines.append(
+            f"| {c:.0%} | **{_f(v['coverage'], 3)}** | {_f(v['fold_min'], 3)}..{_f(v['fold_max'], 3)} "
+            f"| {_f(v['width'])} | {_f(v['base_coverage'], 3)} | {_f(v['base_width'])} | "
+            f"{v['width'] / v['base_width'] - 1:+.1%} |"
+        )
+    return lines
+
+
+# Figure names of a model's metrics (baseline ones suffixed _atr) and of an ensemble's held-out figures.
+_MODEL_FIGURES = {
+    "coverage": "interval_coverage_{k}",
+    "width": "interval_width_pct_{k}",
+    "fold_min": "interval_coverage_{k}_fold_min",
+    "fold_max": "interval_coverage_{k}_fold_max",
+    "base_coverage": "interval_coverage_{k}_atr",
+    "base_width": "interval_width_pct_{k}_atr",
+}
+_ENSEMBLE_FIGURES = {
+    **_MODEL_FIGURES,
+    "base_coverage": "baseline_interval_coverage_{k}",
+    "base_width": "baseline_interval_width_pct_{k}",
+}
+
+
+def _figures(names: dict[str, str], *sources: dict[str, float]) -> dict[str, float]:
+    """The table's figures by "<kind>@<coverage key>", read from the first source that has each."""
+    out: dict[str, float] = {}
+    for c in COVERAGES:
+        k = coverage_key(c)
+        for kind, name in names.items():
+            label = name.format(k=k)
+            out[f"{kind}@{k}"] = next(src[label] for src in sources if label in src)
+    return out
+
+
 def _interval_table(m: dict[str, float], b: dict[str, float], both: bool) -> list[str]:
     """Conformal intervals around this model's range vs the ATR baseline's at the same coverage."""
     what = "high AND low inside" if both else "its side inside (one-sided bound)"
-    lines = [
+    k = coverage_key(DEFAULT_COVERAGE)
+    narrower = m[f"interval_width_pct_{k}"] < b[f"interval_width_pct_{k}_atr"]
+    return [
         f"Conformal interval around this model's range ({what}; quantile fit on each fold's validation "
         "rows, scored on its test rows; width in percent of the close, narrower at the same coverage is "
         "better):",
         "",
-        "| nominal | held-out coverage (fold min..max) | width % | ATR baseline coverage | "
-        "ATR baseline width % |",
-        "|---|---|---|---|---|",
-    ]
-    for c in COVERAGES:
-        k = coverage_key(c)
-        low, high = m[f"interval_coverage_{k}_fold_min"], m[f"interval_coverage_{k}_fold_max"]
-        lines.append(
-            f"| {c:.0%} | {_f(m[f'interval_coverage_{k}'], 3)} ({_f(low, 3)}..{_f(high, 3)}) | "
-            f"{_f(m[f'interval_width_pct_{k}'])} | "
-            f"{_f(b[f'interval_coverage_{k}_atr'], 3)} | {_f(b[f'interval_width_pct_{k}_atr'])} |"
-        )
-    k = coverage_key(DEFAULT_COVERAGE)
-    narrower = m[f"interval_width_pct_{k}"] < b[f"interval_width_pct_{k}_atr"]
-    lines += [
+        *_coverage_table(_figures(_MODEL_FIGURES, m, b)),
         "",
         f"At {DEFAULT_COVERAGE:.0%} the model's interval is "
         + ("narrower than" if narrower else "NOT narrower than")
         + " the ATR baseline's.",
         "",
     ]
-    return lines
 
 
 def _classifier_section(report: ModelReport, column: str, prefix: str) -> list[str]:
@@ -328,27 +361,15 @@ def models_doc(results: list[HorizonResult], train_seconds: float, skipped: dict
 
 def _served_interval(e: HorizonEnsemble) -> list[str]:
     """The served range interval: nominal vs held-out coverage, width vs the ATR baseline's."""
-    h = e.heldout_metrics
     if not e.interval_quantiles:
         return []
-    lines = [
+    return [
         "Served interval (split-conformal around the ensemble's median range, quantile from each fold's "
         "validation rows, strictly before its test rows; held-out = all test folds):",
         "",
-        "| nominal | held-out coverage | per fold min..max | width % | ATR baseline coverage | "
-        "ATR baseline width % | width vs baseline |",
-        "|---|---|---|---|---|---|---|",
+        *_coverage_table(_figures(_ENSEMBLE_FIGURES, e.heldout_metrics)),
+        "",
     ]
-    for c in COVERAGES:
-        k = coverage_key(c)
-        width, base = h[f"interval_width_pct_{k}"], h[f"baseline_interval_width_pct_{k}"]
-        low, high = h[f"interval_coverage_{k}_fold_min"], h[f"interval_coverage_{k}_fold_max"]
-        lines.append(
-            f"| {c:.0%} | **{_f(h[f'interval_coverage_{k}'], 3)}** | {_f(low, 3)}..{_f(high, 3)} | "
-            f"{_f(width)} | "
-            f"{_f(h[f'baseline_interval_coverage_{k}'], 3)} | {_f(base)} | {width / base - 1:+.1%} |"
-        )
-    return [*lines, ""]
 
 
 def _served_probabilities(e: HorizonEnsemble) -> list[str]:

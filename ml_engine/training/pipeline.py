@@ -431,6 +431,14 @@ def _ensemble_predict(
     return out
 
 
+def _ensemble_rows(
+    horizon: str, members: dict[str, list[Member]], preds: dict[str, FloatArray], base: FloatArray
+) -> FloatArray:
+    """The ensemble's [n, 4] outputs for some rows from the members' predictions and the baseline's."""
+    columns = [_ensemble_predict(members[c], horizon, preds, base, j) for j, c in enumerate(OUTPUT_COLUMNS)]
+    return np.stack(columns, axis=1)
+
+
 def _ensemble(
     data: HorizonData,
     folds: list[FoldResult],
@@ -442,27 +450,17 @@ def _ensemble(
     per_fold = [
         {c: _column_members(h, c, f, labels, features, persistence) for c in OUTPUT_COLUMNS} for f in folds
     ]
-    preds = []
-    for f, members in zip(folds, per_fold, strict=True):
-        base = f.test_baseline.predict(features[f.fold.test])
-        preds.append(
-            np.stack(
-                [_ensemble_predict(members[c], h, f.test, base, j) for j, c in enumerate(OUTPUT_COLUMNS)],
-                axis=1,
-            )
-        )
+    preds = [
+        _ensemble_rows(h, members, f.test, f.test_baseline.predict(features[f.fold.test]))
+        for f, members in zip(folds, per_fold, strict=True)
+    ]
     pred = np.concatenate(preds)
     rows = np.concatenate([f.fold.test for f in folds])
     y = labels[rows]
-    val_preds = []
-    for f, members in zip(folds, per_fold, strict=True):
-        base = f.val_baseline.predict(features[f.fold.validation])
-        val_preds.append(
-            np.stack(
-                [_ensemble_predict(members[c], h, f.val, base, j) for j, c in enumerate(OUTPUT_COLUMNS)],
-                axis=1,
-            )
-        )
+    val_preds = [
+        _ensemble_rows(h, members, f.val, f.val_baseline.predict(features[f.fold.validation]))
+        for f, members in zip(folds, per_fold, strict=True)
+    ]
     # The served interval: conformal around the ensemble's median range; the ATR baseline's likewise.
     ensemble_folds = [
         RangeFold(

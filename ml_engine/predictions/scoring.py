@@ -152,7 +152,7 @@ class Scorer:
         for row in rows:
             ensemble = self.manifest.get(row.horizon)
             card = ensemble.heldout_metrics if ensemble is not None else {}
-            nominal = round(row.nominal_coverage, 4)
+            nominal = row.nominal_coverage
             result.append(
                 Score(
                     row,

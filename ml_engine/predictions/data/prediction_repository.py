@@ -267,7 +267,7 @@ def aggregate_scores(
                 float(r.prob or 0) / n if n else 0.0,
                 m,
                 float(r.inside_interval or 0) / m if m else 0.0,
-                float(r.nominal or 0) / m if m else 0.0,
+                round(float(r.nominal or 0) / m, 6) if m else 0.0,  # a mean of equal values, less float drift
                 float(r.width or 0) / m if m else 0.0,
                 float(r.atr_pct or 0) / m if m else 0.0,
             )

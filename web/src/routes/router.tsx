@@ -240,6 +240,22 @@ const modelsRoute = createRoute({
   component: lazyRouteComponent(() => import("../features/models/ModelsPage"), "ModelsPage"),
 });
 
+// ---- watchlists and alerts ----
+
+const watchlistsRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: "/watchlists",
+  beforeLoad: guard({ kind: "signed-in" }),
+  component: lazyRouteComponent(() => import("../features/alerts/WatchlistsPage"), "WatchlistsPage"),
+});
+
+const alertsRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: "/alerts",
+  beforeLoad: guard({ kind: "signed-in" }),
+  component: lazyRouteComponent(() => import("../features/alerts/AlertsPage"), "AlertsPage"),
+});
+
 // ---- billing ----
 
 const pricingRoute = createRoute({
@@ -317,6 +333,8 @@ export const routeTree = rootRoute.addChildren([
   marketRoute,
   backtestsRoute,
   modelsRoute,
+  watchlistsRoute,
+  alertsRoute,
   pricingRoute,
   billingRoute,
   coursesRoute,

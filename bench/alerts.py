@@ -22,6 +22,7 @@ import random
 import tempfile
 import time
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -62,27 +63,11 @@ def synthetic_rules(count: int, price: float, seed: int = 11) -> list[AlertRule]
         kind = (AlertKind.SIGNAL, AlertKind.PRICE_CROSS, AlertKind.RANGE_EXIT)[i % 3]
         rule = AlertRule(str(uuid.uuid4()), user, SYMBOL, TIMEFRAME, kind, created_at=now)
         if kind is AlertKind.SIGNAL:
-            rule = AlertRule(
-                rule.id,
-                user,
-                SYMBOL,
-                TIMEFRAME,
-                kind,
-                side=rng.choice(list(SignalSide)),
-                min_confidence=round(rng.uniform(0.5, 0.9), 2),
-                created_at=now,
-            )
+            side, confidence = rng.choice(list(SignalSide)), round(rng.uniform(0.5, 0.9), 2)
+            rule = replace(rule, side=side, min_confidence=confidence)
         elif kind is AlertKind.PRICE_CROSS:
-            rule = AlertRule(
-                rule.id,
-                user,
-                SYMBOL,
-                TIMEFRAME,
-                kind,
-                level=round(price * rng.uniform(0.97, 1.03), 5),
-                direction=rng.choice(list(CrossDirection)),
-                created_at=now,
-            )
+            level, direction = round(price * rng.uniform(0.97, 1.03), 5), rng.choice(list(CrossDirection))
+            rule = replace(rule, level=level, direction=direction)
         made.append(rule)
     return made
 

@@ -19,6 +19,7 @@ from tests.support.smtp_sink import SmtpSink
 from tools.supervisor import Stack
 from trading.identity.v1 import user_service_pb2, user_service_pb2_grpc
 from trading.market.v1 import market_data_service_pb2, market_data_service_pb2_grpc
+from trading.ml.v1 import prediction_service_pb2, prediction_service_pb2_grpc
 
 
 def test_envoy_rejects_every_bad_token(stack: Stack, keys: SigningKeyStore) -> None:
@@ -77,10 +78,12 @@ def test_service_ports_reject_every_bad_token(
 
 def test_a_service_token_cannot_call_user_rpcs(stack: Stack, keys: SigningKeyStore) -> None:
     service = keys.sign(claims(sub="service:gateway", roles=["service"], plan=""))
+    # GetPredictionScores is for users only (ListSymbols and StreamPredictions also admit "service":
+    # business validates symbols and follows prediction streams for alerts).
     with grpc.insecure_channel(f"127.0.0.1:{ML_PORT}") as channel:
         with pytest.raises(grpc.RpcError) as denied:
-            market_data_service_pb2_grpc.MarketDataServiceStub(channel).ListSymbols(
-                market_data_service_pb2.ListSymbolsRequest(),
+            prediction_service_pb2_grpc.PredictionServiceStub(channel).GetPredictionScores(
+                prediction_service_pb2.GetPredictionScoresRequest(),
                 metadata=list(bearer(service).items()),
                 timeout=10,
             )

@@ -1,7 +1,8 @@
 // Watchlists and alerts: a user makes a watchlist (an unknown symbol is refused, naming it), sees
 // each symbol's current signal, adds alert rules on the alerts page, and sees an alert fire live
 // (a toast, and the fired history) as the ML engine's replay feed moves the price across the levels
-// of their rules; deleting a rule takes it off the list. No CSP violation, no serious axe finding.
+// of their rules; deleting a rule takes it off the list. A backtest run is saved and listed.
+// No CSP violation, no serious axe finding.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { PAGE, PASSWORD, checkPage, failureScreenshot, launch, openPage, rest, signIn, verifiedUser } from "../support.mjs";
@@ -82,6 +83,34 @@ test("a user watches symbols with their signals and gets alerts live", async (t)
     await checkPage(page, "alerts (fired)");
   } catch (err) {
     t.diagnostic(`screenshot: ${await failureScreenshot(page, "alerts")}`);
+    throw err;
+  } finally {
+    await page.context().close();
+  }
+});
+
+test("a user saves a backtest run and finds it in their saved backtests", async (t) => {
+  const user = await verifiedUser("saved-bt");
+  const page = await openPage(browser);
+  try {
+    await signIn(page, user.email, user.password, { from: "/sign-in?redirect=%2Fbacktests" });
+    await page.waitForURL(`${PAGE}/backtests`);
+    await page.getByTestId("backtest-form").waitFor({ timeout: 90_000 });
+    await page.getByTestId("backtest-form").getByLabel("Strategy").selectOption("sma_cross");
+    await page.getByTestId("run-backtest").click();
+    await page.getByTestId("backtest-results").waitFor({ timeout: 45_000 });
+    await page.getByLabel("Name of this run").fill("SMA cross, defaults");
+    await page.getByTestId("save-backtest").click();
+    const row = page.getByTestId("saved-backtest").filter({ hasText: "SMA cross, defaults" });
+    await row.waitFor();
+    assert.match(await row.innerText(), /sma_cross on EURUSD/);
+    await page.reload();
+    await row.waitFor({ timeout: 30_000 });
+    await checkPage(page, "backtests (saved)");
+    await row.getByRole("button", { name: /Delete/ }).click();
+    await row.waitFor({ state: "detached" });
+  } catch (err) {
+    t.diagnostic(`screenshot: ${await failureScreenshot(page, "saved-backtests")}`);
     throw err;
   } finally {
     await page.context().close();

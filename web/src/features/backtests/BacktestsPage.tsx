@@ -28,6 +28,7 @@ import {
   type TradeSortKey,
 } from "./backtestForm";
 import { EquityChart } from "./EquityChart";
+import { SavedBacktests } from "./SavedBacktests";
 
 const EXIT_REASONS: Record<number, string> = {
   [ExitReason.SIGNAL]: "signal",
@@ -392,6 +393,7 @@ export function BacktestsPage() {
         </form>
       )}
       {run.data && <Results result={run.data} decimals={decimals} range={range} />}
+      <SavedBacktests request={run.data ? run.variables : undefined} result={run.data} />
     </div>
   );
 }

@@ -16,9 +16,13 @@ engine, which checks it again and applies the RPC's access rule (zero trust).
 The token is checked once per connection, like a gRPC stream's; a socket outliving the token's
 expiry is closed with 1008 so the page reconnects with a fresh one.
 
+The stream is a pro feature (its access rule lists plan pro): a token of another plan is refused
+here already, close 1008 with "requires plan pro (this token's plan: free)", and by the engine.
+
 gRPC outcomes become close codes: NOT_FOUND 4404, INVALID_ARGUMENT 4400, FAILED_PRECONDITION
-4412, UNAUTHENTICATED / PERMISSION_DENIED 1008, UNAVAILABLE 1013 (try again later), anything
-else 1011; the reason is the status message. A client that goes away cancels the gRPC call.
+4412, UNAUTHENTICATED / PERMISSION_DENIED 1008, RESOURCE_EXHAUSTED (the per-plan rate limit) 4429,
+UNAVAILABLE 1013 (try again later), anything else 1011; the reason is the status message. A
+client that goes away cancels the gRPC call.
 """
 
 from __future__ import annotations
@@ -41,8 +45,10 @@ from service_runtime.access import TokenVerifier, token_of_authorization
 from service_runtime.caller import Caller
 from service_runtime.client import outgoing_channel
 from service_runtime.context import REQUEST_ID_HEADER, new_request_id, request_id_var
-from service_runtime.errors import DependencyUnavailable, Unauthenticated
+from service_runtime.errors import DependencyUnavailable, PermissionDenied, Unauthenticated
+from service_runtime.plans import require_plan
 from service_runtime.revocations import Revocations
+from trading.common.v1 import access_pb2
 from trading.ml.v1 import prediction_service_pb2, prediction_service_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -63,7 +69,15 @@ CLOSE_CODES = {
     grpc.StatusCode.UNAUTHENTICATED: POLICY_VIOLATION,
     grpc.StatusCode.PERMISSION_DENIED: POLICY_VIOLATION,
     grpc.StatusCode.UNAVAILABLE: TRY_AGAIN_LATER,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: 4429,
 }
+# StreamPredictions' access rule: its plans (pro) are checked here before the socket streams.
+STREAM_RULE = (
+    prediction_service_pb2.DESCRIPTOR.services_by_name["PredictionService"]
+    .methods_by_name["StreamPredictions"]
+    .GetOptions()
+    .Extensions[access_pb2.access]
+)
 # A close frame's payload is at most 125 bytes: 2 for the code, 123 for the UTF-8 reason.
 MAX_REASON_BYTES = 123
 
@@ -143,7 +157,8 @@ class StreamBridge:
             caller = await asyncio.to_thread(self.verifier.verify, token)
             if await self.revocations.is_revoked(caller):
                 raise Unauthenticated("access token has been revoked")
-        except Unauthenticated as error:
+            require_plan(caller, STREAM_RULE.plans)  # the ML engine checks again (zero trust)
+        except (Unauthenticated, PermissionDenied) as error:
             raise Refused(POLICY_VIOLATION, error.message) from None
         except DependencyUnavailable as error:
             raise Refused(TRY_AGAIN_LATER, error.message) from None

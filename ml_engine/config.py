@@ -9,6 +9,7 @@ from pydantic import Field
 
 from service_runtime import defaults
 from service_runtime.config import CommonSettings
+from service_runtime.rate_limits import PlanRateLimits
 
 SERVICE_VERSION = "0.1.0"
 
@@ -74,6 +75,13 @@ class MlEngineSettings(CommonSettings):
         description="how often the last stored bar of every symbol is read, to see bars other processes "
         "import (s; 0: at start and after this engine's own imports only)",
     )
+    ml_bar_cache_max_bars: int = Field(
+        1_000_000,
+        ge=0,
+        le=100_000_000,
+        description="most recent stored bars kept in memory for history, indicators, backtests and "
+        "predictions (about 48 bytes each; per symbol, LRU, refreshed by imports and new bars; 0: off)",
+    )
     ml_score_interval_s: float = Field(
         30.0,
         ge=0,
@@ -89,6 +97,27 @@ class MlEngineSettings(CommonSettings):
     health_probe_timeout_ms: int = Field(
         2000, gt=0, le=30_000, description="deadline of each health probe (ms)"
     )
+    ml_rate_limit_free: int = Field(
+        30,
+        ge=1,
+        description="ML requests (predictions, signals, stream opens, backtests) a free user may make per "
+        "window; over it: 429 / RESOURCE_EXHAUSTED with RetryInfo",
+    )
+    ml_rate_limit_pro: int = Field(600, ge=1, description="the same for a pro user (admins get it too)")
+    ml_rate_limit_window_s: int = Field(
+        60,
+        ge=1,
+        le=86400,
+        description="the rate limit's fixed window (s); counted in Redis when REDIS_URL is set (shared by "
+        "every replica), in process memory otherwise",
+    )
+
+    def rate_limits(self) -> PlanRateLimits:
+        return PlanRateLimits(
+            {"free": self.ml_rate_limit_free, "pro": self.ml_rate_limit_pro},
+            default_plan="free",
+            window_s=self.ml_rate_limit_window_s,
+        )
 
     @property
     def market_database_url(self) -> str:

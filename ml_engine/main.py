@@ -11,7 +11,9 @@ from ml_engine.backtests.domain import warm_up
 from ml_engine.backtests.handlers import BacktestHandlers
 from ml_engine.config import MlEngineSettings
 from ml_engine.indicators.handlers import IndicatorHandlers
+from ml_engine.market_data.bar_cache import BarCache
 from ml_engine.market_data.bar_clock import BarClock
+from ml_engine.market_data.bar_stream import BarHub
 from ml_engine.market_data.bar_windows import BarWindows
 from ml_engine.market_data.feeds.replay import ReplayFeed
 from ml_engine.market_data.handlers import MarketDataHandlers
@@ -33,6 +35,7 @@ from ml_engine.predictions.streams import StreamHub
 from ml_engine.shared.database import MarketStore
 from ml_engine.status.handlers import EngineHandlers
 from service_runtime.metrics import CallStats
+from service_runtime.rate_limits import RateLimitInterceptor, window_counter
 from service_runtime.server import ServiceHost, run_service
 from trading.market.v1 import (
     backtest_service_pb2,
@@ -62,6 +65,15 @@ SERVICES = [
     # KServe v2 (not our proto): importing its handlers declared its access rules.
     INFERENCE_SERVICE,
 ]
+# The RPCs that run models or strategies: each call counts against the caller's plan's rate limit.
+RATE_LIMITED = frozenset(
+    {
+        "/trading.ml.v1.PredictionService/Predict",
+        "/trading.ml.v1.PredictionService/GetSignals",
+        "/trading.ml.v1.PredictionService/StreamPredictions",
+        "/trading.market.v1.BacktestService/RunBacktest",
+    }
+)
 # Bars a prediction stream replays: enough history for the models' windows, close to the present.
 STREAM_HISTORY_BARS = 1000
 
@@ -70,13 +82,15 @@ def build_host(
     settings: MlEngineSettings, store: MarketStore, registry: ModelRegistry, activation: VersionActivation
 ) -> ServiceHost:
     stats = CallStats("ml_engine")
-    windows = BarWindows(store.engine)
+    windows = BarWindows(store.engine, BarCache(settings.ml_bar_cache_max_bars))
     repository = Path(settings.model_path)
     manifest = load_manifest(repository)
     # Before BacktestHandlers: it reads the strategy catalogue once.
     register_ml_signals(registry, manifest)
     recorder = PredictionRecorder(PredictionStore(store.engine), enabled=settings.ml_record_predictions)
     clock = BarClock(store.engine)
+    # First listener: cached bars are dropped before anything recomputes from them.
+    clock.on_new_bar(windows.forget)
     forecaster = Forecaster(
         windows,
         registry,
@@ -94,11 +108,13 @@ def build_host(
     predictions = PredictionHandlers(forecaster, hub, scorer)
     models = ModelHandlers(registry, activation)
     inference = InferenceHandlers(registry)
-    market = MarketDataHandlers(store, windows, clock)
+    bar_hub = BarHub(hub.feed)
+    market = MarketDataHandlers(store, windows, clock, bar_hub)
     indicators = IndicatorHandlers(windows)
     backtests = BacktestHandlers(windows, settings.backtest_time_budget_s)
     # Suspensions and logouts reach this service through Redis (written by business).
     revocations = settings.revocations()
+    rate_counter = window_counter(settings.redis_url)
     # build_host runs inside the server's loop (run_service): the scorer is one of its tasks.
     scoring = (
         asyncio.create_task(scorer.run(settings.ml_score_interval_s), name="prediction scorer")
@@ -115,9 +131,11 @@ def build_host(
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         await hub.close()
+        await bar_hub.close()
         await activation.stop()
         await asyncio.to_thread(recorder.close)
         await revocations.close()
+        await rate_counter.close()
         store.close()
 
     return ServiceHost(
@@ -142,7 +160,12 @@ def build_host(
         grace_s=settings.shutdown_grace_s,
         metrics_port=settings.ml_metrics_port,
         on_stop=close,
-        inner_interceptors=[settings.access_interceptor(SERVICES, revocations)],
+        inner_interceptors=[
+            settings.access_interceptor(SERVICES, revocations),
+            # Per user and plan, inside the access check (it reads the verified caller); see
+            # service_runtime/rate_limits.py for why here rather than at the edge.
+            RateLimitInterceptor(settings.rate_limits(), RATE_LIMITED, rate_counter),
+        ],
     )
 
 

@@ -26,6 +26,7 @@ from google.protobuf import descriptor_pool
 from service_runtime.caller import Caller, caller_var
 from service_runtime.errors import DependencyUnavailable, DomainError, PermissionDenied, Unauthenticated
 from service_runtime.interceptors import Behavior, _Around, _WrappingInterceptor
+from service_runtime.plans import check_request, require_plan
 from service_runtime.signing_keys import SigningKeyStore
 from trading.common.v1 import access_pb2
 
@@ -238,7 +239,8 @@ STREAM_RECHECK_S = 2.0
 
 class AccessInterceptor(_WrappingInterceptor):
     """Enforces each RPC's AccessRule: verifies the token (zero trust: Envoy checked it too, but
-    a call may reach this port directly), rejects revoked tokens, then roles and plans.
+    a call may reach this port directly), rejects revoked tokens, then roles, plans and the
+    request values a plan reserves (service_runtime.plans; admins and services are exempt).
 
     A stream is checked when it opens and again every `stream_recheck_s` while it stays open:
     when its token expires or is revoked, the stream ends with UNAUTHENTICATED."""
@@ -259,11 +261,21 @@ class AccessInterceptor(_WrappingInterceptor):
         return _AccessScope(self, method, context)
 
     def _wrap(self, method: str, behavior: Behavior, streaming: bool) -> Behavior:
+        rule = self.rules.get(method)
         if not streaming:
-            return super()._wrap(method, behavior, streaming)
+
+            async def guarded_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+                async with self.around(method, context) as caller:
+                    if caller is not None and rule is not None:
+                        check_request(caller, rule, request)
+                    return await behavior(request, context)
+
+            return guarded_unary
 
         async def guarded_stream(request: Any, context: grpc.aio.ServicerContext) -> Any:
             async with self.around(method, context) as caller:
+                if caller is not None and rule is not None:
+                    check_request(caller, rule, request)
                 stream = behavior(request, context)
                 items = stream if caller is None else self._while_valid(caller, stream)
                 async for item in items:
@@ -285,8 +297,7 @@ class AccessInterceptor(_WrappingInterceptor):
             raise Unauthenticated("access token has been revoked")
         if not caller.roles & set(rule.roles):
             raise PermissionDenied(f"requires role {' or '.join(rule.roles)}")
-        if rule.plans and caller.plan not in rule.plans:
-            raise PermissionDenied(f"requires plan {' or '.join(rule.plans)}")
+        require_plan(caller, rule.plans)
         return caller
 
     async def still_valid(self, caller: Caller) -> None:

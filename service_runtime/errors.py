@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -43,6 +44,24 @@ class AlreadyExists(DomainError):
 
 class PermissionDenied(DomainError):
     pass
+
+
+# google.rpc.ErrorInfo reason of a refusal for want of a plan (the web app offers an upgrade).
+PLAN_REQUIRED_REASON = "PLAN_REQUIRED"
+
+
+class PlanRequired(PermissionDenied):
+    """The caller's plan does not open this call (or this value of one field of it). The caller
+    gets google.rpc.ErrorInfo {reason: PLAN_REQUIRED, metadata: plan, plans, field, current_plan}."""
+
+    def __init__(self, plans: Sequence[str], current: str, field: str = "", detail: str = "") -> None:
+        needed = " or ".join(plans)
+        what = f" for {field} {detail}".rstrip() if field else ""
+        super().__init__(f"requires plan {needed}{what} (this token's plan: {current or 'none'})")
+        self.reason = PLAN_REQUIRED_REASON
+        self.metadata = {"plan": plans[0] if plans else "", "plans": ",".join(plans), "current_plan": current}
+        if field:
+            self.metadata["field"] = field
 
 
 class Unauthenticated(DomainError):

@@ -39,6 +39,7 @@ async def serve_in_process(
     revocations: RevocationCheck | None = None,
     stats: CallStats | None = None,
     stream_recheck_s: float = STREAM_RECHECK_S,
+    inner_interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
 ) -> AsyncIterator[InProcessServer]:
     """Serve the handlers on 127.0.0.1:<free port>; yields a channel to them, stops on exit."""
     host = ServiceHost(
@@ -50,7 +51,9 @@ async def serve_in_process(
         stats=stats or CallStats("in-process"),
         grace_s=1.0,
         inner_interceptors=[
-            AccessInterceptor(verifier, access_rules(service_names), revocations, stream_recheck_s)
+            AccessInterceptor(verifier, access_rules(service_names), revocations, stream_recheck_s),
+            # Inside the access check, as in production (the rate limits read its caller).
+            *inner_interceptors,
         ],
     )
     await host.start()

@@ -221,7 +221,7 @@ def to_status(error: errors.DomainError) -> status_pb2.Status:
         detail = any_pb2.Any()
         detail.Pack(bad_request)
         status.details.append(detail)
-    if isinstance(error, errors.Aborted):
+    if isinstance(error, (errors.Aborted, errors.PlanRequired)):
         info = error_details_pb2.ErrorInfo(reason=error.reason, domain="trading", metadata=error.metadata)
         detail = any_pb2.Any()
         detail.Pack(info)

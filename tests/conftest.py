@@ -61,6 +61,9 @@ def stack_env(tmp: Path) -> dict[str, str]:
         SEND_LIMIT_PER_CLIENT="100000",
         # Score recorded predictions every second, so a test sees past predictions realized.
         ML_SCORE_INTERVAL_S="1",
+        # A failed payment keeps pro 3 s (the grace), swept every half second: a test sees it end.
+        BILLING_PAST_DUE_GRACE_S="3",
+        BILLING_SWEEP_INTERVAL_S="0.5",
     )
     if os.environ.get("TEST_MYSQL_HOST"):
         env.update(

@@ -70,7 +70,12 @@ def policy(settings: BusinessSettings) -> IdentityPolicy:
 
 
 def password_hasher(settings: BusinessSettings) -> PasswordHasher:
-    return PasswordHasher(settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism)
+    return PasswordHasher(
+        settings.argon2_time_cost,
+        settings.argon2_memory_kib,
+        settings.argon2_parallelism,
+        workers=settings.argon2_workers,
+    )
 
 
 def send_limiter(settings: BusinessSettings, counters: AttemptCounters) -> AttemptLimiter:

@@ -23,11 +23,17 @@ from ml_engine.backtests.domain import (
 from ml_engine.market_data.bar_windows import BarWindows
 from ml_engine.market_data.domain.times import parse_request_time
 from ml_engine.shared.proto_mapping import parameter_proto
+from service_runtime.caller import current_caller
 from service_runtime.errors import InvalidArgument
+from service_runtime.plans import check_span, span_limit
 from service_runtime.timestamps import to_timestamp
 from trading.market.v1 import backtest_service_pb2 as pb
 from trading.market.v1 import backtest_service_pb2_grpc as pb_grpc
 
+# Free plans backtest over at most this span (RunBacktest's access rule declares it).
+RANGE_LIMIT = span_limit(
+    pb.DESCRIPTOR.services_by_name["BacktestService"].methods_by_name["RunBacktest"], "start_date"
+)
 # Reading stored bars costs about this much per row (PyMySQL; bench/market_data.py measures it).
 READ_SECONDS_PER_ROW = 6e-6
 
@@ -124,6 +130,8 @@ class BacktestHandlers(pb_grpc.BacktestServiceServicer):
         end = parse_request_time(request.end_date, "end_date")
         if start is not None and end is not None and end <= start:
             raise InvalidArgument.field("end_date", "must be after start_date")
+        if start is not None and end is not None:  # refused before reading when it is plain
+            check_span(current_caller(), RANGE_LIMIT, start, end)
         series = await asyncio.to_thread(self.windows.resolve, request.symbol, request.timeframe)
         config = BacktestConfig(
             initial_cash=request.initial_cash or 10_000.0,
@@ -152,6 +160,8 @@ class BacktestHandlers(pb_grpc.BacktestServiceServicer):
         bars = window.bars
         if len(bars) and not bars.last_complete:
             bars = bars.slice(0, len(bars) - 1)  # a bar still being built is no fill price to trade on
+        if len(bars):  # the range actually covered: an empty date means the first or last stored bar
+            check_span(current_caller(), RANGE_LIMIT, int(bars.times[0]), int(bars.times[-1]))
         result = await asyncio.to_thread(run_backtest, bars, request.strategy, dict(request.params), config)
         response = result_to_proto(result)
         response.symbol = series.symbol

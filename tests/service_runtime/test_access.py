@@ -78,7 +78,7 @@ def interceptor(keys: SigningKeyStore, revocations: Revocations | None = None) -
         "/trading.x.v1.S/Open": access_pb2.AccessRule(public=True),
         "/trading.x.v1.S/Users": access_pb2.AccessRule(roles=["user", "admin"]),
         "/trading.x.v1.S/Admins": access_pb2.AccessRule(roles=["admin"]),
-        "/trading.x.v1.S/Pro": access_pb2.AccessRule(roles=["user"], plans=["pro"]),
+        "/trading.x.v1.S/Pro": access_pb2.AccessRule(roles=["user", "service"], plans=["pro"]),
     }
     return AccessInterceptor(
         TokenVerifier(keys_from_folder(keys.folder), ISSUER, AUDIENCE), rules, revocations
@@ -98,6 +98,9 @@ async def test_rules_are_enforced(keys: SigningKeyStore) -> None:
     with pytest.raises(PermissionDenied, match="plan pro"):
         await guard.admit("/trading.x.v1.S/Pro", FakeContext(sign(keys)))
     assert await guard.admit("/trading.x.v1.S/Pro", FakeContext(sign(keys, plan="pro")))
+    # No plan check applies to admins and services (a service token carries no plan).
+    assert await guard.admit("/trading.x.v1.S/Pro", FakeContext(sign(keys, roles=["user", "admin"])))
+    assert await guard.admit("/trading.x.v1.S/Pro", FakeContext(sign(keys, roles=["service"], plan="")))
     # Deny by default: a method with no rule is refused even with a valid admin token.
     with pytest.raises(PermissionDenied):
         await guard.admit("/trading.x.v1.S/Unknown", FakeContext(sign(keys, roles=["admin"])))

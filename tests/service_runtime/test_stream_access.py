@@ -54,10 +54,12 @@ async def test_a_revoked_session_ends_its_open_stream(callers: TestCallers) -> N
     ) as served:
         stub = pb_grpc.PredictionServiceStub(served.channel)
         kept = stub.StreamPredictions(
-            pb.StreamPredictionsRequest(symbol="EURUSD"), metadata=callers.metadata(session_id="other")
+            pb.StreamPredictionsRequest(symbol="EURUSD"),
+            metadata=callers.metadata(session_id="other", plan="pro"),
         )
         call = stub.StreamPredictions(
-            pb.StreamPredictionsRequest(symbol="EURUSD"), metadata=callers.metadata(session_id="s-1")
+            pb.StreamPredictionsRequest(symbol="EURUSD"),
+            metadata=callers.metadata(session_id="s-1", plan="pro"),
         )
         await call.read()  # the stream is open and flowing
         await revocations.revoke_session("s-1")
@@ -83,7 +85,7 @@ async def test_an_expiring_token_ends_its_open_stream(callers: TestCallers) -> N
         stub = pb_grpc.PredictionServiceStub(served.channel)
         started = time.monotonic()
         call = stub.StreamPredictions(
-            pb.StreamPredictionsRequest(symbol="EURUSD"), metadata=callers.metadata(ttl_s=2)
+            pb.StreamPredictionsRequest(symbol="EURUSD"), metadata=callers.metadata(ttl_s=2, plan="pro")
         )
         received, error = await _read_until_closed(call)
         assert error.code() == grpc.StatusCode.UNAUTHENTICATED

@@ -70,3 +70,21 @@ def violations(error: grpc.aio.AioRpcError) -> list[tuple[str, str]]:
 def violated_fields(error: grpc.aio.AioRpcError) -> list[str]:
     """The fields a refused call's google.rpc.BadRequest names."""
     return [field for field, _ in violations(error)]
+
+
+def error_info(error: grpc.aio.AioRpcError) -> error_details_pb2.ErrorInfo:
+    """The google.rpc.ErrorInfo of a refused call (PLAN_REQUIRED, ...)."""
+    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    assert status is not None, f"{error.code()} carries no google.rpc.Status: {error.details()}"
+    info = error_details_pb2.ErrorInfo()
+    assert any(detail.Unpack(info) for detail in status.details), status
+    return info
+
+
+def retry_delay_s(error: grpc.aio.AioRpcError) -> float:
+    """The google.rpc.RetryInfo delay of a refused call (s)."""
+    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    assert status is not None, f"{error.code()} carries no google.rpc.Status: {error.details()}"
+    retry = error_details_pb2.RetryInfo()
+    assert any(detail.Unpack(retry) for detail in status.details), status
+    return retry.retry_delay.ToMilliseconds() / 1000

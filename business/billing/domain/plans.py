@@ -59,29 +59,31 @@ FREE_FEATURES = (
     "Model cards and live prediction scores",
     "Free courses",
 )
-PRO_FEATURES = (
-    "Everything in free",
-    "The live prediction stream (gRPC, gRPC-Web and the WebSocket bridge)",
-    "Every prediction horizon",
-    "ml_signals backtests and longer ranges",
-    "Pro courses",
-    "Higher rate limits",
-)
+# Pro's own lines come from the access rules (plan_feature / plan_limits.feature): these frame them.
+PRO_FEATURES_BEFORE = ("Everything in free",)
+PRO_FEATURES_AFTER = ("Higher rate limits",)
 
 
-def catalogue(prices: PriceSettings, plans_by_rpc: Mapping[str, Sequence[str]]) -> tuple[Plan, ...]:
-    """Every plan, free first, with the RPCs only it opens (from the access rules)."""
+def catalogue(
+    prices: PriceSettings,
+    plans_by_rpc: Mapping[str, Sequence[str]],
+    features_by_plan: Mapping[str, Sequence[str]] | None = None,
+) -> tuple[Plan, ...]:
+    """Every plan, free first, with the RPCs only it opens and what it opens in words (both from
+    the access rules)."""
 
     def exclusive(plan_id: str) -> tuple[str, ...]:
         return tuple(sorted(path for path, plans in plans_by_rpc.items() if plan_id in plans))
 
+    declared = features_by_plan or {}
+    pro_features = (*PRO_FEATURES_BEFORE, *declared.get(PRO, ()), *PRO_FEATURES_AFTER)
     pro_prices = (
         Price(Interval.MONTHLY, prices.monthly_amount_minor, prices.currency, prices.monthly_price_id),
         Price(Interval.YEARLY, prices.yearly_amount_minor, prices.currency, prices.yearly_price_id),
     )
     return (
         Plan(FREE, "Free", "Learn and explore the markets.", FREE_FEATURES, (), exclusive(FREE)),
-        Plan(PRO, "Pro", "Trade with every model, live.", PRO_FEATURES, pro_prices, exclusive(PRO)),
+        Plan(PRO, "Pro", "Trade with every model, live.", pro_features, pro_prices, exclusive(PRO)),
     )
 
 

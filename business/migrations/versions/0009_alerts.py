@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009_alerts"
-down_revision = "0005_billing"
+down_revision = "0008_paper_trading"
 branch_labels = None
 depends_on = None
 

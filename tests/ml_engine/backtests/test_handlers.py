@@ -1,5 +1,5 @@
 """RunBacktest, through an in-process server, refuses up front what it estimates would outlast its
-time budget."""
+time budget, and what the caller's plan does not open (ml_signals, ranges over a year)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from ml_engine.market_data.bar_windows import BarWindows
 from ml_engine.market_data.importing.importer import import_sample
 from ml_engine.shared.database import MarketStore
 from tests.ml_engine.in_process import serve
-from tests.support.in_process import TestCallers, violations
+from tests.support.in_process import TestCallers, error_info, violations
 from trading.market.v1 import backtest_service_pb2 as pb
 from trading.market.v1 import backtest_service_pb2_grpc as pb_grpc
 
@@ -25,8 +25,9 @@ async def run(handlers: BacktestHandlers, callers: TestCallers, **fields: Any) -
         SERVICE, lambda server: pb_grpc.add_BacktestServiceServicer_to_server(handlers, server), callers
     ) as channel:
         stub = pb_grpc.BacktestServiceStub(channel)
+        # A pro user: these tests are about backtests, not plans (ranges over a year are pro's).
         response: pb.RunBacktestResponse = await stub.RunBacktest(
-            pb.RunBacktestRequest(**fields), metadata=callers.metadata()
+            pb.RunBacktestRequest(**fields), metadata=callers.metadata(plan="pro")
         )
         return response
 
@@ -89,3 +90,60 @@ async def test_params_that_do_not_parse_name_the_parameter(
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert [field for field, _ in violations(refused.value)] == ["params.x"]
     assert "DecodeError" not in (refused.value.details() or "")
+
+
+async def test_a_free_plan_backtests_classic_strategies_over_a_year_at_most(
+    market_store: MarketStore, callers: TestCallers
+) -> None:
+    import_sample(market_store.engine, "GOOG")  # daily bars, 2004 to 2013
+    handlers = BacktestHandlers(BarWindows(market_store.engine), time_budget_s=20)
+    free = callers.metadata(subject="free-user", plan="free")
+    async with serve(
+        SERVICE, lambda server: pb_grpc.add_BacktestServiceServicer_to_server(handlers, server), callers
+    ) as channel:
+        stub = pb_grpc.BacktestServiceStub(channel)
+        year = await stub.RunBacktest(
+            pb.RunBacktestRequest(
+                strategy="sma_cross", symbol="GOOG", start_date="2012-01-01", end_date="2013-01-01"
+            ),
+            metadata=free,
+        )
+        assert 200 < year.metrics.bars < 260
+        for fields, field, shown in (
+            # Stated dates: refused before any bar is read.
+            (
+                {"start_date": "2010-01-01", "end_date": "2012-01-01"},
+                "start_date",
+                "(a range of 730 days; at most 366)",
+            ),
+            # No dates: every stored bar, which span more than a year.
+            ({}, "start_date", "(a range of 3"),
+            (
+                {"strategy": "ml_signals", "start_date": "2012-01-01", "end_date": "2012-06-01"},
+                "strategy",
+                '"ml_signals"',
+            ),
+        ):
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await stub.RunBacktest(
+                    pb.RunBacktestRequest(**{"strategy": "sma_cross", "symbol": "GOOG", **fields}),
+                    metadata=free,
+                )
+            assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+            assert f"requires plan pro for {field} {shown}" in str(refused.value.details())
+            info = error_info(refused.value)
+            assert (info.reason, info.metadata["plan"], info.metadata["field"]) == (
+                "PLAN_REQUIRED",
+                "pro",
+                field,
+            )
+        # Pro, a service token (business for a lesson block) and an admin backtest every stored bar.
+        for who in (
+            callers.metadata(plan="pro"),
+            callers.metadata(subject="service:business", roles=("service",), plan=""),
+            callers.metadata(subject="admin-1", roles=("admin",), plan="free"),
+        ):
+            whole = await stub.RunBacktest(
+                pb.RunBacktestRequest(strategy="sma_cross", symbol="GOOG"), metadata=who
+            )
+            assert whole.metrics.bars == 2148

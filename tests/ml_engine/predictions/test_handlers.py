@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 import pytest
@@ -25,7 +26,7 @@ from ml_engine.predictions.streams import StreamHub
 from ml_engine.shared.database import MarketStore
 from tests.ml_engine.in_process import serve
 from tests.ml_engine.predictions.support import MODEL_REPOSITORY, manifest
-from tests.support.in_process import TestCallers, violations
+from tests.support.in_process import TestCallers, error_info, violations
 from trading.ml.v1 import prediction_pb2 as ml_pb
 from trading.ml.v1 import prediction_service_pb2 as pb
 from trading.ml.v1 import prediction_service_pb2_grpc as pb_grpc
@@ -67,7 +68,7 @@ async def served(store: MarketStore, registry: ModelRegistry, callers: TestCalle
 async def test_request_checks_name_the_field(
     market_store: MarketStore, registry: ModelRegistry, callers: TestCallers
 ) -> None:
-    user = callers.metadata()
+    user = callers.metadata(plan="pro")  # every horizon and timeframe is pro's
     async with served(market_store, registry, callers) as s:
         for request, field in (
             (pb.PredictRequest(symbol="", horizon="all"), "symbol"),
@@ -89,7 +90,7 @@ async def test_request_checks_name_the_field(
 async def test_predict_signal_stream_and_scores_protos(
     market_store: MarketStore, registry: ModelRegistry, callers: TestCallers
 ) -> None:
-    user = callers.metadata()
+    user = callers.metadata(plan="pro")  # every horizon and the stream are pro's
     async with served(market_store, registry, callers) as s:
         response = await s.stub.Predict(pb.PredictRequest(symbol="eurusd"), metadata=user)
         assert response.symbol == "EURUSD"
@@ -150,3 +151,69 @@ async def test_predict_signal_stream_and_scores_protos(
     )
     assert score.recorded >= 2  # the latest bar (stream, Predict, signal) and the older one
     assert score.card_coverage == manifest()["intraday"].heldout_metrics.get("coverage", 0.0)
+
+
+async def refusal(call: Any) -> grpc.aio.AioRpcError:
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await call
+    return refused.value
+
+
+async def test_a_free_plan_gets_intraday_and_1h_and_is_refused_the_rest_naming_plan_and_field(
+    market_store: MarketStore, registry: ModelRegistry, callers: TestCallers
+) -> None:
+    free = callers.metadata(subject="free-user", plan="free")
+    async with served(market_store, registry, callers) as s:
+        intraday = await s.stub.Predict(pb.PredictRequest(symbol="EURUSD", horizon="intraday"), metadata=free)
+        assert [p.horizon for p in intraday.predictions] == ["intraday"]
+        signal = await s.stub.GetSignals(pb.GetSignalsRequest(symbol="EURUSD"), metadata=free)
+        assert signal.signal.timeframe == "1h"
+        for call, field, shown in (
+            (
+                s.stub.Predict(pb.PredictRequest(symbol="EURUSD", horizon="swing"), metadata=free),
+                "horizon",
+                "swing",
+            ),
+            (s.stub.Predict(pb.PredictRequest(symbol="EURUSD"), metadata=free), "horizon", ""),
+            (
+                s.stub.GetSignals(pb.GetSignalsRequest(symbol="EURUSD", timeframe="5m"), metadata=free),
+                "timeframe",
+                "5m",
+            ),
+        ):
+            error = await refusal(call)
+            assert error.code() == grpc.StatusCode.PERMISSION_DENIED
+            assert error.details() == f'requires plan pro for {field} "{shown}" (this token\'s plan: free)'
+            info = error_info(error)
+            assert (info.reason, info.domain) == ("PLAN_REQUIRED", "trading")
+            assert dict(info.metadata) == {
+                "plan": "pro",
+                "plans": "pro",
+                "field": field,
+                "current_plan": "free",
+            }
+        # The stream is pro's as a whole (its access rule: the edge refuses it too).
+        stream = s.stub.StreamPredictions(pb.StreamPredictionsRequest(symbol="EURUSD"), metadata=free)
+        error = await refusal(stream.read())
+        assert error.code() == grpc.StatusCode.PERMISSION_DENIED
+        assert error.details() == "requires plan pro (this token's plan: free)"
+        assert error_info(error).metadata["plan"] == "pro"
+
+
+async def test_service_tokens_and_admins_pass_every_plan_check(
+    market_store: MarketStore, registry: ModelRegistry, callers: TestCallers
+) -> None:
+    # Business reads the engine with a service token, which carries no plan.
+    service = callers.metadata(subject="service:business", roles=("service",), plan="")
+    admin = callers.metadata(subject="admin-1", roles=("admin",), plan="free")
+    async with served(market_store, registry, callers) as s:
+        swing = await s.stub.Predict(pb.PredictRequest(symbol="EURUSD", horizon="swing"), metadata=admin)
+        assert [p.horizon for p in swing.predictions] == ["swing"]
+        for who in (service, admin):
+            stream = s.stub.StreamPredictions(pb.StreamPredictionsRequest(symbol="EURUSD"), metadata=who)
+            assert [m.sequence async for m in stream] == [1, 2, 3]
+        # GetSignals on 15m: past the plan check (no 15m bars stored: the engine says so, not the plan).
+        error = await refusal(
+            s.stub.GetSignals(pb.GetSignalsRequest(symbol="EURUSD", timeframe="15m"), metadata=service)
+        )
+        assert error.code() != grpc.StatusCode.PERMISSION_DENIED, error.details()

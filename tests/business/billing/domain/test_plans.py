@@ -7,7 +7,8 @@ import re
 from pathlib import Path
 
 from business.billing.domain.plans import FREE, PRO, Interval, PriceSettings, catalogue, price_of
-from business.billing.wiring import plans_by_rpc
+from business.billing.wiring import features_by_plan, plan_limits_by_rpc, plans_by_rpc
+from trading.common.v1 import access_pb2
 
 ROOT = Path(__file__).resolve().parents[4]
 PRO_COURSES = "/trading.education.v1.LearningService/EnrollProCourse"
@@ -41,3 +42,35 @@ def test_docs_list_every_plan_restricted_rpc() -> None:
     block = text.split("<!-- plan-rpcs:start -->", 1)[1].split("<!-- plan-rpcs:end -->", 1)[0]
     documented = {path: plans.split(", ") for path, plans in re.findall(r"- `([^`]+)`: (.+)", block)}
     assert documented == plans_by_rpc(), "docs/plans.md's list of plan-only RPCs is stale"
+
+
+def limit_line(path: str, limit: access_pb2.PlanLimit) -> str:
+    plans = ", ".join(limit.plans)
+    if limit.max_span_days:
+        what = f"a range over {limit.max_span_days} days needs {plans}"
+    elif limit.open_values:
+        what = f"any value but {', '.join(f'`{v}`' for v in limit.open_values)} needs {plans}"
+    else:
+        what = f"{', '.join(f'`{v}`' for v in limit.plan_values)} needs {plans}"
+    return f"- `{path}` `{limit.field}`: {what}"
+
+
+def test_docs_list_every_request_value_a_plan_reserves() -> None:
+    text = (ROOT / "docs" / "plans.md").read_text()
+    block = text.split("<!-- plan-limits:start -->", 1)[1].split("<!-- plan-limits:end -->", 1)[0]
+    expected = sorted(
+        limit_line(path, limit) for path, limits in plan_limits_by_rpc().items() for limit in limits
+    )
+    assert block.strip().splitlines() == expected, "docs/plans.md's list of plan limits is stale"
+
+
+def test_pro_features_come_from_the_access_rules_in_words() -> None:
+    declared = features_by_plan()
+    assert "Every prediction horizon (scalping, swing, position, all at once)" in declared[PRO]
+    assert FREE not in declared  # free reserves nothing
+    plans = catalogue(PriceSettings(1900, 19000, "usd"), plans_by_rpc(), declared)
+    assert plans[1].features[0] == "Everything in free"
+    assert set(declared[PRO]) <= set(plans[1].features)
+    assert plans[1].features[-1] == "Higher rate limits"
+    # Every plan limit and every plan-only RPC says what it opens, for the pricing page.
+    assert all(limit.feature for limits in plan_limits_by_rpc().values() for limit in limits)

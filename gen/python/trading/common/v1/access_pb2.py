@@ -25,13 +25,15 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import descriptor_pb2 as google_dot_protobuf_dot_descriptor__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1etrading/common/v1/access.proto\x12\x11trading.common.v1\x1a google/protobuf/descriptor.proto\"P\n\nAccessRule\x12\x14\n\x05roles\x18\x01 \x03(\tR\x05roles\x12\x16\n\x06public\x18\x02 \x01(\x08R\x06public\x12\x14\n\x05plans\x18\x03 \x03(\tR\x05plans:W\n\x06\x61\x63\x63\x65ss\x12\x1e.google.protobuf.MethodOptions\x18\xb8\x8e\x03 \x01(\x0b\x32\x1d.trading.common.v1.AccessRuleR\x06\x61\x63\x63\x65ssb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1etrading/common/v1/access.proto\x12\x11trading.common.v1\x1a google/protobuf/descriptor.proto\"\xb2\x01\n\nAccessRule\x12\x14\n\x05roles\x18\x01 \x03(\tR\x05roles\x12\x16\n\x06public\x18\x02 \x01(\x08R\x06public\x12\x14\n\x05plans\x18\x03 \x03(\tR\x05plans\x12=\n\x0bplan_limits\x18\x04 \x03(\x0b\x32\x1c.trading.common.v1.PlanLimitR\nplanLimits\x12!\n\x0cplan_feature\x18\x05 \x01(\tR\x0bplanFeature\"\xb7\x01\n\tPlanLimit\x12\x14\n\x05\x66ield\x18\x01 \x01(\tR\x05\x66ield\x12\x14\n\x05plans\x18\x02 \x03(\tR\x05plans\x12\x1f\n\x0bopen_values\x18\x03 \x03(\tR\nopenValues\x12\x1f\n\x0bplan_values\x18\x04 \x03(\tR\nplanValues\x12\"\n\rmax_span_days\x18\x05 \x01(\x05R\x0bmaxSpanDays\x12\x18\n\x07\x66\x65\x61ture\x18\x06 \x01(\tR\x07\x66\x65\x61ture:W\n\x06\x61\x63\x63\x65ss\x12\x1e.google.protobuf.MethodOptions\x18\xb8\x8e\x03 \x01(\x0b\x32\x1d.trading.common.v1.AccessRuleR\x06\x61\x63\x63\x65ssb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'trading.common.v1.access_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ACCESSRULE']._serialized_start=87
-  _globals['_ACCESSRULE']._serialized_end=167
+  _globals['_ACCESSRULE']._serialized_start=88
+  _globals['_ACCESSRULE']._serialized_end=266
+  _globals['_PLANLIMIT']._serialized_start=269
+  _globals['_PLANLIMIT']._serialized_end=452
 # @@protoc_insertion_point(module_scope)

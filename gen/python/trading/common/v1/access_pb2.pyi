@@ -33,8 +33,12 @@ class AccessRule(_message.Message):
     ROLES_FIELD_NUMBER: _builtins.int
     PUBLIC_FIELD_NUMBER: _builtins.int
     PLANS_FIELD_NUMBER: _builtins.int
+    PLAN_LIMITS_FIELD_NUMBER: _builtins.int
+    PLAN_FEATURE_FIELD_NUMBER: _builtins.int
     public: _builtins.bool
     """No token is needed (login, registration, health). Excludes roles and plans."""
+    plan_feature: _builtins.str
+    """What `plans` opens, in words, for the pricing page ("The live prediction stream")."""
     @_builtins.property
     def roles(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """The caller's verified access token must carry at least one of these roles
@@ -43,7 +47,16 @@ class AccessRule(_message.Message):
 
     @_builtins.property
     def plans(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """The caller's token must carry one of these plans ("free", "pro", ...); empty: any plan."""
+        """The caller's token must carry one of these plans ("free", "pro", ...); empty: any plan.
+        Envoy checks it at the edge and every service again. Tokens with role "admin" or "service"
+        pass every plan check (platform staff; business calling on a user's behalf).
+        """
+
+    @_builtins.property
+    def plan_limits(self) -> _containers.RepeatedCompositeFieldContainer[Global___PlanLimit]:
+        """Request values only some plans may send. The edge cannot read a request's fields (a REST body
+        is transcoded after the checks), so the service checks these on every call.
+        """
 
     def __init__(
         self,
@@ -51,14 +64,70 @@ class AccessRule(_message.Message):
         roles: _abc.Iterable[_builtins.str] | None = ...,
         public: _builtins.bool = ...,
         plans: _abc.Iterable[_builtins.str] | None = ...,
+        plan_limits: _abc.Iterable[Global___PlanLimit] | None = ...,
+        plan_feature: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["plans", b"plans", "public", b"public", "roles", b"roles"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["plan_feature", b"plan_feature", "plan_limits", b"plan_limits", "plans", b"plans", "public", b"public", "roles", b"roles"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___AccessRule: _TypeAlias = AccessRule  # noqa: Y015
+
+@_typing.final
+class PlanLimit(_message.Message):
+    """PlanLimit reserves some values of one request field for some plans. Exactly one of
+    `open_values`, `plan_values` or `max_span_days` says which values are reserved.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FIELD_FIELD_NUMBER: _builtins.int
+    PLANS_FIELD_NUMBER: _builtins.int
+    OPEN_VALUES_FIELD_NUMBER: _builtins.int
+    PLAN_VALUES_FIELD_NUMBER: _builtins.int
+    MAX_SPAN_DAYS_FIELD_NUMBER: _builtins.int
+    FEATURE_FIELD_NUMBER: _builtins.int
+    field: _builtins.str
+    """The request field, as the proto names it ("horizon")."""
+    max_span_days: _builtins.int
+    """The field starts a date range (start_date .. end_date, or the stored bars where one is
+    empty): other plans may cover at most this many days.
+    """
+    feature: _builtins.str
+    """What the plan gives here, in words, for the pricing page ("Every prediction horizon")."""
+    @_builtins.property
+    def plans(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The plans that may send any value of it."""
+
+    @_builtins.property
+    def open_values(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Values every plan may send; any other value (the empty default too, unless listed) needs one
+        of `plans`.
+        """
+
+    @_builtins.property
+    def plan_values(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Values that need one of `plans`; every other value is open to every plan."""
+
+    def __init__(
+        self,
+        *,
+        field: _builtins.str = ...,
+        plans: _abc.Iterable[_builtins.str] | None = ...,
+        open_values: _abc.Iterable[_builtins.str] | None = ...,
+        plan_values: _abc.Iterable[_builtins.str] | None = ...,
+        max_span_days: _builtins.int = ...,
+        feature: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["feature", b"feature", "field", b"field", "max_span_days", b"max_span_days", "open_values", b"open_values", "plan_values", b"plan_values", "plans", b"plans"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PlanLimit: _TypeAlias = PlanLimit  # noqa: Y015
 
 ACCESS_FIELD_NUMBER: _builtins.int
 access: _extension_dict._ExtensionFieldDescriptor[_descriptor_pb2.MethodOptions, Global___AccessRule]

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file trading/common/v1/access.proto.
  */
 export const file_trading_common_v1_access: GenFile = /*@__PURE__*/
-  fileDesc("Ch50cmFkaW5nL2NvbW1vbi92MS9hY2Nlc3MucHJvdG8SEXRyYWRpbmcuY29tbW9uLnYxIjoKCkFjY2Vzc1J1bGUSDQoFcm9sZXMYASADKAkSDgoGcHVibGljGAIgASgIEg0KBXBsYW5zGAMgAygJOlcKBmFjY2VzcxIeLmdvb2dsZS5wcm90b2J1Zi5NZXRob2RPcHRpb25zGLiOAyABKAsyHS50cmFkaW5nLmNvbW1vbi52MS5BY2Nlc3NSdWxlUgZhY2Nlc3NiBnByb3RvMw", [file_google_protobuf_descriptor]);
+  fileDesc("Ch50cmFkaW5nL2NvbW1vbi92MS9hY2Nlc3MucHJvdG8SEXRyYWRpbmcuY29tbW9uLnYxIoMBCgpBY2Nlc3NSdWxlEg0KBXJvbGVzGAEgAygJEg4KBnB1YmxpYxgCIAEoCBINCgVwbGFucxgDIAMoCRIxCgtwbGFuX2xpbWl0cxgEIAMoCzIcLnRyYWRpbmcuY29tbW9uLnYxLlBsYW5MaW1pdBIUCgxwbGFuX2ZlYXR1cmUYBSABKAkiewoJUGxhbkxpbWl0Eg0KBWZpZWxkGAEgASgJEg0KBXBsYW5zGAIgAygJEhMKC29wZW5fdmFsdWVzGAMgAygJEhMKC3BsYW5fdmFsdWVzGAQgAygJEhUKDW1heF9zcGFuX2RheXMYBSABKAUSDwoHZmVhdHVyZRgGIAEoCTpXCgZhY2Nlc3MSHi5nb29nbGUucHJvdG9idWYuTWV0aG9kT3B0aW9ucxi4jgMgASgLMh0udHJhZGluZy5jb21tb24udjEuQWNjZXNzUnVsZVIGYWNjZXNzYgZwcm90bzM", [file_google_protobuf_descriptor]);
 
 /**
  * AccessRule declares, next to the RPC it guards, who may call it. It is the one place the
@@ -40,10 +40,27 @@ export type AccessRule = Message<"trading.common.v1.AccessRule"> & {
 
   /**
    * The caller's token must carry one of these plans ("free", "pro", ...); empty: any plan.
+   * Envoy checks it at the edge and every service again. Tokens with role "admin" or "service"
+   * pass every plan check (platform staff; business calling on a user's behalf).
    *
    * @generated from field: repeated string plans = 3;
    */
   plans: string[];
+
+  /**
+   * Request values only some plans may send. The edge cannot read a request's fields (a REST body
+   * is transcoded after the checks), so the service checks these on every call.
+   *
+   * @generated from field: repeated trading.common.v1.PlanLimit plan_limits = 4;
+   */
+  planLimits: PlanLimit[];
+
+  /**
+   * What `plans` opens, in words, for the pricing page ("The live prediction stream").
+   *
+   * @generated from field: string plan_feature = 5;
+   */
+  planFeature: string;
 };
 
 /**
@@ -52,6 +69,65 @@ export type AccessRule = Message<"trading.common.v1.AccessRule"> & {
  */
 export const AccessRuleSchema: GenMessage<AccessRule> = /*@__PURE__*/
   messageDesc(file_trading_common_v1_access, 0);
+
+/**
+ * PlanLimit reserves some values of one request field for some plans. Exactly one of
+ * `open_values`, `plan_values` or `max_span_days` says which values are reserved.
+ *
+ * @generated from message trading.common.v1.PlanLimit
+ */
+export type PlanLimit = Message<"trading.common.v1.PlanLimit"> & {
+  /**
+   * The request field, as the proto names it ("horizon").
+   *
+   * @generated from field: string field = 1;
+   */
+  field: string;
+
+  /**
+   * The plans that may send any value of it.
+   *
+   * @generated from field: repeated string plans = 2;
+   */
+  plans: string[];
+
+  /**
+   * Values every plan may send; any other value (the empty default too, unless listed) needs one
+   * of `plans`.
+   *
+   * @generated from field: repeated string open_values = 3;
+   */
+  openValues: string[];
+
+  /**
+   * Values that need one of `plans`; every other value is open to every plan.
+   *
+   * @generated from field: repeated string plan_values = 4;
+   */
+  planValues: string[];
+
+  /**
+   * The field starts a date range (start_date .. end_date, or the stored bars where one is
+   * empty): other plans may cover at most this many days.
+   *
+   * @generated from field: int32 max_span_days = 5;
+   */
+  maxSpanDays: number;
+
+  /**
+   * What the plan gives here, in words, for the pricing page ("Every prediction horizon").
+   *
+   * @generated from field: string feature = 6;
+   */
+  feature: string;
+};
+
+/**
+ * Describes the message trading.common.v1.PlanLimit.
+ * Use `create(PlanLimitSchema)` to create a new message.
+ */
+export const PlanLimitSchema: GenMessage<PlanLimit> = /*@__PURE__*/
+  messageDesc(file_trading_common_v1_access, 1);
 
 /**
  * Who may call this RPC. Required on every RPC of the platform.

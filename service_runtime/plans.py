@@ -1,0 +1,74 @@
+"""Plans in every service: who is exempt, and the request values a plan reserves.
+
+The matrix is declared once, in each RPC's access rule (proto/trading/common/v1/access.proto):
+`plans` closes a whole RPC (Envoy checks it at the edge, the access interceptor again in the
+service), `plan_limits` reserve some values of a request field (only the service can read them:
+the access interceptor checks the value limits of every call, a handler the date spans, which need
+the stored bars). docs/plans.md and PlanService.ListPlans are derived from the same rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from google.protobuf.descriptor import MethodDescriptor
+
+from service_runtime.caller import Caller
+from service_runtime.errors import PlanRequired
+from trading.common.v1 import access_pb2
+
+# Roles no plan check applies to: platform staff, and platform components (business reading the
+# ML engine on behalf of a user, with a service token that carries no plan).
+PLAN_EXEMPT_ROLES = frozenset({"admin", "service"})
+DAY_S = 86_400
+
+
+def plan_exempt(caller: Caller) -> bool:
+    return bool(caller.roles & PLAN_EXEMPT_ROLES)
+
+
+def has_plan(caller: Caller, plans: Iterable[str]) -> bool:
+    """Whether the caller may use what `plans` opens (empty: open to every plan)."""
+    plans = list(plans)
+    return not plans or caller.plan in plans or plan_exempt(caller)
+
+
+def require_plan(caller: Caller, plans: Sequence[str], field: str = "", detail: str = "") -> None:
+    """Raises PlanRequired (PERMISSION_DENIED naming the plan and the field) without the plan."""
+    if not has_plan(caller, plans):
+        raise PlanRequired(plans, caller.plan, field, detail)
+
+
+def reserved(limit: access_pb2.PlanLimit, value: str) -> bool:
+    """Whether `value` of the limit's field needs one of its plans (value limits only)."""
+    if limit.open_values:
+        return value not in limit.open_values
+    if limit.plan_values:
+        return value in limit.plan_values
+    return False
+
+
+def check_request(caller: Caller, rule: access_pb2.AccessRule, request: Any) -> None:
+    """The value limits of the rule, applied to a request message (date spans: check_span)."""
+    for limit in rule.plan_limits:
+        if limit.max_span_days or not hasattr(request, limit.field):
+            continue
+        value = str(getattr(request, limit.field))
+        if reserved(limit, value):
+            require_plan(caller, limit.plans, limit.field, f'"{value}"')
+
+
+def span_limit(method: MethodDescriptor, field: str) -> access_pb2.PlanLimit | None:
+    """The date-span limit the method's access rule puts on `field`, None when it has none."""
+    rule = method.GetOptions().Extensions[access_pb2.access]
+    return next((limit for limit in rule.plan_limits if limit.field == field and limit.max_span_days), None)
+
+
+def check_span(caller: Caller, limit: access_pb2.PlanLimit | None, start_s: float, end_s: float) -> None:
+    """Refuses a range (epoch seconds) longer than the limit to a caller without its plan."""
+    if limit is not None and end_s - start_s > limit.max_span_days * DAY_S:
+        days = int((end_s - start_s) // DAY_S)
+        require_plan(
+            caller, limit.plans, limit.field, f"(a range of {days} days; at most {limit.max_span_days})"
+        )

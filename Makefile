@@ -10,7 +10,7 @@ VENV := .venv/.installed-dev
 WEB_DEPS := web/node_modules/.installed
 PIP := .venv/bin/pip install -q --disable-pip-version-check
 
-.PHONY: migration run test gen generate gen-check lint breaking web web-deps venv venv-run venv-train bench bench-edge bench-data bench-auth bench-education bench-billing bench-paper bench-ml train import-bars admin admin-keys k8s-envoy clean
+.PHONY: migration run test gen generate gen-check lint breaking web web-deps venv venv-run venv-train bench bench-edge bench-data bench-auth bench-education bench-billing bench-paper bench-ml bench-alerts train import-bars admin admin-keys k8s-envoy clean
 
 ## Serving only (what `make run` installs): no torch.
 venv-run: $(VENV_RUN)
@@ -101,6 +101,10 @@ bench-data: $(VENV_RUN)
 	$(PY) -m bench.market_data
 	$(PY) -m bench.indicators
 	$(PY) -m bench.backtest
+
+## Alerts benchmark: 10,000 rules evaluated per bar in process, and per bar through the store.
+bench-alerts: $(VENV_RUN)
+	$(PY) -m bench.alerts
 
 ## Identity benchmark: argon2 cost, login throughput/p99, token verification, jwt_authn at Envoy.
 bench-auth: $(VENV_RUN)

@@ -338,3 +338,63 @@ def test_a_crash_loop_is_reported_and_given_up(tmp_path: Path) -> None:
     time.sleep(0.2)
     assert len(running.seen) >= 4, running.tail()  # the others had started
     assert not [pid for pid in running.seen if _alive(pid)], "orphaned children after giving up"
+
+
+# --- alerts across an ML engine restart ---------------------------------------------------
+
+
+def test_alerts_keep_firing_once_when_the_ml_engine_restarts(supervised: Supervised, user_token: str) -> None:
+    """Business follows the prediction stream for alert rules; a killed ML engine comes back with
+    its replay from the start: business reopens the stream by itself, skips the bars it evaluated
+    already, and fires on new ones. The user's alert stream (to business) stays open throughout."""
+    import queue
+
+    from tests.e2e import grpc_web
+    from trading.alerts.v1 import alert_service_pb2 as alert_pb
+
+    auth = {"authorization": f"Bearer {user_token}"}
+    history = httpx.get(
+        f"{supervised.edge}/api/history/EURUSD?limit=1000&timeframe=1h", headers=auth, timeout=30
+    )
+    closes = [bar["close"] for bar in history.json()["bars"]]
+    low, high = min(closes), max(closes)
+    for i in range(1, 61):  # a grid of levels over the replayed window: the replay crosses some soon
+        rule = {
+            "symbol": "EURUSD",
+            "kind": "ALERT_KIND_PRICE_CROSS",
+            "level": round(low + (high - low) * i / 61, 6),
+            "direction": "CROSS_DIRECTION_ANY",
+        }
+        reply = httpx.post(f"{supervised.edge}/api/alerts/rules", json=rule, headers=auth, timeout=30)
+        assert reply.status_code == 200, reply.text
+    received: queue.Queue[alert_pb.Alert] = queue.Queue()
+
+    def read() -> None:
+        url = f"{supervised.edge}/trading.alerts.v1.AlertService/StreamAlerts"
+        try:
+            for frame in grpc_web.stream(url, alert_pb.StreamAlertsRequest(), auth, 600):
+                received.put(alert_pb.StreamAlertsResponse.FromString(frame).alert)
+        except httpx.HTTPError:
+            return  # the stack stops after the test: the stream with it
+
+    threading.Thread(target=read, daemon=True).start()
+    seen = [received.get(timeout=180)]
+    before = supervised.pids()["ml_engine"]
+    os.kill(before, signal.SIGKILL)
+    _wait(lambda: supervised.pids().get("ml_engine") not in (None, before), 120, "a new ml_engine")
+    while not received.empty():
+        seen.append(received.get_nowait())
+    last_bar = max(a.bar_time.seconds for a in seen)
+    # A later bar's alert: the stream was reopened, and the replayed bars were skipped.
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        alert = received.get(timeout=max(1.0, deadline - time.monotonic()))
+        seen.append(alert)
+        if alert.bar_time.seconds > last_bar:
+            break
+    assert max(a.bar_time.seconds for a in seen) > last_bar
+    fired = [(a.rule_id, a.bar_time.seconds) for a in seen]
+    assert len(fired) == len(set(fired)), "an alert was delivered twice"
+    stored = httpx.get(f"{supervised.edge}/api/alerts?limit=200", headers=auth, timeout=30).json()["alerts"]
+    pairs = [(a["ruleId"], a["barTime"]) for a in stored]
+    assert len(pairs) == len(set(pairs))

@@ -76,8 +76,8 @@ def test_service_ports_reject_every_bad_token(
 
 
 def test_a_service_token_cannot_call_user_rpcs(stack: Stack, keys: SigningKeyStore) -> None:
-    """Only the RPCs whose access rule lists role "service" take one (ListSymbols does, for
-    education's live blocks); ImportBars (admin) does not."""
+    """Only the RPCs whose access rule lists role "service" take one (ListSymbols does: business
+    checks lesson blocks and watchlists against it); ImportBars (admin) does not."""
     service = keys.sign(claims(sub="service:gateway", roles=["service"], plan=""))
     with grpc.insecure_channel(f"127.0.0.1:{ML_PORT}") as channel:
         stub = market_data_service_pb2_grpc.MarketDataServiceStub(channel)

@@ -3,6 +3,7 @@ catalogue (ListSymbols, cached a minute) and each feed's prediction stream (Stre
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator
 
@@ -22,6 +23,8 @@ ACTIONS = {
     prediction_pb2.SIGNAL_ACTION_SELL: "sell",
 }
 CATALOGUE_TTL_S = 60.0
+CATALOGUE_DEADLINE_S = 5.0
+log = logging.getLogger(__name__)
 
 
 class MlSymbolCatalogue:
@@ -36,8 +39,16 @@ class MlSymbolCatalogue:
             return self._symbols
         stub = market_grpc.MarketDataServiceStub(self.channel.channel())
         try:
-            reply = await stub.ListSymbols(market_pb.ListSymbolsRequest(), metadata=self.channel.metadata())
+            # wait_for_ready: a channel still backing off from an earlier refused connection (the ML
+            # engine starting or restarting) waits for it, up to the deadline, instead of failing now.
+            reply = await stub.ListSymbols(
+                market_pb.ListSymbolsRequest(),
+                metadata=self.channel.metadata(),
+                wait_for_ready=True,
+                timeout=CATALOGUE_DEADLINE_S,
+            )
         except grpc.aio.AioRpcError as error:
+            log.warning("alerts: ListSymbols failed: %s %s", error.code().name, error.details())
             raise DependencyUnavailable(f"ML engine unavailable: {error.code().name}") from error
         self._symbols = frozenset(s.info.symbol for s in reply.symbols)
         self._read_at = time.monotonic()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Row, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from business.alerts.data.tables import AlertRow, AlertRuleRow, FeedStateRow, SavedBacktestRow, WatchlistRow
@@ -81,7 +82,7 @@ class SqlWatchlists:
         return self.session.scalar(select(func.count()).where(WatchlistRow.user_id == user_id)) or 0
 
 
-def _rule(row: AlertRuleRow) -> AlertRule:
+def _rule(row: AlertRuleRow | Row[Any]) -> AlertRule:
     return AlertRule(
         id=row.id,
         user_id=row.user_id,
@@ -139,10 +140,20 @@ class SqlAlertRules:
         return self.session.scalar(select(func.count()).where(AlertRuleRow.user_id == user_id)) or 0
 
     def for_feed(self, symbol: str, timeframe: str) -> list[AlertRule]:
-        rows = self.session.scalars(
-            select(AlertRuleRow).where(AlertRuleRow.symbol == symbol, AlertRuleRow.timeframe == timeframe)
+        # Plain rows, not ORM objects: a feed may have tens of thousands of rules, read on every bar.
+        table = AlertRuleRow.__table__
+        rows = self.session.execute(
+            select(table).where(table.c.symbol == symbol, table.c.timeframe == timeframe)
         )
         return [_rule(row) for row in rows]
+
+    def feed_version(self, symbol: str, timeframe: str) -> tuple[int, datetime | None]:
+        row = self.session.execute(
+            select(func.count(), func.max(AlertRuleRow.created_at)).where(
+                AlertRuleRow.symbol == symbol, AlertRuleRow.timeframe == timeframe
+            )
+        ).one()
+        return int(row[0]), row[1]
 
     def feeds(self) -> set[tuple[str, str]]:
         rows = self.session.execute(select(AlertRuleRow.symbol, AlertRuleRow.timeframe).distinct())
@@ -169,20 +180,26 @@ class SqlAlerts:
         self.session = session
 
     def add_all(self, alerts: list[Alert]) -> None:
-        self.session.add_all(
-            AlertRow(
-                id=a.id,
-                rule_id=a.rule_id,
-                user_id=a.user_id,
-                symbol=a.symbol,
-                timeframe=a.timeframe,
-                kind=a.kind.value,
-                bar_time=a.bar_time,
-                close=a.close,
-                message=a.message,
-                fired_at=a.fired_at,
-            )
-            for a in alerts
+        if not alerts:
+            return
+        # One multi-row INSERT (a popular level can fire thousands of rules on one bar).
+        self.session.execute(
+            insert(AlertRow),
+            [
+                {
+                    "id": a.id,
+                    "rule_id": a.rule_id,
+                    "user_id": a.user_id,
+                    "symbol": a.symbol,
+                    "timeframe": a.timeframe,
+                    "kind": a.kind.value,
+                    "bar_time": a.bar_time,
+                    "close": a.close,
+                    "message": a.message,
+                    "fired_at": a.fired_at,
+                }
+                for a in alerts
+            ],
         )
 
     def of_user(self, user_id: str, limit: int, before: datetime | None) -> list[Alert]:

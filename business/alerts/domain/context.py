@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from business.alerts.domain.entities import AlertRule
 from business.alerts.domain.ports import AlertsUnitOfWork, LiveAlerts, Mailer, SymbolCatalogue, Transactions
 from business.audit import domain as audit
 from business.audit.domain import Client
@@ -48,6 +49,8 @@ class AlertsContext:
     web_url: str = "http://localhost:8080"  # the alerts page linked from each email
     clock: Callable[[], datetime] = utcnow
     rules_changed: RulesChanged = field(default_factory=RulesChanged)
+    # Each feed's rules as last read, with the feed's version then: read again only when it changed.
+    rule_cache: dict[tuple[str, str], tuple[object, list[AlertRule]]] = field(default_factory=dict)
 
     def now(self) -> datetime:
         return self.clock()

@@ -12,12 +12,24 @@ import logging
 
 from business.alerts.domain import rules
 from business.alerts.domain.context import AlertsContext
-from business.alerts.domain.entities import Alert, FeedBar
+from business.alerts.domain.entities import Alert, AlertRule, FeedBar
 from business.alerts.domain.ports import AlertsUnitOfWork
 from business.shared.emails import OutgoingEmail
 from service_runtime.errors import DependencyUnavailable
 
 log = logging.getLogger(__name__)
+
+
+def feed_rules(ctx: AlertsContext, uow: AlertsUnitOfWork, symbol: str, timeframe: str) -> list[AlertRule]:
+    """The feed's rules: from the cache while the feed's version is unchanged (one cheap query per
+    bar instead of reading tens of thousands of rules), read again when a rule came or went."""
+    version = uow.rules.feed_version(symbol, timeframe)
+    cached = ctx.rule_cache.get((symbol, timeframe))
+    if cached is not None and cached[0] == version:
+        return cached[1]
+    fresh = uow.rules.for_feed(symbol, timeframe)
+    ctx.rule_cache[(symbol, timeframe)] = (version, fresh)
+    return fresh
 
 
 def evaluate_and_store(
@@ -26,7 +38,7 @@ def evaluate_and_store(
     previous = uow.feed_states.lock(bar.symbol, bar.timeframe)
     if previous is not None and bar.bar_time <= previous.bar_time:
         return [], {}
-    state, fired = rules.evaluate(uow.rules.for_feed(bar.symbol, bar.timeframe), previous, bar, ctx.now())
+    state, fired = rules.evaluate(feed_rules(ctx, uow, bar.symbol, bar.timeframe), previous, bar, ctx.now())
     uow.alerts.add_all(fired)
     uow.feed_states.save(state)
     emails = uow.accounts.emails_of({a.user_id for a in fired if a.notify_email})

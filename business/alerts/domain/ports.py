@@ -45,6 +45,10 @@ class AlertRules(Protocol):
 
     def for_feed(self, symbol: str, timeframe: str) -> list[AlertRule]: ...
 
+    def feed_version(self, symbol: str, timeframe: str) -> tuple[int, datetime | None]:
+        """Changes whenever a rule of the feed is added or deleted: (how many, the newest's time)."""
+        ...
+
     def feeds(self) -> set[tuple[str, str]]:
         """Every (symbol, timeframe) some rule watches."""
         ...

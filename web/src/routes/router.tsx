@@ -261,6 +261,22 @@ const portfolioRoute = createRoute({
   component: lazyRouteComponent(() => import("../features/paper/PortfolioPage"), "PortfolioPage"),
 });
 
+// ---- watchlists and alerts ----
+
+const watchlistsRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: "/watchlists",
+  beforeLoad: guard({ kind: "signed-in" }),
+  component: lazyRouteComponent(() => import("../features/alerts/WatchlistsPage"), "WatchlistsPage"),
+});
+
+const alertsRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: "/alerts",
+  beforeLoad: guard({ kind: "signed-in" }),
+  component: lazyRouteComponent(() => import("../features/alerts/AlertsPage"), "AlertsPage"),
+});
+
 // ---- billing ----
 
 const pricingRoute = createRoute({
@@ -347,6 +363,8 @@ export const routeTree = rootRoute.addChildren([
   backtestsRoute,
   modelsRoute,
   portfolioRoute,
+  watchlistsRoute,
+  alertsRoute,
   pricingRoute,
   billingRoute,
   coursesRoute,

@@ -132,3 +132,13 @@ async def test_alerts_are_emailed_only_for_rules_that_ask_and_only_to_their_owne
         ("bob@example.com", "Alert: EURUSD 1h signal turned BUY with confidence 75% (close 1.1)"),
     ]
     assert "http://web.test/alerts" in mailer.sent[0].text
+
+
+async def test_rules_added_or_deleted_between_bars_count_from_the_next_bar(feature: AlertsFeature) -> None:
+    kept = await add_rule(feature, "alice", cross_up(1.0))
+    dropped = await add_rule(feature, "alice", cross_up(1.05))
+    await evaluation.on_bar(feature.ctx, feed_bar(0, 0.9))
+    await alert_rules.delete(feature.ctx, caller("alice"), dropped.id, CLIENT)
+    added = await add_rule(feature, "bob", cross_up(1.08))
+    fired = await evaluation.on_bar(feature.ctx, feed_bar(1, 1.1))
+    assert sorted(a.rule_id for a in fired) == sorted([kept.id, added.id])

@@ -28,6 +28,7 @@ import {
   type TradeSortKey,
 } from "./backtestForm";
 import { EquityChart } from "./EquityChart";
+import { SavedBacktests } from "./SavedBacktests";
 import { SweepCard } from "./SweepCard";
 
 const EXIT_REASONS: Record<number, string> = {
@@ -402,6 +403,7 @@ export function BacktestsPage() {
         />
       )}
       {run.data && <Results result={run.data} decimals={decimals} range={range} />}
+      <SavedBacktests request={run.data ? run.variables : undefined} result={run.data} />
     </div>
   );
 }

@@ -180,7 +180,7 @@ function ForecastView({ block, blockId, courseId, lessonId, kept, onScored }: { 
   const end = result ? seconds(result.outcomeBarTime) + 1 : seconds(block.windowEnd) + 1;
   const history = useQuery({
     queryKey: ["lesson-block", "forecast", block.symbol, block.timeframe, end],
-    queryFn: () => marketClient.getHistory({ symbol: block.symbol, timeframe: block.timeframe, end: rfc3339(end), limit: block.windowBars + (result ? block.horizonBars : 0) }),
+    queryFn: () => marketClient.getHistory({ symbol: block.symbol, timeframe: block.timeframe, end: rfc3339(end), limit: block.windowBars + (result ? block.horizonBars : 0), packed: true }),
     staleTime: Infinity,
   });
   const candles = useMemo(() => columnCandles(history.data?.columns), [history.data]);

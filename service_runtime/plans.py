@@ -54,7 +54,7 @@ def check_request(caller: Caller, rule: access_pb2.AccessRule, request: Any) -> 
     for limit in rule.plan_limits:
         if limit.max_span_days or not hasattr(request, limit.field):
             continue
-        value = str(getattr(request, limit.field))
+        value = str(getattr(request, limit.field)).strip().lower()  # as the services read it
         if reserved(limit, value):
             require_plan(caller, limit.plans, limit.field, f'"{value}"')
 

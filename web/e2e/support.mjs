@@ -195,6 +195,16 @@ export async function verifiedUser(prefix, password = PASSWORD) {
   return { email, password };
 }
 
+/** A verified account an admin has moved to plan pro (POST /api/admin/users/{id}/plan), before it signs in. */
+export async function proUser(prefix, password = PASSWORD) {
+  const user = await verifiedUser(prefix, password);
+  const { tokens } = await rest("POST", "/api/auth/login", { email: user.email, password });
+  const userId = JSON.parse(Buffer.from(tokens.accessToken.split(".")[1], "base64url").toString()).sub;
+  const admin = await rest("POST", "/api/auth/login", { email: ADMIN.email, password: ADMIN.password });
+  await rest("POST", `/api/admin/users/${userId}/plan`, { plan: "pro" }, admin.tokens.accessToken);
+  return user;
+}
+
 // ---- mail ----
 
 function decodeQuotedPrintable(text) {

@@ -24,6 +24,7 @@ from service_runtime.signing_keys import SigningKeyStore
 from tests.conftest import E2E_FREE_RATE_LIMIT, E2E_RATE_WINDOW_S, EDGE, ENVOY_PORT, ML_PORT, bearer, claims
 from tests.e2e import grpc_web
 from tests.e2e.test_ml_stream_edge import WS, ws_close, ws_messages
+from tests.support.in_process import error_info
 from tools.supervisor import Stack
 from trading.market.v1 import backtest_service_pb2 as bt_pb
 from trading.market.v1 import backtest_service_pb2_grpc as bt_grpc
@@ -47,14 +48,6 @@ def info_of_details(details: list[dict[str, Any]]) -> dict[str, Any]:
 def info_of_bin(value: str) -> error_details_pb2.ErrorInfo:
     """The ErrorInfo in a grpc-status-details-bin value."""
     status = status_pb2.Status.FromString(base64.b64decode(value + "=" * (-len(value) % 4)))
-    info = error_details_pb2.ErrorInfo()
-    assert any(d.Unpack(info) for d in status.details), status
-    return info
-
-
-def grpc_info(error: grpc.RpcError) -> error_details_pb2.ErrorInfo:
-    status = rpc_status.from_call(error)  # type: ignore[arg-type]
-    assert status is not None, error
     info = error_details_pb2.ErrorInfo()
     assert any(d.Unpack(info) for d in status.details), status
     return info
@@ -139,7 +132,7 @@ def test_grpc_web_and_native_grpc_refuse_horizons_and_the_stream_to_free(
                 pb.PredictRequest(symbol="EURUSD", horizon="scalping"), metadata=metadata, timeout=30
             )
         assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED  # type: ignore[attr-defined]
-        assert grpc_info(refused.value).metadata["field"] == "horizon"
+        assert error_info(refused.value).metadata["field"] == "horizon"
         with pytest.raises(grpc.RpcError) as closed:
             next(
                 iter(
@@ -150,7 +143,7 @@ def test_grpc_web_and_native_grpc_refuse_horizons_and_the_stream_to_free(
             )
         assert closed.value.code() == grpc.StatusCode.PERMISSION_DENIED  # type: ignore[attr-defined]
         assert closed.value.details() == EDGE_STREAM_REFUSAL  # type: ignore[attr-defined]
-        assert grpc_info(closed.value).metadata["plan"] == "pro"
+        assert error_info(closed.value).metadata["plan"] == "pro"
 
 
 def test_the_websocket_bridge_refuses_the_stream_to_free_and_streams_to_pro(

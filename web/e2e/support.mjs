@@ -205,6 +205,18 @@ export async function proUser(prefix, password = PASSWORD) {
   return user;
 }
 
+/** Signs in and opens the market dashboard through the nav (the session lives in memory), once it has candles. */
+export async function openMarket(page, user) {
+  await signIn(page, user.email, user.password);
+  await page.waitForURL(`${PAGE}/account`);
+  await page.getByTestId("main-nav").getByRole("link", { name: "Market" }).click();
+  await page.waitForURL(/\/market/);
+  // A fresh stack's ML engine may still be loading its models: the page retries until it answers.
+  await page.waitForFunction(() => Number(document.querySelector('[data-testid="price-chart"]')?.dataset.bars ?? 0) > 0, null, {
+    timeout: 90_000,
+  });
+}
+
 // ---- mail ----
 
 function decodeQuotedPrintable(text) {

@@ -4,7 +4,7 @@
 // the light theme and at phone width in the dark one: no CSP violation, no serious axe finding.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { API, PAGE, PHONE, checkPage, failureScreenshot, launch, openPage, signIn, proUser } from "../support.mjs";
+import { API, PAGE, PHONE, checkPage, failureScreenshot, launch, openMarket, openPage, signIn, proUser } from "../support.mjs";
 
 let browser;
 before(async () => {
@@ -16,18 +16,6 @@ after(async () => {
 
 const chart = (page) => page.getByTestId("price-chart");
 const attr = async (page, name) => (await chart(page).getAttribute(name)) ?? "";
-
-/** Signs in and opens the dashboard through the nav (the session lives in memory). */
-async function openMarket(page, user) {
-  await signIn(page, user.email, user.password);
-  await page.waitForURL(`${PAGE}/account`);
-  await page.getByTestId("main-nav").getByRole("link", { name: "Market" }).click();
-  await page.waitForURL(/\/market/);
-  // A fresh stack's ML engine may still be loading its models: the page retries until it answers.
-  await page.waitForFunction(() => Number(document.querySelector('[data-testid="price-chart"]')?.dataset.bars ?? 0) > 0, null, {
-    timeout: 90_000,
-  });
-}
 
 test("the dashboard shows candles, loads older bars, draws an indicator, shows ranges and the signal", async (t) => {
   const user = await proUser("market");

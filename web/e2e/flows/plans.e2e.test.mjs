@@ -4,7 +4,7 @@
 // admin has moved to pro gets those features and no prompt.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { PAGE, checkPage, failureScreenshot, launch, openPage, proUser, signIn, verifiedUser } from "../support.mjs";
+import { PAGE, checkPage, failureScreenshot, launch, openMarket, openPage, proUser, verifiedUser } from "../support.mjs";
 
 let browser;
 before(async () => {
@@ -19,21 +19,11 @@ async function openFromNav(page, name, path) {
   await page.waitForURL(new RegExp(path));
 }
 
-async function chartReady(page) {
-  // A fresh stack's ML engine may still be loading its models: the page retries until it answers.
-  await page.waitForFunction(() => Number(document.querySelector('[data-testid="price-chart"]')?.dataset.bars ?? 0) > 0, null, {
-    timeout: 90_000,
-  });
-}
-
 test("a free user is offered the upgrade where pro features are refused", async (t) => {
   const user = await verifiedUser("free-plan");
   const page = await openPage(browser);
   try {
-    await signIn(page, user.email, user.password);
-    await page.waitForURL(`${PAGE}/account`);
-    await openFromNav(page, "Market", "/market");
-    await chartReady(page);
+    await openMarket(page, user);
 
     const horizons = page.getByTestId("horizons-upgrade");
     await horizons.waitFor({ timeout: 30_000 });
@@ -74,10 +64,7 @@ test("a user an admin moved to pro gets every horizon and the live stream, witho
   const user = await proUser("pro-plan");
   const page = await openPage(browser);
   try {
-    await signIn(page, user.email, user.password);
-    await page.waitForURL(`${PAGE}/account`);
-    await openFromNav(page, "Market", "/market");
-    await chartReady(page);
+    await openMarket(page, user);
     await page.locator('[data-testid="stream-state"][data-state="live"]').waitFor({ timeout: 60_000 });
     await page.getByTestId("prediction-row").first().waitFor({ timeout: 30_000 });
     assert.ok((await page.getByTestId("prediction-row").count()) > 1, "more horizons than intraday");

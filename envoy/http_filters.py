@@ -20,8 +20,8 @@ from envoy.routes import MAX_REQUEST_BYTES, RPC_MAX_REQUEST_BYTES
 from envoy.rpcs import Rpc, ml_path_prefixes
 from envoy.settings import EdgeSettings
 from envoy.typed import typed
+from service_runtime.caller import PLAN_EXEMPT_ROLES
 from service_runtime.errors import PlanRequired
-from service_runtime.plans import PLAN_EXEMPT_ROLES
 
 LUA_REST_ERRORS = Path(__file__).resolve().parent / "rest_errors.lua"
 LUA_PLAN_CHECK = Path(__file__).resolve().parent / "plan_check.lua"

@@ -10,7 +10,7 @@ VENV := .venv/.installed-dev
 WEB_DEPS := web/node_modules/.installed
 PIP := .venv/bin/pip install -q --disable-pip-version-check
 
-.PHONY: migration run test gen generate gen-check lint breaking web web-deps venv venv-run venv-train bench-edge bench-plans bench-data bench-auth bench-education bench-ml train import-bars admin admin-keys k8s-envoy clean
+.PHONY: migration run test gen generate gen-check lint breaking web web-deps venv venv-run venv-train bench-edge bench-plans bench-data bench-auth bench-education bench-billing bench-ml train import-bars admin admin-keys k8s-envoy clean
 
 ## Serving only (what `make run` installs): no torch.
 venv-run: $(VENV_RUN)
@@ -105,6 +105,10 @@ bench-auth: $(VENV_RUN)
 ## Education benchmark: catalogue search over 10,000 synthetic courses (in process and through Envoy), lesson load.
 bench-education: $(VENV_RUN)
 	$(PY) -m bench.education $(ARGS)
+
+## Billing benchmark: Stripe webhook events processed per second (ARGS="--users 200 --concurrency 8").
+bench-billing: $(VENV_RUN)
+	$(PY) -m bench.billing $(ARGS)
 
 ## ML serving benchmark: ORT vs native, Predict REST vs gRPC, micro-batching, stream fan-out (ARGS="--only a,b").
 bench-ml: $(VENV_TRAIN)

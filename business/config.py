@@ -70,6 +70,9 @@ class BusinessSettings(CommonSettings):
     )
     argon2_memory_kib: int = Field(19456, ge=8192, le=1048576, description="argon2id memory per hash (KiB)")
     argon2_parallelism: int = Field(1, ge=1, le=16, description="argon2id lanes")
+    argon2_workers: int = Field(
+        0, ge=0, le=64, description="password hashes running at once (threads); 0: one per CPU core"
+    )
     attempt_limit_per_account: int = Field(
         5,
         ge=1,
@@ -129,6 +132,55 @@ class BusinessSettings(CommonSettings):
         "usd", pattern=r"^[a-z]{3}$", description="ISO 4217 currency of the prices, lower case"
     )
     stripe_api_base_url: str = Field("", description="replaces https://api.stripe.com (tests only)")
+    paper_commission: float = Field(
+        0.0,
+        ge=0,
+        lt=0.1,
+        description="paper trading commission, a fraction of traded value (the backtester's)",
+    )
+    paper_slippage: float = Field(
+        0.0,
+        ge=0,
+        lt=0.1,
+        description="paper trading slippage on entries, a fraction of price (the backtester's)",
+    )
+    paper_symbols: str = Field(
+        "EURUSD:0.00001,GOOG:0.01,BTCUSD:0.01",
+        description="instruments paper trading knows before their first bar: SYMBOL:TICK[:LOT],...",
+    )
+    paper_feed_timeframe: str = Field(
+        "1h", description="timeframe of the ML engine's bar stream paper trading fills on (empty: no feed)"
+    )
+
+    # --- alerts (docs/alerts.md) --------------------------------------------------------------
+    alert_feeds_refresh_s: float = Field(
+        5.0,
+        gt=0,
+        le=300,
+        description="how often business reads which symbols' prediction streams alert rules watch (s); "
+        "a new or deleted rule is picked up at once anyway",
+    )
+
+    # --- billing (docs/billing.md) ------------------------------------------------------------
+    billing_past_due_grace_s: float = Field(
+        3 * 86400,
+        ge=0,
+        description="seconds a past_due subscription keeps pro after its payment failed; then free at once",
+    )
+    billing_sweep_interval_s: float = Field(
+        60,
+        ge=0,
+        description="seconds between billing sweeps (grace periods over, failed webhook events retried); "
+        "0 turns the sweep off",
+    )
+    billing_event_retry_base_s: float = Field(
+        30,
+        gt=0,
+        description="first retry of a failed webhook event after this many seconds, doubling each time",
+    )
+    billing_event_max_attempts: int = Field(
+        10, ge=1, le=50, description="automatic attempts at a webhook event before only an admin retries it"
+    )
 
     @model_validator(mode="after")
     def _production_needs_real_secrets(self) -> BusinessSettings:

@@ -75,6 +75,13 @@ class MlEngineSettings(CommonSettings):
         description="how often the last stored bar of every symbol is read, to see bars other processes "
         "import (s; 0: at start and after this engine's own imports only)",
     )
+    ml_bar_cache_max_bars: int = Field(
+        1_000_000,
+        ge=0,
+        le=100_000_000,
+        description="most recent stored bars kept in memory for history, indicators, backtests and "
+        "predictions (about 48 bytes each; per symbol, LRU, refreshed by imports and new bars; 0: off)",
+    )
     ml_score_interval_s: float = Field(
         30.0,
         ge=0,

@@ -11,7 +11,9 @@ from ml_engine.backtests.domain import warm_up
 from ml_engine.backtests.handlers import BacktestHandlers
 from ml_engine.config import MlEngineSettings
 from ml_engine.indicators.handlers import IndicatorHandlers
+from ml_engine.market_data.bar_cache import BarCache
 from ml_engine.market_data.bar_clock import BarClock
+from ml_engine.market_data.bar_stream import BarHub
 from ml_engine.market_data.bar_windows import BarWindows
 from ml_engine.market_data.feeds.replay import ReplayFeed
 from ml_engine.market_data.handlers import MarketDataHandlers
@@ -80,13 +82,15 @@ def build_host(
     settings: MlEngineSettings, store: MarketStore, registry: ModelRegistry, activation: VersionActivation
 ) -> ServiceHost:
     stats = CallStats("ml_engine")
-    windows = BarWindows(store.engine)
+    windows = BarWindows(store.engine, BarCache(settings.ml_bar_cache_max_bars))
     repository = Path(settings.model_path)
     manifest = load_manifest(repository)
     # Before BacktestHandlers: it reads the strategy catalogue once.
     register_ml_signals(registry, manifest)
     recorder = PredictionRecorder(PredictionStore(store.engine), enabled=settings.ml_record_predictions)
     clock = BarClock(store.engine)
+    # First listener: cached bars are dropped before anything recomputes from them.
+    clock.on_new_bar(windows.forget)
     forecaster = Forecaster(
         windows,
         registry,
@@ -104,7 +108,8 @@ def build_host(
     predictions = PredictionHandlers(forecaster, hub, scorer)
     models = ModelHandlers(registry, activation)
     inference = InferenceHandlers(registry)
-    market = MarketDataHandlers(store, windows, clock)
+    bar_hub = BarHub(hub.feed)
+    market = MarketDataHandlers(store, windows, clock, bar_hub)
     indicators = IndicatorHandlers(windows)
     backtests = BacktestHandlers(windows, settings.backtest_time_budget_s)
     # Suspensions and logouts reach this service through Redis (written by business).
@@ -126,6 +131,7 @@ def build_host(
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         await hub.close()
+        await bar_hub.close()
         await activation.stop()
         await asyncio.to_thread(recorder.close)
         await revocations.close()

@@ -69,6 +69,9 @@ def stack_env(tmp: Path) -> dict[str, str]:
         ML_RATE_LIMIT_FREE=str(E2E_FREE_RATE_LIMIT),
         ML_RATE_LIMIT_PRO="1000000",
         ML_RATE_LIMIT_WINDOW_S=str(E2E_RATE_WINDOW_S),
+        # A failed payment keeps pro 3 s (the grace), swept every half second: a test sees it end.
+        BILLING_PAST_DUE_GRACE_S="3",
+        BILLING_SWEEP_INTERVAL_S="0.5",
     )
     if os.environ.get("TEST_MYSQL_HOST"):
         env.update(

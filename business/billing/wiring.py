@@ -3,6 +3,8 @@ plan-exclusive RPCs from the access rules of every contract), the store and Stri
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from business.billing.adapters.stripe_api import StripePayments
 from business.billing.data.repositories import SqlBillingUnitOfWork
 from business.billing.domain.context import Billing
@@ -65,4 +67,7 @@ def build_billing(
         else None,
         revocations=revocations,
         web_url=settings.public_web_url.rstrip("/"),
+        past_due_grace=timedelta(seconds=settings.billing_past_due_grace_s),
+        retry_base=timedelta(seconds=settings.billing_event_retry_base_s),
+        max_attempts=settings.billing_event_max_attempts,
     )

@@ -11,14 +11,17 @@ from business.education.data.repositories import SqlEducationUnitOfWork
 from business.education.domain import starter
 from business.education.domain.context import Education, utcnow
 from business.education.domain.entities import CourseContent
+from business.education.domain.ports import MarketData
 from business.shared.database import BusinessStore
 
 STARTER_DIR = Path(__file__).parent / "starter"
 log = logging.getLogger("business.education")
 
 
-def build_education(store: BusinessStore) -> Education:
-    return Education(transactions=store.units_of_work(SqlEducationUnitOfWork))
+def build_education(store: BusinessStore, market: MarketData | None = None) -> Education:
+    """`market`: the ML engine (education/adapters/ml_engine.py) for live blocks; without it a
+    course with live blocks cannot be saved and forecasts cannot be scored (UNAVAILABLE)."""
+    return Education(transactions=store.units_of_work(SqlEducationUnitOfWork), market=market)
 
 
 def starter_courses(folder: Path = STARTER_DIR) -> list[CourseContent]:

@@ -9,16 +9,16 @@ from pathlib import Path
 
 from business.config import BusinessSettings
 from business.identity.adapters.attempt_counters import make_attempt_counters
-from business.identity.adapters.mail import ConsoleMailer, SmtpMailer
 from business.identity.adapters.sms import ConsoleSmsSender, TwilioSmsSender
 from business.identity.data.repositories import SqlIdentityUnitOfWork
 from business.identity.domain.access_tokens import AccessTokenIssuer
 from business.identity.domain.context import Identity, IdentityPolicy
 from business.identity.domain.passwords import PasswordHasher
-from business.identity.domain.ports import AttemptCounters, Mailer, Revocations, SmsSender
+from business.identity.domain.ports import AttemptCounters, Revocations, SmsSender
 from business.identity.domain.secret_box import SecretBox
 from business.identity.domain.throttle import AttemptLimiter
 from business.shared.database import BusinessStore
+from business.shared.mail import mailer
 
 log = logging.getLogger("business.identity")
 
@@ -42,19 +42,6 @@ def totp_key(settings: BusinessSettings) -> str:
         "generated a development TOTP encryption key in %s; set TOTP_ENCRYPTION_KEY in production", path
     )
     return key
-
-
-def mailer(settings: BusinessSettings) -> Mailer:
-    if settings.mail_backend == "smtp":
-        return SmtpMailer(
-            settings.smtp_host,
-            settings.smtp_port,
-            settings.smtp_from,
-            settings.smtp_username,
-            settings.smtp_password,
-            settings.smtp_starttls,
-        )
-    return ConsoleMailer()
 
 
 def sms_sender(settings: BusinessSettings) -> SmsSender:
@@ -83,7 +70,12 @@ def policy(settings: BusinessSettings) -> IdentityPolicy:
 
 
 def password_hasher(settings: BusinessSettings) -> PasswordHasher:
-    return PasswordHasher(settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism)
+    return PasswordHasher(
+        settings.argon2_time_cost,
+        settings.argon2_memory_kib,
+        settings.argon2_parallelism,
+        workers=settings.argon2_workers,
+    )
 
 
 def send_limiter(settings: BusinessSettings, counters: AttemptCounters) -> AttemptLimiter:

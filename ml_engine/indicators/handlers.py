@@ -5,18 +5,28 @@ from __future__ import annotations
 import asyncio
 
 import grpc
+import numpy as np
 
 from ml_engine.indicators.domain import CATALOGUE, compute, json_values, max_lookback, parse_indicators
 from ml_engine.indicators.domain.catalogue import IndicatorSpec
 from ml_engine.market_data.bar_windows import BarWindows
+from ml_engine.market_data.domain.bars import FloatArray
 from ml_engine.market_data.domain.times import parse_request_time
-from ml_engine.shared.proto_mapping import check_limit, parameter_proto
+from ml_engine.shared.proto_mapping import check_limit, packed_doubles, packed_varints, parameter_proto
 from service_runtime.timestamps import to_timestamp
 from trading.market.v1 import indicator_service_pb2 as pb
 from trading.market.v1 import indicator_service_pb2_grpc as pb_grpc
 
 # Indicator values are not paged: one call may cover a long series.
 MAX_INDICATOR_LIMIT = 100_000
+TIME_SECONDS_FIELD = pb.GetIndicatorsResponse.DESCRIPTOR.fields_by_name["time_seconds"].number
+PACKED_VALUES_FIELD = pb.IndicatorOutput.DESCRIPTOR.fields_by_name["packed_values"].number
+
+
+def leading_gaps(values: FloatArray) -> int:
+    """Leading values that are NaN (the warm-up of the packed form)."""
+    defined = np.flatnonzero(~np.isnan(values))
+    return int(defined[0]) if len(defined) else len(values)
 
 
 def indicator_info(spec: IndicatorSpec) -> pb.IndicatorInfo:
@@ -55,17 +65,22 @@ class IndicatorHandlers(pb_grpc.IndicatorServiceServicer):
         results = await asyncio.to_thread(compute, bars, wanted)
         first = max(0, len(bars) - limit)
         response = pb.GetIndicatorsResponse(
-            symbol=series.symbol,
-            timeframe=series.target.name,
-            times=[to_timestamp(int(t)) for t in bars.times[first:]],
-            bars_used=len(bars),
-            warmup_bars=warmup,
+            symbol=series.symbol, timeframe=series.target.name, bars_used=len(bars), warmup_bars=warmup
         )
+        if request.packed:
+            response.MergeFromString(packed_varints(TIME_SECONDS_FIELD, bars.times[first:]))
+        else:
+            response.times.extend(to_timestamp(int(t)) for t in bars.times[first:])
         for result in results:
             item = response.indicators.add(key=result.key, name=result.name, warmup_bars=result.warmup_bars)
             for name, value in result.params.items():
                 item.params[name] = float(value)
             for output_name, values in result.outputs.items():
-                output = item.outputs.add(name=output_name)
-                output.values.extend(json_values(values[first:]))
+                shown = values[first:]
+                if request.packed:
+                    lead = leading_gaps(shown)
+                    output = item.outputs.add(name=output_name, warmup=lead)
+                    output.MergeFromString(packed_doubles(PACKED_VALUES_FIELD, shown[lead:]))
+                else:
+                    item.outputs.add(name=output_name).values.extend(json_values(shown))
         return response

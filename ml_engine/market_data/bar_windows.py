@@ -1,20 +1,26 @@
 """Load a window of bars at any timeframe the stored data supports, resampling when needed.
 
-Shared by history, indicators and backtests, so all three see exactly the same bars.
+Shared by history, indicators and backtests, so all three see exactly the same bars. Reads go
+through the BarCache (the most recent bars of each symbol in memory) when one is given.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
+from ml_engine.market_data.bar_cache import MIN_TAIL_BARS, BarCache
 from ml_engine.market_data.data import repository as repo
 from ml_engine.market_data.domain.bars import Bars
 from ml_engine.market_data.domain.resample import resample
 from ml_engine.market_data.domain.symbols import normalize_symbol
 from ml_engine.market_data.domain.timeframes import TIMEFRAMES, Timeframe, parse_timeframe
 from service_runtime.errors import InvalidArgument, NotFound
+
+_Connection = Callable[[], Connection]
 
 
 @dataclass(frozen=True)
@@ -36,13 +42,67 @@ class Series:
 
 
 class BarWindows:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, cache: BarCache | None = None) -> None:
         self.engine = engine
+        self.cache = cache if cache is not None else BarCache(0)
+
+    def forget(self, symbol: str) -> None:
+        """The stored bars of `symbol` changed (an import, a new bar): read them again next time."""
+        self.cache.forget(symbol)
+
+    def _stored_symbol(self, symbol: str) -> repo.StoredSymbol | None:
+        stored = self.cache.symbol(symbol)
+        if stored is None:
+            generation = self.cache.generation(symbol)
+            with self.engine.connect() as conn:
+                stored = repo.get_symbol(conn, symbol)
+            if stored is not None:
+                self.cache.keep_symbol(stored, generation)
+        return stored
+
+    def _load(
+        self,
+        conn: _Connection,
+        series: Series,
+        window: tuple[int | None, int | None, int],
+        last: int | None,
+    ) -> Bars:
+        """The `latest` most recent base bars with start <= time < end (`window`): from the cached
+        tail when it holds them; a read reaching the last stored bar (`last`) that misses reads a
+        longer tail and keeps it."""
+        start, end, latest = window
+        symbol, timeframe = series.symbol, series.base.name
+        if not self.cache.enabled:
+            return repo.load_bars(conn(), symbol, timeframe, start=start, end=end, latest=latest)
+        tail = self.cache.tail(symbol, timeframe)
+        if tail is not None:
+            hit = tail.window(start, end, latest)
+            if hit is not None:
+                return hit
+        if end is not None and last is not None and end <= last:
+            # An older window (paging back, an as-of read): read it, do not keep it.
+            return repo.load_bars(conn(), symbol, timeframe, start=start, end=end, latest=latest)
+        generation = self.cache.generation(symbol)
+        want = max(latest, MIN_TAIL_BARS, 2 * len(tail.bars) if tail is not None else 0)
+        bars = repo.load_bars(conn(), symbol, timeframe, latest=want)
+        kept = self.cache.keep_tail(symbol, timeframe, bars, len(bars) < want, generation)
+        found = kept.window(start, end, latest)
+        # None cannot happen (the tail holds `latest` bars, or all of them); read directly anyway.
+        return (
+            found
+            if found is not None
+            else repo.load_bars(conn(), symbol, timeframe, start=start, end=end, latest=latest)
+        )
+
+    def _last_time(self, conn: _Connection, series: Series) -> int | None:
+        tail = self.cache.tail(series.symbol, series.base.name) if self.cache.enabled else None
+        if tail is not None:
+            return tail.last_time
+        return repo.last_bar_time(conn(), series.symbol, series.base.name)
 
     def resolve(self, symbol_text: str, timeframe_text: str) -> Series:
         symbol = normalize_symbol(symbol_text)
-        with self.engine.connect() as conn:
-            stored = repo.get_symbol(conn, symbol)
+        stored = self._stored_symbol(symbol)
         if stored is None:
             raise NotFound(f"unknown symbol {symbol}")
         base = parse_timeframe(stored.base_timeframe)
@@ -71,15 +131,20 @@ class BarWindows:
         base_end = target.align_up(end) if end is not None else None
         ratio = target.seconds // base.seconds
         fetch = (limit + 1) * ratio
-        with self.engine.connect() as conn:
-            last = repo.last_bar_time(conn, series.symbol, base.name)
+        with ExitStack() as opened:
+            # Opened only when the cache cannot answer.
+            def conn() -> Connection:
+                if not opened_conns:
+                    opened_conns.append(opened.enter_context(self.engine.connect()))
+                return opened_conns[0]
+
+            opened_conns: list[Connection] = []
+            last = self._last_time(conn, series)
             data_end = last + base.seconds if last is not None else 0
             if base_end is not None:
                 data_end = min(data_end, base_end)
             while True:
-                raw = repo.load_bars(
-                    conn, series.symbol, base.name, start=base_start, end=base_end, latest=fetch
-                )
+                raw = self._load(conn, series, (base_start, base_end, fetch), last)
                 everything = len(raw) < fetch
                 bars = resample(raw, base, target, data_end) if ratio > 1 else raw
                 # When the read was cut by `fetch`, the oldest bucket may miss some of its bars.

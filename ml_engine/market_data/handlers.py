@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import io
+from collections.abc import AsyncIterator
 
 import grpc
 
 from ml_engine.market_data.bar_clock import BarClock
+from ml_engine.market_data.bar_stream import BarHub
 from ml_engine.market_data.bar_windows import BarWindows
 from ml_engine.market_data.data import repository as repo
 from ml_engine.market_data.domain import page_tokens
@@ -18,8 +20,8 @@ from ml_engine.market_data.domain.times import parse_request_time
 from ml_engine.market_data.importing.csv_rows import CsvColumns
 from ml_engine.market_data.importing.importer import ImportReport, ImportTarget, import_csv, import_sample
 from ml_engine.shared.database import MarketStore
-from ml_engine.shared.proto_mapping import check_limit
-from service_runtime.errors import InvalidArgument
+from ml_engine.shared.proto_mapping import check_limit, packed_doubles, packed_varints
+from service_runtime.errors import FailedPrecondition, InvalidArgument
 from service_runtime.timestamps import to_timestamp
 from trading.market.v1 import market_data_service_pb2 as pb
 from trading.market.v1 import market_data_service_pb2_grpc as pb_grpc
@@ -53,6 +55,20 @@ def bars_to_proto(bars: Bars) -> list[pb.Bar]:
     ]
 
 
+_COLUMN_FIELDS = {f.name: f.number for f in pb.BarColumns.DESCRIPTOR.fields}
+
+
+def bar_columns(bars: Bars) -> pb.BarColumns:
+    """The packed form: one array per field, built from the numpy columns in one pass each."""
+    columns = pb.BarColumns(last_complete=bars.last_complete)
+    wire = packed_varints(_COLUMN_FIELDS["time_seconds"], bars.times) + b"".join(
+        packed_doubles(_COLUMN_FIELDS[name], getattr(bars, name))
+        for name in ("open", "high", "low", "close", "volume")
+    )
+    columns.MergeFromString(wire)
+    return columns
+
+
 def symbol_info_to_proto(info: SymbolInfo) -> pb.SymbolInfo:
     return pb.SymbolInfo(
         symbol=info.symbol,
@@ -65,9 +81,17 @@ def symbol_info_to_proto(info: SymbolInfo) -> pb.SymbolInfo:
 
 
 class MarketDataHandlers(pb_grpc.MarketDataServiceServicer):
-    def __init__(self, store: MarketStore, windows: BarWindows, clock: BarClock | None = None) -> None:
+    def __init__(
+        self,
+        store: MarketStore,
+        windows: BarWindows,
+        clock: BarClock | None = None,
+        bar_hub: BarHub | None = None,
+    ) -> None:
         self.store = store
         self.windows = windows
+        # Readers of the market feed the prediction streams read: StreamBars publishes its bar events.
+        self.bar_hub = bar_hub
         # Told of this engine's own imports at once (latest-bar predictions depend on the last bar).
         self.clock = clock
 
@@ -107,13 +131,17 @@ class MarketDataHandlers(pb_grpc.MarketDataServiceServicer):
         next_token = ""
         if window.has_earlier and len(window.bars):
             next_token = page_tokens.encode(series.symbol, series.target.name, int(window.bars.times[0]))
-        return pb.GetHistoryResponse(
+        response = pb.GetHistoryResponse(
             symbol=series.symbol,
             timeframe=series.target.name,
             base_timeframe=series.base.name,
-            bars=bars_to_proto(window.bars),
             next_page_token=next_token,
         )
+        if request.packed:
+            response.columns.CopyFrom(bar_columns(window.bars))
+        else:
+            response.bars.extend(bars_to_proto(window.bars))
+        return response
 
     async def ImportBars(
         self, request: pb.ImportBarsRequest, context: grpc.aio.ServicerContext
@@ -127,8 +155,11 @@ class MarketDataHandlers(pb_grpc.MarketDataServiceServicer):
             report = await asyncio.to_thread(self._import_csv, request)
         else:
             raise InvalidArgument.field("csv_content", "set csv_content (CSV text) or sample")
-        if report.committed and self.clock is not None:
-            await self.clock.refresh()
+        if report.committed:
+            # Rows may have changed without a new last bar: the cached bars go either way.
+            self.windows.forget(report.symbol)
+            if self.clock is not None:
+                await self.clock.refresh()
         return pb.ImportBarsResponse(
             symbol=report.symbol,
             timeframe=report.timeframe,
@@ -161,3 +192,32 @@ class MarketDataHandlers(pb_grpc.MarketDataServiceServicer):
         columns = CsvColumns(c.time, c.open, c.high, c.low, c.close, c.volume)
         target = ImportTarget(symbol, parse_timeframe(request.timeframe), info, request.dry_run)
         return import_csv(self.store.engine, io.StringIO(request.csv_content, newline=""), target, columns)
+
+    async def StreamBars(
+        self, request: pb.StreamBarsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.StreamBarsResponse]:
+        if self.bar_hub is None:
+            raise FailedPrecondition("this engine runs no market feed")
+        timeframe = parse_timeframe(request.timeframe or "1h")
+        symbols = [normalize_symbol(s) for s in request.symbols]
+        if not symbols:
+
+            def read() -> list[str]:
+                with self.store.engine.connect() as conn:
+                    return [s.stored.info.symbol for s in repo.list_symbols(conn)]
+
+            symbols = await asyncio.to_thread(read)
+        async for bar in self.bar_hub.bars(symbols, timeframe):
+            yield pb.StreamBarsResponse(
+                symbol=bar.symbol,
+                timeframe=bar.timeframe,
+                bar=pb.Bar(
+                    time=to_timestamp(bar.time),
+                    open=bar.open,
+                    high=bar.high,
+                    low=bar.low,
+                    close=bar.close,
+                    volume=bar.volume,
+                    complete=True,
+                ),
+            )

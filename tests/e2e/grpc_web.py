@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import httpx
@@ -55,3 +56,25 @@ def call(url: str, request: Message, headers: dict[str, str] | None = None) -> G
     return GrpcWebReply(
         reply.status_code, int(status) if status else -1, message, messages, dict(reply.headers), trailers
     )
+
+
+def stream(url: str, request: Message, headers: dict[str, str], timeout_s: float) -> Iterator[bytes]:
+    """A server stream's messages as they arrive (what a browser's fetch stream sees), for as long
+    as the caller reads; fails on a trailer before the caller stopped."""
+    payload = request.SerializeToString()
+    with httpx.stream(
+        "POST",
+        url,
+        content=struct.pack(">BI", 0, len(payload)) + payload,
+        headers={"content-type": "application/grpc-web+proto", "x-grpc-web": "1", **headers},
+        timeout=timeout_s,
+    ) as reply:
+        assert reply.status_code == 200, reply.read()
+        assert reply.headers.get("grpc-status", "0") == "0", reply.headers.get("grpc-message")
+        buffer = b""
+        for chunk in reply.iter_bytes():
+            frames, buffer = split_frames(buffer + chunk)
+            for flags, frame in frames:
+                if flags & 0x80:
+                    raise AssertionError(f"stream ended early: {frame.decode(errors='replace')}")
+                yield frame

@@ -1,8 +1,9 @@
 """Billing through Envoy, on the real stack with the real `stripe` SDK talking to a local server
 speaking Stripe's API: checkout -> Stripe's webhooks (signed as Stripe signs them) through the
 gateway -> the user's plan is pro in new tokens and pro RPCs pass the edge; cancel at period end
-and resume; a failed payment -> past_due -> free at once; duplicate, out-of-order, badly signed
-and replayed webhooks."""
+and resume; a failed payment -> past_due -> the grace period (BILLING_PAST_DUE_GRACE_S, 3 s in the
+test stack) over -> free and refused at once; duplicate, out-of-order, badly signed and replayed
+webhooks."""
 
 from __future__ import annotations
 
@@ -94,14 +95,17 @@ def test_checkout_webhooks_plan_cancel_resume_and_payment_failed(
     portal = ok(post("/api/billing/portal-sessions", {}, pro))
     assert portal["url"].startswith(f"{stripe_api.base_url}/portal/")
 
-    # A failed payment: Stripe marks the subscription past_due and says so; the plan is free at once.
+    # A failed payment: Stripe marks the subscription past_due and says so; pro is kept for the
+    # grace period, then the business sweep makes the plan free and revokes the pro token at once.
     sub_id = subscription["subscriptionId"]
-    stripe_api.subscriptions[sub_id]["status"] = "past_due"
-    failed = stripe_api.deliver(
-        "invoice.payment_failed", {"id": "in_e2e", "object": "invoice", "subscription": sub_id}
-    )
-    assert failed.status_code == 200, failed.text
-    assert get("/api/users/me", pro).status_code == 401
+    stripe_api.fail_invoice(sub_id)
+    past_due = ok(get("/api/billing/subscription", pro))
+    assert past_due["subscription"]["status"] == "past_due" and past_due["subscription"]["graceEndsAt"]
+    assert sorted(i["status"] for i in past_due["invoices"]) == ["open", "paid"]
+    deadline = time.monotonic() + 60
+    while get("/api/users/me", pro).status_code != 401:
+        assert time.monotonic() < deadline, "the grace period never ended"
+        time.sleep(0.25)
     again = tokens_of(email)["accessToken"]
     assert claims_of(again)["plan"] == "free"
     refused = post(f"/api/learning/pro-courses/{course}/enrollment", {}, again)

@@ -174,6 +174,36 @@ def test_indicators_equal_talib_on_the_same_series(stack: Stack, token: str) -> 
     assert series["rsi:14"]["warmupBars"] == 14
 
 
+def test_packed_forms_over_rest(stack: Stack, token: str) -> None:
+    """`?packed=true`: history as columns and indicators as a warm-up count plus numbers, the same
+    data as the default form; epoch seconds are JSON strings (int64), values JSON numbers."""
+    params = {"limit": "50", "timeframe": "1d"}
+    plain = httpx.get(f"{EDGE}/api/history/GOOG", params=params, headers=bearer(token)).json()
+    reply = httpx.get(f"{EDGE}/api/history/GOOG", params={**params, "packed": "true"}, headers=bearer(token))
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    assert not body.get("bars") and body["nextPageToken"] == plain["nextPageToken"]
+    columns = body["columns"]
+    assert [iso(int(t)) for t in columns["timeSeconds"]] == [b["time"] for b in plain["bars"]]
+    assert columns["close"] == [b["close"] for b in plain["bars"]] == GOOG.Close.iloc[-50:].tolist()
+    assert columns["lastComplete"] is True
+
+    params = {"indicators": "rsi:14,macd", "limit": "5000"}
+    plain = httpx.get(f"{EDGE}/api/indicators/GOOG", params=params, headers=bearer(token)).json()
+    reply = httpx.get(
+        f"{EDGE}/api/indicators/GOOG", params={**params, "packed": "true"}, headers=bearer(token)
+    )
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    assert not body.get("times") and [iso(int(t)) for t in body["timeSeconds"]] == plain["times"]
+    for old, new in zip(plain["indicators"], body["indicators"], strict=True):
+        for a, b in zip(old["outputs"], new["outputs"], strict=True):
+            lead = b.get("warmup", 0)
+            assert not b.get("values") and a["values"][:lead] == [None] * lead
+            assert b["packedValues"] == a["values"][lead:] and None not in b["packedValues"]
+    assert [o.get("warmup", 0) for s in body["indicators"] for o in s["outputs"]] == [14, 33, 33, 33]
+
+
 def test_indicators_read_warmup_bars_before_the_window(stack: Stack, token: str) -> None:
     body = httpx.get(
         f"{EDGE}/api/indicators/EURUSD", params={"indicators": "sma:50", "limit": "10"}, headers=bearer(token)

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import struct
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-import httpx
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
@@ -100,27 +98,12 @@ def grpc_web_stream(
 ) -> Iterator[ps_pb.StreamPredictionsResponse]:
     """Reads gRPC-Web frames as they arrive (what a browser's fetch stream sees) and stops after
     `count` messages; fails on a trailer with a non-zero grpc-status."""
-    payload = request.SerializeToString()
-    headers = {"content-type": "application/grpc-web+proto", "x-grpc-web": "1", **bearer(token)}
-    with httpx.stream(
-        "POST",
-        EDGE + STREAM_PATH,
-        content=struct.pack(">BI", 0, len(payload)) + payload,
-        headers=headers,
-        timeout=WAIT_S,
-    ) as reply:
-        assert reply.status_code == 200, reply.read()
-        assert reply.headers.get("grpc-status", "0") == "0", reply.headers.get("grpc-message")
-        buffer, seen = b"", 0
-        for chunk in reply.iter_bytes():
-            frames, buffer = grpc_web.split_frames(buffer + chunk)
-            for flags, frame in frames:
-                if flags & 0x80:
-                    raise AssertionError(f"stream ended early: {frame.decode(errors='replace')}")
-                yield ps_pb.StreamPredictionsResponse.FromString(frame)
-                seen += 1
-                if seen == count:
-                    return
+    seen = 0
+    for frame in grpc_web.stream(EDGE + STREAM_PATH, request, bearer(token), WAIT_S):
+        yield ps_pb.StreamPredictionsResponse.FromString(frame)
+        seen += 1
+        if seen == count:
+            return
     raise AssertionError(f"stream ended after {seen} of {count} messages")
 
 

@@ -7,7 +7,13 @@ Implements, form-encoded like Stripe (`a[b][0][c]=v`), with `Authorization: Bear
 - POST /v1/customers, GET /v1/customers/{id}
 - POST /v1/checkout/sessions (mode=subscription, a known price), GET /v1/checkout/sessions/{id}
 - POST /v1/billing_portal/sessions
-- GET /v1/subscriptions/{id}, POST /v1/subscriptions/{id} (cancel_at_period_end, items[0][price])
+- GET /v1/subscriptions/{id}, POST /v1/subscriptions/{id} (cancel_at_period_end; items[0][id] and
+  items[0][price] with proration_behavior: a price change, prorated into an invoice)
+- POST /v1/refunds (charge, amount: at most what is left, reason), GET /v1/charges/{id},
+  GET /v1/invoices/{id}
+
+Helpers stand for what Stripe does on its own: pay_invoice (a renewal paid: invoice + charge,
+invoice.paid) and fail_invoice (a renewal declined: past_due, invoice.payment_failed).
 
 The hosted pages stand in for Stripe's: GET /checkout/{id} shows a page with a Pay button, whose
 POST completes the session (complete_checkout: an active subscription) and, when a webhook URL is
@@ -79,6 +85,10 @@ class StripeApi(HttpStandIn):
         self.sessions: dict[str, dict[str, Any]] = {}
         self.portal_sessions: dict[str, dict[str, Any]] = {}
         self.subscriptions: dict[str, dict[str, Any]] = {}
+        self.invoices: dict[str, dict[str, Any]] = {}
+        self.charges: dict[str, dict[str, Any]] = {}
+        self.refunds: dict[str, dict[str, Any]] = {}
+        self.prorations: list[dict[str, Any]] = []  # (subscription, behavior, amount) of price changes
         self.requests: list[tuple[str, str]] = []  # (method, path) of every API call
         self._idempotent: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {}
         self.lock = threading.RLock()
@@ -142,10 +152,72 @@ class StripeApi(HttpStandIn):
             price_id = session["line_items"]["0"]["price"]
             subscription = self.subscription(session["customer"], price_id, session["client_reference_id"])
             session.update(status="complete", payment_status="paid", subscription=subscription["id"])
+        invoice, _ = self.invoice_for(subscription, paid=True)
         if self.webhook_url:
             self.deliver("checkout.session.completed", session)
             self.deliver("customer.subscription.created", subscription)
+            self.deliver("invoice.paid", invoice)
         return subscription
+
+    def invoice_for(
+        self, subscription: dict[str, Any], paid: bool, amount: int | None = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """An invoice for the subscription's price (or `amount`) and its charge, paid or declined."""
+        price = subscription["items"]["data"][0]["price"]
+        due = price["unit_amount"] if amount is None else amount
+        now = int(time.time())
+        invoice_id, charge_id = _id("in"), _id("ch")
+        charge = {
+            "id": charge_id,
+            "object": "charge",
+            "amount": due,
+            "amount_refunded": 0,
+            "currency": price["currency"],
+            "customer": subscription["customer"],
+            "invoice": invoice_id,
+            "created": now,
+            "paid": paid,
+            "refunded": False,
+            "status": "succeeded" if paid else "failed",
+            "refunds": {"object": "list", "data": []},
+        }
+        invoice = {
+            "id": invoice_id,
+            "object": "invoice",
+            "customer": subscription["customer"],
+            "subscription": subscription["id"],
+            "status": "paid" if paid else "open",
+            "amount_due": due,
+            "amount_paid": due if paid else 0,
+            "currency": price["currency"],
+            "created": now,
+            "charge": charge_id,
+            "hosted_invoice_url": f"{self.base_url}/invoices/{invoice_id}",
+        }
+        with self.lock:
+            self.invoices[invoice_id] = invoice
+            self.charges[charge_id] = charge
+        return invoice, charge
+
+    def pay_invoice(self, subscription_id: str) -> dict[str, Any]:
+        """A renewal paid: the subscription is active again; invoice.paid is delivered."""
+        with self.lock:
+            subscription = self.subscriptions[subscription_id]
+            subscription["status"] = "active"
+        invoice, _ = self.invoice_for(subscription, paid=True)
+        if self.webhook_url:
+            self.deliver("invoice.paid", invoice)
+        return invoice
+
+    def fail_invoice(self, subscription_id: str, created: int | None = None) -> dict[str, Any]:
+        """A renewal declined: the subscription is past_due; invoice.payment_failed is delivered."""
+        with self.lock:
+            subscription = self.subscriptions[subscription_id]
+            subscription["status"] = "past_due"
+        invoice, _ = self.invoice_for(subscription, paid=False)
+        if self.webhook_url:
+            self.deliver("invoice.payment_failed", invoice, created)
+        return invoice
 
     def event(self, event_type: str, obj: dict[str, Any], created: int | None = None) -> dict[str, Any]:
         return {
@@ -191,6 +263,9 @@ class _StripeHandler(BaseHTTPRequestHandler):
             ("/v1/customers/", self.owner.customers),
             ("/v1/checkout/sessions/", self.owner.sessions),
             ("/v1/subscriptions/", self.owner.subscriptions),
+            ("/v1/invoices/", self.owner.invoices),
+            ("/v1/charges/", self.owner.charges),
+            ("/v1/refunds/", self.owner.refunds),
         ):
             if path.startswith(prefix):
                 found = table.get(path.removeprefix(prefix))
@@ -262,6 +337,8 @@ class _StripeHandler(BaseHTTPRequestHandler):
             return 200, portal
         if path.startswith("/v1/subscriptions/"):
             return self._update_subscription(path.removeprefix("/v1/subscriptions/"), form)
+        if path == "/v1/refunds":
+            return self._refund(form)
         return _error(404, "resource_missing", f"Unrecognized request URL (POST: {path})")
 
     def _new_session(self, form: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -295,11 +372,18 @@ class _StripeHandler(BaseHTTPRequestHandler):
             return _error(404, "resource_missing", f"No such subscription: '{subscription_id}'")
         if "cancel_at_period_end" in form:
             subscription["cancel_at_period_end"] = form["cancel_at_period_end"] == "true"
-        price = ((form.get("items") or {}).get("0") or {}).get("price")
+        change = (form.get("items") or {}).get("0") or {}
+        price = change.get("price")
         if price:
             if price not in PRICES:
                 return _error(400, "resource_missing", f"No such price: '{price}'", "items[0][price]")
             item = subscription["items"]["data"][0]
+            if change.get("id") != item["id"]:  # without it Stripe would add a second item
+                return _error(400, "parameter_invalid", "items[0][id] must name the item", "items[0][id]")
+            behavior = form.get("proration_behavior", "create_prorations")
+            if behavior not in ("create_prorations", "always_invoice", "none"):
+                return _error(400, "parameter_invalid", "Invalid proration_behavior", "proration_behavior")
+            self._prorate(subscription, item["price"], PRICES[price], behavior)
             item["price"] = {
                 "id": price,
                 "object": "price",
@@ -308,6 +392,52 @@ class _StripeHandler(BaseHTTPRequestHandler):
                 "currency": PRICES[price]["currency"],
             }
         return 200, subscription
+
+    def _prorate(
+        self, subscription: dict[str, Any], old: dict[str, Any], new: dict[str, Any], behavior: str
+    ) -> None:
+        """The unused part of the old price credited, the new price charged from now; a new period
+        starts when the interval changes (as Stripe does)."""
+        now = int(time.time())
+        start, end = subscription["current_period_start"], subscription["current_period_end"]
+        unused = old["unit_amount"] * max(end - now, 0) // max(end - start, 1)
+        amount = max(new["unit_amount"] - unused, 0)
+        self.owner.prorations.append(
+            {"subscription": subscription["id"], "behavior": behavior, "amount": amount, "credit": unused}
+        )
+        subscription["current_period_start"] = now
+        subscription["current_period_end"] = now + PERIOD_S[new["interval"]]
+
+    def _refund(self, form: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        charge = self.owner.charges.get(form.get("charge", ""))
+        if charge is None:
+            return _error(400, "resource_missing", f"No such charge: '{form.get('charge')}'", "charge")
+        left = charge["amount"] - charge["amount_refunded"]
+        amount = int(form.get("amount") or left)
+        if amount <= 0 or amount > left:
+            return _error(
+                400,
+                "amount_too_large",
+                f"Refund amount ({amount}) is greater than unrefunded amount ({left})",
+                "amount",
+            )
+        if form.get("reason", "") not in ("", "duplicate", "fraudulent", "requested_by_customer"):
+            return _error(400, "parameter_invalid", "Invalid reason", "reason")
+        refund = {
+            "id": _id("re"),
+            "object": "refund",
+            "amount": amount,
+            "charge": charge["id"],
+            "currency": charge["currency"],
+            "created": int(time.time()),
+            "reason": form.get("reason") or None,
+            "status": "succeeded",
+        }
+        self.owner.refunds[refund["id"]] = refund
+        charge["amount_refunded"] += amount
+        charge["refunded"] = charge["amount_refunded"] == charge["amount"]
+        charge["refunds"]["data"].insert(0, refund)
+        return 200, refund
 
     def _checkout_page(self, session_id: str) -> None:
         session = self.owner.sessions.get(session_id)

@@ -8,14 +8,21 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import stripe
 from stripe._base_address import BaseAddresses
+from stripe.params import RefundCreateParams
 
-from business.billing.domain.entities import SubscriptionState
-from business.billing.domain.stripe_objects import subscription_state
+from business.billing.domain.entities import Refund, SubscriptionState
+from business.billing.domain.stripe_objects import refund_of, subscription_state
 from service_runtime.errors import DependencyUnavailable
+
+REFUND_REASONS: dict[str, Literal["duplicate", "fraudulent", "requested_by_customer"]] = {
+    "duplicate": "duplicate",
+    "fraudulent": "fraudulent",
+    "requested_by_customer": "requested_by_customer",
+}
 
 
 class StripePayments:
@@ -84,3 +91,33 @@ class StripePayments:
             "read the subscription", lambda: self.client.v1.subscriptions.retrieve(subscription_id)
         )
         return subscription_state(subscription.to_dict(), datetime.now(UTC))
+
+    async def change_price(self, subscription_id: str, price_id: str) -> SubscriptionState:
+        current = await self._call(
+            "read the subscription", lambda: self.client.v1.subscriptions.retrieve(subscription_id)
+        )
+        item_id = current["items"]["data"][0]["id"]
+        subscription = await self._call(
+            "change the subscription's price",
+            lambda: self.client.v1.subscriptions.update(
+                subscription_id,
+                params={
+                    "items": [{"id": item_id, "price": price_id}],
+                    # Credit the unused time of the old price, charge the new one now.
+                    "proration_behavior": "always_invoice",
+                },
+            ),
+        )
+        return subscription_state(subscription.to_dict(), datetime.now(UTC))
+
+    async def create_refund(self, payment_id: str, amount: int, reason: str, idempotency_key: str) -> Refund:
+        params: RefundCreateParams = {"charge": payment_id, "amount": amount}
+        if reason in REFUND_REASONS:
+            params["reason"] = REFUND_REASONS[reason]
+        refund = await self._call(
+            "refund the payment",
+            lambda: self.client.v1.refunds.create(
+                params=params, options={"idempotency_key": idempotency_key}
+            ),
+        )
+        return refund_of(refund.to_dict(), "", datetime.now(UTC))

@@ -2,16 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from business.audit.data import SqlAuditLog
-from business.billing.data.tables import CustomerRow, SubscriptionRow, WebhookEventRow
-from business.billing.domain.entities import Customer, SubscriptionState
-from business.billing.domain.plans import Interval
+from business.billing.data.tables import (
+    CustomerRow,
+    InvoiceRow,
+    PaymentRow,
+    RefundRow,
+    SubscriptionRow,
+    WebhookEventRow,
+)
+from business.billing.domain.entities import (
+    PAST_DUE,
+    PRO_STATUSES,
+    Customer,
+    Figures,
+    Invoice,
+    Payment,
+    Refund,
+    StoredEvent,
+    SubscriptionState,
+)
+from business.billing.domain.plans import PRO, Interval
 from business.billing.domain.ports import NEW, PENDING, PROCESSED
 from business.billing.domain.stripe_objects import StripeEvent
 from business.identity.data.tables import UserRow
@@ -97,14 +116,59 @@ class SqlWebhookEvents:
             row.attempts += 1
             row.processed_at = at
             row.last_error = ""
+            row.next_attempt_at = None
             self.session.flush()
 
-    def failed(self, event_id: str, error: str) -> None:
+    def failed(self, event_id: str, error: str, next_attempt: Callable[[int], datetime | None]) -> None:
         row = self.session.get(WebhookEventRow, event_id, with_for_update=True)
-        if row is not None:
+        if row is not None and row.processed_at is None:
             row.attempts += 1
             row.last_error = error
+            row.next_attempt_at = next_attempt(row.attempts)
             self.session.flush()
+
+    def get(self, event_id: str) -> StoredEvent | None:
+        row = self.session.get(WebhookEventRow, event_id)
+        return _event(row) if row is not None else None
+
+    def payload_of(self, event_id: str) -> dict[str, Any] | None:
+        row = self.session.get(WebhookEventRow, event_id)
+        return dict(row.payload) if row is not None else None
+
+    def due(self, now: datetime, limit: int) -> list[str]:
+        return list(
+            self.session.scalars(
+                select(WebhookEventRow.id)
+                .where(
+                    WebhookEventRow.processed_at.is_(None),
+                    WebhookEventRow.next_attempt_at.is_not(None),
+                    WebhookEventRow.next_attempt_at <= now,
+                )
+                .order_by(WebhookEventRow.created, WebhookEventRow.id)
+                .limit(limit)
+            )
+        )
+
+    def listed(self, include_processed: bool, limit: int) -> list[StoredEvent]:
+        query = select(WebhookEventRow)
+        if not include_processed:
+            query = query.where(WebhookEventRow.processed_at.is_(None), WebhookEventRow.attempts > 0)
+        rows = self.session.scalars(
+            query.order_by(WebhookEventRow.received_at.desc(), WebhookEventRow.id).limit(limit)
+        )
+        return [_event(row) for row in rows]
+
+
+def _event(row: WebhookEventRow) -> StoredEvent:
+    return StoredEvent(
+        id=row.id,
+        type=row.type,
+        created=row.created,
+        processed_at=row.processed_at,
+        attempts=row.attempts,
+        last_error=row.last_error,
+        next_attempt_at=row.next_attempt_at,
+    )
 
 
 def _state(row: SubscriptionRow) -> SubscriptionState:
@@ -118,6 +182,11 @@ def _state(row: SubscriptionRow) -> SubscriptionState:
         current_period_end=row.current_period_end,
         cancel_at_period_end=row.cancel_at_period_end,
         state_at=row.state_at,
+        amount_minor=row.amount_minor,
+        currency=row.currency,
+        started_at=row.started_at,
+        ended_at=row.ended_at,
+        past_due_since=row.past_due_since,
     )
 
 
@@ -151,6 +220,11 @@ class SqlSubscriptions:
         row.current_period_end = state.current_period_end
         row.cancel_at_period_end = state.cancel_at_period_end
         row.state_at = state.state_at
+        row.amount_minor = state.amount_minor
+        row.currency = state.currency
+        row.started_at = state.started_at
+        row.ended_at = state.ended_at
+        row.past_due_since = state.past_due_since
         row.updated_at = datetime.now(UTC)
         try:
             self.session.flush()
@@ -158,6 +232,199 @@ class SqlSubscriptions:
             raise Aborted(
                 f"subscription {state.subscription_id} was stored concurrently", reason="CONCURRENT_UPDATE"
             ) from None
+
+    def past_due_pro_users(self, since_before: datetime) -> list[str]:
+        return list(
+            self.session.scalars(
+                select(SubscriptionRow.user_id)
+                .join(UserRow, UserRow.id == SubscriptionRow.user_id)
+                .where(
+                    SubscriptionRow.status == PAST_DUE,
+                    SubscriptionRow.past_due_since <= since_before,
+                    UserRow.plan == PRO,
+                )
+                .distinct()
+            )
+        )
+
+    def figures(self, now: datetime, window_start: datetime) -> Figures:
+        live = self.session.execute(
+            select(
+                SubscriptionRow.status,
+                SubscriptionRow.interval,
+                SubscriptionRow.amount_minor,
+                SubscriptionRow.currency,
+            ).where(SubscriptionRow.status.in_([*PRO_STATUSES, PAST_DUE]))
+        ).all()
+        monthly = sum(
+            r.amount_minor for r in live if r.status != "trialing" and r.interval == Interval.MONTHLY.value
+        )
+        yearly = sum(
+            r.amount_minor for r in live if r.status != "trialing" and r.interval == Interval.YEARLY.value
+        )
+        churned = self.session.scalar(
+            select(func.count())
+            .select_from(SubscriptionRow)
+            .where(
+                SubscriptionRow.ended_at.is_not(None),
+                SubscriptionRow.ended_at > window_start,
+                SubscriptionRow.ended_at <= now,
+            )
+        )
+        live_then = self.session.scalar(
+            select(func.count())
+            .select_from(SubscriptionRow)
+            .where(
+                SubscriptionRow.started_at.is_not(None),
+                SubscriptionRow.started_at <= window_start,
+                (SubscriptionRow.ended_at.is_(None)) | (SubscriptionRow.ended_at > window_start),
+            )
+        )
+        currencies = sorted({r.currency for r in live if r.currency})
+        return Figures(
+            active=sum(1 for r in live if r.status in PRO_STATUSES),
+            past_due=sum(1 for r in live if r.status == PAST_DUE),
+            mrr_minor=monthly + yearly // 12,
+            currency=currencies[0] if len(currencies) == 1 else ",".join(currencies),
+            churned=int(churned or 0),
+            live_at_window_start=int(live_then or 0),
+        )
+
+
+class SqlLedger:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def save_invoice(self, invoice: Invoice) -> None:
+        row = self.session.get(InvoiceRow, invoice.id, with_for_update=True)
+        if row is not None and row.state_at > invoice.state_at:
+            return  # a newer description is stored
+        if row is None:
+            row = InvoiceRow(id=invoice.id)
+            self.session.add(row)
+        for field in (
+            "user_id",
+            "customer_id",
+            "subscription_id",
+            "status",
+            "amount_due",
+            "amount_paid",
+            "currency",
+            "hosted_invoice_url",
+            "created",
+            "state_at",
+        ):
+            setattr(row, field, getattr(invoice, field))
+        self.session.flush()
+
+    def save_payment(self, payment: Payment) -> None:
+        row = self.session.get(PaymentRow, payment.id, with_for_update=True)
+        if row is None:
+            row = PaymentRow(id=payment.id, amount_refunded=0)
+            self.session.add(row)
+        elif row.status == "succeeded" and payment.status == "failed":
+            return  # a charge that succeeded stays so
+        row.user_id = payment.user_id
+        row.customer_id = payment.customer_id
+        row.invoice_id = payment.invoice_id or row.invoice_id or ""
+        row.status = payment.status
+        row.amount = payment.amount
+        row.currency = payment.currency
+        row.created = payment.created
+        self.session.flush()
+
+    def save_refund(self, refund: Refund) -> None:
+        row = self.session.get(RefundRow, refund.id, with_for_update=True)
+        if row is None:
+            row = RefundRow(id=refund.id)
+            self.session.add(row)
+        for field in ("payment_id", "user_id", "amount", "currency", "status", "reason", "created"):
+            setattr(row, field, getattr(refund, field))
+        self.session.flush()
+        payment = self.session.get(PaymentRow, refund.payment_id, with_for_update=True)
+        if payment is not None:
+            payment.amount_refunded = int(
+                self.session.scalar(
+                    select(func.coalesce(func.sum(RefundRow.amount), 0)).where(
+                        RefundRow.payment_id == refund.payment_id,
+                        RefundRow.status.in_(["succeeded", "pending"]),
+                    )
+                )
+                or 0
+            )
+            self.session.flush()
+
+    def payment(self, payment_id: str, *, for_update: bool = False) -> Payment | None:
+        row = self.session.get(PaymentRow, payment_id, with_for_update=for_update)
+        return _payment(row) if row is not None else None
+
+    def invoices_of(self, user_id: str, limit: int) -> list[Invoice]:
+        rows = self.session.scalars(
+            select(InvoiceRow)
+            .where(InvoiceRow.user_id == user_id)
+            .order_by(InvoiceRow.created.desc(), InvoiceRow.id)
+            .limit(limit)
+        )
+        return [
+            Invoice(
+                id=r.id,
+                user_id=r.user_id,
+                customer_id=r.customer_id,
+                subscription_id=r.subscription_id,
+                status=r.status,
+                amount_due=r.amount_due,
+                amount_paid=r.amount_paid,
+                currency=r.currency,
+                hosted_invoice_url=r.hosted_invoice_url,
+                created=r.created,
+                state_at=r.state_at,
+            )
+            for r in rows
+        ]
+
+    def payments_of(self, user_id: str, limit: int) -> list[Payment]:
+        rows = self.session.scalars(
+            select(PaymentRow)
+            .where(PaymentRow.user_id == user_id)
+            .order_by(PaymentRow.created.desc(), PaymentRow.id)
+            .limit(limit)
+        )
+        return [_payment(r) for r in rows]
+
+    def refunds_of(self, user_id: str, limit: int) -> list[Refund]:
+        rows = self.session.scalars(
+            select(RefundRow)
+            .where(RefundRow.user_id == user_id)
+            .order_by(RefundRow.created.desc(), RefundRow.id)
+            .limit(limit)
+        )
+        return [
+            Refund(
+                id=r.id,
+                payment_id=r.payment_id,
+                user_id=r.user_id,
+                amount=r.amount,
+                currency=r.currency,
+                status=r.status,
+                reason=r.reason,
+                created=r.created,
+            )
+            for r in rows
+        ]
+
+
+def _payment(row: PaymentRow) -> Payment:
+    return Payment(
+        id=row.id,
+        user_id=row.user_id,
+        customer_id=row.customer_id,
+        invoice_id=row.invoice_id,
+        status=row.status,
+        amount=row.amount,
+        amount_refunded=row.amount_refunded,
+        currency=row.currency,
+        created=row.created,
+    )
 
 
 class SqlBillingUnitOfWork:
@@ -168,4 +435,5 @@ class SqlBillingUnitOfWork:
         self.subscriptions = SqlSubscriptions(session)
         self.accounts = SqlAccounts(session)
         self.events = SqlWebhookEvents(session)
+        self.ledger = SqlLedger(session)
         self.audit = SqlAuditLog(session)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from business.audit import domain as audit
 from business.audit.domain import Client
-from business.billing.domain.plans import Plan
+from business.billing.domain.entities import SubscriptionState
+from business.billing.domain.plans import FREE, Plan
 from business.billing.domain.ports import BillingUnitOfWork, PaymentProvider, TokenRevocations, Transactions
 from service_runtime.errors import FailedPrecondition
 
@@ -27,6 +28,23 @@ class Billing:
     revocations: TokenRevocations | None = None  # a plan change revokes the user's older tokens
     web_url: str = "http://localhost:8080"  # where Checkout and the portal send the browser back
     clock: Callable[[], datetime] = utcnow
+    # A past_due subscription keeps pro this long after it became past_due.
+    past_due_grace: timedelta = timedelta(days=3)
+    # A failed webhook event is tried again after retry_base, doubling up to retry_cap, at most
+    # max_attempts times in all (then only an admin's retry).
+    retry_base: timedelta = timedelta(seconds=30)
+    retry_cap: timedelta = timedelta(hours=6)
+    max_attempts: int = 10
+
+    def next_attempt(self, attempts: int) -> datetime | None:
+        """When a failed event is tried next after `attempts` failures (None: no more)."""
+        if attempts >= self.max_attempts:
+            return None
+        return self.now() + min(self.retry_base * 2 ** max(attempts - 1, 0), self.retry_cap)
+
+    def plan_of(self, state: SubscriptionState | None) -> str:
+        """The plan a subscription gives now (free without one)."""
+        return state.plan_at(self.now(), self.past_due_grace) if state is not None else FREE
 
     def now(self) -> datetime:
         return self.clock()

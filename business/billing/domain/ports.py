@@ -5,10 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from business.audit.domain import AuditLog
-from business.billing.domain.entities import Customer, SubscriptionState
+from business.billing.domain.entities import (
+    Customer,
+    Figures,
+    Invoice,
+    Payment,
+    Refund,
+    StoredEvent,
+    SubscriptionState,
+)
 from business.billing.domain.stripe_objects import StripeEvent
 
 T = TypeVar("T")
@@ -35,6 +43,14 @@ class PaymentProvider(Protocol):
 
     async def retrieve_subscription(self, subscription_id: str) -> SubscriptionState:
         """The subscription as the provider has it now."""
+        ...
+
+    async def change_price(self, subscription_id: str, price_id: str) -> SubscriptionState:
+        """The subscription moved to `price_id`, prorated; the subscription after the change."""
+        ...
+
+    async def create_refund(self, payment_id: str, amount: int, reason: str, idempotency_key: str) -> Refund:
+        """A refund of `amount` (minor units) of the charge; user_id left empty."""
         ...
 
 
@@ -77,8 +93,23 @@ class WebhookEvents(Protocol):
 
     def processed(self, event_id: str, at: datetime) -> None: ...
 
-    def failed(self, event_id: str, error: str) -> None:
-        """One more failed attempt, with its error (for admins)."""
+    def failed(self, event_id: str, error: str, next_attempt: Callable[[int], datetime | None]) -> None:
+        """One more failed attempt, with its error (for admins); the retry loop tries it again at
+        next_attempt(attempts so far), or never when that is None."""
+        ...
+
+    def get(self, event_id: str) -> StoredEvent | None: ...
+
+    def payload_of(self, event_id: str) -> dict[str, Any] | None:
+        """The event as Stripe sent it."""
+        ...
+
+    def due(self, now: datetime, limit: int) -> list[str]:
+        """Unprocessed events whose next attempt is due, oldest first."""
+        ...
+
+    def listed(self, include_processed: bool, limit: int) -> list[StoredEvent]:
+        """Newest first; only failed unprocessed ones unless include_processed."""
         ...
 
 
@@ -90,6 +121,38 @@ class Subscriptions(Protocol):
     def get(self, subscription_id: str, *, for_update: bool = False) -> SubscriptionState | None: ...
 
     def save(self, state: SubscriptionState) -> None: ...
+
+    def past_due_pro_users(self, since_before: datetime) -> list[str]:
+        """Users still on pro whose subscription has been past_due since before `since_before`."""
+        ...
+
+    def figures(self, now: datetime, window_start: datetime) -> Figures:
+        """Active and past_due counts, MRR, and churn since window_start (docs/billing.md)."""
+        ...
+
+
+class Ledger(Protocol):
+    """Invoices, payments and refunds, keyed by Stripe's ids (saving again replaces)."""
+
+    def save_invoice(self, invoice: Invoice) -> None:
+        """Stores it unless a newer description (state_at) is stored."""
+        ...
+
+    def save_payment(self, payment: Payment) -> None:
+        """Stores it; amount_refunded stays the sum of its stored refunds."""
+        ...
+
+    def save_refund(self, refund: Refund) -> None:
+        """Stores it and brings its payment's amount_refunded up to date."""
+        ...
+
+    def payment(self, payment_id: str, *, for_update: bool = False) -> Payment | None: ...
+
+    def invoices_of(self, user_id: str, limit: int) -> list[Invoice]: ...
+
+    def payments_of(self, user_id: str, limit: int) -> list[Payment]: ...
+
+    def refunds_of(self, user_id: str, limit: int) -> list[Refund]: ...
 
 
 class BillingUnitOfWork(Protocol):
@@ -106,6 +169,9 @@ class BillingUnitOfWork(Protocol):
 
     @property
     def events(self) -> WebhookEvents: ...
+
+    @property
+    def ledger(self) -> Ledger: ...
 
     @property
     def audit(self) -> AuditLog: ...

@@ -1,4 +1,5 @@
-"""Stripe's JSON objects (events, subscriptions) read into billing's values. Pure: dicts in."""
+"""Stripe's JSON objects (events, subscriptions, invoices, charges, refunds) read into billing's
+values. Pure: dicts in."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from business.billing.domain.entities import SubscriptionState
+from business.billing.domain.entities import Invoice, Payment, Refund, SubscriptionState
 from business.billing.domain.plans import Interval
 from service_runtime.errors import InvalidArgument
 
@@ -55,19 +56,119 @@ def subscription_state(data: dict[str, Any], state_at: datetime) -> Subscription
     price = item.get("price") or {}
     recurring = price.get("recurring") or {}
     period_end = data.get("current_period_end") or item.get("current_period_end")
+    status = str(data.get("status", ""))
+    ended = data.get("ended_at") or (data.get("canceled_at") if status == "canceled" else None)
     return SubscriptionState(
         subscription_id=str(data["id"]),
         user_id=str((data.get("metadata") or {}).get("user_id", "")),
         customer_id=_id_of(data.get("customer")),
-        status=str(data.get("status", "")),
+        status=status,
         price_id=str(price.get("id", "")),
         interval=STRIPE_INTERVALS.get(str(recurring.get("interval", ""))),
         current_period_end=at(period_end),
         cancel_at_period_end=bool(data.get("cancel_at_period_end", False)),
         state_at=state_at,
+        amount_minor=int(price.get("unit_amount") or 0) * int(item.get("quantity") or 1),
+        currency=str(price.get("currency", "")),
+        started_at=at(data.get("start_date") or data.get("created")),
+        ended_at=at(ended) if ended else (state_at if status == "canceled" else None),
     )
 
 
 def reference(obj: dict[str, Any], field: str) -> str:
     """The id an object refers to in `field` (customer, subscription...), "" when none."""
     return _id_of(obj.get(field))
+
+
+def invoice_subscription(data: dict[str, Any]) -> str:
+    """The subscription an invoice bills: `subscription` (API versions before 2025-03-31) or
+    `parent.subscription_details.subscription` (since)."""
+    direct = reference(data, "subscription")
+    if direct:
+        return direct
+    details = ((data.get("parent") or {}).get("subscription_details")) or {}
+    return reference(details, "subscription")
+
+
+def invoice_of(data: dict[str, Any], user_id: str, state_at: datetime) -> Invoice:
+    return Invoice(
+        id=str(data["id"]),
+        user_id=user_id,
+        customer_id=reference(data, "customer"),
+        subscription_id=invoice_subscription(data),
+        status=str(data.get("status") or ""),
+        amount_due=int(data.get("amount_due") or 0),
+        amount_paid=int(data.get("amount_paid") or 0),
+        currency=str(data.get("currency") or ""),
+        hosted_invoice_url=str(data.get("hosted_invoice_url") or ""),
+        created=at(data.get("created")) or state_at,
+        state_at=state_at,
+    )
+
+
+def invoice_payment(
+    data: dict[str, Any], user_id: str, succeeded: bool, state_at: datetime
+) -> Payment | None:
+    """The charge an invoice event reports: `charge` (API versions before 2025-03-31) or its
+    `payments` list when the endpoint includes it (since); None when it names none (the charge's
+    own charge.succeeded event records it then)."""
+    charge = data.get("charge")
+    charge_id = reference(data, "charge")
+    if not charge_id:
+        listed = (data.get("payments") or {}).get("data") or []
+        charge_id = next(
+            (reference(item.get("payment") or {}, "charge") for item in listed if isinstance(item, dict)), ""
+        )
+    if not charge_id:
+        return None
+    if isinstance(charge, dict):
+        return charge_payment(charge, user_id, state_at)
+    amount = int(data.get("amount_paid") or 0) if succeeded else int(data.get("amount_due") or 0)
+    return Payment(
+        id=charge_id,
+        user_id=user_id,
+        customer_id=reference(data, "customer"),
+        invoice_id=str(data["id"]),
+        status="succeeded" if succeeded else "failed",
+        amount=amount,
+        amount_refunded=0,
+        currency=str(data.get("currency") or ""),
+        created=state_at,
+    )
+
+
+def charge_payment(data: dict[str, Any], user_id: str, state_at: datetime) -> Payment:
+    return Payment(
+        id=str(data["id"]),
+        user_id=user_id,
+        customer_id=reference(data, "customer"),
+        invoice_id=reference(data, "invoice"),
+        status=str(data.get("status") or "succeeded"),
+        amount=int(data.get("amount") or 0),
+        amount_refunded=int(data.get("amount_refunded") or 0),
+        currency=str(data.get("currency") or ""),
+        created=at(data.get("created")) or state_at,
+    )
+
+
+def refund_of(data: dict[str, Any], user_id: str, state_at: datetime) -> Refund:
+    return Refund(
+        id=str(data["id"]),
+        payment_id=reference(data, "charge"),
+        user_id=user_id,
+        amount=int(data.get("amount") or 0),
+        currency=str(data.get("currency") or ""),
+        status=str(data.get("status") or "succeeded"),
+        reason=str(data.get("reason") or ""),
+        created=at(data.get("created")) or state_at,
+    )
+
+
+def charge_refunds(data: dict[str, Any], user_id: str, state_at: datetime) -> list[Refund]:
+    """The refunds a charge lists (charge.refunded carries them in `refunds.data`)."""
+    listed = (data.get("refunds") or {}).get("data") or []
+    return [
+        refund_of({**item, "charge": item.get("charge") or data["id"]}, user_id, state_at)
+        for item in listed
+        if isinstance(item, dict) and item.get("id")
+    ]

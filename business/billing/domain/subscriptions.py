@@ -1,14 +1,14 @@
 """A user's subscription: checkout (their Stripe customer created once and reused), the billing
-portal, cancelling at period end and resuming. Stripe is called outside any transaction; what
-it answers is stored, with its audit row, in one."""
+portal, cancelling at period end and resuming, switching monthly <-> yearly (prorated). Stripe is
+called outside any transaction; what it answers is stored, with its audit row, in one."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from business.audit.domain import Client
 from business.billing.domain.context import Billing
-from business.billing.domain.entities import Customer, SubscriptionState
+from business.billing.domain.entities import PAST_DUE, Customer, Invoice, SubscriptionState
 from business.billing.domain.plans import PRO, Interval, price_of
 from business.billing.domain.ports import BillingUnitOfWork, PaymentProvider, Transactions
 from service_runtime.caller import Caller
@@ -22,6 +22,12 @@ async def current_subscription(billing: Billing, caller: Caller) -> Subscription
     if billing.transactions is None:
         return None
     return await billing.transactions.run(lambda uow: uow.subscriptions.current_of(caller.subject))
+
+
+async def invoices_of(billing: Billing, caller: Caller, limit: int = 24) -> list[Invoice]:
+    if billing.transactions is None:
+        return []
+    return await billing.transactions.run(lambda uow: uow.ledger.invoices_of(caller.subject, limit))
 
 
 async def _customer(transactions: Transactions, provider: PaymentProvider, user_id: str) -> Customer:
@@ -90,29 +96,83 @@ async def set_cancel_at_period_end(
     billing: Billing, caller: Caller, cancel: bool, client: Client
 ) -> SubscriptionState:
     """Cancels at period end (cancel) or resumes; an unchanged flag is no change."""
-    transactions, provider = billing.stripe()
+    _, provider = billing.stripe()
     current = await current_subscription(billing, caller)
     if current is None or current.status not in LIVE_STATUSES:
         raise FailedPrecondition("you have no subscription to " + ("cancel" if cancel else "resume"))
     if current.cancel_at_period_end == cancel:
         return current
-    changed = replace(
-        await provider.set_cancel_at_period_end(current.subscription_id, cancel), user_id=caller.subject
+    changed = await provider.set_cancel_at_period_end(current.subscription_id, cancel)
+    return await _store_change(
+        billing,
+        _Change(
+            "billing.subscription.cancel_at_period_end" if cancel else "billing.subscription.resumed",
+            {"cancel_at_period_end": current.cancel_at_period_end},
+            {"cancel_at_period_end": changed.cancel_at_period_end},
+        ),
+        replace(changed, user_id=caller.subject),
+        caller,
+        client,
     )
+
+
+async def change_interval(
+    billing: Billing, caller: Caller, interval: Interval, client: Client
+) -> SubscriptionState:
+    """Moves the subscription to pro's price at `interval`, prorated; the same interval: no change."""
+    _, provider = billing.stripe()
+    price = price_of(billing.plans, PRO, interval)
+    if price is None or not price.purchasable:
+        raise InvalidArgument.field("interval", f"pro is not sold {interval.value} here")
+    current = await current_subscription(billing, caller)
+    if current is None or current.status not in LIVE_STATUSES:
+        raise FailedPrecondition("you have no subscription to change")
+    if current.interval == interval:
+        return current
+    changed = await provider.change_price(current.subscription_id, price.stripe_price_id)
+    return await _store_change(
+        billing,
+        _Change(
+            "billing.subscription.interval_changed",
+            {"interval": current.interval.value if current.interval else "", "price_id": current.price_id},
+            {"interval": interval.value, "price_id": changed.price_id},
+        ),
+        replace(changed, user_id=caller.subject),
+        caller,
+        client,
+    )
+
+
+@dataclass(frozen=True)
+class _Change:
+    action: str
+    before: dict[str, object]
+    after: dict[str, object]
+
+
+async def _store_change(
+    billing: Billing, change: _Change, changed: SubscriptionState, caller: Caller, client: Client
+) -> SubscriptionState:
+    """Stores what Stripe answered (unless newer state is known) with its audit row."""
+    transactions, _ = billing.stripe()
 
     def store(uow: BillingUnitOfWork) -> SubscriptionState:
         stored = uow.subscriptions.get(changed.subscription_id, for_update=True)
         if stored is None or stored.state_at <= changed.state_at:
-            uow.subscriptions.save(changed)
-            stored = changed
+            since = stored.past_due_since if stored is not None else None
+            stored = replace(
+                changed,
+                past_due_since=(since or changed.state_at) if changed.status == PAST_DUE else None,
+            )
+            uow.subscriptions.save(stored)
         billing.record(
             uow,
-            "billing.subscription.cancel_at_period_end" if cancel else "billing.subscription.resumed",
+            change.action,
             client,
             actor_id=caller.subject,
             subject_id=caller.subject,
-            before={"cancel_at_period_end": current.cancel_at_period_end},
-            after={"cancel_at_period_end": changed.cancel_at_period_end},
+            before=change.before,
+            after=change.after,
             detail={"subscription_id": changed.subscription_id},
         )
         return stored

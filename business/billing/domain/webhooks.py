@@ -2,29 +2,43 @@
 
 Named steps: store the event by id first (a processed duplicate is a no-op); read the state it
 is about (the subscription in the event, or re-fetched from Stripe when the event only refers
-to it); apply it to the subscription in one transaction, per subscription in the order of the
-events' `created` (an older event never overwrites newer state); the user's plan follows their
-subscription, and a changed plan revokes their older access tokens. A failure is recorded on the
-event (attempts, error) and raised, so that Stripe delivers it again (with its own backoff)."""
+to it); apply it in one transaction: the subscription, per subscription in the order of the
+events' `created` (an older event never overwrites newer state), and the ledger (invoices,
+payments, refunds); the user's plan follows their subscription, and a changed plan revokes their
+older access tokens. A failure is recorded on the event (attempts, error, next attempt with
+backoff) and raised, so that Stripe delivers it again; billing's retry loop (maintenance.py) and
+an admin's retry try it again too."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 
 from business.audit.domain import Client
 from business.billing.domain.context import Billing
-from business.billing.domain.entities import Customer, SubscriptionState
+from business.billing.domain.entities import PAST_DUE, Customer, SubscriptionState
 from business.billing.domain.ports import PROCESSED, BillingUnitOfWork, PaymentProvider
-from business.billing.domain.stripe_objects import StripeEvent, parse_event, reference, subscription_state
+from business.billing.domain.stripe_objects import (
+    StripeEvent,
+    charge_payment,
+    charge_refunds,
+    invoice_of,
+    invoice_payment,
+    invoice_subscription,
+    parse_event,
+    reference,
+    subscription_state,
+)
 from service_runtime.errors import Aborted, DomainError, FailedPrecondition
 
 SUBSCRIPTION_EVENTS = frozenset(
     {"customer.subscription.created", "customer.subscription.updated", "customer.subscription.deleted"}
 )
+INVOICE_EVENTS = frozenset({"invoice.paid", "invoice.payment_failed"})
 # Events that only refer to a subscription: its state is read from Stripe.
-REFERRING_EVENTS = frozenset({"checkout.session.completed", "invoice.paid", "invoice.payment_failed"})
-# Stored and marked processed; the ledger of invoices, payments and refunds is not kept yet.
-RECORDED_ONLY = frozenset({"charge.refunded"})
+REFERRING_EVENTS = frozenset({"checkout.session.completed"}) | INVOICE_EVENTS
+CHARGE_EVENTS = frozenset({"charge.succeeded", "charge.failed", "charge.refunded"})
+LEDGER_EVENTS = INVOICE_EVENTS | CHARGE_EVENTS
 WEBHOOK_CLIENT = Client(ip="", user_agent="stripe-webhook", request_id="")
 
 
@@ -42,11 +56,23 @@ class _Applied:
 
 
 async def record_event(billing: Billing, raw: bytes) -> EventOutcome:
-    transactions, provider = billing.stripe()
+    transactions, _ = billing.stripe()
     event = parse_event(raw)
     seen = await transactions.run(lambda uow: uow.events.add(event, billing.now()))
     if seen == PROCESSED:
         return EventOutcome(event.id, duplicate=True)
+    applied = await process_event(billing, event)
+    return EventOutcome(event.id, ignored=applied.ignored)
+
+
+def stored_event(payload: dict[str, object]) -> StripeEvent:
+    """A stored event's payload as the event again."""
+    return parse_event(json.dumps(payload).encode())
+
+
+async def process_event(billing: Billing, event: StripeEvent) -> _Applied:
+    """Applies a stored event; a failure is recorded on it (with its next attempt) and raised."""
+    transactions, provider = billing.stripe()
     try:
         state = await _state_of(provider, event)
         try:
@@ -55,11 +81,11 @@ async def record_event(billing: Billing, raw: bytes) -> EventOutcome:
             applied = await transactions.run(lambda uow: _apply(billing, uow, event, state))
     except (DomainError, OSError) as error:
         message = str(error)[:1000]
-        await transactions.run(lambda uow: uow.events.failed(event.id, message))
+        await transactions.run(lambda uow: uow.events.failed(event.id, message, billing.next_attempt))
         raise
     if applied.plan_changed_for and billing.revocations is not None:
         await billing.revocations.revoke_subject(applied.plan_changed_for)
-    return EventOutcome(event.id, ignored=applied.ignored)
+    return applied
 
 
 async def _state_of(provider: PaymentProvider, event: StripeEvent) -> SubscriptionState | None:
@@ -68,7 +94,11 @@ async def _state_of(provider: PaymentProvider, event: StripeEvent) -> Subscripti
     if event.type in SUBSCRIPTION_EVENTS:
         return subscription_state(event.object, event.created)
     if event.type in REFERRING_EVENTS:
-        subscription_id = reference(event.object, "subscription")
+        subscription_id = (
+            invoice_subscription(event.object)
+            if event.type in INVOICE_EVENTS
+            else reference(event.object, "subscription")
+        )
         if subscription_id:
             return await provider.retrieve_subscription(subscription_id)
     return None
@@ -79,9 +109,11 @@ def _apply(
 ) -> _Applied:
     if event.type == "checkout.session.completed":
         _link_customer(uow, event)
-    applied = _Applied(ignored=event.type not in REFERRING_EVENTS | RECORDED_ONLY)
+    applied = _Applied(ignored=event.type not in REFERRING_EVENTS | LEDGER_EVENTS)
     if state is not None:
         applied = _apply_state(billing, uow, event, state)
+    if event.type in LEDGER_EVENTS:
+        _apply_ledger(uow, event, state)
     uow.events.processed(event.id, billing.now())
     return applied
 
@@ -94,6 +126,40 @@ def _link_customer(uow: BillingUnitOfWork, event: StripeEvent) -> None:
         uow.customers.add(Customer(user_id, customer_id))
 
 
+def _owner(uow: BillingUnitOfWork, customer_id: str, state: SubscriptionState | None) -> str:
+    user_id = uow.customers.user_of(customer_id) or (state.user_id if state is not None else "")
+    if not user_id:
+        raise FailedPrecondition(f"customer {customer_id or '(none)'} belongs to no known user")
+    return user_id
+
+
+def _apply_ledger(uow: BillingUnitOfWork, event: StripeEvent, state: SubscriptionState | None) -> None:
+    """Invoice events store the invoice and its charge; charge events the charge (and the refunds
+    it lists)."""
+    obj = event.object
+    user_id = _owner(uow, reference(obj, "customer"), state)
+    if event.type in INVOICE_EVENTS:
+        uow.ledger.save_invoice(invoice_of(obj, user_id, event.created))
+        payment = invoice_payment(obj, user_id, event.type == "invoice.paid", event.created)
+        if payment is not None:
+            uow.ledger.save_payment(payment)
+        return
+    uow.ledger.save_payment(charge_payment(obj, user_id, event.created))
+    for refund in charge_refunds(obj, user_id, event.created):
+        uow.ledger.save_refund(refund)
+
+
+def _with_grace_start(
+    state: SubscriptionState, stored: SubscriptionState | None, event: StripeEvent
+) -> SubscriptionState:
+    """past_due since the first event that said so (the grace period runs from there)."""
+    if state.status != PAST_DUE:
+        return replace(state, past_due_since=None)
+    if stored is not None and stored.status == PAST_DUE and stored.past_due_since is not None:
+        return replace(state, past_due_since=stored.past_due_since)
+    return replace(state, past_due_since=min(state.state_at, event.created))
+
+
 def _apply_state(
     billing: Billing, uow: BillingUnitOfWork, event: StripeEvent, state: SubscriptionState
 ) -> _Applied:
@@ -103,12 +169,19 @@ def _apply_state(
     stored = uow.subscriptions.get(state.subscription_id, for_update=True)
     if stored is not None and stored.state_at > state.state_at:
         return _Applied(ignored=True)  # an older event: newer state is known
-    uow.subscriptions.save(replace(state, user_id=user_id))
-    current = uow.subscriptions.current_of(user_id)
-    plan = current.plan if current is not None else state.plan
+    uow.subscriptions.save(_with_grace_start(replace(state, user_id=user_id), stored, event))
+    detail = {"event_id": event.id, "subscription_id": state.subscription_id, "status": state.status}
+    changed = sync_plan(billing, uow, user_id, detail)
+    return _Applied(ignored=False, plan_changed_for=user_id if changed else "")
+
+
+def sync_plan(billing: Billing, uow: BillingUnitOfWork, user_id: str, detail: dict[str, str]) -> bool:
+    """Sets the user's plan to what their newest subscription gives now, audited; True when it
+    changed (their older access tokens must then be revoked)."""
+    plan = billing.plan_of(uow.subscriptions.current_of(user_id))
     before = uow.accounts.set_plan(user_id, plan)
     if before is None or before == plan:
-        return _Applied(ignored=False)
+        return False
     billing.record(
         uow,
         "billing.plan_changed",
@@ -116,6 +189,6 @@ def _apply_state(
         subject_id=user_id,
         before={"plan": before},
         after={"plan": plan},
-        detail={"event_id": event.id, "subscription_id": state.subscription_id, "status": state.status},
+        detail=detail,
     )
-    return _Applied(ignored=False, plan_changed_for=user_id)
+    return True

@@ -3,7 +3,7 @@ on their own). People are read from identity's users table: the one business dat
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from sqlalchemy import case, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -16,14 +16,17 @@ from business.education.data.tables import (
     CourseRow,
     CourseTagRow,
     EnrollmentRow,
+    ForecastAnswerRow,
     QuizAttemptRow,
 )
 from business.education.domain.entities import (
     Certificate,
     Course,
     CourseContent,
+    CourseFigures,
     CourseSearch,
     Enrollment,
+    ForecastAnswer,
     Instructor,
     Person,
     QuizAttempt,
@@ -292,6 +295,130 @@ class SqlCertificates:
         self.session.flush()
 
 
+def _forecast(row: ForecastAnswerRow) -> ForecastAnswer:
+    return ForecastAnswer(
+        user_id=row.user_id,
+        course_id=row.course_id,
+        lesson_id=row.lesson_id,
+        block_id=row.block_id,
+        predicted=row.predicted,
+        actual=row.actual,
+        model_predicted=row.model_predicted,
+        close_at_window_end=row.close_at_window_end,
+        close_after=row.close_after,
+        outcome_bar_time=row.outcome_bar_time,
+        answered_at=row.answered_at,
+        model_note=row.model_note,
+    )
+
+
+class SqlForecastAnswers:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def of(self, user_id: str, course_id: str, lesson_id: str, block_id: str) -> ForecastAnswer | None:
+        if len(lesson_id) > 40 or len(block_id) > 40:
+            return None
+        row = self.session.get(ForecastAnswerRow, (user_id, course_id, lesson_id, block_id))
+        return _forecast(row) if row else None
+
+    def of_course(self, user_id: str, course_id: str) -> list[ForecastAnswer]:
+        rows = self.session.scalars(
+            select(ForecastAnswerRow)
+            .where(ForecastAnswerRow.user_id == user_id, ForecastAnswerRow.course_id == course_id)
+            .order_by(ForecastAnswerRow.answered_at)
+        )
+        return [_forecast(r) for r in rows]
+
+    def add(self, answer: ForecastAnswer) -> bool:
+        row = ForecastAnswerRow(
+            user_id=answer.user_id,
+            course_id=answer.course_id,
+            lesson_id=answer.lesson_id,
+            block_id=answer.block_id,
+            predicted=answer.predicted,
+            actual=answer.actual,
+            model_predicted=answer.model_predicted,
+            correct=answer.correct,
+            model_correct=answer.model_correct,
+            close_at_window_end=answer.close_at_window_end,
+            close_after=answer.close_after,
+            outcome_bar_time=answer.outcome_bar_time,
+            answered_at=answer.answered_at,
+            model_note=answer.model_note,
+        )
+        try:
+            with self.session.begin_nested():
+                self.session.add(row)
+        except IntegrityError:
+            # A concurrent call kept this learner's answer first.
+            return False
+        return True
+
+
+class SqlFigures:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def per_course(self, *, limit: int, offset: int) -> list[CourseFigures]:
+        enrolled = (
+            select(
+                EnrollmentRow.course_id.label("course_id"),
+                func.count().label("enrollments"),
+                func.count(EnrollmentRow.completed_at).label("completions"),
+            )
+            .group_by(EnrollmentRow.course_id)
+            .subquery()
+        )
+        attempts = (
+            select(
+                QuizAttemptRow.course_id.label("course_id"),
+                func.count().label("attempts"),
+                func.sum(case((QuizAttemptRow.passed, 1), else_=0)).label("passed"),
+            )
+            .group_by(QuizAttemptRow.course_id)
+            .subquery()
+        )
+        certificates = (
+            select(CertificateRow.course_id.label("course_id"), func.count().label("certificates"))
+            .group_by(CertificateRow.course_id)
+            .subquery()
+        )
+        forecasts = (
+            select(
+                ForecastAnswerRow.course_id.label("course_id"),
+                func.count().label("answers"),
+                func.sum(case((ForecastAnswerRow.correct, 1), else_=0)).label("correct"),
+            )
+            .group_by(ForecastAnswerRow.course_id)
+            .subquery()
+        )
+        enrollments = func.coalesce(enrolled.c.enrollments, 0)
+        rows = self.session.execute(
+            select(
+                CourseRow.id,
+                CourseRow.slug,
+                CourseRow.title,
+                CourseRow.status,
+                enrollments,
+                func.coalesce(enrolled.c.completions, 0),
+                func.coalesce(attempts.c.attempts, 0),
+                func.coalesce(attempts.c.passed, 0),
+                func.coalesce(certificates.c.certificates, 0),
+                func.coalesce(forecasts.c.answers, 0),
+                func.coalesce(forecasts.c.correct, 0),
+            )
+            .outerjoin(enrolled, enrolled.c.course_id == CourseRow.id)
+            .outerjoin(attempts, attempts.c.course_id == CourseRow.id)
+            .outerjoin(certificates, certificates.c.course_id == CourseRow.id)
+            .outerjoin(forecasts, forecasts.c.course_id == CourseRow.id)
+            .order_by(enrollments.desc(), CourseRow.title, CourseRow.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        return [CourseFigures(*(r[:4]), *(int(v) for v in r[4:])) for r in rows]
+
+
 class SqlPeople:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -310,5 +437,7 @@ class SqlEducationUnitOfWork:
         self.enrollments = SqlEnrollments(session)
         self.attempts = SqlQuizAttempts(session)
         self.certificates = SqlCertificates(session)
+        self.forecasts = SqlForecastAnswers(session)
+        self.figures = SqlFigures(session)
         self.people = SqlPeople(session)
         self.audit = SqlAuditLog(session)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Float, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from business.shared.database import Base, UtcDateTime
@@ -112,3 +112,25 @@ class CertificateRow(Base):
     course_title: Mapped[str] = mapped_column(String(200))
     learner_name: Mapped[str] = mapped_column(String(80))
     issued_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ForecastAnswerRow(Base):
+    """A learner's scored answer to a forecast block: the first one counts (migration 0006)."""
+
+    __tablename__ = "forecast_answers"
+    __table_args__ = _IN_SCHEMA
+
+    user_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    course_id: Mapped[str] = mapped_column(String(36), primary_key=True, index=True)
+    lesson_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    block_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    predicted: Mapped[str] = mapped_column(String(8))
+    actual: Mapped[str] = mapped_column(String(8))
+    model_predicted: Mapped[str] = mapped_column(String(8))
+    correct: Mapped[bool] = mapped_column(Boolean)
+    model_correct: Mapped[bool] = mapped_column(Boolean)
+    close_at_window_end: Mapped[float] = mapped_column(Float)
+    close_after: Mapped[float] = mapped_column(Float)
+    outcome_bar_time: Mapped[datetime] = mapped_column(UtcDateTime)
+    answered_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    model_note: Mapped[str] = mapped_column(String(300), default="")

@@ -13,12 +13,28 @@ from typing import Any
 
 from business.audit.domain import Client
 from business.education.domain.context import Education, is_admin
-from business.education.domain.entities import ARCHIVED, DRAFT, PUBLISHED, Course, CourseContent, Instructor
+from business.education.domain.entities import (
+    ARCHIVED,
+    DRAFT,
+    PUBLISHED,
+    Course,
+    CourseContent,
+    CourseFigures,
+    Instructor,
+)
+from business.education.domain.live_blocks import check_live_blocks
 from business.education.domain.ports import EducationUnitOfWork, SlugTaken
 from business.education.domain.validation import checked_content
 from business.identity.domain import paging
 from service_runtime.caller import Caller
-from service_runtime.errors import Aborted, AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from service_runtime.errors import (
+    Aborted,
+    AlreadyExists,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+)
 
 STALE_REVISION = "education.stale_revision"
 
@@ -116,6 +132,7 @@ def _slug_free(uow: EducationUnitOfWork, content: CourseContent, course_id: str)
 
 async def create_course(edu: Education, caller: Caller, content: CourseContent, client: Client) -> Course:
     content = _with_caller(checked_content(content), caller)
+    await check_live_blocks(edu.market, content)
 
     def work(uow: EducationUnitOfWork) -> Course:
         _slug_free(uow, content, "")
@@ -155,6 +172,7 @@ async def update_course(
     client: Client,
 ) -> Course:
     content = _with_caller(checked_content(content), caller)
+    await check_live_blocks(edu.market, content)
 
     def work(uow: EducationUnitOfWork) -> Course:
         course = editable(uow, caller, course_id, for_update=True)
@@ -231,6 +249,27 @@ async def list_authored(edu: Education, caller: Caller, page_size: int, page_tok
         )
         more = len(courses) > size
         return Page(courses[:size], paging.encode({"o": offset + size}) if more else "")
+
+    return await edu.transactions.run(work)
+
+
+@dataclass(frozen=True)
+class FiguresPage:
+    figures: list[CourseFigures]
+    next_page_token: str
+
+
+async def course_figures(edu: Education, caller: Caller, page_size: int, page_token: str) -> FiguresPage:
+    """Enrolments, completions and quiz pass rates per course, most enrolments first (admins)."""
+    if not is_admin(caller):
+        raise PermissionDenied("course figures are for admins")
+    size = paging.page_size(page_size, default=50, maximum=100)
+    offset = offset_of(page_token)
+
+    def work(uow: EducationUnitOfWork) -> FiguresPage:
+        figures = uow.figures.per_course(limit=size + 1, offset=offset)
+        more = len(figures) > size
+        return FiguresPage(figures[:size], paging.encode({"o": offset + size}) if more else "")
 
     return await edu.transactions.run(work)
 

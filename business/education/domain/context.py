@@ -10,7 +10,7 @@ from typing import Any
 from business.audit import domain as audit
 from business.audit.domain import Client
 from business.education.domain.entities import ADMIN_ROLE, PRO
-from business.education.domain.ports import EducationUnitOfWork, Transactions
+from business.education.domain.ports import EducationUnitOfWork, MarketData, Transactions
 from service_runtime.caller import Caller, plan_exempt
 
 
@@ -22,6 +22,8 @@ def utcnow() -> datetime:
 class Education:
     transactions: Transactions
     clock: Callable[[], datetime] = utcnow
+    # The ML engine, for live blocks (checked on save, forecast exercises scored against it).
+    market: MarketData | None = None
 
     def now(self) -> datetime:
         return self.clock()

@@ -18,6 +18,9 @@ TIERS = (FREE, PRO)
 DRAFT, PUBLISHED, ARCHIVED = "draft", "published", "archived"
 SINGLE, MULTIPLE, NUMERIC = "single_choice", "multiple_choice", "numeric"
 QUESTION_KINDS = (SINGLE, MULTIPLE, NUMERIC)
+CHART, SIGNAL, TRY_IT, FORECAST = "chart", "signal", "try_it", "forecast"
+BLOCK_KINDS = (CHART, SIGNAL, TRY_IT, FORECAST)
+UP, DOWN = "up", "down"
 
 # Roles as the access token carries them.
 ADMIN_ROLE = "admin"
@@ -50,6 +53,50 @@ class Quiz:
 
 
 @dataclass(frozen=True)
+class LessonBlock:
+    """A live block: the platform's market data, signal or backtest inside a lesson. One shape for
+    the four kinds (`kind` says which); the fields a kind does not use stay empty."""
+
+    id: str
+    kind: str
+    symbol: str = ""
+    timeframe: str = ""
+    caption: str = ""
+    # chart: start/end bounds of the bars; try_it: start/end dates of the backtest.
+    start: str = ""
+    end: str = ""
+    # chart
+    indicators: tuple[str, ...] = ()
+    # try_it
+    strategy: str = ""
+    params: dict[str, float] = field(default_factory=dict)
+    editable_params: tuple[str, ...] = ()
+    commission: float = 0.0
+    # forecast
+    window_end: datetime | None = None
+    window_bars: int = 0
+    horizon_bars: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["window_end"] = self.window_end.isoformat() if self.window_end else None
+        return data
+
+    @staticmethod
+    def from_json(data: dict[str, Any]) -> LessonBlock:
+        end = data.get("window_end")
+        return LessonBlock(
+            **{
+                **data,
+                "indicators": tuple(data.get("indicators", ())),
+                "editable_params": tuple(data.get("editable_params", ())),
+                "params": dict(data.get("params", {})),
+                "window_end": datetime.fromisoformat(end) if end else None,
+            }
+        )
+
+
+@dataclass(frozen=True)
 class Lesson:
     id: str
     title: str
@@ -58,6 +105,7 @@ class Lesson:
     video_duration_seconds: int = 0
     estimated_minutes: int = 5
     quiz: Quiz | None = None
+    blocks: tuple[LessonBlock, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -107,7 +155,11 @@ class CourseContent:
         return "\n".join(f"{m.title}\n{x.title}\n{x.body_markdown}" for m, x in self.lessons())
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        for m, module in zip(data["modules"], self.modules, strict=True):
+            for x, lesson in zip(m["lessons"], module.lessons, strict=True):
+                x["blocks"] = [b.to_json() for b in lesson.blocks]
+        return data
 
     @staticmethod
     def from_json(data: dict[str, Any]) -> CourseContent:
@@ -130,7 +182,16 @@ class CourseContent:
             Module(
                 m["id"],
                 m["title"],
-                tuple(Lesson(**{**x, "quiz": quiz(x.get("quiz"))}) for x in m["lessons"]),
+                tuple(
+                    Lesson(
+                        **{
+                            **x,
+                            "quiz": quiz(x.get("quiz")),
+                            "blocks": tuple(LessonBlock.from_json(b) for b in x.get("blocks", ())),
+                        }
+                    )
+                    for x in m["lessons"]
+                ),
             )
             for m in data["modules"]
         )
@@ -199,6 +260,49 @@ class Certificate:
     course_title: str
     learner_name: str
     issued_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class ForecastAnswer:
+    """A learner's scored answer to a forecast block (the first one counts)."""
+
+    user_id: str
+    course_id: str
+    lesson_id: str
+    block_id: str
+    predicted: str
+    actual: str
+    model_predicted: str
+    close_at_window_end: float
+    close_after: float
+    outcome_bar_time: datetime
+    answered_at: datetime
+    model_note: str = ""
+
+    @property
+    def correct(self) -> bool:
+        return self.predicted == self.actual
+
+    @property
+    def model_correct(self) -> bool:
+        return self.model_predicted == self.actual
+
+
+@dataclass(frozen=True)
+class CourseFigures:
+    """How a course is doing with learners, for admins."""
+
+    course_id: str
+    slug: str
+    title: str
+    status: str
+    enrollments: int
+    completions: int
+    quiz_attempts: int
+    quiz_attempts_passed: int
+    certificates: int
+    forecast_answers: int
+    forecast_answers_correct: int
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from business.education.domain.entities import (
     Course,
     CourseContent,
     Enrollment,
+    ForecastAnswer,
     Lesson,
     Module,
     QuizAttempt,
@@ -48,6 +49,7 @@ class Progress:
     resume_lesson_id: str
     quizzes: list[QuizStanding]
     certificate: Certificate | None
+    forecasts: list[ForecastAnswer]
 
 
 @dataclass(frozen=True)
@@ -95,10 +97,12 @@ def _entitled(caller: Caller, course: Course) -> None:
         raise PermissionDenied(f"course {course.id} is a pro course: it needs plan pro")
 
 
-def _enrolled(uow: EducationUnitOfWork, caller: Caller, course_id: str) -> tuple[Course, Enrollment]:
+def _enrolled(
+    uow: EducationUnitOfWork, caller: Caller, course_id: str, *, for_update: bool = True
+) -> tuple[Course, Enrollment]:
     course = visible(uow, course_id)
     _entitled(caller, course)
-    enrollment = uow.enrollments.get(caller.subject, course.id, for_update=True)
+    enrollment = uow.enrollments.get(caller.subject, course.id, for_update=for_update)
     if enrollment is None:
         raise FailedPrecondition(f"enrol in course {course.id} first")
     return course, enrollment
@@ -111,6 +115,14 @@ def _lesson(course: Course, lesson_id: str) -> tuple[Module, Lesson]:
     if found is None:
         raise NotFound(f"no lesson {lesson_id} in course {course.id}")
     return found
+
+
+def enrolled_lesson(
+    uow: EducationUnitOfWork, caller: Caller, course_id: str, lesson_id: str, *, for_update: bool
+) -> tuple[Course, Enrollment, Lesson]:
+    """A lesson of a course the caller is enrolled in (and entitled to)."""
+    course, enrollment = _enrolled(uow, caller, course_id, for_update=for_update)
+    return course, enrollment, _lesson(course, lesson_id)[1]
 
 
 def _standings(uow: EducationUnitOfWork, course: Course, user_id: str) -> list[QuizStanding]:
@@ -147,6 +159,7 @@ def progress_of(uow: EducationUnitOfWork, course: Course, enrollment: Enrollment
         resume_lesson_id=resume,
         quizzes=_standings(uow, course, enrollment.user_id),
         certificate=uow.certificates.of(enrollment.user_id, course.id),
+        forecasts=uow.forecasts.of_course(enrollment.user_id, course.id),
     )
 
 

@@ -5,14 +5,18 @@ transaction each) and `Transactions` to run one. Repositories never commit on th
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol, TypeVar
 
 from business.audit.domain import AuditLog
 from business.education.domain.entities import (
     Certificate,
     Course,
+    CourseFigures,
     CourseSearch,
     Enrollment,
+    ForecastAnswer,
     Person,
     QuizAttempt,
 )
@@ -90,6 +94,24 @@ class Certificates(Protocol):
     def add(self, certificate: Certificate) -> None: ...
 
 
+class ForecastAnswers(Protocol):
+    def of(self, user_id: str, course_id: str, lesson_id: str, block_id: str) -> ForecastAnswer | None: ...
+
+    def of_course(self, user_id: str, course_id: str) -> list[ForecastAnswer]:
+        """In the order they were answered."""
+        ...
+
+    def add(self, answer: ForecastAnswer) -> bool:
+        """False (and nothing written) when the learner answered this block already."""
+        ...
+
+
+class Figures(Protocol):
+    def per_course(self, *, limit: int, offset: int) -> list[CourseFigures]:
+        """Every course's figures, most enrolments first."""
+        ...
+
+
 class People(Protocol):
     """The platform's users, read-only: names for bylines and certificates, and who is active."""
 
@@ -115,6 +137,12 @@ class EducationUnitOfWork(Protocol):
     def certificates(self) -> Certificates: ...
 
     @property
+    def forecasts(self) -> ForecastAnswers: ...
+
+    @property
+    def figures(self) -> Figures: ...
+
+    @property
     def people(self) -> People: ...
 
     @property
@@ -125,3 +153,46 @@ class Transactions(Protocol):
     async def run(self, work: Callable[[EducationUnitOfWork], T]) -> T:
         """`work(unit_of_work)` in one transaction: committed if it returns, rolled back if it raises."""
         ...
+
+
+# --- the ML engine: what live blocks read (education/adapters/ml_engine.py) -------------------
+
+
+@dataclass(frozen=True)
+class Bar:
+    time: datetime
+    close: float
+
+
+@dataclass(frozen=True)
+class ModelAnswer:
+    """The model's direction as of a bar ("" when no model served it, `note` says why)."""
+
+    direction: str
+    note: str = ""
+
+
+class UnknownTimeframe(Exception):
+    """The ML engine refused the timeframe (its message says why)."""
+
+
+class MarketData(Protocol):
+    """The ML engine's catalogue and history, read with a service token. Every method raises
+    DependencyUnavailable when the ML engine cannot be reached."""
+
+    async def symbols(self) -> set[str]: ...
+
+    async def indicators(self) -> set[str]:
+        """Indicator names, lower-case."""
+        ...
+
+    async def strategies(self) -> dict[str, set[str]]:
+        """Strategy name -> its parameter names."""
+        ...
+
+    async def bars(self, symbol: str, timeframe: str, *, start: datetime | None, limit: int) -> list[Bar]:
+        """Up to `limit` bars from `start` (the latest ones without it), oldest first; raises
+        UnknownTimeframe."""
+        ...
+
+    async def model_answer(self, symbol: str, timeframe: str, as_of: datetime) -> ModelAnswer: ...

@@ -11,15 +11,20 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from business.education.domain.entities import (
+    BLOCK_KINDS,
+    CHART,
+    FORECAST,
     LEVELS,
     MULTIPLE,
     NUMERIC,
     QUESTION_KINDS,
     SINGLE,
     TIERS,
+    TRY_IT,
     Choice,
     CourseContent,
     Lesson,
+    LessonBlock,
     Module,
     Question,
     Quiz,
@@ -31,6 +36,11 @@ TAG = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 ITEM_ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 MAX_MODULES, MAX_LESSONS, MAX_QUESTIONS, MAX_CHOICES = 50, 100, 50, 10
 MAX_BODY = 100_000
+MAX_BLOCKS, MAX_INDICATORS, MAX_PARAMS = 10, 5, 20
+SYMBOL = re.compile(r"^[A-Za-z0-9._^=-]{1,20}$")
+TIMEFRAME = re.compile(r"^[0-9]{1,3}[a-zA-Z]{1,3}$")
+DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([T ][0-9:.]+(Z|[+-]\d{2}:?\d{2})?)?$")
+PARAM = re.compile(r"^[a-z_][a-z0-9_]{0,39}$")
 
 
 class _Checks:
@@ -125,6 +135,74 @@ def _quiz(c: _Checks, f: str, quiz: Quiz) -> Quiz:
     return replace(quiz, questions=questions)
 
 
+def _chart(c: _Checks, f: str, block: LessonBlock) -> LessonBlock:
+    if len(block.indicators) > MAX_INDICATORS:
+        c.fail(f"{f}.indicators", f"must hold at most {MAX_INDICATORS} indicators")
+    for i, spec in enumerate(block.indicators):
+        if not 1 <= len(spec.strip()) <= 60:
+            c.fail(f"{f}.indicators[{i}]", "must be an indicator such as rsi:14")
+    return replace(block, indicators=tuple(x.strip().lower() for x in block.indicators))
+
+
+def _try_it(c: _Checks, f: str, block: LessonBlock) -> LessonBlock:
+    if not block.strategy.strip():
+        c.fail(f"{f}.strategy", "is required: a strategy BacktestService lists")
+    if len(block.params) > MAX_PARAMS:
+        c.fail(f"{f}.params", f"must hold at most {MAX_PARAMS} parameters")
+    for name, value in block.params.items():
+        if not PARAM.match(name) or not math.isfinite(value):
+            c.fail(f"{f}.params[{name}]", "must be a parameter name with a finite value")
+    if not (math.isfinite(block.commission) and 0 <= block.commission <= 0.1):
+        c.fail(f"{f}.commission", "must be between 0 and 0.1")
+    return replace(
+        block, strategy=block.strategy.strip(), editable_params=tuple(dict.fromkeys(block.editable_params))
+    )
+
+
+def _forecast(c: _Checks, f: str, block: LessonBlock) -> LessonBlock:
+    if block.window_end is None:
+        c.fail(f"{f}.window_end", "is required: the open time of the last bar the learner sees")
+    window = block.window_bars or 60
+    c.number(f"{f}.window_bars", window, 10, 500)
+    c.number(f"{f}.horizon_bars", block.horizon_bars, 1, 50)
+    return replace(block, window_bars=window)
+
+
+def _block(c: _Checks, f: str, block: LessonBlock) -> LessonBlock:
+    """The block's own shape; whether its symbol, indicators and strategy exist is checked against
+    the ML engine (domain/live_blocks.py)."""
+    if block.kind not in BLOCK_KINDS:
+        c.fail(f"{f}.kind", "must be a chart, signal, try-it or forecast block")
+        return block
+    caption = c.text(f"{f}.caption", block.caption, least=0, most=300)
+    symbol = block.symbol.strip().upper()
+    if not SYMBOL.match(symbol):
+        c.fail(f"{f}.symbol", "is required: a symbol such as EURUSD")
+    timeframe = block.timeframe.strip().lower()
+    if not TIMEFRAME.match(timeframe):
+        c.fail(f"{f}.timeframe", "is required: a timeframe such as 1h or 1d")
+    for name in ("start", "end"):
+        value = getattr(block, name).strip()
+        if value and not DATE.match(value):
+            named = f"{name}_date" if block.kind == TRY_IT else name
+            c.fail(f"{f}.{named}", "must be a YYYY-MM-DD date or an RFC 3339 time")
+    out = replace(block, caption=caption, symbol=symbol, timeframe=timeframe)
+    if block.kind == CHART:
+        out = _chart(c, f, out)
+    elif block.kind == TRY_IT:
+        out = _try_it(c, f, out)
+    elif block.kind == FORECAST:
+        out = _forecast(c, f, out)
+    return out
+
+
+def _blocks(c: _Checks, f: str, blocks: tuple[LessonBlock, ...]) -> tuple[LessonBlock, ...]:
+    if len(blocks) > MAX_BLOCKS:
+        c.fail(f"{f}.blocks", f"must hold at most {MAX_BLOCKS} blocks")
+    ids = c.ids(f"{f}.blocks", [b.id for b in blocks], _new_id)
+    return tuple(_block(c, f"{f}.blocks[{i}]", replace(b, id=ids[i])) for i, b in enumerate(blocks))
+
+
 def _lesson(c: _Checks, f: str, lesson: Lesson) -> Lesson:
     title = c.text(f"{f}.title", lesson.title, least=1, most=200)
     if len(lesson.body_markdown) > MAX_BODY:
@@ -136,7 +214,8 @@ def _lesson(c: _Checks, f: str, lesson: Lesson) -> Lesson:
         c.fail(f"{f}.video_duration_seconds", "needs a video_url")
     c.number(f"{f}.estimated_minutes", lesson.estimated_minutes, 1, 600)
     quiz = _quiz(c, f"{f}.quiz", lesson.quiz) if lesson.quiz is not None else None
-    return replace(lesson, title=title, video_url=video, quiz=quiz)
+    blocks = _blocks(c, f, lesson.blocks)
+    return replace(lesson, title=title, video_url=video, quiz=quiz, blocks=blocks)
 
 
 def _modules(c: _Checks, modules: tuple[Module, ...]) -> tuple[Module, ...]:

@@ -83,3 +83,13 @@ class AuthoringHandlers(pb_grpc.AuthoringServiceServicer):
             client_of(context),
         )
         return pb.ArchiveCourseResponse(course=messages.draft(course))
+
+    async def ListCourseFigures(
+        self, request: pb.ListCourseFiguresRequest, context: Context
+    ) -> pb.ListCourseFiguresResponse:
+        page = await authoring.course_figures(
+            self.education, current_caller(), request.page_size, request.page_token
+        )
+        return pb.ListCourseFiguresResponse(
+            courses=[messages.figures(f) for f in page.figures], next_page_token=page.next_page_token
+        )

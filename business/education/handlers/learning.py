@@ -3,7 +3,7 @@ and certificates (the learner is the token's `sub`), and the public verification
 
 from __future__ import annotations
 
-from business.education.domain import learning
+from business.education.domain import forecasting, learning
 from business.education.domain.context import Education
 from business.education.handlers import messages
 from business.shared.proto_mapping import Context, client_of
@@ -78,6 +78,22 @@ class LearningHandlers(pb_grpc.LearningServiceServicer):
             client_of(context),
         )
         return messages.quiz_result(result)
+
+    async def SubmitForecast(
+        self, request: pb.SubmitForecastRequest, context: Context
+    ) -> pb.SubmitForecastResponse:
+        scored = await forecasting.submit_forecast(
+            self.education,
+            current_caller(),
+            request.course_id,
+            request.lesson_id,
+            request.block_id,
+            messages.DIRECTION_FROM_PB.get(request.direction, ""),
+            client_of(context),
+        )
+        return pb.SubmitForecastResponse(
+            result=messages.forecast_result(scored.answer), progress=messages.progress(scored.progress)
+        )
 
 
 class CertificateHandlers(cert_grpc.CertificateServiceServicer):

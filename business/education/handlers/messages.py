@@ -3,10 +3,13 @@ that have no answer fields at all (Quiz, Question), so answers cannot slip into 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from business.education.domain import entities as e
 from business.education.domain.grading import Answer
 from business.education.domain.learning import LessonView, Progress, QuizResult
-from service_runtime.timestamps import to_timestamp
+from service_runtime.timestamps import from_timestamp, to_timestamp
+from trading.education.v1 import authoring_service_pb2 as authoring_pb
 from trading.education.v1 import education_pb2 as pb
 from trading.education.v1 import learning_service_pb2 as learning_pb
 
@@ -29,6 +32,106 @@ KIND_TO_PB = {
     e.NUMERIC: pb.QUESTION_KIND_NUMERIC,
 }
 KIND_FROM_PB = {v: k for k, v in KIND_TO_PB.items()}
+DIRECTION_TO_PB = {e.UP: pb.FORECAST_DIRECTION_UP, e.DOWN: pb.FORECAST_DIRECTION_DOWN}
+DIRECTION_FROM_PB = {v: k for k, v in DIRECTION_TO_PB.items()}
+
+
+# --- live blocks ------------------------------------------------------------------------------
+
+
+def _block_in(b: pb.LessonBlock) -> e.LessonBlock:
+    """The oneof's kind with its fields ("" kind when none is set: refused by the domain)."""
+    kind = b.WhichOneof("kind") or ""
+    base = e.LessonBlock(id=b.id, kind=kind, caption=b.caption)
+    if kind == e.CHART:
+        c = b.chart
+        return replace(
+            base,
+            symbol=c.symbol,
+            timeframe=c.timeframe,
+            start=c.start,
+            end=c.end,
+            indicators=tuple(c.indicators),
+        )
+    if kind == e.SIGNAL:
+        return replace(base, symbol=b.signal.symbol, timeframe=b.signal.timeframe)
+    if kind == e.TRY_IT:
+        t = b.try_it
+        return replace(
+            base,
+            symbol=t.symbol,
+            timeframe=t.timeframe,
+            start=t.start_date,
+            end=t.end_date,
+            strategy=t.strategy,
+            params=dict(t.params),
+            editable_params=tuple(t.editable_params),
+            commission=t.commission,
+        )
+    if kind == e.FORECAST:
+        f = b.forecast
+        return replace(
+            base,
+            symbol=f.symbol,
+            timeframe=f.timeframe,
+            window_end=from_timestamp(f.window_end) if f.HasField("window_end") else None,
+            window_bars=f.window_bars,
+            horizon_bars=f.horizon_bars,
+        )
+    return base
+
+
+def block_out(b: e.LessonBlock) -> pb.LessonBlock:
+    out = pb.LessonBlock(id=b.id, caption=b.caption)
+    if b.kind == e.CHART:
+        out.chart.CopyFrom(
+            pb.ChartBlock(
+                symbol=b.symbol, timeframe=b.timeframe, start=b.start, end=b.end, indicators=b.indicators
+            )
+        )
+    elif b.kind == e.SIGNAL:
+        out.signal.CopyFrom(pb.SignalBlock(symbol=b.symbol, timeframe=b.timeframe))
+    elif b.kind == e.TRY_IT:
+        out.try_it.CopyFrom(
+            pb.TryItBlock(
+                strategy=b.strategy,
+                symbol=b.symbol,
+                timeframe=b.timeframe,
+                start_date=b.start,
+                end_date=b.end,
+                params=b.params,
+                editable_params=b.editable_params,
+                commission=b.commission,
+            )
+        )
+    elif b.kind == e.FORECAST:
+        out.forecast.CopyFrom(
+            pb.ForecastBlock(
+                symbol=b.symbol,
+                timeframe=b.timeframe,
+                window_end=to_timestamp(b.window_end) if b.window_end else None,
+                window_bars=b.window_bars,
+                horizon_bars=b.horizon_bars,
+            )
+        )
+    return out
+
+
+def forecast_result(a: e.ForecastAnswer) -> pb.ForecastResult:
+    return pb.ForecastResult(
+        lesson_id=a.lesson_id,
+        block_id=a.block_id,
+        predicted=DIRECTION_TO_PB[a.predicted],
+        actual=DIRECTION_TO_PB[a.actual],
+        correct=a.correct,
+        model_predicted=DIRECTION_TO_PB.get(a.model_predicted, pb.FORECAST_DIRECTION_UNSPECIFIED),
+        model_correct=a.model_correct,
+        close_at_window_end=a.close_at_window_end,
+        close_after=a.close_after,
+        outcome_bar_time=to_timestamp(a.outcome_bar_time),
+        answered_at=to_timestamp(a.answered_at),
+        model_note=a.model_note,
+    )
 
 
 # --- authoring: content in and out, answers included ---------------------------------------
@@ -63,6 +166,7 @@ def _lesson_in(x: pb.LessonContent) -> e.Lesson:
         video_duration_seconds=x.video_duration_seconds,
         estimated_minutes=x.estimated_minutes,
         quiz=quiz,
+        blocks=tuple(_block_in(b) for b in x.blocks),
     )
 
 
@@ -102,6 +206,7 @@ def _lesson_out(x: e.Lesson) -> pb.LessonContent:
         video_url=x.video_url,
         video_duration_seconds=x.video_duration_seconds,
         estimated_minutes=x.estimated_minutes,
+        blocks=[block_out(b) for b in x.blocks],
     )
     if x.quiz is not None:
         lesson.quiz.CopyFrom(
@@ -212,6 +317,7 @@ def lesson(view: LessonView) -> pb.Lesson:
         estimated_minutes=x.estimated_minutes,
         next_lesson_id=view.next_lesson_id,
         previous_lesson_id=view.previous_lesson_id,
+        blocks=[block_out(b) for b in x.blocks],
     )
     if x.quiz is not None:
         out.quiz.CopyFrom(
@@ -262,6 +368,7 @@ def progress(value: Progress) -> pb.Progress:
         ],
         completed_at=to_timestamp(enrollment.completed_at) if enrollment.completed_at else None,
         certificate_code=value.certificate.code if value.certificate else "",
+        forecast_results=[forecast_result(a) for a in value.forecasts],
     )
 
 
@@ -291,4 +398,22 @@ def quiz_result(result: QuizResult) -> learning_pb.SubmitQuizResponse:
         grades=grades,
         progress=progress(result.completion.progress),
         certificate=certificate(result.completion.certificate) if result.completion.certificate else None,
+    )
+
+
+def figures(f: e.CourseFigures) -> authoring_pb.CourseFigures:
+    return authoring_pb.CourseFigures(
+        course_id=f.course_id,
+        slug=f.slug,
+        title=f.title,
+        status=STATUS_TO_PB[f.status],
+        enrollments=f.enrollments,
+        completions=f.completions,
+        completion_rate=f.completions / f.enrollments if f.enrollments else 0.0,
+        quiz_attempts=f.quiz_attempts,
+        quiz_attempts_passed=f.quiz_attempts_passed,
+        quiz_pass_rate=f.quiz_attempts_passed / f.quiz_attempts if f.quiz_attempts else 0.0,
+        certificates=f.certificates,
+        forecast_answers=f.forecast_answers,
+        forecast_answers_correct=f.forecast_answers_correct,
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -147,7 +146,7 @@ async def register(identity: Identity, email: str, password: str, display_name: 
     email_n, name = _registration_fields(email, password, display_name)
     await identity.sends.take(email_links.MAIL_SCOPE, email_n, client.ip)
     # Hashed even for a taken email, so both answers cost the same.
-    password_hash = await asyncio.to_thread(identity.hasher.hash, password)
+    password_hash = await identity.hasher.hash_async(password)
     taken = await identity.transactions.run(lambda uow: _answer_taken_email(uow, identity, email_n, client))
     if taken is None:
         try:
@@ -187,7 +186,7 @@ async def login(identity: Identity, email: str, password: str, client: Client) -
     await identity.limiter.check("password", email_n, client.ip)
     user = await identity.transactions.run(lambda uow: uow.users.by_email(email_n))
     # Unknown accounts verify against a dummy hash: the same cost as a wrong password.
-    ok = await asyncio.to_thread(identity.hasher.verify, user.password_hash if user else None, password)
+    ok = await identity.hasher.verify_async(user.password_hash if user else None, password)
     if user is None or not ok:
         await identity.limiter.record_failure("password", email_n, client.ip)
         await _refuse_login(identity, user, "wrong_password" if user else "unknown_email", client)
@@ -197,7 +196,7 @@ async def login(identity: Identity, email: str, password: str, client: Client) -
     assert user.password_hash is not None
     new_hash = None
     if identity.hasher.needs_rehash(user.password_hash):
-        new_hash = await asyncio.to_thread(identity.hasher.hash, password)
+        new_hash = await identity.hasher.hash_async(password)
     return await identity.transactions.run(
         lambda uow: complete_sign_in(uow, identity, user.id, "password", client, new_hash)
     )
@@ -297,7 +296,7 @@ async def change_password(
     user = await identity.transactions.run(lambda uow: _existing_user(uow, user_id))
     check_password_policy(new_password, field="new_password", email=user.email)
     await identity.limiter.check("password", user.email, client.ip)
-    ok = await asyncio.to_thread(identity.hasher.verify, user.password_hash, current_password)
+    ok = await identity.hasher.verify_async(user.password_hash, current_password)
     if not ok:
         await identity.limiter.record_failure("password", user.email, client.ip)
         await identity.record_failure(
@@ -309,7 +308,7 @@ async def change_password(
         )
         raise InvalidArgument.field("current_password", "is not correct")
     await identity.limiter.record_success("password", user.email)
-    new_hash = await asyncio.to_thread(identity.hasher.hash, new_password)
+    new_hash = await identity.hasher.hash_async(new_password)
 
     def work(uow: IdentityUnitOfWork) -> list[str]:
         fresh = _existing_user(uow, user_id, for_update=True)

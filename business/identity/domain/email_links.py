@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import timedelta
 
@@ -152,7 +151,7 @@ async def reset_password(identity: Identity, token: str, new_password: str, clie
     if len(new_password) > MAX_PASSWORD_LENGTH:
         raise InvalidArgument.field("new_password", f"must be at most {MAX_PASSWORD_LENGTH} characters")
     check_password_policy(new_password, field="new_password")
-    new_hash = await asyncio.to_thread(identity.hasher.hash, new_password)
+    new_hash = await identity.hasher.hash_async(new_password)
 
     def work(uow: IdentityUnitOfWork) -> str:
         user = _redeem(uow, identity, PASSWORD_RESET, token)

@@ -8,16 +8,9 @@ holder did not ask for one).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from business.shared.emails import OutgoingEmail
 
 PRODUCT_NAME = "Trading Platform"
-
-
-@dataclass(frozen=True)
-class OutgoingEmail:
-    to: str
-    subject: str
-    text: str
 
 
 def verification_email(to: str, link: str) -> OutgoingEmail:

@@ -11,10 +11,19 @@ Cheat Sheet baseline. argon2id resists both GPU cracking (memory-hard) and side 
 logins can take on a small service, while t=2 makes up for the modest memory. Hashes made with
 other parameters still verify, and `needs_rehash` tells the caller to upgrade them at the next
 successful login.
+
+Concurrency: hashes run in a pool of their own, `workers` threads (default: one per CPU core).
+argon2-cffi releases the GIL, so the event loop keeps serving while hashes run; the pool bounds
+how many run at once (more threads than cores only thrash 19 MiB working sets in the caches and
+stretch every login), and being separate from the default executor it never makes the database
+work of other requests queue behind a burst of logins. Waiting hashes queue in arrival order.
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 
 import argon2
@@ -52,11 +61,37 @@ def check_password_policy(password: str, *, field: str = "password", email: str 
 class PasswordHasher:
     """argon2id hashes; verifying an unknown account costs the same as a known one."""
 
-    def __init__(self, time_cost: int = 2, memory_kib: int = 19456, parallelism: int = 1) -> None:
+    def __init__(
+        self, time_cost: int = 2, memory_kib: int = 19456, parallelism: int = 1, workers: int = 0
+    ) -> None:
         self.argon = argon2.PasswordHasher(
             time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism, type=argon2.Type.ID
         )
         self._dummy_hash: str | None = None
+        # Hashes running at once: one per core unless told (0), never fewer than one.
+        self.workers = workers if workers > 0 else (os.cpu_count() or 1)
+        self._pool: ThreadPoolExecutor | None = None
+
+    def _executor(self) -> ThreadPoolExecutor:
+        if self._pool is None:  # made on first use: the CLI and most tests never need threads
+            self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="argon2")
+        return self._pool
+
+    async def hash_async(self, password: str) -> str:
+        """`hash` in the hashing pool, without blocking the event loop."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor(), self.hash, password)
+
+    async def verify_async(self, stored_hash: str | None, password: str) -> bool:
+        """`verify` in the hashing pool, without blocking the event loop."""
+        return await asyncio.get_running_loop().run_in_executor(
+            self._executor(), self.verify, stored_hash, password
+        )
+
+    def close(self) -> None:
+        """Stops the pool's threads (after the hashes in flight)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
 
     @property
     def dummy_hash(self) -> str:
@@ -71,7 +106,7 @@ class PasswordHasher:
         return self.argon.hash(password)
 
     def verify(self, stored_hash: str | None, password: str) -> bool:
-        """True when `password` matches. CPU-bound: call it via asyncio.to_thread from async code."""
+        """True when `password` matches. CPU-bound: from async code, await `verify_async`."""
         if stored_hash is None:
             self._check(self.dummy_hash, password)
             return False

@@ -23,12 +23,26 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from ml_engine.backtests.domain.jit import njit_cached
+from ml_engine.backtests.domain.jit import jit_library, njit_cached
 from ml_engine.market_data.domain.bars import FloatArray, IntArray
+from service_runtime import fill_model
+
+# The fill rules live in service_runtime.fill_model, shared with business's paper trading (plain Python
+# there); registered with numba here, so the bar loop below compiles the library's own functions.
+jit_library(fill_model)
+_entry_price = fill_model.entry_price
+_protective_exit = fill_model.protective_exit
+_bracket_prices = fill_model.bracket_prices
+_commission_on = fill_model.commission_on
+_affordable_units = fill_model.affordable_units
+_trade_pnl = fill_model.trade_pnl
+_trade_return = fill_model.trade_return
+_close_cash = fill_model.close_cash
+_marked_equity = fill_model.marked_equity
 
 EXIT_SIGNAL = 0
-EXIT_STOP_LOSS = 1
-EXIT_TAKE_PROFIT = 2
+EXIT_STOP_LOSS = fill_model.EXIT_STOP_LOSS
+EXIT_TAKE_PROFIT = fill_model.EXIT_TAKE_PROFIT
 EXIT_END = 3
 
 
@@ -77,24 +91,22 @@ def _close_trade(
 ) -> float:
     """Writes the closed trade into `trades[row]`; returns what it adds to cash (backtesting.py's
     _close_trade)."""
-    exit_commission = abs(units) * exit_price * commission
-    total_commission = exit_commission + abs(units) * entry_price * commission
     trades[row, _ENTRY_BAR] = entry_bar
     trades[row, _EXIT_BAR] = exit_bar
     trades[row, _UNITS] = units
     trades[row, _ENTRY_PRICE] = entry_price
     trades[row, _EXIT_PRICE] = exit_price
-    trades[row, _PNL] = units * (exit_price - entry_price) - total_commission
-    trades[row, _RETURN] = math.copysign(1.0, units) * (exit_price / entry_price - 1) - total_commission / (
-        abs(units) * entry_price
+    trades[row, _PNL] = _trade_pnl(units, entry_price, exit_price, commission)
+    trades[row, _RETURN] = _trade_return(units, entry_price, exit_price, commission)
+    trades[row, _COMMISSION] = _commission_on(units, exit_price, commission) + _commission_on(
+        units, entry_price, commission
     )
-    trades[row, _COMMISSION] = total_commission
     trades[row, _REASON] = reason
-    return units * (exit_price - entry_price) - exit_commission
+    return _close_cash(units, entry_price, exit_price, commission)
 
 
 @njit_cached
-def _simulate(  # noqa: C901 - one compiled bar loop: the fill rules in backtesting.py's order
+def _simulate(
     open_: FloatArray,
     high: FloatArray,
     low: FloatArray,
@@ -138,37 +150,27 @@ def _simulate(  # noqa: C901 - one compiled bar loop: the fill rules in backtest
                 units = 0.0
             if wanted != 0:
                 side = 1.0 if wanted > 0 else -1.0
-                adjusted = o * (1 + math.copysign(slippage, side))
-                per_unit = adjusted + (size_fraction * o * commission) / size_fraction
-                margin_available = max(0.0, cash)  # flat here, so equity is cash
-                # `* 1.0` is backtesting.py's leverage (margin 1): exact, kept to mirror its expression.
-                size = (margin_available * 1.0 * size_fraction) // per_unit
-                # No whole unit affordable: backtesting.py's broker cancels the order.
-                if size > 0 and not size * per_unit > margin_available * 1.0:
+                # No whole unit affordable: 0 units, backtesting.py's broker cancels the order.
+                size = _affordable_units(cash, o, side, commission, slippage, size_fraction)
+                if size > 0:
+                    adjusted = _entry_price(o, side, slippage)
                     units = side * size
                     entry_price = adjusted
                     entry_bar = i
-                    cash -= size * adjusted * commission
-                    stop_price = adjusted * (1 - side * stop_loss)
-                    target_price = adjusted * (1 + side * take_profit)
+                    cash -= _commission_on(size, adjusted, commission)
+                    stop_price, target_price = _bracket_prices(adjusted, side, stop_loss, take_profit)
 
         # 2. Stop-loss before take-profit, on this bar's range (entry bar included).
         exit_reason = -1
         exit_price = 0.0
-        if units > 0.0:
-            if has_stop and low[i] <= stop_price:
-                exit_reason, exit_price = EXIT_STOP_LOSS, min(o, stop_price)
-            elif has_target and high[i] >= target_price:
-                exit_reason, exit_price = EXIT_TAKE_PROFIT, max(o, target_price)
-        elif units < 0.0:
-            if has_stop and high[i] >= stop_price:
-                exit_reason, exit_price = EXIT_STOP_LOSS, max(o, stop_price)
-            elif has_target and low[i] <= target_price:
-                exit_reason, exit_price = EXIT_TAKE_PROFIT, min(o, target_price)
+        if units != 0.0:
+            exit_reason, exit_price = _protective_exit(
+                units, o, high[i], low[i], stop_price, target_price, has_stop, has_target
+            )
 
         # 3. Mark to the close; wiped out or at the last bar, close at the close.
         if units != 0.0 and exit_reason < 0:
-            marked = cash + (close[i] * units - units * entry_price)
+            marked = _marked_equity(cash, units, entry_price, close[i])
             if marked <= 0.0 or i == n - 1:
                 exit_reason, exit_price = EXIT_END, close[i]
         if exit_reason >= 0:
@@ -178,7 +180,7 @@ def _simulate(  # noqa: C901 - one compiled bar loop: the fill rules in backtest
             n_trades += 1
             units = 0.0
 
-        bar_equity = cash if units == 0.0 else cash + (close[i] * units - units * entry_price)
+        bar_equity = _marked_equity(cash, units, entry_price, close[i])
         if bar_equity <= 0.0:
             # Wiped out: like backtesting.py, stop trading and report zero equity from here on.
             equity[i:] = 0.0

@@ -19,7 +19,6 @@ every figure is a finite number for the API.
 
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
 import numpy as np
@@ -27,28 +26,12 @@ import numpy as np
 from ml_engine.backtests.domain.kernel import SimulationOutput
 from ml_engine.backtests.domain.results import BacktestMetrics
 from ml_engine.market_data.domain.bars import Bars, FloatArray, IntArray
+from service_runtime.performance import bar_returns, drawdown, return_stats
+from service_runtime.performance import ratio as _ratio
+
+__all__ = ["bar_returns", "compute_metrics", "drawdown", "exposure", "max_drawdown_span"]
 
 SECONDS_PER_CALENDAR_YEAR = 365.25 * 86400
-
-
-def _ratio(numerator: float, denominator: float) -> float:
-    return numerator / denominator if denominator > 0 and math.isfinite(denominator) else 0.0
-
-
-def bar_returns(equity: FloatArray) -> FloatArray:
-    """Simple returns between consecutive closes; 0 where the previous equity is 0 (wiped out)."""
-    if len(equity) == 0 or equity[-1] > 0:  # equity only reaches 0 by being wiped out, and stays there
-        return equity[1:] / equity[:-1] - 1
-    previous = equity[:-1]
-    returns = np.zeros(len(previous))
-    alive = previous > 0
-    returns[alive] = equity[1:][alive] / previous[alive] - 1
-    return returns
-
-
-def drawdown(equity: FloatArray) -> FloatArray:
-    """1 - equity / running peak, per bar (0 at a new high)."""
-    return 1 - equity / np.maximum.accumulate(equity)
 
 
 class DrawdownSpan(NamedTuple):
@@ -94,15 +77,7 @@ def compute_metrics(
     """Metrics of one run; `span` is max_drawdown_span(run.equity) when the caller already has it."""
     equity = run.equity
     final = float(equity[-1])
-    returns = bar_returns(equity)
-    annualizer = math.sqrt(periods_per_year)
-    volatility = float(np.std(returns, ddof=1)) if len(returns) > 1 else 0.0
-    mean_return = float(np.mean(returns)) if len(returns) else 0.0
-    downside = (
-        math.sqrt(float(np.dot(np.minimum(returns, 0.0), np.minimum(returns, 0.0))) / len(returns))
-        if len(returns)
-        else 0.0
-    )
+    stats = return_stats(equity, periods_per_year)
 
     years = (int(bars.times[-1]) - int(bars.times[0])) / SECONDS_PER_CALENDAR_YEAR
     growth = final / initial_cash
@@ -121,9 +96,9 @@ def compute_metrics(
         final_equity=final,
         total_return=growth - 1,
         cagr=cagr,
-        annual_volatility=volatility * annualizer,
-        sharpe=_ratio(mean_return, volatility) * annualizer,
-        sortino=_ratio(mean_return, downside) * annualizer,
+        annual_volatility=stats.annual_volatility,
+        sharpe=stats.sharpe,
+        sortino=stats.sortino,
         max_drawdown=span.depth,
         max_drawdown_bars=span.recovery - span.peak,
         max_drawdown_seconds=int(bars.times[span.recovery] - bars.times[span.peak]),

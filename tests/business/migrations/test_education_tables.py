@@ -1,5 +1,5 @@
-"""0004_education: tables in the `education` schema (PostgreSQL) with the full-text index of each
-dialect (a GIN-indexed tsvector, an FTS5 table), and back down."""
+"""0004_education and 0006_education_live: tables in the `education` schema (PostgreSQL) with the
+full-text index of each dialect (a GIN-indexed tsvector, an FTS5 table), and back down."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ EDUCATION_TABLES = {
     "enrollments",
     "quiz_attempts",
     "certificates",
+    "forecast_answers",
 }
 
 

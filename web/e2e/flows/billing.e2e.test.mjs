@@ -1,11 +1,12 @@
 // Billing: the pricing page (public: the plans and their prices), then a signed-in user
 // subscribes: Stripe Checkout (the stack's stand-in for Stripe's hosted page) -> back on the
 // billing page with pro active (Stripe's webhooks went through Envoy to the gateway), the pricing
-// page marking pro as their plan (their new token carries it), cancel at period end and resume.
+// page marking pro as their plan (their new token carries it), its invoices, switching to yearly,
+// cancel at period end and resume; an admin refunds part of a payment from the revenue page.
 // No CSP violation, no serious axe finding.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { PAGE, checkPage, failureScreenshot, launch, openPage, signIn, verifiedUser } from "../support.mjs";
+import { ADMIN, PAGE, checkPage, failureScreenshot, launch, openPage, rest, signIn, verifiedUser } from "../support.mjs";
 
 let browser;
 before(async () => {
@@ -57,7 +58,14 @@ test("a user subscribes through checkout, gets pro, cancels at period end and re
     await page.getByTestId("checkout-success").waitFor();
     await page.getByText("active", { exact: true }).waitFor({ timeout: 30_000 });
     assert.equal(await page.getByTestId("billing-plan").innerText(), "pro");
+    // The first invoice, paid, and the next one.
+    await page.locator('[data-testid="invoice-row"][data-status="paid"]').first().waitFor({ timeout: 30_000 });
+    assert.match(await page.getByTestId("next-invoice").innerText(), /\$19\.00/);
     await checkPage(page, "billing (pro)");
+
+    await page.getByTestId("switch-interval").click();
+    await page.getByRole("button", { name: "Switch to monthly" }).waitFor();
+    assert.match(await page.getByTestId("next-invoice").innerText(), /\$190\.00/);
 
     await page.getByTestId("cancel-subscription").click();
     await page.getByTestId("resume-subscription").waitFor();
@@ -71,6 +79,37 @@ test("a user subscribes through checkout, gets pro, cancels at period end and re
     assert.equal(await page.getByTestId("subscribe-monthly").count(), 0);
   } catch (err) {
     t.diagnostic(`screenshot: ${await failureScreenshot(page, "billing-checkout")}`);
+    throw err;
+  } finally {
+    await page.context().close();
+  }
+});
+
+test("an admin refunds part of a subscriber's payment from the revenue page", async (t) => {
+  const user = await verifiedUser("refund");
+  const { tokens } = await rest("POST", "/api/auth/login", { email: user.email, password: user.password });
+  const { user: me } = await rest("GET", "/api/users/me", undefined, tokens.accessToken);
+  const checkout = await rest("POST", "/api/billing/checkout-sessions", { interval: "BILLING_INTERVAL_MONTHLY" }, tokens.accessToken);
+  const paid = await fetch(`${checkout.url}/pay`, { method: "POST", redirect: "manual" });
+  assert.equal(paid.status, 303);
+  const page = await openPage(browser);
+  try {
+    await signIn(page, ADMIN.email, ADMIN.password);
+    await page.waitForURL(/\/account|\/admin/);
+    await page.getByTestId("main-nav").getByRole("link", { name: "Revenue" }).click();
+    await page.waitForURL(`${PAGE}/admin/billing`);
+    await page.getByTestId("billing-figures").waitFor();
+    await page.getByLabel("User id").fill(me.id);
+    await page.getByRole("button", { name: "Show customer" }).click();
+    const payment = page.getByTestId("payment-row").first();
+    await payment.waitFor();
+    await payment.getByLabel("Amount").fill("5");
+    await payment.getByRole("button", { name: "Refund" }).click();
+    await page.getByTestId("refunds").getByText("$5.00").waitFor();
+    assert.equal(await payment.getByTestId("payment-refunded").innerText(), "$5.00");
+    await checkPage(page, "admin revenue");
+  } catch (err) {
+    t.diagnostic(`screenshot: ${await failureScreenshot(page, "admin-refund")}`);
     throw err;
   } finally {
     await page.context().close();

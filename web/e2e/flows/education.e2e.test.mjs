@@ -1,6 +1,8 @@
-// Education in the browser: a learner finds a course, enrols, completes a lesson, passes its quiz
-// and verifies the certificate on the public page; an instructor edits a course and publishes the
-// revision; and lesson markdown carrying an XSS corpus runs no script (with the app's CSP, and
+// Education in the browser: a learner finds a course, enrols, reads a lesson with a live chart
+// block drawn from the stored EURUSD history, answers its forecasting exercise (scored by the
+// server, with the model's answer), completes the lesson, passes its quiz and verifies the
+// certificate on the public page; an instructor edits a course, writes a quiz in the form and
+// publishes the revision; and lesson markdown carrying an XSS corpus runs no script (with the app's CSP, and
 // without it, so the sanitiser alone is proven).
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
@@ -28,9 +30,15 @@ async function instructor() {
   return { ...user, token: await tokenOf(user) };
 }
 
-function lesson(id, title, bodyMarkdown, quiz) {
-  return { id, title, bodyMarkdown, estimatedMinutes: 3, ...(quiz ? { quiz } : {}) };
+function lesson(id, title, bodyMarkdown, quiz, blocks) {
+  return { id, title, bodyMarkdown, estimatedMinutes: 3, ...(quiz ? { quiz } : {}), ...(blocks ? { blocks } : {}) };
 }
+
+// Live blocks on the history `make run` imports (the EURUSD sample, hourly).
+const LIVE_BLOCKS = [
+  { id: "chart", caption: "EURUSD with RSI", chart: { symbol: "EURUSD", timeframe: "1h", start: "2017-11-06", end: "2017-11-15", indicators: ["rsi:14"] } },
+  { id: "guess", caption: "Up or down?", forecast: { symbol: "EURUSD", timeframe: "1h", windowEnd: "2017-11-14T12:00:00Z", windowBars: 40, horizonBars: 8 } },
+];
 
 /** Creates and publishes a course through the API; returns its id and slug. */
 async function publishedCourse(teacher, title, lessons) {
@@ -72,7 +80,7 @@ test("a learner enrols, completes a lesson, passes the quiz and verifies the cer
   const teacher = await instructor();
   const title = `Candles in the browser ${Date.now().toString(36)}`;
   const course = await publishedCourse(teacher, title, [
-    lesson("read", "Reading a candle", "# Reading a candle\n\nThe **close** is the last price.\n\n| field | meaning |\n|---|---|\n| close | last price |"),
+    lesson("read", "Reading a candle", "# Reading a candle\n\nThe **close** is the last price.\n\n| field | meaning |\n|---|---|\n| close | last price |", undefined, LIVE_BLOCKS),
     lesson("check", "Check yourself", "One question.", QUIZ),
   ]);
   const learner = await verifiedUser("learner");
@@ -93,7 +101,26 @@ test("a learner enrols, completes a lesson, passes the quiz and verifies the cer
     await page.waitForURL(/\/lessons\/read$/);
     await page.getByTestId("lesson-body").getByRole("heading", { name: "Reading a candle" }).waitFor();
     assert.equal(await page.getByTestId("lesson-body").locator("table").count(), 1, "markdown tables render");
+    // The chart block is drawn from the stored history (the bars of its date range) on a canvas.
+    const chart = page.getByTestId("live-chart");
+    await chart.locator("canvas").first().waitFor();
+    const bars = Number(await chart.getAttribute("data-bars"));
+    assert.ok(bars > 100 && bars <= 500, `chart bars: ${bars}`);
+    await page.locator('[data-testid="live-chart"][data-indicators="1"]').waitFor();
+    await page.getByTestId("forecast-chart").locator("canvas").first().waitFor();
+    assert.equal(Number(await page.getByTestId("forecast-chart").getAttribute("data-bars")), 40);
     await checkPage(page, "lesson");
+    // The forecasting exercise: the server scores the answer against the bars after the window.
+    await page.getByTestId("forecast-up").click();
+    await page.getByTestId("forecast-result").waitFor();
+    const actual = await page.getByTestId("forecast-actual").innerText();
+    assert.match(actual, /^(up|down)$/);
+    assert.equal(await page.getByTestId("forecast-score").innerText(), actual === "up" ? "Right" : "Wrong");
+    await page.getByTestId("forecast-model").waitFor();
+    await page.locator('[data-testid="forecast-chart"][data-bars="48"]').waitFor(); // the outcome's bars revealed
+    const progress = await rest("GET", `/api/learning/courses/${course.id}/progress`, undefined, await tokenOf(learner));
+    assert.equal(progress.progress.forecastResults[0].blockId, "guess");
+    await checkPage(page, "forecast answered");
     await page.getByTestId("complete-lesson").click();
     await page.getByTestId("lesson-done").waitFor();
 
@@ -180,6 +207,23 @@ test("an instructor edits a published course and publishes the revision", async 
     const seen = await rest("GET", `/api/courses/${course.slug}`);
     assert.equal(seen.course.card.title, "Changed elsewhere");
     assert.equal(seen.course.revision, "3");
+
+    // A quiz written in the form: a numeric question with a tolerance.
+    await page.getByTestId("add-quiz").click();
+    const question = page.getByTestId("question-editor");
+    await question.getByLabel("Kind").selectOption({ label: "Numeric (with tolerance)" });
+    await question.getByLabel("Prompt").fill("How many hours in a day bar of EURUSD?");
+    await question.getByLabel("Correct number").fill("24");
+    await question.getByLabel("Tolerance (±)").fill("0.5");
+    await question.getByLabel(/Explanation/).fill("FX trades around the clock.");
+    await checkPage(page, "quiz form");
+    await page.getByTestId("save-draft").click();
+    await page.getByTestId("draft-state").getByText(/revision 4/).waitFor();
+    const draft = await rest("GET", `/api/authoring/courses/${course.id}`, undefined, teacher.token);
+    const written = draft.course.content.modules[0].lessons[0].quiz.questions[0];
+    assert.equal(written.kind, "QUESTION_KIND_NUMERIC");
+    assert.equal(written.correctNumber, 24);
+    assert.equal(written.tolerance, 0.5);
   } catch (err) {
     t.diagnostic(`screenshot: ${await failureScreenshot(page, "education-instructor")}`);
     throw err;

@@ -60,7 +60,7 @@ describe("navigation", () => {
     expect(labels(user)).toEqual(["Status", "API", "Market", "Backtests", "Models", "Account", "Courses", "My learning"]);
     expect(labels(admin)).toEqual([
       "Status", "API", "Market", "Backtests", "Models", "Account", "Users", "Audit log", "Model versions", "Import",
-      "Courses", "My learning",
+      "Education figures", "Revenue", "Courses", "My learning",
     ]);
     const instructor: GuardSession = { status: "signed-in", user: { roles: ["instructor", "user"] } };
     expect(labels(instructor)).toEqual([

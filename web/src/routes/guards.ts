@@ -77,6 +77,8 @@ export const NAV_ITEMS: NavItem[] = [
   { to: "/admin/audit", label: "Audit log", requirement: { kind: "role", role: "admin" } },
   { to: "/admin/models", label: "Model versions", requirement: { kind: "role", role: "admin" } },
   { to: "/admin/import", label: "Import", requirement: { kind: "role", role: "admin" } },
+  { to: "/admin/education", label: "Education figures", requirement: { kind: "role", role: "admin" } },
+  { to: "/admin/billing", label: "Revenue", requirement: { kind: "role", role: "admin" } },
   { to: "/courses", label: "Courses", requirement: { kind: "public" } },
   { to: "/learning", label: "My learning", requirement: { kind: "signed-in" } },
   { to: "/authoring", label: "Authoring", requirement: { kind: "role", role: "instructor" } },

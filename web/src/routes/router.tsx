@@ -216,6 +216,18 @@ const adminImportRoute = createRoute({
   component: lazyRouteComponent(() => import("../features/admin/ImportPage"), "ImportPage"),
 });
 
+const adminEducationRoute = createRoute({
+  getParentRoute: () => adminRoute,
+  path: "/education",
+  component: lazyRouteComponent(() => import("../features/admin/EducationFiguresPage"), "EducationFiguresPage"),
+});
+const adminBillingRoute = createRoute({
+  getParentRoute: () => adminRoute,
+  path: "/billing",
+  validateSearch: (s: Record<string, unknown>): { user?: string } => ({ user: str(s.user) }),
+  component: lazyRouteComponent(() => import("../features/billing/AdminBillingPage"), "AdminBillingPage"),
+});
+
 // ---- trading (signed in) ----
 
 const marketRoute = createRoute({
@@ -311,7 +323,15 @@ export const routeTree = rootRoute.addChildren([
   resetPasswordRoute,
   oauthCallbackRoute,
   accountRoute.addChildren([profileRoute, securityRoute, sessionsRoute]),
-  adminRoute.addChildren([adminIndexRoute, adminUsersRoute, adminAuditRoute, adminModelsRoute, adminImportRoute]),
+  adminRoute.addChildren([
+    adminIndexRoute,
+    adminUsersRoute,
+    adminAuditRoute,
+    adminModelsRoute,
+    adminImportRoute,
+    adminEducationRoute,
+    adminBillingRoute,
+  ]),
   statusRoute,
   apiReferenceRoute,
   marketRoute,

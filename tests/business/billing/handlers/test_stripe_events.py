@@ -95,11 +95,12 @@ async def test_subscription_events_drive_the_plan_in_order_and_duplicates_are_no
         "customer.subscription.updated", {**sub, "status": "past_due"}, created=t0 + 20
     )
     assert (await events.send(past_due)).ignored is False
-    assert (status_of(store, sub["id"]), plan_of(store, "buyer-1")) == ("past_due", "free")
+    # past_due keeps pro within the grace period (test_ledger_and_grace: when it is over).
+    assert (status_of(store, sub["id"]), plan_of(store, "buyer-1")) == ("past_due", "pro")
     # An older event arriving late never overwrites newer state.
     stale = stripe_api.event("customer.subscription.updated", {**sub, "status": "active"}, created=t0 + 10)
     assert (await events.send(stale)).ignored is True
-    assert (status_of(store, sub["id"]), plan_of(store, "buyer-1")) == ("past_due", "free")
+    assert (status_of(store, sub["id"]), plan_of(store, "buyer-1")) == ("past_due", "pro")
 
     deleted = stripe_api.event(
         "customer.subscription.deleted", {**sub, "status": "canceled"}, created=t0 + 30
@@ -138,9 +139,10 @@ async def test_checkout_completed_links_the_customer_and_reads_the_subscription_
     stripe_api.subscriptions[sub["id"]]["status"] = "past_due"
     invoice = {"id": "in_1", "object": "invoice", "customer": customer, "subscription": sub["id"]}
     await events.send(stripe_api.event("invoice.payment_failed", invoice))
-    assert plan_of(store, "buyer-2") == "free"
-    refund = await events.send(stripe_api.event("charge.refunded", {"id": "ch_1", "object": "charge"}))
-    assert refund.ignored is False  # recorded
+    assert (status_of(store, sub["id"]), plan_of(store, "buyer-2")) == ("past_due", "pro")  # grace
+    charge = {"id": "ch_1", "object": "charge", "customer": customer, "amount": 1900, "currency": "usd"}
+    refund = await events.send(stripe_api.event("charge.refunded", charge))
+    assert refund.ignored is False  # in the ledger
     unknown = await events.send(stripe_api.event("customer.created", {"id": customer, "object": "customer"}))
     assert unknown.ignored is True
 

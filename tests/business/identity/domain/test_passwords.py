@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import threading
+import time
 from typing import Literal
 
 import argon2
@@ -115,3 +119,53 @@ def test_needs_rehash_for_other_parameters() -> None:
     assert current.verify(old, "correct horse battery staple")  # still verifies, then gets upgraded
     argon2i = argon2.PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1, type=argon2.Type.I)
     assert current.needs_rehash(argon2i.hash("correct horse battery staple"))
+
+
+class OverlapArgon(argon2.PasswordHasher):
+    """The real argon2 hasher, recording the most verifications that ran at the same time and
+    the threads they ran on."""
+
+    def __init__(self) -> None:
+        super().__init__(time_cost=1, memory_cost=1024, parallelism=1, type=argon2.Type.ID)
+        self.lock = threading.Lock()
+        self.running = 0
+        self.most = 0
+        self.threads: set[str] = set()
+
+    def verify(self, hash: str | bytes, password: str | bytes) -> Literal[True]:
+        with self.lock:
+            self.running += 1
+            self.most = max(self.most, self.running)
+            self.threads.add(threading.current_thread().name)
+        try:
+            time.sleep(0.02)  # hold the slot so that overlapping calls can be seen
+            return super().verify(hash, password)
+        finally:
+            with self.lock:
+                self.running -= 1
+
+
+def test_async_hashing_runs_in_its_own_bounded_pool() -> None:
+    hasher = PasswordHasher(**FAST, workers=2)
+    stored = hasher.hash("correct horse battery staple")
+    counting = OverlapArgon()
+    hasher.argon = counting
+
+    async def burst() -> list[bool]:
+        good = [hasher.verify_async(stored, "correct horse battery staple") for _ in range(6)]
+        bad = [hasher.verify_async(stored, "wrong horse battery staple") for _ in range(2)]
+        return list(await asyncio.gather(*good, *bad))
+
+    try:
+        answers = asyncio.run(burst())
+        assert answers == [True] * 6 + [False] * 2
+        assert counting.most == 2  # eight at once, never more than the pool's two
+        assert all(name.startswith("argon2") for name in counting.threads)
+        new = asyncio.run(hasher.hash_async("another horse battery staple"))
+        assert hasher.verify(new, "another horse battery staple")
+    finally:
+        hasher.close()
+
+
+def test_pool_defaults_to_one_worker_per_core() -> None:
+    assert PasswordHasher(**FAST).workers == (os.cpu_count() or 1)

@@ -17,12 +17,12 @@ from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from business.identity.adapters.attempt_counters import MemoryAttemptCounters, RedisAttemptCounters
-from business.identity.adapters.mail import SmtpMailer
 from business.identity.adapters.sms import TwilioSmsSender
 from business.identity.domain.context import Identity
 from business.identity.domain.entities import User
 from business.identity.domain.ports import AttemptCounters
 from business.identity.domain.throttle import AttemptLimiter
+from business.shared.mail import SmtpMailer
 from tests.business.identity.conftest import PASSWORD, new_email
 from tests.support.smtp_sink import SmtpSink
 from tests.support.twilio_api import TwilioApi

@@ -13,7 +13,7 @@ import { SelectField, TextField } from "../../ui/Field";
 import { FormError } from "../../ui/FormError";
 import { UpgradePrompt } from "../../ui/UpgradePrompt";
 import { Card, PageHeader } from "../../ui/page";
-import { timeframesFrom, toCandles } from "../market/chartData";
+import { columnCandles, timeframesFrom } from "../market/chartData";
 import { ChartCredit } from "../market/ChartCredit";
 import { PriceChart } from "../market/PriceChart";
 import { QueryStatus } from "../market/QueryStatus";
@@ -145,10 +145,10 @@ function Results({ result, decimals, range }: { result: RunBacktestResponse; dec
   const markers = useMemo(() => tradeMarkers(result.trades), [result]);
   const bars = useQuery({
     queryKey: ["backtests", "bars", result.symbol, result.timeframe, range.start, range.end],
-    queryFn: () => marketClient.getHistory({ symbol: result.symbol, timeframe: result.timeframe, start: range.start, end: range.end, limit: 5000 }),
+    queryFn: () => marketClient.getHistory({ symbol: result.symbol, timeframe: result.timeframe, start: range.start, end: range.end, limit: 5000, packed: true }),
     ...mlQueryRetry,
   });
-  const candles = useMemo(() => toCandles(bars.data?.bars ?? []), [bars.data]);
+  const candles = useMemo(() => columnCandles(bars.data?.columns), [bars.data]);
   const m = result.metrics;
   const params = Object.entries(result.params)
     .map(([k, v]) => `${k} ${v}`)

@@ -6,26 +6,36 @@ import { timestampDate } from "../../lib/time";
 import { Alert, Loading } from "../../ui/Alert";
 import { Button } from "../../ui/Button";
 import { PageHeader } from "../../ui/page";
+import { BillingInterval } from "@gen/trading/billing/v1/plan_service_pb";
 import { subscriptionClient } from "./billingClients";
-import { INTERVAL_LABEL } from "./money";
+import { InvoiceTable } from "./InvoiceTable";
+import { formatMoney, INTERVAL_LABEL } from "./money";
 
 const checkoutResult = (): string => new URLSearchParams(window.location.search).get("checkout") ?? "";
 
-/** The signed-in user's plan and subscription: cancel at period end, resume, Stripe's portal. */
+/** The signed-in user's plan and subscription: next invoice, invoices, monthly <-> yearly,
+ * cancel at period end, resume, Stripe's portal. */
 export function BillingPage() {
   const queryClient = useQueryClient();
-  const subscription = useQuery({
+  const billing = useQuery({
     queryKey: ["billing", "subscription"],
-    queryFn: async () => (await subscriptionClient.getSubscription({})).subscription,
+    queryFn: () => subscriptionClient.getSubscription({}),
   });
+  const subscription = { ...billing, data: billing.data?.subscription };
   const refresh = () => queryClient.invalidateQueries({ queryKey: ["billing", "subscription"] });
   const cancel = useMutation({ mutationFn: () => subscriptionClient.cancelSubscription({}), onSuccess: refresh });
   const resume = useMutation({ mutationFn: () => subscriptionClient.resumeSubscription({}), onSuccess: refresh });
+  const switchInterval = useMutation({
+    mutationFn: (interval: BillingInterval) => subscriptionClient.changeBillingInterval({ interval }),
+    onSuccess: refresh,
+  });
   const portal = useMutation({
     mutationFn: () => subscriptionClient.createPortalSession({}),
     onSuccess: (reply) => window.location.assign(reply.url),
   });
-  const failure = cancel.error ?? resume.error ?? portal.error;
+  const failure = cancel.error ?? resume.error ?? portal.error ?? switchInterval.error;
+  const next = billing.data?.nextInvoice;
+  const invoices = billing.data?.invoices ?? [];
   const sub = subscription.data;
   const end = sub?.currentPeriodEnd ? formatDateTime(timestampDate(sub.currentPeriodEnd)) : "";
   return (
@@ -65,6 +75,17 @@ export function BillingPage() {
               </div>
             )}
           </dl>
+          {sub.graceEndsAt && (
+            <Alert tone="warning" testId="billing-grace">
+              Your last payment failed. Pro stays until {formatDateTime(timestampDate(sub.graceEndsAt))}: update your payment method
+              in the portal before then.
+            </Alert>
+          )}
+          {next && next.dueAt && (
+            <p data-testid="next-invoice">
+              Next invoice: {formatMoney(next.amountMinor, next.currency)} on {formatDateTime(timestampDate(next.dueAt))}.
+            </p>
+          )}
           {!sub.status && (
             <p>
               You are on the free plan. <Link to="/pricing">See the plans</Link>.
@@ -74,6 +95,18 @@ export function BillingPage() {
             {sub.status && !sub.cancelAtPeriodEnd && sub.status !== "canceled" && (
               <Button variant="secondary" busy={cancel.isPending} onClick={() => cancel.mutate()} data-testid="cancel-subscription">
                 Cancel at period end
+              </Button>
+            )}
+            {sub.status && sub.status !== "canceled" && sub.interval !== BillingInterval.UNSPECIFIED && (
+              <Button
+                variant="secondary"
+                busy={switchInterval.isPending}
+                data-testid="switch-interval"
+                onClick={() =>
+                  switchInterval.mutate(sub.interval === BillingInterval.MONTHLY ? BillingInterval.YEARLY : BillingInterval.MONTHLY)
+                }
+              >
+                {sub.interval === BillingInterval.MONTHLY ? "Switch to yearly" : "Switch to monthly"}
               </Button>
             )}
             {sub.cancelAtPeriodEnd && (
@@ -92,6 +125,12 @@ export function BillingPage() {
               <Link to="/pricing">Plans and prices</Link>
             </p>
           )}
+        </section>
+      )}
+      {sub && (
+        <section className="card" aria-labelledby="invoices-heading">
+          <h2 id="invoices-heading">Invoices</h2>
+          <InvoiceTable invoices={invoices} />
         </section>
       )}
     </div>

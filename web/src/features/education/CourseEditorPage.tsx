@@ -13,6 +13,7 @@ import { Card, PageHeader } from "../../ui/page";
 import "./education.css";
 import { enumValue, LEVELS, statusLabel, TIERS } from "./labels";
 import { Markdown } from "./Markdown";
+import { QuizEditor } from "./QuizEditor";
 
 function conflictText(err: unknown): string | null {
   if (err instanceof ConnectError && err.code === Code.Aborted) {
@@ -44,7 +45,13 @@ function LessonEditor({ lesson, onChange }: { lesson: LessonContent; onChange: (
           <Markdown source={lesson.bodyMarkdown} testId="lesson-preview" />
         </div>
       </div>
-      {lesson.quiz && <p className="muted small">Quiz: {lesson.quiz.questions.length} questions (kept as they are).</p>}
+      {lesson.blocks.length > 0 && (
+        <p className="muted small" data-testid="lesson-blocks-summary">
+          Live blocks (checked against the market data when saved):{" "}
+          {lesson.blocks.map((b) => `${b.kind.case ?? "?"} ${b.kind.value && "symbol" in b.kind.value ? b.kind.value.symbol : ""}`.trim()).join(", ")}
+        </p>
+      )}
+      <QuizEditor quiz={lesson.quiz} onChange={(quiz) => onChange({ ...lesson, quiz })} />
     </div>
   );
 }
@@ -87,7 +94,7 @@ export function CourseEditorPage() {
       ...content,
       modules: content.modules.map((mod, i) =>
         i === m
-          ? { ...mod, lessons: [...mod.lessons, { ...mod.lessons[0]!, id: "", title: "New lesson", bodyMarkdown: "", quiz: undefined, videoUrl: "", videoDurationSeconds: 0, estimatedMinutes: 5 }] }
+          ? { ...mod, lessons: [...mod.lessons, { ...mod.lessons[0]!, id: "", title: "New lesson", bodyMarkdown: "", quiz: undefined, blocks: [], videoUrl: "", videoDurationSeconds: 0, estimatedMinutes: 5 }] }
           : mod,
       ),
     });

@@ -1,5 +1,6 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Link, useParams } from "@tanstack/react-router";
+import { lazy, Suspense } from "react";
 import { catalogClient, learningClient } from "../../api/educationClients";
 import { toApiError } from "../../api/errors";
 import { Alert, Loading } from "../../ui/Alert";
@@ -10,6 +11,9 @@ import { useProgress } from "./CoursePage";
 import { duration } from "./labels";
 import { Markdown } from "./Markdown";
 import { Quiz } from "./Quiz";
+
+// Charts only for lessons with live blocks: the chart library is a chunk of its own.
+const LessonBlocks = lazy(() => import("./LessonBlocks").then((m) => ({ default: m.LessonBlocks })));
 
 export function LessonPage() {
   const { course: ref, lesson: lessonId } = useParams({ from: "/courses/$course/lessons/$lesson" });
@@ -58,6 +62,17 @@ export function LessonPage() {
           </p>
         )}
       </Card>
+      {l.blocks.length > 0 && (
+        <Suspense fallback={<Loading label="Loading the live blocks…" />}>
+          <LessonBlocks
+            blocks={l.blocks}
+            courseId={l.courseId}
+            lessonId={l.id}
+            progress={progress.data}
+            onProgress={(p) => queryClient.setQueryData(["progress", courseId], p ?? null)}
+          />
+        </Suspense>
+      )}
       {l.quiz ? (
         <Card title="Quiz">
           <Quiz

@@ -18,6 +18,7 @@ import {
   type Band,
   bandsInView,
   type Candle,
+  columnCandles,
   indicatorLayout,
   LIVE_TIMEFRAMES,
   liveCandle,
@@ -26,7 +27,6 @@ import {
   predictionBand,
   rfc3339,
   timeframesFrom,
-  toCandles,
   toChartTime,
 } from "./chartData";
 import { ChartCredit } from "./ChartCredit";
@@ -84,7 +84,7 @@ export function MarketPage() {
   // ---- candles: the first page from the query cache, then older pages and live bars ----
   const history = useQuery({
     queryKey: ["market", "history", symbol, timeframe],
-    queryFn: () => marketClient.getHistory({ symbol, timeframe, limit: PAGE_BARS }),
+    queryFn: () => marketClient.getHistory({ symbol, timeframe, limit: PAGE_BARS, packed: true }),
     enabled: Boolean(symbol),
     staleTime: 30_000,
     ...mlQueryRetry,
@@ -105,7 +105,7 @@ export function MarketPage() {
   useEffect(() => {
     generation.current += 1;
     if (history.data) {
-      setCandles(toCandles(history.data.bars));
+      setCandles(columnCandles(history.data.columns));
       setPageToken(history.data.nextPageToken);
     } else {
       setCandles([]);
@@ -120,9 +120,9 @@ export function MarketPage() {
     setOlderBusy(true);
     setOlderError("");
     try {
-      const res = await marketClient.getHistory({ symbol, timeframe, limit: PAGE_BARS, pageToken });
+      const res = await marketClient.getHistory({ symbol, timeframe, limit: PAGE_BARS, pageToken, packed: true });
       if (gen !== generation.current) return;
-      setCandles((prev) => mergeCandles(prev, toCandles(res.bars)));
+      setCandles((prev) => mergeCandles(prev, columnCandles(res.columns)));
       setPageToken(res.nextPageToken);
     } catch (err) {
       if (gen === generation.current) setOlderError(errorText(err));
@@ -151,9 +151,9 @@ export function MarketPage() {
         } else {
           // The feed is elsewhere in time (or the server sent no bar): reload the history ending at it.
           try {
-            const res = await marketClient.getHistory({ symbol, timeframe, end: rfc3339(t + 1), limit: PAGE_BARS });
+            const res = await marketClient.getHistory({ symbol, timeframe, end: rfc3339(t + 1), limit: PAGE_BARS, packed: true });
             if (gen !== generation.current || !followingRef.current) return;
-            const bars = toCandles(res.bars);
+            const bars = columnCandles(res.columns);
             generation.current += 1;
             candlesRef.current = bars;
             setCandles(bars);
@@ -233,6 +233,7 @@ export function MarketPage() {
         indicators: specs,
         limit: indicatorBars,
         end: last ? rfc3339(last.time + 1) : "",
+        packed: true,
       }),
     enabled: Boolean(symbol) && specs.length > 0 && candles.length > 0,
     placeholderData: keepPreviousData,
@@ -240,7 +241,7 @@ export function MarketPage() {
   });
   const layout = useMemo(() => {
     if (!indicators.data || specs.length === 0) return { overlays: [], panes: [] };
-    return indicatorLayout(indicators.data.times, indicators.data.indicators, candles.map((c) => c.close));
+    return indicatorLayout(indicators.data.timeSeconds, indicators.data.indicators, candles.map((c) => c.close));
   }, [indicators.data, specs, candles]);
 
   const lastClose = live.close ?? last?.close;

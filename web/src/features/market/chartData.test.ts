@@ -1,14 +1,14 @@
-import { create } from "@bufbuild/protobuf";
-import { ListValueSchema, timestampFromMs, ValueSchema } from "@bufbuild/protobuf/wkt";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { describe, expect, it } from "vitest";
 import {
   bandsInView,
+  columnCandles,
   indicatorLayout,
   liveCandle,
   liveStep,
-  listNumbers,
   MAX_BAND_POINTS,
   mergeCandles,
+  packedNumbers,
   placement,
   predictionBand,
   rfc3339,
@@ -48,21 +48,27 @@ describe("candles", () => {
     expect(merged.map((c) => c.time)).toEqual([0, 3600, 7200, 10800]);
     expect(merged[2].close).toBe(9);
   });
+  it("reads GetHistory's packed columns like bars", () => {
+    const bars = [bar(7200), bar(3600), bar(7200, 1.2)];
+    const columns = {
+      timeSeconds: bars.map((b) => b.time.seconds),
+      open: bars.map((b) => b.open),
+      high: bars.map((b) => b.high),
+      low: bars.map((b) => b.low),
+      close: bars.map((b) => b.close),
+      volume: bars.map((b) => b.volume),
+    };
+    expect(columnCandles(columns)).toEqual(toCandles(bars));
+    expect(columnCandles(undefined)).toEqual([]);
+  });
 });
 
 describe("indicator values", () => {
-  it("reads numbers and nulls from a ListValue and keeps gaps aligned with the times", () => {
-    const list = create(ListValueSchema, {
-      values: [
-        create(ValueSchema, { kind: { case: "nullValue", value: 0 } }),
-        create(ValueSchema, { kind: { case: "numberValue", value: 1.5 } }),
-        create(ValueSchema, { kind: { case: "stringValue", value: "x" } }),
-      ],
-    });
-    const values = listNumbers(list);
-    expect(values).toEqual([null, 1.5, null]);
-    expect(toLinePoints([10, 20, 30], values)).toEqual([{ time: 10 }, { time: 20, value: 1.5 }, { time: 30 }]);
-    expect(listNumbers(undefined)).toEqual([]);
+  it("reads the packed form: nulls for the warm-up and non-numbers, gaps aligned with the times", () => {
+    const values = packedNumbers(2, [1.5, Number.NaN, 2.5]);
+    expect(values).toEqual([null, null, 1.5, null, 2.5]);
+    expect(toLinePoints([10, 20, 30], values)).toEqual([{ time: 10 }, { time: 20 }, { time: 30, value: 1.5 }]);
+    expect(packedNumbers(0, [])).toEqual([]);
   });
   it("puts price-like indicators over the candles and oscillators in a pane", () => {
     const closes = [1.1, 1.12, 1.09, 1.11];
@@ -130,19 +136,16 @@ describe("the live stream against the loaded bars", () => {
 });
 
 describe("indicator layout", () => {
-  const num = (v: number | null) =>
-    create(ValueSchema, { kind: v === null ? { case: "nullValue", value: 0 } : { case: "numberValue", value: v } });
-  const list = (vs: (number | null)[]) => create(ListValueSchema, { values: vs.map(num) });
   it("puts moving averages over the price and oscillators in their own pane", () => {
     const layout = indicatorLayout(
-      [ts(100), ts(200), ts(300)],
+      [100n, 200n, 300n],
       [
-        { key: "sma:2", outputs: [{ name: "sma", values: list([null, 1.1, 1.12]) }] },
+        { key: "sma:2", outputs: [{ name: "sma", warmup: 1, packedValues: [1.1, 1.12] }] },
         {
           key: "macd:12,26,9",
           outputs: [
-            { name: "macd", values: list([null, 0.001, 0.002]) },
-            { name: "signal", values: list([null, null, 0.0015]) },
+            { name: "macd", warmup: 1, packedValues: [0.001, 0.002] },
+            { name: "signal", warmup: 2, packedValues: [0.0015] },
           ],
         },
       ],

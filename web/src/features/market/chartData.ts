@@ -4,7 +4,6 @@
  * in its own pane), the predicted range of a horizon as a band from its as-of bar forward, and the
  * rule that keeps the live stream and the loaded bars in step.
  */
-import type { ListValue } from "@bufbuild/protobuf/wkt";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 
 /** Seconds since the epoch (UTC), as the chart takes them. */
@@ -73,6 +72,26 @@ export function toCandles(bars: readonly BarLike[]): Candle[] {
   return mergeCandles([], bars.map(toCandle));
 }
 
+/** Anything shaped like the API's BarColumns (GetHistory's packed form). */
+export interface BarColumnsLike {
+  timeSeconds: readonly bigint[];
+  open: readonly number[];
+  high: readonly number[];
+  low: readonly number[];
+  close: readonly number[];
+  volume: readonly number[];
+}
+
+/** GetHistory's packed columns as candles, like toCandles for bars; none when absent. */
+export function columnCandles(c: BarColumnsLike | undefined): Candle[] {
+  if (!c) return [];
+  const candles: Candle[] = [];
+  for (let i = 0; i < c.timeSeconds.length; i++) {
+    candles.push({ time: Number(c.timeSeconds[i]), open: c.open[i], high: c.high[i], low: c.low[i], close: c.close[i], volume: c.volume[i] });
+  }
+  return mergeCandles([], candles);
+}
+
 /**
  * Two runs of candles as one ascending run; where both have a bar at the same time the newer
  * run (`incoming`) wins (a bar that was still forming).
@@ -84,10 +103,14 @@ export function mergeCandles(existing: readonly Candle[], incoming: readonly Can
   return [...byTime.values()].sort((a, b) => a.time - b.time);
 }
 
-/** The numbers of a google.protobuf.ListValue; null for null (warm-up) or anything not a number. */
-export function listNumbers(list: ListValue | undefined): (number | null)[] {
-  if (!list) return [];
-  return list.values.map((v) => (v.kind.case === "numberValue" && Number.isFinite(v.kind.value) ? v.kind.value : null));
+/**
+ * An output in GetIndicators' packed form as one value per bar: null for the `warmup` leading
+ * bars and for anything not a finite number.
+ */
+export function packedNumbers(warmup: number, values: readonly number[]): (number | null)[] {
+  const out: (number | null)[] = new Array<number | null>(Math.max(0, warmup)).fill(null);
+  for (const v of values) out.push(Number.isFinite(v) ? v : null);
+  return out;
 }
 
 /** An indicator output aligned with its times: gaps where the value is missing. */
@@ -204,10 +227,10 @@ export function liveCandle(m: LiveBarLike): Candle | null {
   return { time, open: m.open, high: m.high, low: m.low, close: m.close, volume: m.volume };
 }
 
-/** Anything shaped like the API's IndicatorSeries. */
+/** Anything shaped like the API's IndicatorSeries (packed form). */
 export interface IndicatorSeriesLike {
   key: string;
-  outputs: { name: string; values?: ListValue }[];
+  outputs: { name: string; warmup: number; packedValues: readonly number[] }[];
 }
 
 export interface IndicatorLine {
@@ -226,14 +249,14 @@ export interface IndicatorLayout {
  * in a pane of its own (all its outputs together, as MACD's line, signal and histogram).
  */
 export function indicatorLayout(
-  times: readonly (Timestamp | undefined)[],
+  timeSeconds: readonly bigint[],
   series: readonly IndicatorSeriesLike[],
   closes: readonly number[],
 ): IndicatorLayout {
-  const t = times.map(toChartTime);
+  const t = timeSeconds.map(Number);
   const layout: IndicatorLayout = { overlays: [], panes: [] };
   for (const s of series) {
-    const outputs = s.outputs.map((o) => ({ name: o.name, values: listNumbers(o.values) }));
+    const outputs = s.outputs.map((o) => ({ name: o.name, values: packedNumbers(o.warmup, o.packedValues) }));
     const lines = outputs.map((o) => ({
       key: `${s.key}/${o.name}`,
       label: outputs.length > 1 ? `${s.key} ${o.name}` : s.key,

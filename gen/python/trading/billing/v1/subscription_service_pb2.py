@@ -28,7 +28,7 @@ from trading.billing.v1 import plan_service_pb2 as trading_dot_billing_dot_v1_do
 from trading.common.v1 import access_pb2 as trading_dot_common_dot_v1_dot_access__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n-trading/billing/v1/subscription_service.proto\x12\x12trading.billing.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a%trading/billing/v1/plan_service.proto\x1a\x1etrading/common/v1/access.proto\"\x9f\x02\n\x0cSubscription\x12\x12\n\x04plan\x18\x01 \x01(\tR\x04plan\x12\x16\n\x06status\x18\x02 \x01(\tR\x06status\x12?\n\x08interval\x18\x03 \x01(\x0e\x32#.trading.billing.v1.BillingIntervalR\x08interval\x12H\n\x12\x63urrent_period_end\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x10\x63urrentPeriodEnd\x12/\n\x14\x63\x61ncel_at_period_end\x18\x05 \x01(\x08R\x11\x63\x61ncelAtPeriodEnd\x12\'\n\x0fsubscription_id\x18\x06 \x01(\tR\x0esubscriptionId\"\x18\n\x16GetSubscriptionRequest\"_\n\x17GetSubscriptionResponse\x12\x44\n\x0csubscription\x18\x01 \x01(\x0b\x32 .trading.billing.v1.SubscriptionR\x0csubscription\"_\n\x1c\x43reateCheckoutSessionRequest\x12?\n\x08interval\x18\x01 \x01(\x0e\x32#.trading.billing.v1.BillingIntervalR\x08interval\"P\n\x1d\x43reateCheckoutSessionResponse\x12\x10\n\x03url\x18\x01 \x01(\tR\x03url\x12\x1d\n\nsession_id\x18\x02 \x01(\tR\tsessionId\"\x1c\n\x1a\x43reatePortalSessionRequest\"/\n\x1b\x43reatePortalSessionResponse\x12\x10\n\x03url\x18\x01 \x01(\tR\x03url\"\x1b\n\x19\x43\x61ncelSubscriptionRequest\"b\n\x1a\x43\x61ncelSubscriptionResponse\x12\x44\n\x0csubscription\x18\x01 \x01(\x0b\x32 .trading.billing.v1.SubscriptionR\x0csubscription\"\x1b\n\x19ResumeSubscriptionRequest\"b\n\x1aResumeSubscriptionResponse\x12\x44\n\x0csubscription\x18\x01 \x01(\x0b\x32 .trading.billing.v1.SubscriptionR\x0csubscription2\x95\x07\n\x13SubscriptionService\x12\xa1\x01\n\x0fGetSubscription\x12*.trading.billing.v1.GetSubscriptionRequest\x1a+.trading.billing.v1.GetSubscriptionResponse\"5\x90\x02\x01\xc2\xf3\x18\r\n\x04user\n\x05\x61\x64min\x82\xd3\xe4\x93\x02\x1b\x12\x19/api/billing/subscription\x12\xb8\x01\n\x15\x43reateCheckoutSession\x12\x30.trading.billing.v1.CreateCheckoutSessionRequest\x1a\x31.trading.billing.v1.CreateCheckoutSessionResponse\":\xc2\xf3\x18\r\n\x04user\n\x05\x61\x64min\x82\xd3\xe4\x93\x02#\"\x1e/api/billing/checkout-sessions:\x01*\x12\xb0\x01\n\x13\x43reatePortalSession\x12..trading.billing.v1.CreatePortalSessionRequest\x1a/.trading.billing.v1.CreatePortalSessionResponse\"8\xc2\xf3\x18\r\n\x04user\n\x05\x61\x64min\x82\xd3\xe4\x93\x02!\"\x1c/api/billing/portal-sessions:\x01*\x12\xb4\x01\n\x12\x43\x61ncelSubscription\x12-.trading.billing.v1.CancelSubscriptionRequest\x1a..trading.billing.v1.CancelSubscriptionResponse\"?\x90\x02\x02\xc2\xf3\x18\r\n\x04user\n\x05\x61\x64min\x82\xd3\xe4\x93\x02%\" /api/billing/subscription/cancel:\x01*\x12\xb4\x01\n\x12ResumeSubscription\x12-.trading.billing.v1.ResumeSubscriptionRequest\x1a..trading.billing.v1.ResumeSubscriptionResponse\"?\x90\x02\x02\xc2\xf3\x18\r\n\x04user\n\x05\x61\x64min\x82\xd3\xe4\x93\x02%\" /api/billing/subscription/resume:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n-trading/billing/v1/subscription_service.proto\x12\x12trading.billing.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a%trading/billing/v1/plan_service.proto\x1a\x1etrading/common/v1/access.proto\"\x9e\x03\n\x0cSubscription\x12\x12\n\x04plan\x18\x01 \x01(\tR\x04plan\x12\x16\n\x06status\x18\x02 \x01(\tR\x06status\x12?\n\x08interval\x18\x03 \x01(\x0e\x32#.trading.billing.v1.BillingIntervalR\x08interval\x12H\n\x12\x63urrent_period_end\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x10\x63urrentPeriodEnd\x12/\n\x14\x63\x61ncel_at_period_end\x18\x05 \x01(\x08R\x11\x63\x61ncelAtPeriodEnd\x12\'\n\x0fsubscription_id\x18\x06 \x01(\tR\x0esubscriptionId\x12>\n\rgrace_ends_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0bgraceEndsAt\x12!\n\x0c\x61mount_minor\x18\x08 \x01(\x03R\x0b\x61mountMinor\x12\x1a\n\x08\x63urrency\x18\t \x01(\tR\x08\x63urrency\"\xc4\x02\n\x07Invoice\x12\x1d\n\ninvoice_id\x18\x01 \x01(\tR\tinvoiceId\x12\x16\n\x06status\x18\x02 \x01(\tR\x06status\x12(\n\x10\x61mount_due_minor\x18\x03 \x01(\x03R\x0e\x61mountDueMinor\x12*\n\x11\x61mount_paid_minor\x18\x04 \x01(\x03R\x0f\x61mountPaidMinor\x12\x1a\n\x08\x63urrency\x18\x05 \x01(\tR\x08\x63urrency\x12\x39\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tcreatedAt\x12,\n\x12hosted_invoice_url\x18\x07 \x01(\tR\x10hostedInvoiceUrl\x12\'\n\x0fsubscription_id\x18\x08 \x01(\tR\x0esubscriptionId\"\x83\x01\n\x0fUpcomingInvoice\x12!\n\x0c\x61mount_minor\x18\x01 \x01(\x03R\x0b\x61mountMinor\x12\x1a\n\x08\x63urrency\x18\x02 \x01(\tR\x08\x63urrency\x12\x31\n\x06\x64ue_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x05\x64ueAt\"\x18\n\x16GetSubscriptionRequest\"\xe0\x01\n\x17GetSubscriptionResponse\x12\x44\n\x0csubscription\x18\x01 \x01(\x0b\x32 .trading.billing.v1.SubscriptionR\x0csubscription\x12\x37\n\x08invoices\x18\x02 \x03(\x0b\x32\x1b.trading.billing.v1.InvoiceR\x08invoices\x12\x46\n\x0cnext_invoice\x18\x03 \x01(\x0b\x32#.trading.billing.v1.UpcomingInvoiceR\x0bnextInvoice\"_\n\x1c\x43reateCheckoutSessionRequest\x12?\n\x08interval\x18\x01 \x01(\x0e\x32#.trading.billing.v1.BillingIntervalR\x08interval\"P\n\x1d\x43reateCheckoutSessionResponse\x12\x10\n\x03url\x18\x01 \x01(\tR\x03url\x12\x1d\n\nsession_id\x18\x02 \x01(\tR\tsessionId\"\x1c\n\x1a\x43reatePortalSessionRequest\"/\n\x1b\x43reatePortalSessionResponse\x12\x10\n\x03url\x18\x01 \x01(\tR\x03url\"\x1b\n\x19\x43\x61ncelSubscriptionRequest\"b\n\x1a\x43\x61ncelSubscriptionResponse\x12\x44\n\x0csubscription\x18\x01 \x01(\x0b\x32 .trading.billing.v1.SubscriptionR\x0csubscription\"\x1b\n\x19ResumeSubscriptionRequest\"b\n\x1aResumeSubscriptionResponse\x12\x44\n\x0csubscription\x18\x01 \x01(\x0b\x32 .trading.billing.v1.SubscriptionR\x0csubscription\"_\n\x1c\x43hangeBillingIntervalRequest\x12?\n\x08interval\x18\x01 \x01(\x0e\x32#.trading.billing.v1.BillingIntervalR\x08interval\"e\n\x1d\x43hangeBillingIntervalResponse\x12\x44\n\x0csubscription\x18\x01 \x01(\x0b\x32 .trading.billing.v1.SubscriptionR\x0csubscription2\xd7\x08\n\x13SubscriptionService\x12\xa1\x01\n\x0fGetSubscription\x12*.trading.billing.v1.GetSubscriptionRequest\x1a+.trading.billing.v1.GetSubscriptionResponse\"5\x90\x02\x01\xc2\xf3\x18\r\n\x04user\n\x05\x61\x64min\x82\xd3\xe4\x93\x02\x1b\x12\x19/api/billing/subscription\x12\xb8\x01\n\x15\x43reateCheckoutSession\x12\x30.trading.billing.v1.CreateCheckoutSessionRequest\x1a\x31.trading.billing.v1.CreateCheckoutSessionResponse\":\xc2\xf3\x18\r\n\x04user\n\x05\x61\x64min\x82\xd3\xe4\x93\x02#\"\x1e/api/billing/checkout-sessions:\x01*\x12\xb0\x01\n\x13\x43reatePortalSession\x12..trading.billing.v1.CreatePortalSessionRequest\x1a/.trading.billing.v1.CreatePortalSessionResponse\"8\xc2\xf3\x18\r\n\x04user\n\x05\x61\x64min\x82\xd3\xe4\x93\x02!\"\x1c/api/billing/portal-sessions:\x01*\x12\xb4\x01\n\x12\x43\x61ncelSubscription\x12-.trading.billing.v1.CancelSubscriptionRequest\x1a..trading.billing.v1.CancelSubscriptionResponse\"?\x90\x02\x02\xc2\xf3\x18\r\n\x04user\n\x05\x61\x64min\x82\xd3\xe4\x93\x02%\" /api/billing/subscription/cancel:\x01*\x12\xbf\x01\n\x15\x43hangeBillingInterval\x12\x30.trading.billing.v1.ChangeBillingIntervalRequest\x1a\x31.trading.billing.v1.ChangeBillingIntervalResponse\"A\x90\x02\x02\xc2\xf3\x18\r\n\x04user\n\x05\x61\x64min\x82\xd3\xe4\x93\x02\'\"\"/api/billing/subscription/interval:\x01*\x12\xb4\x01\n\x12ResumeSubscription\x12-.trading.billing.v1.ResumeSubscriptionRequest\x1a..trading.billing.v1.ResumeSubscriptionResponse\"?\x90\x02\x02\xc2\xf3\x18\r\n\x04user\n\x05\x61\x64min\x82\xd3\xe4\x93\x02%\" /api/billing/subscription/resume:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,30 +43,40 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SUBSCRIPTIONSERVICE'].methods_by_name['CreatePortalSession']._serialized_options = b'\302\363\030\r\n\004user\n\005admin\202\323\344\223\002!\"\034/api/billing/portal-sessions:\001*'
   _globals['_SUBSCRIPTIONSERVICE'].methods_by_name['CancelSubscription']._loaded_options = None
   _globals['_SUBSCRIPTIONSERVICE'].methods_by_name['CancelSubscription']._serialized_options = b'\220\002\002\302\363\030\r\n\004user\n\005admin\202\323\344\223\002%\" /api/billing/subscription/cancel:\001*'
+  _globals['_SUBSCRIPTIONSERVICE'].methods_by_name['ChangeBillingInterval']._loaded_options = None
+  _globals['_SUBSCRIPTIONSERVICE'].methods_by_name['ChangeBillingInterval']._serialized_options = b'\220\002\002\302\363\030\r\n\004user\n\005admin\202\323\344\223\002\'\"\"/api/billing/subscription/interval:\001*'
   _globals['_SUBSCRIPTIONSERVICE'].methods_by_name['ResumeSubscription']._loaded_options = None
   _globals['_SUBSCRIPTIONSERVICE'].methods_by_name['ResumeSubscription']._serialized_options = b'\220\002\002\302\363\030\r\n\004user\n\005admin\202\323\344\223\002%\" /api/billing/subscription/resume:\001*'
   _globals['_SUBSCRIPTION']._serialized_start=204
-  _globals['_SUBSCRIPTION']._serialized_end=491
-  _globals['_GETSUBSCRIPTIONREQUEST']._serialized_start=493
-  _globals['_GETSUBSCRIPTIONREQUEST']._serialized_end=517
-  _globals['_GETSUBSCRIPTIONRESPONSE']._serialized_start=519
-  _globals['_GETSUBSCRIPTIONRESPONSE']._serialized_end=614
-  _globals['_CREATECHECKOUTSESSIONREQUEST']._serialized_start=616
-  _globals['_CREATECHECKOUTSESSIONREQUEST']._serialized_end=711
-  _globals['_CREATECHECKOUTSESSIONRESPONSE']._serialized_start=713
-  _globals['_CREATECHECKOUTSESSIONRESPONSE']._serialized_end=793
-  _globals['_CREATEPORTALSESSIONREQUEST']._serialized_start=795
-  _globals['_CREATEPORTALSESSIONREQUEST']._serialized_end=823
-  _globals['_CREATEPORTALSESSIONRESPONSE']._serialized_start=825
-  _globals['_CREATEPORTALSESSIONRESPONSE']._serialized_end=872
-  _globals['_CANCELSUBSCRIPTIONREQUEST']._serialized_start=874
-  _globals['_CANCELSUBSCRIPTIONREQUEST']._serialized_end=901
-  _globals['_CANCELSUBSCRIPTIONRESPONSE']._serialized_start=903
-  _globals['_CANCELSUBSCRIPTIONRESPONSE']._serialized_end=1001
-  _globals['_RESUMESUBSCRIPTIONREQUEST']._serialized_start=1003
-  _globals['_RESUMESUBSCRIPTIONREQUEST']._serialized_end=1030
-  _globals['_RESUMESUBSCRIPTIONRESPONSE']._serialized_start=1032
-  _globals['_RESUMESUBSCRIPTIONRESPONSE']._serialized_end=1130
-  _globals['_SUBSCRIPTIONSERVICE']._serialized_start=1133
-  _globals['_SUBSCRIPTIONSERVICE']._serialized_end=2050
+  _globals['_SUBSCRIPTION']._serialized_end=618
+  _globals['_INVOICE']._serialized_start=621
+  _globals['_INVOICE']._serialized_end=945
+  _globals['_UPCOMINGINVOICE']._serialized_start=948
+  _globals['_UPCOMINGINVOICE']._serialized_end=1079
+  _globals['_GETSUBSCRIPTIONREQUEST']._serialized_start=1081
+  _globals['_GETSUBSCRIPTIONREQUEST']._serialized_end=1105
+  _globals['_GETSUBSCRIPTIONRESPONSE']._serialized_start=1108
+  _globals['_GETSUBSCRIPTIONRESPONSE']._serialized_end=1332
+  _globals['_CREATECHECKOUTSESSIONREQUEST']._serialized_start=1334
+  _globals['_CREATECHECKOUTSESSIONREQUEST']._serialized_end=1429
+  _globals['_CREATECHECKOUTSESSIONRESPONSE']._serialized_start=1431
+  _globals['_CREATECHECKOUTSESSIONRESPONSE']._serialized_end=1511
+  _globals['_CREATEPORTALSESSIONREQUEST']._serialized_start=1513
+  _globals['_CREATEPORTALSESSIONREQUEST']._serialized_end=1541
+  _globals['_CREATEPORTALSESSIONRESPONSE']._serialized_start=1543
+  _globals['_CREATEPORTALSESSIONRESPONSE']._serialized_end=1590
+  _globals['_CANCELSUBSCRIPTIONREQUEST']._serialized_start=1592
+  _globals['_CANCELSUBSCRIPTIONREQUEST']._serialized_end=1619
+  _globals['_CANCELSUBSCRIPTIONRESPONSE']._serialized_start=1621
+  _globals['_CANCELSUBSCRIPTIONRESPONSE']._serialized_end=1719
+  _globals['_RESUMESUBSCRIPTIONREQUEST']._serialized_start=1721
+  _globals['_RESUMESUBSCRIPTIONREQUEST']._serialized_end=1748
+  _globals['_RESUMESUBSCRIPTIONRESPONSE']._serialized_start=1750
+  _globals['_RESUMESUBSCRIPTIONRESPONSE']._serialized_end=1848
+  _globals['_CHANGEBILLINGINTERVALREQUEST']._serialized_start=1850
+  _globals['_CHANGEBILLINGINTERVALREQUEST']._serialized_end=1945
+  _globals['_CHANGEBILLINGINTERVALRESPONSE']._serialized_start=1947
+  _globals['_CHANGEBILLINGINTERVALRESPONSE']._serialized_end=2048
+  _globals['_SUBSCRIPTIONSERVICE']._serialized_start=2051
+  _globals['_SUBSCRIPTIONSERVICE']._serialized_end=3162
 # @@protoc_insertion_point(module_scope)

@@ -3,9 +3,11 @@
 isort:skip_file
 """
 
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
 from trading.billing.v1 import plan_service_pb2 as _plan_service_pb2
 import builtins as _builtins
 import sys
@@ -30,6 +32,9 @@ class Subscription(_message.Message):
     CURRENT_PERIOD_END_FIELD_NUMBER: _builtins.int
     CANCEL_AT_PERIOD_END_FIELD_NUMBER: _builtins.int
     SUBSCRIPTION_ID_FIELD_NUMBER: _builtins.int
+    GRACE_ENDS_AT_FIELD_NUMBER: _builtins.int
+    AMOUNT_MINOR_FIELD_NUMBER: _builtins.int
+    CURRENCY_FIELD_NUMBER: _builtins.int
     plan: _builtins.str
     """The plan it gives now: "pro" while it is active or trialing, "free" otherwise."""
     status: _builtins.str
@@ -40,9 +45,19 @@ class Subscription(_message.Message):
     """True when it ends at current_period_end."""
     subscription_id: _builtins.str
     """Stripe's subscription id (sub_...); empty when there is none."""
+    amount_minor: _builtins.int
+    """What each period costs, in the currency's minor units; 0 when there is no subscription."""
+    currency: _builtins.str
+    """ISO 4217 code in lower case ("usd"); empty when there is no subscription."""
     @_builtins.property
     def current_period_end(self) -> _timestamp_pb2.Timestamp:
         """When the paid period ends (and the subscription with it, if cancel_at_period_end)."""
+
+    @_builtins.property
+    def grace_ends_at(self) -> _timestamp_pb2.Timestamp:
+        """While past_due: when pro ends unless a payment succeeds (the grace period's end); unset
+        otherwise.
+        """
 
     def __init__(
         self,
@@ -53,14 +68,101 @@ class Subscription(_message.Message):
         current_period_end: _timestamp_pb2.Timestamp | None = ...,
         cancel_at_period_end: _builtins.bool = ...,
         subscription_id: _builtins.str = ...,
+        grace_ends_at: _timestamp_pb2.Timestamp | None = ...,
+        amount_minor: _builtins.int = ...,
+        currency: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["current_period_end", b"current_period_end"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["current_period_end", b"current_period_end", "grace_ends_at", b"grace_ends_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cancel_at_period_end", b"cancel_at_period_end", "current_period_end", b"current_period_end", "interval", b"interval", "plan", b"plan", "status", b"status", "subscription_id", b"subscription_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_minor", b"amount_minor", "cancel_at_period_end", b"cancel_at_period_end", "currency", b"currency", "current_period_end", b"current_period_end", "grace_ends_at", b"grace_ends_at", "interval", b"interval", "plan", b"plan", "status", b"status", "subscription_id", b"subscription_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Subscription: _TypeAlias = Subscription  # noqa: Y015
+
+@_typing.final
+class Invoice(_message.Message):
+    """Invoice is one of Stripe's invoices for a subscription, as the ledger holds it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INVOICE_ID_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    AMOUNT_DUE_MINOR_FIELD_NUMBER: _builtins.int
+    AMOUNT_PAID_MINOR_FIELD_NUMBER: _builtins.int
+    CURRENCY_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    HOSTED_INVOICE_URL_FIELD_NUMBER: _builtins.int
+    SUBSCRIPTION_ID_FIELD_NUMBER: _builtins.int
+    invoice_id: _builtins.str
+    """Stripe's invoice id (in_...)."""
+    status: _builtins.str
+    """Stripe's status: draft, open, paid, uncollectible, void."""
+    amount_due_minor: _builtins.int
+    """What was due, in minor units."""
+    amount_paid_minor: _builtins.int
+    """What was paid, in minor units."""
+    currency: _builtins.str
+    """ISO 4217 code in lower case."""
+    hosted_invoice_url: _builtins.str
+    """Stripe's page for it; empty when unknown."""
+    subscription_id: _builtins.str
+    """The subscription it bills (sub_...)."""
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp:
+        """When Stripe created it."""
+
+    def __init__(
+        self,
+        *,
+        invoice_id: _builtins.str = ...,
+        status: _builtins.str = ...,
+        amount_due_minor: _builtins.int = ...,
+        amount_paid_minor: _builtins.int = ...,
+        currency: _builtins.str = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
+        hosted_invoice_url: _builtins.str = ...,
+        subscription_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_due_minor", b"amount_due_minor", "amount_paid_minor", b"amount_paid_minor", "created_at", b"created_at", "currency", b"currency", "hosted_invoice_url", b"hosted_invoice_url", "invoice_id", b"invoice_id", "status", b"status", "subscription_id", b"subscription_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Invoice: _TypeAlias = Invoice  # noqa: Y015
+
+@_typing.final
+class UpcomingInvoice(_message.Message):
+    """UpcomingInvoice is what the next renewal will charge."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AMOUNT_MINOR_FIELD_NUMBER: _builtins.int
+    CURRENCY_FIELD_NUMBER: _builtins.int
+    DUE_AT_FIELD_NUMBER: _builtins.int
+    amount_minor: _builtins.int
+    """The amount, in minor units."""
+    currency: _builtins.str
+    """ISO 4217 code in lower case."""
+    @_builtins.property
+    def due_at(self) -> _timestamp_pb2.Timestamp:
+        """When it will be charged (the end of the current period)."""
+
+    def __init__(
+        self,
+        *,
+        amount_minor: _builtins.int = ...,
+        currency: _builtins.str = ...,
+        due_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["due_at", b"due_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_minor", b"amount_minor", "currency", b"currency", "due_at", b"due_at"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpcomingInvoice: _TypeAlias = UpcomingInvoice  # noqa: Y015
 
 @_typing.final
 class GetSubscriptionRequest(_message.Message):
@@ -86,18 +188,30 @@ class GetSubscriptionResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     SUBSCRIPTION_FIELD_NUMBER: _builtins.int
+    INVOICES_FIELD_NUMBER: _builtins.int
+    NEXT_INVOICE_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def subscription(self) -> Global___Subscription:
         """The subscription (plan "free" and no status when there is none)."""
+
+    @_builtins.property
+    def invoices(self) -> _containers.RepeatedCompositeFieldContainer[Global___Invoice]:
+        """The caller's invoices, newest first (at most 24)."""
+
+    @_builtins.property
+    def next_invoice(self) -> Global___UpcomingInvoice:
+        """The next renewal; unset when the subscription will not renew."""
 
     def __init__(
         self,
         *,
         subscription: Global___Subscription | None = ...,
+        invoices: _abc.Iterable[Global___Invoice] | None = ...,
+        next_invoice: Global___UpcomingInvoice | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["subscription", b"subscription"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["next_invoice", b"next_invoice", "subscription", b"subscription"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["subscription", b"subscription"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["invoices", b"invoices", "next_invoice", b"next_invoice", "subscription", b"subscription"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -271,3 +385,49 @@ class ResumeSubscriptionResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ResumeSubscriptionResponse: _TypeAlias = ResumeSubscriptionResponse  # noqa: Y015
+
+@_typing.final
+class ChangeBillingIntervalRequest(_message.Message):
+    """ChangeBillingIntervalRequest chooses the new interval."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INTERVAL_FIELD_NUMBER: _builtins.int
+    interval: _plan_service_pb2.BillingInterval.ValueType
+    """Monthly or yearly; required."""
+    def __init__(
+        self,
+        *,
+        interval: _plan_service_pb2.BillingInterval.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["interval", b"interval"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ChangeBillingIntervalRequest: _TypeAlias = ChangeBillingIntervalRequest  # noqa: Y015
+
+@_typing.final
+class ChangeBillingIntervalResponse(_message.Message):
+    """ChangeBillingIntervalResponse carries the subscription after the change."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SUBSCRIPTION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def subscription(self) -> Global___Subscription:
+        """The subscription, at its new interval."""
+
+    def __init__(
+        self,
+        *,
+        subscription: Global___Subscription | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["subscription", b"subscription"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["subscription", b"subscription"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ChangeBillingIntervalResponse: _TypeAlias = ChangeBillingIntervalResponse  # noqa: Y015

@@ -58,6 +58,11 @@ class SubscriptionServiceStub:
                 request_serializer=trading_dot_billing_dot_v1_dot_subscription__service__pb2.CancelSubscriptionRequest.SerializeToString,
                 response_deserializer=trading_dot_billing_dot_v1_dot_subscription__service__pb2.CancelSubscriptionResponse.FromString,
                 _registered_method=True)
+        self.ChangeBillingInterval = channel.unary_unary(
+                '/trading.billing.v1.SubscriptionService/ChangeBillingInterval',
+                request_serializer=trading_dot_billing_dot_v1_dot_subscription__service__pb2.ChangeBillingIntervalRequest.SerializeToString,
+                response_deserializer=trading_dot_billing_dot_v1_dot_subscription__service__pb2.ChangeBillingIntervalResponse.FromString,
+                _registered_method=True)
         self.ResumeSubscription = channel.unary_unary(
                 '/trading.billing.v1.SubscriptionService/ResumeSubscription',
                 request_serializer=trading_dot_billing_dot_v1_dot_subscription__service__pb2.ResumeSubscriptionRequest.SerializeToString,
@@ -102,6 +107,15 @@ class SubscriptionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ChangeBillingInterval(self, request, context):
+        """ChangeBillingInterval switches the caller's subscription between monthly and yearly, with
+        proration: Stripe credits the unused part of the current price and charges the new one.
+        The same interval again: no change.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ResumeSubscription(self, request, context):
         """ResumeSubscription undoes a cancellation at period end, before the period ends.
         """
@@ -131,6 +145,11 @@ def add_SubscriptionServiceServicer_to_server(servicer, server):
                     servicer.CancelSubscription,
                     request_deserializer=trading_dot_billing_dot_v1_dot_subscription__service__pb2.CancelSubscriptionRequest.FromString,
                     response_serializer=trading_dot_billing_dot_v1_dot_subscription__service__pb2.CancelSubscriptionResponse.SerializeToString,
+            ),
+            'ChangeBillingInterval': grpc.unary_unary_rpc_method_handler(
+                    servicer.ChangeBillingInterval,
+                    request_deserializer=trading_dot_billing_dot_v1_dot_subscription__service__pb2.ChangeBillingIntervalRequest.FromString,
+                    response_serializer=trading_dot_billing_dot_v1_dot_subscription__service__pb2.ChangeBillingIntervalResponse.SerializeToString,
             ),
             'ResumeSubscription': grpc.unary_unary_rpc_method_handler(
                     servicer.ResumeSubscription,
@@ -250,6 +269,33 @@ class SubscriptionService:
             '/trading.billing.v1.SubscriptionService/CancelSubscription',
             trading_dot_billing_dot_v1_dot_subscription__service__pb2.CancelSubscriptionRequest.SerializeToString,
             trading_dot_billing_dot_v1_dot_subscription__service__pb2.CancelSubscriptionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ChangeBillingInterval(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/trading.billing.v1.SubscriptionService/ChangeBillingInterval',
+            trading_dot_billing_dot_v1_dot_subscription__service__pb2.ChangeBillingIntervalRequest.SerializeToString,
+            trading_dot_billing_dot_v1_dot_subscription__service__pb2.ChangeBillingIntervalResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -49,6 +49,11 @@ class SubscriptionServiceStub:
     """CancelSubscription cancels the caller's subscription at the end of the paid period (pro
     stays until then); again: no change.
     """
+    ChangeBillingInterval: _grpc.UnaryUnaryMultiCallable[_subscription_service_pb2.ChangeBillingIntervalRequest, _subscription_service_pb2.ChangeBillingIntervalResponse]
+    """ChangeBillingInterval switches the caller's subscription between monthly and yearly, with
+    proration: Stripe credits the unused part of the current price and charges the new one.
+    The same interval again: no change.
+    """
     ResumeSubscription: _grpc.UnaryUnaryMultiCallable[_subscription_service_pb2.ResumeSubscriptionRequest, _subscription_service_pb2.ResumeSubscriptionResponse]
     """ResumeSubscription undoes a cancellation at period end, before the period ends."""
 
@@ -72,6 +77,11 @@ class SubscriptionServiceAsyncStub(SubscriptionServiceStub):
     CancelSubscription: _aio.UnaryUnaryMultiCallable[_subscription_service_pb2.CancelSubscriptionRequest, _subscription_service_pb2.CancelSubscriptionResponse]  # type: ignore[assignment]
     """CancelSubscription cancels the caller's subscription at the end of the paid period (pro
     stays until then); again: no change.
+    """
+    ChangeBillingInterval: _aio.UnaryUnaryMultiCallable[_subscription_service_pb2.ChangeBillingIntervalRequest, _subscription_service_pb2.ChangeBillingIntervalResponse]  # type: ignore[assignment]
+    """ChangeBillingInterval switches the caller's subscription between monthly and yearly, with
+    proration: Stripe credits the unused part of the current price and charges the new one.
+    The same interval again: no change.
     """
     ResumeSubscription: _aio.UnaryUnaryMultiCallable[_subscription_service_pb2.ResumeSubscriptionRequest, _subscription_service_pb2.ResumeSubscriptionResponse]  # type: ignore[assignment]
     """ResumeSubscription undoes a cancellation at period end, before the period ends."""
@@ -117,6 +127,17 @@ class SubscriptionServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_subscription_service_pb2.CancelSubscriptionResponse, _abc.Awaitable[_subscription_service_pb2.CancelSubscriptionResponse]]:
         """CancelSubscription cancels the caller's subscription at the end of the paid period (pro
         stays until then); again: no change.
+        """
+
+    @_abc_1.abstractmethod
+    def ChangeBillingInterval(
+        self,
+        request: _subscription_service_pb2.ChangeBillingIntervalRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_subscription_service_pb2.ChangeBillingIntervalResponse, _abc.Awaitable[_subscription_service_pb2.ChangeBillingIntervalResponse]]:
+        """ChangeBillingInterval switches the caller's subscription between monthly and yearly, with
+        proration: Stripe credits the unused part of the current price and charges the new one.
+        The same interval again: no change.
         """
 
     @_abc_1.abstractmethod

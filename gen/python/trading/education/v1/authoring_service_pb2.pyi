@@ -301,3 +301,115 @@ class ArchiveCourseResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ArchiveCourseResponse: _TypeAlias = ArchiveCourseResponse  # noqa: Y015
+
+@_typing.final
+class ListCourseFiguresRequest(_message.Message):
+    """ListCourseFiguresRequest pages the courses' figures."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    page_size: _builtins.int
+    """1 to 100; default 50."""
+    page_token: _builtins.str
+    """From the previous page's next_page_token."""
+    def __init__(
+        self,
+        *,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListCourseFiguresRequest: _TypeAlias = ListCourseFiguresRequest  # noqa: Y015
+
+@_typing.final
+class CourseFigures(_message.Message):
+    """CourseFigures is how one course is doing with learners."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COURSE_ID_FIELD_NUMBER: _builtins.int
+    SLUG_FIELD_NUMBER: _builtins.int
+    TITLE_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    ENROLLMENTS_FIELD_NUMBER: _builtins.int
+    COMPLETIONS_FIELD_NUMBER: _builtins.int
+    COMPLETION_RATE_FIELD_NUMBER: _builtins.int
+    QUIZ_ATTEMPTS_FIELD_NUMBER: _builtins.int
+    QUIZ_ATTEMPTS_PASSED_FIELD_NUMBER: _builtins.int
+    QUIZ_PASS_RATE_FIELD_NUMBER: _builtins.int
+    CERTIFICATES_FIELD_NUMBER: _builtins.int
+    FORECAST_ANSWERS_FIELD_NUMBER: _builtins.int
+    FORECAST_ANSWERS_CORRECT_FIELD_NUMBER: _builtins.int
+    course_id: _builtins.str
+    slug: _builtins.str
+    title: _builtins.str
+    status: _education_pb2.CourseStatus.ValueType
+    enrollments: _builtins.int
+    completions: _builtins.int
+    """Learners who finished every lesson."""
+    completion_rate: _builtins.float
+    """completions / enrollments, 0 to 1 (0 without enrolments)."""
+    quiz_attempts: _builtins.int
+    quiz_attempts_passed: _builtins.int
+    quiz_pass_rate: _builtins.float
+    """quiz_attempts_passed / quiz_attempts, 0 to 1 (0 without attempts)."""
+    certificates: _builtins.int
+    forecast_answers: _builtins.int
+    forecast_answers_correct: _builtins.int
+    def __init__(
+        self,
+        *,
+        course_id: _builtins.str = ...,
+        slug: _builtins.str = ...,
+        title: _builtins.str = ...,
+        status: _education_pb2.CourseStatus.ValueType = ...,
+        enrollments: _builtins.int = ...,
+        completions: _builtins.int = ...,
+        completion_rate: _builtins.float = ...,
+        quiz_attempts: _builtins.int = ...,
+        quiz_attempts_passed: _builtins.int = ...,
+        quiz_pass_rate: _builtins.float = ...,
+        certificates: _builtins.int = ...,
+        forecast_answers: _builtins.int = ...,
+        forecast_answers_correct: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["certificates", b"certificates", "completion_rate", b"completion_rate", "completions", b"completions", "course_id", b"course_id", "enrollments", b"enrollments", "forecast_answers", b"forecast_answers", "forecast_answers_correct", b"forecast_answers_correct", "quiz_attempts", b"quiz_attempts", "quiz_attempts_passed", b"quiz_attempts_passed", "quiz_pass_rate", b"quiz_pass_rate", "slug", b"slug", "status", b"status", "title", b"title"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CourseFigures: _TypeAlias = CourseFigures  # noqa: Y015
+
+@_typing.final
+class ListCourseFiguresResponse(_message.Message):
+    """ListCourseFiguresResponse is one page of figures."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COURSES_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Empty on the last page."""
+    @_builtins.property
+    def courses(self) -> _containers.RepeatedCompositeFieldContainer[Global___CourseFigures]: ...
+    def __init__(
+        self,
+        *,
+        courses: _abc.Iterable[Global___CourseFigures] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["courses", b"courses", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListCourseFiguresResponse: _TypeAlias = ListCourseFiguresResponse  # noqa: Y015

@@ -68,6 +68,11 @@ class AuthoringServiceStub:
                 request_serializer=trading_dot_education_dot_v1_dot_authoring__service__pb2.ArchiveCourseRequest.SerializeToString,
                 response_deserializer=trading_dot_education_dot_v1_dot_authoring__service__pb2.ArchiveCourseResponse.FromString,
                 _registered_method=True)
+        self.ListCourseFigures = channel.unary_unary(
+                '/trading.education.v1.AuthoringService/ListCourseFigures',
+                request_serializer=trading_dot_education_dot_v1_dot_authoring__service__pb2.ListCourseFiguresRequest.SerializeToString,
+                response_deserializer=trading_dot_education_dot_v1_dot_authoring__service__pb2.ListCourseFiguresResponse.FromString,
+                _registered_method=True)
 
 
 class AuthoringServiceServicer:
@@ -121,6 +126,14 @@ class AuthoringServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListCourseFigures(self, request, context):
+        """ListCourseFigures gives admins each course's enrolments, completions and quiz pass rates,
+        by enrolments (most first).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AuthoringServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -153,6 +166,11 @@ def add_AuthoringServiceServicer_to_server(servicer, server):
                     servicer.ArchiveCourse,
                     request_deserializer=trading_dot_education_dot_v1_dot_authoring__service__pb2.ArchiveCourseRequest.FromString,
                     response_serializer=trading_dot_education_dot_v1_dot_authoring__service__pb2.ArchiveCourseResponse.SerializeToString,
+            ),
+            'ListCourseFigures': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCourseFigures,
+                    request_deserializer=trading_dot_education_dot_v1_dot_authoring__service__pb2.ListCourseFiguresRequest.FromString,
+                    response_serializer=trading_dot_education_dot_v1_dot_authoring__service__pb2.ListCourseFiguresResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -321,6 +339,33 @@ class AuthoringService:
             '/trading.education.v1.AuthoringService/ArchiveCourse',
             trading_dot_education_dot_v1_dot_authoring__service__pb2.ArchiveCourseRequest.SerializeToString,
             trading_dot_education_dot_v1_dot_authoring__service__pb2.ArchiveCourseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCourseFigures(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/trading.education.v1.AuthoringService/ListCourseFigures',
+            trading_dot_education_dot_v1_dot_authoring__service__pb2.ListCourseFiguresRequest.SerializeToString,
+            trading_dot_education_dot_v1_dot_authoring__service__pb2.ListCourseFiguresResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -53,6 +53,10 @@ class AuthoringServiceStub:
     """
     ArchiveCourse: _grpc.UnaryUnaryMultiCallable[_authoring_service_pb2.ArchiveCourseRequest, _authoring_service_pb2.ArchiveCourseResponse]
     """ArchiveCourse takes a published course out of the catalogue."""
+    ListCourseFigures: _grpc.UnaryUnaryMultiCallable[_authoring_service_pb2.ListCourseFiguresRequest, _authoring_service_pb2.ListCourseFiguresResponse]
+    """ListCourseFigures gives admins each course's enrolments, completions and quiz pass rates,
+    by enrolments (most first).
+    """
 
 @_typing.type_check_only
 class AuthoringServiceAsyncStub(AuthoringServiceStub):
@@ -79,6 +83,10 @@ class AuthoringServiceAsyncStub(AuthoringServiceStub):
     """
     ArchiveCourse: _aio.UnaryUnaryMultiCallable[_authoring_service_pb2.ArchiveCourseRequest, _authoring_service_pb2.ArchiveCourseResponse]  # type: ignore[assignment]
     """ArchiveCourse takes a published course out of the catalogue."""
+    ListCourseFigures: _aio.UnaryUnaryMultiCallable[_authoring_service_pb2.ListCourseFiguresRequest, _authoring_service_pb2.ListCourseFiguresResponse]  # type: ignore[assignment]
+    """ListCourseFigures gives admins each course's enrolments, completions and quiz pass rates,
+    by enrolments (most first).
+    """
 
 class AuthoringServiceServicer(metaclass=_abc_1.ABCMeta):
     """AuthoringService is where instructors write courses: an instructor edits the courses they
@@ -138,5 +146,15 @@ class AuthoringServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_authoring_service_pb2.ArchiveCourseResponse, _abc.Awaitable[_authoring_service_pb2.ArchiveCourseResponse]]:
         """ArchiveCourse takes a published course out of the catalogue."""
+
+    @_abc_1.abstractmethod
+    def ListCourseFigures(
+        self,
+        request: _authoring_service_pb2.ListCourseFiguresRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_authoring_service_pb2.ListCourseFiguresResponse, _abc.Awaitable[_authoring_service_pb2.ListCourseFiguresResponse]]:
+        """ListCourseFigures gives admins each course's enrolments, completions and quiz pass rates,
+        by enrolments (most first).
+        """
 
 def add_AuthoringServiceServicer_to_server(servicer: AuthoringServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -110,6 +110,28 @@ QUESTION_KIND_NUMERIC: QuestionKind.ValueType  # 3
 """A number, correct within the question's tolerance."""
 Global___QuestionKind: _TypeAlias = QuestionKind  # noqa: Y015
 
+class _ForecastDirection:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ForecastDirectionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ForecastDirection.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    FORECAST_DIRECTION_UNSPECIFIED: _ForecastDirection.ValueType  # 0
+    FORECAST_DIRECTION_UP: _ForecastDirection.ValueType  # 1
+    """The close after the horizon is above the close of the window's last bar."""
+    FORECAST_DIRECTION_DOWN: _ForecastDirection.ValueType  # 2
+    """The close after the horizon is at or below the close of the window's last bar."""
+
+class ForecastDirection(_ForecastDirection, metaclass=_ForecastDirectionEnumTypeWrapper):
+    """ForecastDirection is where a learner (or the model) says the close goes over a forecast's bars."""
+
+FORECAST_DIRECTION_UNSPECIFIED: ForecastDirection.ValueType  # 0
+FORECAST_DIRECTION_UP: ForecastDirection.ValueType  # 1
+"""The close after the horizon is above the close of the window's last bar."""
+FORECAST_DIRECTION_DOWN: ForecastDirection.ValueType  # 2
+"""The close after the horizon is at or below the close of the window's last bar."""
+Global___ForecastDirection: _TypeAlias = ForecastDirection  # noqa: Y015
+
 @_typing.final
 class Instructor(_message.Message):
     """Instructor is a person who teaches (and may edit) a course."""
@@ -265,6 +287,7 @@ class LessonContent(_message.Message):
     VIDEO_DURATION_SECONDS_FIELD_NUMBER: _builtins.int
     ESTIMATED_MINUTES_FIELD_NUMBER: _builtins.int
     QUIZ_FIELD_NUMBER: _builtins.int
+    BLOCKS_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Unique within the course; generated when left empty, kept afterwards (progress refers to it)."""
     title: _builtins.str
@@ -280,6 +303,14 @@ class LessonContent(_message.Message):
     def quiz(self) -> Global___QuizContent:
         """Optional: the lesson is complete once the quiz is passed."""
 
+    @_builtins.property
+    def blocks(self) -> _containers.RepeatedCompositeFieldContainer[Global___LessonBlock]:
+        """Live blocks shown after the body, in order. Checked against the ML engine when the course is
+        saved: an unknown symbol, timeframe, indicator or strategy is INVALID_ARGUMENT naming the
+        block's field (content.modules[0].lessons[1].blocks[2].symbol); the ML engine unreachable is
+        UNAVAILABLE.
+        """
+
     def __init__(
         self,
         *,
@@ -290,14 +321,243 @@ class LessonContent(_message.Message):
         video_duration_seconds: _builtins.int = ...,
         estimated_minutes: _builtins.int = ...,
         quiz: Global___QuizContent | None = ...,
+        blocks: _abc.Iterable[Global___LessonBlock] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["quiz", b"quiz"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["body_markdown", b"body_markdown", "estimated_minutes", b"estimated_minutes", "id", b"id", "quiz", b"quiz", "title", b"title", "video_duration_seconds", b"video_duration_seconds", "video_url", b"video_url"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["blocks", b"blocks", "body_markdown", b"body_markdown", "estimated_minutes", b"estimated_minutes", "id", b"id", "quiz", b"quiz", "title", b"title", "video_duration_seconds", b"video_duration_seconds", "video_url", b"video_url"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___LessonContent: _TypeAlias = LessonContent  # noqa: Y015
+
+@_typing.final
+class LessonBlock(_message.Message):
+    """---------------------------------------------------------------------------------------------
+    Live blocks: the platform's own market data, signals and backtests inside a lesson. Learners'
+    browsers render them with the learner's own token (MarketDataService, IndicatorService,
+    PredictionService, BacktestService).
+
+    LessonBlock is one live block of a lesson.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    CAPTION_FIELD_NUMBER: _builtins.int
+    CHART_FIELD_NUMBER: _builtins.int
+    SIGNAL_FIELD_NUMBER: _builtins.int
+    TRY_IT_FIELD_NUMBER: _builtins.int
+    FORECAST_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Unique within the lesson; generated when left empty, kept afterwards (forecast answers refer to it)."""
+    caption: _builtins.str
+    """Optional, at most 300 characters: shown under the block."""
+    @_builtins.property
+    def chart(self) -> Global___ChartBlock: ...
+    @_builtins.property
+    def signal(self) -> Global___SignalBlock: ...
+    @_builtins.property
+    def try_it(self) -> Global___TryItBlock: ...
+    @_builtins.property
+    def forecast(self) -> Global___ForecastBlock: ...
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        caption: _builtins.str = ...,
+        chart: Global___ChartBlock | None = ...,
+        signal: Global___SignalBlock | None = ...,
+        try_it: Global___TryItBlock | None = ...,
+        forecast: Global___ForecastBlock | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["chart", b"chart", "forecast", b"forecast", "kind", b"kind", "signal", b"signal", "try_it", b"try_it"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["caption", b"caption", "chart", b"chart", "forecast", b"forecast", "id", b"id", "kind", b"kind", "signal", b"signal", "try_it", b"try_it"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["chart", "signal", "try_it", "forecast"]  # noqa: Y015
+    _WhichOneofArgType_kind: _TypeAlias = _typing.Literal["kind", b"kind"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_kind) -> _WhichOneofReturnType_kind | None: ...
+
+Global___LessonBlock: _TypeAlias = LessonBlock  # noqa: Y015
+
+@_typing.final
+class ChartBlock(_message.Message):
+    """ChartBlock is a price chart drawn from stored history, with indicators under it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SYMBOL_FIELD_NUMBER: _builtins.int
+    TIMEFRAME_FIELD_NUMBER: _builtins.int
+    START_FIELD_NUMBER: _builtins.int
+    END_FIELD_NUMBER: _builtins.int
+    INDICATORS_FIELD_NUMBER: _builtins.int
+    symbol: _builtins.str
+    """A symbol the ML engine stores (MarketDataService.ListSymbols)."""
+    timeframe: _builtins.str
+    """A timeframe the symbol can be read at (1h, 1d...)."""
+    start: _builtins.str
+    """Optional RFC 3339 times or YYYY-MM-DD dates bounding the bars; empty: the latest bars."""
+    end: _builtins.str
+    @_builtins.property
+    def indicators(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Indicators as IndicatorService.GetIndicators takes them ("rsi:14", "macd", "atr"): each name
+        must be one IndicatorService.ListIndicators lists. At most 5.
+        """
+
+    def __init__(
+        self,
+        *,
+        symbol: _builtins.str = ...,
+        timeframe: _builtins.str = ...,
+        start: _builtins.str = ...,
+        end: _builtins.str = ...,
+        indicators: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["end", b"end", "indicators", b"indicators", "start", b"start", "symbol", b"symbol", "timeframe", b"timeframe"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ChartBlock: _TypeAlias = ChartBlock  # noqa: Y015
+
+@_typing.final
+class SignalBlock(_message.Message):
+    """SignalBlock is the model's current signal for a symbol, with its explanation and live score."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SYMBOL_FIELD_NUMBER: _builtins.int
+    TIMEFRAME_FIELD_NUMBER: _builtins.int
+    symbol: _builtins.str
+    timeframe: _builtins.str
+    """A signal timeframe (5m, 15m, 1h) the symbol can be read at."""
+    def __init__(
+        self,
+        *,
+        symbol: _builtins.str = ...,
+        timeframe: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["symbol", b"symbol", "timeframe", b"timeframe"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SignalBlock: _TypeAlias = SignalBlock  # noqa: Y015
+
+@_typing.final
+class TryItBlock(_message.Message):
+    """TryItBlock is a real backtest the learner runs, changing the parameters the author allows."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class ParamsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.float
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.float = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    STRATEGY_FIELD_NUMBER: _builtins.int
+    SYMBOL_FIELD_NUMBER: _builtins.int
+    TIMEFRAME_FIELD_NUMBER: _builtins.int
+    START_DATE_FIELD_NUMBER: _builtins.int
+    END_DATE_FIELD_NUMBER: _builtins.int
+    PARAMS_FIELD_NUMBER: _builtins.int
+    EDITABLE_PARAMS_FIELD_NUMBER: _builtins.int
+    COMMISSION_FIELD_NUMBER: _builtins.int
+    strategy: _builtins.str
+    """A strategy BacktestService.ListStrategies lists."""
+    symbol: _builtins.str
+    timeframe: _builtins.str
+    start_date: _builtins.str
+    """Optional YYYY-MM-DD dates."""
+    end_date: _builtins.str
+    commission: _builtins.float
+    """Commission per trade as a fraction (0.001 = 0.1%)."""
+    @_builtins.property
+    def params(self) -> _containers.ScalarMap[_builtins.str, _builtins.float]:
+        """Starting parameter values: each name must be a parameter of the strategy."""
+
+    @_builtins.property
+    def editable_params(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The parameters the learner may change (each a parameter of the strategy)."""
+
+    def __init__(
+        self,
+        *,
+        strategy: _builtins.str = ...,
+        symbol: _builtins.str = ...,
+        timeframe: _builtins.str = ...,
+        start_date: _builtins.str = ...,
+        end_date: _builtins.str = ...,
+        params: _abc.Mapping[_builtins.str, _builtins.float] | None = ...,
+        editable_params: _abc.Iterable[_builtins.str] | None = ...,
+        commission: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["commission", b"commission", "editable_params", b"editable_params", "end_date", b"end_date", "params", b"params", "start_date", b"start_date", "strategy", b"strategy", "symbol", b"symbol", "timeframe", b"timeframe"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TryItBlock: _TypeAlias = TryItBlock  # noqa: Y015
+
+@_typing.final
+class ForecastBlock(_message.Message):
+    """ForecastBlock is a forecasting exercise: the learner sees window_bars bars ending at window_end,
+    says whether the close horizon_bars later is up or down, then sees what happened and how the
+    model answered the same question as of the same bar (PredictionService.Predict with as_of).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SYMBOL_FIELD_NUMBER: _builtins.int
+    TIMEFRAME_FIELD_NUMBER: _builtins.int
+    WINDOW_END_FIELD_NUMBER: _builtins.int
+    WINDOW_BARS_FIELD_NUMBER: _builtins.int
+    HORIZON_BARS_FIELD_NUMBER: _builtins.int
+    symbol: _builtins.str
+    timeframe: _builtins.str
+    window_bars: _builtins.int
+    """10 to 500 bars shown; default 60."""
+    horizon_bars: _builtins.int
+    """1 to 50 bars ahead."""
+    @_builtins.property
+    def window_end(self) -> _timestamp_pb2.Timestamp:
+        """The open time of the last bar the learner sees; there must be horizon_bars stored bars after it."""
+
+    def __init__(
+        self,
+        *,
+        symbol: _builtins.str = ...,
+        timeframe: _builtins.str = ...,
+        window_end: _timestamp_pb2.Timestamp | None = ...,
+        window_bars: _builtins.int = ...,
+        horizon_bars: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["window_end", b"window_end"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["horizon_bars", b"horizon_bars", "symbol", b"symbol", "timeframe", b"timeframe", "window_bars", b"window_bars", "window_end", b"window_end"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ForecastBlock: _TypeAlias = ForecastBlock  # noqa: Y015
 
 @_typing.final
 class QuizContent(_message.Message):
@@ -605,6 +865,7 @@ class Lesson(_message.Message):
     QUIZ_FIELD_NUMBER: _builtins.int
     NEXT_LESSON_ID_FIELD_NUMBER: _builtins.int
     PREVIOUS_LESSON_ID_FIELD_NUMBER: _builtins.int
+    BLOCKS_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     course_id: _builtins.str
     module_id: _builtins.str
@@ -621,6 +882,10 @@ class Lesson(_message.Message):
     def quiz(self) -> Global___Quiz:
         """The quiz, without answers or explanations; absent when the lesson has none."""
 
+    @_builtins.property
+    def blocks(self) -> _containers.RepeatedCompositeFieldContainer[Global___LessonBlock]:
+        """The lesson's live blocks (a forecast block shows no outcome: SubmitForecast reveals it)."""
+
     def __init__(
         self,
         *,
@@ -635,10 +900,11 @@ class Lesson(_message.Message):
         quiz: Global___Quiz | None = ...,
         next_lesson_id: _builtins.str = ...,
         previous_lesson_id: _builtins.str = ...,
+        blocks: _abc.Iterable[Global___LessonBlock] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["quiz", b"quiz"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["body_markdown", b"body_markdown", "course_id", b"course_id", "estimated_minutes", b"estimated_minutes", "id", b"id", "module_id", b"module_id", "next_lesson_id", b"next_lesson_id", "previous_lesson_id", b"previous_lesson_id", "quiz", b"quiz", "title", b"title", "video_duration_seconds", b"video_duration_seconds", "video_url", b"video_url"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["blocks", b"blocks", "body_markdown", b"body_markdown", "course_id", b"course_id", "estimated_minutes", b"estimated_minutes", "id", b"id", "module_id", b"module_id", "next_lesson_id", b"next_lesson_id", "previous_lesson_id", b"previous_lesson_id", "quiz", b"quiz", "title", b"title", "video_duration_seconds", b"video_duration_seconds", "video_url", b"video_url"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -748,6 +1014,7 @@ class Progress(_message.Message):
     QUIZ_RESULTS_FIELD_NUMBER: _builtins.int
     COMPLETED_AT_FIELD_NUMBER: _builtins.int
     CERTIFICATE_CODE_FIELD_NUMBER: _builtins.int
+    FORECAST_RESULTS_FIELD_NUMBER: _builtins.int
     course_id: _builtins.str
     percent_complete: _builtins.int
     """0 to 100, over the published revision's lessons."""
@@ -767,6 +1034,10 @@ class Progress(_message.Message):
     def completed_at(self) -> _timestamp_pb2.Timestamp:
         """Set when every lesson is done."""
 
+    @_builtins.property
+    def forecast_results(self) -> _containers.RepeatedCompositeFieldContainer[Global___ForecastResult]:
+        """The learner's answers to the course's forecasting exercises."""
+
     def __init__(
         self,
         *,
@@ -778,14 +1049,79 @@ class Progress(_message.Message):
         quiz_results: _abc.Iterable[Global___QuizResult] | None = ...,
         completed_at: _timestamp_pb2.Timestamp | None = ...,
         certificate_code: _builtins.str = ...,
+        forecast_results: _abc.Iterable[Global___ForecastResult] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["completed_at", b"completed_at", "enrolled_at", b"enrolled_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["certificate_code", b"certificate_code", "completed_at", b"completed_at", "completed_lesson_ids", b"completed_lesson_ids", "course_id", b"course_id", "enrolled_at", b"enrolled_at", "percent_complete", b"percent_complete", "quiz_results", b"quiz_results", "resume_lesson_id", b"resume_lesson_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["certificate_code", b"certificate_code", "completed_at", b"completed_at", "completed_lesson_ids", b"completed_lesson_ids", "course_id", b"course_id", "enrolled_at", b"enrolled_at", "forecast_results", b"forecast_results", "percent_complete", b"percent_complete", "quiz_results", b"quiz_results", "resume_lesson_id", b"resume_lesson_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Progress: _TypeAlias = Progress  # noqa: Y015
+
+@_typing.final
+class ForecastResult(_message.Message):
+    """ForecastResult is a learner's answer to a forecasting exercise, scored on the server against
+    what happened, with the model's answer to the same question.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LESSON_ID_FIELD_NUMBER: _builtins.int
+    BLOCK_ID_FIELD_NUMBER: _builtins.int
+    PREDICTED_FIELD_NUMBER: _builtins.int
+    ACTUAL_FIELD_NUMBER: _builtins.int
+    CORRECT_FIELD_NUMBER: _builtins.int
+    MODEL_PREDICTED_FIELD_NUMBER: _builtins.int
+    MODEL_CORRECT_FIELD_NUMBER: _builtins.int
+    CLOSE_AT_WINDOW_END_FIELD_NUMBER: _builtins.int
+    CLOSE_AFTER_FIELD_NUMBER: _builtins.int
+    OUTCOME_BAR_TIME_FIELD_NUMBER: _builtins.int
+    ANSWERED_AT_FIELD_NUMBER: _builtins.int
+    MODEL_NOTE_FIELD_NUMBER: _builtins.int
+    lesson_id: _builtins.str
+    block_id: _builtins.str
+    predicted: Global___ForecastDirection.ValueType
+    actual: Global___ForecastDirection.ValueType
+    """What happened: the close horizon_bars after window_end against the close at window_end."""
+    correct: _builtins.bool
+    model_predicted: Global___ForecastDirection.ValueType
+    """The model's answer as of window_end (the middle of its predicted range against the close);
+    UNSPECIFIED when no model served the symbol and timeframe (model_note says why).
+    """
+    model_correct: _builtins.bool
+    close_at_window_end: _builtins.float
+    close_after: _builtins.float
+    model_note: _builtins.str
+    @_builtins.property
+    def outcome_bar_time(self) -> _timestamp_pb2.Timestamp:
+        """The open time of the bar whose close decided the outcome."""
+
+    @_builtins.property
+    def answered_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        lesson_id: _builtins.str = ...,
+        block_id: _builtins.str = ...,
+        predicted: Global___ForecastDirection.ValueType = ...,
+        actual: Global___ForecastDirection.ValueType = ...,
+        correct: _builtins.bool = ...,
+        model_predicted: Global___ForecastDirection.ValueType = ...,
+        model_correct: _builtins.bool = ...,
+        close_at_window_end: _builtins.float = ...,
+        close_after: _builtins.float = ...,
+        outcome_bar_time: _timestamp_pb2.Timestamp | None = ...,
+        answered_at: _timestamp_pb2.Timestamp | None = ...,
+        model_note: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["answered_at", b"answered_at", "outcome_bar_time", b"outcome_bar_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actual", b"actual", "answered_at", b"answered_at", "block_id", b"block_id", "close_after", b"close_after", "close_at_window_end", b"close_at_window_end", "correct", b"correct", "lesson_id", b"lesson_id", "model_correct", b"model_correct", "model_note", b"model_note", "model_predicted", b"model_predicted", "outcome_bar_time", b"outcome_bar_time", "predicted", b"predicted"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ForecastResult: _TypeAlias = ForecastResult  # noqa: Y015
 
 @_typing.final
 class Certificate(_message.Message):

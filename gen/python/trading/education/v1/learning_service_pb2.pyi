@@ -470,3 +470,60 @@ class SubmitQuizResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___SubmitQuizResponse: _TypeAlias = SubmitQuizResponse  # noqa: Y015
+
+@_typing.final
+class SubmitForecastRequest(_message.Message):
+    """SubmitForecastRequest is the learner's answer to one forecast block."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COURSE_ID_FIELD_NUMBER: _builtins.int
+    LESSON_ID_FIELD_NUMBER: _builtins.int
+    BLOCK_ID_FIELD_NUMBER: _builtins.int
+    DIRECTION_FIELD_NUMBER: _builtins.int
+    course_id: _builtins.str
+    lesson_id: _builtins.str
+    block_id: _builtins.str
+    direction: _education_pb2.ForecastDirection.ValueType
+    """UP or DOWN."""
+    def __init__(
+        self,
+        *,
+        course_id: _builtins.str = ...,
+        lesson_id: _builtins.str = ...,
+        block_id: _builtins.str = ...,
+        direction: _education_pb2.ForecastDirection.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["block_id", b"block_id", "course_id", b"course_id", "direction", b"direction", "lesson_id", b"lesson_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SubmitForecastRequest: _TypeAlias = SubmitForecastRequest  # noqa: Y015
+
+@_typing.final
+class SubmitForecastResponse(_message.Message):
+    """SubmitForecastResponse is the scored answer and the progress after it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESULT_FIELD_NUMBER: _builtins.int
+    PROGRESS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def result(self) -> _education_pb2.ForecastResult: ...
+    @_builtins.property
+    def progress(self) -> _education_pb2.Progress: ...
+    def __init__(
+        self,
+        *,
+        result: _education_pb2.ForecastResult | None = ...,
+        progress: _education_pb2.Progress | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["progress", b"progress", "result", b"result"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["progress", b"progress", "result", b"result"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SubmitForecastResponse: _TypeAlias = SubmitForecastResponse  # noqa: Y015

@@ -73,6 +73,11 @@ class LearningServiceStub:
                 request_serializer=trading_dot_education_dot_v1_dot_learning__service__pb2.SubmitQuizRequest.SerializeToString,
                 response_deserializer=trading_dot_education_dot_v1_dot_learning__service__pb2.SubmitQuizResponse.FromString,
                 _registered_method=True)
+        self.SubmitForecast = channel.unary_unary(
+                '/trading.education.v1.LearningService/SubmitForecast',
+                request_serializer=trading_dot_education_dot_v1_dot_learning__service__pb2.SubmitForecastRequest.SerializeToString,
+                response_deserializer=trading_dot_education_dot_v1_dot_learning__service__pb2.SubmitForecastResponse.FromString,
+                _registered_method=True)
 
 
 class LearningServiceServicer:
@@ -135,6 +140,15 @@ class LearningServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SubmitForecast(self, request, context):
+        """SubmitForecast answers a forecasting exercise of a lesson: the answer is scored against the
+        stored bars after the window and kept in the learner's progress with the model's answer to
+        the same question. The first answer counts: answering again returns it unchanged.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LearningServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -172,6 +186,11 @@ def add_LearningServiceServicer_to_server(servicer, server):
                     servicer.SubmitQuiz,
                     request_deserializer=trading_dot_education_dot_v1_dot_learning__service__pb2.SubmitQuizRequest.FromString,
                     response_serializer=trading_dot_education_dot_v1_dot_learning__service__pb2.SubmitQuizResponse.SerializeToString,
+            ),
+            'SubmitForecast': grpc.unary_unary_rpc_method_handler(
+                    servicer.SubmitForecast,
+                    request_deserializer=trading_dot_education_dot_v1_dot_learning__service__pb2.SubmitForecastRequest.FromString,
+                    response_serializer=trading_dot_education_dot_v1_dot_learning__service__pb2.SubmitForecastResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -367,6 +386,33 @@ class LearningService:
             '/trading.education.v1.LearningService/SubmitQuiz',
             trading_dot_education_dot_v1_dot_learning__service__pb2.SubmitQuizRequest.SerializeToString,
             trading_dot_education_dot_v1_dot_learning__service__pb2.SubmitQuizResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubmitForecast(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/trading.education.v1.LearningService/SubmitForecast',
+            trading_dot_education_dot_v1_dot_learning__service__pb2.SubmitForecastRequest.SerializeToString,
+            trading_dot_education_dot_v1_dot_learning__service__pb2.SubmitForecastResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -58,6 +58,11 @@ class LearningServiceStub:
     come back only with the grade; the correct answers only once the quiz is passed or no
     attempt is left.
     """
+    SubmitForecast: _grpc.UnaryUnaryMultiCallable[_learning_service_pb2.SubmitForecastRequest, _learning_service_pb2.SubmitForecastResponse]
+    """SubmitForecast answers a forecasting exercise of a lesson: the answer is scored against the
+    stored bars after the window and kept in the learner's progress with the model's answer to
+    the same question. The first answer counts: answering again returns it unchanged.
+    """
 
 @_typing.type_check_only
 class LearningServiceAsyncStub(LearningServiceStub):
@@ -88,6 +93,11 @@ class LearningServiceAsyncStub(LearningServiceStub):
     """SubmitQuiz grades an attempt at a lesson's quiz on the server. The answers and explanations
     come back only with the grade; the correct answers only once the quiz is passed or no
     attempt is left.
+    """
+    SubmitForecast: _aio.UnaryUnaryMultiCallable[_learning_service_pb2.SubmitForecastRequest, _learning_service_pb2.SubmitForecastResponse]  # type: ignore[assignment]
+    """SubmitForecast answers a forecasting exercise of a lesson: the answer is scored against the
+    stored bars after the window and kept in the learner's progress with the model's answer to
+    the same question. The first answer counts: answering again returns it unchanged.
     """
 
 class LearningServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -158,6 +168,17 @@ class LearningServiceServicer(metaclass=_abc_1.ABCMeta):
         """SubmitQuiz grades an attempt at a lesson's quiz on the server. The answers and explanations
         come back only with the grade; the correct answers only once the quiz is passed or no
         attempt is left.
+        """
+
+    @_abc_1.abstractmethod
+    def SubmitForecast(
+        self,
+        request: _learning_service_pb2.SubmitForecastRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_learning_service_pb2.SubmitForecastResponse, _abc.Awaitable[_learning_service_pb2.SubmitForecastResponse]]:
+        """SubmitForecast answers a forecasting exercise of a lesson: the answer is scored against the
+        stored bars after the window and kept in the learner's progress with the model's answer to
+        the same question. The first answer counts: answering again returns it unchanged.
         """
 
 def add_LearningServiceServicer_to_server(servicer: LearningServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -28,21 +28,25 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from trading.common.v1 import access_pb2 as trading_dot_common_dot_v1_dot_access__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)trading/market/v1/indicator_service.proto\x12\x11trading.market.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1etrading/common/v1/access.proto\"\xd6\x01\n\tParameter\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x34\n\x04type\x18\x02 \x01(\x0e\x32 .trading.market.v1.ParameterTypeR\x04type\x12#\n\rdefault_value\x18\x03 \x01(\x01R\x0c\x64\x65\x66\x61ultValue\x12\x1b\n\tmin_value\x18\x04 \x01(\x01R\x08minValue\x12\x1b\n\tmax_value\x18\x05 \x01(\x01R\x08maxValue\x12 \n\x0b\x64\x65scription\x18\x06 \x01(\tR\x0b\x64\x65scription\"\xc4\x01\n\rIndicatorInfo\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12 \n\x0b\x64\x65scription\x18\x02 \x01(\tR\x0b\x64\x65scription\x12<\n\nparameters\x18\x03 \x03(\x0b\x32\x1c.trading.market.v1.ParameterR\nparameters\x12\x18\n\x07outputs\x18\x04 \x03(\tR\x07outputs\x12%\n\x0etalib_function\x18\x05 \x01(\tR\rtalibFunction\"\x17\n\x15ListIndicatorsRequest\"Z\n\x16ListIndicatorsResponse\x12@\n\nindicators\x18\x01 \x03(\x0b\x32 .trading.market.v1.IndicatorInfoR\nindicators\"\x94\x01\n\x14GetIndicatorsRequest\x12\x16\n\x06symbol\x18\x01 \x01(\tR\x06symbol\x12\x1e\n\nindicators\x18\x02 \x03(\tR\nindicators\x12\x1c\n\ttimeframe\x18\x03 \x01(\tR\ttimeframe\x12\x14\n\x05limit\x18\x04 \x01(\x05R\x05limit\x12\x10\n\x03\x65nd\x18\x05 \x01(\tR\x03\x65nd\"Y\n\x0fIndicatorOutput\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x32\n\x06values\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.ListValueR\x06values\"\x99\x02\n\x0fIndicatorSeries\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12\x46\n\x06params\x18\x03 \x03(\x0b\x32..trading.market.v1.IndicatorSeries.ParamsEntryR\x06params\x12\x1f\n\x0bwarmup_bars\x18\x04 \x01(\x05R\nwarmupBars\x12<\n\x07outputs\x18\x05 \x03(\x0b\x32\".trading.market.v1.IndicatorOutputR\x07outputs\x1a\x39\n\x0bParamsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\x01R\x05value:\x02\x38\x01\"\x81\x02\n\x15GetIndicatorsResponse\x12\x16\n\x06symbol\x18\x01 \x01(\tR\x06symbol\x12\x1c\n\ttimeframe\x18\x02 \x01(\tR\ttimeframe\x12\x30\n\x05times\x18\x03 \x03(\x0b\x32\x1a.google.protobuf.TimestampR\x05times\x12\x42\n\nindicators\x18\x04 \x03(\x0b\x32\".trading.market.v1.IndicatorSeriesR\nindicators\x12\x1b\n\tbars_used\x18\x05 \x01(\x05R\x08\x62\x61rsUsed\x12\x1f\n\x0bwarmup_bars\x18\x06 \x01(\x05R\nwarmupBars*e\n\rParameterType\x12\x1e\n\x1aPARAMETER_TYPE_UNSPECIFIED\x10\x00\x12\x1a\n\x16PARAMETER_TYPE_INTEGER\x10\x01\x12\x18\n\x14PARAMETER_TYPE_FLOAT\x10\x02\x32\xc2\x02\n\x10IndicatorService\x12\x92\x01\n\x0eListIndicators\x12(.trading.market.v1.ListIndicatorsRequest\x1a).trading.market.v1.ListIndicatorsResponse\"+\x90\x02\x01\xc2\xf3\x18\r\n\x04user\n\x05\x61\x64min\x82\xd3\xe4\x93\x02\x11\x12\x0f/api/indicators\x12\x98\x01\n\rGetIndicators\x12\'.trading.market.v1.GetIndicatorsRequest\x1a(.trading.market.v1.GetIndicatorsResponse\"4\x90\x02\x01\xc2\xf3\x18\r\n\x04user\n\x05\x61\x64min\x82\xd3\xe4\x93\x02\x1a\x12\x18/api/indicators/{symbol}b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)trading/market/v1/indicator_service.proto\x12\x11trading.market.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1etrading/common/v1/access.proto\"\xd6\x01\n\tParameter\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x34\n\x04type\x18\x02 \x01(\x0e\x32 .trading.market.v1.ParameterTypeR\x04type\x12#\n\rdefault_value\x18\x03 \x01(\x01R\x0c\x64\x65\x66\x61ultValue\x12\x1b\n\tmin_value\x18\x04 \x01(\x01R\x08minValue\x12\x1b\n\tmax_value\x18\x05 \x01(\x01R\x08maxValue\x12 \n\x0b\x64\x65scription\x18\x06 \x01(\tR\x0b\x64\x65scription\"\xc4\x01\n\rIndicatorInfo\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12 \n\x0b\x64\x65scription\x18\x02 \x01(\tR\x0b\x64\x65scription\x12<\n\nparameters\x18\x03 \x03(\x0b\x32\x1c.trading.market.v1.ParameterR\nparameters\x12\x18\n\x07outputs\x18\x04 \x03(\tR\x07outputs\x12%\n\x0etalib_function\x18\x05 \x01(\tR\rtalibFunction\"\x17\n\x15ListIndicatorsRequest\"Z\n\x16ListIndicatorsResponse\x12@\n\nindicators\x18\x01 \x03(\x0b\x32 .trading.market.v1.IndicatorInfoR\nindicators\"\xac\x01\n\x14GetIndicatorsRequest\x12\x16\n\x06symbol\x18\x01 \x01(\tR\x06symbol\x12\x1e\n\nindicators\x18\x02 \x03(\tR\nindicators\x12\x1c\n\ttimeframe\x18\x03 \x01(\tR\ttimeframe\x12\x14\n\x05limit\x18\x04 \x01(\x05R\x05limit\x12\x10\n\x03\x65nd\x18\x05 \x01(\tR\x03\x65nd\x12\x16\n\x06packed\x18\x06 \x01(\x08R\x06packed\"\x9a\x01\n\x0fIndicatorOutput\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x36\n\x06values\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.ListValueB\x02\x18\x01R\x06values\x12\x16\n\x06warmup\x18\x03 \x01(\x05R\x06warmup\x12#\n\rpacked_values\x18\x04 \x03(\x01R\x0cpackedValues\"\x99\x02\n\x0fIndicatorSeries\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12\x46\n\x06params\x18\x03 \x03(\x0b\x32..trading.market.v1.IndicatorSeries.ParamsEntryR\x06params\x12\x1f\n\x0bwarmup_bars\x18\x04 \x01(\x05R\nwarmupBars\x12<\n\x07outputs\x18\x05 \x03(\x0b\x32\".trading.market.v1.IndicatorOutputR\x07outputs\x1a\x39\n\x0bParamsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\x01R\x05value:\x02\x38\x01\"\xa8\x02\n\x15GetIndicatorsResponse\x12\x16\n\x06symbol\x18\x01 \x01(\tR\x06symbol\x12\x1c\n\ttimeframe\x18\x02 \x01(\tR\ttimeframe\x12\x34\n\x05times\x18\x03 \x03(\x0b\x32\x1a.google.protobuf.TimestampB\x02\x18\x01R\x05times\x12\x42\n\nindicators\x18\x04 \x03(\x0b\x32\".trading.market.v1.IndicatorSeriesR\nindicators\x12\x1b\n\tbars_used\x18\x05 \x01(\x05R\x08\x62\x61rsUsed\x12\x1f\n\x0bwarmup_bars\x18\x06 \x01(\x05R\nwarmupBars\x12!\n\x0ctime_seconds\x18\x07 \x03(\x03R\x0btimeSeconds*e\n\rParameterType\x12\x1e\n\x1aPARAMETER_TYPE_UNSPECIFIED\x10\x00\x12\x1a\n\x16PARAMETER_TYPE_INTEGER\x10\x01\x12\x18\n\x14PARAMETER_TYPE_FLOAT\x10\x02\x32\xcb\x02\n\x10IndicatorService\x12\x9b\x01\n\x0eListIndicators\x12(.trading.market.v1.ListIndicatorsRequest\x1a).trading.market.v1.ListIndicatorsResponse\"4\x90\x02\x01\xc2\xf3\x18\x16\n\x04user\n\x05\x61\x64min\n\x07service\x82\xd3\xe4\x93\x02\x11\x12\x0f/api/indicators\x12\x98\x01\n\rGetIndicators\x12\'.trading.market.v1.GetIndicatorsRequest\x1a(.trading.market.v1.GetIndicatorsResponse\"4\x90\x02\x01\xc2\xf3\x18\r\n\x04user\n\x05\x61\x64min\x82\xd3\xe4\x93\x02\x1a\x12\x18/api/indicators/{symbol}b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'trading.market.v1.indicator_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_INDICATOROUTPUT'].fields_by_name['values']._loaded_options = None
+  _globals['_INDICATOROUTPUT'].fields_by_name['values']._serialized_options = b'\030\001'
   _globals['_INDICATORSERIES_PARAMSENTRY']._loaded_options = None
   _globals['_INDICATORSERIES_PARAMSENTRY']._serialized_options = b'8\001'
+  _globals['_GETINDICATORSRESPONSE'].fields_by_name['times']._loaded_options = None
+  _globals['_GETINDICATORSRESPONSE'].fields_by_name['times']._serialized_options = b'\030\001'
   _globals['_INDICATORSERVICE'].methods_by_name['ListIndicators']._loaded_options = None
-  _globals['_INDICATORSERVICE'].methods_by_name['ListIndicators']._serialized_options = b'\220\002\001\302\363\030\r\n\004user\n\005admin\202\323\344\223\002\021\022\017/api/indicators'
+  _globals['_INDICATORSERVICE'].methods_by_name['ListIndicators']._serialized_options = b'\220\002\001\302\363\030\026\n\004user\n\005admin\n\007service\202\323\344\223\002\021\022\017/api/indicators'
   _globals['_INDICATORSERVICE'].methods_by_name['GetIndicators']._loaded_options = None
   _globals['_INDICATORSERVICE'].methods_by_name['GetIndicators']._serialized_options = b'\220\002\001\302\363\030\r\n\004user\n\005admin\202\323\344\223\002\032\022\030/api/indicators/{symbol}'
-  _globals['_PARAMETERTYPE']._serialized_start=1508
-  _globals['_PARAMETERTYPE']._serialized_end=1609
+  _globals['_PARAMETERTYPE']._serialized_start=1637
+  _globals['_PARAMETERTYPE']._serialized_end=1738
   _globals['_PARAMETER']._serialized_start=190
   _globals['_PARAMETER']._serialized_end=404
   _globals['_INDICATORINFO']._serialized_start=407
@@ -52,15 +56,15 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTINDICATORSRESPONSE']._serialized_start=630
   _globals['_LISTINDICATORSRESPONSE']._serialized_end=720
   _globals['_GETINDICATORSREQUEST']._serialized_start=723
-  _globals['_GETINDICATORSREQUEST']._serialized_end=871
-  _globals['_INDICATOROUTPUT']._serialized_start=873
-  _globals['_INDICATOROUTPUT']._serialized_end=962
-  _globals['_INDICATORSERIES']._serialized_start=965
-  _globals['_INDICATORSERIES']._serialized_end=1246
-  _globals['_INDICATORSERIES_PARAMSENTRY']._serialized_start=1189
-  _globals['_INDICATORSERIES_PARAMSENTRY']._serialized_end=1246
-  _globals['_GETINDICATORSRESPONSE']._serialized_start=1249
-  _globals['_GETINDICATORSRESPONSE']._serialized_end=1506
-  _globals['_INDICATORSERVICE']._serialized_start=1612
-  _globals['_INDICATORSERVICE']._serialized_end=1934
+  _globals['_GETINDICATORSREQUEST']._serialized_end=895
+  _globals['_INDICATOROUTPUT']._serialized_start=898
+  _globals['_INDICATOROUTPUT']._serialized_end=1052
+  _globals['_INDICATORSERIES']._serialized_start=1055
+  _globals['_INDICATORSERIES']._serialized_end=1336
+  _globals['_INDICATORSERIES_PARAMSENTRY']._serialized_start=1279
+  _globals['_INDICATORSERIES_PARAMSENTRY']._serialized_end=1336
+  _globals['_GETINDICATORSRESPONSE']._serialized_start=1339
+  _globals['_GETINDICATORSRESPONSE']._serialized_end=1635
+  _globals['_INDICATORSERVICE']._serialized_start=1741
+  _globals['_INDICATORSERVICE']._serialized_end=2072
 # @@protoc_insertion_point(module_scope)

@@ -19,6 +19,11 @@ if sys.version_info >= (3, 11):
 else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
+if sys.version_info >= (3, 13):
+    from warnings import deprecated as _deprecated
+else:
+    from typing_extensions import deprecated as _deprecated
+
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class _ParameterType:
@@ -166,6 +171,7 @@ class GetIndicatorsRequest(_message.Message):
     TIMEFRAME_FIELD_NUMBER: _builtins.int
     LIMIT_FIELD_NUMBER: _builtins.int
     END_FIELD_NUMBER: _builtins.int
+    PACKED_FIELD_NUMBER: _builtins.int
     symbol: _builtins.str
     """Symbol, for example "EURUSD"."""
     timeframe: _builtins.str
@@ -177,6 +183,12 @@ class GetIndicatorsRequest(_message.Message):
     """
     end: _builtins.str
     """Only bars opening before this time: RFC 3339 or YYYY-MM-DD (UTC). Empty: up to the latest."""
+    packed: _builtins.bool
+    """Answer in the packed form: GetIndicatorsResponse.time_seconds and, per output, warmup plus
+    packed_values (no google.protobuf.Value per point; about 30x less work for a long series).
+    The deprecated times and values are then left empty. False: the deprecated form, kept for
+    existing clients. REST: `?packed=true`.
+    """
     @_builtins.property
     def indicators(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Indicators with optional parameters: "rsi", "rsi:14", "macd:12,26,9", "bbands:20,2". Each
@@ -191,10 +203,11 @@ class GetIndicatorsRequest(_message.Message):
         timeframe: _builtins.str = ...,
         limit: _builtins.int = ...,
         end: _builtins.str = ...,
+        packed: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["end", b"end", "indicators", b"indicators", "limit", b"limit", "symbol", b"symbol", "timeframe", b"timeframe"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["end", b"end", "indicators", b"indicators", "limit", b"limit", "packed", b"packed", "symbol", b"symbol", "timeframe", b"timeframe"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -202,26 +215,44 @@ Global___GetIndicatorsRequest: _TypeAlias = GetIndicatorsRequest  # noqa: Y015
 
 @_typing.final
 class IndicatorOutput(_message.Message):
-    """IndicatorOutput is one series, aligned with GetIndicatorsResponse.times."""
+    """IndicatorOutput is one series, aligned with the response's bar times."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
     NAME_FIELD_NUMBER: _builtins.int
     VALUES_FIELD_NUMBER: _builtins.int
+    WARMUP_FIELD_NUMBER: _builtins.int
+    PACKED_VALUES_FIELD_NUMBER: _builtins.int
     name: _builtins.str
+    warmup: _builtins.int
+    """Packed form: the leading bars of the response with no value (warm-up). packed_values[i] is
+    the value at bar warmup + i; warmup + len(packed_values) is the number of bars.
+    """
     @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
     def values(self) -> _struct_pb2.ListValue:
-        """A number per bar, or null where the indicator has no value yet (warm-up), never NaN."""
+        """Deprecated: ask for the packed form (GetIndicatorsRequest.packed) and read warmup and
+        packed_values. A number per bar, or null where the indicator has no value yet (warm-up),
+        never NaN. Filled only when the request is not packed.
+        """
+
+    @_builtins.property
+    def packed_values(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """Packed form: the values after the warm-up. NaN (JSON "NaN") where a value is missing later
+        in the series, which TA-Lib's indicators do not produce on stored bars.
+        """
 
     def __init__(
         self,
         *,
         name: _builtins.str = ...,
         values: _struct_pb2.ListValue | None = ...,
+        warmup: _builtins.int = ...,
+        packed_values: _abc.Iterable[_builtins.float] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["values", b"values"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "values", b"values"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "packed_values", b"packed_values", "values", b"values", "warmup", b"warmup"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -298,6 +329,7 @@ class GetIndicatorsResponse(_message.Message):
     INDICATORS_FIELD_NUMBER: _builtins.int
     BARS_USED_FIELD_NUMBER: _builtins.int
     WARMUP_BARS_FIELD_NUMBER: _builtins.int
+    TIME_SECONDS_FIELD_NUMBER: _builtins.int
     symbol: _builtins.str
     timeframe: _builtins.str
     bars_used: _builtins.int
@@ -305,11 +337,18 @@ class GetIndicatorsResponse(_message.Message):
     warmup_bars: _builtins.int
     """Bars the request needed before the first returned one (the largest warm-up)."""
     @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
     def times(self) -> _containers.RepeatedCompositeFieldContainer[_timestamp_pb2.Timestamp]:
-        """Open times of the bars the values belong to, oldest first."""
+        """Deprecated: ask for the packed form and read time_seconds. Open times of the bars the values
+        belong to, oldest first. Filled only when the request is not packed.
+        """
 
     @_builtins.property
     def indicators(self) -> _containers.RepeatedCompositeFieldContainer[Global___IndicatorSeries]: ...
+    @_builtins.property
+    def time_seconds(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """Packed form: open times of the bars, epoch seconds (UTC), oldest first."""
+
     def __init__(
         self,
         *,
@@ -319,10 +358,11 @@ class GetIndicatorsResponse(_message.Message):
         indicators: _abc.Iterable[Global___IndicatorSeries] | None = ...,
         bars_used: _builtins.int = ...,
         warmup_bars: _builtins.int = ...,
+        time_seconds: _abc.Iterable[_builtins.int] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bars_used", b"bars_used", "indicators", b"indicators", "symbol", b"symbol", "timeframe", b"timeframe", "times", b"times", "warmup_bars", b"warmup_bars"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bars_used", b"bars_used", "indicators", b"indicators", "symbol", b"symbol", "time_seconds", b"time_seconds", "timeframe", b"timeframe", "times", b"times", "warmup_bars", b"warmup_bars"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -18,6 +18,11 @@ if sys.version_info >= (3, 11):
 else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
+if sys.version_info >= (3, 13):
+    from warnings import deprecated as _deprecated
+else:
+    from typing_extensions import deprecated as _deprecated
+
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class _AssetClass:
@@ -43,6 +48,62 @@ ASSET_CLASS_CRYPTO: AssetClass.ValueType  # 3
 ASSET_CLASS_COMMODITY: AssetClass.ValueType  # 4
 ASSET_CLASS_INDEX: AssetClass.ValueType  # 5
 Global___AssetClass: _TypeAlias = AssetClass  # noqa: Y015
+
+@_typing.final
+class StreamBarsRequest(_message.Message):
+    """StreamBarsRequest chooses the symbols and the timeframe of the bar stream."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SYMBOLS_FIELD_NUMBER: _builtins.int
+    TIMEFRAME_FIELD_NUMBER: _builtins.int
+    timeframe: _builtins.str
+    """1m, 5m, 15m, 30m, 1h, 4h or 1d. Empty: 1h."""
+    @_builtins.property
+    def symbols(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Symbols, for example "EURUSD" (case-insensitive); empty: every symbol with stored bars."""
+
+    def __init__(
+        self,
+        *,
+        symbols: _abc.Iterable[_builtins.str] | None = ...,
+        timeframe: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["symbols", b"symbols", "timeframe", b"timeframe"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StreamBarsRequest: _TypeAlias = StreamBarsRequest  # noqa: Y015
+
+@_typing.final
+class StreamBarsResponse(_message.Message):
+    """StreamBarsResponse is one new complete bar of one symbol."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SYMBOL_FIELD_NUMBER: _builtins.int
+    TIMEFRAME_FIELD_NUMBER: _builtins.int
+    BAR_FIELD_NUMBER: _builtins.int
+    symbol: _builtins.str
+    timeframe: _builtins.str
+    @_builtins.property
+    def bar(self) -> Global___Bar: ...
+    def __init__(
+        self,
+        *,
+        symbol: _builtins.str = ...,
+        timeframe: _builtins.str = ...,
+        bar: Global___Bar | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["bar", b"bar"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bar", b"bar", "symbol", b"symbol", "timeframe", b"timeframe"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StreamBarsResponse: _TypeAlias = StreamBarsResponse  # noqa: Y015
 
 @_typing.final
 class SymbolInfo(_message.Message):
@@ -217,6 +278,7 @@ class GetHistoryRequest(_message.Message):
     START_FIELD_NUMBER: _builtins.int
     END_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    PACKED_FIELD_NUMBER: _builtins.int
     symbol: _builtins.str
     """Symbol, for example "EURUSD" (case-insensitive)."""
     limit: _builtins.int
@@ -229,6 +291,11 @@ class GetHistoryRequest(_message.Message):
     """Only bars opening before this time: RFC 3339 or YYYY-MM-DD (UTC). Empty: no bound."""
     page_token: _builtins.str
     """next_page_token of a previous response with the same symbol and timeframe: the bars before it."""
+    packed: _builtins.bool
+    """Answer in the packed form: GetHistoryResponse.columns, one packed array per field instead of
+    a Bar message (and a Timestamp) per bar; the deprecated bars are then left empty. False: the
+    deprecated form, kept for existing clients. REST: `?packed=true`.
+    """
     def __init__(
         self,
         *,
@@ -238,14 +305,65 @@ class GetHistoryRequest(_message.Message):
         start: _builtins.str = ...,
         end: _builtins.str = ...,
         page_token: _builtins.str = ...,
+        packed: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["end", b"end", "limit", b"limit", "page_token", b"page_token", "start", b"start", "symbol", b"symbol", "timeframe", b"timeframe"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["end", b"end", "limit", b"limit", "packed", b"packed", "page_token", b"page_token", "start", b"start", "symbol", b"symbol", "timeframe", b"timeframe"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetHistoryRequest: _TypeAlias = GetHistoryRequest  # noqa: Y015
+
+@_typing.final
+class BarColumns(_message.Message):
+    """BarColumns holds bars column by column, oldest first: index i of every array is bar i."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TIME_SECONDS_FIELD_NUMBER: _builtins.int
+    OPEN_FIELD_NUMBER: _builtins.int
+    HIGH_FIELD_NUMBER: _builtins.int
+    LOW_FIELD_NUMBER: _builtins.int
+    CLOSE_FIELD_NUMBER: _builtins.int
+    VOLUME_FIELD_NUMBER: _builtins.int
+    LAST_COMPLETE_FIELD_NUMBER: _builtins.int
+    last_complete: _builtins.bool
+    """False only when the last bar is a resampled bar whose period the data does not cover yet
+    (it may still change); every earlier bar is complete.
+    """
+    @_builtins.property
+    def time_seconds(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """Open times, epoch seconds (UTC)."""
+
+    @_builtins.property
+    def open(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]: ...
+    @_builtins.property
+    def high(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]: ...
+    @_builtins.property
+    def low(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]: ...
+    @_builtins.property
+    def close(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]: ...
+    @_builtins.property
+    def volume(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]: ...
+    def __init__(
+        self,
+        *,
+        time_seconds: _abc.Iterable[_builtins.int] | None = ...,
+        open: _abc.Iterable[_builtins.float] | None = ...,
+        high: _abc.Iterable[_builtins.float] | None = ...,
+        low: _abc.Iterable[_builtins.float] | None = ...,
+        close: _abc.Iterable[_builtins.float] | None = ...,
+        volume: _abc.Iterable[_builtins.float] | None = ...,
+        last_complete: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["close", b"close", "high", b"high", "last_complete", b"last_complete", "low", b"low", "open", b"open", "time_seconds", b"time_seconds", "volume", b"volume"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BarColumns: _TypeAlias = BarColumns  # noqa: Y015
 
 @_typing.final
 class GetHistoryResponse(_message.Message):
@@ -258,6 +376,7 @@ class GetHistoryResponse(_message.Message):
     BASE_TIMEFRAME_FIELD_NUMBER: _builtins.int
     BARS_FIELD_NUMBER: _builtins.int
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    COLUMNS_FIELD_NUMBER: _builtins.int
     symbol: _builtins.str
     timeframe: _builtins.str
     base_timeframe: _builtins.str
@@ -265,7 +384,16 @@ class GetHistoryResponse(_message.Message):
     next_page_token: _builtins.str
     """Set when earlier bars exist in the window: pass it as page_token to get them."""
     @_builtins.property
-    def bars(self) -> _containers.RepeatedCompositeFieldContainer[Global___Bar]: ...
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def bars(self) -> _containers.RepeatedCompositeFieldContainer[Global___Bar]:
+        """Deprecated: ask for the packed form (GetHistoryRequest.packed) and read columns. Filled only
+        when the request is not packed.
+        """
+
+    @_builtins.property
+    def columns(self) -> Global___BarColumns:
+        """Packed form: the bars, column by column."""
+
     def __init__(
         self,
         *,
@@ -274,10 +402,11 @@ class GetHistoryResponse(_message.Message):
         base_timeframe: _builtins.str = ...,
         bars: _abc.Iterable[Global___Bar] | None = ...,
         next_page_token: _builtins.str = ...,
+        columns: Global___BarColumns | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["columns", b"columns"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bars", b"bars", "base_timeframe", b"base_timeframe", "next_page_token", b"next_page_token", "symbol", b"symbol", "timeframe", b"timeframe"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bars", b"bars", "base_timeframe", b"base_timeframe", "columns", b"columns", "next_page_token", b"next_page_token", "symbol", b"symbol", "timeframe", b"timeframe"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

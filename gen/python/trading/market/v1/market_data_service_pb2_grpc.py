@@ -50,6 +50,11 @@ class MarketDataServiceStub:
                 request_serializer=trading_dot_market_dot_v1_dot_market__data__service__pb2.ImportBarsRequest.SerializeToString,
                 response_deserializer=trading_dot_market_dot_v1_dot_market__data__service__pb2.ImportBarsResponse.FromString,
                 _registered_method=True)
+        self.StreamBars = channel.unary_stream(
+                '/trading.market.v1.MarketDataService/StreamBars',
+                request_serializer=trading_dot_market_dot_v1_dot_market__data__service__pb2.StreamBarsRequest.SerializeToString,
+                response_deserializer=trading_dot_market_dot_v1_dot_market__data__service__pb2.StreamBarsResponse.FromString,
+                _registered_method=True)
 
 
 class MarketDataServiceServicer:
@@ -82,6 +87,15 @@ class MarketDataServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StreamBars(self, request, context):
+        """StreamBars streams each new complete bar of the symbols from the market feed, the same feed
+        and bar events the prediction stream is computed on. For platform services (business's paper
+        trading fills orders on it); a consumer that reconnects skips the bars it has processed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MarketDataServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -99,6 +113,11 @@ def add_MarketDataServiceServicer_to_server(servicer, server):
                     servicer.ImportBars,
                     request_deserializer=trading_dot_market_dot_v1_dot_market__data__service__pb2.ImportBarsRequest.FromString,
                     response_serializer=trading_dot_market_dot_v1_dot_market__data__service__pb2.ImportBarsResponse.SerializeToString,
+            ),
+            'StreamBars': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamBars,
+                    request_deserializer=trading_dot_market_dot_v1_dot_market__data__service__pb2.StreamBarsRequest.FromString,
+                    response_serializer=trading_dot_market_dot_v1_dot_market__data__service__pb2.StreamBarsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -183,6 +202,33 @@ class MarketDataService:
             '/trading.market.v1.MarketDataService/ImportBars',
             trading_dot_market_dot_v1_dot_market__data__service__pb2.ImportBarsRequest.SerializeToString,
             trading_dot_market_dot_v1_dot_market__data__service__pb2.ImportBarsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamBars(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/trading.market.v1.MarketDataService/StreamBars',
+            trading_dot_market_dot_v1_dot_market__data__service__pb2.StreamBarsRequest.SerializeToString,
+            trading_dot_market_dot_v1_dot_market__data__service__pb2.StreamBarsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -46,6 +46,11 @@ class MarketDataServiceStub:
     (INVALID_ARGUMENT, one violation per row: field "csv_content", "line N: reason"; the first
     100). Importing the same rows again adds nothing. Admins only.
     """
+    StreamBars: _grpc.UnaryStreamMultiCallable[_market_data_service_pb2.StreamBarsRequest, _market_data_service_pb2.StreamBarsResponse]
+    """StreamBars streams each new complete bar of the symbols from the market feed, the same feed
+    and bar events the prediction stream is computed on. For platform services (business's paper
+    trading fills orders on it); a consumer that reconnects skips the bars it has processed.
+    """
 
 @_typing.type_check_only
 class MarketDataServiceAsyncStub(MarketDataServiceStub):
@@ -64,6 +69,11 @@ class MarketDataServiceAsyncStub(MarketDataServiceStub):
     transaction: a file with any bad row changes nothing, and the error lists the rejected rows
     (INVALID_ARGUMENT, one violation per row: field "csv_content", "line N: reason"; the first
     100). Importing the same rows again adds nothing. Admins only.
+    """
+    StreamBars: _aio.UnaryStreamMultiCallable[_market_data_service_pb2.StreamBarsRequest, _market_data_service_pb2.StreamBarsResponse]  # type: ignore[assignment]
+    """StreamBars streams each new complete bar of the symbols from the market feed, the same feed
+    and bar events the prediction stream is computed on. For platform services (business's paper
+    trading fills orders on it); a consumer that reconnects skips the bars it has processed.
     """
 
 class MarketDataServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -98,6 +108,17 @@ class MarketDataServiceServicer(metaclass=_abc_1.ABCMeta):
         transaction: a file with any bad row changes nothing, and the error lists the rejected rows
         (INVALID_ARGUMENT, one violation per row: field "csv_content", "line N: reason"; the first
         100). Importing the same rows again adds nothing. Admins only.
+        """
+
+    @_abc_1.abstractmethod
+    def StreamBars(
+        self,
+        request: _market_data_service_pb2.StreamBarsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_market_data_service_pb2.StreamBarsResponse], _abc.AsyncIterator[_market_data_service_pb2.StreamBarsResponse]]:
+        """StreamBars streams each new complete bar of the symbols from the market feed, the same feed
+        and bar events the prediction stream is computed on. For platform services (business's paper
+        trading fills orders on it); a consumer that reconnects skips the bars it has processed.
         """
 
 def add_MarketDataServiceServicer_to_server(servicer: MarketDataServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file trading/billing/v1/subscription_service.proto.
  */
 export const file_trading_billing_v1_subscription_service: GenFile = /*@__PURE__*/
-  fileDesc("Ci10cmFkaW5nL2JpbGxpbmcvdjEvc3Vic2NyaXB0aW9uX3NlcnZpY2UucHJvdG8SEnRyYWRpbmcuYmlsbGluZy52MSLSAQoMU3Vic2NyaXB0aW9uEgwKBHBsYW4YASABKAkSDgoGc3RhdHVzGAIgASgJEjUKCGludGVydmFsGAMgASgOMiMudHJhZGluZy5iaWxsaW5nLnYxLkJpbGxpbmdJbnRlcnZhbBI2ChJjdXJyZW50X3BlcmlvZF9lbmQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhwKFGNhbmNlbF9hdF9wZXJpb2RfZW5kGAUgASgIEhcKD3N1YnNjcmlwdGlvbl9pZBgGIAEoCSIYChZHZXRTdWJzY3JpcHRpb25SZXF1ZXN0IlEKF0dldFN1YnNjcmlwdGlvblJlc3BvbnNlEjYKDHN1YnNjcmlwdGlvbhgBIAEoCzIgLnRyYWRpbmcuYmlsbGluZy52MS5TdWJzY3JpcHRpb24iVQocQ3JlYXRlQ2hlY2tvdXRTZXNzaW9uUmVxdWVzdBI1CghpbnRlcnZhbBgBIAEoDjIjLnRyYWRpbmcuYmlsbGluZy52MS5CaWxsaW5nSW50ZXJ2YWwiQAodQ3JlYXRlQ2hlY2tvdXRTZXNzaW9uUmVzcG9uc2USCwoDdXJsGAEgASgJEhIKCnNlc3Npb25faWQYAiABKAkiHAoaQ3JlYXRlUG9ydGFsU2Vzc2lvblJlcXVlc3QiKgobQ3JlYXRlUG9ydGFsU2Vzc2lvblJlc3BvbnNlEgsKA3VybBgBIAEoCSIbChlDYW5jZWxTdWJzY3JpcHRpb25SZXF1ZXN0IlQKGkNhbmNlbFN1YnNjcmlwdGlvblJlc3BvbnNlEjYKDHN1YnNjcmlwdGlvbhgBIAEoCzIgLnRyYWRpbmcuYmlsbGluZy52MS5TdWJzY3JpcHRpb24iGwoZUmVzdW1lU3Vic2NyaXB0aW9uUmVxdWVzdCJUChpSZXN1bWVTdWJzY3JpcHRpb25SZXNwb25zZRI2CgxzdWJzY3JpcHRpb24YASABKAsyIC50cmFkaW5nLmJpbGxpbmcudjEuU3Vic2NyaXB0aW9uMpUHChNTdWJzY3JpcHRpb25TZXJ2aWNlEqEBCg9HZXRTdWJzY3JpcHRpb24SKi50cmFkaW5nLmJpbGxpbmcudjEuR2V0U3Vic2NyaXB0aW9uUmVxdWVzdBorLnRyYWRpbmcuYmlsbGluZy52MS5HZXRTdWJzY3JpcHRpb25SZXNwb25zZSI1kAIBwvMYDQoEdXNlcgoFYWRtaW6C0+STAhsSGS9hcGkvYmlsbGluZy9zdWJzY3JpcHRpb24SuAEKFUNyZWF0ZUNoZWNrb3V0U2Vzc2lvbhIwLnRyYWRpbmcuYmlsbGluZy52MS5DcmVhdGVDaGVja291dFNlc3Npb25SZXF1ZXN0GjEudHJhZGluZy5iaWxsaW5nLnYxLkNyZWF0ZUNoZWNrb3V0U2Vzc2lvblJlc3BvbnNlIjrC8xgNCgR1c2VyCgVhZG1pboLT5JMCIzoBKiIeL2FwaS9iaWxsaW5nL2NoZWNrb3V0LXNlc3Npb25zErABChNDcmVhdGVQb3J0YWxTZXNzaW9uEi4udHJhZGluZy5iaWxsaW5nLnYxLkNyZWF0ZVBvcnRhbFNlc3Npb25SZXF1ZXN0Gi8udHJhZGluZy5iaWxsaW5nLnYxLkNyZWF0ZVBvcnRhbFNlc3Npb25SZXNwb25zZSI4wvMYDQoEdXNlcgoFYWRtaW6C0+STAiE6ASoiHC9hcGkvYmlsbGluZy9wb3J0YWwtc2Vzc2lvbnMStAEKEkNhbmNlbFN1YnNjcmlwdGlvbhItLnRyYWRpbmcuYmlsbGluZy52MS5DYW5jZWxTdWJzY3JpcHRpb25SZXF1ZXN0Gi4udHJhZGluZy5iaWxsaW5nLnYxLkNhbmNlbFN1YnNjcmlwdGlvblJlc3BvbnNlIj+QAgLC8xgNCgR1c2VyCgVhZG1pboLT5JMCJToBKiIgL2FwaS9iaWxsaW5nL3N1YnNjcmlwdGlvbi9jYW5jZWwStAEKElJlc3VtZVN1YnNjcmlwdGlvbhItLnRyYWRpbmcuYmlsbGluZy52MS5SZXN1bWVTdWJzY3JpcHRpb25SZXF1ZXN0Gi4udHJhZGluZy5iaWxsaW5nLnYxLlJlc3VtZVN1YnNjcmlwdGlvblJlc3BvbnNlIj+QAgLC8xgNCgR1c2VyCgVhZG1pboLT5JMCJToBKiIgL2FwaS9iaWxsaW5nL3N1YnNjcmlwdGlvbi9yZXN1bWViBnByb3RvMw", [file_google_api_annotations, file_google_protobuf_timestamp, file_trading_billing_v1_plan_service, file_trading_common_v1_access]);
+  fileDesc("Ci10cmFkaW5nL2JpbGxpbmcvdjEvc3Vic2NyaXB0aW9uX3NlcnZpY2UucHJvdG8SEnRyYWRpbmcuYmlsbGluZy52MSKtAgoMU3Vic2NyaXB0aW9uEgwKBHBsYW4YASABKAkSDgoGc3RhdHVzGAIgASgJEjUKCGludGVydmFsGAMgASgOMiMudHJhZGluZy5iaWxsaW5nLnYxLkJpbGxpbmdJbnRlcnZhbBI2ChJjdXJyZW50X3BlcmlvZF9lbmQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhwKFGNhbmNlbF9hdF9wZXJpb2RfZW5kGAUgASgIEhcKD3N1YnNjcmlwdGlvbl9pZBgGIAEoCRIxCg1ncmFjZV9lbmRzX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIUCgxhbW91bnRfbWlub3IYCCABKAMSEAoIY3VycmVuY3kYCSABKAki2QEKB0ludm9pY2USEgoKaW52b2ljZV9pZBgBIAEoCRIOCgZzdGF0dXMYAiABKAkSGAoQYW1vdW50X2R1ZV9taW5vchgDIAEoAxIZChFhbW91bnRfcGFpZF9taW5vchgEIAEoAxIQCghjdXJyZW5jeRgFIAEoCRIuCgpjcmVhdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIaChJob3N0ZWRfaW52b2ljZV91cmwYByABKAkSFwoPc3Vic2NyaXB0aW9uX2lkGAggASgJImUKD1VwY29taW5nSW52b2ljZRIUCgxhbW91bnRfbWlub3IYASABKAMSEAoIY3VycmVuY3kYAiABKAkSKgoGZHVlX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIYChZHZXRTdWJzY3JpcHRpb25SZXF1ZXN0IrsBChdHZXRTdWJzY3JpcHRpb25SZXNwb25zZRI2CgxzdWJzY3JpcHRpb24YASABKAsyIC50cmFkaW5nLmJpbGxpbmcudjEuU3Vic2NyaXB0aW9uEi0KCGludm9pY2VzGAIgAygLMhsudHJhZGluZy5iaWxsaW5nLnYxLkludm9pY2USOQoMbmV4dF9pbnZvaWNlGAMgASgLMiMudHJhZGluZy5iaWxsaW5nLnYxLlVwY29taW5nSW52b2ljZSJVChxDcmVhdGVDaGVja291dFNlc3Npb25SZXF1ZXN0EjUKCGludGVydmFsGAEgASgOMiMudHJhZGluZy5iaWxsaW5nLnYxLkJpbGxpbmdJbnRlcnZhbCJACh1DcmVhdGVDaGVja291dFNlc3Npb25SZXNwb25zZRILCgN1cmwYASABKAkSEgoKc2Vzc2lvbl9pZBgCIAEoCSIcChpDcmVhdGVQb3J0YWxTZXNzaW9uUmVxdWVzdCIqChtDcmVhdGVQb3J0YWxTZXNzaW9uUmVzcG9uc2USCwoDdXJsGAEgASgJIhsKGUNhbmNlbFN1YnNjcmlwdGlvblJlcXVlc3QiVAoaQ2FuY2VsU3Vic2NyaXB0aW9uUmVzcG9uc2USNgoMc3Vic2NyaXB0aW9uGAEgASgLMiAudHJhZGluZy5iaWxsaW5nLnYxLlN1YnNjcmlwdGlvbiIbChlSZXN1bWVTdWJzY3JpcHRpb25SZXF1ZXN0IlQKGlJlc3VtZVN1YnNjcmlwdGlvblJlc3BvbnNlEjYKDHN1YnNjcmlwdGlvbhgBIAEoCzIgLnRyYWRpbmcuYmlsbGluZy52MS5TdWJzY3JpcHRpb24iVQocQ2hhbmdlQmlsbGluZ0ludGVydmFsUmVxdWVzdBI1CghpbnRlcnZhbBgBIAEoDjIjLnRyYWRpbmcuYmlsbGluZy52MS5CaWxsaW5nSW50ZXJ2YWwiVwodQ2hhbmdlQmlsbGluZ0ludGVydmFsUmVzcG9uc2USNgoMc3Vic2NyaXB0aW9uGAEgASgLMiAudHJhZGluZy5iaWxsaW5nLnYxLlN1YnNjcmlwdGlvbjLXCAoTU3Vic2NyaXB0aW9uU2VydmljZRKhAQoPR2V0U3Vic2NyaXB0aW9uEioudHJhZGluZy5iaWxsaW5nLnYxLkdldFN1YnNjcmlwdGlvblJlcXVlc3QaKy50cmFkaW5nLmJpbGxpbmcudjEuR2V0U3Vic2NyaXB0aW9uUmVzcG9uc2UiNZACAcLzGA0KBHVzZXIKBWFkbWlugtPkkwIbEhkvYXBpL2JpbGxpbmcvc3Vic2NyaXB0aW9uErgBChVDcmVhdGVDaGVja291dFNlc3Npb24SMC50cmFkaW5nLmJpbGxpbmcudjEuQ3JlYXRlQ2hlY2tvdXRTZXNzaW9uUmVxdWVzdBoxLnRyYWRpbmcuYmlsbGluZy52MS5DcmVhdGVDaGVja291dFNlc3Npb25SZXNwb25zZSI6wvMYDQoEdXNlcgoFYWRtaW6C0+STAiM6ASoiHi9hcGkvYmlsbGluZy9jaGVja291dC1zZXNzaW9ucxKwAQoTQ3JlYXRlUG9ydGFsU2Vzc2lvbhIuLnRyYWRpbmcuYmlsbGluZy52MS5DcmVhdGVQb3J0YWxTZXNzaW9uUmVxdWVzdBovLnRyYWRpbmcuYmlsbGluZy52MS5DcmVhdGVQb3J0YWxTZXNzaW9uUmVzcG9uc2UiOMLzGA0KBHVzZXIKBWFkbWlugtPkkwIhOgEqIhwvYXBpL2JpbGxpbmcvcG9ydGFsLXNlc3Npb25zErQBChJDYW5jZWxTdWJzY3JpcHRpb24SLS50cmFkaW5nLmJpbGxpbmcudjEuQ2FuY2VsU3Vic2NyaXB0aW9uUmVxdWVzdBouLnRyYWRpbmcuYmlsbGluZy52MS5DYW5jZWxTdWJzY3JpcHRpb25SZXNwb25zZSI/kAICwvMYDQoEdXNlcgoFYWRtaW6C0+STAiU6ASoiIC9hcGkvYmlsbGluZy9zdWJzY3JpcHRpb24vY2FuY2VsEr8BChVDaGFuZ2VCaWxsaW5nSW50ZXJ2YWwSMC50cmFkaW5nLmJpbGxpbmcudjEuQ2hhbmdlQmlsbGluZ0ludGVydmFsUmVxdWVzdBoxLnRyYWRpbmcuYmlsbGluZy52MS5DaGFuZ2VCaWxsaW5nSW50ZXJ2YWxSZXNwb25zZSJBkAICwvMYDQoEdXNlcgoFYWRtaW6C0+STAic6ASoiIi9hcGkvYmlsbGluZy9zdWJzY3JpcHRpb24vaW50ZXJ2YWwStAEKElJlc3VtZVN1YnNjcmlwdGlvbhItLnRyYWRpbmcuYmlsbGluZy52MS5SZXN1bWVTdWJzY3JpcHRpb25SZXF1ZXN0Gi4udHJhZGluZy5iaWxsaW5nLnYxLlJlc3VtZVN1YnNjcmlwdGlvblJlc3BvbnNlIj+QAgLC8xgNCgR1c2VyCgVhZG1pboLT5JMCJToBKiIgL2FwaS9iaWxsaW5nL3N1YnNjcmlwdGlvbi9yZXN1bWViBnByb3RvMw", [file_google_api_annotations, file_google_protobuf_timestamp, file_trading_billing_v1_plan_service, file_trading_common_v1_access]);
 
 /**
  * Subscription is the caller's subscription as last reported by Stripe.
@@ -65,6 +65,28 @@ export type Subscription = Message<"trading.billing.v1.Subscription"> & {
    * @generated from field: string subscription_id = 6;
    */
   subscriptionId: string;
+
+  /**
+   * While past_due: when pro ends unless a payment succeeds (the grace period's end); unset
+   * otherwise.
+   *
+   * @generated from field: google.protobuf.Timestamp grace_ends_at = 7;
+   */
+  graceEndsAt?: Timestamp | undefined;
+
+  /**
+   * What each period costs, in the currency's minor units; 0 when there is no subscription.
+   *
+   * @generated from field: int64 amount_minor = 8;
+   */
+  amountMinor: bigint;
+
+  /**
+   * ISO 4217 code in lower case ("usd"); empty when there is no subscription.
+   *
+   * @generated from field: string currency = 9;
+   */
+  currency: string;
 };
 
 /**
@@ -73,6 +95,111 @@ export type Subscription = Message<"trading.billing.v1.Subscription"> & {
  */
 export const SubscriptionSchema: GenMessage<Subscription> = /*@__PURE__*/
   messageDesc(file_trading_billing_v1_subscription_service, 0);
+
+/**
+ * Invoice is one of Stripe's invoices for a subscription, as the ledger holds it.
+ *
+ * @generated from message trading.billing.v1.Invoice
+ */
+export type Invoice = Message<"trading.billing.v1.Invoice"> & {
+  /**
+   * Stripe's invoice id (in_...).
+   *
+   * @generated from field: string invoice_id = 1;
+   */
+  invoiceId: string;
+
+  /**
+   * Stripe's status: draft, open, paid, uncollectible, void.
+   *
+   * @generated from field: string status = 2;
+   */
+  status: string;
+
+  /**
+   * What was due, in minor units.
+   *
+   * @generated from field: int64 amount_due_minor = 3;
+   */
+  amountDueMinor: bigint;
+
+  /**
+   * What was paid, in minor units.
+   *
+   * @generated from field: int64 amount_paid_minor = 4;
+   */
+  amountPaidMinor: bigint;
+
+  /**
+   * ISO 4217 code in lower case.
+   *
+   * @generated from field: string currency = 5;
+   */
+  currency: string;
+
+  /**
+   * When Stripe created it.
+   *
+   * @generated from field: google.protobuf.Timestamp created_at = 6;
+   */
+  createdAt?: Timestamp | undefined;
+
+  /**
+   * Stripe's page for it; empty when unknown.
+   *
+   * @generated from field: string hosted_invoice_url = 7;
+   */
+  hostedInvoiceUrl: string;
+
+  /**
+   * The subscription it bills (sub_...).
+   *
+   * @generated from field: string subscription_id = 8;
+   */
+  subscriptionId: string;
+};
+
+/**
+ * Describes the message trading.billing.v1.Invoice.
+ * Use `create(InvoiceSchema)` to create a new message.
+ */
+export const InvoiceSchema: GenMessage<Invoice> = /*@__PURE__*/
+  messageDesc(file_trading_billing_v1_subscription_service, 1);
+
+/**
+ * UpcomingInvoice is what the next renewal will charge.
+ *
+ * @generated from message trading.billing.v1.UpcomingInvoice
+ */
+export type UpcomingInvoice = Message<"trading.billing.v1.UpcomingInvoice"> & {
+  /**
+   * The amount, in minor units.
+   *
+   * @generated from field: int64 amount_minor = 1;
+   */
+  amountMinor: bigint;
+
+  /**
+   * ISO 4217 code in lower case.
+   *
+   * @generated from field: string currency = 2;
+   */
+  currency: string;
+
+  /**
+   * When it will be charged (the end of the current period).
+   *
+   * @generated from field: google.protobuf.Timestamp due_at = 3;
+   */
+  dueAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message trading.billing.v1.UpcomingInvoice.
+ * Use `create(UpcomingInvoiceSchema)` to create a new message.
+ */
+export const UpcomingInvoiceSchema: GenMessage<UpcomingInvoice> = /*@__PURE__*/
+  messageDesc(file_trading_billing_v1_subscription_service, 2);
 
 /**
  * GetSubscriptionRequest takes no parameters.
@@ -87,7 +214,7 @@ export type GetSubscriptionRequest = Message<"trading.billing.v1.GetSubscription
  * Use `create(GetSubscriptionRequestSchema)` to create a new message.
  */
 export const GetSubscriptionRequestSchema: GenMessage<GetSubscriptionRequest> = /*@__PURE__*/
-  messageDesc(file_trading_billing_v1_subscription_service, 1);
+  messageDesc(file_trading_billing_v1_subscription_service, 3);
 
 /**
  * GetSubscriptionResponse carries the caller's subscription.
@@ -101,6 +228,20 @@ export type GetSubscriptionResponse = Message<"trading.billing.v1.GetSubscriptio
    * @generated from field: trading.billing.v1.Subscription subscription = 1;
    */
   subscription?: Subscription | undefined;
+
+  /**
+   * The caller's invoices, newest first (at most 24).
+   *
+   * @generated from field: repeated trading.billing.v1.Invoice invoices = 2;
+   */
+  invoices: Invoice[];
+
+  /**
+   * The next renewal; unset when the subscription will not renew.
+   *
+   * @generated from field: trading.billing.v1.UpcomingInvoice next_invoice = 3;
+   */
+  nextInvoice?: UpcomingInvoice | undefined;
 };
 
 /**
@@ -108,7 +249,7 @@ export type GetSubscriptionResponse = Message<"trading.billing.v1.GetSubscriptio
  * Use `create(GetSubscriptionResponseSchema)` to create a new message.
  */
 export const GetSubscriptionResponseSchema: GenMessage<GetSubscriptionResponse> = /*@__PURE__*/
-  messageDesc(file_trading_billing_v1_subscription_service, 2);
+  messageDesc(file_trading_billing_v1_subscription_service, 4);
 
 /**
  * CreateCheckoutSessionRequest chooses how pro is paid.
@@ -129,7 +270,7 @@ export type CreateCheckoutSessionRequest = Message<"trading.billing.v1.CreateChe
  * Use `create(CreateCheckoutSessionRequestSchema)` to create a new message.
  */
 export const CreateCheckoutSessionRequestSchema: GenMessage<CreateCheckoutSessionRequest> = /*@__PURE__*/
-  messageDesc(file_trading_billing_v1_subscription_service, 3);
+  messageDesc(file_trading_billing_v1_subscription_service, 5);
 
 /**
  * CreateCheckoutSessionResponse is where the browser goes next.
@@ -157,7 +298,7 @@ export type CreateCheckoutSessionResponse = Message<"trading.billing.v1.CreateCh
  * Use `create(CreateCheckoutSessionResponseSchema)` to create a new message.
  */
 export const CreateCheckoutSessionResponseSchema: GenMessage<CreateCheckoutSessionResponse> = /*@__PURE__*/
-  messageDesc(file_trading_billing_v1_subscription_service, 4);
+  messageDesc(file_trading_billing_v1_subscription_service, 6);
 
 /**
  * CreatePortalSessionRequest takes no parameters.
@@ -172,7 +313,7 @@ export type CreatePortalSessionRequest = Message<"trading.billing.v1.CreatePorta
  * Use `create(CreatePortalSessionRequestSchema)` to create a new message.
  */
 export const CreatePortalSessionRequestSchema: GenMessage<CreatePortalSessionRequest> = /*@__PURE__*/
-  messageDesc(file_trading_billing_v1_subscription_service, 5);
+  messageDesc(file_trading_billing_v1_subscription_service, 7);
 
 /**
  * CreatePortalSessionResponse is the portal's address.
@@ -193,7 +334,7 @@ export type CreatePortalSessionResponse = Message<"trading.billing.v1.CreatePort
  * Use `create(CreatePortalSessionResponseSchema)` to create a new message.
  */
 export const CreatePortalSessionResponseSchema: GenMessage<CreatePortalSessionResponse> = /*@__PURE__*/
-  messageDesc(file_trading_billing_v1_subscription_service, 6);
+  messageDesc(file_trading_billing_v1_subscription_service, 8);
 
 /**
  * CancelSubscriptionRequest takes no parameters.
@@ -208,7 +349,7 @@ export type CancelSubscriptionRequest = Message<"trading.billing.v1.CancelSubscr
  * Use `create(CancelSubscriptionRequestSchema)` to create a new message.
  */
 export const CancelSubscriptionRequestSchema: GenMessage<CancelSubscriptionRequest> = /*@__PURE__*/
-  messageDesc(file_trading_billing_v1_subscription_service, 7);
+  messageDesc(file_trading_billing_v1_subscription_service, 9);
 
 /**
  * CancelSubscriptionResponse carries the subscription after the change.
@@ -229,7 +370,7 @@ export type CancelSubscriptionResponse = Message<"trading.billing.v1.CancelSubsc
  * Use `create(CancelSubscriptionResponseSchema)` to create a new message.
  */
 export const CancelSubscriptionResponseSchema: GenMessage<CancelSubscriptionResponse> = /*@__PURE__*/
-  messageDesc(file_trading_billing_v1_subscription_service, 8);
+  messageDesc(file_trading_billing_v1_subscription_service, 10);
 
 /**
  * ResumeSubscriptionRequest takes no parameters.
@@ -244,7 +385,7 @@ export type ResumeSubscriptionRequest = Message<"trading.billing.v1.ResumeSubscr
  * Use `create(ResumeSubscriptionRequestSchema)` to create a new message.
  */
 export const ResumeSubscriptionRequestSchema: GenMessage<ResumeSubscriptionRequest> = /*@__PURE__*/
-  messageDesc(file_trading_billing_v1_subscription_service, 9);
+  messageDesc(file_trading_billing_v1_subscription_service, 11);
 
 /**
  * ResumeSubscriptionResponse carries the subscription after the change.
@@ -265,7 +406,49 @@ export type ResumeSubscriptionResponse = Message<"trading.billing.v1.ResumeSubsc
  * Use `create(ResumeSubscriptionResponseSchema)` to create a new message.
  */
 export const ResumeSubscriptionResponseSchema: GenMessage<ResumeSubscriptionResponse> = /*@__PURE__*/
-  messageDesc(file_trading_billing_v1_subscription_service, 10);
+  messageDesc(file_trading_billing_v1_subscription_service, 12);
+
+/**
+ * ChangeBillingIntervalRequest chooses the new interval.
+ *
+ * @generated from message trading.billing.v1.ChangeBillingIntervalRequest
+ */
+export type ChangeBillingIntervalRequest = Message<"trading.billing.v1.ChangeBillingIntervalRequest"> & {
+  /**
+   * Monthly or yearly; required.
+   *
+   * @generated from field: trading.billing.v1.BillingInterval interval = 1;
+   */
+  interval: BillingInterval;
+};
+
+/**
+ * Describes the message trading.billing.v1.ChangeBillingIntervalRequest.
+ * Use `create(ChangeBillingIntervalRequestSchema)` to create a new message.
+ */
+export const ChangeBillingIntervalRequestSchema: GenMessage<ChangeBillingIntervalRequest> = /*@__PURE__*/
+  messageDesc(file_trading_billing_v1_subscription_service, 13);
+
+/**
+ * ChangeBillingIntervalResponse carries the subscription after the change.
+ *
+ * @generated from message trading.billing.v1.ChangeBillingIntervalResponse
+ */
+export type ChangeBillingIntervalResponse = Message<"trading.billing.v1.ChangeBillingIntervalResponse"> & {
+  /**
+   * The subscription, at its new interval.
+   *
+   * @generated from field: trading.billing.v1.Subscription subscription = 1;
+   */
+  subscription?: Subscription | undefined;
+};
+
+/**
+ * Describes the message trading.billing.v1.ChangeBillingIntervalResponse.
+ * Use `create(ChangeBillingIntervalResponseSchema)` to create a new message.
+ */
+export const ChangeBillingIntervalResponseSchema: GenMessage<ChangeBillingIntervalResponse> = /*@__PURE__*/
+  messageDesc(file_trading_billing_v1_subscription_service, 14);
 
 /**
  * SubscriptionService is a signed-in user's subscription to pro, through Stripe: checkout,
@@ -317,6 +500,18 @@ export const SubscriptionService: GenService<{
     methodKind: "unary";
     input: typeof CancelSubscriptionRequestSchema;
     output: typeof CancelSubscriptionResponseSchema;
+  },
+  /**
+   * ChangeBillingInterval switches the caller's subscription between monthly and yearly, with
+   * proration: Stripe credits the unused part of the current price and charges the new one.
+   * The same interval again: no change.
+   *
+   * @generated from rpc trading.billing.v1.SubscriptionService.ChangeBillingInterval
+   */
+  changeBillingInterval: {
+    methodKind: "unary";
+    input: typeof ChangeBillingIntervalRequestSchema;
+    output: typeof ChangeBillingIntervalResponseSchema;
   },
   /**
    * ResumeSubscription undoes a cancellation at period end, before the period ends.

@@ -6,7 +6,7 @@ import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegen
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_google_api_annotations } from "../../../google/api/annotations_pb";
 import { file_trading_common_v1_access } from "../../common/v1/access_pb";
-import type { CourseContent, CourseDraft } from "./education_pb";
+import type { CourseContent, CourseDraft, CourseStatus } from "./education_pb";
 import { file_trading_education_v1_education } from "./education_pb";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file trading/education/v1/authoring_service.proto.
  */
 export const file_trading_education_v1_authoring_service: GenFile = /*@__PURE__*/
-  fileDesc("Cix0cmFkaW5nL2VkdWNhdGlvbi92MS9hdXRob3Jpbmdfc2VydmljZS5wcm90bxIUdHJhZGluZy5lZHVjYXRpb24udjEiSwoTQ3JlYXRlQ291cnNlUmVxdWVzdBI0Cgdjb250ZW50GAEgASgLMiMudHJhZGluZy5lZHVjYXRpb24udjEuQ291cnNlQ29udGVudCJJChRDcmVhdGVDb3Vyc2VSZXNwb25zZRIxCgZjb3Vyc2UYASABKAsyIS50cmFkaW5nLmVkdWNhdGlvbi52MS5Db3Vyc2VEcmFmdCJDChpMaXN0QXV0aG9yZWRDb3Vyc2VzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCSJqChtMaXN0QXV0aG9yZWRDb3Vyc2VzUmVzcG9uc2USMgoHY291cnNlcxgBIAMoCzIhLnRyYWRpbmcuZWR1Y2F0aW9uLnYxLkNvdXJzZURyYWZ0EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIqChVHZXRDb3Vyc2VEcmFmdFJlcXVlc3QSEQoJY291cnNlX2lkGAEgASgJIksKFkdldENvdXJzZURyYWZ0UmVzcG9uc2USMQoGY291cnNlGAEgASgLMiEudHJhZGluZy5lZHVjYXRpb24udjEuQ291cnNlRHJhZnQieQoTVXBkYXRlQ291cnNlUmVxdWVzdBIRCgljb3Vyc2VfaWQYASABKAkSGQoRZXhwZWN0ZWRfcmV2aXNpb24YAiABKAMSNAoHY29udGVudBgDIAEoCzIjLnRyYWRpbmcuZWR1Y2F0aW9uLnYxLkNvdXJzZUNvbnRlbnQiSQoUVXBkYXRlQ291cnNlUmVzcG9uc2USMQoGY291cnNlGAEgASgLMiEudHJhZGluZy5lZHVjYXRpb24udjEuQ291cnNlRHJhZnQiRAoUUHVibGlzaENvdXJzZVJlcXVlc3QSEQoJY291cnNlX2lkGAEgASgJEhkKEWV4cGVjdGVkX3JldmlzaW9uGAIgASgDIkoKFVB1Ymxpc2hDb3Vyc2VSZXNwb25zZRIxCgZjb3Vyc2UYASABKAsyIS50cmFkaW5nLmVkdWNhdGlvbi52MS5Db3Vyc2VEcmFmdCJEChRBcmNoaXZlQ291cnNlUmVxdWVzdBIRCgljb3Vyc2VfaWQYASABKAkSGQoRZXhwZWN0ZWRfcmV2aXNpb24YAiABKAMiSgoVQXJjaGl2ZUNvdXJzZVJlc3BvbnNlEjEKBmNvdXJzZRgBIAEoCzIhLnRyYWRpbmcuZWR1Y2F0aW9uLnYxLkNvdXJzZURyYWZ0Mr8IChBBdXRob3JpbmdTZXJ2aWNlEp8BCgxDcmVhdGVDb3Vyc2USKS50cmFkaW5nLmVkdWNhdGlvbi52MS5DcmVhdGVDb3Vyc2VSZXF1ZXN0GioudHJhZGluZy5lZHVjYXRpb24udjEuQ3JlYXRlQ291cnNlUmVzcG9uc2UiOMLzGBMKCmluc3RydWN0b3IKBWFkbWlugtPkkwIbOgEqIhYvYXBpL2F1dGhvcmluZy9jb3Vyc2VzErQBChNMaXN0QXV0aG9yZWRDb3Vyc2VzEjAudHJhZGluZy5lZHVjYXRpb24udjEuTGlzdEF1dGhvcmVkQ291cnNlc1JlcXVlc3QaMS50cmFkaW5nLmVkdWNhdGlvbi52MS5MaXN0QXV0aG9yZWRDb3Vyc2VzUmVzcG9uc2UiOJACAcLzGBMKCmluc3RydWN0b3IKBWFkbWlugtPkkwIYEhYvYXBpL2F1dGhvcmluZy9jb3Vyc2VzErEBCg5HZXRDb3Vyc2VEcmFmdBIrLnRyYWRpbmcuZWR1Y2F0aW9uLnYxLkdldENvdXJzZURyYWZ0UmVxdWVzdBosLnRyYWRpbmcuZWR1Y2F0aW9uLnYxLkdldENvdXJzZURyYWZ0UmVzcG9uc2UiRJACAcLzGBMKCmluc3RydWN0b3IKBWFkbWlugtPkkwIkEiIvYXBpL2F1dGhvcmluZy9jb3Vyc2VzL3tjb3Vyc2VfaWR9EqsBCgxVcGRhdGVDb3Vyc2USKS50cmFkaW5nLmVkdWNhdGlvbi52MS5VcGRhdGVDb3Vyc2VSZXF1ZXN0GioudHJhZGluZy5lZHVjYXRpb24udjEuVXBkYXRlQ291cnNlUmVzcG9uc2UiRMLzGBMKCmluc3RydWN0b3IKBWFkbWlugtPkkwInOgEqGiIvYXBpL2F1dGhvcmluZy9jb3Vyc2VzL3tjb3Vyc2VfaWR9ErYBCg1QdWJsaXNoQ291cnNlEioudHJhZGluZy5lZHVjYXRpb24udjEuUHVibGlzaENvdXJzZVJlcXVlc3QaKy50cmFkaW5nLmVkdWNhdGlvbi52MS5QdWJsaXNoQ291cnNlUmVzcG9uc2UiTMLzGBMKCmluc3RydWN0b3IKBWFkbWlugtPkkwIvOgEqIiovYXBpL2F1dGhvcmluZy9jb3Vyc2VzL3tjb3Vyc2VfaWR9L3B1Ymxpc2gStgEKDUFyY2hpdmVDb3Vyc2USKi50cmFkaW5nLmVkdWNhdGlvbi52MS5BcmNoaXZlQ291cnNlUmVxdWVzdBorLnRyYWRpbmcuZWR1Y2F0aW9uLnYxLkFyY2hpdmVDb3Vyc2VSZXNwb25zZSJMwvMYEwoKaW5zdHJ1Y3RvcgoFYWRtaW6C0+STAi86ASoiKi9hcGkvYXV0aG9yaW5nL2NvdXJzZXMve2NvdXJzZV9pZH0vYXJjaGl2ZWIGcHJvdG8z", [file_google_api_annotations, file_trading_common_v1_access, file_trading_education_v1_education]);
+  fileDesc("Cix0cmFkaW5nL2VkdWNhdGlvbi92MS9hdXRob3Jpbmdfc2VydmljZS5wcm90bxIUdHJhZGluZy5lZHVjYXRpb24udjEiSwoTQ3JlYXRlQ291cnNlUmVxdWVzdBI0Cgdjb250ZW50GAEgASgLMiMudHJhZGluZy5lZHVjYXRpb24udjEuQ291cnNlQ29udGVudCJJChRDcmVhdGVDb3Vyc2VSZXNwb25zZRIxCgZjb3Vyc2UYASABKAsyIS50cmFkaW5nLmVkdWNhdGlvbi52MS5Db3Vyc2VEcmFmdCJDChpMaXN0QXV0aG9yZWRDb3Vyc2VzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCSJqChtMaXN0QXV0aG9yZWRDb3Vyc2VzUmVzcG9uc2USMgoHY291cnNlcxgBIAMoCzIhLnRyYWRpbmcuZWR1Y2F0aW9uLnYxLkNvdXJzZURyYWZ0EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIqChVHZXRDb3Vyc2VEcmFmdFJlcXVlc3QSEQoJY291cnNlX2lkGAEgASgJIksKFkdldENvdXJzZURyYWZ0UmVzcG9uc2USMQoGY291cnNlGAEgASgLMiEudHJhZGluZy5lZHVjYXRpb24udjEuQ291cnNlRHJhZnQieQoTVXBkYXRlQ291cnNlUmVxdWVzdBIRCgljb3Vyc2VfaWQYASABKAkSGQoRZXhwZWN0ZWRfcmV2aXNpb24YAiABKAMSNAoHY29udGVudBgDIAEoCzIjLnRyYWRpbmcuZWR1Y2F0aW9uLnYxLkNvdXJzZUNvbnRlbnQiSQoUVXBkYXRlQ291cnNlUmVzcG9uc2USMQoGY291cnNlGAEgASgLMiEudHJhZGluZy5lZHVjYXRpb24udjEuQ291cnNlRHJhZnQiRAoUUHVibGlzaENvdXJzZVJlcXVlc3QSEQoJY291cnNlX2lkGAEgASgJEhkKEWV4cGVjdGVkX3JldmlzaW9uGAIgASgDIkoKFVB1Ymxpc2hDb3Vyc2VSZXNwb25zZRIxCgZjb3Vyc2UYASABKAsyIS50cmFkaW5nLmVkdWNhdGlvbi52MS5Db3Vyc2VEcmFmdCJEChRBcmNoaXZlQ291cnNlUmVxdWVzdBIRCgljb3Vyc2VfaWQYASABKAkSGQoRZXhwZWN0ZWRfcmV2aXNpb24YAiABKAMiSgoVQXJjaGl2ZUNvdXJzZVJlc3BvbnNlEjEKBmNvdXJzZRgBIAEoCzIhLnRyYWRpbmcuZWR1Y2F0aW9uLnYxLkNvdXJzZURyYWZ0IkEKGExpc3RDb3Vyc2VGaWd1cmVzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCSLVAgoNQ291cnNlRmlndXJlcxIRCgljb3Vyc2VfaWQYASABKAkSDAoEc2x1ZxgCIAEoCRINCgV0aXRsZRgDIAEoCRIyCgZzdGF0dXMYBCABKA4yIi50cmFkaW5nLmVkdWNhdGlvbi52MS5Db3Vyc2VTdGF0dXMSEwoLZW5yb2xsbWVudHMYBSABKAMSEwoLY29tcGxldGlvbnMYBiABKAMSFwoPY29tcGxldGlvbl9yYXRlGAcgASgBEhUKDXF1aXpfYXR0ZW1wdHMYCCABKAMSHAoUcXVpel9hdHRlbXB0c19wYXNzZWQYCSABKAMSFgoOcXVpel9wYXNzX3JhdGUYCiABKAESFAoMY2VydGlmaWNhdGVzGAsgASgDEhgKEGZvcmVjYXN0X2Fuc3dlcnMYDCABKAMSIAoYZm9yZWNhc3RfYW5zd2Vyc19jb3JyZWN0GA0gASgDImoKGUxpc3RDb3Vyc2VGaWd1cmVzUmVzcG9uc2USNAoHY291cnNlcxgBIAMoCzIjLnRyYWRpbmcuZWR1Y2F0aW9uLnYxLkNvdXJzZUZpZ3VyZXMSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJMuoJChBBdXRob3JpbmdTZXJ2aWNlEp8BCgxDcmVhdGVDb3Vyc2USKS50cmFkaW5nLmVkdWNhdGlvbi52MS5DcmVhdGVDb3Vyc2VSZXF1ZXN0GioudHJhZGluZy5lZHVjYXRpb24udjEuQ3JlYXRlQ291cnNlUmVzcG9uc2UiOMLzGBMKCmluc3RydWN0b3IKBWFkbWlugtPkkwIbOgEqIhYvYXBpL2F1dGhvcmluZy9jb3Vyc2VzErQBChNMaXN0QXV0aG9yZWRDb3Vyc2VzEjAudHJhZGluZy5lZHVjYXRpb24udjEuTGlzdEF1dGhvcmVkQ291cnNlc1JlcXVlc3QaMS50cmFkaW5nLmVkdWNhdGlvbi52MS5MaXN0QXV0aG9yZWRDb3Vyc2VzUmVzcG9uc2UiOJACAcLzGBMKCmluc3RydWN0b3IKBWFkbWlugtPkkwIYEhYvYXBpL2F1dGhvcmluZy9jb3Vyc2VzErEBCg5HZXRDb3Vyc2VEcmFmdBIrLnRyYWRpbmcuZWR1Y2F0aW9uLnYxLkdldENvdXJzZURyYWZ0UmVxdWVzdBosLnRyYWRpbmcuZWR1Y2F0aW9uLnYxLkdldENvdXJzZURyYWZ0UmVzcG9uc2UiRJACAcLzGBMKCmluc3RydWN0b3IKBWFkbWlugtPkkwIkEiIvYXBpL2F1dGhvcmluZy9jb3Vyc2VzL3tjb3Vyc2VfaWR9EqsBCgxVcGRhdGVDb3Vyc2USKS50cmFkaW5nLmVkdWNhdGlvbi52MS5VcGRhdGVDb3Vyc2VSZXF1ZXN0GioudHJhZGluZy5lZHVjYXRpb24udjEuVXBkYXRlQ291cnNlUmVzcG9uc2UiRMLzGBMKCmluc3RydWN0b3IKBWFkbWlugtPkkwInOgEqGiIvYXBpL2F1dGhvcmluZy9jb3Vyc2VzL3tjb3Vyc2VfaWR9ErYBCg1QdWJsaXNoQ291cnNlEioudHJhZGluZy5lZHVjYXRpb24udjEuUHVibGlzaENvdXJzZVJlcXVlc3QaKy50cmFkaW5nLmVkdWNhdGlvbi52MS5QdWJsaXNoQ291cnNlUmVzcG9uc2UiTMLzGBMKCmluc3RydWN0b3IKBWFkbWlugtPkkwIvOgEqIiovYXBpL2F1dGhvcmluZy9jb3Vyc2VzL3tjb3Vyc2VfaWR9L3B1Ymxpc2gStgEKDUFyY2hpdmVDb3Vyc2USKi50cmFkaW5nLmVkdWNhdGlvbi52MS5BcmNoaXZlQ291cnNlUmVxdWVzdBorLnRyYWRpbmcuZWR1Y2F0aW9uLnYxLkFyY2hpdmVDb3Vyc2VSZXNwb25zZSJMwvMYEwoKaW5zdHJ1Y3RvcgoFYWRtaW6C0+STAi86ASoiKi9hcGkvYXV0aG9yaW5nL2NvdXJzZXMve2NvdXJzZV9pZH0vYXJjaGl2ZRKoAQoRTGlzdENvdXJzZUZpZ3VyZXMSLi50cmFkaW5nLmVkdWNhdGlvbi52MS5MaXN0Q291cnNlRmlndXJlc1JlcXVlc3QaLy50cmFkaW5nLmVkdWNhdGlvbi52MS5MaXN0Q291cnNlRmlndXJlc1Jlc3BvbnNlIjKQAgHC8xgHCgVhZG1pboLT5JMCHhIcL2FwaS9hZG1pbi9lZHVjYXRpb24vZmlndXJlc2IGcHJvdG8z", [file_google_api_annotations, file_trading_common_v1_access, file_trading_education_v1_education]);
 
 /**
  * CreateCourseRequest holds the new course's first content.
@@ -285,6 +285,145 @@ export const ArchiveCourseResponseSchema: GenMessage<ArchiveCourseResponse> = /*
   messageDesc(file_trading_education_v1_authoring_service, 11);
 
 /**
+ * ListCourseFiguresRequest pages the courses' figures.
+ *
+ * @generated from message trading.education.v1.ListCourseFiguresRequest
+ */
+export type ListCourseFiguresRequest = Message<"trading.education.v1.ListCourseFiguresRequest"> & {
+  /**
+   * 1 to 100; default 50.
+   *
+   * @generated from field: int32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * From the previous page's next_page_token.
+   *
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message trading.education.v1.ListCourseFiguresRequest.
+ * Use `create(ListCourseFiguresRequestSchema)` to create a new message.
+ */
+export const ListCourseFiguresRequestSchema: GenMessage<ListCourseFiguresRequest> = /*@__PURE__*/
+  messageDesc(file_trading_education_v1_authoring_service, 12);
+
+/**
+ * CourseFigures is how one course is doing with learners.
+ *
+ * @generated from message trading.education.v1.CourseFigures
+ */
+export type CourseFigures = Message<"trading.education.v1.CourseFigures"> & {
+  /**
+   * @generated from field: string course_id = 1;
+   */
+  courseId: string;
+
+  /**
+   * @generated from field: string slug = 2;
+   */
+  slug: string;
+
+  /**
+   * @generated from field: string title = 3;
+   */
+  title: string;
+
+  /**
+   * @generated from field: trading.education.v1.CourseStatus status = 4;
+   */
+  status: CourseStatus;
+
+  /**
+   * @generated from field: int64 enrollments = 5;
+   */
+  enrollments: bigint;
+
+  /**
+   * Learners who finished every lesson.
+   *
+   * @generated from field: int64 completions = 6;
+   */
+  completions: bigint;
+
+  /**
+   * completions / enrollments, 0 to 1 (0 without enrolments).
+   *
+   * @generated from field: double completion_rate = 7;
+   */
+  completionRate: number;
+
+  /**
+   * @generated from field: int64 quiz_attempts = 8;
+   */
+  quizAttempts: bigint;
+
+  /**
+   * @generated from field: int64 quiz_attempts_passed = 9;
+   */
+  quizAttemptsPassed: bigint;
+
+  /**
+   * quiz_attempts_passed / quiz_attempts, 0 to 1 (0 without attempts).
+   *
+   * @generated from field: double quiz_pass_rate = 10;
+   */
+  quizPassRate: number;
+
+  /**
+   * @generated from field: int64 certificates = 11;
+   */
+  certificates: bigint;
+
+  /**
+   * @generated from field: int64 forecast_answers = 12;
+   */
+  forecastAnswers: bigint;
+
+  /**
+   * @generated from field: int64 forecast_answers_correct = 13;
+   */
+  forecastAnswersCorrect: bigint;
+};
+
+/**
+ * Describes the message trading.education.v1.CourseFigures.
+ * Use `create(CourseFiguresSchema)` to create a new message.
+ */
+export const CourseFiguresSchema: GenMessage<CourseFigures> = /*@__PURE__*/
+  messageDesc(file_trading_education_v1_authoring_service, 13);
+
+/**
+ * ListCourseFiguresResponse is one page of figures.
+ *
+ * @generated from message trading.education.v1.ListCourseFiguresResponse
+ */
+export type ListCourseFiguresResponse = Message<"trading.education.v1.ListCourseFiguresResponse"> & {
+  /**
+   * @generated from field: repeated trading.education.v1.CourseFigures courses = 1;
+   */
+  courses: CourseFigures[];
+
+  /**
+   * Empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message trading.education.v1.ListCourseFiguresResponse.
+ * Use `create(ListCourseFiguresResponseSchema)` to create a new message.
+ */
+export const ListCourseFiguresResponseSchema: GenMessage<ListCourseFiguresResponse> = /*@__PURE__*/
+  messageDesc(file_trading_education_v1_authoring_service, 14);
+
+/**
  * AuthoringService is where instructors write courses: an instructor edits the courses they
  * teach, an admin edits every course. Edits change the draft revision and name the revision they
  * were made on (a stale one is ABORTED / 409 naming the current revision); learners see a
@@ -354,6 +493,17 @@ export const AuthoringService: GenService<{
     methodKind: "unary";
     input: typeof ArchiveCourseRequestSchema;
     output: typeof ArchiveCourseResponseSchema;
+  },
+  /**
+   * ListCourseFigures gives admins each course's enrolments, completions and quiz pass rates,
+   * by enrolments (most first).
+   *
+   * @generated from rpc trading.education.v1.AuthoringService.ListCourseFigures
+   */
+  listCourseFigures: {
+    methodKind: "unary";
+    input: typeof ListCourseFiguresRequestSchema;
+    output: typeof ListCourseFiguresResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_trading_education_v1_authoring_service, 0);

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file trading/education/v1/education.proto.
  */
 export const file_trading_education_v1_education: GenFile = /*@__PURE__*/
-  fileDesc("CiR0cmFkaW5nL2VkdWNhdGlvbi92MS9lZHVjYXRpb24ucHJvdG8SFHRyYWRpbmcuZWR1Y2F0aW9uLnYxIjMKCkluc3RydWN0b3ISDwoHdXNlcl9pZBgBIAEoCRIUCgxkaXNwbGF5X25hbWUYAiABKAkiIgoGQ2hvaWNlEgoKAmlkGAEgASgJEgwKBHRleHQYAiABKAkilAIKDUNvdXJzZUNvbnRlbnQSDQoFdGl0bGUYASABKAkSDAoEc2x1ZxgCIAEoCRIPCgdzdW1tYXJ5GAMgASgJEjAKBWxldmVsGAQgASgOMiEudHJhZGluZy5lZHVjYXRpb24udjEuQ291cnNlTGV2ZWwSDAoEdGFncxgFIAMoCRIuCgR0aWVyGAYgASgOMiAudHJhZGluZy5lZHVjYXRpb24udjEuQ291cnNlVGllchIWCg5pbnN0cnVjdG9yX2lkcxgHIAMoCRIXCg9jb3Zlcl9pbWFnZV91cmwYCCABKAkSNAoHbW9kdWxlcxgJIAMoCzIjLnRyYWRpbmcuZWR1Y2F0aW9uLnYxLk1vZHVsZUNvbnRlbnQiYAoNTW9kdWxlQ29udGVudBIKCgJpZBgBIAEoCRINCgV0aXRsZRgCIAEoCRI0CgdsZXNzb25zGAMgAygLMiMudHJhZGluZy5lZHVjYXRpb24udjEuTGVzc29uQ29udGVudCLAAQoNTGVzc29uQ29udGVudBIKCgJpZBgBIAEoCRINCgV0aXRsZRgCIAEoCRIVCg1ib2R5X21hcmtkb3duGAMgASgJEhEKCXZpZGVvX3VybBgEIAEoCRIeChZ2aWRlb19kdXJhdGlvbl9zZWNvbmRzGAUgASgFEhkKEWVzdGltYXRlZF9taW51dGVzGAYgASgFEi8KBHF1aXoYByABKAsyIS50cmFkaW5nLmVkdWNhdGlvbi52MS5RdWl6Q29udGVudCJ8CgtRdWl6Q29udGVudBIdChVwYXNzaW5nX3Njb3JlX3BlcmNlbnQYASABKAUSFAoMbWF4X2F0dGVtcHRzGAIgASgFEjgKCXF1ZXN0aW9ucxgDIAMoCzIlLnRyYWRpbmcuZWR1Y2F0aW9uLnYxLlF1ZXN0aW9uQ29udGVudCLqAQoPUXVlc3Rpb25Db250ZW50EgoKAmlkGAEgASgJEjAKBGtpbmQYAiABKA4yIi50cmFkaW5nLmVkdWNhdGlvbi52MS5RdWVzdGlvbktpbmQSDgoGcHJvbXB0GAMgASgJEi0KB2Nob2ljZXMYBCADKAsyHC50cmFkaW5nLmVkdWNhdGlvbi52MS5DaG9pY2USGgoSY29ycmVjdF9jaG9pY2VfaWRzGAUgAygJEhYKDmNvcnJlY3RfbnVtYmVyGAYgASgBEhEKCXRvbGVyYW5jZRgHIAEoARITCgtleHBsYW5hdGlvbhgIIAEoCSLyAgoLQ291cnNlRHJhZnQSEQoJY291cnNlX2lkGAEgASgJEhAKCHJldmlzaW9uGAIgASgDEhoKEnB1Ymxpc2hlZF9yZXZpc2lvbhgDIAEoAxIyCgZzdGF0dXMYBCABKA4yIi50cmFkaW5nLmVkdWNhdGlvbi52MS5Db3Vyc2VTdGF0dXMSNAoHY29udGVudBgFIAEoCzIjLnRyYWRpbmcuZWR1Y2F0aW9uLnYxLkNvdXJzZUNvbnRlbnQSNQoLaW5zdHJ1Y3RvcnMYBiADKAsyIC50cmFkaW5nLmVkdWNhdGlvbi52MS5JbnN0cnVjdG9yEh8KF2hhc191bnB1Ymxpc2hlZF9jaGFuZ2VzGAcgASgIEi4KCnVwZGF0ZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDHB1Ymxpc2hlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi8AIKCkNvdXJzZUNhcmQSEQoJY291cnNlX2lkGAEgASgJEgwKBHNsdWcYAiABKAkSDQoFdGl0bGUYAyABKAkSDwoHc3VtbWFyeRgEIAEoCRIwCgVsZXZlbBgFIAEoDjIhLnRyYWRpbmcuZWR1Y2F0aW9uLnYxLkNvdXJzZUxldmVsEi4KBHRpZXIYBiABKA4yIC50cmFkaW5nLmVkdWNhdGlvbi52MS5Db3Vyc2VUaWVyEgwKBHRhZ3MYByADKAkSNQoLaW5zdHJ1Y3RvcnMYCCADKAsyIC50cmFkaW5nLmVkdWNhdGlvbi52MS5JbnN0cnVjdG9yEhcKD2NvdmVyX2ltYWdlX3VybBgJIAEoCRIUCgxsZXNzb25fY291bnQYCiABKAUSGQoRZXN0aW1hdGVkX21pbnV0ZXMYCyABKAUSMAoMcHVibGlzaGVkX2F0GAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKtAQoGQ291cnNlEi4KBGNhcmQYASABKAsyIC50cmFkaW5nLmVkdWNhdGlvbi52MS5Db3Vyc2VDYXJkEjIKBnN0YXR1cxgCIAEoDjIiLnRyYWRpbmcuZWR1Y2F0aW9uLnYxLkNvdXJzZVN0YXR1cxIQCghyZXZpc2lvbhgDIAEoAxItCgdtb2R1bGVzGAQgAygLMhwudHJhZGluZy5lZHVjYXRpb24udjEuTW9kdWxlIlkKBk1vZHVsZRIKCgJpZBgBIAEoCRINCgV0aXRsZRgCIAEoCRI0CgdsZXNzb25zGAMgAygLMiMudHJhZGluZy5lZHVjYXRpb24udjEuTGVzc29uU3VtbWFyeSJqCg1MZXNzb25TdW1tYXJ5EgoKAmlkGAEgASgJEg0KBXRpdGxlGAIgASgJEhkKEWVzdGltYXRlZF9taW51dGVzGAMgASgFEhAKCGhhc19xdWl6GAQgASgIEhEKCWhhc192aWRlbxgFIAEoCCKMAgoGTGVzc29uEgoKAmlkGAEgASgJEhEKCWNvdXJzZV9pZBgCIAEoCRIRCgltb2R1bGVfaWQYAyABKAkSDQoFdGl0bGUYBCABKAkSFQoNYm9keV9tYXJrZG93bhgFIAEoCRIRCgl2aWRlb191cmwYBiABKAkSHgoWdmlkZW9fZHVyYXRpb25fc2Vjb25kcxgHIAEoBRIZChFlc3RpbWF0ZWRfbWludXRlcxgIIAEoBRIoCgRxdWl6GAkgASgLMhoudHJhZGluZy5lZHVjYXRpb24udjEuUXVpehIWCg5uZXh0X2xlc3Nvbl9pZBgKIAEoCRIaChJwcmV2aW91c19sZXNzb25faWQYCyABKAkibgoEUXVpehIdChVwYXNzaW5nX3Njb3JlX3BlcmNlbnQYASABKAUSFAoMbWF4X2F0dGVtcHRzGAIgASgFEjEKCXF1ZXN0aW9ucxgDIAMoCzIeLnRyYWRpbmcuZWR1Y2F0aW9uLnYxLlF1ZXN0aW9uIocBCghRdWVzdGlvbhIKCgJpZBgBIAEoCRIwCgRraW5kGAIgASgOMiIudHJhZGluZy5lZHVjYXRpb24udjEuUXVlc3Rpb25LaW5kEg4KBnByb21wdBgDIAEoCRItCgdjaG9pY2VzGAQgAygLMhwudHJhZGluZy5lZHVjYXRpb24udjEuQ2hvaWNlImIKClF1aXpSZXN1bHQSEQoJbGVzc29uX2lkGAEgASgJEhUKDWF0dGVtcHRzX3VzZWQYAiABKAUSGgoSYmVzdF9zY29yZV9wZXJjZW50GAMgASgFEg4KBnBhc3NlZBgEIAEoCCKkAgoIUHJvZ3Jlc3MSEQoJY291cnNlX2lkGAEgASgJEi8KC2Vucm9sbGVkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIcChRjb21wbGV0ZWRfbGVzc29uX2lkcxgDIAMoCRIYChBwZXJjZW50X2NvbXBsZXRlGAQgASgFEhgKEHJlc3VtZV9sZXNzb25faWQYBSABKAkSNgoMcXVpel9yZXN1bHRzGAYgAygLMiAudHJhZGluZy5lZHVjYXRpb24udjEuUXVpelJlc3VsdBIwCgxjb21wbGV0ZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhgKEGNlcnRpZmljYXRlX2NvZGUYCCABKAkiiQEKC0NlcnRpZmljYXRlEgwKBGNvZGUYASABKAkSEQoJY291cnNlX2lkGAIgASgJEhQKDGNvdXJzZV90aXRsZRgDIAEoCRIUCgxsZWFybmVyX25hbWUYBCABKAkSLQoJaXNzdWVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCqAAQoLQ291cnNlTGV2ZWwSHAoYQ09VUlNFX0xFVkVMX1VOU1BFQ0lGSUVEEAASGQoVQ09VUlNFX0xFVkVMX0JFR0lOTkVSEAESHQoZQ09VUlNFX0xFVkVMX0lOVEVSTUVESUFURRACEhkKFUNPVVJTRV9MRVZFTF9BRFZBTkNFRBADKlQKCkNvdXJzZVRpZXISGwoXQ09VUlNFX1RJRVJfVU5TUEVDSUZJRUQQABIUChBDT1VSU0VfVElFUl9GUkVFEAESEwoPQ09VUlNFX1RJRVJfUFJPEAIqfwoMQ291cnNlU3RhdHVzEh0KGUNPVVJTRV9TVEFUVVNfVU5TUEVDSUZJRUQQABIXChNDT1VSU0VfU1RBVFVTX0RSQUZUEAESGwoXQ09VUlNFX1NUQVRVU19QVUJMSVNIRUQQAhIaChZDT1VSU0VfU1RBVFVTX0FSQ0hJVkVEEAMqjAEKDFF1ZXN0aW9uS2luZBIdChlRVUVTVElPTl9LSU5EX1VOU1BFQ0lGSUVEEAASHwobUVVFU1RJT05fS0lORF9TSU5HTEVfQ0hPSUNFEAESIQodUVVFU1RJT05fS0lORF9NVUxUSVBMRV9DSE9JQ0UQAhIZChVRVUVTVElPTl9LSU5EX05VTUVSSUMQA2IGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("CiR0cmFkaW5nL2VkdWNhdGlvbi92MS9lZHVjYXRpb24ucHJvdG8SFHRyYWRpbmcuZWR1Y2F0aW9uLnYxIjMKCkluc3RydWN0b3ISDwoHdXNlcl9pZBgBIAEoCRIUCgxkaXNwbGF5X25hbWUYAiABKAkiIgoGQ2hvaWNlEgoKAmlkGAEgASgJEgwKBHRleHQYAiABKAkilAIKDUNvdXJzZUNvbnRlbnQSDQoFdGl0bGUYASABKAkSDAoEc2x1ZxgCIAEoCRIPCgdzdW1tYXJ5GAMgASgJEjAKBWxldmVsGAQgASgOMiEudHJhZGluZy5lZHVjYXRpb24udjEuQ291cnNlTGV2ZWwSDAoEdGFncxgFIAMoCRIuCgR0aWVyGAYgASgOMiAudHJhZGluZy5lZHVjYXRpb24udjEuQ291cnNlVGllchIWCg5pbnN0cnVjdG9yX2lkcxgHIAMoCRIXCg9jb3Zlcl9pbWFnZV91cmwYCCABKAkSNAoHbW9kdWxlcxgJIAMoCzIjLnRyYWRpbmcuZWR1Y2F0aW9uLnYxLk1vZHVsZUNvbnRlbnQiYAoNTW9kdWxlQ29udGVudBIKCgJpZBgBIAEoCRINCgV0aXRsZRgCIAEoCRI0CgdsZXNzb25zGAMgAygLMiMudHJhZGluZy5lZHVjYXRpb24udjEuTGVzc29uQ29udGVudCLzAQoNTGVzc29uQ29udGVudBIKCgJpZBgBIAEoCRINCgV0aXRsZRgCIAEoCRIVCg1ib2R5X21hcmtkb3duGAMgASgJEhEKCXZpZGVvX3VybBgEIAEoCRIeChZ2aWRlb19kdXJhdGlvbl9zZWNvbmRzGAUgASgFEhkKEWVzdGltYXRlZF9taW51dGVzGAYgASgFEi8KBHF1aXoYByABKAsyIS50cmFkaW5nLmVkdWNhdGlvbi52MS5RdWl6Q29udGVudBIxCgZibG9ja3MYCCADKAsyIS50cmFkaW5nLmVkdWNhdGlvbi52MS5MZXNzb25CbG9jayKHAgoLTGVzc29uQmxvY2sSCgoCaWQYASABKAkSDwoHY2FwdGlvbhgCIAEoCRIxCgVjaGFydBgDIAEoCzIgLnRyYWRpbmcuZWR1Y2F0aW9uLnYxLkNoYXJ0QmxvY2tIABIzCgZzaWduYWwYBCABKAsyIS50cmFkaW5nLmVkdWNhdGlvbi52MS5TaWduYWxCbG9ja0gAEjIKBnRyeV9pdBgFIAEoCzIgLnRyYWRpbmcuZWR1Y2F0aW9uLnYxLlRyeUl0QmxvY2tIABI3Cghmb3JlY2FzdBgGIAEoCzIjLnRyYWRpbmcuZWR1Y2F0aW9uLnYxLkZvcmVjYXN0QmxvY2tIAEIGCgRraW5kIl8KCkNoYXJ0QmxvY2sSDgoGc3ltYm9sGAEgASgJEhEKCXRpbWVmcmFtZRgCIAEoCRINCgVzdGFydBgDIAEoCRILCgNlbmQYBCABKAkSEgoKaW5kaWNhdG9ycxgFIAMoCSIwCgtTaWduYWxCbG9jaxIOCgZzeW1ib2wYASABKAkSEQoJdGltZWZyYW1lGAIgASgJIoECCgpUcnlJdEJsb2NrEhAKCHN0cmF0ZWd5GAEgASgJEg4KBnN5bWJvbBgCIAEoCRIRCgl0aW1lZnJhbWUYAyABKAkSEgoKc3RhcnRfZGF0ZRgEIAEoCRIQCghlbmRfZGF0ZRgFIAEoCRI8CgZwYXJhbXMYBiADKAsyLC50cmFkaW5nLmVkdWNhdGlvbi52MS5UcnlJdEJsb2NrLlBhcmFtc0VudHJ5EhcKD2VkaXRhYmxlX3BhcmFtcxgHIAMoCRISCgpjb21taXNzaW9uGAggASgBGi0KC1BhcmFtc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoAToCOAEijQEKDUZvcmVjYXN0QmxvY2sSDgoGc3ltYm9sGAEgASgJEhEKCXRpbWVmcmFtZRgCIAEoCRIuCgp3aW5kb3dfZW5kGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBITCgt3aW5kb3dfYmFycxgEIAEoBRIUCgxob3Jpem9uX2JhcnMYBSABKAUifAoLUXVpekNvbnRlbnQSHQoVcGFzc2luZ19zY29yZV9wZXJjZW50GAEgASgFEhQKDG1heF9hdHRlbXB0cxgCIAEoBRI4CglxdWVzdGlvbnMYAyADKAsyJS50cmFkaW5nLmVkdWNhdGlvbi52MS5RdWVzdGlvbkNvbnRlbnQi6gEKD1F1ZXN0aW9uQ29udGVudBIKCgJpZBgBIAEoCRIwCgRraW5kGAIgASgOMiIudHJhZGluZy5lZHVjYXRpb24udjEuUXVlc3Rpb25LaW5kEg4KBnByb21wdBgDIAEoCRItCgdjaG9pY2VzGAQgAygLMhwudHJhZGluZy5lZHVjYXRpb24udjEuQ2hvaWNlEhoKEmNvcnJlY3RfY2hvaWNlX2lkcxgFIAMoCRIWCg5jb3JyZWN0X251bWJlchgGIAEoARIRCgl0b2xlcmFuY2UYByABKAESEwoLZXhwbGFuYXRpb24YCCABKAki8gIKC0NvdXJzZURyYWZ0EhEKCWNvdXJzZV9pZBgBIAEoCRIQCghyZXZpc2lvbhgCIAEoAxIaChJwdWJsaXNoZWRfcmV2aXNpb24YAyABKAMSMgoGc3RhdHVzGAQgASgOMiIudHJhZGluZy5lZHVjYXRpb24udjEuQ291cnNlU3RhdHVzEjQKB2NvbnRlbnQYBSABKAsyIy50cmFkaW5nLmVkdWNhdGlvbi52MS5Db3Vyc2VDb250ZW50EjUKC2luc3RydWN0b3JzGAYgAygLMiAudHJhZGluZy5lZHVjYXRpb24udjEuSW5zdHJ1Y3RvchIfChdoYXNfdW5wdWJsaXNoZWRfY2hhbmdlcxgHIAEoCBIuCgp1cGRhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxwdWJsaXNoZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIvACCgpDb3Vyc2VDYXJkEhEKCWNvdXJzZV9pZBgBIAEoCRIMCgRzbHVnGAIgASgJEg0KBXRpdGxlGAMgASgJEg8KB3N1bW1hcnkYBCABKAkSMAoFbGV2ZWwYBSABKA4yIS50cmFkaW5nLmVkdWNhdGlvbi52MS5Db3Vyc2VMZXZlbBIuCgR0aWVyGAYgASgOMiAudHJhZGluZy5lZHVjYXRpb24udjEuQ291cnNlVGllchIMCgR0YWdzGAcgAygJEjUKC2luc3RydWN0b3JzGAggAygLMiAudHJhZGluZy5lZHVjYXRpb24udjEuSW5zdHJ1Y3RvchIXCg9jb3Zlcl9pbWFnZV91cmwYCSABKAkSFAoMbGVzc29uX2NvdW50GAogASgFEhkKEWVzdGltYXRlZF9taW51dGVzGAsgASgFEjAKDHB1Ymxpc2hlZF9hdBgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAirQEKBkNvdXJzZRIuCgRjYXJkGAEgASgLMiAudHJhZGluZy5lZHVjYXRpb24udjEuQ291cnNlQ2FyZBIyCgZzdGF0dXMYAiABKA4yIi50cmFkaW5nLmVkdWNhdGlvbi52MS5Db3Vyc2VTdGF0dXMSEAoIcmV2aXNpb24YAyABKAMSLQoHbW9kdWxlcxgEIAMoCzIcLnRyYWRpbmcuZWR1Y2F0aW9uLnYxLk1vZHVsZSJZCgZNb2R1bGUSCgoCaWQYASABKAkSDQoFdGl0bGUYAiABKAkSNAoHbGVzc29ucxgDIAMoCzIjLnRyYWRpbmcuZWR1Y2F0aW9uLnYxLkxlc3NvblN1bW1hcnkiagoNTGVzc29uU3VtbWFyeRIKCgJpZBgBIAEoCRINCgV0aXRsZRgCIAEoCRIZChFlc3RpbWF0ZWRfbWludXRlcxgDIAEoBRIQCghoYXNfcXVpehgEIAEoCBIRCgloYXNfdmlkZW8YBSABKAgivwIKBkxlc3NvbhIKCgJpZBgBIAEoCRIRCgljb3Vyc2VfaWQYAiABKAkSEQoJbW9kdWxlX2lkGAMgASgJEg0KBXRpdGxlGAQgASgJEhUKDWJvZHlfbWFya2Rvd24YBSABKAkSEQoJdmlkZW9fdXJsGAYgASgJEh4KFnZpZGVvX2R1cmF0aW9uX3NlY29uZHMYByABKAUSGQoRZXN0aW1hdGVkX21pbnV0ZXMYCCABKAUSKAoEcXVpehgJIAEoCzIaLnRyYWRpbmcuZWR1Y2F0aW9uLnYxLlF1aXoSFgoObmV4dF9sZXNzb25faWQYCiABKAkSGgoScHJldmlvdXNfbGVzc29uX2lkGAsgASgJEjEKBmJsb2NrcxgMIAMoCzIhLnRyYWRpbmcuZWR1Y2F0aW9uLnYxLkxlc3NvbkJsb2NrIm4KBFF1aXoSHQoVcGFzc2luZ19zY29yZV9wZXJjZW50GAEgASgFEhQKDG1heF9hdHRlbXB0cxgCIAEoBRIxCglxdWVzdGlvbnMYAyADKAsyHi50cmFkaW5nLmVkdWNhdGlvbi52MS5RdWVzdGlvbiKHAQoIUXVlc3Rpb24SCgoCaWQYASABKAkSMAoEa2luZBgCIAEoDjIiLnRyYWRpbmcuZWR1Y2F0aW9uLnYxLlF1ZXN0aW9uS2luZBIOCgZwcm9tcHQYAyABKAkSLQoHY2hvaWNlcxgEIAMoCzIcLnRyYWRpbmcuZWR1Y2F0aW9uLnYxLkNob2ljZSJiCgpRdWl6UmVzdWx0EhEKCWxlc3Nvbl9pZBgBIAEoCRIVCg1hdHRlbXB0c191c2VkGAIgASgFEhoKEmJlc3Rfc2NvcmVfcGVyY2VudBgDIAEoBRIOCgZwYXNzZWQYBCABKAgi5AIKCFByb2dyZXNzEhEKCWNvdXJzZV9pZBgBIAEoCRIvCgtlbnJvbGxlZF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASHAoUY29tcGxldGVkX2xlc3Nvbl9pZHMYAyADKAkSGAoQcGVyY2VudF9jb21wbGV0ZRgEIAEoBRIYChByZXN1bWVfbGVzc29uX2lkGAUgASgJEjYKDHF1aXpfcmVzdWx0cxgGIAMoCzIgLnRyYWRpbmcuZWR1Y2F0aW9uLnYxLlF1aXpSZXN1bHQSMAoMY29tcGxldGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIYChBjZXJ0aWZpY2F0ZV9jb2RlGAggASgJEj4KEGZvcmVjYXN0X3Jlc3VsdHMYCSADKAsyJC50cmFkaW5nLmVkdWNhdGlvbi52MS5Gb3JlY2FzdFJlc3VsdCLBAwoORm9yZWNhc3RSZXN1bHQSEQoJbGVzc29uX2lkGAEgASgJEhAKCGJsb2NrX2lkGAIgASgJEjoKCXByZWRpY3RlZBgDIAEoDjInLnRyYWRpbmcuZWR1Y2F0aW9uLnYxLkZvcmVjYXN0RGlyZWN0aW9uEjcKBmFjdHVhbBgEIAEoDjInLnRyYWRpbmcuZWR1Y2F0aW9uLnYxLkZvcmVjYXN0RGlyZWN0aW9uEg8KB2NvcnJlY3QYBSABKAgSQAoPbW9kZWxfcHJlZGljdGVkGAYgASgOMicudHJhZGluZy5lZHVjYXRpb24udjEuRm9yZWNhc3REaXJlY3Rpb24SFQoNbW9kZWxfY29ycmVjdBgHIAEoCBIbChNjbG9zZV9hdF93aW5kb3dfZW5kGAggASgBEhMKC2Nsb3NlX2FmdGVyGAkgASgBEjQKEG91dGNvbWVfYmFyX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2Fuc3dlcmVkX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgptb2RlbF9ub3RlGAwgASgJIokBCgtDZXJ0aWZpY2F0ZRIMCgRjb2RlGAEgASgJEhEKCWNvdXJzZV9pZBgCIAEoCRIUCgxjb3Vyc2VfdGl0bGUYAyABKAkSFAoMbGVhcm5lcl9uYW1lGAQgASgJEi0KCWlzc3VlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAqgAEKC0NvdXJzZUxldmVsEhwKGENPVVJTRV9MRVZFTF9VTlNQRUNJRklFRBAAEhkKFUNPVVJTRV9MRVZFTF9CRUdJTk5FUhABEh0KGUNPVVJTRV9MRVZFTF9JTlRFUk1FRElBVEUQAhIZChVDT1VSU0VfTEVWRUxfQURWQU5DRUQQAypUCgpDb3Vyc2VUaWVyEhsKF0NPVVJTRV9USUVSX1VOU1BFQ0lGSUVEEAASFAoQQ09VUlNFX1RJRVJfRlJFRRABEhMKD0NPVVJTRV9USUVSX1BSTxACKn8KDENvdXJzZVN0YXR1cxIdChlDT1VSU0VfU1RBVFVTX1VOU1BFQ0lGSUVEEAASFwoTQ09VUlNFX1NUQVRVU19EUkFGVBABEhsKF0NPVVJTRV9TVEFUVVNfUFVCTElTSEVEEAISGgoWQ09VUlNFX1NUQVRVU19BUkNISVZFRBADKowBCgxRdWVzdGlvbktpbmQSHQoZUVVFU1RJT05fS0lORF9VTlNQRUNJRklFRBAAEh8KG1FVRVNUSU9OX0tJTkRfU0lOR0xFX0NIT0lDRRABEiEKHVFVRVNUSU9OX0tJTkRfTVVMVElQTEVfQ0hPSUNFEAISGQoVUVVFU1RJT05fS0lORF9OVU1FUklDEAMqbwoRRm9yZWNhc3REaXJlY3Rpb24SIgoeRk9SRUNBU1RfRElSRUNUSU9OX1VOU1BFQ0lGSUVEEAASGQoVRk9SRUNBU1RfRElSRUNUSU9OX1VQEAESGwoXRk9SRUNBU1RfRElSRUNUSU9OX0RPV04QAmIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * Instructor is a person who teaches (and may edit) a course.
@@ -222,6 +222,16 @@ export type LessonContent = Message<"trading.education.v1.LessonContent"> & {
    * @generated from field: trading.education.v1.QuizContent quiz = 7;
    */
   quiz?: QuizContent | undefined;
+
+  /**
+   * Live blocks shown after the body, in order. Checked against the ML engine when the course is
+   * saved: an unknown symbol, timeframe, indicator or strategy is INVALID_ARGUMENT naming the
+   * block's field (content.modules[0].lessons[1].blocks[2].symbol); the ML engine unreachable is
+   * UNAVAILABLE.
+   *
+   * @generated from field: repeated trading.education.v1.LessonBlock blocks = 8;
+   */
+  blocks: LessonBlock[];
 };
 
 /**
@@ -230,6 +240,248 @@ export type LessonContent = Message<"trading.education.v1.LessonContent"> & {
  */
 export const LessonContentSchema: GenMessage<LessonContent> = /*@__PURE__*/
   messageDesc(file_trading_education_v1_education, 4);
+
+/**
+ * LessonBlock is one live block of a lesson.
+ *
+ * @generated from message trading.education.v1.LessonBlock
+ */
+export type LessonBlock = Message<"trading.education.v1.LessonBlock"> & {
+  /**
+   * Unique within the lesson; generated when left empty, kept afterwards (forecast answers refer to it).
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * Optional, at most 300 characters: shown under the block.
+   *
+   * @generated from field: string caption = 2;
+   */
+  caption: string;
+
+  /**
+   * @generated from oneof trading.education.v1.LessonBlock.kind
+   */
+  kind: {
+    /**
+     * @generated from field: trading.education.v1.ChartBlock chart = 3;
+     */
+    value: ChartBlock;
+    case: "chart";
+  } | {
+    /**
+     * @generated from field: trading.education.v1.SignalBlock signal = 4;
+     */
+    value: SignalBlock;
+    case: "signal";
+  } | {
+    /**
+     * @generated from field: trading.education.v1.TryItBlock try_it = 5;
+     */
+    value: TryItBlock;
+    case: "tryIt";
+  } | {
+    /**
+     * @generated from field: trading.education.v1.ForecastBlock forecast = 6;
+     */
+    value: ForecastBlock;
+    case: "forecast";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message trading.education.v1.LessonBlock.
+ * Use `create(LessonBlockSchema)` to create a new message.
+ */
+export const LessonBlockSchema: GenMessage<LessonBlock> = /*@__PURE__*/
+  messageDesc(file_trading_education_v1_education, 5);
+
+/**
+ * ChartBlock is a price chart drawn from stored history, with indicators under it.
+ *
+ * @generated from message trading.education.v1.ChartBlock
+ */
+export type ChartBlock = Message<"trading.education.v1.ChartBlock"> & {
+  /**
+   * A symbol the ML engine stores (MarketDataService.ListSymbols).
+   *
+   * @generated from field: string symbol = 1;
+   */
+  symbol: string;
+
+  /**
+   * A timeframe the symbol can be read at (1h, 1d...).
+   *
+   * @generated from field: string timeframe = 2;
+   */
+  timeframe: string;
+
+  /**
+   * Optional RFC 3339 times or YYYY-MM-DD dates bounding the bars; empty: the latest bars.
+   *
+   * @generated from field: string start = 3;
+   */
+  start: string;
+
+  /**
+   * @generated from field: string end = 4;
+   */
+  end: string;
+
+  /**
+   * Indicators as IndicatorService.GetIndicators takes them ("rsi:14", "macd", "atr"): each name
+   * must be one IndicatorService.ListIndicators lists. At most 5.
+   *
+   * @generated from field: repeated string indicators = 5;
+   */
+  indicators: string[];
+};
+
+/**
+ * Describes the message trading.education.v1.ChartBlock.
+ * Use `create(ChartBlockSchema)` to create a new message.
+ */
+export const ChartBlockSchema: GenMessage<ChartBlock> = /*@__PURE__*/
+  messageDesc(file_trading_education_v1_education, 6);
+
+/**
+ * SignalBlock is the model's current signal for a symbol, with its explanation and live score.
+ *
+ * @generated from message trading.education.v1.SignalBlock
+ */
+export type SignalBlock = Message<"trading.education.v1.SignalBlock"> & {
+  /**
+   * @generated from field: string symbol = 1;
+   */
+  symbol: string;
+
+  /**
+   * A signal timeframe (5m, 15m, 1h) the symbol can be read at.
+   *
+   * @generated from field: string timeframe = 2;
+   */
+  timeframe: string;
+};
+
+/**
+ * Describes the message trading.education.v1.SignalBlock.
+ * Use `create(SignalBlockSchema)` to create a new message.
+ */
+export const SignalBlockSchema: GenMessage<SignalBlock> = /*@__PURE__*/
+  messageDesc(file_trading_education_v1_education, 7);
+
+/**
+ * TryItBlock is a real backtest the learner runs, changing the parameters the author allows.
+ *
+ * @generated from message trading.education.v1.TryItBlock
+ */
+export type TryItBlock = Message<"trading.education.v1.TryItBlock"> & {
+  /**
+   * A strategy BacktestService.ListStrategies lists.
+   *
+   * @generated from field: string strategy = 1;
+   */
+  strategy: string;
+
+  /**
+   * @generated from field: string symbol = 2;
+   */
+  symbol: string;
+
+  /**
+   * @generated from field: string timeframe = 3;
+   */
+  timeframe: string;
+
+  /**
+   * Optional YYYY-MM-DD dates.
+   *
+   * @generated from field: string start_date = 4;
+   */
+  startDate: string;
+
+  /**
+   * @generated from field: string end_date = 5;
+   */
+  endDate: string;
+
+  /**
+   * Starting parameter values: each name must be a parameter of the strategy.
+   *
+   * @generated from field: map<string, double> params = 6;
+   */
+  params: { [key: string]: number };
+
+  /**
+   * The parameters the learner may change (each a parameter of the strategy).
+   *
+   * @generated from field: repeated string editable_params = 7;
+   */
+  editableParams: string[];
+
+  /**
+   * Commission per trade as a fraction (0.001 = 0.1%).
+   *
+   * @generated from field: double commission = 8;
+   */
+  commission: number;
+};
+
+/**
+ * Describes the message trading.education.v1.TryItBlock.
+ * Use `create(TryItBlockSchema)` to create a new message.
+ */
+export const TryItBlockSchema: GenMessage<TryItBlock> = /*@__PURE__*/
+  messageDesc(file_trading_education_v1_education, 8);
+
+/**
+ * ForecastBlock is a forecasting exercise: the learner sees window_bars bars ending at window_end,
+ * says whether the close horizon_bars later is up or down, then sees what happened and how the
+ * model answered the same question as of the same bar (PredictionService.Predict with as_of).
+ *
+ * @generated from message trading.education.v1.ForecastBlock
+ */
+export type ForecastBlock = Message<"trading.education.v1.ForecastBlock"> & {
+  /**
+   * @generated from field: string symbol = 1;
+   */
+  symbol: string;
+
+  /**
+   * @generated from field: string timeframe = 2;
+   */
+  timeframe: string;
+
+  /**
+   * The open time of the last bar the learner sees; there must be horizon_bars stored bars after it.
+   *
+   * @generated from field: google.protobuf.Timestamp window_end = 3;
+   */
+  windowEnd?: Timestamp | undefined;
+
+  /**
+   * 10 to 500 bars shown; default 60.
+   *
+   * @generated from field: int32 window_bars = 4;
+   */
+  windowBars: number;
+
+  /**
+   * 1 to 50 bars ahead.
+   *
+   * @generated from field: int32 horizon_bars = 5;
+   */
+  horizonBars: number;
+};
+
+/**
+ * Describes the message trading.education.v1.ForecastBlock.
+ * Use `create(ForecastBlockSchema)` to create a new message.
+ */
+export const ForecastBlockSchema: GenMessage<ForecastBlock> = /*@__PURE__*/
+  messageDesc(file_trading_education_v1_education, 9);
 
 /**
  * QuizContent is a quiz with its answers.
@@ -262,7 +514,7 @@ export type QuizContent = Message<"trading.education.v1.QuizContent"> & {
  * Use `create(QuizContentSchema)` to create a new message.
  */
 export const QuizContentSchema: GenMessage<QuizContent> = /*@__PURE__*/
-  messageDesc(file_trading_education_v1_education, 5);
+  messageDesc(file_trading_education_v1_education, 10);
 
 /**
  * QuestionContent is a question with its correct answer and explanation.
@@ -328,7 +580,7 @@ export type QuestionContent = Message<"trading.education.v1.QuestionContent"> & 
  * Use `create(QuestionContentSchema)` to create a new message.
  */
 export const QuestionContentSchema: GenMessage<QuestionContent> = /*@__PURE__*/
-  messageDesc(file_trading_education_v1_education, 6);
+  messageDesc(file_trading_education_v1_education, 11);
 
 /**
  * CourseDraft is a course as its instructors see it: the draft revision and where it stands.
@@ -393,7 +645,7 @@ export type CourseDraft = Message<"trading.education.v1.CourseDraft"> & {
  * Use `create(CourseDraftSchema)` to create a new message.
  */
 export const CourseDraftSchema: GenMessage<CourseDraft> = /*@__PURE__*/
-  messageDesc(file_trading_education_v1_education, 7);
+  messageDesc(file_trading_education_v1_education, 12);
 
 /**
  * CourseCard is a course in the catalogue.
@@ -467,7 +719,7 @@ export type CourseCard = Message<"trading.education.v1.CourseCard"> & {
  * Use `create(CourseCardSchema)` to create a new message.
  */
 export const CourseCardSchema: GenMessage<CourseCard> = /*@__PURE__*/
-  messageDesc(file_trading_education_v1_education, 8);
+  messageDesc(file_trading_education_v1_education, 13);
 
 /**
  * Course is the published revision of a course, with its outline (no lesson bodies).
@@ -503,7 +755,7 @@ export type Course = Message<"trading.education.v1.Course"> & {
  * Use `create(CourseSchema)` to create a new message.
  */
 export const CourseSchema: GenMessage<Course> = /*@__PURE__*/
-  messageDesc(file_trading_education_v1_education, 9);
+  messageDesc(file_trading_education_v1_education, 14);
 
 /**
  * Module is a chapter of a published course.
@@ -532,7 +784,7 @@ export type Module = Message<"trading.education.v1.Module"> & {
  * Use `create(ModuleSchema)` to create a new message.
  */
 export const ModuleSchema: GenMessage<Module> = /*@__PURE__*/
-  messageDesc(file_trading_education_v1_education, 10);
+  messageDesc(file_trading_education_v1_education, 15);
 
 /**
  * LessonSummary is a lesson in a course's outline.
@@ -571,7 +823,7 @@ export type LessonSummary = Message<"trading.education.v1.LessonSummary"> & {
  * Use `create(LessonSummarySchema)` to create a new message.
  */
 export const LessonSummarySchema: GenMessage<LessonSummary> = /*@__PURE__*/
-  messageDesc(file_trading_education_v1_education, 11);
+  messageDesc(file_trading_education_v1_education, 16);
 
 /**
  * Lesson is a published lesson as a learner reads it.
@@ -639,6 +891,13 @@ export type Lesson = Message<"trading.education.v1.Lesson"> & {
    * @generated from field: string previous_lesson_id = 11;
    */
   previousLessonId: string;
+
+  /**
+   * The lesson's live blocks (a forecast block shows no outcome: SubmitForecast reveals it).
+   *
+   * @generated from field: repeated trading.education.v1.LessonBlock blocks = 12;
+   */
+  blocks: LessonBlock[];
 };
 
 /**
@@ -646,7 +905,7 @@ export type Lesson = Message<"trading.education.v1.Lesson"> & {
  * Use `create(LessonSchema)` to create a new message.
  */
 export const LessonSchema: GenMessage<Lesson> = /*@__PURE__*/
-  messageDesc(file_trading_education_v1_education, 12);
+  messageDesc(file_trading_education_v1_education, 17);
 
 /**
  * Quiz is a quiz as a learner sees it before submitting: no answers, no explanations.
@@ -677,7 +936,7 @@ export type Quiz = Message<"trading.education.v1.Quiz"> & {
  * Use `create(QuizSchema)` to create a new message.
  */
 export const QuizSchema: GenMessage<Quiz> = /*@__PURE__*/
-  messageDesc(file_trading_education_v1_education, 13);
+  messageDesc(file_trading_education_v1_education, 18);
 
 /**
  * Question is a quiz question without its answer.
@@ -711,7 +970,7 @@ export type Question = Message<"trading.education.v1.Question"> & {
  * Use `create(QuestionSchema)` to create a new message.
  */
 export const QuestionSchema: GenMessage<Question> = /*@__PURE__*/
-  messageDesc(file_trading_education_v1_education, 14);
+  messageDesc(file_trading_education_v1_education, 19);
 
 /**
  * QuizResult is a learner's standing on one lesson's quiz.
@@ -745,7 +1004,7 @@ export type QuizResult = Message<"trading.education.v1.QuizResult"> & {
  * Use `create(QuizResultSchema)` to create a new message.
  */
 export const QuizResultSchema: GenMessage<QuizResult> = /*@__PURE__*/
-  messageDesc(file_trading_education_v1_education, 15);
+  messageDesc(file_trading_education_v1_education, 20);
 
 /**
  * Progress is a learner's progress through one course.
@@ -802,6 +1061,13 @@ export type Progress = Message<"trading.education.v1.Progress"> & {
    * @generated from field: string certificate_code = 8;
    */
   certificateCode: string;
+
+  /**
+   * The learner's answers to the course's forecasting exercises.
+   *
+   * @generated from field: repeated trading.education.v1.ForecastResult forecast_results = 9;
+   */
+  forecastResults: ForecastResult[];
 };
 
 /**
@@ -809,7 +1075,89 @@ export type Progress = Message<"trading.education.v1.Progress"> & {
  * Use `create(ProgressSchema)` to create a new message.
  */
 export const ProgressSchema: GenMessage<Progress> = /*@__PURE__*/
-  messageDesc(file_trading_education_v1_education, 16);
+  messageDesc(file_trading_education_v1_education, 21);
+
+/**
+ * ForecastResult is a learner's answer to a forecasting exercise, scored on the server against
+ * what happened, with the model's answer to the same question.
+ *
+ * @generated from message trading.education.v1.ForecastResult
+ */
+export type ForecastResult = Message<"trading.education.v1.ForecastResult"> & {
+  /**
+   * @generated from field: string lesson_id = 1;
+   */
+  lessonId: string;
+
+  /**
+   * @generated from field: string block_id = 2;
+   */
+  blockId: string;
+
+  /**
+   * @generated from field: trading.education.v1.ForecastDirection predicted = 3;
+   */
+  predicted: ForecastDirection;
+
+  /**
+   * What happened: the close horizon_bars after window_end against the close at window_end.
+   *
+   * @generated from field: trading.education.v1.ForecastDirection actual = 4;
+   */
+  actual: ForecastDirection;
+
+  /**
+   * @generated from field: bool correct = 5;
+   */
+  correct: boolean;
+
+  /**
+   * The model's answer as of window_end (the middle of its predicted range against the close);
+   * UNSPECIFIED when no model served the symbol and timeframe (model_note says why).
+   *
+   * @generated from field: trading.education.v1.ForecastDirection model_predicted = 6;
+   */
+  modelPredicted: ForecastDirection;
+
+  /**
+   * @generated from field: bool model_correct = 7;
+   */
+  modelCorrect: boolean;
+
+  /**
+   * @generated from field: double close_at_window_end = 8;
+   */
+  closeAtWindowEnd: number;
+
+  /**
+   * @generated from field: double close_after = 9;
+   */
+  closeAfter: number;
+
+  /**
+   * The open time of the bar whose close decided the outcome.
+   *
+   * @generated from field: google.protobuf.Timestamp outcome_bar_time = 10;
+   */
+  outcomeBarTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp answered_at = 11;
+   */
+  answeredAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string model_note = 12;
+   */
+  modelNote: string;
+};
+
+/**
+ * Describes the message trading.education.v1.ForecastResult.
+ * Use `create(ForecastResultSchema)` to create a new message.
+ */
+export const ForecastResultSchema: GenMessage<ForecastResult> = /*@__PURE__*/
+  messageDesc(file_trading_education_v1_education, 22);
 
 /**
  * Certificate is proof that a learner completed a course.
@@ -850,7 +1198,7 @@ export type Certificate = Message<"trading.education.v1.Certificate"> & {
  * Use `create(CertificateSchema)` to create a new message.
  */
 export const CertificateSchema: GenMessage<Certificate> = /*@__PURE__*/
-  messageDesc(file_trading_education_v1_education, 17);
+  messageDesc(file_trading_education_v1_education, 23);
 
 /**
  * CourseLevel is who a course is written for.
@@ -990,4 +1338,36 @@ export enum QuestionKind {
  */
 export const QuestionKindSchema: GenEnum<QuestionKind> = /*@__PURE__*/
   enumDesc(file_trading_education_v1_education, 3);
+
+/**
+ * ForecastDirection is where a learner (or the model) says the close goes over a forecast's bars.
+ *
+ * @generated from enum trading.education.v1.ForecastDirection
+ */
+export enum ForecastDirection {
+  /**
+   * @generated from enum value: FORECAST_DIRECTION_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The close after the horizon is above the close of the window's last bar.
+   *
+   * @generated from enum value: FORECAST_DIRECTION_UP = 1;
+   */
+  UP = 1,
+
+  /**
+   * The close after the horizon is at or below the close of the window's last bar.
+   *
+   * @generated from enum value: FORECAST_DIRECTION_DOWN = 2;
+   */
+  DOWN = 2,
+}
+
+/**
+ * Describes the enum trading.education.v1.ForecastDirection.
+ */
+export const ForecastDirectionSchema: GenEnum<ForecastDirection> = /*@__PURE__*/
+  enumDesc(file_trading_education_v1_education, 4);
 

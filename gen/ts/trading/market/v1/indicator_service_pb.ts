@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file trading/market/v1/indicator_service.proto.
  */
 export const file_trading_market_v1_indicator_service: GenFile = /*@__PURE__*/
-  fileDesc("Cil0cmFkaW5nL21hcmtldC92MS9pbmRpY2F0b3Jfc2VydmljZS5wcm90bxIRdHJhZGluZy5tYXJrZXQudjEimwEKCVBhcmFtZXRlchIMCgRuYW1lGAEgASgJEi4KBHR5cGUYAiABKA4yIC50cmFkaW5nLm1hcmtldC52MS5QYXJhbWV0ZXJUeXBlEhUKDWRlZmF1bHRfdmFsdWUYAyABKAESEQoJbWluX3ZhbHVlGAQgASgBEhEKCW1heF92YWx1ZRgFIAEoARITCgtkZXNjcmlwdGlvbhgGIAEoCSKNAQoNSW5kaWNhdG9ySW5mbxIMCgRuYW1lGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEjAKCnBhcmFtZXRlcnMYAyADKAsyHC50cmFkaW5nLm1hcmtldC52MS5QYXJhbWV0ZXISDwoHb3V0cHV0cxgEIAMoCRIWCg50YWxpYl9mdW5jdGlvbhgFIAEoCSIXChVMaXN0SW5kaWNhdG9yc1JlcXVlc3QiTgoWTGlzdEluZGljYXRvcnNSZXNwb25zZRI0CgppbmRpY2F0b3JzGAEgAygLMiAudHJhZGluZy5tYXJrZXQudjEuSW5kaWNhdG9ySW5mbyJpChRHZXRJbmRpY2F0b3JzUmVxdWVzdBIOCgZzeW1ib2wYASABKAkSEgoKaW5kaWNhdG9ycxgCIAMoCRIRCgl0aW1lZnJhbWUYAyABKAkSDQoFbGltaXQYBCABKAUSCwoDZW5kGAUgASgJIksKD0luZGljYXRvck91dHB1dBIMCgRuYW1lGAEgASgJEioKBnZhbHVlcxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5MaXN0VmFsdWUi5QEKD0luZGljYXRvclNlcmllcxILCgNrZXkYASABKAkSDAoEbmFtZRgCIAEoCRI+CgZwYXJhbXMYAyADKAsyLi50cmFkaW5nLm1hcmtldC52MS5JbmRpY2F0b3JTZXJpZXMuUGFyYW1zRW50cnkSEwoLd2FybXVwX2JhcnMYBCABKAUSMwoHb3V0cHV0cxgFIAMoCzIiLnRyYWRpbmcubWFya2V0LnYxLkluZGljYXRvck91dHB1dBotCgtQYXJhbXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAE6AjgBIsUBChVHZXRJbmRpY2F0b3JzUmVzcG9uc2USDgoGc3ltYm9sGAEgASgJEhEKCXRpbWVmcmFtZRgCIAEoCRIpCgV0aW1lcxgDIAMoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNgoKaW5kaWNhdG9ycxgEIAMoCzIiLnRyYWRpbmcubWFya2V0LnYxLkluZGljYXRvclNlcmllcxIRCgliYXJzX3VzZWQYBSABKAUSEwoLd2FybXVwX2JhcnMYBiABKAUqZQoNUGFyYW1ldGVyVHlwZRIeChpQQVJBTUVURVJfVFlQRV9VTlNQRUNJRklFRBAAEhoKFlBBUkFNRVRFUl9UWVBFX0lOVEVHRVIQARIYChRQQVJBTUVURVJfVFlQRV9GTE9BVBACMsICChBJbmRpY2F0b3JTZXJ2aWNlEpIBCg5MaXN0SW5kaWNhdG9ycxIoLnRyYWRpbmcubWFya2V0LnYxLkxpc3RJbmRpY2F0b3JzUmVxdWVzdBopLnRyYWRpbmcubWFya2V0LnYxLkxpc3RJbmRpY2F0b3JzUmVzcG9uc2UiK5ACAcLzGA0KBHVzZXIKBWFkbWlugtPkkwIREg8vYXBpL2luZGljYXRvcnMSmAEKDUdldEluZGljYXRvcnMSJy50cmFkaW5nLm1hcmtldC52MS5HZXRJbmRpY2F0b3JzUmVxdWVzdBooLnRyYWRpbmcubWFya2V0LnYxLkdldEluZGljYXRvcnNSZXNwb25zZSI0kAIBwvMYDQoEdXNlcgoFYWRtaW6C0+STAhoSGC9hcGkvaW5kaWNhdG9ycy97c3ltYm9sfWIGcHJvdG8z", [file_google_api_annotations, file_google_protobuf_struct, file_google_protobuf_timestamp, file_trading_common_v1_access]);
+  fileDesc("Cil0cmFkaW5nL21hcmtldC92MS9pbmRpY2F0b3Jfc2VydmljZS5wcm90bxIRdHJhZGluZy5tYXJrZXQudjEimwEKCVBhcmFtZXRlchIMCgRuYW1lGAEgASgJEi4KBHR5cGUYAiABKA4yIC50cmFkaW5nLm1hcmtldC52MS5QYXJhbWV0ZXJUeXBlEhUKDWRlZmF1bHRfdmFsdWUYAyABKAESEQoJbWluX3ZhbHVlGAQgASgBEhEKCW1heF92YWx1ZRgFIAEoARITCgtkZXNjcmlwdGlvbhgGIAEoCSKNAQoNSW5kaWNhdG9ySW5mbxIMCgRuYW1lGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEjAKCnBhcmFtZXRlcnMYAyADKAsyHC50cmFkaW5nLm1hcmtldC52MS5QYXJhbWV0ZXISDwoHb3V0cHV0cxgEIAMoCRIWCg50YWxpYl9mdW5jdGlvbhgFIAEoCSIXChVMaXN0SW5kaWNhdG9yc1JlcXVlc3QiTgoWTGlzdEluZGljYXRvcnNSZXNwb25zZRI0CgppbmRpY2F0b3JzGAEgAygLMiAudHJhZGluZy5tYXJrZXQudjEuSW5kaWNhdG9ySW5mbyJ5ChRHZXRJbmRpY2F0b3JzUmVxdWVzdBIOCgZzeW1ib2wYASABKAkSEgoKaW5kaWNhdG9ycxgCIAMoCRIRCgl0aW1lZnJhbWUYAyABKAkSDQoFbGltaXQYBCABKAUSCwoDZW5kGAUgASgJEg4KBnBhY2tlZBgGIAEoCCJ2Cg9JbmRpY2F0b3JPdXRwdXQSDAoEbmFtZRgBIAEoCRIuCgZ2YWx1ZXMYAiABKAsyGi5nb29nbGUucHJvdG9idWYuTGlzdFZhbHVlQgIYARIOCgZ3YXJtdXAYAyABKAUSFQoNcGFja2VkX3ZhbHVlcxgEIAMoASLlAQoPSW5kaWNhdG9yU2VyaWVzEgsKA2tleRgBIAEoCRIMCgRuYW1lGAIgASgJEj4KBnBhcmFtcxgDIAMoCzIuLnRyYWRpbmcubWFya2V0LnYxLkluZGljYXRvclNlcmllcy5QYXJhbXNFbnRyeRITCgt3YXJtdXBfYmFycxgEIAEoBRIzCgdvdXRwdXRzGAUgAygLMiIudHJhZGluZy5tYXJrZXQudjEuSW5kaWNhdG9yT3V0cHV0Gi0KC1BhcmFtc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoAToCOAEi3wEKFUdldEluZGljYXRvcnNSZXNwb25zZRIOCgZzeW1ib2wYASABKAkSEQoJdGltZWZyYW1lGAIgASgJEi0KBXRpbWVzGAMgAygLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEICGAESNgoKaW5kaWNhdG9ycxgEIAMoCzIiLnRyYWRpbmcubWFya2V0LnYxLkluZGljYXRvclNlcmllcxIRCgliYXJzX3VzZWQYBSABKAUSEwoLd2FybXVwX2JhcnMYBiABKAUSFAoMdGltZV9zZWNvbmRzGAcgAygDKmUKDVBhcmFtZXRlclR5cGUSHgoaUEFSQU1FVEVSX1RZUEVfVU5TUEVDSUZJRUQQABIaChZQQVJBTUVURVJfVFlQRV9JTlRFR0VSEAESGAoUUEFSQU1FVEVSX1RZUEVfRkxPQVQQAjLLAgoQSW5kaWNhdG9yU2VydmljZRKbAQoOTGlzdEluZGljYXRvcnMSKC50cmFkaW5nLm1hcmtldC52MS5MaXN0SW5kaWNhdG9yc1JlcXVlc3QaKS50cmFkaW5nLm1hcmtldC52MS5MaXN0SW5kaWNhdG9yc1Jlc3BvbnNlIjSQAgHC8xgWCgR1c2VyCgVhZG1pbgoHc2VydmljZYLT5JMCERIPL2FwaS9pbmRpY2F0b3JzEpgBCg1HZXRJbmRpY2F0b3JzEicudHJhZGluZy5tYXJrZXQudjEuR2V0SW5kaWNhdG9yc1JlcXVlc3QaKC50cmFkaW5nLm1hcmtldC52MS5HZXRJbmRpY2F0b3JzUmVzcG9uc2UiNJACAcLzGA0KBHVzZXIKBWFkbWlugtPkkwIaEhgvYXBpL2luZGljYXRvcnMve3N5bWJvbH1iBnByb3RvMw", [file_google_api_annotations, file_google_protobuf_struct, file_google_protobuf_timestamp, file_trading_common_v1_access]);
 
 /**
  * Parameter describes one tunable parameter and its allowed range (inclusive).
@@ -184,6 +184,16 @@ export type GetIndicatorsRequest = Message<"trading.market.v1.GetIndicatorsReque
    * @generated from field: string end = 5;
    */
   end: string;
+
+  /**
+   * Answer in the packed form: GetIndicatorsResponse.time_seconds and, per output, warmup plus
+   * packed_values (no google.protobuf.Value per point; about 30x less work for a long series).
+   * The deprecated times and values are then left empty. False: the deprecated form, kept for
+   * existing clients. REST: `?packed=true`.
+   *
+   * @generated from field: bool packed = 6;
+   */
+  packed: boolean;
 };
 
 /**
@@ -194,7 +204,7 @@ export const GetIndicatorsRequestSchema: GenMessage<GetIndicatorsRequest> = /*@_
   messageDesc(file_trading_market_v1_indicator_service, 4);
 
 /**
- * IndicatorOutput is one series, aligned with GetIndicatorsResponse.times.
+ * IndicatorOutput is one series, aligned with the response's bar times.
  *
  * @generated from message trading.market.v1.IndicatorOutput
  */
@@ -205,11 +215,30 @@ export type IndicatorOutput = Message<"trading.market.v1.IndicatorOutput"> & {
   name: string;
 
   /**
-   * A number per bar, or null where the indicator has no value yet (warm-up), never NaN.
+   * Deprecated: ask for the packed form (GetIndicatorsRequest.packed) and read warmup and
+   * packed_values. A number per bar, or null where the indicator has no value yet (warm-up),
+   * never NaN. Filled only when the request is not packed.
    *
-   * @generated from field: google.protobuf.ListValue values = 2;
+   * @generated from field: google.protobuf.ListValue values = 2 [deprecated = true];
+   * @deprecated
    */
   values?: ListValue | undefined;
+
+  /**
+   * Packed form: the leading bars of the response with no value (warm-up). packed_values[i] is
+   * the value at bar warmup + i; warmup + len(packed_values) is the number of bars.
+   *
+   * @generated from field: int32 warmup = 3;
+   */
+  warmup: number;
+
+  /**
+   * Packed form: the values after the warm-up. NaN (JSON "NaN") where a value is missing later
+   * in the series, which TA-Lib's indicators do not produce on stored bars.
+   *
+   * @generated from field: repeated double packed_values = 4;
+   */
+  packedValues: number[];
 };
 
 /**
@@ -281,9 +310,11 @@ export type GetIndicatorsResponse = Message<"trading.market.v1.GetIndicatorsResp
   timeframe: string;
 
   /**
-   * Open times of the bars the values belong to, oldest first.
+   * Deprecated: ask for the packed form and read time_seconds. Open times of the bars the values
+   * belong to, oldest first. Filled only when the request is not packed.
    *
-   * @generated from field: repeated google.protobuf.Timestamp times = 3;
+   * @generated from field: repeated google.protobuf.Timestamp times = 3 [deprecated = true];
+   * @deprecated
    */
   times: Timestamp[];
 
@@ -305,6 +336,13 @@ export type GetIndicatorsResponse = Message<"trading.market.v1.GetIndicatorsResp
    * @generated from field: int32 warmup_bars = 6;
    */
   warmupBars: number;
+
+  /**
+   * Packed form: open times of the bars, epoch seconds (UTC), oldest first.
+   *
+   * @generated from field: repeated int64 time_seconds = 7;
+   */
+  timeSeconds: bigint[];
 };
 
 /**

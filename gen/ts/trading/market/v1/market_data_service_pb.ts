@@ -14,7 +14,64 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file trading/market/v1/market_data_service.proto.
  */
 export const file_trading_market_v1_market_data_service: GenFile = /*@__PURE__*/
-  fileDesc("Cit0cmFkaW5nL21hcmtldC92MS9tYXJrZXRfZGF0YV9zZXJ2aWNlLnByb3RvEhF0cmFkaW5nLm1hcmtldC52MSKbAQoKU3ltYm9sSW5mbxIOCgZzeW1ib2wYASABKAkSDAoEbmFtZRgCIAEoCRIyCgthc3NldF9jbGFzcxgDIAEoDjIdLnRyYWRpbmcubWFya2V0LnYxLkFzc2V0Q2xhc3MSEQoJdGlja19zaXplGAQgASgBEhYKDnF1b3RlX2N1cnJlbmN5GAUgASgJEhAKCHRpbWV6b25lGAYgASgJIsQBCg1TeW1ib2xTdW1tYXJ5EisKBGluZm8YASABKAsyHS50cmFkaW5nLm1hcmtldC52MS5TeW1ib2xJbmZvEhYKDmJhc2VfdGltZWZyYW1lGAIgASgJEhEKCWJhcl9jb3VudBgDIAEoAxItCglmaXJzdF9iYXIYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGxhc3RfYmFyGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIUChJMaXN0U3ltYm9sc1JlcXVlc3QiSAoTTGlzdFN5bWJvbHNSZXNwb25zZRIxCgdzeW1ib2xzGAEgAygLMiAudHJhZGluZy5tYXJrZXQudjEuU3ltYm9sU3VtbWFyeSKJAQoDQmFyEigKBHRpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgwKBG9wZW4YAiABKAESDAoEaGlnaBgDIAEoARILCgNsb3cYBCABKAESDQoFY2xvc2UYBSABKAESDgoGdm9sdW1lGAYgASgBEhAKCGNvbXBsZXRlGAcgASgIInUKEUdldEhpc3RvcnlSZXF1ZXN0Eg4KBnN5bWJvbBgBIAEoCRINCgVsaW1pdBgCIAEoBRIRCgl0aW1lZnJhbWUYAyABKAkSDQoFc3RhcnQYBCABKAkSCwoDZW5kGAUgASgJEhIKCnBhZ2VfdG9rZW4YBiABKAkijgEKEkdldEhpc3RvcnlSZXNwb25zZRIOCgZzeW1ib2wYASABKAkSEQoJdGltZWZyYW1lGAIgASgJEhYKDmJhc2VfdGltZWZyYW1lGAMgASgJEiQKBGJhcnMYBCADKAsyFi50cmFkaW5nLm1hcmtldC52MS5CYXISFwoPbmV4dF9wYWdlX3Rva2VuGAUgASgJImIKCkNzdkNvbHVtbnMSDAoEdGltZRgBIAEoCRIMCgRvcGVuGAIgASgJEgwKBGhpZ2gYAyABKAkSCwoDbG93GAQgASgJEg0KBWNsb3NlGAUgASgJEg4KBnZvbHVtZRgGIAEoCSLXAQoRSW1wb3J0QmFyc1JlcXVlc3QSFQoLY3N2X2NvbnRlbnQYASABKAlIABIQCgZzYW1wbGUYAiABKAlIABIOCgZzeW1ib2wYAyABKAkSEQoJdGltZWZyYW1lGAQgASgJEi4KB2NvbHVtbnMYBSABKAsyHS50cmFkaW5nLm1hcmtldC52MS5Dc3ZDb2x1bW5zEisKBGluZm8YBiABKAsyHS50cmFkaW5nLm1hcmtldC52MS5TeW1ib2xJbmZvEg8KB2RyeV9ydW4YByABKAhCCAoGc291cmNlIosBChJJbXBvcnRCYXJzUmVzcG9uc2USDgoGc3ltYm9sGAEgASgJEhEKCXRpbWVmcmFtZRgCIAEoCRIRCglyb3dzX3JlYWQYAyABKAMSFQoNcm93c19pbnNlcnRlZBgEIAEoAxIVCg1yb3dzX2V4aXN0aW5nGAUgASgDEhEKCWNvbW1pdHRlZBgGIAEoCCqfAQoKQXNzZXRDbGFzcxIbChdBU1NFVF9DTEFTU19VTlNQRUNJRklFRBAAEhIKDkFTU0VUX0NMQVNTX0ZYEAESFgoSQVNTRVRfQ0xBU1NfRVFVSVRZEAISFgoSQVNTRVRfQ0xBU1NfQ1JZUFRPEAMSGQoVQVNTRVRfQ0xBU1NfQ09NTU9ESVRZEAQSFQoRQVNTRVRfQ0xBU1NfSU5ERVgQBTK3AwoRTWFya2V0RGF0YVNlcnZpY2UShgEKC0xpc3RTeW1ib2xzEiUudHJhZGluZy5tYXJrZXQudjEuTGlzdFN5bWJvbHNSZXF1ZXN0GiYudHJhZGluZy5tYXJrZXQudjEuTGlzdFN5bWJvbHNSZXNwb25zZSIokAIBwvMYDQoEdXNlcgoFYWRtaW6C0+STAg4SDC9hcGkvc3ltYm9scxKMAQoKR2V0SGlzdG9yeRIkLnRyYWRpbmcubWFya2V0LnYxLkdldEhpc3RvcnlSZXF1ZXN0GiUudHJhZGluZy5tYXJrZXQudjEuR2V0SGlzdG9yeVJlc3BvbnNlIjGQAgHC8xgNCgR1c2VyCgVhZG1pboLT5JMCFxIVL2FwaS9oaXN0b3J5L3tzeW1ib2x9EokBCgpJbXBvcnRCYXJzEiQudHJhZGluZy5tYXJrZXQudjEuSW1wb3J0QmFyc1JlcXVlc3QaJS50cmFkaW5nLm1hcmtldC52MS5JbXBvcnRCYXJzUmVzcG9uc2UiLsLzGAcKBWFkbWlugtPkkwIdOgEqIhgvYXBpL2FkbWluL21hcmtldC9pbXBvcnRiBnByb3RvMw", [file_google_api_annotations, file_google_protobuf_timestamp, file_trading_common_v1_access]);
+  fileDesc("Cit0cmFkaW5nL21hcmtldC92MS9tYXJrZXRfZGF0YV9zZXJ2aWNlLnByb3RvEhF0cmFkaW5nLm1hcmtldC52MSI3ChFTdHJlYW1CYXJzUmVxdWVzdBIPCgdzeW1ib2xzGAEgAygJEhEKCXRpbWVmcmFtZRgCIAEoCSJcChJTdHJlYW1CYXJzUmVzcG9uc2USDgoGc3ltYm9sGAEgASgJEhEKCXRpbWVmcmFtZRgCIAEoCRIjCgNiYXIYAyABKAsyFi50cmFkaW5nLm1hcmtldC52MS5CYXIimwEKClN5bWJvbEluZm8SDgoGc3ltYm9sGAEgASgJEgwKBG5hbWUYAiABKAkSMgoLYXNzZXRfY2xhc3MYAyABKA4yHS50cmFkaW5nLm1hcmtldC52MS5Bc3NldENsYXNzEhEKCXRpY2tfc2l6ZRgEIAEoARIWCg5xdW90ZV9jdXJyZW5jeRgFIAEoCRIQCgh0aW1lem9uZRgGIAEoCSLEAQoNU3ltYm9sU3VtbWFyeRIrCgRpbmZvGAEgASgLMh0udHJhZGluZy5tYXJrZXQudjEuU3ltYm9sSW5mbxIWCg5iYXNlX3RpbWVmcmFtZRgCIAEoCRIRCgliYXJfY291bnQYAyABKAMSLQoJZmlyc3RfYmFyGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghsYXN0X2JhchgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiFAoSTGlzdFN5bWJvbHNSZXF1ZXN0IkgKE0xpc3RTeW1ib2xzUmVzcG9uc2USMQoHc3ltYm9scxgBIAMoCzIgLnRyYWRpbmcubWFya2V0LnYxLlN5bWJvbFN1bW1hcnkiiQEKA0JhchIoCgR0aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIMCgRvcGVuGAIgASgBEgwKBGhpZ2gYAyABKAESCwoDbG93GAQgASgBEg0KBWNsb3NlGAUgASgBEg4KBnZvbHVtZRgGIAEoARIQCghjb21wbGV0ZRgHIAEoCCKFAQoRR2V0SGlzdG9yeVJlcXVlc3QSDgoGc3ltYm9sGAEgASgJEg0KBWxpbWl0GAIgASgFEhEKCXRpbWVmcmFtZRgDIAEoCRINCgVzdGFydBgEIAEoCRILCgNlbmQYBSABKAkSEgoKcGFnZV90b2tlbhgGIAEoCRIOCgZwYWNrZWQYByABKAgigQEKCkJhckNvbHVtbnMSFAoMdGltZV9zZWNvbmRzGAEgAygDEgwKBG9wZW4YAiADKAESDAoEaGlnaBgDIAMoARILCgNsb3cYBCADKAESDQoFY2xvc2UYBSADKAESDgoGdm9sdW1lGAYgAygBEhUKDWxhc3RfY29tcGxldGUYByABKAgiwgEKEkdldEhpc3RvcnlSZXNwb25zZRIOCgZzeW1ib2wYASABKAkSEQoJdGltZWZyYW1lGAIgASgJEhYKDmJhc2VfdGltZWZyYW1lGAMgASgJEigKBGJhcnMYBCADKAsyFi50cmFkaW5nLm1hcmtldC52MS5CYXJCAhgBEhcKD25leHRfcGFnZV90b2tlbhgFIAEoCRIuCgdjb2x1bW5zGAYgASgLMh0udHJhZGluZy5tYXJrZXQudjEuQmFyQ29sdW1ucyJiCgpDc3ZDb2x1bW5zEgwKBHRpbWUYASABKAkSDAoEb3BlbhgCIAEoCRIMCgRoaWdoGAMgASgJEgsKA2xvdxgEIAEoCRINCgVjbG9zZRgFIAEoCRIOCgZ2b2x1bWUYBiABKAki1wEKEUltcG9ydEJhcnNSZXF1ZXN0EhUKC2Nzdl9jb250ZW50GAEgASgJSAASEAoGc2FtcGxlGAIgASgJSAASDgoGc3ltYm9sGAMgASgJEhEKCXRpbWVmcmFtZRgEIAEoCRIuCgdjb2x1bW5zGAUgASgLMh0udHJhZGluZy5tYXJrZXQudjEuQ3N2Q29sdW1ucxIrCgRpbmZvGAYgASgLMh0udHJhZGluZy5tYXJrZXQudjEuU3ltYm9sSW5mbxIPCgdkcnlfcnVuGAcgASgIQggKBnNvdXJjZSKLAQoSSW1wb3J0QmFyc1Jlc3BvbnNlEg4KBnN5bWJvbBgBIAEoCRIRCgl0aW1lZnJhbWUYAiABKAkSEQoJcm93c19yZWFkGAMgASgDEhUKDXJvd3NfaW5zZXJ0ZWQYBCABKAMSFQoNcm93c19leGlzdGluZxgFIAEoAxIRCgljb21taXR0ZWQYBiABKAgqnwEKCkFzc2V0Q2xhc3MSGwoXQVNTRVRfQ0xBU1NfVU5TUEVDSUZJRUQQABISCg5BU1NFVF9DTEFTU19GWBABEhYKEkFTU0VUX0NMQVNTX0VRVUlUWRACEhYKEkFTU0VUX0NMQVNTX0NSWVBUTxADEhkKFUFTU0VUX0NMQVNTX0NPTU1PRElUWRAEEhUKEUFTU0VUX0NMQVNTX0lOREVYEAUy1wQKEU1hcmtldERhdGFTZXJ2aWNlEo8BCgtMaXN0U3ltYm9scxIlLnRyYWRpbmcubWFya2V0LnYxLkxpc3RTeW1ib2xzUmVxdWVzdBomLnRyYWRpbmcubWFya2V0LnYxLkxpc3RTeW1ib2xzUmVzcG9uc2UiMZACAcLzGBYKBHVzZXIKBWFkbWluCgdzZXJ2aWNlgtPkkwIOEgwvYXBpL3N5bWJvbHMSlQEKCkdldEhpc3RvcnkSJC50cmFkaW5nLm1hcmtldC52MS5HZXRIaXN0b3J5UmVxdWVzdBolLnRyYWRpbmcubWFya2V0LnYxLkdldEhpc3RvcnlSZXNwb25zZSI6kAIBwvMYFgoEdXNlcgoFYWRtaW4KB3NlcnZpY2WC0+STAhcSFS9hcGkvaGlzdG9yeS97c3ltYm9sfRKJAQoKSW1wb3J0QmFycxIkLnRyYWRpbmcubWFya2V0LnYxLkltcG9ydEJhcnNSZXF1ZXN0GiUudHJhZGluZy5tYXJrZXQudjEuSW1wb3J0QmFyc1Jlc3BvbnNlIi7C8xgHCgVhZG1pboLT5JMCHToBKiIYL2FwaS9hZG1pbi9tYXJrZXQvaW1wb3J0EosBCgpTdHJlYW1CYXJzEiQudHJhZGluZy5tYXJrZXQudjEuU3RyZWFtQmFyc1JlcXVlc3QaJS50cmFkaW5nLm1hcmtldC52MS5TdHJlYW1CYXJzUmVzcG9uc2UiLsLzGAkKB3NlcnZpY2WC0+STAhsSGS9hcGkvaW50ZXJuYWwvYmFycy9zdHJlYW0wAWIGcHJvdG8z", [file_google_api_annotations, file_google_protobuf_timestamp, file_trading_common_v1_access]);
+
+/**
+ * StreamBarsRequest chooses the symbols and the timeframe of the bar stream.
+ *
+ * @generated from message trading.market.v1.StreamBarsRequest
+ */
+export type StreamBarsRequest = Message<"trading.market.v1.StreamBarsRequest"> & {
+  /**
+   * Symbols, for example "EURUSD" (case-insensitive); empty: every symbol with stored bars.
+   *
+   * @generated from field: repeated string symbols = 1;
+   */
+  symbols: string[];
+
+  /**
+   * 1m, 5m, 15m, 30m, 1h, 4h or 1d. Empty: 1h.
+   *
+   * @generated from field: string timeframe = 2;
+   */
+  timeframe: string;
+};
+
+/**
+ * Describes the message trading.market.v1.StreamBarsRequest.
+ * Use `create(StreamBarsRequestSchema)` to create a new message.
+ */
+export const StreamBarsRequestSchema: GenMessage<StreamBarsRequest> = /*@__PURE__*/
+  messageDesc(file_trading_market_v1_market_data_service, 0);
+
+/**
+ * StreamBarsResponse is one new complete bar of one symbol.
+ *
+ * @generated from message trading.market.v1.StreamBarsResponse
+ */
+export type StreamBarsResponse = Message<"trading.market.v1.StreamBarsResponse"> & {
+  /**
+   * @generated from field: string symbol = 1;
+   */
+  symbol: string;
+
+  /**
+   * @generated from field: string timeframe = 2;
+   */
+  timeframe: string;
+
+  /**
+   * @generated from field: trading.market.v1.Bar bar = 3;
+   */
+  bar?: Bar | undefined;
+};
+
+/**
+ * Describes the message trading.market.v1.StreamBarsResponse.
+ * Use `create(StreamBarsResponseSchema)` to create a new message.
+ */
+export const StreamBarsResponseSchema: GenMessage<StreamBarsResponse> = /*@__PURE__*/
+  messageDesc(file_trading_market_v1_market_data_service, 1);
 
 /**
  * SymbolInfo describes an instrument in the catalogue.
@@ -66,7 +123,7 @@ export type SymbolInfo = Message<"trading.market.v1.SymbolInfo"> & {
  * Use `create(SymbolInfoSchema)` to create a new message.
  */
 export const SymbolInfoSchema: GenMessage<SymbolInfo> = /*@__PURE__*/
-  messageDesc(file_trading_market_v1_market_data_service, 0);
+  messageDesc(file_trading_market_v1_market_data_service, 2);
 
 /**
  * SymbolSummary is a catalogue entry with what is stored for it.
@@ -107,7 +164,7 @@ export type SymbolSummary = Message<"trading.market.v1.SymbolSummary"> & {
  * Use `create(SymbolSummarySchema)` to create a new message.
  */
 export const SymbolSummarySchema: GenMessage<SymbolSummary> = /*@__PURE__*/
-  messageDesc(file_trading_market_v1_market_data_service, 1);
+  messageDesc(file_trading_market_v1_market_data_service, 3);
 
 /**
  * ListSymbolsRequest has no fields.
@@ -122,7 +179,7 @@ export type ListSymbolsRequest = Message<"trading.market.v1.ListSymbolsRequest">
  * Use `create(ListSymbolsRequestSchema)` to create a new message.
  */
 export const ListSymbolsRequestSchema: GenMessage<ListSymbolsRequest> = /*@__PURE__*/
-  messageDesc(file_trading_market_v1_market_data_service, 2);
+  messageDesc(file_trading_market_v1_market_data_service, 4);
 
 /**
  * ListSymbolsResponse lists the catalogue, ordered by symbol.
@@ -141,7 +198,7 @@ export type ListSymbolsResponse = Message<"trading.market.v1.ListSymbolsResponse
  * Use `create(ListSymbolsResponseSchema)` to create a new message.
  */
 export const ListSymbolsResponseSchema: GenMessage<ListSymbolsResponse> = /*@__PURE__*/
-  messageDesc(file_trading_market_v1_market_data_service, 3);
+  messageDesc(file_trading_market_v1_market_data_service, 5);
 
 /**
  * Bar is one OHLCV bar.
@@ -195,7 +252,7 @@ export type Bar = Message<"trading.market.v1.Bar"> & {
  * Use `create(BarSchema)` to create a new message.
  */
 export const BarSchema: GenMessage<Bar> = /*@__PURE__*/
-  messageDesc(file_trading_market_v1_market_data_service, 4);
+  messageDesc(file_trading_market_v1_market_data_service, 6);
 
 /**
  * GetHistoryRequest selects a window of bars.
@@ -244,6 +301,15 @@ export type GetHistoryRequest = Message<"trading.market.v1.GetHistoryRequest"> &
    * @generated from field: string page_token = 6;
    */
   pageToken: string;
+
+  /**
+   * Answer in the packed form: GetHistoryResponse.columns, one packed array per field instead of
+   * a Bar message (and a Timestamp) per bar; the deprecated bars are then left empty. False: the
+   * deprecated form, kept for existing clients. REST: `?packed=true`.
+   *
+   * @generated from field: bool packed = 7;
+   */
+  packed: boolean;
 };
 
 /**
@@ -251,7 +317,61 @@ export type GetHistoryRequest = Message<"trading.market.v1.GetHistoryRequest"> &
  * Use `create(GetHistoryRequestSchema)` to create a new message.
  */
 export const GetHistoryRequestSchema: GenMessage<GetHistoryRequest> = /*@__PURE__*/
-  messageDesc(file_trading_market_v1_market_data_service, 5);
+  messageDesc(file_trading_market_v1_market_data_service, 7);
+
+/**
+ * BarColumns holds bars column by column, oldest first: index i of every array is bar i.
+ *
+ * @generated from message trading.market.v1.BarColumns
+ */
+export type BarColumns = Message<"trading.market.v1.BarColumns"> & {
+  /**
+   * Open times, epoch seconds (UTC).
+   *
+   * @generated from field: repeated int64 time_seconds = 1;
+   */
+  timeSeconds: bigint[];
+
+  /**
+   * @generated from field: repeated double open = 2;
+   */
+  open: number[];
+
+  /**
+   * @generated from field: repeated double high = 3;
+   */
+  high: number[];
+
+  /**
+   * @generated from field: repeated double low = 4;
+   */
+  low: number[];
+
+  /**
+   * @generated from field: repeated double close = 5;
+   */
+  close: number[];
+
+  /**
+   * @generated from field: repeated double volume = 6;
+   */
+  volume: number[];
+
+  /**
+   * False only when the last bar is a resampled bar whose period the data does not cover yet
+   * (it may still change); every earlier bar is complete.
+   *
+   * @generated from field: bool last_complete = 7;
+   */
+  lastComplete: boolean;
+};
+
+/**
+ * Describes the message trading.market.v1.BarColumns.
+ * Use `create(BarColumnsSchema)` to create a new message.
+ */
+export const BarColumnsSchema: GenMessage<BarColumns> = /*@__PURE__*/
+  messageDesc(file_trading_market_v1_market_data_service, 8);
 
 /**
  * GetHistoryResponse holds bars oldest first.
@@ -277,7 +397,11 @@ export type GetHistoryResponse = Message<"trading.market.v1.GetHistoryResponse">
   baseTimeframe: string;
 
   /**
-   * @generated from field: repeated trading.market.v1.Bar bars = 4;
+   * Deprecated: ask for the packed form (GetHistoryRequest.packed) and read columns. Filled only
+   * when the request is not packed.
+   *
+   * @generated from field: repeated trading.market.v1.Bar bars = 4 [deprecated = true];
+   * @deprecated
    */
   bars: Bar[];
 
@@ -287,6 +411,13 @@ export type GetHistoryResponse = Message<"trading.market.v1.GetHistoryResponse">
    * @generated from field: string next_page_token = 5;
    */
   nextPageToken: string;
+
+  /**
+   * Packed form: the bars, column by column.
+   *
+   * @generated from field: trading.market.v1.BarColumns columns = 6;
+   */
+  columns?: BarColumns | undefined;
 };
 
 /**
@@ -294,7 +425,7 @@ export type GetHistoryResponse = Message<"trading.market.v1.GetHistoryResponse">
  * Use `create(GetHistoryResponseSchema)` to create a new message.
  */
 export const GetHistoryResponseSchema: GenMessage<GetHistoryResponse> = /*@__PURE__*/
-  messageDesc(file_trading_market_v1_market_data_service, 6);
+  messageDesc(file_trading_market_v1_market_data_service, 9);
 
 /**
  * CsvColumns maps the CSV header names to bar fields. Empty names take the defaults
@@ -341,7 +472,7 @@ export type CsvColumns = Message<"trading.market.v1.CsvColumns"> & {
  * Use `create(CsvColumnsSchema)` to create a new message.
  */
 export const CsvColumnsSchema: GenMessage<CsvColumns> = /*@__PURE__*/
-  messageDesc(file_trading_market_v1_market_data_service, 7);
+  messageDesc(file_trading_market_v1_market_data_service, 10);
 
 /**
  * ImportBarsRequest names the source of the bars and what they are.
@@ -410,7 +541,7 @@ export type ImportBarsRequest = Message<"trading.market.v1.ImportBarsRequest"> &
  * Use `create(ImportBarsRequestSchema)` to create a new message.
  */
 export const ImportBarsRequestSchema: GenMessage<ImportBarsRequest> = /*@__PURE__*/
-  messageDesc(file_trading_market_v1_market_data_service, 8);
+  messageDesc(file_trading_market_v1_market_data_service, 11);
 
 /**
  * ImportBarsResponse reports what the import did.
@@ -460,7 +591,7 @@ export type ImportBarsResponse = Message<"trading.market.v1.ImportBarsResponse">
  * Use `create(ImportBarsResponseSchema)` to create a new message.
  */
 export const ImportBarsResponseSchema: GenMessage<ImportBarsResponse> = /*@__PURE__*/
-  messageDesc(file_trading_market_v1_market_data_service, 9);
+  messageDesc(file_trading_market_v1_market_data_service, 12);
 
 /**
  * AssetClass is what kind of instrument a symbol is.
@@ -545,6 +676,18 @@ export const MarketDataService: GenService<{
     methodKind: "unary";
     input: typeof ImportBarsRequestSchema;
     output: typeof ImportBarsResponseSchema;
+  },
+  /**
+   * StreamBars streams each new complete bar of the symbols from the market feed, the same feed
+   * and bar events the prediction stream is computed on. For platform services (business's paper
+   * trading fills orders on it); a consumer that reconnects skips the bars it has processed.
+   *
+   * @generated from rpc trading.market.v1.MarketDataService.StreamBars
+   */
+  streamBars: {
+    methodKind: "server_streaming";
+    input: typeof StreamBarsRequestSchema;
+    output: typeof StreamBarsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_trading_market_v1_market_data_service, 0);

@@ -7,13 +7,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from business.identity.adapters.mail import ConsoleMailer, SmtpMailer
 from business.identity.domain.emails import (
     OutgoingEmail,
     already_registered_email,
     password_reset_email,
     verification_email,
 )
+from business.shared.mail import ConsoleMailer, SmtpMailer
 from service_runtime.errors import DependencyUnavailable
 from tests.support.smtp_sink import SmtpSink, free_port
 
@@ -78,7 +78,7 @@ async def test_an_unreachable_server_is_a_dependency_error() -> None:
 
 async def test_console_mailer_logs_the_link(caplog: pytest.LogCaptureFixture) -> None:
     mailer = ConsoleMailer()
-    with caplog.at_level(logging.INFO, logger="business.identity.adapters.mail"):
+    with caplog.at_level(logging.INFO, logger="business.shared.mail"):
         await mailer.send(verification_email("frank@example.com", "http://x.test/verify?token=console"))
     assert "token=console" in caplog.text and "frank@example.com" in caplog.text
     assert mailer.sent[0].to == "frank@example.com"

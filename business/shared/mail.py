@@ -1,4 +1,4 @@
-"""Sending email (the domain's `Mailer` port): SMTP in production and tests, the log for local runs."""
+"""Sending email (the features' `Mailer` ports): SMTP in production and tests, the log for local runs."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 
-from business.identity.domain.emails import OutgoingEmail
+from business.config import BusinessSettings
+from business.shared.emails import OutgoingEmail
 from service_runtime.errors import DependencyUnavailable
 
 log = logging.getLogger(__name__)
@@ -74,3 +75,17 @@ class ConsoleMailer:
     async def send(self, email: OutgoingEmail) -> None:
         self.sent.append(email)
         self.log.info("email to %s: %s\n%s", email.to, email.subject, email.text)
+
+
+def mailer(settings: BusinessSettings) -> SmtpMailer | ConsoleMailer:
+    """The mailer MAIL_BACKEND names, for every feature that sends email."""
+    if settings.mail_backend == "smtp":
+        return SmtpMailer(
+            settings.smtp_host,
+            settings.smtp_port,
+            settings.smtp_from,
+            settings.smtp_username,
+            settings.smtp_password,
+            settings.smtp_starttls,
+        )
+    return ConsoleMailer()

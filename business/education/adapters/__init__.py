@@ -1,0 +1,1 @@
+"""Education's adapters to other services (the ML engine)."""

@@ -1,0 +1,1 @@
+"""Paper trading tables (trading and investment schemas) and the repository."""

@@ -1,0 +1,105 @@
+"""Bar streams: one reader of the market feed per (symbol, timeframe), shared by every subscriber.
+
+The feed is the one the prediction streams read (a replay of stored bars, or a live feed). A reader
+keeps running `linger_s` after its last subscriber leaves, so a consumer that reconnects at once
+(a service token lasts a minute, then its stream ends) continues where the feed is instead of
+starting a replay over. A slow subscriber loses its oldest bars, never holding up the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from ml_engine.market_data.domain.timeframes import Timeframe
+from ml_engine.market_data.feeds.feed import FeedBar, MarketFeed
+
+log = logging.getLogger(__name__)
+
+QUEUE_SIZE = 1024
+LINGER_S = 30.0
+
+
+class _Reader:
+    def __init__(self) -> None:
+        self.subscribers: set[asyncio.Queue[FeedBar]] = set()
+        self.task: asyncio.Task[None] | None = None
+        self.stopper: asyncio.Task[None] | None = None
+
+
+class BarHub:
+    def __init__(self, feed: MarketFeed, queue_size: int = QUEUE_SIZE, linger_s: float = LINGER_S) -> None:
+        self.feed = feed
+        self.queue_size = queue_size
+        self.linger_s = linger_s
+        self._readers: dict[tuple[str, str], _Reader] = {}
+
+    async def bars(self, symbols: list[str], timeframe: Timeframe) -> AsyncIterator[FeedBar]:
+        """Complete bars of every symbol, as the feed publishes them, until the caller stops."""
+        queue: asyncio.Queue[FeedBar] = asyncio.Queue(maxsize=self.queue_size)
+        keys = [(symbol, timeframe.name) for symbol in dict.fromkeys(symbols)]
+        for key in keys:
+            self._join(key, timeframe, queue)
+        try:
+            while True:
+                yield await queue.get()
+        finally:
+            for key in keys:
+                self._leave(key, queue)
+
+    def _join(self, key: tuple[str, str], timeframe: Timeframe, queue: asyncio.Queue[FeedBar]) -> None:
+        reader = self._readers.get(key)
+        if reader is None or reader.task is None or reader.task.done():
+            reader = _Reader()
+            self._readers[key] = reader
+            reader.task = asyncio.create_task(self._read(key[0], timeframe, reader), name=f"bars {key}")
+        if reader.stopper is not None:
+            reader.stopper.cancel()
+            reader.stopper = None
+        reader.subscribers.add(queue)
+
+    def _leave(self, key: tuple[str, str], queue: asyncio.Queue[FeedBar]) -> None:
+        reader = self._readers.get(key)
+        if reader is None:
+            return
+        reader.subscribers.discard(queue)
+        if not reader.subscribers and reader.stopper is None:
+            reader.stopper = asyncio.get_running_loop().create_task(self._stop_later(key, reader))
+
+    async def _stop_later(self, key: tuple[str, str], reader: _Reader) -> None:
+        await asyncio.sleep(self.linger_s)
+        if reader.subscribers:
+            return
+        if self._readers.get(key) is reader:
+            del self._readers[key]
+        if reader.task is not None:
+            reader.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader.task
+
+    async def _read(self, symbol: str, timeframe: Timeframe, reader: _Reader) -> None:
+        try:
+            async for bar in self.feed.bars(symbol, timeframe):
+                if not bar.complete:
+                    continue
+                for queue in list(reader.subscribers):
+                    if queue.full():
+                        with contextlib.suppress(asyncio.QueueEmpty):
+                            queue.get_nowait()
+                    queue.put_nowait(bar)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("bar stream %s %s: feed failed", symbol, timeframe.name)
+
+    async def close(self) -> None:
+        readers = list(self._readers.values())
+        self._readers.clear()
+        for reader in readers:
+            for task in (reader.stopper, reader.task):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task

@@ -1,0 +1,134 @@
+"""Bars evaluated on a real store: once per bar (a replayed bar is skipped), alerts stored with the
+feed's state, a restart in the middle of a replay delivering every crossing once, the watcher
+reconnecting a broken stream, and emails for the rules that ask for them."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from business.alerts.domain import alert_rules, evaluation
+from business.alerts.domain.alert_rules import RuleRequest
+from business.alerts.domain.entities import Alert, AlertKind, AlertRule, CrossDirection, SignalSide
+from business.alerts.wiring import AlertsFeature, assemble
+from business.audit.domain import Client
+from business.shared.database import BusinessStore
+from service_runtime.caller import Caller
+from tests.business.alerts.conftest import RecordingMailer, ScriptedFeed, StaticCatalogue, feed_bar
+
+CLIENT = Client("127.0.0.1", "pytest", "req-1")
+WAIT_S = 10.0
+
+
+def caller(subject: str) -> Caller:
+    return Caller(subject, frozenset({"user"}), "free")
+
+
+def cross_up(level: float, notify_email: bool = False, symbol: str = "EURUSD") -> RuleRequest:
+    return RuleRequest(symbol, "1h", AlertKind.PRICE_CROSS, None, 0.0, level, CrossDirection.UP, notify_email)
+
+
+async def add_rule(feature: AlertsFeature, user: str, request: RuleRequest) -> AlertRule:
+    return await alert_rules.create(feature.ctx, caller(user), request, CLIENT)
+
+
+async def history(feature: AlertsFeature, user: str) -> list[Alert]:
+    return await alert_rules.history(feature.ctx, caller(user), 200, None)
+
+
+async def eventually(check: Callable[[], bool]) -> None:
+    async def poll() -> None:
+        while not check():
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(poll(), WAIT_S)
+
+
+async def test_a_bar_is_evaluated_once_however_often_it_arrives(feature: AlertsFeature) -> None:
+    rule = await add_rule(feature, "alice", cross_up(1.0))
+    assert await evaluation.on_bar(feature.ctx, feed_bar(0, 0.9)) == []
+    first = await evaluation.on_bar(feature.ctx, feed_bar(1, 1.1))
+    again = await evaluation.on_bar(feature.ctx, feed_bar(1, 1.1))
+    older = await evaluation.on_bar(feature.ctx, feed_bar(0, 0.9))
+    assert [a.rule_id for a in first] == [rule.id] and again == [] and older == []
+    assert [a.bar_time for a in await history(feature, "alice")] == [feed_bar(1, 1.1).bar_time]
+
+
+async def test_restart_in_the_middle_of_a_replay_delivers_each_crossing_once(
+    store: BusinessStore, users: tuple[str, ...], feature: AlertsFeature, feed: ScriptedFeed
+) -> None:
+    await add_rule(feature, "alice", cross_up(1.0))
+    closes = [0.9, 0.95, 1.05, 0.97, 0.96, 0.99, 1.02, 1.03, 1.04]  # crossings up on bars 2 and 6
+    live_before = []
+    with feature.hub.subscription("alice") as queue:
+        feature.start()
+        for i in range(5):
+            feed.queue("EURUSD").put_nowait(feed_bar(i, closes[i]))
+        await eventually(lambda: feed.queue("EURUSD").empty() and queue.qsize() == 1)
+        await asyncio.sleep(0.05)  # the last bar's transaction commits
+        live_before.append(queue.get_nowait())
+    await feature.close()
+
+    # A new process on the same store; the ML engine replays from bar 1 (it restarted too).
+    replay = ScriptedFeed()
+    restarted = assemble(store, StaticCatalogue(), replay, RecordingMailer(), refresh_s=0.05)
+    try:
+        with restarted.hub.subscription("alice") as queue:
+            restarted.start()
+            for i in range(1, len(closes)):
+                replay.queue("EURUSD").put_nowait(feed_bar(i, closes[i]))
+            await eventually(lambda: replay.queue("EURUSD").empty() and queue.qsize() >= 1)
+            await asyncio.sleep(0.1)
+            live_after = [queue.get_nowait() for _ in range(queue.qsize())]
+    finally:
+        await restarted.close()
+
+    assert [a.bar_time for a in live_before] == [feed_bar(2, 0).bar_time]
+    assert [a.bar_time for a in live_after] == [feed_bar(6, 0).bar_time]
+    stored = await history(restarted, "alice")
+    assert sorted(a.bar_time for a in stored) == [feed_bar(2, 0).bar_time, feed_bar(6, 0).bar_time]
+
+
+async def test_the_watcher_opens_a_broken_stream_again_and_goes_on(
+    feature: AlertsFeature, feed: ScriptedFeed
+) -> None:
+    await add_rule(feature, "alice", cross_up(1.0))
+    feed.queue("EURUSD").put_nowait(feed_bar(0, 0.9))
+    feed.queue("EURUSD").put_nowait(ConnectionError("ML engine restarted"))
+    feed.queue("EURUSD").put_nowait(feed_bar(1, 1.1))
+    with feature.hub.subscription("alice") as queue:
+        feature.start()
+        delivered = await asyncio.wait_for(queue.get(), WAIT_S)
+    assert delivered.bar_time == feed_bar(1, 0).bar_time and feature.watcher.connections == 2
+    assert [a.bar_time for a in await history(feature, "alice")] == [feed_bar(1, 0).bar_time]
+    assert feed.opened.count(("EURUSD", "1h")) == 2
+
+
+async def test_one_subscription_per_feed_whoever_watches_it(
+    feature: AlertsFeature, feed: ScriptedFeed
+) -> None:
+    for user in ("alice", "bob"):
+        await add_rule(feature, user, cross_up(1.0))
+        await add_rule(feature, user, cross_up(2.0))
+    await add_rule(feature, "bob", cross_up(50_000.0, symbol="BTCUSD"))
+    feature.start()
+    await eventually(lambda: len(feed.opened) == 2)
+    await asyncio.sleep(0.2)  # a few refreshes later: still one stream per feed
+    assert sorted(feed.opened) == [("BTCUSD", "1h"), ("EURUSD", "1h")]
+
+
+async def test_alerts_are_emailed_only_for_rules_that_ask_and_only_to_their_owner(
+    feature: AlertsFeature, mailer: RecordingMailer
+) -> None:
+    await add_rule(feature, "alice", cross_up(1.0, notify_email=True))
+    await add_rule(feature, "bob", cross_up(1.0))
+    signal = RuleRequest("EURUSD", "1h", AlertKind.SIGNAL, SignalSide.BUY, 0.7, 0.0, None, True)
+    await add_rule(feature, "bob", signal)
+    await evaluation.on_bar(feature.ctx, feed_bar(0, 0.9))
+    fired = await evaluation.on_bar(feature.ctx, feed_bar(1, 1.1, action="buy", confidence=0.75))
+    assert len(fired) == 3
+    assert sorted((e.to, e.subject) for e in mailer.sent) == [
+        ("alice@example.com", "Alert: EURUSD crossed above 1 (close 1.1)"),
+        ("bob@example.com", "Alert: EURUSD 1h signal turned BUY with confidence 75% (close 1.1)"),
+    ]
+    assert "http://web.test/alerts" in mailer.sent[0].text

@@ -1,0 +1,155 @@
+"""The bar feed end to end in process: the ML engine's MarketDataService.StreamBars (a real handler
+over a scripted market feed) -> business's consumer on a service-token channel -> fills. The
+consumer reconnects by itself and never fills a bar twice."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from typing import Any, cast
+
+import grpc
+import pytest
+
+from business.paper_trading.bar_feed import BarFeedConsumer
+from business.paper_trading.domain.context import PaperTrading
+from ml_engine.market_data.bar_stream import BarHub
+from ml_engine.market_data.domain.timeframes import Timeframe
+from ml_engine.market_data.feeds.feed import FeedBar
+from ml_engine.market_data.handlers import MarketDataHandlers
+from service_runtime.in_process import serve_in_process
+from service_runtime.service_token import ServiceChannel
+from service_runtime.timestamps import to_timestamp
+from tests.business.paper_trading.conftest import HOUR, START
+from tests.support.in_process import AUDIENCE, ISSUER, TestCallers
+from trading.market.v1 import market_data_service_pb2 as market_pb
+from trading.market.v1 import market_data_service_pb2_grpc as market_grpc
+from trading.paper.v1 import paper_trading_service_pb2 as pb
+from trading.paper.v1 import paper_trading_service_pb2_grpc as pb_grpc
+
+MARKET = market_pb.DESCRIPTOR.services_by_name["MarketDataService"].full_name
+BARS = [
+    FeedBar("ACME", "1h", START + HOUR * (n + 1), 100.0 + n, 101.0 + n, 99.0 + n, 100.5 + n, 10)
+    for n in range(3)
+]
+
+
+class ScriptedFeed:
+    """The market feed interface: the scripted bars, then nothing more (a quiet market)."""
+
+    async def bars(self, symbol: str, timeframe: Timeframe) -> AsyncIterator[FeedBar]:
+        for bar in BARS:
+            if bar.symbol == symbol:
+                yield bar
+        await asyncio.Event().wait()
+
+
+async def eventually(check: Callable[[], bool], what: str) -> None:
+    for _ in range(500):
+        if check():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"never happened: {what}")
+
+
+def service_channel(address: str, callers: TestCallers) -> ServiceChannel:
+    return ServiceChannel(
+        target=address,
+        keys=callers.keys,
+        subject="service:business",
+        issuer=ISSUER,
+        audience=AUDIENCE,
+        timeout_s=5,
+    )
+
+
+async def place_market_buy(stub: pb_grpc.PaperTradingServiceStub, meta: Any) -> str:
+    created = await stub.CreatePortfolio(
+        pb.CreatePortfolioRequest(name="Feed", initial_cash_minor=1_000_000), metadata=meta
+    )
+    pid = created.portfolio.portfolio_id
+    order = pb.PlaceOrderRequest(
+        portfolio_id=pid, symbol="ACME", side=pb.ORDER_SIDE_BUY, type=pb.ORDER_TYPE_MARKET, quantity=2
+    )
+    await stub.PlaceOrder(order, metadata=meta)
+    return pid
+
+
+async def consume(consumer: BarFeedConsumer, until: Callable[[], bool]) -> None:
+    task = asyncio.create_task(consumer.run())
+    try:
+        await eventually(until, "the consumer processed the bars")
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+
+async def test_stream_bars_feeds_paper_trading(
+    paper: PaperTrading, callers: TestCallers, stub: pb_grpc.PaperTradingServiceStub
+) -> None:
+    meta = callers.metadata(subject="alice")
+    pid = await place_market_buy(stub, meta)
+    hub = BarHub(ScriptedFeed(), linger_s=0)
+    handlers = MarketDataHandlers(cast(Any, None), cast(Any, None), None, hub)
+    async with serve_in_process(
+        service_names=[MARKET],
+        registrars=[lambda server: market_grpc.add_MarketDataServiceServicer_to_server(handlers, server)],
+        verifier=callers.verifier(),
+    ) as served:
+        # Users cannot open the internal bar stream.
+        user_stream = market_grpc.MarketDataServiceStub(served.channel).StreamBars(
+            market_pb.StreamBarsRequest(symbols=["ACME"]), metadata=meta
+        )
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await user_stream.read()
+        assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+        channel = service_channel(served.address, callers)
+        consumer = BarFeedConsumer(channel, paper, "1h", ("ACME",))
+        await consume(consumer, lambda: consumer.stats.processed == len(BARS))
+        await channel.close()
+    await hub.close()
+    fills = (await stub.ListFills(pb.ListFillsRequest(portfolio_id=pid), metadata=meta)).fills
+    assert [(f.quantity, f.price) for f in fills] == [(2, BARS[0].open)]
+
+
+class ReplayingFromTheStart(market_grpc.MarketDataServiceServicer):
+    """Each connection replays every bar published so far, then one more, and ends: the consumer
+    must reconnect by itself and skip the bars it has processed."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def StreamBars(self, request: market_pb.StreamBarsRequest, context: Any) -> AsyncIterator[Any]:
+        self.calls += 1
+        for bar in BARS[: min(self.calls, len(BARS))]:
+            yield market_pb.StreamBarsResponse(
+                symbol=bar.symbol,
+                timeframe=bar.timeframe,
+                bar=market_pb.Bar(
+                    time=to_timestamp(bar.time), open=bar.open, high=bar.high, low=bar.low, close=bar.close
+                ),
+            )
+
+
+async def test_the_consumer_reconnects_and_never_fills_a_bar_twice(
+    paper: PaperTrading, callers: TestCallers, stub: pb_grpc.PaperTradingServiceStub
+) -> None:
+    meta = callers.metadata(subject="alice")
+    pid = await place_market_buy(stub, meta)
+    servicer = ReplayingFromTheStart()
+    register: Callable[[Any], None] = lambda server: market_grpc.add_MarketDataServiceServicer_to_server(  # noqa: E731
+        servicer, server
+    )
+    async with serve_in_process(
+        service_names=[MARKET], registrars=[register], verifier=callers.verifier()
+    ) as served:
+        channel = service_channel(served.address, callers)
+        consumer = BarFeedConsumer(channel, paper, "1h", ("ACME",), first_pause_s=0.01)
+        await consume(consumer, lambda: consumer.stats.connections > len(BARS))
+        await channel.close()
+    assert consumer.stats.processed == len(BARS)
+    assert consumer.stats.bars > len(BARS)  # replayed bars arrived again and were skipped
+    fills = (await stub.ListFills(pb.ListFillsRequest(portfolio_id=pid), metadata=meta)).fills
+    assert len(fills) == 1

@@ -1,0 +1,294 @@
+"""PaperTradingService through a real in-process server: portfolios and the ledger, every order type
+and time in force, brackets (stop first, one cancels the other), idempotency, validation naming the
+field, shorts under the margin rule, concurrent placements, restart safety, signal to trade."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import grpc
+import pytest
+
+from business.paper_trading.domain.context import PaperTrading
+from business.paper_trading.domain.entities import CASH, Bar
+from business.paper_trading.domain.feed import apply_bar
+from business.paper_trading.domain.ports import PaperRepository
+from tests.business.paper_trading.conftest import Feed
+from tests.support.in_process import violated_fields
+from trading.paper.v1 import paper_trading_service_pb2 as pb
+from trading.paper.v1 import paper_trading_service_pb2_grpc as pb_grpc
+
+Stub = pb_grpc.PaperTradingServiceStub
+Meta = Callable[[str], tuple[tuple[str, str], ...]]
+ALICE, BOB = "alice", "bob"
+
+
+async def open_portfolio(stub: Stub, as_user: Meta, user: str = ALICE, cash: int = 1_000_000) -> str:
+    response = await stub.CreatePortfolio(
+        pb.CreatePortfolioRequest(name="Main", currency="USD", initial_cash_minor=cash),
+        metadata=as_user(user),
+    )
+    return response.portfolio.portfolio_id
+
+
+def reconciled(paper: PaperTrading, portfolio_id: str) -> tuple[int, int]:
+    """(cash kept on the portfolio, cash account balance of the ledger)."""
+
+    def work(repo: PaperRepository) -> tuple[int, int]:
+        portfolio = next(
+            p for p in repo.portfolios_of(ALICE) + repo.portfolios_of(BOB) if p.id == portfolio_id
+        )
+        return portfolio.cash_minor, repo.ledger_balance(portfolio_id, CASH)
+
+    return paper.transactions.run_sync(work)
+
+
+def place(**fields: object) -> pb.PlaceOrderRequest:
+    defaults: dict[str, object] = {"symbol": "ACME", "side": pb.ORDER_SIDE_BUY, "type": pb.ORDER_TYPE_MARKET}
+    return pb.PlaceOrderRequest(**{**defaults, **fields})
+
+
+async def test_market_order_fills_at_the_next_open_and_the_ledger_reconciles(
+    stub: Stub, as_user: Meta, paper: PaperTrading, feed: Feed
+) -> None:
+    pid = await open_portfolio(stub, as_user)
+    placed = await stub.PlaceOrder(place(portfolio_id=pid, quantity=10), metadata=as_user(ALICE))
+    assert placed.order.status == pb.ORDER_STATUS_WORKING
+
+    feed.bar(101.0, 103.0, 100.0, 102.0)
+
+    orders = (await stub.ListOrders(pb.ListOrdersRequest(portfolio_id=pid), metadata=as_user(ALICE))).orders
+    assert [(o.status, o.fill_price) for o in orders] == [(pb.ORDER_STATUS_FILLED, 101.0)]
+    fills = (await stub.ListFills(pb.ListFillsRequest(portfolio_id=pid), metadata=as_user(ALICE))).fills
+    assert [(f.quantity, f.price, f.commission_minor) for f in fills] == [(10, 101.0, 101)]  # 0.1% of 1010.00
+    view = await stub.GetPortfolio(pb.GetPortfolioRequest(portfolio_id=pid), metadata=as_user(ALICE))
+    assert view.portfolio.cash_minor == 1_000_000 - 101_000 - 101
+    (position,) = view.positions
+    assert (position.quantity, position.average_price, position.mark_price) == (10, 101.0, 102.0)
+    assert position.unrealised_pnl_minor == 1000
+    assert view.portfolio.equity_minor == 1_000_000 - 101 + 1000
+    cash, ledger = reconciled(paper, pid)
+    assert cash == ledger
+    equity = await stub.GetEquityHistory(
+        pb.GetEquityHistoryRequest(portfolio_id=pid), metadata=as_user(ALICE)
+    )
+    assert [p.equity_minor for p in equity.points] == [view.portfolio.equity_minor]
+
+
+async def test_limit_stop_and_stop_limit_fill_on_the_bar_range(stub: Stub, as_user: Meta, feed: Feed) -> None:
+    pid = await open_portfolio(stub, as_user)
+    meta = as_user(ALICE)
+    limit = await stub.PlaceOrder(
+        place(portfolio_id=pid, quantity=1, type=pb.ORDER_TYPE_LIMIT, limit_price=98), metadata=meta
+    )
+    stop = await stub.PlaceOrder(
+        place(portfolio_id=pid, quantity=1, type=pb.ORDER_TYPE_STOP, stop_price=103), metadata=meta
+    )
+    stop_limit = await stub.PlaceOrder(
+        place(portfolio_id=pid, quantity=1, type=pb.ORDER_TYPE_STOP_LIMIT, stop_price=103, limit_price=103.5),
+        metadata=meta,
+    )
+    feed.bar(100.0, 101.0, 99.0, 100.5)  # reaches none
+    feed.bar(100.0, 104.0, 97.0, 101.0)  # reaches all three
+    by_id = {
+        o.order_id: o
+        for o in (await stub.ListOrders(pb.ListOrdersRequest(portfolio_id=pid), metadata=meta)).orders
+    }
+    assert by_id[limit.order.order_id].fill_price == 98.0
+    assert by_id[stop.order.order_id].fill_price == 103.0
+    assert by_id[stop_limit.order.order_id].fill_price == 103.0
+    assert {o.status for o in by_id.values()} == {pb.ORDER_STATUS_FILLED}
+
+
+async def test_bracket_stop_first_and_one_cancels_the_other(
+    stub: Stub, as_user: Meta, paper: PaperTrading, feed: Feed
+) -> None:
+    pid = await open_portfolio(stub, as_user)
+    meta = as_user(ALICE)
+    placed = await stub.PlaceOrder(
+        place(
+            portfolio_id=pid, quantity=5, bracket=pb.BracketLegs(take_profit_price=110, stop_loss_price=95)
+        ),
+        metadata=meta,
+    )
+    assert [leg.status for leg in placed.legs] == [pb.ORDER_STATUS_PENDING] * 2
+    feed.bar(100.0, 101.0, 99.0, 100.0)  # entry fills at 100, legs start working
+    feed.bar(100.0, 111.0, 94.0, 100.0)  # both levels inside: the stop wins
+    orders = {
+        o.role: o
+        for o in (await stub.ListOrders(pb.ListOrdersRequest(portfolio_id=pid), metadata=meta)).orders
+    }
+    assert orders[pb.ORDER_ROLE_STOP_LOSS].status == pb.ORDER_STATUS_FILLED
+    assert orders[pb.ORDER_ROLE_STOP_LOSS].fill_price == 95.0
+    assert orders[pb.ORDER_ROLE_TAKE_PROFIT].status == pb.ORDER_STATUS_CANCELLED
+    view = await stub.GetPortfolio(pb.GetPortfolioRequest(portfolio_id=pid), metadata=meta)
+    (position,) = view.positions
+    assert (position.quantity, position.realised_pnl_minor) == (0, -2500)
+    assert view.metrics.trades == 2
+    assert view.metrics.total_return == pytest.approx(-(2500 + 98) / 1_000_000)
+    assert view.metrics.max_drawdown == pytest.approx((2500 + 98) / 1_000_000)
+    assert view.metrics.win_rate == 0.0
+    cash, ledger = reconciled(paper, pid)
+    assert cash == ledger == 1_000_000 - 2500 - 50 - 48  # the loss and both commissions (0.1%)
+
+
+async def test_idempotency_key_returns_the_same_order(stub: Stub, as_user: Meta) -> None:
+    pid = await open_portfolio(stub, as_user)
+    meta = as_user(ALICE)
+    first = await stub.PlaceOrder(place(portfolio_id=pid, quantity=3, idempotency_key="k-1"), metadata=meta)
+    again = await stub.PlaceOrder(place(portfolio_id=pid, quantity=3, idempotency_key="k-1"), metadata=meta)
+    assert again.order.order_id == first.order.order_id
+    orders = (await stub.ListOrders(pb.ListOrdersRequest(portfolio_id=pid), metadata=meta)).orders
+    assert len(orders) == 1
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"symbol": "NOPE", "quantity": 1}, "symbol"),
+        ({"quantity": 0}, "quantity"),
+        ({"symbol": "LOTS", "quantity": 15}, "quantity"),  # lot of 10
+        ({"quantity": 1, "type": pb.ORDER_TYPE_LIMIT, "limit_price": 99.995}, "limit_price"),
+        ({"quantity": 1, "type": pb.ORDER_TYPE_LIMIT}, "limit_price"),
+        ({"quantity": 1, "type": pb.ORDER_TYPE_STOP}, "stop_price"),
+        ({"quantity": 1, "type": pb.ORDER_TYPE_UNSPECIFIED}, "type"),
+        ({"quantity": 1, "side": pb.ORDER_SIDE_UNSPECIFIED}, "side"),
+        ({"quantity": 1_000}, "quantity"),  # 100,000.00 of buying power, 10,000.00 there
+        ({"quantity": 1, "bracket": pb.BracketLegs(take_profit_price=90)}, "bracket.take_profit_price"),
+    ],
+)
+async def test_bad_orders_name_the_field(
+    stub: Stub, as_user: Meta, fields: dict[str, object], field: str
+) -> None:
+    pid = await open_portfolio(stub, as_user)
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await stub.PlaceOrder(place(portfolio_id=pid, **fields), metadata=as_user(ALICE))
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert violated_fields(refused.value) == [field]
+
+
+async def test_shorts_under_the_margin_rule(stub: Stub, as_user: Meta, feed: Feed) -> None:
+    pid = await open_portfolio(stub, as_user)
+    meta = as_user(ALICE)
+    await stub.PlaceOrder(place(portfolio_id=pid, quantity=60, side=pb.ORDER_SIDE_SELL), metadata=meta)
+    feed.bar(100.0, 100.0, 100.0, 100.0)
+    view = await stub.GetPortfolio(pb.GetPortfolioRequest(portfolio_id=pid), metadata=meta)
+    assert view.positions[0].quantity == -60
+    # equity ~10,000 less 6,000 of exposure: another 50 short (5,000) is over the limit ...
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await stub.PlaceOrder(place(portfolio_id=pid, quantity=50, side=pb.ORDER_SIDE_SELL), metadata=meta)
+    assert violated_fields(refused.value) == ["quantity"]
+    # ... buying back (reducing) always passes
+    await stub.PlaceOrder(place(portfolio_id=pid, quantity=60), metadata=meta)
+
+
+async def test_concurrent_orders_never_spend_the_same_cash(stub: Stub, as_user: Meta) -> None:
+    pid = await open_portfolio(stub, as_user)
+    meta = as_user(ALICE)
+    # Each needs 6,000.00 of the 10,000.00: together they would overspend.
+    results = await asyncio.gather(
+        *(stub.PlaceOrder(place(portfolio_id=pid, quantity=60), metadata=meta) for _ in range(4)),
+        return_exceptions=True,
+    )
+    placed = [r for r in results if isinstance(r, pb.PlaceOrderResponse)]
+    refused = [r for r in results if isinstance(r, grpc.aio.AioRpcError)]
+    assert len(placed) == 1
+    assert [r.code() for r in refused] == [grpc.StatusCode.INVALID_ARGUMENT] * 3
+
+
+async def test_cancel_replace_and_day_expiry(stub: Stub, as_user: Meta, feed: Feed) -> None:
+    pid = await open_portfolio(stub, as_user)
+    meta = as_user(ALICE)
+    limit = place(portfolio_id=pid, quantity=2, type=pb.ORDER_TYPE_LIMIT, limit_price=90)
+    working = await stub.PlaceOrder(limit, metadata=meta)
+    replaced = await stub.ReplaceOrder(
+        pb.ReplaceOrderRequest(order_id=working.order.order_id, quantity=4, limit_price=91), metadata=meta
+    )
+    assert (replaced.order.quantity, replaced.order.limit_price) == (4, 91.0)
+    cancelled = await stub.CancelOrder(pb.CancelOrderRequest(order_id=working.order.order_id), metadata=meta)
+    assert cancelled.order.status == pb.ORDER_STATUS_CANCELLED
+    day = await stub.PlaceOrder(
+        place(
+            portfolio_id=pid,
+            quantity=1,
+            type=pb.ORDER_TYPE_LIMIT,
+            limit_price=50,
+            time_in_force=pb.TIME_IN_FORCE_DAY,
+        ),
+        metadata=meta,
+    )
+    feed.bar(100.0, 101.0, 99.0, 100.0)  # the feed's bars are days later: the day order expires
+    orders = {
+        o.order_id: o
+        for o in (await stub.ListOrders(pb.ListOrdersRequest(portfolio_id=pid), metadata=meta)).orders
+    }
+    assert orders[day.order.order_id].status == pb.ORDER_STATUS_EXPIRED
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await stub.ReplaceOrder(
+            pb.ReplaceOrderRequest(order_id=day.order.order_id, quantity=2), metadata=meta
+        )
+    assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
+async def test_a_bar_is_processed_once_across_restarts(
+    stub: Stub, as_user: Meta, paper: PaperTrading, feed: Feed
+) -> None:
+    pid = await open_portfolio(stub, as_user)
+    await stub.PlaceOrder(place(portfolio_id=pid, quantity=1), metadata=as_user(ALICE))
+    bar_time = next(feed.times)
+
+    bar = Bar("ACME", bar_time, 100.0, 101.0, 99.0, 100.0)
+    assert apply_bar(paper, bar) is not None
+    assert apply_bar(paper, bar) is None  # replayed after a restart: skipped
+    older = Bar("ACME", bar_time - 1800, 100.0, 101.0, 99.0, 100.0)
+    assert apply_bar(paper, older) is None
+    fills = (await stub.ListFills(pb.ListFillsRequest(portfolio_id=pid), metadata=as_user(ALICE))).fills
+    assert len(fills) == 1
+
+
+async def test_signal_becomes_a_risk_sized_bracket_keeping_the_prediction(stub: Stub, as_user: Meta) -> None:
+    pid = await open_portfolio(stub, as_user)
+    traded = await stub.TradeSignal(
+        pb.TradeSignalRequest(
+            portfolio_id=pid, symbol="ACME", side=pb.ORDER_SIDE_BUY, entry=100.0, take_profit=104.0,
+            stop_loss=98.0, risk_percent=1.0, prediction_id="pred-42",
+        ),
+        metadata=as_user(ALICE),
+    )  # fmt: skip
+    # 1% of 10,000.00 = 100.00 at risk, 2.00 per unit to the stop: 50 units.
+    assert (traded.order.quantity, traded.order.prediction_id) == (50, "pred-42")
+    assert sorted((leg.role, leg.limit_price or leg.stop_price) for leg in traded.legs) == [
+        (pb.ORDER_ROLE_TAKE_PROFIT, 104.0),
+        (pb.ORDER_ROLE_STOP_LOSS, 98.0),
+    ]
+
+
+async def test_another_users_portfolio_and_orders_are_not_found(stub: Stub, as_user: Meta) -> None:
+    pid = await open_portfolio(stub, as_user)
+    order = (await stub.PlaceOrder(place(portfolio_id=pid, quantity=1), metadata=as_user(ALICE))).order
+    bob = as_user(BOB)
+    calls = [
+        stub.GetPortfolio(pb.GetPortfolioRequest(portfolio_id=pid), metadata=bob),
+        stub.PlaceOrder(place(portfolio_id=pid, quantity=1), metadata=bob),
+        stub.CancelOrder(pb.CancelOrderRequest(order_id=order.order_id), metadata=bob),
+        stub.ReplaceOrder(pb.ReplaceOrderRequest(order_id=order.order_id, quantity=2), metadata=bob),
+        stub.ListOrders(pb.ListOrdersRequest(portfolio_id=pid), metadata=bob),
+        stub.ListFills(pb.ListFillsRequest(portfolio_id=pid), metadata=bob),
+        stub.GetEquityHistory(pb.GetEquityHistoryRequest(portfolio_id=pid), metadata=bob),
+        stub.TradeSignal(
+            pb.TradeSignalRequest(
+                portfolio_id=pid, symbol="ACME", side=pb.ORDER_SIDE_BUY, entry=100, take_profit=104,
+                stop_loss=98, risk_percent=1, prediction_id="p",
+            ),
+            metadata=bob,
+        ),
+    ]  # fmt: skip
+    for call in calls:
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await call
+        assert refused.value.code() == grpc.StatusCode.NOT_FOUND
+    assert not (await stub.ListPortfolios(pb.ListPortfoliosRequest(), metadata=bob)).portfolios
+    with pytest.raises(grpc.aio.AioRpcError) as anonymous:
+        await stub.ListPortfolios(pb.ListPortfoliosRequest())
+    assert anonymous.value.code() == grpc.StatusCode.UNAUTHENTICATED

@@ -1,0 +1,55 @@
+"""GetIndicators through an in-process server: the packed form carries the same series as the
+deprecated ListValue form (warm-up as a count instead of nulls), with or without the bar cache."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from ml_engine.indicators.handlers import IndicatorHandlers
+from ml_engine.market_data.bar_cache import BarCache
+from ml_engine.market_data.bar_windows import BarWindows
+from ml_engine.market_data.importing.importer import import_sample
+from ml_engine.shared.database import MarketStore
+from tests.ml_engine.in_process import serve
+from tests.support.in_process import TestCallers
+from trading.market.v1 import indicator_service_pb2 as pb
+from trading.market.v1 import indicator_service_pb2_grpc as pb_grpc
+
+SERVICE = pb.DESCRIPTOR.services_by_name["IndicatorService"].full_name
+
+
+@pytest.mark.parametrize("cached", [False, True])
+async def test_packed_form_equals_the_value_form(
+    market_store: MarketStore, callers: TestCallers, cached: bool
+) -> None:
+    import_sample(market_store.engine, "GOOG")
+    windows = BarWindows(market_store.engine, BarCache(100_000 if cached else 0))
+    handlers = IndicatorHandlers(windows)
+    async with serve(
+        SERVICE, lambda server: pb_grpc.add_IndicatorServiceServicer_to_server(handlers, server), callers
+    ) as channel:
+        stub = pb_grpc.IndicatorServiceStub(channel)
+        fields = {"symbol": "GOOG", "indicators": ["rsi:14,macd,bbands:20,2"], "limit": 2148}
+        plain = await stub.GetIndicators(pb.GetIndicatorsRequest(**fields), metadata=callers.metadata())
+        packed = await stub.GetIndicators(
+            pb.GetIndicatorsRequest(**fields, packed=True), metadata=callers.metadata()
+        )
+    assert len(packed.times) == 0 and len(packed.time_seconds) == len(plain.times) == 2148
+    assert list(packed.time_seconds) == [t.seconds for t in plain.times]
+    assert packed.bars_used == plain.bars_used and packed.warmup_bars == plain.warmup_bars
+    assert [s.key for s in packed.indicators] == [s.key for s in plain.indicators]
+    warmups = []
+    for old, new in zip(plain.indicators, packed.indicators, strict=True):
+        assert new.warmup_bars == old.warmup_bars and dict(new.params) == dict(old.params)
+        for a, b in zip(old.outputs, new.outputs, strict=True):
+            assert a.name == b.name and len(b.values.values) == 0
+            values = [v.number_value if v.HasField("number_value") else None for v in a.values.values]
+            lead = next(i for i, v in enumerate(values) if v is not None)
+            assert b.warmup == lead and b.warmup + len(b.packed_values) == len(values)
+            assert list(b.packed_values) == values[lead:]
+            assert not any(math.isnan(v) for v in b.packed_values)
+            warmups.append(b.warmup)
+    # The whole stored series was asked for: the warm-up shows as missing leading values.
+    assert max(warmups) == 33 and min(warmups) == 14

@@ -65,7 +65,7 @@ def info_of_bin(value: str) -> error_details_pb2.ErrorInfo:
 def test_rest_refuses_a_free_token_what_pro_opens_naming_plan_and_field(
     stack: Stack, keys: SigningKeyStore, route: str, field: str, value: str
 ) -> None:
-    reply = httpx.get(f"{EDGE}{route}", headers=bearer(sign(keys, "free")))
+    reply = httpx.get(f"{EDGE}{route}", headers=bearer(sign(keys, "free")), timeout=30)
     assert reply.status_code == 403, reply.text
     body = reply.json()
     assert body["error"] == "permission_denied"
@@ -80,28 +80,28 @@ def test_rest_refuses_a_free_token_what_pro_opens_naming_plan_and_field(
 
 def test_a_free_token_gets_intraday_predictions_and_1h_signals(stack: Stack, keys: SigningKeyStore) -> None:
     free = bearer(sign(keys, "free"))
-    intraday = httpx.get(f"{EDGE}/api/predict/EURUSD?horizon=intraday", headers=free)
+    intraday = httpx.get(f"{EDGE}/api/predict/EURUSD?horizon=intraday", headers=free, timeout=30)
     assert intraday.status_code == 200, intraday.text
     assert [p["horizon"] for p in intraday.json()["predictions"]] == ["intraday"]
-    signal = httpx.get(f"{EDGE}/api/signals/EURUSD?timeframe=1h", headers=free)
+    signal = httpx.get(f"{EDGE}/api/signals/EURUSD?timeframe=1h", headers=free, timeout=30)
     assert signal.status_code == 200, signal.text
 
 
 def test_backtests_of_ml_signals_and_over_a_year_are_pro(stack: Stack, keys: SigningKeyStore) -> None:
     free, pro = bearer(sign(keys, "free")), bearer(sign(keys, "pro"))
     year = {"strategy": "sma_cross", "symbol": "GOOG", "startDate": "2012-01-01", "endDate": "2013-01-01"}
-    assert httpx.post(f"{EDGE}/api/backtest", json=year, headers=free).status_code == 200
+    assert httpx.post(f"{EDGE}/api/backtest", json=year, headers=free, timeout=60).status_code == 200
     for body, field in (
         ({**year, "startDate": "2008-01-01"}, "start_date"),
         ({"strategy": "sma_cross", "symbol": "GOOG"}, "start_date"),  # every stored bar: 2004 to 2013
         ({**year, "strategy": "ml_signals", "symbol": "EURUSD", "startDate": "", "endDate": ""}, "strategy"),
     ):
-        refused = httpx.post(f"{EDGE}/api/backtest", json=body, headers=free)
+        refused = httpx.post(f"{EDGE}/api/backtest", json=body, headers=free, timeout=60)
         assert refused.status_code == 403, refused.text
         assert f"requires plan pro for {field}" in refused.json()["message"]
         assert info_of_details(refused.json()["details"])["metadata"]["field"] == field
         # Pro passes the plan check (what the engine then says about the run is not about plans).
-        passed = httpx.post(f"{EDGE}/api/backtest", json=body, headers=pro)
+        passed = httpx.post(f"{EDGE}/api/backtest", json=body, headers=pro, timeout=60)
         assert passed.status_code != 403 and "plan" not in passed.text, passed.text
     web = grpc_web.call(
         f"{EDGE}/trading.market.v1.BacktestService/RunBacktest",
@@ -159,7 +159,7 @@ def test_the_websocket_bridge_refuses_the_stream_to_free_and_streams_to_pro(
 
 def test_admins_and_service_tokens_pass_every_plan_check(stack: Stack, keys: SigningKeyStore) -> None:
     admin = bearer(sign(keys, "free", roles=("admin",)))
-    reply = httpx.get(f"{EDGE}/api/predict/EURUSD?horizon=swing", headers=admin)
+    reply = httpx.get(f"{EDGE}/api/predict/EURUSD?horizon=swing", headers=admin, timeout=30)
     assert reply.status_code == 200, reply.text
     service = sign(keys, "", roles=("service",), sub="service:business")
     metadata = [("authorization", f"Bearer {service}")]
@@ -198,7 +198,7 @@ def test_a_free_user_over_the_ml_rate_limit_gets_429_with_retry_info_until_the_w
     route = f"{EDGE}/api/predict/EURUSD?horizon=intraday"
     # Until refused: at most the limit in one window (two windows if the calls straddle one).
     answered = 0
-    with httpx.Client(headers=free) as client:
+    with httpx.Client(headers=free, timeout=30) as client:
         for _ in range(2 * E2E_FREE_RATE_LIMIT + 1):
             reply = client.get(route)
             if reply.status_code != 200:
@@ -234,4 +234,6 @@ def test_a_free_user_over_the_ml_rate_limit_gets_429_with_retry_info_until_the_w
         assert client.get(route).status_code == 200
     # A pro user is far from its limit.
     pro = bearer(sign(keys, "pro"))
-    assert all(httpx.get(route, headers=pro).status_code == 200 for _ in range(E2E_FREE_RATE_LIMIT + 1))
+    assert all(
+        httpx.get(route, headers=pro, timeout=30).status_code == 200 for _ in range(E2E_FREE_RATE_LIMIT + 1)
+    )

@@ -10,7 +10,7 @@ VENV := .venv/.installed-dev
 WEB_DEPS := web/node_modules/.installed
 PIP := .venv/bin/pip install -q --disable-pip-version-check
 
-.PHONY: migration run test gen generate gen-check lint breaking web web-deps venv venv-run venv-train bench-edge bench-plans bench-data bench-auth bench-education bench-billing bench-ml train import-bars admin admin-keys k8s-envoy clean
+.PHONY: migration run test gen generate gen-check lint breaking web web-deps venv venv-run venv-train bench bench-edge bench-plans bench-data bench-auth bench-education bench-billing bench-paper bench-ml train import-bars admin admin-keys k8s-envoy clean
 
 ## Serving only (what `make run` installs): no torch.
 venv-run: $(VENV_RUN)
@@ -92,8 +92,16 @@ bench-edge: $(VENV_RUN)
 bench-plans: $(VENV_RUN)
 	$(PY) -m bench.plans $(ARGS)
 
-## Market data benchmarks: import rate, history REST vs gRPC, indicators, backtests vs backtesting.py.
+## Every benchmark with short settings and a time limit per step, then one summary table (what,
+## ours, reference, ratio) in bench/results/summary.md, which README's "Benchmarks at a glance" shows.
+bench: $(VENV_TRAIN)
+	$(PIP) -r bench/requirements.txt
+	$(PY) -m bench.summary $(ARGS)
+
+## Market data benchmarks: import rate, history REST vs gRPC, indicators, backtests vs backtesting.py
+## and vectorbt (installed here from bench/requirements.txt, never by the serving requirements).
 bench-data: $(VENV_RUN)
+	$(PIP) -r bench/requirements.txt
 	$(PY) -m bench.market_data
 	$(PY) -m bench.indicators
 	$(PY) -m bench.backtest
@@ -109,6 +117,10 @@ bench-education: $(VENV_RUN)
 ## Billing benchmark: Stripe webhook events processed per second (ARGS="--users 200 --concurrency 8").
 bench-billing: $(VENV_RUN)
 	$(PY) -m bench.billing $(ARGS)
+
+## Paper trading: one bar with 10,000 open orders (in process), orders/s through Envoy.
+bench-paper: $(VENV_RUN)
+	$(PY) -m bench.paper_trading $(ARGS)
 
 ## ML serving benchmark: ORT vs native, Predict REST vs gRPC, micro-batching, stream fan-out (ARGS="--only a,b").
 bench-ml: $(VENV_TRAIN)

@@ -11,17 +11,22 @@
    one client, then 8 concurrent clients for the common-word query.
 4. Lesson load through Envoy (GET /api/learning/courses/{id}/lessons/{id}, signed in, enrolled):
    p50/p99.
+5. Lesson load with its live blocks: the lesson, then (concurrently, as the browser's reader does)
+   every call its blocks make with the learner's token: history and indicators for a chart, the
+   signal and the model's scores for a signal block, the window's history for a forecast: p50/p99
+   of the whole, on the starter lessons that carry blocks (the EURUSD and GOOG samples imported).
 
-It starts a private Stack on its own ports with temp keys and SQLite (or DATABASE_URL when given,
-for PostgreSQL's full-text search; with --courses 0 it measures the catalogue already there), so it
-does not touch a running system.
+It starts a private Stack on its own ports with temp keys and SQLite (or DATABASE_URL when given;
+with --courses 0 it measures the catalogue already there), so it does not touch a running system.
+With --postgres URL (a server database, emptied of education rows first... it must be a throwaway
+one) the same catalogue is built and searched on PostgreSQL too, in the same run, and the report
+gives PostgreSQL/SQLite ratios per query shape.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import random
 import sys
@@ -33,6 +38,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from bench.private_stack import private_stack_env, write_report
 
 PORTS = {
     "ENVOY_PORT": 38180,
@@ -213,19 +220,9 @@ async def concurrent_search(edge: str, requests: int, concurrency: int) -> dict[
     }
 
 
-def lesson_load(edge: str, requests: int) -> dict[str, float]:
+def lesson_load(edge: str, token: str, course: str, requests: int) -> dict[str, float]:
+    auth = {"authorization": f"Bearer {token}"}
     with httpx.Client(base_url=edge, timeout=30) as client:
-        email = f"bench-{uuid.uuid4().hex[:8]}@example.com"
-        password = "bench-correct-horse-battery-staple"
-        client.post("/api/auth/register", json={"email": email, "password": password}).raise_for_status()
-        token = client.post("/api/auth/login", json={"email": email, "password": password}).json()["tokens"][
-            "accessToken"
-        ]
-        auth = {"authorization": f"Bearer {token}"}
-        course = client.get("/api/courses/reading-candles-and-indicators").json()["course"]["card"][
-            "courseId"
-        ]
-        client.post(f"/api/learning/courses/{course}/enrollment", json={}, headers=auth).raise_for_status()
         samples = []
         for i in range(requests):
             lesson = ("anatomy", "rsi", "macd-atr")[i % 3]
@@ -236,63 +233,146 @@ def lesson_load(edge: str, requests: int) -> dict[str, float]:
     return figures(samples)
 
 
+BLOCK_LESSONS = ("rsi", "macd-atr")
+
+
+def _block_calls(block: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The REST calls the lesson reader makes for one block (LessonBlocks.tsx)."""
+    if "chart" in block:
+        c = block["chart"]
+        params = {
+            "timeframe": c["timeframe"],
+            "start": c.get("start", ""),
+            "end": c.get("end", ""),
+            "limit": 500,
+        }
+        calls = [(f"/api/history/{c['symbol']}", params)]
+        if c.get("indicators"):
+            indicators = {"timeframe": c["timeframe"], "indicators": ",".join(c["indicators"])}
+            calls.append((f"/api/indicators/{c['symbol']}", indicators))
+        return calls
+    if "signal" in block:
+        s = block["signal"]
+        return [(f"/api/signals/{s['symbol']}", {"timeframe": s["timeframe"]}),
+                ("/api/predictions/scores", {"symbol": s["symbol"]})]  # fmt: skip
+    if "forecast" in block:
+        f = block["forecast"]
+        return [(f"/api/history/{f['symbol']}", {"timeframe": f["timeframe"], "end": f["windowEnd"],
+                                                 "limit": f.get("windowBars", 60)})]  # fmt: skip
+    return []
+
+
+async def lesson_with_blocks(edge: str, token: str, course: str, requests: int) -> dict[str, Any]:
+    auth = {"authorization": f"Bearer {token}"}
+    samples: list[float] = []
+    statuses: dict[int, int] = {}
+    async with httpx.AsyncClient(base_url=edge, timeout=60, headers=auth) as client:
+        for i in range(requests):
+            lesson = BLOCK_LESSONS[i % len(BLOCK_LESSONS)]
+            started = time.perf_counter()
+            reply = await client.get(f"/api/learning/courses/{course}/lessons/{lesson}")
+            reply.raise_for_status()
+            calls = [c for b in reply.json()["lesson"].get("blocks", []) for c in _block_calls(b)]
+            replies = await asyncio.gather(*(client.get(path, params=params) for path, params in calls))
+            samples.append((time.perf_counter() - started) * 1000)
+            for r in replies:
+                statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
+    # A signal without a trained model is a 412 the reader shows as such; it is still a round trip.
+    return {**figures(samples), "block_calls_by_http_status": statuses}
+
+
+def _learner(edge: str) -> tuple[str, str]:
+    """A new learner's token, enrolled in the candles course; returns (token, course id)."""
+    with httpx.Client(base_url=edge, timeout=30) as client:
+        email = f"bench-{uuid.uuid4().hex[:8]}@example.com"
+        password = "bench-correct-horse-battery-staple"
+        client.post("/api/auth/register", json={"email": email, "password": password}).raise_for_status()
+        token: str = client.post("/api/auth/login", json={"email": email, "password": password}).json()[
+            "tokens"
+        ]["accessToken"]
+        course: str = client.get("/api/courses/reading-candles-and-indicators").json()["course"]["card"][
+            "courseId"
+        ]
+        auth = {"authorization": f"Bearer {token}"}
+        client.post(f"/api/learning/courses/{course}/enrollment", json={}, headers=auth).raise_for_status()
+    return token, course
+
+
+def _through_the_edge(tmp: Path, url: str, requests: int, *, lessons: bool) -> dict[str, Any]:
+    """Search (and, for the first database, lesson load) through Envoy on a private stack."""
+    from tools.supervisor import Stack
+
+    env = private_stack_env(tmp, PORTS, url)
+    # The live blocks read the EURUSD and GOOG samples.
+    env["LOAD_SAMPLE_DATA"] = "true" if lessons else "false"
+    stack = Stack(env=env, log_dir=tmp / "logs")
+    edge = f"http://127.0.0.1:{PORTS['ENVOY_PORT']}"
+    print(f"starting stack (logs in {tmp / 'logs'}) ...", flush=True)
+    out: dict[str, Any] = {}
+    try:
+        stack.start()
+        out["edge_search"] = edge_search(edge, requests)
+        out["edge_search_concurrent"] = asyncio.run(concurrent_search(edge, requests * 2, 8))
+        if lessons:
+            token, course = _learner(edge)
+            out["lesson_load"] = lesson_load(edge, token, course, requests)
+            out["lesson_load_with_live_blocks"] = asyncio.run(
+                lesson_with_blocks(edge, token, course, max(requests // 3, 20))
+            )
+    finally:
+        stack.stop()
+    return out
+
+
+def _dialect(url: str) -> str:
+    return "postgresql" if url.startswith("postgres") else url.split(":", 1)[0].split("+", 1)[0]
+
+
+def _ratios(pg: dict[str, dict[str, float]], lite: dict[str, dict[str, float]]) -> dict[str, float]:
+    return {name: round(pg[name]["p50_ms"] / max(lite[name]["p50_ms"], 1e-6), 2) for name in pg}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--courses", type=int, default=10_000, help="synthetic courses to generate")
     parser.add_argument("--requests", type=int, default=300, help="requests per measured cell")
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("BENCH_POSTGRES_URL", ""),
+        help="a throwaway PostgreSQL database too",
+    )
     args = parser.parse_args(argv)
 
     from business.education.wiring import load_starter_catalogue
     from business.shared.database import migrate
-    from tools.supervisor import Stack
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-education-"))
     url = os.environ.get("DATABASE_URL", f"sqlite:///{tmp / 'business.db'}")
-    migrate(url)
-    load_starter_catalogue(url)
     report: dict[str, Any] = {
         "cpu_cores": os.cpu_count(),
-        "database": url.split(":", 1)[0],
         "generated_now": args.courses,
         "load_average_at_start": [round(x, 1) for x in os.getloadavg()],
+        "catalogue": "synthetic courses (tag `synthetic`, '(synthetic N)' in titles) + the starter catalogue",
     }
-    report["build_s"] = round(build_catalogue(url, args.courses), 1)
-    report["catalogue_size"] = catalogue_size(url)
-    print(f"{args.courses} synthetic courses published in {report['build_s']} s", flush=True)
-    report["in_process"] = in_process_search(url, args.requests)
-    env = dict(os.environ)
-    env.update({k: str(v) for k, v in PORTS.items()})
-    env.update(
-        {
-            "APP_ENV": "test",
-            "BUSINESS_METRICS_PORT": "0",
-            "ML_METRICS_PORT": "0",
-            "JWT_KEYS_DIR": str(tmp / "keys"),
-            "DEV_TOKENS_ENABLED": "false",
-            "RATE_LIMIT_SCALE": "1000",
-            "DATABASE_URL": url,
-            "ML_SERVICE_URL": f"127.0.0.1:{PORTS['ML_GRPC_PORT']}",
-            "MARKET_SQLITE_PATH": str(tmp / "market.db"),
-            "LOAD_SAMPLE_DATA": "false",
-            "LOG_LEVEL": "WARNING",
-            "MAIL_BACKEND": "console",
-            "SMS_BACKEND": "console",
+    databases = [url] + ([args.postgres] if args.postgres else [])
+    for n, db in enumerate(databases):
+        name = _dialect(db)
+        (tmp / name).mkdir(parents=True, exist_ok=True)
+        migrate(db)
+        load_starter_catalogue(db)
+        part: dict[str, Any] = {"build_s": round(build_catalogue(db, args.courses), 1)}
+        part["catalogue_size"] = catalogue_size(db)
+        print(f"{name}: {args.courses} synthetic courses published in {part['build_s']} s", flush=True)
+        part["in_process"] = in_process_search(db, args.requests)
+        part.update(_through_the_edge(tmp / name, db, args.requests, lessons=n == 0))
+        report[name] = part
+    if args.postgres:
+        lite, pg = report[_dialect(url)], report["postgresql"]
+        report["postgresql_over_sqlite_p50"] = {
+            "in_process": _ratios(pg["in_process"], lite["in_process"]),
+            "edge": _ratios(pg["edge_search"], lite["edge_search"]),
         }
-    )
-    stack = Stack(env=env, log_dir=tmp / "logs")
-    edge = f"http://127.0.0.1:{PORTS['ENVOY_PORT']}"
-    print(f"starting stack (logs in {tmp / 'logs'}) ...", flush=True)
-    try:
-        stack.start()
-        report["edge_search"] = edge_search(edge, args.requests)
-        report["edge_search_concurrent"] = asyncio.run(concurrent_search(edge, args.requests * 2, 8))
-        report["lesson_load"] = lesson_load(edge, args.requests)
-    finally:
-        stack.stop()
-    print(json.dumps(report, indent=2))
-    out = Path(__file__).resolve().parent / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "education.json").write_text(json.dumps(report, indent=2))
+    write_report("education", report)
     return 0
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import statistics
 import tempfile
@@ -148,25 +149,35 @@ def _rows_of(store: MarketStore, n: int) -> list[dict[str, float]]:
 
 
 def bench_history(token: str, repeat: int) -> dict[str, float]:
+    """Each path in both wire forms: packed columns (what the web app asks for) and the deprecated
+    Bar per bar. Bars come from the engine's bar cache after the warm-up call."""
     headers = {"authorization": f"Bearer {token}"}
     metadata = list(headers.items())
-    request = md_pb.GetHistoryRequest(symbol="BENCH", limit=5000, timeframe="1h")
     results: dict[str, float] = {}
     with httpx.Client(base_url=f"http://127.0.0.1:{PORTS['ENVOY_PORT']}", headers=headers) as http:
+        for packed in (True, False):
 
-        def rest() -> None:
-            reply = http.get("/api/history/BENCH", params={"limit": "5000", "timeframe": "1h"})
-            assert reply.status_code == 200 and len(reply.json()["bars"]) == 5000, reply.text[:200]
+            def rest(packed: bool = packed) -> None:
+                params = {"limit": "5000", "timeframe": "1h"} | ({"packed": "true"} if packed else {})
+                reply = http.get("/api/history/BENCH", params=params)
+                body = reply.json()
+                n = len(body["columns"]["close"]) if packed else len(body["bars"])
+                assert reply.status_code == 200 and n == 5000, reply.text[:200]
 
-        results["REST via Envoy"] = timed(rest, repeat)
+            results[f"REST via Envoy{' (packed)' if packed else ''}"] = timed(rest, repeat)
     for label, port in (("gRPC via Envoy", PORTS["ENVOY_PORT"]), ("gRPC direct", PORTS["ML_GRPC_PORT"])):
         with grpc.insecure_channel(f"127.0.0.1:{port}", options=GRPC_OPTIONS) as channel:
             stub = md_grpc.MarketDataServiceStub(channel)
+            for packed in (True, False):
+                request = md_pb.GetHistoryRequest(symbol="BENCH", limit=5000, timeframe="1h", packed=packed)
 
-            def call(stub: md_grpc.MarketDataServiceStub = stub) -> None:
-                assert len(stub.GetHistory(request, metadata=metadata, timeout=30).bars) == 5000
+                def call(
+                    stub: md_grpc.MarketDataServiceStub = stub, request: md_pb.GetHistoryRequest = request
+                ) -> None:
+                    reply = stub.GetHistory(request, metadata=metadata, timeout=30)
+                    assert len(reply.columns.close if request.packed else reply.bars) == 5000
 
-            results[label] = timed(call, repeat)
+                results[f"{label}{' (packed)' if packed else ''}"] = timed(call, repeat)
     return results
 
 
@@ -182,26 +193,48 @@ def bench_indicators(
         talib.BBANDS(close, 20, 2.0, 2.0, talib.MA_Type.SMA)
         talib.STOCH(high, low, close, 14, 3, talib.MA_Type.SMA, 3, talib.MA_Type.SMA)
 
-    request = ind_pb.GetIndicatorsRequest(symbol="BENCH", indicators=[INDICATORS], limit=n)
+    results: dict[str, float] = {}
     with grpc.insecure_channel(f"127.0.0.1:{PORTS['ML_GRPC_PORT']}", options=GRPC_OPTIONS) as channel:
         stub = ind_grpc.IndicatorServiceStub(channel)
+        for packed in (True, False):
+            request = ind_pb.GetIndicatorsRequest(
+                symbol="BENCH", indicators=[INDICATORS], limit=n, packed=packed
+            )
 
-        def rpc() -> None:
-            reply = stub.GetIndicators(request, metadata=[("authorization", f"Bearer {token}")], timeout=60)
-            assert len(reply.times) == n
+            def rpc(request: ind_pb.GetIndicatorsRequest = request) -> None:
+                reply = stub.GetIndicators(
+                    request, metadata=[("authorization", f"Bearer {token}")], timeout=60
+                )
+                assert len(reply.time_seconds if request.packed else reply.times) == n
 
-        rpc_s = timed(rpc, repeat)
-    # Where the RPC's time goes: reading the bars from MySQL is most of it.
+            form = "packed" if packed else "a Value per point (deprecated form)"
+            # Interleaved with TA-Lib, so that drift on a shared machine hits both alike.
+            rpc_s, talib_s = paired(rpc, direct, repeat)
+            results[f"GetIndicators RPC, gRPC direct, {form}, bars cached"] = rpc_s
+            results.setdefault("TA-Lib in-process", talib_s)
+    # Where an uncached RPC's time goes: reading the bars from MySQL.
     store = MarketStore(mysql_url)
     windows = BarWindows(store.engine)
     series = windows.resolve("BENCH", "1h")
-    read_s = timed(lambda: windows.latest(series, n + 33), repeat)
+    results["reading the bars from MySQL (no cache, in-process)"] = timed(
+        lambda: windows.latest(series, n + 33), max(3, repeat // 3)
+    )
     store.close()
-    return {
-        "TA-Lib in-process": timed(direct, repeat),
-        "reading the bars (repository, in-process)": read_s,
-        "GetIndicators RPC (gRPC direct)": rpc_s,
-    }
+    return results
+
+
+def paired(first: Callable[[], object], second: Callable[[], object], repeat: int) -> tuple[float, float]:
+    """Medians of `first` and `second`, called alternately `repeat` times each after a warm-up."""
+    first()
+    second()
+    a: list[float] = []
+    b: list[float] = []
+    for _ in range(repeat):
+        for fn, samples in ((first, a), (second, b)):
+            started = time.perf_counter()
+            fn()
+            samples.append(time.perf_counter() - started)
+    return statistics.median(a), statistics.median(b)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -282,16 +315,21 @@ def main(argv: list[str] | None = None) -> int:
     print("| path | bars/s | vs plain INSERT |\n|---|---:|---:|")
     for label, rate in imports:
         print(f"| {label} | {rate:,.0f} | {rate / floor:.2f}x |")
-    grpc_direct = history["gRPC direct"]
     print(f"\n### GET /api/history, 5000 bars, median of {args.requests} sequential calls\n")
-    print("| path | median ms | vs gRPC direct |\n|---|---:|---:|")
+    print("| path | median ms | vs gRPC direct in the same form |\n|---|---:|---:|")
     for label, seconds in history.items():
-        print(f"| {label} | {seconds * 1000:.1f} | {seconds / grpc_direct:.2f}x |")
+        base = history["gRPC direct (packed)" if "packed" in label else "gRPC direct"]
+        print(f"| {label} | {seconds * 1000:.1f} | {seconds / base:.2f}x |")
     talib_s = indicators["TA-Lib in-process"]
     print(f"\n### Indicators {INDICATORS} over {args.indicator_bars} bars\n")
     print("| path | median ms | vs TA-Lib |\n|---|---:|---:|")
     for label, seconds in indicators.items():
         print(f"| {label} | {seconds * 1000:.1f} | {seconds / talib_s:.1f}x |")
+    out = Path(__file__).resolve().parent / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    report = {"cpu_cores": os.cpu_count(), "load_average": os.getloadavg(), "imports": dict(imports)}
+    report |= {"history_s": history, "indicators_s": indicators, "indicator_bars": args.indicator_bars}
+    (out / "market_data.json").write_text(json.dumps(report, indent=2))
     return 0
 
 

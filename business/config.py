@@ -148,8 +148,9 @@ class BusinessSettings(CommonSettings):
         "EURUSD:0.00001,GOOG:0.01,BTCUSD:0.01",
         description="instruments paper trading knows before their first bar: SYMBOL:TICK[:LOT],...",
     )
+    paper_feed_enabled: bool = Field(True, description="fill paper orders on the ML engine's bar stream")
     paper_feed_timeframe: str = Field(
-        "1h", description="timeframe of the ML engine's bar stream paper trading fills on (empty: no feed)"
+        "", description="timeframe of the bar stream paper trading fills on (empty: each symbol's stored one)"
     )
 
     # --- alerts (docs/alerts.md) --------------------------------------------------------------

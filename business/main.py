@@ -141,7 +141,7 @@ def build_host(settings: BusinessSettings) -> ServiceHost:
     # alerts' feed watcher, paper trading's bar feed, the billing sweep) runs as its tasks.
     alerts.start()
     background = BackgroundTasks()
-    if settings.paper_feed_timeframe:
+    if settings.paper_feed_enabled:
         feed = BarFeedConsumer(ml_service, paper_trading, settings.paper_feed_timeframe)
         background.start(feed.run(), "paper bar feed")
     if billing.configured and settings.billing_sweep_interval_s > 0:

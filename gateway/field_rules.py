@@ -209,6 +209,13 @@ RULES: dict[str, Rule] = {
         "enum": ["", "all", "scalping", "intraday", "swing", "position"],
         OUTSIDE: "forever",
     },
+    # Nominal coverage of the interval: a fraction or a percent of the offered ones, 0 the default (0.8).
+    f"{_ML}.PredictRequest.coverage": {
+        "type": "number",
+        "format": "double",
+        "enum": [0, 0.5, 0.8, 0.9, 0.95, 50, 80, 90, 95],
+        OUTSIDE: 0.85,
+    },
     f"{_ML}.GetSignalsRequest.symbol": _SYMBOL,
     f"{_ML}.GetSignalsRequest.timeframe": {"type": "string", "enum": ["", "5m", "15m", "1h"], OUTSIDE: "4h"},
     # education: AuthoringService, CatalogService, LearningService

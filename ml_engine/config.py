@@ -88,6 +88,20 @@ class MlEngineSettings(CommonSettings):
         le=86400,
         description="how often recorded predictions whose horizon passed are scored (s; 0: off)",
     )
+    ml_signal_commission: float = Field(
+        0.0001,
+        ge=0,
+        lt=0.1,
+        description="commission a signal's expected value is net of: fraction of the traded value, at "
+        "entry and again at exit (like a backtest's commission)",
+    )
+    ml_signal_slippage: float = Field(
+        0.0001,
+        ge=0,
+        lt=0.1,
+        description="slippage a signal's expected value is net of: fraction of the entry price (like a "
+        "backtest's slippage)",
+    )
     load_sample_data: bool = Field(
         True, description="import the bundled EURUSD (1h) and GOOG (1d) samples at start if not stored yet"
     )

@@ -25,6 +25,7 @@ from ml_engine.models.serving.activation import VersionActivation
 from ml_engine.models.serving.registry import ModelRegistry
 from ml_engine.predictions.data.prediction_repository import PredictionStore
 from ml_engine.predictions.domain.ensemble import load_manifest
+from ml_engine.predictions.domain.signals import TradeCosts
 from ml_engine.predictions.explain import XgbExplainer
 from ml_engine.predictions.forecaster import Forecaster
 from ml_engine.predictions.handlers import PredictionHandlers, add_prediction_service
@@ -99,6 +100,7 @@ def build_host(
         XgbExplainer(repository),
         clock=clock,
         latest_cache_size=settings.ml_prediction_cache_size,
+        costs=TradeCosts(settings.ml_signal_commission, settings.ml_signal_slippage),
     )
     hub = StreamHub(
         forecaster, ReplayFeed(windows, speed=settings.ml_replay_speed, history=STREAM_HISTORY_BARS)

@@ -36,12 +36,13 @@ class BarHub:
         self.linger_s = linger_s
         self._readers: dict[tuple[str, str], _Reader] = {}
 
-    async def bars(self, symbols: list[str], timeframe: Timeframe) -> AsyncIterator[FeedBar]:
-        """Complete bars of every symbol, as the feed publishes them, until the caller stops."""
+    async def bars(self, streams: list[tuple[str, Timeframe]]) -> AsyncIterator[FeedBar]:
+        """Complete bars of every (symbol, timeframe), as the feed publishes them, until the caller stops."""
         queue: asyncio.Queue[FeedBar] = asyncio.Queue(maxsize=self.queue_size)
-        keys = [(symbol, timeframe.name) for symbol in dict.fromkeys(symbols)]
-        for key in keys:
-            self._join(key, timeframe, queue)
+        keys = []
+        for symbol, timeframe in dict.fromkeys(streams):
+            keys.append((symbol, timeframe.name))
+            self._join(keys[-1], timeframe, queue)
         try:
             while True:
                 yield await queue.get()

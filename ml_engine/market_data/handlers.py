@@ -193,21 +193,28 @@ class MarketDataHandlers(pb_grpc.MarketDataServiceServicer):
         target = ImportTarget(symbol, parse_timeframe(request.timeframe), info, request.dry_run)
         return import_csv(self.store.engine, io.StringIO(request.csv_content, newline=""), target, columns)
 
+    def stored_timeframes(self) -> list[tuple[str, str]]:
+        """(symbol, stored timeframe) of every symbol with stored bars."""
+        with self.store.engine.connect() as conn:
+            return [(s.stored.info.symbol, s.stored.base_timeframe) for s in repo.list_symbols(conn)]
+
     async def StreamBars(
         self, request: pb.StreamBarsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.StreamBarsResponse]:
         if self.bar_hub is None:
             raise FailedPrecondition("this engine runs no market feed")
-        timeframe = parse_timeframe(request.timeframe or "1h")
-        symbols = [normalize_symbol(s) for s in request.symbols]
-        if not symbols:
-
-            def read() -> list[str]:
-                with self.store.engine.connect() as conn:
-                    return [s.stored.info.symbol for s in repo.list_symbols(conn)]
-
-            symbols = await asyncio.to_thread(read)
-        async for bar in self.bar_hub.bars(symbols, timeframe):
+        wanted = {normalize_symbol(s) for s in request.symbols}
+        timeframe = parse_timeframe(request.timeframe) if request.timeframe else None
+        streams = [
+            (symbol, timeframe or parse_timeframe(base))
+            for symbol, base in await asyncio.to_thread(self.stored_timeframes)
+            if not wanted or symbol in wanted
+        ]
+        if wanted - {symbol for symbol, _ in streams}:
+            raise InvalidArgument.field(
+                "symbols", f"no stored bars for {', '.join(sorted(wanted - {s for s, _ in streams}))}"
+            )
+        async for bar in self.bar_hub.bars(streams):
             yield pb.StreamBarsResponse(
                 symbol=bar.symbol,
                 timeframe=bar.timeframe,

@@ -53,10 +53,12 @@ from ml_engine.predictions.domain.horizons import (
 )
 from ml_engine.predictions.domain.model_metadata import OUTPUT_COLUMNS, ModelMetadata
 from ml_engine.predictions.domain.signals import (
+    NO_COSTS,
     Action,
     Contribution,
     Decision,
     SignalLevels,
+    TradeCosts,
     decide,
     levels,
     summary,
@@ -282,6 +284,7 @@ def combined_forecast(
         range_source=range_source(ensemble),
         prediction_id=provenance.prediction_id,
         features=tuple(float(v) for v in row),
+        intervals=combined.intervals,
     )
 
 
@@ -295,6 +298,7 @@ class Forecaster:
         explainer: Explainer | None = None,
         clock: BarClock | None = None,
         latest_cache_size: int = 0,
+        costs: TradeCosts = NO_COSTS,
     ) -> None:
         """With a `clock` and `latest_cache_size` > 0, predictions and signals for the latest bar
         come from a cache (each key's entry holds until a new bar or a model activation), and the
@@ -305,6 +309,8 @@ class Forecaster:
         self.recorder = recorder
         self.explainer = explainer
         self.clock = clock
+        # What a signal's expected value is net of (settings ML_SIGNAL_COMMISSION / _SLIPPAGE).
+        self.costs = costs
         size = latest_cache_size if clock is not None else 0
         # (symbol, horizon) -> the latest-bar forecast; (symbol, signal timeframe) -> the signal.
         self.latest: LatestCache[_Served] = LatestCache(size)
@@ -563,6 +569,7 @@ class Forecaster:
         """Recording: what the served prediction is recorded as, once, off the request path (see
         PredictionRecorder)."""
         horizon = forecast.horizon
+        interval = forecast.interval()  # the default coverage's: what live scores measure
         return PredictionRecord(
             id=forecast.prediction_id,
             model=f"{horizon.name}_ensemble",
@@ -580,6 +587,9 @@ class Forecaster:
             tp_short=forecast.tp_short,
             members=json.dumps(provenance.members, sort_keys=True),
             created_at=int(time.time()),
+            interval_high=None if interval is None else forecast.close * (1 + interval.high_pct / 100),
+            interval_low=None if interval is None else forecast.close * (1 + interval.low_pct / 100),
+            interval_coverage=None if interval is None else interval.coverage,
         )
 
     # ---- Signals -------------------------------------------------------------------------------
@@ -641,7 +651,8 @@ class Forecaster:
 
     def decide(self, forecast: HorizonForecast, timeframe: str) -> SignalResult:
         ensemble = self.manifest[forecast.horizon.name]
-        decision = decide(forecast.tp_long, forecast.tp_short, ensemble)
+        atr_pct = forecast.atr / forecast.close if forecast.close > 0 else None
+        decision = decide(forecast.tp_long, forecast.tp_short, ensemble, atr_pct=atr_pct, costs=self.costs)
         lv = levels(decision.action, forecast.close, forecast.atr)
         explanation = self._explain(forecast, decision.action)
         text = summary(forecast.symbol, timeframe, decision, lv, explanation)

@@ -14,10 +14,12 @@ import grpc
 from ml_engine.market_data.domain.symbols import normalize_symbol
 from ml_engine.predictions.domain.combine import HorizonForecast, ModelUse
 from ml_engine.predictions.domain.horizons import STOP_LOSS_ATR, TAKE_PROFIT_ATR, parse_horizons
+from ml_engine.predictions.domain.intervals import DEFAULT_COVERAGE, parse_coverage
 from ml_engine.predictions.domain.signals import Action
 from ml_engine.predictions.forecaster import Forecaster, SignalResult
 from ml_engine.predictions.scoring import Scorer
 from ml_engine.predictions.streams import StreamHub, StreamMessage
+from service_runtime.errors import InvalidArgument
 from service_runtime.timestamps import to_timestamp
 from trading.ml.v1 import prediction_pb2 as ml_pb
 from trading.ml.v1 import prediction_service_pb2 as pb
@@ -69,7 +71,36 @@ def model_use_proto(use: ModelUse) -> ml_pb.ModelUse:
     )
 
 
-def horizon_prediction_proto(f: HorizonForecast) -> ml_pb.HorizonPrediction:
+def interval_proto(f: HorizonForecast, coverage: float) -> ml_pb.PriceInterval | None:
+    """The calibrated interval at `coverage`, in prices; None when the manifest has no calibration."""
+    interval = f.interval(coverage)
+    if interval is None:
+        return None
+    return ml_pb.PriceInterval(
+        nominal_coverage=interval.coverage,
+        low=f.close * (1.0 + interval.low_pct / 100.0),
+        high=f.close * (1.0 + interval.high_pct / 100.0),
+        low_pct=interval.low_pct,
+        high_pct=interval.high_pct,
+        median_low=f.predicted_low,
+        median_high=f.predicted_high,
+        heldout_coverage=interval.heldout_coverage,
+        width_pct=interval.high_pct - interval.low_pct,
+        baseline_width_pct=interval.baseline_width_pct,
+    )
+
+
+def request_coverage(value: float) -> float:
+    """PredictRequest.coverage checked: INVALID_ARGUMENT naming the field when not offered."""
+    try:
+        return parse_coverage(value)
+    except ValueError as error:
+        raise InvalidArgument.field("coverage", str(error)) from None
+
+
+def horizon_prediction_proto(
+    f: HorizonForecast, coverage: float = DEFAULT_COVERAGE
+) -> ml_pb.HorizonPrediction:
     return ml_pb.HorizonPrediction(
         horizon=f.horizon.name,
         timeframe=f.horizon.timeframe,
@@ -89,6 +120,7 @@ def horizon_prediction_proto(f: HorizonForecast) -> ml_pb.HorizonPrediction:
         prediction_id=f.prediction_id,
         short_tp_probability=f.tp_short,
         range_source=f.range_source,
+        interval=interval_proto(f, coverage),
     )
 
 
@@ -110,6 +142,8 @@ def signal_proto(s: SignalResult) -> ml_pb.Signal:
         ],
         summary=s.summary,
         models=[model_use_proto(u) for u in s.forecast.models],
+        expected_value_pct=s.decision.expected_value_pct,
+        cost_pct=s.decision.cost_pct,
     )
 
 
@@ -178,19 +212,20 @@ class PredictionHandlers(pb_grpc.PredictionServiceServicer):
     ) -> pb.PredictResponse:
         normalize_symbol(request.symbol)  # empty or malformed: INVALID_ARGUMENT on `symbol`
         horizons = parse_horizons(request.horizon)
+        coverage = request_coverage(request.coverage)
         as_of = request.as_of.seconds if request.HasField("as_of") else None
         forecast = await self.forecaster.predict(request.symbol, horizons, as_of)
 
         def build() -> pb.PredictResponse:
             return pb.PredictResponse(
                 symbol=forecast.symbol,
-                predictions=[horizon_prediction_proto(f) for f in forecast.predictions],
+                predictions=[horizon_prediction_proto(f, coverage) for f in forecast.predictions],
                 skipped=forecast.skipped,
             )
 
         if as_of is not None:
             return build()
-        key = (forecast.symbol, tuple(h.name for h in horizons), tuple(forecast.skipped))
+        key = (forecast.symbol, tuple(h.name for h in horizons), tuple(forecast.skipped), coverage)
         return self._predict_memo.get(key, tuple(forecast.predictions), build)
 
     async def GetSignals(
@@ -241,6 +276,12 @@ class PredictionHandlers(pb_grpc.PredictionServiceServicer):
                     card_coverage=s.card_coverage,
                     card_mae_pct=s.card_mae_pct,
                     card_tp_hit_rate=s.card_tp_hit_rate,
+                    nominal_coverage=s.row.nominal_coverage,
+                    interval_coverage=s.row.interval_coverage,
+                    interval_realized=s.row.interval_realized,
+                    card_interval_coverage=s.card_interval_coverage,
+                    interval_width_pct=s.row.interval_width_pct,
+                    baseline_interval_width_pct=s.baseline_interval_width_pct,
                 )
                 for s in scores
             ],

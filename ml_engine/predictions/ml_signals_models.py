@@ -18,6 +18,7 @@ from ml_engine.market_data.domain.bars import FloatArray
 from ml_engine.predictions.domain.combine import (
     active_members,
     baseline_outputs,
+    calibrated_tp,
     combine_column,
     models_to_run,
 )
@@ -70,8 +71,11 @@ def tp_predictor(registry: SyncModelServer, ensemble: HorizonEnsemble) -> TpPred
         short_members = active_members(ensemble, "tp_short")
         for i in range(n):
             row = {key: float(v[i]) for key, v in outputs.items()}
-            tp_long[i] = combine_column(long_members, row, baseline, "tp_long")
-            tp_short[i] = combine_column(short_members, row, baseline, "tp_short")
+            long_p = combine_column(long_members, row, baseline, "tp_long")
+            short_p = combine_column(short_members, row, baseline, "tp_short")
+            # NaN (no model input yet) stays NaN; otherwise calibrated like a served prediction.
+            tp_long[i] = calibrated_tp(ensemble, "tp_long", long_p) if np.isfinite(long_p) else np.nan
+            tp_short[i] = calibrated_tp(ensemble, "tp_short", short_p) if np.isfinite(short_p) else np.nan
         return tp_long, tp_short
 
     return predict

@@ -21,6 +21,7 @@ from ml_engine.market_data.domain.timeframes import TIMEFRAMES
 from ml_engine.predictions.data import prediction_repository as repo
 from ml_engine.predictions.domain.ensemble import HorizonEnsemble
 from ml_engine.predictions.domain.horizons import STOP_LOSS_ATR, TAKE_PROFIT_ATR
+from ml_engine.predictions.domain.intervals import coverage_key
 from ml_engine.predictions.domain.labels import barrier_labels, range_labels
 from service_runtime.errors import NotFound
 
@@ -38,6 +39,23 @@ class Score:
     card_coverage: float
     card_mae_pct: float
     card_tp_hit_rate: float
+    # The card's held-out coverage of the interval at the recorded nominal coverage.
+    card_interval_coverage: float = 0.0
+    # The ATR baseline's interval width at the same nominal coverage on the same bars (percent).
+    baseline_interval_width_pct: float = 0.0
+
+
+def baseline_interval_width_pct(
+    ensemble: HorizonEnsemble | None, nominal: float, mean_atr_pct: float
+) -> float:
+    """The ATR baseline's interval, (high_coef - low_coef + 2 q) x ATR%, is linear in ATR%: its mean
+    width over some bars is that factor times their mean ATR%. 0 when the manifest has no quantile."""
+    if ensemble is None or nominal <= 0:
+        return 0.0
+    q = ensemble.baseline_interval_quantiles.get(coverage_key(nominal))
+    if q is None:
+        return 0.0
+    return (ensemble.baseline_high_coef - ensemble.baseline_low_coef + 2.0 * q) * mean_atr_pct
 
 
 class Scorer:
@@ -132,13 +150,17 @@ class Scorer:
             rows = repo.aggregate_scores(conn, model, symbol.strip().upper(), horizon.strip().lower())
         result = []
         for row in rows:
-            card = self.manifest[row.horizon].heldout_metrics if row.horizon in self.manifest else {}
+            ensemble = self.manifest.get(row.horizon)
+            card = ensemble.heldout_metrics if ensemble is not None else {}
+            nominal = row.nominal_coverage
             result.append(
                 Score(
                     row,
                     card.get("coverage", 0.0),
                     card.get("mae_pct", 0.0),
                     card.get("tp_long_hit_rate", 0.0),
+                    card.get(f"interval_coverage_{coverage_key(nominal)}", 0.0) if nominal else 0.0,
+                    baseline_interval_width_pct(ensemble, nominal, row.mean_atr_pct),
                 )
             )
         return result

@@ -160,3 +160,28 @@ def test_a_body_the_service_cannot_parse_is_a_400_without_internal_names(stack: 
     assert envelope["message"].startswith("params.x: ")
     for internal in ("DecodeError", "<class", "google.protobuf", "Traceback", "Unexpected"):
         assert internal not in reply.text
+
+
+def test_a_sweep_over_rest_answers_ranked_sets(stack: Stack, token: str) -> None:
+    body = {
+        "backtest": {
+            "strategy": "sma_cross",
+            "symbol": "EURUSD",
+            "start_date": "2017-06-01",
+            "end_date": "2018-01-01",
+        },
+        "grid": [{"name": "fast", "values": [5, 10]}, {"name": "slow", "values": [20, 40]}],
+        "rank_by": "SWEEP_RANK_SHARPE",
+        "top": 3,
+    }
+    reply = httpx.post(f"{EDGE}/api/backtest/sweep", json=body, headers=bearer(token), timeout=30)
+    assert reply.status_code == 200, reply.text
+    answer = reply.json()
+    assert answer["evaluated"] == 4 and answer["bars"] > 3000
+    assert [r["rank"] for r in answer["results"]] == [1, 2, 3]
+    sharpes = [r["metrics"]["sharpe"] for r in answer["results"]]
+    assert sharpes == sorted(sharpes, reverse=True)
+    assert set(answer["results"][0]["params"]) == {"fast", "slow"}
+    body["grid"] = [{"name": "fast", "values": [5]}, {"name": "speed", "values": [1]}]
+    refused = httpx.post(f"{EDGE}/api/backtest/sweep", json=body, headers=bearer(token), timeout=30)
+    assert refused.status_code == 400 and "grid" in refused.text

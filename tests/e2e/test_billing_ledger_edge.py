@@ -111,3 +111,24 @@ def test_two_webhooks_for_one_subscription_at_once_end_in_the_newer_state(
         )
         payload = json.dumps(revived).encode()
         assert deliver(payload, sign_payload(payload, stripe_api.webhook_secret)).status_code == 200
+
+
+def test_cancel_at_period_end_keeps_pro_until_stripe_ends_the_subscription(
+    stack: Stack, smtp_sink: SmtpSink, stripe_api: StripeApi
+) -> None:
+    email, _, sub_id = subscribe(smtp_sink, stripe_api)
+    pro = tokens_of(email)["accessToken"]
+    cancelled = ok(post("/api/billing/subscription/cancel", {}, pro))["subscription"]
+    assert (cancelled["cancelAtPeriodEnd"], cancelled["plan"]) == (True, "pro")
+    mine = ok(get("/api/billing/subscription", pro))
+    assert "nextInvoice" not in mine  # it will not renew
+    assert get("/api/users/me", pro).status_code == 200  # pro until the period ends
+
+    # The period ends: Stripe deletes the subscription and says so.
+    ended = {**stripe_api.subscriptions[sub_id], "status": "canceled", "ended_at": int(time.time())}
+    stripe_api.subscriptions[sub_id] = ended
+    assert stripe_api.deliver("customer.subscription.deleted", ended).status_code == 200
+    assert get("/api/users/me", pro).status_code == 401  # the pro token is revoked at once
+    free = tokens_of(email)["accessToken"]
+    state = ok(get("/api/billing/subscription", free))["subscription"]
+    assert (state["status"], state["plan"]) == ("canceled", "free")

@@ -53,11 +53,26 @@ def test_predict_all_horizons_for_eurusd(stack: Stack, token: str) -> None:
     assert intraday["rangeSource"] == "models"
     assert {m["name"] for m in intraday["models"]} >= {"intraday_xgb_range_high", "intraday_gru"}
     assert all(
-        m["version"] == "1" and m["executionProvider"] == "CPUExecutionProvider"
+        m["version"] == "2" and m["executionProvider"] == "CPUExecutionProvider"
         for m in intraday["models"]
         if m["name"] != "baseline_atr"
     )
     assert by_horizon["position"]["rangeSource"] == "baseline"
+    # The calibrated 80% range (the default): around the medians, with its held-out coverage.
+    for p in body["predictions"]:
+        interval = p["interval"]
+        assert interval["nominalCoverage"] == 0.8 and abs(interval["heldoutCoverage"] - 0.8) <= 0.03
+        assert interval["low"] < p["predictedLow"] < p["predictedHigh"] < interval["high"]
+        assert interval["medianHigh"] == p["predictedHigh"] and interval["baselineWidthPct"] > 0
+
+
+def test_predict_interval_at_a_requested_coverage(stack: Stack, token: str) -> None:
+    eighty = get("/api/predict/EURUSD", token, horizon="intraday").json()["predictions"][0]["interval"]
+    ninety = get("/api/predict/EURUSD", token, horizon="intraday", coverage="90").json()["predictions"][0]
+    assert ninety["interval"]["nominalCoverage"] == 0.9
+    assert ninety["interval"]["low"] < eighty["low"] and ninety["interval"]["high"] > eighty["high"]
+    refused = get("/api/predict/EURUSD", token, horizon="intraday", coverage="0.85")
+    assert refused.status_code == 400 and "coverage" in refused.text
 
 
 def test_predict_rest_grpc_web_and_direct_grpc_agree(stack: Stack, token: str) -> None:
@@ -183,6 +198,10 @@ def test_past_predictions_are_recorded_once_and_scored(stack: Stack, token: str)
     assert int(score["recorded"]) >= int(score["realized"]) >= 1
     assert 0 <= score.get("coverage", 0.0) <= 1 and score["maePct"] > 0
     assert 0 < score["cardMaePct"] < 1  # the card's held-out figure, for comparison
+    # The recorded 80% interval: nominal vs realized coverage, width vs the ATR baseline's.
+    assert score["nominalCoverage"] == 0.8 and int(score["intervalRealized"]) >= 1
+    assert 0 <= score.get("intervalCoverage", 0.0) <= 1 and abs(score["cardIntervalCoverage"] - 0.8) <= 0.03
+    assert score["intervalWidthPct"] > 0 and score["baselineIntervalWidthPct"] > 0
 
 
 def test_stats_report_each_model_and_its_provider(stack: Stack, token: str) -> None:

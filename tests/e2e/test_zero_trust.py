@@ -76,15 +76,20 @@ def test_service_ports_reject_every_bad_token(
 
 
 def test_a_service_token_cannot_call_user_rpcs(stack: Stack, keys: SigningKeyStore) -> None:
+    """Only the RPCs whose access rule lists role "service" take one (ListSymbols does, for
+    education's live blocks); ImportBars (admin) does not."""
     service = keys.sign(claims(sub="service:gateway", roles=["service"], plan=""))
     with grpc.insecure_channel(f"127.0.0.1:{ML_PORT}") as channel:
+        stub = market_data_service_pb2_grpc.MarketDataServiceStub(channel)
+        metadata = list(bearer(service).items())
         with pytest.raises(grpc.RpcError) as denied:
-            market_data_service_pb2_grpc.MarketDataServiceStub(channel).ListSymbols(
-                market_data_service_pb2.ListSymbolsRequest(),
-                metadata=list(bearer(service).items()),
-                timeout=10,
+            stub.ImportBars(
+                market_data_service_pb2.ImportBarsRequest(sample="EURUSD"), metadata=metadata, timeout=10
             )
         assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        assert stub.ListSymbols(
+            market_data_service_pb2.ListSymbolsRequest(), metadata=metadata, timeout=10
+        ).symbols
 
 
 def _ml_symbols_direct(access_token: str) -> grpc.StatusCode:

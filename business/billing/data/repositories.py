@@ -135,19 +135,31 @@ class SqlWebhookEvents:
         row = self.session.get(WebhookEventRow, event_id)
         return dict(row.payload) if row is not None else None
 
-    def due(self, now: datetime, limit: int) -> list[str]:
-        return list(
+    def claim_due(
+        self, now: datetime, limit: int, stranded_before: datetime, lease_until: datetime
+    ) -> list[str]:
+        rows = list(
             self.session.scalars(
-                select(WebhookEventRow.id)
+                select(WebhookEventRow)
                 .where(
                     WebhookEventRow.processed_at.is_(None),
-                    WebhookEventRow.next_attempt_at.is_not(None),
-                    WebhookEventRow.next_attempt_at <= now,
+                    (WebhookEventRow.next_attempt_at <= now)
+                    | (
+                        WebhookEventRow.next_attempt_at.is_(None)
+                        & (WebhookEventRow.attempts == 0)
+                        & (WebhookEventRow.received_at <= stranded_before)
+                    ),
                 )
                 .order_by(WebhookEventRow.created, WebhookEventRow.id)
                 .limit(limit)
+                # Another replica's sweep skips the rows this one is claiming.
+                .with_for_update(skip_locked=True)
             )
         )
+        for row in rows:
+            row.next_attempt_at = lease_until
+        self.session.flush()
+        return [row.id for row in rows]
 
     def listed(self, include_processed: bool, limit: int) -> list[StoredEvent]:
         query = select(WebhookEventRow)

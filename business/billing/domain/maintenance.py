@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from business.billing.domain.context import Billing
 from business.billing.domain.entities import StoredEvent
@@ -17,6 +18,10 @@ from service_runtime.errors import DomainError, NotFound
 
 log = logging.getLogger(__name__)
 RETRY_BATCH = 100
+# An event stored but never attempted this long ago was stranded (the process stopped in between).
+STRANDED_AFTER = timedelta(minutes=5)
+# How long a sweep holds the events it is retrying before another may take them.
+CLAIM_LEASE = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -61,7 +66,10 @@ async def _process_stored(billing: Billing, event_id: str) -> bool:
 async def retry_due_events(billing: Billing) -> tuple[int, int]:
     """(processed, still failing) among the failed events whose next attempt is due."""
     transactions, _ = billing.stripe()
-    due = await transactions.run(lambda uow: uow.events.due(billing.now(), RETRY_BATCH))
+    now = billing.now()
+    due = await transactions.run(
+        lambda uow: uow.events.claim_due(now, RETRY_BATCH, now - STRANDED_AFTER, now + CLAIM_LEASE)
+    )
     done = 0
     for event_id in due:
         done += await _process_stored(billing, event_id)

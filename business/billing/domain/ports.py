@@ -104,8 +104,13 @@ class WebhookEvents(Protocol):
         """The event as Stripe sent it."""
         ...
 
-    def due(self, now: datetime, limit: int) -> list[str]:
-        """Unprocessed events whose next attempt is due, oldest first."""
+    def claim_due(
+        self, now: datetime, limit: int, stranded_before: datetime, lease_until: datetime
+    ) -> list[str]:
+        """Unprocessed events whose next attempt is due, and those never attempted that were
+        received before `stranded_before` (the process stopped between storing and applying
+        them), oldest first; claimed until `lease_until` (their next attempt, should this
+        process stop before recording the outcome), so that another sweep leaves them alone."""
         ...
 
     def listed(self, include_processed: bool, limit: int) -> list[StoredEvent]:

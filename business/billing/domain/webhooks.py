@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
+from datetime import timedelta
 
 from business.audit.domain import Client
 from business.billing.domain.context import Billing
@@ -53,6 +54,12 @@ class EventOutcome:
 class _Applied:
     ignored: bool
     plan_changed_for: str = ""  # the user whose plan changed, "" when none
+    refetch: str = ""  # in doubt about the order: the subscription to read from Stripe first
+
+
+# Stripe dates events to the second; state we read ourselves is dated to the microsecond. An event
+# from the same second as the stored state may be the newer one: then the subscription is re-read.
+SAME_SECOND = timedelta(seconds=1)
 
 
 async def record_event(billing: Billing, raw: bytes) -> EventOutcome:
@@ -75,10 +82,10 @@ async def process_event(billing: Billing, event: StripeEvent) -> _Applied:
     transactions, provider = billing.stripe()
     try:
         state = await _state_of(provider, event)
-        try:
-            applied = await transactions.run(lambda uow: _apply(billing, uow, event, state))
-        except Aborted:  # two events created the same subscription at once: once more, in order
-            applied = await transactions.run(lambda uow: _apply(billing, uow, event, state))
+        applied = await _apply_once_more_if_concurrent(billing, event, state)
+        if applied.refetch:  # in doubt: Stripe's state now is the newest
+            fresh = await provider.retrieve_subscription(applied.refetch)
+            applied = await _apply_once_more_if_concurrent(billing, event, fresh)
     except (DomainError, OSError) as error:
         message = str(error)[:1000]
         await transactions.run(lambda uow: uow.events.failed(event.id, message, billing.next_attempt))
@@ -86,6 +93,16 @@ async def process_event(billing: Billing, event: StripeEvent) -> _Applied:
     if applied.plan_changed_for and billing.revocations is not None:
         await billing.revocations.revoke_subject(applied.plan_changed_for)
     return applied
+
+
+async def _apply_once_more_if_concurrent(
+    billing: Billing, event: StripeEvent, state: SubscriptionState | None
+) -> _Applied:
+    transactions, _ = billing.stripe()
+    try:
+        return await transactions.run(lambda uow: _apply(billing, uow, event, state))
+    except Aborted:  # two events created the same subscription at once: once more, in order
+        return await transactions.run(lambda uow: _apply(billing, uow, event, state))
 
 
 async def _state_of(provider: PaymentProvider, event: StripeEvent) -> SubscriptionState | None:
@@ -112,6 +129,8 @@ def _apply(
     applied = _Applied(ignored=event.type not in REFERRING_EVENTS | LEDGER_EVENTS)
     if state is not None:
         applied = _apply_state(billing, uow, event, state)
+        if applied.refetch:
+            return applied  # not processed yet: applied again with Stripe's current state
     if event.type in LEDGER_EVENTS:
         _apply_ledger(uow, event, state)
     uow.events.processed(event.id, billing.now())
@@ -168,6 +187,8 @@ def _apply_state(
         raise FailedPrecondition(f"subscription {state.subscription_id} belongs to no known user")
     stored = uow.subscriptions.get(state.subscription_id, for_update=True)
     if stored is not None and stored.state_at > state.state_at:
+        if stored.state_at - state.state_at < SAME_SECOND:
+            return _Applied(ignored=True, refetch=state.subscription_id)
         return _Applied(ignored=True)  # an older event: newer state is known
     uow.subscriptions.save(_with_grace_start(replace(state, user_id=user_id), stored, event))
     detail = {"event_id": event.id, "subscription_id": state.subscription_id, "status": state.status}

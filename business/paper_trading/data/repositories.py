@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from business.paper_trading.data.tables import (
@@ -75,6 +76,26 @@ def _order(row: OrderRow) -> Order:
         role=OrderRole(row.role),
         **{name: getattr(row, name) for name in _ORDER_FIELDS},
     )
+
+
+_ENUMS: dict[str, dict[str, Any]] = {
+    name: {member.value: member for member in kind}
+    for name, kind in (
+        ("side", Side),
+        ("type", OrderType),
+        ("time_in_force", TimeInForce),
+        ("status", OrderStatus),
+        ("role", OrderRole),
+    )
+}
+
+
+def _order_of_mapping(values: dict[str, Any]) -> Order:
+    """An order from a plain row (no ORM object, no per-column getattr: the bar's hot path)."""
+    del values["live"]
+    for name, members in _ENUMS.items():
+        values[name] = members[values[name]]
+    return Order(**values)
 
 
 def _write_order(row: OrderRow, order: Order) -> None:
@@ -214,6 +235,17 @@ class SqlPaperRepository:
             _write_order(row, order)
         self.session.flush()
 
+    def update_orders(self, orders: Sequence[Order]) -> None:
+        """Existing orders' changed state, in one executemany (a bar may change thousands)."""
+        if not orders:
+            return
+        rows = []
+        for order in orders:
+            row = OrderRow()
+            _write_order(row, order)
+            rows.append({c.key: getattr(row, c.key) for c in OrderRow.__table__.columns})
+        self.session.execute(update(OrderRow), rows)
+
     def order(self, user_id: str, order_id: str, *, for_update: bool = False) -> Order | None:
         if len(order_id) > 36:
             return None
@@ -247,13 +279,14 @@ class SqlPaperRepository:
         return [_order(row) for row in rows]
 
     def live_orders(self, symbol: str) -> list[Order]:
-        rows = self.session.scalars(
-            select(OrderRow)
+        # Plain rows, not ORM objects: a bar reads every live order of its symbol (10,000s).
+        rows = self.session.execute(
+            select(*OrderRow.__table__.columns)
             .where(OrderRow.symbol == symbol, OrderRow.live.is_(True))
             .order_by(OrderRow.sequence)
             .with_for_update()
         )
-        return [_order(row) for row in rows]
+        return [_order_of_mapping(dict(row._mapping)) for row in rows]
 
     def fills_of(self, portfolio_id: str) -> list[Fill]:
         rows = self.session.scalars(
@@ -307,7 +340,7 @@ class SqlPaperRepository:
         return {row.id: PortfolioBook(_portfolio(row), positions[row.id], dict(marks)) for row in rows}
 
     def save_bar(self, bar: Bar, outcome: BarOutcome, books: dict[str, PortfolioBook]) -> None:
-        self.save_orders(list(outcome.orders.values()))
+        self.update_orders(list(outcome.orders.values()))
         for fill in outcome.fills:
             self.session.add(
                 FillRow(

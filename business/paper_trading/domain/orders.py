@@ -288,7 +288,7 @@ def risk_sized_quantity(equity: float, risk_percent: float, entry: float, stop_l
 
 async def trade_signal(paper: PaperTrading, caller: Caller, signal: SignalTrade) -> list[Order]:
     """A signal becomes a market bracket order: take-profit and stop-loss from the signal, sized by
-    risk; the orders keep the prediction id."""
+    risk (capped by buying power); the orders keep the prediction id."""
     if not 0 < signal.risk_percent <= 100:
         raise InvalidArgument.field("risk_percent", "must be in (0, 100]")
     if not (signal.entry > 0 and signal.take_profit > 0 and signal.stop_loss > 0):
@@ -303,10 +303,16 @@ async def trade_signal(paper: PaperTrading, caller: Caller, signal: SignalTrade)
         instrument = repo.instrument(signal.symbol)
         if instrument is None:
             raise InvalidArgument.field("symbol", f"unknown symbol {signal.symbol!r}")
-        equity = book_of(repo, portfolio).equity()
-        return risk_sized_quantity(
-            equity, signal.risk_percent, signal.entry, signal.stop_loss, instrument.lot_size
-        ), instrument
+        book = book_of(repo, portfolio)
+        entries = repo.working_entries_of(portfolio.id)
+        available = book.buying_power() - working_exposure(
+            entries, {**book.marks, **repo.marks([signal.symbol])}
+        )
+        lot = instrument.lot_size
+        by_risk = risk_sized_quantity(book.equity(), signal.risk_percent, signal.entry, signal.stop_loss, lot)
+        # Capped by buying power (with room for the fill moving past the entry): the margin rule holds.
+        affordable = math.floor(max(available, 0.0) * 0.98 / signal.entry)
+        return min(by_risk, affordable - affordable % lot), instrument
 
     quantity, instrument = await paper.transactions.run(size)
     if quantity <= 0:

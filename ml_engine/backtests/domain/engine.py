@@ -86,6 +86,8 @@ def simulate_strategy(
     bars: Bars, definition: StrategyDefinition, params: StrategyParams, config: BacktestConfig
 ) -> SimulationOutput:
     """The strategy's desired positions run through the fill kernel; every bar's equity, every trade."""
+    if definition.reads_costs:
+        params = {**params, "commission": config.commission, "slippage": config.slippage}
     desired = definition.positions(bars, params)
     if not config.allow_short:
         desired = np.maximum(desired, 0).astype(np.int8)

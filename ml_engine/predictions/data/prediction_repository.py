@@ -1,4 +1,4 @@
-"""Recorded predictions (table ml_predictions, migration 0002): insert once, score, aggregate.
+"""Recorded predictions (table ml_predictions, migrations 0002 and 0003): insert once, score, aggregate.
 
 A prediction's id is the SHA-256 of what makes it distinct, so however many users ask for the same
 prediction, one row exists: INSERT IGNORE on MySQL, ON CONFLICT DO NOTHING on SQLite, and a small
@@ -34,7 +34,7 @@ from sqlalchemy.dialects import mysql, sqlite
 
 metadata = MetaData()
 
-# Mirrors migration 0002 (the migration is what creates it).
+# Mirrors migrations 0002 and 0003 (the migrations are what create it).
 predictions = Table(
     "ml_predictions",
     metadata,
@@ -59,6 +59,9 @@ predictions = Table(
     Column("realized_low", Float(53), nullable=True),
     Column("tp_long_outcome", Float(53), nullable=True),
     Column("tp_short_outcome", Float(53), nullable=True),
+    Column("interval_high", Float(53), nullable=True),
+    Column("interval_low", Float(53), nullable=True),
+    Column("interval_coverage", Float(53), nullable=True),
 )
 
 
@@ -80,6 +83,10 @@ class PredictionRecord:
     tp_short: float
     members: str
     created_at: int
+    # The calibrated interval served at the default coverage (None: served without one).
+    interval_high: float | None = None
+    interval_low: float | None = None
+    interval_coverage: float | None = None
 
 
 @dataclass(frozen=True)
@@ -119,6 +126,13 @@ class ScoreRow:
     mae_pct: float
     tp_hit_rate: float
     mean_tp_probability: float
+    # Realized predictions that had an interval, the share inside it, its nominal coverage (the
+    # mean over them), its mean width and the mean ATR in percent of the close (for the baseline's width).
+    interval_realized: int = 0
+    interval_coverage: float = 0.0
+    nominal_coverage: float = 0.0
+    interval_width_pct: float = 0.0
+    mean_atr_pct: float = 0.0
 
 
 def insert_ignore(conn: Connection, record: PredictionRecord) -> bool:
@@ -198,6 +212,10 @@ def aggregate_scores(
     p = predictions.c
     realized = p.realized_at.is_not(None)
     inside = and_(realized, p.realized_high <= p.predicted_high, p.realized_low >= p.predicted_low)
+    with_interval = and_(realized, p.interval_high.is_not(None))
+    inside_interval = and_(
+        with_interval, p.realized_high <= p.interval_high, p.realized_low >= p.interval_low
+    )
     abs_err = (
         (func.abs(p.predicted_high - p.realized_high) + func.abs(p.predicted_low - p.realized_low))
         / (2 * p.close)
@@ -214,6 +232,13 @@ def aggregate_scores(
         func.sum(case((realized, abs_err), else_=0.0)).label("abs_err"),
         func.sum(case((realized, p.tp_long_outcome), else_=0.0)).label("hits"),
         func.sum(case((realized, p.tp_long), else_=0.0)).label("prob"),
+        func.sum(case((with_interval, 1), else_=0)).label("interval_realized"),
+        func.sum(case((inside_interval, 1), else_=0)).label("inside_interval"),
+        func.sum(case((with_interval, p.interval_coverage), else_=0.0)).label("nominal"),
+        func.sum(
+            case((with_interval, (p.interval_high - p.interval_low) / p.close * 100.0), else_=0.0)
+        ).label("width"),
+        func.sum(case((with_interval, p.atr / p.close * 100.0), else_=0.0)).label("atr_pct"),
     )
     if model:
         query = query.where(
@@ -227,6 +252,7 @@ def aggregate_scores(
     scores = []
     for r in rows:
         n = int(r.realized or 0)
+        m = int(r.interval_realized or 0)
         scores.append(
             ScoreRow(
                 r.model,
@@ -239,6 +265,11 @@ def aggregate_scores(
                 float(r.abs_err or 0) / n if n else 0.0,
                 float(r.hits or 0) / n if n else 0.0,
                 float(r.prob or 0) / n if n else 0.0,
+                m,
+                float(r.inside_interval or 0) / m if m else 0.0,
+                round(float(r.nominal or 0) / m, 6) if m else 0.0,  # a mean of equal values, less float drift
+                float(r.width or 0) / m if m else 0.0,
+                float(r.atr_pct or 0) / m if m else 0.0,
             )
         )
     scores.sort(key=lambda s: (-s.realized, -s.recorded, s.model, s.symbol, s.horizon))

@@ -12,8 +12,16 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from ml_engine.predictions.domain.calibration import calibrate
 from ml_engine.predictions.domain.ensemble import BASELINE_MEMBER, HorizonEnsemble, Member
 from ml_engine.predictions.domain.horizons import Horizon
+from ml_engine.predictions.domain.intervals import (
+    COVERAGES,
+    DEFAULT_COVERAGE,
+    Interval,
+    coverage_key,
+    interval_pct,
+)
 from ml_engine.predictions.domain.model_metadata import OUTPUT_COLUMNS
 
 RANGE_COLUMNS = ("range_high_pct", "range_low_pct")
@@ -86,10 +94,45 @@ def range_source(ensemble: HorizonEnsemble) -> str:
 
 @dataclass(frozen=True)
 class CombinedOutputs:
+    # The median range (each extreme's median estimate).
     range_high_pct: float
     range_low_pct: float
+    # Calibrated probabilities (the manifest's Platt map; unchanged for a manifest without one).
     tp_long: float
     tp_short: float
+    # The conformal interval at every offered coverage (none for a manifest without quantiles).
+    intervals: tuple[Interval, ...] = ()
+
+
+def range_intervals(
+    ensemble: HorizonEnsemble, median_high_pct: float, median_low_pct: float, atr_pct: float
+) -> tuple[Interval, ...]:
+    """The calibrated interval at each offered coverage, with its held-out coverage and the ATR
+    baseline's width at the same coverage for this bar."""
+    if not math.isfinite(atr_pct):
+        return ()
+    result = []
+    base_span = ensemble.baseline_high_coef - ensemble.baseline_low_coef
+    for c in COVERAGES:
+        key = coverage_key(c)
+        q = ensemble.interval_quantiles.get(key)
+        if q is None:
+            continue
+        upper, lower = interval_pct(median_high_pct, median_low_pct, atr_pct, q)
+        q_base = ensemble.baseline_interval_quantiles.get(key)
+        base_width = (base_span + 2.0 * q_base) * atr_pct * 100.0 if q_base is not None else 0.0
+        heldout = ensemble.heldout_metrics.get(f"interval_coverage_{key}", 0.0)
+        result.append(Interval(c, upper, lower, heldout, base_width))
+    return tuple(result)
+
+
+def pick_interval(intervals: Sequence[Interval], coverage: float = DEFAULT_COVERAGE) -> Interval | None:
+    return next((i for i in intervals if math.isclose(i.coverage, coverage)), None)
+
+
+def calibrated_tp(ensemble: HorizonEnsemble, column: str, p: float) -> float:
+    """A combined TP probability through the manifest's calibration map of `column`."""
+    return _probability(calibrate(p, ensemble.tp_calibration.get(column)))
 
 
 def combine(
@@ -103,7 +146,13 @@ def combine(
     high, low = values["range_high_pct"], values["range_low_pct"]
     if low > high:  # independent high and low models can cross; the range is then their span
         high, low = low, high
-    return CombinedOutputs(high, low, _probability(values["tp_long"]), _probability(values["tp_short"]))
+    return CombinedOutputs(
+        high,
+        low,
+        calibrated_tp(ensemble, "tp_long", _probability(values["tp_long"])),
+        calibrated_tp(ensemble, "tp_short", _probability(values["tp_short"])),
+        range_intervals(ensemble, high, low, atr_pct),
+    )
 
 
 def _probability(value: float) -> float:
@@ -143,6 +192,11 @@ class HorizonForecast:
     prediction_id: str
     # The as-of bar's feature row (FEATURE_NAMES order): explanations read it.
     features: tuple[float, ...]
+    # Calibrated intervals (percent of the close) at every offered coverage; see domain/intervals.py.
+    intervals: tuple[Interval, ...] = ()
+
+    def interval(self, coverage: float = DEFAULT_COVERAGE) -> Interval | None:
+        return pick_interval(self.intervals, coverage)
 
 
 def prices_from_pct(close: float, high_pct: float, low_pct: float) -> tuple[float, float]:

@@ -44,6 +44,17 @@ class HorizonEnsemble:
     # with: "coverage", "mae_pct", "tp_long_hit_rate", "tp_short_hit_rate", "auc_long", "auc_short".
     heldout_metrics: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    # Split-conformal quantiles by coverage ("0.8"; see domain/intervals.py): the served interval is
+    # the median range widened by q x ATR% on each side. Fit on the last fold's validation rows.
+    interval_quantiles: dict[str, float] = field(default_factory=dict)
+    # The same for the ATR baseline's range (live scores compare widths at the same coverage).
+    baseline_interval_quantiles: dict[str, float] = field(default_factory=dict)
+    # Platt map (a, b) per TP column, fit on the last fold's validation rows (domain/calibration.py).
+    tp_calibration: dict[str, list[float]] = field(default_factory=dict)
+    # Held-out reliability-diagram bins of the calibrated probabilities, per TP column.
+    reliability: dict[str, list[dict[str, float]]] = field(default_factory=dict)
+    # Held-out interval coverage and width per walk-forward fold.
+    interval_folds: list[dict[str, float]] = field(default_factory=list)
 
 
 def load_manifest(repository: Path) -> dict[str, HorizonEnsemble]:

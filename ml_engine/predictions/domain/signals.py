@@ -6,7 +6,11 @@ The rule, one function for GetSignals, the stream and the `ml_signals` backtest 
 - BUY when P(long TP before SL) exceeds the long base rate by at least `margin` and its edge over
   the base rate is larger than the short side's; SELL mirrored; HOLD otherwise.
 The margin (SIGNAL_MARGIN, 5 percentage points by default) keeps noise around the base rate from
-flipping the signal every bar.
+flipping the signal every bar. The probabilities are the calibrated ones (combine.py), and a side
+must also have a positive expected value after costs (`expected_value_pct`): P x TP distance -
+(1 - P) x SL distance - round-trip costs; otherwise HOLD, saying there is no edge beyond costs.
+(Counting every non-TP outcome as a full stop is conservative: a trade that hits neither barrier
+within the lookahead loses less.)
 
 Levels: entry at the as-of close, take-profit and stop-loss at TAKE_PROFIT_ATR / STOP_LOSS_ATR x
 ATR(14), the same barriers the classifier was trained on, so its probability is that of this trade.
@@ -31,45 +35,94 @@ class Action(Enum):
 
 
 @dataclass(frozen=True)
+class TradeCosts:
+    """Costs as fractions, like the backtest config's: commission of the traded value at entry and
+    again at exit, slippage of the price at entry."""
+
+    commission: float = 0.0
+    slippage: float = 0.0
+
+    @property
+    def round_trip_pct(self) -> float:
+        return (2.0 * self.commission + self.slippage) * 100.0
+
+
+NO_COSTS = TradeCosts()
+
+
+@dataclass(frozen=True)
 class Decision:
     action: Action
     # Probability that the signalled side wins (TP before SL); 0 for HOLD.
     confidence: float
     reason: str
+    # Expected value after costs of the signalled side (HOLD: of the better side), percent of entry.
+    expected_value_pct: float = 0.0
+    cost_pct: float = 0.0
+
+
+def expected_value_pct(probability: float, atr_pct: float, costs: TradeCosts = NO_COSTS) -> float:
+    """P x TP distance - (1 - P) x SL distance - round-trip costs, in percent of the entry
+    (`atr_pct` is ATR / close, a fraction)."""
+    scale = atr_pct * 100.0
+    win, loss = TAKE_PROFIT_ATR * scale, STOP_LOSS_ATR * scale
+    return probability * win - (1.0 - probability) * loss - costs.round_trip_pct
 
 
 def decide(
-    tp_long: float, tp_short: float, ensemble: HorizonEnsemble, margin: float = SIGNAL_MARGIN
+    tp_long: float,
+    tp_short: float,
+    ensemble: HorizonEnsemble,
+    margin: float = SIGNAL_MARGIN,
+    atr_pct: float | None = None,
+    costs: TradeCosts = NO_COSTS,
 ) -> Decision:
-    """The action for the classifier probabilities `tp_long` / `tp_short` (see the module doc)."""
+    """The action for the calibrated probabilities `tp_long` / `tp_short` (see the module doc).
+    Without `atr_pct` (unknown) the expected-value check is left out."""
+    cost = costs.round_trip_pct
+    ev_long = expected_value_pct(tp_long, atr_pct, costs) if atr_pct is not None else 0.0
+    ev_short = expected_value_pct(tp_short, atr_pct, costs) if atr_pct is not None else 0.0
+    best_ev = max(ev_long, ev_short)
     if not ensemble.classifier_beats_baseline:
         return Decision(
             Action.HOLD,
             0.0,
             f"the {ensemble.horizon} TP/SL classifiers did not beat their base rate on held-out data, "
             "so their probabilities are no trading edge",
+            best_ev,
+            cost,
         )
     edge_long = tp_long - ensemble.tp_long_base_rate
     edge_short = tp_short - ensemble.tp_short_base_rate
+    side: Action | None = None
     if edge_long >= margin and edge_long > edge_short:
+        side = Action.BUY
+    elif edge_short >= margin and edge_short > edge_long:
+        side = Action.SELL
+    if side is None:
         return Decision(
-            Action.BUY,
-            tp_long,
-            f"P(long TP first) {tp_long:.0%} vs base rate {ensemble.tp_long_base_rate:.0%}",
+            Action.HOLD,
+            0.0,
+            f"neither side clears its base rate by {margin:.0%} (long {tp_long:.0%} vs "
+            f"{ensemble.tp_long_base_rate:.0%}, "
+            f"short {tp_short:.0%} vs {ensemble.tp_short_base_rate:.0%})",
+            best_ev,
+            cost,
         )
-    if edge_short >= margin and edge_short > edge_long:
+    buy = side is Action.BUY
+    p, ev = (tp_long, ev_long) if buy else (tp_short, ev_short)
+    name, base = ("long", ensemble.tp_long_base_rate) if buy else ("short", ensemble.tp_short_base_rate)
+    if atr_pct is not None and ev <= 0.0:
         return Decision(
-            Action.SELL,
-            tp_short,
-            f"P(short TP first) {tp_short:.0%} vs base rate {ensemble.tp_short_base_rate:.0%}",
+            Action.HOLD,
+            0.0,
+            f"no edge beyond costs: P({name} TP first) {p:.0%} gives an expected value of {ev:+.3f}% "
+            f"after {cost:.3f}% round-trip costs",
+            ev,
+            cost,
         )
-    return Decision(
-        Action.HOLD,
-        0.0,
-        f"neither side clears its base rate by {margin:.0%} (long {tp_long:.0%} vs "
-        f"{ensemble.tp_long_base_rate:.0%}, "
-        f"short {tp_short:.0%} vs {ensemble.tp_short_base_rate:.0%})",
-    )
+    after = f", expected value {ev:+.3f}% after {cost:.3f}% costs" if atr_pct is not None else ""
+    return Decision(side, p, f"P({name} TP first) {p:.0%} vs base rate {base:.0%}{after}", ev, cost)
 
 
 def position_of(action: Action) -> int:

@@ -44,6 +44,16 @@ class ScriptedFeed:
         await asyncio.Event().wait()
 
 
+class ScriptedMarket(MarketDataHandlers):
+    """The real StreamBars over the scripted feed, with ACME as the one stored symbol."""
+
+    def __init__(self, hub: BarHub) -> None:
+        super().__init__(cast(Any, None), cast(Any, None), None, hub)
+
+    def stored_timeframes(self) -> list[tuple[str, str]]:
+        return [("ACME", "1h")]
+
+
 async def eventually(check: Callable[[], bool], what: str) -> None:
     for _ in range(500):
         if check():
@@ -91,7 +101,7 @@ async def test_stream_bars_feeds_paper_trading(
     meta = callers.metadata(subject="alice")
     pid = await place_market_buy(stub, meta)
     hub = BarHub(ScriptedFeed(), linger_s=0)
-    handlers = MarketDataHandlers(cast(Any, None), cast(Any, None), None, hub)
+    handlers = ScriptedMarket(hub)
     async with serve_in_process(
         service_names=[MARKET],
         registrars=[lambda server: market_grpc.add_MarketDataServiceServicer_to_server(handlers, server)],

@@ -292,3 +292,17 @@ async def test_another_users_portfolio_and_orders_are_not_found(stub: Stub, as_u
     with pytest.raises(grpc.aio.AioRpcError) as anonymous:
         await stub.ListPortfolios(pb.ListPortfoliosRequest())
     assert anonymous.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_a_tight_stop_is_sized_within_buying_power(stub: Stub, as_user: Meta) -> None:
+    pid = await open_portfolio(stub, as_user)
+    traded = await stub.TradeSignal(
+        pb.TradeSignalRequest(
+            portfolio_id=pid, symbol="ACME", side=pb.ORDER_SIDE_SELL, entry=100.0, take_profit=99.0,
+            stop_loss=100.1, risk_percent=2.0, prediction_id="pred-7",
+        ),
+        metadata=as_user(ALICE),
+    )  # fmt: skip
+    # 2% of 10,000.00 over 0.10 would be 2,000 units (200,000.00): capped at 98% of the buying power.
+    assert traded.order.quantity == 98
+    assert traded.order.side == pb.ORDER_SIDE_SELL

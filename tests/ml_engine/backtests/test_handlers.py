@@ -20,16 +20,25 @@ from trading.market.v1 import backtest_service_pb2_grpc as pb_grpc
 SERVICE = pb.DESCRIPTOR.services_by_name["BacktestService"].full_name
 
 
-async def run(handlers: BacktestHandlers, callers: TestCallers, **fields: Any) -> pb.RunBacktestResponse:
+async def call(handlers: BacktestHandlers, callers: TestCallers, rpc: str, request: Any) -> Any:
     async with serve(
         SERVICE, lambda server: pb_grpc.add_BacktestServiceServicer_to_server(handlers, server), callers
     ) as channel:
-        stub = pb_grpc.BacktestServiceStub(channel)
         # A pro user: these tests are about backtests, not plans (ranges over a year are pro's).
-        response: pb.RunBacktestResponse = await stub.RunBacktest(
-            pb.RunBacktestRequest(**fields), metadata=callers.metadata(plan="pro")
-        )
-        return response
+        stub = pb_grpc.BacktestServiceStub(channel)
+        return await getattr(stub, rpc)(request, metadata=callers.metadata(plan="pro"))
+
+
+async def run(handlers: BacktestHandlers, callers: TestCallers, **fields: Any) -> pb.RunBacktestResponse:
+    response: pb.RunBacktestResponse = await call(
+        handlers, callers, "RunBacktest", pb.RunBacktestRequest(**fields)
+    )
+    return response
+
+
+async def sweep(handlers: BacktestHandlers, callers: TestCallers, **fields: Any) -> pb.RunSweepResponse:
+    response: pb.RunSweepResponse = await call(handlers, callers, "RunSweep", pb.RunSweepRequest(**fields))
+    return response
 
 
 async def test_a_backtest_over_budget_is_refused_before_reading_bars(
@@ -147,3 +156,53 @@ async def test_a_free_plan_backtests_classic_strategies_over_a_year_at_most(
                 pb.RunBacktestRequest(strategy="sma_cross", symbol="GOOG"), metadata=who
             )
             assert whole.metrics.bars == 2148
+
+
+async def test_a_sweep_ranks_the_grid_and_refuses_what_outlasts_the_budget(
+    market_store: MarketStore, callers: TestCallers
+) -> None:
+    import_sample(market_store.engine, "GOOG")
+    windows = BarWindows(market_store.engine)
+    backtest = pb.RunBacktestRequest(strategy="sma_cross", symbol="GOOG", commission=0.001)
+    grid = [
+        pb.ParameterValues(name="fast", values=[5, 10, 20]),
+        pb.ParameterValues(name="slow", values=[10, 30]),
+    ]
+    reply = await sweep(
+        BacktestHandlers(windows, time_budget_s=20),
+        callers,
+        backtest=backtest,
+        grid=grid,
+        rank_by=pb.SWEEP_RANK_TOTAL_RETURN,
+        top=3,
+    )
+    assert reply.symbol == "GOOG" and reply.bars == 2148
+    assert reply.evaluated == 4 and reply.skipped == 2  # fast 10 and 20 are not below slow 10
+    assert [r.rank for r in reply.results] == [1, 2, 3]
+    returns = [r.metrics.total_return for r in reply.results]
+    assert returns == sorted(returns, reverse=True)
+    best = reply.results[0]
+    alone = await run(
+        BacktestHandlers(windows, time_budget_s=20),
+        callers,
+        strategy="sma_cross",
+        symbol="GOOG",
+        commission=0.001,
+        params=dict(best.params),
+    )
+    assert alone.metrics.total_return == best.metrics.total_return
+    assert alone.metrics.trades == best.metrics.trades
+
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await sweep(BacktestHandlers(windows, time_budget_s=0.02), callers, backtest=backtest, grid=grid)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    field, description = violations(refused.value)[0]
+    assert field == "backtest.start_date" and "6 backtests" in description
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await sweep(
+            BacktestHandlers(windows, time_budget_s=20),
+            callers,
+            backtest=backtest,
+            grid=[pb.ParameterValues(name="fast", values=[0])],
+        )
+    assert violations(refused.value)[0][0] == "grid"

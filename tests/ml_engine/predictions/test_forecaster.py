@@ -160,7 +160,9 @@ async def test_signal_follows_the_decision_rule_and_explains_it(
     for timeframe in ("", "1h"):
         signal = await f.signal("EURUSD", timeframe)
         assert signal.timeframe == "1h" and signal.forecast.horizon.name == "intraday"
-        expected = decide(signal.forecast.tp_long, signal.forecast.tp_short, manifest()["intraday"])
+        atr_pct = signal.forecast.atr / signal.forecast.close
+        forecast = signal.forecast
+        expected = decide(forecast.tp_long, forecast.tp_short, manifest()["intraday"], atr_pct=atr_pct)
         assert signal.decision == expected
         assert signal.levels.entry == signal.forecast.close
         if signal.action is Action.HOLD:

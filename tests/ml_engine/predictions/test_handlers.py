@@ -18,6 +18,7 @@ from ml_engine.market_data.importing.importer import import_sample
 from ml_engine.models.serving.registry import ModelRegistry
 from ml_engine.predictions.data.prediction_repository import PredictionStore, predictions
 from ml_engine.predictions.domain.horizons import HORIZONS
+from ml_engine.predictions.domain.signals import TradeCosts
 from ml_engine.predictions.explain import XgbExplainer
 from ml_engine.predictions.forecaster import Forecaster
 from ml_engine.predictions.handlers import PredictionHandlers, add_prediction_service
@@ -54,7 +55,9 @@ async def served(store: MarketStore, registry: ModelRegistry, callers: TestCalle
         conn.execute(predictions.delete())
     windows = BarWindows(store.engine)
     recorder = PredictionRecorder(PredictionStore(store.engine))
-    forecaster = Forecaster(windows, registry, manifest(), recorder, XgbExplainer(MODEL_REPOSITORY))
+    forecaster = Forecaster(
+        windows, registry, manifest(), recorder, XgbExplainer(MODEL_REPOSITORY), costs=TradeCosts(1e-4, 1e-4)
+    )
     hub = StreamHub(forecaster, ReplayFeed(windows, speed=1e9, history=3, loop=False, sleep=no_wait))
     scorer = Scorer(windows, manifest())
     handlers = PredictionHandlers(forecaster, hub, scorer)
@@ -75,6 +78,7 @@ async def test_request_checks_name_the_field(
         for request, field in (
             (pb.PredictRequest(symbol="", horizon="all"), "symbol"),
             (pb.PredictRequest(symbol="EURUSD", horizon="weekly"), "horizon"),
+            (pb.PredictRequest(symbol="EURUSD", coverage=0.7), "coverage"),
         ):
             with pytest.raises(grpc.aio.AioRpcError) as error:
                 await s.stub.Predict(request, metadata=user)
@@ -103,11 +107,25 @@ async def test_predict_signal_stream_and_scores_protos(
         assert p.predicted_low <= p.predicted_high and p.range_source in ("models", "baseline")
         assert p.models and p.models[0].version and p.prediction_id and p.as_of.seconds > 0
         assert 0 <= p.tp_probability <= 1 and 0 <= p.short_tp_probability <= 1
+        # The calibrated 80% range (the default) around the medians, and its held-out coverage.
+        assert p.HasField("interval") and p.interval.nominal_coverage == 0.8
+        assert p.interval.low < p.predicted_low <= p.predicted_high < p.interval.high
+        assert (p.interval.median_low, p.interval.median_high) == (p.predicted_low, p.predicted_high)
+        assert abs(p.interval.heldout_coverage - 0.8) <= 0.03 and p.interval.baseline_width_pct > 0
+        assert abs(p.interval.width_pct - (p.interval.high_pct - p.interval.low_pct)) < 1e-9
+        wider = await s.stub.Predict(pb.PredictRequest(symbol="EURUSD", coverage=95), metadata=user)
+        p95 = wider.predictions[0].interval
+        assert p95.nominal_coverage == 0.95 and p95.low < p.interval.low and p95.high > p.interval.high
 
         signal = (await s.stub.GetSignals(pb.GetSignalsRequest(symbol="EURUSD"), metadata=user)).signal
         assert signal.timeframe == "1h" and signal.horizon == "intraday"
         assert signal.action in (ml_pb.SIGNAL_ACTION_BUY, ml_pb.SIGNAL_ACTION_SELL, ml_pb.SIGNAL_ACTION_HOLD)
         assert len(signal.explanation) == 5 and signal.summary and signal.entry == p.close
+        assert signal.cost_pct > 0  # the expected value is net of the costs
+        if signal.action == ml_pb.SIGNAL_ACTION_HOLD:
+            assert signal.expected_value_pct <= 0 or "base rate" in signal.summary
+        else:
+            assert signal.expected_value_pct > 0
 
         stream = s.stub.StreamPredictions(
             pb.StreamPredictionsRequest(symbol="EURUSD", timeframe="1h"), metadata=user
@@ -153,6 +171,11 @@ async def test_predict_signal_stream_and_scores_protos(
     )
     assert score.recorded >= 2  # the latest bar (stream, Predict, signal) and the older one
     assert score.card_coverage == manifest()["intraday"].heldout_metrics.get("coverage", 0.0)
+    # The recorded 80% interval is scored too, beside the card's held-out coverage and the baseline width.
+    assert (score.nominal_coverage, score.interval_realized) == (0.8, 1)
+    assert score.interval_coverage in (0.0, 1.0)
+    assert score.card_interval_coverage == manifest()["intraday"].heldout_metrics["interval_coverage_0.8"]
+    assert score.interval_width_pct > 0 and score.baseline_interval_width_pct > 0
 
 
 async def refusal(call: Any) -> grpc.aio.AioRpcError:

@@ -12,7 +12,7 @@ from ml_engine.backtests.domain import BacktestConfig, get_strategy, list_strate
 from ml_engine.backtests.domain.strategies.ml_signals import NAME
 from ml_engine.market_data.domain.bars import Bars
 from ml_engine.models.serving.registry import ModelRegistry
-from ml_engine.predictions.domain.features import compute_features
+from ml_engine.predictions.domain.features import FEATURE_NAMES, compute_features
 from ml_engine.predictions.domain.signals import decide, position_of
 from ml_engine.predictions.ml_signals_models import ml_signal_models, register_ml_signals
 from service_runtime.errors import FailedPrecondition
@@ -58,12 +58,20 @@ async def test_refuses_training_data_and_trades_after_it(registry: ModelRegistry
     for k in (model.first_bar + 5, 700, 1200):
         np.testing.assert_array_equal(definition.positions(bars.slice(0, k), params), positions[:k])
     # The same decision function as GetSignals, on the ensemble's probabilities at each bar.
-    tp_long, tp_short = model.predict(compute_features(bars))
+    features = compute_features(bars)
+    tp_long, tp_short = model.predict(features)
+    atr_pct = features[:, FEATURE_NAMES.index("atr_pct")]
     expected = [
-        position_of(decide(float(tp_long[i]), float(tp_short[i]), model.ensemble).action)
+        position_of(
+            decide(float(tp_long[i]), float(tp_short[i]), model.ensemble, atr_pct=float(atr_pct[i])).action
+        )
         for i in range(model.first_bar, len(bars))
     ]
     assert positions[model.first_bar :].tolist() == expected
+    # The backtest's costs reach the decision: trades need an edge beyond them, so costs only remove trades.
+    costly = definition.positions(bars, {**params, "commission": 0.002, "slippage": 0.002})
+    assert np.count_nonzero(costly) <= np.count_nonzero(positions)
+    assert all(c == p for c, p in zip(costly.tolist(), positions.tolist(), strict=True) if c != 0)
     assert not positions[: model.first_bar].any()
     if not model.ensemble.classifier_beats_baseline:
         assert result.metrics.trades == 0  # the classifiers earned no trust: always HOLD

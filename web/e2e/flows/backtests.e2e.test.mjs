@@ -98,3 +98,37 @@ test("the ml_signals strategy runs, at phone width", async (t) => {
     await page.context().close();
   }
 });
+
+test("a parameter sweep ranks the combinations of the values given", async (t) => {
+  const user = await verifiedUser("sweep");
+  const page = await openPage(browser);
+  try {
+    await openBacktests(page, user);
+    await form(page).getByLabel("Strategy").selectOption("sma_cross");
+    const sweep = page.getByTestId("sweep-form");
+    await sweep.getByLabel("Fast values").fill("5, 10, 30");
+    await sweep.getByLabel("Slow values").fill("20, 40");
+    await sweep.getByLabel("Rank by").selectOption("sharpe");
+    await page.getByTestId("run-sweep").click();
+    const rows = page.getByTestId("sweep-row");
+    await rows.first().waitFor({ timeout: 45_000 });
+    // Six combinations, fast 30 with slow 20 refused by the strategy: five ranked, best Sharpe first.
+    assert.equal(await rows.count(), 5);
+    assert.match(await page.getByTestId("sweep-summary").innerText(), /5 combinations .* 1 refused by the strategy/);
+    const ranks = await rows.evaluateAll((els) => els.map((e) => Number(e.dataset.rank)));
+    assert.deepEqual(ranks, [1, 2, 3, 4, 5]);
+    const sharpes = await rows.evaluateAll((els) => els.map((e) => Number(e.dataset.sharpe)));
+    assert.deepEqual(sharpes, [...sharpes].sort((a, b) => b - a));
+    await checkPage(page, "sweep results");
+
+    // Refused in the page: a value outside the catalogue's bounds, next to its field.
+    await sweep.getByLabel("Fast values").fill("5, 1");
+    await page.getByTestId("run-sweep").click();
+    await page.getByTestId("error-sweep.fast").waitFor();
+  } catch (err) {
+    t.diagnostic(`screenshot: ${await failureScreenshot(page, "sweep")}`);
+    throw err;
+  } finally {
+    await page.context().close();
+  }
+});

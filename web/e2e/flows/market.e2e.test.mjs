@@ -26,6 +26,8 @@ test("the dashboard shows candles, loads older bars, draws an indicator, shows r
     assert.ok(bars >= 100, `candles on the chart: ${bars}`);
     assert.ok(await page.locator('[data-testid="price-chart"] canvas').count() > 0, "the chart draws on a canvas");
     await page.getByTestId("prediction-row").first().waitFor({ timeout: 30_000 });
+    // The calibrated range: its nominal coverage (80 %), the held-out one, and the live one (or why not yet).
+    assert.match(await page.getByTestId("prediction-interval").first().innerText(), /80\s?% range · held out \d+\s?% · live (\d+\s?% of \d+|not scored yet)/);
     await page.getByTestId("signal-action").waitFor({ timeout: 30_000 });
     assert.match(await page.getByTestId("signal-action").innerText(), /^(BUY|SELL|HOLD)$/);
     await checkPage(page, "market dashboard");

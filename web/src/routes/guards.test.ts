@@ -57,14 +57,14 @@ describe("navigation", () => {
   const labels = (s: GuardSession) => visible(NAV_ITEMS, s).map((i) => i.label);
   it("shows only what the roles allow", () => {
     expect(labels(out)).toEqual(["Status", "API", "Courses"]);
-    expect(labels(user)).toEqual(["Status", "API", "Market", "Backtests", "Models", "Account", "Courses", "My learning"]);
+    expect(labels(user)).toEqual(["Status", "API", "Market", "Backtests", "Models", "Paper trading", "Account", "Courses", "My learning"]);
     expect(labels(admin)).toEqual([
-      "Status", "API", "Market", "Backtests", "Models", "Account", "Users", "Audit log", "Model versions", "Import",
+      "Status", "API", "Market", "Backtests", "Models", "Paper trading", "Account", "Users", "Audit log", "Model versions", "Import",
       "Education figures", "Revenue", "Courses", "My learning",
     ]);
     const instructor: GuardSession = { status: "signed-in", user: { roles: ["instructor", "user"] } };
     expect(labels(instructor)).toEqual([
-      "Status", "API", "Market", "Backtests", "Models", "Account", "Courses", "My learning", "Authoring",
+      "Status", "API", "Market", "Backtests", "Models", "Paper trading", "Account", "Courses", "My learning", "Authoring",
     ]);
   });
 });

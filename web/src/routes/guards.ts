@@ -72,6 +72,7 @@ export const NAV_ITEMS: NavItem[] = [
   { to: "/market", label: "Market", requirement: { kind: "signed-in" } },
   { to: "/backtests", label: "Backtests", requirement: { kind: "signed-in" } },
   { to: "/models", label: "Models", requirement: { kind: "signed-in" } },
+  { to: "/portfolio", label: "Paper trading", requirement: { kind: "signed-in" } },
   { to: "/account", label: "Account", requirement: { kind: "signed-in" } },
   { to: "/admin/users", label: "Users", requirement: { kind: "role", role: "admin" } },
   { to: "/admin/audit", label: "Audit log", requirement: { kind: "role", role: "admin" } },

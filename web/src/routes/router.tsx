@@ -252,6 +252,15 @@ const modelsRoute = createRoute({
   component: lazyRouteComponent(() => import("../features/models/ModelsPage"), "ModelsPage"),
 });
 
+// ---- paper trading ----
+
+const portfolioRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: "/portfolio",
+  beforeLoad: guard({ kind: "signed-in" }),
+  component: lazyRouteComponent(() => import("../features/paper/PortfolioPage"), "PortfolioPage"),
+});
+
 // ---- billing ----
 
 const pricingRoute = createRoute({
@@ -337,6 +346,7 @@ export const routeTree = rootRoute.addChildren([
   marketRoute,
   backtestsRoute,
   modelsRoute,
+  portfolioRoute,
   pricingRoute,
   billingRoute,
   coursesRoute,

@@ -13,6 +13,8 @@ from ml_engine.shared.parameters import ParamSpec, ParamValue
 from service_runtime.errors import FieldViolation, InvalidArgument
 
 StrategyParams = Mapping[str, ParamValue]
+# The engine-provided params of a strategy that `reads_costs`.
+COST_PARAMS = ("commission", "slippage")
 PositionArray = npt.NDArray[np.int8]
 
 
@@ -45,12 +47,16 @@ class StrategyDefinition:
     `first_signal_bar(params)` is the earliest bar index whose position may be non-zero: like
     backtesting.py, the first bar on which every indicator has a value is only history.
     `cross_checks` reports violations that involve several parameters (fast < slow).
+    With `reads_costs`, the engine adds the backtest config's costs to the params it passes to
+    `positions`, under COST_PARAMS ("commission", "slippage"): a strategy that trades only on an
+    edge beyond costs (ml_signals) reads them.
     """
 
     spec: StrategySpec
     positions: PositionsFunction
     first_signal_bar: Callable[[StrategyParams], int]
     cross_checks: CrossCheck = field(default=no_cross_checks)
+    reads_costs: bool = False
 
     @property
     def name(self) -> str:

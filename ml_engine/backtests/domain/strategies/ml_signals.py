@@ -28,12 +28,13 @@ from ml_engine.market_data.domain.bars import Bars, FloatArray
 from ml_engine.market_data.domain.timeframes import TIMEFRAMES
 from ml_engine.market_data.domain.times import format_time
 from ml_engine.predictions.domain.ensemble import HorizonEnsemble
-from ml_engine.predictions.domain.features import FEATURE_WARMUP, compute_features
+from ml_engine.predictions.domain.features import FEATURE_NAMES, FEATURE_WARMUP, compute_features
 from ml_engine.predictions.domain.horizons import HORIZONS, Horizon
-from ml_engine.predictions.domain.signals import SIGNAL_MARGIN, decide, position_of
+from ml_engine.predictions.domain.signals import SIGNAL_MARGIN, TradeCosts, decide, position_of
 from service_runtime.errors import DependencyUnavailable, DomainError, FailedPrecondition, InvalidArgument
 
 NAME = "ml_signals"
+ATR_PCT = FEATURE_NAMES.index("atr_pct")
 # features [n, F] -> (tp_long [n], tp_short [n]); NaN where a row has no model input.
 TpPredictor = Callable[[FloatArray], tuple[FloatArray, FloatArray]]
 
@@ -63,9 +64,9 @@ SPEC = StrategySpec(
         "probability that a long take-profit (1.5 ATR) is hit before its stop-loss (1 ATR) beats the long "
         "base "
         "rate by at least `margin` and by more than the short side does; SELL mirrored; always HOLD when the "
-        "classifiers did not beat their base rate on held-out data. Computed walk-forward from the bars up "
-        "to "
-        "each bar; the range must start after the models' training data."
+        "classifiers did not beat their base rate on held-out data, and HOLD when the trade's expected value "
+        "after the backtest's commission and slippage is not positive. Computed walk-forward from the bars "
+        "up to each bar; the range must start after the models' training data."
     ),
     params=(
         ParamSpec(
@@ -123,13 +124,18 @@ def ml_signals_definition(current_models: Callable[[], Mapping[str, MlSignalMode
             return out
         model, seconds = model_for(bars)
         check_after_training(model, int(bars.times[0]), seconds)
-        tp_long, tp_short = model.predict(compute_features(bars))
+        features = compute_features(bars)
+        tp_long, tp_short = model.predict(features)
         margin = float(params["margin"])
+        # The backtest config's costs (the engine passes them: reads_costs): no trade without an edge
+        # beyond them.
+        costs = TradeCosts(float(params.get("commission", 0.0)), float(params.get("slippage", 0.0)))
+        atr_pct = features[:, ATR_PCT]
         for i in range(model.first_bar, len(bars)):
             if np.isfinite(tp_long[i]) and np.isfinite(tp_short[i]):
-                out[i] = position_of(
-                    decide(float(tp_long[i]), float(tp_short[i]), model.ensemble, margin).action
-                )
+                atr = float(atr_pct[i]) if np.isfinite(atr_pct[i]) else None
+                decision = decide(float(tp_long[i]), float(tp_short[i]), model.ensemble, margin, atr, costs)
+                out[i] = position_of(decision.action)
         return out
 
     def first_signal_bar(_: StrategyParams) -> int:
@@ -139,7 +145,7 @@ def ml_signals_definition(current_models: Callable[[], Mapping[str, MlSignalMode
             return FEATURE_WARMUP
         return max((m.first_bar for m in models.values()), default=FEATURE_WARMUP)
 
-    return StrategyDefinition(SPEC, positions, first_signal_bar)
+    return StrategyDefinition(SPEC, positions, first_signal_bar, reads_costs=True)
 
 
 def _seconds(horizon: Horizon) -> int:

@@ -19,10 +19,11 @@ from sqlalchemy import select
 
 from business.audit.data import AuditEventRow
 from business.billing.data.repositories import SqlBillingUnitOfWork
-from business.billing.data.tables import WebhookEventRow
+from business.billing.data.tables import SubscriptionRow, WebhookEventRow
 from business.billing.domain import maintenance
 from business.billing.domain.context import Billing
 from business.billing.domain.entities import Customer
+from business.billing.domain.webhooks import stored_event as stored_event_of
 from business.billing.handlers import BillingAdminHandlers, StripeEventHandlers, SubscriptionHandlers
 from business.identity.data.tables import UserRow
 from business.shared.database import BusinessStore
@@ -48,8 +49,11 @@ GRACE = timedelta(days=3)
 
 
 class Clock:
+    """Billing's clock, a day ahead: what these tests store (retry times, grace periods) is never
+    due for the sweep of a test stack running on the real clock against the same database."""
+
     def __init__(self) -> None:
-        self.now = datetime.now(UTC)
+        self.now = datetime.now(UTC) + timedelta(days=1)
 
     def __call__(self) -> datetime:
         return self.now
@@ -226,9 +230,13 @@ async def test_past_due_keeps_pro_within_the_grace_and_the_sweep_ends_it_at_once
     await bench.send(stripe_api.event("customer.subscription.created", sub))
     assert plan_of(store, "buyer-1") == "pro"
     pro_token_at = time.time()
-    failed_at = int(time.time())
+    failed_at = int(bench.clock.now.timestamp())
+    stripe_api.subscriptions[sub["id"]]["status"] = "past_due"
+    await bench.send(
+        stripe_api.event("customer.subscription.updated", {**sub, "status": "past_due"}, created=failed_at)
+    )
     invoice = stripe_api.fail_invoice(sub["id"])
-    await bench.send(stripe_api.event("invoice.payment_failed", invoice, created=failed_at))
+    await bench.send(stripe_api.event("invoice.payment_failed", invoice, created=failed_at + 1))
     me = callers.metadata(subject="buyer-1")
     mine = await bench.subscriptions.GetSubscription(sub_pb.GetSubscriptionRequest(), metadata=me)
     assert (mine.subscription.status, mine.subscription.plan) == ("past_due", "pro")
@@ -254,6 +262,8 @@ async def test_past_due_keeps_pro_within_the_grace_and_the_sweep_ends_it_at_once
 
     # A late payment makes it active again: pro again.
     await bench.send(stripe_api.event("invoice.paid", stripe_api.pay_invoice(sub["id"])))
+    active = {**sub, "status": "active"}
+    await bench.send(stripe_api.event("customer.subscription.updated", active, created=failed_at + 4 * 86400))
     assert plan_of(store, "buyer-1") == "pro"
 
 
@@ -400,3 +410,43 @@ async def test_newer_api_shapes_invoice_parent_and_charge_events_reach_the_ledge
     assert [(p.payment_id, p.status, p.amount_minor) for p in view.payments] == [
         (charge["id"], "succeeded", 1900)
     ]
+
+
+async def test_an_event_stored_but_never_applied_is_picked_up_by_the_sweep(
+    bench: Bench, stripe_api: StripeApi, store: BusinessStore
+) -> None:
+    """The process stopped between storing an event and applying it: the sweep applies it."""
+    sub = subscribed(stripe_api, store, "buyer-1")
+    event = stripe_api.event("customer.subscription.created", sub)
+    stored = stored_event_of(event)
+    store.units_of_work(SqlBillingUnitOfWork).run_sync(lambda uow: uow.events.add(stored, bench.clock.now))
+    assert await maintenance.retry_due_events(bench.billing) == (0, 0)  # may still be in flight
+    bench.clock.now += maintenance.STRANDED_AFTER
+    assert await maintenance.retry_due_events(bench.billing) == (1, 0)
+    assert plan_of(store, "buyer-1") == "pro"
+
+
+async def test_an_event_from_the_same_second_as_the_stored_state_re_reads_the_subscription(
+    bench: Bench, stripe_api: StripeApi, store: BusinessStore, callers: TestCallers
+) -> None:
+    """Stripe dates events to the second: in doubt about the order, Stripe's current state wins."""
+    sub = subscribed(stripe_api, store, "buyer-1")
+    await bench.send(stripe_api.event("customer.subscription.created", sub))
+    me = callers.metadata(subject="buyer-1")
+    await bench.subscriptions.CancelSubscription(sub_pb.CancelSubscriptionRequest(), metadata=me)
+    with store.transaction() as session:
+        stored_at = session.get(SubscriptionRow, sub["id"]).state_at  # type: ignore[union-attr]
+    ended = {**stripe_api.subscriptions[sub["id"]], "status": "canceled"}
+    stripe_api.subscriptions[sub["id"]] = ended
+    reads = stripe_api.requests.count(("GET", f"/v1/subscriptions/{sub['id']}"))
+    same_second = int(stored_at.timestamp())  # truncated: "older" than the stored state, by < 1 s
+    await bench.send(stripe_api.event("customer.subscription.deleted", ended, created=same_second))
+    assert stripe_api.requests.count(("GET", f"/v1/subscriptions/{sub['id']}")) == reads + 1
+    assert plan_of(store, "buyer-1") == "free"
+    # A clearly older event changes nothing and reads nothing.
+    stale = stripe_api.event(
+        "customer.subscription.updated", {**sub, "status": "active"}, created=same_second - 60
+    )
+    assert (await bench.send(stale)).ignored is True
+    assert stripe_api.requests.count(("GET", f"/v1/subscriptions/{sub['id']}")) == reads + 1
+    assert plan_of(store, "buyer-1") == "free"

@@ -29,6 +29,7 @@ import {
   type TradeSortKey,
 } from "./backtestForm";
 import { EquityChart } from "./EquityChart";
+import { SweepCard } from "./SweepCard";
 
 const EXIT_REASONS: Record<number, string> = {
   [ExitReason.SIGNAL]: "signal",
@@ -401,6 +402,15 @@ export function BacktestsPage() {
             </Button>
           </div>
         </form>
+      )}
+      {strategies.data && symbols.data && (
+        <SweepCard
+          fields={fields}
+          read={() => {
+            const timeframe = (frames as string[]).includes(form.timeframe) ? form.timeframe : (frames[0] ?? "");
+            return readBacktestForm({ ...form, timeframe }, fields).request;
+          }}
+        />
       )}
       {run.data && <Results result={run.data} decimals={decimals} range={range} />}
     </div>

@@ -1,7 +1,7 @@
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { describe, expect, it } from "vitest";
 import { paramFields } from "../../lib/params";
-import { apiFields, DEFAULT_FORM, equityAndDrawdown, readBacktestForm, sortTrades, tradeMarkers, type BacktestFormValues } from "./backtestForm";
+import { apiFields, DEFAULT_FORM, equityAndDrawdown, readBacktestForm, readSweepGrid, sortTrades, tradeMarkers, type BacktestFormValues } from "./backtestForm";
 
 const fields = paramFields([
   { name: "fast", type: 1, defaultValue: 10, minValue: 2, maxValue: 500, description: "" },
@@ -102,5 +102,24 @@ describe("the result", () => {
       [30, "arrowDown", "down"],
       [40, "circle", "down"],
     ]);
+  });
+});
+
+describe("sweep grid", () => {
+  const fields = [
+    { name: "fast", label: "Fast", integer: true, min: 2, max: 200, step: 1, initial: "10", hint: "" },
+    { name: "slow", label: "Slow", integer: true, min: 3, max: 500, step: 1, initial: "20", hint: "" },
+  ];
+  it("reads comma-separated values per parameter, skipping empty ones", () => {
+    const { grid, errors } = readSweepGrid({ fast: "5, 10,10 20", slow: "" }, fields);
+    expect(errors).toEqual({});
+    expect(grid).toEqual([{ name: "fast", values: [5, 10, 20] }]);
+  });
+  it("names the parameter with a bad value, and refuses an empty or too large grid", () => {
+    expect(readSweepGrid({ fast: "5, x" }, fields).errors["sweep.fast"]).toMatch(/whole number from 2 to 200/);
+    expect(readSweepGrid({ fast: "1.5" }, fields).grid).toBeNull();
+    expect(readSweepGrid({}, fields).errors.sweep).toMatch(/at least one/);
+    const many = Array.from({ length: 40 }, (_, i) => i + 3).join(",");
+    expect(readSweepGrid({ fast: many, slow: many }, fields).errors.sweep).toMatch(/1600 parameter sets/);
   });
 });

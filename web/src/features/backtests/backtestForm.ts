@@ -266,3 +266,34 @@ export function tradeMarkers(trades: readonly TradeLike[]): TradeMarker[] {
   }
   return markers.filter((m) => m.time > 0).sort((a, b) => a.time - b.time);
 }
+
+/** Parameter sets a sweep may run in one request (the API's limit). */
+export const MAX_SWEEP_SETS = 1000;
+
+/**
+ * A sweep's grid from one text per parameter ("5, 10, 20"; empty: not swept). Errors keyed
+ * `sweep.<name>` (a value that is not a number or outside the catalogue's bounds), or `sweep`
+ * when nothing is swept or the grid is over MAX_SWEEP_SETS sets.
+ */
+export function readSweepGrid(
+  texts: Record<string, string>,
+  paramFields: readonly ParamField[],
+): { grid: { name: string; values: number[] }[] | null; errors: FormErrors } {
+  const errors: FormErrors = {};
+  const grid: { name: string; values: number[] }[] = [];
+  for (const f of paramFields) {
+    const text = (texts[f.name] ?? "").trim();
+    if (!text) continue;
+    const values = text.split(/[\s,;]+/).filter(Boolean).map(Number);
+    const bad = values.find((v) => !Number.isFinite(v) || v < f.min || v > f.max || (f.integer && !Number.isInteger(v)));
+    if (bad !== undefined) {
+      errors[`sweep.${f.name}`] = `${f.label}: each value must be ${f.integer ? "a whole number" : "a number"} from ${f.min} to ${f.max}`;
+      continue;
+    }
+    grid.push({ name: f.name, values: [...new Set(values)] });
+  }
+  const sets = grid.reduce((n, g) => n * g.values.length, 1);
+  if (Object.keys(errors).length === 0 && grid.length === 0) errors.sweep = "Give values for at least one parameter";
+  else if (sets > MAX_SWEEP_SETS) errors.sweep = `${sets} parameter sets; at most ${MAX_SWEEP_SETS}`;
+  return { grid: Object.keys(errors).length ? null : grid, errors };
+}

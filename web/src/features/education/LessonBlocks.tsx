@@ -24,7 +24,7 @@ import { backtestClient, indicatorClient, marketClient, predictionClient } from 
 import { formatPercent, formatPrice, formatRatio } from "../../lib/marketFormat";
 import { Alert, Loading } from "../../ui/Alert";
 import { Button } from "../../ui/Button";
-import { type Candle, indicatorLayout, rfc3339, toCandles, toChartTime } from "../market/chartData";
+import { type Candle, columnCandles, indicatorLayout, rfc3339, toChartTime } from "../market/chartData";
 import { PriceChart } from "../market/PriceChart";
 import { SignalDetails } from "../market/SignalCard";
 
@@ -40,11 +40,11 @@ function IndicatorChart({ symbol, timeframe, candles, specs, label, testId }: { 
   const indicators = useQuery({
     queryKey: ["lesson-block", "indicators", symbol, timeframe, specs, last?.time, candles.length],
     enabled: specs.length > 0 && candles.length > 0,
-    queryFn: () => indicatorClient.getIndicators({ symbol, timeframe, indicators: specs, limit: candles.length, end: last ? rfc3339(last.time + 1) : "" }),
+    queryFn: () => indicatorClient.getIndicators({ symbol, timeframe, indicators: specs, limit: candles.length, end: last ? rfc3339(last.time + 1) : "", packed: true }),
     staleTime: Infinity,
   });
   const layout = useMemo(
-    () => (indicators.data ? indicatorLayout(indicators.data.times, indicators.data.indicators, candles.map((c) => c.close)) : { overlays: [], panes: [] }),
+    () => (indicators.data ? indicatorLayout(indicators.data.timeSeconds, indicators.data.indicators, candles.map((c) => c.close)) : { overlays: [], panes: [] }),
     [indicators.data, candles],
   );
   return (
@@ -58,10 +58,10 @@ function IndicatorChart({ symbol, timeframe, candles, specs, label, testId }: { 
 function ChartView({ block }: { block: ChartBlock }) {
   const history = useQuery({
     queryKey: ["lesson-block", "history", block.symbol, block.timeframe, block.start, block.end],
-    queryFn: () => marketClient.getHistory({ symbol: block.symbol, timeframe: block.timeframe, start: block.start, end: block.end, limit: MAX_CHART_BARS }),
+    queryFn: () => marketClient.getHistory({ symbol: block.symbol, timeframe: block.timeframe, start: block.start, end: block.end, limit: MAX_CHART_BARS, packed: true }),
     staleTime: Infinity,
   });
-  const candles = useMemo(() => toCandles(history.data?.bars ?? []), [history.data]);
+  const candles = useMemo(() => columnCandles(history.data?.columns), [history.data]);
   if (history.isPending) return <Loading label="Loading the chart…" />;
   if (history.error) return <Alert>{toApiError(history.error).message}</Alert>;
   return (
@@ -183,7 +183,7 @@ function ForecastView({ block, blockId, courseId, lessonId, kept, onScored }: { 
     queryFn: () => marketClient.getHistory({ symbol: block.symbol, timeframe: block.timeframe, end: rfc3339(end), limit: block.windowBars + (result ? block.horizonBars : 0) }),
     staleTime: Infinity,
   });
-  const candles = useMemo(() => toCandles(history.data?.bars ?? []), [history.data]);
+  const candles = useMemo(() => columnCandles(history.data?.columns), [history.data]);
   return (
     <div data-testid="live-forecast">
       {history.isPending ? (

@@ -2,7 +2,7 @@ import type { HorizonPrediction, Signal } from "@gen/trading/ml/v1/prediction_pb
 import type { StreamPredictionsResponse } from "@gen/trading/ml/v1/prediction_service_pb";
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import { useNavigate, useSearch } from "@tanstack/react-router";
-import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { lazy, Suspense, useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { planNeeded, toApiError } from "../../api/errors";
 import { mlQueryRetry } from "../../api/mlRetry";
 import { indicatorClient, marketClient, predictionClient } from "../../api/marketClients";
@@ -35,6 +35,10 @@ import { QueryStatus } from "./QueryStatus";
 import { PriceChart } from "./PriceChart";
 import { actionName, SignalDetails, signalPriceLines } from "./SignalCard";
 import { streamStateLabel, useLiveStream } from "./useLiveStream";
+
+// Paper trading on the dashboard, loaded with its own chunk when the page shows it.
+const TradeSignalButton = lazy(() => import("../paper/TradeSignalButton").then((m) => ({ default: m.TradeSignalButton })));
+const MarketOrderTicket = lazy(() => import("../paper/MarketOrderTicket").then((m) => ({ default: m.MarketOrderTicket })));
 
 const PAGE_BARS = 500;
 const MAX_INDICATOR_BARS = 5000;
@@ -188,6 +192,24 @@ export function MarketPage() {
     staleTime: 60_000,
     ...mlQueryRetry,
   });
+  // Live scores: how often the served 80% interval actually held, per horizon.
+  const scores = useQuery({
+    queryKey: ["market", "scores", symbol],
+    queryFn: () => predictionClient.getPredictionScores({ symbol }),
+    enabled: Boolean(symbol),
+    staleTime: 60_000,
+    ...mlQueryRetry,
+  });
+  const liveCoverage = useMemo(() => {
+    const byHorizon = new Map<string, { coverage: number; realized: bigint }>();
+    for (const s of scores.data?.scores ?? []) {
+      const seen = byHorizon.get(s.horizon);
+      if (s.intervalRealized > 0n && (!seen || s.intervalRealized > seen.realized)) {
+        byHorizon.set(s.horizon, { coverage: s.intervalCoverage, realized: s.intervalRealized });
+      }
+    }
+    return byHorizon;
+  }, [scores.data]);
   const signalQuery = useQuery({
     queryKey: ["market", "signal", symbol, timeframe],
     queryFn: () => predictionClient.getSignals({ symbol, timeframe }),
@@ -331,6 +353,17 @@ export function MarketPage() {
           )}
           {liveCapable && !live.signal && !signalNeeds && <QueryStatus query={signalQuery} testId="signal-error" />}
           {signal && <SignalDetails signal={signal} decimals={decimals} />}
+          {signal && (
+            <Suspense fallback={null}>
+              <TradeSignalButton symbol={symbol} signal={signal} predictions={predictions} />
+            </Suspense>
+          )}
+        </Card>
+
+        <Card title="Paper order" id="order-ticket-card">
+          <Suspense fallback={null}>
+            <MarketOrderTicket symbol={symbol} />
+          </Suspense>
         </Card>
 
         <Card title="Predicted ranges" id="predictions-card">
@@ -341,12 +374,15 @@ export function MarketPage() {
           {predictions.length > 0 && (
             <div className="table-scroll" role="region" aria-label="Predicted ranges" tabIndex={0}>
               <table className="table" data-testid="predictions-table">
-                <caption className="visually-hidden">Predicted high and low of each horizon</caption>
+                <caption className="visually-hidden">
+                  Median high and low of each horizon, and the calibrated range with its nominal, held-out and live coverage
+                </caption>
                 <thead>
                   <tr>
                     <th scope="col">Horizon</th>
-                    <th scope="col" className="num">High</th>
-                    <th scope="col" className="num">Low</th>
+                    <th scope="col" className="num">Median high</th>
+                    <th scope="col" className="num">Median low</th>
+                    <th scope="col" className="num">Range (nominal coverage)</th>
                     <th scope="col" className="num">Long TP first</th>
                     <th scope="col">On chart</th>
                   </tr>
@@ -369,6 +405,23 @@ export function MarketPage() {
                         {formatPrice(p.predictedLow, decimals)}
                         <br />
                         <span className="muted small">{formatSignedPct(p.predictedLowPct)}</span>
+                      </td>
+                      <td className="num" data-testid="prediction-interval">
+                        {p.interval ? (
+                          <>
+                            {formatPrice(p.interval.low, decimals)}–{formatPrice(p.interval.high, decimals)}
+                            <br />
+                            <span className="muted small">
+                              {formatPercent(p.interval.nominalCoverage, 0)} range · held out {formatPercent(p.interval.heldoutCoverage, 0)}
+                              {" · live "}
+                              {liveCoverage.has(p.horizon)
+                                ? `${formatPercent(liveCoverage.get(p.horizon)!.coverage, 0)} of ${liveCoverage.get(p.horizon)!.realized}`
+                                : "not scored yet"}
+                            </span>
+                          </>
+                        ) : (
+                          <span className="muted small">not calibrated</span>
+                        )}
                       </td>
                       <td className="num">{formatPercent(p.tpProbability, 0)}</td>
                       <td>

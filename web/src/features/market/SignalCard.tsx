@@ -1,6 +1,6 @@
 import { type Signal, SignalAction } from "@gen/trading/ml/v1/prediction_pb";
 import { formatDateTime } from "../../lib/format";
-import { formatPercent, formatPrice, formatRatio } from "../../lib/marketFormat";
+import { formatPercent, formatPrice, formatRatio, formatSignedPct } from "../../lib/marketFormat";
 import { timestampDate } from "../../lib/time";
 import type { ChartPriceLine } from "./PriceChart";
 
@@ -109,6 +109,13 @@ export function SignalDetails({ signal, decimals }: { signal: Signal; decimals: 
         <div>
           <dt>Risk/reward</dt>
           <dd>{signal.riskReward > 0 ? formatRatio(signal.riskReward) : "–"}</dd>
+        </div>
+        <div>
+          <dt>Expected value after costs</dt>
+          <dd data-testid="signal-expected-value">
+            {formatSignedPct(signal.expectedValuePct, 3)}
+            <span className="muted small"> (costs {formatSignedPct(-signal.costPct, 3)})</span>
+          </dd>
         </div>
       </dl>
       {signal.summary && <p data-testid="signal-summary">{signal.summary}</p>}

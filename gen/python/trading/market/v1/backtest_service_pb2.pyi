@@ -65,6 +65,34 @@ EXIT_REASON_END: ExitReason.ValueType  # 4
 """Still open at the end of the data: closed at the last bar's close."""
 Global___ExitReason: _TypeAlias = ExitReason  # noqa: Y015
 
+class _SweepRank:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _SweepRankEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_SweepRank.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    SWEEP_RANK_UNSPECIFIED: _SweepRank.ValueType  # 0
+    """Sharpe ratio."""
+    SWEEP_RANK_SHARPE: _SweepRank.ValueType  # 1
+    SWEEP_RANK_TOTAL_RETURN: _SweepRank.ValueType  # 2
+    SWEEP_RANK_SORTINO: _SweepRank.ValueType  # 3
+    SWEEP_RANK_PROFIT_FACTOR: _SweepRank.ValueType  # 4
+    SWEEP_RANK_MAX_DRAWDOWN: _SweepRank.ValueType  # 5
+
+class SweepRank(_SweepRank, metaclass=_SweepRankEnumTypeWrapper):
+    """SweepRank is the metric a sweep ranks its parameter sets by (higher is better, except
+    max drawdown, where lower is better).
+    """
+
+SWEEP_RANK_UNSPECIFIED: SweepRank.ValueType  # 0
+"""Sharpe ratio."""
+SWEEP_RANK_SHARPE: SweepRank.ValueType  # 1
+SWEEP_RANK_TOTAL_RETURN: SweepRank.ValueType  # 2
+SWEEP_RANK_SORTINO: SweepRank.ValueType  # 3
+SWEEP_RANK_PROFIT_FACTOR: SweepRank.ValueType  # 4
+SWEEP_RANK_MAX_DRAWDOWN: SweepRank.ValueType  # 5
+Global___SweepRank: _TypeAlias = SweepRank  # noqa: Y015
+
 @_typing.final
 class StrategyInfo(_message.Message):
     """StrategyInfo is one catalogue entry."""
@@ -472,3 +500,176 @@ class RunBacktestResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RunBacktestResponse: _TypeAlias = RunBacktestResponse  # noqa: Y015
+
+@_typing.final
+class ParameterValues(_message.Message):
+    """ParameterValues lists the values a sweep tries for one strategy parameter."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    VALUES_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """A parameter of the strategy (ListStrategies)."""
+    @_builtins.property
+    def values(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """Values to try, each within the parameter's range; at least one."""
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        values: _abc.Iterable[_builtins.float] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "values", b"values"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ParameterValues: _TypeAlias = ParameterValues  # noqa: Y015
+
+@_typing.final
+class RunSweepRequest(_message.Message):
+    """RunSweepRequest is a backtest (strategy, symbol, range, costs) and the grid of parameters to
+    try: every combination of the listed values, at most 1,000 sets.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BACKTEST_FIELD_NUMBER: _builtins.int
+    GRID_FIELD_NUMBER: _builtins.int
+    RANK_BY_FIELD_NUMBER: _builtins.int
+    TOP_FIELD_NUMBER: _builtins.int
+    rank_by: Global___SweepRank.ValueType
+    top: _builtins.int
+    """Ranked results to return. 0: 20. At most 1000."""
+    @_builtins.property
+    def backtest(self) -> Global___RunBacktestRequest:
+        """Strategy, symbol, dates, timeframe and costs as for RunBacktest; its params fix the
+        parameters the grid does not list. walk_forward_splits and max_equity_points are ignored.
+        """
+
+    @_builtins.property
+    def grid(self) -> _containers.RepeatedCompositeFieldContainer[Global___ParameterValues]:
+        """One entry per swept parameter."""
+
+    def __init__(
+        self,
+        *,
+        backtest: Global___RunBacktestRequest | None = ...,
+        grid: _abc.Iterable[Global___ParameterValues] | None = ...,
+        rank_by: Global___SweepRank.ValueType = ...,
+        top: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["backtest", b"backtest"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["backtest", b"backtest", "grid", b"grid", "rank_by", b"rank_by", "top", b"top"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RunSweepRequest: _TypeAlias = RunSweepRequest  # noqa: Y015
+
+@_typing.final
+class SweepResult(_message.Message):
+    """SweepResult is one parameter set and its metrics."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class ParamsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.float
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.float = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    PARAMS_FIELD_NUMBER: _builtins.int
+    METRICS_FIELD_NUMBER: _builtins.int
+    RANK_FIELD_NUMBER: _builtins.int
+    rank: _builtins.int
+    """1 for the best set."""
+    @_builtins.property
+    def params(self) -> _containers.ScalarMap[_builtins.str, _builtins.float]:
+        """Every parameter, defaults filled in."""
+
+    @_builtins.property
+    def metrics(self) -> Global___BacktestMetrics: ...
+    def __init__(
+        self,
+        *,
+        params: _abc.Mapping[_builtins.str, _builtins.float] | None = ...,
+        metrics: Global___BacktestMetrics | None = ...,
+        rank: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["metrics", b"metrics"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["metrics", b"metrics", "params", b"params", "rank", b"rank"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SweepResult: _TypeAlias = SweepResult  # noqa: Y015
+
+@_typing.final
+class RunSweepResponse(_message.Message):
+    """RunSweepResponse holds the best parameter sets, ranked."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STRATEGY_FIELD_NUMBER: _builtins.int
+    SYMBOL_FIELD_NUMBER: _builtins.int
+    TIMEFRAME_FIELD_NUMBER: _builtins.int
+    RANK_BY_FIELD_NUMBER: _builtins.int
+    RESULTS_FIELD_NUMBER: _builtins.int
+    EVALUATED_FIELD_NUMBER: _builtins.int
+    SKIPPED_FIELD_NUMBER: _builtins.int
+    BARS_FIELD_NUMBER: _builtins.int
+    ELAPSED_MS_FIELD_NUMBER: _builtins.int
+    strategy: _builtins.str
+    symbol: _builtins.str
+    timeframe: _builtins.str
+    rank_by: Global___SweepRank.ValueType
+    evaluated: _builtins.int
+    """Parameter sets run."""
+    skipped: _builtins.int
+    """Sets of the grid the strategy refuses (for example sma_cross with fast >= slow), not run."""
+    bars: _builtins.int
+    """Bars each set ran on."""
+    elapsed_ms: _builtins.float
+    """Time the engine took, in milliseconds."""
+    @_builtins.property
+    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___SweepResult]:
+        """Best first, at most the request's top."""
+
+    def __init__(
+        self,
+        *,
+        strategy: _builtins.str = ...,
+        symbol: _builtins.str = ...,
+        timeframe: _builtins.str = ...,
+        rank_by: Global___SweepRank.ValueType = ...,
+        results: _abc.Iterable[Global___SweepResult] | None = ...,
+        evaluated: _builtins.int = ...,
+        skipped: _builtins.int = ...,
+        bars: _builtins.int = ...,
+        elapsed_ms: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bars", b"bars", "elapsed_ms", b"elapsed_ms", "evaluated", b"evaluated", "rank_by", b"rank_by", "results", b"results", "skipped", b"skipped", "strategy", b"strategy", "symbol", b"symbol", "timeframe", b"timeframe"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RunSweepResponse: _TypeAlias = RunSweepResponse  # noqa: Y015

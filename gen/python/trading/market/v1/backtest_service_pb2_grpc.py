@@ -45,6 +45,11 @@ class BacktestServiceStub:
                 request_serializer=trading_dot_market_dot_v1_dot_backtest__service__pb2.RunBacktestRequest.SerializeToString,
                 response_deserializer=trading_dot_market_dot_v1_dot_backtest__service__pb2.RunBacktestResponse.FromString,
                 _registered_method=True)
+        self.RunSweep = channel.unary_unary(
+                '/trading.market.v1.BacktestService/RunSweep',
+                request_serializer=trading_dot_market_dot_v1_dot_backtest__service__pb2.RunSweepRequest.SerializeToString,
+                response_deserializer=trading_dot_market_dot_v1_dot_backtest__service__pb2.RunSweepResponse.FromString,
+                _registered_method=True)
 
 
 class BacktestServiceServicer:
@@ -66,6 +71,14 @@ class BacktestServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RunSweep(self, request, context):
+        """RunSweep runs one strategy over a grid of parameter sets on the same bars (read once) and
+        answers the sets ranked by a metric, best first, within the backtest time budget.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_BacktestServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -78,6 +91,11 @@ def add_BacktestServiceServicer_to_server(servicer, server):
                     servicer.RunBacktest,
                     request_deserializer=trading_dot_market_dot_v1_dot_backtest__service__pb2.RunBacktestRequest.FromString,
                     response_serializer=trading_dot_market_dot_v1_dot_backtest__service__pb2.RunBacktestResponse.SerializeToString,
+            ),
+            'RunSweep': grpc.unary_unary_rpc_method_handler(
+                    servicer.RunSweep,
+                    request_deserializer=trading_dot_market_dot_v1_dot_backtest__service__pb2.RunSweepRequest.FromString,
+                    response_serializer=trading_dot_market_dot_v1_dot_backtest__service__pb2.RunSweepResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -135,6 +153,33 @@ class BacktestService:
             '/trading.market.v1.BacktestService/RunBacktest',
             trading_dot_market_dot_v1_dot_backtest__service__pb2.RunBacktestRequest.SerializeToString,
             trading_dot_market_dot_v1_dot_backtest__service__pb2.RunBacktestResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RunSweep(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/trading.market.v1.BacktestService/RunSweep',
+            trading_dot_market_dot_v1_dot_backtest__service__pb2.RunSweepRequest.SerializeToString,
+            trading_dot_market_dot_v1_dot_backtest__service__pb2.RunSweepResponse.FromString,
             options,
             channel_credentials,
             insecure,

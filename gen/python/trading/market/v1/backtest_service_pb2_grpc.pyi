@@ -39,6 +39,10 @@ class BacktestServiceStub:
     """RunBacktest answers the seed's `POST /api/backtest` (strategy, symbol, start_date,
     end_date). Orders are market orders filled at the next bar's open; nothing looks ahead.
     """
+    RunSweep: _grpc.UnaryUnaryMultiCallable[_backtest_service_pb2.RunSweepRequest, _backtest_service_pb2.RunSweepResponse]
+    """RunSweep runs one strategy over a grid of parameter sets on the same bars (read once) and
+    answers the sets ranked by a metric, best first, within the backtest time budget.
+    """
 
 @_typing.type_check_only
 class BacktestServiceAsyncStub(BacktestServiceStub):
@@ -50,6 +54,10 @@ class BacktestServiceAsyncStub(BacktestServiceStub):
     RunBacktest: _aio.UnaryUnaryMultiCallable[_backtest_service_pb2.RunBacktestRequest, _backtest_service_pb2.RunBacktestResponse]  # type: ignore[assignment]
     """RunBacktest answers the seed's `POST /api/backtest` (strategy, symbol, start_date,
     end_date). Orders are market orders filled at the next bar's open; nothing looks ahead.
+    """
+    RunSweep: _aio.UnaryUnaryMultiCallable[_backtest_service_pb2.RunSweepRequest, _backtest_service_pb2.RunSweepResponse]  # type: ignore[assignment]
+    """RunSweep runs one strategy over a grid of parameter sets on the same bars (read once) and
+    answers the sets ranked by a metric, best first, within the backtest time budget.
     """
 
 class BacktestServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -71,6 +79,16 @@ class BacktestServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_backtest_service_pb2.RunBacktestResponse, _abc.Awaitable[_backtest_service_pb2.RunBacktestResponse]]:
         """RunBacktest answers the seed's `POST /api/backtest` (strategy, symbol, start_date,
         end_date). Orders are market orders filled at the next bar's open; nothing looks ahead.
+        """
+
+    @_abc_1.abstractmethod
+    def RunSweep(
+        self,
+        request: _backtest_service_pb2.RunSweepRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_backtest_service_pb2.RunSweepResponse, _abc.Awaitable[_backtest_service_pb2.RunSweepResponse]]:
+        """RunSweep runs one strategy over a grid of parameter sets on the same bars (read once) and
+        answers the sets ranked by a metric, best first, within the backtest time budget.
         """
 
 def add_BacktestServiceServicer_to_server(servicer: BacktestServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -58,7 +58,7 @@ class StreamBarsRequest(_message.Message):
     SYMBOLS_FIELD_NUMBER: _builtins.int
     TIMEFRAME_FIELD_NUMBER: _builtins.int
     timeframe: _builtins.str
-    """1m, 5m, 15m, 30m, 1h, 4h or 1d. Empty: 1h."""
+    """1m, 5m, 15m, 30m, 1h, 4h or 1d. Empty: each symbol's stored timeframe."""
     @_builtins.property
     def symbols(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Symbols, for example "EURUSD" (case-insensitive); empty: every symbol with stored bars."""

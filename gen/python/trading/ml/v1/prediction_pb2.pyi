@@ -105,6 +105,7 @@ class HorizonPrediction(_message.Message):
     PREDICTION_ID_FIELD_NUMBER: _builtins.int
     SHORT_TP_PROBABILITY_FIELD_NUMBER: _builtins.int
     RANGE_SOURCE_FIELD_NUMBER: _builtins.int
+    INTERVAL_FIELD_NUMBER: _builtins.int
     horizon: _builtins.str
     """"scalping", "intraday", "swing" or "position"."""
     timeframe: _builtins.str
@@ -114,16 +115,19 @@ class HorizonPrediction(_message.Message):
     close: _builtins.float
     """Close of that bar: the reference of the percentages."""
     predicted_high: _builtins.float
-    """Highest price expected within the lookahead."""
+    """Median estimate of the highest price within the lookahead: the realized high is above it
+    about half the time, so [predicted_low, predicted_high] is NOT a range that holds (it held
+    about 10 % of the time on held-out data). For a range that holds, read `interval`.
+    """
     predicted_low: _builtins.float
-    """Lowest price expected within the lookahead."""
+    """Median estimate of the lowest price within the lookahead (see predicted_high)."""
     predicted_high_pct: _builtins.float
     """(predicted_high / close - 1) * 100."""
     predicted_low_pct: _builtins.float
     """(predicted_low / close - 1) * 100, negative when below the close."""
     tp_probability: _builtins.float
     """Probability that a long take-profit at take_profit_atr x ATR is hit before a stop-loss
-    at stop_loss_atr x ATR within the lookahead.
+    at stop_loss_atr x ATR within the lookahead, calibrated on validation data (Platt scaling).
     """
     take_profit_atr: _builtins.float
     stop_loss_atr: _builtins.float
@@ -147,6 +151,12 @@ class HorizonPrediction(_message.Message):
 
     @_builtins.property
     def models(self) -> _containers.RepeatedCompositeFieldContainer[Global___ModelUse]: ...
+    @_builtins.property
+    def interval(self) -> Global___PriceInterval:
+        """The calibrated price range at the requested nominal coverage (default 0.8). Unset when the
+        served models carry no calibration (a model repository trained before intervals existed).
+        """
+
     def __init__(
         self,
         *,
@@ -168,14 +178,73 @@ class HorizonPrediction(_message.Message):
         prediction_id: _builtins.str = ...,
         short_tp_probability: _builtins.float = ...,
         range_source: _builtins.str = ...,
+        interval: Global___PriceInterval | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of", "interval", b"interval"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of", "atr", b"atr", "close", b"close", "horizon", b"horizon", "inference_ms", b"inference_ms", "lookahead_bars", b"lookahead_bars", "models", b"models", "predicted_high", b"predicted_high", "predicted_high_pct", b"predicted_high_pct", "predicted_low", b"predicted_low", "predicted_low_pct", b"predicted_low_pct", "prediction_id", b"prediction_id", "range_source", b"range_source", "short_tp_probability", b"short_tp_probability", "stop_loss_atr", b"stop_loss_atr", "take_profit_atr", b"take_profit_atr", "timeframe", b"timeframe", "tp_probability", b"tp_probability"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of", "atr", b"atr", "close", b"close", "horizon", b"horizon", "inference_ms", b"inference_ms", "interval", b"interval", "lookahead_bars", b"lookahead_bars", "models", b"models", "predicted_high", b"predicted_high", "predicted_high_pct", b"predicted_high_pct", "predicted_low", b"predicted_low", "predicted_low_pct", b"predicted_low_pct", "prediction_id", b"prediction_id", "range_source", b"range_source", "short_tp_probability", b"short_tp_probability", "stop_loss_atr", b"stop_loss_atr", "take_profit_atr", b"take_profit_atr", "timeframe", b"timeframe", "tp_probability", b"tp_probability"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___HorizonPrediction: _TypeAlias = HorizonPrediction  # noqa: Y015
+
+@_typing.final
+class PriceInterval(_message.Message):
+    """PriceInterval is a calibrated price range: the realized high AND low of the lookahead stay inside
+    [low, high] with probability `nominal_coverage` (split-conformal calibration of the median range on
+    walk-forward validation blocks, which come strictly before the test blocks it is scored on).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NOMINAL_COVERAGE_FIELD_NUMBER: _builtins.int
+    LOW_FIELD_NUMBER: _builtins.int
+    HIGH_FIELD_NUMBER: _builtins.int
+    LOW_PCT_FIELD_NUMBER: _builtins.int
+    HIGH_PCT_FIELD_NUMBER: _builtins.int
+    MEDIAN_LOW_FIELD_NUMBER: _builtins.int
+    MEDIAN_HIGH_FIELD_NUMBER: _builtins.int
+    HELDOUT_COVERAGE_FIELD_NUMBER: _builtins.int
+    WIDTH_PCT_FIELD_NUMBER: _builtins.int
+    BASELINE_WIDTH_PCT_FIELD_NUMBER: _builtins.int
+    nominal_coverage: _builtins.float
+    """For example 0.8."""
+    low: _builtins.float
+    high: _builtins.float
+    low_pct: _builtins.float
+    """(low / close - 1) * 100 and (high / close - 1) * 100."""
+    high_pct: _builtins.float
+    median_low: _builtins.float
+    """The median estimates it is built around (the same values as predicted_low / predicted_high)."""
+    median_high: _builtins.float
+    heldout_coverage: _builtins.float
+    """Share of held-out walk-forward test rows this interval held on (the model card's figure)."""
+    width_pct: _builtins.float
+    """Width in percent of the close, and the width of the ATR baseline's interval at the same
+    nominal coverage for the same bar.
+    """
+    baseline_width_pct: _builtins.float
+    def __init__(
+        self,
+        *,
+        nominal_coverage: _builtins.float = ...,
+        low: _builtins.float = ...,
+        high: _builtins.float = ...,
+        low_pct: _builtins.float = ...,
+        high_pct: _builtins.float = ...,
+        median_low: _builtins.float = ...,
+        median_high: _builtins.float = ...,
+        heldout_coverage: _builtins.float = ...,
+        width_pct: _builtins.float = ...,
+        baseline_width_pct: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["baseline_width_pct", b"baseline_width_pct", "heldout_coverage", b"heldout_coverage", "high", b"high", "high_pct", b"high_pct", "low", b"low", "low_pct", b"low_pct", "median_high", b"median_high", "median_low", b"median_low", "nominal_coverage", b"nominal_coverage", "width_pct", b"width_pct"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PriceInterval: _TypeAlias = PriceInterval  # noqa: Y015
 
 @_typing.final
 class FeatureContribution(_message.Message):
@@ -224,6 +293,8 @@ class Signal(_message.Message):
     EXPLANATION_FIELD_NUMBER: _builtins.int
     SUMMARY_FIELD_NUMBER: _builtins.int
     MODELS_FIELD_NUMBER: _builtins.int
+    EXPECTED_VALUE_PCT_FIELD_NUMBER: _builtins.int
+    COST_PCT_FIELD_NUMBER: _builtins.int
     action: Global___SignalAction.ValueType
     timeframe: _builtins.str
     """Timeframe of the bars the signal is computed on."""
@@ -239,6 +310,13 @@ class Signal(_message.Message):
     """|take_profit - entry| / |entry - stop_loss|."""
     summary: _builtins.str
     """One sentence a person can read."""
+    expected_value_pct: _builtins.float
+    """Expected value of the signalled trade (for HOLD: of the better side) after costs, in percent
+    of the entry: P(TP first) x TP distance - (1 - P) x SL distance - round-trip costs
+    (commission at entry and exit plus slippage, settings ML_SIGNAL_COMMISSION / _SLIPPAGE).
+    """
+    cost_pct: _builtins.float
+    """Round-trip costs used, in percent of the entry."""
     @_builtins.property
     def as_of(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -262,10 +340,12 @@ class Signal(_message.Message):
         explanation: _abc.Iterable[Global___FeatureContribution] | None = ...,
         summary: _builtins.str = ...,
         models: _abc.Iterable[Global___ModelUse] | None = ...,
+        expected_value_pct: _builtins.float = ...,
+        cost_pct: _builtins.float = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "as_of", b"as_of", "confidence", b"confidence", "entry", b"entry", "explanation", b"explanation", "horizon", b"horizon", "models", b"models", "risk_reward", b"risk_reward", "stop_loss", b"stop_loss", "summary", b"summary", "take_profit", b"take_profit", "timeframe", b"timeframe"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "as_of", b"as_of", "confidence", b"confidence", "cost_pct", b"cost_pct", "entry", b"entry", "expected_value_pct", b"expected_value_pct", "explanation", b"explanation", "horizon", b"horizon", "models", b"models", "risk_reward", b"risk_reward", "stop_loss", b"stop_loss", "summary", b"summary", "take_profit", b"take_profit", "timeframe", b"timeframe"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

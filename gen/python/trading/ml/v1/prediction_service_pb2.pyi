@@ -29,10 +29,15 @@ class PredictRequest(_message.Message):
     SYMBOL_FIELD_NUMBER: _builtins.int
     HORIZON_FIELD_NUMBER: _builtins.int
     AS_OF_FIELD_NUMBER: _builtins.int
+    COVERAGE_FIELD_NUMBER: _builtins.int
     symbol: _builtins.str
     """Symbol, for example "EURUSD"."""
     horizon: _builtins.str
     """"all" (or empty), "scalping", "intraday", "swing" or "position"."""
+    coverage: _builtins.float
+    """Nominal coverage of the returned interval: 0.5, 0.8, 0.9 or 0.95 (or 50, 80, 90, 95);
+    0 (unset): 0.8. Anything else is INVALID_ARGUMENT on `coverage`.
+    """
     @_builtins.property
     def as_of(self) -> _timestamp_pb2.Timestamp:
         """Predict as of the last complete bar opening before this time instead of the latest bar.
@@ -45,10 +50,11 @@ class PredictRequest(_message.Message):
         symbol: _builtins.str = ...,
         horizon: _builtins.str = ...,
         as_of: _timestamp_pb2.Timestamp | None = ...,
+        coverage: _builtins.float = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of", "horizon", b"horizon", "symbol", b"symbol"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of", "coverage", b"coverage", "horizon", b"horizon", "symbol", b"symbol"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -274,6 +280,12 @@ class PredictionScore(_message.Message):
     CARD_COVERAGE_FIELD_NUMBER: _builtins.int
     CARD_MAE_PCT_FIELD_NUMBER: _builtins.int
     CARD_TP_HIT_RATE_FIELD_NUMBER: _builtins.int
+    NOMINAL_COVERAGE_FIELD_NUMBER: _builtins.int
+    INTERVAL_COVERAGE_FIELD_NUMBER: _builtins.int
+    INTERVAL_REALIZED_FIELD_NUMBER: _builtins.int
+    CARD_INTERVAL_COVERAGE_FIELD_NUMBER: _builtins.int
+    INTERVAL_WIDTH_PCT_FIELD_NUMBER: _builtins.int
+    BASELINE_INTERVAL_WIDTH_PCT_FIELD_NUMBER: _builtins.int
     model: _builtins.str
     version: _builtins.str
     symbol: _builtins.str
@@ -293,6 +305,19 @@ class PredictionScore(_message.Message):
     """The same figures measured on the model card's held-out folds, for comparison."""
     card_mae_pct: _builtins.float
     card_tp_hit_rate: _builtins.float
+    nominal_coverage: _builtins.float
+    """The calibrated interval recorded with each prediction (the default coverage): its nominal
+    coverage, the share of realized predictions whose high AND low stayed inside it, how many
+    realized predictions had one, and the card's held-out coverage of the same interval.
+    """
+    interval_coverage: _builtins.float
+    interval_realized: _builtins.int
+    card_interval_coverage: _builtins.float
+    interval_width_pct: _builtins.float
+    """Mean width of that interval, and of the ATR baseline's interval at the same nominal coverage
+    on the same bars, in percent of the close: the narrower one that holds is the better.
+    """
+    baseline_interval_width_pct: _builtins.float
     def __init__(
         self,
         *,
@@ -309,10 +334,16 @@ class PredictionScore(_message.Message):
         card_coverage: _builtins.float = ...,
         card_mae_pct: _builtins.float = ...,
         card_tp_hit_rate: _builtins.float = ...,
+        nominal_coverage: _builtins.float = ...,
+        interval_coverage: _builtins.float = ...,
+        interval_realized: _builtins.int = ...,
+        card_interval_coverage: _builtins.float = ...,
+        interval_width_pct: _builtins.float = ...,
+        baseline_interval_width_pct: _builtins.float = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["card_coverage", b"card_coverage", "card_mae_pct", b"card_mae_pct", "card_tp_hit_rate", b"card_tp_hit_rate", "coverage", b"coverage", "horizon", b"horizon", "mae_pct", b"mae_pct", "mean_tp_probability", b"mean_tp_probability", "model", b"model", "realized", b"realized", "recorded", b"recorded", "symbol", b"symbol", "tp_hit_rate", b"tp_hit_rate", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["baseline_interval_width_pct", b"baseline_interval_width_pct", "card_coverage", b"card_coverage", "card_interval_coverage", b"card_interval_coverage", "card_mae_pct", b"card_mae_pct", "card_tp_hit_rate", b"card_tp_hit_rate", "coverage", b"coverage", "horizon", b"horizon", "interval_coverage", b"interval_coverage", "interval_realized", b"interval_realized", "interval_width_pct", b"interval_width_pct", "mae_pct", b"mae_pct", "mean_tp_probability", b"mean_tp_probability", "model", b"model", "nominal_coverage", b"nominal_coverage", "realized", b"realized", "recorded", b"recorded", "symbol", b"symbol", "tp_hit_rate", b"tp_hit_rate", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file trading/market/v1/backtest_service.proto.
  */
 export const file_trading_market_v1_backtest_service: GenFile = /*@__PURE__*/
-  fileDesc("Cih0cmFkaW5nL21hcmtldC92MS9iYWNrdGVzdF9zZXJ2aWNlLnByb3RvEhF0cmFkaW5nLm1hcmtldC52MSJjCgxTdHJhdGVneUluZm8SDAoEbmFtZRgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRIwCgpwYXJhbWV0ZXJzGAMgAygLMhwudHJhZGluZy5tYXJrZXQudjEuUGFyYW1ldGVyIhcKFUxpc3RTdHJhdGVnaWVzUmVxdWVzdCJNChZMaXN0U3RyYXRlZ2llc1Jlc3BvbnNlEjMKCnN0cmF0ZWdpZXMYASADKAsyHy50cmFkaW5nLm1hcmtldC52MS5TdHJhdGVneUluZm8i1QMKElJ1bkJhY2t0ZXN0UmVxdWVzdBIQCghzdHJhdGVneRgBIAEoCRIOCgZzeW1ib2wYAiABKAkSEgoKc3RhcnRfZGF0ZRgDIAEoCRIQCghlbmRfZGF0ZRgEIAEoCRIRCgl0aW1lZnJhbWUYBSABKAkSQQoGcGFyYW1zGAYgAygLMjEudHJhZGluZy5tYXJrZXQudjEuUnVuQmFja3Rlc3RSZXF1ZXN0LlBhcmFtc0VudHJ5EhQKDGluaXRpYWxfY2FzaBgHIAEoARISCgpjb21taXNzaW9uGAggASgBEhAKCHNsaXBwYWdlGAkgASgBEhoKDXBvc2l0aW9uX3NpemUYCiABKAFIAIgBARIYCgthbGxvd19zaG9ydBgLIAEoCEgBiAEBEhEKCXN0b3BfbG9zcxgMIAEoARITCgt0YWtlX3Byb2ZpdBgNIAEoARIZChFtYXhfZXF1aXR5X3BvaW50cxgOIAEoBRIbChN3YWxrX2ZvcndhcmRfc3BsaXRzGA8gASgFGi0KC1BhcmFtc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoAToCOAFCEAoOX3Bvc2l0aW9uX3NpemVCDgoMX2FsbG93X3Nob3J0IsMCCgVUcmFkZRIqCgRzaWRlGAEgASgOMhwudHJhZGluZy5tYXJrZXQudjEuVHJhZGVTaWRlEgwKBHNpemUYAiABKAMSLgoKZW50cnlfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEwoLZW50cnlfcHJpY2UYBCABKAESLQoJZXhpdF90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpleGl0X3ByaWNlGAYgASgBEgsKA3BubBgHIAEoARISCgpyZXR1cm5fcGN0GAggASgBEjIKC2V4aXRfcmVhc29uGAkgASgOMh0udHJhZGluZy5tYXJrZXQudjEuRXhpdFJlYXNvbhIRCgllbnRyeV9iYXIYCiABKAUSEAoIZXhpdF9iYXIYCyABKAUiRwoLRXF1aXR5UG9pbnQSKAoEdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGZXF1aXR5GAIgASgBIrQDCg9CYWNrdGVzdE1ldHJpY3MSKQoFc3RhcnQYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEicKA2VuZBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDAoEYmFycxgDIAEoBRIUCgxmaW5hbF9lcXVpdHkYBCABKAESFAoMdG90YWxfcmV0dXJuGAUgASgBEgwKBGNhZ3IYBiABKAESGQoRYW5udWFsX3ZvbGF0aWxpdHkYByABKAESDgoGc2hhcnBlGAggASgBEg8KB3NvcnRpbm8YCSABKAESFAoMbWF4X2RyYXdkb3duGAogASgBEhkKEW1heF9kcmF3ZG93bl9iYXJzGAsgASgFEhwKFG1heF9kcmF3ZG93bl9zZWNvbmRzGAwgASgBEhAKCHdpbl9yYXRlGA0gASgBEhUKDXByb2ZpdF9mYWN0b3IYDiABKAESEgoKZXhwZWN0YW5jeRgPIAEoARIQCghleHBvc3VyZRgQIAEoARIOCgZ0cmFkZXMYESABKAUSGwoTYnV5X2FuZF9ob2xkX3JldHVybhgSIAEoASKZAwoTUnVuQmFja3Rlc3RSZXNwb25zZRIQCghzdHJhdGVneRgBIAEoCRIOCgZzeW1ib2wYAiABKAkSEQoJdGltZWZyYW1lGAMgASgJEkIKBnBhcmFtcxgEIAMoCzIyLnRyYWRpbmcubWFya2V0LnYxLlJ1bkJhY2t0ZXN0UmVzcG9uc2UuUGFyYW1zRW50cnkSMwoHbWV0cmljcxgFIAEoCzIiLnRyYWRpbmcubWFya2V0LnYxLkJhY2t0ZXN0TWV0cmljcxIoCgZ0cmFkZXMYBiADKAsyGC50cmFkaW5nLm1hcmtldC52MS5UcmFkZRI0CgxlcXVpdHlfY3VydmUYByADKAsyHi50cmFkaW5nLm1hcmtldC52MS5FcXVpdHlQb2ludBIxCgVmb2xkcxgIIAMoCzIiLnRyYWRpbmcubWFya2V0LnYxLkJhY2t0ZXN0TWV0cmljcxISCgplbGFwc2VkX21zGAkgASgBGi0KC1BhcmFtc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoAToCOAEqUgoJVHJhZGVTaWRlEhoKFlRSQURFX1NJREVfVU5TUEVDSUZJRUQQABITCg9UUkFERV9TSURFX0xPTkcQARIUChBUUkFERV9TSURFX1NIT1JUEAIqjgEKCkV4aXRSZWFzb24SGwoXRVhJVF9SRUFTT05fVU5TUEVDSUZJRUQQABIWChJFWElUX1JFQVNPTl9TSUdOQUwQARIZChVFWElUX1JFQVNPTl9TVE9QX0xPU1MQAhIbChdFWElUX1JFQVNPTl9UQUtFX1BST0ZJVBADEhMKD0VYSVRfUkVBU09OX0VORBAEMuUDCg9CYWNrdGVzdFNlcnZpY2USmwEKDkxpc3RTdHJhdGVnaWVzEigudHJhZGluZy5tYXJrZXQudjEuTGlzdFN0cmF0ZWdpZXNSZXF1ZXN0GikudHJhZGluZy5tYXJrZXQudjEuTGlzdFN0cmF0ZWdpZXNSZXNwb25zZSI0kAIBwvMYFgoEdXNlcgoFYWRtaW4KB3NlcnZpY2WC0+STAhESDy9hcGkvc3RyYXRlZ2llcxKzAgoLUnVuQmFja3Rlc3QSJS50cmFkaW5nLm1hcmtldC52MS5SdW5CYWNrdGVzdFJlcXVlc3QaJi50cmFkaW5nLm1hcmtldC52MS5SdW5CYWNrdGVzdFJlc3BvbnNlItQBkAIBwvMYtAEKBHVzZXIKBWFkbWluCgdzZXJ2aWNlIlsKCHN0cmF0ZWd5EgNwcm8iCm1sX3NpZ25hbHMyPkJhY2t0ZXN0cyBvZiB0aGUgbWxfc2lnbmFscyBzdHJhdGVneSAodGhlIG1vZGVscycgb3duIHNpZ25hbHMpIj8KCnN0YXJ0X2RhdGUSA3BybyjuAjIpQmFja3Rlc3RzIG92ZXIgbW9yZSB0aGFuIG9uZSB5ZWFyIG9mIGRhdGGC0+STAhI6ASoiDS9hcGkvYmFja3Rlc3RiBnByb3RvMw", [file_google_api_annotations, file_google_protobuf_timestamp, file_trading_common_v1_access, file_trading_market_v1_indicator_service]);
+  fileDesc("Cih0cmFkaW5nL21hcmtldC92MS9iYWNrdGVzdF9zZXJ2aWNlLnByb3RvEhF0cmFkaW5nLm1hcmtldC52MSJjCgxTdHJhdGVneUluZm8SDAoEbmFtZRgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRIwCgpwYXJhbWV0ZXJzGAMgAygLMhwudHJhZGluZy5tYXJrZXQudjEuUGFyYW1ldGVyIhcKFUxpc3RTdHJhdGVnaWVzUmVxdWVzdCJNChZMaXN0U3RyYXRlZ2llc1Jlc3BvbnNlEjMKCnN0cmF0ZWdpZXMYASADKAsyHy50cmFkaW5nLm1hcmtldC52MS5TdHJhdGVneUluZm8i1QMKElJ1bkJhY2t0ZXN0UmVxdWVzdBIQCghzdHJhdGVneRgBIAEoCRIOCgZzeW1ib2wYAiABKAkSEgoKc3RhcnRfZGF0ZRgDIAEoCRIQCghlbmRfZGF0ZRgEIAEoCRIRCgl0aW1lZnJhbWUYBSABKAkSQQoGcGFyYW1zGAYgAygLMjEudHJhZGluZy5tYXJrZXQudjEuUnVuQmFja3Rlc3RSZXF1ZXN0LlBhcmFtc0VudHJ5EhQKDGluaXRpYWxfY2FzaBgHIAEoARISCgpjb21taXNzaW9uGAggASgBEhAKCHNsaXBwYWdlGAkgASgBEhoKDXBvc2l0aW9uX3NpemUYCiABKAFIAIgBARIYCgthbGxvd19zaG9ydBgLIAEoCEgBiAEBEhEKCXN0b3BfbG9zcxgMIAEoARITCgt0YWtlX3Byb2ZpdBgNIAEoARIZChFtYXhfZXF1aXR5X3BvaW50cxgOIAEoBRIbChN3YWxrX2ZvcndhcmRfc3BsaXRzGA8gASgFGi0KC1BhcmFtc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoAToCOAFCEAoOX3Bvc2l0aW9uX3NpemVCDgoMX2FsbG93X3Nob3J0IsMCCgVUcmFkZRIqCgRzaWRlGAEgASgOMhwudHJhZGluZy5tYXJrZXQudjEuVHJhZGVTaWRlEgwKBHNpemUYAiABKAMSLgoKZW50cnlfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEwoLZW50cnlfcHJpY2UYBCABKAESLQoJZXhpdF90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpleGl0X3ByaWNlGAYgASgBEgsKA3BubBgHIAEoARISCgpyZXR1cm5fcGN0GAggASgBEjIKC2V4aXRfcmVhc29uGAkgASgOMh0udHJhZGluZy5tYXJrZXQudjEuRXhpdFJlYXNvbhIRCgllbnRyeV9iYXIYCiABKAUSEAoIZXhpdF9iYXIYCyABKAUiRwoLRXF1aXR5UG9pbnQSKAoEdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGZXF1aXR5GAIgASgBIrQDCg9CYWNrdGVzdE1ldHJpY3MSKQoFc3RhcnQYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEicKA2VuZBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDAoEYmFycxgDIAEoBRIUCgxmaW5hbF9lcXVpdHkYBCABKAESFAoMdG90YWxfcmV0dXJuGAUgASgBEgwKBGNhZ3IYBiABKAESGQoRYW5udWFsX3ZvbGF0aWxpdHkYByABKAESDgoGc2hhcnBlGAggASgBEg8KB3NvcnRpbm8YCSABKAESFAoMbWF4X2RyYXdkb3duGAogASgBEhkKEW1heF9kcmF3ZG93bl9iYXJzGAsgASgFEhwKFG1heF9kcmF3ZG93bl9zZWNvbmRzGAwgASgBEhAKCHdpbl9yYXRlGA0gASgBEhUKDXByb2ZpdF9mYWN0b3IYDiABKAESEgoKZXhwZWN0YW5jeRgPIAEoARIQCghleHBvc3VyZRgQIAEoARIOCgZ0cmFkZXMYESABKAUSGwoTYnV5X2FuZF9ob2xkX3JldHVybhgSIAEoASKZAwoTUnVuQmFja3Rlc3RSZXNwb25zZRIQCghzdHJhdGVneRgBIAEoCRIOCgZzeW1ib2wYAiABKAkSEQoJdGltZWZyYW1lGAMgASgJEkIKBnBhcmFtcxgEIAMoCzIyLnRyYWRpbmcubWFya2V0LnYxLlJ1bkJhY2t0ZXN0UmVzcG9uc2UuUGFyYW1zRW50cnkSMwoHbWV0cmljcxgFIAEoCzIiLnRyYWRpbmcubWFya2V0LnYxLkJhY2t0ZXN0TWV0cmljcxIoCgZ0cmFkZXMYBiADKAsyGC50cmFkaW5nLm1hcmtldC52MS5UcmFkZRI0CgxlcXVpdHlfY3VydmUYByADKAsyHi50cmFkaW5nLm1hcmtldC52MS5FcXVpdHlQb2ludBIxCgVmb2xkcxgIIAMoCzIiLnRyYWRpbmcubWFya2V0LnYxLkJhY2t0ZXN0TWV0cmljcxISCgplbGFwc2VkX21zGAkgASgBGi0KC1BhcmFtc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoAToCOAEiLwoPUGFyYW1ldGVyVmFsdWVzEgwKBG5hbWUYASABKAkSDgoGdmFsdWVzGAIgAygBIrgBCg9SdW5Td2VlcFJlcXVlc3QSNwoIYmFja3Rlc3QYASABKAsyJS50cmFkaW5nLm1hcmtldC52MS5SdW5CYWNrdGVzdFJlcXVlc3QSMAoEZ3JpZBgCIAMoCzIiLnRyYWRpbmcubWFya2V0LnYxLlBhcmFtZXRlclZhbHVlcxItCgdyYW5rX2J5GAMgASgOMhwudHJhZGluZy5tYXJrZXQudjEuU3dlZXBSYW5rEgsKA3RvcBgEIAEoBSK7AQoLU3dlZXBSZXN1bHQSOgoGcGFyYW1zGAEgAygLMioudHJhZGluZy5tYXJrZXQudjEuU3dlZXBSZXN1bHQuUGFyYW1zRW50cnkSMwoHbWV0cmljcxgCIAEoCzIiLnRyYWRpbmcubWFya2V0LnYxLkJhY2t0ZXN0TWV0cmljcxIMCgRyYW5rGAMgASgFGi0KC1BhcmFtc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoAToCOAEi7QEKEFJ1blN3ZWVwUmVzcG9uc2USEAoIc3RyYXRlZ3kYASABKAkSDgoGc3ltYm9sGAIgASgJEhEKCXRpbWVmcmFtZRgDIAEoCRItCgdyYW5rX2J5GAQgASgOMhwudHJhZGluZy5tYXJrZXQudjEuU3dlZXBSYW5rEi8KB3Jlc3VsdHMYBSADKAsyHi50cmFkaW5nLm1hcmtldC52MS5Td2VlcFJlc3VsdBIRCglldmFsdWF0ZWQYBiABKAUSDwoHc2tpcHBlZBgHIAEoBRIMCgRiYXJzGAggASgFEhIKCmVsYXBzZWRfbXMYCSABKAEqUgoJVHJhZGVTaWRlEhoKFlRSQURFX1NJREVfVU5TUEVDSUZJRUQQABITCg9UUkFERV9TSURFX0xPTkcQARIUChBUUkFERV9TSURFX1NIT1JUEAIqjgEKCkV4aXRSZWFzb24SGwoXRVhJVF9SRUFTT05fVU5TUEVDSUZJRUQQABIWChJFWElUX1JFQVNPTl9TSUdOQUwQARIZChVFWElUX1JFQVNPTl9TVE9QX0xPU1MQAhIbChdFWElUX1JFQVNPTl9UQUtFX1BST0ZJVBADEhMKD0VYSVRfUkVBU09OX0VORBAEKq4BCglTd2VlcFJhbmsSGgoWU1dFRVBfUkFOS19VTlNQRUNJRklFRBAAEhUKEVNXRUVQX1JBTktfU0hBUlBFEAESGwoXU1dFRVBfUkFOS19UT1RBTF9SRVRVUk4QAhIWChJTV0VFUF9SQU5LX1NPUlRJTk8QAxIcChhTV0VFUF9SQU5LX1BST0ZJVF9GQUNUT1IQBBIbChdTV0VFUF9SQU5LX01BWF9EUkFXRE9XThAFMu8ECg9CYWNrdGVzdFNlcnZpY2USmwEKDkxpc3RTdHJhdGVnaWVzEigudHJhZGluZy5tYXJrZXQudjEuTGlzdFN0cmF0ZWdpZXNSZXF1ZXN0GikudHJhZGluZy5tYXJrZXQudjEuTGlzdFN0cmF0ZWdpZXNSZXNwb25zZSI0kAIBwvMYFgoEdXNlcgoFYWRtaW4KB3NlcnZpY2WC0+STAhESDy9hcGkvc3RyYXRlZ2llcxKzAgoLUnVuQmFja3Rlc3QSJS50cmFkaW5nLm1hcmtldC52MS5SdW5CYWNrdGVzdFJlcXVlc3QaJi50cmFkaW5nLm1hcmtldC52MS5SdW5CYWNrdGVzdFJlc3BvbnNlItQBkAIBwvMYtAEKBHVzZXIKBWFkbWluCgdzZXJ2aWNlIlsKCHN0cmF0ZWd5EgNwcm8iCm1sX3NpZ25hbHMyPkJhY2t0ZXN0cyBvZiB0aGUgbWxfc2lnbmFscyBzdHJhdGVneSAodGhlIG1vZGVscycgb3duIHNpZ25hbHMpIj8KCnN0YXJ0X2RhdGUSA3BybyjuAjIpQmFja3Rlc3RzIG92ZXIgbW9yZSB0aGFuIG9uZSB5ZWFyIG9mIGRhdGGC0+STAhI6ASoiDS9hcGkvYmFja3Rlc3QShwEKCFJ1blN3ZWVwEiIudHJhZGluZy5tYXJrZXQudjEuUnVuU3dlZXBSZXF1ZXN0GiMudHJhZGluZy5tYXJrZXQudjEuUnVuU3dlZXBSZXNwb25zZSIykAIBwvMYDQoEdXNlcgoFYWRtaW6C0+STAhg6ASoiEy9hcGkvYmFja3Rlc3Qvc3dlZXBiBnByb3RvMw", [file_google_api_annotations, file_google_protobuf_timestamp, file_trading_common_v1_access, file_trading_market_v1_indicator_service]);
 
 /**
  * StrategyInfo is one catalogue entry.
@@ -477,6 +477,178 @@ export const RunBacktestResponseSchema: GenMessage<RunBacktestResponse> = /*@__P
   messageDesc(file_trading_market_v1_backtest_service, 7);
 
 /**
+ * ParameterValues lists the values a sweep tries for one strategy parameter.
+ *
+ * @generated from message trading.market.v1.ParameterValues
+ */
+export type ParameterValues = Message<"trading.market.v1.ParameterValues"> & {
+  /**
+   * A parameter of the strategy (ListStrategies).
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * Values to try, each within the parameter's range; at least one.
+   *
+   * @generated from field: repeated double values = 2;
+   */
+  values: number[];
+};
+
+/**
+ * Describes the message trading.market.v1.ParameterValues.
+ * Use `create(ParameterValuesSchema)` to create a new message.
+ */
+export const ParameterValuesSchema: GenMessage<ParameterValues> = /*@__PURE__*/
+  messageDesc(file_trading_market_v1_backtest_service, 8);
+
+/**
+ * RunSweepRequest is a backtest (strategy, symbol, range, costs) and the grid of parameters to
+ * try: every combination of the listed values, at most 1,000 sets.
+ *
+ * @generated from message trading.market.v1.RunSweepRequest
+ */
+export type RunSweepRequest = Message<"trading.market.v1.RunSweepRequest"> & {
+  /**
+   * Strategy, symbol, dates, timeframe and costs as for RunBacktest; its params fix the
+   * parameters the grid does not list. walk_forward_splits and max_equity_points are ignored.
+   *
+   * @generated from field: trading.market.v1.RunBacktestRequest backtest = 1;
+   */
+  backtest?: RunBacktestRequest | undefined;
+
+  /**
+   * One entry per swept parameter.
+   *
+   * @generated from field: repeated trading.market.v1.ParameterValues grid = 2;
+   */
+  grid: ParameterValues[];
+
+  /**
+   * @generated from field: trading.market.v1.SweepRank rank_by = 3;
+   */
+  rankBy: SweepRank;
+
+  /**
+   * Ranked results to return. 0: 20. At most 1000.
+   *
+   * @generated from field: int32 top = 4;
+   */
+  top: number;
+};
+
+/**
+ * Describes the message trading.market.v1.RunSweepRequest.
+ * Use `create(RunSweepRequestSchema)` to create a new message.
+ */
+export const RunSweepRequestSchema: GenMessage<RunSweepRequest> = /*@__PURE__*/
+  messageDesc(file_trading_market_v1_backtest_service, 9);
+
+/**
+ * SweepResult is one parameter set and its metrics.
+ *
+ * @generated from message trading.market.v1.SweepResult
+ */
+export type SweepResult = Message<"trading.market.v1.SweepResult"> & {
+  /**
+   * Every parameter, defaults filled in.
+   *
+   * @generated from field: map<string, double> params = 1;
+   */
+  params: { [key: string]: number };
+
+  /**
+   * @generated from field: trading.market.v1.BacktestMetrics metrics = 2;
+   */
+  metrics?: BacktestMetrics | undefined;
+
+  /**
+   * 1 for the best set.
+   *
+   * @generated from field: int32 rank = 3;
+   */
+  rank: number;
+};
+
+/**
+ * Describes the message trading.market.v1.SweepResult.
+ * Use `create(SweepResultSchema)` to create a new message.
+ */
+export const SweepResultSchema: GenMessage<SweepResult> = /*@__PURE__*/
+  messageDesc(file_trading_market_v1_backtest_service, 10);
+
+/**
+ * RunSweepResponse holds the best parameter sets, ranked.
+ *
+ * @generated from message trading.market.v1.RunSweepResponse
+ */
+export type RunSweepResponse = Message<"trading.market.v1.RunSweepResponse"> & {
+  /**
+   * @generated from field: string strategy = 1;
+   */
+  strategy: string;
+
+  /**
+   * @generated from field: string symbol = 2;
+   */
+  symbol: string;
+
+  /**
+   * @generated from field: string timeframe = 3;
+   */
+  timeframe: string;
+
+  /**
+   * @generated from field: trading.market.v1.SweepRank rank_by = 4;
+   */
+  rankBy: SweepRank;
+
+  /**
+   * Best first, at most the request's top.
+   *
+   * @generated from field: repeated trading.market.v1.SweepResult results = 5;
+   */
+  results: SweepResult[];
+
+  /**
+   * Parameter sets run.
+   *
+   * @generated from field: int32 evaluated = 6;
+   */
+  evaluated: number;
+
+  /**
+   * Sets of the grid the strategy refuses (for example sma_cross with fast >= slow), not run.
+   *
+   * @generated from field: int32 skipped = 7;
+   */
+  skipped: number;
+
+  /**
+   * Bars each set ran on.
+   *
+   * @generated from field: int32 bars = 8;
+   */
+  bars: number;
+
+  /**
+   * Time the engine took, in milliseconds.
+   *
+   * @generated from field: double elapsed_ms = 9;
+   */
+  elapsedMs: number;
+};
+
+/**
+ * Describes the message trading.market.v1.RunSweepResponse.
+ * Use `create(RunSweepResponseSchema)` to create a new message.
+ */
+export const RunSweepResponseSchema: GenMessage<RunSweepResponse> = /*@__PURE__*/
+  messageDesc(file_trading_market_v1_backtest_service, 11);
+
+/**
  * TradeSide is the direction of a trade.
  *
  * @generated from enum trading.market.v1.TradeSide
@@ -547,6 +719,52 @@ export const ExitReasonSchema: GenEnum<ExitReason> = /*@__PURE__*/
   enumDesc(file_trading_market_v1_backtest_service, 1);
 
 /**
+ * SweepRank is the metric a sweep ranks its parameter sets by (higher is better, except
+ * max drawdown, where lower is better).
+ *
+ * @generated from enum trading.market.v1.SweepRank
+ */
+export enum SweepRank {
+  /**
+   * Sharpe ratio.
+   *
+   * @generated from enum value: SWEEP_RANK_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: SWEEP_RANK_SHARPE = 1;
+   */
+  SHARPE = 1,
+
+  /**
+   * @generated from enum value: SWEEP_RANK_TOTAL_RETURN = 2;
+   */
+  TOTAL_RETURN = 2,
+
+  /**
+   * @generated from enum value: SWEEP_RANK_SORTINO = 3;
+   */
+  SORTINO = 3,
+
+  /**
+   * @generated from enum value: SWEEP_RANK_PROFIT_FACTOR = 4;
+   */
+  PROFIT_FACTOR = 4,
+
+  /**
+   * @generated from enum value: SWEEP_RANK_MAX_DRAWDOWN = 5;
+   */
+  MAX_DRAWDOWN = 5,
+}
+
+/**
+ * Describes the enum trading.market.v1.SweepRank.
+ */
+export const SweepRankSchema: GenEnum<SweepRank> = /*@__PURE__*/
+  enumDesc(file_trading_market_v1_backtest_service, 2);
+
+/**
  * BacktestService runs trading strategies over stored bars.
  *
  * @generated from service trading.market.v1.BacktestService
@@ -572,6 +790,17 @@ export const BacktestService: GenService<{
     methodKind: "unary";
     input: typeof RunBacktestRequestSchema;
     output: typeof RunBacktestResponseSchema;
+  },
+  /**
+   * RunSweep runs one strategy over a grid of parameter sets on the same bars (read once) and
+   * answers the sets ranked by a metric, best first, within the backtest time budget.
+   *
+   * @generated from rpc trading.market.v1.BacktestService.RunSweep
+   */
+  runSweep: {
+    methodKind: "unary";
+    input: typeof RunSweepRequestSchema;
+    output: typeof RunSweepResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_trading_market_v1_backtest_service, 0);

@@ -30,7 +30,7 @@ export type StreamBarsRequest = Message<"trading.market.v1.StreamBarsRequest"> &
   symbols: string[];
 
   /**
-   * 1m, 5m, 15m, 30m, 1h, 4h or 1d. Empty: 1h.
+   * 1m, 5m, 15m, 30m, 1h, 4h or 1d. Empty: each symbol's stored timeframe.
    *
    * @generated from field: string timeframe = 2;
    */

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file trading/ml/v1/prediction.proto.
  */
 export const file_trading_ml_v1_prediction: GenFile = /*@__PURE__*/
-  fileDesc("Ch50cmFkaW5nL21sL3YxL3ByZWRpY3Rpb24ucHJvdG8SDXRyYWRpbmcubWwudjEiZQoITW9kZWxVc2USDAoEbmFtZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEg4KBnRhcmdldBgDIAEoCRIOCgZ3ZWlnaHQYBCABKAESGgoSZXhlY3V0aW9uX3Byb3ZpZGVyGAUgASgJIs4DChFIb3Jpem9uUHJlZGljdGlvbhIPCgdob3Jpem9uGAEgASgJEhEKCXRpbWVmcmFtZRgCIAEoCRIWCg5sb29rYWhlYWRfYmFycxgDIAEoBRIpCgVhc19vZhgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFY2xvc2UYBSABKAESFgoOcHJlZGljdGVkX2hpZ2gYBiABKAESFQoNcHJlZGljdGVkX2xvdxgHIAEoARIaChJwcmVkaWN0ZWRfaGlnaF9wY3QYCCABKAESGQoRcHJlZGljdGVkX2xvd19wY3QYCSABKAESFgoOdHBfcHJvYmFiaWxpdHkYCiABKAESFwoPdGFrZV9wcm9maXRfYXRyGAsgASgBEhUKDXN0b3BfbG9zc19hdHIYDCABKAESCwoDYXRyGA0gASgBEicKBm1vZGVscxgOIAMoCzIXLnRyYWRpbmcubWwudjEuTW9kZWxVc2USFAoMaW5mZXJlbmNlX21zGA8gASgBEhUKDXByZWRpY3Rpb25faWQYECABKAkSHAoUc2hvcnRfdHBfcHJvYmFiaWxpdHkYESABKAESFAoMcmFuZ2Vfc291cmNlGBIgASgJIksKE0ZlYXR1cmVDb250cmlidXRpb24SDwoHZmVhdHVyZRgBIAEoCRINCgV2YWx1ZRgCIAEoARIUCgxjb250cmlidXRpb24YAyABKAEi1wIKBlNpZ25hbBIrCgZhY3Rpb24YASABKA4yGy50cmFkaW5nLm1sLnYxLlNpZ25hbEFjdGlvbhIRCgl0aW1lZnJhbWUYAiABKAkSDwoHaG9yaXpvbhgDIAEoCRIpCgVhc19vZhgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFZW50cnkYBSABKAESEwoLdGFrZV9wcm9maXQYBiABKAESEQoJc3RvcF9sb3NzGAcgASgBEhIKCmNvbmZpZGVuY2UYCCABKAESEwoLcmlza19yZXdhcmQYCSABKAESNwoLZXhwbGFuYXRpb24YCiADKAsyIi50cmFkaW5nLm1sLnYxLkZlYXR1cmVDb250cmlidXRpb24SDwoHc3VtbWFyeRgLIAEoCRInCgZtb2RlbHMYDCADKAsyFy50cmFkaW5nLm1sLnYxLk1vZGVsVXNlKnQKDFNpZ25hbEFjdGlvbhIdChlTSUdOQUxfQUNUSU9OX1VOU1BFQ0lGSUVEEAASFQoRU0lHTkFMX0FDVElPTl9CVVkQARIWChJTSUdOQUxfQUNUSU9OX1NFTEwQAhIWChJTSUdOQUxfQUNUSU9OX0hPTEQQA2IGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("Ch50cmFkaW5nL21sL3YxL3ByZWRpY3Rpb24ucHJvdG8SDXRyYWRpbmcubWwudjEiZQoITW9kZWxVc2USDAoEbmFtZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEg4KBnRhcmdldBgDIAEoCRIOCgZ3ZWlnaHQYBCABKAESGgoSZXhlY3V0aW9uX3Byb3ZpZGVyGAUgASgJIv4DChFIb3Jpem9uUHJlZGljdGlvbhIPCgdob3Jpem9uGAEgASgJEhEKCXRpbWVmcmFtZRgCIAEoCRIWCg5sb29rYWhlYWRfYmFycxgDIAEoBRIpCgVhc19vZhgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFY2xvc2UYBSABKAESFgoOcHJlZGljdGVkX2hpZ2gYBiABKAESFQoNcHJlZGljdGVkX2xvdxgHIAEoARIaChJwcmVkaWN0ZWRfaGlnaF9wY3QYCCABKAESGQoRcHJlZGljdGVkX2xvd19wY3QYCSABKAESFgoOdHBfcHJvYmFiaWxpdHkYCiABKAESFwoPdGFrZV9wcm9maXRfYXRyGAsgASgBEhUKDXN0b3BfbG9zc19hdHIYDCABKAESCwoDYXRyGA0gASgBEicKBm1vZGVscxgOIAMoCzIXLnRyYWRpbmcubWwudjEuTW9kZWxVc2USFAoMaW5mZXJlbmNlX21zGA8gASgBEhUKDXByZWRpY3Rpb25faWQYECABKAkSHAoUc2hvcnRfdHBfcHJvYmFiaWxpdHkYESABKAESFAoMcmFuZ2Vfc291cmNlGBIgASgJEi4KCGludGVydmFsGBMgASgLMhwudHJhZGluZy5tbC52MS5QcmljZUludGVydmFsItkBCg1QcmljZUludGVydmFsEhgKEG5vbWluYWxfY292ZXJhZ2UYASABKAESCwoDbG93GAIgASgBEgwKBGhpZ2gYAyABKAESDwoHbG93X3BjdBgEIAEoARIQCghoaWdoX3BjdBgFIAEoARISCgptZWRpYW5fbG93GAYgASgBEhMKC21lZGlhbl9oaWdoGAcgASgBEhgKEGhlbGRvdXRfY292ZXJhZ2UYCCABKAESEQoJd2lkdGhfcGN0GAkgASgBEhoKEmJhc2VsaW5lX3dpZHRoX3BjdBgKIAEoASJLChNGZWF0dXJlQ29udHJpYnV0aW9uEg8KB2ZlYXR1cmUYASABKAkSDQoFdmFsdWUYAiABKAESFAoMY29udHJpYnV0aW9uGAMgASgBIoUDCgZTaWduYWwSKwoGYWN0aW9uGAEgASgOMhsudHJhZGluZy5tbC52MS5TaWduYWxBY3Rpb24SEQoJdGltZWZyYW1lGAIgASgJEg8KB2hvcml6b24YAyABKAkSKQoFYXNfb2YYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBWVudHJ5GAUgASgBEhMKC3Rha2VfcHJvZml0GAYgASgBEhEKCXN0b3BfbG9zcxgHIAEoARISCgpjb25maWRlbmNlGAggASgBEhMKC3Jpc2tfcmV3YXJkGAkgASgBEjcKC2V4cGxhbmF0aW9uGAogAygLMiIudHJhZGluZy5tbC52MS5GZWF0dXJlQ29udHJpYnV0aW9uEg8KB3N1bW1hcnkYCyABKAkSJwoGbW9kZWxzGAwgAygLMhcudHJhZGluZy5tbC52MS5Nb2RlbFVzZRIaChJleHBlY3RlZF92YWx1ZV9wY3QYDSABKAESEAoIY29zdF9wY3QYDiABKAEqdAoMU2lnbmFsQWN0aW9uEh0KGVNJR05BTF9BQ1RJT05fVU5TUEVDSUZJRUQQABIVChFTSUdOQUxfQUNUSU9OX0JVWRABEhYKElNJR05BTF9BQ1RJT05fU0VMTBACEhYKElNJR05BTF9BQ1RJT05fSE9MRBADYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
  * ModelUse names one model (or baseline) that contributed to a prediction.
@@ -105,14 +105,16 @@ export type HorizonPrediction = Message<"trading.ml.v1.HorizonPrediction"> & {
   close: number;
 
   /**
-   * Highest price expected within the lookahead.
+   * Median estimate of the highest price within the lookahead: the realized high is above it
+   * about half the time, so [predicted_low, predicted_high] is NOT a range that holds (it held
+   * about 10 % of the time on held-out data). For a range that holds, read `interval`.
    *
    * @generated from field: double predicted_high = 6;
    */
   predictedHigh: number;
 
   /**
-   * Lowest price expected within the lookahead.
+   * Median estimate of the lowest price within the lookahead (see predicted_high).
    *
    * @generated from field: double predicted_low = 7;
    */
@@ -134,7 +136,7 @@ export type HorizonPrediction = Message<"trading.ml.v1.HorizonPrediction"> & {
 
   /**
    * Probability that a long take-profit at take_profit_atr x ATR is hit before a stop-loss
-   * at stop_loss_atr x ATR within the lookahead.
+   * at stop_loss_atr x ATR within the lookahead, calibrated on validation data (Platt scaling).
    *
    * @generated from field: double tp_probability = 10;
    */
@@ -191,6 +193,14 @@ export type HorizonPrediction = Message<"trading.ml.v1.HorizonPrediction"> & {
    * @generated from field: string range_source = 18;
    */
   rangeSource: string;
+
+  /**
+   * The calibrated price range at the requested nominal coverage (default 0.8). Unset when the
+   * served models carry no calibration (a model repository trained before intervals existed).
+   *
+   * @generated from field: trading.ml.v1.PriceInterval interval = 19;
+   */
+  interval?: PriceInterval | undefined;
 };
 
 /**
@@ -199,6 +209,83 @@ export type HorizonPrediction = Message<"trading.ml.v1.HorizonPrediction"> & {
  */
 export const HorizonPredictionSchema: GenMessage<HorizonPrediction> = /*@__PURE__*/
   messageDesc(file_trading_ml_v1_prediction, 1);
+
+/**
+ * PriceInterval is a calibrated price range: the realized high AND low of the lookahead stay inside
+ * [low, high] with probability `nominal_coverage` (split-conformal calibration of the median range on
+ * walk-forward validation blocks, which come strictly before the test blocks it is scored on).
+ *
+ * @generated from message trading.ml.v1.PriceInterval
+ */
+export type PriceInterval = Message<"trading.ml.v1.PriceInterval"> & {
+  /**
+   * For example 0.8.
+   *
+   * @generated from field: double nominal_coverage = 1;
+   */
+  nominalCoverage: number;
+
+  /**
+   * @generated from field: double low = 2;
+   */
+  low: number;
+
+  /**
+   * @generated from field: double high = 3;
+   */
+  high: number;
+
+  /**
+   * (low / close - 1) * 100 and (high / close - 1) * 100.
+   *
+   * @generated from field: double low_pct = 4;
+   */
+  lowPct: number;
+
+  /**
+   * @generated from field: double high_pct = 5;
+   */
+  highPct: number;
+
+  /**
+   * The median estimates it is built around (the same values as predicted_low / predicted_high).
+   *
+   * @generated from field: double median_low = 6;
+   */
+  medianLow: number;
+
+  /**
+   * @generated from field: double median_high = 7;
+   */
+  medianHigh: number;
+
+  /**
+   * Share of held-out walk-forward test rows this interval held on (the model card's figure).
+   *
+   * @generated from field: double heldout_coverage = 8;
+   */
+  heldoutCoverage: number;
+
+  /**
+   * Width in percent of the close, and the width of the ATR baseline's interval at the same
+   * nominal coverage for the same bar.
+   *
+   * @generated from field: double width_pct = 9;
+   */
+  widthPct: number;
+
+  /**
+   * @generated from field: double baseline_width_pct = 10;
+   */
+  baselineWidthPct: number;
+};
+
+/**
+ * Describes the message trading.ml.v1.PriceInterval.
+ * Use `create(PriceIntervalSchema)` to create a new message.
+ */
+export const PriceIntervalSchema: GenMessage<PriceInterval> = /*@__PURE__*/
+  messageDesc(file_trading_ml_v1_prediction, 2);
 
 /**
  * FeatureContribution is one feature's share of a model output (XGBoost pred_contribs).
@@ -231,7 +318,7 @@ export type FeatureContribution = Message<"trading.ml.v1.FeatureContribution"> &
  * Use `create(FeatureContributionSchema)` to create a new message.
  */
 export const FeatureContributionSchema: GenMessage<FeatureContribution> = /*@__PURE__*/
-  messageDesc(file_trading_ml_v1_prediction, 2);
+  messageDesc(file_trading_ml_v1_prediction, 3);
 
 /**
  * Signal is a trading decision with its levels, confidence and explanation.
@@ -312,6 +399,22 @@ export type Signal = Message<"trading.ml.v1.Signal"> & {
    * @generated from field: repeated trading.ml.v1.ModelUse models = 12;
    */
   models: ModelUse[];
+
+  /**
+   * Expected value of the signalled trade (for HOLD: of the better side) after costs, in percent
+   * of the entry: P(TP first) x TP distance - (1 - P) x SL distance - round-trip costs
+   * (commission at entry and exit plus slippage, settings ML_SIGNAL_COMMISSION / _SLIPPAGE).
+   *
+   * @generated from field: double expected_value_pct = 13;
+   */
+  expectedValuePct: number;
+
+  /**
+   * Round-trip costs used, in percent of the entry.
+   *
+   * @generated from field: double cost_pct = 14;
+   */
+  costPct: number;
 };
 
 /**
@@ -319,7 +422,7 @@ export type Signal = Message<"trading.ml.v1.Signal"> & {
  * Use `create(SignalSchema)` to create a new message.
  */
 export const SignalSchema: GenMessage<Signal> = /*@__PURE__*/
-  messageDesc(file_trading_ml_v1_prediction, 3);
+  messageDesc(file_trading_ml_v1_prediction, 4);
 
 /**
  * SignalAction is what a signal tells a trader to do.

@@ -1,0 +1,41 @@
+"""What the end-to-end benchmarks share: a private stack's environment (its own ports, temp keys,
+no sample data, quiet logs) and where a run's report is written."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+
+def private_stack_env(tmp: Path, ports: dict[str, int], database_url: str) -> dict[str, str]:
+    """The environment of a Stack on `ports` (ENVOY_PORT, ML_GRPC_PORT, ...) with its files in `tmp`."""
+    env = dict(os.environ)
+    env.update({k: str(v) for k, v in ports.items()})
+    env.update(
+        {
+            "APP_ENV": "test",
+            "BUSINESS_METRICS_PORT": "0",
+            "ML_METRICS_PORT": "0",
+            "JWT_KEYS_DIR": str(tmp / "keys"),
+            "DEV_TOKENS_ENABLED": "false",
+            "RATE_LIMIT_SCALE": "1000",
+            "DATABASE_URL": database_url,
+            "ML_SERVICE_URL": f"127.0.0.1:{ports['ML_GRPC_PORT']}",
+            "MARKET_SQLITE_PATH": str(tmp / "market.db"),
+            "LOAD_SAMPLE_DATA": "false",
+            "LOG_LEVEL": "WARNING",
+            "MAIL_BACKEND": "console",
+            "SMS_BACKEND": "console",
+        }
+    )
+    return env
+
+
+def write_report(name: str, report: dict[str, Any]) -> None:
+    """Prints the report and keeps it as bench/results/<name>.json."""
+    print(json.dumps(report, indent=2))
+    out = Path(__file__).resolve().parent / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(report, indent=2))

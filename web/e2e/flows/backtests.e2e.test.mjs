@@ -100,7 +100,7 @@ test("the ml_signals strategy runs, at phone width", async (t) => {
 });
 
 test("a parameter sweep ranks the combinations of the values given", async (t) => {
-  const user = await verifiedUser("sweep");
+  const user = await proUser("sweep");
   const page = await openPage(browser);
   try {
     await openBacktests(page, user);

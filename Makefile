@@ -10,7 +10,7 @@ VENV := .venv/.installed-dev
 WEB_DEPS := web/node_modules/.installed
 PIP := .venv/bin/pip install -q --disable-pip-version-check
 
-.PHONY: migration run test gen generate gen-check lint breaking web web-deps venv venv-run venv-train bench bench-edge bench-data bench-auth bench-education bench-billing bench-paper bench-ml bench-alerts train import-bars admin admin-keys k8s-envoy clean
+.PHONY: migration run test gen generate gen-check lint breaking web web-deps venv venv-run venv-train bench bench-edge bench-plans bench-data bench-auth bench-education bench-billing bench-paper bench-ml bench-alerts train import-bars admin admin-keys k8s-envoy clean
 
 ## Serving only (what `make run` installs): no torch.
 venv-run: $(VENV_RUN)
@@ -87,6 +87,10 @@ test: $(VENV) web
 
 bench-edge: $(VENV_RUN)
 	$(PY) -m bench.edge
+
+## The edge's plan check: p50 through Envoy with and without it, in one run.
+bench-plans: $(VENV_RUN)
+	$(PY) -m bench.plans $(ARGS)
 
 ## Every benchmark with short settings and a time limit per step, then one summary table (what,
 ## ours, reference, ratio) in bench/results/summary.md, which README's "Benchmarks at a glance" shows.

@@ -759,7 +759,7 @@ def mint_token(keys_dir: Path, issuer: str, audience: str) -> str:
             "aud": audience,
             "sub": "bench",
             "roles": ["user"],
-            "plan": "free",
+            "plan": "pro",  # every horizon and the stream are pro's
             "iat": now,
             "nbf": now - 5,
             "exp": now + 3600,
@@ -779,6 +779,7 @@ def stack_env(tmp: Path, provider: str) -> dict[str, str]:
             "JWT_KEYS_DIR": str(tmp / "keys"),
             "DEV_TOKENS_ENABLED": "false",
             "RATE_LIMIT_SCALE": "1000",
+            "ML_RATE_LIMIT_PRO": "100000000",
             "DATABASE_URL": f"sqlite:///{tmp / 'business.db'}",
             "ML_SERVICE_URL": f"127.0.0.1:{PORTS['ML_GRPC_PORT']}",
             "MARKET_SQLITE_PATH": env.get("MARKET_SQLITE_PATH", str(tmp / "market.db")),

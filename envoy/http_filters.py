@@ -8,21 +8,20 @@ route has its own body limit (routes.py).
 
 from __future__ import annotations
 
-import base64
 import json
 from pathlib import Path
 from typing import Any
 
 import grpc
-from google.rpc import code_pb2, error_details_pb2, status_pb2
+from google.rpc import error_details_pb2, status_pb2
 
 from envoy.refresh_cookie import refresh_cookie_lua
 from envoy.routes import MAX_REQUEST_BYTES, RPC_MAX_REQUEST_BYTES
 from envoy.rpcs import Rpc, ml_path_prefixes
 from envoy.settings import EdgeSettings
 from envoy.typed import typed
+from service_runtime.caller import PLAN_EXEMPT_ROLES
 from service_runtime.errors import PlanRequired
-from service_runtime.plans import PLAN_EXEMPT_ROLES
 
 LUA_REST_ERRORS = Path(__file__).resolve().parent / "rest_errors.lua"
 LUA_PLAN_CHECK = Path(__file__).resolve().parent / "plan_check.lua"
@@ -97,9 +96,7 @@ def _plan_check_lua(rpcs: list[Rpc]) -> str:
     rules = ", ".join(
         f"[{json.dumps(rpc.path)}] = {{{', '.join(json.dumps(p) for p in rpc.plans)}}}" for rpc in restricted
     )
-    details = ", ".join(
-        f"[{json.dumps(rpc.path)}] = {json.dumps(plan_refusal_details(rpc))}" for rpc in restricted
-    )
+    details = ", ".join(f"[{json.dumps(rpc.path)}] = {plan_refusal_details(rpc)}" for rpc in restricted)
     exempt = ", ".join(f"[{json.dumps(role)}] = true" for role in sorted(PLAN_EXEMPT_ROLES))
     return (
         f"PLAN_RULES = {{{rules}}}\nPLAN_DETAILS = {{{details}}}\nEXEMPT_ROLES = {{{exempt}}}\n"
@@ -108,15 +105,16 @@ def _plan_check_lua(rpcs: list[Rpc]) -> str:
 
 
 def plan_refusal_details(rpc: Rpc) -> str:
-    """grpc-status-details-bin of the edge's refusal of `rpc` for want of a plan: the status the
-    service itself would send (PERMISSION_DENIED, ErrorInfo PLAN_REQUIRED naming the plan)."""
+    """The `details` of the google.rpc.Status the edge sends when it refuses `rpc` for want of a
+    plan (ErrorInfo PLAN_REQUIRED naming the plan, as a service would send it), encoded as that
+    field is on the wire and written as a Lua string literal: plan_check.lua puts the code and its
+    message in front and sends the whole as grpc-status-details-bin."""
     refusal = PlanRequired(rpc.plans, "")
+    del refusal.metadata["current_plan"]  # the token's plan is in the message
     info = error_details_pb2.ErrorInfo(reason=refusal.reason, domain="trading", metadata=refusal.metadata)
-    status = status_pb2.Status(
-        code=code_pb2.PERMISSION_DENIED, message=f"requires plan {' or '.join(rpc.plans)}"
-    )
+    status = status_pb2.Status()
     status.details.add().Pack(info, deterministic=True)  # the rendered config must not vary
-    return base64.b64encode(status.SerializeToString(deterministic=True)).decode().rstrip("=")
+    return '"' + "".join(f"\\{byte}" for byte in status.SerializeToString(deterministic=True)) + '"'
 
 
 def _transcoder(edge: EdgeSettings, rpcs: list[Rpc]) -> dict[str, Any]:

@@ -73,6 +73,7 @@ RATE_LIMITED = frozenset(
         "/trading.ml.v1.PredictionService/GetSignals",
         "/trading.ml.v1.PredictionService/StreamPredictions",
         "/trading.market.v1.BacktestService/RunBacktest",
+        "/trading.market.v1.BacktestService/RunSweep",
     }
 )
 # Bars a prediction stream replays: enough history for the models' windows, close to the present.

@@ -26,6 +26,15 @@ class Caller:
     expires_at: float = 0.0
 
 
+# Roles no plan check applies to: platform staff, and platform components (business reading the
+# ML engine on behalf of a user, with a service token that carries no plan).
+PLAN_EXEMPT_ROLES = frozenset({"admin", "service"})
+
+
+def plan_exempt(caller: Caller) -> bool:
+    return bool(caller.roles & PLAN_EXEMPT_ROLES)
+
+
 caller_var: contextvars.ContextVar[Caller | None] = contextvars.ContextVar("caller", default=None)
 
 

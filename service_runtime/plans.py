@@ -14,18 +14,11 @@ from typing import Any
 
 from google.protobuf.descriptor import MethodDescriptor
 
-from service_runtime.caller import Caller
+from service_runtime.caller import Caller, plan_exempt
 from service_runtime.errors import PlanRequired
 from trading.common.v1 import access_pb2
 
-# Roles no plan check applies to: platform staff, and platform components (business reading the
-# ML engine on behalf of a user, with a service token that carries no plan).
-PLAN_EXEMPT_ROLES = frozenset({"admin", "service"})
 DAY_S = 86_400
-
-
-def plan_exempt(caller: Caller) -> bool:
-    return bool(caller.roles & PLAN_EXEMPT_ROLES)
 
 
 def has_plan(caller: Caller, plans: Iterable[str]) -> bool:
@@ -54,7 +47,7 @@ def check_request(caller: Caller, rule: access_pb2.AccessRule, request: Any) -> 
     for limit in rule.plan_limits:
         if limit.max_span_days or not hasattr(request, limit.field):
             continue
-        value = str(getattr(request, limit.field))
+        value = str(getattr(request, limit.field)).strip().lower()  # as the services read it
         if reserved(limit, value):
             require_plan(caller, limit.plans, limit.field, f'"{value}"')
 

@@ -33,6 +33,8 @@ ENVOY_PORT, ENVOY_ADMIN_PORT, GATEWAY_PORT, BUSINESS_PORT, ML_PORT, BUSINESS_MET
     free_ports(7)
 )
 EDGE = f"http://127.0.0.1:{ENVOY_PORT}"
+# The test stack's ML rate limit of a free user: calls per window of seconds.
+E2E_FREE_RATE_LIMIT, E2E_RATE_WINDOW_S = 20, 3
 PAGE_ORIGIN = f"http://127.0.0.1:{GATEWAY_PORT}"
 
 
@@ -61,6 +63,12 @@ def stack_env(tmp: Path) -> dict[str, str]:
         SEND_LIMIT_PER_CLIENT="100000",
         # Score recorded predictions every second, so a test sees past predictions realized.
         ML_SCORE_INTERVAL_S="1",
+        # Per-plan ML rate limits: tight for free in short windows (tests/e2e/test_plan_limits_edge.py
+        # sees a 429 and the reset without waiting a minute); pro, the `token` fixture's plan, as
+        # good as unlimited for the tests about other things.
+        ML_RATE_LIMIT_FREE=str(E2E_FREE_RATE_LIMIT),
+        ML_RATE_LIMIT_PRO="1000000",
+        ML_RATE_LIMIT_WINDOW_S=str(E2E_RATE_WINDOW_S),
         # A failed payment keeps pro 3 s (the grace), swept every half second: a test sees it end.
         BILLING_PAST_DUE_GRACE_S="3",
         BILLING_SWEEP_INTERVAL_S="0.5",
@@ -195,7 +203,9 @@ def claims(**overrides: Any) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def token(keys: SigningKeyStore) -> str:
-    return keys.sign(claims())
+    """A user of plan pro: every user RPC is open to it, so tests about other things are not
+    refused for their plan (tests about plans sign their own, `claims(plan="free")`)."""
+    return keys.sign(claims(plan="pro"))
 
 
 def bearer(value: str) -> dict[str, str]:

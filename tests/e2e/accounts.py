@@ -9,8 +9,10 @@ import uuid
 from typing import Any
 
 import httpx
+import jwt
 import pyotp
 
+from service_runtime.signing_keys import SigningKeyStore
 from tests.conftest import EDGE, bearer
 from tests.support.smtp_sink import SmtpSink
 
@@ -64,3 +66,11 @@ def fresh_code(secret: str, used: set[str]) -> str:
             used.add(code)
             return code
         time.sleep(1)
+
+
+def as_plan(keys: SigningKeyStore, access_token: str, plan: str) -> str:
+    """The same access token (subject, session, id, expiry) with another plan, signed with the
+    stack's key: what the user's next token says once billing or an admin changed their plan,
+    for tests about something else that a plan would refuse (the stream, every horizon)."""
+    claims = jwt.decode(access_token, options={"verify_signature": False})
+    return keys.sign({**claims, "plan": plan})

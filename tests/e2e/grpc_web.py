@@ -17,6 +17,7 @@ class GrpcWebReply:
     grpc_message: str
     messages: list[bytes]
     headers: dict[str, str] = field(default_factory=dict)
+    trailers: dict[str, str] = field(default_factory=dict)
 
 
 def split_frames(buffer: bytes) -> tuple[list[tuple[int, bytes]], bytes]:
@@ -53,7 +54,7 @@ def call(url: str, request: Message, headers: dict[str, str] | None = None) -> G
     status = trailers.get("grpc-status", reply.headers.get("grpc-status", ""))
     message = trailers.get("grpc-message", reply.headers.get("grpc-message", ""))
     return GrpcWebReply(
-        reply.status_code, int(status) if status else -1, message, messages, dict(reply.headers)
+        reply.status_code, int(status) if status else -1, message, messages, dict(reply.headers), trailers
     )
 
 

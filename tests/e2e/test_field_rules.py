@@ -18,7 +18,7 @@ from gateway.field_rules import OUTSIDE, RULES
 from service_runtime.proto_index import ProtoIndex, access_rule, http_bindings
 from service_runtime.signing_keys import SigningKeyStore
 from tests.conftest import EDGE, bearer, claims
-from tests.e2e.accounts import register_verified, tokens_of
+from tests.e2e.accounts import as_plan, register_verified, tokens_of
 from tests.support.smtp_sink import SmtpSink
 from tools.supervisor import ROOT, Stack
 
@@ -181,7 +181,8 @@ REQUIRED_CASES = [
 @pytest.fixture(scope="module")
 def auth(stack: Stack, smtp_sink: SmtpSink) -> dict[str, dict[str, str]]:
     keys = SigningKeyStore(Path(stack.env["JWT_KEYS_DIR"]))
-    user = tokens_of(register_verified(smtp_sink))["accessToken"]
+    # As pro: the rules are about fields, not plans (free is refused horizon "" before its symbol).
+    user = as_plan(keys, tokens_of(register_verified(smtp_sink))["accessToken"], "pro")
     return {"user": bearer(user), "admin": bearer(keys.sign(claims(sub="admin-probe", roles=["admin"])))}
 
 

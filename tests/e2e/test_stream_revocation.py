@@ -13,9 +13,10 @@ import httpx
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from service_runtime.signing_keys import SigningKeyStore
 from tests.conftest import EDGE, ENVOY_PORT
 from tests.e2e import grpc_web
-from tests.e2e.accounts import register_verified, tokens_of
+from tests.e2e.accounts import as_plan, register_verified, tokens_of
 from tests.support.smtp_sink import SmtpSink
 from trading.ml.v1 import prediction_service_pb2 as ps_pb
 
@@ -44,22 +45,26 @@ async def websocket_closed_by_logout(access: str, refresh: str) -> tuple[int, fl
             return closed.rcvd.code, time.monotonic() - logged_out
 
 
-def test_an_open_websocket_is_closed_when_its_session_logs_out(stack: object, smtp_sink: SmtpSink) -> None:
+def test_an_open_websocket_is_closed_when_its_session_logs_out(
+    stack: object, smtp_sink: SmtpSink, keys: SigningKeyStore
+) -> None:
     tokens = tokens_of(register_verified(smtp_sink))
-    code, after_s = asyncio.run(websocket_closed_by_logout(tokens["accessToken"], tokens["refreshToken"]))
+    access = as_plan(keys, tokens["accessToken"], "pro")  # the stream is pro's
+    code, after_s = asyncio.run(websocket_closed_by_logout(access, tokens["refreshToken"]))
     assert code == 1008
     assert after_s < CLOSED_WITHIN_S
 
 
 def test_an_open_grpc_web_stream_ends_unauthenticated_when_its_session_logs_out(
-    stack: object, smtp_sink: SmtpSink
+    stack: object, smtp_sink: SmtpSink, keys: SigningKeyStore
 ) -> None:
     tokens = tokens_of(register_verified(smtp_sink))
+    access = as_plan(keys, tokens["accessToken"], "pro")  # the stream is pro's
     payload = ps_pb.StreamPredictionsRequest(symbol="EURUSD", timeframe="1h").SerializeToString()
     headers = {
         "content-type": "application/grpc-web+proto",
         "x-grpc-web": "1",
-        "authorization": f"Bearer {tokens['accessToken']}",
+        "authorization": f"Bearer {access}",
     }
     messages, trailer, logged_out = 0, "", 0.0
     with httpx.stream(

@@ -72,10 +72,10 @@ def violated_fields(error: grpc.aio.AioRpcError) -> list[str]:
     return [field for field, _ in violations(error)]
 
 
-def error_info(error: grpc.aio.AioRpcError) -> error_details_pb2.ErrorInfo:
-    """The google.rpc.ErrorInfo of a refused call (PLAN_REQUIRED, ...)."""
+def error_info(error: grpc.RpcError) -> error_details_pb2.ErrorInfo:
+    """The google.rpc.ErrorInfo of a refused call (PLAN_REQUIRED, ...), sync or asyncio."""
     status = rpc_status.from_call(error)  # type: ignore[arg-type]
-    assert status is not None, f"{error.code()} carries no google.rpc.Status: {error.details()}"
+    assert status is not None, f"no google.rpc.Status in {error}"
     info = error_details_pb2.ErrorInfo()
     assert any(detail.Unpack(info) for detail in status.details), status
     return info

@@ -195,6 +195,28 @@ export async function verifiedUser(prefix, password = PASSWORD) {
   return { email, password };
 }
 
+/** A verified account an admin has moved to plan pro (POST /api/admin/users/{id}/plan), before it signs in. */
+export async function proUser(prefix, password = PASSWORD) {
+  const user = await verifiedUser(prefix, password);
+  const { tokens } = await rest("POST", "/api/auth/login", { email: user.email, password });
+  const userId = JSON.parse(Buffer.from(tokens.accessToken.split(".")[1], "base64url").toString()).sub;
+  const admin = await rest("POST", "/api/auth/login", { email: ADMIN.email, password: ADMIN.password });
+  await rest("POST", `/api/admin/users/${userId}/plan`, { plan: "pro" }, admin.tokens.accessToken);
+  return user;
+}
+
+/** Signs in and opens the market dashboard through the nav (the session lives in memory), once it has candles. */
+export async function openMarket(page, user) {
+  await signIn(page, user.email, user.password);
+  await page.waitForURL(`${PAGE}/account`);
+  await page.getByTestId("main-nav").getByRole("link", { name: "Market" }).click();
+  await page.waitForURL(/\/market/);
+  // A fresh stack's ML engine may still be loading its models: the page retries until it answers.
+  await page.waitForFunction(() => Number(document.querySelector('[data-testid="price-chart"]')?.dataset.bars ?? 0) > 0, null, {
+    timeout: 90_000,
+  });
+}
+
 // ---- mail ----
 
 function decodeQuotedPrintable(text) {

@@ -17,6 +17,7 @@ from ml_engine.market_data.feeds.replay import ReplayFeed
 from ml_engine.market_data.importing.importer import import_sample
 from ml_engine.models.serving.registry import ModelRegistry
 from ml_engine.predictions.data.prediction_repository import PredictionStore, predictions
+from ml_engine.predictions.domain.horizons import HORIZONS
 from ml_engine.predictions.domain.signals import TradeCosts
 from ml_engine.predictions.explain import XgbExplainer
 from ml_engine.predictions.forecaster import Forecaster
@@ -28,6 +29,7 @@ from ml_engine.shared.database import MarketStore
 from tests.ml_engine.in_process import serve
 from tests.ml_engine.predictions.support import MODEL_REPOSITORY, manifest
 from tests.support.in_process import TestCallers, error_info, violations
+from trading.common.v1 import access_pb2
 from trading.ml.v1 import prediction_pb2 as ml_pb
 from trading.ml.v1 import prediction_service_pb2 as pb
 from trading.ml.v1 import prediction_service_pb2_grpc as pb_grpc
@@ -240,3 +242,11 @@ async def test_service_tokens_and_admins_pass_every_plan_check(
             s.stub.GetSignals(pb.GetSignalsRequest(symbol="EURUSD", timeframe="15m"), metadata=service)
         )
         assert error.code() != grpc.StatusCode.PERMISSION_DENIED, error.details()
+
+
+def test_predicts_rule_reserves_every_horizon_but_intraday_for_pro() -> None:
+    # The proto lists the reserved values (an unknown one stays INVALID_ARGUMENT): kept in step here.
+    method = pb.DESCRIPTOR.services_by_name["PredictionService"].methods_by_name["Predict"]
+    (limit,) = method.GetOptions().Extensions[access_pb2.access].plan_limits
+    assert (limit.field, list(limit.plans)) == ("horizon", ["pro"])
+    assert set(limit.plan_values) == {"", "all", *HORIZONS} - {"intraday"}

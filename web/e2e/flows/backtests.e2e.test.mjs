@@ -4,7 +4,7 @@
 // API next to its field. No CSP violation, no serious axe finding, at desktop and phone width.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { PAGE, PHONE, checkPage, failureScreenshot, fill, launch, openPage, signIn, verifiedUser } from "../support.mjs";
+import { PAGE, PHONE, checkPage, failureScreenshot, fill, launch, openPage, signIn, proUser } from "../support.mjs";
 
 let browser;
 before(async () => {
@@ -27,7 +27,7 @@ async function openBacktests(page, user, { menu = false } = {}) {
 const form = (page) => page.getByTestId("backtest-form");
 
 test("a backtest run shows metrics, curves, sortable trades and trades on the chart", async (t) => {
-  const user = await verifiedUser("bt");
+  const user = await proUser("bt");
   const page = await openPage(browser);
   try {
     await openBacktests(page, user);
@@ -79,7 +79,7 @@ test("a backtest run shows metrics, curves, sortable trades and trades on the ch
 });
 
 test("the ml_signals strategy runs, at phone width", async (t) => {
-  const user = await verifiedUser("btml");
+  const user = await proUser("btml");
   const page = await openPage(browser, { viewport: PHONE });
   try {
     await openBacktests(page, user, { menu: true });
@@ -100,7 +100,7 @@ test("the ml_signals strategy runs, at phone width", async (t) => {
 });
 
 test("a parameter sweep ranks the combinations of the values given", async (t) => {
-  const user = await verifiedUser("sweep");
+  const user = await proUser("sweep");
   const page = await openPage(browser);
   try {
     await openBacktests(page, user);

@@ -4,7 +4,7 @@
 // the light theme and at phone width in the dark one: no CSP violation, no serious axe finding.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { API, PAGE, PHONE, checkPage, failureScreenshot, launch, openPage, signIn, verifiedUser } from "../support.mjs";
+import { API, PAGE, PHONE, checkPage, failureScreenshot, launch, openMarket, openPage, signIn, proUser } from "../support.mjs";
 
 let browser;
 before(async () => {
@@ -17,20 +17,8 @@ after(async () => {
 const chart = (page) => page.getByTestId("price-chart");
 const attr = async (page, name) => (await chart(page).getAttribute(name)) ?? "";
 
-/** Signs in and opens the dashboard through the nav (the session lives in memory). */
-async function openMarket(page, user) {
-  await signIn(page, user.email, user.password);
-  await page.waitForURL(`${PAGE}/account`);
-  await page.getByTestId("main-nav").getByRole("link", { name: "Market" }).click();
-  await page.waitForURL(/\/market/);
-  // A fresh stack's ML engine may still be loading its models: the page retries until it answers.
-  await page.waitForFunction(() => Number(document.querySelector('[data-testid="price-chart"]')?.dataset.bars ?? 0) > 0, null, {
-    timeout: 90_000,
-  });
-}
-
 test("the dashboard shows candles, loads older bars, draws an indicator, shows ranges and the signal", async (t) => {
-  const user = await verifiedUser("market");
+  const user = await proUser("market");
   const page = await openPage(browser);
   try {
     await openMarket(page, user);
@@ -85,7 +73,7 @@ test("the dashboard shows candles, loads older bars, draws an indicator, shows r
 });
 
 test("the live prediction stream moves the chart, at phone width in the dark theme", async (t) => {
-  const user = await verifiedUser("live");
+  const user = await proUser("live");
   const page = await openPage(browser, { viewport: PHONE, colorScheme: "dark" });
   try {
     await signIn(page, user.email, user.password);
@@ -123,7 +111,7 @@ test("the live prediction stream moves the chart, at phone width in the dark the
 });
 
 test("without predictions the chart keeps working, the stream says it reconnects, and comes back", async (t) => {
-  const user = await verifiedUser("nopred");
+  const user = await proUser("nopred");
   const page = await openPage(browser);
   // Envoy's answer when the prediction service is down: UNAVAILABLE (played, the stack stays up).
   const down = `${API}/trading.ml.v1.PredictionService/**`;

@@ -3,7 +3,7 @@
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { DESKTOP, PAGE, PHONE, SCREENSHOT_DIR, checkPage, fill, launch, openPage, signIn, verifiedUser } from "../support.mjs";
+import { DESKTOP, PAGE, PHONE, SCREENSHOT_DIR, checkPage, fill, launch, openPage, signIn, proUser } from "../support.mjs";
 
 let browser;
 before(async () => {
@@ -30,7 +30,7 @@ for (const [size, viewport] of [
   ["phone", PHONE],
 ]) {
   test(`trading screenshots at ${size} width`, { skip: !SCREENSHOT_DIR && "E2E_SCREENSHOT_DIR is not set" }, async () => {
-    const user = await verifiedUser(`shot-trading-${size}`);
+    const user = await proUser(`shot-trading-${size}`);
     const page = await openPage(browser, { viewport });
     const menu = size === "phone";
     await signIn(page, user.email, user.password);

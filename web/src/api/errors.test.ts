@@ -1,8 +1,8 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
-import { BadRequestSchema, RetryInfoSchema } from "@gen/google/rpc/error_details_pb";
-import { humanizeField, retryDelayMs, toApiError, violationText } from "./errors";
+import { BadRequestSchema, ErrorInfoSchema, RetryInfoSchema } from "@gen/google/rpc/error_details_pb";
+import { humanizeField, planNeeded, retryDelayMs, toApiError, violationText } from "./errors";
 
 /** A ConnectError as the gRPC-Web transport makes it from grpc-status-details-bin. */
 function wireError(code: Code, message: string, details: { type: string; value: Uint8Array }[]) {
@@ -113,5 +113,26 @@ describe("wording", () => {
   it("humanizes API field names", () => {
     expect(humanizeField("new_password")).toBe("New password");
     expect(humanizeField("info.tickSize")).toBe("Tick size");
+  });
+});
+
+describe("planNeeded", () => {
+  const info = (metadata: Record<string, string>) => ({
+    type: "google.rpc.ErrorInfo",
+    value: toBinary(ErrorInfoSchema, create(ErrorInfoSchema, { reason: "PLAN_REQUIRED", domain: "trading", metadata })),
+  });
+
+  it("reads the plan and the field from ErrorInfo PLAN_REQUIRED", () => {
+    const err = wireError(Code.PermissionDenied, 'requires plan pro for horizon "swing"', [info({ plan: "pro", field: "horizon" })]);
+    expect(planNeeded(err)).toEqual({ plan: "pro", field: "horizon" });
+  });
+
+  it("falls back to the message, and ignores other refusals", () => {
+    expect(planNeeded(new ConnectError("requires plan pro (this token's plan: free)", Code.PermissionDenied))).toEqual({
+      plan: "pro",
+      field: "",
+    });
+    expect(planNeeded(new ConnectError("requires role admin", Code.PermissionDenied))).toBeNull();
+    expect(planNeeded(new ConnectError("requires plan pro", Code.InvalidArgument))).toBeNull();
   });
 });

@@ -1,5 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { BadRequestSchema, RetryInfoSchema } from "@gen/google/rpc/error_details_pb";
+import { BadRequestSchema, ErrorInfoSchema, RetryInfoSchema } from "@gen/google/rpc/error_details_pb";
 import { tryAgainMessage } from "../lib/format";
 
 /** What the page does about an error; finer than the code where people see a difference. */
@@ -86,6 +86,26 @@ export function retryDelayMs(err: ConnectError): number | undefined {
   const delay = info?.retryDelay;
   if (!delay) return undefined;
   return Number(delay.seconds) * 1000 + Math.round(delay.nanos / 1e6);
+}
+
+/** What a refusal for want of a plan names: the plan that opens it, and the request field when a value was refused. */
+export interface PlanNeeded {
+  plan: string;
+  field: string;
+}
+
+/**
+ * The plan a PERMISSION_DENIED needs, from its google.rpc.ErrorInfo (reason PLAN_REQUIRED: the
+ * services' refusals and the edge's) or, when no details came (a REST envelope read as text), its
+ * message ("requires plan pro ..."); null for any other error.
+ */
+export function planNeeded(thrown: unknown): PlanNeeded | null {
+  const err = ConnectError.from(thrown);
+  if (err.code !== Code.PermissionDenied) return null;
+  const info = err.findDetails(ErrorInfoSchema).find((d) => d.reason === "PLAN_REQUIRED");
+  if (info) return { plan: info.metadata.plan ?? "", field: info.metadata.field ?? "" };
+  const said = /requires plan (\w+)(?:.*? for (\w+))?/.exec(err.rawMessage);
+  return said ? { plan: said[1], field: said[2] ?? "" } : null;
 }
 
 /** Turns anything a call threw into what a page shows: field errors, a message, the wait. */

@@ -266,6 +266,10 @@ async def test_pro_courses_need_plan_pro_at_every_step(channel: grpc.aio.Channel
         ),
         grpc.StatusCode.PERMISSION_DENIED,
     )
+    # No plan check applies to an admin (as at the edge and in the access interceptor).
+    admin = as_("admin-1", plan="free")
+    await stub.EnrollProCourse(pb.EnrollProCourseRequest(course_id=course_id), metadata=admin)
+    await stub.GetLesson(pb.GetLessonRequest(course_id=course_id, lesson_id="l1"), metadata=admin)
     # The catalogue filters by tier.
     catalog = catalog_grpc.CatalogServiceStub(channel)
     found = await catalog.SearchCourses(catalog_pb.SearchCoursesRequest(tier=edu.COURSE_TIER_PRO))

@@ -1,7 +1,7 @@
 import { ExitReason, type BacktestMetrics, type RunBacktestResponse, type Trade, TradeSide } from "@gen/trading/market/v1/backtest_service_pb";
 import { useMutation, useQuery } from "@tanstack/react-query";
 import { type FormEvent, useEffect, useMemo, useRef, useState } from "react";
-import { toApiError } from "../../api/errors";
+import { type PlanNeeded, planNeeded, toApiError } from "../../api/errors";
 import { mlQueryRetry } from "../../api/mlRetry";
 import { backtestClient, marketClient } from "../../api/marketClients";
 import { formatDateTime } from "../../lib/format";
@@ -11,6 +11,7 @@ import { timestampDate } from "../../lib/time";
 import { Button } from "../../ui/Button";
 import { SelectField, TextField } from "../../ui/Field";
 import { FormError } from "../../ui/FormError";
+import { UpgradePrompt } from "../../ui/UpgradePrompt";
 import { Card, PageHeader } from "../../ui/page";
 import { columnCandles, timeframesFrom } from "../market/chartData";
 import { ChartCredit } from "../market/ChartCredit";
@@ -226,6 +227,8 @@ export function BacktestsPage() {
   const [form, setForm] = useState<BacktestFormValues>({ ...DEFAULT_FORM, strategy: "", symbol: "", timeframe: "", params: {} });
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [formError, setFormError] = useState<string | null>(null);
+  // Refused for want of a plan (ml_signals, a range over a year): the prompt instead of an error.
+  const [upgrade, setUpgrade] = useState<{ feature: string; needed: PlanNeeded } | null>(null);
   const [range, setRange] = useState({ start: "", end: "" });
   const formRef = useRef<HTMLFormElement>(null);
 
@@ -274,6 +277,7 @@ export function BacktestsPage() {
     const { request, errors: found } = readBacktestForm({ ...form, timeframe }, fields);
     setErrors(found);
     setFormError(null);
+    setUpgrade(null);
     if (!request) {
       focusFirstError();
       return;
@@ -281,6 +285,12 @@ export function BacktestsPage() {
     setRange({ start: form.start, end: form.end });
     run.mutate(request, {
       onError: (err) => {
+        const needed = planNeeded(err);
+        if (needed) {
+          const feature = needed.field === "strategy" ? `The ${form.strategy} strategy` : "A backtest over more than a year";
+          setUpgrade({ feature, needed });
+          return;
+        }
         const apiError = toApiError(err, { fields: apiFields(fields) });
         setErrors(apiError.fieldErrors);
         setFormError(apiError.message);
@@ -310,6 +320,7 @@ export function BacktestsPage() {
         <form ref={formRef} onSubmit={submit} noValidate className="card" aria-labelledby="backtest-form-title" data-testid="backtest-form">
           <h2 id="backtest-form-title">Run a backtest</h2>
           <FormError message={formError} />
+          {upgrade && <UpgradePrompt feature={upgrade.feature} needed={upgrade.needed} testId="backtest-upgrade" />}
           <div className="form-grid">
             <SelectField
               label="Strategy"

@@ -3,7 +3,7 @@ import type { StreamPredictionsResponse } from "@gen/trading/ml/v1/prediction_se
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import { useNavigate, useSearch } from "@tanstack/react-router";
 import { lazy, Suspense, useCallback, useEffect, useMemo, useRef, useState } from "react";
-import { toApiError } from "../../api/errors";
+import { planNeeded, toApiError } from "../../api/errors";
 import { mlQueryRetry } from "../../api/mlRetry";
 import { indicatorClient, marketClient, predictionClient } from "../../api/marketClients";
 import { formatDateTime } from "../../lib/format";
@@ -13,6 +13,7 @@ import { Alert } from "../../ui/Alert";
 import { Button } from "../../ui/Button";
 import { SelectField } from "../../ui/Field";
 import { Card, PageHeader } from "../../ui/page";
+import { UpgradePrompt } from "../../ui/UpgradePrompt";
 import {
   type Band,
   bandsInView,
@@ -174,9 +175,19 @@ export function MarketPage() {
   useTick(stream.kind === "reconnecting");
 
   // ---- predictions and signal ----
+  // Every horizon; a plan without them (free: intraday only) is refused naming the plan that
+  // has them, and gets what it may see plus the upgrade prompt.
   const predict = useQuery({
     queryKey: ["market", "predict", symbol],
-    queryFn: () => predictionClient.predict({ symbol, horizon: "all" }),
+    queryFn: async () => {
+      try {
+        return { response: await predictionClient.predict({ symbol, horizon: "all" }), needed: null };
+      } catch (err) {
+        const needed = planNeeded(err);
+        if (!needed) throw err;
+        return { response: await predictionClient.predict({ symbol, horizon: "intraday" }), needed };
+      }
+    },
     enabled: Boolean(symbol),
     staleTime: 60_000,
     ...mlQueryRetry,
@@ -208,7 +219,7 @@ export function MarketPage() {
   });
   const predictions = useMemo(() => {
     const byHorizon = new Map<string, HorizonPrediction>();
-    for (const p of predict.data?.predictions ?? []) byHorizon.set(p.horizon, p);
+    for (const p of predict.data?.response.predictions ?? []) byHorizon.set(p.horizon, p);
     if (live.prediction) byHorizon.set(live.prediction.horizon, live.prediction);
     return [...byHorizon.values()];
   }, [predict.data, live.prediction]);
@@ -222,6 +233,7 @@ export function MarketPage() {
     [allBands, candles, hiddenBands],
   );
   const signal = live.signal ?? signalQuery.data?.signal;
+  const signalNeeds = signalQuery.isError ? planNeeded(signalQuery.error) : null;
   const priceLines = useMemo(() => signalPriceLines(signal), [signal]);
 
   // ---- indicators ----
@@ -305,6 +317,7 @@ export function MarketPage() {
             <span className="stream-dot" aria-hidden="true" /> {streamStateLabel(stream)}
           </p>
         </div>
+        {stream.kind === "needs-plan" && <UpgradePrompt feature="The live stream" needed={stream.needed} testId="stream-upgrade" />}
         <QueryStatus query={history} testId="history-error" loading="Loading bars…" />
         <PriceChart
           candles={candles}
@@ -335,7 +348,10 @@ export function MarketPage() {
       <div className="cards market-cards">
         <Card title="Signal" id="signal-card">
           {!liveCapable && <p className="muted">Signals are computed on 5m, 15m and 1h bars.</p>}
-          {liveCapable && !live.signal && <QueryStatus query={signalQuery} testId="signal-error" />}
+          {liveCapable && !live.signal && signalNeeds && (
+            <UpgradePrompt feature={`Signals on ${timeframe} bars`} needed={signalNeeds} testId="signal-upgrade" />
+          )}
+          {liveCapable && !live.signal && !signalNeeds && <QueryStatus query={signalQuery} testId="signal-error" />}
           {signal && <SignalDetails signal={signal} decimals={decimals} />}
           {signal && (
             <Suspense fallback={null}>
@@ -352,6 +368,9 @@ export function MarketPage() {
 
         <Card title="Predicted ranges" id="predictions-card">
           <QueryStatus query={predict} testId="predict-error" />
+          {predict.data?.needed && (
+            <UpgradePrompt feature="Every horizon beyond intraday" needed={predict.data.needed} testId="horizons-upgrade" />
+          )}
           {predictions.length > 0 && (
             <div className="table-scroll" role="region" aria-label="Predicted ranges" tabIndex={0}>
               <table className="table" data-testid="predictions-table">
@@ -423,9 +442,9 @@ export function MarketPage() {
               </table>
             </div>
           )}
-          {predict.data && predict.data.skipped.length > 0 && (
+          {predict.data && predict.data.response.skipped.length > 0 && (
             <ul className="muted small">
-              {predict.data.skipped.map((s) => (
+              {predict.data.response.skipped.map((s) => (
                 <li key={s}>{s}</li>
               ))}
             </ul>

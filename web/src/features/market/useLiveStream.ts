@@ -7,7 +7,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { StreamPredictionsResponse } from "@gen/trading/ml/v1/prediction_service_pb";
 import { useEffect, useRef, useState } from "react";
 import { predictionClient } from "../../api/marketClients";
-import { toApiError } from "../../api/errors";
+import { planNeeded, toApiError } from "../../api/errors";
 import { backoffDelay } from "../../lib/marketFormat";
 import type { StreamState } from "./streamState";
 
@@ -52,6 +52,11 @@ export function useLiveStream(
         }
       } catch (err) {
         if (abort.signal.aborted || ConnectError.from(err).code === Code.Canceled) return;
+        const needed = planNeeded(err);
+        if (needed) {
+          setState({ kind: "needs-plan", needed }); // reopening would be refused again
+          return;
+        }
         reason = toApiError(err).message.replace(/\.$/, "");
       }
       if (abort.signal.aborted) return;

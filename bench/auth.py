@@ -34,6 +34,7 @@ from typing import Any
 
 import httpx
 
+from bench.private_stack import private_stack_env
 from envoy.binary import envoy_binary
 
 PORTS = {
@@ -249,28 +250,9 @@ def main(argv: list[str] | None = None) -> int:
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-auth-"))
     keys_dir = tmp / "keys"
-    env = dict(os.environ)
-    env.update({k: str(v) for k, v in PORTS.items()})
-    env.update(
-        {
-            "APP_ENV": "test",
-            "BUSINESS_METRICS_PORT": "0",
-            "ML_METRICS_PORT": "0",
-            "JWT_KEYS_DIR": str(keys_dir),
-            "DEV_TOKENS_ENABLED": "false",
-            "RATE_LIMIT_SCALE": "1000",
-            "DATABASE_URL": os.environ.get("DATABASE_URL", f"sqlite:///{tmp / 'business.db'}"),
-            "ML_SERVICE_URL": f"127.0.0.1:{PORTS['ML_GRPC_PORT']}",
-            "MARKET_SQLITE_PATH": str(tmp / "market.db"),
-            "LOAD_SAMPLE_DATA": "false",
-            "LOG_LEVEL": "WARNING",
-            "MAIL_BACKEND": "console",
-            "SMS_BACKEND": "console",
-            # The enumeration figures need many failed logins from one address.
-            "ATTEMPT_LIMIT_PER_ACCOUNT": "100000",
-            "ATTEMPT_LIMIT_PER_IP": "100000",
-        }
-    )
+    env = private_stack_env(tmp, PORTS, os.environ.get("DATABASE_URL", f"sqlite:///{tmp / 'business.db'}"))
+    # The enumeration figures need many failed logins from one address.
+    env.update({"ATTEMPT_LIMIT_PER_ACCOUNT": "100000", "ATTEMPT_LIMIT_PER_IP": "100000"})
     redis_url = env.get("REDIS_URL", "")
     stack = Stack(env=env, log_dir=tmp / "logs")
     edge = f"http://127.0.0.1:{PORTS['ENVOY_PORT']}"

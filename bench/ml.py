@@ -53,6 +53,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bench.edge import percentile
+from bench.private_stack import private_stack_env
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_MD = Path(__file__).resolve().parent / "RESULTS.md"
@@ -769,23 +770,16 @@ def mint_token(keys_dir: Path, issuer: str, audience: str) -> str:
 
 
 def stack_env(tmp: Path, provider: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update({k: str(v) for k, v in PORTS.items()})
+    """A private stack's environment, plus what this bench needs: the bundled market samples (unless
+    the caller's environment says otherwise), an ML rate limit it never reaches, the provider, batching."""
+    env = private_stack_env(tmp, PORTS, f"sqlite:///{tmp / 'business.db'}")
     env.update(
         {
-            "APP_ENV": "test",
-            "BUSINESS_METRICS_PORT": "0",
-            "ML_METRICS_PORT": "0",
-            "JWT_KEYS_DIR": str(tmp / "keys"),
-            "DEV_TOKENS_ENABLED": "false",
-            "RATE_LIMIT_SCALE": "1000",
             "ML_RATE_LIMIT_PRO": "100000000",
-            "DATABASE_URL": f"sqlite:///{tmp / 'business.db'}",
-            "ML_SERVICE_URL": f"127.0.0.1:{PORTS['ML_GRPC_PORT']}",
-            "MARKET_SQLITE_PATH": env.get("MARKET_SQLITE_PATH", str(tmp / "market.db")),
+            "MARKET_SQLITE_PATH": os.environ.get("MARKET_SQLITE_PATH", str(tmp / "market.db")),
+            "LOAD_SAMPLE_DATA": os.environ.get("LOAD_SAMPLE_DATA", "true"),
             "ML_EXECUTION_PROVIDER": provider,
             "ML_BATCHING": "true",
-            "LOG_LEVEL": "WARNING",
         }
     )
     return env

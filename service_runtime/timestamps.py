@@ -21,6 +21,11 @@ def to_timestamp(moment: datetime | float) -> Timestamp:
     return stamp
 
 
+def to_optional_timestamp(moment: datetime | float | None) -> Timestamp | None:
+    """to_timestamp, or None (the message field stays unset) when there is no moment."""
+    return None if moment is None else to_timestamp(moment)
+
+
 def from_timestamp(stamp: Timestamp) -> datetime:
     """The aware UTC datetime of a Timestamp."""
     return stamp.ToDatetime(tzinfo=UTC)

@@ -23,7 +23,7 @@ from business.alerts.live import LiveAlertHub
 from business.alerts.wiring import AlertsFeature
 from business.shared.proto_mapping import Context, client_of
 from service_runtime.caller import current_caller
-from service_runtime.timestamps import to_timestamp
+from service_runtime.timestamps import to_optional_timestamp, to_timestamp
 from trading.alerts.v1 import alert_service_pb2 as alert_pb
 from trading.alerts.v1 import alert_service_pb2_grpc as alert_grpc
 from trading.alerts.v1 import saved_backtest_service_pb2 as saved_pb
@@ -102,7 +102,7 @@ class WatchlistHandlers(watch_grpc.WatchlistServiceServicer):
 
 
 def rule_message(rule: AlertRule) -> alert_pb.AlertRule:
-    message = alert_pb.AlertRule(
+    return alert_pb.AlertRule(
         rule_id=rule.id,
         symbol=rule.symbol,
         timeframe=rule.timeframe,
@@ -112,10 +112,8 @@ def rule_message(rule: AlertRule) -> alert_pb.AlertRule:
         level=rule.level,
         direction=DIRECTIONS[rule.direction] if rule.direction else alert_pb.CROSS_DIRECTION_UNSPECIFIED,
         notify_email=rule.notify_email,
+        created_at=to_optional_timestamp(rule.created_at),
     )
-    if rule.created_at is not None:
-        message.created_at.CopyFrom(to_timestamp(rule.created_at))
-    return message
 
 
 def alert_message(alert: Alert) -> alert_pb.Alert:

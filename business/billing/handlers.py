@@ -11,7 +11,7 @@ from business.billing.domain.plans import FREE, Interval, Plan
 from business.shared.proto_mapping import Context, client_of
 from service_runtime.caller import current_caller
 from service_runtime.errors import InvalidArgument
-from service_runtime.timestamps import to_timestamp
+from service_runtime.timestamps import to_optional_timestamp, to_timestamp
 from trading.billing.v1 import billing_admin_service_pb2 as admin_pb
 from trading.billing.v1 import billing_admin_service_pb2_grpc as admin_grpc
 from trading.billing.v1 import plan_service_pb2 as pb
@@ -60,7 +60,7 @@ class PlanHandlers(pb_grpc.PlanServiceServicer):
 def subscription_message(billing: Billing, state: SubscriptionState | None) -> sub_pb.Subscription:
     if state is None:
         return sub_pb.Subscription(plan=FREE)
-    message = sub_pb.Subscription(
+    return sub_pb.Subscription(
         plan=billing.plan_of(state),
         status=state.status,
         interval=INTERVAL_TO_PB[state.interval] if state.interval else pb.BILLING_INTERVAL_UNSPECIFIED,
@@ -68,13 +68,9 @@ def subscription_message(billing: Billing, state: SubscriptionState | None) -> s
         subscription_id=state.subscription_id,
         amount_minor=state.amount_minor,
         currency=state.currency,
+        current_period_end=to_optional_timestamp(state.current_period_end),
+        grace_ends_at=to_optional_timestamp(state.grace_ends_at(billing.past_due_grace)),
     )
-    if state.current_period_end is not None:
-        message.current_period_end.CopyFrom(to_timestamp(state.current_period_end))
-    grace_ends = state.grace_ends_at(billing.past_due_grace)
-    if grace_ends is not None:
-        message.grace_ends_at.CopyFrom(to_timestamp(grace_ends))
-    return message
 
 
 def invoice_message(invoice: Invoice) -> sub_pb.Invoice:
@@ -217,18 +213,15 @@ def refund_message(refund: Refund) -> admin_pb.Refund:
 
 
 def event_message(event: StoredEvent) -> admin_pb.StripeEvent:
-    message = admin_pb.StripeEvent(
+    return admin_pb.StripeEvent(
         event_id=event.id,
         type=event.type,
         created_at=to_timestamp(event.created),
         attempts=event.attempts,
         last_error=event.last_error,
+        processed_at=to_optional_timestamp(event.processed_at),
+        next_attempt_at=to_optional_timestamp(event.next_attempt_at),
     )
-    if event.processed_at is not None:
-        message.processed_at.CopyFrom(to_timestamp(event.processed_at))
-    if event.next_attempt_at is not None:
-        message.next_attempt_at.CopyFrom(to_timestamp(event.next_attempt_at))
-    return message
 
 
 class BillingAdminHandlers(admin_grpc.BillingAdminServiceServicer):

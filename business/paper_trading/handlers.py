@@ -22,7 +22,7 @@ from business.paper_trading.domain.portfolios import PortfolioView, unrealised_p
 from business.shared.proto_mapping import Context
 from service_runtime.caller import current_caller
 from service_runtime.errors import InvalidArgument
-from service_runtime.timestamps import to_timestamp
+from service_runtime.timestamps import to_optional_timestamp, to_timestamp
 from trading.paper.v1 import paper_trading_service_pb2 as pb
 from trading.paper.v1 import paper_trading_service_pb2_grpc as pb_grpc
 
@@ -75,7 +75,7 @@ def portfolio_message(view: PortfolioView) -> pb.Portfolio:
 
 
 def order_message(order: Order) -> pb.Order:
-    message = pb.Order(
+    return pb.Order(
         order_id=order.id,
         portfolio_id=order.portfolio_id,
         symbol=order.symbol,
@@ -93,11 +93,8 @@ def order_message(order: Order) -> pb.Order:
         fill_price=order.fill_price or 0.0,
         created_at=to_timestamp(order.created_at),
         reason=order.reason,
+        filled_at=to_optional_timestamp(_at(order.filled_at)),
     )
-    filled_at = _at(order.filled_at)
-    if filled_at is not None:
-        message.filled_at.CopyFrom(to_timestamp(filled_at))
-    return message
 
 
 def fill_message(fill: Fill) -> pb.Fill:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import ScalarResult, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -35,6 +35,9 @@ from business.billing.domain.ports import NEW, PENDING, PROCESSED
 from business.billing.domain.stripe_objects import StripeEvent
 from business.identity.data.tables import UserRow
 from service_runtime.errors import Aborted
+
+# The ledger's tables, each listed per user, newest first.
+_LedgerRow = TypeVar("_LedgerRow", InvoiceRow, PaymentRow, RefundRow)
 
 
 class SqlCustomers:
@@ -371,12 +374,6 @@ class SqlLedger:
         return _payment(row) if row is not None else None
 
     def invoices_of(self, user_id: str, limit: int) -> list[Invoice]:
-        rows = self.session.scalars(
-            select(InvoiceRow)
-            .where(InvoiceRow.user_id == user_id)
-            .order_by(InvoiceRow.created.desc(), InvoiceRow.id)
-            .limit(limit)
-        )
         return [
             Invoice(
                 id=r.id,
@@ -391,25 +388,13 @@ class SqlLedger:
                 created=r.created,
                 state_at=r.state_at,
             )
-            for r in rows
+            for r in self._newest_of(InvoiceRow, user_id, limit)
         ]
 
     def payments_of(self, user_id: str, limit: int) -> list[Payment]:
-        rows = self.session.scalars(
-            select(PaymentRow)
-            .where(PaymentRow.user_id == user_id)
-            .order_by(PaymentRow.created.desc(), PaymentRow.id)
-            .limit(limit)
-        )
-        return [_payment(r) for r in rows]
+        return [_payment(r) for r in self._newest_of(PaymentRow, user_id, limit)]
 
     def refunds_of(self, user_id: str, limit: int) -> list[Refund]:
-        rows = self.session.scalars(
-            select(RefundRow)
-            .where(RefundRow.user_id == user_id)
-            .order_by(RefundRow.created.desc(), RefundRow.id)
-            .limit(limit)
-        )
         return [
             Refund(
                 id=r.id,
@@ -421,8 +406,17 @@ class SqlLedger:
                 reason=r.reason,
                 created=r.created,
             )
-            for r in rows
+            for r in self._newest_of(RefundRow, user_id, limit)
         ]
+
+    def _newest_of(self, table: type[_LedgerRow], user_id: str, limit: int) -> ScalarResult[_LedgerRow]:
+        """The user's `limit` newest rows of `table`, newest first (ties by id)."""
+        return self.session.scalars(
+            select(table)
+            .where(table.user_id == user_id)
+            .order_by(table.created.desc(), table.id)
+            .limit(limit)
+        )
 
 
 def _payment(row: PaymentRow) -> Payment:

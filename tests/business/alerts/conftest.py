@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 import grpc
 import pytest
@@ -15,11 +14,11 @@ import pytest
 from business.alerts.domain.entities import FeedBar
 from business.alerts.handlers import AlertHandlers, SavedBacktestHandlers, WatchlistHandlers
 from business.alerts.wiring import AlertsFeature, assemble
-from business.identity.data.tables import UserRow
 from business.shared.database import BusinessStore
 from business.shared.emails import OutgoingEmail
 from service_runtime.errors import DependencyUnavailable
 from service_runtime.in_process import serve_in_process
+from tests.business.people import add_users, plain_users
 from tests.support.in_process import TestCallers
 from trading.alerts.v1 import (
     alert_service_pb2_grpc,
@@ -101,21 +100,7 @@ def feed_bar(
 
 @pytest.fixture
 def users(store: BusinessStore) -> tuple[str, ...]:
-    now = datetime.now(UTC)
-    with store.transaction() as session:
-        for user_id in USERS:
-            session.add(
-                UserRow(
-                    id=user_id,
-                    email=f"{user_id}@example.com",
-                    email_verified=True,
-                    display_name=user_id,
-                    role="user",
-                    status="active",
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
+    add_users(store, plain_users(USERS), email_verified=True)
     return USERS
 
 

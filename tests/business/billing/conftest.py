@@ -5,7 +5,6 @@ in-process server behind the production interceptors."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
 
 import grpc
 import pytest
@@ -14,9 +13,9 @@ from business.billing.domain.context import Billing
 from business.billing.handlers import PlanHandlers, SubscriptionHandlers
 from business.billing.wiring import build_billing
 from business.config import BusinessSettings
-from business.identity.data.tables import UserRow
 from business.shared.database import BusinessStore
 from service_runtime.in_process import serve_in_process
+from tests.business.people import add_users, plain_users
 from tests.support.in_process import TestCallers
 from tests.support.stripe_api import StripeApi
 from trading.billing.v1 import plan_service_pb2, plan_service_pb2_grpc, subscription_service_pb2_grpc
@@ -36,20 +35,7 @@ def stripe_api() -> Iterator[StripeApi]:
 
 @pytest.fixture
 def billing(store: BusinessStore, stripe_api: StripeApi) -> Billing:
-    now = datetime.now(UTC)
-    with store.transaction() as session:
-        for user_id in USERS:
-            session.add(
-                UserRow(
-                    id=user_id,
-                    email=f"{user_id}@example.com",
-                    display_name=user_id,
-                    role="user",
-                    status="active",
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
+    add_users(store, plain_users(USERS))
     env = {k.lower(): v for k, v in stripe_api.env().items() if k != "STRIPE_WEBHOOK_SECRET"}
     settings = BusinessSettings(_env_file=None, public_web_url="http://web.test", **env)  # type: ignore[call-arg]
     return build_billing(settings, store)

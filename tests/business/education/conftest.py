@@ -4,7 +4,6 @@ services on a real in-process server behind the production interceptors, and a f
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 
 import grpc
 import pytest
@@ -14,10 +13,10 @@ from business.education.handlers.authoring import AuthoringHandlers
 from business.education.handlers.catalog import CatalogHandlers
 from business.education.handlers.learning import CertificateHandlers, LearningHandlers
 from business.education.wiring import build_education
-from business.identity.data.tables import UserRow
 from business.main import SERVICE_NAMES as BUSINESS_SERVICES
 from business.shared.database import BusinessStore
 from service_runtime.in_process import serve_in_process
+from tests.business.people import add_users
 from tests.support.in_process import Metadata, TestCallers
 from trading.education.v1 import (
     authoring_service_pb2_grpc,
@@ -39,20 +38,7 @@ PEOPLE = {
 
 
 def add_people(store: BusinessStore) -> None:
-    now = datetime.now(UTC)
-    with store.transaction() as session:
-        for user_id, (name, role, status) in PEOPLE.items():
-            session.add(
-                UserRow(
-                    id=user_id,
-                    email=f"{user_id}@example.com",
-                    display_name=name,
-                    role=role,
-                    status=status,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
+    add_users(store, PEOPLE)
 
 
 @pytest.fixture

@@ -48,3 +48,15 @@ export function Card({ title, children, id, actions }: { title?: string; childre
     </section>
   );
 }
+
+/** One term and its value in a `<dl className="facts">`. */
+export function Fact({ label, children, testId, className }: { label: ReactNode; children: ReactNode; testId?: string; className?: string }) {
+  return (
+    <div>
+      <dt>{label}</dt>
+      <dd className={className} data-testid={testId}>
+        {children}
+      </dd>
+    </div>
+  );
+}

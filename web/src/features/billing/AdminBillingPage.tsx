@@ -9,7 +9,7 @@ import { timestampDate } from "../../lib/time";
 import { Alert, Loading } from "../../ui/Alert";
 import { Button } from "../../ui/Button";
 import { TextField } from "../../ui/Field";
-import { PageHeader } from "../../ui/page";
+import { Fact, PageHeader } from "../../ui/page";
 import { billingAdminClient } from "./billingClients";
 import { InvoiceTable } from "./InvoiceTable";
 import { formatMoney, parseMinor } from "./money";
@@ -23,24 +23,12 @@ function Figures() {
     <section className="card" aria-labelledby="figures-heading">
       <h2 id="figures-heading">Figures</h2>
       <dl className="facts" data-testid="billing-figures">
-        <div>
-          <dt>Active subscriptions</dt>
-          <dd data-testid="figure-active">{String(f.activeSubscriptions)}</dd>
-        </div>
-        <div>
-          <dt>Past due</dt>
-          <dd>{String(f.pastDueSubscriptions)}</dd>
-        </div>
-        <div>
-          <dt>MRR</dt>
-          <dd data-testid="figure-mrr">{f.currency ? formatMoney(f.mrrMinor, f.currency) : "–"}</dd>
-        </div>
-        <div>
-          <dt>Churn, last 30 days</dt>
-          <dd>
-            {(f.churnRate * 100).toFixed(1)}% ({String(f.churnedLast30Days)} of {String(f.live30DaysAgo)})
-          </dd>
-        </div>
+        <Fact label="Active subscriptions" testId="figure-active">{String(f.activeSubscriptions)}</Fact>
+        <Fact label="Past due">{String(f.pastDueSubscriptions)}</Fact>
+        <Fact label="MRR" testId="figure-mrr">{f.currency ? formatMoney(f.mrrMinor, f.currency) : "–"}</Fact>
+        <Fact label="Churn, last 30 days">
+          {(f.churnRate * 100).toFixed(1)}% ({String(f.churnedLast30Days)} of {String(f.live30DaysAgo)})
+        </Fact>
       </dl>
     </section>
   );
@@ -144,18 +132,9 @@ function Customer({ userId }: { userId: string }) {
     <section className="card" aria-labelledby="customer-heading" data-testid="billing-customer">
       <h2 id="customer-heading">Customer {c.userId}</h2>
       <dl className="facts">
-        <div>
-          <dt>Stripe customer</dt>
-          <dd className="id">{c.stripeCustomerId || "none"}</dd>
-        </div>
-        <div>
-          <dt>Plan</dt>
-          <dd>{sub?.plan ?? "free"}</dd>
-        </div>
-        <div>
-          <dt>Status</dt>
-          <dd>{sub?.status || "no subscription"}</dd>
-        </div>
+        <Fact label="Stripe customer" className="id">{c.stripeCustomerId || "none"}</Fact>
+        <Fact label="Plan">{sub?.plan ?? "free"}</Fact>
+        <Fact label="Status">{sub?.status || "no subscription"}</Fact>
       </dl>
       <h3>Invoices</h3>
       <InvoiceTable invoices={c.invoices} />

@@ -5,7 +5,7 @@ import { formatDateTime } from "../../lib/format";
 import { timestampDate } from "../../lib/time";
 import { Alert, Loading } from "../../ui/Alert";
 import { Button } from "../../ui/Button";
-import { PageHeader } from "../../ui/page";
+import { Fact, PageHeader } from "../../ui/page";
 import { BillingInterval } from "@gen/trading/billing/v1/plan_service_pb";
 import { subscriptionClient } from "./billingClients";
 import { InvoiceTable } from "./InvoiceTable";
@@ -54,25 +54,13 @@ export function BillingPage() {
         <section className="card" aria-labelledby="subscription-heading">
           <h2 id="subscription-heading">Subscription</h2>
           <dl className="facts">
-            <div>
-              <dt>Plan</dt>
-              <dd data-testid="billing-plan">{sub.plan}</dd>
-            </div>
-            <div>
-              <dt>Status</dt>
-              <dd data-testid="billing-status">{sub.status || "no subscription"}</dd>
-            </div>
+            <Fact label="Plan" testId="billing-plan">{sub.plan}</Fact>
+            <Fact label="Status" testId="billing-status">{sub.status || "no subscription"}</Fact>
             {sub.status && (
-              <div>
-                <dt>Billed</dt>
-                <dd>every {INTERVAL_LABEL[sub.interval] ?? "period"}</dd>
-              </div>
+              <Fact label="Billed">every {INTERVAL_LABEL[sub.interval] ?? "period"}</Fact>
             )}
             {end && (
-              <div>
-                <dt>{sub.cancelAtPeriodEnd ? "Ends on" : "Renews on"}</dt>
-                <dd data-testid="billing-period-end">{end}</dd>
-              </div>
+              <Fact label={sub.cancelAtPeriodEnd ? "Ends on" : "Renews on"} testId="billing-period-end">{end}</Fact>
             )}
           </dl>
           {sub.graceEndsAt && (

@@ -8,7 +8,7 @@ import { timestampDate } from "../../lib/time";
 import { Alert, Loading } from "../../ui/Alert";
 import { Button } from "../../ui/Button";
 import { TextField } from "../../ui/Field";
-import { Card, PageHeader } from "../../ui/page";
+import { Card, Fact, PageHeader } from "../../ui/page";
 import { EquityChart } from "../backtests/EquityChart";
 import { OrderTicket } from "./OrderTicket";
 import { paperClient } from "./paperClient";
@@ -142,36 +142,15 @@ export function PortfolioPage() {
         <div className="cards">
           <Card title={portfolio.name}>
             <dl className="facts">
-              <div>
-                <dt>Equity</dt>
-                <dd data-testid="portfolio-equity">{money(portfolio.equityMinor, currency)}</dd>
-              </div>
-              <div>
-                <dt>Cash</dt>
-                <dd data-testid="portfolio-cash">{money(portfolio.cashMinor, currency)}</dd>
-              </div>
-              <div>
-                <dt>Buying power</dt>
-                <dd>{money(portfolio.buyingPowerMinor, currency)}</dd>
-              </div>
+              <Fact label="Equity" testId="portfolio-equity">{money(portfolio.equityMinor, currency)}</Fact>
+              <Fact label="Cash" testId="portfolio-cash">{money(portfolio.cashMinor, currency)}</Fact>
+              <Fact label="Buying power">{money(portfolio.buyingPowerMinor, currency)}</Fact>
               {metrics && (
                 <>
-                  <div>
-                    <dt>Return</dt>
-                    <dd data-testid="portfolio-return">{formatPercent(metrics.totalReturn)}</dd>
-                  </div>
-                  <div>
-                    <dt>Max drawdown</dt>
-                    <dd>{formatPercent(metrics.maxDrawdown)}</dd>
-                  </div>
-                  <div>
-                    <dt>Sharpe</dt>
-                    <dd>{formatRatio(metrics.sharpe)}</dd>
-                  </div>
-                  <div>
-                    <dt>Fills</dt>
-                    <dd>{metrics.trades}</dd>
-                  </div>
+                  <Fact label="Return" testId="portfolio-return">{formatPercent(metrics.totalReturn)}</Fact>
+                  <Fact label="Max drawdown">{formatPercent(metrics.maxDrawdown)}</Fact>
+                  <Fact label="Sharpe">{formatRatio(metrics.sharpe)}</Fact>
+                  <Fact label="Fills">{metrics.trades}</Fact>
                 </>
               )}
             </dl>

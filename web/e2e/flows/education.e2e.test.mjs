@@ -251,6 +251,14 @@ test("an instructor edits a published course and publishes the revision", async 
     assert.ok(Number(await preview.getAttribute("data-bars")) > 100);
     await page.locator('[data-testid="blocks-preview"] [data-testid="live-chart"][data-indicators="1"]').waitFor();
     await checkPage(page, "block preview");
+    // Blocks are reordered and removed in the form.
+    await page.locator('[data-field="new-block-kind"]').selectOption({ label: "Signal" });
+    await page.getByTestId("add-block").click();
+    const blocks = page.getByTestId("block-editor");
+    await blocks.nth(1).getByRole("button", { name: "Move up" }).click();
+    assert.deepEqual(await blocks.evaluateAll((els) => els.map((e) => e.dataset.kind)), ["signal", "chart"]);
+    await blocks.nth(0).getByRole("button", { name: "Remove block 1" }).click();
+    assert.deepEqual(await blocks.evaluateAll((els) => els.map((e) => e.dataset.kind)), ["chart"]);
     const withBlock = await rest("GET", `/api/authoring/courses/${course.id}`, undefined, teacher.token);
     const saved = withBlock.course.content.modules[0].lessons[0].blocks[0];
     assert.deepEqual(saved.chart, { symbol: "EURUSD", timeframe: "1h", start: "2017-11-06", end: "2017-11-15", indicators: ["rsi:14"] });

@@ -68,15 +68,32 @@ function SymbolTimeframe({ value, onChange, errors, ids }: { value: { symbol: st
   );
 }
 
+/** Optional bounds of the bars: dates only (try-it) or dates and RFC 3339 times (chart). */
+function DateRange({ range: [start, end], onChange, errors: [startError, endError], datesOnly = false }: { range: [string, string]; onChange: (start: string, end: string) => void; errors: [string | undefined, string | undefined]; datesOnly?: boolean }) {
+  const suffix = datesOnly ? " date" : "";
+  const name = datesOnly ? "-date" : "";
+  return (
+    <div className="editor-columns">
+      <TextField
+        label={`Start${suffix}`}
+        name={`block-start${name}`}
+        value={start}
+        placeholder="2017-11-06"
+        hint={datesOnly ? "YYYY-MM-DD; empty: all the bars" : "YYYY-MM-DD or an RFC 3339 time; empty: the latest bars"}
+        onChange={(v) => onChange(v.trim(), end)}
+        error={startError}
+      />
+      <TextField label={`End${suffix}`} name={`block-end${name}`} value={end} placeholder="2017-11-15" onChange={(v) => onChange(start, v.trim())} error={endError} />
+    </div>
+  );
+}
+
 function ChartForm({ block, onChange, errors, ids, catalogue }: FormProps<ChartBlock>) {
   const [indicators, setIndicators] = useTypedText(block.indicators.join(", "), (t) => readList(t).join(", "));
   return (
     <>
       <SymbolTimeframe value={block} onChange={(symbol, timeframe) => onChange({ ...block, symbol, timeframe })} errors={errors} ids={ids} />
-      <div className="editor-columns">
-        <TextField label="Start" name="block-start" value={block.start} placeholder="2017-11-06" hint="YYYY-MM-DD or an RFC 3339 time; empty: the latest bars" onChange={(v) => onChange({ ...block, start: v.trim() })} error={errors.start} />
-        <TextField label="End" name="block-end" value={block.end} placeholder="2017-11-15" onChange={(v) => onChange({ ...block, end: v.trim() })} error={errors.end} />
-      </div>
+      <DateRange range={[block.start, block.end]} onChange={(start, end) => onChange({ ...block, start, end })} errors={[errors.start, errors.end]} />
       <TextField
         label="Indicators"
         name="block-indicators"
@@ -114,10 +131,7 @@ function TryItForm({ block, onChange, errors, ids, catalogue }: FormProps<TryItB
         required
       />
       <SymbolTimeframe value={block} onChange={(symbol, timeframe) => onChange({ ...block, symbol, timeframe })} errors={errors} ids={ids} />
-      <div className="editor-columns">
-        <TextField label="Start date" name="block-start-date" value={block.startDate} placeholder="2017-01-01" onChange={(v) => onChange({ ...block, startDate: v.trim() })} error={errors.start_date} />
-        <TextField label="End date" name="block-end-date" value={block.endDate} placeholder="2017-06-01" onChange={(v) => onChange({ ...block, endDate: v.trim() })} error={errors.end_date} />
-      </div>
+      <DateRange range={[block.startDate, block.endDate]} onChange={(startDate, endDate) => onChange({ ...block, startDate, endDate })} errors={[errors.start_date, errors.end_date]} datesOnly />
       <TextField
         label="Parameters"
         name="block-params"
@@ -211,8 +225,11 @@ function BlockEditor({ block, index, count, errors, ids, catalogue, onChange, on
   );
 }
 
-/** The blocks of one lesson; `errorsOf(i)` gives the server's violations of block i. */
-export function BlocksEditor({ blocks, onChange, errorsOf }: { blocks: LessonBlock[]; onChange: (b: LessonBlock[]) => void; errorsOf: (i: number) => FieldErrors }) {
+/**
+ * The blocks of one lesson; `errorsOf(i)` gives the server's violations of block i, which no longer
+ * match once blocks move or go: `onRearrange` is called then (the page forgets the refusal).
+ */
+export function BlocksEditor({ blocks, onChange, errorsOf, onRearrange }: { blocks: LessonBlock[]; onChange: (b: LessonBlock[]) => void; errorsOf: (i: number) => FieldErrors; onRearrange: () => void }) {
   const id = useId();
   const [kind, setKind] = useState<BlockKind>("chart");
   const catalogue = useCatalogue();
@@ -233,8 +250,14 @@ export function BlocksEditor({ blocks, onChange, errorsOf }: { blocks: LessonBlo
           ids={ids}
           catalogue={catalogue}
           onChange={(x) => onChange(replaceBlock(blocks, i, x))}
-          onMove={(delta) => onChange(moveBlock(blocks, i, delta))}
-          onRemove={() => onChange(removeBlock(blocks, i))}
+          onMove={(delta) => {
+            onRearrange();
+            onChange(moveBlock(blocks, i, delta));
+          }}
+          onRemove={() => {
+            onRearrange();
+            onChange(removeBlock(blocks, i));
+          }}
         />
       ))}
       <div className="editor-columns editor-add-block">

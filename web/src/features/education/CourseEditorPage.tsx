@@ -33,12 +33,14 @@ function LessonEditor({
   courseId,
   savedBlocks,
   errorsOf,
+  onRearrange,
 }: {
   lesson: LessonContent;
   onChange: (l: LessonContent) => void;
   courseId: string;
   savedBlocks: LessonBlock[];
   errorsOf: (block: number) => Record<string, string>;
+  onRearrange: () => void;
 }) {
   const id = useId();
   return (
@@ -62,7 +64,7 @@ function LessonEditor({
           <Markdown source={lesson.bodyMarkdown} testId="lesson-preview" />
         </div>
       </div>
-      <BlocksEditor blocks={lesson.blocks} onChange={(blocks) => onChange({ ...lesson, blocks })} errorsOf={errorsOf} />
+      <BlocksEditor blocks={lesson.blocks} onChange={(blocks) => onChange({ ...lesson, blocks })} errorsOf={errorsOf} onRearrange={onRearrange} />
       {savedBlocks.length > 0 && (
         <div data-testid="blocks-preview">
           <p className="muted small">Preview of the live blocks as saved</p>
@@ -184,6 +186,7 @@ export function CourseEditorPage() {
               courseId={courseId}
               savedBlocks={saved(m, l, lesson)}
               errorsOf={(b) => blockErrors[blockKey(m, l, b)] ?? {}}
+              onRearrange={() => save.reset()}
             />
           ))}
           {mod.lessons.length > 0 && (

@@ -1,8 +1,9 @@
 // Education in the browser: a learner finds a course, enrols, reads a lesson with a live chart
 // block drawn from the stored EURUSD history, answers its forecasting exercise (scored by the
 // server, with the model's answer), completes the lesson, passes its quiz and verifies the
-// certificate on the public page; an instructor edits a course, writes a quiz in the form and
-// publishes the revision; and lesson markdown carrying an XSS corpus runs no script (with the app's CSP, and
+// certificate on the public page; an instructor edits a course, writes a quiz in the form,
+// adds a live chart block (refused for an unknown symbol, next to the field, then fixed and
+// previewed) and publishes the revision; and lesson markdown carrying an XSS corpus runs no script (with the app's CSP, and
 // without it, so the sanitiser alone is proven).
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
@@ -224,6 +225,44 @@ test("an instructor edits a published course and publishes the revision", async 
     assert.equal(written.kind, "QUESTION_KIND_NUMERIC");
     assert.equal(written.correctNumber, 24);
     assert.equal(written.tolerance, 0.5);
+
+    // A live chart block written in the form: an unknown symbol is refused next to the field.
+    await page.locator('[data-field="new-block-kind"]').selectOption({ label: "Chart" });
+    await page.getByTestId("add-block").click();
+    const block = page.getByTestId("block-editor");
+    await block.getByLabel("Symbol").fill("NOPEUSD");
+    await block.getByLabel("Timeframe").fill("1h");
+    await block.getByLabel("Start").fill("2017-11-06");
+    await block.getByLabel("End").fill("2017-11-15");
+    await block.getByLabel("Indicators").fill("rsi:14");
+    await block.getByLabel("Caption").fill("EURUSD in November");
+    await page.getByTestId("save-draft").click();
+    await block.getByTestId("error-block-symbol").getByText(/NOPEUSD is not a symbol the platform stores/).waitFor();
+    assert.equal(await block.getByLabel("Symbol").getAttribute("aria-invalid"), "true");
+    await page.getByTestId("draft-state").getByText(/revision 4/).waitFor(); // nothing was saved
+    await checkPage(page, "block refused");
+    await block.getByLabel("Symbol").fill("EURUSD");
+    await page.getByTestId("save-draft").click();
+    await page.getByTestId("draft-state").getByText(/revision 5/).waitFor();
+    assert.equal(await block.getByTestId("error-block-symbol").count(), 0, "the refusal is gone once saved");
+    // The preview draws the saved block from the stored history, with its indicator.
+    const preview = page.getByTestId("blocks-preview").getByTestId("live-chart");
+    await preview.locator("canvas").first().waitFor();
+    assert.ok(Number(await preview.getAttribute("data-bars")) > 100);
+    await page.locator('[data-testid="blocks-preview"] [data-testid="live-chart"][data-indicators="1"]').waitFor();
+    await checkPage(page, "block preview");
+    // Blocks are reordered and removed in the form.
+    await page.locator('[data-field="new-block-kind"]').selectOption({ label: "Signal" });
+    await page.getByTestId("add-block").click();
+    const blocks = page.getByTestId("block-editor");
+    await blocks.nth(1).getByRole("button", { name: "Move up" }).click();
+    assert.deepEqual(await blocks.evaluateAll((els) => els.map((e) => e.dataset.kind)), ["signal", "chart"]);
+    await blocks.nth(0).getByRole("button", { name: "Remove block 1" }).click();
+    assert.deepEqual(await blocks.evaluateAll((els) => els.map((e) => e.dataset.kind)), ["chart"]);
+    const withBlock = await rest("GET", `/api/authoring/courses/${course.id}`, undefined, teacher.token);
+    const saved = withBlock.course.content.modules[0].lessons[0].blocks[0];
+    assert.deepEqual(saved.chart, { symbol: "EURUSD", timeframe: "1h", start: "2017-11-06", end: "2017-11-15", indicators: ["rsi:14"] });
+    assert.equal(saved.caption, "EURUSD in November");
   } catch (err) {
     t.diagnostic(`screenshot: ${await failureScreenshot(page, "education-instructor")}`);
     throw err;

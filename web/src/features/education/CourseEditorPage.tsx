@@ -1,19 +1,24 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { CourseContent, CourseDraft, LessonContent } from "@gen/trading/education/v1/education_pb";
+import type { CourseContent, CourseDraft, LessonBlock, LessonContent } from "@gen/trading/education/v1/education_pb";
 import { CourseLevel, CourseStatus, CourseTier } from "@gen/trading/education/v1/education_pb";
 import { useMutation, useQuery } from "@tanstack/react-query";
 import { Link, useParams } from "@tanstack/react-router";
-import { useEffect, useId, useState } from "react";
+import { lazy, Suspense, useEffect, useId, useState } from "react";
 import { authoringClient } from "../../api/educationClients";
 import { toApiError } from "../../api/errors";
 import { Alert, Loading } from "../../ui/Alert";
 import { Button } from "../../ui/Button";
 import { SelectField, TextField } from "../../ui/Field";
 import { Card, PageHeader } from "../../ui/page";
+import { BlocksEditor } from "./BlocksEditor";
+import { blockErrorsOf, blockKey, type BlockErrors } from "./blockForm";
 import "./education.css";
 import { enumValue, LEVELS, statusLabel, TIERS } from "./labels";
 import { Markdown } from "./Markdown";
 import { QuizEditor } from "./QuizEditor";
+
+// The live blocks (and the chart library) load only when a lesson has saved blocks to preview.
+const LessonBlocks = lazy(() => import("./LessonBlocks").then((m) => ({ default: m.LessonBlocks })));
 
 function conflictText(err: unknown): string | null {
   if (err instanceof ConnectError && err.code === Code.Aborted) {
@@ -22,7 +27,21 @@ function conflictText(err: unknown): string | null {
   return null;
 }
 
-function LessonEditor({ lesson, onChange }: { lesson: LessonContent; onChange: (l: LessonContent) => void }) {
+function LessonEditor({
+  lesson,
+  onChange,
+  courseId,
+  savedBlocks,
+  errorsOf,
+  onRearrange,
+}: {
+  lesson: LessonContent;
+  onChange: (l: LessonContent) => void;
+  courseId: string;
+  savedBlocks: LessonBlock[];
+  errorsOf: (block: number) => Record<string, string>;
+  onRearrange: () => void;
+}) {
   const id = useId();
   return (
     <div className="editor-lesson" data-testid="lesson-editor">
@@ -45,11 +64,14 @@ function LessonEditor({ lesson, onChange }: { lesson: LessonContent; onChange: (
           <Markdown source={lesson.bodyMarkdown} testId="lesson-preview" />
         </div>
       </div>
-      {lesson.blocks.length > 0 && (
-        <p className="muted small" data-testid="lesson-blocks-summary">
-          Live blocks (checked against the market data when saved):{" "}
-          {lesson.blocks.map((b) => `${b.kind.case ?? "?"} ${b.kind.value && "symbol" in b.kind.value ? b.kind.value.symbol : ""}`.trim()).join(", ")}
-        </p>
+      <BlocksEditor blocks={lesson.blocks} onChange={(blocks) => onChange({ ...lesson, blocks })} errorsOf={errorsOf} onRearrange={onRearrange} />
+      {savedBlocks.length > 0 && (
+        <div data-testid="blocks-preview">
+          <p className="muted small">Preview of the live blocks as saved</p>
+          <Suspense fallback={<Loading label="Loading the live blocks…" />}>
+            <LessonBlocks blocks={savedBlocks} courseId={courseId} lessonId={lesson.id} onProgress={() => {}} />
+          </Suspense>
+        </div>
       )}
       <QuizEditor quiz={lesson.quiz} onChange={(quiz) => onChange({ ...lesson, quiz })} />
     </div>
@@ -82,6 +104,11 @@ export function CourseEditorPage() {
   if (loaded.error) return <Alert>{toApiError(loaded.error).message}</Alert>;
   if (!course || !content) return <Loading />;
   const failure = save.error ?? publish.error;
+  const blockErrors: BlockErrors = blockErrorsOf(save.error);
+  const saved = (m: number, l: number, lesson: LessonContent): LessonBlock[] => {
+    const was = course.content?.modules[m]?.lessons[l];
+    return was && was.id === lesson.id ? was.blocks : [];
+  };
   const setLesson = (m: number, l: number, lesson: LessonContent) =>
     setContent({
       ...content,
@@ -152,7 +179,15 @@ export function CourseEditorPage() {
             required
           />
           {mod.lessons.map((lesson, l) => (
-            <LessonEditor key={lesson.id || l} lesson={lesson} onChange={(x) => setLesson(m, l, x)} />
+            <LessonEditor
+              key={lesson.id || l}
+              lesson={lesson}
+              onChange={(x) => setLesson(m, l, x)}
+              courseId={courseId}
+              savedBlocks={saved(m, l, lesson)}
+              errorsOf={(b) => blockErrors[blockKey(m, l, b)] ?? {}}
+              onRearrange={() => save.reset()}
+            />
           ))}
           {mod.lessons.length > 0 && (
             <Button variant="secondary" onClick={() => addLesson(m)}>

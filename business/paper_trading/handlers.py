@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from business.paper_trading.domain import orders as order_cases
-from business.paper_trading.domain import portfolios
+from business.paper_trading.domain import portfolios, signal_results
 from business.paper_trading.domain.context import PaperTrading
 from business.paper_trading.domain.entities import (
     EquityPoint,
@@ -239,6 +239,27 @@ class PaperTradingHandlers(pb_grpc.PaperTradingServiceServicer):
             risk_percent=request.risk_percent,
             prediction_id=request.prediction_id,
             idempotency_key=request.idempotency_key or None,
+            models=tuple((model.name.strip(), model.version.strip()) for model in request.models),
         )
         entry, *legs = await order_cases.trade_signal(self.paper, current_caller(), signal)
         return pb.TradeSignalResponse(order=order_message(entry), legs=[order_message(leg) for leg in legs])
+
+    async def GetSignalResults(
+        self, request: pb.GetSignalResultsRequest, context: Context
+    ) -> pb.GetSignalResultsResponse:
+        results = await signal_results.signal_results_of(self.paper, current_caller(), request.portfolio_id)
+        return pb.GetSignalResultsResponse(
+            results=[
+                pb.ModelSignalResult(
+                    model_name=r.model_name,
+                    model_version=r.model_version,
+                    orders_placed=r.orders_placed,
+                    orders_filled=r.orders_filled,
+                    closed_trades=r.closed_trades,
+                    wins=r.wins,
+                    realised_pnl_minor=r.realised_pnl_minor,
+                    average_return=r.average_return,
+                )
+                for r in results
+            ]
+        )

@@ -49,6 +49,7 @@ _ORDER_FIELDS = [
     "parent_id",
     "idempotency_key",
     "prediction_id",
+    "signal_models",
     "placed_after",
     "expires_at",
     "size_fraction",

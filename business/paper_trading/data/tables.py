@@ -96,6 +96,8 @@ class OrderRow(Base):
     parent_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
     prediction_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # Signal orders: the models behind the signal, "name@version" joined by "," (0010).
+    signal_models: Mapped[str | None] = mapped_column(String(1400), nullable=True)
     placed_after: Mapped[int] = mapped_column(BigInteger)
     expires_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     size_fraction: Mapped[float | None] = mapped_column(Float, nullable=True)

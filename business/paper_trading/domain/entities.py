@@ -137,6 +137,8 @@ class Order:
     parent_id: str | None = None
     idempotency_key: str | None = None
     prediction_id: str | None = None
+    # The models behind a signal order, "name@version" joined by "," (None: not from a signal).
+    signal_models: str | None = None
     # Fills only on bars that open after this time (the last bar known at placement).
     placed_after: int = 0
     # DAY orders: expire on the first bar at or after this time.

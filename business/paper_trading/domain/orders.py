@@ -25,6 +25,7 @@ from business.paper_trading.domain.entities import (
 )
 from business.paper_trading.domain.portfolios import book_of, owned_portfolio, working_exposure
 from business.paper_trading.domain.ports import PaperRepository
+from business.paper_trading.domain.signal_results import encode_models
 from service_runtime.caller import Caller
 from service_runtime.errors import FailedPrecondition, InvalidArgument, NotFound
 
@@ -45,6 +46,7 @@ class OrderRequest:
     stop_loss_price: float | None = None
     idempotency_key: str | None = None
     prediction_id: str | None = None
+    signal_models: str | None = None
 
 
 def on_grid(value: float, step: float) -> bool:
@@ -143,6 +145,7 @@ def build_orders(
         stop_price=request.stop_price,
         idempotency_key=request.idempotency_key,
         prediction_id=request.prediction_id,
+        signal_models=request.signal_models,
         placed_after=last_bar or 0,
         expires_at=end_of_day(now) if request.time_in_force is TimeInForce.DAY else None,
     )
@@ -277,6 +280,8 @@ class SignalTrade:
     risk_percent: float
     prediction_id: str
     idempotency_key: str | None = None
+    # (name, version) of the models the signal came from.
+    models: tuple[tuple[str, str], ...] = ()
 
 
 def risk_sized_quantity(equity: float, risk_percent: float, entry: float, stop_loss: float, lot: int) -> int:
@@ -297,6 +302,7 @@ async def trade_signal(paper: PaperTrading, caller: Caller, signal: SignalTrade)
         raise InvalidArgument.field("stop_loss", "must be beyond the entry against the trade")
     if not signal.prediction_id:
         raise InvalidArgument.field("prediction_id", "is required")
+    models = encode_models(signal.models)
 
     def size(repo: PaperRepository) -> tuple[int, Instrument]:
         portfolio = owned_portfolio(repo, caller, signal.portfolio_id)
@@ -328,5 +334,6 @@ async def trade_signal(paper: PaperTrading, caller: Caller, signal: SignalTrade)
         stop_loss_price=round(round(signal.stop_loss / tick) * tick, 10),
         idempotency_key=signal.idempotency_key,
         prediction_id=signal.prediction_id,
+        signal_models=models,
     )
     return await place_order(paper, caller, request)

@@ -264,6 +264,44 @@ async def test_signal_becomes_a_risk_sized_bracket_keeping_the_prediction(stub: 
     ]
 
 
+async def test_signal_results_per_model_and_version(stub: Stub, as_user: Meta, feed: Feed) -> None:
+    pid = await open_portfolio(stub, as_user)
+    meta = as_user(ALICE)
+    models = [pb.SignalModel(name="intraday_xgb_tpsl", version="3"), pb.SignalModel(name="baseline_atr")]
+    await stub.TradeSignal(
+        pb.TradeSignalRequest(
+            portfolio_id=pid, symbol="ACME", side=pb.ORDER_SIDE_BUY, entry=100.0, take_profit=104.0,
+            stop_loss=98.0, risk_percent=1.0, prediction_id="pred-1", models=models,
+        ),
+        metadata=meta,
+    )  # fmt: skip
+    await stub.PlaceOrder(place(portfolio_id=pid, quantity=1), metadata=meta)  # not a signal order
+    feed.bar(100.0, 101.0, 99.5, 100.0)  # 50 + 1 units fill at 100
+    feed.bar(100.0, 105.0, 99.0, 104.0)  # the take-profit fills at 104
+    results = (
+        await stub.GetSignalResults(pb.GetSignalResultsRequest(portfolio_id=pid), metadata=meta)
+    ).results
+    assert [(r.model_name, r.model_version) for r in results] == [
+        ("baseline_atr", ""),
+        ("intraday_xgb_tpsl", "3"),
+    ]
+    for result in results:
+        assert (result.orders_placed, result.orders_filled, result.closed_trades, result.wins) == (1, 1, 1, 1)
+        # (104 - 100) x 50 = 200.00, less 0.1% commission on 5,000.00 and on 5,200.00.
+        assert result.realised_pnl_minor == 20_000 - 500 - 520
+        assert result.average_return == pytest.approx((20_000 - 1020) / 500_000)
+    with pytest.raises(grpc.aio.AioRpcError) as bad:
+        await stub.TradeSignal(
+            pb.TradeSignalRequest(
+                portfolio_id=pid, symbol="ACME", side=pb.ORDER_SIDE_BUY, entry=100.0, take_profit=104.0,
+                stop_loss=98.0, risk_percent=1.0, prediction_id="pred-2", models=[pb.SignalModel(name="a,b")],
+            ),
+            metadata=meta,
+        )  # fmt: skip
+    assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "models" in violated_fields(bad.value)
+
+
 async def test_another_users_portfolio_and_orders_are_not_found(stub: Stub, as_user: Meta) -> None:
     pid = await open_portfolio(stub, as_user)
     order = (await stub.PlaceOrder(place(portfolio_id=pid, quantity=1), metadata=as_user(ALICE))).order
@@ -283,6 +321,7 @@ async def test_another_users_portfolio_and_orders_are_not_found(stub: Stub, as_u
             ),
             metadata=bob,
         ),
+        stub.GetSignalResults(pb.GetSignalResultsRequest(portfolio_id=pid), metadata=bob),
     ]  # fmt: skip
     for call in calls:
         with pytest.raises(grpc.aio.AioRpcError) as refused:

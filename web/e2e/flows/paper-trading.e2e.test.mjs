@@ -55,6 +55,13 @@ test("a signal becomes a filled bracket order with its P&L on the portfolio page
     await page.getByTestId("positions-table").waitFor();
     assert.match(await page.getByTestId("position-unrealised").first().innerText(), /\$/);
     await page.getByTestId("equity-chart").waitFor();
+    if (action === "BUY" || action === "SELL") {
+      // The signal order counts for the models behind the signal, filled, next to the models link.
+      const row = page.locator('[data-testid="signal-results-table"] tbody tr').first();
+      await row.waitFor({ timeout: 30_000 });
+      assert.ok(Number(await row.locator("td").nth(3).innerText()) >= 1);
+    }
+    assert.equal(await page.getByRole("link", { name: "Compare with the models' live scores" }).count(), 1);
     await checkPage(page, "portfolio with a filled bracket order");
   } catch (err) {
     t.diagnostic(`screenshot: ${await failureScreenshot(page, "paper-trading")}`);

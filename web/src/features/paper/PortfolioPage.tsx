@@ -12,6 +12,7 @@ import { Card, Fact, PageHeader } from "../../ui/page";
 import { EquityChart } from "../backtests/EquityChart";
 import { OrderTicket } from "./OrderTicket";
 import { paperClient } from "./paperClient";
+import { SignalResults } from "./SignalResults";
 import { equityCurves, money, ROLE_LABEL, SIDE_LABEL, STATUS_LABEL, TIF_LABEL, TYPE_LABEL } from "./paperFormat";
 
 const POLL_MS = 2000; // fills arrive with the bar feed
@@ -197,6 +198,9 @@ export function PortfolioPage() {
                 </table>
               </div>
             )}
+          </Card>
+          <Card title="Signal results per model">
+            <SignalResults portfolioId={portfolio.portfolioId} currency={currency} />
           </Card>
           <Card title="Orders">
             <OrdersTable orders={orders.data?.orders ?? []} currencyDecimals={5} />

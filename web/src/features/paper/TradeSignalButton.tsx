@@ -31,6 +31,7 @@ export function TradeSignalButton({ symbol, signal, predictions }: { symbol: str
         riskPercent: RISK_PERCENT,
         predictionId: prediction?.predictionId || `signal:${symbol}:${signal.asOf?.seconds ?? 0n}`,
         idempotencyKey: crypto.randomUUID(),
+        models: signal.models.map((m) => ({ name: m.name, version: m.version })),
       });
     },
   });

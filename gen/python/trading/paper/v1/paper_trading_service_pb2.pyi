@@ -868,6 +868,7 @@ class TradeSignalRequest(_message.Message):
     RISK_PERCENT_FIELD_NUMBER: _builtins.int
     PREDICTION_ID_FIELD_NUMBER: _builtins.int
     IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    MODELS_FIELD_NUMBER: _builtins.int
     portfolio_id: _builtins.str
     symbol: _builtins.str
     side: Global___OrderSide.ValueType
@@ -881,6 +882,10 @@ class TradeSignalRequest(_message.Message):
     prediction_id: _builtins.str
     """The prediction the signal came from."""
     idempotency_key: _builtins.str
+    @_builtins.property
+    def models(self) -> _containers.RepeatedCompositeFieldContainer[Global___SignalModel]:
+        """The models the signal came from (the signal's `models`), at most 16."""
+
     def __init__(
         self,
         *,
@@ -893,10 +898,11 @@ class TradeSignalRequest(_message.Message):
         risk_percent: _builtins.float = ...,
         prediction_id: _builtins.str = ...,
         idempotency_key: _builtins.str = ...,
+        models: _abc.Iterable[Global___SignalModel] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["entry", b"entry", "idempotency_key", b"idempotency_key", "portfolio_id", b"portfolio_id", "prediction_id", b"prediction_id", "risk_percent", b"risk_percent", "side", b"side", "stop_loss", b"stop_loss", "symbol", b"symbol", "take_profit", b"take_profit"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["entry", b"entry", "idempotency_key", b"idempotency_key", "models", b"models", "portfolio_id", b"portfolio_id", "prediction_id", b"prediction_id", "risk_percent", b"risk_percent", "side", b"side", "stop_loss", b"stop_loss", "symbol", b"symbol", "take_profit", b"take_profit"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -925,3 +931,121 @@ class TradeSignalResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___TradeSignalResponse: _TypeAlias = TradeSignalResponse  # noqa: Y015
+
+@_typing.final
+class SignalModel(_message.Message):
+    """SignalModel: one model (or baseline) behind a signal, as GetSignals names it (ModelUse)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    version: _builtins.str
+    """Version folder; empty for a baseline."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        version: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SignalModel: _TypeAlias = SignalModel  # noqa: Y015
+
+@_typing.final
+class GetSignalResultsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PORTFOLIO_ID_FIELD_NUMBER: _builtins.int
+    portfolio_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        portfolio_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["portfolio_id", b"portfolio_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetSignalResultsRequest: _TypeAlias = GetSignalResultsRequest  # noqa: Y015
+
+@_typing.final
+class ModelSignalResult(_message.Message):
+    """ModelSignalResult: what one model's (name and version) signals did in the portfolio. Signal
+    orders placed before models were recorded count under an empty name.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MODEL_NAME_FIELD_NUMBER: _builtins.int
+    MODEL_VERSION_FIELD_NUMBER: _builtins.int
+    ORDERS_PLACED_FIELD_NUMBER: _builtins.int
+    ORDERS_FILLED_FIELD_NUMBER: _builtins.int
+    CLOSED_TRADES_FIELD_NUMBER: _builtins.int
+    WINS_FIELD_NUMBER: _builtins.int
+    REALISED_PNL_MINOR_FIELD_NUMBER: _builtins.int
+    AVERAGE_RETURN_FIELD_NUMBER: _builtins.int
+    model_name: _builtins.str
+    model_version: _builtins.str
+    orders_placed: _builtins.int
+    """Signal entry orders placed."""
+    orders_filled: _builtins.int
+    """Entries that filled."""
+    closed_trades: _builtins.int
+    """Filled entries whose take-profit or stop-loss has filled."""
+    wins: _builtins.int
+    """Closed trades with a positive realised P&L (after both commissions)."""
+    realised_pnl_minor: _builtins.int
+    """Sum over closed trades of the exit less the entry, times quantity, less both commissions, in
+    minor units of the portfolio's currency.
+    """
+    average_return: _builtins.float
+    """Mean over closed trades of realised P&L / entry value (0 when none closed)."""
+    def __init__(
+        self,
+        *,
+        model_name: _builtins.str = ...,
+        model_version: _builtins.str = ...,
+        orders_placed: _builtins.int = ...,
+        orders_filled: _builtins.int = ...,
+        closed_trades: _builtins.int = ...,
+        wins: _builtins.int = ...,
+        realised_pnl_minor: _builtins.int = ...,
+        average_return: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["average_return", b"average_return", "closed_trades", b"closed_trades", "model_name", b"model_name", "model_version", b"model_version", "orders_filled", b"orders_filled", "orders_placed", b"orders_placed", "realised_pnl_minor", b"realised_pnl_minor", "wins", b"wins"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ModelSignalResult: _TypeAlias = ModelSignalResult  # noqa: Y015
+
+@_typing.final
+class GetSignalResultsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESULTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___ModelSignalResult]:
+        """Sorted by model name, then version."""
+
+    def __init__(
+        self,
+        *,
+        results: _abc.Iterable[Global___ModelSignalResult] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["results", b"results"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetSignalResultsResponse: _TypeAlias = GetSignalResultsResponse  # noqa: Y015

@@ -93,6 +93,11 @@ class PaperTradingServiceStub:
                 request_serializer=trading_dot_paper_dot_v1_dot_paper__trading__service__pb2.TradeSignalRequest.SerializeToString,
                 response_deserializer=trading_dot_paper_dot_v1_dot_paper__trading__service__pb2.TradeSignalResponse.FromString,
                 _registered_method=True)
+        self.GetSignalResults = channel.unary_unary(
+                '/trading.paper.v1.PaperTradingService/GetSignalResults',
+                request_serializer=trading_dot_paper_dot_v1_dot_paper__trading__service__pb2.GetSignalResultsRequest.SerializeToString,
+                response_deserializer=trading_dot_paper_dot_v1_dot_paper__trading__service__pb2.GetSignalResultsResponse.FromString,
+                _registered_method=True)
 
 
 class PaperTradingServiceServicer:
@@ -178,7 +183,16 @@ class PaperTradingServiceServicer:
     def TradeSignal(self, request, context):
         """TradeSignal turns a signal from GetSignals into a bracket order (entry at market, take-profit
         and stop-loss from the signal) sized so that hitting the stop loses `risk_percent` of equity;
-        the order keeps the signal's prediction id.
+        the order keeps the signal's prediction id and the models (name and version) that made it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSignalResults(self, request, context):
+        """GetSignalResults reports the portfolio's signal orders (TradeSignal) per model and version:
+        orders placed and filled, closed trades, wins, realised P&L and average return, to compare with
+        that model's live scores. A signal made by several models counts for each of them.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -236,6 +250,11 @@ def add_PaperTradingServiceServicer_to_server(servicer, server):
                     servicer.TradeSignal,
                     request_deserializer=trading_dot_paper_dot_v1_dot_paper__trading__service__pb2.TradeSignalRequest.FromString,
                     response_serializer=trading_dot_paper_dot_v1_dot_paper__trading__service__pb2.TradeSignalResponse.SerializeToString,
+            ),
+            'GetSignalResults': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSignalResults,
+                    request_deserializer=trading_dot_paper_dot_v1_dot_paper__trading__service__pb2.GetSignalResultsRequest.FromString,
+                    response_serializer=trading_dot_paper_dot_v1_dot_paper__trading__service__pb2.GetSignalResultsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -517,6 +536,33 @@ class PaperTradingService:
             '/trading.paper.v1.PaperTradingService/TradeSignal',
             trading_dot_paper_dot_v1_dot_paper__trading__service__pb2.TradeSignalRequest.SerializeToString,
             trading_dot_paper_dot_v1_dot_paper__trading__service__pb2.TradeSignalResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSignalResults(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/trading.paper.v1.PaperTradingService/GetSignalResults',
+            trading_dot_paper_dot_v1_dot_paper__trading__service__pb2.GetSignalResultsRequest.SerializeToString,
+            trading_dot_paper_dot_v1_dot_paper__trading__service__pb2.GetSignalResultsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -71,7 +71,12 @@ class PaperTradingServiceStub:
     TradeSignal: _grpc.UnaryUnaryMultiCallable[_paper_trading_service_pb2.TradeSignalRequest, _paper_trading_service_pb2.TradeSignalResponse]
     """TradeSignal turns a signal from GetSignals into a bracket order (entry at market, take-profit
     and stop-loss from the signal) sized so that hitting the stop loses `risk_percent` of equity;
-    the order keeps the signal's prediction id.
+    the order keeps the signal's prediction id and the models (name and version) that made it.
+    """
+    GetSignalResults: _grpc.UnaryUnaryMultiCallable[_paper_trading_service_pb2.GetSignalResultsRequest, _paper_trading_service_pb2.GetSignalResultsResponse]
+    """GetSignalResults reports the portfolio's signal orders (TradeSignal) per model and version:
+    orders placed and filled, closed trades, wins, realised P&L and average return, to compare with
+    that model's live scores. A signal made by several models counts for each of them.
     """
 
 @_typing.type_check_only
@@ -117,7 +122,12 @@ class PaperTradingServiceAsyncStub(PaperTradingServiceStub):
     TradeSignal: _aio.UnaryUnaryMultiCallable[_paper_trading_service_pb2.TradeSignalRequest, _paper_trading_service_pb2.TradeSignalResponse]  # type: ignore[assignment]
     """TradeSignal turns a signal from GetSignals into a bracket order (entry at market, take-profit
     and stop-loss from the signal) sized so that hitting the stop loses `risk_percent` of equity;
-    the order keeps the signal's prediction id.
+    the order keeps the signal's prediction id and the models (name and version) that made it.
+    """
+    GetSignalResults: _aio.UnaryUnaryMultiCallable[_paper_trading_service_pb2.GetSignalResultsRequest, _paper_trading_service_pb2.GetSignalResultsResponse]  # type: ignore[assignment]
+    """GetSignalResults reports the portfolio's signal orders (TradeSignal) per model and version:
+    orders placed and filled, closed trades, wins, realised P&L and average return, to compare with
+    that model's live scores. A signal made by several models counts for each of them.
     """
 
 class PaperTradingServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -220,7 +230,18 @@ class PaperTradingServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_paper_trading_service_pb2.TradeSignalResponse, _abc.Awaitable[_paper_trading_service_pb2.TradeSignalResponse]]:
         """TradeSignal turns a signal from GetSignals into a bracket order (entry at market, take-profit
         and stop-loss from the signal) sized so that hitting the stop loses `risk_percent` of equity;
-        the order keeps the signal's prediction id.
+        the order keeps the signal's prediction id and the models (name and version) that made it.
+        """
+
+    @_abc_1.abstractmethod
+    def GetSignalResults(
+        self,
+        request: _paper_trading_service_pb2.GetSignalResultsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_paper_trading_service_pb2.GetSignalResultsResponse, _abc.Awaitable[_paper_trading_service_pb2.GetSignalResultsResponse]]:
+        """GetSignalResults reports the portfolio's signal orders (TradeSignal) per model and version:
+        orders placed and filled, closed trades, wins, realised P&L and average return, to compare with
+        that model's live scores. A signal made by several models counts for each of them.
         """
 
 def add_PaperTradingServiceServicer_to_server(servicer: PaperTradingServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

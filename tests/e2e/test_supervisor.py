@@ -300,49 +300,6 @@ def test_a_killed_envoy_comes_back_on_the_same_port(supervised: Supervised, user
         assert statuses(load.since(killed, route)) <= {0, 200, 503}, route
 
 
-def test_ctrl_c_stops_everything_and_restarts_nothing(supervised: Supervised) -> None:
-    # A terminal's Ctrl-C: SIGINT to the whole process group, the children included.
-    children = set(supervised.pids().values())
-    said = len(supervised.output)
-    os.killpg(supervised.proc.pid, signal.SIGINT)
-    assert supervised.exited() == 0, supervised.tail()
-    time.sleep(0.2)
-    assert not [pid for pid in children if _alive(pid)], "orphaned children after Ctrl-C"
-    assert not [line for line in supervised.output[said:] if "supervisor:" in line], supervised.tail()
-    assert supervised.said("stopped.")
-
-
-def test_a_crash_loop_is_reported_and_given_up(tmp_path: Path) -> None:
-    # A bad setting: the ML engine exits at once, every time.
-    running = supervise(
-        tmp_path, "--backoff-s", "0.2", "--max-restarts", "2", ML_EXECUTION_PROVIDER="not-a-provider"
-    )
-    try:
-        # Note every child started on the way (running.seen) until the supervisor gives up.
-        _wait(lambda: not running.pids() and running.proc.poll() is not None, 120, "the supervisor's exit")
-        code = running.exited()
-    finally:
-        running.stop()
-    assert code == 1, running.tail()
-    assert running.said(
-        "ml_engine exited unexpectedly (exit code 1); restarting it in 0.2s (restart 1 of at"
-    ), running.tail()
-    assert running.said("ml_engine exited unexpectedly (exit code 1); restarting it in 0.4s (restart 2 of at")
-    assert running.said(
-        "supervisor: ml_engine is crash-looping: it exited 3 times in a row without staying up "
-        "(exit code 1, exit code 1, exit code 1); giving up after 2 restarts."
-    ), running.tail()
-    assert running.said("supervisor: stopping everything.")
-    causes = sum("ml_execution_provider" in line for line in running.output)
-    assert causes == 3, running.tail()  # the cause, once per start
-    time.sleep(0.2)
-    assert len(running.seen) >= 4, running.tail()  # the others had started
-    assert not [pid for pid in running.seen if _alive(pid)], "orphaned children after giving up"
-
-
-# --- alerts across an ML engine restart ---------------------------------------------------
-
-
 def test_alerts_keep_firing_once_when_the_ml_engine_restarts(supervised: Supervised, user_token: str) -> None:
     """Business follows the prediction stream for alert rules; a killed ML engine comes back with
     its replay from the start: business reopens the stream by itself, skips the bars it evaluated
@@ -398,3 +355,47 @@ def test_alerts_keep_firing_once_when_the_ml_engine_restarts(supervised: Supervi
     stored = httpx.get(f"{supervised.edge}/api/alerts?limit=200", headers=auth, timeout=30).json()["alerts"]
     pairs = [(a["ruleId"], a["barTime"]) for a in stored]
     assert len(pairs) == len(set(pairs))
+
+
+# Last of the tests on the module's stack: it stops it.
+def test_ctrl_c_stops_everything_and_restarts_nothing(supervised: Supervised) -> None:
+    # A terminal's Ctrl-C: SIGINT to the whole process group, the children included.
+    children = set(supervised.pids().values())
+    said = len(supervised.output)
+    os.killpg(supervised.proc.pid, signal.SIGINT)
+    assert supervised.exited() == 0, supervised.tail()
+    time.sleep(0.2)
+    assert not [pid for pid in children if _alive(pid)], "orphaned children after Ctrl-C"
+    assert not [line for line in supervised.output[said:] if "supervisor:" in line], supervised.tail()
+    assert supervised.said("stopped.")
+
+
+def test_a_crash_loop_is_reported_and_given_up(tmp_path: Path) -> None:
+    # A bad setting: the ML engine exits at once, every time.
+    running = supervise(
+        tmp_path, "--backoff-s", "0.2", "--max-restarts", "2", ML_EXECUTION_PROVIDER="not-a-provider"
+    )
+    try:
+        # Note every child started on the way (running.seen) until the supervisor gives up.
+        _wait(lambda: not running.pids() and running.proc.poll() is not None, 120, "the supervisor's exit")
+        code = running.exited()
+    finally:
+        running.stop()
+    assert code == 1, running.tail()
+    assert running.said(
+        "ml_engine exited unexpectedly (exit code 1); restarting it in 0.2s (restart 1 of at"
+    ), running.tail()
+    assert running.said("ml_engine exited unexpectedly (exit code 1); restarting it in 0.4s (restart 2 of at")
+    assert running.said(
+        "supervisor: ml_engine is crash-looping: it exited 3 times in a row without staying up "
+        "(exit code 1, exit code 1, exit code 1); giving up after 2 restarts."
+    ), running.tail()
+    assert running.said("supervisor: stopping everything.")
+    causes = sum("ml_execution_provider" in line for line in running.output)
+    assert causes == 3, running.tail()  # the cause, once per start
+    time.sleep(0.2)
+    assert len(running.seen) >= 4, running.tail()  # the others had started
+    assert not [pid for pid in running.seen if _alive(pid)], "orphaned children after giving up"
+
+
+# --- alerts across an ML engine restart ---------------------------------------------------

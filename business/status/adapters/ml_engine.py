@@ -22,8 +22,11 @@ class MlEngineClient:
     async def health(self, timeout_s: float) -> tuple[str, list[health_pb2.DependencyHealth]]:
         """The engine's verdict and its own dependencies; DependencyUnavailable if unreachable."""
         try:
+            # wait_for_ready: a channel still in its reconnect back-off (business's feeds dialled
+            # the engine before it listened) would otherwise fail at once though the engine is up;
+            # the probe's deadline still bounds the wait when it is really down.
             reply: ml_pb.GetEngineHealthResponse = await self.engine.GetEngineHealth(
-                ml_pb.GetEngineHealthRequest(), timeout=timeout_s
+                ml_pb.GetEngineHealthRequest(), timeout=timeout_s, wait_for_ready=True
             )
         except grpc.aio.AioRpcError as error:
             raise DependencyUnavailable(f"{error.code().name}: {error.details()}") from error

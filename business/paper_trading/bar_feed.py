@@ -2,7 +2,9 @@
 gRPC with a service token (business/shared/ml_engine_channel.py), consumed for as long as business
 runs. A stream that ends or fails (the engine restarts, the one-minute token expires) is opened
 again by itself, at once after an orderly end, with a growing pause after an error. Bars already
-processed are skipped by the per-symbol cursor (apply_bar), so reconnecting never fills a bar twice.
+processed are skipped by the per-symbol cursor (apply_bar), so reconnecting never fills a bar twice,
+and each (re)connection asks to resume after the oldest cursor of the symbols followed (`after`), so
+a restarted engine's replay starts where paper trading left off instead of at its first bar.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ import grpc
 
 from business.paper_trading.domain.context import PaperTrading
 from business.paper_trading.domain.entities import Bar
-from business.paper_trading.domain.feed import apply_bar
+from business.paper_trading.domain.feed import apply_bar, resume_point
 from service_runtime.service_token import ServiceChannel
+from service_runtime.timestamps import to_timestamp
 from trading.market.v1 import market_data_service_pb2 as market_pb
 from trading.market.v1 import market_data_service_pb2_grpc as market_grpc
 
@@ -42,7 +45,8 @@ class BarFeedConsumer:
     ) -> None:
         self.channel = channel
         self.paper = paper
-        self.request = market_pb.StreamBarsRequest(symbols=list(symbols), timeframe=timeframe)
+        self.symbols = symbols
+        self.timeframe = timeframe
         self.first_pause_s = first_pause_s
         self.max_pause_s = max_pause_s
         self.stats = FeedStats()
@@ -70,7 +74,11 @@ class BarFeedConsumer:
 
     async def _consume(self) -> None:
         stub = market_grpc.MarketDataServiceStub(self.channel.channel())
-        call = stub.StreamBars(self.request, metadata=self.channel.metadata())
+        request = market_pb.StreamBarsRequest(symbols=list(self.symbols), timeframe=self.timeframe)
+        after = await asyncio.to_thread(resume_point, self.paper, self.symbols)
+        if after is not None:
+            request.after.CopyFrom(to_timestamp(after))
+        call = stub.StreamBars(request, metadata=self.channel.metadata())
         self.stats.connections += 1
         async for message in call:
             self.stats.bars += 1

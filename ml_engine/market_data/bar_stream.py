@@ -3,7 +3,9 @@
 The feed is the one the prediction streams read (a replay of stored bars, or a live feed). A reader
 keeps running `linger_s` after its last subscriber leaves, so a consumer that reconnects at once
 (a service token lasts a minute, then its stream ends) continues where the feed is instead of
-starting a replay over. A slow subscriber loses its oldest bars, never holding up the others.
+starting a replay over. A subscriber may give a resume point (`after`): a reader it starts begins
+after it (a replay skips to the first stored bar after it), and it is sent no bar not newer than it,
+whoever started the reader. A slow subscriber loses its oldest bars, never holding up the others.
 """
 
 from __future__ import annotations
@@ -36,26 +38,35 @@ class BarHub:
         self.linger_s = linger_s
         self._readers: dict[tuple[str, str], _Reader] = {}
 
-    async def bars(self, streams: list[tuple[str, Timeframe]]) -> AsyncIterator[FeedBar]:
-        """Complete bars of every (symbol, timeframe), as the feed publishes them, until the caller stops."""
+    async def bars(
+        self, streams: list[tuple[str, Timeframe]], after: int | None = None
+    ) -> AsyncIterator[FeedBar]:
+        """Complete bars of every (symbol, timeframe), as the feed publishes them, until the caller stops;
+        with `after` (epoch seconds), only bars newer than it."""
         queue: asyncio.Queue[FeedBar] = asyncio.Queue(maxsize=self.queue_size)
         keys = []
         for symbol, timeframe in dict.fromkeys(streams):
             keys.append((symbol, timeframe.name))
-            self._join(keys[-1], timeframe, queue)
+            self._join(keys[-1], timeframe, queue, after)
         try:
             while True:
-                yield await queue.get()
+                bar = await queue.get()
+                if after is None or bar.time > after:
+                    yield bar
         finally:
             for key in keys:
                 self._leave(key, queue)
 
-    def _join(self, key: tuple[str, str], timeframe: Timeframe, queue: asyncio.Queue[FeedBar]) -> None:
+    def _join(
+        self, key: tuple[str, str], timeframe: Timeframe, queue: asyncio.Queue[FeedBar], after: int | None
+    ) -> None:
         reader = self._readers.get(key)
         if reader is None or reader.task is None or reader.task.done():
             reader = _Reader()
             self._readers[key] = reader
-            reader.task = asyncio.create_task(self._read(key[0], timeframe, reader), name=f"bars {key}")
+            reader.task = asyncio.create_task(
+                self._read(key[0], timeframe, reader, after), name=f"bars {key}"
+            )
         if reader.stopper is not None:
             reader.stopper.cancel()
             reader.stopper = None
@@ -80,9 +91,9 @@ class BarHub:
             with contextlib.suppress(asyncio.CancelledError):
                 await reader.task
 
-    async def _read(self, symbol: str, timeframe: Timeframe, reader: _Reader) -> None:
+    async def _read(self, symbol: str, timeframe: Timeframe, reader: _Reader, after: int | None) -> None:
         try:
-            async for bar in self.feed.bars(symbol, timeframe):
+            async for bar in self.feed.bars(symbol, timeframe, after):
                 if not bar.complete:
                     continue
                 for queue in list(reader.subscribers):

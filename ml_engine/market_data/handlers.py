@@ -214,7 +214,8 @@ class MarketDataHandlers(pb_grpc.MarketDataServiceServicer):
             raise InvalidArgument.field(
                 "symbols", f"no stored bars for {', '.join(sorted(wanted - {s for s, _ in streams}))}"
             )
-        async for bar in self.bar_hub.bars(streams):
+        after = request.after.ToSeconds() if request.HasField("after") else None
+        async for bar in self.bar_hub.bars(streams, after):
             yield pb.StreamBarsResponse(
                 symbol=bar.symbol,
                 timeframe=bar.timeframe,

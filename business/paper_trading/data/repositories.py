@@ -192,6 +192,10 @@ class SqlPaperRepository:
         row = self.session.get(InstrumentRow, symbol, with_for_update=for_update)
         return _instrument(row) if row else None
 
+    def bar_cursors(self) -> dict[str, int | None]:
+        rows = self.session.execute(select(InstrumentRow.symbol, InstrumentRow.last_bar_time)).all()
+        return {symbol: last for symbol, last in rows}
+
     def marks(self, symbols: Sequence[str]) -> dict[str, float]:
         if not symbols:
             return {}

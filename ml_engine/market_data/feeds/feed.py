@@ -25,6 +25,9 @@ class FeedBar:
 
 
 class MarketFeed(Protocol):
-    def bars(self, symbol: str, timeframe: Timeframe) -> AsyncIterator[FeedBar]:
-        """New bars of `symbol` at `timeframe`, in time order, until the consumer stops iterating."""
+    def bars(self, symbol: str, timeframe: Timeframe, after: int | None = None) -> AsyncIterator[FeedBar]:
+        """New bars of `symbol` at `timeframe`, in time order, until the consumer stops iterating.
+
+        `after` (epoch seconds, optional) is a resume point: a feed that replays stored bars starts
+        at the first one after it; a live feed, whose bars are all new, may ignore it."""
         ...

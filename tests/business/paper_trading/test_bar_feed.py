@@ -1,10 +1,11 @@
 """The bar feed end to end in process: the ML engine's MarketDataService.StreamBars (a real handler
 over a scripted market feed) -> business's consumer on a service-token channel -> fills. The
-consumer reconnects by itself and never fills a bar twice."""
+consumer reconnects by itself, resumes after the bars it has processed and never fills a bar twice."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from typing import Any, cast
 
@@ -35,11 +36,21 @@ BARS = [
 
 
 class ScriptedFeed:
-    """The market feed interface: the scripted bars, then nothing more (a quiet market)."""
+    """The market feed interface: the scripted bars (from the first after `after`, as a replay does),
+    then nothing more (a quiet market)."""
 
-    async def bars(self, symbol: str, timeframe: Timeframe) -> AsyncIterator[FeedBar]:
-        for bar in BARS:
-            if bar.symbol == symbol:
+    def __init__(self, bars: list[FeedBar] = BARS, honours_after: bool = True) -> None:
+        self.scripted = bars
+        self.honours_after = honours_after  # False: like a live feed, every bar it has is sent
+        self.afters: list[int | None] = []
+
+    async def bars(
+        self, symbol: str, timeframe: Timeframe, after: int | None = None
+    ) -> AsyncIterator[FeedBar]:
+        self.afters.append(after)
+        for bar in self.scripted:
+            skipped = self.honours_after and after is not None and bar.time <= after
+            if bar.symbol == symbol and not skipped:
                 yield bar
         await asyncio.Event().wait()
 
@@ -52,6 +63,18 @@ class ScriptedMarket(MarketDataHandlers):
 
     def stored_timeframes(self) -> list[tuple[str, str]]:
         return [("ACME", "1h")]
+
+
+@contextlib.asynccontextmanager
+async def serve_market(hub: BarHub, callers: TestCallers) -> AsyncIterator[Any]:
+    """The real StreamBars over `hub`, served in process with the real interceptors."""
+    handlers = ScriptedMarket(hub)
+    async with serve_in_process(
+        service_names=[MARKET],
+        registrars=[lambda server: market_grpc.add_MarketDataServiceServicer_to_server(handlers, server)],
+        verifier=callers.verifier(),
+    ) as served:
+        yield served
 
 
 async def eventually(check: Callable[[], bool], what: str) -> None:
@@ -101,12 +124,7 @@ async def test_stream_bars_feeds_paper_trading(
     meta = callers.metadata(subject="alice")
     pid = await place_market_buy(stub, meta)
     hub = BarHub(ScriptedFeed(), linger_s=0)
-    handlers = ScriptedMarket(hub)
-    async with serve_in_process(
-        service_names=[MARKET],
-        registrars=[lambda server: market_grpc.add_MarketDataServiceServicer_to_server(handlers, server)],
-        verifier=callers.verifier(),
-    ) as served:
+    async with serve_market(hub, callers) as served:
         # Users cannot open the internal bar stream.
         user_stream = market_grpc.MarketDataServiceStub(served.channel).StreamBars(
             market_pb.StreamBarsRequest(symbols=["ACME"]), metadata=meta
@@ -163,3 +181,34 @@ async def test_the_consumer_reconnects_and_never_fills_a_bar_twice(
     assert consumer.stats.bars > len(BARS)  # replayed bars arrived again and were skipped
     fills = (await stub.ListFills(pb.ListFillsRequest(portfolio_id=pid), metadata=meta)).fills
     assert len(fills) == 1
+
+
+async def run_engine(
+    feed: ScriptedFeed, paper: PaperTrading, callers: TestCallers, processed: int
+) -> BarFeedConsumer:
+    """One run of the ML engine (a fresh hub over `feed`) until the consumer processed `processed` bars."""
+    hub = BarHub(feed, linger_s=0)
+    async with serve_market(hub, callers) as served:
+        channel = service_channel(served.address, callers)
+        consumer = BarFeedConsumer(channel, paper, "1h", ("ACME",))
+        await consume(consumer, lambda: consumer.stats.processed == processed)
+        await channel.close()
+    await hub.close()
+    return consumer
+
+
+@pytest.mark.parametrize("honours_after", [True, False], ids=["replay", "feed-ignoring-after"])
+async def test_a_reconnect_resumes_after_the_last_processed_bar(
+    paper: PaperTrading, callers: TestCallers, stub: pb_grpc.PaperTradingServiceStub, honours_after: bool
+) -> None:
+    """The engine restarts (a fresh hub, its replay from the start): the consumer's new stream asks to
+    resume after its cursor; the new reader starts at the next bar, and the hub sends no bar not
+    newer than the cursor even from a feed that ignores it."""
+    await place_market_buy(stub, callers.metadata(subject="alice"))
+    first = ScriptedFeed(BARS[:2])
+    await run_engine(first, paper, callers, processed=2)
+    assert first.afters == [START]  # the seeded cursor: the bar before the first scripted one
+    restarted = ScriptedFeed(BARS, honours_after)
+    consumer = await run_engine(restarted, paper, callers, processed=1)
+    assert restarted.afters == [BARS[1].time]  # the new reader was asked to start after the cursor
+    assert consumer.stats.bars == 1  # only the new bar was sent

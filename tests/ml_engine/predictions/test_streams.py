@@ -32,9 +32,11 @@ class GatedFeed:
         self.inner = inner
         self.open = asyncio.Event()
 
-    async def bars(self, symbol: str, timeframe: Timeframe) -> AsyncIterator[FeedBar]:
+    async def bars(
+        self, symbol: str, timeframe: Timeframe, after: int | None = None
+    ) -> AsyncIterator[FeedBar]:
         await self.open.wait()
-        async for bar in self.inner.bars(symbol, timeframe):
+        async for bar in self.inner.bars(symbol, timeframe, after):
             yield bar
 
 

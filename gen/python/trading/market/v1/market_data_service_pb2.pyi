@@ -57,21 +57,29 @@ class StreamBarsRequest(_message.Message):
 
     SYMBOLS_FIELD_NUMBER: _builtins.int
     TIMEFRAME_FIELD_NUMBER: _builtins.int
+    AFTER_FIELD_NUMBER: _builtins.int
     timeframe: _builtins.str
     """1m, 5m, 15m, 30m, 1h, 4h or 1d. Empty: each symbol's stored timeframe."""
     @_builtins.property
     def symbols(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Symbols, for example "EURUSD" (case-insensitive); empty: every symbol with stored bars."""
 
+    @_builtins.property
+    def after(self) -> _timestamp_pb2.Timestamp:
+        """Optional resume point: resume after this bar time: bars not newer are not sent; a replay starts
+        at the first stored bar after it. A consumer that reconnects sends the last bar it processed.
+        """
+
     def __init__(
         self,
         *,
         symbols: _abc.Iterable[_builtins.str] | None = ...,
         timeframe: _builtins.str = ...,
+        after: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["after", b"after"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["symbols", b"symbols", "timeframe", b"timeframe"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["after", b"after", "symbols", b"symbols", "timeframe", b"timeframe"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

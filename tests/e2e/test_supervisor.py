@@ -300,7 +300,19 @@ def test_a_killed_envoy_comes_back_on_the_same_port(supervised: Supervised, user
         assert statuses(load.since(killed, route)) <= {0, 200, 503}, route
 
 
-def test_alerts_keep_firing_once_when_the_ml_engine_restarts(supervised: Supervised, user_token: str) -> None:
+@pytest.fixture
+def own_supervised(tmp_path: Path) -> Iterator[Supervised]:
+    """A stack of the test's own: the module's stack has had its ML engine killed by the tests
+    above, and its replay's position would decide when the alert rules below first fire."""
+    running = supervise(tmp_path, "--backoff-s", "0.5")
+    try:
+        running.wait_said("Ctrl-C stops everything", 120)
+        yield running
+    finally:
+        running.stop()
+
+
+def test_alerts_keep_firing_once_when_the_ml_engine_restarts(own_supervised: Supervised) -> None:
     """Business follows the prediction stream for alert rules; a killed ML engine comes back with
     its replay from the start: business reopens the stream by itself, skips the bars it evaluated
     already, and fires on new ones. The user's alert stream (to business) stays open throughout."""
@@ -309,7 +321,11 @@ def test_alerts_keep_firing_once_when_the_ml_engine_restarts(supervised: Supervi
     from tests.e2e import grpc_web
     from trading.alerts.v1 import alert_service_pb2 as alert_pb
 
-    auth = {"authorization": f"Bearer {user_token}"}
+    supervised = own_supervised
+    account = {"email": f"e2e-{uuid.uuid4().hex[:10]}@example.com", "password": "correct horse battery 42"}
+    assert httpx.post(f"{supervised.edge}/api/auth/register", json=account, timeout=30).status_code == 200
+    login = httpx.post(f"{supervised.edge}/api/auth/login", json=account, timeout=30)
+    auth = {"authorization": f"Bearer {login.json()['tokens']['accessToken']}"}
     history = httpx.get(
         f"{supervised.edge}/api/history/EURUSD?limit=1000&timeframe=1h", headers=auth, timeout=30
     )

@@ -137,17 +137,17 @@ async def test_as_of_uses_the_last_bar_complete_by_then(
 
 
 async def test_same_prediction_twice_is_recorded_once(
-    market_store: MarketStore, registry: ModelRegistry
+    empty_market_store: MarketStore, registry: ModelRegistry
 ) -> None:
-    with market_store.engine.begin() as conn:
+    with empty_market_store.engine.begin() as conn:
         conn.execute(predictions.delete())
-    recorder = PredictionRecorder(PredictionStore(market_store.engine))
-    f = forecaster(market_store, registry, recorder)
+    recorder = PredictionRecorder(PredictionStore(empty_market_store.engine))
+    f = forecaster(empty_market_store, registry, recorder)
     first = await f.predict("EURUSD", parse_horizons("all"))
     second = await f.predict("EURUSD", parse_horizons("all"))
     recorder.flush()
     assert [p.prediction_id for p in first.predictions] == [p.prediction_id for p in second.predictions]
-    with market_store.engine.connect() as conn:
+    with empty_market_store.engine.connect() as conn:
         rows = conn.execute(select(predictions.c.horizon, func.count()).group_by(predictions.c.horizon)).all()
     assert sorted(rows) == sorted((h, 1) for h in SERVED)
     recorder.close()

@@ -29,13 +29,13 @@ LIVE_TOLERANCE = 0.10
 
 
 async def test_replayed_predictions_hold_the_80_percent_interval(
-    market_store: MarketStore, registry: ModelRegistry
+    empty_market_store: MarketStore, registry: ModelRegistry
 ) -> None:
-    import_sample(market_store.engine, "EURUSD")
-    with market_store.engine.begin() as conn:
+    import_sample(empty_market_store.engine, "EURUSD")
+    with empty_market_store.engine.begin() as conn:
         conn.execute(predictions.delete())
-    windows = BarWindows(market_store.engine)
-    recorder = PredictionRecorder(PredictionStore(market_store.engine))
+    windows = BarWindows(empty_market_store.engine)
+    recorder = PredictionRecorder(PredictionStore(empty_market_store.engine))
     forecaster = Forecaster(windows, registry, manifest(), recorder)
     ensemble = manifest()["intraday"]
     models = {

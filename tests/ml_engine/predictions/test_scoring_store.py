@@ -89,25 +89,25 @@ def manifest() -> dict[str, HorizonEnsemble]:
     }
 
 
-def test_same_prediction_is_recorded_once(market_store: MarketStore) -> None:
-    clear(market_store)
-    import_sample(market_store.engine, "EURUSD")
+def test_same_prediction_is_recorded_once(empty_market_store: MarketStore) -> None:
+    clear(empty_market_store)
+    import_sample(empty_market_store.engine, "EURUSD")
     bars = (
-        BarWindows(market_store.engine).latest(Series("EURUSD", TIMEFRAMES["1h"], TIMEFRAMES["1h"]), 200).bars
+        BarWindows(empty_market_store.engine).latest(Series("EURUSD", TIMEFRAMES["1h"], TIMEFRAMES["1h"]), 200).bars
     )
     record = record_for(bars, 150, "intraday", 0.001)
-    store = PredictionStore(market_store.engine)
+    store = PredictionStore(empty_market_store.engine)
     recorder = PredictionRecorder(store)
     for _ in range(5):
         recorder.record(record)
     recorder.flush()
     recorder.record(record)  # remembered: no database round trip
     recorder.flush()
-    assert count(market_store) == 1
+    assert count(empty_market_store) == 1
     assert recorder.written == 1 and recorder.failures == 0
     # A second process (no memory of it) is stopped by the database itself.
-    assert PredictionStore(market_store.engine).insert_once(record) is False
-    assert count(market_store) == 1
+    assert PredictionStore(empty_market_store.engine).insert_once(record) is False
+    assert count(empty_market_store) == 1
     recorder.close()
 
 
@@ -126,18 +126,18 @@ def test_store_failure_is_counted_not_raised(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("horizon", ["intraday", "swing"])
 def test_scorer_fills_realized_values_from_the_label_functions(
-    market_store: MarketStore, horizon: str
+    empty_market_store: MarketStore, horizon: str
 ) -> None:
-    clear(market_store)
-    import_sample(market_store.engine, "EURUSD")
-    windows = BarWindows(market_store.engine)
+    clear(empty_market_store)
+    import_sample(empty_market_store.engine, "EURUSD")
+    windows = BarWindows(empty_market_store.engine)
     h = HORIZONS[horizon]
     series = Series("EURUSD", TIMEFRAMES["1h"], TIMEFRAMES[h.timeframe])
     bars = windows.latest(series, 10_000).bars
     if not bars.last_complete:
         bars = bars.slice(0, len(bars) - 1)
     atr_values = atr(bars)
-    store = PredictionStore(market_store.engine)
+    store = PredictionStore(empty_market_store.engine)
     picks = [100, 400, 777]
     for i in picks:
         store.insert_once(record_for(bars, i, horizon, float(atr_values[i])))
@@ -148,7 +148,7 @@ def test_scorer_fills_realized_values_from_the_label_functions(
     assert scorer.score_once(now=1_800_000_000) == len(picks)
     high_pct, low_pct = range_labels(bars, h.lookahead)
     tp_long, tp_short = barrier_labels(bars, atr_values, h.lookahead, TAKE_PROFIT_ATR, STOP_LOSS_ATR)
-    with market_store.engine.connect() as conn:
+    with empty_market_store.engine.connect() as conn:
         for i in picks:
             row = get_prediction(conn, f"{horizon}-{i}".ljust(64, "0"))
             assert row is not None

@@ -93,7 +93,9 @@ def test_same_prediction_is_recorded_once(empty_market_store: MarketStore) -> No
     clear(empty_market_store)
     import_sample(empty_market_store.engine, "EURUSD")
     bars = (
-        BarWindows(empty_market_store.engine).latest(Series("EURUSD", TIMEFRAMES["1h"], TIMEFRAMES["1h"]), 200).bars
+        BarWindows(empty_market_store.engine)
+        .latest(Series("EURUSD", TIMEFRAMES["1h"], TIMEFRAMES["1h"]), 200)
+        .bars
     )
     record = record_for(bars, 150, "intraday", 0.001)
     store = PredictionStore(empty_market_store.engine)

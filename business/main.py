@@ -132,7 +132,7 @@ def build_host(settings: BusinessSettings) -> ServiceHost:
     billing = build_billing(settings, store, revocations)
     plans, subscriptions = PlanHandlers(billing), SubscriptionHandlers(billing)
     stripe_events, billing_admin = StripeEventHandlers(billing), BillingAdminHandlers(billing)
-    alerts = build_alerts(settings, store)
+    alerts = build_alerts(settings, store, ml_service)
     watchlist_handlers, alert_handlers = WatchlistHandlers(alerts), AlertHandlers(alerts)
     saved_backtests = SavedBacktestHandlers(alerts)
     paper_trading = build_paper_trading(settings, store)

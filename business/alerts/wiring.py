@@ -16,7 +16,6 @@ from business.alerts.live import LiveAlertHub
 from business.config import BusinessSettings
 from business.shared.database import BusinessStore
 from business.shared.mail import mailer
-from business.shared.ml_engine_channel import ml_engine_channel
 from service_runtime.service_token import ServiceChannel
 
 
@@ -25,7 +24,6 @@ class AlertsFeature:
     ctx: AlertsContext
     hub: LiveAlertHub
     watcher: FeedWatcher
-    channel: ServiceChannel | None = None
     _task: asyncio.Task[None] | None = field(default=None, repr=False)
 
     def start(self) -> None:
@@ -40,8 +38,6 @@ class AlertsFeature:
                 await self._task
             self._task = None
         await self.watcher.close()
-        if self.channel is not None:
-            await self.channel.close()
 
 
 def assemble(
@@ -63,9 +59,9 @@ def assemble(
     return AlertsFeature(ctx, hub, FeedWatcher(ctx, feed, refresh_s=refresh_s))
 
 
-def build_alerts(settings: BusinessSettings, store: BusinessStore) -> AlertsFeature:
-    channel = ml_engine_channel(settings)
-    feature = assemble(
+def build_alerts(settings: BusinessSettings, store: BusinessStore, channel: ServiceChannel) -> AlertsFeature:
+    """Alerts on business's one channel to the ML engine (its owner, main, closes it)."""
+    return assemble(
         store,
         MlSymbolCatalogue(channel),
         MlPredictionFeed(channel),
@@ -73,5 +69,3 @@ def build_alerts(settings: BusinessSettings, store: BusinessStore) -> AlertsFeat
         settings.public_web_url,
         settings.alert_feeds_refresh_s,
     )
-    feature.channel = channel
-    return feature

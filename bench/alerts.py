@@ -49,7 +49,7 @@ class Catalogue:
 
 
 class NoFeed:
-    async def bars(self, symbol: str, timeframe: str):  # type: ignore[no-untyped-def]
+    async def bars(self, symbol: str, timeframe: str, after: int | None = None):  # type: ignore[no-untyped-def]
         return
         yield
 

@@ -7,12 +7,12 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from service_runtime import defaults
-from service_runtime.config import CommonSettings
+from service_runtime.config import CommonSettings, PlanRateLimitSettings
 
 SERVICE_VERSION = "0.1.0"
 
 
-class BusinessSettings(CommonSettings):
+class BusinessSettings(PlanRateLimitSettings, CommonSettings):
     business_grpc_port: int = Field(defaults.BUSINESS_GRPC_PORT, description="business service gRPC port")
     business_metrics_port: int = Field(
         defaults.BUSINESS_METRICS_PORT, description="business Prometheus /metrics port (0: off)"

@@ -8,13 +8,12 @@ from urllib.parse import quote_plus
 from pydantic import Field
 
 from service_runtime import defaults
-from service_runtime.config import CommonSettings
-from service_runtime.rate_limits import PlanRateLimits
+from service_runtime.config import CommonSettings, PlanRateLimitSettings
 
 SERVICE_VERSION = "0.1.0"
 
 
-class MlEngineSettings(CommonSettings):
+class MlEngineSettings(PlanRateLimitSettings, CommonSettings):
     ml_grpc_port: int = Field(defaults.ML_GRPC_PORT, description="ML engine gRPC port")
     ml_metrics_port: int = Field(
         defaults.ML_METRICS_PORT, description="ML engine Prometheus /metrics port (0: off)"
@@ -111,27 +110,6 @@ class MlEngineSettings(CommonSettings):
     health_probe_timeout_ms: int = Field(
         2000, gt=0, le=30_000, description="deadline of each health probe (ms)"
     )
-    ml_rate_limit_free: int = Field(
-        30,
-        ge=1,
-        description="ML requests (predictions, signals, stream opens, backtests) a free user may make per "
-        "window; over it: 429 / RESOURCE_EXHAUSTED with RetryInfo",
-    )
-    ml_rate_limit_pro: int = Field(600, ge=1, description="the same for a pro user (admins get it too)")
-    ml_rate_limit_window_s: int = Field(
-        60,
-        ge=1,
-        le=86400,
-        description="the rate limit's fixed window (s); counted in Redis when REDIS_URL is set (shared by "
-        "every replica), in process memory otherwise",
-    )
-
-    def rate_limits(self) -> PlanRateLimits:
-        return PlanRateLimits(
-            {"free": self.ml_rate_limit_free, "pro": self.ml_rate_limit_pro},
-            default_plan="free",
-            window_s=self.ml_rate_limit_window_s,
-        )
 
     @property
     def market_database_url(self) -> str:

@@ -16,6 +16,7 @@ from service_runtime.access import (
     keys_from_folder,
     keys_from_jwks_url,
 )
+from service_runtime.rate_limits import PlanRateLimits
 from service_runtime.revocations import Revocations, make_revocations
 from service_runtime.signing_keys import SigningKeyStore
 
@@ -103,4 +104,31 @@ class CommonSettings(BaseSettings):
         declares no rule)."""
         return AccessInterceptor(
             self.token_verifier(), access_rules(service_names), revocations, self.access_stream_recheck_s
+        )
+
+
+class PlanRateLimitSettings(BaseSettings):
+    """Per-plan ML rate limits: the ML engine enforces them, business shows them on the pricing page;
+    both read the same variables."""
+
+    ml_rate_limit_free: int = Field(
+        30,
+        ge=1,
+        description="ML requests (predictions, signals, stream opens, backtests) a free user may make per "
+        "window; over it: 429 / RESOURCE_EXHAUSTED with RetryInfo",
+    )
+    ml_rate_limit_pro: int = Field(600, ge=1, description="the same for a pro user (admins get it too)")
+    ml_rate_limit_window_s: int = Field(
+        60,
+        ge=1,
+        le=86400,
+        description="the rate limit's fixed window (s); counted in Redis when REDIS_URL is set (shared by "
+        "every replica), in process memory otherwise",
+    )
+
+    def rate_limits(self) -> PlanRateLimits:
+        return PlanRateLimits(
+            {"free": self.ml_rate_limit_free, "pro": self.ml_rate_limit_pro},
+            default_plan="free",
+            window_s=self.ml_rate_limit_window_s,
         )

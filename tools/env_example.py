@@ -15,11 +15,12 @@ from business.config import BusinessSettings
 from envoy.settings import EdgeSettings
 from gateway.config import GatewaySettings
 from ml_engine.config import MlEngineSettings
-from service_runtime.config import CommonSettings
+from service_runtime.config import CommonSettings, PlanRateLimitSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTIONS: list[tuple[str, type[BaseSettings]]] = [
     ("every service", CommonSettings),
+    ("ml_engine+business (plan rate limits, shown on the pricing page)", PlanRateLimitSettings),
     ("business", BusinessSettings),
     ("ml_engine", MlEngineSettings),
     ("gateway", GatewaySettings),

@@ -8,7 +8,7 @@ from datetime import timedelta
 from business.billing.adapters.stripe_api import StripePayments
 from business.billing.data.repositories import SqlBillingUnitOfWork
 from business.billing.domain.context import Billing
-from business.billing.domain.plans import PriceSettings, catalogue
+from business.billing.domain.plans import PriceSettings, RateLimits, catalogue
 from business.billing.domain.ports import TokenRevocations
 from business.config import BusinessSettings
 from business.shared.database import BusinessStore
@@ -59,7 +59,12 @@ def build_billing(
     )
     configured = bool(settings.stripe_secret_key and (prices.monthly_price_id or prices.yearly_price_id))
     return Billing(
-        plans=catalogue(prices, plans_by_rpc(), features_by_plan()),
+        plans=catalogue(
+            prices,
+            plans_by_rpc(),
+            features_by_plan(),
+            RateLimits(settings.rate_limits().per_plan, settings.ml_rate_limit_window_s),
+        ),
         configured=configured,
         transactions=store.units_of_work(SqlBillingUnitOfWork) if store is not None else None,
         provider=StripePayments(settings.stripe_secret_key, settings.stripe_api_base_url)

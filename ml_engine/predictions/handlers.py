@@ -246,7 +246,8 @@ class PredictionHandlers(pb_grpc.PredictionServiceServicer):
         whose serializer sends bytes as they are): one serialisation per bar, not per subscriber."""
         normalize_symbol(request.symbol)
         # Raises (bad timeframe, unknown symbol, no data, no model) before the first message.
-        subscription = await self.hub.subscribe(request.symbol, request.timeframe)
+        after = request.after.seconds if request.HasField("after") else None
+        subscription = await self.hub.subscribe(request.symbol, request.timeframe, after)
         try:
             async for m in subscription.messages():
                 yield self._stream_memo.get((m.symbol, m.timeframe), (m,), partial(_serialize_stream, m))

@@ -47,15 +47,21 @@ class StreamMessage:
 
 
 class Subscription:
-    def __init__(self, hub: StreamHub, key: tuple[str, str], queue_size: int) -> None:
+    def __init__(
+        self, hub: StreamHub, key: tuple[str, str], queue_size: int, after: int | None = None
+    ) -> None:
         self.hub = hub
         self.key = key
+        # Resume point (epoch seconds): bars not newer than it are not for this subscriber.
+        self.after = after
         self.queue: asyncio.Queue[StreamMessage | None] = asyncio.Queue(maxsize=queue_size)
         self.dropped = 0
         self.closed = False
 
     def offer(self, message: StreamMessage | None) -> None:
         """Enqueue without waiting; when full, the oldest message makes room."""
+        if message is not None and self.after is not None and message.bar_time <= self.after:
+            return
         if self.queue.full():
             with contextlib.suppress(asyncio.QueueEmpty):
                 self.queue.get_nowait()
@@ -77,8 +83,10 @@ class Subscription:
 
 
 class _Producer:
-    def __init__(self, base: Series, timeframe: str, horizon: Horizon) -> None:
+    def __init__(self, base: Series, timeframe: str, horizon: Horizon, after: int | None) -> None:
         self.base = base
+        # The first subscriber's resume point: where a replay this producer starts begins.
+        self.after = after
         self.timeframe = timeframe
         self.horizon = horizon
         self.subscribers: set[Subscription] = set()
@@ -102,20 +110,21 @@ class StreamHub:
         self.computations = 0
         self._producers: dict[tuple[str, str], _Producer] = {}
 
-    async def subscribe(self, symbol: str, timeframe_text: str) -> Subscription:
+    async def subscribe(self, symbol: str, timeframe_text: str, after: int | None = None) -> Subscription:
         """A subscription to the symbol's stream; a bad timeframe, unknown symbol, missing data or
-        missing model raises here, before any message."""
+        missing model raises here, before any message. With `after` (epoch seconds) it receives only
+        newer bars, and a producer it starts resumes its replay after it."""
         base, timeframe, horizon = await self.forecaster.check_signal(symbol, timeframe_text)
         key = (base.symbol, timeframe)
         producer = self._producers.get(key)
         if producer is None or producer.task is None or producer.task.done():
-            producer = _Producer(base, timeframe, horizon)
+            producer = _Producer(base, timeframe, horizon, after)
             self._producers[key] = producer
             producer.task = asyncio.create_task(self._produce(producer), name=f"stream {key[0]} {key[1]}")
         if producer.stopper is not None:
             producer.stopper.cancel()
             producer.stopper = None
-        subscription = Subscription(self, key, self.queue_size)
+        subscription = Subscription(self, key, self.queue_size, after)
         producer.subscribers.add(subscription)
         return subscription
 
@@ -150,7 +159,7 @@ class StreamHub:
     async def _produce(self, producer: _Producer) -> None:
         timeframe = TIMEFRAMES[producer.timeframe]
         try:
-            async for bar in self.feed.bars(producer.base.symbol, timeframe):
+            async for bar in self.feed.bars(producer.base.symbol, timeframe, producer.after):
                 if not bar.complete:
                     continue
                 received = time.time()

@@ -75,12 +75,15 @@ class MlPredictionFeed:
     def __init__(self, channel: ServiceChannel) -> None:
         self.channel = channel
 
-    async def bars(self, symbol: str, timeframe: str) -> AsyncIterator[FeedBar]:
+    async def bars(self, symbol: str, timeframe: str, after: int | None = None) -> AsyncIterator[FeedBar]:
         """The stream's bars; a broken stream raises DependencyUnavailable, one whose service token
         expired just ends (the caller opens it again with a fresh token)."""
         stub = prediction_grpc.PredictionServiceStub(self.channel.channel())
+        request = prediction_pb.StreamPredictionsRequest(symbol=symbol, timeframe=timeframe)
+        if after is not None:
+            request.after.FromSeconds(after)
         call = stub.StreamPredictions(
-            prediction_pb.StreamPredictionsRequest(symbol=symbol, timeframe=timeframe),
+            request,
             metadata=self.channel.metadata(),
         )
         try:

@@ -214,6 +214,13 @@ class SqlFeedStates:
     def __init__(self, session: Session) -> None:
         self.session = session
 
+    def last_bar_time(self, symbol: str, timeframe: str) -> int | None:
+        return self.session.scalar(
+            select(FeedStateRow.bar_time).where(
+                FeedStateRow.symbol == symbol, FeedStateRow.timeframe == timeframe
+            )
+        )
+
     def lock(self, symbol: str, timeframe: str) -> FeedState | None:
         row = self.session.get(FeedStateRow, (symbol, timeframe), with_for_update=True)
         if row is None:

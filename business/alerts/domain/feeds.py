@@ -2,7 +2,9 @@
 
 One subscription per feed, whoever and however many watch it: each bar is evaluated once for all
 of its rules. A broken stream (the ML engine restarting, a network blip) is opened again with a
-growing back-off; bars it replays are skipped by the evaluation (see evaluation.py). The set of
+growing back-off, asking to resume after the feed's last evaluated bar (so a restarted engine's
+replay starts there instead of from its first bar); bars replayed anyway are skipped by the
+evaluation (see evaluation.py). The set of
 feeds is read again every `refresh_s`, and at once when a rule is added or deleted.
 """
 
@@ -61,7 +63,8 @@ class FeedWatcher:
             received = 0
             try:
                 self.connections += 1
-                async for bar in self.feed.bars(symbol, timeframe):
+                after = await self.resume_point(symbol, timeframe)
+                async for bar in self.feed.bars(symbol, timeframe, after):
                     received += 1
                     await evaluation.on_bar(self.ctx, bar)
                 log.info("alerts: the %s %s stream ended; opening it again", symbol, timeframe)
@@ -77,6 +80,9 @@ class FeedWatcher:
                 continue
             await self.sleep(delay)
             delay = min(delay * 2, self.backoff_s[1])
+
+    async def resume_point(self, symbol: str, timeframe: str) -> int | None:
+        return await self.ctx.transactions.run(lambda uow: uow.feed_states.last_bar_time(symbol, timeframe))
 
     async def close(self) -> None:
         tasks = list(self.followed.values())

@@ -67,6 +67,10 @@ class FeedStates(Protocol):
         """The feed's last evaluated bar, locked until the transaction ends (one evaluator per bar)."""
         ...
 
+    def last_bar_time(self, symbol: str, timeframe: str) -> int | None:
+        """Open time (epoch seconds) of the feed's last evaluated bar, None before the first."""
+        ...
+
     def save(self, state: FeedState) -> None: ...
 
 
@@ -124,8 +128,9 @@ class SymbolCatalogue(Protocol):
 
 
 class PredictionFeed(Protocol):
-    def bars(self, symbol: str, timeframe: str) -> AsyncIterator[FeedBar]:
-        """The feed's bars as they close; ends or raises when the stream breaks."""
+    def bars(self, symbol: str, timeframe: str, after: int | None = None) -> AsyncIterator[FeedBar]:
+        """The feed's bars as they close, only those newer than `after` (epoch seconds) when given;
+        ends or raises when the stream breaks."""
         ...
 
 

@@ -61,28 +61,50 @@ FREE_FEATURES = (
 )
 # Pro's own lines come from the access rules (plan_feature / plan_limits.feature): these frame them.
 PRO_FEATURES_BEFORE = ("Everything in free",)
-PRO_FEATURES_AFTER = ("Higher rate limits",)
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """The ML engine's per-plan limits (ML_RATE_LIMIT_*): model calls per user per window."""
+
+    calls: Mapping[str, int]
+    window_s: int
+
+    def line(self, plan_id: str) -> str:
+        return f"{self.calls[plan_id]:,} model calls per {_window_words(self.window_s)}"
+
+
+def _window_words(seconds: int) -> str:
+    named = {60: "minute", 3600: "hour", 86400: "day"}
+    return named.get(seconds) or f"{seconds} seconds"
 
 
 def catalogue(
     prices: PriceSettings,
     plans_by_rpc: Mapping[str, Sequence[str]],
     features_by_plan: Mapping[str, Sequence[str]] | None = None,
+    rate_limits: RateLimits | None = None,
 ) -> tuple[Plan, ...]:
     """Every plan, free first, with the RPCs only it opens and what it opens in words (both from
-    the access rules)."""
+    the access rules), and each plan's rate limit in numbers."""
 
     def exclusive(plan_id: str) -> tuple[str, ...]:
         return tuple(sorted(path for path, plans in plans_by_rpc.items() if plan_id in plans))
 
     declared = features_by_plan or {}
-    pro_features = (*PRO_FEATURES_BEFORE, *declared.get(PRO, ()), *PRO_FEATURES_AFTER)
+    limits = rate_limits or RateLimits({FREE: 30, PRO: 600}, 60)
+    free_features = (*FREE_FEATURES, limits.line(FREE))
+    pro_features = (
+        *PRO_FEATURES_BEFORE,
+        *declared.get(PRO, ()),
+        f"{limits.line(PRO)} (free: {limits.calls[FREE]:,})",
+    )
     pro_prices = (
         Price(Interval.MONTHLY, prices.monthly_amount_minor, prices.currency, prices.monthly_price_id),
         Price(Interval.YEARLY, prices.yearly_amount_minor, prices.currency, prices.yearly_price_id),
     )
     return (
-        Plan(FREE, "Free", "Learn and explore the markets.", FREE_FEATURES, (), exclusive(FREE)),
+        Plan(FREE, "Free", "Learn and explore the markets.", free_features, (), exclusive(FREE)),
         Plan(PRO, "Pro", "Trade with every model, live.", pro_features, pro_prices, exclusive(PRO)),
     )
 

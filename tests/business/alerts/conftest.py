@@ -62,12 +62,15 @@ class ScriptedFeed:
     def __init__(self) -> None:
         self.queues: dict[tuple[str, str], asyncio.Queue[FeedBar | Exception]] = {}
         self.opened: list[tuple[str, str]] = []
+        # The resume point each opening asked for (None: from the start).
+        self.resumed_after: list[int | None] = []
 
     def queue(self, symbol: str, timeframe: str = "1h") -> asyncio.Queue[FeedBar | Exception]:
         return self.queues.setdefault((symbol, timeframe), asyncio.Queue())
 
-    async def bars(self, symbol: str, timeframe: str) -> AsyncIterator[FeedBar]:
+    async def bars(self, symbol: str, timeframe: str, after: int | None = None) -> AsyncIterator[FeedBar]:
         self.opened.append((symbol, timeframe))
+        self.resumed_after.append(after)
         queue = self.queue(symbol, timeframe)
         while True:
             item = await queue.get()

@@ -79,6 +79,25 @@ async def test_subscribers_share_one_computation_per_bar(
     await hub.close()
 
 
+async def test_a_resuming_subscriber_starts_the_replay_after_its_last_bar(
+    market_store: MarketStore, registry: ModelRegistry
+) -> None:
+    """A consumer reconnecting to a restarted engine sends the last bar it processed (`after`):
+    the replay it starts begins after that bar, and it is sent nothing older."""
+    hub, feed = hub_for(market_store, registry)
+    stored = (
+        BarWindows(market_store.engine).latest(Series("EURUSD", TIMEFRAMES["1h"], TIMEFRAMES["1h"]), 6).bars
+    )
+    times = [int(t) for t in stored.times]
+    resuming = await hub.subscribe("EURUSD", "1h", after=times[3])
+    feed.open.set()
+    received = await asyncio.wait_for(collect(resuming), 60)
+    assert [m.bar_time for m in received] == times[4:]
+    assert hub.computations == 2  # the replay started there: bars 1-4 were never computed
+    resuming.close()
+    await hub.close()
+
+
 async def test_errors_come_before_any_message(market_store: MarketStore, registry: ModelRegistry) -> None:
     hub, _ = hub_for(market_store, registry)
     with pytest.raises(NotFound):

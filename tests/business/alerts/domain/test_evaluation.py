@@ -83,6 +83,7 @@ async def test_restart_in_the_middle_of_a_replay_delivers_each_crossing_once(
     finally:
         await restarted.close()
 
+    assert replay.resumed_after == [feed_bar(4, 0).bar_time]
     assert [a.bar_time for a in live_before] == [feed_bar(2, 0).bar_time]
     assert [a.bar_time for a in live_after] == [feed_bar(6, 0).bar_time]
     stored = await history(restarted, "alice")
@@ -102,6 +103,8 @@ async def test_the_watcher_opens_a_broken_stream_again_and_goes_on(
     assert delivered.bar_time == feed_bar(1, 0).bar_time and feature.watcher.connections == 2
     assert [a.bar_time for a in await history(feature, "alice")] == [feed_bar(1, 0).bar_time]
     assert feed.opened.count(("EURUSD", "1h")) == 2
+    # Opened again after the last evaluated bar, so a restarted engine's replay starts there.
+    assert feed.resumed_after == [None, feed_bar(0, 0).bar_time]
 
 
 async def test_one_subscription_per_feed_whoever_watches_it(

@@ -6,8 +6,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from business.billing.domain.plans import FREE, PRO, Interval, PriceSettings, catalogue, price_of
+from business.billing.domain.plans import FREE, PRO, Interval, PriceSettings, RateLimits, catalogue, price_of
 from business.billing.wiring import features_by_plan, plan_limits_by_rpc, plans_by_rpc
+from business.config import BusinessSettings
 from trading.common.v1 import access_pb2
 
 ROOT = Path(__file__).resolve().parents[4]
@@ -71,6 +72,16 @@ def test_pro_features_come_from_the_access_rules_in_words() -> None:
     plans = catalogue(PriceSettings(1900, 19000, "usd"), plans_by_rpc(), declared)
     assert plans[1].features[0] == "Everything in free"
     assert set(declared[PRO]) <= set(plans[1].features)
-    assert plans[1].features[-1] == "Higher rate limits"
+    assert plans[1].features[-1] == "600 model calls per minute (free: 30)"
+    assert plans[0].features[-1] == "30 model calls per minute"
     # Every plan limit and every plan-only RPC says what it opens, for the pricing page.
     assert all(limit.feature for limits in plan_limits_by_rpc().values() for limit in limits)
+
+
+def test_the_pricing_page_states_the_rate_limits_the_ml_engine_enforces() -> None:
+    """The numbers come from the same settings (ML_RATE_LIMIT_*) the engine's limiter reads."""
+    settings = BusinessSettings(ml_rate_limit_free=12, ml_rate_limit_pro=1200, ml_rate_limit_window_s=3600)
+    limits = RateLimits(settings.rate_limits().per_plan, settings.ml_rate_limit_window_s)
+    free, pro = catalogue(PriceSettings(1900, 19000, "usd"), plans_by_rpc(), features_by_plan(), limits)
+    assert free.features[-1] == "12 model calls per hour"
+    assert pro.features[-1] == "1,200 model calls per hour (free: 12)"

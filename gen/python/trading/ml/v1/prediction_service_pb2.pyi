@@ -151,18 +151,27 @@ class StreamPredictionsRequest(_message.Message):
 
     SYMBOL_FIELD_NUMBER: _builtins.int
     TIMEFRAME_FIELD_NUMBER: _builtins.int
+    AFTER_FIELD_NUMBER: _builtins.int
     symbol: _builtins.str
     timeframe: _builtins.str
     """"5m", "15m" or "1h". Empty: "1h"."""
+    @_builtins.property
+    def after(self) -> _timestamp_pb2.Timestamp:
+        """Optional resume point: bars not newer than it are not sent, and a replay this request starts
+        begins at the first stored bar after it. A consumer that reconnects sends the last bar it
+        processed, so a restarted engine does not make it wait for a replay to catch up.
+        """
+
     def __init__(
         self,
         *,
         symbol: _builtins.str = ...,
         timeframe: _builtins.str = ...,
+        after: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["after", b"after"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["symbol", b"symbol", "timeframe", b"timeframe"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["after", b"after", "symbol", b"symbol", "timeframe", b"timeframe"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

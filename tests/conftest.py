@@ -84,6 +84,26 @@ def stack_env(tmp: Path) -> dict[str, str]:
     return env
 
 
+def private_stack_env(tmp: Path) -> tuple[dict[str, str], str]:
+    """The test stack's environment on ports of its own (metrics off): a second stack beside the
+    session's. Its environment and its edge's URL."""
+    env = stack_env(tmp)
+    envoy, admin, business, ml, gateway = free_ports(5)
+    env.update(
+        ENVOY_PORT=str(envoy),
+        ENVOY_ADMIN_PORT=str(admin),
+        BUSINESS_GRPC_PORT=str(business),
+        ML_GRPC_PORT=str(ml),
+        GATEWAY_PORT=str(gateway),
+        BUSINESS_METRICS_PORT="0",
+        ML_METRICS_PORT="0",
+        ML_SERVICE_URL=f"127.0.0.1:{ml}",
+        CORS_ALLOWED_ORIGINS=f"http://127.0.0.1:{gateway}",
+        PUBLIC_API_URL="",
+    )
+    return env, f"http://127.0.0.1:{envoy}"
+
+
 def forget_redis_state(url: str) -> None:
     """Failed-attempt counters, revocations and OAuth states from an earlier run (every test
     client is 127.0.0.1, so old failures would count against this run's per-address limit)."""

@@ -19,10 +19,9 @@ import httpx
 import pytest
 
 from service_runtime.signing_keys import SigningKeyStore
-from tests.conftest import EDGE, bearer, claims, stack_env
+from tests.conftest import EDGE, bearer, claims, private_stack_env
 from tests.e2e import grpc_web
 from tests.e2e.accounts import new_email, ok, post, register_verified, tokens_of
-from tests.support.ports import free_ports
 from tests.support.smtp_sink import SmtpSink
 from tools.supervisor import Stack
 from trading.paper.v1 import paper_trading_service_pb2 as pb
@@ -40,26 +39,14 @@ def post_to(edge: str, path: str, body: dict[str, Any], token: str) -> httpx.Res
 def own_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, SigningKeyStore]]:
     """A stack of this module's own on free ports with SQLite stores: its edge and signing keys."""
     tmp = tmp_path_factory.mktemp("paper-stack")
-    env = stack_env(tmp)
+    env, edge = private_stack_env(tmp)
     for shared in ("MYSQL_HOST", "MYSQL_PORT", "MYSQL_DATABASE", "MYSQL_USER", "MYSQL_PASSWORD", "REDIS_URL"):
         env.pop(shared, None)
-    envoy, admin, business, ml, gateway = free_ports(5)
-    env.update(
-        DATABASE_URL=f"sqlite:///{tmp / 'business.db'}",
-        ENVOY_PORT=str(envoy),
-        ENVOY_ADMIN_PORT=str(admin),
-        BUSINESS_GRPC_PORT=str(business),
-        ML_GRPC_PORT=str(ml),
-        GATEWAY_PORT=str(gateway),
-        BUSINESS_METRICS_PORT="0",
-        ML_METRICS_PORT="0",
-        ML_SERVICE_URL=f"127.0.0.1:{ml}",
-        PUBLIC_API_URL="",
-    )
+    env["DATABASE_URL"] = f"sqlite:///{tmp / 'business.db'}"
     running = Stack(env=env, log_dir=tmp / "logs")
     running.start()
     try:
-        yield f"http://127.0.0.1:{envoy}", SigningKeyStore(Path(env["JWT_KEYS_DIR"]))
+        yield edge, SigningKeyStore(Path(env["JWT_KEYS_DIR"]))
     finally:
         running.stop()
 

@@ -19,8 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import stack_env
-from tests.support.ports import free_ports
+from tests.conftest import private_stack_env
 
 ROOT = Path(__file__).resolve().parents[2]
 # How each child shows in its command line.
@@ -121,20 +120,7 @@ class Supervised:
 
 
 def supervise(tmp_path: Path, *args: str, **overrides: str) -> Supervised:
-    env = stack_env(tmp_path)
-    envoy, admin, business, ml, gateway = free_ports(5)
-    env.update(
-        ENVOY_PORT=str(envoy),
-        ENVOY_ADMIN_PORT=str(admin),
-        BUSINESS_GRPC_PORT=str(business),
-        ML_GRPC_PORT=str(ml),
-        GATEWAY_PORT=str(gateway),
-        BUSINESS_METRICS_PORT="0",
-        ML_METRICS_PORT="0",
-        ML_SERVICE_URL=f"127.0.0.1:{ml}",
-        CORS_ALLOWED_ORIGINS=f"http://127.0.0.1:{gateway}",
-        PUBLIC_API_URL="",
-    )
+    env, edge = private_stack_env(tmp_path)
     env.update(overrides)
     proc = subprocess.Popen(
         [sys.executable, "-m", "tools.supervisor", *args],
@@ -145,7 +131,7 @@ def supervise(tmp_path: Path, *args: str, **overrides: str) -> Supervised:
         text=True,
         start_new_session=True,  # its own process group, as a terminal gives `make run`
     )
-    return Supervised(proc, f"http://127.0.0.1:{envoy}")
+    return Supervised(proc, edge)
 
 
 def test_supervisor_starts_everything_and_stops_cleanly(tmp_path: Path) -> None:

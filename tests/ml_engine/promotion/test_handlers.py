@@ -283,28 +283,32 @@ async def test_compare_and_promote_under_load_with_zero_failures(
     assert [(x.name, x.recorded, x.scored) for x in listed.shadows] == [(MODEL, 24, 24)]
     assert not listed.auto_promote and listed.auto_promote_min_scored == 16
 
-    # Users keep asking (latest bar and as-of bars) while the admin promotes: no request fails.
-    stop = asyncio.Event()
+    # Users keep asking while the admin promotes; each keeps on until it has had two answers asked for
+    # after the promotion returned. No request fails.
+    promoted_event = asyncio.Event()
     results: list[object] = []
+    after: dict[int, int] = {}
 
     async def keep_predicting(k: int) -> None:
-        while not stop.is_set():
+        after[k] = 0
+        while after[k] < 2:
             request = pred_pb.PredictRequest(symbol="EURUSD", horizon="intraday")
             request.as_of.seconds = s.last_bar - 3600 * (k % 5)
+            asked_after = promoted_event.is_set()
             try:
                 results.append(await s.predictions.Predict(request, metadata=user))
             except grpc.aio.AioRpcError as error:
                 results.append(error)
+            after[k] += asked_after
 
     users = [asyncio.create_task(keep_predicting(k)) for k in range(8)]
-    await asyncio.sleep(0.2)
+    await asyncio.sleep(0.05)
     with caplog.at_level(logging.INFO, logger="ml_engine.audit"):
         promoted = await s.promotion.PromoteShadow(pb.PromoteShadowRequest(name=MODEL), metadata=admin)
-    await asyncio.sleep(0.2)
-    stop.set()
+    promoted_event.set()
     await asyncio.gather(*users)
     failures = [r for r in results if isinstance(r, grpc.aio.AioRpcError)]
-    assert failures == [] and len(results) > 16
+    assert failures == [] and len(results) >= 8 * 3
     assert (promoted.from_version, promoted.active_version) == ("2", CANDIDATE)
     assert s.registry.entry(MODEL).active_version == CANDIDATE
     served_versions = {

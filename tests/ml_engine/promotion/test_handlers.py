@@ -22,12 +22,13 @@ from onnx import helper, numpy_helper
 from sqlalchemy import select
 
 from ml_engine.config import MlEngineSettings
+from ml_engine.market_data.bar_clock import BarClock
 from ml_engine.market_data.bar_windows import BarWindows
 from ml_engine.market_data.data import repository as market_repository
 from ml_engine.market_data.feeds.replay import ReplayFeed
 from ml_engine.market_data.importing.importer import import_sample
 from ml_engine.models.serving.activation import VersionActivation
-from ml_engine.models.serving.registry import ModelRegistry
+from ml_engine.models.serving.registry import Inference, ModelRegistry
 from ml_engine.models.serving.repository import MODEL_FILE
 from ml_engine.models.serving.shadow import ShadowRegistry
 from ml_engine.predictions.data.prediction_repository import (
@@ -39,6 +40,7 @@ from ml_engine.predictions.data.prediction_repository import (
     mark_realized,
     predictions,
 )
+from ml_engine.predictions.domain.horizons import parse_horizons
 from ml_engine.predictions.forecaster import Forecaster
 from ml_engine.predictions.handlers import PredictionHandlers, add_prediction_service
 from ml_engine.predictions.recording import PredictionRecorder
@@ -437,3 +439,51 @@ async def test_auto_promotion_fires_after_a_scoring_pass_and_is_audited(
     assert record.verdict == "shadow_better" and record.p_values["range_mae_pct"] < 0.05  # type: ignore[attr-defined]
     assert s.service.shadows.get(MODEL) is None
     await s.service.activation.activate(MODEL, "2")
+
+
+class CountingShadows:
+    """The shadow registry, counting the shadow runs the forecaster asks for."""
+
+    def __init__(self, shadows: ShadowRegistry) -> None:
+        self.shadows = shadows
+        self.runs = 0
+
+    def names(self) -> frozenset[str]:
+        return self.shadows.names()
+
+    async def infer_last_row(self, name: str, features: np.ndarray) -> Inference:
+        self.runs += 1
+        return await self.shadows.infer_last_row(name, features)
+
+
+async def test_the_latest_bar_computes_its_shadow_once_per_bar(
+    empty_market_store: MarketStore, served_models: tuple[ModelRegistry, VersionActivation], repository: Path
+) -> None:
+    registry, _ = served_models
+    store = empty_market_store
+    import_sample(store.engine, "EURUSD")
+    recorder = PredictionRecorder(PredictionStore(store.engine))
+    shadows = ShadowRegistry(registry, promotion_settings(repository))
+    await shadows.start(MODEL, CANDIDATE)
+    counting = CountingShadows(shadows)
+    clock = BarClock(store.engine)
+    windows = BarWindows(store.engine)
+    forecaster = Forecaster(
+        windows, registry, manifest(), recorder, clock=clock, latest_cache_size=16, shadows=counting
+    )
+    await clock.refresh()
+    try:
+        answers = [await forecaster.predict("EURUSD", parse_horizons("intraday")) for _ in range(3)]
+        signal = await forecaster.signal("EURUSD", "1h")
+        await forecaster.settle()
+        await asyncio.to_thread(recorder.flush)
+    finally:
+        recorder.close()
+    # Three requests and a signal of the same bar: one computation, one shadow run, one row each.
+    assert counting.runs == 1
+    assert all(a.predictions[0] is answers[0].predictions[0] for a in answers)
+    assert signal.forecast is answers[0].predictions[0]
+    assert {m.version for m in signal.forecast.models if m.name == MODEL} == {"2"}
+    with store.engine.connect() as conn:
+        variants = sorted(r.variant for r in conn.execute(select(predictions.c.variant)))
+    assert variants == [ACTIVE, VARIANT]

@@ -194,13 +194,19 @@ RULES: dict[str, Rule] = {
     f"{_MARKET}.RunBacktestRequest.max_equity_points": _count(0, 100_000, not_one=True),
     f"{_MARKET}.RunBacktestRequest.walk_forward_splits": _count(0, 20, not_one=True),
     f"{_MARKET}.ImportBarsRequest.sample": {"type": "string", "enum": ["EURUSD", "GOOG"], OUTSIDE: "BTCUSD"},
-    # ml: EngineService, ModelService, PredictionService
+    # ml: EngineService, ModelService, ModelPromotionService, PredictionService
     f"{_ML}.GetStatsRequest.method_prefix": {"type": "string", "maxLength": 200, "pattern": "^(/.*)?$"},
     f"{_ML}.GetStatsRequest.max_methods": _count(0, 1000),
     f"{_ML}.ActivateModelVersionRequest.version": {
         "type": "string",
         "pattern": r"^[0-9]+$",
         "example": "1",
+        OUTSIDE: "",
+    },
+    f"{_ML}.StartShadowRequest.version": {
+        "type": "string",
+        "pattern": r"^[0-9]+$",
+        "example": "2",
         OUTSIDE: "",
     },
     f"{_ML}.PredictRequest.symbol": _SYMBOL,
@@ -284,6 +290,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     f"{_MARKET}.GetIndicatorsRequest": ("indicators",),
     f"{_MARKET}.RunBacktestRequest": ("strategy", "symbol"),
     f"{_ML}.ActivateModelVersionRequest": ("version",),
+    f"{_ML}.StartShadowRequest": ("version",),
     f"{_EDU}.CreateCourseRequest": ("content",),
     f"{_EDU}.CourseContent": ("title", "slug", "level", "tier"),
     f"{_EDU}.UpdateCourseRequest": ("expected_revision",),

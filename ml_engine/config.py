@@ -87,6 +87,24 @@ class MlEngineSettings(PlanRateLimitSettings, CommonSettings):
         le=86400,
         description="how often recorded predictions whose horizon passed are scored (s; 0: off)",
     )
+    ml_auto_promote: bool = Field(
+        False,
+        description="promote a shadow model version automatically (audited) when, after a scoring pass, "
+        "it is significantly better on live scores and worse on no metric (Diebold-Mariano test)",
+    )
+    ml_auto_promote_min_scored: int = Field(
+        200,
+        ge=1,
+        description="scored prediction pairs (active and shadow, same bars) a comparison needs before it "
+        "reaches a verdict (automatic promotion included)",
+    )
+    ml_auto_promote_p_value: float = Field(
+        0.05,
+        gt=0,
+        lt=1,
+        description="p-value below which a Diebold-Mariano test counts as significant (comparisons and "
+        "automatic promotion)",
+    )
     ml_signal_commission: float = Field(
         0.0001,
         ge=0,

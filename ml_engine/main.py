@@ -23,6 +23,7 @@ from ml_engine.models.kserve_handlers import SERVICE_NAME as INFERENCE_SERVICE
 from ml_engine.models.kserve_handlers import InferenceHandlers, add_inference_service
 from ml_engine.models.serving.activation import VersionActivation
 from ml_engine.models.serving.registry import ModelRegistry
+from ml_engine.models.serving.shadow import ShadowRegistry
 from ml_engine.predictions.data.prediction_repository import PredictionStore
 from ml_engine.predictions.domain.ensemble import load_manifest
 from ml_engine.predictions.domain.signals import TradeCosts
@@ -33,6 +34,8 @@ from ml_engine.predictions.ml_signals_models import register_ml_signals
 from ml_engine.predictions.recording import PredictionRecorder
 from ml_engine.predictions.scoring import Scorer
 from ml_engine.predictions.streams import StreamHub
+from ml_engine.promotion.handlers import PromotionHandlers
+from ml_engine.promotion.service import PromotionService
 from ml_engine.shared.database import MarketStore
 from ml_engine.status.handlers import EngineHandlers
 from service_runtime.metrics import CallStats
@@ -49,6 +52,8 @@ from trading.market.v1 import (
 from trading.ml.v1 import (
     engine_service_pb2,
     engine_service_pb2_grpc,
+    model_promotion_service_pb2,
+    model_promotion_service_pb2_grpc,
     model_service_pb2,
     model_service_pb2_grpc,
     prediction_service_pb2,
@@ -60,6 +65,7 @@ SERVICES = [
     engine_service_pb2.DESCRIPTOR.services_by_name["EngineService"].full_name,
     prediction_service_pb2.DESCRIPTOR.services_by_name["PredictionService"].full_name,
     model_service_pb2.DESCRIPTOR.services_by_name["ModelService"].full_name,
+    model_promotion_service_pb2.DESCRIPTOR.services_by_name["ModelPromotionService"].full_name,
     market_data_service_pb2.DESCRIPTOR.services_by_name["MarketDataService"].full_name,
     indicator_service_pb2.DESCRIPTOR.services_by_name["IndicatorService"].full_name,
     backtest_service_pb2.DESCRIPTOR.services_by_name["BacktestService"].full_name,
@@ -91,6 +97,8 @@ def build_host(
     register_ml_signals(registry, manifest)
     recorder = PredictionRecorder(PredictionStore(store.engine), enabled=settings.ml_record_predictions)
     clock = BarClock(store.engine)
+    # Candidate versions run in shadow: recorded and scored, never served (ModelPromotionService).
+    shadows = ShadowRegistry(registry, settings)
     # First listener: cached bars are dropped before anything recomputes from them.
     clock.on_new_bar(windows.forget)
     forecaster = Forecaster(
@@ -102,6 +110,7 @@ def build_host(
         clock=clock,
         latest_cache_size=settings.ml_prediction_cache_size,
         costs=TradeCosts(settings.ml_signal_commission, settings.ml_signal_slippage),
+        shadows=shadows,
     )
     hub = StreamHub(
         forecaster, ReplayFeed(windows, speed=settings.ml_replay_speed, history=STREAM_HISTORY_BARS)
@@ -110,6 +119,8 @@ def build_host(
     engine = EngineHandlers(store, stats, registry, settings.health_probe_timeout_ms / 1000)
     predictions = PredictionHandlers(forecaster, hub, scorer)
     models = ModelHandlers(registry, activation)
+    promotion = PromotionService(shadows, activation, store.engine, settings)
+    promotions = PromotionHandlers(promotion)
     inference = InferenceHandlers(registry)
     bar_hub = BarHub(hub.feed)
     market = MarketDataHandlers(store, windows, clock, bar_hub)
@@ -120,7 +131,11 @@ def build_host(
     rate_counter = window_counter(settings.redis_url)
     # build_host runs inside the server's loop (run_service): the scorer is one of its tasks.
     scoring = (
-        asyncio.create_task(scorer.run(settings.ml_score_interval_s), name="prediction scorer")
+        asyncio.create_task(
+            # After each pass: the automatic promotion's check (ML_AUTO_PROMOTE, off by default).
+            scorer.run(settings.ml_score_interval_s, after_pass=promotion.after_scoring),
+            name="prediction scorer",
+        )
         if settings.ml_score_interval_s > 0
         else None
     )
@@ -150,6 +165,9 @@ def build_host(
             lambda server: engine_service_pb2_grpc.add_EngineServiceServicer_to_server(engine, server),
             lambda server: add_prediction_service(predictions, server),
             lambda server: model_service_pb2_grpc.add_ModelServiceServicer_to_server(models, server),
+            lambda server: model_promotion_service_pb2_grpc.add_ModelPromotionServiceServicer_to_server(
+                promotions, server
+            ),
             lambda server: add_inference_service(inference, server),
             lambda server: market_data_service_pb2_grpc.add_MarketDataServiceServicer_to_server(
                 market, server

@@ -15,7 +15,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import numpy as np
@@ -27,7 +27,7 @@ from ml_engine.market_data.domain.bars import Bars, FloatArray
 from ml_engine.market_data.domain.symbols import normalize_symbol
 from ml_engine.market_data.domain.timeframes import TIMEFRAMES, parse_timeframe
 from ml_engine.market_data.domain.times import format_time
-from ml_engine.predictions.data.prediction_repository import PredictionRecord
+from ml_engine.predictions.data.prediction_repository import PredictionRecord, shadow_variant
 from ml_engine.predictions.domain.combine import (
     TARGET_OF_COLUMN,
     HorizonForecast,
@@ -102,6 +102,14 @@ class ModelServer(Protocol):
     def generation(self) -> int: ...
 
     def metadata(self, name: str) -> ModelMetadata: ...
+
+    async def infer_last_row(self, name: str, features: np.ndarray) -> InferenceResult: ...
+
+
+class ShadowServer(Protocol):
+    """The part of ml_engine.models.serving.shadow.ShadowRegistry predictions use."""
+
+    def names(self) -> frozenset[str]: ...
 
     async def infer_last_row(self, name: str, features: np.ndarray) -> InferenceResult: ...
 
@@ -299,6 +307,7 @@ class Forecaster:
         clock: BarClock | None = None,
         latest_cache_size: int = 0,
         costs: TradeCosts = NO_COSTS,
+        shadows: ShadowServer | None = None,
     ) -> None:
         """With a `clock` and `latest_cache_size` > 0, predictions and signals for the latest bar
         come from a cache (each key's entry holds until a new bar or a model activation), and the
@@ -311,6 +320,9 @@ class Forecaster:
         self.clock = clock
         # What a signal's expected value is net of (settings ML_SIGNAL_COMMISSION / _SLIPPAGE).
         self.costs = costs
+        # Shadow versions: an ensemble computation using one is repeated with it, recorded, never served.
+        self.shadows = shadows
+        self.shadow_predictions = 0
         size = latest_cache_size if clock is not None else 0
         # (symbol, horizon) -> the latest-bar forecast; (symbol, signal timeframe) -> the signal.
         self.latest: LatestCache[_Served] = LatestCache(size)
@@ -431,7 +443,7 @@ class Forecaster:
             try:
                 return await work
             except Exception as error:  # the next request computes again, and reports the error
-                log.warning("precomputing a latest-bar prediction failed: %s", error)
+                log.warning("background prediction work (precompute or shadow) failed: %s", error)
                 return None
 
         task = asyncio.get_running_loop().create_task(quietly())
@@ -526,7 +538,45 @@ class Forecaster:
         run = await self._run_members(names, window.features)
         provenance = member_provenance(ensemble, run.inferences, base.symbol, horizon, window)
         forecast = combined_forecast(base.symbol, horizon, ensemble, window, run, provenance)
+        self._shadow_in_background(base, horizon, names, window, run)
         return forecast, provenance
+
+    # ---- shadows: the same inputs, another version, recorded and never served -----------------
+
+    def _shadow_in_background(
+        self, base: Series, horizon: Horizon, names: list[str], window: _Window, run: _MemberRun
+    ) -> None:
+        """When a member of this ensemble has a shadow version, the ensemble is computed again
+        with it substituted in a background task: after the user's answer is built, never in it."""
+        if self.shadows is None or self.recorder is None:
+            return
+        in_shadow = sorted(self.shadows.names().intersection(names))
+        for name in in_shadow:
+            self._in_background(self._shadow_forecast(base, horizon, name, window, run))
+
+    async def _shadow_forecast(
+        self, base: Series, horizon: Horizon, name: str, window: _Window, active: _MemberRun
+    ) -> None:
+        assert self.shadows is not None and self.recorder is not None
+        ensemble = self.manifest[horizon.name]
+        inference = await self.shadows.infer_last_row(name, window.features)
+        values = {key: v for key, v in active.values.items() if key[0] != name}
+        for j, column in enumerate(inference.metadata.output_columns):
+            values[(name, column)] = float(np.asarray(inference.values)[0, j])
+        run = _MemberRun({**active.inferences, name: inference}, values, active.ms)
+        provenance = member_provenance(ensemble, run.inferences, base.symbol, horizon, window)
+        forecast = combined_forecast(base.symbol, horizon, ensemble, window, run, provenance)
+        variant = shadow_variant(name, str(inference.version))
+        record = self._prediction_record(forecast, provenance)
+        # Its own id: once promoted, the same members' active prediction is a row of its own.
+        shadow_id = hashlib.sha256(f"{record.id}:{variant}".encode()).hexdigest()
+        self.recorder.record(replace(record, id=shadow_id, variant=variant))
+        self.shadow_predictions += 1
+
+    async def settle(self) -> None:
+        """Waits for the background work started so far (precomputations, shadows): tests, shutdown."""
+        while self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
 
     def _bars_needed(self, names: list[str], horizon: Horizon) -> int:
         """Metadata: the feature warm-up plus the longest input window of the members."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -132,13 +133,16 @@ class Scorer:
             repo.mark_realized(conn, outcomes)
         return len(outcomes)
 
-    async def run(self, interval_s: float) -> None:
-        """Scores every `interval_s` seconds until cancelled; a failed pass is logged and retried."""
+    async def run(self, interval_s: float, after_pass: Callable[[], Awaitable[object]] | None = None) -> None:
+        """Scores every `interval_s` seconds until cancelled, then runs `after_pass` (the automatic
+        promotion's check); a failed pass is logged and retried."""
         while True:
             try:
                 scored = await asyncio.to_thread(self.score_once)
                 if scored:
                     log.info("predictions scored", extra={"count": scored})
+                if after_pass is not None:
+                    await after_pass()
             except Exception:
                 self.failures += 1
                 log.exception("scoring pass failed")

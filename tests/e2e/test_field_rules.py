@@ -66,6 +66,7 @@ BASELINES: dict[str, dict[str, Any]] = {
     "trading.market.v1.ImportBarsRequest": {"sample": "EURUSD", "dry_run": True},
     "trading.ml.v1.GetStatsRequest": {},
     "trading.ml.v1.ActivateModelVersionRequest": {"name": "intraday_gru", "version": "1"},
+    "trading.ml.v1.StartShadowRequest": {"name": "intraday_gru", "version": "1"},
     "trading.ml.v1.PredictRequest": {"symbol": "EURUSD"},
     "trading.ml.v1.GetSignalsRequest": {"symbol": "EURUSD"},
     "trading.education.v1.CreateCourseRequest": {"content": COURSE},

@@ -1,4 +1,4 @@
-"""Recorded predictions (table ml_predictions, migrations 0002 and 0003): insert once, score, aggregate.
+"""Recorded predictions (table ml_predictions, migrations 0002 to 0004): insert once, score, aggregate.
 
 A prediction's id is the SHA-256 of what makes it distinct, so however many users ask for the same
 prediction, one row exists: INSERT IGNORE on MySQL, ON CONFLICT DO NOTHING on SQLite, and a small
@@ -34,7 +34,16 @@ from sqlalchemy.dialects import mysql, sqlite
 
 metadata = MetaData()
 
-# Mirrors migrations 0002 and 0003 (the migrations are what create it).
+# The variant of the rows users were served; shadow rows are "shadow:<model>@<version>".
+ACTIVE = "active"
+
+
+def shadow_variant(model: str, version: str) -> str:
+    """The variant recorded with predictions made with `model`'s shadow `version` substituted."""
+    return f"shadow:{model}@{version}"
+
+
+# Mirrors migrations 0002 to 0004 (the migrations are what create it).
 predictions = Table(
     "ml_predictions",
     metadata,
@@ -62,6 +71,7 @@ predictions = Table(
     Column("interval_high", Float(53), nullable=True),
     Column("interval_low", Float(53), nullable=True),
     Column("interval_coverage", Float(53), nullable=True),
+    Column("variant", String(96), nullable=False, server_default=ACTIVE),
 )
 
 
@@ -87,6 +97,8 @@ class PredictionRecord:
     interval_high: float | None = None
     interval_low: float | None = None
     interval_coverage: float | None = None
+    # ACTIVE, or shadow_variant(...) for a prediction computed in shadow and never served.
+    variant: str = ACTIVE
 
 
 @dataclass(frozen=True)
@@ -240,6 +252,8 @@ def aggregate_scores(
         ).label("width"),
         func.sum(case((with_interval, p.atr / p.close * 100.0), else_=0.0)).label("atr_pct"),
     )
+    # Users see the predictions they were served: shadow rows are compared by CompareShadow only.
+    query = query.where(p.variant == ACTIVE)
     if model:
         query = query.where(
             (p.model == model) | p.members.like(f'%"name": "{_like_safe(model)}"%', escape="\\")
@@ -274,6 +288,84 @@ def aggregate_scores(
         )
     scores.sort(key=lambda s: (-s.realized, -s.recorded, s.model, s.symbol, s.horizon))
     return scores
+
+
+@dataclass(frozen=True)
+class PairedRow:
+    """A shadow prediction and the active one as of the same bar, both scored."""
+
+    as_of: int
+    close: float
+    realized_high: float
+    realized_low: float
+    tp_long_outcome: float
+    tp_short_outcome: float
+    active: tuple[float, float, float, float]
+    shadow: tuple[float, float, float, float]
+
+
+def scored_pairs(conn: Connection, variant: str) -> list[PairedRow]:
+    """Every scored shadow prediction of `variant` with the scored active prediction of the same
+    ensemble, symbol, horizon and as-of bar (the newest active row when versions changed), oldest first."""
+    s = predictions.alias("s")
+    a = predictions.alias("a")
+    query = (
+        select(
+            s.c.symbol,
+            s.c.as_of,
+            s.c.close,
+            s.c.realized_high,
+            s.c.realized_low,
+            s.c.tp_long_outcome,
+            s.c.tp_short_outcome,
+            a.c.predicted_high.label("a_high"),
+            a.c.predicted_low.label("a_low"),
+            a.c.tp_long.label("a_tp_long"),
+            a.c.tp_short.label("a_tp_short"),
+            s.c.predicted_high.label("s_high"),
+            s.c.predicted_low.label("s_low"),
+            s.c.tp_long.label("s_tp_long"),
+            s.c.tp_short.label("s_tp_short"),
+        )
+        .select_from(
+            s.join(
+                a,
+                and_(
+                    a.c.variant == ACTIVE,
+                    a.c.model == s.c.model,
+                    a.c.symbol == s.c.symbol,
+                    a.c.horizon == s.c.horizon,
+                    a.c.as_of == s.c.as_of,
+                ),
+            )
+        )
+        .where(s.c.variant == variant, s.c.realized_at.is_not(None), a.c.realized_at.is_not(None))
+        .order_by(s.c.symbol, s.c.as_of, a.c.created_at)
+    )
+    pairs: dict[tuple[str, int], PairedRow] = {}
+    for r in conn.execute(query):
+        pairs[(r.symbol, int(r.as_of))] = PairedRow(
+            int(r.as_of),
+            float(r.close),
+            float(r.realized_high),
+            float(r.realized_low),
+            float(r.tp_long_outcome),
+            float(r.tp_short_outcome),
+            (float(r.a_high), float(r.a_low), float(r.a_tp_long), float(r.a_tp_short)),
+            (float(r.s_high), float(r.s_low), float(r.s_tp_long), float(r.s_tp_short)),
+        )
+    return sorted(pairs.values(), key=lambda p: p.as_of)
+
+
+def variant_counts(conn: Connection, variant: str) -> tuple[int, int]:
+    """(recorded, scored) predictions of `variant`."""
+    p = predictions.c
+    row = conn.execute(
+        select(func.count(), func.sum(case((p.realized_at.is_not(None), 1), else_=0))).where(
+            p.variant == variant
+        )
+    ).one()
+    return int(row[0] or 0), int(row[1] or 0)
 
 
 def _like_safe(text: str) -> str:

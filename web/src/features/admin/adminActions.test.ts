@@ -1,5 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { activationText, importRequest, importText, sortVersions } from "./adminActions";
+import {
+  activationText,
+  formatPValue,
+  importRequest,
+  importText,
+  promotionText,
+  sortVersions,
+  verdictText,
+  verdictTone,
+} from "./adminActions";
 
 const v = (version: string, state = 3, executionProvider = "CPUExecutionProvider", reason = "") => ({
   version,
@@ -59,5 +68,29 @@ describe("market data import", () => {
     const r = { symbol: "GOOG", timeframe: "1d", rowsRead: 1200n, rowsInserted: 1000n, rowsExisting: 200n, committed: true };
     expect(importText(r)).toBe("Imported GOOG 1d: 1,200 rows read, 1,000 new, 200 already stored.");
     expect(importText({ ...r, committed: false })).toMatch(/^Checked only \(dry run\), nothing stored\./);
+  });
+});
+
+describe("shadow comparison", () => {
+  it("names each verdict and its tone", () => {
+    expect([1, 2, 3, 4, 0].map(verdictText)).toEqual([
+      "not enough data",
+      "no significant difference",
+      "shadow better",
+      "shadow worse",
+      "unknown",
+    ]);
+    expect([3, 4, 2].map(verdictTone)).toEqual(["ok", "bad", "neutral"]);
+  });
+  it("formats p-values, none without pairs", () => {
+    expect(formatPValue(0.0004, 30)).toBe("< 0.001");
+    expect(formatPValue(0.04567, 30)).toBe("0.046");
+    expect(formatPValue(1, 0)).toBe("–");
+  });
+  it("says which version serves after a promotion", () => {
+    expect(promotionText({ name: "m", fromVersion: "2", activeVersion: "3" })).toEqual({
+      ok: true,
+      text: "m serves version 3 (was 2).",
+    });
   });
 });

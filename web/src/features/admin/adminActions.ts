@@ -44,6 +44,34 @@ export function activationText(model: ModelLike | undefined, asked: { name: stri
   return { ok: state === "ready", text: `${model.name} serves version ${model.activeVersion} (${state}${provider})${reason}.` };
 }
 
+/** ShadowVerdict (trading.ml.v1) in words; 0 (unspecified) and unknown values: "unknown". */
+export const VERDICT_TEXT: Record<number, string> = {
+  1: "not enough data",
+  2: "no significant difference",
+  3: "shadow better",
+  4: "shadow worse",
+};
+
+export function verdictText(verdict: number): string {
+  return VERDICT_TEXT[verdict] ?? "unknown";
+}
+
+/** Badge tone of a verdict: better is good news, worse bad, the rest neutral. */
+export function verdictTone(verdict: number): "ok" | "bad" | "neutral" {
+  return verdict === 3 ? "ok" : verdict === 4 ? "bad" : "neutral";
+}
+
+/** A p-value as people read it: "< 0.001" below that, three decimals otherwise; "–" without pairs. */
+export function formatPValue(p: number, n: number): string {
+  if (n === 0) return "–";
+  return p < 0.001 ? "< 0.001" : p.toFixed(3);
+}
+
+/** After PromoteShadow: "m serves version 3 (was 2)." */
+export function promotionText(res: { name: string; fromVersion: string; activeVersion: string }): ActionResult {
+  return { ok: true, text: `${res.name} serves version ${res.activeVersion} (was ${res.fromVersion || "none"}).` };
+}
+
 export const IMPORT_SAMPLES = ["EURUSD", "GOOG"] as const;
 export const TIMEFRAMES = ["1m", "5m", "15m", "30m", "1h", "4h", "1d"] as const;
 

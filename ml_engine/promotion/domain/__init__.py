@@ -1,0 +1,1 @@
+"""Pure: the Diebold-Mariano test and the comparison verdicts."""

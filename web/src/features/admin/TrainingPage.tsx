@@ -152,13 +152,15 @@ export function TrainingPage() {
         <table className="table" data-testid="training-runs">
           <thead>
             <tr>
-              <th>Started</th>
-              <th>Family</th>
-              <th>Horizon</th>
-              <th>Symbols</th>
-              <th>State</th>
-              <th>Progress</th>
-              <th />
+              <th scope="col">Started</th>
+              <th scope="col">Family</th>
+              <th scope="col">Horizon</th>
+              <th scope="col">Symbols</th>
+              <th scope="col">State</th>
+              <th scope="col">Progress</th>
+              <th scope="col">
+                <span className="visually-hidden">Actions</span>
+              </th>
             </tr>
           </thead>
           <tbody>

@@ -209,7 +209,7 @@ class TrainingRuns:
         if "error" in active.outcome:
             return str(active.outcome["error"])
         if active.timed_out:
-            return f"time budget of {self.limits.time_budget_s:.0f} s exceeded (ML_TRAINING_TIME_BUDGET_S)"
+            return f"time budget of {self.limits.time_budget_s:g} s exceeded (ML_TRAINING_TIME_BUDGET_S)"
         if status == -signal.SIGXCPU:
             return "CPU time limit exceeded (ML_TRAINING_CPU_LIMIT_S)"
         return f"the training worker exited with status {status}"

@@ -125,6 +125,25 @@ class MlEngineSettings(PlanRateLimitSettings, CommonSettings):
     backtest_time_budget_s: float = Field(
         20.0, gt=0, le=30, description="backtests estimated to take longer are refused up front (s)"
     )
+    ml_training_time_budget_s: float = Field(
+        1800.0,
+        gt=0,
+        le=86400,
+        description="wall-time budget of one training run (TrainingService); over it the worker is stopped "
+        "and the run FAILED (s)",
+    )
+    ml_training_cpu_limit_s: int = Field(
+        3600, gt=0, description="CPU-time limit (RLIMIT_CPU) of a training worker process (s)"
+    )
+    ml_training_threads: int = Field(
+        1, ge=1, le=64, description="torch / XGBoost / OpenMP threads of a training worker process"
+    )
+    ml_training_nice: int = Field(
+        10, ge=0, le=19, description="how much lower a training worker's CPU priority is (os.nice)"
+    )
+    ml_training_cancel_grace_s: float = Field(
+        5.0, gt=0, le=60, description="after a cancel's SIGTERM, seconds before the worker gets SIGKILL"
+    )
     health_probe_timeout_ms: int = Field(
         2000, gt=0, le=30_000, description="deadline of each health probe (ms)"
     )

@@ -38,6 +38,9 @@ from ml_engine.promotion.handlers import PromotionHandlers
 from ml_engine.promotion.service import PromotionService
 from ml_engine.shared.database import MarketStore
 from ml_engine.status.handlers import EngineHandlers
+from ml_engine.training_runs.handlers import TrainingHandlers
+from ml_engine.training_runs.runs import TrainingRuns
+from ml_engine.training_runs.wiring import build_training_runs
 from service_runtime.metrics import CallStats
 from service_runtime.rate_limits import RateLimitInterceptor, window_counter
 from service_runtime.server import ServiceHost, run_service
@@ -57,6 +60,8 @@ from trading.ml.v1 import (
     model_service_pb2,
     model_service_pb2_grpc,
     prediction_service_pb2,
+    training_service_pb2,
+    training_service_pb2_grpc,
 )
 
 log = logging.getLogger("ml_engine")
@@ -69,6 +74,7 @@ SERVICES = [
     market_data_service_pb2.DESCRIPTOR.services_by_name["MarketDataService"].full_name,
     indicator_service_pb2.DESCRIPTOR.services_by_name["IndicatorService"].full_name,
     backtest_service_pb2.DESCRIPTOR.services_by_name["BacktestService"].full_name,
+    training_service_pb2.DESCRIPTOR.services_by_name["TrainingService"].full_name,
     # KServe v2 (not our proto): importing its handlers declared its access rules.
     INFERENCE_SERVICE,
 ]
@@ -87,7 +93,11 @@ STREAM_HISTORY_BARS = 1000
 
 
 def build_host(
-    settings: MlEngineSettings, store: MarketStore, registry: ModelRegistry, activation: VersionActivation
+    settings: MlEngineSettings,
+    store: MarketStore,
+    registry: ModelRegistry,
+    activation: VersionActivation,
+    training_runs: TrainingRuns,
 ) -> ServiceHost:
     stats = CallStats("ml_engine")
     windows = BarWindows(store.engine, BarCache(settings.ml_bar_cache_max_bars))
@@ -126,6 +136,7 @@ def build_host(
     market = MarketDataHandlers(store, windows, clock, bar_hub)
     indicators = IndicatorHandlers(windows)
     backtests = BacktestHandlers(windows, settings.backtest_time_budget_s)
+    training = TrainingHandlers(training_runs)
     # Suspensions and logouts reach this service through Redis (written by business).
     revocations = settings.revocations()
     rate_counter = window_counter(settings.redis_url)
@@ -148,6 +159,7 @@ def build_host(
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+        await training_runs.close()
         await hub.close()
         await bar_hub.close()
         await activation.stop()
@@ -176,6 +188,7 @@ def build_host(
                 indicators, server
             ),
             lambda server: backtest_service_pb2_grpc.add_BacktestServiceServicer_to_server(backtests, server),
+            lambda server: training_service_pb2_grpc.add_TrainingServiceServicer_to_server(training, server),
         ],
         stats=stats,
         grace_s=settings.shutdown_grace_s,
@@ -206,9 +219,12 @@ def main() -> None:
     store = MarketStore(settings.market_database_url)
     registry = ModelRegistry(Path(settings.model_path))
     activation = VersionActivation(registry, settings)
+    training_runs = build_training_runs(settings, store)
 
     async def before_start() -> None:
         await asyncio.to_thread(prepare_store, settings, store)
+        for run in await training_runs.recover():
+            log.warning("training run marked FAILED", extra={"run_id": run.id, "reason": run.error})
         # In the server's loop: the activation's file watch is a task of it. Models are READY
         # (warmed up on their execution provider) before the port opens.
         await activation.start()
@@ -216,7 +232,7 @@ def main() -> None:
     run_service(
         "ml_engine",
         settings,
-        lambda: build_host(settings, store, registry, activation),
+        lambda: build_host(settings, store, registry, activation, training_runs),
         before_start=before_start,
     )
 

@@ -10,6 +10,7 @@ each fold's ensemble on its own test rows; the shipped weights are the last fold
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -64,6 +65,15 @@ XGB_MODELS: dict[str, str] = {
 SEQUENCE_MODELS = ("gru", "transformer")
 MODEL_KEYS = (*XGB_MODELS, *SEQUENCE_MODELS)
 RANGE_COLUMNS = ("range_high_pct", "range_low_pct")
+# Model families a run can train (a training run of the API trains one; `make train` all of them).
+FAMILIES = ("xgboost", *SEQUENCE_MODELS)
+# Progress of a horizon's run: (stage, fold done or 0, folds).
+Progress = Callable[[str, int, int], None]
+
+
+def family_keys(families: tuple[str, ...]) -> tuple[str, ...]:
+    """The model keys of `families`, in MODEL_KEYS order."""
+    return tuple(k for k in MODEL_KEYS if ("xgboost" if k in XGB_MODELS else k) in families)
 
 
 def model_columns(key: str) -> tuple[str, ...]:
@@ -83,6 +93,12 @@ class TrainConfig:
     folds: int = DEFAULT_FOLDS
     net: NetConfig = field(default_factory=NetConfig)
     validation_fractions: dict[str, float] = field(default_factory=lambda: dict(VALIDATION_FRACTIONS))
+    # The families trained (default: every one, as `make train` does).
+    families: tuple[str, ...] = FAMILIES
+
+    @property
+    def model_keys(self) -> tuple[str, ...]:
+        return family_keys(self.families)
 
     def validation_fraction(self, horizon: str) -> float:
         return self.validation_fractions.get(horizon, DEFAULT_VALIDATION_FRACTION)
@@ -189,6 +205,8 @@ def _run_fold(data: HorizonData, fold: Fold, config: TrainConfig) -> FoldResult:
     models: dict[str, xgb.Booster | nn.Module] = {}
     stopped: dict[str, int] = {}
     for key, target in XGB_MODELS.items():
+        if "xgboost" not in config.families:
+            break
         col = TARGETS.index(target)
         booster = fit_xgb(
             target, tab[train], labels[train, col], tab[val], labels[val, col], config.net.threads
@@ -200,7 +218,7 @@ def _run_fold(data: HorizonData, fold: Fold, config: TrainConfig) -> FoldResult:
             pred[:, col] = predict_xgb(booster, target, tab[rows])
             out[key] = pred
     x_train, x_val, x_test = (windows(seq, r, window) for r in (train, val, test))
-    for family in SEQUENCE_MODELS:
+    for family in (f for f in SEQUENCE_MODELS if f in config.families):
         net, epochs = fit_net(
             family,
             window,
@@ -381,7 +399,8 @@ def _column_members(
     y = labels[rows]
     base = fold.val_baseline.predict(features[rows])
     j = OUTPUT_COLUMNS.index(column)
-    candidates = [k for k in MODEL_KEYS if column in model_columns(k)]
+    # The models this run trained (a one-family run weighs its own models against the baseline).
+    candidates = [k for k in MODEL_KEYS if column in model_columns(k) and k in fold.val]
     scores: dict[str, float] = {}
     notes: dict[str, str] = {}
     if column in RANGE_COLUMNS:
@@ -591,9 +610,15 @@ def _fold_periods(data: HorizonData, folds: list[FoldResult]) -> list[dict[str, 
     return result
 
 
-def train_horizon(data: HorizonData, repository: Path, config: TrainConfig, version: str) -> HorizonResult:
-    """Walk-forward train + evaluate every model of a horizon and export the last fold's models as
-    `version`."""
+def train_horizon(
+    data: HorizonData,
+    repository: Path,
+    config: TrainConfig,
+    version: str,
+    progress: Progress = lambda stage, fold, folds: None,
+) -> HorizonResult:
+    """Walk-forward train + evaluate the models of `config.families` for a horizon and export the last
+    fold's models as `version`; `progress` hears of each fold and stage."""
     started = time.perf_counter()
     horizon = data.horizon
     gap = purge_gap(horizon.lookahead, horizon.window)
@@ -602,11 +627,16 @@ def train_horizon(data: HorizonData, repository: Path, config: TrainConfig, vers
     )
     for fold in folds:  # calibration (validation) rows strictly before the test block, per series
         check_before(fold.validation, fold.test, data.lengths)
-    results = [_run_fold(data, fold, config) for fold in folds]
+    results = []
+    for fold in folds:
+        progress("fold", fold.index, len(folds))
+        results.append(_run_fold(data, fold, config))
+    progress("evaluating", len(folds), len(folds))
+    keys = config.model_keys
     labels = data.concat("labels")
     features = data.concat("features")
     persistence = _persistence(data)
-    reports = {k: _evaluate_model(k, results, labels, features, persistence) for k in MODEL_KEYS}
+    reports = {k: _evaluate_model(k, results, labels, features, persistence) for k in keys}
     ensemble = _ensemble(data, results, labels, features, persistence)
     last = results[-1]
     training = _training_data(data, last.fold)
@@ -617,7 +647,8 @@ def train_horizon(data: HorizonData, repository: Path, config: TrainConfig, vers
     trained_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     metadata: dict[str, ModelMetadata] = {}
     n_features = len(FEATURE_NAMES)
-    for key in MODEL_KEYS:
+    progress("exporting", len(folds), len(folds))
+    for key in keys:
         report = reports[key]
         name = f"{horizon.name}_{key}"
         native = last.models[key]
@@ -664,8 +695,9 @@ def train_horizon(data: HorizonData, repository: Path, config: TrainConfig, vers
             trained_at=trained_at,
         )
         metadata[name] = export.write_model(repository, meta, model, parity, native)
-    stopped = {f"{k}@fold{f.fold.index}": f.stopped_at[k] for f in results for k in MODEL_KEYS}
-    base_report = reports[SEQUENCE_MODELS[0]].baseline_metrics
+    stopped = {f"{k}@fold{f.fold.index}": f.stopped_at[k] for f in results for k in keys}
+    # The ATR baseline's range figures: the GRU's (both sides); without it, the first range model's.
+    base_report = (reports.get(SEQUENCE_MODELS[0]) or next(iter(reports.values()))).baseline_metrics
     return HorizonResult(
         horizon=horizon.name,
         timeframe=horizon.timeframe,

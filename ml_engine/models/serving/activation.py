@@ -24,7 +24,7 @@ from ml_engine.models.serving.registry import (
     ServedModel,
     VersionStatus,
 )
-from ml_engine.models.serving.repository import RepositoryModel, parse_version, scan
+from ml_engine.models.serving.repository import MANUAL_ACTIVATION_FILE, RepositoryModel, parse_version, scan
 from ml_engine.models.serving.session import ModelSession, ModelState, load_session, peek_metadata
 from service_runtime.errors import FailedPrecondition, InvalidArgument
 
@@ -112,6 +112,9 @@ class VersionActivation:
             raise FailedPrecondition(
                 f"version {number} of model {name} cannot serve: {reason}; version {serving} keeps serving"
             )
+        # Promoted by an admin: from now on the start-up load may pick it like any other version.
+        marker = model.files[number].path.parent / MANUAL_ACTIVATION_FILE
+        await asyncio.to_thread(marker.unlink, missing_ok=True)
         return self.registry.entry(name)
 
     # ---- load, warm up, swap ----------------------------------------------------------------
@@ -189,6 +192,8 @@ class VersionActivation:
 
     async def _load_best(self, model: ServedModel) -> None:
         for number in sorted(model.files, reverse=True):
+            if model.files[number].manual:
+                continue  # a training run's version: only an admin activates it
             if await self._activate_version(model, number, cause="start"):
                 return
 
@@ -223,7 +228,7 @@ class VersionActivation:
         serving = model.active.session.version if model.active else -1
         for number in sorted(candidates, reverse=True):
             file = model.files.get(number)
-            if file is None or number <= serving:
+            if file is None or number <= serving or file.manual:
                 candidates.discard(number)
                 continue
             if self._previous_scan.get((model.name, number)) != file.signature:

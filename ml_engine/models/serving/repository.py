@@ -9,6 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 MODEL_FILE = "model.onnx"
+# In a version folder: a version made by a training run (the TrainingService). It is never activated
+# by the start-up load or the file watch, only by an admin (ActivateModelVersion removes the file).
+MANUAL_ACTIVATION_FILE = "MANUAL_ACTIVATION"
 
 
 @dataclass(frozen=True)
@@ -19,6 +22,8 @@ class VersionFile:
     # progress must not be loaded half-written), and a changed file is worth retrying.
     size: int
     mtime_ns: int
+    # The folder holds MANUAL_ACTIVATION_FILE: only an admin activates this version.
+    manual: bool = False
 
     @property
     def signature(self) -> tuple[int, int]:
@@ -53,7 +58,8 @@ def scan(root: Path) -> dict[str, RepositoryModel]:
                 stat = model_file.stat()
             except OSError:
                 continue
-            versions.append(VersionFile(int(child.name), model_file, stat.st_size, stat.st_mtime_ns))
+            manual = (child / MANUAL_ACTIVATION_FILE).exists()
+            versions.append(VersionFile(int(child.name), model_file, stat.st_size, stat.st_mtime_ns, manual))
         if versions:
             models[folder.name] = RepositoryModel(
                 folder.name, folder, tuple(sorted(versions, key=lambda v: v.version))

@@ -79,6 +79,7 @@ export const NAV_ITEMS: NavItem[] = [
   { to: "/admin/users", label: "Users", requirement: { kind: "role", role: "admin" } },
   { to: "/admin/audit", label: "Audit log", requirement: { kind: "role", role: "admin" } },
   { to: "/admin/models", label: "Model versions", requirement: { kind: "role", role: "admin" } },
+  { to: "/admin/training", label: "Training runs", requirement: { kind: "role", role: "admin" } },
   { to: "/admin/import", label: "Import", requirement: { kind: "role", role: "admin" } },
   { to: "/admin/education", label: "Education figures", requirement: { kind: "role", role: "admin" } },
   { to: "/admin/billing", label: "Revenue", requirement: { kind: "role", role: "admin" } },

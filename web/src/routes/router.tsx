@@ -210,6 +210,11 @@ const adminModelsRoute = createRoute({
   component: lazyRouteComponent(() => import("../features/admin/ModelsAdminPage"), "ModelsAdminPage"),
 });
 
+const adminTrainingRoute = createRoute({
+  getParentRoute: () => adminRoute,
+  path: "/training",
+  component: lazyRouteComponent(() => import("../features/admin/TrainingPage"), "TrainingPage"),
+});
 const adminImportRoute = createRoute({
   getParentRoute: () => adminRoute,
   path: "/import",
@@ -353,6 +358,7 @@ export const routeTree = rootRoute.addChildren([
     adminUsersRoute,
     adminAuditRoute,
     adminModelsRoute,
+    adminTrainingRoute,
     adminImportRoute,
     adminEducationRoute,
     adminBillingRoute,

@@ -1,0 +1,59 @@
+"""What the training runs need from outside: the market data store, the run store, the worker."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from ml_engine.training_runs.domain.runs import TrainingRun
+
+
+class BarSource(Protocol):
+    def stored_timeframe(self, symbol: str) -> str | None:
+        """The timeframe `symbol`'s bars are stored at, or None for a symbol not stored."""
+        ...
+
+    def count(self, symbol: str, timeframe: str, start: int, end: int) -> int:
+        """Stored bars of `symbol` at `timeframe` with start <= time < end."""
+        ...
+
+
+class RunStore(Protocol):
+    def insert(self, run: TrainingRun) -> None: ...
+
+    def update(self, run: TrainingRun) -> None: ...
+
+    def get(self, run_id: str) -> TrainingRun | None: ...
+
+    def latest(self, limit: int) -> Sequence[TrainingRun]: ...
+
+    def unfinished(self) -> Sequence[TrainingRun]:
+        """Runs PENDING or RUNNING (at engine start: left over from a previous process)."""
+        ...
+
+
+class WorkerHandle(Protocol):
+    def lines(self) -> AsyncIterator[dict[str, object]]:
+        """The worker's progress lines (JSON objects) until its stdout closes."""
+        ...
+
+    async def wait(self) -> int:
+        """The exit status (negative: killed by that signal)."""
+        ...
+
+    async def stop(self, grace_s: float) -> None:
+        """SIGTERM, then SIGKILL after `grace_s`; returns once the process is gone."""
+        ...
+
+    def discard_work(self) -> None:
+        """Removes the run's work folder if the worker left it (killed before cleaning up)."""
+        ...
+
+
+class WorkerLauncher(Protocol):
+    async def launch(self, run: TrainingRun) -> WorkerHandle: ...
+
+
+# The call that puts a new version in shadow (model name, version); see training_runs/shadow.py.
+ShadowHook = Callable[[str, str], Awaitable[None]]

@@ -1,0 +1,227 @@
+"""The training runs of this engine: start (checked, one at a time per family), supervise the worker
+process (progress, time budget, outcome), cancel, look up and watch. Runs are stored as they move, so
+a restarted engine finds the runs it was supervising and marks them FAILED."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field, replace
+
+from ml_engine.training_runs.domain.ports import BarSource, RunStore, ShadowHook, WorkerHandle, WorkerLauncher
+from ml_engine.training_runs.domain.runs import Progress, RunSpec, RunState, TrainingRun, check_spec
+from service_runtime.errors import FailedPrecondition, NotFound
+
+log = logging.getLogger("ml_engine.training_runs")
+
+ENGINE_RESTARTED = "engine restarted while the run was in progress"
+ENGINE_STOPPED = "engine stopped while the run was in progress"
+LIST_DEFAULT, LIST_MAX = 50, 200
+
+
+@dataclass(frozen=True)
+class RunLimits:
+    time_budget_s: float
+    cancel_grace_s: float = 5.0
+
+
+@dataclass
+class _Active:
+    run: TrainingRun
+    task: asyncio.Task[None] | None = None
+    handle: WorkerHandle | None = None
+    cancelled: bool = False
+    timed_out: bool = False
+    # Why the engine stopped it (engine shutdown), when not cancelled by an admin.
+    stop_reason: str = ""
+    outcome: dict[str, object] = field(default_factory=dict)
+
+
+class TrainingRuns:
+    def __init__(
+        self,
+        store: RunStore,
+        bars: BarSource,
+        launcher: WorkerLauncher,
+        put_in_shadow: ShadowHook,
+        limits: RunLimits,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.bars = bars
+        self.launcher = launcher
+        self.put_in_shadow = put_in_shadow
+        self.limits = limits
+        self.clock = clock
+        # The run in progress of each family (one at a time per family).
+        self._active: dict[str, _Active] = {}
+        self._watchers: dict[str, set[asyncio.Queue[TrainingRun]]] = {}
+
+    # ---- life cycle ---------------------------------------------------------------------------
+
+    async def recover(self) -> list[TrainingRun]:
+        """At engine start: runs a previous engine left PENDING or RUNNING are FAILED (their worker
+        died with it or is no longer supervised; its work folder is a dot folder serving ignores)."""
+        failed = []
+        for run in await asyncio.to_thread(self.store.unfinished):
+            done = run.finish(RunState.FAILED, self.clock(), error=ENGINE_RESTARTED)
+            await asyncio.to_thread(self.store.update, done)
+            failed.append(done)
+        return failed
+
+    async def close(self) -> None:
+        """At engine stop: every worker stopped, its run FAILED."""
+        for active in list(self._active.values()):
+            active.stop_reason = ENGINE_STOPPED
+            await self._stop(active)
+
+    # ---- use cases ----------------------------------------------------------------------------
+
+    async def start(self, spec: RunSpec, actor: str) -> TrainingRun:
+        checked = await asyncio.to_thread(check_spec, spec, self.bars)
+        self._refuse_if_busy(checked.family)
+        run = TrainingRun(str(uuid.uuid4()), checked, actor, self.clock())
+        active = _Active(run)
+        self._active[checked.family] = active  # reserved before the next await: no second run slips in
+        try:
+            await asyncio.to_thread(self.store.insert, run)
+        except BaseException:
+            self._active.pop(checked.family, None)
+            raise
+        active.task = asyncio.get_running_loop().create_task(
+            self._supervise(active), name=f"training {run.id}"
+        )
+        return run
+
+    async def cancel(self, run_id: str) -> TrainingRun:
+        active = next((a for a in self._active.values() if a.run.id == run_id), None)
+        if active is None:
+            run = await self.get(run_id)
+            raise FailedPrecondition(f"training run {run_id} is {run.state.value}, not in progress")
+        active.cancelled = True
+        await self._stop(active)
+        return await self.get(run_id)
+
+    async def get(self, run_id: str) -> TrainingRun:
+        for active in self._active.values():
+            if active.run.id == run_id:
+                return active.run
+        run = await asyncio.to_thread(self.store.get, run_id)
+        if run is None:
+            raise NotFound(f"no training run {run_id}")
+        return run
+
+    async def latest(self, limit: int) -> list[TrainingRun]:
+        limit = min(limit or LIST_DEFAULT, LIST_MAX)
+        return list(await asyncio.to_thread(self.store.latest, limit))
+
+    async def watch(self, run_id: str) -> AsyncIterator[TrainingRun]:
+        """The run now, then each change, ending with its final state."""
+        queue: asyncio.Queue[TrainingRun] = asyncio.Queue()
+        self._watchers.setdefault(run_id, set()).add(queue)
+        try:
+            run = await self.get(run_id)
+            while True:
+                yield run
+                if run.state.final:
+                    return
+                run = await queue.get()
+        finally:
+            watchers = self._watchers.get(run_id)
+            if watchers is not None:
+                watchers.discard(queue)
+                if not watchers:
+                    self._watchers.pop(run_id, None)
+
+    # ---- steps --------------------------------------------------------------------------------
+
+    def _refuse_if_busy(self, family: str) -> None:
+        busy = self._active.get(family)
+        if busy is not None:
+            raise FailedPrecondition(
+                f"a {family} training run is already in progress ({busy.run.id}); one at a time per family: "
+                "wait for it or cancel it"
+            )
+
+    async def _supervise(self, active: _Active) -> None:
+        try:
+            active.handle = await self.launcher.launch(active.run)
+            await self._publish(active, replace(active.run, state=RunState.RUNNING))
+            if active.cancelled:
+                await active.handle.stop(self.limits.cancel_grace_s)
+            try:
+                async with asyncio.timeout(self.limits.time_budget_s):
+                    await self._follow(active, active.handle)
+                    status = await active.handle.wait()
+            except TimeoutError:
+                active.timed_out = True
+                await active.handle.stop(self.limits.cancel_grace_s)
+                status = await active.handle.wait()
+            await asyncio.to_thread(active.handle.discard_work)
+            await self._finish(active, status)
+        except Exception as error:  # a launch failure, a store error: the run fails, the engine goes on
+            log.exception("training run failed", extra={"run_id": active.run.id})
+            with contextlib.suppress(Exception):
+                await self._publish(
+                    active, active.run.finish(RunState.FAILED, self.clock(), error=str(error))
+                )
+        finally:
+            self._active.pop(active.run.spec.family, None)
+
+    async def _follow(self, active: _Active, handle: WorkerHandle) -> None:
+        async for line in handle.lines():
+            stage = str(line.get("stage", ""))
+            if stage in ("done", "failed", "cancelled"):
+                active.outcome = line
+                continue
+            progress = Progress(
+                stage,
+                int(str(line.get("fold", 0))),
+                int(str(line.get("folds", 0))),
+                float(str(line.get("percent", 0.0))),
+                str(line.get("message", "")),
+            )
+            await self._publish(active, replace(active.run, progress=progress))
+
+    async def _finish(self, active: _Active, status: int) -> None:
+        run, now, outcome = active.run, self.clock(), active.outcome
+        if outcome.get("stage") == "done":
+            version = str(outcome.get("version", ""))
+            models = tuple(str(m) for m in outcome.get("models", []))  # type: ignore[attr-defined]
+            progress = replace(run.progress, stage="done", percent=100.0, message=str(outcome.get("message")))
+            done = replace(run, progress=progress, produced_version=version, models=models)
+            for name in models:
+                await self.put_in_shadow(name, version)
+            await self._publish(active, done.finish(RunState.SUCCEEDED, now))
+        elif active.cancelled:
+            await self._publish(active, run.finish(RunState.CANCELLED, now))
+        else:
+            await self._publish(active, run.finish(RunState.FAILED, now, error=self._failure(active, status)))
+
+    def _failure(self, active: _Active, status: int) -> str:
+        if active.stop_reason:
+            return active.stop_reason
+        if "error" in active.outcome:
+            return str(active.outcome["error"])
+        if active.timed_out:
+            return f"time budget of {self.limits.time_budget_s:g} s exceeded (ML_TRAINING_TIME_BUDGET_S)"
+        if status == -signal.SIGXCPU:
+            return "CPU time limit exceeded (ML_TRAINING_CPU_LIMIT_S)"
+        return f"the training worker exited with status {status}"
+
+    async def _stop(self, active: _Active) -> None:
+        if active.handle is not None:
+            await active.handle.stop(self.limits.cancel_grace_s)
+        if active.task is not None:
+            await asyncio.shield(active.task)
+
+    async def _publish(self, active: _Active, run: TrainingRun) -> None:
+        active.run = run
+        await asyncio.to_thread(self.store.update, run)
+        for queue in self._watchers.get(run.id, ()):
+            queue.put_nowait(run)

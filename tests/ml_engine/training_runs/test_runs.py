@@ -1,0 +1,160 @@
+"""TrainingRuns without the gRPC layer: a restarted engine fails the runs it left in progress, a
+killed worker's work folder is removed, and the worker's commit moves every version or none."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from ml_engine.shared.database import MarketStore
+from ml_engine.training_runs.adapters.worker_process import WorkerProcess, work_dir
+from ml_engine.training_runs.data.repository import SqlRunStore, StoredBars
+from ml_engine.training_runs.domain.runs import Progress, RunSpec, RunState, TrainingRun
+from ml_engine.training_runs.runs import ENGINE_RESTARTED, RunLimits, TrainingRuns
+from tests.ml_engine.training_runs.conftest import END, START, record_shadow
+
+# A worker that ignores SIGTERM (stuck in native code, say).
+IGNORES_SIGTERM = (
+    "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print(1, flush=True); time.sleep(60)"
+)
+
+
+def _run(run_id: str, state: RunState) -> TrainingRun:
+    spec = RunSpec("gru", "intraday", ("EURUSD",), START, END, 2)
+    return TrainingRun(run_id, spec, "admin-7", 1.0, state=state, progress=Progress("fold", 1, 2, 45.0, "x"))
+
+
+async def test_runs_left_in_progress_are_failed_at_engine_start(
+    runs: TrainingRuns, sample_store: MarketStore
+) -> None:
+    store = SqlRunStore(sample_store.engine)
+    store.insert(_run("a", RunState.RUNNING))
+    store.insert(_run("b", RunState.PENDING))
+    store.insert(_run("c", RunState.SUCCEEDED))
+    failed = await runs.recover()
+    assert sorted(r.id for r in failed) == ["a", "b"]
+    for run_id in ("a", "b"):
+        stored = store.get(run_id)
+        assert stored is not None and stored.state is RunState.FAILED and stored.error == ENGINE_RESTARTED
+        assert stored.finished_at is not None and stored.progress.fold == 1  # the last progress is kept
+    assert store.get("c") == _run("c", RunState.SUCCEEDED)
+
+
+async def test_a_killed_worker_leaves_no_work_folder(tmp_path: Path) -> None:
+    """SIGTERM ignored: SIGKILL after the grace period, and the engine removes what the worker left."""
+    work = work_dir(tmp_path, "r1")
+    (work / "intraday_gru" / "3").mkdir(parents=True)
+    (work / "intraday_gru" / "3" / "model.onnx").write_bytes(b"half")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        IGNORES_SIGTERM,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert process.stdout is not None and await process.stdout.readline()
+    worker = WorkerProcess(process, work)
+    await worker.stop(grace_s=0.2)
+    assert await worker.wait() == -9
+    worker.discard_work()
+    assert os.listdir(tmp_path) == []
+
+
+def test_the_commit_moves_every_version_or_none(tmp_path: Path) -> None:
+    from ml_engine.training.worker import commit  # the worker's module: the training extra
+
+    repo, work = tmp_path / "repo", tmp_path / "repo" / ".training-r1"
+    for name in ("intraday_xgb_range_high", "intraday_xgb_range_low"):
+        (work / name / "2").mkdir(parents=True)
+        (work / name / "2" / "model.onnx").write_bytes(b"x")
+        (work / name / "config.pbtxt").write_text("c")
+    # A version 2 already there for the second model: nothing moves.
+    (repo / "intraday_xgb_range_low" / "2").mkdir(parents=True)
+    with pytest.raises(FileExistsError):
+        commit(work, repo, "2")
+    assert not (repo / "intraday_xgb_range_high" / "2").exists()
+    assert (work / "intraday_xgb_range_high" / "2" / "model.onnx").exists()
+    (repo / "intraday_xgb_range_low" / "2").rmdir()
+    assert commit(work, repo, "2") == ["intraday_xgb_range_high", "intraday_xgb_range_low"]
+    assert (repo / "intraday_xgb_range_low" / "2" / "model.onnx").exists()
+    assert (repo / "intraday_xgb_range_high" / "config.pbtxt").read_text() == "c"
+
+
+class FakeWorker:
+    """A worker that prints `lines` then exits with `status`, or hangs until stopped."""
+
+    def __init__(self, lines: list[dict[str, object]], status: int | None) -> None:
+        self._lines = lines
+        self.status = status
+        self.stopped = asyncio.Event()
+        self.discarded = False
+
+    async def lines(self) -> AsyncIterator[dict[str, object]]:
+        for line in self._lines:
+            yield line
+        if self.status is None:
+            await self.stopped.wait()
+
+    async def wait(self) -> int:
+        if self.status is None:
+            await self.stopped.wait()
+            return -15  # SIGTERM
+        return self.status
+
+    async def stop(self, grace_s: float) -> None:
+        self.stopped.set()
+
+    def discard_work(self) -> None:
+        self.discarded = True
+
+
+class FakeLauncher:
+    def __init__(self, worker: FakeWorker) -> None:
+        self.worker = worker
+
+    async def launch(self, run: TrainingRun) -> FakeWorker:
+        return self.worker
+
+
+def _fake_runs(store: MarketStore, worker: FakeWorker, time_budget_s: float = 30.0) -> TrainingRuns:
+    return TrainingRuns(
+        SqlRunStore(store.engine),
+        StoredBars(store.engine),
+        FakeLauncher(worker),
+        record_shadow,
+        RunLimits(time_budget_s=time_budget_s, cancel_grace_s=1.0),
+    )
+
+
+async def _final(runs: TrainingRuns, run_id: str) -> TrainingRun:
+    return [r async for r in runs.watch(run_id)][-1]
+
+
+SPEC = RunSpec("xgboost", "intraday", ("EURUSD",), START, END, 2)
+
+
+async def test_a_run_over_its_time_budget_is_stopped_and_failed(sample_store: MarketStore) -> None:
+    worker = FakeWorker([{"stage": "fold", "fold": 1, "folds": 2, "percent": 5.0}], status=None)
+    runs = _fake_runs(sample_store, worker, time_budget_s=0.5)
+    run = await runs.start(SPEC, "admin-7")
+    final = await _final(runs, run.id)
+    assert final.state is RunState.FAILED and "time budget of 0.5 s exceeded" in final.error
+    assert worker.stopped.is_set() and worker.discarded
+    assert final.progress.fold == 1
+
+
+async def test_a_worker_error_fails_the_run_with_its_message(sample_store: MarketStore) -> None:
+    worker = FakeWorker([{"stage": "failed", "error": "ValueError: no bars"}], status=1)
+    runs = _fake_runs(sample_store, worker)
+    run = await runs.start(SPEC, "admin-7")
+    final = await _final(runs, run.id)
+    assert (final.state, final.error, final.produced_version) == (RunState.FAILED, "ValueError: no bars", "")
+    stored = SqlRunStore(sample_store.engine).get(run.id)
+    assert stored is not None and stored.state is RunState.FAILED
+    # The family is free again: the next run starts.
+    assert (await runs.start(SPEC, "admin-7")).state is RunState.PENDING
+    await runs.close()

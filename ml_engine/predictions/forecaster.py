@@ -28,6 +28,7 @@ from ml_engine.market_data.domain.symbols import normalize_symbol
 from ml_engine.market_data.domain.timeframes import TIMEFRAMES, parse_timeframe
 from ml_engine.market_data.domain.times import format_time
 from ml_engine.predictions.data.prediction_repository import PredictionRecord
+from ml_engine.predictions.domain.adaptive import AdaptiveConformal, Adjustment
 from ml_engine.predictions.domain.combine import (
     TARGET_OF_COLUMN,
     HorizonForecast,
@@ -260,12 +261,14 @@ def combined_forecast(
     window: _Window,
     run: _MemberRun,
     provenance: _Provenance,
+    adjustments: dict[str, Adjustment] | None = None,
 ) -> HorizonForecast:
-    """The members' values combined with the ensemble's weights, as prices from the last close."""
+    """The members' values combined with the ensemble's weights, as prices from the last close; the
+    intervals with the `adjustments` (adapted quantiles) where given."""
     row = window.features[-1]
     close = float(window.bars.close[-1])
     atr_pct = float(row[ATR_PCT_INDEX])
-    combined = combine(ensemble, run.values, atr_pct)
+    combined = combine(ensemble, run.values, atr_pct, adjustments)
     high, low = prices_from_pct(close, combined.range_high_pct, combined.range_low_pct)
     return HorizonForecast(
         symbol=symbol,
@@ -299,10 +302,13 @@ class Forecaster:
         clock: BarClock | None = None,
         latest_cache_size: int = 0,
         costs: TradeCosts = NO_COSTS,
+        adaptive: AdaptiveConformal | None = None,
     ) -> None:
         """With a `clock` and `latest_cache_size` > 0, predictions and signals for the latest bar
         come from a cache (each key's entry holds until a new bar or a model activation), and the
-        cached ones are computed again as soon as the clock sees their symbol's next bar."""
+        cached ones are computed again as soon as the clock sees their symbol's next bar. With
+        `adaptive`, intervals use quantiles adapted to the live scores the scorer has recorded
+        (domain/adaptive.py); without, the manifest's."""
         self.windows = windows
         self.registry = registry
         self.manifest = manifest
@@ -311,6 +317,7 @@ class Forecaster:
         self.clock = clock
         # What a signal's expected value is net of (settings ML_SIGNAL_COMMISSION / _SLIPPAGE).
         self.costs = costs
+        self.adaptive = adaptive
         size = latest_cache_size if clock is not None else 0
         # (symbol, horizon) -> the latest-bar forecast; (symbol, signal timeframe) -> the signal.
         self.latest: LatestCache[_Served] = LatestCache(size)
@@ -525,8 +532,21 @@ class Forecaster:
         window = await self._feature_window(base, horizon, as_of, needed, last)
         run = await self._run_members(names, window.features)
         provenance = member_provenance(ensemble, run.inferences, base.symbol, horizon, window)
-        forecast = combined_forecast(base.symbol, horizon, ensemble, window, run, provenance)
+        adjustments = self._adjustments(base, horizon, ensemble, window)
+        forecast = combined_forecast(base.symbol, horizon, ensemble, window, run, provenance, adjustments)
         return forecast, provenance
+
+    def _adjustments(
+        self, base: Series, horizon: Horizon, ensemble: HorizonEnsemble, window: _Window
+    ) -> dict[str, Adjustment] | None:
+        """Adapted quantiles from the live scores known at the as-of bar: those of predictions as of
+        the L-th stored bar before it or earlier, whose lookahead bars all closed by its close."""
+        times = window.bars.times
+        if self.adaptive is None or not ensemble.interval_quantiles or len(times) <= horizon.lookahead:
+            return None
+        known_by = int(times[-1 - horizon.lookahead])
+        key = (base.symbol, horizon.timeframe, horizon.lookahead)
+        return self.adaptive.adjustments(key, ensemble.interval_quantiles, known_by)
 
     def _bars_needed(self, names: list[str], horizon: Horizon) -> int:
         """Metadata: the feature warm-up plus the longest input window of the members."""

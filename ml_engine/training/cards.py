@@ -31,6 +31,18 @@ QUANTILE_ATTEMPT = (
     "coverage, swing worse. The median + conformal interval stays."
 )
 
+# The position pooling attempt (pooling_attempt.py), measured on version 2's folds.
+POOLING_ATTEMPT = (
+    "Position, per symbol vs pooled (`python -m ml_engine.training.pooling_attempt`, XGBoost median "
+    "range models on GOOG's rows of the same folds, MAE % with the ATR baseline's in brackets): "
+    "pooled GOOG + EURUSD validation 2.081 (2.082), held-out 1.795 (1.802); GOOG alone validation "
+    "2.079 (2.082), held-out 1.802 (1.802). Validation would pick GOOG alone by 0.002 points; neither"
+    " is materially better than the ATR baseline, so the choice changes nothing and pooling stays "
+    "(EURUSD alone has about 200 daily bars: not tried). Other attempts to make swing and position "
+    "beat their baselines (feature sets, regularisation, longer windows) were not tried in this "
+    "change."
+)
+
 
 def verdict_line(beats: bool) -> str:
     return BEATS if beats else DOES_NOT_BEAT
@@ -317,6 +329,8 @@ def models_doc(results: list[HorizonResult], train_seconds: float, skipped: dict
         "q, where serving starts.",
         "",
         QUANTILE_ATTEMPT,
+        "",
+        POOLING_ATTEMPT,
         "",
     ]
     if skipped:

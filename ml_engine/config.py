@@ -105,6 +105,29 @@ class MlEngineSettings(PlanRateLimitSettings, CommonSettings):
         description="p-value below which a Diebold-Mariano test counts as significant (comparisons and "
         "automatic promotion)",
     )
+    ml_adaptive_conformal: bool = Field(
+        True,
+        description="adapt the served intervals' quantiles to the latest live scores (needs the scorer: "
+        "ML_SCORE_INTERVAL_S > 0; off: the manifest's quantiles)",
+    )
+    ml_adaptive_window: int = Field(
+        100, ge=1, le=10_000, description="latest live scores per series an adapted quantile is computed from"
+    )
+    ml_adaptive_prior_weight: float = Field(
+        25.0,
+        ge=0,
+        le=100_000,
+        description="how many live scores the manifest's quantile counts as in the blend with the live one",
+    )
+    ml_adaptive_min_scores: int = Field(
+        20, ge=1, le=10_000, description="fewer live scores than this: the manifest's quantile alone"
+    )
+    ml_adaptive_max_shift: float = Field(
+        1.5,
+        ge=0,
+        le=100,
+        description="an adapted quantile stays within this many ATRs of the manifest's",
+    )
     ml_signal_commission: float = Field(
         0.0001,
         ge=0,

@@ -25,6 +25,7 @@ from ml_engine.models.serving.activation import VersionActivation
 from ml_engine.models.serving.registry import ModelRegistry
 from ml_engine.models.serving.shadow import ShadowRegistry
 from ml_engine.predictions.data.prediction_repository import PredictionStore
+from ml_engine.predictions.domain.adaptive import AdaptiveConformal, AdaptiveSettings
 from ml_engine.predictions.domain.ensemble import load_manifest
 from ml_engine.predictions.domain.signals import TradeCosts
 from ml_engine.predictions.explain import XgbExplainer
@@ -109,6 +110,16 @@ def build_host(
     clock = BarClock(store.engine)
     # Candidate versions run in shadow: recorded and scored, never served (ModelPromotionService).
     shadows = ShadowRegistry(registry, settings)
+    # Live scores, written by the scorer, adapt the intervals the forecaster serves.
+    adaptive = AdaptiveConformal(
+        AdaptiveSettings(
+            settings.ml_adaptive_conformal and settings.ml_score_interval_s > 0,
+            settings.ml_adaptive_window,
+            settings.ml_adaptive_prior_weight,
+            settings.ml_adaptive_min_scores,
+            settings.ml_adaptive_max_shift,
+        )
+    )
     # First listener: cached bars are dropped before anything recomputes from them.
     clock.on_new_bar(windows.forget)
     forecaster = Forecaster(
@@ -121,16 +132,19 @@ def build_host(
         latest_cache_size=settings.ml_prediction_cache_size,
         costs=TradeCosts(settings.ml_signal_commission, settings.ml_signal_slippage),
         shadows=shadows,
+        adaptive=adaptive,
     )
     hub = StreamHub(
         forecaster, ReplayFeed(windows, speed=settings.ml_replay_speed, history=STREAM_HISTORY_BARS)
     )
-    scorer = Scorer(windows, manifest)
+    scorer = Scorer(windows, manifest, adaptive)
     engine = EngineHandlers(store, stats, registry, settings.health_probe_timeout_ms / 1000)
     predictions = PredictionHandlers(forecaster, hub, scorer)
     models = ModelHandlers(registry, activation)
     promotion = PromotionService(shadows, activation, store.engine, settings)
     promotions = PromotionHandlers(promotion)
+    # A training run's new versions run in shadow, compared with the serving ones on live scores.
+    training_runs.put_in_shadow = promotion.shadow_trained
     inference = InferenceHandlers(registry)
     bar_hub = BarHub(hub.feed)
     market = MarketDataHandlers(store, windows, clock, bar_hub)

@@ -28,6 +28,7 @@ from ml_engine.market_data.domain.symbols import normalize_symbol
 from ml_engine.market_data.domain.timeframes import TIMEFRAMES, parse_timeframe
 from ml_engine.market_data.domain.times import format_time
 from ml_engine.predictions.data.prediction_repository import PredictionRecord, shadow_variant
+from ml_engine.predictions.domain.adaptive import AdaptiveConformal, Adjustment
 from ml_engine.predictions.domain.combine import (
     TARGET_OF_COLUMN,
     HorizonForecast,
@@ -268,12 +269,14 @@ def combined_forecast(
     window: _Window,
     run: _MemberRun,
     provenance: _Provenance,
+    adjustments: dict[str, Adjustment] | None = None,
 ) -> HorizonForecast:
-    """The members' values combined with the ensemble's weights, as prices from the last close."""
+    """The members' values combined with the ensemble's weights, as prices from the last close; the
+    intervals with the `adjustments` (adapted quantiles) where given."""
     row = window.features[-1]
     close = float(window.bars.close[-1])
     atr_pct = float(row[ATR_PCT_INDEX])
-    combined = combine(ensemble, run.values, atr_pct)
+    combined = combine(ensemble, run.values, atr_pct, adjustments)
     high, low = prices_from_pct(close, combined.range_high_pct, combined.range_low_pct)
     return HorizonForecast(
         symbol=symbol,
@@ -308,10 +311,13 @@ class Forecaster:
         latest_cache_size: int = 0,
         costs: TradeCosts = NO_COSTS,
         shadows: ShadowServer | None = None,
+        adaptive: AdaptiveConformal | None = None,
     ) -> None:
         """With a `clock` and `latest_cache_size` > 0, predictions and signals for the latest bar
         come from a cache (each key's entry holds until a new bar or a model activation), and the
-        cached ones are computed again as soon as the clock sees their symbol's next bar."""
+        cached ones are computed again as soon as the clock sees their symbol's next bar. With
+        `adaptive`, intervals use quantiles adapted to the live scores the scorer has recorded
+        (domain/adaptive.py); without, the manifest's."""
         self.windows = windows
         self.registry = registry
         self.manifest = manifest
@@ -323,6 +329,7 @@ class Forecaster:
         # Shadow versions: an ensemble computation using one is repeated with it, recorded, never served.
         self.shadows = shadows
         self.shadow_predictions = 0
+        self.adaptive = adaptive
         size = latest_cache_size if clock is not None else 0
         # (symbol, horizon) -> the latest-bar forecast; (symbol, signal timeframe) -> the signal.
         self.latest: LatestCache[_Served] = LatestCache(size)
@@ -537,14 +544,21 @@ class Forecaster:
         window = await self._feature_window(base, horizon, as_of, needed, last)
         run = await self._run_members(names, window.features)
         provenance = member_provenance(ensemble, run.inferences, base.symbol, horizon, window)
-        forecast = combined_forecast(base.symbol, horizon, ensemble, window, run, provenance)
-        self._shadow_in_background(base, horizon, names, window, run)
+        adjustments = self._adjustments(base, horizon, ensemble, window)
+        forecast = combined_forecast(base.symbol, horizon, ensemble, window, run, provenance, adjustments)
+        self._shadow_in_background(base, horizon, names, window, run, adjustments)
         return forecast, provenance
 
     # ---- shadows: the same inputs, another version, recorded and never served -----------------
 
     def _shadow_in_background(
-        self, base: Series, horizon: Horizon, names: list[str], window: _Window, run: _MemberRun
+        self,
+        base: Series,
+        horizon: Horizon,
+        names: list[str],
+        window: _Window,
+        run: _MemberRun,
+        adjustments: dict[str, Adjustment] | None,
     ) -> None:
         """When a member of this ensemble has a shadow version, the ensemble is computed again
         with it substituted in a background task: after the user's answer is built, never in it."""
@@ -552,11 +566,19 @@ class Forecaster:
             return
         in_shadow = sorted(self.shadows.names().intersection(names))
         for name in in_shadow:
-            self._in_background(self._shadow_forecast(base, horizon, name, window, run))
+            self._in_background(self._shadow_forecast(base, horizon, name, window, run, adjustments))
 
     async def _shadow_forecast(
-        self, base: Series, horizon: Horizon, name: str, window: _Window, active: _MemberRun
+        self,
+        base: Series,
+        horizon: Horizon,
+        name: str,
+        window: _Window,
+        active: _MemberRun,
+        adjustments: dict[str, Adjustment] | None,
     ) -> None:
+        """The ensemble again with `name`'s shadow version, under the same interval adjustments as
+        the active answer (so the two are compared on the models alone)."""
         assert self.shadows is not None and self.recorder is not None
         ensemble = self.manifest[horizon.name]
         inference = await self.shadows.infer_last_row(name, window.features)
@@ -565,7 +587,7 @@ class Forecaster:
             values[(name, column)] = float(np.asarray(inference.values)[0, j])
         run = _MemberRun({**active.inferences, name: inference}, values, active.ms)
         provenance = member_provenance(ensemble, run.inferences, base.symbol, horizon, window)
-        forecast = combined_forecast(base.symbol, horizon, ensemble, window, run, provenance)
+        forecast = combined_forecast(base.symbol, horizon, ensemble, window, run, provenance, adjustments)
         variant = shadow_variant(name, str(inference.version))
         record = self._prediction_record(forecast, provenance)
         # Its own id: once promoted, the same members' active prediction is a row of its own.
@@ -577,6 +599,18 @@ class Forecaster:
         """Waits for the background work started so far (precomputations, shadows): tests, shutdown."""
         while self._background:
             await asyncio.gather(*list(self._background), return_exceptions=True)
+
+    def _adjustments(
+        self, base: Series, horizon: Horizon, ensemble: HorizonEnsemble, window: _Window
+    ) -> dict[str, Adjustment] | None:
+        """Adapted quantiles from the live scores known at the as-of bar: those of predictions as of
+        the L-th stored bar before it or earlier, whose lookahead bars all closed by its close."""
+        times = window.bars.times
+        if self.adaptive is None or not ensemble.interval_quantiles or len(times) <= horizon.lookahead:
+            return None
+        known_by = int(times[-1 - horizon.lookahead])
+        key = (base.symbol, horizon.timeframe, horizon.lookahead)
+        return self.adaptive.adjustments(key, ensemble.interval_quantiles, known_by)
 
     def _bars_needed(self, names: list[str], horizon: Horizon) -> int:
         """Metadata: the feature warm-up plus the longest input window of the members."""

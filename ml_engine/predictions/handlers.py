@@ -87,6 +87,9 @@ def interval_proto(f: HorizonForecast, coverage: float) -> ml_pb.PriceInterval |
         heldout_coverage=interval.heldout_coverage,
         width_pct=interval.high_pct - interval.low_pct,
         baseline_width_pct=interval.baseline_width_pct,
+        quantile=interval.quantile,
+        shipped_quantile=interval.shipped_quantile,
+        live_scores=interval.live_scores,
     )
 
 

@@ -20,6 +20,7 @@ from ml_engine.market_data.bar_windows import BarWindows, Series
 from ml_engine.market_data.data import repository as market_repository
 from ml_engine.market_data.domain.timeframes import TIMEFRAMES
 from ml_engine.predictions.data import prediction_repository as repo
+from ml_engine.predictions.domain.adaptive import AdaptiveConformal, nonconformity
 from ml_engine.predictions.domain.ensemble import HorizonEnsemble
 from ml_engine.predictions.domain.horizons import STOP_LOSS_ATR, TAKE_PROFIT_ATR
 from ml_engine.predictions.domain.intervals import coverage_key
@@ -60,9 +61,17 @@ def baseline_interval_width_pct(
 
 
 class Scorer:
-    def __init__(self, windows: BarWindows, manifest: dict[str, HorizonEnsemble]) -> None:
+    def __init__(
+        self,
+        windows: BarWindows,
+        manifest: dict[str, HorizonEnsemble],
+        adaptive: AdaptiveConformal | None = None,
+    ) -> None:
+        """With `adaptive`, each scored prediction's nonconformity score goes to its live scores (the
+        adaptive intervals of later predictions read them)."""
         self.windows = windows
         self.manifest = manifest
+        self.adaptive = adaptive
         self.scored = 0
         self.failures = 0
         self.last_pass_at: int | None = None
@@ -131,11 +140,51 @@ class Scorer:
             )
         with self.windows.engine.begin() as conn:
             repo.mark_realized(conn, outcomes)
+        self._record_live_scores(pending, due, outcomes)
         return len(outcomes)
 
+    def _record_live_scores(
+        self,
+        pending: repo.PendingSeries,
+        due: list[repo.PendingPrediction],
+        outcomes: list[repo.Outcome],
+    ) -> None:
+        """The stored outcomes' scores, to the adaptive intervals' live scores."""
+        if self.adaptive is None or not outcomes:
+            return
+        # Shadow predictions are scored for their comparison, never for what users are served.
+        by_id = {p.id: p for p in due if p.variant == repo.ACTIVE}
+        scores = []
+        for o in outcomes:
+            p = by_id.get(o.id)
+            if p is None:
+                continue
+            score = nonconformity(o.realized_high, o.realized_low, p.predicted_high, p.predicted_low, p.atr)
+            scores.append((p.as_of, score))
+        self.adaptive.scores.add((pending.symbol, pending.timeframe, pending.lookahead), scores)
+
+    def load_live_scores(self) -> int:
+        """The latest stored scores of every series, to the live scores (at start: a restart keeps
+        its adaptive intervals); returns how many were loaded."""
+        if self.adaptive is None:
+            return 0
+        with self.windows.engine.connect() as conn:
+            rows = repo.recent_scored(conn, self.adaptive.scores.keep)
+        for r in rows:
+            score = nonconformity(r.realized_high, r.realized_low, r.predicted_high, r.predicted_low, r.atr)
+            self.adaptive.scores.add((r.symbol, r.timeframe, r.lookahead), [(r.as_of, score)])
+        return len(rows)
+
     async def run(self, interval_s: float, after_pass: Callable[[], Awaitable[object]] | None = None) -> None:
-        """Scores every `interval_s` seconds until cancelled, then runs `after_pass` (the automatic
-        promotion's check); a failed pass is logged and retried."""
+        """Loads the live scores, then scores every `interval_s` seconds until cancelled, running
+        `after_pass` (the automatic promotion's check) after each pass; a failed pass is logged and
+        retried."""
+        try:
+            loaded = await asyncio.to_thread(self.load_live_scores)
+            log.info("live scores loaded", extra={"count": loaded})
+        except Exception:
+            self.failures += 1
+            log.exception("could not load live scores; adaptive intervals start from the shipped quantiles")
         while True:
             try:
                 scored = await asyncio.to_thread(self.score_once)

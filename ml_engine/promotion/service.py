@@ -74,6 +74,14 @@ class PromotionService:
         audit.info("audit", extra={**record, "outcome": "started"})
         return await self.view(shadow)
 
+    async def shadow_trained(self, name: str, version: str) -> None:
+        """A training run's new version goes to shadow (audited as the system's action); when the
+        model already has a shadow, it stays AVAILABLE for an admin to choose."""
+        try:
+            await self.start(name, version, actor="system:training-run")
+        except DomainError as error:
+            log.warning("trained version not put in shadow: %s", error.message)
+
     def stop(self, name: str, actor: str) -> None:
         record = {"actor": actor, "action": "stop_shadow", "model": name}
         try:

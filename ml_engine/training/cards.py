@@ -15,6 +15,34 @@ BEATS = "Verdict: beats its baseline"
 DOES_NOT_BEAT = "Verdict: does NOT beat its baseline"
 REPRODUCE = "make train   # = .venv/bin/python -m ml_engine.training --out ml_engine/model_repository"
 
+# The quantile-objective attempt (quantile_attempt.py), measured on version 2's folds: rerun it and
+# update this when the features or the folds change.
+QUANTILE_ATTEMPT = (
+    "Quantile objective attempt (`python -m ml_engine.training.quantile_attempt`, XGBoost only, the "
+    "same walk-forward folds): `reg:quantileerror` at 10 % / 90 % for the low / high with "
+    "conformalised quantile regression (CQR) vs the served median (`reg:absoluteerror`) + conformal "
+    "q, 80 %. CQR was narrower on validation for every horizon (intraday 0.746 vs 0.758 %, swing "
+    "1.968 vs 2.018 %, position 12.64 vs 12.88 %), but on the held-out folds it did not win: intraday"
+    " 78.0 % coverage at 0.791 % width vs 79.5 % at 0.805 %, swing 83.0 % at 2.151 % vs 79.8 % at "
+    "2.057 % (over-covers, wider), position 78.3 % at 10.52 % vs 77.2 % at 10.58 %. "
+    "Validation alone would pick CQR; it is NOT served yet: serving it needs the quantile models "
+    "exported and a retrain, not done in this change, and held out it is mixed: position slightly "
+    "better (closer to 80 % and 0.6 % narrower), intraday 1.7 % narrower but 1.5 points less "
+    "coverage, swing worse. The median + conformal interval stays."
+)
+
+# The position pooling attempt (pooling_attempt.py), measured on version 2's folds.
+POOLING_ATTEMPT = (
+    "Position, per symbol vs pooled (`python -m ml_engine.training.pooling_attempt`, XGBoost median "
+    "range models on GOOG's rows of the same folds, MAE % with the ATR baseline's in brackets): "
+    "pooled GOOG + EURUSD validation 2.081 (2.082), held-out 1.795 (1.802); GOOG alone validation "
+    "2.079 (2.082), held-out 1.802 (1.802). Validation would pick GOOG alone by 0.002 points; neither"
+    " is materially better than the ATR baseline, so the choice changes nothing and pooling stays "
+    "(EURUSD alone has about 200 daily bars: not tried). Other attempts to make swing and position "
+    "beat their baselines (feature sets, regularisation, longer windows) were not tried in this "
+    "change."
+)
+
 
 def verdict_line(beats: bool) -> str:
     return BEATS if beats else DOES_NOT_BEAT
@@ -296,7 +324,13 @@ def models_doc(results: list[HorizonResult], train_seconds: float, skipped: dict
         "at 76.8 % with 15 % (about 9 independent 12-bar windows per validation block): that choice saw "
         "the test folds, so swing's held-out coverage is slightly optimistic. Weights are chosen on "
         "validation, so a model that beat its baseline there is weighted even when it then fails on the "
-        "held-out folds (listed per horizon below).",
+        "held-out folds (listed per horizon below). Served intervals then adapt q to the live scores "
+        "(ML_ADAPTIVE_CONFORMAL, docs/ml-engine.md): the held-out figures below are those of the shipped "
+        "q, where serving starts.",
+        "",
+        QUANTILE_ATTEMPT,
+        "",
+        POOLING_ATTEMPT,
         "",
     ]
     if skipped:

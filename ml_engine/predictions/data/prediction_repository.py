@@ -107,6 +107,23 @@ class PendingPrediction:
     as_of: int
     close: float
     atr: float
+    # The median range it predicted (prices): the live score of its interval's quantile.
+    predicted_high: float = 0.0
+    predicted_low: float = 0.0
+    variant: str = ACTIVE
+
+
+@dataclass(frozen=True)
+class ScoredPrediction:
+    symbol: str
+    timeframe: str
+    lookahead: int
+    as_of: int
+    atr: float
+    predicted_high: float
+    predicted_low: float
+    realized_high: float
+    realized_low: float
 
 
 @dataclass(frozen=True)
@@ -181,7 +198,15 @@ def pending_due(
 ) -> list[PendingPrediction]:
     """Unscored predictions of `series` as of bars opening at or before `as_of_max`, oldest first."""
     rows = conn.execute(
-        select(predictions.c.id, predictions.c.as_of, predictions.c.close, predictions.c.atr)
+        select(
+            predictions.c.id,
+            predictions.c.as_of,
+            predictions.c.close,
+            predictions.c.atr,
+            predictions.c.predicted_high,
+            predictions.c.predicted_low,
+            predictions.c.variant,
+        )
         .where(
             predictions.c.realized_at.is_(None),
             predictions.c.symbol == series.symbol,
@@ -192,7 +217,50 @@ def pending_due(
         .order_by(predictions.c.as_of)
         .limit(limit)
     )
-    return [PendingPrediction(r.id, int(r.as_of), float(r.close), float(r.atr)) for r in rows]
+    return [
+        PendingPrediction(
+            r.id,
+            int(r.as_of),
+            float(r.close),
+            float(r.atr),
+            float(r.predicted_high),
+            float(r.predicted_low),
+            r.variant,
+        )
+        for r in rows
+    ]
+
+
+def recent_scored(conn: Connection, limit: int) -> list[ScoredPrediction]:
+    """The latest `limit` scored predictions of every series (symbol, timeframe, lookahead), oldest
+    first: what the adaptive intervals start from after a restart."""
+    p = predictions.c
+    # Served predictions only: shadow rows never adapt what users are served.
+    scored = p.realized_at.is_not(None) & (p.variant == ACTIVE)
+    series = conn.execute(select(p.symbol, p.timeframe, p.lookahead).where(scored).distinct()).all()
+    result: list[ScoredPrediction] = []
+    for symbol, timeframe, lookahead in series:
+        rows = conn.execute(
+            select(p.as_of, p.atr, p.predicted_high, p.predicted_low, p.realized_high, p.realized_low)
+            .where(scored, p.symbol == symbol, p.timeframe == timeframe, p.lookahead == lookahead)
+            .order_by(p.as_of.desc())
+            .limit(limit)
+        ).all()
+        result.extend(
+            ScoredPrediction(
+                symbol,
+                timeframe,
+                int(lookahead),
+                int(r.as_of),
+                float(r.atr),
+                float(r.predicted_high),
+                float(r.predicted_low),
+                float(r.realized_high),
+                float(r.realized_low),
+            )
+            for r in reversed(rows)
+        )
+    return result
 
 
 def mark_realized(conn: Connection, outcomes: Sequence[Outcome]) -> None:

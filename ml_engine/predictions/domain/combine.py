@@ -12,6 +12,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from ml_engine.predictions.domain.adaptive import Adjustment
 from ml_engine.predictions.domain.calibration import calibrate
 from ml_engine.predictions.domain.ensemble import BASELINE_MEMBER, HorizonEnsemble, Member
 from ml_engine.predictions.domain.horizons import Horizon
@@ -105,24 +106,32 @@ class CombinedOutputs:
 
 
 def range_intervals(
-    ensemble: HorizonEnsemble, median_high_pct: float, median_low_pct: float, atr_pct: float
+    ensemble: HorizonEnsemble,
+    median_high_pct: float,
+    median_low_pct: float,
+    atr_pct: float,
+    adjustments: Mapping[str, Adjustment] | None = None,
 ) -> tuple[Interval, ...]:
     """The calibrated interval at each offered coverage, with its held-out coverage and the ATR
-    baseline's width at the same coverage for this bar."""
+    baseline's width at the same coverage for this bar. `adjustments` (by coverage key) replace the
+    shipped quantiles with adapted ones (domain/adaptive.py)."""
     if not math.isfinite(atr_pct):
         return ()
     result = []
     base_span = ensemble.baseline_high_coef - ensemble.baseline_low_coef
     for c in COVERAGES:
         key = coverage_key(c)
-        q = ensemble.interval_quantiles.get(key)
-        if q is None:
+        shipped = ensemble.interval_quantiles.get(key)
+        if shipped is None:
             continue
-        upper, lower = interval_pct(median_high_pct, median_low_pct, atr_pct, q)
+        adjustment = (adjustments or {}).get(key) or Adjustment(shipped, shipped)
+        upper, lower = interval_pct(median_high_pct, median_low_pct, atr_pct, adjustment.q)
         q_base = ensemble.baseline_interval_quantiles.get(key)
         base_width = (base_span + 2.0 * q_base) * atr_pct * 100.0 if q_base is not None else 0.0
         heldout = ensemble.heldout_metrics.get(f"interval_coverage_{key}", 0.0)
-        result.append(Interval(c, upper, lower, heldout, base_width))
+        result.append(
+            Interval(c, upper, lower, heldout, base_width, adjustment.q, shipped, adjustment.live_scores)
+        )
     return tuple(result)
 
 
@@ -136,9 +145,13 @@ def calibrated_tp(ensemble: HorizonEnsemble, column: str, p: float) -> float:
 
 
 def combine(
-    ensemble: HorizonEnsemble, model_values: Mapping[tuple[str, str], float], atr_pct: float
+    ensemble: HorizonEnsemble,
+    model_values: Mapping[tuple[str, str], float],
+    atr_pct: float,
+    adjustments: Mapping[str, Adjustment] | None = None,
 ) -> CombinedOutputs:
-    """Every column combined. The range is kept ordered (low <= high) and probabilities in [0, 1]."""
+    """Every column combined. The range is kept ordered (low <= high) and probabilities in [0, 1];
+    the intervals use `adjustments` where given (adapted quantiles by coverage key)."""
     baseline = baseline_outputs(ensemble, atr_pct)
     values = {
         c: combine_column(active_members(ensemble, c), model_values, baseline, c) for c in OUTPUT_COLUMNS
@@ -151,7 +164,7 @@ def combine(
         low,
         calibrated_tp(ensemble, "tp_long", _probability(values["tp_long"])),
         calibrated_tp(ensemble, "tp_short", _probability(values["tp_short"])),
-        range_intervals(ensemble, high, low, atr_pct),
+        range_intervals(ensemble, high, low, atr_pct, adjustments),
     )
 
 

@@ -94,6 +94,11 @@ class Interval:
     heldout_coverage: float = 0.0
     # Width (percent) of the ATR baseline's interval at the same coverage for this bar (0: unknown).
     baseline_width_pct: float = 0.0
+    # The quantile served (ATRs each side of the median range), the shipped one, and how many live
+    # scores adapted it (domain/adaptive.py; 0: the shipped quantile alone).
+    quantile: float = 0.0
+    shipped_quantile: float = 0.0
+    live_scores: int = 0
 
 
 def interval_pct(

@@ -16,10 +16,12 @@ from ml_engine.models.serving.activation import VersionActivation
 from ml_engine.models.serving.inputs import model_input
 from ml_engine.models.serving.registry import Inference, ModelRegistry
 from ml_engine.predictions.data.prediction_repository import PredictionStore, predictions
+from ml_engine.predictions.domain.adaptive import AdaptiveConformal, AdaptiveSettings
 from ml_engine.predictions.domain.combine import combine, models_to_run
 from ml_engine.predictions.domain.ensemble import HorizonEnsemble, Member
 from ml_engine.predictions.domain.features import FEATURE_NAMES, FEATURE_WARMUP, compute_features
 from ml_engine.predictions.domain.horizons import HORIZONS, parse_horizons
+from ml_engine.predictions.domain.intervals import Interval
 from ml_engine.predictions.domain.model_metadata import OUTPUT_COLUMNS, ModelMetadata
 from ml_engine.predictions.domain.signals import Action, decide
 from ml_engine.predictions.explain import XgbExplainer
@@ -134,6 +136,37 @@ async def test_as_of_uses_the_last_bar_complete_by_then(
     assert mid.predictions[0].as_of == int(bars.times[-101])
     assert closed.predictions[0].as_of == t
     assert closed.predictions[0].close == bars.close[-100]
+
+
+async def test_adaptive_intervals_read_only_scores_known_at_the_as_of_bar(
+    market_store: MarketStore, registry: ModelRegistry
+) -> None:
+    """No lookahead: a prediction as of bar t reads the live scores of predictions as of the L-th bar
+    before t or earlier (their lookahead closed by t's close), never those of later ones."""
+    import_sample(market_store.engine, "EURUSD")
+    adaptive = AdaptiveConformal(AdaptiveSettings(window=50, prior_weight=0.0, min_scores=1, max_shift=5.0))
+    f = Forecaster(BarWindows(market_store.engine), registry, manifest(), adaptive=adaptive)
+    intraday = parse_horizons("intraday")
+    lookahead = intraday[0].lookahead
+    bars = complete_bars(market_store, "1h")
+    t = int(bars.times[-100])
+    key = ("EURUSD", "1h", lookahead)
+
+    async def interval_at_t() -> Interval:
+        interval = (await f.predict("EURUSD", intraday, as_of=t + 3600)).predictions[0].interval()
+        assert interval is not None
+        return interval
+
+    shipped = await interval_at_t()
+    assert shipped.live_scores == 0 and shipped.quantile == manifest()["intraday"].interval_quantiles["0.8"]
+    # Huge scores of predictions whose lookahead was still running at t, and of t and later: ignored.
+    adaptive.scores.add(key, [(int(bars.times[i]), 9.0) for i in range(-100 - lookahead + 1, -90)])
+    assert await interval_at_t() == shipped
+    # One score of the prediction as of the L-th bar before t: known, and it moves the interval.
+    adaptive.scores.add(key, [(int(bars.times[-100 - lookahead]), 0.25)])
+    adapted = await interval_at_t()
+    assert (adapted.live_scores, adapted.quantile, adapted.shipped_quantile) == (1, 0.25, shipped.quantile)
+    assert adapted.high_pct - adapted.low_pct < shipped.high_pct - shipped.low_pct
 
 
 async def test_same_prediction_twice_is_recorded_once(

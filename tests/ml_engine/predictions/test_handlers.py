@@ -113,6 +113,13 @@ async def test_predict_signal_stream_and_scores_protos(
         assert (p.interval.median_low, p.interval.median_high) == (p.predicted_low, p.predicted_high)
         assert abs(p.interval.heldout_coverage - 0.8) <= 0.03 and p.interval.baseline_width_pct > 0
         assert abs(p.interval.width_pct - (p.interval.high_pct - p.interval.low_pct)) < 1e-9
+        # No adaptive intervals here: the manifest's quantile, and the answer says so.
+        assert (
+            p.interval.quantile
+            == p.interval.shipped_quantile
+            == manifest()["intraday"].interval_quantiles["0.8"]
+        )
+        assert p.interval.live_scores == 0
         wider = await s.stub.Predict(pb.PredictRequest(symbol="EURUSD", coverage=95), metadata=user)
         p95 = wider.predictions[0].interval
         assert p95.nominal_coverage == 0.95 and p95.low < p.interval.low and p95.high > p.interval.high

@@ -20,6 +20,7 @@ from ml_engine.predictions.data.prediction_repository import (
     get_prediction,
     predictions,
 )
+from ml_engine.predictions.domain.adaptive import AdaptiveConformal, AdaptiveSettings, nonconformity
 from ml_engine.predictions.domain.ensemble import HorizonEnsemble
 from ml_engine.predictions.domain.features import atr
 from ml_engine.predictions.domain.horizons import HORIZONS, STOP_LOSS_ATR, TAKE_PROFIT_ATR
@@ -189,3 +190,38 @@ def test_migration_matches_the_table_the_repository_writes(market_store: MarketS
     indexes = {i["name"]: i["column_names"] for i in inspector.get_indexes("ml_predictions")}
     assert indexes["ix_ml_predictions_pending"] == ["realized_at", "symbol", "timeframe", "as_of"]
     assert indexes["ix_ml_predictions_scores"] == ["model", "symbol", "horizon"]
+
+
+def test_scorer_records_live_scores_and_a_restart_loads_them(empty_market_store: MarketStore) -> None:
+    clear(empty_market_store)
+    import_sample(empty_market_store.engine, "EURUSD")
+    windows = BarWindows(empty_market_store.engine)
+    h = HORIZONS["intraday"]
+    bars = windows.latest(Series("EURUSD", TIMEFRAMES["1h"], TIMEFRAMES["1h"]), 1000).bars
+    atr_values = atr(bars)
+    store = PredictionStore(empty_market_store.engine)
+    picks = [300, 100, 200]  # recorded out of order: live scores are kept by as-of bar
+    for i in picks:
+        store.insert_once(record_for(bars, i, "intraday", float(atr_values[i])))
+    adaptive = AdaptiveConformal(AdaptiveSettings())
+    assert Scorer(windows, manifest(), adaptive).score_once() == len(picks)
+
+    high_pct, low_pct = range_labels(bars, h.lookahead)
+    expected = []
+    for i in sorted(picks):
+        close = float(bars.close[i])
+        realized_high, realized_low = close * (1 + high_pct[i] / 100), close * (1 + low_pct[i] / 100)
+        expected.append(
+            nonconformity(realized_high, realized_low, close * 1.002, close * 0.998, float(atr_values[i]))
+        )
+    key = ("EURUSD", "1h", h.lookahead)
+    last = int(bars.times[max(picks)])
+    np.testing.assert_allclose(adaptive.scores.known_by(key, last, 10), expected, rtol=1e-9)
+    # Only predictions as of bars up to the one asked for.
+    np.testing.assert_allclose(
+        adaptive.scores.known_by(key, int(bars.times[200]), 10), expected[:2], rtol=1e-9
+    )
+
+    restarted = AdaptiveConformal(AdaptiveSettings())
+    assert Scorer(windows, manifest(), restarted).load_live_scores() == len(picks)
+    np.testing.assert_allclose(restarted.scores.known_by(key, last, 10), expected, rtol=1e-9)

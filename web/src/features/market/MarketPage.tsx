@@ -417,6 +417,7 @@ export function MarketPage() {
                               {liveCoverage.has(p.horizon)
                                 ? `${formatPercent(liveCoverage.get(p.horizon)!.coverage, 0)} of ${liveCoverage.get(p.horizon)!.realized}`
                                 : "not scored yet"}
+                              {p.interval.liveScores > 0 ? ` · adapted to ${p.interval.liveScores} live scores` : ""}
                             </span>
                           </>
                         ) : (

@@ -192,7 +192,12 @@ Global___HorizonPrediction: _TypeAlias = HorizonPrediction  # noqa: Y015
 class PriceInterval(_message.Message):
     """PriceInterval is a calibrated price range: the realized high AND low of the lookahead stay inside
     [low, high] with probability `nominal_coverage` (split-conformal calibration of the median range on
-    walk-forward validation blocks, which come strictly before the test blocks it is scored on).
+    walk-forward validation blocks, which come strictly before the test blocks it is scored on). The
+    range is the median range widened by `quantile` x ATR on each side. With adaptive intervals on
+    (ML_ADAPTIVE_CONFORMAL), `quantile` is the model's calibrated one blended with the conformal
+    quantile of the latest live scores of this symbol and horizon known at the as-of bar, so that the
+    range keeps holding `nominal_coverage` of the time when the market drifts; `nominal_coverage` and
+    every other field keep their meaning.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -207,6 +212,9 @@ class PriceInterval(_message.Message):
     HELDOUT_COVERAGE_FIELD_NUMBER: _builtins.int
     WIDTH_PCT_FIELD_NUMBER: _builtins.int
     BASELINE_WIDTH_PCT_FIELD_NUMBER: _builtins.int
+    QUANTILE_FIELD_NUMBER: _builtins.int
+    SHIPPED_QUANTILE_FIELD_NUMBER: _builtins.int
+    LIVE_SCORES_FIELD_NUMBER: _builtins.int
     nominal_coverage: _builtins.float
     """For example 0.8."""
     low: _builtins.float
@@ -224,6 +232,14 @@ class PriceInterval(_message.Message):
     nominal coverage for the same bar.
     """
     baseline_width_pct: _builtins.float
+    quantile: _builtins.float
+    """The quantile served: how many ATRs the range extends beyond the median range on each side."""
+    shipped_quantile: _builtins.float
+    """The model's calibrated quantile (the manifest's, fit on validation blocks) it started from."""
+    live_scores: _builtins.int
+    """How many live scores adapted it; 0: the calibrated quantile serves alone (adaptive intervals off,
+    or too few scored predictions known at the as-of bar).
+    """
     def __init__(
         self,
         *,
@@ -237,10 +253,13 @@ class PriceInterval(_message.Message):
         heldout_coverage: _builtins.float = ...,
         width_pct: _builtins.float = ...,
         baseline_width_pct: _builtins.float = ...,
+        quantile: _builtins.float = ...,
+        shipped_quantile: _builtins.float = ...,
+        live_scores: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["baseline_width_pct", b"baseline_width_pct", "heldout_coverage", b"heldout_coverage", "high", b"high", "high_pct", b"high_pct", "low", b"low", "low_pct", b"low_pct", "median_high", b"median_high", "median_low", b"median_low", "nominal_coverage", b"nominal_coverage", "width_pct", b"width_pct"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["baseline_width_pct", b"baseline_width_pct", "heldout_coverage", b"heldout_coverage", "high", b"high", "high_pct", b"high_pct", "live_scores", b"live_scores", "low", b"low", "low_pct", b"low_pct", "median_high", b"median_high", "median_low", b"median_low", "nominal_coverage", b"nominal_coverage", "quantile", b"quantile", "shipped_quantile", b"shipped_quantile", "width_pct", b"width_pct"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

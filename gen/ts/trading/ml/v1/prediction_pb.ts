@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file trading/ml/v1/prediction.proto.
  */
 export const file_trading_ml_v1_prediction: GenFile = /*@__PURE__*/
-  fileDesc("Ch50cmFkaW5nL21sL3YxL3ByZWRpY3Rpb24ucHJvdG8SDXRyYWRpbmcubWwudjEiZQoITW9kZWxVc2USDAoEbmFtZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEg4KBnRhcmdldBgDIAEoCRIOCgZ3ZWlnaHQYBCABKAESGgoSZXhlY3V0aW9uX3Byb3ZpZGVyGAUgASgJIv4DChFIb3Jpem9uUHJlZGljdGlvbhIPCgdob3Jpem9uGAEgASgJEhEKCXRpbWVmcmFtZRgCIAEoCRIWCg5sb29rYWhlYWRfYmFycxgDIAEoBRIpCgVhc19vZhgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFY2xvc2UYBSABKAESFgoOcHJlZGljdGVkX2hpZ2gYBiABKAESFQoNcHJlZGljdGVkX2xvdxgHIAEoARIaChJwcmVkaWN0ZWRfaGlnaF9wY3QYCCABKAESGQoRcHJlZGljdGVkX2xvd19wY3QYCSABKAESFgoOdHBfcHJvYmFiaWxpdHkYCiABKAESFwoPdGFrZV9wcm9maXRfYXRyGAsgASgBEhUKDXN0b3BfbG9zc19hdHIYDCABKAESCwoDYXRyGA0gASgBEicKBm1vZGVscxgOIAMoCzIXLnRyYWRpbmcubWwudjEuTW9kZWxVc2USFAoMaW5mZXJlbmNlX21zGA8gASgBEhUKDXByZWRpY3Rpb25faWQYECABKAkSHAoUc2hvcnRfdHBfcHJvYmFiaWxpdHkYESABKAESFAoMcmFuZ2Vfc291cmNlGBIgASgJEi4KCGludGVydmFsGBMgASgLMhwudHJhZGluZy5tbC52MS5QcmljZUludGVydmFsItkBCg1QcmljZUludGVydmFsEhgKEG5vbWluYWxfY292ZXJhZ2UYASABKAESCwoDbG93GAIgASgBEgwKBGhpZ2gYAyABKAESDwoHbG93X3BjdBgEIAEoARIQCghoaWdoX3BjdBgFIAEoARISCgptZWRpYW5fbG93GAYgASgBEhMKC21lZGlhbl9oaWdoGAcgASgBEhgKEGhlbGRvdXRfY292ZXJhZ2UYCCABKAESEQoJd2lkdGhfcGN0GAkgASgBEhoKEmJhc2VsaW5lX3dpZHRoX3BjdBgKIAEoASJLChNGZWF0dXJlQ29udHJpYnV0aW9uEg8KB2ZlYXR1cmUYASABKAkSDQoFdmFsdWUYAiABKAESFAoMY29udHJpYnV0aW9uGAMgASgBIoUDCgZTaWduYWwSKwoGYWN0aW9uGAEgASgOMhsudHJhZGluZy5tbC52MS5TaWduYWxBY3Rpb24SEQoJdGltZWZyYW1lGAIgASgJEg8KB2hvcml6b24YAyABKAkSKQoFYXNfb2YYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBWVudHJ5GAUgASgBEhMKC3Rha2VfcHJvZml0GAYgASgBEhEKCXN0b3BfbG9zcxgHIAEoARISCgpjb25maWRlbmNlGAggASgBEhMKC3Jpc2tfcmV3YXJkGAkgASgBEjcKC2V4cGxhbmF0aW9uGAogAygLMiIudHJhZGluZy5tbC52MS5GZWF0dXJlQ29udHJpYnV0aW9uEg8KB3N1bW1hcnkYCyABKAkSJwoGbW9kZWxzGAwgAygLMhcudHJhZGluZy5tbC52MS5Nb2RlbFVzZRIaChJleHBlY3RlZF92YWx1ZV9wY3QYDSABKAESEAoIY29zdF9wY3QYDiABKAEqdAoMU2lnbmFsQWN0aW9uEh0KGVNJR05BTF9BQ1RJT05fVU5TUEVDSUZJRUQQABIVChFTSUdOQUxfQUNUSU9OX0JVWRABEhYKElNJR05BTF9BQ1RJT05fU0VMTBACEhYKElNJR05BTF9BQ1RJT05fSE9MRBADYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("Ch50cmFkaW5nL21sL3YxL3ByZWRpY3Rpb24ucHJvdG8SDXRyYWRpbmcubWwudjEiZQoITW9kZWxVc2USDAoEbmFtZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEg4KBnRhcmdldBgDIAEoCRIOCgZ3ZWlnaHQYBCABKAESGgoSZXhlY3V0aW9uX3Byb3ZpZGVyGAUgASgJIv4DChFIb3Jpem9uUHJlZGljdGlvbhIPCgdob3Jpem9uGAEgASgJEhEKCXRpbWVmcmFtZRgCIAEoCRIWCg5sb29rYWhlYWRfYmFycxgDIAEoBRIpCgVhc19vZhgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFY2xvc2UYBSABKAESFgoOcHJlZGljdGVkX2hpZ2gYBiABKAESFQoNcHJlZGljdGVkX2xvdxgHIAEoARIaChJwcmVkaWN0ZWRfaGlnaF9wY3QYCCABKAESGQoRcHJlZGljdGVkX2xvd19wY3QYCSABKAESFgoOdHBfcHJvYmFiaWxpdHkYCiABKAESFwoPdGFrZV9wcm9maXRfYXRyGAsgASgBEhUKDXN0b3BfbG9zc19hdHIYDCABKAESCwoDYXRyGA0gASgBEicKBm1vZGVscxgOIAMoCzIXLnRyYWRpbmcubWwudjEuTW9kZWxVc2USFAoMaW5mZXJlbmNlX21zGA8gASgBEhUKDXByZWRpY3Rpb25faWQYECABKAkSHAoUc2hvcnRfdHBfcHJvYmFiaWxpdHkYESABKAESFAoMcmFuZ2Vfc291cmNlGBIgASgJEi4KCGludGVydmFsGBMgASgLMhwudHJhZGluZy5tbC52MS5QcmljZUludGVydmFsIpoCCg1QcmljZUludGVydmFsEhgKEG5vbWluYWxfY292ZXJhZ2UYASABKAESCwoDbG93GAIgASgBEgwKBGhpZ2gYAyABKAESDwoHbG93X3BjdBgEIAEoARIQCghoaWdoX3BjdBgFIAEoARISCgptZWRpYW5fbG93GAYgASgBEhMKC21lZGlhbl9oaWdoGAcgASgBEhgKEGhlbGRvdXRfY292ZXJhZ2UYCCABKAESEQoJd2lkdGhfcGN0GAkgASgBEhoKEmJhc2VsaW5lX3dpZHRoX3BjdBgKIAEoARIQCghxdWFudGlsZRgLIAEoARIYChBzaGlwcGVkX3F1YW50aWxlGAwgASgBEhMKC2xpdmVfc2NvcmVzGA0gASgFIksKE0ZlYXR1cmVDb250cmlidXRpb24SDwoHZmVhdHVyZRgBIAEoCRINCgV2YWx1ZRgCIAEoARIUCgxjb250cmlidXRpb24YAyABKAEihQMKBlNpZ25hbBIrCgZhY3Rpb24YASABKA4yGy50cmFkaW5nLm1sLnYxLlNpZ25hbEFjdGlvbhIRCgl0aW1lZnJhbWUYAiABKAkSDwoHaG9yaXpvbhgDIAEoCRIpCgVhc19vZhgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFZW50cnkYBSABKAESEwoLdGFrZV9wcm9maXQYBiABKAESEQoJc3RvcF9sb3NzGAcgASgBEhIKCmNvbmZpZGVuY2UYCCABKAESEwoLcmlza19yZXdhcmQYCSABKAESNwoLZXhwbGFuYXRpb24YCiADKAsyIi50cmFkaW5nLm1sLnYxLkZlYXR1cmVDb250cmlidXRpb24SDwoHc3VtbWFyeRgLIAEoCRInCgZtb2RlbHMYDCADKAsyFy50cmFkaW5nLm1sLnYxLk1vZGVsVXNlEhoKEmV4cGVjdGVkX3ZhbHVlX3BjdBgNIAEoARIQCghjb3N0X3BjdBgOIAEoASp0CgxTaWduYWxBY3Rpb24SHQoZU0lHTkFMX0FDVElPTl9VTlNQRUNJRklFRBAAEhUKEVNJR05BTF9BQ1RJT05fQlVZEAESFgoSU0lHTkFMX0FDVElPTl9TRUxMEAISFgoSU0lHTkFMX0FDVElPTl9IT0xEEANiBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * ModelUse names one model (or baseline) that contributed to a prediction.
@@ -213,7 +213,12 @@ export const HorizonPredictionSchema: GenMessage<HorizonPrediction> = /*@__PURE_
 /**
  * PriceInterval is a calibrated price range: the realized high AND low of the lookahead stay inside
  * [low, high] with probability `nominal_coverage` (split-conformal calibration of the median range on
- * walk-forward validation blocks, which come strictly before the test blocks it is scored on).
+ * walk-forward validation blocks, which come strictly before the test blocks it is scored on). The
+ * range is the median range widened by `quantile` x ATR on each side. With adaptive intervals on
+ * (ML_ADAPTIVE_CONFORMAL), `quantile` is the model's calibrated one blended with the conformal
+ * quantile of the latest live scores of this symbol and horizon known at the as-of bar, so that the
+ * range keeps holding `nominal_coverage` of the time when the market drifts; `nominal_coverage` and
+ * every other field keep their meaning.
  *
  * @generated from message trading.ml.v1.PriceInterval
  */
@@ -278,6 +283,28 @@ export type PriceInterval = Message<"trading.ml.v1.PriceInterval"> & {
    * @generated from field: double baseline_width_pct = 10;
    */
   baselineWidthPct: number;
+
+  /**
+   * The quantile served: how many ATRs the range extends beyond the median range on each side.
+   *
+   * @generated from field: double quantile = 11;
+   */
+  quantile: number;
+
+  /**
+   * The model's calibrated quantile (the manifest's, fit on validation blocks) it started from.
+   *
+   * @generated from field: double shipped_quantile = 12;
+   */
+  shippedQuantile: number;
+
+  /**
+   * How many live scores adapted it; 0: the calibrated quantile serves alone (adaptive intervals off,
+   * or too few scored predictions known at the as-of bar).
+   *
+   * @generated from field: int32 live_scores = 13;
+   */
+  liveScores: number;
 };
 
 /**

@@ -100,9 +100,13 @@ def series_proto(item: pb.IndicatorSeries, result: IndicatorSeries) -> pb.Indica
 def packed_response(
     head: pb.GetIndicatorsResponse, times: IntArray, results: Sequence[IndicatorSeries], first: int
 ) -> bytes:
-    """The packed GetIndicatorsResponse in wire form: `head`'s fields, then the times and each
-    output's values written from their numpy arrays, joined once (no message holds the numbers)."""
-    parts: WireParts = [head.SerializeToString(), packed_varints(TIME_SECONDS_FIELD, times)]
+    """The packed GetIndicatorsResponse in wire form, its fields in field-number order as a
+    serialised message has them (`head`'s fields around the indicators, the times last), each
+    output's values and the times written from their numpy arrays, joined once (no message holds
+    the numbers)."""
+    names = pb.GetIndicatorsResponse(symbol=head.symbol, timeframe=head.timeframe)
+    counts = pb.GetIndicatorsResponse(bars_used=head.bars_used, warmup_bars=head.warmup_bars)
+    parts: WireParts = [names.SerializeToString()]
     for result in results:
         item: WireParts = [series_proto(pb.IndicatorSeries(), result).SerializeToString()]
         for output_name, values in result.outputs.items():
@@ -113,6 +117,7 @@ def packed_response(
                 OUTPUTS_FIELD, [output, *packed_double_parts(PACKED_VALUES_FIELD, shown[lead:])]
             )
         parts += message_parts(INDICATORS_FIELD, item)
+    parts += [counts.SerializeToString(), packed_varints(TIME_SECONDS_FIELD, times)]
     return b"".join(parts)
 
 

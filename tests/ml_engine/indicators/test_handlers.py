@@ -66,19 +66,21 @@ def test_packed_wire_bytes_parse_as_the_message() -> None:
         IndicatorSeries(
             "macd:1,2,3",
             "macd",
-            {"fast": 1, "slow": 2, "signal": 3},
+            {"slow": 2},  # one parameter: a map's order on the wire is the serialiser's choice
             4,
             {"macd": np.array([nan, 1.0, 2.0, 3.0, -4.0]), "signal": np.full(5, nan)},
         ),
     ]
     head = pb.GetIndicatorsResponse(symbol="X", timeframe="1h", bars_used=5, warmup_bars=4)
-    parsed = pb.GetIndicatorsResponse.FromString(packed_response(head, times, results, first=1))
+    wire = packed_response(head, times, results, first=1)
+    parsed = pb.GetIndicatorsResponse.FromString(wire)
+    assert parsed.SerializeToString() == wire  # field order as a serialised message has it
     assert (parsed.symbol, parsed.timeframe, parsed.bars_used, parsed.warmup_bars) == ("X", "1h", 5, 4)
     assert list(parsed.time_seconds) == [100, 200, 300, 400] and not parsed.times
     rsi, macd = parsed.indicators
     assert (rsi.key, rsi.name, dict(rsi.params), rsi.warmup_bars) == ("rsi:2", "rsi", {"period": 2.0}, 2)
     assert [(o.name, o.warmup, list(o.packed_values)) for o in rsi.outputs] == [("rsi", 2, [10.5, 11.0])]
-    assert dict(macd.params) == {"fast": 1.0, "slow": 2.0, "signal": 3.0}
+    assert dict(macd.params) == {"slow": 2.0}
     assert [(o.name, o.warmup, list(o.packed_values)) for o in macd.outputs] == [
         ("macd", 0, [1.0, 2.0, 3.0, -4.0]),
         ("signal", 4, []),

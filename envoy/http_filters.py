@@ -16,7 +16,7 @@ import grpc
 from google.rpc import error_details_pb2, status_pb2
 
 from envoy.refresh_cookie import refresh_cookie_lua
-from envoy.routes import MAX_REQUEST_BYTES, RPC_MAX_REQUEST_BYTES
+from envoy.routes import MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES, RPC_MAX_REQUEST_BYTES
 from envoy.rpcs import Rpc, ml_path_prefixes
 from envoy.settings import EdgeSettings
 from envoy.typed import typed
@@ -29,9 +29,6 @@ LUA_PLAN_CHECK = Path(__file__).resolve().parent / "plan_check.lua"
 JWT_PAYLOAD_KEY = "jwt_payload"
 # The envelope's stable code of each gRPC status, by number: its name in lower case.
 GRPC_CODES = {code.value[0]: code.name.lower() for code in grpc.StatusCode}
-# The largest REST answer the transcoder writes (a longer one is a 500): as much as the services
-# take in a message.
-MAX_RESPONSE_BYTES = 8 * 1024 * 1024
 # Paths that need a valid token at the edge: every RPC, REST calls included (the transcoder has
 # turned them into RPCs by then), except the public ones. Whatever else reaches the gateway (the
 # web app and its pages, JWKS, API docs, dev tokens, OAuth, the WebSocket bridge, and the 404 of an

@@ -55,6 +55,9 @@ RPC_MAX_REQUEST_BYTES = {
     "/trading.education.v1.AuthoringService/CreateCourse": 4 * MIB,
     "/trading.education.v1.AuthoringService/UpdateCourse": 4 * MIB,
 }
+# The largest REST answer the transcoder writes (a longer one is a 500): as much as the services
+# take in a message.
+MAX_RESPONSE_BYTES = 8 * MIB
 RETRY_ON = "connect-failure,refused-stream,reset,unavailable"
 RETRY_BACK_OFF = {"base_interval": "0.025s", "max_interval": "0.25s"}
 
@@ -122,6 +125,11 @@ class _Routes:
     def rpc(self, rpc: Rpc, *, retry: bool = False) -> dict[str, Any]:
         """The exact route of one RPC."""
         limit = RPC_MAX_REQUEST_BYTES.get(rpc.path, MAX_REQUEST_BYTES[rpc.upstream])
+        if rpc.http_body:
+            # The buffer filter's limit is the stream's buffer limit both ways, and the transcoder
+            # holds an HttpBody answer whole in that buffer (a typed one in its own, up to
+            # max_response_body_size): at 64 KiB a longer rendered answer would be a 500.
+            limit = max(limit, MAX_RESPONSE_BYTES)
         return self.upstream({"path": rpc.path}, rpc.upstream, retry=retry, max_request_bytes=limit)
 
     def upstream(

@@ -31,6 +31,7 @@ class Rpc:
     public: bool = False  # its AccessRule says no token is needed
     server_streaming: bool = False
     plans: tuple[str, ...] = ()  # its AccessRule's plans: only tokens with one of them pass
+    http_body: bool = False  # answers google.api.HttpBody: a REST reply the service renders itself
 
     @property
     def service(self) -> str:
@@ -72,6 +73,7 @@ def _rpc(package: str, service: str, method: descriptor_pb2.MethodDescriptorProt
         public=is_public(method),
         server_streaming=method.server_streaming,
         plans=tuple(rule.plans) if rule is not None else (),
+        http_body=method.output_type == ".google.api.HttpBody",
     )
 
 

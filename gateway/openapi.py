@@ -94,6 +94,23 @@ def _is_query_scalar(fld: descriptor_pb2.FieldDescriptorProto) -> bool:
     return fld.type_name.lstrip(".") in _WKT_SCALAR
 
 
+# A REST route whose service renders the JSON itself answers this (Envoy passes it through).
+HTTP_BODY = "google.api.HttpBody"
+
+
+def rendered_response(index: ProtoIndex, method: descriptor_pb2.MethodDescriptorProto) -> str:
+    """The message a method's REST answer is the JSON of: its response type, or, for one answering
+    google.api.HttpBody with an `XRequest`, the `XResponse` it renders (GetHistoryJson answers
+    GetHistoryResponse's JSON)."""
+    response = method.output_type.lstrip(".")
+    request = method.input_type.lstrip(".")
+    if response == HTTP_BODY and request.endswith("Request"):
+        rendered = request.removesuffix("Request") + "Response"
+        if rendered in index.messages:
+            return rendered
+    return response
+
+
 class _Builder:
     def __init__(self, index: ProtoIndex) -> None:
         self.index = index
@@ -321,7 +338,7 @@ class _Builder:
     def _responses(
         self, method: descriptor_pb2.MethodDescriptorProto, binding: HttpBinding
     ) -> dict[str, Any]:
-        response = method.output_type.lstrip(".")
+        response = rendered_response(self.index, method)
         schema: Schema = self.type_schema(response)
         if binding.response_body:
             found = self.lookup(response, binding.response_body)

@@ -10,7 +10,7 @@ from pathlib import Path
 from ml_engine.backtests.domain import warm_up
 from ml_engine.backtests.handlers import BacktestHandlers
 from ml_engine.config import MlEngineSettings
-from ml_engine.indicators.handlers import IndicatorHandlers
+from ml_engine.indicators.handlers import IndicatorHandlers, add_indicator_service
 from ml_engine.market_data.bar_cache import BarCache
 from ml_engine.market_data.bar_clock import BarClock
 from ml_engine.market_data.bar_stream import BarHub
@@ -49,7 +49,6 @@ from trading.market.v1 import (
     backtest_service_pb2,
     backtest_service_pb2_grpc,
     indicator_service_pb2,
-    indicator_service_pb2_grpc,
     market_data_service_pb2,
     market_data_service_pb2_grpc,
 )
@@ -198,9 +197,7 @@ def build_host(
             lambda server: market_data_service_pb2_grpc.add_MarketDataServiceServicer_to_server(
                 market, server
             ),
-            lambda server: indicator_service_pb2_grpc.add_IndicatorServiceServicer_to_server(
-                indicators, server
-            ),
+            lambda server: add_indicator_service(indicators, server),
             lambda server: backtest_service_pb2_grpc.add_BacktestServiceServicer_to_server(backtests, server),
             lambda server: training_service_pb2_grpc.add_TrainingServiceServicer_to_server(training, server),
         ],

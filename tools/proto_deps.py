@@ -15,9 +15,9 @@ import google.api  # provided by googleapis-common-protos
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPS_DIR = ROOT / "build" / "proto-deps"
-# Imported by our contracts (google.api.http); the generated TypeScript imports them too, so
-# buf.gen.yaml generates them into gen/ts (include_imports).
-GOOGLEAPIS_FILES = ("google/api/annotations.proto", "google/api/http.proto")
+# Imported by our contracts (google.api.http, google.api.HttpBody); the generated TypeScript
+# imports them too, so buf.gen.yaml generates them into gen/ts (include_imports).
+GOOGLEAPIS_FILES = ("google/api/annotations.proto", "google/api/http.proto", "google/api/httpbody.proto")
 # Imported by no contract, but part of the descriptor set (`buf build` takes every file of the
 # workspace): Envoy's transcoder needs them to turn grpc-status-details-bin into JSON.
 GOOGLE_RPC_FILES = ("google/rpc/status.proto", "google/rpc/error_details.proto")

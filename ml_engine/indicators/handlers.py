@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 import grpc
 import numpy as np
 
 from ml_engine.indicators.domain import CATALOGUE, compute, json_values, max_lookback, parse_indicators
 from ml_engine.indicators.domain.catalogue import IndicatorSpec
+from ml_engine.indicators.domain.compute import IndicatorSeries
 from ml_engine.market_data.bar_windows import BarWindows
-from ml_engine.market_data.domain.bars import FloatArray
+from ml_engine.market_data.domain.bars import FloatArray, IntArray
 from ml_engine.market_data.domain.times import parse_request_time
-from ml_engine.shared.proto_mapping import check_limit, packed_doubles, packed_varints, parameter_proto
+from ml_engine.shared.preserialized import add_service
+from ml_engine.shared.proto_mapping import (
+    WireParts,
+    check_limit,
+    message_parts,
+    packed_double_parts,
+    packed_varints,
+    parameter_proto,
+)
 from service_runtime.timestamps import to_timestamp
 from trading.market.v1 import indicator_service_pb2 as pb
 from trading.market.v1 import indicator_service_pb2_grpc as pb_grpc
@@ -21,6 +31,8 @@ from trading.market.v1 import indicator_service_pb2_grpc as pb_grpc
 MAX_INDICATOR_LIMIT = 100_000
 TIME_SECONDS_FIELD = pb.GetIndicatorsResponse.DESCRIPTOR.fields_by_name["time_seconds"].number
 PACKED_VALUES_FIELD = pb.IndicatorOutput.DESCRIPTOR.fields_by_name["packed_values"].number
+OUTPUTS_FIELD = pb.IndicatorSeries.DESCRIPTOR.fields_by_name["outputs"].number
+INDICATORS_FIELD = pb.GetIndicatorsResponse.DESCRIPTOR.fields_by_name["indicators"].number
 
 
 def leading_gaps(values: FloatArray) -> int:
@@ -51,9 +63,9 @@ class IndicatorHandlers(pb_grpc.IndicatorServiceServicer):
     ) -> pb.ListIndicatorsResponse:
         return self._catalogue
 
-    async def GetIndicators(
+    async def GetIndicators(  # type: ignore[override]  # the packed form answers wire bytes
         self, request: pb.GetIndicatorsRequest, context: grpc.aio.ServicerContext
-    ) -> pb.GetIndicatorsResponse:
+    ) -> pb.GetIndicatorsResponse | bytes:
         wanted = parse_indicators(list(request.indicators))
         limit = check_limit(request.limit, MAX_INDICATOR_LIMIT)
         end = parse_request_time(request.end, "end")
@@ -68,19 +80,47 @@ class IndicatorHandlers(pb_grpc.IndicatorServiceServicer):
             symbol=series.symbol, timeframe=series.target.name, bars_used=len(bars), warmup_bars=warmup
         )
         if request.packed:
-            response.MergeFromString(packed_varints(TIME_SECONDS_FIELD, bars.times[first:]))
-        else:
-            response.times.extend(to_timestamp(int(t)) for t in bars.times[first:])
+            return await asyncio.to_thread(packed_response, response, bars.times[first:], results, first)
+        response.times.extend(to_timestamp(int(t)) for t in bars.times[first:])
         for result in results:
-            item = response.indicators.add(key=result.key, name=result.name, warmup_bars=result.warmup_bars)
-            for name, value in result.params.items():
-                item.params[name] = float(value)
+            item = series_proto(response.indicators.add(), result)
             for output_name, values in result.outputs.items():
-                shown = values[first:]
-                if request.packed:
-                    lead = leading_gaps(shown)
-                    output = item.outputs.add(name=output_name, warmup=lead)
-                    output.MergeFromString(packed_doubles(PACKED_VALUES_FIELD, shown[lead:]))
-                else:
-                    item.outputs.add(name=output_name).values.extend(json_values(shown))
+                item.outputs.add(name=output_name).values.extend(json_values(values[first:]))
         return response
+
+
+def series_proto(item: pb.IndicatorSeries, result: IndicatorSeries) -> pb.IndicatorSeries:
+    """`item` with what describes `result` (key, name, parameters, warm-up), not its values."""
+    item.key, item.name, item.warmup_bars = result.key, result.name, result.warmup_bars
+    for name, value in result.params.items():
+        item.params[name] = float(value)
+    return item
+
+
+def packed_response(
+    head: pb.GetIndicatorsResponse, times: IntArray, results: Sequence[IndicatorSeries], first: int
+) -> bytes:
+    """The packed GetIndicatorsResponse in wire form, its fields in field-number order as a
+    serialised message has them (`head`'s fields around the indicators, the times last), each
+    output's values and the times written from their numpy arrays, joined once (no message holds
+    the numbers)."""
+    names = pb.GetIndicatorsResponse(symbol=head.symbol, timeframe=head.timeframe)
+    counts = pb.GetIndicatorsResponse(bars_used=head.bars_used, warmup_bars=head.warmup_bars)
+    parts: WireParts = [names.SerializeToString()]
+    for result in results:
+        item: WireParts = [series_proto(pb.IndicatorSeries(), result).SerializeToString()]
+        for output_name, values in result.outputs.items():
+            shown = values[first:]
+            lead = leading_gaps(shown)
+            output = pb.IndicatorOutput(name=output_name, warmup=lead).SerializeToString()
+            item += message_parts(
+                OUTPUTS_FIELD, [output, *packed_double_parts(PACKED_VALUES_FIELD, shown[lead:])]
+            )
+        parts += message_parts(INDICATORS_FIELD, item)
+    parts += [counts.SerializeToString(), packed_varints(TIME_SECONDS_FIELD, times)]
+    return b"".join(parts)
+
+
+def add_indicator_service(handlers: IndicatorHandlers, server: grpc.aio.Server) -> None:
+    """The generated registration, except that GetIndicators may answer wire bytes."""
+    add_service(pb, "IndicatorService", handlers, server, preserialized={"GetIndicators"})

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import io
 from collections.abc import AsyncIterator
+from typing import Any
 
 import grpc
+from google.api import httpbody_pb2
 
 from ml_engine.market_data.bar_clock import BarClock
 from ml_engine.market_data.bar_stream import BarHub
@@ -20,6 +22,7 @@ from ml_engine.market_data.domain.times import parse_request_time
 from ml_engine.market_data.importing.csv_rows import CsvColumns
 from ml_engine.market_data.importing.importer import ImportReport, ImportTarget, import_csv, import_sample
 from ml_engine.shared.database import MarketStore
+from ml_engine.shared.proto_json import bar_times_json, render_json
 from ml_engine.shared.proto_mapping import check_limit, packed_doubles, packed_varints
 from service_runtime.errors import FailedPrecondition, InvalidArgument
 from service_runtime.timestamps import to_timestamp
@@ -55,7 +58,25 @@ def bars_to_proto(bars: Bars) -> list[pb.Bar]:
     ]
 
 
+def bars_json(bars: Bars) -> list[dict[str, Any]]:
+    """The deprecated Bar per bar form as JSON objects, straight from the numpy columns."""
+    complete = [True] * len(bars)
+    if len(bars) and not bars.last_complete:
+        complete[-1] = False
+    columns = (bars.open, bars.high, bars.low, bars.close, bars.volume)
+    return [
+        {"time": t, "open": o, "high": h, "low": lo, "close": c, "volume": v, "complete": done}
+        for t, o, h, lo, c, v, done in zip(
+            bar_times_json(bars.times), *(column.tolist() for column in columns), complete, strict=True
+        )
+    ]
+
+
 _COLUMN_FIELDS = {f.name: f.number for f in pb.BarColumns.DESCRIPTOR.fields}
+# BarColumns' series by JSON name, and the Bars column each comes from.
+_COLUMN_JSON_NAMES = {"timeSeconds": "times"} | {
+    name: name for name in ("open", "high", "low", "close", "volume")
+}
 
 
 def bar_columns(bars: Bars) -> pb.BarColumns:
@@ -118,6 +139,27 @@ class MarketDataHandlers(pb_grpc.MarketDataServiceServicer):
     async def GetHistory(
         self, request: pb.GetHistoryRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetHistoryResponse:
+        response, bars = await self._history(request)
+        if request.packed:
+            response.columns.CopyFrom(bar_columns(bars))
+        else:
+            response.bars.extend(bars_to_proto(bars))
+        return response
+
+    async def GetHistoryJson(
+        self, request: pb.GetHistoryRequest, context: grpc.aio.ServicerContext
+    ) -> httpbody_pb2.HttpBody:
+        """GetHistory's answer as the REST JSON, the packed columns written from the numpy arrays."""
+        response, bars = await self._history(request)
+        if request.packed:
+            response.columns.last_complete = bars.last_complete
+            series = {f"columns.{name}": getattr(bars, attr) for name, attr in _COLUMN_JSON_NAMES.items()}
+        else:
+            series = {"bars": bars_json(bars)}
+        return await asyncio.to_thread(render_json, response, series)
+
+    async def _history(self, request: pb.GetHistoryRequest) -> tuple[pb.GetHistoryResponse, Bars]:
+        """The response without its bars (either form), and the bars."""
         limit = check_limit(request.limit, MAX_LIMIT)
         start = parse_request_time(request.start, "start")
         end = parse_request_time(request.end, "end")
@@ -137,11 +179,7 @@ class MarketDataHandlers(pb_grpc.MarketDataServiceServicer):
             base_timeframe=series.base.name,
             next_page_token=next_token,
         )
-        if request.packed:
-            response.columns.CopyFrom(bar_columns(window.bars))
-        else:
-            response.bars.extend(bars_to_proto(window.bars))
-        return response
+        return response, window.bars
 
     async def ImportBars(
         self, request: pb.ImportBarsRequest, context: grpc.aio.ServicerContext

@@ -64,9 +64,25 @@ def _field(number: int, payload: bytes) -> bytes:
     return _varint(number << 3 | 2) + _varint(len(payload)) + payload if payload else b""
 
 
+# A message's wire form in pieces, joined once when the whole response is built: a long series
+# is then copied once from its numpy array into the reply, not once per enclosing message.
+WireParts = list[bytes]
+
+
+def message_parts(number: int, parts: WireParts) -> WireParts:
+    """Field `number` holding the message whose wire form is `parts` (always written, even empty)."""
+    return [_varint(number << 3 | 2) + _varint(sum(len(part) for part in parts)), *parts]
+
+
+def packed_double_parts(number: int, values: npt.ArrayLike) -> WireParts:
+    """`repeated double` field `number` holding `values` (nothing when there are none)."""
+    payload = np.ascontiguousarray(values, dtype="<f8").tobytes()
+    return [_varint(number << 3 | 2) + _varint(len(payload)), payload] if payload else []
+
+
 def packed_doubles(number: int, values: npt.ArrayLike) -> bytes:
     """Wire form of `repeated double` field `number` holding `values`; merge it into the message."""
-    return _field(number, np.ascontiguousarray(values, dtype="<f8").tobytes())
+    return b"".join(packed_double_parts(number, values))
 
 
 def packed_varints(number: int, values: npt.ArrayLike) -> bytes:

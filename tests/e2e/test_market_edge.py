@@ -174,6 +174,27 @@ def test_indicators_equal_talib_on_the_same_series(stack: Stack, token: str) -> 
     assert series["rsi:14"]["warmupBars"] == 14
 
 
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"limit": "5000", "packed": "true"},
+        {"limit": "300"},
+        {"timeframe": "1d", "limit": "40", "packed": "true"},
+        {"timeframe": "4h", "start": "2017-06-01", "end": "2017-06-03"},
+        {"start": "2030-01-01", "packed": "true"},
+    ],
+)
+def test_history_rest_json_is_the_transcoded_json(stack: Stack, token: str, params: dict[str, str]) -> None:
+    """GET /api/history/{symbol} is rendered by the engine (GetHistoryJson, google.api.HttpBody);
+    /transcoded is Envoy's transcoder printing GetHistory: the same JSON, value for value."""
+    rendered = httpx.get(f"{EDGE}/api/history/EURUSD", params=params, headers=bearer(token))
+    transcoded = httpx.get(f"{EDGE}/api/history/EURUSD/transcoded", params=params, headers=bearer(token))
+    assert rendered.status_code == transcoded.status_code == 200, (rendered.text[:200], transcoded.text[:200])
+    assert rendered.headers["content-type"] == transcoded.headers["content-type"] == "application/json"
+    assert rendered.json() == transcoded.json()
+    assert list(rendered.json()) == list(transcoded.json())  # fields in the same order
+
+
 def test_packed_forms_over_rest(stack: Stack, token: str) -> None:
     """`?packed=true`: history as columns and indicators as a warm-up count plus numbers, the same
     data as the default form; epoch seconds are JSON strings (int64), values JSON numbers."""

@@ -194,3 +194,17 @@ def test_request_schemas_say_what_the_services_check(client: TestClient) -> None
     assert body["required"] == ["role"] and body["properties"]["role"]["not"] == {
         "enum": ["ROLE_UNSPECIFIED"]
     }
+
+
+def test_engine_rendered_json_documents_the_message_it_renders(client: TestClient) -> None:
+    """GET /api/history/{symbol} answers google.api.HttpBody (the engine writes the JSON); the
+    document shows GetHistoryResponse, the shape it renders, like the transcoded route beside it."""
+    doc = client.get("/api/docs/openapi.json").json()
+    rendered = doc["paths"]["/api/history/{symbol}"]["get"]
+    transcoded = doc["paths"]["/api/history/{symbol}/transcoded"]["get"]
+    assert rendered["operationId"] == "MarketDataService_GetHistoryJson"
+    schemas = [
+        op["responses"]["200"]["content"]["application/json"]["schema"] for op in (rendered, transcoded)
+    ]
+    assert schemas[0] == schemas[1] == {"$ref": REF + "trading.market.v1.GetHistoryResponse"}
+    assert {p["name"] for p in rendered["parameters"]} >= {"symbol", "limit", "timeframe", "packed"}

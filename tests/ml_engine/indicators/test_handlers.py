@@ -1,13 +1,16 @@
-"""GetIndicators through an in-process server: the packed form carries the same series as the
-deprecated ListValue form (warm-up as a count instead of nulls), with or without the bar cache."""
+"""GetIndicators through an in-process server: the packed form (wire bytes written from the arrays)
+carries the same series as the deprecated ListValue form (warm-up as a count instead of nulls),
+with or without the bar cache."""
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
-from ml_engine.indicators.handlers import IndicatorHandlers
+from ml_engine.indicators.domain.compute import IndicatorSeries
+from ml_engine.indicators.handlers import IndicatorHandlers, add_indicator_service, packed_response
 from ml_engine.market_data.bar_cache import BarCache
 from ml_engine.market_data.bar_windows import BarWindows
 from ml_engine.market_data.importing.importer import import_sample
@@ -27,9 +30,7 @@ async def test_packed_form_equals_the_value_form(
     import_sample(market_store.engine, "GOOG")
     windows = BarWindows(market_store.engine, BarCache(100_000 if cached else 0))
     handlers = IndicatorHandlers(windows)
-    async with serve(
-        SERVICE, lambda server: pb_grpc.add_IndicatorServiceServicer_to_server(handlers, server), callers
-    ) as channel:
+    async with serve(SERVICE, lambda server: add_indicator_service(handlers, server), callers) as channel:
         stub = pb_grpc.IndicatorServiceStub(channel)
         fields = {"symbol": "GOOG", "indicators": ["rsi:14,macd,bbands:20,2"], "limit": 2148}
         plain = await stub.GetIndicators(pb.GetIndicatorsRequest(**fields), metadata=callers.metadata())
@@ -53,3 +54,34 @@ async def test_packed_form_equals_the_value_form(
             warmups.append(b.warmup)
     # The whole stored series was asked for: the warm-up shows as missing leading values.
     assert max(warmups) == 33 and min(warmups) == 14
+
+
+def test_packed_wire_bytes_parse_as_the_message() -> None:
+    """The packed answer is written as bytes from the arrays: it parses into the message the
+    fields describe, warm-up counted, an output with no defined value carrying none."""
+    nan = float("nan")
+    times = np.array([100, 200, 300, 400], dtype=np.int64)
+    results = [
+        IndicatorSeries("rsi:2", "rsi", {"period": 2}, 2, {"rsi": np.array([nan, nan, nan, 10.5, 11.0])}),
+        IndicatorSeries(
+            "macd:1,2,3",
+            "macd",
+            {"slow": 2},  # one parameter: a map's order on the wire is the serialiser's choice
+            4,
+            {"macd": np.array([nan, 1.0, 2.0, 3.0, -4.0]), "signal": np.full(5, nan)},
+        ),
+    ]
+    head = pb.GetIndicatorsResponse(symbol="X", timeframe="1h", bars_used=5, warmup_bars=4)
+    wire = packed_response(head, times, results, first=1)
+    parsed = pb.GetIndicatorsResponse.FromString(wire)
+    assert parsed.SerializeToString() == wire  # field order as a serialised message has it
+    assert (parsed.symbol, parsed.timeframe, parsed.bars_used, parsed.warmup_bars) == ("X", "1h", 5, 4)
+    assert list(parsed.time_seconds) == [100, 200, 300, 400] and not parsed.times
+    rsi, macd = parsed.indicators
+    assert (rsi.key, rsi.name, dict(rsi.params), rsi.warmup_bars) == ("rsi:2", "rsi", {"period": 2.0}, 2)
+    assert [(o.name, o.warmup, list(o.packed_values)) for o in rsi.outputs] == [("rsi", 2, [10.5, 11.0])]
+    assert dict(macd.params) == {"slow": 2.0}
+    assert [(o.name, o.warmup, list(o.packed_values)) for o in macd.outputs] == [
+        ("macd", 0, [1.0, 2.0, 3.0, -4.0]),
+        ("signal", 4, []),
+    ]

@@ -1,9 +1,15 @@
 """GetHistory through an in-process server: the packed columns carry the same bars as the
-deprecated Bar messages, resampled or not."""
+deprecated Bar messages, resampled or not; GetHistoryJson (the REST route) renders the same answer
+as the JSON the edge's transcoder prints for GetHistory."""
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
+import grpc
 import pytest
+from google.protobuf import json_format
 
 from ml_engine.market_data.bar_cache import BarCache
 from ml_engine.market_data.bar_windows import BarWindows
@@ -11,7 +17,7 @@ from ml_engine.market_data.handlers import MarketDataHandlers
 from ml_engine.market_data.importing.importer import import_sample
 from ml_engine.shared.database import MarketStore
 from tests.ml_engine.in_process import serve
-from tests.support.in_process import TestCallers
+from tests.support.in_process import TestCallers, violated_fields
 from trading.market.v1 import market_data_service_pb2 as pb
 from trading.market.v1 import market_data_service_pb2_grpc as pb_grpc
 
@@ -42,3 +48,71 @@ async def test_packed_columns_equal_the_bars(
     assert c.last_complete == plain.bars[-1].complete
     assert all(b.complete for b in plain.bars[:-1])
     assert packed.next_page_token == plain.next_page_token != ""
+
+
+def _handlers(market_store: MarketStore) -> MarketDataHandlers:
+    import_sample(market_store.engine, "EURUSD")
+    return MarketDataHandlers(market_store, BarWindows(market_store.engine, BarCache(100_000)))
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"timeframe": "1h", "limit": 5000, "packed": True},
+        {"timeframe": "1h", "limit": 300},
+        # Resampled, the last day still open: its bar is incomplete.
+        {"timeframe": "1d", "limit": 40, "packed": True},
+        {"timeframe": "1d", "limit": 40},
+        {"timeframe": "4h", "start": "2017-06-01", "end": "2017-06-03", "packed": True},
+        # Nothing in the window: empty series, no page token.
+        {"start": "2030-01-01", "packed": True},
+        {"start": "2030-01-01"},
+    ],
+)
+async def test_rendered_json_is_the_transcoded_json(
+    market_store: MarketStore, callers: TestCallers, fields: dict[str, Any]
+) -> None:
+    handlers = _handlers(market_store)
+    async with serve(
+        SERVICE, lambda server: pb_grpc.add_MarketDataServiceServicer_to_server(handlers, server), callers
+    ) as channel:
+        stub = pb_grpc.MarketDataServiceStub(channel)
+        request = pb.GetHistoryRequest(symbol="eurusd", **fields)
+        message = await stub.GetHistory(request, metadata=callers.metadata())
+        body = await stub.GetHistoryJson(request, metadata=callers.metadata())
+    assert body.content_type == "application/json"
+    # What Envoy's transcoder prints for the message (always_print_primitive_fields: every field
+    # without presence), field by field and value by value, in field-number order.
+    expected = json_format.MessageToDict(message, always_print_fields_with_no_presence=True)
+    rendered = json.loads(body.data)
+    assert rendered == expected
+    assert list(rendered) == [
+        f.json_name for f in pb.GetHistoryResponse.DESCRIPTOR.fields if f.json_name in expected
+    ]
+    if request.packed:
+        assert next(iter(rendered["columns"])) == "timeSeconds" and rendered["bars"] == []
+        assert all(isinstance(t, str) for t in rendered["columns"]["timeSeconds"])  # int64: strings
+    else:
+        assert "columns" not in rendered
+        assert all(
+            list(bar) == ["time", "open", "high", "low", "close", "volume", "complete"]
+            for bar in rendered["bars"]
+        )
+    if fields.get("timeframe") == "1d":
+        assert (message.columns.last_complete if request.packed else message.bars[-1].complete) is False
+
+
+async def test_rendered_json_refuses_what_get_history_refuses(
+    market_store: MarketStore, callers: TestCallers
+) -> None:
+    handlers = _handlers(market_store)
+    async with serve(
+        SERVICE, lambda server: pb_grpc.add_MarketDataServiceServicer_to_server(handlers, server), callers
+    ) as channel:
+        stub = pb_grpc.MarketDataServiceStub(channel)
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await stub.GetHistoryJson(
+                pb.GetHistoryRequest(symbol="EURUSD", timeframe="5m"), metadata=callers.metadata()
+            )
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert violated_fields(refused.value) == ["timeframe"]

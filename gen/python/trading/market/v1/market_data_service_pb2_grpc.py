@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from google.api import httpbody_pb2 as google_dot_api_dot_httpbody__pb2
 from trading.market.v1 import market_data_service_pb2 as trading_dot_market_dot_v1_dot_market__data__service__pb2
 
 GRPC_GENERATED_VERSION = '1.81.1'
@@ -45,6 +46,11 @@ class MarketDataServiceStub:
                 request_serializer=trading_dot_market_dot_v1_dot_market__data__service__pb2.GetHistoryRequest.SerializeToString,
                 response_deserializer=trading_dot_market_dot_v1_dot_market__data__service__pb2.GetHistoryResponse.FromString,
                 _registered_method=True)
+        self.GetHistoryJson = channel.unary_unary(
+                '/trading.market.v1.MarketDataService/GetHistoryJson',
+                request_serializer=trading_dot_market_dot_v1_dot_market__data__service__pb2.GetHistoryRequest.SerializeToString,
+                response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+                _registered_method=True)
         self.ImportBars = channel.unary_unary(
                 '/trading.market.v1.MarketDataService/ImportBars',
                 request_serializer=trading_dot_market_dot_v1_dot_market__data__service__pb2.ImportBarsRequest.SerializeToString,
@@ -72,6 +78,24 @@ class MarketDataServiceServicer:
         """GetHistory answers the seed's `GET /api/history/{symbol}?limit=500&timeframe=5m`: the most
         recent `limit` bars (oldest first) of the requested window. Timeframes coarser than the
         stored one are resampled from it.
+
+        REST clients reach it through GetHistoryJson (the same path, the same request and JSON
+        shape); this RPC itself is for gRPC and gRPC-Web.
+        buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetHistoryJson(self, request, context):
+        """GetHistoryJson is GetHistory's REST route, `GET /api/history/{symbol}`: the same request and
+        the same answer, GetHistoryResponse in its JSON form (lowerCamelCase names, every field
+        printed, int64 as strings), rendered by the engine itself from the numpy columns instead of by
+        Envoy's JSON transcoder, which took about 1 us per number (8x the gRPC call for 5,000 packed
+        bars). `/api/history/{symbol}/transcoded` keeps the transcoded answer.
+        buf:lint:ignore RPC_REQUEST_STANDARD_NAME
+        buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+        buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -108,6 +132,11 @@ def add_MarketDataServiceServicer_to_server(servicer, server):
                     servicer.GetHistory,
                     request_deserializer=trading_dot_market_dot_v1_dot_market__data__service__pb2.GetHistoryRequest.FromString,
                     response_serializer=trading_dot_market_dot_v1_dot_market__data__service__pb2.GetHistoryResponse.SerializeToString,
+            ),
+            'GetHistoryJson': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetHistoryJson,
+                    request_deserializer=trading_dot_market_dot_v1_dot_market__data__service__pb2.GetHistoryRequest.FromString,
+                    response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
             ),
             'ImportBars': grpc.unary_unary_rpc_method_handler(
                     servicer.ImportBars,
@@ -175,6 +204,33 @@ class MarketDataService:
             '/trading.market.v1.MarketDataService/GetHistory',
             trading_dot_market_dot_v1_dot_market__data__service__pb2.GetHistoryRequest.SerializeToString,
             trading_dot_market_dot_v1_dot_market__data__service__pb2.GetHistoryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetHistoryJson(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/trading.market.v1.MarketDataService/GetHistoryJson',
+            trading_dot_market_dot_v1_dot_market__data__service__pb2.GetHistoryRequest.SerializeToString,
+            google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
             options,
             channel_credentials,
             insecure,

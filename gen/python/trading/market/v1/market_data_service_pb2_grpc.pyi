@@ -4,6 +4,7 @@ isort:skip_file
 """
 
 from collections import abc as _abc
+from google.api import httpbody_pb2 as _httpbody_pb2
 from grpc import aio as _aio
 from trading.market.v1 import market_data_service_pb2 as _market_data_service_pb2
 import abc as _abc_1
@@ -39,6 +40,20 @@ class MarketDataServiceStub:
     """GetHistory answers the seed's `GET /api/history/{symbol}?limit=500&timeframe=5m`: the most
     recent `limit` bars (oldest first) of the requested window. Timeframes coarser than the
     stored one are resampled from it.
+
+    REST clients reach it through GetHistoryJson (the same path, the same request and JSON
+    shape); this RPC itself is for gRPC and gRPC-Web.
+    buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+    """
+    GetHistoryJson: _grpc.UnaryUnaryMultiCallable[_market_data_service_pb2.GetHistoryRequest, _httpbody_pb2.HttpBody]
+    """GetHistoryJson is GetHistory's REST route, `GET /api/history/{symbol}`: the same request and
+    the same answer, GetHistoryResponse in its JSON form (lowerCamelCase names, every field
+    printed, int64 as strings), rendered by the engine itself from the numpy columns instead of by
+    Envoy's JSON transcoder, which took about 1 us per number (8x the gRPC call for 5,000 packed
+    bars). `/api/history/{symbol}/transcoded` keeps the transcoded answer.
+    buf:lint:ignore RPC_REQUEST_STANDARD_NAME
+    buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+    buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
     """
     ImportBars: _grpc.UnaryUnaryMultiCallable[_market_data_service_pb2.ImportBarsRequest, _market_data_service_pb2.ImportBarsResponse]
     """ImportBars validates and upserts bars from CSV text or a bundled sample data set, in one
@@ -63,6 +78,20 @@ class MarketDataServiceAsyncStub(MarketDataServiceStub):
     """GetHistory answers the seed's `GET /api/history/{symbol}?limit=500&timeframe=5m`: the most
     recent `limit` bars (oldest first) of the requested window. Timeframes coarser than the
     stored one are resampled from it.
+
+    REST clients reach it through GetHistoryJson (the same path, the same request and JSON
+    shape); this RPC itself is for gRPC and gRPC-Web.
+    buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+    """
+    GetHistoryJson: _aio.UnaryUnaryMultiCallable[_market_data_service_pb2.GetHistoryRequest, _httpbody_pb2.HttpBody]  # type: ignore[assignment]
+    """GetHistoryJson is GetHistory's REST route, `GET /api/history/{symbol}`: the same request and
+    the same answer, GetHistoryResponse in its JSON form (lowerCamelCase names, every field
+    printed, int64 as strings), rendered by the engine itself from the numpy columns instead of by
+    Envoy's JSON transcoder, which took about 1 us per number (8x the gRPC call for 5,000 packed
+    bars). `/api/history/{symbol}/transcoded` keeps the transcoded answer.
+    buf:lint:ignore RPC_REQUEST_STANDARD_NAME
+    buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+    buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
     """
     ImportBars: _aio.UnaryUnaryMultiCallable[_market_data_service_pb2.ImportBarsRequest, _market_data_service_pb2.ImportBarsResponse]  # type: ignore[assignment]
     """ImportBars validates and upserts bars from CSV text or a bundled sample data set, in one
@@ -96,6 +125,26 @@ class MarketDataServiceServicer(metaclass=_abc_1.ABCMeta):
         """GetHistory answers the seed's `GET /api/history/{symbol}?limit=500&timeframe=5m`: the most
         recent `limit` bars (oldest first) of the requested window. Timeframes coarser than the
         stored one are resampled from it.
+
+        REST clients reach it through GetHistoryJson (the same path, the same request and JSON
+        shape); this RPC itself is for gRPC and gRPC-Web.
+        buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        """
+
+    @_abc_1.abstractmethod
+    def GetHistoryJson(
+        self,
+        request: _market_data_service_pb2.GetHistoryRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_httpbody_pb2.HttpBody, _abc.Awaitable[_httpbody_pb2.HttpBody]]:
+        """GetHistoryJson is GetHistory's REST route, `GET /api/history/{symbol}`: the same request and
+        the same answer, GetHistoryResponse in its JSON form (lowerCamelCase names, every field
+        printed, int64 as strings), rendered by the engine itself from the numpy columns instead of by
+        Envoy's JSON transcoder, which took about 1 us per number (8x the gRPC call for 5,000 packed
+        bars). `/api/history/{symbol}/transcoded` keeps the transcoded answer.
+        buf:lint:ignore RPC_REQUEST_STANDARD_NAME
+        buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+        buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
         """
 
     @_abc_1.abstractmethod

@@ -13,7 +13,9 @@ c. Micro-batching at concurrency 64, with vs without: (1) in process, two ModelR
    instances (ML_BATCHING true / false), 64 tasks calling `infer` on one model with [1, ...]
    inputs; (2) end to end, Predict over direct gRPC at c=64 with the stack's ML engine started
    with ML_BATCHING=true, then restarted with false (only when the stack runs, i.e. with b, d or e),
-   both with ML_PREDICTION_CACHE_SIZE=0 so that every request runs the models.
+   both with ML_PREDICTION_CACHE_SIZE=0 so that every request runs the models; (3) where the
+   time goes, batching on vs off at c=64: the engine's Forecaster in process, its steps timed
+   (queue wait, store read, features, inference, serialisation: `_instrument`).
 d. Streaming fan-out: N concurrent subscribers through Envoy to StreamPredictions(EURUSD, 1h),
    over gRPC-Web (raw HTTP/1.1, one connection each, as browsers), native gRPC (grpc.aio, 100
    streams per HTTP/2 connection) and the gateway's WebSocket bridge (--transports; default
@@ -478,6 +480,190 @@ def _registry_throughput(
         )
 
     return asyncio.run(run())
+
+
+STAGES = ("queue wait", "store read", "features", "inference", "serialisation")
+
+
+@dataclass
+class StageRow:
+    batching: bool
+    concurrency: int
+    requests: int
+    rps: float
+    p50_ms: float
+    # Mean wall time per request in each stage (ms); what a request waited, not CPU.
+    stages_ms: dict[str, float] = field(default_factory=dict)
+
+
+class _StageClock:
+    """Wall time per stage, summed over the measured requests (the wrappers below feed it)."""
+
+    def __init__(self) -> None:
+        self.on = False
+        self.totals = dict.fromkeys(STAGES, 0.0)
+        self.submitted_s = 0.0  # batcher.submit, queue wait and run together, summed per request
+
+    def add(self, stage: str, seconds: float) -> None:
+        if self.on:
+            self.totals[stage] += seconds
+
+    def timed(self, stage: str, function: Callable[..., Any]) -> Callable[..., Any]:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self.add(stage, time.perf_counter() - start)
+
+        return run
+
+
+def _instrument(clock: _StageClock, forecaster: Any) -> None:
+    """Wraps the steps of an on-demand Predict in timers, in this process only: the store reads
+    (the symbol and its last bar, the bar window), the features, each model run (a batch's run
+    counts once for every request in it) and the batcher's submit (its wall time less the run is
+    the queue wait)."""
+    from ml_engine.models.serving import batcher
+    from ml_engine.predictions import forecaster as forecaster_module
+
+    forecaster._resolve_with_last_bar = clock.timed("store read", forecaster._resolve_with_last_bar)
+    forecaster.windows.latest = clock.timed("store read", forecaster.windows.latest)
+    forecaster_module.compute_features = clock.timed("features", forecaster_module.compute_features)
+    original_init, original_submit = batcher.MicroBatcher.__init__, batcher.MicroBatcher.submit
+
+    def init(self: Any, run: Any, *args: Any, **kwargs: Any) -> None:
+        def timed_run(x: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return run(x)
+            finally:
+                clock.add("inference", (time.perf_counter() - start) * len(x))
+
+        original_init(self, timed_run, *args, **kwargs)
+
+    async def submit(self: Any, x: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return await original_submit(self, x)
+        finally:
+            if clock.on:
+                clock.submitted_s += time.perf_counter() - start
+
+    batcher.MicroBatcher.__init__ = init  # type: ignore[method-assign]
+    batcher.MicroBatcher.submit = submit  # type: ignore[method-assign]
+
+
+def _stage_breakdown(repo: str, provider: str, batching: bool, concurrency: int, seconds: float) -> StageRow:
+    """Entry point of a process: the ML engine's Forecaster in process (bundled sample bars in a
+    throwaway SQLite store, every committed model, no latest-bar cache), `concurrency` tasks each
+    running Predict(EURUSD, all horizons) and serialising its answer as the handler does."""
+    from ml_engine.config import MlEngineSettings
+    from ml_engine.market_data.bar_cache import BarCache
+    from ml_engine.market_data.bar_windows import BarWindows
+    from ml_engine.market_data.importing.importer import load_missing_samples
+    from ml_engine.models.serving.activation import VersionActivation
+    from ml_engine.models.serving.registry import ModelRegistry
+    from ml_engine.predictions.domain.ensemble import load_manifest
+    from ml_engine.predictions.domain.horizons import parse_horizons
+    from ml_engine.predictions.forecaster import Forecaster
+    from ml_engine.predictions.handlers import horizon_prediction_proto
+    from ml_engine.shared.database import MarketStore
+    from trading.ml.v1 import prediction_service_pb2
+
+    clock = _StageClock()
+
+    async def run() -> StageRow:
+        tmp = Path(tempfile.mkdtemp(prefix="bench-stages-"))
+        settings = MlEngineSettings(
+            _env_file=None,
+            model_path=repo,
+            ml_batching=batching,
+            ml_execution_provider=provider,
+            ml_model_watch_interval_s=0,
+            market_sqlite_path=str(tmp / "market.db"),
+        )
+        store = MarketStore(settings.market_database_url)
+        store.migrate()
+        load_missing_samples(store.engine)
+        registry = ModelRegistry(Path(settings.model_path))
+        activation = VersionActivation(registry, settings)
+        windows = BarWindows(store.engine, BarCache(settings.ml_bar_cache_max_bars))
+        forecaster = Forecaster(windows, registry, load_manifest(Path(repo)))
+        _instrument(clock, forecaster)
+        await activation.start()
+        horizons = parse_horizons("all")
+        latencies: list[float] = []
+
+        async def predict() -> None:
+            forecast = await forecaster.predict(SYMBOL, horizons)
+            start = time.perf_counter()
+            prediction_service_pb2.PredictResponse(
+                symbol=forecast.symbol,
+                predictions=[horizon_prediction_proto(f, 0.8) for f in forecast.predictions],
+                skipped=forecast.skipped,
+            ).SerializeToString()
+            clock.add("serialisation", time.perf_counter() - start)
+
+        async def worker(deadline: float) -> None:
+            while (start := time.perf_counter()) < deadline:
+                await predict()
+                if clock.on:
+                    latencies.append((time.perf_counter() - start) * 1000)
+
+        try:
+            await asyncio.gather(*(worker(time.perf_counter() + 1.0) for _ in range(concurrency)))
+            clock.on = True
+            began = time.perf_counter()
+            await asyncio.gather(*(worker(began + seconds) for _ in range(concurrency)))
+            elapsed = time.perf_counter() - began
+            clock.on = False
+        finally:
+            await activation.stop()
+        latencies.sort()
+        n = max(1, len(latencies))
+        clock.totals["queue wait"] = max(0.0, clock.submitted_s - clock.totals["inference"])
+        return StageRow(
+            batching,
+            concurrency,
+            len(latencies),
+            len(latencies) / elapsed,
+            percentile(latencies, 0.5),
+            {stage: clock.totals[stage] * 1000 / n for stage in STAGES},
+        )
+
+    return asyncio.run(run())
+
+
+def part_c_stages(repo: Path, provider: str, seconds: float, concurrency: int = 64) -> list[StageRow]:
+    return [
+        in_subprocess(_stage_breakdown, str(repo), provider, batching, concurrency, seconds)
+        for batching in (True, False)
+    ]
+
+
+def render_c_stages(rows: list[StageRow]) -> str:
+    lines = [
+        "#### c. Where an on-demand Predict (all horizons, 18 model runs) spends its time, in process",
+        "",
+        "| batching | conc | req/s | p50 ms | " + " | ".join(f"{s} ms" for s in STAGES) + " |",
+        "|---|---:|---:|---:|" + "---:|" * len(STAGES),
+    ]
+    for r in rows:
+        stages = " | ".join(f"{r.stages_ms[s]:.2f}" for s in STAGES)
+        lines.append(
+            f"| {'on' if r.batching else 'off'} | {r.concurrency} | {r.rps:.0f} | {r.p50_ms:.1f} | {stages} |"
+        )
+    lines += [
+        "",
+        "Mean wall time per request in each stage (summed over the members, which run concurrently, so "
+        "the stages can add up to more than the request's time). inference: a model run, counted once for "
+        "every request in its batch; queue wait: the batcher's submit less the run (waiting for a batch to "
+        "form or for the run before it, and the hop to the worker thread when batching is off); store read: "
+        "the symbol, its last bar and the bar window (cached after the first read); serialisation: the "
+        "PredictResponse built and serialised as the handler does.",
+    ]
+    return "\n".join(lines)
 
 
 def part_c_in_process(repo: Path, horizon: str, provider: str, seconds: float) -> list[BatchingRow]:
@@ -951,6 +1137,7 @@ class Report:
     b: list[CellResult] = field(default_factory=list)
     c: list[BatchingRow] = field(default_factory=list)
     c_engine: list[CellResult] = field(default_factory=list)
+    c_stages: list[StageRow] = field(default_factory=list)
     d: list[FanoutResult] = field(default_factory=list)
     e: list[CellResult] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
@@ -1057,6 +1244,8 @@ def render(report: Report, args: argparse.Namespace) -> str:
         lines += [render_b(report.b), ""]
     if report.c or report.c_engine:
         lines += [render_c(report.c, report.c_engine), ""]
+    if report.c_stages:
+        lines += [render_c_stages(report.c_stages), ""]
     if report.d:
         lines += [render_d(report.d, args.bars), ""]
     if report.e:
@@ -1110,6 +1299,10 @@ def main(argv: list[str] | None = None) -> int:
             report.c = part_c_in_process(args.model_path, args.horizon, args.provider, args.seconds)
         except Exception as error:  # report and go on with the other parts
             report.failures.append(f"c (in process): {type(error).__name__}: {error}")
+        try:
+            report.c_stages = part_c_stages(args.model_path, args.provider, args.seconds)
+        except Exception as error:  # report and go on with the other parts
+            report.failures.append(f"c (stages): {type(error).__name__}: {error}")
     if {"b", "d", "e"} & set(parts):  # c end to end rides along when the stack runs anyway
         try:
             run_stack_parts(args, report)

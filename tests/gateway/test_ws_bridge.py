@@ -247,10 +247,10 @@ async def test_sockets_of_one_stream_get_the_same_json(bridge: Bridge) -> None:
     token = bridge.token()
     url = f"{bridge.url}/ws/EURUSD"
     headers = {"authorization": f"Bearer {token}"}
-    (first, code_a, _), (second, code_b, _) = await asyncio.gather(
+    (first, code_a, _a), (second, code_b, _b) = await asyncio.gather(
         received(url, additional_headers=headers), received(url, additional_headers=headers)
     )
-    assert code_a == code_b == ws_bridge.NORMAL
+    assert code_a == code_b == ws_bridge.NORMAL, (_a, _b)
     assert first == second and [m["sequence"] for m in first] == ["1", "2", "3"]
 
 

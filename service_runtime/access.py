@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import contextvars
 import json
 import threading
@@ -362,5 +363,8 @@ class _AccessScope(_Around):
 
     async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
         if self.token is not None:
-            caller_var.reset(self.token)
+            # As for the request id (interceptors._RequestScope): a stream closed by the event loop's
+            # async-generator finaliser runs in a context of its own, without the value to reset.
+            with contextlib.suppress(ValueError):
+                caller_var.reset(self.token)
         return False

@@ -1,4 +1,4 @@
-"""The request scope every call runs in: its request id, set on entry and reset on exit."""
+"""The scopes every call runs in (request id, verified caller): set on entry, reset on exit."""
 
 from __future__ import annotations
 
@@ -31,6 +31,23 @@ async def test_a_stream_closed_from_another_context_ends_quietly() -> None:
     # closes the handler in a task of its own, where the value set on entry does not exist.
     scope = _RequestScope("/trading.ml.v1.PredictionService/StreamPredictions", _Context())  # type: ignore[arg-type]
     await scope.__aenter__()
+    closing = asyncio.get_running_loop().create_task(
+        scope.__aexit__(None, None, None), context=contextvars.Context()
+    )
+    assert await closing is False
+
+
+async def test_an_access_scope_closed_from_another_context_ends_quietly() -> None:
+    from service_runtime.access import _AccessScope
+    from service_runtime.caller import Caller, caller_var
+
+    class Owner:
+        async def admit(self, method: str, context: Any) -> Caller:
+            return Caller("someone", frozenset({"user"}), "pro", issued_at=0)
+
+    scope = _AccessScope(Owner(), "/trading.ml.v1.PredictionService/StreamPredictions", _Context())  # type: ignore[arg-type]
+    await scope.__aenter__()
+    assert caller_var.get() is not None
     closing = asyncio.get_running_loop().create_task(
         scope.__aexit__(None, None, None), context=contextvars.Context()
     )

@@ -10,6 +10,11 @@ databases, mints an access token, then measures per (path, concurrency) cell:
   rest-envoy    REST GET /api/stats through Envoy (raw asyncio HTTP/1.1 keep-alive client)
   grpcweb-envoy gRPC-Web POST through Envoy (raw asyncio HTTP/1.1 keep-alive client)
 
+and, asked for with --paths, the same native gRPC calls from a second client, grpc's blocking
+stub (one thread per concurrent caller, no asyncio), which tells the client's cost from Envoy's:
+
+  grpc-direct-sync / grpc-envoy-sync
+
 Each cell runs in a fresh load-generator process (so the client of one path does not share an
 event loop or GC with another), which also samples the CPU time of every stack process
 (/proc/<pid>/stat) over its measured window, so the table shows which component saturates.
@@ -24,6 +29,7 @@ import concurrent.futures
 import json
 import multiprocessing
 import os
+import platform
 import struct
 import sys
 import tempfile
@@ -34,6 +40,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 PATHS = ("grpc-direct", "grpc-envoy", "rest-envoy", "grpcweb-envoy")
+SYNC_PATHS = ("grpc-direct-sync", "grpc-envoy-sync")
 GRPC_METHOD = "/trading.ml.v1.EngineService/GetStats"
 PORTS = {
     "ENVOY_PORT": 28080,
@@ -203,6 +210,66 @@ async def closed_loop(
     return LoopOutcome(latencies, errors, first_error, elapsed)
 
 
+def threaded_closed_loop(
+    call: Callable[[], None],
+    concurrency: int,
+    warmup_s: float,
+    seconds: float,
+    on_measure: Callable[[], None],
+) -> LoopOutcome:
+    """closed_loop's twin for a blocking client: one thread per concurrent caller."""
+    import threading
+
+    latencies: list[float] = []
+    problems: list[str] = []
+    measuring = threading.Event()
+
+    def worker(deadline: float) -> None:
+        while (start := time.perf_counter()) < deadline:
+            try:
+                call()
+            except Exception as exc:  # any failure counts as an error
+                problems.append(f"{type(exc).__name__}: {exc}"[:300])
+                continue
+            if measuring.is_set():
+                latencies.append(time.perf_counter() - start)
+
+    def run(deadline: float) -> None:
+        threads = [threading.Thread(target=worker, args=(deadline,)) for _ in range(concurrency)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    run(time.perf_counter() + warmup_s)
+    problems.clear()
+    measuring.set()
+    on_measure()
+    began = time.perf_counter()
+    run(began + seconds)
+    latencies.sort()
+    return LoopOutcome(latencies, len(problems), problems[0] if problems else "", time.perf_counter() - began)
+
+
+def _sync_outcome(spec: CellSpec, on_measure: Callable[[], None]) -> LoopOutcome:
+    import grpc
+
+    from trading.ml.v1 import engine_service_pb2, engine_service_pb2_grpc
+
+    request = engine_service_pb2.GetStatsRequest()
+    metadata = (("authorization", f"Bearer {spec.token}"),)
+    target = spec.ml_target if spec.path == "grpc-direct-sync" else f"{spec.envoy_host}:{spec.envoy_port}"
+    with grpc.insecure_channel(target) as channel:
+        stub = engine_service_pb2_grpc.EngineServiceStub(channel)
+        return threaded_closed_loop(
+            lambda: stub.GetStats(request, metadata=metadata, timeout=10),
+            spec.concurrency,
+            spec.warmup_s,
+            spec.seconds,
+            on_measure,
+        )
+
+
 async def _run_cell(spec: CellSpec) -> CellResult:
     import grpc
 
@@ -211,6 +278,9 @@ async def _run_cell(spec: CellSpec) -> CellResult:
     request = engine_service_pb2.GetStatsRequest()
     metadata = (("authorization", f"Bearer {spec.token}"),)
     channel: grpc.aio.Channel | None = None
+    if spec.path in SYNC_PATHS:
+        measured = Measured(spec)
+        return measured.result(_sync_outcome(spec, measured.snapshot))
     host = f"{spec.envoy_host}:{spec.envoy_port}"
     call: Call
 
@@ -257,15 +327,7 @@ async def _run_cell(spec: CellSpec) -> CellResult:
 
         call = call_web
 
-    # CPU of this process and of every stack process over exactly the measured window.
-    before: dict[str, float] = {}
-    cpu0 = 0.0
-
-    def snapshot() -> None:
-        nonlocal cpu0
-        before.update({n: _cpu_seconds(p) for n, p in spec.stack_pids.items()})
-        cpu0 = time.process_time()
-
+    measured = Measured(spec)
     try:
         outcome = await closed_loop(
             call,
@@ -273,28 +335,43 @@ async def _run_cell(spec: CellSpec) -> CellResult:
             spec.concurrency,
             spec.warmup_s,
             spec.seconds,
-            on_measure=snapshot,
+            on_measure=measured.snapshot,
         )
-        cpu = time.process_time() - cpu0
-        elapsed = outcome.elapsed
-        stack_cpu = {n: (_cpu_seconds(p) - before[n]) / elapsed for n, p in spec.stack_pids.items()}
+        return measured.result(outcome)
     finally:
         if channel is not None:
             await channel.close()
-    latencies = outcome.latencies
-    return CellResult(
-        spec.path,
-        spec.concurrency,
-        len(latencies),
-        outcome.errors,
-        elapsed,
-        percentile(latencies, 0.5) * 1000,
-        percentile(latencies, 0.99) * 1000,
-        len(latencies) / elapsed,
-        cpu,
-        outcome.first_error,
-        stack_cpu,
-    )
+
+
+class Measured:
+    """CPU of the load generator and of every stack process over exactly the measured window."""
+
+    def __init__(self, spec: CellSpec) -> None:
+        self.spec = spec
+        self.before: dict[str, float] = {}
+        self.cpu0 = 0.0
+
+    def snapshot(self) -> None:
+        self.before = {n: _cpu_seconds(p) for n, p in self.spec.stack_pids.items()}
+        self.cpu0 = time.process_time()
+
+    def result(self, outcome: LoopOutcome) -> CellResult:
+        spec, elapsed, latencies = self.spec, outcome.elapsed, outcome.latencies
+        cpu = time.process_time() - self.cpu0
+        stack_cpu = {n: (_cpu_seconds(p) - self.before[n]) / elapsed for n, p in spec.stack_pids.items()}
+        return CellResult(
+            spec.path,
+            spec.concurrency,
+            len(latencies),
+            outcome.errors,
+            elapsed,
+            percentile(latencies, 0.5) * 1000,
+            percentile(latencies, 0.99) * 1000,
+            len(latencies) / elapsed,
+            cpu,
+            outcome.first_error,
+            stack_cpu,
+        )
 
 
 def run_cell(spec: CellSpec) -> CellResult:
@@ -336,14 +413,16 @@ def mint_token(keys_dir: Path, issuer: str, audience: str) -> str:
 
 def render(results: list[CellResult], concurrencies: list[int]) -> str:
     lines = [
-        "| path | conc | p50 ms | p99 ms | req/s | errors | stack CPU (cores) | loadgen CPU (cores) |",
-        "|---|---:|---:|---:|---:|---:|---|---:|",
+        "| path | conc | p50 ms | p99 ms | req/s | errors | stack CPU (cores) | loadgen CPU (cores) "
+        "| client CPU ms/request |",
+        "|---|---:|---:|---:|---:|---:|---|---:|---:|",
     ]
     for r in results:
         cpu = ", ".join(f"{k} {v:.2f}" for k, v in r.stack_cpu_cores.items() if v >= 0.01)
         lines.append(
             f"| {r.path} | {r.concurrency} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | "
-            f"{r.rps:.0f} | {r.errors} | {cpu} | {r.loadgen_cpu_s / r.seconds:.2f} |"
+            f"{r.rps:.0f} | {r.errors} | {cpu} | {r.loadgen_cpu_s / r.seconds:.2f} | "
+            f"{r.loadgen_cpu_s * 1000 / max(1, r.requests):.3f} |"
         )
     by = {(r.path, r.concurrency): r for r in results}
     lo, hi = min(concurrencies), max(concurrencies)
@@ -353,8 +432,10 @@ def render(results: list[CellResult], concurrencies: list[int]) -> str:
         "|---|---:|---:|",
     ]
     base_lo, base_hi = by.get(("grpc-direct", lo)), by.get(("grpc-direct", hi))
-    for path in PATHS:
+    for path in PATHS + SYNC_PATHS:
         a, b = by.get((path, lo)), by.get((path, hi))
+        if a is None and b is None:
+            continue
         p50 = f"{a.p50_ms / base_lo.p50_ms:.2f}x" if a and base_lo else "-"
         thr = f"{b.rps / base_hi.rps:.2f}x" if b and base_hi else "-"
         lines.append(f"| {path} | {p50} | {thr} |")
@@ -363,7 +444,7 @@ def render(results: list[CellResult], concurrencies: list[int]) -> str:
         f"CPU at c={hi} (cores; a Python service tops out near 1.0 because of the GIL; "
         f"{os.cpu_count()} cores in all):",
     ]
-    for path in PATHS:
+    for path in PATHS + SYNC_PATHS:
         cell = by.get((path, hi))
         if cell is None:
             continue
@@ -384,7 +465,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=5.0, help="measured seconds per cell")
     parser.add_argument("--warmup", type=float, default=1.0, help="warm-up seconds per cell")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 32])
-    parser.add_argument("--paths", nargs="+", choices=PATHS, default=list(PATHS))
+    parser.add_argument("--paths", nargs="+", choices=PATHS + SYNC_PATHS, default=list(PATHS))
     args = parser.parse_args(argv)
 
     from tools.supervisor import Stack
@@ -409,6 +490,7 @@ def main(argv: list[str] | None = None) -> int:
     stack = Stack(env=env, log_dir=tmp / "logs")
     token = mint_token(keys_dir, stack.edge.jwt_issuer, stack.edge.jwt_audience)
     results: list[CellResult] = []
+    load_before = os.getloadavg()
     print(f"starting stack (logs in {tmp / 'logs'}) ...", flush=True)
     try:
         stack.start()
@@ -442,10 +524,15 @@ def main(argv: list[str] | None = None) -> int:
         stack.stop()
 
     table = render(results, args.concurrency)
+    load_after = os.getloadavg()
+    host = f"{platform.node()} ({platform.machine()}, {os.cpu_count()} cores)"
+    command = " ".join(sys.argv[1:] if argv is None else argv)
     print()
     print(
         f"EngineService.GetStats, {args.seconds:g} s per cell after {args.warmup:g} s warm-up, "
-        f"{os.cpu_count()} CPU cores shared by load generator and stack"
+        f"{os.cpu_count()} CPU cores shared by load generator and stack; Envoy --concurrency "
+        f"{stack.edge.workers}; host {host}; load average (1 min) {load_before[0]:.2f} before, "
+        f"{load_after[0]:.2f} after; command: python -m bench.edge {command}"
     )
     print(table)
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
@@ -457,6 +544,9 @@ def main(argv: list[str] | None = None) -> int:
                 "seconds": args.seconds,
                 "warmup": args.warmup,
                 "cpu_count": os.cpu_count(),
+                "host": host,
+                "envoy_workers": stack.edge.workers,
+                "load_average": {"before": load_before, "after": load_after},
                 "python": sys.version.split()[0],
                 "results": [asdict(r) for r in results],
             },

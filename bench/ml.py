@@ -13,10 +13,17 @@ c. Micro-batching at concurrency 64, with vs without: (1) in process, two ModelR
    instances (ML_BATCHING true / false), 64 tasks calling `infer` on one model with [1, ...]
    inputs; (2) end to end, Predict over direct gRPC at c=64 with the stack's ML engine started
    with ML_BATCHING=true, then restarted with false (only when the stack runs, i.e. with b, d or e),
-   both with ML_PREDICTION_CACHE_SIZE=0 so that every request runs the models.
-d. Streaming fan-out: N concurrent gRPC-Web subscribers through Envoy to
-   StreamPredictions(EURUSD, 1h); bar-to-client latency = client receive time - published_at,
-   p50/p99 over several bars (only bars published after every subscriber was connected).
+   both with ML_PREDICTION_CACHE_SIZE=0 so that every request runs the models; (3) where the
+   time goes, batching on vs off at c=64: the engine's Forecaster in process, its steps timed
+   (queue wait, store read, features, inference, serialisation: `_instrument`).
+d. Streaming fan-out: N concurrent subscribers through Envoy to StreamPredictions(EURUSD, 1h),
+   over gRPC-Web (raw HTTP/1.1, one connection each, as browsers), native gRPC (grpc.aio, 100
+   streams per HTTP/2 connection) and the gateway's WebSocket bridge (--transports; default
+   gRPC-Web), for each count of --subscribers (default 500; 2000 5000 are the big ones);
+   bar-to-client latency = client receive time - published_at, p50/p99 over several bars (only
+   bars published after every subscriber was connected); memory per subscriber = RSS growth of
+   each stack process between before the first subscriber and once every one has its first
+   message, divided by the subscribers.
 e. Latest-bar predictions cached vs on demand: Predict (horizon=all, EURUSD, no as_of) over REST
    through Envoy and direct gRPC at concurrency 1 and 64, the ML engine with its default
    ML_PREDICTION_CACHE_SIZE, then restarted with 0 (every request computes); CPU of each stack
@@ -69,6 +76,8 @@ SYMBOL = "EURUSD"
 PREDICT_METHOD = "/trading.ml.v1.PredictionService/Predict"
 STREAM_METHOD = "/trading.ml.v1.PredictionService/StreamPredictions"
 PARTS = ("a", "b", "c", "d", "e")
+TRANSPORTS = ("grpc-web", "grpc", "ws")
+STREAMS_PER_CHANNEL = 100  # native gRPC subscribers per HTTP/2 connection
 
 Float32Array = npt.NDArray[np.float32]
 
@@ -473,6 +482,190 @@ def _registry_throughput(
     return asyncio.run(run())
 
 
+STAGES = ("queue wait", "store read", "features", "inference", "serialisation")
+
+
+@dataclass
+class StageRow:
+    batching: bool
+    concurrency: int
+    requests: int
+    rps: float
+    p50_ms: float
+    # Mean wall time per request in each stage (ms); what a request waited, not CPU.
+    stages_ms: dict[str, float] = field(default_factory=dict)
+
+
+class _StageClock:
+    """Wall time per stage, summed over the measured requests (the wrappers below feed it)."""
+
+    def __init__(self) -> None:
+        self.on = False
+        self.totals = dict.fromkeys(STAGES, 0.0)
+        self.submitted_s = 0.0  # batcher.submit, queue wait and run together, summed per request
+
+    def add(self, stage: str, seconds: float) -> None:
+        if self.on:
+            self.totals[stage] += seconds
+
+    def timed(self, stage: str, function: Callable[..., Any]) -> Callable[..., Any]:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self.add(stage, time.perf_counter() - start)
+
+        return run
+
+
+def _instrument(clock: _StageClock, forecaster: Any) -> None:
+    """Wraps the steps of an on-demand Predict in timers, in this process only: the store reads
+    (the symbol and its last bar, the bar window), the features, each model run (a batch's run
+    counts once for every request in it) and the batcher's submit (its wall time less the run is
+    the queue wait)."""
+    from ml_engine.models.serving import batcher
+    from ml_engine.predictions import forecaster as forecaster_module
+
+    forecaster._resolve_with_last_bar = clock.timed("store read", forecaster._resolve_with_last_bar)
+    forecaster.windows.latest = clock.timed("store read", forecaster.windows.latest)
+    forecaster_module.compute_features = clock.timed("features", forecaster_module.compute_features)
+    original_init, original_submit = batcher.MicroBatcher.__init__, batcher.MicroBatcher.submit
+
+    def init(self: Any, run: Any, *args: Any, **kwargs: Any) -> None:
+        def timed_run(x: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return run(x)
+            finally:
+                clock.add("inference", (time.perf_counter() - start) * len(x))
+
+        original_init(self, timed_run, *args, **kwargs)
+
+    async def submit(self: Any, x: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return await original_submit(self, x)
+        finally:
+            if clock.on:
+                clock.submitted_s += time.perf_counter() - start
+
+    batcher.MicroBatcher.__init__ = init  # type: ignore[method-assign]
+    batcher.MicroBatcher.submit = submit  # type: ignore[method-assign]
+
+
+def _stage_breakdown(repo: str, provider: str, batching: bool, concurrency: int, seconds: float) -> StageRow:
+    """Entry point of a process: the ML engine's Forecaster in process (bundled sample bars in a
+    throwaway SQLite store, every committed model, no latest-bar cache), `concurrency` tasks each
+    running Predict(EURUSD, all horizons) and serialising its answer as the handler does."""
+    from ml_engine.config import MlEngineSettings
+    from ml_engine.market_data.bar_cache import BarCache
+    from ml_engine.market_data.bar_windows import BarWindows
+    from ml_engine.market_data.importing.importer import load_missing_samples
+    from ml_engine.models.serving.activation import VersionActivation
+    from ml_engine.models.serving.registry import ModelRegistry
+    from ml_engine.predictions.domain.ensemble import load_manifest
+    from ml_engine.predictions.domain.horizons import parse_horizons
+    from ml_engine.predictions.forecaster import Forecaster
+    from ml_engine.predictions.handlers import horizon_prediction_proto
+    from ml_engine.shared.database import MarketStore
+    from trading.ml.v1 import prediction_service_pb2
+
+    clock = _StageClock()
+
+    async def run() -> StageRow:
+        tmp = Path(tempfile.mkdtemp(prefix="bench-stages-"))
+        settings = MlEngineSettings(
+            _env_file=None,
+            model_path=repo,
+            ml_batching=batching,
+            ml_execution_provider=provider,
+            ml_model_watch_interval_s=0,
+            market_sqlite_path=str(tmp / "market.db"),
+        )
+        store = MarketStore(settings.market_database_url)
+        store.migrate()
+        load_missing_samples(store.engine)
+        registry = ModelRegistry(Path(settings.model_path))
+        activation = VersionActivation(registry, settings)
+        windows = BarWindows(store.engine, BarCache(settings.ml_bar_cache_max_bars))
+        forecaster = Forecaster(windows, registry, load_manifest(Path(repo)))
+        _instrument(clock, forecaster)
+        await activation.start()
+        horizons = parse_horizons("all")
+        latencies: list[float] = []
+
+        async def predict() -> None:
+            forecast = await forecaster.predict(SYMBOL, horizons)
+            start = time.perf_counter()
+            prediction_service_pb2.PredictResponse(
+                symbol=forecast.symbol,
+                predictions=[horizon_prediction_proto(f, 0.8) for f in forecast.predictions],
+                skipped=forecast.skipped,
+            ).SerializeToString()
+            clock.add("serialisation", time.perf_counter() - start)
+
+        async def worker(deadline: float) -> None:
+            while (start := time.perf_counter()) < deadline:
+                await predict()
+                if clock.on:
+                    latencies.append((time.perf_counter() - start) * 1000)
+
+        try:
+            await asyncio.gather(*(worker(time.perf_counter() + 1.0) for _ in range(concurrency)))
+            clock.on = True
+            began = time.perf_counter()
+            await asyncio.gather(*(worker(began + seconds) for _ in range(concurrency)))
+            elapsed = time.perf_counter() - began
+            clock.on = False
+        finally:
+            await activation.stop()
+        latencies.sort()
+        n = max(1, len(latencies))
+        clock.totals["queue wait"] = max(0.0, clock.submitted_s - clock.totals["inference"])
+        return StageRow(
+            batching,
+            concurrency,
+            len(latencies),
+            len(latencies) / elapsed,
+            percentile(latencies, 0.5),
+            {stage: clock.totals[stage] * 1000 / n for stage in STAGES},
+        )
+
+    return asyncio.run(run())
+
+
+def part_c_stages(repo: Path, provider: str, seconds: float, concurrency: int = 64) -> list[StageRow]:
+    return [
+        in_subprocess(_stage_breakdown, str(repo), provider, batching, concurrency, seconds)
+        for batching in (True, False)
+    ]
+
+
+def render_c_stages(rows: list[StageRow]) -> str:
+    lines = [
+        "#### c. Where an on-demand Predict (all horizons, 18 model runs) spends its time, in process",
+        "",
+        "| batching | conc | req/s | p50 ms | " + " | ".join(f"{s} ms" for s in STAGES) + " |",
+        "|---|---:|---:|---:|" + "---:|" * len(STAGES),
+    ]
+    for r in rows:
+        stages = " | ".join(f"{r.stages_ms[s]:.2f}" for s in STAGES)
+        lines.append(
+            f"| {'on' if r.batching else 'off'} | {r.concurrency} | {r.rps:.0f} | {r.p50_ms:.1f} | {stages} |"
+        )
+    lines += [
+        "",
+        "Mean wall time per request in each stage (summed over the members, which run concurrently, so "
+        "the stages can add up to more than the request's time). inference: a model run, counted once for "
+        "every request in its batch; queue wait: the batcher's submit less the run (waiting for a batch to "
+        "form or for the run before it, and the hop to the worker thread when batching is off); store read: "
+        "the symbol, its last bar and the bar window (cached after the first read); serialisation: the "
+        "PredictResponse built and serialised as the handler does.",
+    ]
+    return "\n".join(lines)
+
+
 def part_c_in_process(repo: Path, horizon: str, provider: str, seconds: float) -> list[BatchingRow]:
     rows = []
     for model in (f"{horizon}_gru", f"{horizon}_transformer", f"{horizon}_xgb_range_high"):
@@ -585,10 +778,13 @@ class FanoutSpec:
     token: str
     envoy_port: int
     timeout_s: float
+    transport: str = "grpc-web"
+    stack_pids: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
 class FanoutResult:
+    transport: str
     subscribers: int
     connected: int
     completed: int
@@ -601,6 +797,18 @@ class FanoutResult:
     first_message_p50_s: float = float("nan")
     first_message_max_s: float = float("nan")
     errors: list[str] = field(default_factory=list)
+    # RSS growth per subscriber (KiB) of each stack process, once every subscriber is streaming.
+    rss_kib_per_subscriber: dict[str, float] = field(default_factory=dict)
+
+
+def _rss_kib(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 @dataclass
@@ -610,6 +818,77 @@ class FanoutState:
     first_message_s: list[float] = field(default_factory=list)  # request sent -> first message
     latencies: list[float] = field(default_factory=list)
     bars_seen: set[int] = field(default_factory=set)
+    finished: int = 0  # subscribers that have all their bars
+
+
+@dataclass
+class _Receiver:
+    """One subscriber's count of the messages that were published after every subscriber was
+    connected; `seen` answers True once it has `spec.bars` of them."""
+
+    spec: FanoutSpec
+    state: FanoutState
+    sent_at: float = field(default_factory=time.perf_counter)
+    counted: int = 0
+    first: bool = True
+
+    def seen(self, published: float, bar_time: int, received_at: float) -> bool:
+        if self.first:
+            self.state.first_message_s.append(time.perf_counter() - self.sent_at)
+            self.first = False
+        # Bars published while subscribers were still connecting would measure the ramp.
+        if published > self.state.ready_at:
+            self.state.latencies.append((received_at - published) * 1000)
+            self.state.bars_seen.add(bar_time)
+            self.counted += 1
+        if self.counted >= self.spec.bars:
+            self.state.finished += 1
+            return True
+        return False
+
+
+async def _subscribe_grpc(spec: FanoutSpec, state: FanoutState, channel: Any) -> str | None:
+    """One native gRPC subscriber on a shared HTTP/2 connection through Envoy."""
+    import grpc
+
+    from trading.ml.v1 import prediction_service_pb2, prediction_service_pb2_grpc
+
+    stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+    call = stub.StreamPredictions(
+        prediction_service_pb2.StreamPredictionsRequest(symbol=SYMBOL, timeframe="1h"),
+        metadata=(("authorization", f"Bearer {spec.token}"),),
+    )
+    state.connected += 1
+    receiver = _Receiver(spec, state)
+    try:
+        async for message in call:
+            received_at = time.time()
+            published = message.published_at.ToNanoseconds() / 1e9
+            if receiver.seen(published, message.bar_time.seconds, received_at):
+                return None
+    except grpc.aio.AioRpcError as error:
+        return f"{error.code().name}: {error.details()}"
+    finally:
+        call.cancel()
+    return "stream ended"
+
+
+async def _subscribe_ws(spec: FanoutSpec, state: FanoutState) -> str | None:
+    """One WebSocket subscriber to the gateway's bridge through Envoy (JSON messages)."""
+    from websockets.asyncio.client import connect
+
+    url = f"ws://127.0.0.1:{spec.envoy_port}/ws/{SYMBOL}?timeframe=1h&access_token={spec.token}"
+    async with connect(url, open_timeout=60, max_queue=None) as socket_:
+        state.connected += 1
+        receiver = _Receiver(spec, state)
+        async for text in socket_:
+            received_at = time.time()
+            message = json.loads(text)
+            published = datetime.fromisoformat(message["publishedAt"]).timestamp()
+            bar_time = int(datetime.fromisoformat(message["barTime"]).timestamp())
+            if receiver.seen(published, bar_time, received_at):
+                return None
+    return "stream ended"
 
 
 async def _subscribe(spec: FanoutSpec, state: FanoutState) -> str | None:
@@ -641,8 +920,8 @@ async def _subscribe(spec: FanoutSpec, state: FanoutState) -> str | None:
         if b"grpc-status:" in head.lower():
             return f"trailers-only answer: {head[:300]!r}"
         buffer = b""
-        counted, first = 0, True
-        while counted < spec.bars:
+        receiver = _Receiver(spec, state, sent_at)
+        while True:
             # Envoy streams the gRPC-Web body to an HTTP/1.1 client in chunks.
             size = int((await reader.readuntil(b"\r\n"))[:-2].split(b";")[0], 16)
             if size == 0:
@@ -650,9 +929,6 @@ async def _subscribe(spec: FanoutSpec, state: FanoutState) -> str | None:
             buffer += await reader.readexactly(size)
             await reader.readexactly(2)
             received_at = time.time()
-            if first:
-                state.first_message_s.append(time.perf_counter() - sent_at)
-                first = False
             while len(buffer) >= 5:
                 flags, length = struct.unpack(">BI", buffer[:5])
                 if len(buffer) < 5 + length:
@@ -662,20 +938,46 @@ async def _subscribe(spec: FanoutSpec, state: FanoutState) -> str | None:
                     return f"stream ended: {frame[:200]!r}"
                 message = prediction_service_pb2.StreamPredictionsResponse.FromString(frame)
                 published = message.published_at.ToNanoseconds() / 1e9
-                # Bars published while subscribers were still connecting would measure the ramp.
-                if published > state.ready_at:
-                    state.latencies.append((received_at - published) * 1000)
-                    state.bars_seen.add(message.bar_time.seconds)
-                    counted += 1
-        return None
+                if receiver.seen(published, message.bar_time.seconds, received_at):
+                    return None
     finally:
         writer.close()
 
 
+def _subscriber_tasks(spec: FanoutSpec, state: FanoutState, channels: list[Any]) -> list[asyncio.Task[Any]]:
+    if spec.transport == "grpc":
+        import grpc
+
+        target = f"127.0.0.1:{spec.envoy_port}"
+        # A channel option that differs per channel keeps grpc from sharing one connection.
+        count = -(-spec.subscribers // STREAMS_PER_CHANNEL)
+        channels += [grpc.aio.insecure_channel(target, options=[("bench.channel", n)]) for n in range(count)]
+        return [
+            asyncio.create_task(_subscribe_grpc(spec, state, channels[i // STREAMS_PER_CHANNEL]))
+            for i in range(spec.subscribers)
+        ]
+    subscribe = _subscribe_ws if spec.transport == "ws" else _subscribe
+    return [asyncio.create_task(subscribe(spec, state)) for _ in range(spec.subscribers)]
+
+
+async def _rss_when_streaming(
+    spec: FanoutSpec, state: FanoutState, before: dict[str, int]
+) -> dict[str, float]:
+    """RSS growth per streaming subscriber, once every subscriber has had its first message (or
+    the first one has all its bars and leaves, when some never get one)."""
+    while len(state.first_message_s) < spec.subscribers and not state.finished:
+        await asyncio.sleep(0.05)
+    streaming = max(1, len(state.first_message_s))
+    return {n: (_rss_kib(p) - before[n]) / streaming for n, p in spec.stack_pids.items()}
+
+
 async def _fanout(spec: FanoutSpec) -> FanoutResult:
     state = FanoutState()
+    rss_before = {n: _rss_kib(p) for n, p in spec.stack_pids.items()}
+    rss = asyncio.create_task(_rss_when_streaming(spec, state, rss_before))
     began = time.perf_counter()
-    tasks = [asyncio.create_task(_subscribe(spec, state)) for _ in range(spec.subscribers)]
+    channels: list[Any] = []
+    tasks = _subscriber_tasks(spec, state, channels)
     connect_deadline = time.perf_counter() + 60
     while state.connected < spec.subscribers and time.perf_counter() < connect_deadline:
         if all(t.done() for t in tasks):
@@ -684,6 +986,10 @@ async def _fanout(spec: FanoutSpec) -> FanoutResult:
     connect_s = time.perf_counter() - began
     state.ready_at = time.time()
     done, pending = await asyncio.wait(tasks, timeout=spec.timeout_s)
+    rss_per_subscriber = rss.result() if rss.done() else {}
+    rss.cancel()
+    for channel in channels:
+        await channel.close()
     for task in pending:
         task.cancel()
     errors: list[str] = []
@@ -698,6 +1004,7 @@ async def _fanout(spec: FanoutSpec) -> FanoutResult:
         errors.append(f"{len(pending)} subscribers timed out after {spec.timeout_s:.0f} s")
     latencies, firsts = sorted(state.latencies), sorted(state.first_message_s)
     return FanoutResult(
+        spec.transport,
         spec.subscribers,
         state.connected,
         completed,
@@ -710,6 +1017,7 @@ async def _fanout(spec: FanoutSpec) -> FanoutResult:
         percentile(firsts, 0.5),
         firsts[-1] if firsts else float("nan"),
         errors[:5],
+        rss_per_subscriber,
     )
 
 
@@ -718,31 +1026,43 @@ def run_fanout(spec: FanoutSpec) -> FanoutResult:
     import resource
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, spec.subscribers + 256)), hard))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, 2 * spec.subscribers + 256)), hard))
     return asyncio.run(_fanout(spec))
 
 
-def render_d(result: FanoutResult, bars: int) -> str:
-    return "\n".join(
-        [
-            f"### d. Streaming fan-out: gRPC-Web subscribers through Envoy, StreamPredictions({SYMBOL}, 1h)",
-            "",
-            "| subscribers | subscribed | completed | bars | samples | p50 ms | p99 ms | max ms | "
-            "subscribe s "
-            "| first message p50 / max s |",
-            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-            f"| {result.subscribers} | {result.connected} | {result.completed} | {result.distinct_bars} (of "
-            f"{bars} "
-            f"asked) | {result.samples} | {result.p50_ms:.1f} | {result.p99_ms:.1f} | {result.max_ms:.1f} | "
-            f"{result.connect_s:.1f} | {result.first_message_p50_s:.1f} / {result.first_message_max_s:.1f} |",
-            "",
-            "Latency: subscriber receive time - the message's published_at (same host clock); the "
-            "subscribers run in one Python process on the same cores as the stack. Only bars published after "
-            "every subscriber had sent its request count. subscribe s: time to open every connection and "
-            "send "
-            "every request; first message: request sent -> first message received.",
-        ]
-    )
+def render_d(results: list[FanoutResult], bars: int) -> str:
+    lines = [
+        f"### d. Streaming fan-out through Envoy, StreamPredictions({SYMBOL}, 1h)",
+        "",
+        "| transport | subscribers | subscribed | completed | bars | samples | p50 ms | p99 ms | max ms "
+        "| subscribe s | first message p50 / max s | KiB per subscriber (ml_engine, envoy, gateway) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in results:
+        rss = r.rss_kib_per_subscriber
+        memory = (
+            ", ".join(f"{rss.get(n, float('nan')):.1f}" for n in ("ml_engine", "envoy", "gateway"))
+            if rss
+            else "-"
+        )
+        lines.append(
+            f"| {r.transport} | {r.subscribers} | {r.connected} | {r.completed} | "
+            f"{r.distinct_bars} (of {bars} asked) | {r.samples} | {r.p50_ms:.1f} | {r.p99_ms:.1f} | "
+            f"{r.max_ms:.1f} | {r.connect_s:.1f} | "
+            f"{r.first_message_p50_s:.1f} / {r.first_message_max_s:.1f} | {memory} |"
+        )
+    lines += [
+        "",
+        "Latency: subscriber receive time - the message's published_at (same host clock); the "
+        "subscribers run in one Python process on the same cores as the stack. Only bars published after "
+        "every subscriber had sent its request count. subscribe s: time to open every connection and send "
+        "every request; first message: request sent -> first message received. Memory: RSS growth of each "
+        "stack process from before the first subscriber to when every subscriber had its first message "
+        "(or the first had all its bars), divided by the subscribers streaming then (the gateway carries "
+        "only WebSocket subscribers; a process reuses memory a previous row freed, so read it as a bound "
+        "from below).",
+    ]
+    return "\n".join(lines)
 
 
 # =========================================================================== stack + main
@@ -817,7 +1137,8 @@ class Report:
     b: list[CellResult] = field(default_factory=list)
     c: list[BatchingRow] = field(default_factory=list)
     c_engine: list[CellResult] = field(default_factory=list)
-    d: FanoutResult | None = None
+    c_stages: list[StageRow] = field(default_factory=list)
+    d: list[FanoutResult] = field(default_factory=list)
     e: list[CellResult] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
 
@@ -840,18 +1161,26 @@ def load_cell(
     return result
 
 
-def fanout_part(args: argparse.Namespace, report: Report, token: str) -> FanoutResult:
-    spec = FanoutSpec(args.subscribers, args.bars, token, PORTS["ENVOY_PORT"], args.fanout_timeout)
-    print(f"  d: {args.subscribers} subscribers, {args.bars} bars ...", flush=True)
-    result: FanoutResult = in_subprocess(run_fanout, spec)
-    print(
-        f"  d: p50 {result.p50_ms:.1f} ms p99 {result.p99_ms:.1f} ms, completed "
-        f"{result.completed}/{result.subscribers}",
-        flush=True,
-    )
-    if result.errors or result.completed < result.subscribers:
-        report.failures.append(f"fan-out: {result.completed}/{result.subscribers} completed; {result.errors}")
-    return result
+def fanout_part(args: argparse.Namespace, report: Report, token: str, pids: dict[str, int]) -> None:
+    for subscribers in args.subscribers:
+        for transport in args.transports:
+            spec = FanoutSpec(
+                subscribers, args.bars, token, PORTS["ENVOY_PORT"], args.fanout_timeout, transport, pids
+            )
+            print(f"  d: {transport} {subscribers} subscribers, {args.bars} bars ...", flush=True)
+            result: FanoutResult = in_subprocess(run_fanout, spec)
+            print(
+                f"  d: {transport} {subscribers}: p50 {result.p50_ms:.1f} ms p99 {result.p99_ms:.1f} ms, "
+                f"completed {result.completed}/{result.subscribers}, KiB per subscriber "
+                f"{ {n: round(v, 1) for n, v in result.rss_kib_per_subscriber.items()} }",
+                flush=True,
+            )
+            report.d.append(result)
+            if result.errors or result.completed < result.subscribers:
+                report.failures.append(
+                    f"fan-out {transport} {subscribers}: {result.completed}/{result.subscribers} completed; "
+                    f"{result.errors}"
+                )
 
 
 def run_stack_parts(args: argparse.Namespace, report: Report) -> None:
@@ -879,7 +1208,8 @@ def run_stack_parts(args: argparse.Namespace, report: Report) -> None:
                 for path in ("grpc-direct", "rest-envoy"):
                     report.b.append(cell(path, conc))
         if "d" in report.parts:
-            report.d = fanout_part(args, report, token)
+            pids = {name: child.process.pid for name, child in stack.children.items() if child.process}
+            fanout_part(args, report, token, pids)
         e_cells = (
             [(p, c) for c in (1, 64) for p in ("rest-envoy", "grpc-direct")] if "e" in report.parts else []
         )
@@ -914,7 +1244,9 @@ def render(report: Report, args: argparse.Namespace) -> str:
         lines += [render_b(report.b), ""]
     if report.c or report.c_engine:
         lines += [render_c(report.c, report.c_engine), ""]
-    if report.d is not None:
+    if report.c_stages:
+        lines += [render_c_stages(report.c_stages), ""]
+    if report.d:
         lines += [render_d(report.d, args.bars), ""]
     if report.e:
         lines += [render_e(report.e), ""]
@@ -929,7 +1261,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=3.0, help="measured seconds per cell")
     parser.add_argument("--warmup", type=float, default=1.0, help="warm-up seconds per load cell")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
-    parser.add_argument("--subscribers", type=int, default=500)
+    parser.add_argument(
+        "--subscribers",
+        type=int,
+        nargs="+",
+        default=[500],
+        help="part d: subscriber counts (e.g. 500 2000 5000)",
+    )
+    parser.add_argument(
+        "--transports",
+        nargs="+",
+        choices=TRANSPORTS,
+        default=["grpc-web"],
+        help="part d: how subscribers connect",
+    )
     parser.add_argument("--bars", type=int, default=5, help="bars each subscriber waits for")
     parser.add_argument("--fanout-timeout", type=float, default=180.0)
     parser.add_argument("--horizon", default="intraday", help="horizon whose models part a and c use")
@@ -954,6 +1299,10 @@ def main(argv: list[str] | None = None) -> int:
             report.c = part_c_in_process(args.model_path, args.horizon, args.provider, args.seconds)
         except Exception as error:  # report and go on with the other parts
             report.failures.append(f"c (in process): {type(error).__name__}: {error}")
+        try:
+            report.c_stages = part_c_stages(args.model_path, args.provider, args.seconds)
+        except Exception as error:  # report and go on with the other parts
+            report.failures.append(f"c (stages): {type(error).__name__}: {error}")
     if {"b", "d", "e"} & set(parts):  # c end to end rides along when the stack runs anyway
         try:
             run_stack_parts(args, report)

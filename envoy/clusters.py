@@ -2,6 +2,12 @@
 
 Outlier detection ejects a host that keeps failing for a few seconds, so a service that went
 down is retried soon after it returns, without restarting Envoy.
+
+Circuit breakers are sized for streams: an open server stream (StreamBars, StreamPredictions,
+StreamAlerts, over gRPC or gRPC-Web) is one upstream request for as long as it lasts, and a
+WebSocket through the gateway is one upstream connection, so Envoy's defaults (1,024 of each per
+cluster) would refuse the 1,025th subscriber with a 503 "overflow". An HTTP/2 upstream needs one
+connection per Envoy worker (--concurrency, one per core: tools/supervisor.py, k8s/platform.yaml).
 """
 
 from __future__ import annotations
@@ -18,6 +24,21 @@ OUTLIER_DETECTION = {
     "base_ejection_time": "2s",
     "max_ejection_time": "10s",
     "max_ejection_percent": 100,
+}
+# Concurrent requests (streams included) and connections per cluster: room for the 5,000 stream
+# subscribers bench/ml.py measures, with headroom for the unary calls beside them.
+MAX_UPSTREAM_REQUESTS = 20_000
+MAX_UPSTREAM_CONNECTIONS = 20_000
+CIRCUIT_BREAKERS = {
+    "thresholds": [
+        {
+            "priority": "DEFAULT",
+            "max_connections": MAX_UPSTREAM_CONNECTIONS,
+            "max_pending_requests": MAX_UPSTREAM_REQUESTS,
+            "max_requests": MAX_UPSTREAM_REQUESTS,
+            "max_retries": 3,
+        }
+    ]
 }
 HTTP2 = {
     "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": typed(
@@ -44,6 +65,7 @@ def _cluster(name: str, upstream: Upstream, *, http2: bool) -> dict[str, Any]:
         "dns_lookup_family": "V4_ONLY",
         "load_assignment": {"cluster_name": name, "endpoints": [{"lb_endpoints": [endpoint]}]},
         "outlier_detection": OUTLIER_DETECTION,
+        "circuit_breakers": CIRCUIT_BREAKERS,
     }
     if http2:
         cluster["typed_extension_protocol_options"] = HTTP2

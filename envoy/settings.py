@@ -8,6 +8,7 @@ header sizes, the other timeouts) are constants beside the part of the config th
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Self
@@ -58,6 +59,12 @@ class EdgeSettings(CommonSettings):
     ml_grpc_port: int = Field(defaults.ML_GRPC_PORT, description="ML engine gRPC port")
     gateway_upstream_host: str = Field(defaults.LOOPBACK, description="host of the gateway, as Envoy sees it")
     gateway_port: int = Field(defaults.GATEWAY_PORT, description="gateway HTTP port")
+    envoy_concurrency: int = Field(
+        0,
+        ge=0,
+        description="Envoy's worker threads (--concurrency); 0: one per CPU core this process may "
+        "use, rather than Envoy's own default of every hardware thread of the host",
+    )
     # Same name and unit as business's deadline of its calls to the ML engine: one bound for both.
     ml_service_timeout: int = Field(
         30_000, gt=0, le=30_000, description="route timeout of ML engine calls at Envoy (ms)"
@@ -85,6 +92,12 @@ class EdgeSettings(CommonSettings):
             fields[key.upper()]: value for key, value in env.items() if key.upper() in fields
         }
         return cls(**given)
+
+    @property
+    def workers(self) -> int:
+        """Envoy's --concurrency: the setting, else the cores this process may run on (a
+        container's CPU set), never fewer than one."""
+        return self.envoy_concurrency or max(1, len(os.sched_getaffinity(0)))
 
     @property
     def business(self) -> Upstream:

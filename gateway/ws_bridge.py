@@ -13,6 +13,11 @@ close frame with code 1008 and the reason. The socket is accepted only to carry 
 Starlette close before accept becomes a bare HTTP 403. The token then travels on to the ML
 engine, which checks it again and applies the RPC's access rule (zero trust).
 
+Each bar's message is turned into JSON once, not once per socket: the engine serialises a bar's
+message once for all its subscribers, so every socket's call receives the same bytes, and the
+bridge keeps the JSON of the last bytes it converted (`JsonMemo`) instead of parsing and printing
+the message again per socket.
+
 The token is checked once per connection, like a gRPC stream's; a socket outliving the token's
 expiry is closed with 1008 so the page reconnects with a fresh one.
 
@@ -31,6 +36,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -49,11 +55,14 @@ from service_runtime.errors import DependencyUnavailable, PermissionDenied, Unau
 from service_runtime.plans import require_plan
 from service_runtime.revocations import Revocations
 from trading.common.v1 import access_pb2
-from trading.ml.v1 import prediction_service_pb2, prediction_service_pb2_grpc
+from trading.ml.v1 import prediction_service_pb2
 
 log = logging.getLogger(__name__)
 
 PATH = "/ws/{symbol}"
+STREAM_METHOD = "/trading.ml.v1.PredictionService/StreamPredictions"
+# Distinct messages whose JSON is kept: one per (symbol, timeframe) streamed at a time is enough.
+JSON_MEMO_SIZE = 256
 DEFAULT_TIMEFRAME = "1h"
 TOKEN_QUERY_PARAMETER = "access_token"
 
@@ -96,6 +105,27 @@ def to_json(message: prediction_service_pb2.StreamPredictionsResponse) -> str:
     return MessageToJson(message, indent=None, always_print_fields_with_no_presence=True)
 
 
+class JsonMemo:
+    """The JSON of the serialised StreamPredictionsResponse messages seen last, by their bytes:
+    every socket of a stream receives the same bytes for a bar, so the bar is parsed and printed
+    once for all of them."""
+
+    def __init__(self, size: int = JSON_MEMO_SIZE) -> None:
+        self.size = size
+        self.conversions = 0
+        self._texts: OrderedDict[bytes, str] = OrderedDict()
+
+    def text(self, payload: bytes) -> str:
+        text = self._texts.get(payload)
+        if text is None:
+            text = to_json(prediction_service_pb2.StreamPredictionsResponse.FromString(payload))
+            self.conversions += 1
+            self._texts[payload] = text
+            if len(self._texts) > self.size:
+                self._texts.popitem(last=False)
+        return text
+
+
 def presented_token(websocket: WebSocket) -> str:
     """`Authorization: Bearer <token>` when sent, else the `access_token` query parameter."""
     header = websocket.headers.get("authorization", "")
@@ -128,8 +158,10 @@ class StreamBridge:
         self.revocations = revocations or settings.revocations()
         self._channel: grpc.aio.Channel | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.json = JsonMemo()
 
-    def _stub(self) -> prediction_service_pb2_grpc.PredictionServiceStub:
+    def _stream_predictions(self) -> grpc.aio.UnaryStreamMultiCallable:
+        """StreamPredictions answering each message's bytes as they came (JsonMemo parses them)."""
         # Created lazily, per event loop: a grpc.aio channel belongs to the loop that made it.
         loop = asyncio.get_running_loop()
         if self._channel is None or self._loop is not loop:
@@ -137,7 +169,11 @@ class StreamBridge:
                 self.settings.ml_grpc_target, timeout_ms=self.settings.outgoing_timeout_ms
             )
             self._loop = loop
-        return prediction_service_pb2_grpc.PredictionServiceStub(self._channel)
+        return self._channel.unary_stream(
+            STREAM_METHOD,
+            request_serializer=prediction_service_pb2.StreamPredictionsRequest.SerializeToString,
+            response_deserializer=None,  # the bytes, as the engine serialised them once
+        )
 
     async def close(self) -> None:
         if self._channel is not None and self._loop is asyncio.get_running_loop():
@@ -177,7 +213,7 @@ class StreamBridge:
             await websocket.close(refusal.code, close_reason(refusal.reason))
             return
         await websocket.accept()
-        call = self._stub().StreamPredictions(
+        call = self._stream_predictions()(
             prediction_service_pb2.StreamPredictionsRequest(symbol=symbol, timeframe=timeframe),
             metadata=(("authorization", f"Bearer {token}"), (REQUEST_ID_HEADER, request_id)),
         )
@@ -212,11 +248,10 @@ class StreamBridge:
         except (WebSocketDisconnect, OSError):  # the client left while a message was being sent
             return None, ""
 
-    @staticmethod
-    async def _pump(websocket: WebSocket, call: Any) -> tuple[int, str]:
+    async def _pump(self, websocket: WebSocket, call: Any) -> tuple[int, str]:
         try:
-            async for message in call:
-                await websocket.send_text(to_json(message))
+            async for payload in call:
+                await websocket.send_text(self.json.text(payload))
         except grpc.aio.AioRpcError as error:
             return close_code(error.code()), error.details() or error.code().name
         return NORMAL, "stream ended"

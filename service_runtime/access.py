@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import contextvars
 import json
+import threading
 import time
 import urllib.request
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
@@ -71,18 +73,25 @@ class TokenVerifier:
         self.audience = audience
         self._public: dict[str, Ed25519PublicKey] = {}
         self._loaded_at = -KEY_RELOAD_INTERVAL_S
+        # One re-read at a time: a caller arriving during one waits for it instead of finding the
+        # kid still unknown (tokens are verified in worker threads, many at once).
+        self._reloading = threading.Lock()
         # token -> (its caller, the key that verified it)
         self._verified: dict[str, tuple[Caller, Ed25519PublicKey]] = {}
 
     def _key(self, kid: str) -> Ed25519PublicKey | None:
+        key = self._public.get(kid)
+        if key is not None:
+            return key
         # Keys rotate: an unknown kid triggers a re-read, rate-limited so junk tokens cannot flood it.
-        if kid not in self._public and time.monotonic() - self._loaded_at > KEY_RELOAD_INTERVAL_S:
-            self._loaded_at = time.monotonic()
-            try:
-                self._public = self.keys()
-            except OSError as error:
-                raise DependencyUnavailable(f"cannot read the token signing keys: {error}") from None
-        return self._public.get(kid)
+        with self._reloading:
+            if kid not in self._public and time.monotonic() - self._loaded_at > KEY_RELOAD_INTERVAL_S:
+                self._loaded_at = time.monotonic()
+                try:
+                    self._public = self.keys()
+                except OSError as error:
+                    raise DependencyUnavailable(f"cannot read the token signing keys: {error}") from None
+            return self._public.get(kid)
 
     def verify(self, token: str) -> Caller:
         """The caller of a valid token; the same token again is answered from memory while it has
@@ -354,5 +363,8 @@ class _AccessScope(_Around):
 
     async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
         if self.token is not None:
-            caller_var.reset(self.token)
+            # As for the request id (interceptors._RequestScope): a stream closed by the event loop's
+            # async-generator finaliser runs in a context of its own, without the value to reset.
+            with contextlib.suppress(ValueError):
+                caller_var.reset(self.token)
         return False

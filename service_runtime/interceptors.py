@@ -6,6 +6,7 @@ handler's behaviour function (unary or streaming) to act around the whole call.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -136,7 +137,10 @@ class _RequestScope(_Around):
                 "duration_ms": round((time.perf_counter() - self.started) * 1000, 3),
             },
         )
-        request_id_var.reset(self.token)
+        # A stream whose client left may be closed by the event loop's async-generator finaliser,
+        # in a context of its own: the value set on entry is not there to reset (ValueError).
+        with contextlib.suppress(ValueError):
+            request_id_var.reset(self.token)
         return False
 
 

@@ -160,6 +160,8 @@ class Stack:
                     str(edge.envoy_port),
                     "--drain-time-s",
                     "2",
+                    "--concurrency",
+                    str(edge.workers),
                 ],
                 lambda: http_ok(f"{admin}/ready"),
                 "nothing is reachable through the edge",

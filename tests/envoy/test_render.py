@@ -170,3 +170,15 @@ def test_the_edge_assigns_the_request_id(config: dict[str, Any]) -> None:
 def test_the_local_default_listens_on_loopback(config: dict[str, Any]) -> None:
     address = config["static_resources"]["listeners"][0]["address"]["socket_address"]
     assert address["address"] == "127.0.0.1"
+
+
+def test_every_cluster_admits_thousands_of_streams(config: dict[str, Any]) -> None:
+    # An open stream is one upstream request and a WebSocket one upstream connection for as long
+    # as it lasts: Envoy's defaults (1,024) would refuse the 1,025th subscriber.
+    clusters = config["static_resources"]["clusters"]
+    assert {c["name"] for c in clusters} == {"business", "ml_engine", "gateway"}
+    for cluster in clusters:
+        (threshold,) = cluster["circuit_breakers"]["thresholds"]
+        assert threshold["max_requests"] >= 5_000, cluster["name"]
+        assert threshold["max_pending_requests"] >= 5_000, cluster["name"]
+        assert threshold["max_connections"] >= 5_000, cluster["name"]

@@ -31,3 +31,11 @@ def test_cors_origins_are_the_web_dev_server_and_the_gateway() -> None:
         "http://a.test",
         "http://b.test",
     ]
+
+
+def test_envoy_runs_one_worker_per_usable_core_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("os.sched_getaffinity", lambda _pid: {0, 1, 2})
+    assert EdgeSettings.defaults().workers == 3
+    assert EdgeSettings.from_environment({"ENVOY_CONCURRENCY": "5"}).workers == 5
+    with pytest.raises(ValueError, match="envoy_concurrency"):
+        EdgeSettings.from_environment({"ENVOY_CONCURRENCY": "-1"})

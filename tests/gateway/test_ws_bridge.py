@@ -241,3 +241,30 @@ def test_close_reasons_fit_a_close_frame() -> None:
 def test_unmapped_statuses_are_internal_errors() -> None:
     assert ws_bridge.close_code(grpc.StatusCode.DEADLINE_EXCEEDED) == ws_bridge.INTERNAL_ERROR
     assert ws_bridge.close_code(grpc.StatusCode.UNAUTHENTICATED) == ws_bridge.POLICY_VIOLATION
+
+
+async def test_sockets_of_one_stream_get_the_same_json(bridge: Bridge) -> None:
+    token = bridge.token()
+    url = f"{bridge.url}/ws/EURUSD"
+    headers = {"authorization": f"Bearer {token}"}
+    (first, code_a, _a), (second, code_b, _b) = await asyncio.gather(
+        received(url, additional_headers=headers), received(url, additional_headers=headers)
+    )
+    assert code_a == code_b == ws_bridge.NORMAL, (_a, _b)
+    assert first == second and [m["sequence"] for m in first] == ["1", "2", "3"]
+
+
+def test_each_distinct_message_is_converted_to_json_once() -> None:
+    memo = ws_bridge.JsonMemo(size=2)
+    bars = [
+        prediction_service_pb2.StreamPredictionsResponse(symbol="EURUSD", timeframe="1h", sequence=n)
+        for n in (1, 2, 3)
+    ]
+    payloads = [bar.SerializeToString() for bar in bars]
+    # Another socket's copy of the same bytes: equal, not the same object.
+    texts = [memo.text(payloads[0]), memo.text(bytes(bytearray(payloads[0]))), memo.text(payloads[1])]
+    assert texts[0] is texts[1] and memo.conversions == 2
+    assert texts[0] == ws_bridge.to_json(bars[0]) and texts[2] == ws_bridge.to_json(bars[1])
+    memo.text(payloads[2])  # the oldest (sequence 1) leaves the memo
+    memo.text(payloads[0])
+    assert memo.conversions == 4

@@ -188,3 +188,27 @@ def test_a_verified_token_is_remembered_until_it_expires(
             verifier.verify(expired)
         with pytest.raises(Unauthenticated):
             verifier.verify(forged)
+
+
+def test_tokens_verified_at_once_while_the_keys_are_first_read_all_pass(keys: SigningKeyStore) -> None:
+    # Many sockets or calls arriving together: the first verification reads the keys (slowly
+    # here), the others must wait for that read rather than find the kid unknown.
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    read = keys_from_folder(keys.folder)
+    started = threading.Event()
+
+    def slow_read() -> Any:
+        started.set()
+        time.sleep(0.2)
+        return read()
+
+    verifier = TokenVerifier(slow_read, ISSUER, AUDIENCE)
+    tokens = [sign(keys, sub=f"user-{n}") for n in range(4)]
+    with ThreadPoolExecutor(len(tokens)) as pool:
+        first = pool.submit(verifier.verify, tokens[0])
+        started.wait(5)
+        callers = [pool.submit(verifier.verify, token) for token in tokens[1:]]
+        subjects = [first.result().subject] + [c.result().subject for c in callers]
+    assert subjects == [f"user-{n}" for n in range(4)]

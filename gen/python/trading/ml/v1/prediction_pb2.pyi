@@ -142,8 +142,9 @@ class HorizonPrediction(_message.Message):
     before its stop-loss at stop_loss_atr x ATR above it.
     """
     range_source: _builtins.str
-    """"models" when models predicted the range, "baseline" when none beat the ATR baseline on
-    held-out folds and the baseline answered instead.
+    """"models" when models predicted the range, "baseline" when none beat the ATR baseline on the
+    validation rows the ensemble weights are chosen on (docs/models.md) and the baseline answered
+    instead. Whether each model beat it on the held-out folds is `ModelVersion.beats_baseline`.
     """
     @_builtins.property
     def as_of(self) -> _timestamp_pb2.Timestamp:

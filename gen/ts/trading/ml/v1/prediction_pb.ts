@@ -187,8 +187,9 @@ export type HorizonPrediction = Message<"trading.ml.v1.HorizonPrediction"> & {
   shortTpProbability: number;
 
   /**
-   * "models" when models predicted the range, "baseline" when none beat the ATR baseline on
-   * held-out folds and the baseline answered instead.
+   * "models" when models predicted the range, "baseline" when none beat the ATR baseline on the
+   * validation rows the ensemble weights are chosen on (docs/models.md) and the baseline answered
+   * instead. Whether each model beat it on the held-out folds is `ModelVersion.beats_baseline`.
    *
    * @generated from field: string range_source = 18;
    */

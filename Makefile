@@ -83,7 +83,7 @@ run: $(VENV_RUN) web
 test: $(VENV) web
 	bash tools/ensure_chromium.sh
 	$(MAKE) --no-print-directory lint
-	$(PY) -m pytest
+	$(PY) -m pytest --durations=30
 
 bench-edge: $(VENV_RUN)
 	$(PY) -m bench.edge

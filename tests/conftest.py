@@ -221,10 +221,11 @@ def claims(**overrides: Any) -> dict[str, Any]:
     return base
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def token(keys: SigningKeyStore) -> str:
     """A user of plan pro: every user RPC is open to it, so tests about other things are not
-    refused for their plan (tests about plans sign their own, `claims(plan="free")`)."""
+    refused for their plan (tests about plans sign their own, `claims(plan="free")`). Signed for
+    each test: one signed at the session's start expires 15 minutes in, before the suite ends."""
     return keys.sign(claims(plan="pro"))
 
 

@@ -290,7 +290,16 @@ def test_a_killed_envoy_comes_back_on_the_same_port(supervised: Supervised, user
 def own_supervised(tmp_path: Path) -> Iterator[Supervised]:
     """A stack of the test's own: the module's stack has had its ML engine killed by the tests
     above, and its replay's position would decide when the alert rules below first fire."""
-    running = supervise(tmp_path, "--backoff-s", "0.5")
+    # Stores of its own too: the session stack's alert rules move the shared store's alert cursor
+    # (the last evaluated bar) on, and this stack's replay resumes after it.
+    running = supervise(
+        tmp_path,
+        "--backoff-s",
+        "0.5",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'business.db'}",
+        MYSQL_HOST="",
+        REDIS_URL="",
+    )
     try:
         running.wait_said("Ctrl-C stops everything", 120)
         yield running

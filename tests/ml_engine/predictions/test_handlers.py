@@ -71,10 +71,10 @@ async def served(store: MarketStore, registry: ModelRegistry, callers: TestCalle
 
 
 async def test_request_checks_name_the_field(
-    market_store: MarketStore, registry: ModelRegistry, callers: TestCallers
+    empty_market_store: MarketStore, registry: ModelRegistry, callers: TestCallers
 ) -> None:
     user = callers.metadata(plan="pro")  # every horizon and timeframe is pro's
-    async with served(market_store, registry, callers) as s:
+    async with served(empty_market_store, registry, callers) as s:
         for request, field in (
             (pb.PredictRequest(symbol="", horizon="all"), "symbol"),
             (pb.PredictRequest(symbol="EURUSD", horizon="weekly"), "horizon"),
@@ -94,10 +94,10 @@ async def test_request_checks_name_the_field(
 
 
 async def test_predict_signal_stream_and_scores_protos(
-    market_store: MarketStore, registry: ModelRegistry, callers: TestCallers
+    empty_market_store: MarketStore, registry: ModelRegistry, callers: TestCallers
 ) -> None:
     user = callers.metadata(plan="pro")  # every horizon and the stream are pro's
-    async with served(market_store, registry, callers) as s:
+    async with served(empty_market_store, registry, callers) as s:
         response = await s.stub.Predict(pb.PredictRequest(symbol="eurusd"), metadata=user)
         assert response.symbol == "EURUSD"
         assert [p.horizon for p in response.predictions] == ["intraday", "swing", "position"]
@@ -143,7 +143,7 @@ async def test_predict_signal_stream_and_scores_protos(
         assert messages[-1].bar_time == p.as_of and messages[-1].prediction.as_of == p.as_of
         assert messages[-1].published_at.seconds > 0 and messages[-1].signal.horizon == "intraday"
         # Each message carries its whole bar, as stored (the chart draws the candle from it).
-        windows = BarWindows(market_store.engine)
+        windows = BarWindows(empty_market_store.engine)
         stored = windows.latest(windows.resolve("EURUSD", "1h"), 3).bars
         assert [(m.bar_time.seconds, m.open, m.high, m.low, m.close, m.volume) for m in messages] == [
             (
@@ -192,10 +192,10 @@ async def refusal(call: Any) -> grpc.aio.AioRpcError:
 
 
 async def test_a_free_plan_gets_intraday_and_1h_and_is_refused_the_rest_naming_plan_and_field(
-    market_store: MarketStore, registry: ModelRegistry, callers: TestCallers
+    empty_market_store: MarketStore, registry: ModelRegistry, callers: TestCallers
 ) -> None:
     free = callers.metadata(subject="free-user", plan="free")
-    async with served(market_store, registry, callers) as s:
+    async with served(empty_market_store, registry, callers) as s:
         intraday = await s.stub.Predict(pb.PredictRequest(symbol="EURUSD", horizon="intraday"), metadata=free)
         assert [p.horizon for p in intraday.predictions] == ["intraday"]
         signal = await s.stub.GetSignals(pb.GetSignalsRequest(symbol="EURUSD"), metadata=free)
@@ -233,12 +233,12 @@ async def test_a_free_plan_gets_intraday_and_1h_and_is_refused_the_rest_naming_p
 
 
 async def test_service_tokens_and_admins_pass_every_plan_check(
-    market_store: MarketStore, registry: ModelRegistry, callers: TestCallers
+    empty_market_store: MarketStore, registry: ModelRegistry, callers: TestCallers
 ) -> None:
     # Business reads the engine with a service token, which carries no plan.
     service = callers.metadata(subject="service:business", roles=("service",), plan="")
     admin = callers.metadata(subject="admin-1", roles=("admin",), plan="free")
-    async with served(market_store, registry, callers) as s:
+    async with served(empty_market_store, registry, callers) as s:
         swing = await s.stub.Predict(pb.PredictRequest(symbol="EURUSD", horizon="swing"), metadata=admin)
         assert [p.horizon for p in swing.predictions] == ["swing"]
         for who in (service, admin):

@@ -19,6 +19,7 @@ from ml_engine.predictions.domain.signals import Action
 from ml_engine.predictions.forecaster import Forecaster, SignalResult
 from ml_engine.predictions.scoring import Scorer
 from ml_engine.predictions.streams import StreamHub, StreamMessage
+from ml_engine.shared.preserialized import add_service
 from service_runtime.errors import InvalidArgument
 from service_runtime.timestamps import to_timestamp
 from trading.ml.v1 import prediction_pb2 as ml_pb
@@ -171,33 +172,10 @@ def _serialize_stream(m: StreamMessage) -> bytes:
     return stream_response(m).SerializeToString()
 
 
-def serialized(message: bytes | Any) -> bytes:
-    """StreamPredictions' response serializer: bytes the handler serialised once go out as they are."""
-    return message if isinstance(message, bytes) else message.SerializeToString()
-
-
 def add_prediction_service(handlers: pb_grpc.PredictionServiceServicer, server: Any) -> None:
     """The generated registration, except that StreamPredictions sends the bytes each bar's message
-    was serialised to once, for every subscriber (`serialized`), instead of a message per subscriber."""
-    service = pb.DESCRIPTOR.services_by_name["PredictionService"]
-    methods: dict[str, grpc.RpcMethodHandler] = {}
-    for method in service.methods:
-        request_class = getattr(pb, method.input_type.name)
-        response_class = getattr(pb, method.output_type.name)
-        make = (
-            grpc.unary_stream_rpc_method_handler
-            if method.server_streaming
-            else grpc.unary_unary_rpc_method_handler
-        )
-        methods[method.name] = make(
-            getattr(handlers, method.name),
-            request_deserializer=request_class.FromString,
-            response_serializer=serialized
-            if method.name == "StreamPredictions"
-            else response_class.SerializeToString,
-        )
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service.full_name, methods),))
-    server.add_registered_method_handlers(service.full_name, methods)
+    was serialised to once, for every subscriber, instead of a message per subscriber."""
+    add_service(pb, "PredictionService", handlers, server, preserialized={"StreamPredictions"})
 
 
 class PredictionHandlers(pb_grpc.PredictionServiceServicer):

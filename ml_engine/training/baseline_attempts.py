@@ -33,7 +33,7 @@ from ml_engine.predictions.domain.features import FEATURE_NAMES
 from ml_engine.predictions.domain.horizons import HORIZONS
 from ml_engine.training.calibrating import check_before
 from ml_engine.training.data import ATR_FEATURE, HorizonData, real_data
-from ml_engine.training.fitting import XGB_EARLY_STOP, XGB_PARAMS, XGB_ROUNDS
+from ml_engine.training.fitting import XGB_PARAMS, early_stopped_booster
 from ml_engine.training.pipeline import fit_baselines
 from ml_engine.training.pooling_attempt import _folds
 from ml_engine.training.quantile_attempt import HIGH, LOW
@@ -120,15 +120,7 @@ def _fit(variant: Variant, x: np.ndarray, y: FloatArray, xv: np.ndarray, yv: Flo
     params.update(variant.params)
     if variant.residual:
         params["base_score"] = 0.0
-    booster = xgb.train(
-        params,
-        xgb.DMatrix(x, label=y),
-        num_boost_round=XGB_ROUNDS,
-        evals=[(xgb.DMatrix(xv, label=yv), "validation")],
-        early_stopping_rounds=XGB_EARLY_STOP,
-        verbose_eval=False,
-    )
-    return booster[: booster.best_iteration + 1]
+    return early_stopped_booster(params, xgb.DMatrix(x, label=y), xgb.DMatrix(xv, label=yv))
 
 
 def fold_scores(

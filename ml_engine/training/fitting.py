@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -72,15 +73,7 @@ def fit_xgb(
         y_val = y_val / atr_scale(x_val)
     dtrain = xgb.DMatrix(x_train.astype(np.float32), label=y_train)
     dval = xgb.DMatrix(x_val.astype(np.float32), label=y_val)
-    booster = xgb.train(
-        params,
-        dtrain,
-        num_boost_round=XGB_ROUNDS,
-        evals=[(dval, "validation")],
-        early_stopping_rounds=XGB_EARLY_STOP,
-        verbose_eval=False,
-    )
-    return booster[: booster.best_iteration + 1]
+    return early_stopped_booster(params, dtrain, dval)
 
 
 def predict_xgb(booster: xgb.Booster, target: str, x: np.ndarray) -> FloatArray:
@@ -161,3 +154,17 @@ def predict_net(net: nn.Module, x: np.ndarray) -> FloatArray:
     with torch.no_grad():
         out = net(torch.from_numpy(x.astype(np.float32)))
     return np.asarray(out.numpy(), dtype=np.float64)
+
+
+def early_stopped_booster(params: dict[str, Any], dtrain: xgb.DMatrix, dval: xgb.DMatrix) -> xgb.Booster:
+    """XGB_ROUNDS rounds at most, stopped once the validation metric has not improved for
+    XGB_EARLY_STOP rounds, cut to the best iteration."""
+    booster = xgb.train(
+        params,
+        dtrain,
+        num_boost_round=XGB_ROUNDS,
+        evals=[(dval, "validation")],
+        early_stopping_rounds=XGB_EARLY_STOP,
+        verbose_eval=False,
+    )
+    return booster[: booster.best_iteration + 1]

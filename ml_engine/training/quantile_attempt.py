@@ -26,7 +26,7 @@ from ml_engine.predictions.domain.horizons import HORIZONS
 from ml_engine.predictions.domain.intervals import conformal_quantile
 from ml_engine.predictions.domain.walk_forward import pooled_folds, purge_gap
 from ml_engine.training.data import TARGETS, real_data
-from ml_engine.training.fitting import XGB_EARLY_STOP, XGB_PARAMS, XGB_ROUNDS, atr_scale
+from ml_engine.training.fitting import XGB_PARAMS, atr_scale, early_stopped_booster
 from ml_engine.training.pipeline import TrainConfig
 
 COVERAGE = 0.8
@@ -40,15 +40,7 @@ def _fit(
     params = {**XGB_PARAMS, "nthread": 1, **objective}
     dtrain = xgb.DMatrix(x, label=y / atr_scale(x))
     dval = xgb.DMatrix(xv, label=yv / atr_scale(xv))
-    booster = xgb.train(
-        params,
-        dtrain,
-        num_boost_round=XGB_ROUNDS,
-        evals=[(dval, "validation")],
-        early_stopping_rounds=XGB_EARLY_STOP,
-        verbose_eval=False,
-    )
-    return booster[: booster.best_iteration + 1]
+    return early_stopped_booster(params, dtrain, dval)
 
 
 def _predict(booster: xgb.Booster, x: np.ndarray) -> FloatArray:

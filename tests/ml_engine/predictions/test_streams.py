@@ -16,6 +16,7 @@ from ml_engine.market_data.importing.importer import import_sample
 from ml_engine.models.serving.registry import ModelRegistry
 from ml_engine.predictions.forecaster import Forecaster
 from ml_engine.predictions.streams import StreamHub, StreamMessage, Subscription
+from ml_engine.shared import preserialized
 from ml_engine.shared.database import MarketStore
 from service_runtime.errors import FailedPrecondition, InvalidArgument, NotFound
 from tests.ml_engine.predictions.support import manifest
@@ -173,7 +174,7 @@ async def test_each_bar_is_serialised_once_for_every_subscriber(
     assert [pb.StreamPredictionsResponse.FromString(b).sequence for b in received[0]] == [1, 2, 3, 4, 5, 6]
     assert built == [1, 2, 3, 4, 5, 6]  # one message built and serialised per bar, not per subscriber
     # What goes on the wire is exactly the message, as the generated serializer would write it.
-    assert prediction_handlers.serialized(received[0][0]) is received[0][0]
+    assert preserialized.serialized(received[0][0]) is received[0][0]
     message = pb.StreamPredictionsResponse.FromString(received[0][0])
-    assert prediction_handlers.serialized(message) == received[0][0]
+    assert preserialized.serialized(message) == received[0][0]
     await hub.close()

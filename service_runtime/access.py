@@ -319,10 +319,14 @@ class AccessInterceptor(_WrappingInterceptor):
     async def _while_valid(self, caller: Caller, stream: AsyncIterator[Any]) -> AsyncIterator[Any]:
         """The stream's items for as long as the caller's token stays valid.
 
-        One watchdog task per stream (not one per item): when the token expires or is revoked it
-        cancels the streaming task, and the cancellation becomes the watchdog's error."""
+        One watchdog task per stream (not one per item). When the token expires or is revoked while
+        the stream waits for its next item, the watchdog cancels the streaming task and the
+        cancellation becomes the watchdog's error. While gRPC itself is sending an item, it is
+        never cancelled (a cancellation landing in gRPC's send ends the call without a status, and
+        the client waits for ever): the error is raised as soon as gRPC asks for the next item."""
         streaming_task = asyncio.current_task()
         ended_by: list[DomainError] = []
+        waiting = _WaitingForItem()
 
         async def watch() -> None:
             while True:
@@ -332,20 +336,36 @@ class AccessInterceptor(_WrappingInterceptor):
                     await self.still_valid(caller)
                 except DomainError as error:
                     ended_by.append(error)
-                    if streaming_task is not None:
+                    if waiting.now and streaming_task is not None:
                         streaming_task.cancel()
                     return
 
         watchdog = asyncio.create_task(watch(), name="stream access watchdog")
+        items = aiter(stream)
         try:
-            async for item in stream:
+            while not ended_by:
+                waiting.now = True
+                try:
+                    item = await anext(items)
+                except StopAsyncIteration:
+                    return
+                finally:
+                    waiting.now = False
                 yield item
+            raise ended_by[0]
         except asyncio.CancelledError:
-            if ended_by:
+            if ended_by and streaming_task is not None:
+                streaming_task.uncancel()  # the watchdog's own cancel, handled here
                 raise ended_by[0] from None
             raise
         finally:
             watchdog.cancel()
+
+
+class _WaitingForItem:
+    """Whether a stream is waiting for its next item (the only time the watchdog may cancel it)."""
+
+    now = False
 
 
 class _AccessScope(_Around):

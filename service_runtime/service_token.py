@@ -20,6 +20,9 @@ from service_runtime.signing_keys import SigningKeyStore
 from service_runtime.token_claims import access_claims
 
 SERVICE_TOKEN_TTL_S = 60
+# A stream opened with a service token ends when the token expires (the callee's access check); a
+# client waits this long at most, so a callee that never sends the end cannot hold it for ever.
+SERVICE_STREAM_DEADLINE_S = SERVICE_TOKEN_TTL_S + 30
 
 
 def service_token_claims(subject: str, issuer: str, audience: str, now: int) -> dict[str, Any]:

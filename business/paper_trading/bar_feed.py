@@ -18,7 +18,7 @@ import grpc
 from business.paper_trading.domain.context import PaperTrading
 from business.paper_trading.domain.entities import Bar
 from business.paper_trading.domain.feed import apply_bar, resume_point
-from service_runtime.service_token import ServiceChannel
+from service_runtime.service_token import SERVICE_STREAM_DEADLINE_S, ServiceChannel
 from service_runtime.timestamps import to_timestamp
 from trading.market.v1 import market_data_service_pb2 as market_pb
 from trading.market.v1 import market_data_service_pb2_grpc as market_grpc
@@ -62,7 +62,7 @@ class BarFeedConsumer:
             except asyncio.CancelledError:
                 raise
             except grpc.aio.AioRpcError as error:
-                if error.code() == grpc.StatusCode.UNAUTHENTICATED:
+                if error.code() in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.DEADLINE_EXCEEDED):
                     pause = self.first_pause_s  # the token expired mid-stream: a fresh one now
                 log.warning(
                     "bar stream: %s %s; reconnecting in %.1fs", error.code().name, error.details(), pause
@@ -78,7 +78,7 @@ class BarFeedConsumer:
         after = await asyncio.to_thread(resume_point, self.paper, self.symbols)
         if after is not None:
             request.after.CopyFrom(to_timestamp(after))
-        call = stub.StreamBars(request, metadata=self.channel.metadata())
+        call = stub.StreamBars(request, metadata=self.channel.metadata(), timeout=SERVICE_STREAM_DEADLINE_S)
         self.stats.connections += 1
         async for message in call:
             self.stats.bars += 1

@@ -5,7 +5,9 @@ keeps running `linger_s` after its last subscriber leaves, so a consumer that re
 (a service token lasts a minute, then its stream ends) continues where the feed is instead of
 starting a replay over. A subscriber may give a resume point (`after`): a reader it starts begins
 after it (a replay skips to the first stored bar after it), and it is sent no bar not newer than it,
-whoever started the reader. A slow subscriber loses its oldest bars, never holding up the others.
+whoever started the reader. A reader keeps its latest bars, so a subscriber that joins a running
+reader with a resume point first gets the bars it missed since (those published while it
+reconnected). A slow subscriber loses its oldest bars, never holding up the others.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import AsyncIterator
 
 from ml_engine.market_data.domain.timeframes import Timeframe
@@ -22,11 +25,14 @@ log = logging.getLogger(__name__)
 
 QUEUE_SIZE = 1024
 LINGER_S = 30.0
+# Bars a reader keeps for subscribers that resume: more than a reconnect's worth at any replay speed.
+RECENT_BARS = 256
 
 
 class _Reader:
     def __init__(self) -> None:
         self.subscribers: set[asyncio.Queue[FeedBar]] = set()
+        self.recent: deque[FeedBar] = deque(maxlen=RECENT_BARS)
         self.task: asyncio.Task[None] | None = None
         self.stopper: asyncio.Task[None] | None = None
 
@@ -70,6 +76,9 @@ class BarHub:
         if reader.stopper is not None:
             reader.stopper.cancel()
             reader.stopper = None
+        if after is not None:
+            for missed in (bar for bar in reader.recent if bar.time > after):
+                _offer(queue, missed)
         reader.subscribers.add(queue)
 
     def _leave(self, key: tuple[str, str], queue: asyncio.Queue[FeedBar]) -> None:
@@ -96,11 +105,9 @@ class BarHub:
             async for bar in self.feed.bars(symbol, timeframe, after):
                 if not bar.complete:
                     continue
+                reader.recent.append(bar)
                 for queue in list(reader.subscribers):
-                    if queue.full():
-                        with contextlib.suppress(asyncio.QueueEmpty):
-                            queue.get_nowait()
-                    queue.put_nowait(bar)
+                    _offer(queue, bar)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -115,3 +122,11 @@ class BarHub:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
+
+
+def _offer(queue: asyncio.Queue[FeedBar], bar: FeedBar) -> None:
+    """Queues `bar`, dropping the oldest queued bar when the subscriber is that far behind."""
+    if queue.full():
+        with contextlib.suppress(asyncio.QueueEmpty):
+            queue.get_nowait()
+    queue.put_nowait(bar)

@@ -92,3 +92,35 @@ async def test_an_expiring_token_ends_its_open_stream(callers: TestCallers) -> N
         assert "expired" in (error.details() or "")
         assert received > 5
         assert time.monotonic() - started < 4
+
+
+class Firehose(pb_grpc.PredictionServiceServicer):
+    """Messages as fast as gRPC takes them: the streaming task spends most of its time inside
+    gRPC's own send, where the access check's end must not land (it left the call without a
+    status: the client waited for ever)."""
+
+    async def StreamPredictions(
+        self, request: pb.StreamPredictionsRequest, context: Any
+    ) -> AsyncIterator[pb.StreamPredictionsResponse]:
+        sequence = 0
+        while True:
+            sequence += 1
+            yield pb.StreamPredictionsResponse(symbol=request.symbol, sequence=sequence)
+
+
+async def test_an_expiring_token_ends_a_busy_stream_with_a_status(callers: TestCallers) -> None:
+    async with serve_in_process(
+        service_names=[SERVICE],
+        registrars=[lambda s: pb_grpc.add_PredictionServiceServicer_to_server(Firehose(), s)],
+        verifier=callers.verifier(),
+    ) as served:
+        stub = pb_grpc.PredictionServiceStub(served.channel)
+        calls = [
+            stub.StreamPredictions(
+                pb.StreamPredictionsRequest(symbol="EURUSD"), metadata=callers.metadata(ttl_s=1, plan="pro")
+            )
+            for _ in range(12)
+        ]
+        ends = await asyncio.gather(*(_read_until_closed(call, within_s=8) for call in calls))
+        assert [error.code() for _, error in ends] == [grpc.StatusCode.UNAUTHENTICATED] * len(calls)
+        assert all(received > 0 for received, _ in ends)

@@ -11,7 +11,7 @@ import grpc
 
 from business.alerts.domain.entities import FeedBar
 from service_runtime.errors import DependencyUnavailable
-from service_runtime.service_token import ServiceChannel
+from service_runtime.service_token import SERVICE_STREAM_DEADLINE_S, ServiceChannel
 from trading.market.v1 import market_data_service_pb2 as market_pb
 from trading.market.v1 import market_data_service_pb2_grpc as market_grpc
 from trading.ml.v1 import prediction_pb2
@@ -77,20 +77,21 @@ class MlPredictionFeed:
 
     async def bars(self, symbol: str, timeframe: str, after: int | None = None) -> AsyncIterator[FeedBar]:
         """The stream's bars; a broken stream raises DependencyUnavailable, one whose service token
-        expired just ends (the caller opens it again with a fresh token)."""
+        expired (or that outlived it: SERVICE_STREAM_DEADLINE_S) just ends (the caller opens it again
+        with a fresh token)."""
         stub = prediction_grpc.PredictionServiceStub(self.channel.channel())
         request = prediction_pb.StreamPredictionsRequest(symbol=symbol, timeframe=timeframe)
         if after is not None:
             request.after.FromSeconds(after)
         call = stub.StreamPredictions(
-            request,
-            metadata=self.channel.metadata(),
+            request, metadata=self.channel.metadata(), timeout=SERVICE_STREAM_DEADLINE_S
         )
         try:
             async for message in call:
                 yield feed_bar(message)
         except grpc.aio.AioRpcError as error:
-            if error.code() == grpc.StatusCode.UNAUTHENTICATED and "expired" in (error.details() or ""):
+            expired = error.code() == grpc.StatusCode.UNAUTHENTICATED and "expired" in (error.details() or "")
+            if expired or error.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
                 return
             raise DependencyUnavailable(
                 f"prediction stream: {error.code().name} {error.details()}"

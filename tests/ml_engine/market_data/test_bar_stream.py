@@ -1,0 +1,77 @@
+"""BarHub: one reader per stream shared by its subscribers; a subscriber that reconnects with a
+resume point gets the bars published while it was away, and none it had."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from ml_engine.market_data.bar_stream import BarHub
+from ml_engine.market_data.domain.timeframes import Timeframe, parse_timeframe
+from ml_engine.market_data.feeds.feed import FeedBar
+
+HOUR = parse_timeframe("1h")
+
+
+class HandFedFeed:
+    """A live feed the test publishes into, bar by bar."""
+
+    def __init__(self) -> None:
+        self.published: asyncio.Queue[FeedBar] = asyncio.Queue()
+
+    def publish(self, time: int) -> None:
+        self.published.put_nowait(FeedBar("ACME", "1h", time, 1.0, 1.0, 1.0, 1.0, 1.0))
+
+    async def bars(
+        self, symbol: str, timeframe: Timeframe, after: int | None = None
+    ) -> AsyncIterator[FeedBar]:
+        while True:
+            yield await self.published.get()
+
+
+async def take(stream: AsyncIterator[FeedBar], count: int) -> list[int]:
+    return [(await asyncio.wait_for(anext(stream), 5)).time for _ in range(count)]
+
+
+async def settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+async def test_a_resuming_subscriber_gets_the_bars_published_while_it_reconnected() -> None:
+    feed = HandFedFeed()
+    hub = BarHub(feed, linger_s=30)
+    first = hub.bars([("ACME", HOUR)])
+    reading = asyncio.ensure_future(take(first, 2))
+    await settle()
+    feed.publish(1)
+    feed.publish(2)
+    assert await reading == [1, 2]
+    await first.aclose()  # the token expired: the reader lingers and goes on publishing
+    feed.publish(3)
+    feed.publish(4)
+    await settle()
+    resumed = hub.bars([("ACME", HOUR)], after=2)
+    assert await take(resumed, 2) == [3, 4]
+    feed.publish(5)
+    assert await take(resumed, 1) == [5]
+    await resumed.aclose()
+    await hub.close()
+
+
+async def test_a_subscriber_without_a_resume_point_starts_at_the_next_bar() -> None:
+    feed = HandFedFeed()
+    hub = BarHub(feed, linger_s=30)
+    first = hub.bars([("ACME", HOUR)])
+    reading = asyncio.ensure_future(take(first, 1))
+    await settle()
+    feed.publish(1)
+    assert await reading == [1]
+    late = hub.bars([("ACME", HOUR)])
+    reading = asyncio.ensure_future(take(late, 1))
+    await settle()
+    feed.publish(2)
+    assert await reading == [2]
+    await first.aclose()
+    await late.aclose()
+    await hub.close()

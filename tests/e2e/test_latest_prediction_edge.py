@@ -76,3 +76,48 @@ def test_an_import_through_the_engine_moves_the_latest_prediction_at_once(
     moved = position()
     assert moved["asOf"] != first["asOf"] and moved["predictionId"] != first["predictionId"]
     assert moved["asOf"] == time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(D0 + 400 * DAY))
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"horizon": "intraday"},
+        {"horizon": "intraday", "coverage": "0.9"},
+        {"horizon": "intraday", "asOf": "2018-01-09T20:00:00Z"},
+    ],
+    ids=["latest", "latest-90", "as-of"],
+)
+def test_predict_rest_json_is_the_transcoded_json(stack: Stack, token: str, params: dict[str, str]) -> None:
+    """GET /api/predict/{symbol} is rendered by the engine (PredictJson, google.api.HttpBody);
+    /transcoded is Envoy's transcoder printing Predict: the same JSON, fields in the same order.
+    A latest-bar answer is the same cached prediction both ways (its inference time too); a past
+    bar's is computed for each request, so only its inference time may differ."""
+
+    def both() -> tuple[httpx.Response, httpx.Response]:
+        rendered = httpx.get(f"{EDGE}/api/predict/EURUSD", params=params, headers=bearer(token), timeout=30)
+        transcoded = httpx.get(
+            f"{EDGE}/api/predict/EURUSD/transcoded", params=params, headers=bearer(token), timeout=30
+        )
+        assert rendered.status_code == transcoded.status_code == 200, (
+            rendered.text[:300],
+            transcoded.text[:300],
+        )
+        assert rendered.headers["content-type"] == transcoded.headers["content-type"] == "application/json"
+        return rendered, transcoded
+
+    rendered, transcoded = both()
+    first, second = rendered.json(), transcoded.json()
+    if "asOf" in params:
+        for prediction in (first["predictions"][0], second["predictions"][0]):
+            assert prediction.pop("inferenceMs") >= 0
+    assert first == second
+    assert first["predictions"][0]["interval"]["nominalCoverage"] == float(params.get("coverage", 0.8))
+    assert list(rendered.json()) == list(transcoded.json())
+    assert list(rendered.json()["predictions"][0]) == list(transcoded.json()["predictions"][0])
+
+
+def test_predict_rest_errors_name_the_field(stack: Stack, token: str) -> None:
+    for path in ("/api/predict/EURUSD", "/api/predict/EURUSD/transcoded"):
+        reply = httpx.get(f"{EDGE}{path}", params={"horizon": "weekly"}, headers=bearer(token), timeout=30)
+        assert reply.status_code == 400, reply.text
+        assert "horizon" in reply.text

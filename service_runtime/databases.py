@@ -31,12 +31,16 @@ def ensure_sqlite_folder(url: str) -> None:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
 
 
+# How long a SQLite connection waits for another writer before "database is locked".
+SQLITE_BUSY_TIMEOUT_S = 5.0
+
+
 def make_engine(url: str) -> Engine:
     url = normalize_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         ensure_sqlite_folder(url)
-        return create_engine(url, connect_args={"timeout": 5})
+        return create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
     connect_args = {"connect_timeout": 3}
     return create_engine(
         url, pool_pre_ping=True, pool_size=5, max_overflow=5, pool_timeout=3, connect_args=connect_args

@@ -30,19 +30,20 @@ def plan_limits_by_rpc() -> dict[str, list[access_pb2.PlanLimit]]:
 
 
 def features_by_plan() -> dict[str, list[str]]:
-    """Plan -> what the access rules say it opens, in words, in RPC order (whole RPCs first)."""
+    """Plan -> what the access rules say it opens, in words, in RPC order (whole RPCs first), each
+    once (an RPC and its REST twin, Predict and PredictJson, reserve the same thing)."""
     rules = sorted(access_rules(platform_services(), foreign={}).items())
-    features: dict[str, list[str]] = {}
+    features: dict[str, dict[str, None]] = {}
     for _, rule in rules:
         for plan in rule.plans:
             if rule.plan_feature:
-                features.setdefault(plan, []).append(rule.plan_feature)
+                features.setdefault(plan, {})[rule.plan_feature] = None
     for _, rule in rules:
         for limit in rule.plan_limits:
             for plan in limit.plans:
                 if limit.feature:
-                    features.setdefault(plan, []).append(limit.feature)
-    return features
+                    features.setdefault(plan, {})[limit.feature] = None
+    return {plan: list(words) for plan, words in features.items()}
 
 
 def build_billing(

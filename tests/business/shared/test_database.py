@@ -4,14 +4,17 @@ lock when they begin, while the health probe waits for no writer."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from business.shared.database import BusinessStore, migrate
+from business.shared.database import BusinessStore, _ProcessWriterQueue, migrate
 from trading.common.v1 import health_pb2
 
 
@@ -77,3 +80,58 @@ async def test_the_health_probe_does_not_wait_for_a_writer(store: BusinessStore)
         report = await store.probe(timeout_s=1)
     assert report.state == health_pb2.DEPENDENCY_STATE_UP, report.detail
     assert report.name == "business_db"
+
+
+def test_sqlite_units_of_work_queue_in_the_process_not_on_the_busy_timeout(store: BusinessStore) -> None:
+    """Units of work of this process wait for each other in the process: none waits on SQLite's
+    busy timeout (which sleeps and retries), so a queue longer than that timeout still succeeds."""
+
+    @event.listens_for(store.engine, "connect")
+    def _short_busy_timeout(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.execute("PRAGMA busy_timeout = 50")
+
+    store.engine.dispose()  # the next connections are opened with the short timeout
+    units = store.units_of_work(lambda session: session)
+    failures: list[BaseException] = []
+
+    def slow_writer(n: int) -> None:
+        def work(session: Session) -> None:
+            _add_user(session, f"queued-{n}")
+            time.sleep(0.1)  # each holds the write lock longer than the busy timeout
+
+        try:
+            units.run_sync(work)
+        except BaseException as error:  # collected: the assertion says which
+            failures.append(error)
+
+    writers = [threading.Thread(target=slow_writer, args=(n,)) for n in range(4)]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join(30)
+    assert failures == []
+    assert units.run_sync(_count_users) == 4
+
+
+def test_a_sqlite_unit_of_work_that_never_gets_its_turn_fails_like_sqlite(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/business.db"
+    migrate(url)
+    opened = BusinessStore(url)
+    opened._one_writer = _ProcessWriterQueue(timeout_s=0.2)
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with opened.transaction():
+            holding.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    holding.wait(5)
+    try:
+        with pytest.raises(OperationalError, match="database is locked"):
+            opened.units_of_work(lambda session: session).run_sync(_count_users)
+    finally:
+        release.set()
+        holder.join(10)
+        opened.close()

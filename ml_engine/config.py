@@ -74,6 +74,14 @@ class MlEngineSettings(PlanRateLimitSettings, CommonSettings):
         description="how often the last stored bar of every symbol is read, to see bars other processes "
         "import (s; 0: at start and after this engine's own imports only)",
     )
+    ml_allocator_keep_mib: int = Field(
+        64,
+        ge=0,
+        le=65_536,
+        description="freed memory the engine keeps for reuse instead of giving it back to the OS "
+        "(glibc malloc; large arrays then reuse warm pages instead of faulting in fresh ones: "
+        "service_runtime/allocator.py; 0: glibc's defaults)",
+    )
     ml_bar_cache_max_bars: int = Field(
         1_000_000,
         ge=0,

@@ -42,6 +42,7 @@ from ml_engine.status.handlers import EngineHandlers
 from ml_engine.training_runs.handlers import TrainingHandlers
 from ml_engine.training_runs.runs import TrainingRuns
 from ml_engine.training_runs.wiring import build_training_runs
+from service_runtime.allocator import keep_freed_memory
 from service_runtime.metrics import CallStats
 from service_runtime.rate_limits import RateLimitInterceptor, window_counter
 from service_runtime.server import ServiceHost, run_service
@@ -228,6 +229,7 @@ def prepare_store(settings: MlEngineSettings, store: MarketStore) -> None:
 
 def main() -> None:
     settings = MlEngineSettings()
+    keep_freed_memory(settings.ml_allocator_keep_mib * 1024 * 1024)
     store = MarketStore(settings.market_database_url)
     registry = ModelRegistry(Path(settings.model_path))
     activation = VersionActivation(registry, settings)

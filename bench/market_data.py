@@ -22,9 +22,11 @@ import io
 import itertools
 import json
 import os
+import socket
 import statistics
 import tempfile
 import time
+import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 
@@ -151,6 +153,43 @@ def _rows_of(store: MarketStore, n: int) -> list[dict[str, float]]:
     ]
 
 
+class MinimalHttp:
+    """One blocking HTTP/1.1 keep-alive connection reading each answer whole: the least work a
+    REST client can do, so that its row shows the server side rather than httpx's parsing (the
+    gRPC stub it is compared with reads in C)."""
+
+    def __init__(self, port: int, headers: dict[str, str]) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.file = self.sock.makefile("rb", buffering=1 << 20)
+        self.head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        self.port = port
+
+    def get(self, target: str) -> bytes:
+        self.sock.sendall(f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n{self.head}\r\n".encode())
+        status = self.file.readline()
+        assert b" 200 " in status, status
+        length, chunked = -1, False
+        while (line := self.file.readline()) not in (b"\r\n", b""):
+            name, _, value = line.partition(b":")
+            if name.lower() == b"content-length":
+                length = int(value)
+            elif name.lower() == b"transfer-encoding" and b"chunked" in value.lower():
+                chunked = True
+        if not chunked:
+            return self.file.read(length)
+        parts = []
+        while size := int(self.file.readline().split(b";")[0], 16):
+            parts.append(self.file.read(size))
+            self.file.readline()
+        self.file.readline()
+        return b"".join(parts)
+
+    def close(self) -> None:
+        self.file.close()
+        self.sock.close()
+
+
 def bench_history(token: str, repeat: int) -> dict[str, float]:
     """Each path in both wire forms: packed columns (what the web app asks for) and the deprecated
     Bar per bar. Bars come from the engine's bar cache after the warm-up call."""
@@ -180,6 +219,14 @@ def bench_history(token: str, repeat: int) -> dict[str, float]:
                 assert reply.status_code == 200 and len(reply.content) == size
 
             results[f"{label}{' (packed)' if packed else ''}"] = timed(rest, repeat)
+            if packed:
+                minimal = MinimalHttp(PORTS["ENVOY_PORT"], headers)
+                target = f"{path}?{urllib.parse.urlencode(params)}"
+                assert len(minimal.get(target)) == len(reply.content)
+                results[f"{label} (packed), minimal HTTP client"] = timed(
+                    functools.partial(minimal.get, target), repeat
+                )
+                minimal.close()
             if packed and label == "REST via Envoy":
                 raw = reply.content
                 label_ = "decoding the packed JSON in the client (Python json; not in the REST rows)"

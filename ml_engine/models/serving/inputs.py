@@ -10,13 +10,31 @@ from ml_engine.predictions.domain.model_metadata import ModelMetadata
 from service_runtime.errors import FailedPrecondition
 
 
-def _normalize(meta: ModelMetadata, rows: np.ndarray) -> np.ndarray:
+# Each model version's mean and std as arrays, made once (a Predict for all horizons normalises
+# 18 times): id -> (the metadata, mean, std), the metadata kept so that an id is never reused.
+_SCALINGS: dict[int, tuple[ModelMetadata, np.ndarray, np.ndarray]] = {}
+_SCALINGS_KEPT = 512
+
+
+def _scaling(meta: ModelMetadata) -> tuple[np.ndarray, np.ndarray]:
+    kept = _SCALINGS.get(id(meta))
+    if kept is not None and kept[0] is meta:
+        return kept[1], kept[2]
     mean = np.asarray(meta.norm_mean, dtype=np.float64)
     std = np.asarray(meta.norm_std, dtype=np.float64)
     # A constant feature has std 0 in training: divide by 1 instead of producing inf.
     std = np.where(std > 0, std, 1.0)
+    if len(_SCALINGS) >= _SCALINGS_KEPT:  # versions come and go with reloads: start over
+        _SCALINGS.clear()
+    _SCALINGS[id(meta)] = (meta, mean, std)
+    return mean, std
+
+
+def _normalize(meta: ModelMetadata, rows: np.ndarray) -> np.ndarray:
+    mean, std = _scaling(meta)
     x = (np.asarray(rows, dtype=np.float64) - mean) / std
-    return np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
+    x[~np.isfinite(x)] = 0.0  # NaN and infinities -> the training mean
+    return x.astype(np.float32)
 
 
 def _check(meta: ModelMetadata, features: np.ndarray) -> None:

@@ -100,6 +100,12 @@ class BarWindows:
             return tail.last_time
         return repo.last_bar_time(conn(), series.symbol, series.base.name)
 
+    def last_time(self, series: Series) -> int | None:
+        """The time of the last stored base bar: the cached tail's (as fresh as the cache: see
+        bar_cache.py), else read from the store."""
+        with ExitStack() as opened:
+            return self._last_time(lambda: opened.enter_context(self.engine.connect()), series)
+
     def resolve(self, symbol_text: str, timeframe_text: str) -> Series:
         symbol = normalize_symbol(symbol_text)
         stored = self._stored_symbol(symbol)

@@ -22,7 +22,6 @@ import numpy as np
 
 from ml_engine.market_data.bar_clock import BarClock
 from ml_engine.market_data.bar_windows import BarWindows, Series
-from ml_engine.market_data.data import repository as market_repository
 from ml_engine.market_data.domain.bars import Bars, FloatArray
 from ml_engine.market_data.domain.symbols import normalize_symbol
 from ml_engine.market_data.domain.timeframes import TIMEFRAMES, parse_timeframe
@@ -477,8 +476,7 @@ class Forecaster:
         return base, self._last_bar_time(base)
 
     def _last_bar_time(self, base: Series) -> int | None:
-        with self.windows.engine.connect() as conn:
-            return market_repository.last_bar_time(conn, base.symbol, base.base.name)
+        return self.windows.last_time(base)
 
     def _cached_window(
         self, base: Series, horizon: Horizon, as_of: int | None, needed: int, last: int | None

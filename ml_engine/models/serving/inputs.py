@@ -9,7 +9,6 @@ import numpy as np
 from ml_engine.predictions.domain.model_metadata import ModelMetadata
 from service_runtime.errors import FailedPrecondition
 
-
 # Each model version's mean and std as arrays, made once (a Predict for all horizons normalises
 # 18 times): id -> (the metadata, mean, std), the metadata kept so that an id is never reused.
 _SCALINGS: dict[int, tuple[ModelMetadata, np.ndarray, np.ndarray]] = {}

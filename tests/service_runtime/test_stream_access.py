@@ -21,7 +21,13 @@ RECHECK_S = 0.2
 
 
 class EndlessStream(pb_grpc.PredictionServiceServicer):
-    """A bar every 50 ms, forever: only the access check can end it."""
+    """A bar every `pause_s`, forever: only the access check can end it. With no pause, messages
+    as fast as gRPC takes them: the streaming task then spends most of its time inside gRPC's own
+    send, where the access check's end must not land (it left the call without a status, and the
+    client waited for ever)."""
+
+    def __init__(self, pause_s: float = 0.05) -> None:
+        self.pause_s = pause_s
 
     async def StreamPredictions(
         self, request: pb.StreamPredictionsRequest, context: Any
@@ -30,7 +36,8 @@ class EndlessStream(pb_grpc.PredictionServiceServicer):
         while True:
             sequence += 1
             yield pb.StreamPredictionsResponse(symbol=request.symbol, sequence=sequence)
-            await asyncio.sleep(0.05)
+            if self.pause_s:
+                await asyncio.sleep(self.pause_s)
 
 
 async def _read_until_closed(call: Any, within_s: float = 10) -> tuple[int, grpc.aio.AioRpcError]:
@@ -94,24 +101,10 @@ async def test_an_expiring_token_ends_its_open_stream(callers: TestCallers) -> N
         assert time.monotonic() - started < 4
 
 
-class Firehose(pb_grpc.PredictionServiceServicer):
-    """Messages as fast as gRPC takes them: the streaming task spends most of its time inside
-    gRPC's own send, where the access check's end must not land (it left the call without a
-    status: the client waited for ever)."""
-
-    async def StreamPredictions(
-        self, request: pb.StreamPredictionsRequest, context: Any
-    ) -> AsyncIterator[pb.StreamPredictionsResponse]:
-        sequence = 0
-        while True:
-            sequence += 1
-            yield pb.StreamPredictionsResponse(symbol=request.symbol, sequence=sequence)
-
-
 async def test_an_expiring_token_ends_a_busy_stream_with_a_status(callers: TestCallers) -> None:
     async with serve_in_process(
         service_names=[SERVICE],
-        registrars=[lambda s: pb_grpc.add_PredictionServiceServicer_to_server(Firehose(), s)],
+        registrars=[lambda s: pb_grpc.add_PredictionServiceServicer_to_server(EndlessStream(pause_s=0), s)],
         verifier=callers.verifier(),
     ) as served:
         stub = pb_grpc.PredictionServiceStub(served.channel)

@@ -52,16 +52,18 @@ def clusters(edge: EdgeSettings) -> list[dict[str, Any]]:
     return [
         _cluster("business", edge.business, http2=True),
         _cluster("ml_engine", edge.ml_engine, http2=True),
-        _cluster("gateway", edge.gateway, http2=False),
+        # A burst of WebSockets is a burst of connections: a SYN the gateway's full listen queue
+        # dropped is sent again after 1 s, so a 1 s timeout failed it (503) instead of waiting.
+        _cluster("gateway", edge.gateway, http2=False, connect_timeout="3s"),
     ]
 
 
-def _cluster(name: str, upstream: Upstream, *, http2: bool) -> dict[str, Any]:
+def _cluster(name: str, upstream: Upstream, *, http2: bool, connect_timeout: str = "1s") -> dict[str, Any]:
     endpoint = {"endpoint": {"address": socket_address(upstream.host, upstream.port)}}
     cluster: dict[str, Any] = {
         "name": name,
         "type": "STRICT_DNS",
-        "connect_timeout": "1s",
+        "connect_timeout": connect_timeout,
         "dns_lookup_family": "V4_ONLY",
         "load_assignment": {"cluster_name": name, "endpoints": [{"lb_endpoints": [endpoint]}]},
         "outlier_detection": OUTLIER_DETECTION,

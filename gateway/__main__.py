@@ -11,6 +11,8 @@ from gateway.app import create_app
 from gateway.config import GatewaySettings
 from service_runtime.logging import configure_logging
 
+LISTEN_BACKLOG = 16_384
+
 
 def main() -> int:
     try:
@@ -29,6 +31,10 @@ def main() -> int:
         # request.client stays the real peer: the gateway reads X-Forwarded-For itself, trusting
         # only Envoy's last entry (gateway/client_address.py).
         proxy_headers=False,
+        # Every WebSocket is an upstream connection of its own from Envoy: a burst of thousands
+        # (a market open, clients reconnecting after a restart) must wait in the listen queue,
+        # not overflow it (uvicorn's 2,048; the kernel caps it at net.core.somaxconn).
+        backlog=LISTEN_BACKLOG,
     )
     return 0
 

@@ -336,13 +336,8 @@ async def _run_cell(spec: CellSpec) -> CellResult:
 
         call = call_grpc
     else:
-        # rest-envoy: /api/predict, JSON the engine renders (PredictJson); rest-transcoded: Predict
-        # printed by Envoy's transcoder.
-        suffix = "/transcoded" if spec.path == E_TRANSCODED else ""
         target, marker = (
-            ("/api/stats", b"{")
-            if floor
-            else (f"/api/predict/{SYMBOL}{suffix}?horizon=all", b'"predictions"')
+            ("/api/stats", b"{") if floor else (f"/api/predict/{SYMBOL}?horizon=all", b'"predictions"')
         )
         raw = (
             f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{spec.envoy_port}\r\n"
@@ -726,7 +721,6 @@ def render_c(rows: list[BatchingRow], engine: list[CellResult]) -> str:
 E_CACHED = "cached"
 E_ON_DEMAND = "on demand"
 E_FLOOR = "GetStats"
-E_TRANSCODED = "rest-transcoded"  # the path of Predict's JSON printed by Envoy's transcoder
 
 
 def _cpu_text(r: CellResult) -> str:
@@ -762,7 +756,7 @@ def render_e(results: list[CellResult]) -> str:
         key = (cell.path, cell.concurrency)
         return next((r for r in results if r.label == label and (r.path, r.concurrency) == key), None)
 
-    for cached in (r for r in results if r.label == E_CACHED and r.path != E_TRANSCODED):
+    for cached in (r for r in results if r.label == E_CACHED):
         other, floor = twin(cached, E_ON_DEMAND), twin(cached, E_FLOOR)
         if other is None or not cached.p50_ms or not other.rps:
             continue
@@ -771,30 +765,7 @@ def render_e(results: list[CellResult]) -> str:
             f"| {cached.path} | {cached.concurrency} | {other.p50_ms / cached.p50_ms:.1f}x | "
             f"{cached.rps / other.rps:.1f}x | {vs_floor} |"
         )
-    return "\n".join(lines + _render_e_rest(results))
-
-
-def _render_e_rest(results: list[CellResult]) -> list[str]:
-    """REST through Envoy, cached: the engine's JSON (rest-envoy) against Envoy's transcoder
-    (rest-transcoded) and against gRPC direct, at each concurrency measured."""
-    cached = {(r.path, r.concurrency): r for r in results if r.label == E_CACHED}
-    lines = [
-        "",
-        "| conc | REST engine JSON p50 / req/s | REST transcoded p50 / req/s | gRPC direct p50 / req/s "
-        "| transcoded / engine JSON p50 | engine JSON / gRPC p50 |",
-        "|---:|---:|---:|---:|---:|---:|",
-    ]
-    for conc in sorted({c for _, c in cached}):
-        rendered, transcoded = cached.get(("rest-envoy", conc)), cached.get((E_TRANSCODED, conc))
-        direct = cached.get(("grpc-direct", conc))
-        if rendered is None or transcoded is None or direct is None or not rendered.p50_ms:
-            continue
-        lines.append(
-            f"| {conc} | {rendered.p50_ms:.2f} ms / {rendered.rps:.0f} | {transcoded.p50_ms:.2f} ms / "
-            f"{transcoded.rps:.0f} | {direct.p50_ms:.2f} ms / {direct.rps:.0f} | "
-            f"{transcoded.p50_ms / rendered.p50_ms:.2f}x | {rendered.p50_ms / direct.p50_ms:.2f}x |"
-        )
-    return lines if len(lines) > 3 else []
+    return "\n".join(lines)
 
 
 # =========================================================================== d: streaming fan-out
@@ -1243,7 +1214,6 @@ def run_stack_parts(args: argparse.Namespace, report: Report) -> None:
             [(p, c) for c in (1, 64) for p in ("rest-envoy", "grpc-direct")] if "e" in report.parts else []
         )
         report.e += [cell(p, c, label) for p, c in e_cells for label in (E_CACHED, E_FLOOR)]
-        report.e += [cell(E_TRANSCODED, c, E_CACHED) for c in sorted({c for _, c in e_cells})]
         if {"c", "e"} & set(report.parts):
             # On demand from here on: part c measures batching of predictions that run the models.
             restart_engine(ML_PREDICTION_CACHE_SIZE="0")

@@ -83,7 +83,6 @@ SERVICES = [
 RATE_LIMITED = frozenset(
     {
         "/trading.ml.v1.PredictionService/Predict",
-        "/trading.ml.v1.PredictionService/PredictJson",
         "/trading.ml.v1.PredictionService/GetSignals",
         "/trading.ml.v1.PredictionService/StreamPredictions",
         "/trading.market.v1.BacktestService/RunBacktest",

@@ -10,7 +10,6 @@ from functools import partial
 from typing import Any, Generic, TypeVar
 
 import grpc
-from google.api import httpbody_pb2
 
 from ml_engine.market_data.domain.symbols import normalize_symbol
 from ml_engine.predictions.domain.combine import HorizonForecast, ModelUse
@@ -21,7 +20,6 @@ from ml_engine.predictions.forecaster import Forecaster, SignalResult
 from ml_engine.predictions.scoring import Scorer
 from ml_engine.predictions.streams import StreamHub, StreamMessage
 from ml_engine.shared.preserialized import add_service
-from ml_engine.shared.proto_json import render_json
 from service_runtime.errors import InvalidArgument
 from service_runtime.timestamps import to_timestamp
 from trading.ml.v1 import prediction_pb2 as ml_pb
@@ -186,7 +184,6 @@ class PredictionHandlers(pb_grpc.PredictionServiceServicer):
         self.hub = hub
         self.scorer = scorer
         self._predict_memo: ProtoMemo[pb.PredictResponse] = ProtoMemo()
-        self._predict_json_memo: ProtoMemo[httpbody_pb2.HttpBody] = ProtoMemo()
         self._signal_memo: ProtoMemo[pb.GetSignalsResponse] = ProtoMemo()
         # Each bar's stream message, serialised once for all its subscribers.
         self._stream_memo: ProtoMemo[bytes] = ProtoMemo()
@@ -194,21 +191,6 @@ class PredictionHandlers(pb_grpc.PredictionServiceServicer):
     async def Predict(
         self, request: pb.PredictRequest, context: grpc.aio.ServicerContext
     ) -> pb.PredictResponse:
-        response, _ = await self._predict(request)
-        return response
-
-    async def PredictJson(
-        self, request: pb.PredictRequest, context: grpc.aio.ServicerContext
-    ) -> httpbody_pb2.HttpBody:
-        """Predict's answer as the REST JSON; for the latest bar, rendered once per answer."""
-        response, latest_key = await self._predict(request)
-        if latest_key is None:
-            return render_json(response)
-        return self._predict_json_memo.get(latest_key, (response,), partial(render_json, response))
-
-    async def _predict(self, request: pb.PredictRequest) -> tuple[pb.PredictResponse, Hashable | None]:
-        """The answer, and for the latest bar the key it is memoised under (the same message object
-        until the next bar or model activation); None for a past bar (`as_of`)."""
         normalize_symbol(request.symbol)  # empty or malformed: INVALID_ARGUMENT on `symbol`
         horizons = parse_horizons(request.horizon)
         coverage = request_coverage(request.coverage)
@@ -223,9 +205,9 @@ class PredictionHandlers(pb_grpc.PredictionServiceServicer):
             )
 
         if as_of is not None:
-            return build(), None
+            return build()
         key = (forecast.symbol, tuple(h.name for h in horizons), tuple(forecast.skipped), coverage)
-        return self._predict_memo.get(key, tuple(forecast.predictions), build), key
+        return self._predict_memo.get(key, tuple(forecast.predictions), build)
 
     async def GetSignals(
         self, request: pb.GetSignalsRequest, context: grpc.aio.ServicerContext

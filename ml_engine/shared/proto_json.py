@@ -49,18 +49,15 @@ def bar_times_json(times: npt.NDArray[np.int64]) -> list[str]:
 
 def _in_field_order(descriptor: Descriptor, tree: dict[str, Any]) -> dict[str, Any]:
     """`tree` with its keys in field-number order, as the transcoder prints them (json_format
-    prints set fields first), down through message fields, repeated ones too."""
+    prints set fields first), down through singular message fields."""
     ordered: dict[str, Any] = {}
     for field in descriptor.fields:
         if field.json_name not in tree:
             continue
         value = tree[field.json_name]
         nested = field.message_type
-        if nested is not None and not nested.GetOptions().map_entry:
-            if isinstance(value, dict):
-                value = _in_field_order(nested, value)
-            elif isinstance(value, list):
-                value = [_in_field_order(nested, v) if isinstance(v, dict) else v for v in value]
+        if nested is not None and isinstance(value, dict) and not nested.GetOptions().map_entry:
+            value = _in_field_order(nested, value)
         ordered[field.json_name] = value
     return ordered
 

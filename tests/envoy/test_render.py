@@ -11,7 +11,6 @@ from envoy.rpcs import load_rpcs, upstream_of
 from envoy.settings import EdgeSettings
 
 RENDERED_HISTORY = "/trading.market.v1.MarketDataService/GetHistoryJson"
-RENDERED_PREDICT = "/trading.ml.v1.PredictionService/PredictJson"
 IMPORT_BARS = "/trading.market.v1.MarketDataService/ImportBars"
 
 
@@ -139,7 +138,7 @@ def test_every_route_limits_its_body(config: dict[str, Any]) -> None:
         if route["match"].get("prefix") in unbuffered:
             assert route["typed_per_filter_config"]["envoy.filters.http.buffer"]["disabled"] is True
     routes = [r for r in _routes(config) if r["match"].get("prefix") not in unbuffered]
-    larger = {IMPORT_BARS, *COURSE_SAVES, RENDERED_HISTORY, RENDERED_PREDICT}
+    larger = {IMPORT_BARS, *COURSE_SAVES, RENDERED_HISTORY}
     assert routes and all(_body_limit(r) <= 64 * 1024 for r in routes if r["match"].get("path") not in larger)
     # The CSV import takes more: the engine imports up to 4 MiB of CSV.
     (import_bars,) = [r for r in routes if r["match"].get("path") == IMPORT_BARS]
@@ -150,8 +149,8 @@ def test_every_route_limits_its_body(config: dict[str, Any]) -> None:
     # An RPC answering google.api.HttpBody (REST history, rendered by the engine) has its answer
     # held in the stream's buffer, whose limit the buffer filter sets both ways: 8 MiB, as for
     # transcoded answers (below it a 614 KB history answer was a 500).
-    rendered = [r for r in routes if r["match"].get("path") in (RENDERED_HISTORY, RENDERED_PREDICT)]
-    assert len(rendered) == 2 and all(_body_limit(r) == 8 * 1024 * 1024 for r in rendered)
+    (rendered,) = [r for r in routes if r["match"].get("path") == RENDERED_HISTORY]
+    assert _body_limit(rendered) == 8 * 1024 * 1024
     names = [f["name"] for f in _manager(config)["http_filters"]]
     # After the transcoder: a REST call is routed as its RPC, with the RPC's limit.
     assert names.index("envoy.filters.http.buffer") > names.index("envoy.filters.http.grpc_json_transcoder")

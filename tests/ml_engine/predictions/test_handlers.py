@@ -4,7 +4,6 @@ trading.ml.v1 protos, and the access rules of the contract."""
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -12,7 +11,6 @@ from typing import Any
 
 import grpc
 import pytest
-from google.protobuf import json_format
 
 from ml_engine.market_data.bar_windows import BarWindows
 from ml_engine.market_data.feeds.replay import ReplayFeed
@@ -253,36 +251,9 @@ async def test_service_tokens_and_admins_pass_every_plan_check(
         assert error.code() != grpc.StatusCode.PERMISSION_DENIED, error.details()
 
 
-@pytest.mark.parametrize("rpc", ["Predict", "PredictJson"])
-def test_predicts_rule_reserves_every_horizon_but_intraday_for_pro(rpc: str) -> None:
-    # The proto lists the reserved values (an unknown one stays INVALID_ARGUMENT): kept in step here,
-    # for the REST route (PredictJson) as for the RPC.
-    method = pb.DESCRIPTOR.services_by_name["PredictionService"].methods_by_name[rpc]
-    rule = method.GetOptions().Extensions[access_pb2.access]
-    (limit,) = rule.plan_limits
+def test_predicts_rule_reserves_every_horizon_but_intraday_for_pro() -> None:
+    # The proto lists the reserved values (an unknown one stays INVALID_ARGUMENT): kept in step here.
+    method = pb.DESCRIPTOR.services_by_name["PredictionService"].methods_by_name["Predict"]
+    (limit,) = method.GetOptions().Extensions[access_pb2.access].plan_limits
     assert (limit.field, list(limit.plans)) == ("horizon", ["pro"])
     assert set(limit.plan_values) == {"", "all", *HORIZONS} - {"intraday"}
-    assert list(rule.roles) == ["user", "admin", "service"]
-
-
-async def test_predict_json_is_predicts_answer_as_the_edge_prints_it(
-    empty_market_store: MarketStore, registry: ModelRegistry, callers: TestCallers
-) -> None:
-    user = callers.metadata(plan="pro")
-    async with served(empty_market_store, registry, callers) as s:
-        for request in (pb.PredictRequest(symbol="eurusd"), pb.PredictRequest(symbol="EURUSD", coverage=0.9)):
-            answer = await s.stub.Predict(request, metadata=user)
-            body = await s.stub.PredictJson(request, metadata=user)
-            assert body.content_type == "application/json"
-            printed = json_format.MessageToDict(answer, always_print_fields_with_no_presence=True)
-            rendered = json.loads(body.data)
-            for reply in (printed, rendered):  # computed per request here (no bar clock): its time differs
-                for prediction in reply["predictions"]:
-                    assert prediction.pop("inferenceMs") >= 0
-            assert rendered == printed and rendered["skipped"] and rendered["predictions"][0]["interval"]
-            fields = [f.json_name for f in ml_pb.HorizonPrediction.DESCRIPTOR.fields]
-            assert list(rendered["predictions"][0]) == [f for f in fields if f != "inferenceMs"]  # in order
-        with pytest.raises(grpc.aio.AioRpcError) as error:
-            await s.stub.PredictJson(pb.PredictRequest(symbol="EURUSD", horizon="weekly"), metadata=user)
-        assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-        assert violations(error.value)[0][0] == "horizon"

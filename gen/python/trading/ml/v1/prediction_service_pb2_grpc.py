@@ -3,7 +3,6 @@
 import grpc
 import warnings
 
-from google.api import httpbody_pb2 as google_dot_api_dot_httpbody__pb2
 from trading.ml.v1 import prediction_service_pb2 as trading_dot_ml_dot_v1_dot_prediction__service__pb2
 
 GRPC_GENERATED_VERSION = '1.81.1'
@@ -41,11 +40,6 @@ class PredictionServiceStub:
                 request_serializer=trading_dot_ml_dot_v1_dot_prediction__service__pb2.PredictRequest.SerializeToString,
                 response_deserializer=trading_dot_ml_dot_v1_dot_prediction__service__pb2.PredictResponse.FromString,
                 _registered_method=True)
-        self.PredictJson = channel.unary_unary(
-                '/trading.ml.v1.PredictionService/PredictJson',
-                request_serializer=trading_dot_ml_dot_v1_dot_prediction__service__pb2.PredictRequest.SerializeToString,
-                response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
-                _registered_method=True)
         self.GetSignals = channel.unary_unary(
                 '/trading.ml.v1.PredictionService/GetSignals',
                 request_serializer=trading_dot_ml_dot_v1_dot_prediction__service__pb2.GetSignalsRequest.SerializeToString,
@@ -68,27 +62,7 @@ class PredictionServiceServicer:
     """
 
     def Predict(self, request, context):
-        """Predict: price-range predictions for one symbol, every horizon or one
-        (`all|scalping|intraday|swing|position`), for the latest bar or a past one (`as_of`).
-
-        REST clients reach it through PredictJson (the seed's `GET /api/predict/{symbol}`, the same
-        request and JSON shape); this RPC itself is for gRPC and gRPC-Web.
-        buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def PredictJson(self, request, context):
-        """PredictJson is Predict's REST route, `GET /api/predict/{symbol}`: the same request and the
-        same answer, PredictResponse in its JSON form (lowerCamelCase names, every field printed,
-        int64 as strings), rendered by the engine itself instead of by Envoy's JSON transcoder. A
-        latest-bar answer is rendered once per bar and model versions and served as those bytes: the
-        transcoder printed it again on every request (about 2 ms of Envoy's CPU each).
-        `/api/predict/{symbol}/transcoded` keeps the transcoded answer.
-        buf:lint:ignore RPC_REQUEST_STANDARD_NAME
-        buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
-        buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        """Predict answers the seed's `GET /api/predict/{symbol}?horizon=all|scalping|intraday|swing|position`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -123,11 +97,6 @@ def add_PredictionServiceServicer_to_server(servicer, server):
                     servicer.Predict,
                     request_deserializer=trading_dot_ml_dot_v1_dot_prediction__service__pb2.PredictRequest.FromString,
                     response_serializer=trading_dot_ml_dot_v1_dot_prediction__service__pb2.PredictResponse.SerializeToString,
-            ),
-            'PredictJson': grpc.unary_unary_rpc_method_handler(
-                    servicer.PredictJson,
-                    request_deserializer=trading_dot_ml_dot_v1_dot_prediction__service__pb2.PredictRequest.FromString,
-                    response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
             ),
             'GetSignals': grpc.unary_unary_rpc_method_handler(
                     servicer.GetSignals,
@@ -173,33 +142,6 @@ class PredictionService:
             '/trading.ml.v1.PredictionService/Predict',
             trading_dot_ml_dot_v1_dot_prediction__service__pb2.PredictRequest.SerializeToString,
             trading_dot_ml_dot_v1_dot_prediction__service__pb2.PredictResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def PredictJson(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/trading.ml.v1.PredictionService/PredictJson',
-            trading_dot_ml_dot_v1_dot_prediction__service__pb2.PredictRequest.SerializeToString,
-            google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
             options,
             channel_credentials,
             insecure,

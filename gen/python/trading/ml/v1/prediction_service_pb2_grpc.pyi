@@ -4,7 +4,6 @@ isort:skip_file
 """
 
 from collections import abc as _abc
-from google.api import httpbody_pb2 as _httpbody_pb2
 from grpc import aio as _aio
 from trading.ml.v1 import prediction_service_pb2 as _prediction_service_pb2
 import abc as _abc_1
@@ -35,24 +34,7 @@ class PredictionServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> PredictionServiceAsyncStub: ...
     Predict: _grpc.UnaryUnaryMultiCallable[_prediction_service_pb2.PredictRequest, _prediction_service_pb2.PredictResponse]
-    """Predict: price-range predictions for one symbol, every horizon or one
-    (`all|scalping|intraday|swing|position`), for the latest bar or a past one (`as_of`).
-
-    REST clients reach it through PredictJson (the seed's `GET /api/predict/{symbol}`, the same
-    request and JSON shape); this RPC itself is for gRPC and gRPC-Web.
-    buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
-    """
-    PredictJson: _grpc.UnaryUnaryMultiCallable[_prediction_service_pb2.PredictRequest, _httpbody_pb2.HttpBody]
-    """PredictJson is Predict's REST route, `GET /api/predict/{symbol}`: the same request and the
-    same answer, PredictResponse in its JSON form (lowerCamelCase names, every field printed,
-    int64 as strings), rendered by the engine itself instead of by Envoy's JSON transcoder. A
-    latest-bar answer is rendered once per bar and model versions and served as those bytes: the
-    transcoder printed it again on every request (about 2 ms of Envoy's CPU each).
-    `/api/predict/{symbol}/transcoded` keeps the transcoded answer.
-    buf:lint:ignore RPC_REQUEST_STANDARD_NAME
-    buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
-    buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
-    """
+    """Predict answers the seed's `GET /api/predict/{symbol}?horizon=all|scalping|intraday|swing|position`."""
     GetSignals: _grpc.UnaryUnaryMultiCallable[_prediction_service_pb2.GetSignalsRequest, _prediction_service_pb2.GetSignalsResponse]
     """GetSignals answers the seed's `GET /api/signals/{symbol}?timeframe=5m|15m|1h`."""
     StreamPredictions: _grpc.UnaryStreamMultiCallable[_prediction_service_pb2.StreamPredictionsRequest, _prediction_service_pb2.StreamPredictionsResponse]
@@ -68,24 +50,7 @@ class PredictionServiceAsyncStub(PredictionServiceStub):
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     Predict: _aio.UnaryUnaryMultiCallable[_prediction_service_pb2.PredictRequest, _prediction_service_pb2.PredictResponse]  # type: ignore[assignment]
-    """Predict: price-range predictions for one symbol, every horizon or one
-    (`all|scalping|intraday|swing|position`), for the latest bar or a past one (`as_of`).
-
-    REST clients reach it through PredictJson (the seed's `GET /api/predict/{symbol}`, the same
-    request and JSON shape); this RPC itself is for gRPC and gRPC-Web.
-    buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
-    """
-    PredictJson: _aio.UnaryUnaryMultiCallable[_prediction_service_pb2.PredictRequest, _httpbody_pb2.HttpBody]  # type: ignore[assignment]
-    """PredictJson is Predict's REST route, `GET /api/predict/{symbol}`: the same request and the
-    same answer, PredictResponse in its JSON form (lowerCamelCase names, every field printed,
-    int64 as strings), rendered by the engine itself instead of by Envoy's JSON transcoder. A
-    latest-bar answer is rendered once per bar and model versions and served as those bytes: the
-    transcoder printed it again on every request (about 2 ms of Envoy's CPU each).
-    `/api/predict/{symbol}/transcoded` keeps the transcoded answer.
-    buf:lint:ignore RPC_REQUEST_STANDARD_NAME
-    buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
-    buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
-    """
+    """Predict answers the seed's `GET /api/predict/{symbol}?horizon=all|scalping|intraday|swing|position`."""
     GetSignals: _aio.UnaryUnaryMultiCallable[_prediction_service_pb2.GetSignalsRequest, _prediction_service_pb2.GetSignalsResponse]  # type: ignore[assignment]
     """GetSignals answers the seed's `GET /api/signals/{symbol}?timeframe=5m|15m|1h`."""
     StreamPredictions: _aio.UnaryStreamMultiCallable[_prediction_service_pb2.StreamPredictionsRequest, _prediction_service_pb2.StreamPredictionsResponse]  # type: ignore[assignment]
@@ -104,30 +69,7 @@ class PredictionServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _prediction_service_pb2.PredictRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_prediction_service_pb2.PredictResponse, _abc.Awaitable[_prediction_service_pb2.PredictResponse]]:
-        """Predict: price-range predictions for one symbol, every horizon or one
-        (`all|scalping|intraday|swing|position`), for the latest bar or a past one (`as_of`).
-
-        REST clients reach it through PredictJson (the seed's `GET /api/predict/{symbol}`, the same
-        request and JSON shape); this RPC itself is for gRPC and gRPC-Web.
-        buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
-        """
-
-    @_abc_1.abstractmethod
-    def PredictJson(
-        self,
-        request: _prediction_service_pb2.PredictRequest,
-        context: _ServicerContext,
-    ) -> _typing.Union[_httpbody_pb2.HttpBody, _abc.Awaitable[_httpbody_pb2.HttpBody]]:
-        """PredictJson is Predict's REST route, `GET /api/predict/{symbol}`: the same request and the
-        same answer, PredictResponse in its JSON form (lowerCamelCase names, every field printed,
-        int64 as strings), rendered by the engine itself instead of by Envoy's JSON transcoder. A
-        latest-bar answer is rendered once per bar and model versions and served as those bytes: the
-        transcoder printed it again on every request (about 2 ms of Envoy's CPU each).
-        `/api/predict/{symbol}/transcoded` keeps the transcoded answer.
-        buf:lint:ignore RPC_REQUEST_STANDARD_NAME
-        buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
-        buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
-        """
+        """Predict answers the seed's `GET /api/predict/{symbol}?horizon=all|scalping|intraday|swing|position`."""
 
     @_abc_1.abstractmethod
     def GetSignals(

@@ -31,7 +31,7 @@ def plan_limits_by_rpc() -> dict[str, list[access_pb2.PlanLimit]]:
 
 def features_by_plan() -> dict[str, list[str]]:
     """Plan -> what the access rules say it opens, in words, in RPC order (whole RPCs first), each
-    once (an RPC and its REST twin, Predict and PredictJson, reserve the same thing)."""
+    once (two RPCs may reserve the same thing in the same words)."""
     rules = sorted(access_rules(platform_services(), foreign={}).items())
     features: dict[str, dict[str, None]] = {}
     for _, rule in rules:

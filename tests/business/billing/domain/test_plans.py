@@ -68,7 +68,7 @@ def test_docs_list_every_request_value_a_plan_reserves() -> None:
 def test_pro_features_come_from_the_access_rules_in_words() -> None:
     declared = features_by_plan()
     assert "Every prediction horizon (scalping, swing, position, all at once)" in declared[PRO]
-    assert len(declared[PRO]) == len(set(declared[PRO]))  # Predict and its REST twin say it once
+    assert len(declared[PRO]) == len(set(declared[PRO]))  # each said once
     assert FREE not in declared  # free reserves nothing
     plans = catalogue(PriceSettings(1900, 19000, "usd"), plans_by_rpc(), declared)
     assert plans[1].features[0] == "Everything in free"

@@ -38,15 +38,20 @@ async def settle() -> None:
         await asyncio.sleep(0)
 
 
+async def published_to(stream: AsyncIterator[FeedBar], feed: HandFedFeed, times: list[int]) -> list[int]:
+    """What `stream`, subscribed before they are published, receives of the bars at `times`."""
+    reading = asyncio.ensure_future(take(stream, len(times)))
+    await settle()  # subscribed (a subscription starts at its first read)
+    for time in times:
+        feed.publish(time)
+    return await reading
+
+
 async def test_a_resuming_subscriber_gets_the_bars_published_while_it_reconnected() -> None:
     feed = HandFedFeed()
     hub = BarHub(feed, linger_s=30)
     first = hub.bars([("ACME", HOUR)])
-    reading = asyncio.ensure_future(take(first, 2))
-    await settle()
-    feed.publish(1)
-    feed.publish(2)
-    assert await reading == [1, 2]
+    assert await published_to(first, feed, [1, 2]) == [1, 2]
     await first.aclose()  # the token expired: the reader lingers and goes on publishing
     feed.publish(3)
     feed.publish(4)
@@ -63,15 +68,9 @@ async def test_a_subscriber_without_a_resume_point_starts_at_the_next_bar() -> N
     feed = HandFedFeed()
     hub = BarHub(feed, linger_s=30)
     first = hub.bars([("ACME", HOUR)])
-    reading = asyncio.ensure_future(take(first, 1))
-    await settle()
-    feed.publish(1)
-    assert await reading == [1]
+    assert await published_to(first, feed, [1]) == [1]
     late = hub.bars([("ACME", HOUR)])
-    reading = asyncio.ensure_future(take(late, 1))
-    await settle()
-    feed.publish(2)
-    assert await reading == [2]
+    assert await published_to(late, feed, [2]) == [2]
     await first.aclose()
     await late.aclose()
     await hub.close()

@@ -62,10 +62,16 @@ class BarFeedConsumer:
             except asyncio.CancelledError:
                 raise
             except grpc.aio.AioRpcError as error:
-                if error.code() in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.DEADLINE_EXCEEDED):
-                    pause = self.first_pause_s  # the token expired mid-stream: a fresh one now
-                log.warning(
-                    "bar stream: %s %s; reconnecting in %.1fs", error.code().name, error.details(), pause
+                # The token's end (once a minute) is routine: a fresh one now, said quietly.
+                routine = error.code() in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.DEADLINE_EXCEEDED)
+                if routine:
+                    pause = self.first_pause_s
+                log.log(
+                    logging.INFO if routine else logging.WARNING,
+                    "bar stream: %s %s; reconnecting in %.1fs",
+                    error.code().name,
+                    error.details(),
+                    pause,
                 )
             except Exception:
                 log.exception("bar stream failed; reconnecting in %.1fs", pause)

@@ -144,14 +144,14 @@ async def test_concurrent_first_requests_compute_once(
 
 
 async def test_a_new_bar_computes_the_latest_prediction_again_at_once(
-    market_store: MarketStore, registry: ModelRegistry
+    empty_market_store: MarketStore, registry: ModelRegistry
 ) -> None:
-    store_synthetic(market_store.engine, "NEWBAR", "1h", 3600, 400)
+    store_synthetic(empty_market_store.engine, "NEWBAR", "1h", 3600, 400)
     server = CountingServer(registry)
-    cached, on_demand, clock = pair(market_store, server)
+    cached, on_demand, clock = pair(empty_market_store, server)
     await clock.refresh()
     first = (await cached.predict("NEWBAR", parse_horizons("intraday"))).predictions[0]
-    store_synthetic(market_store.engine, "NEWBAR", "1h", 3600, 401)  # the same 400 bars and one more
+    store_synthetic(empty_market_store.engine, "NEWBAR", "1h", 3600, 401)  # the same 400 bars and one more
     # Until the clock sees it (the poll, or this engine's own import), the answer is the cached one.
     assert (await cached.predict("NEWBAR", parse_horizons("intraday"))).predictions[0] is first
     assert await clock.refresh() == ["NEWBAR"]
@@ -167,7 +167,7 @@ async def test_a_new_bar_computes_the_latest_prediction_again_at_once(
 
 
 async def test_an_activation_makes_the_latest_prediction_new(
-    market_store: MarketStore, tmp_path: Path
+    empty_market_store: MarketStore, tmp_path: Path
 ) -> None:
     repo = tmp_path / "models"
     name = "intraday_tiny"
@@ -182,11 +182,15 @@ async def test_an_activation_makes_the_latest_prediction_new(
         tp_long_base_rate=0.4,
         tp_short_base_rate=0.4,
     )
-    store_synthetic(market_store.engine, "SWAP", "1h", 3600, 400)
-    clock = BarClock(market_store.engine)
+    store_synthetic(empty_market_store.engine, "SWAP", "1h", 3600, 400)
+    clock = BarClock(empty_market_store.engine)
     await clock.refresh()
     f = Forecaster(
-        BarWindows(market_store.engine), registry, {"intraday": ensemble}, clock=clock, latest_cache_size=8
+        BarWindows(empty_market_store.engine),
+        registry,
+        {"intraday": ensemble},
+        clock=clock,
+        latest_cache_size=8,
     )
     try:
         before = (await f.predict("SWAP", parse_horizons("intraday"))).predictions[0]
@@ -202,18 +206,18 @@ async def test_an_activation_makes_the_latest_prediction_new(
 
 
 async def test_each_served_prediction_is_recorded_once_and_a_precomputed_one_only_when_served(
-    market_store: MarketStore, registry: ModelRegistry
+    empty_market_store: MarketStore, registry: ModelRegistry
 ) -> None:
-    store_synthetic(market_store.engine, "RECORD", "1h", 3600, 400)
-    recorder = PredictionRecorder(PredictionStore(market_store.engine))
-    with market_store.engine.connect() as conn:  # on MariaDB the store is shared with other tests
+    store_synthetic(empty_market_store.engine, "RECORD", "1h", 3600, 400)
+    recorder = PredictionRecorder(PredictionStore(empty_market_store.engine))
+    with empty_market_store.engine.connect() as conn:
         recorded_before = conn.execute(select(func.count()).select_from(predictions)).scalar()
-    cached, _, clock = pair(market_store, registry, recorder)
+    cached, _, clock = pair(empty_market_store, registry, recorder)
     await clock.refresh()
 
     def recorded() -> list[int]:
         recorder.flush()
-        with market_store.engine.connect() as conn:
+        with empty_market_store.engine.connect() as conn:
             query = (
                 select(predictions.c.as_of)
                 .where(predictions.c.symbol == "RECORD")
@@ -227,14 +231,14 @@ async def test_each_served_prediction_is_recorded_once_and_a_precomputed_one_onl
             await cached.signal("RECORD", "1h")
         first = recorded()
         assert len(first) == 1
-        store_synthetic(market_store.engine, "RECORD", "1h", 3600, 401)
+        store_synthetic(empty_market_store.engine, "RECORD", "1h", 3600, 401)
         await clock.refresh()
         await settle(cached)
         assert recorded() == first  # computed for the new bar, not served yet: not recorded
         await cached.signal("RECORD", "1h")
         await cached.predict("RECORD", parse_horizons("intraday"))
         assert recorded() == [first[0], first[0] + 3600]
-        with market_store.engine.connect() as conn:
+        with empty_market_store.engine.connect() as conn:
             assert conn.execute(select(func.count()).select_from(predictions)).scalar() == recorded_before + 2
     finally:
         recorder.close()

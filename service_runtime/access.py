@@ -326,7 +326,7 @@ class AccessInterceptor(_WrappingInterceptor):
         the client waits for ever): the error is raised as soon as gRPC asks for the next item."""
         streaming_task = asyncio.current_task()
         ended_by: list[DomainError] = []
-        waiting = _WaitingForItem()
+        waiting_for_item = False  # the only time the watchdog may cancel the stream
 
         async def watch() -> None:
             while True:
@@ -336,7 +336,7 @@ class AccessInterceptor(_WrappingInterceptor):
                     await self.still_valid(caller)
                 except DomainError as error:
                     ended_by.append(error)
-                    if waiting.now and streaming_task is not None:
+                    if waiting_for_item and streaming_task is not None:
                         streaming_task.cancel()
                     return
 
@@ -344,13 +344,13 @@ class AccessInterceptor(_WrappingInterceptor):
         items = aiter(stream)
         try:
             while not ended_by:
-                waiting.now = True
+                waiting_for_item = True
                 try:
                     item = await anext(items)
                 except StopAsyncIteration:
                     return
                 finally:
-                    waiting.now = False
+                    waiting_for_item = False
                 yield item
             raise ended_by[0]
         except asyncio.CancelledError:
@@ -360,12 +360,6 @@ class AccessInterceptor(_WrappingInterceptor):
             raise
         finally:
             watchdog.cancel()
-
-
-class _WaitingForItem:
-    """Whether a stream is waiting for its next item (the only time the watchdog may cancel it)."""
-
-    now = False
 
 
 class _AccessScope(_Around):

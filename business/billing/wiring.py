@@ -30,20 +30,19 @@ def plan_limits_by_rpc() -> dict[str, list[access_pb2.PlanLimit]]:
 
 
 def features_by_plan() -> dict[str, list[str]]:
-    """Plan -> what the access rules say it opens, in words, in RPC order (whole RPCs first), each
-    once (two RPCs may reserve the same thing in the same words)."""
+    """Plan -> what the access rules say it opens, in words, in RPC order (whole RPCs first)."""
     rules = sorted(access_rules(platform_services(), foreign={}).items())
-    features: dict[str, dict[str, None]] = {}
+    features: dict[str, list[str]] = {}
     for _, rule in rules:
         for plan in rule.plans:
             if rule.plan_feature:
-                features.setdefault(plan, {})[rule.plan_feature] = None
+                features.setdefault(plan, []).append(rule.plan_feature)
     for _, rule in rules:
         for limit in rule.plan_limits:
             for plan in limit.plans:
                 if limit.feature:
-                    features.setdefault(plan, {})[limit.feature] = None
-    return {plan: list(words) for plan, words in features.items()}
+                    features.setdefault(plan, []).append(limit.feature)
+    return features
 
 
 def build_billing(

@@ -473,10 +473,7 @@ class Forecaster:
 
     def _resolve_with_last_bar(self, symbol: str) -> tuple[Series, int | None]:
         base = self.windows.resolve(symbol, "")
-        return base, self._last_bar_time(base)
-
-    def _last_bar_time(self, base: Series) -> int | None:
-        return self.windows.last_time(base)
+        return base, self.windows.last_time(base)
 
     def _cached_window(
         self, base: Series, horizon: Horizon, as_of: int | None, needed: int, last: int | None
@@ -727,7 +724,7 @@ class Forecaster:
         self, base: Series, timeframe: str, horizon: Horizon, as_of: int | None
     ) -> SignalResult:
         """The signal (and the prediction it comes from) of checked arguments (see `check_signal`)."""
-        last = await asyncio.to_thread(self._last_bar_time, base)
+        last = await asyncio.to_thread(self.windows.last_time, base)
         forecast = await self._forecast(base, horizon, as_of, last)
         return self.decide(forecast, timeframe)
 

@@ -17,12 +17,12 @@ drops a database of its own. Starts a private stack on its own ports against tha
 from __future__ import annotations
 
 import argparse
+import asyncio
 import functools
 import io
 import itertools
 import json
 import os
-import socket
 import statistics
 import tempfile
 import time
@@ -37,6 +37,7 @@ import talib
 from sqlalchemy import create_engine
 from sqlalchemy import text as sql
 
+from bench.edge import HttpConn
 from ml_engine.market_data.bar_windows import BarWindows
 from ml_engine.market_data.data import repository as repo
 from ml_engine.market_data.data.tables import bars as bars_table
@@ -153,41 +154,24 @@ def _rows_of(store: MarketStore, n: int) -> list[dict[str, float]]:
     ]
 
 
-class MinimalHttp:
-    """One blocking HTTP/1.1 keep-alive connection reading each answer whole: the least work a
-    REST client can do, so that its row shows the server side rather than httpx's parsing (the
-    gRPC stub it is compared with reads in C)."""
+def timed_raw_get(target: str, headers: dict[str, str], size: int, repeat: int) -> float:
+    """`timed` GET `target` through Envoy on one bench.edge HttpConn, each answer `size` bytes."""
+    port = PORTS["ENVOY_PORT"]
+    head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    raw = f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{head}\r\n".encode()
+    conn = HttpConn("127.0.0.1", port)
+    loop = asyncio.new_event_loop()
 
-    def __init__(self, port: int, headers: dict[str, str]) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port))
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.file = self.sock.makefile("rb", buffering=1 << 20)
-        self.head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-        self.port = port
+    def get() -> None:
+        status, _, body = loop.run_until_complete(conn.request(raw))
+        assert status == 200 and len(body) == size, (status, body[:200])
 
-    def get(self, target: str) -> bytes:
-        self.sock.sendall(f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n{self.head}\r\n".encode())
-        status = self.file.readline()
-        assert b" 200 " in status, status
-        length, chunked = -1, False
-        while (line := self.file.readline()) not in (b"\r\n", b""):
-            name, _, value = line.partition(b":")
-            if name.lower() == b"content-length":
-                length = int(value)
-            elif name.lower() == b"transfer-encoding" and b"chunked" in value.lower():
-                chunked = True
-        if not chunked:
-            return self.file.read(length)
-        parts = []
-        while size := int(self.file.readline().split(b";")[0], 16):
-            parts.append(self.file.read(size))
-            self.file.readline()
-        self.file.readline()
-        return b"".join(parts)
-
-    def close(self) -> None:
-        self.file.close()
-        self.sock.close()
+    try:
+        return timed(get, repeat)
+    finally:
+        if conn.writer is not None:
+            conn.writer.close()
+        loop.close()
 
 
 def bench_history(token: str, repeat: int) -> dict[str, float]:
@@ -220,13 +204,13 @@ def bench_history(token: str, repeat: int) -> dict[str, float]:
 
             results[f"{label}{' (packed)' if packed else ''}"] = timed(rest, repeat)
             if packed:
-                minimal = MinimalHttp(PORTS["ENVOY_PORT"], headers)
+                # Read by bench.edge's raw HTTP/1.1 connection too: the least work a REST client can
+                # do, so that the row shows the server side rather than httpx's parsing (the gRPC
+                # stub it is compared with reads in C).
                 target = f"{path}?{urllib.parse.urlencode(params)}"
-                assert len(minimal.get(target)) == len(reply.content)
-                results[f"{label} (packed), minimal HTTP client"] = timed(
-                    functools.partial(minimal.get, target), repeat
+                results[f"{label} (packed), minimal HTTP client"] = timed_raw_get(
+                    target, headers, len(reply.content), repeat
                 )
-                minimal.close()
             if packed and label == "REST via Envoy":
                 raw = reply.content
                 label_ = "decoding the packed JSON in the client (Python json; not in the REST rows)"

@@ -3,8 +3,9 @@ gRPC with a service token (business/shared/ml_engine_channel.py), consumed for a
 runs. A stream that ends or fails (the engine restarts, the one-minute token expires) is opened
 again by itself, at once after an orderly end, with a growing pause after an error. Bars already
 processed are skipped by the per-symbol cursor (apply_bar), so reconnecting never fills a bar twice,
-and each (re)connection asks to resume after the oldest cursor of the symbols followed (`after`), so
-a restarted engine's replay starts where paper trading left off instead of at its first bar.
+and each (re)connection asks each symbol to resume after its own cursor (`resume_after`), so a
+restarted engine's replay of each symbol starts where paper trading left off instead of at its first
+bar (or at the time of the symbol furthest behind).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import grpc
 
 from business.paper_trading.domain.context import PaperTrading
 from business.paper_trading.domain.entities import Bar
-from business.paper_trading.domain.feed import apply_bar, resume_point
+from business.paper_trading.domain.feed import apply_bar, resume_points
 from service_runtime.service_token import SERVICE_STREAM_DEADLINE_S, ServiceChannel
 from service_runtime.timestamps import to_timestamp
 from trading.market.v1 import market_data_service_pb2 as market_pb
@@ -81,9 +82,8 @@ class BarFeedConsumer:
     async def _consume(self) -> None:
         stub = market_grpc.MarketDataServiceStub(self.channel.channel())
         request = market_pb.StreamBarsRequest(symbols=list(self.symbols), timeframe=self.timeframe)
-        after = await asyncio.to_thread(resume_point, self.paper, self.symbols)
-        if after is not None:
-            request.after.CopyFrom(to_timestamp(after))
+        for symbol, after in (await asyncio.to_thread(resume_points, self.paper, self.symbols)).items():
+            request.resume_after[symbol].CopyFrom(to_timestamp(after))
         call = stub.StreamBars(request, metadata=self.channel.metadata(), timeout=SERVICE_STREAM_DEADLINE_S)
         self.stats.connections += 1
         async for message in call:

@@ -7,7 +7,9 @@ starting a replay over. A subscriber may give a resume point (`after`): a reader
 after it (a replay skips to the first stored bar after it), and it is sent no bar not newer than it,
 whoever started the reader. A reader keeps its latest bars, so a subscriber that joins a running
 reader with a resume point first gets the bars it missed since (those published while it
-reconnected). A slow subscriber loses its oldest bars, never holding up the others.
+reconnected). Each followed stream has its own resume point: a consumer's symbols may stand at
+different times (paper trading's cursors after an engine restart). A slow subscriber loses its
+oldest bars, never holding up the others.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
+from typing import NamedTuple
 
 from ml_engine.market_data.domain.timeframes import Timeframe
 from ml_engine.market_data.feeds.feed import FeedBar, MarketFeed
@@ -27,6 +30,15 @@ QUEUE_SIZE = 1024
 LINGER_S = 30.0
 # Bars a reader keeps for subscribers that resume: more than a reconnect's worth at any replay speed.
 RECENT_BARS = 256
+
+
+class BarStream(NamedTuple):
+    """One (symbol, timeframe) a subscriber follows, with its resume point (epoch seconds; None: the
+    bars from now on)."""
+
+    symbol: str
+    timeframe: Timeframe
+    after: int | None = None
 
 
 class _Reader:
@@ -44,23 +56,24 @@ class BarHub:
         self.linger_s = linger_s
         self._readers: dict[tuple[str, str], _Reader] = {}
 
-    async def bars(
-        self, streams: list[tuple[str, Timeframe]], after: int | None = None
-    ) -> AsyncIterator[FeedBar]:
-        """Complete bars of every (symbol, timeframe), as the feed publishes them, until the caller stops;
-        with `after` (epoch seconds), only bars newer than it."""
+    async def bars(self, streams: Iterable[BarStream]) -> AsyncIterator[FeedBar]:
+        """Complete bars of every stream, as the feed publishes them, until the caller stops; of a
+        stream with a resume point, only bars newer than it."""
         queue: asyncio.Queue[FeedBar] = asyncio.Queue(maxsize=self.queue_size)
-        keys = []
-        for symbol, timeframe in dict.fromkeys(streams):
-            keys.append((symbol, timeframe.name))
-            self._join(keys[-1], timeframe, queue, after)
+        afters: dict[tuple[str, str], int | None] = {}
+        for stream in streams:
+            key = (stream.symbol, stream.timeframe.name)
+            if key not in afters:
+                afters[key] = stream.after
+                self._join(key, stream.timeframe, queue, stream.after)
         try:
             while True:
                 bar = await queue.get()
+                after = afters.get((bar.symbol, bar.timeframe))
                 if after is None or bar.time > after:
                     yield bar
         finally:
-            for key in keys:
+            for key in afters:
                 self._leave(key, queue)
 
     def _join(

@@ -11,7 +11,7 @@ import grpc
 from google.api import httpbody_pb2
 
 from ml_engine.market_data.bar_clock import BarClock
-from ml_engine.market_data.bar_stream import BarHub
+from ml_engine.market_data.bar_stream import BarHub, BarStream
 from ml_engine.market_data.bar_windows import BarWindows
 from ml_engine.market_data.data import repository as repo
 from ml_engine.market_data.domain import page_tokens
@@ -99,6 +99,14 @@ def symbol_info_to_proto(info: SymbolInfo) -> pb.SymbolInfo:
         quote_currency=info.quote_currency,
         timezone=info.timezone,
     )
+
+
+def resume_points(request: pb.StreamBarsRequest) -> dict[str, int]:
+    """StreamBars' per-symbol resume points (symbol -> epoch seconds)."""
+    return {
+        normalize_symbol(symbol, "resume_after"): after.ToSeconds()
+        for symbol, after in request.resume_after.items()
+    }
 
 
 class MarketDataHandlers(pb_grpc.MarketDataServiceServicer):
@@ -241,19 +249,21 @@ class MarketDataHandlers(pb_grpc.MarketDataServiceServicer):
     ) -> AsyncIterator[pb.StreamBarsResponse]:
         if self.bar_hub is None:
             raise FailedPrecondition("this engine runs no market feed")
-        wanted = {normalize_symbol(s) for s in request.symbols}
+        wanted = {normalize_symbol(s, "symbols") for s in request.symbols}
         timeframe = parse_timeframe(request.timeframe) if request.timeframe else None
-        streams = [
+        after = request.after.ToSeconds() if request.HasField("after") else None
+        resume_after = resume_points(request)
+        followed = [
             (symbol, timeframe or parse_timeframe(base))
             for symbol, base in await asyncio.to_thread(self.stored_timeframes)
             if not wanted or symbol in wanted
         ]
-        if wanted - {symbol for symbol, _ in streams}:
+        if wanted - {symbol for symbol, _ in followed}:
             raise InvalidArgument.field(
-                "symbols", f"no stored bars for {', '.join(sorted(wanted - {s for s, _ in streams}))}"
+                "symbols", f"no stored bars for {', '.join(sorted(wanted - {s for s, _ in followed}))}"
             )
-        after = request.after.ToSeconds() if request.HasField("after") else None
-        async for bar in self.bar_hub.bars(streams, after):
+        streams = [BarStream(symbol, tf, resume_after.get(symbol, after)) for symbol, tf in followed]
+        async for bar in self.bar_hub.bars(streams):
             yield pb.StreamBarsResponse(
                 symbol=bar.symbol,
                 timeframe=bar.timeframe,

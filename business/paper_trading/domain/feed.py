@@ -3,7 +3,7 @@
 Restart safety: the instrument row is the cursor (last bar processed per symbol). It is locked,
 checked and moved in the same transaction as the bar's fills, ledger entries and order changes, so
 after a restart a bar already processed is skipped and a bar not processed is processed once.
-The cursors also give the stream's resume point (resume_point), so the feed need not resend them.
+The cursors also give the stream's resume points (resume_points), so the feed need not resend them.
 """
 
 from __future__ import annotations
@@ -36,12 +36,11 @@ def apply_bar(paper: PaperTrading, bar: Bar) -> BarOutcome | None:
     return paper.transactions.run_sync(work)
 
 
-def resume_point(paper: PaperTrading, symbols: tuple[str, ...]) -> int | None:
-    """The time to resume the bar stream after: the oldest cursor of the symbols followed (every
-    instrument when `symbols` is empty). None (from the start) while a followed symbol has none.
-    Blocking: run it in a thread."""
+def resume_points(paper: PaperTrading, symbols: tuple[str, ...]) -> dict[str, int]:
+    """Where to resume the bar stream, per symbol: the cursor of each symbol followed (every
+    instrument when `symbols` is empty) that has one. Each symbol resumes after its own cursor, so
+    one standing far behind (or one never fed) does not hold back the others. Blocking: run it in
+    a thread."""
     cursors = paper.transactions.run_sync(lambda repo: repo.bar_cursors())
-    followed = [cursors.get(s.upper()) for s in symbols] if symbols else list(cursors.values())
-    if not followed or any(last is None for last in followed):
-        return None
-    return min(last for last in followed if last is not None)
+    followed = {s.upper() for s in symbols} if symbols else set(cursors)
+    return {symbol: last for symbol, last in cursors.items() if symbol in followed and last is not None}

@@ -14,6 +14,8 @@ import pytest
 
 from business.paper_trading.bar_feed import BarFeedConsumer
 from business.paper_trading.domain.context import PaperTrading
+from business.paper_trading.domain.entities import Instrument
+from business.paper_trading.wiring import load_instruments
 from ml_engine.market_data.bar_stream import BarHub
 from ml_engine.market_data.domain.timeframes import Timeframe
 from ml_engine.market_data.feeds.feed import FeedBar
@@ -22,7 +24,7 @@ from service_runtime.in_process import serve_in_process
 from service_runtime.service_token import ServiceChannel
 from service_runtime.timestamps import to_timestamp
 from tests.business.paper_trading.conftest import HOUR, START
-from tests.support.in_process import AUDIENCE, ISSUER, TestCallers
+from tests.support.in_process import AUDIENCE, ISSUER, TestCallers, violations
 from trading.market.v1 import market_data_service_pb2 as market_pb
 from trading.market.v1 import market_data_service_pb2_grpc as market_grpc
 from trading.paper.v1 import paper_trading_service_pb2 as pb
@@ -42,12 +44,12 @@ class ScriptedFeed:
     def __init__(self, bars: list[FeedBar] = BARS, honours_after: bool = True) -> None:
         self.scripted = bars
         self.honours_after = honours_after  # False: like a live feed, every bar it has is sent
-        self.afters: list[int | None] = []
+        self.afters: dict[str, int | None] = {}  # the resume point each symbol's reader was started with
 
     async def bars(
         self, symbol: str, timeframe: Timeframe, after: int | None = None
     ) -> AsyncIterator[FeedBar]:
-        self.afters.append(after)
+        self.afters[symbol] = after
         for bar in self.scripted:
             skipped = self.honours_after and after is not None and bar.time <= after
             if bar.symbol == symbol and not skipped:
@@ -56,19 +58,22 @@ class ScriptedFeed:
 
 
 class ScriptedMarket(MarketDataHandlers):
-    """The real StreamBars over the scripted feed, with ACME as the one stored symbol."""
+    """The real StreamBars over the scripted feed, with `stored` as the symbols with stored bars."""
 
-    def __init__(self, hub: BarHub) -> None:
+    def __init__(self, hub: BarHub, stored: tuple[str, ...]) -> None:
         super().__init__(cast(Any, None), cast(Any, None), None, hub)
+        self.stored = stored
 
     def stored_timeframes(self) -> list[tuple[str, str]]:
-        return [("ACME", "1h")]
+        return [(symbol, "1h") for symbol in self.stored]
 
 
 @contextlib.asynccontextmanager
-async def serve_market(hub: BarHub, callers: TestCallers) -> AsyncIterator[Any]:
+async def serve_market(
+    hub: BarHub, callers: TestCallers, stored: tuple[str, ...] = ("ACME",)
+) -> AsyncIterator[Any]:
     """The real StreamBars over `hub`, served in process with the real interceptors."""
-    handlers = ScriptedMarket(hub)
+    handlers = ScriptedMarket(hub, stored)
     async with serve_in_process(
         service_names=[MARKET],
         registrars=[lambda server: market_grpc.add_MarketDataServiceServicer_to_server(handlers, server)],
@@ -184,13 +189,18 @@ async def test_the_consumer_reconnects_and_never_fills_a_bar_twice(
 
 
 async def run_engine(
-    feed: ScriptedFeed, paper: PaperTrading, callers: TestCallers, processed: int
+    feed: ScriptedFeed,
+    paper: PaperTrading,
+    callers: TestCallers,
+    processed: int,
+    symbols: tuple[str, ...] = ("ACME",),
+    stored: tuple[str, ...] = ("ACME",),
 ) -> BarFeedConsumer:
     """One run of the ML engine (a fresh hub over `feed`) until the consumer processed `processed` bars."""
     hub = BarHub(feed, linger_s=0)
-    async with serve_market(hub, callers) as served:
+    async with serve_market(hub, callers, stored) as served:
         channel = service_channel(served.address, callers)
-        consumer = BarFeedConsumer(channel, paper, "1h", ("ACME",))
+        consumer = BarFeedConsumer(channel, paper, "1h", symbols)
         await consume(consumer, lambda: consumer.stats.processed == processed)
         await channel.close()
     await hub.close()
@@ -207,8 +217,42 @@ async def test_a_reconnect_resumes_after_the_last_processed_bar(
     await place_market_buy(stub, callers.metadata(subject="alice"))
     first = ScriptedFeed(BARS[:2])
     await run_engine(first, paper, callers, processed=2)
-    assert first.afters == [START]  # the seeded cursor: the bar before the first scripted one
+    assert first.afters == {"ACME": START}  # the seeded cursor: the bar before the first scripted one
     restarted = ScriptedFeed(BARS, honours_after)
     consumer = await run_engine(restarted, paper, callers, processed=1)
-    assert restarted.afters == [BARS[1].time]  # the new reader was asked to start after the cursor
+    assert restarted.afters == {"ACME": BARS[1].time}  # the new reader was asked to start after the cursor
     assert consumer.stats.bars == 1  # only the new bar was sent
+
+
+async def test_each_symbol_resumes_after_its_own_cursor(
+    paper: PaperTrading, callers: TestCallers, stub: pb_grpc.PaperTradingServiceStub
+) -> None:
+    """As business runs (every instrument followed): LOTS stands behind ACME, and NOBARS (configured,
+    like BTCUSD by default, but never fed) has no cursor. After an engine restart ACME still resumes
+    after its own cursor: a symbol behind, or one without a cursor, holds back no other (with one
+    resume point for the whole stream, ACME's replay restarted from its first bar)."""
+    load_instruments(paper, [Instrument("NOBARS", 0.01, 1, None, None)])
+    await place_market_buy(stub, callers.metadata(subject="alice"))
+    both = ("ACME", "LOTS")
+    await run_engine(ScriptedFeed(BARS[:2]), paper, callers, processed=2, symbols=(), stored=both)
+    restarted = ScriptedFeed(BARS)
+    consumer = await run_engine(restarted, paper, callers, processed=1, symbols=(), stored=both)
+    assert restarted.afters == {"ACME": BARS[1].time, "LOTS": START}
+    assert consumer.stats.bars == 1  # ACME's third bar only: no replay from its first
+
+
+async def test_a_malformed_resume_point_is_refused_naming_the_field(callers: TestCallers) -> None:
+    hub = BarHub(ScriptedFeed(), linger_s=0)
+    async with serve_market(hub, callers) as served:
+        channel = service_channel(served.address, callers)
+        request = market_pb.StreamBarsRequest()
+        request.resume_after["not a symbol!"].CopyFrom(to_timestamp(START))
+        call = market_grpc.MarketDataServiceStub(channel.channel()).StreamBars(
+            request, metadata=channel.metadata()
+        )
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await call.read()
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert [field for field, _ in violations(refused.value)] == ["resume_after"]
+        await channel.close()
+    await hub.close()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from ml_engine.market_data.bar_stream import BarHub
+from ml_engine.market_data.bar_stream import BarHub, BarStream
 from ml_engine.market_data.domain.timeframes import Timeframe, parse_timeframe
 from ml_engine.market_data.feeds.feed import FeedBar
 
@@ -50,13 +50,13 @@ async def published_to(stream: AsyncIterator[FeedBar], feed: HandFedFeed, times:
 async def test_a_resuming_subscriber_gets_the_bars_published_while_it_reconnected() -> None:
     feed = HandFedFeed()
     hub = BarHub(feed, linger_s=30)
-    first = hub.bars([("ACME", HOUR)])
+    first = hub.bars([BarStream("ACME", HOUR)])
     assert await published_to(first, feed, [1, 2]) == [1, 2]
     await first.aclose()  # the token expired: the reader lingers and goes on publishing
     feed.publish(3)
     feed.publish(4)
     await settle()
-    resumed = hub.bars([("ACME", HOUR)], after=2)
+    resumed = hub.bars([BarStream("ACME", HOUR, after=2)])
     assert await take(resumed, 2) == [3, 4]
     feed.publish(5)
     assert await take(resumed, 1) == [5]
@@ -67,9 +67,9 @@ async def test_a_resuming_subscriber_gets_the_bars_published_while_it_reconnecte
 async def test_a_subscriber_without_a_resume_point_starts_at_the_next_bar() -> None:
     feed = HandFedFeed()
     hub = BarHub(feed, linger_s=30)
-    first = hub.bars([("ACME", HOUR)])
+    first = hub.bars([BarStream("ACME", HOUR)])
     assert await published_to(first, feed, [1]) == [1]
-    late = hub.bars([("ACME", HOUR)])
+    late = hub.bars([BarStream("ACME", HOUR)])
     assert await published_to(late, feed, [2]) == [2]
     await first.aclose()
     await late.aclose()

@@ -28,13 +28,15 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from trading.common.v1 import access_pb2 as trading_dot_common_dot_v1_dot_access__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n+trading/market/v1/market_data_service.proto\x12\x11trading.market.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/api/httpbody.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1etrading/common/v1/access.proto\"}\n\x11StreamBarsRequest\x12\x18\n\x07symbols\x18\x01 \x03(\tR\x07symbols\x12\x1c\n\ttimeframe\x18\x02 \x01(\tR\ttimeframe\x12\x30\n\x05\x61\x66ter\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x05\x61\x66ter\"t\n\x12StreamBarsResponse\x12\x16\n\x06symbol\x18\x01 \x01(\tR\x06symbol\x12\x1c\n\ttimeframe\x18\x02 \x01(\tR\ttimeframe\x12(\n\x03\x62\x61r\x18\x03 \x01(\x0b\x32\x16.trading.market.v1.BarR\x03\x62\x61r\"\xd8\x01\n\nSymbolInfo\x12\x16\n\x06symbol\x18\x01 \x01(\tR\x06symbol\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12>\n\x0b\x61sset_class\x18\x03 \x01(\x0e\x32\x1d.trading.market.v1.AssetClassR\nassetClass\x12\x1b\n\ttick_size\x18\x04 \x01(\x01R\x08tickSize\x12%\n\x0equote_currency\x18\x05 \x01(\tR\rquoteCurrency\x12\x1a\n\x08timezone\x18\x06 \x01(\tR\x08timezone\"\xf6\x01\n\rSymbolSummary\x12\x31\n\x04info\x18\x01 \x01(\x0b\x32\x1d.trading.market.v1.SymbolInfoR\x04info\x12%\n\x0e\x62\x61se_timeframe\x18\x02 \x01(\tR\rbaseTimeframe\x12\x1b\n\tbar_count\x18\x03 \x01(\x03R\x08\x62\x61rCount\x12\x37\n\tfirst_bar\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x08\x66irstBar\x12\x35\n\x08last_bar\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x07lastBar\"\x14\n\x12ListSymbolsRequest\"Q\n\x13ListSymbolsResponse\x12:\n\x07symbols\x18\x01 \x03(\x0b\x32 .trading.market.v1.SymbolSummaryR\x07symbols\"\xb9\x01\n\x03\x42\x61r\x12.\n\x04time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x04time\x12\x12\n\x04open\x18\x02 \x01(\x01R\x04open\x12\x12\n\x04high\x18\x03 \x01(\x01R\x04high\x12\x10\n\x03low\x18\x04 \x01(\x01R\x03low\x12\x14\n\x05\x63lose\x18\x05 \x01(\x01R\x05\x63lose\x12\x16\n\x06volume\x18\x06 \x01(\x01R\x06volume\x12\x1a\n\x08\x63omplete\x18\x07 \x01(\x08R\x08\x63omplete\"\xbe\x01\n\x11GetHistoryRequest\x12\x16\n\x06symbol\x18\x01 \x01(\tR\x06symbol\x12\x14\n\x05limit\x18\x02 \x01(\x05R\x05limit\x12\x1c\n\ttimeframe\x18\x03 \x01(\tR\ttimeframe\x12\x14\n\x05start\x18\x04 \x01(\tR\x05start\x12\x10\n\x03\x65nd\x18\x05 \x01(\tR\x03\x65nd\x12\x1d\n\npage_token\x18\x06 \x01(\tR\tpageToken\x12\x16\n\x06packed\x18\x07 \x01(\x08R\x06packed\"\xbc\x01\n\nBarColumns\x12!\n\x0ctime_seconds\x18\x01 \x03(\x03R\x0btimeSeconds\x12\x12\n\x04open\x18\x02 \x03(\x01R\x04open\x12\x12\n\x04high\x18\x03 \x03(\x01R\x04high\x12\x10\n\x03low\x18\x04 \x03(\x01R\x03low\x12\x14\n\x05\x63lose\x18\x05 \x03(\x01R\x05\x63lose\x12\x16\n\x06volume\x18\x06 \x03(\x01R\x06volume\x12#\n\rlast_complete\x18\x07 \x01(\x08R\x0clastComplete\"\x82\x02\n\x12GetHistoryResponse\x12\x16\n\x06symbol\x18\x01 \x01(\tR\x06symbol\x12\x1c\n\ttimeframe\x18\x02 \x01(\tR\ttimeframe\x12%\n\x0e\x62\x61se_timeframe\x18\x03 \x01(\tR\rbaseTimeframe\x12.\n\x04\x62\x61rs\x18\x04 \x03(\x0b\x32\x16.trading.market.v1.BarB\x02\x18\x01R\x04\x62\x61rs\x12&\n\x0fnext_page_token\x18\x05 \x01(\tR\rnextPageToken\x12\x37\n\x07\x63olumns\x18\x06 \x01(\x0b\x32\x1d.trading.market.v1.BarColumnsR\x07\x63olumns\"\x88\x01\n\nCsvColumns\x12\x12\n\x04time\x18\x01 \x01(\tR\x04time\x12\x12\n\x04open\x18\x02 \x01(\tR\x04open\x12\x12\n\x04high\x18\x03 \x01(\tR\x04high\x12\x10\n\x03low\x18\x04 \x01(\tR\x03low\x12\x14\n\x05\x63lose\x18\x05 \x01(\tR\x05\x63lose\x12\x16\n\x06volume\x18\x06 \x01(\tR\x06volume\"\x95\x02\n\x11ImportBarsRequest\x12!\n\x0b\x63sv_content\x18\x01 \x01(\tH\x00R\ncsvContent\x12\x18\n\x06sample\x18\x02 \x01(\tH\x00R\x06sample\x12\x16\n\x06symbol\x18\x03 \x01(\tR\x06symbol\x12\x1c\n\ttimeframe\x18\x04 \x01(\tR\ttimeframe\x12\x37\n\x07\x63olumns\x18\x05 \x01(\x0b\x32\x1d.trading.market.v1.CsvColumnsR\x07\x63olumns\x12\x31\n\x04info\x18\x06 \x01(\x0b\x32\x1d.trading.market.v1.SymbolInfoR\x04info\x12\x17\n\x07\x64ry_run\x18\x07 \x01(\x08R\x06\x64ryRunB\x08\n\x06source\"\xcf\x01\n\x12ImportBarsResponse\x12\x16\n\x06symbol\x18\x01 \x01(\tR\x06symbol\x12\x1c\n\ttimeframe\x18\x02 \x01(\tR\ttimeframe\x12\x1b\n\trows_read\x18\x03 \x01(\x03R\x08rowsRead\x12#\n\rrows_inserted\x18\x04 \x01(\x03R\x0crowsInserted\x12#\n\rrows_existing\x18\x05 \x01(\x03R\x0crowsExisting\x12\x1c\n\tcommitted\x18\x06 \x01(\x08R\tcommitted*\x9f\x01\n\nAssetClass\x12\x1b\n\x17\x41SSET_CLASS_UNSPECIFIED\x10\x00\x12\x12\n\x0e\x41SSET_CLASS_FX\x10\x01\x12\x16\n\x12\x41SSET_CLASS_EQUITY\x10\x02\x12\x16\n\x12\x41SSET_CLASS_CRYPTO\x10\x03\x12\x19\n\x15\x41SSET_CLASS_COMMODITY\x10\x04\x12\x15\n\x11\x41SSET_CLASS_INDEX\x10\x05\x32\xed\x05\n\x11MarketDataService\x12\x8f\x01\n\x0bListSymbols\x12%.trading.market.v1.ListSymbolsRequest\x1a&.trading.market.v1.ListSymbolsResponse\"1\x90\x02\x01\xc2\xf3\x18\x16\n\x04user\n\x05\x61\x64min\n\x07service\x82\xd3\xe4\x93\x02\x0e\x12\x0c/api/symbols\x12\xa0\x01\n\nGetHistory\x12$.trading.market.v1.GetHistoryRequest\x1a%.trading.market.v1.GetHistoryResponse\"E\x90\x02\x01\xc2\xf3\x18\x16\n\x04user\n\x05\x61\x64min\n\x07service\x82\xd3\xe4\x93\x02\"\x12 /api/history/{symbol}/transcoded\x12\x88\x01\n\x0eGetHistoryJson\x12$.trading.market.v1.GetHistoryRequest\x1a\x14.google.api.HttpBody\":\x90\x02\x01\xc2\xf3\x18\x16\n\x04user\n\x05\x61\x64min\n\x07service\x82\xd3\xe4\x93\x02\x17\x12\x15/api/history/{symbol}\x12\x89\x01\n\nImportBars\x12$.trading.market.v1.ImportBarsRequest\x1a%.trading.market.v1.ImportBarsResponse\".\xc2\xf3\x18\x07\n\x05\x61\x64min\x82\xd3\xe4\x93\x02\x1d\"\x18/api/admin/market/import:\x01*\x12\x8b\x01\n\nStreamBars\x12$.trading.market.v1.StreamBarsRequest\x1a%.trading.market.v1.StreamBarsResponse\".\xc2\xf3\x18\t\n\x07service\x82\xd3\xe4\x93\x02\x1b\x12\x19/api/internal/bars/stream0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n+trading/market/v1/market_data_service.proto\x12\x11trading.market.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/api/httpbody.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1etrading/common/v1/access.proto\"\xb3\x02\n\x11StreamBarsRequest\x12\x18\n\x07symbols\x18\x01 \x03(\tR\x07symbols\x12\x1c\n\ttimeframe\x18\x02 \x01(\tR\ttimeframe\x12\x30\n\x05\x61\x66ter\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x05\x61\x66ter\x12X\n\x0cresume_after\x18\x04 \x03(\x0b\x32\x35.trading.market.v1.StreamBarsRequest.ResumeAfterEntryR\x0bresumeAfter\x1aZ\n\x10ResumeAfterEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x30\n\x05value\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x05value:\x02\x38\x01\"t\n\x12StreamBarsResponse\x12\x16\n\x06symbol\x18\x01 \x01(\tR\x06symbol\x12\x1c\n\ttimeframe\x18\x02 \x01(\tR\ttimeframe\x12(\n\x03\x62\x61r\x18\x03 \x01(\x0b\x32\x16.trading.market.v1.BarR\x03\x62\x61r\"\xd8\x01\n\nSymbolInfo\x12\x16\n\x06symbol\x18\x01 \x01(\tR\x06symbol\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12>\n\x0b\x61sset_class\x18\x03 \x01(\x0e\x32\x1d.trading.market.v1.AssetClassR\nassetClass\x12\x1b\n\ttick_size\x18\x04 \x01(\x01R\x08tickSize\x12%\n\x0equote_currency\x18\x05 \x01(\tR\rquoteCurrency\x12\x1a\n\x08timezone\x18\x06 \x01(\tR\x08timezone\"\xf6\x01\n\rSymbolSummary\x12\x31\n\x04info\x18\x01 \x01(\x0b\x32\x1d.trading.market.v1.SymbolInfoR\x04info\x12%\n\x0e\x62\x61se_timeframe\x18\x02 \x01(\tR\rbaseTimeframe\x12\x1b\n\tbar_count\x18\x03 \x01(\x03R\x08\x62\x61rCount\x12\x37\n\tfirst_bar\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x08\x66irstBar\x12\x35\n\x08last_bar\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x07lastBar\"\x14\n\x12ListSymbolsRequest\"Q\n\x13ListSymbolsResponse\x12:\n\x07symbols\x18\x01 \x03(\x0b\x32 .trading.market.v1.SymbolSummaryR\x07symbols\"\xb9\x01\n\x03\x42\x61r\x12.\n\x04time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x04time\x12\x12\n\x04open\x18\x02 \x01(\x01R\x04open\x12\x12\n\x04high\x18\x03 \x01(\x01R\x04high\x12\x10\n\x03low\x18\x04 \x01(\x01R\x03low\x12\x14\n\x05\x63lose\x18\x05 \x01(\x01R\x05\x63lose\x12\x16\n\x06volume\x18\x06 \x01(\x01R\x06volume\x12\x1a\n\x08\x63omplete\x18\x07 \x01(\x08R\x08\x63omplete\"\xbe\x01\n\x11GetHistoryRequest\x12\x16\n\x06symbol\x18\x01 \x01(\tR\x06symbol\x12\x14\n\x05limit\x18\x02 \x01(\x05R\x05limit\x12\x1c\n\ttimeframe\x18\x03 \x01(\tR\ttimeframe\x12\x14\n\x05start\x18\x04 \x01(\tR\x05start\x12\x10\n\x03\x65nd\x18\x05 \x01(\tR\x03\x65nd\x12\x1d\n\npage_token\x18\x06 \x01(\tR\tpageToken\x12\x16\n\x06packed\x18\x07 \x01(\x08R\x06packed\"\xbc\x01\n\nBarColumns\x12!\n\x0ctime_seconds\x18\x01 \x03(\x03R\x0btimeSeconds\x12\x12\n\x04open\x18\x02 \x03(\x01R\x04open\x12\x12\n\x04high\x18\x03 \x03(\x01R\x04high\x12\x10\n\x03low\x18\x04 \x03(\x01R\x03low\x12\x14\n\x05\x63lose\x18\x05 \x03(\x01R\x05\x63lose\x12\x16\n\x06volume\x18\x06 \x03(\x01R\x06volume\x12#\n\rlast_complete\x18\x07 \x01(\x08R\x0clastComplete\"\x82\x02\n\x12GetHistoryResponse\x12\x16\n\x06symbol\x18\x01 \x01(\tR\x06symbol\x12\x1c\n\ttimeframe\x18\x02 \x01(\tR\ttimeframe\x12%\n\x0e\x62\x61se_timeframe\x18\x03 \x01(\tR\rbaseTimeframe\x12.\n\x04\x62\x61rs\x18\x04 \x03(\x0b\x32\x16.trading.market.v1.BarB\x02\x18\x01R\x04\x62\x61rs\x12&\n\x0fnext_page_token\x18\x05 \x01(\tR\rnextPageToken\x12\x37\n\x07\x63olumns\x18\x06 \x01(\x0b\x32\x1d.trading.market.v1.BarColumnsR\x07\x63olumns\"\x88\x01\n\nCsvColumns\x12\x12\n\x04time\x18\x01 \x01(\tR\x04time\x12\x12\n\x04open\x18\x02 \x01(\tR\x04open\x12\x12\n\x04high\x18\x03 \x01(\tR\x04high\x12\x10\n\x03low\x18\x04 \x01(\tR\x03low\x12\x14\n\x05\x63lose\x18\x05 \x01(\tR\x05\x63lose\x12\x16\n\x06volume\x18\x06 \x01(\tR\x06volume\"\x95\x02\n\x11ImportBarsRequest\x12!\n\x0b\x63sv_content\x18\x01 \x01(\tH\x00R\ncsvContent\x12\x18\n\x06sample\x18\x02 \x01(\tH\x00R\x06sample\x12\x16\n\x06symbol\x18\x03 \x01(\tR\x06symbol\x12\x1c\n\ttimeframe\x18\x04 \x01(\tR\ttimeframe\x12\x37\n\x07\x63olumns\x18\x05 \x01(\x0b\x32\x1d.trading.market.v1.CsvColumnsR\x07\x63olumns\x12\x31\n\x04info\x18\x06 \x01(\x0b\x32\x1d.trading.market.v1.SymbolInfoR\x04info\x12\x17\n\x07\x64ry_run\x18\x07 \x01(\x08R\x06\x64ryRunB\x08\n\x06source\"\xcf\x01\n\x12ImportBarsResponse\x12\x16\n\x06symbol\x18\x01 \x01(\tR\x06symbol\x12\x1c\n\ttimeframe\x18\x02 \x01(\tR\ttimeframe\x12\x1b\n\trows_read\x18\x03 \x01(\x03R\x08rowsRead\x12#\n\rrows_inserted\x18\x04 \x01(\x03R\x0crowsInserted\x12#\n\rrows_existing\x18\x05 \x01(\x03R\x0crowsExisting\x12\x1c\n\tcommitted\x18\x06 \x01(\x08R\tcommitted*\x9f\x01\n\nAssetClass\x12\x1b\n\x17\x41SSET_CLASS_UNSPECIFIED\x10\x00\x12\x12\n\x0e\x41SSET_CLASS_FX\x10\x01\x12\x16\n\x12\x41SSET_CLASS_EQUITY\x10\x02\x12\x16\n\x12\x41SSET_CLASS_CRYPTO\x10\x03\x12\x19\n\x15\x41SSET_CLASS_COMMODITY\x10\x04\x12\x15\n\x11\x41SSET_CLASS_INDEX\x10\x05\x32\xed\x05\n\x11MarketDataService\x12\x8f\x01\n\x0bListSymbols\x12%.trading.market.v1.ListSymbolsRequest\x1a&.trading.market.v1.ListSymbolsResponse\"1\x90\x02\x01\xc2\xf3\x18\x16\n\x04user\n\x05\x61\x64min\n\x07service\x82\xd3\xe4\x93\x02\x0e\x12\x0c/api/symbols\x12\xa0\x01\n\nGetHistory\x12$.trading.market.v1.GetHistoryRequest\x1a%.trading.market.v1.GetHistoryResponse\"E\x90\x02\x01\xc2\xf3\x18\x16\n\x04user\n\x05\x61\x64min\n\x07service\x82\xd3\xe4\x93\x02\"\x12 /api/history/{symbol}/transcoded\x12\x88\x01\n\x0eGetHistoryJson\x12$.trading.market.v1.GetHistoryRequest\x1a\x14.google.api.HttpBody\":\x90\x02\x01\xc2\xf3\x18\x16\n\x04user\n\x05\x61\x64min\n\x07service\x82\xd3\xe4\x93\x02\x17\x12\x15/api/history/{symbol}\x12\x89\x01\n\nImportBars\x12$.trading.market.v1.ImportBarsRequest\x1a%.trading.market.v1.ImportBarsResponse\".\xc2\xf3\x18\x07\n\x05\x61\x64min\x82\xd3\xe4\x93\x02\x1d\"\x18/api/admin/market/import:\x01*\x12\x8b\x01\n\nStreamBars\x12$.trading.market.v1.StreamBarsRequest\x1a%.trading.market.v1.StreamBarsResponse\".\xc2\xf3\x18\t\n\x07service\x82\xd3\xe4\x93\x02\x1b\x12\x19/api/internal/bars/stream0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'trading.market.v1.market_data_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_STREAMBARSREQUEST_RESUMEAFTERENTRY']._loaded_options = None
+  _globals['_STREAMBARSREQUEST_RESUMEAFTERENTRY']._serialized_options = b'8\001'
   _globals['_GETHISTORYRESPONSE'].fields_by_name['bars']._loaded_options = None
   _globals['_GETHISTORYRESPONSE'].fields_by_name['bars']._serialized_options = b'\030\001'
   _globals['_MARKETDATASERVICE'].methods_by_name['ListSymbols']._loaded_options = None
@@ -47,34 +49,36 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MARKETDATASERVICE'].methods_by_name['ImportBars']._serialized_options = b'\302\363\030\007\n\005admin\202\323\344\223\002\035\"\030/api/admin/market/import:\001*'
   _globals['_MARKETDATASERVICE'].methods_by_name['StreamBars']._loaded_options = None
   _globals['_MARKETDATASERVICE'].methods_by_name['StreamBars']._serialized_options = b'\302\363\030\t\n\007service\202\323\344\223\002\033\022\031/api/internal/bars/stream'
-  _globals['_ASSETCLASS']._serialized_start=2469
-  _globals['_ASSETCLASS']._serialized_end=2628
-  _globals['_STREAMBARSREQUEST']._serialized_start=188
-  _globals['_STREAMBARSREQUEST']._serialized_end=313
-  _globals['_STREAMBARSRESPONSE']._serialized_start=315
-  _globals['_STREAMBARSRESPONSE']._serialized_end=431
-  _globals['_SYMBOLINFO']._serialized_start=434
-  _globals['_SYMBOLINFO']._serialized_end=650
-  _globals['_SYMBOLSUMMARY']._serialized_start=653
-  _globals['_SYMBOLSUMMARY']._serialized_end=899
-  _globals['_LISTSYMBOLSREQUEST']._serialized_start=901
-  _globals['_LISTSYMBOLSREQUEST']._serialized_end=921
-  _globals['_LISTSYMBOLSRESPONSE']._serialized_start=923
-  _globals['_LISTSYMBOLSRESPONSE']._serialized_end=1004
-  _globals['_BAR']._serialized_start=1007
-  _globals['_BAR']._serialized_end=1192
-  _globals['_GETHISTORYREQUEST']._serialized_start=1195
-  _globals['_GETHISTORYREQUEST']._serialized_end=1385
-  _globals['_BARCOLUMNS']._serialized_start=1388
-  _globals['_BARCOLUMNS']._serialized_end=1576
-  _globals['_GETHISTORYRESPONSE']._serialized_start=1579
-  _globals['_GETHISTORYRESPONSE']._serialized_end=1837
-  _globals['_CSVCOLUMNS']._serialized_start=1840
-  _globals['_CSVCOLUMNS']._serialized_end=1976
-  _globals['_IMPORTBARSREQUEST']._serialized_start=1979
-  _globals['_IMPORTBARSREQUEST']._serialized_end=2256
-  _globals['_IMPORTBARSRESPONSE']._serialized_start=2259
-  _globals['_IMPORTBARSRESPONSE']._serialized_end=2466
-  _globals['_MARKETDATASERVICE']._serialized_start=2631
-  _globals['_MARKETDATASERVICE']._serialized_end=3380
+  _globals['_ASSETCLASS']._serialized_start=2652
+  _globals['_ASSETCLASS']._serialized_end=2811
+  _globals['_STREAMBARSREQUEST']._serialized_start=189
+  _globals['_STREAMBARSREQUEST']._serialized_end=496
+  _globals['_STREAMBARSREQUEST_RESUMEAFTERENTRY']._serialized_start=406
+  _globals['_STREAMBARSREQUEST_RESUMEAFTERENTRY']._serialized_end=496
+  _globals['_STREAMBARSRESPONSE']._serialized_start=498
+  _globals['_STREAMBARSRESPONSE']._serialized_end=614
+  _globals['_SYMBOLINFO']._serialized_start=617
+  _globals['_SYMBOLINFO']._serialized_end=833
+  _globals['_SYMBOLSUMMARY']._serialized_start=836
+  _globals['_SYMBOLSUMMARY']._serialized_end=1082
+  _globals['_LISTSYMBOLSREQUEST']._serialized_start=1084
+  _globals['_LISTSYMBOLSREQUEST']._serialized_end=1104
+  _globals['_LISTSYMBOLSRESPONSE']._serialized_start=1106
+  _globals['_LISTSYMBOLSRESPONSE']._serialized_end=1187
+  _globals['_BAR']._serialized_start=1190
+  _globals['_BAR']._serialized_end=1375
+  _globals['_GETHISTORYREQUEST']._serialized_start=1378
+  _globals['_GETHISTORYREQUEST']._serialized_end=1568
+  _globals['_BARCOLUMNS']._serialized_start=1571
+  _globals['_BARCOLUMNS']._serialized_end=1759
+  _globals['_GETHISTORYRESPONSE']._serialized_start=1762
+  _globals['_GETHISTORYRESPONSE']._serialized_end=2020
+  _globals['_CSVCOLUMNS']._serialized_start=2023
+  _globals['_CSVCOLUMNS']._serialized_end=2159
+  _globals['_IMPORTBARSREQUEST']._serialized_start=2162
+  _globals['_IMPORTBARSREQUEST']._serialized_end=2439
+  _globals['_IMPORTBARSRESPONSE']._serialized_start=2442
+  _globals['_IMPORTBARSRESPONSE']._serialized_end=2649
+  _globals['_MARKETDATASERVICE']._serialized_start=2814
+  _globals['_MARKETDATASERVICE']._serialized_end=3563
 # @@protoc_insertion_point(module_scope)

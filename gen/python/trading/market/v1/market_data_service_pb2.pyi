@@ -55,9 +55,31 @@ class StreamBarsRequest(_message.Message):
 
     DESCRIPTOR: _descriptor.Descriptor
 
+    @_typing.final
+    class ResumeAfterEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        @_builtins.property
+        def value(self) -> _timestamp_pb2.Timestamp: ...
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _timestamp_pb2.Timestamp | None = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _typing.Literal["value", b"value"]  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     SYMBOLS_FIELD_NUMBER: _builtins.int
     TIMEFRAME_FIELD_NUMBER: _builtins.int
     AFTER_FIELD_NUMBER: _builtins.int
+    RESUME_AFTER_FIELD_NUMBER: _builtins.int
     timeframe: _builtins.str
     """1m, 5m, 15m, 30m, 1h, 4h or 1d. Empty: each symbol's stored timeframe."""
     @_builtins.property
@@ -68,6 +90,14 @@ class StreamBarsRequest(_message.Message):
     def after(self) -> _timestamp_pb2.Timestamp:
         """Optional resume point: resume after this bar time: bars not newer are not sent; a replay starts
         at the first stored bar after it. A consumer that reconnects sends the last bar it processed.
+        Applies to the symbols without a point of their own in resume_after.
+        """
+
+    @_builtins.property
+    def resume_after(self) -> _containers.MessageMap[_builtins.str, _timestamp_pb2.Timestamp]:
+        """Optional resume points per symbol (case-insensitive symbol -> the last bar processed), for a
+        consumer whose symbols stand at different times: each symbol resumes after its own point, as
+        with `after`. Points for symbols not streamed are ignored.
         """
 
     def __init__(
@@ -76,10 +106,11 @@ class StreamBarsRequest(_message.Message):
         symbols: _abc.Iterable[_builtins.str] | None = ...,
         timeframe: _builtins.str = ...,
         after: _timestamp_pb2.Timestamp | None = ...,
+        resume_after: _abc.Mapping[_builtins.str, _timestamp_pb2.Timestamp] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["after", b"after"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["after", b"after", "symbols", b"symbols", "timeframe", b"timeframe"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["after", b"after", "resume_after", b"resume_after", "symbols", b"symbols", "timeframe", b"timeframe"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

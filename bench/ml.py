@@ -522,15 +522,15 @@ class _StageClock:
 def _instrument(clock: _StageClock, forecaster: Any) -> None:
     """Wraps the steps of an on-demand Predict in timers, in this process only: the store reads
     (the symbol and its last bar, the bar window), the features, each model run (a batch's run
-    counts once for every request in it) and the batcher's submit (its wall time less the run is
-    the queue wait)."""
+    counts once for every request in it) and the batcher's queueing (from queued to the result, less
+    the run, is the queue wait)."""
     from ml_engine.models.serving import batcher
     from ml_engine.predictions import forecaster as forecaster_module
 
     forecaster._resolve_with_last_bar = clock.timed("store read", forecaster._resolve_with_last_bar)
     forecaster.windows.latest = clock.timed("store read", forecaster.windows.latest)
     forecaster_module.compute_features = clock.timed("features", forecaster_module.compute_features)
-    original_init, original_submit = batcher.MicroBatcher.__init__, batcher.MicroBatcher.submit
+    original_init, original_enqueue = batcher.MicroBatcher.__init__, batcher.MicroBatcher.enqueue
 
     def init(self: Any, run: Any, *args: Any, **kwargs: Any) -> None:
         def timed_run(x: Any) -> Any:
@@ -542,16 +542,19 @@ def _instrument(clock: _StageClock, forecaster: Any) -> None:
 
         original_init(self, timed_run, *args, **kwargs)
 
-    async def submit(self: Any, x: Any) -> Any:
+    def enqueue(self: Any, x: Any) -> Any:
         start = time.perf_counter()
-        try:
-            return await original_submit(self, x)
-        finally:
+        future = original_enqueue(self, x)
+
+        def done(_: Any) -> None:
             if clock.on:
                 clock.submitted_s += time.perf_counter() - start
 
+        future.add_done_callback(done)
+        return future
+
     batcher.MicroBatcher.__init__ = init  # type: ignore[method-assign]
-    batcher.MicroBatcher.submit = submit  # type: ignore[method-assign]
+    batcher.MicroBatcher.enqueue = enqueue  # type: ignore[method-assign]
 
 
 def _stage_breakdown(repo: str, provider: str, batching: bool, concurrency: int, seconds: float) -> StageRow:
@@ -658,8 +661,9 @@ def render_c_stages(rows: list[StageRow]) -> str:
         "",
         "Mean wall time per request in each stage (summed over the members, which run concurrently, so "
         "the stages can add up to more than the request's time). inference: a model run, counted once for "
-        "every request in its batch; queue wait: the batcher's submit less the run (waiting for a batch to "
-        "form or for the run before it, and the hop to the worker thread when batching is off); store read: "
+        "every request in its batch; queue wait: from queueing on the batcher to the result, less the run "
+        "(waiting for a batch to form or for the run before it, and the hop to the worker thread when "
+        "batching is off); store read: "
         "the symbol, its last bar and the bar window (cached after the first read); serialisation: the "
         "PredictResponse built and serialised as the handler does.",
     ]

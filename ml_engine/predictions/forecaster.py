@@ -14,7 +14,7 @@ import json
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -78,7 +78,7 @@ ATR_PCT_INDEX = FEATURE_NAMES.index("atr_pct")
 
 
 class InferenceResult(Protocol):
-    """What ModelRegistry.infer_last_row returns (ml_engine.models.serving.registry.Inference)."""
+    """What ModelRegistry.infer_last_rows returns (ml_engine.models.serving.registry.Inference)."""
 
     @property
     def values(self) -> np.ndarray: ...
@@ -103,7 +103,7 @@ class ModelServer(Protocol):
 
     def metadata(self, name: str) -> ModelMetadata: ...
 
-    async def infer_last_row(self, name: str, features: np.ndarray) -> InferenceResult: ...
+    async def infer_last_rows(self, names: list[str], features: np.ndarray) -> Sequence[InferenceResult]: ...
 
 
 class ShadowServer(Protocol):
@@ -633,7 +633,7 @@ class Forecaster:
         """Inference: every member as of the last row, concurrently (each micro-batched), each
         normalised with the metadata of the version that runs it and read by that version's columns."""
         started = time.perf_counter()
-        inferences = await asyncio.gather(*(self.registry.infer_last_row(name, features) for name in names))
+        inferences = await self.registry.infer_last_rows(names, features)
         ms = (time.perf_counter() - started) * 1000.0
         by_name = dict(zip(names, inferences, strict=True))
         values = {

@@ -48,18 +48,24 @@ class MicroBatcher:
 
     async def submit(self, x: np.ndarray) -> np.ndarray:
         """The model's rows for `x` ([k, ...] float32): [k, outputs] float64."""
+        return await self.enqueue(x)
+
+    def enqueue(self, x: np.ndarray) -> asyncio.Future[np.ndarray]:
+        """`submit` without a coroutine: queued now, the rows come in the returned future. A caller
+        that submits to several models at once awaits their futures together, without a task each."""
         if self._closed:
             raise BatcherClosed("this model version is being replaced")
+        loop = asyncio.get_running_loop()
         if not self.enabled:
             self.stats.record_batch(1)
-            return await asyncio.to_thread(self.run, x)
+            return loop.run_in_executor(None, self.run, x)
         if self._worker is None:
-            self._worker = asyncio.get_running_loop().create_task(self._work())
-        future: asyncio.Future[np.ndarray] = asyncio.get_running_loop().create_future()
+            self._worker = loop.create_task(self._work())
+        future: asyncio.Future[np.ndarray] = loop.create_future()
         # Enqueued synchronously: a request that saw this batcher active is queued before any
         # close() that follows, so it is served by this version.
         self._queue.put_nowait(_Request(x, future))
-        return await future
+        return future
 
     async def close(self) -> None:
         """Refuse new requests, finish the queued ones, stop the worker."""

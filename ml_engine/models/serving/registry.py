@@ -9,10 +9,12 @@ one version's figures with another version's graph."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple, cast
 
 import numpy as np
 
@@ -110,6 +112,19 @@ def check_input(name: str, meta: ModelMetadata, x: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(x, dtype=np.float32)
 
 
+class _Queued(NamedTuple):
+    """One input queued on a model version's batcher."""
+
+    model: ServedModel
+    active: ActiveVersion
+    future: asyncio.Future[np.ndarray]
+
+
+def _last_row_input(name: str, features: np.ndarray) -> Prepare:
+    """The input of model `name` as of the last row of `features`, from a version's metadata."""
+    return lambda meta: check_input(name, meta, model_input(meta, features))
+
+
 class ModelRegistry:
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -204,7 +219,33 @@ class ModelRegistry:
     async def infer_last_row(self, name: str, features: np.ndarray) -> Inference:
         """The prediction as of the last row of `features` (`compute_features` rows), normalised
         with the metadata of the version that runs it; micro-batched."""
-        return await self._submit(name, lambda meta: check_input(name, meta, model_input(meta, features)))
+        (inference,) = await self.infer_last_rows([name], features)
+        return inference
+
+    async def infer_last_rows(self, names: list[str], features: np.ndarray) -> list[Inference]:
+        """`infer_last_row` for each model of `names` at once: every input queued on its model's
+        batcher in one step and the results awaited together (no task per model: an ensemble's
+        members run on every on-demand prediction). The first failure is raised, each counted."""
+        started = time.perf_counter()
+        queued: list[_Queued] = []
+        try:
+            for name in names:
+                queued.append(self._enqueue(name, _last_row_input(name, features)))
+        except BaseException:
+            for earlier in queued:
+                earlier.future.cancel()
+            raise
+        outcomes = await asyncio.gather(*(q.future for q in queued), return_exceptions=True)
+        for q, outcome in zip(queued, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                q.model.stats.record_request((time.perf_counter() - started) * 1000, failed=True)
+        failure = next((o for o in outcomes if isinstance(o, BaseException)), None)
+        if failure is not None:
+            raise failure
+        return [
+            self._inference(q.model, q.active.session, values, started)
+            for q, values in zip(queued, cast(list[np.ndarray], outcomes), strict=True)
+        ]
 
     def infer_sync(self, name: str, x: np.ndarray, version: str = "") -> Inference:
         """One direct session run, any batch size; thread-safe (backtests, KServe)."""
@@ -233,21 +274,26 @@ class ModelRegistry:
         return result
 
     async def _submit(self, name: str, prepare: Prepare) -> Inference:
-        model = self.served(name)
         started = time.perf_counter()
+        queued = self._enqueue(name, prepare)
+        try:
+            values = await queued.future
+        except Exception:
+            queued.model.stats.record_request((time.perf_counter() - started) * 1000, failed=True)
+            raise
+        return self._inference(queued.model, queued.active.session, values, started)
+
+    def _enqueue(self, name: str, prepare: Prepare) -> _Queued:
+        """The input built from the active version's metadata, queued on that version's batcher
+        in the same step (no await between): the version that runs is the one it was made for."""
+        model = self.served(name)
         while True:
             active = self._active(model)
-            # No await between building the input from this version's metadata and queueing it
-            # on this version's batcher: the version that runs is the one the input was made for.
             x = prepare(active.session.metadata)
             try:
-                values = await active.batcher.submit(x)
+                return _Queued(model, active, active.batcher.enqueue(x))
             except BatcherClosed:
-                continue  # swapped between reading `active` and submitting: serve on the new version
-            except Exception:
-                model.stats.record_request((time.perf_counter() - started) * 1000, failed=True)
-                raise
-            return self._inference(model, active.session, values, started)
+                continue  # being swapped out: serve on the new version
 
     def _run_sync(self, name: str, version: str, prepare: Prepare) -> Inference:
         model = self.served(name)

@@ -266,9 +266,10 @@ class SwapBeforeRun:
         self.read.append(meta.version)
         return meta
 
-    async def infer_last_row(self, name: str, features: np.ndarray) -> Inference:
-        await self.activation.activate(name, "2")
-        return await self.registry.infer_last_row(name, features)
+    async def infer_last_rows(self, names: list[str], features: np.ndarray) -> list[Inference]:
+        for name in names:
+            await self.activation.activate(name, "2")
+        return await self.registry.infer_last_rows(names, features)
 
 
 async def test_a_hot_reload_before_the_run_normalises_with_the_version_that_ran(

@@ -45,9 +45,9 @@ class CountingServer:
     def metadata(self, name: str) -> ModelMetadata:
         return self.registry.metadata(name)
 
-    async def infer_last_row(self, name: str, features: np.ndarray) -> Inference:
-        self.runs += 1
-        return await self.registry.infer_last_row(name, features)
+    async def infer_last_rows(self, names: list[str], features: np.ndarray) -> list[Inference]:
+        self.runs += len(names)
+        return await self.registry.infer_last_rows(names, features)
 
 
 def pair(

@@ -13,6 +13,7 @@ import pytest
 
 from ml_engine.models.serving.activation import VersionActivation
 from ml_engine.models.serving.errors import ModelUnavailable
+from ml_engine.models.serving.inputs import model_input
 from ml_engine.models.serving.registry import ModelRegistry
 from ml_engine.models.serving.session import ModelState
 from service_runtime.errors import FailedPrecondition, InvalidArgument, NotFound
@@ -222,5 +223,31 @@ async def test_the_background_watch_activates_a_copied_version_folder(repo: Path
             await asyncio.sleep(0.025)
         assert registry.entry("m").active_version == "5"
         assert (await registry.infer("m", ROW)).version == "5"
+    finally:
+        await activation.stop()
+
+
+@pytest.mark.parametrize("batching", [True, False], ids=["batching", "no-batching"])
+async def test_an_ensembles_members_run_at_once_each_as_alone(repo: Path, batching: bool) -> None:
+    """infer_last_rows queues every member in one step: the same answers as one at a time; an
+    unknown member fails the call and leaves nothing queued behind it."""
+    write(repo, "tab", 1)
+    write(repo, "seq", 1, window=4)
+    registry, activation = await started(repo, ml_batching=batching)
+    features = np.random.default_rng(4).normal(size=(12, 23))
+    try:
+        together = await registry.infer_last_rows(["tab", "seq"], features)
+        alone = [await registry.infer_last_row(name, features) for name in ("tab", "seq")]
+        assert [(r.name, r.version) for r in together] == [("tab", "1"), ("seq", "1")]
+        for both, one in zip(together, alone, strict=True):
+            np.testing.assert_allclose(both.values, one.values, rtol=1e-6)
+        tab = registry.metadata("tab")
+        np.testing.assert_allclose(
+            together[0].values, expected(model_input(tab, features), 1), rtol=1e-5, atol=1e-5
+        )
+        with pytest.raises(NotFound):
+            await registry.infer_last_rows(["tab", "nope"], features)
+        stats = {m.name: m for m in registry.loaded()}
+        assert (stats["tab"].requests, stats["seq"].requests) == (2, 2)  # the cancelled one never ran
     finally:
         await activation.stop()

@@ -39,9 +39,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import concurrent.futures
 import json
-import multiprocessing
 import os
 import platform
 import struct
@@ -60,7 +58,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bench.edge import percentile
-from bench.private_stack import private_stack_env
+from bench.private_stack import in_subprocess, private_stack_env
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_MD = Path(__file__).resolve().parent / "RESULTS.md"
@@ -395,12 +393,6 @@ async def _run_cell(spec: CellSpec) -> CellResult:
 def run_cell(spec: CellSpec) -> CellResult:
     """Entry point of a load-generator process."""
     return asyncio.run(_run_cell(spec))
-
-
-def in_subprocess(function: Callable[..., Any], *args: Any) -> Any:
-    context = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as pool:
-        return pool.submit(function, *args).result()
 
 
 def render_b(results: list[CellResult]) -> str:

@@ -1,10 +1,14 @@
 """What the end-to-end benchmarks share: a private stack's environment (its own ports, temp keys,
-no sample data, quiet logs) and where a run's report is written."""
+no sample data, quiet logs), where a run's report is written, and running a measuring client in a
+process of its own."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
+import multiprocessing
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,3 +43,11 @@ def write_report(name: str, report: dict[str, Any]) -> None:
     out = Path(__file__).resolve().parent / "results"
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{name}.json").write_text(json.dumps(report, indent=2))
+
+
+def in_subprocess(function: Callable[..., Any], *args: Any) -> Any:
+    """`function(*args)` in a fresh spawned process (no state, event loop or GC shared with the
+    caller, as a real client's), and its result."""
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as pool:
+        return pool.submit(function, *args).result()

@@ -16,6 +16,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Protocol
 
 import numpy as np
@@ -183,30 +184,38 @@ def member_identity(uses: list[tuple[ModelUse, str]]) -> list[dict[str, object]]
     ]
 
 
-def prediction_id(
-    members: list[dict[str, object]], symbol: str, horizon: str, as_of: int, ensemble: HorizonEnsemble
-) -> str:
-    """SHA-256 of what makes a served prediction distinct (same inputs, same models: same id)."""
-    key = {
-        "members": members,
-        # The baseline member's values come from these; a retrained baseline is a new prediction.
-        "baseline": [
-            ensemble.baseline_high_coef,
-            ensemble.baseline_low_coef,
-            ensemble.tp_long_base_rate,
-            ensemble.tp_short_base_rate,
-        ],
-        "feature_schema": FEATURE_SCHEMA_HASH,
-        "symbol": symbol,
-        "horizon": horizon,
-        "as_of": as_of,
-    }
-    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
+@lru_cache(maxsize=1024)
+def members_json(uses: tuple[tuple[ModelUse, str], ...]) -> str:
+    """member_identity of `uses` as canonical JSON (sorted keys): what is recorded, and the input of
+    the prediction id and the ensemble version. Made once per set of member versions, not on every
+    forecast (three renderings of it were 7% of the event loop in on-demand Predicts)."""
+    return json.dumps(member_identity(list(uses)), sort_keys=True)
 
 
-def ensemble_version(members: list[dict[str, object]]) -> str:
-    """A short hash of the members: the `version` scores are grouped by."""
-    return hashlib.sha256(json.dumps(members, sort_keys=True).encode()).hexdigest()[:12]
+def prediction_id(members: str, symbol: str, horizon: str, as_of: int, ensemble: HorizonEnsemble) -> str:
+    """SHA-256 of what makes a served prediction distinct (same inputs, same models: same id):
+    the canonical JSON (sorted keys) of the members (`members_json`), the baseline, the feature
+    schema, the symbol, the horizon and the as-of time, written out here so that the members' JSON
+    is not rendered again (the bytes are json.dumps(key, sort_keys=True)'s: tested)."""
+    # The baseline member's values come from these; a retrained baseline is a new prediction.
+    baseline = [
+        ensemble.baseline_high_coef,
+        ensemble.baseline_low_coef,
+        ensemble.tp_long_base_rate,
+        ensemble.tp_short_base_rate,
+    ]
+    dumps = json.dumps
+    key = (
+        f'{{"as_of": {dumps(as_of)}, "baseline": {dumps(baseline)}, '
+        f'"feature_schema": {dumps(FEATURE_SCHEMA_HASH)}, "horizon": {dumps(horizon)}, '
+        f'"members": {members}, "symbol": {dumps(symbol)}}}'
+    )
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def ensemble_version(members: str) -> str:
+    """A short hash of the members (`members_json`): the `version` scores are grouped by."""
+    return hashlib.sha256(members.encode()).hexdigest()[:12]
 
 
 @dataclass(frozen=True)
@@ -223,8 +232,8 @@ class _Provenance:
     """Which members answered, in which versions: what the forecast shows and the record keeps."""
 
     uses: tuple[ModelUse, ...]
-    # member_identity of the uses: the recorded members, the prediction id's and version's input.
-    members: list[dict[str, object]]
+    # members_json of the uses: the recorded members, the prediction id's and version's input.
+    members: str
     as_of: int
     prediction_id: str
 
@@ -255,7 +264,7 @@ def member_provenance(
 ) -> _Provenance:
     """Provenance: the members that ran and the id of the prediction they make as of the window's last bar."""
     uses = member_uses(ensemble, inferences)
-    members = member_identity(uses)
+    members = members_json(tuple(uses))
     as_of = int(window.bars.times[-1])
     pid = prediction_id(members, symbol, horizon.name, as_of, ensemble)
     return _Provenance(tuple(u for u, _ in uses), members, as_of, pid)
@@ -664,7 +673,7 @@ class Forecaster:
             predicted_low=forecast.predicted_low,
             tp_long=forecast.tp_long,
             tp_short=forecast.tp_short,
-            members=json.dumps(provenance.members, sort_keys=True),
+            members=provenance.members,
             created_at=int(time.time()),
             interval_high=None if interval is None else forecast.close * (1 + interval.high_pct / 100),
             interval_low=None if interval is None else forecast.close * (1 + interval.low_pct / 100),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,7 +21,12 @@ from ml_engine.predictions.data.prediction_repository import PredictionStore, pr
 from ml_engine.predictions.domain.adaptive import AdaptiveConformal, AdaptiveSettings
 from ml_engine.predictions.domain.combine import combine, models_to_run
 from ml_engine.predictions.domain.ensemble import HorizonEnsemble, Member
-from ml_engine.predictions.domain.features import FEATURE_NAMES, FEATURE_WARMUP, compute_features
+from ml_engine.predictions.domain.features import (
+    FEATURE_NAMES,
+    FEATURE_SCHEMA_HASH,
+    FEATURE_WARMUP,
+    compute_features,
+)
 from ml_engine.predictions.domain.horizons import HORIZONS, parse_horizons
 from ml_engine.predictions.domain.intervals import Interval
 from ml_engine.predictions.domain.model_metadata import OUTPUT_COLUMNS, ModelMetadata
@@ -183,6 +190,44 @@ async def test_same_prediction_twice_is_recorded_once(
     with empty_market_store.engine.connect() as conn:
         rows = conn.execute(select(predictions.c.horizon, func.count()).group_by(predictions.c.horizon)).all()
     assert sorted(rows) == sorted((h, 1) for h in SERVED)
+    recorder.close()
+
+
+async def test_prediction_ids_and_recorded_members_are_the_canonical_json_of_what_ran(
+    empty_market_store: MarketStore, registry: ModelRegistry
+) -> None:
+    """The id is SHA-256 of json.dumps(key, sort_keys=True), written out without rendering the
+    members again: the same bytes, so ids stay those of the predictions recorded before."""
+    with empty_market_store.engine.begin() as conn:
+        conn.execute(predictions.delete())
+    recorder = PredictionRecorder(PredictionStore(empty_market_store.engine))
+    f = forecaster(empty_market_store, registry, recorder)
+    served = await f.predict("EURUSD", parse_horizons("all"))
+    recorder.flush()
+    ensembles = manifest()
+    with empty_market_store.engine.connect() as conn:
+        rows = {r.id: r for r in conn.execute(select(predictions)).all()}
+    for p in served.predictions:
+        record = rows[p.prediction_id]
+        members = json.loads(record.members)
+        assert [(m["name"], m["version"]) for m in members] == [(u.name, u.version) for u in p.models]
+        ensemble = ensembles[p.horizon.name]
+        key = {
+            "members": members,
+            "baseline": [
+                ensemble.baseline_high_coef,
+                ensemble.baseline_low_coef,
+                ensemble.tp_long_base_rate,
+                ensemble.tp_short_base_rate,
+            ],
+            "feature_schema": FEATURE_SCHEMA_HASH,
+            "symbol": "EURUSD",
+            "horizon": p.horizon.name,
+            "as_of": p.as_of,
+        }
+        assert p.prediction_id == hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
+        version = hashlib.sha256(json.dumps(members, sort_keys=True).encode()).hexdigest()[:12]
+        assert record.version == version
     recorder.close()
 
 

@@ -113,7 +113,7 @@ def data_rows() -> list[Row]:
                 )
     talib = ind.get("TA-Lib in-process")
     for label, seconds in ind.items():
-        if label.startswith("GetIndicators") and talib:
+        if (label.startswith("GetIndicators") or "transport floor" in label) and talib:
             rows.append(
                 (
                     f"{label} ({data['indicator_bars']:,} bars) vs TA-Lib in process",

@@ -219,8 +219,7 @@ class ModelRegistry:
     async def infer_last_row(self, name: str, features: np.ndarray) -> Inference:
         """The prediction as of the last row of `features` (`compute_features` rows), normalised
         with the metadata of the version that runs it; micro-batched."""
-        (inference,) = await self.infer_last_rows([name], features)
-        return inference
+        return await self._submit(name, _last_row_input(name, features))
 
     async def infer_last_rows(self, names: list[str], features: np.ndarray) -> list[Inference]:
         """`infer_last_row` for each model of `names` at once: every input queued on its model's
@@ -235,17 +234,7 @@ class ModelRegistry:
             for earlier in queued:
                 earlier.future.cancel()
             raise
-        outcomes = await asyncio.gather(*(q.future for q in queued), return_exceptions=True)
-        for q, outcome in zip(queued, outcomes, strict=True):
-            if isinstance(outcome, BaseException):
-                q.model.stats.record_request((time.perf_counter() - started) * 1000, failed=True)
-        failure = next((o for o in outcomes if isinstance(o, BaseException)), None)
-        if failure is not None:
-            raise failure
-        return [
-            self._inference(q.model, q.active.session, values, started)
-            for q, values in zip(queued, cast(list[np.ndarray], outcomes), strict=True)
-        ]
+        return await self._results(queued, started)
 
     def infer_sync(self, name: str, x: np.ndarray, version: str = "") -> Inference:
         """One direct session run, any batch size; thread-safe (backtests, KServe)."""
@@ -275,13 +264,23 @@ class ModelRegistry:
 
     async def _submit(self, name: str, prepare: Prepare) -> Inference:
         started = time.perf_counter()
-        queued = self._enqueue(name, prepare)
-        try:
-            values = await queued.future
-        except Exception:
-            queued.model.stats.record_request((time.perf_counter() - started) * 1000, failed=True)
-            raise
-        return self._inference(queued.model, queued.active.session, values, started)
+        (inference,) = await self._results([self._enqueue(name, prepare)], started)
+        return inference
+
+    async def _results(self, queued: list[_Queued], started: float) -> list[Inference]:
+        """The inferences of the queued inputs, awaited together; the first failure is raised, each
+        counted against its model."""
+        outcomes = await asyncio.gather(*(q.future for q in queued), return_exceptions=True)
+        for q, outcome in zip(queued, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                q.model.stats.record_request((time.perf_counter() - started) * 1000, failed=True)
+        failure = next((o for o in outcomes if isinstance(o, BaseException)), None)
+        if failure is not None:
+            raise failure
+        return [
+            self._inference(q.model, q.active.session, values, started)
+            for q, values in zip(queued, cast(list[np.ndarray], outcomes), strict=True)
+        ]
 
     def _enqueue(self, name: str, prepare: Prepare) -> _Queued:
         """The input built from the active version's metadata, queued on that version's batcher

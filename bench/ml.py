@@ -11,9 +11,12 @@ b. Predict (horizon=all, EURUSD): REST through Envoy and native gRPC straight to
    with its defaults (latest-bar predictions cached).
 c. Micro-batching at concurrency 64, with vs without: (1) in process, two ModelRegistry
    instances (ML_BATCHING true / false), 64 tasks calling `infer` on one model with [1, ...]
-   inputs; (2) end to end, Predict over direct gRPC at c=64 with the stack's ML engine started
-   with ML_BATCHING=true, then restarted with false (only when the stack runs, i.e. with b, d or e),
-   both with ML_PREDICTION_CACHE_SIZE=0 so that every request runs the models; (3) where the
+   inputs; (2) end to end, Predict over direct gRPC at c=64: the stack's ML engine (ML_BATCHING
+   =true) and a second one beside it (false, its own port and copy of the market data), both with
+   ML_PREDICTION_CACHE_SIZE=0 so that every request runs the models, loaded in turn for
+   --batching-rounds rounds (order alternating): on a host whose speed drifts by minutes, each
+   round's ratio compares two windows seconds apart; the mean batch size is read from the
+   batched engine's GetStats (only when the stack runs, i.e. with b, d or e); (3) where the
    time goes, batching on vs off at c=64: the engine's Forecaster in process, its steps timed
    (queue wait, store read, features, inference, serialisation: `_instrument`).
 d. Streaming fan-out: N concurrent subscribers through Envoy to StreamPredictions(EURUSD, 1h),
@@ -42,7 +45,11 @@ import asyncio
 import json
 import os
 import platform
+import shutil
+import socket
+import statistics
 import struct
+import subprocess
 import sys
 import tempfile
 import time
@@ -676,7 +683,7 @@ def part_c_in_process(repo: Path, horizon: str, provider: str, seconds: float) -
     return rows
 
 
-def render_c(rows: list[BatchingRow], engine: list[CellResult]) -> str:
+def render_c(rows: list[BatchingRow], engine: list[CellResult], batch_size: float = 0.0) -> str:
     lines = ["### c. Micro-batching at concurrency 64, with vs without", ""]
     if rows:
         lines += [
@@ -694,21 +701,26 @@ def render_c(rows: list[BatchingRow], engine: list[CellResult]) -> str:
                 f"{row.p99_ms:.2f} | {ratio} |"
             )
     if engine:
-        on = next((r for r in engine if r.label == "batching on"), None)
-        unbatched = next((r for r in engine if r.label == "batching off"), None)
+        on_rps = [r.rps for r in engine if r.label == "batching on"]
+        off_rps = [r.rps for r in engine if r.label == "batching off"]
         lines += [
             "",
-            "End to end: Predict (horizon=all) over direct gRPC at c=64, the ML engine started with "
-            "ML_BATCHING=true, then restarted with false (both with ML_PREDICTION_CACHE_SIZE=0: every "
-            "request runs the models).",
+            "End to end: Predict (horizon=all) over direct gRPC at c=64, to the stack's ML engine "
+            "(ML_BATCHING=true) and to a second one beside it (false), loaded in turn, the order "
+            "alternating every round; both with ML_PREDICTION_CACHE_SIZE=0 (every request runs the models).",
             "",
             "| ML engine | req/s | p50 ms | p99 ms | errors |",
             "|---|---:|---:|---:|---:|",
         ]
         for r in engine:
             lines.append(f"| {r.label} | {r.rps:.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.errors} |")
-        if on and unbatched and unbatched.rps:
-            lines.append(f"\nthroughput ratio on/off: {on.rps / unbatched.rps:.2f}x")
+        if on_rps and off_rps and min(off_rps) > 0:
+            per_round = " ".join(f"{a / b:.2f}x" for a, b in zip(on_rps, off_rps, strict=False))
+            medians = statistics.median(on_rps) / statistics.median(off_rps)
+            lines.append(
+                f"\nthroughput ratio on/off: {medians:.2f}x (medians); "
+                f"per round {per_round}; mean batch size (batched engine) {batch_size:.1f}"
+            )
     return "\n".join(lines)
 
 
@@ -1101,7 +1113,7 @@ def stack_env(tmp: Path, provider: str) -> dict[str, str]:
     return env
 
 
-def wait_for_predictions(token: str, timeout_s: float = 120) -> None:
+def wait_for_predictions(token: str, timeout_s: float = 120, target: str = "") -> None:
     """Until Predict answers (models loaded, warm-up done), or raise with the last answer."""
     import grpc
 
@@ -1109,7 +1121,7 @@ def wait_for_predictions(token: str, timeout_s: float = 120) -> None:
 
     deadline = time.monotonic() + timeout_s
     last = ""
-    with grpc.insecure_channel(f"127.0.0.1:{PORTS['ML_GRPC_PORT']}") as channel:
+    with grpc.insecure_channel(target or f"127.0.0.1:{PORTS['ML_GRPC_PORT']}") as channel:
         stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
         while time.monotonic() < deadline:
             try:
@@ -1133,6 +1145,7 @@ class Report:
     b: list[CellResult] = field(default_factory=list)
     c: list[BatchingRow] = field(default_factory=list)
     c_engine: list[CellResult] = field(default_factory=list)
+    c_batch_size: float = 0.0
     c_stages: list[StageRow] = field(default_factory=list)
     d: list[FanoutResult] = field(default_factory=list)
     e: list[CellResult] = field(default_factory=list)
@@ -1179,6 +1192,57 @@ def fanout_part(args: argparse.Namespace, report: Report, token: str, pids: dict
                 )
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def mean_batch_size(target: str, token: str) -> float:
+    """Requests per session run over the engine's models that ran (its GetStats)."""
+    import grpc
+
+    from trading.ml.v1 import engine_service_pb2, engine_service_pb2_grpc
+
+    with grpc.insecure_channel(target) as channel:
+        stats = engine_service_pb2_grpc.EngineServiceStub(channel).GetStats(
+            engine_service_pb2.GetStatsRequest(), metadata=(("authorization", f"Bearer {token}"),), timeout=10
+        )
+    sizes = [m.mean_batch_size for m in stats.models if m.batches]
+    return sum(sizes) / len(sizes) if sizes else 0.0
+
+
+def batching_side_by_side(
+    args: argparse.Namespace, report: Report, stack: Any, token: str, tmp: Path
+) -> None:
+    """Part c end to end: the stack's engine (batching on) and an unbatched one beside it, loaded
+    in turn, the order alternating every round."""
+    shutil.copy(tmp / "market.db", tmp / "market-unbatched.db")  # its own SQLite writer
+    port = free_port()
+    env = dict(stack.env, ML_GRPC_PORT=str(port), ML_BATCHING="false", LOAD_SAMPLE_DATA="false")
+    env["MARKET_SQLITE_PATH"] = str(tmp / "market-unbatched.db")
+    with open(tmp / "logs" / "ml_engine-unbatched.log", "wb") as log:
+        unbatched = subprocess.Popen(
+            [sys.executable, "-m", "ml_engine.main"], env=env, stdout=log, stderr=log
+        )
+    try:
+        targets = {"batching on": f"127.0.0.1:{PORTS['ML_GRPC_PORT']}", "batching off": f"127.0.0.1:{port}"}
+        wait_for_predictions(token, target=targets["batching off"])
+        for round_ in range(args.batching_rounds):
+            for label in sorted(targets, reverse=round_ % 2 == 0):
+                spec = CellSpec("grpc-direct", 64, args.seconds, args.warmup, token, targets[label], 0, label)
+                result: CellResult = in_subprocess(run_cell, spec)
+                print(
+                    f"  c {label:<12} round {round_ + 1}: {result.rps:7.0f} req/s errors {result.errors}",
+                    flush=True,
+                )
+                report.c_engine.append(result)
+        report.c_batch_size = mean_batch_size(targets["batching on"], token)
+    finally:
+        unbatched.kill()
+        unbatched.wait()
+
+
 def run_stack_parts(args: argparse.Namespace, report: Report) -> None:
     from tools.supervisor import Stack
 
@@ -1215,9 +1279,7 @@ def run_stack_parts(args: argparse.Namespace, report: Report) -> None:
             restart_engine(ML_PREDICTION_CACHE_SIZE="0")
         report.e += [cell(p, c, E_ON_DEMAND) for p, c in e_cells]
         if "c" in report.parts:
-            report.c_engine.append(cell("grpc-direct", 64, "batching on"))
-            restart_engine(ML_BATCHING="false")
-            report.c_engine.append(cell("grpc-direct", 64, "batching off"))
+            batching_side_by_side(args, report, stack, token, tmp)
         dead = [name for name, child in stack.children.items() if not child.running]
         report.failures += [f"{name} died during the benchmark (logs in {tmp / 'logs'})" for name in dead]
     finally:
@@ -1239,7 +1301,7 @@ def render(report: Report, args: argparse.Namespace) -> str:
     if report.b:
         lines += [render_b(report.b), ""]
     if report.c or report.c_engine:
-        lines += [render_c(report.c, report.c_engine), ""]
+        lines += [render_c(report.c, report.c_engine, report.c_batch_size), ""]
     if report.c_stages:
         lines += [render_c_stages(report.c_stages), ""]
     if report.d:
@@ -1255,6 +1317,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--only", default=",".join(PARTS), help="parts to run, e.g. a,b (default: all)")
     parser.add_argument("--seconds", type=float, default=3.0, help="measured seconds per cell")
+    parser.add_argument(
+        "--batching-rounds",
+        type=int,
+        default=4,
+        help="part c end to end: rounds of batched and unbatched cells",
+    )
     parser.add_argument("--warmup", type=float, default=1.0, help="warm-up seconds per load cell")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
     parser.add_argument(

@@ -17,6 +17,7 @@ import glob
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -194,6 +195,18 @@ def ml_rows() -> list[Row]:
                     ratio(row["rps"], plain["rps"]),
                 )
             )
+    on = [c["rps"] for c in data.get("c_engine", []) if c["label"] == "batching on"]
+    off = [c["rps"] for c in data.get("c_engine", []) if c["label"] == "batching off"]
+    if on and off:
+        rows.append(
+            (
+                f"micro-batching end to end, on-demand Predict gRPC c=64, engines side by side "
+                f"({len(on)} rounds, medians; mean batch {data.get('c_batch_size', 0.0):.1f}): req/s",
+                f"{statistics.median(on):.0f}/s",
+                f"{statistics.median(off):.0f}/s unbatched",
+                ratio(statistics.median(on), statistics.median(off)),
+            )
+        )
     return rows
 
 

@@ -43,7 +43,11 @@ class MlEngineSettings(PlanRateLimitSettings, CommonSettings):
     ml_batching: bool = Field(True, description="micro-batch concurrent requests for the same model")
     ml_batch_max_size: int = Field(64, ge=1, le=4096, description="largest micro-batch")
     ml_batch_max_delay_ms: float = Field(
-        2.0, ge=0, le=1000, description="longest a request waits for others to join its batch (ms)"
+        20.0,
+        ge=0,
+        le=1000,
+        description="longest a batch waits for requests announced as on their way to it (ms; a batch "
+        "never waits when none is)",
     )
     ml_model_watch_interval_s: float = Field(
         2.0,

@@ -15,6 +15,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Coroutine, Sequence
+from contextlib import AbstractContextManager, ExitStack, nullcontext
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Protocol
@@ -95,6 +96,12 @@ class InferenceResult(Protocol):
     def metadata(self) -> ModelMetadata: ...
 
 
+class Landing(Protocol):
+    """An announced request (ml_engine.models.serving.arrivals.Arrival)."""
+
+    def land(self) -> None: ...
+
+
 class ModelServer(Protocol):
     """The part of ml_engine.models.serving.registry.ModelRegistry predictions use."""
 
@@ -104,7 +111,11 @@ class ModelServer(Protocol):
 
     def metadata(self, name: str) -> ModelMetadata: ...
 
-    async def infer_last_rows(self, names: list[str], features: np.ndarray) -> Sequence[InferenceResult]: ...
+    def announced(self, names: list[str]) -> AbstractContextManager[Landing]: ...
+
+    async def infer_last_rows(
+        self, names: list[str], features: np.ndarray, arrival: Landing | None = None
+    ) -> Sequence[InferenceResult]: ...
 
 
 class ShadowServer(Protocol):
@@ -355,13 +366,21 @@ class Forecaster:
         latest = self._latest_bar(symbol) if as_of is None else None
         if latest is not None:
             base, last = latest
-        else:
+            runnable, skipped = self._servable(base, horizons)
+            return Forecast(base.symbol, await self._latest_forecasts(base, runnable, last), skipped)
+        # Announced from the start (a horizon each): batches wait for this request's members
+        # while its bars are read and its features computed.
+        with ExitStack() as announcements:
+            arrivals = {
+                h.name: announcements.enter_context(self.registry.announced(self._members(h)))
+                for h in horizons
+            }
             # One worker-thread hop for both reads: each hop costs more than the SQL it runs.
             base, last = await asyncio.to_thread(self._resolve_with_last_bar, symbol)
-        runnable, skipped = self._servable(base, horizons)
-        if latest is not None:
-            return Forecast(base.symbol, await self._latest_forecasts(base, runnable, last), skipped)
-        results = await asyncio.gather(*(self._forecast(base, h, as_of, last) for h in runnable))
+            runnable, skipped = self._servable(base, horizons)
+            results = await asyncio.gather(
+                *(self._forecast(base, h, as_of, last, arrivals[h.name]) for h in runnable)
+            )
         return Forecast(base.symbol, list(results), skipped)
 
     def _servable(self, base: Series, horizons: list[Horizon]) -> tuple[list[Horizon], list[str]]:
@@ -520,6 +539,11 @@ class Forecaster:
             self._cache.popitem(last=False)
         return window
 
+    def _members(self, horizon: Horizon) -> list[str]:
+        """The models a forecast of `horizon` runs (none when the manifest has no such horizon)."""
+        ensemble = self.manifest.get(horizon.name)
+        return models_to_run(ensemble) if ensemble is not None else []
+
     def _metadata(self, name: str, horizon: Horizon) -> ModelMetadata:
         try:
             return self.registry.metadata(name)
@@ -529,24 +553,36 @@ class Forecaster:
             ) from None
 
     async def _forecast(
-        self, base: Series, horizon: Horizon, as_of: int | None, last: int | None
+        self,
+        base: Series,
+        horizon: Horizon,
+        as_of: int | None,
+        last: int | None,
+        arrival: Landing | None = None,
     ) -> HorizonForecast:
         """One horizon's forecast computed on demand, and recorded."""
-        forecast, provenance = await self._compute(base, horizon, as_of, last)
+        forecast, provenance = await self._compute(base, horizon, as_of, last, arrival)
         if self.recorder is not None:
             self.recorder.record(self._prediction_record(forecast, provenance))
         return forecast
 
     async def _compute(
-        self, base: Series, horizon: Horizon, as_of: int | None, last: int | None
+        self,
+        base: Series,
+        horizon: Horizon,
+        as_of: int | None,
+        last: int | None,
+        arrival: Landing | None = None,
     ) -> tuple[HorizonForecast, _Provenance]:
         """One horizon's forecast, step by step: the members' metadata says how many bars to read,
         the window gives the features, the members run, the provenance names the versions that ran."""
         ensemble = self.manifest[horizon.name]
         names = models_to_run(ensemble)
         needed = self._bars_needed(names, horizon)
-        window = await self._feature_window(base, horizon, as_of, needed, last)
-        run = await self._run_members(names, window.features)
+        # Announced (here, unless the caller did) until its members are queued: batches wait for it.
+        with nullcontext(arrival) if arrival is not None else self.registry.announced(names) as announced:
+            window = await self._feature_window(base, horizon, as_of, needed, last)
+            run = await self._run_members(names, window.features, announced)
         provenance = member_provenance(ensemble, run.inferences, base.symbol, horizon, window)
         adjustments = self._adjustments(base, horizon, ensemble, window)
         forecast = combined_forecast(base.symbol, horizon, ensemble, window, run, provenance, adjustments)
@@ -638,11 +674,11 @@ class Forecaster:
             )
         return window
 
-    async def _run_members(self, names: list[str], features: FloatArray) -> _MemberRun:
+    async def _run_members(self, names: list[str], features: FloatArray, arrival: Landing) -> _MemberRun:
         """Inference: every member as of the last row, concurrently (each micro-batched), each
         normalised with the metadata of the version that runs it and read by that version's columns."""
         started = time.perf_counter()
-        inferences = await self.registry.infer_last_rows(names, features)
+        inferences = await self.registry.infer_last_rows(names, features, arrival)
         ms = (time.perf_counter() - started) * 1000.0
         by_name = dict(zip(names, inferences, strict=True))
         values = {

@@ -158,6 +158,7 @@ class VersionActivation:
                 enabled=self.settings.ml_batching,
                 max_size=self.settings.ml_batch_max_size,
                 max_delay_s=self.settings.ml_batch_max_delay_ms / 1000,
+                arrivals=self.registry.arrivals.of(model.name),
             ),
         )
         model.status[session.version] = VersionStatus(

@@ -1,18 +1,20 @@
 """Dynamic micro-batching: concurrent requests for the same model version are stacked into one
-session run (up to `max_size` requests or `max_delay_s` of waiting), run in a worker thread, and
-each caller gets its own rows back. One batcher per active version: a hot reload closes the old
-batcher, which first finishes every request already queued on it."""
+session run, run in a worker thread, and each caller gets its own rows back. A batch takes what is
+queued when the worker comes round and, while requests are announced as on their way
+(arrivals.py), waits for them, up to `max_size` rows or `max_delay_s`. One batcher per active
+version: a hot reload closes the old batcher, which first finishes every request queued on it."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+from ml_engine.models.serving.arrivals import ModelArrivals
 from ml_engine.models.serving.stats import ModelStats
 
 log = logging.getLogger("ml_engine.serving")
@@ -30,21 +32,40 @@ class BatcherClosed(RuntimeError):
     """Submitted after close(): the registry swapped versions; the caller retries on the new one."""
 
 
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
 class MicroBatcher:
+    """Requests wait in a plain deque; the worker sleeps on one future, woken by the request that
+    makes a batch full (or by its timer), not by each request: an asyncio.Queue with wait_for per
+    request made a task and a timer per request and model, 18 models per prediction."""
+
     def __init__(
-        self, run: Runner, stats: ModelStats, *, enabled: bool, max_size: int, max_delay_s: float
+        self,
+        run: Runner,
+        stats: ModelStats,
+        *,
+        enabled: bool,
+        max_size: int,
+        max_delay_s: float,
+        arrivals: ModelArrivals | None = None,
     ) -> None:
         self.run = run
         self.stats = stats
         self.enabled = enabled
         self.max_size = max(1, max_size)
         self.max_delay_s = max(0.0, max_delay_s)
-        self._queue: asyncio.Queue[_Request | None] = asyncio.Queue()
+        self._pending: deque[_Request] = deque()
+        self._pending_rows = 0
         self._closed = False
         self._worker: asyncio.Task[None] | None = None
-        # Whether the last batch held more than one request: only then is waiting for more worth
-        # it. A lone caller (low load) runs at once instead of paying max_delay on every call.
-        self._under_load = False
+        # Requests on their way here: a batch waits for them (up to max_delay), never for others.
+        self.arrivals = arrivals or ModelArrivals()
+        # The worker's wait: it resumes once `_wake_at_rows` rows are pending, or on close().
+        self._waiter: asyncio.Future[None] | None = None
+        self._wake_at_rows = 1
 
     async def submit(self, x: np.ndarray) -> np.ndarray:
         """The model's rows for `x` ([k, ...] float32): [k, outputs] float64."""
@@ -64,7 +85,10 @@ class MicroBatcher:
         future: asyncio.Future[np.ndarray] = loop.create_future()
         # Enqueued synchronously: a request that saw this batcher active is queued before any
         # close() that follows, so it is served by this version.
-        self._queue.put_nowait(_Request(x, future))
+        self._pending.append(_Request(x, future))
+        self._pending_rows += len(x)
+        if self._waiter is not None and self._pending_rows >= self._wake_at_rows:
+            _wake(self._waiter)
         return future
 
     async def close(self) -> None:
@@ -73,48 +97,51 @@ class MicroBatcher:
             return
         self._closed = True
         if self._worker is not None:
-            self._queue.put_nowait(None)
+            if self._waiter is not None:
+                _wake(self._waiter)
             await self._worker
 
-    async def _collect(self, first: _Request) -> tuple[list[_Request], bool]:
-        batch, rows = [first], len(first.x)
-        deadline = time.perf_counter() + self.max_delay_s
-        while len(batch) < self.max_size:
-            try:
-                item = self._queue.get_nowait()
-            except asyncio.QueueEmpty:
-                remaining = deadline - time.perf_counter()
-                if remaining <= 0 or (len(batch) == 1 and not self._under_load):
-                    break
-                try:
-                    item = await asyncio.wait_for(self._queue.get(), remaining)
-                except TimeoutError:
-                    break
-            if item is None:
-                return batch, True
-            if rows + len(item.x) > self.max_size and rows > 0 and len(item.x) > 1:
-                # A multi-row request that would overflow the batch runs on its own next time.
-                self._queue.put_nowait(item)
+    async def _wait_for_rows(self, rows: int, timeout_s: float | None, *, arrivals: bool = False) -> None:
+        """Until `rows` rows are pending, close() is called, `timeout_s` has passed or, with
+        `arrivals`, no request is on its way any more."""
+        if self._pending_rows >= rows or self._closed:
+            return
+        loop = asyncio.get_running_loop()
+        self._waiter = waiter = loop.create_future()
+        self._wake_at_rows = rows
+        timer = None if timeout_s is None else loop.call_later(timeout_s, _wake, waiter)
+        if arrivals:
+            self.arrivals.wait_until_none(waiter)
+        try:
+            await waiter
+        finally:
+            self._waiter = None
+            if timer is not None:
+                timer.cancel()
+
+    def _take_batch(self) -> list[_Request]:
+        """Pending requests, oldest first, up to max_size rows. A multi-row request that would
+        overflow the batch stays first in line for the next one."""
+        batch: list[_Request] = []
+        rows = 0
+        while self._pending:
+            size = len(self._pending[0].x)
+            if rows > 0 and rows + size > self.max_size:
                 break
-            batch.append(item)
-            rows += len(item.x)
-        return batch, False
+            batch.append(self._pending.popleft())
+            rows += size
+            self._pending_rows -= size
+        return batch
 
     async def _work(self) -> None:
-        stop = False
-        while not stop:
-            first = await self._queue.get()
-            if first is None:
-                break
-            batch, stop = await self._collect(first)
-            self._under_load = len(batch) > 1
+        while True:
+            await self._wait_for_rows(1, None)
+            if self.arrivals.coming and not self._closed:
+                await self._wait_for_rows(self.max_size, self.max_delay_s, arrivals=True)
+            batch = self._take_batch()
+            if not batch:  # closed, and every request queued before served
+                return
             await self._run_batch(batch)
-        # close() queued the sentinel after every request it promised to serve; anything left
-        # (a multi-row request put back) is served before the worker ends.
-        while not self._queue.empty():
-            item = self._queue.get_nowait()
-            if item is not None:
-                await self._run_batch([item])
 
     async def _run_batch(self, batch: list[_Request]) -> None:
         live = [r for r in batch if not r.future.cancelled()]

@@ -31,8 +31,9 @@ def _scaling(meta: ModelMetadata) -> tuple[np.ndarray, np.ndarray]:
 
 def _normalize(meta: ModelMetadata, rows: np.ndarray) -> np.ndarray:
     mean, std = _scaling(meta)
-    x = (np.asarray(rows, dtype=np.float64) - mean) / std
-    x[~np.isfinite(x)] = 0.0  # NaN and infinities -> the training mean
+    x = np.asarray(rows, dtype=np.float64) - mean  # a new array: the divisions below are in place
+    x /= std
+    np.copyto(x, 0.0, where=~np.isfinite(x))  # NaN and infinities -> the training mean
     return x.astype(np.float32)
 
 

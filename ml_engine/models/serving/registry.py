@@ -12,12 +12,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple, cast
 
 import numpy as np
 
+from ml_engine.models.serving.arrivals import Arrival, Arrivals, Landing
 from ml_engine.models.serving.batcher import BatcherClosed, MicroBatcher
 from ml_engine.models.serving.errors import ModelUnavailable
 from ml_engine.models.serving.inputs import model_input, model_inputs_all
@@ -134,6 +136,9 @@ class ModelRegistry:
         # earlier count were made by versions that may no longer serve.
         self.generation = 0
         self._models: dict[str, ServedModel] = {}
+        # Requests announced by callers still preparing their inputs (see arrivals.py): the
+        # batchers of the models they will run wait for them.
+        self.arrivals = Arrivals()
 
     # ---- look-up ----------------------------------------------------------------------------
 
@@ -221,7 +226,14 @@ class ModelRegistry:
         with the metadata of the version that runs it; micro-batched."""
         return await self._submit(name, _last_row_input(name, features))
 
-    async def infer_last_rows(self, names: list[str], features: np.ndarray) -> list[Inference]:
+    def announced(self, names: list[str]) -> AbstractContextManager[Arrival]:
+        """Announces a request that will queue inputs for the models `names` later in the block
+        (pass the arrival to `infer_last_rows`): their batchers wait for it rather than run without it."""
+        return self.arrivals.announced(names)
+
+    async def infer_last_rows(
+        self, names: list[str], features: np.ndarray, arrival: Landing | None = None
+    ) -> list[Inference]:
         """`infer_last_row` for each model of `names` at once: every input queued on its model's
         batcher in one step and the results awaited together (no task per model: an ensemble's
         members run on every on-demand prediction). The first failure is raised, each counted."""
@@ -234,6 +246,9 @@ class ModelRegistry:
             for earlier in queued:
                 earlier.future.cancel()
             raise
+        finally:
+            if arrival is not None:
+                arrival.land()
         return await self._results(queued, started)
 
     def infer_sync(self, name: str, x: np.ndarray, version: str = "") -> Inference:

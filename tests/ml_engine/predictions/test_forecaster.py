@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+from contextlib import AbstractContextManager
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from ml_engine.market_data.bar_windows import BarWindows, Series
 from ml_engine.market_data.domain.timeframes import TIMEFRAMES
 from ml_engine.market_data.importing.importer import import_sample
 from ml_engine.models.serving.activation import VersionActivation
+from ml_engine.models.serving.arrivals import Arrival, Landing
 from ml_engine.models.serving.inputs import model_input
 from ml_engine.models.serving.registry import Inference, ModelRegistry
 from ml_engine.predictions.data.prediction_repository import PredictionStore, predictions
@@ -38,7 +41,7 @@ from ml_engine.shared.database import MarketStore
 from service_runtime.errors import DependencyUnavailable, FailedPrecondition, InvalidArgument, NotFound
 from tests.ml_engine.models.conftest import serving_settings, start_serving
 from tests.ml_engine.models.serving import tiny_models as tiny
-from tests.ml_engine.predictions.support import MODEL_REPOSITORY, manifest, store_synthetic
+from tests.ml_engine.predictions.support import MODEL_REPOSITORY, manifest, settings, store_synthetic
 
 SERVED = [h for h in ("intraday", "swing", "position") if h in manifest()]
 
@@ -293,6 +296,32 @@ async def test_a_member_that_is_not_loaded_is_unavailable(
     assert "intraday_not_shipped" in error.value.message
 
 
+async def test_concurrent_predictions_share_batches_and_every_announcement_lands(
+    market_store: MarketStore,
+) -> None:
+    """On-demand predictions announce their members from the start: batches wait for them (a cap
+    too long for the test to outlive, so a request never landed would fail it), and concurrent
+    requests run the members together, with the answers a lone request gets."""
+    registry, activation = await start_serving(
+        settings().model_copy(update={"ml_batch_max_delay_ms": 30_000})
+    )
+    try:
+        f = forecaster(market_store, registry)
+        alone = await f.predict("EURUSD", parse_horizons("all"))
+        together = await asyncio.wait_for(
+            asyncio.gather(*(f.predict("EURUSD", parse_horizons("all")) for _ in range(8))), 20
+        )
+        for result in together:
+            for p, q in zip(result.predictions, alone.predictions, strict=True):
+                assert p.predicted_high_pct == pytest.approx(q.predicted_high_pct, abs=1e-6)
+                assert p.tp_long == pytest.approx(q.tp_long, abs=1e-6)
+        names = {name for h in SERVED for name in models_to_run(manifest()[h])}
+        assert all(registry.arrivals.of(name).coming == 0 for name in names)
+        assert max(registry.served(name).stats.snapshot().max_batch_size for name in names) > 1
+    finally:
+        await activation.stop()
+
+
 class SwapBeforeRun:
     """The registry, with version 2 of every model activated between the forecaster's metadata
     read and its inference run: the hot reload that used to mix two versions' figures."""
@@ -311,10 +340,15 @@ class SwapBeforeRun:
         self.read.append(meta.version)
         return meta
 
-    async def infer_last_rows(self, names: list[str], features: np.ndarray) -> list[Inference]:
+    def announced(self, names: list[str]) -> AbstractContextManager[Arrival]:
+        return self.registry.announced(names)
+
+    async def infer_last_rows(
+        self, names: list[str], features: np.ndarray, arrival: Landing | None = None
+    ) -> list[Inference]:
         for name in names:
             await self.activation.activate(name, "2")
-        return await self.registry.infer_last_rows(names, features)
+        return await self.registry.infer_last_rows(names, features, arrival)
 
 
 async def test_a_hot_reload_before_the_run_normalises_with_the_version_that_ran(

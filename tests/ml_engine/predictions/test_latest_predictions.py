@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from sqlalchemy import func, select
 from ml_engine.market_data.bar_clock import BarClock
 from ml_engine.market_data.bar_windows import BarWindows
 from ml_engine.market_data.importing.importer import import_sample
+from ml_engine.models.serving.arrivals import Arrival, Landing
 from ml_engine.models.serving.registry import Inference, ModelRegistry
 from ml_engine.predictions.data.prediction_repository import PredictionStore, predictions
 from ml_engine.predictions.domain.combine import HorizonForecast
@@ -45,9 +47,14 @@ class CountingServer:
     def metadata(self, name: str) -> ModelMetadata:
         return self.registry.metadata(name)
 
-    async def infer_last_rows(self, names: list[str], features: np.ndarray) -> list[Inference]:
+    def announced(self, names: list[str]) -> AbstractContextManager[Arrival]:
+        return self.registry.announced(names)
+
+    async def infer_last_rows(
+        self, names: list[str], features: np.ndarray, arrival: Landing | None = None
+    ) -> list[Inference]:
         self.runs += len(names)
-        return await self.registry.infer_last_rows(names, features)
+        return await self.registry.infer_last_rows(names, features, arrival)
 
 
 def pair(

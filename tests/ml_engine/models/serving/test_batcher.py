@@ -6,7 +6,9 @@ import asyncio
 from pathlib import Path
 
 import numpy as np
+import pytest
 
+from ml_engine.models.serving.arrivals import Arrivals
 from ml_engine.models.serving.batcher import MicroBatcher
 from ml_engine.models.serving.repository import scan
 from ml_engine.models.serving.session import load_session
@@ -66,6 +68,83 @@ async def test_close_finishes_queued_requests(repo: Path) -> None:
     await asyncio.sleep(0)  # every request is queued
     await batcher.close()
     assert all(p.done() and p.exception() is None for p in pending)
+
+
+# Arrivals. A cap this long never ends a test's wait: a batch that waits for nothing would hang
+# the test (asyncio.wait_for below fails it) instead of passing after the cap.
+LONG_CAP_S = 60.0
+
+
+async def test_a_batch_waits_for_an_announced_request(repo: Path) -> None:
+    session = _session(repo)
+    stats, arrivals = ModelStats(), Arrivals()
+    batcher = MicroBatcher(
+        session.run, stats, enabled=True, max_size=16, max_delay_s=LONG_CAP_S, arrivals=arrivals.of("m")
+    )
+    rows = np.random.default_rng(6).normal(size=(2, 23)).astype(np.float32)
+    with arrivals.announced(["m"]) as arrival:
+        first = batcher.enqueue(rows[:1])
+        for _ in range(5):  # the worker comes round, finds one on its way, and waits
+            await asyncio.sleep(0)
+        assert not first.done()
+        second = batcher.enqueue(rows[1:])
+        arrival.land()
+    results = await asyncio.wait_for(asyncio.gather(first, second), 5)
+    np.testing.assert_allclose(np.concatenate(results), expected(rows, 3), rtol=1e-5, atol=1e-5)
+    assert stats.snapshot().batches == 1 and stats.snapshot().max_batch_size == 2
+    await batcher.close()
+
+
+async def test_a_lone_request_does_not_wait_for_the_cap(repo: Path) -> None:
+    session = _session(repo)
+    arrivals = Arrivals()
+    batcher = MicroBatcher(
+        session.run,
+        ModelStats(),
+        enabled=True,
+        max_size=16,
+        max_delay_s=LONG_CAP_S,
+        arrivals=arrivals.of("m"),
+    )
+    x = np.random.default_rng(7).normal(size=(1, 23)).astype(np.float32)
+    with arrivals.announced(["other_model"]):  # on its way to another model: not waited for
+        await asyncio.wait_for(batcher.submit(x), 5)
+        await asyncio.wait_for(batcher.submit(x), 5)
+    await batcher.close()
+
+
+async def test_an_announced_request_that_gives_up_releases_the_batch(repo: Path) -> None:
+    session = _session(repo)
+    arrivals = Arrivals()
+    batcher = MicroBatcher(
+        session.run,
+        ModelStats(),
+        enabled=True,
+        max_size=16,
+        max_delay_s=LONG_CAP_S,
+        arrivals=arrivals.of("m"),
+    )
+    x = np.random.default_rng(8).normal(size=(1, 23)).astype(np.float32)
+    pending = None
+    with pytest.raises(RuntimeError), arrivals.announced(["m"]):
+        pending = batcher.enqueue(x)
+        await asyncio.sleep(0)
+        raise RuntimeError("the announced request failed before queueing its input")
+    assert pending is not None and arrivals.of("m").coming == 0
+    await asyncio.wait_for(pending, 5)
+    await batcher.close()
+
+
+async def test_the_wait_for_arrivals_is_capped(repo: Path) -> None:
+    session = _session(repo)
+    arrivals = Arrivals()
+    batcher = MicroBatcher(
+        session.run, ModelStats(), enabled=True, max_size=16, max_delay_s=0.05, arrivals=arrivals.of("m")
+    )
+    x = np.random.default_rng(9).normal(size=(1, 23)).astype(np.float32)
+    with arrivals.announced(["m"]):  # never lands while the request waits
+        await asyncio.wait_for(batcher.submit(x), 5)
+    await batcher.close()
 
 
 def test_stats_percentiles_and_bounded_reservoir() -> None:

@@ -12,6 +12,7 @@ from ml_engine.predictions.domain.calibration import (
     IDENTITY,
     apply_platt,
     brier,
+    calibrate,
     choose_calibration,
     expected_calibration_error,
     fit_platt,
@@ -126,6 +127,20 @@ def test_calibrated_probabilities_stay_calibrated() -> None:
     params = choose_calibration(p_val, y_val)
     assert brier(y_test, apply_platt(p_test, params)) <= brier(y_test, p_test) + 0.002
     assert choose_calibration(p_val[:30], y_val[:30]) == IDENTITY  # too few rows to refit
+
+
+def test_one_probability_maps_as_the_vectorised_platt_map_does() -> None:
+    """`calibrate` (scalar math, the serving path) and `apply_platt` (numpy, training) are one map,
+    including at the clipped ends and for steep maps whose sigmoid saturates."""
+    rng = np.random.default_rng(11)
+    probs = [*rng.uniform(0, 1, 500), 0.0, 1.0, 1e-12, 1 - 1e-12]
+    maps = [(1.0, 0.0), (0.7, -0.3), (2.5, 1.0), (60.0, 40.0), (-60.0, -40.0)]
+    for params in maps:
+        with np.errstate(over="ignore"):  # exp of a steep map's large logits: inf, sigmoid 0
+            expected = apply_platt(np.array(probs), params)
+        served = [calibrate(float(p), params) for p in probs]
+        np.testing.assert_allclose(served, expected, rtol=1e-12, atol=1e-15)
+    assert calibrate(0.3, None) == 0.3 and np.isnan(calibrate(float("nan"), (2.0, 1.0)))
 
 
 def test_combine_serves_the_calibrated_probability() -> None:

@@ -75,12 +75,23 @@ async def test_close_finishes_queued_requests(repo: Path) -> None:
 LONG_CAP_S = 60.0
 
 
-async def test_a_batch_waits_for_an_announced_request(repo: Path) -> None:
-    session = _session(repo)
-    stats, arrivals = ModelStats(), Arrivals()
+def _announcing_batcher(repo: Path, max_delay_s: float) -> tuple[MicroBatcher, Arrivals]:
+    """A batcher of model "m" that waits for the arrivals announced for "m"."""
+    arrivals = Arrivals()
     batcher = MicroBatcher(
-        session.run, stats, enabled=True, max_size=16, max_delay_s=LONG_CAP_S, arrivals=arrivals.of("m")
+        _session(repo).run,
+        ModelStats(),
+        enabled=True,
+        max_size=16,
+        max_delay_s=max_delay_s,
+        arrivals=arrivals.of("m"),
     )
+    return batcher, arrivals
+
+
+async def test_a_batch_waits_for_an_announced_request(repo: Path) -> None:
+    batcher, arrivals = _announcing_batcher(repo, LONG_CAP_S)
+    stats = batcher.stats
     rows = np.random.default_rng(6).normal(size=(2, 23)).astype(np.float32)
     with arrivals.announced(["m"]) as arrival:
         first = batcher.enqueue(rows[:1])
@@ -96,16 +107,7 @@ async def test_a_batch_waits_for_an_announced_request(repo: Path) -> None:
 
 
 async def test_a_lone_request_does_not_wait_for_the_cap(repo: Path) -> None:
-    session = _session(repo)
-    arrivals = Arrivals()
-    batcher = MicroBatcher(
-        session.run,
-        ModelStats(),
-        enabled=True,
-        max_size=16,
-        max_delay_s=LONG_CAP_S,
-        arrivals=arrivals.of("m"),
-    )
+    batcher, arrivals = _announcing_batcher(repo, LONG_CAP_S)
     x = np.random.default_rng(7).normal(size=(1, 23)).astype(np.float32)
     with arrivals.announced(["other_model"]):  # on its way to another model: not waited for
         await asyncio.wait_for(batcher.submit(x), 5)
@@ -114,16 +116,7 @@ async def test_a_lone_request_does_not_wait_for_the_cap(repo: Path) -> None:
 
 
 async def test_an_announced_request_that_gives_up_releases_the_batch(repo: Path) -> None:
-    session = _session(repo)
-    arrivals = Arrivals()
-    batcher = MicroBatcher(
-        session.run,
-        ModelStats(),
-        enabled=True,
-        max_size=16,
-        max_delay_s=LONG_CAP_S,
-        arrivals=arrivals.of("m"),
-    )
+    batcher, arrivals = _announcing_batcher(repo, LONG_CAP_S)
     x = np.random.default_rng(8).normal(size=(1, 23)).astype(np.float32)
     pending = None
     with pytest.raises(RuntimeError), arrivals.announced(["m"]):
@@ -136,11 +129,7 @@ async def test_an_announced_request_that_gives_up_releases_the_batch(repo: Path)
 
 
 async def test_the_wait_for_arrivals_is_capped(repo: Path) -> None:
-    session = _session(repo)
-    arrivals = Arrivals()
-    batcher = MicroBatcher(
-        session.run, ModelStats(), enabled=True, max_size=16, max_delay_s=0.05, arrivals=arrivals.of("m")
-    )
+    batcher, arrivals = _announcing_batcher(repo, 0.05)
     x = np.random.default_rng(9).normal(size=(1, 23)).astype(np.float32)
     with arrivals.announced(["m"]):  # never lands while the request waits
         await asyncio.wait_for(batcher.submit(x), 5)

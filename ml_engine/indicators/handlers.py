@@ -35,10 +35,22 @@ OUTPUTS_FIELD = pb.IndicatorSeries.DESCRIPTOR.fields_by_name["outputs"].number
 INDICATORS_FIELD = pb.GetIndicatorsResponse.DESCRIPTOR.fields_by_name["indicators"].number
 
 
+# Values looked at first for the warm-up: an indicator's lookback is a few dozen bars.
+GAP_SCAN_HEAD = 256
+
+
 def leading_gaps(values: FloatArray) -> int:
-    """Leading values that are NaN (the warm-up of the packed form)."""
-    defined = np.flatnonzero(~np.isnan(values))
-    return int(defined[0]) if len(defined) else len(values)
+    """Leading values that are NaN (the warm-up of the packed form). A short head is scanned
+    first, a longer one only while the head is all NaN: scanning 100k values for each of ten
+    outputs took 1.5 ms of a GetIndicators call."""
+    head = GAP_SCAN_HEAD
+    while True:
+        gaps = np.isnan(values[:head])
+        if not gaps.all():
+            return int(np.argmin(gaps))  # the first False: the first defined value
+        if head >= len(values):
+            return len(values)
+        head *= 16
 
 
 def indicator_info(spec: IndicatorSpec) -> pb.IndicatorInfo:

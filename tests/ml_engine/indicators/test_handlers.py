@@ -10,7 +10,13 @@ import numpy as np
 import pytest
 
 from ml_engine.indicators.domain.compute import IndicatorSeries
-from ml_engine.indicators.handlers import IndicatorHandlers, add_indicator_service, packed_response
+from ml_engine.indicators.handlers import (
+    GAP_SCAN_HEAD,
+    IndicatorHandlers,
+    add_indicator_service,
+    leading_gaps,
+    packed_response,
+)
 from ml_engine.market_data.bar_cache import BarCache
 from ml_engine.market_data.bar_windows import BarWindows
 from ml_engine.market_data.importing.importer import import_sample
@@ -54,6 +60,17 @@ async def test_packed_form_equals_the_value_form(
             warmups.append(b.warmup)
     # The whole stored series was asked for: the warm-up shows as missing leading values.
     assert max(warmups) == 33 and min(warmups) == 14
+
+
+@pytest.mark.parametrize(
+    "gaps", [0, 1, 33, GAP_SCAN_HEAD - 1, GAP_SCAN_HEAD, GAP_SCAN_HEAD + 1, 17 * GAP_SCAN_HEAD, 5000]
+)
+def test_leading_gaps_counts_the_nans_before_the_first_value(gaps: int) -> None:
+    values = np.arange(5000, dtype=np.float64)
+    values[:gaps] = np.nan
+    values[gaps + 3 :: 7] = np.nan  # later gaps are values of the series, not warm-up
+    assert leading_gaps(values) == gaps
+    assert leading_gaps(values[:0]) == 0
 
 
 def test_packed_wire_bytes_parse_as_the_message() -> None:

@@ -46,7 +46,6 @@ import json
 import os
 import platform
 import shutil
-import socket
 import statistics
 import struct
 import subprocess
@@ -66,6 +65,7 @@ import numpy.typing as npt
 
 from bench.edge import percentile
 from bench.private_stack import in_subprocess, private_stack_env
+from tests.support.ports import free_ports
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_MD = Path(__file__).resolve().parent / "RESULTS.md"
@@ -1192,12 +1192,6 @@ def fanout_part(args: argparse.Namespace, report: Report, token: str, pids: dict
                 )
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def mean_batch_size(target: str, token: str) -> float:
     """Requests per session run over the engine's models that ran (its GetStats)."""
     import grpc
@@ -1218,7 +1212,7 @@ def batching_side_by_side(
     """Part c end to end: the stack's engine (batching on) and an unbatched one beside it, loaded
     in turn, the order alternating every round."""
     shutil.copy(tmp / "market.db", tmp / "market-unbatched.db")  # its own SQLite writer
-    port = free_port()
+    (port,) = free_ports(1)
     env = dict(stack.env, ML_GRPC_PORT=str(port), ML_BATCHING="false", LOAD_SAMPLE_DATA="false")
     env["MARKET_SQLITE_PATH"] = str(tmp / "market-unbatched.db")
     with open(tmp / "logs" / "ml_engine-unbatched.log", "wb") as log:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,20 +33,11 @@ from typing import Any
 
 import httpx
 
+from tests.support.ports import free_ports
+
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 PLAN_RPC = "/api/learning/pro-courses/no-such-course/enrollment"
 OTHER_RPC = "/api/stats"
-
-
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
 
 
 def without_plan_check(config: dict[str, Any]) -> dict[str, Any]:

@@ -13,6 +13,12 @@ from contextlib import contextmanager
 from typing import Protocol
 
 
+def wake(waiter: asyncio.Future[None]) -> None:
+    """Resolve a waiting future unless it already is (a timer and a landing may race)."""
+    if not waiter.done():
+        waiter.set_result(None)
+
+
 class ModelArrivals:
     """One model's announced requests not yet queued, and the batch waiting for them to land."""
 
@@ -23,8 +29,7 @@ class ModelArrivals:
     def wait_until_none(self, waiter: asyncio.Future[None]) -> None:
         """Resolve `waiter` when no request is on its way any more (now, if none is)."""
         if self.coming == 0:
-            if not waiter.done():
-                waiter.set_result(None)
+            wake(waiter)
             return
         self._waiters.add(waiter)
         waiter.add_done_callback(self._waiters.discard)
@@ -33,8 +38,7 @@ class ModelArrivals:
         self.coming -= 1
         if self.coming == 0:
             for waiter in list(self._waiters):
-                if not waiter.done():
-                    waiter.set_result(None)
+                wake(waiter)
 
 
 class Landing(Protocol):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ml_engine.models.serving.arrivals import ModelArrivals
+from ml_engine.models.serving.arrivals import ModelArrivals, wake
 from ml_engine.models.serving.stats import ModelStats
 
 log = logging.getLogger("ml_engine.serving")
@@ -30,11 +30,6 @@ class _Request:
 
 class BatcherClosed(RuntimeError):
     """Submitted after close(): the registry swapped versions; the caller retries on the new one."""
-
-
-def _wake(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_result(None)
 
 
 class MicroBatcher:
@@ -88,7 +83,7 @@ class MicroBatcher:
         self._pending.append(_Request(x, future))
         self._pending_rows += len(x)
         if self._waiter is not None and self._pending_rows >= self._wake_at_rows:
-            _wake(self._waiter)
+            wake(self._waiter)
         return future
 
     async def close(self) -> None:
@@ -98,7 +93,7 @@ class MicroBatcher:
         self._closed = True
         if self._worker is not None:
             if self._waiter is not None:
-                _wake(self._waiter)
+                wake(self._waiter)
             await self._worker
 
     async def _wait_for_rows(self, rows: int, timeout_s: float | None, *, arrivals: bool = False) -> None:
@@ -109,7 +104,7 @@ class MicroBatcher:
         loop = asyncio.get_running_loop()
         self._waiter = waiter = loop.create_future()
         self._wake_at_rows = rows
-        timer = None if timeout_s is None else loop.call_later(timeout_s, _wake, waiter)
+        timer = None if timeout_s is None else loop.call_later(timeout_s, wake, waiter)
         if arrivals:
             self.arrivals.wait_until_none(waiter)
         try:
@@ -136,7 +131,7 @@ class MicroBatcher:
     async def _work(self) -> None:
         while True:
             await self._wait_for_rows(1, None)
-            if self.arrivals.coming and not self._closed:
+            if self.arrivals.coming:  # (returns at once after close())
                 await self._wait_for_rows(self.max_size, self.max_delay_s, arrivals=True)
             batch = self._take_batch()
             if not batch:  # closed, and every request queued before served

@@ -9,7 +9,10 @@
    gRPC straight to the engine (median latency of sequential calls);
 3. indicators over 100k bars: the GetIndicators RPC (gRPC, direct) vs calling TA-Lib on the same
    arrays in-process, and the floor of the transport: the same reply, captured from the engine, served
-   from memory by a bare gRPC server (no interceptors, no computing) to the same client stub.
+   from memory by a bare gRPC server (no interceptors, no computing) to the same client stub. The RPC
+   twice: each call another request for the same bars (a distinct far-future `end`: the reply is
+   computed), and the same request again (the reply the engine kept for this bar, as a chart that
+   many users open gets it).
 
 Needs MariaDB/MySQL (BENCH_MYSQL_HOST, default 127.0.0.1, root without password): it creates and
 drops a database of its own. Starts a private stack on its own ports against that database.
@@ -46,6 +49,7 @@ from ml_engine.market_data.data import repository as repo
 from ml_engine.market_data.data.tables import bars as bars_table
 from ml_engine.market_data.domain.symbols import SymbolInfo
 from ml_engine.market_data.domain.timeframes import parse_timeframe
+from ml_engine.market_data.domain.times import format_time
 from ml_engine.market_data.importing.importer import ImportTarget, import_csv
 from ml_engine.shared.database import MarketStore
 from trading.market.v1 import indicator_service_pb2 as ind_pb
@@ -247,18 +251,29 @@ def talib_reference(high: np.ndarray, low: np.ndarray, close: np.ndarray) -> Cal
     return direct
 
 
-def indicator_client(port: int, token: str, request: bytes, repeat: int) -> tuple[float, bytes]:
+# A far-future `end` (2100-01-01) plus the call's number: the same bars, another request, so the
+# engine computes the reply again rather than answering the one it kept.
+DISTINCT_END_FROM = 4_102_444_800
+
+
+def indicator_client(
+    port: int, token: str, request: bytes, repeat: int, distinct: bool = False
+) -> tuple[float, bytes]:
     """Entry point of a process: a client as a real one is, in a process of its own, doing nothing
-    but its calls. Median GetIndicators time and the last reply. (In the bench's own process, or
+    but its calls. Median GetIndicators time and the last reply; with `distinct`, each call is
+    another request for the same bars (computed, not kept). (In the bench's own process, or
     interleaved with TA-Lib's allocations, the same calls took 10-15 ms longer: receiving 8.5 MB
     then lands on cold pages; that is the measuring client, not the service.)"""
     parsed = ind_pb.GetIndicatorsRequest.FromString(request)
     metadata = [("authorization", f"Bearer {token}")] if token else []
     replies: list[ind_pb.GetIndicatorsResponse] = []
+    calls = itertools.count()
     with grpc.insecure_channel(f"127.0.0.1:{port}", options=GRPC_OPTIONS) as channel:
         stub = ind_grpc.IndicatorServiceStub(channel)
 
         def rpc() -> None:
+            if distinct:
+                parsed.end = format_time(DISTINCT_END_FROM + next(calls))
             replies[:] = [stub.GetIndicators(parsed, metadata=metadata, timeout=60)]
             assert len(replies[0].time_seconds if parsed.packed else replies[0].times) == parsed.limit
 
@@ -280,11 +295,15 @@ def bench_indicators(
     for packed in (True, False):
         request = ind_pb.GetIndicatorsRequest(symbol="BENCH", indicators=[INDICATORS], limit=n, packed=packed)
         rpc_s, reply = in_subprocess(
-            indicator_client, PORTS["ML_GRPC_PORT"], token, request.SerializeToString(), repeat
+            indicator_client, PORTS["ML_GRPC_PORT"], token, request.SerializeToString(), repeat, True
         )
         form = "packed" if packed else "a Value per point (deprecated form)"
-        results[f"GetIndicators RPC, gRPC direct, {form}, bars cached"] = rpc_s
+        results[f"GetIndicators RPC, gRPC direct, {form}, bars cached, reply computed"] = rpc_s
         if packed:
+            kept_s, _ = in_subprocess(
+                indicator_client, PORTS["ML_GRPC_PORT"], token, request.SerializeToString(), repeat
+            )
+            results[f"GetIndicators RPC, gRPC direct, {form}, the reply kept for this bar"] = kept_s
             results["TA-Lib in-process"] = in_subprocess(talib_client, talib_columns, repeat)
             label = f"the same reply ({len(reply) / 1e6:.1f} MB) from a bare gRPC server (transport floor)"
             results[label] = transport_floor(request, reply, repeat)

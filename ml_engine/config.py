@@ -93,6 +93,13 @@ class MlEngineSettings(PlanRateLimitSettings, CommonSettings):
         description="most recent stored bars kept in memory for history, indicators, backtests and "
         "predictions (about 48 bytes each; per symbol, LRU, refreshed by imports and new bars; 0: off)",
     )
+    ml_indicator_cache_mib: int = Field(
+        64,
+        ge=0,
+        le=65_536,
+        description="indicator replies kept until their symbol's next bar or import, one per symbol, "
+        "timeframe, indicators and window (MiB, LRU; 0: off, and off with the bar cache)",
+    )
     ml_score_interval_s: float = Field(
         30.0,
         ge=0,

@@ -148,7 +148,7 @@ def build_host(
     inference = InferenceHandlers(registry)
     bar_hub = BarHub(hub.feed)
     market = MarketDataHandlers(store, windows, clock, bar_hub)
-    indicators = IndicatorHandlers(windows)
+    indicators = IndicatorHandlers(windows, settings.ml_indicator_cache_mib * 1024 * 1024)
     backtests = BacktestHandlers(windows, settings.backtest_time_budget_s)
     training = TrainingHandlers(training_runs)
     # Suspensions and logouts reach this service through Redis (written by business).

@@ -50,6 +50,12 @@ class BarWindows:
         """The stored bars of `symbol` changed (an import, a new bar): read them again next time."""
         self.cache.forget(symbol)
 
+    def data_version(self, symbol: str) -> int | None:
+        """A number that changes whenever the stored bars of `symbol` do, as far as this engine
+        sees (its imports, each new last bar: see bar_cache.py); None with the cache off, when
+        nothing here follows the store. What is computed from the bars holds while it is the same."""
+        return self.cache.generation(symbol) if self.cache.enabled else None
+
     def _stored_symbol(self, symbol: str) -> repo.StoredSymbol | None:
         stored = self.cache.symbol(symbol)
         if stored is None:

@@ -4,6 +4,7 @@ with or without the bar cache."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 
 import numpy as np
@@ -19,6 +20,8 @@ from ml_engine.indicators.handlers import (
 )
 from ml_engine.market_data.bar_cache import BarCache
 from ml_engine.market_data.bar_windows import BarWindows
+from ml_engine.market_data.data import repository as repo
+from ml_engine.market_data.domain.row_checks import BarRow
 from ml_engine.market_data.importing.importer import import_sample
 from ml_engine.shared.database import MarketStore
 from tests.ml_engine.in_process import serve
@@ -102,3 +105,60 @@ def test_packed_wire_bytes_parse_as_the_message() -> None:
         ("macd", 0, [1.0, 2.0, 3.0, -4.0]),
         ("signal", 4, []),
     ]
+
+
+async def test_a_reply_is_computed_once_per_version_of_the_bars(
+    empty_market_store: MarketStore, callers: TestCallers
+) -> None:
+    """Identical requests, one after the other or at once, share one computation until the
+    symbol's bars change (a new bar: the engine forgets the symbol, as its imports and bar clock do).
+    A store of its own: the new bar would change what later tests read of GOOG."""
+    import_sample(empty_market_store.engine, "GOOG")
+    windows = BarWindows(empty_market_store.engine, BarCache(100_000))
+    handlers = IndicatorHandlers(windows, reply_cache_bytes=64 * 1024 * 1024)
+    request = pb.GetIndicatorsRequest(symbol="GOOG", indicators=["rsi:14"], limit=50, packed=True)
+    async with serve(SERVICE, lambda server: add_indicator_service(handlers, server), callers) as channel:
+        stub = pb_grpc.IndicatorServiceStub(channel)
+
+        async def ask(r: pb.GetIndicatorsRequest = request) -> pb.GetIndicatorsResponse:
+            reply: pb.GetIndicatorsResponse = await stub.GetIndicators(r, metadata=callers.metadata())
+            return reply
+
+        first = await ask()
+        assert await ask() == first and handlers.replies.computations == 1
+        other = pb.GetIndicatorsRequest(symbol="goog", indicators=["rsi:14"], limit=49, packed=True)
+        assert list((await ask(other)).time_seconds) == list(first.time_seconds)[1:]
+        assert handlers.replies.computations == 2  # another window is another reply
+
+        series = windows.resolve("GOOG", "")
+        last = windows.last_time(series)
+        assert last is not None and last == first.time_seconds[-1]
+        later = last + series.base.seconds
+        with empty_market_store.engine.begin() as conn:
+            repo.upsert_bars(conn, "GOOG", series.base.name, [BarRow(2, later, 1.0, 1.0, 1.0, 1.0, 0.0)])
+        assert await ask() == first  # unseen until the engine learns of the new bar
+        windows.forget("GOOG")
+        replies = await asyncio.gather(ask(), ask(), ask())
+        assert handlers.replies.computations == 3  # three callers, one computation
+        assert all(r == replies[0] for r in replies)
+        assert replies[0].time_seconds[-1] == later
+        # The new bar's close (1.0, far below GOOG's) pulls the RSI down.
+        assert (
+            replies[0].indicators[0].outputs[0].packed_values[-1]
+            < first.indicators[0].outputs[0].packed_values[-1]
+        )
+
+
+async def test_no_reply_is_kept_without_the_bar_cache(
+    market_store: MarketStore, callers: TestCallers
+) -> None:
+    """With the bar cache off nothing follows the store: every request computes."""
+    import_sample(market_store.engine, "GOOG")
+    handlers = IndicatorHandlers(BarWindows(market_store.engine, BarCache(0)), reply_cache_bytes=1 << 26)
+    request = pb.GetIndicatorsRequest(symbol="GOOG", indicators=["sma:5"], limit=20, packed=True)
+    async with serve(SERVICE, lambda server: add_indicator_service(handlers, server), callers) as channel:
+        stub = pb_grpc.IndicatorServiceStub(channel)
+        first = await stub.GetIndicators(request, metadata=callers.metadata())
+        assert await stub.GetIndicators(request, metadata=callers.metadata()) == first
+    assert len(first.indicators[0].outputs[0].packed_values) == 20
+    assert len(handlers.replies) == 0 and handlers.replies.computations == 0

@@ -24,7 +24,6 @@ from ml_engine.predictions.domain.horizons import parse_horizons
 from ml_engine.predictions.domain.model_metadata import OUTPUT_COLUMNS, ModelMetadata
 from ml_engine.predictions.explain import XgbExplainer
 from ml_engine.predictions.forecaster import Forecaster
-from ml_engine.predictions.latest_cache import LatestCache
 from ml_engine.predictions.recording import PredictionRecorder
 from ml_engine.shared.database import MarketStore
 from service_runtime.errors import FailedPrecondition, InvalidArgument, NotFound
@@ -249,45 +248,6 @@ async def test_each_served_prediction_is_recorded_once_and_a_precomputed_one_onl
             assert conn.execute(select(func.count()).select_from(predictions)).scalar() == recorded_before + 2
     finally:
         recorder.close()
-
-
-async def test_the_cache_is_bounded_and_keeps_no_failure() -> None:
-    cache: LatestCache[int] = LatestCache(2)
-    calls: list[str] = []
-
-    async def value(key: str, result: int) -> int:
-        calls.append(key)
-        return result
-
-    assert await cache.get("a", 1, lambda: value("a", 1)) == 1
-    assert await cache.get("b", 1, lambda: value("b", 2)) == 2
-    assert cache.peek("a", 1) == 1  # a is now the most recently used
-    assert await cache.get("c", 1, lambda: value("c", 3)) == 3
-    assert cache.cached_keys() == ["a", "c"]  # b went first
-    assert cache.peek("a", 2) is None  # another stamp is another value
-
-    async def fail() -> int:
-        raise RuntimeError("store down")
-
-    with pytest.raises(RuntimeError):
-        await cache.get("a", 2, fail)
-    assert "a" not in cache.cached_keys()
-    assert await cache.get("a", 2, lambda: value("a", 4)) == 4
-
-    # A caller that goes away does not cancel the computation the others wait for.
-    gate = asyncio.Event()
-
-    async def slow() -> int:
-        await gate.wait()
-        return 5
-
-    leaving = asyncio.ensure_future(cache.get("d", 1, slow))
-    staying = asyncio.ensure_future(cache.get("d", 1, slow))
-    await asyncio.sleep(0)
-    leaving.cancel()
-    gate.set()
-    assert await staying == 5
-    assert cache.computations == 6  # a, b, c, a (failed), a again, d (once for both callers)
 
 
 def test_a_message_is_reused_only_for_the_same_forecast_objects() -> None:

@@ -12,7 +12,8 @@
    from memory by a bare gRPC server (no interceptors, no computing) to the same client stub. The RPC
    twice: each call another request for the same bars (a distinct far-future `end`: the reply is
    computed), and the same request again (the reply the engine kept for this bar, as a chart that
-   many users open gets it).
+   many users open gets it). The packed cells (computed, kept, TA-Lib, floor) run in alternating
+   rounds, each a fresh process, and report the median of the rounds.
 
 Needs MariaDB/MySQL (BENCH_MYSQL_HOST, default 127.0.0.1, root without password): it creates and
 drops a database of its own. Starts a private stack on its own ports against that database.
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import functools
 import io
 import itertools
@@ -32,7 +34,7 @@ import statistics
 import tempfile
 import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import grpc
@@ -286,27 +288,44 @@ def talib_client(columns: tuple[np.ndarray, ...], repeat: int) -> float:
     return timed(talib_reference(*columns), repeat)
 
 
+# Rounds of the packed cells, each cell once a round in a fresh process, the order reversed every
+# other round: the host's speed drifts by minutes, and one cell after another had put a transport
+# floor slower than the engine's own reply in the same run.
+INDICATOR_ROUNDS = 3
+
+
 def bench_indicators(
     token: str, columns: dict[str, np.ndarray], n: int, repeat: int, mysql_url: str
 ) -> dict[str, float]:
     talib_columns = tuple(columns[c] for c in ("high", "low", "close"))
     results: dict[str, float] = {}
-    # Each in a fresh process of its own, one after the other: the RPC, TA-Lib, the transport floor.
-    for packed in (True, False):
-        request = ind_pb.GetIndicatorsRequest(symbol="BENCH", indicators=[INDICATORS], limit=n, packed=packed)
-        rpc_s, reply = in_subprocess(
-            indicator_client, PORTS["ML_GRPC_PORT"], token, request.SerializeToString(), repeat, True
-        )
-        form = "packed" if packed else "a Value per point (deprecated form)"
-        results[f"GetIndicators RPC, gRPC direct, {form}, bars cached, reply computed"] = rpc_s
-        if packed:
-            kept_s, _ = in_subprocess(
-                indicator_client, PORTS["ML_GRPC_PORT"], token, request.SerializeToString(), repeat
-            )
-            results[f"GetIndicators RPC, gRPC direct, {form}, the reply kept for this bar"] = kept_s
-            results["TA-Lib in-process"] = in_subprocess(talib_client, talib_columns, repeat)
-            label = f"the same reply ({len(reply) / 1e6:.1f} MB) from a bare gRPC server (transport floor)"
-            results[label] = transport_floor(request, reply, repeat)
+    ml_port = PORTS["ML_GRPC_PORT"]
+    deprecated = ind_pb.GetIndicatorsRequest(symbol="BENCH", indicators=[INDICATORS], limit=n)
+    results[
+        "GetIndicators RPC, gRPC direct, a Value per point (deprecated form), bars cached, reply computed"
+    ] = in_subprocess(indicator_client, ml_port, token, deprecated.SerializeToString(), repeat, True)[0]
+    request = ind_pb.GetIndicatorsRequest(symbol="BENCH", indicators=[INDICATORS], limit=n, packed=True)
+    wire = request.SerializeToString()
+    _, reply = in_subprocess(indicator_client, ml_port, token, wire, 1)
+    per_round = max(3, repeat // INDICATOR_ROUNDS)
+    with bare_server(reply) as floor_port:
+        cells: dict[str, Callable[[], float]] = {
+            "GetIndicators RPC, gRPC direct, packed, bars cached, reply computed": lambda: in_subprocess(
+                indicator_client, ml_port, token, wire, per_round, True
+            )[0],
+            "GetIndicators RPC, gRPC direct, packed, the reply kept for this bar": lambda: in_subprocess(
+                indicator_client, ml_port, token, wire, per_round
+            )[0],
+            "TA-Lib in-process": lambda: in_subprocess(talib_client, talib_columns, per_round),
+            f"the same reply ({len(reply) / 1e6:.1f} MB) from a bare gRPC server (transport floor)": (
+                lambda: in_subprocess(indicator_client, floor_port, "", wire, per_round)[0]
+            ),
+        }
+        medians: dict[str, list[float]] = {label: [] for label in cells}
+        for round_ in range(INDICATOR_ROUNDS):
+            for label in sorted(cells, reverse=round_ % 2 == 1):
+                medians[label].append(float(cells[label]()))
+    results |= {label: statistics.median(values) for label, values in medians.items()}
     # Where an uncached RPC's time goes: reading the bars from MySQL.
     store = MarketStore(mysql_url)
     windows = BarWindows(store.engine)
@@ -339,15 +358,15 @@ def serve_reply(reply: bytes, ports: multiprocessing.SimpleQueue[int]) -> None:
     asyncio.run(serve())
 
 
-def transport_floor(request: ind_pb.GetIndicatorsRequest, reply: bytes, repeat: int) -> float:
-    """GetIndicators through the same client from a server that only sends `reply`."""
+@contextlib.contextmanager
+def bare_server(reply: bytes) -> Iterator[int]:
+    """A bare gRPC server answering every GetIndicators with `reply` (the transport floor); its port."""
     context = multiprocessing.get_context("spawn")
     ports: multiprocessing.SimpleQueue[int] = context.SimpleQueue()
     server = context.Process(target=serve_reply, args=(reply, ports), daemon=True)
     server.start()
     try:
-        floor_s, _ = in_subprocess(indicator_client, ports.get(), "", request.SerializeToString(), repeat)
-        return float(floor_s)
+        yield ports.get()
     finally:
         server.kill()
         server.join()

@@ -79,10 +79,11 @@ web: $(WEB_DEPS)
 run: $(VENV_RUN) web
 	$(PY) -m tools.supervisor
 
-## Every test: lint, contracts, unit, end-to-end through Envoy, browser.
+## Every test: lint, the web app's unit tests (vitest), contracts, unit, end-to-end through Envoy, browser.
 test: $(VENV) web
 	bash tools/ensure_chromium.sh
 	$(MAKE) --no-print-directory lint
+	cd web && npm test --silent
 	$(PY) -m pytest --durations=30
 
 bench-edge: $(VENV_RUN)

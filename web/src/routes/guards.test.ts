@@ -59,7 +59,7 @@ describe("navigation", () => {
     expect(labels(out)).toEqual(["Status", "API", "Courses"]);
     expect(labels(user)).toEqual(["Status", "API", "Market", "Backtests", "Models", "Paper trading", "Watchlists", "Alerts", "Account", "Courses", "My learning"]);
     expect(labels(admin)).toEqual([
-      "Status", "API", "Market", "Backtests", "Models", "Paper trading", "Watchlists", "Alerts", "Account", "Users", "Audit log", "Model versions", "Import",
+      "Status", "API", "Market", "Backtests", "Models", "Paper trading", "Watchlists", "Alerts", "Account", "Users", "Audit log", "Model versions", "Training runs", "Import",
       "Education figures", "Revenue", "Courses", "My learning",
     ]);
     const instructor: GuardSession = { status: "signed-in", user: { roles: ["instructor", "user"] } };

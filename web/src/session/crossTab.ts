@@ -5,8 +5,11 @@
  */
 
 export interface LockLike {
-  /** Runs `task` while holding the named lock, exclusively across this origin's tabs. */
-  run<T>(name: string, task: () => Promise<T>): Promise<T>;
+  /**
+   * Runs `task` while holding the named lock, exclusively across this origin's tabs; `waited`
+   * tells it whether another holder had the lock first.
+   */
+  run<T>(name: string, task: (waited: boolean) => Promise<T>): Promise<T>;
 }
 
 export interface ChannelLike<M> {
@@ -19,7 +22,13 @@ export interface ChannelLike<M> {
 export function browserLock(): LockLike {
   const locks = typeof navigator !== "undefined" ? navigator.locks : undefined;
   if (locks && typeof locks.request === "function") {
-    return { run: (name, task) => locks.request(name, { mode: "exclusive" }, task) as Promise<never> };
+    return {
+      // Taken at once when free (ifAvailable), else waited for.
+      run: (name, task) =>
+        locks.request(name, { mode: "exclusive", ifAvailable: true }, (free) =>
+          free ? task(false) : locks.request(name, { mode: "exclusive" }, () => task(true)),
+        ) as Promise<never>,
+    };
   }
   return tabLock();
 }
@@ -28,9 +37,11 @@ export function browserLock(): LockLike {
 export function tabLock(): LockLike {
   const tails = new Map<string, Promise<unknown>>();
   return {
-    run<T>(name: string, task: () => Promise<T>): Promise<T> {
-      const previous = tails.get(name) ?? Promise.resolve();
-      const result = previous.then(task, task);
+    run<T>(name: string, task: (waited: boolean) => Promise<T>): Promise<T> {
+      const previous = tails.get(name);
+      const waited = previous !== undefined;
+      const start = () => task(waited);
+      const result = (previous ?? Promise.resolve()).then(start, start);
       const tail = result.catch(() => undefined);
       tails.set(name, tail);
       void tail.then(() => {

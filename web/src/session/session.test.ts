@@ -18,8 +18,11 @@ function grant(expiresIn = 900): TokenGrant {
   return { accessToken: jwt(), expiresIn, sessionId: "s1" };
 }
 
-/** An in-memory BroadcastChannel: delivers to every other member, asynchronously, in order. */
-function bus() {
+/**
+ * An in-memory BroadcastChannel: delivers to every other member, asynchronously, in order; with
+ * `delayMs`, that much later (a browser orders nothing between the channel and the lock's grant).
+ */
+function bus(delayMs = 0) {
   const members = new Set<(m: SessionMessage) => void>();
   return (): ChannelLike<SessionMessage> => {
     let mine: ((m: SessionMessage) => void) | null = null;
@@ -27,7 +30,9 @@ function bus() {
       post(message) {
         const copy = structuredClone(message);
         for (const member of members) {
-          if (member !== mine) void Promise.resolve().then(() => member(copy));
+          if (member === mine) continue;
+          if (delayMs > 0) setTimeout(() => member(copy), delayMs);
+          else void Promise.resolve().then(() => member(copy));
         }
       },
       listen(handler) {
@@ -141,6 +146,21 @@ describe("session", () => {
     const tokens = new Set(after.map((s) => s?.accessToken));
     expect(tokens.size).toBe(1);
     for (const t of tabs) expect(t.getSnapshot().status).toBe("signed-in");
+  });
+
+  it("refreshes once when the winner's tokens reach the other tabs after the lock does", async () => {
+    const api = fakeApi();
+    const channel = bus(20);
+    const tabs = [tab(api, channel), tab(api, channel)];
+    for (const t of tabs) await Promise.all([t.start(), vi.advanceTimersByTimeAsync(200)]);
+    api.refreshCalls.length = 0; // they opened signed out: no cookie yet
+    tabs[0]!.signIn(api.issue());
+    await vi.advanceTimersByTimeAsync(50);
+    const results = Promise.all(tabs.map((t) => t.refresh()));
+    await vi.advanceTimersByTimeAsync(1_000);
+    const after = await results;
+    expect(api.refreshCalls).toHaveLength(1);
+    expect(after[0]?.accessToken).toBe(after[1]?.accessToken);
   });
 
   it("the scheduled refreshes of many tabs hit the server once", async () => {

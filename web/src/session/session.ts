@@ -9,8 +9,9 @@
  *   `authTransport`, credentials included).
  * - A refresh is scheduled before the access token expires (schedule.ts). One refresh at a time
  *   across all tabs of this origin: a Web Lock around the Refresh call, and the winner hands the
- *   new tokens to the other tabs over a BroadcastChannel; a tab that waited for the lock and
- *   finds a newer token than the one it started with uses it instead of refreshing again.
+ *   new tokens to the other tabs over a BroadcastChannel; a tab that waited for the lock uses a
+ *   newer token than the one it started with instead of refreshing again, asking the open tabs
+ *   for it first when it has not arrived yet (the channel may deliver after the lock).
  * - A new tab (or a reload) asks the open ones for the session ("hello"), else refreshes with the
  *   cookie: the session survives a reload.
  * - Logout, a revoked session or a refused refresh end the session in every tab.
@@ -227,8 +228,11 @@ export class Session {
   refresh(): Promise<Current | null> {
     if (this.#inflight) return this.#inflight;
     const startedWith = this.#current?.issuedAt ?? 0;
-    const run = this.#deps.lock.run(LOCK_NAME, async () => {
-      // While this tab waited for the lock, another one may have refreshed and shared it.
+    const run = this.#deps.lock.run(LOCK_NAME, async (waited) => {
+      // While this tab waited for the lock, another one may have refreshed and shared it. Its
+      // tokens may still be on their way: nothing orders the channel's message before the lock's
+      // grant, so a tab that waited asks the open ones before refreshing the same session again.
+      if (waited && (this.#current?.issuedAt ?? 0) <= startedWith) await this.#askOtherTabs();
       const current = this.#current;
       if (current && current.issuedAt > startedWith) return current;
       let grant: TokenGrant;

@@ -208,6 +208,8 @@ def _state(row: SubscriptionRow) -> SubscriptionState:
 class SqlSubscriptions:
     def __init__(self, session: Session) -> None:
         self.session = session
+        # Rows read for update by `get` in this unit of work (None: there was none), for `save`.
+        self._read_for_update: dict[str, SubscriptionRow | None] = {}
 
     def current_of(self, user_id: str) -> SubscriptionState | None:
         row = self.session.scalars(
@@ -220,13 +222,24 @@ class SqlSubscriptions:
 
     def get(self, subscription_id: str, *, for_update: bool = False) -> SubscriptionState | None:
         row = self.session.get(SubscriptionRow, subscription_id, with_for_update=for_update)
+        if for_update:
+            self._read_for_update[subscription_id] = row
         return _state(row) if row else None
 
     def save(self, state: SubscriptionState) -> None:
-        row = self.session.get(SubscriptionRow, state.subscription_id)
+        """Stores `state` on the row this unit of work read for update (`get`), or as a new row
+        when that read found none: never on a row another transaction stored since, which a fresh
+        read here would find, overwriting newer state with a decision made on the older read (a
+        race CI met: two events for a new subscription at once, the older one winning). The
+        insert fails instead, and the use case runs again, in order."""
+        if state.subscription_id in self._read_for_update:
+            row = self._read_for_update[state.subscription_id]
+        else:
+            row = self.session.get(SubscriptionRow, state.subscription_id)
         if row is None:
             row = SubscriptionRow(id=state.subscription_id)
             self.session.add(row)
+            self._read_for_update[state.subscription_id] = row  # a second save updates it
         row.user_id = state.user_id
         row.customer_id = state.customer_id
         row.status = state.status

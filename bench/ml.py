@@ -63,7 +63,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from bench.edge import percentile
+from bench.edge import _cpu_seconds, percentile
 from bench.private_stack import in_subprocess, private_stack_env
 from tests.support.ports import free_ports
 
@@ -807,6 +807,8 @@ class FanoutResult:
     errors: list[str] = field(default_factory=list)
     # RSS growth per subscriber (KiB) of each stack process, once every subscriber is streaming.
     rss_kib_per_subscriber: dict[str, float] = field(default_factory=dict)
+    # CPU time of each stack process while the bars streamed, per message a subscriber received (µs).
+    cpu_us_per_message: dict[str, float] = field(default_factory=dict)
 
 
 def _rss_kib(pid: int) -> int:
@@ -993,7 +995,10 @@ async def _fanout(spec: FanoutSpec) -> FanoutResult:
         await asyncio.sleep(0.01)
     connect_s = time.perf_counter() - began
     state.ready_at = time.time()
+    cpu_before = {n: _cpu_seconds(p) for n, p in spec.stack_pids.items()}
     done, pending = await asyncio.wait(tasks, timeout=spec.timeout_s)
+    delivered = max(1, len(state.latencies))
+    cpu_us = {n: (_cpu_seconds(p) - cpu_before[n]) * 1e6 / delivered for n, p in spec.stack_pids.items()}
     rss_per_subscriber = rss.result() if rss.done() else {}
     rss.cancel()
     for channel in channels:
@@ -1026,6 +1031,7 @@ async def _fanout(spec: FanoutSpec) -> FanoutResult:
         firsts[-1] if firsts else float("nan"),
         errors[:5],
         rss_per_subscriber,
+        cpu_us,
     )
 
 
@@ -1038,26 +1044,30 @@ def run_fanout(spec: FanoutSpec) -> FanoutResult:
     return asyncio.run(_fanout(spec))
 
 
+def per_stack_process(values: dict[str, float]) -> str:
+    """`values` of the ML engine, Envoy and the gateway, in that order ("-" when not measured)."""
+    if not values:
+        return "-"
+    return ", ".join(f"{values.get(n, float('nan')):.1f}" for n in ("ml_engine", "envoy", "gateway"))
+
+
 def render_d(results: list[FanoutResult], bars: int) -> str:
     lines = [
         f"### d. Streaming fan-out through Envoy, StreamPredictions({SYMBOL}, 1h)",
         "",
         "| transport | subscribers | subscribed | completed | bars | samples | p50 ms | p99 ms | max ms "
-        "| subscribe s | first message p50 / max s | KiB per subscriber (ml_engine, envoy, gateway) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| subscribe s | first message p50 / max s | KiB per subscriber (ml_engine, envoy, gateway) "
+        "| CPU µs per message (ml_engine, envoy, gateway) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for r in results:
-        rss = r.rss_kib_per_subscriber
-        memory = (
-            ", ".join(f"{rss.get(n, float('nan')):.1f}" for n in ("ml_engine", "envoy", "gateway"))
-            if rss
-            else "-"
-        )
+        memory = per_stack_process(r.rss_kib_per_subscriber)
+        cpu = per_stack_process(r.cpu_us_per_message)
         lines.append(
             f"| {r.transport} | {r.subscribers} | {r.connected} | {r.completed} | "
             f"{r.distinct_bars} (of {bars} asked) | {r.samples} | {r.p50_ms:.1f} | {r.p99_ms:.1f} | "
             f"{r.max_ms:.1f} | {r.connect_s:.1f} | "
-            f"{r.first_message_p50_s:.1f} / {r.first_message_max_s:.1f} | {memory} |"
+            f"{r.first_message_p50_s:.1f} / {r.first_message_max_s:.1f} | {memory} | {cpu} |"
         )
     lines += [
         "",
@@ -1068,7 +1078,8 @@ def render_d(results: list[FanoutResult], bars: int) -> str:
         "stack process from before the first subscriber to when every subscriber had its first message "
         "(or the first had all its bars), divided by the subscribers streaming then (the gateway carries "
         "only WebSocket subscribers; a process reuses memory a previous row freed, so read it as a bound "
-        "from below).",
+        "from below). CPU: each stack process's CPU time from then until the last subscriber had its bars, "
+        "per message the subscribers received (what one more subscriber costs per bar).",
     ]
     return "\n".join(lines)
 

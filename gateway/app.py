@@ -30,7 +30,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(jwks.router(store, settings.jwks_max_age_s))
     app.include_router(dev_tokens.router(settings, store))
     app.include_router(oauth.router(settings, store))
-    app.include_router(ws_bridge.router(settings))
+    # The prediction WebSocket's bridge, on app.state for tests and operators to look into.
+    app.state.stream_bridge = ws_bridge.StreamBridge(settings, store)
+    app.include_router(ws_bridge.router(app.state.stream_bridge))
     app.include_router(stripe_webhooks.router(settings, store))
     app.include_router(api_docs.router(api_docs.OpenApiSource(Path(settings.descriptor_set))))
     app.include_router(

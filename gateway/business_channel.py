@@ -6,11 +6,9 @@ only; service_runtime/service_token.py says why a short-lived signed token and n
 
 from __future__ import annotations
 
-from gateway.config import GatewaySettings
+from gateway.config import SERVICE_SUBJECT, GatewaySettings
 from service_runtime.service_token import ServiceChannel
 from service_runtime.signing_keys import SigningKeyStore
-
-SERVICE_SUBJECT = "service:gateway"
 
 
 class BusinessChannel(ServiceChannel):

@@ -7,10 +7,13 @@ from typing import Self
 from pydantic import Field, model_validator
 
 from service_runtime import defaults
-from service_runtime.config import CommonSettings
+from service_runtime.config import CommonSettings, PlanRateLimitSettings
+
+# The gateway's identity in its service tokens (calls to business and to the ML engine).
+SERVICE_SUBJECT = "service:gateway"
 
 
-class GatewaySettings(CommonSettings):
+class GatewaySettings(PlanRateLimitSettings, CommonSettings):
     """Environment names are the upper-case field names (GATEWAY_PORT, DEV_TOKENS_ENABLED, ...)."""
 
     gateway_host: str = Field(

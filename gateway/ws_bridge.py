@@ -4,30 +4,30 @@ engine's `PredictionService.StreamPredictions` server stream.
 Each message is one `StreamPredictionsResponse` as JSON text, with the field names the REST API
 uses (lowerCamelCase, every field present), so a page reads the same shapes from REST and here.
 
+The sockets following one (symbol, timeframe) share one call to the engine, made with the
+gateway's service token (gateway/shared_streams.py says why and how); this module is the socket
+side: who may stream, and the close codes.
+
 Access: the same JWT as the APIs, as `Authorization: Bearer <token>` or, since a browser cannot
 set headers on a WebSocket, as the `access_token` query parameter. Envoy lets /ws/ through
 without its jwt_authn check: a handshake Envoy refused with HTTP 401 tells a browser nothing
-(the WebSocket API hides the status), so the bridge verifies the token itself (signature,
-issuer, audience, expiry, revocation list) before anything is streamed, and a refusal is a
-close frame with code 1008 and the reason. The socket is accepted only to carry that frame: a
-Starlette close before accept becomes a bare HTTP 403. The token then travels on to the ML
-engine, which checks it again and applies the RPC's access rule (zero trust).
+(the WebSocket API hides the status), so the bridge verifies the token itself before anything is
+streamed, as the engine verifies a call: signature, issuer, audience, expiry, the revocation
+list, the plan (the stream is pro's: "requires plan pro (this token's plan: free)") and the
+per-plan ML rate limit (a socket opened counts as a stream opened, in the same counter as the
+engine's, shared through Redis). A refusal is a close frame with code 1008 (4429 for the rate
+limit, 1013 when a store is down) and the reason. The socket is accepted only to carry that
+frame: a Starlette close before accept becomes a bare HTTP 403.
 
-Each bar's message is turned into JSON once, not once per socket: the engine serialises a bar's
-message once for all its subscribers, so every socket's call receives the same bytes, and the
-bridge keeps the JSON of the last bytes it converted (`JsonMemo`) instead of parsing and printing
-the message again per socket.
-
-The token is checked once per connection, like a gRPC stream's; a socket outliving the token's
-expiry is closed with 1008 so the page reconnects with a fresh one.
-
-The stream is a pro feature (its access rule lists plan pro): a token of another plan is refused
-here already, close 1008 with "requires plan pro (this token's plan: free)", and by the engine.
+While a socket streams, its token is checked again as the engine checks an open call's: every
+ACCESS_STREAM_RECHECK_S all open sockets are looked up in the revocation list at once (one round
+trip), a revoked one (logout, suspension) is closed with 1008, and a socket outliving its
+token's expiry is closed with 1008 so the page reconnects with a fresh one.
 
 gRPC outcomes become close codes: NOT_FOUND 4404, INVALID_ARGUMENT 4400, FAILED_PRECONDITION
-4412, UNAUTHENTICATED / PERMISSION_DENIED 1008, RESOURCE_EXHAUSTED (the per-plan rate limit) 4429,
-UNAVAILABLE 1013 (try again later), anything else 1011; the reason is the status message. A
-client that goes away cancels the gRPC call.
+4412, UNAUTHENTICATED / PERMISSION_DENIED 1008, RESOURCE_EXHAUSTED 4429, UNAVAILABLE 1013 (try
+again later), anything else 1011; the reason is the status message. The last socket of a stream
+going away cancels its gRPC call.
 """
 
 from __future__ import annotations
@@ -36,50 +36,39 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
-import grpc
 from fastapi import APIRouter, FastAPI, WebSocket
-from google.protobuf.json_format import MessageToJson
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from gateway.config import GatewaySettings
+from gateway.config import SERVICE_SUBJECT, GatewaySettings
+from gateway.shared_streams import (
+    NORMAL,
+    POLICY_VIOLATION,
+    TRY_AGAIN_LATER,
+    Ending,
+    Outlet,
+    SharedStreams,
+)
 from service_runtime.access import TokenVerifier, token_of_authorization
 from service_runtime.caller import Caller
-from service_runtime.client import outgoing_channel
 from service_runtime.context import REQUEST_ID_HEADER, new_request_id, request_id_var
-from service_runtime.errors import DependencyUnavailable, PermissionDenied, Unauthenticated
+from service_runtime.errors import DependencyUnavailable, PermissionDenied, TooManyAttempts, Unauthenticated
 from service_runtime.plans import require_plan
+from service_runtime.rate_limits import PlanRateLimiter, window_counter
 from service_runtime.revocations import Revocations
+from service_runtime.service_token import ServiceChannel
+from service_runtime.signing_keys import SigningKeyStore
 from trading.common.v1 import access_pb2
 from trading.ml.v1 import prediction_service_pb2
 
 log = logging.getLogger(__name__)
 
 PATH = "/ws/{symbol}"
-STREAM_METHOD = "/trading.ml.v1.PredictionService/StreamPredictions"
-# Distinct messages whose JSON is kept: one per (symbol, timeframe) streamed at a time is enough.
-JSON_MEMO_SIZE = 256
 DEFAULT_TIMEFRAME = "1h"
 TOKEN_QUERY_PARAMETER = "access_token"
-
-# RFC 6455 close codes, and the 4xxx application range mirroring HTTP statuses.
-NORMAL = 1000
-POLICY_VIOLATION = 1008
-INTERNAL_ERROR = 1011
-TRY_AGAIN_LATER = 1013
-CLOSE_CODES = {
-    grpc.StatusCode.NOT_FOUND: 4404,
-    grpc.StatusCode.INVALID_ARGUMENT: 4400,
-    grpc.StatusCode.FAILED_PRECONDITION: 4412,
-    grpc.StatusCode.UNAUTHENTICATED: POLICY_VIOLATION,
-    grpc.StatusCode.PERMISSION_DENIED: POLICY_VIOLATION,
-    grpc.StatusCode.UNAVAILABLE: TRY_AGAIN_LATER,
-    grpc.StatusCode.RESOURCE_EXHAUSTED: 4429,
-}
+RATE_LIMITED = 4429
 # StreamPredictions' access rule: its plans (pro) are checked here before the socket streams.
 STREAM_RULE = (
     prediction_service_pb2.DESCRIPTOR.services_by_name["PredictionService"]
@@ -89,41 +78,12 @@ STREAM_RULE = (
 )
 # A close frame's payload is at most 125 bytes: 2 for the code, 123 for the UTF-8 reason.
 MAX_REASON_BYTES = 123
-
-
-def close_code(status: grpc.StatusCode) -> int:
-    return CLOSE_CODES.get(status, INTERNAL_ERROR)
+REVOKED = "access token has been revoked; the stream ends"
 
 
 def close_reason(message: str) -> str:
     """The message cut to what a close frame can carry, never in the middle of a character."""
     return message.encode()[:MAX_REASON_BYTES].decode(errors="ignore")
-
-
-def to_json(message: prediction_service_pb2.StreamPredictionsResponse) -> str:
-    # Envoy's transcoder prints lowerCamelCase names and every primitive field: the same here.
-    return MessageToJson(message, indent=None, always_print_fields_with_no_presence=True)
-
-
-class JsonMemo:
-    """The JSON of the serialised StreamPredictionsResponse messages seen last, by their bytes:
-    every socket of a stream receives the same bytes for a bar, so the bar is parsed and printed
-    once for all of them."""
-
-    def __init__(self, size: int = JSON_MEMO_SIZE) -> None:
-        self.size = size
-        self.conversions = 0
-        self._texts: OrderedDict[bytes, str] = OrderedDict()
-
-    def text(self, payload: bytes) -> str:
-        text = self._texts.get(payload)
-        if text is None:
-            text = to_json(prediction_service_pb2.StreamPredictionsResponse.FromString(payload))
-            self.conversions += 1
-            self._texts[payload] = text
-            if len(self._texts) > self.size:
-                self._texts.popitem(last=False)
-        return text
 
 
 def presented_token(websocket: WebSocket) -> str:
@@ -144,11 +104,13 @@ class Refused(Exception):
 
 
 class StreamBridge:
-    """Verifies the caller, then relays one StreamPredictions call per socket."""
+    """Admits each socket (token, revocation, plan, rate limit), joins it to its key's shared
+    stream, and keeps checking it while it streams."""
 
     def __init__(
         self,
         settings: GatewaySettings,
+        keys: SigningKeyStore,
         verifier: TokenVerifier | None = None,
         revocations: Revocations | None = None,
     ) -> None:
@@ -156,30 +118,29 @@ class StreamBridge:
         self.verifier = verifier or settings.token_verifier()
         # Suspensions and logouts reach the gateway through Redis, as they reach the services.
         self.revocations = revocations or settings.revocations()
-        self._channel: grpc.aio.Channel | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self.json = JsonMemo()
-
-    def _stream_predictions(self) -> grpc.aio.UnaryStreamMultiCallable:
-        """StreamPredictions answering each message's bytes as they came (JsonMemo parses them)."""
-        # Created lazily, per event loop: a grpc.aio channel belongs to the loop that made it.
-        loop = asyncio.get_running_loop()
-        if self._channel is None or self._loop is not loop:
-            self._channel = outgoing_channel(
-                self.settings.ml_grpc_target, timeout_ms=self.settings.outgoing_timeout_ms
+        # The same counter as the engine's (Redis when configured): a socket is a stream opened.
+        self.rate_limiter = PlanRateLimiter(settings.rate_limits(), window_counter(settings.redis_url))
+        self.streams = SharedStreams(
+            ServiceChannel(
+                target=settings.ml_grpc_target,
+                keys=keys,
+                subject=SERVICE_SUBJECT,
+                issuer=settings.jwt_issuer,
+                audience=settings.jwt_audience,
+                timeout_s=settings.outgoing_timeout_ms / 1000,
             )
-            self._loop = loop
-        return self._channel.unary_stream(
-            STREAM_METHOD,
-            request_serializer=prediction_service_pb2.StreamPredictionsRequest.SerializeToString,
-            response_deserializer=None,  # the bytes, as the engine serialised them once
         )
+        self.open_sockets: dict[Outlet, Caller] = {}
+        self._recheck: asyncio.Task[None] | None = None
 
     async def close(self) -> None:
-        if self._channel is not None and self._loop is asyncio.get_running_loop():
-            await self._channel.close()
-        self._channel = self._loop = None
+        if self._recheck is not None:
+            self._recheck.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._recheck
+        await self.streams.close()
         await self.revocations.close()
+        await self.rate_limiter.close()
 
     async def admit(self, token: str) -> Caller:
         if not token:
@@ -193,9 +154,12 @@ class StreamBridge:
             caller = await asyncio.to_thread(self.verifier.verify, token)
             if await self.revocations.is_revoked(caller):
                 raise Unauthenticated("access token has been revoked")
-            require_plan(caller, STREAM_RULE.plans)  # the ML engine checks again (zero trust)
+            require_plan(caller, STREAM_RULE.plans)
+            await self.rate_limiter.admit(caller)
         except (Unauthenticated, PermissionDenied) as error:
             raise Refused(POLICY_VIOLATION, error.message) from None
+        except TooManyAttempts as error:
+            raise Refused(RATE_LIMITED, error.message) from None
         except DependencyUnavailable as error:
             raise Refused(TRY_AGAIN_LATER, error.message) from None
         return caller
@@ -204,21 +168,21 @@ class StreamBridge:
         request_id = websocket.headers.get(REQUEST_ID_HEADER) or new_request_id()
         request_id_var.set(request_id)
         timeframe = websocket.query_params.get("timeframe", DEFAULT_TIMEFRAME)
-        token = presented_token(websocket)
         try:
-            caller = await self.admit(token)
+            caller = await self.admit(presented_token(websocket))
         except Refused as refusal:
             log.info("stream refused", extra={"symbol": symbol, "reason": refusal.reason})
             await websocket.accept()  # only so the close frame (code and reason) reaches the client
             await websocket.close(refusal.code, close_reason(refusal.reason))
             return
         await websocket.accept()
-        call = self._stream_predictions()(
-            prediction_service_pb2.StreamPredictionsRequest(symbol=symbol, timeframe=timeframe),
-            metadata=(("authorization", f"Bearer {token}"), (REQUEST_ID_HEADER, request_id)),
-        )
-        code, reason = await self._relay(websocket, call, caller.expires_at)
-        call.cancel()
+        outlet = self.streams.join((symbol, timeframe))
+        self._watch(outlet, caller)
+        try:
+            code, reason = await self._relay(websocket, outlet, caller.expires_at)
+        finally:
+            self.open_sockets.pop(outlet, None)
+            await self.streams.leave(outlet)
         log.info(
             "stream ended",
             extra={"symbol": symbol, "timeframe": timeframe, "subject": caller.subject, "close_code": code},
@@ -227,10 +191,32 @@ class StreamBridge:
             with contextlib.suppress(RuntimeError, WebSocketDisconnect):
                 await websocket.close(code, close_reason(reason))
 
-    async def _relay(self, websocket: WebSocket, call: Any, expires_at: float) -> tuple[int | None, str]:
-        """Runs until the stream ends, the client leaves or the token expires; the close code to
-        send (None when the client is gone) and its reason."""
-        pump = asyncio.create_task(self._pump(websocket, call))
+    def _watch(self, outlet: Outlet, caller: Caller) -> None:
+        """Puts the socket under the periodic revocation check (started with the first socket)."""
+        self.open_sockets[outlet] = caller
+        if self._recheck is None or self._recheck.done():
+            self._recheck = asyncio.create_task(self._recheck_open_sockets(), name="ws revocation check")
+
+    async def _recheck_open_sockets(self) -> None:
+        """Every ACCESS_STREAM_RECHECK_S while sockets are open: ends the revoked ones (all of them,
+        1013, when the list cannot be read: fail closed, as the engine's check)."""
+        while self.open_sockets:
+            await asyncio.sleep(self.settings.access_stream_recheck_s)
+            sockets = list(self.open_sockets.items())
+            try:
+                revoked = await self.revocations.revoked_among([caller for _, caller in sockets])
+            except DependencyUnavailable as error:
+                for outlet, _ in sockets:
+                    outlet.end(TRY_AGAIN_LATER, error.message, drop_pending=True)
+                continue
+            for (outlet, _), is_revoked in zip(sockets, revoked, strict=True):
+                if is_revoked:
+                    outlet.end(POLICY_VIOLATION, REVOKED, drop_pending=True)
+
+    async def _relay(self, websocket: WebSocket, outlet: Outlet, expires_at: float) -> tuple[int | None, str]:
+        """Runs until the stream ends for this socket, the client leaves or the token expires; the
+        close code to send (None when the client is gone) and its reason."""
+        pump = asyncio.create_task(self._pump(websocket, outlet))
         listen = asyncio.create_task(self._until_disconnect(websocket))
         expiry = asyncio.create_task(asyncio.sleep(max(0.0, expires_at - time.time())))
         try:
@@ -248,13 +234,11 @@ class StreamBridge:
         except (WebSocketDisconnect, OSError):  # the client left while a message was being sent
             return None, ""
 
-    async def _pump(self, websocket: WebSocket, call: Any) -> tuple[int, str]:
-        try:
-            async for payload in call:
-                await websocket.send_text(self.json.text(payload))
-        except grpc.aio.AioRpcError as error:
-            return close_code(error.code()), error.details() or error.code().name
-        return NORMAL, "stream ended"
+    @staticmethod
+    async def _pump(websocket: WebSocket, outlet: Outlet) -> Ending:
+        while (text := await outlet.next()) is not None:
+            await websocket.send_text(text)
+        return outlet.ending or (NORMAL, "stream ended")
 
     @staticmethod
     async def _until_disconnect(websocket: WebSocket) -> None:
@@ -265,18 +249,16 @@ class StreamBridge:
                 return
 
 
-def router(settings: GatewaySettings, bridge: StreamBridge | None = None) -> APIRouter:
-    streams = bridge or StreamBridge(settings)
-
+def router(bridge: StreamBridge) -> APIRouter:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
-        await streams.close()
+        await bridge.close()
 
     api = APIRouter(lifespan=lifespan)
 
     @api.websocket(PATH)
     async def prediction_stream(websocket: WebSocket, symbol: str) -> None:
-        await streams.serve(websocket, symbol)
+        await bridge.serve(websocket, symbol)
 
     return api

@@ -99,28 +99,19 @@ class PlanRateLimits:
         return self.per_plan.get(caller.plan, self.per_plan[self.default_plan])
 
 
-class RateLimitInterceptor(_WrappingInterceptor):
-    """Limits `methods` per user and plan. Goes inside the access interceptor (it reads the
-    verified caller that one sets)."""
+class PlanRateLimiter:
+    """Counts a caller's limited calls in fixed windows and refuses the one over its plan's limit.
+    The ML engine's interceptor (below) and the gateway's WebSocket bridge (one call per socket
+    opened) share it, and through Redis one count per user."""
 
-    def __init__(
-        self,
-        limits: PlanRateLimits,
-        methods: frozenset[str],
-        counter: WindowCounter,
-        clock: Clock = time.time,
-    ) -> None:
+    def __init__(self, limits: PlanRateLimits, counter: WindowCounter, clock: Clock = time.time) -> None:
         self.limits = limits
-        self.methods = methods
         self.counter = counter
         self.clock = clock
 
-    def around(self, method: str, context: grpc.aio.ServicerContext) -> Any:
-        return _RateScope(self, method)
-
-    async def admit(self, method: str) -> None:
-        caller = caller_var.get()
-        if method not in self.methods or caller is None or caller.roles & UNLIMITED_ROLES:
+    async def admit(self, caller: Caller) -> None:
+        """Counts one call of `caller`; raises TooManyAttempts past the plan's limit."""
+        if caller.roles & UNLIMITED_ROLES:
             return
         now = self.clock()
         window_s = self.limits.window_s
@@ -134,6 +125,32 @@ class RateLimitInterceptor(_WrappingInterceptor):
                 f"try again in {math.ceil(retry_after_s)} s",
                 retry_after_s,
             )
+
+    async def close(self) -> None:
+        await self.counter.close()
+
+
+class RateLimitInterceptor(_WrappingInterceptor):
+    """Limits `methods` per user and plan. Goes inside the access interceptor (it reads the
+    verified caller that one sets)."""
+
+    def __init__(
+        self,
+        limits: PlanRateLimits,
+        methods: frozenset[str],
+        counter: WindowCounter,
+        clock: Clock = time.time,
+    ) -> None:
+        self.limiter = PlanRateLimiter(limits, counter, clock)
+        self.methods = methods
+
+    def around(self, method: str, context: grpc.aio.ServicerContext) -> Any:
+        return _RateScope(self, method)
+
+    async def admit(self, method: str) -> None:
+        caller = caller_var.get()
+        if method in self.methods and caller is not None:
+            await self.limiter.admit(caller)
 
 
 class _RateScope(_Around):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -21,6 +22,16 @@ from service_runtime.caller import Caller
 from service_runtime.errors import DependencyUnavailable
 
 KEY_PREFIX = "trading:revoked:"
+# Keys read by one MGET at most (a few thousand keep one Redis command short).
+REDIS_MGET_KEYS = 2000
+
+
+def revocation_keys(caller: Caller) -> list[str]:
+    """The Redis keys of the caller's entries: its subject's, then its session's if it has one."""
+    keys = [KEY_PREFIX + "sub:" + caller.subject]
+    if caller.session_id:
+        keys.append(KEY_PREFIX + "sid:" + caller.session_id)
+    return keys
 
 
 class Revocations(Protocol):
@@ -31,6 +42,11 @@ class Revocations(Protocol):
         """Every access token carrying this `sid` stops working."""
 
     async def is_revoked(self, caller: Caller) -> bool: ...
+
+    async def revoked_among(self, callers: Sequence[Caller]) -> list[bool]:
+        """`is_revoked` of each caller, in one round trip to the store (the WebSocket bridge checks
+        all its open sockets at once)."""
+        ...
 
     async def close(self) -> None: ...
 
@@ -63,6 +79,9 @@ class MemoryRevocations:
         revoked_at = self._revoked_at("sub:" + caller.subject)
         return revoked_at is not None and caller.issued_at <= revoked_at
 
+    async def revoked_among(self, callers: Sequence[Caller]) -> list[bool]:
+        return [await self.is_revoked(caller) for caller in callers]
+
     async def close(self) -> None:
         return None
 
@@ -85,18 +104,29 @@ class RedisRevocations:
         await self._put("sid:" + session_id)
 
     async def is_revoked(self, caller: Caller) -> bool:
-        keys = [KEY_PREFIX + "sub:" + caller.subject]
-        if caller.session_id:
-            keys.append(KEY_PREFIX + "sid:" + caller.session_id)
+        return (await self.revoked_among([caller]))[0]
+
+    async def revoked_among(self, callers: Sequence[Caller]) -> list[bool]:
+        # Each caller's subject entry and session entry (when it has a session), read with one MGET
+        # per REDIS_MGET_KEYS: thousands of open sockets are one round trip, not thousands.
+        keys = [key for caller in callers for key in revocation_keys(caller)]
+        values: list[bytes | str | None] = []
         try:
-            values = await self.client.mget(keys)
+            for start in range(0, len(keys), REDIS_MGET_KEYS):
+                values += await self.client.mget(keys[start : start + REDIS_MGET_KEYS])
         except redis.exceptions.RedisError as error:
             # Fail closed: without the list we cannot tell a revoked token from a good one.
             raise DependencyUnavailable(f"revocation store unavailable: {error}") from None
-        subject_revoked_at = values[0]
-        if len(values) > 1 and values[1] is not None:
-            return True
-        return subject_revoked_at is not None and caller.issued_at <= float(subject_revoked_at)
+        found = iter(values)
+        revoked = []
+        for caller in callers:
+            subject_revoked_at = next(found)
+            session_revoked = caller.session_id != "" and next(found) is not None
+            revoked.append(
+                session_revoked
+                or (subject_revoked_at is not None and caller.issued_at <= float(subject_revoked_at))
+            )
+        return revoked
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -147,6 +177,22 @@ class SqliteRevocations:
             return True
         revoked_at = self._revoked_at("sub:" + caller.subject)
         return revoked_at is not None and caller.issued_at <= revoked_at
+
+    async def revoked_among(self, callers: Sequence[Caller]) -> list[bool]:
+        # The live entries are few (revocations of the last token lifetime): one read of them all,
+        # not two lookups per caller.
+        try:
+            rows = self.db.execute(
+                "SELECT key, revoked_at FROM revoked WHERE forget_after > ?", (time.time(),)
+            ).fetchall()
+        except sqlite3.Error as error:
+            raise DependencyUnavailable(f"revocation store unavailable: {error}") from None
+        entries = {str(key): float(revoked_at) for key, revoked_at in rows}
+        return [
+            (caller.session_id != "" and "sid:" + caller.session_id in entries)
+            or caller.issued_at <= entries.get("sub:" + caller.subject, float("-inf"))
+            for caller in callers
+        ]
 
     async def close(self) -> None:
         self.db.close()

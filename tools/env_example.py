@@ -20,7 +20,11 @@ from service_runtime.config import CommonSettings, PlanRateLimitSettings
 ROOT = Path(__file__).resolve().parent.parent
 SECTIONS: list[tuple[str, type[BaseSettings]]] = [
     ("every service", CommonSettings),
-    ("ml_engine+business (plan rate limits, shown on the pricing page)", PlanRateLimitSettings),
+    (
+        "ml_engine+business+gateway (plan rate limits: the engine and the WebSocket bridge count, the "
+        "pricing page shows them)",
+        PlanRateLimitSettings,
+    ),
     ("business", BusinessSettings),
     ("ml_engine", MlEngineSettings),
     ("gateway", GatewaySettings),

@@ -74,6 +74,30 @@ def test_websocket_takes_the_token_as_a_query_parameter(stack: Stack, token: str
     assert_in_order(messages)
 
 
+async def two_sockets(url: str, count: int) -> tuple[list[str | None], list[list[dict[str, Any]]]]:
+    """The compression each socket negotiated (its client offers permessage-deflate), and the
+    first `count` messages of each."""
+    async with connect(url) as first, connect(url) as second:
+        sockets = (first, second)
+        extensions = [s.response.headers.get("Sec-WebSocket-Extensions") for s in sockets if s.response]
+        received = [
+            [json.loads(await asyncio.wait_for(s.recv(), WAIT_S)) for _ in range(count)] for s in sockets
+        ]
+    return extensions, received
+
+
+def test_websockets_of_one_stream_get_the_same_bars_uncompressed(stack: Stack, token: str) -> None:
+    """The bridge's shared call: both sockets see the same bars, the same JSON; and no per-socket
+    compression (each socket's deflate context compressed the same JSON again)."""
+    extensions, (first, second) = asyncio.run(two_sockets(f"{WS}/ws/EURUSD?access_token={token}", 3))
+    assert extensions == [None, None]
+    by_sequence = {m["sequence"]: m for m in first}
+    common = [m for m in second if m["sequence"] in by_sequence]
+    assert common and all(m == by_sequence[m["sequence"]] for m in common)
+    assert_in_order(first)
+    assert_in_order(second)
+
+
 def test_websocket_without_a_token_is_refused_with_1008(stack: Stack) -> None:
     code, reason, received = asyncio.run(ws_close(f"{WS}/ws/EURUSD"))
     assert (code, received) == (1008, [])

@@ -66,3 +66,44 @@ def test_the_store_follows_the_settings(tmp_path: Path) -> None:
     assert isinstance(make_revocations("redis://127.0.0.1:1/0", 60, str(tmp_path / "r.db")), RedisRevocations)
     assert isinstance(make_revocations("", 60, str(tmp_path / "r.db")), SqliteRevocations)
     assert isinstance(make_revocations("", 60), MemoryRevocations)
+
+
+async def test_many_callers_are_checked_at_once_as_each_alone(tmp_path: Path, redis_url: str) -> None:
+    """revoked_among (the WebSocket bridge's sweep over its sockets) answers what is_revoked answers
+    for each caller, in every store; in Redis past one MGET's worth of keys."""
+    prefix = f"ra-{time.time_ns()}-"
+    stores = [
+        MemoryRevocations(60),
+        SqliteRevocations(tmp_path / "r.db", 60),
+        RedisRevocations(redis_url, 60),
+    ]
+    before = time.time() - 5
+    callers = [caller(f"{prefix}u-{i}", f"{prefix}s-{i}", before) for i in range(1500)]
+    callers += [
+        Caller(f"{prefix}service", frozenset({"service"}), "", issued_at=before),  # no session
+        caller(f"{prefix}suspended", f"{prefix}s-x", before),
+        caller(f"{prefix}suspended", f"{prefix}s-y", time.time() + 5),  # issued after the suspension
+    ]
+    for store in stores:
+        await store.revoke_session(f"{prefix}s-7")
+        await store.revoke_session(f"{prefix}s-1499")
+        await store.revoke_subject(f"{prefix}suspended")
+        await store.revoke_subject(f"{prefix}service")
+        revoked = await store.revoked_among(callers)
+        assert revoked == [await store.is_revoked(c) for c in callers]
+        assert [c.session_id or c.subject for c, r in zip(callers, revoked, strict=True) if r] == [
+            f"{prefix}s-7",
+            f"{prefix}s-1499",
+            f"{prefix}service",
+            f"{prefix}s-x",
+        ]
+        assert await store.revoked_among([]) == []
+        await store.close()
+    cleanup = RedisRevocations(redis_url, 60)
+    await cleanup.client.delete(
+        *[
+            f"trading:revoked:{kind}:{prefix}{name}"
+            for kind, name in (("sid", "s-7"), ("sid", "s-1499"), ("sub", "suspended"), ("sub", "service"))
+        ]
+    )
+    await cleanup.close()

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from envoy.http_filters import http_filters
-from envoy.routes import route_config
+from envoy.routes import WEBSOCKET_PREFIX, route_config
 from envoy.rpcs import Rpc, ml_packages
 from envoy.settings import EdgeSettings
 from envoy.typed import socket_address, typed
@@ -143,7 +143,7 @@ def _manager(edge: EdgeSettings, rpcs: list[Rpc]) -> dict[str, Any]:
         http_filters=http_filters(edge, rpcs),
         route_config=route_config(edge, rpcs),
         local_reply_config={"mappers": _local_reply_mappers()},
-        access_log=[_access_log()],
+        access_log=_access_logs(),
     )
 
 
@@ -242,11 +242,24 @@ def _rest_reply(status_filter: dict[str, Any], reply: LocalReply) -> dict[str, A
     return mapper
 
 
-def _access_log() -> dict[str, Any]:
+def _access_logs() -> list[dict[str, Any]]:
+    """One line per request. A WebSocket's line has its path without the query: a browser's socket
+    carries its access token there (?access_token=, gateway/ws_bridge.py), never to be logged."""
+    websocket = {"name": ":path", "string_match": {"prefix": WEBSOCKET_PREFIX}}
+    return [
+        _access_log(ACCESS_LOG_FIELDS, {"header_filter": {"header": {**websocket, "invert_match": True}}}),
+        _access_log(
+            ACCESS_LOG_FIELDS | {"path": "%PATH(NQ:ORIG_OR_PATH)%"}, {"header_filter": {"header": websocket}}
+        ),
+    ]
+
+
+def _access_log(fields: dict[str, str], only: dict[str, Any]) -> dict[str, Any]:
     return {
         "name": "envoy.access_loggers.stdout",
+        "filter": only,
         "typed_config": typed(
             "type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog",
-            log_format={"json_format": ACCESS_LOG_FIELDS},
+            log_format={"json_format": fields},
         ),
     }

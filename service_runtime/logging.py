@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from datetime import UTC, datetime
 from typing import Any
@@ -13,6 +14,15 @@ from service_runtime.context import request_id_var
 # Attributes every LogRecord has; anything else passed through `extra=` is emitted as a field.
 # uvicorn's color_message duplicates msg with terminal colour codes.
 _STANDARD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "color_message"}
+# A browser's WebSocket carries its access token in the URL (?access_token=, gateway/ws_bridge.py),
+# and uvicorn logs each WebSocket's URL: the token is cut from every line, whoever logs it.
+_TOKEN_IN_URL = re.compile(r"(access_token=)[^&\s\"']+")
+REDACTED = "[redacted]"
+
+
+def redact(text: str) -> str:
+    """`text` without the value of any `access_token=` URL parameter."""
+    return _TOKEN_IN_URL.sub(rf"\g<1>{REDACTED}", text)
 
 
 class JsonFormatter(logging.Formatter):
@@ -26,7 +36,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "service": self.service,
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": redact(record.getMessage()),
         }
         request_id = request_id_var.get()
         if request_id:

@@ -5,6 +5,7 @@ an access log whose grpc_status is the service's."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import Iterator
@@ -13,6 +14,8 @@ from typing import Any
 import grpc
 import httpx
 import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from business.identity.admin_cli import create_admin
 from tests.conftest import EDGE, ML_METRICS_PORT, bearer
@@ -239,3 +242,21 @@ def test_access_log_has_the_services_grpc_status_for_rest(
     entry = logged_edge.access_log(reply.headers["x-request-id"])
     assert (entry["status"], entry["grpc_status"]) == (status, grpc_status)  # 400 is not "Internal"
     assert entry["path"] == path and entry["client_request_id"] == "mine-42"
+
+
+async def websocket_request_id(url: str) -> str:
+    """The edge's request id of a WebSocket that the bridge closes at once (an unknown symbol)."""
+    async with connect(url) as socket:
+        with pytest.raises(ConnectionClosed):
+            await asyncio.wait_for(socket.recv(), 30)
+        assert socket.response is not None
+        return str(socket.response.headers["x-request-id"])
+
+
+def test_access_log_keeps_a_websockets_token_out(logged_edge: Edge, token: str) -> None:
+    """A browser's WebSocket carries its access token in the URL: the line has the path alone."""
+    ws_url = logged_edge.url.replace("http://", "ws://")
+    request_id = asyncio.run(websocket_request_id(f"{ws_url}/ws/NOPE?timeframe=1h&access_token={token}"))
+    entry = logged_edge.access_log(request_id)
+    assert entry["path"] == "/ws/NOPE" and entry["request_id"] == request_id
+    assert token not in logged_edge.log.read_text()

@@ -100,6 +100,13 @@ class MlEngineSettings(PlanRateLimitSettings, CommonSettings):
         description="indicator replies kept until their symbol's next bar or import, one per symbol, "
         "timeframe, indicators and window (MiB, LRU; 0: off, and off with the bar cache)",
     )
+    ml_history_cache_mib: int = Field(
+        64,
+        ge=0,
+        le=65_536,
+        description="history replies (GetHistory and its REST JSON) kept until their symbol's next bar or "
+        "import, one per symbol, timeframe, window and form (MiB, LRU; 0: off, and off with the bar cache)",
+    )
     ml_score_interval_s: float = Field(
         30.0,
         ge=0,

@@ -147,7 +147,7 @@ def build_host(
     training_runs.put_in_shadow = promotion.shadow_trained
     inference = InferenceHandlers(registry)
     bar_hub = BarHub(hub.feed)
-    market = MarketDataHandlers(store, windows, clock, bar_hub)
+    market = MarketDataHandlers(store, windows, clock, bar_hub, settings.ml_history_cache_mib * 1024 * 1024)
     indicators = IndicatorHandlers(windows, settings.ml_indicator_cache_mib * 1024 * 1024)
     backtests = BacktestHandlers(windows, settings.backtest_time_budget_s)
     training = TrainingHandlers(training_runs)

@@ -1,14 +1,21 @@
-"""MarketDataService handlers: translate requests into bar windows and imports, and back."""
+"""MarketDataService handlers: translate requests into bar windows and imports, and back.
+
+History replies (GetHistory, and GetHistoryJson behind REST) are kept (`replies`,
+ML_HISTORY_CACHE_MIB) until the stored bars of their symbol change: a chart that many users open is
+read and written out once per bar, its JSON included. Without the bar cache nothing here follows
+the store, so nothing is kept.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
 
 import grpc
 from google.api import httpbody_pb2
+from google.protobuf.message import Message
 
 from ml_engine.market_data.bar_clock import BarClock
 from ml_engine.market_data.bar_stream import BarHub, BarStream
@@ -24,12 +31,16 @@ from ml_engine.market_data.importing.importer import ImportReport, ImportTarget,
 from ml_engine.shared.database import MarketStore
 from ml_engine.shared.proto_json import bar_times_json, render_json
 from ml_engine.shared.proto_mapping import check_limit, packed_doubles, packed_varints
+from ml_engine.shared.stamped_cache import StampedCache
 from service_runtime.errors import FailedPrecondition, InvalidArgument
 from service_runtime.timestamps import to_timestamp
 from trading.market.v1 import market_data_service_pb2 as pb
 from trading.market.v1 import market_data_service_pb2_grpc as pb_grpc
 
 MAX_LIMIT = 5000
+# History replies kept at most, whatever their size (the byte bound usually binds first).
+HISTORY_REPLY_ENTRIES = 1024
+Reply = TypeVar("Reply", bound=Message)
 MAX_CSV_BYTES = 4 * 1024 * 1024
 
 ASSET_CLASS_NAMES = {
@@ -116,9 +127,17 @@ class MarketDataHandlers(pb_grpc.MarketDataServiceServicer):
         windows: BarWindows,
         clock: BarClock | None = None,
         bar_hub: BarHub | None = None,
+        reply_cache_bytes: int = 0,
     ) -> None:
         self.store = store
         self.windows = windows
+        # (RPC, symbol, the request's other fields) -> its reply, stamped with the symbol's data
+        # version (BarWindows.data_version).
+        self.replies: StampedCache[Message] = StampedCache(
+            HISTORY_REPLY_ENTRIES if reply_cache_bytes > 0 else 0,
+            max_bytes=reply_cache_bytes,
+            size_of=lambda reply: reply.ByteSize(),
+        )
         # Readers of the market feed the prediction streams read: StreamBars publishes its bar events.
         self.bar_hub = bar_hub
         # Told of this engine's own imports at once (latest-bar predictions depend on the last bar).
@@ -147,6 +166,30 @@ class MarketDataHandlers(pb_grpc.MarketDataServiceServicer):
     async def GetHistory(
         self, request: pb.GetHistoryRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetHistoryResponse:
+        return await self._kept("GetHistory", request, self._history_message)
+
+    async def GetHistoryJson(
+        self, request: pb.GetHistoryRequest, context: grpc.aio.ServicerContext
+    ) -> httpbody_pb2.HttpBody:
+        """GetHistory's answer as the REST JSON, the packed columns written from the numpy arrays."""
+        return await self._kept("GetHistoryJson", request, self._history_json)
+
+    async def _kept(
+        self,
+        rpc: str,
+        request: pb.GetHistoryRequest,
+        compute: Callable[[pb.GetHistoryRequest], Awaitable[Reply]],
+    ) -> Reply:
+        """The reply kept for the request while the symbol's bars are unchanged, else computed."""
+        symbol = normalize_symbol(request.symbol)
+        version = self.windows.data_version(symbol)
+        if version is None:
+            return await compute(request)
+        key = (rpc, symbol, request.timeframe, request.limit, request.start, request.end, request.page_token)
+        reply = await self.replies.get((*key, request.packed), version, lambda: compute(request))
+        return reply  # type: ignore[return-value]  # the key names the RPC, so the reply type
+
+    async def _history_message(self, request: pb.GetHistoryRequest) -> pb.GetHistoryResponse:
         response, bars = await self._history(request)
         if request.packed:
             response.columns.CopyFrom(bar_columns(bars))
@@ -154,10 +197,7 @@ class MarketDataHandlers(pb_grpc.MarketDataServiceServicer):
             response.bars.extend(bars_to_proto(bars))
         return response
 
-    async def GetHistoryJson(
-        self, request: pb.GetHistoryRequest, context: grpc.aio.ServicerContext
-    ) -> httpbody_pb2.HttpBody:
-        """GetHistory's answer as the REST JSON, the packed columns written from the numpy arrays."""
+    async def _history_json(self, request: pb.GetHistoryRequest) -> httpbody_pb2.HttpBody:
         response, bars = await self._history(request)
         if request.packed:
             response.columns.last_complete = bars.last_complete

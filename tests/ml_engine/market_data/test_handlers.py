@@ -4,6 +4,7 @@ as the JSON the edge's transcoder prints for GetHistory."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -13,6 +14,8 @@ from google.protobuf import json_format
 
 from ml_engine.market_data.bar_cache import BarCache
 from ml_engine.market_data.bar_windows import BarWindows
+from ml_engine.market_data.data import repository as repo
+from ml_engine.market_data.domain.row_checks import BarRow
 from ml_engine.market_data.handlers import MarketDataHandlers
 from ml_engine.market_data.importing.importer import import_sample
 from ml_engine.shared.database import MarketStore
@@ -116,3 +119,68 @@ async def test_rendered_json_refuses_what_get_history_refuses(
             )
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert violated_fields(refused.value) == ["timeframe"]
+
+
+async def test_history_replies_are_kept_until_the_symbols_bars_change(
+    empty_market_store: MarketStore, callers: TestCallers
+) -> None:
+    """GetHistory and its REST JSON, each computed once per version of the symbol's bars, however
+    many ask (at once too); a new bar is another version. A store of its own: the new bar would change
+    what later tests read of EURUSD."""
+    import_sample(empty_market_store.engine, "EURUSD")
+    windows = BarWindows(empty_market_store.engine, BarCache(100_000))
+    handlers = MarketDataHandlers(empty_market_store, windows, reply_cache_bytes=64 * 1024 * 1024)
+    request = pb.GetHistoryRequest(symbol="EURUSD", timeframe="1h", limit=50, packed=True)
+    async with serve(
+        SERVICE, lambda server: pb_grpc.add_MarketDataServiceServicer_to_server(handlers, server), callers
+    ) as channel:
+        stub = pb_grpc.MarketDataServiceStub(channel)
+
+        async def history(r: pb.GetHistoryRequest = request) -> pb.GetHistoryResponse:
+            reply: pb.GetHistoryResponse = await stub.GetHistory(r, metadata=callers.metadata())
+            return reply
+
+        async def rest_json(r: pb.GetHistoryRequest = request) -> dict[str, Any]:
+            body = await stub.GetHistoryJson(r, metadata=callers.metadata())
+            return dict(json.loads(body.data))
+
+        first = await history()
+        assert await history() == first and handlers.replies.computations == 1
+        rendered = await rest_json()
+        assert await rest_json() == rendered and handlers.replies.computations == 2  # its own reply
+        assert rendered == json_format.MessageToDict(first, always_print_fields_with_no_presence=True)
+        shorter = await history(pb.GetHistoryRequest(symbol="eurusd", timeframe="1h", limit=49, packed=True))
+        assert list(shorter.columns.time_seconds) == list(first.columns.time_seconds)[1:]
+        assert handlers.replies.computations == 3  # another window is another reply
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await history(pb.GetHistoryRequest(symbol="EURUSD", timeframe="5m"))
+        assert violated_fields(refused.value) == ["timeframe"] and len(handlers.replies) == 3  # not kept
+
+        series = windows.resolve("EURUSD", "1h")
+        later = first.columns.time_seconds[-1] + series.base.seconds
+        with empty_market_store.engine.begin() as conn:
+            repo.upsert_bars(conn, "EURUSD", series.base.name, [BarRow(2, later, 1.5, 1.5, 1.5, 1.5, 0.0)])
+        assert await history() == first  # unseen until the engine learns of the new bar
+        windows.forget("EURUSD")
+        replies = await asyncio.gather(history(), history(), history())
+        assert handlers.replies.computations == 5  # three callers, one computation
+        assert all(r == replies[0] for r in replies)
+        assert replies[0].columns.time_seconds[-1] == later and replies[0].columns.close[-1] == 1.5
+        assert (await rest_json())["columns"]["timeSeconds"][-1] == str(later)
+
+
+async def test_no_history_is_kept_without_the_bar_cache(
+    market_store: MarketStore, callers: TestCallers
+) -> None:
+    import_sample(market_store.engine, "EURUSD")
+    handlers = MarketDataHandlers(
+        market_store, BarWindows(market_store.engine, BarCache(0)), reply_cache_bytes=64 * 1024 * 1024
+    )
+    request = pb.GetHistoryRequest(symbol="EURUSD", limit=20, packed=True)
+    async with serve(
+        SERVICE, lambda server: pb_grpc.add_MarketDataServiceServicer_to_server(handlers, server), callers
+    ) as channel:
+        stub = pb_grpc.MarketDataServiceStub(channel)
+        first = await stub.GetHistory(request, metadata=callers.metadata())
+        assert await stub.GetHistory(request, metadata=callers.metadata()) == first
+    assert len(first.columns.close) == 20 and len(handlers.replies) == 0

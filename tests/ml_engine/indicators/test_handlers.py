@@ -20,11 +20,10 @@ from ml_engine.indicators.handlers import (
 )
 from ml_engine.market_data.bar_cache import BarCache
 from ml_engine.market_data.bar_windows import BarWindows
-from ml_engine.market_data.data import repository as repo
-from ml_engine.market_data.domain.row_checks import BarRow
 from ml_engine.market_data.importing.importer import import_sample
 from ml_engine.shared.database import MarketStore
 from tests.ml_engine.in_process import serve
+from tests.ml_engine.stored_bars import store_next_bar
 from tests.support.in_process import TestCallers
 from trading.market.v1 import indicator_service_pb2 as pb
 from trading.market.v1 import indicator_service_pb2_grpc as pb_grpc
@@ -130,12 +129,8 @@ async def test_a_reply_is_computed_once_per_version_of_the_bars(
         assert list((await ask(other)).time_seconds) == list(first.time_seconds)[1:]
         assert handlers.replies.computations == 2  # another window is another reply
 
-        series = windows.resolve("GOOG", "")
-        last = windows.last_time(series)
-        assert last is not None and last == first.time_seconds[-1]
-        later = last + series.base.seconds
-        with empty_market_store.engine.begin() as conn:
-            repo.upsert_bars(conn, "GOOG", series.base.name, [BarRow(2, later, 1.0, 1.0, 1.0, 1.0, 0.0)])
+        assert windows.last_time(windows.resolve("GOOG", "")) == first.time_seconds[-1]
+        later = store_next_bar(empty_market_store, windows, "GOOG", 1.0)
         assert await ask() == first  # unseen until the engine learns of the new bar
         windows.forget("GOOG")
         replies = await asyncio.gather(ask(), ask(), ask())

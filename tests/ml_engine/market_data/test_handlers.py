@@ -14,12 +14,11 @@ from google.protobuf import json_format
 
 from ml_engine.market_data.bar_cache import BarCache
 from ml_engine.market_data.bar_windows import BarWindows
-from ml_engine.market_data.data import repository as repo
-from ml_engine.market_data.domain.row_checks import BarRow
 from ml_engine.market_data.handlers import MarketDataHandlers
 from ml_engine.market_data.importing.importer import import_sample
 from ml_engine.shared.database import MarketStore
 from tests.ml_engine.in_process import serve
+from tests.ml_engine.stored_bars import store_next_bar
 from tests.support.in_process import TestCallers, violated_fields
 from trading.market.v1 import market_data_service_pb2 as pb
 from trading.market.v1 import market_data_service_pb2_grpc as pb_grpc
@@ -156,10 +155,8 @@ async def test_history_replies_are_kept_until_the_symbols_bars_change(
             await history(pb.GetHistoryRequest(symbol="EURUSD", timeframe="5m"))
         assert violated_fields(refused.value) == ["timeframe"] and len(handlers.replies) == 3  # not kept
 
-        series = windows.resolve("EURUSD", "1h")
-        later = first.columns.time_seconds[-1] + series.base.seconds
-        with empty_market_store.engine.begin() as conn:
-            repo.upsert_bars(conn, "EURUSD", series.base.name, [BarRow(2, later, 1.5, 1.5, 1.5, 1.5, 0.0)])
+        later = store_next_bar(empty_market_store, windows, "EURUSD", 1.5)
+        assert later > first.columns.time_seconds[-1]
         assert await history() == first  # unseen until the engine learns of the new bar
         windows.forget("EURUSD")
         replies = await asyncio.gather(history(), history(), history())

@@ -314,7 +314,7 @@ class CellResult:
 async def _run_cell(spec: CellSpec) -> CellResult:
     import grpc
 
-    from bench.edge import Call, HttpConn, _cpu_seconds, closed_loop
+    from bench.edge import Call, HttpConn, closed_loop
     from trading.ml.v1 import (
         engine_service_pb2,
         engine_service_pb2_grpc,

@@ -33,7 +33,12 @@ from typing import Any
 import grpc
 from google.protobuf.json_format import MessageToJson
 
-from service_runtime.service_token import SERVICE_STREAM_DEADLINE_S, SERVICE_TOKEN_TTL_S, ServiceChannel
+from service_runtime.service_token import (
+    SERVICE_STREAM_DEADLINE_S,
+    SERVICE_TOKEN_TTL_S,
+    ServiceChannel,
+    stream_token_expired,
+)
 from trading.ml.v1 import prediction_service_pb2
 
 log = logging.getLogger(__name__)
@@ -76,12 +81,6 @@ def close_code(status: grpc.StatusCode) -> int:
 def to_json(message: prediction_service_pb2.StreamPredictionsResponse) -> str:
     # Envoy's transcoder prints lowerCamelCase names and every primitive field: the same here.
     return MessageToJson(message, indent=None, always_print_fields_with_no_presence=True)
-
-
-def renewable(error: grpc.aio.AioRpcError) -> bool:
-    """The call ended only because its service token did (or its deadline, set just past it)."""
-    expired = error.code() == grpc.StatusCode.UNAUTHENTICATED and "expired" in (error.details() or "")
-    return expired or error.code() == grpc.StatusCode.DEADLINE_EXCEEDED
 
 
 class Outlet:
@@ -132,7 +131,6 @@ class SharedStream:
         self.open_call = open_call
         self.renew_after_s = renew_after_s
         self.outlets: set[Outlet] = set()
-        self.calls = 0
         self._delivered: deque[bytes] = deque(maxlen=DELIVERED_MEMORY)
         self._task: asyncio.Task[None] | None = None
 
@@ -179,12 +177,11 @@ class SharedStream:
 
     async def _pump(self, call: Any) -> Ending | None:
         """Delivers the call's messages; its ending, None when only its token expired."""
-        self.calls += 1
         try:
             async for payload in call:
                 self._deliver(payload)
         except grpc.aio.AioRpcError as error:
-            if renewable(error):
+            if stream_token_expired(error):
                 return None
             return close_code(error.code()), error.details() or error.code().name
         finally:
@@ -231,11 +228,6 @@ class SharedStreams:
     def subscribers(self, key: Key) -> int:
         stream = self._streams.get(key)
         return len(stream.outlets) if stream is not None else 0
-
-    def calls(self, key: Key) -> int:
-        """Upstream calls the key's current stream has opened (renewals included)."""
-        stream = self._streams.get(key)
-        return stream.calls if stream is not None else 0
 
     async def close(self) -> None:
         streams, self._streams = list(self._streams.values()), {}

@@ -26,6 +26,12 @@ KEY_PREFIX = "trading:revoked:"
 REDIS_MGET_KEYS = 2000
 
 
+def revoked_by(caller: Caller, subject_revoked_at: float | None, session_revoked: bool) -> bool:
+    """The rule every store applies: a revoked session ends all its tokens, a revoked subject the
+    tokens issued until then (a token issued after it, once reinstated, stays good)."""
+    return session_revoked or (subject_revoked_at is not None and caller.issued_at <= subject_revoked_at)
+
+
 def revocation_keys(caller: Caller) -> list[str]:
     """The Redis keys of the caller's entries: its subject's, then its session's if it has one."""
     keys = [KEY_PREFIX + "sub:" + caller.subject]
@@ -76,8 +82,7 @@ class MemoryRevocations:
     async def is_revoked(self, caller: Caller) -> bool:
         if caller.session_id and self._revoked_at("sid:" + caller.session_id) is not None:
             return True
-        revoked_at = self._revoked_at("sub:" + caller.subject)
-        return revoked_at is not None and caller.issued_at <= revoked_at
+        return revoked_by(caller, self._revoked_at("sub:" + caller.subject), session_revoked=False)
 
     async def revoked_among(self, callers: Sequence[Caller]) -> list[bool]:
         return [await self.is_revoked(caller) for caller in callers]
@@ -122,10 +127,8 @@ class RedisRevocations:
         for caller in callers:
             subject_revoked_at = next(found)
             session_revoked = caller.session_id != "" and next(found) is not None
-            revoked.append(
-                session_revoked
-                or (subject_revoked_at is not None and caller.issued_at <= float(subject_revoked_at))
-            )
+            at = None if subject_revoked_at is None else float(subject_revoked_at)
+            revoked.append(revoked_by(caller, at, session_revoked))
         return revoked
 
     async def close(self) -> None:
@@ -175,8 +178,7 @@ class SqliteRevocations:
     async def is_revoked(self, caller: Caller) -> bool:
         if caller.session_id and self._revoked_at("sid:" + caller.session_id) is not None:
             return True
-        revoked_at = self._revoked_at("sub:" + caller.subject)
-        return revoked_at is not None and caller.issued_at <= revoked_at
+        return revoked_by(caller, self._revoked_at("sub:" + caller.subject), session_revoked=False)
 
     async def revoked_among(self, callers: Sequence[Caller]) -> list[bool]:
         # The live entries are few (revocations of the last token lifetime): one read of them all,
@@ -189,8 +191,11 @@ class SqliteRevocations:
             raise DependencyUnavailable(f"revocation store unavailable: {error}") from None
         entries = {str(key): float(revoked_at) for key, revoked_at in rows}
         return [
-            (caller.session_id != "" and "sid:" + caller.session_id in entries)
-            or caller.issued_at <= entries.get("sub:" + caller.subject, float("-inf"))
+            revoked_by(
+                caller,
+                entries.get("sub:" + caller.subject),
+                caller.session_id != "" and "sid:" + caller.session_id in entries,
+            )
             for caller in callers
         ]
 

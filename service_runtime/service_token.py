@@ -37,6 +37,13 @@ def service_token_claims(subject: str, issuer: str, audience: str, now: int) -> 
     )
 
 
+def stream_token_expired(error: grpc.aio.AioRpcError) -> bool:
+    """A stream opened with a service token ended only because the token did (the callee's access
+    check), or its deadline, set just past it: the caller opens it again with a fresh token."""
+    expired = error.code() == grpc.StatusCode.UNAUTHENTICATED and "expired" in (error.details() or "")
+    return expired or error.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+
+
 class ServiceChannel:
     """A long-lived channel to another service (grpc reconnects by itself), made lazily per event
     loop: a grpc.aio channel belongs to the loop that made it (uvicorn runs one; test clients may

@@ -185,8 +185,15 @@ class MarketDataHandlers(pb_grpc.MarketDataServiceServicer):
         version = self.windows.data_version(symbol)
         if version is None:
             return await compute(request)
-        key = (rpc, symbol, request.timeframe, request.limit, request.start, request.end, request.page_token)
-        reply = await self.replies.get((*key, request.packed), version, lambda: compute(request))
+        fields = (
+            request.timeframe,
+            request.limit,
+            request.start,
+            request.end,
+            request.page_token,
+            request.packed,
+        )
+        reply = await self.replies.get((rpc, symbol, *fields), version, lambda: compute(request))
         return reply  # type: ignore[return-value]  # the key names the RPC, so the reply type
 
     async def _history_message(self, request: pb.GetHistoryRequest) -> pb.GetHistoryResponse:

@@ -11,7 +11,7 @@ import grpc
 
 from business.alerts.domain.entities import FeedBar
 from service_runtime.errors import DependencyUnavailable
-from service_runtime.service_token import SERVICE_STREAM_DEADLINE_S, ServiceChannel
+from service_runtime.service_token import SERVICE_STREAM_DEADLINE_S, ServiceChannel, stream_token_expired
 from trading.market.v1 import market_data_service_pb2 as market_pb
 from trading.market.v1 import market_data_service_pb2_grpc as market_grpc
 from trading.ml.v1 import prediction_pb2
@@ -90,8 +90,7 @@ class MlPredictionFeed:
             async for message in call:
                 yield feed_bar(message)
         except grpc.aio.AioRpcError as error:
-            expired = error.code() == grpc.StatusCode.UNAUTHENTICATED and "expired" in (error.details() or "")
-            if expired or error.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
+            if stream_token_expired(error):
                 return
             raise DependencyUnavailable(
                 f"prediction stream: {error.code().name} {error.details()}"

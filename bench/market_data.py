@@ -292,6 +292,10 @@ def talib_client(columns: tuple[np.ndarray, ...], repeat: int) -> float:
 # other round: the host's speed drifts by minutes, and one cell after another had put a transport
 # floor slower than the engine's own reply in the same run.
 INDICATOR_ROUNDS = 3
+# Calls per cell and round at least: with 3 (after one warm-up), a client process that had just
+# started still met its first 8.5 MB replies on pages it had never touched, and the cells measured
+# that (the transport floor 17.8 ms with 3 calls, 11.5 ms with 10, minutes apart); TA-Lib gets the same count.
+CALLS_PER_ROUND = 10
 
 
 def bench_indicators(
@@ -307,7 +311,7 @@ def bench_indicators(
     request = ind_pb.GetIndicatorsRequest(symbol="BENCH", indicators=[INDICATORS], limit=n, packed=True)
     wire = request.SerializeToString()
     _, reply = in_subprocess(indicator_client, ml_port, token, wire, 1)
-    per_round = max(3, repeat // INDICATOR_ROUNDS)
+    per_round = max(CALLS_PER_ROUND, repeat // INDICATOR_ROUNDS)
     with bare_server(reply) as floor_port:
         cells: dict[str, Callable[[], float]] = {
             "GetIndicators RPC, gRPC direct, packed, bars cached, reply computed": lambda: in_subprocess(

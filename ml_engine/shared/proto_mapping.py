@@ -65,8 +65,9 @@ def _field(number: int, payload: bytes) -> bytes:
 
 
 # A message's wire form in pieces, joined once when the whole response is built: a long series
-# is then copied once from its numpy array into the reply, not once per enclosing message.
-WireParts = list[bytes]
+# is then copied once from its numpy array into the reply, not once per enclosing message. A piece
+# is bytes or a byte view of an array (`bytes.join` reads either; len() is its size in bytes).
+WireParts = list[bytes | memoryview]
 
 
 def message_parts(number: int, parts: WireParts) -> WireParts:
@@ -75,9 +76,10 @@ def message_parts(number: int, parts: WireParts) -> WireParts:
 
 
 def packed_double_parts(number: int, values: npt.ArrayLike) -> WireParts:
-    """`repeated double` field `number` holding `values` (nothing when there are none)."""
-    payload = np.ascontiguousarray(values, dtype="<f8").tobytes()
-    return [_varint(number << 3 | 2) + _varint(len(payload)), payload] if payload else []
+    """`repeated double` field `number` holding `values` (nothing when there are none). The values
+    are a byte view of the array, not a copy: the reply's join is their only copy."""
+    payload = np.ascontiguousarray(values, dtype="<f8").data.cast("B")
+    return [_varint(number << 3 | 2) + _varint(len(payload)), payload] if len(payload) else []
 
 
 def packed_doubles(number: int, values: npt.ArrayLike) -> bytes:

@@ -37,12 +37,13 @@ import httpx
 from bench.private_stack import private_stack_env
 from envoy.binary import envoy_binary
 
+# Below the kernel's ephemeral ports: bench/private_stack.py says why.
 PORTS = {
-    "ENVOY_PORT": 38080,
-    "ENVOY_ADMIN_PORT": 39901,
-    "BUSINESS_GRPC_PORT": 35051,
-    "ML_GRPC_PORT": 35052,
-    "GATEWAY_PORT": 38000,
+    "ENVOY_PORT": 28280,
+    "ENVOY_ADMIN_PORT": 29921,
+    "BUSINESS_GRPC_PORT": 25251,
+    "ML_GRPC_PORT": 25252,
+    "GATEWAY_PORT": 28200,
 }
 NO_JWT_PORT, NO_JWT_ADMIN_PORT = 38081, 39902
 PASSWORD = "bench-correct-horse-battery-staple"

@@ -42,6 +42,7 @@ from pathlib import Path
 PATHS = ("grpc-direct", "grpc-envoy", "rest-envoy", "grpcweb-envoy")
 SYNC_PATHS = ("grpc-direct-sync", "grpc-envoy-sync")
 GRPC_METHOD = "/trading.ml.v1.EngineService/GetStats"
+# Below the kernel's ephemeral ports: bench/private_stack.py says why.
 PORTS = {
     "ENVOY_PORT": 28080,
     "ENVOY_ADMIN_PORT": 29901,

@@ -59,6 +59,7 @@ from trading.market.v1 import indicator_service_pb2_grpc as ind_grpc
 from trading.market.v1 import market_data_service_pb2 as md_pb
 from trading.market.v1 import market_data_service_pb2_grpc as md_grpc
 
+# Below the kernel's ephemeral ports: bench/private_stack.py says why.
 PORTS = {
     "ENVOY_PORT": 28180,
     "ENVOY_ADMIN_PORT": 29911,

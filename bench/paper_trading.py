@@ -32,12 +32,13 @@ import httpx
 
 from bench.private_stack import private_stack_env, write_report
 
+# Below the kernel's ephemeral ports: bench/private_stack.py says why.
 PORTS = {
-    "ENVOY_PORT": 38280,
-    "ENVOY_ADMIN_PORT": 39921,
-    "BUSINESS_GRPC_PORT": 35251,
-    "ML_GRPC_PORT": 35252,
-    "GATEWAY_PORT": 38200,
+    "ENVOY_PORT": 28480,
+    "ENVOY_ADMIN_PORT": 29941,
+    "BUSINESS_GRPC_PORT": 25451,
+    "ML_GRPC_PORT": 25452,
+    "GATEWAY_PORT": 28400,
 }
 HOUR = 3600
 

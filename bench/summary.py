@@ -112,6 +112,23 @@ def data_rows() -> list[Row]:
                         ratio(rest, direct),
                     )
                 )
+    # The least a REST client can do (the gRPC stub reads in C; httpx parses in Python), and the
+    # same answer as protobuf through Envoy: what Envoy's hop costs without any JSON.
+    direct = h.get("gRPC direct (packed)")
+    floors = {
+        "REST via Envoy (packed), minimal HTTP client": "REST via Envoy read by a minimal HTTP/1.1 client",
+        "gRPC via Envoy (packed)": "gRPC via Envoy (no JSON)",
+    }
+    for key, how in floors.items():
+        if key in h and direct:
+            rows.append(
+                (
+                    f"GetHistory 5,000 bars, {how} vs gRPC direct, packed",
+                    f"{h[key] * 1e3:.1f} ms",
+                    f"{direct * 1e3:.1f} ms",
+                    ratio(h[key], direct),
+                )
+            )
     talib = ind.get("TA-Lib in-process")
     for label, seconds in ind.items():
         if (label.startswith("GetIndicators") or "transport floor" in label) and talib:

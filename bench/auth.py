@@ -45,7 +45,7 @@ PORTS = {
     "ML_GRPC_PORT": 25252,
     "GATEWAY_PORT": 28200,
 }
-NO_JWT_PORT, NO_JWT_ADMIN_PORT = 38081, 39902
+NO_JWT_PORT, NO_JWT_ADMIN_PORT = 28281, 29922
 PASSWORD = "bench-correct-horse-battery-staple"
 
 

@@ -6,8 +6,9 @@ Each benchmark's stack has fixed ports of its own, all under 32768, below the ra
 out to outgoing connections (32768-60999): a fixed port inside it can be held by any client
 socket. `make bench` lost its auth step that way: its Envoy could not bind 38080 ("address
 already in use", nothing listening there) seconds after the edge step's clients closed. Ports:
-edge 25051/25052/28000/28080/29901, market data 251xx/281xx/29911, auth 252xx/282xx/29921,
-education 253xx/283xx/29931, paper trading 254xx/284xx/29941, ML 255xx/285xx/29951.
+edge 25051/25052/28000/28080/29901, market data 251xx/281xx/29911, auth 252xx/282xx/29921 and
+its second Envoy 28281/29922, education 253xx/283xx/29931, paper trading 254xx/284xx/29941, ML
+255xx/285xx/29951.
 """
 
 from __future__ import annotations

@@ -193,6 +193,13 @@ async def until(condition: Any, timeout_s: float = 10.0) -> None:
             await asyncio.sleep(0.01)
 
 
+async def release_gated_once_followed_by(bridge: Bridge, sockets: int) -> None:
+    """Lets GATED's bars flow once that many sockets follow it: a socket joins its stream only
+    after the handshake, and a stream does not replay bars sent before a socket joined."""
+    await until(lambda: bridge.streams.streams.subscribers(("GATED", "1h")) == sockets)
+    bridge.engine.release.set()
+
+
 async def test_streams_each_message_as_rest_shaped_json(bridge: Bridge) -> None:
     messages, code, _ = await received(
         f"{bridge.url}/ws/EURUSD",
@@ -261,13 +268,15 @@ async def test_a_revoked_token_is_refused(bridge: Bridge) -> None:
 async def test_a_socket_is_closed_when_its_token_is_revoked_while_it_streams(bridge: Bridge) -> None:
     """The engine rechecks an open call's token; the bridge does it for its sockets (every
     ACCESS_STREAM_RECHECK_S, all at once): the revoked one closes, the other keeps streaming."""
-    url = f"{bridge.url}/ws/FOREVER"
+    url = f"{bridge.url}/ws/GATED"
     async with (
         connect(f"{url}?access_token={bridge.token(sub='logs-out')}") as leaving,
         connect(f"{url}?access_token={bridge.token(sub='stays')}") as staying,
     ):
-        for socket_ in (leaving, staying):
-            await socket_.recv()
+        await release_gated_once_followed_by(bridge, sockets=2)
+        async with asyncio.timeout(10):
+            for socket_ in (leaving, staying):
+                await socket_.recv()
         await bridge.streams.revocations.revoke_subject("logs-out")
         with pytest.raises(ConnectionClosed) as closed:
             async with asyncio.timeout(10):
@@ -279,7 +288,7 @@ async def test_a_socket_is_closed_when_its_token_is_revoked_while_it_streams(bri
             ws_bridge.REVOKED,
         )
         await asyncio.sleep(0.5)  # two more checks
-        assert bridge.streams.streams.subscribers(("FOREVER", "1h")) == 1
+        assert bridge.streams.streams.subscribers(("GATED", "1h")) == 1
         assert staying.close_code is None
     assert len(bridge.engine.calls) == 1
 
@@ -333,16 +342,17 @@ async def test_sockets_of_one_stream_share_one_call_and_each_gets_every_bar(brid
 
 
 async def test_the_call_ends_when_the_last_socket_leaves(bridge: Bridge) -> None:
-    url = f"{bridge.url}/ws/FOREVER?access_token="
+    url = f"{bridge.url}/ws/GATED?access_token="
     async with connect(url + bridge.token()) as staying:
         async with connect(url + bridge.token(sub="user-2")) as leaving:
-            await leaving.recv()
-        await until(lambda: bridge.streams.streams.subscribers(("FOREVER", "1h")) == 1)
+            await release_gated_once_followed_by(bridge, sockets=2)
+            await asyncio.wait_for(leaving.recv(), timeout=10)
+        await until(lambda: bridge.streams.streams.subscribers(("GATED", "1h")) == 1)
         await asyncio.sleep(0.2)
         assert not bridge.engine.cancelled.is_set()  # one socket still follows it
-        await staying.recv()
+        await asyncio.wait_for(staying.recv(), timeout=10)
     await asyncio.wait_for(bridge.engine.cancelled.wait(), timeout=10)
-    assert bridge.streams.streams.subscribers(("FOREVER", "1h")) == 0
+    assert bridge.streams.streams.subscribers(("GATED", "1h")) == 0
 
 
 async def test_calls_are_renewed_before_their_service_token_expires_without_a_gap_or_a_repeat(

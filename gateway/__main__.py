@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from gateway.app import create_app
 from gateway.config import GatewaySettings
+from service_runtime.garbage_collection import freeze_startup_objects
 from service_runtime.logging import configure_logging
 
 LISTEN_BACKLOG = 16_384
@@ -21,8 +22,10 @@ def main() -> int:
         print(f"gateway: invalid settings: {exc}", file=sys.stderr)
         return 2
     configure_logging("gateway", settings.log_level)
+    app = create_app(settings)
+    freeze_startup_objects()
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.gateway_host,
         port=settings.gateway_port,
         log_config=None,  # keep our JSON logging; uvicorn's loggers propagate to it

@@ -13,6 +13,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from service_runtime.config import CommonSettings
+from service_runtime.garbage_collection import freeze_startup_objects
 from service_runtime.interceptors import (
     ErrorMappingInterceptor,
     MetricsInterceptor,
@@ -118,8 +119,10 @@ class ServiceHost:
             await self.on_stop()
         log.info("stopped")
 
-    async def run(self) -> None:
+    async def run(self, when_serving: Callable[[], object] | None = None) -> None:
         await self.start()
+        if when_serving is not None:
+            when_serving()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stopping.set)
@@ -140,6 +143,6 @@ def run_service(
         if before_start is not None:
             await before_start()
         # The gRPC server must be built inside the running event loop.
-        await build_host().run()
+        await build_host().run(when_serving=freeze_startup_objects)
 
     asyncio.run(serve())

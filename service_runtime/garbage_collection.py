@@ -10,7 +10,9 @@ generation took over 2 ms. Garbage made later is collected as before. A cycle am
 objects that became garbage later would stay: start-up objects live as long as the process.
 
 Called once per process, when it serves (service_runtime/server.py `run_service`, the gateway's
-`main`), never from a library or a test process.
+`main`), never from a library or a test process. What a service retires is freed by reference
+counting, frozen or not: a model version loaded at start-up and swapped out after the freeze is
+released (tests/ml_engine/models/serving/test_frozen_versions.py).
 """
 
 from __future__ import annotations

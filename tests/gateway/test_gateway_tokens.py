@@ -56,7 +56,8 @@ def test_dev_token_verifies_against_the_jwks(client: TestClient, settings: Gatew
 
 
 def test_rotation_publishes_the_new_key_before_it_signs(make_settings: MakeSettings) -> None:
-    settings = make_settings(dev_tokens_enabled=True, jwt_key_activation_delay_s=0.5)
+    # 2 s: room for the three calls below on a slow host before the new key signs.
+    settings = make_settings(dev_tokens_enabled=True, jwt_key_activation_delay_s=2.0)
     client = TestClient(create_app(settings), client=LOCAL_PEER)
     old_token = client.post("/api/auth/dev-token").json()["access_token"]
     old_kid = jwt.get_unverified_header(old_token)["kid"]
@@ -68,7 +69,7 @@ def test_rotation_publishes_the_new_key_before_it_signs(make_settings: MakeSetti
     assert (
         jwt.get_unverified_header(client.post("/api/auth/dev-token").json()["access_token"])["kid"] == old_kid
     )
-    time.sleep(0.6)
+    time.sleep(2.1)
     new_token = client.post("/api/auth/dev-token").json()["access_token"]
     assert jwt.get_unverified_header(new_token)["kid"] == new_kid
     jwks = client.get("/.well-known/jwks.json").json()

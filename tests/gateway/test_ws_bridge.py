@@ -169,9 +169,9 @@ async def bridge(make_settings: MakeSettings, bridge_settings: dict[str, Any]) -
 
 
 async def received(url: str, **kwargs: Any) -> tuple[list[dict[str, Any]], int, str]:
-    """Every message until the server closes, then the close code and reason."""
+    """Every message until the server closes (within 30 s), then the close code and reason."""
     messages = []
-    async with connect(url, **kwargs) as socket_:
+    async with connect(url, **kwargs) as socket_, asyncio.timeout(30):
         try:
             while True:
                 messages.append(json.loads(await socket_.recv()))

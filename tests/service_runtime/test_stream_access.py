@@ -110,7 +110,7 @@ async def test_an_expiring_token_ends_a_busy_stream_with_a_status(callers: TestC
         stub = pb_grpc.PredictionServiceStub(served.channel)
         calls = [
             stub.StreamPredictions(
-                pb.StreamPredictionsRequest(symbol="EURUSD"), metadata=callers.metadata(ttl_s=1, plan="pro")
+                pb.StreamPredictionsRequest(symbol="EURUSD"), metadata=callers.metadata(ttl_s=2, plan="pro")
             )
             for _ in range(12)
         ]

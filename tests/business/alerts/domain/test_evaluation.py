@@ -36,6 +36,11 @@ async def history(feature: AlertsFeature, user: str) -> list[Alert]:
     return await alert_rules.history(feature.ctx, caller(user), 200, None)
 
 
+def stored_feed_time(feature: AlertsFeature) -> int | None:
+    """The last bar of EURUSD 1h the evaluation committed (where a restart resumes)."""
+    return feature.ctx.transactions.run_sync(lambda uow: uow.feed_states.last_bar_time("EURUSD", "1h"))
+
+
 async def eventually(check: Callable[[], bool]) -> None:
     async def poll() -> None:
         while not check():
@@ -65,7 +70,8 @@ async def test_restart_in_the_middle_of_a_replay_delivers_each_crossing_once(
         for i in range(5):
             feed.queue("EURUSD").put_nowait(feed_bar(i, closes[i]))
         await eventually(lambda: feed.queue("EURUSD").empty() and queue.qsize() == 1)
-        await asyncio.sleep(0.05)  # the last bar's transaction commits
+        # Taken from the feed is not yet evaluated: wait until the last bar's transaction commits.
+        await eventually(lambda: stored_feed_time(feature) == feed_bar(4, 0).bar_time)
         live_before.append(queue.get_nowait())
     await feature.close()
 

@@ -105,14 +105,10 @@ def calls(channel: grpc.aio.Channel, ids: dict[str, str]) -> dict[str, Callable[
 
 
 async def first_streamed(stub: alert_grpc.AlertServiceStub, metadata: Metadata) -> Any:
-    """The stream's first message, or None when nothing comes within a moment."""
+    """The stream's first message (cancel the task to stop waiting)."""
     stream = stub.StreamAlerts(alert_pb.StreamAlertsRequest(), metadata=metadata)
     try:
-        await stream.initial_metadata()
-        try:
-            return await asyncio.wait_for(stream.read(), 0.5)
-        except TimeoutError:
-            return None
+        return await stream.read()
     finally:
         stream.cancel()
 
@@ -152,11 +148,16 @@ async def test_another_user_sees_and_changes_nothing_of_alices(
     # Alice's stream sees her next alert; Bob's, open at the same time, sees nothing of it.
     bob_stream = asyncio.create_task(first_streamed(alert_grpc.AlertServiceStub(channel), bob))
     alice_stream = asyncio.create_task(first_streamed(alert_grpc.AlertServiceStub(channel), alice))
-    while feature.hub.streams("alice") == 0 or feature.hub.streams("bob") == 0:
-        await asyncio.sleep(0.01)
+    async with asyncio.timeout(10):
+        while feature.hub.streams("alice") == 0 or feature.hub.streams("bob") == 0:
+            await asyncio.sleep(0.01)
     assert await evaluation.on_bar(feature.ctx, feed_bar(2, 0.9))
-    assert (await alice_stream).alert.rule_id == ids["rule"]
-    assert await bob_stream is None
+    assert (await asyncio.wait_for(alice_stream, 10)).alert.rule_id == ids["rule"]
+    # An alert is put on every open stream of its user at once: had Bob's been given it, it would
+    # have come by now.
+    bob_got, _ = await asyncio.wait({bob_stream}, timeout=0.5)
+    bob_stream.cancel()
+    assert not bob_got
     # And everything of Alice's is still there, unchanged.
     watch = await watch_grpc.WatchlistServiceStub(channel).GetWatchlist(
         watch_pb.GetWatchlistRequest(watchlist_id=ids["watchlist"]), metadata=alice

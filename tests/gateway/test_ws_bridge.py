@@ -331,9 +331,8 @@ async def test_sockets_of_one_stream_share_one_call_and_each_gets_every_bar(brid
             await stack.enter_async_context(connect(url + bridge.token(sub=f"u-{n}"))) for n in range(3)
         ]
         sockets.append(await stack.enter_async_context(connect(f"{url}{bridge.token()}&timeframe=5m")))
-        await until(lambda: bridge.streams.streams.subscribers(("GATED", "1h")) == 3)
         await until(lambda: bridge.streams.streams.subscribers(("GATED", "5m")) == 1)
-        bridge.engine.release.set()
+        await release_gated_once_followed_by(bridge, sockets=3)
         got = [[json.loads(await socket_.recv()) for _ in range(MESSAGES)] for socket_ in sockets]
     assert got[0] == got[1] == got[2] and [m["sequence"] for m in got[0]] == ["1", "2", "3"]
     assert [m["timeframe"] for m in got[3]] == ["5m"] * MESSAGES

@@ -36,6 +36,10 @@ class SigningKeyStore:
     def __init__(self, folder: Path, activation_delay_s: float = 0.0) -> None:
         self.folder = folder
         self.activation_delay_s = activation_delay_s
+        # kid -> its parsed key. A kid names one key for good (a creation time and a random
+        # part, the file written once), so a key read once needs no second read; reading and
+        # parsing the PEM was half of what signing a token cost.
+        self._parsed: dict[str, Ed25519PrivateKey] = {}
 
     def _paths(self) -> list[Path]:
         # kids start with a zero-padded creation time, so name order is age order.
@@ -68,9 +72,15 @@ class SigningKeyStore:
         return kid
 
     def _load(self, path: Path) -> Ed25519PrivateKey:
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-        if not isinstance(key, Ed25519PrivateKey):
-            raise ValueError(f"{path} is not an Ed25519 key")
+        key = self._parsed.get(path.stem)
+        if key is None:
+            parsed = serialization.load_pem_private_key(path.read_bytes(), password=None)
+            if not isinstance(parsed, Ed25519PrivateKey):
+                raise ValueError(f"{path} is not an Ed25519 key")
+            key = self._parsed.setdefault(path.stem, parsed)
+            if len(self._parsed) > KEEP_KEYS * 2:  # keys dropped by rotations are never read again
+                live = {p.stem for p in self._paths()}
+                self._parsed = {kid: k for kid, k in self._parsed.items() if kid in live or kid == path.stem}
         return key
 
     def public_keys(self) -> dict[str, Ed25519PublicKey]:

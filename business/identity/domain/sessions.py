@@ -57,20 +57,26 @@ class Challenge:
 SignInResult = TokenPair | Challenge
 
 
-def _issue_refresh(
-    uow: IdentityUnitOfWork, identity: Identity, session: SignInSession, token: str | None = None
-) -> str:
-    now = identity.now()
-    token = token or new_opaque_token()
-    expires_at = now + timedelta(seconds=identity.policy.refresh_ttl_s)
+def _add_refresh_token(uow: IdentityUnitOfWork, session: SignInSession, token: str) -> None:
+    """Stores `token` as the session's newest refresh token; it expires with the session (a
+    session lives as long as its newest refresh token)."""
     uow.refresh_tokens.add(
-        RefreshToken(digest=digest(token), session_id=session.id, issued_at=now, expires_at=expires_at)
+        RefreshToken(
+            digest=digest(token),
+            session_id=session.id,
+            issued_at=session.last_used_at,
+            expires_at=session.expires_at,
+        )
     )
-    # A session lives as long as its newest refresh token.
-    session.expires_at = expires_at
+
+
+def _issue_refresh(uow: IdentityUnitOfWork, identity: Identity, session: SignInSession, token: str) -> None:
+    """Extends an open session by a refresh token's lifetime from now, `token` its newest."""
+    now = identity.now()
+    session.expires_at = now + timedelta(seconds=identity.policy.refresh_ttl_s)
     session.last_used_at = now
+    _add_refresh_token(uow, session, token)
     uow.sign_in_sessions.save(session)
-    return token
 
 
 def _pair(
@@ -97,10 +103,12 @@ def open_session(
         user_agent=client.user_agent[:300],
         created_at=now,
         last_used_at=now,
-        expires_at=now,
+        # Written once with its first refresh token's expiry, not inserted then updated.
+        expires_at=now + timedelta(seconds=identity.policy.refresh_ttl_s),
     )
     uow.sign_in_sessions.add(session)  # the session before its refresh token
-    refresh = _issue_refresh(uow, identity, session)
+    refresh = new_opaque_token()
+    _add_refresh_token(uow, session, refresh)
     user.last_login_at = now
     uow.users.save(user)
     identity.record(

@@ -282,5 +282,7 @@ class BillingAdminHandlers(admin_grpc.BillingAdminServiceServicer):
     ) -> admin_pb.RetryStripeEventResponse:
         if not request.event_id:
             raise InvalidArgument.field("event_id", "is required")
-        event = await maintenance.retry_event(self.billing, request.event_id)
+        event = await maintenance.retry_event(
+            self.billing, request.event_id, current_caller().subject, client_of(context)
+        )
         return admin_pb.RetryStripeEventResponse(event=event_message(event))

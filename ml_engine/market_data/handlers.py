@@ -28,10 +28,12 @@ from ml_engine.market_data.domain.timeframes import parse_timeframe
 from ml_engine.market_data.domain.times import parse_request_time
 from ml_engine.market_data.importing.csv_rows import CsvColumns
 from ml_engine.market_data.importing.importer import ImportReport, ImportTarget, import_csv, import_sample
+from ml_engine.shared.audit import AuditRecord, audited
 from ml_engine.shared.database import MarketStore
 from ml_engine.shared.proto_json import bar_times_json, render_json
 from ml_engine.shared.proto_mapping import check_limit, packed_doubles, packed_varints
 from ml_engine.shared.stamped_cache import StampedCache
+from service_runtime.caller import current_caller
 from service_runtime.errors import FailedPrecondition, InvalidArgument
 from service_runtime.timestamps import to_timestamp
 from trading.market.v1 import market_data_service_pb2 as pb
@@ -240,14 +242,23 @@ class MarketDataHandlers(pb_grpc.MarketDataServiceServicer):
         self, request: pb.ImportBarsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ImportBarsResponse:
         source = request.WhichOneof("source")
-        if source == "sample":
-            report = await asyncio.to_thread(
-                import_sample, self.store.engine, request.sample, request.dry_run
-            )
-        elif source == "csv_content":
-            report = await asyncio.to_thread(self._import_csv, request)
-        else:
-            raise InvalidArgument.field("csv_content", "set csv_content (CSV text) or sample")
+        record: AuditRecord = {
+            "actor": current_caller().subject,
+            "action": "import_bars",
+            "source": request.sample if source == "sample" else "csv",
+            "symbol": request.symbol,
+            "timeframe": request.timeframe,
+            "dry_run": request.dry_run,
+        }
+        with audited(record):
+            report = await self._import(request, source)
+            record |= {
+                "outcome": "imported" if report.committed else "checked",
+                "symbol": report.symbol,
+                "timeframe": report.timeframe,
+                "rows_read": report.rows_read,
+                "rows_inserted": report.rows_inserted,
+            }
         if report.committed:
             # Rows may have changed without a new last bar: the cached bars go either way.
             self.windows.forget(report.symbol)
@@ -261,6 +272,13 @@ class MarketDataHandlers(pb_grpc.MarketDataServiceServicer):
             rows_existing=report.rows_existing,
             committed=report.committed,
         )
+
+    async def _import(self, request: pb.ImportBarsRequest, source: str | None) -> ImportReport:
+        if source == "sample":
+            return await asyncio.to_thread(import_sample, self.store.engine, request.sample, request.dry_run)
+        if source == "csv_content":
+            return await asyncio.to_thread(self._import_csv, request)
+        raise InvalidArgument.field("csv_content", "set csv_content (CSV text) or sample")
 
     def _import_csv(self, request: pb.ImportBarsRequest) -> ImportReport:
         if len(request.csv_content) > MAX_CSV_BYTES:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from datetime import datetime
 from pathlib import Path
 
@@ -13,13 +12,12 @@ from ml_engine.models.serving.activation import VersionActivation
 from ml_engine.models.serving.registry import ModelEntry, ModelRegistry, VersionStatus
 from ml_engine.models.serving.session import ModelState
 from ml_engine.predictions.domain.model_metadata import ModelMetadata
+from ml_engine.shared.audit import AuditRecord, audited
 from service_runtime.caller import current_caller
-from service_runtime.errors import DomainError, InvalidArgument
+from service_runtime.errors import InvalidArgument
 from service_runtime.timestamps import to_timestamp
 from trading.ml.v1 import model_service_pb2 as pb
 from trading.ml.v1 import model_service_pb2_grpc as pb_grpc
-
-audit = logging.getLogger("ml_engine.audit")
 
 _STATE = {
     ModelState.AVAILABLE: pb.MODEL_STATE_AVAILABLE,
@@ -142,22 +140,18 @@ class ModelHandlers(pb_grpc.ModelServiceServicer):
     async def ActivateModelVersion(
         self, request: pb.ActivateModelVersionRequest, context: grpc.aio.ServicerContext
     ) -> pb.ActivateModelVersionResponse:
-        actor = current_caller().subject
-        record = {
-            "actor": actor,
+        record: AuditRecord = {
+            "actor": current_caller().subject,
             "action": "activate_model_version",
             "model": request.name,
             "to_version": request.version,
         }
-        try:
+        with audited(record):
             if not request.name:
                 raise InvalidArgument.field("name", "is required")
             if not request.version:
                 raise InvalidArgument.field("version", "is required")
             record["from_version"] = self.registry.entry(request.name).active_version
             entry = await self.activation.activate(request.name, request.version)
-        except DomainError as error:
-            audit.warning("audit", extra={**record, "outcome": "refused", "reason": error.message})
-            raise
-        audit.info("audit", extra={**record, "outcome": "activated", "state": entry.state.value})
+            record |= {"outcome": "activated", "state": entry.state.value}
         return pb.ActivateModelVersionResponse(model=model_info(entry))

@@ -16,9 +16,9 @@ from ml_engine.models.serving.activation import VersionActivation
 from ml_engine.models.serving.shadow import ShadowRegistry, ShadowVersion
 from ml_engine.predictions.data import prediction_repository as repo
 from ml_engine.promotion.domain.comparison import Comparison, ScoredPair, compare, should_auto_promote
+from ml_engine.shared.audit import AuditRecord, audited
 from service_runtime.errors import DomainError
 
-audit = logging.getLogger("ml_engine.audit")
 log = logging.getLogger(__name__)
 
 # The actor an automatic promotion is audited as.
@@ -65,13 +65,15 @@ class PromotionService:
     # ---- admin actions ----------------------------------------------------------------------
 
     async def start(self, name: str, version: str, actor: str) -> ShadowView:
-        record = {"actor": actor, "action": "start_shadow", "model": name, "shadow_version": version}
-        try:
+        record: AuditRecord = {
+            "actor": actor,
+            "action": "start_shadow",
+            "model": name,
+            "shadow_version": version,
+        }
+        with audited(record):
             shadow = await self.shadows.start(name, version)
-        except DomainError as error:
-            audit.warning("audit", extra={**record, "outcome": "refused", "reason": error.message})
-            raise
-        audit.info("audit", extra={**record, "outcome": "started"})
+            record["outcome"] = "started"
         return await self.view(shadow)
 
     async def shadow_trained(self, name: str, version: str) -> None:
@@ -83,33 +85,27 @@ class PromotionService:
             log.warning("trained version not put in shadow: %s", error.message)
 
     def stop(self, name: str, actor: str) -> None:
-        record = {"actor": actor, "action": "stop_shadow", "model": name}
-        try:
+        record: AuditRecord = {"actor": actor, "action": "stop_shadow", "model": name}
+        with audited(record):
             shadow = self.shadows.stop(name)
-        except DomainError as error:
-            audit.warning("audit", extra={**record, "outcome": "refused", "reason": error.message})
-            raise
-        audit.info("audit", extra={**record, "shadow_version": shadow.version, "outcome": "stopped"})
+            record |= {"shadow_version": shadow.version, "outcome": "stopped"}
 
     async def promote(self, name: str, actor: str, comparison: Comparison | None = None) -> Promotion:
         """The shadow version becomes the active one through the activation's hot reload (loaded,
         warmed up, swapped in with one assignment); then the shadow ends."""
-        record: dict[str, object] = {"actor": actor, "action": "promote_shadow", "model": name}
+        record: AuditRecord = {"actor": actor, "action": "promote_shadow", "model": name}
         if comparison is not None:
             record["verdict"] = comparison.verdict.value
             record["p_values"] = {m.metric: round(m.p_value, 6) for m in comparison.metrics}
             record["n"] = max((m.n for m in comparison.metrics), default=0)
-        try:
+        with audited(record):
             shadow = self.shadows.require(name)
             record["to_version"] = shadow.version
             record["from_version"] = self.activation.registry.entry(name).active_version
             entry = await self.activation.activate(name, shadow.version)
-        except DomainError as error:
-            audit.warning("audit", extra={**record, "outcome": "refused", "reason": error.message})
-            raise
-        if self.shadows.get(name) is shadow:
-            self.shadows.stop(name)
-        audit.info("audit", extra={**record, "outcome": "promoted", "state": entry.state.value})
+            if self.shadows.get(name) is shadow:
+                self.shadows.stop(name)
+            record |= {"outcome": "promoted", "state": entry.state.value}
         return Promotion(name, str(record["from_version"]), entry.active_version)
 
     # ---- reads ------------------------------------------------------------------------------

@@ -3,20 +3,18 @@ on the ml_engine.audit log like ActivateModelVersion."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 
 import grpc
 
+from ml_engine.shared.audit import AuditRecord, audited
 from ml_engine.training_runs.domain.runs import Progress, RunSpec, RunState, TrainingRun
 from ml_engine.training_runs.runs import TrainingRuns
 from service_runtime.caller import current_caller
-from service_runtime.errors import DomainError, InvalidArgument
+from service_runtime.errors import InvalidArgument
 from service_runtime.timestamps import to_optional_timestamp, to_timestamp
 from trading.ml.v1 import training_service_pb2 as pb
 from trading.ml.v1 import training_service_pb2_grpc as pb_grpc
-
-audit = logging.getLogger("ml_engine.audit")
 
 _FAMILY = {
     pb.MODEL_FAMILY_XGBOOST: "xgboost",
@@ -98,12 +96,9 @@ class TrainingHandlers(pb_grpc.TrainingServiceServicer):
             "horizon": request.horizon,
             "symbols": ",".join(request.symbols),
         }
-        try:
+        with audited(record):
             run = await self.runs.start(run_spec(request), current_caller().subject)
-        except DomainError as error:
-            audit.warning("audit", extra={**record, "outcome": "refused", "reason": error.message})
-            raise
-        audit.info("audit", extra={**record, "outcome": "started", "run_id": run.id})
+            record |= {"outcome": "started", "run_id": run.id}
         return pb.StartTrainingRunResponse(run=run_message(run))
 
     async def GetTrainingRun(
@@ -128,15 +123,12 @@ class TrainingHandlers(pb_grpc.TrainingServiceServicer):
     async def CancelTrainingRun(
         self, request: pb.CancelTrainingRunRequest, context: grpc.aio.ServicerContext
     ) -> pb.CancelTrainingRunResponse:
-        record = {
+        record: AuditRecord = {
             "actor": current_caller().subject,
             "action": "cancel_training_run",
             "run_id": request.run_id,
         }
-        try:
+        with audited(record):
             run = await self.runs.cancel(_run_id(request.run_id))
-        except DomainError as error:
-            audit.warning("audit", extra={**record, "outcome": "refused", "reason": error.message})
-            raise
-        audit.info("audit", extra={**record, "outcome": run.state.value})
+            record["outcome"] = run.state.value
         return pb.CancelTrainingRunResponse(run=run_message(run))

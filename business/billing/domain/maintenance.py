@@ -10,6 +10,8 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
+from business.audit import domain as audit
+from business.audit.domain import Client
 from business.billing.domain.context import Billing
 from business.billing.domain.entities import StoredEvent
 from business.billing.domain.ports import BillingUnitOfWork
@@ -76,17 +78,42 @@ async def retry_due_events(billing: Billing) -> tuple[int, int]:
     return done, len(due) - done
 
 
-async def retry_event(billing: Billing, event_id: str) -> StoredEvent:
-    """An admin's retry: the event processed now (a processed one is left alone)."""
+async def retry_event(billing: Billing, event_id: str, actor_id: str, client: Client) -> StoredEvent:
+    """An admin's retry: the event processed now (a processed one is left alone), audited with
+    what it came to (the plan change it may make is audited on its own, as from Stripe)."""
     transactions, _ = billing.stripe()
     stored = await transactions.run(lambda uow: uow.events.get(event_id))
     if stored is None:
         raise NotFound(f"no Stripe event {event_id}")
     if stored.processed_at is None:
         await _process_stored(billing, event_id)
-    after = await transactions.run(lambda uow: uow.events.get(event_id))
-    assert after is not None
+    return await transactions.run(lambda uow: _audited_retry(uow, billing, stored, actor_id, client))
+
+
+def _audited_retry(
+    uow: BillingUnitOfWork, billing: Billing, before: StoredEvent, actor_id: str, client: Client
+) -> StoredEvent:
+    after = uow.events.get(before.id)
+    assert after is not None  # events are never deleted
+    billing.record(
+        uow,
+        "billing.event_retried",
+        client,
+        outcome=audit.SUCCEEDED if after.processed_at is not None else audit.FAILED,
+        actor_id=actor_id,
+        before=_event_state(before),
+        after=_event_state(after),
+        detail={"event_id": after.id, "type": after.type},
+    )
     return after
+
+
+def _event_state(event: StoredEvent) -> dict[str, object]:
+    return {
+        "processed": event.processed_at is not None,
+        "attempts": event.attempts,
+        "error": event.last_error[:200],
+    }
 
 
 async def sweep(billing: Billing) -> SweepResult:

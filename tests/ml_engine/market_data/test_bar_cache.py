@@ -12,7 +12,9 @@ from ml_engine.market_data.bar_clock import BarClock
 from ml_engine.market_data.bar_windows import BarWindow, BarWindows
 from ml_engine.market_data.handlers import MarketDataHandlers
 from ml_engine.shared.database import MarketStore
+from tests.ml_engine.market_data.imports import import_as_admin
 from tests.ml_engine.predictions.support import store_synthetic
+from tests.support.in_process import TestCallers
 from trading.market.v1 import market_data_service_pb2 as pb
 
 START = 1_600_000_000 - 1_600_000_000 % 86400
@@ -75,7 +77,9 @@ def test_cached_bars_are_read_only(empty_market_store: MarketStore) -> None:
         bars.close[0] = 0.0
 
 
-async def test_imports_and_new_bars_drop_what_is_held(empty_market_store: MarketStore) -> None:
+async def test_imports_and_new_bars_drop_what_is_held(
+    empty_market_store: MarketStore, callers: TestCallers
+) -> None:
     engine = empty_market_store.engine
     store_synthetic(engine, "AAA", "1h", HOUR, 50, start=START)
     cache = BarCache(1000)
@@ -94,8 +98,8 @@ async def test_imports_and_new_bars_drop_what_is_held(empty_market_store: Market
     handlers = MarketDataHandlers(empty_market_store, windows, clock)
     first = windows.latest(series, 100).bars
     csv = f"time,open,high,low,close,volume\n{START},1.0,2.0,0.5,1.5,7\n"
-    reply = await handlers.ImportBars(
-        pb.ImportBarsRequest(csv_content=csv, symbol="AAA", timeframe="1h"), None
+    reply = await import_as_admin(
+        handlers, callers, pb.ImportBarsRequest(csv_content=csv, symbol="AAA", timeframe="1h")
     )
     assert reply.committed and reply.rows_inserted == 0
     again = windows.latest(series, 100).bars

@@ -10,7 +10,9 @@ from ml_engine.market_data.domain.symbols import SymbolInfo
 from ml_engine.market_data.domain.timeframes import TIMEFRAMES
 from ml_engine.market_data.handlers import MarketDataHandlers
 from ml_engine.shared.database import MarketStore
+from tests.ml_engine.market_data.imports import import_as_admin
 from tests.ml_engine.predictions.support import store_synthetic
+from tests.support.in_process import TestCallers
 from trading.market.v1 import market_data_service_pb2 as pb
 
 
@@ -37,13 +39,15 @@ async def test_refresh_reports_the_symbols_whose_last_bar_changed(empty_market_s
     assert await clock.refresh() == []
 
 
-async def test_an_import_through_the_engine_moves_the_clock_at_once(empty_market_store: MarketStore) -> None:
+async def test_an_import_through_the_engine_moves_the_clock_at_once(
+    empty_market_store: MarketStore, callers: TestCallers
+) -> None:
     clock = BarClock(empty_market_store.engine)
     await clock.refresh()
     handlers = MarketDataHandlers(empty_market_store, BarWindows(empty_market_store.engine), clock)
-    dry = await handlers.ImportBars(pb.ImportBarsRequest(sample="EURUSD", dry_run=True), None)
+    dry = await import_as_admin(handlers, callers, pb.ImportBarsRequest(sample="EURUSD", dry_run=True))
     assert not dry.committed and clock.last("EURUSD") is None  # nothing stored: nothing to see
-    reply = await handlers.ImportBars(pb.ImportBarsRequest(sample="EURUSD"), None)
+    reply = await import_as_admin(handlers, callers, pb.ImportBarsRequest(sample="EURUSD"))
     assert reply.committed
     last = clock.last("EURUSD")
     assert last is not None and last.time is not None and last.base == TIMEFRAMES["1h"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from typing import Any
 
 import grpc
@@ -16,8 +17,11 @@ from ml_engine.market_data.bar_cache import BarCache
 from ml_engine.market_data.bar_windows import BarWindows
 from ml_engine.market_data.handlers import MarketDataHandlers
 from ml_engine.market_data.importing.importer import import_sample
+from ml_engine.shared.audit import AUDIT_LOG
 from ml_engine.shared.database import MarketStore
 from tests.ml_engine.in_process import serve
+from tests.ml_engine.market_data.imports import import_as_admin
+from tests.ml_engine.predictions.support import store_synthetic
 from tests.ml_engine.stored_bars import store_next_bar
 from tests.support.in_process import TestCallers, violated_fields
 from trading.market.v1 import market_data_service_pb2 as pb
@@ -181,3 +185,35 @@ async def test_no_history_is_kept_without_the_bar_cache(
         first = await stub.GetHistory(request, metadata=callers.metadata())
         assert await stub.GetHistory(request, metadata=callers.metadata()) == first
     assert len(first.columns.close) == 20 and len(handlers.replies) == 0
+
+
+async def test_imports_are_audited_with_their_admin_and_outcome(
+    empty_market_store: MarketStore, callers: TestCallers, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=AUDIT_LOG)
+    handlers = MarketDataHandlers(empty_market_store, BarWindows(empty_market_store.engine))
+    store_synthetic(empty_market_store.engine, "AAA", "1h", 3600, 5, start=1_599_955_200)
+    csv = "time,open,high,low,close,volume\n1599973200,1.0,2.0,0.5,1.5,7\n1599976800,1.5,2.5,1.0,2.0,3\n"
+    request = pb.ImportBarsRequest(csv_content=csv, symbol="aaa", timeframe="1h")
+
+    await import_as_admin(handlers, callers, pb.ImportBarsRequest(sample="EURUSD", dry_run=True), "admin-3")
+    await import_as_admin(handlers, callers, request, "admin-3")
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        bad = pb.ImportBarsRequest(csv_content="time,open\nnot a time,1\n", symbol="AAA", timeframe="1h")
+        await import_as_admin(handlers, callers, bad, "admin-4")
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    with pytest.raises(grpc.aio.AioRpcError) as user:  # refused before the handler: nothing to audit
+        async with serve(
+            SERVICE, lambda server: pb_grpc.add_MarketDataServiceServicer_to_server(handlers, server), callers
+        ) as channel:
+            await pb_grpc.MarketDataServiceStub(channel).ImportBars(request, metadata=callers.metadata())
+    assert user.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+    entries = [r.__dict__ for r in caplog.records if r.name == AUDIT_LOG]
+    assert [(e["actor"], e["action"], e["source"], e["outcome"]) for e in entries] == [
+        ("admin-3", "import_bars", "EURUSD", "checked"),
+        ("admin-3", "import_bars", "csv", "imported"),
+        ("admin-4", "import_bars", "csv", "refused"),
+    ]
+    assert (entries[1]["symbol"], entries[1]["rows_read"], entries[1]["rows_inserted"]) == ("AAA", 2, 2)
+    assert entries[2]["reason"] and "csv_content" not in entries[2]  # the CSV itself is not logged

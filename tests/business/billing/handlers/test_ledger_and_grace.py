@@ -296,6 +296,10 @@ async def test_a_failed_event_is_retried_with_backoff_listed_for_admins_and_retr
     failing = [e for e in listed.events if e.event_id == event["id"]]
     assert failing and failing[0].attempts == 2 and "no known user" in failing[0].last_error
 
+    failed_again = await bench.admin.RetryStripeEvent(
+        admin_pb.RetryStripeEventRequest(event_id=event["id"]), metadata=bench.admin_md
+    )
+    assert not failed_again.event.HasField("processed_at") and failed_again.event.attempts == 3
     store.units_of_work(SqlBillingUnitOfWork).run_sync(
         lambda uow: uow.customers.add(Customer("buyer-2", "cus_orphan"))
     )
@@ -304,6 +308,13 @@ async def test_a_failed_event_is_retried_with_backoff_listed_for_admins_and_retr
     )
     assert retried.event.HasField("processed_at") and not retried.event.HasField("next_attempt_at")
     assert plan_of(store, "buyer-2") == "pro"
+    # Each retry is the admin's action on the audit log, with what it came to.
+    retries = sorted(audits(store, "billing.event_retried"), key=lambda a: a.before["attempts"])
+    assert [(a.actor_id, a.outcome, a.detail["event_id"]) for a in retries] == [
+        ("admin-1", "failed", event["id"]),
+        ("admin-1", "succeeded", event["id"]),
+    ]
+    assert [(a.before["processed"], a.after["processed"]) for a in retries] == [(False, False), (False, True)]
     listed = await bench.admin.ListStripeEvents(admin_pb.ListStripeEventsRequest(), metadata=bench.admin_md)
     assert event["id"] not in {e.event_id for e in listed.events}
     with pytest.raises(grpc.aio.AioRpcError) as unknown:

@@ -1,7 +1,7 @@
 // Watchlists and alerts: a user makes a watchlist (an unknown symbol is refused, naming it), sees
 // each symbol's current signal, adds alert rules on the alerts page, and sees an alert fire live
 // (a toast, and the fired history) as the ML engine's replay feed moves the price across the levels
-// of their rules; deleting a rule takes it off the list. A backtest run is saved and listed.
+// of their rules; a rule on 5m bars offers the upgrade (free plan); deleting a rule takes it off the list. A backtest run is saved and listed.
 // No CSP violation, no serious axe finding.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
@@ -67,6 +67,16 @@ test("a user watches symbols with their signals and gets alerts live", async (t)
     await page.getByLabel("Condition", { exact: true }).selectOption({ label: "Price crosses a level" });
     await page.getByTestId("create-rule").click();
     await page.locator(".field-invalid").first().waitFor();
+    // A rule on 5m bars needs pro (it is evaluated on 5m signals and ranges): the upgrade, no rule.
+    await page.getByLabel("Timeframe", { exact: true }).selectOption("5m");
+    await page.getByLabel("Condition", { exact: true }).selectOption({ label: "Price leaves the predicted range" });
+    await page.getByTestId("create-rule").click();
+    const upgrade = page.getByTestId("alert-upgrade");
+    await upgrade.waitFor();
+    assert.equal(await upgrade.getAttribute("data-plan"), "pro");
+    assert.match(await upgrade.innerText(), /Alerts on 5m bars needs plan pro/);
+    assert.equal(await page.getByTestId("rule").count(), 1);
+    await page.getByLabel("Timeframe", { exact: true }).selectOption("1h");
     await checkPage(page, "alerts (rules)");
 
     await gridOfRules(user.email, 60);

@@ -79,6 +79,32 @@ async def test_symbols_cannot_be_checked_while_the_ml_engine_is_down(
     assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
 
 
+async def test_rules_on_5m_and_15m_bars_need_pro(channel: grpc.aio.Channel, callers: TestCallers) -> None:
+    """Such a rule is evaluated on the signals and predicted ranges of those bars, which the free
+    plan does not open (GetSignals' and StreamPredictions' rules): a plan matter, whatever the kind."""
+    stub = alert_grpc.AlertServiceStub(channel)
+    free, pro = callers.metadata(subject="bob"), callers.metadata(subject="bob", plan="pro")
+    for timeframe in ("5m", "15m"):
+        for kind in (alert_pb.ALERT_KIND_SIGNAL, alert_pb.ALERT_KIND_RANGE_EXIT):
+            request = alert_pb.CreateAlertRuleRequest(symbol="EURUSD", timeframe=timeframe, kind=kind)
+            if kind == alert_pb.ALERT_KIND_SIGNAL:
+                request.side = alert_pb.SIGNAL_SIDE_ANY
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await stub.CreateAlertRule(request, metadata=free)
+            assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+            assert f'requires plan pro for timeframe "{timeframe}"' in str(refused.value.details())
+            assert (await stub.CreateAlertRule(request, metadata=pro)).rule.timeframe == timeframe
+    hourly = await stub.CreateAlertRule(
+        alert_pb.CreateAlertRuleRequest(
+            symbol="EURUSD", kind=alert_pb.ALERT_KIND_SIGNAL, side=alert_pb.SIGNAL_SIDE_BUY
+        ),
+        metadata=free,
+    )
+    assert hourly.rule.timeframe == "1h"
+    listed = await stub.ListAlertRules(alert_pb.ListAlertRulesRequest(), metadata=free)
+    assert sorted(r.timeframe for r in listed.rules) == ["15m", "15m", "1h", "5m", "5m"]  # pro's, and 1h
+
+
 async def test_alert_rules_round_trip(channel: grpc.aio.Channel, callers: TestCallers) -> None:
     stub, me = alert_grpc.AlertServiceStub(channel), callers.metadata(subject="alice")
     cross = (await stub.CreateAlertRule(CROSS_UP, metadata=me)).rule
@@ -92,7 +118,7 @@ async def test_alert_rules_round_trip(channel: grpc.aio.Channel, callers: TestCa
                 min_confidence=0.7,
                 notify_email=True,
             ),
-            metadata=me,
+            metadata=callers.metadata(subject="alice", plan="pro"),  # 15m bars: pro
         )
     ).rule
     ranged = (

@@ -1,7 +1,7 @@
 import { AlertKind, type Alert as FiredAlert } from "@gen/trading/alerts/v1/alert_service_pb";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
-import { toApiError } from "../../api/errors";
+import { planNeeded, toApiError } from "../../api/errors";
 import { marketClient } from "../../api/marketClients";
 import { formatDateTime } from "../../lib/format";
 import { timestampDate } from "../../lib/time";
@@ -10,6 +10,7 @@ import { Button } from "../../ui/Button";
 import { SelectField, TextField } from "../../ui/Field";
 import { Card, PageHeader } from "../../ui/page";
 import { toast } from "../../ui/toast";
+import { UpgradePrompt } from "../../ui/UpgradePrompt";
 import { DIRECTION_OPTIONS, KIND_OPTIONS, SIDE_OPTIONS, describeRule } from "./alertText";
 import { alertClient } from "./alertsClients";
 import { useAlertStream } from "./useAlertStream";
@@ -86,7 +87,9 @@ export function AlertsPage() {
     toast(alert.message, "info", 10_000);
     queryClient.setQueryData<FiredAlert[]>(["alerts", "history"], (old) => [alert, ...(old ?? []).filter((a) => a.alertId !== alert.alertId)]);
   });
-  const error = create.error ? toApiError(create.error, { fields: FIELDS }) : undefined;
+  // A rule on 5m or 15m bars needs pro: the page says so and links to the plans.
+  const upgrade = create.error ? planNeeded(create.error) : null;
+  const error = create.error && !upgrade ? toApiError(create.error, { fields: FIELDS }) : undefined;
   const kind = Number(form.kind);
   const submit = (event: FormEvent) => {
     event.preventDefault();
@@ -133,6 +136,7 @@ export function AlertsPage() {
             <input type="checkbox" checked={form.notifyEmail} onChange={(e) => setForm((f) => ({ ...f, notifyEmail: e.target.checked }))} />
             Also send me an email
           </label>
+          {upgrade && <UpgradePrompt feature={`Alerts on ${form.timeframe} bars`} needed={upgrade} testId="alert-upgrade" />}
           {error && !Object.keys(error.fieldErrors).length && <Alert>{error.message}</Alert>}
           <div className="form-actions">
             <Button type="submit" busy={create.isPending} data-testid="create-rule">

@@ -52,6 +52,19 @@ def check_request(caller: Caller, rule: access_pb2.AccessRule, request: Any) -> 
             require_plan(caller, limit.plans, limit.field, f'"{value}"')
 
 
+def value_plans(method: MethodDescriptor, field: str, values: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """Each of `values` that the method's access rule reserves on `field`, with the plans that open
+    it (values open to every plan are left out): for a service that must apply the same limit
+    later, on something the request made (a stored rule), not on the request itself."""
+    rule = method.GetOptions().Extensions[access_pb2.access]
+    limits = [limit for limit in rule.plan_limits if limit.field == field and not limit.max_span_days]
+    return {
+        value: tuple(plan for limit in limits if reserved(limit, value) for plan in limit.plans)
+        for value in values
+        if any(reserved(limit, value) for limit in limits)
+    }
+
+
 def span_limit(method: MethodDescriptor, field: str) -> access_pb2.PlanLimit | None:
     """The date-span limit the method's access rule puts on `field`, None when it has none."""
     rule = method.GetOptions().Extensions[access_pb2.access]

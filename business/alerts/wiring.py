@@ -12,11 +12,17 @@ from business.alerts.data.repositories import SqlAlertsUnitOfWork
 from business.alerts.domain.context import AlertsContext
 from business.alerts.domain.feeds import FeedWatcher
 from business.alerts.domain.ports import Mailer, PredictionFeed, SymbolCatalogue
+from business.alerts.domain.validation import TIMEFRAMES
 from business.alerts.live import LiveAlertHub
 from business.config import BusinessSettings
 from business.shared.database import BusinessStore
 from business.shared.mail import mailer
+from service_runtime.plans import value_plans
 from service_runtime.service_token import ServiceChannel
+from trading.alerts.v1 import alert_service_pb2 as alert_pb
+
+# Its access rule's plan limit on `timeframe` holds for the rules it made, at every bar.
+CREATE_ALERT_RULE = alert_pb.DESCRIPTOR.services_by_name["AlertService"].methods_by_name["CreateAlertRule"]
 
 
 @dataclass
@@ -55,6 +61,7 @@ def assemble(
         mailer=sender,
         live=hub,
         web_url=web_url.rstrip("/"),
+        timeframe_plans=value_plans(CREATE_ALERT_RULE, "timeframe", TIMEFRAMES),
     )
     return AlertsFeature(ctx, hub, FeedWatcher(ctx, feed, refresh_s=refresh_s))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, delete, func, insert, select
+from sqlalchemy import Row, delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from business.alerts.data.tables import AlertRow, AlertRuleRow, FeedStateRow, SavedBacktestRow, WatchlistRow
@@ -21,6 +21,7 @@ from business.alerts.domain.entities import (
 )
 from business.audit.data import SqlAuditLog
 from business.identity.data.tables import UserRow
+from service_runtime.caller import PLAN_EXEMPT_ROLES
 
 # Ids are UUIDs: a longer one cannot exist (and PostgreSQL would refuse to compare it).
 MAX_ID = 36
@@ -296,6 +297,19 @@ class SqlSavedBacktests:
 class SqlAccounts:
     def __init__(self, session: Session) -> None:
         self.session = session
+
+    def entitled(self, user_ids: set[str], plans: tuple[str, ...]) -> set[str]:
+        if not user_ids:
+            return set()
+        # Admins pass every plan check (service_runtime.caller.PLAN_EXEMPT_ROLES; accounts never
+        # hold the service role).
+        rows = self.session.scalars(
+            select(UserRow.id).where(
+                UserRow.id.in_(user_ids),
+                or_(UserRow.plan.in_(plans), UserRow.role.in_(PLAN_EXEMPT_ROLES)),
+            )
+        )
+        return set(rows)
 
     def emails_of(self, user_ids: set[str]) -> dict[str, str]:
         if not user_ids:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -49,6 +49,9 @@ class AlertsContext:
     web_url: str = "http://localhost:8080"  # the alerts page linked from each email
     clock: Callable[[], datetime] = utcnow
     rules_changed: RulesChanged = field(default_factory=RulesChanged)
+    # The plans a rule on each timeframe needs (CreateAlertRule's plan limit on `timeframe`; a
+    # timeframe open to every plan is absent), checked again at each bar: a downgrade stops them.
+    timeframe_plans: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # Each feed's rules as last read, with the feed's version then: read again only when it changed.
     rule_cache: dict[tuple[str, str], tuple[object, list[AlertRule]]] = field(default_factory=dict)
 

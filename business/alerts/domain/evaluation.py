@@ -32,13 +32,27 @@ def feed_rules(ctx: AlertsContext, uow: AlertsUnitOfWork, symbol: str, timeframe
     return fresh
 
 
+def entitled_rules(
+    ctx: AlertsContext, uow: AlertsUnitOfWork, feed: list[AlertRule], timeframe: str
+) -> list[AlertRule]:
+    """The rules whose owner's plan still opens the timeframe. A rule made on pro stays listed
+    after a downgrade but fires no more (again after an upgrade): its alerts would carry what the
+    plan no longer opens. The feed's state moves on either way."""
+    plans = ctx.timeframe_plans.get(timeframe)
+    if not plans or not feed:
+        return feed
+    allowed = uow.accounts.entitled({rule.user_id for rule in feed}, plans)
+    return [rule for rule in feed if rule.user_id in allowed]
+
+
 def evaluate_and_store(
     ctx: AlertsContext, uow: AlertsUnitOfWork, bar: FeedBar
 ) -> tuple[list[Alert], dict[str, str]]:
     previous = uow.feed_states.lock(bar.symbol, bar.timeframe)
     if previous is not None and bar.bar_time <= previous.bar_time:
         return [], {}
-    state, fired = rules.evaluate(feed_rules(ctx, uow, bar.symbol, bar.timeframe), previous, bar, ctx.now())
+    watching = entitled_rules(ctx, uow, feed_rules(ctx, uow, bar.symbol, bar.timeframe), bar.timeframe)
+    state, fired = rules.evaluate(watching, previous, bar, ctx.now())
     uow.alerts.add_all(fired)
     uow.feed_states.save(state)
     emails = uow.accounts.emails_of({a.user_id for a in fired if a.notify_email})

@@ -89,6 +89,10 @@ class Accounts(Protocol):
         """Each known user's confirmed email address."""
         ...
 
+    def entitled(self, user_ids: set[str], plans: tuple[str, ...]) -> set[str]:
+        """The users among `user_ids` on one of `plans`, and the staff whom no plan limits."""
+        ...
+
 
 class AlertsUnitOfWork(Protocol):
     """The repositories the alerts use cases use, over ONE transaction."""

@@ -5,16 +5,21 @@ reconnecting a broken stream, and emails for the rules that ask for them."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable
+
+from sqlalchemy import update
 
 from business.alerts.domain import alert_rules, evaluation
 from business.alerts.domain.alert_rules import RuleRequest
-from business.alerts.domain.entities import Alert, AlertKind, AlertRule, CrossDirection, SignalSide
+from business.alerts.domain.entities import Alert, AlertKind, AlertRule, CrossDirection, FeedBar, SignalSide
 from business.alerts.wiring import AlertsFeature, assemble
 from business.audit.domain import Client
+from business.identity.data.tables import UserRow
 from business.shared.database import BusinessStore
 from service_runtime.caller import Caller
 from tests.business.alerts.conftest import RecordingMailer, ScriptedFeed, StaticCatalogue, feed_bar
+from tests.business.people import add_users
 
 CLIENT = Client("127.0.0.1", "pytest", "req-1")
 WAIT_S = 10.0
@@ -151,3 +156,30 @@ async def test_rules_added_or_deleted_between_bars_count_from_the_next_bar(featu
     added = await add_rule(feature, "bob", cross_up(1.08))
     fired = await evaluation.on_bar(feature.ctx, feed_bar(1, 1.1))
     assert sorted(a.rule_id for a in fired) == sorted([kept.id, added.id])
+
+
+def on_plan(store: BusinessStore, user_id: str, plan: str) -> None:
+    with store.transaction() as session:
+        session.execute(update(UserRow).where(UserRow.id == user_id).values(plan=plan))
+
+
+async def test_a_rule_on_5m_bars_fires_while_its_owner_may_see_5m_bars(
+    store: BusinessStore, feature: AlertsFeature
+) -> None:
+    add_users(store, {"carol": ("carol", "admin", "active")})  # staff: no plan limits them
+    for user in ("alice", "bob", "carol"):
+        rule = dataclasses.replace(cross_up(1.0), timeframe="5m")
+        await alert_rules.create(feature.ctx, Caller(user, frozenset({"user"}), "pro"), rule, CLIENT)
+    on_plan(store, "alice", "pro")
+    on_plan(store, "bob", "free")  # made on pro, then downgraded
+
+    def bar(i: int, close: float) -> FeedBar:
+        return dataclasses.replace(feed_bar(i, close), timeframe="5m")
+
+    await evaluation.on_bar(feature.ctx, bar(0, 0.9))
+    fired = await evaluation.on_bar(feature.ctx, bar(1, 1.1))
+    assert sorted(a.user_id for a in fired) == ["alice", "carol"]
+    on_plan(store, "bob", "pro")  # upgraded again: his rule fires on the next crossing
+    await evaluation.on_bar(feature.ctx, bar(2, 0.9))
+    fired = await evaluation.on_bar(feature.ctx, bar(3, 1.1))
+    assert sorted(a.user_id for a in fired) == ["alice", "bob", "carol"]

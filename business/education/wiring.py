@@ -13,6 +13,8 @@ from business.education.domain.context import Education, utcnow
 from business.education.domain.entities import CourseContent
 from business.education.domain.ports import MarketData
 from business.shared.database import BusinessStore
+from service_runtime.plans import value_plans
+from trading.ml.v1 import prediction_service_pb2
 
 STARTER_DIR = Path(__file__).parent / "starter"
 log = logging.getLogger("business.education")
@@ -21,7 +23,18 @@ log = logging.getLogger("business.education")
 def build_education(store: BusinessStore, market: MarketData | None = None) -> Education:
     """`market`: the ML engine (education/adapters/ml_engine.py) for live blocks; without it a
     course with live blocks cannot be saved and forecasts cannot be scored (UNAVAILABLE)."""
-    return Education(transactions=store.units_of_work(SqlEducationUnitOfWork), market=market)
+    return Education(
+        transactions=store.units_of_work(SqlEducationUnitOfWork), market=market, horizon_plans=predict_plans
+    )
+
+
+# Predict's access rule: which plans open each horizon of the model answers forecasts are scored with.
+PREDICT = prediction_service_pb2.DESCRIPTOR.services_by_name["PredictionService"].methods_by_name["Predict"]
+
+
+def predict_plans(horizon: str) -> tuple[str, ...]:
+    """The plans Predict's plan limit on `horizon` reserves it for; () when every plan has it."""
+    return value_plans(PREDICT, "horizon", [horizon]).get(horizon, ())
 
 
 def starter_courses(folder: Path = STARTER_DIR) -> list[CourseContent]:

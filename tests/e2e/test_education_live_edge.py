@@ -1,8 +1,8 @@
 """Education's live blocks through Envoy on the real stack: business checks a course's blocks
 against the real ML engine over internal gRPC with its service token (every unknown symbol,
 indicator or strategy is a 400 naming the block), a learner answers a starter course's
-forecasting exercise and is scored against the stored EURUSD bars, and admins read the course
-figures."""
+forecasting exercise and is scored against the stored EURUSD bars (a daily one without the pro
+model's answer for a free learner), and admins read the course figures."""
 
 from __future__ import annotations
 
@@ -130,3 +130,42 @@ def test_a_learner_is_scored_on_a_starter_forecast_and_admins_see_the_figures(
     figures = ok(get("/api/admin/education/figures", boss, pageSize=100))["courses"]
     mine = next(f for f in figures if f["courseId"] == course_id)
     assert int(mine["enrollments"]) >= 1 and int(mine["forecastAnswers"]) >= 1
+
+
+def test_a_free_learner_is_scored_on_a_daily_forecast_without_the_pro_models_answer(
+    stack: Stack, smtp_sink: SmtpSink
+) -> None:
+    """Business asks Predict with its own token, which passes every plan check: the position model
+    (EURUSD 1d bars), which Predict keeps for pro, answers a pro learner and is withheld from a free
+    one, whose answer is scored all the same."""
+    boss = _admin(stack)
+    daily = {
+        "id": "d",
+        "forecast": {
+            "symbol": "EURUSD",
+            "timeframe": "1d",
+            "windowEnd": "2017-11-14T00:00:00Z",
+            "horizonBars": 3,
+        },
+    }
+    slug = f"daily-{uuid.uuid4().hex[:8]}"
+    course_id = ok(post("/api/authoring/courses", {"content": live_content(slug, daily)}, boss))["course"][
+        "courseId"
+    ]
+    ok(post(f"/api/authoring/courses/{course_id}/publish", {"expectedRevision": 1}, boss))
+    answer = f"/api/learning/courses/{course_id}/lessons/l1/forecasts/d"
+
+    learner = tokens_of(register_verified(smtp_sink))["accessToken"]
+    ok(post(f"/api/learning/courses/{course_id}/enrollment", {}, learner))
+    withheld = ok(post(answer, {"direction": "FORECAST_DIRECTION_UP"}, learner))["result"]
+    assert withheld["actual"] in ("FORECAST_DIRECTION_UP", "FORECAST_DIRECTION_DOWN")
+    assert (
+        withheld.get("modelPredicted", "FORECAST_DIRECTION_UNSPECIFIED") == "FORECAST_DIRECTION_UNSPECIFIED"
+    )
+    assert withheld["modelNote"] == "the position model's answer needs plan pro"
+
+    ok(post(f"/api/learning/courses/{course_id}/enrollment", {}, boss))  # admins pass every plan check
+    shown = ok(post(answer, {"direction": "FORECAST_DIRECTION_UP"}, boss))["result"]
+    assert shown["actual"] == withheld["actual"]
+    assert shown["modelPredicted"] in ("FORECAST_DIRECTION_UP", "FORECAST_DIRECTION_DOWN")
+    assert shown["modelNote"].startswith("position: range")

@@ -124,4 +124,4 @@ class MlEngineMarket:
             f"{prediction.horizon}: range {prediction.predicted_low_pct:+.2f}% to "
             f"{prediction.predicted_high_pct:+.2f}% over {prediction.lookahead_bars} bars"
         )
-        return ModelAnswer(UP if middle > 0 else DOWN, note)
+        return ModelAnswer(UP if middle > 0 else DOWN, note, prediction.horizon)

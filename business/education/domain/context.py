@@ -24,6 +24,10 @@ class Education:
     clock: Callable[[], datetime] = utcnow
     # The ML engine, for live blocks (checked on save, forecast exercises scored against it).
     market: MarketData | None = None
+    # The plans that open a model horizon (Predict's plan limit on `horizon`; () when every plan
+    # does): business asks the model with its own token, so it withholds what the learner's plan
+    # does not open.
+    horizon_plans: Callable[[str], tuple[str, ...]] = lambda horizon: ()
 
     def now(self) -> datetime:
         return self.clock()
@@ -35,6 +39,11 @@ class Education:
 
 def is_admin(caller: Caller) -> bool:
     return ADMIN_ROLE in caller.roles
+
+
+def may_see(caller: Caller, plans: tuple[str, ...]) -> bool:
+    """Whether the caller's plan is among `plans` (empty: every plan), or no plan check applies."""
+    return not plans or caller.plan in plans or plan_exempt(caller)
 
 
 def has_pro(caller: Caller) -> bool:

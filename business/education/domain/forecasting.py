@@ -5,10 +5,11 @@ their progress."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from business.audit.domain import Client
-from business.education.domain.context import Education
+from business.education.domain.context import Education, may_see
 from business.education.domain.entities import DOWN, FORECAST, UP, ForecastAnswer, LessonBlock
 from business.education.domain.learning import Progress, enrolled_lesson, progress_of
 from business.education.domain.live_blocks import outcome_bars
@@ -58,6 +59,20 @@ async def _model(market: MarketData, block: LessonBlock) -> ModelAnswer:
     return await market.model_answer(block.symbol, block.timeframe, block.window_end)
 
 
+def shown_to(
+    caller: Caller, model: ModelAnswer, horizon_plans: Callable[[str], tuple[str, ...]]
+) -> ModelAnswer:
+    """The model's answer as the learner may see it: from a horizon their plan does not open (a
+    forecast on 5m, 4h or 1d bars for a free learner) only that it needs the plan. The exercise
+    itself is scored either way."""
+    plans = horizon_plans(model.horizon) if model.horizon else ()  # no horizon: no model answered
+    if may_see(caller, plans):
+        return model
+    return ModelAnswer(
+        "", f"the {model.horizon} model's answer needs plan {' or '.join(plans)}", model.horizon
+    )
+
+
 async def submit_forecast(
     edu: Education,
     caller: Caller,
@@ -84,7 +99,7 @@ async def submit_forecast(
         raise DependencyUnavailable("the ML engine is not configured: forecasts cannot be scored")
     # 2. What happened, and the model's answer to the same question (outside any transaction).
     happened = outcome(await outcome_bars(edu.market, block), block.horizon_bars)
-    model = await _model(edu.market, block)
+    model = shown_to(caller, await _model(edu.market, block), edu.horizon_plans)
 
     # 3. The scored answer, kept unless a concurrent call kept one first.
     def keep(uow: EducationUnitOfWork) -> ForecastScored:

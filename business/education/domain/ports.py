@@ -170,6 +170,7 @@ class ModelAnswer:
 
     direction: str
     note: str = ""
+    horizon: str = ""  # the model's horizon (its bars are the block's timeframe)
 
 
 class UnknownTimeframe(Exception):

@@ -12,6 +12,8 @@ import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from business.education.domain.context import Education
+from business.education.domain.entities import UP
+from business.education.domain.ports import ModelAnswer
 from business.education.wiring import build_education
 from business.shared.database import BusinessStore
 from tests.business.education.conftest import As, add_people
@@ -218,6 +220,33 @@ async def test_a_forecast_is_scored_on_the_server_and_kept_in_progress(
     with pytest.raises(grpc.aio.AioRpcError) as other:
         await stub.SubmitForecast(request, metadata=as_("learner-2"))
     assert other.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
+async def test_the_model_answer_of_a_horizon_the_learners_plan_does_not_open_is_withheld(
+    channel: grpc.aio.Channel, as_: As, market: FakeMarket
+) -> None:
+    """Business asks the model with its own token: a free learner must not get, through an
+    exercise, the answer of a model Predict keeps for pro (here the position horizon)."""
+    market.model = ModelAnswer(UP, "position: range +0.20% to +1.10% over 5 bars", "position")
+    course_id = await _published(channel, as_, forecast())
+    stub = learning_grpc.LearningServiceStub(channel)
+    free, pro = as_("learner-1"), as_("learner-2", "pro")
+    request = learning_pb.SubmitForecastRequest(
+        course_id=course_id, lesson_id="l1", block_id="guess", direction=pb.FORECAST_DIRECTION_UP
+    )
+    results = []
+    for me in (free, pro):
+        await stub.EnrollCourse(learning_pb.EnrollCourseRequest(course_id=course_id), metadata=me)
+        results.append((await stub.SubmitForecast(request, metadata=me)).result)
+    withheld, shown = results
+    assert (withheld.predicted, withheld.actual, withheld.correct) == (shown.predicted, shown.actual, True)
+    assert (withheld.model_predicted, withheld.model_note) == (
+        pb.FORECAST_DIRECTION_UNSPECIFIED,
+        "the position model's answer needs plan pro",
+    )
+    assert (shown.model_predicted, shown.model_note) == (pb.FORECAST_DIRECTION_UP, market.model.note)
+    kept = await stub.GetProgress(learning_pb.GetProgressRequest(course_id=course_id), metadata=free)
+    assert list(kept.progress.forecast_results) == [withheld]  # nothing of the answer was stored
 
 
 async def test_a_forecast_when_the_ml_engine_is_down_is_unavailable_and_not_kept(

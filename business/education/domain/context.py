@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import asyncio
+from collections.abc import AsyncIterator, Callable, Hashable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +20,31 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class Turns:
+    """Calls with the same key take turns in this process; a key's lock lives while a call holds
+    or waits for it, so the table stays as small as the calls in flight."""
+
+    def __init__(self) -> None:
+        self._locks: dict[Hashable, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def turn(self, key: Hashable) -> AsyncIterator[None]:
+        lock, holders = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, holders + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, holders = self._locks[key]
+            if holders == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, holders - 1)
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+
 @dataclass
 class Education:
     transactions: Transactions
@@ -28,6 +55,9 @@ class Education:
     # does): business asks the model with its own token, so it withholds what the learner's plan
     # does not open.
     horizon_plans: Callable[[str], tuple[str, ...]] = lambda horizon: ()
+    # One forecast answer per learner and block at a time: concurrent submissions of the same
+    # answer wait for the first one's (kept) instead of each asking the ML engine again.
+    forecast_turns: Turns = field(default_factory=Turns)
 
     def now(self) -> datetime:
         return self.clock()

@@ -84,7 +84,20 @@ async def submit_forecast(
 ) -> ForecastScored:
     if direction not in (UP, DOWN):
         raise InvalidArgument.field("direction", "must be UP or DOWN")
+    # Two clicks or a scripted burst of the same answer: the ML engine is asked once.
+    async with edu.forecast_turns.turn((caller.subject, course_id, lesson_id, block_id)):
+        return await _score_once(edu, caller, course_id, lesson_id, block_id, direction, client)
 
+
+async def _score_once(
+    edu: Education,
+    caller: Caller,
+    course_id: str,
+    lesson_id: str,
+    block_id: str,
+    direction: str,
+    client: Client,
+) -> ForecastScored:
     def find(uow: EducationUnitOfWork) -> tuple[LessonBlock, ForecastScored | None]:
         course, enrollment, lesson = enrolled_lesson(uow, caller, course_id, lesson_id, for_update=False)
         block = _block(lesson.blocks, block_id)

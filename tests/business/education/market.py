@@ -5,6 +5,7 @@ fail as an unreachable ML engine does. The real ML engine is behind the e2e test
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 from business.education.domain.entities import UP
@@ -21,6 +22,7 @@ class FakeMarket:
         self.down = False
         self.model = ModelAnswer(UP, "intraday: range -0.10% to +0.30% over 8 bars")
         self.calls: list[str] = []
+        self.answer_delay_s = 0.0  # how long the model takes to answer
 
     def _call(self, name: str) -> None:
         self.calls.append(name)
@@ -50,4 +52,5 @@ class FakeMarket:
 
     async def model_answer(self, symbol: str, timeframe: str, as_of: datetime) -> ModelAnswer:
         self._call("model_answer")
+        await asyncio.sleep(self.answer_delay_s)
         return self.model

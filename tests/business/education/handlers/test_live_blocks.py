@@ -5,6 +5,7 @@ progress (the first answer counts), and admins read each course's figures."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import grpc
@@ -220,6 +221,31 @@ async def test_a_forecast_is_scored_on_the_server_and_kept_in_progress(
     with pytest.raises(grpc.aio.AioRpcError) as other:
         await stub.SubmitForecast(request, metadata=as_("learner-2"))
     assert other.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
+async def test_concurrent_answers_to_one_exercise_ask_the_ml_engine_once(
+    channel: grpc.aio.Channel, as_: As, market: FakeMarket, education: Education
+) -> None:
+    course_id = await _published(channel, as_, forecast())
+    stub = learning_grpc.LearningServiceStub(channel)
+    me = as_("learner-1")
+    await stub.EnrollCourse(learning_pb.EnrollCourseRequest(course_id=course_id), metadata=me)
+    market.answer_delay_s = 0.3  # long enough for every call to arrive before the first is kept
+    asked = market.calls.count("model_answer")
+    replies = await asyncio.gather(
+        *(
+            stub.SubmitForecast(
+                learning_pb.SubmitForecastRequest(
+                    course_id=course_id, lesson_id="l1", block_id="guess", direction=direction
+                ),
+                metadata=me,
+            )
+            for direction in [pb.FORECAST_DIRECTION_UP, pb.FORECAST_DIRECTION_DOWN] * 4
+        )
+    )
+    assert market.calls.count("model_answer") == asked + 1
+    assert len({r.result.SerializeToString() for r in replies}) == 1  # the first answer, eight times
+    assert len(education.forecast_turns) == 0  # no lock outlives its calls
 
 
 async def test_the_model_answer_of_a_horizon_the_learners_plan_does_not_open_is_withheld(

@@ -85,22 +85,28 @@ async def submit_forecast(
     if direction not in (UP, DOWN):
         raise InvalidArgument.field("direction", "must be UP or DOWN")
     # Two clicks or a scripted burst of the same answer: the ML engine is asked once.
-    async with edu.forecast_turns.turn((caller.subject, course_id, lesson_id, block_id)):
-        return await _score_once(edu, caller, course_id, lesson_id, block_id, direction, client)
+    exercise = Exercise(course_id, lesson_id, block_id)
+    async with edu.forecast_turns.turn((caller.subject, exercise)):
+        return await _score_once(edu, caller, exercise, direction, client)
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """The forecast block a learner answers."""
+
+    course_id: str
+    lesson_id: str
+    block_id: str
 
 
 async def _score_once(
-    edu: Education,
-    caller: Caller,
-    course_id: str,
-    lesson_id: str,
-    block_id: str,
-    direction: str,
-    client: Client,
+    edu: Education, caller: Caller, exercise: Exercise, direction: str, client: Client
 ) -> ForecastScored:
     def find(uow: EducationUnitOfWork) -> tuple[LessonBlock, ForecastScored | None]:
-        course, enrollment, lesson = enrolled_lesson(uow, caller, course_id, lesson_id, for_update=False)
-        block = _block(lesson.blocks, block_id)
+        course, enrollment, lesson = enrolled_lesson(
+            uow, caller, exercise.course_id, exercise.lesson_id, for_update=False
+        )
+        block = _block(lesson.blocks, exercise.block_id)
         earlier = uow.forecasts.of(caller.subject, course.id, lesson.id, block.id)
         return block, ForecastScored(earlier, progress_of(uow, course, enrollment)) if earlier else None
 
@@ -116,7 +122,9 @@ async def _score_once(
 
     # 3. The scored answer, kept unless a concurrent call kept one first.
     def keep(uow: EducationUnitOfWork) -> ForecastScored:
-        course, enrollment, lesson = enrolled_lesson(uow, caller, course_id, lesson_id, for_update=True)
+        course, enrollment, lesson = enrolled_lesson(
+            uow, caller, exercise.course_id, exercise.lesson_id, for_update=True
+        )
         answer = ForecastAnswer(
             user_id=caller.subject,
             course_id=course.id,

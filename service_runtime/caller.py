@@ -6,6 +6,7 @@ Free of gRPC so that domain code can take a Caller; the access interceptor
 from __future__ import annotations
 
 import contextvars
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from service_runtime.errors import Unauthenticated
@@ -33,6 +34,12 @@ PLAN_EXEMPT_ROLES = frozenset({"admin", "service"})
 
 def plan_exempt(caller: Caller) -> bool:
     return bool(caller.roles & PLAN_EXEMPT_ROLES)
+
+
+def has_plan(caller: Caller, plans: Iterable[str]) -> bool:
+    """Whether the caller may use what `plans` opens (empty: open to every plan)."""
+    plans = list(plans)
+    return not plans or caller.plan in plans or plan_exempt(caller)
 
 
 caller_var: contextvars.ContextVar[Caller | None] = contextvars.ContextVar("caller", default=None)

@@ -14,17 +14,11 @@ from typing import Any
 
 from google.protobuf.descriptor import MethodDescriptor
 
-from service_runtime.caller import Caller, plan_exempt
+from service_runtime.caller import Caller, has_plan
 from service_runtime.errors import PlanRequired
 from trading.common.v1 import access_pb2
 
 DAY_S = 86_400
-
-
-def has_plan(caller: Caller, plans: Iterable[str]) -> bool:
-    """Whether the caller may use what `plans` opens (empty: open to every plan)."""
-    plans = list(plans)
-    return not plans or caller.plan in plans or plan_exempt(caller)
 
 
 def require_plan(caller: Caller, plans: Sequence[str], field: str = "", detail: str = "") -> None:

@@ -13,7 +13,7 @@ from business.audit import domain as audit
 from business.audit.domain import Client
 from business.education.domain.entities import ADMIN_ROLE, PRO
 from business.education.domain.ports import EducationUnitOfWork, MarketData, Transactions
-from service_runtime.caller import Caller, plan_exempt
+from service_runtime.caller import Caller, has_plan
 
 
 def utcnow() -> datetime:
@@ -71,11 +71,6 @@ def is_admin(caller: Caller) -> bool:
     return ADMIN_ROLE in caller.roles
 
 
-def may_see(caller: Caller, plans: tuple[str, ...]) -> bool:
-    """Whether the caller's plan is among `plans` (empty: every plan), or no plan check applies."""
-    return not plans or caller.plan in plans or plan_exempt(caller)
-
-
 def has_pro(caller: Caller) -> bool:
     """Pro courses: plan pro, or a role no plan check applies to (admins), as at the edge."""
-    return caller.plan == PRO or plan_exempt(caller)
+    return has_plan(caller, (PRO,))

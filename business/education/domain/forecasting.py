@@ -9,12 +9,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from business.audit.domain import Client
-from business.education.domain.context import Education, may_see
+from business.education.domain.context import Education
 from business.education.domain.entities import DOWN, FORECAST, UP, ForecastAnswer, LessonBlock
 from business.education.domain.learning import Progress, enrolled_lesson, progress_of
 from business.education.domain.live_blocks import outcome_bars
 from business.education.domain.ports import Bar, EducationUnitOfWork, MarketData, ModelAnswer
-from service_runtime.caller import Caller
+from service_runtime.caller import Caller, has_plan
 from service_runtime.errors import DependencyUnavailable, FailedPrecondition, InvalidArgument, NotFound
 
 
@@ -66,7 +66,7 @@ def shown_to(
     forecast on 5m, 4h or 1d bars for a free learner) only that it needs the plan. The exercise
     itself is scored either way."""
     plans = horizon_plans(model.horizon) if model.horizon else ()  # no horizon: no model answered
-    if may_see(caller, plans):
+    if has_plan(caller, plans):
         return model
     return ModelAnswer(
         "", f"the {model.horizon} model's answer needs plan {' or '.join(plans)}", model.horizon

@@ -77,6 +77,8 @@ test("a user watches symbols with their signals and gets alerts live", async (t)
     assert.match(await upgrade.innerText(), /Alerts on 5m bars needs plan pro/);
     assert.equal(await page.getByTestId("rule").count(), 1);
     await page.getByLabel("Timeframe", { exact: true }).selectOption("1h");
+    // The prompt names the timeframe that was refused, not the one the form shows now.
+    assert.match(await upgrade.innerText(), /Alerts on 5m bars needs plan pro/);
     await checkPage(page, "alerts (rules)");
 
     await gridOfRules(user.email, 60);

@@ -73,7 +73,7 @@ export function AlertsPage() {
   const rules = useQuery({ queryKey: ["alerts", "rules"], queryFn: async () => (await alertClient.listAlertRules({})).rules });
   const history = useQuery({ queryKey: ["alerts", "history"], queryFn: async () => (await alertClient.listAlerts({ limit: 50 })).alerts });
   const create = useMutation({
-    mutationFn: () => alertClient.createAlertRule(ruleRequest({ ...form, symbol: form.symbol || symbols.data?.[0] || "" })),
+    mutationFn: (request: ReturnType<typeof ruleRequest>) => alertClient.createAlertRule(request),
     onSuccess: () => {
       toast("Alert rule created");
       void queryClient.invalidateQueries({ queryKey: ["alerts", "rules"] });
@@ -87,13 +87,14 @@ export function AlertsPage() {
     toast(alert.message, "info", 10_000);
     queryClient.setQueryData<FiredAlert[]>(["alerts", "history"], (old) => [alert, ...(old ?? []).filter((a) => a.alertId !== alert.alertId)]);
   });
-  // A rule on 5m or 15m bars needs pro: the page says so and links to the plans.
+  // A rule on 5m or 15m bars needs pro: the page says so, for the timeframe it asked for, and
+  // links to the plans.
   const upgrade = create.error ? planNeeded(create.error) : null;
   const error = create.error && !upgrade ? toApiError(create.error, { fields: FIELDS }) : undefined;
   const kind = Number(form.kind);
   const submit = (event: FormEvent) => {
     event.preventDefault();
-    create.mutate();
+    create.mutate(ruleRequest({ ...form, symbol: form.symbol || symbols.data?.[0] || "" }));
   };
   return (
     <div>
@@ -136,7 +137,7 @@ export function AlertsPage() {
             <input type="checkbox" checked={form.notifyEmail} onChange={(e) => setForm((f) => ({ ...f, notifyEmail: e.target.checked }))} />
             Also send me an email
           </label>
-          {upgrade && <UpgradePrompt feature={`Alerts on ${form.timeframe} bars`} needed={upgrade} testId="alert-upgrade" />}
+          {upgrade && <UpgradePrompt feature={`Alerts on ${create.variables?.timeframe} bars`} needed={upgrade} testId="alert-upgrade" />}
           {error && !Object.keys(error.fieldErrors).length && <Alert>{error.message}</Alert>}
           <div className="form-actions">
             <Button type="submit" busy={create.isPending} data-testid="create-rule">

@@ -1,6 +1,6 @@
 """Identity benchmark, every figure from one run on one machine:
 
-    python -m bench.auth [--logins 200] [--concurrency 1 8] [--requests 1500]   (make bench-auth)
+    python -m bench.auth [--logins 500] [--concurrency 1 8] [--requests 1500]   (make bench-auth)
 
 1. argon2id alone, in process: time of one verify at the configured cost (ARGON2_* settings),
    and verifies per second with the service's hashing threads all busy: the ceiling of logins
@@ -270,7 +270,7 @@ def start_envoy_without_jwt(config_path: Path, tmp: Path) -> subprocess.Popen[by
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--logins", type=int, default=200, help="logins per concurrency level")
+    parser.add_argument("--logins", type=int, default=500, help="logins per concurrency level")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8])
     parser.add_argument("--requests", type=int, default=1500, help="GET /api/users/me per Envoy")
     parser.add_argument("--rounds", type=int, default=100, help="failed logins of each kind")

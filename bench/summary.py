@@ -34,7 +34,7 @@ Row = tuple[str, str, str, str]
 # Each step: the module and its bounded arguments.
 STEPS: dict[str, list[str]] = {
     "edge": ["bench.edge", "--seconds", "2", "--warmup", "0.5", "--concurrency", "1", "16", "64"],
-    "auth": ["bench.auth", "--logins", "120", "--rounds", "20", "--requests", "200"],
+    "auth": ["bench.auth", "--logins", "400", "--rounds", "20", "--requests", "200"],
     "data": ["bench.market_data", "--import-bars", "100000", "--requests", "30"],
     "backtest": ["bench.backtest", "--repeat", "3"],
     "ml": ["bench.ml", "--only", "a,b,c", "--seconds", "2", "--concurrency", "1", "64", "--no-append"],

@@ -12,8 +12,14 @@ logins can take on a small service, while t=2 makes up for the modest memory. Ha
 other parameters still verify, and `needs_rehash` tells the caller to upgrade them at the next
 successful login.
 
+Implementation: argon2id is computed by libsodium (PyNaCl), argon2-cffi parses parameters and
+takes what libsodium does not (argon2i/argon2d hashes, hashing with p>1). Same algorithm, same
+parameters, same PHC strings, interchangeable both ways (tested); libsodium picks an AVX2 or
+AVX-512 block fill at run time where argon2-cffi's wheels carry a portable one, so one verify at
+the defaults takes about half the time (bench/auth.py, docs/identity.md).
+
 Concurrency: hashes run in a pool of their own, `workers` threads (default: one per CPU core).
-argon2-cffi releases the GIL, so the event loop keeps serving while hashes run; the pool bounds
+Both libraries release the GIL, so the event loop keeps serving while hashes run; the pool bounds
 how many run at once (more threads than cores only thrash 19 MiB working sets in the caches and
 stretch every login), and being separate from the default executor it never makes the database
 work of other requests queue behind a burst of logins. Waiting hashes queue in arrival order.
@@ -25,8 +31,11 @@ import asyncio
 import os
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
+from typing import Literal
 
 import argon2
+import nacl.exceptions
+import nacl.pwhash.argon2id as sodium_argon2id
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from service_runtime.errors import InvalidArgument
@@ -58,13 +67,47 @@ def check_password_policy(password: str, *, field: str = "password", email: str 
         raise InvalidArgument.field(field, "must not contain your email address")
 
 
+class Argon2idHasher(argon2.PasswordHasher):
+    """argon2-cffi's hasher whose argon2id work is done by libsodium (module docstring: why)."""
+
+    _SODIUM_PREFIX = b"$argon2id$v=19$"
+
+    def hash(self, password: str | bytes, *, salt: bytes | None = None) -> str:
+        if salt is not None or (self.type, self.parallelism, self.salt_len, self.hash_len) != (
+            argon2.Type.ID,
+            1,
+            16,
+            32,
+        ):  # libsodium writes p=1, its own 16-byte salt and a 32-byte hash, nothing else
+            return super().hash(password, salt=salt)
+        encoded = sodium_argon2id.str(
+            _utf8(password), opslimit=self.time_cost, memlimit=self.memory_cost * 1024
+        )
+        return encoded.decode("ascii")
+
+    def verify(self, hash: str | bytes, password: str | bytes) -> Literal[True]:
+        encoded = hash.encode("ascii", "replace") if isinstance(hash, str) else hash
+        if not encoded.startswith(self._SODIUM_PREFIX):
+            return super().verify(hash, password)
+        try:
+            sodium_argon2id.verify(encoded, _utf8(password))
+        except (nacl.exceptions.InvalidkeyError, nacl.exceptions.ValueError) as refused:
+            # libsodium says the same for a wrong password and an undecodable hash.
+            raise VerifyMismatchError(str(refused)) from refused
+        return True
+
+
+def _utf8(text: str | bytes) -> bytes:
+    return text.encode() if isinstance(text, str) else text
+
+
 class PasswordHasher:
     """argon2id hashes; verifying an unknown account costs the same as a known one."""
 
     def __init__(
         self, time_cost: int = 2, memory_kib: int = 19456, parallelism: int = 1, workers: int = 0
     ) -> None:
-        self.argon = argon2.PasswordHasher(
+        self.argon = Argon2idHasher(
             time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism, type=argon2.Type.ID
         )
         self._dummy_hash: str | None = None

@@ -6,14 +6,17 @@ import asyncio
 import os
 import threading
 import time
-from typing import Literal
+from typing import Any, Literal
 
 import argon2
+import nacl.pwhash.argon2id
 import pytest
+from argon2.exceptions import VerifyMismatchError
 
 from business.identity.domain.passwords import (
     MAX_PASSWORD_LENGTH,
     MIN_PASSWORD_LENGTH,
+    Argon2idHasher,
     PasswordHasher,
     check_password_policy,
     common_passwords,
@@ -85,7 +88,53 @@ def test_malformed_stored_hash_is_a_mismatch_not_a_crash() -> None:
     assert hasher.needs_rehash("not-a-hash")
 
 
-class CountingArgon(argon2.PasswordHasher):
+def test_hashes_interchange_with_argon2_cffi_both_ways() -> None:
+    ours = Argon2idHasher(time_cost=2, memory_cost=8192, parallelism=1)
+    reference = argon2.PasswordHasher(time_cost=2, memory_cost=8192, parallelism=1)
+    made_by_us = ours.hash("correct horse battery staple")
+    assert made_by_us.startswith("$argon2id$v=19$m=8192,t=2,p=1$")
+    assert reference.verify(made_by_us, "correct horse battery staple")
+    assert not reference.check_needs_rehash(made_by_us)
+    assert ours.verify(reference.hash("correct horse battery staple"), "correct horse battery staple")
+    with pytest.raises(VerifyMismatchError):
+        ours.verify(made_by_us, "correct horse battery stapler")
+
+
+def test_libsodium_does_the_argon2id_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+    for name in ("str", "verify"):
+        real = getattr(nacl.pwhash.argon2id, name)
+
+        def counted(*args: object, _real: Any = real, _name: str = name, **kwargs: object) -> object:
+            calls.append(_name)
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(nacl.pwhash.argon2id, name, counted)
+    hasher = PasswordHasher(**FAST)
+    stored = hasher.hash("correct horse battery staple")
+    assert hasher.verify(stored, "correct horse battery staple")
+    assert calls == ["str", "verify"]
+    # What libsodium does not take goes to argon2-cffi: argon2i, and hashing with two lanes.
+    argon2i = argon2.PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1, type=argon2.Type.I)
+    assert hasher.verify(argon2i.hash("correct horse battery staple"), "correct horse battery staple")
+    two_lanes = PasswordHasher(time_cost=1, memory_kib=1024, parallelism=2)
+    assert "p=2$" in two_lanes.hash("correct horse battery staple")
+    assert calls == ["str", "verify"]
+
+
+def test_malformed_argon2id_hashes_are_mismatches() -> None:
+    hasher = PasswordHasher(**FAST)
+    stored = hasher.hash("correct horse battery staple")
+    for broken in (
+        stored[:-4],
+        "$argon2id$v=19$m=1024,t=1,p=1$abc$def",
+        "$argon2id$v=19$" + "A" * 200,
+        stored + "é",
+    ):
+        assert not hasher.verify(broken, "correct horse battery staple")
+
+
+class CountingArgon(Argon2idHasher):
     """The real argon2 hasher, remembering which hashes it was asked to verify."""
 
     def __init__(self) -> None:
@@ -121,7 +170,7 @@ def test_needs_rehash_for_other_parameters() -> None:
     assert current.needs_rehash(argon2i.hash("correct horse battery staple"))
 
 
-class OverlapArgon(argon2.PasswordHasher):
+class OverlapArgon(Argon2idHasher):
     """The real argon2 hasher, recording the most verifications that ran at the same time and
     the threads they ran on."""
 

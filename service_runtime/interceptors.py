@@ -21,6 +21,7 @@ from grpc_status import rpc_status
 from service_runtime import errors
 from service_runtime.context import REQUEST_ID_HEADER, new_request_id, request_id_var
 from service_runtime.metrics import CallStats
+from service_runtime.request_values import unusable_value
 from service_runtime.wire import undecodable_field
 
 log = logging.getLogger("service_runtime.rpc")
@@ -290,6 +291,9 @@ def _checked(request: Any) -> Any:
         raise request.error()
     if hasattr(request, "__aiter__"):  # a client stream: each message is checked as it arrives
         return _checked_stream(request)
+    unusable = unusable_value(request) if hasattr(request, "DESCRIPTOR") else None
+    if unusable:
+        raise errors.InvalidArgument.field(*unusable)
     return request
 
 

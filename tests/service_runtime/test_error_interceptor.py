@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -14,6 +15,7 @@ from ml_engine.status.domain import NoModels
 from ml_engine.status.handlers import EngineHandlers
 from service_runtime.in_process import serve_in_process
 from service_runtime.metrics import CallStats
+from service_runtime.request_values import unusable_value
 from service_runtime.wire import undecodable_field
 from tests.support.in_process import TestCallers, violated_fields
 from trading.market.v1 import backtest_service_pb2 as backtest_pb
@@ -104,3 +106,44 @@ def test_the_culprit_is_found_in_the_wire_format(raw: bytes, field: str) -> None
     with pytest.raises(Exception, match="Error parsing"):
         backtest_pb.RunBacktestRequest.FromString(raw)
     assert undecodable_field(backtest_pb.RunBacktestRequest.DESCRIPTOR, raw) == field
+
+
+async def test_a_nul_character_in_a_string_is_refused_naming_the_field(
+    channel: tuple[grpc.aio.Channel, TestCallers],
+) -> None:
+    served, callers = channel
+    stub = pb_grpc.EngineServiceStub(served)
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await stub.GetStats(pb.GetStatsRequest(method_prefix="/trading\x00"), metadata=callers.metadata())
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert violated_fields(refused.value) == ["method_prefix"]
+    with pytest.raises(grpc.aio.AioRpcError) as handled:
+        await stub.GetStats(pb.GetStatsRequest(method_prefix="/trading."), metadata=callers.metadata())
+    assert handled.value.code() == grpc.StatusCode.INTERNAL  # without the NUL it reaches the (broken) handler
+
+
+def nul_field(request: Any) -> str | None:
+    found = unusable_value(request)
+    assert found is None or found[1] == "must not contain NUL characters"
+    return found[0] if found else None
+
+
+def test_nul_fields_are_found_in_maps_lists_and_nested_messages() -> None:
+    clean = backtest_pb.RunBacktestRequest(strategy="sma_cross", symbol="GOOG", params={"fast": 10})
+    assert nul_field(clean) is None
+    assert nul_field(backtest_pb.RunBacktestRequest(strategy="sma\x00cross")) == "strategy"
+    assert nul_field(backtest_pb.RunBacktestRequest(params={"fa\x00st": 1.0})) == "params"
+    sweep = backtest_pb.RunSweepResponse(results=[backtest_pb.SweepResult(), backtest_pb.SweepResult()])
+    sweep.results[1].metrics.SetInParent()
+    assert nul_field(sweep) is None
+    health = pb.GetEngineHealthResponse(dependencies=[{"name": "ok"}, {"name": "db", "detail": "x\x00"}])
+    assert nul_field(health) == "dependencies[1].detail"
+
+
+def test_timestamps_outside_the_types_range_are_named() -> None:
+    health = pb.GetEngineHealthResponse(checked_at={"seconds": 253_402_300_799})
+    assert unusable_value(health) is None  # 9999-12-31T23:59:59Z, the last valid second
+    health.checked_at.seconds = 10**13
+    assert unusable_value(health) == ("checked_at", "must be a time between 0001-01-01 and 9999-12-31")
+    health.checked_at.seconds, health.checked_at.nanos = 0, -1
+    assert unusable_value(health) == ("checked_at", "must be a time between 0001-01-01 and 9999-12-31")

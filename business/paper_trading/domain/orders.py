@@ -30,6 +30,9 @@ from service_runtime.caller import Caller
 from service_runtime.errors import FailedPrecondition, InvalidArgument, NotFound
 
 MAX_KEY = 64
+MAX_PREDICTION_ID = 64  # the column's size
+# Prices above this are typing errors, and their tick arithmetic would overflow a float.
+MAX_PRICE = 1e12
 
 
 @dataclass(frozen=True)
@@ -54,13 +57,17 @@ def on_grid(value: float, step: float) -> bool:
     return abs(ticks - round(ticks)) <= 1e-6
 
 
+def check_price_range(field: str, value: float) -> None:
+    if not (math.isfinite(value) and 0 < value <= MAX_PRICE):
+        raise InvalidArgument.field(field, f"must be a positive price of at most {MAX_PRICE:g}")
+
+
 def _check_price(field: str, value: float | None, instrument: Instrument, required: bool) -> None:
     if value is None:
         if required:
             raise InvalidArgument.field(field, "is required for this order type")
         return
-    if not math.isfinite(value) or value <= 0:
-        raise InvalidArgument.field(field, "must be a positive price")
+    check_price_range(field, value)
     if not on_grid(value, instrument.tick_size):
         raise InvalidArgument.field(field, f"must be a multiple of the tick size {instrument.tick_size:g}")
 
@@ -78,8 +85,9 @@ def check_order(request: OrderRequest, instrument: Instrument | None) -> Instrum
         "limit_price", request.limit_price, instrument, kind in (OrderType.LIMIT, OrderType.STOP_LIMIT)
     )
     _check_price("stop_price", request.stop_price, instrument, kind in (OrderType.STOP, OrderType.STOP_LIMIT))
-    if request.idempotency_key is not None and len(request.idempotency_key) > MAX_KEY:
-        raise InvalidArgument.field("idempotency_key", f"at most {MAX_KEY} characters")
+    check_key(request.idempotency_key)
+    if request.prediction_id is not None and len(request.prediction_id) > MAX_PREDICTION_ID:
+        raise InvalidArgument.field("prediction_id", f"at most {MAX_PREDICTION_ID} characters")
     reference = request.limit_price or request.stop_price or instrument.last_close
     _check_price("bracket.take_profit_price", request.take_profit_price, instrument, False)
     _check_price("bracket.stop_loss_price", request.stop_loss_price, instrument, False)
@@ -94,6 +102,11 @@ def check_order(request: OrderRequest, instrument: Instrument | None) -> Instrum
                 "bracket.stop_loss_price", "must be beyond the entry against the trade"
             )
     return instrument
+
+
+def check_key(idempotency_key: str | None) -> None:
+    if idempotency_key is not None and len(idempotency_key) > MAX_KEY:
+        raise InvalidArgument.field("idempotency_key", f"at most {MAX_KEY} characters")
 
 
 def end_of_day(moment: datetime) -> int:
@@ -253,6 +266,7 @@ async def replace_order(
             stop_price=stop_price if stop_price is not None else order.stop_price,
         )
         instrument = check_order(request, repo.instrument(order.symbol))
+        check_bracket_after_replace(repo, order, request, instrument)
         if order.role is OrderRole.ENTRY:
             previous_status, order.status = order.status, OrderStatus.CANCELLED
             repo.save_orders([order])  # out of the working exposure while the new size is checked
@@ -267,6 +281,39 @@ async def replace_order(
         return order
 
     return await paper.transactions.run(work)
+
+
+def check_bracket_after_replace(
+    repo: PaperRepository, order: Order, request: OrderRequest, instrument: Instrument
+) -> None:
+    """A replaced entry keeps its live legs beyond its new price, and a replaced leg stays beyond its
+    entry, as check_order requires of a new bracket order."""
+    if order.role is OrderRole.ENTRY:
+        entry = request
+        legs = [leg for leg in repo.legs_of(order.id) if leg.live]
+    else:
+        parent = repo.order(order.user_id, order.parent_id) if order.parent_id else None
+        if parent is None:
+            return
+        entry = OrderRequest(
+            portfolio_id=parent.portfolio_id,
+            symbol=parent.symbol,
+            side=parent.side,
+            type=parent.type,
+            quantity=parent.quantity,
+            limit_price=parent.limit_price,
+            stop_price=parent.stop_price,
+        )
+        legs = [replace(order, limit_price=request.limit_price, stop_price=request.stop_price)]
+    take_profit = next((leg.limit_price for leg in legs if leg.role is OrderRole.TAKE_PROFIT), None)
+    stop_loss = next((leg.stop_price for leg in legs if leg.role is OrderRole.STOP_LOSS), None)
+    try:
+        check_order(replace(entry, take_profit_price=take_profit, stop_loss_price=stop_loss), instrument)
+    except InvalidArgument as refused:
+        changed = "limit_price" if request.limit_price is not None else "stop_price"
+        raise InvalidArgument.field(
+            changed, f"would leave the bracket wrong: {refused.violations[0].description}"
+        ) from refused
 
 
 @dataclass(frozen=True)
@@ -291,36 +338,68 @@ def risk_sized_quantity(equity: float, risk_percent: float, entry: float, stop_l
     return units - units % lot
 
 
-async def trade_signal(paper: PaperTrading, caller: Caller, signal: SignalTrade) -> list[Order]:
-    """A signal becomes a market bracket order: take-profit and stop-loss from the signal, sized by
-    risk (capped by buying power); the orders keep the prediction id."""
+def check_signal(signal: SignalTrade) -> None:
     if not 0 < signal.risk_percent <= 100:
         raise InvalidArgument.field("risk_percent", "must be in (0, 100]")
-    if not (signal.entry > 0 and signal.take_profit > 0 and signal.stop_loss > 0):
-        raise InvalidArgument.field("entry", "entry, take_profit and stop_loss must be positive prices")
+    for field in ("entry", "take_profit", "stop_loss"):
+        check_price_range(field, getattr(signal, field))
     if (signal.stop_loss - signal.entry) * signal.side.sign >= 0:
         raise InvalidArgument.field("stop_loss", "must be beyond the entry against the trade")
     if not signal.prediction_id:
         raise InvalidArgument.field("prediction_id", "is required")
+    if len(signal.prediction_id) > MAX_PREDICTION_ID:
+        raise InvalidArgument.field("prediction_id", f"at most {MAX_PREDICTION_ID} characters")
+    check_key(signal.idempotency_key)
+
+
+def signal_quantity(
+    repo: PaperRepository, portfolio: Portfolio, signal: SignalTrade, instrument: Instrument
+) -> int:
+    """Whole lots risking at most `risk_percent` of equity at the stop, capped by buying power (with
+    room for the fill moving past the entry): the margin rule holds."""
+    if abs(signal.entry - signal.stop_loss) < instrument.tick_size:
+        raise InvalidArgument.field(
+            "stop_loss", f"must be at least one tick ({instrument.tick_size:g}) from the entry"
+        )
+    book = book_of(repo, portfolio)
+    entries = repo.working_entries_of(portfolio.id)
+    available = book.buying_power() - working_exposure(entries, {**book.marks, **repo.marks([signal.symbol])})
+    lot = instrument.lot_size
+    by_risk = risk_sized_quantity(book.equity(), signal.risk_percent, signal.entry, signal.stop_loss, lot)
+    affordable = math.floor(max(available, 0.0) * 0.98 / signal.entry)
+    return min(by_risk, affordable - affordable % lot)
+
+
+# What place_order's checks call a trade signal's fields.
+_SIGNAL_FIELDS = {
+    "bracket.take_profit_price": "take_profit",
+    "bracket.stop_loss_price": "stop_loss",
+    "quantity": "risk_percent",
+}
+
+
+async def trade_signal(paper: PaperTrading, caller: Caller, signal: SignalTrade) -> list[Order]:
+    """A signal becomes a market bracket order: take-profit and stop-loss from the signal, sized by
+    risk (capped by buying power); the orders keep the prediction id. The same idempotency key
+    returns the orders placed first, however the portfolio changed since."""
+    check_signal(signal)
     models = encode_models(signal.models)
 
-    def size(repo: PaperRepository) -> tuple[int, Instrument]:
+    def size(repo: PaperRepository) -> list[Order] | tuple[int, Instrument]:
         portfolio = owned_portfolio(repo, caller, signal.portfolio_id)
+        if signal.idempotency_key:
+            placed = repo.orders_by_key(portfolio.id, signal.idempotency_key)
+            if placed:
+                return placed
         instrument = repo.instrument(signal.symbol)
         if instrument is None:
             raise InvalidArgument.field("symbol", f"unknown symbol {signal.symbol!r}")
-        book = book_of(repo, portfolio)
-        entries = repo.working_entries_of(portfolio.id)
-        available = book.buying_power() - working_exposure(
-            entries, {**book.marks, **repo.marks([signal.symbol])}
-        )
-        lot = instrument.lot_size
-        by_risk = risk_sized_quantity(book.equity(), signal.risk_percent, signal.entry, signal.stop_loss, lot)
-        # Capped by buying power (with room for the fill moving past the entry): the margin rule holds.
-        affordable = math.floor(max(available, 0.0) * 0.98 / signal.entry)
-        return min(by_risk, affordable - affordable % lot), instrument
+        return signal_quantity(repo, portfolio, signal, instrument), instrument
 
-    quantity, instrument = await paper.transactions.run(size)
+    sized = await paper.transactions.run(size)
+    if isinstance(sized, list):
+        return sized
+    quantity, instrument = sized
     if quantity <= 0:
         raise InvalidArgument.field("risk_percent", "too small for one lot at this stop distance")
     tick = instrument.tick_size
@@ -336,4 +415,9 @@ async def trade_signal(paper: PaperTrading, caller: Caller, signal: SignalTrade)
         prediction_id=signal.prediction_id,
         signal_models=models,
     )
-    return await place_order(paper, caller, request)
+    try:
+        return await place_order(paper, caller, request)
+    except InvalidArgument as refused:
+        raise InvalidArgument(
+            *(replace(v, field=_SIGNAL_FIELDS.get(v.field, v.field)) for v in refused.violations)
+        ) from refused

@@ -345,3 +345,101 @@ async def test_a_tight_stop_is_sized_within_buying_power(stub: Stub, as_user: Me
     # 2% of 10,000.00 over 0.10 would be 2,000 units (200,000.00): capped at 98% of the buying power.
     assert traded.order.quantity == 98
     assert traded.order.side == pb.ORDER_SIDE_SELL
+
+
+def signal(pid: str, **fields: object) -> pb.TradeSignalRequest:
+    defaults: dict[str, object] = {
+        "portfolio_id": pid, "symbol": "ACME", "side": pb.ORDER_SIDE_SELL, "entry": 100.0,
+        "take_profit": 99.0, "stop_loss": 100.1, "risk_percent": 2.0, "prediction_id": "pred-7",
+    }  # fmt: skip
+    return pb.TradeSignalRequest(**{**defaults, **fields})
+
+
+async def test_a_retried_signal_returns_its_orders_once_the_buying_power_is_spent(
+    stub: Stub, as_user: Meta
+) -> None:
+    pid = await open_portfolio(stub, as_user)
+    meta = as_user(ALICE)
+    # LOTS: lots of 10 at 20.00; 98% of the 10,000.00 buys 490 units, and less than a lot is left.
+    on_lots = signal(pid, symbol="LOTS", entry=20.0, stop_loss=20.05, take_profit=19.5, idempotency_key="s-1")
+    first = await stub.TradeSignal(on_lots, metadata=meta)
+    assert first.order.quantity == 490
+    again = await stub.TradeSignal(on_lots, metadata=meta)  # the client timed out and retries
+    assert again.order.order_id == first.order.order_id
+    assert sorted(leg.order_id for leg in again.legs) == sorted(leg.order_id for leg in first.legs)
+    orders = (await stub.ListOrders(pb.ListOrdersRequest(portfolio_id=pid), metadata=meta)).orders
+    assert len(orders) == 3  # the entry and its two legs, once
+    with pytest.raises(grpc.aio.AioRpcError) as spent:  # a new key is a new trade: no lot left for it
+        await stub.TradeSignal(
+            signal(pid, symbol="LOTS", entry=20.0, stop_loss=20.05, take_profit=19.5, idempotency_key="s-2"),
+            metadata=meta,
+        )
+    assert violated_fields(spent.value) == ["risk_percent"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"entry": 1e307, "stop_loss": 2e307, "take_profit": 1.0}, "entry"),
+        ({"take_profit": 1e307}, "take_profit"),
+        ({"entry": 1e-307, "stop_loss": 2e-307, "take_profit": 1e-308}, "stop_loss"),
+        ({"entry": 100.0, "stop_loss": 100.001}, "stop_loss"),  # under one tick (0.01) from the entry
+        ({"prediction_id": "p" * 65}, "prediction_id"),
+        ({"idempotency_key": "k" * 65}, "idempotency_key"),
+        ({"take_profit": 101.0}, "take_profit"),  # a sell's target above its entry
+        ({"entry": float("inf")}, "entry"),
+    ],
+)
+async def test_bad_signals_name_a_field_of_the_request(
+    stub: Stub, as_user: Meta, fields: dict[str, object], field: str
+) -> None:
+    pid = await open_portfolio(stub, as_user)
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await stub.TradeSignal(signal(pid, **fields), metadata=as_user(ALICE))
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert violated_fields(refused.value) == [field]
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"quantity": 1, "type": pb.ORDER_TYPE_LIMIT, "limit_price": 1e307}, "limit_price"),
+        ({"quantity": 1, "bracket": pb.BracketLegs(take_profit_price=1e307)}, "bracket.take_profit_price"),
+    ],
+)
+async def test_huge_prices_and_long_ids_are_refused_not_internal(
+    stub: Stub, as_user: Meta, fields: dict[str, object], field: str
+) -> None:
+    pid = await open_portfolio(stub, as_user)
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await stub.PlaceOrder(place(portfolio_id=pid, **fields), metadata=as_user(ALICE))
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert violated_fields(refused.value) == [field]
+
+
+async def test_a_replace_keeps_the_bracket_on_the_right_sides(stub: Stub, as_user: Meta) -> None:
+    pid = await open_portfolio(stub, as_user)
+    meta = as_user(ALICE)
+    bracketed = await stub.PlaceOrder(
+        place(
+            portfolio_id=pid, quantity=1, type=pb.ORDER_TYPE_LIMIT, limit_price=100,
+            bracket=pb.BracketLegs(take_profit_price=105, stop_loss_price=95),
+        ),
+        metadata=meta,
+    )  # fmt: skip
+    entry_id = bracketed.order.order_id
+    with pytest.raises(grpc.aio.AioRpcError) as past_target:  # the entry above its own take-profit
+        await stub.ReplaceOrder(pb.ReplaceOrderRequest(order_id=entry_id, limit_price=110), metadata=meta)
+    assert violated_fields(past_target.value) == ["limit_price"]
+    take_profit = next(leg for leg in bracketed.legs if leg.role == pb.ORDER_ROLE_TAKE_PROFIT)
+    with pytest.raises(grpc.aio.AioRpcError) as below_entry:  # a buy's target under its entry
+        await stub.ReplaceOrder(
+            pb.ReplaceOrderRequest(order_id=take_profit.order_id, limit_price=99), metadata=meta
+        )
+    assert violated_fields(below_entry.value) == ["limit_price"]
+    moved = await stub.ReplaceOrder(pb.ReplaceOrderRequest(order_id=entry_id, limit_price=101), metadata=meta)
+    assert moved.order.limit_price == 101.0  # still between the legs: accepted
+    raised = await stub.ReplaceOrder(
+        pb.ReplaceOrderRequest(order_id=take_profit.order_id, limit_price=108), metadata=meta
+    )
+    assert raised.order.limit_price == 108.0

@@ -27,6 +27,7 @@ from trading.ml.v1 import prediction_service_pb2, prediction_service_pb2_grpc
 # Codes that mean "the ML engine cannot answer now" rather than "the question is wrong".
 _DOWN = {
     grpc.StatusCode.UNAVAILABLE,
+    grpc.StatusCode.CANCELLED,
     grpc.StatusCode.DEADLINE_EXCEEDED,
     grpc.StatusCode.UNAUTHENTICATED,
     grpc.StatusCode.PERMISSION_DENIED,
@@ -37,6 +38,9 @@ _DOWN = {
 _UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86_400, "w": 604_800}
 _TIMEFRAME = re.compile(r"^(\d+)([mhdw])$")
 MAX_BARS = 5000
+# Each call's deadline: a hung engine answers UNAVAILABLE well before Envoy's 10 s route timeout
+# gives up on the learner's request (and two calls fit in it: a forecast asks for bars, then Predict).
+CALL_DEADLINE_S = 4.0
 
 
 def _unavailable(error: grpc.aio.AioRpcError) -> DependencyUnavailable:
@@ -59,7 +63,9 @@ class MlEngineMarket:
         stub = market_data_service_pb2_grpc.MarketDataServiceStub(self.service.channel())
         try:
             reply = await stub.ListSymbols(
-                market_data_service_pb2.ListSymbolsRequest(), metadata=self.service.metadata()
+                market_data_service_pb2.ListSymbolsRequest(),
+                metadata=self.service.metadata(),
+                timeout=CALL_DEADLINE_S,
             )
         except grpc.aio.AioRpcError as error:
             raise _unavailable(error) from None
@@ -69,7 +75,9 @@ class MlEngineMarket:
         stub = indicator_service_pb2_grpc.IndicatorServiceStub(self.service.channel())
         try:
             reply = await stub.ListIndicators(
-                indicator_service_pb2.ListIndicatorsRequest(), metadata=self.service.metadata()
+                indicator_service_pb2.ListIndicatorsRequest(),
+                metadata=self.service.metadata(),
+                timeout=CALL_DEADLINE_S,
             )
         except grpc.aio.AioRpcError as error:
             raise _unavailable(error) from None
@@ -79,7 +87,9 @@ class MlEngineMarket:
         stub = backtest_service_pb2_grpc.BacktestServiceStub(self.service.channel())
         try:
             reply = await stub.ListStrategies(
-                backtest_service_pb2.ListStrategiesRequest(), metadata=self.service.metadata()
+                backtest_service_pb2.ListStrategiesRequest(),
+                metadata=self.service.metadata(),
+                timeout=CALL_DEADLINE_S,
             )
         except grpc.aio.AioRpcError as error:
             raise _unavailable(error) from None
@@ -95,7 +105,7 @@ class MlEngineMarket:
             request.limit = MAX_BARS
         stub = market_data_service_pb2_grpc.MarketDataServiceStub(self.service.channel())
         try:
-            reply = await stub.GetHistory(request, metadata=self.service.metadata())
+            reply = await stub.GetHistory(request, metadata=self.service.metadata(), timeout=CALL_DEADLINE_S)
         except grpc.aio.AioRpcError as error:
             if error.code() in _DOWN:
                 raise _unavailable(error) from None
@@ -111,7 +121,7 @@ class MlEngineMarket:
             symbol=symbol, horizon="all", as_of=to_timestamp(as_of)
         )
         try:
-            reply = await stub.Predict(request, metadata=self.service.metadata())
+            reply = await stub.Predict(request, metadata=self.service.metadata(), timeout=CALL_DEADLINE_S)
         except grpc.aio.AioRpcError as error:
             if error.code() in _DOWN - {grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN}:
                 raise _unavailable(error) from None

@@ -173,11 +173,16 @@ class SqlEnrollments:
         row = self.session.scalars(statement.with_for_update() if for_update else statement).first()
         return _enrollment(row) if row else None
 
-    def add(self, enrollment: Enrollment) -> None:
+    def add(self, enrollment: Enrollment) -> bool:
+        """False when a concurrent call enrolled this learner first (the row is theirs)."""
         row = EnrollmentRow(user_id=enrollment.user_id, course_id=enrollment.course_id)
         self._fill(row, enrollment)
-        self.session.add(row)
-        self.session.flush()
+        try:
+            with self.session.begin_nested():
+                self.session.add(row)
+        except IntegrityError:
+            return False
+        return True
 
     def save(self, enrollment: Enrollment) -> None:
         row = self.session.get(EnrollmentRow, (enrollment.user_id, enrollment.course_id))

@@ -13,7 +13,13 @@ from business.education.domain.context import Education
 from business.education.domain.entities import DOWN, FORECAST, UP, ForecastAnswer, LessonBlock
 from business.education.domain.learning import Progress, enrolled_lesson, progress_of
 from business.education.domain.live_blocks import outcome_bars
-from business.education.domain.ports import Bar, EducationUnitOfWork, MarketData, ModelAnswer
+from business.education.domain.ports import (
+    Bar,
+    EducationUnitOfWork,
+    MarketData,
+    ModelAnswer,
+    UnknownTimeframe,
+)
 from service_runtime.caller import Caller, has_plan
 from service_runtime.errors import DependencyUnavailable, FailedPrecondition, InvalidArgument, NotFound
 
@@ -99,6 +105,13 @@ class Exercise:
     block_id: str
 
 
+async def _outcome_bars(market: MarketData, block: LessonBlock) -> list[Bar]:
+    try:
+        return await outcome_bars(market, block)
+    except UnknownTimeframe as refused:  # the course's market data is gone (symbol removed, ...)
+        raise FailedPrecondition(f"this exercise's market data is no longer available: {refused}") from None
+
+
 async def _score_once(
     edu: Education, caller: Caller, exercise: Exercise, direction: str, client: Client
 ) -> ForecastScored:
@@ -117,7 +130,7 @@ async def _score_once(
     if edu.market is None:
         raise DependencyUnavailable("the ML engine is not configured: forecasts cannot be scored")
     # 2. What happened, and the model's answer to the same question (outside any transaction).
-    happened = outcome(await outcome_bars(edu.market, block), block.horizon_bars)
+    happened = outcome(await _outcome_bars(edu.market, block), block.horizon_bars)
     model = shown_to(caller, await _model(edu.market, block), edu.horizon_plans)
 
     # 3. The scored answer, kept unless a concurrent call kept one first.

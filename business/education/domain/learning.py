@@ -203,6 +203,12 @@ def _finish_if_complete(
     return certificate
 
 
+def _enrollment_of(uow: EducationUnitOfWork, caller: Caller, course_id: str) -> Enrollment:
+    enrollment = uow.enrollments.get(caller.subject, course_id, for_update=True)
+    assert enrollment is not None, "add() refused only because the row exists"
+    return enrollment
+
+
 async def enroll(edu: Education, caller: Caller, course_id: str, client: Client) -> Progress:
     def work(uow: EducationUnitOfWork) -> Progress:
         course = visible(uow, course_id)
@@ -215,7 +221,8 @@ async def enroll(edu: Education, caller: Caller, course_id: str, client: Client)
             enrollment = Enrollment(
                 user_id=caller.subject, course_id=course.id, enrolled_at=now, updated_at=now
             )
-            uow.enrollments.add(enrollment)
+            if not uow.enrollments.add(enrollment):  # a concurrent call enrolled first: theirs counts
+                return progress_of(uow, course, _enrollment_of(uow, caller, course.id))
             edu.record(
                 uow,
                 "education.enrollment.created",

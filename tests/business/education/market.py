@@ -23,6 +23,7 @@ class FakeMarket:
         self.model = ModelAnswer(UP, "intraday: range -0.10% to +0.30% over 8 bars")
         self.calls: list[str] = []
         self.answer_delay_s = 0.0  # how long the model takes to answer
+        self.removed: set[str] = set()  # symbols the engine no longer has (GetHistory: NOT_FOUND)
 
     def _call(self, name: str) -> None:
         self.calls.append(name)
@@ -43,6 +44,8 @@ class FakeMarket:
 
     async def bars(self, symbol: str, timeframe: str, *, start: datetime | None, limit: int) -> list[Bar]:
         self._call("bars")
+        if symbol in self.removed:
+            raise UnknownTimeframe(f"unknown symbol {symbol}")
         if timeframe != "1h":
             raise UnknownTimeframe(f"{symbol} is stored at 1h: {timeframe} cannot be read")
         bars = [Bar(FIRST_BAR + timedelta(hours=i), close) for i, close in enumerate(CLOSES)]

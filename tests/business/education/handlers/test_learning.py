@@ -4,11 +4,16 @@ their public verification, pro gating, and nobody acting on another learner's re
 
 from __future__ import annotations
 
+import asyncio
+
 import grpc
 import pytest
 from google.protobuf.json_format import MessageToJson
 from google.protobuf.message import Message
 
+from business.audit.data import SqlAuditLog
+from business.audit.domain import AuditQuery
+from business.shared.database import BusinessStore
 from tests.business.education.conftest import As
 from tests.business.education.content import SECRET_EXPLANATION, course_content
 from tests.support.in_process import violated_fields
@@ -297,3 +302,21 @@ async def test_a_suspended_learner_earns_no_certificate(channel: grpc.aio.Channe
     )
     assert done.progress.percent_complete == 100 and done.progress.HasField("completed_at")
     assert not done.HasField("certificate") and done.progress.certificate_code == ""
+
+
+async def test_enrolments_at_once_make_one_enrolment_and_one_audit_row(
+    channel: grpc.aio.Channel, as_: As, store: BusinessStore
+) -> None:
+    course_id = await published_course(channel, as_)
+    stub = pb_grpc.LearningServiceStub(channel)
+    me = as_("learner-1")
+    # A double click, or a script: on PostgreSQL both transactions find no row and both insert.
+    replies = await asyncio.gather(
+        *(stub.EnrollCourse(pb.EnrollCourseRequest(course_id=course_id), metadata=me) for _ in range(6))
+    )
+    assert len({reply.progress.enrolled_at.ToNanoseconds() for reply in replies}) == 1
+    with store.transaction() as session:
+        events = SqlAuditLog(session).newest_first(
+            AuditQuery(subject_id="learner-1"), limit=50, before_id=None
+        )
+    assert [e.action for e in events].count("education.enrollment.created") == 1

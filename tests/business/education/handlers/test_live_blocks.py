@@ -293,6 +293,23 @@ async def test_a_forecast_when_the_ml_engine_is_down_is_unavailable_and_not_kept
     assert (await stub.SubmitForecast(request, metadata=me)).result.correct is True
 
 
+async def test_a_forecast_on_market_data_since_removed_is_a_failed_precondition(
+    channel: grpc.aio.Channel, as_: As, market: FakeMarket
+) -> None:
+    course_id = await _published(channel, as_, forecast())
+    stub = learning_grpc.LearningServiceStub(channel)
+    me = as_("learner-1")
+    await stub.EnrollCourse(learning_pb.EnrollCourseRequest(course_id=course_id), metadata=me)
+    market.removed = {"EURUSD"}
+    request = learning_pb.SubmitForecastRequest(
+        course_id=course_id, lesson_id="l1", block_id="guess", direction=pb.FORECAST_DIRECTION_UP
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await stub.SubmitForecast(request, metadata=me)
+    assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "no longer available" in (refused.value.details() or "")
+
+
 async def test_admins_read_enrolments_completions_and_quiz_pass_rates(
     channel: grpc.aio.Channel, as_: As
 ) -> None:

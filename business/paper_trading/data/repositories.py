@@ -37,6 +37,9 @@ from business.paper_trading.domain.entities import (
 )
 from business.paper_trading.domain.matching import BarOutcome
 
+# ListOrders and ListFills answer the newest this many (docs/paper-trading.md).
+LISTED = 500
+
 _ORDER_FIELDS = [
     "id",
     "portfolio_id",
@@ -269,7 +272,7 @@ class SqlPaperRepository:
             select(OrderRow)
             .where(OrderRow.portfolio_id == portfolio_id)
             .order_by(OrderRow.sequence.desc())
-            .limit(500)
+            .limit(LISTED)
         )
         return [_order(row) for row in rows]
 
@@ -298,22 +301,31 @@ class SqlPaperRepository:
             select(FillRow)
             .where(FillRow.portfolio_id == portfolio_id)
             .order_by(FillRow.bar_time.desc())
-            .limit(500)
+            .limit(LISTED)
         )
-        return [
-            Fill(
-                r.id,
-                r.order_id,
-                r.portfolio_id,
-                r.symbol,
-                Side(r.side),
-                r.quantity,
-                r.price,
-                r.commission_minor,
-                r.bar_time,
-            )
-            for r in rows
-        ]
+        return [_fill(row) for row in rows]
+
+    def fill_count(self, portfolio_id: str) -> int:
+        count = select(func.count()).select_from(FillRow).where(FillRow.portfolio_id == portfolio_id)
+        return int(self.session.scalar(count) or 0)
+
+    def signal_orders_of(self, portfolio_id: str) -> list[Order]:
+        # Every one, not the newest LISTED: results per model count them all. Legs keep the
+        # entry's prediction id.
+        rows = self.session.scalars(
+            select(OrderRow)
+            .where(OrderRow.portfolio_id == portfolio_id, OrderRow.prediction_id.is_not(None))
+            .order_by(OrderRow.sequence)
+        )
+        return [_order(row) for row in rows]
+
+    def signal_fills_of(self, portfolio_id: str) -> list[Fill]:
+        rows = self.session.scalars(
+            select(FillRow)
+            .join(OrderRow, OrderRow.id == FillRow.order_id)
+            .where(FillRow.portfolio_id == portfolio_id, OrderRow.prediction_id.is_not(None))
+        )
+        return [_fill(row) for row in rows]
 
     # One bar ---------------------------------------------------------------------------------
     def holders_of(self, symbol: str) -> list[str]:
@@ -380,3 +392,17 @@ class SqlPaperRepository:
                 )
             )
         self.session.flush()
+
+
+def _fill(row: FillRow) -> Fill:
+    return Fill(
+        row.id,
+        row.order_id,
+        row.portfolio_id,
+        row.symbol,
+        Side(row.side),
+        row.quantity,
+        row.price,
+        row.commission_minor,
+        row.bar_time,
+    )

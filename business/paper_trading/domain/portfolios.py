@@ -164,7 +164,7 @@ async def get_portfolio(paper: PaperTrading, caller: Caller, portfolio_id: str) 
             portfolio.initial_cash_minor,
             repo.equity_history(portfolio.id),
             [p for p, _ in view.positions],
-            len(repo.fills_of(portfolio.id)),
+            repo.fill_count(portfolio.id),
         )
         return replace(view, metrics=metrics)
 

@@ -114,6 +114,7 @@ async def signal_results_of(paper: PaperTrading, caller: Caller, portfolio_id: s
 
     def read(repo: PaperRepository) -> list[ModelResult]:
         portfolio = owned_portfolio(repo, caller, portfolio_id)
-        return signal_results(repo.orders_of(portfolio.id), repo.fills_of(portfolio.id), portfolio.scale)
+        orders, fills = repo.signal_orders_of(portfolio.id), repo.signal_fills_of(portfolio.id)
+        return signal_results(orders, fills, portfolio.scale)
 
     return await paper.transactions.run(read)

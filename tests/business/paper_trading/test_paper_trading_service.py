@@ -11,9 +11,11 @@ import grpc
 import pytest
 
 from business.paper_trading.domain.context import PaperTrading
-from business.paper_trading.domain.entities import CASH, Bar
+from business.paper_trading.domain.entities import CASH, Bar, OrderType, Side
 from business.paper_trading.domain.feed import apply_bar
+from business.paper_trading.domain.orders import OrderRequest, build_orders
 from business.paper_trading.domain.ports import PaperRepository
+from service_runtime.caller import Caller
 from tests.business.paper_trading.conftest import Feed
 from tests.support.in_process import violated_fields
 from trading.paper.v1 import paper_trading_service_pb2 as pb
@@ -443,3 +445,32 @@ async def test_a_replace_keeps_the_bracket_on_the_right_sides(stub: Stub, as_use
         pb.ReplaceOrderRequest(order_id=take_profit.order_id, limit_price=108), metadata=meta
     )
     assert raised.order.limit_price == 108.0
+
+
+async def test_metrics_and_signal_results_count_past_the_listed_500(
+    stub: Stub, as_user: Meta, paper: PaperTrading, feed: Feed
+) -> None:
+    pid = await open_portfolio(stub, as_user, cash=100_000_000)  # 1,000,000.00
+    caller = Caller(subject=ALICE, roles=frozenset({"user"}), plan="free")
+    signal_entry = OrderRequest(
+        portfolio_id=pid, symbol="ACME", side=Side.BUY, type=OrderType.MARKET, quantity=1,
+        prediction_id="pred-9", signal_models="intraday_xgb_tpsl@3",
+    )  # fmt: skip
+
+    def place_520(repo: PaperRepository) -> None:  # one transaction: 520 placements through the API take long
+        for _ in range(520):
+            repo.add_orders(build_orders(paper, caller, signal_entry, None))
+
+    paper.transactions.run_sync(place_520)
+    feed.bar(100.0, 101.0, 99.5, 100.0)  # all 520 fill
+    meta = as_user(ALICE)
+    metrics = (await stub.GetPortfolio(pb.GetPortfolioRequest(portfolio_id=pid), metadata=meta)).metrics
+    assert metrics.trades == 520
+    results = (
+        await stub.GetSignalResults(pb.GetSignalResultsRequest(portfolio_id=pid), metadata=meta)
+    ).results
+    assert [(r.model_name, r.orders_placed, r.orders_filled) for r in results] == [
+        ("intraday_xgb_tpsl", 520, 520)
+    ]
+    listed = (await stub.ListFills(pb.ListFillsRequest(portfolio_id=pid), metadata=meta)).fills
+    assert len(listed) == 500  # the list stays bounded (the newest 500)

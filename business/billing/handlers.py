@@ -6,7 +6,14 @@ from __future__ import annotations
 
 from business.billing.domain import admin, maintenance, subscriptions, webhooks
 from business.billing.domain.context import Billing
-from business.billing.domain.entities import Invoice, Payment, Refund, StoredEvent, SubscriptionState
+from business.billing.domain.entities import (
+    LIVE_STATUSES,
+    Invoice,
+    Payment,
+    Refund,
+    StoredEvent,
+    SubscriptionState,
+)
 from business.billing.domain.plans import FREE, Interval, Plan
 from business.shared.proto_mapping import Context, client_of
 from service_runtime.caller import current_caller
@@ -90,7 +97,7 @@ def next_invoice(state: SubscriptionState | None) -> sub_pb.UpcomingInvoice | No
     """The next renewal: a live subscription that will renew at its period's end."""
     if (
         state is None
-        or state.status not in subscriptions.LIVE_STATUSES
+        or state.status not in LIVE_STATUSES
         or state.cancel_at_period_end
         or state.current_period_end is None
     ):

@@ -5,10 +5,13 @@ Implements, form-encoded like Stripe (`a[b][0][c]=v`), with `Authorization: Bear
 (a wrong key gets Stripe's 401) and Idempotency-Key replay (the same key and path: the same answer):
 
 - POST /v1/customers, GET /v1/customers/{id}
-- POST /v1/checkout/sessions (mode=subscription, a known price), GET /v1/checkout/sessions/{id}
+- POST /v1/checkout/sessions (mode=subscription, a known price), GET /v1/checkout/sessions/{id},
+  GET /v1/checkout/sessions (customer, status, limit: newest first), POST
+  /v1/checkout/sessions/{id}/expire (only an open one; an expired or complete one cannot be paid)
 - POST /v1/billing_portal/sessions
 - GET /v1/subscriptions/{id}, POST /v1/subscriptions/{id} (cancel_at_period_end; items[0][id] and
-  items[0][price] with proration_behavior: a price change, prorated into an invoice)
+  items[0][price] with proration_behavior: a price change, prorated into an invoice),
+  DELETE /v1/subscriptions/{id} (cancelled at once; again: Stripe's error)
 - POST /v1/refunds (charge, amount: at most what is left, reason), GET /v1/charges/{id},
   GET /v1/invoices/{id}
 
@@ -31,7 +34,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qs, parse_qsl
 
 import httpx
 
@@ -149,6 +152,8 @@ class StripeApi(HttpStandIn):
         the events Stripe sends are delivered to webhook_url when set."""
         with self.lock:
             session = self.sessions[session_id]
+            if session["status"] != "open":
+                raise ValueError(f"checkout session {session_id} is {session['status']}: it cannot be paid")
             price_id = session["line_items"]["0"]["price"]
             subscription = self.subscription(session["customer"], price_id, session["client_reference_id"])
             session.update(status="complete", payment_status="paid", subscription=subscription["id"])
@@ -259,6 +264,9 @@ class _StripeHandler(BaseHTTPRequestHandler):
         if not self._authorised():
             return
         self.owner.requests.append(("GET", path))
+        if path == "/v1/checkout/sessions":
+            self._json(200, self._list_sessions(parse_qs(self.path.partition("?")[2])))
+            return
         for prefix, table in (
             ("/v1/customers/", self.owner.customers),
             ("/v1/checkout/sessions/", self.owner.sessions),
@@ -284,6 +292,9 @@ class _StripeHandler(BaseHTTPRequestHandler):
             session_id = path.removeprefix("/checkout/").removesuffix("/pay")
             if session_id not in self.owner.sessions:
                 self._html(404, "no such session")
+                return
+            if self.owner.sessions[session_id]["status"] != "open":
+                self._html(409, "this checkout session is no longer active")
                 return
             self.owner.complete_checkout(session_id)
             self.send_response(303)
@@ -321,6 +332,8 @@ class _StripeHandler(BaseHTTPRequestHandler):
             return 200, customer
         if path == "/v1/checkout/sessions":
             return self._new_session(form)
+        if path.startswith("/v1/checkout/sessions/") and path.endswith("/expire"):
+            return self._expire_session(path.removeprefix("/v1/checkout/sessions/").removesuffix("/expire"))
         if path == "/v1/billing_portal/sessions":
             if form.get("customer") not in owner.customers:
                 return _error(
@@ -360,11 +373,60 @@ class _StripeHandler(BaseHTTPRequestHandler):
             "mode": "subscription",
             "payment_status": "unpaid",
             "subscription": None,
+            "created": int(time.time()),
             **form,
         }
         session["url"] = f"{owner.base_url}/checkout/{session['id']}"
         owner.sessions[session["id"]] = session
         return 200, session
+
+    def _list_sessions(self, query: dict[str, list[str]]) -> dict[str, Any]:
+        customer, status = query.get("customer", [""])[0], query.get("status", [""])[0]
+        limit = int(query.get("limit", ["10"])[0])
+        with self.owner.lock:
+            newest_first = list(reversed(self.owner.sessions.values()))
+        matching = [
+            s
+            for s in newest_first
+            if (not customer or s.get("customer") == customer) and (not status or s["status"] == status)
+        ]
+        return {
+            "object": "list",
+            "url": "/v1/checkout/sessions",
+            "has_more": len(matching) > limit,
+            "data": matching[:limit],
+        }
+
+    def _expire_session(self, session_id: str) -> tuple[int, dict[str, Any]]:
+        session = self.owner.sessions.get(session_id)
+        if session is None:
+            return _error(404, "resource_missing", f"No such checkout.session: '{session_id}'")
+        if session["status"] != "open":
+            return _error(
+                400,
+                "",
+                'Only Checkout Sessions with a status in ["open"] can be expired. '
+                f'This Checkout Session has a status of "{session["status"]}".',
+            )
+        session["status"] = "expired"
+        return 200, session
+
+    def do_DELETE(self) -> None:
+        path = self.path.split("?", 1)[0]
+        if not self._authorised():
+            return
+        self.owner.requests.append(("DELETE", path))
+        with self.owner.lock:
+            subscription = self.owner.subscriptions.get(path.removeprefix("/v1/subscriptions/"))
+            if not path.startswith("/v1/subscriptions/") or subscription is None:
+                self._error(404, "resource_missing", f"No such subscription: '{path}'")
+                return
+            if subscription["status"] == "canceled":
+                self._error(400, "", "This subscription is already canceled.")
+                return
+            now = int(time.time())
+            subscription.update(status="canceled", canceled_at=now, ended_at=now)
+        self._json(200, subscription)
 
     def _update_subscription(self, subscription_id: str, form: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         subscription = self.owner.subscriptions.get(subscription_id)
@@ -443,6 +505,11 @@ class _StripeHandler(BaseHTTPRequestHandler):
         session = self.owner.sessions.get(session_id)
         if session is None:
             self._html(404, "<!doctype html><title>Not found</title>no such checkout session")
+            return
+        if session["status"] != "open":
+            self._html(
+                200, "<!doctype html><title>Checkout (test)</title>this checkout session is no longer active"
+            )
             return
         price = PRICES[session["line_items"]["0"]["price"]]
         self._html(

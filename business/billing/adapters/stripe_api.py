@@ -7,6 +7,7 @@ of Stripe's API used here, tests/support/stripe_api.py)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -14,8 +15,9 @@ import stripe
 from stripe._base_address import BaseAddresses
 from stripe.params import RefundCreateParams
 
-from business.billing.domain.entities import Refund, SubscriptionState
-from business.billing.domain.stripe_objects import refund_of, subscription_state
+from business.billing.domain.entities import CHECKOUT_OPEN, Checkout, Refund, SubscriptionState
+from business.billing.domain.ports import RECENT_CHECKOUTS
+from business.billing.domain.stripe_objects import checkout_of, refund_of, subscription_state
 from service_runtime.errors import DependencyUnavailable
 
 REFUND_REASONS: dict[str, Literal["duplicate", "fraudulent", "requested_by_customer"]] = {
@@ -36,6 +38,17 @@ class StripePayments:
             return await asyncio.to_thread(call)
         except stripe.StripeError as error:
             # Stripe's message, never our internals; the user may retry.
+            raise DependencyUnavailable(f"Stripe refused to {what}: {error.user_message or error}") from None
+
+    async def _call_or_read(self, what: str, call: Any, read: Any, done: Callable[[Any], bool]) -> Any:
+        """`call`; when Stripe refuses it, the object as `read` finds it, if `done` says the change
+        is there already (another request made it first) or moot (the customer paid meanwhile)."""
+        try:
+            return await asyncio.to_thread(call)
+        except stripe.StripeError as error:
+            found = await self._call(what, read)
+            if done(found):
+                return found
             raise DependencyUnavailable(f"Stripe refused to {what}: {error.user_message or error}") from None
 
     async def create_customer(self, user_id: str, email: str) -> str:
@@ -68,6 +81,24 @@ class StripePayments:
         )
         return str(session.id), str(session.url)
 
+    async def recent_checkouts(self, customer_id: str) -> list[Checkout]:
+        page = await self._call(
+            "list the checkout sessions",
+            lambda: self.client.v1.checkout.sessions.list(
+                params={"customer": customer_id, "limit": RECENT_CHECKOUTS}
+            ),
+        )
+        return [checkout_of(session.to_dict()) for session in page.data]
+
+    async def expire_checkout(self, session_id: str) -> Checkout:
+        session = await self._call_or_read(
+            "expire the checkout session",
+            lambda: self.client.v1.checkout.sessions.expire(session_id),
+            lambda: self.client.v1.checkout.sessions.retrieve(session_id),
+            done=lambda found: found.status != CHECKOUT_OPEN,  # paid or expired meanwhile
+        )
+        return checkout_of(session.to_dict())
+
     async def create_portal_session(self, customer_id: str, return_url: str) -> str:
         session = await self._call(
             "open the billing portal",
@@ -83,6 +114,15 @@ class StripePayments:
             lambda: self.client.v1.subscriptions.update(
                 subscription_id, params={"cancel_at_period_end": cancel}
             ),
+        )
+        return subscription_state(subscription.to_dict(), datetime.now(UTC))
+
+    async def cancel_subscription(self, subscription_id: str) -> SubscriptionState:
+        subscription = await self._call_or_read(
+            "cancel the subscription",
+            lambda: self.client.v1.subscriptions.cancel(subscription_id),
+            lambda: self.client.v1.subscriptions.retrieve(subscription_id),
+            done=lambda found: found.status == "canceled",  # a concurrent event cancelled it first
         )
         return subscription_state(subscription.to_dict(), datetime.now(UTC))
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ScalarResult, func, select
+from sqlalchemy import ScalarResult, case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -20,6 +20,7 @@ from business.billing.data.tables import (
     WebhookEventRow,
 )
 from business.billing.domain.entities import (
+    LIVE_STATUSES,
     PAST_DUE,
     PRO_STATUSES,
     Customer,
@@ -49,17 +50,23 @@ class SqlCustomers:
         return Customer(row.user_id, row.stripe_customer_id) if row else None
 
     def add(self, customer: Customer) -> Customer:
-        existing = self.session.get(CustomerRow, customer.user_id, with_for_update=True)
+        existing = self.of_user(customer.user_id)
         if existing is not None:
-            return Customer(existing.user_id, existing.stripe_customer_id)
-        self.session.add(
-            CustomerRow(
-                user_id=customer.user_id,
-                stripe_customer_id=customer.stripe_customer_id,
-                created_at=datetime.now(UTC),
-            )
-        )
-        self.session.flush()
+            return existing
+        try:
+            with self.session.begin_nested():
+                self.session.add(
+                    CustomerRow(
+                        user_id=customer.user_id,
+                        stripe_customer_id=customer.stripe_customer_id,
+                        created_at=datetime.now(UTC),
+                    )
+                )
+        except IntegrityError:  # two first checkouts at once: the other one stored it
+            stored = self.of_user(customer.user_id)
+            if stored is None:  # the Stripe customer is another user's: not a race
+                raise
+            return stored
         return customer
 
     def email_of(self, user_id: str) -> str | None:
@@ -205,6 +212,16 @@ def _state(row: SubscriptionRow) -> SubscriptionState:
     )
 
 
+def _flush_or_abort(session: Session, what: str) -> None:
+    """Flushes; a row inserted by another transaction at the same time (the insert fails on its
+    key) is Aborted: the whole transaction rolls back and the use case runs it again, finding the
+    row (webhooks._apply_once_more_if_concurrent)."""
+    try:
+        session.flush()
+    except IntegrityError:
+        raise Aborted(f"{what} was stored concurrently", reason="CONCURRENT_UPDATE") from None
+
+
 class SqlSubscriptions:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -212,13 +229,20 @@ class SqlSubscriptions:
         self._read_for_update: dict[str, SubscriptionRow | None] = {}
 
     def current_of(self, user_id: str) -> SubscriptionState | None:
+        live_first = case((SubscriptionRow.status.in_(LIVE_STATUSES), 0), else_=1)
         row = self.session.scalars(
             select(SubscriptionRow)
             .where(SubscriptionRow.user_id == user_id)
-            .order_by(SubscriptionRow.state_at.desc(), SubscriptionRow.id)
+            .order_by(live_first, SubscriptionRow.state_at.desc(), SubscriptionRow.id)
             .limit(1)
         ).first()
         return _state(row) if row else None
+
+    def of_user(self, user_id: str) -> list[SubscriptionState]:
+        rows = self.session.scalars(
+            select(SubscriptionRow).where(SubscriptionRow.user_id == user_id).order_by(SubscriptionRow.id)
+        )
+        return [_state(row) for row in rows]
 
     def get(self, subscription_id: str, *, for_update: bool = False) -> SubscriptionState | None:
         row = self.session.get(SubscriptionRow, subscription_id, with_for_update=for_update)
@@ -254,12 +278,7 @@ class SqlSubscriptions:
         row.ended_at = state.ended_at
         row.past_due_since = state.past_due_since
         row.updated_at = datetime.now(UTC)
-        try:
-            self.session.flush()
-        except IntegrityError:  # the whole transaction rolls back; the use case runs it again
-            raise Aborted(
-                f"subscription {state.subscription_id} was stored concurrently", reason="CONCURRENT_UPDATE"
-            ) from None
+        _flush_or_abort(self.session, f"subscription {state.subscription_id}")
 
     def past_due_pro_users(self, since_before: datetime) -> list[str]:
         return list(
@@ -343,7 +362,7 @@ class SqlLedger:
             "state_at",
         ):
             setattr(row, field, getattr(invoice, field))
-        self.session.flush()
+        _flush_or_abort(self.session, f"invoice {invoice.id}")
 
     def save_payment(self, payment: Payment) -> None:
         row = self.session.get(PaymentRow, payment.id, with_for_update=True)
@@ -359,7 +378,7 @@ class SqlLedger:
         row.amount = payment.amount
         row.currency = payment.currency
         row.created = payment.created
-        self.session.flush()
+        _flush_or_abort(self.session, f"payment {payment.id}")
 
     def save_refund(self, refund: Refund) -> None:
         row = self.session.get(RefundRow, refund.id, with_for_update=True)
@@ -368,7 +387,7 @@ class SqlLedger:
             self.session.add(row)
         for field in ("payment_id", "user_id", "amount", "currency", "status", "reason", "created"):
             setattr(row, field, getattr(refund, field))
-        self.session.flush()
+        _flush_or_abort(self.session, f"refund {refund.id}")
         payment = self.session.get(PaymentRow, refund.payment_id, with_for_update=True)
         if payment is not None:
             payment.amount_refunded = int(

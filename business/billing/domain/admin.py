@@ -1,6 +1,6 @@
-"""Billing for admins: one customer's ledger, refunds through Stripe (audited with the refunded
-amount before and after), the figures (active subscriptions, MRR, churn: docs/billing.md) and the
-webhook events whose processing failed."""
+"""Billing for admins: one customer's ledger, refunds through Stripe (audited when asked, before
+Stripe is called, and with the refunded amount before and after once done), the figures (active
+subscriptions, MRR, churn: docs/billing.md) and the webhook events whose processing failed."""
 
 from __future__ import annotations
 
@@ -71,6 +71,25 @@ async def refund_payment(
         raise InvalidArgument.field("amount_minor", f"at most {left} is left to refund")
     # The same refund asked twice at once (two clicks, two admins) is one refund at Stripe.
     key = f"refund-{payment_id}-{payment.amount_refunded}-{amount}"
+
+    def requested(uow: BillingUnitOfWork) -> None:
+        """Written before Stripe is called: a refund Stripe made is never without its audit row,
+        even when storing what Stripe answered fails."""
+        billing.record(
+            uow,
+            "billing.refund.requested",
+            client,
+            actor_id=actor_id,
+            subject_id=payment.user_id,
+            detail={
+                "payment_id": payment_id,
+                "amount_minor": amount,
+                "reason": reason,
+                "idempotency_key": key,
+            },
+        )
+
+    await transactions.run(requested)
     refund = replace(await provider.create_refund(payment_id, amount, reason, key), user_id=payment.user_id)
 
     def store(uow: BillingUnitOfWork) -> Payment:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -10,7 +10,7 @@ from typing import Any
 from business.audit import domain as audit
 from business.audit.domain import Client
 from business.billing.domain.entities import SubscriptionState
-from business.billing.domain.plans import FREE, Plan
+from business.billing.domain.plans import FREE, PLAN_IDS, Plan
 from business.billing.domain.ports import BillingUnitOfWork, PaymentProvider, TokenRevocations, Transactions
 from service_runtime.errors import FailedPrecondition
 
@@ -45,6 +45,10 @@ class Billing:
     def plan_of(self, state: SubscriptionState | None) -> str:
         """The plan a subscription gives now (free without one)."""
         return state.plan_at(self.now(), self.past_due_grace) if state is not None else FREE
+
+    def best_plan(self, states: Iterable[SubscriptionState]) -> str:
+        """The best plan any of the subscriptions gives now (free without one)."""
+        return max((self.plan_of(state) for state in states), key=PLAN_IDS.index, default=FREE)
 
     def now(self) -> datetime:
         return self.clock()

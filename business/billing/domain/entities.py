@@ -11,6 +11,9 @@ from business.billing.domain.plans import FREE, PRO, Interval
 # Stripe's subscription statuses that give pro.
 PRO_STATUSES = frozenset({"active", "trialing"})
 PAST_DUE = "past_due"
+# Statuses in which a subscription is still live: it can be cancelled or resumed, and its user is
+# sold no second one.
+LIVE_STATUSES = frozenset({"trialing", "active", "past_due", "unpaid", "incomplete"})
 STATUSES = frozenset(
     {"incomplete", "incomplete_expired", "trialing", "active", "past_due", "canceled", "unpaid", "paused"}
 )
@@ -20,6 +23,20 @@ STATUSES = frozenset(
 class Customer:
     user_id: str
     stripe_customer_id: str
+
+
+# A Checkout Session's statuses at Stripe.
+CHECKOUT_OPEN, CHECKOUT_COMPLETE, CHECKOUT_EXPIRED = "open", "complete", "expired"
+
+
+@dataclass(frozen=True)
+class Checkout:
+    """A Stripe Checkout Session: open (it can be paid), complete (paid: `subscription_id` is the
+    subscription it created) or expired."""
+
+    id: str
+    status: str
+    subscription_id: str = ""
 
 
 @dataclass(frozen=True)

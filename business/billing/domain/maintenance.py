@@ -62,6 +62,9 @@ async def _process_stored(billing: Billing, event_id: str) -> bool:
     except (DomainError, OSError) as error:  # recorded on the event, with its next attempt
         log.warning("Stripe event failed again", extra={"event_id": event_id, "error": str(error)[:200]})
         return False
+    except Exception:  # a bug or a payload we cannot read: recorded too; the batch goes on
+        log.exception("Stripe event failed again, unexpectedly", extra={"event_id": event_id})
+        return False
     return True
 
 

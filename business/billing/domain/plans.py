@@ -11,7 +11,7 @@ from enum import StrEnum
 
 FREE = "free"
 PRO = "pro"
-PLAN_IDS = (FREE, PRO)
+PLAN_IDS = (FREE, PRO)  # the lesser plan first
 
 
 class Interval(StrEnum):

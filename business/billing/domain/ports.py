@@ -9,6 +9,7 @@ from typing import Any, Protocol, TypeVar
 
 from business.audit.domain import AuditLog
 from business.billing.domain.entities import (
+    Checkout,
     Customer,
     Figures,
     Invoice,
@@ -20,6 +21,9 @@ from business.billing.domain.entities import (
 from business.billing.domain.stripe_objects import StripeEvent
 
 T = TypeVar("T")
+# How many of a customer's newest Checkout Sessions a checkout looks at (Stripe's default page):
+# each checkout expires the open ones, so an open one is always among the newest.
+RECENT_CHECKOUTS = 10
 
 
 class PaymentProvider(Protocol):
@@ -33,12 +37,25 @@ class PaymentProvider(Protocol):
         """(session id, URL) of a Checkout Session in subscription mode."""
         ...
 
+    async def recent_checkouts(self, customer_id: str) -> list[Checkout]:
+        """The customer's newest Checkout Sessions (at most RECENT_CHECKOUTS), newest first."""
+        ...
+
+    async def expire_checkout(self, session_id: str) -> Checkout:
+        """Expires an open session, so that it can no longer be paid; the session afterwards
+        (complete when it was paid first)."""
+        ...
+
     async def create_portal_session(self, customer_id: str, return_url: str) -> str:
         """The URL of a billing portal session."""
         ...
 
     async def set_cancel_at_period_end(self, subscription_id: str, cancel: bool) -> SubscriptionState:
         """The subscription after the change."""
+        ...
+
+    async def cancel_subscription(self, subscription_id: str) -> SubscriptionState:
+        """Cancels the subscription at once (not at the period's end); the subscription after."""
         ...
 
     async def retrieve_subscription(self, subscription_id: str) -> SubscriptionState:
@@ -120,7 +137,12 @@ class WebhookEvents(Protocol):
 
 class Subscriptions(Protocol):
     def current_of(self, user_id: str) -> SubscriptionState | None:
-        """The user's newest subscription, None when they never had one."""
+        """The user's subscription: a live one first (LIVE_STATUSES), the most recently described
+        (state_at) among equals; None when they never had one."""
+        ...
+
+    def of_user(self, user_id: str) -> list[SubscriptionState]:
+        """All of the user's subscriptions, ended ones included."""
         ...
 
     def get(self, subscription_id: str, *, for_update: bool = False) -> SubscriptionState | None: ...
@@ -137,7 +159,9 @@ class Subscriptions(Protocol):
 
 
 class Ledger(Protocol):
-    """Invoices, payments and refunds, keyed by Stripe's ids (saving again replaces)."""
+    """Invoices, payments and refunds, keyed by Stripe's ids (saving again replaces). Two
+    transactions storing the same new id at once (invoice.paid and charge.succeeded for one charge):
+    the later one raises Aborted, and its use case runs again, finding the row."""
 
     def save_invoice(self, invoice: Invoice) -> None:
         """Stores it unless a newer description (state_at) is stored."""

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from business.billing.domain.entities import Invoice, Payment, Refund, SubscriptionState
+from business.billing.domain.entities import Checkout, Invoice, Payment, Refund, SubscriptionState
 from business.billing.domain.plans import Interval
 from service_runtime.errors import InvalidArgument
 
@@ -78,6 +78,11 @@ def subscription_state(data: dict[str, Any], state_at: datetime) -> Subscription
 def reference(obj: dict[str, Any], field: str) -> str:
     """The id an object refers to in `field` (customer, subscription...), "" when none."""
     return _id_of(obj.get(field))
+
+
+def checkout_of(data: dict[str, Any]) -> Checkout:
+    """A Checkout Session: its id, status and the subscription it created (once complete)."""
+    return Checkout(str(data["id"]), str(data.get("status") or ""), reference(data, "subscription"))
 
 
 def invoice_subscription(data: dict[str, Any]) -> str:

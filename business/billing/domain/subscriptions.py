@@ -1,6 +1,7 @@
-"""A user's subscription: checkout (their Stripe customer created once and reused), the billing
-portal, cancelling at period end and resuming, switching monthly <-> yearly (prorated). Stripe is
-called outside any transaction; what it answers is stored, with its audit row, in one."""
+"""A user's subscription: checkout (their Stripe customer created once and reused; their other
+open Checkout Sessions expired, so that only the newest can be paid), the billing portal,
+cancelling at period end and resuming, switching monthly <-> yearly (prorated). Stripe is called
+outside any transaction; what it answers is stored, with its audit row, in one."""
 
 from __future__ import annotations
 
@@ -8,14 +9,19 @@ from dataclasses import dataclass, replace
 
 from business.audit.domain import Client
 from business.billing.domain.context import Billing
-from business.billing.domain.entities import PAST_DUE, Customer, Invoice, SubscriptionState
-from business.billing.domain.plans import PRO, Interval, price_of
+from business.billing.domain.entities import (
+    CHECKOUT_COMPLETE,
+    CHECKOUT_OPEN,
+    LIVE_STATUSES,
+    PAST_DUE,
+    Customer,
+    Invoice,
+    SubscriptionState,
+)
+from business.billing.domain.plans import PRO, Interval, Price, price_of
 from business.billing.domain.ports import BillingUnitOfWork, PaymentProvider, Transactions
 from service_runtime.caller import Caller
 from service_runtime.errors import FailedPrecondition, InvalidArgument, NotFound
-
-# Statuses in which a subscription can still be cancelled or resumed.
-LIVE_STATUSES = frozenset({"trialing", "active", "past_due", "unpaid", "incomplete"})
 
 
 async def current_subscription(billing: Billing, caller: Caller) -> SubscriptionState | None:
@@ -49,15 +55,15 @@ async def _customer(transactions: Transactions, provider: PaymentProvider, user_
 async def start_checkout(
     billing: Billing, caller: Caller, interval: Interval, client: Client
 ) -> tuple[str, str]:
-    """(session id, URL) of a Checkout Session for pro at `interval`."""
+    """(session id, URL) of a Checkout Session for pro at `interval`. The caller's other open
+    sessions are expired first: two tabs never make two subscriptions."""
     transactions, provider = billing.stripe()
-    price = price_of(billing.plans, PRO, interval)
-    if price is None or not price.purchasable:
-        raise InvalidArgument.field("interval", f"pro is not sold {interval.value} here")
+    price = _pro_price(billing, interval)
     current = await current_subscription(billing, caller)
     if current is not None and current.status in LIVE_STATUSES:
         raise FailedPrecondition("you already have a subscription: change it in the billing portal")
     customer = await _customer(transactions, provider, caller.subject)
+    expired = await _close_open_checkouts(billing, customer)
     session_id, url = await provider.create_checkout_session(
         customer.stripe_customer_id,
         price.stripe_price_id,
@@ -77,11 +83,40 @@ async def start_checkout(
                 "session_id": session_id,
                 "interval": interval.value,
                 "customer_id": customer.stripe_customer_id,
+                "expired_session_ids": expired,
             },
         )
 
     await transactions.run(audit)
     return session_id, url
+
+
+def _pro_price(billing: Billing, interval: Interval) -> Price:
+    price = price_of(billing.plans, PRO, interval)
+    if price is None or not price.purchasable:
+        raise InvalidArgument.field("interval", f"pro is not sold {interval.value} here")
+    return price
+
+
+async def _close_open_checkouts(billing: Billing, customer: Customer) -> list[str]:
+    """Expires the customer's open Checkout Sessions at Stripe (the ids expired). Refuses when one
+    was paid but its subscription is not known here yet (its webhooks are on their way): a new
+    session could be paid too, a second subscription."""
+    transactions, provider = billing.stripe()
+    recent = await provider.recent_checkouts(customer.stripe_customer_id)
+    closed = [await provider.expire_checkout(c.id) for c in recent if c.status == CHECKOUT_OPEN]
+    paid = [
+        c.subscription_id for c in [*recent, *closed] if c.status == CHECKOUT_COMPLETE and c.subscription_id
+    ]
+
+    def unknown(uow: BillingUnitOfWork) -> list[str]:
+        return [s for s in paid if uow.subscriptions.get(s) is None]
+
+    if paid and await transactions.run(unknown):
+        raise FailedPrecondition(
+            "your other checkout was just paid: your subscription starts as soon as Stripe confirms it"
+        )
+    return [c.id for c in closed if c.status != CHECKOUT_COMPLETE]
 
 
 async def open_portal(billing: Billing, caller: Caller) -> str:
@@ -121,9 +156,7 @@ async def change_interval(
 ) -> SubscriptionState:
     """Moves the subscription to pro's price at `interval`, prorated; the same interval: no change."""
     _, provider = billing.stripe()
-    price = price_of(billing.plans, PRO, interval)
-    if price is None or not price.purchasable:
-        raise InvalidArgument.field("interval", f"pro is not sold {interval.value} here")
+    price = _pro_price(billing, interval)
     current = await current_subscription(billing, caller)
     if current is None or current.status not in LIVE_STATUSES:
         raise FailedPrecondition("you have no subscription to change")

@@ -4,10 +4,11 @@ Named steps: store the event by id first (a processed duplicate is a no-op); rea
 is about (the subscription in the event, or re-fetched from Stripe when the event only refers
 to it); apply it in one transaction: the subscription, per subscription in the order of the
 events' `created` (an older event never overwrites newer state), and the ledger (invoices,
-payments, refunds); the user's plan follows their subscription, and a changed plan revokes their
-older access tokens. A failure is recorded on the event (attempts, error, next attempt with
-backoff) and raised, so that Stripe delivers it again; billing's retry loop (maintenance.py) and
-an admin's retry try it again too."""
+payments, refunds); the user's plan is the best any of their subscriptions gives, and a changed
+plan revokes their older access tokens. A second live subscription for a user who has one (two
+checkouts both paid) is cancelled at Stripe at once, audited. A failure, expected or not, is
+recorded on the event (attempts, error, next attempt with backoff) and raised, so that Stripe
+delivers it again; billing's retry loop (maintenance.py) and an admin's retry try it again too."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from datetime import timedelta
 
 from business.audit.domain import Client
 from business.billing.domain.context import Billing
-from business.billing.domain.entities import PAST_DUE, Customer, SubscriptionState
+from business.billing.domain.entities import LIVE_STATUSES, PAST_DUE, Customer, SubscriptionState
 from business.billing.domain.ports import PROCESSED, BillingUnitOfWork, PaymentProvider
 from business.billing.domain.stripe_objects import (
     StripeEvent,
@@ -51,10 +52,20 @@ class EventOutcome:
 
 
 @dataclass(frozen=True)
+class _Duplicate:
+    """A new live subscription for a user who has another live one already (kept)."""
+
+    subscription_id: str
+    user_id: str
+    kept_subscription_id: str
+
+
+@dataclass(frozen=True)
 class _Applied:
     ignored: bool
     plan_changed_for: str = ""  # the user whose plan changed, "" when none
     refetch: str = ""  # in doubt about the order: the subscription to read from Stripe first
+    duplicate: _Duplicate | None = None  # to cancel at Stripe first; the event is not applied yet
 
 
 # Stripe dates events to the second; state we read ourselves is dated to the microsecond. An event
@@ -78,21 +89,57 @@ def stored_event(payload: dict[str, object]) -> StripeEvent:
 
 
 async def process_event(billing: Billing, event: StripeEvent) -> _Applied:
-    """Applies a stored event; a failure is recorded on it (with its next attempt) and raised."""
+    """Applies a stored event; a failure, whatever it is, is recorded on it (with its next
+    attempt) and raised."""
     transactions, provider = billing.stripe()
     try:
         state = await _state_of(provider, event)
         applied = await _apply_once_more_if_concurrent(billing, event, state)
+        if applied.duplicate is not None:  # cancelled at Stripe first, then applied so
+            applied = await _cancel_duplicate(billing, event, applied.duplicate)
         if applied.refetch:  # in doubt: Stripe's state now is the newest
             fresh = await provider.retrieve_subscription(applied.refetch)
             applied = await _apply_once_more_if_concurrent(billing, event, fresh)
-    except (DomainError, OSError) as error:
-        message = str(error)[:1000]
+    except Exception as error:  # a bug or a malformed payload too: recorded, never lost silently
+        message = _failure(error)
         await transactions.run(lambda uow: uow.events.failed(event.id, message, billing.next_attempt))
         raise
     if applied.plan_changed_for and billing.revocations is not None:
         await billing.revocations.revoke_subject(applied.plan_changed_for)
     return applied
+
+
+def _failure(error: Exception) -> str:
+    """What an admin sees of a failure: the message of a domain or network error, the type too of
+    anything else (a bug, a payload we cannot read)."""
+    if isinstance(error, DomainError | OSError):
+        return str(error)[:1000]
+    return f"{type(error).__name__}: {error}"[:1000]
+
+
+async def _cancel_duplicate(billing: Billing, event: StripeEvent, duplicate: _Duplicate) -> _Applied:
+    """The user has a live subscription already (two checkouts both paid): the new one is cancelled
+    at Stripe at once, audited, and the event applied with its canceled state; the user keeps the
+    first. An admin refunds what it charged (the audit row names it)."""
+    transactions, provider = billing.stripe()
+    canceled = await provider.cancel_subscription(duplicate.subscription_id)
+
+    def audit(uow: BillingUnitOfWork) -> None:
+        billing.record(
+            uow,
+            "billing.subscription.duplicate_canceled",
+            WEBHOOK_CLIENT,
+            subject_id=duplicate.user_id,
+            after={"status": canceled.status},
+            detail={
+                "event_id": event.id,
+                "subscription_id": duplicate.subscription_id,
+                "kept_subscription_id": duplicate.kept_subscription_id,
+            },
+        )
+
+    await transactions.run(audit)
+    return await _apply_once_more_if_concurrent(billing, event, canceled)
 
 
 async def _apply_once_more_if_concurrent(
@@ -129,8 +176,8 @@ def _apply(
     applied = _Applied(ignored=event.type not in REFERRING_EVENTS | LEDGER_EVENTS)
     if state is not None:
         applied = _apply_state(billing, uow, event, state)
-        if applied.refetch:
-            return applied  # not processed yet: applied again with Stripe's current state
+        if applied.refetch or applied.duplicate is not None:
+            return applied  # not processed yet: applied again with Stripe's (new) state
     if event.type in LEDGER_EVENTS:
         _apply_ledger(uow, event, state)
     uow.events.processed(event.id, billing.now())
@@ -190,16 +237,30 @@ def _apply_state(
         if stored.state_at - state.state_at < SAME_SECOND:
             return _Applied(ignored=True, refetch=state.subscription_id)
         return _Applied(ignored=True)  # an older event: newer state is known
+    duplicate = _duplicate_of(uow, user_id, state) if stored is None else None
+    if duplicate is not None:
+        return _Applied(ignored=True, duplicate=duplicate)
     uow.subscriptions.save(_with_grace_start(replace(state, user_id=user_id), stored, event))
     detail = {"event_id": event.id, "subscription_id": state.subscription_id, "status": state.status}
     changed = sync_plan(billing, uow, user_id, detail)
     return _Applied(ignored=False, plan_changed_for=user_id if changed else "")
 
 
+def _duplicate_of(uow: BillingUnitOfWork, user_id: str, state: SubscriptionState) -> _Duplicate | None:
+    """A subscription seen for the first time, live, while the user has another live one."""
+    if state.status not in LIVE_STATUSES:
+        return None
+    current = uow.subscriptions.current_of(user_id)  # a live one first
+    if current is None or current.status not in LIVE_STATUSES:
+        return None
+    return _Duplicate(state.subscription_id, user_id, current.subscription_id)
+
+
 def sync_plan(billing: Billing, uow: BillingUnitOfWork, user_id: str, detail: dict[str, str]) -> bool:
-    """Sets the user's plan to what their newest subscription gives now, audited; True when it
-    changed (their older access tokens must then be revoked)."""
-    plan = billing.plan_of(uow.subscriptions.current_of(user_id))
+    """Sets the user's plan to the best any of their subscriptions gives now (an old one, ended,
+    never outweighs a live one), audited; True when it changed (their older access tokens must then
+    be revoked)."""
+    plan = billing.best_plan(uow.subscriptions.of_user(user_id))
     before = uow.accounts.set_plan(user_id, plan)
     if before is None or before == plan:
         return False

@@ -1,8 +1,10 @@
 """The ledger (invoices, payments, refunds fed by Stripe's events, reconciling with Stripe's own
 objects), the past_due grace period (pro kept within it, free at once after it: tokens revoked),
-switching monthly <-> yearly with proration, failed events retried with backoff, and
-BillingAdminService (customer view, refunds audited, figures, failed events, retry now), through
-a real server with the production interceptors and the real SDK against the local Stripe."""
+switching monthly <-> yearly with proration, failed events retried with backoff (one that breaks
+the code stops no other), a user's live subscription outweighing an old one paid late, and
+BillingAdminService (customer view, refunds audited before Stripe is called and after, figures,
+failed events, retry now), through a real server with the production interceptors and the real SDK
+against the local Stripe."""
 
 from __future__ import annotations
 
@@ -461,3 +463,92 @@ async def test_an_event_from_the_same_second_as_the_stored_state_re_reads_the_su
     assert (await bench.send(stale)).ignored is True
     assert stripe_api.requests.count(("GET", f"/v1/subscriptions/{sub['id']}")) == reads + 1
     assert plan_of(store, "buyer-1") == "free"
+
+
+async def test_an_old_subscription_described_later_never_outweighs_the_live_one(
+    bench: Bench, stripe_api: StripeApi, store: BusinessStore, callers: TestCallers
+) -> None:
+    """An ended subscription whose late invoice is paid is the most recently described one: the
+    plan, what the user sees and what they cancel stay with the live one."""
+    live = subscribed(stripe_api, store, "buyer-1")
+    old = stripe_api.subscription(live["customer"], PRICE_MONTHLY, "buyer-1", status="canceled")
+    long_ago = int(time.time()) - 90 * 86400
+    await bench.send(stripe_api.event("customer.subscription.deleted", old, created=long_ago))
+    await bench.send(stripe_api.event("customer.subscription.created", live))
+    late, _ = stripe_api.invoice_for(old, paid=True)
+    await bench.send(stripe_api.event("invoice.paid", late))  # re-reads `old` from Stripe: dated now
+    with store.transaction() as session:
+        assert (
+            session.get(SubscriptionRow, old["id"]).state_at
+            > session.get(SubscriptionRow, live["id"]).state_at
+        )  # type: ignore[union-attr]
+    assert plan_of(store, "buyer-1") == "pro"
+
+    me = callers.metadata(subject="buyer-1")
+    mine = await bench.subscriptions.GetSubscription(sub_pb.GetSubscriptionRequest(), metadata=me)
+    assert (mine.subscription.subscription_id, mine.subscription.plan) == (live["id"], "pro")
+    await bench.subscriptions.CancelSubscription(sub_pb.CancelSubscriptionRequest(), metadata=me)
+    assert stripe_api.subscriptions[live["id"]]["cancel_at_period_end"] is True
+    view = await bench.admin.GetBillingCustomer(
+        admin_pb.GetBillingCustomerRequest(user_id="buyer-1"), metadata=bench.admin_md
+    )
+    assert view.subscription.subscription_id == live["id"]
+    # The sweep, which sets plans too, agrees.
+    await maintenance.sweep(bench.billing)
+    assert plan_of(store, "buyer-1") == "pro"
+
+
+async def test_a_refund_is_audited_before_stripe_is_called(
+    bench: Bench, stripe_api: StripeApi, store: BusinessStore
+) -> None:
+    """Stripe refunds, then storing its answer may fail: the request's audit row is there anyway
+    (here Stripe refuses, so the only row is the request)."""
+    sub = subscribed(stripe_api, store, "buyer-2")
+    await bench.send(stripe_api.event("customer.subscription.created", sub))
+    invoice, charge = stripe_api.invoice_for(sub, paid=True)
+    await bench.send(stripe_api.event("invoice.paid", invoice))
+    stripe_api.charges[charge["id"]]["amount_refunded"] = 1900  # refunded in Stripe's dashboard
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await bench.admin.RefundPayment(
+            admin_pb.RefundPaymentRequest(payment_id=charge["id"], amount_minor=700), metadata=bench.admin_md
+        )
+    assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+    asked = [(a.actor_id, a.subject_id, a.detail) for a in audits(store, "billing.refund.requested")]
+    assert asked == [
+        (
+            "admin-1",
+            "buyer-2",
+            {
+                "payment_id": charge["id"],
+                "amount_minor": 700,
+                "reason": "",
+                "idempotency_key": f"refund-{charge['id']}-0-700",
+            },
+        )
+    ]
+    assert audits(store, "billing.refund") == []
+
+
+async def test_an_event_that_breaks_the_code_stops_no_other_event_of_the_sweep(
+    bench: Bench, stripe_api: StripeApi, store: BusinessStore
+) -> None:
+    sub = subscribed(stripe_api, store, "buyer-1")
+    junk = stripe_api.event(
+        "charge.succeeded",
+        {"id": "ch_junk", "object": "charge", "customer": sub["customer"], "amount": "not a number"},
+        created=int(time.time()) - 60,  # the older: the sweep takes it first
+    )
+    good = stripe_api.event("customer.subscription.created", sub)
+    for event in (junk, good):  # stored, never applied (the process stopped in between)
+        stored = stored_event_of(event)
+        store.units_of_work(SqlBillingUnitOfWork).run_sync(
+            lambda uow, e=stored: uow.events.add(e, bench.clock.now)
+        )
+    bench.clock.now += maintenance.STRANDED_AFTER
+    assert await maintenance.retry_due_events(bench.billing) == (1, 1)
+    assert plan_of(store, "buyer-1") == "pro"
+    with store.transaction() as session:
+        row = session.get(WebhookEventRow, junk["id"])
+        assert row is not None and (row.processed_at, row.attempts) == (None, 1)
+        assert row.last_error.startswith("ValueError:")
+        assert row.next_attempt_at == bench.clock.now + bench.billing.retry_base

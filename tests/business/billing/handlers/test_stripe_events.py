@@ -1,30 +1,36 @@
 """StripeEventService through a real server (role "service" only): events stored by id first (a
 processed duplicate is a no-op), per-subscription ordering by `created`, the user's plan following
 the subscription with older tokens revoked, events that only refer to a subscription re-fetched
-from Stripe (the local server speaking its API), failures recorded and retried."""
+from Stripe (the local server speaking its API), failures (a bug's too) recorded and retried, a
+second live subscription for one user cancelled at Stripe, and two events recording one charge at
+once."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 import grpc
 import pytest
 from sqlalchemy import select
 
+from business.audit.data import AuditEventRow
 from business.billing.data.repositories import SqlBillingUnitOfWork
-from business.billing.data.tables import SubscriptionRow, WebhookEventRow
+from business.billing.data.tables import PaymentRow, SubscriptionRow, WebhookEventRow
 from business.billing.domain.context import Billing
-from business.billing.domain.entities import Customer
+from business.billing.domain.entities import Customer, Payment
 from business.billing.handlers import StripeEventHandlers
 from business.identity.data.tables import UserRow
 from business.shared.database import BusinessStore
 from service_runtime.caller import Caller
 from service_runtime.in_process import serve_in_process
 from service_runtime.revocations import MemoryRevocations
+from tests.business.billing.held import HeldTransaction, wait_until_another_waits
 from tests.support.in_process import TestCallers
 from tests.support.stripe_api import PRICE_MONTHLY, StripeApi
 from trading.billing.v1 import stripe_event_service_pb2 as pb
@@ -185,8 +191,6 @@ async def test_only_the_service_role_may_send_events_and_junk_is_invalid(
 async def test_two_events_for_one_subscription_at_once_end_in_the_newer_state(
     events: Events, stripe_api: StripeApi, store: BusinessStore
 ) -> None:
-    import asyncio
-
     for round_ in range(3):
         sub = stripe_api.subscription("cus_x", PRICE_MONTHLY, "buyer-1")
         t0 = int(time.time()) + round_ * 100
@@ -197,3 +201,104 @@ async def test_two_events_for_one_subscription_at_once_end_in_the_newer_state(
         replies = await asyncio.gather(events.send(newer), events.send(older))
         assert [r.duplicate for r in replies] == [False, False]
         assert status_of(store, sub["id"]) == "past_due"
+        # Ended, so that the next round's subscription is not a second live one (cancelled).
+        await events.send(
+            stripe_api.event("customer.subscription.deleted", {**sub, "status": "canceled"}, created=t0 + 10)
+        )
+
+
+def stored_event(store: BusinessStore, event_id: str) -> WebhookEventRow:
+    with store.transaction() as session:
+        row = session.get(WebhookEventRow, event_id)
+        assert row is not None
+        session.expunge(row)
+        return row
+
+
+async def test_a_second_live_subscription_for_one_user_is_cancelled_at_stripe_and_audited(
+    events: Events, stripe_api: StripeApi, store: BusinessStore
+) -> None:
+    """Two checkouts both paid: the user keeps the first subscription; the second is cancelled."""
+    customer = "cus_two_tabs"
+    stripe_api.customers[customer] = {"id": customer, "object": "customer"}
+    store.units_of_work(SqlBillingUnitOfWork).run_sync(
+        lambda uow: uow.customers.add(Customer("buyer-1", customer))
+    )
+    kept = stripe_api.subscription(customer, PRICE_MONTHLY, "buyer-1")
+    await events.send(stripe_api.event("customer.subscription.created", kept))
+    second = stripe_api.subscription(customer, PRICE_MONTHLY, "buyer-1")
+    created = stripe_api.event("customer.subscription.created", second)
+    await events.send(created)
+
+    assert stripe_api.subscriptions[second["id"]]["status"] == "canceled"
+    assert ("DELETE", f"/v1/subscriptions/{second['id']}") in stripe_api.requests
+    assert (status_of(store, kept["id"]), status_of(store, second["id"])) == ("active", "canceled")
+    assert plan_of(store, "buyer-1") == "pro"
+    assert stored_event(store, created["id"]).processed_at is not None
+    with store.transaction() as session:
+        audits = session.scalars(
+            select(AuditEventRow).where(AuditEventRow.action == "billing.subscription.duplicate_canceled")
+        ).all()
+        assert [(a.subject_id, a.detail, a.after) for a in audits] == [
+            (
+                "buyer-1",
+                {
+                    "event_id": created["id"],
+                    "subscription_id": second["id"],
+                    "kept_subscription_id": kept["id"],
+                },
+                {"status": "canceled"},
+            )
+        ]
+    # Stripe's own events about the cancelled one change nothing, and cancel nothing twice.
+    deletes = stripe_api.requests.count(("DELETE", f"/v1/subscriptions/{second['id']}"))
+    await events.send(
+        stripe_api.event("customer.subscription.deleted", stripe_api.subscriptions[second["id"]])
+    )
+    invoice = {"id": "in_second", "object": "invoice", "customer": customer, "subscription": second["id"]}
+    await events.send(stripe_api.event("invoice.paid", invoice))
+    assert stripe_api.requests.count(("DELETE", f"/v1/subscriptions/{second['id']}")) == deletes
+    assert (status_of(store, kept["id"]), plan_of(store, "buyer-1")) == ("active", "pro")
+
+
+async def test_an_event_that_breaks_the_code_is_recorded_on_the_event(
+    events: Events, stripe_api: StripeApi, store: BusinessStore
+) -> None:
+    store.units_of_work(SqlBillingUnitOfWork).run_sync(
+        lambda uow: uow.customers.add(Customer("buyer-2", "cus_b"))
+    )
+    charge = {"id": "ch_junk", "object": "charge", "customer": "cus_b", "amount": "not a number"}
+    event = stripe_api.event("charge.succeeded", charge)
+    with pytest.raises(grpc.aio.AioRpcError) as failed:
+        await events.send(event)
+    assert failed.value.code() == grpc.StatusCode.INTERNAL  # the gateway answers 503: Stripe retries
+    row = stored_event(store, event["id"])
+    assert (row.processed_at, row.attempts) == (None, 1)
+    assert row.last_error.startswith("ValueError:") and row.next_attempt_at is not None
+
+
+async def test_invoice_paid_and_charge_succeeded_recording_one_charge_at_once_both_succeed(
+    events: Events, stripe_api: StripeApi, store: BusinessStore
+) -> None:
+    """The invoice's transaction is inserting the payment when charge.succeeded inserts it too: the
+    later insert fails on the key, and its event is applied once more, updating the row."""
+    store.units_of_work(SqlBillingUnitOfWork).run_sync(
+        lambda uow: uow.customers.add(Customer("buyer-1", "cus_c"))
+    )
+    charge = {"id": "ch_both", "object": "charge", "customer": "cus_c", "amount": 1900, "currency": "usd"}
+    event = stripe_api.event(
+        "charge.succeeded", {**charge, "status": "succeeded", "created": int(time.time())}
+    )
+    from_invoice = Payment(
+        "ch_both", "buyer-1", "cus_c", "in_both", "succeeded", 1900, 0, "usd", datetime.now(UTC)
+    )
+    with HeldTransaction(store, lambda uow: uow.ledger.save_payment(from_invoice)) as invoice_paid:
+        sent = asyncio.create_task(events.send(event))
+        await asyncio.to_thread(wait_until_another_waits, store)
+        invoice_paid.commit()
+        reply = await sent
+    assert (reply.duplicate, reply.ignored) == (False, False)
+    assert stored_event(store, event["id"]).processed_at is not None
+    with store.transaction() as session:
+        rows = session.scalars(select(PaymentRow).where(PaymentRow.id == "ch_both")).all()
+        assert [(r.status, r.amount, r.invoice_id) for r in rows] == [("succeeded", 1900, "in_both")]

@@ -1,9 +1,11 @@
 """SubscriptionService through a real server, with the real `stripe` SDK calling a local server
-speaking Stripe's API: checkout (the customer created once and reused), the portal, cancel at
-period end and resume, bad input, no token, and billing without Stripe keys."""
+speaking Stripe's API: checkout (the customer created once and reused, also by two first
+checkouts at once; the other open sessions expired; none while a paid one is not known yet), the
+portal, cancel at period end and resume, bad input, no token, and billing without Stripe keys."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,14 +14,18 @@ import pytest
 from sqlalchemy import func, select
 
 from business.audit.data import AuditEventRow
+from business.billing.adapters.stripe_api import StripePayments
 from business.billing.data.repositories import SqlBillingUnitOfWork
 from business.billing.data.tables import CustomerRow
+from business.billing.domain.context import Billing
+from business.billing.domain.entities import Checkout, Customer
 from business.billing.domain.stripe_objects import subscription_state
 from business.billing.handlers import SubscriptionHandlers
 from business.billing.wiring import build_billing
 from business.config import BusinessSettings
 from business.shared.database import BusinessStore
 from service_runtime.in_process import serve_in_process
+from tests.business.billing.held import HeldTransaction, wait_until_another_waits
 from tests.support.in_process import TestCallers, violated_fields
 from tests.support.stripe_api import PRICE_MONTHLY, PRICE_YEARLY, StripeApi
 from trading.billing.v1 import plan_service_pb2 as plan_pb
@@ -57,17 +63,77 @@ async def test_checkout_creates_the_customer_once_and_reuses_it(
     assert sessions[0]["subscription_data"]["metadata"] == {"user_id": "buyer-1"}
     assert sessions[0]["success_url"].startswith("http://web.test/billing?checkout=success")
     assert sessions[0]["cancel_url"] == "http://web.test/pricing?checkout=cancelled"
+    # Two tabs: the second click's session is the one that can be paid; the first is expired.
+    assert [s["status"] for s in sessions] == ["expired", "open"]
+    with pytest.raises(ValueError, match="cannot be paid"):
+        stripe_api.complete_checkout(first.session_id)
+    assert ("POST", f"/v1/checkout/sessions/{first.session_id}/expire") in stripe_api.requests
     with store.transaction() as session:
         assert (
             session.scalar(select(CustomerRow.stripe_customer_id).where(CustomerRow.user_id == "buyer-1"))
             == (customer["id"])
         )
-        started = session.scalar(
-            select(func.count())
-            .select_from(AuditEventRow)
+        started = session.scalars(
+            select(AuditEventRow.detail)
             .where(AuditEventRow.action == "billing.checkout.started")
-        )
-        assert started == 2
+            .order_by(AuditEventRow.id)
+        ).all()
+        assert [d["expired_session_ids"] for d in started] == [[], [first.session_id]]
+
+
+async def test_a_paid_checkout_not_known_yet_refuses_another_until_its_subscription_is_stored(
+    channel: grpc.aio.Channel, callers: TestCallers, stripe_api: StripeApi, store: BusinessStore
+) -> None:
+    me = callers.metadata(subject="buyer-1")
+    stub = _stub(channel)
+    first = await stub.CreateCheckoutSession(pb.CreateCheckoutSessionRequest(interval=MONTHLY), metadata=me)
+    paid = stripe_api.complete_checkout(first.session_id)  # its webhooks have not arrived yet
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await stub.CreateCheckoutSession(pb.CreateCheckoutSessionRequest(interval=YEARLY), metadata=me)
+    assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "other checkout was just paid" in (refused.value.details() or "")
+    assert list(stripe_api.sessions) == [first.session_id]  # no second session to pay
+
+    # The subscription is stored (its webhooks), and later ends: the user may subscribe again.
+    ended = subscription_state({**paid, "status": "canceled"}, datetime.now(UTC)).for_user("buyer-1")
+    store.units_of_work(SqlBillingUnitOfWork).run_sync(lambda uow: uow.subscriptions.save(ended))
+    again = await stub.CreateCheckoutSession(pb.CreateCheckoutSessionRequest(interval=YEARLY), metadata=me)
+    assert stripe_api.sessions[again.session_id]["status"] == "open"
+
+
+async def test_expiring_a_session_paid_meanwhile_answers_it_is_complete(
+    billing: Billing, stripe_api: StripeApi
+) -> None:
+    """The race the checkout guards against: a session listed open is paid before it is expired."""
+    provider = billing.provider
+    assert isinstance(provider, StripePayments)
+    customer = await provider.create_customer("buyer-1", "buyer-1@example.com")
+    args = (customer, PRICE_MONTHLY, "buyer-1", "http://web.test/ok", "http://web.test/no")
+    open_one, _ = await provider.create_checkout_session(*args)
+    paid_one, _ = await provider.create_checkout_session(*args)
+    assert [c.id for c in await provider.recent_checkouts(customer)] == [paid_one, open_one]  # newest first
+    subscription = stripe_api.complete_checkout(paid_one)
+    assert await provider.expire_checkout(paid_one) == Checkout(paid_one, "complete", subscription["id"])
+    assert await provider.expire_checkout(open_one) == Checkout(open_one, "expired")
+    assert await provider.expire_checkout(open_one) == Checkout(open_one, "expired")  # again: no error
+
+
+def test_two_first_checkouts_at_once_store_one_customer(store: BusinessStore) -> None:
+    """Both got the same customer from Stripe (idempotency key): the second insert waits for the
+    first, fails on the key, and answers the stored customer instead of an INTERNAL error."""
+    customer = Customer("buyer-1", "cus_once")
+    units = store.units_of_work(SqlBillingUnitOfWork)
+    with (
+        HeldTransaction(store, lambda uow: uow.customers.add(customer)) as first,
+        ThreadPoolExecutor(1) as pool,
+    ):
+        second = pool.submit(units.run_sync, lambda uow: uow.customers.add(customer))
+        wait_until_another_waits(store)
+        first.commit()
+        assert second.result(timeout=30) == customer
+    assert first.result == customer
+    with store.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(CustomerRow)) == 1
 
 
 async def test_cancel_at_period_end_and_resume(

@@ -28,8 +28,9 @@ if _version_not_supported:
 class SubscriptionServiceStub:
     """SubscriptionService is a signed-in user's subscription to pro, through Stripe: checkout,
     the billing portal, cancelling at the end of the period and resuming. The subscriber is the
-    `sub` of the access token. Without Stripe keys every call is FAILED_PRECONDITION
-    ("billing is not configured").
+    `sub` of the access token. Without Stripe keys every call but GetSubscription is
+    FAILED_PRECONDITION ("billing is not configured"); GetSubscription still answers (plan "free"
+    and no status when the caller has no subscription).
     """
 
     def __init__(self, channel):
@@ -73,12 +74,14 @@ class SubscriptionServiceStub:
 class SubscriptionServiceServicer:
     """SubscriptionService is a signed-in user's subscription to pro, through Stripe: checkout,
     the billing portal, cancelling at the end of the period and resuming. The subscriber is the
-    `sub` of the access token. Without Stripe keys every call is FAILED_PRECONDITION
-    ("billing is not configured").
+    `sub` of the access token. Without Stripe keys every call but GetSubscription is
+    FAILED_PRECONDITION ("billing is not configured"); GetSubscription still answers (plan "free"
+    and no status when the caller has no subscription).
     """
 
     def GetSubscription(self, request, context):
-        """GetSubscription returns the caller's subscription, or one with plan "free" and no status.
+        """GetSubscription returns the caller's subscription (a live one first, else the most recent),
+        or one with plan "free" and no status.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -86,7 +89,10 @@ class SubscriptionServiceServicer:
 
     def CreateCheckoutSession(self, request, context):
         """CreateCheckoutSession starts Stripe Checkout for pro at the chosen interval; the browser
-        goes to the returned URL. The caller's Stripe customer is created once and reused.
+        goes to the returned URL. The caller's Stripe customer is created once and reused. The
+        caller's earlier open Checkout Sessions are expired: only the newest can be paid.
+        FAILED_PRECONDITION when the caller has a live subscription, or paid another checkout that
+        Stripe has not confirmed here yet.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -167,8 +173,9 @@ def add_SubscriptionServiceServicer_to_server(servicer, server):
 class SubscriptionService:
     """SubscriptionService is a signed-in user's subscription to pro, through Stripe: checkout,
     the billing portal, cancelling at the end of the period and resuming. The subscriber is the
-    `sub` of the access token. Without Stripe keys every call is FAILED_PRECONDITION
-    ("billing is not configured").
+    `sub` of the access token. Without Stripe keys every call but GetSubscription is
+    FAILED_PRECONDITION ("billing is not configured"); GetSubscription still answers (plan "free"
+    and no status when the caller has no subscription).
     """
 
     @staticmethod

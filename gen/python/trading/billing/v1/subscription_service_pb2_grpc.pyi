@@ -29,8 +29,9 @@ GRPC_VERSION: str
 class SubscriptionServiceStub:
     """SubscriptionService is a signed-in user's subscription to pro, through Stripe: checkout,
     the billing portal, cancelling at the end of the period and resuming. The subscriber is the
-    `sub` of the access token. Without Stripe keys every call is FAILED_PRECONDITION
-    ("billing is not configured").
+    `sub` of the access token. Without Stripe keys every call but GetSubscription is
+    FAILED_PRECONDITION ("billing is not configured"); GetSubscription still answers (plan "free"
+    and no status when the caller has no subscription).
     """
 
     @_typing.overload
@@ -38,10 +39,15 @@ class SubscriptionServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> SubscriptionServiceAsyncStub: ...
     GetSubscription: _grpc.UnaryUnaryMultiCallable[_subscription_service_pb2.GetSubscriptionRequest, _subscription_service_pb2.GetSubscriptionResponse]
-    """GetSubscription returns the caller's subscription, or one with plan "free" and no status."""
+    """GetSubscription returns the caller's subscription (a live one first, else the most recent),
+    or one with plan "free" and no status.
+    """
     CreateCheckoutSession: _grpc.UnaryUnaryMultiCallable[_subscription_service_pb2.CreateCheckoutSessionRequest, _subscription_service_pb2.CreateCheckoutSessionResponse]
     """CreateCheckoutSession starts Stripe Checkout for pro at the chosen interval; the browser
-    goes to the returned URL. The caller's Stripe customer is created once and reused.
+    goes to the returned URL. The caller's Stripe customer is created once and reused. The
+    caller's earlier open Checkout Sessions are expired: only the newest can be paid.
+    FAILED_PRECONDITION when the caller has a live subscription, or paid another checkout that
+    Stripe has not confirmed here yet.
     """
     CreatePortalSession: _grpc.UnaryUnaryMultiCallable[_subscription_service_pb2.CreatePortalSessionRequest, _subscription_service_pb2.CreatePortalSessionResponse]
     """CreatePortalSession opens Stripe's billing portal (payment methods, invoices) for the caller."""
@@ -61,16 +67,22 @@ class SubscriptionServiceStub:
 class SubscriptionServiceAsyncStub(SubscriptionServiceStub):
     """SubscriptionService is a signed-in user's subscription to pro, through Stripe: checkout,
     the billing portal, cancelling at the end of the period and resuming. The subscriber is the
-    `sub` of the access token. Without Stripe keys every call is FAILED_PRECONDITION
-    ("billing is not configured").
+    `sub` of the access token. Without Stripe keys every call but GetSubscription is
+    FAILED_PRECONDITION ("billing is not configured"); GetSubscription still answers (plan "free"
+    and no status when the caller has no subscription).
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     GetSubscription: _aio.UnaryUnaryMultiCallable[_subscription_service_pb2.GetSubscriptionRequest, _subscription_service_pb2.GetSubscriptionResponse]  # type: ignore[assignment]
-    """GetSubscription returns the caller's subscription, or one with plan "free" and no status."""
+    """GetSubscription returns the caller's subscription (a live one first, else the most recent),
+    or one with plan "free" and no status.
+    """
     CreateCheckoutSession: _aio.UnaryUnaryMultiCallable[_subscription_service_pb2.CreateCheckoutSessionRequest, _subscription_service_pb2.CreateCheckoutSessionResponse]  # type: ignore[assignment]
     """CreateCheckoutSession starts Stripe Checkout for pro at the chosen interval; the browser
-    goes to the returned URL. The caller's Stripe customer is created once and reused.
+    goes to the returned URL. The caller's Stripe customer is created once and reused. The
+    caller's earlier open Checkout Sessions are expired: only the newest can be paid.
+    FAILED_PRECONDITION when the caller has a live subscription, or paid another checkout that
+    Stripe has not confirmed here yet.
     """
     CreatePortalSession: _aio.UnaryUnaryMultiCallable[_subscription_service_pb2.CreatePortalSessionRequest, _subscription_service_pb2.CreatePortalSessionResponse]  # type: ignore[assignment]
     """CreatePortalSession opens Stripe's billing portal (payment methods, invoices) for the caller."""
@@ -89,8 +101,9 @@ class SubscriptionServiceAsyncStub(SubscriptionServiceStub):
 class SubscriptionServiceServicer(metaclass=_abc_1.ABCMeta):
     """SubscriptionService is a signed-in user's subscription to pro, through Stripe: checkout,
     the billing portal, cancelling at the end of the period and resuming. The subscriber is the
-    `sub` of the access token. Without Stripe keys every call is FAILED_PRECONDITION
-    ("billing is not configured").
+    `sub` of the access token. Without Stripe keys every call but GetSubscription is
+    FAILED_PRECONDITION ("billing is not configured"); GetSubscription still answers (plan "free"
+    and no status when the caller has no subscription).
     """
 
     @_abc_1.abstractmethod
@@ -99,7 +112,9 @@ class SubscriptionServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _subscription_service_pb2.GetSubscriptionRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_subscription_service_pb2.GetSubscriptionResponse, _abc.Awaitable[_subscription_service_pb2.GetSubscriptionResponse]]:
-        """GetSubscription returns the caller's subscription, or one with plan "free" and no status."""
+        """GetSubscription returns the caller's subscription (a live one first, else the most recent),
+        or one with plan "free" and no status.
+        """
 
     @_abc_1.abstractmethod
     def CreateCheckoutSession(
@@ -108,7 +123,10 @@ class SubscriptionServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_subscription_service_pb2.CreateCheckoutSessionResponse, _abc.Awaitable[_subscription_service_pb2.CreateCheckoutSessionResponse]]:
         """CreateCheckoutSession starts Stripe Checkout for pro at the chosen interval; the browser
-        goes to the returned URL. The caller's Stripe customer is created once and reused.
+        goes to the returned URL. The caller's Stripe customer is created once and reused. The
+        caller's earlier open Checkout Sessions are expired: only the newest can be paid.
+        FAILED_PRECONDITION when the caller has a live subscription, or paid another checkout that
+        Stripe has not confirmed here yet.
         """
 
     @_abc_1.abstractmethod

@@ -453,14 +453,16 @@ export const ChangeBillingIntervalResponseSchema: GenMessage<ChangeBillingInterv
 /**
  * SubscriptionService is a signed-in user's subscription to pro, through Stripe: checkout,
  * the billing portal, cancelling at the end of the period and resuming. The subscriber is the
- * `sub` of the access token. Without Stripe keys every call is FAILED_PRECONDITION
- * ("billing is not configured").
+ * `sub` of the access token. Without Stripe keys every call but GetSubscription is
+ * FAILED_PRECONDITION ("billing is not configured"); GetSubscription still answers (plan "free"
+ * and no status when the caller has no subscription).
  *
  * @generated from service trading.billing.v1.SubscriptionService
  */
 export const SubscriptionService: GenService<{
   /**
-   * GetSubscription returns the caller's subscription, or one with plan "free" and no status.
+   * GetSubscription returns the caller's subscription (a live one first, else the most recent),
+   * or one with plan "free" and no status.
    *
    * @generated from rpc trading.billing.v1.SubscriptionService.GetSubscription
    */
@@ -471,7 +473,10 @@ export const SubscriptionService: GenService<{
   },
   /**
    * CreateCheckoutSession starts Stripe Checkout for pro at the chosen interval; the browser
-   * goes to the returned URL. The caller's Stripe customer is created once and reused.
+   * goes to the returned URL. The caller's Stripe customer is created once and reused. The
+   * caller's earlier open Checkout Sessions are expired: only the newest can be paid.
+   * FAILED_PRECONDITION when the caller has a live subscription, or paid another checkout that
+   * Stripe has not confirmed here yet.
    *
    * @generated from rpc trading.billing.v1.SubscriptionService.CreateCheckoutSession
    */

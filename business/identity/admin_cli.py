@@ -9,6 +9,7 @@ CI). The database is DATABASE_URL; migrations are applied first, so a fresh clon
 from __future__ import annotations
 
 import argparse
+import asyncio
 import getpass
 import sys
 
@@ -20,14 +21,16 @@ from business.identity.domain.passwords import PasswordHasher, check_password_po
 from business.identity.domain.validation import clean_display_name, normalize_email
 from business.identity.wiring import password_hasher
 from business.shared.database import BusinessStore, migrate
-from service_runtime.errors import InvalidArgument
+from service_runtime.errors import DependencyUnavailable, InvalidArgument
 
 
 def create_admin(
     database_url: str, email: str, password: str, display_name: str = "", hasher: PasswordHasher | None = None
 ) -> tuple[str, bool]:
     """Creates an active, verified admin, or makes the account with this email one (its
-    password is then set too). Returns (user id, created). Audited as done by "system"."""
+    password is then set too, its sessions end). Returns (user id, created). Audited as done by
+    "system". A promoted account's access tokens are left to the caller to revoke (`main` does,
+    in the services' shared list: `revoke_access_tokens`)."""
     email = normalize_email(email)
     check_password_policy(password, email=email)
     name = clean_display_name(display_name)
@@ -105,8 +108,29 @@ def main(argv: list[str] | None = None) -> int:
     except InvalidArgument as error:
         print(f"refused: {error.message}", file=sys.stderr)
         return 2
+    if not created:
+        try:
+            asyncio.run(revoke_access_tokens(settings, user_id))
+        except DependencyUnavailable as error:
+            # The promotion is stored; running the command again revokes again (idempotent).
+            print(
+                f"promoted admin {args.email} (id {user_id}) but its earlier access tokens are not "
+                f"revoked ({error.message}): run the command again",
+                file=sys.stderr,
+            )
+            return 1
     print(f"{'created' if created else 'promoted'} admin {args.email} (id {user_id})")
     return 0
+
+
+async def revoke_access_tokens(settings: BusinessSettings, user_id: str) -> None:
+    """Every access token issued to the account until now stops working, at every service: it was
+    issued before the account became an admin (and its sessions ended)."""
+    revocations = settings.revocations()
+    try:
+        await revocations.revoke_subject(user_id)
+    finally:
+        await revocations.close()
 
 
 if __name__ == "__main__":

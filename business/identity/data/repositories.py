@@ -92,7 +92,8 @@ class SqlUsers:
     def _one(self, *conditions: Any, for_update: bool = False) -> User | None:
         query = select(UserRow).where(*conditions)
         if for_update:
-            query = query.with_for_update()
+            # Read afresh: a row this unit of work read before the lock may have changed since.
+            query = query.with_for_update().execution_options(populate_existing=True)
         row = self._s.scalars(query).first()
         return _entity(User, self._rows.keep(row)) if row else None
 
@@ -306,18 +307,20 @@ class SqlOneTimeCodes:
         )
         return _changed(result)
 
-    def count_wrong_answer(self, code_id: str, max_attempts: int, now: datetime) -> int:
-        self._s.execute(
+    def count_attempt(self, code_id: str, max_attempts: int, now: datetime) -> bool:
+        """PostgreSQL re-checks the WHERE after a concurrent try commits; SQLite serialises
+        writers (BEGIN IMMEDIATE)."""
+        result = self._s.execute(
             update(OneTimeCodeRow)
-            .where(OneTimeCodeRow.id == code_id)
+            .where(
+                OneTimeCodeRow.id == code_id,
+                OneTimeCodeRow.attempts < max_attempts,
+                OneTimeCodeRow.consumed_at.is_(None),
+                OneTimeCodeRow.expires_at > now,
+            )
             .values(attempts=OneTimeCodeRow.attempts + 1)
         )
-        attempts = int(
-            self._s.scalar(select(OneTimeCodeRow.attempts).where(OneTimeCodeRow.id == code_id)) or 0
-        )
-        if attempts >= max_attempts:
-            self.consume(code_id, now)
-        return attempts
+        return _changed(result)
 
     def retire(self, purpose: str, now: datetime, *, user_id: str = "", target: str = "") -> None:
         statement = update(OneTimeCodeRow).where(

@@ -183,16 +183,15 @@ async def _refuse_login(identity: Identity, user: User | None, reason: str, clie
 async def login(identity: Identity, email: str, password: str, client: Client) -> SignInResult:
     email_n = normalize_email(email)
     _password_field(password, "password")
-    await identity.limiter.check("password", email_n, client.ip)
+    attempt = await identity.limiter.attempt("password", email_n, client.ip)
     user = await identity.transactions.run(lambda uow: uow.users.by_email(email_n))
     # Unknown accounts verify against a dummy hash: the same cost as a wrong password.
     ok = await identity.hasher.verify_async(user.password_hash if user else None, password)
     if user is None or not ok:
-        await identity.limiter.record_failure("password", email_n, client.ip)
         await _refuse_login(identity, user, "wrong_password" if user else "unknown_email", client)
     if not user.is_active:
         await _refuse_login(identity, user, "suspended", client)
-    await identity.limiter.record_success("password", email_n)
+    await identity.limiter.succeeded(attempt)
     assert user.password_hash is not None
     new_hash = None
     if identity.hasher.needs_rehash(user.password_hash):
@@ -295,10 +294,9 @@ async def change_password(
     v.raise_any()
     user = await identity.transactions.run(lambda uow: _existing_user(uow, user_id))
     check_password_policy(new_password, field="new_password", email=user.email)
-    await identity.limiter.check("password", user.email, client.ip)
+    attempt = await identity.limiter.attempt("password", user.email, client.ip)
     ok = await identity.hasher.verify_async(user.password_hash, current_password)
     if not ok:
-        await identity.limiter.record_failure("password", user.email, client.ip)
         await identity.record_failure(
             "user.password.change_failed",
             client,
@@ -307,7 +305,7 @@ async def change_password(
             detail={"reason": "wrong_current_password"},
         )
         raise InvalidArgument.field("current_password", "is not correct")
-    await identity.limiter.record_success("password", user.email)
+    await identity.limiter.succeeded(attempt)
     new_hash = await identity.hasher.hash_async(new_password)
 
     def work(uow: IdentityUnitOfWork) -> list[str]:

@@ -24,6 +24,7 @@ from business.identity.domain.entities import (
     USER,
     User,
 )
+from business.identity.domain.ownership import BY_ADMIN_CLI, claim_unproven_account
 from business.identity.domain.ports import IdentityUnitOfWork
 from business.identity.domain.validation import require_text
 from service_runtime.errors import FailedPrecondition, InvalidArgument, NotFound
@@ -128,9 +129,11 @@ async def _change_claim(
     identity: Identity, actor_id: str, user_id: str, change: ClaimChange, client: Client
 ) -> Account:
     """Applies and audits `change`; tokens issued before it carry the old value, so they are
-    revoked when it changes anything."""
+    revoked, even when the value was already in place: the call may be the retry of one that
+    stored the change and then failed to revoke (the revocation store was down), and revoking
+    again is harmless (idempotent; the user refreshes)."""
 
-    def work(uow: IdentityUnitOfWork) -> tuple[Account, bool]:
+    def work(uow: IdentityUnitOfWork) -> Account:
         user = _target(uow, user_id)
         change.check(uow, user)
         before = audit.snapshot(user, (change.attribute,))
@@ -149,11 +152,10 @@ async def _change_claim(
             after={change.attribute: change.value},
             detail={"changed": changed},
         )
-        return account_of(uow, user), changed
+        return account_of(uow, user)
 
-    account, changed = await identity.transactions.run(work)
-    if changed:
-        await identity.revocations.revoke_subject(user_id)
+    account = await identity.transactions.run(work)
+    await identity.revocations.revoke_subject(user_id)
     return account
 
 
@@ -203,14 +205,19 @@ def ensure_admin(
 ) -> tuple[str, bool]:
     """The first admin (the admin command line): creates an active, verified admin, or makes the
     account with this email one, its password set too. Returns (user id, created); audited as
-    done by "system"."""
-    user = uow.users.by_email(email)
-    created = user is None
-    before = {} if user is None else audit.snapshot(user, PROFILE_FIELDS)
-    if user is None:
+    done by "system". A promoted account's access tokens issued until now must then be revoked
+    (`Revocations.revoke_subject`): they were handed out before it became an admin."""
+    found = uow.users.by_email(email)
+    before: audit.Values = {}
+    detail: audit.Values | None = None
+    if found is None:
         user = User(
             id=str(uuid.uuid4()), email=email, display_name=display_name, created_at=now, updated_at=now
         )
+    else:
+        user = _target(uow, found.id)
+        before = audit.snapshot(user, PROFILE_FIELDS)
+        detail = {"sessions_ended": _end_prior_access(uow, now, user)}
     user.password_hash = password_hash
     user.email_verified = True
     user.role = ADMIN
@@ -219,7 +226,7 @@ def ensure_admin(
     if display_name:
         user.display_name = display_name
     user.updated_at = now
-    if created:
+    if found is None:
         uow.users.add(user)
     else:
         uow.users.save(user)
@@ -227,14 +234,27 @@ def ensure_admin(
     audit.record(
         uow.audit,
         now,
-        "admin.cli.admin_created" if created else "admin.cli.admin_promoted",
+        "admin.cli.admin_created" if found is None else "admin.cli.admin_promoted",
         ADMIN_CLI,
         actor_id="system",
         subject_id=user.id,
         before=old or None,
         after=new,
+        detail=detail,
     )
-    return user.id, created
+    return user.id, found is None
+
+
+def _end_prior_access(uow: IdentityUnitOfWork, now: datetime, user: User) -> int:
+    """Before an existing account becomes an admin: every session it had ends (whoever held one
+    must not refresh into an admin token). If nobody had proven its address, whoever registered it
+    also loses what they set up (claim_unproven_account): whoever runs the command line vouches
+    for the address. Returns the sessions ended."""
+    ended: list[str] = []
+    if not user.email_verified:
+        ended = claim_unproven_account(uow, now, user, ADMIN_CLI, proof=BY_ADMIN_CLI, actor_id="system")
+    ended += uow.sign_in_sessions.revoke_all_of(user.id, now, "promoted_to_admin")
+    return len(ended)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from business.identity.domain.context import Identity
 from business.identity.domain.emails import password_reset_email, verification_email
 from business.identity.domain.entities import OneTimeCode, User
 from business.identity.domain.one_time_secrets import digest, new_opaque_token
+from business.identity.domain.ownership import BY_PASSWORD_RESET, claim_unproven_account
 from business.identity.domain.passwords import MAX_PASSWORD_LENGTH, check_password_policy
 from business.identity.domain.ports import IdentityUnitOfWork
 from business.identity.domain.validation import normalize_email
@@ -156,13 +157,18 @@ async def reset_password(identity: Identity, token: str, new_password: str, clie
     def work(uow: IdentityUnitOfWork) -> str:
         user = _redeem(uow, identity, PASSWORD_RESET, token)
         check_password_policy(new_password, field="new_password", email=user.email)
-        user.password_hash = new_hash
-        # The link reached the mailbox: the address is proven.
         was_verified = user.email_verified
-        user.email_verified = True
+        ended: list[str] = []
+        if not was_verified:
+            # The link reached the mailbox: the address is proven, and whoever registered it
+            # without owning it loses every way in they set up (TOTP, phone, links, sessions).
+            ended = claim_unproven_account(
+                uow, identity.now(), user, client, proof=BY_PASSWORD_RESET, actor_id=user.id
+            )
+        user.password_hash = new_hash
         user.updated_at = identity.now()
         uow.users.save(user)
-        ended = uow.sign_in_sessions.revoke_all_of(user.id, identity.now(), "password_reset")
+        ended += uow.sign_in_sessions.revoke_all_of(user.id, identity.now(), "password_reset")
         identity.record(
             uow,
             "auth.password.reset",

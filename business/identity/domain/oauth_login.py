@@ -9,6 +9,7 @@ from business.audit.domain import Client
 from business.identity.domain.accounts import Account, account_of, complete_sign_in
 from business.identity.domain.context import Identity
 from business.identity.domain.entities import OAuthIdentity, User
+from business.identity.domain.ownership import BY_OAUTH, claim_unproven_account
 from business.identity.domain.ports import IdentityUnitOfWork
 from business.identity.domain.sessions import SignInResult
 from business.identity.domain.validation import (
@@ -69,28 +70,16 @@ def _link(uow: IdentityUnitOfWork, identity: Identity, user: User, p: ProviderPr
     )
 
 
-def _claim_unproven_account(uow: IdentityUnitOfWork, identity: Identity, user: User) -> list[str]:
-    """Someone registered this address without proving it; the provider now proves the real owner.
-    Drops what the unproven registrant may have set up; returns the sessions ended."""
-    user.password_hash = None
-    user.totp_enabled = False
-    user.totp_secret_encrypted = None
-    uow.backup_codes.delete_all(user.id)
-    ended = uow.sign_in_sessions.revoke_all_of(user.id, identity.now(), "account_claimed_by_oauth")
-    user.email_verified = True
-    return ended
-
-
 def _link_existing_account(
     uow: IdentityUnitOfWork, identity: Identity, user: User, p: ProviderProfile, client: Client
 ) -> list[str]:
-    """Links the provider to `user`, the account with the provider's (verified) email; returns
-    the sessions of an unproven registrant it ended."""
-    uow.users.get(user.id, for_update=True)  # the row stays locked from here on
+    """Links the provider to `user` (locked), the account with the provider's (verified) email;
+    returns the sessions of an unproven registrant it ended."""
     detail: dict[str, object] = {"provider": p.provider}
     ended: list[str] = []
     if not user.email_verified:
-        ended = _claim_unproven_account(uow, identity, user)
+        # The provider proves the address's owner: whoever registered it unproven loses access.
+        ended = claim_unproven_account(uow, identity.now(), user, client, proof=BY_OAUTH, actor_id=user.id)
         detail["password_cleared"] = True
     _link(uow, identity, user, p)
     user.updated_at = identity.now()
@@ -144,7 +133,9 @@ def _sign_in(
     elif (existing := uow.users.by_email(p.email)) is not None:
         if not p.email_verified:
             return _Refusal("unverified_email_matches_account")
-        user = existing
+        # Locked, and read again under the lock: what the claim clears is what is there now.
+        user = uow.users.get(existing.id, for_update=True)
+        assert user is not None
         ended = _link_existing_account(uow, identity, user, p, client)
         linked = True
     else:

@@ -6,7 +6,6 @@ import hmac
 import uuid
 from datetime import timedelta
 
-from business.audit import domain as audit
 from business.audit.domain import Client
 from business.identity.domain.accounts import complete_sign_in
 from business.identity.domain.context import Identity
@@ -62,6 +61,18 @@ async def start_phone_login(identity: Identity, phone_number: str, client: Clien
     return ttl
 
 
+def _open_code_counted(uow: IdentityUnitOfWork, identity: Identity, phone: str) -> OneTimeCode | None:
+    """The open code texted to `phone`, with this try counted against its attempts first (the
+    count is committed before the code is compared, so concurrent guesses cannot get past
+    sms_code_max_attempts); None when there is none or its attempts are spent."""
+    stored = uow.one_time_codes.latest_open(PHONE_LOGIN, phone, identity.now())
+    if stored is None or not stored.user_id:
+        return None
+    if not uow.one_time_codes.count_attempt(stored.id, identity.policy.sms_code_max_attempts, identity.now()):
+        return None
+    return stored
+
+
 async def verify_phone_login(
     identity: Identity, phone_number: str, code: str, client: Client
 ) -> SignInResult:
@@ -71,34 +82,17 @@ async def verify_phone_login(
         raise InvalidArgument.field("code", "is required")
     if len(code) > 16:
         raise InvalidArgument.field("code", "must be at most 16 characters")
-    await identity.limiter.check(CODE_SCOPE, phone, client.ip)
-    stored = await identity.transactions.run(
-        lambda uow: uow.one_time_codes.latest_open(PHONE_LOGIN, phone, identity.now())
-    )
-    if (
-        stored is None
-        or not stored.user_id
-        or not hmac.compare_digest(stored.digest, code_digest(code, stored.salt))
-    ):
-
-        def count(uow: IdentityUnitOfWork) -> None:
-            if stored is not None:
-                uow.one_time_codes.count_wrong_answer(
-                    stored.id, identity.policy.sms_code_max_attempts, identity.now()
-                )
-            identity.record(
-                uow,
-                "auth.phone.failed",
-                client,
-                outcome=audit.FAILED,
-                subject_id=stored.user_id or "" if stored else "",
-                detail={"reason": "wrong_code" if stored else "no_open_code"},
-            )
-
-        await identity.transactions.run(count)
-        await identity.limiter.record_failure(CODE_SCOPE, phone, client.ip)
+    attempt = await identity.limiter.attempt(CODE_SCOPE, phone, client.ip)
+    stored = await identity.transactions.run(lambda uow: _open_code_counted(uow, identity, phone))
+    if stored is None or not hmac.compare_digest(stored.digest, code_digest(code, stored.salt)):
+        await identity.record_failure(
+            "auth.phone.failed",
+            client,
+            subject_id=stored.user_id or "" if stored else "",
+            detail={"reason": "wrong_code" if stored else "no_open_code"},
+        )
         raise Unauthenticated(INVALID_CODE)
-    user_id = stored.user_id
+    user_id = stored.user_id or ""  # never empty: _open_code_counted returns codes of a user
 
     def work(uow: IdentityUnitOfWork) -> SignInResult:
         if not uow.one_time_codes.consume(stored.id, identity.now()):
@@ -121,5 +115,5 @@ async def verify_phone_login(
         return complete_sign_in(uow, identity, user.id, "phone", client)
 
     result = await identity.transactions.run(work)
-    await identity.limiter.record_success(CODE_SCOPE, phone)
+    await identity.limiter.succeeded(attempt)
     return result

@@ -124,8 +124,10 @@ class OneTimeCodes(Protocol):
         """Single use: true only for the call that consumed an unexpired, unconsumed code."""
         ...
 
-    def count_wrong_answer(self, code_id: str, max_attempts: int, now: datetime) -> int:
-        """Counts a wrong answer; the code is used up at `max_attempts`. Returns the attempts."""
+    def count_attempt(self, code_id: str, max_attempts: int, now: datetime) -> bool:
+        """Counts one try at an open code, before the answer is checked: a conditional write, so
+        of concurrent tries at most `max_attempts` in all are counted. False when the code is
+        used up (its attempts spent), consumed or expired: the try must be refused."""
         ...
 
     def retire(self, purpose: str, now: datetime, *, user_id: str = "", target: str = "") -> None:
@@ -214,11 +216,21 @@ class Revocations(Protocol):
 class AttemptCounters(Protocol):
     """Storage for failure counts (sliding window) and locks (until a time)."""
 
-    async def add_failure(self, key: str, window_s: float) -> int:
-        """Record one failure now; return the failures within the last `window_s`."""
+    async def add_failure(self, key: str, window_s: float) -> tuple[int, str]:
+        """Record one failure now; return the failures within the last `window_s` (this one
+        included: of concurrent calls, each gets its own count) and the entry added, for `forget`."""
+        ...
+
+    async def forget(self, key: str, entry: str) -> None:
+        """Removes one failure `add_failure` recorded (a try counted in advance that succeeded)."""
         ...
 
     async def lock(self, key: str, seconds: float) -> None: ...
+
+    async def lock_if_free(self, key: str, seconds: float) -> bool:
+        """Locks `key` for `seconds` unless a lock on it is still running; True when this call
+        locked it (of concurrent calls, one)."""
+        ...
 
     async def lock_remaining(self, keys: Sequence[str]) -> float:
         """Seconds until the longest of the locks on `keys` ends; 0 when none is locked."""

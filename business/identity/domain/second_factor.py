@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import NoReturn
 
-from business.audit import domain as audit
 from business.audit.domain import Client
 from business.identity.domain import totp
 from business.identity.domain.context import Identity
@@ -135,26 +134,23 @@ def _pass_challenge(
     return open_session(uow, identity, user, challenge.target, client)
 
 
-def _count_failed_challenge(
-    uow: IdentityUnitOfWork,
-    identity: Identity,
-    challenge: OneTimeCode,
-    factor: Factor,
-    reason: str,
-    client: Client,
-) -> None:
-    """The failed try is written on its own: the transaction that tried wrote nothing (or was undone)."""
-    uow.one_time_codes.count_wrong_answer(
-        challenge.id, identity.policy.challenge_max_attempts, identity.now()
-    )
-    identity.record(
-        uow,
-        "auth.2fa.failed",
-        client,
-        outcome=audit.FAILED,
-        subject_id=challenge.user_id or "",
-        detail={"reason": reason, "factor": factor.kind},
-    )
+async def _answer_challenge(
+    identity: Identity, challenge: OneTimeCode, factor: Factor, client: Client
+) -> TokenPair | str:
+    """The session `factor` opens, or why it was refused. The try is counted against the
+    challenge's attempts first, in a transaction of its own committed before the factor is
+    checked, so concurrent guesses cannot get past challenge_max_attempts."""
+    max_attempts = identity.policy.challenge_max_attempts
+    if not await identity.transactions.run(
+        lambda uow: uow.one_time_codes.count_attempt(challenge.id, max_attempts, identity.now())
+    ):
+        return "attempts_spent"
+    try:
+        return await identity.transactions.run(
+            lambda uow: _pass_challenge(uow, identity, challenge, factor, client)
+        )
+    except _Refused as refused:
+        return refused.reason
 
 
 async def verify_second_factor(
@@ -174,23 +170,15 @@ async def verify_second_factor(
         await identity.record_failure("auth.2fa.failed", client, detail={"reason": "invalid_challenge"})
         raise Unauthenticated(INVALID_CHALLENGE)
     user_id = challenge.user_id
-    await identity.limiter.check(factor.kind, user_id, client.ip)
-    try:
-        pair = await identity.transactions.run(
-            lambda uow: _pass_challenge(uow, identity, challenge, factor, client)
-        )
-    except _Refused as refused:
-        reason = refused.reason
-    else:
-        await identity.limiter.record_success(factor.kind, user_id)
-        return pair
-    await identity.transactions.run(
-        lambda uow: _count_failed_challenge(uow, identity, challenge, factor, reason, client)
+    attempt = await identity.limiter.attempt(factor.kind, user_id, client.ip)
+    answer = await _answer_challenge(identity, challenge, factor, client)
+    if isinstance(answer, TokenPair):
+        await identity.limiter.succeeded(attempt)
+        return answer
+    await identity.record_failure(
+        "auth.2fa.failed", client, subject_id=user_id, detail={"reason": answer, "factor": factor.kind}
     )
-    if reason == "wrong_code":
-        await identity.limiter.record_failure(factor.kind, user_id, client.ip)
-        raise Unauthenticated(INVALID_CODE)
-    raise Unauthenticated(INVALID_CHALLENGE)
+    raise Unauthenticated(INVALID_CODE if answer == "wrong_code" else INVALID_CHALLENGE)
 
 
 # --- TOTP management by the signed-in user ------------------------------------------------------
@@ -234,7 +222,7 @@ async def enroll_totp(identity: Identity, user_id: str, client: Client) -> Enrol
 async def confirm_totp(identity: Identity, user_id: str, code: str, client: Client) -> list[str]:
     # ConfirmTotpRequest calls the code `code`: the violation names that field.
     factor = Factor.parse("totp", code, field="code")
-    await identity.limiter.check("totp", user_id, client.ip)
+    attempt = await identity.limiter.attempt("totp", user_id, client.ip)
     backup_codes = new_backup_codes(BACKUP_CODE_COUNT)
 
     def work(uow: IdentityUnitOfWork) -> bool:
@@ -262,17 +250,16 @@ async def confirm_totp(identity: Identity, user_id: str, code: str, client: Clie
         return True
 
     if not await identity.transactions.run(work):
-        await identity.limiter.record_failure("totp", user_id, client.ip)
         await identity.record_failure(
             "user.totp.confirm_failed", client, actor_id=user_id, subject_id=user_id
         )
         raise InvalidArgument.field("code", "does not match the enrolled secret (or was already used)")
-    await identity.limiter.record_success("totp", user_id)
+    await identity.limiter.succeeded(attempt)
     return backup_codes
 
 
 async def disable_totp(identity: Identity, user_id: str, factor: Factor, client: Client) -> None:
-    await identity.limiter.check(factor.kind, user_id, client.ip)
+    attempt = await identity.limiter.attempt(factor.kind, user_id, client.ip)
 
     def work(uow: IdentityUnitOfWork) -> bool:
         user = _user_for_update(uow, user_id)
@@ -300,14 +287,14 @@ async def disable_totp(identity: Identity, user_id: str, factor: Factor, client:
 
     if not await identity.transactions.run(work):
         await _refuse_factor(identity, user_id, factor, client, "user.totp.disable_failed")
-    await identity.limiter.record_success(factor.kind, user_id)
+    await identity.limiter.succeeded(attempt)
 
 
 async def _refuse_factor(
     identity: Identity, user_id: str, factor: Factor, client: Client, action: str
 ) -> NoReturn:
-    """A wrong or spent second factor: counted for the lock-out, audited, refused naming its field."""
-    await identity.limiter.record_failure(factor.kind, user_id, client.ip)
+    """A wrong or spent second factor (already counted for the lock-out): audited, refused
+    naming its field."""
     await identity.record_failure(
         action, client, actor_id=user_id, subject_id=user_id, detail={"factor": factor.kind}
     )
@@ -320,7 +307,7 @@ async def regenerate_backup_codes(
 ) -> list[str]:
     """Ten new backup codes in place of the old ones, for a fresh second factor (an old backup
     code works too, and is spent like the rest)."""
-    await identity.limiter.check(factor.kind, user_id, client.ip)
+    attempt = await identity.limiter.attempt(factor.kind, user_id, client.ip)
     codes = new_backup_codes(BACKUP_CODE_COUNT)
 
     def work(uow: IdentityUnitOfWork) -> bool:
@@ -343,5 +330,5 @@ async def regenerate_backup_codes(
 
     if not await identity.transactions.run(work):
         await _refuse_factor(identity, user_id, factor, client, "user.backup_codes.regenerate_failed")
-    await identity.limiter.record_success(factor.kind, user_id)
+    await identity.limiter.succeeded(attempt)
     return codes

@@ -6,6 +6,10 @@ the limit locks for `base_lock_s`, and every further failure doubles the lock, u
 waits seconds. The ip limit stops one client spraying guesses across many accounts. Keys are
 hashed, so the store (Redis) never holds email addresses or IPs in clear.
 
+A try is counted as failed before its secret is verified, and taken back if it proves right:
+counted after the fact, a burst of concurrent guesses would all pass the check before the first
+of them had failed.
+
 The counters are a port (`AttemptCounters`): Redis when configured (shared by every replica,
 survive restarts), process memory otherwise (identity/adapters/attempt_counters.py).
 """
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from dataclasses import dataclass
 
 from business.identity.domain.ports import AttemptCounters
 from service_runtime.errors import TooManyAttempts
@@ -26,9 +31,20 @@ def _hashed(kind: str, scope: str, value: str) -> str:
     return f"{kind}:{scope}:{digest}"
 
 
+@dataclass(frozen=True)
+class Attempt:
+    """A try at a secret, counted as failed from the start (`AttemptLimiter.attempt`)."""
+
+    scope: str
+    account_key: str
+    ip: str
+    # The try's own entry in the ip's count, taken back if it succeeds.
+    ip_entry: str
+
+
 class AttemptLimiter:
-    """check() before verifying a secret; record_failure()/record_success() after. For actions
-    that cost something whether or not they succeed (sending a mail or a text), take()."""
+    """attempt() before verifying a secret, succeeded() once it proved right. For actions that
+    cost something whether or not they succeed (sending a mail or a text), take()."""
 
     def __init__(
         self,
@@ -52,7 +68,10 @@ class AttemptLimiter:
         keys = [_hashed("lock:acct", scope, account_key)]
         if ip:
             keys.append(_hashed("lock:ip", scope, ip))
-        remaining = await self.counters.lock_remaining(keys)
+        await self._refuse_while_locked(keys, what)
+
+    async def _refuse_while_locked(self, lock_keys: list[str], what: str) -> None:
+        remaining = await self.counters.lock_remaining(lock_keys)
         if remaining > 0:
             retry_after = math.ceil(remaining * 1000) / 1000
             raise TooManyAttempts(f"too many {what}; retry in {math.ceil(remaining)} s", retry_after)
@@ -72,10 +91,24 @@ class AttemptLimiter:
                 f"too many requests; retry in {math.ceil(self.base_lock_s)} s", self.base_lock_s
             )
 
-    async def record_failure(self, scope: str, account_key: str, ip: str) -> None:
-        await self._count(scope, "acct", account_key, self.account_limit)
-        if ip:
-            await self._count(scope, "ip", ip, self.ip_limit)
+    async def attempt(self, scope: str, account_key: str, ip: str) -> Attempt:
+        """Counts a try at a secret as failed BEFORE the secret is verified, and refuses it
+        (TooManyAttempts) while the account or the ip is locked, or when its count reaches the
+        limit and another try holds the lock that count sets. Each try's own count decides, so of
+        a burst of concurrent guesses at most the limit is verified; one at a time, it is as if
+        failures were counted after the fact: the limit, then one try each time a lock ends."""
+        await self.check(scope, account_key, ip)
+        await self._reserve(scope, "acct", account_key, self.account_limit)
+        ip_entry = await self._reserve(scope, "ip", ip, self.ip_limit) if ip else ""
+        return Attempt(scope, account_key, ip, ip_entry)
+
+    async def succeeded(self, attempt: Attempt) -> None:
+        """The try proved the secret: the account's failures (and any lock) are forgotten, and the
+        try no longer counts against the ip, whose other failures stay (signing in to one's own
+        account must not wipe out guesses at others)."""
+        await self.record_success(attempt.scope, attempt.account_key)
+        if attempt.ip_entry:
+            await self.counters.forget(_hashed("fail:ip", attempt.scope, attempt.ip), attempt.ip_entry)
 
     async def record_success(self, scope: str, account_key: str) -> None:
         """Forget the account's failures (and any lock) for `scope`."""
@@ -87,9 +120,24 @@ class AttemptLimiter:
         """base_lock_s at the limit, doubling with each further failure, capped at max_lock_s."""
         return min(self.max_lock_s, self.base_lock_s * 2.0 ** min(failures - limit, _MAX_DOUBLINGS))
 
+    async def _reserve(self, scope: str, kind: str, value: str, limit: int) -> str:
+        """Counts one try; from the limit on, the try goes ahead only if it is the one that sets
+        the next lock (of concurrent tries, one). Returns the try's entry in the count."""
+        failures, entry = await self.counters.add_failure(
+            _hashed(f"fail:{kind}", scope, value), self.window_s
+        )
+        lock_key = _hashed(f"lock:{kind}", scope, value)
+        if failures < limit or await self.counters.lock_if_free(lock_key, self.lock_seconds(failures, limit)):
+            return entry
+        await self._refuse_while_locked([lock_key], "failed attempts")
+        # The lock ended in between: refused all the same, this try's count is past the limit.
+        raise TooManyAttempts(
+            f"too many failed attempts; retry in {math.ceil(self.base_lock_s)} s", self.base_lock_s
+        )
+
     async def _count(self, scope: str, kind: str, value: str, limit: int) -> bool:
         """Counts one; True when the count went past `limit` (the lock is then set)."""
-        failures = await self.counters.add_failure(_hashed(f"fail:{kind}", scope, value), self.window_s)
+        failures, _ = await self.counters.add_failure(_hashed(f"fail:{kind}", scope, value), self.window_s)
         if failures >= limit:
             await self.counters.lock(
                 _hashed(f"lock:{kind}", scope, value), self.lock_seconds(failures, limit)

@@ -11,7 +11,8 @@ from service_runtime.errors import InvalidArgument
 
 MAX_EMAIL_LENGTH = 254  # RFC 5321 path limit
 MAX_DISPLAY_NAME_LENGTH = 80
-_E164 = re.compile(r"^\+[1-9]\d{7,14}$")
+# ASCII digits only, as the published rule says (gateway/field_rules.py): \d would take any script's.
+_E164 = re.compile(r"^\+[1-9][0-9]{7,14}$")
 _PHONE_PUNCTUATION = str.maketrans("", "", " -()\t")
 # Bidi overrides/isolates let a name display differently from what it is.
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")

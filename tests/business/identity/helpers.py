@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pyotp
+
 from business.audit.domain import AuditQuery
-from business.identity.domain import accounts
+from business.identity.domain import accounts, second_factor
 from business.identity.domain.context import Identity
 from business.identity.domain.entities import User
 from business.identity.domain.sessions import TokenPair
@@ -46,3 +48,10 @@ def make_admin(identity: Identity, user_id: str) -> None:
         uow.users.save(user)  # type: ignore[attr-defined]
 
     identity.transactions.run_sync(work)
+
+
+async def with_totp(identity: Identity, user_id: str) -> tuple[str, list[str]]:
+    """Turns TOTP on for the user: its secret and backup codes."""
+    enrollment = await second_factor.enroll_totp(identity, user_id, CLIENT)
+    codes = await second_factor.confirm_totp(identity, user_id, pyotp.TOTP(enrollment.secret).now(), CLIENT)
+    return enrollment.secret, codes

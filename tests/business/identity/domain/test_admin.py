@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -11,10 +12,11 @@ from business.audit.domain import AuditQuery
 from business.identity.domain import accounts, admin
 from business.identity.domain.admin import AuditFilter, UserFilter
 from business.identity.domain.context import Identity
+from business.identity.domain.ports import Revocations
 from service_runtime.caller import Caller
-from service_runtime.errors import FailedPrecondition, InvalidArgument, NotFound
+from service_runtime.errors import DependencyUnavailable, FailedPrecondition, InvalidArgument, NotFound
 from tests.business.identity.conftest import CLIENT
-from tests.business.identity.helpers import make_admin, registered, signed_in
+from tests.business.identity.helpers import make_admin, registered, signed_in, stored_user
 
 
 def audit_events(identity: Identity) -> list[object]:
@@ -158,3 +160,56 @@ async def test_a_failing_action_leaves_no_half_written_rows(
     session = identity.transactions.run_sync(lambda uow: uow.sign_in_sessions.get(pair.session_id))
     assert session is not None and session.revoked_at is None
     assert len(audit_events(identity)) == count_before
+
+
+class RevocationsDownOnce:
+    """The revocation store (Redis) failing its first write, then back."""
+
+    def __init__(self, working: Revocations) -> None:
+        self.working = working
+        self.down = True
+
+    async def _write(self) -> None:
+        if self.down:
+            self.down = False
+            raise DependencyUnavailable("revocation store unavailable")
+
+    async def revoke_subject(self, subject: str) -> None:
+        await self._write()
+        await self.working.revoke_subject(subject)
+
+    async def revoke_session(self, session_id: str) -> None:
+        await self._write()
+        await self.working.revoke_session(session_id)
+
+
+async def _change(identity: Identity, boss_id: str, user_id: str, change: str) -> None:
+    if change == "role":
+        await admin.set_role(identity, boss_id, user_id, "admin", CLIENT)
+    elif change == "plan":
+        await admin.set_plan(identity, boss_id, user_id, "pro", CLIENT)
+    else:
+        await admin.suspend_user(identity, boss_id, user_id, True, "fraud", CLIENT)
+
+
+@pytest.mark.parametrize(
+    ("change", "attribute", "value"),
+    [("role", "role", "admin"), ("plan", "plan", "pro"), ("suspension", "status", "suspended")],
+)
+async def test_retrying_a_change_whose_revocation_failed_revokes_the_old_tokens(
+    identity: Identity, change: str, attribute: str, value: str
+) -> None:
+    """The change is stored, then the revocation store fails: the admin retries, and the retry,
+    with nothing left to change, still revokes the tokens that carry the old value."""
+    boss = await registered(identity)
+    make_admin(identity, boss.id)
+    user, _ = await signed_in(identity)
+    old_token = Caller(user.id, frozenset({"user"}), "free", issued_at=time.time())
+    working = identity.revocations
+    identity.revocations = RevocationsDownOnce(working)
+    with pytest.raises(DependencyUnavailable):
+        await _change(identity, boss.id, user.id, change)
+    assert getattr(stored_user(identity, user.id), attribute) == value
+    assert not await working.is_revoked(old_token)  # the old claims still pass
+    await _change(identity, boss.id, user.id, change)
+    assert await working.is_revoked(old_token)

@@ -83,8 +83,9 @@ def limiter(counters: AttemptCounters, **overrides: float) -> AttemptLimiter:
 async def fail(
     limits: AttemptLimiter, times: int, account: str = EMAIL, ip: str = IP, scope: str = "password"
 ) -> None:
+    """`times` tries that went ahead and proved wrong (counted by attempt(), never taken back)."""
     for _ in range(times):
-        await limits.record_failure(scope, account, ip)
+        await limits.attempt(scope, account, ip)
 
 
 async def retry_after(
@@ -116,14 +117,12 @@ async def test_each_further_failure_doubles_the_lock_up_to_the_cap(
     limits = limiter(counters)
     await fail(limits, 3)
     assert await retry_after(limits) == pytest.approx(2)
-    await fail(limits, 1)
-    assert await retry_after(limits) == pytest.approx(4)
-    await fail(limits, 1)
-    assert await retry_after(limits) == pytest.approx(8)
-    await fail(limits, 1)
-    assert await retry_after(limits) == pytest.approx(10)  # capped at max_lock_s
-    await fail(limits, 10)
-    assert await retry_after(limits) == pytest.approx(10)
+    with pytest.raises(TooManyAttempts):  # refused while locked, and not counted
+        await limits.attempt("password", EMAIL, IP)
+    for lock in (4, 8, 10, 10):  # each lock's end lets one more try through; 10 is max_lock_s
+        clock.advance(await retry_after(limits) + 0.01)
+        await fail(limits, 1)
+        assert await retry_after(limits) == pytest.approx(lock)
     clock.advance(10.01)
     await limits.check("password", EMAIL, IP)
 
@@ -139,8 +138,7 @@ async def test_failures_outside_the_window_are_forgotten(counters: AttemptCounte
 async def test_the_ip_limit_spans_accounts(counters: AttemptCounters) -> None:
     limits = limiter(counters, account_limit=100, ip_limit=5)
     for n in range(5):
-        await limits.check("password", f"user{n}@example.com", IP)
-        await limits.record_failure("password", f"user{n}@example.com", IP)
+        await limits.attempt("password", f"user{n}@example.com", IP)
     # A fresh account from the same address is refused; the same account from elsewhere is not.
     assert await retry_after(limits, account="fresh@example.com") == pytest.approx(2)
     await limits.check("password", "fresh@example.com", "198.51.100.9")
@@ -191,7 +189,9 @@ async def test_unreachable_redis_is_a_dependency_error() -> None:
         with pytest.raises(DependencyUnavailable):
             await AttemptLimiter(store).check("password", EMAIL, IP)
         with pytest.raises(DependencyUnavailable):
-            await AttemptLimiter(store).record_failure("password", EMAIL, IP)
+            await AttemptLimiter(store).attempt("password", EMAIL, IP)
+        with pytest.raises(DependencyUnavailable):
+            await AttemptLimiter(store).record_success("password", EMAIL)
     finally:
         await store.close()
 
@@ -230,3 +230,56 @@ async def test_a_burst_of_concurrent_takes_lets_exactly_the_limit_through(counte
 
     passed = await asyncio.gather(*(one() for _ in range(40)))
     assert sum(passed) == 5
+
+
+async def test_a_burst_of_concurrent_guesses_gets_at_most_the_limit_verified(
+    counters: AttemptCounters,
+) -> None:
+    """Tries are counted before their secret is verified: 40 guesses at once, all of them past
+    check() before any failed, still let only the account's limit through."""
+    limits = limiter(counters, account_limit=5, ip_limit=1000)
+
+    async def one() -> bool:
+        try:
+            await limits.attempt("password", EMAIL, IP)
+        except TooManyAttempts:
+            return False
+        return True
+
+    passed = await asyncio.gather(*(one() for _ in range(40)))
+    assert sum(passed) == 5
+    await retry_after(limits)  # and the account is locked
+
+
+async def test_after_a_lock_ends_a_burst_gets_one_try(counters: AttemptCounters, clock: FakeClock) -> None:
+    limits = limiter(counters, account_limit=3, ip_limit=1000)
+    await fail(limits, 3)
+    clock.advance(await retry_after(limits) + 0.01)
+
+    async def one() -> bool:
+        try:
+            await limits.attempt("password", EMAIL, IP)
+        except TooManyAttempts:
+            return False
+        return True
+
+    assert sum(await asyncio.gather(*(one() for _ in range(20)))) == 1
+
+
+async def test_a_success_takes_its_try_back_from_the_ip_count(counters: AttemptCounters) -> None:
+    """Many good sign-ins from one address (an office, a NAT) never lock it; its failures still do."""
+    limits = limiter(counters, account_limit=100, ip_limit=3)
+    for n in range(10):
+        await limits.succeeded(await limits.attempt("password", f"user{n}@example.com", IP))
+    await fail(limits, 2)
+    await limits.check("password", "fresh@example.com", IP)
+    await fail(limits, 1)  # the ip's third failure
+    assert await retry_after(limits, account="fresh@example.com") == pytest.approx(2)
+
+
+async def test_a_success_forgets_the_accounts_failures(counters: AttemptCounters) -> None:
+    limits = limiter(counters, account_limit=3, ip_limit=1000)
+    await fail(limits, 2)
+    await limits.succeeded(await limits.attempt("password", EMAIL, IP))  # the 3rd try, a good one
+    await fail(limits, 2)
+    await limits.check("password", EMAIL, IP)  # 2 since the success, not 4

@@ -62,6 +62,20 @@ def test_bad_phones_name_the_field(bad: str) -> None:
     assert field_of(lambda: normalize_phone(bad)) == "phone_number"
 
 
+@pytest.mark.parametrize(
+    "digits",
+    [
+        "\u0664\u0661\u0665\u0665\u0665\u0665\u0660\u0661\u0662\u0663",  # Arabic-Indic digits
+        "\uff14\uff11\uff15\uff15\uff15\uff15\uff10\uff11\uff12\uff13",  # fullwidth digits
+        "415555\u0966\u0967\u0968\u0969",  # ending in Devanagari digits
+    ],
+)
+def test_phones_take_ascii_digits_only(digits: str) -> None:
+    """E.164 as the published rule says ([0-9], gateway/field_rules.py): other scripts' digits,
+    which `\\d` would take, would store a second spelling of one number."""
+    assert field_of(lambda: normalize_phone("+1" + digits)) == "phone_number"
+
+
 def test_display_name() -> None:
     assert clean_display_name("  Zoë Ångström ") == "Zoë Ångström"
     assert clean_display_name("") == ""

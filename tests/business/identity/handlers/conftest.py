@@ -1,15 +1,19 @@
 """Identity's three services on a real in-process gRPC server, behind the production interceptors
 (access rules, token verification, error mapping), over the `identity` of ../conftest.py whose
-access tokens the server's verifier accepts."""
+access tokens the server's verifier accepts; `counters`: attempt counters in process memory (the
+embedded default) and in a real Redis (REDIS_URL)."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 
 import grpc
 import pytest
 
+from business.identity.adapters.attempt_counters import MemoryAttemptCounters, RedisAttemptCounters
 from business.identity.domain.context import Identity
+from business.identity.domain.ports import AttemptCounters
 from business.identity.handlers.admin import AdminHandlers
 from business.identity.handlers.auth import AuthHandlers
 from business.identity.handlers.users import UserHandlers
@@ -42,3 +46,19 @@ async def channel(identity: Identity, callers: TestCallers) -> AsyncIterator[grp
         revocations=identity.revocations,  # type: ignore[arg-type]  # MemoryRevocations in tests
     ) as served:
         yield served.channel
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def counters(request: pytest.FixtureRequest) -> AsyncIterator[AttemptCounters]:
+    if request.param == "memory":
+        yield MemoryAttemptCounters()
+        return
+    prefix = f"test:{uuid.uuid4().hex}:"
+    redis_counters = RedisAttemptCounters(request.getfixturevalue("redis_url"), prefix=prefix)
+    try:
+        yield redis_counters
+    finally:
+        keys = [key async for key in redis_counters.client.scan_iter(match=prefix + "*")]
+        if keys:
+            await redis_counters.client.delete(*keys)
+        await redis_counters.close()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import grpc
@@ -16,7 +16,6 @@ import pytest
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from business.identity.adapters.attempt_counters import MemoryAttemptCounters, RedisAttemptCounters
 from business.identity.adapters.sms import TwilioSmsSender
 from business.identity.domain.context import Identity
 from business.identity.domain.entities import User
@@ -40,22 +39,6 @@ OK = "OK"
 def twilio() -> Iterator[TwilioApi]:
     with TwilioApi() as running:
         yield running
-
-
-@pytest.fixture(params=["memory", "redis"])
-async def counters(request: pytest.FixtureRequest) -> AsyncIterator[AttemptCounters]:
-    if request.param == "memory":
-        yield MemoryAttemptCounters()
-        return
-    prefix = f"test:{uuid.uuid4().hex}:"
-    redis_counters = RedisAttemptCounters(request.getfixturevalue("redis_url"), prefix=prefix)
-    try:
-        yield redis_counters
-    finally:
-        keys = [key async for key in redis_counters.client.scan_iter(match=prefix + "*")]
-        if keys:
-            await redis_counters.client.delete(*keys)
-        await redis_counters.close()
 
 
 @pytest.fixture

@@ -177,12 +177,7 @@ class SqlEnrollments:
         """False when a concurrent call enrolled this learner first (the row is theirs)."""
         row = EnrollmentRow(user_id=enrollment.user_id, course_id=enrollment.course_id)
         self._fill(row, enrollment)
-        try:
-            with self.session.begin_nested():
-                self.session.add(row)
-        except IntegrityError:
-            return False
-        return True
+        return _inserted_first(self.session, row)
 
     def save(self, enrollment: Enrollment) -> None:
         row = self.session.get(EnrollmentRow, (enrollment.user_id, enrollment.course_id))
@@ -352,13 +347,7 @@ class SqlForecastAnswers:
             answered_at=answer.answered_at,
             model_note=answer.model_note,
         )
-        try:
-            with self.session.begin_nested():
-                self.session.add(row)
-        except IntegrityError:
-            # A concurrent call kept this learner's answer first.
-            return False
-        return True
+        return _inserted_first(self.session, row)  # False: a concurrent call kept an answer first
 
 
 class SqlFigures:
@@ -446,3 +435,14 @@ class SqlEducationUnitOfWork:
         self.figures = SqlFigures(session)
         self.people = SqlPeople(session)
         self.audit = SqlAuditLog(session)
+
+
+def _inserted_first(session: Session, row: object) -> bool:
+    """Inserts `row` in a savepoint; False when its key is taken (a concurrent call inserted it
+    first: on PostgreSQL the second insert waits for the first to commit, then clashes)."""
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        return False
+    return True

@@ -20,7 +20,7 @@ from business.shared.database import BusinessStore
 from tests.business.education.conftest import As, add_people
 from tests.business.education.content import course_content
 from tests.business.education.market import FakeMarket
-from tests.support.in_process import violated_fields
+from tests.support.in_process import Metadata, violated_fields
 from trading.education.v1 import authoring_service_pb2 as authoring_pb
 from trading.education.v1 import authoring_service_pb2_grpc as authoring_grpc
 from trading.education.v1 import education_pb2 as pb
@@ -275,17 +275,25 @@ async def test_the_model_answer_of_a_horizon_the_learners_plan_does_not_open_is_
     assert list(kept.progress.forecast_results) == [withheld]  # nothing of the answer was stored
 
 
-async def test_a_forecast_when_the_ml_engine_is_down_is_unavailable_and_not_kept(
-    channel: grpc.aio.Channel, as_: As, market: FakeMarket
-) -> None:
+async def enrolled_in_a_forecast(
+    channel: grpc.aio.Channel, as_: As
+) -> tuple[learning_grpc.LearningServiceStub, learning_pb.SubmitForecastRequest, Metadata]:
+    """(stub, an UP answer to the forecast block, the enrolled learner's metadata)."""
     course_id = await _published(channel, as_, forecast())
     stub = learning_grpc.LearningServiceStub(channel)
     me = as_("learner-1")
     await stub.EnrollCourse(learning_pb.EnrollCourseRequest(course_id=course_id), metadata=me)
-    market.down = True
     request = learning_pb.SubmitForecastRequest(
         course_id=course_id, lesson_id="l1", block_id="guess", direction=pb.FORECAST_DIRECTION_UP
     )
+    return stub, request, me
+
+
+async def test_a_forecast_when_the_ml_engine_is_down_is_unavailable_and_not_kept(
+    channel: grpc.aio.Channel, as_: As, market: FakeMarket
+) -> None:
+    stub, request, me = await enrolled_in_a_forecast(channel, as_)
+    market.down = True
     with pytest.raises(grpc.aio.AioRpcError) as refused:
         await stub.SubmitForecast(request, metadata=me)
     assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
@@ -296,14 +304,8 @@ async def test_a_forecast_when_the_ml_engine_is_down_is_unavailable_and_not_kept
 async def test_a_forecast_on_market_data_since_removed_is_a_failed_precondition(
     channel: grpc.aio.Channel, as_: As, market: FakeMarket
 ) -> None:
-    course_id = await _published(channel, as_, forecast())
-    stub = learning_grpc.LearningServiceStub(channel)
-    me = as_("learner-1")
-    await stub.EnrollCourse(learning_pb.EnrollCourseRequest(course_id=course_id), metadata=me)
+    stub, request, me = await enrolled_in_a_forecast(channel, as_)
     market.removed = {"EURUSD"}
-    request = learning_pb.SubmitForecastRequest(
-        course_id=course_id, lesson_id="l1", block_id="guess", direction=pb.FORECAST_DIRECTION_UP
-    )
     with pytest.raises(grpc.aio.AioRpcError) as refused:
         await stub.SubmitForecast(request, metadata=me)
     assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import pytest
@@ -218,18 +218,22 @@ async def test_take_counts_every_use_and_refuses_past_the_limit(
     await limits.take("mail", EMAIL, IP)
 
 
-async def test_a_burst_of_concurrent_takes_lets_exactly_the_limit_through(counters: AttemptCounters) -> None:
-    limits = limiter(counters, account_limit=5, ip_limit=1000)
+async def passed_of_40_at_once(call: Callable[[], Awaitable[object]]) -> int:
+    """How many of 40 concurrent calls the limiter let through."""
 
     async def one() -> bool:
         try:
-            await limits.take("mail", EMAIL, IP)
+            await call()
         except TooManyAttempts:
             return False
         return True
 
-    passed = await asyncio.gather(*(one() for _ in range(40)))
-    assert sum(passed) == 5
+    return sum(await asyncio.gather(*(one() for _ in range(40))))
+
+
+async def test_a_burst_of_concurrent_takes_lets_exactly_the_limit_through(counters: AttemptCounters) -> None:
+    limits = limiter(counters, account_limit=5, ip_limit=1000)
+    assert await passed_of_40_at_once(lambda: limits.take("mail", EMAIL, IP)) == 5
 
 
 async def test_a_burst_of_concurrent_guesses_gets_at_most_the_limit_verified(
@@ -238,16 +242,7 @@ async def test_a_burst_of_concurrent_guesses_gets_at_most_the_limit_verified(
     """Tries are counted before their secret is verified: 40 guesses at once, all of them past
     check() before any failed, still let only the account's limit through."""
     limits = limiter(counters, account_limit=5, ip_limit=1000)
-
-    async def one() -> bool:
-        try:
-            await limits.attempt("password", EMAIL, IP)
-        except TooManyAttempts:
-            return False
-        return True
-
-    passed = await asyncio.gather(*(one() for _ in range(40)))
-    assert sum(passed) == 5
+    assert await passed_of_40_at_once(lambda: limits.attempt("password", EMAIL, IP)) == 5
     await retry_after(limits)  # and the account is locked
 
 

@@ -311,6 +311,10 @@ class SqlAccounts:
         )
         return set(rows)
 
+    def take_turn(self, user_id: str) -> None:
+        # The user's row lock: on PostgreSQL two creates at once would both count under the cap.
+        self.session.execute(select(UserRow.id).where(UserRow.id == user_id).with_for_update())
+
     def emails_of(self, user_ids: set[str]) -> dict[str, str]:
         if not user_ids:
             return {}

@@ -88,6 +88,7 @@ async def create(ctx: AlertsContext, caller: Caller, request: RuleRequest, clien
     )
 
     def store(uow: AlertsUnitOfWork) -> AlertRule:
+        uow.accounts.take_turn(caller.subject)
         if uow.rules.count_of_user(caller.subject) >= MAX_RULES:
             raise FailedPrecondition(f"at most {MAX_RULES} alert rules per user")
         uow.rules.add(rule)

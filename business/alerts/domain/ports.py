@@ -85,6 +85,11 @@ class SavedBacktests(Protocol):
 
 
 class Accounts(Protocol):
+    def take_turn(self, user_id: str) -> None:
+        """Makes the user's writes in this transaction wait for their other ones (their row's lock):
+        per-user caps are counted one create at a time."""
+        ...
+
     def emails_of(self, user_ids: set[str]) -> dict[str, str]:
         """Each known user's confirmed email address."""
         ...

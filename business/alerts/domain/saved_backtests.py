@@ -33,6 +33,7 @@ async def save(
     )
 
     def store(uow: AlertsUnitOfWork) -> SavedBacktest:
+        uow.accounts.take_turn(caller.subject)
         if len(uow.saved_backtests.of_user(caller.subject)) >= MAX_SAVED:
             raise FailedPrecondition(f"at most {MAX_SAVED} saved backtests per user")
         uow.saved_backtests.add(saved)

@@ -29,6 +29,7 @@ async def create(
     watchlist = Watchlist(str(uuid.uuid4()), caller.subject, checked_name, checked_symbols, now, now)
 
     def store(uow: AlertsUnitOfWork) -> Watchlist:
+        uow.accounts.take_turn(caller.subject)
         if uow.watchlists.count_of_user(caller.subject) >= MAX_WATCHLISTS:
             raise FailedPrecondition(f"at most {MAX_WATCHLISTS} watchlists per user")
         uow.watchlists.add(watchlist)

@@ -10,6 +10,7 @@ import grpc
 import pytest
 
 from business.alerts.domain import evaluation
+from business.alerts.domain.watchlists import MAX_WATCHLISTS
 from business.alerts.wiring import AlertsFeature
 from tests.business.alerts.conftest import StaticCatalogue, feed_bar
 from tests.support.in_process import TestCallers, violated_fields
@@ -68,6 +69,29 @@ async def test_bad_watchlists_are_refused_naming_the_field(
         await watch_grpc.WatchlistServiceStub(channel).CreateWatchlist(request_, metadata=callers.metadata())
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert violated_fields(refused.value) == [field]
+
+
+async def test_creates_at_once_stop_at_the_per_user_cap(
+    channel: grpc.aio.Channel, callers: TestCallers
+) -> None:
+    stub, me = watch_grpc.WatchlistServiceStub(channel), callers.metadata(subject="alice")
+
+    async def create(n: int) -> grpc.StatusCode:
+        try:
+            await stub.CreateWatchlist(
+                watch_pb.CreateWatchlistRequest(name=f"w{n}", symbols=["EURUSD"]), metadata=me
+            )
+        except grpc.aio.AioRpcError as refused:
+            return refused.code()
+        return grpc.StatusCode.OK
+
+    # 26 at once against a cap of 20 (MAX_WATCHLISTS): on PostgreSQL each counted the others' rows
+    # as absent until they committed.
+    codes = await asyncio.gather(*(create(n) for n in range(MAX_WATCHLISTS + 6)))
+    assert codes.count(grpc.StatusCode.OK) == MAX_WATCHLISTS
+    assert codes.count(grpc.StatusCode.FAILED_PRECONDITION) == 6
+    listed = await stub.ListWatchlists(watch_pb.ListWatchlistsRequest(), metadata=me)
+    assert len(listed.watchlists) == MAX_WATCHLISTS
 
 
 async def test_symbols_cannot_be_checked_while_the_ml_engine_is_down(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import timedelta
 
@@ -14,7 +15,9 @@ from business.identity.domain.ownership import BY_PASSWORD_RESET, claim_unproven
 from business.identity.domain.passwords import MAX_PASSWORD_LENGTH, check_password_policy
 from business.identity.domain.ports import IdentityUnitOfWork
 from business.identity.domain.validation import normalize_email
-from service_runtime.errors import InvalidArgument, NotFound
+from service_runtime.errors import DependencyUnavailable, InvalidArgument, NotFound
+
+log = logging.getLogger("business.identity")
 
 EMAIL_VERIFY = "email_verify"
 PASSWORD_RESET = "password_reset"
@@ -145,6 +148,21 @@ async def forgot_password(identity: Identity, email: str, client: Client) -> str
     return FORGOT_MESSAGE
 
 
+async def _revoke_before_reset(identity: Identity, token: str) -> None:
+    """Every access token of the link's account issued until now stops working, before anything
+    is spent: with the revocation store down the reset fails as UNAVAILABLE and the link still
+    works on a retry. Revoking after the commit only, a failure there left the old tokens (an
+    intruder's, the reason for a reset) valid for their lifetime, with the link spent."""
+
+    def holder(uow: IdentityUnitOfWork) -> str:
+        code = uow.one_time_codes.by_digest(PASSWORD_RESET, digest(token))
+        return code.user_id if code is not None and code.user_id else ""
+
+    user_id = await identity.transactions.run(holder)
+    if user_id:  # an unknown link is refused by the reset itself
+        await identity.revocations.revoke_subject(user_id)
+
+
 async def reset_password(identity: Identity, token: str, new_password: str, client: Client) -> None:
     token = _token_field(token)
     if not new_password:
@@ -153,6 +171,7 @@ async def reset_password(identity: Identity, token: str, new_password: str, clie
         raise InvalidArgument.field("new_password", f"must be at most {MAX_PASSWORD_LENGTH} characters")
     check_password_policy(new_password, field="new_password")
     new_hash = await identity.hasher.hash_async(new_password)
+    await _revoke_before_reset(identity, token)
 
     def work(uow: IdentityUnitOfWork) -> str:
         user = _redeem(uow, identity, PASSWORD_RESET, token)
@@ -189,5 +208,8 @@ async def reset_password(identity: Identity, token: str, new_password: str, clie
                 "auth.password.reset_failed", client, detail={"reason": "invalid_link"}
             )
         raise
-    # Every access token issued until now stops working, whatever its session.
-    await identity.revocations.revoke_subject(user_id)
+    # Again, for a token refreshed while the reset ran (its session is ended now).
+    try:
+        await identity.revocations.revoke_subject(user_id)
+    except DependencyUnavailable as down:
+        log.warning("password reset of %s stored; second revocation failed: %s", user_id, down)

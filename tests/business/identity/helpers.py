@@ -8,7 +8,9 @@ from business.audit.domain import AuditQuery
 from business.identity.domain import accounts, second_factor
 from business.identity.domain.context import Identity
 from business.identity.domain.entities import User
+from business.identity.domain.ports import Revocations
 from business.identity.domain.sessions import TokenPair
+from service_runtime.errors import DependencyUnavailable
 from tests.business.identity.conftest import CLIENT, PASSWORD, new_email
 
 
@@ -55,3 +57,24 @@ async def with_totp(identity: Identity, user_id: str) -> tuple[str, list[str]]:
     enrollment = await second_factor.enroll_totp(identity, user_id, CLIENT)
     codes = await second_factor.confirm_totp(identity, user_id, pyotp.TOTP(enrollment.secret).now(), CLIENT)
     return enrollment.secret, codes
+
+
+class RevocationsDownOnce:
+    """The revocation store (Redis) failing its first write, then back."""
+
+    def __init__(self, working: Revocations) -> None:
+        self.working = working
+        self.down = True
+
+    async def _write(self) -> None:
+        if self.down:
+            self.down = False
+            raise DependencyUnavailable("revocation store unavailable")
+
+    async def revoke_subject(self, subject: str) -> None:
+        await self._write()
+        await self.working.revoke_subject(subject)
+
+    async def revoke_session(self, session_id: str) -> None:
+        await self._write()
+        await self.working.revoke_session(session_id)

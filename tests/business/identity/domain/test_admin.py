@@ -12,11 +12,16 @@ from business.audit.domain import AuditQuery
 from business.identity.domain import accounts, admin
 from business.identity.domain.admin import AuditFilter, UserFilter
 from business.identity.domain.context import Identity
-from business.identity.domain.ports import Revocations
 from service_runtime.caller import Caller
 from service_runtime.errors import DependencyUnavailable, FailedPrecondition, InvalidArgument, NotFound
 from tests.business.identity.conftest import CLIENT
-from tests.business.identity.helpers import make_admin, registered, signed_in, stored_user
+from tests.business.identity.helpers import (
+    RevocationsDownOnce,
+    make_admin,
+    registered,
+    signed_in,
+    stored_user,
+)
 
 
 def audit_events(identity: Identity) -> list[object]:
@@ -160,27 +165,6 @@ async def test_a_failing_action_leaves_no_half_written_rows(
     session = identity.transactions.run_sync(lambda uow: uow.sign_in_sessions.get(pair.session_id))
     assert session is not None and session.revoked_at is None
     assert len(audit_events(identity)) == count_before
-
-
-class RevocationsDownOnce:
-    """The revocation store (Redis) failing its first write, then back."""
-
-    def __init__(self, working: Revocations) -> None:
-        self.working = working
-        self.down = True
-
-    async def _write(self) -> None:
-        if self.down:
-            self.down = False
-            raise DependencyUnavailable("revocation store unavailable")
-
-    async def revoke_subject(self, subject: str) -> None:
-        await self._write()
-        await self.working.revoke_subject(subject)
-
-    async def revoke_session(self, session_id: str) -> None:
-        await self._write()
-        await self.working.revoke_session(session_id)
 
 
 async def _change(identity: Identity, boss_id: str, user_id: str, change: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from business.identity.domain import accounts, email_links, oauth_login, phone_login
@@ -9,9 +11,9 @@ from business.identity.domain.context import Identity
 from business.identity.domain.oauth_login import ProviderProfile
 from business.identity.domain.sessions import TokenPair
 from service_runtime.caller import Caller
-from service_runtime.errors import FailedPrecondition, InvalidArgument, Unauthenticated
+from service_runtime.errors import DependencyUnavailable, FailedPrecondition, InvalidArgument, Unauthenticated
 from tests.business.identity.conftest import CLIENT, PASSWORD, Clock, Outbox, Texts, new_email
-from tests.business.identity.helpers import audit_actions, registered, signed_in
+from tests.business.identity.helpers import RevocationsDownOnce, audit_actions, registered, signed_in
 
 
 async def test_register_answers_the_same_for_a_taken_email(identity: Identity, outbox: Outbox) -> None:
@@ -80,6 +82,23 @@ async def test_password_reset_ends_every_session(identity: Identity, outbox: Out
         await accounts.login(identity, user.email, "a whole new passphrase 5", CLIENT), TokenPair
     )
     assert "auth.password.reset" in audit_actions(identity, user.id)
+
+
+async def test_a_reset_with_the_revocation_store_down_changes_nothing_and_the_link_still_works(
+    identity: Identity, outbox: Outbox
+) -> None:
+    user, _ = await signed_in(identity)
+    intruders = Caller(user.id, frozenset({"user"}), "free", issued_at=time.time() - 1)
+    await email_links.forgot_password(identity, user.email, CLIENT)
+    await identity.drain()
+    token = outbox.link_token(user.email)
+    working = identity.revocations
+    identity.revocations = RevocationsDownOnce(working)
+    with pytest.raises(DependencyUnavailable):
+        await email_links.reset_password(identity, token, "a whole new passphrase 5", CLIENT)
+    assert await accounts.login(identity, user.email, PASSWORD, CLIENT)  # the old password still
+    await email_links.reset_password(identity, token, "a whole new passphrase 5", CLIENT)  # link unspent
+    assert await working.is_revoked(intruders)
 
 
 async def sessions_refresh(identity: Identity, token: str) -> TokenPair:

@@ -253,6 +253,10 @@ def _duplicate_of(uow: BillingUnitOfWork, user_id: str, state: SubscriptionState
     current = uow.subscriptions.current_of(user_id)  # a live one first
     if current is None or current.status not in LIVE_STATUSES:
         return None
+    if current.subscription_id == state.subscription_id:
+        # Stored by a concurrent event for it since this one found it missing (read committed):
+        # the same subscription, not a second one; the save clashes and the event is applied again.
+        return None
     return _Duplicate(state.subscription_id, user_id, current.subscription_id)
 
 

@@ -9,7 +9,7 @@ Per bar of a symbol, in the backtester's order of operations:
 2. Bracket legs (take-profit and stop-loss, one cancels the other), the entry bar included: the stop
    is checked first and wins when both levels are inside the bar (`fill_model.protective_exit`).
 3. Every portfolio touched is marked to the close: one equity point per portfolio and bar.
-Day orders expire on the first bar at or after the end of their UTC day.
+Day orders expire on the first bar at or after the end of the UTC day of the first bar they met.
 
 Pure: the caller loads the live orders and the portfolios' books, and stores what comes back.
 """
@@ -35,9 +35,12 @@ from business.paper_trading.domain.entities import (
     OrderStatus,
     OrderType,
     PortfolioBook,
+    TimeInForce,
     to_minor,
 )
 from service_runtime import fill_model
+
+SECONDS_PER_DAY = 86_400
 
 
 @dataclass
@@ -103,6 +106,8 @@ class BarMatcher:
         bar = self.bar
         if bar.time <= order.placed_after:
             return
+        if order.time_in_force is TimeInForce.DAY and order.expires_at is None:
+            self._start_day(order)
         if order.expires_at is not None and bar.time >= order.expires_at:
             self._finish(order, OrderStatus.EXPIRED, "day order expired")
             for leg in legs:
@@ -207,6 +212,14 @@ class BarMatcher:
                 self._finish(leg, OrderStatus.CANCELLED, "one cancels the other")
 
     # Bookkeeping --------------------------------------------------------------------------------
+    def _start_day(self, order: Order) -> None:
+        """A day order lives through the UTC day of the first bar it meets. The bar's clock, not
+        the wall clock: a replayed feed (`make run`'s) runs years behind it, and its day orders
+        would never expire."""
+        day = self.bar.time - self.bar.time % SECONDS_PER_DAY
+        order.expires_at = day + SECONDS_PER_DAY
+        self.outcome.orders[order.id] = order
+
     def _finish(self, order: Order, status: OrderStatus, reason: str) -> None:
         order.status = status
         order.reason = reason

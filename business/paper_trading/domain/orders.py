@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from business.paper_trading.domain.context import PaperTrading
 from business.paper_trading.domain.entities import (
@@ -109,11 +109,6 @@ def check_key(idempotency_key: str | None) -> None:
         raise InvalidArgument.field("idempotency_key", f"at most {MAX_KEY} characters")
 
 
-def end_of_day(moment: datetime) -> int:
-    day = moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    return int((day + timedelta(days=1)).timestamp())
-
-
 def check_buying_power(
     repo: PaperRepository, request: OrderRequest, instrument: Instrument, portfolio: Portfolio
 ) -> None:
@@ -160,7 +155,7 @@ def build_orders(
         prediction_id=request.prediction_id,
         signal_models=request.signal_models,
         placed_after=last_bar or 0,
-        expires_at=end_of_day(now) if request.time_in_force is TimeInForce.DAY else None,
+        expires_at=None,  # a DAY order's: set by the first bar it meets (matching.py)
     )
     orders = [entry]
     legs = (

@@ -223,12 +223,20 @@ async def test_cancel_replace_and_day_expiry(stub: Stub, as_user: Meta, feed: Fe
         ),
         metadata=meta,
     )
-    feed.bar(100.0, 101.0, 99.0, 100.0)  # the feed's bars are days later: the day order expires
-    orders = {
-        o.order_id: o
-        for o in (await stub.ListOrders(pb.ListOrdersRequest(portfolio_id=pid), metadata=meta)).orders
-    }
-    assert orders[day.order.order_id].status == pb.ORDER_STATUS_EXPIRED
+
+    async def status_of_the_day_order() -> int:
+        listed = (await stub.ListOrders(pb.ListOrdersRequest(portfolio_id=pid), metadata=meta)).orders
+        return next(o.status for o in listed if o.order_id == day.order.order_id)
+
+    # The feed's bars are hourly from 2030-01-01 01:00, years after the wall clock: the order's day is
+    # the bar clock's (a replayed feed's day orders never expired on the wall clock's).
+    for _ in range(22):  # 01:00 .. 22:00
+        feed.bar(100.0, 101.0, 99.0, 100.0)
+    assert await status_of_the_day_order() == pb.ORDER_STATUS_WORKING
+    feed.bar(100.0, 101.0, 99.0, 100.0)  # 23:00, the day's last bar
+    assert await status_of_the_day_order() == pb.ORDER_STATUS_WORKING
+    feed.bar(100.0, 101.0, 99.0, 100.0)  # 2030-01-02 00:00: a new day
+    assert await status_of_the_day_order() == pb.ORDER_STATUS_EXPIRED
     with pytest.raises(grpc.aio.AioRpcError) as refused:
         await stub.ReplaceOrder(
             pb.ReplaceOrderRequest(order_id=day.order.order_id, quantity=2), metadata=meta

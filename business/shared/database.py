@@ -22,7 +22,7 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy import DateTime, Engine, event
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -162,3 +162,15 @@ class UnitsOfWork(Generic[U]):
 
     async def run(self, work: Callable[[U], T]) -> T:
         return await asyncio.to_thread(self.run_sync, work)
+
+
+def inserted_first(session: Session, row: object) -> bool:
+    """Inserts `row` in a savepoint of the unit of work's transaction; False when its key is taken
+    (a concurrent call inserted it first: on PostgreSQL the second insert waits for the first to
+    commit, then clashes), leaving the transaction usable."""
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        return False
+    return True

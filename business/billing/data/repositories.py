@@ -35,6 +35,7 @@ from business.billing.domain.plans import PRO, Interval
 from business.billing.domain.ports import NEW, PENDING, PROCESSED
 from business.billing.domain.stripe_objects import StripeEvent
 from business.identity.data.tables import UserRow
+from business.shared.database import inserted_first
 from service_runtime.errors import Aborted
 
 # The ledger's tables, each listed per user, newest first.
@@ -100,25 +101,20 @@ class SqlWebhookEvents:
         self.session = session
 
     def add(self, event: StripeEvent, received_at: datetime) -> str:
-        row = self.session.get(WebhookEventRow, event.id)
-        if row is not None:
-            return PROCESSED if row.processed_at is not None else PENDING
-        try:
-            with self.session.begin_nested():
-                self.session.add(
-                    WebhookEventRow(
-                        id=event.id,
-                        type=event.type[:100],
-                        created=event.created,
-                        received_at=received_at,
-                        attempts=0,
-                        last_error="",
-                        payload=event.payload,
-                    )
-                )
-        except IntegrityError:  # the same event delivered twice at once: the other one stored it
-            return PENDING
-        return NEW
+        known = self.session.get(WebhookEventRow, event.id)
+        if known is not None:
+            return PROCESSED if known.processed_at is not None else PENDING
+        row = WebhookEventRow(
+            id=event.id,
+            type=event.type[:100],
+            created=event.created,
+            received_at=received_at,
+            attempts=0,
+            last_error="",
+            payload=event.payload,
+        )
+        # False: the same event delivered twice at once, and the other delivery stored it.
+        return NEW if inserted_first(self.session, row) else PENDING
 
     def processed(self, event_id: str, at: datetime) -> None:
         row = self.session.get(WebhookEventRow, event_id, with_for_update=True)

@@ -33,6 +33,7 @@ from business.education.domain.entities import (
 )
 from business.education.domain.ports import SlugTaken
 from business.identity.data.tables import UserRow
+from business.shared.database import inserted_first
 
 
 def _course(row: CourseRow) -> Course:
@@ -177,7 +178,7 @@ class SqlEnrollments:
         """False when a concurrent call enrolled this learner first (the row is theirs)."""
         row = EnrollmentRow(user_id=enrollment.user_id, course_id=enrollment.course_id)
         self._fill(row, enrollment)
-        return _inserted_first(self.session, row)
+        return inserted_first(self.session, row)
 
     def save(self, enrollment: Enrollment) -> None:
         row = self.session.get(EnrollmentRow, (enrollment.user_id, enrollment.course_id))
@@ -347,7 +348,7 @@ class SqlForecastAnswers:
             answered_at=answer.answered_at,
             model_note=answer.model_note,
         )
-        return _inserted_first(self.session, row)  # False: a concurrent call kept an answer first
+        return inserted_first(self.session, row)  # False: a concurrent call kept an answer first
 
 
 class SqlFigures:
@@ -435,14 +436,3 @@ class SqlEducationUnitOfWork:
         self.figures = SqlFigures(session)
         self.people = SqlPeople(session)
         self.audit = SqlAuditLog(session)
-
-
-def _inserted_first(session: Session, row: object) -> bool:
-    """Inserts `row` in a savepoint; False when its key is taken (a concurrent call inserted it
-    first: on PostgreSQL the second insert waits for the first to commit, then clashes)."""
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        return False
-    return True

@@ -302,6 +302,8 @@ def check_bracket_after_replace(
         legs = [replace(order, limit_price=request.limit_price, stop_price=request.stop_price)]
     take_profit = next((leg.limit_price for leg in legs if leg.role is OrderRole.TAKE_PROFIT), None)
     stop_loss = next((leg.stop_price for leg in legs if leg.role is OrderRole.STOP_LOSS), None)
+    if take_profit is None and stop_loss is None:
+        return  # no bracket: replace_order has checked the order itself already
     try:
         check_order(replace(entry, take_profit_price=take_profit, stop_loss_price=stop_loss), instrument)
     except InvalidArgument as refused:

@@ -16,7 +16,6 @@ Tests and benchmarks drive the same `Stack` class to run the real system.
 from __future__ import annotations
 
 import argparse
-import ctypes
 import os
 import signal
 import subprocess
@@ -35,15 +34,9 @@ from envoy.binary import envoy_binary
 from envoy.render import write
 from envoy.settings import EdgeSettings
 from service_runtime.defaults import LOOPBACK
+from tools.die_with_parent import under_parent
 
 ROOT = Path(__file__).resolve().parent.parent
-PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:
-    """Runs in the child before exec: SIGTERM it when the supervisor goes away."""
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def grpc_serving(target: str) -> bool:
@@ -74,12 +67,11 @@ class Child:
 
     def start(self, env: Mapping[str, str], log: IO[bytes] | None) -> None:
         self.process = subprocess.Popen(
-            self.argv,
+            under_parent(self.argv),  # SIGTERM it when the supervisor goes away
             cwd=ROOT,
             env=dict(env),
             stdout=log,
             stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,
         )
 
     @property

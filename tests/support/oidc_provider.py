@@ -23,12 +23,10 @@ from __future__ import annotations
 
 import argparse
 import base64
-import ctypes
 import hashlib
 import hmac
 import os
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -45,6 +43,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from joserfc import jwt
 from joserfc.jwk import RSAKey
+
+from tools.die_with_parent import under_parent
 
 ROOT = Path(__file__).resolve().parents[2]
 CODE_TTL_S = 60
@@ -418,11 +418,6 @@ def _main() -> None:
 # --- the driver the tests use ---------------------------------------------------------------
 
 
-def _die_with_parent() -> None:
-    # The provider must not outlive a killed test run.
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
 class OidcProvider:
     """Starts the provider process and steers it: which user signs in, what goes wrong next."""
 
@@ -438,20 +433,22 @@ class OidcProvider:
 
     def start(self, timeout_s: float = 30.0) -> OidcProvider:
         self._process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tests.support.oidc_provider",
-                "--host",
-                self.host,
-                "--port",
-                str(self.port),
-            ],
+            # The provider must not outlive a killed test run.
+            under_parent(
+                [
+                    sys.executable,
+                    "-m",
+                    "tests.support.oidc_provider",
+                    "--host",
+                    self.host,
+                    "--port",
+                    str(self.port),
+                ]
+            ),
             cwd=ROOT,
             env=dict(os.environ),
             stdout=self._log,
             stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,
         )
         deadline = time.monotonic() + timeout_s
         while True:

@@ -37,7 +37,7 @@ def register_verified(smtp_sink: SmtpSink, email: str = "", password: str = PASS
     email = email or new_email()
     ok(post("/api/auth/register", {"email": email, "password": password, "displayName": "E2E"}))
     message = smtp_sink.wait_for(email, subject_contains="confirm")
-    ok(post("/api/auth/email/verify", {"token": SmtpSink.link_token(message)}))
+    ok(post("/api/auth/email/verify", {"token": SmtpSink.link_token(message), "password": password}))
     return email
 
 

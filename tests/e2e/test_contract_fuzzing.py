@@ -186,7 +186,9 @@ class Accounts:
         body = {"email": email, "password": PASSWORD, "displayName": "Fuzz"}
         assert httpx.post(f"{self.edge}/api/auth/register", json=body, timeout=30).status_code == 200
         link = SmtpSink.link_token(self.smtp_sink.wait_for(email, subject_contains="confirm"))
-        verified = httpx.post(f"{self.edge}/api/auth/email/verify", json={"token": link}, timeout=30)
+        verified = httpx.post(
+            f"{self.edge}/api/auth/email/verify", json={"token": link, "password": PASSWORD}, timeout=30
+        )
         assert verified.status_code == 200, verified.text
         return access_token(self.edge, email)
 

@@ -45,7 +45,7 @@ BASELINES: dict[str, dict[str, Any]] = {
     "trading.identity.v1.LogoutRequest": {"refresh_token": "t"},
     "trading.identity.v1.StartPhoneLoginRequest": {"phone_number": "+34600111222"},
     "trading.identity.v1.VerifyPhoneLoginRequest": {"phone_number": "+34600111222", "code": "123456"},
-    "trading.identity.v1.VerifyEmailRequest": {"token": "t"},
+    "trading.identity.v1.VerifyEmailRequest": {"token": "t", "password": "x"},
     "trading.identity.v1.ForgotPasswordRequest": {"email": "probe@example.com"},
     "trading.identity.v1.ResetPasswordRequest": {"token": "t", "new_password": "correct horse battery"},
     "trading.identity.v1.UpdateMeRequest": {},

@@ -191,7 +191,7 @@ export async function verifiedUser(prefix, password = PASSWORD) {
   await rest("POST", "/api/auth/register", { email, password, displayName: prefix });
   const mail = await waitForMail(email, "Confirm your email");
   const token = new URL(mail.links[0]).searchParams.get("token");
-  await rest("POST", "/api/auth/email/verify", { token });
+  await rest("POST", "/api/auth/email/verify", { token, password });
   return { email, password };
 }
 

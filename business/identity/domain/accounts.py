@@ -13,7 +13,7 @@ from business.identity.domain import email_links
 from business.identity.domain.context import Identity
 from business.identity.domain.emails import already_registered_email, verification_email
 from business.identity.domain.entities import PROFILE_FIELDS, User
-from business.identity.domain.passwords import MAX_PASSWORD_LENGTH, check_password_policy
+from business.identity.domain.passwords import check_password_policy, given_password
 from business.identity.domain.ports import IdentityUnitOfWork, UniqueConflict
 from business.identity.domain.second_factor import issue_challenge
 from business.identity.domain.sessions import SignInResult, open_session
@@ -60,15 +60,6 @@ class _Violations:
             raise InvalidArgument(*self.found)
 
 
-def _password_field(password: str, field: str) -> str:
-    if not password:
-        raise InvalidArgument.field(field, "is required")
-    if len(password) > MAX_PASSWORD_LENGTH:
-        # Checked before hashing: argon2 on megabytes of input would be a cheap DoS.
-        raise InvalidArgument.field(field, f"must be at most {MAX_PASSWORD_LENGTH} characters")
-    return password
-
-
 def _existing_user(uow: IdentityUnitOfWork, user_id: str, *, for_update: bool = False) -> User:
     user = uow.users.get(user_id, for_update=for_update)
     if user is None:
@@ -88,7 +79,7 @@ def _registration_fields(email: str, password: str, display_name: str) -> tuple[
     v = _Violations()
     email_n = v.check(normalize_email, email)
     name = v.check(clean_display_name, display_name)
-    if v.check(_password_field, password, "password") is not None and isinstance(email_n, str):
+    if v.check(given_password, password, "password") is not None and isinstance(email_n, str):
         v.check(check_password_policy, password, field="password", email=email_n)
     v.raise_any()
     assert isinstance(email_n, str) and isinstance(name, str)
@@ -182,7 +173,7 @@ async def _refuse_login(identity: Identity, user: User | None, reason: str, clie
 
 async def login(identity: Identity, email: str, password: str, client: Client) -> SignInResult:
     email_n = normalize_email(email)
-    _password_field(password, "password")
+    given_password(password, "password")
     attempt = await identity.limiter.attempt("password", email_n, client.ip)
     user = await identity.transactions.run(lambda uow: uow.users.by_email(email_n))
     # Unknown accounts verify against a dummy hash: the same cost as a wrong password.
@@ -289,8 +280,8 @@ async def change_password(
     client: Client,
 ) -> None:
     v = _Violations()
-    v.check(_password_field, current_password, "current_password")
-    v.check(_password_field, new_password, "new_password")
+    v.check(given_password, current_password, "current_password")
+    v.check(given_password, new_password, "new_password")
     v.raise_any()
     user = await identity.transactions.run(lambda uow: _existing_user(uow, user_id))
     check_password_policy(new_password, field="new_password", email=user.email)

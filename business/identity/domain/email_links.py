@@ -12,7 +12,7 @@ from business.identity.domain.emails import password_reset_email, verification_e
 from business.identity.domain.entities import OneTimeCode, User
 from business.identity.domain.one_time_secrets import digest, new_opaque_token
 from business.identity.domain.ownership import BY_PASSWORD_RESET, claim_unproven_account
-from business.identity.domain.passwords import MAX_PASSWORD_LENGTH, check_password_policy
+from business.identity.domain.passwords import check_password_policy, given_password
 from business.identity.domain.ports import IdentityUnitOfWork
 from business.identity.domain.validation import normalize_email
 from service_runtime.errors import DependencyUnavailable, InvalidArgument, NotFound
@@ -70,29 +70,66 @@ def _redeem(uow: IdentityUnitOfWork, identity: Identity, purpose: str, token: st
     return user
 
 
-async def verify_email(identity: Identity, token: str, client: Client) -> None:
+def _open_link_holder(uow: IdentityUnitOfWork, identity: Identity, purpose: str, token: str) -> User | None:
+    """The account of an unspent, unexpired link, without spending it."""
+    code = uow.one_time_codes.by_digest(purpose, digest(token))
+    if code is None or not code.user_id or code.consumed_at is not None or code.expires_at <= identity.now():
+        return None
+    user = uow.users.get(code.user_id)
+    return user if user is not None and user.email == code.target else None
+
+
+async def _check_registrant_password(identity: Identity, user: User, password: str, client: Client) -> None:
+    """The link proves the address; the password proves that whoever opened it is who registered
+    the account. Without it, an address's owner opening the mail that a squatter's registration
+    sent would verify the squatter's account (password, TOTP, phone) for them, and no later reset
+    would claim it. Counted like a sign-in: the link is no password oracle."""
+    attempt = await identity.limiter.attempt("password", user.email, client.ip)
+    if not await identity.hasher.verify_async(user.password_hash, password):
+        await identity.record_failure(
+            "auth.email.verify_failed",
+            client,
+            subject_id=user.id,
+            detail={"reason": "wrong_password"},
+        )
+        raise InvalidArgument.field("password", "is not the password this account was registered with")
+    await identity.limiter.succeeded(attempt)
+
+
+def _mark_verified(uow: IdentityUnitOfWork, identity: Identity, token: str, client: Client) -> None:
+    user = _redeem(uow, identity, EMAIL_VERIFY, token)
+    if user.email_verified:
+        return
+    user.email_verified = True
+    user.updated_at = identity.now()
+    uow.users.save(user)
+    identity.record(
+        uow,
+        "auth.email.verified",
+        client,
+        actor_id=user.id,
+        subject_id=user.id,
+        before={"email_verified": False},
+        after={"email_verified": True},
+    )
+
+
+async def verify_email(identity: Identity, token: str, password: str, client: Client) -> None:
     token = _token_field(token)
-
-    def work(uow: IdentityUnitOfWork) -> None:
-        user = _redeem(uow, identity, EMAIL_VERIFY, token)
-        if not user.email_verified:
-            user.email_verified = True
-            user.updated_at = identity.now()
-            uow.users.save(user)
-            identity.record(
-                uow,
-                "auth.email.verified",
-                client,
-                actor_id=user.id,
-                subject_id=user.id,
-                before={"email_verified": False},
-                after={"email_verified": True},
-            )
-
+    given_password(password, "password")
     try:
-        await identity.transactions.run(work)
-    except InvalidArgument:
-        await identity.record_failure("auth.email.verify_failed", client, detail={"reason": "invalid_link"})
+        holder = await identity.transactions.run(
+            lambda uow: _open_link_holder(uow, identity, EMAIL_VERIFY, token)
+        )
+        if holder is None:
+            raise InvalidArgument.field("token", INVALID_LINK)
+        await _check_registrant_password(identity, holder, password, client)
+        await identity.transactions.run(lambda uow: _mark_verified(uow, identity, token, client))
+    except InvalidArgument as error:
+        if any(v.field == "token" for v in error.violations):
+            await identity.record_failure(
+                "auth.email.verify_failed", client, detail={"reason": "invalid_link"}
+            )
         raise
 
 
@@ -165,10 +202,7 @@ async def _revoke_before_reset(identity: Identity, token: str) -> None:
 
 async def reset_password(identity: Identity, token: str, new_password: str, client: Client) -> None:
     token = _token_field(token)
-    if not new_password:
-        raise InvalidArgument.field("new_password", "is required")
-    if len(new_password) > MAX_PASSWORD_LENGTH:
-        raise InvalidArgument.field("new_password", f"must be at most {MAX_PASSWORD_LENGTH} characters")
+    given_password(new_password, "new_password")
     check_password_policy(new_password, field="new_password")
     new_hash = await identity.hasher.hash_async(new_password)
     await _revoke_before_reset(identity, token)

@@ -53,6 +53,16 @@ def common_passwords() -> frozenset[str]:
     return frozenset(p.lower() for p in FREQUENCY_LISTS["passwords"])
 
 
+def given_password(password: str, field: str) -> str:
+    """A password typed into `field`: present, and short enough to hash."""
+    if not password:
+        raise InvalidArgument.field(field, "is required")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        # Checked before hashing: argon2 on megabytes of input would be a cheap DoS.
+        raise InvalidArgument.field(field, f"must be at most {MAX_PASSWORD_LENGTH} characters")
+    return password
+
+
 def check_password_policy(password: str, *, field: str = "password", email: str = "") -> None:
     """Raise InvalidArgument naming `field` when the password breaks the policy."""
     if len(password) < MIN_PASSWORD_LENGTH:

@@ -69,7 +69,7 @@ class AuthHandlers(pb_grpc.AuthServiceServicer):
         return reply
 
     async def VerifyEmail(self, request: pb.VerifyEmailRequest, context: Context) -> pb.VerifyEmailResponse:
-        await email_links.verify_email(self.identity, request.token, client_of(context))
+        await email_links.verify_email(self.identity, request.token, request.password, client_of(context))
         return pb.VerifyEmailResponse()
 
     async def ForgotPassword(

@@ -176,7 +176,7 @@ async def test_promoting_a_proven_account_ends_its_sessions_and_keeps_its_second
     identity: Identity, db_url: str, tmp_path: Path, outbox: Outbox
 ) -> None:
     user, pair = await signed_in(identity)
-    await email_links.verify_email(identity, outbox.link_token(user.email), CLIENT)
+    await email_links.verify_email(identity, outbox.link_token(user.email), PASSWORD, CLIENT)
     await with_totp(identity, user.id)
     _promote(tmp_path, db_url, user.email)
     await _assert_earlier_access_ended(identity, tmp_path, user, pair)

@@ -49,13 +49,26 @@ test("register, verify by the emailed link, sign in", async (t) => {
     assert.ok(link, `no verification link in: ${mail.body}`);
     assert.equal(new URL(link).origin, PAGE, "the mailed link opens the web app");
 
+    // The link asks for the account's password: the address's owner opening a mail that someone
+    // else's registration sent cannot verify that account.
     await page.goto(link);
-    await page.getByTestId("verify-done").waitFor();
+    await page.getByTestId("verify-form").waitFor();
     await checkPage(page, "verify-email");
+    await fill(page, "Password", "not the password I chose 1");
+    await page.getByRole("button", { name: "Confirm address" }).click();
+    await page.getByTestId("error-password").waitFor();
+    await checkPage(page, "verify-email, wrong password");
+    await fill(page, "Password", PASSWORD);
+    await page.getByRole("button", { name: "Confirm address" }).click();
+    await page.getByTestId("verify-done").waitFor();
+    await checkPage(page, "verify-email, done");
 
     // The link works once.
     await page.goto(link);
-    await page.getByTestId("verify-error").waitFor();
+    await fill(page, "Password", PASSWORD);
+    await page.getByRole("button", { name: "Confirm address" }).click();
+    await page.getByTestId("form-error").waitFor();
+    assert.match(await page.getByTestId("form-error").textContent(), /invalid, expired or already used/);
     await checkPage(page, "verify-email, used link");
 
     await page.getByRole("link", { name: "Sign in" }).last().click();

@@ -16,7 +16,7 @@ from business.identity.domain.entities import User
 from business.identity.domain.oauth_login import ProviderProfile
 from business.identity.domain.sessions import Challenge, TokenPair
 from service_runtime.caller import Caller
-from service_runtime.errors import FailedPrecondition, Unauthenticated
+from service_runtime.errors import FailedPrecondition, InvalidArgument, Unauthenticated
 from tests.business.identity.conftest import CLIENT, PASSWORD, Outbox, Texts
 from tests.business.identity.helpers import audit_actions, signed_in, stored_user, with_totp
 
@@ -85,6 +85,22 @@ async def test_the_owner_resetting_the_password_takes_the_account_back(
     await assert_squatter_has_no_way_in(identity, outbox, squat)
 
 
+async def test_the_owner_opening_the_squatters_verification_mail_verifies_nothing(
+    identity: Identity, outbox: Outbox
+) -> None:
+    squat = await squatted(identity, outbox)
+    link = outbox.link_token(squat.user.email)  # the mail the squatter's registration sent
+    with pytest.raises(InvalidArgument) as refused:  # the owner does not know the squatter's password
+        await email_links.verify_email(identity, link, OWNERS_PASSWORD, CLIENT)
+    assert [v.field for v in refused.value.violations] == ["password"]
+    assert not stored_user(identity, squat.user.id).email_verified
+    # Still unproven, so the owner's reset still claims it: nothing of the squatter's stays.
+    await email_links.forgot_password(identity, squat.user.email, CLIENT)
+    await identity.drain()
+    await email_links.reset_password(identity, outbox.link_token(squat.user.email), OWNERS_PASSWORD, CLIENT)
+    await assert_squatter_has_no_way_in(identity, outbox, squat)
+
+
 async def test_a_claim_unlinks_the_provider_the_squatter_signed_up_with(
     identity: Identity, outbox: Outbox
 ) -> None:
@@ -106,7 +122,7 @@ async def test_resetting_a_proven_accounts_password_keeps_its_second_factor_and_
     identity: Identity, outbox: Outbox
 ) -> None:
     user, _ = await signed_in(identity)
-    await email_links.verify_email(identity, outbox.link_token(user.email), CLIENT)
+    await email_links.verify_email(identity, outbox.link_token(user.email), PASSWORD, CLIENT)
     await accounts.update_me(identity, user.id, None, OWNERS_PHONE, CLIENT)
     await with_totp(identity, user.id)
     await email_links.forgot_password(identity, user.email, CLIENT)

@@ -11,7 +11,13 @@ from business.identity.domain.context import Identity
 from business.identity.domain.oauth_login import ProviderProfile
 from business.identity.domain.sessions import TokenPair
 from service_runtime.caller import Caller
-from service_runtime.errors import DependencyUnavailable, FailedPrecondition, InvalidArgument, Unauthenticated
+from service_runtime.errors import (
+    DependencyUnavailable,
+    FailedPrecondition,
+    InvalidArgument,
+    TooManyAttempts,
+    Unauthenticated,
+)
 from tests.business.identity.conftest import CLIENT, PASSWORD, Clock, Outbox, Texts, new_email
 from tests.business.identity.helpers import RevocationsDownOnce, audit_actions, registered, signed_in
 
@@ -46,20 +52,39 @@ async def test_verification_link_is_single_use_and_expires(
 ) -> None:
     user = await registered(identity)
     token = outbox.link_token(user.email)
-    await email_links.verify_email(identity, token, CLIENT)
+    await email_links.verify_email(identity, token, PASSWORD, CLIENT)
     stored = identity.transactions.run_sync(lambda uow: uow.users.get(user.id))
     assert stored is not None and stored.email_verified
     with pytest.raises(InvalidArgument) as again:
-        await email_links.verify_email(identity, token, CLIENT)
+        await email_links.verify_email(identity, token, PASSWORD, CLIENT)
     assert again.value.violations[0].field == "token"
 
     late = await registered(identity)
     clock.advance(24 * 3600 + 1)
     with pytest.raises(InvalidArgument):
-        await email_links.verify_email(identity, outbox.link_token(late.email), CLIENT)
+        await email_links.verify_email(identity, outbox.link_token(late.email), PASSWORD, CLIENT)
     assert await email_links.resend_verification(identity, late.id, CLIENT)
-    await email_links.verify_email(identity, outbox.link_token(late.email), CLIENT)
+    await email_links.verify_email(identity, outbox.link_token(late.email), PASSWORD, CLIENT)
     assert not await email_links.resend_verification(identity, late.id, CLIENT)
+
+
+async def test_verification_needs_the_registrants_password_and_counts_the_guesses(
+    identity: Identity, outbox: Outbox
+) -> None:
+    user = await registered(identity)
+    token = outbox.link_token(user.email)
+    for _ in range(5):
+        with pytest.raises(InvalidArgument) as wrong:
+            await email_links.verify_email(identity, token, "not the password at all 1", CLIENT)
+        assert [v.field for v in wrong.value.violations] == ["password"]
+    with pytest.raises(TooManyAttempts):  # counted with sign-ins: the link is no password oracle
+        await email_links.verify_email(identity, token, PASSWORD, CLIENT)
+    with pytest.raises(InvalidArgument) as missing:
+        await email_links.verify_email(identity, token, "", CLIENT)
+    assert [v.field for v in missing.value.violations] == ["password"]
+    stored = identity.transactions.run_sync(lambda uow: uow.users.get(user.id))
+    assert stored is not None and not stored.email_verified
+    assert "auth.email.verify_failed" in audit_actions(identity, user.id)
 
 
 async def test_password_reset_ends_every_session(identity: Identity, outbox: Outbox) -> None:
@@ -169,7 +194,7 @@ async def test_oauth_creates_then_finds_the_account(identity: Identity) -> None:
 
 async def test_oauth_links_only_a_verified_email(identity: Identity, outbox: Outbox) -> None:
     user = await registered(identity)
-    await email_links.verify_email(identity, outbox.link_token(user.email), CLIENT)
+    await email_links.verify_email(identity, outbox.link_token(user.email), PASSWORD, CLIENT)
     with pytest.raises(FailedPrecondition):
         await oauth_login.complete_oauth_login(
             identity, profile(user.email, verified=False, subject="gh-1", provider="github"), CLIENT

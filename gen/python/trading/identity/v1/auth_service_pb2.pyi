@@ -350,20 +350,26 @@ Global___VerifyPhoneLoginResponse: _TypeAlias = VerifyPhoneLoginResponse  # noqa
 
 @_typing.final
 class VerifyEmailRequest(_message.Message):
-    """VerifyEmailRequest carries the token from the emailed link."""
+    """VerifyEmailRequest carries the token from the emailed link and the account's password."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
     TOKEN_FIELD_NUMBER: _builtins.int
+    PASSWORD_FIELD_NUMBER: _builtins.int
     token: _builtins.str
+    password: _builtins.str
+    """The password the account was registered with. Without it, an address's owner opening a
+    link that someone else's registration sent would verify that person's account for them.
+    """
     def __init__(
         self,
         *,
         token: _builtins.str = ...,
+        password: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["token", b"token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["password", b"password", "token", b"token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

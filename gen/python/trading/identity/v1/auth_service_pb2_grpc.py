@@ -154,7 +154,8 @@ class AuthServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def VerifyEmail(self, request, context):
-        """VerifyEmail consumes the token of an email-verification link.
+        """VerifyEmail consumes the token of an email-verification link, with the account's password:
+        the link proves the address, the password that whoever opened it registered the account.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -59,7 +59,9 @@ class AuthServiceStub:
     VerifyPhoneLogin: _grpc.UnaryUnaryMultiCallable[_auth_service_pb2.VerifyPhoneLoginRequest, _auth_service_pb2.VerifyPhoneLoginResponse]
     """VerifyPhoneLogin signs in with the texted code (and marks the number verified)."""
     VerifyEmail: _grpc.UnaryUnaryMultiCallable[_auth_service_pb2.VerifyEmailRequest, _auth_service_pb2.VerifyEmailResponse]
-    """VerifyEmail consumes the token of an email-verification link."""
+    """VerifyEmail consumes the token of an email-verification link, with the account's password:
+    the link proves the address, the password that whoever opened it registered the account.
+    """
     ForgotPassword: _grpc.UnaryUnaryMultiCallable[_auth_service_pb2.ForgotPasswordRequest, _auth_service_pb2.ForgotPasswordResponse]
     """ForgotPassword mails a single-use password-reset link. Same answer for unknown emails."""
     ResetPassword: _grpc.UnaryUnaryMultiCallable[_auth_service_pb2.ResetPasswordRequest, _auth_service_pb2.ResetPasswordResponse]
@@ -101,7 +103,9 @@ class AuthServiceAsyncStub(AuthServiceStub):
     VerifyPhoneLogin: _aio.UnaryUnaryMultiCallable[_auth_service_pb2.VerifyPhoneLoginRequest, _auth_service_pb2.VerifyPhoneLoginResponse]  # type: ignore[assignment]
     """VerifyPhoneLogin signs in with the texted code (and marks the number verified)."""
     VerifyEmail: _aio.UnaryUnaryMultiCallable[_auth_service_pb2.VerifyEmailRequest, _auth_service_pb2.VerifyEmailResponse]  # type: ignore[assignment]
-    """VerifyEmail consumes the token of an email-verification link."""
+    """VerifyEmail consumes the token of an email-verification link, with the account's password:
+    the link proves the address, the password that whoever opened it registered the account.
+    """
     ForgotPassword: _aio.UnaryUnaryMultiCallable[_auth_service_pb2.ForgotPasswordRequest, _auth_service_pb2.ForgotPasswordResponse]  # type: ignore[assignment]
     """ForgotPassword mails a single-use password-reset link. Same answer for unknown emails."""
     ResetPassword: _aio.UnaryUnaryMultiCallable[_auth_service_pb2.ResetPasswordRequest, _auth_service_pb2.ResetPasswordResponse]  # type: ignore[assignment]
@@ -188,7 +192,9 @@ class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _auth_service_pb2.VerifyEmailRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_auth_service_pb2.VerifyEmailResponse, _abc.Awaitable[_auth_service_pb2.VerifyEmailResponse]]:
-        """VerifyEmail consumes the token of an email-verification link."""
+        """VerifyEmail consumes the token of an email-verification link, with the account's password:
+        the link proves the address, the password that whoever opened it registered the account.
+        """
 
     @_abc_1.abstractmethod
     def ForgotPassword(

@@ -9,7 +9,7 @@ from typing import Any, NoReturn, TypeVar
 
 from business.audit import domain as audit
 from business.audit.domain import Client
-from business.identity.domain import email_links
+from business.identity.domain import email_links, sessions
 from business.identity.domain.context import Identity
 from business.identity.domain.emails import already_registered_email, verification_email
 from business.identity.domain.entities import PROFILE_FIELDS, User
@@ -18,6 +18,7 @@ from business.identity.domain.ports import IdentityUnitOfWork, UniqueConflict
 from business.identity.domain.second_factor import issue_challenge
 from business.identity.domain.sessions import SignInResult, open_session
 from business.identity.domain.validation import clean_display_name, normalize_email, normalize_phone
+from business.shared.emails import OutgoingEmail
 from service_runtime.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound, Unauthenticated
 
 INVALID_LOGIN = "invalid email or password"
@@ -112,11 +113,21 @@ def _create_account(
     return user, link
 
 
+@dataclass(frozen=True)
+class _TakenEmail:
+    user: User
+    # A fresh verification link when the account never proved the address ('' otherwise).
+    verification_link: str
+
+
 def _answer_taken_email(
     uow: IdentityUnitOfWork, identity: Identity, email: str, client: Client
-) -> User | None:
-    """For an email already registered: its owner (None if it is free). No reset link is made:
-    the owner did not ask for one (and a new one would retire the owner's own)."""
+) -> _TakenEmail | None:
+    """For an email already registered: its owner (None if it is free). An account that never
+    proved the address gets a new verification link: the registration whose mail failed (SMTP
+    down) is retried, and the retry must not get "already registered" and no link. Whoever opens
+    it still needs the account's password (`email_links.verify_email`). A proven account gets no
+    reset link: the owner did not ask for one (and a new one would retire the owner's own)."""
     user = uow.users.by_email(email)
     if user is None:
         return None
@@ -128,7 +139,15 @@ def _answer_taken_email(
         subject_id=user.id,
         detail={"reason": "email_taken"},
     )
-    return user
+    unproven = not user.email_verified and user.password_hash is not None
+    link = email_links.new_link(uow, identity, user, email_links.EMAIL_VERIFY) if unproven else ""
+    return _TakenEmail(user, link)
+
+
+def _mail_for_taken(identity: Identity, taken: _TakenEmail) -> OutgoingEmail:
+    if taken.verification_link:
+        return verification_email(taken.user.email, taken.verification_link)
+    return already_registered_email(taken.user.email, identity.policy.page("forgot-password"))
 
 
 async def register(identity: Identity, email: str, password: str, display_name: str, client: Client) -> str:
@@ -154,7 +173,7 @@ async def register(identity: Identity, email: str, password: str, display_name: 
         else:
             await identity.mailer.send(verification_email(user.email, link))
             return REGISTERED_MESSAGE
-    await identity.mailer.send(already_registered_email(taken.email, identity.policy.page("forgot-password")))
+    await identity.mailer.send(_mail_for_taken(identity, taken))
     return REGISTERED_MESSAGE
 
 
@@ -298,6 +317,7 @@ async def change_password(
         raise InvalidArgument.field("current_password", "is not correct")
     await identity.limiter.succeeded(attempt)
     new_hash = await identity.hasher.hash_async(new_password)
+    revoked = await sessions.revoke_open_sessions_ahead(identity, user_id, keep=current_session_id)
 
     def work(uow: IdentityUnitOfWork) -> list[str]:
         fresh = _existing_user(uow, user_id, for_update=True)
@@ -318,5 +338,4 @@ async def change_password(
         )
         return ended
 
-    for session_id in await identity.transactions.run(work):
-        await identity.revocations.revoke_session(session_id)
+    await sessions.revoke_the_rest(identity, await identity.transactions.run(work), revoked)

@@ -11,7 +11,7 @@ from business.identity.domain.context import Identity
 from business.identity.domain.entities import OAuthIdentity, User
 from business.identity.domain.ownership import BY_OAUTH, claim_unproven_account
 from business.identity.domain.ports import IdentityUnitOfWork
-from business.identity.domain.sessions import SignInResult
+from business.identity.domain.sessions import SignInResult, revoke_open_sessions_ahead, revoke_the_rest
 from business.identity.domain.validation import (
     MAX_DISPLAY_NAME_LENGTH,
     clean_display_name,
@@ -38,7 +38,7 @@ class OAuthOutcome:
     user_id: str
     created: bool
     linked: bool
-    # Sessions of an unproven registrant ended by this sign-in (their tokens are revoked after commit).
+    # Sessions of an unproven registrant ended by this sign-in (revoked ahead of the commit).
     ended_sessions: tuple[str, ...] = ()
 
 
@@ -147,8 +147,21 @@ def _sign_in(
     return OAuthOutcome(result, user.id, created, linked, tuple(ended))
 
 
+def _account_to_claim(uow: IdentityUnitOfWork, p: ProviderProfile) -> str:
+    """The id of the unproven account this sign-in will claim ('' for none): `_sign_in`'s own
+    choice, read ahead of it."""
+    if not p.email_verified or uow.oauth_identities.get(p.provider, p.subject) is not None:
+        return ""
+    existing = uow.users.by_email(p.email)
+    return existing.id if existing is not None and not existing.email_verified else ""
+
+
 async def complete_oauth_login(identity: Identity, profile: ProviderProfile, client: Client) -> OAuthOutcome:
     p = _validated(profile)
+    revoked: frozenset[str] = frozenset()
+    if claimed := await identity.transactions.run(lambda uow: _account_to_claim(uow, p)):
+        # The registrant's sessions end with the claim: their tokens are revoked before it commits.
+        revoked = await revoke_open_sessions_ahead(identity, claimed)
     outcome = await identity.transactions.run(lambda uow: _sign_in(uow, identity, p, client))
     if isinstance(outcome, _Refusal):
         await identity.record_failure(
@@ -162,8 +175,7 @@ async def complete_oauth_login(identity: Identity, profile: ProviderProfile, cli
         raise FailedPrecondition(
             "an account already uses this email; sign in to it first (the provider did not verify the email)"
         )
-    for session_id in outcome.ended_sessions:
-        await identity.revocations.revoke_session(session_id)
+    await revoke_the_rest(identity, outcome.ended_sessions, revoked)
     return outcome
 
 

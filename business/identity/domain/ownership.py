@@ -40,7 +40,7 @@ def claim_unproven_account(
     and its backup codes, the phone number, every OAuth link, open 2FA challenges and every
     session, and marks the address proven. Changes `user` in place (locked by the caller, who
     saves it and may give it a new password or link); audited as `auth.account.claimed`.
-    Returns the sessions ended: their access tokens are revoked once the transaction commits."""
+    Returns the sessions ended: the caller revokes their access tokens (`sessions.revoke_ahead`)."""
     before = _access(user)
     user.password_hash = None
     user.totp_enabled = False

@@ -15,7 +15,9 @@ token, presenting a spent token is reuse: the family is revoked."""
 
 from __future__ import annotations
 
+import logging
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -30,7 +32,9 @@ from business.identity.domain.one_time_secrets import (
     seal_for_holder,
 )
 from business.identity.domain.ports import IdentityUnitOfWork
-from service_runtime.errors import InvalidArgument, NotFound, Unauthenticated
+from service_runtime.errors import DependencyUnavailable, InvalidArgument, NotFound, Unauthenticated
+
+log = logging.getLogger("business.identity")
 
 MAX_TOKEN_LENGTH = 512
 INVALID_REFRESH = "invalid or expired refresh token"
@@ -120,6 +124,38 @@ def open_session(
         detail={"method": method, "session_id": session.id},
     )
     return _pair(identity, user, session.id, refresh)
+
+
+async def revoke_ahead(identity: Identity, session_ids: Iterable[str]) -> frozenset[str]:
+    """Revokes the access tokens of sessions a change is about to end, BEFORE the change commits:
+    with the revocation store down the change fails as UNAVAILABLE with nothing stored, and a
+    retry revokes them. Revoked only after the commit, a failure there left those tokens valid for
+    their lifetime, with nothing left for a retry to end. If the change then fails, the sessions
+    revoked ahead have lost their access tokens, which is what their holder asked for."""
+    revoked = frozenset(session_ids)
+    for session_id in revoked:
+        await identity.revocations.revoke_session(session_id)
+    return revoked
+
+
+async def revoke_open_sessions_ahead(identity: Identity, user_id: str, *, keep: str = "") -> frozenset[str]:
+    """`revoke_ahead` for every open session of the user but `keep`."""
+    open_ids = await identity.transactions.run(
+        lambda uow: [s.id for s in uow.sign_in_sessions.active_of(user_id, identity.now())]
+    )
+    return await revoke_ahead(identity, (session_id for session_id in open_ids if session_id != keep))
+
+
+async def revoke_the_rest(identity: Identity, ended: Iterable[str], revoked: frozenset[str]) -> None:
+    """After the commit: sessions the change ended that were not revoked ahead (opened while it
+    ran). Best effort: the change is stored, and failing the call now would only hide that."""
+    for session_id in ended:
+        if session_id in revoked:
+            continue
+        try:
+            await identity.revocations.revoke_session(session_id)
+        except DependencyUnavailable as down:
+            log.warning("session %s ended; revoking its access tokens failed: %s", session_id, down)
 
 
 def _token_digest(refresh_token: str) -> str:
@@ -341,12 +377,16 @@ async def revoke_own_session(identity: Identity, user_id: str, session_id: str, 
     if len(session_id) > 36:
         raise InvalidArgument.field("session_id", "must be at most 36 characters")
 
-    def work(uow: IdentityUnitOfWork) -> bool:
+    def own_open_session(uow: IdentityUnitOfWork) -> bool:
         session = uow.sign_in_sessions.get(session_id)
         # Another user's session is answered like a missing one: ids reveal nothing.
-        if session is None or session.user_id != user_id or session.revoked_at is not None:
+        return session is not None and session.user_id == user_id and session.revoked_at is None
+
+    def work(uow: IdentityUnitOfWork) -> bool:
+        if not own_open_session(uow) or not uow.sign_in_sessions.revoke(
+            session_id, identity.now(), "revoked_by_user"
+        ):
             return False
-        uow.sign_in_sessions.revoke(session_id, identity.now(), "revoked_by_user")
         identity.record(
             uow,
             "user.session.revoked",
@@ -357,6 +397,9 @@ async def revoke_own_session(identity: Identity, user_id: str, session_id: str, 
         )
         return True
 
+    if not await identity.transactions.run(own_open_session):
+        raise NotFound(f"no active session {session_id}")
+    # Ahead of the commit: a retry after the revocation store failed would find the session ended.
+    await revoke_ahead(identity, [session_id])
     if not await identity.transactions.run(work):
         raise NotFound(f"no active session {session_id}")
-    await identity.revocations.revoke_session(session_id)

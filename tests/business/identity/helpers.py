@@ -8,9 +8,10 @@ from business.audit.domain import AuditQuery
 from business.identity.domain import accounts, second_factor
 from business.identity.domain.context import Identity
 from business.identity.domain.entities import User
-from business.identity.domain.ports import Revocations
 from business.identity.domain.sessions import TokenPair
+from service_runtime.caller import Caller
 from service_runtime.errors import DependencyUnavailable
+from service_runtime.revocations import Revocations
 from tests.business.identity.conftest import CLIENT, PASSWORD, new_email
 
 
@@ -78,3 +79,6 @@ class RevocationsDownOnce:
     async def revoke_session(self, session_id: str) -> None:
         await self._write()
         await self.working.revoke_session(session_id)
+
+    async def is_revoked(self, caller: Caller) -> bool:
+        return await self.working.is_revoked(caller)

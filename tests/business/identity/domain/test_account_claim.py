@@ -16,9 +16,15 @@ from business.identity.domain.entities import User
 from business.identity.domain.oauth_login import ProviderProfile
 from business.identity.domain.sessions import Challenge, TokenPair
 from service_runtime.caller import Caller
-from service_runtime.errors import FailedPrecondition, InvalidArgument, Unauthenticated
+from service_runtime.errors import DependencyUnavailable, FailedPrecondition, InvalidArgument, Unauthenticated
 from tests.business.identity.conftest import CLIENT, PASSWORD, Outbox, Texts
-from tests.business.identity.helpers import audit_actions, signed_in, stored_user, with_totp
+from tests.business.identity.helpers import (
+    RevocationsDownOnce,
+    audit_actions,
+    signed_in,
+    stored_user,
+    with_totp,
+)
 
 SQUATTERS_PHONE = "+14155550177"
 OWNERS_PHONE = "+14155550188"
@@ -71,6 +77,23 @@ async def test_the_owner_signing_in_with_a_provider_takes_the_account_back(
     assert isinstance(outcome.result, TokenPair)  # no challenge for the squatter's TOTP
     await assert_squatter_has_no_way_in(identity, outbox, squat)
     assert (await accounts.load_account(identity, squat.user.id)).linked_providers == ["google"]
+
+
+async def test_a_claim_by_provider_with_the_revocation_store_down_claims_nothing_until_retried(
+    identity: Identity, outbox: Outbox
+) -> None:
+    """The squatter's access tokens are revoked before the claim commits: after it, a failure
+    would leave them valid with the sessions already ended, and the retry, a plain sign-in of a
+    linked account, would end nothing."""
+    squat = await squatted(identity, outbox)
+    owner = ProviderProfile("google", "g-owner", squat.user.email, True, "Owner")
+    working = identity.revocations
+    identity.revocations = RevocationsDownOnce(working)
+    with pytest.raises(DependencyUnavailable):
+        await oauth_login.complete_oauth_login(identity, owner, CLIENT)
+    assert stored_user(identity, squat.user.id).totp_enabled  # nothing claimed yet
+    assert (await oauth_login.complete_oauth_login(identity, owner, CLIENT)).linked
+    await assert_squatter_has_no_way_in(identity, outbox, squat)
 
 
 async def test_the_owner_resetting_the_password_takes_the_account_back(

@@ -25,6 +25,7 @@ from tests.business.identity.helpers import RevocationsDownOnce, audit_actions, 
 async def test_register_answers_the_same_for_a_taken_email(identity: Identity, outbox: Outbox) -> None:
     email = new_email()
     first = await accounts.register(identity, email, PASSWORD, "Ann", CLIENT)
+    await email_links.verify_email(identity, outbox.link_token(email), PASSWORD, CLIENT)
     second = await accounts.register(identity, email.upper(), "another good passphrase 9", "Ann", CLIENT)
     assert first == second
     assert [m.to for m in outbox.emails] == [email, email]
@@ -33,6 +34,25 @@ async def test_register_answers_the_same_for_a_taken_email(identity: Identity, o
     assert (
         "token=" not in outbox.emails[1].text and "http://web.test/forgot-password" in outbox.emails[1].text
     )
+
+
+async def test_registering_again_an_address_never_proven_sends_a_new_verification_link(
+    identity: Identity, outbox: Outbox
+) -> None:
+    """The retry of a registration whose mail failed (SMTP down) gets the link it asked for, not
+    "already registered"; the link still needs the first registration's password."""
+    email = new_email()
+    await accounts.register(identity, email, PASSWORD, "Ann", CLIENT)
+    first_link = outbox.link_token(email)
+    await accounts.register(identity, email, "another good passphrase 9", "Ann", CLIENT)
+    second_link = outbox.link_token(email)
+    assert second_link != first_link and "Confirm your email" in outbox.emails[-1].subject
+    with pytest.raises(InvalidArgument):  # retired by the new one
+        await email_links.verify_email(identity, first_link, PASSWORD, CLIENT)
+    with pytest.raises(InvalidArgument) as wrong:  # the retry's password is not the account's
+        await email_links.verify_email(identity, second_link, "another good passphrase 9", CLIENT)
+    assert [v.field for v in wrong.value.violations] == ["password"]
+    await email_links.verify_email(identity, second_link, PASSWORD, CLIENT)
 
 
 async def test_register_names_every_bad_field(identity: Identity) -> None:

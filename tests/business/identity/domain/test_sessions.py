@@ -16,10 +16,16 @@ from business.identity.domain.one_time_secrets import digest, open_for_holder
 from business.identity.domain.sessions import TokenPair
 from business.shared.database import BusinessStore
 from service_runtime.caller import Caller
-from service_runtime.errors import InvalidArgument, Unauthenticated
+from service_runtime.errors import DependencyUnavailable, InvalidArgument, NotFound, Unauthenticated
 from service_runtime.signing_keys import SigningKeyStore
 from tests.business.identity.conftest import CLIENT, PASSWORD, Clock, new_email
-from tests.business.identity.helpers import audit_actions, make_admin, registered, signed_in
+from tests.business.identity.helpers import (
+    RevocationsDownOnce,
+    audit_actions,
+    make_admin,
+    registered,
+    signed_in,
+)
 
 
 async def test_login_issues_an_eddsa_token_with_the_platform_claims(
@@ -215,8 +221,6 @@ async def test_sessions_are_listed_and_revoked_by_their_owner_only(identity: Ide
     stranger, _ = await signed_in(identity)
     listed = await sessions.list_sessions(identity, user.id)
     assert [s.id for s in listed] == [second.session_id, first.session_id]
-    from service_runtime.errors import NotFound
-
     with pytest.raises(NotFound):
         await sessions.revoke_own_session(identity, stranger.id, first.session_id, CLIENT)
     await sessions.revoke_own_session(identity, user.id, first.session_id, CLIENT)
@@ -244,6 +248,43 @@ async def test_change_password_ends_other_sessions(identity: Identity) -> None:
     assert isinstance(
         await accounts.login(identity, user.email, "a brand new passphrase 77", CLIENT), TokenPair
     )
+
+
+def _access_of(user_id: str, pair: TokenPair) -> Caller:
+    return Caller(user_id, frozenset({"user"}), "free", session_id=pair.session_id, issued_at=0)
+
+
+async def test_a_password_change_with_the_revocation_store_down_changes_nothing(identity: Identity) -> None:
+    """The other sessions' access tokens are revoked before the change commits: were it the other
+    way round, a failure after the commit would leave them valid, and a retry would fail on the
+    old password, now wrong."""
+    user, current = await signed_in(identity)
+    other = await accounts.login(identity, user.email, PASSWORD, CLIENT)
+    assert isinstance(other, TokenPair)
+    working = identity.revocations
+    identity.revocations = RevocationsDownOnce(working)
+    with pytest.raises(DependencyUnavailable):
+        await accounts.change_password(
+            identity, user.id, current.session_id, PASSWORD, "a brand new passphrase 77", CLIENT
+        )
+    assert isinstance(await accounts.login(identity, user.email, PASSWORD, CLIENT), TokenPair)  # unchanged
+    await accounts.change_password(
+        identity, user.id, current.session_id, PASSWORD, "a brand new passphrase 77", CLIENT
+    )
+    assert await working.is_revoked(_access_of(user.id, other))
+    assert not await working.is_revoked(_access_of(user.id, current))
+
+
+async def test_revoking_a_session_with_the_revocation_store_down_can_be_retried(identity: Identity) -> None:
+    user, first = await signed_in(identity)
+    working = identity.revocations
+    identity.revocations = RevocationsDownOnce(working)
+    with pytest.raises(DependencyUnavailable):
+        await sessions.revoke_own_session(identity, user.id, first.session_id, CLIENT)
+    assert [s.id for s in await sessions.list_sessions(identity, user.id)] == [first.session_id]
+    await sessions.revoke_own_session(identity, user.id, first.session_id, CLIENT)
+    assert await working.is_revoked(_access_of(user.id, first))
+    assert await sessions.list_sessions(identity, user.id) == []
 
 
 async def test_refresh_token_input_is_validated(identity: Identity) -> None:

@@ -149,7 +149,7 @@ admin: $(VENV_RUN)
 
 ## Rotate the access-token signing key (the JWKS keeps the previous one).
 admin-keys: $(VENV_RUN)
-	$(PY) -m gateway.keys_cli rotate
+	$(PY) -m gateway.keys_cli rotate $(ARGS)
 
 ## Envoy config for Kubernetes: the same template, in-cluster service names.
 k8s-envoy: $(VENV_RUN)

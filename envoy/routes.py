@@ -2,8 +2,8 @@
 
 First match wins, top to bottom: server streams (no route timeout), reads (retried), RPCs with a
 body limit of their own, every other RPC by its package, server reflection, the OAuth callbacks,
-the WebSocket bridge, and the gateway for everything else (JWKS, API docs, the web app and its
-pages, such as the /verify-email and /reset-password links in mails).
+Stripe's webhook, the WebSocket bridge, and the gateway for everything else (JWKS, API docs, the
+web app and its pages, such as the /verify-email and /reset-password links in mails).
 """
 
 from __future__ import annotations
@@ -55,6 +55,11 @@ RPC_MAX_REQUEST_BYTES = {
     "/trading.education.v1.AuthoringService/CreateCourse": 4 * MIB,
     "/trading.education.v1.AuthoringService/UpdateCourse": 4 * MIB,
 }
+# Stripe's webhook (gateway/stripe_webhooks.py) takes events up to the gateway's own limit: an
+# invoice with many lines is far past the gateway's 16 KiB, and a 413 here would only make Stripe
+# deliver it again until it gives up.
+STRIPE_WEBHOOK_PATH = "/api/billing/webhooks/stripe"
+STRIPE_WEBHOOK_MAX_BYTES = 512 * KIB
 # The largest REST answer the transcoder writes (a longer one is a 500): as much as the services
 # take in a message.
 MAX_RESPONSE_BYTES = 8 * MIB
@@ -100,6 +105,8 @@ def routes(edge: EdgeSettings, rpcs: list[Rpc]) -> list[dict[str, Any]]:
         to.unbuffered(to.upstream({"prefix": "/grpc.reflection.", "grpc": {}}, "business")),
         # OAuth callbacks spend their single-use state: a retry would only fail, so none.
         to.upstream({"prefix": "/api/auth/oauth/"}, "gateway"),
+        # Not retried either: business may have recorded the event, and Stripe delivers it again.
+        to.upstream({"path": STRIPE_WEBHOOK_PATH}, "gateway", max_request_bytes=STRIPE_WEBHOOK_MAX_BYTES),
         to.websocket(),
         to.upstream({"prefix": "/"}, "gateway", retry=True),
     ]

@@ -18,7 +18,7 @@ LISTEN_BACKLOG = 16_384
 def main() -> int:
     try:
         settings = GatewaySettings()
-    except ValidationError as exc:  # e.g. dev tokens on in production: refuse to start
+    except ValidationError as exc:  # e.g. dev tokens on outside development: refuse to start
         print(f"gateway: invalid settings: {exc}", file=sys.stderr)
         return 2
     configure_logging("gateway", settings.log_level)

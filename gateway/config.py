@@ -11,6 +11,8 @@ from service_runtime.config import CommonSettings, PlanRateLimitSettings
 
 # The gateway's identity in its service tokens (calls to business and to the ML engine).
 SERVICE_SUBJECT = "service:gateway"
+# The environments where POST /api/auth/dev-token may be turned on: make run's and the tests'.
+DEV_TOKEN_ENVIRONMENTS = ("development", "test")
 
 
 class GatewaySettings(PlanRateLimitSettings, CommonSettings):
@@ -25,7 +27,7 @@ class GatewaySettings(PlanRateLimitSettings, CommonSettings):
     dev_tokens_enabled: bool = Field(
         default=False,
         description="serve POST /api/auth/dev-token, which mints a short-lived token for local "
-        "demos without a login; refused when APP_ENV=production",
+        "demos without a login; allowed only when APP_ENV is development or test",
     )
     public_api_url: str = Field(
         default="",
@@ -120,8 +122,12 @@ class GatewaySettings(PlanRateLimitSettings, CommonSettings):
         return self.ml_service_url.split("://", 1)[-1].rstrip("/")
 
     @model_validator(mode="after")
-    def _no_dev_tokens_in_production(self) -> Self:
-        # Anyone reaching the endpoint could mint a valid token: never in production.
-        if self.dev_tokens_enabled and self.app_env.strip().lower() == "production":
-            raise ValueError("DEV_TOKENS_ENABLED must be false when APP_ENV=production")
+    def _dev_tokens_only_in_development(self) -> Self:
+        # Anyone reaching the endpoint could mint a valid token: only where that is meant (make run,
+        # the tests), never in an environment merely spelt other than "production" (prod, staging).
+        if self.dev_tokens_enabled and self.app_env not in DEV_TOKEN_ENVIRONMENTS:
+            raise ValueError(
+                f"DEV_TOKENS_ENABLED must be false when APP_ENV={self.app_env!r}: dev tokens are "
+                f"allowed only when APP_ENV is {' or '.join(DEV_TOKEN_ENVIRONMENTS)}"
+            )
         return self

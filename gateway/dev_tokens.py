@@ -1,9 +1,9 @@
 """POST /api/auth/dev-token: a token for local demos, without a login.
 
 Off unless DEV_TOKENS_ENABLED (an unknown route then: 404); GatewaySettings refuses to load with
-it on in production. When on, it mints only for a caller on this host (403 otherwise): `make
-run`'s Envoy listens on loopback, and should it listen on every interface, a caller from another
-host is still refused (gateway/client_address.py).
+it on unless APP_ENV is development or test. When on, it mints only for a caller on this host
+(403 otherwise): `make run`'s Envoy listens on loopback, and should it listen on every interface,
+a caller from another host is still refused (gateway/client_address.py).
 """
 
 from __future__ import annotations

@@ -8,8 +8,8 @@ from typing import Any
 from service_runtime.signing_keys import SigningKeyStore
 
 
-def key_store(keys_dir: str) -> SigningKeyStore:
-    return SigningKeyStore(Path(keys_dir))
+def key_store(keys_dir: str, activation_delay_s: float = 0.0) -> SigningKeyStore:
+    return SigningKeyStore(Path(keys_dir), activation_delay_s)
 
 
 def read_jwks(store: SigningKeyStore) -> dict[str, Any]:

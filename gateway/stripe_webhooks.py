@@ -24,8 +24,17 @@ from trading.billing.v1 import stripe_event_service_pb2_grpc as pb_grpc
 
 PATH = "/api/billing/webhooks/stripe"
 log = logging.getLogger(__name__)
-# Stripe's events are small; a larger body is not one.
+# Stripe's events are small; a larger body is not one. Envoy's route for this path has the same
+# limit (envoy/routes.py, STRIPE_WEBHOOK_MAX_BYTES).
 MAX_BODY_BYTES = 512 * 1024
+# What Stripe is answered when business did not record the event: a fixed text per status (the
+# event goes again either way). gRPC's own text names business's addresses: it goes to the log.
+_NOT_RECORDED = {
+    grpc.StatusCode.INVALID_ARGUMENT: (400, "the event was not recorded: billing cannot read it"),
+    grpc.StatusCode.UNAVAILABLE: (503, "the event was not recorded: billing is unavailable"),
+    grpc.StatusCode.DEADLINE_EXCEEDED: (503, "the event was not recorded: billing did not answer in time"),
+}
+_NOT_PROCESSED = (503, "the event was not processed: billing could not apply it now")
 
 
 class BusinessEvents(BusinessChannel):
@@ -66,11 +75,11 @@ def router(settings: GatewaySettings, keys: SigningKeyStore) -> APIRouter:
         try:
             reply = await business.record(payload, request.headers.get("x-request-id", ""))
         except grpc.aio.AioRpcError as error:
-            log.warning("Stripe event not recorded", extra={"event_id": event.id, "code": error.code().name})
-            status = 400 if error.code() is grpc.StatusCode.INVALID_ARGUMENT else 503
-            return error_response(
-                status, f"the event was not recorded: {error.details() or error.code().name}"
+            log.warning(
+                "Stripe event not recorded",
+                extra={"event_id": event.id, "code": error.code().name, "details": error.details()},
             )
+            return error_response(*_NOT_RECORDED.get(error.code(), _NOT_PROCESSED))
         return JSONResponse(
             {
                 "received": True,

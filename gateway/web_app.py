@@ -85,6 +85,22 @@ def _index_response(index: Path, api_url: str, request: Request) -> Response:
     return HTMLResponse(page, headers=_page_headers(api_url, request))
 
 
+def _inside(root: Path, rel: str) -> Path | None:
+    """What `rel` names inside root, resolved; None when it names nothing there: `..` or a
+    symlink out of the folder, or a NUL byte (no file name holds one; resolving it would raise)."""
+    if "\x00" in rel:
+        return None
+    target = (root / rel).resolve()
+    return target if target.is_relative_to(root) else None
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # e.g. a name longer than the file system takes: there is no such file
+        return False
+
+
 def _wants_page(request: Request) -> bool:
     return "text/html" in request.headers.get("accept", "")
 
@@ -107,12 +123,12 @@ def router(dist_dir: Path, api_url: str = "") -> APIRouter:
             return error_response(
                 503, f"the web app is not built ({dist_dir}/index.html missing): run `make web`"
             )
-        target = (root / rel).resolve()
-        if not target.is_relative_to(root):  # `..` or a symlink out of the folder
+        target = _inside(root, rel)
+        if target is None:
             return error_response(404, f"no route for /{rel}")
         if target == index or rel == "":
             return _index_response(index, api_url, request)
-        if target.is_file():
+        if _is_file(target):
             return _file_response(target, rel)
         if "." in rel.rsplit("/", 1)[-1]:
             # A missing file (script, image...): answering index.html would hide the error.

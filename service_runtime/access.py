@@ -12,6 +12,8 @@ import base64
 import contextlib
 import contextvars
 import json
+import logging
+import math
 import threading
 import time
 import urllib.request
@@ -32,8 +34,14 @@ from service_runtime.plans import check_request, require_plan
 from service_runtime.signing_keys import SigningKeyStore
 from trading.common.v1 import access_pb2
 
+log = logging.getLogger(__name__)
+
 # A kid we do not know triggers a re-read of the keys, at most this often.
 KEY_RELOAD_INTERVAL_S = 5.0
+# Keys read longer ago than this are read again before the next token is verified, so a key taken
+# out of the JWKS (dropped by rotations, or withdrawn) stops verifying here when it stops at Envoy,
+# whose remote_jwks cache holds keys as long (envoy/http_filters.py, JWKS_CACHE_S).
+KEYS_MAX_AGE_S = 300.0
 # Verified tokens remembered (the token's exact text -> its caller) until they expire: checking an
 # EdDSA signature costs more than the rest of a cached prediction, and a client presents the same
 # token on every call. Revocation is still checked on every call; the oldest entry goes first.
@@ -67,17 +75,54 @@ def keys_from_jwks_url(url: str, timeout_s: float = 2.0) -> PublicKeys:
 class TokenVerifier:
     """Verifies EdDSA access tokens against the platform's published keys."""
 
-    def __init__(self, keys: PublicKeys, issuer: str, audience: str) -> None:
+    def __init__(
+        self, keys: PublicKeys, issuer: str, audience: str, keys_max_age_s: float = KEYS_MAX_AGE_S
+    ) -> None:
         self.keys = keys
         self.issuer = issuer
         self.audience = audience
+        self.keys_max_age_s = keys_max_age_s
         self._public: dict[str, Ed25519PublicKey] = {}
-        self._loaded_at = -KEY_RELOAD_INTERVAL_S
+        # Monotonic times: of the last attempt to read the keys, and until when the last read holds.
+        self._tried_at = -math.inf
+        self._fresh_until = -math.inf
         # One re-read at a time: a caller arriving during one waits for it instead of finding the
         # kid still unknown (tokens are verified in worker threads, many at once).
         self._reloading = threading.Lock()
         # token -> (its caller, the key that verified it)
         self._verified: dict[str, tuple[Caller, Ed25519PublicKey]] = {}
+
+    def _read_keys(self) -> None:
+        """Replaces the keys with what is published now (the caller holds _reloading)."""
+        self._tried_at = time.monotonic()
+        try:
+            self._public = self.keys()
+        except (OSError, ValueError, KeyError) as error:  # unreachable, or not a JWKS
+            # Tried again shortly, not on every call meanwhile.
+            self._fresh_until = self._tried_at + min(KEY_RELOAD_INTERVAL_S, self.keys_max_age_s)
+            raise DependencyUnavailable(f"cannot read the token signing keys: {error}") from None
+        self._fresh_until = self._tried_at + self.keys_max_age_s
+
+    def _refresh_if_stale(self) -> None:
+        if time.monotonic() < self._fresh_until:
+            return  # the hot path: one clock read
+        # Until a first read succeeds every caller waits for it; after that, callers go on with
+        # the keys they have while one of them reads.
+        if not self._reloading.acquire(blocking=not self._public):
+            return
+        try:
+            if time.monotonic() < self._fresh_until:
+                return  # read by another caller meanwhile
+            try:
+                self._read_keys()
+            except DependencyUnavailable as error:
+                if not self._public:
+                    raise
+                # A publisher briefly away is no reason to refuse every token: the keys read
+                # before stay until a read succeeds.
+                log.warning("signing keys not refreshed, keeping those read before: %s", error)
+        finally:
+            self._reloading.release()
 
     def _key(self, kid: str) -> Ed25519PublicKey | None:
         key = self._public.get(kid)
@@ -85,17 +130,15 @@ class TokenVerifier:
             return key
         # Keys rotate: an unknown kid triggers a re-read, rate-limited so junk tokens cannot flood it.
         with self._reloading:
-            if kid not in self._public and time.monotonic() - self._loaded_at > KEY_RELOAD_INTERVAL_S:
-                self._loaded_at = time.monotonic()
-                try:
-                    self._public = self.keys()
-                except OSError as error:
-                    raise DependencyUnavailable(f"cannot read the token signing keys: {error}") from None
+            if kid not in self._public and time.monotonic() - self._tried_at > KEY_RELOAD_INTERVAL_S:
+                self._read_keys()
             return self._public.get(kid)
 
     def verify(self, token: str) -> Caller:
         """The caller of a valid token; the same token again is answered from memory while it has
-        not expired and the key that verified it is still the one published under its kid."""
+        not expired and the key that verified it is still the one published under its kid (as
+        last read: keys older than keys_max_age_s are read again first)."""
+        self._refresh_if_stale()
         hit = self._verified.get(token)
         if hit is not None:
             caller, key = hit

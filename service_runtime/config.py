@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from service_runtime import defaults
@@ -17,6 +17,7 @@ from service_runtime.access import (
     keys_from_jwks_url,
 )
 from service_runtime.rate_limits import PlanRateLimits
+from service_runtime.request_meta import DEFAULT_TRUSTED_PROXY_CIDRS, parse_cidrs
 from service_runtime.revocations import Revocations, make_revocations
 from service_runtime.signing_keys import SigningKeyStore
 
@@ -48,6 +49,12 @@ class CommonSettings(BaseSettings):
         "of revoked access tokens (logout, suspension)",
     )
     migrate_on_start: bool = Field(True, description="apply the service's Alembic migrations when it starts")
+    trusted_proxy_cidrs: str = Field(
+        DEFAULT_TRUSTED_PROXY_CIDRS,
+        description="comma-separated address ranges of the proxies (Envoy, the gateway) whose "
+        "X-Forwarded-For a service believes for the client address (per-address limits, audit "
+        "log); any other caller is known by its own address; empty: trust none",
+    )
 
     # Access tokens (signed by the platform, verified by Envoy and by the services).
     jwt_issuer: str = Field("trading-platform", description="`iss` of access tokens")
@@ -72,6 +79,12 @@ class CommonSettings(BaseSettings):
         description="how often an open stream's token is checked again; an expired or revoked one "
         "ends the stream with UNAUTHENTICATED",
     )
+
+    @field_validator("trusted_proxy_cidrs")
+    @classmethod
+    def _trusted_proxy_cidrs_parse(cls, value: str) -> str:
+        parse_cidrs(value)  # a typo stops the start, naming the entry, rather than trusting nobody
+        return value
 
     def signing_keys(self) -> SigningKeyStore:
         """The private signing keys (business signs access tokens, the gateway service tokens)."""

@@ -4,7 +4,10 @@ A rotation publishes the new key before anyone signs with it: a key signs only o
 `activation_delay_s` old (set it to the JWKS cache time of Envoy and the services), so every
 verifier has it by then. Until then the previous key keeps signing. The JWKS holds the next
 key (if any), the current one and the previous one, so tokens signed just before a switch stay
-valid until they expire. Rotate at most once per access-token lifetime plus that delay.
+valid until they expire. Rotate at most once per access-token lifetime plus that delay: a
+rotation is refused while the last one's key is still waiting to sign (a third key published in
+that time would push the signing key out of the folder, and a key no verifier has fetched yet
+would sign at once), unless forced; even forced, the key signing now is never deleted.
 """
 
 from __future__ import annotations
@@ -21,6 +24,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 KEEP_KEYS = 3  # next (published, not signing yet) + current + previous
+
+
+class RotationTooSoon(RuntimeError):
+    """The newest key does not sign yet: another rotation now would cut its wait short."""
 
 
 def _b64url(raw: bytes) -> str:
@@ -50,9 +57,12 @@ class SigningKeyStore:
         if not self._paths():
             self.rotate()
 
-    def rotate(self) -> str:
+    def rotate(self, *, force: bool = False) -> str:
         """Publish a new key (it signs after activation_delay_s) and drop all but the newest
-        KEEP_KEYS. Returns the new kid."""
+        KEEP_KEYS, never the key signing now. Returns the new kid. Raises RotationTooSoon while
+        the key of the previous rotation is still waiting to sign, unless `force`."""
+        if not force:
+            self._check_rotation_allowed()
         self.folder.mkdir(parents=True, exist_ok=True)
         kid = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
         pem = Ed25519PrivateKey.generate().private_bytes(
@@ -67,9 +77,27 @@ class SigningKeyStore:
         with os.fdopen(fd, "wb") as handle:
             handle.write(pem)
         tmp.rename(path)
+        # Deleting the signing key would make the oldest key left sign, possibly one published
+        # seconds ago that Envoy's cached JWKS does not hold yet.
+        signing = self.current_path()
         for old in self._paths()[:-KEEP_KEYS]:
-            old.unlink()
+            if old != signing:
+                old.unlink()
         return kid
+
+    def _check_rotation_allowed(self) -> None:
+        paths = self._paths()
+        if not paths:
+            return
+        newest = paths[-1]
+        wait_s = self.activation_delay_s - (time.time() - _created_at(newest))
+        if wait_s > 0 and newest != self.current_path():
+            raise RotationTooSoon(
+                f"key {newest.stem} was published {self.activation_delay_s - wait_s:.0f} s ago and signs "
+                f"only after JWT_KEY_ACTIVATION_DELAY_S ({self.activation_delay_s:.0f} s): rotate again "
+                f"in {wait_s:.0f} s (forced, the key signing now stays, but the previous one may leave "
+                "the JWKS and its tokens be refused)"
+            )
 
     def _load(self, path: Path) -> Ed25519PrivateKey:
         key = self._parsed.get(path.stem)

@@ -7,8 +7,10 @@ from typing import Any
 import pytest
 
 from envoy.render import render
+from envoy.routes import STRIPE_WEBHOOK_PATH
 from envoy.rpcs import load_rpcs, upstream_of
 from envoy.settings import EdgeSettings
+from gateway import stripe_webhooks
 
 RENDERED_HISTORY = "/trading.market.v1.MarketDataService/GetHistoryJson"
 IMPORT_BARS = "/trading.market.v1.MarketDataService/ImportBars"
@@ -138,7 +140,7 @@ def test_every_route_limits_its_body(config: dict[str, Any]) -> None:
         if route["match"].get("prefix") in unbuffered:
             assert route["typed_per_filter_config"]["envoy.filters.http.buffer"]["disabled"] is True
     routes = [r for r in _routes(config) if r["match"].get("prefix") not in unbuffered]
-    larger = {IMPORT_BARS, *COURSE_SAVES, RENDERED_HISTORY}
+    larger = {IMPORT_BARS, *COURSE_SAVES, RENDERED_HISTORY, STRIPE_WEBHOOK_PATH}
     assert routes and all(_body_limit(r) <= 64 * 1024 for r in routes if r["match"].get("path") not in larger)
     # The CSV import takes more: the engine imports up to 4 MiB of CSV.
     (import_bars,) = [r for r in routes if r["match"].get("path") == IMPORT_BARS]
@@ -154,6 +156,18 @@ def test_every_route_limits_its_body(config: dict[str, Any]) -> None:
     names = [f["name"] for f in _manager(config)["http_filters"]]
     # After the transcoder: a REST call is routed as its RPC, with the RPC's limit.
     assert names.index("envoy.filters.http.buffer") > names.index("envoy.filters.http.grpc_json_transcoder")
+
+
+def test_stripe_events_reach_the_webhook_whole_and_are_not_retried(config: dict[str, Any]) -> None:
+    routes = _routes(config)
+    (webhook,) = [r for r in routes if r["match"].get("path") == STRIPE_WEBHOOK_PATH]
+    # Above the catch-all and its 16 KiB: Stripe's event reaches the gateway up to the gateway's own
+    # limit (an invoice with many lines is larger), so the edge never refuses one the gateway takes.
+    assert routes.index(webhook) < routes.index(next(r for r in routes if r["match"] == {"prefix": "/"}))
+    assert STRIPE_WEBHOOK_PATH == stripe_webhooks.PATH
+    assert _body_limit(webhook) == stripe_webhooks.MAX_BODY_BYTES == 512 * 1024
+    # Business may have recorded it; Stripe delivers it again by itself.
+    assert webhook["route"]["cluster"] == "gateway" and "retry_policy" not in webhook["route"]
 
 
 def test_the_edge_assigns_the_request_id(config: dict[str, Any]) -> None:

@@ -130,6 +130,18 @@ def test_dev_tokens_refused_in_production(make_settings: MakeSettings) -> None:
     )
 
 
+@pytest.mark.parametrize("app_env", ["prod", "staging", "Production ", "qa", ""])
+def test_dev_tokens_refused_outside_development_and_test(make_settings: MakeSettings, app_env: str) -> None:
+    # Not only the exact word "production": any environment but make run's and the tests'.
+    with pytest.raises(ValidationError, match="allowed only when APP_ENV is development or test"):
+        make_settings(app_env=app_env, redis_url="redis://redis.invalid/0", dev_tokens_enabled=True)
+
+
+@pytest.mark.parametrize("app_env", ["development", "test"])
+def test_dev_tokens_allowed_in_development_and_test(make_settings: MakeSettings, app_env: str) -> None:
+    assert make_settings(app_env=app_env, dev_tokens_enabled=True).dev_tokens_enabled
+
+
 def test_production_needs_redis(make_settings: MakeSettings) -> None:
     with pytest.raises(ValidationError, match="REDIS_URL is required"):
         make_settings(app_env="production")
@@ -149,3 +161,25 @@ def test_keys_cli_rotate_and_show(tmp_path: Path, capsys: pytest.CaptureFixture[
     kid = capsys.readouterr().out.strip()
     assert keys_cli(["show", "--keys-dir", keys]) == 0
     assert f'"kid": "{kid}"' in capsys.readouterr().out
+
+
+def test_keys_cli_refuses_a_rotation_while_the_last_ones_key_waits(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("JWT_KEY_ACTIVATION_DELAY_S", "300")
+    keys = str(tmp_path / "cli-keys")
+    assert keys_cli(["rotate", "--keys-dir", keys]) == 0  # the first key signs at once
+    assert keys_cli(["rotate", "--keys-dir", keys]) == 0  # the next one waits 300 s
+    waiting = capsys.readouterr().out.split()[-1]
+    # Run again at once: refused, in one line, nothing written.
+    assert keys_cli(["rotate", "--keys-dir", keys]) == 1
+    out, err = capsys.readouterr()
+    assert (
+        out == "" and err.startswith(f"not rotated: key {waiting} was published") and "rotate --force" in err
+    )
+    assert len(list(Path(keys).glob("*.pem"))) == 2
+    # Forced: done, and the key signing now stays however often it is forced.
+    signing = SigningKeyStore(Path(keys), 300).current_path().stem
+    for _ in range(3):
+        assert keys_cli(["rotate", "--force", "--keys-dir", keys]) == 0
+    assert SigningKeyStore(Path(keys), 300).current_path().stem == signing

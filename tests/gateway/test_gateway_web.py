@@ -120,3 +120,30 @@ def test_csp_allows_the_configured_api_origin(make_settings: MakeSettings) -> No
     res = TestClient(create_app(settings)).get("/", headers=PAGE)
     assert res.status_code == 200
     assert "connect-src 'self' https://api.example.com;" in res.headers["content-security-policy"]
+
+
+@pytest.mark.parametrize(
+    ("path", "headers"),
+    [
+        ("/x%00.js", {}),  # no file name holds a NUL byte (resolving one raised: a 500)
+        ("/%00", PAGE),
+        ("/courses%00/x", PAGE),
+        (f"/{'a' * 300}.js", {}),  # longer than a file name may be (checking it raised: a 500)
+    ],
+)
+def test_paths_no_file_can_have_are_404_not_500(
+    settings: GatewaySettings, path: str, headers: dict[str, str]
+) -> None:
+    _dist(settings)
+    client = TestClient(create_app(settings), raise_server_exceptions=False)
+    res = client.get(path, headers=headers)
+    assert res.status_code == 404, res.text
+    assert res.json()["error"] == "not_found"
+
+
+def test_a_page_path_too_long_for_a_file_name_is_still_a_page(
+    client: TestClient, settings: GatewaySettings
+) -> None:
+    _dist(settings)
+    res = client.get(f"/courses/{'a' * 300}", headers=PAGE)  # the app routes it (and shows its 404)
+    assert res.status_code == 200 and "id=root" in res.text

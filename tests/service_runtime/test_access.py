@@ -9,14 +9,21 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import jwt
 import pytest
 
-from service_runtime.access import AccessInterceptor, TokenVerifier, access_rules, keys_from_folder
+from service_runtime.access import (
+    KEYS_MAX_AGE_S,
+    AccessInterceptor,
+    TokenVerifier,
+    access_rules,
+    keys_from_folder,
+)
 from service_runtime.caller import Caller
 from service_runtime.contracts import platform_services
 from service_runtime.errors import PermissionDenied, Unauthenticated
 from service_runtime.revocations import KEY_PREFIX, MemoryRevocations, RedisRevocations, Revocations
-from service_runtime.signing_keys import SigningKeyStore
+from service_runtime.signing_keys import KEEP_KEYS, SigningKeyStore
 from trading.common.v1 import access_pb2
 
 ISSUER, AUDIENCE = "trading-platform", "trading-api"
@@ -212,3 +219,68 @@ def test_tokens_verified_at_once_while_the_keys_are_first_read_all_pass(keys: Si
         callers = [pool.submit(verifier.verify, token) for token in tokens[1:]]
         subjects = [first.result().subject] + [c.result().subject for c in callers]
     assert subjects == [f"user-{n}" for n in range(4)]
+
+
+def test_the_keys_are_read_again_as_often_as_envoy_reads_the_jwks() -> None:
+    from envoy.http_filters import JWKS_CACHE_S
+
+    assert KEYS_MAX_AGE_S == JWKS_CACHE_S
+
+
+def test_a_key_taken_out_of_the_jwks_stops_verifying_once_the_keys_are_old(keys: SigningKeyStore) -> None:
+    read = keys_from_folder(keys.folder)
+    reads: list[float] = []
+
+    def counting_read() -> Any:
+        reads.append(time.monotonic())
+        return read()
+
+    verifier = TokenVerifier(counting_read, ISSUER, AUDIENCE, keys_max_age_s=1.0)
+    (old_kid,) = read()
+    remembered = sign(keys)
+    verifier.verify(remembered)
+    # Within the keys' age the hot path reads nothing, however many tokens it verifies.
+    for _ in range(20):
+        verifier.verify(sign(keys))
+    assert len(reads) == 1
+    old_key = keys._load(keys.folder / f"{old_kid}.pem")
+    for _ in range(KEEP_KEYS):
+        keys.rotate()  # the old key leaves the folder, and so the JWKS
+    assert old_kid not in read()
+    time.sleep(1.1)
+    # Signed with the withdrawn key after it was withdrawn (a leaked key, say): refused, as is the
+    # token verified and remembered while the key was published.
+    minted = jwt.encode(
+        {**jwt.decode(remembered, options={"verify_signature": False}), "sub": "intruder"},
+        old_key,
+        algorithm="EdDSA",
+        headers={"kid": old_kid},
+    )
+    for token in (minted, remembered):
+        with pytest.raises(Unauthenticated, match="unknown key"):
+            verifier.verify(token)
+    assert len(reads) == 2
+    assert verifier.verify(sign(keys)).subject == "u1"  # the keys published now verify
+
+
+def test_keys_that_cannot_be_read_again_stay_until_a_read_succeeds(keys: SigningKeyStore) -> None:
+    read = keys_from_folder(keys.folder)
+    failing = False
+
+    def flaky_read() -> Any:
+        if failing:
+            raise OSError("connection refused")
+        return read()
+
+    verifier = TokenVerifier(flaky_read, ISSUER, AUDIENCE, keys_max_age_s=0.2)
+    token = sign(keys)
+    verifier.verify(token)
+    failing = True
+    time.sleep(0.3)
+    assert verifier.verify(token).subject == "u1"  # the publisher briefly away: no refusals
+    failing = False
+    kid = keys.rotate()
+    time.sleep(0.3)  # past the failed read's retry delay (at most the keys' age here)
+    fresh = sign(keys)
+    assert jwt.get_unverified_header(fresh)["kid"] == kid  # signed by a key read only now
+    assert verifier.verify(fresh).subject == "u1"

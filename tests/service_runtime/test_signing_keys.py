@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import jwt
@@ -9,7 +10,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from service_runtime import signing_keys
-from service_runtime.signing_keys import KEEP_KEYS, SigningKeyStore
+from service_runtime.signing_keys import KEEP_KEYS, RotationTooSoon, SigningKeyStore
 
 CLAIMS = {"sub": "someone", "iat": 1, "exp": 2**31 - 1}
 
@@ -62,3 +63,45 @@ def test_a_published_key_waits_for_its_activation_delay(tmp_path: Path) -> None:
 
     assert kid_of(store.sign(CLAIMS)) == first
     assert {first, second} <= set(store.public_keys())
+
+
+def _published_ago(store: SigningKeyStore, seconds: float) -> str:
+    """A key as if rotated in `seconds` ago (kids start with their creation time)."""
+    kid = SigningKeyStore(store.folder / "new").rotate()
+    aged = f"{time.time_ns() - int(seconds * 1e9):020d}-{kid.split('-', 1)[1]}"
+    (store.folder / "new" / f"{kid}.pem").rename(store.folder / f"{aged}.pem")
+    return aged
+
+
+def test_a_rotation_is_refused_while_the_last_ones_key_waits_to_sign(tmp_path: Path) -> None:
+    store = SigningKeyStore(tmp_path, activation_delay_s=300)
+    signing = _published_ago(store, 3600)
+    waiting = store.rotate()  # published now, signs in 300 s
+    # `make admin-keys` run again at once: a third key would push the signing key out of the folder
+    # and make `waiting`, which Envoy's cached JWKS may not hold yet, sign at once.
+    with pytest.raises(RotationTooSoon, match=f"key {waiting} .* rotate again in 30\\d s"):
+        store.rotate()
+    assert {path.stem for path in tmp_path.glob("*.pem")} == {signing, waiting}
+    assert kid_of(store.sign(CLAIMS)) == signing
+
+
+def test_forced_rotations_never_delete_the_signing_key(tmp_path: Path) -> None:
+    store = SigningKeyStore(tmp_path, activation_delay_s=300)
+    signing = _published_ago(store, 3600)
+    newer = [store.rotate(force=True) for _ in range(KEEP_KEYS)]
+    assert {path.stem for path in tmp_path.glob("*.pem")} == {signing, *newer}
+    assert kid_of(store.sign(CLAIMS)) == signing  # not a key published seconds ago
+
+
+def test_a_rotation_after_the_delay_or_from_a_fresh_store_is_allowed(tmp_path: Path) -> None:
+    store = SigningKeyStore(tmp_path, activation_delay_s=300)
+    first = store.rotate()
+    second = store.rotate()  # the first key already signs (a fresh store's only key): no wait
+    assert kid_of(store.sign(CLAIMS)) == first
+    with pytest.raises(RotationTooSoon):
+        store.rotate()
+    for path in tmp_path.glob("*.pem"):  # 301 s later
+        aged = f"{int(path.stem.split('-', 1)[0]) - 301 * 10**9:020d}-{path.stem.split('-', 1)[1]}"
+        path.rename(tmp_path / f"{aged}.pem")
+    third = store.rotate()
+    assert kid_of(store.sign(CLAIMS)).endswith(second.split("-", 1)[1]) and third in store.public_keys()

@@ -9,7 +9,9 @@ whoever started the reader. A reader keeps its latest bars, so a subscriber that
 reader with a resume point first gets the bars it missed since (those published while it
 reconnected). Each followed stream has its own resume point: a consumer's symbols may stand at
 different times (paper trading's cursors after an engine restart). A slow subscriber loses its
-oldest bars, never holding up the others.
+oldest bars, never holding up the others. A reader whose feed fails ends its subscribers with
+DependencyUnavailable (UNAVAILABLE: the consumer reconnects with its resume points, and the next
+subscriber starts a new reader); they are never left waiting on a reader that is gone.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import NamedTuple
 
 from ml_engine.market_data.domain.timeframes import Timeframe
 from ml_engine.market_data.feeds.feed import FeedBar, MarketFeed
+from service_runtime.errors import DependencyUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +44,19 @@ class BarStream(NamedTuple):
     after: int | None = None
 
 
+class _FeedFailed(NamedTuple):
+    """Queued to a subscriber after the last bar of a reader whose feed failed."""
+
+    symbol: str
+    timeframe: str
+
+
+_Item = FeedBar | _FeedFailed
+
+
 class _Reader:
     def __init__(self) -> None:
-        self.subscribers: set[asyncio.Queue[FeedBar]] = set()
+        self.subscribers: set[asyncio.Queue[_Item]] = set()
         self.recent: deque[FeedBar] = deque(maxlen=RECENT_BARS)
         self.task: asyncio.Task[None] | None = None
         self.stopper: asyncio.Task[None] | None = None
@@ -59,7 +72,7 @@ class BarHub:
     async def bars(self, streams: Iterable[BarStream]) -> AsyncIterator[FeedBar]:
         """Complete bars of every stream, as the feed publishes them, until the caller stops; of a
         stream with a resume point, only bars newer than it."""
-        queue: asyncio.Queue[FeedBar] = asyncio.Queue(maxsize=self.queue_size)
+        queue: asyncio.Queue[_Item] = asyncio.Queue(maxsize=self.queue_size)
         afters: dict[tuple[str, str], int | None] = {}
         for stream in streams:
             key = (stream.symbol, stream.timeframe.name)
@@ -69,6 +82,10 @@ class BarHub:
         try:
             while True:
                 bar = await queue.get()
+                if isinstance(bar, _FeedFailed):
+                    raise DependencyUnavailable(
+                        f"the market feed of {bar.symbol} {bar.timeframe} failed; reconnect to resume"
+                    )
                 after = afters.get((bar.symbol, bar.timeframe))
                 if after is None or bar.time > after:
                     yield bar
@@ -77,7 +94,7 @@ class BarHub:
                 self._leave(key, queue)
 
     def _join(
-        self, key: tuple[str, str], timeframe: Timeframe, queue: asyncio.Queue[FeedBar], after: int | None
+        self, key: tuple[str, str], timeframe: Timeframe, queue: asyncio.Queue[_Item], after: int | None
     ) -> None:
         reader = self._readers.get(key)
         if reader is None or reader.task is None or reader.task.done():
@@ -94,7 +111,7 @@ class BarHub:
                 _offer(queue, missed)
         reader.subscribers.add(queue)
 
-    def _leave(self, key: tuple[str, str], queue: asyncio.Queue[FeedBar]) -> None:
+    def _leave(self, key: tuple[str, str], queue: asyncio.Queue[_Item]) -> None:
         reader = self._readers.get(key)
         if reader is None:
             return
@@ -125,6 +142,16 @@ class BarHub:
             raise
         except Exception:
             log.exception("bar stream %s %s: feed failed", symbol, timeframe.name)
+            self._fail((symbol, timeframe.name), reader)
+
+    def _fail(self, key: tuple[str, str], reader: _Reader) -> None:
+        """Ends the subscribers of `reader`, whose feed failed, and forgets it."""
+        if self._readers.get(key) is reader:
+            del self._readers[key]  # the next subscriber starts a new reader
+        if reader.stopper is not None:
+            reader.stopper.cancel()  # nothing left to stop, and close() no longer sees it
+        for queue in list(reader.subscribers):
+            _offer(queue, _FeedFailed(*key))
 
     async def close(self) -> None:
         readers = list(self._readers.values())
@@ -137,9 +164,12 @@ class BarHub:
                         await task
 
 
-def _offer(queue: asyncio.Queue[FeedBar], bar: FeedBar) -> None:
-    """Queues `bar`, dropping the oldest queued bar when the subscriber is that far behind."""
+def _offer(queue: asyncio.Queue[_Item], item: _Item) -> None:
+    """Queues `item`, dropping the oldest queued bar when the subscriber is that far behind. A
+    failure is never the one dropped: the subscriber must end."""
     if queue.full():
         with contextlib.suppress(asyncio.QueueEmpty):
-            queue.get_nowait()
-    queue.put_nowait(bar)
+            oldest = queue.get_nowait()
+            if isinstance(oldest, _FeedFailed):
+                item = oldest  # requeued, last: the new bar is the one lost
+    queue.put_nowait(item)

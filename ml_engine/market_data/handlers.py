@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -24,7 +25,7 @@ from ml_engine.market_data.data import repository as repo
 from ml_engine.market_data.domain import page_tokens
 from ml_engine.market_data.domain.bars import Bars
 from ml_engine.market_data.domain.symbols import SymbolInfo, normalize_symbol
-from ml_engine.market_data.domain.timeframes import parse_timeframe
+from ml_engine.market_data.domain.timeframes import Timeframe, parse_timeframe
 from ml_engine.market_data.domain.times import parse_request_time
 from ml_engine.market_data.importing.csv_rows import CsvColumns
 from ml_engine.market_data.importing.importer import ImportReport, ImportTarget, import_csv, import_sample
@@ -34,10 +35,12 @@ from ml_engine.shared.proto_json import bar_times_json, render_json
 from ml_engine.shared.proto_mapping import check_limit, packed_doubles, packed_varints
 from ml_engine.shared.stamped_cache import StampedCache
 from service_runtime.caller import current_caller
-from service_runtime.errors import FailedPrecondition, InvalidArgument
+from service_runtime.errors import DomainError, FailedPrecondition, InvalidArgument
 from service_runtime.timestamps import to_timestamp
 from trading.market.v1 import market_data_service_pb2 as pb
 from trading.market.v1 import market_data_service_pb2_grpc as pb_grpc
+
+log = logging.getLogger(__name__)
 
 MAX_LIMIT = 5000
 # History replies kept at most, whatever their size (the byte bound usually binds first).
@@ -122,6 +125,37 @@ def resume_points(request: pb.StreamBarsRequest) -> dict[str, int]:
     }
 
 
+def _log_unattended_failure(work: asyncio.Future[ImportReport]) -> None:
+    """An import whose caller had gone away failed: no interceptor is left to log it."""
+    if work.cancelled() or work.exception() is None:
+        return
+    error = work.exception()
+    if isinstance(error, DomainError):
+        return  # a refusal: the audit log has it
+    log.error("import_bars failed after its caller left", exc_info=error)
+
+
+def followed_streams(
+    stored: list[tuple[str, str]], wanted: set[str], timeframe: Timeframe | None
+) -> list[tuple[str, Timeframe]]:
+    """The (symbol, timeframe) streams of a StreamBars request, from every stored (symbol, stored
+    timeframe). A symbol named in `wanted` whose bars cannot make `timeframe` is INVALID_ARGUMENT on
+    `timeframe`; with no symbol named (every symbol), such symbols are left out, and only when
+    that leaves none is the timeframe refused."""
+    bases = {symbol: parse_timeframe(base) for symbol, base in stored if not wanted or symbol in wanted}
+    if missing := wanted - bases.keys():
+        raise InvalidArgument.field("symbols", f"no stored bars for {', '.join(sorted(missing))}")
+    if timeframe is None:
+        return list(bases.items())
+    unfit = {symbol: base for symbol, base in bases.items() if not base.divides(timeframe)}
+    if unfit and (wanted or len(unfit) == len(bases)):
+        stored_at = ", ".join(f"{symbol} is stored at {base.name}" for symbol, base in sorted(unfit.items()))
+        raise InvalidArgument.field(
+            "timeframe", f"{timeframe.name} cannot be built from coarser bars ({stored_at})"
+        )
+    return [(symbol, timeframe) for symbol in bases if symbol not in unfit]
+
+
 class MarketDataHandlers(pb_grpc.MarketDataServiceServicer):
     def __init__(
         self,
@@ -144,6 +178,9 @@ class MarketDataHandlers(pb_grpc.MarketDataServiceServicer):
         self.bar_hub = bar_hub
         # Told of this engine's own imports at once (latest-bar predictions depend on the last bar).
         self.clock = clock
+        # Imports still running, whether or not their callers still wait (the loop keeps only weak
+        # references to tasks).
+        self._imports: set[asyncio.Future[ImportReport]] = set()
 
     async def ListSymbols(
         self, request: pb.ListSymbolsRequest, context: grpc.aio.ServicerContext
@@ -241,6 +278,28 @@ class MarketDataHandlers(pb_grpc.MarketDataServiceServicer):
     async def ImportBars(
         self, request: pb.ImportBarsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ImportBarsResponse:
+        # The import runs to its end in a task of its own: a caller that goes away (its deadline,
+        # a disconnect) stops waiting, but a commit that lands still drops what the engine holds
+        # of the symbol (otherwise history and indicators served the old bars until a restart).
+        work = asyncio.ensure_future(self._import_bars(request))
+        self._imports.add(work)
+        work.add_done_callback(self._imports.discard)
+        try:
+            report = await asyncio.shield(work)
+        except asyncio.CancelledError:
+            work.add_done_callback(_log_unattended_failure)
+            raise
+        return pb.ImportBarsResponse(
+            symbol=report.symbol,
+            timeframe=report.timeframe,
+            rows_read=report.rows_read,
+            rows_inserted=report.rows_inserted,
+            rows_existing=report.rows_existing,
+            committed=report.committed,
+        )
+
+    async def _import_bars(self, request: pb.ImportBarsRequest) -> ImportReport:
+        """The use case: import (audited), then invalidate the engine's copies of the symbol."""
         source = request.WhichOneof("source")
         record: AuditRecord = {
             "actor": current_caller().subject,
@@ -264,14 +323,7 @@ class MarketDataHandlers(pb_grpc.MarketDataServiceServicer):
             self.windows.forget(report.symbol)
             if self.clock is not None:
                 await self.clock.refresh()
-        return pb.ImportBarsResponse(
-            symbol=report.symbol,
-            timeframe=report.timeframe,
-            rows_read=report.rows_read,
-            rows_inserted=report.rows_inserted,
-            rows_existing=report.rows_existing,
-            committed=report.committed,
-        )
+        return report
 
     async def _import(self, request: pb.ImportBarsRequest, source: str | None) -> ImportReport:
         if source == "sample":
@@ -318,15 +370,10 @@ class MarketDataHandlers(pb_grpc.MarketDataServiceServicer):
         timeframe = parse_timeframe(request.timeframe) if request.timeframe else None
         after = request.after.ToSeconds() if request.HasField("after") else None
         resume_after = resume_points(request)
-        followed = [
-            (symbol, timeframe or parse_timeframe(base))
-            for symbol, base in await asyncio.to_thread(self.stored_timeframes)
-            if not wanted or symbol in wanted
-        ]
-        if wanted - {symbol for symbol, _ in followed}:
-            raise InvalidArgument.field(
-                "symbols", f"no stored bars for {', '.join(sorted(wanted - {s for s, _ in followed}))}"
-            )
+        stored = await asyncio.to_thread(self.stored_timeframes)
+        # Refused here, before any reader starts: a reader's failure reaches the caller only as
+        # UNAVAILABLE, which a consumer takes as a reason to reconnect.
+        followed = followed_streams(stored, wanted, timeframe)
         streams = [BarStream(symbol, tf, resume_after.get(symbol, after)) for symbol, tf in followed]
         async for bar in self.bar_hub.bars(streams):
             yield pb.StreamBarsResponse(

@@ -88,14 +88,13 @@ def packed_doubles(number: int, values: npt.ArrayLike) -> bytes:
 
 
 def packed_varints(number: int, values: npt.ArrayLike) -> bytes:
-    """Wire form of `repeated int64` field `number` holding `values` (non-negative)."""
+    """Wire form of `repeated int64` field `number` holding `values`. A negative value (a bar before
+    1970) takes ten bytes, its two's complement as a uint64, as protobuf writes an int64."""
     v = np.ascontiguousarray(values, dtype=np.int64)
-    if len(v) and int(v.min()) < 0:
-        raise ValueError("packed_varints encodes non-negative values only")
     if not len(v):
         return b""
-    u = v.astype(np.uint64)
-    low, high = _varint_size(int(v.min())), _varint_size(int(v.max()))
+    u = v.view(np.uint64)  # the same bits: negatives read as 2**64 + value, no copy
+    low, high = _varint_size(int(u.min())), _varint_size(int(u.max()))
     # Bytes per value (all alike when the smallest and the largest agree, as for times).
     sizes = np.full(len(u), high, dtype=np.int64)
     if low != high:

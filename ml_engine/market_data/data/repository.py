@@ -45,12 +45,47 @@ def get_symbol(conn: Connection, symbol: str) -> StoredSymbol | None:
     return _stored(row) if row else None
 
 
-def save_symbol(conn: Connection, stored: StoredSymbol) -> None:
+def _insert_symbol(conn: Connection, stored: StoredSymbol, overwrite: bool) -> None:
+    """One statement, so that a concurrent writer of the same symbol waits instead of failing on
+    the key: insert the entry, or (`overwrite`) replace the stored one. Either way the row stays
+    locked until the transaction ends (MySQL: an exclusive row lock; SQLite: the write lock)."""
     values = {**stored.info.__dict__, "base_timeframe": stored.base_timeframe}
-    if get_symbol(conn, stored.info.symbol) is None:
-        conn.execute(symbols.insert().values(**values))
+    kept = [name for name in values if name != "symbol"]
+    if conn.dialect.name == "mysql":
+        stmt = mysql.insert(symbols).values(**values)
+        # Without overwrite, a no-op update: unlike INSERT IGNORE it takes the exclusive lock.
+        changes = {c: stmt.inserted[c] if overwrite else symbols.c[c] for c in kept}
+        conn.execute(stmt.on_duplicate_key_update(changes))
+    elif conn.dialect.name == "sqlite":
+        lite = sqlite.insert(symbols).values(**values)
+        conn.execute(
+            lite.on_conflict_do_update(index_elements=["symbol"], set_={c: lite.excluded[c] for c in kept})
+            if overwrite
+            else lite.on_conflict_do_nothing(index_elements=["symbol"])
+        )
     else:
-        conn.execute(symbols.update().where(symbols.c.symbol == stored.info.symbol).values(**values))
+        raise NotImplementedError(f"no upsert for {conn.dialect.name}")
+
+
+def save_symbol(conn: Connection, stored: StoredSymbol) -> None:
+    """Insert or replace the symbol's catalogue entry."""
+    _insert_symbol(conn, stored, overwrite=True)
+
+
+def hold_symbol(conn: Connection, symbol: str, new: StoredSymbol | None = None) -> StoredSymbol | None:
+    """The symbol's catalogue entry, read after taking its row for the rest of the transaction:
+    writers of one symbol (imports) run one after the other, each reading what the one before it
+    committed (MySQL: the lock comes before the first plain read fixes the snapshot; SQLite: the
+    write lock before any read). `new` is inserted first when the symbol has no entry yet, so two
+    first imports of a symbol both succeed; the caller's rollback takes it away again."""
+    if new is not None:
+        _insert_symbol(conn, new, overwrite=False)
+    else:
+        # A write that changes nothing, for its lock (a plain SELECT takes none on SQLite).
+        conn.execute(
+            symbols.update().where(symbols.c.symbol == symbol).values(base_timeframe=symbols.c.base_timeframe)
+        )
+    return get_symbol(conn, symbol)
 
 
 def list_symbols(conn: Connection) -> list[SymbolStats]:

@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 
 from ml_engine.market_data.domain.timeframes import Timeframe
+from ml_engine.market_data.domain.times import TIME_RANGE, in_time_range
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,9 @@ def check_row(row: BarRow, previous_time: int | None, timeframe: Timeframe) -> s
         return f"high {row.high:g} is below max(open, close) {max(row.open, row.close):g}"
     if row.low > min(row.open, row.close):
         return f"low {row.low:g} is above min(open, close) {min(row.open, row.close):g}"
+    if not in_time_range(row.time):
+        # A Timestamp could not carry it back out (and past BIGINT the store could not hold it).
+        return f"time {row.time} is not {TIME_RANGE}"
     if not timeframe.on_grid(row.time):
         return f"time {row.time} is not on the {timeframe.name} grid (UTC)"
     if previous_time is not None and row.time <= previous_time:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from zoneinfo import available_timezones
@@ -39,8 +40,8 @@ class SymbolInfo:
             problems.append(FieldViolation(f"{field}.name", "1 to 128 characters"))
         if self.asset_class not in ASSET_CLASSES:
             problems.append(FieldViolation(f"{field}.asset_class", f"one of {', '.join(ASSET_CLASSES)}"))
-        if not self.tick_size > 0:
-            problems.append(FieldViolation(f"{field}.tick_size", "must be positive"))
+        if not (math.isfinite(self.tick_size) and self.tick_size > 0):
+            problems.append(FieldViolation(f"{field}.tick_size", "must be a positive finite number"))
         if not re.fullmatch(r"[A-Z]{3}", self.quote_currency):
             problems.append(FieldViolation(f"{field}.quote_currency", "a 3-letter ISO 4217 code, e.g. USD"))
         if self.timezone not in _zones():

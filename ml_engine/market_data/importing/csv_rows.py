@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from ml_engine.market_data.domain.row_checks import BarRow, RejectedRow
-from ml_engine.market_data.domain.times import parse_time
+from ml_engine.market_data.domain.times import parse_time, time_problem
 from service_runtime.errors import InvalidArgument
 
 
@@ -45,15 +45,35 @@ def _column_indexes(header: list[str], columns: CsvColumns) -> dict[str, int | N
     return found
 
 
+def _records(reader: Iterator[list[str]]) -> Iterator[list[str] | csv.Error]:
+    """The reader's records; a text the csv module cannot read (a field over its 128 KiB limit)
+    ends them with the error, which the caller reports at its line: no later line can be trusted."""
+    while True:
+        try:
+            record = next(reader, None)
+        except csv.Error as error:
+            yield error
+            return
+        if record is None:
+            return
+        yield record
+
+
 def read_rows(lines: Iterable[str], columns: CsvColumns) -> Iterator[BarRow | RejectedRow]:
     """Rows of a CSV text with a header, in file order. Line numbers count the header as 1."""
     reader = csv.reader(lines)
-    header = next(reader, None)
+    try:
+        header = next(reader, None)
+    except csv.Error as error:
+        raise InvalidArgument.field("csv_content", f"line {reader.line_num}: {error}") from None
     if header is None:
         raise InvalidArgument.field("csv_content", "is empty: a header row and bar rows are needed")
     index = _column_indexes(header, columns)
-    for record in reader:
+    for record in _records(reader):
         line = reader.line_num
+        if isinstance(record, csv.Error):
+            yield RejectedRow(line, f"cannot be read as CSV ({record}); nothing after it was read")
+            return
         if not record or all(not cell.strip() for cell in record):
             continue
         try:
@@ -63,7 +83,7 @@ def read_rows(lines: Iterable[str], columns: CsvColumns) -> Iterator[BarRow | Re
             continue
         ts = parse_time(cells["time"])
         if ts is None:
-            yield RejectedRow(line, f"time {cells['time'][:40]!r} is not a time")
+            yield RejectedRow(line, f"time {cells['time'][:40]!r} {time_problem(cells['time'])}")
             continue
         values: dict[str, float] = {}
         for name in _FIELDS[1:]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from ml_engine.market_data.data import repository as repo
 from ml_engine.market_data.domain.row_checks import BarRow, RejectedRow, check_row
@@ -55,6 +55,29 @@ class ImportTarget:
     dry_run: bool = False
 
 
+def _hold_symbol(conn: Connection, target: ImportTarget) -> None:
+    """The import's first step: take the symbol for the transaction (a concurrent import of it
+    waits for this one's commit, so `before` counts its bars and each new bar is counted once by
+    one import), check the rows may go there, write its catalogue entry when one is given. A dry
+    run writes nothing, so it holds nothing either."""
+    new = repo.StoredSymbol(target.info, target.timeframe.name) if target.info is not None else None
+    if target.dry_run:
+        stored = repo.get_symbol(conn, target.symbol) or new
+    else:
+        stored = repo.hold_symbol(conn, target.symbol, new)
+    if stored is None:
+        raise InvalidArgument.field(
+            "info", f"{target.symbol} is a new symbol: its catalogue entry is required"
+        )
+    if stored.base_timeframe != target.timeframe.name:
+        raise FailedPrecondition(
+            f"{target.symbol} is stored at {stored.base_timeframe}; import {stored.base_timeframe} rows "
+            f"(coarser timeframes are resampled from it)"
+        )
+    if new is not None and not target.dry_run:
+        repo.save_symbol(conn, new)
+
+
 def import_csv(
     engine: Engine,
     lines: Iterable[str],
@@ -63,18 +86,7 @@ def import_csv(
     source_field: str = "csv_content",
 ) -> ImportReport:
     with engine.connect() as conn, conn.begin() as tx:
-        stored = repo.get_symbol(conn, target.symbol)
-        if stored is None and target.info is None:
-            raise InvalidArgument.field(
-                "info", f"{target.symbol} is a new symbol: its catalogue entry is required"
-            )
-        if stored is not None and stored.base_timeframe != target.timeframe.name:
-            raise FailedPrecondition(
-                f"{target.symbol} is stored at {stored.base_timeframe}; import {stored.base_timeframe} rows "
-                f"(coarser timeframes are resampled from it)"
-            )
-        if target.info is not None:
-            repo.save_symbol(conn, repo.StoredSymbol(target.info, target.timeframe.name))
+        _hold_symbol(conn, target)
         before = repo.count_bars(conn, target.symbol, target.timeframe.name)
 
         rejected: list[RejectedRow] = []

@@ -20,6 +20,9 @@ from ml_engine.indicators.handlers import (
 )
 from ml_engine.market_data.bar_cache import BarCache
 from ml_engine.market_data.bar_windows import BarWindows
+from ml_engine.market_data.data import repository as repo
+from ml_engine.market_data.domain.row_checks import BarRow
+from ml_engine.market_data.domain.symbols import SymbolInfo
 from ml_engine.market_data.importing.importer import import_sample
 from ml_engine.shared.database import MarketStore
 from tests.ml_engine.in_process import serve
@@ -157,3 +160,33 @@ async def test_no_reply_is_kept_without_the_bar_cache(
         assert await stub.GetIndicators(request, metadata=callers.metadata()) == first
     assert len(first.indicators[0].outputs[0].packed_values) == 20
     assert len(handlers.replies) == 0 and handlers.replies.computations == 0
+
+
+async def test_bars_before_1970_have_packed_indicators(
+    empty_market_store: MarketStore, callers: TestCallers
+) -> None:
+    """Their times are negative int64s on the wire (ten bytes each, as protobuf writes them); the
+    packed reply refused them (ValueError: INTERNAL) while the importer had stored them."""
+    days = np.arange(-31, 3) * 86_400  # December 1969 into January 1970
+    close = 10.0 + np.arange(len(days)) % 5
+    bars = [
+        BarRow(i + 2, int(t), c, c + 1, c - 1, c, 100.0)
+        for i, (t, c) in enumerate(zip(days, close, strict=True))
+    ]
+    with empty_market_store.engine.begin() as conn:
+        repo.save_symbol(
+            conn, repo.StoredSymbol(SymbolInfo("OLD", "Old index", "index", 0.01, "USD", "UTC"), "1d")
+        )
+        repo.upsert_bars(conn, "OLD", "1d", bars)
+    handlers = IndicatorHandlers(BarWindows(empty_market_store.engine, BarCache(100_000)))
+    fields = {"symbol": "OLD", "indicators": ["sma:5"], "limit": len(days)}
+    async with serve(SERVICE, lambda server: add_indicator_service(handlers, server), callers) as channel:
+        stub = pb_grpc.IndicatorServiceStub(channel)
+        plain = await stub.GetIndicators(pb.GetIndicatorsRequest(**fields), metadata=callers.metadata())
+        packed = await stub.GetIndicators(
+            pb.GetIndicatorsRequest(**fields, packed=True), metadata=callers.metadata()
+        )
+    assert list(packed.time_seconds) == [t.seconds for t in plain.times] == days.tolist()
+    (output,) = packed.indicators[0].outputs
+    assert output.warmup == 4
+    np.testing.assert_allclose(list(output.packed_values), np.convolve(close, np.ones(5) / 5, "valid"))

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import io
+import threading
+import time
 import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -33,12 +37,17 @@ def info(symbol: str) -> SymbolInfo:
     return SymbolInfo(symbol, "Test instrument", "crypto", 0.01, "USD", "UTC")
 
 
-def csv_text(rows: int, bad_line: int | None = None, header: str = "time,open,high,low,close,volume") -> str:
+def csv_text(
+    rows: int,
+    bad_line: int | None = None,
+    header: str = "time,open,high,low,close,volume",
+    close_shift: float = 0.5,
+) -> str:
     lines = [header]
     for i in range(rows):
         price = 100 + i % 7
         high = price + 1 if len(lines) + 1 != bad_line else price - 5  # bad: high below open
-        lines.append(f"{T0 + i * HOUR},{price},{high},{price - 1},{price + 0.5},{10 + i}")
+        lines.append(f"{T0 + i * HOUR},{price},{high},{price - 1},{price + close_shift},{10 + i}")
     return "\n".join(lines) + "\n"
 
 
@@ -162,3 +171,97 @@ def test_samples_import_once(market_store: MarketStore) -> None:
     with pytest.raises(InvalidArgument) as unknown:
         import_sample(market_store.engine, "BTCUSD")
     assert unknown.value.violations[0].field == "sample"
+
+
+def paused_after(text: str, lines: int, paused: threading.Event, resume: threading.Event) -> Iterator[str]:
+    """The lines of `text`; after the first `lines` of them, waits for `resume` (`paused` set)."""
+    for number, line in enumerate(text.splitlines(keepends=True)):
+        if number == lines:
+            paused.set()
+            assert resume.wait(30)
+        yield line
+
+
+@pytest.mark.parametrize("new_symbol", [True, False])
+def test_concurrent_imports_of_a_symbol_run_one_after_the_other(
+    market_store: MarketStore, new_symbol: bool
+) -> None:
+    """Two imports of the same bars at once (two admins, or a retry after a client timeout): the
+    second waits for the first's commit and finds every bar stored. Before, two first imports of
+    a new symbol both inserted its catalogue entry (the second failed on the key: INTERNAL), and
+    the second counted the stored bars before the first committed, so both reported every bar as
+    inserted."""
+    symbol = fresh_symbol()
+    rows = CHUNK_ROWS + 100
+    if not new_symbol:
+        import_csv(
+            market_store.engine,
+            io.StringIO(csv_text(1)),
+            ImportTarget(symbol, parse_timeframe("1h"), info(symbol)),
+        )
+    target = ImportTarget(symbol, parse_timeframe("1h"), info(symbol) if new_symbol else None)
+    paused, resume = threading.Event(), threading.Event()
+    with ThreadPoolExecutor(2) as pool:
+        # The first has written a chunk, and holds what it wrote, when the second starts.
+        first_lines = paused_after(csv_text(rows), CHUNK_ROWS + 10, paused, resume)
+        first = pool.submit(import_csv, market_store.engine, first_lines, target)
+        assert paused.wait(30)
+        second = pool.submit(
+            import_csv, market_store.engine, io.StringIO(csv_text(rows, close_shift=0.25)), target
+        )
+        time.sleep(0.5)  # the second has begun (and, before the fix, counted the stored bars)
+        resume.set()
+        reports = [first.result(60), second.result(60)]
+    new_bars = rows if new_symbol else rows - 1
+    assert [(r.rows_inserted, r.rows_existing) for r in reports] == [(new_bars, rows - new_bars), (0, rows)]
+    assert bar_count(market_store, symbol) == rows
+    with market_store.engine.connect() as conn:
+        assert repo.load_bars(conn, symbol, "1h", latest=1).close[0] == 100 + (rows - 1) % 7 + 0.25
+
+
+def test_times_outside_the_timestamp_range_are_rejected_with_their_line(market_store: MarketStore) -> None:
+    """Past 9999-12-31 a bar was stored and then unanswerable (a Timestamp cannot hold it); past
+    BIGINT the import failed as INTERNAL. Bars before 1970 are fine."""
+    symbol = fresh_symbol()
+    day = 86_400
+    text = "time,open,high,low,close,volume\n" + "".join(
+        f"{t},10,11,9,10,100\n" for t in (-62_135_596_800 - day, -day, day * 10**12, day * 10**15)
+    )
+    with pytest.raises(RowsRejected) as rejected:
+        import_csv(
+            market_store.engine, io.StringIO(text), ImportTarget(symbol, parse_timeframe("1d"), info(symbol))
+        )
+    assert [v.description.split(":")[0] for v in rejected.value.violations] == ["line 2", "line 4", "line 5"]
+    assert all("is not between 0001-01-01 and 9999-12-31" in v.description for v in rejected.value.violations)
+    assert {v.field for v in rejected.value.violations} == {"csv_content"}
+
+
+def test_a_field_the_csv_module_cannot_read_is_a_rejected_line(market_store: MarketStore) -> None:
+    """A field over the csv module's 128 KiB limit (inside the 4 MiB ImportBars takes) raised
+    csv.Error: INTERNAL. Now its line is reported, and nothing is stored."""
+    symbol = fresh_symbol()
+    text = (
+        csv_text(2)
+        + f"{T0 + 2 * HOUR},"
+        + "1" * 200_000
+        + ",11,9,10,100\n"
+        + f"{T0 + 3 * HOUR},1,2,0.5,1,1\n"
+    )
+    with pytest.raises(RowsRejected) as rejected:
+        import_csv(
+            market_store.engine,
+            io.StringIO(text, newline=""),
+            ImportTarget(symbol, parse_timeframe("1h"), info(symbol)),
+        )
+    (violation,) = rejected.value.violations
+    assert violation.field == "csv_content" and violation.description.startswith(
+        "line 4: cannot be read as CSV"
+    )
+    assert bar_count(market_store, symbol) == 0
+    with pytest.raises(InvalidArgument, match="line 1"):
+        header = "time," + "x" * 200_000 + "\n"
+        import_csv(
+            market_store.engine,
+            io.StringIO(header),
+            ImportTarget(symbol, parse_timeframe("1h"), info(symbol)),
+        )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import grpc
 
@@ -20,13 +22,13 @@ from ml_engine.backtests.domain import (
     periods_per_year_for,
     run_backtest,
 )
-from ml_engine.backtests.domain.sweep import MAX_SETS, parameter_sets, run_sweep
+from ml_engine.backtests.domain.sweep import MAX_SETS, check_fixed_params, parameter_sets, run_sweep
 from ml_engine.market_data.bar_windows import BarWindows, Series
 from ml_engine.market_data.domain.bars import Bars
 from ml_engine.market_data.domain.times import parse_request_time
 from ml_engine.shared.proto_mapping import check_limit, parameter_proto
 from service_runtime.caller import current_caller
-from service_runtime.errors import InvalidArgument
+from service_runtime.errors import FieldViolation, InvalidArgument
 from service_runtime.plans import check_request, check_span, span_limit
 from service_runtime.timestamps import to_timestamp
 from trading.common.v1 import access_pb2
@@ -60,6 +62,20 @@ EXIT_REASONS = {
     ExitReason.TAKE_PROFIT: pb.EXIT_REASON_TAKE_PROFIT,
     ExitReason.END: pb.EXIT_REASON_END,
 }
+
+
+@contextmanager
+def fields_under(prefix: str) -> Iterator[None]:
+    """The domain names a backtest's fields as RunBacktest has them (`commission`, `params.fast`);
+    RunSweep holds them under `backtest.`, so its violations are named `<prefix><field>`."""
+    try:
+        yield
+    except InvalidArgument as error:
+        if not prefix:
+            raise
+        raise InvalidArgument(
+            *(FieldViolation(prefix + v.field, v.description) for v in error.violations)
+        ) from None
 
 
 def strategy_info(spec: StrategySpec) -> pb.StrategyInfo:
@@ -154,7 +170,8 @@ class BacktestHandlers(pb_grpc.BacktestServiceServicer):
         backtest = request.backtest
         if not backtest.strategy.strip():
             raise InvalidArgument.field("backtest.strategy", "is required; see GET /api/strategies")
-        get_strategy(backtest.strategy)
+        with fields_under("backtest."):
+            get_strategy(backtest.strategy)
         check_request(
             current_caller(), RUN_BACKTEST_RULE, backtest
         )  # RunBacktest's interceptor checks its own
@@ -162,12 +179,15 @@ class BacktestHandlers(pb_grpc.BacktestServiceServicer):
         grid = {g.name: list(g.values) for g in request.grid}
         if len(grid) != len(request.grid):
             raise InvalidArgument.field("grid", "lists a parameter twice")
+        with fields_under("backtest."):
+            check_fixed_params(backtest.strategy, dict(backtest.params))
         sets = parameter_sets(backtest.strategy, grid, dict(backtest.params))
         rank_by = SWEEP_RANKS.get(request.rank_by)
         if rank_by is None:
             raise InvalidArgument.field("rank_by", f"unknown ranking {request.rank_by}")
         series, config, bars = await self._read(backtest, "backtest.", len(sets))
-        sweep = await asyncio.to_thread(run_sweep, bars, backtest.strategy, sets, config, rank_by)
+        with fields_under("backtest."):  # too few bars for a set, a timeframe ml_signals has no model for
+            sweep = await asyncio.to_thread(run_sweep, bars, backtest.strategy, sets, config, rank_by)
         return pb.RunSweepResponse(
             strategy=backtest.strategy,
             symbol=series.symbol,
@@ -191,30 +211,34 @@ class BacktestHandlers(pb_grpc.BacktestServiceServicer):
         the time budget."""
         if not request.strategy.strip():
             raise InvalidArgument.field(f"{field}strategy", "is required; see GET /api/strategies")
-        get_strategy(request.strategy)  # unknown strategy: INVALID_ARGUMENT before any reading
+        with fields_under(field):
+            get_strategy(request.strategy)  # unknown strategy: INVALID_ARGUMENT before any reading
         start = parse_request_time(request.start_date, f"{field}start_date")
         end = parse_request_time(request.end_date, f"{field}end_date")
         if start is not None and end is not None and end <= start:
             raise InvalidArgument.field(f"{field}end_date", "must be after start_date")
         if start is not None and end is not None:  # refused before reading when it is plain
             check_span(current_caller(), RANGE_LIMIT, start, end)
-        series = await asyncio.to_thread(self.windows.resolve, request.symbol, request.timeframe)
-        config = BacktestConfig(
-            initial_cash=request.initial_cash or 10_000.0,
-            commission=request.commission,
-            slippage=request.slippage,
-            position_size=request.position_size if request.HasField("position_size") else 1.0,
-            allow_short=request.allow_short if request.HasField("allow_short") else True,
-            stop_loss=request.stop_loss or None,
-            take_profit=request.take_profit or None,
-            max_equity_points=request.max_equity_points or 1000,
-            walk_forward_splits=request.walk_forward_splits if runs == 1 else 0,
-            periods_per_year=periods_per_year_for(series.target),
-        )
+        with fields_under(field):
+            series = await asyncio.to_thread(self.windows.resolve, request.symbol, request.timeframe)
+            config = BacktestConfig(
+                initial_cash=request.initial_cash or 10_000.0,
+                commission=request.commission,
+                slippage=request.slippage,
+                position_size=request.position_size if request.HasField("position_size") else 1.0,
+                allow_short=request.allow_short if request.HasField("allow_short") else True,
+                stop_loss=request.stop_loss or None,
+                take_profit=request.take_profit or None,
+                max_equity_points=request.max_equity_points or 1000,
+                walk_forward_splits=request.walk_forward_splits if runs == 1 else 0,
+                periods_per_year=periods_per_year_for(series.target),
+            )
         rows = await asyncio.to_thread(self.windows.count_base_bars, series, start, end)
         ratio = series.target.seconds // series.base.seconds
-        expected_s = rows * READ_SECONDS_PER_ROW + runs * estimate_seconds(
-            rows // ratio, config.walk_forward_splits
+        # The strategy's own cost counts (ml_signals runs every model over the range): a sweep of it
+        # far outran an estimate of the fill kernel alone.
+        expected_s = rows * READ_SECONDS_PER_ROW + estimate_seconds(
+            rows // ratio, config.walk_forward_splits, request.strategy, runs
         )
         if expected_s > self.time_budget_s:
             what = "a backtest" if runs == 1 else f"{runs} backtests"

@@ -146,6 +146,12 @@ class ModelHandlers(pb_grpc.ModelServiceServicer):
             "model": request.name,
             "to_version": request.version,
         }
+        # The activation and its audit entry run to the end even if this call is cancelled (client
+        # gone, Envoy's route timeout): a version that took effect is always audited.
+        entry = await self.activation.run_to_end(self._activate(request, record))
+        return pb.ActivateModelVersionResponse(model=model_info(entry))
+
+    async def _activate(self, request: pb.ActivateModelVersionRequest, record: AuditRecord) -> ModelEntry:
         with audited(record):
             if not request.name:
                 raise InvalidArgument.field("name", "is required")
@@ -154,4 +160,4 @@ class ModelHandlers(pb_grpc.ModelServiceServicer):
             record["from_version"] = self.registry.entry(request.name).active_version
             entry = await self.activation.activate(request.name, request.version)
             record |= {"outcome": "activated", "state": entry.state.value}
-        return pb.ActivateModelVersionResponse(model=model_info(entry))
+        return entry

@@ -63,16 +63,14 @@ class PromotionHandlers(pb_grpc.ModelPromotionServiceServicer):
     async def StartShadow(
         self, request: pb.StartShadowRequest, context: grpc.aio.ServicerContext
     ) -> pb.StartShadowResponse:
-        name = required_name(request.name)
-        if not request.version.strip():
-            raise InvalidArgument.field("version", "is required")
-        view = await self.promotion.start(name, request.version.strip(), current_caller().subject)
+        # The service checks name and version inside its audited block: refusals are audited too.
+        view = await self.promotion.start(request.name, request.version, current_caller().subject)
         return pb.StartShadowResponse(shadow=shadow_message(view))
 
     async def StopShadow(
         self, request: pb.StopShadowRequest, context: grpc.aio.ServicerContext
     ) -> pb.StopShadowResponse:
-        self.promotion.stop(required_name(request.name), current_caller().subject)
+        self.promotion.stop(request.name, current_caller().subject)
         return pb.StopShadowResponse()
 
     async def CompareShadow(
@@ -101,7 +99,7 @@ class PromotionHandlers(pb_grpc.ModelPromotionServiceServicer):
     async def PromoteShadow(
         self, request: pb.PromoteShadowRequest, context: grpc.aio.ServicerContext
     ) -> pb.PromoteShadowResponse:
-        promotion = await self.promotion.promote(required_name(request.name), current_caller().subject)
+        promotion = await self.promotion.promote(request.name, current_caller().subject)
         return pb.PromoteShadowResponse(
             name=promotion.name, from_version=promotion.from_version, active_version=promotion.to_version
         )

@@ -17,12 +17,20 @@ from ml_engine.models.serving.shadow import ShadowRegistry, ShadowVersion
 from ml_engine.predictions.data import prediction_repository as repo
 from ml_engine.promotion.domain.comparison import Comparison, ScoredPair, compare, should_auto_promote
 from ml_engine.shared.audit import AuditRecord, audited
-from service_runtime.errors import DomainError
+from service_runtime.errors import DomainError, InvalidArgument
 
 log = logging.getLogger(__name__)
 
 # The actor an automatic promotion is audited as.
 AUTO_PROMOTE_ACTOR = "system:auto-promote"
+
+
+def required(value: str, field: str) -> str:
+    """`value` stripped; INVALID_ARGUMENT naming `field` when empty (inside the audited block: a
+    refusal is audited too)."""
+    if not value.strip():
+        raise InvalidArgument.field(field, "is required")
+    return value.strip()
 
 
 @dataclass(frozen=True)
@@ -68,11 +76,11 @@ class PromotionService:
         record: AuditRecord = {
             "actor": actor,
             "action": "start_shadow",
-            "model": name,
-            "shadow_version": version,
+            "model": name.strip(),
+            "shadow_version": version.strip(),
         }
         with audited(record):
-            shadow = await self.shadows.start(name, version)
+            shadow = await self.shadows.start(required(name, "name"), required(version, "version"))
             record["outcome"] = "started"
         return await self.view(shadow)
 
@@ -85,20 +93,25 @@ class PromotionService:
             log.warning("trained version not put in shadow: %s", error.message)
 
     def stop(self, name: str, actor: str) -> None:
-        record: AuditRecord = {"actor": actor, "action": "stop_shadow", "model": name}
+        record: AuditRecord = {"actor": actor, "action": "stop_shadow", "model": name.strip()}
         with audited(record):
-            shadow = self.shadows.stop(name)
+            shadow = self.shadows.stop(required(name, "name"))
             record |= {"shadow_version": shadow.version, "outcome": "stopped"}
 
     async def promote(self, name: str, actor: str, comparison: Comparison | None = None) -> Promotion:
         """The shadow version becomes the active one through the activation's hot reload (loaded,
-        warmed up, swapped in with one assignment); then the shadow ends."""
-        record: AuditRecord = {"actor": actor, "action": "promote_shadow", "model": name}
+        warmed up, swapped in with one assignment); then the shadow ends. Like an activation, it
+        runs to the end (and is audited) even when the caller is cancelled."""
+        return await self.activation.run_to_end(self._promote(name, actor, comparison))
+
+    async def _promote(self, name: str, actor: str, comparison: Comparison | None) -> Promotion:
+        record: AuditRecord = {"actor": actor, "action": "promote_shadow", "model": name.strip()}
         if comparison is not None:
             record["verdict"] = comparison.verdict.value
             record["p_values"] = {m.metric: round(m.p_value, 6) for m in comparison.metrics}
             record["n"] = max((m.n for m in comparison.metrics), default=0)
         with audited(record):
+            name = required(name, "name")
             shadow = self.shadows.require(name)
             record["to_version"] = shadow.version
             record["from_version"] = self.activation.registry.entry(name).active_version

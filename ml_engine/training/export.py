@@ -21,6 +21,7 @@ from onnx import TensorProto, helper
 from onnxmltools.convert.common.data_types import FloatTensorType
 from torch import nn
 
+from ml_engine.models.serving.repository import folder_version
 from ml_engine.predictions.domain.model_metadata import METADATA_KEY, ModelMetadata
 from ml_engine.training.data import ATR_FEATURE
 from ml_engine.training.fitting import predict_net, predict_xgb
@@ -138,11 +139,11 @@ def next_version(repository: Path, horizon: str) -> str:
     """The version a new training run of `horizon` writes: one above every version already in the
     repository for that horizon's models, so a run never overwrites what is served or committed."""
     numbers = [
-        int(version.name)
+        number
         for folder in repository.glob(f"{horizon}_*")
         if (folder / "config.pbtxt").exists()
         for version in folder.iterdir()
-        if version.is_dir() and version.name.isdigit()
+        if version.is_dir() and (number := folder_version(version.name)) is not None
     ]
     return str(max(numbers, default=FIRST_VERSION - 1) + 1)
 

@@ -61,12 +61,25 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 @contextlib.contextmanager
 def sigterm_held() -> Iterator[None]:
-    """SIGTERM waits while the version folders move (a few renames): they all move or none does."""
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    """SIGTERM waits while the version folders move (a few renames): they all move or none does.
+
+    Its handler only notes the cancel meanwhile (a Python handler runs in the main thread whichever
+    thread the signal reached, torch's and OpenMP's included, so blocking the signal in this thread
+    would not hold it). Once every folder has moved the run is done: a cancel that came meanwhile,
+    or comes now, is too late to undo it, so SIGTERM is ignored from then on and the worker reports
+    done, never cancelled, for versions already in the repository. When the move fails, the
+    worker's handler is back and a cancel that waited is delivered to it."""
+    requested: list[int] = []
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: requested.append(signum))
     try:
         yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+    except BaseException:
+        # None: a handler not set from Python, which cannot be put back; the default stands in.
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+        if requested:
+            signal.raise_signal(signal.SIGTERM)
+        raise
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def horizon_bars(store: MarketStore, symbol: str, horizon: Horizon, start: int, end: int) -> Bars:

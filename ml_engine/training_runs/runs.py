@@ -166,12 +166,28 @@ class TrainingRuns:
             await self._finish(active, status)
         except Exception as error:  # a launch failure, a store error: the run fails, the engine goes on
             log.exception("training run failed", extra={"run_id": active.run.id})
+            # The family is freed below: its worker must be gone first, or a second run would train
+            # beside the orphan and both would commit.
+            await self._stop_worker(active)
             with contextlib.suppress(Exception):
                 await self._publish(
                     active, active.run.finish(RunState.FAILED, self.clock(), error=str(error))
                 )
         finally:
             self._active.pop(active.run.spec.family, None)
+
+    async def _stop_worker(self, active: _Active) -> None:
+        """Stops a worker whose supervision failed (SIGTERM, SIGKILL after the grace) and removes
+        what it left in its work folder."""
+        handle = active.handle
+        if handle is None:
+            return
+        try:
+            await handle.stop(self.limits.cancel_grace_s)
+            await handle.wait()
+            await asyncio.to_thread(handle.discard_work)
+        except Exception:  # logged; the run is failed either way
+            log.exception("stopping the worker of a failed run failed", extra={"run_id": active.run.id})
 
     async def _follow(self, active: _Active, handle: WorkerHandle) -> None:
         async for line in handle.lines():

@@ -15,7 +15,7 @@ from ml_engine.backtests.domain.kernel import SimulationOutput, simulate
 from ml_engine.backtests.domain.metrics import compute_metrics, max_drawdown_span
 from ml_engine.backtests.domain.results import BacktestResult, ExitReason, Side, Trade
 from ml_engine.backtests.domain.strategies import StrategyDefinition, StrategyParams, get_strategy
-from ml_engine.backtests.domain.strategies.base import PositionArray
+from ml_engine.backtests.domain.strategies.base import PositionArray, StrategyCost
 from ml_engine.backtests.domain.walk_forward import fold_bounds, folds
 from ml_engine.market_data.domain.bars import Bars
 from service_runtime.errors import InvalidArgument
@@ -174,7 +174,11 @@ _SECONDS_PER_BAR = 1e-7
 _FIXED_SECONDS = 0.005
 
 
-def estimate_seconds(n_bars: int, walk_forward_splits: int = 0) -> float:
-    """A rough upper estimate of run_backtest's time, for the API to refuse or warn on huge ranges."""
+def estimate_seconds(n_bars: int, walk_forward_splits: int = 0, strategy: str = "", runs: int = 1) -> float:
+    """A rough upper estimate of the time of `runs` backtests of `strategy` over the same `n_bars`
+    (a sweep), for the API to refuse huge ranges and grids: the fill kernel's time plus what the
+    strategy declares (StrategyCost; none without a strategy)."""
+    cost = get_strategy(strategy).cost if strategy else StrategyCost()
     passes = 2 if walk_forward_splits else 1  # the folds together cover the bars once more
-    return _FIXED_SECONDS + passes * n_bars * _SECONDS_PER_BAR
+    per_run = _FIXED_SECONDS + passes * n_bars * (_SECONDS_PER_BAR + cost.per_run)
+    return runs * per_run + passes * n_bars * cost.per_range

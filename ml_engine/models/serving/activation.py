@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Coroutine
 from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
 
 from ml_engine.config import MlEngineSettings
 from ml_engine.models.serving.batcher import MicroBatcher
@@ -29,6 +31,8 @@ from ml_engine.models.serving.session import ModelSession, ModelState, load_sess
 from service_runtime.errors import FailedPrecondition, InvalidArgument
 
 log = logging.getLogger("ml_engine.serving")
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -49,6 +53,8 @@ class VersionActivation:
         self._versions: dict[str, _Versions] = {}
         self._previous_scan: dict[tuple[str, int], tuple[int, int]] = {}
         self._watch: asyncio.Task[None] | None = None
+        # Activations running to the end after their caller went (see run_to_end).
+        self._finishing: set[asyncio.Task[Any]] = set()
 
     # ---- life cycle -------------------------------------------------------------------------
 
@@ -81,14 +87,32 @@ class VersionActivation:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watch
             self._watch = None
+        # An activation in progress ends first (its load cannot be interrupted anyway), so the
+        # version it swapped in is closed below with the others.
+        await asyncio.gather(*self._finishing, return_exceptions=True)
         for model in self.registry.served_models():
             if model.active is not None:
                 await model.active.batcher.close()
 
     # ---- admin activation -------------------------------------------------------------------
 
+    async def run_to_end(self, work: Coroutine[Any, Any, T]) -> T:
+        """Runs `work` (an activation and what records it: marker, audit) as a task of its own that
+        the caller's cancellation does not reach. gRPC cancels a handler when its client goes or
+        Envoy's route timeout passes; cut short, an activation would leave a version LOADING for
+        good, or serving with the old one still shown READY, its MANUAL_ACTIVATION marker left (a
+        restart would go back) and no audit entry."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._finishing.add(task)
+        task.add_done_callback(self._finishing.discard)
+        return await asyncio.shield(task)
+
     async def activate(self, name: str, version: str) -> ModelEntry:
-        """Load and warm up `version`, then make it the one serving `name`."""
+        """Load and warm up `version`, then make it the one serving `name`; runs to the end even
+        when the caller is cancelled (see run_to_end)."""
+        return await self.run_to_end(self._activate(name, version))
+
+    async def _activate(self, name: str, version: str) -> ModelEntry:
         model = self.registry.served(name)
         number = parse_version(version)
         if number is None:
@@ -124,26 +148,35 @@ class VersionActivation:
         async with versions.lock:
             if model.active is not None and model.active.session.version == number:
                 return True
-            file = model.files[number]
             previous = model.status.get(number, VersionStatus(str(number), ModelState.AVAILABLE))
             model.status[number] = replace(previous, state=ModelState.LOADING, reason="")
             try:
-                session = await asyncio.to_thread(load_session, model.name, file, self.settings)
-            except Exception as error:  # ModelLoadError, or anything unexpected from a bad file
-                reason = (
-                    error.reason if isinstance(error, ModelLoadError) else f"{type(error).__name__}: {error}"
-                )
-                model.status[number] = replace(previous, state=ModelState.FAILED, reason=reason)
-                versions.failed[number] = file.signature
-                log.error(
-                    "model version FAILED: %s",
-                    reason,
-                    extra={"model": model.name, "version": number, "cause": cause},
-                )
-                return False
-            versions.failed.pop(number, None)
-            await self._swap(model, session, cause)
-            return True
+                return await self._load_and_swap(model, number, previous, cause)
+            finally:
+                # Cancelled mid-load (the engine stopping): the version is not LOADING for good.
+                if model.status.get(number, previous).state is ModelState.LOADING:
+                    model.status[number] = previous
+
+    async def _load_and_swap(
+        self, model: ServedModel, number: int, previous: VersionStatus, cause: str
+    ) -> bool:
+        file = model.files[number]
+        versions = self._versions[model.name]
+        try:
+            session = await asyncio.to_thread(load_session, model.name, file, self.settings)
+        except Exception as error:  # ModelLoadError, or anything unexpected from a bad file
+            reason = error.reason if isinstance(error, ModelLoadError) else f"{type(error).__name__}: {error}"
+            model.status[number] = replace(previous, state=ModelState.FAILED, reason=reason)
+            versions.failed[number] = file.signature
+            log.error(
+                "model version FAILED: %s",
+                reason,
+                extra={"model": model.name, "version": number, "cause": cause},
+            )
+            return False
+        versions.failed.pop(number, None)
+        await self._swap(model, session, cause)
+        return True
 
     async def _swap(self, model: ServedModel, session: ModelSession, cause: str) -> None:
         """Make the loaded, warmed-up `session` the active version (one assignment), then retire
@@ -171,6 +204,7 @@ class VersionActivation:
             session.metadata,
             session.loaded_at,
         )
+        self.registry.swapped(model.name, session.version)
         log.info(
             "model version activated",
             extra={
@@ -183,13 +217,16 @@ class VersionActivation:
             },
         )
         if old is not None:
-            # Requests queued on the old version finish there; then its session is released.
-            await old.batcher.close()
-            was = model.status.get(old.session.version)
-            if was is not None:
-                model.status[old.session.version] = replace(
-                    was, state=ModelState.AVAILABLE, reason="", loaded_at=None
-                )
+            try:
+                # Requests queued on the old version finish there; then its session is released.
+                await old.batcher.close()
+            finally:
+                # It no longer serves, even when the drain is cut short (the engine stopping).
+                was = model.status.get(old.session.version)
+                if was is not None:
+                    model.status[old.session.version] = replace(
+                        was, state=ModelState.AVAILABLE, reason="", loaded_at=None
+                    )
 
     async def _load_best(self, model: ServedModel) -> None:
         for number in sorted(model.files, reverse=True):

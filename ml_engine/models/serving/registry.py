@@ -139,6 +139,19 @@ class ModelRegistry:
         # Requests announced by callers still preparing their inputs (see arrivals.py): the
         # batchers of the models they will run wait for them.
         self.arrivals = Arrivals()
+        # Told (model, version) after each swap: what depends on which version is active (a shadow
+        # of the version that now serves) follows it.
+        self._swap_listeners: list[Callable[[str, int], None]] = []
+
+    # ---- swaps ------------------------------------------------------------------------------
+
+    def on_swap(self, listener: Callable[[str, int], None]) -> None:
+        self._swap_listeners.append(listener)
+
+    def swapped(self, name: str, version: int) -> None:
+        """Called by the activation once `version` serves `name`."""
+        for listener in self._swap_listeners:
+            listener(name, version)
 
     # ---- look-up ----------------------------------------------------------------------------
 

@@ -5,13 +5,19 @@ is not enough. Scanning only reads the directory tree; sessions are made elsewhe
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass
 from pathlib import Path
+
+log = logging.getLogger("ml_engine.serving")
 
 MODEL_FILE = "model.onnx"
 # In a version folder: a version made by a training run (the TrainingService). It is never activated
 # by the start-up load or the file watch, only by an admin (ActivateModelVersion removes the file).
 MANUAL_ACTIVATION_FILE = "MANUAL_ACTIVATION"
+# Version folders that look like numbers to str.isdigit() ("³") but are not ASCII digits: logged once
+# each (the file watch scans every few seconds), then ignored like any other folder.
+_reported_strays: set[Path] = set()
 
 
 @dataclass(frozen=True)
@@ -51,15 +57,17 @@ def scan(root: Path) -> dict[str, RepositoryModel]:
             continue
         versions = []
         for child in folder.iterdir():
-            model_file = child / MODEL_FILE
-            if not child.is_dir() or not child.name.isdigit():
+            number = folder_version(child.name)
+            if number is None:
+                _report_stray(child)
                 continue
+            model_file = child / MODEL_FILE
             try:
                 stat = model_file.stat()
-            except OSError:
+            except OSError:  # not a folder, or no model file in it (yet)
                 continue
             manual = (child / MANUAL_ACTIVATION_FILE).exists()
-            versions.append(VersionFile(int(child.name), model_file, stat.st_size, stat.st_mtime_ns, manual))
+            versions.append(VersionFile(number, model_file, stat.st_size, stat.st_mtime_ns, manual))
         if versions:
             models[folder.name] = RepositoryModel(
                 folder.name, folder, tuple(sorted(versions, key=lambda v: v.version))
@@ -75,9 +83,26 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def folder_version(name: str) -> int | None:
+    """The version a folder named `name` holds, or None. ASCII digits only: str.isdigit() also
+    accepts "²" or "³", which int() refuses."""
+    if not (name.isascii() and name.isdigit()):
+        return None
+    return int(name)
+
+
 def parse_version(text: str) -> int | None:
     """A version folder name ("1", "12"), or None when `text` is not one."""
     text = text.strip()
-    if not text.isdigit() or len(text) > 9:
+    if len(text) > 9:
         return None
-    return int(text)
+    return folder_version(text)
+
+
+def _report_stray(child: Path) -> None:
+    if child.name.isdigit() and child not in _reported_strays and child.is_dir():
+        _reported_strays.add(child)
+        log.warning(
+            "ignored a folder that is not a version: versions are named with ASCII digits",
+            extra={"folder": str(child)},
+        )

@@ -191,7 +191,10 @@ def peek_metadata(path: Path) -> ModelMetadata:
 def load_session(name: str, file: VersionFile, settings: MlEngineSettings) -> ModelSession:
     """Create, check and warm up a session; raises ModelLoadError with the FAILED reason."""
     intended, providers = choose_providers(settings.ml_execution_provider, ort.get_available_providers())
-    sha = file_sha256(file.path)
+    try:
+        sha = file_sha256(file.path)
+    except OSError as error:  # unreadable, gone, or a folder named model.onnx: this version cannot serve
+        raise ModelLoadError(f"cannot read {file.path.name}: {error.strerror or error}") from None
     try:
         options = session_options(settings.ml_intra_op_threads)
         session = ort.InferenceSession(str(file.path), options, providers=providers)

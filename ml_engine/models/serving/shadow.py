@@ -10,6 +10,7 @@ ensemble, in a background task."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass
 
@@ -22,6 +23,8 @@ from ml_engine.models.serving.registry import Inference, ModelRegistry, check_in
 from ml_engine.models.serving.repository import parse_version, scan
 from ml_engine.models.serving.session import ModelSession, load_session
 from service_runtime.errors import FailedPrecondition, InvalidArgument, NotFound
+
+log = logging.getLogger("ml_engine.serving")
 
 
 @dataclass(frozen=True)
@@ -41,13 +44,16 @@ class ShadowRegistry:
         self.settings = settings
         self._shadows: dict[str, ShadowVersion] = {}
         self._lock = asyncio.Lock()
+        # A version that becomes active (ActivateModelVersion, the file watch) stops being a shadow:
+        # the shadow would run the active version a second time and record it as a candidate.
+        registry.on_swap(self._version_activated)
 
     # ---- the seam: start, stop, look-up -----------------------------------------------------
 
     async def start(self, name: str, version: str) -> ShadowVersion:
         """Load and warm up `version` of model `name`, then run it in shadow (replacing the model's
         previous shadow). The active version cannot be its own shadow."""
-        model = self.registry.served(name)  # NotFound for an unknown model
+        self.registry.served(name)  # NotFound for an unknown model
         number = parse_version(version)
         if number is None:
             raise InvalidArgument.field(
@@ -62,17 +68,31 @@ class ShadowRegistry:
                 raise InvalidArgument.field(
                     "version", f"model {name} has no version {number} (on disk: {on_disk})"
                 )
-            if model.active is not None and model.active.session.version == number:
-                raise FailedPrecondition(f"version {number} is the active version of model {name}")
+            self._refuse_the_active_version(name, number)
             try:
                 session = await asyncio.to_thread(load_session, name, files[number], self.settings)
             except ModelLoadError as error:
                 raise FailedPrecondition(
                     f"version {number} of model {name} cannot run in shadow: {error.reason}"
                 ) from None
+            # An activation may have made it the active version while it loaded.
+            self._refuse_the_active_version(name, number)
             shadow = ShadowVersion(name, session, time.time())
             self._shadows[name] = shadow
             return shadow
+
+    def _refuse_the_active_version(self, name: str, number: int) -> None:
+        active = self.registry.served(name).active
+        if active is not None and active.session.version == number:
+            raise FailedPrecondition(f"version {number} is the active version of model {name}")
+
+    def _version_activated(self, name: str, version: int) -> None:
+        shadow = self._shadows.get(name)
+        if shadow is not None and shadow.session.version == version:
+            del self._shadows[name]
+            log.info(
+                "shadow ended: its version is now the active one", extra={"model": name, "version": version}
+            )
 
     def stop(self, name: str) -> ShadowVersion:
         """End the shadow of `name` (NotFound when it has none)."""

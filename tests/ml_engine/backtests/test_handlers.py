@@ -206,3 +206,33 @@ async def test_a_sweep_ranks_the_grid_and_refuses_what_outlasts_the_budget(
             grid=[pb.ParameterValues(name="fast", values=[0])],
         )
     assert violations(refused.value)[0][0] == "grid"
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        # RunBacktest refuses this range (too few bars): a sweep answered OK with every set skipped.
+        (dict(start_date="2012-01-02", end_date="2012-01-20"), "backtest.start_date"),
+        (dict(params={"bogus": 1.0}), "backtest.params.bogus"),
+        (dict(params={"slow": 5000.0}), "backtest.params.slow"),
+        # The backtest's fields sit under `backtest.` in a sweep, costs included.
+        (dict(commission=0.5), "backtest.commission"),
+        (dict(timeframe="2h"), "backtest.timeframe"),
+    ],
+)
+async def test_a_sweep_refuses_what_run_backtest_refuses_naming_the_backtest_field(
+    market_store: MarketStore, callers: TestCallers, fields: dict[str, Any], field: str
+) -> None:
+    import_sample(market_store.engine, "GOOG")
+    handlers = BacktestHandlers(BarWindows(market_store.engine), time_budget_s=20)
+    backtest = pb.RunBacktestRequest(strategy="sma_cross", symbol="GOOG", **fields)
+    with pytest.raises(grpc.aio.AioRpcError) as single:
+        await call(handlers, callers, "RunBacktest", backtest)
+    assert single.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert violations(single.value)[0][0] == field.removeprefix("backtest.")
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await sweep(
+            handlers, callers, backtest=backtest, grid=[pb.ParameterValues(name="fast", values=[5, 10])]
+        )
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert violations(refused.value)[0][0] == field

@@ -3,6 +3,7 @@ figures, admin activation + audit, and the access rules of the contract."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from ml_engine.models.handlers import CARD_MAX_BYTES, ModelHandlers
 from tests.ml_engine.in_process import serve
 from tests.ml_engine.models.conftest import serving_settings, start_serving
+from tests.ml_engine.models.serving.test_activation import slow_loads
 from tests.ml_engine.models.serving.tiny_models import write
 from tests.support.in_process import TestCallers, violations
 from trading.ml.v1 import model_service_pb2 as pb
@@ -131,3 +133,52 @@ async def test_activation_is_audited(
         ("admin-7", "intraday_xgb_range_high", "1", "7", "refused"),
         ("admin-7", "nope", None, "1", "refused"),
     ]
+
+
+async def test_a_version_in_other_digits_is_refused_naming_version_and_audited(
+    models: pb_grpc.ModelServiceStub, callers: TestCallers, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="ml_engine.audit")
+    admin = callers.metadata(subject="admin-7", roles=("admin",), plan="pro")
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await models.ActivateModelVersion(
+            pb.ActivateModelVersionRequest(name="intraday_xgb_range_high", version="²"), metadata=admin
+        )
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert violations(caught.value)[0][0] == "version"
+    records = [r.__dict__ for r in caplog.records if r.name == "ml_engine.audit"]
+    assert [(r["to_version"], r["outcome"]) for r in records] == [("²", "refused")]
+
+
+async def test_an_activation_whose_call_is_cancelled_takes_effect_and_is_audited(
+    repo: Path, callers: TestCallers, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The client's deadline passes while the version loads (Envoy's 30 s route timeout, a client that
+    goes): the activation still completes, and is audited."""
+    write(repo, "m", 1)
+    write(repo, "m", 2)
+    registry, activation = await start_serving(serving_settings(repo))
+    handlers = ModelHandlers(registry, activation)
+    caplog.set_level(logging.INFO, logger="ml_engine.audit")
+    slow_loads(monkeypatch, 0.4)
+    admin = callers.metadata(subject="admin-7", roles=("admin",))
+    try:
+        async with serve(
+            SERVICE, lambda server: pb_grpc.add_ModelServiceServicer_to_server(handlers, server), callers
+        ) as channel:
+            with pytest.raises(grpc.aio.AioRpcError) as late:
+                await pb_grpc.ModelServiceStub(channel).ActivateModelVersion(
+                    pb.ActivateModelVersionRequest(name="m", version="1"), metadata=admin, timeout=0.1
+                )
+            assert late.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+            for _ in range(100):
+                await asyncio.sleep(0.02)
+                if any(r.name == "ml_engine.audit" for r in caplog.records):
+                    break
+        records = [r.__dict__ for r in caplog.records if r.name == "ml_engine.audit"]
+        assert [(r["model"], r["from_version"], r["to_version"], r["outcome"]) for r in records] == [
+            ("m", "2", "1", "activated")
+        ]
+        assert registry.entry("m").active_version == "1"
+    finally:
+        await activation.stop()

@@ -70,6 +70,7 @@ async def test_probes_metadata_and_infer_round_trip(served: Served) -> None:
     assert await client.is_model_ready("tab")
     assert await client.is_model_ready("tab", "2")
     assert not await client.is_model_ready("tab", "1")  # on disk, not loaded
+    assert not await client.is_model_ready("tab", "²")  # not a version (int() refuses it): not ready
     assert not await client.is_model_ready("nope")
     server = await client.get_server_metadata(headers=headers)
     assert server.name == "trading-ml-engine"

@@ -363,6 +363,33 @@ async def test_admin_only_and_bad_input_name_the_field(s: Stack, callers: TestCa
         assert missing.value.code() == grpc.StatusCode.NOT_FOUND
 
 
+async def test_refusals_of_the_handlers_own_checks_are_audited(
+    s: Stack, callers: TestCallers, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Start, stop and promote are audited, refusals too: the name and version checks included."""
+    admin = callers.metadata(subject="admin-1", roles=("admin",))
+    caplog.set_level(logging.INFO, logger="ml_engine.audit")
+    for rpc, request, field in (
+        ("StartShadow", pb.StartShadowRequest(name=" ", version="3"), "name"),
+        ("StartShadow", pb.StartShadowRequest(name=MODEL, version=" "), "version"),
+        ("StartShadow", pb.StartShadowRequest(name=MODEL, version="²"), "version"),
+        ("StopShadow", pb.StopShadowRequest(name=""), "name"),
+        ("PromoteShadow", pb.PromoteShadowRequest(name=" "), "name"),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as bad:
+            await getattr(s.promotion, rpc)(request, metadata=admin)
+        assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert [f for f, _ in violations(bad.value)] == [field]
+    audit = [r for r in caplog.records if r.name == "ml_engine.audit"]
+    assert [(r.__dict__["action"], r.__dict__["actor"], r.__dict__["outcome"]) for r in audit] == [
+        ("start_shadow", "admin-1", "refused"),
+        ("start_shadow", "admin-1", "refused"),
+        ("start_shadow", "admin-1", "refused"),
+        ("stop_shadow", "admin-1", "refused"),
+        ("promote_shadow", "admin-1", "refused"),
+    ]
+
+
 def scored_record(s: Stack, as_of: int, variant: str, high: float) -> tuple[PredictionRecord, Outcome]:
     """A recorded intraday prediction as of `as_of` (close 100, realised range 101 / 99) predicting
     `high`, and its outcome; the id tells variants apart."""

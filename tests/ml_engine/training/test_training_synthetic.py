@@ -12,7 +12,12 @@ import pytest
 from ml_engine.predictions.domain.ensemble import load_manifest
 from ml_engine.predictions.domain.horizons import HORIZONS
 from ml_engine.training.data import synthetic_data
-from ml_engine.training.export import SHIPPED_REPOSITORY, SyntheticModelRefused, guard_destination
+from ml_engine.training.export import (
+    SHIPPED_REPOSITORY,
+    SyntheticModelRefused,
+    guard_destination,
+    next_version,
+)
 from ml_engine.training.fitting import NetConfig
 from ml_engine.training.pipeline import MODEL_KEYS, TrainConfig
 from ml_engine.training.train import train_datasets
@@ -72,3 +77,12 @@ def test_a_second_run_writes_the_next_version_beside_the_first(tmp_path: Path) -
         assert sorted(p.name for p in folder.iterdir() if p.is_dir()) == ["1", "2"]
         assert read_metadata(onnx.load(str(onnx_path(folder)))).version == "2"
         assert (folder / "2" / "README.md").read_text() == (folder / "README.md").read_text()
+
+
+def test_the_next_version_ignores_folders_that_are_not_ascii_numbers(tmp_path: Path) -> None:
+    """ "³" passes str.isdigit() and int() refuses it: a stray folder stopped every training run."""
+    folder = tmp_path / "intraday_gru"
+    for name in ("1", "4", "³", "drafts"):
+        (folder / name).mkdir(parents=True)
+    (folder / "config.pbtxt").write_text('name: "intraday_gru"\n')
+    assert next_version(tmp_path, "intraday") == "5"

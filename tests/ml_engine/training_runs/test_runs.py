@@ -1,12 +1,16 @@
 """TrainingRuns without the gRPC layer: a restarted engine fails the runs it left in progress, a
-killed worker's work folder is removed, and the worker's commit moves every version or none."""
+killed worker's work folder is removed, a failed supervision stops its worker, and the worker's
+commit moves every version or none (and a run whose versions moved is done, cancelled or not)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import signal
+import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -64,14 +68,28 @@ async def test_a_killed_worker_leaves_no_work_folder(tmp_path: Path) -> None:
     assert os.listdir(tmp_path) == []
 
 
-def test_the_commit_moves_every_version_or_none(tmp_path: Path) -> None:
-    from ml_engine.training.worker import commit  # the worker's module: the training extra
+@pytest.fixture
+def sigterm_restored() -> Iterator[None]:
+    """The commit leaves SIGTERM ignored (the worker exits next); this process gets its handler back."""
+    previous = signal.getsignal(signal.SIGTERM)
+    yield
+    signal.signal(signal.SIGTERM, previous)
 
+
+def work_folder(tmp_path: Path) -> tuple[Path, Path]:
+    """A repository and a run's work folder holding version 2 of two models."""
     repo, work = tmp_path / "repo", tmp_path / "repo" / ".training-r1"
     for name in ("intraday_xgb_range_high", "intraday_xgb_range_low"):
         (work / name / "2").mkdir(parents=True)
         (work / name / "2" / "model.onnx").write_bytes(b"x")
         (work / name / "config.pbtxt").write_text("c")
+    return repo, work
+
+
+def test_the_commit_moves_every_version_or_none(tmp_path: Path, sigterm_restored: None) -> None:
+    from ml_engine.training.worker import commit  # the worker's module: the training extra
+
+    repo, work = work_folder(tmp_path)
     # A version 2 already there for the second model: nothing moves.
     (repo / "intraday_xgb_range_low" / "2").mkdir(parents=True)
     with pytest.raises(FileExistsError):
@@ -82,6 +100,70 @@ def test_the_commit_moves_every_version_or_none(tmp_path: Path) -> None:
     assert commit(work, repo, "2") == ["intraday_xgb_range_high", "intraday_xgb_range_low"]
     assert (repo / "intraday_xgb_range_low" / "2" / "model.onnx").exists()
     assert (repo / "intraday_xgb_range_high" / "config.pbtxt").read_text() == "c"
+
+
+# The worker's last steps, in a process of its own as in production: `commit` then `report("done")`,
+# `Cancelled` reported as main() does. The engine's cancel (SIGTERM) lands during the first rename
+# (argv[2] == "during"), or once the commit has returned, before the worker reports (argv[2] == "after").
+COMMIT_WITH_A_CANCEL = """
+import os, signal, sys
+from pathlib import Path
+from ml_engine.training import worker
+tmp, when = Path(sys.argv[1]), sys.argv[2]
+rename = os.rename
+def rename_and_cancel(src, dst):
+    rename(src, dst)
+    if when == "during":
+        os.kill(os.getpid(), signal.SIGTERM)
+worker.os.rename = rename_and_cancel
+signal.signal(signal.SIGTERM, worker._on_sigterm)
+try:
+    worker.commit(tmp / "repo" / ".training-r1", tmp / "repo", "2")
+    if when == "after":
+        os.kill(os.getpid(), signal.SIGTERM)
+    worker.report("done", 100.0)
+except worker.Cancelled:
+    worker.report("cancelled", 0.0)
+"""
+
+
+@pytest.mark.parametrize("when", ["during", "after"])
+def test_a_cancel_during_the_commit_is_too_late_the_run_is_done(tmp_path: Path, when: str) -> None:
+    """SIGTERM was held while the versions moved, then delivered: the worker reported cancelled (the
+    run CANCELLED) with its versions in the repository."""
+    repo, _ = work_folder(tmp_path)
+    worker = subprocess.run(
+        [sys.executable, "-c", COMMIT_WITH_A_CANCEL, str(tmp_path), when],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        cwd=Path(__file__).parents[3],  # the repository root, where `ml_engine` imports from
+    )
+    stages = [json.loads(line)["stage"] for line in worker.stdout.splitlines()]
+    assert stages == ["done"], worker.stderr[-2000:]
+    assert (repo / "intraday_xgb_range_high" / "2" / "model.onnx").exists()
+    assert (repo / "intraday_xgb_range_low" / "2" / "model.onnx").exists()
+
+
+def test_a_cancel_during_a_commit_that_fails_still_cancels(tmp_path: Path, sigterm_restored: None) -> None:
+    from ml_engine.training import worker
+
+    repo, work = work_folder(tmp_path)
+    (repo / "intraday_xgb_range_low" / "2").mkdir(parents=True)  # the second rename fails: all go back
+    rename = os.rename
+
+    def rename_and_cancel(src: Path, dst: Path) -> None:
+        rename(src, dst)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, worker._on_sigterm)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(worker.os, "rename", rename_and_cancel)
+        with pytest.raises(worker.Cancelled):
+            worker.commit(work, repo, "2")
+    assert not (repo / "intraday_xgb_range_high" / "2").exists()
+    assert (work / "intraday_xgb_range_high" / "2" / "model.onnx").exists()
 
 
 class FakeWorker:
@@ -156,5 +238,40 @@ async def test_a_worker_error_fails_the_run_with_its_message(sample_store: Marke
     stored = SqlRunStore(sample_store.engine).get(run.id)
     assert stored is not None and stored.state is RunState.FAILED
     # The family is free again: the next run starts.
+    assert (await runs.start(SPEC, "admin-7")).state is RunState.PENDING
+    await runs.close()
+
+
+class FlakyStore(SqlRunStore):
+    """A store whose second write fails (a database blip while the run is followed)."""
+
+    def __init__(self, store: MarketStore) -> None:
+        super().__init__(store.engine)
+        self.writes = 0
+
+    def update(self, run: TrainingRun) -> None:
+        self.writes += 1
+        if self.writes == 2:
+            raise RuntimeError("database blip")
+        super().update(run)
+
+
+async def test_a_supervision_error_stops_the_worker_before_freeing_the_family(
+    sample_store: MarketStore,
+) -> None:
+    """The run fails; its worker, still training, is stopped and its work folder removed before the
+    family takes a new run (which would otherwise train, and commit, beside it)."""
+    worker = FakeWorker([{"stage": "fold", "fold": 1, "folds": 2, "percent": 5.0}], status=None)
+    runs = TrainingRuns(
+        FlakyStore(sample_store),
+        StoredBars(sample_store.engine),
+        FakeLauncher(worker),
+        record_shadow,
+        RunLimits(time_budget_s=30.0, cancel_grace_s=1.0),
+    )
+    first = await runs.start(SPEC, "admin-7")
+    final = await _final(runs, first.id)
+    assert final.state is RunState.FAILED and "database blip" in final.error
+    assert worker.stopped.is_set() and worker.discarded
     assert (await runs.start(SPEC, "admin-7")).state is RunState.PENDING
     await runs.close()

@@ -30,6 +30,16 @@ class StrategySpec:
         return next(p for p in self.params if p.name == name)
 
 
+@dataclass(frozen=True)
+class StrategyCost:
+    """Seconds per bar a strategy adds to the fill kernel's, for the time budget's estimate
+    (engine.estimate_seconds): `per_run` in every run, `per_range` once per range of bars (what
+    a sweep's sets share: ml_signals' features and model probabilities)."""
+
+    per_run: float = 0.0
+    per_range: float = 0.0
+
+
 PositionsFunction = Callable[[Bars, StrategyParams], PositionArray]
 CrossCheck = Callable[[StrategyParams], Sequence[FieldViolation]]
 
@@ -57,6 +67,7 @@ class StrategyDefinition:
     first_signal_bar: Callable[[StrategyParams], int]
     cross_checks: CrossCheck = field(default=no_cross_checks)
     reads_costs: bool = False
+    cost: StrategyCost = StrategyCost()
 
     @property
     def name(self) -> str:
@@ -65,6 +76,15 @@ class StrategyDefinition:
     def resolve_params(self, params: Mapping[str, float]) -> dict[str, ParamValue]:
         """User params checked and typed, defaults filled in; InvalidArgument names each bad
         `params.<name>`."""
+        resolved = self.resolve_each(params)
+        violations = self.cross_checks(resolved)
+        if violations:
+            raise InvalidArgument(*violations)
+        return resolved
+
+    def resolve_each(self, params: Mapping[str, float]) -> dict[str, ParamValue]:
+        """resolve_params without the checks across parameters (fast < slow): unknown names and
+        values out of range raise InvalidArgument naming each `params.<name>`."""
         known = {p.name for p in self.spec.params}
         violations = [
             FieldViolation(
@@ -81,8 +101,6 @@ class StrategyDefinition:
                 violations.append(problem)
             else:
                 resolved[spec.name] = spec.coerce(value)
-        if not violations:
-            violations.extend(self.cross_checks(resolved))
         if violations:
             raise InvalidArgument(*violations)
         return resolved

@@ -23,7 +23,8 @@ EMAIL_VERIFY = "email_verify"
 PASSWORD_RESET = "password_reset"
 _PATHS = {EMAIL_VERIFY: "verify-email", PASSWORD_RESET: "reset-password"}
 FORGOT_MESSAGE = "If an account uses this address, we sent it a link to reset the password."
-INVALID_LINK = "this link is invalid, expired or already used"
+# A whole sentence (capitalised): pages show it as it is, not after the field's name.
+INVALID_LINK = "This link is invalid, expired or already used"
 # Mails to one address (or asked for by one client), whatever the path (registration, resent
 # verification, forgotten password), before the limiter holds them back.
 MAIL_SCOPE = "mail"

@@ -127,7 +127,9 @@ def order_request(request: pb.PlaceOrderRequest) -> OrderRequest:
     kind = TYPE_FROM_PB.get(request.type)
     if kind is None:
         raise InvalidArgument.field("type", "must be MARKET, LIMIT, STOP or STOP_LIMIT")
-    tif = TIF_FROM_PB.get(request.time_in_force, TimeInForce.GTC)
+    tif = TIF_FROM_PB.get(request.time_in_force) if request.time_in_force else TimeInForce.GTC
+    if tif is None:
+        raise InvalidArgument.field("time_in_force", "must be TIME_IN_FORCE_GTC or TIME_IN_FORCE_DAY")
     return OrderRequest(
         portfolio_id=request.portfolio_id,
         symbol=request.symbol.strip().upper(),

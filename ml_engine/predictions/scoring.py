@@ -25,7 +25,7 @@ from ml_engine.predictions.domain.ensemble import HorizonEnsemble
 from ml_engine.predictions.domain.horizons import STOP_LOSS_ATR, TAKE_PROFIT_ATR
 from ml_engine.predictions.domain.intervals import coverage_key
 from ml_engine.predictions.domain.labels import barrier_labels, range_labels
-from service_runtime.errors import NotFound
+from service_runtime.errors import InvalidArgument, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,18 @@ def baseline_interval_width_pct(
     if q is None:
         return 0.0
     return (ensemble.baseline_high_coef - ensemble.baseline_low_coef + 2.0 * q) * mean_atr_pct
+
+
+# Longest filters: no model, symbol or horizon name comes near them. A longer one is bad input, not
+# a pattern for the store (SQLite refuses a LIKE pattern of 100k characters as "too complex", which
+# read as the database being down).
+FILTER_MAX_LENGTH = {"model": 64, "symbol": 32, "horizon": 16}
+
+
+def _check_filters(**filters: str) -> None:
+    for field, value in filters.items():
+        if len(value) > FILTER_MAX_LENGTH[field]:
+            raise InvalidArgument.field(field, f"must be at most {FILTER_MAX_LENGTH[field]} characters")
 
 
 class Scorer:
@@ -199,6 +211,7 @@ class Scorer:
 
     def scores(self, model: str = "", symbol: str = "", horizon: str = "") -> list[Score]:
         """Live figures per model (ensemble), symbol and horizon, beside the card's held-out ones."""
+        _check_filters(model=model, symbol=symbol, horizon=horizon)
         with self.windows.engine.connect() as conn:
             rows = repo.aggregate_scores(conn, model, symbol.strip().upper(), horizon.strip().lower())
         result = []

@@ -27,7 +27,7 @@ from business.paper_trading.domain.portfolios import book_of, owned_portfolio, w
 from business.paper_trading.domain.ports import PaperRepository
 from business.paper_trading.domain.signal_results import encode_models
 from service_runtime.caller import Caller
-from service_runtime.errors import FailedPrecondition, InvalidArgument, NotFound
+from service_runtime.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 
 MAX_KEY = 64
 MAX_PREDICTION_ID = 64  # the column's size
@@ -72,6 +72,16 @@ def _check_price(field: str, value: float | None, instrument: Instrument, requir
         raise InvalidArgument.field(field, f"must be a multiple of the tick size {instrument.tick_size:g}")
 
 
+def _check_type_price(
+    field: str, value: float | None, instrument: Instrument, kind: OrderType, used_by: tuple[OrderType, ...]
+) -> None:
+    """A price the order type uses is required; one it does not use is refused, not ignored: it
+    would stand in for the market price in the buying-power and bracket checks."""
+    if value is not None and kind not in used_by:
+        raise InvalidArgument.field(field, f"must be left unset for a {kind.value} order")
+    _check_price(field, value, instrument, kind in used_by)
+
+
 def check_order(request: OrderRequest, instrument: Instrument | None) -> Instrument:
     """Field checks: known symbol, quantity on the lot grid, prices on the tick grid, bracket sides."""
     if instrument is None:
@@ -81,10 +91,12 @@ def check_order(request: OrderRequest, instrument: Instrument | None) -> Instrum
             "quantity", f"must be a positive multiple of the lot size {instrument.lot_size}"
         )
     kind = request.type
-    _check_price(
-        "limit_price", request.limit_price, instrument, kind in (OrderType.LIMIT, OrderType.STOP_LIMIT)
+    _check_type_price(
+        "limit_price", request.limit_price, instrument, kind, (OrderType.LIMIT, OrderType.STOP_LIMIT)
     )
-    _check_price("stop_price", request.stop_price, instrument, kind in (OrderType.STOP, OrderType.STOP_LIMIT))
+    _check_type_price(
+        "stop_price", request.stop_price, instrument, kind, (OrderType.STOP, OrderType.STOP_LIMIT)
+    )
     check_key(request.idempotency_key)
     if request.prediction_id is not None and len(request.prediction_id) > MAX_PREDICTION_ID:
         raise InvalidArgument.field("prediction_id", f"at most {MAX_PREDICTION_ID} characters")
@@ -198,7 +210,7 @@ async def place_order(paper: PaperTrading, caller: Caller, request: OrderRequest
         if request.idempotency_key:
             existing = repo.orders_by_key(portfolio.id, request.idempotency_key)
             if existing:
-                return existing
+                return same_order_again(existing, request)
         instrument = check_order(request, repo.instrument(request.symbol))
         check_buying_power(repo, request, instrument, portfolio)
         orders = build_orders(paper, caller, request, instrument.last_bar_time)
@@ -206,6 +218,35 @@ async def place_order(paper: PaperTrading, caller: Caller, request: OrderRequest
         return orders
 
     return await paper.transactions.run(work)
+
+
+def same_order_again(placed: list[Order], request: OrderRequest) -> list[Order]:
+    """A retry (same key) gets the orders placed first; a key reused for another order is refused,
+    not answered as if that order had been placed. Compared: what a replace cannot change (symbol,
+    side, type, time in force, prediction, which legs); quantity and prices may have been replaced
+    since, and a trade signal's size depends on the buying power of the moment."""
+    entry = next((order for order in placed if order.role is OrderRole.ENTRY), placed[0])
+    legs = {order.role for order in placed if order.role is not OrderRole.ENTRY}
+    asked_legs = {
+        role
+        for role, price in (
+            (OrderRole.TAKE_PROFIT, request.take_profit_price),
+            (OrderRole.STOP_LOSS, request.stop_loss_price),
+        )
+        if price is not None
+    }
+    placed_as = (entry.symbol, entry.side, entry.type, entry.time_in_force, entry.prediction_id, legs)
+    asked = (
+        request.symbol,
+        request.side,
+        request.type,
+        request.time_in_force,
+        request.prediction_id,
+        asked_legs,
+    )
+    if placed_as != asked:
+        raise AlreadyExists("idempotency_key was already used for a different order")
+    return placed
 
 
 def owned_order(repo: PaperRepository, caller: Caller, order_id: str) -> Order:
@@ -251,6 +292,9 @@ async def replace_order(
         portfolio = owned_portfolio(repo, caller, order.portfolio_id, lock=True)
         if order.status is not OrderStatus.WORKING and order.status is not OrderStatus.PENDING:
             raise FailedPrecondition(f"the order is {order.status.value}, it can no longer be replaced")
+        if order.role is not OrderRole.ENTRY and quantity and quantity != order.quantity:
+            # A leg closes what its entry opened: resized, a stop-loss would close part of it.
+            raise InvalidArgument.field("quantity", "a bracket leg's quantity follows its entry's")
         request = OrderRequest(
             portfolio_id=order.portfolio_id,
             symbol=order.symbol,
@@ -375,6 +419,22 @@ _SIGNAL_FIELDS = {
 }
 
 
+def signal_request(signal: SignalTrade, quantity: int, tick: float, models: str | None) -> OrderRequest:
+    """The market bracket order a signal places: its levels on the tick grid."""
+    return OrderRequest(
+        portfolio_id=signal.portfolio_id,
+        symbol=signal.symbol,
+        side=signal.side,
+        type=OrderType.MARKET,
+        quantity=quantity,
+        take_profit_price=round(round(signal.take_profit / tick) * tick, 10),
+        stop_loss_price=round(round(signal.stop_loss / tick) * tick, 10),
+        idempotency_key=signal.idempotency_key,
+        prediction_id=signal.prediction_id,
+        signal_models=models,
+    )
+
+
 async def trade_signal(paper: PaperTrading, caller: Caller, signal: SignalTrade) -> list[Order]:
     """A signal becomes a market bracket order: take-profit and stop-loss from the signal, sized by
     risk (capped by buying power); the orders keep the prediction id. The same idempotency key
@@ -387,7 +447,7 @@ async def trade_signal(paper: PaperTrading, caller: Caller, signal: SignalTrade)
         if signal.idempotency_key:
             placed = repo.orders_by_key(portfolio.id, signal.idempotency_key)
             if placed:
-                return placed
+                return same_order_again(placed, signal_request(signal, placed[0].quantity, 1.0, models))
         instrument = repo.instrument(signal.symbol)
         if instrument is None:
             raise InvalidArgument.field("symbol", f"unknown symbol {signal.symbol!r}")
@@ -399,19 +459,7 @@ async def trade_signal(paper: PaperTrading, caller: Caller, signal: SignalTrade)
     quantity, instrument = sized
     if quantity <= 0:
         raise InvalidArgument.field("risk_percent", "too small for one lot at this stop distance")
-    tick = instrument.tick_size
-    request = OrderRequest(
-        portfolio_id=signal.portfolio_id,
-        symbol=signal.symbol,
-        side=signal.side,
-        type=OrderType.MARKET,
-        quantity=quantity,
-        take_profit_price=round(round(signal.take_profit / tick) * tick, 10),
-        stop_loss_price=round(round(signal.stop_loss / tick) * tick, 10),
-        idempotency_key=signal.idempotency_key,
-        prediction_id=signal.prediction_id,
-        signal_models=models,
-    )
+    request = signal_request(signal, quantity, instrument.tick_size, models)
     try:
         return await place_order(paper, caller, request)
     except InvalidArgument as refused:

@@ -468,3 +468,90 @@ async def test_metrics_and_signal_results_count_past_the_listed_500(
     ]
     listed = (await stub.ListFills(pb.ListFillsRequest(portfolio_id=pid), metadata=meta)).fills
     assert len(listed) == 500  # the list stays bounded (the newest 500)
+
+
+async def test_a_price_the_order_type_does_not_use_is_refused(stub: Stub, as_user: Meta) -> None:
+    """A stray limit price on a market order stood in for the market price: 1,000,000 ACME (100M at
+    the last close of 100) passed the 10,000 margin rule valued at 0.01 a unit."""
+    pid = await open_portfolio(stub, as_user)
+    meta = as_user(ALICE)
+    with pytest.raises(grpc.aio.AioRpcError) as market:
+        await stub.PlaceOrder(place(portfolio_id=pid, quantity=1_000_000, limit_price=0.01), metadata=meta)
+    assert violated_fields(market.value) == ["limit_price"]
+    with pytest.raises(grpc.aio.AioRpcError) as limit:
+        await stub.PlaceOrder(
+            place(portfolio_id=pid, quantity=1, type=pb.ORDER_TYPE_LIMIT, limit_price=99, stop_price=98),
+            metadata=meta,
+        )
+    assert violated_fields(limit.value) == ["stop_price"]
+    working = await stub.PlaceOrder(place(portfolio_id=pid, quantity=90), metadata=meta)
+    with pytest.raises(grpc.aio.AioRpcError) as replaced:
+        await stub.ReplaceOrder(
+            pb.ReplaceOrderRequest(order_id=working.order.order_id, quantity=1_000_000, limit_price=0.01),
+            metadata=meta,
+        )
+    assert violated_fields(replaced.value) == ["limit_price"]
+
+
+async def test_an_unknown_time_in_force_is_refused(stub: Stub, as_user: Meta) -> None:
+    pid = await open_portfolio(stub, as_user)
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await stub.PlaceOrder(place(portfolio_id=pid, quantity=1, time_in_force=77), metadata=as_user(ALICE))  # type: ignore[arg-type]
+    assert violated_fields(refused.value) == ["time_in_force"]
+
+
+async def test_a_key_reused_for_another_order_or_signal_is_refused(stub: Stub, as_user: Meta) -> None:
+    pid = await open_portfolio(stub, as_user)
+    meta = as_user(ALICE)
+    first = await stub.PlaceOrder(place(portfolio_id=pid, quantity=1, idempotency_key="k1"), metadata=meta)
+    again = await stub.PlaceOrder(place(portfolio_id=pid, quantity=1, idempotency_key="k1"), metadata=meta)
+    assert again.order.order_id == first.order.order_id  # a retry
+    with pytest.raises(grpc.aio.AioRpcError) as other_order:
+        await stub.PlaceOrder(
+            place(portfolio_id=pid, quantity=7, side=pb.ORDER_SIDE_SELL, idempotency_key="k1"), metadata=meta
+        )
+    assert other_order.value.code() == grpc.StatusCode.ALREADY_EXISTS
+    signal = pb.TradeSignalRequest(
+        portfolio_id=pid,
+        symbol="ACME",
+        side=pb.ORDER_SIDE_BUY,
+        entry=100.0,
+        take_profit=104.0,
+        stop_loss=98.0,
+        risk_percent=1.0,
+        prediction_id="pred-1",
+        idempotency_key="sig",
+    )
+    placed = await stub.TradeSignal(signal, metadata=meta)
+    assert (await stub.TradeSignal(signal, metadata=meta)).order.order_id == placed.order.order_id
+    signal.prediction_id, signal.side = "pred-2", pb.ORDER_SIDE_SELL
+    signal.take_profit, signal.stop_loss = 96.0, 102.0
+    with pytest.raises(grpc.aio.AioRpcError) as other_signal:
+        await stub.TradeSignal(signal, metadata=meta)
+    assert other_signal.value.code() == grpc.StatusCode.ALREADY_EXISTS
+
+
+async def test_a_bracket_legs_quantity_follows_its_entry(stub: Stub, as_user: Meta, feed: Feed) -> None:
+    """A take-profit resized to 1 made the stop-loss, when hit, close 1 unit of 10 and cancel the
+    rest of the bracket: 9 units left unprotected."""
+    pid = await open_portfolio(stub, as_user)
+    meta = as_user(ALICE)
+    placed = await stub.PlaceOrder(
+        place(
+            portfolio_id=pid, quantity=10, bracket=pb.BracketLegs(take_profit_price=110, stop_loss_price=90)
+        ),
+        metadata=meta,
+    )
+    feed.bar(100.0, 101.0, 99.0, 100.0)  # the entry fills 10 at 100; the legs work
+    take_profit = next(leg for leg in placed.legs if leg.role == pb.ORDER_ROLE_TAKE_PROFIT)
+    with pytest.raises(grpc.aio.AioRpcError) as resized:
+        await stub.ReplaceOrder(
+            pb.ReplaceOrderRequest(order_id=take_profit.order_id, quantity=1), metadata=meta
+        )
+    assert violated_fields(resized.value) == ["quantity"]
+    await stub.ReplaceOrder(
+        pb.ReplaceOrderRequest(order_id=take_profit.order_id, limit_price=112), metadata=meta
+    )
+    feed.bar(95.0, 96.0, 85.0, 88.0)  # the stop is hit
+    view = await stub.GetPortfolio(pb.GetPortfolioRequest(portfolio_id=pid), metadata=meta)
+    assert [p.quantity for p in view.positions if p.quantity] == []

@@ -168,6 +168,15 @@ async def test_predict_signal_stream_and_scores_protos(
         scores = await s.stub.GetPredictionScores(
             pb.GetPredictionScoresRequest(horizon="intraday"), metadata=user
         )
+        # A filter longer than any name is bad input: SQLite refused the LIKE pattern of 100k
+        # characters, which was answered as "database unavailable, please retry later".
+        with pytest.raises(grpc.aio.AioRpcError) as too_long:
+            await s.stub.GetPredictionScores(
+                pb.GetPredictionScoresRequest(model="x" * 100_000), metadata=user
+            )
+        assert too_long.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "model" in (
+            too_long.value.details() or ""
+        )
     assert len(scores.scores) == 1
     score = scores.scores[0]
     assert (score.model, score.symbol, score.horizon, score.realized) == (

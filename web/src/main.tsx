@@ -6,6 +6,7 @@ import { isUnauthenticated } from "./api/errors";
 import { safeRedirect } from "./routes/guards";
 import { makeRouter } from "./routes/router";
 import { session } from "./session/instance";
+import { clearToastsWhenSessionEnds } from "./ui/toast";
 import "./styles/tokens.css";
 import "./styles/base.css";
 import "./styles/components.css";
@@ -46,6 +47,8 @@ session.subscribe(() => {
 
 // A session that ends (logout here or in another tab, revoked, expired) returns to sign-in;
 // unless it was a logout, sign-in brings the user back to the same page.
+// An alert or order toast of the last user does not outlive the session.
+clearToastsWhenSessionEnds(session);
 session.onEnded((reason) => {
   const here = router.state.location.href;
   if (reason === "logout") {

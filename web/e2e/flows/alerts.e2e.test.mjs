@@ -55,6 +55,13 @@ test("a user watches symbols with their signals and gets alerts live", async (t)
     });
     await page.getByText("Live alerts: live").waitFor({ timeout: 30_000 });
     await checkPage(page, "watchlists");
+    // A symbol opens the market dashboard inside the app (a router link, no reload).
+    await page.evaluate(() => {
+      window.__sameApp = true;
+    });
+    await page.getByTestId("watchlist-row").first().getByRole("link", { name: "EURUSD" }).click();
+    await page.waitForURL(/\/market\?symbol=EURUSD$/);
+    assert.equal(await page.evaluate(() => window.__sameApp === true), true, "the app was not reloaded");
 
     await page.getByRole("link", { name: "Alerts", exact: true }).first().click();
     await page.waitForURL(`${PAGE}/alerts`);

@@ -46,6 +46,12 @@ test("Continue with Google signs in through the gateway's callback; a reload kee
     await page.reload();
     await page.getByTestId("profile-email").waitFor();
     assert.equal(page.url(), `${PAGE}/account`);
+
+    // Signed in: a result fragment does not replace the session, even with this tab's marker.
+    await page.evaluate(() => sessionStorage.setItem("oauth-pending", JSON.stringify({ nonce: "e2e0123456789abcdef", at: Date.now() })));
+    await page.goto(`${PAGE}/#access_token=x&expires_in=900`);
+    await page.waitForURL(`${PAGE}/account`);
+    assert.match(await page.getByTestId("profile-email").textContent(), new RegExp(`^${email.replace(/[.]/g, "\\.")} verified$`));
   } catch (err) {
     t.diagnostic(`screenshot: ${await failureScreenshot(page, "oauth-sign-in")}`);
     throw err;

@@ -24,9 +24,23 @@ test("a signal becomes a filled bracket order with its P&L on the portfolio page
     // A portfolio with virtual cash.
     await page.getByTestId("main-nav").getByRole("link", { name: "Paper trading" }).click();
     await page.waitForURL(/\/portfolio/);
+    // A number the form cannot read is said next to its field, and nothing is sent.
+    await page.getByLabel("Virtual cash (USD)").fill("1,000");
+    await page.getByTestId("create-portfolio").click();
+    assert.match(await page.getByTestId("error-cash").innerText(), /no commas/);
+    await page.getByLabel("Virtual cash (USD)").fill("100000");
     await page.getByTestId("create-portfolio").click();
     await page.getByTestId("portfolio-equity").waitFor();
     assert.equal(await page.getByTestId("portfolio-cash").innerText(), "$100,000.00");
+    {
+      const ticket = page.getByTestId("order-ticket");
+      await ticket.getByLabel("Quantity", { exact: true }).fill("1.9");
+      await ticket.getByTestId("place-order").click();
+      assert.equal(await ticket.getByTestId("error-quantity").innerText(), "Quantity must be a whole number, like 10");
+      await ticket.getByLabel("Quantity", { exact: true }).fill("1");
+      await page.getByText("No orders yet.").waitFor();
+      assert.equal(await page.getByTestId("orders-table").count(), 0, "the refused order was not sent");
+    }
     await checkPage(page, "empty portfolio");
 
     // The dashboard: the signal, then one click (or the ticket when the signal says HOLD).

@@ -77,14 +77,34 @@ test("phone sign-in asks for the number, then the code", async (t) => {
 
 test("the OAuth callback page completes a sign-in from the fragment and explains a failed or missing one", async (t) => {
   const page = await openPage(browser);
+  // What pressing an OAuth button leaves in this tab (features/auth/oauthPending.ts); the callback
+  // takes a result only with it, once.
+  const markStarted = () =>
+    page.evaluate(() => sessionStorage.setItem("oauth-pending", JSON.stringify({ nonce: "e2e0123456789abcdef", at: Date.now() })));
+  const NOT_STARTED = "This sign-in link was not started here, so nothing was changed.";
   try {
+    await page.goto(`${PAGE}/sign-in`);
+    await markStarted();
     await page.goto(`${PAGE}/oauth/callback#error=access_denied&error_description=You%20cancelled%20the%20sign-in`);
     await page.getByTestId("oauth-error").waitFor();
     assert.equal(await page.getByTestId("oauth-error").textContent(), "You cancelled the sign-in");
     assert.equal(new URL(page.url()).hash, "", "the fragment is removed from the address bar");
+    assert.equal(await page.evaluate(() => sessionStorage.getItem("oauth-pending")), null, "the marker is used once");
     await checkPage(page, "oauth callback error");
     await page.goto(`${PAGE}/oauth/callback`);
     await page.getByTestId("oauth-error").waitFor();
+
+    // A crafted link (no sign-in started in this tab): its text is not shown and it signs nobody in.
+    await page.goto(`${PAGE}/status`); // (from /oauth/callback itself, only the fragment would change)
+    await page.goto(`${PAGE}/oauth/callback#error=x&error_description=Call%20us%20at%20%2B1%20555%200100`);
+    await page.getByTestId("oauth-error").waitFor();
+    assert.equal(await page.getByTestId("oauth-error").textContent(), NOT_STARTED);
+    await page.goto(`${PAGE}/#access_token=x&expires_in=900`);
+    await page.waitForURL(`${PAGE}/oauth/callback`);
+    await page.getByTestId("oauth-error").waitFor();
+    assert.equal(await page.getByTestId("oauth-error").textContent(), NOT_STARTED);
+    await page.goto(`${PAGE}/account`);
+    await page.waitForURL(/\/sign-in\?redirect=/);
 
     // What the gateway's redirect carries after a successful sign-in (an access token of a real
     // session, made here by the password sign-in; oauth.e2e.test.mjs goes through a provider).
@@ -96,8 +116,13 @@ test("the OAuth callback page completes a sign-in from the fragment and explains
       expires_in: String(tokens.expiresIn),
       session_id: tokens.sessionId,
     });
+    // Even a real token of someone else's session is refused without the marker.
+    await page.goto(`${PAGE}/oauth/callback#${fragment}`);
+    await page.getByTestId("oauth-error").waitFor();
+    assert.equal(await page.getByTestId("oauth-error").textContent(), NOT_STARTED);
     // A result fragment that lands on the site's root (an OAUTH_SUCCESS_REDIRECT without the
     // path) is forwarded to /oauth/callback by the app.
+    await markStarted();
     await page.goto(`${PAGE}/#${fragment}`);
     await page.waitForURL(`${PAGE}/account`);
     await page.getByTestId("profile-email").waitFor();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { backoffDelay, formatMoney, formatPercent, formatPrice, formatRatio, formatSignedPct, priceDecimals } from "./marketFormat";
+import { backoffDelay, formatMarketTime, formatMoney, formatPercent, formatPrice, formatRatio, formatSignedPct, priceDecimals } from "./marketFormat";
 
 describe("market formatting", () => {
   it("shows prices to their tick", () => {
@@ -26,5 +26,14 @@ describe("market formatting", () => {
     expect(backoffDelay(10, 1000, 30_000, () => 0)).toBe(30_000);
     expect(backoffDelay(10, 1000, 30_000, () => 1)).toBe(24_000);
     for (let a = 0; a < 12; a++) expect(backoffDelay(a)).toBeLessThanOrEqual(30_000);
+  });
+});
+
+describe("formatMarketTime", () => {
+  it("says the time in UTC, like the chart's time axis, whatever the browser's zone", () => {
+    expect(formatMarketTime(new Date(Date.UTC(2024, 2, 5, 14, 0, 30)))).toBe("2024-03-05 14:00 UTC");
+    expect(formatMarketTime(new Date(1_700_000_000_000))).toBe("2023-11-14 22:13 UTC");
+    expect(formatMarketTime(undefined)).toBe("–");
+    expect(formatMarketTime(new Date(Number.NaN))).toBe("–");
   });
 });

@@ -52,3 +52,13 @@ export function backoffDelay(attempt: number, baseMs = 1000, maxMs = 30_000, ran
   const exp = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt));
   return Math.round(exp * (1 - 0.2 * random()));
 }
+
+/**
+ * A market time as the charts' time axis shows it: in UTC (lightweight-charts draws UTC), with
+ * the zone said, so the text under a chart and its axis agree: "2024-03-05 14:00 UTC".
+ */
+export function formatMarketTime(value: Date | undefined | null): string {
+  if (!value || Number.isNaN(value.getTime())) return "–";
+  const iso = value.toISOString();
+  return `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;
+}

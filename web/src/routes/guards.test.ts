@@ -8,6 +8,7 @@ const admin: GuardSession = { status: "signed-in", user: { roles: ["admin"] } };
 describe("safeRedirect", () => {
   it("keeps paths of this site with their query and hash", () => {
     expect(safeRedirect("/admin/users?q=a#x")).toBe("/admin/users?q=a#x");
+    expect(safeRedirect("/a/../market?symbol=EURUSD")).toBe("/market?symbol=EURUSD");
   });
   it.each([
     "https://evil.example/",
@@ -21,6 +22,13 @@ describe("safeRedirect", () => {
     "/sign-in?redirect=/x",
     "/register",
     "/oauth/callback",
+    // dot segments that resolve to a protocol-relative "//host"
+    "/.//evil.com",
+    "/..//evil.com",
+    "/%2e//evil.com",
+    "/a/..//evil.com/x",
+    "/a/%2e%2e//evil.com",
+    "/./\\evil.com",
   ])("refuses %s", (value) => {
     expect(safeRedirect(value)).toBe(HOME);
   });

@@ -40,6 +40,9 @@ export function safeRedirect(value: unknown, fallback = HOME): string {
     return fallback;
   }
   if (url.origin !== "http://app.invalid") return fallback;
+  // Dot segments can leave "//host" once resolved ("/.//evil.example", "/a/..//evil.example"),
+  // which the browser would take as another site: refuse whatever starts like one.
+  if (url.pathname.startsWith("//") || url.pathname.startsWith("/\\") || /^\/[a-z][a-z0-9+.-]*:/i.test(url.pathname)) return fallback;
   if (AUTH_PAGES.some((p) => url.pathname === p || url.pathname.startsWith(`${p}/`))) return fallback;
   return url.pathname + url.search + url.hash;
 }

@@ -16,6 +16,23 @@ export function dismissToast(id: number): void {
   emit();
 }
 
+/** Removes every toast (the session ended: nothing of the last user stays on screen). */
+export function clearToasts(): void {
+  if (toasts.length === 0) return;
+  toasts = [];
+  emit();
+}
+
+/** Clears the toasts whenever the session ends (logout here or in another tab, revoked, expired). */
+export function clearToastsWhenSessionEnds(session: { onEnded(listener: () => void): () => void }): () => void {
+  return session.onEnded(() => clearToasts());
+}
+
+/** What the toaster shows now (for tests). */
+export function currentToasts(): readonly Toast[] {
+  return toasts;
+}
+
 /** Shows a short message in the corner (announced politely); it goes after a few seconds. */
 export function toast(text: string, tone: Toast["tone"] = "success", ms = 6000): void {
   const id = nextId++;

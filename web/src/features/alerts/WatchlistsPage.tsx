@@ -128,7 +128,9 @@ export function WatchlistsPage() {
                   return (
                     <tr key={symbol} data-testid="watchlist-row">
                       <th scope="row">
-                        <a href={`/market?symbol=${encodeURIComponent(symbol)}`}>{symbol}</a>
+                        <Link to="/market" search={{ symbol }}>
+                          {symbol}
+                        </Link>
                       </th>
                       <td data-testid="watchlist-signal">
                         {query?.isError ? "unavailable" : signal ? (ACTION[signal.action] ?? "–") : "…"}

@@ -1,5 +1,6 @@
 import { useQuery } from "@tanstack/react-query";
 import { apiBaseUrl, type OAuthProvider, oauthProviders } from "../../config";
+import { markOAuthStarted } from "./oauthPending";
 import { type EnabledProvider, PROVIDER_NAMES, parseEnabledProviders } from "./oauthProviders";
 
 /** The start URL of an OAuth sign-in: the gateway redirects to the provider from there. */
@@ -25,7 +26,10 @@ export function useEnabledProviders() {
   });
 }
 
-/** Plain links (a top-level navigation), so the gateway can set its binding cookie. */
+/**
+ * Plain links (a top-level navigation), so the gateway can set its binding cookie. Pressing one
+ * marks this tab as having started a sign-in: the callback page takes only such a result.
+ */
 export function OAuthButtons() {
   const enabled = useEnabledProviders();
   const providers = enabled.data ?? [];
@@ -42,6 +46,7 @@ export function OAuthButtons() {
               className={`btn btn-secondary oauth-${p.name}`}
               href={oauthStartUrl(p.name, p.startPath)}
               data-testid={`oauth-${p.name}`}
+              onClick={() => markOAuthStarted()}
             >
               Continue with {PROVIDER_NAMES[p.name]}
             </a>

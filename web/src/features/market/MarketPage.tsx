@@ -6,8 +6,7 @@ import { lazy, Suspense, useCallback, useEffect, useMemo, useRef, useState } fro
 import { planNeeded, toApiError } from "../../api/errors";
 import { mlQueryRetry } from "../../api/mlRetry";
 import { indicatorClient, marketClient, predictionClient } from "../../api/marketClients";
-import { formatDateTime } from "../../lib/format";
-import { formatPercent, formatPrice, formatSignedPct, priceDecimals } from "../../lib/marketFormat";
+import { formatMarketTime, formatPercent, formatPrice, formatSignedPct, priceDecimals } from "../../lib/marketFormat";
 import { timestampDate } from "../../lib/time";
 import { Alert } from "../../ui/Alert";
 import { Button } from "../../ui/Button";
@@ -34,6 +33,7 @@ import { IndicatorPicker } from "./IndicatorPicker";
 import { QueryStatus } from "./QueryStatus";
 import { PriceChart } from "./PriceChart";
 import { actionName, SignalDetails, signalPriceLines } from "./SignalCard";
+import { LiveQueue } from "./streamState";
 import { streamStateLabel, useLiveStream } from "./useLiveStream";
 
 // Paper trading on the dashboard, loaded with its own chunk when the page shows it.
@@ -137,13 +137,17 @@ export function MarketPage() {
 
   // ---- the live stream ----
   const [live, setLive] = useState<LiveState>({});
-  const queue = useRef<Promise<void>>(Promise.resolve());
+  const queue = useRef<LiveQueue | null>(null);
+  queue.current ??= new LiveQueue();
+  queue.current.setCurrent(`${symbol}|${timeframe}`);
   useEffect(() => setLive({}), [symbol, timeframe, following]);
 
   const onMessage = useCallback(
     (m: StreamPredictionsResponse) => {
       const gen = generation.current;
-      queue.current = queue.current.then(async () => {
+      const key = `${symbol}|${timeframe}`;
+      // Dropped, first thing, when the symbol or timeframe changed while it waited (LiveQueue).
+      void queue.current!.enqueue(key, async () => {
         if (!followingRef.current) return; // turned off while this bar waited
         const t = toChartTime(m.barTime);
         const candle = liveCandle(m);
@@ -166,6 +170,7 @@ export function MarketPage() {
             // The bar's candle comes with the next one; the stream itself carries on.
           }
         }
+        if (!queue.current!.isCurrent(key)) return;
         setLive({ prediction: m.prediction, signal: m.signal, barTime: timestampDate(m.barTime), close: m.close });
       });
     },
@@ -332,9 +337,9 @@ export function MarketPage() {
         <div className="chart-footer">
           <p className="muted" data-testid="bar-count">
             {candles.length} bars
-            {candles[0] && ` from ${formatDateTime(new Date(candles[0].time * 1000))}`}
-            {last && ` to ${formatDateTime(new Date(last.time * 1000))}`}
-            {live.barTime && ` · live bar ${formatDateTime(live.barTime)}`}
+            {candles[0] && ` from ${formatMarketTime(new Date(candles[0].time * 1000))}`}
+            {last && ` to ${formatMarketTime(new Date(last.time * 1000))}`}
+            {live.barTime && ` · live bar ${formatMarketTime(live.barTime)}`}
           </p>
           <Button variant="secondary" onClick={() => void loadOlder()} disabled={!pageToken} busy={olderBusy} data-testid="load-older">
             {pageToken ? "Load older bars" : "No older bars"}
@@ -394,7 +399,7 @@ export function MarketPage() {
                         {p.horizon}
                         <span className="muted"> · {p.lookaheadBars} × {p.timeframe}</span>
                         <br />
-                        <span className="muted small">as of {formatDateTime(timestampDate(p.asOf))}{p.rangeSource === "baseline" ? " · baseline" : ""}</span>
+                        <span className="muted small">as of {formatMarketTime(timestampDate(p.asOf))}{p.rangeSource === "baseline" ? " · baseline" : ""}</span>
                       </th>
                       <td className="num">
                         {formatPrice(p.predictedHigh, decimals)}

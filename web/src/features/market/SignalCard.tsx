@@ -1,6 +1,5 @@
 import { type Signal, SignalAction } from "@gen/trading/ml/v1/prediction_pb";
-import { formatDateTime } from "../../lib/format";
-import { formatPercent, formatPrice, formatRatio, formatSignedPct } from "../../lib/marketFormat";
+import { formatMarketTime, formatPercent, formatPrice, formatRatio, formatSignedPct } from "../../lib/marketFormat";
 import { timestampDate } from "../../lib/time";
 import type { ChartPriceLine } from "./PriceChart";
 
@@ -86,7 +85,7 @@ export function SignalDetails({ signal, decimals }: { signal: Signal; decimals: 
         </span>
         <span className="muted">
           {" "}
-          {signal.horizon} · {signal.timeframe} · as of {formatDateTime(timestampDate(signal.asOf))}
+          {signal.horizon} · {signal.timeframe} · as of {formatMarketTime(timestampDate(signal.asOf))}
         </span>
       </p>
       <dl className="facts signal-facts">

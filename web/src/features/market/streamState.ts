@@ -25,3 +25,35 @@ export function streamStateLabel(state: StreamState, now = Date.now()): string {
     }
   }
 }
+
+/**
+ * The live messages, handled one after the other (a message may wait for a history reload),
+ * each only while the page still shows what it was sent for: a message queued behind a slow
+ * reload is dropped once the symbol or timeframe changed (the check is the first thing it does).
+ */
+export class LiveQueue {
+  #tail: Promise<void> = Promise.resolve();
+  #current = "";
+
+  /** What the page shows now, e.g. "EURUSD|1h". */
+  setCurrent(key: string): void {
+    this.#current = key;
+  }
+
+  isCurrent(key: string): boolean {
+    return key === this.#current;
+  }
+
+  /** Runs `job` after the ones before it, unless `key` is no longer current by then. */
+  enqueue(key: string, job: () => Promise<void> | void): Promise<void> {
+    this.#tail = this.#tail.then(async () => {
+      if (!this.isCurrent(key)) return;
+      try {
+        await job();
+      } catch {
+        // One message's failure does not stop the ones after it.
+      }
+    });
+    return this.#tail;
+  }
+}

@@ -1,11 +1,12 @@
 import { OrderSide, OrderType, TimeInForce } from "@gen/trading/paper/v1/paper_trading_service_pb";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
-import { useState } from "react";
+import { useRef, useState } from "react";
 import { toApiError } from "../../api/errors";
 import { Alert } from "../../ui/Alert";
 import { Button } from "../../ui/Button";
 import { SelectField, TextField } from "../../ui/Field";
 import { toast } from "../../ui/toast";
+import { type FormErrors, type OrderFormValues, type OrderRequestInit, readOrderForm, SubmitGuard } from "./orderForm";
 import { paperClient } from "./paperClient";
 
 const FIELDS: Record<string, [string, string]> = {
@@ -17,40 +18,50 @@ const FIELDS: Record<string, [string, string]> = {
   "bracket.stop_loss_price": ["stopLoss", "Stop-loss"],
 };
 
-const num = (text: string): number => (text.trim() ? Number(text) : 0);
-
 /** An order ticket: market, limit, stop, stop-limit; day or GTC; an optional bracket. */
 export function OrderTicket({ portfolioId, symbol: initialSymbol = "" }: { portfolioId: string; symbol?: string }) {
   const queryClient = useQueryClient();
-  const [symbol, setSymbol] = useState(initialSymbol);
-  const [side, setSide] = useState(String(OrderSide.BUY));
-  const [type, setType] = useState(String(OrderType.MARKET));
-  const [tif, setTif] = useState(String(TimeInForce.GTC));
-  const [quantity, setQuantity] = useState("1");
-  const [limit, setLimit] = useState("");
-  const [stop, setStop] = useState("");
-  const [takeProfit, setTakeProfit] = useState("");
-  const [stopLoss, setStopLoss] = useState("");
+  const [values, setValues] = useState<OrderFormValues>(() => ({
+    symbol: initialSymbol,
+    side: String(OrderSide.BUY),
+    type: String(OrderType.MARKET),
+    tif: String(TimeInForce.GTC),
+    quantity: "1",
+    limit: "",
+    stop: "",
+    takeProfit: "",
+    stopLoss: "",
+  }));
+  const [formErrors, setFormErrors] = useState<FormErrors>({});
+  // One idempotency key per order: a repeat after a timeout sends the same one; a double click none.
+  const guard = useRef<SubmitGuard | null>(null);
+  guard.current ??= new SubmitGuard();
+  const set = (name: keyof OrderFormValues) => (value: string) => {
+    guard.current!.renew();
+    setValues((v) => ({ ...v, [name]: value }));
+  };
   const place = useMutation({
-    mutationFn: () =>
-      paperClient.placeOrder({
-        portfolioId,
-        symbol,
-        side: Number(side),
-        type: Number(type),
-        timeInForce: Number(tif),
-        quantity: BigInt(Math.trunc(num(quantity))),
-        limitPrice: num(limit),
-        stopPrice: num(stop),
-        bracket: takeProfit || stopLoss ? { takeProfitPrice: num(takeProfit), stopLossPrice: num(stopLoss) } : undefined,
-        idempotencyKey: crypto.randomUUID(),
-      }),
+    mutationFn: (request: OrderRequestInit & { idempotencyKey: string }) => paperClient.placeOrder({ portfolioId, ...request }),
     onSuccess: () => {
+      guard.current!.end(true);
       toast("Order placed: it fills on the next bar that reaches it.");
       void queryClient.invalidateQueries({ queryKey: ["paper"] });
     },
+    onError: () => guard.current!.end(false),
   });
-  const error = place.error ? toApiError(place.error, { fields: FIELDS }) : null;
+  const submit = () => {
+    const read = readOrderForm(values);
+    if ("errors" in read) {
+      setFormErrors(read.errors);
+      return;
+    }
+    setFormErrors({});
+    if (!guard.current!.begin()) return;
+    place.mutate({ ...read.request, idempotencyKey: guard.current!.key });
+  };
+  const apiError = place.error ? toApiError(place.error, { fields: FIELDS }) : null;
+  const fieldError = (name: string) => formErrors[name] ?? apiError?.fieldErrors[name];
+  const { symbol, side, type, tif, quantity, limit, stop, takeProfit, stopLoss } = values;
   const kind = Number(type);
   return (
     <form
@@ -58,17 +69,17 @@ export function OrderTicket({ portfolioId, symbol: initialSymbol = "" }: { portf
       data-testid="order-ticket"
       onSubmit={(e) => {
         e.preventDefault();
-        place.mutate();
+        submit();
       }}
     >
-      {error && <Alert>{error.message}</Alert>}
-      <TextField label="Symbol" name="symbol" value={symbol} onChange={setSymbol} required error={error?.fieldErrors.symbol} />
-      <SelectField label="Side" name="side" value={side} onChange={setSide} options={[{ value: String(OrderSide.BUY), label: "Buy" }, { value: String(OrderSide.SELL), label: "Sell" }]} />
+      {apiError && Object.keys(formErrors).length === 0 && <Alert>{apiError.message}</Alert>}
+      <TextField label="Symbol" name="symbol" value={symbol} onChange={set("symbol")} required error={fieldError("symbol")} />
+      <SelectField label="Side" name="side" value={side} onChange={set("side")} options={[{ value: String(OrderSide.BUY), label: "Buy" }, { value: String(OrderSide.SELL), label: "Sell" }]} />
       <SelectField
         label="Type"
         name="type"
         value={type}
-        onChange={setType}
+        onChange={set("type")}
         options={[
           { value: String(OrderType.MARKET), label: "Market" },
           { value: String(OrderType.LIMIT), label: "Limit" },
@@ -76,16 +87,16 @@ export function OrderTicket({ portfolioId, symbol: initialSymbol = "" }: { portf
           { value: String(OrderType.STOP_LIMIT), label: "Stop-limit" },
         ]}
       />
-      <SelectField label="Time in force" name="tif" value={tif} onChange={setTif} options={[{ value: String(TimeInForce.GTC), label: "GTC" }, { value: String(TimeInForce.DAY), label: "Day" }]} />
-      <TextField label="Quantity" name="quantity" inputMode="numeric" value={quantity} onChange={setQuantity} required error={error?.fieldErrors.quantity} />
+      <SelectField label="Time in force" name="tif" value={tif} onChange={set("tif")} options={[{ value: String(TimeInForce.GTC), label: "GTC" }, { value: String(TimeInForce.DAY), label: "Day" }]} />
+      <TextField label="Quantity" name="quantity" inputMode="numeric" value={quantity} onChange={set("quantity")} required error={fieldError("quantity")} />
       {(kind === OrderType.LIMIT || kind === OrderType.STOP_LIMIT) && (
-        <TextField label="Limit price" name="limit" inputMode="decimal" value={limit} onChange={setLimit} required error={error?.fieldErrors.limit} />
+        <TextField label="Limit price" name="limit" inputMode="decimal" value={limit} onChange={set("limit")} required error={fieldError("limit")} />
       )}
       {(kind === OrderType.STOP || kind === OrderType.STOP_LIMIT) && (
-        <TextField label="Stop price" name="stop" inputMode="decimal" value={stop} onChange={setStop} required error={error?.fieldErrors.stop} />
+        <TextField label="Stop price" name="stop" inputMode="decimal" value={stop} onChange={set("stop")} required error={fieldError("stop")} />
       )}
-      <TextField label="Take-profit" name="takeProfit" inputMode="decimal" value={takeProfit} onChange={setTakeProfit} error={error?.fieldErrors.takeProfit} />
-      <TextField label="Stop-loss" name="stopLoss" inputMode="decimal" value={stopLoss} onChange={setStopLoss} error={error?.fieldErrors.stopLoss} />
+      <TextField label="Take-profit" name="takeProfit" inputMode="decimal" value={takeProfit} onChange={set("takeProfit")} error={fieldError("takeProfit")} />
+      <TextField label="Stop-loss" name="stopLoss" inputMode="decimal" value={stopLoss} onChange={set("stopLoss")} error={fieldError("stopLoss")} />
       <div className="page-actions">
         <Button type="submit" busy={place.isPending} data-testid="place-order">
           Place paper order

@@ -2,15 +2,17 @@ import { type Order, OrderStatus } from "@gen/trading/paper/v1/paper_trading_ser
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useMemo, useState } from "react";
 import { toApiError } from "../../api/errors";
-import { formatPercent, formatPrice, formatRatio } from "../../lib/marketFormat";
-import { formatDateTime } from "../../lib/format";
+import { formatMarketTime, formatPercent, formatPrice, formatRatio } from "../../lib/marketFormat";
 import { timestampDate } from "../../lib/time";
 import { Alert, Loading } from "../../ui/Alert";
 import { Button } from "../../ui/Button";
 import { TextField } from "../../ui/Field";
 import { Card, Fact, PageHeader } from "../../ui/page";
 import { EquityChart } from "../backtests/EquityChart";
+import { readCash } from "./orderForm";
 import { OrderTicket } from "./OrderTicket";
+import { QueryBody } from "./QueryBody";
+import { QueryStatus } from "../market/QueryStatus";
 import { paperClient } from "./paperClient";
 import { SignalResults } from "./SignalResults";
 import { equityCurves, money, ROLE_LABEL, SIDE_LABEL, STATUS_LABEL, TIF_LABEL, TYPE_LABEL } from "./paperFormat";
@@ -21,24 +23,30 @@ function CreatePortfolio() {
   const queryClient = useQueryClient();
   const [name, setName] = useState("Paper portfolio");
   const [cash, setCash] = useState("100000");
+  const [cashError, setCashError] = useState("");
   const create = useMutation({
-    mutationFn: () =>
-      paperClient.createPortfolio({ name, currency: "USD", initialCashMinor: BigInt(Math.round(Number(cash) * 100)) }),
+    mutationFn: (initialCashMinor: bigint) => paperClient.createPortfolio({ name, currency: "USD", initialCashMinor }),
     onSuccess: () => queryClient.invalidateQueries({ queryKey: ["paper"] }),
   });
   const error = create.error ? toApiError(create.error, { fields: { name: ["name", "Name"], initial_cash_minor: ["cash", "Virtual cash"] } }) : null;
+  const submit = () => {
+    const minor = readCash(cash);
+    setCashError(typeof minor === "string" ? minor : "");
+    if (typeof minor === "string" || create.isPending) return;
+    create.mutate(minor);
+  };
   return (
     <Card title="Open a paper portfolio">
       <form
         className="form-grid"
         onSubmit={(e) => {
           e.preventDefault();
-          create.mutate();
+          submit();
         }}
       >
-        {error && <Alert>{error.message}</Alert>}
+        {error && !cashError && <Alert>{error.message}</Alert>}
         <TextField label="Name" name="name" value={name} onChange={setName} required error={error?.fieldErrors.name} />
-        <TextField label="Virtual cash (USD)" name="cash" inputMode="decimal" value={cash} onChange={setCash} required error={error?.fieldErrors.cash} />
+        <TextField label="Virtual cash (USD)" name="cash" inputMode="decimal" value={cash} onChange={setCash} required error={cashError || error?.fieldErrors.cash} />
         <div className="page-actions">
           <Button type="submit" busy={create.isPending} data-testid="create-portfolio">
             Open portfolio
@@ -55,7 +63,6 @@ function OrdersTable({ orders, currencyDecimals }: { orders: Order[]; currencyDe
     mutationFn: (orderId: string) => paperClient.cancelOrder({ orderId }),
     onSuccess: () => queryClient.invalidateQueries({ queryKey: ["paper"] }),
   });
-  if (orders.length === 0) return <p className="muted">No orders yet.</p>;
   return (
     <div className="table-scroll" role="region" aria-label="Orders" tabIndex={0}>
       {cancel.error && <Alert>{toApiError(cancel.error).message}</Alert>}
@@ -139,6 +146,7 @@ export function PortfolioPage() {
         </label>
       )}
       {portfolios.isSuccess && list.length === 0 && <CreatePortfolio />}
+      {enabled && !portfolio && <QueryStatus query={view} testId="portfolio-error" loading="Loading the portfolio…" />}
       {portfolio && (
         <div className="cards">
           <Card title={portfolio.name}>
@@ -164,9 +172,12 @@ export function PortfolioPage() {
       {portfolio && (
         <>
           <Card title="Equity">
-            {curves.equity.length > 0 ? <EquityChart equity={curves.equity} drawdown={curves.drawdown} label="Portfolio equity and drawdown" /> : <p className="muted">No bar has moved this portfolio yet.</p>}
+            <QueryBody query={equity} testId="equity-error" isEmpty={curves.equity.length === 0} empty="No bar has moved this portfolio yet.">
+              <EquityChart equity={curves.equity} drawdown={curves.drawdown} label="Portfolio equity and drawdown" />
+            </QueryBody>
           </Card>
           <Card title="Positions">
+            {view.isError && <Alert testId="positions-error">{toApiError(view.error).message}</Alert>}
             {(view.data?.positions ?? []).length === 0 ? (
               <p className="muted">No positions.</p>
             ) : (
@@ -203,12 +214,12 @@ export function PortfolioPage() {
             <SignalResults portfolioId={portfolio.portfolioId} currency={currency} />
           </Card>
           <Card title="Orders">
-            <OrdersTable orders={orders.data?.orders ?? []} currencyDecimals={5} />
+            <QueryBody query={orders} testId="orders-error" isEmpty={(orders.data?.orders ?? []).length === 0} empty="No orders yet.">
+              <OrdersTable orders={orders.data?.orders ?? []} currencyDecimals={5} />
+            </QueryBody>
           </Card>
           <Card title="Fills">
-            {(fills.data?.fills ?? []).length === 0 ? (
-              <p className="muted">No fills yet.</p>
-            ) : (
+            <QueryBody query={fills} testId="fills-error" isEmpty={(fills.data?.fills ?? []).length === 0} empty="No fills yet.">
               <div className="table-scroll" role="region" aria-label="Fills" tabIndex={0}>
                 <table className="table" data-testid="fills-table">
                   <caption className="visually-hidden">Fills, newest first</caption>
@@ -225,7 +236,7 @@ export function PortfolioPage() {
                   <tbody>
                     {fills.data?.fills.map((f) => (
                       <tr key={f.fillId}>
-                        <td>{formatDateTime(timestampDate(f.barTime))}</td>
+                        <td>{formatMarketTime(timestampDate(f.barTime))}</td>
                         <td>{f.symbol}</td>
                         <td>{SIDE_LABEL[f.side]}</td>
                         <td className="num">{f.quantity.toString()}</td>
@@ -236,7 +247,7 @@ export function PortfolioPage() {
                   </tbody>
                 </table>
               </div>
-            )}
+            </QueryBody>
           </Card>
         </>
       )}

@@ -66,9 +66,13 @@ export function AlertsPage() {
   const queryClient = useQueryClient();
   const [form, setForm] = useState<RuleForm>(EMPTY);
   const set = (key: keyof RuleForm) => (value: string) => setForm((f) => ({ ...f, [key]: value }));
+  // The same query (key and data) as the market page's: the cache holds one reply per key, and a
+  // different shape under the same key crashed whichever page came second without a reload.
   const symbols = useQuery({
     queryKey: ["market", "symbols"],
-    queryFn: async () => (await marketClient.listSymbols({})).symbols.map((s) => s.info?.symbol ?? "").filter(Boolean),
+    queryFn: () => marketClient.listSymbols({}),
+    select: (reply) => reply.symbols.map((s) => s.info?.symbol ?? "").filter(Boolean),
+    staleTime: 60_000,
   });
   const rules = useQuery({ queryKey: ["alerts", "rules"], queryFn: async () => (await alertClient.listAlertRules({})).rules });
   const history = useQuery({ queryKey: ["alerts", "history"], queryFn: async () => (await alertClient.listAlerts({ limit: 50 })).alerts });

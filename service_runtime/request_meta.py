@@ -15,7 +15,6 @@ import ipaddress
 from dataclasses import dataclass
 
 import grpc
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from service_runtime.context import request_id_var
 
@@ -76,28 +75,20 @@ class TrustedProxies:
         return any(ip in network for network in self.networks)
 
 
-class _TrustedProxySetting(BaseSettings):
-    # The one variable this module needs, read as CommonSettings reads it (service_runtime/config.py
-    # documents and validates it at start-up): request_meta is called from handlers, which are not
-    # handed the settings.
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
-
-    trusted_proxy_cidrs: str = DEFAULT_TRUSTED_PROXY_CIDRS
-
-
 _trusted: TrustedProxies | None = None
 
 
 def trusted_proxies() -> TrustedProxies:
-    """The configured trusted proxies (TRUSTED_PROXY_CIDRS), read on first use."""
+    """The trusted proxies: TRUSTED_PROXY_CIDRS as the service's settings read it at start
+    (`trust_proxies`, called by `run_service`), the default ranges in a process that set none."""
     global _trusted
     if _trusted is None:
-        _trusted = TrustedProxies(_TrustedProxySetting().trusted_proxy_cidrs)
+        _trusted = TrustedProxies(DEFAULT_TRUSTED_PROXY_CIDRS)
     return _trusted
 
 
 def trust_proxies(cidrs: str | None) -> None:
-    """Use these ranges from now on (None: read TRUSTED_PROXY_CIDRS again on next use)."""
+    """Use these ranges from now on (None: the default ranges)."""
     global _trusted
     _trusted = None if cidrs is None else TrustedProxies(cidrs)
 

@@ -21,6 +21,7 @@ from service_runtime.interceptors import (
 )
 from service_runtime.logging import configure_logging
 from service_runtime.metrics import CallStats, start_metrics_server
+from service_runtime.request_meta import trust_proxies
 
 log = logging.getLogger("service_runtime.server")
 
@@ -138,6 +139,7 @@ def run_service(
 ) -> None:
     """The whole life of a service process: JSON logs, optional start-up work, serve."""
     configure_logging(name, settings.log_level)
+    trust_proxies(settings.trusted_proxy_cidrs)
 
     async def serve() -> None:
         if before_start is not None:

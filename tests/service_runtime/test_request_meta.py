@@ -25,7 +25,7 @@ from service_runtime.request_meta import (
 
 @pytest.fixture(autouse=True)
 def configured_again() -> Iterator[None]:
-    """Each test starts and leaves with the ranges read from the environment."""
+    """Each test starts and leaves with the default ranges."""
     trust_proxies(None)
     yield
     trust_proxies(None)
@@ -80,12 +80,12 @@ def test_without_the_header_the_peer_is_the_client() -> None:
 
 def test_the_ranges_come_from_trusted_proxy_cidrs(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRUSTED_PROXY_CIDRS", "192.0.2.0/24, 2001:db8::1")
-    trust_proxies(None)
+    trust_proxies(CommonSettings(_env_file=None).trusted_proxy_cidrs)  # as run_service does
     assert ip_of("ipv4:192.0.2.10:1", "198.51.100.7") == "198.51.100.7"
     assert ip_of("ipv6:[2001:db8::1]:1", "198.51.100.7") == "198.51.100.7"
     assert ip_of("ipv4:127.0.0.1:1", "198.51.100.7") == "127.0.0.1"  # loopback no longer trusted
     monkeypatch.setenv("TRUSTED_PROXY_CIDRS", "")
-    trust_proxies(None)
+    trust_proxies(CommonSettings(_env_file=None).trusted_proxy_cidrs)
     assert ip_of("ipv4:127.0.0.1:1", "198.51.100.7") == "127.0.0.1"  # empty: nobody is trusted
 
 

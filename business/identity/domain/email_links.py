@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
 from business.audit.domain import Client
@@ -57,6 +59,18 @@ def _token_field(token: str) -> str:
     if len(token) > 512:
         raise InvalidArgument.field("token", "must be at most 512 characters")
     return token
+
+
+@contextlib.asynccontextmanager
+async def _invalid_link_recorded(identity: Identity, client: Client, action: str) -> AsyncIterator[None]:
+    """Audits `action` as failed when the body refuses the link itself (other refusals, such as
+    a weak password, audit themselves or are the caller's to fix)."""
+    try:
+        yield
+    except InvalidArgument as error:
+        if any(v.field == "token" for v in error.violations):
+            await identity.record_failure(action, client, detail={"reason": "invalid_link"})
+        raise
 
 
 def _redeem(uow: IdentityUnitOfWork, identity: Identity, purpose: str, token: str) -> User:
@@ -118,7 +132,7 @@ def _mark_verified(uow: IdentityUnitOfWork, identity: Identity, token: str, clie
 async def verify_email(identity: Identity, token: str, password: str, client: Client) -> None:
     token = _token_field(token)
     given_password(password, "password")
-    try:
+    async with _invalid_link_recorded(identity, client, "auth.email.verify_failed"):
         holder = await identity.transactions.run(
             lambda uow: _open_link_holder(uow, identity, EMAIL_VERIFY, token)
         )
@@ -126,12 +140,6 @@ async def verify_email(identity: Identity, token: str, password: str, client: Cl
             raise InvalidArgument.field("token", INVALID_LINK)
         await _check_registrant_password(identity, holder, password, client)
         await identity.transactions.run(lambda uow: _mark_verified(uow, identity, token, client))
-    except InvalidArgument as error:
-        if any(v.field == "token" for v in error.violations):
-            await identity.record_failure(
-                "auth.email.verify_failed", client, detail={"reason": "invalid_link"}
-            )
-        raise
 
 
 def _unverified(uow: IdentityUnitOfWork, user_id: str) -> User | None:
@@ -235,14 +243,8 @@ async def reset_password(identity: Identity, token: str, new_password: str, clie
         )
         return user.id
 
-    try:
+    async with _invalid_link_recorded(identity, client, "auth.password.reset_failed"):
         user_id = await identity.transactions.run(work)
-    except InvalidArgument as error:
-        if any(v.field == "token" for v in error.violations):
-            await identity.record_failure(
-                "auth.password.reset_failed", client, detail={"reason": "invalid_link"}
-            )
-        raise
     # Again, for a token refreshed while the reset ran (its session is ended now).
     try:
         await identity.revocations.revoke_subject(user_id)

@@ -33,6 +33,7 @@ from ml_engine.shared.audit import AuditRecord, audited
 from ml_engine.shared.database import MarketStore
 from ml_engine.shared.proto_json import bar_times_json, render_json
 from ml_engine.shared.proto_mapping import check_limit, packed_doubles, packed_varints
+from ml_engine.shared.run_to_end import RunToEnd
 from ml_engine.shared.stamped_cache import StampedCache
 from service_runtime.caller import current_caller
 from service_runtime.errors import DomainError, FailedPrecondition, InvalidArgument
@@ -125,7 +126,7 @@ def resume_points(request: pb.StreamBarsRequest) -> dict[str, int]:
     }
 
 
-def _log_unattended_failure(work: asyncio.Future[ImportReport]) -> None:
+def _log_unattended_failure(work: asyncio.Task[ImportReport]) -> None:
     """An import whose caller had gone away failed: no interceptor is left to log it."""
     if work.cancelled() or work.exception() is None:
         return
@@ -178,9 +179,8 @@ class MarketDataHandlers(pb_grpc.MarketDataServiceServicer):
         self.bar_hub = bar_hub
         # Told of this engine's own imports at once (latest-bar predictions depend on the last bar).
         self.clock = clock
-        # Imports still running, whether or not their callers still wait (the loop keeps only weak
-        # references to tasks).
-        self._imports: set[asyncio.Future[ImportReport]] = set()
+        # Imports run to their end, whether or not their callers still wait.
+        self._imports = RunToEnd()
 
     async def ListSymbols(
         self, request: pb.ListSymbolsRequest, context: grpc.aio.ServicerContext
@@ -281,14 +281,7 @@ class MarketDataHandlers(pb_grpc.MarketDataServiceServicer):
         # The import runs to its end in a task of its own: a caller that goes away (its deadline,
         # a disconnect) stops waiting, but a commit that lands still drops what the engine holds
         # of the symbol (otherwise history and indicators served the old bars until a restart).
-        work = asyncio.ensure_future(self._import_bars(request))
-        self._imports.add(work)
-        work.add_done_callback(self._imports.discard)
-        try:
-            report = await asyncio.shield(work)
-        except asyncio.CancelledError:
-            work.add_done_callback(_log_unattended_failure)
-            raise
+        report = await self._imports.run(self._import_bars(request), when_abandoned=_log_unattended_failure)
         return pb.ImportBarsResponse(
             symbol=report.symbol,
             timeframe=report.timeframe,

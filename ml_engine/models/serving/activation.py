@@ -28,6 +28,7 @@ from ml_engine.models.serving.registry import (
 )
 from ml_engine.models.serving.repository import MANUAL_ACTIVATION_FILE, RepositoryModel, parse_version, scan
 from ml_engine.models.serving.session import ModelSession, ModelState, load_session, peek_metadata
+from ml_engine.shared.run_to_end import RunToEnd
 from service_runtime.errors import FailedPrecondition, InvalidArgument
 
 log = logging.getLogger("ml_engine.serving")
@@ -53,8 +54,8 @@ class VersionActivation:
         self._versions: dict[str, _Versions] = {}
         self._previous_scan: dict[tuple[str, int], tuple[int, int]] = {}
         self._watch: asyncio.Task[None] | None = None
-        # Activations running to the end after their caller went (see run_to_end).
-        self._finishing: set[asyncio.Task[Any]] = set()
+        # Activations run to their end even after their caller went (see run_to_end).
+        self._finishing = RunToEnd()
 
     # ---- life cycle -------------------------------------------------------------------------
 
@@ -89,7 +90,7 @@ class VersionActivation:
             self._watch = None
         # An activation in progress ends first (its load cannot be interrupted anyway), so the
         # version it swapped in is closed below with the others.
-        await asyncio.gather(*self._finishing, return_exceptions=True)
+        await self._finishing.wait()
         for model in self.registry.served_models():
             if model.active is not None:
                 await model.active.batcher.close()
@@ -97,15 +98,11 @@ class VersionActivation:
     # ---- admin activation -------------------------------------------------------------------
 
     async def run_to_end(self, work: Coroutine[Any, Any, T]) -> T:
-        """Runs `work` (an activation and what records it: marker, audit) as a task of its own that
-        the caller's cancellation does not reach. gRPC cancels a handler when its client goes or
-        Envoy's route timeout passes; cut short, an activation would leave a version LOADING for
-        good, or serving with the old one still shown READY, its MANUAL_ACTIVATION marker left (a
-        restart would go back) and no audit entry."""
-        task = asyncio.get_running_loop().create_task(work)
-        self._finishing.add(task)
-        task.add_done_callback(self._finishing.discard)
-        return await asyncio.shield(task)
+        """Runs `work` (an activation and what records it: marker, audit) to its end, whatever
+        happens to the caller: cut short, an activation would leave a version LOADING for good, or
+        serving with the old one still shown READY, its MANUAL_ACTIVATION marker left (a restart
+        would go back) and no audit entry."""
+        return await self._finishing.run(work)
 
     async def activate(self, name: str, version: str) -> ModelEntry:
         """Load and warm up `version`, then make it the one serving `name`; runs to the end even

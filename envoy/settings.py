@@ -21,11 +21,15 @@ from service_runtime.config import CommonSettings
 # Where `make gen` writes the descriptor set, relative to the repo root.
 DESCRIPTOR_SET = "gen/descriptor/trading.binpb"
 
-# Browser origins allowed by default: Vite's dev server and the gateway serving the built web app.
+# Browser origins allowed by default: Vite's dev server, the gateway serving the built web app, and
+# the edge itself, through which `make run` serves the app (the refresh cookie is set only for an
+# allowed Origin: without its own, a page opened at the edge lost its session on every reload).
 DEFAULT_CORS_ORIGINS = (
     *defaults.WEB_DEV_ORIGINS,
     f"http://localhost:{defaults.GATEWAY_PORT}",
     f"http://{defaults.LOOPBACK}:{defaults.GATEWAY_PORT}",
+    f"http://localhost:{defaults.ENVOY_PORT}",
+    f"http://{defaults.LOOPBACK}:{defaults.ENVOY_PORT}",
 )
 
 

@@ -201,3 +201,13 @@ def test_every_cluster_admits_thousands_of_streams(config: dict[str, Any]) -> No
     # sockets at once: 623 were 503 with 1 s, none with 3 s).
     (gateway,) = [c for c in clusters if c["name"] == "gateway"]
     assert float(gateway["connect_timeout"].removesuffix("s")) > 2
+
+
+def test_the_edge_serving_the_app_is_an_allowed_origin() -> None:
+    """`make run` serves the app through the edge: the refresh cookie (set only for an allowed
+    Origin) must be set for the edge's own origin, or every reload signs the user out."""
+    from service_runtime import defaults
+
+    origins = EdgeSettings.defaults().cors_origins
+    assert f"http://localhost:{defaults.ENVOY_PORT}" in origins
+    assert f"http://{defaults.LOOPBACK}:{defaults.ENVOY_PORT}" in origins

@@ -21,6 +21,7 @@ from business.alerts.domain.entities import (
 )
 from business.audit.data import SqlAuditLog
 from business.identity.data.tables import UserRow
+from business.shared.database import inserted_first
 from service_runtime.caller import PLAN_EXEMPT_ROLES
 
 # Ids are UUIDs: a longer one cannot exist (and PostgreSQL would refuse to compare it).
@@ -210,6 +211,33 @@ class SqlAlerts:
         rows = self.session.scalars(query.order_by(AlertRow.fired_at.desc(), AlertRow.id).limit(limit))
         return [_alert(row) for row in rows]
 
+    def at_bar(self, symbol: str, timeframe: str, bar_time: int) -> list[Alert]:
+        rows = self.session.scalars(
+            select(AlertRow)
+            .where(AlertRow.symbol == symbol, AlertRow.timeframe == timeframe, AlertRow.bar_time == bar_time)
+            .order_by(AlertRow.id)
+        )
+        return [_alert(row) for row in rows]
+
+
+# The bar time of a feed state row inserted to be locked before the feed's first bar; the same
+# transaction saves the real state over it, so no other transaction ever reads it.
+NOT_YET_EVALUATED = -(2**62)
+
+
+def _not_yet_evaluated(symbol: str, timeframe: str) -> FeedStateRow:
+    return FeedStateRow(
+        symbol=symbol,
+        timeframe=timeframe,
+        bar_time=NOT_YET_EVALUATED,
+        close=0.0,
+        action="",
+        confidence=0.0,
+        predicted_high=0.0,
+        predicted_low=0.0,
+        out_of_range=False,
+    )
+
 
 class SqlFeedStates:
     def __init__(self, session: Session) -> None:
@@ -225,6 +253,12 @@ class SqlFeedStates:
     def lock(self, symbol: str, timeframe: str) -> FeedState | None:
         row = self.session.get(FeedStateRow, (symbol, timeframe), with_for_update=True)
         if row is None:
+            # Before the feed's first bar there is no row to lock: this transaction inserts one (and
+            # holds it) or, when another replica's did first, waits for its commit and locks that.
+            if inserted_first(self.session, _not_yet_evaluated(symbol, timeframe)):
+                return None
+            row = self.session.get(FeedStateRow, (symbol, timeframe), with_for_update=True)
+        if row is None or row.bar_time == NOT_YET_EVALUATED:
             return None
         return FeedState(
             symbol=row.symbol,

@@ -57,6 +57,8 @@ class AlertRow(Base):
         # One firing per rule and bar, whatever happens: the last guard against a double delivery.
         UniqueConstraint("rule_id", "bar_time", name="uq_alerts_rule_bar"),
         Index("ix_alerts_user_fired", "user_id", "fired_at"),
+        # What a bar fired on a feed: read by the replicas that did not evaluate it (evaluation.py).
+        Index("ix_alerts_feed_bar", "symbol", "timeframe", "bar_time"),
         {"schema": ALERTS_SCHEMA},
     )
 

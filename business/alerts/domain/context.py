@@ -54,6 +54,8 @@ class AlertsContext:
     timeframe_plans: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # Each feed's rules as last read, with the feed's version then: read again only when it changed.
     rule_cache: dict[tuple[str, str], tuple[object, list[AlertRule]]] = field(default_factory=dict)
+    # The last bar of each feed (symbol, timeframe) whose alerts this process delivered live.
+    delivered_live: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def now(self) -> datetime:
         return self.clock()

@@ -4,11 +4,17 @@ Steps: lock the feed's state; skip a bar at or before the last evaluated one (a 
 restart replays bars already seen); evaluate every rule of the feed; store the alerts AND the new
 state in that one transaction (a crash before the commit evaluates the bar again, after it never);
 then deliver each alert live and, where the rule asks for it, by email.
+
+Every business replica follows every feed, and each holds its own users' live streams. The replica
+whose transaction takes the bar first evaluates it, stores, emails and delivers live; each other
+replica, finding the bar already evaluated, reads what it fired and delivers that live to its own
+streams (never by email). A process delivers each bar live once (`AlertsContext.delivered_live`).
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 
 from business.alerts.domain import rules
 from business.alerts.domain.context import AlertsContext
@@ -18,6 +24,8 @@ from business.shared.emails import OutgoingEmail
 from service_runtime.errors import DependencyUnavailable
 
 log = logging.getLogger(__name__)
+
+NEVER = -(2**63)  # before any bar
 
 
 def feed_rules(ctx: AlertsContext, uow: AlertsUnitOfWork, symbol: str, timeframe: str) -> list[AlertRule]:
@@ -45,18 +53,28 @@ def entitled_rules(
     return [rule for rule in feed if rule.user_id in allowed]
 
 
-def evaluate_and_store(
-    ctx: AlertsContext, uow: AlertsUnitOfWork, bar: FeedBar
-) -> tuple[list[Alert], dict[str, str]]:
+@dataclass(frozen=True)
+class BarOutcome:
+    """What one process does with a bar: the alerts it fired (stored, emailed to `emails`), or
+    those another replica fired on that bar, for this process's live streams only."""
+
+    fired: list[Alert] = field(default_factory=list)
+    emails: dict[str, str] = field(default_factory=dict)
+    fired_elsewhere: list[Alert] = field(default_factory=list)
+
+
+def evaluate_and_store(ctx: AlertsContext, uow: AlertsUnitOfWork, bar: FeedBar) -> BarOutcome:
     previous = uow.feed_states.lock(bar.symbol, bar.timeframe)
     if previous is not None and bar.bar_time <= previous.bar_time:
-        return [], {}
+        if bar.bar_time == previous.bar_time:
+            return BarOutcome(fired_elsewhere=uow.alerts.at_bar(bar.symbol, bar.timeframe, bar.bar_time))
+        return BarOutcome()
     watching = entitled_rules(ctx, uow, feed_rules(ctx, uow, bar.symbol, bar.timeframe), bar.timeframe)
     state, fired = rules.evaluate(watching, previous, bar, ctx.now())
     uow.alerts.add_all(fired)
     uow.feed_states.save(state)
     emails = uow.accounts.emails_of({a.user_id for a in fired if a.notify_email})
-    return fired, emails
+    return BarOutcome(fired, emails)
 
 
 def alert_email(ctx: AlertsContext, to: str, alert: Alert) -> OutgoingEmail:
@@ -72,10 +90,14 @@ def alert_email(ctx: AlertsContext, to: str, alert: Alert) -> OutgoingEmail:
     )
 
 
-async def deliver(ctx: AlertsContext, fired: list[Alert], emails: dict[str, str]) -> int:
-    """Live to every open stream of the user, then the emails; the number of emails sent."""
-    for alert in fired:
+def publish_live(ctx: AlertsContext, alerts: list[Alert]) -> None:
+    """To every open stream of each alert's user in this process."""
+    for alert in alerts:
         ctx.live.publish(alert)
+
+
+async def send_emails(ctx: AlertsContext, fired: list[Alert], emails: dict[str, str]) -> int:
+    """The emails of the rules that ask for them; the number sent."""
     sent = 0
     for alert in fired:
         address = emails.get(alert.user_id)
@@ -89,9 +111,23 @@ async def deliver(ctx: AlertsContext, fired: list[Alert], emails: dict[str, str]
     return sent
 
 
+def delivered_here(ctx: AlertsContext, bar: FeedBar) -> bool:
+    return bar.bar_time <= ctx.delivered_live.get((bar.symbol, bar.timeframe), NEVER)
+
+
+def mark_delivered(ctx: AlertsContext, bar: FeedBar) -> None:
+    feed = (bar.symbol, bar.timeframe)
+    ctx.delivered_live[feed] = max(bar.bar_time, ctx.delivered_live.get(feed, NEVER))
+
+
 async def on_bar(ctx: AlertsContext, bar: FeedBar) -> list[Alert]:
-    """Evaluates `bar` once (whoever else sees it), stores and delivers what fired."""
-    fired, emails = await ctx.transactions.run(lambda uow: evaluate_and_store(ctx, uow, bar))
-    if fired:
-        await deliver(ctx, fired, emails)
-    return fired
+    """Evaluates `bar` once (whoever else sees it), stores and delivers what fired; the alerts
+    this process fired (none when another replica evaluated the bar first)."""
+    if delivered_here(ctx, bar):
+        return []
+    outcome = await ctx.transactions.run(lambda uow: evaluate_and_store(ctx, uow, bar))
+    mark_delivered(ctx, bar)
+    publish_live(ctx, outcome.fired + outcome.fired_elsewhere)
+    if outcome.fired:
+        await send_emails(ctx, outcome.fired, outcome.emails)
+    return outcome.fired

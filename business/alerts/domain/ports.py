@@ -61,10 +61,16 @@ class Alerts(Protocol):
         """Newest first."""
         ...
 
+    def at_bar(self, symbol: str, timeframe: str, bar_time: int) -> list[Alert]:
+        """What the feed's bar opening at `bar_time` fired."""
+        ...
+
 
 class FeedStates(Protocol):
     def lock(self, symbol: str, timeframe: str) -> FeedState | None:
-        """The feed's last evaluated bar, locked until the transaction ends (one evaluator per bar)."""
+        """The feed's last evaluated bar, locked until the transaction ends (one evaluator per bar,
+        whichever replica: before the feed's first bar, a concurrent evaluator waits for the first
+        one's commit too)."""
         ...
 
     def last_bar_time(self, symbol: str, timeframe: str) -> int | None:

@@ -36,5 +36,8 @@ def test_alerts_tables_on_postgresql(postgres_url: str) -> None:
     assert "watchlists" in inspector.get_table_names(schema="investment")
     assert not (ML_TABLES | {"watchlists"}) & set(inspector.get_table_names(schema="public"))
     unique = inspector.get_unique_constraints("alerts", schema="ml")
+    indexes = {index["name"]: index["column_names"] for index in inspector.get_indexes("alerts", schema="ml")}
     engine.dispose()
     assert [c["column_names"] for c in unique] == [["rule_id", "bar_time"]]
+    # 0011: what a feed's bar fired, read by the replicas that did not evaluate it.
+    assert indexes["ix_alerts_feed_bar"] == ["symbol", "timeframe", "bar_time"]

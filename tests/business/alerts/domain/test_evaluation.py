@@ -183,3 +183,52 @@ async def test_a_rule_on_5m_bars_fires_while_its_owner_may_see_5m_bars(
     await evaluation.on_bar(feature.ctx, bar(2, 0.9))
     fired = await evaluation.on_bar(feature.ctx, bar(3, 1.1))
     assert sorted(a.user_id for a in fired) == ["alice", "bob", "carol"]
+
+
+def second_replica(store: BusinessStore) -> tuple[AlertsFeature, RecordingMailer]:
+    """Another business process on the same store (k8s runs two), with its own streams."""
+    mailer = RecordingMailer()
+    return assemble(store, StaticCatalogue(), ScriptedFeed(), mailer, "http://web.test"), mailer
+
+
+def buy_signal() -> RuleRequest:
+    """Fires on a feed's very first bar when it says BUY (no previous bar is needed)."""
+    return RuleRequest("EURUSD", "1h", AlertKind.SIGNAL, SignalSide.BUY, 0.7, 0.0, None, True)
+
+
+async def test_a_bar_evaluated_by_one_replica_reaches_the_live_streams_of_the_other(
+    store: BusinessStore, feature: AlertsFeature, mailer: RecordingMailer
+) -> None:
+    other, other_mailer = second_replica(store)
+    await add_rule(feature, "alice", cross_up(1.0, notify_email=True))
+    await evaluation.on_bar(feature.ctx, feed_bar(0, 0.9))
+    await evaluation.on_bar(other.ctx, feed_bar(0, 0.9))
+    with other.hub.subscription("alice") as elsewhere, feature.hub.subscription("alice") as here:
+        fired = await evaluation.on_bar(feature.ctx, feed_bar(1, 1.1))
+        # The other replica's stream of the bar arrives after the first replica committed it.
+        assert await evaluation.on_bar(other.ctx, feed_bar(1, 1.1)) == []
+        assert await evaluation.on_bar(other.ctx, feed_bar(1, 1.1)) == []  # its replay
+        live_elsewhere = [elsewhere.get_nowait() for _ in range(elsewhere.qsize())]
+        live_here = [here.get_nowait() for _ in range(here.qsize())]
+    assert [a.id for a in live_here] == [a.id for a in fired] == [a.id for a in live_elsewhere]
+    assert live_elsewhere[0].message == "EURUSD crossed above 1 (close 1.1)"
+    assert len(mailer.sent) == 1 and other_mailer.sent == []  # emailed once, by the evaluator
+
+
+async def test_two_replicas_on_a_feeds_first_bar_store_and_deliver_it_once(
+    store: BusinessStore, feature: AlertsFeature, mailer: RecordingMailer
+) -> None:
+    other, other_mailer = second_replica(store)
+    await add_rule(feature, "alice", buy_signal())
+    first = feed_bar(0, 1.0, action="buy", confidence=0.8)
+    with other.hub.subscription("alice") as elsewhere, feature.hub.subscription("alice") as here:
+        # Both take the feed's first bar at once (on PostgreSQL, two concurrent transactions).
+        fired_here, fired_elsewhere = await asyncio.gather(
+            evaluation.on_bar(feature.ctx, first), evaluation.on_bar(other.ctx, first)
+        )
+        live = [q.get_nowait() for q in (here, elsewhere) for _ in range(q.qsize())]
+    assert len(fired_here + fired_elsewhere) == 1
+    assert [a.id for a in live] == [(fired_here + fired_elsewhere)[0].id] * 2
+    assert [a.bar_time for a in await history(feature, "alice")] == [first.bar_time]
+    assert len(mailer.sent + other_mailer.sent) == 1
+    assert stored_feed_time(feature) == first.bar_time

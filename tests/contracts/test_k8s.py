@@ -44,3 +44,10 @@ def test_manifests_parse_and_drop_privileges() -> None:
         assert pod["automountServiceAccountToken"] is False
         assert pod["securityContext"]["runAsNonRoot"] is True
         assert all(c["securityContext"]["allowPrivilegeEscalation"] is False for c in pod["containers"])
+        secrets = [v["secret"] for v in pod.get("volumes", []) if "secret" in v]
+        if secrets:
+            # A Secret volume's files are root-owned: the pod's user reads them only through its
+            # group (fsGroup) and the group's read bit.
+            assert pod["securityContext"]["fsGroup"] == pod["securityContext"]["runAsUser"] != 0
+            assert all(secret["defaultMode"] & 0o040 for secret in secrets)
+            assert not any(secret["defaultMode"] & 0o007 for secret in secrets)

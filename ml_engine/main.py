@@ -18,6 +18,7 @@ from ml_engine.market_data.bar_windows import BarWindows
 from ml_engine.market_data.feeds.replay import ReplayFeed
 from ml_engine.market_data.handlers import MarketDataHandlers
 from ml_engine.market_data.importing.importer import load_missing_samples
+from ml_engine.models.data.version_choices import SqlVersionChoices
 from ml_engine.models.handlers import ModelHandlers
 from ml_engine.models.kserve_handlers import SERVICE_NAME as INFERENCE_SERVICE
 from ml_engine.models.kserve_handlers import InferenceHandlers, add_inference_service
@@ -231,7 +232,8 @@ def main() -> None:
     keep_freed_memory(settings.ml_allocator_keep_mib * 1024 * 1024)
     store = MarketStore(settings.market_database_url)
     registry = ModelRegistry(Path(settings.model_path))
-    activation = VersionActivation(registry, settings)
+    # The version chosen for each model is shared by every engine through the store.
+    activation = VersionActivation(registry, settings, SqlVersionChoices(store.engine))
     training_runs = build_training_runs(settings, store)
 
     async def before_start() -> None:

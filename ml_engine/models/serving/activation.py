@@ -1,6 +1,7 @@
-"""Which version of each model serves: every model of the repository loaded at start (its highest
-version that can serve), admin activation, and the file watch that picks up a new version folder,
-all without failing requests in flight.
+"""Which version of each model serves: every model of the repository loaded at start (the version
+chosen for it, else its highest version that can serve), admin activation, and the file watch that
+picks up a new version folder, all without failing requests in flight. Each activation is recorded
+as the model's choice (choices.py), which the file watch of every other engine process follows.
 
 A swap is atomic from the event loop's point of view: the new version is loaded and warmed up in
 a worker thread first (session.load_session), then one assignment makes it the registry's active
@@ -14,10 +15,12 @@ import contextlib
 import logging
 from collections.abc import Coroutine
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, TypeVar
 
 from ml_engine.config import MlEngineSettings
 from ml_engine.models.serving.batcher import MicroBatcher
+from ml_engine.models.serving.choices import ProcessChoices, VersionChoices
 from ml_engine.models.serving.errors import ModelLoadError
 from ml_engine.models.serving.registry import (
     ActiveVersion,
@@ -29,11 +32,14 @@ from ml_engine.models.serving.registry import (
 from ml_engine.models.serving.repository import MANUAL_ACTIVATION_FILE, RepositoryModel, parse_version, scan
 from ml_engine.models.serving.session import ModelSession, ModelState, load_session, peek_metadata
 from ml_engine.shared.run_to_end import RunToEnd
-from service_runtime.errors import FailedPrecondition, InvalidArgument
+from service_runtime.errors import DependencyUnavailable, FailedPrecondition, InvalidArgument
 
 log = logging.getLogger("ml_engine.serving")
 
 T = TypeVar("T")
+
+# The largest version recorded as a choice (parse_version's nine digits).
+MAX_CHOSEN_VERSION = 999_999_999
 
 
 @dataclass
@@ -48,9 +54,12 @@ class _Versions:
 
 
 class VersionActivation:
-    def __init__(self, registry: ModelRegistry, settings: MlEngineSettings) -> None:
+    def __init__(
+        self, registry: ModelRegistry, settings: MlEngineSettings, choices: VersionChoices | None = None
+    ) -> None:
         self.registry = registry
         self.settings = settings
+        self.choices: VersionChoices = choices if choices is not None else ProcessChoices()
         self._versions: dict[str, _Versions] = {}
         self._previous_scan: dict[tuple[str, int], tuple[int, int]] = {}
         self._watch: asyncio.Task[None] | None = None
@@ -60,13 +69,15 @@ class VersionActivation:
     # ---- life cycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Load every model of the repository (each one's highest version that can serve)."""
+        """Load every model of the repository (each one's chosen version, else its highest version
+        that can serve)."""
         root = self.registry.root
         scanned = await asyncio.to_thread(scan, root)
         self._remember(scanned)
+        chosen = await asyncio.to_thread(self.choices.chosen)
         for repo_model in scanned.values():
             model = self._add_model(repo_model)
-            await self._load_best(model)
+            await self._load_best(model, chosen.get(model.name))
         await self._peek_unloaded()
         self.registry.started = True
         models = self.registry.served_models()
@@ -125,18 +136,29 @@ class VersionActivation:
             raise InvalidArgument.field(
                 "version", f"model {name} has no version {number} (on disk: {on_disk})"
             )
-        if model.active is not None and model.active.session.version == number:
-            return self.registry.entry(name)
         serving = str(model.active.session.version) if model.active else "none"
         if not await self._activate_version(model, number, cause="activation"):
             reason = model.status[number].reason
             raise FailedPrecondition(
                 f"version {number} of model {name} cannot serve: {reason}; version {serving} keeps serving"
             )
-        # Promoted by an admin: from now on the start-up load may pick it like any other version.
-        marker = model.files[number].path.parent / MANUAL_ACTIVATION_FILE
-        await asyncio.to_thread(marker.unlink, missing_ok=True)
+        # Recorded even when it already served here: a retry after the store failed records it.
+        await self._record_choice(name, number)
+        await asyncio.to_thread(_forget_manual_marker, model.files[number].path.parent)
         return self.registry.entry(name)
+
+    async def _record_choice(self, name: str, number: int) -> None:
+        """The other engines follow it, and a restart keeps it."""
+        try:
+            await asyncio.to_thread(self.choices.choose, name, number)
+        except Exception as error:
+            log.warning(
+                "model choice not recorded", extra={"model": name, "version": number, "error": str(error)}
+            )
+            raise DependencyUnavailable(
+                f"version {number} of model {name} serves on this engine, but the choice could not be "
+                "recorded for the other engines; retry the activation"
+            ) from error
 
     # ---- load, warm up, swap ----------------------------------------------------------------
 
@@ -225,7 +247,9 @@ class VersionActivation:
                         was, state=ModelState.AVAILABLE, reason="", loaded_at=None
                     )
 
-    async def _load_best(self, model: ServedModel) -> None:
+    async def _load_best(self, model: ServedModel, chosen: int | None) -> None:
+        if chosen in model.files and await self._activate_version(model, chosen, cause="start, chosen"):
+            return
         for number in sorted(model.files, reverse=True):
             if model.files[number].manual:
                 continue  # a training run's version: only an admin activates it
@@ -244,7 +268,8 @@ class VersionActivation:
 
     async def refresh(self) -> None:
         """One file-watch pass: pick up new models and versions; activate a new higher version
-        once its file has stayed the same for two scans (a copy in progress is not loaded)."""
+        once its file has stayed the same for two scans (a copy in progress is not loaded); then
+        follow the versions chosen by other engines."""
         scanned = await asyncio.to_thread(scan, self.registry.root)
         for name, repo_model in scanned.items():
             model = self.registry.find(name)
@@ -256,7 +281,27 @@ class VersionActivation:
                 self._update_files(model, repo_model)
             await self._activate_candidates(model)
         self._remember(scanned)
+        await self._follow_choices()
         await self._peek_unloaded()
+
+    async def _follow_choices(self) -> None:
+        """Serve each model's chosen version where another engine chose it (an activation, a
+        promotion, a rollback). A version this engine cannot load stays FAILED and is not tried
+        again until its file changes; the serving version keeps serving."""
+        try:
+            chosen = await asyncio.to_thread(self.choices.chosen)
+        except Exception as error:  # the store away: follow on a later pass
+            log.warning("model choices not read", extra={"error": str(error)})
+            return
+        for name, number in sorted(chosen.items()):
+            model = self.registry.find(name)
+            if model is None or number not in model.files:
+                continue
+            if model.active is not None and model.active.session.version == number:
+                continue
+            if self._versions[name].failed.get(number) == model.files[number].signature:
+                continue
+            await self._activate_version(model, number, cause="chosen on another engine")
 
     async def _activate_candidates(self, model: ServedModel) -> None:
         candidates = self._versions[model.name].candidates
@@ -274,7 +319,20 @@ class VersionActivation:
             candidates.discard(number)
             log.info("new model version found", extra={"model": model.name, "version": number})
             if await self._activate_version(model, number, cause="file watch"):
+                await self._record_watched_choice(model.name, number)
                 return
+
+    async def _record_watched_choice(self, name: str, number: int) -> None:
+        """A version the file watch activated becomes the choice, so that following the choices
+        does not take it back to an older chosen one."""
+        if number > MAX_CHOSEN_VERSION:
+            return
+        try:
+            await asyncio.to_thread(self.choices.choose, name, number)
+        except Exception as error:  # the next activation records the choice again
+            log.warning(
+                "model choice not recorded", extra={"model": name, "version": number, "error": str(error)}
+            )
 
     # ---- the repository on disk -------------------------------------------------------------
 
@@ -331,3 +389,18 @@ class VersionActivation:
                 current = model.status.get(number)
                 if current is not None and current.state is ModelState.AVAILABLE:
                     model.status[number] = replace(current, metadata=meta)
+
+
+def _forget_manual_marker(version_folder: Path) -> None:
+    """Promoted by an admin: from now on the file watch and a start with no recorded choice may
+    pick it like any other version. A read-only repository (an image) keeps its marker, and the
+    recorded choice is what holds."""
+    marker = version_folder / MANUAL_ACTIVATION_FILE
+    if not marker.exists():
+        return
+    try:
+        marker.unlink()
+    except FileNotFoundError:
+        pass
+    except OSError as error:  # a read-only file system: EROFS, even for a file that is gone
+        log.info("manual-activation marker kept", extra={"path": str(marker), "error": str(error)})

@@ -1,0 +1,107 @@
+"""The version chosen for each model, shared by engines on one store (k8s runs two): an activation on
+one engine is followed by the other's file watch, a restarted engine loads the chosen version before
+the highest, a read-only repository keeps its markers without failing the activation, and a store
+that is down fails the activation's record with UNAVAILABLE, recorded by the retry."""
+
+from __future__ import annotations
+
+import errno
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine
+
+from ml_engine.models.data.version_choices import SqlVersionChoices
+from ml_engine.models.serving.activation import VersionActivation
+from ml_engine.models.serving.registry import ModelRegistry
+from ml_engine.models.serving.repository import MANUAL_ACTIVATION_FILE
+from ml_engine.shared.database import MarketStore
+from service_runtime.errors import DependencyUnavailable
+from tests.ml_engine.models.conftest import serving_settings
+from tests.ml_engine.models.serving.tiny_models import write
+
+
+async def engine_on(repo: Path, choices: SqlVersionChoices) -> tuple[ModelRegistry, VersionActivation]:
+    """One engine process's serving: its own registry and activation, the shared store's choices."""
+    registry = ModelRegistry(repo)
+    activation = VersionActivation(registry, serving_settings(repo), choices)
+    await activation.start()
+    return registry, activation
+
+
+async def test_an_activation_on_one_engine_is_followed_by_the_other_and_kept_by_a_restart(
+    repo: Path, empty_market_store: MarketStore
+) -> None:
+    write(repo, "m", 1)
+    write(repo, "m", 2)
+    choices = SqlVersionChoices(empty_market_store.engine)
+    registry_a, engine_a = await engine_on(repo, choices)
+    registry_b, engine_b = await engine_on(repo, choices)
+    try:
+        assert registry_a.entry("m").active_version == registry_b.entry("m").active_version == "2"
+        await engine_a.activate("m", "1")  # a rollback, made through one replica
+        assert choices.chosen() == {"m": 1}
+        assert registry_b.entry("m").active_version == "2"  # until its next file-watch pass
+        await engine_b.refresh()
+        assert registry_b.entry("m").active_version == "1"
+    finally:
+        await engine_a.stop()
+        await engine_b.stop()
+    registry_c, restarted = await engine_on(repo, choices)
+    try:
+        assert registry_c.entry("m").active_version == "1"  # not the highest: the chosen one
+    finally:
+        await restarted.stop()
+
+
+async def test_a_read_only_repository_keeps_its_marker_and_the_choice_holds(
+    repo: Path, empty_market_store: MarketStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(repo, "m", 1)
+    write(repo, "m", 2)
+    marker = repo / "m" / "2" / MANUAL_ACTIVATION_FILE  # a training run's version, not activated yet
+    marker.touch()
+    choices = SqlVersionChoices(empty_market_store.engine)
+    registry, engine = await engine_on(repo, choices)
+    real_unlink = Path.unlink
+
+    def read_only_unlink(path: Path, missing_ok: bool = False) -> None:
+        if path.name == MANUAL_ACTIVATION_FILE:  # the image's file system (EROFS)
+            raise OSError(errno.EROFS, "Read-only file system", str(path))
+        real_unlink(path, missing_ok)
+
+    monkeypatch.setattr(Path, "unlink", read_only_unlink)
+    try:
+        assert registry.entry("m").active_version == "1"
+        entry = await engine.activate("m", "2")
+        assert entry.active_version == "2" and marker.exists()
+    finally:
+        await engine.stop()
+    registry_b, restarted = await engine_on(repo, choices)
+    try:
+        assert registry_b.entry("m").active_version == "2"  # chosen, marker or not
+    finally:
+        await restarted.stop()
+
+
+async def test_a_store_that_is_down_fails_the_record_and_the_retry_records_it(
+    repo: Path, tmp_path: Path
+) -> None:
+    write(repo, "m", 1)
+    write(repo, "m", 2)
+    store = MarketStore(f"sqlite:///{tmp_path / 'market.db'}")
+    store.migrate()
+    registry, engine = await engine_on(repo, SqlVersionChoices(store.engine))
+    # The store goes away: a database its choices table is not in.
+    engine.choices = SqlVersionChoices(create_engine(f"sqlite:///{tmp_path / 'elsewhere.db'}"))
+    try:
+        with pytest.raises(DependencyUnavailable) as refused:
+            await engine.activate("m", "1")
+        assert "serves on this engine" in refused.value.message
+        assert registry.entry("m").active_version == "1"
+        engine.choices = SqlVersionChoices(store.engine)  # back
+        await engine.activate("m", "1")  # the retry: already serving, recorded now
+        assert engine.choices.chosen() == {"m": 1}
+    finally:
+        await engine.stop()
+        store.close()

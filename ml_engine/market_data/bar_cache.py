@@ -7,11 +7,10 @@ slice of it (numpy views, read-only: no one can change a cached bar by accident)
 timeframes are computed from these base bars, as before.
 
 Bounded: at most `max_bars` bars in all (about 48 bytes each), least recently used tails go
-first. Invalidated per symbol by this engine's imports and by each new last bar the BarClock sees
-(the same event that refreshes latest-bar predictions). What another process writes becomes
-visible with that clock's poll; a correction of older bars written by another process without a
-new last bar stays unseen until the tail is evicted or the engine restarts (set
-ML_BAR_CACHE_MAX_BARS=0 where that matters).
+first. Invalidated per symbol by this engine's imports and by each change the BarClock sees (a new
+last bar, the same event that refreshes latest-bar predictions, or a new revision of the symbol's
+bars). What another process writes, a correction of older bars included, becomes visible with that
+clock's poll (`ML_BAR_POLL_INTERVAL_S`).
 """
 
 from __future__ import annotations

@@ -3,8 +3,10 @@ known without a database round trip.
 
 A new stored bar is the event that makes a latest-bar prediction out of date. Writers in this
 process (ImportBars) refresh the clock as soon as they commit; bars written by another process
-(`make import-bars`, a live feed's writer) are seen by the poll (`ML_BAR_POLL_INTERVAL_S`), one read
-of every symbol's last bar time. Listeners hear of each symbol whose last bar changed.
+(`make import-bars`, a live feed's writer, another engine's ImportBars) are seen by the poll
+(`ML_BAR_POLL_INTERVAL_S`), one read of every symbol's last bar time and bar revision (which every
+write moves, so a correction of past bars is seen too). Listeners hear of each symbol whose last bar
+or revision changed.
 """
 
 from __future__ import annotations
@@ -26,11 +28,13 @@ NewBarListener = Callable[[str], None]
 
 @dataclass(frozen=True)
 class LastBar:
-    """A symbol's stored timeframe and the open time of its last stored bar (None: no bar yet)."""
+    """A symbol's stored timeframe, the open time of its last stored bar (None: no bar yet) and the
+    revision of its bars (moved by every write)."""
 
     symbol: str
     base: Timeframe
     time: int | None
+    revision: int = 0
 
 
 class BarClock:
@@ -45,7 +49,7 @@ class BarClock:
         return self._last.get(symbol)
 
     def on_new_bar(self, listener: NewBarListener) -> None:
-        """`listener(symbol)` after each refresh that saw the symbol's last bar change."""
+        """`listener(symbol)` after each refresh that saw the symbol's last bar (or its bars) change."""
         self._listeners.append(listener)
 
     async def refresh(self) -> list[str]:
@@ -57,8 +61,8 @@ class BarClock:
         with self.engine.connect() as conn:
             rows = repo.last_bar_times(conn)
         return {
-            symbol: LastBar(symbol, TIMEFRAMES[base], time)
-            for symbol, (base, time) in rows.items()
+            symbol: LastBar(symbol, TIMEFRAMES[base], time, revision)
+            for symbol, (base, time, revision) in rows.items()
             if base in TIMEFRAMES
         }
 

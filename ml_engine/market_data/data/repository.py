@@ -114,8 +114,9 @@ def last_bar_time(conn: Connection, symbol: str, timeframe: str) -> int | None:
     return int(value) if value is not None else None
 
 
-def last_bar_times(conn: Connection) -> dict[str, tuple[str, int | None]]:
-    """Every stored symbol's base timeframe and its last bar's time there (None: no bar yet), in one read."""
+def last_bar_times(conn: Connection) -> dict[str, tuple[str, int | None, int]]:
+    """Every stored symbol's base timeframe, its last bar's time there (None: no bar yet) and the
+    revision of its bars, in one read."""
     last = (
         select(bars.c.symbol, bars.c.timeframe, func.max(bars.c.ts).label("last"))
         .group_by(bars.c.symbol, bars.c.timeframe)
@@ -124,8 +125,15 @@ def last_bar_times(conn: Connection) -> dict[str, tuple[str, int | None]]:
     joined = symbols.outerjoin(
         last, and_(last.c.symbol == symbols.c.symbol, last.c.timeframe == symbols.c.base_timeframe)
     )
-    rows = conn.execute(select(symbols.c.symbol, symbols.c.base_timeframe, last.c.last).select_from(joined))
-    return {r.symbol: (r.base_timeframe, int(r.last) if r.last is not None else None) for r in rows}
+    rows = conn.execute(
+        select(symbols.c.symbol, symbols.c.base_timeframe, last.c.last, symbols.c.revision).select_from(
+            joined
+        )
+    )
+    return {
+        r.symbol: (r.base_timeframe, int(r.last) if r.last is not None else None, int(r.revision))
+        for r in rows
+    }
 
 
 def count_bars(
@@ -172,6 +180,8 @@ def upsert_bars(conn: Connection, symbol: str, timeframe: str, rows: Sequence[Ba
         )
     else:
         raise NotImplementedError(f"no upsert for {conn.dialect.name}")
+    # In the writer's transaction: the engines' bar clocks see the change with its commit.
+    conn.execute(symbols.update().where(symbols.c.symbol == symbol).values(revision=symbols.c.revision + 1))
 
 
 def load_bars(

@@ -17,6 +17,9 @@ symbols = Table(
     Column("timezone", String(64), nullable=False),
     # Bars are stored at one timeframe per symbol; coarser ones are resampled from it.
     Column("base_timeframe", String(8), nullable=False),
+    # Moves with every write of the symbol's bars (migration 0007): other engines' bar clocks see a
+    # correction of past bars that leaves the last bar where it was.
+    Column("revision", BigInteger, nullable=False, server_default="0"),
 )
 
 bars = Table(

@@ -72,6 +72,10 @@ def _check_filters(**filters: str) -> None:
             raise InvalidArgument.field(field, f"must be at most {FILTER_MAX_LENGTH[field]} characters")
 
 
+# How far another engine's clock may run behind this one's, for the scores it stamps (s).
+CLOCK_SKEW_S = 120
+
+
 class Scorer:
     def __init__(
         self,
@@ -80,13 +84,15 @@ class Scorer:
         adaptive: AdaptiveConformal | None = None,
     ) -> None:
         """With `adaptive`, each scored prediction's nonconformity score goes to its live scores (the
-        adaptive intervals of later predictions read them)."""
+        adaptive intervals of later predictions read them), whichever engine scored it."""
         self.windows = windows
         self.manifest = manifest
         self.adaptive = adaptive
         self.scored = 0
         self.failures = 0
         self.last_pass_at: int | None = None
+        # The live scores hold every served prediction scored until then (None: not read yet).
+        self._scores_read_until: int | None = None
 
     def score_once(self, now: int | None = None) -> int:
         """Scores every due prediction (up to BATCH per series); returns how many were scored."""
@@ -101,6 +107,7 @@ class Scorer:
                 continue  # the symbol was removed; its predictions can never be scored
         self.scored += total
         self.last_pass_at = int(time.time())
+        self.follow_live_scores()
         return total
 
     def _score_series(self, pending: repo.PendingSeries, now: int) -> int:
@@ -152,28 +159,7 @@ class Scorer:
             )
         with self.windows.engine.begin() as conn:
             repo.mark_realized(conn, outcomes)
-        self._record_live_scores(pending, due, outcomes)
         return len(outcomes)
-
-    def _record_live_scores(
-        self,
-        pending: repo.PendingSeries,
-        due: list[repo.PendingPrediction],
-        outcomes: list[repo.Outcome],
-    ) -> None:
-        """The stored outcomes' scores, to the adaptive intervals' live scores."""
-        if self.adaptive is None or not outcomes:
-            return
-        # Shadow predictions are scored for their comparison, never for what users are served.
-        by_id = {p.id: p for p in due if p.variant == repo.ACTIVE}
-        scores = []
-        for o in outcomes:
-            p = by_id.get(o.id)
-            if p is None:
-                continue
-            score = nonconformity(o.realized_high, o.realized_low, p.predicted_high, p.predicted_low, p.atr)
-            scores.append((p.as_of, score))
-        self.adaptive.scores.add((pending.symbol, pending.timeframe, pending.lookahead), scores)
 
     def load_live_scores(self) -> int:
         """The latest stored scores of every series, to the live scores (at start: a restart keeps
@@ -181,11 +167,33 @@ class Scorer:
         if self.adaptive is None:
             return 0
         with self.windows.engine.connect() as conn:
+            read_until = repo.last_realized_at(conn)
             rows = repo.recent_scored(conn, self.adaptive.scores.keep)
+        self._add_live_scores(rows)
+        self._scores_read_until = read_until if read_until is not None else 0
+        return len(rows)
+
+    def follow_live_scores(self) -> int:
+        """Adds to the live scores what every engine scored since the last read (k8s runs two, and
+        each pass scores what the other's has not taken yet): the engines' adaptive intervals learn
+        from the same scores. Each pass reads again the last CLOCK_SKEW_S seconds of `realized_at`
+        (another engine's clock may run behind); a score read twice replaces itself."""
+        if self.adaptive is None:
+            return 0
+        if self._scores_read_until is None:
+            return self.load_live_scores()
+        with self.windows.engine.connect() as conn:
+            rows, latest = repo.scored_since(conn, self._scores_read_until - CLOCK_SKEW_S)
+        self._add_live_scores(rows)
+        if latest is not None:
+            self._scores_read_until = max(self._scores_read_until, latest)
+        return len(rows)
+
+    def _add_live_scores(self, rows: list[repo.ScoredPrediction]) -> None:
+        assert self.adaptive is not None
         for r in rows:
             score = nonconformity(r.realized_high, r.realized_low, r.predicted_high, r.predicted_low, r.atr)
             self.adaptive.scores.add((r.symbol, r.timeframe, r.lookahead), [(r.as_of, score)])
-        return len(rows)
 
     async def run(self, interval_s: float, after_pass: Callable[[], Awaitable[object]] | None = None) -> None:
         """Loads the live scores, then scores every `interval_s` seconds until cancelled, running

@@ -11,6 +11,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -246,21 +247,52 @@ def recent_scored(conn: Connection, limit: int) -> list[ScoredPrediction]:
             .order_by(p.as_of.desc())
             .limit(limit)
         ).all()
-        result.extend(
-            ScoredPrediction(
-                symbol,
-                timeframe,
-                int(lookahead),
-                int(r.as_of),
-                float(r.atr),
-                float(r.predicted_high),
-                float(r.predicted_low),
-                float(r.realized_high),
-                float(r.realized_low),
-            )
-            for r in reversed(rows)
-        )
+        result.extend(_scored(r, symbol, timeframe, lookahead) for r in reversed(rows))
     return result
+
+
+def _scored(row: Any, symbol: str, timeframe: str, lookahead: int) -> ScoredPrediction:
+    return ScoredPrediction(
+        symbol,
+        timeframe,
+        int(lookahead),
+        int(row.as_of),
+        float(row.atr),
+        float(row.predicted_high),
+        float(row.predicted_low),
+        float(row.realized_high),
+        float(row.realized_low),
+    )
+
+
+def last_realized_at(conn: Connection) -> int | None:
+    """When the latest prediction was scored, by whichever engine (None: none yet)."""
+    value = conn.execute(select(func.max(predictions.c.realized_at))).scalar()
+    return int(value) if value is not None else None
+
+
+def scored_since(conn: Connection, realized_after: int) -> tuple[list[ScoredPrediction], int | None]:
+    """Served predictions scored after `realized_after` (by any engine), and the latest
+    `realized_at` among them (None: none)."""
+    p = predictions.c
+    rows = conn.execute(
+        select(
+            p.symbol,
+            p.timeframe,
+            p.lookahead,
+            p.as_of,
+            p.atr,
+            p.predicted_high,
+            p.predicted_low,
+            p.realized_high,
+            p.realized_low,
+            p.realized_at,
+        )
+        .where(p.realized_at > realized_after, p.variant == ACTIVE)
+        .order_by(p.realized_at, p.as_of)
+    ).all()
+    latest = max((int(r.realized_at) for r in rows), default=None)
+    return [_scored(r, r.symbol, r.timeframe, r.lookahead) for r in rows], latest
 
 
 def mark_realized(conn: Connection, outcomes: Sequence[Outcome]) -> None:

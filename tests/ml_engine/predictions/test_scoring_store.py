@@ -225,3 +225,32 @@ def test_scorer_records_live_scores_and_a_restart_loads_them(empty_market_store:
     restarted = AdaptiveConformal(AdaptiveSettings())
     assert Scorer(windows, manifest(), restarted).load_live_scores() == len(picks)
     np.testing.assert_allclose(restarted.scores.known_by(key, last, 10), expected, rtol=1e-9)
+
+
+def test_each_engine_learns_the_scores_the_other_engine_realised(empty_market_store: MarketStore) -> None:
+    """Two engines on one store (k8s runs two): whichever scores a prediction, both engines'
+    adaptive intervals read its score, so they answer the same interval for a bar."""
+    clear(empty_market_store)
+    import_sample(empty_market_store.engine, "EURUSD")
+    windows = BarWindows(empty_market_store.engine)
+    h = HORIZONS["intraday"]
+    bars = windows.latest(Series("EURUSD", TIMEFRAMES["1h"], TIMEFRAMES["1h"]), 1000).bars
+    atr_values = atr(bars)
+    store = PredictionStore(empty_market_store.engine)
+    here, elsewhere = AdaptiveConformal(AdaptiveSettings()), AdaptiveConformal(AdaptiveSettings())
+    engine_here = Scorer(windows, manifest(), here)
+    engine_elsewhere = Scorer(windows, manifest(), elsewhere)
+    assert engine_here.load_live_scores() == engine_elsewhere.load_live_scores() == 0  # both start
+    for i in (100, 200):
+        store.insert_once(record_for(bars, i, "intraday", float(atr_values[i])))
+    assert engine_here.score_once() == 2
+    assert engine_elsewhere.score_once() == 0  # nothing left to score: the other engine took them
+    key = ("EURUSD", "1h", h.lookahead)
+    last = int(bars.times[300])
+    assert len(here.scores.known_by(key, last, 10)) == 2
+    np.testing.assert_allclose(elsewhere.scores.known_by(key, last, 10), here.scores.known_by(key, last, 10))
+    store.insert_once(record_for(bars, 300, "intraday", float(atr_values[300])))
+    assert engine_elsewhere.score_once() == 1  # and the other way round
+    assert engine_here.score_once() == 0
+    np.testing.assert_allclose(here.scores.known_by(key, last, 10), elsewhere.scores.known_by(key, last, 10))
+    assert len(here.scores.known_by(key, last, 10)) == 3

@@ -110,7 +110,8 @@ def build_host(
     recorder = PredictionRecorder(PredictionStore(store.engine), enabled=settings.ml_record_predictions)
     clock = BarClock(store.engine)
     # Candidate versions run in shadow: recorded and scored, never served (ModelPromotionService).
-    shadows = ShadowRegistry(registry, settings)
+    shadows = ShadowRegistry(registry, settings, activation.choices)
+    activation.follow_choices(shadows.follow)
     # Live scores, written by the scorer, adapt the intervals the forecaster serves.
     adaptive = AdaptiveConformal(
         AdaptiveSettings(

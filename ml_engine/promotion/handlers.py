@@ -70,7 +70,7 @@ class PromotionHandlers(pb_grpc.ModelPromotionServiceServicer):
     async def StopShadow(
         self, request: pb.StopShadowRequest, context: grpc.aio.ServicerContext
     ) -> pb.StopShadowResponse:
-        self.promotion.stop(request.name, current_caller().subject)
+        await self.promotion.stop(request.name, current_caller().subject)
         return pb.StopShadowResponse()
 
     async def CompareShadow(

@@ -6,6 +6,7 @@ the `ml_engine.audit` log, refusals included."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass
 
@@ -17,7 +18,7 @@ from ml_engine.models.serving.shadow import ShadowRegistry, ShadowVersion
 from ml_engine.predictions.data import prediction_repository as repo
 from ml_engine.promotion.domain.comparison import Comparison, ScoredPair, compare, should_auto_promote
 from ml_engine.shared.audit import AuditRecord, audited
-from service_runtime.errors import DomainError, InvalidArgument
+from service_runtime.errors import DomainError, InvalidArgument, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -92,19 +93,28 @@ class PromotionService:
         except DomainError as error:
             log.warning("trained version not put in shadow: %s", error.message)
 
-    def stop(self, name: str, actor: str) -> None:
+    async def stop(self, name: str, actor: str) -> None:
         record: AuditRecord = {"actor": actor, "action": "stop_shadow", "model": name.strip()}
         with audited(record):
-            shadow = self.shadows.stop(required(name, "name"))
+            shadow = await self.shadows.stop(required(name, "name"))
             record |= {"shadow_version": shadow.version, "outcome": "stopped"}
 
-    async def promote(self, name: str, actor: str, comparison: Comparison | None = None) -> Promotion:
+    async def promote(
+        self,
+        name: str,
+        actor: str,
+        comparison: Comparison | None = None,
+        claimed: ShadowVersion | None = None,
+    ) -> Promotion:
         """The shadow version becomes the active one through the activation's hot reload (loaded,
         warmed up, swapped in with one assignment); then the shadow ends. Like an activation, it
-        runs to the end (and is audited) even when the caller is cancelled."""
-        return await self.activation.run_to_end(self._promote(name, actor, comparison))
+        runs to the end (and is audited) even when the caller is cancelled. `claimed`: the shadow,
+        already ended on every engine by this caller (the automatic promotion)."""
+        return await self.activation.run_to_end(self._promote(name, actor, comparison, claimed))
 
-    async def _promote(self, name: str, actor: str, comparison: Comparison | None) -> Promotion:
+    async def _promote(
+        self, name: str, actor: str, comparison: Comparison | None, claimed: ShadowVersion | None
+    ) -> Promotion:
         record: AuditRecord = {"actor": actor, "action": "promote_shadow", "model": name.strip()}
         if comparison is not None:
             record["verdict"] = comparison.verdict.value
@@ -112,14 +122,31 @@ class PromotionService:
             record["n"] = max((m.n for m in comparison.metrics), default=0)
         with audited(record):
             name = required(name, "name")
-            shadow = self.shadows.require(name)
+            shadow = claimed or await self._claim(self.shadows.require(name))
             record["to_version"] = shadow.version
             record["from_version"] = self.activation.registry.entry(name).active_version
-            entry = await self.activation.activate(name, shadow.version)
-            if self.shadows.get(name) is shadow:
-                self.shadows.stop(name)
+            try:
+                entry = await self.activation.activate(name, shadow.version)
+            except DomainError:
+                await self._unclaim(shadow)  # it cannot serve: it goes on in shadow
+                raise
+            self.shadows.drop(name)
             record |= {"outcome": "promoted", "state": entry.state.value}
         return Promotion(name, str(record["from_version"]), entry.active_version)
+
+    async def _claim(self, shadow: ShadowVersion) -> ShadowVersion:
+        if not await self.shadows.claim(shadow):
+            self.shadows.drop(shadow.name)
+            raise NotFound(
+                f"model {shadow.name} has no shadow version (another engine promoted or stopped it)"
+            )
+        return shadow
+
+    async def _unclaim(self, shadow: ShadowVersion) -> None:
+        with contextlib.suppress(Exception):  # the store away: the shadow ends on the other engines
+            await asyncio.to_thread(
+                self.shadows.choices.choose_shadow, shadow.name, shadow.session.version, shadow.started_at
+            )
 
     # ---- reads ------------------------------------------------------------------------------
 
@@ -182,8 +209,12 @@ class PromotionService:
             _, comparison = await self.compare(shadow.name)
             if not should_auto_promote(comparison):
                 continue
+            if not await self.shadows.claim(shadow):
+                continue  # another engine reached the same verdict first: it promotes (and audits)
             try:
-                promoted.append(await self.promote(shadow.name, AUTO_PROMOTE_ACTOR, comparison))
+                promoted.append(
+                    await self.promote(shadow.name, AUTO_PROMOTE_ACTOR, comparison, claimed=shadow)
+                )
             except DomainError as error:  # audited as refused; the next pass tries again
                 log.warning("automatic promotion of %s failed: %s", shadow.name, error.message)
                 continue

@@ -1,5 +1,6 @@
-"""The version an admin chose for each model (an activation, a promotion), read by every engine
-process: the others follow it, and a restarted engine loads it before the highest version.
+"""What was chosen for each model, read by every engine process: the version that serves (an
+activation, a promotion; a restarted engine loads it before the highest version) and the version in
+shadow (StartShadow). The other engines follow both.
 
 Revision ID: 0006_ml_model_choices
 Revises: 0005_ml_training_runs
@@ -22,9 +23,12 @@ def upgrade() -> None:
         "ml_model_choices",
         # The model's folder name in the repository (e.g. intraday_gru).
         sa.Column("model", sa.String(255), primary_key=True),
-        sa.Column("version", sa.Integer, nullable=False),
-        # Epoch seconds (UTC).
-        sa.Column("chosen_at", sa.Float(53), nullable=False),
+        # The version that serves (NULL: the highest that can) and when it was chosen (epoch s).
+        sa.Column("version", sa.Integer, nullable=True),
+        sa.Column("chosen_at", sa.Float(53), nullable=True),
+        # The version running in shadow beside it (NULL: none) and since when (epoch s).
+        sa.Column("shadow_version", sa.Integer, nullable=True),
+        sa.Column("shadow_started_at", sa.Float(53), nullable=True),
     )
 
 

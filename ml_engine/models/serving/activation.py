@@ -13,14 +13,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
 from ml_engine.config import MlEngineSettings
 from ml_engine.models.serving.batcher import MicroBatcher
-from ml_engine.models.serving.choices import ProcessChoices, VersionChoices
+from ml_engine.models.serving.choices import Choice, ProcessChoices, VersionChoices
 from ml_engine.models.serving.errors import ModelLoadError
 from ml_engine.models.serving.registry import (
     ActiveVersion,
@@ -37,6 +37,8 @@ from service_runtime.errors import DependencyUnavailable, FailedPrecondition, In
 log = logging.getLogger("ml_engine.serving")
 
 T = TypeVar("T")
+# Told the recorded choices after each file-watch pass (the shadows follow theirs).
+ChoicesFollower = Callable[[dict[str, Choice]], Awaitable[None]]
 
 # The largest version recorded as a choice (parse_version's nine digits).
 MAX_CHOSEN_VERSION = 999_999_999
@@ -60,6 +62,7 @@ class VersionActivation:
         self.registry = registry
         self.settings = settings
         self.choices: VersionChoices = choices if choices is not None else ProcessChoices()
+        self._followers: list[ChoicesFollower] = []
         self._versions: dict[str, _Versions] = {}
         self._previous_scan: dict[tuple[str, int], tuple[int, int]] = {}
         self._watch: asyncio.Task[None] | None = None
@@ -77,7 +80,7 @@ class VersionActivation:
         chosen = await asyncio.to_thread(self.choices.chosen)
         for repo_model in scanned.values():
             model = self._add_model(repo_model)
-            await self._load_best(model, chosen.get(model.name))
+            await self._load_best(model, chosen.get(model.name, Choice()).version)
         await self._peek_unloaded()
         self.registry.started = True
         models = self.registry.served_models()
@@ -281,21 +284,31 @@ class VersionActivation:
                 self._update_files(model, repo_model)
             await self._activate_candidates(model)
         self._remember(scanned)
-        await self._follow_choices()
+        chosen = await self._read_choices()
+        if chosen is not None:
+            await self._follow_versions(chosen)
+            for follower in self._followers:
+                await follower(chosen)
         await self._peek_unloaded()
 
-    async def _follow_choices(self) -> None:
+    def follow_choices(self, follower: ChoicesFollower) -> None:
+        """`follower(choices)` after each file-watch pass that read them."""
+        self._followers.append(follower)
+
+    async def _read_choices(self) -> dict[str, Choice] | None:
+        try:
+            return await asyncio.to_thread(self.choices.chosen)
+        except Exception as error:  # the store away: follow on a later pass
+            log.warning("model choices not read", extra={"error": str(error)})
+            return None
+
+    async def _follow_versions(self, chosen: dict[str, Choice]) -> None:
         """Serve each model's chosen version where another engine chose it (an activation, a
         promotion, a rollback). A version this engine cannot load stays FAILED and is not tried
         again until its file changes; the serving version keeps serving."""
-        try:
-            chosen = await asyncio.to_thread(self.choices.chosen)
-        except Exception as error:  # the store away: follow on a later pass
-            log.warning("model choices not read", extra={"error": str(error)})
-            return
-        for name, number in sorted(chosen.items()):
-            model = self.registry.find(name)
-            if model is None or number not in model.files:
+        for name, choice in sorted(chosen.items()):
+            model, number = self.registry.find(name), choice.version
+            if model is None or number is None or number not in model.files:
                 continue
             if model.active is not None and model.active.session.version == number:
                 continue

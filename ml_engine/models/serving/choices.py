@@ -1,24 +1,48 @@
-"""Which version of each model an admin chose, shared by every engine process.
+"""What an admin (or the engine itself) chose for each model, shared by every engine process: the
+version that serves and the version running in shadow.
 
 An activation (ActivateModelVersion, a promotion, the file watch picking up a new version) swaps
-the version in the process that made it. Other engines behind the same edge (k8s runs two) follow
-the recorded choice on their next file-watch pass, and an engine that starts loads the chosen
-version before the highest one: a rollback holds on every replica and across restarts, where the
-model repository itself may be read-only (an image) and hold no marker of it.
+the version in the process that made it, and StartShadow loads the shadow there. Other engines
+behind the same edge (k8s runs two) follow the recorded choices on their next file-watch pass, and
+an engine that starts loads the chosen version before the highest one: a rollback holds on every
+replica and across restarts, where the model repository itself may be read-only (an image) and
+hold no marker of it. Ending a shadow is one conditional write, so that when both engines decide to
+promote the same shadow only one does it (and audits it).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 
+@dataclass(frozen=True)
+class Choice:
+    """A model's recorded choices: the version that serves (None: the highest that can) and the
+    version in shadow, if any, with when its shadow started (epoch seconds)."""
+
+    version: int | None = None
+    shadow: int | None = None
+    shadow_started_at: float = 0.0
+
+
 class VersionChoices(Protocol):
-    def chosen(self) -> dict[str, int]:
-        """The chosen version of each model that has one (blocking: run it in a worker thread)."""
+    """Every method blocks (a store round trip): run it in a worker thread."""
+
+    def chosen(self) -> dict[str, Choice]:
+        """The choices of every model that has some."""
         ...
 
     def choose(self, model: str, version: int) -> None:
-        """Record `version` as the one `model` serves (blocking)."""
+        """`version` serves `model` from now on; a shadow of that very version ends."""
+        ...
+
+    def choose_shadow(self, model: str, version: int, started_at: float) -> None:
+        """`version` runs in shadow beside the serving one (replacing the model's shadow)."""
+        ...
+
+    def end_shadow(self, model: str, version: int | None = None) -> bool:
+        """Ends the model's shadow (only when it is `version`, if given); whether this call ended it."""
         ...
 
 
@@ -26,10 +50,24 @@ class ProcessChoices:
     """Choices held by this process only: a single engine with no store to share them (tests)."""
 
     def __init__(self) -> None:
-        self._chosen: dict[str, int] = {}
+        self._chosen: dict[str, Choice] = {}
 
-    def chosen(self) -> dict[str, int]:
+    def chosen(self) -> dict[str, Choice]:
         return dict(self._chosen)
 
     def choose(self, model: str, version: int) -> None:
-        self._chosen[model] = version
+        now = self._chosen.get(model, Choice())
+        shadow = now.shadow if now.shadow != version else None
+        self._chosen[model] = replace(now, version=version, shadow=shadow)
+
+    def choose_shadow(self, model: str, version: int, started_at: float) -> None:
+        self._chosen[model] = replace(
+            self._chosen.get(model, Choice()), shadow=version, shadow_started_at=started_at
+        )
+
+    def end_shadow(self, model: str, version: int | None = None) -> bool:
+        now = self._chosen.get(model)
+        if now is None or now.shadow is None or (version is not None and now.shadow != version):
+            return False
+        self._chosen[model] = replace(now, shadow=None)
+        return True

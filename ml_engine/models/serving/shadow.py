@@ -5,7 +5,11 @@ inputs off the users' path (predictions/forecaster.py), never answering a reques
 admin RPC StartShadow, a retraining job): it loads and warms the version like an activation does,
 in a worker thread, then makes it the model's shadow with one assignment. A shadow runs its
 session directly (no micro-batcher, no share of the active version's stats): once per bar and
-ensemble, in a background task."""
+ensemble, in a background task.
+
+Shadows are recorded with the model's choices (choices.py): each other engine starts and ends the
+same shadow on its next file-watch pass (`follow`), so any replica answers for it.
+"""
 
 from __future__ import annotations
 
@@ -17,12 +21,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from ml_engine.config import MlEngineSettings
+from ml_engine.models.serving.choices import Choice, ProcessChoices, VersionChoices
 from ml_engine.models.serving.errors import ModelLoadError
 from ml_engine.models.serving.inputs import model_input
 from ml_engine.models.serving.registry import Inference, ModelRegistry, check_input
-from ml_engine.models.serving.repository import parse_version, scan
+from ml_engine.models.serving.repository import VersionFile, parse_version, scan
 from ml_engine.models.serving.session import ModelSession, load_session
-from service_runtime.errors import FailedPrecondition, InvalidArgument, NotFound
+from service_runtime.errors import DependencyUnavailable, FailedPrecondition, InvalidArgument, NotFound
 
 log = logging.getLogger("ml_engine.serving")
 
@@ -39,11 +44,17 @@ class ShadowVersion:
 
 
 class ShadowRegistry:
-    def __init__(self, registry: ModelRegistry, settings: MlEngineSettings) -> None:
+    def __init__(
+        self, registry: ModelRegistry, settings: MlEngineSettings, choices: VersionChoices | None = None
+    ) -> None:
         self.registry = registry
         self.settings = settings
+        self.choices: VersionChoices = choices if choices is not None else ProcessChoices()
         self._shadows: dict[str, ShadowVersion] = {}
         self._lock = asyncio.Lock()
+        # Signature of the file of each (model, version) another engine's shadow failed to load
+        # here: not tried again until the file changes.
+        self._failed: dict[tuple[str, int], tuple[int, int]] = {}
         # A version that becomes active (ActivateModelVersion, the file watch) stops being a shadow:
         # the shadow would run the active version a second time and record it as a candidate.
         registry.on_swap(self._version_activated)
@@ -78,8 +89,21 @@ class ShadowRegistry:
             # An activation may have made it the active version while it loaded.
             self._refuse_the_active_version(name, number)
             shadow = ShadowVersion(name, session, time.time())
+            await self._record(shadow)
             self._shadows[name] = shadow
             return shadow
+
+    async def _record(self, shadow: ShadowVersion) -> None:
+        """For the other engines; a shadow that cannot be recorded does not start here either."""
+        try:
+            await asyncio.to_thread(
+                self.choices.choose_shadow, shadow.name, shadow.session.version, shadow.started_at
+            )
+        except Exception as error:
+            log.warning("shadow not recorded", extra={"model": shadow.name, "error": str(error)})
+            raise DependencyUnavailable(
+                f"the shadow of model {shadow.name} could not be recorded for the other engines; retry"
+            ) from error
 
     def _refuse_the_active_version(self, name: str, number: int) -> None:
         active = self.registry.served(name).active
@@ -94,12 +118,72 @@ class ShadowRegistry:
                 "shadow ended: its version is now the active one", extra={"model": name, "version": version}
             )
 
-    def stop(self, name: str) -> ShadowVersion:
-        """End the shadow of `name` (NotFound when it has none)."""
-        shadow = self._shadows.pop(name, None)
-        if shadow is None:
-            raise NotFound(f"model {name} has no shadow version")
+    async def stop(self, name: str) -> ShadowVersion:
+        """End the shadow of `name` here and on every engine (NotFound when it has none)."""
+        shadow = self.require(name)
+        await self._end_recorded(name, None)
+        self._shadows.pop(name, None)
         return shadow
+
+    async def claim(self, shadow: ShadowVersion) -> bool:
+        """Ends `shadow` on every engine, for a promotion: True for the one engine whose call ended
+        it (two engines deciding to promote it at once: one promotes, the other follows)."""
+        return await self._end_recorded(shadow.name, shadow.session.version)
+
+    async def _end_recorded(self, name: str, version: int | None) -> bool:
+        try:
+            return await asyncio.to_thread(self.choices.end_shadow, name, version)
+        except Exception as error:
+            log.warning("shadow end not recorded", extra={"model": name, "error": str(error)})
+            raise DependencyUnavailable(
+                f"the end of model {name}'s shadow could not be recorded for the other engines; retry"
+            ) from error
+
+    def drop(self, name: str) -> None:
+        """Ends the shadow of `name` in this engine only (it was ended on all of them)."""
+        self._shadows.pop(name, None)
+
+    async def follow(self, chosen: dict[str, Choice]) -> None:
+        """Starts and ends shadows as other engines recorded them (called after each file-watch
+        pass). A version that cannot load here is logged and not tried again until its file
+        changes."""
+        for name in sorted(self._shadows.keys() - chosen.keys()):
+            self._end_followed(name)
+        for name, choice in sorted(chosen.items()):
+            current = self._shadows.get(name)
+            model = self.registry.find(name)
+            active = model.active.session.version if model is not None and model.active else None
+            wanted = choice.shadow if choice.shadow != active else None
+            if wanted is None:
+                if current is not None:
+                    self._end_followed(name)
+                continue
+            if current is not None and current.session.version == wanted:
+                continue
+            file = model.files.get(wanted) if model is not None else None
+            if file is None or self._failed.get((name, wanted)) == file.signature:
+                continue
+            await self._start_followed(name, file, choice.shadow_started_at)
+
+    def _end_followed(self, name: str) -> None:
+        shadow = self._shadows.pop(name, None)
+        if shadow is not None:
+            log.info("shadow ended on another engine", extra={"model": name, "version": shadow.version})
+
+    async def _start_followed(self, name: str, file: VersionFile, started_at: float) -> None:
+        async with self._lock:
+            try:
+                session = await asyncio.to_thread(load_session, name, file, self.settings)
+            except ModelLoadError as error:
+                self._failed[(name, file.version)] = file.signature
+                log.error(
+                    "another engine's shadow cannot run here: %s",
+                    error.reason,
+                    extra={"model": name, "version": file.version},
+                )
+                return
+            self._shadows[name] = ShadowVersion(name, session, started_at)
+            log.info("shadow started on another engine", extra={"model": name, "version": file.version})
 
     def get(self, name: str) -> ShadowVersion | None:
         return self._shadows.get(name)

@@ -1,7 +1,8 @@
-"""The version chosen for each model, shared by engines on one store (k8s runs two): an activation on
-one engine is followed by the other's file watch, a restarted engine loads the chosen version before
-the highest, a read-only repository keeps its markers without failing the activation, and a store
-that is down fails the activation's record with UNAVAILABLE, recorded by the retry."""
+"""What is chosen for each model, shared by engines on one store (k8s runs two): an activation on one
+engine is followed by the other's file watch, a restarted engine loads the chosen version before the
+highest, a read-only repository keeps its markers without failing the activation, a store that is
+down fails the activation's record with UNAVAILABLE (recorded by the retry), shadows started or
+stopped on one engine are followed by the other, and a shadow both engines promote is promoted once."""
 
 from __future__ import annotations
 
@@ -13,10 +14,13 @@ from sqlalchemy import create_engine
 
 from ml_engine.models.data.version_choices import SqlVersionChoices
 from ml_engine.models.serving.activation import VersionActivation
+from ml_engine.models.serving.choices import Choice
 from ml_engine.models.serving.registry import ModelRegistry
 from ml_engine.models.serving.repository import MANUAL_ACTIVATION_FILE
+from ml_engine.models.serving.shadow import ShadowRegistry
+from ml_engine.promotion.service import PromotionService
 from ml_engine.shared.database import MarketStore
-from service_runtime.errors import DependencyUnavailable
+from service_runtime.errors import DependencyUnavailable, NotFound
 from tests.ml_engine.models.conftest import serving_settings
 from tests.ml_engine.models.serving.tiny_models import write
 
@@ -40,7 +44,7 @@ async def test_an_activation_on_one_engine_is_followed_by_the_other_and_kept_by_
     try:
         assert registry_a.entry("m").active_version == registry_b.entry("m").active_version == "2"
         await engine_a.activate("m", "1")  # a rollback, made through one replica
-        assert choices.chosen() == {"m": 1}
+        assert choices.chosen() == {"m": Choice(version=1)}
         assert registry_b.entry("m").active_version == "2"  # until its next file-watch pass
         await engine_b.refresh()
         assert registry_b.entry("m").active_version == "1"
@@ -101,7 +105,71 @@ async def test_a_store_that_is_down_fails_the_record_and_the_retry_records_it(
         assert registry.entry("m").active_version == "1"
         engine.choices = SqlVersionChoices(store.engine)  # back
         await engine.activate("m", "1")  # the retry: already serving, recorded now
-        assert engine.choices.chosen() == {"m": 1}
+        assert engine.choices.chosen() == {"m": Choice(version=1)}
     finally:
         await engine.stop()
         store.close()
+
+
+async def engine_with_shadows(
+    repo: Path, choices: SqlVersionChoices
+) -> tuple[ModelRegistry, VersionActivation, ShadowRegistry]:
+    registry, activation = await engine_on(repo, choices)
+    shadows = ShadowRegistry(registry, serving_settings(repo), choices)
+    activation.follow_choices(shadows.follow)
+    return registry, activation, shadows
+
+
+async def test_a_shadow_started_or_stopped_on_one_engine_is_followed_by_the_other(
+    repo: Path, empty_market_store: MarketStore
+) -> None:
+    write(repo, "m", 1)
+    write(repo, "m", 2)
+    choices = SqlVersionChoices(empty_market_store.engine)
+    _, engine_a, shadows_a = await engine_with_shadows(repo, choices)
+    _, engine_b, shadows_b = await engine_with_shadows(repo, choices)
+    try:
+        await engine_a.activate("m", "1")
+        started = await shadows_a.start("m", "2")
+        await engine_b.refresh()
+        followed = shadows_b.get("m")
+        assert followed is not None and followed.version == "2"
+        assert followed.started_at == started.started_at  # the same shadow, whichever replica lists it
+        await shadows_b.stop("m")  # StopShadow lands on the other replica
+        assert shadows_b.get("m") is None and choices.chosen()["m"].shadow is None
+        await engine_a.refresh()
+        assert shadows_a.get("m") is None
+    finally:
+        await engine_a.stop()
+        await engine_b.stop()
+
+
+async def test_two_engines_promoting_one_shadow_promote_it_once(
+    repo: Path, empty_market_store: MarketStore
+) -> None:
+    write(repo, "m", 1)
+    write(repo, "m", 2)
+    choices = SqlVersionChoices(empty_market_store.engine)
+    registry_a, engine_a, shadows_a = await engine_with_shadows(repo, choices)
+    registry_b, engine_b, shadows_b = await engine_with_shadows(repo, choices)
+    settings = serving_settings(repo)
+    promotion_a = PromotionService(shadows_a, engine_a, empty_market_store.engine, settings)
+    promotion_b = PromotionService(shadows_b, engine_b, empty_market_store.engine, settings)
+    try:
+        await engine_a.activate("m", "1")
+        await engine_b.refresh()
+        await shadows_a.start("m", "2")
+        await engine_b.refresh()
+        shadow_a, shadow_b = shadows_a.require("m"), shadows_b.require("m")
+        # Both reach the verdict in the same scoring pass: one claim wins.
+        assert [await shadows_a.claim(shadow_a), await shadows_b.claim(shadow_b)] == [True, False]
+        await promotion_a.promote("m", "system:auto-promote", claimed=shadow_a)
+        with pytest.raises(NotFound):  # an admin's PromoteShadow on the other replica, after it
+            await promotion_b.promote("m", "admin")
+        await engine_b.refresh()
+        assert registry_a.entry("m").active_version == registry_b.entry("m").active_version == "2"
+        assert shadows_a.get("m") is None and shadows_b.get("m") is None
+        assert choices.chosen() == {"m": Choice(version=2)}
+    finally:
+        await engine_a.stop()
+        await engine_b.stop()

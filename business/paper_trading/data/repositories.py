@@ -36,6 +36,7 @@ from business.paper_trading.domain.entities import (
     TimeInForce,
 )
 from business.paper_trading.domain.matching import BarOutcome
+from business.shared.database import inserted_first
 
 # ListOrders and ListFills answer the newest this many (docs/paper-trading.md).
 LISTED = 500
@@ -194,6 +195,16 @@ class SqlPaperRepository:
             return None
         row = self.session.get(InstrumentRow, symbol, with_for_update=for_update)
         return _instrument(row) if row else None
+
+    def instrument_to_move(self, symbol: str) -> Instrument:
+        row = self.session.get(InstrumentRow, symbol, with_for_update=True)
+        if row is None:
+            fresh = Instrument(symbol)
+            if inserted_first(self.session, _instrument_row(fresh)):
+                return fresh
+            row = self.session.get(InstrumentRow, symbol, with_for_update=True)
+            assert row is not None  # the other transaction inserted and committed it
+        return _instrument(row)
 
     def bar_cursors(self) -> dict[str, int | None]:
         rows = self.session.execute(select(InstrumentRow.symbol, InstrumentRow.last_bar_time)).all()
@@ -405,4 +416,14 @@ def _fill(row: FillRow) -> Fill:
         row.price,
         row.commission_minor,
         row.bar_time,
+    )
+
+
+def _instrument_row(instrument: Instrument) -> InstrumentRow:
+    return InstrumentRow(
+        symbol=instrument.symbol,
+        tick_size=instrument.tick_size,
+        lot_size=instrument.lot_size,
+        last_bar_time=instrument.last_bar_time,
+        last_close=instrument.last_close,
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from business.paper_trading.domain.context import PaperTrading
-from business.paper_trading.domain.entities import Bar, Instrument
+from business.paper_trading.domain.entities import Bar
 from business.paper_trading.domain.matching import BarOutcome, process_bar
 from business.paper_trading.domain.ports import PaperRepository
 
@@ -20,10 +20,8 @@ def apply_bar(paper: PaperTrading, bar: Bar) -> BarOutcome | None:
     """Processes `bar` once (None: it or a later bar was processed already). Blocking: run it in a thread."""
 
     def work(repo: PaperRepository) -> BarOutcome | None:
-        instrument = repo.instrument(bar.symbol, for_update=True)
-        if instrument is None:
-            instrument = Instrument(bar.symbol)
-        elif instrument.last_bar_time is not None and bar.time <= instrument.last_bar_time:
+        instrument = repo.instrument_to_move(bar.symbol)
+        if instrument.last_bar_time is not None and bar.time <= instrument.last_bar_time:
             return None
         orders = repo.live_orders(bar.symbol)
         portfolio_ids = sorted({o.portfolio_id for o in orders} | set(repo.holders_of(bar.symbol)))

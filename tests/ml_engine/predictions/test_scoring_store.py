@@ -192,14 +192,19 @@ def test_migration_matches_the_table_the_repository_writes(market_store: MarketS
     assert indexes["ix_ml_predictions_scores"] == ["model", "symbol", "horizon"]
 
 
-def test_scorer_records_live_scores_and_a_restart_loads_them(empty_market_store: MarketStore) -> None:
-    clear(empty_market_store)
-    import_sample(empty_market_store.engine, "EURUSD")
-    windows = BarWindows(empty_market_store.engine)
-    h = HORIZONS["intraday"]
+def eurusd_to_score(market: MarketStore) -> tuple[BarWindows, Bars, np.ndarray, PredictionStore]:
+    """EURUSD's sample in an empty store: its windows, its last 1,000 hourly bars, their ATR, and a
+    prediction store to record predictions as of those bars."""
+    clear(market)
+    import_sample(market.engine, "EURUSD")
+    windows = BarWindows(market.engine)
     bars = windows.latest(Series("EURUSD", TIMEFRAMES["1h"], TIMEFRAMES["1h"]), 1000).bars
-    atr_values = atr(bars)
-    store = PredictionStore(empty_market_store.engine)
+    return windows, bars, atr(bars), PredictionStore(market.engine)
+
+
+def test_scorer_records_live_scores_and_a_restart_loads_them(empty_market_store: MarketStore) -> None:
+    windows, bars, atr_values, store = eurusd_to_score(empty_market_store)
+    h = HORIZONS["intraday"]
     picks = [300, 100, 200]  # recorded out of order: live scores are kept by as-of bar
     for i in picks:
         store.insert_once(record_for(bars, i, "intraday", float(atr_values[i])))
@@ -230,13 +235,8 @@ def test_scorer_records_live_scores_and_a_restart_loads_them(empty_market_store:
 def test_each_engine_learns_the_scores_the_other_engine_realised(empty_market_store: MarketStore) -> None:
     """Two engines on one store (k8s runs two): whichever scores a prediction, both engines'
     adaptive intervals read its score, so they answer the same interval for a bar."""
-    clear(empty_market_store)
-    import_sample(empty_market_store.engine, "EURUSD")
-    windows = BarWindows(empty_market_store.engine)
+    windows, bars, atr_values, store = eurusd_to_score(empty_market_store)
     h = HORIZONS["intraday"]
-    bars = windows.latest(Series("EURUSD", TIMEFRAMES["1h"], TIMEFRAMES["1h"]), 1000).bars
-    atr_values = atr(bars)
-    store = PredictionStore(empty_market_store.engine)
     here, elsewhere = AdaptiveConformal(AdaptiveSettings()), AdaptiveConformal(AdaptiveSettings())
     engine_here = Scorer(windows, manifest(), here)
     engine_elsewhere = Scorer(windows, manifest(), elsewhere)

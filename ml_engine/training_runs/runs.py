@@ -20,6 +20,8 @@ from service_runtime.errors import FailedPrecondition, NotFound
 log = logging.getLogger("ml_engine.training_runs")
 
 ENGINE_RESTARTED = "engine restarted while the run was in progress"
+# How often a watch of a run that another engine supervises reads the run's row (s).
+WATCH_POLL_S = 2.0
 ENGINE_STOPPED = "engine stopped while the run was in progress"
 LIST_DEFAULT, LIST_MAX = 50, 200
 
@@ -51,6 +53,7 @@ class TrainingRuns:
         put_in_shadow: ShadowHook,
         limits: RunLimits,
         clock: Callable[[], float] = time.time,
+        watch_poll_s: float = WATCH_POLL_S,
     ) -> None:
         self.store = store
         self.bars = bars
@@ -58,6 +61,7 @@ class TrainingRuns:
         self.put_in_shadow = put_in_shadow
         self.limits = limits
         self.clock = clock
+        self.watch_poll_s = watch_poll_s
         # The run in progress of each family (one at a time per family).
         self._active: dict[str, _Active] = {}
         self._watchers: dict[str, set[asyncio.Queue[TrainingRun]]] = {}
@@ -121,7 +125,9 @@ class TrainingRuns:
         return list(await asyncio.to_thread(self.store.latest, limit))
 
     async def watch(self, run_id: str) -> AsyncIterator[TrainingRun]:
-        """The run now, then each change, ending with its final state."""
+        """The run now, then each change, ending with its final state. A run this engine does not
+        supervise (another replica's) is followed in the store, where its engine writes each move;
+        before, its watch never heard of a change and never ended."""
         queue: asyncio.Queue[TrainingRun] = asyncio.Queue()
         self._watchers.setdefault(run_id, set()).add(queue)
         try:
@@ -130,7 +136,7 @@ class TrainingRuns:
                 yield run
                 if run.state.final:
                     return
-                run = await queue.get()
+                run = await (queue.get() if self._supervises(run_id) else self._stored_change(run))
         finally:
             watchers = self._watchers.get(run_id)
             if watchers is not None:
@@ -139,6 +145,18 @@ class TrainingRuns:
                     self._watchers.pop(run_id, None)
 
     # ---- steps --------------------------------------------------------------------------------
+
+    def _supervises(self, run_id: str) -> bool:
+        return any(active.run.id == run_id for active in self._active.values())
+
+    async def _stored_change(self, last: TrainingRun) -> TrainingRun:
+        while True:
+            await asyncio.sleep(self.watch_poll_s)
+            stored = await asyncio.to_thread(self.store.get, last.id)
+            if stored is None:
+                raise NotFound(f"no training run {last.id}")
+            if stored != last:
+                return stored
 
     def _refuse_if_busy(self, family: str) -> None:
         busy = self._active.get(family)

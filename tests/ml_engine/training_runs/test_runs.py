@@ -275,3 +275,30 @@ async def test_a_supervision_error_stops_the_worker_before_freeing_the_family(
     assert worker.stopped.is_set() and worker.discarded
     assert (await runs.start(SPEC, "admin-7")).state is RunState.PENDING
     await runs.close()
+
+
+async def test_a_run_is_watched_to_its_end_from_another_engine(sample_store: MarketStore) -> None:
+    """StreamTrainingRun landing on the replica that does not run it (k8s runs two): it follows the
+    run in the store until its final state (it used to wait for changes only its own runs make)."""
+    worker = FakeWorker([{"stage": "fold", "fold": 1, "folds": 2, "percent": 50.0}], status=None)
+    supervising = _fake_runs(sample_store, worker)
+    elsewhere = TrainingRuns(
+        SqlRunStore(sample_store.engine),
+        StoredBars(sample_store.engine),
+        FakeLauncher(FakeWorker([], status=0)),
+        record_shadow,
+        RunLimits(time_budget_s=30.0),
+        watch_poll_s=0.05,
+    )
+    run = await supervising.start(SPEC, "admin-7")
+    seen: list[TrainingRun] = []
+
+    async def watch() -> None:
+        async for state in elsewhere.watch(run.id):
+            seen.append(state)
+            if state.progress.fold == 1 and not state.state.final:
+                await supervising.cancel(run.id)  # an admin, through the replica that runs it
+
+    await asyncio.wait_for(watch(), 10)
+    assert seen[-1].state is RunState.CANCELLED and seen[-1] == SqlRunStore(sample_store.engine).get(run.id)
+    assert any(state.progress.percent == 50.0 for state in seen)

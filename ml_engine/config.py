@@ -75,8 +75,8 @@ class MlEngineSettings(PlanRateLimitSettings, CommonSettings):
         1.0,
         ge=0,
         le=3600,
-        description="how often the last stored bar of every symbol is read, to see bars other processes "
-        "import (s; 0: at start and after this engine's own imports only)",
+        description="how often the last stored bar and bar revision of every symbol are read, to see bars "
+        "other processes import or correct (s; 0: at start and after this engine's own imports only)",
     )
     ml_allocator_keep_mib: int = Field(
         64,

@@ -87,6 +87,7 @@ class TrainingRuns:
     # ---- use cases ----------------------------------------------------------------------------
 
     async def start(self, spec: RunSpec, actor: str) -> TrainingRun:
+        self._refuse_if_unable()
         checked = await asyncio.to_thread(check_spec, spec, self.bars)
         self._refuse_if_busy(checked.family)
         run = TrainingRun(str(uuid.uuid4()), checked, actor, self.clock())
@@ -157,6 +158,11 @@ class TrainingRuns:
                 raise NotFound(f"no training run {last.id}")
             if stored != last:
                 return stored
+
+    def _refuse_if_unable(self) -> None:
+        missing = self.launcher.missing()
+        if missing is not None:
+            raise FailedPrecondition(missing)
 
     def _refuse_if_busy(self, family: str) -> None:
         busy = self._active.get(family)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import json
 import logging
 import os
@@ -97,6 +98,10 @@ class WorkerProcess:
         shutil.rmtree(self.work, ignore_errors=True)
 
 
+# The training extra (requirements-train.txt) the worker imports; serving installs none of it.
+TRAINING_MODULES = ("torch", "onnxscript", "onnxmltools")
+
+
 class ProcessLauncher:
     """Starts one worker process per run."""
 
@@ -104,6 +109,14 @@ class ProcessLauncher:
         self.repository = repository
         self.database_url = database_url
         self.limits = limits
+
+    def missing(self) -> str | None:
+        """Without the training extra every worker exits at its first import (`make run` installs
+        serving only); found without importing anything (torch stays out of serving)."""
+        absent = [name for name in TRAINING_MODULES if importlib.util.find_spec(name) is None]
+        if not absent:
+            return None
+        return f"training runs need the training extra ({', '.join(absent)} missing): run make venv-train"
 
     async def launch(self, run: TrainingRun) -> WorkerProcess:
         env = {**os.environ, DATABASE_URL_ENV: self.database_url}

@@ -54,6 +54,10 @@ class WorkerHandle(Protocol):
 class WorkerLauncher(Protocol):
     async def launch(self, run: TrainingRun) -> WorkerHandle: ...
 
+    def missing(self) -> str | None:
+        """What this engine lacks to train (None: nothing): refused before a run is stored."""
+        ...
+
 
 # The call that puts a new version in shadow (model name, version); see training_runs/shadow.py.
 ShadowHook = Callable[[str, str], Awaitable[None]]

@@ -16,10 +16,17 @@ from pathlib import Path
 import pytest
 
 from ml_engine.shared.database import MarketStore
-from ml_engine.training_runs.adapters.worker_process import WorkerProcess, work_dir
+from ml_engine.training_runs.adapters import worker_process
+from ml_engine.training_runs.adapters.worker_process import (
+    ProcessLauncher,
+    WorkerLimits,
+    WorkerProcess,
+    work_dir,
+)
 from ml_engine.training_runs.data.repository import SqlRunStore, StoredBars
 from ml_engine.training_runs.domain.runs import Progress, RunSpec, RunState, TrainingRun
 from ml_engine.training_runs.runs import ENGINE_RESTARTED, RunLimits, TrainingRuns
+from service_runtime.errors import FailedPrecondition
 from tests.ml_engine.training_runs.conftest import END, START, record_shadow
 
 # A worker that ignores SIGTERM (stuck in native code, say).
@@ -201,6 +208,9 @@ class FakeLauncher:
     async def launch(self, run: TrainingRun) -> FakeWorker:
         return self.worker
 
+    def missing(self) -> str | None:
+        return None
+
 
 def _fake_runs(store: MarketStore, worker: FakeWorker, time_budget_s: float = 30.0) -> TrainingRuns:
     return TrainingRuns(
@@ -302,3 +312,20 @@ async def test_a_run_is_watched_to_its_end_from_another_engine(sample_store: Mar
     await asyncio.wait_for(watch(), 10)
     assert seen[-1].state is RunState.CANCELLED and seen[-1] == SqlRunStore(sample_store.engine).get(run.id)
     assert any(state.progress.percent == 50.0 for state in seen)
+
+
+async def test_an_engine_without_the_training_extra_refuses_a_run_before_storing_it(
+    sample_store: MarketStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`make run` installs serving only: a run used to be stored, then FAILED with "the training worker
+    exited with status 1" (torch missing, said only in the engine's log)."""
+    monkeypatch.setattr(worker_process, "TRAINING_MODULES", ("torch", "a_training_module_not_installed"))
+    launcher = ProcessLauncher(tmp_path, "sqlite://", WorkerLimits(threads=1, nice=0, cpu_limit_s=60))
+    store = SqlRunStore(sample_store.engine)
+    before = len(store.latest(200))
+    runs = TrainingRuns(store, StoredBars(sample_store.engine), launcher, record_shadow, RunLimits(30.0))
+    with pytest.raises(FailedPrecondition) as refused:
+        await runs.start(SPEC, "admin-7")
+    assert "a_training_module_not_installed missing" in refused.value.message
+    assert "make venv-train" in refused.value.message
+    assert len(store.latest(200)) == before

@@ -43,7 +43,10 @@ def check_request(caller: Caller, rule: access_pb2.AccessRule, request: Any) -> 
             continue
         value = str(getattr(request, limit.field)).strip().lower()  # as the services read it
         if reserved(limit, value):
-            require_plan(caller, limit.plans, limit.field, f'"{value}"')
+            # A field left empty asks for its default (every horizon, say): `horizon ""` said nothing.
+            require_plan(
+                caller, limit.plans, limit.field, f'"{value}"' if value else "left empty (its default)"
+            )
 
 
 def value_plans(method: MethodDescriptor, field: str, values: Iterable[str]) -> dict[str, tuple[str, ...]]:

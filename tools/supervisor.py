@@ -110,7 +110,8 @@ class Stack:
         self.envoy_config = write(edge, ROOT / "build" / "envoy" / f"envoy-{edge.envoy_port}.json")
         py = sys.executable
         self.urls = {
-            "web app": f"http://{LOOPBACK}:{edge.gateway.port}/",
+            # Through the edge, like the mailed links: its origin is the one the refresh cookie is set for.
+            "web app": f"http://{LOOPBACK}:{edge.envoy_port}/",
             "REST/gRPC-Web/gRPC (Envoy)": f"http://{LOOPBACK}:{edge.envoy_port}",
             "health": f"http://{LOOPBACK}:{edge.envoy_port}/health",
             "API docs": f"http://{LOOPBACK}:{edge.envoy_port}/api/docs",

@@ -131,7 +131,7 @@ bench-paper: $(VENV_RUN)
 bench-ml: $(VENV_TRAIN)
 	flock /tmp/e2e.lock $(PY) -m bench.ml $(ARGS)
 
-## Train every model with real data into a NEW version folder (walk-forward, ONNX export, cards, docs/models.md); ~1 min.
+## Train every model with real data into a NEW version folder (walk-forward, ONNX export, cards, docs/models.md); about 4 min on 2 cores (docs/models.md).
 train: $(VENV_TRAIN)
 	$(PY) -m ml_engine.training --out ml_engine/model_repository
 

@@ -354,7 +354,9 @@ class Forecaster:
         self.latest: StampedCache[_Served] = StampedCache(size)
         self.latest_signals: StampedCache[_ServedSignal] = StampedCache(size)
         self._background: set[asyncio.Task[object]] = set()
-        self._cache: OrderedDict[tuple[str, str, int | None], tuple[int | None, _Window]] = OrderedDict()
+        self._cache: OrderedDict[
+            tuple[str, str, int | None], tuple[tuple[int | None, int, int | None], _Window]
+        ] = OrderedDict()
         if clock is not None and size > 0:
             clock.on_new_bar(self._bar_closed)
 
@@ -423,14 +425,21 @@ class Forecaster:
             return None
         return Series(bar.symbol, bar.base, bar.base), bar.time
 
-    def _stamp(self, last: int | None) -> tuple[int | None, int]:
-        """What a latest-bar prediction depends on besides its key: the last bar, the model versions."""
-        return last, self.registry.generation
+    def _stamp(self, symbol: str, last: int | None) -> tuple[tuple[int | None, int, int | None], int]:
+        """What a latest-bar prediction depends on besides its key: the stored bars, the model versions."""
+        return self._data_stamp(symbol, last), self.registry.generation
+
+    def _data_stamp(self, symbol: str, last: int | None) -> tuple[int | None, int, int | None]:
+        """What a symbol's features depend on: its last bar, the revision of its bars as the clock last
+        saw it (a correction of past bars leaves the last bar where it was), and this engine's data
+        version of it (its own imports)."""
+        bar = self.clock.last(symbol) if self.clock is not None else None
+        return last, bar.revision if bar is not None else 0, self.windows.data_version(symbol)
 
     async def _latest_forecasts(
         self, base: Series, horizons: list[Horizon], last: int | None
     ) -> list[HorizonForecast]:
-        stamp = self._stamp(last)
+        stamp = self._stamp(base.symbol, last)
         served = [self.latest.peek((base.symbol, h.name), stamp) for h in horizons]
         if any(s is None for s in served):
             served = list(await asyncio.gather(*(self._latest_served(base, h, last) for h in horizons)))
@@ -442,7 +451,7 @@ class Forecaster:
             record = self._prediction_record(forecast, provenance) if self.recorder is not None else None
             return _Served(forecast, record)
 
-        return await self.latest.get((base.symbol, horizon.name), self._stamp(last), compute)
+        return await self.latest.get((base.symbol, horizon.name), self._stamp(base.symbol, last), compute)
 
     def _serve(self, served: _Served) -> HorizonForecast:
         """The cached forecast; recorded for scoring the first time it is served."""
@@ -460,7 +469,9 @@ class Forecaster:
             prediction = await self._latest_served(base, horizon, last)
             return _ServedSignal(prediction, self.decide(prediction.forecast, timeframe))
 
-        return await self.latest_signals.get((base.symbol, timeframe), self._stamp(last), compute)
+        return await self.latest_signals.get(
+            (base.symbol, timeframe), self._stamp(base.symbol, last), compute
+        )
 
     def _bar_closed(self, symbol: str) -> None:
         """The clock saw a new bar of `symbol`: compute its cached predictions and signals again
@@ -513,7 +524,8 @@ class Forecaster:
         """The cached window when the stored data has not changed since it was computed."""
         key = (base.symbol, horizon.timeframe, as_of)
         hit = self._cache.get(key)
-        if hit is not None and hit[0] == last and len(hit[1].bars) >= min(needed, FEATURE_HISTORY):
+        fresh = hit is not None and hit[0] == self._data_stamp(base.symbol, last)
+        if hit is not None and fresh and len(hit[1].bars) >= min(needed, FEATURE_HISTORY):
             self._cache.move_to_end(key)
             return hit[1]
         return None
@@ -524,6 +536,7 @@ class Forecaster:
         """Complete bars up to the cut-off and their features; cached while the stored data is the same."""
         target = TIMEFRAMES[horizon.timeframe]
         key = (base.symbol, target.name, as_of)
+        stamp = self._data_stamp(base.symbol, last)
         cached = self._cached_window(base, horizon, as_of, needed, last)
         if cached is not None:
             return cached
@@ -538,7 +551,7 @@ class Forecaster:
             keep -= 1
         bars = bars.slice(0, keep)
         window = _Window(bars, compute_features(bars))
-        self._cache[key] = (last, window)
+        self._cache[key] = (stamp, window)
         while len(self._cache) > FEATURE_CACHE_SIZE:
             self._cache.popitem(last=False)
         return window
@@ -763,7 +776,7 @@ class Forecaster:
             return await self.signal_at(base, timeframe, horizon, as_of)
         base, last = latest
         timeframe, _ = self.signal_horizon(base, timeframe_text)
-        served = self.latest_signals.peek((base.symbol, timeframe), self._stamp(last))
+        served = self.latest_signals.peek((base.symbol, timeframe), self._stamp(base.symbol, last))
         if served is None:
             served = await self._latest_signal(base, timeframe, last)
         self._serve(served.prediction)

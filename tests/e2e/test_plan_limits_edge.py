@@ -69,7 +69,8 @@ def test_rest_refuses_a_free_token_what_pro_opens_naming_plan_and_field(
     assert reply.status_code == 403, reply.text
     body = reply.json()
     assert body["error"] == "permission_denied"
-    assert body["message"] == f'requires plan pro for {field} "{value}" (this token\'s plan: free)'
+    shown = f'"{value}"' if value else "left empty (its default)"
+    assert body["message"] == f"requires plan pro for {field} {shown} (this token's plan: free)"
     info = info_of_details(body["details"])
     assert (info["reason"], info["metadata"]["plan"], info["metadata"]["field"]) == (
         "PLAN_REQUIRED",

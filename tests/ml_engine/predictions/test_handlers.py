@@ -213,18 +213,23 @@ async def test_a_free_plan_gets_intraday_and_1h_and_is_refused_the_rest_naming_p
             (
                 s.stub.Predict(pb.PredictRequest(symbol="EURUSD", horizon="swing"), metadata=free),
                 "horizon",
-                "swing",
+                '"swing"',
             ),
-            (s.stub.Predict(pb.PredictRequest(symbol="EURUSD"), metadata=free), "horizon", ""),
+            # Left empty: every horizon, the default.
+            (
+                s.stub.Predict(pb.PredictRequest(symbol="EURUSD"), metadata=free),
+                "horizon",
+                "left empty (its default)",
+            ),
             (
                 s.stub.GetSignals(pb.GetSignalsRequest(symbol="EURUSD", timeframe="5m"), metadata=free),
                 "timeframe",
-                "5m",
+                '"5m"',
             ),
         ):
             error = await refusal(call)
             assert error.code() == grpc.StatusCode.PERMISSION_DENIED
-            assert error.details() == f'requires plan pro for {field} "{shown}" (this token\'s plan: free)'
+            assert error.details() == f"requires plan pro for {field} {shown} (this token's plan: free)"
             info = error_info(error)
             assert (info.reason, info.domain) == ("PLAN_REQUIRED", "trading")
             assert dict(info.metadata) == {

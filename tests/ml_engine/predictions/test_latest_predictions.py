@@ -14,6 +14,8 @@ from sqlalchemy import func, select
 
 from ml_engine.market_data.bar_clock import BarClock
 from ml_engine.market_data.bar_windows import BarWindows
+from ml_engine.market_data.data import repository as market_repository
+from ml_engine.market_data.domain.row_checks import BarRow
 from ml_engine.market_data.importing.importer import import_sample
 from ml_engine.models.serving.arrivals import Arrival, Landing
 from ml_engine.models.serving.registry import Inference, ModelRegistry
@@ -170,6 +172,39 @@ async def test_a_new_bar_computes_the_latest_prediction_again_at_once(
     same(second, (await on_demand.predict("NEWBAR", parse_horizons("intraday"))).predictions[0])
     assert await clock.refresh() == []  # nothing new: nothing recomputed
     assert cached.latest.computations == 2
+
+
+async def test_a_correction_of_past_bars_computes_the_latest_prediction_again(
+    empty_market_store: MarketStore, registry: ModelRegistry
+) -> None:
+    """Another engine imports corrected bars inside the model's window, the last bar unchanged: the
+    clock sees the revision move, and the latest prediction is computed again from the new bars."""
+    stored = store_synthetic(empty_market_store.engine, "FIXED", "1h", 3600, 400)
+    server = CountingServer(registry)
+    cached, on_demand, clock = pair(empty_market_store, server)
+    await clock.refresh()
+    first = (await cached.predict("FIXED", parse_horizons("intraday"))).predictions[0]
+    corrected = [
+        BarRow(
+            0,
+            int(stored.times[i]),
+            float(stored.open[i]) * 1.05,
+            float(stored.high[i]) * 1.05,
+            float(stored.low[i]) * 1.05,
+            float(stored.close[i]) * 1.05,
+            float(stored.volume[i]),
+        )
+        for i in range(390, 399)
+    ]
+    with empty_market_store.engine.begin() as conn:
+        market_repository.upsert_bars(conn, "FIXED", "1h", corrected)
+    assert await clock.refresh() == ["FIXED"]
+    await settle(cached)
+    second = (await cached.predict("FIXED", parse_horizons("intraday"))).predictions[0]
+    assert cached.latest.computations == 2
+    assert second.as_of == first.as_of and second.close == first.close  # the last bar is the same
+    assert second.atr != first.atr  # computed from the corrected window, not from cached features
+    same(second, (await on_demand.predict("FIXED", parse_horizons("intraday"))).predictions[0])
 
 
 async def test_an_activation_makes_the_latest_prediction_new(

@@ -37,7 +37,8 @@ def run_environment() -> None:
     connectable = engine_from_config(
         config.get_section(config.config_ini_section, {}), prefix="sqlalchemy.", poolclass=pool.NullPool
     )
-    lock_name = f"migrate:{Path(config.get_main_option('script_location') or '').name}"
+    # One lock per service: its migrations folder's parent is the service's package (business, ml_engine).
+    lock_name = f"migrate:{Path(config.get_main_option('script_location') or '').parent.name}"
     with connectable.connect() as connection:
         context.configure(connection=connection, transactional_ddl=True)
         with context.begin_transaction():

@@ -130,7 +130,8 @@ class PromotionService:
             except DomainError:
                 await self._unclaim(shadow)  # it cannot serve: it goes on in shadow
                 raise
-            self.shadows.drop(name)
+            if self.shadows.get(name) is shadow:  # a newer shadow started meanwhile stays
+                self.shadows.drop(name)
             record |= {"outcome": "promoted", "state": entry.state.value}
         return Promotion(name, str(record["from_version"]), entry.active_version)
 

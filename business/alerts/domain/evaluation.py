@@ -66,9 +66,9 @@ class BarOutcome:
 def evaluate_and_store(ctx: AlertsContext, uow: AlertsUnitOfWork, bar: FeedBar) -> BarOutcome:
     previous = uow.feed_states.lock(bar.symbol, bar.timeframe)
     if previous is not None and bar.bar_time <= previous.bar_time:
-        if bar.bar_time == previous.bar_time:
-            return BarOutcome(fired_elsewhere=uow.alerts.at_bar(bar.symbol, bar.timeframe, bar.bar_time))
-        return BarOutcome()
+        # Evaluated already: by another replica (this one's stream may be a bar or more behind),
+        # or before this process started (its watcher resumes after that bar: never delivered here).
+        return BarOutcome(fired_elsewhere=uow.alerts.at_bar(bar.symbol, bar.timeframe, bar.bar_time))
     watching = entitled_rules(ctx, uow, feed_rules(ctx, uow, bar.symbol, bar.timeframe), bar.timeframe)
     state, fired = rules.evaluate(watching, previous, bar, ctx.now())
     uow.alerts.add_all(fired)
@@ -116,8 +116,15 @@ def delivered_here(ctx: AlertsContext, bar: FeedBar) -> bool:
 
 
 def mark_delivered(ctx: AlertsContext, bar: FeedBar) -> None:
-    feed = (bar.symbol, bar.timeframe)
-    ctx.delivered_live[feed] = max(bar.bar_time, ctx.delivered_live.get(feed, NEVER))
+    delivered_up_to(ctx, bar.symbol, bar.timeframe, bar.bar_time)
+
+
+def delivered_up_to(ctx: AlertsContext, symbol: str, timeframe: str, bar_time: int | None) -> None:
+    """Bars up to `bar_time` are not delivered live by this process (again): those it delivered, and
+    those evaluated before its stream resumed after them (a replay would show old alerts as new)."""
+    if bar_time is not None:
+        feed = (symbol, timeframe)
+        ctx.delivered_live[feed] = max(bar_time, ctx.delivered_live.get(feed, NEVER))
 
 
 async def on_bar(ctx: AlertsContext, bar: FeedBar) -> list[Alert]:

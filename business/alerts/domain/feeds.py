@@ -64,6 +64,7 @@ class FeedWatcher:
             try:
                 self.connections += 1
                 after = await self.resume_point(symbol, timeframe)
+                evaluation.delivered_up_to(self.ctx, symbol, timeframe, after)
                 async for bar in self.feed.bars(symbol, timeframe, after):
                     received += 1
                     await evaluation.on_bar(self.ctx, bar)

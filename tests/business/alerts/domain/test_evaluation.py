@@ -232,3 +232,38 @@ async def test_two_replicas_on_a_feeds_first_bar_store_and_deliver_it_once(
     assert [a.bar_time for a in await history(feature, "alice")] == [first.bar_time]
     assert len(mailer.sent + other_mailer.sent) == 1
     assert stored_feed_time(feature) == first.bar_time
+
+
+async def test_a_replica_a_bar_behind_still_delivers_what_that_bar_fired(
+    store: BusinessStore, feature: AlertsFeature
+) -> None:
+    other, _ = second_replica(store)
+    await add_rule(feature, "alice", cross_up(1.0))
+    await evaluation.on_bar(feature.ctx, feed_bar(0, 0.9))
+    with other.hub.subscription("alice") as elsewhere:
+        fired = await evaluation.on_bar(feature.ctx, feed_bar(1, 1.1))
+        await evaluation.on_bar(feature.ctx, feed_bar(2, 1.2))  # the first replica is a bar ahead
+        for i, close in ((0, 0.9), (1, 1.1), (2, 1.2)):  # the other replica's stream, behind it
+            assert await evaluation.on_bar(other.ctx, feed_bar(i, close)) == []
+        live = [elsewhere.get_nowait() for _ in range(elsewhere.qsize())]
+    assert [a.id for a in live] == [a.id for a in fired]
+
+
+async def test_a_restarted_replica_does_not_show_old_alerts_as_new(
+    store: BusinessStore, users: tuple[str, ...], feature: AlertsFeature
+) -> None:
+    await add_rule(feature, "alice", cross_up(1.0))
+    await evaluation.on_bar(feature.ctx, feed_bar(0, 0.9))
+    await evaluation.on_bar(feature.ctx, feed_bar(1, 1.1))  # fires; the feed's state is bar 1
+    feed = ScriptedFeed()
+    restarted = assemble(store, StaticCatalogue(), feed, RecordingMailer(), refresh_s=0.05)
+    try:
+        with restarted.hub.subscription("alice") as queue:
+            restarted.start()
+            for i, close in ((0, 0.9), (1, 1.1), (2, 1.05)):  # an engine replaying from its first bar
+                feed.queue("EURUSD").put_nowait(feed_bar(i, close))
+            await eventually(lambda: stored_feed_time(restarted) == feed_bar(2, 0).bar_time)
+            await asyncio.sleep(0.1)
+            assert queue.empty()  # bar 1's alert was delivered before the restart
+    finally:
+        await restarted.close()

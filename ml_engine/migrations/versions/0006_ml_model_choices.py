@@ -26,6 +26,8 @@ def upgrade() -> None:
         # The version that serves (NULL: the highest that can) and when it was chosen (epoch s).
         sa.Column("version", sa.Integer, nullable=True),
         sa.Column("chosen_at", sa.Float(53), nullable=True),
+        # The newest version the repository held then: a newer one shipped later serves instead.
+        sa.Column("newest_then", sa.Integer, nullable=True),
         # The version running in shadow beside it (NULL: none) and since when (epoch s).
         sa.Column("shadow_version", sa.Integer, nullable=True),
         sa.Column("shadow_started_at", sa.Float(53), nullable=True),

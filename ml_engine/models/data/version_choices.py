@@ -33,6 +33,7 @@ model_choices = Table(
     Column("model", String(255), primary_key=True),
     Column("version", Integer, nullable=True),
     Column("chosen_at", Float(53), nullable=True),
+    Column("newest_then", Integer, nullable=True),
     Column("shadow_version", Integer, nullable=True),
     Column("shadow_started_at", Float(53), nullable=True),
 )
@@ -45,25 +46,31 @@ class SqlVersionChoices:
     def chosen(self) -> dict[str, Choice]:
         c = model_choices.c
         with self.engine.connect() as conn:
-            rows = conn.execute(select(c.model, c.version, c.shadow_version, c.shadow_started_at)).all()
+            rows = conn.execute(
+                select(c.model, c.version, c.shadow_version, c.shadow_started_at, c.newest_then)
+            ).all()
         return {
             r.model: Choice(
-                r.version, r.shadow_version, r.shadow_started_at if r.shadow_version is not None else 0.0
+                r.version,
+                r.shadow_version,
+                r.shadow_started_at if r.shadow_version is not None else 0.0,
+                r.newest_then,
             )
             for r in rows
             if r.version is not None or r.shadow_version is not None
         }
 
-    def choose(self, model: str, version: int) -> None:
+    def choose(self, model: str, version: int, newest_then: int | None) -> None:
         c = model_choices.c
         with self.engine.begin() as conn:
             _upsert(
                 conn,
-                {"model": model, "version": version, "chosen_at": time.time()},
+                {"model": model, "version": version, "chosen_at": time.time(), "newest_then": newest_then},
                 # A shadow of the version that now serves has ended.
                 {
                     "version": version,
                     "chosen_at": time.time(),
+                    "newest_then": newest_then,
                     "shadow_version": case((c.shadow_version == version, None), else_=c.shadow_version),
                 },
             )

@@ -80,7 +80,7 @@ class VersionActivation:
         chosen = await asyncio.to_thread(self.choices.chosen)
         for repo_model in scanned.values():
             model = self._add_model(repo_model)
-            await self._load_best(model, chosen.get(model.name, Choice()).version)
+            await self._load_chosen_or_best(model, chosen.get(model.name, Choice()))
         await self._peek_unloaded()
         self.registry.started = True
         models = self.registry.served_models()
@@ -153,7 +153,7 @@ class VersionActivation:
     async def _record_choice(self, name: str, number: int) -> None:
         """The other engines follow it, and a restart keeps it."""
         try:
-            await asyncio.to_thread(self.choices.choose, name, number)
+            await asyncio.to_thread(self.choices.choose, name, number, _newest(self.registry.served(name)))
         except Exception as error:
             log.warning(
                 "model choice not recorded", extra={"model": name, "version": number, "error": str(error)}
@@ -250,9 +250,19 @@ class VersionActivation:
                         was, state=ModelState.AVAILABLE, reason="", loaded_at=None
                     )
 
-    async def _load_best(self, model: ServedModel, chosen: int | None) -> None:
-        if chosen in model.files and await self._activate_version(model, chosen, cause="start, chosen"):
+    async def _load_chosen_or_best(self, model: ServedModel, choice: Choice) -> None:
+        """The chosen version, unless a newer one came since (a new image ships it): that one is
+        the engine's new choice, recorded for the others."""
+        newest = _newest(model)
+        shipped_since = newest is not None and choice.newest_then is not None and newest > choice.newest_then
+        chosen = choice.version if not shipped_since and choice.version in model.files else None
+        if chosen is not None and await self._activate_version(model, chosen, cause="start, chosen"):
             return
+        await self._load_best(model)
+        if shipped_since and model.active is not None:
+            await self._record_watched_choice(model.name, model.active.session.version)
+
+    async def _load_best(self, model: ServedModel) -> None:
         for number in sorted(model.files, reverse=True):
             if model.files[number].manual:
                 continue  # a training run's version: only an admin activates it
@@ -341,7 +351,7 @@ class VersionActivation:
         if number > MAX_CHOSEN_VERSION:
             return
         try:
-            await asyncio.to_thread(self.choices.choose, name, number)
+            await asyncio.to_thread(self.choices.choose, name, number, _newest(self.registry.served(name)))
         except Exception as error:  # the next activation records the choice again
             log.warning(
                 "model choice not recorded", extra={"model": name, "version": number, "error": str(error)}
@@ -417,3 +427,8 @@ def _forget_manual_marker(version_folder: Path) -> None:
         pass
     except OSError as error:  # a read-only file system: EROFS, even for a file that is gone
         log.info("manual-activation marker kept", extra={"path": str(marker), "error": str(error)})
+
+
+def _newest(model: ServedModel) -> int | None:
+    """The newest version on disk that may serve without an admin (a training run's waits for one)."""
+    return max((number for number, file in model.files.items() if not file.manual), default=None)

@@ -18,12 +18,14 @@ from typing import Protocol
 
 @dataclass(frozen=True)
 class Choice:
-    """A model's recorded choices: the version that serves (None: the highest that can) and the
-    version in shadow, if any, with when its shadow started (epoch seconds)."""
+    """A model's recorded choices: the version that serves (None: the highest that can), the newest
+    version the repository held when it was chosen (a newer one shipped later, in a new image, serves
+    instead), and the version in shadow, if any, with when its shadow started (epoch seconds)."""
 
     version: int | None = None
     shadow: int | None = None
     shadow_started_at: float = 0.0
+    newest_then: int | None = None
 
 
 class VersionChoices(Protocol):
@@ -33,8 +35,9 @@ class VersionChoices(Protocol):
         """The choices of every model that has some."""
         ...
 
-    def choose(self, model: str, version: int) -> None:
-        """`version` serves `model` from now on; a shadow of that very version ends."""
+    def choose(self, model: str, version: int, newest_then: int | None) -> None:
+        """`version` serves `model` from now on (`newest_then`: the newest version on disk now); a
+        shadow of that very version ends."""
         ...
 
     def choose_shadow(self, model: str, version: int, started_at: float) -> None:
@@ -55,10 +58,10 @@ class ProcessChoices:
     def chosen(self) -> dict[str, Choice]:
         return dict(self._chosen)
 
-    def choose(self, model: str, version: int) -> None:
+    def choose(self, model: str, version: int, newest_then: int | None) -> None:
         now = self._chosen.get(model, Choice())
         shadow = now.shadow if now.shadow != version else None
-        self._chosen[model] = replace(now, version=version, shadow=shadow)
+        self._chosen[model] = replace(now, version=version, shadow=shadow, newest_then=newest_then)
 
     def choose_shadow(self, model: str, version: int, started_at: float) -> None:
         self._chosen[model] = replace(

@@ -44,7 +44,7 @@ async def test_an_activation_on_one_engine_is_followed_by_the_other_and_kept_by_
     try:
         assert registry_a.entry("m").active_version == registry_b.entry("m").active_version == "2"
         await engine_a.activate("m", "1")  # a rollback, made through one replica
-        assert choices.chosen() == {"m": Choice(version=1)}
+        assert choices.chosen() == {"m": Choice(version=1, newest_then=2)}
         assert registry_b.entry("m").active_version == "2"  # until its next file-watch pass
         await engine_b.refresh()
         assert registry_b.entry("m").active_version == "1"
@@ -56,6 +56,29 @@ async def test_an_activation_on_one_engine_is_followed_by_the_other_and_kept_by_
         assert registry_c.entry("m").active_version == "1"  # not the highest: the chosen one
     finally:
         await restarted.stop()
+
+
+async def test_a_version_shipped_after_the_choice_serves_once_an_engine_starts(
+    repo: Path, empty_market_store: MarketStore
+) -> None:
+    """A rollback to 1 holds across restarts, until a new image ships version 3: the engine that
+    starts on it serves 3 and records it, so the rollback does not hide every later release."""
+    write(repo, "m", 1)
+    write(repo, "m", 2)
+    choices = SqlVersionChoices(empty_market_store.engine)
+    _, engine = await engine_on(repo, choices)
+    await engine.activate("m", "1")
+    await engine.stop()
+    registry, restarted = await engine_on(repo, choices)
+    assert registry.entry("m").active_version == "1"
+    await restarted.stop()
+    write(repo, "m", 3)  # the new image
+    registry, upgraded = await engine_on(repo, choices)
+    try:
+        assert registry.entry("m").active_version == "3"
+        assert choices.chosen() == {"m": Choice(version=3, newest_then=3)}
+    finally:
+        await upgraded.stop()
 
 
 async def test_a_read_only_repository_keeps_its_marker_and_the_choice_holds(
@@ -105,7 +128,7 @@ async def test_a_store_that_is_down_fails_the_record_and_the_retry_records_it(
         assert registry.entry("m").active_version == "1"
         engine.choices = SqlVersionChoices(store.engine)  # back
         await engine.activate("m", "1")  # the retry: already serving, recorded now
-        assert engine.choices.chosen() == {"m": Choice(version=1)}
+        assert engine.choices.chosen() == {"m": Choice(version=1, newest_then=2)}
     finally:
         await engine.stop()
         store.close()
@@ -169,7 +192,7 @@ async def test_two_engines_promoting_one_shadow_promote_it_once(
         await engine_b.refresh()
         assert registry_a.entry("m").active_version == registry_b.entry("m").active_version == "2"
         assert shadows_a.get("m") is None and shadows_b.get("m") is None
-        assert choices.chosen() == {"m": Choice(version=2)}
+        assert choices.chosen() == {"m": Choice(version=2, newest_then=2)}
     finally:
         await engine_a.stop()
         await engine_b.stop()

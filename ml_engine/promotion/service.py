@@ -6,7 +6,6 @@ the `ml_engine.audit` log, refusals included."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 
@@ -96,8 +95,8 @@ class PromotionService:
     async def stop(self, name: str, actor: str) -> None:
         record: AuditRecord = {"actor": actor, "action": "stop_shadow", "model": name.strip()}
         with audited(record):
-            shadow = await self.shadows.stop(required(name, "name"))
-            record |= {"shadow_version": shadow.version, "outcome": "stopped"}
+            version = await self.shadows.stop(required(name, "name"))
+            record |= {"shadow_version": version, "outcome": "stopped"}
 
     async def promote(
         self,
@@ -144,10 +143,7 @@ class PromotionService:
         return shadow
 
     async def _unclaim(self, shadow: ShadowVersion) -> None:
-        with contextlib.suppress(Exception):  # the store away: the shadow ends on the other engines
-            await asyncio.to_thread(
-                self.shadows.choices.choose_shadow, shadow.name, shadow.session.version, shadow.started_at
-            )
+        await self.shadows.restore(shadow)
 
     # ---- reads ------------------------------------------------------------------------------
 

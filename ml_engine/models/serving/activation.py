@@ -37,8 +37,8 @@ from service_runtime.errors import DependencyUnavailable, FailedPrecondition, In
 log = logging.getLogger("ml_engine.serving")
 
 T = TypeVar("T")
-# Told the recorded choices after each file-watch pass (the shadows follow theirs).
-ChoicesFollower = Callable[[dict[str, Choice]], Awaitable[None]]
+# Run after each file-watch pass (the shadows follow theirs, reading the choices themselves).
+ChoicesFollower = Callable[[], Awaitable[None]]
 
 # The largest version recorded as a choice (parse_version's nine digits).
 MAX_CHOSEN_VERSION = 999_999_999
@@ -63,6 +63,13 @@ class VersionActivation:
         self.settings = settings
         self.choices: VersionChoices = choices if choices is not None else ProcessChoices()
         self._followers: list[ChoicesFollower] = []
+        # A snapshot of the choices is followed only if no choice of this engine's own moved
+        # meanwhile: read during an activation here, it would take the activation back.
+        self._choosing = 0  # activations of this engine under way
+        self._own_choices = 0  # this engine's choice writes, recorded or not
+        # Choices this engine made that the store did not take (a blip): written again on each
+        # pass, and their models are not taken back to the stored choice meanwhile.
+        self._unrecorded: dict[str, int] = {}
         self._versions: dict[str, _Versions] = {}
         self._previous_scan: dict[tuple[str, int], tuple[int, int]] = {}
         self._watch: asyncio.Task[None] | None = None
@@ -124,6 +131,14 @@ class VersionActivation:
         return await self.run_to_end(self._activate(name, version))
 
     async def _activate(self, name: str, version: str) -> ModelEntry:
+        self._choosing += 1
+        try:
+            return await self._activate_and_record(name, version)
+        finally:
+            self._choosing -= 1
+            self._own_choices += 1
+
+    async def _activate_and_record(self, name: str, version: str) -> ModelEntry:
         model = self.registry.served(name)
         number = parse_version(version)
         if number is None:
@@ -152,16 +167,31 @@ class VersionActivation:
 
     async def _record_choice(self, name: str, number: int) -> None:
         """The other engines follow it, and a restart keeps it."""
+        if not await self._recorded(name, number):
+            raise DependencyUnavailable(
+                f"version {number} of model {name} serves on this engine, but the choice could not be "
+                "recorded for the other engines yet (it is written again on each file-watch pass); "
+                "retry the activation"
+            )
+
+    async def _recorded(self, name: str, number: int) -> bool:
+        """Writes the choice; a failure leaves it to be written again on the next pass."""
+        self._own_choices += 1
         try:
             await asyncio.to_thread(self.choices.choose, name, number, _newest(self.registry.served(name)))
         except Exception as error:
+            self._unrecorded[name] = number
             log.warning(
                 "model choice not recorded", extra={"model": name, "version": number, "error": str(error)}
             )
-            raise DependencyUnavailable(
-                f"version {number} of model {name} serves on this engine, but the choice could not be "
-                "recorded for the other engines; retry the activation"
-            ) from error
+            return False
+        if self._unrecorded.get(name) == number:
+            del self._unrecorded[name]
+        return True
+
+    async def _record_again(self) -> None:
+        for name, number in sorted(self._unrecorded.items()):
+            await self._recorded(name, number)
 
     # ---- load, warm up, swap ----------------------------------------------------------------
 
@@ -294,15 +324,21 @@ class VersionActivation:
                 self._update_files(model, repo_model)
             await self._activate_candidates(model)
         self._remember(scanned)
+        await self._record_again()
+        own_choices = self._own_choices
         chosen = await self._read_choices()
         if chosen is not None:
-            await self._follow_versions(chosen)
-            for follower in self._followers:
-                await follower(chosen)
+            await self._follow_versions(chosen, own_choices)
+        for follower in self._followers:
+            await follower()
         await self._peek_unloaded()
 
+    def _snapshot_stale(self, own_choices: int) -> bool:
+        """A choice of this engine's own is under way or was written since the snapshot was read."""
+        return self._choosing > 0 or self._own_choices != own_choices
+
     def follow_choices(self, follower: ChoicesFollower) -> None:
-        """`follower(choices)` after each file-watch pass that read them."""
+        """`follower()` after each file-watch pass."""
         self._followers.append(follower)
 
     async def _read_choices(self) -> dict[str, Choice] | None:
@@ -312,13 +348,15 @@ class VersionActivation:
             log.warning("model choices not read", extra={"error": str(error)})
             return None
 
-    async def _follow_versions(self, chosen: dict[str, Choice]) -> None:
+    async def _follow_versions(self, chosen: dict[str, Choice], own_choices: int) -> None:
         """Serve each model's chosen version where another engine chose it (an activation, a
         promotion, a rollback). A version this engine cannot load stays FAILED and is not tried
         again until its file changes; the serving version keeps serving."""
         for name, choice in sorted(chosen.items()):
+            if self._snapshot_stale(own_choices):
+                return  # the next pass reads the choices again
             model, number = self.registry.find(name), choice.version
-            if model is None or number is None or number not in model.files:
+            if model is None or number is None or number not in model.files or name in self._unrecorded:
                 continue
             if model.active is not None and model.active.session.version == number:
                 continue
@@ -348,14 +386,8 @@ class VersionActivation:
     async def _record_watched_choice(self, name: str, number: int) -> None:
         """A version the file watch activated becomes the choice, so that following the choices
         does not take it back to an older chosen one."""
-        if number > MAX_CHOSEN_VERSION:
-            return
-        try:
-            await asyncio.to_thread(self.choices.choose, name, number, _newest(self.registry.served(name)))
-        except Exception as error:  # the next activation records the choice again
-            log.warning(
-                "model choice not recorded", extra={"model": name, "version": number, "error": str(error)}
-            )
+        if number <= MAX_CHOSEN_VERSION:
+            await self._recorded(name, number)
 
     # ---- the repository on disk -------------------------------------------------------------
 

@@ -14,8 +14,10 @@ same shadow on its next file-watch pass (`follow`), so any replica answers for i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,6 +57,10 @@ class ShadowRegistry:
         # Signature of the file of each (model, version) another engine's shadow failed to load
         # here: not tried again until the file changes.
         self._failed: dict[tuple[str, int], tuple[int, int]] = {}
+        # Choices read before this engine's own shadow start or end are not followed (they would
+        # undo it until the next pass): its shadow writes under way, and their count.
+        self._writing = 0
+        self._own_writes = 0
         # A version that becomes active (ActivateModelVersion, the file watch) stops being a shadow:
         # the shadow would run the active version a second time and record it as a candidate.
         registry.on_swap(self._version_activated)
@@ -70,7 +76,7 @@ class ShadowRegistry:
             raise InvalidArgument.field(
                 "version", f'must be a version folder number such as "2", got {version!r}'
             )
-        async with self._lock:
+        async with self._lock, self._own_write():
             # A retraining job may have just written the folder: look at the disk, not the last scan.
             found = (await asyncio.to_thread(scan, self.registry.root)).get(name)
             files = {v.version: v for v in found.versions} if found is not None else {}
@@ -118,17 +124,54 @@ class ShadowRegistry:
                 "shadow ended: its version is now the active one", extra={"model": name, "version": version}
             )
 
-    async def stop(self, name: str) -> ShadowVersion:
-        """End the shadow of `name` here and on every engine (NotFound when it has none)."""
-        shadow = self.require(name)
-        await self._end_recorded(name, None)
-        self._shadows.pop(name, None)
-        return shadow
+    async def stop(self, name: str) -> str:
+        """End the shadow of `name` here and on every engine; the version it ran (NotFound when
+        there is none). A shadow this engine does not run (not followed yet, or its version cannot
+        load here) is ended all the same."""
+        async with self._own_write():
+            local = self._shadows.pop(name, None)
+            if local is not None:
+                await self._end_recorded(name, None)
+                return local.version
+            recorded = (await self._recorded_choices()).get(name)
+            if recorded is None or recorded.shadow is None:
+                raise NotFound(f"model {name} has no shadow version")
+            if not await self._end_recorded(name, recorded.shadow):
+                raise NotFound(f"model {name} has no shadow version")
+            return str(recorded.shadow)
+
+    async def _recorded_choices(self) -> dict[str, Choice]:
+        try:
+            return await asyncio.to_thread(self.choices.chosen)
+        except Exception as error:
+            raise DependencyUnavailable("the shadows of the other engines cannot be read; retry") from error
 
     async def claim(self, shadow: ShadowVersion) -> bool:
         """Ends `shadow` on every engine, for a promotion: True for the one engine whose call ended
         it (two engines deciding to promote it at once: one promotes, the other follows)."""
-        return await self._end_recorded(shadow.name, shadow.session.version)
+        async with self._own_write():
+            return await self._end_recorded(shadow.name, shadow.session.version)
+
+    async def restore(self, shadow: ShadowVersion) -> None:
+        """A claimed shadow whose promotion failed goes on, on every engine (unless the store is
+        away: then it ends on the others)."""
+        async with self._own_write():
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(
+                    self.choices.choose_shadow, shadow.name, shadow.session.version, shadow.started_at
+                )
+
+    @contextlib.asynccontextmanager
+    async def _own_write(self) -> AsyncIterator[None]:
+        self._writing += 1
+        try:
+            yield
+        finally:
+            self._writing -= 1
+            self._own_writes += 1
+
+    def _stale(self, own_writes: int) -> bool:
+        return self._writing > 0 or self._own_writes != own_writes
 
     async def _end_recorded(self, name: str, version: int | None) -> bool:
         try:
@@ -142,11 +185,20 @@ class ShadowRegistry:
     def drop(self, name: str) -> None:
         """Ends the shadow of `name` in this engine only (it was ended on all of them)."""
         self._shadows.pop(name, None)
+        self._own_writes += 1
 
-    async def follow(self, chosen: dict[str, Choice]) -> None:
+    async def follow(self) -> None:
         """Starts and ends shadows as other engines recorded them (called after each file-watch
         pass). A version that cannot load here is logged and not tried again until its file
         changes."""
+        own_writes = self._own_writes
+        try:
+            chosen = await asyncio.to_thread(self.choices.chosen)
+        except Exception as error:  # the store away: follow on a later pass
+            log.warning("shadow choices not read", extra={"error": str(error)})
+            return
+        if self._stale(own_writes):
+            return  # read before a start or stop of this engine's own: the next pass reads again
         for name in sorted(self._shadows.keys() - chosen.keys()):
             self._end_followed(name)
         for name, choice in sorted(chosen.items()):
@@ -163,15 +215,17 @@ class ShadowRegistry:
             file = model.files.get(wanted) if model is not None else None
             if file is None or self._failed.get((name, wanted)) == file.signature:
                 continue
-            await self._start_followed(name, file, choice.shadow_started_at)
+            await self._start_followed(name, file, choice.shadow_started_at, own_writes)
 
     def _end_followed(self, name: str) -> None:
         shadow = self._shadows.pop(name, None)
         if shadow is not None:
             log.info("shadow ended on another engine", extra={"model": name, "version": shadow.version})
 
-    async def _start_followed(self, name: str, file: VersionFile, started_at: float) -> None:
+    async def _start_followed(self, name: str, file: VersionFile, started_at: float, own_writes: int) -> None:
         async with self._lock:
+            if self._stale(own_writes):
+                return
             try:
                 session = await asyncio.to_thread(load_session, name, file, self.settings)
             except ModelLoadError as error:
@@ -181,6 +235,8 @@ class ShadowRegistry:
                     error.reason,
                     extra={"model": name, "version": file.version},
                 )
+                return
+            if self._stale(own_writes):
                 return
             self._shadows[name] = ShadowVersion(name, session, started_at)
             log.info("shadow started on another engine", extra={"model": name, "version": file.version})

@@ -6,6 +6,7 @@ stopped on one engine are followed by the other, and a shadow both engines promo
 
 from __future__ import annotations
 
+import asyncio
 import errno
 from pathlib import Path
 
@@ -56,6 +57,26 @@ async def test_an_activation_on_one_engine_is_followed_by_the_other_and_kept_by_
         assert registry_c.entry("m").active_version == "1"  # not the highest: the chosen one
     finally:
         await restarted.stop()
+
+
+async def test_choices_read_before_this_engines_own_activation_do_not_take_it_back(
+    repo: Path, empty_market_store: MarketStore
+) -> None:
+    """The file watch read the choices (2) just before an admin's rollback on this engine (1) landed:
+    following that snapshot would swap 2 back in until the next pass."""
+    write(repo, "m", 1)
+    write(repo, "m", 2)
+    choices = SqlVersionChoices(empty_market_store.engine)
+    registry, engine = await engine_on(repo, choices)
+    try:
+        await engine.activate("m", "2")  # recorded: the stored choice is 2
+        own_choices = engine._own_choices
+        snapshot = choices.chosen()  # the watch's read
+        await engine.activate("m", "1")  # the rollback lands meanwhile
+        await engine._follow_versions(snapshot, own_choices)
+        assert registry.entry("m").active_version == "1"
+    finally:
+        await engine.stop()
 
 
 async def test_a_version_shipped_after_the_choice_serves_once_an_engine_starts(
@@ -127,7 +148,10 @@ async def test_a_store_that_is_down_fails_the_record_and_the_retry_records_it(
         assert "serves on this engine" in refused.value.message
         assert registry.entry("m").active_version == "1"
         engine.choices = SqlVersionChoices(store.engine)  # back
-        await engine.activate("m", "1")  # the retry: already serving, recorded now
+        await engine.refresh()  # the next file-watch pass writes it, and keeps 1 serving meanwhile
+        assert registry.entry("m").active_version == "1"
+        assert engine.choices.chosen() == {"m": Choice(version=1, newest_then=2)}
+        await engine.activate("m", "1")  # an admin's retry: already serving, recorded again
         assert engine.choices.chosen() == {"m": Choice(version=1, newest_then=2)}
     finally:
         await engine.stop()
@@ -193,6 +217,66 @@ async def test_two_engines_promoting_one_shadow_promote_it_once(
         assert registry_a.entry("m").active_version == registry_b.entry("m").active_version == "2"
         assert shadows_a.get("m") is None and shadows_b.get("m") is None
         assert choices.chosen() == {"m": Choice(version=2, newest_then=2)}
+    finally:
+        await engine_a.stop()
+        await engine_b.stop()
+
+
+async def test_a_shadow_stopped_while_the_watch_reads_the_choices_stays_stopped(
+    repo: Path, empty_market_store: MarketStore
+) -> None:
+    """The watch's read of the choices returns just before StopShadow on this engine lands: following
+    that snapshot would start the stopped shadow again, recording shadow predictions until the next
+    pass."""
+    write(repo, "m", 1)
+    write(repo, "m", 2)
+    loop = asyncio.get_running_loop()
+
+    class StopLandsDuringTheRead(SqlVersionChoices):
+        armed = False
+
+        def chosen(self) -> dict[str, Choice]:
+            snapshot = super().chosen()
+            if self.armed:  # in the watch's worker thread: the admin's StopShadow runs meanwhile
+                self.armed = False
+                asyncio.run_coroutine_threadsafe(shadows.stop("m"), loop).result(10)
+            return snapshot
+
+    choices = StopLandsDuringTheRead(empty_market_store.engine)
+    registry, engine = await engine_on(repo, choices)
+    shadows = ShadowRegistry(registry, serving_settings(repo), choices)
+    try:
+        await engine.activate("m", "1")
+        await shadows.start("m", "2")
+        choices.armed = True
+        await shadows.follow()
+        assert shadows.get("m") is None and choices.chosen()["m"].shadow is None
+        await shadows.follow()  # the next pass reads the choices again: still none
+        assert shadows.get("m") is None
+    finally:
+        await engine.stop()
+
+
+async def test_stop_shadow_on_an_engine_that_cannot_run_it_still_ends_it_everywhere(
+    repo: Path, empty_market_store: MarketStore
+) -> None:
+    """The shadow's version cannot load on this engine (or it has not followed it yet): StopShadow
+    landing here ends the recorded shadow all the same, instead of NOT_FOUND on every try."""
+    write(repo, "m", 1)
+    write(repo, "m", 2)
+    choices = SqlVersionChoices(empty_market_store.engine)
+    _, engine_a, shadows_a = await engine_with_shadows(repo, choices)
+    _, engine_b, shadows_b = await engine_with_shadows(repo, choices)
+    try:
+        await engine_a.activate("m", "1")
+        await shadows_a.start("m", "2")  # engine b has not followed it yet
+        assert shadows_b.get("m") is None
+        assert await shadows_b.stop("m") == "2"
+        assert choices.chosen()["m"].shadow is None
+        await engine_a.refresh()
+        assert shadows_a.get("m") is None
+        with pytest.raises(NotFound):
+            await shadows_b.stop("m")
     finally:
         await engine_a.stop()
         await engine_b.stop()

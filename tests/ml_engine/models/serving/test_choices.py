@@ -26,6 +26,14 @@ from tests.ml_engine.models.conftest import serving_settings
 from tests.ml_engine.models.serving.tiny_models import write
 
 
+@pytest.fixture
+def repo(repo: Path) -> Path:
+    """The models' repository (tests/ml_engine/models/conftest.py) holding versions 1 and 2 of "m"."""
+    write(repo, "m", 1)
+    write(repo, "m", 2)
+    return repo
+
+
 async def engine_on(repo: Path, choices: SqlVersionChoices) -> tuple[ModelRegistry, VersionActivation]:
     """One engine process's serving: its own registry and activation, the shared store's choices."""
     registry = ModelRegistry(repo)
@@ -37,8 +45,6 @@ async def engine_on(repo: Path, choices: SqlVersionChoices) -> tuple[ModelRegist
 async def test_an_activation_on_one_engine_is_followed_by_the_other_and_kept_by_a_restart(
     repo: Path, empty_market_store: MarketStore
 ) -> None:
-    write(repo, "m", 1)
-    write(repo, "m", 2)
     choices = SqlVersionChoices(empty_market_store.engine)
     registry_a, engine_a = await engine_on(repo, choices)
     registry_b, engine_b = await engine_on(repo, choices)
@@ -64,8 +70,6 @@ async def test_choices_read_before_this_engines_own_activation_do_not_take_it_ba
 ) -> None:
     """The file watch read the choices (2) just before an admin's rollback on this engine (1) landed:
     following that snapshot would swap 2 back in until the next pass."""
-    write(repo, "m", 1)
-    write(repo, "m", 2)
     choices = SqlVersionChoices(empty_market_store.engine)
     registry, engine = await engine_on(repo, choices)
     try:
@@ -84,8 +88,6 @@ async def test_a_version_shipped_after_the_choice_serves_once_an_engine_starts(
 ) -> None:
     """A rollback to 1 holds across restarts, until a new image ships version 3: the engine that
     starts on it serves 3 and records it, so the rollback does not hide every later release."""
-    write(repo, "m", 1)
-    write(repo, "m", 2)
     choices = SqlVersionChoices(empty_market_store.engine)
     _, engine = await engine_on(repo, choices)
     await engine.activate("m", "1")
@@ -105,8 +107,6 @@ async def test_a_version_shipped_after_the_choice_serves_once_an_engine_starts(
 async def test_a_read_only_repository_keeps_its_marker_and_the_choice_holds(
     repo: Path, empty_market_store: MarketStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    write(repo, "m", 1)
-    write(repo, "m", 2)
     marker = repo / "m" / "2" / MANUAL_ACTIVATION_FILE  # a training run's version, not activated yet
     marker.touch()
     choices = SqlVersionChoices(empty_market_store.engine)
@@ -135,8 +135,6 @@ async def test_a_read_only_repository_keeps_its_marker_and_the_choice_holds(
 async def test_a_store_that_is_down_fails_the_record_and_the_retry_records_it(
     repo: Path, tmp_path: Path
 ) -> None:
-    write(repo, "m", 1)
-    write(repo, "m", 2)
     store = MarketStore(f"sqlite:///{tmp_path / 'market.db'}")
     store.migrate()
     registry, engine = await engine_on(repo, SqlVersionChoices(store.engine))
@@ -170,8 +168,6 @@ async def engine_with_shadows(
 async def test_a_shadow_started_or_stopped_on_one_engine_is_followed_by_the_other(
     repo: Path, empty_market_store: MarketStore
 ) -> None:
-    write(repo, "m", 1)
-    write(repo, "m", 2)
     choices = SqlVersionChoices(empty_market_store.engine)
     _, engine_a, shadows_a = await engine_with_shadows(repo, choices)
     _, engine_b, shadows_b = await engine_with_shadows(repo, choices)
@@ -194,8 +190,6 @@ async def test_a_shadow_started_or_stopped_on_one_engine_is_followed_by_the_othe
 async def test_two_engines_promoting_one_shadow_promote_it_once(
     repo: Path, empty_market_store: MarketStore
 ) -> None:
-    write(repo, "m", 1)
-    write(repo, "m", 2)
     choices = SqlVersionChoices(empty_market_store.engine)
     registry_a, engine_a, shadows_a = await engine_with_shadows(repo, choices)
     registry_b, engine_b, shadows_b = await engine_with_shadows(repo, choices)
@@ -228,8 +222,6 @@ async def test_a_shadow_stopped_while_the_watch_reads_the_choices_stays_stopped(
     """The watch's read of the choices returns just before StopShadow on this engine lands: following
     that snapshot would start the stopped shadow again, recording shadow predictions until the next
     pass."""
-    write(repo, "m", 1)
-    write(repo, "m", 2)
     loop = asyncio.get_running_loop()
 
     class StopLandsDuringTheRead(SqlVersionChoices):
@@ -262,8 +254,6 @@ async def test_stop_shadow_on_an_engine_that_cannot_run_it_still_ends_it_everywh
 ) -> None:
     """The shadow's version cannot load on this engine (or it has not followed it yet): StopShadow
     landing here ends the recorded shadow all the same, instead of NOT_FOUND on every try."""
-    write(repo, "m", 1)
-    write(repo, "m", 2)
     choices = SqlVersionChoices(empty_market_store.engine)
     _, engine_a, shadows_a = await engine_with_shadows(repo, choices)
     _, engine_b, shadows_b = await engine_with_shadows(repo, choices)

@@ -129,9 +129,10 @@ class ShadowRegistry:
         there is none). A shadow this engine does not run (not followed yet, or its version cannot
         load here) is ended all the same."""
         async with self._own_write():
-            local = self._shadows.pop(name, None)
+            local = self._shadows.get(name)
             if local is not None:
-                await self._end_recorded(name, None)
+                await self._end_recorded(name, None)  # first: with the store away, it keeps running
+                self._shadows.pop(name, None)
                 return local.version
             recorded = (await self._recorded_choices()).get(name)
             if recorded is None or recorded.shadow is None:

@@ -270,3 +270,23 @@ async def test_stop_shadow_on_an_engine_that_cannot_run_it_still_ends_it_everywh
     finally:
         await engine_a.stop()
         await engine_b.stop()
+
+
+async def test_stop_shadow_with_the_store_away_leaves_the_shadow_running(repo: Path, tmp_path: Path) -> None:
+    """The end cannot be recorded: UNAVAILABLE, and the shadow runs on here as on the other engines
+    (ending it here only, the next pass would start it again from the record)."""
+    store = MarketStore(f"sqlite:///{tmp_path / 'market.db'}")
+    store.migrate()
+    choices = SqlVersionChoices(store.engine)
+    registry, engine = await engine_on(repo, choices)
+    shadows = ShadowRegistry(registry, serving_settings(repo), choices)
+    try:
+        await engine.activate("m", "1")
+        await shadows.start("m", "2")
+        shadows.choices = SqlVersionChoices(create_engine(f"sqlite:///{tmp_path / 'elsewhere.db'}"))
+        with pytest.raises(DependencyUnavailable):
+            await shadows.stop("m")
+        assert shadows.require("m").version == "2"
+    finally:
+        await engine.stop()
+        store.close()

@@ -174,3 +174,24 @@ def inserted_first(session: Session, row: object) -> bool:
     except IntegrityError:
         return False
     return True
+
+
+R = TypeVar("R")
+
+
+def locked_or_inserted(
+    session: Session, row_type: type[R], key: Any, new_row: Callable[[], R]
+) -> tuple[R, bool]:
+    """The row of `key`, locked until the transaction ends, and whether this call inserted it: a
+    missing row is inserted (and held) by this transaction, or, when a concurrent one inserted it
+    first, locked once that one committed. Two replicas taking the same first event both get a row
+    to wait on, where a missing row gave the loser a clash on its key."""
+    row = session.get(row_type, key, with_for_update=True)
+    if row is not None:
+        return row, False
+    fresh = new_row()
+    if inserted_first(session, fresh):
+        return fresh, True
+    row = session.get(row_type, key, with_for_update=True)
+    assert row is not None  # the other transaction inserted and committed it
+    return row, False

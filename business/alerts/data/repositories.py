@@ -21,7 +21,7 @@ from business.alerts.domain.entities import (
 )
 from business.audit.data import SqlAuditLog
 from business.identity.data.tables import UserRow
-from business.shared.database import inserted_first
+from business.shared.database import locked_or_inserted
 from service_runtime.caller import PLAN_EXEMPT_ROLES
 
 # Ids are UUIDs: a longer one cannot exist (and PostgreSQL would refuse to compare it).
@@ -251,14 +251,11 @@ class SqlFeedStates:
         )
 
     def lock(self, symbol: str, timeframe: str) -> FeedState | None:
-        row = self.session.get(FeedStateRow, (symbol, timeframe), with_for_update=True)
-        if row is None:
-            # Before the feed's first bar there is no row to lock: this transaction inserts one (and
-            # holds it) or, when another replica's did first, waits for its commit and locks that.
-            if inserted_first(self.session, _not_yet_evaluated(symbol, timeframe)):
-                return None
-            row = self.session.get(FeedStateRow, (symbol, timeframe), with_for_update=True)
-        if row is None or row.bar_time == NOT_YET_EVALUATED:
+        # Before the feed's first bar a placeholder row is what the replicas lock.
+        row, inserted = locked_or_inserted(
+            self.session, FeedStateRow, (symbol, timeframe), lambda: _not_yet_evaluated(symbol, timeframe)
+        )
+        if inserted or row.bar_time == NOT_YET_EVALUATED:
             return None
         return FeedState(
             symbol=row.symbol,

@@ -115,10 +115,6 @@ def delivered_here(ctx: AlertsContext, bar: FeedBar) -> bool:
     return bar.bar_time <= ctx.delivered_live.get((bar.symbol, bar.timeframe), NEVER)
 
 
-def mark_delivered(ctx: AlertsContext, bar: FeedBar) -> None:
-    delivered_up_to(ctx, bar.symbol, bar.timeframe, bar.bar_time)
-
-
 def delivered_up_to(ctx: AlertsContext, symbol: str, timeframe: str, bar_time: int | None) -> None:
     """Bars up to `bar_time` are not delivered live by this process (again): those it delivered, and
     those evaluated before its stream resumed after them (a replay would show old alerts as new)."""
@@ -133,7 +129,7 @@ async def on_bar(ctx: AlertsContext, bar: FeedBar) -> list[Alert]:
     if delivered_here(ctx, bar):
         return []
     outcome = await ctx.transactions.run(lambda uow: evaluate_and_store(ctx, uow, bar))
-    mark_delivered(ctx, bar)
+    delivered_up_to(ctx, bar.symbol, bar.timeframe, bar.bar_time)
     publish_live(ctx, outcome.fired + outcome.fired_elsewhere)
     if outcome.fired:
         await send_emails(ctx, outcome.fired, outcome.emails)

@@ -36,7 +36,7 @@ from business.paper_trading.domain.entities import (
     TimeInForce,
 )
 from business.paper_trading.domain.matching import BarOutcome
-from business.shared.database import inserted_first
+from business.shared.database import locked_or_inserted
 
 # ListOrders and ListFills answer the newest this many (docs/paper-trading.md).
 LISTED = 500
@@ -197,13 +197,9 @@ class SqlPaperRepository:
         return _instrument(row) if row else None
 
     def instrument_to_move(self, symbol: str) -> Instrument:
-        row = self.session.get(InstrumentRow, symbol, with_for_update=True)
-        if row is None:
-            fresh = Instrument(symbol)
-            if inserted_first(self.session, _instrument_row(fresh)):
-                return fresh
-            row = self.session.get(InstrumentRow, symbol, with_for_update=True)
-            assert row is not None  # the other transaction inserted and committed it
+        row, _ = locked_or_inserted(
+            self.session, InstrumentRow, symbol, lambda: _instrument_row(Instrument(symbol))
+        )
         return _instrument(row)
 
     def bar_cursors(self) -> dict[str, int | None]:

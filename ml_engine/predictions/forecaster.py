@@ -77,6 +77,9 @@ FEATURE_HISTORY = 300
 # Feature windows kept (per symbol, timeframe and as-of cut-off), reused while the stored data is unchanged.
 FEATURE_CACHE_SIZE = 256
 ATR_PCT_INDEX = FEATURE_NAMES.index("atr_pct")
+# What a symbol's stored bars were when something was computed from them: the last bar, the revision
+# of its bars as the bar clock saw it, this engine's data version of it (Forecaster._data_stamp).
+_DataStamp = tuple[int | None, int, int | None]
 
 
 class InferenceResult(Protocol):
@@ -354,9 +357,7 @@ class Forecaster:
         self.latest: StampedCache[_Served] = StampedCache(size)
         self.latest_signals: StampedCache[_ServedSignal] = StampedCache(size)
         self._background: set[asyncio.Task[object]] = set()
-        self._cache: OrderedDict[
-            tuple[str, str, int | None], tuple[tuple[int | None, int, int | None], _Window]
-        ] = OrderedDict()
+        self._cache: OrderedDict[tuple[str, str, int | None], tuple[_DataStamp, _Window]] = OrderedDict()
         if clock is not None and size > 0:
             clock.on_new_bar(self._bar_closed)
 
@@ -425,11 +426,11 @@ class Forecaster:
             return None
         return Series(bar.symbol, bar.base, bar.base), bar.time
 
-    def _stamp(self, symbol: str, last: int | None) -> tuple[tuple[int | None, int, int | None], int]:
+    def _stamp(self, symbol: str, last: int | None) -> tuple[_DataStamp, int]:
         """What a latest-bar prediction depends on besides its key: the stored bars, the model versions."""
         return self._data_stamp(symbol, last), self.registry.generation
 
-    def _data_stamp(self, symbol: str, last: int | None) -> tuple[int | None, int, int | None]:
+    def _data_stamp(self, symbol: str, last: int | None) -> _DataStamp:
         """What a symbol's features depend on: its last bar, the revision of its bars as the clock last
         saw it (a correction of past bars leaves the last bar where it was), and this engine's data
         version of it (its own imports)."""
@@ -519,25 +520,23 @@ class Forecaster:
         return base, self.windows.last_time(base)
 
     def _cached_window(
-        self, base: Series, horizon: Horizon, as_of: int | None, needed: int, last: int | None
+        self, base: Series, horizon: Horizon, as_of: int | None, needed: int, stamp: _DataStamp
     ) -> _Window | None:
-        """The cached window when the stored data has not changed since it was computed."""
+        """The cached window when the stored data has not changed since it was computed (`stamp`)."""
         key = (base.symbol, horizon.timeframe, as_of)
         hit = self._cache.get(key)
-        fresh = hit is not None and hit[0] == self._data_stamp(base.symbol, last)
-        if hit is not None and fresh and len(hit[1].bars) >= min(needed, FEATURE_HISTORY):
+        if hit is not None and hit[0] == stamp and len(hit[1].bars) >= min(needed, FEATURE_HISTORY):
             self._cache.move_to_end(key)
             return hit[1]
         return None
 
     def _window(
-        self, base: Series, horizon: Horizon, as_of: int | None, needed: int, last: int | None
+        self, base: Series, horizon: Horizon, as_of: int | None, needed: int, stamp: _DataStamp
     ) -> _Window:
         """Complete bars up to the cut-off and their features; cached while the stored data is the same."""
         target = TIMEFRAMES[horizon.timeframe]
         key = (base.symbol, target.name, as_of)
-        stamp = self._data_stamp(base.symbol, last)
-        cached = self._cached_window(base, horizon, as_of, needed, last)
+        cached = self._cached_window(base, horizon, as_of, needed, stamp)
         if cached is not None:
             return cached
         series = Series(base.symbol, base.base, target)
@@ -679,9 +678,10 @@ class Forecaster:
     ) -> _Window:
         """Windowing: the complete bars up to the cut-off and their features, at least `needed` of them."""
         # A cache hit is a dict look-up: only a miss (a database read) goes to a worker thread.
-        window = self._cached_window(base, horizon, as_of, needed, last)
+        stamp = self._data_stamp(base.symbol, last)
+        window = self._cached_window(base, horizon, as_of, needed, stamp)
         if window is None:
-            window = await asyncio.to_thread(self._window, base, horizon, as_of, needed, last)
+            window = await asyncio.to_thread(self._window, base, horizon, as_of, needed, stamp)
         have = len(window.bars)
         if have < needed:
             cut = f" before {format_time(as_of)}" if as_of is not None else ""

@@ -127,7 +127,7 @@ class PromotionService:
             try:
                 entry = await self.activation.activate(name, shadow.version)
             except DomainError:
-                await self._unclaim(shadow)  # it cannot serve: it goes on in shadow
+                await self.shadows.restore(shadow)  # it cannot serve: it goes on in shadow
                 raise
             if self.shadows.get(name) is shadow:  # a newer shadow started meanwhile stays
                 self.shadows.drop(name)
@@ -141,9 +141,6 @@ class PromotionService:
                 f"model {shadow.name} has no shadow version (another engine promoted or stopped it)"
             )
         return shadow
-
-    async def _unclaim(self, shadow: ShadowVersion) -> None:
-        await self.shadows.restore(shadow)
 
     # ---- reads ------------------------------------------------------------------------------
 

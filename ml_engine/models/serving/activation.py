@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 from ml_engine.config import MlEngineSettings
 from ml_engine.models.serving.batcher import MicroBatcher
-from ml_engine.models.serving.choices import Choice, ProcessChoices, VersionChoices
+from ml_engine.models.serving.choices import Choice, OwnWrites, ProcessChoices, VersionChoices, read_choices
 from ml_engine.models.serving.errors import ModelLoadError
 from ml_engine.models.serving.registry import (
     ActiveVersion,
@@ -65,8 +65,7 @@ class VersionActivation:
         self._followers: list[ChoicesFollower] = []
         # A snapshot of the choices is followed only if no choice of this engine's own moved
         # meanwhile: read during an activation here, it would take the activation back.
-        self._choosing = 0  # activations of this engine under way
-        self._own_choices = 0  # this engine's choice writes, recorded or not
+        self._own = OwnWrites()
         # Choices this engine made that the store did not take (a blip): written again on each
         # pass, and their models are not taken back to the stored choice meanwhile.
         self._unrecorded: dict[str, int] = {}
@@ -131,12 +130,8 @@ class VersionActivation:
         return await self.run_to_end(self._activate(name, version))
 
     async def _activate(self, name: str, version: str) -> ModelEntry:
-        self._choosing += 1
-        try:
+        async with self._own.writing():
             return await self._activate_and_record(name, version)
-        finally:
-            self._choosing -= 1
-            self._own_choices += 1
 
     async def _activate_and_record(self, name: str, version: str) -> ModelEntry:
         model = self.registry.served(name)
@@ -176,7 +171,7 @@ class VersionActivation:
 
     async def _recorded(self, name: str, number: int) -> bool:
         """Writes the choice; a failure leaves it to be written again on the next pass."""
-        self._own_choices += 1
+        self._own.wrote()
         try:
             await asyncio.to_thread(self.choices.choose, name, number, _newest(self.registry.served(name)))
         except Exception as error:
@@ -325,36 +320,25 @@ class VersionActivation:
             await self._activate_candidates(model)
         self._remember(scanned)
         await self._record_again()
-        own_choices = self._own_choices
-        chosen = await self._read_choices()
+        mark = self._own.mark()
+        chosen = await read_choices(self.choices)
         if chosen is not None:
-            await self._follow_versions(chosen, own_choices)
+            await self._follow_versions(chosen, mark)
         for follower in self._followers:
             await follower()
         await self._peek_unloaded()
-
-    def _snapshot_stale(self, own_choices: int) -> bool:
-        """A choice of this engine's own is under way or was written since the snapshot was read."""
-        return self._choosing > 0 or self._own_choices != own_choices
 
     def follow_choices(self, follower: ChoicesFollower) -> None:
         """`follower()` after each file-watch pass."""
         self._followers.append(follower)
 
-    async def _read_choices(self) -> dict[str, Choice] | None:
-        try:
-            return await asyncio.to_thread(self.choices.chosen)
-        except Exception as error:  # the store away: follow on a later pass
-            log.warning("model choices not read", extra={"error": str(error)})
-            return None
-
-    async def _follow_versions(self, chosen: dict[str, Choice], own_choices: int) -> None:
+    async def _follow_versions(self, chosen: dict[str, Choice], mark: int) -> None:
         """Serve each model's chosen version where another engine chose it (an activation, a
         promotion, a rollback). A version this engine cannot load stays FAILED and is not tried
         again until its file changes; the serving version keeps serving."""
         for name, choice in sorted(chosen.items()):
-            if self._snapshot_stale(own_choices):
-                return  # the next pass reads the choices again
+            if self._own.stale(mark):
+                return  # read before a choice of this engine's own landed: the next pass reads again
             model, number = self.registry.find(name), choice.version
             if model is None or number is None or number not in model.files or name in self._unrecorded:
                 continue

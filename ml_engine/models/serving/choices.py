@@ -12,8 +12,14 @@ promote the same shadow only one does it (and audits it).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from typing import Protocol
+
+log = logging.getLogger("ml_engine.serving")
 
 
 @dataclass(frozen=True)
@@ -74,3 +80,42 @@ class ProcessChoices:
             return False
         self._chosen[model] = replace(now, shadow=None)
         return True
+
+
+async def read_choices(choices: VersionChoices) -> dict[str, Choice] | None:
+    """The recorded choices, for a file-watch pass to follow; None (logged) with the store away:
+    the next pass reads them again."""
+    try:
+        return await asyncio.to_thread(choices.chosen)
+    except Exception as error:
+        log.warning("model choices not read", extra={"error": str(error)})
+        return None
+
+
+class OwnWrites:
+    """This engine's own writes of choices (activations, shadow starts and stops). Choices read
+    while one was under way, or before one landed, are not followed: they would undo it until the
+    next pass."""
+
+    def __init__(self) -> None:
+        self._under_way = 0
+        self._count = 0
+
+    @contextlib.asynccontextmanager
+    async def writing(self) -> AsyncIterator[None]:
+        self._under_way += 1
+        try:
+            yield
+        finally:
+            self._under_way -= 1
+            self._count += 1
+
+    def wrote(self) -> None:
+        self._count += 1
+
+    def mark(self) -> int:
+        """Taken before reading the choices; `stale(mark)` after."""
+        return self._count
+
+    def stale(self, mark: int) -> bool:
+        return self._under_way > 0 or self._count != mark

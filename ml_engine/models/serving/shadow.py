@@ -17,13 +17,12 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import numpy as np
 
 from ml_engine.config import MlEngineSettings
-from ml_engine.models.serving.choices import Choice, ProcessChoices, VersionChoices
+from ml_engine.models.serving.choices import Choice, OwnWrites, ProcessChoices, VersionChoices, read_choices
 from ml_engine.models.serving.errors import ModelLoadError
 from ml_engine.models.serving.inputs import model_input
 from ml_engine.models.serving.registry import Inference, ModelRegistry, check_input
@@ -57,10 +56,8 @@ class ShadowRegistry:
         # Signature of the file of each (model, version) another engine's shadow failed to load
         # here: not tried again until the file changes.
         self._failed: dict[tuple[str, int], tuple[int, int]] = {}
-        # Choices read before this engine's own shadow start or end are not followed (they would
-        # undo it until the next pass): its shadow writes under way, and their count.
-        self._writing = 0
-        self._own_writes = 0
+        # Choices read before this engine's own shadow start or end landed are not followed.
+        self._own = OwnWrites()
         # A version that becomes active (ActivateModelVersion, the file watch) stops being a shadow:
         # the shadow would run the active version a second time and record it as a candidate.
         registry.on_swap(self._version_activated)
@@ -76,7 +73,7 @@ class ShadowRegistry:
             raise InvalidArgument.field(
                 "version", f'must be a version folder number such as "2", got {version!r}'
             )
-        async with self._lock, self._own_write():
+        async with self._lock, self._own.writing():
             # A retraining job may have just written the folder: look at the disk, not the last scan.
             found = (await asyncio.to_thread(scan, self.registry.root)).get(name)
             files = {v.version: v for v in found.versions} if found is not None else {}
@@ -128,7 +125,7 @@ class ShadowRegistry:
         """End the shadow of `name` here and on every engine; the version it ran (NotFound when
         there is none). A shadow this engine does not run (not followed yet, or its version cannot
         load here) is ended all the same."""
-        async with self._own_write():
+        async with self._own.writing():
             local = self._shadows.get(name)
             if local is not None:
                 await self._end_recorded(name, None)  # first: with the store away, it keeps running
@@ -150,29 +147,17 @@ class ShadowRegistry:
     async def claim(self, shadow: ShadowVersion) -> bool:
         """Ends `shadow` on every engine, for a promotion: True for the one engine whose call ended
         it (two engines deciding to promote it at once: one promotes, the other follows)."""
-        async with self._own_write():
+        async with self._own.writing():
             return await self._end_recorded(shadow.name, shadow.session.version)
 
     async def restore(self, shadow: ShadowVersion) -> None:
         """A claimed shadow whose promotion failed goes on, on every engine (unless the store is
         away: then it ends on the others)."""
-        async with self._own_write():
+        async with self._own.writing():
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(
                     self.choices.choose_shadow, shadow.name, shadow.session.version, shadow.started_at
                 )
-
-    @contextlib.asynccontextmanager
-    async def _own_write(self) -> AsyncIterator[None]:
-        self._writing += 1
-        try:
-            yield
-        finally:
-            self._writing -= 1
-            self._own_writes += 1
-
-    def _stale(self, own_writes: int) -> bool:
-        return self._writing > 0 or self._own_writes != own_writes
 
     async def _end_recorded(self, name: str, version: int | None) -> bool:
         try:
@@ -186,20 +171,16 @@ class ShadowRegistry:
     def drop(self, name: str) -> None:
         """Ends the shadow of `name` in this engine only (it was ended on all of them)."""
         self._shadows.pop(name, None)
-        self._own_writes += 1
+        self._own.wrote()
 
     async def follow(self) -> None:
         """Starts and ends shadows as other engines recorded them (called after each file-watch
         pass). A version that cannot load here is logged and not tried again until its file
         changes."""
-        own_writes = self._own_writes
-        try:
-            chosen = await asyncio.to_thread(self.choices.chosen)
-        except Exception as error:  # the store away: follow on a later pass
-            log.warning("shadow choices not read", extra={"error": str(error)})
-            return
-        if self._stale(own_writes):
-            return  # read before a start or stop of this engine's own: the next pass reads again
+        mark = self._own.mark()
+        chosen = await read_choices(self.choices)
+        if chosen is None or self._own.stale(mark):
+            return  # the store away, or read before a start or stop of this engine's own: next pass
         for name in sorted(self._shadows.keys() - chosen.keys()):
             self._end_followed(name)
         for name, choice in sorted(chosen.items()):
@@ -216,16 +197,16 @@ class ShadowRegistry:
             file = model.files.get(wanted) if model is not None else None
             if file is None or self._failed.get((name, wanted)) == file.signature:
                 continue
-            await self._start_followed(name, file, choice.shadow_started_at, own_writes)
+            await self._start_followed(name, file, choice.shadow_started_at, mark)
 
     def _end_followed(self, name: str) -> None:
         shadow = self._shadows.pop(name, None)
         if shadow is not None:
             log.info("shadow ended on another engine", extra={"model": name, "version": shadow.version})
 
-    async def _start_followed(self, name: str, file: VersionFile, started_at: float, own_writes: int) -> None:
+    async def _start_followed(self, name: str, file: VersionFile, started_at: float, mark: int) -> None:
         async with self._lock:
-            if self._stale(own_writes):
+            if self._own.stale(mark):
                 return
             try:
                 session = await asyncio.to_thread(load_session, name, file, self.settings)
@@ -237,7 +218,7 @@ class ShadowRegistry:
                     extra={"model": name, "version": file.version},
                 )
                 return
-            if self._stale(own_writes):
+            if self._own.stale(mark):
                 return
             self._shadows[name] = ShadowVersion(name, session, started_at)
             log.info("shadow started on another engine", extra={"model": name, "version": file.version})

@@ -74,10 +74,10 @@ async def test_choices_read_before_this_engines_own_activation_do_not_take_it_ba
     registry, engine = await engine_on(repo, choices)
     try:
         await engine.activate("m", "2")  # recorded: the stored choice is 2
-        own_choices = engine._own_choices
+        mark = engine._own.mark()
         snapshot = choices.chosen()  # the watch's read
         await engine.activate("m", "1")  # the rollback lands meanwhile
-        await engine._follow_versions(snapshot, own_choices)
+        await engine._follow_versions(snapshot, mark)
         assert registry.entry("m").active_version == "1"
     finally:
         await engine.stop()

@@ -123,13 +123,12 @@ class SubscriptionHandlers(sub_grpc.SubscriptionServiceServicer):
     async def GetSubscription(
         self, request: sub_pb.GetSubscriptionRequest, context: Context
     ) -> sub_pb.GetSubscriptionResponse:
-        caller = current_caller()
-        state = await subscriptions.current_subscription(self.billing, caller)
-        invoices = await subscriptions.invoices_of(self.billing, caller)
+        overview = await subscriptions.overview_of(self.billing, current_caller())
         return sub_pb.GetSubscriptionResponse(
-            subscription=subscription_message(self.billing, state),
-            invoices=[invoice_message(i) for i in invoices],
-            next_invoice=next_invoice(state),
+            subscription=subscription_message(self.billing, overview.subscription),
+            invoices=[invoice_message(i) for i in overview.invoices],
+            next_invoice=next_invoice(overview.subscription),
+            account_plan=overview.account_plan,
         )
 
     async def CreateCheckoutSession(

@@ -1,6 +1,12 @@
 """The training runs of this engine: start (checked, one at a time per family), supervise the worker
 process (progress, time budget, outcome), cancel, look up and watch. Runs are stored as they move, so
-a restarted engine finds the runs it was supervising and marks them FAILED."""
+a restarted engine finds the runs it was supervising and marks them FAILED.
+
+With several engines on one store (k8s runs two), each run holds a lease: its engine writes a
+heartbeat every HEARTBEAT_S. A run with no heartbeat for LEASE_S is lost (its engine is gone) and is
+failed by whichever engine reads it next; a starting engine fails its own earlier runs and lost
+ones, never a live replica's; a cancel through the other engine is stored and carried out by the
+supervising one on its next beat."""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -23,6 +30,9 @@ ENGINE_RESTARTED = "engine restarted while the run was in progress"
 # How often a watch of a run that another engine supervises reads the run's row (s).
 WATCH_POLL_S = 2.0
 ENGINE_STOPPED = "engine stopped while the run was in progress"
+# The lease (s): the supervising engine's heartbeat period, and the silence after which a run is lost.
+HEARTBEAT_S = 2.0
+LEASE_S = 30.0
 LIST_DEFAULT, LIST_MAX = 50, 200
 
 
@@ -54,6 +64,9 @@ class TrainingRuns:
         limits: RunLimits,
         clock: Callable[[], float] = time.time,
         watch_poll_s: float = WATCH_POLL_S,
+        engine_name: str = "",
+        heartbeat_s: float = HEARTBEAT_S,
+        lease_s: float = LEASE_S,
     ) -> None:
         self.store = store
         self.bars = bars
@@ -62,6 +75,10 @@ class TrainingRuns:
         self.limits = limits
         self.clock = clock
         self.watch_poll_s = watch_poll_s
+        # The host name: a restarted engine (the same pod, or `make run` again) knows its own runs.
+        self.engine_name = engine_name or socket.gethostname()
+        self.heartbeat_s = heartbeat_s
+        self.lease_s = lease_s
         # The run in progress of each family (one at a time per family).
         self._active: dict[str, _Active] = {}
         self._watchers: dict[str, set[asyncio.Queue[TrainingRun]]] = {}
@@ -69,13 +86,17 @@ class TrainingRuns:
     # ---- life cycle ---------------------------------------------------------------------------
 
     async def recover(self) -> list[TrainingRun]:
-        """At engine start: runs a previous engine left PENDING or RUNNING are FAILED (their worker
-        died with it or is no longer supervised; its work folder is a dot folder serving ignores)."""
+        """At engine start: the runs this engine's previous process left PENDING or RUNNING are
+        FAILED (their worker died with it; its work folder is a dot folder serving ignores), and so
+        are lost ones. Another engine's live runs are left to it."""
         failed = []
         for run in await asyncio.to_thread(self.store.unfinished):
-            done = run.finish(RunState.FAILED, self.clock(), error=ENGINE_RESTARTED)
-            await asyncio.to_thread(self.store.update, done)
-            failed.append(done)
+            if run.engine in ("", self.engine_name):
+                done = run.finish(RunState.FAILED, self.clock(), error=ENGINE_RESTARTED)
+                await asyncio.to_thread(self.store.update, done)
+                failed.append(done)
+            elif (expired := await self._expired_if_lost(run)).state.final:
+                failed.append(expired)
         return failed
 
     async def close(self) -> None:
@@ -90,7 +111,8 @@ class TrainingRuns:
         self._refuse_if_unable()
         checked = await asyncio.to_thread(check_spec, spec, self.bars)
         self._refuse_if_busy(checked.family)
-        run = TrainingRun(str(uuid.uuid4()), checked, actor, self.clock())
+        now = self.clock()
+        run = TrainingRun(str(uuid.uuid4()), checked, actor, now, engine=self.engine_name, heartbeat_at=now)
         active = _Active(run)
         self._active[checked.family] = active  # reserved before the next await: no second run slips in
         try:
@@ -106,8 +128,7 @@ class TrainingRuns:
     async def cancel(self, run_id: str) -> TrainingRun:
         active = next((a for a in self._active.values() if a.run.id == run_id), None)
         if active is None:
-            run = await self.get(run_id)
-            raise FailedPrecondition(f"training run {run_id} is {run.state.value}, not in progress")
+            return await self._cancel_elsewhere(run_id)
         active.cancelled = True
         await self._stop(active)
         return await self.get(run_id)
@@ -116,14 +137,11 @@ class TrainingRuns:
         for active in self._active.values():
             if active.run.id == run_id:
                 return active.run
-        run = await asyncio.to_thread(self.store.get, run_id)
-        if run is None:
-            raise NotFound(f"no training run {run_id}")
-        return run
+        return await self._stored(run_id)
 
     async def latest(self, limit: int) -> list[TrainingRun]:
         limit = min(limit or LIST_DEFAULT, LIST_MAX)
-        return list(await asyncio.to_thread(self.store.latest, limit))
+        return [await self._expired_if_lost(run) for run in await asyncio.to_thread(self.store.latest, limit)]
 
     async def watch(self, run_id: str) -> AsyncIterator[TrainingRun]:
         """The run now, then each change, ending with its final state. A run this engine does not
@@ -150,14 +168,47 @@ class TrainingRuns:
     def _supervises(self, run_id: str) -> bool:
         return any(active.run.id == run_id for active in self._active.values())
 
+    async def _stored(self, run_id: str) -> TrainingRun:
+        run = await asyncio.to_thread(self.store.get, run_id)
+        if run is None:
+            raise NotFound(f"no training run {run_id}")
+        return await self._expired_if_lost(run)
+
     async def _stored_change(self, last: TrainingRun) -> TrainingRun:
         while True:
             await asyncio.sleep(self.watch_poll_s)
-            stored = await asyncio.to_thread(self.store.get, last.id)
-            if stored is None:
-                raise NotFound(f"no training run {last.id}")
-            if stored != last:
+            stored = await self._stored(last.id)
+            if not stored.same_as(last):
                 return stored
+
+    async def _expired_if_lost(self, run: TrainingRun) -> TrainingRun:
+        """`run`, or FAILED when its engine has been silent past the lease (stored once: the
+        update applies only while the run is still silent, so a late beat or end wins)."""
+        now = self.clock()
+        if self._supervises(run.id) or not run.lost(now, self.lease_s):
+            return run
+        silence = f"no heartbeat for {self.lease_s:g} s"
+        failed = run.finish(
+            RunState.FAILED, now, error=f"its engine ({run.engine or 'unknown'}) stopped answering: {silence}"
+        )
+        if await asyncio.to_thread(self.store.expire, failed, now - self.lease_s):
+            log.warning("training run lost with its engine", extra={"run_id": run.id, "engine": run.engine})
+            return failed
+        return await self._stored(run.id)
+
+    async def _cancel_elsewhere(self, run_id: str) -> TrainingRun:
+        """A run another engine supervises: the request is stored, that engine stops the run on its
+        next beat, and the answer is the run once it has ended (or still in progress with the
+        cancel asked, should that engine take longer than a beat and the grace to stop it)."""
+        run = await self._stored(run_id)
+        if run.state.final or not await asyncio.to_thread(self.store.request_cancel, run_id):
+            run = await self._stored(run_id)
+            raise FailedPrecondition(f"training run {run_id} is {run.state.value}, not in progress")
+        deadline = self.clock() + self.heartbeat_s + self.limits.cancel_grace_s + 2 * self.watch_poll_s
+        while not run.state.final and self.clock() < deadline:
+            await asyncio.sleep(self.watch_poll_s)
+            run = await self._stored(run_id)
+        return run
 
     def _refuse_if_unable(self) -> None:
         missing = self.launcher.missing()
@@ -173,6 +224,7 @@ class TrainingRuns:
             )
 
     async def _supervise(self, active: _Active) -> None:
+        beat = asyncio.get_running_loop().create_task(self._beat(active), name=f"heartbeat {active.run.id}")
         try:
             active.handle = await self.launcher.launch(active.run)
             await self._publish(active, replace(active.run, state=RunState.RUNNING))
@@ -198,7 +250,23 @@ class TrainingRuns:
                     active, active.run.finish(RunState.FAILED, self.clock(), error=str(error))
                 )
         finally:
+            beat.cancel()
             self._active.pop(active.run.spec.family, None)
+
+    async def _beat(self, active: _Active) -> None:
+        """The lease: a heartbeat every `heartbeat_s`, which also reads a cancel asked elsewhere."""
+        while True:
+            await asyncio.sleep(self.heartbeat_s)
+            try:
+                asked = await asyncio.to_thread(self.store.beat, active.run.id, self.clock())
+            except Exception:  # the store away: the next beat tries again (the lease allows many)
+                log.warning("training run heartbeat failed", exc_info=True, extra={"run_id": active.run.id})
+                continue
+            if asked and not active.cancelled:
+                log.info("training run cancelled through another engine", extra={"run_id": active.run.id})
+                active.cancelled = True
+                if active.handle is not None:  # else stopped as soon as it is launched
+                    await active.handle.stop(self.limits.cancel_grace_s)
 
     async def _stop_worker(self, active: _Active) -> None:
         """Stops a worker whose supervision failed (SIGTERM, SIGKILL after the grace) and removes
@@ -261,6 +329,7 @@ class TrainingRuns:
             await asyncio.shield(active.task)
 
     async def _publish(self, active: _Active, run: TrainingRun) -> None:
+        run = replace(run, heartbeat_at=self.clock())
         active.run = run
         await asyncio.to_thread(self.store.update, run)
         for queue in self._watchers.get(run.id, ()):

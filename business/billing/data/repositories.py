@@ -95,6 +95,10 @@ class SqlAccounts:
             self.session.flush()
         return before
 
+    def plan_of(self, user_id: str) -> str | None:
+        row = self.session.get(UserRow, user_id) if len(user_id) <= 36 else None
+        return None if row is None else row.plan
+
 
 class SqlWebhookEvents:
     def __init__(self, session: Session) -> None:

@@ -98,6 +98,10 @@ class Accounts(Protocol):
         """Sets the account's plan; the plan it had before (None: no such account)."""
         ...
 
+    def plan_of(self, user_id: str) -> str | None:
+        """The account's plan; None when there is no such account."""
+        ...
+
 
 # What storing an event found: first time, seen but not processed yet, processed before.
 NEW, PENDING, PROCESSED = "new", "pending", "processed"

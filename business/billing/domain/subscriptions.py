@@ -30,10 +30,29 @@ async def current_subscription(billing: Billing, caller: Caller) -> Subscription
     return await billing.transactions.run(lambda uow: uow.subscriptions.current_of(caller.subject))
 
 
-async def invoices_of(billing: Billing, caller: Caller, limit: int = 24) -> list[Invoice]:
-    if billing.transactions is None:
-        return []
-    return await billing.transactions.run(lambda uow: uow.ledger.invoices_of(caller.subject, limit))
+@dataclass(frozen=True)
+class Overview:
+    """What the billing page shows, read in one transaction."""
+
+    subscription: SubscriptionState | None
+    invoices: list[Invoice]
+    # The account's plan, whatever gave it: an administrator can make an account pro with no
+    # subscription behind it, and the page must not then offer pro as if it were free.
+    account_plan: str
+
+
+async def overview_of(billing: Billing, caller: Caller, invoice_limit: int = 24) -> Overview:
+    if billing.transactions is None:  # billing not configured: no store, the token's plan
+        return Overview(None, [], caller.plan)
+
+    def read(uow: BillingUnitOfWork) -> Overview:
+        return Overview(
+            uow.subscriptions.current_of(caller.subject),
+            uow.ledger.invoices_of(caller.subject, invoice_limit),
+            uow.accounts.plan_of(caller.subject) or caller.plan,
+        )
+
+    return await billing.transactions.run(read)
 
 
 async def _customer(transactions: Transactions, provider: PaymentProvider, user_id: str) -> Customer:

@@ -6,7 +6,21 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict
 
-from sqlalchemy import Column, Engine, Float, Index, MetaData, String, Table, Text, select, update
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Engine,
+    Float,
+    Index,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.sql.expression import false as sql_false
 
 from ml_engine.market_data.data.repository import count_bars, get_symbol
 from ml_engine.training_runs.domain.runs import Progress, RunSpec, RunState, TrainingRun
@@ -29,6 +43,10 @@ training_runs = Table(
     Column("started_by", String(128), nullable=False),
     Column("created_at", Float(53), nullable=False),
     Column("finished_at", Float(53), nullable=True),
+    # The lease (migration 0008): the supervising engine, its last heartbeat, a cancel asked elsewhere.
+    Column("engine", String(255), nullable=False, server_default=""),
+    Column("heartbeat_at", Float(53), nullable=True),
+    Column("cancel_requested", Boolean, nullable=False, server_default=sql_false()),
     Index("ix_ml_training_runs_state", "state"),
     Index("ix_ml_training_runs_created_at", "created_at"),
 )
@@ -50,6 +68,8 @@ def _row(run: TrainingRun) -> dict[str, object]:
         "started_by": run.started_by,
         "created_at": run.created_at,
         "finished_at": run.finished_at,
+        "engine": run.engine,
+        "heartbeat_at": run.heartbeat_at,
     }
 
 
@@ -70,7 +90,13 @@ def _run(row: object) -> TrainingRun:
         models=tuple(json.loads(m["models"])),
         error=m["error"],
         finished_at=m["finished_at"],
+        engine=m["engine"],
+        heartbeat_at=m["heartbeat_at"],
+        cancel_requested=bool(m["cancel_requested"]),
     )
+
+
+IN_PROGRESS = (RunState.PENDING.value, RunState.RUNNING.value)
 
 
 class SqlRunStore:
@@ -98,11 +124,38 @@ class SqlRunStore:
             return [_run(r) for r in conn.execute(query)]
 
     def unfinished(self) -> Sequence[TrainingRun]:
-        states = (RunState.PENDING.value, RunState.RUNNING.value)
         with self.engine.connect() as conn:
             return [
-                _run(r) for r in conn.execute(select(training_runs).where(training_runs.c.state.in_(states)))
+                _run(r)
+                for r in conn.execute(select(training_runs).where(training_runs.c.state.in_(IN_PROGRESS)))
             ]
+
+    def beat(self, run_id: str, at: float) -> bool:
+        in_progress = (training_runs.c.id == run_id) & training_runs.c.state.in_(IN_PROGRESS)
+        with self.engine.begin() as conn:
+            conn.execute(update(training_runs).where(in_progress).values(heartbeat_at=at))
+            asked = conn.execute(select(training_runs.c.cancel_requested).where(in_progress)).scalar()
+        return bool(asked)
+
+    def request_cancel(self, run_id: str) -> bool:
+        in_progress = (training_runs.c.id == run_id) & training_runs.c.state.in_(IN_PROGRESS)
+        with self.engine.begin() as conn:
+            return (
+                conn.execute(update(training_runs).where(in_progress).values(cancel_requested=True)).rowcount
+                > 0
+            )
+
+    def expire(self, failed: TrainingRun, stale_before: float) -> bool:
+        last_sign = func.coalesce(training_runs.c.heartbeat_at, training_runs.c.created_at)
+        still_lost = (
+            (training_runs.c.id == failed.id)
+            & training_runs.c.state.in_(IN_PROGRESS)
+            & (last_sign < stale_before)
+        )
+        values = _row(failed)
+        values.pop("id")
+        with self.engine.begin() as conn:
+            return conn.execute(update(training_runs).where(still_lost).values(**values)).rowcount > 0
 
 
 class StoredBars:

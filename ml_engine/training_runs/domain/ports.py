@@ -32,6 +32,19 @@ class RunStore(Protocol):
         """Runs PENDING or RUNNING (at engine start: left over from a previous process)."""
         ...
 
+    def beat(self, run_id: str, at: float) -> bool:
+        """Moves a run's heartbeat to `at` if it is still in progress; whether a cancel was asked."""
+        ...
+
+    def request_cancel(self, run_id: str) -> bool:
+        """Marks a run in progress to be cancelled by its engine; False when it is no longer in progress."""
+        ...
+
+    def expire(self, failed: TrainingRun, stale_before: float) -> bool:
+        """Stores `failed` for its run if that is still in progress with no heartbeat since
+        `stale_before`; False when another write came first (its engine's beat, its end)."""
+        ...
+
 
 class WorkerHandle(Protocol):
     def lines(self) -> AsyncIterator[dict[str, object]]:

@@ -64,9 +64,25 @@ class TrainingRun:
     models: tuple[str, ...] = ()
     error: str = ""
     finished_at: float | None = None
+    # The lease: the engine supervising the run (its host name; "" for runs stored before leases)
+    # writes `heartbeat_at` every few seconds. Another engine takes a run whose heartbeat is older
+    # than the lease as lost (its engine is gone) instead of showing it in progress forever.
+    engine: str = ""
+    heartbeat_at: float | None = None
+    # Asked through an engine that does not supervise it: the supervising one stops it on its next beat.
+    cancel_requested: bool = False
 
     def finish(self, state: RunState, at: float, *, error: str = "") -> TrainingRun:
         return replace(self, state=state, error=error, finished_at=at)
+
+    def lost(self, now: float, lease_s: float) -> bool:
+        """In progress, but its engine has given no sign of life for longer than the lease."""
+        last_sign = self.heartbeat_at if self.heartbeat_at is not None else self.created_at
+        return not self.state.final and now - last_sign > lease_s
+
+    def same_as(self, other: TrainingRun) -> bool:
+        """What a watcher sees is the same: heartbeats alone are no change."""
+        return replace(self, heartbeat_at=None) == replace(other, heartbeat_at=None)
 
 
 def minimum_bars(horizon: str, folds: int) -> int:

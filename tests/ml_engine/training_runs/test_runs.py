@@ -11,7 +11,9 @@ import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -212,13 +214,16 @@ class FakeLauncher:
         return None
 
 
-def _fake_runs(store: MarketStore, worker: FakeWorker, time_budget_s: float = 30.0) -> TrainingRuns:
+def _fake_runs(
+    store: MarketStore, worker: FakeWorker, time_budget_s: float = 30.0, **lease: Any
+) -> TrainingRuns:
     return TrainingRuns(
         SqlRunStore(store.engine),
         StoredBars(store.engine),
         FakeLauncher(worker),
         record_shadow,
         RunLimits(time_budget_s=time_budget_s, cancel_grace_s=1.0),
+        **lease,
     )
 
 
@@ -312,6 +317,101 @@ async def test_a_run_is_watched_to_its_end_from_another_engine(sample_store: Mar
     await asyncio.wait_for(watch(), 10)
     assert seen[-1].state is RunState.CANCELLED and seen[-1] == SqlRunStore(sample_store.engine).get(run.id)
     assert any(state.progress.percent == 50.0 for state in seen)
+
+
+# Two engines on one store, as k8s runs them: short heartbeats and lease so the tests are quick.
+QUICK_LEASE = {"heartbeat_s": 0.05, "lease_s": 0.5, "watch_poll_s": 0.05}
+
+
+async def test_a_starting_engine_fails_its_own_and_lost_runs_but_not_a_live_replicas(
+    sample_store: MarketStore,
+) -> None:
+    """A replica restarting used to fail every run in progress, the other replica's included."""
+    store = SqlRunStore(sample_store.engine)
+    now = 10_000.0
+    mine = replace(_run("mine", RunState.RUNNING), engine="engine-a", heartbeat_at=now)
+    legacy = _run("legacy", RunState.PENDING)  # stored before leases: no engine recorded
+    live = replace(_run("live", RunState.RUNNING), engine="engine-b", heartbeat_at=now - 1)
+    lost = replace(_run("lost", RunState.RUNNING), engine="engine-c", heartbeat_at=now - 31)
+    for run in (mine, legacy, live, lost):
+        store.insert(run)
+    starting = TrainingRuns(
+        store,
+        StoredBars(sample_store.engine),
+        FakeLauncher(FakeWorker([], status=0)),
+        record_shadow,
+        RunLimits(time_budget_s=30.0),
+        clock=lambda: now,
+        engine_name="engine-a",
+        lease_s=30.0,
+    )
+    failed = {run.id: run for run in await starting.recover()}
+    assert sorted(failed) == ["legacy", "lost", "mine"]
+    assert failed["mine"].error == ENGINE_RESTARTED and failed["legacy"].error == ENGINE_RESTARTED
+    assert "engine-c" in failed["lost"].error and "stopped answering" in failed["lost"].error
+    assert store.get("live") == live  # the other replica's run goes on
+    for run_id in failed:
+        stored = store.get(run_id)
+        assert stored is not None and stored.state is RunState.FAILED
+
+
+def test_the_lease_in_the_store(empty_market_store: MarketStore) -> None:
+    """Beat, cancel asked elsewhere and expiry, each conditional on the run still in progress (on
+    MariaDB too, where an UPDATE changing nothing reports no row unless rows found are counted)."""
+    store = SqlRunStore(empty_market_store.engine)
+    run = replace(_run("r", RunState.RUNNING), engine="engine-a", heartbeat_at=100.0)
+    store.insert(run)
+    assert store.beat("r", 110.0) is False  # nothing asked yet
+    assert store.request_cancel("r") and store.request_cancel("r")  # asked twice: still in progress
+    store.update(replace(run, progress=Progress("fold", 2, 2, 90.0, "y")))  # the engine's own write
+    assert store.beat("r", 120.0) is True  # its full-row writes never drop the request
+    failed = run.finish(RunState.FAILED, 130.0, error="lost")
+    assert store.expire(failed, stale_before=115.0) is False  # it beat at 120: not lost
+    assert store.expire(failed, stale_before=125.0) is True
+    stored = store.get("r")
+    assert stored is not None and (stored.state, stored.error) == (RunState.FAILED, "lost")
+    assert store.expire(failed, stale_before=200.0) is False  # once
+    assert store.request_cancel("r") is False and store.beat("r", 140.0) is False
+
+
+async def test_a_run_whose_engine_stops_answering_ends_failed_for_its_watcher(
+    sample_store: MarketStore,
+) -> None:
+    """A watch on the other replica used to poll forever once the supervising engine was gone."""
+    worker = FakeWorker([{"stage": "fold", "fold": 1, "folds": 2, "percent": 50.0}], status=None)
+    supervising = _fake_runs(sample_store, worker, engine_name="engine-a", **QUICK_LEASE)
+    elsewhere = _fake_runs(sample_store, FakeWorker([], status=0), engine_name="engine-b", **QUICK_LEASE)
+    run = await supervising.start(SPEC, "admin-7")
+    seen: list[TrainingRun] = []
+
+    async def watch() -> None:
+        async for state in elsewhere.watch(run.id):
+            seen.append(state)
+
+    watching = asyncio.create_task(watch())
+    await asyncio.sleep(1.0)  # twice the lease: the beats keep it in progress
+    assert not watching.done() and not seen[-1].state.final
+    # The engine vanishes (killed with its pod): its supervision ends with no beat and no last write.
+    supervision = next(t for t in asyncio.all_tasks() if t.get_name() == f"training {run.id}")
+    supervision.cancel()
+    await asyncio.wait_for(watching, 10)
+    assert seen[-1].state is RunState.FAILED and "stopped answering" in seen[-1].error
+    stored = SqlRunStore(sample_store.engine).get(run.id)
+    assert stored is not None and stored.state is RunState.FAILED and stored.error == seen[-1].error
+
+
+async def test_a_cancel_through_the_other_engine_stops_the_run(sample_store: MarketStore) -> None:
+    """It used to be refused there ("is running, not in progress"): only the supervising replica could."""
+    worker = FakeWorker([{"stage": "fold", "fold": 1, "folds": 2, "percent": 50.0}], status=None)
+    supervising = _fake_runs(sample_store, worker, engine_name="engine-a", **QUICK_LEASE)
+    elsewhere = _fake_runs(sample_store, FakeWorker([], status=0), engine_name="engine-b", **QUICK_LEASE)
+    run = await supervising.start(SPEC, "admin-7")
+    cancelled = await asyncio.wait_for(elsewhere.cancel(run.id), 10)
+    assert cancelled.state is RunState.CANCELLED and worker.stopped.is_set()
+    assert (await supervising.get(run.id)).state is RunState.CANCELLED
+    with pytest.raises(FailedPrecondition, match="is cancelled, not in progress"):
+        await elsewhere.cancel(run.id)
+    await supervising.close()
 
 
 async def test_an_engine_without_the_training_extra_refuses_a_run_before_storing_it(

@@ -71,6 +71,11 @@ test("a user an admin moved to pro gets every horizon and the live stream, witho
     assert.equal(await page.getByTestId("horizons-upgrade").count(), 0);
     assert.equal(await page.getByTestId("stream-upgrade").count(), 0);
     await checkPage(page, "market as pro");
+    // Billing says pro too (the account's plan), with nothing to pay and no offer to subscribe.
+    await page.goto(`${PAGE}/billing`);
+    await page.getByTestId("plan-granted").waitFor();
+    assert.equal(await page.getByTestId("billing-plan").innerText(), "pro");
+    assert.equal(await page.getByRole("link", { name: "See the plans" }).count(), 0);
   } catch (err) {
     t.diagnostic(`screenshot: ${await failureScreenshot(page, "plans-pro")}`);
     throw err;

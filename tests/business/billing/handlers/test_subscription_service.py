@@ -1,7 +1,8 @@
 """SubscriptionService through a real server, with the real `stripe` SDK calling a local server
 speaking Stripe's API: checkout (the customer created once and reused, also by two first
 checkouts at once; the other open sessions expired; none while a paid one is not known yet), the
-portal, cancel at period end and resume, bad input, no token, and billing without Stripe keys."""
+portal, cancel at period end and resume, an account made pro with no subscription, bad input, no
+token, and billing without Stripe keys."""
 
 from __future__ import annotations
 
@@ -176,6 +177,25 @@ async def test_cancel_at_period_end_and_resume(
     assert next(iter(stripe_api.portal_sessions.values()))["return_url"] == "http://web.test/billing"
 
 
+async def test_an_account_an_administrator_made_pro_reads_pro_with_no_subscription(
+    channel: grpc.aio.Channel, callers: TestCallers, store: BusinessStore
+) -> None:
+    me = callers.metadata(subject="buyer-1", plan="free")  # a token from before the change
+    stub = _stub(channel)
+    before = await stub.GetSubscription(pb.GetSubscriptionRequest(), metadata=me)
+    assert (before.account_plan, before.subscription.plan) == ("free", "free")
+
+    store.units_of_work(SqlBillingUnitOfWork).run_sync(lambda uow: uow.accounts.set_plan("buyer-1", "pro"))
+    after = await stub.GetSubscription(pb.GetSubscriptionRequest(), metadata=me)
+    # The account's plan comes from the store, not the token; the subscription says what it gives.
+    assert after.account_plan == "pro"
+    assert (after.subscription.plan, after.subscription.status, after.HasField("next_invoice")) == (
+        "free",
+        "",
+        False,
+    )
+
+
 async def test_bad_input_no_token_and_no_account(channel: grpc.aio.Channel, callers: TestCallers) -> None:
     stub = _stub(channel)
     with pytest.raises(grpc.aio.AioRpcError) as bad:
@@ -227,6 +247,9 @@ async def test_without_stripe_keys_billing_is_not_configured(store: BusinessStor
             await stub.CreateCheckoutSession(pb.CreateCheckoutSessionRequest(interval=MONTHLY), metadata=me)
         assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
         assert "billing is not configured" in (refused.value.details() or "")
-        assert (
-            await stub.GetSubscription(pb.GetSubscriptionRequest(), metadata=me)
-        ).subscription.plan == "free"
+        unconfigured = await stub.GetSubscription(pb.GetSubscriptionRequest(), metadata=me)
+        assert unconfigured.subscription.plan == "free"
+        pro = await stub.GetSubscription(
+            pb.GetSubscriptionRequest(), metadata=callers.metadata(subject="buyer-1", plan="pro")
+        )
+        assert pro.account_plan == "pro"  # no store to read: the token's plan

@@ -37,6 +37,8 @@ export function BillingPage() {
   const next = billing.data?.nextInvoice;
   const invoices = billing.data?.invoices ?? [];
   const sub = subscription.data;
+  // The account's plan, whatever gave it: an administrator can make an account pro with no subscription.
+  const accountPlan = billing.data?.accountPlan || sub?.plan || "free";
   const end = sub?.currentPeriodEnd ? formatDateTime(timestampDate(sub.currentPeriodEnd)) : "";
   return (
     <div>
@@ -54,7 +56,7 @@ export function BillingPage() {
         <section className="card" aria-labelledby="subscription-heading">
           <h2 id="subscription-heading">Subscription</h2>
           <dl className="facts">
-            <Fact label="Plan" testId="billing-plan">{sub.plan}</Fact>
+            <Fact label="Plan" testId="billing-plan">{accountPlan}</Fact>
             <Fact label="Status" testId="billing-status">{sub.status || "no subscription"}</Fact>
             {sub.status && (
               <Fact label="Billed">every {INTERVAL_LABEL[sub.interval] ?? "period"}</Fact>
@@ -74,9 +76,14 @@ export function BillingPage() {
               Next invoice: {formatMoney(next.amountMinor, next.currency)} on {formatDateTime(timestampDate(next.dueAt))}.
             </p>
           )}
-          {!sub.status && (
+          {!sub.status && accountPlan === "free" && (
             <p>
               You are on the free plan. <Link to="/pricing">See the plans</Link>.
+            </p>
+          )}
+          {!sub.status && accountPlan !== "free" && (
+            <p data-testid="plan-granted">
+              An administrator gave your account the {accountPlan} plan: there is nothing to pay.
             </p>
           )}
           <div className="page-actions">

@@ -190,6 +190,11 @@ class GetSubscriptionResponse(_message.Message):
     SUBSCRIPTION_FIELD_NUMBER: _builtins.int
     INVOICES_FIELD_NUMBER: _builtins.int
     NEXT_INVOICE_FIELD_NUMBER: _builtins.int
+    ACCOUNT_PLAN_FIELD_NUMBER: _builtins.int
+    account_plan: _builtins.str
+    """The plan the account holds now, whatever gave it: "pro" from an administrator with no
+    subscription behind it, for one. The subscription's plan says only what it gives.
+    """
     @_builtins.property
     def subscription(self) -> Global___Subscription:
         """The subscription (plan "free" and no status when there is none)."""
@@ -208,10 +213,11 @@ class GetSubscriptionResponse(_message.Message):
         subscription: Global___Subscription | None = ...,
         invoices: _abc.Iterable[Global___Invoice] | None = ...,
         next_invoice: Global___UpcomingInvoice | None = ...,
+        account_plan: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["next_invoice", b"next_invoice", "subscription", b"subscription"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["invoices", b"invoices", "next_invoice", b"next_invoice", "subscription", b"subscription"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_plan", b"account_plan", "invoices", b"invoices", "next_invoice", b"next_invoice", "subscription", b"subscription"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -42,6 +42,14 @@ class RunLimits:
     cancel_grace_s: float = 5.0
 
 
+def _busy(run: TrainingRun) -> FailedPrecondition:
+    where = f", on engine {run.engine}" if run.engine else ""
+    return FailedPrecondition(
+        f"a {run.spec.family} training run is already in progress ({run.id}{where}); one at a time per "
+        "family: wait for it or cancel it"
+    )
+
+
 @dataclass
 class _Active:
     run: TrainingRun
@@ -116,6 +124,7 @@ class TrainingRuns:
         active = _Active(run)
         self._active[checked.family] = active  # reserved before the next await: no second run slips in
         try:
+            await self._refuse_if_busy_elsewhere(checked.family)
             await asyncio.to_thread(self.store.insert, run)
         except BaseException:
             self._active.pop(checked.family, None)
@@ -218,10 +227,15 @@ class TrainingRuns:
     def _refuse_if_busy(self, family: str) -> None:
         busy = self._active.get(family)
         if busy is not None:
-            raise FailedPrecondition(
-                f"a {family} training run is already in progress ({busy.run.id}); one at a time per family: "
-                "wait for it or cancel it"
-            )
+            raise _busy(busy.run)
+
+    async def _refuse_if_busy_elsewhere(self, family: str) -> None:
+        """One at a time per family across engines too: a live run of another engine (a lost one is
+        failed here). Two starts on two engines in the same instant can still both pass."""
+        for run in await asyncio.to_thread(self.store.unfinished):
+            elsewhere = run.spec.family == family and run.engine != self.engine_name
+            if elsewhere and not (await self._expired_if_lost(run)).state.final:
+                raise _busy(run)
 
     async def _supervise(self, active: _Active) -> None:
         beat = asyncio.get_running_loop().create_task(self._beat(active), name=f"heartbeat {active.run.id}")

@@ -414,6 +414,22 @@ async def test_a_cancel_through_the_other_engine_stops_the_run(sample_store: Mar
     await supervising.close()
 
 
+async def test_one_run_per_family_across_engines(sample_store: MarketStore) -> None:
+    """Each replica used to check only its own runs: both could train the same family at once."""
+    worker = FakeWorker([{"stage": "fold", "fold": 1, "folds": 2, "percent": 50.0}], status=None)
+    supervising = _fake_runs(sample_store, worker, engine_name="engine-a", **QUICK_LEASE)
+    elsewhere = _fake_runs(sample_store, FakeWorker([], status=0), engine_name="engine-b", **QUICK_LEASE)
+    run = await supervising.start(SPEC, "admin-7")
+    with pytest.raises(FailedPrecondition, match=f"already in progress \\({run.id}, on engine engine-a\\)"):
+        await elsewhere.start(SPEC, "admin-8")
+    other_family = await elsewhere.start(replace(SPEC, family="gru"), "admin-8")
+    assert other_family.state is RunState.PENDING
+    await supervising.cancel(run.id)
+    assert (await elsewhere.start(SPEC, "admin-8")).state is RunState.PENDING  # free again
+    await supervising.close()
+    await elsewhere.close()
+
+
 async def test_an_engine_without_the_training_extra_refuses_a_run_before_storing_it(
     sample_store: MarketStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
